@@ -1,0 +1,10 @@
+//! `keepsight packets` (being built).
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`keepsight packets` is not built yet")
+}

@@ -1,0 +1,57 @@
+//! `keepsight`: find out why long-lived TCP connections die, and keep them alive.
+//!
+//! This binary only wires the library crates to the command line: argument parsing, output
+//! streams, exit codes. Each subcommand lives in its own module under `cmd/`.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "keepsight",
+    version,
+    about = "Find out why long-lived TCP connections die, and keep them alive.",
+    long_about = "Find out why long-lived TCP connections die, and keep them alive.\n\n\
+        Analyze a capture as Wireshark would (packets), diagnose heartbeats, keep-alives and \
+        resets (diagnose), and tune or test keep-alive at run time (keepalive, heartbeat, serve, proxy).",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the packets of a capture the way tshark does (summary lines, -T fields, -T json).
+    Packets(cmd::packets::Args),
+    /// Explain a TCP keep-alive configuration: when a dead peer is noticed, whether a middlebox forgets the connection first.
+    Keepalive(cmd::keepalive::Args),
+    /// Run an application heartbeat server or client that stays on schedule.
+    #[command(subcommand)]
+    Heartbeat(cmd::heartbeat::Command),
+    /// Serve fixed or static HTTP/1.1 responses with nginx-style keep-alive controls.
+    Serve(cmd::serve::Args),
+    /// HTTP/1.1 reverse proxy with nginx-style keep-alive controls and a drain mode.
+    Proxy(cmd::proxy::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Packets(args) => cmd::packets::run(args),
+        Command::Keepalive(args) => cmd::keepalive::run(args),
+        Command::Heartbeat(command) => cmd::heartbeat::run(command),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Proxy(args) => cmd::proxy::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("keepsight: {err:#}");
+            ExitCode::from(cmd::EXIT_FAILURE)
+        }
+    }
+}

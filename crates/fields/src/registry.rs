@@ -1,0 +1,281 @@
+//! The table of known fields. Names, types and display bases follow tshark 4.0.17
+//! (`tshark -G fields`), so that `-e NAME` and filter expressions mean what users expect.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Index of a field in the registry. Stable for the life of the process, cheap to copy and
+/// compare: filters and printers resolve names to ids once, before reading packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldId(pub u16);
+
+/// The value type of a field, after tshark's `FT_*` types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    /// A protocol (`tcp`, `frame`): present when the layer is, its value is the layer's bytes.
+    Protocol,
+    /// Presence only (`FT_NONE`).
+    None,
+    Bool,
+    /// Unsigned integer of the given bit width (8, 16, 24, 32, 64).
+    UInt(u8),
+    /// Signed integer of the given bit width.
+    Int(u8),
+    Float,
+    Bytes,
+    String,
+    Ipv4,
+    Ipv6,
+    Ether,
+    AbsTime,
+    RelTime,
+    FrameNum,
+}
+
+/// How integers are printed (tshark's `BASE_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntBase {
+    Dec,
+    /// `0x` followed by as many hex digits as the field's width needs (`0x0018` for 16 bits).
+    Hex,
+}
+
+/// A registered field.
+#[derive(Debug)]
+pub struct FieldDef {
+    /// The filter name, e.g. `tcp.analysis.keep_alive`.
+    pub name: &'static str,
+    pub ftype: FieldType,
+    pub base: IntBase,
+    /// One line saying what the field holds, shown by `--help`-style listings and "did you mean".
+    pub blurb: &'static str,
+}
+
+impl FieldDef {
+    /// The protocol a field belongs to: the part of its name before the first dot.
+    pub fn protocol(&self) -> &'static str {
+        self.name.split('.').next().unwrap_or(self.name)
+    }
+}
+
+impl FieldId {
+    pub fn def(self) -> &'static FieldDef {
+        &FIELDS[self.0 as usize]
+    }
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+}
+
+/// Looks a field up by its filter name.
+pub fn lookup(name: &str) -> Option<FieldId> {
+    static INDEX: OnceLock<HashMap<&'static str, FieldId>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            FIELDS
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.name, FieldId(i as u16)))
+                .collect()
+        })
+        .get(name)
+        .copied()
+}
+
+/// Every registered field, in registry order.
+pub fn all_fields() -> impl Iterator<Item = (FieldId, &'static FieldDef)> {
+    FIELDS.iter().enumerate().map(|(i, f)| (FieldId(i as u16), f))
+}
+
+use FieldType as T;
+use IntBase::{Dec, Hex};
+
+const fn f(name: &'static str, ftype: FieldType, base: IntBase, blurb: &'static str) -> FieldDef {
+    FieldDef { name, ftype, base, blurb }
+}
+
+/// Declares the field table and, for each entry, a constant in [`ids`] so producers can match on
+/// ids without string lookups.
+macro_rules! fields {
+    ($( $konst:ident = $name:literal : $ty:expr, $base:expr, $blurb:literal; )*) => {
+        static FIELDS: &[FieldDef] = &[ $( f($name, $ty, $base, $blurb), )* ];
+        /// Field ids as constants, one per registered field.
+        pub mod ids {
+            use super::FieldId;
+            #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
+            #[repr(u16)]
+            enum Index { $( $konst, )* }
+            $( pub const $konst: FieldId = FieldId(Index::$konst as u16); )*
+        }
+    };
+}
+
+fields! {
+    FRAME = "frame": T::Protocol, Dec, "The whole frame";
+    FRAME_NUMBER = "frame.number": T::UInt(32), Dec, "Frame number, from 1";
+    FRAME_TIME = "frame.time": T::AbsTime, Dec, "Absolute capture time";
+    FRAME_TIME_EPOCH = "frame.time_epoch": T::RelTime, Dec, "Capture time as seconds since the Unix epoch";
+    FRAME_TIME_DELTA = "frame.time_delta": T::RelTime, Dec, "Time since the previous captured frame";
+    FRAME_TIME_DELTA_DISPLAYED = "frame.time_delta_displayed": T::RelTime, Dec, "Time since the previous displayed frame";
+    FRAME_TIME_RELATIVE = "frame.time_relative": T::RelTime, Dec, "Time since the first frame";
+    FRAME_LEN = "frame.len": T::UInt(32), Dec, "Frame length on the wire";
+    FRAME_CAP_LEN = "frame.cap_len": T::UInt(32), Dec, "Frame length as captured";
+    FRAME_PROTOCOLS = "frame.protocols": T::String, Dec, "Protocols in the frame, e.g. eth:ethertype:ip:tcp";
+    FRAME_INTERFACE_ID = "frame.interface_id": T::UInt(32), Dec, "Capture interface index (pcapng)";
+    FRAME_MARKED = "frame.marked": T::Bool, Dec, "Frame is marked";
+    FRAME_IGNORED = "frame.ignored": T::Bool, Dec, "Frame is ignored";
+
+    ETH = "eth": T::Protocol, Dec, "Ethernet";
+    ETH_DST = "eth.dst": T::Ether, Dec, "Destination MAC address";
+    ETH_SRC = "eth.src": T::Ether, Dec, "Source MAC address";
+    ETH_ADDR = "eth.addr": T::Ether, Dec, "Source or destination MAC address";
+    ETH_TYPE = "eth.type": T::UInt(16), Hex, "EtherType";
+    ETH_PADDING = "eth.padding": T::Bytes, Dec, "Ethernet padding after the IP packet";
+
+    VLAN = "vlan": T::Protocol, Dec, "802.1Q virtual LAN";
+    VLAN_PRIORITY = "vlan.priority": T::UInt(16), Dec, "802.1Q priority";
+    VLAN_ID = "vlan.id": T::UInt(16), Dec, "VLAN identifier";
+    VLAN_ETYPE = "vlan.etype": T::UInt(16), Hex, "EtherType after the VLAN tag";
+
+    SLL = "sll": T::Protocol, Dec, "Linux cooked capture";
+    SLL_PKTTYPE = "sll.pkttype": T::UInt(16), Dec, "Linux packet type (0 to us, 4 sent by us, ...)";
+    SLL_ETYPE = "sll.etype": T::UInt(16), Hex, "Protocol carried (EtherType)";
+    SLL_IFINDEX = "sll.ifindex": T::UInt(32), Dec, "Interface index (SLL2)";
+
+    NULL = "null": T::Protocol, Dec, "BSD loopback / null encapsulation";
+    NULL_FAMILY = "null.family": T::UInt(32), Dec, "Address family of the BSD loopback header";
+
+    IP = "ip": T::Protocol, Dec, "Internet Protocol version 4";
+    IP_VERSION = "ip.version": T::UInt(8), Dec, "IP version";
+    IP_HDR_LEN = "ip.hdr_len": T::UInt(8), Dec, "IPv4 header length in bytes";
+    IP_DSFIELD = "ip.dsfield": T::UInt(8), Hex, "Differentiated services field";
+    IP_LEN = "ip.len": T::UInt(16), Dec, "IPv4 total length";
+    IP_ID = "ip.id": T::UInt(16), Hex, "IPv4 identification";
+    IP_FLAGS = "ip.flags": T::UInt(8), Hex, "IPv4 flags";
+    IP_FLAGS_RB = "ip.flags.rb": T::Bool, Dec, "Reserved bit";
+    IP_FLAGS_DF = "ip.flags.df": T::Bool, Dec, "Don't fragment";
+    IP_FLAGS_MF = "ip.flags.mf": T::Bool, Dec, "More fragments";
+    IP_FRAG_OFFSET = "ip.frag_offset": T::UInt(16), Dec, "Fragment offset in bytes";
+    IP_TTL = "ip.ttl": T::UInt(8), Dec, "Time to live";
+    IP_PROTO = "ip.proto": T::UInt(8), Dec, "Protocol carried";
+    IP_CHECKSUM = "ip.checksum": T::UInt(16), Hex, "IPv4 header checksum";
+    IP_SRC = "ip.src": T::Ipv4, Dec, "Source IPv4 address";
+    IP_DST = "ip.dst": T::Ipv4, Dec, "Destination IPv4 address";
+    IP_ADDR = "ip.addr": T::Ipv4, Dec, "Source or destination IPv4 address";
+
+    IPV6 = "ipv6": T::Protocol, Dec, "Internet Protocol version 6";
+    IPV6_VERSION = "ipv6.version": T::UInt(8), Dec, "IP version";
+    IPV6_TCLASS = "ipv6.tclass": T::UInt(32), Hex, "Traffic class";
+    IPV6_FLOW = "ipv6.flow": T::UInt(24), Hex, "Flow label";
+    IPV6_PLEN = "ipv6.plen": T::UInt(16), Dec, "Payload length";
+    IPV6_NXT = "ipv6.nxt": T::UInt(8), Dec, "Next header";
+    IPV6_HLIM = "ipv6.hlim": T::UInt(8), Dec, "Hop limit";
+    IPV6_SRC = "ipv6.src": T::Ipv6, Dec, "Source IPv6 address";
+    IPV6_DST = "ipv6.dst": T::Ipv6, Dec, "Destination IPv6 address";
+    IPV6_ADDR = "ipv6.addr": T::Ipv6, Dec, "Source or destination IPv6 address";
+
+    TCP = "tcp": T::Protocol, Dec, "Transmission Control Protocol (header and payload)";
+    TCP_SRCPORT = "tcp.srcport": T::UInt(16), Dec, "Source port";
+    TCP_DSTPORT = "tcp.dstport": T::UInt(16), Dec, "Destination port";
+    TCP_PORT = "tcp.port": T::UInt(16), Dec, "Source or destination port";
+    TCP_STREAM = "tcp.stream": T::UInt(32), Dec, "Stream index, numbered as Wireshark does";
+    TCP_COMPLETENESS = "tcp.completeness": T::UInt(8), Dec, "Conversation completeness so far (1 SYN, 2 SYN-ACK, 4 ACK, 8 data, 16 FIN, 32 RST)";
+    TCP_LEN = "tcp.len": T::UInt(32), Dec, "Segment length: IP payload length minus TCP header length";
+    TCP_SEQ = "tcp.seq": T::UInt(32), Dec, "Relative sequence number";
+    TCP_SEQ_RAW = "tcp.seq_raw": T::UInt(32), Dec, "Sequence number as on the wire";
+    TCP_NXTSEQ = "tcp.nxtseq": T::UInt(32), Dec, "Relative sequence number after this segment";
+    TCP_ACK = "tcp.ack": T::UInt(32), Dec, "Relative acknowledgment number";
+    TCP_ACK_RAW = "tcp.ack_raw": T::UInt(32), Dec, "Acknowledgment number as on the wire";
+    TCP_HDR_LEN = "tcp.hdr_len": T::UInt(8), Dec, "TCP header length in bytes";
+    TCP_FLAGS = "tcp.flags": T::UInt(16), Hex, "TCP flags (12 bits)";
+    TCP_FLAGS_RES = "tcp.flags.res": T::Bool, Dec, "Reserved flag bits";
+    TCP_FLAGS_AE = "tcp.flags.ae": T::Bool, Dec, "Accurate ECN flag";
+    TCP_FLAGS_CWR = "tcp.flags.cwr": T::Bool, Dec, "Congestion window reduced";
+    TCP_FLAGS_ECE = "tcp.flags.ece": T::Bool, Dec, "ECN echo";
+    TCP_FLAGS_URG = "tcp.flags.urg": T::Bool, Dec, "Urgent";
+    TCP_FLAGS_ACK = "tcp.flags.ack": T::Bool, Dec, "Acknowledgment";
+    TCP_FLAGS_PUSH = "tcp.flags.push": T::Bool, Dec, "Push";
+    TCP_FLAGS_RESET = "tcp.flags.reset": T::Bool, Dec, "Reset";
+    TCP_FLAGS_SYN = "tcp.flags.syn": T::Bool, Dec, "Syn";
+    TCP_FLAGS_FIN = "tcp.flags.fin": T::Bool, Dec, "Fin";
+    TCP_FLAGS_STR = "tcp.flags.str": T::String, Dec, "Flags as letters, e.g. ·······AP···";
+    TCP_WINDOW_SIZE_VALUE = "tcp.window_size_value": T::UInt(16), Dec, "Window field as on the wire";
+    TCP_WINDOW_SIZE = "tcp.window_size": T::UInt(32), Dec, "Window size after scaling";
+    TCP_WINDOW_SIZE_SCALEFACTOR = "tcp.window_size_scalefactor": T::Int(32), Dec, "Window scale multiplier (-1 unknown, -2 no scaling)";
+    TCP_CHECKSUM = "tcp.checksum": T::UInt(16), Hex, "TCP checksum";
+    TCP_URGENT_POINTER = "tcp.urgent_pointer": T::UInt(16), Dec, "Urgent pointer";
+    TCP_OPTIONS = "tcp.options": T::Bytes, Dec, "TCP options bytes";
+    TCP_OPTIONS_MSS_VAL = "tcp.options.mss_val": T::UInt(16), Dec, "Maximum segment size option";
+    TCP_OPTIONS_WSCALE_SHIFT = "tcp.options.wscale.shift": T::UInt(8), Dec, "Window scale shift count";
+    TCP_OPTIONS_WSCALE_MULTIPLIER = "tcp.options.wscale.multiplier": T::UInt(16), Dec, "Window scale multiplier";
+    TCP_OPTIONS_SACK_PERM = "tcp.options.sack_perm": T::None, Dec, "SACK permitted option";
+    TCP_OPTIONS_SACK_LE = "tcp.options.sack_le": T::UInt(32), Dec, "SACK left edge (relative)";
+    TCP_OPTIONS_SACK_RE = "tcp.options.sack_re": T::UInt(32), Dec, "SACK right edge (relative)";
+    TCP_OPTIONS_TIMESTAMP_TSVAL = "tcp.options.timestamp.tsval": T::UInt(32), Dec, "Timestamp value";
+    TCP_OPTIONS_TIMESTAMP_TSECR = "tcp.options.timestamp.tsecr": T::UInt(32), Dec, "Timestamp echo reply";
+    TCP_ANALYSIS = "tcp.analysis": T::None, Dec, "This frame has TCP analysis information";
+    TCP_ANALYSIS_FLAGS = "tcp.analysis.flags": T::None, Dec, "This frame has at least one TCP analysis flag";
+    TCP_ANALYSIS_RETRANSMISSION = "tcp.analysis.retransmission": T::None, Dec, "Suspected retransmission";
+    TCP_ANALYSIS_FAST_RETRANSMISSION = "tcp.analysis.fast_retransmission": T::None, Dec, "Suspected fast retransmission";
+    TCP_ANALYSIS_SPURIOUS_RETRANSMISSION = "tcp.analysis.spurious_retransmission": T::None, Dec, "Suspected spurious retransmission (data already acknowledged)";
+    TCP_ANALYSIS_OUT_OF_ORDER = "tcp.analysis.out_of_order": T::None, Dec, "Suspected out-of-order segment";
+    TCP_ANALYSIS_REUSED_PORTS = "tcp.analysis.reused_ports": T::None, Dec, "A new connection reuses the ports of an earlier one";
+    TCP_ANALYSIS_LOST_SEGMENT = "tcp.analysis.lost_segment": T::None, Dec, "Previous segment not captured";
+    TCP_ANALYSIS_ACK_LOST_SEGMENT = "tcp.analysis.ack_lost_segment": T::None, Dec, "ACKed segment that was not captured";
+    TCP_ANALYSIS_WINDOW_UPDATE = "tcp.analysis.window_update": T::None, Dec, "Window update";
+    TCP_ANALYSIS_WINDOW_FULL = "tcp.analysis.window_full": T::None, Dec, "The receiver's window is now full";
+    TCP_ANALYSIS_KEEP_ALIVE = "tcp.analysis.keep_alive": T::None, Dec, "TCP keep-alive segment (0 or 1 byte at next sequence - 1)";
+    TCP_ANALYSIS_KEEP_ALIVE_ACK = "tcp.analysis.keep_alive_ack": T::None, Dec, "ACK to a TCP keep-alive segment";
+    TCP_ANALYSIS_DUPLICATE_ACK = "tcp.analysis.duplicate_ack": T::None, Dec, "Duplicate ACK";
+    TCP_ANALYSIS_DUPLICATE_ACK_NUM = "tcp.analysis.duplicate_ack_num": T::UInt(32), Dec, "Duplicate ACK number";
+    TCP_ANALYSIS_DUPLICATE_ACK_FRAME = "tcp.analysis.duplicate_ack_frame": T::FrameNum, Dec, "Frame of the ACK this one duplicates";
+    TCP_ANALYSIS_ZERO_WINDOW = "tcp.analysis.zero_window": T::None, Dec, "Zero window";
+    TCP_ANALYSIS_ZERO_WINDOW_PROBE = "tcp.analysis.zero_window_probe": T::None, Dec, "Zero window probe";
+    TCP_ANALYSIS_ZERO_WINDOW_PROBE_ACK = "tcp.analysis.zero_window_probe_ack": T::None, Dec, "ACK to a zero window probe";
+    TCP_ANALYSIS_ACKS_FRAME = "tcp.analysis.acks_frame": T::FrameNum, Dec, "The segment this frame acknowledges";
+    TCP_ANALYSIS_ACK_RTT = "tcp.analysis.ack_rtt": T::RelTime, Dec, "Time until the segment was acknowledged";
+    TCP_ANALYSIS_INITIAL_RTT = "tcp.analysis.initial_rtt": T::RelTime, Dec, "Handshake round-trip time (SYN to ACK)";
+    TCP_ANALYSIS_BYTES_IN_FLIGHT = "tcp.analysis.bytes_in_flight": T::UInt(32), Dec, "Unacknowledged bytes in this direction";
+    TCP_ANALYSIS_PUSH_BYTES_SENT = "tcp.analysis.push_bytes_sent": T::UInt(32), Dec, "Bytes sent since the last PSH";
+    TCP_ANALYSIS_RTO = "tcp.analysis.rto": T::RelTime, Dec, "Time before this segment was retransmitted";
+    TCP_ANALYSIS_RTO_FRAME = "tcp.analysis.rto_frame": T::FrameNum, Dec, "Frame the RTO is measured from";
+    TCP_CONNECTION_SYN = "tcp.connection.syn": T::None, Dec, "Connection establish request (SYN)";
+    TCP_CONNECTION_SYNACK = "tcp.connection.synack": T::None, Dec, "Connection establish acknowledge (SYN+ACK)";
+    TCP_CONNECTION_FIN = "tcp.connection.fin": T::None, Dec, "Connection finish (FIN)";
+    TCP_CONNECTION_FIN_ACTIVE = "tcp.connection.fin_active": T::None, Dec, "This frame starts closing the connection";
+    TCP_CONNECTION_FIN_PASSIVE = "tcp.connection.fin_passive": T::None, Dec, "This frame answers the closing of the connection";
+    TCP_CONNECTION_RST = "tcp.connection.rst": T::None, Dec, "Connection reset (RST)";
+    TCP_TIME_RELATIVE = "tcp.time_relative": T::RelTime, Dec, "Time since the first frame of this stream";
+    TCP_TIME_DELTA = "tcp.time_delta": T::RelTime, Dec, "Time since the previous frame of this stream";
+    TCP_PAYLOAD = "tcp.payload": T::Bytes, Dec, "Segment payload bytes (as captured)";
+
+    UDP = "udp": T::Protocol, Dec, "User Datagram Protocol";
+    UDP_SRCPORT = "udp.srcport": T::UInt(16), Dec, "Source port";
+    UDP_DSTPORT = "udp.dstport": T::UInt(16), Dec, "Destination port";
+    UDP_PORT = "udp.port": T::UInt(16), Dec, "Source or destination port";
+    UDP_LENGTH = "udp.length": T::UInt(16), Dec, "UDP length including header";
+    UDP_CHECKSUM = "udp.checksum": T::UInt(16), Hex, "UDP checksum";
+    UDP_STREAM = "udp.stream": T::UInt(32), Dec, "UDP stream index";
+    UDP_PAYLOAD = "udp.payload": T::Bytes, Dec, "Datagram payload bytes";
+
+    DATA = "data": T::Protocol, Dec, "Payload not decoded by a higher protocol";
+    DATA_DATA = "data.data": T::Bytes, Dec, "Payload bytes";
+    DATA_LEN = "data.len": T::UInt(32), Dec, "Payload length";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_ids_match_the_table() {
+        let mut seen = std::collections::HashSet::new();
+        for (id, def) in all_fields() {
+            assert!(seen.insert(def.name), "duplicate field {}", def.name);
+            assert_eq!(lookup(def.name), Some(id));
+        }
+        assert_eq!(ids::TCP_STREAM.name(), "tcp.stream");
+        assert_eq!(ids::DATA_LEN.name(), "data.len");
+        assert_eq!(lookup("tcp.lenn"), None);
+    }
+}
