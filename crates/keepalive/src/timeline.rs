@@ -1,0 +1,137 @@
+//! When does kernel keep-alive notice a dead peer, and does it keep a middlebox's idle timer
+//! from firing first?
+
+use crate::settings::KeepaliveSettings;
+use crate::system::SystemDefaults;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Keep-alive values with every default filled in: what the kernel will actually do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Effective {
+    pub idle: Duration,
+    pub interval: Duration,
+    pub count: u32,
+    pub user_timeout: Option<Duration>,
+}
+
+impl From<SystemDefaults> for Effective {
+    fn from(s: SystemDefaults) -> Self {
+        KeepaliveSettings::default().resolve(&s)
+    }
+}
+
+impl Effective {
+    /// Times, counted from the last segment received from the peer, at which the kernel sends
+    /// keep-alive probes to a silent peer, and the time it gives up.
+    ///
+    /// Linux's keep-alive timer (`tcp_keepalive_timer`) sends the first probe after `idle`, then
+    /// one every `interval`. Without a user timeout it gives up at the first firing after
+    /// `count` probes are out: `idle + count × interval`. With `TCP_USER_TIMEOUT` set, the count
+    /// is ignored and it gives up at the first firing, after at least one probe, at which the
+    /// silence has lasted `user_timeout`.
+    pub fn probe_schedule(&self) -> (Vec<Duration>, Duration) {
+        let mut probes = Vec::new();
+        let mut t = self.idle;
+        loop {
+            let give_up = match self.user_timeout {
+                Some(ut) => !probes.is_empty() && t >= ut,
+                None => probes.len() as u32 >= self.count,
+            };
+            if give_up || probes.len() > 10_000 {
+                return (probes, t);
+            }
+            probes.push(t);
+            t = t.saturating_add(self.interval);
+        }
+    }
+
+    /// Worst-case time from the peer's last segment to the kernel dropping the connection
+    /// (`ETIMEDOUT`) when the peer died silently and no data is in flight.
+    pub fn worst_case_detection(&self) -> Duration {
+        self.probe_schedule().1
+    }
+
+    /// Compares this configuration with a middlebox (NAT, firewall, load balancer) that forgets
+    /// a connection after `idle_timeout` without traffic.
+    pub fn versus_middlebox(&self, idle_timeout: Duration) -> MiddleboxVerdict {
+        let first_probe = self.idle;
+        MiddleboxVerdict {
+            idle_timeout,
+            first_probe,
+            // The probe refreshes the middlebox entry only if it gets there before the entry
+            // expires; an answered probe restarts the idle clock, so the first one decides.
+            keeps_entry_alive: first_probe < idle_timeout,
+            margin: first_probe.abs_diff(idle_timeout),
+            detection: self.worst_case_detection(),
+        }
+    }
+}
+
+/// The outcome of [`Effective::versus_middlebox`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MiddleboxVerdict {
+    pub idle_timeout: Duration,
+    /// When the first probe leaves after the connection goes idle.
+    pub first_probe: Duration,
+    /// Whether the first probe arrives before the middlebox forgets the connection.
+    pub keeps_entry_alive: bool,
+    /// How far the first probe is before (when kept alive) or after the middlebox timeout.
+    pub margin: Duration,
+    /// When a connection whose entry was forgotten (and whose probes are therefore lost) is
+    /// finally dropped by the kernel: the worst-case detection time.
+    pub detection: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linux_defaults_take_7875_seconds() {
+        let e = Effective::from(SystemDefaults::LINUX);
+        let (probes, give_up) = e.probe_schedule();
+        assert_eq!(probes.len(), 9);
+        assert_eq!(probes[0], Duration::from_secs(7200));
+        assert_eq!(probes[8], Duration::from_secs(7200 + 8 * 75));
+        assert_eq!(give_up, Duration::from_secs(7875));
+    }
+
+    #[test]
+    fn user_timeout_overrides_count() {
+        let e = Effective {
+            idle: Duration::from_secs(10),
+            interval: Duration::from_secs(5),
+            count: 9,
+            user_timeout: Some(Duration::from_secs(17)),
+        };
+        // Probes at 10, 15; at 20 the silence (20 s) exceeds 17 s: give up.
+        let (probes, give_up) = e.probe_schedule();
+        assert_eq!(
+            probes,
+            vec![Duration::from_secs(10), Duration::from_secs(15)]
+        );
+        assert_eq!(give_up, Duration::from_secs(20));
+        // A user timeout shorter than idle still waits for one probe.
+        let e = Effective {
+            user_timeout: Some(Duration::from_secs(1)),
+            ..e
+        };
+        assert_eq!(e.worst_case_detection(), Duration::from_secs(15));
+    }
+
+    #[test]
+    fn middlebox_comparison() {
+        let e = Effective::from(SystemDefaults::LINUX);
+        let v = e.versus_middlebox(Duration::from_secs(350));
+        assert!(!v.keeps_entry_alive);
+        assert_eq!(v.margin, Duration::from_secs(6850));
+        let e = Effective {
+            idle: Duration::from_secs(300),
+            ..e
+        };
+        let v = e.versus_middlebox(Duration::from_secs(350));
+        assert!(v.keeps_entry_alive);
+        assert_eq!(v.margin, Duration::from_secs(50));
+    }
+}
