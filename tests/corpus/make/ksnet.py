@@ -46,8 +46,11 @@ def add_ns(name):
     return name
 
 
-def veth(ns_a, if_a, ns_b, if_b, addrs_a=(), addrs_b=(), mtu=None):
-    """Create a veth pair if_a (in ns_a) <-> if_b (in ns_b), assign addresses, bring up."""
+def veth(ns_a, if_a, ns_b, if_b, addrs_a=(), addrs_b=(), mtu=None, offload=True):
+    """Create a veth pair if_a (in ns_a) <-> if_b (in ns_b), assign addresses, bring up.
+
+    offload=False switches off TSO/GSO/GRO and checksum offload (needs ethtool: apt-get install
+    -y ethtool) so that captured segments are wire-sized and carry correct checksums."""
     assert len(if_a) <= 15 and len(if_b) <= 15
     sh(f"ip link add {if_a} type veth peer name {if_b}")
     sh(f"ip link set {if_a} netns {ns_a}")
@@ -58,6 +61,8 @@ def veth(ns_a, if_a, ns_b, if_b, addrs_a=(), addrs_b=(), mtu=None):
         # no IPv6 multicast/ND chatter unless we want it
         nsx(ns, f"sysctl -qw net.ipv6.conf.{ifn}.accept_dad=0 net.ipv6.conf.{ifn}.router_solicitations=0",
             check=False)
+        if not offload:
+            nsx(ns, f"ethtool -K {ifn} tso off gso off gro off tx off rx off >/dev/null 2>&1")
         for a in addrs:
             extra = " nodad" if ":" in a else ""
             nsx(ns, f"ip addr add {a} dev {ifn}{extra}")
