@@ -1,1 +1,222 @@
-//! placeholder
+//! HTTP/1.1 server and reverse proxy with nginx-style keep-alive controls and a drain mode.
+//!
+//! What it is for: moving long-lived HTTP/1.1 clients. Clients keep their connections to an old
+//! address for hours after DNS or GSLB weights moved, so a traffic split lags. The drain mode
+//! adds `Connection: close` to a chosen share of responses (fixed, changed at run time through
+//! the admin endpoint, or ramped); those clients reconnect, re-resolve and follow DNS. Around
+//! that sit the keep-alive controls people know from nginx (`keepalive_timeout` with its header
+//! value, `keepalive_requests`, `keepalive_time`, `client_header_timeout`, `so_keepalive` on the
+//! listening socket, a connection limit), an upstream keep-alive pool with its own limits and a
+//! retry for the reuse race, graceful shutdown, and an access log naming each request's
+//! connection and its number on that connection.
+//!
+//! What it is not: a general web server or load balancer. One upstream address, no TLS, no
+//! HTTP/2, no caching, no upgrades (`Upgrade` is stripped like every hop-by-hop header, so an
+//! upstream never switches protocols under us), no `CONNECT`.
+//!
+//! # Why a hand-written HTTP/1 front end instead of hyper
+//!
+//! The controls above and strict smuggling rejection need decisions hyper's HTTP/1 server makes
+//! internally: it accepts `Content-Length` together with `Transfer-Encoding: chunked` (letting
+//! chunked win, as RFC 9112 permits) instead of refusing the request; it has no per-connection
+//! request count or lifetime, and one timer covers both the idle wait between requests and the
+//! head read. Each of those would need a workaround on top of hyper that still could not refuse
+//! a request before hyper had framed it. The message parsing itself is `httparse` (which
+//! already refuses a space before the colon and obsolete line folding in requests); framing,
+//! validation and connection policy are here, in about a thousand lines:
+//!
+//! - [`http`]: request and response heads, `Content-Length` / `Transfer-Encoding` rules, the
+//!   chunked decoder, hop-by-hop headers. Every framing ambiguity is a 400 and a close: both
+//!   `Content-Length` and `Transfer-Encoding`; any `Transfer-Encoding` other than exactly one
+//!   `chunked`; differing `Content-Length`s; chunk sizes that are not hex or overflow 64 bits;
+//!   bare LF in chunk framing; a missing or repeated `Host`. Oversized heads get 431.
+//! - [`server`]: the accept loop and per-connection policy. Response framing is set by the
+//!   server from what the handler declares (`Content-Length`, chunked for HTTP/1.1 or
+//!   close-delimited for HTTP/1.0), and a handler cannot write past a declared length.
+//! - [`proxy`]: the upstream pool and the relay; [`serve`]: fixed and static responses;
+//!   [`admin`]: the run-time control endpoint; [`drain`]: the close-share accumulator.
+
+pub mod admin;
+pub mod drain;
+pub mod http;
+pub mod log;
+pub mod proxy;
+pub mod serve;
+pub mod server;
+
+pub use keepsight_keepalive::SoKeepalive;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Parse `--keepalive-timeout`: `75s`, or `75s,60s` / `75s 60s` where the second value is sent
+/// as `Keep-Alive: timeout=60`.
+pub fn parse_keepalive_timeout(s: &str) -> Result<(Duration, Option<Duration>), String> {
+    let mut parts = s.split(|c| c == ',' || c == ' ').filter(|p| !p.is_empty());
+    let first = parts
+        .next()
+        .ok_or_else(|| format!("`{s}`: expected `TIMEOUT[,HEADER_TIMEOUT]`, e.g. `75s,60s`"))?;
+    let idle = keepsight_keepalive::parse_duration(first).map_err(|e| e.to_string())?;
+    let header = match parts.next() {
+        Some(h) => Some(keepsight_keepalive::parse_duration(h).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    if parts.next().is_some() {
+        return Err(format!("`{s}`: at most two values"));
+    }
+    Ok((idle, header))
+}
+
+/// Everything a listener needs besides its handler.
+pub struct Options {
+    pub listen: SocketAddr,
+    pub server: server::ServerConfig,
+    /// nginx `listen ... so_keepalive=`: set on the listening socket, inherited by every
+    /// accepted connection.
+    pub so_keepalive: Option<SoKeepalive>,
+    pub drain_ratio: f64,
+    pub drain_ramp: Option<drain::Ramp>,
+    /// Loopback address for the admin endpoint.
+    pub admin: Option<SocketAddr>,
+    pub access_log: Option<Arc<log::AccessLog>>,
+    /// `listen` backlog.
+    pub backlog: i32,
+}
+
+impl Options {
+    pub fn new(listen: SocketAddr) -> Self {
+        Options {
+            listen,
+            server: server::ServerConfig::default(),
+            so_keepalive: None,
+            drain_ratio: 0.0,
+            drain_ramp: None,
+            admin: None,
+            access_log: None,
+            backlog: 511,
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("bind {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("so_keepalive on {addr}: {source}")]
+    Keepalive {
+        addr: SocketAddr,
+        source: keepsight_keepalive::KeepaliveError,
+    },
+    #[error("admin endpoint {0} is not a loopback address")]
+    AdminNotLoopback(SocketAddr),
+}
+
+/// A started server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub admin: Option<SocketAddr>,
+    pub ctl: Arc<server::Control>,
+}
+
+fn bind(
+    addr: SocketAddr,
+    backlog: i32,
+    ka: Option<&SoKeepalive>,
+) -> Result<TcpListener, StartError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let bind_err = |source| StartError::Bind { addr, source };
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(bind_err)?;
+    sock.set_reuse_address(true).map_err(bind_err)?;
+    if let Some(ka) = ka {
+        ka.apply(socket2::SockRef::from(&sock))
+            .map_err(|source| StartError::Keepalive { addr, source })?;
+    }
+    sock.bind(&addr.into()).map_err(bind_err)?;
+    sock.listen(backlog).map_err(bind_err)?;
+    sock.set_nonblocking(true).map_err(bind_err)?;
+    TcpListener::from_std(sock.into()).map_err(bind_err)
+}
+
+/// Bind the listener (and the admin endpoint), and return the future that serves until
+/// `ctl.shutdown()` and then drains. Must be called inside a tokio runtime.
+pub fn start<H: server::Handler>(
+    opts: Options,
+    handler: Arc<H>,
+    extra_stats: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+) -> Result<(Running, impl Future<Output = ()>), StartError> {
+    let listener = bind(opts.listen, opts.backlog, opts.so_keepalive.as_ref())?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: opts.listen,
+        source,
+    })?;
+    let ctl = Arc::new(server::Control::default());
+    ctl.drain.set_ratio(opts.drain_ratio);
+    if let Some(r) = opts.drain_ramp {
+        ctl.drain.set_ramp(r);
+    }
+    let cfg = Arc::new(opts.server);
+    let mut admin_addr = None;
+    let admin = match opts.admin {
+        Some(a) => {
+            if !a.ip().is_loopback() {
+                return Err(StartError::AdminNotLoopback(a));
+            }
+            let l = bind(a, 64, None)?;
+            admin_addr = Some(
+                l.local_addr()
+                    .map_err(|source| StartError::Bind { addr: a, source })?,
+            );
+            let admin_cfg = Arc::new(server::ServerConfig {
+                keepalive_timeout: Duration::from_secs(5),
+                max_connections: 16,
+                shutdown_timeout: Duration::from_secs(1),
+                ..server::ServerConfig::default()
+            });
+            // The admin listener has its own Control so its own connections do not count in
+            // the served figures; it stops when the main server has drained.
+            let admin_ctl = Arc::new(server::Control::default());
+            let h = Arc::new(admin::AdminHandler::new(ctl.clone(), extra_stats));
+            Some((l, admin_cfg, admin_ctl, h))
+        }
+        None => None,
+    };
+    let running = Running {
+        addr,
+        admin: admin_addr,
+        ctl: ctl.clone(),
+    };
+    let log = opts.access_log;
+    let fut = async move {
+        let admin_ctl = admin.as_ref().map(|a| a.2.clone());
+        let admin_task =
+            admin.map(|(l, c, actl, h)| tokio::spawn(server::serve(l, c, actl, h, None, None)));
+        let flusher = log.clone().map(|log| {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    log.flush();
+                }
+            })
+        });
+        server::serve(listener, cfg, ctl, handler, log.clone(), None).await;
+        if let Some(f) = flusher {
+            f.abort();
+        }
+        if let Some(log) = &log {
+            log.flush();
+        }
+        if let Some(actl) = admin_ctl {
+            actl.shutdown();
+        }
+        if let Some(t) = admin_task {
+            let _ = t.await;
+        }
+    };
+    Ok((running, fut))
+}

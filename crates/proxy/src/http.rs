@@ -1,0 +1,767 @@
+//! HTTP/1.1 message heads and body framing, parsed strictly.
+//!
+//! Everything here works on bytes already in memory; the I/O lives in `conn` and `upstream`.
+//! The rules are RFC 9112's, with every "MAY reject" that matters for request smuggling taken
+//! as "MUST reject": a request whose framing two parsers could read differently is refused.
+
+use bytes::{Bytes, BytesMut};
+use std::ops::Range;
+
+/// Most headers a request or response head may carry; more is answered with 431.
+pub const MAX_HEADERS: usize = 100;
+
+/// Why a request was refused. Each maps to one status code and one log reason, and every one of
+/// them closes the connection: after a framing error nothing later on the connection can be
+/// trusted to start where we think it starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("request head larger than {0} bytes")]
+    HeadTooLarge(usize),
+    #[error("more than {MAX_HEADERS} header fields")]
+    TooManyHeaders,
+    #[error("malformed request head: {0}")]
+    Malformed(&'static str),
+    #[error("both Content-Length and Transfer-Encoding")]
+    ContentLengthAndTransferEncoding,
+    #[error("Content-Length values differ or are not a number")]
+    BadContentLength,
+    #[error("Transfer-Encoding is not exactly `chunked`")]
+    BadTransferEncoding,
+    #[error("Transfer-Encoding in an HTTP/1.0 request")]
+    TransferEncodingHttp10,
+    #[error("missing or repeated Host header in an HTTP/1.1 request")]
+    BadHost,
+    #[error("unsupported HTTP version")]
+    Version,
+    #[error("bad chunked body: {0}")]
+    BadChunk(&'static str),
+    #[error("request body larger than {0} bytes")]
+    BodyTooLarge(u64),
+    #[error("method not supported: {0}")]
+    Method(&'static str),
+}
+
+impl RequestError {
+    pub fn status(&self) -> u16 {
+        match self {
+            RequestError::HeadTooLarge(_) | RequestError::TooManyHeaders => 431,
+            RequestError::Version => 505,
+            RequestError::BodyTooLarge(_) => 413,
+            RequestError::Method(_) => 501,
+            _ => 400,
+        }
+    }
+    /// A short fixed token for the access log.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RequestError::HeadTooLarge(_) => "head-too-large",
+            RequestError::TooManyHeaders => "too-many-headers",
+            RequestError::Malformed(_) => "malformed",
+            RequestError::ContentLengthAndTransferEncoding => "cl-and-te",
+            RequestError::BadContentLength => "bad-content-length",
+            RequestError::BadTransferEncoding => "bad-transfer-encoding",
+            RequestError::TransferEncodingHttp10 => "te-in-http10",
+            RequestError::BadHost => "bad-host",
+            RequestError::Version => "version",
+            RequestError::BadChunk(_) => "bad-chunk",
+            RequestError::BodyTooLarge(_) => "body-too-large",
+            RequestError::Method(_) => "method",
+        }
+    }
+}
+
+/// How a message body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body at all.
+    None,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Until the sender closes (responses only).
+    Close,
+}
+
+/// A parsed request head. The bytes are kept as received and fields are ranges into them, so a
+/// request costs one allocation for the header table and none per header.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    raw: Bytes,
+    method: Range<usize>,
+    target: Range<usize>,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor: u8,
+    headers: Vec<(Range<usize>, Range<usize>)>,
+    pub framing: Framing,
+    /// The client asked to keep the connection (1.1 without `close`, 1.0 with `keep-alive`).
+    pub wants_keep_alive: bool,
+    pub expects_continue: bool,
+}
+
+impl RequestHead {
+    pub fn method(&self) -> &str {
+        // httparse only accepts token characters in a method, which are ASCII.
+        std::str::from_utf8(&self.raw[self.method.clone()]).unwrap_or("")
+    }
+    pub fn target(&self) -> &[u8] {
+        &self.raw[self.target.clone()]
+    }
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.headers
+            .iter()
+            .map(move |(n, v)| (&self.raw[n.clone()], &self.raw[v.clone()]))
+    }
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+    pub fn is_head(&self) -> bool {
+        self.method() == "HEAD"
+    }
+    /// RFC 9110 §9.2.2: methods a proxy may resend after a connection failure.
+    pub fn is_idempotent(&self) -> bool {
+        matches!(
+            self.method(),
+            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+        )
+    }
+}
+
+/// Outcome of trying to parse a head from the front of a buffer.
+pub enum Parsed<T> {
+    /// Need more bytes.
+    Partial,
+    /// The head, and how many bytes of the buffer it used.
+    Complete(T, usize),
+}
+
+fn range_in(base: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - base.as_ptr() as usize;
+    start..start + part.len()
+}
+
+/// Parse and validate a request head at the front of `buf`. On `Complete`, the head's bytes
+/// have been split off `buf`.
+pub fn parse_request(
+    buf: &mut BytesMut,
+    max_head: usize,
+) -> Result<Parsed<RequestHead>, RequestError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut slots);
+    let status = match req.parse(buf) {
+        Ok(s) => s,
+        Err(httparse::Error::TooManyHeaders) => return Err(RequestError::TooManyHeaders),
+        Err(httparse::Error::HeaderName) => {
+            // Also what a space before the colon or an obs-fold continuation line looks like.
+            return Err(RequestError::Malformed(
+                "invalid header name (space before colon or obsolete line folding?)",
+            ));
+        }
+        Err(httparse::Error::HeaderValue) => {
+            return Err(RequestError::Malformed("invalid header value"))
+        }
+        Err(httparse::Error::Version) => return Err(RequestError::Version),
+        Err(httparse::Error::Token) => return Err(RequestError::Malformed("invalid method")),
+        Err(httparse::Error::NewLine) => return Err(RequestError::Malformed("bad line ending")),
+        Err(httparse::Error::Status) => return Err(RequestError::Malformed("bad request line")),
+    };
+    let len = match status {
+        httparse::Status::Partial => {
+            if buf.len() > max_head {
+                return Err(RequestError::HeadTooLarge(max_head));
+            }
+            return Ok(Parsed::Partial);
+        }
+        httparse::Status::Complete(len) => len,
+    };
+    if len > max_head {
+        return Err(RequestError::HeadTooLarge(max_head));
+    }
+    let minor = req.version.unwrap_or(1);
+    let base: &[u8] = buf;
+    let method = range_in(base, req.method.unwrap_or("").as_bytes());
+    let target = range_in(base, req.path.unwrap_or("").as_bytes());
+    let mut headers = Vec::with_capacity(req.headers.len());
+    let mut content_length: Option<u64> = None;
+    let mut te_count = 0usize;
+    let mut te_chunked = false;
+    let mut host_count = 0usize;
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    let mut expects_continue = false;
+    for h in req.headers.iter() {
+        let name = h.name.as_bytes();
+        headers.push((range_in(base, name), range_in(base, h.value)));
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_content_length(h.value).ok_or(RequestError::BadContentLength)?;
+            if content_length.is_some_and(|prev| prev != n) {
+                return Err(RequestError::BadContentLength);
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            te_count += 1;
+            // Only one header, and only the single coding `chunked`: every other spelling
+            // (`xchunked`, `chunked, identity`, a second header, vertical tabs) is a way to make
+            // two parsers disagree, and nothing legitimate needs it on a request.
+            te_chunked = trim_ows(h.value).eq_ignore_ascii_case(b"chunked");
+            if te_count > 1 || !te_chunked {
+                return Err(RequestError::BadTransferEncoding);
+            }
+        } else if name.eq_ignore_ascii_case(b"host") {
+            host_count += 1;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let token = trim_ows(token);
+                conn_close |= token.eq_ignore_ascii_case(b"close");
+                conn_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            expects_continue = trim_ows(h.value).eq_ignore_ascii_case(b"100-continue");
+        }
+    }
+    if te_count > 0 && content_length.is_some() {
+        return Err(RequestError::ContentLengthAndTransferEncoding);
+    }
+    if te_count > 0 && minor == 0 {
+        return Err(RequestError::TransferEncodingHttp10);
+    }
+    if minor == 1 && host_count != 1 || host_count > 1 {
+        return Err(RequestError::BadHost);
+    }
+    let framing = if te_chunked {
+        Framing::Chunked
+    } else {
+        match content_length {
+            Some(0) | None => Framing::None,
+            Some(n) => Framing::Length(n),
+        }
+    };
+    let wants_keep_alive = if minor == 1 {
+        !conn_close
+    } else {
+        conn_keep_alive && !conn_close
+    };
+    let head = RequestHead {
+        raw: Bytes::new(),
+        method,
+        target,
+        minor,
+        headers,
+        framing,
+        wants_keep_alive,
+        expects_continue: expects_continue && minor == 1,
+    };
+    let raw = buf.split_to(len).freeze();
+    Ok(Parsed::Complete(RequestHead { raw, ..head }, len))
+}
+
+/// A parsed response head (from an upstream).
+#[derive(Debug)]
+pub struct ResponseHead {
+    raw: Bytes,
+    pub status: u16,
+    reason: Range<usize>,
+    pub minor: u8,
+    headers: Vec<(Range<usize>, Range<usize>)>,
+    /// The upstream will close after this response.
+    pub closes: bool,
+    pub framing: Framing,
+}
+
+impl ResponseHead {
+    pub fn reason(&self) -> &[u8] {
+        &self.raw[self.reason.clone()]
+    }
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.headers
+            .iter()
+            .map(move |(n, v)| (&self.raw[n.clone()], &self.raw[v.clone()]))
+    }
+}
+
+/// Why an upstream response could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResponseError {
+    #[error("malformed response head: {0}")]
+    Malformed(String),
+    #[error("response head larger than {0} bytes")]
+    HeadTooLarge(usize),
+    #[error("Content-Length values differ or are not a number")]
+    BadContentLength,
+    #[error("bad chunked body: {0}")]
+    BadChunk(&'static str),
+}
+
+/// Parse an upstream response head. `request_is_head` matters for framing: a response to HEAD
+/// never has a body whatever its headers say.
+pub fn parse_response(
+    buf: &mut BytesMut,
+    max_head: usize,
+    request_is_head: bool,
+) -> Result<Parsed<ResponseHead>, ResponseError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut slots);
+    let status = resp
+        .parse(buf)
+        .map_err(|e| ResponseError::Malformed(e.to_string()))?;
+    let len = match status {
+        httparse::Status::Partial => {
+            if buf.len() > max_head {
+                return Err(ResponseError::HeadTooLarge(max_head));
+            }
+            return Ok(Parsed::Partial);
+        }
+        httparse::Status::Complete(len) => len,
+    };
+    let base: &[u8] = buf;
+    let code = resp.code.unwrap_or(0);
+    let minor = resp.version.unwrap_or(1);
+    let reason = range_in(base, resp.reason.unwrap_or("").as_bytes());
+    let mut headers = Vec::with_capacity(resp.headers.len());
+    let mut content_length: Option<u64> = None;
+    let mut te_final_chunked: Option<bool> = None;
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    for h in resp.headers.iter() {
+        let name = h.name.as_bytes();
+        headers.push((range_in(base, name), range_in(base, h.value)));
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_content_length(h.value).ok_or(ResponseError::BadContentLength)?;
+            if content_length.is_some_and(|prev| prev != n) {
+                return Err(ResponseError::BadContentLength);
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+            te_final_chunked = Some(trim_ows(last).eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let token = trim_ows(token);
+                conn_close |= token.eq_ignore_ascii_case(b"close");
+                conn_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+    // RFC 9112 §6.3, in its order of precedence.
+    let framing = if request_is_head || (100..200).contains(&code) || code == 204 || code == 304 {
+        Framing::None
+    } else if let Some(chunked) = te_final_chunked {
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::Close
+        }
+    } else if let Some(n) = content_length {
+        if n == 0 {
+            Framing::None
+        } else {
+            Framing::Length(n)
+        }
+    } else {
+        Framing::Close
+    };
+    let closes = conn_close || (minor == 0 && !conn_keep_alive) || framing == Framing::Close;
+    let head = ResponseHead {
+        raw: Bytes::new(),
+        status: code,
+        reason,
+        minor,
+        headers,
+        closes,
+        framing,
+    };
+    let raw = buf.split_to(len).freeze();
+    Ok(Parsed::Complete(ResponseHead { raw, ..head }, len))
+}
+
+/// `Content-Length` is 1*DIGIT; a list of identical values (`5, 5`) is tolerated as RFC 9110
+/// §8.6 allows, anything else (sign, spaces inside, hex, overflow) is refused.
+pub fn parse_content_length(value: &[u8]) -> Option<u64> {
+    let mut result: Option<u64> = None;
+    for part in value.split(|&b| b == b',') {
+        let part = trim_ows(part);
+        if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = part
+            .iter()
+            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+        if result.is_some_and(|prev| prev != n) {
+            return None;
+        }
+        result = Some(n);
+    }
+    result
+}
+
+pub fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Headers that describe one connection rather than the message (RFC 9110 §7.6.1), never
+/// forwarded. `Content-Length` is not hop-by-hop but is rewritten by our own framing, so it is
+/// dropped here too and set again from the body we actually send.
+pub fn is_hop_by_hop(name: &[u8]) -> bool {
+    const HOP: [&[u8]; 9] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"expect",
+    ];
+    HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// Names listed in `Connection` headers: also hop-by-hop for this message.
+pub fn connection_options<'a>(
+    headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    for (n, v) in headers {
+        if n.eq_ignore_ascii_case(b"connection") {
+            for token in v.split(|&b| b == b',') {
+                let token = trim_ows(token);
+                if !token.is_empty() {
+                    out.push(token);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Incremental decoder for a chunked body. It consumes from the front of a buffer and returns
+/// data slices; the framing lines must end in CRLF exactly (a bare LF is a known desync vector).
+#[derive(Debug, Clone)]
+pub struct ChunkedDecoder {
+    state: ChunkState,
+    /// Bytes of chunk-size line, extensions and trailers seen so far, bounded.
+    meta: usize,
+    max_meta: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+    Done,
+}
+
+pub enum Chunk {
+    /// Some body data (may be followed by more).
+    Data(Bytes),
+    /// Need more input.
+    NeedMore,
+    /// The last chunk and trailers have been read.
+    End,
+}
+
+impl ChunkedDecoder {
+    pub fn new(max_meta: usize) -> Self {
+        ChunkedDecoder {
+            state: ChunkState::Size,
+            meta: 0,
+            max_meta,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state == ChunkState::Done
+    }
+
+    /// Decode the next piece from the front of `buf`.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Chunk, &'static str> {
+        loop {
+            match self.state {
+                ChunkState::Done => return Ok(Chunk::End),
+                ChunkState::Size => {
+                    let Some(eol) = find_crlf(buf)? else {
+                        self.check_meta(buf.len())?;
+                        return Ok(Chunk::NeedMore);
+                    };
+                    self.check_meta(eol + 2)?;
+                    let line = &buf[..eol];
+                    let size_part = match line.iter().position(|&b| b == b';') {
+                        Some(i) => &line[..i],
+                        None => line,
+                    };
+                    // RFC 9112 allows BWS before the `;` of an extension, nothing else.
+                    let size_part = trim_trailing_ws(size_part);
+                    if size_part.is_empty() {
+                        return Err("empty chunk size");
+                    }
+                    if size_part.len() > 16 {
+                        return Err("chunk size overflows 64 bits");
+                    }
+                    let mut size = 0u64;
+                    for &b in size_part {
+                        let digit = (b as char).to_digit(16).ok_or("chunk size is not hex")?;
+                        size = size
+                            .checked_mul(16)
+                            .and_then(|s| s.checked_add(u64::from(digit)))
+                            .ok_or("chunk size overflows 64 bits")?;
+                    }
+                    let _ = buf.split_to(eol + 2);
+                    self.state = if size == 0 {
+                        ChunkState::Trailers
+                    } else {
+                        ChunkState::Data(size)
+                    };
+                }
+                ChunkState::Data(left) => {
+                    if buf.is_empty() {
+                        return Ok(Chunk::NeedMore);
+                    }
+                    let take = (buf.len() as u64).min(left) as usize;
+                    let data = buf.split_to(take).freeze();
+                    let left = left - take as u64;
+                    self.state = if left == 0 {
+                        ChunkState::DataEnd
+                    } else {
+                        ChunkState::Data(left)
+                    };
+                    return Ok(Chunk::Data(data));
+                }
+                ChunkState::DataEnd => {
+                    if buf.len() < 2 {
+                        return Ok(Chunk::NeedMore);
+                    }
+                    if &buf[..2] != b"\r\n" {
+                        return Err("chunk data not followed by CRLF");
+                    }
+                    let _ = buf.split_to(2);
+                    self.state = ChunkState::Size;
+                }
+                ChunkState::Trailers => {
+                    // Trailer fields are read and dropped: we never forward them, so nobody
+                    // downstream can be confused by them.
+                    let Some(eol) = find_crlf(buf)? else {
+                        self.check_meta(buf.len())?;
+                        return Ok(Chunk::NeedMore);
+                    };
+                    self.check_meta(eol + 2)?;
+                    let empty = eol == 0;
+                    if !empty {
+                        let line = &buf[..eol];
+                        let colon = line.iter().position(|&b| b == b':');
+                        match colon {
+                            Some(i)
+                                if i > 0
+                                    && !line[..i].iter().any(|b| *b == b' ' || *b == b'\t') => {}
+                            _ => return Err("malformed trailer field"),
+                        }
+                    }
+                    let _ = buf.split_to(eol + 2);
+                    self.meta += eol + 2;
+                    if empty {
+                        self.state = ChunkState::Done;
+                        return Ok(Chunk::End);
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_meta(&self, add: usize) -> Result<(), &'static str> {
+        // A size line is bounded on its own; trailer lines add up (`meta` grows only there).
+        if self.meta + add > self.max_meta {
+            return Err("chunk-size line, extensions or trailers too long");
+        }
+        Ok(())
+    }
+}
+
+fn trim_trailing_ws(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Position of the first CRLF; a LF without CR before it is an error.
+fn find_crlf(buf: &[u8]) -> Result<Option<usize>, &'static str> {
+    match buf.iter().position(|&b| b == b'\n') {
+        None => Ok(None),
+        Some(0) => Err("bare LF in chunk framing"),
+        Some(i) if buf[i - 1] == b'\r' => Ok(Some(i - 1)),
+        Some(_) => Err("bare LF in chunk framing"),
+    }
+}
+
+/// Reason phrase for the status codes we generate ourselves.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// IMF-fixdate (RFC 9110 §5.6.7) for a Unix time in seconds.
+pub fn http_date(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    let weekday = DAYS[(days % 7) as usize];
+    // Civil date from a day count (proleptic Gregorian), shifted so years start in March and the
+    // leap day falls last.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{weekday}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(s: &str) -> Result<RequestHead, RequestError> {
+        let mut b = BytesMut::from(s.as_bytes());
+        match parse_request(&mut b, 8192)? {
+            Parsed::Complete(h, _) => Ok(h),
+            Parsed::Partial => panic!("partial"),
+        }
+    }
+
+    #[test]
+    fn date_matches_known_values() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    #[test]
+    fn content_length_rules() {
+        assert_eq!(parse_content_length(b"42"), Some(42));
+        assert_eq!(parse_content_length(b"5, 5"), Some(5));
+        assert_eq!(parse_content_length(b"5, 6"), None);
+        assert_eq!(parse_content_length(b"+5"), None);
+        assert_eq!(parse_content_length(b"0x5"), None);
+        assert_eq!(parse_content_length(b""), None);
+        assert_eq!(parse_content_length(b"99999999999999999999"), None);
+    }
+
+    #[test]
+    fn smuggling_heads_are_refused() {
+        use RequestError::*;
+        let base = "POST / HTTP/1.1\r\nHost: a\r\n";
+        let cases: &[(&str, RequestError)] = &[
+            (
+                "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                ContentLengthAndTransferEncoding,
+            ),
+            (
+                "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+                ContentLengthAndTransferEncoding,
+            ),
+            (
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n",
+                BadTransferEncoding,
+            ),
+            ("Transfer-Encoding: xchunked\r\n", BadTransferEncoding),
+            (
+                "Transfer-Encoding: chunked, identity\r\n",
+                BadTransferEncoding,
+            ),
+            (
+                "Content-Length: 5\r\nContent-Length: 6\r\n",
+                BadContentLength,
+            ),
+        ];
+        for (extra, want) in cases {
+            let got = req(&format!("{base}{extra}\r\n")).unwrap_err();
+            assert_eq!(&got, want, "{extra:?}");
+        }
+        assert!(matches!(
+            req(&format!("{base}Transfer-Encoding : chunked\r\n\r\n")),
+            Err(Malformed(_))
+        ));
+        assert!(matches!(
+            req(&format!("{base}X-A: b\r\n c\r\n\r\n")),
+            Err(Malformed(_))
+        ));
+        assert_eq!(req("GET / HTTP/1.1\r\n\r\n").unwrap_err(), BadHost);
+        assert!(req("GET / HTTP/1.0\r\n\r\n").is_ok());
+    }
+
+    #[test]
+    fn chunked_decoding() {
+        let mut d = ChunkedDecoder::new(4096);
+        let mut b = BytesMut::from(&b"5;ext=1\r\nhello\r\n0\r\nX-T: 1\r\n\r\nNEXT"[..]);
+        let mut data = Vec::new();
+        loop {
+            match d.decode(&mut b).unwrap() {
+                Chunk::Data(x) => data.extend_from_slice(&x),
+                Chunk::End => break,
+                Chunk::NeedMore => panic!("need more"),
+            }
+        }
+        assert_eq!(data, b"hello");
+        assert_eq!(&b[..], b"NEXT");
+        for bad in [
+            &b"fffffffffffffffff\r\n"[..],
+            b"10000000000000000\r\n",
+            b"zz\r\n",
+            b"5\nhello\r\n",
+            b"5\r\nhelloXX",
+            b"\r\n",
+            b"-1\r\n",
+        ] {
+            let mut d = ChunkedDecoder::new(4096);
+            let mut b = BytesMut::from(bad);
+            let mut res = Ok(Chunk::NeedMore);
+            for _ in 0..4 {
+                res = d.decode(&mut b);
+                if !matches!(res, Ok(Chunk::Data(_))) {
+                    break;
+                }
+            }
+            assert!(res.is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+}

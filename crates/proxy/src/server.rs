@@ -1,0 +1,867 @@
+//! The client-facing HTTP/1.1 server: accept loop, per-connection keep-alive policy, graceful
+//! shutdown, and the `Exchange` through which a handler reads one request and writes its response.
+
+use crate::drain::Drain;
+use crate::http::{self, Chunk, ChunkedDecoder, Framing, Parsed, RequestError, RequestHead};
+use crate::log::{AccessLog, LogEntry};
+use bytes::{Bytes, BytesMut};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+/// Client-side connection policy, named after the nginx directives it mirrors.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `keepalive_timeout` first value: idle time allowed between requests. Zero disables
+    /// keep-alive (every response says `Connection: close`).
+    pub keepalive_timeout: Duration,
+    /// `keepalive_timeout` second value: advertised as `Keep-Alive: timeout=N`.
+    pub keepalive_header: Option<Duration>,
+    /// `keepalive_requests`: the connection closes after this many responses. Zero: no limit.
+    pub keepalive_requests: u64,
+    /// `keepalive_time`: a connection older than this closes after its current response.
+    pub keepalive_time: Duration,
+    /// `client_header_timeout`: time for a whole request head, counted from the first byte (for
+    /// the first request, from the accept).
+    pub header_timeout: Duration,
+    /// `client_body_timeout`: longest wait between two reads of a request body.
+    pub body_timeout: Duration,
+    /// `send_timeout`: longest wait for one write to the client to make progress.
+    pub send_timeout: Duration,
+    /// Largest request head, bytes.
+    pub max_head: usize,
+    /// `client_max_body_size`. Zero: no limit.
+    pub max_body: u64,
+    /// Most connections open at once; further clients wait in the listen backlog.
+    pub max_connections: u32,
+    /// How long graceful shutdown waits for in-flight requests before giving up.
+    pub shutdown_timeout: Duration,
+    /// `Server` header value; empty sends none.
+    pub server_name: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            keepalive_timeout: Duration::from_secs(75),
+            keepalive_header: None,
+            keepalive_requests: 1000,
+            keepalive_time: Duration::from_secs(3600),
+            header_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            max_head: 8192,
+            max_body: 1 << 20,
+            max_connections: 10_000,
+            shutdown_timeout: Duration::from_secs(30),
+            server_name: "keepsight".to_string(),
+        }
+    }
+}
+
+/// Why a connection ended (or was marked to end after the current response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    KeepAlive,
+    ClientAsked,
+    KeepaliveDisabled,
+    KeepaliveRequests,
+    KeepaliveTime,
+    Drain,
+    Shutdown,
+    BadRequest,
+    Unframed,
+    Error,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::KeepAlive => "keep-alive",
+            CloseReason::ClientAsked => "client-close",
+            CloseReason::KeepaliveDisabled => "keepalive-off",
+            CloseReason::KeepaliveRequests => "keepalive-requests",
+            CloseReason::KeepaliveTime => "keepalive-time",
+            CloseReason::Drain => "drain",
+            CloseReason::Shutdown => "shutdown",
+            CloseReason::BadRequest => "bad-request",
+            CloseReason::Unframed => "unframed",
+            CloseReason::Error => "error",
+        }
+    }
+}
+
+/// Counters, readable while the server runs (the admin endpoint prints them).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub connections_accepted: AtomicU64,
+    pub connections_closed: AtomicU64,
+    pub requests: AtomicU64,
+    pub rejected: AtomicU64,
+    pub closed_drain: AtomicU64,
+    pub closed_keepalive_requests: AtomicU64,
+    pub closed_keepalive_time: AtomicU64,
+    pub closed_idle: AtomicU64,
+    pub closed_shutdown: AtomicU64,
+}
+
+impl Stats {
+    pub fn to_json(&self) -> String {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let open = g(&self.connections_accepted).saturating_sub(g(&self.connections_closed));
+        format!(
+            "{{\"connections_accepted\":{},\"connections_open\":{},\"requests\":{},\"rejected\":{},\
+             \"closed_drain\":{},\"closed_keepalive_requests\":{},\"closed_keepalive_time\":{},\
+             \"closed_idle\":{},\"closed_shutdown\":{}}}",
+            g(&self.connections_accepted),
+            open,
+            g(&self.requests),
+            g(&self.rejected),
+            g(&self.closed_drain),
+            g(&self.closed_keepalive_requests),
+            g(&self.closed_keepalive_time),
+            g(&self.closed_idle),
+            g(&self.closed_shutdown),
+        )
+    }
+}
+
+/// What a running server shares with its connections and its operator.
+#[derive(Debug)]
+pub struct Control {
+    pub drain: Drain,
+    pub stats: Stats,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            drain: Drain::default(),
+            stats: Stats::default(),
+            shutdown_tx: watch::channel(false).0,
+        }
+    }
+}
+
+impl Control {
+    /// Begin graceful shutdown: stop accepting, finish in-flight requests with
+    /// `Connection: close`, close idle connections.
+    pub fn shutdown(&self) {
+        self.shutdown_tx.send_replace(true);
+    }
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown_tx.borrow()
+    }
+    fn subscribe(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+}
+
+/// Errors a handler reports. The connection is closed after any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("client connection: {0}")]
+    Client(#[from] io::Error),
+    #[error("client request body: {0}")]
+    Body(RequestError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Produces one response per request. Implemented by the fixed/static server, the proxy and the
+/// admin endpoint.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        ex: &mut Exchange<'_>,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// How long the response body is, as the handler knows it before sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLen {
+    /// Exactly this many bytes (`Content-Length`).
+    Known(u64),
+    /// Not known in advance: chunked for HTTP/1.1 clients, close-delimited for HTTP/1.0.
+    Unknown,
+}
+
+/// One request and its response on a client connection.
+pub struct Exchange<'c> {
+    io: &'c mut ClientIo,
+    req: RequestHead,
+    body: BodyState,
+    body_read: u64,
+    cfg: &'c ServerConfig,
+    ctl: &'c Control,
+    conn_id: u64,
+    req_no: u64,
+    conn_started: Instant,
+    peer: SocketAddr,
+    // Response side.
+    head_sent: bool,
+    out: OutFraming,
+    out_left: u64,
+    finished: bool,
+    status: u16,
+    sent_body: u64,
+    close: CloseReason,
+    note: &'static str,
+}
+
+#[derive(Debug)]
+enum BodyState {
+    Done,
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutFraming {
+    None,
+    Length,
+    Chunked,
+    Close,
+}
+
+impl<'c> Exchange<'c> {
+    pub fn request(&self) -> &RequestHead {
+        &self.req
+    }
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+    pub fn conn_id(&self) -> u64 {
+        self.conn_id
+    }
+    /// 1 for the first request on the connection.
+    pub fn request_number(&self) -> u64 {
+        self.req_no
+    }
+    /// A short tag for the access log (e.g. why the upstream failed, or `retried`).
+    pub fn set_note(&mut self, note: &'static str) {
+        self.note = note;
+    }
+    pub fn body_is_done(&self) -> bool {
+        matches!(self.body, BodyState::Done)
+    }
+    /// How the request body is framed (the proxy re-frames it for the upstream).
+    pub fn request_framing(&self) -> Framing {
+        self.req.framing
+    }
+
+    /// Next piece of the request body; `None` at its end.
+    pub async fn read_body(&mut self) -> Result<Option<Bytes>, HandlerError> {
+        // A client that sent `Expect: 100-continue` waits for this before sending the body.
+        self.send_continue().await?;
+        loop {
+            match &mut self.body {
+                BodyState::Done => return Ok(None),
+                BodyState::Length(left) => {
+                    if !self.io.rbuf.is_empty() {
+                        let take = (self.io.rbuf.len() as u64).min(*left) as usize;
+                        let data = self.io.rbuf.split_to(take).freeze();
+                        *left -= take as u64;
+                        if *left == 0 {
+                            self.body = BodyState::Done;
+                        }
+                        self.body_read += take as u64;
+                        return Ok(Some(data));
+                    }
+                }
+                BodyState::Chunked(dec) => match dec.decode(&mut self.io.rbuf) {
+                    Ok(Chunk::Data(d)) => {
+                        self.body_read += d.len() as u64;
+                        if self.cfg.max_body > 0 && self.body_read > self.cfg.max_body {
+                            return Err(HandlerError::Body(RequestError::BodyTooLarge(
+                                self.cfg.max_body,
+                            )));
+                        }
+                        return Ok(Some(d));
+                    }
+                    Ok(Chunk::End) => {
+                        self.body = BodyState::Done;
+                        return Ok(None);
+                    }
+                    Ok(Chunk::NeedMore) => {}
+                    Err(e) => return Err(HandlerError::Body(RequestError::BadChunk(e))),
+                },
+            }
+            let n = self.io.read_more(self.cfg.body_timeout).await?;
+            if n == 0 {
+                return Err(HandlerError::Client(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "client closed inside the request body",
+                )));
+            }
+        }
+    }
+
+    /// Read and drop the rest of the request body (bounded by `max_body`), so the connection can
+    /// stay open for the next request.
+    pub async fn discard_body(&mut self) -> Result<(), HandlerError> {
+        while self.read_body().await?.is_some() {}
+        Ok(())
+    }
+
+    /// Decide whether the connection stays open after this response; counted once per response.
+    fn decide_keep_alive(&mut self, len: BodyLen) -> CloseReason {
+        let cfg = self.cfg;
+        if !self.req.wants_keep_alive {
+            return CloseReason::ClientAsked;
+        }
+        if cfg.keepalive_timeout.is_zero() {
+            return CloseReason::KeepaliveDisabled;
+        }
+        if !self.body_is_done() {
+            // Whatever the handler left unread would be taken for the next request.
+            return CloseReason::Unframed;
+        }
+        if len == BodyLen::Unknown && self.req.minor == 0 {
+            return CloseReason::Unframed;
+        }
+        if cfg.keepalive_requests > 0 && self.req_no >= cfg.keepalive_requests {
+            return CloseReason::KeepaliveRequests;
+        }
+        if self.conn_started.elapsed() >= cfg.keepalive_time {
+            return CloseReason::KeepaliveTime;
+        }
+        if self.ctl.is_shutting_down() {
+            return CloseReason::Shutdown;
+        }
+        if self.ctl.drain.should_close() {
+            return CloseReason::Drain;
+        }
+        CloseReason::KeepAlive
+    }
+
+    /// Send an interim `100 Continue` (only if the client asked for it).
+    pub async fn send_continue(&mut self) -> Result<(), HandlerError> {
+        if self.req.expects_continue && !self.head_sent && !self.body_is_done() {
+            self.req.expects_continue = false;
+            self.io
+                .wbuf
+                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            self.io.flush(self.cfg.send_timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// Write the status line and headers. `headers` are complete `Name: value\r\n` lines that
+    /// must not include framing or connection headers: those are added here, from `len` and the
+    /// keep-alive decision, so they cannot disagree with the body actually sent.
+    pub fn send_head(&mut self, status: u16, reason: &[u8], headers: &[u8], len: BodyLen) {
+        debug_assert!(!self.head_sent);
+        self.head_sent = true;
+        self.status = status;
+        self.close = self.decide_keep_alive(len);
+        let w = &mut self.io.wbuf;
+        w.extend_from_slice(b"HTTP/1.1 ");
+        w.extend_from_slice(itoa(status as u64).as_bytes());
+        w.push(b' ');
+        w.extend_from_slice(reason);
+        w.extend_from_slice(b"\r\n");
+        if !self.cfg.server_name.is_empty() {
+            w.extend_from_slice(b"Server: ");
+            w.extend_from_slice(self.cfg.server_name.as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        w.extend_from_slice(headers);
+        let no_body_status = (100..200).contains(&status) || status == 204 || status == 304;
+        self.out = if no_body_status {
+            OutFraming::None
+        } else {
+            match len {
+                BodyLen::Known(n) => {
+                    w.extend_from_slice(b"Content-Length: ");
+                    w.extend_from_slice(itoa(n).as_bytes());
+                    w.extend_from_slice(b"\r\n");
+                    self.out_left = n;
+                    OutFraming::Length
+                }
+                BodyLen::Unknown if self.req.minor >= 1 => {
+                    w.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+                    OutFraming::Chunked
+                }
+                BodyLen::Unknown => OutFraming::Close,
+            }
+        };
+        if self.req.is_head() {
+            self.out = OutFraming::None;
+        }
+        if self.close == CloseReason::KeepAlive {
+            if self.req.minor == 0 {
+                w.extend_from_slice(b"Connection: keep-alive\r\n");
+            }
+            if let Some(t) = self.cfg.keepalive_header {
+                w.extend_from_slice(b"Keep-Alive: timeout=");
+                w.extend_from_slice(itoa(t.as_secs()).as_bytes());
+                w.extend_from_slice(b"\r\n");
+            }
+        } else {
+            w.extend_from_slice(b"Connection: close\r\n");
+        }
+        w.extend_from_slice(b"\r\n");
+    }
+
+    /// Append body bytes. Writing past a declared length is refused, so a response can never
+    /// carry more than its `Content-Length` says.
+    pub async fn send_data(&mut self, data: &[u8]) -> Result<(), HandlerError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        match self.out {
+            OutFraming::None => return Ok(()),
+            OutFraming::Length => {
+                if data.len() as u64 > self.out_left {
+                    return Err(HandlerError::Other(
+                        "response body longer than its Content-Length".into(),
+                    ));
+                }
+                self.out_left -= data.len() as u64;
+                self.io.wbuf.extend_from_slice(data);
+            }
+            OutFraming::Chunked => {
+                let w = &mut self.io.wbuf;
+                w.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                w.extend_from_slice(data);
+                w.extend_from_slice(b"\r\n");
+            }
+            OutFraming::Close => self.io.wbuf.extend_from_slice(data),
+        }
+        self.sent_body += data.len() as u64;
+        if self.io.wbuf.len() >= 64 * 1024 {
+            self.io.flush(self.cfg.send_timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// End the response and flush it.
+    pub async fn finish(&mut self) -> Result<(), HandlerError> {
+        if self.finished {
+            return Ok(());
+        }
+        match self.out {
+            OutFraming::Length if self.out_left > 0 => {
+                // The body came up short: the only honest signal left is to close.
+                self.io.flush(self.cfg.send_timeout).await?;
+                return Err(HandlerError::Other(
+                    "response body shorter than its Content-Length".into(),
+                ));
+            }
+            OutFraming::Chunked => self.io.wbuf.extend_from_slice(b"0\r\n\r\n"),
+            _ => {}
+        }
+        self.finished = true;
+        self.io.flush(self.cfg.send_timeout).await?;
+        Ok(())
+    }
+
+    /// A complete response with a body in memory.
+    pub async fn respond(
+        &mut self,
+        status: u16,
+        headers: &[u8],
+        body: &[u8],
+    ) -> Result<(), HandlerError> {
+        self.send_head(
+            status,
+            http::reason_phrase(status).as_bytes(),
+            headers,
+            BodyLen::Known(body.len() as u64),
+        );
+        self.send_data(body).await?;
+        self.finish().await
+    }
+
+    pub fn head_sent(&self) -> bool {
+        self.head_sent
+    }
+}
+
+fn itoa(n: u64) -> String {
+    n.to_string()
+}
+
+/// The client socket and its buffers. Buffers are released while the connection is idle, so an
+/// idle keep-alive connection costs little more than its task and its socket.
+struct ClientIo {
+    stream: TcpStream,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+}
+
+const READ_CHUNK: usize = 8192;
+
+impl ClientIo {
+    /// Read more bytes into `rbuf`, waiting at most `timeout`.
+    async fn read_more(&mut self, timeout: Duration) -> io::Result<usize> {
+        if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
+        match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.rbuf)).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out")),
+        }
+    }
+
+    async fn flush(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let r = tokio::time::timeout(timeout, self.stream.write_all(&self.wbuf)).await;
+        self.wbuf.clear();
+        match r {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
+        }
+    }
+
+    /// Close so that the client reads what we sent rather than a reset: shut our side, then
+    /// read and drop what the client still sends, for a bounded time and amount. Closing with
+    /// unread bytes in the kernel buffer would send RST and could destroy our last response.
+    async fn lingering_close(mut self) {
+        let _ = self.stream.shutdown().await;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut sink = [0u8; 4096];
+        let mut total = 0usize;
+        while total < 1 << 20 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match tokio::time::timeout(left, self.stream.read(&mut sink)).await {
+                Ok(Ok(n)) if n > 0 => total += n,
+                _ => break,
+            }
+        }
+    }
+}
+
+/// Run a server on `listener` until `ctl.shutdown()` is called, then drain and return.
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    cfg: Arc<ServerConfig>,
+    ctl: Arc<Control>,
+    handler: Arc<H>,
+    log: Option<Arc<AccessLog>>,
+    on_accept: Option<Arc<dyn Fn(&TcpStream) + Send + Sync>>,
+) {
+    let permits = cfg.max_connections.clamp(1, Semaphore::MAX_PERMITS as u32);
+    let sem = Arc::new(Semaphore::new(permits as usize));
+    let mut shutdown = ctl.subscribe();
+    let next_id = AtomicU64::new(1);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        // Hold a slot before accepting: at the limit, new clients wait in the listen backlog
+        // (as with nginx's worker_connections) instead of being accepted and dropped.
+        let permit = tokio::select! {
+            p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                eprintln!("keepsight: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        if let Some(f) = &on_accept {
+            f(&stream);
+        }
+        ctl.stats
+            .connections_accepted
+            .fetch_add(1, Ordering::Relaxed);
+        let conn_id = next_id.fetch_add(1, Ordering::Relaxed);
+        let (cfg, ctl, handler, log) = (cfg.clone(), ctl.clone(), handler.clone(), log.clone());
+        tokio::spawn(async move {
+            connection(stream, peer, conn_id, &cfg, &ctl, &*handler, log.as_deref()).await;
+            ctl.stats.connections_closed.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Every connection holds one permit; having them all back means every connection is done.
+    let _ = tokio::time::timeout(cfg.shutdown_timeout, sem.acquire_many(permits)).await;
+}
+
+enum Wait {
+    Data,
+    Closed,
+    Timeout,
+    Shutdown,
+}
+
+/// Wait for the next request's first byte with no buffers held.
+async fn wait_first_byte(
+    io: &mut ClientIo,
+    timeout: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Wait {
+    let sleep = tokio::time::sleep(timeout);
+    tokio::pin!(sleep);
+    loop {
+        if *shutdown.borrow() {
+            // A request may already be on its way; serve it rather than drop it.
+            let mut probe = [0u8; 1];
+            return match io.stream.try_read(&mut probe) {
+                Ok(0) => Wait::Closed,
+                Ok(_) => {
+                    io.rbuf.extend_from_slice(&probe);
+                    Wait::Data
+                }
+                Err(_) => Wait::Shutdown,
+            };
+        }
+        tokio::select! {
+            r = io.stream.readable() => {
+                if r.is_err() {
+                    return Wait::Closed;
+                }
+                io.rbuf.reserve(READ_CHUNK);
+                match io.stream.try_read_buf(&mut io.rbuf) {
+                    Ok(0) => return Wait::Closed,
+                    Ok(_) => return Wait::Data,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(_) => return Wait::Closed,
+                }
+            }
+            _ = &mut sleep => return Wait::Timeout,
+            c = shutdown.changed() => {
+                if c.is_err() {
+                    return Wait::Shutdown;
+                }
+            }
+        }
+    }
+}
+
+async fn connection<H: Handler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    conn_id: u64,
+    cfg: &ServerConfig,
+    ctl: &Control,
+    handler: &H,
+    log: Option<&AccessLog>,
+) {
+    let mut io = ClientIo {
+        stream,
+        rbuf: BytesMut::new(),
+        wbuf: Vec::new(),
+    };
+    let mut shutdown = ctl.subscribe();
+    let conn_started = Instant::now();
+    let mut req_no = 0u64;
+    loop {
+        if io.rbuf.is_empty() {
+            // Idle: drop the buffers so an idle keep-alive connection stays cheap.
+            io.rbuf = BytesMut::new();
+            io.wbuf = Vec::new();
+            let wait = if req_no == 0 {
+                cfg.header_timeout
+            } else {
+                cfg.keepalive_timeout
+            };
+            match wait_first_byte(&mut io, wait, &mut shutdown).await {
+                Wait::Data => {}
+                Wait::Closed => return,
+                Wait::Timeout => {
+                    ctl.stats.closed_idle.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Wait::Shutdown => {
+                    ctl.stats.closed_shutdown.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+        let head_started = Instant::now();
+        let head = loop {
+            match http::parse_request(&mut io.rbuf, cfg.max_head) {
+                Ok(Parsed::Complete(h, _)) => break Ok(h),
+                Ok(Parsed::Partial) => {}
+                Err(e) => break Err(e),
+            }
+            let left = cfg
+                .header_timeout
+                .saturating_sub(head_started.elapsed())
+                .max(Duration::from_millis(1));
+            match io.read_more(left).await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    // nginx closes silently here too; a 408 would race the client's next send.
+                    return;
+                }
+                Err(_) => return,
+            }
+        };
+        req_no += 1;
+        let head = match head {
+            Ok(h) => h,
+            Err(e) => {
+                reject(io, &e, cfg, ctl, conn_id, req_no, peer, log).await;
+                return;
+            }
+        };
+        ctl.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let body = match head.framing {
+            Framing::Length(n) => {
+                if cfg.max_body > 0 && n > cfg.max_body {
+                    reject(
+                        io,
+                        &RequestError::BodyTooLarge(cfg.max_body),
+                        cfg,
+                        ctl,
+                        conn_id,
+                        req_no,
+                        peer,
+                        log,
+                    )
+                    .await;
+                    return;
+                }
+                BodyState::Length(n)
+            }
+            Framing::Chunked => BodyState::Chunked(ChunkedDecoder::new(cfg.max_head)),
+            _ => BodyState::Done,
+        };
+        let mut ex = Exchange {
+            io: &mut io,
+            req: head,
+            body,
+            body_read: 0,
+            cfg,
+            ctl,
+            conn_id,
+            req_no,
+            conn_started,
+            peer,
+            head_sent: false,
+            out: OutFraming::None,
+            out_left: 0,
+            finished: false,
+            status: 0,
+            sent_body: 0,
+            close: CloseReason::KeepAlive,
+            note: "",
+        };
+        let result = handler.handle(&mut ex).await;
+        let mut close = ex.close;
+        let ok = match result {
+            Ok(()) if ex.finished => true,
+            Ok(()) => {
+                if !ex.head_sent {
+                    let _ = ex.respond(500, b"", b"handler sent no response\n").await;
+                }
+                close = CloseReason::Error;
+                false
+            }
+            Err(HandlerError::Body(e)) if !ex.head_sent => {
+                let status = e.status();
+                ex.note = e.reason();
+                ex.req.wants_keep_alive = false;
+                let _ = ex.respond(status, b"", format!("{e}\n").as_bytes()).await;
+                ctl.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                close = CloseReason::BadRequest;
+                false
+            }
+            Err(_) => {
+                close = CloseReason::Error;
+                false
+            }
+        };
+        if let Some(log) = log {
+            log.write(&LogEntry {
+                conn_id,
+                req_no,
+                peer,
+                method: ex.req.method(),
+                target: ex.req.target(),
+                minor: ex.req.minor,
+                status: ex.status,
+                body_bytes: ex.sent_body,
+                duration: started.elapsed(),
+                close: close.as_str(),
+                note: ex.note,
+            });
+        }
+        match close {
+            CloseReason::KeepAlive if ok => continue,
+            CloseReason::Drain => ctl.stats.closed_drain.fetch_add(1, Ordering::Relaxed),
+            CloseReason::KeepaliveRequests => ctl
+                .stats
+                .closed_keepalive_requests
+                .fetch_add(1, Ordering::Relaxed),
+            CloseReason::KeepaliveTime => ctl
+                .stats
+                .closed_keepalive_time
+                .fetch_add(1, Ordering::Relaxed),
+            CloseReason::Shutdown => ctl.stats.closed_shutdown.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+        io.lingering_close().await;
+        return;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn reject(
+    mut io: ClientIo,
+    e: &RequestError,
+    cfg: &ServerConfig,
+    ctl: &Control,
+    conn_id: u64,
+    req_no: u64,
+    peer: SocketAddr,
+    log: Option<&AccessLog>,
+) {
+    ctl.stats.rejected.fetch_add(1, Ordering::Relaxed);
+    let status = e.status();
+    let body = format!("{e}\n");
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        http::reason_phrase(status),
+        body.len()
+    );
+    io.wbuf.clear();
+    io.wbuf.extend_from_slice(head.as_bytes());
+    io.wbuf.extend_from_slice(body.as_bytes());
+    let _ = io.flush(cfg.send_timeout).await;
+    if let Some(log) = log {
+        log.write(&LogEntry {
+            conn_id,
+            req_no,
+            peer,
+            method: "-",
+            target: b"-",
+            minor: 1,
+            status,
+            body_bytes: body.len() as u64,
+            duration: Duration::ZERO,
+            close: CloseReason::BadRequest.as_str(),
+            note: e.reason(),
+        });
+    }
+    // Discard what is already buffered: it belongs to a request we refused to frame.
+    io.rbuf.clear();
+    io.lingering_close().await;
+}
