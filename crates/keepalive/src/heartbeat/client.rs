@@ -1,0 +1,533 @@
+//! Heartbeat client: probes on a fixed monotonic schedule, measures each reply against its own
+//! send time, declares the peer dead after N consecutive misses, reconnects with jittered
+//! exponential backoff.
+
+use super::histogram::{Histogram, Summary};
+use super::protocol::{Decoder, Frame, Wire};
+use crate::settings::{KeepaliveSettings, SocketKeepalive};
+use rand::Rng;
+use serde::Serialize;
+use socket2::SockRef;
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::Instant;
+
+/// Reconnect delays: the n-th consecutive failure waits a random time in
+/// `[cap/2, cap]` with `cap = min(max, min × 2^n)`. The randomness keeps many clients that lost
+/// the same server from reconnecting in lockstep; the lower half keeps the delay from
+/// collapsing to zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            min: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    pub fn delay(&self, failures: u32, rng: &mut impl Rng) -> Duration {
+        let factor = 1u32.checked_shl(failures.min(31)).unwrap_or(u32::MAX);
+        let cap = self.min.saturating_mul(factor).min(self.max).max(self.min);
+        let low = cap / 2;
+        let span = (cap - low).as_micros() as u64;
+        low + Duration::from_micros(rng.gen_range(0..=span))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub connect: SocketAddr,
+    /// Source address to connect from (`None`: the kernel chooses).
+    pub bind: Option<IpAddr>,
+    /// Time between probes, measured from the first probe: probe k is due at `start + k × every`.
+    pub every: Duration,
+    /// A probe without a reply after this long is a miss.
+    pub timeout: Duration,
+    /// Consecutive misses that declare the peer dead (the incident's client restarted on one).
+    pub misses: u32,
+    pub wire: Wire,
+    /// Kernel keep-alive on the client socket underneath the heartbeat.
+    pub keepalive: Option<KeepaliveSettings>,
+    pub connect_timeout: Duration,
+    pub backoff: Backoff,
+    /// Reconnect after the peer is dead or the connection ends; `false` returns instead.
+    pub reconnect: bool,
+    /// Delay before the first probe of each connection; spreads many connections over the
+    /// period instead of beating all at once.
+    pub first_probe_delay: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(connect: SocketAddr) -> Self {
+        ClientConfig {
+            connect,
+            bind: None,
+            every: Duration::from_secs(45),
+            timeout: Duration::from_secs(1),
+            misses: 3,
+            wire: Wire::default(),
+            keepalive: None,
+            connect_timeout: Duration::from_secs(5),
+            backoff: Backoff::default(),
+            reconnect: true,
+            first_probe_delay: Duration::ZERO,
+        }
+    }
+
+    /// Checks the values that would make the client misbehave, with a message for a user.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.every.is_zero() {
+            return Err("the probe period must be above zero".into());
+        }
+        if self.timeout.is_zero() {
+            return Err("the reply timeout must be above zero".into());
+        }
+        if self.misses == 0 {
+            return Err("misses must be at least 1".into());
+        }
+        if self.backoff.min.is_zero() || self.backoff.max < self.backoff.min {
+            return Err("backoff needs 0 < min <= max".into());
+        }
+        self.wire.validate().map_err(|e| e.to_string())?;
+        if let Some(k) = &self.keepalive {
+            k.validate().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// What happened, for logs. `conn` in [`EventSink`] tells connections of one process apart.
+#[derive(Debug, Clone)]
+pub enum ClientEvent {
+    Connected {
+        local: SocketAddr,
+        peer: SocketAddr,
+        keepalive: Option<SocketKeepalive>,
+    },
+    ConnectFailed {
+        error: String,
+    },
+    /// A reply within the timeout.
+    Reply {
+        seq: u64,
+        rtt: Duration,
+        lateness: Duration,
+    },
+    /// A reply to a probe already counted as missed: the peer is slow, not gone.
+    LateReply {
+        seq: u64,
+        rtt: Duration,
+    },
+    Miss {
+        seq: u64,
+        consecutive: u32,
+    },
+    /// Probe slots skipped because the client itself fell more than a period behind.
+    Skipped {
+        slots: u64,
+        behind: Duration,
+    },
+    Dead {
+        consecutive: u32,
+        silent_for: Duration,
+    },
+    Closed {
+        reason: String,
+    },
+    Reconnecting {
+        delay: Duration,
+    },
+    App {
+        payload: Vec<u8>,
+    },
+}
+
+pub type EventSink = Arc<dyn Fn(usize, &ClientEvent) + Send + Sync>;
+
+/// How [`run_client`] ended when it does not reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientExit {
+    /// `misses` consecutive probes went unanswered.
+    Dead,
+    /// The connection ended (closed by the peer, reset, timed out by the kernel, bad data).
+    Closed(String),
+    ConnectFailed(String),
+}
+
+#[derive(Default)]
+struct Counters {
+    probes: u64,
+    replies: u64,
+    late_replies: u64,
+    misses: u64,
+    dead: u64,
+    connects: u64,
+    connect_failures: u64,
+    reconnects: u64,
+    skipped_slots: u64,
+    closed: u64,
+    rtt: Histogram,
+    lateness: Histogram,
+}
+
+/// Metrics shared by every connection of a client process.
+#[derive(Default)]
+pub struct ClientStats {
+    inner: Mutex<Counters>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientStatsSnapshot {
+    pub probes_sent: u64,
+    pub replies: u64,
+    pub late_replies: u64,
+    pub misses: u64,
+    pub dead_declared: u64,
+    pub connects: u64,
+    pub connect_failures: u64,
+    pub reconnects: u64,
+    pub connections_ended: u64,
+    pub skipped_slots: u64,
+    /// Reply time of each probe, measured from its own send time.
+    pub rtt: Summary,
+    /// How late each probe left against its scheduled deadline.
+    pub lateness: Summary,
+}
+
+impl ClientStats {
+    fn with<T>(&self, f: impl FnOnce(&mut Counters) -> T) -> T {
+        // A panic elsewhere while holding the lock leaves plain counters: still usable.
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    pub fn snapshot(&self) -> ClientStatsSnapshot {
+        self.with(|c| ClientStatsSnapshot {
+            probes_sent: c.probes,
+            replies: c.replies,
+            late_replies: c.late_replies,
+            misses: c.misses,
+            dead_declared: c.dead,
+            connects: c.connects,
+            connect_failures: c.connect_failures,
+            reconnects: c.reconnects,
+            connections_ended: c.closed,
+            skipped_slots: c.skipped_slots,
+            rtt: c.rtt.summary(),
+            lateness: c.lateness.summary(),
+        })
+    }
+
+    /// Copies of the raw histograms (RTT, lateness), e.g. to merge across processes.
+    pub fn histograms(&self) -> (Histogram, Histogram) {
+        self.with(|c| (c.rtt.clone(), c.lateness.clone()))
+    }
+}
+
+struct Outstanding {
+    seq: u64,
+    sent: Instant,
+    lateness: Duration,
+    missed: bool,
+}
+
+enum SessionEnd {
+    Dead,
+    Closed(String),
+}
+
+/// Runs one heartbeat client connection: connect, beat, and (with `reconnect`) start over after
+/// each death, forever. Drop the future to stop it.
+pub async fn run_client(
+    config: ClientConfig,
+    conn: usize,
+    stats: Arc<ClientStats>,
+    events: EventSink,
+) -> ClientExit {
+    if let Err(e) = config.validate() {
+        return ClientExit::ConnectFailed(e);
+    }
+    let mut failures: u32 = 0;
+    let mut first = true;
+    loop {
+        if !first {
+            stats.with(|c| c.reconnects += 1);
+        }
+        first = false;
+        let exit = match connect(&config).await {
+            Err(e) => {
+                stats.with(|c| c.connect_failures += 1);
+                let error = format!("connect to {} failed: {e}", config.connect);
+                events(
+                    conn,
+                    &ClientEvent::ConnectFailed {
+                        error: error.clone(),
+                    },
+                );
+                ClientExit::ConnectFailed(error)
+            }
+            Ok((stream, keepalive)) => {
+                stats.with(|c| c.connects += 1);
+                if let (Ok(local), Ok(peer)) = (stream.local_addr(), stream.peer_addr()) {
+                    events(
+                        conn,
+                        &ClientEvent::Connected {
+                            local,
+                            peer,
+                            keepalive,
+                        },
+                    );
+                }
+                let (end, got_reply) = session(&stream, &config, conn, &stats, &events).await;
+                if got_reply {
+                    failures = 0;
+                }
+                stats.with(|c| c.closed += 1);
+                match end {
+                    SessionEnd::Dead => ClientExit::Dead,
+                    SessionEnd::Closed(reason) => {
+                        events(
+                            conn,
+                            &ClientEvent::Closed {
+                                reason: reason.clone(),
+                            },
+                        );
+                        ClientExit::Closed(reason)
+                    }
+                }
+            }
+        };
+        if !config.reconnect {
+            return exit;
+        }
+        let delay = config.backoff.delay(failures, &mut rand::thread_rng());
+        failures = failures.saturating_add(1);
+        events(conn, &ClientEvent::Reconnecting { delay });
+        tokio::time::sleep(delay).await;
+    }
+}
+
+async fn connect(config: &ClientConfig) -> io::Result<(TcpStream, Option<SocketKeepalive>)> {
+    let socket = if config.connect.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = config.bind {
+        // Let connect() pick the port per destination, so one source address serves more than
+        // the ephemeral range's worth of bound-but-unconnected sockets.
+        set_bind_address_no_port(&socket);
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = tokio::time::timeout(config.connect_timeout, socket.connect(config.connect))
+        .await
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "no answer within {}",
+                    crate::format_duration(config.connect_timeout)
+                ),
+            )
+        })??;
+    // Probes are single bytes: Nagle would hold one back while an earlier one is unacknowledged.
+    stream.set_nodelay(true)?;
+    let keepalive = match &config.keepalive {
+        None => None,
+        Some(k) => Some(
+            k.apply(SockRef::from(&stream))
+                .map_err(|e| io::Error::other(e.to_string()))?,
+        ),
+    };
+    Ok((stream, keepalive))
+}
+
+fn set_bind_address_no_port(socket: &TcpSocket) {
+    let one: libc::c_int = 1;
+    // SAFETY: the fd is a live socket owned by `socket`; the value is a c_int of the given size.
+    // Failure only costs port-range headroom, so it is ignored.
+    unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(socket),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            &one as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Beats on one connection until the peer is dead or the connection ends. Returns whether any
+/// reply arrived in time (which resets the reconnect backoff).
+async fn session(
+    stream: &TcpStream,
+    config: &ClientConfig,
+    conn: usize,
+    stats: &ClientStats,
+    events: &EventSink,
+) -> (SessionEnd, bool) {
+    let mut decoder = Decoder::new(config.wire);
+    let mut outstanding: VecDeque<Outstanding> = VecDeque::new();
+    let mut out: Vec<u8> = Vec::new();
+    let start = Instant::now() + config.first_probe_delay;
+    let mut next_due = start;
+    let mut seq: u64 = 0;
+    let mut consecutive: u32 = 0;
+    let mut got_reply = false;
+    let mut last_heard = Instant::now();
+    loop {
+        let next_timeout = outstanding
+            .iter()
+            .find(|p| !p.missed)
+            .map(|p| p.sent + config.timeout);
+        tokio::select! {
+            // Timer branches first: when a reply and its deadline are ready together, the
+            // deadline decides, so a timeout means "not in time" without racing the reader.
+            biased;
+            _ = tokio::time::sleep_until(next_due) => {
+                let now = Instant::now();
+                let lateness = now.saturating_duration_since(next_due);
+                out.push(config.wire.probe);
+                outstanding.push_back(Outstanding { seq, sent: now, lateness, missed: false });
+                seq += 1;
+                stats.with(|c| { c.probes += 1; c.lateness.record(lateness); });
+                if let Err(e) = flush(stream, &mut out) {
+                    return (SessionEnd::Closed(format!("write failed: {e}")), got_reply);
+                }
+                next_due += config.every;
+                if next_due <= now {
+                    // More than a period behind: skip the slots already past rather than
+                    // bursting probes; the schedule stays anchored at `start`.
+                    let behind = now - next_due;
+                    let slots = behind.as_nanos() / config.every.as_nanos() + 1;
+                    next_due += config.every.saturating_mul(u32::try_from(slots).unwrap_or(u32::MAX));
+                    stats.with(|c| c.skipped_slots += slots as u64);
+                    events(conn, &ClientEvent::Skipped { slots: slots as u64, behind });
+                }
+            }
+            _ = sleep_until_opt(next_timeout) => {
+                let Some(p) = outstanding.iter_mut().find(|p| !p.missed) else { continue };
+                p.missed = true;
+                consecutive += 1;
+                stats.with(|c| c.misses += 1);
+                events(conn, &ClientEvent::Miss { seq: p.seq, consecutive });
+                if consecutive >= config.misses {
+                    stats.with(|c| c.dead += 1);
+                    events(conn, &ClientEvent::Dead { consecutive, silent_for: last_heard.elapsed() });
+                    return (SessionEnd::Dead, got_reply);
+                }
+            }
+            ready = stream.writable(), if !out.is_empty() => {
+                if let Err(e) = ready.and_then(|_| flush(stream, &mut out)) {
+                    return (SessionEnd::Closed(format!("write failed: {e}")), got_reply);
+                }
+            }
+            ready = stream.readable() => {
+                if let Err(e) = ready {
+                    return (SessionEnd::Closed(e.to_string()), got_reply);
+                }
+                let now = Instant::now();
+                let mut buf = [0u8; 2048];
+                let n = match stream.try_read(&mut buf) {
+                    Ok(0) => return (SessionEnd::Closed("peer closed the connection".into()), got_reply),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return (SessionEnd::Closed(e.to_string()), got_reply),
+                };
+                last_heard = now;
+                let mut unexpected_reply = false;
+                let fed = decoder.feed(&buf[..n], |frame| match frame {
+                    Frame::Reply => {
+                        // TCP keeps order and the server answers in order: this reply
+                        // belongs to the oldest unanswered probe.
+                        let Some(p) = outstanding.pop_front() else {
+                            unexpected_reply = true;
+                            return;
+                        };
+                        let rtt = now - p.sent;
+                        if p.missed {
+                            stats.with(|c| { c.late_replies += 1; c.rtt.record(rtt); });
+                            events(conn, &ClientEvent::LateReply { seq: p.seq, rtt });
+                        } else {
+                            consecutive = 0;
+                            got_reply = true;
+                            stats.with(|c| { c.replies += 1; c.rtt.record(rtt); });
+                            events(conn, &ClientEvent::Reply { seq: p.seq, rtt, lateness: p.lateness });
+                        }
+                    }
+                    Frame::Probe => out.push(config.wire.reply),
+                    Frame::App(payload) => events(conn, &ClientEvent::App { payload: payload.to_vec() }),
+                });
+                if let Err(e) = fed {
+                    return (SessionEnd::Closed(format!("protocol error: {e}")), got_reply);
+                }
+                if unexpected_reply {
+                    return (SessionEnd::Closed("protocol error: a reply with no probe outstanding".into()), got_reply);
+                }
+                if let Err(e) = flush(stream, &mut out) {
+                    return (SessionEnd::Closed(format!("write failed: {e}")), got_reply);
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes what the socket takes now; the rest waits for the `writable` branch.
+fn flush(stream: &TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+    while !out.is_empty() {
+        match stream.try_write(out) {
+            Ok(n) => {
+                out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_jitters() {
+        let b = Backoff {
+            min: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+        };
+        let mut rng = rand::thread_rng();
+        let mut distinct = std::collections::HashSet::new();
+        for failures in 0..40 {
+            let cap =
+                Duration::from_millis(100u64.saturating_mul(1 << failures.min(20))).min(b.max);
+            for _ in 0..20 {
+                let d = b.delay(failures, &mut rng);
+                assert!(
+                    d >= cap / 2 && d <= cap,
+                    "failures={failures} d={d:?} cap={cap:?}"
+                );
+                distinct.insert(d);
+            }
+        }
+        assert!(distinct.len() > 100, "delays must be jittered");
+    }
+}
