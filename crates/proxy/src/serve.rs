@@ -6,6 +6,9 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// A response body held in memory.
+pub type Body = bytes::Bytes;
+
 /// What `serve` answers with.
 #[derive(Debug, Clone)]
 pub enum Content {

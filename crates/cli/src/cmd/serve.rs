@@ -1,10 +1,263 @@
-//! `keepsight serve` (being built).
+//! `keepsight serve`: fixed or static HTTP/1.1 responses with nginx-style keep-alive controls.
+//! Also holds the listener options shared with `keepsight proxy`.
 
+use super::EXIT_FAILURE;
+use anyhow::Context;
+use keepsight_proxy::serve::{Content, ServeHandler};
+use keepsight_proxy::{drain, log::AccessLog, server::Handler, Options};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-#[derive(clap::Args)]
-pub struct Args {}
+fn duration(s: &str) -> Result<Duration, String> {
+    keepsight_keepalive::parse_duration(s).map_err(|e| e.to_string())
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`keepsight serve` is not built yet")
+fn keepalive_timeout(s: &str) -> Result<(Duration, Option<Duration>), String> {
+    keepsight_proxy::parse_keepalive_timeout(s)
+}
+
+fn so_keepalive(s: &str) -> Result<keepsight_proxy::SoKeepalive, String> {
+    keepsight_keepalive::KeepaliveSettings::parse_nginx(s).map_err(|e| e.to_string())
+}
+
+fn ratio(s: &str) -> Result<f64, String> {
+    drain::parse_ratio(s)
+}
+
+fn ramp(s: &str) -> Result<drain::Ramp, String> {
+    drain::parse_ramp(s, keepsight_keepalive::parse_duration)
+}
+
+pub(crate) fn socket_addr(s: &str) -> Result<SocketAddr, String> {
+    s.to_socket_addrs()
+        .map_err(|e| format!("`{s}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{s}`: resolves to no address"))
+}
+
+/// Listener options shared by `serve` and `proxy`; names and defaults follow nginx.
+#[derive(clap::Args, Debug)]
+pub struct ListenArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, value_parser = socket_addr, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Idle time allowed between requests, optionally followed by the value advertised in
+    /// `Keep-Alive: timeout=N` (nginx `keepalive_timeout`). `0` disables keep-alive.
+    #[arg(long, value_parser = keepalive_timeout, default_value = "75s", value_name = "TIMEOUT[,HEADER]")]
+    pub keepalive_timeout: (Duration, Option<Duration>),
+    /// Close a connection after this many responses (nginx `keepalive_requests`); 0: no limit.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub keepalive_requests: u64,
+    /// Close a connection older than this after its current response (nginx `keepalive_time`).
+    #[arg(long, value_parser = duration, default_value = "1h")]
+    pub keepalive_time: Duration,
+    /// Time to receive a whole request head (nginx `client_header_timeout`); for the first
+    /// request it also bounds the wait for its first byte.
+    #[arg(long, value_parser = duration, default_value = "60s")]
+    pub header_timeout: Duration,
+    /// Longest wait between two reads of a request body (nginx `client_body_timeout`).
+    #[arg(long, value_parser = duration, default_value = "60s")]
+    pub body_timeout: Duration,
+    /// Longest wait for a write to the client to progress (nginx `send_timeout`).
+    #[arg(long, value_parser = duration, default_value = "60s")]
+    pub send_timeout: Duration,
+    /// TCP keep-alive on the listening socket, inherited by accepted connections, in nginx's
+    /// `so_keepalive=` syntax: `on`, `off` or `IDLE:INTERVAL:COUNT` (e.g. `30m::10`).
+    #[arg(long, value_parser = so_keepalive, value_name = "on|off|IDLE:INTVL:CNT")]
+    pub so_keepalive: Option<keepsight_proxy::SoKeepalive>,
+    /// Most client connections open at once; more wait in the listen backlog.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_connections: u32,
+    /// Largest request head in bytes; larger is answered 431 and the connection closed.
+    #[arg(long, default_value_t = 8192, value_name = "BYTES")]
+    pub max_head_size: usize,
+    /// Largest request body in bytes (nginx `client_max_body_size`); 0: no limit.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_body_size: u64,
+    /// Share of keep-alive responses to send with `Connection: close` (then close).
+    #[arg(long, value_parser = ratio, default_value = "0", value_name = "RATIO")]
+    pub drain_ratio: f64,
+    /// Ramp the drain ratio linearly from start-up: `FROM..TO over DURATION`.
+    #[arg(long, value_parser = ramp, value_name = "FROM..TO over DURATION")]
+    pub drain_ramp: Option<drain::Ramp>,
+    /// Loopback address of the admin endpoint (drain ratio, counters, shutdown).
+    #[arg(long, value_parser = socket_addr, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+    /// Write one access log line per request to this file (`-`: standard output).
+    #[arg(long, value_name = "PATH")]
+    pub access_log: Option<PathBuf>,
+    /// How long graceful shutdown (SIGTERM, SIGINT, admin `/shutdown`) waits for in-flight
+    /// requests.
+    #[arg(long, value_parser = duration, default_value = "30s")]
+    pub shutdown_timeout: Duration,
+    /// Worker threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+impl ListenArgs {
+    fn options(&self) -> anyhow::Result<Options> {
+        let mut o = Options::new(self.listen);
+        o.server.keepalive_timeout = self.keepalive_timeout.0;
+        o.server.keepalive_header = self.keepalive_timeout.1;
+        o.server.keepalive_requests = self.keepalive_requests;
+        o.server.keepalive_time = self.keepalive_time;
+        o.server.header_timeout = self.header_timeout;
+        o.server.body_timeout = self.body_timeout;
+        o.server.send_timeout = self.send_timeout;
+        o.server.max_connections = self.max_connections.max(1);
+        o.server.max_head = self.max_head_size.max(256);
+        o.server.max_body = self.max_body_size;
+        o.server.shutdown_timeout = self.shutdown_timeout;
+        o.so_keepalive = self.so_keepalive;
+        o.drain_ratio = self.drain_ratio;
+        o.drain_ramp = self.drain_ramp;
+        o.admin = self.admin;
+        o.access_log = match &self.access_log {
+            None => None,
+            Some(p) if p.as_os_str() == "-" => {
+                Some(Arc::new(AccessLog::new(Box::new(std::io::stdout()))))
+            }
+            Some(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .with_context(|| format!("open access log {}", p.display()))?;
+                Some(Arc::new(AccessLog::new(Box::new(f))))
+            }
+        };
+        Ok(o)
+    }
+}
+
+/// Build the runtime, start the listener, serve until SIGTERM/SIGINT or admin `/shutdown`,
+/// drain, exit.
+pub(crate) fn run_server<H: Handler>(
+    what: &str,
+    args: &ListenArgs,
+    handler: Arc<H>,
+    extra_stats: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    on_start: impl FnOnce(&H) + Send + 'static,
+) -> anyhow::Result<ExitCode> {
+    let opts = args.options()?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.enable_all().build().context("start the runtime")?;
+    rt.block_on(async move {
+        let (running, fut) = match keepsight_proxy::start(opts, handler.clone(), extra_stats) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("keepsight {what}: {e}");
+                return Ok(ExitCode::from(EXIT_FAILURE));
+            }
+        };
+        on_start(&handler);
+        // Scripts and tests read these lines to learn the ports when port 0 was asked for.
+        eprintln!("keepsight {what}: listening on {}", running.addr);
+        if let Some(a) = running.admin {
+            eprintln!("keepsight {what}: admin on {a}");
+        }
+        let ctl = running.ctl.clone();
+        let signals = tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            eprintln!("keepsight: shutting down gracefully");
+            ctl.shutdown();
+        });
+        fut.await;
+        signals.abort();
+        eprintln!("keepsight {what}: stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_long_help = SERVE_EXAMPLES)]
+pub struct Args {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Status code of the fixed response.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(200..=599))]
+    pub status: u16,
+    /// Body of the fixed response.
+    #[arg(long, conflicts_with_all = ["body_size", "root"])]
+    pub body: Option<String>,
+    /// Fixed response body of this many bytes (`x` repeated).
+    #[arg(long, value_name = "BYTES", conflicts_with = "root")]
+    pub body_size: Option<usize>,
+    /// Serve files under this directory instead of a fixed response (GET and HEAD).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Extra response header, `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = keepsight_proxy::serve::parse_header_arg)]
+    pub headers: Vec<(String, String)>,
+    /// Wait this long before each response (holds requests in flight, for drain tests).
+    #[arg(long, value_parser = duration, default_value = "0s")]
+    pub delay: Duration,
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  # A fixed 200 \"ok\" on port 8080, keep-alive as nginx's defaults
+  keepsight serve --listen 127.0.0.1:8080 --body ok
+
+  # Close every connection after 100 requests or 10 s idle, advertise timeout=8
+  keepsight serve --body ok --keepalive-requests 100 --keepalive-timeout 10s,8s
+
+  # Send `Connection: close` on 30% of responses; change it later without a restart
+  keepsight serve --body ok --drain-ratio 0.3 --admin 127.0.0.1:9901
+  curl -X POST 'http://127.0.0.1:9901/drain?ratio=0.6'
+  curl -X POST 'http://127.0.0.1:9901/drain?from=0.1&to=1.0&over=10m'
+  curl http://127.0.0.1:9901/stats
+
+  # Static files, TCP keep-alive probes after 30 min idle, 10 probes
+  keepsight serve --root ./public --so-keepalive 30m::10
+
+Graceful shutdown: SIGTERM or SIGINT (or POST /shutdown on the admin endpoint) stops
+accepting, answers in-flight requests with `Connection: close`, closes idle connections,
+and exits when all are done or --shutdown-timeout passes.";
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let content = match (&args.root, &args.body, args.body_size) {
+        (Some(root), _, _) => {
+            anyhow::ensure!(root.is_dir(), "--root {}: not a directory", root.display());
+            Content::Static { root: root.clone() }
+        }
+        (None, Some(b), _) => Content::Fixed {
+            status: args.status,
+            body: b.clone().into_bytes().into(),
+            headers: args.headers.clone(),
+        },
+        (None, None, Some(n)) => Content::Fixed {
+            status: args.status,
+            body: vec![b'x'; n].into(),
+            headers: args.headers.clone(),
+        },
+        (None, None, None) => Content::Fixed {
+            status: args.status,
+            body: bytes_ok(),
+            headers: args.headers.clone(),
+        },
+    };
+    let handler = Arc::new(ServeHandler::new(content, args.delay));
+    run_server("serve", &args.listen, handler, None, |_| {})
+}
+
+fn bytes_ok() -> keepsight_proxy::serve::Body {
+    keepsight_proxy::serve::Body::from_static(b"ok\n")
 }
