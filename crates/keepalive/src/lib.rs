@@ -63,5 +63,5 @@ pub use settings::{
     KeepaliveError, KeepaliveSettings, SoKeepalive, SocketKeepalive, KEEPCNT_MAX,
     KEEPIDLE_MAX_SECS, KEEPINTVL_MAX_SECS, USER_TIMEOUT_MAX_MS,
 };
-pub use system::SystemDefaults;
+pub use system::{process_usage, raise_fd_limit, SystemDefaults};
 pub use timeline::{Effective, MiddleboxVerdict};
