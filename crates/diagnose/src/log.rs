@@ -1,0 +1,538 @@
+//! Application logs: reading their timestamps and lining their error/restart lines up with the
+//! capture's events, allowing for the log's coarse granularity and an unknown clock offset.
+//!
+//! Accepted line starts (after optional `[` or spaces): ISO-8601 `2024-03-01T17:08:02.123+01:00`
+//! or `2024-03-01 17:08:02`, syslog `Mar  1 17:08:02`, and bare `17:08:02` (date from
+//! `LogOptions::date`, else the capture's first day). Times without a zone are in
+//! `LogOptions::tz_offset_s`.
+
+use crate::civil::{days_from_civil, fmt_clock, DAY_NS, NS};
+use crate::report::{human, round, secs, Finding, Kind, Severity};
+use crate::summarize::finding;
+use serde_json::json;
+
+/// How to read dates and zones the log leaves out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogOptions {
+    /// `--log-date YYYY-MM-DD` for logs with time of day only.
+    pub date: Option<(i64, u32, u32)>,
+    /// `--log-tz`: offset of the log's local time from UTC, seconds (east positive).
+    pub tz_offset_s: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stamp {
+    /// ns since the epoch, UTC, already resolved.
+    Absolute(i64),
+    /// Local date and time of day.
+    Local { days: i64, tod_ns: i64 },
+    /// Syslog: month/day without a year.
+    NoYear { month: u32, day: u32, tod_ns: i64 },
+    /// Time of day only.
+    TimeOnly { tod_ns: i64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub line_no: u32,
+    pub text: String,
+    stamp: Stamp,
+    /// Resolution of the timestamp (1 s for `HH:MM:SS`).
+    pub granularity_ns: i64,
+    /// Names an error, restart, reset, timeout...
+    pub is_event: bool,
+}
+
+/// A parsed application log.
+#[derive(Debug, Clone, Default)]
+pub struct AppLog {
+    pub lines: Vec<LogLine>,
+    pub total_lines: u64,
+    pub opts: LogOptions,
+}
+
+const EVENT_WORDS: &[&str] = &[
+    "error",
+    "fail",
+    "restart",
+    "reset",
+    "timeout",
+    "timed out",
+    "disconnect",
+    "closed",
+    "lost",
+    "refused",
+    "abort",
+    "fatal",
+    "panic",
+    "exception",
+    "unreachable",
+    "broken pipe",
+    "gave up",
+    "give up",
+    "reconnect",
+    "late",
+    "dead",
+];
+
+/// Lines kept (the event lines first matter; a huge log is cut, not loaded whole).
+const MAX_LINES: usize = 100_000;
+
+fn digits(b: &[u8], n: usize) -> Option<i64> {
+    if b.len() < n || !b[..n].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        b[..n]
+            .iter()
+            .fold(0i64, |a, &d| a * 10 + i64::from(d - b'0')),
+    )
+}
+
+/// `HH:MM:SS[.frac]` → (ns of day, granularity, bytes used).
+fn time_of_day(b: &[u8]) -> Option<(i64, i64, usize)> {
+    let h = digits(b, 2)?;
+    let m = digits(b.get(3..)?, 2)?;
+    let s = digits(b.get(6..)?, 2)?;
+    if b[2] != b':' || b[5] != b':' || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let mut ns = (h * 3600 + m * 60 + s) * NS;
+    let mut used = 8;
+    let mut gran = NS;
+    if matches!(b.get(8), Some(b'.') | Some(b',')) {
+        let frac: Vec<u8> = b[9..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .copied()
+            .collect();
+        if !frac.is_empty() {
+            let n = frac.len().min(9);
+            let v = digits(&frac, n)?;
+            let scale = 10i64.pow(9 - n as u32);
+            ns += v * scale;
+            gran = scale;
+            used = 9 + frac.len();
+        }
+    }
+    Some((ns, gran, used))
+}
+
+/// `Z`, `+01:00`, `+0100`, `-05` → offset seconds.
+fn zone(b: &[u8]) -> Option<i32> {
+    match b.first()? {
+        b'Z' | b'z' => Some(0),
+        &c @ (b'+' | b'-') => {
+            let h = digits(&b[1..], 2)?;
+            let rest = &b[3..];
+            let m = if rest.first() == Some(&b':') {
+                digits(&rest[1..], 2)
+            } else {
+                digits(rest, 2)
+            }
+            .unwrap_or(0);
+            let off = (h * 3600 + m * 60) as i32;
+            Some(if c == b'-' { -off } else { off })
+        }
+        _ => None,
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+fn parse_stamp(line: &str) -> Option<(Stamp, i64)> {
+    let t = line.trim_start_matches(|c: char| c == '[' || c.is_whitespace());
+    let b = t.as_bytes();
+    // ISO-8601 date first.
+    if let (Some(y), Some(mo), Some(d)) = (
+        digits(b, 4),
+        b.get(5..).and_then(|x| digits(x, 2)),
+        b.get(8..).and_then(|x| digits(x, 2)),
+    ) {
+        if b[4] == b'-' && b[7] == b'-' && (1..=12).contains(&mo) && (1..=31).contains(&d) {
+            let days = days_from_civil(y, mo as u32, d as u32);
+            let rest = b.get(11..)?;
+            if !matches!(b.get(10), Some(b'T') | Some(b't') | Some(b' ')) {
+                return None;
+            }
+            let (tod, gran, used) = time_of_day(rest)?;
+            return Some(match rest.get(used..).and_then(zone) {
+                Some(off) => (
+                    Stamp::Absolute(days * DAY_NS + tod - i64::from(off) * NS),
+                    gran,
+                ),
+                None => (Stamp::Local { days, tod_ns: tod }, gran),
+            });
+        }
+    }
+    // Syslog `Mar  1 17:08:02`.
+    if b.len() >= 15 {
+        let mon = t.get(..3).map(|m| m.to_ascii_lowercase());
+        if let Some(mi) = mon.and_then(|m| MONTHS.iter().position(|x| *x == m)) {
+            let rest = t[3..].trim_start();
+            let rb = rest.as_bytes();
+            let dl = rb.iter().take_while(|c| c.is_ascii_digit()).count();
+            if (1..=2).contains(&dl) {
+                let day = digits(rb, dl)? as u32;
+                let (tod, gran, _) = time_of_day(rest[dl..].trim_start().as_bytes())?;
+                return Some((
+                    Stamp::NoYear {
+                        month: mi as u32 + 1,
+                        day,
+                        tod_ns: tod,
+                    },
+                    gran,
+                ));
+            }
+        }
+    }
+    let (tod, gran, _) = time_of_day(b)?;
+    Some((Stamp::TimeOnly { tod_ns: tod }, gran))
+}
+
+fn is_event(text: &str) -> bool {
+    let l = text.to_ascii_lowercase();
+    EVENT_WORDS.iter().any(|w| l.contains(w))
+}
+
+impl AppLog {
+    /// Reads a log; lines without a recognizable timestamp are counted and skipped.
+    pub fn parse(text: &str, opts: LogOptions) -> AppLog {
+        let mut lines = Vec::new();
+        let mut total = 0u64;
+        for (i, raw) in text.lines().enumerate() {
+            total += 1;
+            if lines.len() >= MAX_LINES {
+                continue;
+            }
+            let Some((stamp, gran)) = parse_stamp(raw) else {
+                continue;
+            };
+            lines.push(LogLine {
+                line_no: (i + 1).min(u32::MAX as usize) as u32,
+                text: raw.trim_end().chars().take(200).collect(),
+                stamp,
+                granularity_ns: gran,
+                is_event: is_event(raw),
+            });
+        }
+        AppLog {
+            lines,
+            total_lines: total,
+            opts,
+        }
+    }
+
+    /// Absolute UTC times of every line, given the capture start for what the log leaves out.
+    fn resolve(&self, capture_start_ns: i64) -> Vec<i64> {
+        let tz = i64::from(self.opts.tz_offset_s) * NS;
+        let local_start = capture_start_ns + tz;
+        let start_day = match self.opts.date {
+            Some((y, m, d)) => days_from_civil(y, m, d),
+            None => local_start.div_euclid(DAY_NS),
+        };
+        let (start_year, _, _) = crate::civil::civil_from_days(start_day);
+        let mut day = start_day;
+        let mut prev_tod: Option<i64> = None;
+        self.lines
+            .iter()
+            .map(|l| match l.stamp {
+                Stamp::Absolute(t) => t,
+                Stamp::Local { days, tod_ns } => days * DAY_NS + tod_ns - tz,
+                Stamp::NoYear { month, day, tod_ns } => {
+                    let mut d = days_from_civil(start_year, month, day);
+                    // A December log for a January capture belongs to the year before.
+                    if d - start_day > 180 {
+                        d = days_from_civil(start_year - 1, month, day);
+                    }
+                    d * DAY_NS + tod_ns - tz
+                }
+                Stamp::TimeOnly { tod_ns } => {
+                    // Time going back by more than half a day: midnight passed.
+                    if prev_tod.is_some_and(|p| p - tod_ns > DAY_NS / 2) {
+                        day += 1;
+                    }
+                    prev_tod = Some(tod_ns);
+                    day * DAY_NS + tod_ns - tz
+                }
+            })
+            .collect()
+    }
+}
+
+/// A capture event a log line may refer to.
+#[derive(Debug, Clone)]
+pub(crate) struct CapEvent {
+    pub ts: i64,
+    pub stream: Option<u32>,
+    pub frames: Vec<u32>,
+    pub what: String,
+}
+
+/// Largest clock offset searched, each way.
+const MAX_OFFSET_NS: i64 = 600 * NS;
+/// Resolution of the offset vote.
+const BIN_NS: i64 = 50_000_000;
+/// Slack around the log's granularity: the app logs a little after it acts, or just before.
+const SLACK_NS: i64 = 500_000_000;
+
+pub(crate) struct Correlation {
+    pub findings: Vec<Finding>,
+    pub summary: crate::report::LogSummary,
+    #[cfg(test)]
+    pub offset_ns: Option<i64>,
+}
+
+/// Matches event lines to capture events. The clock offset (capture − log) is the one that lets
+/// the most event lines find a capture event within their granularity; ties go to the smallest
+/// offset.
+pub(crate) fn correlate(
+    log: &AppLog,
+    events: &mut [CapEvent],
+    capture_start_ns: i64,
+) -> Correlation {
+    events.sort_by_key(|e| e.ts);
+    let times = log.resolve(capture_start_ns);
+    let ev_lines: Vec<(usize, i64)> = log
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.is_event)
+        .map(|(i, _)| (i, times[i]))
+        .take(5000)
+        .collect();
+    let gran = log
+        .lines
+        .iter()
+        .map(|l| l.granularity_ns)
+        .min()
+        .unwrap_or(NS);
+    let window = |t: i64, o: i64, g: i64| (t + o - SLACK_NS, t + o + g + SLACK_NS);
+
+    let nbins = (2 * MAX_OFFSET_NS / BIN_NS + 1) as usize;
+    let mut votes = vec![0u32; nbins];
+    let mut last_voter = vec![usize::MAX; nbins];
+    for (li, &(i, t)) in ev_lines.iter().enumerate() {
+        let g = log.lines[i].granularity_ns;
+        let lo = events.partition_point(|e| e.ts < t - MAX_OFFSET_NS - SLACK_NS);
+        for e in events[lo..]
+            .iter()
+            .take_while(|e| e.ts <= t + MAX_OFFSET_NS + g + SLACK_NS)
+        {
+            // Offsets o with e.ts inside [t+o-slack, t+o+g+slack].
+            let omin = (e.ts - t - g - SLACK_NS).max(-MAX_OFFSET_NS);
+            let omax = (e.ts - t + SLACK_NS).min(MAX_OFFSET_NS);
+            let (b0, b1) = (
+                (omin + MAX_OFFSET_NS) / BIN_NS,
+                (omax + MAX_OFFSET_NS) / BIN_NS,
+            );
+            for b in b0.max(0)..=b1.min(nbins as i64 - 1) {
+                let b = b as usize;
+                if last_voter[b] != li {
+                    last_voter[b] = li;
+                    votes[b] += 1;
+                }
+            }
+        }
+    }
+    let best = votes
+        .iter()
+        .enumerate()
+        .filter(|(_, &v)| v > 0)
+        .max_by_key(|(b, &v)| {
+            (
+                v,
+                std::cmp::Reverse((*b as i64 * BIN_NS - MAX_OFFSET_NS).abs()),
+            )
+        })
+        .map(|(b, _)| b as i64 * BIN_NS - MAX_OFFSET_NS + BIN_NS / 2);
+    // Refine to the middle of the winning plateau of equal votes.
+    let offset = best.map(|o| {
+        let b = ((o + MAX_OFFSET_NS) / BIN_NS) as usize;
+        let v = votes[b];
+        let (mut lo, mut hi) = (b, b);
+        while lo > 0 && votes[lo - 1] == v {
+            lo -= 1;
+        }
+        while hi + 1 < nbins && votes[hi + 1] == v {
+            hi += 1;
+        }
+        ((lo + hi + 1) as i64 * BIN_NS) / 2 - MAX_OFFSET_NS
+    });
+
+    let o = offset.unwrap_or(0);
+    let mut findings = Vec::new();
+    let mut matched = 0u64;
+    for &(i, t) in &ev_lines {
+        let l = &log.lines[i];
+        let (a, b) = window(t, o, l.granularity_ns);
+        let lo = events.partition_point(|e| e.ts < a);
+        let hits: Vec<&CapEvent> = events[lo..]
+            .iter()
+            .take_while(|e| e.ts <= b)
+            .take(8)
+            .collect();
+        if hits.is_empty() {
+            continue;
+        }
+        matched += 1;
+        let mut frames: Vec<u32> = hits.iter().flat_map(|e| e.frames.iter().copied()).collect();
+        frames.dedup();
+        let streams: Vec<u32> = hits.iter().filter_map(|e| e.stream).collect();
+        let what: Vec<String> = hits
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} at {}",
+                    e.what,
+                    fmt_clock(e.ts - o, log.opts.tz_offset_s)
+                )
+            })
+            .collect();
+        findings.push(finding(
+            Severity::Info,
+            Kind::LogMatch,
+            streams.first().copied(),
+            frames,
+            hits[0].ts,
+            format!(
+                "log line {} \"{}\" matches {} (log time, clock offset {:+.2} s, log granularity {})",
+                l.line_no,
+                l.text,
+                what.join("; "),
+                secs(o),
+                human(l.granularity_ns)
+            ),
+            vec![
+                ("line", json!(l.line_no)),
+                ("log_text", json!(l.text)),
+                ("streams", json!(streams)),
+                ("clock_offset_s", json!(round(secs(o), 3))),
+            ],
+        ));
+    }
+    Correlation {
+        findings,
+        summary: crate::report::LogSummary {
+            lines: log.total_lines,
+            event_lines: ev_lines.len() as u64,
+            matched,
+            clock_offset_s: offset.map(|o| round(secs(o), 3)),
+            granularity_s: secs(gran),
+        },
+        #[cfg(test)]
+        offset_ns: offset,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_formats() {
+        let d = days_from_civil(2024, 3, 1);
+        assert_eq!(
+            parse_stamp("2024-03-01T17:08:02.250Z error").unwrap(),
+            (
+                Stamp::Absolute(d * DAY_NS + (17 * 3600 + 8 * 60 + 2) * NS + 250_000_000),
+                1_000_000
+            )
+        );
+        assert_eq!(
+            parse_stamp("2024-03-01 17:08:02+01:00 x").unwrap().0,
+            Stamp::Absolute(d * DAY_NS + (16 * 3600 + 8 * 60 + 2) * NS)
+        );
+        assert_eq!(
+            parse_stamp("[2024-03-01 17:08:02] x").unwrap(),
+            (
+                Stamp::Local {
+                    days: d,
+                    tod_ns: (17 * 3600 + 8 * 60 + 2) * NS
+                },
+                NS
+            )
+        );
+        assert_eq!(
+            parse_stamp("Mar  1 17:08:02 host app[1]: error").unwrap().0,
+            Stamp::NoYear {
+                month: 3,
+                day: 1,
+                tod_ns: (17 * 3600 + 8 * 60 + 2) * NS
+            }
+        );
+        assert_eq!(
+            parse_stamp("17:08:02 error").unwrap().0,
+            Stamp::TimeOnly {
+                tod_ns: (17 * 3600 + 8 * 60 + 2) * NS
+            }
+        );
+        for bad in [
+            "",
+            "hello",
+            "99:99:99 x",
+            "2024-13-01 00:00:00",
+            "17:08",
+            "2024-03-01",
+            "\u{feff}\u{1F600}",
+        ] {
+            assert!(parse_stamp(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dateless_logs_take_the_capture_day_and_roll_over_midnight() {
+        let log = AppLog::parse(
+            "23:59:59 a\n00:00:01 b\n",
+            LogOptions {
+                date: None,
+                tz_offset_s: 3600,
+            },
+        );
+        // Capture starts 2024-03-01T22:59:00Z = 23:59:00 local (+01:00).
+        let start = days_from_civil(2024, 3, 1) * DAY_NS + (22 * 3600 + 59 * 60) * NS;
+        let t = log.resolve(start);
+        assert_eq!(
+            t[0],
+            days_from_civil(2024, 3, 1) * DAY_NS + (22 * 3600 + 59 * 60 + 59) * NS
+        );
+        assert_eq!(
+            t[1],
+            days_from_civil(2024, 3, 1) * DAY_NS + (23 * 3600 + 1) * NS
+        );
+    }
+
+    #[test]
+    fn offset_is_found_and_lines_matched() {
+        // Events at 100.3 s and 700.6 s; the log clock runs 2 s behind the capture clock and
+        // logs whole seconds: 98 and 698.
+        let base = days_from_civil(2024, 3, 1) * DAY_NS;
+        let mut events = vec![
+            CapEvent {
+                ts: base + 100_300_000_000,
+                stream: Some(0),
+                frames: vec![10],
+                what: "RST".into(),
+            },
+            CapEvent {
+                ts: base + 700_600_000_000,
+                stream: Some(1),
+                frames: vec![20],
+                what: "RST".into(),
+            },
+        ];
+        let log = AppLog::parse(
+            "00:01:38 error heartbeat\n00:01:40 info ok\n00:11:38 error heartbeat\n00:20:00 restart\n",
+            LogOptions::default(),
+        );
+        let c = correlate(&log, &mut events, base);
+        let o = c.offset_ns.unwrap();
+        assert!((o - 2 * NS).abs() <= NS, "offset {o}");
+        assert_eq!(c.summary.event_lines, 3);
+        assert_eq!(c.summary.matched, 2);
+        assert_eq!(c.findings[0].frames, vec![10]);
+        assert_eq!(c.findings[1].frames, vec![20]);
+    }
+}

@@ -1,0 +1,448 @@
+//! The diagnosis result: JSON-serializable (schema documented in this crate's README.md) and
+//! rendered as a human report ordered by severity.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// How bad a finding is. Ordered: `Critical` first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// What a finding is about; the JSON `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    ResetAfterHeartbeatDeadline,
+    LateHeartbeat,
+    MissedHeartbeat,
+    SlowHeartbeatReply,
+    UnansweredHeartbeat,
+    RetransmittedHeartbeat,
+    ConnectionReset,
+    IdleBeyondMiddleboxTimeout,
+    MiddleboxStateLoss,
+    InjectedReset,
+    KeepaliveUnanswered,
+    LogMatch,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ResetAfterHeartbeatDeadline => "reset_after_heartbeat_deadline",
+            Kind::LateHeartbeat => "late_heartbeat",
+            Kind::MissedHeartbeat => "missed_heartbeat",
+            Kind::SlowHeartbeatReply => "slow_heartbeat_reply",
+            Kind::UnansweredHeartbeat => "unanswered_heartbeat",
+            Kind::RetransmittedHeartbeat => "retransmitted_heartbeat",
+            Kind::ConnectionReset => "connection_reset",
+            Kind::IdleBeyondMiddleboxTimeout => "idle_beyond_middlebox_timeout",
+            Kind::MiddleboxStateLoss => "middlebox_state_loss",
+            Kind::InjectedReset => "injected_reset",
+            Kind::KeepaliveUnanswered => "keepalive_unanswered",
+            Kind::LogMatch => "log_match",
+        }
+    }
+}
+
+/// One thing worth telling, with the frames that show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub kind: Kind,
+    /// `tcp.stream`; absent for findings about no single stream.
+    pub stream: Option<u32>,
+    /// Evidence, in the order the message cites them.
+    pub frames: Vec<u32>,
+    /// When it happened (UTC, RFC 3339).
+    pub time: String,
+    #[serde(skip)]
+    pub ts_ns: i64,
+    /// What happened and what to check next, in words.
+    pub message: String,
+    /// Kind-specific numbers (`gap_s`, `late_by_s`, `latency_ms`, ...).
+    #[serde(flatten)]
+    pub data: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoints {
+    pub client: String,
+    pub server: String,
+    /// How client and server were told apart: `handshake`, `ports` or `first_packet`.
+    pub roles_from: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Close {
+    /// `fin` or `rst`.
+    pub kind: &'static str,
+    /// `client`, `server`.
+    pub by: &'static str,
+    pub frame: u32,
+    pub time: String,
+    /// Seconds from the last heartbeat probe to the close, when there is a heartbeat.
+    pub after_last_beat_s: Option<f64>,
+    /// Seconds from the last payload byte (either side) to the close.
+    pub after_last_data_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub median: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Heartbeat {
+    /// `client` or `server`.
+    pub sender: &'static str,
+    /// Probe payload (hex); for probes longer than 8 bytes, the stable 8-byte prefix.
+    pub probe_hex: String,
+    pub probe_len: u32,
+    pub reply_hex: Option<String>,
+    pub period_s: f64,
+    /// Typical deviation of on-time beats from the period (median absolute deviation).
+    pub jitter_s: f64,
+    /// Largest deviation still counted as on time.
+    pub tolerance_s: f64,
+    pub reply_latency_ms: Option<Latency>,
+    pub beats: u64,
+    pub replies: u64,
+    /// Whether the period came from `--period` rather than from the traffic.
+    pub period_given: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpKeepalive {
+    pub sender: &'static str,
+    /// Inferred `keepidle`: silence before the first probe.
+    pub idle_s: Option<f64>,
+    /// Inferred `keepintvl`: spacing of probes that follow one another without new data.
+    pub interval_s: Option<f64>,
+    pub probes: u64,
+    pub unanswered: u64,
+    /// Inferred `keepcnt`: unanswered probes before the sender gave up (seen only when it did).
+    pub count: Option<u32>,
+    /// idle + interval * count (Linux default count 9 when not seen).
+    pub worst_case_detection_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamReport {
+    pub stream: u32,
+    pub endpoints: Endpoints,
+    pub start: String,
+    pub end: String,
+    pub first_frame: u32,
+    pub last_frame: u32,
+    pub packets: u64,
+    pub close: Option<Close>,
+    pub max_idle_s: f64,
+    /// The frames before and after the longest idle gap.
+    pub max_idle_frames: [u32; 2],
+    pub heartbeat: Option<Heartbeat>,
+    pub tcp_keepalive: Vec<TcpKeepalive>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureInfo {
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub duration_s: f64,
+    pub segments: u64,
+    pub streams: u64,
+    /// Segments for streams that had already been closed and summarized (ignored).
+    pub late_segments: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogSummary {
+    pub lines: u64,
+    /// Lines naming an error, restart, reset, timeout...
+    pub event_lines: u64,
+    pub matched: u64,
+    /// Estimated (capture clock - log clock), seconds, after the given time zone.
+    pub clock_offset_s: Option<f64>,
+    pub granularity_s: f64,
+}
+
+/// Everything `keepsight diagnose` says about one capture.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Schema version of this JSON; bumped on incompatible changes.
+    pub schema: u32,
+    pub capture: CaptureInfo,
+    /// The conclusions, in words, most important first.
+    pub summary: Vec<String>,
+    pub streams: Vec<StreamReport>,
+    pub findings: Vec<Finding>,
+    pub log: Option<LogSummary>,
+    /// Findings not kept because a per-stream or per-kind cap was reached.
+    pub findings_dropped: u64,
+}
+
+pub(crate) fn secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// Rounds for display and JSON stability (µs resolution for seconds).
+pub(crate) fn round(v: f64, digits: i32) -> f64 {
+    let p = 10f64.powi(digits);
+    (v * p).round() / p
+}
+
+/// Human duration: `58.0 s`, `0.37 ms`, `2 h 0 min`.
+pub fn human(ns: i64) -> String {
+    let a = ns.unsigned_abs();
+    let sign = if ns < 0 { "-" } else { "" };
+    if a < 1_000 {
+        format!("{sign}{a} ns")
+    } else if a < 1_000_000 {
+        format!("{sign}{:.0} µs", a as f64 / 1e3)
+    } else if a < 1_000_000_000 {
+        let ms = a as f64 / 1e6;
+        if ms < 10.0 {
+            format!("{sign}{ms:.2} ms")
+        } else {
+            format!("{sign}{ms:.0} ms")
+        }
+    } else if a < 600 * 1_000_000_000 {
+        format!("{sign}{:.1} s", a as f64 / 1e9)
+    } else if a < 7200 * 1_000_000_000 {
+        format!("{sign}{:.1} min", a as f64 / 60e9)
+    } else {
+        format!("{sign}{:.1} h", a as f64 / 3600e9)
+    }
+}
+
+impl Report {
+    /// The human report: conclusions, then findings by severity (the most frequent kinds are
+    /// summarized after a few examples), then the streams that have something to show.
+    pub fn render_text(&self, max_per_kind: usize) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let c = &self.capture;
+        let _ = writeln!(
+            out,
+            "keepsight diagnose: {} segments, {} TCP streams, {} ({} .. {})",
+            c.segments,
+            c.streams,
+            human((c.duration_s * 1e9) as i64),
+            c.start.as_deref().unwrap_or("-"),
+            c.end.as_deref().unwrap_or("-"),
+        );
+        out.push('\n');
+        if self.summary.is_empty() {
+            out.push_str("Nothing wrong found: no reset, late beat or dead peer.\n");
+        } else {
+            out.push_str("What happened\n");
+            for s in &self.summary {
+                let _ = writeln!(out, "  * {s}");
+            }
+        }
+        if !self.findings.is_empty() {
+            out.push_str("\nFindings (most severe first)\n");
+            let mut shown: std::collections::HashMap<(Severity, Kind), usize> = Default::default();
+            let mut totals: std::collections::HashMap<(Severity, Kind), usize> = Default::default();
+            for f in &self.findings {
+                *totals.entry((f.severity, f.kind)).or_default() += 1;
+            }
+            let mut last: Option<(Severity, Kind)> = None;
+            for f in &self.findings {
+                let key = (f.severity, f.kind);
+                if last.is_some_and(|l| l != key) {
+                    let l = last.unwrap_or(key);
+                    let n = shown.get(&l).copied().unwrap_or(0);
+                    let t = totals.get(&l).copied().unwrap_or(0);
+                    if t > n {
+                        let _ = writeln!(out, "  ... and {} more {} findings", t - n, l.1.as_str());
+                    }
+                }
+                last = Some(key);
+                let n = shown.entry(key).or_default();
+                if *n >= max_per_kind {
+                    continue;
+                }
+                *n += 1;
+                let stream = f.stream.map(|s| format!(" stream {s}")).unwrap_or_default();
+                let frames = if f.frames.is_empty() {
+                    String::new()
+                } else {
+                    let list: Vec<String> =
+                        f.frames.iter().take(12).map(|x| x.to_string()).collect();
+                    format!(" [frames {}]", list.join(", "))
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<8} {}{stream} at {}{frames}\n           {}",
+                    f.severity.as_str().to_uppercase(),
+                    f.kind.as_str(),
+                    f.time,
+                    f.message
+                );
+            }
+            if let Some(l) = last {
+                let n = shown.get(&l).copied().unwrap_or(0);
+                let t = totals.get(&l).copied().unwrap_or(0);
+                if t > n {
+                    let _ = writeln!(out, "  ... and {} more {} findings", t - n, l.1.as_str());
+                }
+            }
+            if self.findings_dropped > 0 {
+                let _ = writeln!(
+                    out,
+                    "  ({} findings not kept: caps reached)",
+                    self.findings_dropped
+                );
+            }
+        }
+        let hb: Vec<&StreamReport> = self
+            .streams
+            .iter()
+            .filter(|s| s.heartbeat.is_some())
+            .collect();
+        if !hb.is_empty() {
+            out.push_str("\nHeartbeats\n");
+            for s in hb.iter().take(max_per_kind.max(1) * 4) {
+                if let Some(h) = &s.heartbeat {
+                    let lat = h
+                        .reply_latency_ms
+                        .as_ref()
+                        .map(|l| format!(", reply {} ms median / {} ms max", l.median, l.max))
+                        .unwrap_or_else(|| ", no reply".to_string());
+                    let reply = h
+                        .reply_hex
+                        .as_deref()
+                        .map(|r| format!(" -> {r}"))
+                        .unwrap_or_default();
+                    let close = s
+                        .close
+                        .as_ref()
+                        .map(|c| {
+                            format!(
+                                ", closed by {} {} (frame {})",
+                                c.by,
+                                c.kind.to_uppercase(),
+                                c.frame
+                            )
+                        })
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "  stream {}: {} {} -> {}: probe {}{reply} every {} s ± {} s, {} beats{lat}{close}",
+                        s.stream,
+                        h.sender,
+                        if h.sender == "client" { &s.endpoints.client } else { &s.endpoints.server },
+                        if h.sender == "client" { &s.endpoints.server } else { &s.endpoints.client },
+                        h.probe_hex,
+                        h.period_s,
+                        h.jitter_s,
+                        h.beats
+                    );
+                }
+            }
+            if hb.len() > max_per_kind.max(1) * 4 {
+                let _ = writeln!(
+                    out,
+                    "  ... and {} more streams with a heartbeat",
+                    hb.len() - max_per_kind.max(1) * 4
+                );
+            }
+        }
+        let ka: Vec<(&StreamReport, &TcpKeepalive)> = self
+            .streams
+            .iter()
+            .flat_map(|s| s.tcp_keepalive.iter().map(move |k| (s, k)))
+            .collect();
+        if !ka.is_empty() {
+            out.push_str("\nTCP keep-alive\n");
+            for (s, k) in ka.iter().take(max_per_kind.max(1) * 4) {
+                let f = |v: Option<f64>| v.map(|x| format!("{x} s")).unwrap_or_else(|| "?".into());
+                let _ = writeln!(
+                    out,
+                    "  stream {}: {} probes after {} idle, every {}; {} probes, {} unanswered{}",
+                    s.stream,
+                    k.sender,
+                    f(k.idle_s),
+                    f(k.interval_s),
+                    k.probes,
+                    k.unanswered,
+                    k.worst_case_detection_s
+                        .map(|w| format!(
+                            "; a dead peer is noticed after at most {}",
+                            human((w * 1e9) as i64)
+                        ))
+                        .unwrap_or_default()
+                );
+            }
+            if ka.len() > max_per_kind.max(1) * 4 {
+                let _ = writeln!(
+                    out,
+                    "  ... and {} more streams with keep-alive probes",
+                    ka.len() - max_per_kind.max(1) * 4
+                );
+            }
+        }
+        if let Some(l) = &self.log {
+            let _ = writeln!(
+                out,
+                "\nApplication log: {} lines, {} name an error or restart, {} matched to the capture{}",
+                l.lines,
+                l.event_lines,
+                l.matched,
+                l.clock_offset_s
+                    .map(|o| format!(" (capture clock - log clock ≈ {o:+.2} s, log granularity {} s)", l.granularity_s))
+                    .unwrap_or_default()
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(370_000), "370 µs");
+        assert_eq!(human(2_500_000), "2.50 ms");
+        assert_eq!(human(58_000_000_000), "58.0 s");
+        assert_eq!(human(7_200_000_000_000), "2.0 h");
+        assert_eq!(human(-1_500_000_000), "-1.5 s");
+    }
+
+    #[test]
+    fn kinds_serialize_as_documented() {
+        let v = serde_json::to_value(Kind::ResetAfterHeartbeatDeadline).unwrap();
+        assert_eq!(v, "reset_after_heartbeat_deadline");
+        for k in [
+            Kind::LateHeartbeat,
+            Kind::KeepaliveUnanswered,
+            Kind::LogMatch,
+            Kind::InjectedReset,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert!(Severity::Critical < Severity::Info);
+    }
+}

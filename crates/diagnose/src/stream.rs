@@ -1,0 +1,774 @@
+//! Per-stream online state: everything one TCP connection needs to be diagnosed at its end,
+//! updated segment by segment in constant memory (no per-packet record is kept).
+
+use crate::event::{analysis, flags, Segment};
+use crate::options::Options;
+use crate::stats::{DurationStats, Sample};
+use std::net::SocketAddr;
+
+/// Payloads up to this size may be heartbeat probes or replies.
+pub(crate) const MAX_BEAT_LEN: u32 = 64;
+/// Bytes of a payload kept as its signature (exact for payloads up to this size).
+pub(crate) const SIG_BYTES: usize = 8;
+/// Heartbeat candidates tracked per direction.
+const CANDIDATES: usize = 3;
+/// Gaps kept exactly per candidate to estimate its period.
+pub(crate) const GAP_SAMPLE: usize = 48;
+/// Anomaly records kept per candidate and kind (more are only counted).
+pub(crate) const MAX_RECORDS: usize = 32;
+/// An idle gap at least this long arms the state-loss watch: a NAT or firewall that forgot the
+/// connection drops (or rejects) whatever comes next. Short on purpose: lab NATs use seconds.
+pub(crate) const STATE_LOSS_MIN_IDLE_NS: i64 = 5_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sig {
+    pub len: u32,
+    pub n: u8,
+    pub b: [u8; SIG_BYTES],
+}
+
+impl Sig {
+    #[inline]
+    pub fn of(len: u32, payload: &[u8]) -> Sig {
+        let n = payload.len().min(SIG_BYTES).min(len as usize);
+        let mut b = [0u8; SIG_BYTES];
+        b[..n].copy_from_slice(&payload[..n]);
+        Sig { len, n: n as u8, b }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.b[..self.n as usize]
+    }
+
+    pub fn hex(&self) -> String {
+        self.bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// True when `bytes` is this exact payload (or, for long payloads, has this prefix and
+    /// length).
+    pub fn is(&self, bytes: &[u8]) -> bool {
+        let n = bytes.len().min(SIG_BYTES);
+        self.len as usize == bytes.len() && self.bytes() == &bytes[..n]
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Beat {
+    pub frame: u32,
+    pub ts: i64,
+    pub seq: u32,
+}
+
+/// The interval between two consecutive probes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gap {
+    pub gap: i64,
+    pub prev_frame: u32,
+    pub frame: u32,
+    pub ts: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pending {
+    pub frame: u32,
+    pub ts: i64,
+    pub seq_end: u32,
+    /// When the peer's TCP acknowledged the probe (it arrived, even if the app did not answer).
+    pub acked: Option<(u32, i64)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reply {
+    pub probe_frame: u32,
+    pub probe_ts: i64,
+    pub frame: u32,
+    pub ts: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unanswered {
+    pub frame: u32,
+    pub ts: i64,
+    pub acked: Option<(u32, i64)>,
+    /// The next probe, or the close, that shows no answer came.
+    pub until_frame: Option<u32>,
+    pub until_ts: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Retrans {
+    pub frame: u32,
+    pub ts: i64,
+    pub orig_frame: u32,
+    pub orig_ts: i64,
+    pub tshark_keepalive: bool,
+}
+
+/// One recurring small payload in one direction: maybe a heartbeat probe.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub sig: Sig,
+    pub count: u64,
+    pub last: Beat,
+    pub last_gap: Option<Gap>,
+    pub gaps: Sample<Gap>,
+    /// Period and tolerance fixed once the gap sample is full (or given): later gaps are
+    /// classified on arrival and only the abnormal ones are kept.
+    pub frozen: Option<(i64, i64)>,
+    pub big_gaps: Vec<Gap>,
+    pub pending: Option<Pending>,
+    pub replies: u64,
+    pub reply_sigs: [(Option<Sig>, u64); 2],
+    pub latency: DurationStats,
+    pub last_reply: Option<Reply>,
+    /// The slowest replies, slowest first.
+    pub slowest: Vec<(i64, Reply)>,
+    pub unanswered: Vec<Unanswered>,
+    pub unanswered_count: u64,
+    pub retrans: Vec<Retrans>,
+    pub retrans_count: u64,
+    pub dropped: u64,
+}
+
+impl Candidate {
+    fn new(sig: Sig, beat: Beat) -> Self {
+        Candidate {
+            sig,
+            count: 1,
+            last: beat,
+            last_gap: None,
+            gaps: Sample::default(),
+            frozen: None,
+            big_gaps: Vec::new(),
+            pending: None,
+            replies: 0,
+            reply_sigs: [(None, 0); 2],
+            latency: DurationStats::default(),
+            last_reply: None,
+            slowest: Vec::new(),
+            unanswered: Vec::new(),
+            unanswered_count: 0,
+            retrans: Vec::new(),
+            retrans_count: 0,
+            dropped: 0,
+        }
+    }
+
+    fn push_unanswered(&mut self, u: Unanswered) {
+        self.unanswered_count += 1;
+        if self.unanswered.len() < MAX_RECORDS {
+            self.unanswered.push(u);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn beat(&mut self, beat: Beat, seq_end: u32, opts: &Options) {
+        if let Some(p) = self.pending.take() {
+            self.push_unanswered(Unanswered {
+                frame: p.frame,
+                ts: p.ts,
+                acked: p.acked,
+                until_frame: Some(beat.frame),
+                until_ts: beat.ts,
+            });
+        }
+        let gap = Gap {
+            gap: beat.ts - self.last.ts,
+            prev_frame: self.last.frame,
+            frame: beat.frame,
+            ts: beat.ts,
+        };
+        self.last_gap = Some(gap);
+        self.count += 1;
+        self.last = beat;
+        self.last_reply = None;
+        self.pending = Some(Pending {
+            frame: beat.frame,
+            ts: beat.ts,
+            seq_end,
+            acked: None,
+        });
+        if let Some(p) = opts.period_ns {
+            if self.frozen.is_none() {
+                self.frozen = Some((p, crate::heartbeat::default_tolerance(p, 0)));
+            }
+        }
+        match self.frozen {
+            None => {
+                self.gaps.push(GAP_SAMPLE, gap);
+                if self.gaps.items.len() == GAP_SAMPLE {
+                    self.frozen = crate::heartbeat::estimate_period(&self.gaps.items);
+                }
+            }
+            Some((period, tol)) => {
+                if self.gaps.items.len() < GAP_SAMPLE {
+                    self.gaps.push(GAP_SAMPLE, gap);
+                } else if gap.gap > period + tol || gap.gap < period - tol {
+                    if self.big_gaps.len() < MAX_RECORDS * 4 {
+                        self.big_gaps.push(gap);
+                    } else {
+                        self.dropped += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn reply(&mut self, frame: u32, ts: i64, sig: Sig) {
+        let Some(p) = self.pending.take() else { return };
+        let lat = ts - p.ts;
+        self.replies += 1;
+        self.latency.push(lat);
+        let r = Reply {
+            probe_frame: p.frame,
+            probe_ts: p.ts,
+            frame,
+            ts,
+        };
+        self.last_reply = Some(r);
+        // Space-saving count of the two most frequent reply payloads.
+        if let Some(slot) = self.reply_sigs.iter_mut().find(|(s, _)| *s == Some(sig)) {
+            slot.1 += 1;
+        } else if let Some(slot) = self.reply_sigs.iter_mut().find(|(s, _)| s.is_none()) {
+            *slot = (Some(sig), 1);
+        } else if let Some(slot) = self.reply_sigs.iter_mut().min_by_key(|(_, c)| *c) {
+            *slot = (Some(sig), slot.1 + 1);
+        }
+        const SLOWEST: usize = 8;
+        if self.slowest.len() < SLOWEST || self.slowest.last().is_some_and(|(l, _)| lat > *l) {
+            let at = self
+                .slowest
+                .iter()
+                .position(|(l, _)| lat > *l)
+                .unwrap_or(self.slowest.len());
+            self.slowest.insert(at, (lat, r));
+            self.slowest.truncate(SLOWEST);
+        }
+    }
+
+    pub fn reply_sig(&self) -> Option<Sig> {
+        self.reply_sigs
+            .iter()
+            .filter(|(s, _)| s.is_some())
+            .max_by_key(|(_, c)| *c)
+            .and_then(|(s, _)| *s)
+    }
+}
+
+/// TCP keep-alive probes sent by one side.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Keepalive {
+    pub probes: u64,
+    pub unanswered: u64,
+    pub first_frame: u32,
+    pub pending: Option<(u32, i64)>,
+    pub last_probe: Option<(i64, bool)>,
+    pub idle_min: Option<i64>,
+    /// Spacing of probes that follow an unanswered probe (keepintvl).
+    pub gaps_after_unanswered: Sample<i64>,
+    /// Spacing of probes that follow an answered probe, with no data in between.
+    pub gaps_after_answered: Sample<i64>,
+    pub run: u32,
+    pub run_frames: Vec<u32>,
+    pub run_start_ts: i64,
+    /// (unanswered probes in a row, frame of the sender's RST/FIN) when the sender gave up.
+    pub gave_up: Option<(u32, u32, i64)>,
+    /// The last run of unanswered probes still open at the end.
+    pub max_run: u32,
+    pub max_run_frames: Vec<u32>,
+    pub max_run_start_ts: i64,
+    pub max_run_end_ts: i64,
+}
+
+impl Keepalive {
+    fn close_run(&mut self, ts: i64) {
+        if self.run > self.max_run {
+            self.max_run = self.run;
+            self.max_run_frames = self.run_frames.clone();
+            self.max_run_start_ts = self.run_start_ts;
+            self.max_run_end_ts = ts;
+        }
+    }
+
+    fn unanswered_probe(&mut self, frame: u32, ts: i64) {
+        self.unanswered += 1;
+        if self.run == 0 {
+            self.run_frames.clear();
+            self.run_start_ts = ts;
+        }
+        self.run += 1;
+        if self.run_frames.len() < 16 {
+            self.run_frames.push(frame);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Event {
+    pub frame: u32,
+    pub ts: i64,
+    pub dir: u8,
+    pub ttl: u8,
+}
+
+/// Armed after a long idle gap: does the first data after it get acknowledged?
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Watch {
+    pub dir: u8,
+    pub idle: i64,
+    pub idle_from_frame: u32,
+    pub frame: u32,
+    pub ts: i64,
+    pub seq_end: u32,
+    pub retrans: u32,
+    pub last_retrans_frame: u32,
+    pub last_retrans_ts: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StateLoss {
+    pub watch: Watch,
+    /// `rst` (with the frame, and who) or `silence`.
+    pub end: Option<Event>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Injected {
+    pub rst: Event,
+    pub usual_min: u8,
+    pub usual_max: u8,
+    pub usual_n: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dir {
+    pub nxt: u32,
+    pub nxt_set: bool,
+    pub ttl_min: u8,
+    pub ttl_max: u8,
+    pub ttl_n: u32,
+    pub segments: u64,
+    pub bytes: u64,
+    pub cands: Vec<Candidate>,
+    pub ka: Option<Box<Keepalive>>,
+    pub fin: Option<Event>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Stream {
+    pub id: u32,
+    pub addr: [SocketAddr; 2],
+    /// Index of the client side, and how it was decided.
+    pub client: Option<(u8, &'static str)>,
+    pub first_ts: i64,
+    pub first_frame: u32,
+    pub last_ts: i64,
+    pub last_frame: u32,
+    pub packets: u64,
+    pub max_idle: i64,
+    pub max_idle_frames: [u32; 2],
+    /// Time of the segment that ended the longest idle gap.
+    pub max_idle_ts: i64,
+    pub last_activity_ts: i64,
+    pub last_data: Option<(u32, i64)>,
+    pub dirs: [Dir; 2],
+    pub rst: Option<Event>,
+    pub watch: Option<Watch>,
+    pub state_loss: Option<StateLoss>,
+    pub injected: Option<Injected>,
+    pub closed_at: Option<i64>,
+}
+
+#[inline]
+fn after(a: u32, b: u32) -> bool {
+    // Sequence-space comparison: a is later than b.
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+impl Stream {
+    pub fn new(seg: &Segment<'_>) -> Self {
+        Stream {
+            id: seg.stream,
+            addr: [seg.src, seg.dst],
+            client: None,
+            first_ts: seg.ts_ns,
+            first_frame: seg.frame,
+            last_ts: seg.ts_ns,
+            last_frame: seg.frame,
+            packets: 0,
+            max_idle: 0,
+            max_idle_frames: [seg.frame, seg.frame],
+            max_idle_ts: seg.ts_ns,
+            last_activity_ts: seg.ts_ns,
+            last_data: None,
+            dirs: [Dir::default(), Dir::default()],
+            rst: None,
+            watch: None,
+            state_loss: None,
+            injected: None,
+            closed_at: None,
+        }
+    }
+
+    /// The side of the client: from the handshake when seen, else the side with the higher
+    /// (ephemeral-looking) port, else the first sender.
+    pub fn client_dir(&self) -> (usize, &'static str) {
+        if let Some((d, how)) = self.client {
+            return (d as usize, how);
+        }
+        let (p0, p1) = (self.addr[0].port(), self.addr[1].port());
+        if p0 != p1 {
+            let d = if p0 > p1 { 0 } else { 1 };
+            return (d, "ports");
+        }
+        (0, "first_packet")
+    }
+
+    pub fn on_segment(&mut self, seg: &Segment<'_>, opts: &Options) {
+        let d = usize::from(seg.src != self.addr[0]);
+        let p = 1 - d;
+        let ts = seg.ts_ns;
+        self.packets += 1;
+        let gap = ts - self.last_ts;
+        if gap > self.max_idle {
+            self.max_idle = gap;
+            self.max_idle_frames = [self.last_frame, seg.frame];
+            self.max_idle_ts = ts;
+        }
+        let syn = seg.has(flags::SYN);
+        let fin = seg.has(flags::FIN);
+        let rst = seg.has(flags::RST);
+        if syn && self.client.is_none() {
+            let c = if seg.has(flags::ACK) { p } else { d };
+            self.client = Some((c as u8, "handshake"));
+        }
+        let ev = Event {
+            frame: seg.frame,
+            ts,
+            dir: d as u8,
+            ttl: seg.ttl,
+        };
+
+        if rst {
+            self.on_rst(ev);
+        } else {
+            let dir = &mut self.dirs[d];
+            if dir.ttl_n == 0 {
+                dir.ttl_min = seg.ttl;
+                dir.ttl_max = seg.ttl;
+            } else {
+                dir.ttl_min = dir.ttl_min.min(seg.ttl);
+                dir.ttl_max = dir.ttl_max.max(seg.ttl);
+            }
+            dir.ttl_n += 1;
+        }
+        self.dirs[d].segments += 1;
+
+        // Which heartbeat candidate, if any, this payload retransmits (same bytes at the same
+        // sequence number as its last probe): tshark may call such a 1-byte segment a keep-alive.
+        let beat_retrans = if seg.len > 0 && seg.len <= MAX_BEAT_LEN && !syn && !rst {
+            self.dirs[d]
+                .cands
+                .iter()
+                .position(|c| {
+                    c.last.seq == seg.seq
+                        && c.sig
+                            .is(&seg.payload[..seg.payload.len().min(seg.len as usize)])
+                })
+                .filter(|&i| self.dirs[d].cands[i].last.frame != seg.frame)
+        } else {
+            None
+        };
+        let dir = &self.dirs[d];
+        let keepalive = beat_retrans.is_none()
+            && !syn
+            && !fin
+            && !rst
+            && seg.len <= 1
+            && ((dir.nxt_set && seg.seq == dir.nxt.wrapping_sub(1))
+                || seg.analysis & analysis::KEEP_ALIVE != 0);
+        let peer_ka_pending = self.dirs[p]
+            .ka
+            .as_ref()
+            .is_some_and(|k| k.pending.is_some());
+        let keepalive_ack = !keepalive
+            && seg.len == 0
+            && !syn
+            && !fin
+            && !rst
+            && (seg.analysis & analysis::KEEP_ALIVE_ACK != 0 || peer_ka_pending);
+
+        // A non-reset segment from the peer answers its pending keep-alive probe.
+        if !rst && peer_ka_pending {
+            if let Some(k) = self.dirs[p].ka.as_mut() {
+                k.pending = None;
+                k.close_run(ts);
+                k.run = 0;
+                if let Some(lp) = k.last_probe.as_mut() {
+                    lp.1 = true;
+                }
+            }
+        }
+
+        if keepalive {
+            self.on_keepalive_probe(d, seg.frame, ts);
+        } else if let Some(i) = beat_retrans {
+            let c = &mut self.dirs[d].cands[i];
+            c.retrans_count += 1;
+            if c.retrans.len() < MAX_RECORDS {
+                c.retrans.push(Retrans {
+                    frame: seg.frame,
+                    ts,
+                    orig_frame: c.last.frame,
+                    orig_ts: c.last.ts,
+                    tshark_keepalive: seg.analysis & analysis::KEEP_ALIVE != 0,
+                });
+            } else {
+                c.dropped += 1;
+            }
+        } else if !keepalive_ack {
+            self.last_activity_ts = ts;
+        }
+
+        // Retransmitted data: counted against the state-loss watch.
+        let seq_end = seg.seq.wrapping_add(seg.len);
+        let is_new_data = seg.len > 0
+            && !keepalive
+            && (!self.dirs[d].nxt_set || after(seq_end, self.dirs[d].nxt));
+        if seg.len > 0 && !keepalive {
+            if let Some(w) = self.watch.as_mut() {
+                if w.dir as usize == d && !is_new_data {
+                    w.retrans += 1;
+                    w.last_retrans_frame = seg.frame;
+                    w.last_retrans_ts = ts;
+                }
+            }
+        }
+        // The peer acknowledging the watched data: the path still holds the connection.
+        if let Some(w) = self.watch {
+            if w.dir as usize == p && seg.has(flags::ACK) && !rst && !after(w.seq_end, seg.ack) {
+                self.watch = None;
+            }
+        }
+
+        if is_new_data && beat_retrans.is_none() {
+            self.last_data = Some((seg.frame, ts));
+            self.dirs[d].bytes += u64::from(seg.len);
+            if gap >= STATE_LOSS_MIN_IDLE_NS && self.watch.is_none() && self.state_loss.is_none() {
+                self.watch = Some(Watch {
+                    dir: d as u8,
+                    idle: gap,
+                    idle_from_frame: self.last_frame,
+                    frame: seg.frame,
+                    ts,
+                    seq_end,
+                    retrans: 0,
+                    last_retrans_frame: 0,
+                    last_retrans_ts: 0,
+                });
+            }
+            let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
+            let sig = Sig::of(seg.len, payload);
+            // The peer's pending probes are answered by this payload.
+            for c in self.dirs[p].cands.iter_mut() {
+                if c.pending.is_some() && opts.reply.as_deref().is_none_or(|r| sig.is(r)) {
+                    c.reply(seg.frame, ts, sig);
+                }
+            }
+            let eligible = match opts.probe.as_deref() {
+                Some(pb) => sig.is(pb),
+                None => seg.len <= MAX_BEAT_LEN,
+            };
+            if eligible && !syn {
+                self.on_small_payload(
+                    d,
+                    sig,
+                    Beat {
+                        frame: seg.frame,
+                        ts,
+                        seq: seg.seq,
+                    },
+                    seq_end,
+                    opts,
+                );
+            }
+        }
+
+        // ACK of a pending probe by the peer's TCP.
+        if seg.has(flags::ACK) && !rst {
+            for c in self.dirs[p].cands.iter_mut() {
+                if let Some(pd) = c.pending.as_mut() {
+                    if pd.acked.is_none() && !after(pd.seq_end, seg.ack) {
+                        pd.acked = Some((seg.frame, ts));
+                    }
+                }
+            }
+        }
+
+        if fin && self.dirs[d].fin.is_none() {
+            self.dirs[d].fin = Some(ev);
+            if let Some(k) = self.dirs[d].ka.as_mut() {
+                k.close_run(ts);
+            }
+            if self.dirs[p].fin.is_some() {
+                self.closed_at = Some(ts);
+            }
+        }
+
+        let end = seq_end
+            .wrapping_add(u32::from(syn))
+            .wrapping_add(u32::from(fin));
+        let dir = &mut self.dirs[d];
+        if !rst && (!dir.nxt_set || after(end, dir.nxt)) {
+            dir.nxt = end;
+            dir.nxt_set = true;
+        }
+        self.last_ts = ts;
+        self.last_frame = seg.frame;
+    }
+
+    fn on_rst(&mut self, ev: Event) {
+        let d = ev.dir as usize;
+        if self.rst.is_none() {
+            self.rst = Some(ev);
+            self.closed_at = Some(ev.ts);
+            let dir = &self.dirs[d];
+            // A reset whose TTL/hop limit the sender never used: someone else on the path made it.
+            if dir.ttl_n >= 2 && (ev.ttl < dir.ttl_min || ev.ttl > dir.ttl_max) {
+                self.injected = Some(Injected {
+                    rst: ev,
+                    usual_min: dir.ttl_min,
+                    usual_max: dir.ttl_max,
+                    usual_n: dir.ttl_n,
+                });
+            }
+        }
+        if let Some(w) = self.watch.take() {
+            if w.retrans > 0 || w.dir != ev.dir {
+                self.state_loss = Some(StateLoss {
+                    watch: w,
+                    end: Some(ev),
+                });
+            }
+        }
+        if let Some(k) = self.dirs[d].ka.as_mut() {
+            if let Some((f, t)) = k.pending.take() {
+                k.unanswered_probe(f, t);
+            }
+            if k.run > 0 && k.gave_up.is_none() {
+                k.gave_up = Some((k.run, ev.frame, ev.ts));
+            }
+            k.close_run(ev.ts);
+        }
+        for c in self.dirs[d].cands.iter_mut() {
+            // The sender reset before any answer: that probe went unanswered.
+            if let Some(pd) = c.pending.take() {
+                c.push_unanswered(Unanswered {
+                    frame: pd.frame,
+                    ts: pd.ts,
+                    acked: pd.acked,
+                    until_frame: Some(ev.frame),
+                    until_ts: ev.ts,
+                });
+            }
+        }
+    }
+
+    fn on_keepalive_probe(&mut self, d: usize, frame: u32, ts: i64) {
+        let last_activity = self.last_activity_ts;
+        let k = self.dirs[d].ka.get_or_insert_with(Default::default);
+        if k.probes == 0 {
+            k.first_frame = frame;
+        }
+        k.probes += 1;
+        let prev_unanswered = if let Some((f, t)) = k.pending.take() {
+            k.unanswered_probe(f, t);
+            true
+        } else {
+            false
+        };
+        match k.last_probe {
+            Some((lp, answered)) if lp >= last_activity => {
+                if prev_unanswered || !answered {
+                    k.gaps_after_unanswered.push(16, ts - lp);
+                } else {
+                    k.gaps_after_answered.push(16, ts - lp);
+                }
+            }
+            _ => {
+                let idle = ts - last_activity;
+                if k.idle_min.is_none_or(|m| idle < m) {
+                    k.idle_min = Some(idle);
+                }
+            }
+        }
+        k.last_probe = Some((ts, false));
+        k.pending = Some((frame, ts));
+    }
+
+    fn on_small_payload(&mut self, d: usize, sig: Sig, beat: Beat, seq_end: u32, opts: &Options) {
+        let cands = &mut self.dirs[d].cands;
+        if let Some(c) = cands.iter_mut().find(|c| c.sig == sig) {
+            c.beat(beat, seq_end, opts);
+            return;
+        }
+        let mut c = Candidate::new(sig, beat);
+        c.pending = Some(Pending {
+            frame: beat.frame,
+            ts: beat.ts,
+            seq_end,
+            acked: None,
+        });
+        if cands.len() < CANDIDATES {
+            if cands.capacity() == 0 {
+                cands.reserve_exact(CANDIDATES);
+            }
+            cands.push(c);
+        } else if let Some(slot) = cands
+            .iter_mut()
+            .filter(|c| c.count <= 1)
+            .min_by_key(|c| c.last.ts)
+        {
+            // Only one-off payloads are displaced, so a real heartbeat keeps its slot.
+            *slot = c;
+        }
+    }
+
+    /// Called when the stream is summarized: settle what is still pending at `end_ts`.
+    pub fn settle(&mut self, end_ts: i64, unanswered_after_ns: i64) {
+        if let Some(w) = self.watch.take() {
+            if w.retrans > 0 {
+                self.state_loss = Some(StateLoss {
+                    watch: w,
+                    end: None,
+                });
+            }
+        }
+        for dir in self.dirs.iter_mut() {
+            if let Some(k) = dir.ka.as_mut() {
+                if let Some((f, t)) = k.pending {
+                    if end_ts - t >= unanswered_after_ns {
+                        k.pending = None;
+                        k.unanswered_probe(f, t);
+                    }
+                }
+                k.close_run(end_ts);
+            }
+            for c in dir.cands.iter_mut() {
+                if let Some(pd) = c.pending {
+                    if end_ts - pd.ts >= unanswered_after_ns {
+                        c.pending = None;
+                        c.push_unanswered(Unanswered {
+                            frame: pd.frame,
+                            ts: pd.ts,
+                            acked: pd.acked,
+                            until_frame: None,
+                            until_ts: end_ts,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,611 @@
+//! Turning one finished stream's state into its summary and findings.
+
+use crate::civil::fmt_utc;
+use crate::heartbeat::{choose, Chosen};
+use crate::middlebox::exceeded;
+use crate::options::Options;
+use crate::report::{
+    human, round, secs, Close, Endpoints, Finding, Heartbeat, Kind, Latency, Severity,
+    StreamReport, TcpKeepalive,
+};
+use crate::stream::{Gap, Stream};
+use serde_json::{json, Map, Value};
+
+/// Linux's default `tcp_keepalive_probes`, used for the worst case when the capture does not
+/// show how many probes the sender makes before giving up.
+const LINUX_KEEPCNT: u32 = 9;
+
+pub(crate) fn finding(
+    severity: Severity,
+    kind: Kind,
+    stream: Option<u32>,
+    frames: Vec<u32>,
+    ts_ns: i64,
+    message: String,
+    data: Vec<(&str, Value)>,
+) -> Finding {
+    let mut m = Map::new();
+    for (k, v) in data {
+        m.insert(k.to_string(), v);
+    }
+    Finding {
+        severity,
+        kind,
+        stream,
+        frames,
+        time: fmt_utc(ts_ns),
+        ts_ns,
+        message,
+        data: m,
+    }
+}
+
+fn s3(ns: i64) -> Value {
+    json!(round(secs(ns), 6))
+}
+
+fn ms(ns: i64) -> Value {
+    json!(round(ns as f64 / 1e6, 3))
+}
+
+pub(crate) fn summarize(s: &Stream, opts: &Options, out: &mut Vec<Finding>) -> StreamReport {
+    let (cdir, roles_from) = s.client_dir();
+    let role = |d: usize| if d == cdir { "client" } else { "server" };
+    let sid = Some(s.id);
+    let hb = choose(s, opts);
+    let mut explained_reset = false;
+
+    // What ended the connection.
+    let first_fin = s.dirs.iter().filter_map(|d| d.fin).min_by_key(|e| e.ts);
+    let close_ev = s.rst.map(|e| ("rst", e)).or(first_fin.map(|e| ("fin", e)));
+    let close = close_ev.map(|(kind, e)| Close {
+        kind,
+        by: role(e.dir as usize),
+        frame: e.frame,
+        time: fmt_utc(e.ts),
+        after_last_beat_s: hb.as_ref().map(|h| round(secs(e.ts - h.cand.last.ts), 6)),
+        after_last_data_s: s.last_data.map(|(_, t)| round(secs(e.ts - t), 6)),
+    });
+
+    let heartbeat = hb
+        .as_ref()
+        .map(|h| heartbeat_findings(s, h, opts, role, out, &mut explained_reset));
+
+    // TCP keep-alive, per sending side.
+    let mut tcp_keepalive = Vec::new();
+    for (d, dir) in s.dirs.iter().enumerate() {
+        let Some(k) = dir.ka.as_deref() else { continue };
+        let idle = k.idle_min;
+        let interval = crate::stats::median(&k.gaps_after_unanswered.items).or_else(|| {
+            // Probes that keep coming while answered and well before another idle period
+            // elapsed are spaced by the interval too (some stacks re-probe that way).
+            let short: Vec<i64> = k
+                .gaps_after_answered
+                .items
+                .iter()
+                .copied()
+                .filter(|&g| idle.is_none_or(|i| g * 10 < i * 9))
+                .collect();
+            crate::stats::median(&short)
+        });
+        let count = k.gave_up.map(|(n, _, _)| n);
+        let worst = match (idle, interval) {
+            (Some(i), Some(v)) => Some(round(
+                secs(i.saturating_add(v.saturating_mul(i64::from(count.unwrap_or(LINUX_KEEPCNT))))),
+                3,
+            )),
+            _ => None,
+        };
+        tcp_keepalive.push(TcpKeepalive {
+            sender: role(d),
+            idle_s: idle.map(|i| round(secs(i), 3)),
+            interval_s: interval.map(|i| round(secs(i), 3)),
+            probes: k.probes,
+            unanswered: k.unanswered,
+            count,
+            worst_case_detection_s: worst,
+        });
+        if k.max_run > 0 {
+            let mut frames = k.max_run_frames.clone();
+            let who = role(d);
+            let peer = role(1 - d);
+            let (end_txt, ts) = match k.gave_up {
+                Some((n, f, t)) => {
+                    frames.push(f);
+                    explained_reset |= s.rst.is_some_and(|r| r.frame == f);
+                    (
+                        format!(
+                            "; the {who} then reset the connection (frame {f}), {} after the first unanswered probe: keepcnt = {n}",
+                            human(t - k.max_run_start_ts)
+                        ),
+                        t,
+                    )
+                }
+                None => (
+                    " and the capture ends with no answer".to_string(),
+                    k.max_run_end_ts,
+                ),
+            };
+            out.push(finding(
+                Severity::Error,
+                Kind::KeepaliveUnanswered,
+                sid,
+                frames,
+                ts,
+                format!(
+                    "{n} TCP keep-alive probe(s) from the {who} went unanswered{end_txt} → the {peer} is gone (crashed, unplugged) or a NAT/firewall on the path forgot the connection; \
+                     keep-alive noticed it {}; check the {peer} host and any stateful box between them",
+                    match (idle, worst) {
+                        (Some(i), _) => format!("after {} of idle plus the probes", human(i)),
+                        _ => "only after the probes".to_string(),
+                    },
+                    n = k.max_run,
+                ),
+                vec![
+                    ("sender", json!(who)),
+                    ("unanswered", json!(k.max_run)),
+                    ("idle_s", json!(idle.map(|i| round(secs(i), 3)))),
+                    ("interval_s", json!(interval.map(|i| round(secs(i), 3)))),
+                ],
+            ));
+        }
+    }
+
+    // A reset with a TTL the sender never used.
+    if let Some(inj) = s.injected {
+        explained_reset = true;
+        let who = role(inj.rst.dir as usize);
+        let usual = if inj.usual_min == inj.usual_max {
+            format!("{}", inj.usual_min)
+        } else {
+            format!("{}-{}", inj.usual_min, inj.usual_max)
+        };
+        out.push(finding(
+            Severity::Error,
+            Kind::InjectedReset,
+            sid,
+            vec![inj.rst.frame],
+            inj.rst.ts,
+            format!(
+                "the RST claiming to come from the {who} has IP TTL/hop limit {} while the {who}'s {} other segments all had {usual} → it was most likely forged by a middlebox (firewall, IPS, load balancer) {} hop(s) away from the capture point, not sent by the {who}; check the devices on the path and their idle/inspection policies",
+                inj.rst.ttl,
+                inj.usual_n,
+                (i32::from(inj.rst.ttl) - i32::from(inj.usual_max)).abs().min((i32::from(inj.rst.ttl) - i32::from(inj.usual_min)).abs()),
+            ),
+            vec![
+                ("by", json!(who)),
+                ("ttl", json!(inj.rst.ttl)),
+                ("usual_ttl_min", json!(inj.usual_min)),
+                ("usual_ttl_max", json!(inj.usual_max)),
+            ],
+        ));
+    }
+
+    // Idle, then data nobody acknowledges: a stateful box forgot the connection.
+    if let Some(sl) = s.state_loss {
+        let w = sl.watch;
+        explained_reset |= sl.end.is_some();
+        let who = role(w.dir as usize);
+        let boxes: Vec<&str> = exceeded(&opts.middleboxes, secs(w.idle))
+            .map(|m| m.name)
+            .collect();
+        let mut frames = vec![w.idle_from_frame, w.frame];
+        if w.retrans > 0 {
+            frames.push(w.last_retrans_frame);
+        }
+        let end = match sl.end {
+            Some(e) => {
+                frames.push(e.frame);
+                format!(
+                    "then the {} sent RST (frame {})",
+                    role(e.dir as usize),
+                    e.frame
+                )
+            }
+            None => "then silence to the end of the capture".to_string(),
+        };
+        let ts = sl.end.map(|e| e.ts).unwrap_or(w.ts);
+        out.push(finding(
+            Severity::Error,
+            Kind::MiddleboxStateLoss,
+            sid,
+            frames,
+            ts,
+            format!(
+                "after {} with no packet, the {who}'s data (frame {}) was {} without any ACK, {end} → a NAT or stateful firewall between them dropped the connection while it was idle{}; keep it busier than that box's idle timeout (heartbeat or TCP keep-alive more often than every {}), or raise the timeout",
+                human(w.idle),
+                w.frame,
+                if w.retrans > 0 { format!("retransmitted {} time(s)", w.retrans) } else { "never acknowledged".to_string() },
+                if boxes.is_empty() { String::new() } else { format!(" (as {} would by default)", boxes.join(", ")) },
+                human(w.idle),
+            ),
+            vec![
+                ("idle_s", s3(w.idle)),
+                ("retransmissions", json!(w.retrans)),
+                ("sender", json!(who)),
+                ("ended_by", json!(sl.end.map(|e| role(e.dir as usize)))),
+            ],
+        ));
+    }
+
+    // Longest idle gap against common middlebox timeouts.
+    let over: Vec<&crate::middlebox::Middlebox> =
+        exceeded(&opts.middleboxes, secs(s.max_idle)).collect();
+    if !over.is_empty() {
+        let names: Vec<String> = over
+            .iter()
+            .map(|m| format!("{} {} s", m.name, m.idle_timeout_s))
+            .collect();
+        let survived =
+            s.state_loss.is_none() && s.max_idle_frames[1] != s.rst.map(|r| r.frame).unwrap_or(0);
+        out.push(finding(
+            if s.state_loss.is_some() { Severity::Warning } else { Severity::Info },
+            Kind::IdleBeyondMiddleboxTimeout,
+            sid,
+            s.max_idle_frames.to_vec(),
+            s.max_idle_ts,
+            format!(
+                "the connection was idle for {} (frames {} → {}), longer than the default idle timeout of: {}{}",
+                human(s.max_idle),
+                s.max_idle_frames[0],
+                s.max_idle_frames[1],
+                names.join(", "),
+                if survived {
+                    " — it survived here, so no such box with default settings is on this path; behind one it would have been dropped"
+                } else {
+                    ""
+                }
+            ),
+            vec![
+                ("idle_s", s3(s.max_idle)),
+                ("exceeded", json!(over.iter().map(|m| m.idle_timeout_s).collect::<Vec<_>>())),
+            ],
+        ));
+    }
+
+    if let Some(r) = s.rst {
+        let who = role(r.dir as usize);
+        let last_beat = hb
+            .as_ref()
+            .map(|h| {
+                format!(
+                    ", {} after the last heartbeat probe",
+                    human(r.ts - h.cand.last.ts)
+                )
+            })
+            .unwrap_or_default();
+        let last_data = s
+            .last_data
+            .map(|(f, t)| format!(", {} after the last data (frame {f})", human(r.ts - t)))
+            .unwrap_or_default();
+        out.push(finding(
+            if explained_reset {
+                Severity::Info
+            } else {
+                Severity::Warning
+            },
+            Kind::ConnectionReset,
+            sid,
+            vec![r.frame],
+            r.ts,
+            format!(
+                "the {who} reset the connection{last_beat}{last_data}{}",
+                if explained_reset {
+                    " (cause in the findings above)"
+                } else {
+                    ""
+                }
+            ),
+            vec![
+                ("by", json!(who)),
+                (
+                    "after_last_data_s",
+                    json!(s.last_data.map(|(_, t)| round(secs(r.ts - t), 6))),
+                ),
+            ],
+        ));
+    }
+
+    StreamReport {
+        stream: s.id,
+        endpoints: Endpoints {
+            client: s.addr[cdir].to_string(),
+            server: s.addr[1 - cdir].to_string(),
+            roles_from,
+        },
+        start: fmt_utc(s.first_ts),
+        end: fmt_utc(s.last_ts),
+        first_frame: s.first_frame,
+        last_frame: s.last_frame,
+        packets: s.packets,
+        close,
+        max_idle_s: round(secs(s.max_idle), 6),
+        max_idle_frames: s.max_idle_frames,
+        heartbeat,
+        tcp_keepalive,
+    }
+}
+
+fn heartbeat_findings(
+    s: &Stream,
+    h: &Chosen<'_>,
+    opts: &Options,
+    role: impl Fn(usize) -> &'static str,
+    out: &mut Vec<Finding>,
+    explained_reset: &mut bool,
+) -> Heartbeat {
+    let c = h.cand;
+    let sid = Some(s.id);
+    let sender = role(h.dir);
+    let receiver = role(1 - h.dir);
+    let reply_sig = c.reply_sig();
+    let med = c.latency.quantile(0.5);
+    let expected = format!("{} ± {}", human(h.period), human(h.tol));
+
+    // The probe right before a reset, and whether it explains the reset.
+    let mut deadline_gap_frame = None;
+    if let Some(r) = s.rst {
+        let l = c.last;
+        if r.ts >= l.ts && r.ts - l.ts <= h.period {
+            let late = c
+                .last_gap
+                .filter(|g| g.gap > h.period + h.tol && g.frame == l.frame);
+            let reply = c
+                .last_reply
+                .filter(|rp| rp.probe_frame == l.frame && rp.ts <= r.ts);
+            let rst_by = role(r.dir as usize);
+            let cause = if late.is_some() {
+                Some("late_probe")
+            } else if reply.is_none() && r.ts - l.ts > 0 {
+                Some("unanswered")
+            } else if reply
+                .is_some_and(|rp| opts.timeout_ns.is_some_and(|t| rp.ts - rp.probe_ts > t))
+            {
+                Some("slow_reply")
+            } else {
+                None
+            };
+            if let Some(cause) = cause {
+                *explained_reset = true;
+                let mut frames = Vec::new();
+                let mut text = String::new();
+                if let Some(g) = late {
+                    deadline_gap_frame = Some(g.frame);
+                    frames.extend([g.prev_frame, g.frame]);
+                    text.push_str(&format!(
+                        "probe sent {} after the previous (expected {expected}); ",
+                        human(g.gap)
+                    ));
+                } else {
+                    frames.push(l.frame);
+                    text.push_str(&format!("probe (frame {}) ", l.frame));
+                }
+                match reply {
+                    Some(rp) => {
+                        frames.push(rp.frame);
+                        text.push_str(&format!(
+                            "reply after {}; {rst_by} reset {} later",
+                            human(rp.ts - rp.probe_ts),
+                            human(r.ts - rp.ts)
+                        ));
+                    }
+                    None => text.push_str(&format!(
+                        "no reply; {rst_by} reset {} after the probe",
+                        human(r.ts - l.ts)
+                    )),
+                }
+                frames.push(r.frame);
+                let why = match (cause, rst_by == sender) {
+                    ("late_probe", true) => format!(
+                        " → the {sender} gave up because its own probe was late, although the {receiver} answered at once: check the {sender}'s scheduler (timer drift, GC or VM pauses, a blocked event loop, CPU starvation), not the network"
+                    ),
+                    ("late_probe", false) => format!(
+                        " → the {receiver} enforced its heartbeat deadline because the {sender}'s probe came late: check the {sender}'s scheduler, not the network"
+                    ),
+                    ("unanswered", _) => format!(
+                        " → the {sender}'s probe got no answer in time: check the {receiver} application (stalled, overloaded) and the path between them{}",
+                        c.pending_acked_hint(l.frame)
+                    ),
+                    _ => format!(" → the {receiver} answered slower than the {sender}'s timeout: check the {receiver}'s load"),
+                };
+                text.push_str(&why);
+                out.push(finding(
+                    Severity::Critical,
+                    Kind::ResetAfterHeartbeatDeadline,
+                    sid,
+                    frames,
+                    r.ts,
+                    text,
+                    vec![
+                        ("cause", json!(cause)),
+                        ("by", json!(rst_by)),
+                        ("gap_s", json!(late.map(|g| round(secs(g.gap), 6)))),
+                        ("expected_period_s", s3(h.period)),
+                        (
+                            "late_by_s",
+                            json!(late.map(|g| round(secs(g.gap - h.period), 6))),
+                        ),
+                        (
+                            "reply_latency_ms",
+                            json!(reply.map(|rp| round((rp.ts - rp.probe_ts) as f64 / 1e6, 3))),
+                        ),
+                        (
+                            "reset_after_reply_ms",
+                            json!(reply.map(|rp| round((r.ts - rp.ts) as f64 / 1e6, 3))),
+                        ),
+                    ],
+                ));
+            }
+        }
+    }
+
+    // Late and missed beats.
+    let mut seen: Vec<u32> = Vec::new();
+    let all: Vec<Gap> = c
+        .gaps
+        .items
+        .iter()
+        .chain(c.big_gaps.iter())
+        .copied()
+        .collect();
+    for g in all {
+        if g.gap <= h.period + h.tol || seen.contains(&g.frame) {
+            continue;
+        }
+        seen.push(g.frame);
+        let k = ((g.gap as f64) / (h.period as f64)).round() as i64;
+        let before_reset = deadline_gap_frame == Some(g.frame);
+        if k >= 2 && (g.gap - k * h.period).abs() <= h.tol {
+            out.push(finding(
+                Severity::Warning,
+                Kind::MissedHeartbeat,
+                sid,
+                vec![g.prev_frame, g.frame],
+                g.ts,
+                format!(
+                    "{} after the previous probe (expected {expected}): {} beat(s) missing from the {sender}; the connection survived it — check the {sender}'s scheduler, or losses before the capture point",
+                    human(g.gap),
+                    k - 1
+                ),
+                vec![("gap_s", s3(g.gap)), ("expected_period_s", s3(h.period)), ("missed", json!(k - 1))],
+            ));
+        } else {
+            out.push(finding(
+                if before_reset {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                Kind::LateHeartbeat,
+                sid,
+                vec![g.prev_frame, g.frame],
+                g.ts,
+                format!(
+                    "probe sent {} after the previous (expected {expected}): {} late{}",
+                    human(g.gap),
+                    human(g.gap - h.period),
+                    if before_reset {
+                        "; the connection was reset right after it"
+                    } else {
+                        ""
+                    }
+                ),
+                vec![
+                    ("gap_s", s3(g.gap)),
+                    ("expected_period_s", s3(h.period)),
+                    ("late_by_s", s3(g.gap - h.period)),
+                ],
+            ));
+        }
+    }
+
+    // Slow replies: beyond --timeout, or far beyond this stream's usual latency.
+    let slow_after = opts.timeout_ns.unwrap_or_else(|| {
+        med.map(|m| (m.saturating_mul(50)).max(200_000_000))
+            .unwrap_or(i64::MAX)
+    });
+    for (lat, rp) in c.slowest.iter().filter(|(l, _)| *l > slow_after) {
+        out.push(finding(
+            Severity::Warning,
+            Kind::SlowHeartbeatReply,
+            sid,
+            vec![rp.probe_frame, rp.frame],
+            rp.ts,
+            format!(
+                "the {receiver} answered the probe after {} ({}; usual {}) → check the {receiver}'s load or the path",
+                human(*lat),
+                match opts.timeout_ns {
+                    Some(t) => format!("timeout {}", human(t)),
+                    None => "no --timeout given".to_string(),
+                },
+                med.map(human).unwrap_or_default()
+            ),
+            vec![("latency_ms", ms(*lat)), ("timeout_ms", json!(opts.timeout_ns.map(|t| round(t as f64 / 1e6, 3))))],
+        ));
+    }
+
+    for u in &c.unanswered {
+        let mut frames = vec![u.frame];
+        if let Some((f, _)) = u.acked {
+            frames.push(f);
+        }
+        if let Some(f) = u.until_frame {
+            frames.push(f);
+        }
+        out.push(finding(
+            Severity::Error,
+            Kind::UnansweredHeartbeat,
+            sid,
+            frames,
+            u.ts,
+            format!(
+                "the {sender}'s probe got no answer for {}{} → {}",
+                human(u.until_ts - u.ts),
+                match u.until_frame {
+                    Some(f) => format!(" (until frame {f})"),
+                    None => " (to the end of the capture)".to_string(),
+                },
+                match u.acked {
+                    Some((f, t)) => format!(
+                        "the {receiver}'s TCP acknowledged it after {} (frame {f}), so the network delivered it: the {receiver} application did not answer",
+                        human(t - u.ts)
+                    ),
+                    None => format!("not even acknowledged by the {receiver}'s TCP: lost on the path or the {receiver} is gone"),
+                }
+            ),
+            vec![("waited_s", s3(u.until_ts - u.ts)), ("acked", json!(u.acked.is_some()))],
+        ));
+    }
+
+    for r in &c.retrans {
+        out.push(finding(
+            Severity::Warning,
+            Kind::RetransmittedHeartbeat,
+            sid,
+            vec![r.orig_frame, r.frame],
+            r.ts,
+            format!(
+                "the {sender} retransmitted its {}-byte heartbeat probe {} after the original (frame {}){} → the probe or its ACK was lost; the heartbeat was delayed by that much",
+                c.sig.len,
+                human(r.ts - r.orig_ts),
+                r.orig_frame,
+                if r.tshark_keepalive { "; tshark labels it [TCP Keep-Alive], but it is a retransmitted heartbeat, not a kernel keep-alive" } else { "" }
+            ),
+            vec![("delay_s", s3(r.ts - r.orig_ts)), ("tshark_keep_alive", json!(r.tshark_keepalive))],
+        ));
+    }
+
+    Heartbeat {
+        sender,
+        probe_hex: c.sig.hex(),
+        probe_len: c.sig.len,
+        reply_hex: reply_sig.map(|r| r.hex()),
+        period_s: round(secs(h.period), 6),
+        jitter_s: round(secs(h.jitter), 6),
+        tolerance_s: round(secs(h.tol), 6),
+        reply_latency_ms: med.map(|m| Latency {
+            median: round(m as f64 / 1e6, 3),
+            p99: round(c.latency.quantile(0.99).unwrap_or(m) as f64 / 1e6, 3),
+            max: round(c.latency.max().unwrap_or(m) as f64 / 1e6, 3),
+        }),
+        beats: c.count,
+        replies: c.replies,
+        period_given: h.given,
+    }
+}
+
+impl crate::stream::Candidate {
+    fn pending_acked_hint(&self, frame: u32) -> String {
+        match self
+            .unanswered
+            .iter()
+            .find(|u| u.frame == frame)
+            .and_then(|u| u.acked)
+        {
+            Some((f, _)) => {
+                format!(" (its TCP ACK came back in frame {f}, so the network delivered the probe)")
+            }
+            None => String::new(),
+        }
+    }
+}

@@ -1,0 +1,768 @@
+//! Unit tests of the detector on scripted segment sequences. Each script states what the
+//! simulated peers did and when; the expectations come from that script. (The oracle tests on
+//! real captures live in crates/cli/tests/diagnose_*.rs.)
+
+use super::*;
+use crate::event::{analysis as an, flags as fl};
+use std::net::SocketAddr;
+
+const S: i64 = 1_000_000_000;
+const MS: i64 = 1_000_000;
+const US: i64 = 1_000;
+const T0: i64 = 1_709_283_600 * S;
+
+#[derive(Clone)]
+struct Owned {
+    frame: u32,
+    ts: i64,
+    stream: u32,
+    src: SocketAddr,
+    dst: SocketAddr,
+    flags: u16,
+    seq: u32,
+    ack: u32,
+    payload: Vec<u8>,
+    ttl: u8,
+    analysis: u32,
+}
+
+/// A scripted capture: connections append segments; `run` sorts by time and feeds them.
+#[derive(Default)]
+struct Script {
+    segs: Vec<Owned>,
+}
+
+struct Conn {
+    stream: u32,
+    c: SocketAddr,
+    s: SocketAddr,
+    /// Next sequence number of client, server (relative).
+    nxt: [u32; 2],
+    ttl: [u8; 2],
+}
+
+impl Conn {
+    fn new(stream: u32, client: &str, server: &str) -> Conn {
+        Conn {
+            stream,
+            c: client.parse().unwrap(),
+            s: server.parse().unwrap(),
+            nxt: [0, 0],
+            ttl: [64, 64],
+        }
+    }
+
+    /// side 0 = client, 1 = server.
+    fn seg(
+        &mut self,
+        sc: &mut Script,
+        ts: i64,
+        side: usize,
+        flags: u16,
+        payload: &[u8],
+        analysis: u32,
+    ) {
+        let (src, dst) = if side == 0 {
+            (self.c, self.s)
+        } else {
+            (self.s, self.c)
+        };
+        let seq = self.nxt[side];
+        sc.segs.push(Owned {
+            frame: 0,
+            ts,
+            stream: self.stream,
+            src,
+            dst,
+            flags,
+            seq,
+            ack: self.nxt[1 - side],
+            payload: payload.to_vec(),
+            ttl: self.ttl[side],
+            analysis,
+        });
+        let adv = payload.len() as u32 + u32::from(flags & (fl::SYN | fl::FIN) != 0);
+        self.nxt[side] = seq.wrapping_add(adv);
+    }
+
+    /// A segment at an explicit sequence number (retransmissions, keep-alives).
+    #[allow(clippy::too_many_arguments)]
+    fn seg_at(
+        &mut self,
+        sc: &mut Script,
+        ts: i64,
+        side: usize,
+        flags: u16,
+        seq: u32,
+        payload: &[u8],
+        analysis: u32,
+        ttl: u8,
+    ) {
+        let (src, dst) = if side == 0 {
+            (self.c, self.s)
+        } else {
+            (self.s, self.c)
+        };
+        sc.segs.push(Owned {
+            frame: 0,
+            ts,
+            stream: self.stream,
+            src,
+            dst,
+            flags,
+            seq,
+            ack: self.nxt[1 - side],
+            payload: payload.to_vec(),
+            ttl,
+            analysis,
+        });
+    }
+
+    fn handshake(&mut self, sc: &mut Script, ts: i64) {
+        self.seg(sc, ts, 0, fl::SYN, b"", 0);
+        self.seg(sc, ts + 100 * US, 1, fl::SYN | fl::ACK, b"", 0);
+        self.seg(sc, ts + 200 * US, 0, fl::ACK, b"", 0);
+    }
+
+    /// Probe 01 from the client, 41 back after `lat`, client's delayed ACK 40 ms later.
+    fn beat(&mut self, sc: &mut Script, ts: i64, lat: i64) {
+        self.seg(sc, ts, 0, fl::PSH | fl::ACK, &[0x01], 0);
+        self.seg(sc, ts + lat, 1, fl::PSH | fl::ACK, &[0x41], 0);
+        self.seg(sc, ts + lat + 40 * MS, 0, fl::ACK, b"", 0);
+    }
+}
+
+impl Script {
+    fn run(mut self, opts: Options) -> (Report, Vec<Owned>) {
+        self.segs.sort_by_key(|s| s.ts);
+        for (i, s) in self.segs.iter_mut().enumerate() {
+            s.frame = i as u32 + 1;
+        }
+        let mut d = Diagnoser::new(opts);
+        for o in &self.segs {
+            d.on_segment(&Segment {
+                frame: o.frame,
+                ts_ns: o.ts,
+                stream: o.stream,
+                src: o.src,
+                dst: o.dst,
+                flags: o.flags,
+                seq: o.seq,
+                ack: o.ack,
+                len: o.payload.len() as u32,
+                payload: &o.payload,
+                window: 64_000,
+                ttl: o.ttl,
+                analysis: o.analysis,
+            });
+        }
+        let end = self.segs.last().map(|s| s.ts).unwrap_or(T0) + S;
+        (d.finish(end), self.segs)
+    }
+}
+
+fn frame_at(segs: &[Owned], ts: i64, flags: u16) -> u32 {
+    segs.iter()
+        .find(|s| s.ts == ts && s.flags == flags)
+        .map(|s| s.frame)
+        .expect("scripted segment")
+}
+
+fn kinds(r: &Report, stream: u32, k: Kind) -> Vec<&Finding> {
+    r.findings
+        .iter()
+        .filter(|f| f.stream == Some(stream) && f.kind == k)
+        .collect()
+}
+
+/// The incident: beats every 45 s, one sent at 58 s, answered in 0.37 ms, then the client's ACK
+/// and RST 0.2 ms later. A second client keeps beating on time.
+#[test]
+fn late_beat_then_client_reset_is_blamed_on_the_client_scheduler() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7443");
+    let mut b = Conn::new(1, "10.0.0.3:50001", "10.0.0.1:7443");
+    a.handshake(&mut sc, T0);
+    b.handshake(&mut sc, T0 + 3 * S);
+    let mut t = T0 + S;
+    for _ in 0..10 {
+        a.beat(&mut sc, t, 370 * US);
+        t += 45 * S;
+    }
+    // The 11th probe is 58 s after the 10th.
+    let last_on_time = t - 45 * S;
+    let late = last_on_time + 58 * S;
+    a.seg(&mut sc, late, 0, fl::PSH | fl::ACK, &[0x01], 0);
+    a.seg(&mut sc, late + 370 * US, 1, fl::PSH | fl::ACK, &[0x41], 0);
+    a.seg(&mut sc, late + 470 * US, 0, fl::ACK, b"", 0);
+    a.seg(&mut sc, late + 570 * US, 0, fl::RST | fl::ACK, b"", 0);
+    let mut tb = T0 + 4 * S;
+    for _ in 0..14 {
+        b.beat(&mut sc, tb, 250 * US);
+        tb += 45 * S;
+    }
+    let (r, segs) = sc.run(Options::default());
+
+    let s0 = &r.streams[0];
+    let hb = s0.heartbeat.as_ref().expect("heartbeat found");
+    assert_eq!(hb.sender, "client");
+    assert_eq!(hb.probe_hex, "01");
+    assert_eq!(hb.reply_hex.as_deref(), Some("41"));
+    assert_eq!(hb.period_s, 45.0);
+    assert_eq!(hb.beats, 11);
+    assert_eq!(hb.reply_latency_ms.as_ref().unwrap().median, 0.37);
+    let close = s0.close.as_ref().unwrap();
+    assert_eq!((close.kind, close.by), ("rst", "client"));
+    assert_eq!(
+        close.frame,
+        frame_at(&segs, late + 570 * US, fl::RST | fl::ACK)
+    );
+    assert_eq!(s0.endpoints.client, "10.0.0.2:50000");
+
+    let d = kinds(&r, 0, Kind::ResetAfterHeartbeatDeadline);
+    assert_eq!(d.len(), 1);
+    let d = d[0];
+    assert_eq!(d.severity, Severity::Critical);
+    assert_eq!(d.data["cause"], "late_probe");
+    assert_eq!(d.data["gap_s"], 58.0);
+    assert_eq!(d.data["late_by_s"], 13.0);
+    assert_eq!(d.data["reply_latency_ms"], 0.37);
+    assert_eq!(d.data["reset_after_reply_ms"], 0.2);
+    assert_eq!(
+        d.frames,
+        vec![
+            frame_at(&segs, last_on_time, fl::PSH | fl::ACK),
+            frame_at(&segs, late, fl::PSH | fl::ACK),
+            frame_at(&segs, late + 370 * US, fl::PSH | fl::ACK),
+            frame_at(&segs, late + 570 * US, fl::RST | fl::ACK),
+        ]
+    );
+    assert!(
+        d.message.contains("58.0 s after the previous"),
+        "{}",
+        d.message
+    );
+    assert!(d.message.contains("scheduler"), "{}", d.message);
+    let late_f = kinds(&r, 0, Kind::LateHeartbeat);
+    assert_eq!(late_f.len(), 1);
+    assert_eq!(late_f[0].data["late_by_s"], 13.0);
+    // The on-time client: a heartbeat, nothing wrong.
+    assert!(
+        r.findings.iter().all(|f| f.stream != Some(1)),
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(r.streams[1].heartbeat.as_ref().unwrap().beats, 14);
+    // Findings are ordered by severity, and the summary says it in words.
+    assert_eq!(r.findings[0].kind, Kind::ResetAfterHeartbeatDeadline);
+    assert!(r.summary[0].contains("network was fine"), "{:?}", r.summary);
+    let text = r.render_text(5);
+    assert!(text.contains("reset_after_heartbeat_deadline"));
+    // JSON shape.
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["streams"][0]["heartbeat"]["period_s"], 45.0);
+    assert_eq!(v["streams"][0]["close"]["kind"], "rst");
+    assert_eq!(v["findings"][0]["kind"], "reset_after_heartbeat_deadline");
+}
+
+/// tshark flags a retransmitted 1-byte probe as a keep-alive; it is a retransmitted heartbeat.
+/// A genuine Linux keep-alive (0 bytes at next-1) on another stream stays a keep-alive.
+#[test]
+fn retransmitted_one_byte_beat_is_not_a_keepalive() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7443");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for i in 0..6 {
+        if i == 3 {
+            let seq = a.nxt[0];
+            a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &[0x01], 0);
+            // Lost downstream: the client retransmits 210 ms later; tshark says Keep-Alive.
+            a.seg_at(
+                &mut sc,
+                t + 210 * MS,
+                0,
+                fl::PSH | fl::ACK,
+                seq,
+                &[0x01],
+                an::KEEP_ALIVE,
+                64,
+            );
+            a.seg(
+                &mut sc,
+                t + 210 * MS + 300 * US,
+                1,
+                fl::PSH | fl::ACK,
+                &[0x41],
+                0,
+            );
+        } else {
+            a.beat(&mut sc, t, 300 * US);
+        }
+        t += 10 * S;
+    }
+    let (r, segs) = sc.run(Options::default());
+    let rt = kinds(&r, 0, Kind::RetransmittedHeartbeat);
+    assert_eq!(rt.len(), 1);
+    let orig = T0 + S + 30 * S;
+    assert_eq!(
+        rt[0].frames,
+        vec![
+            frame_at(&segs, orig, fl::PSH | fl::ACK),
+            frame_at(&segs, orig + 210 * MS, fl::PSH | fl::ACK)
+        ]
+    );
+    assert_eq!(rt[0].data["tshark_keep_alive"], true);
+    assert!(rt[0].message.contains("not a kernel keep-alive"));
+    assert!(r.streams[0].tcp_keepalive.is_empty());
+    assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().beats, 6);
+}
+
+/// A server with Linux keep-alive (idle 60 s, interval 10 s) whose client vanished: 5 probes go
+/// unanswered, then the server resets. A second connection's probes are answered.
+#[test]
+fn dead_peer_keepalive_inferred() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:40000", "10.0.0.1:5432");
+    a.handshake(&mut sc, T0);
+    a.seg(
+        &mut sc,
+        T0 + S,
+        0,
+        fl::PSH | fl::ACK,
+        b"SELECT 1;................",
+        0,
+    );
+    a.seg(
+        &mut sc,
+        T0 + S + MS,
+        1,
+        fl::PSH | fl::ACK,
+        b"one row.................................",
+        0,
+    );
+    let last = T0 + S + 41 * MS;
+    a.seg(&mut sc, last, 0, fl::ACK, b"", 0);
+    let mut probes = Vec::new();
+    for i in 0..5 {
+        let ts = last + 60 * S + i * 10 * S;
+        let seq = a.nxt[1].wrapping_sub(1);
+        a.seg_at(&mut sc, ts, 1, fl::ACK, seq, b"", an::KEEP_ALIVE, 64);
+        probes.push(ts);
+    }
+    let rst_ts = last + 60 * S + 50 * S;
+    a.seg(&mut sc, rst_ts, 1, fl::RST | fl::ACK, b"", 0);
+
+    let mut b = Conn::new(1, "10.0.0.3:40001", "10.0.0.1:5432");
+    b.handshake(&mut sc, T0);
+    b.seg(
+        &mut sc,
+        T0 + S,
+        0,
+        fl::PSH | fl::ACK,
+        b"SELECT 1;................",
+        0,
+    );
+    b.seg(
+        &mut sc,
+        T0 + S + MS,
+        1,
+        fl::PSH | fl::ACK,
+        b"one row.................................",
+        0,
+    );
+    b.seg(&mut sc, T0 + S + 41 * MS, 0, fl::ACK, b"", 0);
+    let mut t = T0 + S + 41 * MS;
+    for _ in 0..2 {
+        t += 60 * S;
+        let seq = b.nxt[1].wrapping_sub(1);
+        b.seg_at(&mut sc, t, 1, fl::ACK, seq, b"", an::KEEP_ALIVE, 64);
+        b.seg(&mut sc, t + 200 * US, 0, fl::ACK, b"", an::KEEP_ALIVE_ACK);
+        t += 200 * US;
+    }
+    let (r, segs) = sc.run(Options::default());
+    let ka = &r.streams[0].tcp_keepalive;
+    assert_eq!(ka.len(), 1);
+    let k = &ka[0];
+    assert_eq!(k.sender, "server");
+    assert_eq!(k.probes, 5);
+    assert_eq!(k.unanswered, 5);
+    assert_eq!(k.idle_s, Some(60.0));
+    assert_eq!(k.interval_s, Some(10.0));
+    assert_eq!(k.count, Some(5));
+    assert_eq!(k.worst_case_detection_s, Some(110.0));
+    let f = kinds(&r, 0, Kind::KeepaliveUnanswered);
+    assert_eq!(f.len(), 1);
+    let mut want: Vec<u32> = probes
+        .iter()
+        .map(|&p| frame_at(&segs, p, fl::ACK))
+        .collect();
+    want.push(frame_at(&segs, rst_ts, fl::RST | fl::ACK));
+    assert_eq!(f[0].frames, want);
+    // The healthy pool connection: probes answered, idle 60 s, interval not observable.
+    let k1 = &r.streams[1].tcp_keepalive[0];
+    assert_eq!((k1.probes, k1.unanswered), (2, 0));
+    assert_eq!(k1.idle_s, Some(60.0));
+    assert!(kinds(&r, 1, Kind::KeepaliveUnanswered).is_empty());
+    assert!(r.streams.iter().all(|s| s.heartbeat.is_none()));
+}
+
+/// Idle 400 s behind a NAT that forgot the connection: the client's request is retransmitted
+/// three times without an ACK, then the client resets. Also longer than an AWS NLB's 350 s.
+#[test]
+fn state_loss_after_idle() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "192.168.1.5:33000", "203.0.113.9:443");
+    a.handshake(&mut sc, T0);
+    a.seg(&mut sc, T0 + S, 0, fl::PSH | fl::ACK, &[7u8; 100], 0);
+    a.seg(
+        &mut sc,
+        T0 + S + 20 * MS,
+        1,
+        fl::PSH | fl::ACK,
+        &[9u8; 200],
+        0,
+    );
+    a.seg(&mut sc, T0 + S + 60 * MS, 0, fl::ACK, b"", 0);
+    let req = T0 + S + 60 * MS + 400 * S;
+    let seq = a.nxt[0];
+    a.seg(&mut sc, req, 0, fl::PSH | fl::ACK, &[7u8; 100], 0);
+    let mut last = req;
+    for i in 0..3 {
+        last = req + ((200 * MS) << i);
+        a.seg_at(
+            &mut sc,
+            last,
+            0,
+            fl::PSH | fl::ACK,
+            seq,
+            &[7u8; 100],
+            an::RETRANSMISSION,
+            64,
+        );
+    }
+    let rst = last + 2 * S;
+    a.seg(&mut sc, rst, 0, fl::RST | fl::ACK, b"", 0);
+    let (r, segs) = sc.run(Options::default());
+    let f = kinds(&r, 0, Kind::MiddleboxStateLoss);
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].data["retransmissions"], 3);
+    assert_eq!(f[0].data["idle_s"], 400.0);
+    assert_eq!(
+        f[0].frames,
+        vec![
+            frame_at(&segs, T0 + S + 60 * MS, fl::ACK),
+            frame_at(&segs, req, fl::PSH | fl::ACK),
+            frame_at(&segs, last, fl::PSH | fl::ACK),
+            frame_at(&segs, rst, fl::RST | fl::ACK)
+        ]
+    );
+    let idle = kinds(&r, 0, Kind::IdleBeyondMiddleboxTimeout);
+    assert_eq!(idle.len(), 1);
+    assert_eq!(idle[0].data["exceeded"], serde_json::json!([60, 240, 350]));
+    assert_eq!(r.streams[0].max_idle_s, 400.0);
+}
+
+/// A reset that claims to come from the server but arrives with TTL 57 while the server's
+/// packets all had 64.
+#[test]
+fn injected_reset_by_ttl() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:41000", "10.0.0.1:8080");
+    a.handshake(&mut sc, T0);
+    for i in 0..5 {
+        a.seg(
+            &mut sc,
+            T0 + (i + 1) * S,
+            0,
+            fl::PSH | fl::ACK,
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            0,
+        );
+        a.seg(
+            &mut sc,
+            T0 + (i + 1) * S + MS,
+            1,
+            fl::PSH | fl::ACK,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            0,
+        );
+    }
+    let rst = T0 + 10 * S;
+    let seq = a.nxt[1];
+    a.seg_at(&mut sc, rst, 1, fl::RST, seq, b"", 0, 57);
+    let (r, segs) = sc.run(Options::default());
+    let f = kinds(&r, 0, Kind::InjectedReset);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].frames, vec![frame_at(&segs, rst, fl::RST)]);
+    assert_eq!(f[0].data["ttl"], 57);
+    assert_eq!(f[0].data["usual_ttl_min"], 64);
+    let reset = kinds(&r, 0, Kind::ConnectionReset);
+    assert_eq!(reset.len(), 1);
+    assert_eq!(reset[0].severity, Severity::Info);
+    // A genuine reset (same TTL) on a fresh stream is not called injected.
+    let mut sc = Script::default();
+    let mut b = Conn::new(0, "10.0.0.2:41001", "10.0.0.1:8080");
+    b.handshake(&mut sc, T0);
+    b.seg(
+        &mut sc,
+        T0 + S,
+        0,
+        fl::PSH | fl::ACK,
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        0,
+    );
+    b.seg(&mut sc, T0 + 2 * S, 1, fl::RST | fl::ACK, b"", 0);
+    let (r, _) = sc.run(Options::default());
+    assert!(kinds(&r, 0, Kind::InjectedReset).is_empty());
+    assert_eq!(
+        kinds(&r, 0, Kind::ConnectionReset)[0].severity,
+        Severity::Warning
+    );
+}
+
+/// A probe the server's TCP acknowledges but its application never answers; the client resets
+/// after its 1 s timeout.
+#[test]
+fn unanswered_probe_then_reset() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7443");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for _ in 0..5 {
+        a.beat(&mut sc, t, 400 * US);
+        t += 5 * S;
+    }
+    a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &[0x01], 0);
+    a.seg(&mut sc, t + 40 * MS, 1, fl::ACK, b"", 0);
+    a.seg(&mut sc, t + S, 0, fl::RST | fl::ACK, b"", 0);
+    let opts = Options {
+        timeout_ns: Some(S),
+        ..Options::default()
+    };
+    let (r, segs) = sc.run(opts);
+    let u = kinds(&r, 0, Kind::UnansweredHeartbeat);
+    assert_eq!(u.len(), 1);
+    assert_eq!(
+        u[0].frames,
+        vec![
+            frame_at(&segs, t, fl::PSH | fl::ACK),
+            frame_at(&segs, t + 40 * MS, fl::ACK),
+            frame_at(&segs, t + S, fl::RST | fl::ACK)
+        ]
+    );
+    assert_eq!(u[0].data["acked"], true);
+    let d = kinds(&r, 0, Kind::ResetAfterHeartbeatDeadline);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].data["cause"], "unanswered");
+    assert!(kinds(&r, 0, Kind::LateHeartbeat).is_empty());
+}
+
+/// A missed beat (no probe for two periods) that the connection survives, and a slow reply
+/// beyond --timeout.
+#[test]
+fn missed_beat_and_slow_reply() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7443");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for i in 0..12 {
+        if i == 5 {
+            t += 3 * S; // one beat skipped
+        }
+        let lat = if i == 8 { 1500 * MS } else { 300 * US };
+        a.beat(&mut sc, t, lat);
+        t += 3 * S;
+    }
+    let opts = Options {
+        timeout_ns: Some(S),
+        ..Options::default()
+    };
+    let (r, _) = sc.run(opts);
+    let m = kinds(&r, 0, Kind::MissedHeartbeat);
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].data["missed"], 1);
+    assert!(kinds(&r, 0, Kind::LateHeartbeat).is_empty());
+    let s = kinds(&r, 0, Kind::SlowHeartbeatReply);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].data["latency_ms"], 1500.0);
+    assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().period_s, 3.0);
+}
+
+/// Request/response traffic of varying sizes and bulk data is not a heartbeat.
+#[test]
+fn no_heartbeat_in_irregular_traffic() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:80");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    let gaps = [1, 17, 3, 40, 2, 9, 25, 4];
+    for (i, g) in gaps.iter().enumerate() {
+        a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &vec![b'G'; 300 + i], 0);
+        a.seg(
+            &mut sc,
+            t + 5 * MS,
+            1,
+            fl::PSH | fl::ACK,
+            &vec![b'H'; 1400],
+            0,
+        );
+        t += g * S;
+    }
+    let (r, _) = sc.run(Options::default());
+    assert!(r.streams[0].heartbeat.is_none());
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert!(r.summary.is_empty());
+}
+
+/// Odd input must not panic: empty payloads with huge lengths, wrapping sequence numbers,
+/// out-of-order times, a stream that is only one RST.
+#[test]
+fn odd_input_does_not_panic() {
+    let a: SocketAddr = "[::1]:1".parse().unwrap();
+    let b: SocketAddr = "[::1]:1".parse().unwrap();
+    let mut d = Diagnoser::new(Options::default());
+    let mut seg = Segment {
+        frame: 1,
+        ts_ns: i64::MAX - 10,
+        stream: u32::MAX,
+        src: a,
+        dst: b,
+        flags: 0xFFFF,
+        seq: u32::MAX,
+        ack: 0,
+        len: u32::MAX,
+        payload: &[],
+        window: 0,
+        ttl: 0,
+        analysis: u32::MAX,
+    };
+    d.on_segment(&seg);
+    seg.ts_ns = i64::MIN + 10;
+    seg.frame = 2;
+    seg.flags = fl::RST;
+    seg.len = 3;
+    seg.payload = &[1, 2, 3, 4, 5];
+    d.on_segment(&seg);
+    seg.stream = 0;
+    seg.flags = fl::PSH;
+    seg.len = 1;
+    for i in 0..200_000u32 {
+        seg.frame = i + 3;
+        seg.ts_ns = i64::from(i) * 7;
+        seg.seq = i.wrapping_mul(2_654_435_761);
+        d.on_segment(&seg);
+    }
+    let r = d.finish(0);
+    let _ = r.render_text(3);
+    let _ = serde_json::to_string(&r).unwrap();
+    let empty = Diagnoser::new(Options::default()).finish(0);
+    assert!(empty.streams.is_empty());
+    assert!(empty.render_text(3).contains("0 segments"));
+}
+
+/// Closed streams are summarized and dropped while the capture goes on.
+#[test]
+fn closed_streams_are_released() {
+    let mut sc = Script::default();
+    for i in 0..2000u32 {
+        let mut c = Conn::new(
+            i,
+            &format!("10.0.{}.{}:40000", i / 250, i % 250 + 1),
+            "10.0.0.1:80",
+        );
+        let t = T0 + i64::from(i) * 100 * MS;
+        c.handshake(&mut sc, t);
+        for k in 0..30 {
+            c.seg(&mut sc, t + MS + k * MS, 1, fl::ACK, &[0u8; 1400], 0);
+        }
+        c.seg(&mut sc, t + 50 * MS, 0, fl::FIN | fl::ACK, b"", 0);
+        c.seg(&mut sc, t + 51 * MS, 1, fl::FIN | fl::ACK, b"", 0);
+        c.seg(&mut sc, t + 52 * MS, 0, fl::ACK, b"", 0);
+    }
+    sc.segs.sort_by_key(|s| s.ts);
+    let mut d = Diagnoser::new(Options::default());
+    let mut peak = 0;
+    for (i, o) in sc.segs.iter().enumerate() {
+        d.on_segment(&Segment {
+            frame: i as u32 + 1,
+            ts_ns: o.ts,
+            stream: o.stream,
+            src: o.src,
+            dst: o.dst,
+            flags: o.flags,
+            seq: o.seq,
+            ack: o.ack,
+            len: o.payload.len() as u32,
+            payload: &o.payload,
+            window: 0,
+            ttl: 64,
+            analysis: 0,
+        });
+        peak = peak.max(d.live.len());
+    }
+    // 70 000 segments, one sweep per 65 536: streams closed more than 30 s earlier are gone.
+    assert!(
+        peak < 2000 && d.reports.len() > 1000,
+        "peak {peak}, summarized {}",
+        d.reports.len()
+    );
+    let r = d.finish(T0 + 1000 * S);
+    assert_eq!(r.streams.len(), 2000);
+    assert_eq!(r.streams[5].close.as_ref().unwrap().kind, "fin");
+    assert_eq!(r.streams[5].close.as_ref().unwrap().by, "client");
+}
+
+/// The log of the incident, with a clock 1.4 s behind the capture: the error line is matched to
+/// the late probe and the reset.
+#[test]
+fn log_lines_line_up_with_the_reset() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7443");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for _ in 0..6 {
+        a.beat(&mut sc, t, 370 * US);
+        t += 45 * S;
+    }
+    let late = t - 45 * S + 58 * S;
+    a.seg(&mut sc, late, 0, fl::PSH | fl::ACK, &[0x01], 0);
+    a.seg(&mut sc, late + 370 * US, 1, fl::PSH | fl::ACK, &[0x41], 0);
+    a.seg(&mut sc, late + 570 * US, 0, fl::RST | fl::ACK, b"", 0);
+    // Log in UTC+1, clock 1.4 s behind; whole seconds.
+    let log_ts = late - 1_400 * MS + 3600 * S;
+    let tod = log_ts.rem_euclid(civil::DAY_NS) / S;
+    let line =
+        |s: i64, what: &str| format!("{:02}:{:02}:{:02} {what}\n", s / 3600, s / 60 % 60, s % 60);
+    let text = format!(
+        "{}{}{}",
+        line(tod - 30, "info heartbeat ok"),
+        line(tod, "error heartbeat reply timeout"),
+        line(tod + 8, "restart")
+    );
+    let log = AppLog::parse(
+        &text,
+        LogOptions {
+            date: None,
+            tz_offset_s: 3600,
+        },
+    );
+    let (r, segs) = sc.run(Options {
+        log: Some(log),
+        ..Options::default()
+    });
+    let m: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::LogMatch)
+        .collect();
+    assert_eq!(m.len(), 1, "{:#?}", r.findings);
+    assert_eq!(m[0].data["line"], 2);
+    assert!(m[0]
+        .frames
+        .contains(&frame_at(&segs, late + 570 * US, fl::RST | fl::ACK)));
+    let l = r.log.as_ref().unwrap();
+    assert_eq!((l.event_lines, l.matched), (2, 1));
+    let off = l.clock_offset_s.unwrap();
+    assert!((0.4..=2.4).contains(&off), "offset {off}");
+}
