@@ -1,0 +1,156 @@
+//! Network-namespace lab for the tests: namespaces, veth pairs and firewall rules built with the
+//! real `ip`, `nft` and `iptables` tools, torn down by a Drop guard even when a test fails.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Whether the lab can run: it needs root. Prints why not, once per test, when it cannot.
+pub fn lab_allowed(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "SKIPPED {test}: needs root to create network namespaces (CI runs as root; run `sudo -E cargo test` here)"
+        );
+        return false;
+    }
+    true
+}
+
+/// Runs a command, failing the test with its output if it does not succeed.
+pub fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {args:?}: {e} (CI installs iproute2, nftables, iptables, conntrack)")
+        });
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command inside namespace `ns`.
+pub fn ns_sh(ns: &str, args: &[&str]) -> String {
+    let mut full = vec!["ip", "netns", "exec", ns];
+    full.extend_from_slice(args);
+    sh(&full)
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A set of namespaces deleted on drop (which also deletes their veth ends and rules).
+pub struct Lab {
+    pub names: Vec<String>,
+}
+
+impl Lab {
+    /// Creates one namespace per tag, named `ks-<pid>-<n>-<tag>`, each with `lo` up.
+    pub fn new(tags: &[&str]) -> Lab {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let mut lab = Lab { names: Vec::new() };
+        for tag in tags {
+            let name = format!("ks-{}-{n}-{tag}", std::process::id());
+            sh(&["ip", "netns", "add", &name]);
+            lab.names.push(name.clone());
+            ns_sh(&name, &["ip", "link", "set", "lo", "up"]);
+        }
+        lab
+    }
+
+    pub fn ns(&self, i: usize) -> &str {
+        &self.names[i]
+    }
+
+    /// Links namespace `a` (interface `a_if`, address `a_addr`) and `b` with a veth pair.
+    pub fn link(&self, a: usize, a_if: &str, a_addr: &str, b: usize, b_if: &str, b_addr: &str) {
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            a_if,
+            "netns",
+            self.ns(a),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b_if,
+            "netns",
+            self.ns(b),
+        ]);
+        for (ns, ifname, addr) in [(self.ns(a), a_if, a_addr), (self.ns(b), b_if, b_addr)] {
+            ns_sh(ns, &["ip", "addr", "add", addr, "dev", ifname]);
+            ns_sh(ns, &["ip", "link", "set", ifname, "up"]);
+        }
+    }
+
+    /// Drops every packet entering or leaving namespace `i` except on loopback: the peer there
+    /// vanishes without a FIN or RST, as a powered-off host does.
+    pub fn blackhole(&self, i: usize) {
+        let ns = self.ns(i);
+        ns_sh(ns, &["nft", "add", "table", "inet", "ks"]);
+        for hook in ["input", "output"] {
+            ns_sh(
+                ns,
+                &[
+                    "nft", "add", "chain", "inet", "ks", hook, "{", "type", "filter", "hook", hook,
+                    "priority", "0", ";", "policy", "drop", ";", "}",
+                ],
+            );
+            let dir = if hook == "input" { "iif" } else { "oif" };
+            ns_sh(
+                ns,
+                &[
+                    "nft", "add", "rule", "inet", "ks", hook, dir, "lo", "accept",
+                ],
+            );
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", name]).status();
+        }
+    }
+}
+
+/// Runs `f` on a new thread that has entered namespace `ns`: every socket it creates lives there.
+pub fn in_ns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+        // SAFETY: setns on this thread only; the fd is a namespace file kept open for the call.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+}
+
+/// Runs a future on a current-thread runtime on a thread inside namespace `ns`.
+pub fn spawn_in_ns<F, Fut>(ns: &str, make: F) -> std::thread::JoinHandle<Fut::Output>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future,
+    Fut::Output: Send + 'static,
+{
+    in_ns(ns, move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(make())
+    })
+}
