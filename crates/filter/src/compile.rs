@@ -1,0 +1,967 @@
+//! Type checking against the field registry, and lowering to the tree the evaluator walks.
+//!
+//! Literals get their meaning here, from the type of the other side (see `literal`). Every
+//! rejection carries the span of the token at fault and says what would be accepted.
+
+use crate::error::{suggest_field, FilterError, Span};
+use crate::lexer::CmpTok;
+use crate::literal::{self, owned};
+use crate::parser::{ArithOp, Expr, Operand, Quant, RangeSpec, RelOp, SetItem};
+use crate::value::{BytesOrder, Val};
+use keepsight_fields::{ids, lookup, FieldId, FieldType};
+
+/// The type of a value-producing expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Field(FieldType),
+    /// The result of a slice: always bytes, whatever was sliced.
+    Slice,
+}
+
+/// Kinds that may be compared with each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    Int,
+    Bool,
+    Float,
+    Bytes,
+    Str,
+    V4,
+    V6,
+    AbsTime,
+    RelTime,
+    None,
+}
+
+impl Ty {
+    fn ftype(self) -> FieldType {
+        match self {
+            Ty::Field(t) => t,
+            Ty::Slice => FieldType::Bytes,
+        }
+    }
+    fn class(self) -> Class {
+        match self.ftype() {
+            FieldType::UInt(_) | FieldType::Int(_) | FieldType::FrameNum => Class::Int,
+            FieldType::Bool => Class::Bool,
+            FieldType::Float => Class::Float,
+            FieldType::Bytes | FieldType::Protocol | FieldType::Ether => Class::Bytes,
+            FieldType::String => Class::Str,
+            FieldType::Ipv4 => Class::V4,
+            FieldType::Ipv6 => Class::V6,
+            FieldType::AbsTime => Class::AbsTime,
+            FieldType::RelTime => Class::RelTime,
+            FieldType::None => Class::None,
+        }
+    }
+    /// "an unsigned integer", for messages.
+    pub fn describe(self) -> String {
+        match self.ftype() {
+            FieldType::Protocol => "a protocol".into(),
+            FieldType::None => "a presence-only field (it has no value)".into(),
+            FieldType::Bool => "a boolean".into(),
+            FieldType::UInt(b) => format!("an unsigned integer ({b} bits)"),
+            FieldType::Int(b) => format!("a signed integer ({b} bits)"),
+            FieldType::Float => "a floating-point number".into(),
+            FieldType::Bytes if self == Ty::Slice => "a byte slice".into(),
+            FieldType::Bytes => "a byte string".into(),
+            FieldType::String => "a string".into(),
+            FieldType::Ipv4 => "an IPv4 address".into(),
+            FieldType::Ipv6 => "an IPv6 address".into(),
+            FieldType::Ether => "an Ethernet address".into(),
+            FieldType::AbsTime => "an absolute time".into(),
+            FieldType::RelTime => "a relative time (seconds)".into(),
+            FieldType::FrameNum => "a frame number".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    Lower,
+    Upper,
+    Abs,
+    Neg,
+}
+
+/// A value-producing expression, ready to evaluate. Each yields zero or more values per packet.
+#[derive(Debug)]
+pub enum Ent {
+    Field(FieldId),
+    Const(Val<'static>),
+    Slice(Box<Ent>, Vec<RangeSpec>),
+    /// `len(field)`: bytes for byte-like fields, the type's width for numbers.
+    Len(Box<Ent>, LenRule),
+    Count(FieldId),
+    Map(Func, Box<Ent>),
+    /// `string(field)`, rendered as tshark shows the value.
+    Str(Box<Ent>, FieldType),
+    MaxMin(bool, Vec<Ent>),
+    Arith(ArithOp, Box<Ent>, Box<Ent>),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum LenRule {
+    /// The length of the value's bytes.
+    Bytes,
+    /// A fixed length for every occurrence (numbers, addresses, presence-only fields).
+    Fixed(u32),
+    /// A protocol's length is its header's length in tshark (its tree item), read from a field.
+    HeaderField(FieldId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+// Nodes are built once per filter and few; boxing the large variants would only add a pointer
+// chase to every evaluation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Node {
+    Const(bool),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    Not(Box<Node>),
+    Exists(FieldId),
+    /// A bare non-field value: true when some value is non-zero (slices: non-empty).
+    Truthy(Ent, bool),
+    Cmp {
+        lhs: Ent,
+        rhs: Ent,
+        base: Base,
+        quant: Quant,
+        order: BytesOrder,
+    },
+    Contains {
+        lhs: Ent,
+        rhs: Ent,
+        finder: Option<memchr::memmem::Finder<'static>>,
+        quant: Quant,
+    },
+    Matches {
+        lhs: Ent,
+        re: regex::bytes::Regex,
+        quant: Quant,
+    },
+    In {
+        lhs: Ent,
+        items: Vec<(Val<'static>, Option<Val<'static>>)>,
+        quant: Quant,
+        order: BytesOrder,
+    },
+}
+
+pub struct Compiled {
+    pub root: Node,
+    pub fields: Vec<FieldId>,
+}
+
+pub fn compile(expr: &str, ast: &Expr) -> Result<Compiled, FilterError> {
+    let mut c = Compiler {
+        expr,
+        fields: Vec::new(),
+    };
+    let root = c.node(ast)?;
+    let mut fields = c.fields;
+    fields.sort();
+    fields.dedup();
+    Ok(Compiled { root, fields })
+}
+
+struct Compiler<'a> {
+    expr: &'a str,
+    fields: Vec<FieldId>,
+}
+
+/// An operand after name resolution: either something that yields values from the packet, or a
+/// literal still waiting for a type.
+enum Res {
+    Ent(Ent, Ty, Span),
+    Lit(Lit, Span),
+}
+
+#[derive(Clone)]
+enum Lit {
+    Word(String),
+    /// `:word`: never a field name.
+    Forced(String),
+    Str(Vec<u8>),
+    Char(u8),
+    Neg(Box<Lit>),
+}
+
+impl Lit {
+    fn show(&self) -> String {
+        match self {
+            Lit::Word(w) => format!("`{w}`"),
+            Lit::Forced(w) => format!("`:{w}`"),
+            Lit::Str(b) => format!("`\"{}\"`", String::from_utf8_lossy(b).escape_debug()),
+            Lit::Char(c) => format!("`'{}'`", (*c as char).escape_debug()),
+            Lit::Neg(l) => format!("`-{}`", l.show().trim_matches('`')),
+        }
+    }
+    fn kind(&self) -> &'static str {
+        match self {
+            Lit::Str(_) => "a string",
+            Lit::Char(_) => "a character",
+            Lit::Neg(_) => "a negative number",
+            _ => "a literal",
+        }
+    }
+}
+
+fn bool_names(field: FieldId) -> (&'static str, &'static str) {
+    // Boolean flag bits show "Set"/"Not set" in tshark; other booleans "True"/"False".
+    if field.name().contains(".flags.") {
+        ("Set", "Not set")
+    } else {
+        ("True", "False")
+    }
+}
+
+impl Compiler<'_> {
+    fn err(&self, span: Span, msg: impl Into<String>) -> FilterError {
+        FilterError::new(self.expr, span, msg.into())
+    }
+
+    fn node(&mut self, e: &Expr) -> Result<Node, FilterError> {
+        Ok(match e {
+            Expr::Or(a, b) => Node::Or(Box::new(self.node(a)?), Box::new(self.node(b)?)),
+            Expr::And(a, b) => Node::And(Box::new(self.node(a)?), Box::new(self.node(b)?)),
+            Expr::Not(a) => Node::Not(Box::new(self.node(a)?)),
+            Expr::Test(op) => match self.resolve(op)? {
+                Res::Ent(Ent::Field(id), _, _) => Node::Exists(id),
+                Res::Ent(Ent::Slice(inner, r), _, _) => Node::Truthy(Ent::Slice(inner, r), true),
+                Res::Ent(ent, _, _) => Node::Truthy(ent, false),
+                Res::Lit(l, span) => return Err(self.unknown_or_literal(&l, span, "a test")),
+            },
+            Expr::Rel {
+                quant,
+                op,
+                op_span,
+                lhs,
+                rhs,
+            } => self.relation(*quant, *op, *op_span, lhs, rhs)?,
+            Expr::In {
+                quant,
+                negated,
+                lhs,
+                items,
+                span,
+            } => {
+                let n = self.set(*quant, lhs, items, *span)?;
+                if *negated {
+                    Node::Not(Box::new(n))
+                } else {
+                    n
+                }
+            }
+        })
+    }
+
+    /// An unresolved word where a field was needed: a typo'd field, or a literal on the wrong side.
+    fn unknown_or_literal(&self, l: &Lit, span: Span, role: &str) -> FilterError {
+        match l {
+            Lit::Word(w) if looks_like_field(w) => {
+                let tail = match suggest_field(w) {
+                    Some(s) => format!(" — did you mean `{s}`?"),
+                    None if w.starts_with("http") || w.starts_with("dns") || w.starts_with("tls") => {
+                        " (keepsight does not dissect this protocol yet)".to_string()
+                    }
+                    None => String::new(),
+                };
+                self.err(span, format!("unknown field `{w}`{tail}"))
+            }
+            _ => self.err(
+                span,
+                format!("{} is {} and cannot be used as {role}: compare a field with it, e.g. `tcp.len == 1`", l.show(), l.kind()),
+            ),
+        }
+    }
+
+    fn resolve(&mut self, op: &Operand) -> Result<Res, FilterError> {
+        Ok(match op {
+            Operand::Word(w, span) => match lookup(w) {
+                Some(id) => {
+                    self.fields.push(id);
+                    Res::Ent(Ent::Field(id), Ty::Field(id.def().ftype), *span)
+                }
+                None => Res::Lit(Lit::Word(w.clone()), *span),
+            },
+            Operand::Literal(w, span) => Res::Lit(Lit::Forced(w.clone()), *span),
+            Operand::Str(b, span) => Res::Lit(Lit::Str(b.clone()), *span),
+            Operand::Char(c, span) => Res::Lit(Lit::Char(*c), *span),
+            Operand::Neg(inner, span) => match self.resolve(inner)? {
+                Res::Lit(l, _) => Res::Lit(Lit::Neg(Box::new(l)), *span),
+                Res::Ent(e, ty, _) => {
+                    if !matches!(ty.class(), Class::Int | Class::Float | Class::RelTime) {
+                        return Err(self.err(
+                            *span,
+                            format!("a value of {} cannot be negated", ty.describe()),
+                        ));
+                    }
+                    Res::Ent(Ent::Map(Func::Neg, Box::new(e)), ty, *span)
+                }
+            },
+            Operand::Slice(inner, ranges, span) => {
+                let (e, ty, ispan) = self.entity(inner, "slice")?;
+                let sliceable = matches!(
+                    ty.ftype(),
+                    FieldType::Bytes
+                        | FieldType::Protocol
+                        | FieldType::String
+                        | FieldType::Ether
+                        | FieldType::Ipv4
+                        | FieldType::Ipv6
+                );
+                if !sliceable {
+                    return Err(self.err(
+                        ispan,
+                        format!(
+                            "{} is {} and cannot be sliced into bytes",
+                            self.name_of(inner),
+                            ty.describe()
+                        ),
+                    ));
+                }
+                Res::Ent(Ent::Slice(Box::new(e), ranges.clone()), Ty::Slice, *span)
+            }
+            Operand::Call(name, args, span) => self.call(name, args, *span)?,
+            Operand::Arith(op, a, b, span) => self.arith(*op, a, b, *span)?,
+        })
+    }
+
+    fn name_of(&self, op: &Operand) -> String {
+        let s = op.span();
+        format!("`{}`", self.expr.get(s.start..s.end).unwrap_or("?"))
+    }
+
+    /// Resolves an operand that must read the packet (not a literal).
+    fn entity(&mut self, op: &Operand, role: &str) -> Result<(Ent, Ty, Span), FilterError> {
+        match self.resolve(op)? {
+            Res::Ent(e, t, s) => Ok((e, t, s)),
+            Res::Lit(l, s) => {
+                Err(self.unknown_or_literal(&l, s, &format!("the operand of a {role}")))
+            }
+        }
+    }
+
+    fn field_arg(
+        &mut self,
+        name: &str,
+        args: &[Operand],
+        span: Span,
+    ) -> Result<(FieldId, Ty), FilterError> {
+        if args.len() != 1 {
+            return Err(self.err(span, format!("{name}() takes exactly one field")));
+        }
+        match self.resolve(&args[0])? {
+            Res::Ent(Ent::Field(id), ty, _) => Ok((id, ty)),
+            Res::Lit(l, s) if matches!(l, Lit::Word(_)) => {
+                Err(self.unknown_or_literal(&l, s, "an argument"))
+            }
+            _ => Err(self.err(
+                args[0].span(),
+                format!("only a field can be the argument of {name}()"),
+            )),
+        }
+    }
+
+    fn call(&mut self, name: &str, args: &[Operand], span: Span) -> Result<Res, FilterError> {
+        let uint32 = Ty::Field(FieldType::UInt(32));
+        Ok(match name {
+            "len" => {
+                let (id, ty) = self.field_arg(name, args, span)?;
+                let rule = match ty.ftype() {
+                    FieldType::Bytes | FieldType::String => LenRule::Bytes,
+                    FieldType::Protocol => proto_len(id),
+                    FieldType::UInt(b) | FieldType::Int(b) => LenRule::Fixed(u32::from(b).div_ceil(8)),
+                    FieldType::FrameNum => LenRule::Fixed(4),
+                    FieldType::Ipv4 => LenRule::Fixed(4),
+                    FieldType::Ipv6 => LenRule::Fixed(16),
+                    FieldType::Ether => LenRule::Fixed(6),
+                    FieldType::Bool | FieldType::None => LenRule::Fixed(0),
+                    other => {
+                        return Err(self.err(
+                            span,
+                            format!("len() of {} is not supported", Ty::Field(other).describe()),
+                        ))
+                    }
+                };
+                if let LenRule::HeaderField(f) = rule {
+                    self.fields.push(f);
+                }
+                Res::Ent(Ent::Len(Box::new(Ent::Field(id)), rule), uint32, span)
+            }
+            "count" => {
+                let (id, _) = self.field_arg(name, args, span)?;
+                Res::Ent(Ent::Count(id), uint32, span)
+            }
+            "lower" | "upper" => {
+                let (id, ty) = self.field_arg(name, args, span)?;
+                if ty.class() != Class::Str {
+                    return Err(self.err(
+                        args[0].span(),
+                        format!("{name}() works on string fields; `{}` is {}", id.name(), ty.describe()),
+                    ));
+                }
+                let f = if name == "lower" { Func::Lower } else { Func::Upper };
+                Res::Ent(Ent::Map(f, Box::new(Ent::Field(id))), ty, span)
+            }
+            "string" => {
+                let (id, ty) = self.field_arg(name, args, span)?;
+                let ok = matches!(
+                    ty.ftype(),
+                    FieldType::UInt(_) | FieldType::Int(_) | FieldType::FrameNum | FieldType::Ipv4 | FieldType::Ipv6 | FieldType::Ether | FieldType::String
+                );
+                if !ok {
+                    return Err(self.err(
+                        args[0].span(),
+                        format!("string() cannot convert `{}` ({}); tshark 4.0 does not either", id.name(), ty.describe()),
+                    ));
+                }
+                Res::Ent(Ent::Str(Box::new(Ent::Field(id)), ty.ftype()), Ty::Field(FieldType::String), span)
+            }
+            "max" | "min" | "abs" => {
+                if args.is_empty() || (name == "abs" && args.len() != 1) {
+                    return Err(self.err(span, format!("{name}() needs {} field", if name == "abs" { "one" } else { "at least one" })));
+                }
+                let mut ents = Vec::new();
+                let mut first: Option<Ty> = None;
+                for a in args {
+                    let (e, ty, s) = self.entity(a, "function argument")?;
+                    if !matches!(ty.class(), Class::Int | Class::Float | Class::RelTime | Class::AbsTime) {
+                        return Err(self.err(s, format!("{name}() works on numbers and times; {} is {}", self.name_of(a), ty.describe())));
+                    }
+                    if let Some(f) = first {
+                        if f.class() != ty.class() {
+                            return Err(self.err(s, format!("the arguments of {name}() must all be of one type")));
+                        }
+                    }
+                    first.get_or_insert(ty);
+                    ents.push(e);
+                }
+                let ty = first.unwrap_or(uint32);
+                if name == "abs" {
+                    let e = ents.pop().unwrap_or(Ent::Const(Val::Int(0)));
+                    Res::Ent(Ent::Map(Func::Abs, Box::new(e)), ty, span)
+                } else {
+                    Res::Ent(Ent::MaxMin(name == "max", ents), ty, span)
+                }
+            }
+            _ => {
+                return Err(self.err(
+                    span,
+                    format!("unknown function `{name}()`; the functions are len, count, lower, upper, string, max, min and abs"),
+                ))
+            }
+        })
+    }
+
+    fn arith(
+        &mut self,
+        op: ArithOp,
+        a: &Operand,
+        b: &Operand,
+        span: Span,
+    ) -> Result<Res, FilterError> {
+        let (ra, rb) = (self.resolve(a)?, self.resolve(b)?);
+        let (lhs, ty, lit_side) = match (ra, rb) {
+            (Res::Ent(ea, ta, _), Res::Ent(eb, tb, sb)) => {
+                if ta.class() != tb.class() {
+                    return Err(self.err(
+                        sb,
+                        format!(
+                            "{} is {} but {} is {}",
+                            self.name_of(a),
+                            ta.describe(),
+                            self.name_of(b),
+                            tb.describe()
+                        ),
+                    ));
+                }
+                (ea, ta, Some(eb))
+            }
+            (Res::Ent(ea, ta, _), Res::Lit(l, sl)) => {
+                let v = self.convert(&l, sl, ta, a, op == ArithOp::And)?;
+                (ea, ta, Some(Ent::Const(v)))
+            }
+            (Res::Lit(l, sl), Res::Ent(eb, tb, _)) => {
+                // Keep the operand order for `-`, `/`, `%`.
+                let v = self.convert(&l, sl, tb, b, op == ArithOp::And)?;
+                return self
+                    .check_arith(op, Ent::Const(v), eb, tb, span)
+                    .map(|e| Res::Ent(e, tb, span));
+            }
+            (Res::Lit(l, sl), Res::Lit(..)) => {
+                return Err(self.unknown_or_literal(
+                    &l,
+                    sl,
+                    "an operand of arithmetic (one side must be a field)",
+                ))
+            }
+        };
+        let rhs = lit_side.unwrap_or(Ent::Const(Val::Int(0)));
+        self.check_arith(op, lhs, rhs, ty, span)
+            .map(|e| Res::Ent(e, ty, span))
+    }
+
+    fn check_arith(
+        &self,
+        op: ArithOp,
+        l: Ent,
+        r: Ent,
+        ty: Ty,
+        span: Span,
+    ) -> Result<Ent, FilterError> {
+        let ok = match ty.class() {
+            Class::Int => true,
+            Class::Float => op != ArithOp::And && op != ArithOp::Rem,
+            Class::RelTime => matches!(op, ArithOp::Add | ArithOp::Sub),
+            Class::Bytes => op == ArithOp::And,
+            _ => false,
+        };
+        if !ok {
+            return Err(self.err(
+                span,
+                format!("`{}` cannot be applied to {}", op.symbol(), ty.describe()),
+            ));
+        }
+        Ok(Ent::Arith(op, Box::new(l), Box::new(r)))
+    }
+
+    /// Reads literal `l` as a value of type `ty` (the type of `other`, shown in messages).
+    fn convert(
+        &self,
+        l: &Lit,
+        span: Span,
+        ty: Ty,
+        other: &Operand,
+        for_bitmask: bool,
+    ) -> Result<Val<'static>, FilterError> {
+        let who = self.name_of(other);
+        let mismatch = || {
+            self.err(
+                span,
+                format!("{who} is {}; {} is {}", ty.describe(), l.show(), l.kind()),
+            )
+        };
+        let fail = |m: String| self.err(span, m);
+        let word = |l: &Lit| -> Option<String> {
+            match l {
+                Lit::Word(w) | Lit::Forced(w) => Some(w.clone()),
+                _ => None,
+            }
+        };
+        Ok(match ty.class() {
+            Class::Int => {
+                let v = match l {
+                    Lit::Word(w) | Lit::Forced(w) => literal::parse_int(w).map_err(fail)?,
+                    Lit::Char(c) => i128::from(*c),
+                    Lit::Neg(inner) => match &**inner {
+                        Lit::Word(w) | Lit::Forced(w) => -literal::parse_int(w).map_err(fail)?,
+                        Lit::Char(c) => -i128::from(*c),
+                        _ => return Err(mismatch()),
+                    },
+                    Lit::Str(_) => {
+                        return Err(fail(format!(
+                            "{who} is {}; {} is a string (write the number without quotes)",
+                            ty.describe(),
+                            l.show()
+                        )))
+                    }
+                };
+                let max = match ty.ftype() {
+                    FieldType::UInt(b) if b < 64 => Some((1i128 << b) - 1),
+                    FieldType::FrameNum => Some(u32::MAX as i128),
+                    _ => None,
+                };
+                if let Some(max) = max {
+                    if v > max {
+                        return Err(fail(format!("{} is too big for {who}: its maximum is {max}", l.show())));
+                    }
+                }
+                Val::Int(v)
+            }
+            Class::Bool => {
+                let id = match other {
+                    Operand::Word(w, _) => lookup(w),
+                    _ => None,
+                };
+                let (yes, no) = id.map(bool_names).unwrap_or(("True", "False"));
+                let text = match l {
+                    Lit::Word(w) | Lit::Forced(w) => w.clone(),
+                    Lit::Str(b) => String::from_utf8_lossy(b).into_owned(),
+                    Lit::Char(c) => return Ok(Val::Int(i128::from(*c != 0))),
+                    Lit::Neg(_) => return Err(mismatch()),
+                };
+                let v = match text.as_str() {
+                    "True" | "TRUE" => true,
+                    "False" | "FALSE" => false,
+                    t if matches!(l, Lit::Word(_) | Lit::Forced(_)) && literal::parse_int(t).is_ok() => {
+                        literal::parse_int(t).unwrap_or(0) != 0
+                    }
+                    t if t.eq_ignore_ascii_case(yes) => true,
+                    t if t.eq_ignore_ascii_case(no) => false,
+                    _ => {
+                        return Err(fail(format!(
+                            "{} is not a value of {who}: write 1, 0, True, False, \"{yes}\" or \"{no}\" \
+                             (lowercase `true` is not accepted by tshark 4.0)",
+                            l.show()
+                        )))
+                    }
+                };
+                Val::Int(i128::from(v))
+            }
+            Class::Float => {
+                let v = match l {
+                    Lit::Word(w) | Lit::Forced(w) => literal::parse_float(w).map_err(fail)?,
+                    Lit::Neg(inner) => -literal::parse_float(&word(inner).ok_or_else(mismatch)?).map_err(fail)?,
+                    _ => return Err(mismatch()),
+                };
+                Val::Float(v)
+            }
+            Class::Bytes => {
+                if ty.ftype() == FieldType::Ether && !for_bitmask {
+                    let w = word(l).ok_or_else(mismatch)?;
+                    return Ok(owned(literal::parse_ether(&w).map_err(fail)?.to_vec()));
+                }
+                match l {
+                    Lit::Word(w) | Lit::Forced(w) => owned(literal::parse_bytes(w).map_err(fail)?),
+                    Lit::Str(b) => owned(b.clone()),
+                    Lit::Char(c) => owned(vec![*c]),
+                    Lit::Neg(_) => return Err(mismatch()),
+                }
+            }
+            Class::Str => match l {
+                Lit::Word(w) | Lit::Forced(w) => owned(w.as_bytes().to_vec()),
+                Lit::Str(b) => owned(b.clone()),
+                Lit::Char(c) => owned(vec![*c]),
+                Lit::Neg(_) => return Err(mismatch()),
+            },
+            Class::V4 => literal::parse_ipv4(&word(l).ok_or_else(|| {
+                fail(format!("{who} is an IPv4 address; write it without quotes, e.g. 10.0.0.1 or 10.0.0.0/24"))
+            })?)
+            .map_err(fail)?,
+            Class::V6 => literal::parse_ipv6(&word(l).ok_or_else(|| {
+                fail(format!("{who} is an IPv6 address; write it without quotes, e.g. 2001:db8::1"))
+            })?)
+            .map_err(fail)?,
+            Class::AbsTime => match l {
+                Lit::Str(b) => Val::Time(literal::parse_abs_time(&String::from_utf8_lossy(b)).map_err(fail)?),
+                _ => return Err(fail(format!("{who} is an absolute time; write it as a quoted date, e.g. \"2024-01-31 13:45:00\""))),
+            },
+            Class::RelTime => match l {
+                Lit::Word(w) | Lit::Forced(w) => Val::Time(literal::parse_seconds(w).map_err(fail)?),
+                Lit::Neg(inner) => Val::Time(-literal::parse_seconds(&word(inner).ok_or_else(mismatch)?).map_err(fail)?),
+                _ => return Err(fail(format!("{who} is a relative time; write seconds without quotes, e.g. 0.5"))),
+            },
+            Class::None => {
+                return Err(fail(format!(
+                    "{who} has no value to compare (it only marks frames); test it on its own, e.g. `{}`",
+                    who.trim_matches('`')
+                )))
+            }
+        })
+    }
+
+    fn relation(
+        &mut self,
+        quant: Option<Quant>,
+        op: RelOp,
+        op_span: Span,
+        lhs: &Operand,
+        rhs: &Operand,
+    ) -> Result<Node, FilterError> {
+        let (l, r) = (self.resolve(lhs)?, self.resolve(rhs)?);
+        // tshark evaluates `frame.time_delta_displayed` before the frame is known to be displayed,
+        // so comparisons on it inside a filter match nothing (reference §1.7, §2 item 17).
+        let tdd = |r: &Res| matches!(r, Res::Ent(e, _, _) if mentions(e, ids::FRAME_TIME_DELTA_DISPLAYED));
+        let uses_tdd = tdd(&l) || tdd(&r);
+        let (le, lt, re) = match (l, r) {
+            (Res::Ent(le, lt, _), Res::Ent(re, rt, rs)) => {
+                if !compatible(lt, rt) {
+                    return Err(self.err(
+                        rs,
+                        format!(
+                            "{} is {} and {} is {}: they cannot be compared",
+                            self.name_of(lhs),
+                            lt.describe(),
+                            self.name_of(rhs),
+                            rt.describe()
+                        ),
+                    ));
+                }
+                (le, lt, re)
+            }
+            (Res::Ent(le, lt, _), Res::Lit(l, ls)) => {
+                if op == RelOp::Matches {
+                    return self.matches(quant, le, lt, lhs, &l, ls, uses_tdd);
+                }
+                let v = self.convert(&l, ls, lt, lhs, false)?;
+                (le, lt, Ent::Const(v))
+            }
+            (Res::Lit(l, ls), Res::Ent(..)) => {
+                if let Lit::Word(w) = &l {
+                    if looks_like_field(w) {
+                        return Err(self.unknown_or_literal(&l, ls, "a field"));
+                    }
+                }
+                return Err(self.err(
+                    ls,
+                    format!(
+                        "the left side of a comparison must be a field or function, not {}; write `{} ... {}`",
+                        l.show(),
+                        self.name_of(rhs).trim_matches('`'),
+                        l.show().trim_matches('`'),
+                    ),
+                ));
+            }
+            (Res::Lit(l, ls), Res::Lit(..)) => {
+                return Err(self.unknown_or_literal(&l, ls, "the left side of a comparison"))
+            }
+        };
+        let quant_or = |d: Quant| quant.unwrap_or(d);
+        let node = match op {
+            RelOp::Cmp(c) => {
+                let (base, q) = match c {
+                    CmpTok::Eq => (Base::Eq, quant_or(Quant::Any)),
+                    CmpTok::Ne => (Base::Ne, quant_or(Quant::All)),
+                    CmpTok::AllEq => (Base::Eq, quant_or(Quant::All)),
+                    CmpTok::AnyNe => (Base::Ne, quant_or(Quant::Any)),
+                    CmpTok::Gt => (Base::Gt, quant_or(Quant::Any)),
+                    CmpTok::Ge => (Base::Ge, quant_or(Quant::Any)),
+                    CmpTok::Lt => (Base::Lt, quant_or(Quant::Any)),
+                    CmpTok::Le => (Base::Le, quant_or(Quant::Any)),
+                };
+                if lt.class() == Class::None {
+                    return Err(self.err(
+                        op_span,
+                        format!(
+                            "{} has no value to compare (it only marks frames); test it on its own",
+                            self.name_of(lhs)
+                        ),
+                    ));
+                }
+                if lt.ftype() == FieldType::Protocol && !matches!(base, Base::Eq | Base::Ne) {
+                    return Err(self.err(
+                        op_span,
+                        format!(
+                            "{} is a protocol; only ==, != and contains apply to it",
+                            self.name_of(lhs)
+                        ),
+                    ));
+                }
+                Node::Cmp {
+                    lhs: le,
+                    rhs: re,
+                    base,
+                    quant: q,
+                    order: order_of(lt),
+                }
+            }
+            RelOp::Contains => {
+                if !matches!(lt.class(), Class::Bytes | Class::Str) {
+                    return Err(self.err(
+                        op_span,
+                        format!(
+                            "{} is {}; `contains` searches byte strings, strings and protocols",
+                            self.name_of(lhs),
+                            lt.describe()
+                        ),
+                    ));
+                }
+                let finder = match &re {
+                    Ent::Const(Val::Bytes(b)) => {
+                        Some(memchr::memmem::Finder::new(b.as_ref()).into_owned())
+                    }
+                    _ => None,
+                };
+                Node::Contains {
+                    lhs: le,
+                    rhs: re,
+                    finder,
+                    quant: quant_or(Quant::Any),
+                }
+            }
+            RelOp::Matches => {
+                return Err(self.err(rhs.span(), "`matches` needs a double-quoted regular expression on its right, e.g. `matches \"^GET\"`"));
+            }
+        };
+        Ok(if uses_tdd { Node::Const(false) } else { node })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn matches(
+        &self,
+        quant: Option<Quant>,
+        le: Ent,
+        lt: Ty,
+        lhs: &Operand,
+        l: &Lit,
+        ls: Span,
+        tdd: bool,
+    ) -> Result<Node, FilterError> {
+        let Lit::Str(pat) = l else {
+            return Err(self.err(ls, "`matches` needs a double-quoted regular expression on its right, e.g. `matches \"^GET\"`"));
+        };
+        if !matches!(lt.class(), Class::Bytes | Class::Str) {
+            return Err(self.err(
+                lhs.span(),
+                format!(
+                    "{} is {}; `matches` applies to strings, byte strings and protocols",
+                    self.name_of(lhs),
+                    lt.describe()
+                ),
+            ));
+        }
+        let re = build_regex(pat).map_err(|m| self.err(ls, m))?;
+        if tdd {
+            return Ok(Node::Const(false));
+        }
+        Ok(Node::Matches {
+            lhs: le,
+            re,
+            quant: quant.unwrap_or(Quant::Any),
+        })
+    }
+
+    fn set(
+        &mut self,
+        quant: Option<Quant>,
+        lhs: &Operand,
+        items: &[SetItem],
+        span: Span,
+    ) -> Result<Node, FilterError> {
+        let (le, lt, _) = self.entity(lhs, "set membership test")?;
+        if lt.class() == Class::None {
+            return Err(self.err(
+                span,
+                format!("{} has no value to test for membership", self.name_of(lhs)),
+            ));
+        }
+        let mut out = Vec::new();
+        for item in items {
+            let one = |c: &mut Self, op: &Operand| -> Result<Val<'static>, FilterError> {
+                match c.resolve(op)? {
+                    Res::Lit(l, s) => c.convert(&l, s, lt, lhs, false),
+                    Res::Ent(..) => Err(c.err(op.span(), "set members must be values, not fields")),
+                }
+            };
+            match item {
+                SetItem::One(op) => out.push((one(self, op)?, None)),
+                SetItem::Range(a, b) => {
+                    if !matches!(
+                        lt.class(),
+                        Class::Int
+                            | Class::Float
+                            | Class::RelTime
+                            | Class::AbsTime
+                            | Class::V4
+                            | Class::V6
+                    ) {
+                        return Err(self.err(
+                            a.span().to(b.span()),
+                            format!(
+                                "ranges `a..b` need numbers, times or addresses; {} is {}",
+                                self.name_of(lhs),
+                                lt.describe()
+                            ),
+                        ));
+                    }
+                    out.push((one(self, a)?, Some(one(self, b)?)));
+                }
+            }
+        }
+        let tdd = mentions(&le, ids::FRAME_TIME_DELTA_DISPLAYED);
+        let node = Node::In {
+            lhs: le,
+            items: out,
+            quant: quant.unwrap_or(Quant::Any),
+            order: order_of(lt),
+        };
+        Ok(if tdd { Node::Const(false) } else { node })
+    }
+}
+
+fn proto_len(id: FieldId) -> LenRule {
+    match id.name() {
+        "tcp" => LenRule::HeaderField(ids::TCP_HDR_LEN),
+        "ip" => LenRule::HeaderField(ids::IP_HDR_LEN),
+        "udp" => LenRule::Fixed(8),
+        "eth" => LenRule::Fixed(14),
+        "ipv6" => LenRule::Fixed(40),
+        "vlan" => LenRule::Fixed(4),
+        "null" => LenRule::Fixed(4),
+        "sll" => LenRule::Fixed(16),
+        _ => LenRule::Bytes,
+    }
+}
+
+fn order_of(t: Ty) -> BytesOrder {
+    if t.class() == Class::Str {
+        BytesOrder::Lexical
+    } else {
+        BytesOrder::LengthFirst
+    }
+}
+
+fn compatible(a: Ty, b: Ty) -> bool {
+    a.class() == b.class() && a.class() != Class::None
+}
+
+fn mentions(e: &Ent, id: FieldId) -> bool {
+    match e {
+        Ent::Field(f) | Ent::Count(f) => *f == id,
+        Ent::Const(_) => false,
+        Ent::Slice(i, _) | Ent::Len(i, _) | Ent::Map(_, i) | Ent::Str(i, _) => mentions(i, id),
+        Ent::MaxMin(_, v) => v.iter().any(|x| mentions(x, id)),
+        Ent::Arith(_, a, b) => mentions(a, id) || mentions(b, id),
+    }
+}
+
+/// A word that can only have been meant as a field name: starts with a letter and either has a
+/// dot in it or is not a plausible literal (hex bytes, booleans).
+fn looks_like_field(w: &str) -> bool {
+    let first_alpha = w
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let all_hexish = w
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.' | '-'));
+    first_alpha && !all_hexish && !matches!(w, "True" | "TRUE" | "False" | "FALSE")
+}
+
+/// tshark compiles `matches` patterns with PCRE2, case-insensitive, matching bytes rather than
+/// UTF-8 characters (`"^\\xff"` matches a 0xff byte). The closest Rust regex is a bytes regex
+/// with Unicode off; raw non-ASCII bytes in the pattern are passed as `\xHH` escapes.
+fn build_regex(pat: &[u8]) -> Result<regex::bytes::Regex, String> {
+    let mut p = String::with_capacity(pat.len() + 8);
+    for &b in pat {
+        if b.is_ascii() {
+            p.push(b as char);
+        } else {
+            p.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    regex::bytes::RegexBuilder::new(&p)
+        .case_insensitive(true)
+        .unicode(false)
+        .size_limit(1 << 22)
+        .dfa_size_limit(1 << 22)
+        .nest_limit(100)
+        .build()
+        .map_err(|e| {
+            let detail = e.to_string();
+            let last = detail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid pattern").trim();
+            format!("the regular expression is not valid: {last} (keepsight's engine has no look-around or back-references)")
+        })
+}

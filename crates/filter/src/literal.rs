@@ -1,0 +1,300 @@
+//! Turning the text of a literal into a value of the type the other side of the comparison
+//! wants. tshark decides how to read `010` or `01:02` from the field it is compared with, so
+//! the same word can be octal 8 (`tcp.len == 010`) or the bytes `01 00` (`tcp.payload == 010`).
+//! Every rule here was checked against tshark 4.0.17.
+
+use crate::value::Val;
+use std::borrow::Cow;
+
+/// Parses an integer the way tshark's dfilter does: optional sign, then `0x`/`0X` hex, `0b`/`0B`
+/// binary, a leading `0` for octal, else decimal.
+pub fn parse_int(text: &str) -> Result<i128, String> {
+    let bad = || format!("`{text}` is not a valid number");
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (radix, digits) =
+        if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, h)
+        } else if let Some(b) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, b)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(bad());
+    }
+    let v = u64::from_str_radix(digits, radix)
+        .map_err(|_| format!("`{text}` causes an integer overflow"))?;
+    Ok(if neg { -(v as i128) } else { v as i128 })
+}
+
+/// Reads hex digit groups separated by `:`, `.` or `-`. Within a group digits pair up from the
+/// left and a lone last digit is a byte of its own (`abc` is `ab 0c`, `1.2` is `01 02`): that is
+/// what tshark 4.0 does, surprising as it is. `0xHH` is one byte.
+pub fn parse_bytes(text: &str) -> Result<Vec<u8>, String> {
+    let bad = || format!("`{text}` is not a valid byte string");
+    if let Some(h) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        if h.len() == 2 {
+            return u8::from_str_radix(h, 16)
+                .map(|b| vec![b])
+                .map_err(|_| bad());
+        }
+        return Err(bad());
+    }
+    // tshark accepts one trailing dash (`01-`), but not a trailing `:` or `.`.
+    let body = text.strip_suffix('-').unwrap_or(text);
+    if body.is_empty() {
+        return Err(bad());
+    }
+    let mut out = Vec::new();
+    for group in body.split([':', '.', '-']) {
+        if group.is_empty() || !group.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        for pair in group.as_bytes().chunks(2) {
+            let s = std::str::from_utf8(pair).map_err(|_| bad())?;
+            out.push(u8::from_str_radix(s, 16).map_err(|_| bad())?);
+        }
+    }
+    Ok(out)
+}
+
+pub fn parse_ether(text: &str) -> Result<[u8; 6], String> {
+    let b = parse_bytes(text).map_err(|_| format!("`{text}` is not a valid Ethernet address"))?;
+    match b.len() {
+        6 => Ok([b[0], b[1], b[2], b[3], b[4], b[5]]),
+        n if n < 6 => Err(format!(
+            "`{text}` has too few bytes for an Ethernet address (6 needed)"
+        )),
+        _ => Err(format!(
+            "`{text}` has too many bytes for an Ethernet address (6 needed)"
+        )),
+    }
+}
+
+fn split_prefix(text: &str, max: u32) -> Result<(&str, u32), String> {
+    match text.split_once('/') {
+        None => Ok((text, max)),
+        Some((a, p)) => match p.parse::<u32>() {
+            Ok(n) if n <= max => Ok((a, n)),
+            _ => Err(format!("`/{p}` is not a valid prefix length (0 to {max})")),
+        },
+    }
+}
+
+pub fn parse_ipv4(text: &str) -> Result<Val<'static>, String> {
+    let (addr, bits) = split_prefix(text, 32)?;
+    let a: std::net::Ipv4Addr = addr.parse().map_err(|_| {
+        format!("`{text}` is not an IPv4 address (keepsight does not resolve host names; write e.g. 10.0.0.1 or 10.0.0.0/24)")
+    })?;
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
+    Ok(Val::V4(u32::from(a), mask))
+}
+
+pub fn parse_ipv6(text: &str) -> Result<Val<'static>, String> {
+    let (addr, bits) = split_prefix(text, 128)?;
+    let a: std::net::Ipv6Addr = addr.parse().map_err(|_| {
+        format!("`{text}` is not an IPv6 address (keepsight does not resolve host names; write e.g. 2001:db8::1 or fe80::/10)")
+    })?;
+    let mask = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - bits)
+    };
+    Ok(Val::V6(u128::from(a), mask))
+}
+
+/// Seconds with an optional fraction, as relative times are written (`40`, `0.5`, `-1.25`).
+pub fn parse_seconds(text: &str) -> Result<i64, String> {
+    let bad = || format!("`{text}` is not a valid time in seconds (e.g. 40 or 0.25)");
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if int.is_empty()
+        || !int.bytes().all(|c| c.is_ascii_digit())
+        || !frac.bytes().all(|c| c.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let secs: i64 = int.parse().map_err(|_| bad())?;
+    let mut ns: i64 = 0;
+    for (i, c) in frac.bytes().take(9).enumerate() {
+        ns += i64::from(c - b'0') * 10i64.pow(8 - i as u32);
+    }
+    let total = secs
+        .checked_mul(1_000_000_000)
+        .and_then(|s| s.checked_add(ns))
+        .ok_or_else(bad)?;
+    Ok(if neg { -total } else { total })
+}
+
+pub fn parse_float(text: &str) -> Result<f64, String> {
+    let ok = !text.is_empty()
+        && text
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E'));
+    text.parse::<f64>()
+        .ok()
+        .filter(|_| ok)
+        .ok_or_else(|| format!("`{text}` is not a valid number"))
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+/// Absolute times, UTC: `"Jan  1, 1970 00:00:00.5"`, `"1970-01-01 00:00:00"`,
+/// `"1970-01-01T00:00:00Z"`. tshark reads them in the local time zone; keepsight's captures are
+/// compared in UTC, which is what tshark does on the UTC machines the tests run on.
+pub fn parse_abs_time(text: &str) -> Result<i64, String> {
+    let bad = || {
+        format!(
+            "`{text}` is not a date keepsight understands; write \"Jan 1, 2024 13:45:00\" or \"2024-01-01 13:45:00\" (UTC)"
+        )
+    };
+    let t = text.trim();
+    let t = t
+        .strip_suffix("UTC")
+        .or_else(|| t.strip_suffix('Z'))
+        .unwrap_or(t)
+        .trim_end();
+    let (date, time) = if let Some((d, tm)) = t.split_once('T') {
+        (d.trim(), tm.trim())
+    } else if t.contains(',') {
+        // "Mon DD, YYYY HH:MM:SS"
+        let (md, rest) = t.split_once(',').ok_or_else(bad)?;
+        let rest = rest.trim();
+        let (y, tm) = rest.split_once(' ').unwrap_or((rest, "00:00:00"));
+        let mut it = md.split_whitespace();
+        let mon = it.next().ok_or_else(bad)?.to_ascii_lowercase();
+        let day: u32 = it.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let m = MONTHS
+            .iter()
+            .position(|&m| mon.starts_with(m))
+            .ok_or_else(bad)? as u32
+            + 1;
+        let y: i64 = y.trim().parse().map_err(|_| bad())?;
+        return combine(y, m, day, tm.trim()).ok_or_else(bad);
+    } else {
+        match t.split_once(' ') {
+            Some((d, tm)) => (d.trim(), tm.trim()),
+            None => (t, "00:00:00"),
+        }
+    };
+    let mut it = date.split('-');
+    let y: i64 = it.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    let m: u32 = it.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    let d: u32 = it.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    if it.next().is_some() {
+        return Err(bad());
+    }
+    combine(y, m, d, time).ok_or_else(bad)
+}
+
+fn combine(y: i64, m: u32, d: u32, time: &str) -> Option<i64> {
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1..=9999).contains(&y) {
+        return None;
+    }
+    let mut parts = time.split(':');
+    let h: i64 = parts.next()?.parse().ok()?;
+    let mi: i64 = parts.next().unwrap_or("0").parse().ok()?;
+    let sec_text = parts.next().unwrap_or("0");
+    if parts.next().is_some() || h > 23 || mi > 59 {
+        return None;
+    }
+    let sec_ns = parse_seconds(sec_text).ok()?;
+    if !(0..61_000_000_000).contains(&sec_ns) {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    days.checked_mul(86_400)?
+        .checked_add(h * 3600 + mi * 60)?
+        .checked_mul(1_000_000_000)?
+        .checked_add(sec_ns)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (the well-known era-based formula).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The bytes of a string literal, borrowed for the lifetime of the compiled filter.
+pub fn owned(bytes: Vec<u8>) -> Val<'static> {
+    Val::Bytes(Cow::Owned(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_int("010"), Ok(8));
+        assert_eq!(parse_int("0x1"), Ok(1));
+        assert_eq!(parse_int("0B10"), Ok(2));
+        assert_eq!(parse_int("+2"), Ok(2));
+        assert_eq!(parse_int("-1"), Ok(-1));
+        assert_eq!(parse_int("0"), Ok(0));
+        assert!(parse_int("08").is_err());
+        assert!(parse_int("1.0").is_err());
+        assert!(parse_int("0x").is_err());
+        assert!(parse_int("18446744073709551617")
+            .unwrap_err()
+            .contains("overflow"));
+    }
+
+    #[test]
+    fn byte_strings_follow_tshark() {
+        assert_eq!(parse_bytes("01"), Ok(vec![1]));
+        assert_eq!(parse_bytes("1"), Ok(vec![1]));
+        assert_eq!(parse_bytes("0102"), Ok(vec![1, 2]));
+        assert_eq!(parse_bytes("102"), Ok(vec![0x10, 2]));
+        assert_eq!(parse_bytes("abc"), Ok(vec![0xab, 0x0c]));
+        assert_eq!(parse_bytes("1.2"), Ok(vec![1, 2]));
+        assert_eq!(parse_bytes("001.02"), Ok(vec![0, 1, 2]));
+        assert_eq!(parse_bytes("41-41"), Ok(vec![0x41, 0x41]));
+        assert_eq!(parse_bytes("01-"), Ok(vec![1]));
+        assert_eq!(parse_bytes("0x41"), Ok(vec![0x41]));
+        assert!(parse_bytes("0xc").is_err());
+        assert!(parse_bytes("0x0102").is_err());
+        assert!(parse_bytes("01::02").is_err());
+        assert!(parse_bytes("hello").is_err());
+    }
+
+    #[test]
+    fn addresses_and_times() {
+        assert_eq!(
+            parse_ipv4("10.0.0.0/24"),
+            Ok(Val::V4(0x0a00_0000, 0xffff_ff00))
+        );
+        assert!(parse_ipv4("10.1").is_err());
+        assert!(parse_ipv4("10.0.0.0/33").is_err());
+        assert_eq!(parse_ether("0200.0000.0001"), Ok([2, 0, 0, 0, 0, 1]));
+        assert!(parse_ether("02:00:00:00:00").is_err());
+        assert_eq!(parse_seconds("0.001"), Ok(1_000_000));
+        assert_eq!(parse_seconds("-1.5"), Ok(-1_500_000_000));
+        assert!(parse_seconds("1e2").is_err());
+        let a = parse_abs_time("Jan 12, 1970 13:50:00").unwrap();
+        assert_eq!(a, parse_abs_time("1970-01-12 13:50:00").unwrap());
+        assert_eq!(a, parse_abs_time("1970-01-12T13:50:00Z").unwrap());
+        assert_eq!(a, (11 * 86_400 + 13 * 3600 + 50 * 60) * 1_000_000_000);
+        assert!(parse_abs_time("yesterday").is_err());
+    }
+}
