@@ -359,7 +359,18 @@ pub(crate) fn correlate(
         while hi + 1 < nbins && votes[hi + 1] == v {
             hi += 1;
         }
-        ((lo + hi + 1) as i64 * BIN_NS) / 2 - MAX_OFFSET_NS
+        // The plateau's offset nearest zero: equally good, and assumes the least skew.
+        let (a, b) = (
+            lo as i64 * BIN_NS - MAX_OFFSET_NS,
+            (hi as i64 + 1) * BIN_NS - MAX_OFFSET_NS,
+        );
+        // Bin edges overlap the valid range only partly: stay one bin inside.
+        let (a, b) = (a + BIN_NS, b - BIN_NS);
+        if a <= b {
+            0i64.clamp(a, b)
+        } else {
+            (a + b) / 2
+        }
     });
 
     let o = offset.unwrap_or(0);

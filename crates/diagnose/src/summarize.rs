@@ -278,6 +278,20 @@ pub(crate) fn summarize(s: &Stream, opts: &Options, out: &mut Vec<Finding>) -> S
             .last_data
             .map(|(f, t)| format!(", {} after the last data (frame {f})", human(r.ts - t)))
             .unwrap_or_default();
+        // Data arriving after the resetter's own FIN: the peer reused a connection the resetter
+        // was closing (the classic keep-alive timeout race).
+        let race = s.dirs[r.dir as usize]
+            .fin
+            .filter(|f| f.ts <= r.ts && s.last_data.is_some_and(|(_, t)| t >= f.ts))
+            .map(|f| {
+                format!(
+                    "; it had already closed its side (FIN frame {}) when the {} sent more data: a keep-alive close race — the {} should not reuse a connection after its idle timeout",
+                    f.frame,
+                    role(1 - r.dir as usize),
+                    role(1 - r.dir as usize)
+                )
+            })
+            .unwrap_or_default();
         out.push(finding(
             if explained_reset {
                 Severity::Info
@@ -289,7 +303,7 @@ pub(crate) fn summarize(s: &Stream, opts: &Options, out: &mut Vec<Finding>) -> S
             vec![r.frame],
             r.ts,
             format!(
-                "the {who} reset the connection{last_beat}{last_data}{}",
+                "the {who} reset the connection{last_beat}{last_data}{race}{}",
                 if explained_reset {
                     " (cause in the findings above)"
                 } else {

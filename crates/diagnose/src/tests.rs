@@ -764,5 +764,6 @@ fn log_lines_line_up_with_the_reset() {
     let l = r.log.as_ref().unwrap();
     assert_eq!((l.event_lines, l.matched), (2, 1));
     let off = l.clock_offset_s.unwrap();
-    assert!((0.4..=2.4).contains(&off), "offset {off}");
+    // One whole-second line bounds the true 1.4 s only to within its granularity and slack.
+    assert!((off - 1.4).abs() <= 1.5, "offset {off}");
 }
