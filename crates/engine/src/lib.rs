@@ -1,1 +1,246 @@
-//! placeholder
+//! The analysis pipeline: bytes → packets → streams.
+//!
+//! [`Engine`] reads a capture record by record (`keepsight-capture`), dissects each frame
+//! (`keepsight-wire`), tracks TCP streams and their analysis flags (`keepsight-tcp`), and hands
+//! out one [`Frame`] at a time. A `Frame` implements [`keepsight_fields::Packet`], so printers
+//! and display filters read named fields (`tcp.stream`, `tcp.analysis.keep_alive`, ...) from it
+//! without knowing where they come from.
+//!
+//! Everything is streamed: nothing is kept per packet, and a `Frame` borrows the record's bytes
+//! until the next call to [`Engine::next_frame`].
+//!
+//! What this crate is not: it does not print or filter (the CLI and `keepsight-filter` do), and
+//! it draws no conclusions about connections (`keepsight-diagnose` does).
+
+mod fields_impl;
+
+use keepsight_capture::{CaptureError, CaptureReader, Record};
+use keepsight_tcp::{Segment, TcpInfo, Tracker};
+use keepsight_wire::{dissect, Dissection, Network, TcpOption, Transport};
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use keepsight_capture as capture;
+pub use keepsight_tcp as tcp;
+pub use keepsight_wire as wire;
+
+/// One analysed frame.
+pub struct Frame<'a> {
+    /// Frame number, from 1.
+    pub number: u32,
+    pub record: Record<'a>,
+    /// Capture time in ns since the epoch (0 when the file has no time stamp for it).
+    pub ts_ns: i64,
+    /// Time since the first frame.
+    pub time_relative_ns: i64,
+    /// Time since the previous captured frame.
+    pub time_delta_ns: i64,
+    /// Time since the previous displayed frame; the caller sets it when it filters.
+    pub time_delta_displayed_ns: i64,
+    pub dissection: Dissection,
+    pub tcp: Option<TcpInfo>,
+    /// `udp.stream`, for UDP frames.
+    pub udp_stream: Option<u32>,
+}
+
+impl<'a> Frame<'a> {
+    pub fn data(&self) -> &'a [u8] {
+        self.record.data
+    }
+
+    /// The captured TCP payload (may be shorter than `tcp.len` when cut by a snap length).
+    pub fn tcp_payload(&self) -> &'a [u8] {
+        if self.tcp.is_some() {
+            self.dissection.payload(self.record.data)
+        } else {
+            &[]
+        }
+    }
+
+    /// `tcp.len`, when this is a TCP frame.
+    pub fn tcp_len(&self) -> Option<u32> {
+        self.tcp.as_ref().and(self.dissection.payload_len)
+    }
+
+    /// TTL (IPv4) or hop limit (IPv6).
+    pub fn ttl(&self) -> Option<u8> {
+        let d = self.record.data;
+        match self.dissection.network {
+            Network::Ipv4 { .. } => self.dissection.ipv4(d).map(|h| h.ttl()),
+            Network::Ipv6 { .. } => self.dissection.ipv6(d).map(|h| h.hop_limit()),
+            Network::None => None,
+        }
+    }
+
+    /// Source and destination socket addresses of a TCP or UDP frame.
+    pub fn endpoints(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+        let d = self.record.data;
+        let (sp, dp) = if let Some(t) = self.dissection.tcp(d) {
+            (t.src_port(), t.dst_port())
+        } else if let Some(u) = self.dissection.udp(d) {
+            (u.src_port(), u.dst_port())
+        } else {
+            return None;
+        };
+        let (s, t): (std::net::IpAddr, std::net::IpAddr) = if let Some(h) = self.dissection.ipv4(d)
+        {
+            (h.src().into(), h.dst().into())
+        } else if let Some(h) = self.dissection.ipv6(d) {
+            (h.src().into(), h.dst().into())
+        } else {
+            return None;
+        };
+        Some(((s, sp).into(), (t, dp).into()))
+    }
+}
+
+/// Reads and analyses a capture, one frame at a time.
+pub struct Engine {
+    reader: CaptureReader,
+    tracker: Tracker,
+    udp_streams: HashMap<([u8; 16], u16, [u8; 16], u16), u32>,
+    frames: u32,
+    first_ts: Option<i64>,
+    prev_ts: i64,
+}
+
+impl Engine {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, CaptureError> {
+        Ok(Self::from_reader(CaptureReader::open(path)?))
+    }
+
+    pub fn from_reader(reader: CaptureReader) -> Self {
+        Engine {
+            reader,
+            tracker: Tracker::new(),
+            udp_streams: HashMap::new(),
+            frames: 0,
+            first_ts: None,
+            prev_ts: 0,
+        }
+    }
+
+    pub fn reader(&self) -> &CaptureReader {
+        &self.reader
+    }
+
+    /// Frames returned so far.
+    pub fn frames(&self) -> u32 {
+        self.frames
+    }
+
+    /// TCP streams seen so far.
+    pub fn tcp_streams(&self) -> u32 {
+        self.tracker.streams()
+    }
+
+    /// The next frame; `Ok(None)` at the end. After an error the engine is finished; frames
+    /// returned before it stay valid results.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        let Some(record) = self.reader.next_record()? else {
+            return Ok(None);
+        };
+        self.frames += 1;
+        let ts_ns = record.ts_ns.unwrap_or(0);
+        let first = *self.first_ts.get_or_insert(ts_ns);
+        let time_delta_ns = if self.frames == 1 {
+            0
+        } else {
+            ts_ns - self.prev_ts
+        };
+        self.prev_ts = ts_ns;
+        let dissection = dissect(record.link_type, record.data, record.orig_len);
+        let data = record.data;
+        let mut tcp = None;
+        let mut udp_stream = None;
+        match dissection.transport {
+            Transport::Tcp { .. } => {
+                if let (Some(h), Some(seglen)) = (dissection.tcp(data), dissection.payload_len) {
+                    let (ipv6, src, dst) = addresses(&dissection, data);
+                    let flags = h.flags().0;
+                    let window_scale = if flags & 0x02 != 0 {
+                        h.options().find_map(|o| match o {
+                            TcpOption::WindowScale(s) => Some(s),
+                            _ => None,
+                        })
+                    } else {
+                        None
+                    };
+                    let sacked_bytes = h
+                        .options()
+                        .filter_map(|o| match o {
+                            TcpOption::Sack(blocks) => Some(
+                                blocks
+                                    .chunks_exact(8)
+                                    .map(|b| {
+                                        u32::from_be_bytes([b[4], b[5], b[6], b[7]]).wrapping_sub(
+                                            u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                                        )
+                                    })
+                                    .fold(0u32, u32::wrapping_add),
+                            ),
+                            _ => None,
+                        })
+                        .fold(0u32, u32::wrapping_add);
+                    let seg = Segment {
+                        frame: self.frames,
+                        ts_ns,
+                        ipv6,
+                        src,
+                        dst,
+                        src_port: h.src_port(),
+                        dst_port: h.dst_port(),
+                        seq: h.seq(),
+                        ack: h.ack(),
+                        flags,
+                        window: h.window(),
+                        seglen,
+                        window_scale,
+                        sacked_bytes,
+                    };
+                    tcp = Some(self.tracker.process(&seg));
+                }
+            }
+            Transport::Udp { .. } => {
+                if let Some(u) = dissection.udp(data) {
+                    let (_, src, dst) = addresses(&dissection, data);
+                    let a = (src, u.src_port());
+                    let b = (dst, u.dst_port());
+                    let key = if a <= b {
+                        (a.0, a.1, b.0, b.1)
+                    } else {
+                        (b.0, b.1, a.0, a.1)
+                    };
+                    let next = self.udp_streams.len() as u32;
+                    udp_stream = Some(*self.udp_streams.entry(key).or_insert(next));
+                }
+            }
+            Transport::None => {}
+        }
+        Ok(Some(Frame {
+            number: self.frames,
+            record,
+            ts_ns,
+            time_relative_ns: ts_ns - first,
+            time_delta_ns,
+            time_delta_displayed_ns: 0,
+            dissection,
+            tcp,
+            udp_stream,
+        }))
+    }
+}
+
+fn addresses(d: &Dissection, data: &[u8]) -> (bool, [u8; 16], [u8; 16]) {
+    if let Some(h) = d.ipv4(data) {
+        let mut s = [0u8; 16];
+        let mut t = [0u8; 16];
+        s[..4].copy_from_slice(&h.src());
+        t[..4].copy_from_slice(&h.dst());
+        (false, s, t)
+    } else if let Some(h) = d.ipv6(data) {
+        (true, h.src(), h.dst())
+    } else {
+        (false, [0; 16], [0; 16])
+    }
+}

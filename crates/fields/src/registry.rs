@@ -84,14 +84,22 @@ pub fn lookup(name: &str) -> Option<FieldId> {
 
 /// Every registered field, in registry order.
 pub fn all_fields() -> impl Iterator<Item = (FieldId, &'static FieldDef)> {
-    FIELDS.iter().enumerate().map(|(i, f)| (FieldId(i as u16), f))
+    FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (FieldId(i as u16), f))
 }
 
 use FieldType as T;
 use IntBase::{Dec, Hex};
 
 const fn f(name: &'static str, ftype: FieldType, base: IntBase, blurb: &'static str) -> FieldDef {
-    FieldDef { name, ftype, base, blurb }
+    FieldDef {
+        name,
+        ftype,
+        base,
+        blurb,
+    }
 }
 
 /// Declares the field table and, for each entry, a constant in [`ids`] so producers can match on

@@ -191,9 +191,21 @@ mod tests {
         assert_eq!(r(ids::IPV6_FLOW, Value::UInt(0x12345)), "0x012345");
         assert_eq!(r(ids::TCP_LEN, Value::UInt(1460)), "1460");
         assert_eq!(r(ids::TCP_PAYLOAD, Value::Bytes(&[1, 0xab])), "01ab");
-        assert_eq!(r(ids::TCP_TIME_DELTA, Value::RelTime(300_000_000)), "0.300000000");
-        assert_eq!(r(ids::TCP_TIME_DELTA, Value::RelTime(-20_100_000_000)), "-20.100000000");
+        assert_eq!(
+            r(ids::TCP_TIME_DELTA, Value::RelTime(300_000_000)),
+            "0.300000000"
+        );
+        assert_eq!(
+            r(ids::TCP_TIME_DELTA, Value::RelTime(-20_100_000_000)),
+            "-20.100000000"
+        );
         assert_eq!(r(ids::TCP_ANALYSIS_KEEP_ALIVE, Value::Present), "1");
-        assert_eq!(r(ids::ETH_SRC, Value::Ether([0, 0x11, 0x22, 0x33, 0x44, 0x55])), "00:11:22:33:44:55");
+        assert_eq!(
+            r(
+                ids::ETH_SRC,
+                Value::Ether([0, 0x11, 0x22, 0x33, 0x44, 0x55])
+            ),
+            "00:11:22:33:44:55"
+        );
     }
 }

@@ -1,0 +1,93 @@
+use std::fmt;
+
+/// What went wrong while reading a capture, and where.
+#[derive(Debug)]
+pub struct CaptureError {
+    pub kind: ErrorKind,
+    /// Byte offset (in the decompressed stream) of the record or block being read.
+    pub offset: u64,
+    /// Number of the frame being read (1-based); 0 while reading the file header.
+    pub frame: u64,
+    /// What the reader expected at that point.
+    pub expected: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the file is empty")]
+    Empty,
+    #[error("not a capture file (first bytes {magic:02x?})")]
+    UnknownFormat { magic: [u8; 4] },
+    #[error("the file ends in the middle of {what}: {available} of {needed} bytes present")]
+    Truncated {
+        what: &'static str,
+        available: usize,
+        needed: usize,
+    },
+    #[error("the file appears damaged: {0}")]
+    Corrupt(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+}
+
+impl CaptureError {
+    pub(crate) fn new(kind: ErrorKind, offset: u64, frame: u64, expected: &'static str) -> Self {
+        CaptureError {
+            kind,
+            offset,
+            frame,
+            expected,
+        }
+    }
+
+    /// True when the problem is damage in the file (as opposed to I/O failure).
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Truncated { .. } | ErrorKind::Corrupt(_)
+        )
+    }
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.frame > 0 {
+            write!(
+                f,
+                "frame {} at byte offset {}: {} (expected {})",
+                self.frame, self.offset, self.kind, self.expected
+            )
+        } else {
+            write!(
+                f,
+                "at byte offset {}: {} (expected {})",
+                self.offset, self.kind, self.expected
+            )
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// A short read, before the caller knows which record it belongs to.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Io(std::io::Error),
+    Truncated { available: usize, needed: usize },
+}
+
+impl ReadError {
+    pub(crate) fn at(self, offset: u64, frame: u64, expected: &'static str) -> CaptureError {
+        let kind = match self {
+            ReadError::Io(e) => ErrorKind::Io(e),
+            ReadError::Truncated { available, needed } => ErrorKind::Truncated {
+                what: expected,
+                available,
+                needed,
+            },
+        };
+        CaptureError::new(kind, offset, frame, expected)
+    }
+}

@@ -1,0 +1,154 @@
+//! Classic libpcap files: a 24-byte file header, then 16-byte record headers each followed by
+//! the captured bytes. Magic tells the byte order and the time stamp resolution.
+
+use crate::error::{CaptureError, ErrorKind};
+use crate::input::Input;
+use crate::{Format, Interface, Record};
+
+/// The largest record tshark accepts for ordinary link types (WTAP_MAX_PACKET_SIZE_STANDARD).
+pub(crate) const MAX_RECORD: u32 = 262_144;
+
+pub(crate) struct PcapState {
+    big_endian: bool,
+    nanos: bool,
+    interface: Interface,
+}
+
+impl PcapState {
+    /// Reads the file header; `Ok(None)` when the magic is not a pcap magic.
+    pub(crate) fn read_header(input: &mut Input) -> Result<Option<PcapState>, CaptureError> {
+        let head = match input.peek(24) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                // Distinguish "too short to be a pcap" from "not a pcap" by the magic alone.
+                let magic = match input.peek(4) {
+                    Ok(Some(m)) => [m[0], m[1], m[2], m[3]],
+                    _ => return Err(e.at(0, 0, "a 24-byte pcap file header")),
+                };
+                if magic_kind(magic).is_some() {
+                    return Err(e.at(0, 0, "a 24-byte pcap file header"));
+                }
+                return Ok(None);
+            }
+        };
+        let magic = [head[0], head[1], head[2], head[3]];
+        let Some((big_endian, nanos)) = magic_kind(magic) else {
+            if magic == [0x34, 0xcd, 0xb2, 0xa1] || magic == [0xa1, 0xb2, 0xcd, 0x34] {
+                return Err(CaptureError::new(
+                    ErrorKind::Unsupported("Alexey Kuznetzov's modified pcap format".into()),
+                    0,
+                    0,
+                    "a standard pcap magic",
+                ));
+            }
+            return Ok(None);
+        };
+        let u32_at = |i: usize| {
+            let b = [head[i], head[i + 1], head[i + 2], head[i + 3]];
+            if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let snap_len = u32_at(16);
+        // The upper bits of the link-type word carry FCS information (pcap-linktype spec).
+        let link_type = u32_at(20) & 0x03ff_ffff;
+        input.consume(24);
+        Ok(Some(PcapState {
+            big_endian,
+            nanos,
+            interface: Interface {
+                link_type,
+                snap_len,
+                ts_resolution: (10, if nanos { 9 } else { 6 }),
+                ts_offset_s: 0,
+                name: None,
+            },
+        }))
+    }
+
+    pub(crate) fn format(&self) -> Format {
+        Format::Pcap {
+            nanos: self.nanos,
+            big_endian: self.big_endian,
+        }
+    }
+
+    pub(crate) fn interface(&self) -> &Interface {
+        &self.interface
+    }
+
+    #[inline]
+    pub(crate) fn next<'a>(
+        &mut self,
+        input: &'a mut Input,
+        frame: u64,
+    ) -> Result<Option<Record<'a>>, CaptureError> {
+        let offset = input.position();
+        let hdr = match input.peek(16) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(e.at(offset, frame, "a 16-byte record header")),
+        };
+        let be = self.big_endian;
+        let u = |i: usize| {
+            let b = [hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]];
+            if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let (sec, frac, caplen, origlen) = (u(0), u(4), u(8), u(12));
+        if caplen > MAX_RECORD {
+            return Err(CaptureError::new(
+                ErrorKind::Corrupt(format!(
+                    "record claims {caplen} captured bytes, more than the maximum of {MAX_RECORD}"
+                )),
+                offset,
+                frame,
+                "a record length no larger than 262144",
+            ));
+        }
+        let frac_ns = if self.nanos {
+            frac as i64
+        } else {
+            frac as i64 * 1000
+        };
+        let ts_ns = sec as i64 * 1_000_000_000 + frac_ns;
+        let link_type = self.interface.link_type;
+        let digits = if self.nanos { 9 } else { 6 };
+        let record = match input.take(16 + caplen as usize) {
+            Ok(Some(d)) => &d[16..],
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                return Err(e.at(
+                    offset,
+                    frame,
+                    "the packet data announced by the record header",
+                ))
+            }
+        };
+        Ok(Some(Record {
+            ts_ns: Some(ts_ns),
+            ts_digits: digits,
+            orig_len: origlen.max(caplen),
+            data: record,
+            link_type,
+            interface_id: 0,
+            file_offset: offset,
+        }))
+    }
+}
+
+fn magic_kind(m: [u8; 4]) -> Option<(bool, bool)> {
+    match m {
+        [0xd4, 0xc3, 0xb2, 0xa1] => Some((false, false)),
+        [0xa1, 0xb2, 0xc3, 0xd4] => Some((true, false)),
+        [0x4d, 0x3c, 0xb2, 0xa1] => Some((false, true)),
+        [0xa1, 0xb2, 0x3c, 0x4d] => Some((true, true)),
+        _ => None,
+    }
+}

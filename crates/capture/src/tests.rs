@@ -1,0 +1,67 @@
+use super::*;
+
+fn pcap_le(records: &[(u32, u32, &[u8])], nanos: bool) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&if nanos { 0xa1b23c4du32 } else { 0xa1b2c3d4u32 }.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&4u16.to_le_bytes());
+    v.extend_from_slice(&[0; 8]);
+    v.extend_from_slice(&65535u32.to_le_bytes());
+    v.extend_from_slice(&1u32.to_le_bytes());
+    for (s, f, d) in records {
+        for x in [*s, *f, d.len() as u32, d.len() as u32] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        v.extend_from_slice(d);
+    }
+    v
+}
+
+#[test]
+fn reads_pcap_records_and_stops_cleanly() {
+    let bytes = pcap_le(&[(1, 500_000, b"abc"), (2, 0, b"de")], false);
+    let mut r = CaptureReader::from_bytes(bytes).unwrap();
+    let a = r.next_record().unwrap().unwrap();
+    assert_eq!(
+        (a.ts_ns, a.data, a.ts_digits),
+        (Some(1_500_000_000), &b"abc"[..], 6)
+    );
+    let b = r.next_record().unwrap().unwrap();
+    assert_eq!(b.data, b"de");
+    assert!(r.next_record().unwrap().is_none());
+}
+
+#[test]
+fn truncated_record_reports_frame_and_offset() {
+    let mut bytes = pcap_le(&[(1, 0, b"abcd"), (2, 0, b"efgh")], true);
+    bytes.truncate(bytes.len() - 2);
+    let mut r = CaptureReader::from_bytes(bytes).unwrap();
+    assert!(r.next_record().unwrap().is_some());
+    let err = r.next_record().unwrap_err();
+    assert_eq!((err.frame, err.offset), (2, 24 + 16 + 4));
+    assert!(err.is_damage(), "{err}");
+    assert!(
+        r.next_record().unwrap().is_none(),
+        "reader stays finished after an error"
+    );
+}
+
+#[test]
+fn gzip_is_read_transparently() {
+    use std::io::Write;
+    let plain = pcap_le(&[(7, 1, b"xyz")], false);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let mut r = CaptureReader::from_bytes(gz.finish().unwrap()).unwrap();
+    assert!(r.compressed());
+    assert_eq!(r.next_record().unwrap().unwrap().data, b"xyz");
+    assert!(r.next_record().unwrap().is_none());
+}
+
+#[test]
+fn garbage_is_not_a_capture() {
+    let err = CaptureReader::from_bytes(b"hello world, not a capture".to_vec())
+        .err()
+        .unwrap();
+    assert!(matches!(err.kind, ErrorKind::UnknownFormat { .. }), "{err}");
+}

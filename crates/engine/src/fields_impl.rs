@@ -1,0 +1,544 @@
+//! Field values of a [`Frame`], by field id: the bridge from dissection and stream analysis to
+//! the names users type. Presence rules follow what tshark 4.0.17 shows.
+
+use crate::Frame;
+use keepsight_fields::ids::*;
+use keepsight_fields::{FieldId, Packet, Value};
+use keepsight_tcp::{flag, ConnectionEvent};
+use keepsight_wire::{Link, Network, TcpOption, Transport};
+
+impl Packet for Frame<'_> {
+    fn visit(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
+        let data = self.record.data;
+        let d = &self.dissection;
+        match field {
+            FRAME => sink(Value::Bytes(data)),
+            FRAME_NUMBER => sink(Value::UInt(self.number as u64)),
+            // Frames without a time stamp (pcapng simple packet blocks) have no time fields.
+            FRAME_TIME
+            | FRAME_TIME_EPOCH
+            | FRAME_TIME_DELTA
+            | FRAME_TIME_DELTA_DISPLAYED
+            | FRAME_TIME_RELATIVE
+                if self.record.ts_ns.is_none() => {}
+            FRAME_TIME => sink(Value::AbsTime(self.ts_ns)),
+            FRAME_TIME_EPOCH => sink(Value::RelTime(self.ts_ns)),
+            FRAME_TIME_DELTA => sink(Value::RelTime(self.time_delta_ns)),
+            FRAME_TIME_DELTA_DISPLAYED => sink(Value::RelTime(self.time_delta_displayed_ns)),
+            FRAME_TIME_RELATIVE => sink(Value::RelTime(self.time_relative_ns)),
+            FRAME_LEN => sink(Value::UInt(self.record.orig_len as u64)),
+            FRAME_CAP_LEN => sink(Value::UInt(data.len() as u64)),
+            FRAME_PROTOCOLS => {
+                let p = self.protocols();
+                sink(Value::Str(&p))
+            }
+            FRAME_INTERFACE_ID => sink(Value::UInt(self.record.interface_id as u64)),
+            FRAME_MARKED | FRAME_IGNORED => sink(Value::Bool(false)),
+            _ => {
+                let name = field.name();
+                let proto = field.def().protocol();
+                match proto {
+                    "eth" | "vlan" | "sll" | "null" => self.visit_link(field, sink, data),
+                    "ip" | "ipv6" => self.visit_ip(field, sink, data),
+                    "tcp" => self.visit_tcp(field, sink, data),
+                    "udp" => self.visit_udp(field, sink, data),
+                    "data" => {
+                        let payload = self.app_payload();
+                        if !payload.is_empty() {
+                            match field {
+                                DATA | DATA_DATA => sink(Value::Bytes(payload)),
+                                DATA_LEN => sink(Value::UInt(payload.len() as u64)),
+                                _ => {}
+                            }
+                        }
+                    }
+                    _ => {
+                        let _ = (name, d);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Frame<'_> {
+    /// Payload handed to no higher dissector (`data`). tshark does not pass on the payload of a
+    /// segment it flags as a (plain) retransmission or out-of-order segment; it shows it as
+    /// retransmitted segment data instead.
+    fn app_payload(&self) -> &[u8] {
+        match self.dissection.transport {
+            Transport::Tcp { .. } => {
+                let redundant = self
+                    .tcp
+                    .as_ref()
+                    .is_some_and(|t| t.flags.has(flag::RETRANSMISSION | flag::OUT_OF_ORDER));
+                if redundant {
+                    &[]
+                } else {
+                    self.dissection.payload(self.record.data)
+                }
+            }
+            Transport::Udp { .. } => self.dissection.payload(self.record.data),
+            Transport::None => &[],
+        }
+    }
+
+    /// `frame.protocols`, e.g. `eth:ethertype:ip:tcp:data`.
+    pub fn protocols(&self) -> String {
+        let d = &self.dissection;
+        let mut s = String::with_capacity(40);
+        match d.link {
+            Link::Ethernet => {
+                s.push_str("eth:ethertype");
+                for &tpid in &d.vlan_tpids[..(d.vlan_count as usize).min(2)] {
+                    s.push_str(if tpid == 0x88a8 {
+                        ":ieee8021ad:ethertype"
+                    } else {
+                        ":vlan:ethertype"
+                    });
+                }
+            }
+            Link::Sll => s.push_str("sll:ethertype"),
+            Link::Sll2 => s.push_str("sll:ethertype"),
+            Link::Null => s.push_str("null"),
+            // LINKTYPE_RAW shows a "raw" layer; LINKTYPE_IPV4/IPV6 go straight to IP.
+            Link::Raw if matches!(self.record.link_type, 228 | 229) => {}
+            Link::Raw => s.push_str("raw"),
+            Link::Unknown => {
+                if self.record.link_type == keepsight_capture::linktype::PCAPNG_CUSTOM_BLOCK {
+                    s.push_str("data");
+                }
+                return s;
+            }
+        }
+        match d.network {
+            Network::Ipv4 { .. } => s.push_str(":ip"),
+            Network::Ipv6 { .. } => s.push_str(":ipv6"),
+            Network::None => {
+                if d.ethertype != 0 || d.link == Link::Ethernet {
+                    s.push_str(":data");
+                }
+            }
+        }
+        if s.starts_with(':') {
+            s.remove(0);
+        }
+        if d.network == Network::None {
+            return s;
+        }
+        match d.transport {
+            Transport::Tcp { .. } => s.push_str(":tcp"),
+            Transport::Udp { .. } => s.push_str(":udp"),
+            Transport::None => {
+                if !d.has_problem(keepsight_wire::Problem::Fragment) {
+                    s.push_str(":data");
+                }
+                return s;
+            }
+        }
+        if !self.app_payload().is_empty() {
+            s.push_str(":data");
+        }
+        s
+    }
+
+    fn visit_link(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>), data: &[u8]) {
+        let d = &self.dissection;
+        match d.link {
+            Link::Ethernet if data.len() >= 14 => {
+                let dst: [u8; 6] = data[0..6].try_into().unwrap_or_default();
+                let src: [u8; 6] = data[6..12].try_into().unwrap_or_default();
+                match field {
+                    ETH => sink(Value::Bytes(&data[..14])),
+                    ETH_DST => sink(Value::Ether(dst)),
+                    ETH_SRC => sink(Value::Ether(src)),
+                    ETH_ADDR => {
+                        sink(Value::Ether(dst));
+                        sink(Value::Ether(src));
+                    }
+                    ETH_TYPE => sink(Value::UInt(u16::from_be_bytes([data[12], data[13]]) as u64)),
+                    ETH_PADDING => {
+                        // Short frames are padded to 60 bytes; bytes after the IP packet up to
+                        // there are padding.
+                        let trailer = d.trailer(data);
+                        if !trailer.is_empty() && data.len() <= 60 {
+                            sink(Value::Bytes(trailer));
+                        }
+                    }
+                    VLAN | VLAN_ID | VLAN_PRIORITY | VLAN_ETYPE => {
+                        let n = (d.vlan_count as usize).min(2);
+                        for (&off, &tpid) in d.vlan_offsets[..n].iter().zip(&d.vlan_tpids[..n]) {
+                            // 802.1ad service tags are a protocol of their own in tshark.
+                            if tpid == 0x88a8 {
+                                continue;
+                            }
+                            let off = off as usize;
+                            let tci = u16::from_be_bytes([data[off], data[off + 1]]);
+                            match field {
+                                VLAN => sink(Value::Bytes(&data[off..off + 4])),
+                                VLAN_ID => sink(Value::UInt((tci & 0x0fff) as u64)),
+                                VLAN_PRIORITY => sink(Value::UInt((tci >> 13) as u64)),
+                                _ => sink(Value::UInt(u16::from_be_bytes([
+                                    data[off + 2],
+                                    data[off + 3],
+                                ]) as u64)),
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Link::Sll if data.len() >= 16 => match field {
+                SLL => sink(Value::Bytes(&data[..16])),
+                SLL_PKTTYPE => sink(Value::UInt(u16::from_be_bytes([data[0], data[1]]) as u64)),
+                SLL_ETYPE => sink(Value::UInt(d.ethertype as u64)),
+                _ => {}
+            },
+            Link::Sll2 if data.len() >= 20 => match field {
+                SLL => sink(Value::Bytes(&data[..20])),
+                SLL_PKTTYPE => sink(Value::UInt(data[10] as u64)),
+                SLL_ETYPE => sink(Value::UInt(d.ethertype as u64)),
+                SLL_IFINDEX => {
+                    sink(Value::UInt(
+                        u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as u64,
+                    ))
+                }
+                _ => {}
+            },
+            Link::Null if data.len() >= 4 => match field {
+                NULL => sink(Value::Bytes(&data[..4])),
+                NULL_FAMILY => {
+                    let raw = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+                    let fam = if self.record.link_type == 108 || raw & 0xffff_0000 != 0 {
+                        raw.swap_bytes()
+                    } else {
+                        raw
+                    };
+                    sink(Value::UInt(fam as u64))
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn visit_ip(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>), data: &[u8]) {
+        let d = &self.dissection;
+        if let (Some(h), Network::Ipv4 { offset, header_len }) = (d.ipv4(data), d.network) {
+            let off = offset as usize;
+            match field {
+                IP => sink(Value::Bytes(
+                    &data[off..(off + header_len as usize).min(data.len())],
+                )),
+                IP_VERSION => sink(Value::UInt(4)),
+                IP_HDR_LEN => sink(Value::UInt(h.header_len() as u64)),
+                IP_DSFIELD => sink(Value::UInt(h.dscp_ecn() as u64)),
+                IP_LEN => sink(Value::UInt(h.total_len() as u64)),
+                IP_ID => sink(Value::UInt(h.ident() as u64)),
+                IP_FLAGS => sink(Value::UInt(h.flags() as u64)),
+                IP_FLAGS_RB => sink(Value::Bool(h.flags() & 4 != 0)),
+                IP_FLAGS_DF => sink(Value::Bool(h.dont_fragment())),
+                IP_FLAGS_MF => sink(Value::Bool(h.more_fragments())),
+                // tshark 4.0 shows the raw 13-bit field (8-byte units).
+                IP_FRAG_OFFSET => sink(Value::UInt((h.frag_offset() / 8) as u64)),
+                IP_TTL => sink(Value::UInt(h.ttl() as u64)),
+                IP_PROTO => sink(Value::UInt(h.protocol() as u64)),
+                IP_CHECKSUM => sink(Value::UInt(h.checksum() as u64)),
+                IP_SRC => sink(Value::Ipv4(h.src())),
+                IP_DST => sink(Value::Ipv4(h.dst())),
+                IP_ADDR => {
+                    sink(Value::Ipv4(h.src()));
+                    sink(Value::Ipv4(h.dst()));
+                }
+                _ => {}
+            }
+        } else if let (
+            Some(h),
+            Network::Ipv6 {
+                offset, header_len, ..
+            },
+        ) = (d.ipv6(data), d.network)
+        {
+            let off = offset as usize;
+            match field {
+                IPV6 => sink(Value::Bytes(
+                    &data[off..(off + header_len as usize).min(data.len())],
+                )),
+                IPV6_VERSION => sink(Value::UInt(6)),
+                IPV6_TCLASS => sink(Value::UInt(h.traffic_class() as u64)),
+                IPV6_FLOW => sink(Value::UInt(h.flow_label() as u64)),
+                IPV6_PLEN => sink(Value::UInt(h.payload_len() as u64)),
+                IPV6_NXT => sink(Value::UInt(h.next_header() as u64)),
+                IPV6_HLIM => sink(Value::UInt(h.hop_limit() as u64)),
+                IPV6_SRC => sink(Value::Ipv6(h.src())),
+                IPV6_DST => sink(Value::Ipv6(h.dst())),
+                IPV6_ADDR => {
+                    sink(Value::Ipv6(h.src()));
+                    sink(Value::Ipv6(h.dst()));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn visit_udp(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>), data: &[u8]) {
+        let d = &self.dissection;
+        let Some(h) = d.udp(data) else { return };
+        let off = d.transport_offset().unwrap_or(0);
+        match field {
+            UDP => sink(Value::Bytes(&data[off..off + 8])),
+            UDP_SRCPORT => sink(Value::UInt(h.src_port() as u64)),
+            UDP_DSTPORT => sink(Value::UInt(h.dst_port() as u64)),
+            UDP_PORT => {
+                sink(Value::UInt(h.src_port() as u64));
+                sink(Value::UInt(h.dst_port() as u64));
+            }
+            UDP_LENGTH => sink(Value::UInt(h.length() as u64)),
+            UDP_CHECKSUM => sink(Value::UInt(h.checksum() as u64)),
+            UDP_STREAM => {
+                if let Some(s) = self.udp_stream {
+                    sink(Value::UInt(s as u64))
+                }
+            }
+            UDP_PAYLOAD => {
+                let p = d.payload(data);
+                if !p.is_empty() {
+                    sink(Value::Bytes(p))
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn visit_tcp(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>), data: &[u8]) {
+        let d = &self.dissection;
+        let Some(h) = d.tcp(data) else { return };
+        let Some(t) = self.tcp.as_ref() else { return };
+        let flags = h.flags();
+        let a = t.flags;
+        let uint = |v: u32| Value::UInt(v as u64);
+        let bit = |b: u16| Value::Bool(flags.has(b));
+        match field {
+            TCP => sink(Value::Bytes(d.transport_bytes(data))),
+            TCP_SRCPORT => sink(uint(h.src_port() as u32)),
+            TCP_DSTPORT => sink(uint(h.dst_port() as u32)),
+            TCP_PORT => {
+                sink(uint(h.src_port() as u32));
+                sink(uint(h.dst_port() as u32));
+            }
+            TCP_STREAM => sink(uint(t.stream)),
+            TCP_COMPLETENESS => sink(uint(t.completeness as u32)),
+            TCP_LEN => {
+                if let Some(l) = d.payload_len {
+                    sink(uint(l))
+                }
+            }
+            TCP_SEQ => sink(uint(t.seq)),
+            TCP_SEQ_RAW => sink(uint(h.seq())),
+            TCP_NXTSEQ => sink(uint(t.nxtseq)),
+            TCP_ACK => sink(uint(t.ack)),
+            TCP_ACK_RAW => sink(uint(h.ack())),
+            TCP_HDR_LEN => sink(uint(h.header_len() as u32)),
+            TCP_FLAGS => sink(uint(flags.0 as u32)),
+            TCP_FLAGS_RES => sink(Value::Bool(flags.0 & 0x0e00 != 0)),
+            TCP_FLAGS_AE => sink(bit(0x100)),
+            TCP_FLAGS_CWR => sink(bit(0x80)),
+            TCP_FLAGS_ECE => sink(bit(0x40)),
+            TCP_FLAGS_URG => sink(bit(0x20)),
+            TCP_FLAGS_ACK => sink(bit(0x10)),
+            TCP_FLAGS_PUSH => sink(bit(0x08)),
+            TCP_FLAGS_RESET => sink(bit(0x04)),
+            TCP_FLAGS_SYN => sink(bit(0x02)),
+            TCP_FLAGS_FIN => sink(bit(0x01)),
+            TCP_FLAGS_STR => {
+                let mut buf = [0u8; 36];
+                let s = flags_str(flags.0, &mut buf);
+                sink(Value::Str(s))
+            }
+            TCP_WINDOW_SIZE_VALUE => sink(uint(h.window() as u32)),
+            TCP_WINDOW_SIZE => sink(uint(t.window_size)),
+            TCP_WINDOW_SIZE_SCALEFACTOR => {
+                if let Some(f) = t.window_scalefactor {
+                    sink(Value::Int(f as i64))
+                }
+            }
+            TCP_CHECKSUM => sink(uint(h.checksum() as u32)),
+            TCP_URGENT_POINTER => sink(uint(h.urgent_pointer() as u32)),
+            TCP_OPTIONS => {
+                let o = h.option_bytes();
+                if !o.is_empty() {
+                    sink(Value::Bytes(o))
+                }
+            }
+            TCP_OPTIONS_MSS_VAL
+            | TCP_OPTIONS_WSCALE_SHIFT
+            | TCP_OPTIONS_WSCALE_MULTIPLIER
+            | TCP_OPTIONS_SACK_PERM
+            | TCP_OPTIONS_SACK_LE
+            | TCP_OPTIONS_SACK_RE
+            | TCP_OPTIONS_TIMESTAMP_TSVAL
+            | TCP_OPTIONS_TIMESTAMP_TSECR => {
+                // SACK edges are shown relative to the peer's base sequence number.
+                let base = h.ack().wrapping_sub(t.ack);
+                for o in h.options() {
+                    match (field, o) {
+                        (TCP_OPTIONS_MSS_VAL, TcpOption::Mss(v)) => sink(uint(v as u32)),
+                        (TCP_OPTIONS_WSCALE_SHIFT, TcpOption::WindowScale(s)) => {
+                            sink(uint(s as u32))
+                        }
+                        (TCP_OPTIONS_WSCALE_MULTIPLIER, TcpOption::WindowScale(s)) => {
+                            sink(uint(1u32 << s.min(14)))
+                        }
+                        (TCP_OPTIONS_SACK_PERM, TcpOption::SackPermitted) => sink(Value::Present),
+                        (TCP_OPTIONS_SACK_LE | TCP_OPTIONS_SACK_RE, TcpOption::Sack(blocks)) => {
+                            for b in blocks.chunks_exact(8) {
+                                let i = if field == TCP_OPTIONS_SACK_LE { 0 } else { 4 };
+                                let edge = u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+                                sink(uint(edge.wrapping_sub(base)))
+                            }
+                        }
+                        (TCP_OPTIONS_TIMESTAMP_TSVAL, TcpOption::Timestamps { tsval, .. }) => {
+                            sink(uint(tsval))
+                        }
+                        (TCP_OPTIONS_TIMESTAMP_TSECR, TcpOption::Timestamps { tsecr, .. }) => {
+                            sink(uint(tsecr))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            TCP_ANALYSIS => {
+                if t.has_analysis {
+                    sink(Value::Present)
+                }
+            }
+            TCP_ANALYSIS_FLAGS => {
+                if !a.is_empty() {
+                    sink(Value::Present)
+                }
+            }
+            TCP_ANALYSIS_RETRANSMISSION => {
+                if a.has(
+                    flag::RETRANSMISSION
+                        | flag::FAST_RETRANSMISSION
+                        | flag::SPURIOUS_RETRANSMISSION,
+                ) {
+                    sink(Value::Present)
+                }
+            }
+            TCP_ANALYSIS_DUPLICATE_ACK => {
+                if a.has(flag::DUPLICATE_ACK) && t.dupack_num != 0 {
+                    sink(Value::Present)
+                }
+            }
+            TCP_ANALYSIS_DUPLICATE_ACK_NUM => {
+                if t.dupack_num != 0 {
+                    sink(uint(t.dupack_num))
+                }
+            }
+            TCP_ANALYSIS_DUPLICATE_ACK_FRAME => {
+                if t.dupack_num != 0 {
+                    sink(Value::FrameNum(t.dupack_frame))
+                }
+            }
+            TCP_ANALYSIS_ACKS_FRAME => {
+                if t.acks_frame != 0 {
+                    sink(Value::FrameNum(t.acks_frame))
+                }
+            }
+            TCP_ANALYSIS_ACK_RTT => {
+                if t.acks_frame != 0 && t.ack_rtt_ns != 0 {
+                    sink(Value::RelTime(t.ack_rtt_ns))
+                }
+            }
+            TCP_ANALYSIS_INITIAL_RTT => {
+                if t.initial_rtt_ns != 0 {
+                    sink(Value::RelTime(t.initial_rtt_ns))
+                }
+            }
+            TCP_ANALYSIS_BYTES_IN_FLIGHT => {
+                if t.bytes_in_flight != 0 {
+                    sink(uint(t.bytes_in_flight))
+                }
+            }
+            TCP_ANALYSIS_PUSH_BYTES_SENT => {
+                if let Some(v) = t.push_bytes_sent {
+                    if t.bytes_in_flight != 0 {
+                        sink(uint(v))
+                    }
+                }
+            }
+            TCP_ANALYSIS_RTO => {
+                if t.rto_ns != 0 {
+                    sink(Value::RelTime(t.rto_ns))
+                }
+            }
+            TCP_ANALYSIS_RTO_FRAME => {
+                if t.rto_ns != 0 {
+                    sink(Value::FrameNum(t.rto_frame))
+                }
+            }
+            TCP_CONNECTION_SYN => conn(t.connection, ConnectionEvent::SYN, sink),
+            TCP_CONNECTION_SYNACK => conn(t.connection, ConnectionEvent::SYNACK, sink),
+            TCP_CONNECTION_FIN => conn(t.connection, ConnectionEvent::FIN, sink),
+            TCP_CONNECTION_FIN_ACTIVE => conn(t.connection, ConnectionEvent::FIN_ACTIVE, sink),
+            TCP_CONNECTION_FIN_PASSIVE => conn(t.connection, ConnectionEvent::FIN_PASSIVE, sink),
+            TCP_CONNECTION_RST => conn(t.connection, ConnectionEvent::RST, sink),
+            TCP_TIME_RELATIVE => sink(Value::RelTime(t.time_relative_ns)),
+            TCP_TIME_DELTA => sink(Value::RelTime(t.time_delta_ns)),
+            TCP_PAYLOAD => {
+                let p = d.payload(data);
+                if !p.is_empty() {
+                    sink(Value::Bytes(p))
+                }
+            }
+            other => {
+                // Analysis flag fields map one-to-one to bits.
+                let bit = match other {
+                    TCP_ANALYSIS_FAST_RETRANSMISSION => flag::FAST_RETRANSMISSION,
+                    TCP_ANALYSIS_SPURIOUS_RETRANSMISSION => flag::SPURIOUS_RETRANSMISSION,
+                    TCP_ANALYSIS_OUT_OF_ORDER => flag::OUT_OF_ORDER,
+                    TCP_ANALYSIS_REUSED_PORTS => flag::REUSED_PORTS,
+                    TCP_ANALYSIS_LOST_SEGMENT => flag::LOST_PACKET,
+                    TCP_ANALYSIS_ACK_LOST_SEGMENT => flag::ACK_LOST_PACKET,
+                    TCP_ANALYSIS_WINDOW_UPDATE => flag::WINDOW_UPDATE,
+                    TCP_ANALYSIS_WINDOW_FULL => flag::WINDOW_FULL,
+                    TCP_ANALYSIS_KEEP_ALIVE => flag::KEEP_ALIVE,
+                    TCP_ANALYSIS_KEEP_ALIVE_ACK => flag::KEEP_ALIVE_ACK,
+                    TCP_ANALYSIS_ZERO_WINDOW => flag::ZERO_WINDOW,
+                    TCP_ANALYSIS_ZERO_WINDOW_PROBE => flag::ZERO_WINDOW_PROBE,
+                    TCP_ANALYSIS_ZERO_WINDOW_PROBE_ACK => flag::ZERO_WINDOW_PROBE_ACK,
+                    _ => 0,
+                };
+                if bit != 0 && a.has(bit) {
+                    sink(Value::Present)
+                }
+            }
+        }
+    }
+}
+
+fn conn(ev: ConnectionEvent, bit: u8, sink: &mut dyn FnMut(Value<'_>)) {
+    if ev.has(bit) {
+        sink(Value::Present)
+    }
+}
+
+/// tshark's `tcp.flags.str`: twelve positions, a letter for each set flag, `·` otherwise.
+pub fn flags_str(flags: u16, buf: &mut [u8; 36]) -> &str {
+    const LETTERS: [u8; 12] = *b"RRRACEUAPRSF";
+    let mut n = 0;
+    for (i, &letter) in LETTERS.iter().enumerate() {
+        let set = flags & (0x800 >> i) != 0;
+        if set {
+            buf[n] = letter;
+            n += 1;
+        } else {
+            // U+00B7 MIDDLE DOT in UTF-8.
+            buf[n] = 0xc2;
+            buf[n + 1] = 0xb7;
+            n += 2;
+        }
+    }
+    std::str::from_utf8(&buf[..n]).unwrap_or("")
+}

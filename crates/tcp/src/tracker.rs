@@ -1,0 +1,706 @@
+//! Per-connection state and the per-segment analysis.
+
+use crate::analysis::{flag::*, AnalysisFlags};
+use std::collections::HashMap;
+
+const FIN: u16 = 0x01;
+const SYN: u16 = 0x02;
+const RST: u16 = 0x04;
+const PSH: u16 = 0x08;
+const ACK: u16 = 0x10;
+
+/// Wireshark stops remembering unacknowledged segments beyond this many per direction
+/// (`TCP_MAX_UNACKED_SEGMENTS`); matching it keeps RTT/bytes-in-flight results identical and
+/// bounds memory when one side's ACKs are not captured.
+const MAX_UNACKED: usize = 1000;
+
+/// An address as 16 bytes; IPv4 addresses use the first 4 bytes.
+pub type Addr = [u8; 16];
+
+/// The header values of one TCP segment, as the tracker needs them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Segment {
+    pub frame: u32,
+    pub ts_ns: i64,
+    pub ipv6: bool,
+    pub src: Addr,
+    pub dst: Addr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    /// The 12 flag bits.
+    pub flags: u16,
+    /// The window field as on the wire.
+    pub window: u16,
+    /// `tcp.len`: IP-reported payload length.
+    pub seglen: u32,
+    /// Window-scale option shift, on SYN segments that carry one.
+    pub window_scale: Option<u8>,
+    /// Bytes covered by this segment's SACK blocks (sum of right - left edges), 0 without SACK.
+    pub sacked_bytes: u32,
+}
+
+/// Connection events tshark reports as expert items (`tcp.connection.*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionEvent(pub u8);
+
+impl ConnectionEvent {
+    pub const SYN: u8 = 1;
+    pub const SYNACK: u8 = 2;
+    pub const FIN: u8 = 4;
+    pub const FIN_ACTIVE: u8 = 8;
+    pub const FIN_PASSIVE: u8 = 16;
+    pub const RST: u8 = 32;
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// What the tracker concludes about one segment: the `tcp.*` values tshark derives from state.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TcpInfo {
+    pub stream: u32,
+    /// Relative sequence number (`tcp.seq`).
+    pub seq: u32,
+    /// Relative acknowledgment number when the ACK flag is set, the raw field otherwise (`tcp.ack`).
+    pub ack: u32,
+    /// `tcp.nxtseq`.
+    pub nxtseq: u32,
+    pub time_relative_ns: i64,
+    pub time_delta_ns: i64,
+    pub flags: AnalysisFlags,
+    /// True when tshark shows a `tcp.analysis` subtree for this frame.
+    pub has_analysis: bool,
+    /// `tcp.analysis.acks_frame` (0 = absent).
+    pub acks_frame: u32,
+    /// `tcp.analysis.ack_rtt` in ns (0 = absent).
+    pub ack_rtt_ns: i64,
+    /// `tcp.analysis.initial_rtt` in ns (0 = absent); shown only with `has_analysis`.
+    pub initial_rtt_ns: i64,
+    /// `tcp.analysis.bytes_in_flight` (0 = absent).
+    pub bytes_in_flight: u32,
+    /// `tcp.analysis.push_bytes_sent`, when computed.
+    pub push_bytes_sent: Option<u32>,
+    pub dupack_num: u32,
+    pub dupack_frame: u32,
+    /// `tcp.analysis.rto` in ns and `rto_frame` (0 = absent).
+    pub rto_ns: i64,
+    pub rto_frame: u32,
+    /// `tcp.window_size`: the window scaled by the sender's shift when known.
+    pub window_size: u32,
+    /// `tcp.window_size_scalefactor`: `None` on SYN segments (never scaled), else -1 unknown,
+    /// -2 no scaling, or the multiplier.
+    pub window_scalefactor: Option<i32>,
+    /// `tcp.completeness` as tshark prints it on the first pass (the value before this frame).
+    pub completeness: u8,
+    pub connection: ConnectionEvent,
+    /// True when this segment comes from the endpoint that sent the stream's first frame
+    /// (Wireshark's "Node 0").
+    pub from_first_sender: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Unacked {
+    frame: u32,
+    seq: u32,
+    nextseq: u32,
+    ts: i64,
+}
+
+#[derive(Debug)]
+struct Flow {
+    base_seq: u32,
+    base_set: bool,
+    nextseq: u32,
+    nextseqframe: u32,
+    nextseqtime: i64,
+    maxseqtobeacked: u32,
+    lastack: u32,
+    lastacktime: i64,
+    window: u32,
+    win_scale: i8,
+    /// The last window this direction advertised came on a SYN (not to be scaled).
+    window_from_syn: bool,
+    lastsegmentflags: u32,
+    dupacknum: i32,
+    lastnondupack: u32,
+    /// Oldest first; Wireshark walks its list newest first, so loops here run in reverse.
+    segments: Vec<Unacked>,
+    valid_bif: bool,
+    push_bytes_sent: u32,
+    push_set_last: bool,
+    /// Bytes the last segment of this direction reported as SACKed.
+    sacked_bytes: u32,
+}
+
+impl Flow {
+    fn new() -> Self {
+        Flow {
+            base_seq: 0,
+            base_set: false,
+            nextseq: 0,
+            nextseqframe: 0,
+            nextseqtime: 0,
+            maxseqtobeacked: 0,
+            lastack: 0,
+            lastacktime: 0,
+            window: u32::MAX,
+            win_scale: -1,
+            window_from_syn: true,
+            lastsegmentflags: 0,
+            dupacknum: 0,
+            lastnondupack: 0,
+            segments: Vec::new(),
+            valid_bif: true,
+            push_bytes_sent: 0,
+            push_set_last: false,
+            sacked_bytes: 0,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Conversation {
+    stream: u32,
+    /// Endpoint (addr, port) of the first frame's sender; flows[0] is its direction.
+    first_src: (Addr, u16),
+    flows: [Flow; 2],
+    ts_first: i64,
+    ts_prev: i64,
+    ts_mru_syn: i64,
+    ts_first_rtt: i64,
+    completeness: u8,
+    frames: u64,
+    /// Which flow sent the first FIN (0/1), if any.
+    fin_initiator: Option<u8>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    ipv6: bool,
+    lo: (Addr, u16),
+    hi: (Addr, u16),
+}
+
+/// Assigns stream numbers and analyses segments, one at a time in file order.
+#[derive(Default)]
+pub struct Tracker {
+    index: HashMap<Key, u32>,
+    convs: Vec<Conversation>,
+}
+
+#[inline]
+fn gt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+#[inline]
+fn lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+#[inline]
+fn le(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) <= 0
+}
+
+impl Tracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of streams seen so far.
+    pub fn streams(&self) -> u32 {
+        self.convs.len() as u32
+    }
+
+    fn new_conversation(&mut self, key: Key, s: &Segment) -> u32 {
+        let idx = self.convs.len() as u32;
+        self.convs.push(Conversation {
+            stream: idx,
+            first_src: (s.src, s.src_port),
+            flows: [Flow::new(), Flow::new()],
+            ts_first: s.ts_ns,
+            ts_prev: s.ts_ns,
+            ts_mru_syn: 0,
+            ts_first_rtt: 0,
+            completeness: 0,
+            frames: 0,
+            fin_initiator: None,
+        });
+        self.index.insert(key, idx);
+        idx
+    }
+
+    /// Analyses one segment. Segments must be given in file order.
+    pub fn process(&mut self, s: &Segment) -> TcpInfo {
+        let a = (s.src, s.src_port);
+        let b = (s.dst, s.dst_port);
+        let key = if a <= b {
+            Key {
+                ipv6: s.ipv6,
+                lo: a,
+                hi: b,
+            }
+        } else {
+            Key {
+                ipv6: s.ipv6,
+                lo: b,
+                hi: a,
+            }
+        };
+        let mut pre_flags = 0u32;
+        let mut idx = match self.index.get(&key) {
+            Some(&i) => i,
+            None => self.new_conversation(key, s),
+        };
+        let syn_ack = s.flags & (SYN | ACK);
+        {
+            let conv = &self.convs[idx as usize];
+            let dir = if (s.src, s.src_port) == conv.first_src {
+                0
+            } else {
+                1
+            };
+            let fwd = &conv.flows[dir];
+            // A SYN with a new initial sequence number on a known tuple starts a new stream.
+            if syn_ack == SYN && fwd.base_set && s.seq != fwd.base_seq {
+                idx = self.new_conversation(key, s);
+                pre_flags |= REUSED_PORTS;
+                // tshark 4.0.17 shows the SYN already counted on a reused-ports SYN (and not
+                // on the very first SYN of a tuple).
+                self.convs[idx as usize].completeness = 1;
+            }
+        }
+        let conv = &mut self.convs[idx as usize];
+        let dir = if (s.src, s.src_port) == conv.first_src {
+            0
+        } else {
+            1
+        };
+        if syn_ack == (SYN | ACK) {
+            let fwd = &mut conv.flows[dir];
+            if fwd.base_set && s.seq != fwd.base_seq {
+                // 4.0 keeps the stream and only re-bases the SYN-ACK's direction.
+                pre_flags |= REUSED_PORTS;
+                fwd.base_seq = s.seq;
+            }
+        }
+        analyse(conv, dir, s, pre_flags)
+    }
+}
+
+fn analyse(conv: &mut Conversation, dir: usize, s: &Segment, pre_flags: u32) -> TcpInfo {
+    let mut out = TcpInfo {
+        stream: conv.stream,
+        from_first_sender: dir == 0,
+        ..TcpInfo::default()
+    };
+    let first_frame = conv.frames == 0;
+    conv.frames += 1;
+
+    // Per-stream times.
+    out.time_relative_ns = s.ts_ns - conv.ts_first;
+    out.time_delta_ns = if first_frame {
+        0
+    } else {
+        s.ts_ns - conv.ts_prev
+    };
+    conv.ts_prev = s.ts_ns;
+
+    // Handshake RTT: first ACK without SYN after the most recent SYN.
+    if s.flags & (SYN | ACK) == ACK && conv.ts_mru_syn != 0 && conv.ts_first_rtt == 0 {
+        conv.ts_first_rtt = s.ts_ns - conv.ts_mru_syn;
+    }
+    if s.flags & (SYN | ACK) == SYN {
+        conv.ts_mru_syn = s.ts_ns;
+    }
+
+    // Completeness: tshark prints the value accumulated before this frame; a conversation's
+    // first frame contributes only a SYN (checked against tshark 4.0.17).
+    out.completeness = conv.completeness;
+    let syn_ack = s.flags & (SYN | ACK);
+    if syn_ack == SYN {
+        conv.completeness |= 1;
+    } else if !first_frame {
+        if syn_ack == (SYN | ACK) {
+            conv.completeness |= 2;
+        }
+        if s.flags & (SYN | ACK) == ACK && s.seglen == 0 {
+            conv.completeness |= 4;
+        }
+        if s.seglen > 0 {
+            conv.completeness |= 8;
+        }
+        if s.flags & FIN != 0 {
+            conv.completeness |= 16;
+        }
+        if s.flags & RST != 0 {
+            conv.completeness |= 32;
+        }
+    }
+
+    // Connection expert items.
+    let mut ev = 0u8;
+    if syn_ack == SYN {
+        ev |= ConnectionEvent::SYN;
+    }
+    if syn_ack == (SYN | ACK) {
+        ev |= ConnectionEvent::SYNACK;
+    }
+    if s.flags & FIN != 0 {
+        ev |= ConnectionEvent::FIN;
+        let initiator = *conv.fin_initiator.get_or_insert(dir as u8);
+        ev |= if initiator == dir as u8 {
+            ConnectionEvent::FIN_ACTIVE
+        } else {
+            ConnectionEvent::FIN_PASSIVE
+        };
+    }
+    if s.flags & RST != 0 {
+        ev |= ConnectionEvent::RST;
+    }
+    out.connection = ConnectionEvent(ev);
+
+    // Window scale: learnt from SYN options, as Wireshark's verify_tcp_window_scaling does.
+    let (fwd_i, rev_i) = (dir, 1 - dir);
+    if s.flags & SYN != 0 {
+        if let Some(shift) = s.window_scale {
+            conv.flows[fwd_i].win_scale = shift.min(14) as i8;
+        }
+        let is_synack = s.flags & ACK != 0;
+        if conv.flows[fwd_i].win_scale == -1 {
+            conv.flows[fwd_i].win_scale = -2;
+            conv.flows[rev_i].win_scale = -2;
+        } else if is_synack && conv.flows[rev_i].win_scale == -2 {
+            conv.flows[fwd_i].win_scale = -2;
+        }
+        out.window_size = s.window as u32;
+        out.window_scalefactor = None;
+    } else {
+        let ws = conv.flows[fwd_i].win_scale;
+        out.window_size = if ws >= 0 {
+            (s.window as u32) << ws
+        } else {
+            s.window as u32
+        };
+        out.window_scalefactor = Some(if ws >= 0 { 1 << ws } else { ws as i32 });
+    }
+
+    let mut ta = Ta {
+        flags: pre_flags,
+        created: pre_flags != 0,
+        ..Ta::default()
+    };
+    analyze_sequence_number(conv, fwd_i, s, &mut ta);
+
+    let [f0, f1] = &conv.flows;
+    let (fwd, rev) = if fwd_i == 0 { (f0, f1) } else { (f1, f0) };
+    out.seq = s.seq.wrapping_sub(fwd.base_seq);
+    out.ack = if s.flags & ACK != 0 {
+        s.ack.wrapping_sub(rev.base_seq)
+    } else {
+        s.ack
+    };
+    out.nxtseq = out
+        .seq
+        .wrapping_add(s.seglen)
+        .wrapping_add(if s.flags & (SYN | FIN) != 0 { 1 } else { 0 });
+
+    out.flags = AnalysisFlags(ta.flags);
+    out.has_analysis = ta.created;
+    out.acks_frame = ta.frame_acked;
+    out.ack_rtt_ns = if ta.frame_acked != 0 { ta.ack_rtt } else { 0 };
+    out.initial_rtt_ns = if ta.created { conv.ts_first_rtt } else { 0 };
+    out.bytes_in_flight = ta.bytes_in_flight;
+    out.push_bytes_sent = ta.push_bytes_sent;
+    if ta.flags & DUPLICATE_ACK != 0 {
+        out.dupack_num = ta.dupack_num;
+        out.dupack_frame = ta.dupack_frame;
+    }
+    if ta.flags & RETRANSMISSION != 0 {
+        out.rto_ns = ta.rto;
+        out.rto_frame = ta.rto_frame;
+    }
+    out
+}
+
+/// Wireshark's per-frame `tcp_acked` record: exists (`created`) once any analysis result is
+/// attached to the frame, which is what makes tshark show the `tcp.analysis` subtree.
+#[derive(Default)]
+struct Ta {
+    created: bool,
+    flags: u32,
+    frame_acked: u32,
+    ack_rtt: i64,
+    bytes_in_flight: u32,
+    push_bytes_sent: Option<u32>,
+    dupack_num: u32,
+    dupack_frame: u32,
+    rto: i64,
+    rto_frame: u32,
+}
+
+impl Ta {
+    #[inline]
+    fn set(&mut self, f: u32) {
+        self.created = true;
+        self.flags |= f;
+    }
+}
+
+/// The sequence analysis of one segment, in the order and with the rules of Wireshark 4.0's
+/// `tcp_analyze_sequence_number`. Order matters: earlier checks change state later ones read.
+fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, ta: &mut Ta) {
+    let (seq, ack, seglen, flags) = (s.seq, s.ack, s.seglen, s.flags);
+    let window = s.window as u32;
+    let now = s.ts_ns;
+    let first_rtt = conv.ts_first_rtt;
+    let [f0, f1] = &mut conv.flows;
+    let (fwd, rev) = if fwd_i == 0 { (f0, f1) } else { (f1, f0) };
+
+    // Base sequence numbers: the ISN from a SYN, else one before the first sequence seen, so
+    // the first mid-stream segment shows relative sequence 1.
+    if !fwd.base_set {
+        fwd.base_seq = if flags & SYN != 0 {
+            seq
+        } else {
+            seq.wrapping_sub(1)
+        };
+        fwd.base_set = true;
+    }
+    if !rev.base_set && flags & ACK != 0 {
+        rev.base_seq = ack.wrapping_sub(1);
+        rev.base_set = true;
+    }
+    if flags & ACK != 0 {
+        rev.valid_bif = true;
+    }
+
+    'fwd: {
+        // Zero window probe: one byte at the next sequence while the peer's window is zero.
+        if seglen == 1 && seq == fwd.nextseq && rev.window == 0 {
+            ta.set(ZERO_WINDOW_PROBE);
+            break 'fwd;
+        }
+        if window == 0 && flags & (RST | FIN | SYN) == 0 {
+            ta.set(ZERO_WINDOW);
+        }
+        if fwd.nextseq != 0 && gt(seq, fwd.nextseq) && flags & RST == 0 {
+            ta.set(LOST_PACKET);
+            // Bytes in flight are unknown until the other side ACKs again.
+            fwd.valid_bif = false;
+        }
+        // Keep-alive: 0 or 1 byte starting one before the next expected sequence number.
+        if (seglen == 0 || seglen == 1)
+            && seq == fwd.nextseq.wrapping_sub(1)
+            && flags & (SYN | FIN | RST) == 0
+        {
+            ta.set(KEEP_ALIVE);
+        }
+        if seglen == 0
+            && window != 0
+            && window != fwd.window
+            && seq == fwd.nextseq
+            && ack == fwd.lastack
+            && flags & (SYN | FIN | RST) == 0
+        {
+            ta.set(WINDOW_UPDATE);
+        }
+        if seglen > 0 && rev.win_scale != -1 && flags & (SYN | FIN | RST) == 0 {
+            let shift = if rev.window_from_syn || rev.win_scale == -2 {
+                0
+            } else {
+                rev.win_scale as u32
+            };
+            let edge = rev.lastack.wrapping_add(rev.window.wrapping_shl(shift));
+            if seq.wrapping_add(seglen) == edge {
+                ta.set(WINDOW_FULL);
+            }
+        }
+        let same_ack_seq = seglen == 0
+            && seq == fwd.nextseq
+            && ack == fwd.lastack
+            && flags & (SYN | FIN | RST) == 0;
+        if same_ack_seq
+            && window != 0
+            && window == fwd.window
+            && rev.lastsegmentflags & KEEP_ALIVE != 0
+        {
+            ta.set(KEEP_ALIVE_ACK);
+            break 'fwd;
+        }
+        if same_ack_seq
+            && window == 0
+            && window == fwd.window
+            && rev.lastsegmentflags & ZERO_WINDOW_PROBE != 0
+        {
+            ta.set(ZERO_WINDOW_PROBE_ACK);
+            break 'fwd;
+        }
+        if same_ack_seq && window != 0 && window == fwd.window {
+            fwd.dupacknum = if fwd.dupacknum == -1 {
+                1
+            } else {
+                fwd.dupacknum + 1
+            };
+            ta.set(DUPLICATE_ACK);
+            ta.dupack_num = fwd.dupacknum.max(0) as u32;
+            ta.dupack_frame = fwd.lastnondupack;
+        }
+    }
+    // finished_fwd:
+    if ack != fwd.lastack {
+        fwd.lastnondupack = s.frame;
+        fwd.dupacknum = 0;
+    }
+
+    // ACKed unseen segment.
+    if rev.maxseqtobeacked != 0 && gt(ack, rev.maxseqtobeacked) && flags & ACK != 0 {
+        ta.created = true;
+        if rev.maxseqtobeacked > rev.nextseq {
+            // Plain comparison, as in Wireshark 4.0.
+            rev.maxseqtobeacked = rev.nextseq;
+            ta.flags |= ACK_LOST_PACKET;
+        } else {
+            if rev.dupacknum == 0 {
+                ta.flags |= ACK_LOST_PACKET;
+            }
+            rev.dupacknum = -1;
+        }
+    }
+
+    // Retransmission family.
+    if seglen > 0 || flags & (SYN | FIN) != 0 {
+        let mut seq_not_advanced = fwd.nextseq != 0 && lt(seq, fwd.nextseq);
+        'rtx: {
+            if ta.flags & KEEP_ALIVE != 0 {
+                break 'rtx;
+            }
+            // Data after a dropped zero-window-probe byte is new data, not a retransmission.
+            if seglen > 1 && fwd.nextseq.wrapping_sub(1) == seq {
+                seq_not_advanced = false;
+            }
+            if seglen > 0 && rev.lastack != 0 && le(seq.wrapping_add(seglen), rev.lastack) {
+                ta.set(SPURIOUS_RETRANSMISSION);
+                break 'rtx;
+            }
+            // Fast retransmission is tested before out-of-order (tshark's default preference).
+            let t = now - rev.lastacktime;
+            if seq_not_advanced
+                && rev.dupacknum >= 2
+                && rev.lastack == seq
+                && (t as u64) < 20_000_000
+            {
+                ta.set(FAST_RETRANSMISSION);
+                break 'rtx;
+            }
+            let t = now - fwd.nextseqtime;
+            let ooo_thres: u64 = if first_rtt == 0 {
+                3_000_000
+            } else {
+                first_rtt as u64
+            };
+            let syn_fin = if flags & (SYN | FIN) != 0 { 1 } else { 0 };
+            if seq_not_advanced
+                && (t as u64) < ooo_thres
+                && fwd.nextseq != seq.wrapping_add(seglen).wrapping_add(syn_fin)
+            {
+                ta.set(OUT_OF_ORDER);
+                break 'rtx;
+            }
+            if seq_not_advanced {
+                ta.set(RETRANSMISSION);
+                ta.rto = now - fwd.nextseqtime;
+                ta.rto_frame = fwd.nextseqframe;
+                // The oldest unacknowledged segment is the likeliest original.
+                if let Some(oldest) = fwd.segments.first() {
+                    ta.rto = now - oldest.ts;
+                    ta.rto_frame = oldest.frame;
+                }
+            }
+        }
+    }
+
+    // Bookkeeping.
+    let mut nextseq = seq.wrapping_add(seglen);
+    if (seglen > 0 || flags & (SYN | FIN) != 0) && fwd.segments.len() < MAX_UNACKED {
+        if flags & (SYN | FIN) != 0 {
+            nextseq = nextseq.wrapping_add(1);
+        }
+        fwd.segments.push(Unacked {
+            frame: s.frame,
+            seq,
+            nextseq,
+            ts: now,
+        });
+    }
+    let is_zwp = ta.flags & ZERO_WINDOW_PROBE != 0;
+    if (gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && !is_zwp {
+        fwd.nextseq = nextseq;
+        fwd.nextseqframe = s.frame;
+        fwd.nextseqtime = now;
+    }
+    if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0) && !is_zwp {
+        fwd.maxseqtobeacked = fwd.nextseq;
+    }
+    fwd.window = window;
+    fwd.window_from_syn = flags & SYN != 0;
+    fwd.lastack = ack;
+    fwd.lastacktime = now;
+    fwd.lastsegmentflags = if ta.created { ta.flags } else { 0 };
+
+    // Remove what this segment acknowledges from the other direction's list (newest first).
+    let mut i = rev.segments.len();
+    while i > 0 {
+        i -= 1;
+        let u = rev.segments[i];
+        if ack == u.nextseq {
+            ta.created = true;
+            ta.frame_acked = u.frame;
+            ta.ack_rtt = now - u.ts;
+        } else if gt(ack, u.seq) && le(ack, u.nextseq) {
+            rev.segments[i].seq = ack;
+            continue;
+        } else if gt(u.nextseq, ack) {
+            continue;
+        }
+        rev.segments.remove(i);
+    }
+    if rev.segments.is_empty() && rev.segments.capacity() > 64 {
+        rev.segments = Vec::new();
+    }
+
+    // Bytes in flight, from the unacknowledged segments of this direction.
+    if seglen != 0 && fwd.valid_bif {
+        if let Some(newest) = fwd.segments.last() {
+            let base = fwd.base_seq;
+            let mut first = newest.seq.wrapping_sub(base);
+            let mut last = newest.nextseq.wrapping_sub(base);
+            for u in fwd.segments.iter() {
+                last = last.max(u.nextseq.wrapping_sub(base));
+                first = first.min(u.seq.wrapping_sub(base));
+            }
+            // Data the receiver has SACKed is delivered, not in flight.
+            let in_flight = last.wrapping_sub(first).wrapping_sub(rev.sacked_bytes);
+            if in_flight > 0 && in_flight < 2_000_000_000 {
+                ta.created = true;
+                ta.bytes_in_flight = in_flight - if flags & (SYN | FIN) != 0 { 1 } else { 0 };
+            }
+            let psh = flags & PSH != 0;
+            if psh && !fwd.push_set_last {
+                fwd.push_bytes_sent = fwd.push_bytes_sent.wrapping_add(seglen);
+                fwd.push_set_last = true;
+            } else if psh {
+                fwd.push_bytes_sent = seglen;
+            } else if fwd.push_set_last {
+                fwd.push_bytes_sent = seglen;
+                fwd.push_set_last = false;
+            } else {
+                fwd.push_bytes_sent = fwd.push_bytes_sent.wrapping_add(seglen);
+            }
+            ta.created = true;
+            ta.push_bytes_sent = Some(fwd.push_bytes_sent);
+        }
+    }
+    fwd.sacked_bytes = s.sacked_bytes;
+}
