@@ -83,7 +83,7 @@ pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
             return Err(io::Error::last_os_error());
         }
     }
-    Ok((lim.rlim_cur as u64, lim.rlim_max as u64))
+    Ok((lim.rlim_cur, lim.rlim_max))
 }
 
 /// CPU seconds (user + system) this process has used and its resident memory in KiB, for the

@@ -196,8 +196,8 @@ fn heartbeat_declares_a_dead_peer_after_n_misses_on_schedule() {
         .0;
     let last_reply = log
         .iter()
-        .filter(|(_, e)| matches!(e, ClientEvent::Reply { .. }))
-        .last()
+        .rev()
+        .find(|(_, e)| matches!(e, ClientEvent::Reply { .. }))
         .unwrap()
         .0;
     let consecutive: Vec<u32> = log
