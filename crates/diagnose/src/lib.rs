@@ -307,20 +307,52 @@ fn conclusions(
                         .map(|h| h.sender)
             })
             .count();
-        out.push(format!(
-            "{} connection(s) were reset right after a late heartbeat probe (late by {} typically; e.g. stream {}: {}). \
-             The replies came back in {} ms (median), so the network was fine: {}",
-            late_probe.len(),
-            late.map(|l| human((l * 1e9) as i64)).unwrap_or_else(|| "?".into()),
+        let sender = streams
+            .iter()
+            .find(|s| Some(s.stream) == ex.stream)
+            .and_then(|s| s.heartbeat.as_ref())
+            .map(|h| h.sender)
+            .unwrap_or("sender");
+        let receiver = if sender == "client" {
+            "server"
+        } else {
+            "client"
+        };
+        let secs_txt = |k: &str| {
+            num(ex, k)
+                .map(|v| human((v * 1e9) as i64))
+                .unwrap_or_else(|| "?".into())
+        };
+        let ms_txt = |v: Option<f64>| {
+            v.map(|v| human((v * 1e6) as i64))
+                .unwrap_or_else(|| "?".into())
+        };
+        let example = format!(
+            "e.g. stream {}: probe sent {} after the previous, expected every {}; reply after {}; {} reset {} later",
             ex.stream.map(|s| s.to_string()).unwrap_or_default(),
-            ex.message,
-            lat.map(|l| format!("{l}")).unwrap_or_else(|| "?".into()),
-            if by_sender * 2 >= late_probe.len() {
-                "the heartbeat sender's own scheduler fired late and it then gave up on its own connection — check the sender's timer/scheduler (GC or VM pauses, blocked event loop, CPU starvation), not the network."
-            } else {
-                "the receiver enforced its deadline on probes that the sender scheduled late — check the sender's scheduler, not the network."
-            }
-        ));
+            secs_txt("gap_s"),
+            secs_txt("expected_period_s"),
+            ms_txt(num(ex, "reply_latency_ms")),
+            ex.data.get("by").and_then(|b| b.as_str()).unwrap_or("?"),
+            ms_txt(num(ex, "reset_after_reply_ms")),
+        );
+        out.push(if by_sender * 2 >= late_probe.len() {
+            format!(
+                "{} connection(s) were reset by the {sender} right after one of its own heartbeat probes went out late (typically {} late; {example}). \
+                 The {receiver} answered in {} (median), so the network was fine: the {sender}'s scheduler fired late and the {sender} then gave up on its own connection. \
+                 Check the {sender}'s timer/scheduler (GC or VM pauses, a blocked event loop, CPU starvation), not the network.",
+                late_probe.len(),
+                late.map(|l| human((l * 1e9) as i64)).unwrap_or_else(|| "?".into()),
+                ms_txt(lat),
+            )
+        } else {
+            format!(
+                "{} connection(s) were reset by the {receiver} after the {sender}'s heartbeat probe came late (typically {} late; {example}). \
+                 The {receiver} enforced its deadline; the probes were scheduled late: check the {sender}'s scheduler, not the network.",
+                late_probe.len(),
+                late.map(|l| human((l * 1e9) as i64)).unwrap_or_else(|| "?".into()),
+            )
+        });
     }
     let other_deadline = deadline.len() - late_probe.len();
     if other_deadline > 0 {
@@ -357,13 +389,24 @@ fn conclusions(
             "{rt} heartbeat probe(s) were retransmitted (tshark may show them as [TCP Keep-Alive]; they are retransmitted heartbeats): packet loss on the path delayed those beats."
         ));
     }
+    let flag = |f: &Finding, k: &str| f.data.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
     let late_only = of(Kind::LateHeartbeat)
         .filter(|f| f.severity == Severity::Warning)
         .count();
-    let missed = n(Kind::MissedHeartbeat);
+    let missed = of(Kind::MissedHeartbeat)
+        .filter(|f| !flag(f, "stopped"))
+        .count();
+    let stopped = of(Kind::MissedHeartbeat)
+        .filter(|f| flag(f, "stopped"))
+        .count();
     if late_only + missed > 0 {
         out.push(format!(
             "{late_only} late and {missed} missed heartbeat(s) that the connection survived."
+        ));
+    }
+    if stopped > 0 {
+        out.push(format!(
+            "{stopped} heartbeat(s) stopped well before their connection ended: the sender stopped beating on a connection it may already consider dead."
         ));
     }
     let slow = n(Kind::SlowHeartbeatReply);
@@ -372,8 +415,16 @@ fn conclusions(
             "{slow} slow heartbeat repl(ies) (slow_heartbeat_reply)."
         ));
     }
+    let half_open = of(Kind::ConnectionReset)
+        .filter(|f| flag(f, "half_open"))
+        .count();
+    if half_open > 0 {
+        out.push(format!(
+            "{half_open} reset(s) answered a packet on a connection the resetting side had already dropped (half-open connection): look at that side's earlier history."
+        ));
+    }
     let unexplained = of(Kind::ConnectionReset)
-        .filter(|f| f.severity == Severity::Warning)
+        .filter(|f| f.severity == Severity::Warning && !flag(f, "half_open"))
         .count();
     if unexplained > 0 {
         out.push(format!("{unexplained} other reset(s) without a heartbeat or keep-alive explanation (connection_reset)."));

@@ -390,7 +390,8 @@ pub(crate) fn correlate(
         }
         matched += 1;
         let mut frames: Vec<u32> = hits.iter().flat_map(|e| e.frames.iter().copied()).collect();
-        frames.dedup();
+        let mut seen = std::collections::HashSet::new();
+        frames.retain(|f| seen.insert(*f));
         let streams: Vec<u32> = hits.iter().filter_map(|e| e.stream).collect();
         let what: Vec<String> = hits
             .iter()

@@ -348,14 +348,14 @@ impl Report {
                         .unwrap_or_default();
                     let _ = writeln!(
                         out,
-                        "  stream {}: {} {} -> {}: probe {}{reply} every {} s ± {} s, {} beats{lat}{close}",
+                        "  stream {}: {} {} -> {}: probe {}{reply} every {} (jitter {}), {} beats{lat}{close}",
                         s.stream,
                         h.sender,
                         if h.sender == "client" { &s.endpoints.client } else { &s.endpoints.server },
                         if h.sender == "client" { &s.endpoints.server } else { &s.endpoints.client },
                         h.probe_hex,
-                        h.period_s,
-                        h.jitter_s,
+                        human((h.period_s * 1e9) as i64),
+                        human((h.jitter_s * 1e9) as i64),
                         h.beats
                     );
                 }

@@ -349,6 +349,8 @@ pub(crate) struct Dir {
     pub ttl_max: u8,
     pub ttl_n: u32,
     pub segments: u64,
+    /// Time of this side's last segment.
+    pub last_ts: Option<i64>,
     pub bytes: u64,
     pub cands: Vec<Candidate>,
     pub ka: Option<Box<Keepalive>>,
@@ -365,6 +367,7 @@ pub(crate) struct Stream {
     pub first_frame: u32,
     pub last_ts: i64,
     pub last_frame: u32,
+    pub last_dir: u8,
     pub packets: u64,
     pub max_idle: i64,
     pub max_idle_frames: [u32; 2],
@@ -374,6 +377,8 @@ pub(crate) struct Stream {
     pub last_data: Option<(u32, i64)>,
     pub dirs: [Dir; 2],
     pub rst: Option<Event>,
+    /// At the first RST: the packet just before it, and when the resetting side last sent.
+    pub rst_ctx: Option<(Event, Option<i64>)>,
     pub watch: Option<Watch>,
     pub state_loss: Option<StateLoss>,
     pub injected: Option<Injected>,
@@ -396,6 +401,7 @@ impl Stream {
             first_frame: seg.frame,
             last_ts: seg.ts_ns,
             last_frame: seg.frame,
+            last_dir: 0,
             packets: 0,
             max_idle: 0,
             max_idle_frames: [seg.frame, seg.frame],
@@ -404,6 +410,7 @@ impl Stream {
             last_data: None,
             dirs: [Dir::default(), Dir::default()],
             rst: None,
+            rst_ctx: None,
             watch: None,
             state_loss: None,
             injected: None,
@@ -451,6 +458,15 @@ impl Stream {
         };
 
         if rst {
+            if self.rst.is_none() && self.packets > 1 {
+                let prev = Event {
+                    frame: self.last_frame,
+                    ts: self.last_ts,
+                    dir: self.last_dir,
+                    ttl: 0,
+                };
+                self.rst_ctx = Some((prev, self.dirs[d].last_ts));
+            }
             self.on_rst(ev);
         } else {
             let dir = &mut self.dirs[d];
@@ -626,6 +642,8 @@ impl Stream {
         }
         self.last_ts = ts;
         self.last_frame = seg.frame;
+        self.last_dir = d as u8;
+        self.dirs[d].last_ts = Some(ts);
     }
 
     fn on_rst(&mut self, ev: Event) {

@@ -292,6 +292,26 @@ pub(crate) fn summarize(s: &Stream, opts: &Options, out: &mut Vec<Finding>) -> S
                 )
             })
             .unwrap_or_default();
+        // A reset answering the peer's packet after a long silence: the resetter's TCP no longer
+        // had the connection (a half-open connection discovered).
+        let half_open = s
+            .rst_ctx
+            .filter(|(prev, own)| {
+                prev.dir != r.dir
+                    && r.ts - prev.ts <= 50_000_000
+                    && own.is_some_and(|o| r.ts - o >= 2_000_000_000)
+                    && race.is_empty()
+            })
+            .map(|(prev, own)| {
+                format!(
+                    "; it was the answer to the {}'s packet (frame {}) after the {who} had sent nothing for {}: the {who}'s TCP no longer knew this connection — it had already been torn down on the {who}'s side (look there for an earlier reset, a restart, or a reset forged by a middlebox that the {} never saw)",
+                    role(prev.dir as usize),
+                    prev.frame,
+                    human(r.ts - own.unwrap_or(r.ts)),
+                    role(prev.dir as usize)
+                )
+            })
+            .unwrap_or_default();
         out.push(finding(
             if explained_reset {
                 Severity::Info
@@ -303,7 +323,7 @@ pub(crate) fn summarize(s: &Stream, opts: &Options, out: &mut Vec<Finding>) -> S
             vec![r.frame],
             r.ts,
             format!(
-                "the {who} reset the connection{last_beat}{last_data}{race}{}",
+                "the {who} reset the connection{last_beat}{last_data}{race}{half_open}{}",
                 if explained_reset {
                     " (cause in the findings above)"
                 } else {
@@ -312,6 +332,7 @@ pub(crate) fn summarize(s: &Stream, opts: &Options, out: &mut Vec<Finding>) -> S
             ),
             vec![
                 ("by", json!(who)),
+                ("half_open", json!(!half_open.is_empty())),
                 (
                     "after_last_data_s",
                     json!(s.last_data.map(|(_, t)| round(secs(r.ts - t), 6))),
@@ -513,6 +534,48 @@ fn heartbeat_findings(
         }
     }
 
+    // The beats stopped well before the connection ended.
+    let end = close_ts(s).unwrap_or(s.last_ts);
+    let silent = end - c.last.ts;
+    if silent > 2 * h.period + h.tol {
+        let (close_txt, mut frames) = match close_ts(s) {
+            Some(_) => {
+                let f = s.rst.map(|r| r.frame).or_else(|| {
+                    s.dirs
+                        .iter()
+                        .filter_map(|d| d.fin)
+                        .min_by_key(|e| e.ts)
+                        .map(|e| e.frame)
+                });
+                (
+                    " before the connection was closed",
+                    f.into_iter().collect::<Vec<_>>(),
+                )
+            }
+            None => (" to the last packet of the stream", vec![s.last_frame]),
+        };
+        frames.insert(0, c.last.frame);
+        out.push(finding(
+            Severity::Warning,
+            Kind::MissedHeartbeat,
+            sid,
+            frames,
+            c.last.ts,
+            format!(
+                "the {sender}'s heartbeat stopped: no probe for {} after frame {} (expected every {}){close_txt} → the {sender} stopped beating on this connection (it may consider it dead already)",
+                human(silent),
+                c.last.frame,
+                human(h.period)
+            ),
+            vec![
+                ("gap_s", s3(silent)),
+                ("expected_period_s", s3(h.period)),
+                ("missed", json!(silent / h.period.max(1))),
+                ("stopped", json!(true)),
+            ],
+        ));
+    }
+
     // Slow replies: beyond --timeout, or far beyond this stream's usual latency.
     let slow_after = opts.timeout_ns.unwrap_or_else(|| {
         med.map(|m| (m.saturating_mul(50)).max(200_000_000))
@@ -622,4 +685,11 @@ impl crate::stream::Candidate {
             None => String::new(),
         }
     }
+}
+
+/// When the connection ended: its first RST, else its first FIN.
+fn close_ts(s: &Stream) -> Option<i64> {
+    s.rst
+        .map(|r| r.ts)
+        .or_else(|| s.dirs.iter().filter_map(|d| d.fin).map(|e| e.ts).min())
 }
