@@ -4,7 +4,8 @@ use super::{EXIT_FAILURE, EXIT_PROBLEMS};
 use anyhow::{bail, Context};
 use keepsight_keepalive::heartbeat::{
     parse_hex_byte, run_client, timestamp_now, Backoff, ClientConfig, ClientEvent, ClientExit,
-    ClientStats, EventSink, Server, ServerConfig, ServerEvent, Summary, Wire, DEFAULT_MAX_APP_LEN,
+    ClientStats, EventSink, Server, ServerConfig, ServerEvent, Summary, ThreadPriority, Wire,
+    DEFAULT_MAX_APP_LEN,
 };
 use keepsight_keepalive::{
     format_duration, parse_duration, process_usage, KeepaliveSettings, SoKeepalive,
@@ -99,6 +100,10 @@ pub struct StatsArgs {
     /// Stop after this long.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     duration: Option<Duration>,
+    /// Scheduling priority of the runtime threads: normal, nice:N, realtime[:N] (SCHED_FIFO;
+    /// needs root). Keeps beats on time when every core is busy.
+    #[arg(long, default_value = "normal", value_parser = ThreadPriority::parse, value_name = "PRIORITY")]
+    priority: ThreadPriority,
 }
 
 #[derive(clap::Args)]
@@ -184,8 +189,19 @@ pub struct ClientArgs {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     // Many connections need many descriptors; raising to the hard limit is what the admin allows.
     let _ = keepsight_keepalive::raise_fd_limit();
+    let priority = match &command {
+        Command::Serve(a) => a.stats.priority,
+        Command::Client(a) => a.stats.priority,
+    };
+    // Try the priority on a scratch thread first, so a refusal is reported, not ignored.
+    std::thread::spawn(move || priority.apply_to_current_thread())
+        .join()
+        .map_err(|_| anyhow::anyhow!("priority check thread panicked"))??;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(move || {
+            let _ = priority.apply_to_current_thread();
+        })
         .build()
         .context("cannot start the async runtime")?;
     match command {

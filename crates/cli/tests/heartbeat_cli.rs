@@ -1,0 +1,309 @@
+//! `keepsight heartbeat serve|client` as a user runs them: real processes, real sockets.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keepsight");
+
+/// A child process killed on drop, so a failing test leaves nothing running.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve` (optionally through a prefix such as `ip netns exec NS`) and waits for its
+/// "listening on" line; returns the process and the address it reports.
+fn serve(prefix: &[&str], listen: &str) -> (Proc, String) {
+    let mut cmd = if prefix.is_empty() {
+        Command::new(BIN)
+    } else {
+        let mut c = Command::new(prefix[0]);
+        c.args(&prefix[1..]).arg(BIN);
+        c
+    };
+    let mut child = cmd
+        .args(["heartbeat", "serve", "--listen", listen, "--quiet"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start server");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("server output").unwrap();
+    let addr = first
+        .split("listening on ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_string();
+    // Keep draining so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Proc(child), addr)
+}
+
+fn last_json(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_else(|| {
+        panic!(
+            "no output; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+#[test]
+fn client_and_server_on_loopback_with_json_stats() {
+    let (_server, addr) = serve(&[], "127.0.0.1:0");
+    let out = Command::new(BIN)
+        .args([
+            "heartbeat",
+            "client",
+            "--connect",
+            &addr,
+            "--every",
+            "100ms",
+            "--timeout",
+            "500ms",
+            "--duration",
+            "1050ms",
+            "--stats",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = last_json(&out);
+    assert_eq!(v["kind"], "client-stats");
+    let c = &v["client"];
+    // Probes at 0, 100, ..., 1000 ms.
+    assert_eq!(c["probes_sent"], 11, "{v}");
+    assert_eq!(c["misses"], 0, "{v}");
+    assert!(c["replies"].as_u64().unwrap() >= 10, "{v}");
+    assert!(c["rtt"]["p50_ms"].as_f64().unwrap() < 10.0, "{v}");
+    // The log went to stderr, one line per reply, with millisecond UTC timestamps.
+    let log = String::from_utf8_lossy(&out.stderr);
+    let reply = log
+        .lines()
+        .find(|l| l.contains(" reply seq=0 "))
+        .expect("reply logged");
+    let ts = reply.split(' ').next().unwrap();
+    assert_eq!(ts.len(), "2026-11-29T01:34:15.123Z".len(), "{reply}");
+    assert!(ts.ends_with('Z') && ts.as_bytes()[19] == b'.', "{reply}");
+}
+
+#[test]
+fn many_connections_from_several_source_addresses() {
+    let (_server, addr) = serve(&[], "127.0.0.1:0");
+    let out = Command::new(BIN)
+        .args([
+            "heartbeat",
+            "client",
+            "--connect",
+            &addr,
+            "--connections",
+            "200",
+            "--bind",
+            "127.0.0.2,127.0.0.3",
+            "--every",
+            "500ms",
+            "--ramp",
+            "200ms",
+            "--duration",
+            "1600ms",
+            "--stats",
+            "--json",
+            "--log",
+            "none",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = last_json(&out)["client"].clone();
+    assert_eq!(c["connects"], 200, "{c}");
+    assert_eq!(c["misses"], 0, "{c}");
+    // 200 connections, phases spread over 500 ms, 1.6 s: each sends 3 or 4 probes.
+    let probes = c["probes_sent"].as_u64().unwrap();
+    assert!((600..=800).contains(&probes), "{c}");
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    for sub in ["serve", "client"] {
+        let out = Command::new(BIN)
+            .args(["heartbeat", sub, "--help"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Examples:"), "{sub}: {text}");
+        assert!(text.contains("keepsight heartbeat"), "{sub}: {text}");
+    }
+    let out = Command::new(BIN)
+        .args([
+            "heartbeat",
+            "client",
+            "--connect",
+            "127.0.0.1:1",
+            "--probe",
+            "02",
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reserved for application frames"));
+}
+
+#[test]
+fn connection_refused_then_give_up_without_reconnect() {
+    // A port nobody listens on (bound then closed).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = Command::new(BIN)
+        .args([
+            "heartbeat",
+            "client",
+            "--connect",
+            &format!("127.0.0.1:{port}"),
+            "--no-reconnect",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Connection refused"));
+}
+
+/// The incident, replayed through the CLI in two namespaces: the server's host vanishes
+/// (all its traffic dropped by nft); the client must declare it dead after three misses,
+/// not one, and exit 1. Needs root.
+#[test]
+fn cli_declares_a_vanished_server_dead_after_three_misses() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED cli_declares_a_vanished_server_dead_after_three_misses: needs root for `ip netns` (CI runs as root)");
+        return;
+    }
+    let base = format!("ks-{}-cli-hb", std::process::id());
+    let (c, s) = (format!("{base}-c"), format!("{base}-s"));
+    struct Guard(Vec<String>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            for ns in &self.0 {
+                let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            }
+        }
+    }
+    let run = |args: &[&str]| {
+        let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut guard = Guard(Vec::new());
+    for ns in [&c, &s] {
+        run(&["ip", "netns", "add", ns]);
+        guard.0.push(ns.clone());
+    }
+    run(&[
+        "ip", "link", "add", "eth0", "netns", &c, "type", "veth", "peer", "name", "eth0", "netns",
+        &s,
+    ]);
+    for (ns, addr) in [(&c, "10.79.0.1/24"), (&s, "10.79.0.2/24")] {
+        run(&[
+            "ip", "netns", "exec", ns, "ip", "addr", "add", addr, "dev", "eth0",
+        ]);
+        run(&["ip", "netns", "exec", ns, "ip", "link", "set", "eth0", "up"]);
+        run(&["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
+    }
+    let (_server, addr) = serve(&["ip", "netns", "exec", &s], "10.79.0.2:7000");
+    assert_eq!(addr, "10.79.0.2:7000");
+    let client = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &c,
+            BIN,
+            "heartbeat",
+            "client",
+            "--connect",
+            "10.79.0.2:7000",
+            "--every",
+            "250ms",
+            "--timeout",
+            "150ms",
+            "--misses",
+            "3",
+            "--no-reconnect",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut client = Proc(client);
+    let mut lines = BufReader::new(client.0.stdout.take().unwrap()).lines();
+    // Wait for two answered beats, then make the server's host vanish.
+    let mut replies = 0;
+    for line in lines.by_ref() {
+        if line.unwrap().contains(" reply seq=") {
+            replies += 1;
+            if replies == 2 {
+                break;
+            }
+        }
+    }
+    run(&[
+        "ip", "netns", "exec", &s, "nft", "add", "table", "inet", "ks",
+    ]);
+    for hook in ["input", "output"] {
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &s,
+            "nft",
+            "add",
+            "chain",
+            "inet",
+            "ks",
+            hook,
+            &format!("{{ type filter hook {hook} priority 0; policy drop; }}"),
+        ]);
+    }
+    let vanished = Instant::now();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let took = vanished.elapsed();
+    let status = client.0.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{rest:?}");
+    let misses: Vec<&String> = rest.iter().filter(|l| l.contains(" miss seq=")).collect();
+    assert_eq!(misses.len(), 3, "{rest:?}");
+    assert!(
+        misses[0].contains("1 in a row") && misses[2].contains("3 in a row"),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("peer declared dead after 3 consecutive misses")),
+        "{rest:?}"
+    );
+    // Three periods plus the timeout at most after the host vanished, and at least two
+    // periods plus the timeout (the third miss cannot come sooner).
+    assert!(
+        took >= Duration::from_millis(650) && took <= Duration::from_millis(1400),
+        "{took:?}: {rest:?}"
+    );
+}
