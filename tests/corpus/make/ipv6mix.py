@@ -9,6 +9,10 @@ ks-v6-a (10.77.7.1, fd77:7::1) -- veth (MTU 1500) -- ks-v6-b (10.77.7.2, fd77:7:
     kernel fragments it (IPv6 Fragment extension header, 2 fragments), b answers "got N".
  3. UDP over IPv4 port 47008: "ping4"/"pong4", then one 3000-byte datagram a->b (IPv4 fragments,
     MF flag / offsets), b answers "got N".
+ 4. TCP over IPv6 to [fd77:7::2]:47009 from a socket with a sticky IPV6_DSTOPTS option (8-byte
+    Destination Options header holding one PadN option): every client->server segment has
+    next-header 60 before TCP (the kernel inserts it); 2 beats, FIN close.
+ (The MLDv2 reports from the fresh interfaces carry a Hop-by-Hop Options header too.)
 Captures started together in ks-v6-a:
   OUT.pcapng       dumpcap -i ksv6a (Ethernet, pcapng)
   OUT-sll.pcap     dumpcap -i any -y LINUX_SLL  (linktype 113, classic pcap)
@@ -34,6 +38,8 @@ def main():
         ls.bind(("fd77:7::2", 47007)); ls.listen(1)
         u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u6.bind(("fd77:7::2", 47008))
         u4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u4.bind(("10.77.7.2", 47008))
+        ls2 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        ls2.bind(("fd77:7::2", 47009)); ls2.listen(1)
     def srv():
         c, _ = ls.accept()
         while True:
@@ -42,12 +48,21 @@ def main():
                 break
             c.sendall(b"\x41")
         c.close()
+    def srv2():
+        c, _ = ls2.accept()
+        while True:
+            b = c.recv(1)
+            if not b:
+                break
+            c.sendall(b"\x41")
+        c.close()
+
     def udp_srv(u):
         u.settimeout(10)
         for _ in range(2):
             d, peer = u.recvfrom(65535)
             u.sendto(b"pong" + d[4:5] if len(d) < 10 else b"got %d" % len(d), peer)
-    ths = [threading.Thread(target=f, args=a, daemon=True) for f, a in ((srv, ()), (udp_srv, (u6,)), (udp_srv, (u4,)))]
+    ths = [threading.Thread(target=f, args=a, daemon=True) for f, a in ((srv, ()), (udp_srv, (u6,)), (udp_srv, (u4,)), (srv2, ()))]
     for t in ths:
         t.start()
     caps = [ksnet.Capture(A, "ksv6a", stem + ".pcapng"),
@@ -80,6 +95,16 @@ def main():
         cu.sendto(bytes(range(256)) * 11 + bytes(184), dst)  # 3000 bytes
         ev(f"udp{tag.decode()} 3000-byte datagram -> {cu.recv(100)!r}")
         time.sleep(0.2)
+    with ksnet.in_ns(A):
+        c2 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    c2.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DSTOPTS, bytes([0, 0, 1, 4, 0, 0, 0, 0]))
+    c2.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c2.settimeout(5)
+    c2.connect(("fd77:7::2", 47009)); ev(f"tcp6+dstopts connected port {c2.getsockname()[1]}")
+    for k in range(1, 3):
+        time.sleep(0.3)
+        c2.sendall(b"\x01"); c2.recv(1); ev(f"tcp6+dstopts beat {k} answered")
+    c2.shutdown(socket.SHUT_WR); c2.recv(1); c2.close(); ev("tcp6+dstopts closed (FIN)")
     time.sleep(0.3)
     for cp in caps:
         print(cp.stop())
