@@ -195,6 +195,8 @@ enum Lit {
     Str(Vec<u8>),
     Char(u8),
     Neg(Box<Lit>),
+    /// Arithmetic between literals (`tcp.len == 3 - 1`), folded once the type is known.
+    Arith(ArithOp, Box<Lit>, Box<Lit>),
 }
 
 impl Lit {
@@ -205,6 +207,12 @@ impl Lit {
             Lit::Str(b) => format!("`\"{}\"`", String::from_utf8_lossy(b).escape_debug()),
             Lit::Char(c) => format!("`'{}'`", (*c as char).escape_debug()),
             Lit::Neg(l) => format!("`-{}`", l.show().trim_matches('`')),
+            Lit::Arith(op, a, b) => format!(
+                "`{} {} {}`",
+                a.show().trim_matches('`'),
+                op.symbol(),
+                b.show().trim_matches('`')
+            ),
         }
     }
     fn kind(&self) -> &'static str {
@@ -212,6 +220,7 @@ impl Lit {
             Lit::Str(_) => "a string",
             Lit::Char(_) => "a character",
             Lit::Neg(_) => "a negative number",
+            Lit::Arith(..) => "a constant expression",
             _ => "a literal",
         }
     }
@@ -500,12 +509,15 @@ impl Compiler<'_> {
                     .check_arith(op, Ent::Const(v), eb, tb, span)
                     .map(|e| Res::Ent(e, tb, span));
             }
-            (Res::Lit(l, sl), Res::Lit(..)) => {
-                return Err(self.unknown_or_literal(
-                    &l,
-                    sl,
-                    "an operand of arithmetic (one side must be a field)",
-                ))
+            (Res::Lit(la, sa), Res::Lit(lb, sb)) => {
+                for (l, s) in [(&la, sa), (&lb, sb)] {
+                    if let Lit::Word(w) = l {
+                        if looks_like_field(w) {
+                            return Err(self.unknown_or_literal(l, s, "a field"));
+                        }
+                    }
+                }
+                return Ok(Res::Lit(Lit::Arith(op, Box::new(la), Box::new(lb)), span));
             }
         };
         let rhs = lit_side.unwrap_or(Ent::Const(Val::Int(0)));
@@ -546,6 +558,20 @@ impl Compiler<'_> {
         other: &Operand,
         for_bitmask: bool,
     ) -> Result<Val<'static>, FilterError> {
+        if let Lit::Arith(op, a, b) = l {
+            let x = self.convert(a, span, ty, other, for_bitmask)?;
+            let y = self.convert(b, span, ty, other, for_bitmask || *op == ArithOp::And)?;
+            self.check_arith(*op, Ent::Const(Val::Unit), Ent::Const(Val::Unit), ty, span)?;
+            return crate::eval::arith(*op, &x, &y).ok_or_else(|| {
+                self.err(
+                    span,
+                    format!(
+                        "{} cannot be computed (division by zero or overflow)",
+                        l.show()
+                    ),
+                )
+            });
+        }
         let who = self.name_of(other);
         let mismatch = || {
             self.err(
@@ -570,6 +596,7 @@ impl Compiler<'_> {
                         Lit::Char(c) => -i128::from(*c),
                         _ => return Err(mismatch()),
                     },
+                    Lit::Arith(..) => return Err(mismatch()),
                     Lit::Str(_) => {
                         return Err(fail(format!(
                             "{who} is {}; {} is a string (write the number without quotes)",
@@ -600,7 +627,7 @@ impl Compiler<'_> {
                     Lit::Word(w) | Lit::Forced(w) => w.clone(),
                     Lit::Str(b) => String::from_utf8_lossy(b).into_owned(),
                     Lit::Char(c) => return Ok(Val::Int(i128::from(*c != 0))),
-                    Lit::Neg(_) => return Err(mismatch()),
+                    Lit::Neg(_) | Lit::Arith(..) => return Err(mismatch()),
                 };
                 let v = match text.as_str() {
                     "True" | "TRUE" => true,
@@ -637,14 +664,14 @@ impl Compiler<'_> {
                     Lit::Word(w) | Lit::Forced(w) => owned(literal::parse_bytes(w).map_err(fail)?),
                     Lit::Str(b) => owned(b.clone()),
                     Lit::Char(c) => owned(vec![*c]),
-                    Lit::Neg(_) => return Err(mismatch()),
+                    Lit::Neg(_) | Lit::Arith(..) => return Err(mismatch()),
                 }
             }
             Class::Str => match l {
                 Lit::Word(w) | Lit::Forced(w) => owned(w.as_bytes().to_vec()),
                 Lit::Str(b) => owned(b.clone()),
                 Lit::Char(c) => owned(vec![*c]),
-                Lit::Neg(_) => return Err(mismatch()),
+                Lit::Neg(_) | Lit::Arith(..) => return Err(mismatch()),
             },
             Class::V4 => literal::parse_ipv4(&word(l).ok_or_else(|| {
                 fail(format!("{who} is an IPv4 address; write it without quotes, e.g. 10.0.0.1 or 10.0.0.0/24"))

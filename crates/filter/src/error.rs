@@ -80,8 +80,9 @@ fn char_count(s: &str, byte_end: usize) -> usize {
 
 impl std::error::Error for FilterError {}
 
-/// The registered field name closest to `name`, if one is close enough to be a plausible typo.
-pub(crate) fn suggest_field(name: &str) -> Option<&'static str> {
+/// The registered field name closest to `name`, if one is close enough to be a plausible typo
+/// (`tcp.lenn` gives `tcp.len`). Shared with `-e` so both say "did you mean" the same way.
+pub fn suggest_field(name: &str) -> Option<&'static str> {
     let mut best: Option<(usize, &'static str)> = None;
     for (_, def) in keepsight_fields::all_fields() {
         let d = edit_distance(name, def.name);

@@ -310,7 +310,7 @@ fn map(func: Func, v: &Val<'_>) -> Option<Val<'static>> {
     })
 }
 
-fn arith(op: ArithOp, x: &Val<'_>, y: &Val<'_>) -> Option<Val<'static>> {
+pub(crate) fn arith(op: ArithOp, x: &Val<'_>, y: &Val<'_>) -> Option<Val<'static>> {
     Some(match (x, y) {
         (Val::Int(a), Val::Int(b)) => Val::Int(match op {
             ArithOp::Add => a.checked_add(*b)?,

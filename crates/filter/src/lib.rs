@@ -28,7 +28,7 @@ mod literal;
 mod parser;
 mod value;
 
-pub use error::FilterError;
+pub use error::{suggest_field, FilterError};
 use keepsight_fields::{FieldId, Packet};
 
 /// A compiled display filter. Compile once, then call [`Filter::matches`] for every packet;

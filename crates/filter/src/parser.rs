@@ -288,10 +288,11 @@ impl Parser<'_> {
         self.bump();
         let mut items = Vec::new();
         loop {
-            let a = self.value()?;
+            // Members are single values: tshark rejects `{1+1}`.
+            let a = self.unary()?;
             if self.peek() == &Tok::DotDot {
                 self.bump();
-                let b = self.value()?;
+                let b = self.unary()?;
                 items.push(SetItem::Range(a, b));
             } else {
                 items.push(SetItem::One(a));
@@ -366,15 +367,24 @@ impl Parser<'_> {
         Ok(lhs)
     }
 
+    /// A primary value with an optional sign. Signs do not nest: tshark rejects `--1`.
     fn unary(&mut self) -> Result<Operand, FilterError> {
-        if self.peek() == &Tok::Minus {
-            let start = self.bump().span;
-            self.enter()?;
-            let inner = self.unary()?;
-            self.depth -= 1;
-            let span = start.to(inner.span());
-            return Ok(Operand::Neg(Box::new(inner), span));
+        match self.peek() {
+            Tok::Minus => {
+                let start = self.bump().span;
+                let inner = self.sliced()?;
+                let span = start.to(inner.span());
+                Ok(Operand::Neg(Box::new(inner), span))
+            }
+            Tok::Plus => {
+                self.bump();
+                self.sliced()
+            }
+            _ => self.sliced(),
         }
+    }
+
+    fn sliced(&mut self) -> Result<Operand, FilterError> {
         let mut v = self.primary()?;
         while let Tok::Slice(text) = self.peek().clone() {
             let span = self.span();
