@@ -236,10 +236,7 @@ fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {
 /// Waits for Ctrl-C, SIGTERM or the end of `--duration`.
 async fn stop_signal(duration: Option<Duration>) -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => Some(s),
-        Err(_) => None,
-    };
+    let mut term = signal(SignalKind::terminate()).ok();
     let term_recv = async {
         match term.as_mut() {
             Some(t) => {
