@@ -3,6 +3,7 @@
 #   expected/<path with / -> __>.tsv : one row per frame: tcp.stream, lengths, seq/ack and every
 #       tcp.analysis flag as tshark 4.0.17 computed it (default preferences; relative seq numbers)
 #   TSHARK-NOTES.txt : capinfos summary + `tshark -q -z expert` per file
+#   ../scenarios/**/<capture>.tshark.tsv : the same per-frame reference for the scenario captures
 # Reference data for differential tests that must run where tshark is absent.  Run from anywhere.
 set -e
 cd "$(dirname "$0")/.."
@@ -27,6 +28,14 @@ for f in $(find . -path ./bad -prune -o -path ./expected -prune -o -type f \( -n
     tshark -r "$f" -q -z expert 2>/dev/null | grep -E '^ +[0-9]+ ' | grep -v 'Duplicate ACK (#' || true
     n=$(tshark -r "$f" -Y tcp.analysis.duplicate_ack 2>/dev/null | wc -l); [ "$n" -gt 0 ] && echo "  (duplicate ACK frames: $n)"
     true
+  } >> TSHARK-NOTES.txt
+done
+# scenario captures: reference next to each capture (<capture>.tshark.tsv) + notes
+for f in $(find ../scenarios -name '*.pcapng' | sort); do
+  tshark -r "$f" -T fields -E header=y -E separator=/t -E occurrence=a -E aggregator=, $ef 2>/dev/null > "${f%.pcapng}.tshark.tsv"
+  {
+    echo; echo "=== $f"
+    tshark -r "$f" -q -z expert 2>/dev/null | grep -E '^ +[0-9]+ ' | grep -v 'Duplicate ACK (#' || true
   } >> TSHARK-NOTES.txt
 done
 du -sh expected
