@@ -151,3 +151,18 @@ def spb(data, orig=None, e="<"):
 def custom_block(pen, payload, copyable=True, e="<"):
     """Custom Block: type 0x00000BAD may be copied by rewriters, 0x40000BAD must not be."""
     return block(0x00000BAD if copyable else 0x40000BAD, struct.pack(e + "I", pen) + payload, e)
+
+
+def nrb(entries, e="<"):
+    """Name Resolution Block: entries = [(ip_string, [names])]; IPv4 -> record 1, IPv6 -> record 2."""
+    import socket as _s
+    body = b""
+    for ip, names in entries:
+        if ":" in ip:
+            rt, a = 2, _s.inet_pton(_s.AF_INET6, ip)
+        else:
+            rt, a = 1, _s.inet_aton(ip)
+        v = a + b"".join(n.encode() + b"\x00" for n in names)
+        body += struct.pack(e + "HH", rt, len(v)) + _pad4(v)
+    body += struct.pack(e + "HH", 0, 0)
+    return block(4, body, e)

@@ -92,12 +92,15 @@ def main():
     # ---- pcapng crafted: 3 interfaces, different link types and if_tsresol, interleaved
     # if0 Ethernet, if_tsresol=9 (ns); if1 RAW (101), no if_tsresol (default us);
     # if2 Ethernet + 802.1Q, if_tsresol=0x94 (2^-20 s).  Packet i of ipv6-mixed goes to if (i % 3).
+    # A Name Resolution Block (IPv4 + IPv6 records) follows the IDBs.
     e = "<"
     res = {0: 9, 1: 6, 2: 0x94}
     out = cf.shb(e, comment="keepsight corpus: 3 interfaces, if_tsresol 9 / default / 0x94")
     out += cf.idb(1, tsresol=9, name="ksv6a-ns", e=e)
     out += cf.idb(101, name="raw-us", e=e)
     out += cf.idb(1, tsresol=0x94, name="vlan-2^-20", e=e)
+    out += cf.nrb([("10.77.7.2", ["v6mix-server.test"]), ("fd77:7::2", ["v6mix-server.test"]),
+                   ("fd77:7::1", ["v6mix-client.test", "client-alias.test"])], e=e)
     for i, p in enumerate(v6):
         k = i % 3
         d, orig = p["data"], p["orig"]
