@@ -18,7 +18,7 @@ pub enum ErrorKind {
     Io(#[from] std::io::Error),
     #[error("the file is empty")]
     Empty,
-    #[error("not a capture file (first bytes {magic:02x?})")]
+    #[error("not a capture file (first bytes {:02x} {:02x} {:02x} {:02x})", magic[0], magic[1], magic[2], magic[3])]
     UnknownFormat { magic: [u8; 4] },
     #[error("the file ends in the middle of {what}: {available} of {needed} bytes present")]
     Truncated {

@@ -42,6 +42,22 @@ pub mod linktype {
     pub const PCAPNG_CUSTOM_BLOCK: u32 = 0xFFFF_0BAD;
 }
 
+/// Link types are assigned by tcpdump.org in a small range; a value far outside it means the
+/// header is damaged or the file comes from a tool with private numbering, and tshark refuses
+/// such files at open. Values we cannot dissect but which exist are accepted (frames are still
+/// listed and counted).
+pub(crate) fn check_link_type(link_type: u32, offset: u64, frame: u64) -> Result<(), CaptureError> {
+    if link_type > 1000 {
+        return Err(CaptureError::new(
+            ErrorKind::Unsupported(format!("link type {link_type} is unknown")),
+            offset,
+            frame,
+            "a tcpdump.org LINKTYPE_* value",
+        ));
+    }
+    Ok(())
+}
+
 /// The container format of a capture file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

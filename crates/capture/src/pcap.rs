@@ -55,6 +55,7 @@ impl PcapState {
         let snap_len = u32_at(16);
         // The upper bits of the link-type word carry FCS information (pcap-linktype spec).
         let link_type = u32_at(20) & 0x03ff_ffff;
+        crate::check_link_type(link_type, 0, 0)?;
         input.consume(24);
         Ok(Some(PcapState {
             big_endian,
@@ -124,17 +125,27 @@ impl PcapState {
             Ok(Some(d)) => &d[16..],
             Ok(None) => return Ok(None),
             Err(e) => {
-                return Err(e.at(
+                let mut err = e.at(
                     offset,
                     frame,
                     "the packet data announced by the record header",
-                ))
+                );
+                // Count packet bytes only, not the 16-byte record header before them.
+                if let ErrorKind::Truncated {
+                    available, needed, ..
+                } = &mut err.kind
+                {
+                    *available = available.saturating_sub(16);
+                    *needed = needed.saturating_sub(16);
+                }
+                return Err(err);
             }
         };
         Ok(Some(Record {
             ts_ns: Some(ts_ns),
             ts_digits: digits,
-            orig_len: origlen.max(caplen),
+            // Kept as written even when smaller than the captured length, as tshark does.
+            orig_len: origlen,
             data: record,
             link_type,
             interface_id: 0,

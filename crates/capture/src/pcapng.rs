@@ -86,7 +86,10 @@ impl PcapNgState {
                     (_, BYTE_ORDER_MAGIC) => true,
                     _ => {
                         return Err(corrupt(
-                            format!("section header byte-order magic is {bom:02x?}"),
+                            format!(
+                                "section header byte-order magic is {:02x} {:02x} {:02x} {:02x}",
+                                bom[0], bom[1], bom[2], bom[3]
+                            ),
                             offset,
                             frame,
                             "1a2b3c4d in either byte order",
@@ -251,7 +254,7 @@ impl PcapNgState {
         Ok(Record {
             ts_ns: Some(iface.to_ns(ticks)),
             ts_digits: iface.ts_digits(),
-            orig_len: origlen.max(caplen),
+            orig_len: origlen,
             data: &body[20..20 + caplen as usize],
             link_type: iface.link_type,
             interface_id: iface_id,

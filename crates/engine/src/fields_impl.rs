@@ -32,7 +32,10 @@ impl Packet for Frame<'_> {
                 let p = self.protocols();
                 sink(Value::Str(&p))
             }
-            FRAME_INTERFACE_ID => sink(Value::UInt(self.record.interface_id as u64)),
+            // Only pcapng has interfaces; tshark shows no interface id for classic pcap.
+            FRAME_INTERFACE_ID if self.pcapng && !self.is_custom_block() => {
+                sink(Value::UInt(self.record.interface_id as u64))
+            }
             FRAME_MARKED | FRAME_IGNORED => sink(Value::Bool(false)),
             _ => {
                 let name = field.name();
@@ -66,6 +69,9 @@ impl Frame<'_> {
     /// segment it flags as a (plain) retransmission or out-of-order segment; it shows it as
     /// retransmitted segment data instead.
     fn app_payload(&self) -> &[u8] {
+        if self.is_custom_block() {
+            return self.record.data;
+        }
         match self.dissection.transport {
             Transport::Tcp { .. } => {
                 let redundant = self
@@ -81,6 +87,10 @@ impl Frame<'_> {
             Transport::Udp { .. } => self.dissection.payload(self.record.data),
             Transport::None => &[],
         }
+    }
+
+    fn is_custom_block(&self) -> bool {
+        self.record.link_type == keepsight_capture::linktype::PCAPNG_CUSTOM_BLOCK
     }
 
     /// `frame.protocols`, e.g. `eth:ethertype:ip:tcp:data`.
@@ -113,12 +123,24 @@ impl Frame<'_> {
         }
         match d.network {
             Network::Ipv4 { .. } => s.push_str(":ip"),
-            Network::Ipv6 { .. } => s.push_str(":ipv6"),
-            Network::None => {
-                if d.ethertype != 0 || d.link == Link::Ethernet {
-                    s.push_str(":data");
+            Network::Ipv6 { ext_headers, .. } => {
+                s.push_str(":ipv6");
+                for &h in d.ipv6_ext.iter().take(ext_headers as usize) {
+                    s.push_str(match h {
+                        0 => ":ipv6.hopopts",
+                        43 => ":ipv6.routing",
+                        44 => ":ipv6.fraghdr",
+                        60 => ":ipv6.dstopts",
+                        51 => ":ah",
+                        _ => ":ipv6.ext",
+                    });
                 }
             }
+            Network::None => s.push_str(match d.ethertype {
+                0x0806 => ":arp",
+                _ if d.ethertype != 0 || d.link == Link::Ethernet => ":data",
+                _ => "",
+            }),
         }
         if s.starts_with(':') {
             s.remove(0);
@@ -131,7 +153,11 @@ impl Frame<'_> {
             Transport::Udp { .. } => s.push_str(":udp"),
             Transport::None => {
                 if !d.has_problem(keepsight_wire::Problem::Fragment) {
-                    s.push_str(":data");
+                    s.push_str(match d.ip_proto {
+                        1 => ":icmp",
+                        58 => ":icmpv6",
+                        _ => ":data",
+                    });
                 }
                 return s;
             }
@@ -264,7 +290,8 @@ impl Frame<'_> {
                 IPV6 => sink(Value::Bytes(
                     &data[off..(off + header_len as usize).min(data.len())],
                 )),
-                IPV6_VERSION => sink(Value::UInt(6)),
+                // tshark's IPv6 dissector also fills in `ip.version`.
+                IPV6_VERSION | IP_VERSION => sink(Value::UInt(6)),
                 IPV6_TCLASS => sink(Value::UInt(h.traffic_class() as u64)),
                 IPV6_FLOW => sink(Value::UInt(h.flow_label() as u64)),
                 IPV6_PLEN => sink(Value::UInt(h.payload_len() as u64)),
@@ -389,7 +416,9 @@ impl Frame<'_> {
                         (TCP_OPTIONS_WSCALE_MULTIPLIER, TcpOption::WindowScale(s)) => {
                             sink(uint(1u32 << s.min(14)))
                         }
-                        (TCP_OPTIONS_SACK_PERM, TcpOption::SackPermitted) => sink(Value::Present),
+                        (TCP_OPTIONS_SACK_PERM, TcpOption::SackPermitted) => {
+                            sink(Value::Bytes(&[4, 2]))
+                        }
                         (TCP_OPTIONS_SACK_LE | TCP_OPTIONS_SACK_RE, TcpOption::Sack(blocks)) => {
                             for b in blocks.chunks_exact(8) {
                                 let i = if field == TCP_OPTIONS_SACK_LE { 0 } else { 4 };
@@ -427,8 +456,10 @@ impl Frame<'_> {
                 }
             }
             TCP_ANALYSIS_DUPLICATE_ACK => {
+                // Two occurrences in tshark: the flag item and the expert item share the name.
                 if a.has(flag::DUPLICATE_ACK) && t.dupack_num != 0 {
-                    sink(Value::Present)
+                    sink(Value::Present);
+                    sink(Value::Present);
                 }
             }
             TCP_ANALYSIS_DUPLICATE_ACK_NUM => {

@@ -41,6 +41,8 @@ pub struct Frame<'a> {
     pub tcp: Option<TcpInfo>,
     /// `udp.stream`, for UDP frames.
     pub udp_stream: Option<u32>,
+    /// True when the capture is pcapng (which has interface ids).
+    pub pcapng: bool,
 }
 
 impl<'a> Frame<'a> {
@@ -102,6 +104,7 @@ pub struct Engine {
     frames: u32,
     first_ts: Option<i64>,
     prev_ts: i64,
+    pcapng: bool,
 }
 
 impl Engine {
@@ -110,7 +113,9 @@ impl Engine {
     }
 
     pub fn from_reader(reader: CaptureReader) -> Self {
+        let pcapng = reader.format() == keepsight_capture::Format::PcapNg;
         Engine {
+            pcapng,
             reader,
             tracker: Tracker::new(),
             udp_streams: HashMap::new(),
@@ -137,6 +142,7 @@ impl Engine {
     /// The next frame; `Ok(None)` at the end. After an error the engine is finished; frames
     /// returned before it stay valid results.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        let pcapng = self.pcapng;
         let Some(record) = self.reader.next_record()? else {
             return Ok(None);
         };
@@ -227,6 +233,7 @@ impl Engine {
             dissection,
             tcp,
             udp_stream,
+            pcapng,
         }))
     }
 }

@@ -216,7 +216,7 @@ fields! {
     TCP_OPTIONS_MSS_VAL = "tcp.options.mss_val": T::UInt(16), Dec, "Maximum segment size option";
     TCP_OPTIONS_WSCALE_SHIFT = "tcp.options.wscale.shift": T::UInt(8), Dec, "Window scale shift count";
     TCP_OPTIONS_WSCALE_MULTIPLIER = "tcp.options.wscale.multiplier": T::UInt(16), Dec, "Window scale multiplier";
-    TCP_OPTIONS_SACK_PERM = "tcp.options.sack_perm": T::None, Dec, "SACK permitted option";
+    TCP_OPTIONS_SACK_PERM = "tcp.options.sack_perm": T::Protocol, Dec, "SACK permitted option (its bytes, 0402)";
     TCP_OPTIONS_SACK_LE = "tcp.options.sack_le": T::UInt(32), Dec, "SACK left edge (relative)";
     TCP_OPTIONS_SACK_RE = "tcp.options.sack_re": T::UInt(32), Dec, "SACK right edge (relative)";
     TCP_OPTIONS_TIMESTAMP_TSVAL = "tcp.options.timestamp.tsval": T::UInt(32), Dec, "Timestamp value";

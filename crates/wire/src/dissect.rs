@@ -80,6 +80,8 @@ pub struct Dissection {
     pub network: Network,
     /// IP protocol number of the transport (after IPv6 extension headers).
     pub ip_proto: u8,
+    /// Next-header values of the first IPv6 extension headers walked, in order (0 = unused).
+    pub ipv6_ext: [u8; 4],
     /// End of the IP packet as the IP header reports it (may exceed the captured bytes).
     pub ip_end: u32,
     pub transport: Transport,
@@ -340,6 +342,9 @@ fn ipv6(d: &mut Dissection, frame: &[u8], off: usize, reported_end: usize) {
                     break;
                 }
                 let len = (frame[pos + 1] as usize + 1) * 8;
+                if (ext as usize) < d.ipv6_ext.len() {
+                    d.ipv6_ext[ext as usize] = next;
+                }
                 next = frame[pos];
                 pos += len;
                 ext += 1;
@@ -351,6 +356,9 @@ fn ipv6(d: &mut Dissection, frame: &[u8], off: usize, reported_end: usize) {
                     break;
                 }
                 let offset_flags = be16(frame, pos + 2);
+                if (ext as usize) < d.ipv6_ext.len() {
+                    d.ipv6_ext[ext as usize] = 44;
+                }
                 next = frame[pos];
                 pos += 8;
                 ext += 1;
@@ -372,6 +380,9 @@ fn ipv6(d: &mut Dissection, frame: &[u8], off: usize, reported_end: usize) {
                     break;
                 }
                 let len = (frame[pos + 1] as usize + 2) * 4;
+                if (ext as usize) < d.ipv6_ext.len() {
+                    d.ipv6_ext[ext as usize] = 51;
+                }
                 next = frame[pos];
                 pos += len;
                 ext += 1;

@@ -1,6 +1,5 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run(Args) -> anyhow::Result<ExitCode>`.
 
-mod display_filter;
 pub mod heartbeat;
 pub mod keepalive;
 pub mod packets;

@@ -6,15 +6,14 @@ use super::{EXIT_FAILURE, EXIT_PROBLEMS};
 use anyhow::{bail, Context};
 use keepsight_engine::{Engine, Frame};
 use keepsight_fields::{lookup, render, FieldId, Packet, Value};
-use super::display_filter::{self, Filter};
+use keepsight_filter::Filter;
 use keepsight_wire::{Network, TcpOption, Transport};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
-#[command(
-    after_long_help = "Examples:\n  \
+#[command(after_long_help = "Examples:\n  \
     keepsight packets capture.pcapng\n  \
     keepsight packets capture.pcap -Y 'tcp.analysis.keep_alive' -t dd\n  \
     keepsight packets capture.pcap -T fields -e frame.number -e tcp.stream -e tcp.analysis.flags -E header=y\n  \
@@ -22,8 +21,7 @@ use std::process::ExitCode;
     Field names, filter syntax and value rendering follow tshark 4.0.17; `-T fields` output is \
     byte-for-byte tshark's for the fields keepsight implements (see `keepsight packets --list-fields`).\n\n\
     Exit status: 0 all frames read; 1 the capture is damaged (frames before the damage are still \
-    printed); 2 usage error (bad option or filter); 3 the file could not be read."
-)]
+    printed); 2 usage error (bad option or filter); 3 the file could not be read.")]
 pub struct Args {
     /// Capture file: pcap or pcapng, optionally gzip-compressed.
     #[arg(required_unless_present = "list_fields")]
@@ -110,7 +108,9 @@ fn parse_field_options(opts: &[String]) -> anyhow::Result<FieldOpts> {
                 }
             }
             "bom" => {}
-            _ => bail!("-E {k}: unknown option (header, separator, occurrence, aggregator, quote, bom)"),
+            _ => bail!(
+                "-E {k}: unknown option (header, separator, occurrence, aggregator, quote, bom)"
+            ),
         }
     }
     Ok(o)
@@ -131,7 +131,9 @@ fn resolve_column(name: &str) -> anyhow::Result<Column> {
         _ => {}
     }
     lookup(name).map(Column::Field).with_context(|| {
-        let hint = display_filter::suggest_field(name).map(|s| format!(" — did you mean `{s}`?")).unwrap_or_default();
+        let hint = keepsight_filter::suggest_field(name)
+            .map(|s| format!(" — did you mean `{s}`?"))
+            .unwrap_or_default();
         format!("-e {name}: unknown field{hint} (see `keepsight packets --list-fields`)")
     })
 }
@@ -157,14 +159,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         None => None,
     };
-    let columns: Vec<Column> = args.fields.iter().map(|n| resolve_column(n)).collect::<anyhow::Result<_>>()?;
+    let columns: Vec<Column> = args
+        .fields
+        .iter()
+        .map(|n| resolve_column(n))
+        .collect::<anyhow::Result<_>>()?;
     if args.format == "fields" && columns.is_empty() {
         bail!("-T fields needs at least one -e FIELD");
     }
     let fopts = parse_field_options(&args.field_options)?;
+    use keepsight_engine::capture::ErrorKind;
     let mut engine = match Engine::open(&path) {
         Ok(e) => e,
-        Err(e) if e.is_damage() || matches!(e.kind, keepsight_engine::capture::ErrorKind::UnknownFormat { .. } | keepsight_engine::capture::ErrorKind::Empty) => {
+        // An empty file is an empty capture, as for tshark: nothing to list, not an error.
+        Err(e) if matches!(e.kind, ErrorKind::Empty) => {
+            eprintln!(
+                "keepsight: {}: the file is empty (0 frames)",
+                path.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e)
+            if e.is_damage()
+                || matches!(
+                    e.kind,
+                    ErrorKind::UnknownFormat { .. } | ErrorKind::Unsupported(_)
+                ) =>
+        {
             eprintln!("keepsight: {}: {e}", path.display());
             return Ok(ExitCode::from(EXIT_PROBLEMS));
         }
@@ -176,7 +197,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut printer = Printer { args: &args, columns: &columns, fopts: &fopts, line: String::with_capacity(256), json_first: true };
+    let mut printer = Printer {
+        args: &args,
+        columns: &columns,
+        fopts: &fopts,
+        line: String::with_capacity(256),
+        json_first: true,
+    };
     let mut prev_displayed: Option<i64> = None;
     let mut read = 0u64;
     let result: anyhow::Result<Option<keepsight_engine::capture::CaptureError>> = (|| {
@@ -212,8 +239,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Err(e), _) => Err(e),
         (Ok(Some(err)), _) => {
             eprintln!("keepsight: {}: {err}", path.display());
-            eprintln!("keepsight: {} frames were read before the problem and are shown above.", engine.frames());
-            Ok(ExitCode::from(if err.is_damage() { EXIT_PROBLEMS } else { EXIT_FAILURE }))
+            eprintln!(
+                "keepsight: {} frames were read before the problem and are shown above.",
+                engine.frames()
+            );
+            Ok(ExitCode::from(if err.is_damage() {
+                EXIT_PROBLEMS
+            } else {
+                EXIT_FAILURE
+            }))
         }
         (Ok(None), Ok(())) => Ok(ExitCode::SUCCESS),
         (Ok(None), Err(e)) => Err(e.into()),
@@ -221,7 +255,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    e.downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
 struct Printer<'a> {
@@ -273,7 +308,13 @@ impl Printer<'_> {
             if let Some(q) = self.fopts.quote {
                 self.line.push(q);
             }
-            column_value(f, *col, self.fopts.occurrence, &self.fopts.aggregator, &mut self.line);
+            column_value(
+                f,
+                *col,
+                self.fopts.occurrence,
+                &self.fopts.aggregator,
+                &mut self.line,
+            );
             if let Some(q) = self.fopts.quote {
                 self.line.push(q);
             }
@@ -295,7 +336,9 @@ impl Printer<'_> {
         let names: Vec<String> = if self.args.fields.is_empty() {
             // Without -e, every field present in the frame, as flat name → values pairs.
             keepsight_fields::all_fields()
-                .filter(|(id, def)| def.ftype != keepsight_fields::FieldType::Protocol && f.has(*id))
+                .filter(|(id, def)| {
+                    def.ftype != keepsight_fields::FieldType::Protocol && f.has(*id)
+                })
                 .map(|(_, def)| def.name.to_string())
                 .collect()
         } else {
@@ -303,7 +346,9 @@ impl Printer<'_> {
         };
         let mut first = true;
         for name in &names {
-            let Ok(col) = resolve_column(name) else { continue };
+            let Ok(col) = resolve_column(name) else {
+                continue;
+            };
             let mut values: Vec<String> = Vec::new();
             match col {
                 Column::Field(id) => f.visit(id, &mut |v| {
@@ -324,8 +369,15 @@ impl Printer<'_> {
                 self.line.push_str(",\n");
             }
             first = false;
-            let rendered: Vec<String> = values.iter().map(|v| serde_json::Value::String(v.clone()).to_string()).collect();
-            self.line.push_str(&format!("        {}: [{}]", serde_json::Value::String(name.clone()), rendered.join(",")));
+            let rendered: Vec<String> = values
+                .iter()
+                .map(|v| serde_json::Value::String(v.clone()).to_string())
+                .collect();
+            self.line.push_str(&format!(
+                "        {}: [{}]",
+                serde_json::Value::String(name.clone()),
+                rendered.join(",")
+            ));
         }
         self.line.push_str("\n      }\n    }\n  }");
     }
@@ -446,7 +498,13 @@ fn info(f: &Frame<'_>, out: &mut String) {
             }
         }
     } else if let Some(u) = d.udp(data) {
-        let _ = write!(out, "{} → {} Len={}", u.src_port(), u.dst_port(), d.payload_len.unwrap_or(0));
+        let _ = write!(
+            out,
+            "{} → {} Len={}",
+            u.src_port(),
+            u.dst_port(),
+            d.payload_len.unwrap_or(0)
+        );
     }
 }
 
@@ -485,7 +543,16 @@ fn summary_line(f: &Frame<'_>, time_fmt: &str, out: &mut String) {
     let mut time = String::with_capacity(32);
     push_time(f, time_fmt, &mut time);
     let (src, dst) = addresses(f);
-    let _ = write!(out, "{:>5} {:>10} {:>12} → {:<12} {} {} ", f.number, time, src, dst, protocol(f), f.record.orig_len);
+    let _ = write!(
+        out,
+        "{:>5} {:>10} {:>12} → {:<12} {} {} ",
+        f.number,
+        time,
+        src,
+        dst,
+        protocol(f),
+        f.record.orig_len
+    );
     info(f, out);
     while out.ends_with(' ') {
         out.pop();
@@ -496,11 +563,22 @@ fn addresses(f: &Frame<'_>) -> (String, String) {
     let data = f.record.data;
     let d = &f.dissection;
     if let Some(h) = d.ipv4(data) {
-        (std::net::Ipv4Addr::from(h.src()).to_string(), std::net::Ipv4Addr::from(h.dst()).to_string())
+        (
+            std::net::Ipv4Addr::from(h.src()).to_string(),
+            std::net::Ipv4Addr::from(h.dst()).to_string(),
+        )
     } else if let Some(h) = d.ipv6(data) {
-        (std::net::Ipv6Addr::from(h.src()).to_string(), std::net::Ipv6Addr::from(h.dst()).to_string())
+        (
+            std::net::Ipv6Addr::from(h.src()).to_string(),
+            std::net::Ipv6Addr::from(h.dst()).to_string(),
+        )
     } else if d.link == keepsight_wire::Link::Ethernet && data.len() >= 12 {
-        let mac = |m: &[u8]| m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+        let mac = |m: &[u8]| {
+            m.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        };
         (mac(&data[6..12]), mac(&data[0..6]))
     } else {
         (String::new(), String::new())
