@@ -81,6 +81,7 @@ pub struct Diagnoser {
     reports: Vec<StreamReport>,
     findings: Vec<Finding>,
     per_kind: HashMap<Kind, usize>,
+    idle_tally: Vec<summarize::IdleTally>,
     dropped: u64,
     segments: u64,
     late_segments: u64,
@@ -92,6 +93,7 @@ pub struct Diagnoser {
 impl Diagnoser {
     pub fn new(opts: Options) -> Self {
         Diagnoser {
+            idle_tally: vec![Default::default(); opts.middleboxes.len()],
             opts,
             live: StreamMap::default(),
             done: Vec::new(),
@@ -180,7 +182,7 @@ impl Diagnoser {
     fn summarize(&mut self, mut s: Stream, end_ts: i64) {
         s.settle(end_ts, self.unanswered_after());
         let mut out = Vec::new();
-        let r = summarize::summarize(&s, &self.opts, &mut out);
+        let r = summarize::summarize(&s, &self.opts, &mut out, &mut self.idle_tally);
         self.reports.push(r);
         for f in out {
             self.push_finding(f);
@@ -206,6 +208,12 @@ impl Diagnoser {
             self.summarize(s, end);
         }
         self.reports.sort_by_key(|r| r.stream);
+        let tallies = std::mem::take(&mut self.idle_tally);
+        for (t, m) in tallies.iter().zip(self.opts.middleboxes.clone().iter()) {
+            if let Some(f) = t.finding(m) {
+                self.push_finding(f);
+            }
+        }
 
         let start = self.first_ts;
         let mut log_summary = None;
@@ -423,8 +431,18 @@ fn conclusions(
             "{half_open} reset(s) answered a packet on a connection the resetting side had already dropped (half-open connection): look at that side's earlier history."
         ));
     }
+    let races = of(Kind::ConnectionReset)
+        .filter(|f| flag(f, "close_race"))
+        .count();
+    if races > 0 {
+        out.push(format!(
+            "{races} reset(s) were keep-alive close races: one side sent data on a connection the other had already closed (FIN) — the sender should retire idle connections before the peer's idle timeout."
+        ));
+    }
     let unexplained = of(Kind::ConnectionReset)
-        .filter(|f| f.severity == Severity::Warning && !flag(f, "half_open"))
+        .filter(|f| {
+            f.severity == Severity::Warning && !flag(f, "half_open") && !flag(f, "close_race")
+        })
         .count();
     if unexplained > 0 {
         out.push(format!("{unexplained} other reset(s) without a heartbeat or keep-alive explanation (connection_reset)."));

@@ -48,7 +48,12 @@ fn ms(ns: i64) -> Value {
     json!(round(ns as f64 / 1e6, 3))
 }
 
-pub(crate) fn summarize(s: &Stream, opts: &Options, out: &mut Vec<Finding>) -> StreamReport {
+pub(crate) fn summarize(
+    s: &Stream,
+    opts: &Options,
+    out: &mut Vec<Finding>,
+    tally: &mut [IdleTally],
+) -> StreamReport {
     let (cdir, roles_from) = s.client_dir();
     let role = |d: usize| if d == cdir { "client" } else { "server" };
     let sid = Some(s.id);
@@ -228,39 +233,54 @@ pub(crate) fn summarize(s: &Stream, opts: &Options, out: &mut Vec<Finding>) -> S
         ));
     }
 
-    // Longest idle gap against common middlebox timeouts.
-    let over: Vec<&crate::middlebox::Middlebox> =
-        exceeded(&opts.middleboxes, secs(s.max_idle)).collect();
-    if !over.is_empty() {
+    // Longest idle gap against common middlebox timeouts: told per stream when the connection
+    // did not survive it, else tallied per middlebox (most long idle gaps are harmless here).
+    let over: Vec<usize> = opts
+        .middleboxes
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| secs(s.max_idle) > f64::from(m.idle_timeout_s))
+        .map(|(i, _)| i)
+        .collect();
+    let died_after_idle =
+        s.state_loss.is_some() || s.rst.is_some_and(|r| r.frame == s.max_idle_frames[1]);
+    if !over.is_empty() && died_after_idle {
         let names: Vec<String> = over
             .iter()
-            .map(|m| format!("{} {} s", m.name, m.idle_timeout_s))
+            .map(|&i| {
+                format!(
+                    "{} {} s",
+                    opts.middleboxes[i].name, opts.middleboxes[i].idle_timeout_s
+                )
+            })
             .collect();
-        let survived =
-            s.state_loss.is_none() && s.max_idle_frames[1] != s.rst.map(|r| r.frame).unwrap_or(0);
         out.push(finding(
-            if s.state_loss.is_some() { Severity::Warning } else { Severity::Info },
+            Severity::Warning,
             Kind::IdleBeyondMiddleboxTimeout,
             sid,
             s.max_idle_frames.to_vec(),
             s.max_idle_ts,
             format!(
-                "the connection was idle for {} (frames {} → {}), longer than the default idle timeout of: {}{}",
+                "the connection was idle for {} (frames {} → {}) and did not survive it; that is longer than the default idle timeout of: {}",
                 human(s.max_idle),
                 s.max_idle_frames[0],
                 s.max_idle_frames[1],
                 names.join(", "),
-                if survived {
-                    " — it survived here, so no such box with default settings is on this path; behind one it would have been dropped"
-                } else {
-                    ""
-                }
             ),
             vec![
                 ("idle_s", s3(s.max_idle)),
-                ("exceeded", json!(over.iter().map(|m| m.idle_timeout_s).collect::<Vec<_>>())),
+                (
+                    "exceeded",
+                    json!(over.iter().map(|&i| opts.middleboxes[i].idle_timeout_s).collect::<Vec<_>>()),
+                ),
             ],
         ));
+    } else {
+        for &i in &over {
+            if let Some(t) = tally.get_mut(i) {
+                t.add(s.id, s.max_idle, s.max_idle_frames, s.max_idle_ts);
+            }
+        }
     }
 
     if let Some(r) = s.rst {
@@ -333,6 +353,7 @@ pub(crate) fn summarize(s: &Stream, opts: &Options, out: &mut Vec<Finding>) -> S
             vec![
                 ("by", json!(who)),
                 ("half_open", json!(!half_open.is_empty())),
+                ("close_race", json!(!race.is_empty())),
                 (
                     "after_last_data_s",
                     json!(s.last_data.map(|(_, t)| round(secs(r.ts - t), 6))),
@@ -692,4 +713,56 @@ fn close_ts(s: &Stream) -> Option<i64> {
     s.rst
         .map(|r| r.ts)
         .or_else(|| s.dirs.iter().filter_map(|d| d.fin).map(|e| e.ts).min())
+}
+
+/// Streams idle longer than one middlebox's timeout that were not harmed here.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IdleTally {
+    pub count: u64,
+    /// (idle, stream, frames around the gap, time)
+    pub longest: Option<(i64, u32, [u32; 2], i64)>,
+    pub examples: Vec<u32>,
+}
+
+impl IdleTally {
+    fn add(&mut self, stream: u32, idle: i64, frames: [u32; 2], ts: i64) {
+        self.count += 1;
+        if self.longest.is_none_or(|(l, ..)| idle > l) {
+            self.longest = Some((idle, stream, frames, ts));
+        }
+        if self.examples.len() < 10 {
+            self.examples.push(stream);
+        }
+    }
+
+    pub fn finding(&self, m: &crate::middlebox::Middlebox) -> Option<Finding> {
+        let (idle, stream, frames, ts) = self.longest?;
+        let list: Vec<String> = self.examples.iter().map(|s| s.to_string()).collect();
+        Some(finding(
+            Severity::Info,
+            Kind::IdleBeyondMiddleboxTimeout,
+            Some(stream),
+            frames.to_vec(),
+            ts,
+            format!(
+                "{} stream(s) stayed idle longer than the {} default of {} s (longest {} on stream {stream}, frames {} → {}; streams {}{}): behind such a box with its default settings they would have been dropped — keep heartbeats or TCP keep-alive below {} s if one is on the production path",
+                self.count,
+                m.name,
+                m.idle_timeout_s,
+                human(idle),
+                frames[0],
+                frames[1],
+                list.join(", "),
+                if self.count > self.examples.len() as u64 { ", ..." } else { "" },
+                m.idle_timeout_s,
+            ),
+            vec![
+                ("idle_s", s3(idle)),
+                ("timeout_s", json!(m.idle_timeout_s)),
+                ("middlebox", json!(m.name)),
+                ("streams_count", json!(self.count)),
+                ("example_streams", json!(self.examples)),
+            ],
+        ))
+    }
 }
