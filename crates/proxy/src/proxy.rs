@@ -73,6 +73,9 @@ impl UpConn {
     }
 }
 
+/// Request bodies up to this size are read completely before going upstream.
+const REQUEST_BUFFER: usize = 64 * 1024;
+
 pub struct ProxyHandler {
     cfg: UpstreamConfig,
     idle: Mutex<Vec<UpConn>>,
@@ -171,7 +174,7 @@ impl ProxyHandler {
 
     /// Build the request head sent upstream: hop-by-hop headers out, framing set from what we
     /// will actually send.
-    fn upstream_head(ex: &Exchange<'_>) -> Vec<u8> {
+    fn upstream_head(ex: &Exchange<'_>, buffered: Option<usize>) -> Vec<u8> {
         let req = ex.request();
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(req.method().as_bytes());
@@ -198,13 +201,13 @@ impl ProxyHandler {
             out.extend_from_slice(ex_host(ex).as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        match req.framing {
-            Framing::Length(n) => {
+        match (buffered, req.framing) {
+            (Some(0), Framing::None) if !had_length => {}
+            (Some(n), _) => out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes()),
+            (None, Framing::Length(n)) => {
                 out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes())
             }
-            Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-            _ if had_length => out.extend_from_slice(b"Content-Length: 0\r\n"),
-            _ => {}
+            (None, _) => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         }
         out.extend_from_slice(b"\r\n");
         out
@@ -216,6 +219,8 @@ impl ProxyHandler {
         ex: &mut Exchange<'_>,
         conn: &mut UpConn,
         head: &[u8],
+        prefix: &[u8],
+        streaming: bool,
         reused: bool,
     ) -> Result<ResponseHead, Failure> {
         let send = self.cfg.send_timeout;
@@ -227,9 +232,18 @@ impl ProxyHandler {
                 Err(_) => Err(Failure::Timeout),
             }
         };
-        write(tokio::time::timeout(send, conn.stream.write_all(head)).await)?;
-        let chunked = ex.request_framing() == Framing::Chunked;
-        if !ex.body_is_done() {
+        let chunked = streaming && ex.request_framing() == Framing::Chunked;
+        let mut first = Vec::with_capacity(head.len() + prefix.len() + 16);
+        first.extend_from_slice(head);
+        if chunked && !prefix.is_empty() {
+            first.extend_from_slice(format!("{:x}\r\n", prefix.len()).as_bytes());
+            first.extend_from_slice(prefix);
+            first.extend_from_slice(b"\r\n");
+        } else {
+            first.extend_from_slice(prefix);
+        }
+        write(tokio::time::timeout(send, conn.stream.write_all(&first)).await)?;
+        if streaming {
             while let Some(data) = ex.read_body().await.map_err(Failure::Client)? {
                 if chunked {
                     let mut framed = Vec::with_capacity(data.len() + 16);
@@ -292,8 +306,20 @@ impl Handler for ProxyHandler {
         if method == "CONNECT" {
             return ex.respond(501, b"", b"CONNECT is not supported\n").await;
         }
-        let head = Self::upstream_head(ex);
-        let retryable = self.cfg.retry_reused && ex.request().is_idempotent() && ex.body_is_done();
+        // Like nginx's proxy_request_buffering, read a small body completely before choosing
+        // an upstream connection: a malformed body is then refused before the upstream sees
+        // any of the request, the upstream gets a plain Content-Length, and the request can be
+        // resent after the reuse race. Larger bodies stream, re-chunked or with their length.
+        let mut prefix = Vec::new();
+        let mut complete = ex.body_is_done();
+        while !complete && prefix.len() < REQUEST_BUFFER {
+            match ex.read_body().await? {
+                Some(d) => prefix.extend_from_slice(&d),
+                None => complete = true,
+            }
+        }
+        let head = Self::upstream_head(ex, complete.then_some(prefix.len()));
+        let retryable = self.cfg.retry_reused && ex.request().is_idempotent() && complete;
         let mut attempt = 0;
         let (mut conn, resp) = loop {
             attempt += 1;
@@ -304,7 +330,10 @@ impl Handler for ProxyHandler {
                     Err(f) => return fail(ex, f).await,
                 },
             };
-            match self.exchange_head(ex, &mut conn, &head, reused).await {
+            match self
+                .exchange_head(ex, &mut conn, &head, &prefix, !complete, reused)
+                .await
+            {
                 Ok(r) => break (conn, r),
                 Err(Failure::Stale(_)) if retryable && attempt == 1 => {
                     self.retries
