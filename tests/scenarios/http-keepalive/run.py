@@ -12,6 +12,10 @@ Exchanges (ids in truth.json):
   n4-n5  new connection, 1 request, then idle 2.6 s > keepalive_timeout: nginx closes (FIN);
          the client, not having read the FIN, reuses the socket for n5 (the reuse race):
          the server side answers the request bytes with RST
+  n6-n11 the race proper: three fresh connections, one request each, then a second request
+         sent 1.990 / 2.000 / 2.010 s after the first response completed (nginx's 2 s timer runs
+         from about then); per attempt truth.json records whether the reuse got a response, EOF
+         or RST -- the outcome is whatever the kernel/nginx timing gave
   r1     Content-Length 12 but only 10 body bytes; the server keeps the connection open; the
          client waits 1 s, gives up and closes
   r2     Content-Length 12 but 13 body bytes ("0123456789AB" + "C"); the client reads the 13
@@ -279,6 +283,20 @@ def main():
     conns[-1]["end"] = "nginx closed at keepalive_timeout (FIN); the reused request is answered by RST"
     s.close()
     time.sleep(0.3)
+
+    # ---- the reuse race: reuse right around keepalive_timeout
+    for i, off in enumerate((1.990, 2.000, 2.010)):
+        a, b = f"n{6 + 2 * i}", f"n{7 + 2 * i}"
+        s = new_conn(80)
+        conns.append({"client_port": s.getsockname()[1], "server_port": 80, "ids": [a, b],
+                      "reuse_offset_s": off})
+        e1 = request(s, a, f"GET /race{i}")
+        time.sleep(max(0.0, e1["response"]["t_done"] + off - time.time()))
+        e2 = request(s, b, f"GET /race{i}-reuse", note=f"reuse {off:.3f} s after {a}'s response completed")
+        conns[-1]["actual_reuse_offset_s"] = round(e2["request_sent_t"] - e1["response"]["t_done"], 6)
+        conns[-1]["outcome"] = e2["response"].get("ended")
+        s.close()
+        time.sleep(0.3)
 
     # ---- scripted server
     s = new_conn(8080)
