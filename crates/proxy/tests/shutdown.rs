@@ -1,0 +1,45 @@
+//! Graceful shutdown under load: no request that reached the proxy is lost.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+#[test]
+fn graceful_shutdown_under_load_loses_no_request() {
+    // A slow upstream keeps requests in flight at the moment of shutdown.
+    let upstream = serve_fixed(opts(), "slow\n", Duration::from_millis(150));
+    let mut o = opts();
+    o.server.keepalive_requests = 0;
+    let mut proxy = proxy_to(o, upstream.addr, |_| {});
+    let port = proxy.addr.port().to_string();
+    let load = std::thread::spawn(move || {
+        peer(
+            &["load", "127.0.0.1", &port, "16", "4"],
+            Duration::from_secs(60),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let t0 = Instant::now();
+    proxy.stop();
+    let drained_in = t0.elapsed();
+    let r = load.join().unwrap();
+    eprintln!("load outcome: {r}, drained in {drained_in:?}");
+    let log = proxy.log_lines();
+    let served = log.iter().filter(|l| l.contains("\" 200 ")).count() as u64;
+    let ok = r["ok"].as_u64().unwrap();
+    let ok_close = r["ok_close"].as_u64().unwrap();
+    assert_eq!(r["error"], 0, "lost requests: {r}");
+    // Requests in flight at shutdown finished, each told the connection closes.
+    assert!(ok_close >= 8, "{r}");
+    assert!(ok > 50, "{r}");
+    // Every response the proxy logged reached its client.
+    assert_eq!(served, ok + ok_close, "{r}");
+    assert!(
+        r["refused"].as_u64().unwrap() >= 1,
+        "clients never saw the listener close: {r}"
+    );
+    assert!(
+        drained_in < Duration::from_secs(3),
+        "drain took {drained_in:?}"
+    );
+}
