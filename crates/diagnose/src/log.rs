@@ -275,8 +275,11 @@ pub(crate) struct CapEvent {
 const MAX_OFFSET_NS: i64 = 600 * NS;
 /// Resolution of the offset vote.
 const BIN_NS: i64 = 50_000_000;
-/// Slack around the log's granularity: the app logs a little after it acts, or just before.
-const SLACK_NS: i64 = 500_000_000;
+/// An application logs what it saw after seeing it: the event may precede the log line's
+/// timestamp by up to this much (detection and logging delay)...
+const LAG_NS: i64 = 1_000_000_000;
+/// ...and follow the end of its timestamp's granularity only by clock jitter.
+const LEAD_NS: i64 = 250_000_000;
 
 pub(crate) struct Correlation {
     pub findings: Vec<Finding>,
@@ -309,21 +312,21 @@ pub(crate) fn correlate(
         .map(|l| l.granularity_ns)
         .min()
         .unwrap_or(NS);
-    let window = |t: i64, o: i64, g: i64| (t + o - SLACK_NS, t + o + g + SLACK_NS);
+    let window = |t: i64, o: i64, g: i64| (t + o - LAG_NS, t + o + g + LEAD_NS);
 
     let nbins = (2 * MAX_OFFSET_NS / BIN_NS + 1) as usize;
     let mut votes = vec![0u32; nbins];
     let mut last_voter = vec![usize::MAX; nbins];
     for (li, &(i, t)) in ev_lines.iter().enumerate() {
         let g = log.lines[i].granularity_ns;
-        let lo = events.partition_point(|e| e.ts < t - MAX_OFFSET_NS - SLACK_NS);
+        let lo = events.partition_point(|e| e.ts < t - MAX_OFFSET_NS - LAG_NS);
         for e in events[lo..]
             .iter()
-            .take_while(|e| e.ts <= t + MAX_OFFSET_NS + g + SLACK_NS)
+            .take_while(|e| e.ts <= t + MAX_OFFSET_NS + g + LEAD_NS)
         {
             // Offsets o with e.ts inside [t+o-slack, t+o+g+slack].
-            let omin = (e.ts - t - g - SLACK_NS).max(-MAX_OFFSET_NS);
-            let omax = (e.ts - t + SLACK_NS).min(MAX_OFFSET_NS);
+            let omin = (e.ts - t - g - LEAD_NS).max(-MAX_OFFSET_NS);
+            let omax = (e.ts - t + LAG_NS).min(MAX_OFFSET_NS);
             let (b0, b1) = (
                 (omin + MAX_OFFSET_NS) / BIN_NS,
                 (omax + MAX_OFFSET_NS) / BIN_NS,
@@ -540,8 +543,10 @@ mod tests {
             LogOptions::default(),
         );
         let c = correlate(&log, &mut events, base);
+        // Whole-second lines only bound the offset: both events fit for o in [0.35, 3.3] s
+        // (event within [line + o - 1 s lag, line + o + 1 s + 0.25 s]).
         let o = c.offset_ns.unwrap();
-        assert!((o - 2 * NS).abs() <= NS, "offset {o}");
+        assert!((300_000_000..=3_300_000_000).contains(&o), "offset {o}");
         assert_eq!(c.summary.event_lines, 3);
         assert_eq!(c.summary.matched, 2);
         assert_eq!(c.findings[0].frames, vec![10]);
