@@ -11,6 +11,7 @@ python3 portreuse.py
 python3 bulk.py
 python3 zerowindow.py
 python3 ipv6mix.py
+python3 edgecases.py
 python3 relink.py       # link/ and fmt/ from heartbeat.pcap, ipv6-mixed*, keepalive, portreuse
 sh synth.sh
 python3 make_bad.py     # bad/ from heartbeat.pcap and keepalive.pcapng
