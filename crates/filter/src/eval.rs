@@ -68,19 +68,37 @@ pub fn eval(node: &Node, pkt: &dyn Packet) -> bool {
         Node::In {
             lhs,
             items,
-            quant,
+            quant: Quant::Any,
             order,
-        } => quantify(lhs, pkt, *quant, &mut |v| {
-            items.iter().any(|(lo, hi)| match hi {
-                None => v.equals(lo),
-                Some(hi) => {
-                    matches!(
-                        v.order(lo, *order),
-                        Some(Ordering::Greater | Ordering::Equal)
-                    ) && matches!(v.order(hi, *order), Some(Ordering::Less | Ordering::Equal))
-                }
-            })
+        } => quantify(lhs, pkt, Quant::Any, &mut |v| {
+            items.iter().any(|it| in_item(v, it, *order))
         }),
+        // tshark 4.0 expands `all x in {a, b}` to `all x == a or all x == b`: every occurrence
+        // must fall in the same member, so `all tcp.port in {80, 40000}` is false for 40000->80.
+        Node::In {
+            lhs,
+            items,
+            quant: Quant::All,
+            order,
+        } => items
+            .iter()
+            .any(|it| quantify(lhs, pkt, Quant::All, &mut |v| in_item(v, it, *order))),
+    }
+}
+
+fn in_item(
+    v: &Val<'_>,
+    (lo, hi): &(Val<'static>, Option<Val<'static>>),
+    order: BytesOrder,
+) -> bool {
+    match hi {
+        None => v.equals(lo),
+        Some(hi) => {
+            matches!(
+                v.order(lo, order),
+                Some(Ordering::Greater | Ordering::Equal)
+            ) && matches!(v.order(hi, order), Some(Ordering::Less | Ordering::Equal))
+        }
     }
 }
 

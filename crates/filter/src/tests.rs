@@ -267,6 +267,15 @@ fn multi_occurrence_quantifiers() {
     );
     assert_eq!(sel("tcp.port in {7777, 1..2}", &c), all_tcp);
     assert_eq!(sel("tcp.port not in {7777}", &c), [10]);
+    assert_eq!(
+        sel("all tcp.port in {7777, 40000}", &c),
+        Vec::<u32>::new(),
+        "one member must hold them all"
+    );
+    assert_eq!(
+        sel("all tcp.port in {7000..50000}", &c),
+        (1..=9).collect::<Vec<_>>()
+    );
     assert_eq!(sel("tcp.srcport > tcp.dstport", &c), [1, 2, 4, 6, 8, 9]);
 }
 

@@ -1,0 +1,402 @@
+//! Differential test of `keepsight packets -Y` against tshark 4.0.17, the oracle.
+//!
+//! For every capture (tests/filters/*.pcap and the corpus captures listed in
+//! tests/corpus/MANIFEST.tsv) and every filter in tests/filters/accept.txt, the frame numbers
+//! `keepsight packets CAP -Y FILTER -T fields -e frame.number` prints must equal the frames
+//! tshark's display-filter engine selects. Every filter in tests/filters/reject.txt must be
+//! rejected by both. When tshark is not installed the test says so and passes without checking.
+//!
+//! Cost: tshark starts once per capture, not once per filter: tests/filters/batch.lua registers
+//! one tap listener per filter (taps use the same filter engine as -Y). Two things taps see
+//! differently from -Y (checked over the whole list on two captures): `frame.time_delta_displayed`
+//! (every frame is "displayed" to a tap) and `len()` of a protocol (a tap sees the layer's bytes,
+//! -Y its header), so filters naming those go through a real `tshark -Y`. keepsight runs once per
+//! (capture, filter), on all cores.
+//!
+//! By default the captures are tests/filters/*.pcap, the corpus's top-level real captures, the
+//! synthetic 1200-frame capture and the VLAN variant (about two minutes on two cores).
+//! KEEPSIGHT_ORACLE_CAPTURES=all takes every MANIFEST capture; =substr,substr picks by name.
+//! KEEPSIGHT_ORACLE_FILTER=substr restricts the filters (to reproduce one disagreement).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn list(name: &str) -> Vec<String> {
+    let path = root().join("tests/filters").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let only = std::env::var("KEEPSIGHT_ORACLE_FILTER").ok();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter(|l| only.as_deref().is_none_or(|o| l.contains(o)))
+        .map(str::to_string)
+        .collect()
+}
+
+fn tshark_available() -> bool {
+    Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn captures() -> Vec<PathBuf> {
+    let mut caps: Vec<PathBuf> = Vec::new();
+    let own = root().join("tests/filters");
+    if let Ok(rd) = std::fs::read_dir(&own) {
+        let mut v: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+            .collect();
+        v.sort();
+        caps.extend(v);
+    }
+    let corpus = root().join("tests/corpus");
+    match std::fs::read_to_string(corpus.join("MANIFEST.tsv")) {
+        Ok(m) => {
+            for line in m.lines().skip(1) {
+                if let Some(name) = line.split('\t').next().filter(|n| !n.is_empty()) {
+                    let p = corpus.join(name);
+                    if p.exists() {
+                        caps.push(p);
+                    }
+                }
+            }
+        }
+        Err(_) => {
+            if let Ok(rd) = std::fs::read_dir(&corpus) {
+                let mut v: Vec<PathBuf> = rd
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        let n = p.to_string_lossy();
+                        n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".gz")
+                    })
+                    .collect();
+                v.sort();
+                caps.extend(v);
+            }
+        }
+    }
+    match std::env::var("KEEPSIGHT_ORACLE_CAPTURES") {
+        Ok(all) if all == "all" => {}
+        Ok(only) => {
+            let keys: Vec<&str> = only.split(',').filter(|s| !s.is_empty()).collect();
+            caps.retain(|c| keys.iter().any(|k| c.to_string_lossy().contains(k)));
+        }
+        Err(_) => caps.retain(|c| {
+            let rel = c
+                .strip_prefix(&corpus)
+                .map(|r| r.to_string_lossy().into_owned());
+            match rel {
+                Ok(r) => {
+                    !r.contains('/')
+                        || r == "synth/synth-1200.pcap"
+                        || r == "link/heartbeat-vlan.pcap"
+                }
+                Err(_) => true,
+            }
+        }),
+    }
+    caps
+}
+
+type Verdict = Result<Vec<u32>, String>;
+
+fn frames(stdout: &[u8]) -> Vec<u32> {
+    let mut v: Vec<u32> = String::from_utf8_lossy(stdout)
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// tshark's verdict for every filter on one capture, in one pass.
+fn tshark_batch(cap: &Path, filters: &[String], tag: usize) -> Vec<Verdict> {
+    let dir = std::env::temp_dir();
+    let input = dir.join(format!("keepsight-oracle-{}-{tag}.in", std::process::id()));
+    let output = dir.join(format!("keepsight-oracle-{}-{tag}.out", std::process::id()));
+    std::fs::write(&input, filters.join("\n") + "\n").expect("temp file");
+    let run = Command::new("tshark")
+        .arg("-q")
+        .arg("-r")
+        .arg(cap)
+        .arg("-X")
+        .arg(format!(
+            "lua_script:{}",
+            root().join("tests/filters/batch.lua").display()
+        ))
+        .env("KS_FILTERS", &input)
+        .env("KS_OUT", &output)
+        .output()
+        .expect("tshark runs");
+    let text = std::fs::read_to_string(&output).unwrap_or_default();
+    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_file(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        filters.len(),
+        "tshark batch on {} gave {} lines for {} filters; stderr: {}",
+        cap.display(),
+        lines.len(),
+        filters.len(),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    lines
+        .iter()
+        .map(|l| match l.split_once('\t') {
+            Some(("OK", nums)) => Ok(frames(nums.as_bytes())),
+            Some((_, msg)) => Err(msg.to_string()),
+            None => Err(l.to_string()),
+        })
+        .collect()
+}
+
+/// The captures on which the filters that need a real `tshark -Y` are checked: one tshark start
+/// per filter is too slow to pay on every capture.
+const REAL_Y_CAPTURES: [&str; 3] = ["filters.pcap", "heartbeat.pcap", "keepalive.pcapng"];
+const NOT_CHECKED: &str = "not checked on this capture";
+
+/// Filters on which a tap listener and -Y disagree in tshark itself (see the top of the file).
+fn needs_real_y(filter: &str) -> bool {
+    const PROTOCOL_LEN: [&str; 8] = [
+        "len(tcp)",
+        "len(ip)",
+        "len(ipv6)",
+        "len(eth)",
+        "len(udp)",
+        "len(frame)",
+        "len(vlan)",
+        "len(sll)",
+    ];
+    filter.contains("frame.time_delta_displayed") || PROTOCOL_LEN.iter().any(|p| filter.contains(p))
+}
+
+fn tshark_y(cap: &Path, filter: &str) -> Verdict {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(cap)
+        .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+        .output()
+        .expect("tshark runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let err: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.contains("Running as user"))
+        .collect();
+    if out.status.success() && err.is_empty() {
+        Ok(frames(&out.stdout))
+    } else {
+        Err(err.join(" "))
+    }
+}
+
+fn keepsight_y(cap: &Path, filter: &str) -> (Verdict, Option<i32>) {
+    // A filter starting with `-` (`-tcp.len == -1`) would be taken for an option after `-Y`.
+    let y = if filter.starts_with('-') {
+        vec![format!("--display-filter={filter}")]
+    } else {
+        vec!["-Y".to_string(), filter.to_string()]
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .arg("packets")
+        .arg(cap)
+        .args(&y)
+        .args(["-T", "fields", "-e", "frame.number"])
+        .output()
+        .expect("keepsight runs");
+    let code = out.status.code();
+    if out.status.success() {
+        (Ok(frames(&out.stdout)), code)
+    } else {
+        (
+            Err(String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .replace('\n', " | ")),
+            code,
+        )
+    }
+}
+
+/// Runs `job(i)` for i in 0..n on every core.
+fn parallel<T: Send>(n: usize, job: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |p| p.get())
+        .min(n.max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let r = job(i);
+                results.lock().expect("no worker panicked")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no worker panicked")
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
+}
+
+fn show(v: &[u32]) -> String {
+    if v.len() > 20 {
+        format!("{:?}... ({} frames)", &v[..20], v.len())
+    } else {
+        format!("{v:?}")
+    }
+}
+
+#[test]
+fn keepsight_selects_the_frames_tshark_selects() {
+    if !tshark_available() {
+        println!("SKIPPED: tshark is not installed; the display-filter differential test needs it as the oracle");
+        return;
+    }
+    let start = Instant::now();
+    let accept = list("accept.txt");
+    let caps = captures();
+    assert!(
+        !caps.is_empty(),
+        "no captures found under tests/filters or tests/corpus"
+    );
+
+    let oracle: Vec<Vec<Verdict>> = parallel(caps.len(), |i| {
+        let mut v = tshark_batch(&caps[i], &accept, i);
+        let real_y = REAL_Y_CAPTURES.iter().any(|n| caps[i].ends_with(n));
+        for (j, f) in accept.iter().enumerate() {
+            if needs_real_y(f) {
+                v[j] = if real_y {
+                    tshark_y(&caps[i], f)
+                } else {
+                    Err(NOT_CHECKED.to_string())
+                };
+            }
+        }
+        v
+    });
+    let tshark_secs = start.elapsed().as_secs_f64();
+
+    let mut problems: Vec<String> = Vec::new();
+    for (j, f) in accept.iter().enumerate() {
+        if let Some(Err(msg)) = oracle
+            .first()
+            .map(|v| &v[j])
+            .filter(|v| v.as_ref().err().map(String::as_str) != Some(NOT_CHECKED))
+        {
+            problems.push(format!(
+                "LIST ERROR: tshark rejects `{f}` from accept.txt: {msg}"
+            ));
+        }
+    }
+
+    let pairs: Vec<(usize, usize)> = (0..caps.len())
+        .flat_map(|c| (0..accept.len()).map(move |f| (c, f)))
+        .filter(|&(c, f)| oracle[c][f].is_ok())
+        .collect();
+    let ours = parallel(pairs.len(), |k| {
+        let (c, f) = pairs[k];
+        keepsight_y(&caps[c], &accept[f])
+    });
+
+    let mut agree = 0usize;
+    let mut bad_filters = BTreeSet::new();
+    for (k, (ours, code)) in ours.iter().enumerate() {
+        let (c, f) = pairs[k];
+        let cap = caps[c]
+            .strip_prefix(root())
+            .unwrap_or(&caps[c])
+            .display()
+            .to_string();
+        let filter = &accept[f];
+        match (&oracle[c][f], ours) {
+            (Ok(t), Ok(o)) if t == o => agree += 1,
+            (Ok(t), Ok(o)) => {
+                bad_filters.insert(filter.clone());
+                let only_t: Vec<u32> = t
+                    .iter()
+                    .filter(|x| o.binary_search(x).is_err())
+                    .copied()
+                    .collect();
+                let only_o: Vec<u32> = o
+                    .iter()
+                    .filter(|x| t.binary_search(x).is_err())
+                    .copied()
+                    .collect();
+                problems.push(format!(
+                    "DIFF {cap} `{filter}`: only tshark {} / only keepsight {}",
+                    show(&only_t),
+                    show(&only_o)
+                ));
+            }
+            (Ok(_), Err(e)) => {
+                bad_filters.insert(filter.clone());
+                problems.push(format!(
+                    "FAIL {cap} `{filter}`: keepsight exit {code:?}: {e}"
+                ));
+            }
+            (Err(_), _) => {}
+        }
+    }
+
+    let reject = list("reject.txt");
+    let probe = root().join("tests/filters/filters.pcap");
+    let tshark_rej = tshark_batch(&probe, &reject, 9999);
+    let ours_rej = parallel(reject.len(), |i| keepsight_y(&probe, &reject[i]));
+    for (i, f) in reject.iter().enumerate() {
+        if tshark_rej[i].is_ok() {
+            problems.push(format!("LIST ERROR: tshark accepts `{f}` from reject.txt"));
+        }
+        match &ours_rej[i] {
+            (Err(_), Some(2)) => {}
+            (Ok(v), _) => problems.push(format!(
+                "ACCEPTED `{f}`: tshark rejects it, keepsight selected {}",
+                show(v)
+            )),
+            (Err(e), code) => problems.push(format!(
+                "REJECT `{f}`: keepsight failed with exit {code:?} instead of 2: {e}"
+            )),
+        }
+    }
+
+    println!(
+        "display-filter oracle: {} captures x {} filters ({} pairs checked): {agree} agree, {} disagree ({} distinct filters); \
+         {} rejections checked; tshark {tshark_secs:.1}s, total {:.1}s",
+        caps.len(),
+        accept.len(),
+        pairs.len(),
+        pairs.len() - agree,
+        bad_filters.len(),
+        reject.len(),
+        start.elapsed().as_secs_f64()
+    );
+    if !problems.is_empty() {
+        let shown: Vec<&String> = problems.iter().take(60).collect();
+        panic!(
+            "{} disagreements with tshark (first {} shown):\n{}",
+            problems.len(),
+            shown.len(),
+            shown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
