@@ -56,7 +56,7 @@ use tokio::net::TcpListener;
 /// Parse `--keepalive-timeout`: `75s`, or `75s,60s` / `75s 60s` where the second value is sent
 /// as `Keep-Alive: timeout=60`.
 pub fn parse_keepalive_timeout(s: &str) -> Result<(Duration, Option<Duration>), String> {
-    let mut parts = s.split(|c| c == ',' || c == ' ').filter(|p| !p.is_empty());
+    let mut parts = s.split([',', ' ']).filter(|p| !p.is_empty());
     let first = parts
         .next()
         .ok_or_else(|| format!("`{s}`: expected `TIMEOUT[,HEADER_TIMEOUT]`, e.g. `75s,60s`"))?;
@@ -195,7 +195,7 @@ pub fn start<H: server::Handler>(
     let fut = async move {
         let admin_ctl = admin.as_ref().map(|a| a.2.clone());
         let admin_task =
-            admin.map(|(l, c, actl, h)| tokio::spawn(server::serve(l, c, actl, h, None, None)));
+            admin.map(|(l, c, actl, h)| tokio::spawn(server::serve(l, c, actl, h, None)));
         let flusher = log.clone().map(|log| {
             tokio::spawn(async move {
                 loop {
@@ -204,7 +204,7 @@ pub fn start<H: server::Handler>(
                 }
             })
         });
-        server::serve(listener, cfg, ctl, handler, log.clone(), None).await;
+        server::serve(listener, cfg, ctl, handler, log.clone()).await;
         if let Some(f) = flusher {
             f.abort();
         }

@@ -552,7 +552,6 @@ pub async fn serve<H: Handler>(
     ctl: Arc<Control>,
     handler: Arc<H>,
     log: Option<Arc<AccessLog>>,
-    on_accept: Option<Arc<dyn Fn(&TcpStream) + Send + Sync>>,
 ) {
     let permits = cfg.max_connections.clamp(1, Semaphore::MAX_PERMITS as u32);
     let sem = Arc::new(Semaphore::new(permits as usize));
@@ -582,9 +581,6 @@ pub async fn serve<H: Handler>(
             }
         };
         let _ = stream.set_nodelay(true);
-        if let Some(f) = &on_accept {
-            f(&stream);
-        }
         ctl.stats
             .connections_accepted
             .fetch_add(1, Ordering::Relaxed);
