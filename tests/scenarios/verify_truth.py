@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""verify_truth.py -- cross-check each scenario's truth.json against its capture(s) with tshark.
+
+Not a keepsight test: it only proves that the committed truth files and captures belong
+together (times agree within TOL, the events the driver claims are on the wire).  Needs tshark.
+Prints one line per check and ends with 'truth: N passed, N failed'.
+"""
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOL = 0.005   # seconds between the driver's clock reading and the frame timestamp
+results = []
+
+
+def frames(cap, flt, fields):
+    out = subprocess.run(["tshark", "-r", cap, "-Y", flt, "-T", "fields", "-E", "separator=\t"]
+                         + sum((["-e", f] for f in fields), []),
+                         capture_output=True, text=True).stdout
+    return [ln.split("\t") for ln in out.splitlines() if ln.strip()]
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(("ok   " if ok else "FAIL ") + name + (f"  ({detail})" if detail else ""))
+
+
+def near(t, rows, col=0):
+    return [r for r in rows if abs(float(r[col]) - t) < TOL]
+
+
+def late_heartbeat():
+    d = os.path.join(HERE, "late-heartbeat")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    check("late-heartbeat: 2 incidents", len(tr["incidents"]) == 2)
+    for inc in tr["incidents"]:
+        p = inc["client_port"]
+        beats = frames(cap, f"tcp.srcport=={p} && tcp.len==1", ["frame.time_epoch", "frame.number"])
+        m = near(inc["late_beat_sent_t"], beats)
+        check(f"late-heartbeat {inc['client']}: late beat on the wire", len(m) == 1, m and f"f{m[0][1]}")
+        prev = near(inc["previous_beat_sent_t"], beats)
+        if m and prev:
+            gap = float(m[0][0]) - float(prev[0][0])
+            check(f"late-heartbeat {inc['client']}: wire gap {gap:.3f}s ~ truth {inc['gap_s']}", abs(gap - inc["gap_s"]) < TOL)
+        rst = frames(cap, f"tcp.srcport=={p} && tcp.flags.reset==1", ["frame.time_epoch", "frame.number"])
+        check(f"late-heartbeat {inc['client']}: RST at rst_t", len(near(inc["rst_t"], rst)) == 1,
+              rst and f"f{rst[0][1]}")
+
+
+def keepalive_dead_peer():
+    d = os.path.join(HERE, "keepalive-dead-peer")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture-client.pcapng")
+    ka = frames(cap, "tcp.analysis.keep_alive", ["frame.time_epoch"])
+    after = [r for r in ka if float(r[0]) > tr["peer_cut_t"]]
+    check("keepalive-dead-peer: 3 probes after the cut", len(after) == tr["keepalive"]["count"], f"{len(after)}")
+    obs = tr["unanswered_probes_observed_via_tcp_info"]
+    # tcp_info is polled every 5 ms: the probe frame precedes the observation by < ~10 ms
+    okp = len(obs) == len(after) and all(0 <= o["observed_t"] - float(a[0]) < 0.02 for o, a in zip(obs, after))
+    check("keepalive-dead-peer: TCP_INFO probe times match probe frames", okp)
+    rst = frames(cap, "tcp.flags.reset==1", ["frame.time_epoch"])
+    check("keepalive-dead-peer: kernel RST right before ETIMEDOUT",
+          len(rst) == 1 and 0 <= tr["client_error_t"] - float(rst[0][0]) < 0.05)
+
+
+def nat_idle_drop():
+    for sub in ("", "loose"):
+        d = os.path.join(HERE, "nat-idle-drop", sub)
+        tr = json.load(open(os.path.join(d, "truth.json")))
+        cc, sc = os.path.join(d, "capture-client.pcapng"), os.path.join(d, "capture-server.pcapng")
+        q_client = frames(cc, "tcp.len==15", ["frame.time_epoch", "tcp.analysis.retransmission"])
+        q_server = frames(sc, "tcp.len==15", ["frame.time_epoch"])
+        v = tr["variant"]
+        check(f"nat-idle-drop/{v}: query sent at send_after_idle_t", len(near(tr["send_after_idle_t"], q_client)) == 1)
+        check(f"nat-idle-drop/{v}: conntrack entry gone ~{tr['nat_config']['nf_conntrack_tcp_timeout_established']}s after last packet",
+              tr["conntrack_entry_gone_observed_t"] is not None and
+              tr["conntrack_entry_gone_observed_t"] - tr["last_packet_exchange_t"] > 4.5)
+        if v == "strict":
+            check("nat-idle-drop/strict: client retransmits, server never gets the query",
+                  len(q_client) >= 4 and not q_server, f"{len(q_client)} copies at client, {len(q_server)} at server")
+            check("nat-idle-drop/strict: outcome error ETIMEDOUT", "110" in tr["after_idle"].get("error", ""))
+        else:
+            check("nat-idle-drop/loose: query reaches the server once and is answered",
+                  len(q_server) == 1 and tr["after_idle"]["outcome"] == "answered")
+
+
+def middlebox_rst():
+    d = os.path.join(HERE, "middlebox-rst")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    inj = tr["injected_rst"]
+    rst = frames(os.path.join(d, "capture-client.pcapng"), "tcp.flags.reset==1 && ip.src==10.77.41.2",
+                 ["frame.time_epoch", "ip.ttl", "ip.id", "ip.flags.df"])
+    m = near(inj["t"], rst)
+    check("middlebox-rst: forged RST at the client at injected.t", len(m) == 1)
+    if m:
+        check("middlebox-rst: forged RST has TTL 64, id 0xbeef, DF clear",
+              m[0][1] == "64" and int(m[0][2], 16) == 0xBEEF and m[0][3] in ("0", "False"), str(m[0][1:]))
+    srv = frames(os.path.join(d, "capture-server.pcapng"), "tcp.flags.reset==1", ["frame.time_epoch", "ip.src"])
+    check("middlebox-rst: server sees no RST before it closes its stale socket",
+          all(float(r[0]) >= tr["server_closes_old_sockets_t"] for r in srv))
+
+
+def http_keepalive():
+    d = os.path.join(HERE, "http-keepalive")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    reqs = frames(cap, "http.request", ["frame.time_epoch", "http.request.uri", "tcp.srcport"])
+    for e in tr["exchanges"]:
+        uri = e["request"].split(" ")[1]
+        m = [r for r in near(e["request_sent_t"], reqs) if r[1] == uri and int(r[2]) == e["client_port"]]
+        check(f"http-keepalive {e['id']}: {uri} on the wire at request_sent_t", len(m) == 1)
+    for c in tr["connections"]:
+        if c.get("outcome") == "eof-before-headers" or "n5" in c["ids"]:
+            rst = frames(cap, f"tcp.port=={c['client_port']} && tcp.flags.reset==1", ["frame.time_epoch"])
+            check(f"http-keepalive {c['ids']}: the lost reuse is answered by RST", len(rst) == 1)
+
+
+def main():
+    for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive):
+        try:
+            f()
+        except Exception as e:  # a broken scenario must show up as a failure, not a crash
+            check(f"{f.__name__}: {e!r}", False)
+    print(f"truth: {sum(results)} passed, {len(results) - sum(results)} failed")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
