@@ -177,6 +177,10 @@ pub struct ClientArgs {
     /// Time over which to open the connections (default: 1 ms per connection).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     ramp: Option<Duration>,
+    /// Leave the first DURATION (connection setup) out of the RTT and lateness histograms;
+    /// counts of probes, misses and reconnects still cover the whole run.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    warmup: Option<Duration>,
     /// What to log (default: beats for one connection, events for several).
     #[arg(long, value_enum)]
     log: Option<LogLevel>,
@@ -537,8 +541,24 @@ async fn client(args: ClientArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    let warmup = {
+        let stats = stats.clone();
+        let warmup = args.warmup;
+        async move {
+            if let Some(w) = warmup {
+                tokio::time::sleep(w).await;
+                stats.reset_histograms();
+                logger.line(&format!(
+                    "warm-up of {} over: latency histograms restart",
+                    format_duration(w)
+                ));
+            }
+            std::future::pending::<()>().await
+        }
+    };
     let mut code = ExitCode::SUCCESS;
     tokio::select! {
+        _ = warmup => {}
         why = stop_signal(args.stats.duration) => logger.line(&format!("stopping: {why}")),
         _ = periodic => {}
         done = tasks.join_next() => {

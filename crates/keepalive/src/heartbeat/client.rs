@@ -229,6 +229,15 @@ impl ClientStats {
         })
     }
 
+    /// Empties the RTT and lateness histograms, keeping the counters: to leave a warm-up
+    /// (connection setup) out of the latency figures without hiding its misses.
+    pub fn reset_histograms(&self) {
+        self.with(|c| {
+            c.rtt = Histogram::default();
+            c.lateness = Histogram::default();
+        })
+    }
+
     /// Copies of the raw histograms (RTT, lateness), e.g. to merge across processes.
     pub fn histograms(&self) -> (Histogram, Histogram) {
         self.with(|c| (c.rtt.clone(), c.lateness.clone()))

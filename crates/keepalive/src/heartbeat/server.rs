@@ -239,3 +239,21 @@ async fn write_out(stream: &TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// An idle connection costs what its task holds while waiting; the read buffer must not
+    /// be part of that (it lives only between awaits).
+    #[tokio::test]
+    async fn idle_connection_state_is_small() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
+        let config = super::ServerConfig::default();
+        let stats = super::ServerStats::default();
+        let f = super::serve_connection(&s, &config, &stats);
+        let size = std::mem::size_of_val(&f);
+        assert!(size < 1024, "serve_connection future is {size} bytes");
+    }
+}
