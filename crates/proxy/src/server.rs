@@ -516,7 +516,24 @@ impl ClientIo {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let r = tokio::time::timeout(timeout, self.stream.write_all(&self.wbuf)).await;
+        // Most responses fit the socket buffer: write directly and only arm the send timer when
+        // the kernel pushes back.
+        let mut done = 0;
+        while done < self.wbuf.len() {
+            match self.stream.try_write(&self.wbuf[done..]) {
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    self.wbuf.clear();
+                    return Err(e);
+                }
+            }
+        }
+        if done == self.wbuf.len() {
+            self.wbuf.clear();
+            return Ok(());
+        }
+        let r = tokio::time::timeout(timeout, self.stream.write_all(&self.wbuf[done..])).await;
         self.wbuf.clear();
         match r {
             Ok(r) => r,
@@ -610,6 +627,15 @@ async fn wait_first_byte(
     timeout: Duration,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Wait {
+    // Pipelined or quick clients: no need to arm the idle timer.
+    if !*shutdown.borrow() {
+        match first_read(io) {
+            Ok(0) => return Wait::Closed,
+            Ok(_) => return Wait::Data,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return Wait::Closed,
+        }
+    }
     let sleep = tokio::time::sleep(timeout);
     tokio::pin!(sleep);
     loop {
@@ -630,8 +656,7 @@ async fn wait_first_byte(
                 if r.is_err() {
                     return Wait::Closed;
                 }
-                io.rbuf.reserve(READ_CHUNK);
-                match io.stream.try_read_buf(&mut io.rbuf) {
+                match first_read(io) {
                     Ok(0) => return Wait::Closed,
                     Ok(_) => return Wait::Data,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -646,6 +671,17 @@ async fn wait_first_byte(
             }
         }
     }
+}
+
+/// Read the start of a request through a stack buffer and keep only what arrived: a typical
+/// request head is a few hundred bytes, and a larger heap buffer per connection would be held
+/// (and, after it is freed, kept by the allocator) for every keep-alive client at once.
+fn first_read(io: &mut ClientIo) -> io::Result<usize> {
+    let mut buf = [0u8; 4096];
+    let n = io.stream.try_read(&mut buf)?;
+    io.rbuf = BytesMut::with_capacity(n.max(1024));
+    io.rbuf.extend_from_slice(&buf[..n]);
+    Ok(n)
 }
 
 async fn connection<H: Handler>(
@@ -760,7 +796,9 @@ async fn connection<H: Handler>(
             close: CloseReason::KeepAlive,
             note: "",
         };
-        let result = handler.handle(&mut ex).await;
+        // Boxed so that the connection task, which lives as long as the client stays, carries
+        // only its own small state while idle instead of room for the largest handler future.
+        let result = Box::pin(handler.handle(&mut ex)).await;
         let mut close = ex.close;
         let ok = match result {
             Ok(()) if ex.finished => true,

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# keepsight serve/proxy against nginx on loopback, same worker count, same run.
+# Usage: benches/proxy/run.sh [DURATION]   (needs wrk, nginx, python3; builds keepsight --release)
+# Every server started here is stopped on exit.
+set -euo pipefail
+ulimit -n 65536 2>/dev/null || true
+cd "$(dirname "$0")/../.."
+DUR=${1:-10s}
+WORKERS=2
+IDLE_CONNS=${IDLE_CONNS:-2000}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+cargo build --release -p keepsight >/dev/null
+KS=$CARGO_TARGET_DIR/release/keepsight
+T=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 0.5
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.05; done; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_nginx NAME WORKERS SERVER_BODY [HTTP_EXTRA]; sets NG_PORT and NG_PID
+start_nginx() {
+  local name=$1 workers=$2 body=$3 extra=${4:-} port
+  port=$(free_port)
+  mkdir -p "$T/$name"
+  cat >"$T/$name/nginx.conf" <<CONF
+worker_processes $workers;
+error_log $T/$name/error.log warn;
+pid $T/$name/nginx.pid;
+events { worker_connections 10240; }
+http {
+  access_log off;
+  keepalive_timeout 75s;
+
+  client_body_temp_path $T/$name/b; proxy_temp_path $T/$name/p;
+  fastcgi_temp_path $T/$name/f; uwsgi_temp_path $T/$name/u; scgi_temp_path $T/$name/s;
+  $extra
+  server { listen 127.0.0.1:$port backlog=511; $body }
+}
+CONF
+  nginx -p "$T/$name" -c "$T/$name/nginx.conf" -g 'daemon off;' &
+  NG_PID=$!
+  PIDS+=("$NG_PID")
+  NG_PORT=$port
+  wait_port "$port"
+}
+
+start_ks() { # start_ks OUTVAR args...
+  local log=$T/ks.$RANDOM.err
+  "$KS" "$@" --listen 127.0.0.1:0 --workers $WORKERS 2>"$log" &
+  PIDS+=($!)
+  KS_PID=$!
+  for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.05; done
+  KS_PORT=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$')
+}
+
+
+bench() { # bench LABEL PORT [wrk args]
+  local label=$1 port=$2; shift 2
+  curl -s -o /dev/null "http://127.0.0.1:$port/" # warm
+  local out
+  out=$(wrk -t2 -c100 -d"$DUR" --latency "$@" "http://127.0.0.1:$port/")
+  local rps p99
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  printf '%-44s %12s req/s   p99 %s\n' "$label" "$rps" "$p99"
+}
+
+rss_kb() { # sum of VmRSS over pids
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done
+  echo $t
+}
+
+idle_mem() { # idle_mem LABEL PORT PIDS...
+  local label=$1 port=$2; shift 2
+  local before after
+  before=$(rss_kb "$@")
+  coproc HOLD { python3 benches/proxy/hold_idle.py 127.0.0.1 "$port" "$IDLE_CONNS"; }
+  read -r _ <&"${HOLD[0]}"
+  sleep 1
+  after=$(rss_kb "$@")
+  eval "exec ${HOLD[1]}>&-"
+  wait "$HOLD_PID" 2>/dev/null || true
+  printf '%-44s %6d connections: %d KiB -> %d KiB, %.0f bytes each\n' "$label" "$IDLE_CONNS" \
+    "$before" "$after" "$(echo "($after - $before) * 1024 / $IDLE_CONNS" | bc -l)"
+}
+
+nginx_workers() { pgrep -P "$1" | tr '\n' ' '; }
+
+echo "# $(date -u +%FT%TZ) $(nproc) CPUs; wrk -t2 -c100 -d$DUR --latency; $WORKERS workers each"
+echo "# nginx $(nginx -v 2>&1 | cut -d/ -f2); keepsight $($KS --version | cut -d' ' -f2)"
+
+# Upstream shared by both proxies: nginx, one worker, fixed 200.
+start_nginx upstream 1 'location / { return 200 "ok\n"; }' 'keepalive_requests 100000;'
+UP=$NG_PORT
+
+echo "## origin: keepsight serve vs nginx return 200"
+start_nginx origin $WORKERS 'location / { return 200 "ok\n"; }'
+NG=$NG_PORT
+NG_MASTER=$NG_PID
+start_ks serve --body "ok
+"
+bench "nginx return 200 (keep-alive)" "$NG"
+bench "keepsight serve (keep-alive)" "$KS_PORT"
+bench "nginx return 200 (Connection: close)" "$NG" -H "Connection: close"
+bench "keepsight serve (Connection: close)" "$KS_PORT" -H "Connection: close"
+idle_mem "nginx idle keep-alive memory" "$NG" $(nginx_workers "$NG_MASTER")
+idle_mem "keepsight serve idle keep-alive memory" "$KS_PORT" "$KS_PID"
+
+echo "## reverse proxy to the same upstream (127.0.0.1:$UP)"
+start_nginx proxy $WORKERS "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }" \
+  "upstream up { server 127.0.0.1:$UP; keepalive 64; }"
+NP=$NG_PORT
+NP_PID=$NG_PID
+start_ks proxy --upstream 127.0.0.1:"$UP" --upstream-keepalive 64
+bench "nginx proxy_pass (keep-alive)" "$NP"
+bench "keepsight proxy (keep-alive)" "$KS_PORT"
+bench "nginx proxy_pass (Connection: close)" "$NP" -H "Connection: close"
+bench "keepsight proxy (Connection: close)" "$KS_PORT" -H "Connection: close"
+idle_mem "nginx proxy idle keep-alive memory" "$NP" $(nginx_workers "$NP_PID")
+idle_mem "keepsight proxy idle keep-alive memory" "$KS_PORT" "$KS_PID"
