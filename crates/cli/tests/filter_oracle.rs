@@ -17,6 +17,11 @@
 //! synthetic 1200-frame capture and the VLAN variant (about two minutes on two cores).
 //! KEEPSIGHT_ORACLE_CAPTURES=all takes every MANIFEST capture; =substr,substr picks by name.
 //! KEEPSIGHT_ORACLE_FILTER=substr restricts the filters (to reproduce one disagreement).
+//!
+//! tests/filters/known-diffs.txt lists disagreements owned outside the filter engine (the
+//! capture pipeline's protocol values, reassembly, heuristics); they are printed as KNOWN, not
+//! failed. tests/filters/pending.txt lists filters tshark accepts that keepsight cannot compile
+//! yet (HTTP fields, the layer operator, look-behind regexes): tshark must still accept them.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -110,6 +115,19 @@ fn captures() -> Vec<PathBuf> {
 }
 
 type Verdict = Result<Vec<u32>, String>;
+
+/// (capture path suffix, filter) pairs of known-diffs.txt.
+fn known_diffs() -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(root().join("tests/filters/known-diffs.txt")).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut it = l.split('\t');
+            Some((it.next()?.to_string(), it.next()?.to_string()))
+        })
+        .collect()
+}
 
 fn frames(stdout: &[u8]) -> Vec<u32> {
     let mut v: Vec<u32> = String::from_utf8_lossy(stdout)
@@ -276,6 +294,7 @@ fn keepsight_selects_the_frames_tshark_selects() {
         !caps.is_empty(),
         "no captures found under tests/filters or tests/corpus"
     );
+    let probe = root().join("tests/filters/filters.pcap");
 
     let oracle: Vec<Vec<Verdict>> = parallel(caps.len(), |i| {
         let mut v = tshark_batch(&caps[i], &accept, i);
@@ -294,15 +313,14 @@ fn keepsight_selects_the_frames_tshark_selects() {
     let tshark_secs = start.elapsed().as_secs_f64();
 
     let mut problems: Vec<String> = Vec::new();
-    for (j, f) in accept.iter().enumerate() {
-        if let Some(Err(msg)) = oracle
-            .first()
-            .map(|v| &v[j])
-            .filter(|v| v.as_ref().err().map(String::as_str) != Some(NOT_CHECKED))
-        {
-            problems.push(format!(
-                "LIST ERROR: tshark rejects `{f}` from accept.txt: {msg}"
-            ));
+    if let Some(first) = oracle.first() {
+        for (j, f) in accept.iter().enumerate() {
+            match &first[j] {
+                Err(msg) if msg != NOT_CHECKED => problems.push(format!(
+                    "LIST ERROR: tshark rejects `{f}` from accept.txt: {msg}"
+                )),
+                _ => {}
+            }
         }
     }
 
@@ -315,6 +333,9 @@ fn keepsight_selects_the_frames_tshark_selects() {
         keepsight_y(&caps[c], &accept[f])
     });
 
+    let known = known_diffs();
+    let mut known_hit = vec![false; known.len()];
+    let mut known_lines: Vec<String> = Vec::new();
     let mut agree = 0usize;
     let mut bad_filters = BTreeSet::new();
     for (k, (ours, code)) in ours.iter().enumerate() {
@@ -325,10 +346,12 @@ fn keepsight_selects_the_frames_tshark_selects() {
             .display()
             .to_string();
         let filter = &accept[f];
-        match (&oracle[c][f], ours) {
-            (Ok(t), Ok(o)) if t == o => agree += 1,
+        let found = match (&oracle[c][f], ours) {
+            (Ok(t), Ok(o)) if t == o => {
+                agree += 1;
+                None
+            }
             (Ok(t), Ok(o)) => {
-                bad_filters.insert(filter.clone());
                 let only_t: Vec<u32> = t
                     .iter()
                     .filter(|x| o.binary_search(x).is_err())
@@ -339,24 +362,46 @@ fn keepsight_selects_the_frames_tshark_selects() {
                     .filter(|x| t.binary_search(x).is_err())
                     .copied()
                     .collect();
-                problems.push(format!(
+                Some(format!(
                     "DIFF {cap} `{filter}`: only tshark {} / only keepsight {}",
                     show(&only_t),
                     show(&only_o)
-                ));
+                ))
             }
-            (Ok(_), Err(e)) => {
+            (Ok(_), Err(e)) => Some(format!(
+                "FAIL {cap} `{filter}`: keepsight exit {code:?}: {e}"
+            )),
+            (Err(_), _) => None,
+        };
+        let Some(line) = found else { continue };
+        match known
+            .iter()
+            .position(|(kc, kf)| kf == filter && cap.ends_with(kc.as_str()))
+        {
+            Some(i) => {
+                known_hit[i] = true;
+                known_lines.push(format!("KNOWN {line}"));
+            }
+            None => {
                 bad_filters.insert(filter.clone());
-                problems.push(format!(
-                    "FAIL {cap} `{filter}`: keepsight exit {code:?}: {e}"
-                ));
+                problems.push(line);
             }
-            (Err(_), _) => {}
         }
+    }
+    for (i, (kc, kf)) in known.iter().enumerate() {
+        let ran = caps
+            .iter()
+            .any(|c| c.to_string_lossy().ends_with(kc.as_str()))
+            && accept.contains(kf);
+        if ran && !known_hit[i] {
+            println!("FIXED? {kc} `{kf}` agrees with tshark now: remove it from tests/filters/known-diffs.txt");
+        }
+    }
+    for l in &known_lines {
+        println!("{l}");
     }
 
     let reject = list("reject.txt");
-    let probe = root().join("tests/filters/filters.pcap");
     let tshark_rej = tshark_batch(&probe, &reject, 9999);
     let ours_rej = parallel(reject.len(), |i| keepsight_y(&probe, &reject[i]));
     for (i, f) in reject.iter().enumerate() {
@@ -375,28 +420,42 @@ fn keepsight_selects_the_frames_tshark_selects() {
         }
     }
 
+    let pending = list("pending.txt");
+    let tshark_pending = tshark_batch(&probe, &pending, 9998);
+    let mut pending_compiles = 0;
+    for (i, f) in pending.iter().enumerate() {
+        if let Err(e) = &tshark_pending[i] {
+            problems.push(format!(
+                "LIST ERROR: tshark rejects `{f}` from pending.txt: {e}"
+            ));
+        }
+        if keepsight_filter::Filter::compile(f).is_ok() {
+            pending_compiles += 1;
+            println!("PENDING `{f}` compiles now: move it to tests/filters/accept.txt");
+        }
+    }
+
     println!(
-        "display-filter oracle: {} captures x {} filters ({} pairs checked): {agree} agree, {} disagree ({} distinct filters); \
-         {} rejections checked; tshark {tshark_secs:.1}s, total {:.1}s",
+        "display-filter oracle: {} captures x {} filters ({} pairs checked): {agree} agree, {} disagree \
+         ({} distinct filters), {} known (tests/filters/known-diffs.txt); {} rejections checked; \
+         {pending_compiles}/{} pending filters compile; tshark {tshark_secs:.1}s, total {:.1}s",
         caps.len(),
         accept.len(),
         pairs.len(),
-        pairs.len() - agree,
+        problems.len(),
         bad_filters.len(),
+        known_lines.len(),
         reject.len(),
+        pending.len(),
         start.elapsed().as_secs_f64()
     );
     if !problems.is_empty() {
-        let shown: Vec<&String> = problems.iter().take(60).collect();
+        let shown: Vec<&str> = problems.iter().take(60).map(String::as_str).collect();
         panic!(
             "{} disagreements with tshark (first {} shown):\n{}",
             problems.len(),
             shown.len(),
-            shown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
+            shown.join("\n")
         );
     }
 }

@@ -248,7 +248,15 @@ impl Compiler<'_> {
             Expr::Test(op) => match self.resolve(op)? {
                 Res::Ent(Ent::Field(id), _, _) => Node::Exists(id),
                 Res::Ent(Ent::Slice(inner, r), _, _) => Node::Truthy(Ent::Slice(inner, r), true),
-                Res::Ent(ent, _, _) => Node::Truthy(ent, false),
+                Res::Ent(Ent::Arith(op, a, b), _, _) => Node::Truthy(Ent::Arith(op, a, b), false),
+                Res::Ent(Ent::Map(Func::Neg, a), _, _) => {
+                    Node::Truthy(Ent::Map(Func::Neg, a), false)
+                }
+                Res::Ent(_, _, span) => return Err(self.err(
+                    span,
+                    "a function's result cannot be tested on its own (tshark 4.0 refuses it too); \
+                         compare it, e.g. `len(tcp.payload) > 0`",
+                )),
                 Res::Lit(l, span) => return Err(self.unknown_or_literal(&l, span, "a test")),
             },
             Expr::Rel {
@@ -396,13 +404,12 @@ impl Compiler<'_> {
                     FieldType::Ipv4 => LenRule::Fixed(4),
                     FieldType::Ipv6 => LenRule::Fixed(16),
                     FieldType::Ether => LenRule::Fixed(6),
-                    FieldType::Bool | FieldType::None => LenRule::Fixed(0),
-                    other => {
-                        return Err(self.err(
-                            span,
-                            format!("len() of {} is not supported", Ty::Field(other).describe()),
-                        ))
-                    }
+                    // tshark 4.0 gives 0 for booleans, presence-only fields and times.
+                    FieldType::Bool
+                    | FieldType::None
+                    | FieldType::AbsTime
+                    | FieldType::RelTime
+                    | FieldType::Float => LenRule::Fixed(0),
                 };
                 if let LenRule::HeaderField(f) = rule {
                     self.fields.push(f);
