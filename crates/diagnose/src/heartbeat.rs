@@ -4,7 +4,9 @@
 
 use crate::options::Options;
 use crate::stats::{mad, median};
-use crate::stream::{Candidate, Gap, Stream};
+use crate::stream::{Candidate, Gap, Sig, Stream};
+use std::collections::HashMap;
+use std::net::SocketAddr;
 
 /// Beats needed before a recurring payload is called a heartbeat (two intervals).
 pub(crate) const MIN_BEATS: u64 = 3;
@@ -117,6 +119,53 @@ pub(crate) fn choose<'a>(s: &'a Stream, opts: &Options) -> Option<Chosen<'a>> {
         }
     }
     best.map(|(_, _, c)| c)
+}
+
+/// Heartbeats already established per service (server endpoint, sender is the client, probe):
+/// a short connection to the same service, with too few beats to stand on its own, is judged
+/// against the period its siblings showed.
+#[derive(Debug, Default)]
+pub(crate) struct Services {
+    known: HashMap<(SocketAddr, bool, Sig), (i64, i64, i64)>,
+}
+
+/// Distinct services remembered (a bound for captures with very many servers).
+const MAX_SERVICES: usize = 10_000;
+
+impl Services {
+    pub fn learn(&mut self, s: &Stream, h: &Chosen<'_>) {
+        if h.given || self.known.len() >= MAX_SERVICES {
+            return;
+        }
+        let (cdir, _) = s.client_dir();
+        let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.sig);
+        self.known.entry(key).or_insert((h.period, h.tol, h.jitter));
+    }
+
+    /// The heartbeat of a stream too short to show its own period, from its siblings.
+    pub fn choose<'a>(&self, s: &'a Stream) -> Option<Chosen<'a>> {
+        let (cdir, _) = s.client_dir();
+        let server = s.addr[1 - cdir];
+        let mut best: Option<Chosen<'a>> = None;
+        for (dir, d) in s.dirs.iter().enumerate() {
+            for c in d.cands.iter().filter(|c| c.count >= 2) {
+                if let Some(&(period, tol, jitter)) = self.known.get(&(server, dir == cdir, c.sig))
+                {
+                    if best.as_ref().is_none_or(|b| c.count > b.cand.count) {
+                        best = Some(Chosen {
+                            dir,
+                            cand: c,
+                            period,
+                            tol,
+                            jitter,
+                            given: false,
+                        });
+                    }
+                }
+            }
+        }
+        best
+    }
 }
 
 #[cfg(test)]

@@ -82,6 +82,7 @@ pub struct Diagnoser {
     findings: Vec<Finding>,
     per_kind: HashMap<Kind, usize>,
     idle_tally: Vec<summarize::IdleTally>,
+    services: heartbeat::Services,
     dropped: u64,
     segments: u64,
     late_segments: u64,
@@ -94,6 +95,7 @@ impl Diagnoser {
     pub fn new(opts: Options) -> Self {
         Diagnoser {
             idle_tally: vec![Default::default(); opts.middleboxes.len()],
+            services: Default::default(),
             opts,
             live: StreamMap::default(),
             done: Vec::new(),
@@ -182,7 +184,13 @@ impl Diagnoser {
     fn summarize(&mut self, mut s: Stream, end_ts: i64) {
         s.settle(end_ts, self.unanswered_after());
         let mut out = Vec::new();
-        let r = summarize::summarize(&s, &self.opts, &mut out, &mut self.idle_tally);
+        let r = summarize::summarize(
+            &s,
+            &self.opts,
+            &mut out,
+            &mut self.idle_tally,
+            &mut self.services,
+        );
         self.reports.push(r);
         for f in out {
             self.push_finding(f);
@@ -204,6 +212,12 @@ impl Diagnoser {
         let end = capture_end_ns.clamp(-TS_LIMIT, TS_LIMIT).max(self.last_ts);
         let mut live: Vec<Stream> = std::mem::take(&mut self.live).into_values().collect();
         live.sort_by_key(|s| s.id);
+        // Streams that show their own heartbeat first, so the short ones can lean on them.
+        for s in &live {
+            if let Some(h) = heartbeat::choose(s, &self.opts) {
+                self.services.learn(s, &h);
+            }
+        }
         for s in live {
             self.summarize(s, end);
         }

@@ -20,7 +20,7 @@ pub(crate) const MAX_RECORDS: usize = 32;
 /// connection drops (or rejects) whatever comes next. Short on purpose: lab NATs use seconds.
 pub(crate) const STATE_LOSS_MIN_IDLE_NS: i64 = 5_000_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Sig {
     pub len: u32,
     pub n: u8,

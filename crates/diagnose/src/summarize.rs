@@ -53,11 +53,15 @@ pub(crate) fn summarize(
     opts: &Options,
     out: &mut Vec<Finding>,
     tally: &mut [IdleTally],
+    services: &mut crate::heartbeat::Services,
 ) -> StreamReport {
     let (cdir, roles_from) = s.client_dir();
     let role = |d: usize| if d == cdir { "client" } else { "server" };
     let sid = Some(s.id);
-    let hb = choose(s, opts);
+    let hb = choose(s, opts).or_else(|| services.choose(s));
+    if let Some(h) = &hb {
+        services.learn(s, h);
+    }
     let mut explained_reset = false;
 
     // What ended the connection.

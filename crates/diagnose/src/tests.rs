@@ -773,3 +773,36 @@ fn log_lines_line_up_with_the_reset() {
         "offset {off}"
     );
 }
+
+/// A reconnection with only two beats before the capture ends is judged against the period its
+/// siblings on the same service showed; its late second beat is reported.
+#[test]
+fn short_connection_uses_the_service_period() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7443");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for _ in 0..8 {
+        a.beat(&mut sc, t, 300 * US);
+        t += 3 * S;
+    }
+    let mut b = Conn::new(1, "10.0.0.3:50001", "10.0.0.1:7443");
+    b.handshake(&mut sc, T0 + 2 * S);
+    b.beat(&mut sc, T0 + 5 * S, 300 * US);
+    b.beat(&mut sc, T0 + 9 * S, 300 * US);
+    // Another service with the same probe bytes but no established heartbeat stays unjudged.
+    let mut c = Conn::new(2, "10.0.0.4:50002", "10.0.0.9:7000");
+    c.handshake(&mut sc, T0);
+    c.beat(&mut sc, T0 + S, 300 * US);
+    c.beat(&mut sc, T0 + 5 * S, 300 * US);
+    let (r, _) = sc.run(Options::default());
+    let hb = r.streams[1]
+        .heartbeat
+        .as_ref()
+        .expect("heartbeat from the service");
+    assert_eq!((hb.beats, hb.period_s), (2, 3.0));
+    let late = kinds(&r, 1, Kind::LateHeartbeat);
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].data["late_by_s"], 1.0);
+    assert!(r.streams[2].heartbeat.is_none());
+}
