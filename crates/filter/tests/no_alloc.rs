@@ -77,13 +77,23 @@ fn matching_common_filters_does_not_allocate() {
             hits += usize::from(f.matches(&pkt));
         }
         let allocs = ALLOCS.with(Cell::get) - before;
-        assert_eq!(allocs, 0, "`{expr}` allocated {allocs} times in 100 evaluations");
-        assert_eq!(hits, if warm { 100 } else { 0 }, "`{expr}` is deterministic");
+        assert_eq!(
+            allocs, 0,
+            "`{expr}` allocated {allocs} times in 100 evaluations"
+        );
+        assert_eq!(
+            hits,
+            if warm { 100 } else { 0 },
+            "`{expr}` is deterministic"
+        );
     }
 
     // Control: a multi-range slice builds a new byte string, so the counter must see it.
     let f = Filter::compile("tcp.payload[0:1,2:1] == 01:78").expect("compiles");
     let before = ALLOCS.with(Cell::get);
     assert!(f.matches(&pkt));
-    assert!(ALLOCS.with(Cell::get) > before, "the allocation counter counts");
+    assert!(
+        ALLOCS.with(Cell::get) > before,
+        "the allocation counter counts"
+    );
 }
