@@ -126,8 +126,8 @@ pub enum Base {
 #[derive(Debug)]
 pub enum Node {
     Const(bool),
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    And(Vec<Node>),
+    Or(Vec<Node>),
     Not(Box<Node>),
     Exists(FieldId),
     /// A bare non-field value: true when some value is non-zero (slices: non-empty).
@@ -242,8 +242,8 @@ impl Compiler<'_> {
 
     fn node(&mut self, e: &Expr) -> Result<Node, FilterError> {
         Ok(match e {
-            Expr::Or(a, b) => Node::Or(Box::new(self.node(a)?), Box::new(self.node(b)?)),
-            Expr::And(a, b) => Node::And(Box::new(self.node(a)?), Box::new(self.node(b)?)),
+            Expr::Or(v) => Node::Or(v.iter().map(|e| self.node(e)).collect::<Result<_, _>>()?),
+            Expr::And(v) => Node::And(v.iter().map(|e| self.node(e)).collect::<Result<_, _>>()?),
             Expr::Not(a) => Node::Not(Box::new(self.node(a)?)),
             Expr::Test(op) => match self.resolve(op)? {
                 Res::Ent(Ent::Field(id), _, _) => Node::Exists(id),

@@ -15,8 +15,8 @@ use std::cmp::Ordering;
 pub fn eval(node: &Node, pkt: &dyn Packet) -> bool {
     match node {
         Node::Const(b) => *b,
-        Node::And(a, b) => eval(a, pkt) && eval(b, pkt),
-        Node::Or(a, b) => eval(a, pkt) || eval(b, pkt),
+        Node::And(v) => v.iter().all(|n| eval(n, pkt)),
+        Node::Or(v) => v.iter().any(|n| eval(n, pkt)),
         Node::Not(a) => !eval(a, pkt),
         Node::Exists(id) => pkt.has(*id),
         Node::Truthy(e, is_slice) => {
@@ -318,10 +318,10 @@ fn map(func: Func, v: &Val<'_>) -> Option<Val<'static>> {
     Some(match (func, v) {
         (Func::Lower, Val::Bytes(b)) => Val::Bytes(Cow::Owned(b.to_ascii_lowercase())),
         (Func::Upper, Val::Bytes(b)) => Val::Bytes(Cow::Owned(b.to_ascii_uppercase())),
-        (Func::Abs, Val::Int(x)) => Val::Int(x.abs()),
+        (Func::Abs, Val::Int(x)) => Val::Int(x.checked_abs()?),
         (Func::Abs, Val::Float(x)) => Val::Float(x.abs()),
         (Func::Abs, Val::Time(t)) => Val::Time(t.checked_abs()?),
-        (Func::Neg, Val::Int(x)) => Val::Int(-x),
+        (Func::Neg, Val::Int(x)) => Val::Int(x.checked_neg()?),
         (Func::Neg, Val::Float(x)) => Val::Float(-x),
         (Func::Neg, Val::Time(t)) => Val::Time(t.checked_neg()?),
         _ => return None,

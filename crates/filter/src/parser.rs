@@ -88,8 +88,10 @@ pub enum RelOp {
 
 #[derive(Clone, Debug)]
 pub enum Expr {
-    Or(Box<Expr>, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
+    /// Operands of a chain of `or`s, kept flat so that long generated filters
+    /// (`ip.addr == a or ip.addr == b or ...`) do not nest deeply.
+    Or(Vec<Expr>),
+    And(Vec<Expr>),
     Not(Box<Expr>),
     /// A bare value: existence of a field, or a non-zero result.
     Test(Operand),
@@ -111,6 +113,7 @@ pub enum Expr {
 
 /// Nesting deeper than this is refused rather than risking the stack on hostile input.
 const MAX_DEPTH: usize = 200;
+const MAX_OPS: usize = 1000;
 
 pub fn parse(expr: &str, tokens: Vec<Token>) -> Result<Expr, FilterError> {
     let mut p = Parser {
@@ -118,6 +121,7 @@ pub fn parse(expr: &str, tokens: Vec<Token>) -> Result<Expr, FilterError> {
         toks: tokens,
         pos: 0,
         depth: 0,
+        ops: 0,
     };
     if p.peek() == &Tok::Eof {
         return Err(p.err_at(p.span(), "the filter is empty".into()));
@@ -134,6 +138,7 @@ struct Parser<'a> {
     toks: Vec<Token>,
     pos: usize,
     depth: usize,
+    ops: usize,
 }
 
 impl Parser<'_> {
@@ -173,6 +178,19 @@ impl Parser<'_> {
         };
         self.err_at(self.span(), format!("unexpected {}{hint}", t.describe()))
     }
+    /// Arithmetic and slice chains nest one level per operator; a bound keeps hostile input
+    /// from exhausting the stack in the recursive passes that follow parsing.
+    fn chain(&mut self) -> Result<(), FilterError> {
+        self.ops += 1;
+        if self.ops > MAX_OPS {
+            return Err(self.err_at(
+                self.span(),
+                format!("more than {MAX_OPS} arithmetic or slice operators"),
+            ));
+        }
+        Ok(())
+    }
+
     fn enter(&mut self) -> Result<(), FilterError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -183,24 +201,30 @@ impl Parser<'_> {
 
     fn or_expr(&mut self) -> Result<Expr, FilterError> {
         self.enter()?;
-        let mut lhs = self.and_expr()?;
+        let mut terms = vec![self.and_expr()?];
         while self.peek() == &Tok::Or {
             self.bump();
-            let rhs = self.and_expr()?;
-            lhs = Expr::Or(Box::new(lhs), Box::new(rhs));
+            terms.push(self.and_expr()?);
         }
         self.depth -= 1;
-        Ok(lhs)
+        Ok(if terms.len() == 1 {
+            terms.pop().unwrap_or(Expr::Or(Vec::new()))
+        } else {
+            Expr::Or(terms)
+        })
     }
 
     fn and_expr(&mut self) -> Result<Expr, FilterError> {
-        let mut lhs = self.not_expr()?;
+        let mut terms = vec![self.not_expr()?];
         while self.peek() == &Tok::And {
             self.bump();
-            let rhs = self.not_expr()?;
-            lhs = Expr::And(Box::new(lhs), Box::new(rhs));
+            terms.push(self.not_expr()?);
         }
-        Ok(lhs)
+        Ok(if terms.len() == 1 {
+            terms.pop().unwrap_or(Expr::And(Vec::new()))
+        } else {
+            Expr::And(terms)
+        })
     }
 
     fn not_expr(&mut self) -> Result<Expr, FilterError> {
@@ -341,6 +365,7 @@ impl Parser<'_> {
                 _ => break,
             };
             self.bump();
+            self.chain()?;
             let rhs = self.term()?;
             let span = lhs.span().to(rhs.span());
             lhs = Operand::Arith(op, Box::new(lhs), Box::new(rhs), span);
@@ -360,6 +385,7 @@ impl Parser<'_> {
                 _ => break,
             };
             self.bump();
+            self.chain()?;
             let rhs = self.unary()?;
             let span = lhs.span().to(rhs.span());
             lhs = Operand::Arith(op, Box::new(lhs), Box::new(rhs), span);
@@ -387,6 +413,7 @@ impl Parser<'_> {
     fn sliced(&mut self) -> Result<Operand, FilterError> {
         let mut v = self.primary()?;
         while let Tok::Slice(text) = self.peek().clone() {
+            self.chain()?;
             let span = self.span();
             let ranges = parse_ranges(self.expr, &text, span)?;
             self.bump();
@@ -537,8 +564,11 @@ mod tests {
 
     fn shape(e: &Expr) -> String {
         match e {
-            Expr::Or(a, b) => format!("({} or {})", shape(a), shape(b)),
-            Expr::And(a, b) => format!("({} and {})", shape(a), shape(b)),
+            Expr::Or(v) => format!("({})", v.iter().map(shape).collect::<Vec<_>>().join(" or ")),
+            Expr::And(v) => format!(
+                "({})",
+                v.iter().map(shape).collect::<Vec<_>>().join(" and ")
+            ),
             Expr::Not(a) => format!("!{}", shape(a)),
             Expr::Test(Operand::Word(w, _)) => w.clone(),
             Expr::Test(_) => "T".into(),
@@ -551,7 +581,7 @@ mod tests {
     fn precedence_matches_tshark() {
         assert_eq!(
             shape(&p("a and b or not c or d and not e or f").unwrap()),
-            "((((a and b) or !c) or (d and !e)) or f)"
+            "((a and b) or !c or (d and !e) or f)"
         );
         assert_eq!(shape(&p("not a and b").unwrap()), "(!a and b)");
         assert_eq!(shape(&p("! ! a").unwrap()), "!!a");

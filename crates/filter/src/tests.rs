@@ -590,6 +590,18 @@ fn never_panics_on_random_input() {
     assert!(Filter::compile(&deep).is_err());
     let deep = "-".repeat(10_000) + "tcp.len == 1";
     assert!(Filter::compile(&deep).is_err());
+    // Long flat chains are fine (generated filters) and must not recurse per operand.
+    let long = vec!["tcp.len == 1"; 50_000].join(" or ");
+    assert!(Filter::compile(&long).is_ok());
+    let long = "tcp.len".to_string() + &" + 1".repeat(50_000) + " == 2";
+    assert!(
+        Filter::compile(&long).is_err(),
+        "refused, not a stack overflow"
+    );
+    let long = "tcp.payload".to_string() + &"[0]".repeat(50_000) + " == 01";
+    assert!(Filter::compile(&long).is_err());
+    let long = "tcp.len == ".to_string() + &"1 + ".repeat(50_000) + "1";
+    assert!(Filter::compile(&long).is_err());
 }
 
 /// Set identities that hold whatever the packets are: and ⊆ each side, or ⊇ each side,
