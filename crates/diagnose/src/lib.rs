@@ -385,8 +385,25 @@ fn conclusions(
     let n = |k: Kind| of(k).count();
     let ka = n(Kind::KeepaliveUnanswered);
     if ka > 0 {
+        let dead: Vec<&report::TcpKeepalive> = streams
+            .iter()
+            .flat_map(|s| s.tcp_keepalive.iter())
+            .filter(|k| k.unanswered > 0)
+            .collect();
+        let med = |f: &dyn Fn(&report::TcpKeepalive) -> Option<f64>| {
+            median_f(dead.iter().filter_map(|k| f(k)).collect())
+        };
+        let settings = match (med(&|k| k.idle_s), med(&|k| k.interval_s), med(&|k| k.worst_case_detection_s)) {
+            (Some(i), Some(v), Some(w)) => format!(
+                " The probing side waits {} of silence, then probes every {}: a dead peer is noticed only after about {}; lower the keep-alive idle time below the shortest idle timeout of any NAT/firewall on the path if the connections must survive one.",
+                human((i * 1e9) as i64),
+                human((v * 1e9) as i64),
+                human((w * 1e9) as i64)
+            ),
+            _ => String::new(),
+        };
         out.push(format!(
-            "{ka} connection(s) had TCP keep-alive probes go unanswered: the peer was gone or a middlebox had dropped the connection (keepalive_unanswered)."
+            "{ka} connection(s) had TCP keep-alive probes go unanswered: the peer was gone or a middlebox had dropped the connection (keepalive_unanswered).{settings}"
         ));
     }
     let sl = n(Kind::MiddleboxStateLoss);

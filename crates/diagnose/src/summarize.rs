@@ -749,7 +749,7 @@ impl IdleTally {
             frames.to_vec(),
             ts,
             format!(
-                "{} stream(s) stayed idle longer than the {} default of {} s (longest {} on stream {stream}, frames {} → {}; streams {}{}): behind such a box with its default settings they would have been dropped — keep heartbeats or TCP keep-alive below {} s if one is on the production path",
+                "{} stream(s) stayed idle longer than {}: {} s (longest {} on stream {stream}, frames {} → {}; streams {}{}): behind such a box with its default settings they would have been dropped — keep heartbeats or TCP keep-alive below {} s if one is on the production path",
                 self.count,
                 m.name,
                 m.idle_timeout_s,
