@@ -14,8 +14,14 @@ pub(crate) const MIN_BEATS: u64 = 3;
 /// How far from the period a beat may come and still be on time: 10 % of the period, or 8
 /// median absolute deviations for schedulers noisier than that.
 pub(crate) fn default_tolerance(period: i64, mad: i64) -> i64 {
-    (period / 10).max(mad.saturating_mul(8)).max(1_000_000)
+    (period / 10)
+        .max(mad.saturating_mul(8))
+        .max(1_000_000)
+        .min(period.max(1_000_000))
 }
+
+/// Periods are kept below ~13 days so that sums of a few periods never overflow.
+pub(crate) const MAX_PERIOD_NS: i64 = 1 << 50;
 
 /// The densest cluster of gaps (within ±10 % of one another) is the period: late beats are
 /// longer, missed beats are multiples, so neither can outvote the regular ones; with a tie the
@@ -36,7 +42,7 @@ pub(crate) fn estimate(gaps: &[Gap]) -> Option<(i64, i64, i64)> {
         .copied()
         .filter(|&v| (v - c).abs() <= c / 10)
         .collect();
-    let period = median(&cluster)?;
+    let period = median(&cluster)?.min(MAX_PERIOD_NS);
     let jitter = mad(&cluster, period).unwrap_or(0);
     Some((period, default_tolerance(period, jitter), jitter))
 }
@@ -66,7 +72,7 @@ pub(crate) fn choose<'a>(s: &'a Stream, opts: &Options) -> Option<Chosen<'a>> {
                 continue;
             };
             let given = opts.period_ns.is_some();
-            if let Some(p) = opts.period_ns {
+            if let Some(p) = opts.period_ns.map(|p| p.clamp(1, MAX_PERIOD_NS)) {
                 let j =
                     mad(&c.gaps.items.iter().map(|g| g.gap).collect::<Vec<_>>(), p).unwrap_or(0);
                 period = p;
@@ -96,8 +102,9 @@ pub(crate) fn choose<'a>(s: &'a Stream, opts: &Options) -> Option<Chosen<'a>> {
             let med = c.latency.quantile(0.5).unwrap_or(i64::MAX);
             let answered = c.replies * 2 >= c.count && med < period / 4;
             if !answered && opts.probe.is_none() {
-                // A one-way beat is accepted only when the other side has no answered one.
-                if c.count < MIN_BEATS + 1 {
+                // A one-way beat needs a beat more, and must not be the answer to the peer's
+                // own messages (those follow the peer's data closely, every time).
+                if c.count < MIN_BEATS + 1 || c.follows_peer * 2 >= c.count.saturating_sub(1) {
                     continue;
                 }
             }

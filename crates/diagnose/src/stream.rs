@@ -128,6 +128,8 @@ pub(crate) struct Candidate {
     pub retrans: Vec<Retrans>,
     pub retrans_count: u64,
     pub dropped: u64,
+    /// Beats that came right after the peer's data (answers rather than beats).
+    pub follows_peer: u64,
 }
 
 impl Candidate {
@@ -151,6 +153,7 @@ impl Candidate {
             retrans: Vec::new(),
             retrans_count: 0,
             dropped: 0,
+            follows_peer: 0,
         }
     }
 
@@ -189,7 +192,10 @@ impl Candidate {
             seq_end,
             acked: None,
         });
-        if let Some(p) = opts.period_ns {
+        if let Some(p) = opts
+            .period_ns
+            .map(|p| p.clamp(1, crate::heartbeat::MAX_PERIOD_NS))
+        {
             if self.frozen.is_none() {
                 self.frozen = Some((p, crate::heartbeat::default_tolerance(p, 0)));
             }
@@ -349,6 +355,8 @@ pub(crate) struct Dir {
     pub ttl_max: u8,
     pub ttl_n: u32,
     pub segments: u64,
+    /// Time of this side's last new payload.
+    pub last_data_ts: Option<i64>,
     /// Time of this side's last segment.
     pub last_ts: Option<i64>,
     pub bytes: u64,
@@ -570,6 +578,7 @@ impl Stream {
 
         if is_new_data && beat_retrans.is_none() {
             self.last_data = Some((seg.frame, ts));
+            self.dirs[d].last_data_ts = Some(ts);
             self.dirs[d].bytes += u64::from(seg.len);
             if gap >= STATE_LOSS_MIN_IDLE_NS && self.watch.is_none() && self.state_loss.is_none() {
                 self.watch = Some(Watch {
@@ -726,8 +735,15 @@ impl Stream {
     }
 
     fn on_small_payload(&mut self, d: usize, sig: Sig, beat: Beat, seq_end: u32, opts: &Options) {
+        let peer_data = self.dirs[1 - d].last_data_ts;
         let cands = &mut self.dirs[d].cands;
         if let Some(c) = cands.iter_mut().find(|c| c.sig == sig) {
+            // A payload that follows the peer's data quickly, every time, is an answer to it,
+            // not a beat of its own.
+            let since_prev = beat.ts - c.last.ts;
+            if peer_data.is_some_and(|t| t > c.last.ts && (beat.ts - t) * 4 < since_prev) {
+                c.follows_peer += 1;
+            }
             c.beat(beat, seq_end, opts);
             return;
         }

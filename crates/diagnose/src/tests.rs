@@ -806,3 +806,110 @@ fn short_connection_uses_the_service_period() {
     assert_eq!(late[0].data["late_by_s"], 1.0);
     assert!(r.streams[2].heartbeat.is_none());
 }
+
+/// A long stream: the period freezes after 48 intervals and later late beats are classified on
+/// arrival; a beat 20 s late at beat 80 and a missed beat at 120 are both reported.
+#[test]
+fn late_and_missed_beats_after_the_period_is_frozen() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7443");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    let mut late_at = 0;
+    for i in 0..150 {
+        if i == 80 {
+            t += 20 * S;
+            late_at = t;
+        }
+        if i == 120 {
+            t += 45 * S;
+        }
+        a.beat(&mut sc, t, 300 * US);
+        t += 45 * S;
+    }
+    let (r, segs) = sc.run(Options::default());
+    let late = kinds(&r, 0, Kind::LateHeartbeat);
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].data["late_by_s"], 20.0);
+    assert_eq!(
+        late[0].frames[1],
+        frame_at(&segs, late_at, fl::PSH | fl::ACK)
+    );
+    let missed = kinds(&r, 0, Kind::MissedHeartbeat);
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0].data["missed"], 1);
+    assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().beats, 150);
+}
+
+/// Overrides: with --probe and --period given, a 100-byte probe (too long to be guessed) is the
+/// heartbeat and its period is the given one.
+#[test]
+fn overrides_probe_and_period() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:9000");
+    a.handshake(&mut sc, T0);
+    let probe = vec![0x50u8; 100];
+    let mut t = T0 + S;
+    for i in 0..6 {
+        if i == 4 {
+            t += 4 * S;
+        }
+        a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &probe, 0);
+        a.seg(&mut sc, t + MS, 1, fl::PSH | fl::ACK, b"pong", 0);
+        t += 10 * S;
+    }
+    let (r, _) = sc.run(Options::default());
+    assert!(r.streams[0].heartbeat.is_none());
+    let opts = Options {
+        probe: Some(probe.clone()),
+        period_ns: Some(10 * S),
+        ..Options::default()
+    };
+    let mut sc2 = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:9000");
+    a.handshake(&mut sc2, T0);
+    let mut t = T0 + S;
+    for i in 0..6 {
+        if i == 4 {
+            t += 4 * S;
+        }
+        a.seg(&mut sc2, t, 0, fl::PSH | fl::ACK, &probe, 0);
+        a.seg(&mut sc2, t + MS, 1, fl::PSH | fl::ACK, b"pong", 0);
+        t += 10 * S;
+    }
+    let (r, _) = sc2.run(opts);
+    let hb = r.streams[0]
+        .heartbeat
+        .as_ref()
+        .expect("heartbeat by override");
+    assert!(hb.period_given);
+    assert_eq!(
+        (hb.period_s, hb.probe_len, hb.reply_hex.as_deref()),
+        (10.0, 100, Some("706f6e67"))
+    );
+    let late = kinds(&r, 0, Kind::LateHeartbeat);
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].data["late_by_s"], 4.0);
+}
+
+/// A server that pings its clients (1-byte 0x70 every 5 s, answered 0x71) is the heartbeat
+/// sender.
+#[test]
+fn server_sent_heartbeat() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:6000");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for _ in 0..8 {
+        a.seg(&mut sc, t, 1, fl::PSH | fl::ACK, &[0x70], 0);
+        a.seg(&mut sc, t + 2 * MS, 0, fl::PSH | fl::ACK, &[0x71], 0);
+        t += 5 * S;
+    }
+    let (r, _) = sc.run(Options::default());
+    let hb = r.streams[0].heartbeat.as_ref().unwrap();
+    assert_eq!(
+        (hb.sender, hb.probe_hex.as_str(), hb.reply_hex.as_deref()),
+        ("server", "70", Some("71"))
+    );
+    assert_eq!(hb.reply_latency_ms.as_ref().unwrap().median, 2.0);
+}
