@@ -8,9 +8,19 @@ use std::io::Read;
 use std::path::Path;
 
 pub(crate) enum Input {
-    Mapped { map: Mapped, pos: usize },
+    Mapped {
+        map: Mapped,
+        pos: usize,
+        released: usize,
+    },
     Stream(StreamInput),
 }
+
+/// How much of a mapped file is read before the pages behind the read position are handed back
+/// to the kernel. Without this, every page read stays resident in the process (RSS grows to the
+/// file size); with it, memory stays bounded whatever the file size. The pages remain in the
+/// page cache, so nothing is read twice.
+const RELEASE_STEP: usize = 32 << 20;
 
 pub(crate) enum Mapped {
     Mmap(memmap2::Mmap),
@@ -59,6 +69,7 @@ impl Input {
             return Ok(Input::Mapped {
                 map: Mapped::Vec(Vec::new()),
                 pos: 0,
+                released: 0,
             });
         }
         // SAFETY: the map is read-only; if another process truncates the file while we read it,
@@ -71,6 +82,7 @@ impl Input {
                 Ok(Input::Mapped {
                     map: Mapped::Mmap(map),
                     pos: 0,
+                    released: 0,
                 })
             }
             // Pipes and special files cannot be mapped: stream them.
@@ -86,6 +98,7 @@ impl Input {
         Input::Mapped {
             map: Mapped::Vec(bytes),
             pos: 0,
+            released: 0,
         }
     }
 
@@ -112,7 +125,7 @@ impl Input {
     #[inline]
     pub(crate) fn peek(&mut self, n: usize) -> Result<Option<&[u8]>, ReadError> {
         match self {
-            Input::Mapped { map, pos } => {
+            Input::Mapped { map, pos, .. } => {
                 let bytes = map.bytes();
                 let rest = bytes.len() - *pos;
                 if rest >= n {
@@ -134,7 +147,11 @@ impl Input {
     #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<Option<&[u8]>, ReadError> {
         match self {
-            Input::Mapped { map, pos } => {
+            Input::Mapped { map, pos, released } => {
+                if *pos - *released >= RELEASE_STEP {
+                    release(map, *released, *pos);
+                    *released = *pos & !(PAGE - 1);
+                }
                 let bytes = map.bytes();
                 let start = *pos;
                 let rest = bytes.len() - start;
@@ -169,6 +186,30 @@ impl Input {
             Input::Stream(s) => {
                 s.start += n;
                 s.base += n as u64;
+            }
+        }
+    }
+}
+
+const PAGE: usize = 4096;
+
+/// Drops the mapped pages in `[from, to)` (rounded inward to pages) from this process.
+fn release(map: &Mapped, from: usize, to: usize) {
+    if let Mapped::Mmap(m) = map {
+        let start = from.next_multiple_of(PAGE);
+        let end = to & !(PAGE - 1);
+        if end > start {
+            // SAFETY: the map is read-only and no slice into [start, end) is alive: records
+            // borrow the input mutably, so every record handed out before this call is gone,
+            // and the current read position is at or after `end`. Later reads of these pages
+            // (there are none in a forward scan) would fault them back in from the page cache.
+            #[cfg(unix)]
+            unsafe {
+                let _ = m.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    start,
+                    end - start,
+                );
             }
         }
     }

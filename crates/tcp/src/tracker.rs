@@ -1,7 +1,10 @@
 //! Per-connection state and the per-segment analysis.
 
 use crate::analysis::{flag::*, AnalysisFlags};
-use std::collections::HashMap;
+// Keys are small fixed-size tuples hashed once per packet: FxHash is several times faster than
+// SipHash here, and capture contents are not an attacker-chosen hash-flooding vector worth the
+// cost (a hostile capture can only slow its own analysis).
+use rustc_hash::FxHashMap as HashMap;
 
 const FIN: u16 = 0x01;
 const SYN: u16 = 0x02;
@@ -489,6 +492,8 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
             ta.set(LOST_PACKET);
             // Bytes in flight are unknown until the other side ACKs again.
             fwd.valid_bif = false;
+            // A gap in this direction re-arms "ACKed unseen segment" for the other side.
+            fwd.dupacknum = 0;
         }
         // Keep-alive: 0 or 1 byte starting one before the next expected sequence number.
         if (seglen == 0 || seglen == 1)
@@ -554,19 +559,20 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
         fwd.dupacknum = 0;
     }
 
-    // ACKed unseen segment.
+    // ACKed unseen segment. tshark 4.0.17 reports it once per run of such ACKs: the other
+    // direction's dup-ACK counter is parked at -1 until that side sends an ACK with a new
+    // acknowledgment number or a segment after a gap, and "max seq to be acked" catches up with
+    // what was seen. (Derived frame by frame from tshark 4.0.17 on crafted and real captures;
+    // the published 4.0-era source alone does not reproduce it.)
     if rev.maxseqtobeacked != 0 && gt(ack, rev.maxseqtobeacked) && flags & ACK != 0 {
         ta.created = true;
-        if rev.maxseqtobeacked > rev.nextseq {
-            // Plain comparison, as in Wireshark 4.0.
-            rev.maxseqtobeacked = rev.nextseq;
+        if rev.maxseqtobeacked > rev.nextseq || rev.dupacknum == 0 {
             ta.flags |= ACK_LOST_PACKET;
-        } else {
-            if rev.dupacknum == 0 {
-                ta.flags |= ACK_LOST_PACKET;
-            }
+        }
+        if rev.maxseqtobeacked <= rev.nextseq {
             rev.dupacknum = -1;
         }
+        rev.maxseqtobeacked = rev.nextseq;
     }
 
     // Retransmission family.
@@ -649,23 +655,26 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
     fwd.lastacktime = now;
     fwd.lastsegmentflags = if ta.created { ta.flags } else { 0 };
 
-    // Remove what this segment acknowledges from the other direction's list (newest first).
-    let mut i = rev.segments.len();
-    while i > 0 {
-        i -= 1;
-        let u = rev.segments[i];
+    // Remove what this segment acknowledges from the other direction's list. Wireshark walks
+    // newest first and the last exact match wins, i.e. the oldest one: walking oldest first,
+    // the first exact match wins. One pass, no shifting per removed element.
+    let mut acked_found = false;
+    rev.segments.retain_mut(|u| {
         if ack == u.nextseq {
-            ta.created = true;
-            ta.frame_acked = u.frame;
-            ta.ack_rtt = now - u.ts;
+            if !acked_found {
+                acked_found = true;
+                ta.created = true;
+                ta.frame_acked = u.frame;
+                ta.ack_rtt = now - u.ts;
+            }
+            false
         } else if gt(ack, u.seq) && le(ack, u.nextseq) {
-            rev.segments[i].seq = ack;
-            continue;
-        } else if gt(u.nextseq, ack) {
-            continue;
+            u.seq = ack;
+            true
+        } else {
+            gt(u.nextseq, ack)
         }
-        rev.segments.remove(i);
-    }
+    });
     if rev.segments.is_empty() && rev.segments.capacity() > 64 {
         rev.segments = Vec::new();
     }

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Small hand-built TCP captures for tshark-parity corner cases that real traffic rarely hits.
+
+Each file isolates one rule of tshark 4.0.17's TCP analysis that keepsight had to learn by
+experiment (the oracle test compares every frame with tshark, so the expected values are
+tshark's, produced when the test runs, never written here):
+
+  handshake.pcap       handshake, 1-byte exchange, a segment at nextseq-1 (keep-alive)
+  midstream.pcap       capture starts mid-connection; FIN retransmitted; RST without ACK
+  completeness-*.pcap  tcp.completeness on a conversation's first frame (SYN, SYN-ACK, RST, data)
+  acklost-*.pcap       when "ACKed unseen segment" is reported again after a first report:
+                       after a gap in the other direction, an ACK with a new value, a dup ACK,
+                       a spurious retransmission
+
+Run: python3 make.py  (writes the files next to this script; deterministic).
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def pkt(src, dst, sp, dp, seq, ack, flags, win, payload=b"", opts=b""):
+    thl = 20 + len(opts)
+    tcp = struct.pack("!HHIIBBHHH", sp, dp, seq, ack, (thl // 4) << 4, flags, win, 0, 0) + opts + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0x1234, 0x4000, 64, 6, 0, bytes(src), bytes(dst))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    pseudo = bytes(src) + bytes(dst) + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    return bytes.fromhex("001122334455") + bytes.fromhex("66778899aabb") + b"\x08\x00" + ip + tcp
+
+
+def write(name, packets):
+    with open(os.path.join(HERE, name), "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        t = 0.0
+        for dt, p in packets:
+            t += dt
+            s = int(t)
+            us = int(round((t - s) * 1e6))
+            f.write(struct.pack("<IIII", 1700000000 + s, us, len(p), len(p)) + p)
+
+
+A, B = [10, 0, 0, 1], [10, 0, 0, 2]
+C = (A, B, 40000, 47777)  # client -> server; 47777 has no tshark dissector
+S = (B, A, 47777, 40000)
+SYNOPT = b"\x02\x04\x05\xb4\x01\x03\x03\x07"
+
+write("handshake.pcap", [
+    (0, pkt(*C, 1000, 0, 0x02, 64240, opts=SYNOPT)),
+    (0.001, pkt(*S, 5000, 1001, 0x12, 65160, opts=SYNOPT)),
+    (0.002, pkt(*C, 1001, 5001, 0x10, 502)),
+    (1, pkt(*C, 1001, 5001, 0x18, 502, b"\x01")),
+    (0.0003, pkt(*S, 5001, 1002, 0x18, 509, b"\x41")),
+    (0.1, pkt(*C, 1001, 5002, 0x10, 502)),
+])
+write("midstream.pcap", [
+    (0, pkt(*C, 1000, 5000, 0x18, 502, b"ab")),
+    (0.1, pkt(*S, 5000, 1002, 0x18, 509, b"cd")),
+    (0.1, pkt(*C, 1002, 5002, 0x11, 502)),
+    (0.1, pkt(*C, 1002, 5002, 0x11, 502)),
+    (0.1, pkt(*S, 5002, 1003, 0x11, 509)),
+    (0.1, pkt(*C, 1003, 5003, 0x10, 502)),
+    (0.1, pkt(*C, 1003, 5003, 0x04, 0)),
+])
+write("completeness-syn-retransmitted.pcap", [
+    (0, pkt(*C, 1000, 5000, 0x02, 502)),
+    (0.1, pkt(*C, 1000, 5000, 0x02, 502)),
+    (0.1, pkt(*S, 5000, 1001, 0x12, 509)),
+    (0.1, pkt(*C, 1001, 5001, 0x18, 502, b"x")),
+    (0.1, pkt(*S, 5001, 1002, 0x10, 509)),
+    (0.1, pkt(*C, 1002, 5001, 0x14, 0)),
+])
+write("completeness-first-rst.pcap", [
+    (0, pkt(*C, 1000, 5000, 0x04, 0)),
+    (0.1, pkt(*S, 5000, 1001, 0x18, 509, b"ab")),
+    (0.1, pkt(*S, 5002, 1001, 0x18, 509, b"ab")),
+    (0.1, pkt(*C, 1001, 5004, 0x11, 502)),
+    (0.1, pkt(*S, 5004, 1002, 0x04, 0)),
+])
+write("completeness-first-synack.pcap", [
+    (0, pkt(*S, 5000, 1001, 0x12, 509)),
+    (0.1, pkt(*C, 1001, 5001, 0x10, 502)),
+    (0.1, pkt(*C, 1001, 5001, 0x04, 0)),
+])
+
+c0, s0 = 1000, 5000
+base = [
+    (0, pkt(*C, c0 + 1, s0 + 1, 0x18, 63, b"a")),
+    (0.1, pkt(*S, s0 + 1, c0 + 2, 0x18, 64, b"b")),
+    (0.1, pkt(*C, c0 + 2, s0 + 2, 0x10, 63)),
+    (0.1, pkt(*S, s0 + 2, c0 + 8, 0x10, 64)),   # ACKs bytes never seen
+    (0.1, pkt(*S, s0 + 2, c0 + 13, 0x10, 64)),  # again, further
+]
+write("acklost-after-gap.pcap", base + [
+    (0.1, pkt(*C, c0 + 13, s0 + 2, 0x18, 63, b"x" * 7)),
+    (0.1, pkt(*S, s0 + 2, c0 + 20, 0x10, 64)),
+    (0.1, pkt(*C, c0 + 20, s0 + 2, 0x11, 63)),
+    (0.1, pkt(*S, s0 + 2, c0 + 21, 0x10, 64)),
+    (0.1, pkt(*S, s0 + 2, c0 + 21, 0x18, 64, b"q" * 10)),
+    (0.1, pkt(*C, c0 + 21, s0 + 12, 0x10, 63)),
+    (0.1, pkt(*S, s0 + 12, c0 + 21, 0x18, 64, b"q" * 10)),
+])
+write("acklost-silent-peer.pcap", base + [
+    (0.1, pkt(*S, s0 + 2, c0 + 20, 0x10, 64)),
+    (0.1, pkt(*S, s0 + 2, c0 + 25, 0x10, 64)),
+])
+write("acklost-after-dupack.pcap", base + [
+    (0.1, pkt(*C, c0 + 2, s0 + 2, 0x10, 63)),
+    (0.1, pkt(*S, s0 + 2, c0 + 20, 0x10, 64)),
+])
+write("acklost-after-spurious.pcap", base + [
+    (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, b"w" * 11)),
+    (0.1, pkt(*S, s0 + 2, c0 + 20, 0x10, 64)),
+    (0.1, pkt(*S, s0 + 2, c0 + 25, 0x10, 64)),
+])
+write("acklost-after-new-ack.pcap", base + [
+    (0.1, pkt(*S, s0 + 2, c0 + 13, 0x18, 64, b"zzzzz")),
+    (0.1, pkt(*C, c0 + 2, s0 + 7, 0x10, 63)),
+    (0.1, pkt(*S, s0 + 7, c0 + 20, 0x10, 64)),
+])
+write("acklost-gap-beyond.pcap", base + [
+    (0.1, pkt(*C, c0 + 30, s0 + 2, 0x18, 63, b"w" * 5)),
+    (0.1, pkt(*S, s0 + 2, c0 + 20, 0x10, 64)),
+    (0.1, pkt(*S, s0 + 2, c0 + 40, 0x10, 64)),
+])
