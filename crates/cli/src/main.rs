@@ -25,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Find heartbeats, late beats, keep-alives and what killed each connection; line them up with the app log.
+    Diagnose(cmd::diagnose::Args),
     /// List the packets of a capture the way tshark does (summary lines, -T fields, -T json).
     Packets(cmd::packets::Args),
     /// Explain a TCP keep-alive configuration: when a dead peer is noticed, whether a middlebox forgets the connection first.
@@ -41,6 +43,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Diagnose(args) => cmd::diagnose::run(args),
         Command::Packets(args) => cmd::packets::run(args),
         Command::Keepalive(args) => cmd::keepalive::run(args),
         Command::Heartbeat(command) => cmd::heartbeat::run(command),

@@ -1,5 +1,6 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run(Args) -> anyhow::Result<ExitCode>`.
 
+pub mod diagnose;
 pub mod heartbeat;
 pub mod keepalive;
 pub mod packets;
