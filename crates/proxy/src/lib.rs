@@ -128,6 +128,15 @@ fn bind(
     backlog: i32,
     ka: Option<&SoKeepalive>,
 ) -> Result<TcpListener, StartError> {
+    let l = bind_std(addr, backlog, ka)?;
+    TcpListener::from_std(l).map_err(|source| StartError::Bind { addr, source })
+}
+
+fn bind_std(
+    addr: SocketAddr,
+    backlog: i32,
+    ka: Option<&SoKeepalive>,
+) -> Result<std::net::TcpListener, StartError> {
     use socket2::{Domain, Protocol, Socket, Type};
     let bind_err = |source| StartError::Bind { addr, source };
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
@@ -140,7 +149,7 @@ fn bind(
     sock.bind(&addr.into()).map_err(bind_err)?;
     sock.listen(backlog).map_err(bind_err)?;
     sock.set_nonblocking(true).map_err(bind_err)?;
-    TcpListener::from_std(sock.into()).map_err(bind_err)
+    Ok(sock.into())
 }
 
 /// Bind the listener (and the admin endpoint), and return the future that serves until
@@ -219,4 +228,148 @@ pub fn start<H: server::Handler>(
         }
     };
     Ok((running, fut))
+}
+
+/// A server running on worker threads (see [`start_workers`]).
+pub struct Workers {
+    pub running: Running,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    log: Option<Arc<log::AccessLog>>,
+}
+
+impl Workers {
+    /// Wait until every worker has drained and stopped (after `running.ctl.shutdown()`).
+    pub fn join(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+        if let Some(log) = &self.log {
+            log.flush();
+        }
+    }
+}
+
+/// Serve on `workers` threads, each with its own single-threaded runtime accepting from its own
+/// copy of the listening socket, the way nginx runs worker processes. Connections never move
+/// between threads, so there is no work stealing, no cross-thread wake-up and no shared timer
+/// on the request path; only the counters, the drain controller and the upstream pool are
+/// shared. The connection limit is split between the workers, as nginx's worker_connections is
+/// per worker.
+pub fn start_workers<H: server::Handler>(
+    opts: Options,
+    handler: Arc<H>,
+    extra_stats: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    workers: usize,
+) -> Result<Workers, StartError> {
+    let workers = workers.max(1);
+    let listen = opts.listen;
+    let listener = bind_std(listen, opts.backlog, opts.so_keepalive.as_ref())?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: listen,
+        source,
+    })?;
+    let ctl = Arc::new(server::Control::default());
+    ctl.drain.set_ratio(opts.drain_ratio);
+    if let Some(r) = opts.drain_ramp {
+        ctl.drain.set_ramp(r);
+    }
+    let mut admin = None;
+    let mut admin_addr = None;
+    if let Some(a) = opts.admin {
+        if !a.ip().is_loopback() {
+            return Err(StartError::AdminNotLoopback(a));
+        }
+        let l = bind_std(a, 64, None)?;
+        admin_addr = Some(
+            l.local_addr()
+                .map_err(|source| StartError::Bind { addr: a, source })?,
+        );
+        admin = Some(l);
+    }
+    let mut cfg = opts.server;
+    cfg.max_connections = cfg.max_connections.div_ceil(workers as u32).max(1);
+    let cfg = Arc::new(cfg);
+    let log = opts.access_log;
+    let log_keep = log.clone();
+    let mut threads = Vec::with_capacity(workers);
+    let mut admin = admin.map(|l| (l, extra_stats));
+    for i in 0..workers {
+        let copy = listener
+            .try_clone()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let (cfg, ctl, handler, log) = (cfg.clone(), ctl.clone(), handler.clone(), log.clone());
+        let admin = admin.take();
+        let t = std::thread::Builder::new()
+            .name(format!("keepsight-worker-{i}"))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        eprintln!("keepsight: worker {i}: {e}");
+                        ctl.shutdown();
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let l = match TcpListener::from_std(copy) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            eprintln!("keepsight: worker {i}: {e}");
+                            ctl.shutdown();
+                            return;
+                        }
+                    };
+                    // Worker 0 also runs the admin endpoint and flushes the access log.
+                    let admin_ctl = Arc::new(server::Control::default());
+                    let admin_task = admin.and_then(|(al, extra)| {
+                        let al = TcpListener::from_std(al).ok()?;
+                        let acfg = Arc::new(server::ServerConfig {
+                            keepalive_timeout: Duration::from_secs(5),
+                            max_connections: 16,
+                            shutdown_timeout: Duration::from_secs(1),
+                            ..server::ServerConfig::default()
+                        });
+                        let h = Arc::new(admin::AdminHandler::new(ctl.clone(), extra));
+                        Some(tokio::spawn(server::serve(
+                            al,
+                            acfg,
+                            admin_ctl.clone(),
+                            h,
+                            None,
+                        )))
+                    });
+                    let flusher = (i == 0).then(|| log.clone()).flatten().map(|log| {
+                        tokio::spawn(async move {
+                            loop {
+                                tokio::time::sleep(Duration::from_millis(200)).await;
+                                log.flush();
+                            }
+                        })
+                    });
+                    server::serve(l, cfg, ctl, handler, log).await;
+                    if let Some(f) = flusher {
+                        f.abort();
+                    }
+                    admin_ctl.shutdown();
+                    if let Some(t) = admin_task {
+                        let _ = t.await;
+                    }
+                });
+            })
+            .map_err(|source| StartError::Bind { addr, source })?;
+        threads.push(t);
+    }
+    drop(listener);
+    Ok(Workers {
+        running: Running {
+            addr,
+            admin: admin_addr,
+            ctl,
+        },
+        threads,
+        log: log_keep,
+    })
 }

@@ -87,12 +87,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let pruner = handler.clone();
     run_server("proxy", &args.listen, handler, Some(extra), move |_| {
         // Pooled connections past their idle timeout are closed even when no request comes to
-        // reuse them, so the upstream is not left holding sockets we will never use.
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                pruner.prune_idle();
-            }
+        // reuse them, so the upstream is not left holding sockets we will never use. The thread
+        // ends with the process.
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            pruner.prune_idle();
         });
     })
 }

@@ -93,7 +93,8 @@ pub struct ListenArgs {
     /// requests.
     #[arg(long, value_parser = duration, default_value = "30s")]
     pub shutdown_timeout: Duration,
-    /// Worker threads (default: one per CPU).
+    /// Worker threads, each with its own event loop like nginx's worker processes (default: one
+    /// per CPU).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
 }
@@ -134,56 +135,60 @@ impl ListenArgs {
     }
 }
 
-/// Build the runtime, start the listener, serve until SIGTERM/SIGINT or admin `/shutdown`,
-/// drain, exit.
+/// Start the worker threads, serve until SIGTERM/SIGINT or admin `/shutdown`, drain, exit.
 pub(crate) fn run_server<H: Handler>(
     what: &str,
     args: &ListenArgs,
     handler: Arc<H>,
     extra_stats: Option<Arc<dyn Fn() -> String + Send + Sync>>,
-    on_start: impl FnOnce(&H) + Send + 'static,
+    on_start: impl FnOnce(&keepsight_proxy::server::Control),
 ) -> anyhow::Result<ExitCode> {
     let opts = args.options()?;
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.workers {
-        rt.worker_threads(n.max(1));
-    }
-    let rt = rt.enable_all().build().context("start the runtime")?;
-    rt.block_on(async move {
-        let (running, fut) = match keepsight_proxy::start(opts, handler.clone(), extra_stats) {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("keepsight {what}: {e}");
-                return Ok(ExitCode::from(EXIT_FAILURE));
-            }
-        };
-        on_start(&handler);
-        // Scripts and tests read these lines to learn the ports when port 0 was asked for.
-        eprintln!("keepsight {what}: listening on {}", running.addr);
-        if let Some(a) = running.admin {
-            eprintln!("keepsight {what}: admin on {a}");
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let w = match keepsight_proxy::start_workers(opts, handler, extra_stats, workers) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("keepsight {what}: {e}");
+            return Ok(ExitCode::from(EXIT_FAILURE));
         }
-        let ctl = running.ctl.clone();
-        let signals = tokio::spawn(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
+    };
+    // Scripts and tests read these lines to learn the ports when port 0 was asked for.
+    eprintln!("keepsight {what}: listening on {}", w.running.addr);
+    if let Some(a) = w.running.admin {
+        eprintln!("keepsight {what}: admin on {a}");
+    }
+    let ctl = w.running.ctl.clone();
+    on_start(&ctl);
+    // The main thread only waits for a signal (or for shutdown asked through the admin
+    // endpoint) and then for the workers to drain.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the signal runtime")?;
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        loop {
             tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                    if ctl.is_shutting_down() {
+                        break;
+                    }
+                }
             }
-            eprintln!("keepsight: shutting down gracefully");
-            ctl.shutdown();
-        });
-        fut.await;
-        signals.abort();
-        eprintln!("keepsight {what}: stopped");
-        Ok(ExitCode::SUCCESS)
-    })
+        }
+        eprintln!("keepsight {what}: shutting down gracefully");
+        ctl.shutdown();
+        anyhow::Ok(())
+    })?;
+    w.join();
+    eprintln!("keepsight {what}: stopped");
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(clap::Args, Debug)]
