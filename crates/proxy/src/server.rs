@@ -138,6 +138,8 @@ pub struct Control {
     pub drain: Drain,
     pub stats: Stats,
     shutdown_tx: watch::Sender<bool>,
+    /// Shared by all workers so connection ids in the access log are unique.
+    next_conn_id: AtomicU64,
 }
 
 impl Default for Control {
@@ -146,6 +148,7 @@ impl Default for Control {
             drain: Drain::default(),
             stats: Stats::default(),
             shutdown_tx: watch::channel(false).0,
+            next_conn_id: AtomicU64::new(1),
         }
     }
 }
@@ -574,7 +577,6 @@ pub async fn serve<H: Handler>(
     let permits = cfg.max_connections.clamp(1, Semaphore::MAX_PERMITS as u32);
     let sem = Arc::new(Semaphore::new(permits as usize));
     let mut shutdown = ctl.subscribe();
-    let next_id = AtomicU64::new(1);
     loop {
         if *shutdown.borrow() {
             break;
@@ -602,7 +604,7 @@ pub async fn serve<H: Handler>(
         ctl.stats
             .connections_accepted
             .fetch_add(1, Ordering::Relaxed);
-        let conn_id = next_id.fetch_add(1, Ordering::Relaxed);
+        let conn_id = ctl.next_conn_id.fetch_add(1, Ordering::Relaxed);
         let (cfg, ctl, handler, log) = (cfg.clone(), ctl.clone(), handler.clone(), log.clone());
         tokio::spawn(async move {
             connection(stream, peer, conn_id, &cfg, &ctl, &*handler, log.as_deref()).await;

@@ -1,0 +1,224 @@
+//! `keepsight proxy` as a user runs it, in front of nginx: drain share and its change at run
+//! time through the admin endpoint, and SIGTERM under load losing no request.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child stopped on drop: SIGTERM first (nginx's master then stops its workers), SIGKILL if
+/// it lingers.
+struct Guard(Child);
+impl Guard {
+    fn terminate(&mut self) -> (Option<i32>, Duration) {
+        let t0 = Instant::now();
+        Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if let Some(s) = self.0.try_wait().unwrap() {
+                return (s.code(), t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (None, t0.elapsed())
+    }
+}
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            self.terminate();
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("keepsight-proxy-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn nginx(dir: &std::path::Path, server_body: &str) -> (Guard, SocketAddr) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = dir.display();
+    let conf = format!(
+        "worker_processes 1;\nerror_log {d}/error.log warn;\npid {d}/nginx.pid;\n\
+         events {{ worker_connections 1024; }}\n\
+         http {{\n  access_log {d}/access.log;\n  keepalive_requests 100000;\n\
+         client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
+         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
+         server {{ listen 127.0.0.1:{port}; {server_body} }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx (apt-get install nginx-light)");
+    let g = Guard(child);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let t0 = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "nginx did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (g, addr)
+}
+
+fn proxy(args: &[&str]) -> (Guard, String, Option<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .arg("proxy")
+        .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut addr, mut admin) = (None, None);
+    let want_admin = args.contains(&"--admin");
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(a) = line.strip_prefix("keepsight proxy: listening on ") {
+            addr = Some(a.to_string());
+        }
+        if let Some(a) = line.strip_prefix("keepsight proxy: admin on ") {
+            admin = Some(a.to_string());
+        }
+        if addr.is_some() && (admin.is_some() || !want_admin) {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (Guard(child), addr.expect("listening line"), admin)
+}
+
+fn peer(args: &[&str], limit: Duration) -> serde_json::Value {
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proxy/tests/peers/http_peer.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("peer {args:?} ran longer than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn drain_share_and_runtime_change_through_the_binary() {
+    let dir = scratch("drain");
+    let (_ng, up) = nginx(&dir, "location / { return 200 \"up\\n\"; }");
+    let (_p, addr, admin) = proxy(&[
+        "--upstream",
+        &up.to_string(),
+        "--drain-ratio",
+        "0.3",
+        "--keepalive-requests",
+        "0",
+        "--admin",
+        "127.0.0.1:0",
+    ]);
+    let admin = admin.unwrap();
+    let port = addr.rsplit(':').next().unwrap();
+    let r = peer(
+        &["drain", "127.0.0.1", port, "2000"],
+        Duration::from_secs(90),
+    );
+    let closes = r["closes"].as_u64().unwrap();
+    let share = closes as f64 / 2000.0;
+    assert!((share - 0.3).abs() <= 0.05, "{r}");
+    assert_eq!(r["not_eof_after_close"], 0, "{r}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&curl(&[&format!("http://{admin}/stats")])).unwrap();
+    assert_eq!(stats["closed_drain"], closes, "{stats}");
+    assert_eq!(stats["connections_accepted"], r["connections"], "{stats}");
+    assert!(stats["upstream_connects"].as_u64().unwrap() <= 4, "{stats}");
+    // Stop draining without a restart.
+    curl(&["-X", "POST", &format!("http://{admin}/drain?ratio=0")]);
+    let r = peer(
+        &["drain", "127.0.0.1", port, "300"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r["closes"], 0, "{r}");
+    assert_eq!(r["connections"], 1, "{r}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_under_load_loses_no_request() {
+    // The upstream answers after 100 ms, so requests are in flight when the signal lands.
+    let (_slow, slow_addr) = {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                "1",
+                "--delay",
+                "100ms",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let line = lines.next().unwrap().unwrap();
+        std::thread::spawn(move || for _ in lines {});
+        let a = line.rsplit(' ').next().unwrap().to_string();
+        (Guard(child), a)
+    };
+    let (mut p, addr, _) = proxy(&["--upstream", &slow_addr, "--keepalive-requests", "0"]);
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    let load = std::thread::spawn(move || {
+        peer(
+            &["load", "127.0.0.1", &port, "16", "4"],
+            Duration::from_secs(60),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, took) = p.terminate();
+    let r = load.join().unwrap();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(r["error"], 0, "{r}");
+    assert!(r["ok"].as_u64().unwrap() > 50, "{r}");
+    assert!(
+        r["ok_close"].as_u64().unwrap() >= 8,
+        "in-flight requests: {r}"
+    );
+}
