@@ -16,12 +16,14 @@ while read -r f; do
   ok
 done < /tmp/ks-manifest.$$
 rm -f /tmp/ks-manifest.$$
-tail -n +2 bad/MANIFEST.tsv | cut -f1,2 > /tmp/ks-bad.$$
-while read -r f want; do
+tail -n +2 bad/MANIFEST.tsv | cut -f1,2,3 > /tmp/ks-bad.$$
+while read -r f want nframes; do
   [ -f "bad/$f" ] || { ko "bad/$f missing"; continue; }
   if command -v tshark >/dev/null; then
     tshark -r "bad/$f" >/dev/null 2>&1; got=$?
     [ "$got" = "$want" ] || { ko "bad/$f: tshark exit $got, manifest says $want"; continue; }
+    n=$(tshark -r "bad/$f" -T fields -e frame.number 2>/dev/null | wc -l)
+    [ "$n" = "$nframes" ] || { ko "bad/$f: tshark lists $n frames, manifest says $nframes"; continue; }
   fi
   ok
 done < /tmp/ks-bad.$$
