@@ -94,7 +94,8 @@ idle_mem() { # idle_mem LABEL PORT PIDS...
 nginx_workers() { pgrep -P "$1" | tr '\n' ' '; }
 
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs; wrk -t2 -c100 -d$DUR --latency; $WORKERS workers each"
-echo "# nginx $(nginx -v 2>&1 | cut -d/ -f2); keepsight $($KS --version | cut -d' ' -f2)"
+echo "# nginx $(nginx -v 2>&1 | cut -d/ -f2); keepsight $($KS --version | cut -d' ' -f2) ($(git rev-parse --short HEAD 2>/dev/null || echo tree))"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Upstream shared by both proxies: nginx, one worker, fixed 200.
 start_nginx upstream 1 'location / { return 200 "ok\n"; }' 'keepalive_requests 100000;'
@@ -106,12 +107,13 @@ NG=$NG_PORT
 NG_MASTER=$NG_PID
 start_ks serve --body "ok
 "
+# Memory first, on fresh processes, so heap left over from the load runs does not hide it.
+idle_mem "nginx idle keep-alive memory" "$NG" $(nginx_workers "$NG_MASTER")
+idle_mem "keepsight serve idle keep-alive memory" "$KS_PORT" "$KS_PID"
 bench "nginx return 200 (keep-alive)" "$NG"
 bench "keepsight serve (keep-alive)" "$KS_PORT"
 bench "nginx return 200 (Connection: close)" "$NG" -H "Connection: close"
 bench "keepsight serve (Connection: close)" "$KS_PORT" -H "Connection: close"
-idle_mem "nginx idle keep-alive memory" "$NG" $(nginx_workers "$NG_MASTER")
-idle_mem "keepsight serve idle keep-alive memory" "$KS_PORT" "$KS_PID"
 
 echo "## reverse proxy to the same upstream (127.0.0.1:$UP)"
 start_nginx proxy $WORKERS "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }" \
@@ -119,9 +121,9 @@ start_nginx proxy $WORKERS "location / { proxy_pass http://up; proxy_http_versio
 NP=$NG_PORT
 NP_PID=$NG_PID
 start_ks proxy --upstream 127.0.0.1:"$UP" --upstream-keepalive 64
+idle_mem "nginx proxy idle keep-alive memory" "$NP" $(nginx_workers "$NP_PID")
+idle_mem "keepsight proxy idle keep-alive memory" "$KS_PORT" "$KS_PID"
 bench "nginx proxy_pass (keep-alive)" "$NP"
 bench "keepsight proxy (keep-alive)" "$KS_PORT"
 bench "nginx proxy_pass (Connection: close)" "$NP" -H "Connection: close"
 bench "keepsight proxy (Connection: close)" "$KS_PORT" -H "Connection: close"
-idle_mem "nginx proxy idle keep-alive memory" "$NP" $(nginx_workers "$NP_PID")
-idle_mem "keepsight proxy idle keep-alive memory" "$KS_PORT" "$KS_PID"
