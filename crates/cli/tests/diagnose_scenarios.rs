@@ -274,3 +274,31 @@ fn nat_idle_drop_loose_is_harmless() {
         }
     }
 }
+
+#[test]
+fn http_keepalive_close_races() {
+    let t = truth("http-keepalive");
+    let Some(r) = diagnose(&scenarios().join("http-keepalive/capture.pcapng"), &[]) else { return };
+    let client = t["client_addr"].as_str().unwrap();
+    let mut races = 0;
+    for c in t["connections"].as_array().unwrap() {
+        let s = stream_of(&r, &format!("{client}:{}", c["client_port"]));
+        let reset = findings(&r, &s["stream"], "connection_reset");
+        // The driver's record of the connection: a reused socket answered by RST after the
+        // server's keep-alive FIN (n4/n5 explicitly, the lost 2.010 s race by its outcome).
+        let lost_race = c["end"].as_str().is_some_and(|e| e.contains("answered by RST"))
+            || c["outcome"] == "eof-before-headers";
+        if lost_race {
+            races += 1;
+            assert_eq!(reset.len(), 1, "{}", c["client_port"]);
+            assert_eq!(reset[0]["by"], "server");
+            assert_eq!(reset[0]["close_race"], true);
+            assert_eq!(s["close"]["kind"], "rst");
+        } else {
+            assert!(reset.is_empty(), "{}: {reset:?}", c["client_port"]);
+        }
+        assert!(s["heartbeat"].is_null(), "{}: HTTP taken for a heartbeat", c["client_port"]);
+    }
+    assert_eq!(races, 2);
+    assert!(all_findings(&r, "injected_reset").is_empty());
+}
