@@ -8,7 +8,8 @@ use std::process::Command;
 #[test]
 fn shipped_incident_example() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../diagnose/incident");
-    let truth: Value = serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
         .arg("diagnose")
         .arg(dir.join("capture.pcapng"))
@@ -19,7 +20,9 @@ fn shipped_incident_example() {
         .expect("run keepsight");
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("unrecognized subcommand") {
-        eprintln!("SKIP: `keepsight diagnose` is not registered yet (see crates/diagnose/NEEDS.md)");
+        eprintln!(
+            "SKIP: `keepsight diagnose` is not registered yet (see crates/diagnose/NEEDS.md)"
+        );
         return;
     }
     assert!(out.status.success(), "{stderr}");
@@ -49,14 +52,19 @@ fn shipped_incident_example() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .filter(|f| f["stream"] == s["stream"] && f["kind"] == "reset_after_heartbeat_deadline")
+                .filter(|f| {
+                    f["stream"] == s["stream"] && f["kind"] == "reset_after_heartbeat_deadline"
+                })
                 .collect();
             if c["end"]["kind"] == "rst" {
                 resets += 1;
                 assert_eq!(deadline.len(), 1, "{name}");
                 assert_eq!(deadline[0]["cause"], "late_probe");
                 let gap = deadline[0]["gap_s"].as_f64().unwrap();
-                assert!((gap - c["end"]["late_gap_s"].as_f64().unwrap()).abs() < 0.005, "{name}: {gap}");
+                assert!(
+                    (gap - c["end"]["late_gap_s"].as_f64().unwrap()).abs() < 0.005,
+                    "{name}: {gap}"
+                );
             } else {
                 assert!(deadline.is_empty(), "{name}");
             }
@@ -71,8 +79,13 @@ fn shipped_incident_example() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["kind"] == "log_match" && f["log_text"].as_str().unwrap_or("").contains(" error "))
+        .filter(|f| {
+            f["kind"] == "log_match" && f["log_text"].as_str().unwrap_or("").contains(" error ")
+        })
         .count();
     assert_eq!(matched_errors, errors);
-    assert!(r["summary"][0].as_str().unwrap().contains("network was fine"));
+    assert!(r["summary"][0]
+        .as_str()
+        .unwrap()
+        .contains("network was fine"));
 }

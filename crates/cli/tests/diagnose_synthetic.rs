@@ -11,7 +11,10 @@ use std::process::Command;
 
 fn generator() -> Option<PathBuf> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut candidates = vec![repo.join("../shared/bench/make_capture.py"), PathBuf::from("/work/shared/bench/make_capture.py")];
+    let mut candidates = vec![
+        repo.join("../shared/bench/make_capture.py"),
+        PathBuf::from("/work/shared/bench/make_capture.py"),
+    ];
     if let Ok(dir) = std::env::var("KEEPSIGHT_SHARED") {
         candidates.insert(0, Path::new(&dir).join("bench/make_capture.py"));
     }
@@ -19,7 +22,9 @@ fn generator() -> Option<PathBuf> {
 }
 
 fn port(addr: &str) -> u16 {
-    addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(0)
+    addr.rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -32,7 +37,10 @@ fn make_capture_ground_truth() {
         eprintln!("SKIP: python3 is missing");
         return;
     }
-    let out = std::env::temp_dir().join(format!("keepsight-diagnose-synth-{}.pcap", std::process::id()));
+    let out = std::env::temp_dir().join(format!(
+        "keepsight-diagnose-synth-{}.pcap",
+        std::process::id()
+    ));
     let st = Command::new("python3")
         .arg(&gen)
         .args(["--packets", "400000", "--seed", "11", "--out"])
@@ -40,11 +48,18 @@ fn make_capture_ground_truth() {
         .status()
         .expect("run make_capture.py");
     assert!(st.success());
-    let res = Command::new(env!("CARGO_BIN_EXE_keepsight")).arg("diagnose").arg(&out).arg("--json").output().expect("run keepsight");
+    let res = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .arg("diagnose")
+        .arg(&out)
+        .arg("--json")
+        .output()
+        .expect("run keepsight");
     let _ = std::fs::remove_file(&out);
     let stderr = String::from_utf8_lossy(&res.stderr);
     if stderr.contains("unrecognized subcommand") {
-        eprintln!("SKIP: `keepsight diagnose` is not registered yet (see crates/diagnose/NEEDS.md)");
+        eprintln!(
+            "SKIP: `keepsight diagnose` is not registered yet (see crates/diagnose/NEEDS.md)"
+        );
         return;
     }
     assert!(res.status.success(), "{stderr}");
@@ -52,7 +67,10 @@ fn make_capture_ground_truth() {
     let streams = r["streams"].as_array().unwrap();
     let findings = r["findings"].as_array().unwrap();
     let of = |stream: &Value, kind: &str| -> Vec<&Value> {
-        findings.iter().filter(|f| f["stream"] == *stream && f["kind"] == kind).collect()
+        findings
+            .iter()
+            .filter(|f| f["stream"] == *stream && f["kind"] == kind)
+            .collect()
     };
 
     let mut hb_streams = 0;
@@ -72,9 +90,15 @@ fn make_capture_ground_truth() {
                 assert_eq!(hb["sender"], "client", "stream {}", s["stream"]);
                 assert_eq!(hb["probe_hex"], "01");
                 assert_eq!(hb["reply_hex"], "41");
-                assert!((hb["period_s"].as_f64().unwrap() - 45.0).abs() < 0.01, "{hb}");
+                assert!(
+                    (hb["period_s"].as_f64().unwrap() - 45.0).abs() < 0.01,
+                    "{hb}"
+                );
                 let lat = &hb["reply_latency_ms"];
-                assert!((0.15..=0.45).contains(&lat["median"].as_f64().unwrap()), "{lat}");
+                assert!(
+                    (0.15..=0.45).contains(&lat["median"].as_f64().unwrap()),
+                    "{lat}"
+                );
                 assert!(lat["max"].as_f64().unwrap() <= 0.451, "{lat}");
                 let deadline = of(&s["stream"], "reset_after_heartbeat_deadline");
                 let late = of(&s["stream"], "late_heartbeat");
@@ -87,16 +111,32 @@ fn make_capture_ground_truth() {
                     assert!((57.0..=59.0).contains(&gap), "gap {gap}");
                     assert_eq!(late.len(), 1);
                 } else {
-                    assert!(deadline.is_empty() && late.is_empty(), "stream {}: {late:?}", s["stream"]);
+                    assert!(
+                        deadline.is_empty() && late.is_empty(),
+                        "stream {}: {late:?}",
+                        s["stream"]
+                    );
                 }
-                for k in ["missed_heartbeat", "unanswered_heartbeat", "slow_heartbeat_reply", "retransmitted_heartbeat"] {
+                for k in [
+                    "missed_heartbeat",
+                    "unanswered_heartbeat",
+                    "slow_heartbeat_reply",
+                    "retransmitted_heartbeat",
+                ] {
                     let f = of(&s["stream"], k);
                     // The only beats that stop early are the ones cut by the end of the capture.
-                    assert!(f.iter().all(|f| f["stopped"] == true) || f.is_empty(), "stream {}: {k}: {f:?}", s["stream"]);
+                    assert!(
+                        f.iter().all(|f| f["stopped"] == true) || f.is_empty(),
+                        "stream {}: {k}: {f:?}",
+                        s["stream"]
+                    );
                 }
             }
             15432 => {
-                assert!(hb.is_null(), "keep-alive connection taken for a heartbeat: {s}");
+                assert!(
+                    hb.is_null(),
+                    "keep-alive connection taken for a heartbeat: {s}"
+                );
                 for k in s["tcp_keepalive"].as_array().unwrap() {
                     if let Some(idle) = k["idle_s"].as_f64() {
                         assert!((idle - 7200.0).abs() < 1.0, "idle {idle}");
@@ -118,7 +158,10 @@ fn make_capture_ground_truth() {
         }
     }
     assert!(hb_streams > 20, "only {hb_streams} heartbeat streams");
-    assert!(resets > 0, "no late beat in this capture: choose another seed");
+    assert!(
+        resets > 0,
+        "no late beat in this capture: choose another seed"
+    );
     for k in ["injected_reset", "middlebox_state_loss"] {
         let n = findings.iter().filter(|f| f["kind"] == k).count();
         assert_eq!(n, 0, "{k}");

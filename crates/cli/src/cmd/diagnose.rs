@@ -75,8 +75,12 @@ fn parse_tz(s: &str) -> anyhow::Result<i32> {
         None if rest.len() == 4 => rest.split_at(2),
         None => (rest, "0"),
     };
-    let h: i32 = h.parse().with_context(|| format!("--log-tz {s}: bad hours"))?;
-    let m: i32 = m.parse().with_context(|| format!("--log-tz {s}: bad minutes"))?;
+    let h: i32 = h
+        .parse()
+        .with_context(|| format!("--log-tz {s}: bad hours"))?;
+    let m: i32 = m
+        .parse()
+        .with_context(|| format!("--log-tz {s}: bad minutes"))?;
     if !(0..=14).contains(&h) || !(0..60).contains(&m) {
         bail!("--log-tz {s}: out of range");
     }
@@ -98,12 +102,18 @@ fn parse_date(s: &str) -> anyhow::Result<(i64, u32, u32)> {
 fn options(args: &Args) -> anyhow::Result<Options> {
     let dur = |v: &Option<String>, name: &str| -> anyhow::Result<Option<i64>> {
         v.as_deref()
-            .map(|s| parse_duration(s).with_context(|| format!("--{name} {s}: expected a duration such as 45s or 500ms")))
+            .map(|s| {
+                parse_duration(s).with_context(|| {
+                    format!("--{name} {s}: expected a duration such as 45s or 500ms")
+                })
+            })
             .transpose()
     };
     let hex = |v: &Option<String>, name: &str| -> anyhow::Result<Option<Vec<u8>>> {
         v.as_deref()
-            .map(|s| parse_hex(s).with_context(|| format!("--{name} {s}: expected hex bytes such as 01")))
+            .map(|s| {
+                parse_hex(s).with_context(|| format!("--{name} {s}: expected hex bytes such as 01"))
+            })
             .transpose()
     };
     let mut opts = Options {
@@ -117,11 +127,20 @@ fn options(args: &Args) -> anyhow::Result<Options> {
         opts.middleboxes.clear();
     }
     for m in &args.middlebox {
-        let (name, secs) = m.rsplit_once('=').with_context(|| format!("--middlebox {m}: expected NAME=SECONDS"))?;
-        let secs: u32 = secs.trim().parse().with_context(|| format!("--middlebox {m}: bad seconds"))?;
+        let (name, secs) = m
+            .rsplit_once('=')
+            .with_context(|| format!("--middlebox {m}: expected NAME=SECONDS"))?;
+        let secs: u32 = secs
+            .trim()
+            .parse()
+            .with_context(|| format!("--middlebox {m}: bad seconds"))?;
         // The table holds &'static str: a handful of user entries live for the whole run.
         let name: &'static str = Box::leak(name.trim().to_string().into_boxed_str());
-        opts.middleboxes.push(Middlebox { name, idle_timeout_s: secs, source: "--middlebox" });
+        opts.middleboxes.push(Middlebox {
+            name,
+            idle_timeout_s: secs,
+            source: "--middlebox",
+        });
     }
     opts.middleboxes.sort_by_key(|m| m.idle_timeout_s);
     if let Some(path) = &args.log {
@@ -155,7 +174,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if e.is_damage()
                 || matches!(
                     e.kind,
-                    keepsight_engine::capture::ErrorKind::UnknownFormat { .. } | keepsight_engine::capture::ErrorKind::Empty
+                    keepsight_engine::capture::ErrorKind::UnknownFormat { .. }
+                        | keepsight_engine::capture::ErrorKind::Empty
                 ) =>
         {
             eprintln!("keepsight: {}: {e}", path.display());
@@ -179,10 +199,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         last_ts = last_ts.max(frame.ts_ns);
-        let Some(tcp) = frame.tcp.as_ref() else { continue };
-        let Some((src, dst)) = frame.endpoints() else { continue };
+        let Some(tcp) = frame.tcp.as_ref() else {
+            continue;
+        };
+        let Some((src, dst)) = frame.endpoints() else {
+            continue;
+        };
         let data = frame.data();
-        let Some(h) = frame.dissection.tcp(data) else { continue };
+        let Some(h) = frame.dissection.tcp(data) else {
+            continue;
+        };
         d.on_segment(&Segment {
             frame: frame.number,
             ts_ns: frame.ts_ns,
@@ -210,7 +236,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     if let Some(e) = damage {
-        eprintln!("keepsight: {}: {e} (the frames before it were analysed)", path.display());
+        eprintln!(
+            "keepsight: {}: {e} (the frames before it were analysed)",
+            path.display()
+        );
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
     Ok(ExitCode::SUCCESS)
