@@ -55,7 +55,7 @@ start_ks() { # start_ks OUTVAR args...
   "$KS" "$@" --listen 127.0.0.1:0 --workers $WORKERS 2>"$log" &
   PIDS+=($!)
   KS_PID=$!
-  for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.05; done
+  for _ in $(seq 100); do grep -qs "listening on" "$log" && break; sleep 0.05; done
   KS_PORT=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$')
 }
 

@@ -17,24 +17,56 @@
 //! # Why a hand-written HTTP/1 front end instead of hyper
 //!
 //! The controls above and strict smuggling rejection need decisions hyper's HTTP/1 server makes
-//! internally: it accepts `Content-Length` together with `Transfer-Encoding: chunked` (letting
-//! chunked win, as RFC 9112 permits) instead of refusing the request; it has no per-connection
-//! request count or lifetime, and one timer covers both the idle wait between requests and the
-//! head read. Each of those would need a workaround on top of hyper that still could not refuse
-//! a request before hyper had framed it. The message parsing itself is `httparse` (which
-//! already refuses a space before the colon and obsolete line folding in requests); framing,
-//! validation and connection policy are here, in about a thousand lines:
+//! internally. Reading hyper 1.x's request parser (`proto/h1/role.rs`): a request with both
+//! `Content-Length` and `Transfer-Encoding: chunked` is accepted with chunked winning (RFC 9112
+//! permits that; we must refuse it), and `Transfer-Encoding: gzip, chunked` is accepted. hyper
+//! also has no per-connection request count or lifetime, and one timer covers both the idle wait
+//! between requests and the head read. Each would need a workaround that still could not refuse
+//! a request before hyper had framed it, so hyper is not used at all (this was checked by
+//! reading its source, not with raw-socket tests against it). The message parsing itself is
+//! `httparse`, which already refuses a space before the colon and obsolete line folding in
+//! requests; framing, validation and connection policy are here:
 //!
 //! - [`http`]: request and response heads, `Content-Length` / `Transfer-Encoding` rules, the
-//!   chunked decoder, hop-by-hop headers. Every framing ambiguity is a 400 and a close: both
-//!   `Content-Length` and `Transfer-Encoding`; any `Transfer-Encoding` other than exactly one
-//!   `chunked`; differing `Content-Length`s; chunk sizes that are not hex or overflow 64 bits;
-//!   bare LF in chunk framing; a missing or repeated `Host`. Oversized heads get 431.
-//! - [`server`]: the accept loop and per-connection policy. Response framing is set by the
-//!   server from what the handler declares (`Content-Length`, chunked for HTTP/1.1 or
-//!   close-delimited for HTTP/1.0), and a handler cannot write past a declared length.
-//! - [`proxy`]: the upstream pool and the relay; [`serve`]: fixed and static responses;
-//!   [`admin`]: the run-time control endpoint; [`drain`]: the close-share accumulator.
+//!   chunked decoder, hop-by-hop headers. Every framing ambiguity is answered 400 and the
+//!   connection closed: both `Content-Length` and `Transfer-Encoding`; any `Transfer-Encoding`
+//!   other than exactly one `chunked` (RFC 9112 would allow 501 for unknown codings; we treat
+//!   the header as the smuggling vector it usually is); differing or malformed
+//!   `Content-Length`s; chunk sizes that are not hex or overflow 64 bits; bare LF in chunk
+//!   framing; a missing or repeated `Host`. An oversized head gets 431 (RFC 6585's code for
+//!   exactly that), a body over `max_body` 413.
+//! - [`server`]: the accept loop and per-connection policy. Response framing is written by the
+//!   server from what the handler declares (`Content-Length`, chunked for HTTP/1.1,
+//!   close-delimited for HTTP/1.0), and a handler cannot write past a declared length or end
+//!   short of it without the connection being closed. Connections that close after a response
+//!   use a lingering close (shut our side, read and drop what the client still sends, bounded),
+//!   so the client reads the last response instead of a reset.
+//! - [`proxy`]: the upstream pool and the relay. Request bodies up to 64 KiB are read whole
+//!   before an upstream connection is chosen (as nginx's `proxy_request_buffering`), so a
+//!   malformed body never reaches the upstream and bodied idempotent requests can be resent
+//!   after the reuse race. Responses are re-framed: chunked is decoded and re-chunked (trailers
+//!   dropped), close-delimited becomes chunked for HTTP/1.1 clients, `Content-Length` with
+//!   chunked from the upstream loses the length. Upstream `Date` and `Server` are replaced, as
+//!   nginx does.
+//! - [`serve`]: fixed and static responses; [`admin`]: the run-time control endpoint (drain
+//!   ratio, ramp, counters, shutdown); [`drain`]: the close-share accumulator.
+//!
+//! # Threads
+//!
+//! [`start_workers`] runs one single-threaded tokio runtime per worker thread, each accepting
+//! from its own copy of the listening socket, like nginx's worker processes: a connection stays
+//! on the thread that accepted it. On 2 cores this was 10-25 % faster than tokio's
+//! work-stealing runtime (fewer cross-thread wake-ups, no shared timer). [`start`] serves on the
+//! caller's runtime instead (the tests use it).
+//!
+//! # Graceful shutdown
+//!
+//! [`server::Control::shutdown`] stops accepting, lets every in-flight request finish with
+//! `Connection: close`, closes idle connections (serving a request whose first bytes have
+//! already arrived rather than dropping it), and returns once all connections are gone or the
+//! shutdown timeout passes. A client that sends on an idle connection at the very moment it is
+//! closed sees the connection close with no response: the race RFC 9112 §9.3.1 leaves to
+//! clients, which resend idempotent requests (nginx has the same window).
 
 pub mod admin;
 pub mod drain;
