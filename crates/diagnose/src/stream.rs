@@ -355,6 +355,8 @@ pub(crate) struct Dir {
     pub ttl_max: u8,
     pub ttl_n: u32,
     pub segments: u64,
+    /// This side's last advertised window (`u32::MAX` until seen).
+    pub window: u32,
     /// Time of this side's last new payload.
     pub last_data_ts: Option<i64>,
     /// Time of this side's last segment.
@@ -416,7 +418,16 @@ impl Stream {
             max_idle_ts: seg.ts_ns,
             last_activity_ts: seg.ts_ns,
             last_data: None,
-            dirs: [Dir::default(), Dir::default()],
+            dirs: [
+                Dir {
+                    window: u32::MAX,
+                    ..Dir::default()
+                },
+                Dir {
+                    window: u32::MAX,
+                    ..Dir::default()
+                },
+            ],
             rst: None,
             rst_ctx: None,
             watch: None,
@@ -505,7 +516,10 @@ impl Stream {
             None
         };
         let dir = &self.dirs[d];
+        // A Linux zero-window probe has the keep-alive shape (tshark flags it so too); it is told
+        // apart by the peer's closed window.
         let keepalive = beat_retrans.is_none()
+            && self.dirs[p].window != 0
             && !syn
             && !fin
             && !rst
@@ -645,6 +659,9 @@ impl Stream {
             .wrapping_add(u32::from(syn))
             .wrapping_add(u32::from(fin));
         let dir = &mut self.dirs[d];
+        if !rst && !syn {
+            dir.window = seg.window;
+        }
         if !rst && (!dir.nxt_set || after(end, dir.nxt)) {
             dir.nxt = end;
             dir.nxt_set = true;

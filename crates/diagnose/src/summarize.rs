@@ -614,13 +614,20 @@ fn heartbeat_findings(
             vec![rp.probe_frame, rp.frame],
             rp.ts,
             format!(
-                "the {receiver} answered the probe after {} ({}; usual {}) → check the {receiver}'s load or the path",
+                "the {receiver} answered the probe after {} ({}; usual {}){}",
                 human(*lat),
                 match opts.timeout_ns {
                     Some(t) => format!("timeout {}", human(t)),
                     None => "no --timeout given".to_string(),
                 },
-                med.map(human).unwrap_or_default()
+                med.map(human).unwrap_or_default(),
+                match c.retrans.iter().find(|x| x.orig_frame == rp.probe_frame) {
+                    Some(x) => format!(
+                        " → the probe itself had to be retransmitted (frame {}): the path lost it, the {receiver} then answered at once",
+                        x.frame
+                    ),
+                    None => format!(" → check the {receiver}'s load or the path"),
+                }
             ),
             vec![("latency_ms", ms(*lat)), ("timeout_ms", json!(opts.timeout_ns.map(|t| round(t as f64 / 1e6, 3))))],
         ));
