@@ -1,0 +1,79 @@
+//! One drained run captured with tshark on loopback and read back by Wireshark's own HTTP
+//! dissector: what crossed the wire, not what our counters say. (Once `keepsight http` exists,
+//! the same capture is the input to check it against.)
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn drained_run_on_the_wire() {
+    let mut o = opts();
+    o.server.keepalive_requests = 0;
+    o.drain_ratio = 0.5;
+    let s = serve_fixed(o, "wire\n", Duration::ZERO);
+    let port = s.addr.port();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("drain.pcapng");
+    let mut child = Command::new("tshark")
+        .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+        .arg(&pcap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tshark (apt-get install tshark; capturing needs root)");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let t0 = Instant::now();
+    let mut line = String::new();
+    while !line.contains("Capturing on") {
+        line.clear();
+        if err.read_line(&mut line).unwrap() == 0 || t0.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("tshark did not start capturing: {line}");
+        }
+    }
+    let tshark = ChildGuard(child);
+    let r = peer(
+        &["drain", "127.0.0.1", &port.to_string(), "100"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r["closes"], 50, "{r}");
+    // Let the last segments reach the capture, then stop tshark (SIGTERM, it finishes the file).
+    std::thread::sleep(Duration::from_millis(500));
+    drop(tshark);
+
+    let fields = |filter: &str, field: &str| -> Vec<String> {
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-Y", filter, "-T", "fields", "-e", field])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let responses = fields("http.response", "http.connection");
+    assert_eq!(responses.len(), 100, "{responses:?}");
+    assert_eq!(
+        responses.iter().filter(|c| c.as_str() == "close").count(),
+        50
+    );
+    let streams: std::collections::BTreeSet<String> =
+        fields("tcp.flags.syn == 1 && tcp.flags.ack == 0", "tcp.stream")
+            .into_iter()
+            .collect();
+    assert_eq!(streams.len(), 50, "one connection per close");
+    // Every connection ended with FINs, never a reset, and the server sent a FIN on each.
+    assert!(fields("tcp.flags.reset == 1", "tcp.stream").is_empty());
+    let server_fins = fields(
+        &format!("tcp.flags.fin == 1 && tcp.srcport == {port}"),
+        "tcp.stream",
+    );
+    assert_eq!(server_fins.len(), 50, "{server_fins:?}");
+    let lengths = fields("http.response", "http.content_length_header");
+    assert!(lengths.iter().all(|l| l == "5"), "{lengths:?}");
+}
