@@ -379,6 +379,7 @@ pub(crate) fn correlate(
     let o = offset.unwrap_or(0);
     let mut findings = Vec::new();
     let mut matched = 0u64;
+    let mut unmatched = Vec::new();
     for &(i, t) in &ev_lines {
         let l = &log.lines[i];
         let (a, b) = window(t, o, l.granularity_ns);
@@ -389,6 +390,12 @@ pub(crate) fn correlate(
             .take(8)
             .collect();
         if hits.is_empty() {
+            if unmatched.len() < 20 {
+                unmatched.push(crate::report::UnmatchedLine {
+                    line: l.line_no,
+                    text: l.text.clone(),
+                });
+            }
             continue;
         }
         matched += 1;
@@ -436,6 +443,7 @@ pub(crate) fn correlate(
             matched,
             clock_offset_s: offset.map(|o| round(secs(o), 3)),
             granularity_s: secs(gran),
+            unmatched,
         },
         #[cfg(test)]
         offset_ns: offset,

@@ -183,6 +183,15 @@ pub struct LogSummary {
     /// Estimated (capture clock - log clock), seconds, after the given time zone.
     pub clock_offset_s: Option<f64>,
     pub granularity_s: f64,
+    /// Event lines with no capture event around them (the first 20): what the log saw that the
+    /// wire does not show here.
+    pub unmatched: Vec<UnmatchedLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnmatchedLine {
+    pub line: u32,
+    pub text: String,
 }
 
 /// Everything `keepsight diagnose` says about one capture.
@@ -413,6 +422,13 @@ impl Report {
                     .map(|o| format!(" (capture clock - log clock ≈ {o:+.2} s, log granularity {} s)", l.granularity_s))
                     .unwrap_or_default()
             );
+            for u in &l.unmatched {
+                let _ = writeln!(
+                    out,
+                    "  no capture event around log line {}: {}",
+                    u.line, u.text
+                );
+            }
         }
         out
     }

@@ -763,6 +763,8 @@ fn log_lines_line_up_with_the_reset() {
         .contains(&frame_at(&segs, late + 570 * US, fl::RST | fl::ACK)));
     let l = r.log.as_ref().unwrap();
     assert_eq!((l.event_lines, l.matched), (2, 1));
+    // The restart 8 s later has nothing on the wire around it.
+    assert_eq!(l.unmatched.iter().map(|u| u.line).collect::<Vec<_>>(), vec![3]);
     let off = l.clock_offset_s.unwrap();
     // One whole-second line bounds the true 1.4 s only to within its granularity and the
     // allowed logging lag: the reset must fall in [line + off - 1 s, line + off + 1.25 s].
