@@ -10,7 +10,6 @@ use keepsight_wire::{Link, Network, TcpOption, Transport};
 impl Packet for Frame<'_> {
     fn visit(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
         let data = self.record.data;
-        let d = &self.dissection;
         match field {
             FRAME => sink(Value::Bytes(data)),
             FRAME_NUMBER => sink(Value::UInt(self.number as u64)),
@@ -37,29 +36,23 @@ impl Packet for Frame<'_> {
                 sink(Value::UInt(self.record.interface_id as u64))
             }
             FRAME_MARKED | FRAME_IGNORED => sink(Value::Bool(false)),
-            _ => {
-                let name = field.name();
-                let proto = field.def().protocol();
-                match proto {
-                    "eth" | "vlan" | "sll" | "null" => self.visit_link(field, sink, data),
-                    "ip" | "ipv6" => self.visit_ip(field, sink, data),
-                    "tcp" => self.visit_tcp(field, sink, data),
-                    "udp" => self.visit_udp(field, sink, data),
-                    "data" => {
-                        let payload = self.app_payload();
-                        if !payload.is_empty() {
-                            match field {
-                                DATA | DATA_DATA => sink(Value::Bytes(payload)),
-                                DATA_LEN => sink(Value::UInt(payload.len() as u64)),
-                                _ => {}
-                            }
+            _ => match keepsight_fields::protocol_of(field) {
+                "eth" | "vlan" | "sll" | "null" => self.visit_link(field, sink, data),
+                "ip" | "ipv6" => self.visit_ip(field, sink, data),
+                "tcp" => self.visit_tcp(field, sink, data),
+                "udp" => self.visit_udp(field, sink, data),
+                "data" => {
+                    let payload = self.app_payload();
+                    if !payload.is_empty() {
+                        match field {
+                            DATA | DATA_DATA => sink(Value::Bytes(payload)),
+                            DATA_LEN => sink(Value::UInt(payload.len() as u64)),
+                            _ => {}
                         }
                     }
-                    _ => {
-                        let _ = (name, d);
-                    }
                 }
-            }
+                _ => {}
+            },
         }
     }
 }

@@ -13,7 +13,7 @@
 mod registry;
 pub mod render;
 
-pub use registry::{all_fields, ids, lookup, FieldDef, FieldId, FieldType, IntBase};
+pub use registry::{all_fields, ids, lookup, protocol_of, FieldDef, FieldId, FieldType, IntBase};
 
 /// One value of one field occurrence, borrowed from the packet for the duration of a visit.
 ///

@@ -58,6 +58,13 @@ impl FieldDef {
     }
 }
 
+/// The protocol of every field, indexed like the registry, computed once: producers dispatch on
+/// it for every value they are asked for, so it must not cost a string scan each time.
+pub fn protocol_of(id: FieldId) -> &'static str {
+    static PROTOCOLS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    PROTOCOLS.get_or_init(|| FIELDS.iter().map(FieldDef::protocol).collect())[id.0 as usize]
+}
+
 impl FieldId {
     pub fn def(self) -> &'static FieldDef {
         &FIELDS[self.0 as usize]

@@ -46,19 +46,7 @@ pub fn render(def: &FieldDef, value: Value<'_>, out: &mut String) {
 }
 
 fn push_u64(out: &mut String, v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    // SAFETY-free: digits are ASCII.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// Lowercase contiguous hex, as tshark prints byte fields.

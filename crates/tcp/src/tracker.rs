@@ -5,6 +5,7 @@ use crate::analysis::{flag::*, AnalysisFlags};
 // SipHash here, and capture contents are not an attacker-chosen hash-flooding vector worth the
 // cost (a hostile capture can only slow its own analysis).
 use rustc_hash::FxHashMap as HashMap;
+use std::collections::VecDeque;
 
 const FIN: u16 = 0x01;
 const SYN: u16 = 0x02;
@@ -128,8 +129,12 @@ struct Flow {
     lastsegmentflags: u32,
     dupacknum: i32,
     lastnondupack: u32,
-    /// Oldest first; Wireshark walks its list newest first, so loops here run in reverse.
-    segments: Vec<Unacked>,
+    /// Unacknowledged segments, oldest first (Wireshark keeps the same list newest first).
+    segments: VecDeque<Unacked>,
+    /// True while every segment in `segments` starts at or after the end of the one before:
+    /// then an ACK only touches a prefix and the ends give the in-flight range, so neither
+    /// needs a full scan. A retransmission clears it until the list empties.
+    segments_in_order: bool,
     valid_bif: bool,
     push_bytes_sent: u32,
     push_set_last: bool,
@@ -154,7 +159,8 @@ impl Flow {
             lastsegmentflags: 0,
             dupacknum: 0,
             lastnondupack: 0,
-            segments: Vec::new(),
+            segments: VecDeque::new(),
+            segments_in_order: true,
             valid_bif: true,
             push_bytes_sent: 0,
             push_set_last: false,
@@ -167,7 +173,7 @@ impl Flow {
 struct Conversation {
     stream: u32,
     /// Endpoint (addr, port) of the first frame's sender; flows[0] is its direction.
-    first_src: (Addr, u16),
+    first_src: (u128, u16),
     flows: [Flow; 2],
     ts_first: i64,
     ts_prev: i64,
@@ -179,11 +185,12 @@ struct Conversation {
     fin_initiator: Option<u8>,
 }
 
+/// Addresses as integers: one comparison instead of sixteen, for the per-packet lookup.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     ipv6: bool,
-    lo: (Addr, u16),
-    hi: (Addr, u16),
+    lo: (u128, u16),
+    hi: (u128, u16),
 }
 
 /// Assigns stream numbers and analyses segments, one at a time in file order.
@@ -220,7 +227,7 @@ impl Tracker {
         let idx = self.convs.len() as u32;
         self.convs.push(Conversation {
             stream: idx,
-            first_src: (s.src, s.src_port),
+            first_src: (u128::from_ne_bytes(s.src), s.src_port),
             flows: [Flow::new(), Flow::new()],
             ts_first: s.ts_ns,
             ts_prev: s.ts_ns,
@@ -236,8 +243,8 @@ impl Tracker {
 
     /// Analyses one segment. Segments must be given in file order.
     pub fn process(&mut self, s: &Segment) -> TcpInfo {
-        let a = (s.src, s.src_port);
-        let b = (s.dst, s.dst_port);
+        let a = (u128::from_ne_bytes(s.src), s.src_port);
+        let b = (u128::from_ne_bytes(s.dst), s.dst_port);
         let key = if a <= b {
             Key {
                 ipv6: s.ipv6,
@@ -259,11 +266,7 @@ impl Tracker {
         let syn_ack = s.flags & (SYN | ACK);
         {
             let conv = &self.convs[idx as usize];
-            let dir = if (s.src, s.src_port) == conv.first_src {
-                0
-            } else {
-                1
-            };
+            let dir = if a == conv.first_src { 0 } else { 1 };
             let fwd = &conv.flows[dir];
             // A SYN with a new initial sequence number on a known tuple starts a new stream.
             if syn_ack == SYN && fwd.base_set && s.seq != fwd.base_seq {
@@ -275,11 +278,7 @@ impl Tracker {
             }
         }
         let conv = &mut self.convs[idx as usize];
-        let dir = if (s.src, s.src_port) == conv.first_src {
-            0
-        } else {
-            1
-        };
+        let dir = if a == conv.first_src { 0 } else { 1 };
         if syn_ack == (SYN | ACK) {
             let fwd = &mut conv.flows[dir];
             if fwd.base_set && s.seq != fwd.base_seq {
@@ -619,7 +618,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
                 ta.rto = now - fwd.nextseqtime;
                 ta.rto_frame = fwd.nextseqframe;
                 // The oldest unacknowledged segment is the likeliest original.
-                if let Some(oldest) = fwd.segments.first() {
+                if let Some(oldest) = fwd.segments.front() {
                     ta.rto = now - oldest.ts;
                     ta.rto_frame = oldest.frame;
                 }
@@ -633,7 +632,12 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
         if flags & (SYN | FIN) != 0 {
             nextseq = nextseq.wrapping_add(1);
         }
-        fwd.segments.push(Unacked {
+        if let Some(last) = fwd.segments.back() {
+            if lt(seq, last.nextseq) {
+                fwd.segments_in_order = false;
+            }
+        }
+        fwd.segments.push_back(Unacked {
             frame: s.frame,
             seq,
             nextseq,
@@ -657,9 +661,9 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
 
     // Remove what this segment acknowledges from the other direction's list. Wireshark walks
     // newest first and the last exact match wins, i.e. the oldest one: walking oldest first,
-    // the first exact match wins. One pass, no shifting per removed element.
+    // the first exact match wins.
     let mut acked_found = false;
-    rev.segments.retain_mut(|u| {
+    let mut ack_one = |u: &mut Unacked| -> bool {
         if ack == u.nextseq {
             if !acked_found {
                 acked_found = true;
@@ -674,22 +678,47 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
         } else {
             gt(u.nextseq, ack)
         }
-    });
-    if rev.segments.is_empty() && rev.segments.capacity() > 64 {
-        rev.segments = Vec::new();
+    };
+    if rev.segments_in_order {
+        // Only a prefix can be touched: everything after the first segment that starts at or
+        // after `ack` starts later still.
+        while let Some(front) = rev.segments.front_mut() {
+            if !gt(ack, front.seq) && ack != front.nextseq {
+                break;
+            }
+            if ack_one(front) {
+                break;
+            }
+            rev.segments.pop_front();
+        }
+    } else {
+        rev.segments.retain_mut(|u| ack_one(u));
+    }
+    if rev.segments.is_empty() {
+        rev.segments_in_order = true;
+        if rev.segments.capacity() > 64 {
+            rev.segments = VecDeque::new();
+        }
     }
 
     // Bytes in flight, from the unacknowledged segments of this direction.
     if seglen != 0 && fwd.valid_bif {
-        if let Some(newest) = fwd.segments.last() {
+        if let (Some(oldest), Some(newest)) = (fwd.segments.front(), fwd.segments.back()) {
             let base = fwd.base_seq;
-            let mut first = newest.seq.wrapping_sub(base);
-            let mut last = newest.nextseq.wrapping_sub(base);
-            for u in fwd.segments.iter() {
-                last = last.max(u.nextseq.wrapping_sub(base));
-                first = first.min(u.seq.wrapping_sub(base));
-            }
-            // Data the receiver has SACKed is delivered, not in flight.
+            let (first, last) = if fwd.segments_in_order {
+                (
+                    oldest.seq.wrapping_sub(base),
+                    newest.nextseq.wrapping_sub(base),
+                )
+            } else {
+                let mut first = newest.seq.wrapping_sub(base);
+                let mut last = newest.nextseq.wrapping_sub(base);
+                for u in fwd.segments.iter() {
+                    last = last.max(u.nextseq.wrapping_sub(base));
+                    first = first.min(u.seq.wrapping_sub(base));
+                }
+                (first, last)
+            };
             let in_flight = last.wrapping_sub(first).wrapping_sub(rev.sacked_bytes);
             if in_flight > 0 && in_flight < 2_000_000_000 {
                 ta.created = true;
