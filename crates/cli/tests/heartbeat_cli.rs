@@ -101,6 +101,52 @@ fn client_and_server_on_loopback_with_json_stats() {
 }
 
 #[test]
+fn kernel_keepalive_underneath_is_set_and_read_back() {
+    let (_server, addr) = serve(&[], "127.0.0.1:0");
+    let out = Command::new(BIN)
+        .args([
+            "heartbeat",
+            "client",
+            "--connect",
+            &addr,
+            "--every",
+            "100ms",
+            "--duration",
+            "250ms",
+            "--keepalive",
+            "30s:5s:3",
+            "--user-timeout",
+            "10s",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stdout);
+    // The values come from getsockopt on the connected socket, not from the flags.
+    assert!(
+        log.contains("(keep-alive idle=30s interval=5s probes=3 user_timeout=10s)"),
+        "{log}"
+    );
+    let out = Command::new(BIN)
+        .args([
+            "heartbeat",
+            "client",
+            "--connect",
+            &addr,
+            "--user-timeout",
+            "10s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--user-timeout needs --keepalive"));
+}
+
+#[test]
 fn many_connections_from_several_source_addresses() {
     let (_server, addr) = serve(&[], "127.0.0.1:0");
     let out = Command::new(BIN)
