@@ -1,8 +1,8 @@
 //! Heartbeat server and client over real loopback sockets (no root needed).
 
 use keepsight_keepalive::heartbeat::{
-    run_client, ClientConfig, ClientEvent, ClientExit, ClientStats, EventSink, Server,
-    ServerConfig, Wire,
+    run_client, run_client_with_app, ClientConfig, ClientEvent, ClientExit, ClientStats, EventSink,
+    Server, ServerConfig, Wire, DEFAULT_MAX_APP_LEN,
 };
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
@@ -253,4 +253,49 @@ async fn app_frames_share_the_connection() {
     let mut rest = Vec::new();
     s.read_to_end(&mut rest).unwrap();
     assert_eq!(rest, [0x41]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_carries_application_messages_between_beats() {
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let server_stats = server.stats();
+    tokio::spawn(server.run());
+    let mut config = ClientConfig::new(addr);
+    config.every = Duration::from_millis(50);
+    config.reconnect = false;
+    let stats = Arc::new(ClientStats::default());
+    let (sink, log) = recorder();
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    for msg in [&b"first"[..], b"", b"third message"] {
+        tx.send(msg.to_vec()).await.unwrap();
+    }
+    tx.send(vec![0u8; (DEFAULT_MAX_APP_LEN + 1) as usize])
+        .await
+        .unwrap();
+    let _ = tokio::time::timeout(
+        Duration::from_millis(300),
+        run_client_with_app(config, 0, stats.clone(), sink, Some(rx)),
+    )
+    .await;
+    let log = log.lock().unwrap();
+    let echoed: Vec<Vec<u8>> = log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ClientEvent::App { payload } => Some(payload.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        echoed,
+        [b"first".to_vec(), b"".to_vec(), b"third message".to_vec()]
+    );
+    assert!(log
+        .iter()
+        .any(|(_, e)| matches!(e, ClientEvent::AppTooLong { len } if *len == DEFAULT_MAX_APP_LEN as usize + 1)));
+    let s = stats.snapshot();
+    assert!(s.replies >= 5 && s.misses == 0, "{s:?}");
+    assert_eq!(server_stats.snapshot().app_frames, 3);
 }

@@ -469,6 +469,9 @@ async fn client(args: ClientArgs) -> anyhow::Result<ExitCode> {
                 format!("reconnecting in {}", ms(delay.as_secs_f64() * 1e3))
             }
             ClientEvent::App { payload } => format!("application frame, {} bytes", payload.len()),
+            ClientEvent::AppTooLong { len } => {
+                format!("application payload of {len} bytes not sent: longer than --max-frame")
+            }
         };
         logger.line(&format!("{who}{text}"));
     });

@@ -148,8 +148,13 @@ pub enum ClientEvent {
     Reconnecting {
         delay: Duration,
     },
+    /// An application frame from the peer.
     App {
         payload: Vec<u8>,
+    },
+    /// An outgoing application payload longer than the wire's limit, not sent.
+    AppTooLong {
+        len: usize,
     },
 }
 
@@ -264,6 +269,20 @@ pub async fn run_client(
     stats: Arc<ClientStats>,
     events: EventSink,
 ) -> ClientExit {
+    run_client_with_app(config, conn, stats, events, None).await
+}
+
+/// [`run_client`] that also sends application payloads received on `outbound` as application
+/// frames on the same connection, between probes. Payloads sent while disconnected wait in the
+/// channel for the next connection (its capacity is the application's bound). Frames from the
+/// peer arrive as [`ClientEvent::App`].
+pub async fn run_client_with_app(
+    config: ClientConfig,
+    conn: usize,
+    stats: Arc<ClientStats>,
+    events: EventSink,
+    mut outbound: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
+) -> ClientExit {
     if let Err(e) = config.validate() {
         return ClientExit::ConnectFailed(e);
     }
@@ -298,7 +317,8 @@ pub async fn run_client(
                         },
                     );
                 }
-                let (end, got_reply) = session(&stream, &config, conn, &stats, &events).await;
+                let (end, got_reply) =
+                    session(&stream, &config, conn, &stats, &events, &mut outbound).await;
                 if got_reply {
                     failures = 0;
                 }
@@ -385,6 +405,7 @@ async fn session(
     conn: usize,
     stats: &ClientStats,
     events: &EventSink,
+    outbound: &mut Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
 ) -> (SessionEnd, bool) {
     let mut decoder = Decoder::new(config.wire);
     let mut outstanding: VecDeque<Outstanding> = VecDeque::new();
@@ -435,6 +456,19 @@ async fn session(
                     stats.with(|c| c.dead += 1);
                     events(conn, &ClientEvent::Dead { consecutive, silent_for: last_heard.elapsed() });
                     return (SessionEnd::Dead, got_reply);
+                }
+            }
+            message = recv_opt(outbound), if outbound.is_some() => {
+                match message {
+                    // The application hung up: no more outbound frames, beats go on.
+                    None => *outbound = None,
+                    Some(payload) => {
+                        if config.wire.encode_app(&payload, &mut out).is_err() {
+                            events(conn, &ClientEvent::AppTooLong { len: payload.len() });
+                        } else if let Err(e) = flush(stream, &mut out) {
+                            return (SessionEnd::Closed(format!("write failed: {e}")), got_reply);
+                        }
+                    }
                 }
             }
             ready = stream.writable(), if !out.is_empty() => {
@@ -489,6 +523,13 @@ async fn session(
                 }
             }
         }
+    }
+}
+
+async fn recv_opt(rx: &mut Option<tokio::sync::mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

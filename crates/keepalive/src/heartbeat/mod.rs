@@ -7,8 +7,8 @@ mod protocol;
 mod server;
 
 pub use client::{
-    run_client, Backoff, ClientConfig, ClientEvent, ClientExit, ClientStats, ClientStatsSnapshot,
-    EventSink,
+    run_client, run_client_with_app, Backoff, ClientConfig, ClientEvent, ClientExit, ClientStats,
+    ClientStatsSnapshot, EventSink,
 };
 pub use histogram::{Histogram, Summary};
 pub use protocol::{
