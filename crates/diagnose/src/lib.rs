@@ -70,6 +70,8 @@ const LINGER_NS: i64 = 30_000_000_000;
 const SWEEP_EVERY: u64 = 1 << 16;
 /// Capture times are kept within ±2^61 ns (±73 years around 1970).
 const TS_LIMIT: i64 = 1 << 61;
+/// Stream numbers tracked in the done-bitset (512 KiB at most).
+const DONE_BITS: u32 = 1 << 22;
 
 /// The streaming diagnoser: feed it segments in capture order, then call [`Diagnoser::finish`].
 pub struct Diagnoser {
@@ -78,6 +80,9 @@ pub struct Diagnoser {
     /// Streams already summarized, by number (a bit each), so late stragglers are not taken for
     /// new streams.
     done: Vec<u64>,
+    /// Summarized streams numbered beyond the bitset (an engine numbers densely from 0, so this
+    /// stays empty in practice; it keeps a stray huge number from costing memory).
+    done_sparse: std::collections::HashSet<u32>,
     reports: Vec<StreamReport>,
     findings: Vec<Finding>,
     per_kind: HashMap<Kind, usize>,
@@ -99,6 +104,7 @@ impl Diagnoser {
             opts,
             live: StreamMap::default(),
             done: Vec::new(),
+            done_sparse: Default::default(),
             reports: Vec::new(),
             findings: Vec::new(),
             per_kind: HashMap::new(),
@@ -112,9 +118,24 @@ impl Diagnoser {
     }
 
     fn is_done(&self, stream: u32) -> bool {
+        if stream >= DONE_BITS {
+            return self.done_sparse.contains(&stream);
+        }
         self.done
             .get(stream as usize / 64)
             .is_some_and(|w| w & (1 << (stream % 64)) != 0)
+    }
+
+    fn mark_done(&mut self, stream: u32) {
+        if stream >= DONE_BITS {
+            self.done_sparse.insert(stream);
+            return;
+        }
+        let w = stream as usize / 64;
+        if self.done.len() <= w {
+            self.done.resize(w + 1, 0);
+        }
+        self.done[w] |= 1 << (stream % 64);
     }
 
     pub fn on_segment(&mut self, seg: &Segment<'_>) {
@@ -168,11 +189,7 @@ impl Diagnoser {
             if let Some(s) = self.live.remove(&k) {
                 let end = s.last_ts;
                 self.summarize(s, end);
-                let w = k as usize / 64;
-                if self.done.len() <= w {
-                    self.done.resize(w + 1, 0);
-                }
-                self.done[w] |= 1 << (k % 64);
+                self.mark_done(k);
             }
         }
     }

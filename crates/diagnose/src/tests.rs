@@ -764,7 +764,10 @@ fn log_lines_line_up_with_the_reset() {
     let l = r.log.as_ref().unwrap();
     assert_eq!((l.event_lines, l.matched), (2, 1));
     // The restart 8 s later has nothing on the wire around it.
-    assert_eq!(l.unmatched.iter().map(|u| u.line).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(
+        l.unmatched.iter().map(|u| u.line).collect::<Vec<_>>(),
+        vec![3]
+    );
     let off = l.clock_offset_s.unwrap();
     // One whole-second line bounds the true 1.4 s only to within its granularity and the
     // allowed logging lag: the reset must fall in [line + off - 1 s, line + off + 1.25 s].
@@ -914,4 +917,43 @@ fn server_sent_heartbeat() {
         ("server", "70", Some("71"))
     );
     assert_eq!(hb.reply_latency_ms.as_ref().unwrap().median, 2.0);
+}
+
+/// A closed stream with a huge number is remembered without a huge bitset.
+#[test]
+fn huge_stream_numbers_cost_no_memory() {
+    let a: SocketAddr = "10.0.0.1:1".parse().unwrap();
+    let b: SocketAddr = "10.0.0.2:2".parse().unwrap();
+    let mut d = Diagnoser::new(Options::default());
+    let mut seg = Segment {
+        frame: 1,
+        ts_ns: T0,
+        stream: u32::MAX - 1,
+        src: a,
+        dst: b,
+        flags: fl::RST,
+        seq: 0,
+        ack: 0,
+        len: 0,
+        payload: &[],
+        window: 0,
+        ttl: 64,
+        analysis: 0,
+    };
+    d.on_segment(&seg);
+    seg.stream = 0;
+    seg.flags = fl::ACK;
+    for i in 0..70_000u32 {
+        seg.frame = i + 2;
+        seg.ts_ns = T0 + 31 * S + i64::from(i);
+        d.on_segment(&seg);
+    }
+    assert!(d.is_done(u32::MAX - 1));
+    assert!(d.done.len() <= 1);
+    // Stragglers of the summarized stream are counted, not taken for a new stream.
+    seg.stream = u32::MAX - 1;
+    d.on_segment(&seg);
+    let r = d.finish(T0 + 40 * S);
+    assert_eq!(r.capture.late_segments, 1);
+    assert_eq!(r.streams.len(), 2);
 }
