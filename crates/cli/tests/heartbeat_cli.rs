@@ -146,6 +146,65 @@ fn kernel_keepalive_underneath_is_set_and_read_back() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--user-timeout needs --keepalive"));
 }
 
+/// `serve --so-keepalive` must arm the kernel's keep-alive timer on accepted sockets: `ss`
+/// shows the timer the kernel is running, counting down from the idle time.
+#[test]
+fn serve_so_keepalive_arms_the_kernel_timer() {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "heartbeat",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--quiet",
+        "--so-keepalive",
+        "30s:5s:3",
+    ]);
+    let mut child = Proc(cmd.stdout(Stdio::piped()).spawn().unwrap());
+    let first = BufReader::new(child.0.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let port = first
+        .split("listening on 127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let _client = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    // The accept happens asynchronously; poll briefly (bounded).
+    let mut seen = String::new();
+    for _ in 0..40 {
+        let out = Command::new("ss")
+            .args([
+                "-Htno",
+                "state",
+                "established",
+                &format!("( sport = :{port} )"),
+            ])
+            .output()
+            .expect("ss (iproute2)");
+        seen = String::from_utf8_lossy(&out.stdout).into_owned();
+        if seen.contains("timer:(keepalive,") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let secs: u32 = seen
+        .split("timer:(keepalive,")
+        .nth(1)
+        .and_then(|t| t.split("sec").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no keep-alive timer on the server socket: {seen}"));
+    assert!(
+        (25..=30).contains(&secs),
+        "timer at {secs} s, expected just under 30: {seen}"
+    );
+}
+
 #[test]
 fn many_connections_from_several_source_addresses() {
     let (_server, addr) = serve(&[], "127.0.0.1:0");

@@ -223,11 +223,23 @@ struct Logger {
 impl Logger {
     fn line(&self, text: &str) {
         if self.to_stderr {
-            eprintln!("{} {text}", timestamp_now());
+            emit(
+                &mut std::io::stderr(),
+                &format!("{} {text}", timestamp_now()),
+            );
         } else {
-            println!("{} {text}", timestamp_now());
+            emit(
+                &mut std::io::stdout(),
+                &format!("{} {text}", timestamp_now()),
+            );
         }
     }
+}
+
+/// Writes one line, ignoring a closed pipe (`keepsight heartbeat client | head` must not
+/// panic) and any other output error: the heartbeat matters more than its log.
+fn emit(out: &mut impl std::io::Write, line: &str) {
+    let _ = writeln!(out, "{line}");
 }
 
 fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {
@@ -322,9 +334,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let s = stats.snapshot();
             let (cpu, rss) = process_usage();
             if json {
-                println!(
-                    "{}",
-                    json!({
+                emit(
+                    &mut std::io::stdout(),
+                    &json!({
                         "kind": "server-stats",
                         "final": final_,
                         "time": timestamp_now(),
@@ -333,6 +345,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                         "cpu_s": cpu,
                         "rss_kib": rss,
                     })
+                    .to_string(),
                 );
             } else {
                 logger.line(&format!(
@@ -504,9 +517,9 @@ async fn client(args: ClientArgs) -> anyhow::Result<ExitCode> {
             let s = stats.snapshot();
             let (cpu, rss) = process_usage();
             if json {
-                println!(
-                    "{}",
-                    json!({
+                emit(
+                    &mut std::io::stdout(),
+                    &json!({
                         "kind": "client-stats",
                         "final": final_,
                         "time": timestamp_now(),
@@ -516,6 +529,7 @@ async fn client(args: ClientArgs) -> anyhow::Result<ExitCode> {
                         "cpu_s": cpu,
                         "rss_kib": rss,
                     })
+                    .to_string(),
                 );
             } else {
                 logger.line(&format!(

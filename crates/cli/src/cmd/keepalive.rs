@@ -100,6 +100,12 @@ fn both(d: Duration) -> String {
     }
 }
 
+/// Prints the report; a closed pipe (`| head`) is not an error worth a panic.
+fn write_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (system, system_source, system_note) = match SystemDefaults::read() {
         Ok(s) => (s, Source::System, None),
@@ -172,7 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "margin_s": secs(v.margin),
             })),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        write_out(&format!("{}\n", serde_json::to_string_pretty(&out)?));
         return Ok(code);
     }
 
@@ -194,7 +200,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 format_duration(m)
             );
         }
-        print!("{o}");
+        write_out(&o);
         return Ok(code);
     }
     o += "Kernel TCP keep-alive, values in force:\n";
@@ -285,6 +291,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    print!("{o}");
+    write_out(&o);
     Ok(code)
 }
