@@ -20,6 +20,16 @@ pub(crate) fn default_tolerance(period: i64, mad: i64) -> i64 {
         .min(period.max(1_000_000))
 }
 
+/// With `--timeout`, a probe later than the timeout already trips a watchdog that counts from the
+/// previous reply, so lateness is judged against the timeout when it is the tighter bound (but
+/// never tighter than the scheduler's own jitter).
+pub(crate) fn with_timeout(tol: i64, jitter: i64, opts: &Options) -> i64 {
+    match opts.timeout_ns {
+        Some(t) if t > 0 => tol.min(t.max(jitter.saturating_mul(8)).max(1_000_000)),
+        _ => tol,
+    }
+}
+
 /// Periods are kept below ~13 days so that sums of a few periods never overflow.
 pub(crate) const MAX_PERIOD_NS: i64 = 1 << 50;
 
@@ -45,10 +55,6 @@ pub(crate) fn estimate(gaps: &[Gap]) -> Option<(i64, i64, i64)> {
     let period = median(&cluster)?.min(MAX_PERIOD_NS);
     let jitter = mad(&cluster, period).unwrap_or(0);
     Some((period, default_tolerance(period, jitter), jitter))
-}
-
-pub(crate) fn estimate_period(gaps: &[Gap]) -> Option<(i64, i64)> {
-    estimate(gaps).map(|(p, t, _)| (p, t))
 }
 
 /// The heartbeat of a stream, as chosen among its candidates.
@@ -84,6 +90,7 @@ pub(crate) fn choose<'a>(s: &'a Stream, opts: &Options) -> Option<Chosen<'a>> {
             if period <= 0 {
                 continue;
             }
+            let tol = with_timeout(tol, jitter, opts);
             // Regular: most intervals are one period or a whole multiple of it.
             let regular = c
                 .gaps

@@ -197,14 +197,16 @@ impl Candidate {
             .map(|p| p.clamp(1, crate::heartbeat::MAX_PERIOD_NS))
         {
             if self.frozen.is_none() {
-                self.frozen = Some((p, crate::heartbeat::default_tolerance(p, 0)));
+                let tol = crate::heartbeat::default_tolerance(p, 0);
+                self.frozen = Some((p, crate::heartbeat::with_timeout(tol, 0, opts)));
             }
         }
         match self.frozen {
             None => {
                 self.gaps.push(GAP_SAMPLE, gap);
                 if self.gaps.items.len() == GAP_SAMPLE {
-                    self.frozen = crate::heartbeat::estimate_period(&self.gaps.items);
+                    self.frozen = crate::heartbeat::estimate(&self.gaps.items)
+                        .map(|(p, t, j)| (p, crate::heartbeat::with_timeout(t, j, opts)));
                 }
             }
             Some((period, tol)) => {

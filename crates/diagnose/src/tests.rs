@@ -957,3 +957,33 @@ fn huge_stream_numbers_cost_no_memory() {
     assert_eq!(r.capture.late_segments, 1);
     assert_eq!(r.streams.len(), 2);
 }
+
+/// A beat 2 s late on a 45 s period is within the default tolerance (4.5 s), but with
+/// `--timeout 1s` it is later than the client's own reply deadline and is reported.
+#[test]
+fn timeout_tightens_lateness() {
+    let build = || {
+        let mut sc = Script::default();
+        let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7443");
+        a.handshake(&mut sc, T0);
+        let mut t = T0 + S;
+        for i in 0..10 {
+            if i == 6 {
+                t += 2 * S;
+            }
+            a.beat(&mut sc, t, 300 * US);
+            t += 45 * S;
+        }
+        sc
+    };
+    let (r, _) = build().run(Options::default());
+    assert!(kinds(&r, 0, Kind::LateHeartbeat).is_empty());
+    let (r, _) = build().run(Options {
+        timeout_ns: Some(S),
+        ..Options::default()
+    });
+    let late = kinds(&r, 0, Kind::LateHeartbeat);
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].data["late_by_s"], 2.0);
+    assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().tolerance_s, 1.0);
+}
