@@ -44,11 +44,10 @@ impl Sig {
         self.bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// True when `bytes` is this exact payload (or, for long payloads, has this prefix and
-    /// length).
+    /// True when the full payload `bytes` (as given by the user) has this signature; the
+    /// signature's own bytes may be fewer when the capture cut the payload.
     pub fn is(&self, bytes: &[u8]) -> bool {
-        let n = bytes.len().min(SIG_BYTES);
-        self.len as usize == bytes.len() && self.bytes() == &bytes[..n]
+        self.len as usize == bytes.len() && bytes.starts_with(self.bytes())
     }
 }
 
@@ -505,14 +504,14 @@ impl Stream {
         // Which heartbeat candidate, if any, this payload retransmits (same bytes at the same
         // sequence number as its last probe): tshark may call such a 1-byte segment a keep-alive.
         let beat_retrans = if seg.len > 0 && seg.len <= MAX_BEAT_LEN && !syn && !rst {
+            let sig = Sig::of(
+                seg.len,
+                &seg.payload[..seg.payload.len().min(seg.len as usize)],
+            );
             self.dirs[d]
                 .cands
                 .iter()
-                .position(|c| {
-                    c.last.seq == seg.seq
-                        && c.sig
-                            .is(&seg.payload[..seg.payload.len().min(seg.len as usize)])
-                })
+                .position(|c| c.last.seq == seg.seq && c.sig == sig)
                 .filter(|&i| self.dirs[d].cands[i].last.frame != seg.frame)
         } else {
             None
