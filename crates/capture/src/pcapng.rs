@@ -107,7 +107,7 @@ impl PcapNgState {
             let e = Endian(self.big_endian);
             let block_type = e.u32(head, 0);
             let total = e.u32(head, 4);
-            if total < 12 || total % 4 != 0 || total > MAX_BLOCK {
+            if total < 12 || !total.is_multiple_of(4) || total > MAX_BLOCK {
                 return Err(corrupt(
                     format!("block of type 0x{block_type:08x} has total length {total}"),
                     offset,
