@@ -88,6 +88,8 @@ pub enum Func {
 #[derive(Debug)]
 pub enum Ent {
     Field(FieldId),
+    /// A protocol keepsight does not dissect and tshark would find absent: no values.
+    Absent,
     Const(Val<'static>),
     Slice(Box<Ent>, Vec<RangeSpec>),
     /// `len(field)`: bytes for byte-like fields, the type's width for numbers.
@@ -247,6 +249,7 @@ impl Compiler<'_> {
             Expr::Not(a) => Node::Not(Box::new(self.node(a)?)),
             Expr::Test(op) => match self.resolve(op)? {
                 Res::Ent(Ent::Field(id), _, _) => Node::Exists(id),
+                Res::Ent(Ent::Absent, _, _) => Node::Const(false),
                 Res::Ent(Ent::Slice(inner, r), _, _) => Node::Truthy(Ent::Slice(inner, r), true),
                 Res::Ent(Ent::Arith(op, a, b), _, _) => Node::Truthy(Ent::Arith(op, a, b), false),
                 Res::Ent(Ent::Map(Func::Neg, a), _, _) => {
@@ -310,6 +313,13 @@ impl Compiler<'_> {
                     self.fields.push(id);
                     Res::Ent(Ent::Field(id), Ty::Field(id.def().ftype), *span)
                 }
+                // tshark resolves a word as a field name before reading it as a literal, so
+                // these protocol names are never the bytes they look like (`== ff` compares with
+                // the Foundation Fieldbus protocol, not 0xff). keepsight does not dissect them:
+                // they are protocols that are never present, which is what tshark sees too.
+                None if HEX_LIKE_PROTOCOLS.contains(&w.as_str()) => {
+                    Res::Ent(Ent::Absent, Ty::Field(FieldType::Protocol), *span)
+                }
                 None => Res::Lit(Lit::Word(w.clone()), *span),
             },
             Operand::Literal(w, span) => Res::Lit(Lit::Forced(w.clone()), *span),
@@ -324,7 +334,16 @@ impl Compiler<'_> {
                             format!("a value of {} cannot be negated", ty.describe()),
                         ));
                     }
-                    Res::Ent(Ent::Map(Func::Neg, Box::new(e)), ty, *span)
+                    {
+                        // A negated unsigned value is signed: `-tcp.len == -1` holds for 1 byte.
+                        let ty = match ty.ftype() {
+                            FieldType::UInt(_) | FieldType::FrameNum => {
+                                Ty::Field(FieldType::Int(64))
+                            }
+                            _ => ty,
+                        };
+                        Res::Ent(Ent::Map(Func::Neg, Box::new(e)), ty, *span)
+                    }
                 }
             },
             Operand::Slice(inner, ranges, span) => {
@@ -617,6 +636,10 @@ impl Compiler<'_> {
                     FieldType::FrameNum => Some(u32::MAX as i128),
                     _ => None,
                 };
+                let unsigned = matches!(ty.ftype(), FieldType::UInt(_) | FieldType::FrameNum);
+                if unsigned && v < 0 {
+                    return Ok(Val::Never);
+                }
                 if let Some(max) = max {
                     if v > max {
                         return Err(fail(format!("{} is too big for {who}: its maximum is {max}", l.show())));
@@ -784,15 +807,6 @@ impl Compiler<'_> {
                         ),
                     ));
                 }
-                if lt.ftype() == FieldType::Protocol && !matches!(base, Base::Eq | Base::Ne) {
-                    return Err(self.err(
-                        op_span,
-                        format!(
-                            "{} is a protocol; only ==, != and contains apply to it",
-                            self.name_of(lhs)
-                        ),
-                    ));
-                }
                 Node::Cmp {
                     lhs: le,
                     rhs: re,
@@ -925,6 +939,12 @@ impl Compiler<'_> {
     }
 }
 
+/// tshark 4.0.17 protocol filter names made only of hex digits (`tshark -G protocols`).
+const HEX_LIKE_PROTOCOLS: [&str; 18] = [
+    "a11", "a21", "a615a", "aaf", "acf", "adb", "bfd", "c1222", "c15", "dc", "dcc", "e100", "e164",
+    "e212", "fc", "fc00", "fefd", "ff",
+];
+
 fn proto_len(id: FieldId) -> LenRule {
     match id.name() {
         "tcp" => LenRule::HeaderField(ids::TCP_HDR_LEN),
@@ -954,7 +974,7 @@ fn compatible(a: Ty, b: Ty) -> bool {
 fn mentions(e: &Ent, id: FieldId) -> bool {
     match e {
         Ent::Field(f) | Ent::Count(f) => *f == id,
-        Ent::Const(_) => false,
+        Ent::Const(_) | Ent::Absent => false,
         Ent::Slice(i, _) | Ent::Len(i, _) | Ent::Map(_, i) | Ent::Str(i, _) => mentions(i, id),
         Ent::MaxMin(_, v) => v.iter().any(|x| mentions(x, id)),
         Ent::Arith(_, a, b) => mentions(a, id) || mentions(b, id),

@@ -39,8 +39,17 @@ pub fn eval(node: &Node, pkt: &dyn Packet) -> bool {
             quant,
             order,
         } => {
-            let test = |a: &Val<'_>, b: &Val<'_>| compare(*base, *order, a, b);
-            with_rhs(rhs, pkt, *quant, lhs, &test)
+            // tshark evaluates `all x OP y` as "no occurrence satisfies the opposite of OP";
+            // that differs from "every occurrence satisfies OP" only for values that compare
+            // with nothing (`tcp.len != -1` holds, `tcp.len == -1` does not).
+            match quant {
+                Quant::Any => with_rhs(rhs, pkt, Quant::Any, lhs, &|a, b| {
+                    compare(*base, *order, a, b)
+                }),
+                Quant::All => with_rhs(rhs, pkt, Quant::All, lhs, &|a, b| {
+                    !compare(opposite(*base), *order, a, b)
+                }),
+            }
         }
         Node::Contains {
             lhs,
@@ -82,7 +91,7 @@ pub fn eval(node: &Node, pkt: &dyn Packet) -> bool {
             order,
         } => items
             .iter()
-            .any(|it| quantify(lhs, pkt, Quant::All, &mut |v| in_item(v, it, *order))),
+            .any(|it| quantify(lhs, pkt, Quant::All, &mut |v| !outside_item(v, it, *order))),
     }
 }
 
@@ -92,17 +101,38 @@ fn in_item(
     order: BytesOrder,
 ) -> bool {
     match hi {
-        None => v.equals(lo),
-        Some(hi) => {
-            matches!(
-                v.order(lo, order),
-                Some(Ordering::Greater | Ordering::Equal)
-            ) && matches!(v.order(hi, order), Some(Ordering::Less | Ordering::Equal))
-        }
+        None => compare(Base::Eq, order, v, lo),
+        Some(hi) => compare(Base::Ge, order, v, lo) && compare(Base::Le, order, v, hi),
+    }
+}
+
+/// The opposite of [`in_item`], as tshark's `all` evaluates it (see `Node::Cmp`).
+fn outside_item(
+    v: &Val<'_>,
+    (lo, hi): &(Val<'static>, Option<Val<'static>>),
+    order: BytesOrder,
+) -> bool {
+    match hi {
+        None => compare(Base::Ne, order, v, lo),
+        Some(hi) => compare(Base::Lt, order, v, lo) || compare(Base::Gt, order, v, hi),
+    }
+}
+
+fn opposite(base: Base) -> Base {
+    match base {
+        Base::Eq => Base::Ne,
+        Base::Ne => Base::Eq,
+        Base::Gt => Base::Le,
+        Base::Ge => Base::Lt,
+        Base::Lt => Base::Ge,
+        Base::Le => Base::Gt,
     }
 }
 
 fn compare(base: Base, order: BytesOrder, a: &Val<'_>, b: &Val<'_>) -> bool {
+    if matches!(a, Val::Never) || matches!(b, Val::Never) {
+        return false;
+    }
     match base {
         Base::Eq => a.equals(b),
         Base::Ne => !a.equals(b),
@@ -160,6 +190,7 @@ fn quantify(
 pub fn each(e: &Ent, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
     match e {
         Ent::Field(id) => pkt.visit(*id, &mut |v| with_val(v, |x| f(x))),
+        Ent::Absent => {}
         Ent::Const(c) => f(c),
         Ent::Slice(inner, ranges) => each(inner, pkt, &mut |v| {
             if let Some(b) = as_bytes(v) {
@@ -277,8 +308,7 @@ fn resolve_start(s: i64, n: i64) -> Option<i64> {
     (start >= 0).then_some(start)
 }
 
-/// Applies `[...]` ranges; `None` when any range falls outside the value (tshark then has no
-/// value at all, so `tcp.payload[0:10] == "AA"` does not match a 2-byte payload).
+/// Applies `[...]` ranges (concatenated when there are several).
 fn slice<'a>(b: &Cow<'a, [u8]>, ranges: &[RangeSpec]) -> Option<Cow<'a, [u8]>> {
     let n = b.len() as i64;
     let one = |r: &RangeSpec| -> Option<(usize, usize)> {
@@ -299,8 +329,10 @@ fn slice<'a>(b: &Cow<'a, [u8]>, ranges: &[RangeSpec]) -> Option<Cow<'a, [u8]>> {
         };
         (start <= end && end <= n).then_some((start as usize, end as usize))
     };
+    // A range outside the value gives an empty byte string, not "no value": tshark 4.0's
+    // `tcp.payload[0:10] == ""` holds for a 2-byte payload, and `[0,30]` is just `[0]`.
     if ranges.len() == 1 {
-        let (s, e) = one(&ranges[0])?;
+        let (s, e) = one(&ranges[0]).unwrap_or((0, 0));
         return Some(match b {
             Cow::Borrowed(x) => Cow::Borrowed(&x[s..e]),
             Cow::Owned(x) => Cow::Owned(x[s..e].to_vec()),
@@ -308,8 +340,9 @@ fn slice<'a>(b: &Cow<'a, [u8]>, ranges: &[RangeSpec]) -> Option<Cow<'a, [u8]>> {
     }
     let mut out = Vec::new();
     for r in ranges {
-        let (s, e) = one(r)?;
-        out.extend_from_slice(&b[s..e]);
+        if let Some((s, e)) = one(r) {
+            out.extend_from_slice(&b[s..e]);
+        }
     }
     Some(Cow::Owned(out))
 }
@@ -380,6 +413,6 @@ fn render(v: &Val<'_>, ty: FieldType) -> String {
             .join(":"),
         Val::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         Val::Time(t) => t.to_string(),
-        Val::Unit => String::new(),
+        Val::Unit | Val::Never => String::new(),
     }
 }

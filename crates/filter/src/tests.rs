@@ -377,6 +377,42 @@ fn addresses_times_and_existence() {
 }
 
 #[test]
+fn rules_found_by_random_differential_testing() {
+    let c = corpus();
+    let tcp: Vec<u32> = (1..=9).collect();
+    let none = Vec::<u32>::new();
+    // A negative number next to an unsigned field compares with nothing.
+    assert_eq!(sel("tcp.len == -1", &c), none);
+    assert_eq!(sel("tcp.len >= -1", &c), none);
+    assert_eq!(sel("tcp.len != -1", &c), tcp);
+    assert_eq!(sel("tcp.srcport === -1", &c), tcp);
+    assert_eq!(sel("tcp.port !== -1", &c), none);
+    assert_eq!(sel("all tcp.port > -1", &c), tcp);
+    assert_eq!(sel("tcp.port in {-1..7777}", &c), none);
+    assert_eq!(
+        sel("-tcp.len == -1", &c),
+        [2, 3],
+        "a negated field is signed"
+    );
+    // CIDR masks apply to ordering too.
+    assert_eq!(sel("ip.addr > 10.0.0.0/24", &c), [10]);
+    assert_eq!(sel("ip.src <= 0.0.0.0/0", &c), tcp);
+    assert_eq!(sel("ip.src > 0.0.0.0/0", &c), none);
+    // Out-of-range slices are empty, not absent.
+    assert_eq!(sel("tcp.payload[0:10] == \"\"", &c), [2, 3, 4, 6, 7, 9]);
+    assert_eq!(sel("tcp.payload[0,30] == 01", &c), [2, 9]);
+    // Protocols order like byte strings; hex-looking protocol names are protocols.
+    assert_eq!(sel("frame > 01:02", &c), (1..=9).collect::<Vec<_>>());
+    assert_eq!(
+        sel("tcp.payload[0] <= ff", &c),
+        none,
+        "`ff` is Foundation Fieldbus, absent"
+    );
+    assert_eq!(sel("tcp.payload[0] <= 0xff", &c), [2, 3, 4, 6, 7, 9]);
+    assert_eq!(sel("!ff", &c), (1..=10).collect::<Vec<_>>());
+}
+
+#[test]
 fn time_delta_displayed_matches_nothing_inside_a_filter() {
     let c = corpus();
     assert_eq!(

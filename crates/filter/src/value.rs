@@ -19,6 +19,10 @@ pub enum Val<'a> {
     Time(i64),
     /// A presence-only field.
     Unit,
+    /// A constant no value compares with: a negative number next to an unsigned field. tshark
+    /// 4.0 answers every comparison with it false (`tcp.len == -1`, `tcp.len >= -1`), so only
+    /// the negated forms hold (`tcp.len != -1`, `tcp.len === -1`).
+    Never,
 }
 
 /// How byte sequences are ordered. tshark 4.0 orders byte fields by length first
@@ -39,6 +43,7 @@ impl Val<'_> {
             Val::V6(a, m) => Val::V6(a, m),
             Val::Time(t) => Val::Time(t),
             Val::Unit => Val::Unit,
+            Val::Never => Val::Never,
         }
     }
 
@@ -52,6 +57,7 @@ impl Val<'_> {
             Val::V6(a, _) => *a != 0,
             Val::Time(t) => *t != 0,
             Val::Unit => true,
+            Val::Never => false,
         }
     }
 
@@ -85,8 +91,9 @@ impl Val<'_> {
                 BytesOrder::LengthFirst => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
                 BytesOrder::Lexical => a.cmp(b),
             }),
-            (Val::V4(a, _), Val::V4(b, _)) => Some(a.cmp(b)),
-            (Val::V6(a, _), Val::V6(b, _)) => Some(a.cmp(b)),
+            // Ordering honours a CIDR mask too: `ip.addr > 10.0.0.0/24` is false for 10.0.0.9.
+            (Val::V4(a, ma), Val::V4(b, mb)) => Some((a & ma & mb).cmp(&(b & ma & mb))),
+            (Val::V6(a, ma), Val::V6(b, mb)) => Some((a & ma & mb).cmp(&(b & ma & mb))),
             (Val::Time(a), Val::Time(b)) => Some(a.cmp(b)),
             _ => None,
         }
