@@ -137,9 +137,15 @@ pub enum Parsed<T> {
     Complete(T, usize),
 }
 
+/// Where `part` (a slice httparse returned) lies inside `base`. A slice from elsewhere (a
+/// default for a field httparse left empty) maps to an empty range instead of a wild one.
 fn range_in(base: &[u8], part: &[u8]) -> Range<usize> {
-    let start = part.as_ptr() as usize - base.as_ptr() as usize;
-    start..start + part.len()
+    let b = base.as_ptr() as usize;
+    let p = part.as_ptr() as usize;
+    if p < b || p + part.len() > b + base.len() {
+        return 0..0;
+    }
+    p - b..p - b + part.len()
 }
 
 /// Parse and validate a request head at the front of `buf`. On `Complete`, the head's bytes
@@ -504,6 +510,13 @@ impl ChunkedDecoder {
                     if size_part.is_empty() {
                         return Err("empty chunk size");
                     }
+                    // Leading zeros are allowed and carry no value; the length limit below is
+                    // about significant digits.
+                    let significant = size_part.iter().position(|&b| b != b'0');
+                    let size_part = match significant {
+                        Some(i) => &size_part[i..],
+                        None => &b"0"[..],
+                    };
                     if size_part.len() > 16 {
                         return Err("chunk size overflows 64 bits");
                     }
@@ -668,6 +681,67 @@ mod tests {
         }
     }
 
+    /// Hostile input must give an answer, never a panic: mutate valid messages at random
+    /// (bytes flipped, inserted, cut) and feed them to every parser here.
+    #[test]
+    fn mutated_messages_never_panic() {
+        let seeds: [&[u8]; 4] = [
+            b"POST /a?b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;e=1\r\nhello\r\n0\r\nT: 1\r\n\r\n",
+            b"GET / HTTP/1.0\r\nContent-Length: 3, 3\r\nConnection: keep-alive\r\n\r\nabc",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            b"HTTP/1.0 304 Not Modified\r\nConnection: close\r\n\r\n",
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        const INTERESTING: &[u8] = b"\r\n :;,0f\t\x0b\x00\x7f\xff-";
+        for i in 0..20_000 {
+            let mut m = seeds[i % seeds.len()].to_vec();
+            for _ in 0..(next() % 4 + 1) {
+                let pos = (next() as usize) % (m.len() + 1);
+                let byte = if next() % 2 == 0 {
+                    INTERESTING[(next() as usize) % INTERESTING.len()]
+                } else {
+                    next() as u8
+                };
+                match next() % 3 {
+                    0 if pos < m.len() => m[pos] = byte,
+                    1 => m.insert(pos, byte),
+                    _ => m.truncate(pos),
+                }
+            }
+            let mut b = BytesMut::from(&m[..]);
+            if let Ok(Parsed::Complete(h, _)) = parse_request(&mut b, 8192) {
+                let _ = (
+                    h.method(),
+                    h.target(),
+                    h.headers().count(),
+                    h.is_idempotent(),
+                );
+                if h.framing == Framing::Chunked {
+                    let mut d = ChunkedDecoder::new(4096);
+                    while let Ok(Chunk::Data(_)) = d.decode(&mut b) {}
+                }
+            }
+            let mut b = BytesMut::from(&m[..]);
+            if let Ok(Parsed::Complete(h, _)) = parse_response(&mut b, 8192, i % 5 == 0) {
+                let _ = (h.reason(), h.headers().count());
+            }
+        }
+    }
+
+    #[test]
+    fn range_outside_the_buffer_is_empty() {
+        let base = b"HTTP/1.1 200 OK\r\n";
+        assert_eq!(range_in(base, &base[9..12]), 9..12);
+        assert_eq!(range_in(base, b""), 0..0);
+        assert_eq!(range_in(base, b"elsewhere"), 0..0);
+    }
+
     #[test]
     fn date_matches_known_values() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
@@ -743,6 +817,10 @@ mod tests {
         }
         assert_eq!(data, b"hello");
         assert_eq!(&b[..], b"NEXT");
+        let mut d = ChunkedDecoder::new(4096);
+        let mut b = BytesMut::from(&b"000000000000000000003\r\nabc\r\n00000\r\n\r\n"[..]);
+        assert!(matches!(d.decode(&mut b), Ok(Chunk::Data(x)) if &x[..] == b"abc"));
+        assert!(matches!(d.decode(&mut b), Ok(Chunk::End)));
         for bad in [
             &b"fffffffffffffffff\r\n"[..],
             b"10000000000000000\r\n",
