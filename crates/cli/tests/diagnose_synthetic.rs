@@ -150,6 +150,12 @@ fn make_capture_ground_truth() {
                         assert_eq!(k["count"], 9);
                         assert_eq!(s["close"]["by"], "server");
                         assert_eq!(of(&s["stream"], "keepalive_unanswered").len(), 1);
+                        // Gone after 2 h of idle: longer than every cloud idle timeout in the
+                        // table, and the connection did not survive it.
+                        let idle = of(&s["stream"], "idle_beyond_middlebox_timeout");
+                        assert_eq!(idle.len(), 1, "stream {}", s["stream"]);
+                        assert_eq!(idle[0]["severity"], "warning");
+                        assert!((idle[0]["idle_s"].as_f64().unwrap() - 7200.0).abs() < 1.0);
                     }
                 }
             }

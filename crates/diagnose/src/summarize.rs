@@ -246,8 +246,14 @@ pub(crate) fn summarize(
         .filter(|(_, m)| secs(s.max_idle) > f64::from(m.idle_timeout_s))
         .map(|(i, _)| i)
         .collect();
-    let died_after_idle =
-        s.state_loss.is_some() || s.rst.is_some_and(|r| r.frame == s.max_idle_frames[1]);
+    // Did not survive: state lost, reset right after the gap, or its keep-alive found the peer
+    // gone (the probes after the long idle went unanswered).
+    let died_after_idle = s.state_loss.is_some()
+        || s.rst.is_some_and(|r| r.frame == s.max_idle_frames[1])
+        || s.dirs.iter().any(|d| {
+            d.ka.as_ref()
+                .is_some_and(|k| k.max_run > 0 && k.max_run_start_ts >= s.max_idle_ts)
+        });
     if !over.is_empty() && died_after_idle {
         let names: Vec<String> = over
             .iter()
