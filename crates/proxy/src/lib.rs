@@ -85,22 +85,67 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// Parse `--keepalive-timeout`: `75s`, or `75s,60s` / `75s 60s` where the second value is sent
-/// as `Keep-Alive: timeout=60`.
+/// Parse `--keepalive-timeout`: `75s`, or `75s,60s` where the second value is sent as
+/// `Keep-Alive: timeout=60`. Also accepted: nginx's own spelling `75s 60s`, and
+/// `75s,header 60s` / `75s,header=60s`.
 pub fn parse_keepalive_timeout(s: &str) -> Result<(Duration, Option<Duration>), String> {
-    let mut parts = s.split([',', ' ']).filter(|p| !p.is_empty());
-    let first = parts
-        .next()
-        .ok_or_else(|| format!("`{s}`: expected `TIMEOUT[,HEADER_TIMEOUT]`, e.g. `75s,60s`"))?;
+    let usage = || format!("`{s}`: expected `TIMEOUT[,HEADER_TIMEOUT]`, e.g. `75s,60s`");
+    let t = s.trim();
+    let (first, second) = match t.split_once(',').or_else(|| t.split_once(' ')) {
+        Some((a, b)) => (a.trim(), Some(b.trim())),
+        None => (t, None),
+    };
+    if first.is_empty() {
+        return Err(usage());
+    }
     let idle = keepsight_keepalive::parse_duration(first).map_err(|e| e.to_string())?;
-    let header = match parts.next() {
-        Some(h) => Some(keepsight_keepalive::parse_duration(h).map_err(|e| e.to_string())?),
+    let header = match second {
+        Some(h) => {
+            let h = h
+                .strip_prefix("header")
+                .map(|r| r.trim_start_matches(['=', ' ']))
+                .unwrap_or(h);
+            if h.is_empty() || h.contains([',', ' ']) {
+                return Err(usage());
+            }
+            Some(keepsight_keepalive::parse_duration(h).map_err(|e| e.to_string())?)
+        }
         None => None,
     };
-    if parts.next().is_some() {
-        return Err(format!("`{s}`: at most two values"));
-    }
     Ok((idle, header))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_keepalive_timeout as p;
+    use std::time::Duration;
+
+    #[test]
+    fn keepalive_timeout_spellings() {
+        let s = Duration::from_secs;
+        assert_eq!(p("75s"), Ok((s(75), None)));
+        assert_eq!(p("0"), Ok((s(0), None)));
+        for form in [
+            "75s,60s",
+            "75s 60s",
+            "75s, 60s",
+            "75s,header 60s",
+            "75s,header=60s",
+        ] {
+            assert_eq!(p(form), Ok((s(75), Some(s(60)))), "{form}");
+        }
+        for bad in [
+            "",
+            ",60s",
+            "75s,",
+            "75s,60s,10s",
+            "75s 60s 10s",
+            "soon",
+            "75s,header",
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
+    }
 }
 
 /// Everything a listener needs besides its handler.
