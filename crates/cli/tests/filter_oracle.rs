@@ -281,23 +281,29 @@ fn show(v: &[u32]) -> String {
     }
 }
 
-#[test]
-fn keepsight_selects_the_frames_tshark_selects() {
-    if !tshark_available() {
-        println!("SKIPPED: tshark is not installed; the display-filter differential test needs it as the oracle");
-        return;
-    }
-    let start = Instant::now();
-    let accept = list("accept.txt");
-    let caps = captures();
-    assert!(
-        !caps.is_empty(),
-        "no captures found under tests/filters or tests/corpus"
-    );
-    let probe = root().join("tests/filters/filters.pcap");
+/// What one differential run found.
+struct Outcome {
+    problems: Vec<String>,
+    agree: usize,
+    pairs: usize,
+    known: usize,
+    bad_filters: usize,
+    tshark_secs: f64,
+}
 
+/// Runs `filters` over `caps` with tshark and keepsight and compares the frames; disagreements
+/// listed in known-diffs.txt are printed, not returned. `tag` keeps temp files of concurrently
+/// running tests apart.
+fn compare_with_tshark(
+    filters: &[String],
+    caps: &[PathBuf],
+    list_name: &str,
+    tag: usize,
+) -> Outcome {
+    let start = Instant::now();
+    let accept = filters;
     let oracle: Vec<Vec<Verdict>> = parallel(caps.len(), |i| {
-        let mut v = tshark_batch(&caps[i], &accept, i);
+        let mut v = tshark_batch(&caps[i], accept, tag + i);
         let real_y = REAL_Y_CAPTURES.iter().any(|n| caps[i].ends_with(n));
         for (j, f) in accept.iter().enumerate() {
             if needs_real_y(f) {
@@ -316,10 +322,18 @@ fn keepsight_selects_the_frames_tshark_selects() {
     if let Some(first) = oracle.first() {
         for (j, f) in accept.iter().enumerate() {
             match &first[j] {
-                Err(msg) if msg != NOT_CHECKED => problems.push(format!(
-                    "LIST ERROR: tshark rejects `{f}` from accept.txt: {msg}"
+                Err(msg) if msg == NOT_CHECKED => {}
+                // accept.txt is meant to hold valid filters only; in a random list a filter tshark
+                // rejects must be rejected by keepsight too.
+                Err(msg) if list_name == "accept.txt" => problems.push(format!(
+                    "LIST ERROR: tshark rejects `{f}` from {list_name}: {msg}"
                 )),
-                _ => {}
+                Err(msg) => {
+                    if keepsight_filter::Filter::compile(f).is_ok() {
+                        problems.push(format!("ACCEPTED `{f}`: tshark rejects it: {msg}"));
+                    }
+                }
+                Ok(_) => {}
             }
         }
     }
@@ -401,6 +415,35 @@ fn keepsight_selects_the_frames_tshark_selects() {
         println!("{l}");
     }
 
+    Outcome {
+        problems,
+        agree,
+        pairs: pairs.len(),
+        known: known_lines.len(),
+        bad_filters: bad_filters.len(),
+        tshark_secs,
+    }
+}
+
+#[test]
+fn keepsight_selects_the_frames_tshark_selects() {
+    if !tshark_available() {
+        println!("SKIPPED: tshark is not installed; the display-filter differential test needs it as the oracle");
+        return;
+    }
+    let start = Instant::now();
+    let accept = list("accept.txt");
+    let caps = captures();
+    assert!(
+        !caps.is_empty(),
+        "no captures found under tests/filters or tests/corpus"
+    );
+    let probe = root().join("tests/filters/filters.pcap");
+
+    let outcome = compare_with_tshark(&accept, &caps, "accept.txt", 0);
+    let mut problems = outcome.problems;
+    let tshark_secs = outcome.tshark_secs;
+
     let reject = list("reject.txt");
     let tshark_rej = tshark_batch(&probe, &reject, 9999);
     let ours_rej = parallel(reject.len(), |i| keepsight_y(&probe, &reject[i]));
@@ -436,15 +479,16 @@ fn keepsight_selects_the_frames_tshark_selects() {
     }
 
     println!(
-        "display-filter oracle: {} captures x {} filters ({} pairs checked): {agree} agree, {} disagree \
+        "display-filter oracle: {} captures x {} filters ({} pairs checked): {} agree, {} disagree \
          ({} distinct filters), {} known (tests/filters/known-diffs.txt); {} rejections checked; \
          {pending_compiles}/{} pending filters compile; tshark {tshark_secs:.1}s, total {:.1}s",
         caps.len(),
         accept.len(),
-        pairs.len(),
+        outcome.pairs,
+        outcome.agree,
         problems.len(),
-        bad_filters.len(),
-        known_lines.len(),
+        outcome.bad_filters,
+        outcome.known,
         reject.len(),
         pending.len(),
         start.elapsed().as_secs_f64()
@@ -458,4 +502,43 @@ fn keepsight_selects_the_frames_tshark_selects() {
             shown.join("\n")
         );
     }
+}
+
+/// tests/filters/random.txt: filters drawn at random from a grammar over the registry's fields
+/// (tests/filters/gen_random.py, fixed seed), so combinations nobody thought of are compared too.
+#[test]
+fn random_filters_select_what_tshark_selects() {
+    if !tshark_available() {
+        println!("SKIPPED: tshark is not installed; the display-filter differential test needs it as the oracle");
+        return;
+    }
+    let filters = list("random.txt");
+    let caps: Vec<PathBuf> = ["tests/filters/filters.pcap", "tests/corpus/heartbeat.pcap"]
+        .iter()
+        .map(|c| root().join(c))
+        .filter(|c| c.exists())
+        .collect();
+    let outcome = compare_with_tshark(&filters, &caps, "random.txt", 5000);
+    println!(
+        "random display filters: {} captures x {} filters ({} pairs checked): {} agree, {} disagree, {} known; tshark {:.1}s",
+        caps.len(),
+        filters.len(),
+        outcome.pairs,
+        outcome.agree,
+        outcome.problems.len(),
+        outcome.known,
+        outcome.tshark_secs
+    );
+    assert!(
+        outcome.problems.is_empty(),
+        "{} disagreements with tshark (first 60 shown):\n{}",
+        outcome.problems.len(),
+        outcome
+            .problems
+            .iter()
+            .take(60)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
