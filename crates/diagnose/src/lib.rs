@@ -261,6 +261,7 @@ impl Diagnoser {
                     ts: f.ts_ns,
                     stream: f.stream,
                     frames: f.frames.clone(),
+                    kind: f.kind.as_str(),
                     what: format!(
                         "{} (stream {})",
                         f.kind.as_str(),
@@ -495,7 +496,67 @@ fn conclusions(
     if unexplained > 0 {
         out.push(format!("{unexplained} other reset(s) without a heartbeat or keep-alive explanation (connection_reset)."));
     }
+    let mut examples = Vec::new();
+    // Error lines first: they are what the reader came with.
+    let mut log_matches: Vec<&Finding> = of(Kind::LogMatch).collect();
+    log_matches.sort_by_key(|m| {
+        let t = m
+            .data
+            .get("log_text")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        !(t.contains("error") || t.contains("fail"))
+    });
+    for m in log_matches.into_iter().take(3) {
+        let text = m
+            .data
+            .get("log_text")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let kinds: Vec<&str> = m
+            .data
+            .get("matched_kinds")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|k| k.as_str()).collect())
+            .unwrap_or_default();
+        // The most telling of the matched events names the line.
+        const PHRASES: [(&str, &str); 10] = [
+            (
+                "reset_after_heartbeat_deadline",
+                "the reset after a late or unanswered heartbeat",
+            ),
+            (
+                "keepalive_unanswered",
+                "keep-alive giving up on a dead peer",
+            ),
+            ("middlebox_state_loss", "the connection lost in a middlebox"),
+            ("injected_reset", "a forged reset"),
+            ("unanswered_heartbeat", "an unanswered heartbeat"),
+            ("late_heartbeat", "a late heartbeat"),
+            ("slow_heartbeat_reply", "a slow heartbeat reply"),
+            ("missed_heartbeat", "missed heartbeats"),
+            ("retransmitted_heartbeat", "a retransmitted heartbeat"),
+            ("connection_reset", "a reset"),
+        ];
+        let what = PHRASES
+            .iter()
+            .find(|(k, _)| kinds.contains(k))
+            .map(|(_, p)| *p)
+            .unwrap_or("an event");
+        let frames: Vec<String> = m.frames.iter().take(6).map(|f| f.to_string()).collect();
+        examples.push(format!(
+            "log line {} \"{}\" is {what} on stream {} (frames {})",
+            m.data.get("line").and_then(|v| v.as_u64()).unwrap_or(0),
+            text,
+            m.stream.map(|s| s.to_string()).unwrap_or_default(),
+            frames.join(", ")
+        ));
+    }
     if let Some(l) = log {
+        if !examples.is_empty() {
+            out.push(format!("In the application log: {}.", examples.join("; ")));
+        }
         if l.event_lines > 0 {
             out.push(format!(
                 "{} of {} error/restart lines of the application log line up with capture events{}.",

@@ -269,6 +269,8 @@ pub(crate) struct CapEvent {
     pub stream: Option<u32>,
     pub frames: Vec<u32>,
     pub what: String,
+    /// The finding kind the event comes from.
+    pub kind: &'static str,
 }
 
 /// Largest clock offset searched, each way.
@@ -431,6 +433,7 @@ pub(crate) fn correlate(
                 ("line", json!(l.line_no)),
                 ("log_text", json!(l.text)),
                 ("streams", json!(streams)),
+                ("matched_kinds", json!(hits.iter().map(|e| e.kind).collect::<Vec<_>>())),
                 ("clock_offset_s", json!(round(secs(o), 3))),
             ],
         ));
@@ -538,12 +541,14 @@ mod tests {
                 stream: Some(0),
                 frames: vec![10],
                 what: "RST".into(),
+                kind: "connection_reset",
             },
             CapEvent {
                 ts: base + 700_600_000_000,
                 stream: Some(1),
                 frames: vec![20],
                 what: "RST".into(),
+                kind: "connection_reset",
             },
         ];
         let log = AppLog::parse(
