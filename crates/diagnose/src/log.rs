@@ -565,4 +565,28 @@ mod tests {
         assert_eq!(c.findings[0].frames, vec![10]);
         assert_eq!(c.findings[1].frames, vec![20]);
     }
+
+    #[test]
+    fn syslog_lines_in_local_time_match_utc_events() {
+        // The event at 2024-03-01T09:00:05.300Z; the log is syslog in UTC+01:00.
+        let base = days_from_civil(2024, 3, 1) * DAY_NS;
+        let ev = base + (9 * 3600 + 5) * NS + 300_000_000;
+        let mut events = vec![CapEvent {
+            ts: ev,
+            stream: Some(7),
+            frames: vec![42],
+            what: "RST".into(),
+            kind: "connection_reset",
+        }];
+        let log = AppLog::parse(
+            "Mar  1 10:00:05 host app[12]: ERROR heartbeat timeout\nMar  1 10:00:09 host app[12]: started\n",
+            LogOptions { date: None, tz_offset_s: 3600 },
+        );
+        let c = correlate(&log, &mut events, base + 9 * 3600 * NS);
+        assert_eq!(c.summary.event_lines, 1);
+        assert_eq!(c.summary.matched, 1);
+        assert_eq!(c.offset_ns, Some(0));
+        assert_eq!(c.findings[0].frames, vec![42]);
+        assert_eq!(c.findings[0].stream, Some(7));
+    }
 }
