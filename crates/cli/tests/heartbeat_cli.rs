@@ -268,6 +268,31 @@ fn help_teaches_with_examples() {
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reserved for application frames"));
+    // Durations that would overflow a monotonic deadline are refused up front, not a panic.
+    for (flag, needle) in [
+        ("--every", "the probe period of 99999999d is too long"),
+        (
+            "--stats-every",
+            "--stats-every 99999999d must be above zero and at most 366 days",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args([
+                "heartbeat",
+                "client",
+                "--connect",
+                "127.0.0.1:1",
+                flag,
+                "99999999d",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{flag}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{flag}"
+        );
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use keepsight_keepalive::heartbeat::{
     parse_hex_byte, run_client, timestamp_now, Backoff, ClientConfig, ClientEvent, ClientExit,
     ClientStats, EventSink, Server, ServerConfig, ServerEvent, Summary, ThreadPriority, Wire,
-    DEFAULT_MAX_APP_LEN,
+    DEFAULT_MAX_APP_LEN, MAX_DURATION,
 };
 use keepsight_keepalive::{
     format_duration, parse_duration, process_usage, KeepaliveSettings, SoKeepalive,
@@ -191,6 +191,19 @@ pub struct ClientArgs {
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let stats_args = match &command {
+        Command::Serve(a) => &a.stats,
+        Command::Client(a) => &a.stats,
+    };
+    if let Some(d) = stats_args
+        .stats_every
+        .filter(|d| *d > MAX_DURATION || d.is_zero())
+    {
+        bail!(
+            "--stats-every {} must be above zero and at most 366 days",
+            format_duration(d)
+        );
+    }
     // Many connections need many descriptors; raising to the hard limit is what the admin allows.
     let _ = keepsight_keepalive::raise_fd_limit();
     let priority = match &command {

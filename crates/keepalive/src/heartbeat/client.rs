@@ -45,6 +45,9 @@ impl Backoff {
     }
 }
 
+/// Longest period, timeout or delay accepted (366 days).
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub connect: SocketAddr,
@@ -98,6 +101,21 @@ impl ClientConfig {
         }
         if self.backoff.min.is_zero() || self.backoff.max < self.backoff.min {
             return Err("backoff needs 0 < min <= max".into());
+        }
+        // Deadlines are monotonic instants; absurd durations would overflow them.
+        for (name, d) in [
+            ("the probe period", self.every),
+            ("the reply timeout", self.timeout),
+            ("the connect timeout", self.connect_timeout),
+            ("the longest backoff", self.backoff.max),
+            ("the first probe delay", self.first_probe_delay),
+        ] {
+            if d > MAX_DURATION {
+                return Err(format!(
+                    "{name} of {} is too long (at most 366 days)",
+                    crate::format_duration(d)
+                ));
+            }
         }
         self.wire.validate().map_err(|e| e.to_string())?;
         if let Some(k) = &self.keepalive {

@@ -8,7 +8,7 @@ mod server;
 
 pub use client::{
     run_client, run_client_with_app, Backoff, ClientConfig, ClientEvent, ClientExit, ClientStats,
-    ClientStatsSnapshot, EventSink,
+    ClientStatsSnapshot, EventSink, MAX_DURATION,
 };
 pub use histogram::{Histogram, Summary};
 pub use protocol::{
