@@ -70,4 +70,4 @@ pub use settings::{
     KEEPIDLE_MAX_SECS, KEEPINTVL_MAX_SECS, USER_TIMEOUT_MAX_MS,
 };
 pub use system::{process_usage, raise_fd_limit, SystemDefaults};
-pub use timeline::{Effective, MiddleboxVerdict};
+pub use timeline::{Effective, MiddleboxVerdict, PROBES_LISTED};

@@ -6,6 +6,9 @@ use crate::system::SystemDefaults;
 use serde::Serialize;
 use std::time::Duration;
 
+/// Longest probe list [`Effective::probe_schedule`] returns.
+pub const PROBES_LISTED: u64 = 1_000;
+
 /// Keep-alive values with every default filled in: what the kernel will actually do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Effective {
@@ -31,25 +34,38 @@ impl Effective {
     /// is ignored and it gives up at the first firing, after at least one probe, at which the
     /// silence has lasted `user_timeout`.
     pub fn probe_schedule(&self) -> (Vec<Duration>, Duration) {
-        let mut probes = Vec::new();
-        let mut t = self.idle;
-        loop {
-            let give_up = match self.user_timeout {
-                Some(ut) => !probes.is_empty() && t >= ut,
-                None => probes.len() as u32 >= self.count,
-            };
-            if give_up || probes.len() > 10_000 {
-                return (probes, t);
+        let n = self.probe_count();
+        let shown = n.min(PROBES_LISTED);
+        let probes = (0..shown)
+            .map(|k| {
+                self.idle
+                    .saturating_add(self.interval.saturating_mul(k as u32))
+            })
+            .collect();
+        (probes, self.worst_case_detection())
+    }
+
+    /// How many probes the kernel sends to a silent peer before giving up. With a user timeout
+    /// this can be millions (24 days of 1 s probes); [`Effective::probe_schedule`] lists at most
+    /// the first 1,000.
+    pub fn probe_count(&self) -> u64 {
+        match self.user_timeout {
+            None => u64::from(self.count),
+            Some(ut) => {
+                // The first firing at idle + k × interval (k ≥ 1) at which the silence has
+                // lasted the user timeout.
+                let past_idle = ut.saturating_sub(self.idle).as_nanos();
+                let step = self.interval.as_nanos().max(1);
+                u64::try_from(past_idle.div_ceil(step).max(1)).unwrap_or(u64::MAX)
             }
-            probes.push(t);
-            t = t.saturating_add(self.interval);
         }
     }
 
     /// Worst-case time from the peer's last segment to the kernel dropping the connection
     /// (`ETIMEDOUT`) when the peer died silently and no data is in flight.
     pub fn worst_case_detection(&self) -> Duration {
-        self.probe_schedule().1
+        let k = u32::try_from(self.probe_count()).unwrap_or(u32::MAX);
+        self.idle.saturating_add(self.interval.saturating_mul(k))
     }
 
     /// Compares this configuration with a middlebox (NAT, firewall, load balancer) that forgets

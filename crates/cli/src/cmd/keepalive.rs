@@ -169,6 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "probes": system.count,
                 "read_error": system_note,
             },
+            "probe_count": eff.probe_count(),
             "probe_times_s": probes.iter().map(|d| secs(*d)).collect::<Vec<_>>(),
             "detection_s": if disabled { None } else { Some(secs(give_up)) },
             "middlebox": verdict.map(|v| json!({
@@ -237,11 +238,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             i + 1
         );
     }
-    if probes.len() > shown {
+    if eff.probe_count() > shown as u64 {
         o += &format!(
             "  {:>12}  ... {} more probes, one every {}\n",
             "",
-            probes.len() - shown,
+            eff.probe_count() - shown as u64,
             format_duration(eff.interval)
         );
     }
