@@ -27,6 +27,12 @@ struct Cli {
 enum Command {
     /// Find heartbeats, late beats, keep-alives and what killed each connection; line them up with the app log.
     Diagnose(cmd::diagnose::Args),
+    /// tshark's expert info (-z expert) for TCP, then keepsight's own findings.
+    Expert(cmd::expert::Args),
+    /// TCP conversations as tshark -z conv,tcp counts them, plus how each ended, idle gaps, heartbeat period.
+    Conv(cmd::conv::Args),
+    /// One TCP stream's payload as tshark -z follow,tcp prints it (ascii, hex, raw).
+    Follow(cmd::follow::Args),
     /// List the packets of a capture the way tshark does (summary lines, -T fields, -T json).
     Packets(cmd::packets::Args),
     /// Explain a TCP keep-alive configuration: when a dead peer is noticed, whether a middlebox forgets the connection first.
@@ -45,6 +51,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Diagnose(args) => cmd::diagnose::run(args),
         Command::Packets(args) => cmd::packets::run(args),
+        Command::Expert(args) => cmd::expert::run(args),
+        Command::Conv(args) => cmd::conv::run(args),
+        Command::Follow(args) => cmd::follow::run(args),
         Command::Keepalive(args) => cmd::keepalive::run(args),
         Command::Heartbeat(command) => cmd::heartbeat::run(command),
         Command::Serve(args) => cmd::serve::run(args),

@@ -1,6 +1,9 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run(Args) -> anyhow::Result<ExitCode>`.
 
+pub mod conv;
 pub mod diagnose;
+pub mod expert;
+pub mod follow;
 pub mod heartbeat;
 pub mod keepalive;
 pub mod packets;

@@ -1,0 +1,114 @@
+//! `keepsight conv`: tshark's `-z conv,tcp` table with the columns tshark lacks (how each
+//! conversation ended, longest idle gap, heartbeat period). The table is built by
+//! `keepsight_report::conv`; this module reads the capture and prints.
+
+use super::{EXIT_FAILURE, EXIT_PROBLEMS};
+use keepsight_diagnose::{Diagnoser, Options};
+use keepsight_engine::Engine;
+use keepsight_filter::Filter;
+use keepsight_report::conv::{render_text, Conversations};
+use keepsight_report::segment::diagnose_segment;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  \
+    keepsight conv capture.pcap\n  \
+    keepsight conv capture.pcap --tshark        # exactly tshark -q -z conv,tcp\n  \
+    keepsight conv capture.pcap -Y 'tcp.port eq 7777' --json\n\n\
+    Columns up to Duration are tshark 4.0.17's (`tshark -q -z conv,tcp`): frames and bytes \
+    (frame lengths) per direction, `->` from the left endpoint (the first sender), rows by \
+    total frames. keepsight adds: Ended (first RST, else first FIN, and which side, A = left), \
+    Longest idle (seconds between two consecutive frames of the conversation) and Heartbeat \
+    period (as `keepsight diagnose` measures it).\n\n\
+    Exit status: 0 read to the end; 1 the capture is damaged (the table covers the frames \
+    before the damage); 2 usage error; 3 the file could not be read.")]
+pub struct Args {
+    /// Capture file: pcap or pcapng, optionally gzip-compressed.
+    file: PathBuf,
+    /// Count only frames matching this display filter (tshark's `-z conv,tcp,FILTER`).
+    #[arg(short = 'Y', long = "display-filter", value_name = "FILTER")]
+    filter: Option<String>,
+    /// Print only tshark's columns.
+    #[arg(long)]
+    tshark: bool,
+    /// JSON (one object per conversation, all numbers unformatted).
+    #[arg(long, conflicts_with = "tshark")]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let filter = match args.filter.as_deref().map(Filter::compile).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("keepsight: -Y: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let path = &args.file;
+    let mut engine = match Engine::open(path) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("keepsight: {}: {e}", path.display());
+            let code = if e.is_damage() {
+                EXIT_PROBLEMS
+            } else {
+                EXIT_FAILURE
+            };
+            return Ok(ExitCode::from(code));
+        }
+    };
+    let mut convs = Conversations::new();
+    // The heartbeat column needs the whole conversation, so the diagnosis sees every frame.
+    let mut diag = (!args.tshark).then(|| Diagnoser::new(Options::default()));
+    let mut last_ts = 0i64;
+    let mut damage = None;
+    loop {
+        let frame = match engine.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                damage = Some(e);
+                break;
+            }
+        };
+        last_ts = last_ts.max(frame.ts_ns);
+        if let Some(d) = diag.as_mut() {
+            if let Some(seg) = diagnose_segment(&frame) {
+                d.on_segment(&seg);
+            }
+        }
+        match &filter {
+            Some(f) if !f.matches(&frame) => convs.on_origin(&frame),
+            _ => convs.on_frame(&frame),
+        }
+    }
+    if let Some(d) = diag {
+        let report = d.finish(last_ts);
+        convs.set_heartbeats(
+            report
+                .streams
+                .iter()
+                .filter_map(|s| Some((s.stream, s.heartbeat.as_ref()?.period_s))),
+        );
+    }
+    let rows = convs.finish();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(render_text(&rows, args.filter.as_deref(), !args.tshark).as_bytes())?;
+    }
+    out.flush()?;
+    if let Some(e) = damage {
+        eprintln!(
+            "keepsight: {}: {e} (the frames before it were counted)",
+            path.display()
+        );
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,102 @@
+//! `keepsight expert`: tshark's `-z expert` table for the TCP items, then keepsight's own
+//! diagnosis findings as their own group. Counting and layout are `keepsight_report::expert`'s.
+
+use super::{EXIT_FAILURE, EXIT_PROBLEMS};
+use keepsight_diagnose::{Diagnoser, Options};
+use keepsight_engine::Engine;
+use keepsight_filter::Filter;
+use keepsight_report::expert::{render_findings, render_text, ExpertTable, Severity};
+use keepsight_report::segment::diagnose_segment;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  \
+    keepsight expert capture.pcap\n  \
+    keepsight expert capture.pcap --min warn\n  \
+    keepsight expert capture.pcap -Y 'tcp.stream eq 2' --tshark\n\n\
+    The sections Errors, Warns, Notes, Chats are tshark 4.0.17's `tshark -q -z expert` for \
+    the TCP protocol (connection SYN/FIN/RST, analysis flags, D-SACK); items of other \
+    dissectors (ICMPv6, ARP, HTTP...) are not produced. Then `keepsight findings`: what \
+    `keepsight diagnose` concluded (late or missing heartbeats, resets, idle beyond a \
+    middlebox timeout...), one row per finding, computed over the whole capture.\n\n\
+    Exit status: 0 read to the end; 1 the capture is damaged (the table covers the frames \
+    before the damage); 2 usage error; 3 the file could not be read.")]
+pub struct Args {
+    /// Capture file: pcap or pcapng, optionally gzip-compressed.
+    file: PathBuf,
+    /// Count only frames matching this display filter (tshark's `-z expert,LEVEL,FILTER`).
+    #[arg(short = 'Y', long = "display-filter", value_name = "FILTER")]
+    filter: Option<String>,
+    /// Lowest severity shown.
+    #[arg(long, default_value = "chat", value_parser = ["error", "warn", "note", "chat", "comment"])]
+    min: String,
+    /// Print only tshark's sections (no keepsight findings).
+    #[arg(long)]
+    tshark: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let filter = match args.filter.as_deref().map(Filter::compile).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("keepsight: -Y: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let min = Severity::parse(&args.min).unwrap_or(Severity::Chat);
+    let path = &args.file;
+    let mut engine = match Engine::open(path) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("keepsight: {}: {e}", path.display());
+            let code = if e.is_damage() {
+                EXIT_PROBLEMS
+            } else {
+                EXIT_FAILURE
+            };
+            return Ok(ExitCode::from(code));
+        }
+    };
+    let mut table = ExpertTable::new();
+    // Findings are about whole connections, so the diagnosis sees every frame, filter or not.
+    let mut diag = (!args.tshark).then(|| Diagnoser::new(Options::default()));
+    let mut last_ts = 0i64;
+    let mut damage = None;
+    loop {
+        let frame = match engine.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                damage = Some(e);
+                break;
+            }
+        };
+        last_ts = last_ts.max(frame.ts_ns);
+        if let Some(d) = diag.as_mut() {
+            if let Some(seg) = diagnose_segment(&frame) {
+                d.on_segment(&seg);
+            }
+        }
+        if filter.as_ref().map_or(true, |f| f.matches(&frame)) {
+            table.on_frame(&frame);
+        }
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    out.write_all(render_text(table.rows(), min).as_bytes())?;
+    if let Some(d) = diag {
+        let report = d.finish(last_ts);
+        out.write_all(render_findings(&report.findings, min).as_bytes())?;
+    }
+    out.flush()?;
+    if let Some(e) = damage {
+        eprintln!(
+            "keepsight: {}: {e} (the frames before it were counted)",
+            path.display()
+        );
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    }
+    Ok(ExitCode::SUCCESS)
+}

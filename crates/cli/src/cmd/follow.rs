@@ -1,0 +1,100 @@
+//! `keepsight follow`: tshark's `-z follow,tcp,ascii|hex|raw,STREAM` for one conversation.
+//! Reassembly and layout are `keepsight_report::follow`'s; this module reads and prints,
+//! chunk by chunk, so memory stays bounded by the stream's out-of-order data.
+
+use super::{EXIT_FAILURE, EXIT_PROBLEMS};
+use keepsight_engine::Engine;
+use keepsight_report::follow::{Follow, Format, Printer, Selector};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  \
+    keepsight follow capture.pcap 0\n  \
+    keepsight follow capture.pcap 3 --format hex\n  \
+    keepsight follow capture.pcap 10.0.0.1:40000,10.0.0.2:7777 --format raw\n\n\
+    Output is tshark 4.0.17's `tshark -q -z follow,tcp,FORMAT,STREAM`: each chunk is the new \
+    data of one segment, preceded by its length; Node 1's chunks are indented by a TAB. \
+    Retransmitted bytes and 1-byte keep-alives appear once. When the peer acknowledged bytes \
+    the capture does not hold, a chunk `[N bytes missing in capture file]` stands for them.\n\n\
+    Exit status: 0 read to the end; 1 the capture is damaged (what was read is printed); \
+    2 usage error; 3 the file could not be read.")]
+pub struct Args {
+    /// Capture file: pcap or pcapng, optionally gzip-compressed.
+    file: PathBuf,
+    /// The conversation: a `tcp.stream` index, or `ADDR:PORT,ADDR:PORT`.
+    stream: String,
+    /// ascii (non-printable bytes as `.`), hex (offsets per direction, hex + ASCII) or raw
+    /// (hex string per chunk).
+    #[arg(long, default_value = "ascii", value_parser = ["ascii", "hex", "raw"])]
+    format: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let Some(selector) = Selector::parse(&args.stream) else {
+        eprintln!(
+            "keepsight: {}: expected a tcp.stream index (e.g. 0) or ADDR:PORT,ADDR:PORT",
+            args.stream
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let format = match args.format.as_str() {
+        "hex" => Format::Hex,
+        "raw" => Format::Raw,
+        _ => Format::Ascii,
+    };
+    let path = &args.file;
+    let mut engine = match Engine::open(path) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("keepsight: {}: {e}", path.display());
+            let code = if e.is_damage() {
+                EXIT_PROBLEMS
+            } else {
+                EXIT_FAILURE
+            };
+            return Ok(ExitCode::from(code));
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut follow = Follow::new(selector);
+    let mut printer = Printer::new(format);
+    let mut header_done = false;
+    let mut buf = Vec::new();
+    let mut damage = None;
+    loop {
+        let frame = match engine.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                damage = Some(e);
+                break;
+            }
+        };
+        follow.on_frame(&frame);
+        if !header_done && follow.nodes().is_some() {
+            out.write_all(printer.header(&selector, follow.nodes()).as_bytes())?;
+            header_done = true;
+        }
+        buf.clear();
+        for chunk in follow.take_chunks() {
+            printer.chunk(&chunk, &mut buf);
+        }
+        out.write_all(&buf)?;
+    }
+    if !header_done {
+        out.write_all(printer.header(&selector, None).as_bytes())?;
+    }
+    out.write_all(printer.footer().as_bytes())?;
+    out.flush()?;
+    if let Some(e) = damage {
+        eprintln!(
+            "keepsight: {}: {e} (the frames before it were followed)",
+            path.display()
+        );
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    }
+    Ok(ExitCode::SUCCESS)
+}
