@@ -589,7 +589,12 @@ fn never_panics_on_random_input() {
         "-1",
         "..",
     ];
-    for _ in 0..20_000 {
+    // KEEPSIGHT_FUZZ_ITERS raises the count for a longer local run (release mode recommended).
+    let iters: usize = std::env::var("KEEPSIGHT_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    for _ in 0..iters {
         let n = 1 + rng.next() % 8;
         let mut s = String::new();
         for _ in 0..n {
@@ -605,7 +610,7 @@ fn never_panics_on_random_input() {
             }
         }
     }
-    for _ in 0..20_000 {
+    for _ in 0..iters {
         let len = rng.next() % 24;
         let bytes: Vec<u8> = (0..len)
             .map(|_| *rng.pick(b"tcp.len=!<>&|()[]{}:\"'\\0123456789abcdefx-, ~\xc3\xa9"))
