@@ -49,7 +49,8 @@ async fn beats_on_schedule_and_measures_rtt() {
         "{s:?}"
     );
     assert!(s.rtt.p50_ms < 5.0, "{s:?}");
-    assert!(s.lateness.p99_ms < 20.0, "{s:?}");
+    // Each probe left within its own period (the tight bounds are the load tests').
+    assert!(s.lateness.max_ms < 50.0, "{s:?}");
     assert_eq!(server_stats.snapshot().probes_answered, 21);
     // No drift: the 21st reply's probe left 1000 ms after the first, not 21 × (50 + work).
     let replies: Vec<Instant> = log
@@ -298,4 +299,45 @@ async fn client_carries_application_messages_between_beats() {
     let s = stats.snapshot();
     assert!(s.replies >= 5 && s.misses == 0, "{s:?}");
     assert_eq!(server_stats.snapshot().app_frames, 3);
+}
+
+/// `idle_timeout` closes a silent client, and only a silent one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn server_closes_silent_clients_after_the_idle_timeout() {
+    let config = ServerConfig {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let server_stats = server.stats();
+    tokio::spawn(server.run());
+    let silent = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let t0 = Instant::now();
+        let mut b = [0u8; 1];
+        let n = s.read(&mut b).unwrap();
+        (n, t0.elapsed())
+    });
+    let mut beating = ClientConfig::new(addr);
+    beating.every = Duration::from_millis(100);
+    beating.reconnect = false;
+    let stats = Arc::new(ClientStats::default());
+    let (sink, _log) = recorder();
+    let run = tokio::time::timeout(
+        Duration::from_millis(900),
+        run_client(beating, 0, stats.clone(), sink),
+    )
+    .await;
+    assert!(run.is_err(), "a beating client must not be closed: {run:?}");
+    let (n, took) = silent.join().unwrap();
+    assert_eq!(n, 0, "the silent client must see the server close");
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(800),
+        "{took:?}"
+    );
+    assert_eq!(server_stats.snapshot().idle_closed, 1);
 }
