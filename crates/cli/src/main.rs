@@ -35,6 +35,8 @@ enum Command {
     Follow(cmd::follow::Args),
     /// List the packets of a capture the way tshark does (summary lines, -T fields, -T json).
     Packets(cmd::packets::Args),
+    /// HTTP/1.x keep-alive: who closed each connection and why (idle timeout, request limit, reuse race), and badly framed messages.
+    Http(cmd::http::Args),
     /// Explain a TCP keep-alive configuration: when a dead peer is noticed, whether a middlebox forgets the connection first.
     Keepalive(cmd::keepalive::Args),
     /// Run an application heartbeat server or client that stays on schedule.
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Expert(args) => cmd::expert::run(args),
         Command::Conv(args) => cmd::conv::run(args),
         Command::Follow(args) => cmd::follow::run(args),
+        Command::Http(args) => cmd::http::run(args),
         Command::Keepalive(args) => cmd::keepalive::run(args),
         Command::Heartbeat(command) => cmd::heartbeat::run(command),
         Command::Serve(args) => cmd::serve::run(args),

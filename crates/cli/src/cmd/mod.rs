@@ -5,6 +5,7 @@ pub mod diagnose;
 pub mod expert;
 pub mod follow;
 pub mod heartbeat;
+pub mod http;
 pub mod keepalive;
 pub mod packets;
 pub mod proxy;

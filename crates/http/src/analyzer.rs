@@ -1,0 +1,357 @@
+//! Segments in, report out: one [`Conn`] per live TCP stream, closed connections turned into
+//! [`Connection`] records with their close story.
+
+use crate::conn::{Core, Parser};
+use crate::model::{Close, Connection, End, Report, Side};
+use crate::reasm::{seq_lt, Piece, Reassembler};
+use crate::report;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::net::SocketAddr;
+
+/// One TCP segment, as the caller's capture reader sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    pub frame: u32,
+    pub ts_ns: i64,
+    /// `tcp.stream` (port reuse already split into separate streams by the caller).
+    pub stream: u32,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// Raw TCP flags (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10).
+    pub flags: u16,
+    /// Sequence and acknowledgment numbers (absolute or relative; only differences matter).
+    pub seq: u32,
+    pub ack: u32,
+    /// `tcp.len`, as the IP header says.
+    pub len: u32,
+    /// Captured payload (may be shorter than `len`: snap length).
+    pub payload: &'a [u8],
+    /// Wireshark's `tcp.analysis.keep_alive`: the one garbage byte of a keep-alive probe.
+    pub keep_alive: bool,
+}
+
+/// What to keep.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Keep every message (for `keepsight http --json` and the `http.*` fields); otherwise only
+    /// messages with a verdict are kept, so memory stays bounded by live connections.
+    pub keep_all_messages: bool,
+}
+
+const FIN: u16 = 0x01;
+const SYN: u16 = 0x02;
+const RST: u16 = 0x04;
+const ACK: u16 = 0x10;
+
+struct Conn {
+    core: Core,
+    reasm: [Reassembler; 2],
+    p: [Parser; 2],
+    /// Direction 0 is the sender of the stream's first captured segment.
+    addr: [SocketAddr; 2],
+    first_frame: u32,
+    first_ts: i64,
+    last_ts: i64,
+    syn_client: Option<usize>,
+    fin: [Option<(u32, i64, u32)>; 2],
+    rst: Option<(usize, u32, i64)>,
+    ended: [bool; 2],
+    /// At the client's FIN: when the request it was still waiting for was sent.
+    client_fin_waiting_since: Option<i64>,
+    /// At the server's FIN: a message of its was unfinished, or a request unanswered.
+    server_fin_mid: bool,
+}
+
+impl Conn {
+    fn new(s: &Segment<'_>, keep_all: bool) -> Self {
+        Conn {
+            core: Core::new(s.stream, keep_all),
+            reasm: Default::default(),
+            p: Default::default(),
+            addr: [s.src, s.dst],
+            first_frame: s.frame,
+            first_ts: s.ts_ns,
+            last_ts: s.ts_ns,
+            syn_client: None,
+            fin: [None, None],
+            rst: None,
+            ended: [false, false],
+            client_fin_waiting_since: None,
+            server_fin_mid: false,
+        }
+    }
+
+    fn client(&self) -> usize {
+        self.core.client_dir.or(self.syn_client).unwrap_or(0)
+    }
+
+    fn feed(&mut self, d: usize, seq: u32, len: u32, payload: &[u8], frame: u32, ts: i64) {
+        if self.ended[d] || self.p[d].not_http() {
+            return;
+        }
+        if self.reasm[d].next.is_none() {
+            self.p[d].seq_end = seq;
+        }
+        let mut p = std::mem::take(&mut self.p[d]);
+        let core = &mut self.core;
+        self.reasm[d].segment(seq, len, payload, frame, ts, &mut |piece| {
+            p.piece(piece, core, d)
+        });
+        self.p[d] = p;
+    }
+
+    fn end_dir(&mut self, d: usize, end: End, ts: i64, fin_seq: Option<u32>) {
+        if self.ended[d] {
+            return;
+        }
+        self.ended[d] = true;
+        let mut p = std::mem::take(&mut self.p[d]);
+        let core = &mut self.core;
+        let mut out = |piece: Piece<'_>| p.piece(piece, core, d);
+        self.reasm[d].flush(&mut out);
+        // Bytes before the FIN that never showed up: a gap, so a body is not called short
+        // because the capture missed its end.
+        if let (Some(f), Some(n)) = (fin_seq, self.reasm[d].next) {
+            if seq_lt(n, f) {
+                out(Piece::Gap {
+                    n: u64::from(f.wrapping_sub(n)),
+                    frame: 0,
+                    ts_ns: ts,
+                });
+            }
+        }
+        p.end(end, ts, &mut self.core);
+        self.p[d] = p;
+    }
+
+    /// Returns true when the connection is over.
+    fn segment(&mut self, s: &Segment<'_>) -> bool {
+        let d = usize::from(s.src != self.addr[0]);
+        self.last_ts = self.last_ts.max(s.ts_ns);
+        let mut seq = s.seq;
+        if s.flags & SYN != 0 {
+            if s.flags & ACK == 0 {
+                self.syn_client = Some(d);
+            }
+            seq = seq.wrapping_add(1);
+            if self.reasm[d].next.is_none() {
+                self.reasm[d].next = Some(seq);
+                self.p[d].seq_end = seq;
+            }
+        }
+        if s.len > 0 && !s.keep_alive {
+            self.feed(d, seq, s.len, s.payload, s.frame, s.ts_ns);
+        }
+        if s.flags & ACK != 0 && !self.ended[1 - d] && !self.p[1 - d].not_http() {
+            let mut p = std::mem::take(&mut self.p[1 - d]);
+            let core = &mut self.core;
+            self.reasm[1 - d].peer_ack(s.ack, &mut |piece| p.piece(piece, core, 1 - d));
+            self.p[1 - d] = p;
+        }
+        if s.flags & FIN != 0 && self.fin[d].is_none() {
+            self.fin[d] = Some((s.frame, s.ts_ns, s.ack));
+            let client = self.client();
+            if d == client {
+                let mid = self.p[1 - d].mid_fault() || self.core.waiting();
+                self.client_fin_waiting_since = if mid { self.core.waiting_since() } else { None };
+            } else {
+                self.server_fin_mid =
+                    self.p[d].mid_fault() || self.core.first_unanswered().is_some();
+            }
+            let fin_seq = seq.wrapping_add(s.len);
+            self.end_dir(d, End::Fin(s.frame), s.ts_ns, Some(fin_seq));
+        }
+        if s.flags & RST != 0 && self.rst.is_none() {
+            self.rst = Some((d, s.frame, s.ts_ns));
+            self.end_dir(0, End::Rst(s.frame), s.ts_ns, None);
+            self.end_dir(1, End::Rst(s.frame), s.ts_ns, None);
+        }
+        self.rst.is_some() || (self.fin[0].is_some() && self.fin[1].is_some())
+    }
+
+    /// Who closed and why.
+    fn close(&self) -> Close {
+        let c = self.client();
+        let s = 1 - c;
+        let core = &self.core;
+        let sfin = self.fin[s];
+        let cfin = self.fin[c];
+        let srst = self.rst.filter(|r| r.0 == s);
+        // The reuse race: a request the server never answered, sent after (or crossing) the
+        // server's idle close.
+        if let (Some((num, rframe, rts, rseq)), Some((fframe, fts, fack))) =
+            (core.first_unanswered(), sfin)
+        {
+            let _ = num;
+            if (rframe > fframe || seq_lt(fack, rseq)) && !core.last_resp_close {
+                return Close::ReuseRace {
+                    request_frame: rframe,
+                    fin_frame: fframe,
+                    rst_frame: srst.map(|r| r.1),
+                    idle_ns: fts - core.last_resp_end_ts.unwrap_or(self.first_ts),
+                    sent_after_fin_ns: rts - fts,
+                };
+            }
+        }
+        let first = [
+            sfin.map(|f| (f.0, 0u8)),
+            cfin.map(|f| (f.0, 1u8)),
+            self.rst.map(|r| (r.1, 2u8)),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        match first {
+            None => Close::Open,
+            Some((frame, 0)) => {
+                let fts = sfin.map(|f| f.1).unwrap_or(0);
+                if self.server_fin_mid {
+                    Close::ServerClosedMidExchange { frame }
+                } else if core.last_resp_until_close {
+                    Close::ServerEndOfBody { frame }
+                } else if core.last_resp_close {
+                    if core.last_req_close {
+                        Close::ClientAskedClose { frame }
+                    } else if core.responses >= 2 {
+                        Close::ServerRequestLimit {
+                            frame,
+                            after: core.responses,
+                        }
+                    } else {
+                        Close::ServerSaidClose {
+                            frame,
+                            after: core.responses,
+                        }
+                    }
+                } else {
+                    Close::ServerIdleTimeout {
+                        frame,
+                        idle_ns: fts - core.last_resp_end_ts.unwrap_or(self.first_ts),
+                    }
+                }
+            }
+            Some((frame, 1)) => {
+                let fts = cfin.map(|f| f.1).unwrap_or(0);
+                match self.client_fin_waiting_since {
+                    Some(since) => Close::ClientGaveUp {
+                        frame,
+                        waited_ns: fts - since,
+                    },
+                    None => Close::ClientClose {
+                        frame,
+                        idle_ns: fts - core.last_resp_end_ts.unwrap_or(self.first_ts),
+                    },
+                }
+            }
+            Some((frame, _)) => {
+                let (d, _, _) = self.rst.expect("rst is first");
+                Close::Reset {
+                    by: if d == c { Side::Client } else { Side::Server },
+                    frame,
+                    while_waiting: core.waiting() || core.first_unanswered().is_some(),
+                }
+            }
+        }
+    }
+
+    fn into_connection(mut self) -> Option<Connection> {
+        for d in 0..2 {
+            let ts = self.last_ts;
+            self.end_dir(d, End::CaptureEnd, ts, None);
+        }
+        if !self.p[0].is_http() && !self.p[1].is_http() {
+            return None;
+        }
+        let close = self.close();
+        let c = self.client();
+        let core = self.core;
+        let version = core.version.unwrap_or(1);
+        let persistence = report::persistence(
+            version,
+            core.last_resp_conn_hdr.as_deref(),
+            core.responses > 0,
+        );
+        Some(Connection {
+            stream: core.stream,
+            client: self.addr[c],
+            server: self.addr[1 - c],
+            first_frame: self.first_frame,
+            first_ts_ns: self.first_ts,
+            last_ts_ns: self.last_ts,
+            saw_syn: self.syn_client.is_some(),
+            version,
+            requests: core.requests,
+            responses: core.responses,
+            idle_gaps_ns: core.idle_gaps,
+            max_idle_ns: core.max_idle,
+            connection_header: core.last_resp_conn_hdr,
+            keep_alive_timeout_s: core.ka_timeout,
+            keep_alive_max: core.ka_max,
+            persistence,
+            close,
+            message_count: core.total,
+            faulty_count: core.faulty,
+            messages: core.msgs,
+        })
+    }
+}
+
+/// Feeds segments in capture order; [`Analyzer::finish`] returns the report.
+pub struct Analyzer {
+    opts: Options,
+    live: FxHashMap<u32, Box<Conn>>,
+    /// Streams already over: late ACKs and retransmitted FINs must not start a new record.
+    over: FxHashSet<u32>,
+    done: Vec<Connection>,
+}
+
+impl Analyzer {
+    pub fn new(opts: Options) -> Self {
+        Analyzer {
+            opts,
+            live: FxHashMap::default(),
+            over: FxHashSet::default(),
+            done: Vec::new(),
+        }
+    }
+
+    /// Connections currently tracked.
+    pub fn live(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn segment(&mut self, s: &Segment<'_>) {
+        let conn = match self.live.get_mut(&s.stream) {
+            Some(c) => c,
+            None => {
+                if self.over.contains(&s.stream) {
+                    return;
+                }
+                // A connection seen without payload yet costs a map entry only when it could
+                // carry HTTP: anything with a SYN or data.
+                self.live
+                    .entry(s.stream)
+                    .or_insert_with(|| Box::new(Conn::new(s, self.opts.keep_all_messages)))
+            }
+        };
+        if conn.segment(s) {
+            let conn = self.live.remove(&s.stream).expect("present");
+            self.over.insert(s.stream);
+            if let Some(c) = conn.into_connection() {
+                self.done.push(c);
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> Report {
+        let mut rest: Vec<_> = self.live.drain().collect();
+        rest.sort_by_key(|(k, _)| *k);
+        for (_, c) in rest {
+            if let Some(c) = c.into_connection() {
+                self.done.push(c);
+            }
+        }
+        self.done.sort_by_key(|c| c.stream);
+        report::build(self.done)
+    }
+}

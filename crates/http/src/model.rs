@@ -1,0 +1,333 @@
+//! What the analysis reports: messages with framing verdicts, connections with their close
+//! story, findings for `keepsight diagnose`, and server-setting estimates. All serializable; the
+//! JSON field names are the stable schema of `keepsight http --json`.
+
+use serde::Serialize;
+use std::net::SocketAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Request,
+    Response,
+}
+
+/// How the end of a body is found (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "length")]
+pub enum Framing {
+    /// HEAD response, 1xx/204/304, or a request without body headers.
+    NoBody,
+    ContentLength(u64),
+    Chunked,
+    /// Response ends when the server closes.
+    UntilClose,
+    /// 101 / successful CONNECT: not HTTP any more.
+    Tunnel,
+}
+
+/// How an unfinished message ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "by", content = "frame")]
+pub enum End {
+    Fin(u32),
+    Rst(u32),
+    /// The next message started in this frame.
+    NextMessage(u32),
+    CaptureEnd,
+}
+
+/// One verdict about a message's framing or headers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "verdict")]
+pub enum Verdict {
+    /// Fewer body bytes than Content-Length before the sender closed / reset / started the
+    /// next message.
+    BodyShorterThanLength {
+        declared: u64,
+        received: u64,
+        ended: End,
+    },
+    /// More bytes than Content-Length: `excess` stray bytes from `excess_frame`, before the next
+    /// message (`next_frame`) or the end of the connection.
+    BodyLongerThanLength {
+        declared: u64,
+        excess: u64,
+        excess_frame: u32,
+        next_frame: Option<u32>,
+    },
+    /// Chunked body that never got its last chunk.
+    UnterminatedChunked { received: u64, ended: End },
+    /// A chunk-size line that is not hex, or chunk data not followed by CRLF.
+    InvalidChunk { frame: u32, line: String },
+    /// Both Content-Length and Transfer-Encoding (request-smuggling risk; chunked wins).
+    TeAndLength,
+    /// Several Content-Length values that differ (RFC 9112 §6.3: unrecoverable).
+    DuplicateContentLength { values: Vec<String> },
+    /// A Content-Length that is not a number.
+    InvalidContentLength { value: String },
+    /// A response with no request before it on this connection.
+    ResponseWithoutRequest,
+    /// Header section cut by the end of the connection or capture.
+    HeadersIncomplete { received: u64, ended: End },
+    /// Bytes missing from the capture inside this message.
+    CaptureGap { bytes: u64 },
+    /// The capture ended while the body was still arriving (not a fault).
+    CutByCaptureEnd { received: u64 },
+}
+
+impl Verdict {
+    /// True for verdicts that describe a fault of the sender (not of the capture).
+    pub fn is_fault(&self) -> bool {
+        !matches!(
+            self,
+            Verdict::CaptureGap { .. } | Verdict::CutByCaptureEnd { .. }
+        )
+    }
+}
+
+/// One HTTP message.
+#[derive(Clone, Debug, Serialize)]
+pub struct Message {
+    pub kind: Kind,
+    pub stream: u32,
+    /// 1-based number of the request (requests) or of the request answered (responses).
+    pub number: u32,
+    /// Frame where the message starts, where its header section ends, and where it ends (the
+    /// frame tshark shows the message in); `frame` is 0 for a message that never ended.
+    pub first_frame: u32,
+    pub header_frame: u32,
+    pub frame: u32,
+    pub first_ts_ns: i64,
+    pub ts_ns: i64,
+    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phrase: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_length: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_encoding: Option<String>,
+    pub framing: Framing,
+    /// Body bytes seen (for chunked: the encoded bytes).
+    pub body_bytes: u64,
+    /// `http.request_in` (responses) / `http.response_in` (requests): the partner's end frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_in: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_in: Option<u32>,
+    /// `http.time`: response end frame time minus request end frame time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_ns: Option<i64>,
+    pub verdicts: Vec<Verdict>,
+}
+
+impl Message {
+    pub fn is_faulty(&self) -> bool {
+        self.verdicts.iter().any(Verdict::is_fault)
+    }
+    /// `GET /a HTTP/1.1` or `HTTP/1.1 200 OK`.
+    pub fn line(&self) -> String {
+        match self.kind {
+            Kind::Request => format!(
+                "{} {} HTTP/1.{}",
+                self.method.as_deref().unwrap_or("?"),
+                self.uri.as_deref().unwrap_or("?"),
+                self.version
+            ),
+            Kind::Response => format!(
+                "HTTP/1.{} {} {}",
+                self.version,
+                self.code.unwrap_or(0),
+                self.phrase.as_deref().unwrap_or("")
+            ),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// Who closed a connection and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Close {
+    /// The server closed (FIN) an idle keep-alive connection `idle_ns` after its last response.
+    ServerIdleTimeout { frame: u32, idle_ns: i64 },
+    /// The server said `Connection: close` on response `after` (a request limit like nginx
+    /// `keepalive_requests`) and closed.
+    ServerRequestLimit { frame: u32, after: u32 },
+    /// The server said `Connection: close` (or HTTP/1.0 without keep-alive) on its first
+    /// response and closed: keep-alive off, or a limit of 1.
+    ServerSaidClose { frame: u32, after: u32 },
+    /// The client asked for `Connection: close` and the server closed.
+    ClientAskedClose { frame: u32 },
+    /// The server's close marks the end of a close-delimited body.
+    ServerEndOfBody { frame: u32 },
+    /// The server closed while a response was incomplete or a request unanswered.
+    ServerClosedMidExchange { frame: u32 },
+    /// The reuse race: the client sent `request_frame` on a connection the server had closed
+    /// (`fin_frame`, `idle_ns` after its last response); the server answered with RST.
+    ReuseRace {
+        request_frame: u32,
+        fin_frame: u32,
+        rst_frame: Option<u32>,
+        idle_ns: i64,
+        sent_after_fin_ns: i64,
+    },
+    /// The client closed an idle connection.
+    ClientClose { frame: u32, idle_ns: i64 },
+    /// The client closed while waiting for a response (gave up after `waited_ns`).
+    ClientGaveUp { frame: u32, waited_ns: i64 },
+    Reset {
+        by: Side,
+        frame: u32,
+        while_waiting: bool,
+    },
+    /// Still open when the capture ended.
+    Open,
+}
+
+impl Close {
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Close::ServerIdleTimeout { .. } => "server_idle_timeout",
+            Close::ServerRequestLimit { .. } => "server_request_limit",
+            Close::ServerSaidClose { .. } => "server_said_close",
+            Close::ClientAskedClose { .. } => "client_asked_close",
+            Close::ServerEndOfBody { .. } => "server_end_of_body",
+            Close::ServerClosedMidExchange { .. } => "server_closed_mid_exchange",
+            Close::ReuseRace { .. } => "reuse_race",
+            Close::ClientClose { .. } => "client_close",
+            Close::ClientGaveUp { .. } => "client_gave_up",
+            Close::Reset { .. } => "reset",
+            Close::Open => "open",
+        }
+    }
+}
+
+/// One HTTP connection (a TCP stream on which at least one HTTP message was seen).
+#[derive(Clone, Debug, Serialize)]
+pub struct Connection {
+    pub stream: u32,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub first_frame: u32,
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    /// True when the SYN was captured (else the capture began mid-connection).
+    pub saw_syn: bool,
+    /// Minor version of the server's responses (else of the requests).
+    pub version: u8,
+    pub requests: u32,
+    pub responses: u32,
+    /// Idle times between a response's end and the next request, in order (at most 64 kept).
+    pub idle_gaps_ns: Vec<i64>,
+    pub max_idle_ns: i64,
+    /// Last `Connection` / `Keep-Alive` values the server sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_header: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive_timeout_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive_max: Option<u64>,
+    /// What the headers mean for this version: "persistent", "close after this response", ...
+    pub persistence: String,
+    pub close: Close,
+    /// Messages parsed on this connection, and how many had a fault verdict.
+    pub message_count: u64,
+    pub faulty_count: u64,
+    /// Messages (all of them, or only faulty ones, see [`crate::Options`]).
+    pub messages: Vec<Message>,
+}
+
+/// Finding kinds for `keepsight diagnose` (the names are its JSON `kind`s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    HttpBodyShorterThanLength,
+    HttpBodyLongerThanLength,
+    HttpUnterminatedChunked,
+    HttpInvalidChunk,
+    HttpTeAndLength,
+    HttpDuplicateContentLength,
+    HttpResponseWithoutRequest,
+    HttpIdleClose,
+    HttpRequestLimitClose,
+    HttpReuseRace,
+}
+
+impl FindingKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingKind::HttpBodyShorterThanLength => "http_body_shorter_than_length",
+            FindingKind::HttpBodyLongerThanLength => "http_body_longer_than_length",
+            FindingKind::HttpUnterminatedChunked => "http_unterminated_chunked",
+            FindingKind::HttpInvalidChunk => "http_invalid_chunk",
+            FindingKind::HttpTeAndLength => "http_te_and_length",
+            FindingKind::HttpDuplicateContentLength => "http_duplicate_content_length",
+            FindingKind::HttpResponseWithoutRequest => "http_response_without_request",
+            FindingKind::HttpIdleClose => "http_idle_close",
+            FindingKind::HttpRequestLimitClose => "http_request_limit_close",
+            FindingKind::HttpReuseRace => "http_reuse_race",
+        }
+    }
+}
+
+/// One finding: kind, where, and a sentence for a person.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub stream: u32,
+    pub frame: u32,
+    pub ts_ns: i64,
+    pub text: String,
+}
+
+/// Server settings estimated from how servers closed connections.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerEstimate {
+    pub server: SocketAddr,
+    /// Idle closes (and reuse races) seen, with the idle times they closed after.
+    pub idle_closes: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_min_ns: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_max_ns: Option<i64>,
+    /// Longest idle gap the server did NOT close on (the timeout is above it).
+    pub longest_survived_idle_ns: i64,
+    /// `Keep-Alive: timeout=` the server announced, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub announced_timeout_s: Option<u64>,
+    /// Request-limit closes and the request counts they happened at.
+    pub limit_closes: Vec<u32>,
+    /// Most frequent request count at a limit close (an estimate of `keepalive_requests`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_limit: Option<u32>,
+}
+
+/// The whole analysis.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub connections: Vec<Connection>,
+    pub findings: Vec<Finding>,
+    pub servers: Vec<ServerEstimate>,
+    pub messages: u64,
+    pub faulty_messages: u64,
+}

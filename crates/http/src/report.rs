@@ -1,0 +1,301 @@
+//! From finished connections to the report: findings for `keepsight diagnose`, server-setting
+//! estimates, the meaning of `Connection`/`Keep-Alive` headers, and sentences for people.
+
+use crate::model::{
+    Close, Connection, End, Finding, FindingKind, Kind, Message, Report, ServerEstimate, Side,
+    Verdict,
+};
+use crate::parse::{end_text, has_token};
+use std::collections::BTreeMap;
+
+/// What the last response's `Connection` header means for this version.
+pub fn persistence(version: u8, connection: Option<&str>, any_response: bool) -> String {
+    if !any_response {
+        return "no response seen".into();
+    }
+    let close = has_token(connection, "close");
+    let ka = has_token(connection, "keep-alive");
+    match (version, close, ka) {
+        (_, true, _) => "Connection: close: the server closes after this response".into(),
+        (0, false, true) => {
+            "HTTP/1.0 with Connection: keep-alive: persistent by explicit agreement".into()
+        }
+        (0, false, false) => {
+            "HTTP/1.0 without keep-alive: the server closes after each response".into()
+        }
+        (_, false, _) => "HTTP/1.1: persistent unless either side says close".into(),
+    }
+}
+
+pub fn secs(ns: i64) -> String {
+    format!("{:.3} s", ns as f64 / 1e9)
+}
+
+/// One sentence for a verdict on a message.
+pub fn verdict_text(m: &Message, v: &Verdict) -> String {
+    let what = match m.kind {
+        Kind::Request => "request",
+        Kind::Response => "response",
+    };
+    match v {
+        Verdict::BodyShorterThanLength {
+            declared,
+            received,
+            ended,
+        } => format!(
+            "body shorter than Content-Length: declared {declared}, only {received} bytes came before {}; the client waits for {} more bytes (or, if the next response follows, reads its first bytes as this body)",
+            end_text(*ended),
+            declared.saturating_sub(*received)
+        ),
+        Verdict::BodyLongerThanLength {
+            declared,
+            excess,
+            excess_frame,
+            next_frame,
+        } => match next_frame {
+            Some(n) => format!(
+                "body longer than Content-Length: {declared} declared, {excess} stray byte(s) after it (frame {excess_frame}) sit in front of the next {what} (frame {n}); a client that follows Content-Length reads them as the start of that {what}"
+            ),
+            None => format!(
+                "body longer than Content-Length: {declared} declared, {excess} stray byte(s) after it (frame {excess_frame}) until the connection ended"
+            ),
+        },
+        Verdict::UnterminatedChunked { received, ended } => format!(
+            "chunked body never ended: {received} encoded bytes, no last chunk (0) before {}",
+            end_text(*ended)
+        ),
+        Verdict::InvalidChunk { frame, line } => {
+            format!("invalid chunk size line in frame {frame}: \"{line}\"; the body cannot be followed")
+        }
+        Verdict::TeAndLength => "both Content-Length and Transfer-Encoding: chunked was used; a proxy that picks Content-Length frames it differently (request smuggling risk)".into(),
+        Verdict::DuplicateContentLength { values } => format!(
+            "several differing Content-Length values ({}): clients and proxies may disagree on the body length",
+            values.join(", ")
+        ),
+        Verdict::InvalidContentLength { value } => {
+            format!("Content-Length \"{value}\" is not a number")
+        }
+        Verdict::ResponseWithoutRequest => {
+            "response without a request on this connection (or the capture began mid-connection)".into()
+        }
+        Verdict::HeadersIncomplete { received, ended } => format!(
+            "header section incomplete: {received} bytes before {}",
+            end_text(*ended)
+        ),
+        Verdict::CaptureGap { bytes } => {
+            format!("the capture misses {bytes} bytes of this {what} (not a fault of the sender)")
+        }
+        Verdict::CutByCaptureEnd { received } => {
+            format!("the capture ended while this {what} was arriving ({received} body bytes so far)")
+        }
+    }
+}
+
+/// One sentence for a connection's end.
+pub fn close_text(c: &Close) -> String {
+    match c {
+        Close::ServerIdleTimeout { frame, idle_ns } => format!(
+            "server closed the idle connection (FIN frame {frame}) {} after its last response: its keep-alive timeout",
+            secs(*idle_ns)
+        ),
+        Close::ServerRequestLimit { frame, after } => format!(
+            "server said Connection: close on response {after} and closed (FIN frame {frame}): a per-connection request limit (nginx keepalive_requests = {after}?)"
+        ),
+        Close::ServerSaidClose { frame, after } => format!(
+            "server said Connection: close on response {after} and closed (FIN frame {frame}): keep-alive off (or a request limit of {after})"
+        ),
+        Close::ClientAskedClose { frame } => {
+            format!("client asked for Connection: close; server closed (FIN frame {frame})")
+        }
+        Close::ServerEndOfBody { frame } => format!(
+            "server closed to end a close-delimited body (FIN frame {frame}): expected, but the connection cannot be reused"
+        ),
+        Close::ServerClosedMidExchange { frame } => format!(
+            "server closed (FIN frame {frame}) with a response unfinished or a request unanswered"
+        ),
+        Close::ReuseRace {
+            request_frame,
+            fin_frame,
+            rst_frame,
+            idle_ns,
+            sent_after_fin_ns,
+        } => {
+            let when = if *sent_after_fin_ns >= 0 {
+                format!("{} after the server's FIN (frame {fin_frame})", secs(*sent_after_fin_ns))
+            } else {
+                format!("while the server's FIN (frame {fin_frame}) was in flight")
+            };
+            let rst = match rst_frame {
+                Some(r) => format!("; the server answered with RST (frame {r})"),
+                None => "; it was never answered".into(),
+            };
+            format!(
+                "REUSE RACE: the server closed the idle connection after {}, and the client sent a request (frame {request_frame}) {when}{rst}. The client sees 'connection reset' / empty reply; retry idempotent requests, or make the client's idle timeout shorter than the server's",
+                secs(*idle_ns)
+            )
+        }
+        Close::ClientClose { frame, idle_ns } => format!(
+            "client closed (FIN frame {frame}) {} after the last response",
+            secs(*idle_ns)
+        ),
+        Close::ClientGaveUp { frame, waited_ns } => format!(
+            "client gave up (FIN frame {frame}) after waiting {} for a response that did not complete",
+            secs(*waited_ns)
+        ),
+        Close::Reset {
+            by,
+            frame,
+            while_waiting,
+        } => format!(
+            "{} reset the connection (RST frame {frame}){}",
+            match by {
+                Side::Client => "client",
+                Side::Server => "server",
+            },
+            if *while_waiting {
+                " while a request was outstanding"
+            } else {
+                ""
+            }
+        ),
+        Close::Open => "still open when the capture ended".into(),
+    }
+}
+
+fn finding_kind(v: &Verdict) -> Option<FindingKind> {
+    Some(match v {
+        Verdict::BodyShorterThanLength { .. } => FindingKind::HttpBodyShorterThanLength,
+        Verdict::BodyLongerThanLength { .. } => FindingKind::HttpBodyLongerThanLength,
+        Verdict::UnterminatedChunked { .. } => FindingKind::HttpUnterminatedChunked,
+        Verdict::InvalidChunk { .. } => FindingKind::HttpInvalidChunk,
+        Verdict::TeAndLength => FindingKind::HttpTeAndLength,
+        Verdict::DuplicateContentLength { .. } => FindingKind::HttpDuplicateContentLength,
+        Verdict::ResponseWithoutRequest => FindingKind::HttpResponseWithoutRequest,
+        _ => return None,
+    })
+}
+
+pub fn build(connections: Vec<Connection>) -> Report {
+    let mut findings = Vec::new();
+    let mut servers: BTreeMap<std::net::SocketAddr, ServerEstimate> = BTreeMap::new();
+    let mut messages = 0;
+    let mut faulty = 0;
+    for c in &connections {
+        messages += c.message_count;
+        faulty += c.faulty_count;
+        for m in &c.messages {
+            for v in &m.verdicts {
+                if let Some(kind) = finding_kind(v) {
+                    let frame = if m.frame != 0 {
+                        m.frame
+                    } else {
+                        m.header_frame.max(m.first_frame)
+                    };
+                    findings.push(crate::model::Finding {
+                        kind,
+                        stream: c.stream,
+                        frame,
+                        ts_ns: m.first_ts_ns,
+                        text: format!("{}: {}", m.line(), verdict_text(m, v)),
+                    });
+                }
+            }
+        }
+        let e = servers.entry(c.server).or_insert_with(|| ServerEstimate {
+            server: c.server,
+            idle_closes: 0,
+            idle_timeout_min_ns: None,
+            idle_timeout_max_ns: None,
+            longest_survived_idle_ns: 0,
+            announced_timeout_s: None,
+            limit_closes: Vec::new(),
+            request_limit: None,
+        });
+        e.longest_survived_idle_ns = e.longest_survived_idle_ns.max(c.max_idle_ns);
+        e.announced_timeout_s = e.announced_timeout_s.or(c.keep_alive_timeout_s);
+        let mut idle = |ns: i64| {
+            e.idle_closes += 1;
+            e.idle_timeout_min_ns = Some(e.idle_timeout_min_ns.map_or(ns, |m| m.min(ns)));
+            e.idle_timeout_max_ns = Some(e.idle_timeout_max_ns.map_or(ns, |m| m.max(ns)));
+        };
+        let (kind, frame) = match &c.close {
+            Close::ServerIdleTimeout { frame, idle_ns } => {
+                idle(*idle_ns);
+                (Some(FindingKind::HttpIdleClose), *frame)
+            }
+            Close::ReuseRace {
+                request_frame,
+                idle_ns,
+                ..
+            } => {
+                idle(*idle_ns);
+                (Some(FindingKind::HttpReuseRace), *request_frame)
+            }
+            Close::ServerRequestLimit { frame, after } => {
+                e.limit_closes.push(*after);
+                (Some(FindingKind::HttpRequestLimitClose), *frame)
+            }
+            _ => (None, 0),
+        };
+        if let Some(kind) = kind {
+            findings.push(Finding {
+                kind,
+                stream: c.stream,
+                frame,
+                ts_ns: c.last_ts_ns,
+                text: close_text(&c.close),
+            });
+        }
+    }
+    let mut servers: Vec<ServerEstimate> = servers
+        .into_values()
+        .filter(|e| e.idle_closes > 0 || !e.limit_closes.is_empty())
+        .collect();
+    for e in &mut servers {
+        // The most frequent count at a limit close (ties: the larger, which a limit reaches).
+        let mut counts: BTreeMap<u32, u32> = BTreeMap::new();
+        for &n in &e.limit_closes {
+            *counts.entry(n).or_default() += 1;
+        }
+        e.request_limit = counts
+            .iter()
+            .max_by_key(|(n, k)| (**k, **n))
+            .map(|(n, _)| *n);
+    }
+    findings.sort_by_key(|f| (f.frame, f.stream));
+    let _ = End::CaptureEnd;
+    Report {
+        connections,
+        findings,
+        servers,
+        messages,
+        faulty_messages: faulty,
+    }
+}
+
+/// Text for a server estimate.
+pub fn estimate_text(e: &ServerEstimate) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (Some(lo), Some(hi)) = (e.idle_timeout_min_ns, e.idle_timeout_max_ns) {
+        let mut s = format!(
+            "idle timeout ≈ {} (closed {} idle connection(s) after {}–{} of idle; served requests after up to {} idle)",
+            secs(lo),
+            e.idle_closes,
+            secs(lo),
+            secs(hi),
+            secs(e.longest_survived_idle_ns)
+        );
+        if let Some(t) = e.announced_timeout_s {
+            s.push_str(&format!("; it announces Keep-Alive: timeout={t}"));
+        }
+        out.push(s);
+    }
+    if let Some(n) = e.request_limit {
+        out.push(format!(
+            "request limit ≈ {n} per connection (Connection: close on response {n} in {} of {} limit closes; nginx keepalive_requests)",
+            e.limit_closes.iter().filter(|&&k| k == n).count(),
+            e.limit_closes.len()
+        ));
+    }
+    out
+}
