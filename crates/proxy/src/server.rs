@@ -138,6 +138,8 @@ pub struct Control {
     pub drain: Drain,
     pub stats: Stats,
     shutdown_tx: watch::Sender<bool>,
+    /// Wakes idle connections at shutdown (smaller per connection than a watch receiver).
+    idle_notify: tokio::sync::Notify,
     /// Shared by all workers so connection ids in the access log are unique.
     next_conn_id: AtomicU64,
 }
@@ -148,6 +150,7 @@ impl Default for Control {
             drain: Drain::default(),
             stats: Stats::default(),
             shutdown_tx: watch::channel(false).0,
+            idle_notify: tokio::sync::Notify::new(),
             next_conn_id: AtomicU64::new(1),
         }
     }
@@ -158,6 +161,7 @@ impl Control {
     /// `Connection: close`, close idle connections.
     pub fn shutdown(&self) {
         self.shutdown_tx.send_replace(true);
+        self.idle_notify.notify_waiters();
     }
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown_tx.borrow()
@@ -625,54 +629,59 @@ enum Wait {
 }
 
 /// Wait for the next request's first byte with no buffers held.
-async fn wait_first_byte(
-    io: &mut ClientIo,
-    timeout: Duration,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Wait {
-    // Pipelined or quick clients: no need to arm the idle timer.
-    if !*shutdown.borrow() {
+async fn wait_first_byte(io: &mut ClientIo, timeout: Duration, ctl: &Control) -> Wait {
+    // Created before the flag is checked, so a shutdown between the check and the wait is
+    // still seen (notify_waiters wakes every Notified created before it).
+    let notified = ctl.idle_notify.notified();
+    tokio::pin!(notified);
+    if !ctl.is_shutting_down() {
+        // Pipelined or quick clients: no need to arm the idle timer.
         match first_read(io) {
             Ok(0) => return Wait::Closed,
             Ok(_) => return Wait::Data,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => return Wait::Closed,
         }
+        let sleep = tokio::time::sleep(timeout);
+        tokio::pin!(sleep);
+        // Polled by hand: `poll_read_ready` keeps the waker in the socket's own slot, where a
+        // `readable()` future would add 150 bytes to every idle connection's task.
+        let woke = std::future::poll_fn(|cx| {
+            if notified.as_mut().poll(cx).is_ready() {
+                return std::task::Poll::Ready(None);
+            }
+            if sleep.as_mut().poll(cx).is_ready() {
+                return std::task::Poll::Ready(Some(Wait::Timeout));
+            }
+            loop {
+                match io.stream.poll_read_ready(cx) {
+                    std::task::Poll::Pending => return std::task::Poll::Pending,
+                    std::task::Poll::Ready(Err(_)) => {
+                        return std::task::Poll::Ready(Some(Wait::Closed))
+                    }
+                    std::task::Poll::Ready(Ok(())) => match first_read(io) {
+                        Ok(0) => return std::task::Poll::Ready(Some(Wait::Closed)),
+                        Ok(_) => return std::task::Poll::Ready(Some(Wait::Data)),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        Err(_) => return std::task::Poll::Ready(Some(Wait::Closed)),
+                    },
+                }
+            }
+        })
+        .await;
+        if let Some(w) = woke {
+            return w;
+        }
     }
-    let sleep = tokio::time::sleep(timeout);
-    tokio::pin!(sleep);
-    loop {
-        if *shutdown.borrow() {
-            // A request may already be on its way; serve it rather than drop it.
-            let mut probe = [0u8; 1];
-            return match io.stream.try_read(&mut probe) {
-                Ok(0) => Wait::Closed,
-                Ok(_) => {
-                    io.rbuf.extend_from_slice(&probe);
-                    Wait::Data
-                }
-                Err(_) => Wait::Shutdown,
-            };
+    // Shutting down. A request may already be on its way; serve it rather than drop it.
+    let mut probe = [0u8; 1];
+    match io.stream.try_read(&mut probe) {
+        Ok(0) => Wait::Closed,
+        Ok(_) => {
+            io.rbuf.extend_from_slice(&probe);
+            Wait::Data
         }
-        tokio::select! {
-            r = io.stream.readable() => {
-                if r.is_err() {
-                    return Wait::Closed;
-                }
-                match first_read(io) {
-                    Ok(0) => return Wait::Closed,
-                    Ok(_) => return Wait::Data,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(_) => return Wait::Closed,
-                }
-            }
-            _ = &mut sleep => return Wait::Timeout,
-            c = shutdown.changed() => {
-                if c.is_err() {
-                    return Wait::Shutdown;
-                }
-            }
-        }
+        Err(_) => Wait::Shutdown,
     }
 }
 
@@ -701,7 +710,6 @@ async fn connection<H: Handler>(
         rbuf: BytesMut::new(),
         wbuf: Vec::new(),
     };
-    let mut shutdown = ctl.subscribe();
     let c = ConnCtx {
         peer,
         conn_id,
@@ -722,7 +730,7 @@ async fn connection<H: Handler>(
             } else {
                 cfg.keepalive_timeout
             };
-            match wait_first_byte(&mut io, wait, &mut shutdown).await {
+            match wait_first_byte(&mut io, wait, ctl).await {
                 Wait::Data => {}
                 Wait::Closed => return,
                 Wait::Timeout => {
@@ -975,6 +983,7 @@ mod tests {
         );
         let f = super::connection(s, peer, 1, &cfg, &ctl, &h, None);
         let size = std::mem::size_of_val(&f);
+        eprintln!("connection task future: {size} bytes");
         assert!(size <= 1024, "connection future is {size} bytes");
     }
 }
