@@ -91,6 +91,9 @@ pub struct Core {
     pub max_idle: i64,
     pub faulty: u64,
     pub total: u64,
+    /// Recently answered requests (number, response end frame), for requests still held
+    /// back as their direction's `last` when their response ended.
+    answered: VecDeque<(u32, u32)>,
 }
 
 impl Core {
@@ -116,11 +119,17 @@ impl Core {
             max_idle: 0,
             faulty: 0,
             total: 0,
+            answered: VecDeque::new(),
         }
     }
 
     /// A message is final (the next one started, or its direction ended): keep it if asked.
-    fn keep(&mut self, m: Message) {
+    fn keep(&mut self, mut m: Message) {
+        if m.kind == Kind::Request && m.response_in.is_none() {
+            if let Some(&(_, f)) = self.answered.iter().find(|a| a.0 == m.number) {
+                m.response_in = Some(f);
+            }
+        }
         self.total += 1;
         if m.is_faulty() {
             self.faulty += 1;
@@ -566,6 +575,11 @@ impl Parser {
                     .find(|r| r.kind == Kind::Request && r.number == m.number)
                 {
                     r.response_in = Some(m.frame);
+                } else {
+                    if core.answered.len() >= 64 {
+                        core.answered.pop_front();
+                    }
+                    core.answered.push_back((m.number, m.frame));
                 }
             }
         }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use std::net::SocketAddr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Request,
@@ -27,7 +27,7 @@ pub enum Framing {
 }
 
 /// How an unfinished message ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case", tag = "by", content = "frame")]
 pub enum End {
     Fin(u32),
@@ -38,7 +38,7 @@ pub enum End {
 }
 
 /// One verdict about a message's framing or headers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case", tag = "verdict")]
 pub enum Verdict {
     /// Fewer body bytes than Content-Length before the sender closed / reset / started the
