@@ -113,30 +113,39 @@ pub fn parse_ipv6(text: &str) -> Result<Val<'static>, String> {
     Ok(Val::V6(u128::from(a), mask))
 }
 
-/// Seconds with an optional fraction, as relative times are written (`40`, `0.5`, `-1.25`).
+/// Seconds with an optional fraction, as relative times are written (`40`, `0.5`). Like
+/// tshark 4.0: at most nine fraction digits, and whatever follows them is ignored (`1.5e1` is
+/// 1.5 s), but a number without a dot must be all digits (`1e2` is refused).
 pub fn parse_seconds(text: &str) -> Result<i64, String> {
-    let bad = || format!("`{text}` is not a valid time in seconds (e.g. 40 or 0.25)");
+    seconds(text, false).ok_or_else(|| {
+        format!("`{text}` is not a valid time in seconds (e.g. 40 or 0.25; at most 9 decimals)")
+    })
+}
+
+/// `lenient_fraction`: extra fraction digits are dropped instead of refused (absolute times).
+fn seconds(text: &str, lenient_fraction: bool) -> Option<i64> {
     let (neg, body) = match text.strip_prefix('-') {
         Some(b) => (true, b),
         None => (false, text),
     };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    if int.is_empty()
-        || !int.bytes().all(|c| c.is_ascii_digit())
-        || !frac.bytes().all(|c| c.is_ascii_digit())
-    {
-        return Err(bad());
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    if int.is_empty() || !int.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
     }
-    let secs: i64 = int.parse().map_err(|_| bad())?;
+    let digits = frac.map_or(0, |f| f.bytes().take_while(u8::is_ascii_digit).count());
+    if digits > 9 && !lenient_fraction {
+        return None;
+    }
+    let secs: i64 = int.parse().ok()?;
     let mut ns: i64 = 0;
-    for (i, c) in frac.bytes().take(9).enumerate() {
+    for (i, c) in frac.unwrap_or("").bytes().take(digits.min(9)).enumerate() {
         ns += i64::from(c - b'0') * 10i64.pow(8 - i as u32);
     }
-    let total = secs
-        .checked_mul(1_000_000_000)
-        .and_then(|s| s.checked_add(ns))
-        .ok_or_else(bad)?;
-    Ok(if neg { -total } else { total })
+    let total = secs.checked_mul(1_000_000_000)?.checked_add(ns)?;
+    Some(if neg { -total } else { total })
 }
 
 pub fn parse_float(text: &str) -> Result<f64, String> {
@@ -154,43 +163,56 @@ const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 ];
 
-/// Absolute times, UTC: `"Jan  1, 1970 00:00:00.5"`, `"1970-01-01 00:00:00"`,
-/// `"1970-01-01T00:00:00Z"`. tshark reads them in the local time zone; keepsight's captures are
-/// compared in UTC, which is what tshark does on the UTC machines the tests run on.
+/// Absolute times, UTC: `"Jan  1, 1970 00:00:00.5"` (seconds required), `"1970-01-01"`,
+/// `"1970-01-01 13:45"`, `"1970-01-01T13:45:00Z"`, `"1970-01-01T13:45:00+01:00"`. tshark reads
+/// them in the local time zone; keepsight's tests run it on UTC machines, where the two agree.
 pub fn parse_abs_time(text: &str) -> Result<i64, String> {
     let bad = || {
         format!(
-            "`{text}` is not a date keepsight understands; write \"Jan 1, 2024 13:45:00\" or \"2024-01-01 13:45:00\" (UTC)"
+            "`{text}` is not a date keepsight understands; write \"Nov 12, 1999 08:55:44.123\" or \"2011-07-04 12:34:56\" (UTC)"
         )
     };
-    let t = text.trim();
+    if text.starts_with(char::is_whitespace) {
+        return Err(bad());
+    }
+    let t = text.trim_end();
     let t = t
         .strip_suffix("UTC")
         .or_else(|| t.strip_suffix('Z'))
         .unwrap_or(t)
         .trim_end();
-    let (date, time) = if let Some((d, tm)) = t.split_once('T') {
-        (d.trim(), tm.trim())
-    } else if t.contains(',') {
-        // "Mon DD, YYYY HH:MM:SS"
-        let (md, rest) = t.split_once(',').ok_or_else(bad)?;
-        let rest = rest.trim();
-        let (y, tm) = rest.split_once(' ').unwrap_or((rest, "00:00:00"));
+    if let Some((md, rest)) = t.split_once(',') {
+        // "Mon DD, YYYY HH:MM:SS[.frac]"
         let mut it = md.split_whitespace();
         let mon = it.next().ok_or_else(bad)?.to_ascii_lowercase();
         let day: u32 = it.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
-        let m = MONTHS
-            .iter()
-            .position(|&m| mon.starts_with(m))
-            .ok_or_else(bad)? as u32
-            + 1;
-        let y: i64 = y.trim().parse().map_err(|_| bad())?;
-        return combine(y, m, day, tm.trim()).ok_or_else(bad);
-    } else {
-        match t.split_once(' ') {
-            Some((d, tm)) => (d.trim(), tm.trim()),
-            None => (t, "00:00:00"),
+        if it.next().is_some() {
+            return Err(bad());
         }
+        let m = MONTHS.iter().position(|&m| mon == m).ok_or_else(bad)? as u32 + 1;
+        let mut rest = rest.split_whitespace();
+        let y: i64 = rest.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let tm = rest.next().ok_or_else(bad)?;
+        if rest.next().is_some() || tm.split(':').count() != 3 {
+            return Err(bad());
+        }
+        return combine(y, m, day, tm).ok_or_else(bad);
+    }
+    let (date, time) = match t.split_once(['T', ' ']) {
+        Some((d, tm)) => (d, tm.trim_start()),
+        None => (t, "00:00:00"),
+    };
+    // A numeric offset after the time: "+01:00" means the clock ran one hour ahead of UTC.
+    let (time, offset_s) = match time.rfind(['+', '-']) {
+        Some(i) => {
+            let (h, m) = time[i + 1..]
+                .split_once(':')
+                .unwrap_or((&time[i + 1..], "0"));
+            let (h, m): (i64, i64) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+            let sign = if time.as_bytes()[i] == b'-' { -1 } else { 1 };
+            (&time[..i], sign * (h * 3600 + m * 60))
+        }
+        None => (time, 0),
     };
     let mut it = date.split('-');
     let y: i64 = it.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
@@ -199,7 +221,8 @@ pub fn parse_abs_time(text: &str) -> Result<i64, String> {
     if it.next().is_some() {
         return Err(bad());
     }
-    combine(y, m, d, time).ok_or_else(bad)
+    let t = combine(y, m, d, time).ok_or_else(bad)?;
+    t.checked_sub(offset_s * 1_000_000_000).ok_or_else(bad)
 }
 
 fn combine(y: i64, m: u32, d: u32, time: &str) -> Option<i64> {
@@ -213,7 +236,7 @@ fn combine(y: i64, m: u32, d: u32, time: &str) -> Option<i64> {
     if parts.next().is_some() || h > 23 || mi > 59 {
         return None;
     }
-    let sec_ns = parse_seconds(sec_text).ok()?;
+    let sec_ns = seconds(sec_text, true)?;
     if !(0..61_000_000_000).contains(&sec_ns) {
         return None;
     }
@@ -291,6 +314,26 @@ mod tests {
         assert_eq!(parse_seconds("0.001"), Ok(1_000_000));
         assert_eq!(parse_seconds("-1.5"), Ok(-1_500_000_000));
         assert!(parse_seconds("1e2").is_err());
+        assert_eq!(
+            parse_seconds("1.5e1"),
+            Ok(1_500_000_000),
+            "tshark ignores what follows the digits"
+        );
+        assert!(parse_seconds("40.0000000001").is_err(), "ten decimals");
+        assert!(
+            parse_abs_time("Jan 12, 1970 13:50").is_err(),
+            "seconds are required here"
+        );
+        assert!(parse_abs_time("January 12, 1970 13:50:00").is_err());
+        assert!(parse_abs_time(" Jan 12, 1970 13:50:00").is_err());
+        assert_eq!(
+            parse_abs_time("1970-01-12T13:50:00+01:00"),
+            parse_abs_time("1970-01-12 12:50:00")
+        );
+        assert_eq!(
+            parse_abs_time("1970-01-12 13:50"),
+            parse_abs_time("Jan 12,1970  13:50:00")
+        );
         let a = parse_abs_time("Jan 12, 1970 13:50:00").unwrap();
         assert_eq!(a, parse_abs_time("1970-01-12 13:50:00").unwrap());
         assert_eq!(a, parse_abs_time("1970-01-12T13:50:00Z").unwrap());
