@@ -78,14 +78,28 @@ fn prefix_match(b: &[u8], p: &[u8]) -> Match {
     }
 }
 
-/// Which kind of message a direction's first bytes are, if any.
+/// Which kind of message a direction's first bytes are, if any. A request needs its whole
+/// first line ending in `HTTP/1.x`: many text protocols start with an upper-case verb and a
+/// space (`FETCH /x BULK/1.0`), and taking them for HTTP would invent broken messages.
 pub fn sniff(b: &[u8]) -> Match2 {
     match (
         start_match(b, Kind::Response, false),
         start_match(b, Kind::Request, false),
     ) {
         (Match::Yes, _) => Match2::Is(Kind::Response),
-        (_, Match::Yes) => Match2::Is(Kind::Request),
+        (_, Match::Yes) => match b.iter().position(|&c| c == b'\n') {
+            Some(nl) => {
+                let line = b[..nl].strip_suffix(b"\r").unwrap_or(&b[..nl]);
+                let n = line.len();
+                if n >= 9 && line[..n - 1].ends_with(b" HTTP/1.") && line[n - 1].is_ascii_digit() {
+                    Match2::Is(Kind::Request)
+                } else {
+                    Match2::NotHttp
+                }
+            }
+            None if b.len() > 8192 => Match2::NotHttp,
+            None => Match2::NeedMore,
+        },
         (Match::No, Match::No) => Match2::NotHttp,
         _ => Match2::NeedMore,
     }
@@ -395,6 +409,12 @@ mod tests {
             Match::No
         );
         assert_eq!(start_match(b"CGET /", Kind::Request, true), Match::No);
+        assert!(matches!(sniff(b"FETCH /x BULK/1.0\r\n"), Match2::NotHttp));
+        assert!(matches!(
+            sniff(b"GET /x HTTP/1.1\r\n"),
+            Match2::Is(Kind::Request)
+        ));
+        assert!(matches!(sniff(b"GET /x HT"), Match2::NeedMore));
     }
 
     #[test]

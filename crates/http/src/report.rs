@@ -257,9 +257,12 @@ pub fn build(connections: Vec<Connection>) -> Report {
         for &n in &e.limit_closes {
             *counts.entry(n).or_default() += 1;
         }
+        // Only a count most limit closes agree on is a limit; Connection: close after varying
+        // counts is the application's choice, not a setting.
         e.request_limit = counts
             .iter()
             .max_by_key(|(n, k)| (**k, **n))
+            .filter(|(_, k)| **k as usize * 2 > e.limit_closes.len())
             .map(|(n, _)| *n);
     }
     findings.sort_by_key(|f| (f.frame, f.stream));
@@ -292,8 +295,15 @@ pub fn estimate_text(e: &ServerEstimate) -> Vec<String> {
     }
     if let Some(n) = e.request_limit {
         out.push(format!(
-            "request limit ≈ {n} per connection (Connection: close on response {n} in {} of {} limit closes; nginx keepalive_requests)",
+            "request limit ≈ {n} per connection (Connection: close on response {n} in {} of {} such closes; nginx keepalive_requests)",
             e.limit_closes.iter().filter(|&&k| k == n).count(),
+            e.limit_closes.len()
+        ));
+    } else if !e.limit_closes.is_empty() {
+        let lo = e.limit_closes.iter().min().copied().unwrap_or(0);
+        let hi = e.limit_closes.iter().max().copied().unwrap_or(0);
+        out.push(format!(
+            "said Connection: close after {lo}–{hi} requests on {} connections: no fixed request limit (the application chose to close)",
             e.limit_closes.len()
         ));
     }
