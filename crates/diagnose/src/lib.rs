@@ -259,6 +259,7 @@ impl Diagnoser {
                 })
                 .map(|f| log::CapEvent {
                     ts: f.ts_ns,
+                    noticed: f.noticed_ns.unwrap_or((f.ts_ns, f.ts_ns)),
                     stream: f.stream,
                     frames: f.frames.clone(),
                     kind: f.kind.as_str(),

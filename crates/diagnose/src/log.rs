@@ -265,7 +265,10 @@ impl AppLog {
 /// A capture event a log line may refer to.
 #[derive(Debug, Clone)]
 pub(crate) struct CapEvent {
+    /// When it happened, as the capture shows it...
     pub ts: i64,
+    /// ...and the span in which an application may have noticed it (`ts..=ts` mostly).
+    pub noticed: (i64, i64),
     pub stream: Option<u32>,
     pub frames: Vec<u32>,
     pub what: String,
@@ -282,6 +285,8 @@ const BIN_NS: i64 = 50_000_000;
 const LAG_NS: i64 = 1_000_000_000;
 /// ...and follow the end of its timestamp's granularity only by clock jitter.
 const LEAD_NS: i64 = 250_000_000;
+/// Longest span in which an event may have been noticed.
+const MAX_SPAN_NS: i64 = 120 * NS;
 
 pub(crate) struct Correlation {
     pub findings: Vec<Finding>,
@@ -298,7 +303,12 @@ pub(crate) fn correlate(
     events: &mut [CapEvent],
     capture_start_ns: i64,
 ) -> Correlation {
-    events.sort_by_key(|e| e.ts);
+    // Spans are capped so that a search window around a line stays small.
+    for e in events.iter_mut() {
+        let a = e.noticed.0.min(e.noticed.1);
+        e.noticed = (a, e.noticed.1.clamp(a, a + MAX_SPAN_NS));
+    }
+    events.sort_by_key(|e| e.noticed.0);
     let times = log.resolve(capture_start_ns);
     let ev_lines: Vec<(usize, i64)> = log
         .lines
@@ -314,21 +324,32 @@ pub(crate) fn correlate(
         .map(|l| l.granularity_ns)
         .min()
         .unwrap_or(NS);
-    let window = |t: i64, o: i64, g: i64| (t + o - LAG_NS, t + o + g + LEAD_NS);
+    // Events whose noticed span meets the line's window under offset o.
+    let hits_at = |t: i64, g: i64, o: i64| -> Vec<usize> {
+        let (a, b) = (t + o - LAG_NS, t + o + g + LEAD_NS);
+        let lo = events.partition_point(|e| e.noticed.0 < a - MAX_SPAN_NS);
+        (lo..events.len())
+            .take_while(|&k| events[k].noticed.0 <= b)
+            .filter(|&k| events[k].noticed.1 >= a)
+            .collect()
+    };
 
     let nbins = (2 * MAX_OFFSET_NS / BIN_NS + 1) as usize;
     let mut votes = vec![0u32; nbins];
     let mut last_voter = vec![usize::MAX; nbins];
     for (li, &(i, t)) in ev_lines.iter().enumerate() {
         let g = log.lines[i].granularity_ns;
-        let lo = events.partition_point(|e| e.ts < t - MAX_OFFSET_NS - LAG_NS);
+        let lo = events.partition_point(|e| e.noticed.0 < t - MAX_OFFSET_NS - LAG_NS - MAX_SPAN_NS);
         for e in events[lo..]
             .iter()
-            .take_while(|e| e.ts <= t + MAX_OFFSET_NS + g + LEAD_NS)
+            .take_while(|e| e.noticed.0 <= t + MAX_OFFSET_NS + g + LEAD_NS)
         {
-            // Offsets o with e.ts inside [t+o-slack, t+o+g+slack].
-            let omin = (e.ts - t - g - LEAD_NS).max(-MAX_OFFSET_NS);
-            let omax = (e.ts - t + LAG_NS).min(MAX_OFFSET_NS);
+            // Offsets o for which the span meets [t+o-lag, t+o+g+lead].
+            let omin = (e.noticed.0 - t - g - LEAD_NS).max(-MAX_OFFSET_NS);
+            let omax = (e.noticed.1 - t + LAG_NS).min(MAX_OFFSET_NS);
+            if omin > omax {
+                continue;
+            }
             let (b0, b1) = (
                 (omin + MAX_OFFSET_NS) / BIN_NS,
                 (omax + MAX_OFFSET_NS) / BIN_NS,
@@ -378,18 +399,31 @@ pub(crate) fn correlate(
         }
     });
 
+    // A clock offset is only reported when lines agree on it through different events: one
+    // event (or one line) fits a whole range of offsets, so it is used for matching but not
+    // claimed as the clocks' difference.
+    let reported = offset.filter(|&o| {
+        if o == 0 {
+            return true;
+        }
+        let mut distinct: Vec<usize> = ev_lines
+            .iter()
+            .filter_map(|&(i, t)| hits_at(t, log.lines[i].granularity_ns, o).first().copied())
+            .collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct.len() >= 2
+    });
     let o = offset.unwrap_or(0);
     let mut findings = Vec::new();
     let mut matched = 0u64;
     let mut unmatched = Vec::new();
     for &(i, t) in &ev_lines {
         let l = &log.lines[i];
-        let (a, b) = window(t, o, l.granularity_ns);
-        let lo = events.partition_point(|e| e.ts < a);
-        let hits: Vec<&CapEvent> = events[lo..]
-            .iter()
-            .take_while(|e| e.ts <= b)
+        let hits: Vec<&CapEvent> = hits_at(t, l.granularity_ns, o)
+            .into_iter()
             .take(8)
+            .map(|k| &events[k])
             .collect();
         if hits.is_empty() {
             if unmatched.len() < 20 {
@@ -444,7 +478,7 @@ pub(crate) fn correlate(
             lines: log.total_lines,
             event_lines: ev_lines.len() as u64,
             matched,
-            clock_offset_s: offset.map(|o| round(secs(o), 3)),
+            clock_offset_s: reported.map(|o| round(secs(o), 3)),
             granularity_s: secs(gran),
             unmatched,
         },
@@ -538,6 +572,7 @@ mod tests {
         let mut events = vec![
             CapEvent {
                 ts: base + 100_300_000_000,
+                noticed: (base + 100_300_000_000, base + 100_300_000_000),
                 stream: Some(0),
                 frames: vec![10],
                 what: "RST".into(),
@@ -545,6 +580,7 @@ mod tests {
             },
             CapEvent {
                 ts: base + 700_600_000_000,
+                noticed: (base + 700_600_000_000, base + 700_600_000_000),
                 stream: Some(1),
                 frames: vec![20],
                 what: "RST".into(),
@@ -573,6 +609,7 @@ mod tests {
         let ev = base + (9 * 3600 + 5) * NS + 300_000_000;
         let mut events = vec![CapEvent {
             ts: ev,
+            noticed: (ev, ev),
             stream: Some(7),
             frames: vec![42],
             what: "RST".into(),

@@ -75,6 +75,10 @@ pub struct Finding {
     pub time: String,
     #[serde(skip)]
     pub ts_ns: i64,
+    /// When the application on either end may have noticed it (e.g. a connection lost in a
+    /// middlebox is noticed when TCP gives up, after the retransmissions): for log matching.
+    #[serde(skip)]
+    pub noticed_ns: Option<(i64, i64)>,
     /// What happened and what to check next, in words.
     pub message: String,
     /// Kind-specific numbers (`gap_s`, `late_by_s`, `latency_ms`, ...).

@@ -35,6 +35,7 @@ pub(crate) fn finding(
         frames,
         time: fmt_utc(ts_ns),
         ts_ns,
+        noticed_ns: None,
         message,
         data: m,
     }
@@ -214,7 +215,18 @@ pub(crate) fn summarize(
             None => "then silence to the end of the capture".to_string(),
         };
         let ts = sl.end.map(|e| e.ts).unwrap_or(w.ts);
-        out.push(finding(
+        let last = if w.retrans > 0 {
+            w.last_retrans_ts
+        } else {
+            w.ts
+        };
+        // TCP gives up (and the application hears of it) about one more backoff after the last
+        // retransmission; a reset ends it at once.
+        let noticed = match sl.end {
+            Some(e) => (e.ts, e.ts),
+            None => (last, last + (last - w.ts).max(0)),
+        };
+        let mut f = finding(
             Severity::Error,
             Kind::MiddleboxStateLoss,
             sid,
@@ -234,7 +246,9 @@ pub(crate) fn summarize(
                 ("sender", json!(who)),
                 ("ended_by", json!(sl.end.map(|e| role(e.dir as usize)))),
             ],
-        ));
+        );
+        f.noticed_ns = Some(noticed);
+        out.push(f);
     }
 
     // Longest idle gap against common middlebox timeouts: told per stream when the connection
