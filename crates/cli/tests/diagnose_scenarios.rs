@@ -348,9 +348,10 @@ fn nat_idle_drop_strict() {
     let t = truth("nat-idle-drop");
     assert_eq!(t["variant"], "strict");
     assert_eq!(t["after_idle"]["outcome"], "error");
+    let log = scenarios().join("nat-idle-drop/app.log");
     let Some(r) = diagnose(
         &scenarios().join("nat-idle-drop/capture-client.pcapng"),
-        &[],
+        &["--log", log.to_str().unwrap()],
     ) else {
         return;
     };
@@ -369,6 +370,19 @@ fn nat_idle_drop_strict() {
     );
     // The client gave up without sending anything (TCP_USER_TIMEOUT): silence, no reset.
     assert!(f[0]["ended_by"].is_null());
+    // The app's error (when its TCP gave up, after the retransmissions) is this connection.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line_no = text.lines().position(|l| l.contains(" error ")).unwrap() + 1;
+    let m = all_findings(&r, "log_match");
+    let m = m
+        .iter()
+        .find(|m| m["line"] == line_no)
+        .expect("error line matched");
+    assert_eq!(m["streams"][0], s["stream"]);
+    assert!(m["matched_kinds"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("middlebox_state_loss")));
     // The reconnect works: no finding on it.
     let again = format!(
         "{}:{}",
