@@ -86,6 +86,16 @@ pub fn tcp_items(frame: &Frame<'_>, out: &mut Vec<Item>) {
     };
     let flags = h.flags().0;
     let conn = tcp.connection;
+    // The header's acknowledgment field is dissected before the flags.
+    if flags & 0x10 == 0 && h.ack() != 0 {
+        out.push(Item {
+            severity: Note,
+            group: "Protocol",
+            protocol: "TCP",
+            summary: "The acknowledgment number field is nonzero while the ACK flag is not set"
+                .into(),
+        });
+    }
     if conn.has(ConnectionEvent::SYN) {
         out.push(seq_item(
             Chat,
@@ -178,6 +188,11 @@ pub fn tcp_items(frame: &Frame<'_>, out: &mut Vec<Item>) {
     for (bit, sev, text) in table {
         if a.has(bit) {
             out.push(seq_item(sev, text));
+            // tshark marks fast and spurious retransmissions as retransmissions too, each
+            // with its own expert item (checked: bulk-loss-rx 84 + 7 spurious + 1 fast = 92).
+            if bit == flag::FAST_RETRANSMISSION || bit == flag::SPURIOUS_RETRANSMISSION {
+                out.push(seq_item(Note, "This frame is a (suspected) retransmission"));
+            }
         }
     }
     if a.has(flag::DUPLICATE_ACK) && tcp.dupack_num > 0 {

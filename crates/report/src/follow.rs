@@ -344,7 +344,7 @@ impl Printer {
             Format::Hex => {
                 for line in c.data.chunks(16) {
                     let mut s = String::with_capacity(80);
-                    let _ = write!(s, "{:08x}  ", self.offset[c.node]);
+                    let _ = write!(s, "{:08X}  ", self.offset[c.node]);
                     for i in 0..16 {
                         match line.get(i) {
                             Some(b) => {
@@ -367,6 +367,10 @@ impl Printer {
                             '.'
                         });
                     }
+                    // tshark drops the line's trailing blanks (a payload ending in spaces
+                    // shows none).
+                    let keep = s.trim_end_matches(' ').len();
+                    s.truncate(keep);
                     s.push('\n');
                     out.extend_from_slice(tab);
                     out.extend_from_slice(s.as_bytes());
