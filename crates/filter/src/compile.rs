@@ -155,6 +155,8 @@ pub enum Node {
     In {
         lhs: Ent,
         items: Vec<(Val<'static>, Option<Val<'static>>)>,
+        /// Members that are fields rather than constants.
+        members: Vec<Ent>,
         quant: Quant,
         order: BytesOrder,
     },
@@ -199,6 +201,15 @@ enum Lit {
     Neg(Box<Lit>),
     /// Arithmetic between literals (`tcp.len == 3 - 1`), folded once the type is known.
     Arith(ArithOp, Box<Lit>, Box<Lit>),
+    /// `abs`, `max` or `min` of literals only.
+    Call(LitFunc, Vec<Lit>),
+}
+
+#[derive(Clone, Copy)]
+enum LitFunc {
+    Abs,
+    Max,
+    Min,
 }
 
 impl Lit {
@@ -209,6 +220,13 @@ impl Lit {
             Lit::Str(b) => format!("`\"{}\"`", String::from_utf8_lossy(b).escape_debug()),
             Lit::Char(c) => format!("`'{}'`", (*c as char).escape_debug()),
             Lit::Neg(l) => format!("`-{}`", l.show().trim_matches('`')),
+            Lit::Call(_, args) => format!(
+                "`f({})`",
+                args.iter()
+                    .map(|a| a.show().trim_matches('`').to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Lit::Arith(op, a, b) => format!(
                 "`{} {} {}`",
                 a.show().trim_matches('`'),
@@ -222,7 +240,7 @@ impl Lit {
             Lit::Str(_) => "a string",
             Lit::Char(_) => "a character",
             Lit::Neg(_) => "a negative number",
-            Lit::Arith(..) => "a constant expression",
+            Lit::Arith(..) | Lit::Call(..) => "a constant expression",
             _ => "a literal",
         }
     }
@@ -454,7 +472,7 @@ impl Compiler<'_> {
                 let (id, ty) = self.field_arg(name, args, span)?;
                 let ok = matches!(
                     ty.ftype(),
-                    FieldType::UInt(_) | FieldType::Int(_) | FieldType::FrameNum | FieldType::Ipv4 | FieldType::Ipv6 | FieldType::Ether | FieldType::String
+                    FieldType::UInt(_) | FieldType::Int(_) | FieldType::FrameNum | FieldType::Ipv4 | FieldType::Ipv6 | FieldType::Ether
                 );
                 if !ok {
                     return Err(self.err(
@@ -468,27 +486,66 @@ impl Compiler<'_> {
                 if args.is_empty() || (name == "abs" && args.len() != 1) {
                     return Err(self.err(span, format!("{name}() needs {} field", if name == "abs" { "one" } else { "at least one" })));
                 }
-                let mut ents = Vec::new();
-                let mut first: Option<Ty> = None;
+                // Constant arguments only (`abs(-1)`, `max(1, 2)`): folded once the type of the
+                // other side of the comparison is known.
+                let mut resolved = Vec::new();
                 for a in args {
-                    let (e, ty, s) = self.entity(a, "function argument")?;
-                    if !matches!(ty.class(), Class::Int | Class::Float | Class::RelTime | Class::AbsTime) {
-                        return Err(self.err(s, format!("{name}() works on numbers and times; {} is {}", self.name_of(a), ty.describe())));
-                    }
-                    if let Some(f) = first {
-                        if f.class() != ty.class() {
-                            return Err(self.err(s, format!("the arguments of {name}() must all be of one type")));
+                    resolved.push(self.resolve(a)?);
+                }
+                if resolved.iter().all(|r| matches!(r, Res::Lit(..))) {
+                    let f = match name {
+                        "abs" => LitFunc::Abs,
+                        "max" => LitFunc::Max,
+                        _ => LitFunc::Min,
+                    };
+                    let lits = resolved
+                        .into_iter()
+                        .filter_map(|r| match r {
+                            Res::Lit(l, _) => Some(l),
+                            Res::Ent(..) => None,
+                        })
+                        .collect();
+                    return Ok(Res::Lit(Lit::Call(f, lits), span));
+                }
+                // The first field argument sets the type; constants among the arguments
+                // (`max(tcp.len, 5)`) are read as that type.
+                let Some((first_ty, first_op)) = resolved.iter().zip(args).find_map(|(r, a)| match r {
+                    Res::Ent(_, t, _) => Some((*t, a)),
+                    Res::Lit(..) => None,
+                }) else {
+                    return Err(self.err(span, format!("{name}() needs a field")));
+                };
+                let mut ents = Vec::new();
+                for (r, a) in resolved.into_iter().zip(args) {
+                    match r {
+                        Res::Lit(l, ls) => ents.push(Ent::Const(self.convert(&l, ls, first_ty, first_op, false)?)),
+                        Res::Ent(e, ty, s) => {
+                            if !matches!(ty.class(), Class::Int | Class::Float | Class::RelTime | Class::AbsTime) {
+                                return Err(self.err(s, format!("{name}() works on numbers and times; {} is {}", self.name_of(a), ty.describe())));
+                            }
+                            // tshark 4.0 wants identical types: `max(tcp.len, tcp.srcport)` mixes
+                            // a 32-bit and a 16-bit field and is refused.
+                            if first_ty.ftype() != ty.ftype() {
+                                return Err(self.err(
+                                    s,
+                                    format!(
+                                        "the arguments of {name}() must have the same type: {} is {}, {} is {}",
+                                        self.name_of(first_op),
+                                        first_ty.describe(),
+                                        self.name_of(a),
+                                        ty.describe()
+                                    ),
+                                ));
+                            }
+                            ents.push(e);
                         }
                     }
-                    first.get_or_insert(ty);
-                    ents.push(e);
                 }
-                let ty = first.unwrap_or(uint32);
                 if name == "abs" {
                     let e = ents.pop().unwrap_or(Ent::Const(Val::Int(0)));
-                    Res::Ent(Ent::Map(Func::Abs, Box::new(e)), ty, span)
+                    Res::Ent(Ent::Map(Func::Abs, Box::new(e)), first_ty, span)
                 } else {
-                    Res::Ent(Ent::MaxMin(name == "max", ents), ty, span)
+                    Res::Ent(Ent::MaxMin(name == "max", ents), first_ty, span)
                 }
             }
             _ => {
@@ -584,19 +641,68 @@ impl Compiler<'_> {
         other: &Operand,
         for_bitmask: bool,
     ) -> Result<Val<'static>, FilterError> {
-        if let Lit::Arith(op, a, b) = l {
-            let x = self.convert(a, span, ty, other, for_bitmask)?;
-            let y = self.convert(b, span, ty, other, for_bitmask || *op == ArithOp::And)?;
-            self.check_arith(*op, Ent::Const(Val::Unit), Ent::Const(Val::Unit), ty, span)?;
-            return crate::eval::arith(*op, &x, &y).ok_or_else(|| {
+        // Constant expressions are computed signed, so that `abs(-1)` is 1 next to an unsigned
+        // field; a negative result there compares with nothing, like a negative literal.
+        let unsigned = matches!(ty.ftype(), FieldType::UInt(_) | FieldType::FrameNum);
+        let signed_ty = if unsigned {
+            Ty::Field(FieldType::Int(64))
+        } else {
+            ty
+        };
+        let never_if_negative = |v: Val<'static>| match v {
+            Val::Int(x) if unsigned && x < 0 => Val::Never,
+            v => v,
+        };
+        if let Lit::Call(f, args) = l {
+            let mut vals = Vec::new();
+            for a in args {
+                vals.push(self.convert(a, span, signed_ty, other, for_bitmask)?);
+            }
+            let folded = match f {
+                LitFunc::Abs => vals.pop().and_then(|v| match v {
+                    Val::Int(x) => x.checked_abs().map(Val::Int),
+                    Val::Float(x) => Some(Val::Float(x.abs())),
+                    Val::Time(t) => t.checked_abs().map(Val::Time),
+                    _ => None,
+                }),
+                LitFunc::Max | LitFunc::Min => vals.into_iter().reduce(|a, b| {
+                    let greater =
+                        a.order(&b, BytesOrder::LengthFirst) == Some(std::cmp::Ordering::Greater);
+                    if greater == matches!(f, LitFunc::Max) {
+                        a
+                    } else {
+                        b
+                    }
+                }),
+            };
+            return folded.map(never_if_negative).ok_or_else(|| {
                 self.err(
                     span,
-                    format!(
-                        "{} cannot be computed (division by zero or overflow)",
-                        l.show()
-                    ),
+                    format!("{} cannot be computed for {}", l.show(), ty.describe()),
                 )
             });
+        }
+        if let Lit::Arith(op, a, b) = l {
+            let x = self.convert(a, span, signed_ty, other, for_bitmask)?;
+            let y = self.convert(
+                b,
+                span,
+                signed_ty,
+                other,
+                for_bitmask || *op == ArithOp::And,
+            )?;
+            self.check_arith(*op, Ent::Const(Val::Unit), Ent::Const(Val::Unit), ty, span)?;
+            return crate::eval::arith(*op, &x, &y)
+                .map(never_if_negative)
+                .ok_or_else(|| {
+                    self.err(
+                        span,
+                        format!(
+                            "{} cannot be computed (division by zero or overflow)",
+                            l.show()
+                        ),
+                    )
+                });
         }
         let who = self.name_of(other);
         let mismatch = || {
@@ -622,7 +728,7 @@ impl Compiler<'_> {
                         Lit::Char(c) => -i128::from(*c),
                         _ => return Err(mismatch()),
                     },
-                    Lit::Arith(..) => return Err(mismatch()),
+                    Lit::Arith(..) | Lit::Call(..) => return Err(mismatch()),
                     Lit::Str(_) => {
                         return Err(fail(format!(
                             "{who} is {}; {} is a string (write the number without quotes)",
@@ -657,7 +763,7 @@ impl Compiler<'_> {
                     Lit::Word(w) | Lit::Forced(w) => w.clone(),
                     Lit::Str(b) => String::from_utf8_lossy(b).into_owned(),
                     Lit::Char(c) => return Ok(Val::Int(i128::from(*c != 0))),
-                    Lit::Neg(_) | Lit::Arith(..) => return Err(mismatch()),
+                    Lit::Neg(_) | Lit::Arith(..) | Lit::Call(..) => return Err(mismatch()),
                 };
                 let v = match text.as_str() {
                     "True" | "TRUE" => true,
@@ -694,14 +800,14 @@ impl Compiler<'_> {
                     Lit::Word(w) | Lit::Forced(w) => owned(literal::parse_bytes(w).map_err(fail)?),
                     Lit::Str(b) => owned(b.clone()),
                     Lit::Char(c) => owned(vec![*c]),
-                    Lit::Neg(_) | Lit::Arith(..) => return Err(mismatch()),
+                    Lit::Neg(_) | Lit::Arith(..) | Lit::Call(..) => return Err(mismatch()),
                 }
             }
             Class::Str => match l {
                 Lit::Word(w) | Lit::Forced(w) => owned(w.as_bytes().to_vec()),
                 Lit::Str(b) => owned(b.clone()),
                 Lit::Char(c) => owned(vec![*c]),
-                Lit::Neg(_) | Lit::Arith(..) => return Err(mismatch()),
+                Lit::Neg(_) | Lit::Arith(..) | Lit::Call(..) => return Err(mismatch()),
             },
             Class::V4 => literal::parse_ipv4(&word(l).ok_or_else(|| {
                 fail(format!("{who} is an IPv4 address; write it without quotes, e.g. 10.0.0.1 or 10.0.0.0/24"))
@@ -896,42 +1002,44 @@ impl Compiler<'_> {
             ));
         }
         let mut out = Vec::new();
+        let mut members = Vec::new();
         for item in items {
             let one = |c: &mut Self, op: &Operand| -> Result<Val<'static>, FilterError> {
                 match c.resolve(op)? {
                     Res::Lit(l, s) => c.convert(&l, s, lt, lhs, false),
-                    Res::Ent(..) => Err(c.err(op.span(), "set members must be values, not fields")),
+                    Res::Ent(..) => {
+                        Err(c.err(op.span(), "a range's ends must be values, not fields"))
+                    }
                 }
             };
             match item {
-                SetItem::One(op) => out.push((one(self, op)?, None)),
-                SetItem::Range(a, b) => {
-                    if !matches!(
-                        lt.class(),
-                        Class::Int
-                            | Class::Float
-                            | Class::RelTime
-                            | Class::AbsTime
-                            | Class::V4
-                            | Class::V6
-                    ) {
-                        return Err(self.err(
-                            a.span().to(b.span()),
-                            format!(
-                                "ranges `a..b` need numbers, times or addresses; {} is {}",
-                                self.name_of(lhs),
-                                lt.describe()
-                            ),
-                        ));
+                SetItem::One(op) => match self.resolve(op)? {
+                    Res::Lit(l, s) => out.push((self.convert(&l, s, lt, lhs, false)?, None)),
+                    // A field as a member (`tcp.port in {tcp.srcport}`): any of its values.
+                    Res::Ent(e, mt, ms) => {
+                        if !compatible(lt, mt) {
+                            return Err(self.err(
+                                ms,
+                                format!(
+                                    "{} is {} and {} is {}: they cannot be compared",
+                                    self.name_of(lhs),
+                                    lt.describe(),
+                                    self.name_of(op),
+                                    mt.describe()
+                                ),
+                            ));
+                        }
+                        members.push(e);
                     }
-                    out.push((one(self, a)?, Some(one(self, b)?)));
-                }
+                },
+                SetItem::Range(a, b) => out.push((one(self, a)?, Some(one(self, b)?))),
             }
         }
         let tdd = mentions(&le, ids::FRAME_TIME_DELTA_DISPLAYED);
         let node = Node::In {
             lhs: le,
             items: out,
+            members,
             quant: quant.unwrap_or(Quant::Any),
             order: order_of(lt),
         };

@@ -77,21 +77,37 @@ pub fn eval(node: &Node, pkt: &dyn Packet) -> bool {
         Node::In {
             lhs,
             items,
+            members,
             quant: Quant::Any,
             order,
         } => quantify(lhs, pkt, Quant::Any, &mut |v| {
             items.iter().any(|it| in_item(v, it, *order))
+                || members.iter().any(|m| {
+                    let mut hit = false;
+                    each(m, pkt, &mut |w| {
+                        hit = hit || compare(Base::Eq, *order, v, w)
+                    });
+                    hit
+                })
         }),
         // tshark 4.0 expands `all x in {a, b}` to `all x == a or all x == b`: every occurrence
         // must fall in the same member, so `all tcp.port in {80, 40000}` is false for 40000->80.
         Node::In {
             lhs,
             items,
+            members,
             quant: Quant::All,
             order,
-        } => items
-            .iter()
-            .any(|it| quantify(lhs, pkt, Quant::All, &mut |v| !outside_item(v, it, *order))),
+        } => {
+            items
+                .iter()
+                .any(|it| quantify(lhs, pkt, Quant::All, &mut |v| !outside_item(v, it, *order)))
+                || members.iter().any(|m| {
+                    with_rhs(m, pkt, Quant::All, lhs, &|a, b| {
+                        !compare(Base::Ne, *order, a, b)
+                    })
+                })
+        }
     }
 }
 

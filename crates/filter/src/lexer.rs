@@ -471,6 +471,16 @@ fn escape(expr: &str, at: usize) -> Result<(u8, usize), FilterError> {
 fn lex_char(expr: &str, at: usize) -> Result<(u8, usize), FilterError> {
     let s = expr.as_bytes();
     let (v, used) = match s.get(at + 1) {
+        // tshark 4.0 refuses these two in character constants (not in strings).
+        Some(b'\\') if matches!(s.get(at + 2), Some(b'n' | b'?')) => {
+            return Err(FilterError::new(
+                expr,
+                Span::new(at, (at + 4).min(s.len())),
+                "tshark 4.0 does not accept this escape in a character constant; write the number \
+                 (e.g. 10 or 0x0a for a newline)"
+                    .into(),
+            ))
+        }
         Some(b'\\') => escape(expr, at + 1)?,
         Some(&c) if c != b'\'' && c.is_ascii() => (c, 1),
         _ => {
