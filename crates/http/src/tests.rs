@@ -623,7 +623,7 @@ fn valid_exchanges(rng: &mut StdRng) -> Vec<(Vec<u8>, Vec<u8>)> {
                 for _ in 0..rng.gen_range(0..4) {
                     let n = rng.gen_range(1..40);
                     s.extend_from_slice(format!("{n:x};e=v\r\n").as_bytes());
-                    s.extend(std::iter::repeat(b'z').take(n));
+                    s.resize(s.len() + n, b'z');
                     s.extend_from_slice(b"\r\n");
                 }
                 s.extend_from_slice(b"0\r\nT: 1\r\n\r\n");
@@ -683,7 +683,9 @@ fn run_exchanges(rng: &mut StdRng, ex: &[(Vec<u8>, Vec<u8>)], chaos: bool) -> Re
     w.report()
 }
 
-fn summary(r: &Report) -> Vec<(Kind, u32, Option<u16>, u64, Vec<Verdict>)> {
+type Summary = Vec<(Kind, u32, Option<u16>, u64, Vec<Verdict>)>;
+
+fn summary(r: &Report) -> Summary {
     let mut v: Vec<_> = r
         .connections
         .iter()
