@@ -990,3 +990,75 @@ fn timeout_tightens_lateness() {
     assert_eq!(late[0].data["late_by_s"], 2.0);
     assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().tolerance_s, 1.0);
 }
+
+/// Random segments and random log text: nothing may panic, whatever the input.
+#[test]
+fn random_input_never_panics() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let addrs: Vec<SocketAddr> = ["10.0.0.1:1", "10.0.0.2:2", "[::1]:3", "10.0.0.1:80"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let mut text = String::new();
+    for _ in 0..400 {
+        let n = (next() % 40) as usize;
+        let bytes: Vec<u8> = (0..n).map(|_| (next() % 128) as u8).collect();
+        let prefix = [
+            "12:00:0",
+            "2024-03-01 12:00:0",
+            "Mar  1 12:00:0",
+            "",
+            "[2024-03-01T12:00:0",
+        ][(next() % 5) as usize];
+        text.push_str(prefix);
+        text.push_str(&String::from_utf8_lossy(&bytes));
+        text.push_str(" error\n");
+    }
+    let opts = Options {
+        log: Some(AppLog::parse(
+            &text,
+            LogOptions {
+                date: Some((2024, 3, 1)),
+                tz_offset_s: -3600,
+            },
+        )),
+        timeout_ns: Some(S),
+        ..Options::default()
+    };
+    let mut d = Diagnoser::new(opts);
+    let payloads: [&[u8]; 4] = [b"", &[1], &[0x41], &[7; 64]];
+    let mut ts = T0 + 12 * 3600 * S;
+    for i in 0..100_000u32 {
+        ts += (next() % 3_000_000_000) as i64 - 100_000_000;
+        let p = payloads[(next() % 4) as usize];
+        let r = next();
+        d.on_segment(&Segment {
+            frame: i + 1,
+            ts_ns: ts,
+            stream: (r % 7) as u32,
+            src: addrs[((r >> 8) % 4) as usize],
+            dst: addrs[((r >> 10) % 4) as usize],
+            flags: (r >> 12) as u16 & 0xFF,
+            seq: (r >> 20) as u32 % 64,
+            ack: (r >> 28) as u32 % 64,
+            len: if r >> 40 & 1 == 1 {
+                p.len() as u32
+            } else {
+                (r >> 41) as u32 % 100
+            },
+            payload: p,
+            window: (r >> 48) as u32 % 3,
+            ttl: (r >> 50) as u8,
+            analysis: (r >> 52) as u32 & 0x7FFF,
+        });
+    }
+    let r = d.finish(ts);
+    let _ = r.render_text(5);
+    let _ = serde_json::to_string(&r).unwrap();
+}
