@@ -64,5 +64,84 @@ impl FrameIndex {
     }
 }
 
+impl FrameIndex {
+    /// The `http.*` display-filter fields tshark 4.0.17 shows (with `-2`) on `frame`, by name.
+    /// Calls `sink` once per occurrence (pipelined messages in one frame give several) and
+    /// returns false for a name this crate does not provide, so a caller can tell "absent"
+    /// from "unknown". Messages that never ended (short bodies) have no frame, as in tshark.
+    pub fn visit(
+        &self,
+        report: &Report,
+        frame: u32,
+        name: &str,
+        sink: &mut dyn FnMut(keepsight_fields::Value<'_>),
+    ) -> bool {
+        use keepsight_fields::Value as V;
+        const VERSIONS: [&str; 2] = ["HTTP/1.0", "HTTP/1.1"];
+        let known = matches!(
+            name,
+            "http"
+                | "http.request"
+                | "http.response"
+                | "http.request.method"
+                | "http.request.uri"
+                | "http.request.version"
+                | "http.response.version"
+                | "http.response.code"
+                | "http.response.phrase"
+                | "http.connection"
+                | "http.content_length"
+                | "http.transfer_encoding"
+                | "http.host"
+                | "http.request_in"
+                | "http.response_in"
+                | "http.time"
+        );
+        if !known {
+            return false;
+        }
+        for m in self.get(report, frame) {
+            let req = m.kind == Kind::Request;
+            let version = VERSIONS[usize::from(m.version.min(1))];
+            match name {
+                "http" => sink(V::Present),
+                "http.request" if req => sink(V::Present),
+                "http.response" if !req => sink(V::Present),
+                "http.request.method" if req => {
+                    m.method.as_deref().map(|s| sink(V::Str(s))).unwrap_or(())
+                }
+                "http.request.uri" if req => {
+                    m.uri.as_deref().map(|s| sink(V::Str(s))).unwrap_or(())
+                }
+                "http.request.version" if req => sink(V::Str(version)),
+                "http.response.version" if !req => sink(V::Str(version)),
+                "http.response.code" if !req => {
+                    m.code.map(|c| sink(V::UInt(c.into()))).unwrap_or(())
+                }
+                "http.response.phrase" if !req => {
+                    m.phrase.as_deref().map(|s| sink(V::Str(s))).unwrap_or(())
+                }
+                "http.connection" => m
+                    .connection
+                    .as_deref()
+                    .map(|s| sink(V::Str(s)))
+                    .unwrap_or(()),
+                "http.content_length" => m.content_length.map(|n| sink(V::UInt(n))).unwrap_or(()),
+                "http.transfer_encoding" => m
+                    .transfer_encoding
+                    .as_deref()
+                    .map(|s| sink(V::Str(s)))
+                    .unwrap_or(()),
+                "http.host" => m.host.as_deref().map(|s| sink(V::Str(s))).unwrap_or(()),
+                "http.request_in" => m.request_in.map(|f| sink(V::FrameNum(f))).unwrap_or(()),
+                "http.response_in" => m.response_in.map(|f| sink(V::FrameNum(f))).unwrap_or(()),
+                "http.time" => m.time_ns.map(|t| sink(V::RelTime(t))).unwrap_or(()),
+                _ => {}
+            }
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -795,3 +795,27 @@ fn hostile_bytes_never_panic() {
         let _ = crate::FrameIndex::new(&r);
     }
 }
+
+#[test]
+fn frame_index_gives_tshark_fields() {
+    let mut w = Wire::new();
+    let rq = w.send(C, b"GET /a HTTP/1.1\r\nHost: example\r\n\r\n");
+    w.wait(5);
+    let rs = w.send(S, &resp("hi", "Connection: keep-alive\r\n"));
+    let r = w.report();
+    let idx = crate::FrameIndex::new(&r);
+    let get = |f: u32, name: &str| {
+        let mut v = Vec::new();
+        assert!(idx.visit(&r, f, name, &mut |x| v.push(format!("{x:?}"))));
+        v
+    };
+    assert_eq!(get(rq, "http.request.method"), ["Str(\"GET\")"]);
+    assert_eq!(get(rq, "http.host"), ["Str(\"example\")"]);
+    assert_eq!(get(rq, "http.response_in"), [format!("FrameNum({rs})")]);
+    assert_eq!(get(rs, "http.request_in"), [format!("FrameNum({rq})")]);
+    assert_eq!(get(rs, "http.response.code"), ["UInt(200)"]);
+    assert_eq!(get(rs, "http.time"), ["RelTime(5000000)"]);
+    assert_eq!(get(rs, "http.content_length"), ["UInt(2)"]);
+    assert!(get(rs, "http.request").is_empty());
+    assert!(!idx.visit(&r, rs, "http.nonsense", &mut |_| {}));
+}
