@@ -206,6 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut prev_displayed: Option<i64> = None;
     let mut read = 0u64;
+    let progress = progress_bar(engine.reader().len_hint());
     let result: anyhow::Result<Option<keepsight_engine::capture::CaptureError>> = (|| {
         printer.begin(&mut out)?;
         loop {
@@ -220,6 +221,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Err(e) => return Ok(Some(e)),
             };
             read += 1;
+            if read % 65_536 == 0 {
+                if let Some(p) = &progress {
+                    p.set_position(engine_position(&frame));
+                }
+            }
             if let Some(f) = &filter {
                 if !f.matches(&frame) {
                     continue;
@@ -232,6 +238,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         printer.end(&mut out)?;
         Ok(None)
     })();
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
     let flushed = out.flush();
     match (result, flushed) {
         (Err(e), _) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
@@ -252,6 +261,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Ok(None), Ok(())) => Ok(ExitCode::SUCCESS),
         (Ok(None), Err(e)) => Err(e.into()),
     }
+}
+
+/// A progress bar on stderr for long runs whose output goes elsewhere: only when stderr is a
+/// terminal and stdout is not (a bar would garble output printed to the same terminal).
+fn progress_bar(total: Option<u64>) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    let total = total?;
+    if !io::stderr().is_terminal() || io::stdout().is_terminal() || total < (64 << 20) {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+/// Byte position of a frame in the file, for progress.
+fn engine_position(frame: &Frame<'_>) -> u64 {
+    frame.record.file_offset
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
