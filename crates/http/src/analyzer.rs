@@ -124,6 +124,15 @@ impl Conn {
         self.p[d] = p;
     }
 
+    /// Not HTTP and never will be: the connection began in the capture (SYN seen) and a
+    /// direction's first bytes were not an HTTP message while the other's were not either.
+    fn hopeless(&self) -> bool {
+        self.syn_client.is_some()
+            && (self.p[0].not_http() || self.p[1].not_http())
+            && !self.p[0].is_http()
+            && !self.p[1].is_http()
+    }
+
     /// Returns true when the connection is over.
     fn segment(&mut self, s: &Segment<'_>) -> bool {
         let d = usize::from(s.src != self.addr[0]);
@@ -300,7 +309,8 @@ impl Conn {
 pub struct Analyzer {
     opts: Options,
     live: FxHashMap<u32, Box<Conn>>,
-    /// Streams already over: late ACKs and retransmitted FINs must not start a new record.
+    /// Streams already over, or not HTTP: late ACKs and retransmitted FINs must not start a
+    /// new record.
     over: FxHashSet<u32>,
     done: Vec<Connection>,
 }
@@ -334,7 +344,15 @@ impl Analyzer {
                     .or_insert_with(|| Box::new(Conn::new(s, self.opts.keep_all_messages)))
             }
         };
-        if conn.segment(s) {
+        let over = conn.segment(s);
+        if !over && conn.hopeless() {
+            // Forget it: later segments of this stream cost one set lookup instead of a walk
+            // through a large per-connection state (most of a mixed capture is not HTTP).
+            self.live.remove(&s.stream);
+            self.over.insert(s.stream);
+            return;
+        }
+        if over {
             let conn = self.live.remove(&s.stream).expect("present");
             self.over.insert(s.stream);
             if let Some(c) = conn.into_connection() {
