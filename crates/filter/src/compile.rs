@@ -1075,8 +1075,17 @@ fn order_of(t: Ty) -> BytesOrder {
     }
 }
 
+/// tshark 4.0's rules for comparing two non-literal values: a slice goes with any byte string,
+/// string or protocol (`frame.protocols == tcp.payload[0:2]`); a protocol only with a protocol
+/// or a slice (`tcp.payload == tcp` is refused); otherwise the kinds must match, where byte
+/// strings and MAC addresses count as one kind.
 fn compatible(a: Ty, b: Ty) -> bool {
-    a.class() == b.class() && a.class() != Class::None
+    if a == Ty::Slice || b == Ty::Slice {
+        let other = if a == Ty::Slice { b } else { a };
+        return matches!(other.class(), Class::Bytes | Class::Str);
+    }
+    let protocol = |t: Ty| t.ftype() == FieldType::Protocol;
+    protocol(a) == protocol(b) && a.class() == b.class() && a.class() != Class::None
 }
 
 fn mentions(e: &Ent, id: FieldId) -> bool {
