@@ -690,7 +690,9 @@ impl Stream {
             }
         }
         if let Some(w) = self.watch.take() {
-            if w.retrans > 0 || w.dir != ev.dir {
+            // The pattern needs the retransmissions: a reset answering the first segment after an
+            // idle gap may just as well be a restarted peer or a close race.
+            if w.retrans > 0 {
                 self.state_loss = Some(StateLoss {
                     watch: w,
                     end: Some(ev),
