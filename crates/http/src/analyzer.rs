@@ -64,8 +64,10 @@ struct Conn {
 
 impl Conn {
     fn new(s: &Segment<'_>, keep_all: bool) -> Self {
+        let mut core = Core::new(s.stream, keep_all);
+        core.mid_stream = s.flags & SYN == 0;
         Conn {
-            core: Core::new(s.stream, keep_all),
+            core,
             reasm: Default::default(),
             p: Default::default(),
             addr: [s.src, s.dst],

@@ -91,6 +91,9 @@ pub struct Core {
     pub max_idle: i64,
     pub faulty: u64,
     pub total: u64,
+    /// The capture began after the connection opened (no SYN): a direction's first bytes may
+    /// be the middle of a message, so unknown directions keep looking for a message start.
+    pub mid_stream: bool,
     /// Recently answered requests (number, response end frame), for requests still held
     /// back as their direction's `last` when their response ended.
     answered: VecDeque<(u32, u32)>,
@@ -119,6 +122,7 @@ impl Core {
             max_idle: 0,
             faulty: 0,
             total: 0,
+            mid_stream: false,
             answered: VecDeque::new(),
         }
     }
@@ -206,6 +210,11 @@ impl Parser {
                 self.st = St::Chunked(Chunk::Data(rem - n));
             }
             St::Tunnel | St::NotHttp | St::Done => {}
+            // Nothing known yet: wait for a message start after the hole.
+            St::Start | St::Headers if self.role.is_none() => {
+                self.buf.clear();
+                self.st = St::Start;
+            }
             St::Start | St::Scan(_) if self.role.is_some() => {
                 self.buf.clear();
                 self.st = St::Scan(false);
@@ -290,6 +299,13 @@ impl Parser {
                                 Some(k)
                             }
                             Match2::NeedMore => None,
+                            Match2::NotHttp if core.mid_stream => {
+                                // Captured mid-connection: these may be the tail of a body.
+                                // Try again at the next segment start.
+                                self.st = St::Start;
+                                self.buf.clear();
+                                return None;
+                            }
                             Match2::NotHttp => {
                                 self.st = St::NotHttp;
                                 self.buf = Vec::new();

@@ -819,3 +819,43 @@ fn frame_index_gives_tshark_fields() {
     assert!(get(rs, "http.request").is_empty());
     assert!(!idx.visit(&r, rs, "http.nonsense", &mut |_| {}));
 }
+
+#[test]
+fn capture_starting_mid_body_resyncs_at_the_next_message() {
+    let mut a = Analyzer::new(Options {
+        keep_all_messages: true,
+    });
+    let c: SocketAddr = "10.0.0.2:40000".parse().unwrap();
+    let s: SocketAddr = "10.0.0.1:80".parse().unwrap();
+    let mut frame = 0;
+    let mut seg = |src, dst, seq: u32, p: &[u8]| {
+        frame += 1;
+        a.segment(&Segment {
+            frame,
+            ts_ns: i64::from(frame),
+            stream: 7,
+            src,
+            dst,
+            flags: 0x18,
+            seq,
+            ack: 1,
+            len: p.len() as u32,
+            payload: p,
+            keep_alive: false,
+        });
+    };
+    let tail: &[u8] = b"tail of some body the capture missed the start of";
+    seg(s, c, 100, tail);
+    seg(c, s, 500, b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+    seg(
+        s,
+        c,
+        100 + tail.len() as u32,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
+    let r = a.finish();
+    let conn = &r.connections[0];
+    assert!(!conn.saw_syn);
+    assert_eq!((conn.requests, conn.responses), (1, 1));
+    assert!(conn.messages.iter().all(|m| m.verdicts.is_empty()));
+}
