@@ -11,6 +11,8 @@ const MAX_GAPS: usize = 64;
 /// Requests waiting for a response, per connection (pipelining depth; beyond, the oldest are
 /// dropped as unanswered).
 const MAX_PENDING: usize = 1024;
+/// Messages with verdicts kept per connection when not keeping all.
+const MAX_KEPT: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 enum St {
@@ -138,7 +140,9 @@ impl Core {
         if m.is_faulty() {
             self.faulty += 1;
         }
-        if self.keep_all || !m.verdicts.is_empty() {
+        // Bounded mode keeps faulty messages only, and at most MAX_KEPT of them per
+        // connection (counts stay exact): a hostile peer cannot grow memory without bound.
+        if self.keep_all || (!m.verdicts.is_empty() && self.msgs.len() < MAX_KEPT) {
             self.msgs.push(m);
         }
     }

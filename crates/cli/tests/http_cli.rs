@@ -1,0 +1,113 @@
+//! `keepsight http` text output and exit codes. The numbers the text must contain come from
+//! the scenario's truth.json (what the servers sent) and from tshark's frame list committed next
+//! to the capture (capture.tshark.tsv), not from keepsight.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn scenario() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios/http-keepalive")
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .arg("http")
+        .args(args)
+        .output()
+        .expect("run keepsight");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// First frame (from tshark's list) sent by `src_port` with a payload at or after `t`.
+fn tshark_frame(src_port: u64, after_t: f64) -> u64 {
+    let tsv = std::fs::read_to_string(scenario().join("capture.tshark.tsv")).unwrap();
+    let mut lines = tsv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+    let (fnum, t, sp, len) = (
+        col("frame.number"),
+        col("frame.time_epoch"),
+        col("tcp.srcport"),
+        col("tcp.len"),
+    );
+    for l in lines {
+        let f: Vec<&str> = l.split('\t').collect();
+        if f[sp] == src_port.to_string()
+            && f[len].parse::<u64>().unwrap_or(0) > 0
+            && f[t].parse::<f64>().unwrap() >= after_t - 0.001
+        {
+            return f[fnum].parse().unwrap();
+        }
+    }
+    panic!("no frame from port {src_port} after {after_t}");
+}
+
+#[test]
+fn text_names_the_race_and_the_faults_with_frames() {
+    let cap = scenario().join("capture.pcapng");
+    let (code, out, err) = run(&[cap.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(scenario().join("truth.json")).unwrap()).unwrap();
+    let ex = |id: &str| {
+        truth["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    // The reuse race of n5: named, with the frame of the request the client sent.
+    let n5 = ex("n5");
+    let req = tshark_frame(
+        n5["client_port"].as_u64().unwrap(),
+        n5["request_sent_t"].as_f64().unwrap(),
+    );
+    assert!(
+        out.contains("REUSE RACE") && out.contains(&format!("request (frame {req})")),
+        "{out}"
+    );
+    // r1: 10 of 12 bytes, in words.
+    let r1 = &ex("r1")["response"];
+    let want = format!(
+        "declared {}, only {} bytes",
+        r1["headers"]["content-length"].as_str().unwrap(),
+        r1["body_len"]
+    );
+    assert!(out.contains(&want), "{want} not in\n{out}");
+    // r2: one stray byte.
+    let extra = ex("r2")["response"]["extra_after_body"]
+        .as_str()
+        .unwrap()
+        .len();
+    assert!(out.contains(&format!("{extra} stray byte(s)")), "{out}");
+    // nginx's limit.
+    let limit = truth["nginx"]["keepalive_requests"].as_u64().unwrap();
+    assert!(
+        out.contains(&format!("request limit ≈ {limit} per connection")),
+        "{out}"
+    );
+}
+
+#[test]
+fn exit_codes() {
+    assert_eq!(run(&["/nonexistent/capture.pcap"]).0, 3);
+    let dir = std::env::temp_dir().join(format!("ks-http-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("junk.pcap");
+    std::fs::write(&junk, b"this is not a capture file at all").unwrap();
+    assert_eq!(run(&[junk.to_str().unwrap()]).0, 1);
+    // A capture without HTTP: success, and says so.
+    let synth =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/synth/synth-1200.pcap");
+    let (code, out, _) = run(&[synth.to_str().unwrap(), "--stream", "999999"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("No HTTP/1.x traffic found."), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
