@@ -33,6 +33,11 @@ pub struct UpstreamConfig {
     /// Resend an idempotent, bodiless request once on a fresh connection when a reused one
     /// turns out to have been closed by the upstream before answering.
     pub retry_reused: bool,
+    /// One pool per thread, for servers run with [`crate::start_workers`]: a connection is
+    /// registered with the event loop of the thread that opened it, and used from another
+    /// thread its wake-ups would have to cross threads (and wait for that loop). `keepalive`
+    /// then counts per thread, as nginx's `keepalive` counts per worker process.
+    pub per_thread_pool: bool,
 }
 
 impl UpstreamConfig {
@@ -47,6 +52,7 @@ impl UpstreamConfig {
             keepalive_requests: 1000,
             max_head: 16 * 1024,
             retry_reused: true,
+            per_thread_pool: false,
         }
     }
 }
@@ -73,12 +79,18 @@ impl UpConn {
     }
 }
 
+const POOL_SHARDS: usize = 64;
+static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+thread_local! {
+    static THREAD_SLOT: usize = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Request bodies up to this size are read completely before going upstream.
 const REQUEST_BUFFER: usize = 64 * 1024;
 
 pub struct ProxyHandler {
     cfg: UpstreamConfig,
-    idle: Mutex<Vec<UpConn>>,
+    idle: Vec<Mutex<Vec<UpConn>>>,
     /// Requests resent after the reuse race (for tests and the admin endpoint).
     pub retries: std::sync::atomic::AtomicU64,
     /// Upstream connections opened.
@@ -100,7 +112,7 @@ impl ProxyHandler {
     pub fn new(cfg: UpstreamConfig) -> Self {
         ProxyHandler {
             cfg,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..POOL_SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
             retries: Default::default(),
             upstream_connects: Default::default(),
         }
@@ -110,17 +122,30 @@ impl ProxyHandler {
     /// caller runs this on a timer.
     pub fn prune_idle(&self) {
         let limit = self.cfg.keepalive_timeout;
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.retain(|c| c.idle_since.elapsed() < limit);
+        for shard in &self.idle {
+            if let Ok(mut idle) = shard.lock() {
+                idle.retain(|c| c.idle_since.elapsed() < limit);
+            }
         }
     }
 
     pub fn idle_connections(&self) -> usize {
-        self.idle.lock().map(|v| v.len()).unwrap_or(0)
+        self.idle
+            .iter()
+            .map(|s| s.lock().map(|v| v.len()).unwrap_or(0))
+            .sum()
+    }
+
+    fn pool(&self) -> &Mutex<Vec<UpConn>> {
+        if self.cfg.per_thread_pool {
+            &self.idle[THREAD_SLOT.with(|s| *s) % POOL_SHARDS]
+        } else {
+            &self.idle[0]
+        }
     }
 
     fn take_idle(&self) -> Option<UpConn> {
-        let mut idle = self.idle.lock().ok()?;
+        let mut idle = self.pool().lock().ok()?;
         while let Some(c) = idle.pop() {
             if c.idle_since.elapsed() >= self.cfg.keepalive_timeout {
                 continue;
@@ -145,7 +170,7 @@ impl ProxyHandler {
         }
         c.idle_since = Instant::now();
         c.rbuf = BytesMut::new();
-        if let Ok(mut idle) = self.idle.lock() {
+        if let Ok(mut idle) = self.pool().lock() {
             if idle.len() < self.cfg.keepalive {
                 idle.push(c);
             }

@@ -21,8 +21,8 @@ pub struct Args {
     /// Upstream HTTP/1.1 server, `HOST:PORT`.
     #[arg(long, value_parser = socket_addr, value_name = "ADDR")]
     pub upstream: SocketAddr,
-    /// Idle upstream connections kept for reuse (nginx `keepalive` in an upstream block);
-    /// 0: a new upstream connection per request.
+    /// Idle upstream connections kept for reuse, per worker (nginx `keepalive` in an upstream
+    /// block); 0: a new upstream connection per request.
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub upstream_keepalive: usize,
     /// Close a pooled upstream connection idle this long.
@@ -74,6 +74,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     up.connect_timeout = args.upstream_connect_timeout;
     up.read_timeout = args.upstream_read_timeout;
     up.retry_reused = !args.no_retry;
+    // run_server runs one event loop per worker thread; each keeps its own pool.
+    up.per_thread_pool = true;
     let handler = Arc::new(ProxyHandler::new(up));
     let h = handler.clone();
     let extra: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || {
