@@ -96,6 +96,8 @@ pub struct Core {
     /// The capture began after the connection opened (no SYN): a direction's first bytes may
     /// be the middle of a message, so unknown directions keep looking for a message start.
     pub mid_stream: bool,
+    /// A 101 or a successful CONNECT: both directions stop being HTTP after it.
+    pub tunnel: bool,
     /// Recently answered requests (number, response end frame), for requests still held
     /// back as their direction's `last` when their response ended.
     answered: VecDeque<(u32, u32)>,
@@ -125,6 +127,7 @@ impl Core {
             faulty: 0,
             total: 0,
             mid_stream: false,
+            tunnel: false,
             answered: VecDeque::new(),
         }
     }
@@ -256,6 +259,10 @@ impl Parser {
         while !bytes.is_empty() {
             match self.st {
                 St::Done | St::NotHttp | St::Tunnel => return None,
+                St::Start if core.tunnel => {
+                    self.st = St::Tunnel;
+                    return None;
+                }
                 St::Start => {
                     // Blank lines between messages are tolerated (RFC 9112 §2.2).
                     let skip = bytes
@@ -542,6 +549,7 @@ impl Parser {
             Some(Framing::Chunked) => St::Chunked(Chunk::Size),
             Some(Framing::UntilClose) => St::UntilClose,
             Some(Framing::Tunnel) | None => {
+                core.tunnel = true;
                 self.complete(frame, ts, core);
                 self.st = St::Tunnel;
                 return;

@@ -859,3 +859,23 @@ fn capture_starting_mid_body_resyncs_at_the_next_message() {
     assert_eq!((conn.requests, conn.responses), (1, 1));
     assert!(conn.messages.iter().all(|m| m.verdicts.is_empty()));
 }
+
+#[test]
+fn upgrade_stops_http_parsing_in_both_directions() {
+    let mut w = Wire::new();
+    w.send(
+        C,
+        b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    );
+    w.send(
+        S,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    );
+    // WebSocket frames that happen to contain text looking like HTTP.
+    w.send(C, b"\x81\x8aGET / HTTP/1.1\r\n\r\n");
+    w.send(S, b"\x81\x05HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n");
+    let r = w.report();
+    let c = conn(&r);
+    assert_eq!((c.requests, c.responses), (1, 1));
+    assert!(c.messages.iter().all(|m| m.verdicts.is_empty()));
+}
