@@ -1062,3 +1062,30 @@ fn random_input_never_panics() {
     let _ = r.render_text(5);
     let _ = serde_json::to_string(&r).unwrap();
 }
+
+/// A browser-style WebSocket heartbeat: the client's masked ping (0x89 0x80 + a fresh 4-byte
+/// mask each time) every 5 s, answered by the server's unmasked pong (0x8a 0x00).
+#[test]
+fn websocket_masked_ping_is_a_heartbeat() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:443");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for i in 0..8u8 {
+        let ping = [0x89, 0x80, i.wrapping_mul(37), i ^ 0x5a, 0x11 + i, 0xf0 - i];
+        a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &ping, 0);
+        a.seg(&mut sc, t + MS, 1, fl::PSH | fl::ACK, &[0x8a, 0x00], 0);
+        t += 5 * S;
+    }
+    let (r, _) = sc.run(Options::default());
+    let hb = r.streams[0]
+        .heartbeat
+        .as_ref()
+        .expect("websocket heartbeat");
+    assert_eq!(
+        (hb.sender, hb.probe_hex.as_str(), hb.probe_len),
+        ("client", "8980", 6)
+    );
+    assert_eq!(hb.reply_hex.as_deref(), Some("8a00"));
+    assert_eq!((hb.beats, hb.period_s), (8, 5.0));
+}
