@@ -79,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 d.on_segment(&seg);
             }
         }
-        if filter.as_ref().map_or(true, |f| f.matches(&frame)) {
+        if !matches!(&filter, Some(f) if !f.matches(&frame)) {
             table.on_frame(&frame);
         }
     }
