@@ -202,15 +202,37 @@ fn sigterm_under_load_loses_no_request() {
         let a = line.rsplit(' ').next().unwrap().to_string();
         (Guard(child), a)
     };
-    let (mut p, addr, _) = proxy(&["--upstream", &slow_addr, "--keepalive-requests", "0"]);
+    let (mut p, addr, admin) = proxy(&[
+        "--upstream",
+        &slow_addr,
+        "--keepalive-requests",
+        "0",
+        "--admin",
+        "127.0.0.1:0",
+    ]);
+    let admin = admin.unwrap();
     let port = addr.rsplit(':').next().unwrap().to_string();
     let load = std::thread::spawn(move || {
         peer(
-            &["load", "127.0.0.1", &port, "16", "4"],
+            &["load", "127.0.0.1", &port, "16", "10"],
             Duration::from_secs(60),
         )
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    // Signal only once the load is really running (a loaded machine can take a while to
+    // start the Python clients).
+    let t0 = Instant::now();
+    loop {
+        let stats = curl(&[&format!("http://{admin}/stats")]);
+        let served = serde_json::from_str::<serde_json::Value>(&stats)
+            .ok()
+            .and_then(|v| v["requests"].as_u64())
+            .unwrap_or(0);
+        if served >= 100 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "load never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (code, took) = p.terminate();
     let r = load.join().unwrap();
     assert_eq!(code, Some(0));

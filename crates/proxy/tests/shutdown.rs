@@ -4,6 +4,7 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -16,7 +17,7 @@ fn graceful_shutdown_under_load_loses_no_request() {
     let port = proxy.addr.port().to_string();
     let load = std::thread::spawn(move || {
         peer(
-            &["load", "127.0.0.1", &port, "16", "4"],
+            &["load", "127.0.0.1", &port, "16", "10"],
             Duration::from_secs(60),
         )
     });
@@ -28,7 +29,13 @@ fn graceful_shutdown_under_load_loses_no_request() {
     idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = [0u8; 512];
     assert!(idle.read(&mut buf).unwrap() > 0);
-    std::thread::sleep(Duration::from_millis(1500));
+    // Stop only once the load is really running (a loaded machine can take a while to start
+    // the Python clients).
+    let t0 = Instant::now();
+    while proxy.ctl.stats.requests.load(Ordering::Relaxed) < 100 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "load never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let t0 = Instant::now();
     proxy.stop();
     let drained_in = t0.elapsed();
