@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(required_unless_present = "list_fields")]
     file: Option<PathBuf>,
     /// Display filter (Wireshark syntax), e.g. 'tcp.len eq 1 or tcp.flags.reset eq 1'.
-    #[arg(short = 'Y', long = "display-filter", value_name = "FILTER")]
+    #[arg(short = 'Y', long = "display-filter", value_name = "FILTER", allow_hyphen_values = true)]
     filter: Option<String>,
     /// Output format: text (one summary line per frame), fields (-e columns), json.
     #[arg(short = 'T', value_name = "FORMAT", default_value = "text", value_parser = ["text", "fields", "json"])]
