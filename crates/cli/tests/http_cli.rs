@@ -111,3 +111,56 @@ fn exit_codes() {
     assert!(out.contains("No HTTP/1.x traffic found."), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn display_filter_selects_whole_connections() {
+    let cap = scenario().join("capture.pcapng");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(scenario().join("truth.json")).unwrap()).unwrap();
+    let port = truth["scripted_server"]["port"].as_u64().unwrap();
+    let want: Vec<u64> = truth["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["server_port"].as_u64() == Some(port))
+        .map(|c| c["client_port"].as_u64().unwrap())
+        .collect();
+    let filter = format!("tcp.port == {port}");
+    let (code, out, err) = run(&[cap.to_str().unwrap(), "-Y", &filter, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let mut got: Vec<u64> = r["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["client"]
+                .as_str()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    got.sort();
+    let mut want = want;
+    want.sort();
+    assert_eq!(got, want);
+    // Whole connections: every request the truth lists on them is there.
+    let reqs: u64 = r["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["requests"].as_u64().unwrap())
+        .sum();
+    let truth_reqs = truth["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["server_port"].as_u64() == Some(port))
+        .count() as u64;
+    assert_eq!(reqs, truth_reqs);
+    assert_eq!(run(&[cap.to_str().unwrap(), "-Y", "tcp.port =="]).0, 2);
+}

@@ -7,7 +7,7 @@ use super::{EXIT_FAILURE, EXIT_PROBLEMS};
 use keepsight_engine::Engine;
 use keepsight_http::report::{close_text, estimate_text, secs, verdict_text};
 use keepsight_http::{Analyzer, Close, Connection, Kind, Options, Report, Segment};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ use std::process::ExitCode;
 #[command(after_long_help = "Examples:\n  \
     keepsight http capture.pcapng\n  \
     keepsight http capture.pcapng --stream 4 --all\n  \
+    keepsight http capture.pcapng -Y 'tcp.port == 8080'\n  \
     keepsight http capture.pcap --json\n\n\
     HTTP is recognised by content (any port). Framing follows RFC 9112; unlike tshark 4.0, a \
     response whose body is shorter than its Content-Length is reported, not hidden.\n\n\
@@ -31,6 +32,11 @@ pub struct Args {
     /// Only this TCP stream (tcp.stream).
     #[arg(long, value_name = "N")]
     stream: Option<u32>,
+    /// Only connections with at least one frame matching this display filter (Wireshark
+    /// syntax), e.g. 'tcp.port == 8080' or 'ip.addr == 10.0.0.1'. Whole connections are
+    /// analysed, never single frames (reassembly needs every segment); costs a second read.
+    #[arg(short = 'Y', long = "display-filter", value_name = "FILTER")]
+    filter: Option<String>,
     /// List every message of the shown connections, not only faulty ones.
     #[arg(long)]
     all: bool,
@@ -39,10 +45,9 @@ pub struct Args {
     max_connections: usize,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let path = &args.file;
-    let mut engine = match Engine::open(path) {
-        Ok(e) => e,
+fn open(path: &std::path::Path) -> Result<Engine, ExitCode> {
+    match Engine::open(path) {
+        Ok(e) => Ok(e),
         Err(e)
             if e.is_damage()
                 || matches!(
@@ -52,12 +57,47 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ) =>
         {
             eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_PROBLEMS));
+            Err(ExitCode::from(EXIT_PROBLEMS))
         }
         Err(e) => {
             eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_FAILURE));
+            Err(ExitCode::from(EXIT_FAILURE))
         }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let path = &args.file;
+    // With -Y: a first pass finds the streams with a matching frame.
+    let streams: Option<HashSet<u32>> = match &args.filter {
+        None => None,
+        Some(expr) => {
+            let filter = match keepsight_filter::Filter::compile(expr) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("keepsight: invalid display filter:\n{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let mut engine = match open(path) {
+                Ok(e) => e,
+                Err(code) => return Ok(code),
+            };
+            let mut set = HashSet::new();
+            // A read error here shows up again (and is reported) in the main pass.
+            while let Ok(Some(frame)) = engine.next_frame() {
+                if let Some(tcp) = frame.tcp.as_ref() {
+                    if !set.contains(&tcp.stream) && filter.matches(&frame) {
+                        set.insert(tcp.stream);
+                    }
+                }
+            }
+            Some(set)
+        }
+    };
+    let mut engine = match open(path) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
     };
     let mut a = Analyzer::new(Options {
         keep_all_messages: args.json || args.all,
@@ -75,7 +115,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let Some(tcp) = frame.tcp.as_ref() else {
             continue;
         };
-        if args.stream.is_some_and(|s| s != tcp.stream) {
+        if args.stream.is_some_and(|s| s != tcp.stream)
+            || streams
+                .as_ref()
+                .is_some_and(|set| !set.contains(&tcp.stream))
+        {
             continue;
         }
         let Some((src, dst)) = frame.endpoints() else {
