@@ -17,6 +17,12 @@
 //! not read capture files — the caller (the `keepsight` CLI) adapts its frames to [`Segment`].
 //! Framing follows RFC 9112 §6, not tshark: where tshark 4.0 never shows a short-body response,
 //! this crate reports it.
+//!
+//! Known limits: times are capture-point times (a client-side capture sees the server's idle
+//! close one half round trip late); a capture gap inside a header section or chunk line loses
+//! that message (the parser resynchronises at the next message start and marks a capture gap);
+//! a body shorter than its Content-Length is only noticed when the sender closes or, for
+//! responses, when a segment starts with the next status line while a newer request waits.
 
 mod analyzer;
 mod conn;
