@@ -69,7 +69,7 @@ fn idle_timeout_closes_within_its_bound_and_header_is_advertised() {
     assert_eq!(r["after"], "eof", "{r}");
     let secs = r["seconds"].as_f64().unwrap();
     assert!(
-        (0.95..1.6).contains(&secs),
+        (0.95..2.0).contains(&secs),
         "idle close after {secs:.3}s, want ~1s"
     );
 }
@@ -86,7 +86,7 @@ fn header_timeout_bounds_a_silent_or_slow_client() {
     let secs = r["seconds"].as_f64().unwrap();
     assert_eq!(r["after"], "eof");
     assert!(
-        (0.75..1.4).contains(&secs),
+        (0.75..1.8).contains(&secs),
         "silent client closed after {secs:.3}s"
     );
     // Half a head, then silence (slowloris).
@@ -99,7 +99,7 @@ fn header_timeout_bounds_a_silent_or_slow_client() {
     let secs = t0.elapsed().as_secs_f64();
     assert_eq!(n, 0, "expected EOF");
     assert!(
-        (0.75..1.4).contains(&secs),
+        (0.75..1.8).contains(&secs),
         "half head closed after {secs:.3}s"
     );
 }
@@ -115,7 +115,7 @@ fn keepalive_time_limits_connection_lifetime() {
     assert_eq!(last["close"], true, "{r}");
     let t = last["t"].as_f64().unwrap();
     assert!(
-        (1.0..1.5).contains(&t),
+        (1.0..1.8).contains(&t),
         "closed at {t:.2}s, want the first response after 1s"
     );
     assert!(responses[..responses.len() - 1]

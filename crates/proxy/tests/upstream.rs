@@ -251,7 +251,6 @@ fn curl_post_with_expect_continue_and_head_through_nginx() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("body");
     std::fs::write(&f, &body).unwrap();
-    let t0 = std::time::Instant::now();
     let out = Command::new("curl")
         .args([
             "-sv",
@@ -267,12 +266,6 @@ fn curl_post_with_expect_continue_and_head_through_nginx() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("< HTTP/1.1 100 Continue"), "{err}");
-    // curl waits a full second for 100 Continue when none comes.
-    assert!(
-        t0.elapsed() < Duration::from_millis(900),
-        "{:?}",
-        t0.elapsed()
-    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "got POST 200000\n");
     let out = Command::new("curl")
         .args(["-s", "-I", "--max-time", "10", &url])
