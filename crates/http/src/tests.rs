@@ -879,3 +879,45 @@ fn upgrade_stops_http_parsing_in_both_directions() {
     assert_eq!((c.requests, c.responses), (1, 1));
     assert!(c.messages.iter().all(|m| m.verdicts.is_empty()));
 }
+
+#[test]
+fn long_stray_runs_and_huge_headers_stay_bounded_and_exact() {
+    let mut w = Wire::new();
+    w.send(C, b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    let f = w.send(S, &resp("ok", ""));
+    // 100 000 stray bytes (more than the scan buffer keeps) in 1000-byte segments.
+    for _ in 0..100 {
+        w.send(S, &[b'x'; 1000]);
+    }
+    w.send(C, b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    let next = w.send(S, &resp("fine", ""));
+    let r = w.report();
+    let rs = responses(conn(&r));
+    assert_eq!(
+        rs[0].verdicts,
+        vec![Verdict::BodyLongerThanLength {
+            declared: 2,
+            excess: 100_000,
+            excess_frame: f + 1,
+            next_frame: Some(next)
+        }]
+    );
+    assert_eq!((rs[1].number, rs[1].frame), (2, next));
+
+    // A 100 KB header section: given up on (bounded), no panic, the next message still parses.
+    let mut w = Wire::new();
+    let mut big = b"GET /big HTTP/1.1\r\nX: ".to_vec();
+    big.resize(100_000, b'a');
+    big.extend_from_slice(b"\r\n\r\n");
+    for c in big.chunks(1400) {
+        w.send(C, c);
+    }
+    w.send(C, b"GET /small HTTP/1.1\r\nHost: h\r\n\r\n");
+    w.send(S, &resp("ok", ""));
+    let r = w.report();
+    let c = conn(&r);
+    assert!(c
+        .messages
+        .iter()
+        .any(|m| m.uri.as_deref() == Some("/small")));
+}
