@@ -281,6 +281,8 @@ impl Conn {
             version,
             core.last_resp_conn_hdr.as_deref(),
             core.responses > 0,
+            core.ka_timeout,
+            core.ka_max,
         );
         Some(Connection {
             stream: core.stream,

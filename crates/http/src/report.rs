@@ -8,14 +8,20 @@ use crate::model::{
 use crate::parse::{end_text, has_token};
 use std::collections::BTreeMap;
 
-/// What the last response's `Connection` header means for this version.
-pub fn persistence(version: u8, connection: Option<&str>, any_response: bool) -> String {
+/// What the last response's `Connection` and `Keep-Alive` headers mean for this version.
+pub fn persistence(
+    version: u8,
+    connection: Option<&str>,
+    any_response: bool,
+    ka_timeout: Option<u64>,
+    ka_max: Option<u64>,
+) -> String {
     if !any_response {
         return "no response seen".into();
     }
     let close = has_token(connection, "close");
     let ka = has_token(connection, "keep-alive");
-    match (version, close, ka) {
+    let mut s: String = match (version, close, ka) {
         (_, true, _) => "Connection: close: the server closes after this response".into(),
         (0, false, true) => {
             "HTTP/1.0 with Connection: keep-alive: persistent by explicit agreement".into()
@@ -24,7 +30,18 @@ pub fn persistence(version: u8, connection: Option<&str>, any_response: bool) ->
             "HTTP/1.0 without keep-alive: the server closes after each response".into()
         }
         (_, false, _) => "HTTP/1.1: persistent unless either side says close".into(),
+    };
+    // Keep-Alive (RFC 2068 §19.7.1, informative): hints, not promises; nginx sends timeout= only
+    // when keepalive_timeout has a second value.
+    if let Some(t) = ka_timeout {
+        s.push_str(&format!(
+            "; Keep-Alive: timeout={t}: the server says it keeps an idle connection about {t} s"
+        ));
     }
+    if let Some(m) = ka_max {
+        s.push_str(&format!("; max={m}: about {m} more requests allowed on it"));
+    }
+    s
 }
 
 pub fn secs(ns: i64) -> String {

@@ -194,6 +194,7 @@ fn idle_close_then_reuse_race() {
         }
     );
     assert_eq!(c.keep_alive_timeout_s, Some(2));
+    assert!(c.persistence.contains("timeout=2") && c.persistence.contains("max=100"));
     assert_eq!(r.servers[0].idle_closes, 1);
     assert!(r
         .findings

@@ -234,14 +234,6 @@ fn render_text(r: &Report, file: &str, all: bool, max: usize) -> String {
         "stream", "client -> server", "version", "req/resp", "max idle", "end"
     );
     for c in &shown {
-        let ka = match (c.keep_alive_timeout_s, c.keep_alive_max) {
-            (None, None) => String::new(),
-            (t, m) => format!(
-                "  Keep-Alive:{}{}",
-                t.map(|t| format!(" timeout={t}")).unwrap_or_default(),
-                m.map(|m| format!(" max={m}")).unwrap_or_default()
-            ),
-        };
         let _ = writeln!(
             s,
             "  {:>6}  {:<45} HTTP/1.{} {:>8}  {:>9}  {}",
@@ -259,13 +251,12 @@ fn render_text(r: &Report, file: &str, all: bool, max: usize) -> String {
         let _ = writeln!(s, "          why: {}", close_text(&c.close));
         let _ = writeln!(
             s,
-            "          headers: {}{}{}",
+            "          headers: {}{}",
             c.connection_header
                 .as_deref()
                 .map(|h| format!("Connection: {h} — "))
                 .unwrap_or_default(),
-            c.persistence,
-            ka
+            c.persistence
         );
         if !c.saw_syn {
             s.push_str("          note: the capture began after this connection opened\n");
