@@ -303,6 +303,15 @@ fn conv_matches_tshark() {
                 break;
             }
         }
+        // -t ad: local date and time (TZ=UTC here).
+        let theirs = run(
+            "tshark",
+            &["-q", "-t", "ad", "-z", "conv,tcp", "-r", s(file)],
+        );
+        let ours = run("keepsight", &["conv", "--tshark", "-t", "ad", s(file)]);
+        if theirs != ours {
+            p.push(first_difference(file, "conv -t ad", &theirs, &ours));
+        }
         // With a filter (tshark's -z conv,tcp,FILTER).
         let filter = "tcp.len > 0";
         let theirs = run(

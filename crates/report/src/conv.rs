@@ -225,27 +225,73 @@ fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
+/// Start time as tshark's `-t ad` prints it in this table: local date and time to the second.
+/// Falls back to UTC when the local offset cannot be known (the `time` crate refuses to read
+/// it once the process has several threads).
+pub fn local_date(ts_ns: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_ns)) else {
+        return "-".into();
+    };
+    let t = time::UtcOffset::local_offset_at(t)
+        .map(|o| t.to_offset(o))
+        .unwrap_or(t);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// How the start column is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartColumn {
+    /// Seconds since the capture's first frame (tshark's default).
+    Relative,
+    /// Local date and time (tshark's `-t ad`).
+    AbsoluteDate,
+}
+
 /// The table as `tshark -q -z conv,tcp` prints it; with `extra`, keepsight's columns follow
 /// tshark's on each row (tshark's columns keep their exact positions).
-pub fn render_text(rows: &[Row], filter: Option<&str>, extra: bool) -> String {
+pub fn render_text(rows: &[Row], filter: Option<&str>, extra: bool, start: StartColumn) -> String {
+    let abs = start == StartColumn::AbsoluteDate;
     let rule = "=".repeat(80);
     let mut s = String::new();
     let _ = writeln!(s, "{rule}");
     let _ = writeln!(s, "TCP Conversations");
     let _ = writeln!(s, "Filter:{}", filter.unwrap_or("<No Filter>"));
     let pad = " ".repeat(59);
-    let _ = write!(
-        s,
-        "{pad}|       <-      | |       ->      | |     Total     |    Relative    |   Duration   |"
-    );
+    let _ = if abs {
+        // tshark 4.0.17 also says "Size" instead of "Bytes" in this variant.
+        write!(
+            s,
+            "{pad}|       <-      | |       ->      | |     Total     | Absolute Date  |   Duration   |"
+        )
+    } else {
+        write!(
+            s,
+            "{pad}|       <-      | |       ->      | |     Total     |    Relative    |   Duration   |"
+        )
+    };
     if extra {
         s.push_str(" Ended      | Longest idle | Heartbeat");
     }
     s.push('\n');
-    let _ = write!(
-        s,
-        "{pad}| Frames  Bytes | | Frames  Bytes | | Frames  Bytes |      Start     |              |"
-    );
+    let _ = if abs {
+        write!(
+            s,
+            "{pad}| Frames  Size  | | Frames  Size  | | Frames  Size  |     Start      |              |"
+        )
+    } else {
+        write!(
+            s,
+            "{pad}| Frames  Bytes | | Frames  Bytes | | Frames  Bytes |      Start     |              |"
+        )
+    };
     if extra {
         s.push_str(" by         |          (s) | period (s)");
     }
@@ -253,7 +299,7 @@ pub fn render_text(rows: &[Row], filter: Option<&str>, extra: bool) -> String {
     for r in rows {
         let _ = write!(
             s,
-            "{:<26} <-> {:<26}  {:6} {:<9}  {:6} {:<9}  {:6} {:<9}  {:14.9}   {:12.4}",
+            "{:<26} <-> {:<26}  {:6} {:<9}  {:6} {:<9}  {:6} {:<9}  {:>14}   {:12.4}",
             endpoint(&r.a),
             endpoint(&r.b),
             r.frames_ba,
@@ -262,7 +308,11 @@ pub fn render_text(rows: &[Row], filter: Option<&str>, extra: bool) -> String {
             si_bytes(r.bytes_ab),
             r.frames(),
             si_bytes(r.bytes()),
-            secs(r.rel_start_ns),
+            if abs {
+                local_date(r.first_ns)
+            } else {
+                format!("{:.9}", secs(r.rel_start_ns))
+            },
             secs(r.duration_ns()),
         );
         if extra {

@@ -6,7 +6,7 @@ use super::{EXIT_FAILURE, EXIT_PROBLEMS};
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_engine::Engine;
 use keepsight_filter::Filter;
-use keepsight_report::conv::{render_text, Conversations};
+use keepsight_report::conv::{render_text, Conversations, StartColumn};
 use keepsight_report::segment::diagnose_segment;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -33,6 +33,10 @@ pub struct Args {
     /// Print only tshark's columns.
     #[arg(long)]
     tshark: bool,
+    /// Start column: r (seconds since the first frame, default) or ad (local date and time),
+    /// as tshark's -t.
+    #[arg(short = 't', value_name = "FORMAT", default_value = "r", value_parser = ["r", "ad"])]
+    time_format: String,
     /// JSON (one object per conversation, all numbers unformatted).
     #[arg(long, conflicts_with = "tshark")]
     json: bool,
@@ -100,7 +104,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;
     } else {
-        out.write_all(render_text(&rows, args.filter.as_deref(), !args.tshark).as_bytes())?;
+        let start = if args.time_format == "ad" {
+            StartColumn::AbsoluteDate
+        } else {
+            StartColumn::Relative
+        };
+        let text = render_text(&rows, args.filter.as_deref(), !args.tshark, start);
+        out.write_all(text.as_bytes())?;
     }
     out.flush()?;
     if let Some(e) = damage {
