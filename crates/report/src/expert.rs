@@ -341,9 +341,9 @@ pub fn finding_severity(f: &Finding) -> Severity {
     }
 }
 
-/// keepsight's findings as one more section, in the same row layout: the count is 1 (each
-/// finding is about one moment), the group is the finding's kind, the protocol column names
-/// the stream, and the summary is the finding's message, first line.
+/// keepsight's findings as one more section, one row per finding (no count: each
+/// finding is about one moment): severity, kind, stream, the message's first line and the
+/// first frames that show it.
 pub fn render_findings(findings: &[Finding], min: Severity) -> String {
     let shown: Vec<&Finding> = findings
         .iter()
@@ -358,7 +358,12 @@ pub fn render_findings(findings: &[Finding], min: Severity) -> String {
         "\nkeepsight findings ({})\n=============\n",
         shown.len()
     );
-    out.push_str("    Severity       Kind             Stream  Summary\n");
+    // Kinds are longer than tshark's group names, so this section has its own column widths.
+    let _ = writeln!(
+        out,
+        "{:>12} {:<32} {:>14}  Summary",
+        "Severity", "Kind", "Stream"
+    );
     for f in shown {
         let stream = f
             .stream
@@ -368,7 +373,7 @@ pub fn render_findings(findings: &[Finding], min: Severity) -> String {
         let frames: Vec<String> = f.frames.iter().take(3).map(|n| n.to_string()).collect();
         let _ = writeln!(
             out,
-            "{:>12} {:>10} {:>18}  {} [frames {}]",
+            "{:>12} {:<32} {:>14}  {} [frames {}]",
             f.severity.as_str(),
             f.kind.as_str(),
             stream,
