@@ -273,6 +273,25 @@ fields! {
     UDP_STREAM = "udp.stream": T::UInt(32), Dec, "UDP stream index";
     UDP_PAYLOAD = "udp.payload": T::Bytes, Dec, "Datagram payload bytes";
 
+    // HTTP/1.x: values come from keepsight-http's analysis of the whole capture (as tshark -2
+    // shows them: a request knows its response frame).
+    HTTP = "http": T::Protocol, Dec, "Hypertext Transfer Protocol (frames where an HTTP message ends)";
+    HTTP_REQUEST = "http.request": T::None, Dec, "This frame ends an HTTP request";
+    HTTP_RESPONSE = "http.response": T::None, Dec, "This frame ends an HTTP response";
+    HTTP_REQUEST_METHOD = "http.request.method": T::String, Dec, "Request method";
+    HTTP_REQUEST_URI = "http.request.uri": T::String, Dec, "Request target";
+    HTTP_REQUEST_VERSION = "http.request.version": T::String, Dec, "Request HTTP version";
+    HTTP_RESPONSE_VERSION = "http.response.version": T::String, Dec, "Response HTTP version";
+    HTTP_RESPONSE_CODE = "http.response.code": T::UInt(16), Dec, "Response status code";
+    HTTP_RESPONSE_PHRASE = "http.response.phrase": T::String, Dec, "Response reason phrase";
+    HTTP_CONNECTION = "http.connection": T::String, Dec, "Connection header value";
+    HTTP_CONTENT_LENGTH = "http.content_length": T::UInt(64), Dec, "Content-Length header value";
+    HTTP_TRANSFER_ENCODING = "http.transfer_encoding": T::String, Dec, "Transfer-Encoding header value";
+    HTTP_HOST = "http.host": T::String, Dec, "Host header value";
+    HTTP_REQUEST_IN = "http.request_in": T::FrameNum, Dec, "Frame of the request this response answers";
+    HTTP_RESPONSE_IN = "http.response_in": T::FrameNum, Dec, "Frame of the response to this request";
+    HTTP_TIME = "http.time": T::RelTime, Dec, "Time from the request to this response";
+
     DATA = "data": T::Protocol, Dec, "Payload not decoded by a higher protocol";
     DATA_DATA = "data.data": T::Bytes, Dec, "Payload bytes";
     DATA_LEN = "data.len": T::UInt(32), Dec, "Payload length";

@@ -6,7 +6,7 @@
 use super::{EXIT_FAILURE, EXIT_PROBLEMS};
 use keepsight_engine::Engine;
 use keepsight_http::report::{close_text, estimate_text, secs, verdict_text};
-use keepsight_http::{Analyzer, Close, Connection, Kind, Options, Report, Segment};
+use keepsight_http::{Analyzer, Close, Connection, Kind, Options, Report};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
@@ -122,25 +122,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         {
             continue;
         }
-        let Some((src, dst)) = frame.endpoints() else {
-            continue;
-        };
-        let Some(h) = frame.dissection.tcp(frame.data()) else {
-            continue;
-        };
-        a.segment(&Segment {
-            frame: frame.number,
-            ts_ns: frame.ts_ns,
-            stream: tcp.stream,
-            src,
-            dst,
-            flags: h.flags().0,
-            seq: tcp.seq,
-            ack: tcp.ack,
-            len: frame.tcp_len().unwrap_or(0),
-            payload: frame.tcp_payload(),
-            keep_alive: tcp.flags.0 & keepsight_engine::tcp::flag::KEEP_ALIVE != 0,
-        });
+        if let Some(segment) = super::http_segment(&frame) {
+            a.segment(&segment);
+        }
     }
     let report = a.finish();
     let stdout = io::stdout();

@@ -16,3 +16,25 @@ pub mod serve;
 /// 2: usage error (clap's own code). 3: the command could not run (I/O, bind, ...).
 pub const EXIT_PROBLEMS: u8 = 1;
 pub const EXIT_FAILURE: u8 = 3;
+
+/// The HTTP analyzer's view of one TCP frame (shared by `http` and `packets`).
+pub(crate) fn http_segment<'a>(
+    frame: &'a keepsight_engine::Frame<'a>,
+) -> Option<keepsight_http::Segment<'a>> {
+    let tcp = frame.tcp.as_ref()?;
+    let (src, dst) = frame.endpoints()?;
+    let h = frame.dissection.tcp(frame.data())?;
+    Some(keepsight_http::Segment {
+        frame: frame.number,
+        ts_ns: frame.ts_ns,
+        stream: tcp.stream,
+        src,
+        dst,
+        flags: h.flags().0,
+        seq: tcp.seq,
+        ack: tcp.ack,
+        len: frame.tcp_len().unwrap_or(0),
+        payload: frame.tcp_payload(),
+        keep_alive: tcp.flags.0 & keepsight_engine::tcp::flag::KEEP_ALIVE != 0,
+    })
+}

@@ -27,7 +27,12 @@ pub struct Args {
     #[arg(required_unless_present = "list_fields")]
     file: Option<PathBuf>,
     /// Display filter (Wireshark syntax), e.g. 'tcp.len eq 1 or tcp.flags.reset eq 1'.
-    #[arg(short = 'Y', long = "display-filter", value_name = "FILTER", allow_hyphen_values = true)]
+    #[arg(
+        short = 'Y',
+        long = "display-filter",
+        value_name = "FILTER",
+        allow_hyphen_values = true
+    )]
     filter: Option<String>,
     /// Output format: text (one summary line per frame), fields (-e columns), json.
     #[arg(short = 'T', value_name = "FORMAT", default_value = "text", value_parser = ["text", "fields", "json"])]
@@ -168,6 +173,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("-T fields needs at least one -e FIELD");
     }
     let fopts = parse_field_options(&args.field_options)?;
+    // HTTP fields need the whole capture analysed first (a request knows its response frame, as
+    // with tshark -2), so they cost one extra pass, only when asked for.
+    let wants_http = filter.as_ref().is_some_and(|f| f.fields().any(is_http))
+        || columns
+            .iter()
+            .any(|c| matches!(c, Column::Field(id) if is_http(*id)));
+    let http = if wants_http { http_pass(&path) } else { None };
     use keepsight_engine::capture::ErrorKind;
     let mut engine = match Engine::open(&path) {
         Ok(e) => e,
@@ -227,13 +239,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             if let Some(f) = &filter {
-                if !f.matches(&frame) {
+                if !f.matches(&WithHttp {
+                    frame: &frame,
+                    http: http.as_ref(),
+                }) {
                     continue;
                 }
             }
             frame.time_delta_displayed_ns = prev_displayed.map(|p| frame.ts_ns - p).unwrap_or(0);
             prev_displayed = Some(frame.ts_ns);
-            printer.frame(&frame, &mut out)?;
+            printer.frame(
+                &frame,
+                &WithHttp {
+                    frame: &frame,
+                    http: http.as_ref(),
+                },
+                &mut out,
+            )?;
         }
         printer.end(&mut out)?;
         Ok(None)
@@ -260,6 +282,52 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         (Ok(None), Ok(())) => Ok(ExitCode::SUCCESS),
         (Ok(None), Err(e)) => Err(e.into()),
+    }
+}
+
+fn is_http(id: FieldId) -> bool {
+    keepsight_fields::protocol_of(id) == "http"
+}
+
+/// The HTTP analysis of a whole capture, indexed by frame, for `http.*` fields.
+struct HttpLayer {
+    report: keepsight_http::Report,
+    index: keepsight_http::FrameIndex,
+}
+
+/// First pass for `http.*` fields. A damaged file is analysed up to the damage; the main pass
+/// reports the damage itself.
+fn http_pass(path: &std::path::Path) -> Option<HttpLayer> {
+    let mut engine = Engine::open(path).ok()?;
+    let mut analyzer = keepsight_http::Analyzer::new(keepsight_http::Options {
+        keep_all_messages: true,
+    });
+    while let Ok(Some(frame)) = engine.next_frame() {
+        if let Some(segment) = super::http_segment(&frame) {
+            analyzer.segment(&segment);
+        }
+    }
+    let report = analyzer.finish();
+    let index = keepsight_http::FrameIndex::new(&report);
+    Some(HttpLayer { report, index })
+}
+
+/// A frame with the HTTP layer's fields added.
+struct WithHttp<'a> {
+    frame: &'a Frame<'a>,
+    http: Option<&'a HttpLayer>,
+}
+
+impl Packet for WithHttp<'_> {
+    fn visit(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
+        if is_http(field) {
+            if let Some(h) = self.http {
+                h.index
+                    .visit(&h.report, self.frame.number, field.name(), sink);
+            }
+        } else {
+            self.frame.visit(field, sink)
+        }
     }
 }
 
@@ -321,18 +389,18 @@ impl Printer<'_> {
         Ok(())
     }
 
-    fn frame(&mut self, f: &Frame<'_>, out: &mut impl Write) -> io::Result<()> {
+    fn frame(&mut self, f: &Frame<'_>, view: &dyn Packet, out: &mut impl Write) -> io::Result<()> {
         self.line.clear();
         match self.args.format.as_str() {
-            "fields" => self.fields_line(f),
-            "json" => self.json(f),
+            "fields" => self.fields_line(f, view),
+            "json" => self.json(f, view),
             _ => summary_line(f, &self.args.time_format, &mut self.line),
         }
         self.line.push('\n');
         out.write_all(self.line.as_bytes())
     }
 
-    fn fields_line(&mut self, f: &Frame<'_>) {
+    fn fields_line(&mut self, f: &Frame<'_>, view: &dyn Packet) {
         for (i, col) in self.columns.iter().enumerate() {
             if i > 0 {
                 self.line.push_str(&self.fopts.separator);
@@ -342,6 +410,7 @@ impl Printer<'_> {
             }
             column_value(
                 f,
+                view,
                 *col,
                 self.fopts.occurrence,
                 &self.fopts.aggregator,
@@ -353,7 +422,7 @@ impl Printer<'_> {
         }
     }
 
-    fn json(&mut self, f: &Frame<'_>) {
+    fn json(&mut self, f: &Frame<'_>, view: &dyn Packet) {
         let date = {
             let t = render::broken_down(f.ts_ns, false);
             format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
@@ -383,14 +452,14 @@ impl Printer<'_> {
             };
             let mut values: Vec<String> = Vec::new();
             match col {
-                Column::Field(id) => f.visit(id, &mut |v| {
+                Column::Field(id) => view.visit(id, &mut |v| {
                     let mut s = String::new();
                     render::render(id.def(), v, &mut s);
                     values.push(s);
                 }),
                 _ => {
                     let mut s = String::new();
-                    column_value(f, col, Occurrence::All, ",", &mut s);
+                    column_value(f, view, col, Occurrence::All, ",", &mut s);
                     values.push(s);
                 }
             }
@@ -415,7 +484,14 @@ impl Printer<'_> {
     }
 }
 
-fn column_value(f: &Frame<'_>, col: Column, occ: Occurrence, agg: &str, out: &mut String) {
+fn column_value(
+    f: &Frame<'_>,
+    view: &dyn Packet,
+    col: Column,
+    occ: Occurrence,
+    agg: &str,
+    out: &mut String,
+) {
     match col {
         Column::Info => info(f, out),
         Column::Protocol => out.push_str(protocol(f)),
@@ -423,7 +499,7 @@ fn column_value(f: &Frame<'_>, col: Column, occ: Occurrence, agg: &str, out: &mu
             let def = id.def();
             let mut n = 0usize;
             let mut last_start = out.len();
-            f.visit(id, &mut |v: Value<'_>| {
+            view.visit(id, &mut |v: Value<'_>| {
                 match occ {
                     Occurrence::First if n > 0 => {}
                     Occurrence::Last => {
