@@ -225,6 +225,20 @@ fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
+/// tshark's `nstime_to_sec`: whole seconds and nanoseconds converted separately (both
+/// truncated toward zero, as its `nstime_delta` leaves them). The duration column is the
+/// difference of two such values, not the exact difference: on a 6431 s offset the last
+/// digit of a `%.4f` duration depends on it (seen on a 1M-frame capture).
+fn nstime_to_sec(ns: i64) -> f64 {
+    (ns / 1_000_000_000) as f64 + (ns % 1_000_000_000) as f64 / 1e9
+}
+
+/// The duration as tshark computes it from the relative start and stop times.
+fn tshark_duration(r: &Row) -> f64 {
+    let rel_last = r.last_ns - (r.first_ns - r.rel_start_ns);
+    nstime_to_sec(rel_last) - nstime_to_sec(r.rel_start_ns)
+}
+
 /// Start time as tshark's `-t ad` prints it in this table: local date and time to the second.
 /// Falls back to UTC when the local offset cannot be known (the `time` crate refuses to read
 /// it once the process has several threads).
@@ -311,9 +325,9 @@ pub fn render_text(rows: &[Row], filter: Option<&str>, extra: bool, start: Start
             if abs {
                 local_date(r.first_ns)
             } else {
-                format!("{:.9}", secs(r.rel_start_ns))
+                format!("{:.9}", nstime_to_sec(r.rel_start_ns))
             },
-            secs(r.duration_ns()),
+            tshark_duration(r),
         );
         if extra {
             let ended = match (r.ending, r.closed_by) {

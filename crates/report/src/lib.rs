@@ -20,3 +20,36 @@ pub mod conv;
 pub mod expert;
 pub mod follow;
 pub mod segment;
+
+use keepsight_engine::capture::{CaptureError, ErrorKind};
+use keepsight_engine::Engine;
+use std::path::Path;
+
+/// The outcome of opening a capture for a view, classified the way `keepsight packets` does.
+pub enum Opened {
+    /// Read it.
+    Ready(Engine),
+    /// A 0-byte file: an empty capture, as for tshark (the view prints its empty table).
+    Empty,
+    /// Not a capture we can read, or damaged from the first byte (exit status 1).
+    Problem(CaptureError),
+    /// Could not be read at all (I/O; exit status 3).
+    Failure(CaptureError),
+}
+
+pub fn open(path: &Path) -> Opened {
+    match Engine::open(path) {
+        Ok(e) => Opened::Ready(e),
+        Err(e) if matches!(e.kind, ErrorKind::Empty) => Opened::Empty,
+        Err(e)
+            if e.is_damage()
+                || matches!(
+                    e.kind,
+                    ErrorKind::UnknownFormat { .. } | ErrorKind::Unsupported(_)
+                ) =>
+        {
+            Opened::Problem(e)
+        }
+        Err(e) => Opened::Failure(e),
+    }
+}

@@ -4,10 +4,10 @@
 
 use super::{EXIT_FAILURE, EXIT_PROBLEMS};
 use keepsight_diagnose::{Diagnoser, Options};
-use keepsight_engine::Engine;
 use keepsight_filter::Filter;
 use keepsight_report::conv::{render_text, Conversations, StartColumn};
 use keepsight_report::segment::diagnose_segment;
+use keepsight_report::Opened;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,16 +51,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let path = &args.file;
-    let mut engine = match Engine::open(path) {
-        Ok(e) => e,
-        Err(e) => {
+    let mut engine = match keepsight_report::open(path) {
+        Opened::Ready(e) => Some(e),
+        Opened::Empty => None,
+        Opened::Problem(e) => {
             eprintln!("keepsight: {}: {e}", path.display());
-            let code = if e.is_damage() {
-                EXIT_PROBLEMS
-            } else {
-                EXIT_FAILURE
-            };
-            return Ok(ExitCode::from(code));
+            return Ok(ExitCode::from(EXIT_PROBLEMS));
+        }
+        Opened::Failure(e) => {
+            eprintln!("keepsight: {}: {e}", path.display());
+            return Ok(ExitCode::from(EXIT_FAILURE));
         }
     };
     let mut convs = Conversations::new();
@@ -69,6 +69,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut last_ts = 0i64;
     let mut damage = None;
     loop {
+        let Some(engine) = engine.as_mut() else {
+            break;
+        };
         let frame = match engine.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break,

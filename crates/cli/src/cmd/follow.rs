@@ -3,8 +3,8 @@
 //! chunk by chunk, so memory stays bounded by the stream's out-of-order data.
 
 use super::{EXIT_FAILURE, EXIT_PROBLEMS};
-use keepsight_engine::Engine;
 use keepsight_report::follow::{Follow, Format, Printer, Selector};
+use keepsight_report::Opened;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,16 +45,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         _ => Format::Ascii,
     };
     let path = &args.file;
-    let mut engine = match Engine::open(path) {
-        Ok(e) => e,
-        Err(e) => {
+    let mut engine = match keepsight_report::open(path) {
+        Opened::Ready(e) => Some(e),
+        Opened::Empty => None,
+        Opened::Problem(e) => {
             eprintln!("keepsight: {}: {e}", path.display());
-            let code = if e.is_damage() {
-                EXIT_PROBLEMS
-            } else {
-                EXIT_FAILURE
-            };
-            return Ok(ExitCode::from(code));
+            return Ok(ExitCode::from(EXIT_PROBLEMS));
+        }
+        Opened::Failure(e) => {
+            eprintln!("keepsight: {}: {e}", path.display());
+            return Ok(ExitCode::from(EXIT_FAILURE));
         }
     };
     let stdout = io::stdout();
@@ -65,6 +65,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut buf = Vec::new();
     let mut damage = None;
     loop {
+        let Some(engine) = engine.as_mut() else {
+            break;
+        };
         let frame = match engine.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break,
