@@ -224,6 +224,12 @@ impl Diagnoser {
         self.findings.push(f);
     }
 
+    /// Adds a finding made by another analysis of the same capture (HTTP), before `finish`, so
+    /// it is capped, ordered, summarized and matched to the log like the others.
+    pub fn add_finding(&mut self, f: Finding) {
+        self.push_finding(f);
+    }
+
     /// Summarizes every stream still open at `capture_end_ns` and builds the report.
     pub fn finish(mut self, capture_end_ns: i64) -> Report {
         let end = capture_end_ns.clamp(-TS_LIMIT, TS_LIMIT).max(self.last_ts);

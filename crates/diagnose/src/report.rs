@@ -41,6 +41,17 @@ pub enum Kind {
     InjectedReset,
     KeepaliveUnanswered,
     LogMatch,
+    // HTTP/1.x findings, produced by keepsight-http and added by the caller.
+    HttpBodyShorterThanLength,
+    HttpBodyLongerThanLength,
+    HttpUnterminatedChunked,
+    HttpInvalidChunk,
+    HttpTeAndLength,
+    HttpDuplicateContentLength,
+    HttpResponseWithoutRequest,
+    HttpIdleClose,
+    HttpRequestLimitClose,
+    HttpReuseRace,
 }
 
 impl Kind {
@@ -58,6 +69,16 @@ impl Kind {
             Kind::InjectedReset => "injected_reset",
             Kind::KeepaliveUnanswered => "keepalive_unanswered",
             Kind::LogMatch => "log_match",
+            Kind::HttpBodyShorterThanLength => "http_body_shorter_than_length",
+            Kind::HttpBodyLongerThanLength => "http_body_longer_than_length",
+            Kind::HttpUnterminatedChunked => "http_unterminated_chunked",
+            Kind::HttpInvalidChunk => "http_invalid_chunk",
+            Kind::HttpTeAndLength => "http_te_and_length",
+            Kind::HttpDuplicateContentLength => "http_duplicate_content_length",
+            Kind::HttpResponseWithoutRequest => "http_response_without_request",
+            Kind::HttpIdleClose => "http_idle_close",
+            Kind::HttpRequestLimitClose => "http_request_limit_close",
+            Kind::HttpReuseRace => "http_reuse_race",
         }
     }
 }
@@ -84,6 +105,30 @@ pub struct Finding {
     /// Kind-specific numbers (`gap_s`, `late_by_s`, `latency_ms`, ...).
     #[serde(flatten)]
     pub data: Map<String, Value>,
+}
+
+impl Finding {
+    /// A finding from another analysis (e.g. HTTP), with no kind-specific numbers.
+    pub fn new(
+        severity: Severity,
+        kind: Kind,
+        stream: Option<u32>,
+        frames: Vec<u32>,
+        ts_ns: i64,
+        message: String,
+    ) -> Self {
+        Finding {
+            severity,
+            kind,
+            stream,
+            frames,
+            time: crate::civil::fmt_utc(ts_ns),
+            ts_ns,
+            noticed_ns: None,
+            message,
+            data: Map::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -187,6 +187,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let mut d = Diagnoser::new(opts);
+    // HTTP/1.x keep-alive and framing analysis of the same frames (bounded: only messages with
+    // a verdict are kept).
+    let mut http = keepsight_http::Analyzer::new(keepsight_http::Options::default());
     let mut last_ts = 0i64;
     let mut damage = None;
     loop {
@@ -199,6 +202,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         last_ts = last_ts.max(frame.ts_ns);
+        if let Some(segment) = super::http_segment(&frame) {
+            http.segment(&segment);
+        }
         let Some(tcp) = frame.tcp.as_ref() else {
             continue;
         };
@@ -225,6 +231,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             analysis: tcp.flags.0,
         });
     }
+    for f in http.finish().findings {
+        d.add_finding(http_finding(f));
+    }
     let report = d.finish(last_ts);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -243,4 +252,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An HTTP finding in diagnose's terms. Severity: what breaks a client's request is an error;
+/// a server closing an idle or used-up connection is how keep-alive works, worth knowing only.
+fn http_finding(f: keepsight_http::Finding) -> keepsight_diagnose::Finding {
+    use keepsight_diagnose::{Kind, Severity};
+    use keepsight_http::FindingKind as H;
+    let (severity, kind) = match f.kind {
+        H::HttpBodyShorterThanLength => (Severity::Error, Kind::HttpBodyShorterThanLength),
+        H::HttpBodyLongerThanLength => (Severity::Error, Kind::HttpBodyLongerThanLength),
+        H::HttpUnterminatedChunked => (Severity::Error, Kind::HttpUnterminatedChunked),
+        H::HttpInvalidChunk => (Severity::Error, Kind::HttpInvalidChunk),
+        H::HttpTeAndLength => (Severity::Error, Kind::HttpTeAndLength),
+        H::HttpDuplicateContentLength => (Severity::Error, Kind::HttpDuplicateContentLength),
+        H::HttpResponseWithoutRequest => (Severity::Warning, Kind::HttpResponseWithoutRequest),
+        H::HttpReuseRace => (Severity::Error, Kind::HttpReuseRace),
+        H::HttpIdleClose => (Severity::Info, Kind::HttpIdleClose),
+        H::HttpRequestLimitClose => (Severity::Info, Kind::HttpRequestLimitClose),
+    };
+    keepsight_diagnose::Finding::new(
+        severity,
+        kind,
+        Some(f.stream),
+        vec![f.frame],
+        f.ts_ns,
+        f.text,
+    )
 }
