@@ -1,8 +1,7 @@
 //! Turns an engine frame into the segment `keepsight-diagnose` consumes.
 //!
-//! The CLI's `diagnose` command has the same few lines privately; they are repeated here
-//! because the views need the diagnosis (heartbeat period, findings) without depending on the
-//! binary crate (see `NEEDS.md`).
+//! Shared by `keepsight diagnose` and the views that show the diagnosis (heartbeat period,
+//! findings), so the mapping from frames to segments exists once.
 
 use keepsight_diagnose::Segment;
 use keepsight_engine::Frame;

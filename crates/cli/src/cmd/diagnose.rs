@@ -7,7 +7,7 @@ use super::{EXIT_FAILURE, EXIT_PROBLEMS};
 use anyhow::{bail, Context};
 use keepsight_diagnose::middlebox::Middlebox;
 use keepsight_diagnose::options::{parse_duration, parse_hex};
-use keepsight_diagnose::{AppLog, Diagnoser, LogOptions, Options, Segment};
+use keepsight_diagnose::{AppLog, Diagnoser, LogOptions, Options};
 use keepsight_engine::Engine;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -205,31 +205,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(segment) = super::http_segment(&frame) {
             http.segment(&segment);
         }
-        let Some(tcp) = frame.tcp.as_ref() else {
-            continue;
-        };
-        let Some((src, dst)) = frame.endpoints() else {
-            continue;
-        };
-        let data = frame.data();
-        let Some(h) = frame.dissection.tcp(data) else {
-            continue;
-        };
-        d.on_segment(&Segment {
-            frame: frame.number,
-            ts_ns: frame.ts_ns,
-            stream: tcp.stream,
-            src,
-            dst,
-            flags: h.flags().0,
-            seq: tcp.seq,
-            ack: tcp.ack,
-            len: frame.tcp_len().unwrap_or(0),
-            payload: frame.tcp_payload(),
-            window: tcp.window_size,
-            ttl: frame.ttl().unwrap_or(0),
-            analysis: tcp.flags.0,
-        });
+        if let Some(segment) = keepsight_report::segment::diagnose_segment(&frame) {
+            d.on_segment(&segment);
+        }
     }
     for f in http.finish().findings {
         d.add_finding(http_finding(f));
