@@ -27,8 +27,8 @@ use std::path::Path;
 
 /// The outcome of opening a capture for a view, classified the way `keepsight packets` does.
 pub enum Opened {
-    /// Read it.
-    Ready(Engine),
+    /// Read it (boxed: the engine is large and the other variants are not).
+    Ready(Box<Engine>),
     /// A 0-byte file: an empty capture, as for tshark (the view prints its empty table).
     Empty,
     /// Not a capture we can read, or damaged from the first byte (exit status 1).
@@ -39,7 +39,7 @@ pub enum Opened {
 
 pub fn open(path: &Path) -> Opened {
     match Engine::open(path) {
-        Ok(e) => Opened::Ready(e),
+        Ok(e) => Opened::Ready(Box::new(e)),
         Err(e) if matches!(e.kind, ErrorKind::Empty) => Opened::Empty,
         Err(e)
             if e.is_damage()

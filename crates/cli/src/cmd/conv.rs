@@ -68,10 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut diag = (!args.tshark).then(|| Diagnoser::new(Options::default()));
     let mut last_ts = 0i64;
     let mut damage = None;
-    loop {
-        let Some(engine) = engine.as_mut() else {
-            break;
-        };
+    while let Some(engine) = engine.as_mut() {
         let frame = match engine.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break,

@@ -64,10 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut header_done = false;
     let mut buf = Vec::new();
     let mut damage = None;
-    loop {
-        let Some(engine) = engine.as_mut() else {
-            break;
-        };
+    while let Some(engine) = engine.as_mut() {
         let frame = match engine.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break,
