@@ -515,6 +515,27 @@ fn expert_findings_come_after_tshark_sections() {
         rest.contains("keepsight findings") && rest.contains("tcp.stream 0"),
         "heartbeat.pcap has a reset after heartbeats; the findings group says nothing: {rest:?}"
     );
+    // --json carries the same rows and findings.
+    let json: serde_json::Value =
+        serde_json::from_str(&run("keepsight", &["expert", "--json", s(&file)])).unwrap();
+    let mut rows = json["expert"].as_array().expect("expert rows").clone();
+    assert_eq!(rows.len(), expert_rows(&plain).len());
+    // JSON keeps first-occurrence order over all severities; the text groups by severity.
+    let rank = |r: &serde_json::Value| {
+        ["error", "warn", "note", "chat", "comment"]
+            .iter()
+            .position(|s| r["severity"].as_str() == Some(s))
+    };
+    rows.sort_by_key(rank);
+    for (r, t) in rows.iter().zip(expert_rows(&plain)) {
+        assert_eq!(r["summary"].as_str(), Some(t.4.as_str()));
+        assert_eq!(r["frequency"].as_u64().map(|n| n.to_string()), Some(t.1));
+    }
+    let findings = json["findings"].as_array().expect("findings");
+    assert_eq!(
+        findings.len(),
+        rest.lines().filter(|l| l.contains("tcp.stream")).count()
+    );
 }
 
 /// Damaged and odd files: each view reads what it can, exits 0/1/3, never panics.

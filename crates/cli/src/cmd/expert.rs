@@ -4,7 +4,9 @@
 use super::{EXIT_FAILURE, EXIT_PROBLEMS};
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
-use keepsight_report::expert::{render_findings, render_text, ExpertTable, Severity};
+use keepsight_report::expert::{
+    finding_severity, render_findings, render_text, ExpertTable, Severity,
+};
 use keepsight_report::segment::diagnose_segment;
 use keepsight_report::Opened;
 use std::io::{self, Write};
@@ -35,6 +37,10 @@ pub struct Args {
     /// Print only tshark's sections (no keepsight findings).
     #[arg(long)]
     tshark: bool,
+    /// JSON: `{"expert": [rows...], "findings": [...]}` (rows in first-occurrence order, with
+    /// severity, frequency, group, protocol, summary and the first frame that raised it).
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -85,10 +91,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    out.write_all(render_text(table.rows(), min).as_bytes())?;
-    if let Some(d) = diag {
-        let report = d.finish(last_ts);
-        out.write_all(render_findings(&report.findings, min).as_bytes())?;
+    let findings = diag.map(|d| d.finish(last_ts).findings);
+    if args.json {
+        let rows: Vec<_> = table.rows().iter().filter(|r| r.severity >= min).collect();
+        let shown: Vec<_> = findings
+            .iter()
+            .flatten()
+            .filter(|f| finding_severity(f) >= min)
+            .collect();
+        let doc = serde_json::json!({ "expert": rows, "findings": shown });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(render_text(table.rows(), min).as_bytes())?;
+        if let Some(f) = &findings {
+            out.write_all(render_findings(f, min).as_bytes())?;
+        }
     }
     out.flush()?;
     if let Some(e) = damage {
