@@ -13,6 +13,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+/// (filter index, matching frames or the compile error).
+type Outcome = (usize, Result<Vec<u32>, String>);
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -125,7 +127,7 @@ fn keepsight_matches_the_recorded_tshark_lists() {
 
     let corpus = root().join("tests/corpus");
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Result<Vec<u32>, String>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(2, |p| p.get());
     std::thread::scope(|s| {
         for _ in 0..workers {

@@ -53,7 +53,9 @@ fn mutate(original: &[u8], seed: u64) -> (Vec<u8>, &'static str) {
 }
 
 fn read_everything(bytes: Vec<u8>) -> usize {
-    let Ok(reader) = CaptureReader::from_bytes(bytes) else { return 0 };
+    let Ok(reader) = CaptureReader::from_bytes(bytes) else {
+        return 0;
+    };
     let mut engine = Engine::from_reader(reader);
     let fields: Vec<_> = all_fields().map(|(id, _)| id).collect();
     let mut frames = 0;
@@ -73,7 +75,9 @@ fn mutated_corpus_captures_never_panic() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus");
     let mut files = Vec::new();
     for sub in ["", "fmt", "link", "bad", "crafted"] {
-        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else { continue };
+        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let name = p.file_name().unwrap().to_string_lossy().to_string();
@@ -84,7 +88,10 @@ fn mutated_corpus_captures_never_panic() {
     }
     files.sort();
     assert!(files.len() > 40, "corpus not found ({} files)", files.len());
-    let mutations: u64 = std::env::var("KEEPSIGHT_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let mutations: u64 = std::env::var("KEEPSIGHT_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
     for file in &files {
         let original = std::fs::read(file).unwrap();
         if original.is_empty() {
@@ -93,7 +100,11 @@ fn mutated_corpus_captures_never_panic() {
         for seed in 0..mutations {
             let (bytes, kind) = mutate(&original, seed);
             let result = std::panic::catch_unwind(|| read_everything(bytes));
-            assert!(result.is_ok(), "{}: panicked on mutation seed {seed} ({kind})", file.display());
+            assert!(
+                result.is_ok(),
+                "{}: panicked on mutation seed {seed} ({kind})",
+                file.display()
+            );
         }
     }
 }

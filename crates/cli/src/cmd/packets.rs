@@ -233,7 +233,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Err(e) => return Ok(Some(e)),
             };
             read += 1;
-            if read % 65_536 == 0 {
+            if read.is_multiple_of(65_536) {
                 if let Some(p) = &progress {
                     p.set_position(engine_position(&frame));
                 }
