@@ -461,7 +461,8 @@ fn errors_point_at_the_token_and_say_what_to_do() {
     assert!(err("tcp.len contains 1").contains("contains"));
     assert!(err("tcp.payload matches 41").contains("double-quoted"));
     assert!(err("ip.src == \"10.0.0.1\"").contains("without quotes"));
-    assert!(err("http.request").contains("unknown field `http.request`"));
+    assert!(err("dns.qry.name").contains("unknown field `dns.qry.name`"));
+    assert!(err("dns.qry.name").contains("does not dissect this protocol"));
     assert!(err("lower(tcp.payload) == \"a\"").contains("string fields"));
     assert!(err("tcp.flags.syn == tcp.len").contains("cannot be compared"));
     assert!(err("tcp.srcport[0] == 1").contains("cannot be sliced"));
