@@ -40,8 +40,29 @@ fn drained_run_on_the_wire() {
         Duration::from_secs(30),
     );
     assert_eq!(r["closes"], 50, "{r}");
-    // Let the last segments reach the capture, then stop tshark (SIGTERM, it finishes the file).
-    std::thread::sleep(Duration::from_millis(500));
+    // Wait until the capture holds every server FIN (the last segments of the run), then stop
+    // tshark (SIGTERM, it finishes the file). A fixed sleep lost the tail on a loaded machine.
+    let fins_captured = || -> usize {
+        Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args([
+                "-Y",
+                &format!("tcp.flags.fin == 1 && tcp.srcport == {port}"),
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+            .unwrap_or(0)
+    };
+    let waited = Instant::now();
+    while fins_captured() < 50 && waited.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     drop(tshark);
 
     let fields = |filter: &str, field: &str| -> Vec<String> {
