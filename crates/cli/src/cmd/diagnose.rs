@@ -8,7 +8,6 @@ use anyhow::{bail, Context};
 use keepsight_diagnose::middlebox::Middlebox;
 use keepsight_diagnose::options::{parse_duration, parse_hex};
 use keepsight_diagnose::{AppLog, Diagnoser, LogOptions, Options};
-use keepsight_engine::Engine;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -168,23 +167,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let path = &args.file;
-    let mut engine = match Engine::open(path) {
+    let mut engine = match super::open_capture(path) {
         Ok(e) => e,
-        Err(e)
-            if e.is_damage()
-                || matches!(
-                    e.kind,
-                    keepsight_engine::capture::ErrorKind::UnknownFormat { .. }
-                        | keepsight_engine::capture::ErrorKind::Empty
-                ) =>
-        {
-            eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_PROBLEMS));
-        }
-        Err(e) => {
-            eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
+        Err(code) => return Ok(code),
     };
     let mut d = Diagnoser::new(opts);
     // HTTP/1.x keep-alive and framing analysis of the same frames (bounded: only messages with

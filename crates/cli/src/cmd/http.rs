@@ -3,8 +3,7 @@
 //! This module adapts engine frames to `keepsight_http::Segment` and prints; the analysis is in
 //! `keepsight-http`.
 
-use super::{EXIT_FAILURE, EXIT_PROBLEMS};
-use keepsight_engine::Engine;
+use super::EXIT_PROBLEMS;
 use keepsight_http::report::{close_text, estimate_text, secs, verdict_text};
 use keepsight_http::{Analyzer, Close, Connection, Kind, Options, Report};
 use std::collections::{BTreeMap, HashSet};
@@ -45,27 +44,6 @@ pub struct Args {
     max_connections: usize,
 }
 
-fn open(path: &std::path::Path) -> Result<Engine, ExitCode> {
-    match Engine::open(path) {
-        Ok(e) => Ok(e),
-        Err(e)
-            if e.is_damage()
-                || matches!(
-                    e.kind,
-                    keepsight_engine::capture::ErrorKind::UnknownFormat { .. }
-                        | keepsight_engine::capture::ErrorKind::Empty
-                ) =>
-        {
-            eprintln!("keepsight: {}: {e}", path.display());
-            Err(ExitCode::from(EXIT_PROBLEMS))
-        }
-        Err(e) => {
-            eprintln!("keepsight: {}: {e}", path.display());
-            Err(ExitCode::from(EXIT_FAILURE))
-        }
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let path = &args.file;
     // With -Y: a first pass finds the streams with a matching frame.
@@ -79,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            let mut engine = match open(path) {
+            let mut engine = match super::open_capture(path) {
                 Ok(e) => e,
                 Err(code) => return Ok(code),
             };
@@ -95,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(set)
         }
     };
-    let mut engine = match open(path) {
+    let mut engine = match super::open_capture(path) {
         Ok(e) => e,
         Err(code) => return Ok(code),
     };

@@ -17,6 +17,31 @@ pub mod serve;
 pub const EXIT_PROBLEMS: u8 = 1;
 pub const EXIT_FAILURE: u8 = 3;
 
+/// Opens a capture for a command that reads one, with the exit status every command uses: a
+/// damaged file, or one that is not a capture, exits 1; a file that cannot be read exits 3.
+/// The message names the file, and for damage the frame and byte offset.
+pub(crate) fn open_capture(
+    path: &std::path::Path,
+) -> Result<keepsight_engine::Engine, std::process::ExitCode> {
+    use keepsight_engine::capture::ErrorKind;
+    match keepsight_engine::Engine::open(path) {
+        Ok(e) => Ok(e),
+        Err(e) => {
+            eprintln!("keepsight: {}: {e}", path.display());
+            let problem = e.is_damage()
+                || matches!(
+                    e.kind,
+                    ErrorKind::UnknownFormat { .. } | ErrorKind::Empty | ErrorKind::Unsupported(_)
+                );
+            Err(std::process::ExitCode::from(if problem {
+                EXIT_PROBLEMS
+            } else {
+                EXIT_FAILURE
+            }))
+        }
+    }
+}
+
 /// The HTTP analyzer's view of one TCP frame (shared by `http` and `packets`).
 pub(crate) fn http_segment<'a>(
     frame: &'a keepsight_engine::Frame<'a>,
