@@ -2,12 +2,11 @@
 //! conversation ended, longest idle gap, heartbeat period). The table is built by
 //! `keepsight_report::conv`; this module reads the capture and prints.
 
-use super::{EXIT_FAILURE, EXIT_PROBLEMS};
+use super::EXIT_PROBLEMS;
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
 use keepsight_report::conv::{render_text, Conversations, StartColumn};
 use keepsight_report::segment::diagnose_segment;
-use keepsight_report::Opened;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,17 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let path = &args.file;
-    let mut engine = match keepsight_report::open(path) {
-        Opened::Ready(e) => Some(e),
-        Opened::Empty => None,
-        Opened::Problem(e) => {
-            eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_PROBLEMS));
-        }
-        Opened::Failure(e) => {
-            eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
+    let mut engine = match super::open_engine(path) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
     };
     let mut convs = Conversations::new();
     // The heartbeat column needs the whole conversation, so the diagnosis sees every frame.

@@ -1,14 +1,13 @@
 //! `keepsight expert`: tshark's `-z expert` table for the TCP items, then keepsight's own
 //! diagnosis findings as their own group. Counting and layout are `keepsight_report::expert`'s.
 
-use super::{EXIT_FAILURE, EXIT_PROBLEMS};
+use super::EXIT_PROBLEMS;
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
 use keepsight_report::expert::{
     finding_severity, render_findings, render_text, ExpertTable, Severity,
 };
 use keepsight_report::segment::diagnose_segment;
-use keepsight_report::Opened;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,17 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let min = Severity::parse(&args.min).unwrap_or(Severity::Chat);
     let path = &args.file;
-    let mut engine = match keepsight_report::open(path) {
-        Opened::Ready(e) => Some(e),
-        Opened::Empty => None,
-        Opened::Problem(e) => {
-            eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_PROBLEMS));
-        }
-        Opened::Failure(e) => {
-            eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
+    let mut engine = match super::open_engine(path) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
     };
     let mut table = ExpertTable::new();
     // Findings are about whole connections, so the diagnosis sees every frame, filter or not.

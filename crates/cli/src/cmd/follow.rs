@@ -2,9 +2,8 @@
 //! Reassembly and layout are `keepsight_report::follow`'s; this module reads and prints,
 //! chunk by chunk, so memory stays bounded by the stream's out-of-order data.
 
-use super::{EXIT_FAILURE, EXIT_PROBLEMS};
+use super::EXIT_PROBLEMS;
 use keepsight_report::follow::{Follow, Format, Printer, Selector};
-use keepsight_report::Opened;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,17 +44,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         _ => Format::Ascii,
     };
     let path = &args.file;
-    let mut engine = match keepsight_report::open(path) {
-        Opened::Ready(e) => Some(e),
-        Opened::Empty => None,
-        Opened::Problem(e) => {
-            eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_PROBLEMS));
-        }
-        Opened::Failure(e) => {
-            eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
+    let mut engine = match super::open_engine(path) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());

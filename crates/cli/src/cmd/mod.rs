@@ -17,29 +17,35 @@ pub mod serve;
 pub const EXIT_PROBLEMS: u8 = 1;
 pub const EXIT_FAILURE: u8 = 3;
 
-/// Opens a capture for a command that reads one, with the exit status every command uses: a
-/// damaged file, or one that is not a capture, exits 1; a file that cannot be read exits 3.
-/// The message names the file, and for damage the frame and byte offset.
+/// Opens a capture with the exit status every command uses: a damaged file, or one that is not a
+/// capture, exits 1; a file that cannot be read exits 3. The message names the file, and for
+/// damage the frame and byte offset. `Ok(None)` is a 0-byte file: an empty capture, as for
+/// tshark; each command decides what that means for it.
+pub(crate) fn open_engine(
+    path: &std::path::Path,
+) -> Result<Option<Box<keepsight_engine::Engine>>, std::process::ExitCode> {
+    use keepsight_report::Opened;
+    let (e, code) = match keepsight_report::open(path) {
+        Opened::Ready(engine) => return Ok(Some(engine)),
+        Opened::Empty => return Ok(None),
+        Opened::Problem(e) => (e, EXIT_PROBLEMS),
+        Opened::Failure(e) => (e, EXIT_FAILURE),
+    };
+    eprintln!("keepsight: {}: {e}", path.display());
+    Err(std::process::ExitCode::from(code))
+}
+
+/// [`open_engine`] for analyses, for which an empty file is a problem (exit 1).
 pub(crate) fn open_capture(
     path: &std::path::Path,
-) -> Result<keepsight_engine::Engine, std::process::ExitCode> {
-    use keepsight_engine::capture::ErrorKind;
-    match keepsight_engine::Engine::open(path) {
-        Ok(e) => Ok(e),
-        Err(e) => {
-            eprintln!("keepsight: {}: {e}", path.display());
-            let problem = e.is_damage()
-                || matches!(
-                    e.kind,
-                    ErrorKind::UnknownFormat { .. } | ErrorKind::Empty | ErrorKind::Unsupported(_)
-                );
-            Err(std::process::ExitCode::from(if problem {
-                EXIT_PROBLEMS
-            } else {
-                EXIT_FAILURE
-            }))
-        }
-    }
+) -> Result<Box<keepsight_engine::Engine>, std::process::ExitCode> {
+    open_engine(path)?.ok_or_else(|| {
+        eprintln!(
+            "keepsight: {}: the file is empty (no capture header)",
+            path.display()
+        );
+        std::process::ExitCode::from(EXIT_PROBLEMS)
+    })
 }
 
 /// The HTTP analyzer's view of one TCP frame (shared by `http` and `packets`).

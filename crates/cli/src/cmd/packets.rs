@@ -180,31 +180,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .any(|c| matches!(c, Column::Field(id) if is_http(*id)));
     let http = if wants_http { http_pass(&path) } else { None };
-    use keepsight_engine::capture::ErrorKind;
-    let mut engine = match Engine::open(&path) {
-        Ok(e) => e,
+    let mut engine = match super::open_engine(&path) {
+        Ok(Some(e)) => e,
         // An empty file is an empty capture, as for tshark: nothing to list, not an error.
-        Err(e) if matches!(e.kind, ErrorKind::Empty) => {
+        Ok(None) => {
             eprintln!(
                 "keepsight: {}: the file is empty (0 frames)",
                 path.display()
             );
             return Ok(ExitCode::SUCCESS);
         }
-        Err(e)
-            if e.is_damage()
-                || matches!(
-                    e.kind,
-                    ErrorKind::UnknownFormat { .. } | ErrorKind::Unsupported(_)
-                ) =>
-        {
-            eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_PROBLEMS));
-        }
-        Err(e) => {
-            eprintln!("keepsight: {}: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
+        Err(code) => return Ok(code),
     };
 
     let stdout = io::stdout();
@@ -214,6 +200,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         columns: &columns,
         fopts: &fopts,
         line: String::with_capacity(256),
+        scratch: Scratch::default(),
         json_first: true,
     };
     let mut prev_displayed: Option<i64> = None;
@@ -364,6 +351,7 @@ struct Printer<'a> {
     columns: &'a [Column],
     fopts: &'a FieldOpts,
     line: String,
+    scratch: Scratch,
     json_first: bool,
 }
 
@@ -394,7 +382,7 @@ impl Printer<'_> {
         match self.args.format.as_str() {
             "fields" => self.fields_line(f, view),
             "json" => self.json(f, view),
-            _ => summary_line(f, &self.args.time_format, &mut self.line),
+            _ => summary_line(f, &self.args.time_format, &mut self.line, &mut self.scratch),
         }
         self.line.push('\n');
         out.write_all(self.line.as_bytes())
@@ -644,20 +632,28 @@ fn push_time(f: &Frame<'_>, fmt: &str, out: &mut String) {
     }
 }
 
+/// Buffers the summary line reuses from frame to frame, so printing allocates nothing per packet.
+#[derive(Default)]
+struct Scratch {
+    time: String,
+    src: String,
+    dst: String,
+}
+
 /// tshark's default one-line summary: No., Time, Source → Destination, Protocol, Length, Info,
 /// with tshark's minimum widths (5, 10, 12 right-aligned, 12 left-aligned).
-fn summary_line(f: &Frame<'_>, time_fmt: &str, out: &mut String) {
+fn summary_line(f: &Frame<'_>, time_fmt: &str, out: &mut String, scratch: &mut Scratch) {
     use std::fmt::Write;
-    let mut time = String::with_capacity(32);
-    push_time(f, time_fmt, &mut time);
-    let (src, dst) = addresses(f);
+    scratch.time.clear();
+    push_time(f, time_fmt, &mut scratch.time);
+    addresses(f, &mut scratch.src, &mut scratch.dst);
     let _ = write!(
         out,
         "{:>5} {:>10} {:>12} → {:<12} {} {} ",
         f.number,
-        time,
-        src,
-        dst,
+        scratch.time,
+        scratch.src,
+        scratch.dst,
         protocol(f),
         f.record.orig_len
     );
@@ -667,28 +663,18 @@ fn summary_line(f: &Frame<'_>, time_fmt: &str, out: &mut String) {
     }
 }
 
-fn addresses(f: &Frame<'_>) -> (String, String) {
-    let data = f.record.data;
+/// Source and destination columns: IP addresses, or MAC addresses for non-IP Ethernet frames.
+fn addresses(f: &Frame<'_>, src: &mut String, dst: &mut String) {
+    use keepsight_fields::ids::{ETH_DST, ETH_SRC, IPV6_DST, IPV6_SRC, IP_DST, IP_SRC};
+    src.clear();
+    dst.clear();
     let d = &f.dissection;
-    if let Some(h) = d.ipv4(data) {
-        (
-            std::net::Ipv4Addr::from(h.src()).to_string(),
-            std::net::Ipv4Addr::from(h.dst()).to_string(),
-        )
-    } else if let Some(h) = d.ipv6(data) {
-        (
-            std::net::Ipv6Addr::from(h.src()).to_string(),
-            std::net::Ipv6Addr::from(h.dst()).to_string(),
-        )
-    } else if d.link == keepsight_wire::Link::Ethernet && data.len() >= 12 {
-        let mac = |m: &[u8]| {
-            m.iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<Vec<_>>()
-                .join(":")
-        };
-        (mac(&data[6..12]), mac(&data[0..6]))
-    } else {
-        (String::new(), String::new())
-    }
+    let (s_id, d_id) = match d.network {
+        Network::Ipv4 { .. } => (IP_SRC, IP_DST),
+        Network::Ipv6 { .. } => (IPV6_SRC, IPV6_DST),
+        Network::None if d.link == keepsight_wire::Link::Ethernet => (ETH_SRC, ETH_DST),
+        Network::None => return,
+    };
+    f.visit(s_id, &mut |v| render::render(s_id.def(), v, src));
+    f.visit(d_id, &mut |v| render::render(d_id.def(), v, dst));
 }
