@@ -182,12 +182,18 @@ fn tshark_batch(cap: &Path, filters: &[String], tag: usize) -> Vec<Verdict> {
 
 /// The captures on which the filters that need a real `tshark -Y` are checked: one tshark start
 /// per filter is too slow to pay on every capture.
-const REAL_Y_CAPTURES: [&str; 3] = ["filters.pcap", "heartbeat.pcap", "keepalive.pcapng"];
+const REAL_Y_CAPTURES: [&str; 5] = [
+    "filters.pcap",
+    "extents.pcap",
+    "heartbeat.pcap",
+    "keepalive.pcapng",
+    "ipv6-mixed.pcapng",
+];
 const NOT_CHECKED: &str = "not checked on this capture";
 
 /// Filters on which a tap listener and -Y disagree in tshark itself (see the top of the file).
 fn needs_real_y(filter: &str) -> bool {
-    const PROTOCOL_LEN: [&str; 8] = [
+    const PROTOCOL_LEN: [&str; 12] = [
         "len(tcp)",
         "len(ip)",
         "len(ipv6)",
@@ -196,8 +202,69 @@ fn needs_real_y(filter: &str) -> bool {
         "len(frame)",
         "len(vlan)",
         "len(sll)",
+        "len(null)",
+        "len(arp)",
+        "len(icmp)",
+        "len(icmpv6)",
     ];
-    filter.contains("frame.time_delta_displayed") || PROTOCOL_LEN.iter().any(|p| filter.contains(p))
+    filter.contains("frame.time_delta_displayed")
+        || PROTOCOL_LEN.iter().any(|p| filter.contains(p))
+        || protocol_used_as_value(filter)
+}
+
+/// True when `tcp` or `ipv6` appears as a value (sliced, compared, in a set, as an operand)
+/// rather than tested for presence or searched. Those two protocols set their item's length
+/// after creating it (`tcp` to its header, `ipv6` to include extension headers): `-Y` sees the
+/// final length, a tap listener the first (`tcp[-1:] == 00` differs on every TCP segment with a
+/// payload), so they need a real `tshark -Y`. `contains`/`matches` search the layer's data and
+/// agree in both.
+fn protocol_used_as_value(filter: &str) -> bool {
+    // Blank out string literals first: `frame.protocols == "eth:ethertype:ip:tcp"` names no field.
+    let mut text = String::with_capacity(filter.len());
+    let (mut quoted, mut escaped) = (false, false);
+    for c in filter.chars() {
+        let in_string = quoted;
+        if quoted {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                quoted = false;
+            }
+        } else if c == '"' {
+            quoted = true;
+        }
+        text.push(if in_string { ' ' } else { c });
+    }
+    let filter = text.as_str();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-';
+    for proto in ["tcp", "ipv6"] {
+        for (at, _) in filter.match_indices(proto) {
+            let before = &filter[..at];
+            let after = &filter[at + proto.len()..];
+            if before.ends_with(is_word) || after.starts_with(is_word) {
+                continue;
+            }
+            let next = after.trim_start();
+            let searched = ["contains", "matches", "~"]
+                .iter()
+                .any(|k| next.starts_with(k));
+            let alone = next.is_empty()
+                || [")", "&&", "||", "and", "or", "xor", "^^", "}"]
+                    .iter()
+                    .any(|k| next.starts_with(k));
+            let prev = before.trim_end();
+            let prev_word = prev.rsplit(|c: char| !is_word(c)).next().unwrap_or("");
+            let after_logic = prev.is_empty()
+                || prev.ends_with(['(', '!', '&', '|', '^'])
+                || ["not", "and", "or", "xor", "any", "all"].contains(&prev_word);
+            if !(after_logic && (searched || alone)) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn tshark_y(cap: &Path, filter: &str) -> Verdict {

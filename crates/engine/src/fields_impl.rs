@@ -39,6 +39,44 @@ impl Packet for Frame<'_> {
             _ => match keepsight_fields::protocol_of(field) {
                 "eth" | "vlan" | "sll" | "null" => self.visit_link(field, sink, data),
                 "ip" | "ipv6" => self.visit_ip(field, sink, data),
+                "arp" => {
+                    let d = &self.dissection;
+                    if d.network == Network::None && d.ethertype == 0x0806 {
+                        // The ARP dissector takes its header and addresses (28 bytes for
+                        // Ethernet/IPv4), never the Ethernet padding after them.
+                        let off = (d.link_len as usize).min(data.len());
+                        let arp = &data[off..];
+                        let len = match arp {
+                            [_, _, _, _, hln, pln, ..] => 8 + 2 * (*hln as usize + *pln as usize),
+                            _ => arp.len(),
+                        };
+                        sink(Value::Bytes(&arp[..len.min(arp.len())]))
+                    }
+                }
+                "icmp" | "icmpv6" => {
+                    let d = &self.dissection;
+                    let (want_v6, proto) = if field == ICMP {
+                        (false, 1)
+                    } else {
+                        (true, 58)
+                    };
+                    let is_v6 = matches!(d.network, Network::Ipv6 { .. });
+                    let unfragmented = !d.has_problem(keepsight_wire::Problem::Fragment);
+                    if let (
+                        Network::Ipv4 { offset, header_len }
+                        | Network::Ipv6 {
+                            offset, header_len, ..
+                        },
+                        Transport::None,
+                    ) = (d.network, d.transport)
+                    {
+                        if is_v6 == want_v6 && d.ip_proto == proto && unfragmented {
+                            let start = (offset as usize + header_len as usize).min(data.len());
+                            let end = ip_end(d, data, start);
+                            sink(Value::Bytes(&data[start..end]))
+                        }
+                    }
+                }
                 "tcp" => self.visit_tcp(field, sink, data),
                 "udp" => self.visit_udp(field, sink, data),
                 "data" => {
@@ -168,7 +206,9 @@ impl Frame<'_> {
                 let dst: [u8; 6] = data[0..6].try_into().unwrap_or_default();
                 let src: [u8; 6] = data[6..12].try_into().unwrap_or_default();
                 match field {
-                    ETH => sink(Value::Bytes(&data[..14])),
+                    // The Ethernet dissector is handed the whole frame, padding and trailer
+                    // included.
+                    ETH => sink(proto(data, 14)),
                     ETH_DST => sink(Value::Ether(dst)),
                     ETH_SRC => sink(Value::Ether(src)),
                     ETH_ADDR => {
@@ -194,7 +234,7 @@ impl Frame<'_> {
                             let off = off as usize;
                             let tci = u16::from_be_bytes([data[off], data[off + 1]]);
                             match field {
-                                VLAN => sink(Value::Bytes(&data[off..off + 4])),
+                                VLAN => sink(proto(&data[off..], 4)),
                                 VLAN_ID => sink(Value::UInt((tci & 0x0fff) as u64)),
                                 VLAN_PRIORITY => sink(Value::UInt((tci >> 13) as u64)),
                                 _ => sink(Value::UInt(u16::from_be_bytes([
@@ -208,13 +248,13 @@ impl Frame<'_> {
                 }
             }
             Link::Sll if data.len() >= 16 => match field {
-                SLL => sink(Value::Bytes(&data[..16])),
+                SLL => sink(proto(data, 16)),
                 SLL_PKTTYPE => sink(Value::UInt(u16::from_be_bytes([data[0], data[1]]) as u64)),
                 SLL_ETYPE => sink(Value::UInt(d.ethertype as u64)),
                 _ => {}
             },
             Link::Sll2 if data.len() >= 20 => match field {
-                SLL => sink(Value::Bytes(&data[..20])),
+                SLL => sink(proto(data, 20)),
                 SLL_PKTTYPE => sink(Value::UInt(data[10] as u64)),
                 SLL_ETYPE => sink(Value::UInt(d.ethertype as u64)),
                 SLL_IFINDEX => {
@@ -225,7 +265,7 @@ impl Frame<'_> {
                 _ => {}
             },
             Link::Null if data.len() >= 4 => match field {
-                NULL => sink(Value::Bytes(&data[..4])),
+                NULL => sink(proto(data, 4)),
                 NULL_FAMILY => {
                     let raw = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
                     let fam = if self.record.link_type == 108 || raw & 0xffff_0000 != 0 {
@@ -245,10 +285,9 @@ impl Frame<'_> {
         let d = &self.dissection;
         if let (Some(h), Network::Ipv4 { offset, header_len }) = (d.ipv4(data), d.network) {
             let off = offset as usize;
+            let ip_end = ip_end(d, data, off);
             match field {
-                IP => sink(Value::Bytes(
-                    &data[off..(off + header_len as usize).min(data.len())],
-                )),
+                IP => sink(proto(&data[off..ip_end], header_len as usize)),
                 IP_VERSION => sink(Value::UInt(4)),
                 IP_HDR_LEN => sink(Value::UInt(h.header_len() as u64)),
                 IP_DSFIELD => sink(Value::UInt(h.dscp_ecn() as u64)),
@@ -279,10 +318,21 @@ impl Frame<'_> {
         ) = (d.ipv6(data), d.network)
         {
             let off = offset as usize;
+            let ip_end = ip_end(d, data, off);
             match field {
-                IPV6 => sink(Value::Bytes(
-                    &data[off..(off + header_len as usize).min(data.len())],
-                )),
+                IPV6 => {
+                    // A fragment that does not complete a datagram keeps its fragment header out
+                    // of tshark's ipv6 item (it is a protocol of its own there); the last
+                    // fragment, where tshark reassembles, has it in.
+                    let mut item = header_len as usize;
+                    if d.has_problem(keepsight_wire::Problem::Fragment) && item >= 48 {
+                        let fh = off + item - 8;
+                        if data.get(fh + 3).is_some_and(|b| b & 1 == 1) {
+                            item -= 8;
+                        }
+                    }
+                    sink(proto(&data[off..ip_end], item))
+                }
                 // tshark's IPv6 dissector also fills in `ip.version`.
                 IPV6_VERSION | IP_VERSION => sink(Value::UInt(6)),
                 IPV6_TCLASS => sink(Value::UInt(h.traffic_class() as u64)),
@@ -304,9 +354,8 @@ impl Frame<'_> {
     fn visit_udp(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>), data: &[u8]) {
         let d = &self.dissection;
         let Some(h) = d.udp(data) else { return };
-        let off = d.transport_offset().unwrap_or(0);
         match field {
-            UDP => sink(Value::Bytes(&data[off..off + 8])),
+            UDP => sink(proto(d.transport_bytes(data), 8)),
             UDP_SRCPORT => sink(Value::UInt(h.src_port() as u64)),
             UDP_DSTPORT => sink(Value::UInt(h.dst_port() as u64)),
             UDP_PORT => {
@@ -339,7 +388,7 @@ impl Frame<'_> {
         let uint = |v: u32| Value::UInt(v as u64);
         let bit = |b: u16| Value::Bool(flags.has(b));
         match field {
-            TCP => sink(Value::Bytes(d.transport_bytes(data))),
+            TCP => sink(proto(d.transport_bytes(data), h.header_len())),
             TCP_SRCPORT => sink(uint(h.src_port() as u32)),
             TCP_DSTPORT => sink(uint(h.dst_port() as u32)),
             TCP_PORT => {
@@ -540,6 +589,20 @@ impl Frame<'_> {
             }
         }
     }
+}
+
+/// A protocol value whose item is the first `item_len` bytes of `tvb` (see [`Value::Protocol`]).
+fn proto(tvb: &[u8], item_len: usize) -> Value<'_> {
+    Value::Protocol {
+        item: &tvb[..item_len.min(tvb.len())],
+        tvb,
+    }
+}
+
+/// End of the IP packet within the captured bytes: the IP dissectors hand their layer data up
+/// to the header's length field, so Ethernet padding and trailers are not part of `ip`/`ipv6`.
+fn ip_end(d: &keepsight_wire::Dissection, data: &[u8], off: usize) -> usize {
+    (d.ip_end as usize).clamp(off, data.len().max(off))
 }
 
 fn conn(ev: ConnectionEvent, bit: u8, sink: &mut dyn FnMut(Value<'_>)) {

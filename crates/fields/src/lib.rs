@@ -12,8 +12,32 @@
 
 mod registry;
 pub mod render;
+mod values;
 
 pub use registry::{all_fields, ids, lookup, protocol_of, FieldDef, FieldId, FieldType, IntBase};
+
+/// The number a display filter means by `name` for an integer field with tshark value strings
+/// (`ip.proto == "TCP"` is 6, `eth.type == "IPv4"` 0x0800): the first entry of the field's
+/// table whose text equals `name` ignoring ASCII case, as tshark 4.0.17 picks it. `None` when
+/// the field has no table or no entry matches.
+pub fn value_named(field: FieldId, name: &str) -> Option<u64> {
+    values::table(field)?
+        .iter()
+        .find(|(_, text)| text.eq_ignore_ascii_case(name))
+        .map(|&(v, _)| u64::from(v))
+}
+
+/// True when tshark 4.0.17 reads this bare (unquoted) word as one of its field or protocol
+/// names rather than as a value name: `eth.type == arp` compares with the ARP protocol (and is
+/// refused), `eth.type == ARP` and `eth.type == "arp"` mean 0x0806.
+pub fn is_tshark_field_name(word: &str) -> bool {
+    values::SHADOWED.contains(&word)
+}
+
+/// True when tshark has value strings for this field (so a filter may name its values).
+pub fn has_value_names(field: FieldId) -> bool {
+    values::table(field).is_some()
+}
 
 /// One value of one field occurrence, borrowed from the packet for the duration of a visit.
 ///
@@ -27,9 +51,19 @@ pub enum Value<'a> {
     UInt(u64),
     Int(i64),
     Float(f64),
-    /// Raw bytes: byte fields (`tcp.payload`) and protocol fields (`tcp`, `frame`) whose value is
-    /// the bytes that layer spans.
+    /// Raw bytes: byte fields (`tcp.payload`), and protocol fields whose two extents coincide
+    /// (`frame`, `data`).
     Bytes(&'a [u8]),
+    /// A protocol field (`eth`, `ip`, `tcp`), which tshark 4.0 gives two extents starting at the
+    /// same byte. `item` is the protocol's own tree item, its header (`ip`: `ip.hdr_len` bytes,
+    /// `tcp`: `tcp.hdr_len`, `eth`: 14): what slices, `len()`, `==` and ordering see. `tvb` is
+    /// the data the layer was handed, header to the end of the layer (`ip`: to `ip.len`, Ethernet
+    /// padding excluded; `eth`: the whole frame): what `contains` and `matches` search. `item`
+    /// is a prefix of `tvb`.
+    Protocol {
+        item: &'a [u8],
+        tvb: &'a [u8],
+    },
     Str(&'a str),
     Ipv4([u8; 4]),
     Ipv6([u8; 16]),

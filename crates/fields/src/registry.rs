@@ -160,6 +160,8 @@ fields! {
     NULL = "null": T::Protocol, Dec, "BSD loopback / null encapsulation";
     NULL_FAMILY = "null.family": T::UInt(32), Dec, "Address family of the BSD loopback header";
 
+    ARP = "arp": T::Protocol, Dec, "Address Resolution Protocol (present only; its fields are not dissected)";
+
     IP = "ip": T::Protocol, Dec, "Internet Protocol version 4";
     IP_VERSION = "ip.version": T::UInt(8), Dec, "IP version";
     IP_HDR_LEN = "ip.hdr_len": T::UInt(8), Dec, "IPv4 header length in bytes";
@@ -188,6 +190,9 @@ fields! {
     IPV6_SRC = "ipv6.src": T::Ipv6, Dec, "Source IPv6 address";
     IPV6_DST = "ipv6.dst": T::Ipv6, Dec, "Destination IPv6 address";
     IPV6_ADDR = "ipv6.addr": T::Ipv6, Dec, "Source or destination IPv6 address";
+
+    ICMP = "icmp": T::Protocol, Dec, "Internet Control Message Protocol (present only; its fields are not dissected)";
+    ICMPV6 = "icmpv6": T::Protocol, Dec, "ICMPv6 (present only; its fields are not dissected)";
 
     TCP = "tcp": T::Protocol, Dec, "Transmission Control Protocol (header and payload)";
     TCP_SRCPORT = "tcp.srcport": T::UInt(16), Dec, "Source port";

@@ -26,6 +26,7 @@ pub fn render(def: &FieldDef, value: Value<'_>, out: &mut String) {
         }
         Value::FrameNum(v) => push_u64(out, v as u64),
         Value::Bytes(b) => push_hex(out, b),
+        Value::Protocol { item, .. } => push_hex(out, item),
         Value::Str(s) => out.push_str(s),
         Value::Ipv4(a) => {
             let _ = write!(out, "{}", std::net::Ipv4Addr::from(a));

@@ -88,6 +88,9 @@ pub enum Func {
 #[derive(Debug)]
 pub enum Ent {
     Field(FieldId),
+    /// A protocol field as `contains` and `matches` see it: the layer's data from its header to
+    /// the end of the layer, not just the header ([`keepsight_fields::Value::Protocol`]).
+    Tvb(FieldId),
     /// A protocol keepsight does not dissect and tshark would find absent: no values.
     Absent,
     Const(Val<'static>),
@@ -108,8 +111,6 @@ pub enum LenRule {
     Bytes,
     /// A fixed length for every occurrence (numbers, addresses, presence-only fields).
     Fixed(u32),
-    /// A protocol's length is its header's length in tshark (its tree item), read from a field.
-    HeaderField(FieldId),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,6 +327,25 @@ impl Compiler<'_> {
 
     fn resolve(&mut self, op: &Operand) -> Result<Res, FilterError> {
         Ok(match op {
+            Operand::Word(w, span) if w.contains('#') => {
+                let (name, layer) = w.split_once('#').unwrap_or((w, ""));
+                let Some(id) = lookup(name) else {
+                    return Err(self.unknown_or_literal(
+                        &Lit::Word(name.to_string()),
+                        *span,
+                        "a field",
+                    ));
+                };
+                let ty = Ty::Field(id.def().ftype);
+                if first_layer_selected(layer).map_err(|m| self.err(*span, m))? {
+                    self.fields.push(id);
+                    Res::Ent(Ent::Field(id), ty, *span)
+                } else {
+                    // keepsight dissects one layer of each protocol (no tunnels), so any other
+                    // layer is absent, as tshark finds it on such frames.
+                    Res::Ent(Ent::Absent, ty, *span)
+                }
+            }
             Operand::Word(w, span) => match lookup(w) {
                 Some(id) => {
                     self.fields.push(id);
@@ -434,8 +454,8 @@ impl Compiler<'_> {
             "len" => {
                 let (id, ty) = self.field_arg(name, args, span)?;
                 let rule = match ty.ftype() {
-                    FieldType::Bytes | FieldType::String => LenRule::Bytes,
-                    FieldType::Protocol => proto_len(id),
+                    // A protocol's value bytes are its item (header), which is tshark's len().
+                    FieldType::Bytes | FieldType::String | FieldType::Protocol => LenRule::Bytes,
                     FieldType::UInt(b) | FieldType::Int(b) => LenRule::Fixed(u32::from(b).div_ceil(8)),
                     FieldType::FrameNum => LenRule::Fixed(4),
                     FieldType::Ipv4 => LenRule::Fixed(4),
@@ -448,9 +468,6 @@ impl Compiler<'_> {
                     | FieldType::RelTime
                     | FieldType::Float => LenRule::Fixed(0),
                 };
-                if let LenRule::HeaderField(f) = rule {
-                    self.fields.push(f);
-                }
                 Res::Ent(Ent::Len(Box::new(Ent::Field(id)), rule), uint32, span)
             }
             "count" => {
@@ -720,6 +737,36 @@ impl Compiler<'_> {
         };
         Ok(match ty.class() {
             Class::Int => {
+                // Integer fields with value strings take their names too (`ip.proto == "TCP"`,
+                // `eth.type == IPv4`); tshark reads a number first, a name otherwise.
+                let named = match other {
+                    Operand::Word(w, _) => {
+                        lookup(field_name(w)).filter(|&id| keepsight_fields::has_value_names(id))
+                    }
+                    _ => None,
+                };
+                if let Some(id) = named {
+                    let text = match l {
+                        Lit::Word(w) | Lit::Forced(w)
+                            if literal::parse_int(w).is_err()
+                                && !keepsight_fields::is_tshark_field_name(w) =>
+                        {
+                            Some(w.clone())
+                        }
+                        Lit::Str(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                        _ => None,
+                    };
+                    if let Some(text) = text {
+                        return match keepsight_fields::value_named(id, &text) {
+                            Some(v) => Ok(Val::Int(i128::from(v))),
+                            None => Err(fail(format!(
+                                "{} cannot be found among the possible values for {who}: \
+                                 write its number, or a name as tshark lists it (`tshark -G values`)",
+                                l.show()
+                            ))),
+                        };
+                    }
+                }
                 let v = match l {
                     Lit::Word(w) | Lit::Forced(w) => literal::parse_int(w).map_err(fail)?,
                     Lit::Char(c) => i128::from(*c),
@@ -755,7 +802,7 @@ impl Compiler<'_> {
             }
             Class::Bool => {
                 let id = match other {
-                    Operand::Word(w, _) => lookup(w),
+                    Operand::Word(w, _) => lookup(field_name(w)),
                     _ => None,
                 };
                 let (yes, no) = id.map(bool_names).unwrap_or(("True", "False"));
@@ -939,7 +986,7 @@ impl Compiler<'_> {
                     _ => None,
                 };
                 Node::Contains {
-                    lhs: le,
+                    lhs: searched(le),
                     rhs: re,
                     finder,
                     quant: quant_or(Quant::Any),
@@ -981,7 +1028,7 @@ impl Compiler<'_> {
             return Ok(Node::Const(false));
         }
         Ok(Node::Matches {
-            lhs: le,
+            lhs: searched(le),
             re,
             quant: quant.unwrap_or(Quant::Any),
         })
@@ -1053,20 +1100,6 @@ const HEX_LIKE_PROTOCOLS: [&str; 18] = [
     "e212", "fc", "fc00", "fefd", "ff",
 ];
 
-fn proto_len(id: FieldId) -> LenRule {
-    match id.name() {
-        "tcp" => LenRule::HeaderField(ids::TCP_HDR_LEN),
-        "ip" => LenRule::HeaderField(ids::IP_HDR_LEN),
-        "udp" => LenRule::Fixed(8),
-        "eth" => LenRule::Fixed(14),
-        "ipv6" => LenRule::Fixed(40),
-        "vlan" => LenRule::Fixed(4),
-        "null" => LenRule::Fixed(4),
-        "sll" => LenRule::Fixed(16),
-        _ => LenRule::Bytes,
-    }
-}
-
 fn order_of(t: Ty) -> BytesOrder {
     if t.class() == Class::Str {
         BytesOrder::Lexical
@@ -1088,9 +1121,69 @@ fn compatible(a: Ty, b: Ty) -> bool {
     protocol(a) == protocol(b) && a.class() == b.class() && a.class() != Class::None
 }
 
+/// The field name of a word, without a layer operator (`ip.addr#2` is `ip.addr`).
+fn field_name(w: &str) -> &str {
+    w.split('#').next().unwrap_or(w)
+}
+
+/// Whether a layer operator's selection (`2`, `[1-2]`, `[-1]`, `[1:2,4]`; layers count from 1,
+/// negative positions from the last) takes the first layer of a frame that has exactly one,
+/// which is every frame keepsight dissects a field in.
+fn first_layer_selected(spec: &str) -> Result<bool, String> {
+    let bad = || format!("`#{spec}` is not a layer number or range (e.g. `#2`, `#[1-2]`, `#[-1]`)");
+    let num = |t: &str| -> Result<i64, String> { t.trim().parse::<i64>().map_err(|_| bad()) };
+    // With one layer, position p (1-based) or -k (from the end) is layer 1 when p == 1 or k == 1.
+    let pos = |v: i64| if v < 0 { 2 + v } else { v };
+    let Some(list) = spec.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
+        return Ok(num(spec)? == 1);
+    };
+    let mut any = false;
+    for item in list.split(',') {
+        let item = item.trim();
+        let hit = if let Some((a, l)) = item.split_once(':') {
+            let a = pos(num(a)?);
+            if l.trim().is_empty() {
+                a <= 1
+            } else {
+                let l = num(l)?;
+                if l <= 0 {
+                    return Err(format!(
+                        "layer range `{item}`: the length {l} must be positive"
+                    ));
+                }
+                a <= 1 && 1 < a + l
+            }
+        } else if let Some(at) = item.get(1..).and_then(|r| r.find('-')).map(|p| p + 1) {
+            let (a, b) = (num(&item[..at])?, num(&item[at + 1..])?);
+            // tshark 4.0 refuses mixed signs and empty or reversed ranges here.
+            if (a < 0) != (b < 0) || a >= b {
+                return Err(format!(
+                    "layer range `{item}` is not valid: its ends must have the same sign, the first below the second"
+                ));
+            }
+            let (a, b) = (pos(a), pos(b));
+            a <= 1 && 1 <= b
+        } else {
+            pos(num(item)?) == 1
+        };
+        any |= hit;
+    }
+    Ok(any)
+}
+
+/// The left side of `contains`/`matches`: tshark searches a protocol's whole tvb (header to the
+/// end of the layer) while everything else about it (slices, `len()`, `==`) uses its header, so
+/// a bare protocol field turns into its [`Ent::Tvb`] here and nowhere else.
+fn searched(e: Ent) -> Ent {
+    match e {
+        Ent::Field(id) if id.def().ftype == FieldType::Protocol => Ent::Tvb(id),
+        e => e,
+    }
+}
+
 fn mentions(e: &Ent, id: FieldId) -> bool {
     match e {
-        Ent::Field(f) | Ent::Count(f) => *f == id,
+        Ent::Field(f) | Ent::Tvb(f) | Ent::Count(f) => *f == id,
         Ent::Const(_) | Ent::Absent => false,
         Ent::Slice(i, _) | Ent::Len(i, _) | Ent::Map(_, i) | Ent::Str(i, _) => mentions(i, id),
         Ent::MaxMin(_, v) => v.iter().any(|x| mentions(x, id)),

@@ -8,7 +8,7 @@
 use crate::compile::{Base, Ent, Func, LenRule, Node};
 use crate::parser::{ArithOp, Quant, RangeSpec};
 use crate::value::{with_val, BytesOrder, Val};
-use keepsight_fields::{FieldType, Packet};
+use keepsight_fields::{FieldType, Packet, Value};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -207,6 +207,10 @@ pub fn each(e: &Ent, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
     match e {
         Ent::Field(id) => pkt.visit(*id, &mut |v| with_val(v, |x| f(x))),
         Ent::Absent => {}
+        Ent::Tvb(id) => pkt.visit(*id, &mut |v| match v {
+            Value::Protocol { tvb, .. } => f(&Val::Bytes(Cow::Borrowed(tvb))),
+            other => with_val(other, |x| f(x)),
+        }),
         Ent::Const(c) => f(c),
         Ent::Slice(inner, ranges) => each(inner, pkt, &mut |v| {
             if let Some(b) = as_bytes(v) {
@@ -222,11 +226,6 @@ pub fn each(e: &Ent, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
                 }
             }),
             LenRule::Fixed(n) => each(inner, pkt, &mut |_| f(&Val::Int(i128::from(*n)))),
-            LenRule::HeaderField(h) => {
-                if has_any(inner, pkt) {
-                    pkt.visit(*h, &mut |v| with_val(v, |x| f(x)));
-                }
-            }
         },
         Ent::Count(id) => {
             let mut n = 0i128;
@@ -293,17 +292,6 @@ pub fn each(e: &Ent, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
                     }
                 });
             }
-        }
-    }
-}
-
-fn has_any(e: &Ent, pkt: &dyn Packet) -> bool {
-    match e {
-        Ent::Field(id) => pkt.has(*id),
-        _ => {
-            let mut seen = false;
-            each(e, pkt, &mut |_| seen = true);
-            seen
         }
     }
 }

@@ -194,6 +194,42 @@ fn colon_len(s: &[u8]) -> usize {
     best
 }
 
+/// The layer operator after a word at `at`: optional spaces, `#`, then digits or a bracketed
+/// range list. Returns the bytes consumed and the text after `#` (`2`, `[1-2]`).
+fn layer_len(expr: &str, at: usize) -> Result<Option<(usize, &str)>, FilterError> {
+    let s = expr.as_bytes();
+    let spaces = s[at..]
+        .iter()
+        .take_while(|c| c.is_ascii_whitespace())
+        .count();
+    let hash = at + spaces;
+    if s.get(hash) != Some(&b'#') {
+        return Ok(None);
+    }
+    let start = hash + 1;
+    let len = match s.get(start) {
+        Some(c) if c.is_ascii_digit() => s[start..].iter().take_while(|c| c.is_ascii_digit()).count(),
+        Some(b'[') => match s[start..].iter().position(|&c| c == b']') {
+            Some(p) => p + 1,
+            None => {
+                return Err(FilterError::new(
+                    expr,
+                    Span::new(start, s.len()),
+                    "`#[` has no matching `]`".into(),
+                ))
+            }
+        },
+        _ => {
+            return Err(FilterError::new(
+                expr,
+                Span::new(hash, start),
+                "the layer operator `#` needs a layer number or a range, e.g. `ip.addr#2` or `ip.addr#[1-2]`".into(),
+            ))
+        }
+    };
+    Ok(Some((spaces + 1 + len, &expr[start..start + len])))
+}
+
 /// `/NN` after an address: a CIDR prefix length belongs to the word.
 fn cidr_len(s: &[u8]) -> usize {
     if s.first() == Some(&b'/') {
@@ -322,15 +358,19 @@ pub fn tokenize(expr: &str) -> Result<Vec<Token>, FilterError> {
                     let text = &expr[i..i + n];
                     match keyword(text) {
                         Some(k) => (k, n),
-                        None => (Tok::Word(text.to_string()), n),
+                        None => match layer_len(expr, i + n)? {
+                            // `ip.addr#2`, `ip.addr #[1-2]`: the layer operator stays part of the
+                            // word (without the spaces) and is resolved with the field name.
+                            Some((skip, layer)) => (Tok::Word(format!("{text}#{layer}")), n + skip),
+                            None => (Tok::Word(text.to_string()), n),
+                        },
                     }
                 }
                 _ => {
                     let ch = expr[i..].chars().next().unwrap_or('?');
                     let msg = match ch {
-                        '#' => {
-                            "the layer operator `#` is not supported by keepsight yet".to_string()
-                        }
+                        '#' => "the layer operator `#` must follow a field name, e.g. `ip.addr#2`"
+                            .to_string(),
                         '$' | '@' => {
                             format!("`{ch}` field references are not supported by keepsight yet")
                         }

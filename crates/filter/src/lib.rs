@@ -17,10 +17,12 @@
 //! What this crate is not: it does not dissect packets or know any field values itself (the
 //! capture pipeline implements [`keepsight_fields::Packet`]), it does not print anything, and it
 //! knows only the fields the registry knows — `http.request` is an unknown field until HTTP is
-//! dissected. Display macros (`${...}`), field references (`$field`, `@field`), the layer
-//! operator (`ip.addr#2`), value strings of integer fields (`ip.proto == "TCP"`) and PCRE2-only
+//! dissected. Display macros (`${...}`), field references (`$field`, `@field`) and PCRE2-only
 //! regex features (look-around, back-references) are not supported; each is rejected with a
-//! message saying so (tests/filters/pending.txt tracks them).
+//! message saying so (tests/filters/pending.txt tracks them). The layer operator (`ip.addr#2`)
+//! is understood for the one layer per protocol the pipeline dissects: `#1` is the field, any
+//! other layer is absent. Integer fields with tshark value strings take names
+//! (`ip.proto == "TCP"`, `eth.type == IPv4`).
 //!
 //! How it is checked: unit tests here; tests/lists.rs (accept/reject verdicts of the tshark-made
 //! lists in tests/filters/); crates/cli/tests/filter_*.rs (frame-for-frame comparison with tshark

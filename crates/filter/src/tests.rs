@@ -21,6 +21,8 @@ pub(crate) enum Owned {
     U(u64),
     I(i64),
     B(Vec<u8>),
+    /// A protocol: its tvb and the length of its item (header) at the start of it.
+    P(Vec<u8>, usize),
     S(String),
     V4([u8; 4]),
     V6([u8; 16]),
@@ -50,6 +52,10 @@ impl Packet for TestPacket {
                 Owned::U(x) => Value::UInt(*x),
                 Owned::I(x) => Value::Int(*x),
                 Owned::B(b) => Value::Bytes(b),
+                Owned::P(tvb, item) => Value::Protocol {
+                    item: &tvb[..*item],
+                    tvb,
+                },
                 Owned::S(s) => Value::Str(s),
                 Owned::V4(a) => Value::Ipv4(*a),
                 Owned::V6(a) => Value::Ipv6(*a),
@@ -101,15 +107,15 @@ pub(crate) fn tcp(num: u32, payload: &[u8], flags: u64, to_server: bool) -> Test
             }
             .into()),
         )
-        .with("eth", B(frame[..14].to_vec()))
+        .with("eth", P(frame.clone(), 14))
         .with("eth.src", Mac([2, 0, 0, 0, 0, 1]))
-        .with("ip", B(frame[14..].to_vec()))
+        .with("ip", P(frame[14..].to_vec(), 20))
         .with("ip.hdr_len", U(20))
         .with("ip.src", V4(src))
         .with("ip.dst", V4(dst))
         .with("ip.addr", V4(src))
         .with("ip.addr", V4(dst))
-        .with("tcp", B(tcp_bytes))
+        .with("tcp", P(tcp_bytes, 20))
         .with("tcp.srcport", U(sp))
         .with("tcp.dstport", U(dp))
         .with("tcp.port", U(sp))
@@ -181,6 +187,26 @@ fn the_issue_filters_select_what_tshark_selects() {
     assert_eq!(sel("tcp contains \"abc\"", &c), [6]);
     assert_eq!(sel("tcp.payload contains 61:62:63", &c), [6]);
     assert_eq!(sel("frame contains \"abc\"", &c), [6]);
+}
+
+#[test]
+fn protocols_search_their_layer_but_compare_their_header() {
+    // tshark 4.0.17 on tests/filters/extents.pcap: `contains`/`matches` see the layer's data,
+    // slices, len(), == and ordering the protocol's header item.
+    let c = corpus();
+    assert_eq!(sel("eth contains \"abc\"", &c), [6]);
+    // `matches` is case-insensitive, as PCRE2 is compiled by tshark.
+    assert_eq!(sel("ip matches \"abc\"", &c), [6, 7]);
+    assert_eq!(sel("tcp matches \"abc\"", &c), [6, 7]);
+    let tcp_frames: Vec<u32> = (1..=9).collect();
+    assert_eq!(sel("eth[14:] == \"\"", &c), tcp_frames);
+    assert_eq!(sel("tcp[20:] contains \"abc\"", &c), Vec::<u32>::new());
+    assert_eq!(sel("tcp[2:] contains \"abc\"", &c), Vec::<u32>::new());
+    assert_eq!(
+        sel("len(tcp) == 20 and len(ip) == 20 and len(eth) == 14", &c),
+        tcp_frames
+    );
+    assert_eq!(sel("tcp == tcp[0:20]", &c), tcp_frames);
 }
 
 #[test]
@@ -476,8 +502,8 @@ fn errors_point_at_the_token_and_say_what_to_do() {
 fn reports_the_fields_it_reads() {
     let f = Filter::compile("tcp.stream eq 7 and tcp.payload eq 01 or len(tcp) > 20").unwrap();
     let names: Vec<&str> = f.fields().map(|id| id.name()).collect();
-    assert_eq!(names.len(), 4, "{names:?}");
-    for n in ["tcp.stream", "tcp.payload", "tcp", "tcp.hdr_len"] {
+    assert_eq!(names.len(), 3, "{names:?}");
+    for n in ["tcp.stream", "tcp.payload", "tcp"] {
         assert!(names.contains(&n), "{n} in {names:?}");
     }
 }

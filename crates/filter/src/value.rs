@@ -111,6 +111,8 @@ pub fn with_val<R>(v: Value<'_>, f: impl FnOnce(&Val<'_>) -> R) -> R {
         Value::Int(i) => f(&Val::Int(i128::from(i))),
         Value::Float(x) => f(&Val::Float(x)),
         Value::Bytes(b) => f(&Val::Bytes(Cow::Borrowed(b))),
+        // A protocol compares, slices and measures as its own item (its header).
+        Value::Protocol { item, .. } => f(&Val::Bytes(Cow::Borrowed(item))),
         Value::Str(s) => f(&Val::Bytes(Cow::Borrowed(s.as_bytes()))),
         Value::Ipv4(a) => f(&Val::V4(u32::from_be_bytes(a), u32::MAX)),
         Value::Ipv6(a) => f(&Val::V6(u128::from_be_bytes(a), u128::MAX)),
