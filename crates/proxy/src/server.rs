@@ -350,6 +350,8 @@ impl<'c> Exchange<'c> {
     pub async fn send_continue(&mut self) -> Result<(), HandlerError> {
         if self.req.expects_continue && !self.head_sent && !self.body_is_done() {
             self.req.expects_continue = false;
+            // The final response follows this one, maybe before it is acknowledged.
+            let _ = self.io.stream.set_nodelay(true);
             self.io
                 .wbuf
                 .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -444,6 +446,8 @@ impl<'c> Exchange<'c> {
         }
         self.sent_body += data.len() as u64;
         if self.io.wbuf.len() >= 64 * 1024 {
+            // The response takes more than one write: its tail must not wait for an ACK.
+            let _ = self.io.stream.set_nodelay(true);
             self.io.flush(self.cfg.send_timeout).await?;
         }
         Ok(())
@@ -789,7 +793,9 @@ pub async fn serve<H: Handler>(
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
+        // TCP_NODELAY is set when it matters (a second response on the connection, or a
+        // response written in several parts), as nginx does: a client that sends one request
+        // and closes gets its answer in one write and saves the system call.
         ctl.stats
             .connections_accepted
             .fetch_add(1, Ordering::Relaxed);
@@ -920,6 +926,21 @@ fn first_read(io: &mut ClientIo) -> io::Result<usize> {
     })
 }
 
+/// True when the client has sent nothing we have not read. A client that asked to close
+/// (`Connection: close`, or HTTP/1.0 without keep-alive) then gets a plain close, as nginx
+/// does: no lingering, no timer, no extra reads. Closing with unread bytes would send a reset
+/// that can destroy our response in the client's buffer, so those still linger.
+fn nothing_pending(stream: &TcpStream) -> bool {
+    let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    // A real peek, not tokio's cached readiness, which may not have seen the latest bytes.
+    // Nothing, or the client's FIN (it read our response and closed first) means nothing unread.
+    match socket2::SockRef::from(stream).peek(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+    }
+}
+
 /// Who a connection is; kept for its whole life.
 struct ConnInfo {
     peer: SocketAddr,
@@ -974,9 +995,15 @@ fn connection<H: Handler>(
             // Boxed: the task that lives as long as the client stays holds only the idle state
             // above; the (larger) state of serving a request exists only while one is served.
             match Box::pin(one_request(&mut io, &mut req_no, &info, &shared)).await {
-                Next::Continue => {}
+                Next::Continue => {
+                    if req_no == 1 {
+                        // From now on a response may follow one not yet acknowledged.
+                        let _ = io.stream.set_nodelay(true);
+                    }
+                }
                 Next::Drop => break,
-                Next::Linger => {
+                Next::ClientClose if nothing_pending(&io.stream) => break,
+                Next::Linger | Next::ClientClose => {
                     Box::pin(io.lingering_close()).await;
                     break;
                 }
@@ -1008,6 +1035,8 @@ enum Next {
     Drop,
     /// Close after letting the client read what we sent.
     Linger,
+    /// The client asked to close: close now unless it sent something more anyway.
+    ClientClose,
 }
 
 async fn one_request<H: Handler>(
@@ -1161,6 +1190,7 @@ async fn one_request<H: Handler>(
             .closed_keepalive_time
             .fetch_add(1, Ordering::Relaxed),
         CloseReason::Shutdown => ctl.stats.closed_shutdown.fetch_add(1, Ordering::Relaxed),
+        CloseReason::ClientAsked if ok && io.rbuf.is_empty() => return Next::ClientClose,
         _ => 0,
     };
     Next::Linger
