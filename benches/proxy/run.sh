@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # keepsight serve/proxy against nginx on loopback, same worker count, same run.
 # Usage: benches/proxy/run.sh [DURATION]   (needs wrk, nginx, python3; builds keepsight --release)
+#        ROUNDS=3 IDLE_CONNS=2000 benches/proxy/run.sh 10s
+# Each round starts fresh servers, measures idle memory, then runs every load once against
+# nginx and once against keepsight (order alternating between rounds, so drift and
+# after-effects such as TIME_WAIT sockets fall on both alike); the summary gives medians.
 # Every server started here is stopped on exit.
 set -euo pipefail
 ulimit -n 65536 2>/dev/null || true
@@ -8,6 +12,7 @@ cd "$(dirname "$0")/../.."
 DUR=${1:-10s}
 WORKERS=2
 IDLE_CONNS=${IDLE_CONNS:-2000}
+ROUNDS=${ROUNDS:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build --release -p keepsight >/dev/null
 KS=$CARGO_TARGET_DIR/release/keepsight
@@ -15,6 +20,7 @@ T=$(mktemp -d)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  PIDS=()
   sleep 0.5
   rm -rf "$T"
 }
@@ -68,7 +74,8 @@ bench() { # bench LABEL PORT [wrk args]
   local rps p99
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  printf '%-44s %12s req/s   p99 %s\n' "$label" "$rps" "$p99"
+  printf '%-44s %12s req/s   p99 %-9s load %s\n' "$label" "$rps" "$p99" "$(cut -d' ' -f1 /proc/loadavg)"
+  printf 'RAW\t%s\t%s\t%s\t%s\n' "$label" "$rps" "$p99" "$(cut -d' ' -f1 /proc/loadavg)" >>"$T/raw.tsv"
 }
 
 rss_kb() { # sum of VmRSS over pids
@@ -87,8 +94,11 @@ idle_mem() { # idle_mem LABEL PORT PIDS...
   after=$(rss_kb "$@")
   eval "exec ${HOLD[1]}>&-"
   wait "$HOLD_PID" 2>/dev/null || true
+  local each
+  each=$(echo "($after - $before) * 1024 / $IDLE_CONNS" | bc -l)
   printf '%-44s %6d connections: %d KiB -> %d KiB, %.0f bytes each\n' "$label" "$IDLE_CONNS" \
-    "$before" "$after" "$(echo "($after - $before) * 1024 / $IDLE_CONNS" | bc -l)"
+    "$before" "$after" "$each"
+  printf 'MEM\t%s\t%.0f\n' "$label" "$each" >>"$T/raw.tsv"
 }
 
 nginx_workers() { pgrep -P "$1" | tr '\n' ' '; }
@@ -100,30 +110,77 @@ echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Upstream shared by both proxies: nginx, one worker, fixed 200.
 start_nginx upstream 1 'location / { return 200 "ok\n"; }' 'keepalive_requests 100000;'
 UP=$NG_PORT
+UP_PIDS=("${PIDS[@]}")
 
-echo "## origin: keepsight serve vs nginx return 200"
-start_nginx origin $WORKERS 'location / { return 200 "ok\n"; }'
-NG=$NG_PORT
-NG_MASTER=$NG_PID
-start_ks serve --body "ok
+stop_servers() { # stop everything but the upstream
+  local p keep
+  for p in "${PIDS[@]}"; do
+    keep=0
+    for u in "${UP_PIDS[@]}"; do [ "$p" = "$u" ] && keep=1; done
+    [ $keep = 1 ] || { kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; }
+  done
+  PIDS=("${UP_PIDS[@]}")
+}
+
+# pair FIRST LABEL_A PORT_A LABEL_B PORT_B [wrk args]: run A then B, or B then A when FIRST=b
+pair() {
+  local first=$1 la=$2 pa=$3 lb=$4 pb=$5; shift 5
+  if [ "$first" = a ]; then bench "$la" "$pa" "$@"; bench "$lb" "$pb" "$@"
+  else bench "$lb" "$pb" "$@"; bench "$la" "$pa" "$@"; fi
+}
+
+for round in $(seq "$ROUNDS"); do
+  first=a; [ $((round % 2)) = 0 ] && first=b
+  echo "## round $round (load $(cut -d' ' -f1-3 /proc/loadavg)); $([ $first = a ] && echo nginx || echo keepsight) first"
+  echo "### origin: keepsight serve vs nginx return 200"
+  start_nginx origin $WORKERS 'location / { return 200 "ok\n"; }'
+  NG=$NG_PORT
+  NG_MASTER=$NG_PID
+  start_ks serve --body "ok
 "
-# Memory first, on fresh processes, so heap left over from the load runs does not hide it.
-idle_mem "nginx idle keep-alive memory" "$NG" $(nginx_workers "$NG_MASTER")
-idle_mem "keepsight serve idle keep-alive memory" "$KS_PORT" "$KS_PID"
-bench "nginx return 200 (keep-alive)" "$NG"
-bench "keepsight serve (keep-alive)" "$KS_PORT"
-bench "nginx return 200 (Connection: close)" "$NG" -H "Connection: close"
-bench "keepsight serve (Connection: close)" "$KS_PORT" -H "Connection: close"
+  # Memory first, on fresh processes, so heap left over from the load runs does not hide it.
+  idle_mem "nginx idle keep-alive memory" "$NG" $(nginx_workers "$NG_MASTER")
+  idle_mem "keepsight serve idle keep-alive memory" "$KS_PORT" "$KS_PID"
+  pair $first "nginx return 200 (keep-alive)" "$NG" "keepsight serve (keep-alive)" "$KS_PORT"
+  pair $first "nginx return 200 (Connection: close)" "$NG" \
+    "keepsight serve (Connection: close)" "$KS_PORT" -H "Connection: close"
+  stop_servers
 
-echo "## reverse proxy to the same upstream (127.0.0.1:$UP)"
-start_nginx proxy $WORKERS "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }" \
-  "upstream up { server 127.0.0.1:$UP; keepalive 64; }"
-NP=$NG_PORT
-NP_PID=$NG_PID
-start_ks proxy --upstream 127.0.0.1:"$UP" --upstream-keepalive 64
-idle_mem "nginx proxy idle keep-alive memory" "$NP" $(nginx_workers "$NP_PID")
-idle_mem "keepsight proxy idle keep-alive memory" "$KS_PORT" "$KS_PID"
-bench "nginx proxy_pass (keep-alive)" "$NP"
-bench "keepsight proxy (keep-alive)" "$KS_PORT"
-bench "nginx proxy_pass (Connection: close)" "$NP" -H "Connection: close"
-bench "keepsight proxy (Connection: close)" "$KS_PORT" -H "Connection: close"
+  echo "### reverse proxy to the same upstream (127.0.0.1:$UP)"
+  start_nginx proxy $WORKERS "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }" \
+    "upstream up { server 127.0.0.1:$UP; keepalive 64; }"
+  NP=$NG_PORT
+  NP_PID=$NG_PID
+  start_ks proxy --upstream 127.0.0.1:"$UP" --upstream-keepalive 64
+  idle_mem "nginx proxy idle keep-alive memory" "$NP" $(nginx_workers "$NP_PID")
+  idle_mem "keepsight proxy idle keep-alive memory" "$KS_PORT" "$KS_PID"
+  pair $first "nginx proxy_pass (keep-alive)" "$NP" "keepsight proxy (keep-alive)" "$KS_PORT"
+  pair $first "nginx proxy_pass (Connection: close)" "$NP" \
+    "keepsight proxy (Connection: close)" "$KS_PORT" -H "Connection: close"
+  stop_servers
+done
+
+echo "## medians over $ROUNDS rounds (load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
+python3 - "$T/raw.tsv" <<'PY'
+import statistics, sys
+rows = {}
+order = []
+for line in open(sys.argv[1]):
+    f = line.rstrip("\n").split("\t")
+    if f[1] not in rows:
+        order.append(f[1])
+        rows[f[1]] = []
+    rows[f[1]].append(f)
+def ms(v):
+    return float(v[:-2]) if v.endswith("ms") else float(v[:-2]) / 1000 if v.endswith("us") else float(v[:-1]) * 1000
+for label in order:
+    r = rows[label]
+    if r[0][0] == "MEM":
+        v = [float(x[2]) for x in r]
+        print(f"{label:44s} median {statistics.median(v):7.0f} B   all: {', '.join(f'{x:.0f}' for x in v)}")
+    else:
+        rps = [float(x[2]) for x in r]
+        p99 = [ms(x[3]) for x in r]
+        print(f"{label:44s} median {statistics.median(rps):9.0f} req/s  p99 {statistics.median(p99):6.2f} ms"
+              f"   all: {', '.join(f'{x:.0f}' for x in rps)} / {', '.join(f'{x:.2f}' for x in p99)} ms")
+PY

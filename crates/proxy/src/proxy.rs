@@ -69,6 +69,11 @@ impl UpConn {
         if self.rbuf.capacity() - self.rbuf.len() < 1024 {
             self.rbuf.reserve(16 * 1024);
         }
+        // Arm the read timer only when there is nothing to read yet.
+        match self.stream.try_read_buf(&mut self.rbuf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            r => return r,
+        }
         match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.rbuf)).await {
             Ok(r) => r,
             Err(_) => Err(io::Error::new(
@@ -169,7 +174,11 @@ impl ProxyHandler {
             return;
         }
         c.idle_since = Instant::now();
-        c.rbuf = BytesMut::new();
+        // Keep an ordinary read buffer for the next request (the pool is bounded, so is the
+        // memory); drop one that grew for a large head.
+        if c.rbuf.capacity() > 32 * 1024 {
+            c.rbuf = BytesMut::new();
+        }
         if let Ok(mut idle) = self.pool().lock() {
             if idle.len() < self.cfg.keepalive {
                 idle.push(c);
@@ -258,16 +267,32 @@ impl ProxyHandler {
             }
         };
         let chunked = streaming && ex.request_framing() == Framing::Chunked;
-        let mut first = Vec::with_capacity(head.len() + prefix.len() + 16);
-        first.extend_from_slice(head);
-        if chunked && !prefix.is_empty() {
-            first.extend_from_slice(format!("{:x}\r\n", prefix.len()).as_bytes());
-            first.extend_from_slice(prefix);
-            first.extend_from_slice(b"\r\n");
+        let mut joined = Vec::new();
+        let first: &[u8] = if prefix.is_empty() {
+            head
         } else {
-            first.extend_from_slice(prefix);
+            joined.reserve(head.len() + prefix.len() + 16);
+            joined.extend_from_slice(head);
+            if chunked {
+                joined.extend_from_slice(format!("{:x}\r\n", prefix.len()).as_bytes());
+                joined.extend_from_slice(prefix);
+                joined.extend_from_slice(b"\r\n");
+            } else {
+                joined.extend_from_slice(prefix);
+            }
+            &joined
+        };
+        // A request head fits the socket buffer: write it directly and arm the send timer only
+        // if the kernel pushes back.
+        let sent = match conn.stream.try_write(first) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) if reused => return Err(Failure::Stale(e)),
+            Err(e) => return Err(Failure::Io(e)),
+        };
+        if sent < first.len() {
+            write(tokio::time::timeout(send, conn.stream.write_all(&first[sent..])).await)?;
         }
-        write(tokio::time::timeout(send, conn.stream.write_all(&first)).await)?;
         if streaming {
             while let Some(data) = ex.read_body().await.map_err(Failure::Client)? {
                 if chunked {

@@ -251,3 +251,38 @@ fn connection_limit_holds_extra_clients_in_the_backlog() {
     let n = third.read(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
 }
+
+/// A client that asks to close gets a plain close (no lingering), but one that sends more
+/// after its `Connection: close` request still reads its whole response: closing with those
+/// bytes unread would send a reset that destroys the response in the client's buffer.
+#[test]
+fn client_close_is_plain_but_never_resets_unread_bytes() {
+    let s = serve_fixed(opts(), "bye\n", Duration::ZERO);
+    let one = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(one).unwrap();
+    let t0 = Instant::now();
+    let mut got = String::new();
+    c.read_to_string(&mut got).unwrap();
+    assert!(got.ends_with("\r\n\r\nbye\n"), "{got:?}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "close took {:?}",
+        t0.elapsed()
+    );
+
+    for _ in 0..20 {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut both = one.to_vec();
+        both.extend_from_slice(b"GET /more HTTP/1.1\r\nHost: x\r\n\r\n");
+        c.write_all(&both).unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got)
+            .expect("reset instead of the response and a close");
+        let got = String::from_utf8_lossy(&got);
+        assert_eq!(got.matches("HTTP/1.1 200").count(), 1, "{got:?}");
+        assert!(got.ends_with("\r\n\r\nbye\n"), "{got:?}");
+    }
+}

@@ -65,3 +65,82 @@ fn graceful_shutdown_under_load_loses_no_request() {
         "drain took {drained_in:?}"
     );
 }
+
+/// Worker mode binds one SO_REUSEPORT socket per worker. It must still refuse an address that
+/// is taken, also by a process that set SO_REUSEPORT itself (which would otherwise share the
+/// port silently), serve every connection the kernel hands to any worker, and stop cleanly.
+#[test]
+fn workers_refuse_a_taken_port_and_serve_every_connection() {
+    use keepsight_proxy::serve::{Content, ServeHandler};
+    use std::sync::Arc;
+    let handler = || {
+        Arc::new(ServeHandler::new(
+            Content::Fixed {
+                status: 200,
+                body: bytes::Bytes::from_static(b"w\n"),
+                headers: vec![],
+            },
+            Duration::ZERO,
+        ))
+    };
+    let w = keepsight_proxy::start_workers(opts(), handler(), None, 2).unwrap();
+    let addr = w.running.addr;
+    let again =
+        keepsight_proxy::start_workers(keepsight_proxy::Options::new(addr), handler(), None, 2);
+    assert!(
+        matches!(again, Err(keepsight_proxy::StartError::Bind { .. })),
+        "second server on {addr} started"
+    );
+
+    let foreign = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    foreign.set_reuse_port(true).unwrap();
+    foreign
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    foreign.listen(16).unwrap();
+    let taken = foreign.local_addr().unwrap().as_socket().unwrap();
+    let r =
+        keepsight_proxy::start_workers(keepsight_proxy::Options::new(taken), handler(), None, 2);
+    assert!(
+        matches!(r, Err(keepsight_proxy::StartError::Bind { .. })),
+        "started on {taken}, which another SO_REUSEPORT socket holds"
+    );
+
+    // Many connections at once: wherever the kernel puts them, each is answered.
+    let clients: Vec<_> = (0..64)
+        .map(|_| {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            c
+        })
+        .collect();
+    for mut c in clients {
+        let mut got = String::new();
+        c.read_to_string(&mut got).unwrap();
+        assert!(
+            got.starts_with("HTTP/1.1 200 ") && got.ends_with("\r\n\r\nw\n"),
+            "{got:?}"
+        );
+    }
+    let t0 = Instant::now();
+    w.running.ctl.shutdown();
+    let ctl = w.running.ctl.clone();
+    w.join();
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "workers took {:?} to stop",
+        t0.elapsed()
+    );
+    assert_eq!(ctl.stats.requests.load(Ordering::Relaxed), 64);
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "still accepting after shutdown"
+    );
+}
