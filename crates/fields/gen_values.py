@@ -15,6 +15,8 @@ TABLES = {
     "ETHERTYPE": ["eth.type", "vlan.etype", "sll.etype"],
     "SLL_PKTTYPE": ["sll.pkttype"],
     "NULL_FAMILY": ["null.family"],
+    "EXPERT_SEVERITY": ["_ws.expert.severity"],
+    "EXPERT_GROUP": ["_ws.expert.group"],
 }
 
 out = subprocess.run(["tshark", "-G", "values"], capture_output=True, text=True, check=True).stdout

@@ -87,6 +87,43 @@ pub struct Record<'a> {
     pub interface_id: u32,
     /// Byte offset of the record (or block) in the (decompressed) file.
     pub file_offset: u64,
+    /// The time stamp's fractional part in ns as the file wrote it, when that is a whole second
+    /// or more (a broken writer; `ts_ns` then carries the excess into the seconds). tshark keeps
+    /// such a time stamp and raises an expert note, so it is kept for that.
+    pub invalid_frac_ns: Option<u32>,
+    /// pcapng packet block options, undecoded (empty for classic pcap); see [`Record::comments`].
+    pub options: &'a [u8],
+    /// Byte order of `options` (the section's).
+    pub options_big_endian: bool,
+}
+
+impl<'a> Record<'a> {
+    /// The frame's pcapng comments (`opt_comment`), in file order. Decoded only when asked
+    /// for; options that run past the block end stop the walk.
+    pub fn comments(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let (mut rest, be) = (self.options, self.options_big_endian);
+        std::iter::from_fn(move || loop {
+            if rest.len() < 4 {
+                return None;
+            }
+            let u16_at = |i: usize| {
+                let b = [rest[i], rest[i + 1]];
+                if be {
+                    u16::from_be_bytes(b)
+                } else {
+                    u16::from_le_bytes(b)
+                }
+            };
+            let (code, len) = (u16_at(0), u16_at(2) as usize);
+            let value = rest.get(4..4 + len)?;
+            rest = rest.get(4 + len.next_multiple_of(4)..).unwrap_or(&[]);
+            match code {
+                0 => return None,
+                1 => return Some(std::str::from_utf8(value).unwrap_or("")),
+                _ => {}
+            }
+        })
+    }
 }
 
 /// A capture interface (classic pcap has exactly one).

@@ -119,6 +119,8 @@ impl PcapState {
             frac as i64 * 1000
         };
         let ts_ns = sec as i64 * 1_000_000_000 + frac_ns;
+        let invalid_frac_ns =
+            (frac_ns >= 1_000_000_000).then(|| frac_ns.min(u32::MAX as i64) as u32);
         let link_type = self.interface.link_type;
         let digits = if self.nanos { 9 } else { 6 };
         let record = match input.take(16 + caplen as usize) {
@@ -146,6 +148,9 @@ impl PcapState {
             ts_digits: digits,
             // Kept as written even when smaller than the captured length, as tshark does.
             orig_len: origlen,
+            invalid_frac_ns,
+            options: &[],
+            options_big_endian: false,
             data: record,
             link_type,
             interface_id: 0,

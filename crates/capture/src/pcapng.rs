@@ -168,6 +168,9 @@ impl PcapNgState {
                 link_type: crate::linktype::PCAPNG_CUSTOM_BLOCK,
                 interface_id: 0,
                 file_offset: offset,
+                invalid_frac_ns: None,
+                options: &[],
+                options_big_endian: false,
             });
         }
         if block_type == SPB {
@@ -201,6 +204,9 @@ impl PcapNgState {
                 link_type: iface.link_type,
                 interface_id: 0,
                 file_offset: offset,
+                invalid_frac_ns: None,
+                options: &[],
+                options_big_endian: false,
             });
         }
         if body.len() < 20 {
@@ -259,6 +265,11 @@ impl PcapNgState {
             link_type: iface.link_type,
             interface_id: iface_id,
             file_offset: offset,
+            invalid_frac_ns: None,
+            options: body
+                .get(20 + (caplen as usize).next_multiple_of(4)..)
+                .unwrap_or(&[]),
+            options_big_endian: e.0,
         })
     }
 }

@@ -36,6 +36,7 @@ impl Packet for Frame<'_> {
                 sink(Value::UInt(self.record.interface_id as u64))
             }
             FRAME_MARKED | FRAME_IGNORED => sink(Value::Bool(false)),
+            FRAME_COMMENT => self.record.comments().for_each(|c| sink(Value::Str(c))),
             _ => match keepsight_fields::protocol_of(field) {
                 "eth" | "vlan" | "sll" | "null" => self.visit_link(field, sink, data),
                 "ip" | "ipv6" => self.visit_ip(field, sink, data),
@@ -89,8 +90,101 @@ impl Packet for Frame<'_> {
                         }
                     }
                 }
+                "_ws" => self.visit_expert(field, sink),
                 _ => {}
             },
+        }
+    }
+}
+
+/// What follows an Ethernet frame's payload, split as tshark 4.0.17 splits it: zero padding
+/// up to 60 bytes, an undecoded trailer, and a frame check sequence it assumes is there when the
+/// frame is 64 bytes or more and at least 4 bytes remain.
+pub(crate) struct EthTrailer<'a> {
+    pub padding: &'a [u8],
+    pub trailer: &'a [u8],
+    pub fcs: Option<u32>,
+    /// The frame has a VLAN tag: the trailer is `vlan.trailer`, not `eth.trailer`.
+    pub tagged: bool,
+    /// Bytes that should have been zero padding are not ("Didn't find padding of zeros").
+    pub padding_bad: bool,
+}
+
+impl<'a> Frame<'a> {
+    /// The Ethernet trailer: bytes after the IP packet (or ARP message) that the frame still
+    /// carries. `None` for other link types and payloads, and when nothing follows.
+    pub(crate) fn eth_trailer(&self) -> Option<EthTrailer<'a>> {
+        let d = &self.dissection;
+        let data = self.record.data;
+        if d.link != Link::Ethernet {
+            return None;
+        }
+        let start = match d.network {
+            Network::Ipv4 { .. } | Network::Ipv6 { .. } => d.ip_end as usize,
+            Network::None if d.ethertype == 0x0806 => {
+                let arp = data.get(d.link_len as usize..)?;
+                match arp {
+                    [_, _, _, _, hln, pln, ..] => {
+                        d.link_len as usize + 8 + 2 * (*hln as usize + *pln as usize)
+                    }
+                    _ => return None,
+                }
+            }
+            Network::None => return None,
+        };
+        let pkt_len = self.record.orig_len as usize;
+        let mut reported = pkt_len.checked_sub(start).filter(|&n| n > 0)?;
+        let captured = data.get(start..).unwrap_or(&[]);
+        let mut len = captured.len().min(reported);
+        let maybe_padded = pkt_len >= 60 && start < 60;
+        let mut pad = 0;
+        if maybe_padded {
+            pad = (60 - start).min(len);
+            if captured[..pad].iter().any(|&b| b != 0) {
+                pad = 0;
+            }
+            len -= pad;
+            reported -= pad;
+        }
+        let mut fcs = None;
+        // Below a VLAN tag the trailer is the VLAN dissector's, which assumes no FCS.
+        let tagged = d.vlan_count > 0;
+        if !tagged && pkt_len >= 64 && reported >= 4 {
+            if len < reported {
+                reported -= 4;
+                len = len.min(reported);
+            } else {
+                len -= 4;
+                let b = &captured[pad + len..pad + len + 4];
+                fcs = Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            }
+        }
+        let trailer = &captured[pad..pad + len];
+        Some(EthTrailer {
+            padding: &captured[..pad],
+            trailer,
+            fcs,
+            tagged,
+            padding_bad: maybe_padded && pad == 0 && !trailer.is_empty(),
+        })
+    }
+}
+
+impl Frame<'_> {
+    /// `_ws.expert.*` and `_ws.malformed`: one occurrence per expert item, in tshark's order.
+    /// Only texts that carry a number are formatted, and only when asked for.
+    fn visit_expert(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
+        let mut malformed = false;
+        crate::expert::for_each_item(self, &mut |item| match field {
+            _WS_EXPERT => sink(Value::Bytes(&[])),
+            _WS_EXPERT_MESSAGE => sink(Value::Str(&item.summary.text())),
+            _WS_EXPERT_SEVERITY => sink(Value::UInt(item.severity.value().into())),
+            _WS_EXPERT_GROUP => sink(Value::UInt(item.group.value().into())),
+            _WS_MALFORMED => malformed |= item.group == crate::expert::Group::Malformed,
+            _ => {}
+        });
+        if malformed {
+            sink(Value::Bytes(&[]));
         }
     }
 }
@@ -216,12 +310,30 @@ impl Frame<'_> {
                         sink(Value::Ether(src));
                     }
                     ETH_TYPE => sink(Value::UInt(u16::from_be_bytes([data[12], data[13]]) as u64)),
-                    ETH_PADDING => {
-                        // Short frames are padded to 60 bytes; bytes after the IP packet up to
-                        // there are padding.
-                        let trailer = d.trailer(data);
-                        if !trailer.is_empty() && data.len() <= 60 {
-                            sink(Value::Bytes(trailer));
+                    ETH_PADDING | ETH_TRAILER | ETH_FCS => {
+                        if let Some(t) = self.eth_trailer() {
+                            match field {
+                                ETH_PADDING if !t.padding.is_empty() => {
+                                    sink(Value::Bytes(t.padding))
+                                }
+                                ETH_TRAILER if !t.trailer.is_empty() && !t.tagged => {
+                                    sink(Value::Bytes(t.trailer))
+                                }
+                                ETH_FCS => {
+                                    if let Some(fcs) = t.fcs {
+                                        sink(Value::UInt(fcs.into()))
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    VLAN_TRAILER => {
+                        if let Some(t) = self.eth_trailer().filter(|t| t.tagged) {
+                            let inner = d.vlan_tpids[(d.vlan_count as usize).clamp(1, 2) - 1];
+                            if !t.trailer.is_empty() && inner != 0x88a8 {
+                                sink(Value::Bytes(t.trailer))
+                            }
                         }
                     }
                     VLAN | VLAN_ID | VLAN_PRIORITY | VLAN_ETYPE => {

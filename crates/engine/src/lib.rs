@@ -12,6 +12,7 @@
 //! What this crate is not: it does not print or filter (the CLI and `keepsight-filter` do), and
 //! it draws no conclusions about connections (`keepsight-diagnose` does).
 
+pub mod expert;
 mod fields_impl;
 
 use keepsight_capture::{CaptureError, CaptureReader, Record};

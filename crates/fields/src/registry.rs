@@ -139,18 +139,22 @@ fields! {
     FRAME_INTERFACE_ID = "frame.interface_id": T::UInt(32), Dec, "Capture interface index (pcapng)";
     FRAME_MARKED = "frame.marked": T::Bool, Dec, "Frame is marked";
     FRAME_IGNORED = "frame.ignored": T::Bool, Dec, "Frame is ignored";
+    FRAME_COMMENT = "frame.comment": T::String, Dec, "pcapng packet comment (one occurrence per comment)";
 
     ETH = "eth": T::Protocol, Dec, "Ethernet";
     ETH_DST = "eth.dst": T::Ether, Dec, "Destination MAC address";
     ETH_SRC = "eth.src": T::Ether, Dec, "Source MAC address";
     ETH_ADDR = "eth.addr": T::Ether, Dec, "Source or destination MAC address";
     ETH_TYPE = "eth.type": T::UInt(16), Hex, "EtherType";
-    ETH_PADDING = "eth.padding": T::Bytes, Dec, "Ethernet padding after the IP packet";
+    ETH_PADDING = "eth.padding": T::Bytes, Dec, "Ethernet zero padding up to 60 bytes after the IP packet";
+    ETH_TRAILER = "eth.trailer": T::Bytes, Dec, "Bytes after the IP packet that are not zero padding or the FCS";
+    ETH_FCS = "eth.fcs": T::UInt(32), Hex, "Frame check sequence (assumed on frames of 64 bytes or more with 4 spare bytes)";
 
     VLAN = "vlan": T::Protocol, Dec, "802.1Q virtual LAN";
     VLAN_PRIORITY = "vlan.priority": T::UInt(16), Dec, "802.1Q priority";
     VLAN_ID = "vlan.id": T::UInt(16), Dec, "VLAN identifier";
     VLAN_ETYPE = "vlan.etype": T::UInt(16), Hex, "EtherType after the VLAN tag";
+    VLAN_TRAILER = "vlan.trailer": T::Bytes, Dec, "Bytes after the IP packet of a VLAN-tagged frame that are not zero padding";
 
     SLL = "sll": T::Protocol, Dec, "Linux cooked capture";
     SLL_PKTTYPE = "sll.pkttype": T::UInt(16), Dec, "Linux packet type (0 to us, 4 sent by us, ...)";
@@ -300,6 +304,13 @@ fields! {
     DATA = "data": T::Protocol, Dec, "Payload not decoded by a higher protocol";
     DATA_DATA = "data.data": T::Bytes, Dec, "Payload bytes";
     DATA_LEN = "data.len": T::UInt(32), Dec, "Payload length";
+
+    // Expert information: one occurrence per item a frame raises (keepsight_engine::expert).
+    _WS_EXPERT = "_ws.expert": T::Protocol, Dec, "Expert information: present once per item the frame raises";
+    _WS_EXPERT_MESSAGE = "_ws.expert.message": T::String, Dec, "Expert item text, e.g. TCP keep-alive segment";
+    _WS_EXPERT_SEVERITY = "_ws.expert.severity": T::UInt(32), Dec, "Expert severity: Error, Warning, Note, Chat, Comment";
+    _WS_EXPERT_GROUP = "_ws.expert.group": T::UInt(32), Dec, "Expert group: Sequence, Malformed, Protocol, ...";
+    _WS_MALFORMED = "_ws.malformed": T::Protocol, Dec, "Malformed packet (an expert item of group Malformed)";
 }
 
 #[cfg(test)]

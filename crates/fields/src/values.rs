@@ -417,6 +417,33 @@ pub(crate) static NULL_FAMILY: &[(u32, &str)] = &[
     (0x1e, "IPv6"),
 ];
 
+/// Value strings of `_ws.expert.severity`, in tshark's order.
+pub(crate) static EXPERT_SEVERITY: &[(u32, &str)] = &[
+    (0x800000, "Error"),
+    (0x600000, "Warning"),
+    (0x400000, "Note"),
+    (0x200000, "Chat"),
+    (0x100000, "Comment"),
+];
+
+/// Value strings of `_ws.expert.group`, in tshark's order.
+pub(crate) static EXPERT_GROUP: &[(u32, &str)] = &[
+    (0x1000000, "Checksum"),
+    (0x2000000, "Sequence"),
+    (0x3000000, "Response"),
+    (0x4000000, "Request"),
+    (0x5000000, "Undecoded"),
+    (0x6000000, "Reassemble"),
+    (0x7000000, "Malformed"),
+    (0x8000000, "Debug"),
+    (0x9000000, "Protocol"),
+    (0xa000000, "Security"),
+    (0xb000000, "Comment"),
+    (0xc000000, "Decryption"),
+    (0xd000000, "Assumption"),
+    (0xe000000, "Deprecated"),
+];
+
 /// Field and protocol names of tshark 4.0.17 that equal (ignoring case) a value name above:
 /// written bare, they name the field, not the value.
 pub(crate) static SHADOWED: &[&str] = &[
@@ -432,6 +459,8 @@ pub(crate) fn table(id: FieldId) -> Option<&'static [(u32, &'static str)]> {
         ids::ETH_TYPE | ids::VLAN_ETYPE | ids::SLL_ETYPE => ETHERTYPE,
         ids::SLL_PKTTYPE => SLL_PKTTYPE,
         ids::NULL_FAMILY => NULL_FAMILY,
+        ids::_WS_EXPERT_SEVERITY => EXPERT_SEVERITY,
+        ids::_WS_EXPERT_GROUP => EXPERT_GROUP,
         _ => return None,
     })
 }

@@ -71,6 +71,37 @@ impl FrameIndex {
 }
 
 impl FrameIndex {
+    /// The expert items tshark's HTTP dissector raises on `frame`: one Chat/Sequence item per
+    /// message that ends there, whose text is the message's first line followed by its line
+    /// end escaped as tshark escapes it (the characters `\r\n`). Formats only when called.
+    pub fn visit_expert_lines(&self, report: &Report, frame: u32, sink: &mut dyn FnMut(&str)) {
+        const VERSIONS: [&str; 2] = ["HTTP/1.0", "HTTP/1.1"];
+        let mut line = String::new();
+        for m in self.get(report, frame) {
+            let version = VERSIONS[usize::from(m.version.min(1))];
+            line.clear();
+            if m.kind == Kind::Request {
+                let method = m.method.as_deref().unwrap_or("");
+                let uri = m.uri.as_deref().unwrap_or("");
+                line.push_str(method);
+                line.push(' ');
+                line.push_str(uri);
+                line.push(' ');
+                line.push_str(version);
+            } else {
+                line.push_str(version);
+                line.push(' ');
+                if let Some(code) = m.code {
+                    line.push_str(&code.to_string());
+                }
+                line.push(' ');
+                line.push_str(m.phrase.as_deref().unwrap_or(""));
+            }
+            line.push_str("\\r\\n");
+            sink(&line);
+        }
+    }
+
     /// The `http.*` display-filter fields tshark 4.0.17 shows (with `-2`) on `frame`, by name.
     /// Calls `sink` once per occurrence (pipelined messages in one frame give several) and
     /// returns false for a name this crate does not provide, so a caller can tell "absent"

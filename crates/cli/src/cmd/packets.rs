@@ -175,10 +175,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let fopts = parse_field_options(&args.field_options)?;
     // HTTP fields need the whole capture analysed first (a request knows its response frame, as
     // with tshark -2), so they cost one extra pass, only when asked for.
-    let wants_http = filter.as_ref().is_some_and(|f| f.fields().any(is_http))
+    let wants_http = filter
+        .as_ref()
+        .is_some_and(|f| f.fields().any(needs_http_pass))
         || columns
             .iter()
-            .any(|c| matches!(c, Column::Field(id) if is_http(*id)));
+            .any(|c| matches!(c, Column::Field(id) if needs_http_pass(*id)));
     let http = if wants_http { http_pass(&path) } else { None };
     let mut engine = match super::open_engine(&path) {
         Ok(Some(e)) => e,
@@ -276,6 +278,21 @@ fn is_http(id: FieldId) -> bool {
     keepsight_fields::protocol_of(id) == "http"
 }
 
+/// Fields that need the HTTP first pass: `http.*`, and expert info (HTTP adds chat items).
+fn needs_http_pass(id: FieldId) -> bool {
+    is_http(id) || is_expert(id)
+}
+
+fn is_expert(id: FieldId) -> bool {
+    use keepsight_fields::ids::{
+        _WS_EXPERT, _WS_EXPERT_GROUP, _WS_EXPERT_MESSAGE, _WS_EXPERT_SEVERITY,
+    };
+    matches!(
+        id,
+        _WS_EXPERT | _WS_EXPERT_MESSAGE | _WS_EXPERT_SEVERITY | _WS_EXPERT_GROUP
+    )
+}
+
 /// The HTTP analysis of a whole capture, indexed by frame, for `http.*` fields.
 struct HttpLayer {
     report: keepsight_http::Report,
@@ -311,6 +328,24 @@ impl Packet for WithHttp<'_> {
             if let Some(h) = self.http {
                 h.index
                     .visit(&h.report, self.frame.number, field.name(), sink);
+            }
+        } else if is_expert(field) {
+            // The frame's own items (frame, TCP) come before the HTTP dissector's.
+            self.frame.visit(field, sink);
+            if let Some(h) = self.http {
+                use keepsight_engine::expert::{Group, Severity};
+                use keepsight_fields::ids::{
+                    _WS_EXPERT_GROUP, _WS_EXPERT_MESSAGE, _WS_EXPERT_SEVERITY,
+                };
+                h.index
+                    .visit_expert_lines(&h.report, self.frame.number, &mut |line| {
+                        sink(match field {
+                            _WS_EXPERT_MESSAGE => Value::Str(line),
+                            _WS_EXPERT_SEVERITY => Value::UInt(Severity::Chat.value().into()),
+                            _WS_EXPERT_GROUP => Value::UInt(Group::Sequence.value().into()),
+                            _ => Value::Bytes(&[]),
+                        })
+                    });
             }
         } else {
             self.frame.visit(field, sink)
