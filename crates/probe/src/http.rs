@@ -610,7 +610,10 @@ pub async fn probe(
     let http10 = http10_check(addr, &target, opts, budget, &log).await;
     let pipelining = pipeline_check(addr, &request, opts, budget, &log).await;
 
-    let idle = if keeps_alive {
+    // A server that closes after every response without saying so has no idle timeout to
+    // measure: every idle connection would look closed at 0 s.
+    let closes_each = rpc.ended_by == "closed-without-notice" && rpc.count <= 1;
+    let idle = if keeps_alive && !closes_each {
         Some(
             idle_search(
                 addr,
@@ -633,6 +636,11 @@ pub async fn probe(
             "the server does not keep connections alive ({}): every request pays a new connection",
             first.end_reason().unwrap_or("not reusable")
         ));
+    } else if closes_each {
+        findings.push(
+            "the server closes the connection after every response without saying so: every request pays a new connection, and a client that reuses one fails"
+                .into(),
+        );
     }
     if let (Some(adv), Some(idle)) = (first.ka_timeout, idle.as_ref()) {
         if let Some(upper) = idle.upper_s.filter(|_| idle.method != "none-found") {

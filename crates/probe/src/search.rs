@@ -199,8 +199,10 @@ pub async fn idle_search(
         stopped_by: None,
         note: None,
     };
-    // Slack for connecting and the first exchange before the idle period starts.
-    let slack = cfg.connect_timeout.min(Duration::from_secs(1)) + cfg.reply_timeout;
+    // Slack for connecting, the first exchange and the last check around the idle period;
+    // under a tight --max-time, a third of what is left, so a shorter search still runs.
+    let slack = (cfg.connect_timeout.min(Duration::from_secs(1)) + cfg.reply_timeout)
+        .min(budget.remaining() / 3);
     let mut lo = Duration::ZERO;
     let mut hi: Option<Duration> = None;
     let mut rtts = Vec::new();
@@ -219,6 +221,7 @@ pub async fn idle_search(
                     res.stopped_by = Some("max-time".into());
                 }
                 if top.is_zero() {
+                    res.note = Some("the --max-time cap left no time for an idle search".into());
                     break;
                 }
                 ladder(cfg.first.min(top), top, n)
@@ -402,7 +405,10 @@ async fn round(
         let (check, cfg, budget) = (check.clone(), cfg.clone(), budget.clone());
         let (stop_tx, stop_rx) = (stop_tx.clone(), stop_rx.clone());
         set.spawn(async move {
-            let (rtt, seen) = one(addr, &check, test, &cfg, &budget, &stop_tx, stop_rx).await;
+            let (rtt, seen, sent_at) =
+                one(addr, &check, test, &cfg, &budget, &stop_tx, stop_rx).await;
+            // A check sent late (a busy machine) tested the idle it really had.
+            let test = sent_at.unwrap_or(test);
             (i, Outcome { test, rtt, seen })
         });
     }
@@ -447,10 +453,10 @@ async fn one(
     budget: &Budget,
     stop_tx: &watch::Sender<Option<Stop>>,
     mut stop_rx: watch::Receiver<Option<Stop>>,
-) -> (Option<Duration>, Seen) {
+) -> (Option<Duration>, Seen, Option<Duration>) {
     let mut conn = match Conn::open(addr, cfg.connect_timeout, budget).await {
         Ok(c) => c,
-        Err(e) => return (None, Seen::OpenFailed(e.to_string())),
+        Err(e) => return (None, Seen::OpenFailed(e.to_string()), None),
     };
     let t0 = Instant::now();
     if let Err(e) = check
@@ -460,6 +466,7 @@ async fn one(
         return (
             None,
             Seen::OpenFailed(format!("the first exchange failed: {e}")),
+            None,
         );
     }
     let idle_start = Instant::now();
@@ -487,23 +494,23 @@ async fn one(
                     let text = String::from_utf8_lossy(&announced);
                     text.lines().next().unwrap_or_default().trim().to_string()
                 });
-                return (Some(rtt), Seen::Closed { after, how, announced });
+                return (Some(rtt), Seen::Closed { after, how, announced }, None);
             }
             _ = tokio::time::sleep_until(test_at.min(give_up_at)) => {
                 if Instant::now() >= give_up_at {
-                    return (Some(rtt), Seen::Abandoned);
+                    return (Some(rtt), Seen::Abandoned, None);
                 }
                 break;
             }
             changed = stop_rx.changed() => {
                 if changed.is_err() {
                     // The round is over.
-                    return (Some(rtt), Seen::Abandoned);
+                    return (Some(rtt), Seen::Abandoned, None);
                 }
                 let s = *stop_rx.borrow_and_update();
                 if let Some(s) = s.filter(|s| s.at < test) {
                     if !s.passive {
-                        return (Some(rtt), Seen::Abandoned);
+                        return (Some(rtt), Seen::Abandoned, None);
                     }
                     // Keep watching a little: this connection should see the close too,
                     // which tells the spread of the peer's timer.
@@ -514,15 +521,16 @@ async fn one(
     }
     if let Some(s) = *stop_rx.borrow() {
         if s.at < test {
-            return (Some(rtt), Seen::Abandoned);
+            return (Some(rtt), Seen::Abandoned, None);
         }
     }
+    let sent_at = idle_start.elapsed();
     let deadline = (Instant::now() + cfg.reply_timeout).min(budget.deadline);
     match check.run(&mut conn, deadline).await {
-        Ok(()) => (Some(rtt), Seen::Alive),
+        Ok(()) => (Some(rtt), Seen::Alive, Some(sent_at)),
         Err(e) => {
-            publish(stop_tx, test, false);
-            (Some(rtt), Seen::Failed(e))
+            publish(stop_tx, sent_at, false);
+            (Some(rtt), Seen::Failed(e), Some(sent_at))
         }
     }
 }
