@@ -648,3 +648,51 @@ fn closing_without_notice_and_announced_idle_close_are_reported() {
         "{r:#}"
     );
 }
+
+#[test]
+fn python_http_server_without_keep_alive() {
+    // Python's http.server answers in HTTP/1.0 and closes after every response (its documented
+    // default protocol_version): nothing to reuse, no idle timeout to measure.
+    let dir = scratch("python");
+    let port = free_port();
+    let server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let _server = Guard(server);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let t0 = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "http.server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = keepsight(
+        &[],
+        &["probe", "http", &format!("http://{addr}/"), "--json"],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let r = json_of(&out);
+    assert_eq!(r["first_response"]["version"], "HTTP/1.0", "{r:#}");
+    assert_eq!(r["idle_timeout"], Value::Null, "{r:#}");
+    assert_eq!(r["requests_per_connection"]["count"], 1, "{r:#}");
+    assert_eq!(
+        r["requests_per_connection"]["ended_by"],
+        "http10-without-keep-alive"
+    );
+    assert_eq!(r["http10_keep_alive"]["supported"], false, "{r:#}");
+    assert_eq!(r["pipelining"]["supported"], false, "{r:#}");
+    assert_eq!(r["framing"]["problems_total"], 0, "{r:#}");
+}
