@@ -647,6 +647,23 @@ fn closing_without_notice_and_announced_idle_close_are_reported() {
             .contains("retire connections after 4 requests"),
         "{r:#}"
     );
+
+    // Closing after every response, without notice: nothing idles, nothing to search.
+    let addr = blunt_server(1, Duration::from_secs(5));
+    let out = keepsight(
+        &[],
+        &["probe", "http", &format!("http://{addr}/"), "--json"],
+        Duration::from_secs(20),
+    );
+    let r = json_of(&out);
+    assert_eq!(r["idle_timeout"], Value::Null, "{r:#}");
+    assert_eq!(r["requests_per_connection"]["count"], 1, "{r:#}");
+    assert!(
+        r["findings"]
+            .to_string()
+            .contains("after every response without saying so"),
+        "{r:#}"
+    );
 }
 
 #[test]

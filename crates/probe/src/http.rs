@@ -601,32 +601,55 @@ pub async fn probe(
     let first =
         first.map_err(|e| ProbeError::Protocol(format!("no usable first response: {e}")))?;
     let rtt = t0.elapsed();
-    drop(conn);
     let keeps_alive = first.reusable();
-
-    progress("counting requests per connection");
-    let rpc = requests_per_connection(addr, &request, opts, budget, &log).await;
-    progress("HTTP/1.0 keep-alive and pipelining");
-    let http10 = http10_check(addr, &target, opts, budget, &log).await;
-    let pipelining = pipeline_check(addr, &request, opts, budget, &log).await;
-
     // A server that closes after every response without saying so has no idle timeout to
-    // measure: every idle connection would look closed at 0 s.
-    let closes_each = rpc.ended_by == "closed-without-notice" && rpc.count <= 1;
-    let idle = if keeps_alive && !closes_each {
-        Some(
-            idle_search(
-                addr,
-                Check::Http(Arc::new(request.clone())),
-                &opts.search,
-                budget,
-                progress,
-            )
-            .await,
+    // measure (every idle connection would look closed at 0 s): a second request on the same
+    // connection tells, before the search starts.
+    let mut closes_each = false;
+    if keeps_alive {
+        let second = match conn.write_all(&request, deadline()).await {
+            Ok(()) => read_response(&mut conn, deadline(), false).await,
+            Err(e) => Err(ReadError::Io(e)),
+        };
+        log.lock().unwrap().note("second response", &second);
+        closes_each = matches!(second, Err(ReadError::Io(IoFail::Eof | IoFail::Reset)));
+    }
+    drop(conn);
+
+    // The counting checks run alongside the idle search, which mostly waits: on a slow link
+    // thousands of sequential requests must not eat the time the search needs.
+    progress("requests per connection, HTTP/1.0 keep-alive, pipelining, idle search");
+    // Their connections are opened before the search takes its share of --max-connections.
+    let ct = opts.search.connect_timeout;
+    let (c1, c2, c3) = (
+        Conn::open(addr, ct, budget).await,
+        Conn::open(addr, ct, budget).await,
+        Conn::open(addr, ct, budget).await,
+    );
+    let checks = async {
+        tokio::join!(
+            requests_per_connection(c1, &request, opts, budget, &log),
+            http10_check(c2, &target, opts, budget, &log),
+            pipeline_check(c3, &request, opts, budget, &log),
         )
-    } else {
-        None
     };
+    let search = async {
+        if keeps_alive && !closes_each {
+            Some(
+                idle_search(
+                    addr,
+                    Check::Http(Arc::new(request.clone())),
+                    &opts.search,
+                    budget,
+                    progress,
+                )
+                .await,
+            )
+        } else {
+            None
+        }
+    };
+    let ((rpc, http10, pipelining), idle) = tokio::join!(checks, search);
 
     let mut findings = Vec::new();
     let mut problems = false;
@@ -765,7 +788,7 @@ pub async fn probe(
 }
 
 async fn requests_per_connection(
-    addr: SocketAddr,
+    conn: Result<Conn, ProbeError>,
     request: &[u8],
     opts: &HttpOptions,
     budget: &Budget,
@@ -779,7 +802,7 @@ async fn requests_per_connection(
             detail,
         }
     };
-    let mut conn = match Conn::open(addr, opts.search.connect_timeout, budget).await {
+    let mut conn = match conn {
         Ok(c) => c,
         Err(e) => return result(0, "error", None, Some(e.to_string())),
     };
@@ -831,7 +854,7 @@ async fn requests_per_connection(
 }
 
 async fn http10_check(
-    addr: SocketAddr,
+    conn: Result<Conn, ProbeError>,
     target: &Target,
     opts: &HttpOptions,
     budget: &Budget,
@@ -841,7 +864,7 @@ async fn http10_check(
         supported: false,
         detail,
     };
-    let mut conn = match Conn::open(addr, opts.search.connect_timeout, budget).await {
+    let mut conn = match conn {
         Ok(c) => c,
         Err(e) => return no(format!("not checked: {e}")),
     };
@@ -879,7 +902,7 @@ async fn http10_check(
 }
 
 async fn pipeline_check(
-    addr: SocketAddr,
+    conn: Result<Conn, ProbeError>,
     request: &[u8],
     opts: &HttpOptions,
     budget: &Budget,
@@ -890,7 +913,7 @@ async fn pipeline_check(
         supported: false,
         detail,
     };
-    let mut conn = match Conn::open(addr, opts.search.connect_timeout, budget).await {
+    let mut conn = match conn {
         Ok(c) => c,
         Err(e) => return no(format!("not checked: {e}")),
     };
