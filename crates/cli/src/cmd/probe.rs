@@ -82,7 +82,8 @@ pub struct SearchArgs {
     /// Connections idling at once in each search round.
     #[arg(long, default_value_t = 32, value_name = "N")]
     parallel: usize,
-    /// An answer slower than this counts as none.
+    /// An answer slower than this counts as none (default: 5s for http, 2s for path). Keep it
+    /// well above the round-trip time, or a slow answer passes for a forgotten connection.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     reply_timeout: Option<Duration>,
     /// Give up on a connect after this long.
