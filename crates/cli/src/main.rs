@@ -46,6 +46,9 @@ enum Command {
     Serve(cmd::serve::Args),
     /// HTTP/1.1 reverse proxy with nginx-style keep-alive controls and a drain mode.
     Proxy(cmd::proxy::Args),
+    /// Measure a live HTTP server's keep-alive behaviour, or the idle timeout of the NATs/firewalls on a path.
+    #[command(subcommand)]
+    Probe(cmd::probe::Command),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Heartbeat(command) => cmd::heartbeat::run(command),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Proxy(args) => cmd::proxy::run(args),
+        Command::Probe(command) => cmd::probe::run(command),
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,7 @@ pub mod heartbeat;
 pub mod http;
 pub mod keepalive;
 pub mod packets;
+pub mod probe;
 pub mod proxy;
 pub mod serve;
 

@@ -1,0 +1,135 @@
+//! A TCP connection with a read buffer, where every operation has a deadline.
+
+use crate::{Budget, ProbeError};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Largest amount of unparsed input kept; a peer cannot make us buffer more.
+pub const MAX_BUFFER: usize = 256 * 1024;
+
+/// How a read or write on a probe connection failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IoFail {
+    /// The peer closed its side (FIN): read returned 0.
+    Eof,
+    /// The connection was reset (RST).
+    Reset,
+    /// Nothing arrived before the deadline.
+    Timeout,
+    /// Anything else (the OS error text).
+    Other(String),
+}
+
+impl IoFail {
+    pub fn from_io(e: &io::Error) -> IoFail {
+        match e.kind() {
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => IoFail::Reset,
+            io::ErrorKind::TimedOut => IoFail::Timeout,
+            _ => IoFail::Other(e.to_string()),
+        }
+    }
+
+    /// Short name used in reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            IoFail::Eof => "fin",
+            IoFail::Reset => "rst",
+            IoFail::Timeout => "no-response",
+            IoFail::Other(_) => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for IoFail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IoFail::Eof => f.write_str("the peer closed the connection (FIN)"),
+            IoFail::Reset => f.write_str("the connection was reset (RST)"),
+            IoFail::Timeout => f.write_str("no answer before the deadline"),
+            IoFail::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+pub struct Conn {
+    pub stream: TcpStream,
+    /// Bytes read but not consumed yet.
+    pub buf: Vec<u8>,
+}
+
+impl Conn {
+    /// Connects within `timeout` (and before the budget's deadline), taking one connection
+    /// from the budget.
+    pub async fn open(
+        addr: SocketAddr,
+        timeout: Duration,
+        budget: &Budget,
+    ) -> Result<Conn, ProbeError> {
+        if !budget.take(1) {
+            return Err(ProbeError::Usage(
+                "the connection cap (--max-connections) is used up".into(),
+            ));
+        }
+        let deadline = (Instant::now() + timeout).min(budget.deadline);
+        let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return Err(ProbeError::Connect {
+                    addr: addr.to_string(),
+                    reason: e.to_string(),
+                })
+            }
+            Err(_) => {
+                return Err(ProbeError::Connect {
+                    addr: addr.to_string(),
+                    reason: format!("no answer within {timeout:?}"),
+                })
+            }
+        };
+        // Small requests must leave at once: Nagle would add delays to the timings.
+        let _ = stream.set_nodelay(true);
+        Ok(Conn {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    pub async fn write_all(&mut self, data: &[u8], deadline: Instant) -> Result<(), IoFail> {
+        match tokio::time::timeout_at(deadline, self.stream.write_all(data)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(IoFail::from_io(&e)),
+            Err(_) => Err(IoFail::Timeout),
+        }
+    }
+
+    /// Reads more bytes into the buffer; `Err(Eof)` when the peer has closed.
+    pub async fn fill(&mut self, deadline: Instant) -> Result<usize, IoFail> {
+        if self.buf.len() >= MAX_BUFFER {
+            return Err(IoFail::Other(format!(
+                "more than {MAX_BUFFER} bytes without a complete message"
+            )));
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let room = (MAX_BUFFER - self.buf.len()).min(chunk.len());
+        match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk[..room])).await {
+            Ok(Ok(0)) => Err(IoFail::Eof),
+            Ok(Ok(n)) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(n)
+            }
+            Ok(Err(e)) => Err(IoFail::from_io(&e)),
+            Err(_) => Err(IoFail::Timeout),
+        }
+    }
+
+    /// Drops the first `n` buffered bytes.
+    pub fn consume(&mut self, n: usize) {
+        self.buf.drain(..n);
+    }
+}

@@ -1,0 +1,986 @@
+//! `probe http`: keep-alive behaviour of a live HTTP/1.x server.
+
+use crate::conn::{Conn, IoFail};
+use crate::search::{idle_search, Check, IdleResult, SearchConfig};
+use crate::{secs, Budget, ProbeError, Progress};
+use serde::Serialize;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use tokio::time::Instant;
+
+/// Largest response head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// Largest chunk-size or trailer line accepted.
+const MAX_LINE: usize = 4096;
+/// Framing problems kept in the report; more are counted, not listed.
+const MAX_PROBLEMS: usize = 20;
+
+/// A parsed `http://host[:port][/path]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// As written in the URL, for the `Host` header.
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, ProbeError> {
+        let bad = |why: &str| ProbeError::Usage(format!("invalid URL `{url}`: {why}"));
+        let rest = if let Some(r) = url.strip_prefix("http://") {
+            r
+        } else if url.starts_with("https://") {
+            return Err(bad(
+                "https is not supported: the prober speaks plain HTTP/1.x (probe the backend, or the TLS terminator's plain side)",
+            ));
+        } else {
+            return Err(bad("expected http://HOST[:PORT][/PATH]"));
+        };
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_string()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_string()),
+        };
+        if authority.contains('@') {
+            return Err(bad("user information (user@) is not supported"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let end = v6
+                .find(']')
+                .ok_or_else(|| bad("unclosed `[` in the host"))?;
+            let port = &v6[end + 1..];
+            (format!("[{}]", &v6[..end]), port.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (authority.to_string(), None),
+            }
+        };
+        if host.is_empty() || host == "[]" {
+            return Err(bad("no host"));
+        }
+        let port = match port {
+            None => 80,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad("the port must be a number from 1 to 65535"))?,
+        };
+        if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(bad("the path contains spaces or control characters"));
+        }
+        Ok(Target { host, port, path })
+    }
+
+    /// The `Host` header value.
+    pub fn authority(&self) -> String {
+        if self.port == 80 {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    pub fn resolve(&self) -> Result<SocketAddr, ProbeError> {
+        let h = self.host.trim_start_matches('[').trim_end_matches(']');
+        (h, self.port)
+            .to_socket_addrs()
+            .map_err(|e| ProbeError::Usage(format!("cannot resolve `{}`: {e}", self.host)))?
+            .next()
+            .ok_or_else(|| ProbeError::Usage(format!("`{}` resolves to no address", self.host)))
+    }
+
+    /// A GET request. HTTP/1.0 asks for keep-alive explicitly, as 1.0 clients that want it do.
+    pub fn request(&self, http10: bool) -> Vec<u8> {
+        let (version, extra) = if http10 {
+            ("HTTP/1.0", "Connection: keep-alive\r\n")
+        } else {
+            ("HTTP/1.1", "")
+        };
+        format!(
+            "GET {} {version}\r\nHost: {}\r\nUser-Agent: keepsight-probe/{}\r\nAccept: */*\r\n{extra}\r\n",
+            self.path,
+            self.authority(),
+            env!("CARGO_PKG_VERSION")
+        )
+        .into_bytes()
+    }
+}
+
+/// How a response body was delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// No body by definition (1xx, 204, 304, or a response to HEAD).
+    None,
+    ContentLength,
+    Chunked,
+    /// Neither: the body ends when the server closes, so the connection cannot be reused.
+    Close,
+}
+
+impl Framing {
+    /// The name used in reports (as in the JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Framing::None => "none",
+            Framing::ContentLength => "content-length",
+            Framing::Chunked => "chunked",
+            Framing::Close => "close",
+        }
+    }
+}
+
+/// One response as read off the wire.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor: u8,
+    pub connection_close: bool,
+    pub connection_keep_alive: bool,
+    /// `Keep-Alive: timeout=N, max=M`.
+    pub ka_timeout: Option<u64>,
+    pub ka_max: Option<u64>,
+    pub framing: Framing,
+    pub body_len: u64,
+    /// Framing faults found in this response.
+    pub problems: Vec<String>,
+}
+
+impl Response {
+    /// Whether the server lets the connection carry another request after this response.
+    pub fn reusable(&self) -> bool {
+        if self.framing == Framing::Close || self.connection_close {
+            return false;
+        }
+        self.minor >= 1 || self.connection_keep_alive
+    }
+
+    /// Why the connection ends after this response, if it does.
+    pub fn end_reason(&self) -> Option<&'static str> {
+        if self.connection_close {
+            Some("connection-close-header")
+        } else if self.framing == Framing::Close {
+            Some("body-delimited-by-close")
+        } else if self.minor == 0 && !self.connection_keep_alive {
+            Some("http10-without-keep-alive")
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a response could not be read.
+#[derive(Debug, Clone)]
+pub enum ReadError {
+    Io(IoFail),
+    /// The bytes are not a well-formed HTTP/1.x response (the text says where and why).
+    Malformed(String),
+}
+
+impl ReadError {
+    pub fn into_io(self) -> IoFail {
+        match self {
+            ReadError::Io(e) => e,
+            ReadError::Malformed(m) => IoFail::Other(format!("malformed response: {m}")),
+        }
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::Malformed(m) => write!(f, "malformed response: {m}"),
+        }
+    }
+}
+
+impl From<IoFail> for ReadError {
+    fn from(e: IoFail) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+/// Reads one complete response (skipping 1xx interim responses), checking its framing. The
+/// body is counted and discarded, so memory stays bounded whatever its size.
+pub async fn read_response(
+    conn: &mut Conn,
+    deadline: Instant,
+    head_request: bool,
+) -> Result<Response, ReadError> {
+    loop {
+        let r = read_one(conn, deadline, head_request).await?;
+        if !(100..200).contains(&r.status) || r.status == 101 {
+            return Ok(r);
+        }
+    }
+}
+
+async fn read_one(
+    conn: &mut Conn,
+    deadline: Instant,
+    head_request: bool,
+) -> Result<Response, ReadError> {
+    let mut started = !conn.buf.is_empty();
+    let (mut resp, head_len, content_length, chunked) = loop {
+        let mut headers = [httparse::EMPTY_HEADER; 100];
+        let mut parsed = httparse::Response::new(&mut headers);
+        match parsed.parse(&conn.buf) {
+            Ok(httparse::Status::Complete(n)) => {
+                let r = head_of(&parsed)?;
+                break (r.0, n, r.1, r.2);
+            }
+            Ok(httparse::Status::Partial) => {
+                if conn.buf.len() > MAX_HEAD {
+                    return Err(ReadError::Malformed(format!(
+                        "response head longer than {MAX_HEAD} bytes"
+                    )));
+                }
+            }
+            Err(e) => {
+                let start = String::from_utf8_lossy(&conn.buf[..conn.buf.len().min(40)])
+                    .escape_debug()
+                    .to_string();
+                return Err(ReadError::Malformed(format!(
+                    "{e} in the response head (starts `{start}`); extra bytes left by the previous response's wrong length?"
+                )));
+            }
+        }
+        match conn.fill(deadline).await {
+            Ok(_) => started = true,
+            Err(IoFail::Eof) if started => {
+                return Err(ReadError::Malformed(format!(
+                    "the connection closed in the middle of a response head ({} bytes)",
+                    conn.buf.len()
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    conn.consume(head_len);
+    let no_body =
+        head_request || (100..200).contains(&resp.status) || matches!(resp.status, 204 | 304);
+    if no_body {
+        resp.framing = Framing::None;
+        return Ok(resp);
+    }
+    if chunked {
+        resp.framing = Framing::Chunked;
+        if content_length.is_some() {
+            resp.problems.push(
+                "both Transfer-Encoding: chunked and Content-Length (a request-smuggling risk; chunked wins)".into(),
+            );
+        }
+        read_chunked(conn, deadline, &mut resp).await?;
+    } else if let Some(len) = content_length {
+        resp.framing = Framing::ContentLength;
+        let mut left = len;
+        loop {
+            let take = (conn.buf.len() as u64).min(left) as usize;
+            conn.consume(take);
+            left -= take as u64;
+            if left == 0 {
+                break;
+            }
+            match conn.fill(deadline).await {
+                Ok(_) => {}
+                Err(IoFail::Eof) => {
+                    return Err(ReadError::Malformed(format!(
+                        "Content-Length is {len} but the connection closed after {} body bytes",
+                        len - left
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        resp.body_len = len;
+    } else {
+        resp.framing = Framing::Close;
+        let mut n = conn.buf.len() as u64;
+        conn.buf.clear();
+        loop {
+            match conn.fill(deadline).await {
+                Ok(k) => {
+                    n += k as u64;
+                    conn.buf.clear();
+                }
+                Err(IoFail::Eof) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        resp.body_len = n;
+    }
+    Ok(resp)
+}
+
+/// Status, version and the headers that matter; content length and chunked flag.
+fn head_of(p: &httparse::Response) -> Result<(Response, Option<u64>, bool), ReadError> {
+    let mut r = Response {
+        status: p.code.unwrap_or(0),
+        minor: p.version.unwrap_or(1),
+        connection_close: false,
+        connection_keep_alive: false,
+        ka_timeout: None,
+        ka_max: None,
+        framing: Framing::None,
+        body_len: 0,
+        problems: Vec::new(),
+    };
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    for h in p.headers.iter() {
+        let value = String::from_utf8_lossy(h.value);
+        let value = value.trim();
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let v: u64 = value.parse().map_err(|_| {
+                ReadError::Malformed(format!("Content-Length `{value}` is not a number"))
+            })?;
+            if content_length.is_some_and(|old| old != v) {
+                return Err(ReadError::Malformed(format!(
+                    "two different Content-Length headers ({} and {v})",
+                    content_length.unwrap_or_default()
+                )));
+            }
+            content_length = Some(v);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            let last = value.rsplit(',').next().unwrap_or("").trim();
+            if last.eq_ignore_ascii_case("chunked") {
+                chunked = true;
+            } else {
+                r.problems.push(format!(
+                    "Transfer-Encoding `{value}` does not end in chunked: the body is delimited by the close"
+                ));
+            }
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',') {
+                let t = token.trim();
+                if t.eq_ignore_ascii_case("close") {
+                    r.connection_close = true;
+                } else if t.eq_ignore_ascii_case("keep-alive") {
+                    r.connection_keep_alive = true;
+                }
+            }
+        } else if h.name.eq_ignore_ascii_case("keep-alive") {
+            for param in value.split(',') {
+                if let Some((k, v)) = param.split_once('=') {
+                    let v = v.trim().trim_matches('"').parse::<u64>().ok();
+                    match k.trim().to_ascii_lowercase().as_str() {
+                        "timeout" => r.ka_timeout = v,
+                        "max" => r.ka_max = v,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok((r, content_length, chunked))
+}
+
+/// Reads a line ending in CRLF from the buffer (without it), strictly.
+async fn read_line(conn: &mut Conn, deadline: Instant, what: &str) -> Result<String, ReadError> {
+    loop {
+        if let Some(i) = conn.buf.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&conn.buf[..i]).into_owned();
+            conn.consume(i + 2);
+            return Ok(line);
+        }
+        if conn.buf.len() > MAX_LINE {
+            return Err(ReadError::Malformed(format!(
+                "{what} longer than {MAX_LINE} bytes without CRLF"
+            )));
+        }
+        match conn.fill(deadline).await {
+            Ok(_) => {}
+            Err(IoFail::Eof) => {
+                return Err(ReadError::Malformed(format!(
+                    "the connection closed before the end of the chunked body ({what})"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn read_chunked(
+    conn: &mut Conn,
+    deadline: Instant,
+    resp: &mut Response,
+) -> Result<(), ReadError> {
+    loop {
+        let line = read_line(conn, deadline, "chunk-size line").await?;
+        let size_text = line.split(';').next().unwrap_or("").trim();
+        let size = u64::from_str_radix(size_text, 16).map_err(|_| {
+            ReadError::Malformed(format!(
+                "chunk size `{}` is not hexadecimal",
+                line.escape_debug()
+            ))
+        })?;
+        if size == 0 {
+            // Trailer fields, then the empty line that ends the message.
+            loop {
+                if read_line(conn, deadline, "trailer").await?.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+        let mut left = size;
+        while left > 0 {
+            if conn.buf.is_empty() {
+                match conn.fill(deadline).await {
+                    Ok(_) => {}
+                    Err(IoFail::Eof) => {
+                        return Err(ReadError::Malformed(format!(
+                            "the connection closed inside a chunk of {size} bytes ({left} missing)"
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let take = (conn.buf.len() as u64).min(left) as usize;
+            conn.consume(take);
+            left -= take as u64;
+        }
+        resp.body_len += size;
+        let end = read_line(conn, deadline, "chunk end").await?;
+        if !end.is_empty() {
+            return Err(ReadError::Malformed(format!(
+                "chunk of declared size {size} is followed by `{}` instead of CRLF: the size is wrong",
+                end.chars().take(20).collect::<String>().escape_debug()
+            )));
+        }
+    }
+}
+
+/// Options of `probe http`.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub search: SearchConfig,
+    /// Stop counting requests per connection here.
+    pub max_requests: u64,
+    /// Requests sent back to back in the pipelining check.
+    pub pipeline_depth: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            search: SearchConfig::default(),
+            max_requests: 10_000,
+            pipeline_depth: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstResponse {
+    pub status: u16,
+    pub version: String,
+    pub framing: Framing,
+    pub body_bytes: u64,
+    /// The `Connection` header asked to close.
+    pub connection_close: bool,
+    pub rtt_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Advertised {
+    /// `Keep-Alive: timeout=` on the first response, seconds.
+    pub timeout_s: Option<u64>,
+    /// `Keep-Alive: max=` on the first response.
+    pub max: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestsPerConnection {
+    /// Responses received on one connection before it ended (or the limit).
+    pub count: u64,
+    /// `connection-close-header`: the last response said `Connection: close`;
+    /// `closed-without-notice`: the server closed (FIN/RST) without saying so first;
+    /// `limit`: --max-requests reached with the connection still open;
+    /// `body-delimited-by-close`, `http10-without-keep-alive`, `error`, `max-time`.
+    pub ended_by: String,
+    /// For `closed-without-notice`: `fin` or `rst`.
+    pub close: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Support {
+    pub supported: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Framings {
+    pub responses_checked: u64,
+    /// Problems found (at most 20 listed).
+    pub problems: Vec<String>,
+    pub problems_total: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpReport {
+    pub kind: &'static str,
+    pub url: String,
+    pub address: String,
+    pub first_response: FirstResponse,
+    pub advertised: Advertised,
+    pub idle_timeout: Option<IdleResult>,
+    pub requests_per_connection: RequestsPerConnection,
+    pub http10_keep_alive: Support,
+    pub pipelining: Support,
+    pub framing: Framings,
+    /// Advertised values the server did not keep, and other faults.
+    pub findings: Vec<String>,
+    pub recommendation: Vec<String>,
+    pub connections_used: u32,
+    pub elapsed_s: f64,
+    /// Whether the findings are problems (the CLI exits 1).
+    pub problems: bool,
+}
+
+/// Framing results gathered from every part of the probe.
+#[derive(Default)]
+struct FramingLog {
+    checked: u64,
+    problems: Vec<String>,
+    total: u64,
+}
+
+impl FramingLog {
+    fn note(&mut self, context: &str, r: &Result<Response, ReadError>) {
+        let mut add = |p: String| {
+            self.total += 1;
+            if self.problems.len() < MAX_PROBLEMS {
+                self.problems.push(format!("{context}: {p}"));
+            }
+        };
+        match r {
+            Ok(resp) => {
+                self.checked += 1;
+                for p in &resp.problems {
+                    add(p.clone());
+                }
+            }
+            Err(ReadError::Malformed(m)) => {
+                self.checked += 1;
+                add(m.clone());
+            }
+            Err(ReadError::Io(_)) => {}
+        }
+    }
+}
+
+/// Probes the server at `target`. Errors only when it cannot run at all (no connection, no
+/// first response); everything else is in the report.
+pub async fn probe(
+    url: &str,
+    opts: &HttpOptions,
+    budget: &Budget,
+    progress: &Progress,
+) -> Result<HttpReport, ProbeError> {
+    let started = Instant::now();
+    let target = Target::parse(url)?;
+    let addr = target.resolve()?;
+    let request = target.request(false);
+    let log = Arc::new(Mutex::new(FramingLog::default()));
+    let timeout = opts.search.reply_timeout;
+    let deadline = || (Instant::now() + timeout).min(budget.deadline);
+
+    progress(&format!("first request to {addr}"));
+    let mut conn = Conn::open(addr, opts.search.connect_timeout, budget).await?;
+    let t0 = Instant::now();
+    conn.write_all(&request, deadline())
+        .await
+        .map_err(|e| ProbeError::Protocol(format!("cannot send the first request: {e}")))?;
+    let first = read_response(&mut conn, deadline(), false).await;
+    log.lock().unwrap().note("first response", &first);
+    let first =
+        first.map_err(|e| ProbeError::Protocol(format!("no usable first response: {e}")))?;
+    let rtt = t0.elapsed();
+    let keeps_alive = first.reusable();
+    // A server that closes after every response without saying so has no idle timeout to
+    // measure (every idle connection would look closed at 0 s): a second request on the same
+    // connection tells, before the search starts.
+    let mut closes_each = false;
+    if keeps_alive {
+        let second = match conn.write_all(&request, deadline()).await {
+            Ok(()) => read_response(&mut conn, deadline(), false).await,
+            Err(e) => Err(ReadError::Io(e)),
+        };
+        log.lock().unwrap().note("second response", &second);
+        closes_each = matches!(second, Err(ReadError::Io(IoFail::Eof | IoFail::Reset)));
+    }
+    drop(conn);
+
+    // The counting checks run alongside the idle search, which mostly waits: on a slow link
+    // thousands of sequential requests must not eat the time the search needs.
+    progress("requests per connection, HTTP/1.0 keep-alive, pipelining, idle search");
+    // Their connections are opened before the search takes its share of --max-connections.
+    let ct = opts.search.connect_timeout;
+    let (c1, c2, c3) = (
+        Conn::open(addr, ct, budget).await,
+        Conn::open(addr, ct, budget).await,
+        Conn::open(addr, ct, budget).await,
+    );
+    let checks = async {
+        tokio::join!(
+            requests_per_connection(c1, &request, opts, budget, &log),
+            http10_check(c2, &target, opts, budget, &log),
+            pipeline_check(c3, &request, opts, budget, &log),
+        )
+    };
+    let search = async {
+        if keeps_alive && !closes_each {
+            Some(
+                idle_search(
+                    addr,
+                    Check::Http(Arc::new(request.clone())),
+                    &opts.search,
+                    budget,
+                    progress,
+                )
+                .await,
+            )
+        } else {
+            None
+        }
+    };
+    let ((rpc, http10, pipelining), idle) = tokio::join!(checks, search);
+
+    let mut findings = Vec::new();
+    let mut problems = false;
+    let mut recommendation = Vec::new();
+    if !keeps_alive {
+        findings.push(format!(
+            "the server does not keep connections alive ({}): every request pays a new connection",
+            first.end_reason().unwrap_or("not reusable")
+        ));
+    } else if closes_each {
+        findings.push(
+            "the server closes the connection after every response without saying so: every request pays a new connection, and a client that reuses one fails"
+                .into(),
+        );
+    }
+    if let (Some(adv), Some(idle)) = (first.ka_timeout, idle.as_ref()) {
+        if let Some(upper) = idle.upper_s.filter(|_| idle.method != "none-found") {
+            if upper + idle.precision_s.unwrap_or(0.0) < adv as f64 {
+                problems = true;
+                findings.push(format!(
+                    "advertises Keep-Alive: timeout={adv} but idle connections stop working after {upper:.3}s: clients that trust the header will send on closed connections"
+                ));
+            }
+        }
+    }
+    if let Some(adv) = first.ka_max {
+        // Apache counts `max` as the requests left after this response; either way a server
+        // that ends the connection before `max` responses did not keep its word.
+        if rpc.count < adv && rpc.ended_by != "limit" && rpc.ended_by != "max-time" {
+            problems = true;
+            findings.push(format!(
+                "advertises Keep-Alive: max={adv} but the connection ended after {} responses",
+                rpc.count
+            ));
+        }
+    }
+    if rpc.ended_by == "closed-without-notice" {
+        findings.push(format!(
+            "the server closes after {} requests without sending Connection: close first: a client may send request {} on a closing connection",
+            rpc.count,
+            rpc.count + 1
+        ));
+        recommendation.push(format!(
+            "retire connections after {} requests, or retry idempotent requests once on a reused connection that fails",
+            rpc.count.saturating_sub(1).max(1)
+        ));
+    }
+    if let Some(idle) = &idle {
+        match idle.method.as_str() {
+            "observed-close" | "check-after-idle" => {
+                let lower = if idle.method == "observed-close" {
+                    idle.estimate_s.unwrap_or(0.0) - idle.precision_s.unwrap_or(0.0)
+                } else {
+                    idle.lower_s
+                };
+                let safe = (lower - (0.1 * lower).max(0.5)).max(0.0);
+                let safe = (safe * 10.0).floor() / 10.0;
+                recommendation.push(format!(
+                    "set your connection pool's idle timeout below {safe} s (idle connections stop working after {} ± {} s)",
+                    idle.estimate_s.unwrap_or(0.0),
+                    idle.precision_s.unwrap_or(0.0)
+                ));
+                if let Some(c) = &idle.close {
+                    if c.announced.is_none() {
+                        findings.push(format!(
+                            "idle connections are closed with {} after about {} s without any notice on the connection",
+                            c.how.to_uppercase(),
+                            idle.estimate_s.unwrap_or(0.0)
+                        ));
+                    }
+                }
+                if idle.method == "check-after-idle" {
+                    findings.push(format!(
+                        "idle connections stop working after {}..{} s without a close we could see ({}): something on the path forgets them silently",
+                        idle.lower_s,
+                        idle.upper_s.unwrap_or(0.0),
+                        idle.failure.as_deref().unwrap_or("?")
+                    ));
+                }
+            }
+            "none-found" => recommendation.push(format!(
+                "no idle timeout up to {} s: any pool idle timeout up to that is safe with this server",
+                idle.lower_s
+            )),
+            _ => {}
+        }
+    }
+    if !http10.supported {
+        findings.push(format!("HTTP/1.0 keep-alive: {}", http10.detail));
+    }
+    if !pipelining.supported {
+        findings.push(format!("pipelining: {}", pipelining.detail));
+    }
+    let framing = {
+        let l = log.lock().unwrap();
+        Framings {
+            responses_checked: l.checked,
+            problems: l.problems.clone(),
+            problems_total: l.total,
+        }
+    };
+    if framing.problems_total > 0 {
+        problems = true;
+        findings.push(format!(
+            "{} badly framed response(s): see framing.problems",
+            framing.problems_total
+        ));
+    }
+    Ok(HttpReport {
+        kind: "probe-http",
+        url: url.to_string(),
+        address: addr.to_string(),
+        first_response: FirstResponse {
+            status: first.status,
+            version: format!("HTTP/1.{}", first.minor),
+            framing: first.framing,
+            body_bytes: first.body_len,
+            connection_close: first.connection_close,
+            rtt_s: secs(rtt),
+        },
+        advertised: Advertised {
+            timeout_s: first.ka_timeout,
+            max: first.ka_max,
+        },
+        idle_timeout: idle,
+        requests_per_connection: rpc,
+        http10_keep_alive: http10,
+        pipelining,
+        framing,
+        findings,
+        recommendation,
+        connections_used: budget.used(),
+        elapsed_s: secs(started.elapsed()),
+        problems,
+    })
+}
+
+async fn requests_per_connection(
+    conn: Result<Conn, ProbeError>,
+    request: &[u8],
+    opts: &HttpOptions,
+    budget: &Budget,
+    log: &Mutex<FramingLog>,
+) -> RequestsPerConnection {
+    let result = |count, ended_by: &str, close: Option<String>, detail: Option<String>| {
+        RequestsPerConnection {
+            count,
+            ended_by: ended_by.to_string(),
+            close,
+            detail,
+        }
+    };
+    let mut conn = match conn {
+        Ok(c) => c,
+        Err(e) => return result(0, "error", None, Some(e.to_string())),
+    };
+    let timeout = opts.search.reply_timeout;
+    let mut count = 0u64;
+    loop {
+        if count >= opts.max_requests {
+            return result(count, "limit", None, None);
+        }
+        if budget.remaining().is_zero() {
+            return result(count, "max-time", None, None);
+        }
+        let deadline = (Instant::now() + timeout).min(budget.deadline);
+        if let Err(e) = conn.write_all(request, deadline).await {
+            return closed_or_error(count, e);
+        }
+        let r = read_response(&mut conn, deadline, false).await;
+        log.lock()
+            .unwrap()
+            .note(&format!("response {} on one connection", count + 1), &r);
+        match r {
+            Ok(resp) => {
+                count += 1;
+                if let Some(why) = resp.end_reason() {
+                    return result(count, why, None, None);
+                }
+            }
+            Err(ReadError::Io(e)) if conn.buf.is_empty() => return closed_or_error(count, e),
+            Err(e) => return result(count, "error", None, Some(e.to_string())),
+        }
+    }
+
+    fn closed_or_error(count: u64, e: IoFail) -> RequestsPerConnection {
+        match e {
+            IoFail::Eof | IoFail::Reset => RequestsPerConnection {
+                count,
+                ended_by: "closed-without-notice".into(),
+                close: Some(e.name().into()),
+                detail: None,
+            },
+            other => RequestsPerConnection {
+                count,
+                ended_by: "error".into(),
+                close: None,
+                detail: Some(other.to_string()),
+            },
+        }
+    }
+}
+
+async fn http10_check(
+    conn: Result<Conn, ProbeError>,
+    target: &Target,
+    opts: &HttpOptions,
+    budget: &Budget,
+    log: &Mutex<FramingLog>,
+) -> Support {
+    let no = |detail: String| Support {
+        supported: false,
+        detail,
+    };
+    let mut conn = match conn {
+        Ok(c) => c,
+        Err(e) => return no(format!("not checked: {e}")),
+    };
+    let request = target.request(true);
+    let timeout = opts.search.reply_timeout;
+    for i in 1..=2 {
+        let deadline = (Instant::now() + timeout).min(budget.deadline);
+        if let Err(e) = conn.write_all(&request, deadline).await {
+            return no(format!("request {i} could not be sent: {e}"));
+        }
+        let r = read_response(&mut conn, deadline, false).await;
+        log.lock()
+            .unwrap()
+            .note(&format!("HTTP/1.0 response {i}"), &r);
+        match r {
+            Ok(resp) if i == 1 && !resp.reusable() => {
+                return no(format!(
+                    "the answer to an HTTP/1.0 request with Connection: keep-alive ends the connection ({})",
+                    resp.end_reason().unwrap_or("?")
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return no(format!(
+                    "the server said keep-alive but the second request failed: {e}"
+                ))
+            }
+        }
+    }
+    Support {
+        supported: true,
+        detail: "two HTTP/1.0 requests with Connection: keep-alive answered on one connection"
+            .into(),
+    }
+}
+
+async fn pipeline_check(
+    conn: Result<Conn, ProbeError>,
+    request: &[u8],
+    opts: &HttpOptions,
+    budget: &Budget,
+    log: &Mutex<FramingLog>,
+) -> Support {
+    let depth = opts.pipeline_depth.max(2);
+    let no = |detail: String| Support {
+        supported: false,
+        detail,
+    };
+    let mut conn = match conn {
+        Ok(c) => c,
+        Err(e) => return no(format!("not checked: {e}")),
+    };
+    let batch: Vec<u8> = request.repeat(depth);
+    let deadline = (Instant::now() + opts.search.reply_timeout).min(budget.deadline);
+    if let Err(e) = conn.write_all(&batch, deadline).await {
+        return no(format!("could not send {depth} requests at once: {e}"));
+    }
+    for i in 1..=depth {
+        let r = read_response(&mut conn, deadline, false).await;
+        log.lock()
+            .unwrap()
+            .note(&format!("pipelined response {i}"), &r);
+        match r {
+            Ok(resp) if resp.reusable() || i == depth => {}
+            Ok(resp) => {
+                return no(format!(
+                    "{depth} requests sent at once: the connection ended after response {i} ({})",
+                    resp.end_reason().unwrap_or("?")
+                ))
+            }
+            Err(e) => {
+                return no(format!(
+                    "{depth} requests sent at once: only {} answered ({e})",
+                    i - 1
+                ))
+            }
+        }
+    }
+    Support {
+        supported: true,
+        detail: format!("{depth} requests sent at once were answered in order"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = Target::parse("http://example.com").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("example.com", 80, "/")
+        );
+        let t = Target::parse("http://127.0.0.1:8080/a/b?c=d").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("127.0.0.1", 8080, "/a/b?c=d")
+        );
+        assert_eq!(t.authority(), "127.0.0.1:8080");
+        let t = Target::parse("http://[::1]:81?x").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("[::1]", 81, "/?x")
+        );
+        for bad in [
+            "https://x",
+            "ftp://x",
+            "http://",
+            "http://x:0",
+            "http://x:99999",
+            "http://a@b",
+            "http://x/a b",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
