@@ -9,6 +9,7 @@ pub mod http;
 pub mod keepalive;
 pub mod packets;
 pub mod proxy;
+pub mod report;
 pub mod serve;
 
 /// Exit codes shared by every subcommand, so scripts can tell outcomes apart.
