@@ -62,9 +62,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut d = Diagnoser::new(opts);
     let mut http = keepsight_http::Analyzer::new(keepsight_http::Options::default());
     let mut conv = keepsight_report::conv::Conversations::new();
-    // Retired streams kept for drawing: a few times more than are drawn, so the ones the
-    // findings name are still there at the end.
-    let mut timelines = Timelines::new(args.max_streams as usize * 8);
+    // Retired streams kept for drawing: many more than are drawn, so that the streams the
+    // findings name (known only at the end) are still there; a few KiB each.
+    let mut timelines = Timelines::new(args.max_streams as usize * 32);
     let mut first_ns = None;
     let mut last_ts = 0i64;
     let mut damage = None;

@@ -17,7 +17,8 @@ const JS: &str = include_str!("report.js");
 pub struct Limits {
     /// Streams drawn in detail (timeline, heartbeat chart).
     pub streams: usize,
-    pub findings: usize,
+    /// Findings listed per kind (the page says how many more there are).
+    pub findings_per_kind: usize,
     pub conversations: usize,
     pub http_connections: usize,
     pub http_messages: usize,
@@ -27,7 +28,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             streams: 30,
-            findings: 1000,
+            findings_per_kind: 40,
             conversations: 5000,
             http_connections: 2000,
             http_messages: 500,
@@ -89,18 +90,66 @@ pub fn render(inp: &Input<'_>) -> String {
     let d = inp.diagnosis;
     let lim = inp.limits;
 
-    // Which streams to draw: those the findings name, most severe first, then the most eventful
-    // of the rest.
+    // Findings by (severity, kind), in the diagnosis' order (most severe first).
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, f) in d.findings.iter().enumerate() {
+        match groups.last_mut() {
+            Some(g)
+                if {
+                    let f0 = &d.findings[g[0]];
+                    (f0.severity, f0.kind) == (f.severity, f.kind)
+                } =>
+            {
+                g.push(i)
+            }
+            _ => groups.push(vec![i]),
+        }
+    }
+    // Which streams to draw: those the findings name, taking one of each kind in turn (most
+    // severe kind first) so every kind of trouble gets an example; then the most eventful of
+    // the rest.
     let mut order: Vec<u32> = Vec::new();
     let mut seen = HashSet::new();
-    for f in &d.findings {
-        let mut streams: Vec<u32> = f.stream.into_iter().collect();
-        if let Some(Value::Array(v)) = f.data.get("streams") {
-            streams.extend(v.iter().filter_map(|x| x.as_u64()).map(|x| x as u32));
+    let streams_of = |f: &keepsight_diagnose::Finding| {
+        let mut v: Vec<u32> = f.stream.into_iter().collect();
+        if let Some(Value::Array(a)) = f.data.get("streams") {
+            v.extend(a.iter().filter_map(|x| x.as_u64()).map(|x| x as u32));
         }
-        for s in streams {
-            if inp.tracks.contains_key(&s) && seen.insert(s) {
-                order.push(s);
+        v
+    };
+    let mut cursors = vec![0usize; groups.len()];
+    while order.len() < lim.streams {
+        let mut progressed = false;
+        for (g, cur) in groups.iter().zip(cursors.iter_mut()) {
+            // The next finding of this kind whose stream is new and has a timeline.
+            while *cur < g.len() {
+                let i = g[*cur];
+                *cur += 1;
+                let fresh: Vec<u32> = streams_of(&d.findings[i])
+                    .into_iter()
+                    .filter(|s| inp.tracks.contains_key(s) && !seen.contains(s))
+                    .collect();
+                if !fresh.is_empty() {
+                    for s in fresh {
+                        seen.insert(s);
+                        order.push(s);
+                    }
+                    progressed = true;
+                    break;
+                }
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    let mut with_findings = 0;
+    for g in &groups {
+        for &i in g {
+            for s in streams_of(&d.findings[i]) {
+                if inp.tracks.contains_key(&s) && seen.insert(s) {
+                    with_findings += 1;
+                }
             }
         }
     }
@@ -110,10 +159,23 @@ pub fn render(inp: &Input<'_>) -> String {
         .filter(|t| !seen.contains(&t.stream))
         .collect();
     rest.sort_by_key(|t| (std::cmp::Reverse(t.score()), t.stream));
+    let total_candidates = order.len() + with_findings + rest.len();
     order.extend(rest.iter().map(|t| t.stream));
-    let total_candidates = order.len();
     order.truncate(lim.streams);
     let drawn: HashSet<u32> = order.iter().copied().collect();
+
+    // Findings listed: per kind, those on drawn streams first (they link to their evidence),
+    // at most `findings_per_kind`.
+    let listed: Vec<Vec<usize>> = groups
+        .iter()
+        .map(|g| {
+            let mut v = g.clone();
+            v.sort_by_key(|&i| !d.findings[i].stream.is_some_and(|s| drawn.contains(&s)));
+            v.truncate(lim.findings_per_kind);
+            v
+        })
+        .collect();
+    let shown: HashSet<usize> = listed.iter().flatten().copied().collect();
 
     let stream_report = |s: u32| -> Option<&StreamReport> {
         d.streams
@@ -125,10 +187,11 @@ pub fn render(inp: &Input<'_>) -> String {
         inp.http.connections.iter().map(|c| (c.stream, c)).collect();
 
     // Findings for the script (markers on timelines), with their index as id.
-    let shown_findings = d.findings.len().min(lim.findings);
-    let findings_js: Vec<Value> = d.findings[..shown_findings]
+    let findings_js: Vec<Value> = d
+        .findings
         .iter()
         .enumerate()
+        .filter(|(i, _)| shown.contains(i))
         .map(|(i, f)| {
             json!({
                 "id": i,
@@ -149,6 +212,7 @@ pub fn render(inp: &Input<'_>) -> String {
                 inp.tracks.get(&s)?,
                 stream_report(s),
                 &http_by_stream,
+                &shown,
                 &rel,
             ))
         })
@@ -185,7 +249,7 @@ pub fn render(inp: &Input<'_>) -> String {
     );
     header(&mut h, inp);
     summary(&mut h, inp, &rel, &drawn);
-    findings(&mut h, inp, shown_findings, &drawn);
+    findings(&mut h, inp, &groups, &listed, &drawn);
     log_section(&mut h, inp);
     h.push_str(
         "<section id=\"timelines\"><h2>Stream timelines</h2>\
@@ -253,7 +317,13 @@ fn summary(h: &mut String, inp: &Input<'_>, rel: &dyn Fn(i64) -> f64, drawn: &Ha
             (s, worst)
         })
         .collect();
-    ends.sort_by_key(|(s, f)| (f.map(|f| f.severity).unwrap_or(Severity::Info), s.stream));
+    ends.sort_by_key(|(s, f)| {
+        (
+            f.map(|f| f.severity).unwrap_or(Severity::Info),
+            !drawn.contains(&s.stream),
+            s.stream,
+        )
+    });
     if !ends.is_empty() {
         let n = ends.len();
         let _ = write!(
@@ -261,7 +331,7 @@ fn summary(h: &mut String, inp: &Input<'_>, rel: &dyn Fn(i64) -> f64, drawn: &Ha
             "<h3>Connections that were reset ({n})</h3><table class=\"kills\"><thead><tr><th>stream</th>\
              <th>client → server</th><th>reset by</th><th>at (s)</th><th>why</th></tr></thead><tbody>"
         );
-        for (s, f) in ends.iter().take(50) {
+        for (s, f) in ends.iter().take(20) {
             let c = s.close.as_ref().expect("filtered on close");
             let at = inp
                 .tracks
@@ -290,8 +360,8 @@ fn summary(h: &mut String, inp: &Input<'_>, rel: &dyn Fn(i64) -> f64, drawn: &Ha
             );
         }
         h.push_str("</tbody></table>");
-        if n > 50 {
-            let _ = write!(h, "<p class=\"note\">{} more reset connections are in the findings and the conversation table.</p>", n - 50);
+        if n > 20 {
+            let _ = write!(h, "<p class=\"note\">{} more reset connections are in the findings and the conversation table.</p>", n - 20);
         }
     }
     h.push_str("</section>\n");
@@ -312,7 +382,13 @@ fn stream_link(s: u32, drawn: &HashSet<u32>) -> String {
     }
 }
 
-fn findings(h: &mut String, inp: &Input<'_>, shown: usize, drawn: &HashSet<u32>) {
+fn findings(
+    h: &mut String,
+    inp: &Input<'_>,
+    groups: &[Vec<usize>],
+    listed: &[Vec<usize>],
+    drawn: &HashSet<u32>,
+) {
     let d = inp.diagnosis;
     let _ = write!(
         h,
@@ -322,55 +398,94 @@ fn findings(h: &mut String, inp: &Input<'_>, shown: usize, drawn: &HashSet<u32>)
     if d.findings.is_empty() {
         h.push_str("<p>None.</p>");
     }
-    h.push_str("<ol class=\"findings\">");
-    for (i, f) in d.findings[..shown].iter().enumerate() {
-        let sev = sev_name(f.severity);
-        let stream = f
-            .stream
-            .map(|s| format!(" stream {}", stream_link(s, drawn)))
-            .unwrap_or_default();
-        let frames: Vec<String> = f.frames.iter().map(|x| x.to_string()).collect();
-        let evidence = match f.stream {
-            Some(s) if drawn.contains(&s) && !f.frames.is_empty() => format!(
-                " <a class=\"evidence\" href=\"#s-{s}\" data-stream=\"{s}\" data-frames=\"{}\">evidence: frames {}</a>",
-                frames.join(","),
-                frames.join(", ")
-            ),
-            _ if !f.frames.is_empty() => {
-                format!(" <span class=\"evidence\">frames {}</span>", frames.join(", "))
-            }
-            _ => String::new(),
-        };
+    // Grouped by severity and kind: a few of each in view, the rest folded, so a capture with
+    // hundreds of the same finding still reads top-down.
+    let mut hidden = 0;
+    for (g, idx) in groups.iter().zip(listed) {
+        let f0 = &d.findings[g[0]];
+        let sev = sev_name(f0.severity);
+        let kind = f0.kind.as_str();
         let _ = write!(
             h,
-            "<li id=\"f-{i}\" class=\"finding {sev}\"><span class=\"sev {sev}\">{sev}</span> \
-             <b>{}</b>{stream} at {}{evidence}<div class=\"msg\">{}</div>",
-            f.kind.as_str(),
-            esc(&f.time),
-            esc(&f.message)
+            "<div class=\"group\"><h3><span class=\"sev {sev}\">{sev}</span> {kind} × {}</h3><ol class=\"findings\">",
+            g.len()
         );
-        if !f.frames.is_empty() {
-            let filter: Vec<String> = f.frames.iter().map(|x| x.to_string()).collect();
+        for (n, &i) in idx.iter().enumerate() {
+            if n == FINDINGS_IN_VIEW {
+                let _ = write!(
+                    h,
+                    "</ol><details><summary>{} more {kind}</summary><ol class=\"findings\" start=\"{}\">",
+                    idx.len() - n,
+                    n + 1
+                );
+            }
+            finding_item(h, inp, i, drawn);
+        }
+        h.push_str("</ol>");
+        if idx.len() > FINDINGS_IN_VIEW {
+            h.push_str("</details>");
+        }
+        if g.len() > idx.len() {
             let _ = write!(
                 h,
-                "<div class=\"cmd\">keepsight packets {} -Y 'frame.number in {{{}}}'</div>",
-                esc(&shell_quote(inp.file)),
-                filter.join(" ")
+                "<p class=\"note\">{} more {kind} not listed here.</p>",
+                g.len() - idx.len()
             );
+            hidden += g.len() - idx.len();
         }
-        h.push_str("</li>");
+        h.push_str("</div>");
     }
-    h.push_str("</ol>");
-    let hidden = d.findings.len() - shown;
     if hidden > 0 || d.findings_dropped > 0 {
         let _ = write!(
             h,
-            "<p class=\"note\">{} more findings are not listed here and {} were not kept by the analysis; \
+            "<p class=\"note\">{} findings are not listed here and {} were not kept by the analysis; \
              <code>keepsight diagnose --json</code> lists every kept one.</p>",
             hidden, d.findings_dropped
         );
     }
     h.push_str("</section>\n");
+}
+
+/// Findings of one kind shown before the rest are folded.
+const FINDINGS_IN_VIEW: usize = 3;
+
+fn finding_item(h: &mut String, inp: &Input<'_>, i: usize, drawn: &HashSet<u32>) {
+    let f = &inp.diagnosis.findings[i];
+    let sev = sev_name(f.severity);
+    let stream = f
+        .stream
+        .map(|s| format!(" stream {}", stream_link(s, drawn)))
+        .unwrap_or_default();
+    let frames: Vec<String> = f.frames.iter().map(|x| x.to_string()).collect();
+    let evidence = match f.stream {
+        Some(s) if drawn.contains(&s) && !f.frames.is_empty() => format!(
+            " <a class=\"evidence\" href=\"#s-{s}\" data-stream=\"{s}\" data-frames=\"{}\">evidence: frames {}</a>",
+            frames.join(","),
+            frames.join(", ")
+        ),
+        _ if !f.frames.is_empty() => {
+            format!(" <span class=\"evidence\">frames {}</span>", frames.join(", "))
+        }
+        _ => String::new(),
+    };
+    let _ = write!(
+        h,
+        "<li id=\"f-{i}\" class=\"finding {sev}\"><span class=\"sev {sev}\">{sev}</span> \
+         <b>{}</b>{stream} at {}{evidence}<div class=\"msg\">{}</div>",
+        f.kind.as_str(),
+        esc(&f.time),
+        esc(&f.message)
+    );
+    if !f.frames.is_empty() {
+        let filter: Vec<String> = f.frames.iter().map(|x| x.to_string()).collect();
+        let _ = write!(
+            h,
+            "<div class=\"cmd\">keepsight packets {} -Y 'frame.number in {{{}}}'</div>",
+            esc(&shell_quote(inp.file)),
+            filter.join(" ")
+        );
+    }
+    h.push_str("</li>");
 }
 
 fn shell_quote(s: &str) -> String {
@@ -411,6 +526,7 @@ fn stream_detail(
     t: &Track,
     sr: Option<&StreamReport>,
     http: &HashMap<u32, &keepsight_http::Connection>,
+    shown: &HashSet<usize>,
     rel: &dyn Fn(i64) -> f64,
 ) -> Value {
     let d = inp.diagnosis;
@@ -436,7 +552,7 @@ fn stream_detail(
         if !on_stream {
             continue;
         }
-        if i < inp.limits.findings {
+        if shown.contains(&i) {
             finding_ids.push(i);
         }
         match f.kind {
@@ -754,7 +870,13 @@ mod tests {
             limits: Limits::default(),
         });
         assert!(page.len() < 2_000_000, "{} bytes", page.len());
-        assert_eq!(page.matches("<li id=\"f-").count(), 1000);
+        // Two kinds (reset after deadline, late heartbeat) of 700 each, 40 listed of each.
+        assert_eq!(
+            page.matches("<li id=\"f-").count(),
+            80,
+            "{}",
+            report.findings.len()
+        );
         let blob = between(
             &page,
             "<script id=\"data\" type=\"application/json\">",

@@ -34,6 +34,7 @@
   }
   function fmtS(s) {
     if (s === null || s === undefined) return "";
+    if (s === 0) return "0";
     var a = Math.abs(s);
     if (a >= 100) return s.toFixed(0) + " s";
     if (a >= 1) return s.toFixed(2) + " s";
@@ -372,7 +373,13 @@
     function target() {
       document.querySelectorAll("li.finding.active").forEach(function (n) { n.classList.remove("active"); });
       var m = /^#f-(\d+)$/.exec(location.hash);
-      if (m) { var li = document.getElementById("f-" + m[1]); if (li) li.classList.add("active"); }
+      if (!m) return;
+      var li = document.getElementById("f-" + m[1]);
+      if (!li) return;
+      li.classList.add("active");
+      // A finding folded away under "N more": unfold it so the link lands on something visible.
+      for (var p = li.parentNode; p; p = p.parentNode) { if (p.tagName === "DETAILS") p.open = true; }
+      li.scrollIntoView();
     }
     window.addEventListener("hashchange", target); target();
   }
