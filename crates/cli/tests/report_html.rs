@@ -316,3 +316,54 @@ fn http_scenario_report_lists_every_connection_in_chromium() {
     assert_eq!(http.matches(">reuse race<").count(), races, "{http}");
     screenshot(&html, &out_dir().join("http-keepalive.png"), 3000);
 }
+
+/// Exit statuses and messages for bad input, without a browser: a damaged capture still gets
+/// its page (saying where reading stopped) and exits 1; an output that cannot be created fails
+/// before the capture is read (exit 3), as does a missing capture; an empty file exits 1.
+#[test]
+fn report_exit_statuses() {
+    let dir = repo().join("crates/diagnose/incident");
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_keepsight"))
+            .arg("report")
+            .args(args)
+            .output()
+            .expect("run keepsight")
+    };
+    let capture = std::fs::read(dir.join("capture.pcapng")).unwrap();
+    let cut = out_dir().join("cut.pcapng");
+    std::fs::write(&cut, &capture[..capture.len() * 2 / 3]).unwrap();
+    let html = out_dir().join("cut.html");
+    let out = run(&[cut.as_os_str(), "-o".as_ref(), html.as_os_str()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("The capture is damaged: frame "),
+        "no damage note"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the frames before it were analysed"));
+
+    let bad_out = out_dir().join("no-such-dir/r.html");
+    let out = run(&[
+        dir.join("capture.pcapng").as_os_str(),
+        "-o".as_ref(),
+        bad_out.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-dir/r.html"));
+
+    let missing = out_dir().join("missing.pcap");
+    let out = run(&[missing.as_os_str(), "-o".as_ref(), html.as_os_str()]);
+    assert_eq!(out.status.code(), Some(3));
+
+    let empty = out_dir().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let out = run(&[empty.as_os_str(), "-o".as_ref(), html.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+}

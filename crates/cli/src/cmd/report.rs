@@ -58,6 +58,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(e) => e,
         Err(code) => return Ok(code),
     };
+    // Create the output before the (possibly long) pass, so a bad path fails at once.
+    let to_stdout = args.output.as_os_str() == "-";
+    let mut out_file = if to_stdout {
+        None
+    } else {
+        match std::fs::File::create(&args.output) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("keepsight: {}: {e}", args.output.display());
+                return Ok(ExitCode::from(EXIT_FAILURE));
+            }
+        }
+    };
     let progress = progress_bar(engine.reader().len_hint(), &args.output);
     let mut d = Diagnoser::new(opts);
     let mut http = keepsight_http::Analyzer::new(keepsight_http::Options::default());
@@ -128,17 +141,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ..Limits::default()
         },
     });
-    let written = if args.output.as_os_str() == "-" {
-        let mut out = std::io::stdout().lock();
-        out.write_all(page.as_bytes()).and_then(|_| out.flush())
-    } else {
-        std::fs::write(&args.output, page.as_bytes())
+    let written = match out_file.as_mut() {
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(page.as_bytes()).and_then(|_| out.flush())
+        }
+        Some(f) => f.write_all(page.as_bytes()).and_then(|_| f.flush()),
     };
     if let Err(e) = written.with_context(|| format!("{}", args.output.display())) {
         eprintln!("keepsight: {e:#}");
         return Ok(ExitCode::from(EXIT_FAILURE));
     }
-    if args.output.as_os_str() != "-" {
+    if !to_stdout {
         eprintln!(
             "keepsight: wrote {} ({} bytes): {} findings, {} streams drawn",
             args.output.display(),
