@@ -73,7 +73,7 @@ pub struct Gap {
 
 impl Gap {
     pub fn len_ns(&self) -> i64 {
-        self.to_ns - self.from_ns
+        self.to_ns.saturating_sub(self.from_ns)
     }
 }
 
@@ -125,7 +125,8 @@ pub struct Signature {
 impl Signature {
     fn add(&mut self, ts: i64, frame: u32) {
         self.count += 1;
-        let gap = ts - self.last_ns;
+        // Out-of-order times give no negative interval; saturating: times are not trusted.
+        let gap = ts.saturating_sub(self.last_ns).max(0);
         self.last_ns = ts;
         let p = Point {
             ts_ns: ts,
@@ -251,7 +252,7 @@ impl Track {
     }
 
     fn count(&mut self, ts: i64) {
-        let off = (ts - self.first_ns).max(0);
+        let off = ts.saturating_sub(self.first_ns).max(0);
         let mut i = off / self.bucket_ns;
         while i >= BUCKETS as i64 {
             self.buckets = self.buckets.chunks(2).map(|c| c.iter().sum()).collect();

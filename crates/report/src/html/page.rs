@@ -86,7 +86,7 @@ fn r6(x: f64) -> f64 {
 /// Builds the whole HTML document.
 pub fn render(inp: &Input<'_>) -> String {
     let origin = inp.first_ns.unwrap_or(0);
-    let rel = |ns: i64| r6((ns - origin) as f64 / 1e9);
+    let rel = |ns: i64| r6(ns.saturating_sub(origin) as f64 / 1e9);
     let d = inp.diagnosis;
     let lim = inp.limits;
 
