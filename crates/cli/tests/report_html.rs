@@ -260,6 +260,30 @@ fn incident_report_shows_the_late_beats_in_chromium() {
         );
     }
 
+    // The command printed under a finding lists exactly its evidence frames.
+    let cmd = between(&text, "<div class=\"cmd\">", "</div>").unwrap();
+    let filter = between(cmd, "-Y '", "'").unwrap();
+    let want: Vec<u32> = between(filter, "{", "}")
+        .unwrap()
+        .split(',')
+        .map(|x| x.trim().parse().unwrap())
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .args(["packets".as_ref(), dir.join("capture.pcapng").as_os_str()])
+        .args(["-Y", filter])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(got, want, "{cmd}");
+
     screenshot(&html, &out_dir().join("incident.png"), 2400);
 
     // The check above can fail: the same page with one statement that throws is rejected, and so

@@ -482,7 +482,7 @@ fn finding_item(h: &mut String, inp: &Input<'_>, i: usize, drawn: &HashSet<u32>)
             h,
             "<div class=\"cmd\">keepsight packets {} -Y 'frame.number in {{{}}}'</div>",
             esc(&shell_quote(inp.file)),
-            filter.join(" ")
+            filter.join(", ")
         );
     }
     h.push_str("</li>");
