@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Find heartbeats, late beats, keep-alives and what killed each connection; line them up with the app log.
     Diagnose(cmd::diagnose::Args),
+    /// The diagnosis as one self-contained HTML page: findings linked to evidence, stream timelines, heartbeat charts.
+    Report(cmd::report::Args),
     /// tshark's expert info (-z expert) for TCP, then keepsight's own findings.
     Expert(cmd::expert::Args),
     /// TCP conversations as tshark -z conv,tcp counts them, plus how each ended, idle gaps, heartbeat period.
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Diagnose(args) => cmd::diagnose::run(args),
+        Command::Report(args) => cmd::report::run(args),
         Command::Packets(args) => cmd::packets::run(args),
         Command::Expert(args) => cmd::expert::run(args),
         Command::Conv(args) => cmd::conv::run(args),

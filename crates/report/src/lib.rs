@@ -6,7 +6,8 @@
 //!   diagnosis findings as a separate group;
 //! - [`conv`]: tshark's `-z conv,tcp` table, plus how each conversation ended, its longest idle
 //!   gap and its heartbeat period;
-//! - [`follow`]: tshark's `-z follow,tcp,ascii|hex|raw` output for one stream.
+//! - [`follow`]: tshark's `-z follow,tcp,ascii|hex|raw` output for one stream;
+//! - [`html`]: `keepsight report`, one self-contained HTML page of the diagnosis and its evidence.
 //!
 //! The numbers follow tshark 4.0.17 (the oracle of the differential tests in
 //! `crates/cli/tests/views_*.rs`); where the layout or content differs, the module says so.
@@ -19,6 +20,7 @@
 pub mod conv;
 pub mod expert;
 pub mod follow;
+pub mod html;
 pub mod segment;
 
 use keepsight_engine::capture::{CaptureError, ErrorKind};

@@ -27,6 +27,16 @@ pub struct Args {
     /// Print the report as JSON (stable schema) instead of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(crate) analysis: Analysis,
+    /// Findings shown per kind in the text report (the JSON has them all).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_per_kind: usize,
+}
+
+/// The analysis options `diagnose` and `report` share (same flags, same meaning).
+#[derive(clap::Args)]
+pub(crate) struct Analysis {
     /// Heartbeat period, instead of inferring it (e.g. 45s, 500ms).
     #[arg(long, value_name = "DURATION")]
     period: Option<String>,
@@ -41,7 +51,7 @@ pub struct Args {
     reply: Option<String>,
     /// Application log to line up with the capture (ISO-8601, syslog, or HH:MM:SS lines).
     #[arg(long, value_name = "FILE")]
-    log: Option<PathBuf>,
+    pub(crate) log: Option<PathBuf>,
     /// Date of a log whose lines carry only HH:MM:SS (default: the capture's first day).
     #[arg(long, value_name = "YYYY-MM-DD")]
     log_date: Option<String>,
@@ -54,9 +64,6 @@ pub struct Args {
     /// Compare idle gaps only against --middlebox entries, not the built-in cloud/conntrack table.
     #[arg(long)]
     no_default_middleboxes: bool,
-    /// Findings shown per kind in the text report (the JSON has them all).
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    max_per_kind: usize,
 }
 
 fn parse_tz(s: &str) -> anyhow::Result<i32> {
@@ -98,7 +105,7 @@ fn parse_date(s: &str) -> anyhow::Result<(i64, u32, u32)> {
     bail!("--log-date {s}: expected YYYY-MM-DD")
 }
 
-fn options(args: &Args) -> anyhow::Result<Options> {
+pub(crate) fn options(args: &Analysis) -> anyhow::Result<Options> {
     let dur = |v: &Option<String>, name: &str| -> anyhow::Result<Option<i64>> {
         v.as_deref()
             .map(|s| {
@@ -155,9 +162,9 @@ fn options(args: &Args) -> anyhow::Result<Options> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let opts = match options(&args) {
+    let opts = match options(&args.analysis) {
         Ok(o) => o,
-        Err(e) if args.log.as_ref().is_some_and(|p| !p.exists()) => {
+        Err(e) if args.analysis.log.as_ref().is_some_and(|p| !p.exists()) => {
             eprintln!("keepsight: {e:#}");
             return Ok(ExitCode::from(EXIT_FAILURE));
         }
@@ -219,7 +226,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// An HTTP finding in diagnose's terms. Severity: what breaks a client's request is an error;
 /// a server closing an idle or used-up connection is how keep-alive works, worth knowing only.
-fn http_finding(f: keepsight_http::Finding) -> keepsight_diagnose::Finding {
+pub(crate) fn http_finding(f: keepsight_http::Finding) -> keepsight_diagnose::Finding {
     use keepsight_diagnose::{Kind, Severity};
     use keepsight_http::FindingKind as H;
     let (severity, kind) = match f.kind {

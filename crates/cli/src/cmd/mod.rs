@@ -10,6 +10,7 @@ pub mod keepalive;
 pub mod packets;
 pub mod probe;
 pub mod proxy;
+pub mod report;
 pub mod serve;
 
 /// Exit codes shared by every subcommand, so scripts can tell outcomes apart.

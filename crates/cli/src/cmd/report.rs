@@ -1,0 +1,193 @@
+//! `keepsight report`: the diagnosis of a capture as one self-contained HTML page (summary and
+//! findings first, then per-stream timelines, heartbeat interval charts, HTTP connections and
+//! the conversation table). One streaming pass feeds the same analyses as `diagnose` (plus the
+//! conversation table and the timeline sketches); the page is built by `keepsight_report::html`.
+
+use super::diagnose::{http_finding, options, Analysis};
+use super::{EXIT_FAILURE, EXIT_PROBLEMS};
+use anyhow::Context;
+use keepsight_diagnose::Diagnoser;
+use keepsight_report::html::{self, Limits, Timelines};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  \
+    keepsight report capture.pcapng -o report.html\n  \
+    keepsight report capture.pcapng --log app.log --log-date 2024-03-01 -o report.html\n\n\
+    The page needs no network: styles, script and charts are inside the file. It opens with what \
+    happened (what reset which connection and why), then every finding with a link to its \
+    evidence on the stream's timeline, then per-stream timelines (packets, heartbeats with the \
+    late ones in red, TCP keep-alive probes, SYN/FIN/RST, idle gaps against middlebox timeouts, \
+    matched log lines), heartbeat interval charts, HTTP connections and framing faults, and a \
+    sortable conversation table.\n\n\
+    Whatever the capture's size the page stays small: --max-streams streams are drawn in detail \
+    (those the findings name first), packet counts are bucketed, heartbeat intervals merged \
+    keeping the longest; the page says what it left out.\n\n\
+    Exit status: 0 the report was written; 1 the capture is damaged (the report covers the frames \
+    before the damage and is still written); 2 usage error; 3 a file could not be read or written.")]
+pub struct Args {
+    /// Capture file: pcap or pcapng, optionally gzip-compressed.
+    file: PathBuf,
+    /// Where to write the HTML page ("-" for standard output).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    #[command(flatten)]
+    analysis: Analysis,
+    /// Streams drawn in detail (timeline and heartbeat chart); the others are only in the tables.
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100))]
+    max_streams: u32,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let opts = match options(&args.analysis) {
+        Ok(o) => o,
+        Err(e) if args.analysis.log.as_ref().is_some_and(|p| !p.exists()) => {
+            eprintln!("keepsight: {e:#}");
+            return Ok(ExitCode::from(EXIT_FAILURE));
+        }
+        Err(e) => {
+            eprintln!("keepsight: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let middleboxes = opts.middleboxes.clone();
+    let path = &args.file;
+    let mut engine = match super::open_capture(path) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
+    };
+    // Create the output before the (possibly long) pass, so a bad path fails at once.
+    let to_stdout = args.output.as_os_str() == "-";
+    let mut out_file = if to_stdout {
+        None
+    } else {
+        match std::fs::File::create(&args.output) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("keepsight: {}: {e}", args.output.display());
+                return Ok(ExitCode::from(EXIT_FAILURE));
+            }
+        }
+    };
+    let progress = progress_bar(engine.reader().len_hint(), &args.output);
+    let mut d = Diagnoser::new(opts);
+    let mut http = keepsight_http::Analyzer::new(keepsight_http::Options::default());
+    let mut conv = keepsight_report::conv::Conversations::new();
+    // Retired streams kept for drawing: many more than are drawn, so that the streams the
+    // findings name (known only at the end) are still there; a few KiB each.
+    let mut timelines = Timelines::new(args.max_streams as usize * 32);
+    let mut first_ns = None;
+    let mut last_ts = 0i64;
+    let mut damage = None;
+    let mut read = 0u64;
+    loop {
+        let frame = match engine.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                damage = Some(e);
+                break;
+            }
+        };
+        read += 1;
+        if read.is_multiple_of(65_536) {
+            if let Some(p) = &progress {
+                p.set_position(frame.record.file_offset);
+            }
+        }
+        first_ns.get_or_insert(frame.ts_ns);
+        last_ts = last_ts.max(frame.ts_ns);
+        conv.on_frame(&frame);
+        if let Some(segment) = super::http_segment(&frame) {
+            http.segment(&segment);
+        }
+        if let Some(segment) = keepsight_report::segment::diagnose_segment(&frame) {
+            d.on_segment(&segment);
+            timelines.on_segment(&segment);
+        }
+    }
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    let http = http.finish();
+    for f in http.findings.iter().cloned() {
+        d.add_finding(http_finding(f));
+    }
+    let diagnosis = d.finish(last_ts);
+    conv.set_heartbeats(
+        diagnosis
+            .streams
+            .iter()
+            .filter_map(|s| Some((s.stream, s.heartbeat.as_ref()?.period_s))),
+    );
+    let rows = conv.finish();
+    let (tracks, tracks_dropped) = timelines.finish();
+    let file = path.display().to_string();
+    let damage_text = damage.as_ref().map(|e| e.to_string());
+    let page = html::render(&html::Input {
+        file: &file,
+        first_ns,
+        diagnosis: &diagnosis,
+        http: &http,
+        conversations: &rows,
+        tracks: &tracks,
+        tracks_dropped,
+        middleboxes: &middleboxes,
+        damage: damage_text,
+        limits: Limits {
+            streams: args.max_streams as usize,
+            ..Limits::default()
+        },
+    });
+    let written = match out_file.as_mut() {
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(page.as_bytes()).and_then(|_| out.flush())
+        }
+        Some(f) => f.write_all(page.as_bytes()).and_then(|_| f.flush()),
+    };
+    if let Err(e) = written.with_context(|| format!("{}", args.output.display())) {
+        eprintln!("keepsight: {e:#}");
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    }
+    if !to_stdout {
+        eprintln!(
+            "keepsight: wrote {} ({} bytes): {} findings, {} streams drawn",
+            args.output.display(),
+            page.len(),
+            diagnosis.findings.len(),
+            tracks.len().min(args.max_streams as usize)
+        );
+    }
+    if let Some(e) = damage {
+        eprintln!(
+            "keepsight: {}: {e} (the frames before it were analysed)",
+            path.display()
+        );
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on stderr for big files, only when stderr is a terminal (the page goes to a
+/// file, or to a stdout that is then not a terminal).
+fn progress_bar(total: Option<u64>, output: &std::path::Path) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    let total = total?;
+    if !std::io::stderr().is_terminal()
+        || (output.as_os_str() == "-" && std::io::stdout().is_terminal())
+        || total < (64 << 20)
+    {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}

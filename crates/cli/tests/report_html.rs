@@ -1,0 +1,393 @@
+//! `keepsight report` end to end: the page is opened in headless Chromium (Debian's `chromium`,
+//! which CI installs), must draw without a single script error or console message, and must show
+//! what the recordings' own scripts say happened (their truth.json): the late heartbeats, with
+//! the interval the client really waited, and the HTTP connections the scenario made.
+//! A screenshot of each page is saved under the cargo target's tmp dir (path printed) to look at.
+//!
+//! The check is proven able to fail: the same page with one throwing statement added must be
+//! rejected by the same check.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn out_dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report_html");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn chromium() -> PathBuf {
+    let p = std::env::var_os("KEEPSIGHT_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    assert!(
+        p.exists(),
+        "{} not found: this test needs Debian's chromium (apt-get install chromium; CI installs it), \
+         or KEEPSIGHT_CHROMIUM pointing at a Chromium binary",
+        p.display()
+    );
+    p
+}
+
+/// Runs headless Chromium on `page` with `extra` arguments, killed after 60 s. Returns (stdout,
+/// stderr).
+fn run_chromium(page: &Path, extra: &[&str]) -> (String, String) {
+    let profile = tempdir("chromium-profile");
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.canonicalize().unwrap().display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    // Read both pipes on threads so a chatty browser cannot block on a full pipe.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let to = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut so, &mut s).ok();
+        s
+    });
+    let te = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut se, &mut s).ok();
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "chromium exited with {status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("chromium did not finish within 60 s on {}", page.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = to.join().unwrap();
+    let err = te.join().unwrap();
+    std::fs::remove_dir_all(&profile).ok();
+    (out, err)
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = out_dir().join(format!(
+        "{tag}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// What the browser made of the page: the rendered DOM, or why it is not acceptable.
+fn render(page: &Path) -> Result<String, String> {
+    let (dom, stderr) = run_chromium(page, &["--dump-dom"]);
+    // The page logs nothing to the console: any console line (an uncaught exception is one) is
+    // an error.
+    let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    if !console.is_empty() {
+        return Err(format!("console output:\n{}", console.join("\n")));
+    }
+    if !dom.contains("data-status=\"ok\"") {
+        let errs = between(&dom, "<pre id=\"js-errors\"", "</pre>").unwrap_or("");
+        return Err(format!("the page did not finish drawing: {errs}"));
+    }
+    Ok(dom)
+}
+
+fn screenshot(page: &Path, png: &Path, height: u32) {
+    let (_, _) = run_chromium(
+        page,
+        &[
+            &format!("--screenshot={}", png.display()),
+            &format!("--window-size=1400,{height}"),
+            "--hide-scrollbars",
+        ],
+    );
+    let bytes = std::fs::read(png).expect("screenshot written");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "{}",
+        png.display()
+    );
+    eprintln!("screenshot: {}", png.display());
+}
+
+fn between<'a>(s: &'a str, from: &str, to: &str) -> Option<&'a str> {
+    let i = s.find(from)? + from.len();
+    let j = s[i..].find(to)? + i;
+    Some(&s[i..j])
+}
+
+/// Elements of the rendered DOM whose class attribute is exactly `class`, as attribute maps.
+fn elements(dom: &str, class: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let needle = format!("class=\"{class}\"");
+    let mut out = Vec::new();
+    let mut rest = dom;
+    while let Some(i) = rest.find(&needle) {
+        let start = rest[..i].rfind('<').unwrap();
+        let end = i + rest[i..].find('>').unwrap();
+        let tag = &rest[start..end];
+        let mut attrs = std::collections::HashMap::new();
+        for part in tag.split('"').collect::<Vec<_>>().chunks(2) {
+            if let [k, v] = part {
+                let k = k.trim().trim_end_matches('=');
+                let k = k.rsplit(' ').next().unwrap_or(k);
+                attrs.insert(k.to_string(), v.to_string());
+            }
+        }
+        out.push(attrs);
+        rest = &rest[end..];
+    }
+    out
+}
+
+fn keepsight_report(capture: &Path, log: &Path, html: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .arg("report")
+        .arg(capture)
+        .arg("--log")
+        .arg(log)
+        .arg("-o")
+        .arg(html)
+        .output()
+        .expect("run keepsight");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Nothing on the page may come from elsewhere: no external script, style, image or frame.
+fn assert_self_contained(html: &str) {
+    let lower = html.to_ascii_lowercase();
+    for bad in [
+        "<script src",
+        "<link",
+        "<img",
+        "<iframe",
+        "@import",
+        "url(",
+        "src=\"http",
+        "href=\"http",
+    ] {
+        assert!(!lower.contains(bad), "the page references {bad}");
+    }
+}
+
+#[test]
+fn incident_report_shows_the_late_beats_in_chromium() {
+    let dir = repo().join("crates/diagnose/incident");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let html = out_dir().join("incident.html");
+    keepsight_report(&dir.join("capture.pcapng"), &dir.join("app.log"), &html);
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert_self_contained(&text);
+
+    let dom = render(&html).unwrap_or_else(|e| panic!("{}: {e}", html.display()));
+
+    // Every late beat the recording script made (a beat that ended in the client's reset), and
+    // only those, is drawn as late, with the interval the script measured on its own clock.
+    let mut expected: Vec<f64> = Vec::new();
+    for cs in truth["clients"].as_object().unwrap().values() {
+        for c in cs.as_array().unwrap() {
+            if let Some(g) = c["end"]["late_gap_s"].as_f64() {
+                expected.push(g);
+            }
+        }
+    }
+    expected.sort_by(f64::total_cmp);
+    assert!(!expected.is_empty());
+    for class in ["pt late", "beat late"] {
+        let mut shown: Vec<f64> = elements(&dom, class)
+            .iter()
+            .map(|a| a["data-gap"].parse::<f64>().unwrap())
+            .collect();
+        shown.sort_by(f64::total_cmp);
+        assert_eq!(
+            shown.len(),
+            expected.len(),
+            "{class}: {shown:?} vs {expected:?}"
+        );
+        for (s, e) in shown.iter().zip(&expected) {
+            assert!(
+                (s - e).abs() < 0.005,
+                "{class}: late interval {s} s, script says {e} s"
+            );
+        }
+    }
+    // The on-time beats are drawn too, inside the expected band (the script's period ± 10 %).
+    let period = truth["period_s"].as_f64().unwrap();
+    let on_time = elements(&dom, "pt");
+    assert!(on_time.len() >= 10, "{}", on_time.len());
+    for a in &on_time {
+        let g: f64 = a["data-gap"].parse().unwrap();
+        assert!((g - period).abs() < period * 0.1, "on-time beat at {g} s");
+    }
+    // The summary says who reset and why, before any chart.
+    let summary = between(&dom, "id=\"summary\"", "</section>").unwrap();
+    assert!(summary.contains("reset by the client"), "{summary}");
+    assert!(summary.contains("Connections that were reset (2)"));
+    // Each finding with evidence links to a drawn stream.
+    let links = elements(&dom, "evidence");
+    assert!(!links.is_empty());
+    for a in links.iter().filter(|a| a.contains_key("data-stream")) {
+        let id = format!("id=\"s-{}\"", a["data-stream"]);
+        assert!(
+            dom.contains(&id),
+            "evidence link to a stream not drawn: {id}"
+        );
+    }
+
+    // The command printed under a finding lists exactly its evidence frames.
+    let cmd = between(&text, "<div class=\"cmd\">", "</div>").unwrap();
+    let filter = between(cmd, "-Y '", "'").unwrap();
+    let want: Vec<u32> = between(filter, "{", "}")
+        .unwrap()
+        .split(',')
+        .map(|x| x.trim().parse().unwrap())
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .args(["packets".as_ref(), dir.join("capture.pcapng").as_os_str()])
+        .args(["-Y", filter])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(got, want, "{cmd}");
+
+    screenshot(&html, &out_dir().join("incident.png"), 2400);
+
+    // The check above can fail: the same page with one statement that throws is rejected, and so
+    // is a page whose script logs a console error.
+    let broken = out_dir().join("incident-broken.html");
+    std::fs::write(
+        &broken,
+        text.replacen(
+            "    wireEvidence();\n",
+            "    wireEvidence();\n    null.x;\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let e = render(&broken).expect_err("a throwing script must fail the check");
+    assert!(e.contains("Cannot read properties of null"), "{e}");
+    let noisy = out_dir().join("incident-console.html");
+    std::fs::write(
+        &noisy,
+        text.replacen("</body>", "<script>undefinedFn();</script></body>", 1),
+    )
+    .unwrap();
+    let e = render(&noisy).expect_err("an uncaught error must fail the check");
+    assert!(e.contains("undefinedFn"), "{e}");
+}
+
+#[test]
+fn http_scenario_report_lists_every_connection_in_chromium() {
+    let dir = repo().join("tests/scenarios/http-keepalive");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let html = out_dir().join("http-keepalive.html");
+    keepsight_report(&dir.join("capture.pcapng"), &dir.join("app.log"), &html);
+    assert_self_contained(&std::fs::read_to_string(&html).unwrap());
+    let dom = render(&html).unwrap_or_else(|e| panic!("{}: {e}", html.display()));
+    let http = between(&dom, "id=\"http-body\"", "id=\"conversations\"").unwrap();
+    let conns = truth["connections"].as_array().unwrap();
+    for c in conns {
+        let client = format!(
+            "{}:{}",
+            truth["client_addr"].as_str().unwrap(),
+            c["client_port"]
+        );
+        assert!(http.contains(&client), "HTTP table lacks {client}");
+    }
+    // The connections whose reused request the server answered with RST are reuse races.
+    let races = conns
+        .iter()
+        .filter(|c| {
+            c["end"].as_str().is_some_and(|e| e.contains("RST"))
+                || c["outcome"] == "eof-before-headers"
+        })
+        .count();
+    assert_eq!(http.matches(">reuse race<").count(), races, "{http}");
+    screenshot(&html, &out_dir().join("http-keepalive.png"), 3000);
+}
+
+/// Exit statuses and messages for bad input, without a browser: a damaged capture still gets
+/// its page (saying where reading stopped) and exits 1; an output that cannot be created fails
+/// before the capture is read (exit 3), as does a missing capture; an empty file exits 1.
+#[test]
+fn report_exit_statuses() {
+    let dir = repo().join("crates/diagnose/incident");
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_keepsight"))
+            .arg("report")
+            .args(args)
+            .output()
+            .expect("run keepsight")
+    };
+    let capture = std::fs::read(dir.join("capture.pcapng")).unwrap();
+    let cut = out_dir().join("cut.pcapng");
+    std::fs::write(&cut, &capture[..capture.len() * 2 / 3]).unwrap();
+    let html = out_dir().join("cut.html");
+    let out = run(&[cut.as_os_str(), "-o".as_ref(), html.as_os_str()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("The capture is damaged: frame "),
+        "no damage note"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the frames before it were analysed"));
+
+    let bad_out = out_dir().join("no-such-dir/r.html");
+    let out = run(&[
+        dir.join("capture.pcapng").as_os_str(),
+        "-o".as_ref(),
+        bad_out.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-dir/r.html"));
+
+    let missing = out_dir().join("missing.pcap");
+    let out = run(&[missing.as_os_str(), "-o".as_ref(), html.as_os_str()]);
+    assert_eq!(out.status.code(), Some(3));
+
+    let empty = out_dir().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let out = run(&[empty.as_os_str(), "-o".as_ref(), html.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+}

@@ -1,0 +1,574 @@
+//! Per-stream timeline data for the HTML report, aggregated while the capture streams by.
+//!
+//! The report draws a handful of streams in detail; which ones is known only at the end (from the
+//! diagnosis). So every live stream keeps a small, fixed-size sketch: packet counts in at most
+//! [`BUCKETS`] time buckets (merged pairwise and widened as the stream grows), its notable
+//! packets (SYN, FIN, RST, keep-alive probes, retransmissions; capped per kind), its longest idle
+//! gaps, and the intervals between repeats of its small payloads (the heartbeat candidates;
+//! merged pairwise past [`POINTS`] points, keeping the longest interval of each pair so a late
+//! beat always survives). When a stream has been closed for a while it is retired: kept only if it
+//! scores among the [`Timelines::new`] `keep` most eventful, else dropped. Memory is therefore
+//! bounded by the live streams plus `keep` retired ones, never by the number of packets.
+
+use keepsight_diagnose::event::{analysis, flags};
+use keepsight_diagnose::Segment;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+
+/// Packet-count buckets per stream.
+pub const BUCKETS: usize = 120;
+/// Heartbeat interval points per payload signature.
+pub const POINTS: usize = 256;
+/// Notable packets kept per kind and stream (the last slot always holds the latest).
+const EVENTS_PER_KIND: usize = 24;
+/// Payload signatures followed per stream direction (like the diagnoser's candidates).
+const SIGS_PER_DIR: usize = 3;
+/// Largest payload taken as a possible heartbeat (as in the diagnoser).
+const MAX_BEAT_LEN: u32 = 64;
+/// A closed stream is retired this long after its last packet (stray ACKs, retransmitted FINs).
+const LINGER_NS: i64 = 30_000_000_000;
+const SWEEP_EVERY: u64 = 1 << 16;
+
+/// Kinds of notable packets, as drawn on a timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Syn,
+    Fin,
+    Rst,
+    /// tshark's `[TCP Keep-Alive]`: a kernel keep-alive probe or a retransmitted 1-byte beat.
+    KeepAlive,
+    Retransmission,
+}
+
+impl EventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Syn => "syn",
+            EventKind::Fin => "fin",
+            EventKind::Rst => "rst",
+            EventKind::KeepAlive => "keepalive",
+            EventKind::Retransmission => "retransmission",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Event {
+    pub ts_ns: i64,
+    pub frame: u32,
+    pub kind: EventKind,
+    /// Sent by the stream's first sender (endpoint A).
+    pub from_a: bool,
+}
+
+/// An idle gap: the frames (and times) before and after it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gap {
+    pub from_ns: i64,
+    pub to_ns: i64,
+    pub from_frame: u32,
+    pub to_frame: u32,
+}
+
+impl Gap {
+    pub fn len_ns(&self) -> i64 {
+        self.to_ns.saturating_sub(self.from_ns)
+    }
+}
+
+/// One point of a heartbeat interval chart: `beats` consecutive repeats of a signature; the
+/// time and frame are those of the one with the longest interval.
+#[derive(Clone, Copy, Debug)]
+pub struct Point {
+    pub ts_ns: i64,
+    pub frame: u32,
+    pub gap_max_ns: i64,
+    pub gap_min_ns: i64,
+    pub beats: u32,
+}
+
+impl Point {
+    fn merge(self, o: Point) -> Point {
+        let (ts_ns, frame) = if o.gap_max_ns > self.gap_max_ns {
+            (o.ts_ns, o.frame)
+        } else {
+            (self.ts_ns, self.frame)
+        };
+        Point {
+            ts_ns,
+            frame,
+            gap_max_ns: self.gap_max_ns.max(o.gap_max_ns),
+            gap_min_ns: self.gap_min_ns.min(o.gap_min_ns),
+            beats: self.beats + o.beats,
+        }
+    }
+}
+
+/// Repeats of one small payload in one direction.
+#[derive(Clone, Debug)]
+pub struct Signature {
+    pub from_a: bool,
+    pub len: u32,
+    /// The first bytes (up to 8) of the payload; for a masked WebSocket frame, its 2-byte header.
+    pub key: Vec<u8>,
+    pub count: u64,
+    pub first_ns: i64,
+    pub first_frame: u32,
+    last_ns: i64,
+    pub points: Vec<Point>,
+    /// Beats per finished point (a power of two).
+    pub per_point: u32,
+    pending: Option<Point>,
+}
+
+impl Signature {
+    fn add(&mut self, ts: i64, frame: u32) {
+        self.count += 1;
+        // Out-of-order times give no negative interval; saturating: times are not trusted.
+        let gap = ts.saturating_sub(self.last_ns).max(0);
+        self.last_ns = ts;
+        let p = Point {
+            ts_ns: ts,
+            frame,
+            gap_max_ns: gap,
+            gap_min_ns: gap,
+            beats: 1,
+        };
+        let p = match self.pending.take() {
+            Some(q) => q.merge(p),
+            None => p,
+        };
+        if p.beats < self.per_point {
+            self.pending = Some(p);
+            return;
+        }
+        if self.points.len() == POINTS {
+            self.points = self.points.chunks(2).map(merge_all).collect();
+            self.per_point *= 2;
+            // The point just completed is now a half point: carry it over.
+            self.pending = Some(p);
+            return;
+        }
+        self.points.push(p);
+    }
+
+    /// The finished points plus the one in progress.
+    pub fn all_points(&self) -> Vec<Point> {
+        let mut v = self.points.clone();
+        v.extend(self.pending);
+        v
+    }
+}
+
+fn merge_all(c: &[Point]) -> Point {
+    c[1..].iter().fold(c[0], |a, &b| a.merge(b))
+}
+
+/// Everything kept about one stream.
+#[derive(Clone, Debug)]
+pub struct Track {
+    pub stream: u32,
+    /// Source of the stream's first segment.
+    pub a: SocketAddr,
+    pub first_ns: i64,
+    pub last_ns: i64,
+    pub packets: u64,
+    /// Width of one bucket, ns; bucket i starts at `first_ns + i * bucket_ns`.
+    pub bucket_ns: i64,
+    pub buckets: Vec<u32>,
+    pub events: Vec<Event>,
+    /// Notable packets not kept (over the per-kind cap), per kind.
+    pub events_dropped: u64,
+    /// The longest idle gaps, longest first (at most 3).
+    pub gaps: Vec<Gap>,
+    pub sigs: Vec<Signature>,
+    prev: Option<(i64, u32)>,
+    closed_at: Option<i64>,
+    /// Signatures not followed (more distinct small payloads than [`SIGS_PER_DIR`]).
+    sigs_full: [bool; 2],
+}
+
+impl Track {
+    fn new(seg: &Segment<'_>) -> Track {
+        Track {
+            stream: seg.stream,
+            a: seg.src,
+            first_ns: seg.ts_ns,
+            last_ns: seg.ts_ns,
+            packets: 0,
+            bucket_ns: 1_000_000,
+            buckets: Vec::new(),
+            events: Vec::new(),
+            events_dropped: 0,
+            gaps: Vec::new(),
+            sigs: Vec::new(),
+            prev: None,
+            closed_at: None,
+            sigs_full: [false; 2],
+        }
+    }
+
+    fn on_segment(&mut self, seg: &Segment<'_>) {
+        let ts = seg.ts_ns;
+        self.packets += 1;
+        self.last_ns = self.last_ns.max(ts);
+        self.count(ts);
+        if let Some((pts, pframe)) = self.prev {
+            if ts > pts {
+                self.note_gap(Gap {
+                    from_ns: pts,
+                    to_ns: ts,
+                    from_frame: pframe,
+                    to_frame: seg.frame,
+                });
+            }
+        }
+        self.prev = Some((ts, seg.frame));
+        let from_a = seg.src == self.a;
+        let mut ev = |kind| self.event(kind, ts, seg.frame, from_a);
+        if seg.has(flags::SYN) {
+            ev(EventKind::Syn);
+        }
+        if seg.has(flags::FIN) {
+            ev(EventKind::Fin);
+        }
+        if seg.has(flags::RST) {
+            ev(EventKind::Rst);
+        }
+        let ka = seg.analysis & analysis::KEEP_ALIVE != 0;
+        if ka {
+            ev(EventKind::KeepAlive);
+        } else if seg.analysis & analysis::ANY_RETRANSMISSION != 0 {
+            ev(EventKind::Retransmission);
+        }
+        if seg.has(flags::FIN | flags::RST) {
+            self.closed_at.get_or_insert(ts);
+        }
+        let retx = seg.analysis & analysis::ANY_RETRANSMISSION != 0;
+        if seg.len > 0 && seg.len <= MAX_BEAT_LEN && !retx && !ka && !seg.payload.is_empty() {
+            self.beat(seg, from_a);
+        }
+    }
+
+    fn count(&mut self, ts: i64) {
+        let off = ts.saturating_sub(self.first_ns).max(0);
+        let mut i = off / self.bucket_ns;
+        while i >= BUCKETS as i64 {
+            self.buckets = self.buckets.chunks(2).map(|c| c.iter().sum()).collect();
+            self.bucket_ns = self.bucket_ns.saturating_mul(2);
+            i = off / self.bucket_ns;
+        }
+        let i = i as usize;
+        if self.buckets.len() <= i {
+            self.buckets.resize(i + 1, 0);
+        }
+        self.buckets[i] = self.buckets[i].saturating_add(1);
+    }
+
+    fn note_gap(&mut self, g: Gap) {
+        if self.gaps.len() == 3 && self.gaps[2].len_ns() >= g.len_ns() {
+            return;
+        }
+        self.gaps.push(g);
+        self.gaps.sort_by_key(|g| std::cmp::Reverse(g.len_ns()));
+        self.gaps.truncate(3);
+    }
+
+    fn event(&mut self, kind: EventKind, ts_ns: i64, frame: u32, from_a: bool) {
+        let e = Event {
+            ts_ns,
+            frame,
+            kind,
+            from_a,
+        };
+        let same = self.events.iter().filter(|e| e.kind == kind).count();
+        if same < EVENTS_PER_KIND {
+            self.events.push(e);
+            return;
+        }
+        // Keep the first ones and, in the last slot, the latest: how it began and how it ended.
+        self.events_dropped += 1;
+        if let Some(last) = self.events.iter_mut().rev().find(|e| e.kind == kind) {
+            *last = e;
+        }
+    }
+
+    fn beat(&mut self, seg: &Segment<'_>, from_a: bool) {
+        let p = seg.payload;
+        // A masked WebSocket ping/pong changes its bytes with the mask: its header is the key.
+        let masked_ws = p.len() >= 6 && matches!(p[0], 0x89 | 0x8a) && p[1] & 0x80 != 0;
+        let key: &[u8] = if masked_ws {
+            &p[..2]
+        } else {
+            &p[..p.len().min(8)]
+        };
+        let ts = seg.ts_ns;
+        if let Some(s) = self
+            .sigs
+            .iter_mut()
+            .find(|s| s.from_a == from_a && s.len == seg.len && s.key == key)
+        {
+            s.add(ts, seg.frame);
+            return;
+        }
+        let dir = usize::from(from_a);
+        if self.sigs.iter().filter(|s| s.from_a == from_a).count() >= SIGS_PER_DIR {
+            self.sigs_full[dir] = true;
+            return;
+        }
+        self.sigs.push(Signature {
+            from_a,
+            len: seg.len,
+            key: key.to_vec(),
+            count: 1,
+            first_ns: ts,
+            first_frame: seg.frame,
+            last_ns: ts,
+            points: Vec::new(),
+            per_point: 1,
+            pending: None,
+        });
+    }
+
+    /// How much there is to see on this stream, to choose which retired streams to keep.
+    pub fn score(&self) -> u64 {
+        let has = |k| self.events.iter().any(|e| e.kind == k);
+        let mut s = 0;
+        if has(EventKind::Rst) {
+            s += 8;
+        }
+        if has(EventKind::KeepAlive) {
+            s += 4;
+        }
+        if has(EventKind::Retransmission) {
+            s += 2;
+        }
+        if self
+            .gaps
+            .first()
+            .is_some_and(|g| g.len_ns() >= 60_000_000_000)
+        {
+            s += 3;
+        }
+        // A recurring payload with one interval far longer than the shortest: a late beat.
+        if self.sigs.iter().any(|g| {
+            g.count >= 3 && {
+                let pts = g.all_points();
+                let max = pts.iter().map(|p| p.gap_max_ns).max().unwrap_or(0);
+                let min = pts.iter().map(|p| p.gap_min_ns).min().unwrap_or(0);
+                max > min + min / 5
+            }
+        }) {
+            s += 3;
+        }
+        s
+    }
+
+    /// The heartbeat signature matching a probe the diagnoser found (hex prefix and length).
+    pub fn heartbeat(&self, from_a: bool, probe_hex: &str, probe_len: u32) -> Option<&Signature> {
+        let prefix = hex_bytes(probe_hex);
+        self.sigs
+            .iter()
+            .filter(|s| s.from_a == from_a && s.len == probe_len)
+            .find(|s| {
+                let n = s.key.len().min(prefix.len());
+                s.key[..n] == prefix[..n]
+            })
+    }
+}
+
+fn hex_bytes(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The streaming collector: feed every TCP segment in capture order, then [`Timelines::finish`].
+pub struct Timelines {
+    keep: usize,
+    // Fx: stream numbers are small integers and these are looked up for every segment.
+    live: FxHashMap<u32, Track>,
+    retired: FxHashSet<u32>,
+    /// Retired tracks kept, with a min-heap on (score, reverse stream) to evict the least eventful.
+    kept: HashMap<u32, Track>,
+    heap: BinaryHeap<std::cmp::Reverse<(u64, std::cmp::Reverse<u32>)>>,
+    segments: u64,
+    /// Retired streams dropped because `keep` better ones were kept.
+    pub dropped: u64,
+}
+
+impl Timelines {
+    /// `keep`: how many retired streams to keep at most (the report draws fewer).
+    pub fn new(keep: usize) -> Self {
+        Timelines {
+            keep: keep.max(1),
+            live: FxHashMap::default(),
+            retired: FxHashSet::default(),
+            kept: HashMap::new(),
+            heap: BinaryHeap::new(),
+            segments: 0,
+            dropped: 0,
+        }
+    }
+
+    pub fn on_segment(&mut self, seg: &Segment<'_>) {
+        self.segments += 1;
+        if let Some(t) = self.live.get_mut(&seg.stream) {
+            t.on_segment(seg);
+        } else if !self.retired.contains(&seg.stream) {
+            let mut t = Track::new(seg);
+            t.on_segment(seg);
+            self.live.insert(seg.stream, t);
+        }
+        if self.segments.is_multiple_of(SWEEP_EVERY) {
+            self.sweep(seg.ts_ns);
+        }
+    }
+
+    fn sweep(&mut self, now: i64) {
+        let done: Vec<u32> = self
+            .live
+            .values()
+            .filter(|t| t.closed_at.is_some() && now - t.last_ns > LINGER_NS)
+            .map(|t| t.stream)
+            .collect();
+        for k in done {
+            if let Some(t) = self.live.remove(&k) {
+                self.retired.insert(k);
+                self.retire(t);
+            }
+        }
+    }
+
+    fn retire(&mut self, t: Track) {
+        let key = std::cmp::Reverse((t.score(), std::cmp::Reverse(t.stream)));
+        if self.kept.len() >= self.keep {
+            match self.heap.peek() {
+                Some(least) if key < *least => {}
+                _ => {
+                    self.dropped += 1;
+                    return;
+                }
+            }
+            // The new one is more eventful than the least kept: that one goes.
+            if let Some(std::cmp::Reverse((_, std::cmp::Reverse(s)))) = self.heap.pop() {
+                self.kept.remove(&s);
+                self.dropped += 1;
+            }
+        }
+        self.heap.push(key);
+        self.kept.insert(t.stream, t);
+    }
+
+    /// Streams currently followed (live and kept), for memory accounting.
+    pub fn tracked(&self) -> usize {
+        self.live.len() + self.kept.len()
+    }
+
+    /// Every stream still open goes through the same selection; returns the kept tracks.
+    pub fn finish(mut self) -> (HashMap<u32, Track>, u64) {
+        let mut live: Vec<Track> = std::mem::take(&mut self.live).into_values().collect();
+        live.sort_by_key(|t| t.stream);
+        for t in live {
+            self.retire(t);
+        }
+        (self.kept, self.dropped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(
+        frame: u32,
+        ts_s: f64,
+        from_a: bool,
+        payload: &'static [u8],
+        fl: u16,
+    ) -> Segment<'static> {
+        let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let (src, dst) = if from_a { (a, b) } else { (b, a) };
+        Segment {
+            frame,
+            ts_ns: (ts_s * 1e9) as i64,
+            stream: 7,
+            src,
+            dst,
+            flags: fl,
+            seq: 0,
+            ack: 0,
+            len: payload.len() as u32,
+            payload,
+            window: 1000,
+            ttl: 64,
+            analysis: 0,
+        }
+    }
+
+    #[test]
+    fn late_beat_survives_merging_and_buckets_stay_bounded() {
+        let mut tl = Timelines::new(4);
+        let mut t = 0.0;
+        let mut frame = 1;
+        // 2000 beats every 1 s, one of them 1.7 s late, then a RST.
+        for i in 0..2000 {
+            t += if i == 1234 { 1.7 } else { 1.0 };
+            tl.on_segment(&seg(frame, t, true, b"\x01", flags::ACK | flags::PSH));
+            frame += 1;
+            tl.on_segment(&seg(
+                frame,
+                t + 0.001,
+                false,
+                b"\x41",
+                flags::ACK | flags::PSH,
+            ));
+            frame += 1;
+        }
+        tl.on_segment(&seg(frame, t + 0.002, true, b"", flags::RST));
+        let (kept, dropped) = tl.finish();
+        assert_eq!(dropped, 0);
+        let tr = &kept[&7];
+        assert!(tr.buckets.len() <= BUCKETS);
+        assert_eq!(
+            tr.buckets.iter().map(|&c| u64::from(c)).sum::<u64>(),
+            tr.packets
+        );
+        let hb = tr.heartbeat(true, "01", 1).expect("probe signature");
+        assert_eq!(hb.count, 2000);
+        let pts = hb.all_points();
+        assert!(pts.len() <= POINTS + 1);
+        assert_eq!(pts.iter().map(|p| u64::from(p.beats)).sum::<u64>(), 1999);
+        let late = pts.iter().max_by_key(|p| p.gap_max_ns).unwrap();
+        assert!((late.gap_max_ns as f64 / 1e9 - 1.7).abs() < 1e-6);
+        // Frame of the late probe: beat i sits at frame 2i+1.
+        assert_eq!(late.frame, 2 * 1234 + 1);
+        assert!(tr.events.iter().any(|e| e.kind == EventKind::Rst));
+        assert!((tr.gaps[0].len_ns() as f64 / 1e9 - 1.699).abs() < 1e-6);
+    }
+
+    #[test]
+    fn retired_streams_are_capped_keeping_the_eventful() {
+        let mut tl = Timelines::new(2);
+        for s in 0..10u32 {
+            let mut a = seg(1, 1.0, true, b"", flags::SYN);
+            a.stream = s;
+            tl.on_segment(&a);
+            let mut b = seg(
+                2,
+                2.0,
+                true,
+                b"",
+                if s == 3 { flags::RST } else { flags::FIN },
+            );
+            b.stream = s;
+            tl.on_segment(&b);
+        }
+        let (kept, dropped) = tl.finish();
+        assert_eq!(kept.len(), 2);
+        assert_eq!(dropped, 8);
+        assert!(kept.contains_key(&3), "the reset stream is kept");
+    }
+}
