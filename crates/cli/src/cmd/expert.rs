@@ -1,4 +1,4 @@
-//! `keepsight expert`: tshark's `-z expert` table for the TCP items, then keepsight's own
+//! `keepsight expert`: tshark's `-z expert` table for the frame, Ethernet, UDP and TCP items, then keepsight's own
 //! diagnosis findings as their own group. Counting and layout are `keepsight_report::expert`'s.
 
 use super::EXIT_PROBLEMS;
@@ -30,8 +30,8 @@ pub struct Args {
     /// Count only frames matching this display filter (tshark's `-z expert,LEVEL,FILTER`).
     #[arg(short = 'Y', long = "display-filter", value_name = "FILTER")]
     filter: Option<String>,
-    /// Lowest severity shown.
-    #[arg(long, default_value = "chat", value_parser = ["error", "warn", "note", "chat", "comment"])]
+    /// Lowest severity shown (default: everything, as `tshark -z expert`, pcapng comments included).
+    #[arg(long, default_value = "comment", value_parser = ["error", "warn", "note", "chat", "comment"])]
     min: String,
     /// Print only tshark's sections (no keepsight findings).
     #[arg(long)]
@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let min = Severity::parse(&args.min).unwrap_or(Severity::Chat);
+    let min = Severity::parse(&args.min).unwrap_or(Severity::Comment);
     let path = &args.file;
     let mut engine = match super::open_engine(path) {
         Ok(e) => e,
