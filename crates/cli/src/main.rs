@@ -29,7 +29,7 @@ enum Command {
     Diagnose(cmd::diagnose::Args),
     /// The diagnosis as one self-contained HTML page: findings linked to evidence, stream timelines, heartbeat charts.
     Report(cmd::report::Args),
-    /// tshark's expert info (-z expert) for TCP, then keepsight's own findings.
+    /// tshark's expert info (-z expert), then keepsight's own findings.
     Expert(cmd::expert::Args),
     /// TCP conversations as tshark -z conv,tcp counts them, plus how each ended, idle gaps, heartbeat period.
     Conv(cmd::conv::Args),
