@@ -19,14 +19,29 @@ fn recorder() -> (EventSink, Log) {
     (sink, log)
 }
 
+/// A one-second run is at the mercy of the machine: a 100 ms scheduler stall on a loaded CI
+/// host makes the client skip a slot, as it should. So the run is tried up to three times; a
+/// client that drifts or bursts fails every attempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beats_on_schedule_and_measures_rtt() {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        match one_second_of_beats().await {
+            Ok(()) => return,
+            Err(e) => failures.push(e),
+        }
+    }
+    panic!("three attempts failed:\n{}", failures.join("\n"));
+}
+
+async fn one_second_of_beats() -> Result<(), String> {
     let server = Server::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
         .await
         .unwrap();
     let addr = server.local_addr().unwrap();
     let server_stats = server.stats();
     let server_task = tokio::spawn(server.run());
+    let _abort = AbortOnDrop(server_task);
 
     let mut config = ClientConfig::new(addr);
     config.every = Duration::from_millis(50);
@@ -40,18 +55,20 @@ async fn beats_on_schedule_and_measures_rtt() {
         run_client(config, 0, stats.clone(), sink),
     )
     .await;
-    assert!(run.is_err(), "client must keep beating: {run:?}");
+    let check = |ok: bool, what: String| if ok { Ok(()) } else { Err(what) };
+    check(run.is_err(), format!("client must keep beating: {run:?}"))?;
     let s = stats.snapshot();
     // Probes at 0, 50, ..., 1000 ms: 21 of them, none skipped, each answered.
-    assert_eq!(s.probes_sent, 21, "{s:?}");
-    assert!(
+    check(s.probes_sent == 21, format!("probes_sent != 21: {s:?}"))?;
+    check(
         s.replies >= 20 && s.misses == 0 && s.skipped_slots == 0,
-        "{s:?}"
-    );
-    assert!(s.rtt.p50_ms < 5.0, "{s:?}");
+        format!("{s:?}"),
+    )?;
+    check(s.rtt.p50_ms < 5.0, format!("rtt: {s:?}"))?;
     // Each probe left within its own period (the tight bounds are the load tests').
-    assert!(s.lateness.max_ms < 50.0, "{s:?}");
-    assert_eq!(server_stats.snapshot().probes_answered, 21);
+    check(s.lateness.max_ms < 50.0, format!("lateness: {s:?}"))?;
+    let answered = server_stats.snapshot().probes_answered;
+    check(answered == 21, format!("server answered {answered}"))?;
     // No drift: the 21st reply's probe left 1000 ms after the first, not 21 × (50 + work).
     let replies: Vec<Instant> = log
         .lock()
@@ -61,12 +78,21 @@ async fn beats_on_schedule_and_measures_rtt() {
         .map(|(t, _)| *t)
         .collect();
     let span = replies.last().unwrap().duration_since(replies[0]);
-    assert!(
+    check(
         span >= Duration::from_millis(945) && span <= Duration::from_millis(1060),
-        "{span:?} since first reply, started {:?} ago",
-        started.elapsed()
-    );
-    server_task.abort();
+        format!(
+            "{span:?} since first reply, started {:?} ago",
+            started.elapsed()
+        ),
+    )
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A peer that accepts and reads but never answers: misses 1 and 2 must not declare it dead,
