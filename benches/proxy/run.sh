@@ -2,6 +2,7 @@
 # keepsight serve/proxy against nginx on loopback, same worker count, same run.
 # Usage: benches/proxy/run.sh [DURATION]   (needs wrk, nginx, python3; builds keepsight --release)
 #        ROUNDS=3 IDLE_CONNS=2000 benches/proxy/run.sh 10s
+#        ONLY_IDLE=1 ROUNDS=5 benches/proxy/run.sh   (idle memory only, no load runs)
 # Each round starts fresh servers, measures idle memory, then runs every load once against
 # nginx and once against keepsight (order alternating between rounds, so drift and
 # after-effects such as TIME_WAIT sockets fall on both alike); the summary gives medians.
@@ -13,6 +14,7 @@ DUR=${1:-10s}
 WORKERS=2
 IDLE_CONNS=${IDLE_CONNS:-2000}
 ROUNDS=${ROUNDS:-3}
+ONLY_IDLE=${ONLY_IDLE:-0}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build --release -p keepsight >/dev/null
 KS=$CARGO_TARGET_DIR/release/keepsight
@@ -124,6 +126,7 @@ stop_servers() { # stop everything but the upstream
 
 # pair FIRST LABEL_A PORT_A LABEL_B PORT_B [wrk args]: run A then B, or B then A when FIRST=b
 pair() {
+  [ "$ONLY_IDLE" = 1 ] && return
   local first=$1 la=$2 pa=$3 lb=$4 pb=$5; shift 5
   if [ "$first" = a ]; then bench "$la" "$pa" "$@"; bench "$lb" "$pb" "$@"
   else bench "$lb" "$pb" "$@"; bench "$la" "$pa" "$@"; fi
