@@ -17,8 +17,19 @@ fn drained_run_on_the_wire() {
     let port = s.addr.port();
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("drain.pcapng");
+    // A UDP marker port in the capture filter: the run starts only once a marker datagram is in
+    // the file, because "Capturing on" can come before the loopback ring sees packets (on a
+    // loaded machine the first connections of the run were missing from the capture).
+    let marker = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let marker_port = marker.local_addr().unwrap().port();
     let mut child = Command::new("tshark")
-        .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+        .args([
+            "-i",
+            "lo",
+            "-f",
+            &format!("tcp port {port} or udp dst port {marker_port}"),
+            "-w",
+        ])
         .arg(&pcap)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -35,6 +46,28 @@ fn drained_run_on_the_wire() {
         }
     }
     let tshark = ChildGuard(child);
+    let captured = |filter: &str| -> usize {
+        Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+            .unwrap_or(0)
+    };
+    let marker_filter = format!("udp.dstport == {marker_port}");
+    let waited = Instant::now();
+    loop {
+        marker.send_to(b"mark", ("127.0.0.1", marker_port)).unwrap();
+        if captured(&marker_filter) > 0 {
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "tshark captured no marker datagram in 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let r = peer(
         &["drain", "127.0.0.1", &port.to_string(), "100"],
         Duration::from_secs(30),
@@ -42,22 +75,8 @@ fn drained_run_on_the_wire() {
     assert_eq!(r["closes"], 50, "{r}");
     // Wait until the capture holds every server FIN (the last segments of the run), then stop
     // tshark (SIGTERM, it finishes the file). A fixed sleep lost the tail on a loaded machine.
-    let fins_captured = || -> usize {
-        Command::new("tshark")
-            .arg("-r")
-            .arg(&pcap)
-            .args([
-                "-Y",
-                &format!("tcp.flags.fin == 1 && tcp.srcport == {port}"),
-                "-T",
-                "fields",
-                "-e",
-                "frame.number",
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
-            .unwrap_or(0)
-    };
+    let fin_filter = format!("tcp.flags.fin == 1 && tcp.srcport == {port}");
+    let fins_captured = || captured(&fin_filter);
     let waited = Instant::now();
     while fins_captured() < 50 && waited.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(250));
