@@ -105,6 +105,19 @@ fn parse_date(s: &str) -> anyhow::Result<(i64, u32, u32)> {
     bail!("--log-date {s}: expected YYYY-MM-DD")
 }
 
+/// [`options`], with the error already reported: exit 3 when the log file cannot be read, 2
+/// for a bad option value (a usage error).
+pub(crate) fn options_or_exit(args: &Analysis) -> Result<Options, ExitCode> {
+    options(args).map_err(|e| {
+        eprintln!("keepsight: {e:#}");
+        if args.log.as_ref().is_some_and(|p| !p.exists()) {
+            ExitCode::from(EXIT_FAILURE)
+        } else {
+            ExitCode::from(2)
+        }
+    })
+}
+
 pub(crate) fn options(args: &Analysis) -> anyhow::Result<Options> {
     let dur = |v: &Option<String>, name: &str| -> anyhow::Result<Option<i64>> {
         v.as_deref()
@@ -162,16 +175,9 @@ pub(crate) fn options(args: &Analysis) -> anyhow::Result<Options> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let opts = match options(&args.analysis) {
+    let opts = match options_or_exit(&args.analysis) {
         Ok(o) => o,
-        Err(e) if args.analysis.log.as_ref().is_some_and(|p| !p.exists()) => {
-            eprintln!("keepsight: {e:#}");
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
-        Err(e) => {
-            eprintln!("keepsight: {e:#}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
     let path = &args.file;
     let mut engine = match super::open_capture(path) {

@@ -3,7 +3,7 @@
 //! the conversation table). One streaming pass feeds the same analyses as `diagnose` (plus the
 //! conversation table and the timeline sketches); the page is built by `keepsight_report::html`.
 
-use super::diagnose::{http_finding, options, Analysis};
+use super::diagnose::{http_finding, options_or_exit, Analysis};
 use super::{EXIT_FAILURE, EXIT_PROBLEMS};
 use anyhow::Context;
 use keepsight_diagnose::Diagnoser;
@@ -41,16 +41,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let opts = match options(&args.analysis) {
+    let opts = match options_or_exit(&args.analysis) {
         Ok(o) => o,
-        Err(e) if args.analysis.log.as_ref().is_some_and(|p| !p.exists()) => {
-            eprintln!("keepsight: {e:#}");
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
-        Err(e) => {
-            eprintln!("keepsight: {e:#}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
     let middleboxes = opts.middleboxes.clone();
     let path = &args.file;
