@@ -2,7 +2,7 @@
 """Writes tests/filters/fragments.pcap: IPv4 and IPv6 fragments in the orders and shapes that
 tell reassembly rules apart - in order, out of order, overlapping with conflicting bytes, a
 duplicate piece, a datagram whose last piece never comes, the same IPv4 id on two VLANs, an
-IPv6 atomic fragment. The differential test (crates/cli/tests/filter_oracle.rs) runs
+IPv6 atomic fragment, first pieces cut by a snap length. The differential test (crates/cli/tests/filter_oracle.rs) runs
 accept.txt over it against tshark, which reassembles by default and dissects UDP in the frame
 that completes a datagram. Payloads carry "abc" so `contains` filters see them. Not here:
 ICMP (keepsight does not dissect ICMP's data, which tshark shows) and TCP (keepsight does not
@@ -91,9 +91,20 @@ for i in (1, 0):
 # 8. IPv6 whose last piece never comes, then an atomic fragment (offset 0, no more).
 frames.append(v6frag(0xA0000003, 17, 0, True, udp(4008, 5000, body(56, 10))))
 frames.append(v6frag(0xA0000004, 17, 0, False, udp(4009, 5000, body(20, 11))))
+# 9. First pieces cut by the snap length (kept: 70 bytes): nothing is reassembled; tshark
+# dissects the IPv4 first piece as UDP anyway, the IPv6 one as data.
+SNAP = 70
+pieces = split(udp(4010, 5000, body(120, 12)), [96, 32])
+frames.append(v4frag(0x10A, 17, *pieces[0]))
+frames.append(v4frag(0x10A, 17, *pieces[1]))
+pieces = split(udp(4011, 5000, body(120, 13)), [96, 32])
+frames.append(v6frag(0xA0000005, 17, *pieces[0]))
+frames.append(v6frag(0xA0000005, 17, *pieces[1]))
+cut = {len(frames) - 4, len(frames) - 2}
 
 with open(OUT, "wb") as f:
     f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     for i, fr in enumerate(frames):
-        f.write(struct.pack("<IIII", 1_000_000 + i, 0, len(fr), len(fr)) + fr)
+        kept = fr[:SNAP] if i in cut else fr
+        f.write(struct.pack("<IIII", 1_000_000 + i, 0, len(kept), len(fr)) + kept)
 print(f"{OUT}: {len(frames)} frames")

@@ -394,7 +394,12 @@ fn ipv4(d: &mut Dissection, frame: &[u8], off: usize, reported_end: usize) {
         d.frag_id = h.ident() as u32;
         d.frag_offset = h.frag_offset();
         d.frag_more = h.more_fragments();
-        return;
+        // tshark cannot reassemble a piece the snap length cut, and then dissects the first
+        // piece's payload as the transport layer anyway (IPv4 only; IPv6 shows it as data).
+        let cut = frame.len() < d.ip_end as usize;
+        if !(cut && h.frag_offset() == 0) {
+            return;
+        }
     }
     transport(d, frame, off + hlen, h.protocol());
 }
