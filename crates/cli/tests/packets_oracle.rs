@@ -11,8 +11,8 @@
 //!   dissects a protocol above TCP/UDP other than `data`, or that use one of tshark's HTTP ports
 //!   (where it shows "TCP segment of a reassembled PDU"), the Info/Protocol columns and
 //!   `frame.protocols`/`data.*` are not compared;
-//! - reassembled IP fragments: tshark dissects UDP on the last fragment of a datagram; keepsight
-//!   notes fragments and stops at IP, so `udp.*`/`data.*` are not compared on fragment frames;
+//! - IP fragments: the Info/Protocol columns of fragment frames are not compared (keepsight's
+//!   columns do not describe fragments or the reassembled datagram yet; the fields are compared);
 //! - heuristic sub-dissectors that hit the end of a snap-length-cut payload append
 //!   `[Packet size limited during capture]` to tshark's Info; that suffix is ignored;
 //! - protocol-typed fields (`-e tcp`, `-e frame`) print a tree label in tshark and bytes here.
@@ -181,9 +181,8 @@ fn compare_fields(file: &Path, fields: &[String]) -> Vec<String> {
             );
             let skip = match name {
                 "_ws.col.Info" | "_ws.col.Protocol" => !transport || app_layer || fragment,
-                "frame.protocols" => app_layer || fragment,
-                n if n.starts_with("data.") => app_layer || fragment,
-                n if n.starts_with("udp.") => fragment,
+                "frame.protocols" => app_layer,
+                n if n.starts_with("data.") => app_layer,
                 _ => false,
             };
             if skip {

@@ -63,6 +63,12 @@ impl Packet for Frame<'_> {
                     };
                     let is_v6 = matches!(d.network, Network::Ipv6 { .. });
                     let unfragmented = !d.has_problem(keepsight_wire::Problem::Fragment);
+                    if let Some(r) = self.reassembled {
+                        if is_v6 == want_v6 && r.proto == proto {
+                            sink(Value::Bytes(r.data))
+                        }
+                        return;
+                    }
                     if let (
                         Network::Ipv4 { offset, header_len }
                         | Network::Ipv6 {
@@ -210,7 +216,22 @@ impl Frame<'_> {
                 }
             }
             Transport::Udp { .. } => self.dissection.payload(self.record.data),
-            Transport::None => &[],
+            Transport::None => self.fragment_payload(),
+        }
+    }
+
+    /// `data` of an IP fragment: the UDP payload (or the whole datagram of a protocol tshark
+    /// hands to `data`) on the frame that completes a datagram, the piece's own bytes on the
+    /// others. TCP and ICMP inside fragments are not `data`.
+    fn fragment_payload(&self) -> &[u8] {
+        let d = &self.dissection;
+        match self.reassembled {
+            Some(r) => match r.proto {
+                17 => self.udp_bytes().map_or(&[], |b| &b[8..]),
+                6 | 1 | 58 => &[],
+                _ => r.data,
+            },
+            None => d.fragment(self.record.data).map_or(&[], |f| f.data),
         }
     }
 
@@ -277,14 +298,36 @@ impl Frame<'_> {
             Transport::Tcp { .. } => s.push_str(":tcp"),
             Transport::Udp { .. } => s.push_str(":udp"),
             Transport::None => {
-                if !d.has_problem(keepsight_wire::Problem::Fragment) {
-                    s.push_str(match d.ip_proto {
+                let fragment = d.has_problem(keepsight_wire::Problem::Fragment);
+                match self.reassembled {
+                    Some(r) if r.proto == 17 => {
+                        if self.udp_bytes().is_some() {
+                            s.push_str(":udp");
+                        }
+                    }
+                    Some(r) => s.push_str(match r.proto {
+                        1 => ":icmp",
+                        58 => ":icmpv6",
+                        // TCP inside fragments is not analysed here (see NEEDS.md).
+                        6 => "",
+                        _ => ":data",
+                    }),
+                    None if fragment => {
+                        if !self.fragment_payload().is_empty() {
+                            s.push_str(":data");
+                        }
+                        return s;
+                    }
+                    None => s.push_str(match d.ip_proto {
                         1 => ":icmp",
                         58 => ":icmpv6",
                         _ => ":data",
-                    });
+                    }),
                 }
-                return s;
+                // A reassembled UDP datagram goes on to `data` like an unfragmented one.
+                if self.reassembled.is_none_or(|r| r.proto != 17) {
+                    return s;
+                }
             }
         }
         if !self.app_payload().is_empty() {
@@ -420,6 +463,11 @@ impl Frame<'_> {
                     sink(Value::Ipv4(h.src()));
                     sink(Value::Ipv4(h.dst()));
                 }
+                IP_FRAGMENT
+                | IP_FRAGMENT_COUNT
+                | IP_REASSEMBLED_LENGTH
+                | IP_FRAGMENT_OVERLAP
+                | IP_FRAGMENT_OVERLAP_CONFLICT => self.visit_reassembly(field, sink),
                 _ => {}
             }
         } else if let (
@@ -458,16 +506,61 @@ impl Frame<'_> {
                     sink(Value::Ipv6(h.src()));
                     sink(Value::Ipv6(h.dst()));
                 }
+                IPV6_FRAGHDR_NXT | IPV6_FRAGHDR_OFFSET | IPV6_FRAGHDR_MORE | IPV6_FRAGHDR_IDENT => {
+                    let at = d.ipv6_fraghdr as usize;
+                    if let Some(fh) = data.get(at..at + 8).filter(|_| at != 0) {
+                        let of = u16::from_be_bytes([fh[2], fh[3]]);
+                        sink(match field {
+                            IPV6_FRAGHDR_NXT => Value::UInt(fh[0] as u64),
+                            IPV6_FRAGHDR_OFFSET => Value::UInt((of >> 3) as u64),
+                            IPV6_FRAGHDR_MORE => Value::Bool(of & 1 != 0),
+                            _ => {
+                                Value::UInt(u32::from_be_bytes([fh[4], fh[5], fh[6], fh[7]]) as u64)
+                            }
+                        })
+                    }
+                }
+                IPV6_FRAGMENT
+                | IPV6_FRAGMENT_COUNT
+                | IPV6_REASSEMBLED_LENGTH
+                | IPV6_FRAGMENT_OVERLAP
+                | IPV6_FRAGMENT_OVERLAP_CONFLICT => self.visit_reassembly(field, sink),
                 _ => {}
             }
         }
     }
 
-    fn visit_udp(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>), data: &[u8]) {
-        let d = &self.dissection;
-        let Some(h) = d.udp(data) else { return };
+    /// `ip[v6].fragment` (one per listed frame), `.fragment.count`, `.reassembled.length`,
+    /// `.fragment.overlap[.conflict]` (one per such piece), on the frame that completes a
+    /// datagram (tshark's single pass shows them there only).
+    fn visit_reassembly(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
+        let Some(r) = self.reassembled else { return };
         match field {
-            UDP => sink(proto(d.transport_bytes(data), 8)),
+            IP_FRAGMENT | IPV6_FRAGMENT => r.frames.iter().for_each(|&f| sink(Value::FrameNum(f))),
+            IP_FRAGMENT_COUNT | IPV6_FRAGMENT_COUNT => sink(Value::UInt(r.count as u64)),
+            IP_REASSEMBLED_LENGTH | IPV6_REASSEMBLED_LENGTH => {
+                sink(Value::UInt(r.data.len() as u64))
+            }
+            IP_FRAGMENT_OVERLAP | IPV6_FRAGMENT_OVERLAP => {
+                (0..r.overlaps).for_each(|_| sink(Value::Bool(true)))
+            }
+            IP_FRAGMENT_OVERLAP_CONFLICT | IPV6_FRAGMENT_OVERLAP_CONFLICT => {
+                (0..r.conflicts).for_each(|_| sink(Value::Bool(true)))
+            }
+            _ => {}
+        }
+    }
+
+    fn visit_udp(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>), data: &[u8]) {
+        let _ = data;
+        let Some(bytes) = self.udp_bytes() else {
+            return;
+        };
+        let Some(h) = keepsight_wire::UdpHeader::new(bytes) else {
+            return;
+        };
+        match field {
+            UDP => sink(proto(bytes, 8)),
             UDP_SRCPORT => sink(Value::UInt(h.src_port() as u64)),
             UDP_DSTPORT => sink(Value::UInt(h.dst_port() as u64)),
             UDP_PORT => {
@@ -482,7 +575,7 @@ impl Frame<'_> {
                 }
             }
             UDP_PAYLOAD => {
-                let p = d.payload(data);
+                let p = &bytes[8..];
                 if !p.is_empty() {
                     sink(Value::Bytes(p))
                 }

@@ -14,6 +14,7 @@
 
 pub mod expert;
 mod fields_impl;
+pub mod reasm;
 
 use keepsight_capture::{CaptureError, CaptureReader, Record};
 use keepsight_tcp::{Segment, TcpInfo, Tracker};
@@ -44,6 +45,9 @@ pub struct Frame<'a> {
     pub udp_stream: Option<u32>,
     /// True when the capture is pcapng (which has interface ids).
     pub pcapng: bool,
+    /// On the frame whose IP fragment completes a datagram: the reassembled datagram, which the
+    /// transport fields (`udp.*`, `data`) then come from, as in tshark.
+    pub reassembled: Option<reasm::Reassembled<'a>>,
 }
 
 impl<'a> Frame<'a> {
@@ -75,12 +79,30 @@ impl<'a> Frame<'a> {
         }
     }
 
+    /// The UDP header and what follows: from the frame, or from the reassembled datagram this
+    /// frame completes.
+    pub fn udp_bytes(&self) -> Option<&'a [u8]> {
+        match self.reassembled {
+            Some(r) if r.proto == 17 && r.data.len() >= 8 => Some(r.data),
+            Some(_) => None,
+            None => match self.dissection.transport {
+                Transport::Udp { .. } => Some(self.dissection.transport_bytes(self.record.data)),
+                _ => None,
+            },
+        }
+    }
+
+    /// The UDP header, from the frame or from the reassembled datagram.
+    pub fn udp_header(&self) -> Option<keepsight_wire::UdpHeader<'a>> {
+        self.udp_bytes().and_then(keepsight_wire::UdpHeader::new)
+    }
+
     /// Source and destination socket addresses of a TCP or UDP frame.
     pub fn endpoints(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
         let d = self.record.data;
         let (sp, dp) = if let Some(t) = self.dissection.tcp(d) {
             (t.src_port(), t.dst_port())
-        } else if let Some(u) = self.dissection.udp(d) {
+        } else if let Some(u) = self.udp_header() {
             (u.src_port(), u.dst_port())
         } else {
             return None;
@@ -101,7 +123,8 @@ impl<'a> Frame<'a> {
 pub struct Engine {
     reader: CaptureReader,
     tracker: Tracker,
-    udp_streams: HashMap<([u8; 16], u16, [u8; 16], u16), u32>,
+    udp_streams: UdpStreams,
+    reasm: reasm::Reassembler,
     frames: u32,
     first_ts: Option<i64>,
     prev_ts: i64,
@@ -120,6 +143,7 @@ impl Engine {
             reader,
             tracker: Tracker::new(),
             udp_streams: HashMap::new(),
+            reasm: reasm::Reassembler::default(),
             frames: 0,
             first_ts: None,
             prev_ts: 0,
@@ -160,6 +184,22 @@ impl Engine {
         let data = record.data;
         let mut tcp = None;
         let mut udp_stream = None;
+        let mut reassembled = None;
+        // Only fragments reach the reassembler: the check is one bit for everything else.
+        if dissection.has_problem(keepsight_wire::Problem::Fragment) {
+            if let Some(f) = dissection.fragment(data) {
+                if self.reasm.add(self.frames, ts_ns, &f) {
+                    let r = self.reasm.last();
+                    if r.proto == 17 {
+                        if let Some(u) = keepsight_wire::UdpHeader::new(r.data) {
+                            udp_stream =
+                                Some(udp_stream_id(&mut self.udp_streams, &dissection, data, u));
+                        }
+                    }
+                    reassembled = Some(r);
+                }
+            }
+        }
         match dissection.transport {
             Transport::Tcp { .. } => {
                 if let (Some(h), Some(seglen)) = (dissection.tcp(data), dissection.payload_len) {
@@ -210,16 +250,7 @@ impl Engine {
             }
             Transport::Udp { .. } => {
                 if let Some(u) = dissection.udp(data) {
-                    let (_, src, dst) = addresses(&dissection, data);
-                    let a = (src, u.src_port());
-                    let b = (dst, u.dst_port());
-                    let key = if a <= b {
-                        (a.0, a.1, b.0, b.1)
-                    } else {
-                        (b.0, b.1, a.0, a.1)
-                    };
-                    let next = self.udp_streams.len() as u32;
-                    udp_stream = Some(*self.udp_streams.entry(key).or_insert(next));
+                    udp_stream = Some(udp_stream_id(&mut self.udp_streams, &dissection, data, u));
                 }
             }
             Transport::None => {}
@@ -235,8 +266,36 @@ impl Engine {
             tcp,
             udp_stream,
             pcapng,
+            reassembled,
         }))
     }
+
+    /// IP datagrams waiting for missing fragments.
+    pub fn pending_fragments(&self) -> usize {
+        self.reasm.pending()
+    }
+}
+
+/// UDP conversations (lower endpoint first) and their `udp.stream` numbers.
+type UdpStreams = HashMap<([u8; 16], u16, [u8; 16], u16), u32>;
+
+/// `udp.stream`: conversations numbered in order of first appearance, either direction.
+fn udp_stream_id(
+    streams: &mut UdpStreams,
+    d: &Dissection,
+    data: &[u8],
+    u: keepsight_wire::UdpHeader<'_>,
+) -> u32 {
+    let (_, src, dst) = addresses(d, data);
+    let a = (src, u.src_port());
+    let b = (dst, u.dst_port());
+    let key = if a <= b {
+        (a.0, a.1, b.0, b.1)
+    } else {
+        (b.0, b.1, a.0, a.1)
+    };
+    let next = streams.len() as u32;
+    *streams.entry(key).or_insert(next)
 }
 
 fn addresses(d: &Dissection, data: &[u8]) -> (bool, [u8; 16], [u8; 16]) {

@@ -183,6 +183,11 @@ fields! {
     IP_SRC = "ip.src": T::Ipv4, Dec, "Source IPv4 address";
     IP_DST = "ip.dst": T::Ipv4, Dec, "Destination IPv4 address";
     IP_ADDR = "ip.addr": T::Ipv4, Dec, "Source or destination IPv4 address";
+    IP_FRAGMENT = "ip.fragment": T::FrameNum, Dec, "Frames whose fragments made the datagram reassembled here";
+    IP_FRAGMENT_COUNT = "ip.fragment.count": T::UInt(32), Dec, "Fragments of the datagram reassembled here";
+    IP_REASSEMBLED_LENGTH = "ip.reassembled.length": T::UInt(32), Dec, "Payload length of the datagram reassembled here";
+    IP_FRAGMENT_OVERLAP = "ip.fragment.overlap": T::Bool, Dec, "A fragment overlaps an earlier one (one per such fragment)";
+    IP_FRAGMENT_OVERLAP_CONFLICT = "ip.fragment.overlap.conflict": T::Bool, Dec, "Overlapping bytes differ (one per such fragment)";
 
     IPV6 = "ipv6": T::Protocol, Dec, "Internet Protocol version 6";
     IPV6_VERSION = "ipv6.version": T::UInt(8), Dec, "IP version";
@@ -194,6 +199,15 @@ fields! {
     IPV6_SRC = "ipv6.src": T::Ipv6, Dec, "Source IPv6 address";
     IPV6_DST = "ipv6.dst": T::Ipv6, Dec, "Destination IPv6 address";
     IPV6_ADDR = "ipv6.addr": T::Ipv6, Dec, "Source or destination IPv6 address";
+    IPV6_FRAGHDR_NXT = "ipv6.fraghdr.nxt": T::UInt(8), Dec, "Fragment header: next header";
+    IPV6_FRAGHDR_OFFSET = "ipv6.fraghdr.offset": T::UInt(16), Dec, "Fragment header: offset in 8-byte units";
+    IPV6_FRAGHDR_MORE = "ipv6.fraghdr.more": T::Bool, Dec, "Fragment header: more fragments";
+    IPV6_FRAGHDR_IDENT = "ipv6.fraghdr.ident": T::UInt(32), Hex, "Fragment header: identification";
+    IPV6_FRAGMENT = "ipv6.fragment": T::FrameNum, Dec, "Frames whose fragments made the datagram reassembled here";
+    IPV6_FRAGMENT_COUNT = "ipv6.fragment.count": T::UInt(32), Dec, "Fragments of the datagram reassembled here";
+    IPV6_REASSEMBLED_LENGTH = "ipv6.reassembled.length": T::UInt(32), Dec, "Payload length of the datagram reassembled here";
+    IPV6_FRAGMENT_OVERLAP = "ipv6.fragment.overlap": T::Bool, Dec, "A fragment overlaps an earlier one (one per such fragment)";
+    IPV6_FRAGMENT_OVERLAP_CONFLICT = "ipv6.fragment.overlap.conflict": T::Bool, Dec, "Overlapping bytes differ (one per such fragment)";
 
     ICMP = "icmp": T::Protocol, Dec, "Internet Control Message Protocol (present only; its fields are not dissected)";
     ICMPV6 = "icmpv6": T::Protocol, Dec, "ICMPv6 (present only; its fields are not dissected)";

@@ -87,7 +87,36 @@ pub struct Dissection {
     pub transport: Transport,
     /// Transport payload length as reported by the IP header (`tcp.len`), when known.
     pub payload_len: Option<u32>,
+    /// For an IP fragment: identification (IPv4's 16 bits or IPv6's 32), offset in bytes and
+    /// the more-fragments flag. Meaningful only with [`Problem::Fragment`].
+    pub frag_id: u32,
+    pub frag_offset: u16,
+    pub frag_more: bool,
+    /// Offset in the frame of the IPv6 fragment header walked (atomic or not); 0 when none.
+    pub ipv6_fraghdr: u16,
     problems: u8,
+}
+
+/// One IP fragment, as [`Dissection::fragment`] finds it.
+#[derive(Clone, Copy, Debug)]
+pub struct Fragment<'a> {
+    pub ipv6: bool,
+    /// Addresses; IPv4 ones in the first 4 bytes.
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub id: u32,
+    /// The protocol of the whole datagram (IPv4 protocol, IPv6 next header after the fragment
+    /// header).
+    pub proto: u8,
+    /// Byte offset of this piece in the datagram's payload.
+    pub offset: u32,
+    pub more: bool,
+    /// The piece's bytes as captured (a snap length may have cut them).
+    pub data: &'a [u8],
+    /// The piece's length as the IP header reports it.
+    pub reported_len: u32,
+    /// VLAN id of the innermost tag (0 untagged): tshark keys IPv4 reassembly on it.
+    pub vlan: u16,
 }
 
 impl Dissection {
@@ -110,6 +139,54 @@ impl Dissection {
             Network::Ipv6 { offset, .. } => Some(Ipv6Header(&frame[offset as usize..])),
             _ => None,
         }
+    }
+
+    /// The IP fragment this frame carries, if it is one.
+    pub fn fragment<'a>(&self, frame: &'a [u8]) -> Option<Fragment<'a>> {
+        if !self.has_problem(Problem::Fragment) {
+            return None;
+        }
+        let (start, ipv6, src, dst) = match self.network {
+            Network::Ipv4 { offset, header_len } => {
+                let h = self.ipv4(frame)?;
+                let (mut s, mut t) = ([0u8; 16], [0u8; 16]);
+                s[..4].copy_from_slice(&h.src());
+                t[..4].copy_from_slice(&h.dst());
+                (offset as usize + header_len as usize, false, s, t)
+            }
+            Network::Ipv6 {
+                offset, header_len, ..
+            } => {
+                let h = self.ipv6(frame)?;
+                (
+                    offset as usize + header_len as usize,
+                    true,
+                    h.src(),
+                    h.dst(),
+                )
+            }
+            Network::None => return None,
+        };
+        let end = self.captured_ip_end(frame);
+        let data = frame.get(start..end.max(start)).unwrap_or(&[]);
+        Some(Fragment {
+            ipv6,
+            src,
+            dst,
+            id: self.frag_id,
+            proto: self.ip_proto,
+            offset: self.frag_offset as u32,
+            more: self.frag_more,
+            data,
+            reported_len: (self.ip_end as usize).saturating_sub(start) as u32,
+            vlan: match self.vlan_count.min(2) {
+                0 => 0,
+                n => {
+                    let at = self.vlan_offsets[n as usize - 1] as usize;
+                    frame.get(at..at + 2).map_or(0, |b| be16(b, 0) & 0x0fff)
+                }
+            },
+        })
     }
 
     /// Offset of the network header in the frame.
@@ -314,7 +391,15 @@ fn ipv4(d: &mut Dissection, frame: &[u8], off: usize, reported_end: usize) {
     d.ip_end = (off + total).min(reported_end) as u32;
     if h.more_fragments() || h.frag_offset() != 0 {
         d.flag(Problem::Fragment);
-        return;
+        d.frag_id = h.ident() as u32;
+        d.frag_offset = h.frag_offset();
+        d.frag_more = h.more_fragments();
+        // tshark cannot reassemble a piece the snap length cut, and then dissects the first
+        // piece's payload as the transport layer anyway (IPv4 only; IPv6 shows it as data).
+        let cut = frame.len() < d.ip_end as usize;
+        if !(cut && h.frag_offset() == 0) {
+            return;
+        }
     }
     transport(d, frame, off + hlen, h.protocol());
 }
@@ -356,6 +441,9 @@ fn ipv6(d: &mut Dissection, frame: &[u8], off: usize, reported_end: usize) {
                     break;
                 }
                 let offset_flags = be16(frame, pos + 2);
+                if d.ipv6_fraghdr == 0 {
+                    d.ipv6_fraghdr = pos as u16;
+                }
                 if (ext as usize) < d.ipv6_ext.len() {
                     d.ipv6_ext[ext as usize] = 44;
                 }
@@ -364,6 +452,9 @@ fn ipv6(d: &mut Dissection, frame: &[u8], off: usize, reported_end: usize) {
                 ext += 1;
                 if offset_flags & 0xfff9 != 0 {
                     d.flag(Problem::Fragment);
+                    d.frag_id = be32(frame, pos - 4);
+                    d.frag_offset = offset_flags & 0xfff8;
+                    d.frag_more = offset_flags & 1 != 0;
                     d.network = Network::Ipv6 {
                         offset: off as u16,
                         header_len: (pos - off) as u16,

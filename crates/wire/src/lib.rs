@@ -16,7 +16,7 @@
 mod dissect;
 mod views;
 
-pub use dissect::{dissect, Dissection, Link, Network, Problem, Transport};
+pub use dissect::{dissect, Dissection, Fragment, Link, Network, Problem, Transport};
 pub use views::{Ipv4Header, Ipv6Header, TcpFlags, TcpHeader, TcpOption, TcpOptions, UdpHeader};
 
 /// Reads a big-endian u16 at `i`. Callers have checked the bounds.

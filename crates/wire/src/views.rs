@@ -237,6 +237,11 @@ impl<'a> Iterator for TcpOptions<'a> {
 pub struct UdpHeader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> UdpHeader<'a> {
+    /// A view over `b`, when it holds at least the 8-byte header (used for a UDP header that
+    /// is not inside one frame, e.g. at the start of a reassembled IP datagram).
+    pub fn new(b: &'a [u8]) -> Option<Self> {
+        (b.len() >= 8).then_some(UdpHeader(b))
+    }
     pub fn src_port(&self) -> u16 {
         be16(self.0, 0)
     }
