@@ -483,7 +483,7 @@ fn expert_matches_tshark() {
             // Rows of the protocols whose expert items keepsight raises (keepsight_engine::expert);
             // when tshark shows no others, the whole table must be identical.
             let known = |r: &(String, String, String, String, String)| {
-                ["TCP", "Frame", "Ethertype", "UDP", "DLT_USER"].contains(&r.3.as_str())
+                ["TCP", "HTTP", "Frame", "Ethertype", "UDP", "DLT_USER"].contains(&r.3.as_str())
             };
             let t = expert_rows(&theirs);
             let all_known = t.iter().all(known);

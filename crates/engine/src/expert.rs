@@ -109,6 +109,8 @@ pub enum Summary<'a> {
     Text(&'static str),
     /// A pcapng packet comment, borrowed from the capture.
     Comment(&'a str),
+    /// The first line of an HTTP message (tshark's HTTP chat item), as tshark escapes it.
+    Line(&'a str),
     SynServerPort(u16),
     SynAckServerPort(u16),
     DuplicateAck(u32),
@@ -120,7 +122,7 @@ impl Summary<'_> {
     pub fn text(self) -> Cow<'static, str> {
         match self {
             Summary::Text(t) => Cow::Borrowed(t),
-            Summary::Comment(c) => Cow::Owned(c.to_owned()),
+            Summary::Comment(c) | Summary::Line(c) => Cow::Owned(c.to_owned()),
             other => Cow::Owned(other.to_string()),
         }
     }
@@ -129,7 +131,7 @@ impl Summary<'_> {
 impl fmt::Display for Summary<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Summary::Text(t) | Summary::Comment(t) => f.write_str(t),
+            Summary::Text(t) | Summary::Comment(t) | Summary::Line(t) => f.write_str(t),
             Summary::SynServerPort(p) => {
                 write!(f, "Connection establish request (SYN): server port {p}")
             }

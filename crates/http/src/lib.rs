@@ -55,6 +55,16 @@ impl FrameIndex {
         FrameIndex { entries }
     }
 
+    /// The frames in which at least one message ends, in order.
+    pub fn frames(&self) -> impl Iterator<Item = u32> + '_ {
+        let mut last = 0;
+        self.entries.iter().filter_map(move |e| {
+            let new = e.0 != last;
+            last = e.0;
+            new.then_some(e.0)
+        })
+    }
+
     /// Messages that end in `frame` (several when pipelined).
     pub fn get<'a>(
         &'a self,

@@ -64,6 +64,19 @@ impl ExpertTable {
         self.index.insert(key, self.rows.len() - 1);
     }
 
+    /// Puts the rows back in order of the frame that first raised them, for items added after
+    /// the pass (HTTP chat items, known only once the HTTP analysis is done). Stable, so items
+    /// of one frame keep the order they were added in.
+    pub fn order_by_first_frame(&mut self) {
+        self.rows.sort_by_key(|r| r.first_frame);
+        self.index = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ((r.severity, r.protocol.clone(), r.summary.clone()), i))
+            .collect();
+    }
+
     /// Rows in first-occurrence order (all severities).
     pub fn rows(&self) -> &[Row] {
         &self.rows

@@ -1,11 +1,11 @@
-//! `keepsight expert`: tshark's `-z expert` table for the frame, Ethernet, UDP and TCP items, then keepsight's own
+//! `keepsight expert`: tshark's `-z expert` table for the frame, Ethernet, UDP, TCP and HTTP items, then keepsight's own
 //! diagnosis findings as their own group. Counting and layout are `keepsight_report::expert`'s.
 
 use super::EXIT_PROBLEMS;
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
 use keepsight_report::expert::{
-    finding_severity, render_findings, render_text, ExpertTable, Severity,
+    finding_severity, render_findings, render_text, ExpertTable, Group, Item, Severity, Summary,
 };
 use keepsight_report::segment::diagnose_segment;
 use std::io::{self, Write};
@@ -59,6 +59,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut table = ExpertTable::new();
     // Findings are about whole connections, so the diagnosis sees every frame, filter or not.
     let mut diag = (!args.tshark).then(|| Diagnoser::new(Options::default()));
+    // HTTP chat items belong to the frame a message ends in, known once the analysis is done;
+    // `displayed` remembers which frames the filter let through until then.
+    let mut http = keepsight_http::Analyzer::new(keepsight_http::Options {
+        keep_all_messages: true,
+    });
+    let mut displayed: Option<Vec<u64>> = filter.is_some().then(Vec::new);
     let mut last_ts = 0i64;
     let mut damage = None;
     while let Some(engine) = engine.as_mut() {
@@ -76,10 +82,42 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 d.on_segment(&seg);
             }
         }
+        if let Some(seg) = super::http_segment(&frame) {
+            http.segment(&seg);
+        }
         if !matches!(&filter, Some(f) if !f.matches(&frame)) {
             table.on_frame(&frame);
+            if let Some(bits) = displayed.as_mut() {
+                let (word, bit) = ((frame.number / 64) as usize, frame.number % 64);
+                if bits.len() <= word {
+                    bits.resize(word + 1, 0);
+                }
+                bits[word] |= 1 << bit;
+            }
         }
     }
+    let report = http.finish();
+    let index = keepsight_http::FrameIndex::new(&report);
+    let shown = |n: u32| {
+        displayed.as_ref().is_none_or(|bits| {
+            bits.get((n / 64) as usize)
+                .is_some_and(|w| w & (1 << (n % 64)) != 0)
+        })
+    };
+    for n in index.frames().filter(|&n| shown(n)) {
+        index.visit_expert_lines(&report, n, &mut |line| {
+            table.add(
+                Item {
+                    severity: Severity::Chat,
+                    group: Group::Sequence,
+                    protocol: "HTTP",
+                    summary: Summary::Line(line),
+                },
+                n,
+            )
+        });
+    }
+    table.order_by_first_frame();
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let findings = diag.map(|d| d.finish(last_ts).findings);
