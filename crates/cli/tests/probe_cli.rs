@@ -3,84 +3,19 @@
 //! advertising `Keep-Alive: timeout=5` while closing after 2 s, and a network-namespace NAT
 //! whose conntrack forgets established TCP after 3 s in front of `keepsight heartbeat serve`.
 
+mod common;
+use common::*;
 use serde_json::Value;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A child process killed on drop (nginx's master stops its workers on SIGTERM).
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("keepsight-probe-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts nginx with `server_body` in its one server block, listening on `listen`; `wrap`
-/// runs it inside a namespace (`ip netns exec NS`).
+/// nginx with `server_body` and a `location /` answering "hello"; `wrap` runs it inside a
+/// namespace (`ip netns exec NS`).
 fn nginx(dir: &Path, listen: SocketAddr, server_body: &str, wrap: &[&str]) -> Guard {
-    let d = dir.display();
-    let conf = format!(
-        "worker_processes 1;\nerror_log {d}/error.log warn;\npid {d}/nginx.pid;\n\
-         events {{ worker_connections 1024; }}\n\
-         http {{\n  access_log off;\n\
-         client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
-         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
-         server {{ listen {listen}; {server_body} location / {{ return 200 \"hello\\n\"; }} }}\n}}\n"
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let mut cmd = Command::new(if wrap.is_empty() { "nginx" } else { wrap[0] });
-    if !wrap.is_empty() {
-        cmd.args(&wrap[1..]).arg("nginx");
-    }
-    let child = cmd
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nginx (apt-get install nginx-light)");
-    let g = Guard(child);
-    if wrap.is_empty() {
-        let t0 = Instant::now();
-        while TcpStream::connect(listen).is_err() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "nginx did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    g
+    let server = format!("{server_body} location / {{ return 200 \"hello\\n\"; }}");
+    common::nginx(dir, listen, "access_log off;", &server, wrap)
 }
 
 /// Runs the binary with `args` (optionally inside a namespace), failing the test if it runs

@@ -1,84 +1,22 @@
 //! `keepsight proxy` as a user runs it, in front of nginx: drain share and its change at run
 //! time through the admin endpoint, and SIGTERM under load losing no request.
 
+mod common;
+use common::*;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A child stopped on drop: SIGTERM first (nginx's master then stops its workers), SIGKILL if
-/// it lingers.
-struct Guard(Child);
-impl Guard {
-    fn terminate(&mut self) -> (Option<i32>, Duration) {
-        let t0 = Instant::now();
-        Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        while t0.elapsed() < Duration::from_secs(10) {
-            if let Some(s) = self.0.try_wait().unwrap() {
-                return (s.code(), t0.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        (None, t0.elapsed())
-    }
-}
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            self.terminate();
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("keepsight-proxy-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
+/// nginx on loopback with `server_body` in its server block (access log kept under `dir`).
 fn nginx(dir: &std::path::Path, server_body: &str) -> (Guard, SocketAddr) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let d = dir.display();
-    let conf = format!(
-        "worker_processes 1;\nerror_log {d}/error.log warn;\npid {d}/nginx.pid;\n\
-         events {{ worker_connections 1024; }}\n\
-         http {{\n  access_log {d}/access.log;\n  keepalive_requests 100000;\n\
-         client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
-         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
-         server {{ listen 127.0.0.1:{port}; {server_body} }}\n}}\n"
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let http = format!(
+        "access_log {}/access.log;\n  keepalive_requests 100000;",
+        dir.display()
     );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new("nginx")
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nginx (apt-get install nginx-light)");
-    let g = Guard(child);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let t0 = Instant::now();
-    while TcpStream::connect(addr).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "nginx did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (g, addr)
+    (common::nginx(dir, addr, &http, server_body, &[]), addr)
 }
 
 fn proxy(args: &[&str]) -> (Guard, String, Option<String>) {

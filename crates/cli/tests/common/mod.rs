@@ -1,0 +1,108 @@
+//! Shared by the CLI tests that run real peers: a child process stopped on drop, scratch
+//! directories, and nginx on loopback or inside a network namespace.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child stopped on drop: SIGTERM first (nginx's master then stops its workers), SIGKILL if
+/// it lingers.
+pub struct Guard(pub Child);
+
+impl Guard {
+    /// SIGTERM, then wait up to 10 s: the exit code and how long it took.
+    pub fn terminate(&mut self) -> (Option<i32>, Duration) {
+        let t0 = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(s)) = self.0.try_wait() {
+                return (s.code(), t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (None, t0.elapsed())
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            self.terminate();
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// A fresh directory under the system temp dir, unique per test binary run.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("keepsight-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A loopback port nothing listens on (once the probe listener is dropped).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (up to 10 s) until something accepts connections on `addr`.
+pub fn wait_listening(addr: SocketAddr, what: &str) {
+    let t0 = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{what} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts nginx (one worker, daemon off, everything under `dir`) with `http_extra` in its
+/// `http` block and `server_body` in its one server, listening on `listen`. `wrap` runs it
+/// inside a namespace (`ip netns exec NS`); then the caller waits for it, from inside.
+pub fn nginx(
+    dir: &Path,
+    listen: SocketAddr,
+    http_extra: &str,
+    server_body: &str,
+    wrap: &[&str],
+) -> Guard {
+    let d = dir.display();
+    let conf = format!(
+        "worker_processes 1;\nerror_log {d}/error.log warn;\npid {d}/nginx.pid;\n\
+         events {{ worker_connections 1024; }}\n\
+         http {{\n  {http_extra}\n\
+         client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
+         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
+         server {{ listen {listen}; {server_body} }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let mut cmd = Command::new(wrap.first().copied().unwrap_or("nginx"));
+    if !wrap.is_empty() {
+        cmd.args(&wrap[1..]).arg("nginx");
+    }
+    let child = cmd
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx (apt-get install nginx-light)");
+    let guard = Guard(child);
+    if wrap.is_empty() {
+        wait_listening(listen, "nginx");
+    }
+    guard
+}
