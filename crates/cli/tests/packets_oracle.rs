@@ -236,14 +236,58 @@ fn report(problems: Vec<String>) {
     }
 }
 
+/// The hand-built captures: tests/corpus/crafted (tracker corner cases) and tests/filters
+/// (Ethernet trailers, IPv4 options, IPv6 extension headers, fragments).
+fn crafted() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["tests/corpus/crafted", "tests/filters"] {
+        let rd = std::fs::read_dir(repo().join(dir)).expect(dir);
+        files.extend(
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng")),
+        );
+    }
+    files.sort();
+    assert!(files.len() >= 14, "{} hand-built captures", files.len());
+    files
+}
+
+/// Differences on hand-built captures that are known and not fixed yet: (file name, frame,
+/// field). A line here that stops differing still passes; remove it then.
+const KNOWN: [(&str, &str, &str); 7] = [
+    // A time stamp fraction of a whole second (a broken writer): tshark prints the fraction as
+    // written (`…20.1000000000`), keepsight carries it into the seconds (`…21.000000000`).
+    ("acklost-after-gap.pcap", "11", "frame.time"),
+    ("acklost-after-gap.pcap", "11", "frame.time_epoch"),
+    ("acklost-after-gap.pcap", "11", "frame.time_relative"),
+    ("acklost-after-gap.pcap", "11", "tcp.time_relative"),
+    // A spurious retransmission whose payload tshark does not hand to `data` here, while it
+    // does on bulk-loss-rx's spurious retransmissions: the rule is not understood yet.
+    ("acklost-after-spurious.pcap", "6", "frame.protocols"),
+    ("acklost-after-spurious.pcap", "6", "data.data"),
+    ("acklost-after-spurious.pcap", "6", "data.len"),
+];
+
 #[test]
 fn every_field_matches_tshark_on_every_capture() {
     if !tshark_available() {
         return;
     }
     let fields = registered_fields();
-    let files = corpus();
-    report(run_parallel(&files, |f| compare_fields(f, &fields)));
+    let mut files = corpus();
+    files.extend(crafted());
+    let problems = run_parallel(&files, |f| compare_fields(f, &fields));
+    report(
+        problems
+            .into_iter()
+            .filter(|p| {
+                !KNOWN.iter().any(|(file, frame, field)| {
+                    p.contains(&format!("{file} frame {frame}: {field}: "))
+                })
+            })
+            .collect(),
+    );
 }
 
 /// The default summary lines (and the -t time formats) of TCP frames are tshark's, byte for byte.
