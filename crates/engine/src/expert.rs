@@ -107,10 +107,9 @@ impl Group {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Summary<'a> {
     Text(&'static str),
-    /// A pcapng packet comment, borrowed from the capture.
-    Comment(&'a str),
-    /// The first line of an HTTP message (tshark's HTTP chat item), as tshark escapes it.
-    Line(&'a str),
+    /// Text borrowed from the capture or an analysis: a pcapng packet comment, the first line
+    /// of an HTTP message (tshark's HTTP chat item, escaped as tshark escapes it).
+    Borrowed(&'a str),
     SynServerPort(u16),
     SynAckServerPort(u16),
     DuplicateAck(u32),
@@ -122,7 +121,7 @@ impl Summary<'_> {
     pub fn text(self) -> Cow<'static, str> {
         match self {
             Summary::Text(t) => Cow::Borrowed(t),
-            Summary::Comment(c) | Summary::Line(c) => Cow::Owned(c.to_owned()),
+            Summary::Borrowed(c) => Cow::Owned(c.to_owned()),
             other => Cow::Owned(other.to_string()),
         }
     }
@@ -131,7 +130,7 @@ impl Summary<'_> {
 impl fmt::Display for Summary<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Summary::Text(t) | Summary::Comment(t) | Summary::Line(t) => f.write_str(t),
+            Summary::Text(t) | Summary::Borrowed(t) => f.write_str(t),
             Summary::SynServerPort(p) => {
                 write!(f, "Connection establish request (SYN): server port {p}")
             }
@@ -180,7 +179,7 @@ pub fn for_each_item<'a>(frame: &Frame<'a>, sink: &mut dyn FnMut(Item<'a>)) {
             severity: Comment,
             group: Group::Comment,
             protocol: "Frame",
-            summary: Summary::Comment(comment),
+            summary: Summary::Borrowed(comment),
         });
     }
     if (rec.orig_len as usize) < rec.data.len() {
@@ -208,21 +207,13 @@ pub fn for_each_item<'a>(frame: &Frame<'a>, sink: &mut dyn FnMut(Item<'a>)) {
             summary: Summary::UserLinkType(rec.link_type),
         });
     }
-    // RFC 8200 §8.1: UDP over IPv6 must carry a checksum.
-    if matches!(
-        frame.dissection.network,
-        keepsight_wire::Network::Ipv6 { .. }
-    ) {
-        if let Some(udp) = frame.dissection.udp(frame.data()) {
-            if udp.checksum() == 0 {
-                sink(Item {
-                    severity: Error,
-                    group: Group::Checksum,
-                    protocol: "UDP",
-                    summary: Summary::Text("Illegal checksum value (0)"),
-                });
-            }
-        }
+    if frame.udp_checksum_illegal() {
+        sink(Item {
+            severity: Error,
+            group: Group::Checksum,
+            protocol: "UDP",
+            summary: Summary::Text("Illegal checksum value (0)"),
+        });
     }
     tcp_items(frame, sink);
     // The Ethernet dissector looks at its trailer after the layers above it are done.

@@ -64,6 +64,16 @@ impl<'a> Frame<'a> {
         }
     }
 
+    /// UDP over IPv6 without a checksum (RFC 8200 §8.1 requires one): tshark raises an expert
+    /// error and marks the Info column.
+    pub fn udp_checksum_illegal(&self) -> bool {
+        matches!(self.dissection.network, Network::Ipv6 { .. })
+            && self
+                .dissection
+                .udp(self.record.data)
+                .is_some_and(|u| u.checksum() == 0)
+    }
+
     /// `tcp.len`, when this is a TCP frame.
     pub fn tcp_len(&self) -> Option<u32> {
         self.tcp.as_ref().and(self.dissection.payload_len)

@@ -111,7 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     severity: Severity::Chat,
                     group: Group::Sequence,
                     protocol: "HTTP",
-                    summary: Summary::Line(line),
+                    summary: Summary::Borrowed(line),
                 },
                 n,
             )

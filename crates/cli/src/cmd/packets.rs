@@ -636,8 +636,7 @@ fn info(f: &Frame<'_>, out: &mut String) {
             u.dst_port(),
             d.payload_len.unwrap_or(0)
         );
-        // UDP over IPv6 must carry a checksum (the same rule raises the expert item).
-        if u.checksum() == 0 && matches!(d.network, keepsight_engine::wire::Network::Ipv6 { .. }) {
+        if f.udp_checksum_illegal() {
             out.push_str(" [ILLEGAL CHECKSUM (0)]");
         }
     }
