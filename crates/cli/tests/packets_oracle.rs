@@ -17,6 +17,8 @@
 //!   `[Packet size limited during capture]` to tshark's Info; that suffix is ignored;
 //! - protocol-typed fields (`-e tcp`, `-e frame`) print a tree label in tshark and bytes here.
 
+mod common;
+use common::run_parallel;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -203,22 +205,6 @@ fn compare_fields(file: &Path, fields: &[String]) -> Vec<String> {
         }
     }
     problems
-}
-
-fn run_parallel<T: Send>(files: &[PathBuf], f: impl Fn(&Path) -> Vec<T> + Sync) -> Vec<T> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(file) = files.get(i) else { break };
-                let r = f(file);
-                results.lock().unwrap().extend(r);
-            });
-        }
-    });
-    results.into_inner().unwrap()
 }
 
 fn report(problems: Vec<String>) {

@@ -16,6 +16,7 @@
 //!   (first RST/FIN frame, largest `tcp.time_delta`);
 //! - follow: byte for byte, every stream, every format.
 
+mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -91,22 +92,9 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Runs `check` on every capture, a few at a time (each spawns tshark many times).
+/// Runs `check` on every capture, two at a time (each spawns tshark many times).
 fn each_capture(check: impl Fn(&Path) -> Vec<String> + Sync) -> Vec<String> {
-    let files = corpus();
-    let problems = std::sync::Mutex::new(Vec::new());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|sc| {
-        for _ in 0..2 {
-            sc.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(f) = files.get(i) else { break };
-                let p = check(f);
-                problems.lock().unwrap().extend(p);
-            });
-        }
-    });
-    problems.into_inner().unwrap()
+    common::run_parallel(&corpus(), check)
 }
 
 fn report(what: &str, problems: Vec<String>) {

@@ -1,5 +1,5 @@
-//! Shared by the CLI tests that run real peers: a child process stopped on drop, scratch
-//! directories, and nginx on loopback or inside a network namespace.
+//! Shared by the CLI tests: a child process stopped on drop, scratch directories, nginx on
+//! loopback or inside a network namespace, and a runner that checks captures two at a time.
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -105,4 +105,22 @@ pub fn nginx(
         wait_listening(listen, "nginx");
     }
     guard
+}
+
+/// Runs `check` on every file, two at a time (each check spawns tshark, often several times),
+/// and collects what it returns.
+pub fn run_parallel<T: Send>(files: &[PathBuf], check: impl Fn(&Path) -> Vec<T> + Sync) -> Vec<T> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(file) = files.get(i) else { break };
+                let r = check(file);
+                results.lock().unwrap().extend(r);
+            });
+        }
+    });
+    results.into_inner().unwrap()
 }
