@@ -3,6 +3,7 @@
 # Usage: benches/proxy/run.sh [DURATION]   (needs wrk, nginx, python3; builds keepsight --release)
 #        ROUNDS=3 IDLE_CONNS=2000 benches/proxy/run.sh 10s
 #        ONLY_IDLE=1 ROUNDS=5 benches/proxy/run.sh   (idle memory only, no load runs)
+#        KS_ARGS="--park-idle-after 0" ONLY_IDLE=1 benches/proxy/run.sh   (extra keepsight flags)
 # Each round starts fresh servers, measures idle memory, then runs every load once against
 # nginx and once against keepsight (order alternating between rounds, so drift and
 # after-effects such as TIME_WAIT sockets fall on both alike); the summary gives medians.
@@ -60,7 +61,8 @@ CONF
 
 start_ks() { # start_ks OUTVAR args...
   local log=$T/ks.$RANDOM.err
-  "$KS" "$@" --listen 127.0.0.1:0 --workers $WORKERS 2>"$log" &
+  # shellcheck disable=SC2086 # KS_ARGS is a list of extra flags, e.g. "--park-idle-after 0"
+  "$KS" "$@" ${KS_ARGS:-} --listen 127.0.0.1:0 --workers $WORKERS 2>"$log" &
   PIDS+=($!)
   KS_PID=$!
   for _ in $(seq 100); do grep -qs "listening on" "$log" && break; sleep 0.05; done
@@ -92,7 +94,9 @@ idle_mem() { # idle_mem LABEL PORT PIDS...
   before=$(rss_kb "$@")
   coproc HOLD { python3 benches/proxy/hold_idle.py 127.0.0.1 "$port" "$IDLE_CONNS"; }
   read -r _ <&"${HOLD[0]}"
-  sleep 1
+  # Idle for IDLE_SETTLE seconds before reading: keepsight parks connections idle for 1 s
+  # (--park-idle-after), nginx has nothing that changes with time here.
+  sleep "${IDLE_SETTLE:-3}"
   after=$(rss_kb "$@")
   eval "exec ${HOLD[1]}>&-"
   wait "$HOLD_PID" 2>/dev/null || true

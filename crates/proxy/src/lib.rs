@@ -73,6 +73,7 @@ pub mod admin;
 pub mod drain;
 pub mod http;
 pub mod log;
+mod park;
 pub mod proxy;
 pub mod serve;
 pub mod server;

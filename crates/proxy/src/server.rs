@@ -4,6 +4,7 @@
 use crate::drain::Drain;
 use crate::http::{self, Chunk, ChunkedDecoder, Framing, Parsed, RequestError, RequestHead};
 use crate::log::{AccessLog, LogEntry};
+use crate::park::{ParkedSet, Refused, Unparked};
 use bytes::{Bytes, BytesMut};
 use std::future::Future;
 use std::io;
@@ -44,6 +45,10 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// `Server` header value; empty sends none.
     pub server_name: String,
+    /// An idle keep-alive connection quiet this long leaves its task and waits in the
+    /// listener's parked set (about 60 bytes instead of about 850; see [`crate::park`]). Zero:
+    /// never.
+    pub park_after: Duration,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +66,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             shutdown_timeout: Duration::from_secs(30),
             server_name: "keepsight".to_string(),
+            park_after: Duration::from_secs(1),
         }
     }
 }
@@ -109,6 +115,8 @@ pub struct Stats {
     pub closed_keepalive_time: AtomicU64,
     pub closed_idle: AtomicU64,
     pub closed_shutdown: AtomicU64,
+    /// Idle connections parked without a task now (a gauge, not a counter).
+    pub connections_parked: AtomicU64,
 }
 
 impl Stats {
@@ -118,7 +126,7 @@ impl Stats {
         format!(
             "{{\"connections_accepted\":{},\"connections_open\":{},\"requests\":{},\"rejected\":{},\
              \"closed_drain\":{},\"closed_keepalive_requests\":{},\"closed_keepalive_time\":{},\
-             \"closed_idle\":{},\"closed_shutdown\":{}}}",
+             \"closed_idle\":{},\"closed_shutdown\":{},\"connections_parked\":{}}}",
             g(&self.connections_accepted),
             open,
             g(&self.requests),
@@ -128,6 +136,7 @@ impl Stats {
             g(&self.closed_keepalive_time),
             g(&self.closed_idle),
             g(&self.closed_shutdown),
+            g(&self.connections_parked),
         )
     }
 }
@@ -602,10 +611,14 @@ enum SlotState {
     Waiting,
     TimedOut,
     Shutdown,
+    /// Quiet long enough to leave its task (see [`crate::park`]).
+    Park,
 }
 
 struct IdleSlot {
     deadline: Instant,
+    /// When to park it; `None`: never.
+    park_at: Option<Instant>,
     waker: Option<std::task::Waker>,
     state: SlotState,
 }
@@ -623,13 +636,14 @@ impl IdleSet {
     }
 
     /// Take a slot until `deadline`; `None` when the listener is shutting down.
-    fn enter(&self, deadline: Instant) -> Option<IdleGuard<'_>> {
+    fn enter(&self, deadline: Instant, park_at: Option<Instant>) -> Option<IdleGuard<'_>> {
         let mut g = self.lock();
         if g.closing {
             return None;
         }
         let slot = IdleSlot {
             deadline,
+            park_at: park_at.filter(|&p| p < deadline),
             waker: None,
             state: SlotState::Waiting,
         };
@@ -646,16 +660,27 @@ impl IdleSet {
         Some(IdleGuard { set: self, idx })
     }
 
-    /// Wake every slot whose deadline has passed.
+    /// Wake every slot whose deadline has passed, and every one due to park.
     fn expire(&self, now: Instant) {
         let mut wake = Vec::new();
         {
             let mut g = self.lock();
             for s in g.slots.iter_mut() {
-                if s.state == SlotState::Waiting && s.deadline <= now {
+                if s.state != SlotState::Waiting {
+                    continue;
+                }
+                if s.deadline <= now {
                     s.state = SlotState::TimedOut;
                     wake.extend(s.waker.take());
+                } else if s.park_at.is_some_and(|p| p <= now) {
+                    s.state = SlotState::Park;
+                    wake.extend(s.waker.take());
                 }
+            }
+            // Give the table's memory back once a crowd of idle clients has gone (or parked).
+            if g.free.len() == g.slots.len() && g.slots.capacity() > 64 {
+                g.slots = Vec::new();
+                g.free = Vec::new();
             }
         }
         // Woken outside the lock: a waker may run the task's scheduling code.
@@ -685,7 +710,8 @@ struct IdleGuard<'a> {
 }
 
 impl IdleGuard<'_> {
-    fn poll(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<SlotState> {
+    /// How the wait ended, with its deadline.
+    fn poll(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<(SlotState, Instant)> {
         let mut g = self.set.lock();
         let s = &mut g.slots[self.idx as usize];
         match s.state {
@@ -696,7 +722,7 @@ impl IdleGuard<'_> {
                 }
                 std::task::Poll::Pending
             }
-            other => std::task::Poll::Ready(other),
+            other => std::task::Poll::Ready((other, s.deadline)),
         }
     }
 }
@@ -725,19 +751,93 @@ fn sweep_tick(cfg: &ServerConfig) -> Duration {
     (shortest / 16).clamp(Duration::from_millis(5), Duration::from_millis(250))
 }
 
-async fn sweep(idle: Arc<IdleSet>, tick: Duration, mut shutdown: watch::Receiver<bool>) {
+/// The listener's clock: idle deadlines, parking, and at shutdown the wake-up of every idle
+/// and parked connection.
+async fn sweep<H: Handler>(
+    shared: Arc<Shared<H>>,
+    tick: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut every = tokio::time::interval(tick);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut trim = TrimPolicy::default();
     loop {
         if *shutdown.borrow_and_update() {
             break;
         }
         tokio::select! {
-            _ = every.tick() => idle.expire(Instant::now()),
-            r = shutdown.changed() => if r.is_err() { break },
+            _ = every.tick() => {}
+            r = shutdown.changed() => if r.is_err() { break } else { continue },
+        }
+        let now = Instant::now();
+        shared.idle.expire(now);
+        if let Some(parked) = &shared.parked {
+            let now_ns = shared.ns_since_epoch(now);
+            for un in parked.expire(now_ns) {
+                shared.ctl.stats.closed_idle.fetch_add(1, Ordering::Relaxed);
+                shared.unparked();
+                drop(un.stream);
+                drop(ConnSlot(shared.clone()));
+            }
+            trim.after_tick(parked.len(), now);
         }
     }
-    idle.close_all();
+    shared.idle.close_all();
+    if let Some(parked) = &shared.parked {
+        for un in parked.close_all() {
+            shared.unparked();
+            resume(&shared, un);
+        }
+    }
+}
+
+/// Give freed memory back to the system after many connections parked. Their tasks and
+/// reactor registrations are freed into the allocator's bins, where glibc keeps them resident
+/// (it only returns the top of the heap by itself); `malloc_trim` returns the free pages in
+/// the middle too. At most once a second, and only after at least 64 more connections parked.
+#[derive(Default)]
+struct TrimPolicy {
+    parked_at_last: usize,
+    last: Option<Instant>,
+}
+
+impl TrimPolicy {
+    fn after_tick(&mut self, parked: usize, now: Instant) {
+        if parked < self.parked_at_last {
+            self.parked_at_last = parked;
+        }
+        let recent = self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1));
+        if parked >= self.parked_at_last + 64 && !recent {
+            self.parked_at_last = parked;
+            self.last = Some(now);
+            trim_heap();
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap() {
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
+
+/// Give a parked connection a task again.
+fn resume<H: Handler>(shared: &Arc<Shared<H>>, un: Unparked) {
+    let slot = ConnSlot(shared.clone());
+    match TcpStream::from_std(un.stream) {
+        Ok(stream) => {
+            tokio::spawn(connection(stream, un.info, slot, un.req_no));
+        }
+        // Dropping the slot counts the connection closed.
+        Err(_) => drop(slot),
+    }
 }
 
 /// What every connection of one listener shares: one pointer in each connection task instead
@@ -747,12 +847,27 @@ struct Shared<H> {
     ctl: Arc<Control>,
     handler: Arc<H>,
     log: Option<Arc<AccessLog>>,
-    idle: Arc<IdleSet>,
+    idle: IdleSet,
+    /// Idle connections kept without a task; `None` when parking is off (or the epoll set
+    /// could not be made).
+    parked: Option<ParkedSet>,
     /// The listener's connection limit (`max_connections`); each connection takes one and
     /// gives it back when its [`ConnSlot`] drops.
     slots: Semaphore,
     /// Start of the connections' `started_ns` clock.
     epoch: Instant,
+}
+
+impl<H> Shared<H> {
+    fn ns_since_epoch(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_nanos() as u64
+    }
+    fn unparked(&self) {
+        self.ctl
+            .stats
+            .connections_parked
+            .fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Run a server on `listener` until `ctl.shutdown()` is called, then drain and return.
@@ -765,16 +880,38 @@ pub async fn serve<H: Handler>(
 ) {
     let permits = cfg.max_connections.clamp(1, Semaphore::MAX_PERMITS as u32);
     let mut shutdown = ctl.subscribe();
-    let idle = Arc::new(IdleSet::new());
-    let sweeper = tokio::spawn(sweep(idle.clone(), sweep_tick(&cfg), ctl.subscribe()));
+    let (parked, parker) = match cfg.park_after.is_zero() {
+        true => (None, None),
+        false => match ParkedSet::new() {
+            Ok((set, parker)) => (Some(set), Some(parker)),
+            Err(e) => {
+                eprintln!("keepsight: idle connections stay in their tasks: epoll: {e}");
+                (None, None)
+            }
+        },
+    };
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
         ctl: ctl.clone(),
         handler,
         log,
-        idle,
+        idle: IdleSet::new(),
+        parked,
         slots: Semaphore::new(permits as usize),
         epoch: Instant::now(),
+    });
+    let sweeper = tokio::spawn(sweep(shared.clone(), sweep_tick(&cfg), ctl.subscribe()));
+    let watcher = parker.map(|parker| {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let set = shared.parked.as_ref().expect("a parker comes with its set");
+            parker
+                .run(set, |un| {
+                    shared.unparked();
+                    resume(&shared, un)
+                })
+                .await
+        })
     });
     loop {
         if *shutdown.borrow() {
@@ -815,12 +952,15 @@ pub async fn serve<H: Handler>(
         };
         // From here the slot belongs to the connection's `ConnSlot`, which gives it back.
         permit.forget();
-        tokio::spawn(connection(stream, info, ConnSlot(shared.clone())));
+        tokio::spawn(connection(stream, info, ConnSlot(shared.clone()), 0));
     }
     drop(listener);
     // Every connection holds one permit; having them all back means every connection is done.
     let _ = tokio::time::timeout(cfg.shutdown_timeout, shared.slots.acquire_many(permits)).await;
     sweeper.abort();
+    if let Some(w) = watcher {
+        w.abort();
+    }
 }
 
 /// How an idle wait ended.
@@ -830,6 +970,8 @@ enum Wait {
     Closed,
     Timeout,
     Shutdown,
+    /// Quiet for `park_after`: leave the task; the idle wait's deadline goes with it.
+    Park(Instant),
 }
 
 /// Wait for the next request's first bytes with no buffers held. Not an `async fn` (whose
@@ -839,6 +981,7 @@ enum Wait {
 fn wait_first_byte<'a>(
     stream: &'a mut TcpStream,
     timeout: Duration,
+    park_after: Option<Duration>,
     idle: &'a IdleSet,
 ) -> IdleWait<'a> {
     match first_read(stream) {
@@ -847,7 +990,8 @@ fn wait_first_byte<'a>(
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
         Err(_) => return IdleWait::Done(Wait::Closed),
     }
-    match idle.enter(Instant::now() + timeout) {
+    let now = Instant::now();
+    match idle.enter(now + timeout, park_after.map(|p| now + p)) {
         Some(guard) => IdleWait::Waiting { stream, guard },
         None => IdleWait::Done(shutdown_probe(stream)),
     }
@@ -910,7 +1054,8 @@ impl Future for IdleWait<'_> {
         }
         match guard.poll(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(SlotState::TimedOut) => Poll::Ready(Wait::Timeout),
+            Poll::Ready((SlotState::TimedOut, _)) => Poll::Ready(Wait::Timeout),
+            Poll::Ready((SlotState::Park, deadline)) => Poll::Ready(Wait::Park(deadline)),
             Poll::Ready(_) => Poll::Ready(shutdown_probe(stream)),
         }
     }
@@ -956,8 +1101,9 @@ fn nothing_pending(stream: &TcpStream) -> bool {
 }
 
 /// Who a connection is; kept for its whole life, so kept small: an idle keep-alive client's
-/// task holds it.
-struct ConnInfo {
+/// task (or its parked slot) holds it.
+#[derive(Clone, Copy)]
+pub(crate) struct ConnInfo {
     conn_id: u64,
     /// Nanoseconds from the listener's `Shared::epoch` to the accept (584 years of range).
     started_ns: u64,
@@ -1020,6 +1166,16 @@ impl<H> std::ops::Deref for ConnSlot<H> {
     }
 }
 
+impl<H> ConnSlot<H> {
+    /// The connection goes on parked: its slot in the limit stays taken, and is given back
+    /// when the parked connection closes or gets a task (and a new `ConnSlot`) again.
+    fn keep_for_parked(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again; this moves its one field out.
+        drop(unsafe { std::ptr::read(&this.0) });
+    }
+}
+
 impl<H> Drop for ConnSlot<H> {
     fn drop(&mut self) {
         self.0
@@ -1043,24 +1199,53 @@ fn connection<H: Handler>(
     mut stream: TcpStream,
     info: ConnInfo,
     shared: ConnSlot<H>,
+    mut req_no: u32,
 ) -> impl Future<Output = ()> + Send {
     async move {
-        let mut req_no = 0u32;
+        // The deadline of an idle wait that could not park and goes on here (nanoseconds
+        // from the listener's epoch; 0: none), so that a refused park never extends it.
+        let mut carried_ns = 0u64;
         loop {
             // Everything here is a temporary: a local that lived across the wait (or the
             // burst) would be part of every idle connection's task.
+            let carried = std::mem::take(&mut carried_ns);
             let rbuf = match wait_first_byte(
                 &mut stream,
-                if req_no == 0 {
+                if carried != 0 {
+                    let now = shared.ns_since_epoch(Instant::now());
+                    Duration::from_nanos(carried.saturating_sub(now))
+                } else if req_no == 0 {
                     shared.cfg.header_timeout
                 } else {
                     shared.cfg.keepalive_timeout
+                },
+                match shared.parked {
+                    Some(_) if carried == 0 => Some(shared.cfg.park_after),
+                    _ => None,
                 },
                 &shared.idle,
             )
             .await
             {
                 Wait::Data(b) => b,
+                Wait::Park(deadline) => {
+                    let deadline_ns = shared.ns_since_epoch(deadline);
+                    let Some(parked) = &shared.parked else { break };
+                    match parked.park(stream, info, req_no, deadline_ns) {
+                        Ok(()) => {
+                            let stats = &shared.ctl.stats;
+                            stats.connections_parked.fetch_add(1, Ordering::Relaxed);
+                            shared.keep_for_parked();
+                            return;
+                        }
+                        Err(Refused::Keep(s)) => {
+                            stream = s;
+                            carried_ns = deadline_ns.max(1);
+                            continue;
+                        }
+                        Err(Refused::Closed) => break,
+                    }
+                }
                 Wait::Closed => break,
                 Wait::Timeout => {
                     let stats = &shared.ctl.stats;
@@ -1365,7 +1550,8 @@ mod tests {
             ctl: Default::default(),
             handler: std::sync::Arc::new(h),
             log: None,
-            idle: std::sync::Arc::new(super::IdleSet::new()),
+            idle: super::IdleSet::new(),
+            parked: super::ParkedSet::new().ok().map(|(set, _)| set),
             slots: tokio::sync::Semaphore::new(1),
             epoch: std::time::Instant::now(),
         });
@@ -1375,7 +1561,7 @@ mod tests {
             peer: super::CompactAddr::new(peer),
         };
         // Exactly what `serve` spawns.
-        let f = super::connection(stream, info, super::ConnSlot(shared));
+        let f = super::connection(stream, info, super::ConnSlot(shared), 0);
         let size = std::mem::size_of_val(&f);
         eprintln!("connection task future: {size} bytes");
         // 128 bytes now (socket 32, who the connection is 40, shared pointer 8, request
