@@ -19,7 +19,10 @@ fn nginx(dir: &std::path::Path, server_body: &str) -> (Guard, SocketAddr) {
     (common::nginx(dir, addr, &http, server_body, &[]), addr)
 }
 
-fn proxy(args: &[&str]) -> (Guard, String, Option<String>) {
+/// The proxy's later standard-error lines, collected in the background.
+type Stderr = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn proxy(args: &[&str]) -> (Guard, String, Option<String>, Stderr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keepsight"))
         .arg("proxy")
         .args(["--listen", "127.0.0.1:0", "--workers", "2"])
@@ -42,8 +45,14 @@ fn proxy(args: &[&str]) -> (Guard, String, Option<String>) {
             break;
         }
     }
-    std::thread::spawn(move || for _ in lines {});
-    (Guard(child), addr.expect("listening line"), admin)
+    let rest = Stderr::default();
+    let keep = rest.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            keep.lock().unwrap().push(line);
+        }
+    });
+    (Guard(child), addr.expect("listening line"), admin, rest)
 }
 
 fn peer(args: &[&str], limit: Duration) -> serde_json::Value {
@@ -81,7 +90,7 @@ fn curl(args: &[&str]) -> String {
 fn drain_share_and_runtime_change_through_the_binary() {
     let dir = scratch("drain");
     let (_ng, up) = nginx(&dir, "location / { return 200 \"up\\n\"; }");
-    let (_p, addr, admin) = proxy(&[
+    let (_p, addr, admin, _) = proxy(&[
         "--upstream",
         &up.to_string(),
         "--drain-ratio",
@@ -140,7 +149,7 @@ fn sigterm_under_load_loses_no_request() {
         let a = line.rsplit(' ').next().unwrap().to_string();
         (Guard(child), a)
     };
-    let (mut p, addr, admin) = proxy(&[
+    let (mut p, addr, admin, stderr) = proxy(&[
         "--upstream",
         &slow_addr,
         "--keepalive-requests",
@@ -176,6 +185,28 @@ fn sigterm_under_load_loses_no_request() {
     assert_eq!(code, Some(0));
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert_eq!(r["error"], 0, "{r}");
+    // A new connection reset before any response is one the kernel completed into the listen
+    // backlog and the proxy never accepted (closing a listener resets its backlog, as with
+    // nginx): never more of them than connections the proxy's final counters did not accept.
+    let final_counters = || {
+        stderr.lock().unwrap().iter().find_map(|l| {
+            l.strip_prefix("keepsight proxy: stopped: ")
+                .map(str::to_string)
+        })
+    };
+    // The process has exited; its last lines may still be on their way through the pipe.
+    let t0 = Instant::now();
+    while final_counters().is_none() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stats = final_counters().expect("final counters on stderr");
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    let accepted = stats["connections_accepted"].as_u64().unwrap();
+    let never_accepted = r["connects"].as_u64().unwrap().saturating_sub(accepted);
+    assert!(
+        r["reset_fresh"].as_u64().unwrap() <= never_accepted,
+        "reset after accept: {r}, proxy counters {stats}"
+    );
     assert!(r["ok"].as_u64().unwrap() > 50, "{r}");
     assert!(
         r["ok_close"].as_u64().unwrap() >= 8,

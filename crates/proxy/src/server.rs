@@ -985,7 +985,8 @@ fn wait_first_byte<'a>(
     idle: &'a IdleSet,
 ) -> IdleWait<'a> {
     match first_read(stream) {
-        Ok(Some(b)) => return IdleWait::Done(Wait::Data(b)),
+        // Served after the other ready connections, not before: see `IdleWait::YieldFirst`.
+        Ok(Some(b)) => return IdleWait::YieldFirst(Wait::Data(b)),
         Ok(None) => return IdleWait::Done(Wait::Closed),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
         Err(_) => return IdleWait::Done(Wait::Closed),
@@ -1017,6 +1018,11 @@ fn shutdown_probe(stream: &mut TcpStream) -> Wait {
 enum IdleWait<'a> {
     /// Answered without waiting.
     Done(Wait),
+    /// The next request was already there when the last response went out. Serving it at once
+    /// would let a fast client be served again and again while the other ready connections
+    /// wait for this task to yield (a lower median, a worse tail): go to the back of the run
+    /// queue first, as nginx posts such a connection's read event behind the others.
+    YieldFirst(Wait),
     Waiting {
         stream: &'a mut TcpStream,
         guard: IdleGuard<'a>,
@@ -1034,6 +1040,14 @@ impl Future for IdleWait<'_> {
         let this = self.get_mut();
         let (stream, guard) = match this {
             IdleWait::Waiting { stream, guard } => (&mut **stream, &*guard),
+            IdleWait::YieldFirst(_) => match std::mem::replace(this, IdleWait::Finished) {
+                IdleWait::YieldFirst(w) => {
+                    *this = IdleWait::Done(w);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                _ => unreachable!(),
+            },
             IdleWait::Done(_) => match std::mem::replace(this, IdleWait::Finished) {
                 IdleWait::Done(w) => return Poll::Ready(w),
                 _ => unreachable!(),

@@ -193,7 +193,8 @@ pub(crate) fn run_server<H: Handler>(
         anyhow::Ok(())
     })?;
     w.join();
-    eprintln!("keepsight {what}: stopped");
+    // The final counters: what an operator (or a script) wants to know after a drain.
+    eprintln!("keepsight {what}: stopped: {}", ctl.stats.to_json());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -201,10 +201,15 @@ def cmd_load(host, port, threads, seconds, path="/"):
 
     Outcome per request: ok (complete 2xx), refused (connect refused: server no longer
     listening), stale (zero response bytes on a reused connection: the idle-close race a client
-    must retry, RFC 9112 §9.3.1), or error (anything else: a lost request)."""
+    must retry, RFC 9112 §9.3.1), reset_fresh (a reset before any response byte on a new
+    connection: the kernel had completed the handshake into the listen backlog and the server
+    closed its listener without accepting it; the caller checks these against the server's
+    own accept count), or error (anything else: a lost request). `connects` counts every
+    connection the kernel completed."""
     stop = time.monotonic() + float(seconds)
     lock = threading.Lock()
-    res = {"ok": 0, "ok_close": 0, "refused": 0, "stale": 0, "error": 0, "errors": []}
+    res = {"ok": 0, "ok_close": 0, "refused": 0, "stale": 0, "reset_fresh": 0, "connects": 0,
+           "error": 0, "errors": []}
 
     def add(k, err=None):
         with lock:
@@ -223,6 +228,7 @@ def cmd_load(host, port, threads, seconds, path="/"):
                 except ConnectionRefusedError:
                     add("refused")
                     return
+                add("connects")
                 buf = b""
                 reused = False
             try:
@@ -232,6 +238,8 @@ def cmd_load(host, port, threads, seconds, path="/"):
                 if reused and not buf and "before response head (0 bytes)" in str(e) or (
                         reused and isinstance(e, (ConnectionResetError, BrokenPipeError))):
                     add("stale")
+                elif not reused and not buf and isinstance(e, ConnectionResetError):
+                    add("reset_fresh")
                 else:
                     add("error", repr(e))
                 s.close()
