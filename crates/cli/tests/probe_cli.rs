@@ -276,107 +276,13 @@ fn errors_are_precise_and_exit_3() {
     assert_eq!(out.status.code(), Some(3));
 }
 
-// ---- network-namespace NAT lab ----
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e} (CI installs iproute2, iptables)"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Namespaces deleted on drop (with their veths and rules).
-struct Lab(Vec<String>);
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for n in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", n]).status();
-        }
-    }
-}
-
-/// client --- router (NAT, conntrack forgets established TCP after `timeout` s, mid-stream
-/// packets without an entry are INVALID and dropped) --- server.
-fn nat_lab(timeout: u32) -> Lab {
-    let p = format!("kp{}", std::process::id());
-    let lab = Lab(vec![format!("{p}c"), format!("{p}r"), format!("{p}s")]);
-    let (c, r, s) = (&lab.0[0], &lab.0[1], &lab.0[2]);
-    for n in &lab.0 {
-        sh(&["ip", "netns", "add", n]);
-        sh(&["ip", "-n", n, "link", "set", "lo", "up"]);
-    }
-    sh(&[
-        "ip", "link", "add", "eth0", "netns", c, "type", "veth", "peer", "name", "left", "netns", r,
-    ]);
-    sh(&[
-        "ip", "link", "add", "right", "netns", r, "type", "veth", "peer", "name", "eth0", "netns",
-        s,
-    ]);
-    for (ns, dev, a) in [
-        (c, "eth0", "10.81.1.2/24"),
-        (r, "left", "10.81.1.1/24"),
-        (r, "right", "10.81.2.1/24"),
-        (s, "eth0", "10.81.2.2/24"),
-    ] {
-        sh(&["ip", "-n", ns, "addr", "add", a, "dev", dev]);
-        sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
-    }
-    sh(&["ip", "-n", c, "route", "add", "default", "via", "10.81.1.1"]);
-    let rx = |args: &[&str]| {
-        let mut v = vec!["ip", "netns", "exec", r];
-        v.extend_from_slice(args);
-        sh(&v);
-    };
-    rx(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    rx(&[
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "POSTROUTING",
-        "-o",
-        "right",
-        "-j",
-        "MASQUERADE",
-    ]);
-    rx(&[
-        "iptables",
-        "-A",
-        "FORWARD",
-        "-m",
-        "conntrack",
-        "--ctstate",
-        "INVALID",
-        "-j",
-        "DROP",
-    ]);
-    rx(&["sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0"]);
-    let t = format!("net.netfilter.nf_conntrack_tcp_timeout_established={timeout}");
-    rx(&["sysctl", "-qw", &t]);
-    lab
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("SKIPPED: needs root to create network namespaces (CI runs as root)");
-    }
-    root
-}
-
 #[test]
 fn path_probe_finds_the_nat_conntrack_timeout() {
-    if !is_root() {
+    if !keepsight_testlab::lab_allowed("path_probe_finds_the_nat_conntrack_timeout") {
         return;
     }
-    let lab = nat_lab(3);
-    let (c, s) = (lab.0[0].clone(), lab.0[2].clone());
+    let nat = keepsight_testlab::NatLab::new("10.81", 3);
+    let (c, s) = (nat.client().to_string(), nat.server().to_string());
     let bin = env!("CARGO_BIN_EXE_keepsight");
     let server = Command::new("ip")
         .args([

@@ -2,14 +2,12 @@
 //! built with iptables and conntrack. The kernel's real TCP stack is the oracle; nothing is
 //! mocked. Needs root (skips with a message otherwise; CI runs as root).
 
-mod common;
-
-use common::{in_ns, lab_allowed, ns_sh, spawn_in_ns, Lab};
 use keepsight_keepalive::heartbeat::{
     run_client, ClientConfig, ClientEvent, ClientExit, ClientStats, EventSink, Server,
     ServerConfig, Wire,
 };
 use keepsight_keepalive::{Effective, KeepaliveSettings, SystemDefaults};
+use keepsight_testlab::{in_ns, lab_allowed, spawn_in_ns, Lab, NatLab};
 use socket2::SockRef;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -234,52 +232,8 @@ fn nat_forgets_idle_connections_unless_kept_alive() {
     if !lab_allowed("nat_forgets_idle_connections_unless_kept_alive") {
         return;
     }
-    let lab = Lab::new(&["c", "r", "s"]);
-    lab.link(0, "eth0", "10.78.1.2/24", 1, "left", "10.78.1.1/24");
-    lab.link(1, "right", "10.78.2.1/24", 2, "eth0", "10.78.2.2/24");
-    let (c, r) = (lab.ns(0).to_string(), lab.ns(1));
-    ns_sh(&c, &["ip", "route", "add", "default", "via", "10.78.1.1"]);
-    ns_sh(r, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    ns_sh(
-        r,
-        &[
-            "iptables",
-            "-t",
-            "nat",
-            "-A",
-            "POSTROUTING",
-            "-o",
-            "right",
-            "-j",
-            "MASQUERADE",
-        ],
-    );
-    ns_sh(
-        r,
-        &[
-            "iptables",
-            "-A",
-            "FORWARD",
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "INVALID",
-            "-j",
-            "DROP",
-        ],
-    );
-    ns_sh(
-        r,
-        &["sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0"],
-    );
-    ns_sh(
-        r,
-        &[
-            "sysctl",
-            "-qw",
-            "net.netfilter.nf_conntrack_tcp_timeout_established=3",
-        ],
-    );
+    let nat = NatLab::new("10.78", 3);
+    let (lab, c) = (&nat.lab, nat.client().to_string());
     // The server has no route to the client's network: only the NAT can reach it.
     let _stop = start_server(lab.ns(2), "10.78.2.2:7000");
     let nat_timeout = Duration::from_secs(3);

@@ -1,7 +1,10 @@
-//! Network-namespace lab for the tests: namespaces, veth pairs and firewall rules built with the
-//! real `ip`, `nft` and `iptables` tools, torn down by a Drop guard even when a test fails.
-
-#![allow(dead_code)]
+//! Network-namespace labs for keepsight's tests: namespaces, veth pairs, a NAT router and
+//! firewall rules built with the real `ip`, `nft`, `iptables` and `sysctl` tools, torn down by a
+//! Drop guard even when a test fails. The oracle for the runtime parts is a real kernel on a
+//! real (virtual) path; this crate only builds that path.
+//!
+//! What it is not: part of the tool. Only tests depend on it (`publish = false`). Everything
+//! here needs root; [`lab_allowed`] says so and lets a test skip when it cannot run.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -113,6 +116,100 @@ impl Lab {
                 ],
             );
         }
+    }
+}
+
+/// client (0) --- router (1) --- server (2), where the router masquerades the client's
+/// network and its conntrack forgets an established TCP connection after
+/// `conntrack_timeout_s` seconds of silence, as NAT gateways and firewalls do (after minutes).
+/// Mid-stream packets without an entry are INVALID and dropped (`nf_conntrack_tcp_loose=0`), so
+/// a forgotten connection is dead for good. The server has no route back to the client's
+/// network: only the NAT reaches it.
+pub struct NatLab {
+    pub lab: Lab,
+    /// The client's address (`PREFIX.1.2`).
+    pub client_ip: String,
+    /// The server's address (`PREFIX.2.2`).
+    pub server_ip: String,
+}
+
+impl NatLab {
+    /// `prefix` is the first two octets of the lab's private networks, e.g. `"10.78"`; tests
+    /// that may run at the same time use different ones.
+    pub fn new(prefix: &str, conntrack_timeout_s: u32) -> NatLab {
+        let lab = Lab::new(&["c", "r", "s"]);
+        let net = |n: u32, host: u32| format!("{prefix}.{n}.{host}");
+        lab.link(
+            0,
+            "eth0",
+            &format!("{}/24", net(1, 2)),
+            1,
+            "left",
+            &format!("{}/24", net(1, 1)),
+        );
+        lab.link(
+            1,
+            "right",
+            &format!("{}/24", net(2, 1)),
+            2,
+            "eth0",
+            &format!("{}/24", net(2, 2)),
+        );
+        let r = lab.ns(1);
+        ns_sh(
+            lab.ns(0),
+            &["ip", "route", "add", "default", "via", &net(1, 1)],
+        );
+        ns_sh(r, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        ns_sh(
+            r,
+            &[
+                "iptables",
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                "-o",
+                "right",
+                "-j",
+                "MASQUERADE",
+            ],
+        );
+        ns_sh(
+            r,
+            &[
+                "iptables",
+                "-A",
+                "FORWARD",
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "INVALID",
+                "-j",
+                "DROP",
+            ],
+        );
+        ns_sh(
+            r,
+            &["sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0"],
+        );
+        let t = format!("net.netfilter.nf_conntrack_tcp_timeout_established={conntrack_timeout_s}");
+        ns_sh(r, &["sysctl", "-qw", &t]);
+        NatLab {
+            client_ip: net(1, 2),
+            server_ip: net(2, 2),
+            lab,
+        }
+    }
+
+    pub fn client(&self) -> &str {
+        self.lab.ns(0)
+    }
+    pub fn router(&self) -> &str {
+        self.lab.ns(1)
+    }
+    pub fn server(&self) -> &str {
+        self.lab.ns(2)
     }
 }
 
