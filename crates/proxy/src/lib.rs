@@ -74,10 +74,12 @@
 //!
 //! # Graceful shutdown
 //!
-//! [`server::Control::shutdown`] stops accepting, lets every in-flight request finish with
-//! `Connection: close`, closes idle connections (serving a request whose first bytes have
-//! already arrived rather than dropping it), and returns once all connections are gone or the
-//! shutdown timeout passes. A client that sends on an idle connection at the very moment it is
+//! [`server::Control::shutdown`] stops accepting, serves the connections the kernel has already
+//! completed into the listen backlog (closing the listener would reset them with their
+//! requests; nginx does), lets every in-flight request finish with `Connection: close`, closes
+//! idle and parked connections (serving a request whose first bytes have already arrived
+//! rather than dropping it), and returns once all connections are gone or the shutdown timeout
+//! passes. A client that sends on an idle connection at the very moment it is
 //! closed sees the connection close with no response: the race RFC 9112 §9.3.1 leaves to
 //! clients, which resend idempotent requests (nginx has the same window).
 

@@ -828,6 +828,48 @@ fn trim_heap() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim_heap() {}
 
+/// A connection just accepted, its slot in the limit already taken: count it and give it a task.
+fn start_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream, peer: SocketAddr) {
+    // TCP_NODELAY is set when it matters (a second response on the connection, or a
+    // response written in several parts), as nginx does: a client that sends one request
+    // and closes gets its answer in one write and saves the system call.
+    let ctl = &shared.ctl;
+    ctl.stats
+        .connections_accepted
+        .fetch_add(1, Ordering::Relaxed);
+    let conn_id = ctl.next_conn_id.fetch_add(1, Ordering::Relaxed);
+    // The connection future is built here and spawned as is: wrapping it in an `async`
+    // block would keep a second copy of its arguments in every connection task.
+    let info = ConnInfo {
+        conn_id,
+        started_ns: shared.epoch.elapsed().as_nanos() as u64,
+        peer: CompactAddr::new(peer),
+    };
+    tokio::spawn(connection(stream, info, ConnSlot(shared.clone()), 0));
+}
+
+/// Shutting down: closing the listener would reset the connections the kernel has already
+/// completed into its backlog, requests and all (nginx resets them). Take them instead and
+/// serve what they sent; every response says `Connection: close`. Only a client that connects
+/// in the instant between this and the close is still reset, and one beyond the connection
+/// limit.
+fn take_backlog<H: Handler>(listener: &TcpListener, shared: &Arc<Shared<H>>) {
+    let sock = socket2::SockRef::from(listener);
+    while let Ok(permit) = shared.slots.try_acquire() {
+        let Ok((conn, addr)) = sock.accept() else {
+            break; // WouldBlock: the backlog is empty (or accept failed: nothing to rescue).
+        };
+        let (Some(peer), Ok(())) = (addr.as_socket(), conn.set_nonblocking(true)) else {
+            continue;
+        };
+        let Ok(stream) = TcpStream::from_std(std::net::TcpStream::from(conn)) else {
+            continue;
+        };
+        permit.forget();
+        start_connection(shared, stream, peer);
+    }
+}
+
 /// Give a parked connection a task again.
 fn resume<H: Handler>(shared: &Arc<Shared<H>>, un: Unparked) {
     let slot = ConnSlot(shared.clone());
@@ -936,24 +978,11 @@ pub async fn serve<H: Handler>(
                 continue;
             }
         };
-        // TCP_NODELAY is set when it matters (a second response on the connection, or a
-        // response written in several parts), as nginx does: a client that sends one request
-        // and closes gets its answer in one write and saves the system call.
-        ctl.stats
-            .connections_accepted
-            .fetch_add(1, Ordering::Relaxed);
-        let conn_id = ctl.next_conn_id.fetch_add(1, Ordering::Relaxed);
-        // The connection future is built here and spawned as is: wrapping it in an `async`
-        // block would keep a second copy of its arguments in every connection task.
-        let info = ConnInfo {
-            conn_id,
-            started_ns: shared.epoch.elapsed().as_nanos() as u64,
-            peer: CompactAddr::new(peer),
-        };
         // From here the slot belongs to the connection's `ConnSlot`, which gives it back.
         permit.forget();
-        tokio::spawn(connection(stream, info, ConnSlot(shared.clone()), 0));
+        start_connection(&shared, stream, peer);
     }
+    take_backlog(&listener, &shared);
     drop(listener);
     // Every connection holds one permit; having them all back means every connection is done.
     let _ = tokio::time::timeout(cfg.shutdown_timeout, shared.slots.acquire_many(permits)).await;
@@ -999,16 +1028,24 @@ fn wait_first_byte<'a>(
 }
 
 /// Shutting down. A request may already be on its way; serve it rather than drop it.
+///
+/// A real read, not tokio's `try_read`: that answers from the readiness the runtime has seen
+/// so far, and a socket registered a moment ago (taken from the listen backlog at shutdown,
+/// or back from the parked set) has seen none yet although its request is waiting. Closing
+/// it unread would reset the client and lose the request.
 fn shutdown_probe(stream: &mut TcpStream) -> Wait {
-    let mut probe = [0u8; 1];
-    match stream.try_read(&mut probe) {
+    use std::io::Read;
+    let sock = socket2::SockRef::from(&*stream);
+    let mut buf = [0u8; 2048];
+    match (&*sock).read(&mut buf) {
         Ok(0) => Wait::Closed,
-        Ok(_) => {
-            let mut b = BytesMut::with_capacity(1024);
-            b.extend_from_slice(&probe);
+        Ok(n) => {
+            let mut b = BytesMut::with_capacity(n.max(1024));
+            b.extend_from_slice(&buf[..n]);
             Wait::Data(b)
         }
-        Err(_) => Wait::Shutdown,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Wait::Shutdown,
+        Err(_) => Wait::Closed,
     }
 }
 

@@ -212,3 +212,53 @@ fn parking_off_keeps_every_connection_in_its_task() {
     assert_eq!(parked(&s), 0);
     assert!(request(&mut c, "/again").starts_with("HTTP/1.1 200"));
 }
+
+/// Blocks its worker's thread on `/stall` (as a stuck handler or a long pause would).
+struct Stall;
+
+impl keepsight_proxy::server::Handler for Stall {
+    async fn handle(
+        &self,
+        ex: &mut keepsight_proxy::server::Exchange<'_>,
+    ) -> Result<(), keepsight_proxy::server::HandlerError> {
+        if ex.request().target() == b"/stall" {
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        ex.respond(200, b"", b"ok\n").await
+    }
+}
+
+/// A request that reaches a parked connection just as shutdown begins is served, not reset.
+#[test]
+fn shutdown_serves_a_request_waiting_on_a_parked_connection() {
+    let w = keepsight_proxy::start_workers(parking_opts(100), std::sync::Arc::new(Stall), None, 1)
+        .unwrap();
+    let (addr, ctl) = (w.running.addr, w.running.ctl.clone());
+    let mut parked_client = TcpStream::connect(addr).unwrap();
+    parked_client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    request(&mut parked_client, "/first");
+    assert!(until(Duration::from_secs(2), || {
+        ctl.stats.connections_parked.load(Ordering::Relaxed) == 1
+    }));
+    // Stall the only worker, send on the parked connection meanwhile, and shut down: when the
+    // worker runs again the request is in the socket and shutdown has begun.
+    let mut staller = TcpStream::connect(addr).unwrap();
+    staller
+        .write_all(b"GET /stall HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    parked_client
+        .write_all(b"GET /late HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    ctl.shutdown();
+    let mut got = String::new();
+    let r = parked_client.read_to_string(&mut got);
+    assert!(
+        r.is_ok() && got.starts_with("HTTP/1.1 200 ") && got.contains("Connection: close"),
+        "{r:?} {got:?}"
+    );
+    w.join();
+    assert_eq!(ctl.stats.requests.load(Ordering::Relaxed), 3);
+}

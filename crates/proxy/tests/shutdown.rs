@@ -163,3 +163,66 @@ fn workers_refuse_a_taken_port_and_serve_every_connection() {
         );
     }
 }
+
+/// Blocks its worker's thread on the first request (as a stuck handler or a long GC pause
+/// would), so that new clients pile up in the kernel's listen backlog meanwhile.
+struct StallOnce(std::sync::atomic::AtomicBool);
+
+impl keepsight_proxy::server::Handler for StallOnce {
+    async fn handle(
+        &self,
+        ex: &mut keepsight_proxy::server::Exchange<'_>,
+    ) -> Result<(), keepsight_proxy::server::HandlerError> {
+        if !self.0.swap(true, Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        ex.respond(200, b"", b"served\n").await
+    }
+}
+
+/// Connections the kernel completed into the listen backlog before shutdown are served, not
+/// reset with the listener (nginx resets them).
+#[test]
+fn shutdown_serves_the_listen_backlog() {
+    let w = keepsight_proxy::start_workers(
+        opts(),
+        std::sync::Arc::new(StallOnce(Default::default())),
+        None,
+        1,
+    )
+    .unwrap();
+    let addr = w.running.addr;
+    let mut first = TcpStream::connect(addr).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    first
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The only worker is now stuck in the first request for 800 ms.
+    std::thread::sleep(Duration::from_millis(200));
+    let waiting: Vec<TcpStream> = (0..5)
+        .map(|_| {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            c
+        })
+        .collect();
+    w.running.ctl.shutdown();
+    for (i, mut c) in waiting.into_iter().enumerate() {
+        let mut got = String::new();
+        let r = c.read_to_string(&mut got);
+        assert!(
+            r.is_ok() && got.starts_with("HTTP/1.1 200 ") && got.ends_with("served\n"),
+            "client {i} in the backlog: {r:?} {got:?}"
+        );
+        assert!(got.contains("Connection: close"), "{got}");
+    }
+    let mut got = String::new();
+    first.read_to_string(&mut got).unwrap();
+    assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    let ctl = w.running.ctl.clone();
+    w.join();
+    assert_eq!(ctl.stats.requests.load(Ordering::Relaxed), 6);
+}
