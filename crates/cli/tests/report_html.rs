@@ -338,7 +338,125 @@ fn http_scenario_report_lists_every_connection_in_chromium() {
         })
         .count();
     assert_eq!(http.matches(">reuse race<").count(), races, "{http}");
+
+    // Every exchange the scenario's client made is drawn on its connection's timeline, one bar
+    // per request; the reused requests the server reset are marked as reuse races, and the two
+    // responses whose framing the script broke (a body cut short, a stray byte after the body)
+    // as framing faults, on the right connections.
+    let blocks = stream_blocks(&dom);
+    let mut drawn_races = 0;
+    for c in conns {
+        let port = c["client_port"].as_u64().unwrap();
+        let client = format!("{}:{port}", truth["client_addr"].as_str().unwrap());
+        let block = blocks
+            .iter()
+            .find(|b| {
+                between(b, "<h3>", "</h3>").is_some_and(|h| h.contains(&format!("{client} →")))
+            })
+            .unwrap_or_else(|| panic!("no timeline for {client}"));
+        let plain = elements(block, "hx").len();
+        let race = elements(block, "hx race").len();
+        let fault = elements(block, "hx fault").len();
+        let ids = c["ids"].as_array().unwrap().len();
+        assert_eq!(plain + race + fault, ids, "{client}: exchanges drawn");
+        let exchanges: Vec<&Value> = truth["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["client_port"].as_u64() == Some(port))
+            .collect();
+        let broken = exchanges
+            .iter()
+            .filter(|x| {
+                x["response"]["ended"] == "timeout-in-body"
+                    || x["response"]["extra_after_body"]
+                        .as_str()
+                        .is_some_and(|e| !e.is_empty())
+            })
+            .count();
+        assert_eq!(fault, broken, "{client}: framing faults drawn");
+        let reset = c["end"].as_str().is_some_and(|e| e.contains("RST"))
+            || c["outcome"] == "eof-before-headers";
+        assert_eq!(race, usize::from(reset), "{client}: reuse race drawn");
+        drawn_races += race;
+    }
+    assert_eq!(drawn_races, races);
     screenshot(&html, &out_dir().join("http-keepalive.png"), 3000);
+}
+
+/// The rendered timelines, one string per `<div class="stream">`.
+fn stream_blocks(dom: &str) -> Vec<&str> {
+    let mut starts: Vec<usize> = dom
+        .match_indices("<div class=\"stream\"")
+        .map(|(i, _)| i)
+        .collect();
+    let end = dom[starts.last().copied().unwrap_or(0)..]
+        .find("</section>")
+        .map_or(dom.len(), |e| e + starts.last().copied().unwrap_or(0));
+    starts.push(end);
+    starts.windows(2).map(|w| &dom[w[0]..w[1]]).collect()
+}
+
+/// Count of frames of `capture` matching a display filter, by tshark; `None` without tshark.
+fn tshark_count(capture: &Path, filter: &str) -> Option<usize> {
+    let out = Command::new("tshark")
+        .args(["-r".as_ref(), capture.as_os_str()])
+        .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "tshark -Y {filter}");
+    Some(String::from_utf8_lossy(&out.stdout).lines().count())
+}
+
+/// keepalive-dead-peer: the client's kernel probes an idle connection; the peer answers until
+/// the script cuts it off, then three probes go unanswered and the kernel resets. The page
+/// draws answered and unanswered probes differently, and as many unanswered ones as tshark
+/// finds probes without a keep-alive ACK (and as the script counted through TCP_INFO).
+#[test]
+fn dead_peer_report_draws_unanswered_probes_in_chromium() {
+    let dir = repo().join("tests/scenarios/keepalive-dead-peer");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let capture = dir.join("capture-client.pcapng");
+    let html = out_dir().join("keepalive-dead-peer.html");
+    keepsight_report(&capture, &dir.join("app.log"), &html);
+    let dom = render(&html).unwrap_or_else(|e| panic!("{}: {e}", html.display()));
+    let lost = elements(&dom, "ka lost");
+    let answered = elements(&dom, "ka ok");
+    let expected = truth["expected"]["unanswered_probes"].as_u64().unwrap() as usize;
+    assert_eq!(lost.len(), expected, "unanswered probes drawn");
+    assert!(!answered.is_empty(), "the answered probes are drawn too");
+    // Each answered probe is joined to the ACK that answered it.
+    assert_eq!(elements(&dom, "kaack").len(), answered.len());
+    match (
+        tshark_count(&capture, "tcp.analysis.keep_alive"),
+        tshark_count(&capture, "tcp.analysis.keep_alive_ack"),
+    ) {
+        (Some(probes), Some(acks)) => {
+            assert_eq!(
+                lost.len(),
+                probes - acks,
+                "tshark: {probes} probes, {acks} ACKs"
+            );
+            assert_eq!(answered.len(), acks);
+        }
+        _ => eprintln!("tshark not installed: compared with truth.json only"),
+    }
+    // The unanswered ones are the last probes before the reset, one per second as configured.
+    let frames: Vec<u32> = lost
+        .iter()
+        .map(|a| a["data-frame"].parse().unwrap())
+        .collect();
+    let ok_frames: Vec<u32> = answered
+        .iter()
+        .map(|a| a["data-frame"].parse().unwrap())
+        .collect();
+    assert!(
+        frames.iter().min() > ok_frames.iter().max(),
+        "{frames:?} after {ok_frames:?}"
+    );
+    assert!(dom.contains(&format!("{} unanswered", expected)));
+    screenshot(&html, &out_dir().join("keepalive-dead-peer.png"), 1600);
 }
 
 /// Exit statuses and messages for bad input, without a browser: a damaged capture still gets
