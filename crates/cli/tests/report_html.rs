@@ -384,6 +384,53 @@ fn http_scenario_report_lists_every_connection_in_chromium() {
     screenshot(&html, &out_dir().join("http-keepalive.png"), 3000);
 }
 
+/// late-heartbeat: the recording script made two clients send one beat late (and reset); each
+/// such beat, and only those, is drawn late with the interval the script measured, on the
+/// connection the script names.
+#[test]
+fn late_heartbeat_scenario_report_marks_the_late_beats_in_chromium() {
+    let dir = repo().join("tests/scenarios/late-heartbeat");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let html = out_dir().join("late-heartbeat.html");
+    keepsight_report(&dir.join("capture.pcapng"), &dir.join("app.log"), &html);
+    let dom = render(&html).unwrap_or_else(|e| panic!("{}: {e}", html.display()));
+    let incidents = truth["incidents"].as_array().unwrap();
+    assert!(!incidents.is_empty());
+    let blocks = stream_blocks(&dom);
+    let mut late_total = 0;
+    for b in &blocks {
+        let late = elements(b, "pt late");
+        late_total += late.len();
+        let head = between(b, "<h3>", "</h3>").unwrap();
+        let inc = incidents.iter().find(|i| {
+            head.contains(&format!(
+                "{}:{} →",
+                i["client_addr"].as_str().unwrap(),
+                i["client_port"]
+            ))
+        });
+        match inc {
+            Some(i) => {
+                assert_eq!(late.len(), 1, "{head}");
+                let g: f64 = late[0]["data-gap"].parse().unwrap();
+                let want = i["gap_s"].as_f64().unwrap();
+                assert!(
+                    (g - want).abs() < 0.005,
+                    "{head}: {g} s drawn, script says {want} s"
+                );
+                // Its reset is drawn, by the side the script says.
+                assert!(b.contains(&format!("ended by {} RST", i["rst_by"].as_str().unwrap())));
+            }
+            None => assert!(
+                late.is_empty(),
+                "{head}: a late beat the script did not make"
+            ),
+        }
+    }
+    assert_eq!(late_total, incidents.len());
+}
+
 /// The rendered timelines, one string per `<div class="stream">`.
 fn stream_blocks(dom: &str) -> Vec<&str> {
     let mut starts: Vec<usize> = dom
