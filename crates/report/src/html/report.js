@@ -66,6 +66,8 @@
   function timeline(s, parent) {
     var lanes = [["packets", 34], ["heartbeats", 22], ["http", 20], ["keep-alive / retx", 18], ["open / close", 18],
                  ["idle gaps", 22], ["log lines", 16], ["findings", 18]];
+    // The HTTP lane only where there is HTTP.
+    if (!s.exchanges) lanes.splice(2, 1);
     var H = 8, y = {};
     lanes.forEach(function (l) { y[l[0]] = [H, l[1]]; H += l[1] + 4; });
     var axisY = H; H += 22;
@@ -110,7 +112,7 @@
     // HTTP exchanges: a bar from the request to the start of its response; reuse races and
     // framing faults (the HTTP analyser's verdicts) tall and coloured.
     var xy = y["http"];
-    if (s.exchanges) {
+    if (xy && s.exchanges) {
       var xs = s.exchanges;
       if (xs.buckets) {
         // More requests than drawn one by one: requests per time slot, under the kept ones.
