@@ -280,6 +280,95 @@ fn follow_yaml_ranges_and_udp_match_tshark() {
     }
 }
 
+/// A hand-written pcap of one UDP conversation whose first datagram is empty (so it must not
+/// make its sender Node 0), with more empty datagrams between data.
+fn udp_with_empty_datagrams() -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in [0xa1b2c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let a = ([10, 0, 0, 1], 5000u16);
+    let b = ([10, 0, 0, 2], 53u16);
+    let dgrams: [(bool, &[u8]); 5] = [
+        (false, b""),
+        (true, b"hello"),
+        (false, b""),
+        (true, b""),
+        (
+            false,
+            b"world, with a payload longer than one line of base64 output in yaml",
+        ),
+    ];
+    for (t, (from_a, payload)) in dgrams.iter().enumerate() {
+        let (src, dst) = if *from_a { (a, b) } else { (b, a) };
+        let udp_len = 8 + payload.len() as u16;
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
+        let total = 20 + udp_len;
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
+        f.extend_from_slice(&src.0);
+        f.extend_from_slice(&dst.0);
+        f.extend_from_slice(&src.1.to_be_bytes());
+        f.extend_from_slice(&dst.1.to_be_bytes());
+        f.extend_from_slice(&udp_len.to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(payload);
+        for v in [
+            1_795_000_000 + t as u32,
+            250_000,
+            f.len() as u32,
+            f.len() as u32,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&f);
+    }
+    out
+}
+
+#[test]
+fn udp_follow_skips_empty_datagrams_like_tshark() {
+    if !tshark_available() {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("follow_oracle");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cap = dir.join("udp-empty.pcap");
+    std::fs::write(&cap, udp_with_empty_datagrams()).unwrap();
+    let f = cap.to_str().unwrap();
+    let specs = ["ascii", "hex", "raw", "yaml"];
+    for fmt in specs {
+        let (_, theirs, _) = run(
+            "tshark",
+            &["-q", "-r", f, "-z", &format!("follow,udp,{fmt},0")],
+        );
+        let (code, ours, err) = run(
+            "keepsight",
+            &["follow", f, "0", "--proto", "udp", "--format", fmt],
+        );
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(ours, theirs, "{fmt}");
+        // Node 0 is the sender of the first datagram with data, not of the empty one.
+        assert!(
+            ours.contains("Node 0: 10.0.0.1:5000")
+                || ours.contains("host: 10.0.0.1\n    port: 5000"),
+            "{fmt}: {ours}"
+        );
+    }
+}
+
 /// A range tshark rejects is a usage error here, with tshark's reason; nothing is printed.
 #[test]
 fn bad_ranges_are_usage_errors() {

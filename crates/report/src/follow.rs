@@ -1,8 +1,9 @@
 //! `-z follow,tcp|udp,ascii|hex|raw|yaml,FILTER[,RANGE]`: one conversation's payload, in
 //! tshark 4.0.17's chunks and layouts.
 //!
-//! UDP is simple: every datagram of the conversation is one chunk (a fragmented datagram
-//! counts on the frame that completes it, as `udp.stream` does). TCP needs reassembly.
+//! UDP is simple: every non-empty datagram of the conversation is one chunk (a fragmented
+//! datagram counts on the frame that completes it, as `udp.stream` does; an empty one is
+//! skipped, and does not make its sender Node 0). TCP needs reassembly.
 //!
 //! The reassembly follows the rules of tshark's follow tap (facts checked on the corpus):
 //! - Node 0 is the source of the first frame of the stream;
@@ -301,6 +302,10 @@ impl Follow {
         // what was captured.
         let end = usize::from(h.length()).clamp(8, bytes.len());
         let data = bytes[8..end].to_vec();
+        // tshark's follow skips an empty datagram altogether: it names no node either.
+        if data.is_empty() {
+            return;
+        }
         let (n0, _) = *self.nodes.get_or_insert((src, dst));
         let node = usize::from(src != n0);
         self.written[node] += data.len() as u64;
