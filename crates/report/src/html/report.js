@@ -269,7 +269,12 @@
      ["hx", "HTTP request → response"], ["hx race", "HTTP reuse race"], ["hx fault", "HTTP framing fault"],
      ["ka ok", "TCP keep-alive probe answered (line to its ACK)"], ["ka lost", "TCP keep-alive probe unanswered"],
      ["retx", "retransmission"], ["syn", "SYN"], ["fin", "FIN"], ["rst", "RST"], ["gap", "idle ≥ 5 s, red past a middlebox timeout (dashed: where it expires)"],
-     ["log", "matched log line"]].forEach(function (l) {
+     ["log", "matched log line"]].filter(function (l) {
+      // Legend entries only for marks some drawn stream can have.
+      if (l[0].indexOf("hx") === 0) return D.streams.some(function (s) { return s.exchanges; });
+      if (l[0].indexOf("ka ") === 0) return D.streams.some(function (s) { return s.ka && s.ka.probes; });
+      return true;
+    }).forEach(function (l) {
       var sp = h("span", {}, legend), sw = el("svg", { viewBox: "0 0 10 10", width: 10, height: 10,
         style: "display:inline-block;width:10px;margin-right:3px" }, sp);
       el("rect", { width: 10, height: 10, "class": (l[0] === "late" ? "beat late" : l[0]) + " swatch" }, sw);
