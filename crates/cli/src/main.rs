@@ -33,7 +33,7 @@ enum Command {
     Expert(cmd::expert::Args),
     /// TCP conversations as tshark -z conv,tcp counts them, plus how each ended, idle gaps, heartbeat period.
     Conv(cmd::conv::Args),
-    /// One TCP stream's payload as tshark -z follow,tcp prints it (ascii, hex, raw).
+    /// One TCP or UDP conversation's payload as tshark -z follow prints it (ascii, hex, raw, yaml; chunk ranges).
     Follow(cmd::follow::Args),
     /// List the packets of a capture the way tshark does (summary lines, -T fields, -T json).
     Packets(cmd::packets::Args),

@@ -338,7 +338,318 @@ fn http_scenario_report_lists_every_connection_in_chromium() {
         })
         .count();
     assert_eq!(http.matches(">reuse race<").count(), races, "{http}");
+
+    // Every exchange the scenario's client made is drawn on its connection's timeline, one bar
+    // per request; the reused requests the server reset are marked as reuse races, and the two
+    // responses whose framing the script broke (a body cut short, a stray byte after the body)
+    // as framing faults, on the right connections.
+    let blocks = stream_blocks(&dom);
+    let mut drawn_races = 0;
+    for c in conns {
+        let port = c["client_port"].as_u64().unwrap();
+        let client = format!("{}:{port}", truth["client_addr"].as_str().unwrap());
+        let block = blocks
+            .iter()
+            .find(|b| {
+                between(b, "<h3>", "</h3>").is_some_and(|h| h.contains(&format!("{client} →")))
+            })
+            .unwrap_or_else(|| panic!("no timeline for {client}"));
+        let plain = elements(block, "hx").len();
+        let race = elements(block, "hx race").len();
+        let fault = elements(block, "hx fault").len();
+        let ids = c["ids"].as_array().unwrap().len();
+        assert_eq!(plain + race + fault, ids, "{client}: exchanges drawn");
+        let exchanges: Vec<&Value> = truth["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["client_port"].as_u64() == Some(port))
+            .collect();
+        let broken = exchanges
+            .iter()
+            .filter(|x| {
+                x["response"]["ended"] == "timeout-in-body"
+                    || x["response"]["extra_after_body"]
+                        .as_str()
+                        .is_some_and(|e| !e.is_empty())
+            })
+            .count();
+        assert_eq!(fault, broken, "{client}: framing faults drawn");
+        let reset = c["end"].as_str().is_some_and(|e| e.contains("RST"))
+            || c["outcome"] == "eof-before-headers";
+        assert_eq!(race, usize::from(reset), "{client}: reuse race drawn");
+        drawn_races += race;
+    }
+    assert_eq!(drawn_races, races);
     screenshot(&html, &out_dir().join("http-keepalive.png"), 3000);
+}
+
+/// late-heartbeat: the recording script made two clients send one beat late (and reset); each
+/// such beat, and only those, is drawn late with the interval the script measured, on the
+/// connection the script names.
+#[test]
+fn late_heartbeat_scenario_report_marks_the_late_beats_in_chromium() {
+    let dir = repo().join("tests/scenarios/late-heartbeat");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let html = out_dir().join("late-heartbeat.html");
+    keepsight_report(&dir.join("capture.pcapng"), &dir.join("app.log"), &html);
+    let dom = render(&html).unwrap_or_else(|e| panic!("{}: {e}", html.display()));
+    let incidents = truth["incidents"].as_array().unwrap();
+    assert!(!incidents.is_empty());
+    let blocks = stream_blocks(&dom);
+    let mut late_total = 0;
+    for b in &blocks {
+        let late = elements(b, "pt late");
+        late_total += late.len();
+        let head = between(b, "<h3>", "</h3>").unwrap();
+        let inc = incidents.iter().find(|i| {
+            head.contains(&format!(
+                "{}:{} →",
+                i["client_addr"].as_str().unwrap(),
+                i["client_port"]
+            ))
+        });
+        match inc {
+            Some(i) => {
+                assert_eq!(late.len(), 1, "{head}");
+                let g: f64 = late[0]["data-gap"].parse().unwrap();
+                let want = i["gap_s"].as_f64().unwrap();
+                assert!(
+                    (g - want).abs() < 0.005,
+                    "{head}: {g} s drawn, script says {want} s"
+                );
+                // Its reset is drawn, by the side the script says.
+                assert!(b.contains(&format!("ended by {} RST", i["rst_by"].as_str().unwrap())));
+            }
+            None => assert!(
+                late.is_empty(),
+                "{head}: a late beat the script did not make"
+            ),
+        }
+    }
+    assert_eq!(late_total, incidents.len());
+}
+
+/// A classic pcap of one HTTP/1.1 keep-alive connection: `n` request/response exchanges one
+/// second apart, then the server's idle close (FIN) and a request sent after it, which the
+/// server resets (a reuse race). Ethernet/IPv4/TCP written by hand: the page's input must be
+/// known exactly.
+fn many_exchanges_pcap(n: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in [0xa1b2c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    // Version 2.4 is two u16 fields: fix the second word written above.
+    out[4..8].copy_from_slice(&[2, 0, 4, 0]);
+    let c = ([10, 1, 0, 1], 40000u16);
+    let sv = ([10, 1, 0, 2], 80u16);
+    let mut seq = [1000u32, 5000u32];
+    let frame = |out: &mut Vec<u8>,
+                 t_us: u64,
+                 from_client: bool,
+                 flags: u8,
+                 payload: &[u8],
+                 seq: &mut [u32; 2]| {
+        let (src, dst) = if from_client { (c, sv) } else { (sv, c) };
+        let i = usize::from(!from_client);
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
+        let total = (40 + payload.len()) as u16;
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ]);
+        f.extend_from_slice(&src.0);
+        f.extend_from_slice(&dst.0);
+        f.extend_from_slice(&src.1.to_be_bytes());
+        f.extend_from_slice(&dst.1.to_be_bytes());
+        f.extend_from_slice(&seq[i].to_be_bytes());
+        let ack = if flags & 0x10 != 0 { seq[1 - i] } else { 0 };
+        f.extend_from_slice(&ack.to_be_bytes());
+        f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(payload);
+        seq[i] = seq[i].wrapping_add(payload.len() as u32 + u32::from(flags & 0x03 != 0));
+        for v in [
+            (t_us / 1_000_000) as u32,
+            (t_us % 1_000_000) as u32,
+            f.len() as u32,
+            f.len() as u32,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&f);
+    };
+    let t0 = 1_795_000_000_000_000u64;
+    frame(&mut out, t0, true, 0x02, b"", &mut seq);
+    frame(&mut out, t0 + 100, false, 0x12, b"", &mut seq);
+    frame(&mut out, t0 + 200, true, 0x10, b"", &mut seq);
+    let mut t = t0 + 1000;
+    for i in 0..n {
+        let req = format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n");
+        frame(&mut out, t, true, 0x18, req.as_bytes(), &mut seq);
+        frame(
+            &mut out,
+            t + 300,
+            false,
+            0x18,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            &mut seq,
+        );
+        frame(&mut out, t + 400, true, 0x10, b"", &mut seq);
+        t += 1_000_000;
+    }
+    // The server's keep-alive timeout, then the client reuses the closed connection.
+    frame(&mut out, t + 1_000_000, false, 0x11, b"", &mut seq);
+    frame(&mut out, t + 1_000_100, true, 0x10, b"", &mut seq);
+    frame(
+        &mut out,
+        t + 1_500_000,
+        true,
+        0x18,
+        b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n",
+        &mut seq,
+    );
+    frame(&mut out, t + 1_500_100, false, 0x04, b"", &mut seq);
+    out
+}
+
+/// More exchanges than are drawn one by one: the first ones and the latest (the reuse race)
+/// are drawn, every request is counted per time slot, and the page still draws cleanly.
+#[test]
+fn many_http_exchanges_are_aggregated_in_chromium() {
+    let n = 150;
+    let cap = out_dir().join("many-exchanges.pcap");
+    std::fs::write(&cap, many_exchanges_pcap(n)).unwrap();
+    let html = out_dir().join("many-exchanges.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .arg("report")
+        .arg(&cap)
+        .arg("-o")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&html).unwrap();
+    let blob: Value = serde_json::from_str(
+        between(
+            &text,
+            "<script id=\"data\" type=\"application/json\">",
+            "</script>",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let x = &blob["streams"][0]["exchanges"];
+    assert_eq!(x["seen"], n + 1);
+    let counted: u64 = x["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, u64::from(n + 1));
+    let dom = render(&html).unwrap_or_else(|e| panic!("{}: {e}", html.display()));
+    let kept = elements(&dom, "hx").len();
+    let race = elements(&dom, "hx race");
+    assert_eq!(race.len(), 1);
+    assert_eq!(
+        kept + 1,
+        64,
+        "the first 63 exchanges and the reuse race are drawn"
+    );
+    // The race is the request sent after the server's FIN: the last frame but one.
+    let frames = 3 + 3 * n + 4;
+    assert_eq!(race[0]["data-frame"], (frames - 1).to_string());
+    assert!(!elements(&dom, "hxbar").is_empty());
+    assert!(dom.contains(&format!("all {} counted per time slot", n + 1)));
+}
+
+/// The rendered timelines, one string per `<div class="stream">`.
+fn stream_blocks(dom: &str) -> Vec<&str> {
+    let mut starts: Vec<usize> = dom
+        .match_indices("<div class=\"stream\"")
+        .map(|(i, _)| i)
+        .collect();
+    let end = dom[starts.last().copied().unwrap_or(0)..]
+        .find("</section>")
+        .map_or(dom.len(), |e| e + starts.last().copied().unwrap_or(0));
+    starts.push(end);
+    starts.windows(2).map(|w| &dom[w[0]..w[1]]).collect()
+}
+
+/// Count of frames of `capture` matching a display filter, by tshark; `None` without tshark.
+fn tshark_count(capture: &Path, filter: &str) -> Option<usize> {
+    let out = Command::new("tshark")
+        .args(["-r".as_ref(), capture.as_os_str()])
+        .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "tshark -Y {filter}");
+    Some(String::from_utf8_lossy(&out.stdout).lines().count())
+}
+
+/// keepalive-dead-peer: the client's kernel probes an idle connection; the peer answers until
+/// the script cuts it off, then three probes go unanswered and the kernel resets. The page
+/// draws answered and unanswered probes differently, and as many unanswered ones as tshark
+/// finds probes without a keep-alive ACK (and as the script counted through TCP_INFO).
+#[test]
+fn dead_peer_report_draws_unanswered_probes_in_chromium() {
+    let dir = repo().join("tests/scenarios/keepalive-dead-peer");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let capture = dir.join("capture-client.pcapng");
+    let html = out_dir().join("keepalive-dead-peer.html");
+    keepsight_report(&capture, &dir.join("app.log"), &html);
+    let dom = render(&html).unwrap_or_else(|e| panic!("{}: {e}", html.display()));
+    let lost = elements(&dom, "ka lost");
+    let answered = elements(&dom, "ka ok");
+    let expected = truth["expected"]["unanswered_probes"].as_u64().unwrap() as usize;
+    assert_eq!(lost.len(), expected, "unanswered probes drawn");
+    assert!(!answered.is_empty(), "the answered probes are drawn too");
+    // Each answered probe is joined to the ACK that answered it.
+    assert_eq!(elements(&dom, "kaack").len(), answered.len());
+    match (
+        tshark_count(&capture, "tcp.analysis.keep_alive"),
+        tshark_count(&capture, "tcp.analysis.keep_alive_ack"),
+    ) {
+        (Some(probes), Some(acks)) => {
+            assert_eq!(
+                lost.len(),
+                probes - acks,
+                "tshark: {probes} probes, {acks} ACKs"
+            );
+            assert_eq!(answered.len(), acks);
+        }
+        _ => eprintln!("tshark not installed: compared with truth.json only"),
+    }
+    // The unanswered ones are the last probes before the reset, one per second as configured.
+    let frames: Vec<u32> = lost
+        .iter()
+        .map(|a| a["data-frame"].parse().unwrap())
+        .collect();
+    let ok_frames: Vec<u32> = answered
+        .iter()
+        .map(|a| a["data-frame"].parse().unwrap())
+        .collect();
+    assert!(
+        frames.iter().min() > ok_frames.iter().max(),
+        "{frames:?} after {ok_frames:?}"
+    );
+    assert!(dom.contains(&format!("{} unanswered", expected)));
 }
 
 /// Exit statuses and messages for bad input, without a browser: a damaged capture still gets

@@ -1,4 +1,9 @@
-//! `-z follow,tcp,ascii|hex|raw`: one stream's payload, in tshark 4.0.17's chunks.
+//! `-z follow,tcp|udp,ascii|hex|raw|yaml,FILTER[,RANGE]`: one conversation's payload, in
+//! tshark 4.0.17's chunks and layouts.
+//!
+//! UDP is simple: every non-empty datagram of the conversation is one chunk (a fragmented
+//! datagram counts on the frame that completes it, as `udp.stream` does; an empty one is
+//! skipped, and does not make its sender Node 0). TCP needs reassembly.
 //!
 //! The reassembly follows the rules of tshark's follow tap (facts checked on the corpus):
 //! - Node 0 is the source of the first frame of the stream;
@@ -43,18 +48,72 @@ impl Selector {
     }
 
     /// The `Filter:` line tshark prints.
-    pub fn filter_text(&self) -> String {
+    pub fn filter_text(&self, proto: Proto) -> String {
+        let p = proto.name();
         match self {
-            Selector::Stream(n) => format!("tcp.stream eq {n}"),
+            Selector::Stream(n) => format!("{p}.stream eq {n}"),
             Selector::Endpoints(a, b) => {
                 let v = if a.is_ipv6() { "v6" } else { "" };
                 let (ai, ap, bi, bp) = (a.ip(), a.port(), b.ip(), b.port());
                 format!(
-                    "((ip{v}.src eq {ai} and tcp.srcport eq {ap}) and (ip{v}.dst eq {bi} and tcp.dstport eq {bp})) or \
-                     ((ip{v}.src eq {bi} and tcp.srcport eq {bp}) and (ip{v}.dst eq {ai} and tcp.dstport eq {ap}))"
+                    "((ip{v}.src eq {ai} and {p}.srcport eq {ap}) and (ip{v}.dst eq {bi} and {p}.dstport eq {bp})) or \
+                     ((ip{v}.src eq {bi} and {p}.srcport eq {bp}) and (ip{v}.dst eq {ai} and {p}.dstport eq {ap}))"
                 )
             }
         }
+    }
+}
+
+/// The transport followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// tshark's optional `RANGE`: chunks `first..=last`, counted from 1 over both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl Range {
+    /// Parses `N` or `N-M` (1 <= N <= M). The error is tshark's own message for that input.
+    pub fn parse(s: &str) -> Result<Range, &'static str> {
+        let mut parts = s.split('-');
+        let num = |p: Option<&str>| -> Result<u64, &'static str> {
+            let p = p.ok_or("Invalid range.")?;
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err("Invalid range.");
+            }
+            p.parse().map_err(|_| "Invalid range.")
+        };
+        let first = num(parts.next())?;
+        let last = match parts.next() {
+            Some(p) => num(Some(p))?,
+            None => first,
+        };
+        if parts.next().is_some() {
+            return Err("Invalid parameter.");
+        }
+        if first == 0 || last < first {
+            return Err("Invalid range value.");
+        }
+        Ok(Range { first, last })
+    }
+
+    fn contains(&self, n: u64) -> bool {
+        (self.first..=self.last).contains(&n)
     }
 }
 
@@ -74,6 +133,8 @@ pub struct Chunk {
     pub node: usize,
     /// The frame that delivered it (for a gap marker: the frame whose ACK revealed the gap).
     pub frame: u32,
+    /// That frame's time, ns since the epoch; 0 for a gap marker (tshark's YAML says 0 too).
+    pub ts_ns: i64,
     pub data: Vec<u8>,
     /// True for tshark's `[N bytes missing in capture file]` stand-in.
     pub gap: bool,
@@ -81,6 +142,7 @@ pub struct Chunk {
 
 struct Pending {
     frame: u32,
+    ts_ns: i64,
     seq: u32,
     data: Vec<u8>,
 }
@@ -93,6 +155,7 @@ fn lt(a: u32, b: u32) -> bool {
 /// The follow state machine for one conversation.
 pub struct Follow {
     selector: Selector,
+    proto: Proto,
     nodes: Option<(SocketAddr, SocketAddr)>,
     next_seq: [u32; 2],
     written: [u64; 2],
@@ -101,9 +164,15 @@ pub struct Follow {
 }
 
 impl Follow {
+    /// Follows a TCP conversation.
     pub fn new(selector: Selector) -> Self {
+        Self::with_proto(selector, Proto::Tcp)
+    }
+
+    pub fn with_proto(selector: Selector, proto: Proto) -> Self {
         Follow {
             selector,
+            proto,
             nodes: None,
             next_seq: [0; 2],
             written: [0; 2],
@@ -129,6 +198,10 @@ impl Follow {
 
     /// Feed every frame of the capture in file order; frames of other streams are ignored.
     pub fn on_frame(&mut self, frame: &Frame<'_>) {
+        if self.proto == Proto::Udp {
+            self.on_udp(frame);
+            return;
+        }
         let Some(tcp) = frame.tcp.as_ref() else {
             return;
         };
@@ -188,6 +261,7 @@ impl Follow {
             self.out.push(Chunk {
                 node,
                 frame: frame.number,
+                ts_ns: frame.ts_ns,
                 data,
                 gap: false,
             });
@@ -195,10 +269,53 @@ impl Follow {
         } else {
             self.pending[node].push(Pending {
                 frame: frame.number,
+                ts_ns: frame.ts_ns,
                 seq,
                 data,
             });
         }
+    }
+
+    /// A UDP frame: its datagram's payload is one chunk.
+    fn on_udp(&mut self, frame: &Frame<'_>) {
+        // Only frames that carry a whole datagram have a udp.stream (not the first fragments).
+        let Some(stream) = frame.udp_stream else {
+            return;
+        };
+        let Some((src, dst)) = frame.endpoints() else {
+            return;
+        };
+        let selected = match self.selector {
+            Selector::Stream(n) => stream == n,
+            Selector::Endpoints(a, b) => (src == a && dst == b) || (src == b && dst == a),
+        };
+        if !selected {
+            return;
+        }
+        let Some(bytes) = frame.udp_bytes() else {
+            return;
+        };
+        let Some(h) = keepsight_wire::UdpHeader::new(bytes) else {
+            return;
+        };
+        // The payload as the UDP length bounds it (trailing padding is not payload), cut to
+        // what was captured.
+        let end = usize::from(h.length()).clamp(8, bytes.len());
+        let data = bytes[8..end].to_vec();
+        // tshark's follow skips an empty datagram altogether: it names no node either.
+        if data.is_empty() {
+            return;
+        }
+        let (n0, _) = *self.nodes.get_or_insert((src, dst));
+        let node = usize::from(src != n0);
+        self.written[node] += data.len() as u64;
+        self.out.push(Chunk {
+            node,
+            frame: frame.number,
+            ts_ns: frame.ts_ns,
+            data,
+            gap: false,
+        });
     }
 
     /// Applies at most one waiting segment of `node`; true when something changed.
@@ -224,6 +341,7 @@ impl Follow {
                         self.out.push(Chunk {
                             node,
                             frame: p.frame,
+                            ts_ns: p.ts_ns,
                             data,
                             gap: false,
                         });
@@ -239,6 +357,7 @@ impl Follow {
                     self.out.push(Chunk {
                         node,
                         frame: p.frame,
+                        ts_ns: p.ts_ns,
                         data: p.data,
                         gap: false,
                     });
@@ -254,6 +373,7 @@ impl Follow {
             self.out.push(Chunk {
                 node,
                 frame,
+                ts_ns: 0,
                 data,
                 gap: true,
             });
@@ -269,6 +389,8 @@ pub enum Format {
     Ascii,
     Hex,
     Raw,
+    /// tshark's YAML: the peers, then per chunk its frame, peer, time and base64 data.
+    Yaml,
 }
 
 impl Format {
@@ -277,49 +399,114 @@ impl Format {
             Format::Ascii => "ascii",
             Format::Hex => "hex",
             Format::Raw => "raw",
+            Format::Yaml => "yaml",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s {
+            "ascii" => Format::Ascii,
+            "hex" => Format::Hex,
+            "raw" => Format::Raw,
+            "yaml" => Format::Yaml,
+            _ => return None,
+        })
     }
 }
 
-/// Renders chunks the way tshark's `-z follow` does, keeping per-node hex offsets.
+/// Renders chunks the way tshark's `-z follow` does, keeping per-node hex offsets and the
+/// chunk count for the range.
 pub struct Printer {
     format: Format,
+    proto: Proto,
+    range: Option<Range>,
+    /// Chunks seen so far (printed or not): the range counts them from 1.
+    seen: u64,
     offset: [u64; 2],
 }
 
 pub const RULE: &str = "===================================================================";
 
 impl Printer {
+    /// A TCP printer for every chunk.
     pub fn new(format: Format) -> Self {
+        Self::with(format, Proto::Tcp, None)
+    }
+
+    pub fn with(format: Format, proto: Proto, range: Option<Range>) -> Self {
         Printer {
             format,
+            proto,
+            range,
+            seen: 0,
             offset: [0; 2],
         }
     }
 
     /// The lines before the data.
     pub fn header(&self, selector: &Selector, nodes: Option<(SocketAddr, SocketAddr)>) -> String {
+        if self.format == Format::Yaml {
+            let peer = |n: usize, a: Option<SocketAddr>| {
+                // No frame matched: an empty host and port 0, as tshark prints.
+                let (host, port) = a.map_or((String::new(), 0), |a| (a.ip().to_string(), a.port()));
+                format!("  - peer: {n}\n    host: {host}\n    port: {port}\n")
+            };
+            return format!(
+                "peers:\n{}{}packets:\n",
+                peer(0, nodes.map(|n| n.0)),
+                peer(1, nodes.map(|n| n.1))
+            );
+        }
         let (n0, n1) = match nodes {
             Some((a, b)) => (a.to_string(), b.to_string()),
             // tshark prints an empty address and port 0 when no frame matched.
             None => (":0".to_string(), ":0".to_string()),
         };
         format!(
-            "\n{RULE}\nFollow: tcp,{}\nFilter: {}\nNode 0: {n0}\nNode 1: {n1}\n",
+            "\n{RULE}\nFollow: {},{}\nFilter: {}\nNode 0: {n0}\nNode 1: {n1}\n",
+            self.proto.name(),
             self.format.name(),
-            selector.filter_text()
+            selector.filter_text(self.proto)
         )
     }
 
     pub fn footer(&self) -> String {
-        format!("{RULE}\n")
+        match self.format {
+            Format::Yaml => String::new(),
+            _ => format!("{RULE}\n"),
+        }
     }
 
     /// Appends one chunk's text to `out` (bytes: ascii mode passes CR/LF and the printable
     /// range through unchanged).
     pub fn chunk(&mut self, c: &Chunk, out: &mut Vec<u8>) {
+        self.seen += 1;
+        if self.range.is_some_and(|r| !r.contains(self.seen)) {
+            // Out of range, but its bytes still move that node's hex offset (as in tshark).
+            self.offset[c.node] += c.data.len() as u64;
+            return;
+        }
         let tab: &[u8] = if c.node == 1 { b"\t" } else { b"" };
         match self.format {
+            Format::Yaml => {
+                // tshark goes through a double (seconds + nanoseconds / 1e9) and prints it
+                // with 9 decimals, so the last digits are the double's, not the capture's.
+                let secs = c.ts_ns.div_euclid(1_000_000_000) as f64;
+                let nanos = c.ts_ns.rem_euclid(1_000_000_000) as f64;
+                let t = secs + nanos / 1e9;
+                let mut s = format!(
+                    "  - packet: {}\n    peer: {}\n    timestamp: {t:.9}\n    data: !!binary |\n",
+                    c.frame, c.node
+                );
+                // Base64 in lines of 76 characters, as tshark writes it.
+                let b64 = base64(&c.data);
+                for line in b64.as_bytes().chunks(76) {
+                    s.push_str("      ");
+                    s.push_str(std::str::from_utf8(line).unwrap_or_default());
+                    s.push('\n');
+                }
+                out.extend_from_slice(s.as_bytes());
+            }
             Format::Ascii => {
                 out.extend_from_slice(tab);
                 out.extend_from_slice(format!("{}\n", c.data.len()).as_bytes());
@@ -381,6 +568,25 @@ impl Printer {
     }
 }
 
+/// Standard base64 with padding (RFC 4648 §4). Small enough not to need a dependency.
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,7 +596,7 @@ mod tests {
         assert_eq!(Selector::parse("3"), Some(Selector::Stream(3)));
         let s = Selector::parse("10.0.0.1:40000,10.0.0.2:7777").unwrap();
         assert_eq!(
-            s.filter_text(),
+            s.filter_text(Proto::Tcp),
             "((ip.src eq 10.0.0.1 and tcp.srcport eq 40000) and (ip.dst eq 10.0.0.2 and tcp.dstport eq 7777)) or \
              ((ip.src eq 10.0.0.2 and tcp.srcport eq 7777) and (ip.dst eq 10.0.0.1 and tcp.dstport eq 40000))"
         );
@@ -400,6 +606,33 @@ mod tests {
         ));
         assert_eq!(Selector::parse("x"), None);
         assert_eq!(Selector::parse("1.2.3.4:99999,1.2.3.5:1"), None);
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
+
+    #[test]
+    fn ranges_parse_like_tshark() {
+        assert_eq!(Range::parse("2"), Ok(Range { first: 2, last: 2 }));
+        assert_eq!(Range::parse("2-5"), Ok(Range { first: 2, last: 5 }));
+        assert_eq!(Range::parse("0"), Err("Invalid range value."));
+        assert_eq!(Range::parse("0-1"), Err("Invalid range value."));
+        assert_eq!(Range::parse("3-2"), Err("Invalid range value."));
+        assert_eq!(Range::parse("a"), Err("Invalid range."));
+        assert_eq!(Range::parse(""), Err("Invalid range."));
+        assert_eq!(Range::parse("1-2-3"), Err("Invalid parameter."));
     }
 
     #[test]

@@ -6,7 +6,17 @@
 //! packets (SYN, FIN, RST, keep-alive probes, retransmissions; capped per kind), its longest idle
 //! gaps, and the intervals between repeats of its small payloads (the heartbeat candidates;
 //! merged pairwise past [`POINTS`] points, keeping the longest interval of each pair so a late
-//! beat always survives). When a stream has been closed for a while it is retired: kept only if it
+//! beat always survives), whether each keep-alive probe got its keep-alive ACK, and its HTTP/1.x
+//! exchanges (the first [`EXCHANGES`] and the latest in detail, all of them counted in the
+//! packet buckets' time slots).
+//!
+//! HTTP exchanges are found cheaply, without the HTTP analyser's reassembly: a request is a
+//! non-retransmitted segment whose payload begins with a request line (`METHOD target
+//! HTTP/1.x`), a response one that begins with a status line; the response is paired with the
+//! oldest unanswered request of the other direction. A request line split across segments or a
+//! second message inside one segment (pipelining) is therefore not drawn; the page shows the
+//! analyser's own counts next to the drawing, and every verdict it draws (framing faults, reuse
+//! races) comes from the analyser. When a stream has been closed for a while it is retired: kept only if it
 //! scores among the [`Timelines::new`] `keep` most eventful, else dropped. Memory is therefore
 //! bounded by the live streams plus `keep` retired ones, never by the number of packets.
 
@@ -20,6 +30,8 @@ use std::net::SocketAddr;
 pub const BUCKETS: usize = 120;
 /// Heartbeat interval points per payload signature.
 pub const POINTS: usize = 256;
+/// HTTP exchanges kept in detail per stream (the last slot always holds the latest).
+pub const EXCHANGES: usize = 64;
 /// Notable packets kept per kind and stream (the last slot always holds the latest).
 const EVENTS_PER_KIND: usize = 24;
 /// Payload signatures followed per stream direction (like the diagnoser's candidates).
@@ -60,6 +72,51 @@ pub struct Event {
     pub kind: EventKind,
     /// Sent by the stream's first sender (endpoint A).
     pub from_a: bool,
+    /// For a keep-alive probe: the frame and time of the peer's keep-alive ACK (tshark's
+    /// `tcp.analysis.keep_alive_ack`), if one came.
+    pub answer: Option<(u32, i64)>,
+}
+
+/// One HTTP request and the response paired with it.
+#[derive(Clone, Copy, Debug)]
+pub struct Exchange {
+    pub req_ns: i64,
+    pub req_frame: u32,
+    /// The request was sent by endpoint A.
+    pub from_a: bool,
+    /// Frame and time of the segment that began the response.
+    pub resp: Option<(u32, i64)>,
+}
+
+fn is_request_start(p: &[u8]) -> bool {
+    const METHODS: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"TRACE ",
+    ];
+    if !METHODS.iter().any(|m| p.starts_with(m)) {
+        return false;
+    }
+    // The request line must end, in this segment, with the version.
+    let head = &p[..p.len().min(4096)];
+    let Some(eol) = head.iter().position(|&b| b == b'\n') else {
+        return false;
+    };
+    let line = head[..eol].strip_suffix(b"\r").unwrap_or(&head[..eol]);
+    line.len() >= 9 && line[line.len() - 9..line.len() - 1] == *b" HTTP/1."
+}
+
+fn is_response_start(p: &[u8]) -> bool {
+    p.len() >= 12
+        && p.starts_with(b"HTTP/1.")
+        && p[8] == b' '
+        && p[9..12].iter().all(u8::is_ascii_digit)
 }
 
 /// An idle gap: the frames (and times) before and after it.
@@ -183,6 +240,17 @@ pub struct Track {
     /// The longest idle gaps, longest first (at most 3).
     pub gaps: Vec<Gap>,
     pub sigs: Vec<Signature>,
+    /// Keep-alive probes seen and how many got their keep-alive ACK (all of them, kept or not).
+    pub ka_probes: u32,
+    pub ka_answered: u32,
+    /// Per direction (index 1 = sent by A): where in `events` its latest unanswered probe is.
+    ka_open: [Option<usize>; 2],
+    /// Per direction: its latest probe is still unanswered (for the counts).
+    ka_waiting: [bool; 2],
+    /// HTTP exchanges in detail, and requests per packet bucket (all of them).
+    pub exchanges: Vec<Exchange>,
+    pub requests: u64,
+    pub request_buckets: Vec<u32>,
     prev: Option<(i64, u32)>,
     closed_at: Option<i64>,
     /// Signatures not followed (more distinct small payloads than [`SIGS_PER_DIR`]).
@@ -203,6 +271,13 @@ impl Track {
             events_dropped: 0,
             gaps: Vec::new(),
             sigs: Vec::new(),
+            ka_probes: 0,
+            ka_answered: 0,
+            ka_open: [None; 2],
+            ka_waiting: [false; 2],
+            exchanges: Vec::new(),
+            requests: 0,
+            request_buckets: Vec::new(),
             prev: None,
             closed_at: None,
             sigs_full: [false; 2],
@@ -226,7 +301,9 @@ impl Track {
         }
         self.prev = Some((ts, seg.frame));
         let from_a = seg.src == self.a;
-        let mut ev = |kind| self.event(kind, ts, seg.frame, from_a);
+        let mut ev = |kind| {
+            self.event(kind, ts, seg.frame, from_a);
+        };
         if seg.has(flags::SYN) {
             ev(EventKind::Syn);
         }
@@ -238,9 +315,24 @@ impl Track {
         }
         let ka = seg.analysis & analysis::KEEP_ALIVE != 0;
         if ka {
-            ev(EventKind::KeepAlive);
+            self.ka_probes += 1;
+            let at = self.event(EventKind::KeepAlive, ts, seg.frame, from_a);
+            self.ka_open[usize::from(from_a)] = at;
+            self.ka_waiting[usize::from(from_a)] = true;
         } else if seg.analysis & analysis::ANY_RETRANSMISSION != 0 {
-            ev(EventKind::Retransmission);
+            self.event(EventKind::Retransmission, ts, seg.frame, from_a);
+        }
+        if seg.analysis & analysis::KEEP_ALIVE_ACK != 0 {
+            // It answers the other side's latest probe.
+            let other = usize::from(!from_a);
+            if std::mem::take(&mut self.ka_waiting[other]) {
+                self.ka_answered += 1;
+            }
+            if let Some(i) = self.ka_open[other].take() {
+                if let Some(e) = self.events.get_mut(i) {
+                    e.answer = Some((seg.frame, ts));
+                }
+            }
         }
         if seg.has(flags::FIN | flags::RST) {
             self.closed_at.get_or_insert(ts);
@@ -249,6 +341,40 @@ impl Track {
         if seg.len > 0 && seg.len <= MAX_BEAT_LEN && !retx && !ka && !seg.payload.is_empty() {
             self.beat(seg, from_a);
         }
+        if !retx && !ka && seg.payload.len() >= 12 {
+            self.http(seg.payload, ts, seg.frame, from_a);
+        }
+    }
+
+    fn http(&mut self, p: &[u8], ts: i64, frame: u32, from_a: bool) {
+        if is_request_start(p) {
+            self.requests += 1;
+            let i = (ts.saturating_sub(self.first_ns).max(0) / self.bucket_ns) as usize;
+            if self.request_buckets.len() <= i {
+                self.request_buckets.resize(i + 1, 0);
+            }
+            self.request_buckets[i] = self.request_buckets[i].saturating_add(1);
+            let x = Exchange {
+                req_ns: ts,
+                req_frame: frame,
+                from_a,
+                resp: None,
+            };
+            if self.exchanges.len() < EXCHANGES {
+                self.exchanges.push(x);
+            } else if let Some(last) = self.exchanges.last_mut() {
+                // Keep the first ones and the latest, as for the notable packets.
+                *last = x;
+            }
+        } else if is_response_start(p) {
+            if let Some(x) = self
+                .exchanges
+                .iter_mut()
+                .find(|x| x.from_a != from_a && x.resp.is_none())
+            {
+                x.resp = Some((frame, ts));
+            }
+        }
     }
 
     fn count(&mut self, ts: i64) {
@@ -256,6 +382,13 @@ impl Track {
         let mut i = off / self.bucket_ns;
         while i >= BUCKETS as i64 {
             self.buckets = self.buckets.chunks(2).map(|c| c.iter().sum()).collect();
+            if !self.request_buckets.is_empty() {
+                self.request_buckets = self
+                    .request_buckets
+                    .chunks(2)
+                    .map(|c| c.iter().sum())
+                    .collect();
+            }
             self.bucket_ns = self.bucket_ns.saturating_mul(2);
             i = off / self.bucket_ns;
         }
@@ -275,23 +408,31 @@ impl Track {
         self.gaps.truncate(3);
     }
 
-    fn event(&mut self, kind: EventKind, ts_ns: i64, frame: u32, from_a: bool) {
+    /// Keeps a notable packet; returns where it was stored.
+    fn event(&mut self, kind: EventKind, ts_ns: i64, frame: u32, from_a: bool) -> Option<usize> {
         let e = Event {
             ts_ns,
             frame,
             kind,
             from_a,
+            answer: None,
         };
         let same = self.events.iter().filter(|e| e.kind == kind).count();
         if same < EVENTS_PER_KIND {
             self.events.push(e);
-            return;
+            return Some(self.events.len() - 1);
         }
         // Keep the first ones and, in the last slot, the latest: how it began and how it ended.
         self.events_dropped += 1;
-        if let Some(last) = self.events.iter_mut().rev().find(|e| e.kind == kind) {
-            *last = e;
+        let i = self.events.iter().rposition(|e| e.kind == kind)?;
+        self.events[i] = e;
+        // The probe replaced there can no longer be answered on the page.
+        for open in &mut self.ka_open {
+            if *open == Some(i) {
+                *open = None;
+            }
         }
+        Some(i)
     }
 
     fn beat(&mut self, seg: &Segment<'_>, from_a: bool) {
@@ -547,6 +688,93 @@ mod tests {
         assert_eq!(late.frame, 2 * 1234 + 1);
         assert!(tr.events.iter().any(|e| e.kind == EventKind::Rst));
         assert!((tr.gaps[0].len_ns() as f64 / 1e9 - 1.699).abs() < 1e-6);
+    }
+
+    #[test]
+    fn keepalive_probes_are_paired_with_their_acks() {
+        let mut tl = Timelines::new(4);
+        let mut frame = 0;
+        let mut send = |tl: &mut Timelines, t: f64, from_a: bool, an: u32| {
+            frame += 1;
+            let mut s = seg(frame, t, from_a, b"", flags::ACK);
+            s.analysis = an;
+            tl.on_segment(&s);
+        };
+        // Two answered probes, then three unanswered, then one from B answered by A.
+        for i in 0..2 {
+            send(&mut tl, 1.0 + f64::from(i), true, analysis::KEEP_ALIVE);
+            send(&mut tl, 1.1 + f64::from(i), false, analysis::KEEP_ALIVE_ACK);
+        }
+        for i in 0..3 {
+            send(&mut tl, 5.0 + f64::from(i), true, analysis::KEEP_ALIVE);
+        }
+        send(&mut tl, 9.0, false, analysis::KEEP_ALIVE);
+        send(&mut tl, 9.1, true, analysis::KEEP_ALIVE_ACK);
+        let (kept, _) = tl.finish();
+        let t = &kept[&7];
+        assert_eq!((t.ka_probes, t.ka_answered), (6, 3));
+        let ka: Vec<(bool, Option<u32>)> = t
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::KeepAlive)
+            .map(|e| (e.from_a, e.answer.map(|a| a.0)))
+            .collect();
+        assert_eq!(
+            ka,
+            [
+                (true, Some(2)),
+                (true, Some(4)),
+                (true, None),
+                (true, None),
+                (true, None),
+                (false, Some(9))
+            ]
+        );
+    }
+
+    #[test]
+    fn http_exchanges_are_found_and_capped() {
+        assert!(is_request_start(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(is_request_start(b"POST /x?y HTTP/1.0\n"));
+        // A body that happens to begin with a method, or a request line split across segments.
+        assert!(!is_request_start(b"GET ready, set, go\r\n"));
+        assert!(!is_request_start(b"GET /a-very-long-path"));
+        assert!(is_response_start(b"HTTP/1.1 200 OK\r\n"));
+        assert!(!is_response_start(b"HTTP/1.1 2xx OK\r\n"));
+        let mut tl = Timelines::new(4);
+        let n = EXCHANGES as u32 + 36;
+        for i in 0..n {
+            let t = f64::from(i);
+            tl.on_segment(&seg(
+                2 * i + 1,
+                t,
+                true,
+                b"GET /a HTTP/1.1\r\n\r\n",
+                flags::ACK,
+            ));
+            tl.on_segment(&seg(
+                2 * i + 2,
+                t + 0.01,
+                false,
+                b"HTTP/1.1 204 No Content\r\n\r\n",
+                flags::ACK,
+            ));
+        }
+        let (kept, _) = tl.finish();
+        let t = &kept[&7];
+        assert_eq!(t.requests, u64::from(n));
+        assert_eq!(t.exchanges.len(), EXCHANGES);
+        assert_eq!(
+            t.request_buckets.iter().map(|&c| u64::from(c)).sum::<u64>(),
+            u64::from(n)
+        );
+        assert!(t.request_buckets.len() <= BUCKETS);
+        // The first ones and the latest, each with its response.
+        assert_eq!(t.exchanges[0].req_frame, 1);
+        assert_eq!(t.exchanges[0].resp.map(|r| r.0), Some(2));
+        let last = t.exchanges.last().unwrap();
+        assert_eq!(last.req_frame, 2 * (n - 1) + 1);
+        assert_eq!(last.resp.map(|r| r.0), Some(2 * n));
     }
 
     #[test]

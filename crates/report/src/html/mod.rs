@@ -9,9 +9,11 @@
 //! from one embedded JSON blob.
 //!
 //! Size is bounded whatever the capture: at most `max_streams` streams are drawn in detail (the
-//! others are named), each with at most [`collect::BUCKETS`] packet buckets and
-//! [`collect::POINTS`] heartbeat points; findings, conversations and HTTP connections are
-//! capped with a note saying how many were left out.
+//! others are named), each with at most [`collect::BUCKETS`] packet buckets,
+//! [`collect::POINTS`] heartbeat points and [`collect::EXCHANGES`] HTTP exchanges drawn one by
+//! one (the rest counted per bucket); findings, conversations and HTTP connections are capped
+//! with a note saying how many were left out. Keep-alive probes are drawn answered (joined to
+//! the peer's keep-alive ACK) or unanswered, as tshark's `keep_alive` / `keep_alive_ack` say.
 //!
 //! What it is not: it does not analyse anything itself (every verdict comes from
 //! `keepsight-diagnose` / `keepsight-http`), and it reads no file.

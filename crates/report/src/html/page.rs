@@ -599,11 +599,23 @@ fn stream_detail(
             "points": pts,
         }))
     });
+    // A keep-alive probe carries its answer: [t, frame] of the peer's keep-alive ACK, or null.
     let events: Vec<Value> = t
         .events
         .iter()
-        .map(|e| json!([rel(e.ts_ns), e.kind.name(), e.frame, side(e.from_a)]))
+        .map(|e| match (e.kind, e.answer) {
+            (EventKind::KeepAlive, a) => json!([
+                rel(e.ts_ns),
+                e.kind.name(),
+                e.frame,
+                side(e.from_a),
+                a.map(|(f, ts)| json!([rel(ts), f]))
+            ]),
+            _ => json!([rel(e.ts_ns), e.kind.name(), e.frame, side(e.from_a)]),
+        })
         .collect();
+    let conn = http.get(&t.stream).copied();
+    let exchanges = http_exchanges(t, conn, rel);
     let gaps: Vec<Value> = t
         .gaps
         .iter()
@@ -652,13 +664,98 @@ fn stream_detail(
         "gaps": gaps,
         "logs": logs,
         "findings": finding_ids,
-        "http": http.get(&t.stream).map(|c| json!({
+        "http": conn.map(|c| json!({
             "requests": c.requests, "responses": c.responses,
             "close": keepsight_http::report::close_text(&c.close),
+            "close_kind": c.close.kind_name(),
         })),
+        "exchanges": exchanges,
+        "ka": {"probes": t.ka_probes, "answered": t.ka_answered},
         "has": {
             "rst": t.events.iter().any(|e| e.kind == EventKind::Rst),
         },
+    })
+}
+
+/// The HTTP exchanges drawn on a stream's timeline: each kept one as [request time, response
+/// time or null, request frame, response frame or null, mark, what the mark means], where the
+/// mark is "race" for the request of a reuse race, "fault" for an exchange with a framing fault
+/// (both verdicts of the HTTP analyser), else "". When more requests were seen than kept,
+/// `buckets` holds the requests per packet bucket, and `marks` the analyser's faults that fall
+/// on exchanges not kept.
+fn http_exchanges(
+    t: &Track,
+    conn: Option<&keepsight_http::Connection>,
+    rel: &dyn Fn(i64) -> f64,
+) -> Value {
+    if t.requests == 0 && conn.is_none() {
+        return Value::Null;
+    }
+    let race = conn.and_then(|c| match &c.close {
+        keepsight_http::Close::ReuseRace { request_frame, .. } => {
+            Some((*request_frame, keepsight_http::report::close_text(&c.close)))
+        }
+        _ => None,
+    });
+    // Faulty messages by their first frame (the segment the collector saw begin them).
+    let mut faults: HashMap<u32, (i64, Vec<String>)> = HashMap::new();
+    for m in conn
+        .iter()
+        .flat_map(|c| c.messages.iter())
+        .filter(|m| m.is_faulty())
+    {
+        let texts = m
+            .verdicts
+            .iter()
+            .filter(|v| v.is_fault())
+            .map(|v| keepsight_http::report::verdict_text(m, v))
+            .collect();
+        faults.insert(m.first_frame, (m.first_ts_ns, texts));
+    }
+    let mut used = HashSet::new();
+    let list: Vec<Value> = t
+        .exchanges
+        .iter()
+        .map(|x| {
+            let resp_frame = x.resp.map(|r| r.0);
+            let (mark, why) = match (
+                &race,
+                faults.get(&x.req_frame),
+                resp_frame.and_then(|f| faults.get(&f)),
+            ) {
+                (Some((f, text)), _, _) if *f == x.req_frame => ("race", text.clone()),
+                (_, Some((_, w)), _) => {
+                    used.insert(x.req_frame);
+                    ("fault", w.join("; "))
+                }
+                (_, _, Some((_, w))) => {
+                    used.extend(resp_frame);
+                    ("fault", w.join("; "))
+                }
+                _ => ("", String::new()),
+            };
+            json!([
+                rel(x.req_ns),
+                x.resp.map(|r| rel(r.1)),
+                x.req_frame,
+                resp_frame,
+                mark,
+                why
+            ])
+        })
+        .collect();
+    let mut marks: Vec<Value> = faults
+        .iter()
+        .filter(|(f, _)| !used.contains(f))
+        .map(|(f, (ts, w))| json!([rel(*ts), f, "fault", w.join("; ")]))
+        .collect();
+    marks.sort_by(|a, b| a[1].as_u64().cmp(&b[1].as_u64()));
+    let complete = t.exchanges.len() as u64 == t.requests;
+    json!({
+        "list": list,
+        "seen": t.requests,
+        "buckets": if complete { Value::Null } else { json!(t.request_buckets) },
+        "marks": marks,
     })
 }
 
@@ -710,6 +807,24 @@ fn conversation_rows(
     out
 }
 
+/// The frames a connection's row lights up on its timeline: its reuse-race request and the
+/// first frames of its faulty messages (where the timeline draws them), else every request.
+fn highlight_frames(c: &keepsight_http::Connection) -> Vec<u32> {
+    let mut v: Vec<u32> = c
+        .messages
+        .iter()
+        .filter(|m| m.is_faulty())
+        .map(|m| m.first_frame)
+        .collect();
+    if let keepsight_http::Close::ReuseRace { request_frame, .. } = c.close {
+        v.push(request_frame);
+    }
+    v.sort_unstable();
+    v.dedup();
+    v.truncate(50);
+    v
+}
+
 fn http_data(inp: &Input<'_>, rel: &dyn Fn(i64) -> f64) -> Value {
     let h = inp.http;
     let mut conns: Vec<&keepsight_http::Connection> = h.connections.iter().collect();
@@ -739,6 +854,7 @@ fn http_data(inp: &Input<'_>, rel: &dyn Fn(i64) -> f64) -> Value {
                 keepsight_http::report::close_text(&c.close),
                 c.faulty_count,
                 rel(c.first_ts_ns),
+                highlight_frames(c),
             ])
         })
         .collect();
@@ -754,7 +870,15 @@ fn http_data(inp: &Input<'_>, rel: &dyn Fn(i64) -> f64) -> Value {
                 .filter(|v| v.is_fault())
                 .map(|v| keepsight_http::report::verdict_text(m, v))
                 .collect();
-            faults.push(json!([c.stream, m.frame, m.line(), texts, rel(m.ts_ns)]));
+            faults.push(json!([
+                c.stream,
+                m.frame,
+                m.line(),
+                texts,
+                // A message that never ended has no end time: its start stands in.
+                rel(if m.frame == 0 { m.first_ts_ns } else { m.ts_ns }),
+                m.first_frame
+            ]));
         }
     }
     let servers: Vec<Value> = h

@@ -64,8 +64,10 @@
   // ---- per-stream timeline -------------------------------------------------------------
   var W = 1100, LEFT = 92, RIGHT = 16;
   function timeline(s, parent) {
-    var lanes = [["packets", 34], ["heartbeats", 22], ["keep-alive / retx", 18], ["open / close", 18],
+    var lanes = [["packets", 34], ["heartbeats", 22], ["http", 20], ["keep-alive / retx", 18], ["open / close", 18],
                  ["idle gaps", 22], ["log lines", 16], ["findings", 18]];
+    // The HTTP lane only where there is HTTP.
+    if (!s.exchanges) lanes.splice(2, 1);
     var H = 8, y = {};
     lanes.forEach(function (l) { y[l[0]] = [H, l[1]]; H += l[1] + 4; });
     var axisY = H; H += 22;
@@ -107,13 +109,64 @@
     } else if (s.heartbeat) {
       el("text", { x: LEFT + 6, y: hy[0] + 15 }, svg, "heartbeat found, but its beats were not kept for drawing");
     }
-    // Notable packets.
+    // HTTP exchanges: a bar from the request to the start of its response; reuse races and
+    // framing faults (the HTTP analyser's verdicts) tall and coloured.
+    var xy = y["http"];
+    if (xy && s.exchanges) {
+      var xs = s.exchanges;
+      if (xs.buckets) {
+        // More requests than drawn one by one: requests per time slot, under the kept ones.
+        var maxr = 0;
+        xs.buckets.forEach(function (c) { if (c > maxr) maxr = c; });
+        xs.buckets.forEach(function (c, i) {
+          if (!c) return;
+          var a = s.t0 + i * b.w, x0 = X(a), x1 = Math.max(X(a + b.w), x0 + 1);
+          var hh = Math.max(1.5, Math.sqrt(c / maxr) * (xy[1] - 4));
+          title(el("rect", { x: x0, y: xy[0] + xy[1] - 2 - hh, width: x1 - x0, height: hh, "class": "hxbar" }, svg),
+            c + " HTTP requests in " + fmtS(b.w) + " from " + a.toFixed(3) + " s");
+        });
+      }
+      xs.list.forEach(function (x) {
+        var x0 = X(x[0]), x1 = x[1] === null ? x0 : X(x[1]), mark = x[4];
+        // The response tick first, so that a marked exchange (wider) stays on top of it.
+        if (x[3] !== null) el("rect", { x: x1 - 1, y: xy[0] + 3, width: 2, height: xy[1] - 6, "class": "hx resp", "data-frame": x[3] }, svg);
+        var wmin = mark ? 5 : 2;
+        var r = el("rect", { x: x0 - (mark ? 2 : 1), y: xy[0] + (mark ? 1 : 5), width: Math.max(wmin, x1 - x0 + 2), height: xy[1] - (mark ? 2 : 10),
+          "class": "hx" + (mark ? " " + mark : ""), "data-frame": x[2] }, svg);
+        title(r, (mark === "race" ? "REUSE RACE: " : mark === "fault" ? "FRAMING FAULT: " : "") + "HTTP request frame " + x[2] +
+          " at " + x[0].toFixed(3) + " s" + (x[1] === null ? ", no response seen" : ", response from frame " + x[3] + " " + fmtS(x[1] - x[0]) + " later") +
+          (x[5] ? "\n" + x[5] : ""));
+      });
+      xs.marks.forEach(function (m) {
+        var x = X(m[0]), t = xy[0] + 2;
+        title(el("path", { d: "M" + (x - 4) + " " + t + " L" + (x + 4) + " " + t + " L" + x + " " + (t + xy[1] - 4) + " Z", "class": "hx fault", "data-frame": m[1] }, svg),
+          "FRAMING FAULT: message from frame " + m[1] + " at " + m[0].toFixed(3) + " s\n" + m[3]);
+      });
+    }
+    // Notable packets. A keep-alive probe that got its keep-alive ACK is a filled dot joined to
+    // a tick where the ACK came; one that got none is a hollow dot with a cross.
     var ky = y["keep-alive / retx"], cy = y["open / close"];
     s.events.forEach(function (e) {
       var k = e[1], x = X(e[0]), node, label = k.toUpperCase() + " from " + e[3] + ", frame " + e[2] + " at " + e[0].toFixed(3) + " s";
-      if (k === "keepalive" || k === "retransmission") {
-        node = el("circle", { cx: x, cy: ky[0] + ky[1] / 2, r: k === "keepalive" ? 4 : 3, "class": k === "keepalive" ? "ka" : "retx", "data-frame": e[2] }, svg);
-        label = (k === "keepalive" ? "TCP keep-alive probe" : "retransmission") + " from " + e[3] + ", frame " + e[2] + " at " + e[0].toFixed(3) + " s";
+      var my = ky[0] + ky[1] / 2;
+      if (k === "keepalive") {
+        var ans = e[4];
+        if (ans) {
+          var xa = X(ans[0]);
+          el("line", { x1: x, x2: xa, y1: my, y2: my, "class": "kaline" }, svg);
+          el("rect", { x: xa - 1, y: my - 6, width: 2, height: 12, "class": "kaack", "data-frame": ans[1] }, svg);
+          node = el("circle", { cx: x, cy: my, r: 4, "class": "ka ok", "data-frame": e[2] }, svg);
+          label = "TCP keep-alive probe from " + e[3] + ", frame " + e[2] + " at " + e[0].toFixed(3) + " s; answered by the keep-alive ACK in frame " +
+            ans[1] + " " + fmtS(ans[0] - e[0]) + " later";
+        } else {
+          node = el("g", { "class": "ka lost", "data-frame": e[2] }, svg);
+          el("circle", { cx: x, cy: my, r: 4.5 }, node);
+          el("path", { d: "M" + (x - 3) + " " + (my - 3) + " L" + (x + 3) + " " + (my + 3) + " M" + (x - 3) + " " + (my + 3) + " L" + (x + 3) + " " + (my - 3) }, node);
+          label = "UNANSWERED TCP keep-alive probe from " + e[3] + ", frame " + e[2] + " at " + e[0].toFixed(3) + " s: no keep-alive ACK came";
+        }
+      } else if (k === "retransmission") {
+        node = el("circle", { cx: x, cy: my, r: 3, "class": "retx", "data-frame": e[2] }, svg);
+        label = "retransmission from " + e[3] + ", frame " + e[2] + " at " + e[0].toFixed(3) + " s";
       } else {
         var m = cy[0] + cy[1] / 2;
         node = el("path", { d: "M" + (x - 5) + " " + (m + 6) + " L" + x + " " + (m - 6) + " L" + (x + 5) + " " + (m + 6) + " Z", "class": k, "data-frame": e[2] }, svg);
@@ -212,9 +265,16 @@
     note.textContent = D.streams.length + " stream(s) drawn: those named by the findings first, most severe first." +
       (D.streams_not_drawn ? " " + D.streams_not_drawn + " other stream(s) are not drawn (see the conversation table)." : "");
     var legend = h("p", { "class": "legend" }, box);
-    [["bar", "packets (√ scale)"], ["beat", "heartbeat probe"], ["late", "late probe"], ["ka", "TCP keep-alive"],
+    [["bar", "packets (√ scale)"], ["beat", "heartbeat probe"], ["late", "late probe"],
+     ["hx", "HTTP request → response"], ["hx race", "HTTP reuse race"], ["hx fault", "HTTP framing fault"],
+     ["ka ok", "TCP keep-alive probe answered (line to its ACK)"], ["ka lost", "TCP keep-alive probe unanswered"],
      ["retx", "retransmission"], ["syn", "SYN"], ["fin", "FIN"], ["rst", "RST"], ["gap", "idle ≥ 5 s, red past a middlebox timeout (dashed: where it expires)"],
-     ["log", "matched log line"]].forEach(function (l) {
+     ["log", "matched log line"]].filter(function (l) {
+      // Legend entries only for marks some drawn stream can have.
+      if (l[0].indexOf("hx") === 0) return D.streams.some(function (s) { return s.exchanges; });
+      if (l[0].indexOf("ka ") === 0) return D.streams.some(function (s) { return s.ka && s.ka.probes; });
+      return true;
+    }).forEach(function (l) {
       var sp = h("span", {}, legend), sw = el("svg", { viewBox: "0 0 10 10", width: 10, height: 10,
         style: "display:inline-block;width:10px;margin-right:3px" }, sp);
       el("rect", { width: 10, height: 10, "class": (l[0] === "late" ? "beat late" : l[0]) + " swatch" }, sw);
@@ -234,7 +294,11 @@
         facts.push("TCP keep-alive from the " + k.sender + ": " + k.probes + " probes, " + k.unanswered + " unanswered" +
           (k.idle_s !== null ? ", idle " + fmtS(k.idle_s) : "") + (k.interval_s !== null ? ", interval " + fmtS(k.interval_s) : ""));
       });
-      if (s.http) facts.push("HTTP: " + s.http.requests + " requests, " + s.http.responses + " responses; " + s.http.close);
+      if (s.ka && s.ka.probes) facts.push("keep-alive probes on the wire: " + s.ka.probes + ", " + s.ka.answered + " answered, " +
+        (s.ka.probes - s.ka.answered) + " unanswered");
+      if (s.http) facts.push("HTTP: " + s.http.requests + " requests, " + s.http.responses + " responses; " + s.http.close +
+        (s.exchanges && s.exchanges.list.length < s.http.requests ? " (" + s.exchanges.list.length + " exchanges drawn one by one" +
+          (s.exchanges.buckets ? ", all " + s.exchanges.seen + " counted per time slot" : "") + ")" : ""));
       if (s.events_dropped) facts.push(s.events_dropped + " more notable packets not drawn");
       h("p", { "class": "facts" }, div, facts.join(" · "));
       timeline(s, div);
@@ -328,8 +392,14 @@
     H.connections.forEach(function (c) { if (c[3] > maxReq) maxReq = c[3]; });
     var drawn = {};
     D.streams.forEach(function (s) { drawn[s.stream] = true; });
+    // A drawn connection's stream links to its timeline and lights up its exchanges there.
+    function evidenceCell(td, stream, frames, text) {
+      if (!drawn[stream]) { td.textContent = text; return; }
+      h("a", { "class": "evidence", href: "#s-" + stream, "data-stream": stream, "data-frames": frames.join(","),
+        title: "show on the timeline" }, td, text);
+    }
     table(box, [
-      { name: "stream", num: true, get: function (r) { return r[0]; }, html: function (r, td) { streamCell(r, td, 0, drawn[r[0]]); } },
+      { name: "stream", num: true, get: function (r) { return r[0]; }, html: function (r, td) { evidenceCell(td, r[0], r[10], String(r[0])); } },
       { name: "client", get: function (r) { return r[1]; } },
       { name: "server", get: function (r) { return r[2]; } },
       { name: "requests", num: true, get: function (r) { return r[3]; }, html: function (r, td) {
@@ -345,7 +415,7 @@
       h("h3", {}, box, "Framing faults");
       table(box, [
         { name: "stream", num: true, get: function (r) { return r[0]; }, html: function (r, td) { streamCell(r, td, 0, drawn[r[0]]); } },
-        { name: "frame", num: true, get: function (r) { return r[1]; } },
+        { name: "frame", num: true, get: function (r) { return r[1] || r[5]; }, html: function (r, td) { evidenceCell(td, r[0], [r[5]], String(r[1] || r[5])); } },
         { name: "at (s)", num: true, get: function (r) { return r[4]; }, show: function (r) { return r[4].toFixed(3); } },
         { name: "message", get: function (r) { return r[2]; } },
         { name: "what is wrong", get: function (r) { return r[3].join("; "); } }
@@ -355,8 +425,11 @@
 
   // ---- evidence links: highlight the frames a finding cites --------------------------------
   function wireEvidence() {
-    document.querySelectorAll("a.evidence[data-frames]").forEach(function (a) {
-      a.addEventListener("click", function () {
+    // Delegated: the tables redraw their rows (sorting, paging), and their links are evidence too.
+    document.addEventListener("click", function (ev) {
+      var a = ev.target && ev.target.closest ? ev.target.closest("a.evidence[data-frames]") : null;
+      if (!a) return;
+      (function () {
         document.querySelectorAll("svg .hl").forEach(function (n) { n.remove(); });
         document.querySelectorAll(".stream.target").forEach(function (n) { n.classList.remove("target"); });
         var box = document.getElementById("s-" + a.getAttribute("data-stream"));
@@ -366,9 +439,9 @@
         box.querySelectorAll("[data-frame]").forEach(function (n) {
           if (frames.indexOf(n.getAttribute("data-frame")) < 0) return;
           var bb = n.getBBox();
-          el("rect", { x: bb.x - 3, y: bb.y - 3, width: bb.width + 6, height: bb.height + 6, "class": "hl" }, n.ownerSVGElement);
+          el("rect", { x: bb.x - 3, y: bb.y - 3, width: bb.width + 6, height: bb.height + 6, "class": "hl" }, n.ownerSVGElement || n);
         });
-      });
+      })();
     });
     function target() {
       document.querySelectorAll("li.finding.active").forEach(function (n) { n.classList.remove("active"); });
