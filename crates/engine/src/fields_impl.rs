@@ -196,23 +196,41 @@ impl Frame<'_> {
 }
 
 impl Frame<'_> {
-    /// Payload handed to no higher dissector (`data`). tshark does not pass on the payload of a
-    /// segment it flags as a (plain) retransmission or out-of-order segment; it shows it as
-    /// retransmitted segment data instead.
+    /// Payload handed to no higher dissector (`data`). Two rules of tshark 4.0, both checked on
+    /// tests/corpus/crafted/payload-*.pcap:
+    /// - `tcp.no_subdissector_on_error` (on by default) keeps the payload of a segment flagged
+    ///   as a (plain) retransmission or out-of-order segment from any dissector, whether or not
+    ///   the segment was captured whole.
+    /// - When the whole segment was captured, it goes through TCP reassembly
+    ///   (`tcp.desegment_tcp_streams`), which also drops a *spurious* retransmission (already
+    ///   acknowledged data). A segment cut by the snap length skips reassembly, so there a
+    ///   spurious retransmission's captured bytes still reach `data`.
+    ///
+    /// A fast retransmission carries neither flag in tshark's own bookkeeping, so its payload is
+    /// shown like new data.
     fn app_payload(&self) -> &[u8] {
         if self.is_custom_block() {
             return self.record.data;
         }
         match self.dissection.transport {
             Transport::Tcp { .. } => {
-                let redundant = self
-                    .tcp
-                    .as_ref()
-                    .is_some_and(|t| t.flags.has(flag::RETRANSMISSION | flag::OUT_OF_ORDER));
-                if redundant {
+                let payload = self.dissection.payload(self.record.data);
+                let Some(t) = self.tcp.as_ref() else {
+                    return payload;
+                };
+                let whole = self
+                    .dissection
+                    .payload_len
+                    .is_some_and(|l| payload.len() as u64 >= u64::from(l));
+                let dropped = if whole {
+                    flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION
+                } else {
+                    flag::RETRANSMISSION | flag::OUT_OF_ORDER
+                };
+                if t.flags.has(dropped) {
                     &[]
                 } else {
-                    self.dissection.payload(self.record.data)
+                    payload
                 }
             }
             Transport::Udp { .. } => self.dissection.payload(self.record.data),

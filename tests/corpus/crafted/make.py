@@ -11,6 +11,9 @@ tshark's, produced when the test runs, never written here):
   acklost-*.pcap       when "ACKed unseen segment" is reported again after a first report:
                        after a gap in the other direction, an ACK with a new value, a dup ACK,
                        a spurious retransmission
+  payload-*.pcap       which re-sent segments tshark hands to `data`: spurious, plain, fast,
+                       out-of-order, overlapping retransmissions, each captured whole and cut
+                       by a 60-byte snap length (`-cut`), which makes tshark skip reassembly
 
 Run: python3 make.py  (writes the files next to this script; deterministic).
 """
@@ -39,7 +42,8 @@ def pkt(src, dst, sp, dp, seq, ack, flags, win, payload=b"", opts=b""):
     return bytes.fromhex("001122334455") + bytes.fromhex("66778899aabb") + b"\x08\x00" + ip + tcp
 
 
-def write(name, packets):
+def write(name, packets, snap=None):
+    """snap: cut every record to this many bytes (the original length stays in the header)."""
     with open(os.path.join(HERE, name), "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         t = 0.0
@@ -47,7 +51,8 @@ def write(name, packets):
             t += dt
             s = int(t)
             us = int(round((t - s) * 1e6))
-            f.write(struct.pack("<IIII", 1700000000 + s, us, len(p), len(p)) + p)
+            cap = p if snap is None else p[:snap]
+            f.write(struct.pack("<IIII", 1700000000 + s, us, len(cap), len(p)) + cap)
 
 
 A, B = [10, 0, 0, 1], [10, 0, 0, 2]
@@ -133,3 +138,42 @@ write("acklost-gap-beyond.pcap", base + [
     (0.1, pkt(*S, s0 + 2, c0 + 20, 0x10, 64)),
     (0.1, pkt(*S, s0 + 2, c0 + 40, 0x10, 64)),
 ])
+
+# Re-sent payload: base has the client at c0+2, nothing of the 11 bytes below seen yet.
+pbase = base[:3]
+# Payload bytes no tshark heuristic dissector claims, even when cut to 6 bytes.
+W, V = b"`abcdefghij", b"rstuvwxyz{|"
+payload = {
+    "spurious": pbase + [
+        (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+        (0.1, pkt(*S, s0 + 2, c0 + 13, 0x10, 64)),
+        (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),  # already ACKed
+    ],
+    "spurious-unseen": pbase + [
+        (0.1, pkt(*S, s0 + 2, c0 + 20, 0x10, 64)),  # ACKs bytes never seen
+        (0.1, pkt(*C, c0 + 8, s0 + 2, 0x18, 63, W)),  # gap and already ACKed
+    ],
+    "retrans": pbase + [
+        (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+        (0.3, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+    ],
+    "overlap": pbase + [
+        (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+        (0.3, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W + b"klmnopq")),  # old bytes and new ones
+    ],
+    "ooo": pbase + [
+        (0.1, pkt(*C, c0 + 13, s0 + 2, 0x18, 63, V)),
+        (0.0005, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+    ],
+    "fast": pbase + [
+        (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+        (0.001, pkt(*C, c0 + 13, s0 + 2, 0x18, 63, V)),
+        (0.001, pkt(*S, s0 + 2, c0 + 2, 0x10, 64)),
+        (0.001, pkt(*S, s0 + 2, c0 + 2, 0x10, 64)),
+        (0.001, pkt(*S, s0 + 2, c0 + 2, 0x10, 64)),
+        (0.001, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+    ],
+}
+for name, packets in payload.items():
+    write("payload-%s.pcap" % name, packets)
+    write("payload-%s-cut.pcap" % name, packets, snap=60)
