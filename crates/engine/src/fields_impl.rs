@@ -20,11 +20,19 @@ impl Packet for Frame<'_> {
             | FRAME_TIME_DELTA_DISPLAYED
             | FRAME_TIME_RELATIVE
                 if self.record.ts_ns.is_none() => {}
+            FRAME_TIME | FRAME_TIME_EPOCH if self.record.invalid_frac_ns.is_some() => {
+                let t = self.time_stamp();
+                sink(if field == FRAME_TIME {
+                    Value::AbsNsTime(t)
+                } else {
+                    Value::RelNsTime(t)
+                })
+            }
             FRAME_TIME => sink(Value::AbsTime(self.ts_ns)),
             FRAME_TIME_EPOCH => sink(Value::RelTime(self.ts_ns)),
-            FRAME_TIME_DELTA => sink(Value::RelTime(self.time_delta_ns)),
-            FRAME_TIME_DELTA_DISPLAYED => sink(Value::RelTime(self.time_delta_displayed_ns)),
-            FRAME_TIME_RELATIVE => sink(Value::RelTime(self.time_relative_ns)),
+            FRAME_TIME_DELTA => sink(self.time_since(self.time_delta_ns)),
+            FRAME_TIME_DELTA_DISPLAYED => sink(self.time_since(self.time_delta_displayed_ns)),
+            FRAME_TIME_RELATIVE => sink(self.time_since(self.time_relative_ns)),
             FRAME_LEN => sink(Value::UInt(self.record.orig_len as u64)),
             FRAME_CAP_LEN => sink(Value::UInt(data.len() as u64)),
             FRAME_PROTOCOLS => {
@@ -744,7 +752,7 @@ impl Frame<'_> {
             }
             TCP_ANALYSIS_ACK_RTT => {
                 if t.acks_frame != 0 && t.ack_rtt_ns != 0 {
-                    sink(Value::RelTime(t.ack_rtt_ns))
+                    sink(self.time_since(t.ack_rtt_ns))
                 }
             }
             TCP_ANALYSIS_INITIAL_RTT => {
@@ -766,7 +774,7 @@ impl Frame<'_> {
             }
             TCP_ANALYSIS_RTO => {
                 if t.rto_ns != 0 {
-                    sink(Value::RelTime(t.rto_ns))
+                    sink(self.time_since(t.rto_ns))
                 }
             }
             TCP_ANALYSIS_RTO_FRAME => {
@@ -780,8 +788,8 @@ impl Frame<'_> {
             TCP_CONNECTION_FIN_ACTIVE => conn(t.connection, ConnectionEvent::FIN_ACTIVE, sink),
             TCP_CONNECTION_FIN_PASSIVE => conn(t.connection, ConnectionEvent::FIN_PASSIVE, sink),
             TCP_CONNECTION_RST => conn(t.connection, ConnectionEvent::RST, sink),
-            TCP_TIME_RELATIVE => sink(Value::RelTime(t.time_relative_ns)),
-            TCP_TIME_DELTA => sink(Value::RelTime(t.time_delta_ns)),
+            TCP_TIME_RELATIVE => sink(self.time_since(t.time_relative_ns)),
+            TCP_TIME_DELTA => sink(self.time_since(t.time_delta_ns)),
             TCP_PAYLOAD => {
                 let p = d.payload(data);
                 if !p.is_empty() {

@@ -11,6 +11,8 @@ tshark's, produced when the test runs, never written here):
   acklost-*.pcap       when "ACKed unseen segment" is reported again after a first report:
                        after a gap in the other direction, an ACK with a new value, a dup ACK,
                        a spurious retransmission
+  time-fraction*.pcap  record time stamps whose fraction is a second or more (a broken writer),
+                       or wraps negative in tshark's 32-bit arithmetic, in µs and ns files
   payload-*.pcap       which re-sent segments tshark hands to `data`: spurious, plain, fast,
                        out-of-order, overlapping retransmissions, each captured whole and cut
                        by a 60-byte snap length (`-cut`), which makes tshark skip reassembly
@@ -177,3 +179,26 @@ payload = {
 for name, packets in payload.items():
     write("payload-%s.pcap" % name, packets)
     write("payload-%s-cut.pcap" % name, packets, snap=60)
+
+
+def write_stamps(name, nanos, stamps):
+    """One 1-byte segment per (seconds, fraction) pair, written exactly as given."""
+    with open(os.path.join(HERE, name), "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B23C4D if nanos else 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, (sec, frac) in enumerate(stamps):
+            p = pkt(*C, c0 + 1 + i, s0 + 1, 0x18, 63, b"`")
+            f.write(struct.pack("<IIII", sec, frac, len(p), len(p)) + p)
+
+
+T = 1700000000
+write_stamps("time-fraction.pcap", False, [
+    (T, 0), (T, 999999), (T, 1000000), (T, 1999999), (T, 2147483),
+    (T, 2147484),     # * 1000 wraps to a negative fraction
+    (T, 3000000), (T, 4294967295), (T + 1, 500000),
+    (T - 1, 5000000),  # wraps back into range: an ordinary time stamp for tshark
+    (T, 0),
+])
+write_stamps("time-fraction-ns.pcap", True, [
+    (T, 0), (T, 999999999), (T, 1000000000), (T, 1500000000), (T, 2147483646),
+    (T, 2147483647), (T, 3000000000), (T, 4294967295), (T + 1, 500),
+])
