@@ -222,11 +222,16 @@ fn report(problems: Vec<String>) {
     }
 }
 
-/// The hand-built captures: tests/corpus/crafted (tracker corner cases) and tests/filters
-/// (Ethernet trailers, IPv4 options, IPv6 extension headers, fragments).
+/// The hand-built captures: tests/corpus/crafted (tracker corner cases; time/: broken time
+/// stamps) and tests/filters (Ethernet trailers, IPv4 options, IPv6 extension headers,
+/// fragments).
 fn crafted() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in ["tests/corpus/crafted", "tests/filters"] {
+    for dir in [
+        "tests/corpus/crafted",
+        "tests/corpus/crafted/time",
+        "tests/filters",
+    ] {
         let rd = std::fs::read_dir(repo().join(dir)).expect(dir);
         files.extend(
             rd.flatten()
@@ -295,8 +300,8 @@ fn odd_time_stamps_filter_as_tshark() {
     let dir = repo().join("tests/corpus/crafted");
     let mut problems = Vec::new();
     for (tag, name) in [
-        "time-fraction.pcap",
-        "time-fraction-ns.pcap",
+        "time/time-fraction.pcap",
+        "time/time-fraction-ns.pcap",
         "acklost-after-gap.pcap",
     ]
     .iter()
@@ -416,18 +421,18 @@ fn summary_lines_match_tshark() {
         (dir.join("link/heartbeat-qinq.pcap"), vec!["-Y", "tcp"]),
         // Time stamp fractions of a second or more, or wrapped negative: every time format.
         (crafted.join("acklost-after-gap.pcap"), vec!["-t", "r"]),
-        (crafted.join("time-fraction.pcap"), vec![]),
-        (crafted.join("time-fraction.pcap"), vec!["-t", "ad"]),
-        (crafted.join("time-fraction.pcap"), vec!["-t", "udoy"]),
-        (crafted.join("time-fraction.pcap"), vec!["-t", "e"]),
-        (crafted.join("time-fraction.pcap"), vec!["-t", "d"]),
+        (crafted.join("time/time-fraction.pcap"), vec![]),
+        (crafted.join("time/time-fraction.pcap"), vec!["-t", "ad"]),
+        (crafted.join("time/time-fraction.pcap"), vec!["-t", "udoy"]),
+        (crafted.join("time/time-fraction.pcap"), vec!["-t", "e"]),
+        (crafted.join("time/time-fraction.pcap"), vec!["-t", "d"]),
         (
-            crafted.join("time-fraction.pcap"),
+            crafted.join("time/time-fraction.pcap"),
             vec!["-t", "dd", "-Y", "frame.number != 5"],
         ),
-        (crafted.join("time-fraction-ns.pcap"), vec!["-t", "a"]),
-        (crafted.join("time-fraction-ns.pcap"), vec!["-t", "e"]),
-        (crafted.join("time-fraction-ns.pcap"), vec!["-t", "d"]),
+        (crafted.join("time/time-fraction-ns.pcap"), vec!["-t", "a"]),
+        (crafted.join("time/time-fraction-ns.pcap"), vec!["-t", "e"]),
+        (crafted.join("time/time-fraction-ns.pcap"), vec!["-t", "d"]),
     ];
     let mut problems = Vec::new();
     for (file, opts) in &cases {

@@ -104,13 +104,12 @@ impl<'a> Frame<'a> {
     }
 
     /// UDP over IPv6 without a checksum (RFC 8200 §8.1 requires one): tshark raises an expert
-    /// error and marks the Info column.
+    /// error and marks the Info column. For a fragmented datagram that is the reassembled
+    /// datagram's header, on the frame that completes it (which may be any piece); the pieces
+    /// themselves carry no UDP (checked with tshark on crafted/udp6-zero-checksum-fragments.pcap).
     pub fn udp_checksum_illegal(&self) -> bool {
         matches!(self.dissection.network, Network::Ipv6 { .. })
-            && self
-                .dissection
-                .udp(self.record.data)
-                .is_some_and(|u| u.checksum() == 0)
+            && self.udp_header().is_some_and(|u| u.checksum() == 0)
     }
 
     /// The time stamp as tshark keeps it: seconds and the fraction as the file wrote it (which

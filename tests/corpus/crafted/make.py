@@ -11,8 +11,12 @@ tshark's, produced when the test runs, never written here):
   acklost-*.pcap       when "ACKed unseen segment" is reported again after a first report:
                        after a gap in the other direction, an ACK with a new value, a dup ACK,
                        a spurious retransmission
-  time-fraction*.pcap  record time stamps whose fraction is a second or more (a broken writer),
+  time/time-fraction*.pcap
+                       record time stamps whose fraction is a second or more (a broken writer),
                        or wraps negative in tshark's 32-bit arithmetic, in µs and ns files
+  udp6-zero-checksum-fragments.pcap
+                       UDP over IPv6 without a checksum, fragmented: in order, last piece
+                       first, a checksum, a datagram that never completes
   payload-*.pcap       which re-sent segments tshark hands to `data`: spurious, plain, fast,
                        out-of-order, overlapping retransmissions, each captured whole and cut
                        by a 60-byte snap length (`-cut`), which makes tshark skip reassembly
@@ -182,8 +186,11 @@ for name, packets in payload.items():
 
 
 def write_stamps(name, nanos, stamps):
-    """One 1-byte segment per (seconds, fraction) pair, written exactly as given."""
-    with open(os.path.join(HERE, name), "wb") as f:
+    """One 1-byte segment per (seconds, fraction) pair, written exactly as given. Into time/:
+    the views oracle (keepsight conv vs tshark -z conv) does not read that folder, as keepsight
+    conv's start and duration columns do not follow tshark for wrapped negative fractions."""
+    os.makedirs(os.path.join(HERE, "time"), exist_ok=True)
+    with open(os.path.join(HERE, "time", name), "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B23C4D if nanos else 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for i, (sec, frac) in enumerate(stamps):
             p = pkt(*C, c0 + 1 + i, s0 + 1, 0x18, 63, b"`")
@@ -202,3 +209,27 @@ write_stamps("time-fraction-ns.pcap", True, [
     (T, 0), (T, 999999999), (T, 1000000000), (T, 1500000000), (T, 2147483646),
     (T, 2147483647), (T, 3000000000), (T, 4294967295), (T + 1, 500),
 ])
+
+
+def v6_udp_pieces(ident, sport, checksum, sizes, seed):
+    """A UDP/IPv6 datagram cut into fragments of `sizes` bytes: Ethernet frames, in order."""
+    body = (b"abc" + bytes([seed])) * 28
+    dgram = struct.pack("!HHHH", sport, 5000, 8 + len(body), checksum) + body
+    src = bytes.fromhex("20010db8000000000000000000000001")
+    dst = bytes.fromhex("20010db8000000000000000000000002")
+    out, off = [], 0
+    for n in sizes:
+        piece = dgram[off:off + n]
+        more = off + n < len(dgram)
+        fh = struct.pack("!BBHI", 17, 0, off | more, ident)
+        ip6 = struct.pack("!IHBB16s16s", 0x60000000, len(fh) + len(piece), 44, 64, src, dst)
+        out.append(bytes.fromhex("001122334455") + bytes.fromhex("66778899aabb") + b"\x86\xdd" + ip6 + fh + piece)
+        off += n
+    return out
+
+
+frags = (v6_udp_pieces(0xB1, 4000, 0, [64, 56], 1)
+         + v6_udp_pieces(0xB2, 4001, 0, [64, 56], 2)[::-1]
+         + v6_udp_pieces(0xB3, 4002, 0x1234, [64, 56], 3)
+         + v6_udp_pieces(0xB4, 4003, 0, [64, 56], 4)[:1])
+write("udp6-zero-checksum-fragments.pcap", [(0.1, f) for f in frags])
