@@ -87,10 +87,11 @@ pub struct Record<'a> {
     pub interface_id: u32,
     /// Byte offset of the record (or block) in the (decompressed) file.
     pub file_offset: u64,
-    /// The time stamp's fractional part in ns as the file wrote it, when that is a whole second
-    /// or more (a broken writer; `ts_ns` then carries the excess into the seconds). tshark keeps
-    /// such a time stamp and raises an expert note, so it is kept for that.
-    pub invalid_frac_ns: Option<u32>,
+    /// The time stamp's fractional part in ns, when it is outside 0..10⁹ (a broken writer): a
+    /// second or more, or negative after the 32-bit wrap tshark's reader applies (see the pcap
+    /// reader). `ts_ns` is the instant it stands for (seconds × 10⁹ + this); tshark keeps the
+    /// seconds and this fraction apart, prints them so, and raises an expert note.
+    pub invalid_frac_ns: Option<i32>,
     /// pcapng packet block options, undecoded (empty for classic pcap); see [`Record::comments`].
     pub options: &'a [u8],
     /// Byte order of `options` (the section's).

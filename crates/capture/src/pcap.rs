@@ -113,14 +113,17 @@ impl PcapState {
                 "a record length no larger than 262144",
             ));
         }
+        // tshark (wiretap) stores the fraction in a C int: microseconds are multiplied by 1000
+        // in 32-bit unsigned arithmetic and the result reinterpreted as signed, so a broken
+        // writer's oversized fraction can wrap (5000000 µs reads as 0.705032704 s, which is
+        // then in range) or turn negative. Doing the same keeps every time tshark prints.
         let frac_ns = if self.nanos {
-            frac as i64
+            frac as i32
         } else {
-            frac as i64 * 1000
+            frac.wrapping_mul(1000) as i32
         };
-        let ts_ns = sec as i64 * 1_000_000_000 + frac_ns;
-        let invalid_frac_ns =
-            (frac_ns >= 1_000_000_000).then(|| frac_ns.min(u32::MAX as i64) as u32);
+        let ts_ns = sec as i64 * 1_000_000_000 + frac_ns as i64;
+        let invalid_frac_ns = (!(0..1_000_000_000).contains(&frac_ns)).then_some(frac_ns);
         let link_type = self.interface.link_type;
         let digits = if self.nanos { 9 } else { 6 };
         let record = match input.take(16 + caplen as usize) {

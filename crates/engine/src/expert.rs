@@ -6,7 +6,8 @@
 //! connection items from the flags (SYN / SYN+ACK with the server port, FIN and which side
 //! closed first, RST), D-SACK from the options, then the analysis flags in tshark's print order.
 //! Frame-level items come first: a frame length below the captured length (Error/Malformed), a
-//! time stamp whose fraction is a second or more, a DLT_USER link type nobody decodes.
+//! time stamp whose fraction is outside 0..1 s (as tshark reads it), a DLT_USER link type nobody
+//! decodes.
 //!
 //! What is not here: items of dissectors keepsight does not have (ICMPv6, ARP, application
 //! protocols; HTTP's chat items are added by the HTTP analysis, which sees whole messages), and
@@ -113,7 +114,7 @@ pub enum Summary<'a> {
     SynServerPort(u16),
     SynAckServerPort(u16),
     DuplicateAck(u32),
-    InvalidFraction(u32),
+    InvalidFraction(i32),
     UserLinkType(u32),
 }
 
@@ -141,7 +142,7 @@ impl fmt::Display for Summary<'_> {
             Summary::DuplicateAck(n) => write!(f, "Duplicate ACK (#{n})"),
             Summary::InvalidFraction(ns) => write!(
                 f,
-                "Arrival Time: Fractional second {ns} is invalid, the valid range is 0-1000000000"
+                "Arrival Time: Fractional second {ns:09} is invalid, the valid range is 0-1000000000"
             ),
             Summary::UserLinkType(dlt) => write!(
                 f,

@@ -20,11 +20,19 @@ impl Packet for Frame<'_> {
             | FRAME_TIME_DELTA_DISPLAYED
             | FRAME_TIME_RELATIVE
                 if self.record.ts_ns.is_none() => {}
+            FRAME_TIME | FRAME_TIME_EPOCH if self.record.invalid_frac_ns.is_some() => {
+                let t = self.time_stamp();
+                sink(if field == FRAME_TIME {
+                    Value::AbsNsTime(t)
+                } else {
+                    Value::RelNsTime(t)
+                })
+            }
             FRAME_TIME => sink(Value::AbsTime(self.ts_ns)),
             FRAME_TIME_EPOCH => sink(Value::RelTime(self.ts_ns)),
-            FRAME_TIME_DELTA => sink(Value::RelTime(self.time_delta_ns)),
-            FRAME_TIME_DELTA_DISPLAYED => sink(Value::RelTime(self.time_delta_displayed_ns)),
-            FRAME_TIME_RELATIVE => sink(Value::RelTime(self.time_relative_ns)),
+            FRAME_TIME_DELTA => sink(self.time_since(self.time_delta_ns)),
+            FRAME_TIME_DELTA_DISPLAYED => sink(self.time_since(self.time_delta_displayed_ns)),
+            FRAME_TIME_RELATIVE => sink(self.time_since(self.time_relative_ns)),
             FRAME_LEN => sink(Value::UInt(self.record.orig_len as u64)),
             FRAME_CAP_LEN => sink(Value::UInt(data.len() as u64)),
             FRAME_PROTOCOLS => {
@@ -196,23 +204,41 @@ impl Frame<'_> {
 }
 
 impl Frame<'_> {
-    /// Payload handed to no higher dissector (`data`). tshark does not pass on the payload of a
-    /// segment it flags as a (plain) retransmission or out-of-order segment; it shows it as
-    /// retransmitted segment data instead.
+    /// Payload handed to no higher dissector (`data`). Two rules of tshark 4.0, both checked on
+    /// tests/corpus/crafted/payload-*.pcap:
+    /// - `tcp.no_subdissector_on_error` (on by default) keeps the payload of a segment flagged
+    ///   as a (plain) retransmission or out-of-order segment from any dissector, whether or not
+    ///   the segment was captured whole.
+    /// - When the whole segment was captured, it goes through TCP reassembly
+    ///   (`tcp.desegment_tcp_streams`), which also drops a *spurious* retransmission (already
+    ///   acknowledged data). A segment cut by the snap length skips reassembly, so there a
+    ///   spurious retransmission's captured bytes still reach `data`.
+    ///
+    /// A fast retransmission carries neither flag in tshark's own bookkeeping, so its payload is
+    /// shown like new data.
     fn app_payload(&self) -> &[u8] {
         if self.is_custom_block() {
             return self.record.data;
         }
         match self.dissection.transport {
             Transport::Tcp { .. } => {
-                let redundant = self
-                    .tcp
-                    .as_ref()
-                    .is_some_and(|t| t.flags.has(flag::RETRANSMISSION | flag::OUT_OF_ORDER));
-                if redundant {
+                let payload = self.dissection.payload(self.record.data);
+                let Some(t) = self.tcp.as_ref() else {
+                    return payload;
+                };
+                let whole = self
+                    .dissection
+                    .payload_len
+                    .is_some_and(|l| payload.len() as u64 >= u64::from(l));
+                let dropped = if whole {
+                    flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION
+                } else {
+                    flag::RETRANSMISSION | flag::OUT_OF_ORDER
+                };
+                if t.flags.has(dropped) {
                     &[]
                 } else {
-                    self.dissection.payload(self.record.data)
+                    payload
                 }
             }
             Transport::Udp { .. } => self.dissection.payload(self.record.data),
@@ -726,7 +752,7 @@ impl Frame<'_> {
             }
             TCP_ANALYSIS_ACK_RTT => {
                 if t.acks_frame != 0 && t.ack_rtt_ns != 0 {
-                    sink(Value::RelTime(t.ack_rtt_ns))
+                    sink(self.time_since(t.ack_rtt_ns))
                 }
             }
             TCP_ANALYSIS_INITIAL_RTT => {
@@ -748,7 +774,7 @@ impl Frame<'_> {
             }
             TCP_ANALYSIS_RTO => {
                 if t.rto_ns != 0 {
-                    sink(Value::RelTime(t.rto_ns))
+                    sink(self.time_since(t.rto_ns))
                 }
             }
             TCP_ANALYSIS_RTO_FRAME => {
@@ -762,8 +788,8 @@ impl Frame<'_> {
             TCP_CONNECTION_FIN_ACTIVE => conn(t.connection, ConnectionEvent::FIN_ACTIVE, sink),
             TCP_CONNECTION_FIN_PASSIVE => conn(t.connection, ConnectionEvent::FIN_PASSIVE, sink),
             TCP_CONNECTION_RST => conn(t.connection, ConnectionEvent::RST, sink),
-            TCP_TIME_RELATIVE => sink(Value::RelTime(t.time_relative_ns)),
-            TCP_TIME_DELTA => sink(Value::RelTime(t.time_delta_ns)),
+            TCP_TIME_RELATIVE => sink(self.time_since(t.time_relative_ns)),
+            TCP_TIME_DELTA => sink(self.time_since(t.time_delta_ns)),
             TCP_PAYLOAD => {
                 let p = d.payload(data);
                 if !p.is_empty() {

@@ -17,6 +17,7 @@ mod fields_impl;
 pub mod reasm;
 
 use keepsight_capture::{CaptureError, CaptureReader, Record};
+use keepsight_fields::{NsTime, Value};
 use keepsight_tcp::{Segment, TcpInfo, Tracker};
 use keepsight_wire::{dissect, Dissection, Network, TcpOption, Transport};
 use std::collections::HashMap;
@@ -48,6 +49,44 @@ pub struct Frame<'a> {
     /// On the frame whose IP fragment completes a datagram: the reassembled datagram, which the
     /// transport fields (`udp.*`, `data`) then come from, as in tshark.
     pub reassembled: Option<reasm::Reassembled<'a>>,
+    /// Time stamps with an out-of-range fraction seen so far (`None` while there are none, so
+    /// ordinary captures never look): what the time differences ending at this frame need to
+    /// be printed as tshark prints them.
+    odd_times: Option<&'a OddTimes>,
+}
+
+/// Time stamps whose fraction lies outside 0..10⁹ ns (see [`keepsight_capture::Record`]):
+/// the instant (ns) → the fraction as written. A time difference that starts at one of them
+/// keeps tshark's odd seconds/nanoseconds form. Bounded: past [`OddTimes::MAX`] entries further
+/// ones are not remembered (their differences then print as ordinary times).
+#[derive(Default)]
+struct OddTimes {
+    by_ns: HashMap<i64, i32>,
+}
+
+impl OddTimes {
+    const MAX: usize = 65_536;
+
+    fn add(&mut self, ns: i64, frac: i32) {
+        if self.by_ns.len() < Self::MAX {
+            self.by_ns.insert(ns, frac);
+        }
+    }
+
+    /// The seconds/nanoseconds pair of an earlier frame's time stamp at `ns`.
+    fn pair(&self, ns: i64) -> NsTime {
+        match self.by_ns.get(&ns) {
+            Some(&frac) => pair_with_fraction(ns, frac),
+            None => NsTime::from_ns(ns),
+        }
+    }
+}
+
+fn pair_with_fraction(ns: i64, frac: i32) -> NsTime {
+    NsTime {
+        secs: (ns - i64::from(frac)) / 1_000_000_000,
+        nsecs: frac,
+    }
 }
 
 impl<'a> Frame<'a> {
@@ -65,13 +104,40 @@ impl<'a> Frame<'a> {
     }
 
     /// UDP over IPv6 without a checksum (RFC 8200 §8.1 requires one): tshark raises an expert
-    /// error and marks the Info column.
+    /// error and marks the Info column. For a fragmented datagram that is the reassembled
+    /// datagram's header, on the frame that completes it (which may be any piece); the pieces
+    /// themselves carry no UDP (checked with tshark on crafted/udp6-zero-checksum-fragments.pcap).
     pub fn udp_checksum_illegal(&self) -> bool {
         matches!(self.dissection.network, Network::Ipv6 { .. })
-            && self
-                .dissection
-                .udp(self.record.data)
-                .is_some_and(|u| u.checksum() == 0)
+            && self.udp_header().is_some_and(|u| u.checksum() == 0)
+    }
+
+    /// The time stamp as tshark keeps it: seconds and the fraction as the file wrote it (which
+    /// only differs from the plain count when the fraction is out of range).
+    pub fn time_stamp(&self) -> NsTime {
+        match self.record.invalid_frac_ns {
+            Some(frac) => pair_with_fraction(self.ts_ns, frac),
+            None => NsTime::from_ns(self.ts_ns),
+        }
+    }
+
+    /// The difference `since_ns` that ends at this frame's time stamp as tshark has it, when a
+    /// time stamp at either end has an out-of-range fraction and tshark's difference is not the
+    /// plain count: it keeps the odd fraction, or its 32-bit nanosecond arithmetic wrapped.
+    /// `None` when it is an ordinary duration.
+    pub fn odd_time_since(&self, since_ns: i64) -> Option<NsTime> {
+        let odd = self.odd_times?;
+        let d = NsTime::delta(self.time_stamp(), odd.pair(self.ts_ns - since_ns));
+        (d != NsTime::from_ns(since_ns)).then_some(d)
+    }
+
+    /// A relative-time field value ending at this frame: [`Value::RelTime`] unless
+    /// [`Frame::odd_time_since`] says otherwise.
+    pub(crate) fn time_since(&self, since_ns: i64) -> Value<'static> {
+        match self.odd_time_since(since_ns) {
+            Some(t) => Value::RelNsTime(t),
+            None => Value::RelTime(since_ns),
+        }
     }
 
     /// `tcp.len`, when this is a TCP frame.
@@ -139,6 +205,19 @@ pub struct Engine {
     first_ts: Option<i64>,
     prev_ts: i64,
     pcapng: bool,
+    odd_times: OddTimes,
+    damage: Vec<Damage>,
+    damaged: u64,
+}
+
+/// A record keepsight read but whose content is damaged: reported to the user (tshark only
+/// raises an expert note in the frame).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    pub frame: u32,
+    /// Byte offset of the record in the (decompressed) file.
+    pub offset: u64,
+    pub what: String,
 }
 
 impl Engine {
@@ -157,8 +236,18 @@ impl Engine {
             frames: 0,
             first_ts: None,
             prev_ts: 0,
+            odd_times: OddTimes::default(),
+            damage: Vec::new(),
+            damaged: 0,
         }
     }
+
+    /// Damaged records met so far (the first [`Engine::DAMAGE_KEPT`]), and how many in all.
+    pub fn damage(&self) -> (&[Damage], u64) {
+        (&self.damage, self.damaged)
+    }
+
+    pub const DAMAGE_KEPT: usize = 100;
 
     pub fn reader(&self) -> &CaptureReader {
         &self.reader
@@ -190,6 +279,20 @@ impl Engine {
             ts_ns - self.prev_ts
         };
         self.prev_ts = ts_ns;
+        if let Some(frac) = record.invalid_frac_ns {
+            self.odd_times.add(ts_ns, frac);
+            self.damaged += 1;
+            if self.damage.len() < Self::DAMAGE_KEPT {
+                self.damage.push(Damage {
+                    frame: self.frames,
+                    offset: record.file_offset,
+                    what: format!(
+                        "time stamp fraction {frac} ns is outside 0..1000000000 (a broken \
+                         capture writer); times are shown as tshark shows them"
+                    ),
+                });
+            }
+        }
         let dissection = dissect(record.link_type, record.data, record.orig_len);
         let data = record.data;
         let mut tcp = None;
@@ -277,6 +380,7 @@ impl Engine {
             udp_stream,
             pcapng,
             reassembled,
+            odd_times: (!self.odd_times.by_ns.is_empty()).then_some(&self.odd_times),
         }))
     }
 

@@ -10,9 +10,12 @@
 //! What this crate is not: it does not parse packets or track streams (see `keepsight-wire` and
 //! `keepsight-tcp`), and it does not parse filter expressions (see `keepsight-filter`).
 
+pub mod nstime;
 mod registry;
 pub mod render;
 mod values;
+
+pub use nstime::NsTime;
 
 pub use registry::{all_fields, ids, lookup, protocol_of, FieldDef, FieldId, FieldType, IntBase};
 
@@ -70,6 +73,12 @@ pub enum Value<'a> {
     Ether([u8; 6]),
     AbsTime(i64),
     RelTime(i64),
+    /// An absolute time whose fraction is outside 0..10⁹ ns (a broken capture writer), kept
+    /// as tshark keeps it; ordinary times are [`Value::AbsTime`].
+    AbsNsTime(NsTime),
+    /// A relative time computed from such a time stamp, as tshark computes it; ordinary
+    /// durations are [`Value::RelTime`].
+    RelNsTime(NsTime),
     /// A frame number reference (`tcp.analysis.acks_frame`, `http.response_in`).
     FrameNum(u32),
 }

@@ -43,6 +43,8 @@ pub fn render(def: &FieldDef, value: Value<'_>, out: &mut String) {
         }
         Value::RelTime(ns) => push_seconds(out, ns, 9),
         Value::AbsTime(ns) => push_abs_time(out, ns),
+        Value::RelNsTime(t) => crate::nstime::push_signed(out, t, 9),
+        Value::AbsNsTime(t) => push_abs_nstime(out, t),
     }
 }
 
@@ -160,6 +162,28 @@ pub fn push_abs_time(out: &mut String, ns: i64) {
         t.nanos,
         t.zone
     );
+}
+
+/// `frame.time` of a time stamp with an out-of-range fraction: the date and clock time of the
+/// whole seconds, then the fraction as written (`22:13:20.1000000000`), as tshark prints it.
+/// A fraction of exactly `i32::MAX` ns is printed with none at all (`22:13:20 UTC`), as tshark
+/// 4.0.17 does.
+pub fn push_abs_nstime(out: &mut String, t: crate::NsTime) {
+    let b = broken_down(t.secs.saturating_mul(1_000_000_000), false);
+    let _ = write!(
+        out,
+        "{} {:>2}, {} {:02}:{:02}:{:02}",
+        MONTHS[(b.month - 1) as usize],
+        b.day,
+        b.year,
+        b.hour,
+        b.minute,
+        b.second,
+    );
+    if t.nsecs != i32::MAX {
+        let _ = write!(out, ".{:09}", t.nsecs);
+    }
+    let _ = write!(out, " {}", b.zone);
 }
 
 #[cfg(test)]

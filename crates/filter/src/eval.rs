@@ -417,6 +417,7 @@ fn render(v: &Val<'_>, ty: FieldType) -> String {
             .join(":"),
         Val::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         Val::Time(t) => t.to_string(),
+        Val::OddTime(t) => t.ns().to_string(),
         Val::Unit | Val::Never => String::new(),
     }
 }

@@ -3,7 +3,7 @@
 //! comparison are of compatible types, so integers of all widths, booleans and frame numbers can
 //! share one kind, and byte fields, strings, protocols and MAC addresses another.
 
-use keepsight_fields::Value;
+use keepsight_fields::{NsTime, Value};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -17,6 +17,9 @@ pub enum Val<'a> {
     V6(u128, u128),
     /// Nanoseconds, absolute or relative (never mixed: the type checker sees to it).
     Time(i64),
+    /// A time tshark keeps as an odd seconds/nanoseconds pair (a broken writer's time stamp,
+    /// see [`keepsight_fields::NsTime`]): compared as tshark compares it.
+    OddTime(NsTime),
     /// A presence-only field.
     Unit,
     /// A constant no value compares with: a negative number next to an unsigned field. tshark
@@ -42,6 +45,7 @@ impl Val<'_> {
             Val::V4(a, m) => Val::V4(a, m),
             Val::V6(a, m) => Val::V6(a, m),
             Val::Time(t) => Val::Time(t),
+            Val::OddTime(t) => Val::OddTime(t),
             Val::Unit => Val::Unit,
             Val::Never => Val::Never,
         }
@@ -56,6 +60,7 @@ impl Val<'_> {
             Val::V4(a, _) => *a != 0,
             Val::V6(a, _) => *a != 0,
             Val::Time(t) => *t != 0,
+            Val::OddTime(t) => t.ns() != 0,
             Val::Unit => true,
             Val::Never => false,
         }
@@ -76,6 +81,9 @@ impl Val<'_> {
                 a & m == b & m
             }
             (Val::Time(a), Val::Time(b)) => a == b,
+            (Val::OddTime(_), Val::Time(_) | Val::OddTime(_)) | (Val::Time(_), Val::OddTime(_)) => {
+                self.order(other, BytesOrder::Lexical) == Some(Ordering::Equal)
+            }
             (Val::Unit, Val::Unit) => true,
             _ => false,
         }
@@ -95,6 +103,17 @@ impl Val<'_> {
             (Val::V4(a, ma), Val::V4(b, mb)) => Some((a & ma & mb).cmp(&(b & ma & mb))),
             (Val::V6(a, ma), Val::V6(b, mb)) => Some((a & ma & mb).cmp(&(b & ma & mb))),
             (Val::Time(a), Val::Time(b)) => Some(a.cmp(b)),
+            (Val::OddTime(_), Val::Time(_) | Val::OddTime(_)) | (Val::Time(_), Val::OddTime(_)) => {
+                let pair = |v: &Val<'_>| match *v {
+                    Val::OddTime(t) => t,
+                    Val::Time(t) => NsTime::from_ns(t),
+                    _ => NsTime { secs: 0, nsecs: 0 },
+                };
+                Some(keepsight_fields::nstime::tshark_cmp(
+                    pair(self),
+                    pair(other),
+                ))
+            }
             _ => None,
         }
     }
@@ -118,6 +137,7 @@ pub fn with_val<R>(v: Value<'_>, f: impl FnOnce(&Val<'_>) -> R) -> R {
         Value::Ipv6(a) => f(&Val::V6(u128::from_be_bytes(a), u128::MAX)),
         Value::Ether(m) => f(&Val::Bytes(Cow::Borrowed(&m[..]))),
         Value::AbsTime(t) | Value::RelTime(t) => f(&Val::Time(t)),
+        Value::AbsNsTime(t) | Value::RelNsTime(t) => f(&Val::OddTime(t)),
         Value::FrameNum(n) => f(&Val::Int(i128::from(n))),
     }
 }

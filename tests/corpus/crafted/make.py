@@ -11,6 +11,15 @@ tshark's, produced when the test runs, never written here):
   acklost-*.pcap       when "ACKed unseen segment" is reported again after a first report:
                        after a gap in the other direction, an ACK with a new value, a dup ACK,
                        a spurious retransmission
+  time/time-fraction*.pcap
+                       record time stamps whose fraction is a second or more (a broken writer),
+                       or wraps negative in tshark's 32-bit arithmetic, in µs and ns files
+  udp6-zero-checksum-fragments.pcap
+                       UDP over IPv6 without a checksum, fragmented: in order, last piece
+                       first, a checksum, a datagram that never completes
+  payload-*.pcap       which re-sent segments tshark hands to `data`: spurious, plain, fast,
+                       out-of-order, overlapping retransmissions, each captured whole and cut
+                       by a 60-byte snap length (`-cut`), which makes tshark skip reassembly
 
 Run: python3 make.py  (writes the files next to this script; deterministic).
 """
@@ -39,7 +48,8 @@ def pkt(src, dst, sp, dp, seq, ack, flags, win, payload=b"", opts=b""):
     return bytes.fromhex("001122334455") + bytes.fromhex("66778899aabb") + b"\x08\x00" + ip + tcp
 
 
-def write(name, packets):
+def write(name, packets, snap=None):
+    """snap: cut every record to this many bytes (the original length stays in the header)."""
     with open(os.path.join(HERE, name), "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         t = 0.0
@@ -47,7 +57,8 @@ def write(name, packets):
             t += dt
             s = int(t)
             us = int(round((t - s) * 1e6))
-            f.write(struct.pack("<IIII", 1700000000 + s, us, len(p), len(p)) + p)
+            cap = p if snap is None else p[:snap]
+            f.write(struct.pack("<IIII", 1700000000 + s, us, len(cap), len(p)) + cap)
 
 
 A, B = [10, 0, 0, 1], [10, 0, 0, 2]
@@ -133,3 +144,92 @@ write("acklost-gap-beyond.pcap", base + [
     (0.1, pkt(*S, s0 + 2, c0 + 20, 0x10, 64)),
     (0.1, pkt(*S, s0 + 2, c0 + 40, 0x10, 64)),
 ])
+
+# Re-sent payload: base has the client at c0+2, nothing of the 11 bytes below seen yet.
+pbase = base[:3]
+# Payload bytes no tshark heuristic dissector claims, even when cut to 6 bytes.
+W, V = b"`abcdefghij", b"rstuvwxyz{|"
+payload = {
+    "spurious": pbase + [
+        (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+        (0.1, pkt(*S, s0 + 2, c0 + 13, 0x10, 64)),
+        (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),  # already ACKed
+    ],
+    "spurious-unseen": pbase + [
+        (0.1, pkt(*S, s0 + 2, c0 + 20, 0x10, 64)),  # ACKs bytes never seen
+        (0.1, pkt(*C, c0 + 8, s0 + 2, 0x18, 63, W)),  # gap and already ACKed
+    ],
+    "retrans": pbase + [
+        (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+        (0.3, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+    ],
+    "overlap": pbase + [
+        (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+        (0.3, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W + b"klmnopq")),  # old bytes and new ones
+    ],
+    "ooo": pbase + [
+        (0.1, pkt(*C, c0 + 13, s0 + 2, 0x18, 63, V)),
+        (0.0005, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+    ],
+    "fast": pbase + [
+        (0.1, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+        (0.001, pkt(*C, c0 + 13, s0 + 2, 0x18, 63, V)),
+        (0.001, pkt(*S, s0 + 2, c0 + 2, 0x10, 64)),
+        (0.001, pkt(*S, s0 + 2, c0 + 2, 0x10, 64)),
+        (0.001, pkt(*S, s0 + 2, c0 + 2, 0x10, 64)),
+        (0.001, pkt(*C, c0 + 2, s0 + 2, 0x18, 63, W)),
+    ],
+}
+for name, packets in payload.items():
+    write("payload-%s.pcap" % name, packets)
+    write("payload-%s-cut.pcap" % name, packets, snap=60)
+
+
+def write_stamps(name, nanos, stamps):
+    """One 1-byte segment per (seconds, fraction) pair, written exactly as given. Into time/:
+    the views oracle (keepsight conv vs tshark -z conv) does not read that folder, as keepsight
+    conv's start and duration columns do not follow tshark for wrapped negative fractions."""
+    os.makedirs(os.path.join(HERE, "time"), exist_ok=True)
+    with open(os.path.join(HERE, "time", name), "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B23C4D if nanos else 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, (sec, frac) in enumerate(stamps):
+            p = pkt(*C, c0 + 1 + i, s0 + 1, 0x18, 63, b"`")
+            f.write(struct.pack("<IIII", sec, frac, len(p), len(p)) + p)
+
+
+T = 1700000000
+write_stamps("time-fraction.pcap", False, [
+    (T, 0), (T, 999999), (T, 1000000), (T, 1999999), (T, 2147483),
+    (T, 2147484),     # * 1000 wraps to a negative fraction
+    (T, 3000000), (T, 4294967295), (T + 1, 500000),
+    (T - 1, 5000000),  # wraps back into range: an ordinary time stamp for tshark
+    (T, 0),
+])
+write_stamps("time-fraction-ns.pcap", True, [
+    (T, 0), (T, 999999999), (T, 1000000000), (T, 1500000000), (T, 2147483646),
+    (T, 2147483647), (T, 3000000000), (T, 4294967295), (T + 1, 500),
+])
+
+
+def v6_udp_pieces(ident, sport, checksum, sizes, seed):
+    """A UDP/IPv6 datagram cut into fragments of `sizes` bytes: Ethernet frames, in order."""
+    body = (b"abc" + bytes([seed])) * 28
+    dgram = struct.pack("!HHHH", sport, 5000, 8 + len(body), checksum) + body
+    src = bytes.fromhex("20010db8000000000000000000000001")
+    dst = bytes.fromhex("20010db8000000000000000000000002")
+    out, off = [], 0
+    for n in sizes:
+        piece = dgram[off:off + n]
+        more = off + n < len(dgram)
+        fh = struct.pack("!BBHI", 17, 0, off | more, ident)
+        ip6 = struct.pack("!IHBB16s16s", 0x60000000, len(fh) + len(piece), 44, 64, src, dst)
+        out.append(bytes.fromhex("001122334455") + bytes.fromhex("66778899aabb") + b"\x86\xdd" + ip6 + fh + piece)
+        off += n
+    return out
+
+
+frags = (v6_udp_pieces(0xB1, 4000, 0, [64, 56], 1)
+         + v6_udp_pieces(0xB2, 4001, 0, [64, 56], 2)[::-1]
+         + v6_udp_pieces(0xB3, 4002, 0x1234, [64, 56], 3)
+         + v6_udp_pieces(0xB4, 4003, 0, [64, 56], 4)[:1])
+write("udp6-zero-checksum-fragments.pcap", [(0.1, f) for f in frags])

@@ -253,6 +253,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         p.finish_and_clear();
     }
     let flushed = out.flush();
+    report_damage(&path, &engine);
     match (result, flushed) {
         (Err(e), _) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
         (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
@@ -271,6 +272,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         (Ok(None), Ok(())) => Ok(ExitCode::SUCCESS),
         (Ok(None), Err(e)) => Err(e.into()),
+    }
+}
+
+/// Damaged records tshark reads without complaint (it only adds an expert note to the frame):
+/// said on stderr, with where they are, so a user knows the times shown are the writer's.
+fn report_damage(path: &std::path::Path, engine: &keepsight_engine::Engine) {
+    const SHOWN: usize = 10;
+    let (kept, total) = engine.damage();
+    for d in kept.iter().take(SHOWN) {
+        eprintln!(
+            "keepsight: warning: {}: frame {} (record at byte offset {}): {}",
+            path.display(),
+            d.frame,
+            d.offset,
+            d.what
+        );
+    }
+    if total > SHOWN as u64 {
+        eprintln!(
+            "keepsight: warning: {}: {} more damaged records not listed",
+            path.display(),
+            total - SHOWN as u64
+        );
     }
 }
 
@@ -643,14 +667,29 @@ fn info(f: &Frame<'_>, out: &mut String) {
 }
 
 fn push_time(f: &Frame<'_>, fmt: &str, out: &mut String) {
+    use keepsight_fields::nstime;
     use std::fmt::Write;
     let digits = f.record.ts_digits as u32;
+    // A time stamp whose fraction is out of range (a broken writer) prints as tshark prints
+    // it: whole seconds, then the fraction as written (`20.1000000`).
+    let since = |out: &mut String, ns: i64| match f.odd_time_since(ns) {
+        Some(t) => nstime::push_signed(out, t, digits),
+        None => render::push_seconds(out, ns, digits),
+    };
+    let odd = f.record.invalid_frac_ns.is_some();
     match fmt {
-        "d" => render::push_seconds(out, f.time_delta_ns, digits),
-        "dd" => render::push_seconds(out, f.time_delta_displayed_ns, digits),
+        "d" => since(out, f.time_delta_ns),
+        "dd" => since(out, f.time_delta_displayed_ns),
+        "e" if odd => nstime::push_signed(out, f.time_stamp(), digits),
         "e" => render::push_seconds(out, f.ts_ns, digits),
         "a" | "ad" | "adoy" | "u" | "ud" | "udoy" => {
-            let t = render::broken_down(f.ts_ns, fmt.starts_with('u'));
+            let stamp = f.time_stamp();
+            let whole = if odd {
+                stamp.secs * 1_000_000_000
+            } else {
+                f.ts_ns
+            };
+            let t = render::broken_down(whole, fmt.starts_with('u'));
             match fmt {
                 "ad" | "ud" => {
                     let _ = write!(out, "{:04}-{:02}-{:02} ", t.year, t.month, t.day);
@@ -661,12 +700,14 @@ fn push_time(f: &Frame<'_>, fmt: &str, out: &mut String) {
                 _ => {}
             }
             let _ = write!(out, "{:02}:{:02}:{:02}", t.hour, t.minute, t.second);
-            if digits > 0 {
+            if odd {
+                nstime::push_fraction(out, i64::from(stamp.nsecs), digits);
+            } else if digits > 0 {
                 let frac = t.nanos / 10u32.pow(9 - digits);
                 let _ = write!(out, ".{frac:0width$}", width = digits as usize);
             }
         }
-        _ => render::push_seconds(out, f.time_relative_ns, digits),
+        _ => since(out, f.time_relative_ns),
     }
 }
 
