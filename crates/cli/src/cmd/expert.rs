@@ -1,7 +1,6 @@
 //! `keepsight expert`: tshark's `-z expert` table for the frame, Ethernet, UDP, TCP and HTTP items, then keepsight's own
 //! diagnosis findings as their own group. Counting and layout are `keepsight_report::expert`'s.
 
-use super::EXIT_PROBLEMS;
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
 use keepsight_report::expert::{
@@ -65,28 +64,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         keep_all_messages: true,
     });
     let mut displayed: Option<Vec<u64>> = filter.is_some().then(Vec::new);
-    let mut last_ts = 0i64;
-    let mut damage = None;
-    while let Some(engine) = engine.as_mut() {
-        let frame = match engine.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                damage = Some(e);
-                break;
-            }
-        };
-        last_ts = last_ts.max(frame.ts_ns);
+    let end = super::pass(engine.as_deref_mut(), None, |frame| {
         if let Some(d) = diag.as_mut() {
-            if let Some(seg) = diagnose_segment(&frame) {
+            if let Some(seg) = diagnose_segment(frame) {
                 d.on_segment(&seg);
             }
         }
-        if let Some(seg) = super::http_segment(&frame) {
+        if let Some(seg) = super::http_segment(frame) {
             http.segment(&seg);
         }
-        if !matches!(&filter, Some(f) if !f.matches(&frame)) {
-            table.on_frame(&frame);
+        if !matches!(&filter, Some(f) if !f.matches(frame)) {
+            table.on_frame(frame);
             if let Some(bits) = displayed.as_mut() {
                 let (word, bit) = ((frame.number / 64) as usize, frame.number % 64);
                 if bits.len() <= word {
@@ -95,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 bits[word] |= 1 << bit;
             }
         }
-    }
+    });
     let report = http.finish();
     let index = keepsight_http::FrameIndex::new(&report);
     let shown = |n: u32| {
@@ -120,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     table.order_by_first_frame();
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let findings = diag.map(|d| d.finish(last_ts).findings);
+    let findings = diag.map(|d| d.finish(end.last_ns).findings);
     if args.json {
         let rows: Vec<_> = table.rows().iter().filter(|r| r.severity >= min).collect();
         let shown: Vec<_> = findings
@@ -138,12 +126,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    if let Some(e) = damage {
-        eprintln!(
-            "keepsight: {}: {e} (the frames before it were counted)",
-            path.display()
-        );
-        return Ok(ExitCode::from(EXIT_PROBLEMS));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(end.exit(path, "counted"))
 }
