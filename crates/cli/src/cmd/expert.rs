@@ -4,7 +4,7 @@
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
 use keepsight_report::expert::{
-    finding_severity, render_findings, render_text, ExpertTable, Group, Item, Severity, Summary,
+    finding_severity, render_findings, render_text, ExpertTable, HttpChats, Severity,
 };
 use keepsight_report::segment::diagnose_segment;
 use std::io::{self, Write};
@@ -58,12 +58,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut table = ExpertTable::new();
     // Findings are about whole connections, so the diagnosis sees every frame, filter or not.
     let mut diag = (!args.tshark).then(|| Diagnoser::new(Options::default()));
-    // HTTP chat items belong to the frame a message ends in, known once the analysis is done;
-    // `displayed` remembers which frames the filter let through until then.
+    // HTTP chat items belong to the frame a message ends in, known once the message is over;
+    // `displayed` remembers which frames the filter let through until then (one bit a frame).
+    // Finished messages are drained from the analyzer as the pass goes and only their texts'
+    // counts kept, so memory follows distinct texts and live connections, not messages.
     let mut http = keepsight_http::Analyzer::new(keepsight_http::Options {
         keep_all_messages: true,
     });
+    let mut chats = HttpChats::new();
     let mut displayed: Option<Vec<u64>> = filter.is_some().then(Vec::new);
+    let shown = |displayed: &Option<Vec<u64>>, n: u32| {
+        displayed.as_ref().is_none_or(|bits| {
+            bits.get((n / 64) as usize)
+                .is_some_and(|w| w & (1 << (n % 64)) != 0)
+        })
+    };
+    let mut frames = 0u32;
     let end = super::pass(engine.as_deref_mut(), None, |frame| {
         if let Some(d) = diag.as_mut() {
             if let Some(seg) = diagnose_segment(frame) {
@@ -83,28 +93,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 bits[word] |= 1 << bit;
             }
         }
+        frames += 1;
+        // Every 8,192 frames: a walk over the live connections, rare enough to cost nothing.
+        if frames.is_multiple_of(8192) {
+            http.drain_messages(&mut |m| {
+                if shown(&displayed, m.frame) {
+                    chats.add(m);
+                }
+            });
+        }
     });
     let report = http.finish();
-    let index = keepsight_http::FrameIndex::new(&report);
-    let shown = |n: u32| {
-        displayed.as_ref().is_none_or(|bits| {
-            bits.get((n / 64) as usize)
-                .is_some_and(|w| w & (1 << (n % 64)) != 0)
-        })
-    };
-    for n in index.frames().filter(|&n| shown(n)) {
-        index.visit_expert_lines(&report, n, &mut |line| {
-            table.add(
-                Item {
-                    severity: Severity::Chat,
-                    group: Group::Sequence,
-                    protocol: "HTTP",
-                    summary: Summary::Borrowed(line),
-                },
-                n,
-            )
-        });
+    for m in report.connections.iter().flat_map(|c| &c.messages) {
+        if shown(&displayed, m.frame) {
+            chats.add(m);
+        }
     }
+    chats.into_table(&mut table);
     table.order_by_first_frame();
     let stdout = io::stdout();
     let mut out = stdout.lock();
