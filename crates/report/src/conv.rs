@@ -70,8 +70,9 @@ impl Row {
     }
 }
 
-/// What the pass keeps of one conversation: only what the row needs, in 136 bytes instead
-/// of the row's 200-odd (a capture of 30k streams keeps 30k of these). Frame counts fit in
+/// What the pass keeps of one conversation: only what the row needs, in 144 bytes (plus 4 in
+/// the index) instead of the 216 the row took with its bookkeeping (plus ~20 in a hash map):
+/// a capture of 30k streams keeps 30k of these. Frame counts fit in
 /// u32 (frame numbers do), frame numbers use 0 for "none" (they start at 1), the relative
 /// start is derived from the capture's origin, and the heartbeat comes only at the end.
 #[derive(Debug, Clone)]
@@ -415,7 +416,15 @@ pub fn render_text(rows: &[Row], filter: Option<&str>, extra: bool, start: Start
 
 #[cfg(test)]
 mod tests {
-    use super::si_bytes;
+    use super::{si_bytes, Acc, Row};
+
+    /// The per-stream cost `Acc` documents (30k streams: 4.3 MB instead of 7 MB).
+    #[test]
+    fn accumulator_is_smaller_than_the_row() {
+        let (acc, row) = (std::mem::size_of::<Acc>(), std::mem::size_of::<Row>());
+        assert!(acc <= 144, "Acc is {acc} bytes");
+        assert!(acc < row, "Acc {acc} bytes, Row {row} bytes");
+    }
 
     #[test]
     fn si_switches_at_ten_units() {

@@ -188,7 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let end = super::pass(Some(&mut engine), None, |frame| {
         a.on_frame(frame);
     });
-    let (report, _) = a.finish(end.last_ns);
+    let report = a.diagnosis(end.last_ns);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if args.json {
@@ -234,14 +234,25 @@ impl Analyses {
     /// The diagnosis (HTTP findings included) and the HTTP report. `last_ns`: the capture's
     /// last frame time, where still-open streams end.
     pub(crate) fn finish(
-        mut self,
+        self,
         last_ns: i64,
     ) -> (keepsight_diagnose::Report, keepsight_http::Report) {
-        let http = self.http.finish();
+        let Analyses { mut d, http } = self;
+        let http = http.finish();
         for f in http.findings.iter().cloned() {
-            self.d.add_finding(http_finding(f));
+            d.add_finding(http_finding(f));
         }
-        (self.d.finish(last_ns), http)
+        (d.finish(last_ns), http)
+    }
+
+    /// [`Analyses::finish`] without the HTTP report, which is dropped before the diagnosis is
+    /// summarized (its kept messages would add to the peak).
+    pub(crate) fn diagnosis(self, last_ns: i64) -> keepsight_diagnose::Report {
+        let Analyses { mut d, http } = self;
+        for f in http.finish().findings {
+            d.add_finding(http_finding(f));
+        }
+        d.finish(last_ns)
     }
 }
 
