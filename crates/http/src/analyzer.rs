@@ -2,7 +2,7 @@
 //! [`Connection`] records with their close story.
 
 use crate::conn::{Core, Parser};
-use crate::model::{Close, Connection, End, Report, Side};
+use crate::model::{Close, Connection, End, Message, Report, Side};
 use crate::reasm::{seq_lt, Piece, Reassembler};
 use crate::report;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -362,6 +362,21 @@ impl Analyzer {
             if let Some(c) = conn.into_connection() {
                 self.done.push(c);
             }
+        }
+    }
+
+    /// For a caller that consumes messages during the pass and needs no report of what came
+    /// before (`keepsight expert` counts their first lines): hands every message kept so far
+    /// to `sink`, each connection's in order, and forgets them together with the connections
+    /// already over, so memory follows the live connections instead of the messages.
+    /// [`Analyzer::finish`] then reports on the rest only. A request handed over before its
+    /// response ended lacks `response_in`.
+    pub fn drain_messages(&mut self, sink: &mut dyn FnMut(&Message)) {
+        for c in self.done.drain(..) {
+            c.messages.iter().for_each(&mut *sink);
+        }
+        for c in self.live.values_mut() {
+            c.core.msgs.drain(..).for_each(|m| sink(&m));
         }
     }
 

@@ -85,29 +85,10 @@ impl FrameIndex {
     /// message that ends there, whose text is the message's first line followed by its line
     /// end escaped as tshark escapes it (the characters `\r\n`). Formats only when called.
     pub fn visit_expert_lines(&self, report: &Report, frame: u32, sink: &mut dyn FnMut(&str)) {
-        const VERSIONS: [&str; 2] = ["HTTP/1.0", "HTTP/1.1"];
         let mut line = String::new();
         for m in self.get(report, frame) {
-            let version = VERSIONS[usize::from(m.version.min(1))];
             line.clear();
-            if m.kind == Kind::Request {
-                let method = m.method.as_deref().unwrap_or("");
-                let uri = m.uri.as_deref().unwrap_or("");
-                line.push_str(method);
-                line.push(' ');
-                line.push_str(uri);
-                line.push(' ');
-                line.push_str(version);
-            } else {
-                line.push_str(version);
-                line.push(' ');
-                if let Some(code) = m.code {
-                    line.push_str(&code.to_string());
-                }
-                line.push(' ');
-                line.push_str(m.phrase.as_deref().unwrap_or(""));
-            }
-            line.push_str("\\r\\n");
+            expert_line(m, &mut line);
             sink(&line);
         }
     }
@@ -188,6 +169,29 @@ impl FrameIndex {
         }
         true
     }
+}
+
+/// The text of the expert item tshark's HTTP dissector raises for a message (see
+/// [`FrameIndex::visit_expert_lines`]), appended to `line`.
+pub fn expert_line(m: &Message, line: &mut String) {
+    const VERSIONS: [&str; 2] = ["HTTP/1.0", "HTTP/1.1"];
+    let version = VERSIONS[usize::from(m.version.min(1))];
+    if m.kind == Kind::Request {
+        line.push_str(m.method.as_deref().unwrap_or(""));
+        line.push(' ');
+        line.push_str(m.uri.as_deref().unwrap_or(""));
+        line.push(' ');
+        line.push_str(version);
+    } else {
+        line.push_str(version);
+        line.push(' ');
+        if let Some(code) = m.code {
+            line.push_str(&code.to_string());
+        }
+        line.push(' ');
+        line.push_str(m.phrase.as_deref().unwrap_or(""));
+    }
+    line.push_str("\\r\\n");
 }
 
 #[cfg(test)]

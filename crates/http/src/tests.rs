@@ -726,6 +726,49 @@ fn segmentation_retransmission_and_reordering_do_not_change_the_result() {
     }
 }
 
+/// Messages drained during the pass (as `keepsight expert` does) are the report's messages, in
+/// the same per-connection order, with the same expert text and frame.
+#[test]
+fn drained_messages_are_the_reported_ones_in_order() {
+    let lines = |ms: &mut dyn Iterator<Item = &Message>| -> Vec<(u32, String)> {
+        ms.map(|m| {
+            let mut l = String::new();
+            crate::expert_line(m, &mut l);
+            (m.frame, l)
+        })
+        .collect()
+    };
+    for seed in 0..50 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let ex = valid_exchanges(&mut rng);
+        let (mut kept, mut drained) = (Wire::new(), Wire::new());
+        let mut got = Vec::new();
+        for (c, s) in &ex {
+            for w in [&mut kept, &mut drained] {
+                w.send(C, c);
+                w.send(S, s);
+            }
+            drained
+                .a
+                .drain_messages(&mut |m| got.extend(lines(&mut std::iter::once(m))));
+        }
+        // Messages are final once the next one starts: some were handed over mid-connection.
+        assert!(ex.len() < 2 || !got.is_empty(), "seed {seed}");
+        for w in [&mut kept, &mut drained] {
+            w.fin(C);
+            w.fin(S);
+        }
+        // The connection is over: what is left is with the finished connections.
+        drained
+            .a
+            .drain_messages(&mut |m| got.extend(lines(&mut std::iter::once(m))));
+        assert!(drained.report().connections.is_empty(), "seed {seed}");
+        let want = lines(&mut kept.report().connections.iter().flat_map(|c| &c.messages));
+        assert!(!want.is_empty() && want.iter().all(|(f, _)| *f != 0));
+        assert_eq!(got, want, "seed {seed}");
+    }
+}
+
 #[test]
 fn hostile_bytes_never_panic() {
     let iters: u64 = std::env::var("KEEPSIGHT_FUZZ_ITERS")

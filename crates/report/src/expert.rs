@@ -48,14 +48,20 @@ impl ExpertTable {
     }
 
     pub fn add(&mut self, it: Item<'_>, frame: u32) {
+        self.add_count(it, frame, 1);
+    }
+
+    /// `count` occurrences of one item at once, the first of them in `frame`: the same as
+    /// `count` calls of [`ExpertTable::add`].
+    pub fn add_count(&mut self, it: Item<'_>, frame: u32, count: u64) {
         let key = (it.severity, Cow::Borrowed(it.protocol), it.summary.text());
         if let Some(&i) = self.index.get(&key) {
-            self.rows[i].frequency += 1;
+            self.rows[i].frequency += count;
             return;
         }
         self.rows.push(Row {
             severity: it.severity,
-            frequency: 1,
+            frequency: count,
             group: Cow::Borrowed(it.group.name()),
             protocol: Cow::Borrowed(it.protocol),
             summary: key.2.clone(),
@@ -80,6 +86,77 @@ impl ExpertTable {
     /// Rows in first-occurrence order (all severities).
     pub fn rows(&self) -> &[Row] {
         &self.rows
+    }
+}
+
+/// The HTTP chat items (one per HTTP message, on the frame the message ends in), counted per
+/// distinct text while the pass goes: memory grows with the distinct texts, not with the
+/// messages. The table's order needs, per text, the first frame that raised it and, among
+/// texts first raised in the same frame (pipelined messages, so the same connection), their
+/// order in that connection: `first` keeps both.
+#[derive(Default)]
+pub struct HttpChats {
+    rows: HashMap<String, Chat>,
+    line: String,
+    seen: u64,
+}
+
+struct Chat {
+    count: u64,
+    /// (frame, order of arrival): messages of one connection arrive in their order.
+    first: (u32, u64),
+}
+
+impl HttpChats {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one HTTP message whose frame is displayed. Messages of one connection must come
+    /// in their order (as [`keepsight_http::Analyzer::drain_messages`] gives them); messages
+    /// that never ended (frame 0) raise nothing, as in tshark.
+    pub fn add(&mut self, m: &keepsight_http::Message) {
+        if m.frame == 0 {
+            return;
+        }
+        self.seen += 1;
+        let at = (m.frame, self.seen);
+        self.line.clear();
+        keepsight_http::expert_line(m, &mut self.line);
+        match self.rows.get_mut(self.line.as_str()) {
+            Some(c) => {
+                c.count += 1;
+                c.first = c.first.min(at);
+            }
+            None => {
+                self.rows.insert(
+                    self.line.clone(),
+                    Chat {
+                        count: 1,
+                        first: at,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Adds the counted items to `table` (then [`ExpertTable::order_by_first_frame`] puts
+    /// them in place).
+    pub fn into_table(self, table: &mut ExpertTable) {
+        let mut rows: Vec<(String, Chat)> = self.rows.into_iter().collect();
+        rows.sort_unstable_by_key(|(_, c)| c.first);
+        for (text, c) in rows {
+            table.add_count(
+                Item {
+                    severity: Severity::Chat,
+                    group: Group::Sequence,
+                    protocol: "HTTP",
+                    summary: Summary::Borrowed(&text),
+                },
+                c.first.0,
+                c.count,
+            );
+        }
     }
 }
 
@@ -192,5 +269,114 @@ mod tests {
         let text = render_text(r, Severity::Warn);
         assert!(text.starts_with("\nWarns (1)\n"));
         assert!(!text.contains("Notes"));
+    }
+
+    fn request(frame: u32, uri: &str) -> keepsight_http::Message {
+        keepsight_http::Message {
+            kind: keepsight_http::Kind::Request,
+            stream: 0,
+            number: 1,
+            first_frame: frame,
+            header_frame: frame,
+            frame,
+            first_ts_ns: 0,
+            ts_ns: 0,
+            version: 1,
+            method: Some("GET".into()),
+            uri: Some(uri.into()),
+            code: None,
+            phrase: None,
+            host: None,
+            connection: None,
+            keep_alive: None,
+            content_length: None,
+            transfer_encoding: None,
+            framing: keepsight_http::Framing::NoBody,
+            body_bytes: 0,
+            request_in: None,
+            response_in: None,
+            time_ns: None,
+            verdicts: Vec::new(),
+        }
+    }
+
+    /// Counting HTTP chats per text as they come gives what adding each message in frame order
+    /// gives (the order `keepsight expert` had when it kept every message until the end).
+    #[test]
+    fn http_chats_equal_adding_each_message_in_frame_order() {
+        // Arrival order is per connection, not per frame: /b's connection ends later but
+        // raised /b first (frame 3); /c and /d are pipelined in frame 9, in that order.
+        let arrivals = [
+            request(5, "/a"),
+            request(9, "/c"),
+            request(9, "/d"),
+            request(12, "/a"),
+            request(3, "/b"),
+            request(7, "/a"),
+            request(0, "/never-ended"),
+        ];
+        let mut chats = HttpChats::new();
+        let mut counted = ExpertTable::new();
+        counted.add(
+            Item {
+                severity: Severity::Note,
+                group: Group::Sequence,
+                protocol: "TCP",
+                summary: Summary::Text("tcp"),
+            },
+            5,
+        );
+        let mut each = ExpertTable::new();
+        each.add(
+            Item {
+                severity: Severity::Note,
+                group: Group::Sequence,
+                protocol: "TCP",
+                summary: Summary::Text("tcp"),
+            },
+            5,
+        );
+        for m in &arrivals {
+            chats.add(m);
+        }
+        chats.into_table(&mut counted);
+        let mut by_frame: Vec<_> = arrivals.iter().filter(|m| m.frame != 0).collect();
+        by_frame.sort_by_key(|m| m.frame);
+        for m in by_frame {
+            let mut line = String::new();
+            keepsight_http::expert_line(m, &mut line);
+            each.add(
+                Item {
+                    severity: Severity::Chat,
+                    group: Group::Sequence,
+                    protocol: "HTTP",
+                    summary: Summary::Borrowed(&line),
+                },
+                m.frame,
+            );
+        }
+        counted.order_by_first_frame();
+        each.order_by_first_frame();
+        let view = |t: &ExpertTable| -> Vec<(String, u64, u32)> {
+            t.rows()
+                .iter()
+                .map(|r| (r.summary.to_string(), r.frequency, r.first_frame))
+                .collect()
+        };
+        assert_eq!(view(&counted), view(&each));
+        assert_eq!(
+            view(&counted)
+                .iter()
+                .map(|r| (r.0.as_str(), r.1))
+                .collect::<Vec<_>>(),
+            [
+                ("GET /b HTTP/1.1\\r\\n", 1),
+                // Counted during the pass, so before the HTTP row of the same frame.
+                ("tcp", 1),
+                ("GET /a HTTP/1.1\\r\\n", 3),
+                ("GET /c HTTP/1.1\\r\\n", 1),
+                ("GET /d HTTP/1.1\\r\\n", 1),
+            ]
+        );
     }
 }

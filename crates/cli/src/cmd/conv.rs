@@ -2,7 +2,6 @@
 //! conversation ended, longest idle gap, heartbeat period). The table is built by
 //! `keepsight_report::conv`; this module reads the capture and prints.
 
-use super::EXIT_PROBLEMS;
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
 use keepsight_report::conv::{render_text, Conversations, StartColumn};
@@ -57,30 +56,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut convs = Conversations::new();
     // The heartbeat column needs the whole conversation, so the diagnosis sees every frame.
     let mut diag = (!args.tshark).then(|| Diagnoser::new(Options::default()));
-    let mut last_ts = 0i64;
-    let mut damage = None;
-    while let Some(engine) = engine.as_mut() {
-        let frame = match engine.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                damage = Some(e);
-                break;
-            }
-        };
-        last_ts = last_ts.max(frame.ts_ns);
+    let end = super::pass(engine.as_deref_mut(), None, |frame| {
         if let Some(d) = diag.as_mut() {
-            if let Some(seg) = diagnose_segment(&frame) {
+            if let Some(seg) = diagnose_segment(frame) {
                 d.on_segment(&seg);
             }
         }
         match &filter {
-            Some(f) if !f.matches(&frame) => convs.on_origin(&frame),
-            _ => convs.on_frame(&frame),
+            Some(f) if !f.matches(frame) => convs.on_origin(frame),
+            _ => convs.on_frame(frame),
         }
-    }
+    });
     if let Some(d) = diag {
-        let report = d.finish(last_ts);
+        let report = d.finish(end.last_ns);
         convs.set_heartbeats(
             report
                 .streams
@@ -104,12 +92,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out.write_all(text.as_bytes())?;
     }
     out.flush()?;
-    if let Some(e) = damage {
-        eprintln!(
-            "keepsight: {}: {e} (the frames before it were counted)",
-            path.display()
-        );
-        return Ok(ExitCode::from(EXIT_PROBLEMS));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(end.exit(path, "counted"))
 }

@@ -3,7 +3,7 @@
 //! `keepsight_diagnose::Segment` and handles the command line; the analysis is in
 //! `keepsight-diagnose`.
 
-use super::{EXIT_FAILURE, EXIT_PROBLEMS};
+use super::EXIT_FAILURE;
 use anyhow::{bail, Context};
 use keepsight_diagnose::middlebox::Middlebox;
 use keepsight_diagnose::options::{parse_duration, parse_hex};
@@ -184,33 +184,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(e) => e,
         Err(code) => return Ok(code),
     };
-    let mut d = Diagnoser::new(opts);
-    // HTTP/1.x keep-alive and framing analysis of the same frames (bounded: only messages with
-    // a verdict are kept).
-    let mut http = keepsight_http::Analyzer::new(keepsight_http::Options::default());
-    let mut last_ts = 0i64;
-    let mut damage = None;
-    loop {
-        let frame = match engine.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                damage = Some(e);
-                break;
-            }
-        };
-        last_ts = last_ts.max(frame.ts_ns);
-        if let Some(segment) = super::http_segment(&frame) {
-            http.segment(&segment);
-        }
-        if let Some(segment) = keepsight_report::segment::diagnose_segment(&frame) {
-            d.on_segment(&segment);
-        }
-    }
-    for f in http.finish().findings {
-        d.add_finding(http_finding(f));
-    }
-    let report = d.finish(last_ts);
+    let mut a = Analyses::new(opts);
+    let end = super::pass(Some(&mut engine), None, |frame| {
+        a.on_frame(frame);
+    });
+    let report = a.diagnosis(end.last_ns);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if args.json {
@@ -220,14 +198,62 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out.write_all(report.render_text(args.max_per_kind).as_bytes())?;
     }
     out.flush()?;
-    if let Some(e) = damage {
-        eprintln!(
-            "keepsight: {}: {e} (the frames before it were analysed)",
-            path.display()
-        );
-        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    Ok(end.exit(path, "analysed"))
+}
+
+/// The analyses `diagnose` and `report` run on every frame: the connection diagnosis, and the
+/// HTTP/1.x keep-alive and framing analysis (bounded: only messages with a verdict are kept),
+/// whose findings join the diagnosis at the end.
+pub(crate) struct Analyses {
+    d: Diagnoser,
+    http: keepsight_http::Analyzer,
+}
+
+impl Analyses {
+    pub(crate) fn new(opts: Options) -> Self {
+        Analyses {
+            d: Diagnoser::new(opts),
+            http: keepsight_http::Analyzer::new(keepsight_http::Options::default()),
+        }
     }
-    Ok(ExitCode::SUCCESS)
+
+    /// Feeds one frame; returns its diagnosis segment (TCP frames only) for callers that
+    /// draw it too.
+    pub(crate) fn on_frame<'a>(
+        &mut self,
+        frame: &keepsight_engine::Frame<'a>,
+    ) -> Option<keepsight_diagnose::Segment<'a>> {
+        if let Some(segment) = super::http_segment(frame) {
+            self.http.segment(&segment);
+        }
+        let segment = keepsight_report::segment::diagnose_segment(frame)?;
+        self.d.on_segment(&segment);
+        Some(segment)
+    }
+
+    /// The diagnosis (HTTP findings included) and the HTTP report. `last_ns`: the capture's
+    /// last frame time, where still-open streams end.
+    pub(crate) fn finish(
+        self,
+        last_ns: i64,
+    ) -> (keepsight_diagnose::Report, keepsight_http::Report) {
+        let Analyses { mut d, http } = self;
+        let http = http.finish();
+        for f in http.findings.iter().cloned() {
+            d.add_finding(http_finding(f));
+        }
+        (d.finish(last_ns), http)
+    }
+
+    /// [`Analyses::finish`] without the HTTP report, which is dropped before the diagnosis is
+    /// summarized (its kept messages would add to the peak).
+    pub(crate) fn diagnosis(self, last_ns: i64) -> keepsight_diagnose::Report {
+        let Analyses { mut d, http } = self;
+        for f in http.finish().findings {
+            d.add_finding(http_finding(f));
+        }
+        d.finish(last_ns)
+    }
 }
 
 /// An HTTP finding in diagnose's terms. Severity: what breaks a client's request is an error;

@@ -1,11 +1,10 @@
 //! `keepsight expert`: tshark's `-z expert` table for the frame, Ethernet, UDP, TCP and HTTP items, then keepsight's own
 //! diagnosis findings as their own group. Counting and layout are `keepsight_report::expert`'s.
 
-use super::EXIT_PROBLEMS;
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
 use keepsight_report::expert::{
-    finding_severity, render_findings, render_text, ExpertTable, Group, Item, Severity, Summary,
+    finding_severity, render_findings, render_text, ExpertTable, HttpChats, Severity,
 };
 use keepsight_report::segment::diagnose_segment;
 use std::io::{self, Write};
@@ -59,34 +58,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut table = ExpertTable::new();
     // Findings are about whole connections, so the diagnosis sees every frame, filter or not.
     let mut diag = (!args.tshark).then(|| Diagnoser::new(Options::default()));
-    // HTTP chat items belong to the frame a message ends in, known once the analysis is done;
-    // `displayed` remembers which frames the filter let through until then.
+    // HTTP chat items belong to the frame a message ends in, known once the message is over;
+    // `displayed` remembers which frames the filter let through until then (one bit a frame).
+    // Finished messages are drained from the analyzer as the pass goes and only their texts'
+    // counts kept, so memory follows distinct texts and live connections, not messages.
     let mut http = keepsight_http::Analyzer::new(keepsight_http::Options {
         keep_all_messages: true,
     });
+    let mut chats = HttpChats::new();
     let mut displayed: Option<Vec<u64>> = filter.is_some().then(Vec::new);
-    let mut last_ts = 0i64;
-    let mut damage = None;
-    while let Some(engine) = engine.as_mut() {
-        let frame = match engine.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                damage = Some(e);
-                break;
-            }
-        };
-        last_ts = last_ts.max(frame.ts_ns);
+    let shown = |displayed: &Option<Vec<u64>>, n: u32| {
+        displayed.as_ref().is_none_or(|bits| {
+            bits.get((n / 64) as usize)
+                .is_some_and(|w| w & (1 << (n % 64)) != 0)
+        })
+    };
+    let mut frames = 0u32;
+    let end = super::pass(engine.as_deref_mut(), None, |frame| {
         if let Some(d) = diag.as_mut() {
-            if let Some(seg) = diagnose_segment(&frame) {
+            if let Some(seg) = diagnose_segment(frame) {
                 d.on_segment(&seg);
             }
         }
-        if let Some(seg) = super::http_segment(&frame) {
+        if let Some(seg) = super::http_segment(frame) {
             http.segment(&seg);
         }
-        if !matches!(&filter, Some(f) if !f.matches(&frame)) {
-            table.on_frame(&frame);
+        if !matches!(&filter, Some(f) if !f.matches(frame)) {
+            table.on_frame(frame);
             if let Some(bits) = displayed.as_mut() {
                 let (word, bit) = ((frame.number / 64) as usize, frame.number % 64);
                 if bits.len() <= word {
@@ -95,32 +93,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 bits[word] |= 1 << bit;
             }
         }
-    }
+        frames += 1;
+        // Every 8,192 frames: a walk over the live connections, rare enough to cost nothing.
+        if frames.is_multiple_of(8192) {
+            http.drain_messages(&mut |m| {
+                if shown(&displayed, m.frame) {
+                    chats.add(m);
+                }
+            });
+        }
+    });
     let report = http.finish();
-    let index = keepsight_http::FrameIndex::new(&report);
-    let shown = |n: u32| {
-        displayed.as_ref().is_none_or(|bits| {
-            bits.get((n / 64) as usize)
-                .is_some_and(|w| w & (1 << (n % 64)) != 0)
-        })
-    };
-    for n in index.frames().filter(|&n| shown(n)) {
-        index.visit_expert_lines(&report, n, &mut |line| {
-            table.add(
-                Item {
-                    severity: Severity::Chat,
-                    group: Group::Sequence,
-                    protocol: "HTTP",
-                    summary: Summary::Borrowed(line),
-                },
-                n,
-            )
-        });
+    for m in report.connections.iter().flat_map(|c| &c.messages) {
+        if shown(&displayed, m.frame) {
+            chats.add(m);
+        }
     }
+    chats.into_table(&mut table);
     table.order_by_first_frame();
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let findings = diag.map(|d| d.finish(last_ts).findings);
+    let findings = diag.map(|d| d.finish(end.last_ns).findings);
     if args.json {
         let rows: Vec<_> = table.rows().iter().filter(|r| r.severity >= min).collect();
         let shown: Vec<_> = findings
@@ -138,12 +131,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    if let Some(e) = damage {
-        eprintln!(
-            "keepsight: {}: {e} (the frames before it were counted)",
-            path.display()
-        );
-        return Ok(ExitCode::from(EXIT_PROBLEMS));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(end.exit(path, "counted"))
 }

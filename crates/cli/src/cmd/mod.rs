@@ -50,6 +50,75 @@ pub(crate) fn open_capture(
     })
 }
 
+/// How one [`pass`] over a capture ended.
+#[derive(Default)]
+pub(crate) struct PassEnd {
+    /// Time of the first frame (the capture's time origin), if any frame was read.
+    pub first_ns: Option<i64>,
+    /// Latest frame time seen (frames may be out of order); 0 when no frame was read.
+    pub last_ns: i64,
+    /// The damage that stopped the pass early; the frames before it were all handed out.
+    pub damage: Option<keepsight_engine::capture::CaptureError>,
+}
+
+impl PassEnd {
+    /// The exit status for a pass whose results were already printed: 1 with the damage
+    /// reported (file, frame and byte offset are in the error's text), else 0. `done` says
+    /// what happened to the frames before the damage ("counted", "analysed").
+    pub fn exit(self, path: &std::path::Path, done: &str) -> std::process::ExitCode {
+        match self.damage {
+            Some(e) => {
+                eprintln!(
+                    "keepsight: {}: {e} (the frames before it were {done})",
+                    path.display()
+                );
+                std::process::ExitCode::from(EXIT_PROBLEMS)
+            }
+            None => std::process::ExitCode::SUCCESS,
+        }
+    }
+}
+
+/// The one read loop of the analysis commands (`diagnose`, `report`, `conv`, `expert`): every
+/// frame in file order to `each`, until the end or the first damage, which ends the pass but
+/// not the analysis (what was read stays valid). Keeps the time origin and the latest time,
+/// and moves `progress` (by file offset) every 65,536 frames: often enough to be seen, rare
+/// enough to cost nothing. `None` as engine is an empty (0-byte) capture: no frames.
+pub(crate) fn pass(
+    engine: Option<&mut keepsight_engine::Engine>,
+    progress: Option<&indicatif::ProgressBar>,
+    mut each: impl FnMut(&keepsight_engine::Frame<'_>),
+) -> PassEnd {
+    let mut end = PassEnd::default();
+    let Some(engine) = engine else {
+        return end;
+    };
+    let mut read = 0u64;
+    loop {
+        let frame = match engine.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                end.damage = Some(e);
+                break;
+            }
+        };
+        read += 1;
+        if read.is_multiple_of(65_536) {
+            if let Some(p) = progress {
+                p.set_position(frame.record.file_offset);
+            }
+        }
+        end.first_ns.get_or_insert(frame.ts_ns);
+        end.last_ns = end.last_ns.max(frame.ts_ns);
+        each(&frame);
+    }
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    end
+}
+
 /// The HTTP analyzer's view of one TCP frame (shared by `http` and `packets`).
 pub(crate) fn http_segment<'a>(
     frame: &'a keepsight_engine::Frame<'a>,

@@ -3,10 +3,9 @@
 //! the conversation table). One streaming pass feeds the same analyses as `diagnose` (plus the
 //! conversation table and the timeline sketches); the page is built by `keepsight_report::html`.
 
-use super::diagnose::{http_finding, options_or_exit, Analysis};
-use super::{EXIT_FAILURE, EXIT_PROBLEMS};
+use super::diagnose::{options_or_exit, Analyses, Analysis};
+use super::EXIT_FAILURE;
 use anyhow::Context;
-use keepsight_diagnose::Diagnoser;
 use keepsight_report::html::{self, Limits, Timelines};
 use std::io::Write;
 use std::path::PathBuf;
@@ -65,50 +64,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let progress = progress_bar(engine.reader().len_hint(), &args.output);
-    let mut d = Diagnoser::new(opts);
-    let mut http = keepsight_http::Analyzer::new(keepsight_http::Options::default());
+    let mut analyses = Analyses::new(opts);
     let mut conv = keepsight_report::conv::Conversations::new();
     // Retired streams kept for drawing: many more than are drawn, so that the streams the
     // findings name (known only at the end) are still there; a few KiB each.
     let mut timelines = Timelines::new(args.max_streams as usize * 32);
-    let mut first_ns = None;
-    let mut last_ts = 0i64;
-    let mut damage = None;
-    let mut read = 0u64;
-    loop {
-        let frame = match engine.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                damage = Some(e);
-                break;
-            }
-        };
-        read += 1;
-        if read.is_multiple_of(65_536) {
-            if let Some(p) = &progress {
-                p.set_position(frame.record.file_offset);
-            }
-        }
-        first_ns.get_or_insert(frame.ts_ns);
-        last_ts = last_ts.max(frame.ts_ns);
-        conv.on_frame(&frame);
-        if let Some(segment) = super::http_segment(&frame) {
-            http.segment(&segment);
-        }
-        if let Some(segment) = keepsight_report::segment::diagnose_segment(&frame) {
-            d.on_segment(&segment);
+    let end = super::pass(Some(&mut engine), progress.as_ref(), |frame| {
+        conv.on_frame(frame);
+        if let Some(segment) = analyses.on_frame(frame) {
             timelines.on_segment(&segment);
         }
-    }
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
-    let http = http.finish();
-    for f in http.findings.iter().cloned() {
-        d.add_finding(http_finding(f));
-    }
-    let diagnosis = d.finish(last_ts);
+    });
+    let (diagnosis, http) = analyses.finish(end.last_ns);
     conv.set_heartbeats(
         diagnosis
             .streams
@@ -118,10 +85,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rows = conv.finish();
     let (tracks, tracks_dropped) = timelines.finish();
     let file = path.display().to_string();
-    let damage_text = damage.as_ref().map(|e| e.to_string());
+    let damage_text = end.damage.as_ref().map(|e| e.to_string());
     let page = html::render(&html::Input {
         file: &file,
-        first_ns,
+        first_ns: end.first_ns,
         diagnosis: &diagnosis,
         http: &http,
         conversations: &rows,
@@ -154,14 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             tracks.len().min(args.max_streams as usize)
         );
     }
-    if let Some(e) = damage {
-        eprintln!(
-            "keepsight: {}: {e} (the frames before it were analysed)",
-            path.display()
-        );
-        return Ok(ExitCode::from(EXIT_PROBLEMS));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(end.exit(path, "analysed"))
 }
 
 /// A progress bar on stderr for big files, only when stderr is a terminal (the page goes to a
