@@ -14,27 +14,9 @@
 //! follows share one tshark run (tshark takes many -z) to keep the test to a few seconds.
 
 mod common;
+use common::{repo, tshark_available};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn tshark_available() -> bool {
-    let ok = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIPPED: tshark is not installed, so there is no oracle to compare with (CI installs it).");
-    }
-    ok
-}
 
 fn run(program: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let mut c = if program == "keepsight" {

@@ -18,34 +18,15 @@
 //! - protocol-typed fields (`-e tcp`, `-e frame`) print a tree label in tshark and bytes here.
 
 mod common;
-use common::run_parallel;
+use common::{repo, run_parallel, tshark_available};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn keepsight() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_keepsight"));
     c.env("TZ", "UTC");
     c
-}
-
-fn tshark_available() -> bool {
-    let ok = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIPPED: tshark is not installed, so there is no oracle to compare with (CI installs it).");
-    }
-    ok
 }
 
 fn tshark() -> Command {

@@ -17,28 +17,10 @@
 //! - follow: byte for byte, every stream, every format.
 
 mod common;
+use common::{repo, tshark_available};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn tshark_available() -> bool {
-    let ok = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIPPED: tshark is not installed, so there is no oracle to compare with (CI installs it).");
-    }
-    ok
-}
 
 fn run(program: &str, args: &[&str]) -> String {
     let mut c = if program == "keepsight" {

@@ -1,5 +1,6 @@
 //! Shared by the CLI tests: a child process stopped on drop, scratch directories, nginx on
-//! loopback or inside a network namespace, and a runner that checks captures two at a time.
+//! loopback or inside a network namespace, a runner that checks captures two at a time, and
+//! where the repository and the tshark oracle are.
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -123,4 +124,25 @@ pub fn run_parallel<T: Send>(files: &[PathBuf], check: impl Fn(&Path) -> Vec<T> 
         }
     });
     results.into_inner().unwrap()
+}
+
+/// The repository's root (test inputs live under it).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Whether tshark, the analyzer's oracle, is here; says why the test is skipped when not.
+pub fn tshark_available() -> bool {
+    let ok = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("SKIPPED: tshark is not installed, so there is no oracle to compare with (CI installs it).");
+    }
+    ok
 }
