@@ -23,6 +23,8 @@ use mio::{Interest, Registry, Token};
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 /// The parked connections of one listener.
@@ -30,6 +32,8 @@ pub(crate) struct ParkedSet {
     /// Registers sockets with the epoll set that [`Parker`] waits on.
     registry: Registry,
     inner: Mutex<ParkedInner>,
+    /// The server's gauge of parked connections, shared by all its listeners.
+    gauge: Arc<AtomicU64>,
 }
 
 /// The epoll set itself, owned by the listener's watcher task.
@@ -74,13 +78,14 @@ pub(crate) enum Refused {
 }
 
 impl ParkedSet {
-    pub(crate) fn new() -> io::Result<(ParkedSet, Parker)> {
+    pub(crate) fn new(gauge: Arc<AtomicU64>) -> io::Result<(ParkedSet, Parker)> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         Ok((
             ParkedSet {
                 registry,
                 inner: Mutex::new(ParkedInner::default()),
+                gauge,
             },
             Parker { poll },
         ))
@@ -143,6 +148,7 @@ impl ParkedSet {
             g.slots[idx] = slot;
         }
         g.count += 1;
+        self.gauge.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -159,13 +165,14 @@ impl ParkedSet {
         if !ready {
             return None;
         }
-        Some(Self::take(&self.registry, &mut g, idx))
+        Some(self.take(&mut g, idx))
     }
 
-    fn take(registry: &Registry, g: &mut ParkedInner, idx: usize) -> Unparked {
+    fn take(&self, g: &mut ParkedInner, idx: usize) -> Unparked {
         let slot = &mut g.slots[idx];
         let stream = slot.stream.take().expect("taken slot is occupied");
-        let _ = registry.deregister(&mut SourceFd(&stream.as_raw_fd()));
+        let _ = self.registry.deregister(&mut SourceFd(&stream.as_raw_fd()));
+        self.gauge.fetch_sub(1, Ordering::Relaxed);
         let un = Unparked {
             stream,
             info: slot.info,
@@ -186,10 +193,7 @@ impl ParkedSet {
             .filter(|(_, s)| s.stream.is_some() && s.deadline_ns <= now_ns)
             .map(|(i, _)| i)
             .collect();
-        let out = due
-            .into_iter()
-            .map(|i| Self::take(&self.registry, &mut g, i))
-            .collect();
+        let out = due.into_iter().map(|i| self.take(&mut g, i)).collect();
         Self::shrink_if_empty(&mut g);
         out
     }
@@ -202,10 +206,7 @@ impl ParkedSet {
         let all: Vec<usize> = (0..g.slots.len())
             .filter(|&i| g.slots[i].stream.is_some())
             .collect();
-        let out = all
-            .into_iter()
-            .map(|i| Self::take(&self.registry, &mut g, i))
-            .collect();
+        let out = all.into_iter().map(|i| self.take(&mut g, i)).collect();
         Self::shrink_if_empty(&mut g);
         out
     }

@@ -115,8 +115,9 @@ pub struct Stats {
     pub closed_keepalive_time: AtomicU64,
     pub closed_idle: AtomicU64,
     pub closed_shutdown: AtomicU64,
-    /// Idle connections parked without a task now (a gauge, not a counter).
-    pub connections_parked: AtomicU64,
+    /// Idle connections parked without a task now (a gauge, not a counter; kept by the
+    /// parked sets).
+    pub connections_parked: Arc<AtomicU64>,
 }
 
 impl Stats {
@@ -775,8 +776,8 @@ async fn sweep<H: Handler>(
             let now_ns = shared.ns_since_epoch(now);
             for un in parked.expire(now_ns) {
                 shared.ctl.stats.closed_idle.fetch_add(1, Ordering::Relaxed);
-                shared.unparked();
                 drop(un.stream);
+                // Counts the connection closed and gives back its place in the limit.
                 drop(ConnSlot(shared.clone()));
             }
             trim.after_tick(parked.len(), now);
@@ -785,7 +786,6 @@ async fn sweep<H: Handler>(
     shared.idle.close_all();
     if let Some(parked) = &shared.parked {
         for un in parked.close_all() {
-            shared.unparked();
             resume(&shared, un);
         }
     }
@@ -904,12 +904,6 @@ impl<H> Shared<H> {
     fn ns_since_epoch(&self, t: Instant) -> u64 {
         t.saturating_duration_since(self.epoch).as_nanos() as u64
     }
-    fn unparked(&self) {
-        self.ctl
-            .stats
-            .connections_parked
-            .fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// Run a server on `listener` until `ctl.shutdown()` is called, then drain and return.
@@ -924,7 +918,7 @@ pub async fn serve<H: Handler>(
     let mut shutdown = ctl.subscribe();
     let (parked, parker) = match cfg.park_after.is_zero() {
         true => (None, None),
-        false => match ParkedSet::new() {
+        false => match ParkedSet::new(ctl.stats.connections_parked.clone()) {
             Ok((set, parker)) => (Some(set), Some(parker)),
             Err(e) => {
                 eprintln!("keepsight: idle connections stay in their tasks: epoll: {e}");
@@ -947,12 +941,7 @@ pub async fn serve<H: Handler>(
         let shared = shared.clone();
         tokio::spawn(async move {
             let set = shared.parked.as_ref().expect("a parker comes with its set");
-            parker
-                .run(set, |un| {
-                    shared.unparked();
-                    resume(&shared, un)
-                })
-                .await
+            parker.run(set, |un| resume(&shared, un)).await
         })
     });
     loop {
@@ -1306,8 +1295,6 @@ fn connection<H: Handler>(
                     let Some(parked) = &shared.parked else { break };
                     match parked.park(stream, info, req_no, deadline_ns) {
                         Ok(()) => {
-                            let stats = &shared.ctl.stats;
-                            stats.connections_parked.fetch_add(1, Ordering::Relaxed);
                             shared.keep_for_parked();
                             return;
                         }
@@ -1624,7 +1611,9 @@ mod tests {
             handler: std::sync::Arc::new(h),
             log: None,
             idle: super::IdleSet::new(),
-            parked: super::ParkedSet::new().ok().map(|(set, _)| set),
+            parked: super::ParkedSet::new(Default::default())
+                .ok()
+                .map(|(set, _)| set),
             slots: tokio::sync::Semaphore::new(1),
             epoch: std::time::Instant::now(),
         });
