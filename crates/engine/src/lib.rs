@@ -47,7 +47,8 @@ pub struct Frame<'a> {
     /// True when the capture is pcapng (which has interface ids).
     pub pcapng: bool,
     /// On the frame whose IP fragment completes a datagram: the reassembled datagram, which the
-    /// transport fields (`udp.*`, `data`) then come from, as in tshark.
+    /// transport fields (`udp.*` or `tcp.*` with its stream analysis, `data`) then come from, as
+    /// in tshark.
     pub reassembled: Option<reasm::Reassembled<'a>>,
     /// Time stamps with an out-of-range fraction seen so far (`None` while there are none, so
     /// ordinary captures never look): what the time differences ending at this frame need to
