@@ -13,8 +13,9 @@
 //! -Y its header), so filters naming those go through a real `tshark -Y`. keepsight runs once per
 //! (capture, filter), on all cores.
 //!
-//! By default the captures are tests/filters/*.pcap, the corpus's top-level real captures, the
-//! synthetic 1200-frame capture and the VLAN variant (about two minutes on two cores).
+//! By default the captures are tests/filters/*.pcap, tests/corpus/crafted/frag/*.pcap (TCP inside
+//! IP fragments), the corpus's top-level real captures, the synthetic 1200-frame capture and the
+//! VLAN variant (about two minutes on two cores).
 //! KEEPSIGHT_ORACLE_CAPTURES=all takes every MANIFEST capture; =substr,substr picks by name.
 //! KEEPSIGHT_ORACLE_FILTER=substr restricts the filters (to reproduce one disagreement).
 //!
@@ -54,8 +55,14 @@ fn tshark_available() -> bool {
 
 fn captures() -> Vec<PathBuf> {
     let mut caps: Vec<PathBuf> = Vec::new();
-    let own = root().join("tests/filters");
-    if let Ok(rd) = std::fs::read_dir(&own) {
+    // TCP inside IP fragments (tests/corpus/crafted/make.py) next to the filter engine's own.
+    for own in [
+        root().join("tests/filters"),
+        root().join("tests/corpus/crafted/frag"),
+    ] {
+        let Ok(rd) = std::fs::read_dir(&own) else {
+            continue;
+        };
         let mut v: Vec<PathBuf> = rd
             .flatten()
             .map(|e| e.path())
@@ -106,6 +113,7 @@ fn captures() -> Vec<PathBuf> {
                     !r.contains('/')
                         || r == "synth/synth-1200.pcap"
                         || r == "link/heartbeat-vlan.pcap"
+                        || r.starts_with("crafted/frag/")
                 }
                 Err(_) => true,
             }

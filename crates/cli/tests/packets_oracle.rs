@@ -204,13 +204,14 @@ fn report(problems: Vec<String>) {
 }
 
 /// The hand-built captures: tests/corpus/crafted (tracker corner cases; time/: broken time
-/// stamps) and tests/filters (Ethernet trailers, IPv4 options, IPv6 extension headers,
-/// fragments).
+/// stamps; frag/: TCP inside IP fragments) and tests/filters (Ethernet trailers, IPv4 options,
+/// IPv6 extension headers, fragments).
 fn crafted() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for dir in [
         "tests/corpus/crafted",
         "tests/corpus/crafted/time",
+        "tests/corpus/crafted/frag",
         "tests/filters",
     ] {
         let rd = std::fs::read_dir(repo().join(dir)).expect(dir);

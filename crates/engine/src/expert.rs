@@ -235,7 +235,7 @@ fn tcp_items<'a>(frame: &Frame<'a>, sink: &mut dyn FnMut(Item<'a>)) {
     let Some(tcp) = frame.tcp.as_ref() else {
         return;
     };
-    let Some(h) = frame.dissection.tcp(frame.data()) else {
+    let Some(h) = frame.tcp_header() else {
         return;
     };
     let flags = h.flags().0;

@@ -220,15 +220,14 @@ impl Frame<'_> {
         if self.is_custom_block() {
             return self.record.data;
         }
-        match self.dissection.transport {
-            Transport::Tcp { .. } => {
-                let payload = self.dissection.payload(self.record.data);
-                let Some(t) = self.tcp.as_ref() else {
-                    return payload;
-                };
+        match (self.dissection.transport, self.tcp.as_ref()) {
+            (Transport::Udp { .. }, _) => self.dissection.payload(self.record.data),
+            // TCP in this frame, or in the datagram its fragment completes.
+            (_, Some(t)) => {
+                let payload = self.tcp_payload();
+                // A reassembled datagram is always whole.
                 let whole = self
-                    .dissection
-                    .payload_len
+                    .tcp_len()
                     .is_some_and(|l| payload.len() as u64 >= u64::from(l));
                 let dropped = if whole {
                     flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION
@@ -241,14 +240,14 @@ impl Frame<'_> {
                     payload
                 }
             }
-            Transport::Udp { .. } => self.dissection.payload(self.record.data),
-            Transport::None => self.fragment_payload(),
+            (Transport::Tcp { .. }, None) => self.dissection.payload(self.record.data),
+            (Transport::None, None) => self.fragment_payload(),
         }
     }
 
     /// `data` of an IP fragment: the UDP payload (or the whole datagram of a protocol tshark
     /// hands to `data`) on the frame that completes a datagram, the piece's own bytes on the
-    /// others. TCP and ICMP inside fragments are not `data`.
+    /// others. TCP (see [`Frame::app_payload`]) and ICMP inside fragments are not `data`.
     fn fragment_payload(&self) -> &[u8] {
         let d = &self.dissection;
         match self.reassembled {
@@ -331,11 +330,15 @@ impl Frame<'_> {
                             s.push_str(":udp");
                         }
                     }
+                    // TCP in a datagram too short for its header is not dissected.
+                    Some(r) if r.proto == 6 => {
+                        if self.tcp.is_some() {
+                            s.push_str(":tcp");
+                        }
+                    }
                     Some(r) => s.push_str(match r.proto {
                         1 => ":icmp",
                         58 => ":icmpv6",
-                        // TCP inside fragments is not analysed here (see NEEDS.md).
-                        6 => "",
                         _ => ":data",
                     }),
                     None if fragment => {
@@ -350,8 +353,11 @@ impl Frame<'_> {
                         _ => ":data",
                     }),
                 }
-                // A reassembled UDP datagram goes on to `data` like an unfragmented one.
-                if self.reassembled.is_none_or(|r| r.proto != 17) {
+                // A reassembled UDP or TCP datagram goes on to `data` like an unfragmented one.
+                if self
+                    .reassembled
+                    .is_none_or(|r| r.proto != 17 && r.proto != 6)
+                {
                     return s;
                 }
             }
@@ -611,15 +617,15 @@ impl Frame<'_> {
     }
 
     fn visit_tcp(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>), data: &[u8]) {
-        let d = &self.dissection;
-        let Some(h) = d.tcp(data) else { return };
+        let _ = data;
         let Some(t) = self.tcp.as_ref() else { return };
+        let Some(h) = self.tcp_header() else { return };
         let flags = h.flags();
         let a = t.flags;
         let uint = |v: u32| Value::UInt(v as u64);
         let bit = |b: u16| Value::Bool(flags.has(b));
         match field {
-            TCP => sink(proto(d.transport_bytes(data), h.header_len())),
+            TCP => sink(proto(h.bytes(), h.header_len())),
             TCP_SRCPORT => sink(uint(h.src_port() as u32)),
             TCP_DSTPORT => sink(uint(h.dst_port() as u32)),
             TCP_PORT => {
@@ -629,7 +635,7 @@ impl Frame<'_> {
             TCP_STREAM => sink(uint(t.stream)),
             TCP_COMPLETENESS => sink(uint(t.completeness as u32)),
             TCP_LEN => {
-                if let Some(l) = d.payload_len {
+                if let Some(l) = self.tcp_len() {
                     sink(uint(l))
                 }
             }
@@ -791,7 +797,7 @@ impl Frame<'_> {
             TCP_TIME_RELATIVE => sink(self.time_since(t.time_relative_ns)),
             TCP_TIME_DELTA => sink(self.time_since(t.time_delta_ns)),
             TCP_PAYLOAD => {
-                let p = d.payload(data);
+                let p = self.tcp_payload();
                 if !p.is_empty() {
                     sink(Value::Bytes(p))
                 }

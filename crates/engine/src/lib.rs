@@ -47,7 +47,8 @@ pub struct Frame<'a> {
     /// True when the capture is pcapng (which has interface ids).
     pub pcapng: bool,
     /// On the frame whose IP fragment completes a datagram: the reassembled datagram, which the
-    /// transport fields (`udp.*`, `data`) then come from, as in tshark.
+    /// transport fields (`udp.*` or `tcp.*` with its stream analysis, `data`) then come from, as
+    /// in tshark.
     pub reassembled: Option<reasm::Reassembled<'a>>,
     /// Time stamps with an out-of-range fraction seen so far (`None` while there are none, so
     /// ordinary captures never look): what the time differences ending at this frame need to
@@ -94,12 +95,26 @@ impl<'a> Frame<'a> {
         self.record.data
     }
 
+    /// The TCP header of this frame's segment, from the frame or from the reassembled datagram
+    /// (use this rather than `dissection.tcp(data())`, which sees only unfragmented segments).
+    pub fn tcp_header(&self) -> Option<keepsight_wire::TcpHeader<'a>> {
+        match self.reassembled {
+            Some(r) if r.proto == 6 => keepsight_wire::TcpHeader::new(r.data),
+            Some(_) => None,
+            None => self.dissection.tcp(self.record.data),
+        }
+    }
+
     /// The captured TCP payload (may be shorter than `tcp.len` when cut by a snap length).
     pub fn tcp_payload(&self) -> &'a [u8] {
-        if self.tcp.is_some() {
-            self.dissection.payload(self.record.data)
-        } else {
-            &[]
+        if self.tcp.is_none() {
+            return &[];
+        }
+        match self.reassembled {
+            Some(_) => self
+                .tcp_header()
+                .map_or(&[], |h| &h.bytes()[h.header_len()..]),
+            None => self.dissection.payload(self.record.data),
         }
     }
 
@@ -142,7 +157,14 @@ impl<'a> Frame<'a> {
 
     /// `tcp.len`, when this is a TCP frame.
     pub fn tcp_len(&self) -> Option<u32> {
-        self.tcp.as_ref().and(self.dissection.payload_len)
+        self.tcp.as_ref()?;
+        match self.reassembled {
+            // A reassembled datagram is whole: every byte after the header is payload.
+            Some(_) => self
+                .tcp_header()
+                .map(|h| (h.bytes().len() - h.header_len()) as u32),
+            None => self.dissection.payload_len,
+        }
     }
 
     /// TTL (IPv4) or hop limit (IPv6).
@@ -176,7 +198,7 @@ impl<'a> Frame<'a> {
     /// Source and destination socket addresses of a TCP or UDP frame.
     pub fn endpoints(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
         let d = self.record.data;
-        let (sp, dp) = if let Some(t) = self.dissection.tcp(d) {
+        let (sp, dp) = if let Some(t) = self.tcp_header() {
             (t.src_port(), t.dst_port())
         } else if let Some(u) = self.udp_header() {
             (u.src_port(), u.dst_port())
@@ -308,6 +330,14 @@ impl Engine {
                             udp_stream =
                                 Some(udp_stream_id(&mut self.udp_streams, &dissection, data, u));
                         }
+                    } else if r.proto == 6 {
+                        // tshark runs TCP and its analysis on the reassembled segment, in the
+                        // frame that completes it.
+                        if let Some(h) = keepsight_wire::TcpHeader::new(r.data) {
+                            let seglen = (r.data.len() - h.header_len()) as u32;
+                            let seg = segment(self.frames, ts_ns, &dissection, data, h, seglen);
+                            tcp = Some(self.tracker.process(&seg));
+                        }
                     }
                     reassembled = Some(r);
                 }
@@ -316,48 +346,7 @@ impl Engine {
         match dissection.transport {
             Transport::Tcp { .. } => {
                 if let (Some(h), Some(seglen)) = (dissection.tcp(data), dissection.payload_len) {
-                    let (ipv6, src, dst) = addresses(&dissection, data);
-                    let flags = h.flags().0;
-                    let window_scale = if flags & 0x02 != 0 {
-                        h.options().find_map(|o| match o {
-                            TcpOption::WindowScale(s) => Some(s),
-                            _ => None,
-                        })
-                    } else {
-                        None
-                    };
-                    let sacked_bytes = h
-                        .options()
-                        .filter_map(|o| match o {
-                            TcpOption::Sack(blocks) => Some(
-                                blocks
-                                    .chunks_exact(8)
-                                    .map(|b| {
-                                        u32::from_be_bytes([b[4], b[5], b[6], b[7]]).wrapping_sub(
-                                            u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-                                        )
-                                    })
-                                    .fold(0u32, u32::wrapping_add),
-                            ),
-                            _ => None,
-                        })
-                        .fold(0u32, u32::wrapping_add);
-                    let seg = Segment {
-                        frame: self.frames,
-                        ts_ns,
-                        ipv6,
-                        src,
-                        dst,
-                        src_port: h.src_port(),
-                        dst_port: h.dst_port(),
-                        seq: h.seq(),
-                        ack: h.ack(),
-                        flags,
-                        window: h.window(),
-                        seglen,
-                        window_scale,
-                        sacked_bytes,
-                    };
+                    let seg = segment(self.frames, ts_ns, &dissection, data, h, seglen);
                     tcp = Some(self.tracker.process(&seg));
                 }
             }
@@ -423,5 +412,59 @@ fn addresses(d: &Dissection, data: &[u8]) -> (bool, [u8; 16], [u8; 16]) {
         (true, h.src(), h.dst())
     } else {
         (false, [0; 16], [0; 16])
+    }
+}
+
+/// The tracker's view of one TCP segment: addresses from the frame's IP header, the rest from
+/// the TCP header `h` (in the frame, or in the datagram the frame's fragment completes).
+#[inline]
+fn segment(
+    frame: u32,
+    ts_ns: i64,
+    d: &Dissection,
+    data: &[u8],
+    h: keepsight_wire::TcpHeader<'_>,
+    seglen: u32,
+) -> Segment {
+    let (ipv6, src, dst) = addresses(d, data);
+    let flags = h.flags().0;
+    let window_scale = if flags & 0x02 != 0 {
+        h.options().find_map(|o| match o {
+            TcpOption::WindowScale(s) => Some(s),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    let sacked_bytes = h
+        .options()
+        .filter_map(|o| match o {
+            TcpOption::Sack(blocks) => Some(
+                blocks
+                    .chunks_exact(8)
+                    .map(|b| {
+                        u32::from_be_bytes([b[4], b[5], b[6], b[7]])
+                            .wrapping_sub(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                    })
+                    .fold(0u32, u32::wrapping_add),
+            ),
+            _ => None,
+        })
+        .fold(0u32, u32::wrapping_add);
+    Segment {
+        frame,
+        ts_ns,
+        ipv6,
+        src,
+        dst,
+        src_port: h.src_port(),
+        dst_port: h.dst_port(),
+        seq: h.seq(),
+        ack: h.ack(),
+        flags,
+        window: h.window(),
+        seglen,
+        window_scale,
+        sacked_bytes,
     }
 }

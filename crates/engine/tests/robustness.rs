@@ -74,7 +74,7 @@ fn read_everything(bytes: Vec<u8>) -> usize {
 fn mutated_corpus_captures_never_panic() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus");
     let mut files = Vec::new();
-    for sub in ["", "fmt", "link", "bad", "crafted"] {
+    for sub in ["", "fmt", "link", "bad", "crafted", "crafted/frag"] {
         let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
             continue;
         };

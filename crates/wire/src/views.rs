@@ -127,6 +127,13 @@ impl TcpFlags {
 pub struct TcpHeader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> TcpHeader<'a> {
+    /// A TCP header at the start of `b` (header, options, payload), as a reassembled IP
+    /// datagram carries it: `None` unless the data offset is at least 20 bytes and all of the
+    /// header is in `b`.
+    pub fn new(b: &'a [u8]) -> Option<Self> {
+        let hlen = ((*b.get(12)? >> 4) as usize) * 4;
+        (b.len() >= 20 && hlen >= 20 && hlen <= b.len()).then_some(TcpHeader(b))
+    }
     pub fn bytes(&self) -> &'a [u8] {
         self.0
     }
