@@ -415,6 +415,9 @@ fn summary_lines_match_tshark() {
         (crafted.join("time/time-fraction-ns.pcap"), vec!["-t", "a"]),
         (crafted.join("time/time-fraction-ns.pcap"), vec!["-t", "e"]),
         (crafted.join("time/time-fraction-ns.pcap"), vec!["-t", "d"]),
+        // TCP carried in IPv4/IPv6 fragments: its line is on the completing frame.
+        (crafted.join("frag/tcp-fragments.pcap"), vec![]),
+        (crafted.join("frag/tcp6-fragments.pcap"), vec![]),
     ];
     let mut problems = Vec::new();
     for (file, opts) in &cases {
@@ -634,4 +637,32 @@ fn http_fields_match_tshark_two_pass() {
         c
     });
     assert_eq!(t, o);
+}
+
+/// Captures of IP fragments, every line of the summary (not only TCP's): the pieces say
+/// `Fragmented IP protocol (...)` / `IPv6 fragment (...)`, the completing frame carries the
+/// TCP or UDP line of the whole datagram.
+#[test]
+fn fragment_summary_lines_match_tshark() {
+    if !tshark_available() {
+        return;
+    }
+    let crafted = repo().join("tests/corpus/crafted");
+    for file in [
+        crafted.join("frag/tcp-fragments.pcap"),
+        crafted.join("frag/tcp6-fragments.pcap"),
+        crafted.join("udp6-zero-checksum-fragments.pcap"),
+    ] {
+        let theirs = stdout({
+            let mut c = tshark();
+            c.arg("-r").arg(&file);
+            c
+        });
+        let ours = stdout({
+            let mut c = keepsight();
+            c.arg("packets").arg(&file);
+            c
+        });
+        assert_eq!(ours, theirs, "{}", file.display());
+    }
 }

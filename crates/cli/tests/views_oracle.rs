@@ -60,6 +60,10 @@ fn corpus() -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default();
+    // TCP in IP fragments (follow, conv and expert see the reassembled segments).
+    for sub in ["frag/tcp-fragments.pcap", "frag/tcp6-fragments.pcap"] {
+        crafted.push(dir.join("crafted").join(sub));
+    }
     crafted.sort();
     files.extend(crafted);
     assert!(

@@ -30,6 +30,15 @@ pub fn value_named(field: FieldId, name: &str) -> Option<u64> {
         .map(|&(v, _)| u64::from(v))
 }
 
+/// The text tshark shows for value `v` of an integer field with value strings (`ip.proto` 6
+/// is `TCP`): the table's first entry for it.
+pub fn value_text(field: FieldId, v: u64) -> Option<&'static str> {
+    values::table(field)?
+        .iter()
+        .find(|&&(n, _)| u64::from(n) == v)
+        .map(|&(_, text)| text)
+}
+
 /// True when tshark 4.0.17 reads this bare (unquoted) word as one of its field or protocol
 /// names rather than as a value name: `eth.type == arp` compares with the ARP protocol (and is
 /// refused), `eth.type == ARP` and `eth.type == "arp"` mean 0x0806.

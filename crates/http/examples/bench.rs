@@ -38,7 +38,7 @@ fn main() {
         let Some((src, dst)) = f.endpoints() else {
             continue;
         };
-        let Some(h) = f.dissection.tcp(f.data()) else {
+        let Some(h) = f.tcp_header() else {
             continue;
         };
         a.segment(&Segment {

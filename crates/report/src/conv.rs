@@ -135,7 +135,7 @@ impl Conversations {
         let Some(tcp) = frame.tcp.as_ref() else {
             return;
         };
-        let Some(h) = frame.dissection.tcp(frame.data()) else {
+        let Some(h) = frame.tcp_header() else {
             return;
         };
         let flags = h.flags().0;

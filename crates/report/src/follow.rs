@@ -215,7 +215,7 @@ impl Follow {
         if !selected {
             return;
         }
-        let Some(h) = frame.dissection.tcp(frame.data()) else {
+        let Some(h) = frame.tcp_header() else {
             return;
         };
         let syn = h.flags().0 & 0x02 != 0;

@@ -10,7 +10,7 @@ use keepsight_engine::Frame;
 pub fn diagnose_segment<'a>(frame: &Frame<'a>) -> Option<Segment<'a>> {
     let tcp = frame.tcp.as_ref()?;
     let (src, dst) = frame.endpoints()?;
-    let h = frame.dissection.tcp(frame.data())?;
+    let h = frame.tcp_header()?;
     Some(Segment {
         frame: frame.number,
         ts_ns: frame.ts_ns,

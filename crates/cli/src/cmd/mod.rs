@@ -125,7 +125,7 @@ pub(crate) fn http_segment<'a>(
 ) -> Option<keepsight_http::Segment<'a>> {
     let tcp = frame.tcp.as_ref()?;
     let (src, dst) = frame.endpoints()?;
-    let h = frame.dissection.tcp(frame.data())?;
+    let h = frame.tcp_header()?;
     Some(keepsight_http::Segment {
         frame: frame.number,
         ts_ns: frame.ts_ns,

@@ -571,6 +571,13 @@ fn column_value(
 
 /// tshark's Protocol column for the protocols keepsight dissects.
 fn protocol(f: &Frame<'_>) -> &'static str {
+    // TCP or UDP carried in IP fragments is shown on the frame that completes the datagram.
+    if f.tcp.is_some() {
+        return "TCP";
+    }
+    if f.reassembled.is_some_and(|r| r.proto == 17) {
+        return "UDP";
+    }
     match f.dissection.transport {
         Transport::Tcp { .. } => "TCP",
         Transport::Udp { .. } => "UDP",
@@ -602,7 +609,7 @@ fn info(f: &Frame<'_>, out: &mut String) {
     use std::fmt::Write;
     let data = f.record.data;
     let d = &f.dissection;
-    if let (Some(h), Some(t)) = (d.tcp(data), f.tcp.as_ref()) {
+    if let (Some(h), Some(t)) = (f.tcp_header(), f.tcp.as_ref()) {
         let dup = (t.dupack_num != 0).then_some((t.dupack_frame, t.dupack_num));
         t.flags.info_prefixes(dup, out);
         let flags = h.flags().0;
@@ -628,7 +635,7 @@ fn info(f: &Frame<'_>, out: &mut String) {
         if flags & 0x20 != 0 {
             let _ = write!(out, " Urg={}", h.urgent_pointer());
         }
-        let _ = write!(out, " Len={}", d.payload_len.unwrap_or(0));
+        let _ = write!(out, " Len={}", f.tcp_len().unwrap_or(0));
         let base = h.ack().wrapping_sub(t.ack);
         for o in h.options() {
             match o {
@@ -652,16 +659,36 @@ fn info(f: &Frame<'_>, out: &mut String) {
                 _ => {}
             }
         }
-    } else if let Some(u) = d.udp(data) {
-        let _ = write!(
-            out,
-            "{} → {} Len={}",
-            u.src_port(),
-            u.dst_port(),
-            d.payload_len.unwrap_or(0)
-        );
+    } else if let Some(u) = f.udp_header() {
+        // A datagram reassembled from IP fragments has its length in its own header.
+        let len = match f.reassembled {
+            Some(_) => u64::from(u.length().saturating_sub(8)),
+            None => d.payload_len.unwrap_or(0) as u64,
+        };
+        let _ = write!(out, "{} → {} Len={len}", u.src_port(), u.dst_port());
         if f.udp_checksum_illegal() {
             out.push_str(" [ILLEGAL CHECKSUM (0)]");
+        }
+    } else if let Some(frag) = d.fragment(data) {
+        // A piece of a datagram that is not complete in this frame.
+        if frag.ipv6 {
+            let _ = write!(
+                out,
+                "IPv6 fragment (off={} more={} ident=0x{:08x} nxt={})",
+                frag.offset,
+                if frag.more { 'y' } else { 'n' },
+                frag.id,
+                frag.proto
+            );
+        } else {
+            let name =
+                keepsight_fields::value_text(keepsight_fields::ids::IP_PROTO, frag.proto.into())
+                    .unwrap_or("Unknown");
+            let _ = write!(
+                out,
+                "Fragmented IP protocol (proto={name} {}, off={}, ID={:04x})",
+                frag.proto, frag.offset, frag.id
+            );
         }
     }
 }
