@@ -5,8 +5,8 @@ duplicate piece, a datagram whose last piece never comes, the same IPv4 id on tw
 IPv6 atomic fragment, first pieces cut by a snap length. The differential test (crates/cli/tests/filter_oracle.rs) runs
 accept.txt over it against tshark, which reassembles by default and dissects UDP in the frame
 that completes a datagram. Payloads carry "abc" so `contains` filters see them. Not here:
-ICMP (keepsight does not dissect ICMP's data, which tshark shows) and TCP (keepsight does not
-analyse TCP inside fragments; see crates/filter/NEEDS.md).
+ICMP (keepsight does not dissect ICMP's data, which tshark shows) and TCP (in
+tests/corpus/crafted/frag/, written by tests/corpus/crafted/make.py).
 Re-run after editing: python3 tests/filters/gen_fragments.py
 """
 import os
