@@ -207,8 +207,13 @@ fn follow_by_endpoints_matches_tshark() {
         if f.len() < 6 {
             return Vec::new();
         }
-        let a = format!("{}{}:{}", f[0], f[1], f[2]);
-        let b = format!("{}{}:{}", f[3], f[4], f[5]);
+        // tshark takes an IPv6 endpoint only in brackets (`[2001:db8::1]:40001`).
+        let endpoint = |v4: &str, v6: &str, port: &str| match v6 {
+            "" => format!("{v4}:{port}"),
+            _ => format!("[{v6}]:{port}"),
+        };
+        let a = endpoint(f[0], f[1], f[2]);
+        let b = endpoint(f[3], f[4], f[5]);
         let mut p = Vec::new();
         for sel in [format!("{a},{b}"), format!("{b},{a}")] {
             let theirs = run(
