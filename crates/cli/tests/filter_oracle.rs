@@ -24,6 +24,7 @@
 //! failed. tests/filters/pending.txt lists filters tshark accepts that keepsight cannot compile
 //! yet (HTTP fields, the layer operator, look-behind regexes): tshark must still accept them.
 
+mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -148,37 +149,8 @@ fn frames(stdout: &[u8]) -> Vec<u32> {
 
 /// tshark's verdict for every filter on one capture, in one pass.
 fn tshark_batch(cap: &Path, filters: &[String], tag: usize) -> Vec<Verdict> {
-    let dir = std::env::temp_dir();
-    let input = dir.join(format!("keepsight-oracle-{}-{tag}.in", std::process::id()));
-    let output = dir.join(format!("keepsight-oracle-{}-{tag}.out", std::process::id()));
-    std::fs::write(&input, filters.join("\n") + "\n").expect("temp file");
-    let run = Command::new("tshark")
-        .arg("-q")
-        .arg("-r")
-        .arg(cap)
-        .arg("-X")
-        .arg(format!(
-            "lua_script:{}",
-            root().join("tests/filters/batch.lua").display()
-        ))
-        .env("KS_FILTERS", &input)
-        .env("KS_OUT", &output)
-        .output()
-        .expect("tshark runs");
-    let text = std::fs::read_to_string(&output).unwrap_or_default();
-    let _ = std::fs::remove_file(&input);
-    let _ = std::fs::remove_file(&output);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(
-        lines.len(),
-        filters.len(),
-        "tshark batch on {} gave {} lines for {} filters; stderr: {}",
-        cap.display(),
-        lines.len(),
-        filters.len(),
-        String::from_utf8_lossy(&run.stderr)
-    );
-    lines
+    let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
+    common::tshark_filter_batch(cap, &filters, &format!("oracle-{tag}"))
         .iter()
         .map(|l| match l.split_once('\t') {
             Some(("OK", nums)) => Ok(frames(nums.as_bytes())),

@@ -290,36 +290,7 @@ fn odd_time_stamps_filter_as_tshark() {
     .enumerate()
     {
         let cap = dir.join(name);
-        let tmp = std::env::temp_dir();
-        let input = tmp.join(format!("keepsight-oddtime-{}-{tag}.in", std::process::id()));
-        let output = tmp.join(format!(
-            "keepsight-oddtime-{}-{tag}.out",
-            std::process::id()
-        ));
-        std::fs::write(&input, filters.join("\n") + "\n").expect("temp file");
-        let run = tshark()
-            .arg("-q")
-            .arg("-r")
-            .arg(&cap)
-            .arg("-X")
-            .arg(format!(
-                "lua_script:{}",
-                repo().join("tests/filters/batch.lua").display()
-            ))
-            .env("KS_FILTERS", &input)
-            .env("KS_OUT", &output)
-            .output()
-            .expect("tshark runs");
-        let text = std::fs::read_to_string(&output).unwrap_or_default();
-        let _ = std::fs::remove_file(&input);
-        let _ = std::fs::remove_file(&output);
-        let verdicts: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            verdicts.len(),
-            filters.len(),
-            "tshark batch on {name}: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
+        let verdicts = common::tshark_filter_batch(&cap, &filters, &format!("oddtime-{tag}"));
         for (filter, verdict) in filters.iter().zip(verdicts) {
             let theirs = verdict
                 .strip_prefix("OK\t")

@@ -146,3 +146,44 @@ pub fn tshark_available() -> bool {
     }
     ok
 }
+
+/// tshark's verdict on each of `filters` for one capture, in one tshark run (the Lua script
+/// tests/filters/batch.lua applies every filter to every frame): one line per filter, `OK\t`
+/// and the matching frame numbers, or tshark's error message. `tag` keeps concurrent calls'
+/// temporary files apart.
+pub fn tshark_filter_batch(cap: &Path, filters: &[&str], tag: &str) -> Vec<String> {
+    let tmp = std::env::temp_dir();
+    let stem = format!("keepsight-batch-{}-{tag}", std::process::id());
+    let (input, output) = (
+        tmp.join(format!("{stem}.in")),
+        tmp.join(format!("{stem}.out")),
+    );
+    std::fs::write(&input, filters.join("\n") + "\n").expect("temp file");
+    let run = Command::new("tshark")
+        .arg("-q")
+        .arg("-r")
+        .arg(cap)
+        .arg("-X")
+        .arg(format!(
+            "lua_script:{}",
+            repo().join("tests/filters/batch.lua").display()
+        ))
+        .env("KS_FILTERS", &input)
+        .env("KS_OUT", &output)
+        .output()
+        .expect("tshark runs");
+    let text = std::fs::read_to_string(&output).unwrap_or_default();
+    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_file(&output);
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    assert_eq!(
+        lines.len(),
+        filters.len(),
+        "tshark batch on {} gave {} lines for {} filters; stderr: {}",
+        cap.display(),
+        lines.len(),
+        filters.len(),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    lines
+}
