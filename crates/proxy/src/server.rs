@@ -1023,16 +1023,9 @@ fn wait_first_byte<'a>(
 /// or back from the parked set) has seen none yet although its request is waiting. Closing
 /// it unread would reset the client and lose the request.
 fn shutdown_probe(stream: &mut TcpStream) -> Wait {
-    use std::io::Read;
-    let sock = socket2::SockRef::from(&*stream);
-    let mut buf = [0u8; 2048];
-    match (&*sock).read(&mut buf) {
-        Ok(0) => Wait::Closed,
-        Ok(n) => {
-            let mut b = BytesMut::with_capacity(n.max(1024));
-            b.extend_from_slice(&buf[..n]);
-            Wait::Data(b)
-        }
+    match read_start(stream, Readiness::Ignore) {
+        Ok(Some(b)) => Wait::Data(b),
+        Ok(None) => Wait::Closed,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Wait::Shutdown,
         Err(_) => Wait::Closed,
     }
@@ -1105,8 +1098,10 @@ thread_local! {
     /// Scratch for the first read of a request. Allocated (and zeroed) once per thread rather
     /// than as a zeroed stack array on every request.
     static FIRST_READ: std::cell::RefCell<Box<[u8]>> =
-        std::cell::RefCell::new(vec![0u8; 4096].into_boxed_slice());
+        std::cell::RefCell::new(vec![0u8; FIRST_READ_LEN].into_boxed_slice());
 }
+
+const FIRST_READ_LEN: usize = 4096;
 
 /// Read the start of a request through a scratch buffer and keep only what arrived (`None`
 /// when the client closed): a typical request head is a few hundred bytes, and a larger heap
@@ -1120,19 +1115,35 @@ thread_local! {
 /// readiness it had seen before this read, and with edge-triggered epoll anything arriving
 /// after the read is a new event.
 fn first_read(stream: &TcpStream) -> io::Result<Option<BytesMut>> {
+    read_start(stream, Readiness::Use)
+}
+
+/// Whether a read consults (and keeps up to date) the runtime's readiness of the socket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Readiness {
+    Use,
+    /// Read from the socket itself: see [`shutdown_probe`].
+    Ignore,
+}
+
+fn read_start(stream: &TcpStream, readiness: Readiness) -> io::Result<Option<BytesMut>> {
     use std::io::Read;
     FIRST_READ.with(|b| {
         let mut buf = b.borrow_mut();
         let mut drained = 0;
-        let read = stream.try_io(tokio::io::Interest::READABLE, || {
-            let n = (&*socket2::SockRef::from(stream)).read(&mut buf)?;
-            if n > 0 && n < buf.len() {
-                drained = n;
-                // Not an error: the way to have tokio clear the readiness it had seen.
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            Ok(n)
-        });
+        let mut read = || (&*socket2::SockRef::from(stream)).read(&mut buf);
+        let read = match readiness {
+            Readiness::Ignore => read(),
+            Readiness::Use => stream.try_io(tokio::io::Interest::READABLE, || {
+                let n = read()?;
+                if n > 0 && n < FIRST_READ_LEN {
+                    drained = n;
+                    // Not an error: the way to have tokio clear the readiness it had seen.
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            }),
+        };
         let n = match read {
             _ if drained > 0 => drained,
             Ok(n) => n,
