@@ -7,7 +7,8 @@
 //! original segment is in the capture:
 //!
 //! * **block loss**: in ~3 % of the blocks of 256 segments (and always in the first block of
-//!   the first transfer) one segment is lost. Each later segment reaching the agent draws an ACK
+//!   the first transfer, at an odd segment, so that the agent's first ACK for the hole still
+//!   advances) one segment is lost. Each later segment reaching the agent draws an ACK
 //!   for the hole's edge: after the first one, those are duplicate ACKs
 //!   (`tcp.analysis.duplicate_ack`); the server resends the lost segment 15 µs after the third
 //!   duplicate (`tcp.analysis.fast_retransmission`, and `retransmission`), keeps sending new
@@ -377,9 +378,18 @@ impl Actor for Transfer {
         {
             let last_candidate = block_end.min(self.segments.saturating_sub(4));
             (self.sent < last_candidate).then(|| {
-                ctx.rng
+                let at = ctx
+                    .rng
                     .range(u64::from(self.sent), u64::from(last_candidate) - 1)
-                    as u32
+                    as u32;
+                // The first transfer loses a segment right after one the agent has not
+                // acknowledged yet: its first ACK for the hole still advances, and only the
+                // later ones are duplicates.
+                if self.number == 1 && self.sent == 0 {
+                    at | 1
+                } else {
+                    at
+                }
             })
         } else {
             None
