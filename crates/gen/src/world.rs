@@ -112,6 +112,7 @@ pub(crate) struct World {
     pub(crate) noise: Vec<Vec<u8>>,
     pub(crate) keepalive_idle: Micros,
     pub(crate) keepalive_interval: Micros,
+    pub(crate) bulk_max_segments: u32,
     /// The world's time 0, µs since the Unix epoch (for HTTP `Date:` headers).
     pub(crate) epoch_us: u64,
     pub(crate) http_shared: crate::shapes::http::Shared,
@@ -122,6 +123,7 @@ impl World {
     pub(crate) fn new(
         rng: &mut Rng,
         http_clients: usize,
+        bulk_max_segments: u32,
         keepalive_idle: Micros,
         keepalive_interval: Micros,
         epoch_us: u64,
@@ -139,6 +141,7 @@ impl World {
             noise: Vec::new(),
             keepalive_idle,
             keepalive_interval,
+            bulk_max_segments,
             epoch_us,
             http_shared: Default::default(),
             bulk_shared: Default::default(),

@@ -1,7 +1,8 @@
 //! Bulk downloads with loss, server port 8873 (a backup store pulled by data-centre agents).
 //!
 //! Transfers arrive as a Poisson process from 48 agents (0.2-3 ms away). A text request in one
-//! segment, then 200-20,000 full-size segments of incompressible data (the last one shorter,
+//! segment, then 200-20,000 full-size segments (median 1500; at most an eighth of the bulk share
+//! of a small capture) of incompressible data (the last one shorter,
 //! never 1 byte), paced at 1 Gbit/s down to 100 Mbit/s; the agent advertises a ~3 MB window and
 //! ACKs every second segment. Losses happen between the capture point and the agent, so every
 //! original segment is in the capture:
@@ -42,8 +43,31 @@ const FAST_RETRANSMIT_DELAY: Micros = 15;
 const AGENT_WINDOW: u16 = 24_576;
 const PACING: &[Micros] = &[12, 12, 24, 60, 120];
 
-/// Packets per transfer, on average (measured): sizes the arrival rate.
-pub(crate) const PACKETS_PER_TRANSFER: f64 = 3_600.0;
+const MEDIAN_SEGMENTS: f64 = 1_500.0;
+const MIN_SEGMENTS: u32 = 200;
+const MAX_SEGMENTS: u32 = 20_000;
+/// Packets per data segment (the segment and half an ACK) and per transfer besides.
+const PACKETS_PER_SEGMENT: f64 = 1.5;
+const PACKETS_OVERHEAD: f64 = 12.0;
+
+/// The most segments one transfer may have when the bulk share of the capture is `budget`
+/// packets: small captures get several transfers, not one that takes all.
+pub(crate) fn max_segments(budget: f64) -> u32 {
+    ((budget / PACKETS_PER_SEGMENT / 8.0) as u32).clamp(MIN_SEGMENTS, MAX_SEGMENTS)
+}
+
+/// Packets per transfer on average, for transfers of at most `max` segments (estimated from
+/// draws of a generator of its own, so the capture's stream is untouched).
+pub(crate) fn packets_per_transfer(max: u32) -> f64 {
+    let mut rng = crate::rng::Rng::new(0);
+    let draws = 4_000;
+    let total: f64 = (0..draws).map(|_| segments(&mut rng, max) as f64).sum();
+    total / f64::from(draws) * PACKETS_PER_SEGMENT + PACKETS_OVERHEAD
+}
+
+fn segments(rng: &mut crate::rng::Rng, max: u32) -> u32 {
+    (rng.lognormal(MEDIAN_SEGMENTS, 1.0) as u32).clamp(MIN_SEGMENTS, max)
+}
 
 /// What all transfers of one capture share.
 #[derive(Default)]
@@ -82,7 +106,7 @@ impl Transfer {
     pub(crate) fn start(ctx: &mut Ctx) -> Transfer {
         ctx.world.bulk_shared.transfers += 1;
         let number = ctx.world.bulk_shared.transfers;
-        let segments = (ctx.rng.lognormal(1_500.0, 1.0) as u32).clamp(200, 20_000);
+        let segments = segments(&mut ctx.rng, ctx.world.bulk_max_segments);
         let agents = ctx.world.bulk_clients.len() as u64;
         let agent = ctx.rng.range(0, agents - 1) as usize;
         let client = ctx.world.bulk_clients[agent].connect();

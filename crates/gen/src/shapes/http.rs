@@ -53,7 +53,7 @@ const INITIAL_WINDOW: u32 = 10;
 const MAX_IN_FLIGHT: u32 = 40;
 
 /// Packets per session, on average (measured): sizes the arrival rate.
-pub(crate) const PACKETS_PER_SESSION: f64 = 38.0;
+pub(crate) const PACKETS_PER_SESSION: f64 = 47.0;
 
 /// What all HTTP sessions of one capture share.
 #[derive(Default)]

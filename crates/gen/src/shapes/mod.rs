@@ -26,10 +26,10 @@ pub(crate) struct Shares {
 
 pub(crate) const SHARES: Shares = Shares {
     heartbeat: 0.33,
-    keepalive: 0.05,
+    keepalive: 0.025,
     http: 0.30,
-    bulk: 0.31,
-    refused: 0.01,
+    bulk: 0.34,
+    refused: 0.005,
 };
 
 /// Starts one actor per arrival of a Poisson process.
@@ -55,6 +55,7 @@ pub(crate) struct Mix {
     bulk_gap: f64,
     refused_gap: f64,
     pub(crate) http_clients: usize,
+    pub(crate) bulk_max_segments: u32,
 }
 
 impl Mix {
@@ -71,12 +72,14 @@ impl Mix {
         let per_idler = keepalive::PACKETS_OPENING + probing;
         let keepalive_idlers = (SHARES.keepalive * packets / per_idler).round();
         let http_gap = gap(SHARES.http, http::PACKETS_PER_SESSION);
+        let bulk_max_segments = bulk::max_segments(SHARES.bulk * packets);
         let sessions = duration as f64 / http_gap;
         Mix {
             heartbeat_slots: heartbeat_slots.max(1.0) as u64,
             keepalive_idlers: keepalive_idlers.max(1.0) as u64,
             http_gap,
-            bulk_gap: gap(SHARES.bulk, bulk::PACKETS_PER_TRANSFER),
+            bulk_gap: gap(SHARES.bulk, bulk::packets_per_transfer(bulk_max_segments)),
+            bulk_max_segments,
             refused_gap: gap(SHARES.refused, refused::PACKETS_PER_ARRIVAL),
             // ~10 connections per client: ports are never reused within a capture.
             http_clients: ((sessions / 10.0) as usize).clamp(200, 1 << 16),
