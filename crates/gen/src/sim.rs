@@ -8,7 +8,7 @@
 use crate::output::Sink;
 use crate::packet::{flag, Path, Segment};
 use crate::rng::Rng;
-use crate::truth::{Close, Connection, Counts, Detail};
+use crate::truth::{Close, CloseCause, Connection, Counts, Detail, Side, Teardown};
 use crate::world::World;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -245,9 +245,15 @@ impl Ctx {
         &mut self.truth.conns[conn as usize].public.detail
     }
 
-    /// Plans how the connection ends; the frame emitted with [`Mark::Close`] fills in `frame`.
-    pub(crate) fn plan_close(&mut self, conn: ConnId, close: Close) {
-        self.truth.conns[conn as usize].close = Some(close);
+    /// Plans how the connection ends; the frame emitted with [`Mark::Close`] fills in its
+    /// number.
+    pub(crate) fn plan_close(&mut self, conn: ConnId, how: Teardown, by: Side, cause: CloseCause) {
+        self.truth.conns[conn as usize].close = Some(Close {
+            how,
+            by,
+            frame: 0,
+            cause,
+        });
     }
 
     /// Encodes one frame and buffers it until it is final.

@@ -29,7 +29,7 @@
 use crate::packet::flag;
 use crate::sim::{Actor, Ctx, Mark, Micros, Tag, MS};
 use crate::tcp::{Dir, Tcp};
-use crate::truth::{BulkTruth, Close, CloseCause, Detail, Side, Teardown};
+use crate::truth::{BulkTruth, CloseCause, Detail, Side, Teardown};
 
 pub(crate) const PORT: u16 = 8873;
 const BLOCK: u32 = 256;
@@ -211,36 +211,14 @@ impl Transfer {
 
     /// Segment `self.sent` is lost downstream: duplicate ACKs, fast retransmission, recovery.
     fn lose_one(&mut self, ctx: &mut Ctx) {
-        let j = self.sent;
-        let hole = self.tcp.server.nxt;
-        let lost = self.payload(ctx, j).to_vec();
-        let lost_flags = self.flags(j);
         let rtt = self.tcp.rtt;
-        self.tcp.send_in_flight(
-            ctx,
-            Dir::ToClient,
-            self.next_at,
-            lost_flags,
-            &lost,
-            Tag::Plain,
-            Mark::None,
-        );
-        self.advance(self.next_at);
+        let (hole, lost, lost_flags) = self.send_undelivered(ctx);
         let mut duplicates = 0;
         let mut resend_at = None;
         while self.sent < self.segments && resend_at.is_none_or_later(self.next_at) {
+            // Reaches the agent out of order: it ACKs the hole's edge at once.
             let t = self.next_at;
-            let payload = self.payload(ctx, self.sent).to_vec();
-            let flags = self.flags(self.sent);
-            self.tcp.send_in_flight(
-                ctx,
-                Dir::ToClient,
-                t,
-                flags,
-                &payload,
-                Tag::Plain,
-                Mark::None,
-            );
+            self.send_undelivered(ctx);
             let tag = if self.agent_ack == hole {
                 duplicates += 1;
                 Tag::DuplicateAck
@@ -251,27 +229,47 @@ impl Transfer {
             if duplicates == 3 && resend_at.is_none() {
                 resend_at = Some(t + rtt + FAST_RETRANSMIT_DELAY);
             }
-            self.advance(t);
         }
         let (at, tag) = match resend_at {
             Some(at) => (at, Tag::FastRetransmission),
             None => (self.last_sent_at + MIN_RTO + rtt, Tag::RtoRetransmission),
         };
-        let ack = self.tcp.server.rcv;
-        self.tcp.raw(
-            ctx,
-            Dir::ToClient,
-            at,
-            lost_flags,
-            hole,
-            ack,
-            &lost,
-            tag,
-            Mark::None,
-        );
-        self.tcp.deliver(Dir::ToClient);
-        self.ack(ctx, at + rtt, self.tcp.server.nxt, Tag::Plain);
+        self.resend(ctx, at, (hole, &lost, lost_flags), tag);
         self.next_at = self.next_at.max(at + self.gap);
+    }
+
+    /// Sends segment `self.sent` without the agent taking it in (lost downstream, or behind a
+    /// hole); returns its sequence number, bytes and flags for a retransmission.
+    fn send_undelivered(&mut self, ctx: &mut Ctx) -> (u32, Vec<u8>, u8) {
+        let j = self.sent;
+        let seq = self.tcp.server.nxt;
+        let payload = self.payload(ctx, j).to_vec();
+        let flags = self.flags(j);
+        let t = self.next_at;
+        let (tag, mark) = (Tag::Plain, Mark::None);
+        self.tcp
+            .send_in_flight(ctx, Dir::ToClient, t, flags, &payload, tag, mark);
+        self.advance(t);
+        (seq, payload, flags)
+    }
+
+    /// The lost segment again; once it arrives the agent has everything sent so far and
+    /// acknowledges it all. Returns when that ACK reaches the capture point.
+    fn resend(
+        &mut self,
+        ctx: &mut Ctx,
+        at: Micros,
+        (seq, payload, flags): (u32, &[u8], u8),
+        tag: Tag,
+    ) -> Micros {
+        let ack = self.tcp.server.rcv;
+        let mark = Mark::None;
+        self.tcp
+            .raw(ctx, Dir::ToClient, at, flags, seq, ack, payload, tag, mark);
+        self.tcp.deliver(Dir::ToClient);
+        let acked_at = at + self.tcp.rtt;
+        self.ack(ctx, acked_at, self.tcp.server.nxt, Tag::Plain);
+        acked_at
     }
 
     /// The last segment is lost: nothing follows to draw duplicate ACKs, so the timer resends.
@@ -281,43 +279,18 @@ impl Transfer {
             let at = self.last_sent_at + rtt + 40 * MS;
             self.ack(ctx, at, self.tcp.server.nxt, Tag::Plain);
         }
-        let j = self.sent;
-        let hole = self.tcp.server.nxt;
-        let lost = self.payload(ctx, j).to_vec();
-        let flags = self.flags(j);
-        let t = self.next_at;
-        self.tcp
-            .send_in_flight(ctx, Dir::ToClient, t, flags, &lost, Tag::Plain, Mark::None);
-        self.advance(t);
-        let at = t + MIN_RTO + rtt;
-        let ack = self.tcp.server.rcv;
-        let tag = Tag::RtoRetransmission;
-        self.tcp.raw(
-            ctx,
-            Dir::ToClient,
-            at,
-            flags,
-            hole,
-            ack,
-            &lost,
-            tag,
-            Mark::None,
-        );
-        self.tcp.deliver(Dir::ToClient);
-        self.ack(ctx, at + rtt, self.tcp.server.nxt, Tag::Plain);
-        at + rtt
+        let (seq, lost, flags) = self.send_undelivered(ctx);
+        let at = self.last_sent_at + MIN_RTO + rtt;
+        self.resend(ctx, at, (seq, &lost, flags), Tag::RtoRetransmission)
     }
 
     /// The agent has everything at `received_at` and closes.
     fn finish(&mut self, ctx: &mut Ctx, received_at: Micros) {
         ctx.plan_close(
             self.tcp.id,
-            Close {
-                how: Teardown::Fin,
-                by: Side::Client,
-                frame: 0,
-                cause: CloseCause::TransferDone,
-            },
+            Teardown::Fin,
+            Side::Client,
+            CloseCause::TransferDone,
         );
         let fin_at = received_at.max(self.agent_last_at) + ctx.rng.range(500, 5_000);
         let reply_after = ctx.rng.range(10, 40);
@@ -328,12 +301,9 @@ impl Transfer {
     fn abort(&mut self, ctx: &mut Ctx, at: Micros) {
         ctx.plan_close(
             self.tcp.id,
-            Close {
-                how: Teardown::Rst,
-                by: Side::Client,
-                frame: 0,
-                cause: CloseCause::TransferAborted,
-            },
+            Teardown::Rst,
+            Side::Client,
+            CloseCause::TransferAborted,
         );
         let seq = self.tcp.client.nxt;
         let flags = flag::RST | flag::ACK;

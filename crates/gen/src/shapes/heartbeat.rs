@@ -23,7 +23,7 @@
 use crate::packet::flag;
 use crate::sim::{Actor, Ctx, Mark, Micros, Tag, MS, SEC};
 use crate::tcp::{Dir, Tcp};
-use crate::truth::{Close, CloseCause, Detail, HeartbeatTruth, LateBeat, Side, Teardown};
+use crate::truth::{CloseCause, Detail, HeartbeatTruth, LateBeat, Side, Teardown};
 use crate::world::{Host, Network};
 
 pub(crate) const PORT: u16 = 7443;
@@ -132,15 +132,7 @@ impl Actor for Slot {
         };
         let reconnect = |ctx: &mut Ctx, at: Micros| at + ctx.rng.range(500 * MS, 3 * SEC);
         if !*late && *beats > 0 && ctx.rng.chance(P_QUIT) {
-            ctx.plan_close(
-                tcp.id,
-                Close {
-                    how: Teardown::Fin,
-                    by: Side::Client,
-                    frame: 0,
-                    cause: CloseCause::ClientQuit,
-                },
-            );
+            ctx.plan_close(tcp.id, Teardown::Fin, Side::Client, CloseCause::ClientQuit);
             let reply_after = ctx.rng.range(20, 80);
             let end = tcp.close_both(ctx, Dir::ToServer, now, reply_after, Mark::Close);
             self.state = State::Connect;
@@ -181,12 +173,9 @@ impl Actor for Slot {
         if *late {
             ctx.plan_close(
                 tcp.id,
-                Close {
-                    how: Teardown::Rst,
-                    by: Side::Client,
-                    frame: 0,
-                    cause: CloseCause::LateHeartbeat,
-                },
+                Teardown::Rst,
+                Side::Client,
+                CloseCause::LateHeartbeat,
             );
             let rst_at = reply_at + tcp.rtt + ctx.rng.range(100, 2_000);
             let flags = flag::RST | flag::ACK;

@@ -38,7 +38,7 @@ use crate::packet::flag;
 use crate::rng::Rng;
 use crate::sim::{Actor, Ctx, Mark, Micros, Tag, MS, SEC};
 use crate::tcp::{Dir, Tcp};
-use crate::truth::{Close, CloseCause, Detail, HttpTruth, ReuseRace, ShortBody, Side, Teardown};
+use crate::truth::{CloseCause, Detail, HttpTruth, ReuseRace, ShortBody, Side, Teardown};
 
 pub(crate) const PORT: u16 = 80;
 pub(crate) const IDLE_TIMEOUT: Micros = 75 * SEC;
@@ -196,7 +196,7 @@ impl Session {
         let tcp = Tcp::new(ctx, client, server, detail);
         Session {
             tcp,
-            agent: *ctx.rng.pick(AGENTS),
+            agent: ctx.rng.pick::<&str>(AGENTS),
             requests_planned,
             responses: 0,
             short_response,
@@ -517,12 +517,9 @@ impl Session {
     fn close_after_response(&mut self, ctx: &mut Ctx, end: Micros) {
         ctx.plan_close(
             self.tcp.id,
-            Close {
-                how: Teardown::Fin,
-                by: Side::Server,
-                frame: 0,
-                cause: CloseCause::HttpConnectionClose,
-            },
+            Teardown::Fin,
+            Side::Server,
+            CloseCause::HttpConnectionClose,
         );
         let fin_at = end + ctx.rng.range(15, 60);
         self.server_fin_then_client(ctx, fin_at, Mark::Close);
@@ -550,24 +547,18 @@ impl Session {
         if !race {
             ctx.plan_close(
                 self.tcp.id,
-                Close {
-                    how: Teardown::Fin,
-                    by: Side::Server,
-                    frame: 0,
-                    cause: CloseCause::HttpIdleTimeout,
-                },
+                Teardown::Fin,
+                Side::Server,
+                CloseCause::HttpIdleTimeout,
             );
             self.server_fin_then_client(ctx, now, Mark::Close);
             return;
         }
         ctx.plan_close(
             self.tcp.id,
-            Close {
-                how: Teardown::Fin,
-                by: Side::Server,
-                frame: 0,
-                cause: CloseCause::HttpReuseRace,
-            },
+            Teardown::Fin,
+            Side::Server,
+            CloseCause::HttpReuseRace,
         );
         self.http_truth(ctx).reuse_race = Some(ReuseRace {
             fin_frame: 0,
@@ -626,12 +617,9 @@ impl Actor for Session {
             Next::ShortClose => {
                 ctx.plan_close(
                     self.tcp.id,
-                    Close {
-                        how: Teardown::Fin,
-                        by: Side::Server,
-                        frame: 0,
-                        cause: CloseCause::HttpShortBody,
-                    },
+                    Teardown::Fin,
+                    Side::Server,
+                    CloseCause::HttpShortBody,
                 );
                 self.server_fin_then_client(ctx, now, Mark::Close);
                 None
@@ -639,12 +627,9 @@ impl Actor for Session {
             Next::ClientQuit => {
                 ctx.plan_close(
                     self.tcp.id,
-                    Close {
-                        how: Teardown::Fin,
-                        by: Side::Client,
-                        frame: 0,
-                        cause: CloseCause::ClientQuit,
-                    },
+                    Teardown::Fin,
+                    Side::Client,
+                    CloseCause::ClientQuit,
                 );
                 let reply_after = ctx.rng.range(10, 40);
                 self.tcp

@@ -25,7 +25,7 @@
 use crate::packet::flag;
 use crate::sim::{Actor, Ctx, Mark, Micros, Tag, MS};
 use crate::tcp::{Dir, Tcp};
-use crate::truth::{Close, CloseCause, Detail, KeepaliveTruth, Side, Teardown};
+use crate::truth::{CloseCause, Detail, KeepaliveTruth, Side, Teardown};
 use crate::world::Network;
 
 pub(crate) const PORT: u16 = 15432;
@@ -195,12 +195,9 @@ impl Actor for Idler {
                 let tcp = self.tcp.as_mut().expect("open");
                 ctx.plan_close(
                     tcp.id,
-                    Close {
-                        how: Teardown::Rst,
-                        by: Side::Server,
-                        frame: 0,
-                        cause: CloseCause::KeepaliveDeadPeer,
-                    },
+                    Teardown::Rst,
+                    Side::Server,
+                    CloseCause::KeepaliveDeadPeer,
                 );
                 let flags = flag::RST | flag::ACK;
                 tcp.send(ctx, Dir::ToClient, now, flags, &[], Tag::Plain, Mark::Close);

@@ -32,10 +32,13 @@ pub(crate) const SHARES: Shares = Shares {
     refused: 0.005,
 };
 
+/// Makes the actor for one arrival.
+type Start = fn(&mut Ctx) -> Box<dyn Actor>;
+
 /// Starts one actor per arrival of a Poisson process.
 struct Arrivals {
     mean_gap: f64,
-    start: fn(&mut Ctx) -> Box<dyn Actor>,
+    start: Start,
 }
 
 impl Actor for Arrivals {
@@ -102,7 +105,7 @@ pub(crate) fn populate(ctx: &mut Ctx, mix: &Mix, duration: Micros) {
     for (i, at) in openings.into_iter().enumerate() {
         ctx.spawn(at, Box::new(keepalive::Idler::new(i as u64)));
     }
-    let processes: [(f64, fn(&mut Ctx) -> Box<dyn Actor>); 3] = [
+    let processes: [(f64, Start); 3] = [
         (mix.http_gap, |ctx| Box::new(http::Session::start(ctx))),
         (mix.bulk_gap, |ctx| Box::new(bulk::Transfer::start(ctx))),
         (mix.refused_gap, |ctx| {

@@ -8,7 +8,7 @@
 use crate::packet::flag;
 use crate::sim::{Actor, Ctx, Mark, Micros, Tag, SEC};
 use crate::tcp::{Dir, Tcp};
-use crate::truth::{Close, CloseCause, Detail, Side, Teardown};
+use crate::truth::{CloseCause, Detail, Side, Teardown};
 
 pub(crate) const PORT: u16 = 8874;
 
@@ -35,15 +35,7 @@ impl Actor for Attempt {
         let client = ctx.world.http_clients[self.host].connect();
         let server = ctx.world.closed;
         let mut tcp = Tcp::new(ctx, client, server, Detail::Refused);
-        ctx.plan_close(
-            tcp.id,
-            Close {
-                how: Teardown::Rst,
-                by: Side::Server,
-                frame: 0,
-                cause: CloseCause::Refused,
-            },
-        );
+        ctx.plan_close(tcp.id, Teardown::Rst, Side::Server, CloseCause::Refused);
         let syn_seq = tcp.client.nxt;
         tcp.syn(ctx, now);
         // No socket answers: the kernel's reset carries no window.
