@@ -39,6 +39,8 @@
 //! resets, SYN, FIN, streams, HTTP requests and responses, `tcp.len == 1`), per stream and in
 //! total; every checksum is good; nothing is malformed.
 
+#![warn(missing_docs)]
+
 pub mod shapes;
 pub mod truth;
 
@@ -67,6 +69,7 @@ const LINUX_KEEPALIVE_INTERVAL_S: u64 = 75;
 pub struct Config {
     /// Frames to write (exactly).
     pub packets: u64,
+    /// Seed of the random stream: the same configuration always gives the same bytes.
     pub seed: u64,
     /// Span the populations are sized for, in seconds (the capture spans about this long).
     pub duration_s: u64,

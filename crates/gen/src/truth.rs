@@ -51,17 +51,25 @@ pub struct Counts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShapeKind {
+    /// Application heartbeats (`shapes::heartbeat`).
     Heartbeat,
+    /// Idle connections with kernel keep-alive (`shapes::keepalive`).
     Keepalive,
+    /// HTTP/1.1 keep-alive (`shapes::http`).
     Http,
+    /// Bulk downloads with loss (`shapes::bulk`).
     Bulk,
+    /// Refused connection attempts (`shapes::refused`).
     Refused,
 }
 
+/// One end of a connection: the client opened it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
+    /// The end that sent the SYN.
     Client,
+    /// The end that answered it.
     Server,
 }
 
@@ -69,7 +77,9 @@ pub enum Side {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Teardown {
+    /// A FIN (orderly close).
     Fin,
+    /// An RST (abort).
     Rst,
 }
 
@@ -103,9 +113,13 @@ pub enum CloseCause {
 /// The frame that started the teardown: the first FIN or RST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Close {
+    /// FIN or RST.
     pub how: Teardown,
+    /// Who sent it.
     pub by: Side,
+    /// Its frame number.
     pub frame: u64,
+    /// Why.
     pub cause: CloseCause,
 }
 
@@ -118,26 +132,31 @@ pub struct LateBeat {
     pub gap_us: u64,
 }
 
+/// A heartbeat connection (`shapes::heartbeat`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatTruth {
     /// Sent by the client.
     pub probe: u8,
     /// Sent by the server.
     pub reply: u8,
+    /// Time between probes.
     pub period_us: u64,
     /// Every on-time probe is within ± this of `period_us` after the previous one.
     pub jitter_us: u64,
     /// Every reply follows its probe by `[min, max]`.
     pub reply_latency_us: [u64; 2],
+    /// Every late beat written, in order.
     pub late_beats: Vec<LateBeat>,
 }
 
+/// An idle connection kept by kernel keep-alive (`shapes::keepalive`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeepaliveTruth {
     /// The side whose kernel sends the probes.
     pub prober: Side,
     /// Idle time before the first probe (after the last segment of the exchange).
     pub idle_us: u64,
+    /// Time between unanswered probes.
     pub interval_us: u64,
     /// The peer is gone: probes stay unanswered and the prober resets after nine.
     pub peer_dead: bool,
@@ -150,29 +169,42 @@ pub struct ShortBody {
     pub response: u32,
     /// Frame holding its header.
     pub header_frame: u64,
+    /// Its Content-Length.
     pub declared: u64,
+    /// Body bytes sent.
     pub received: u64,
 }
 
+/// The frames of a reuse race.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReuseRace {
+    /// The server's FIN.
     pub fin_frame: u64,
+    /// The client's request that crossed it.
     pub request_frame: u64,
+    /// The server's RST answering the request.
     pub rst_frame: u64,
 }
 
+/// An HTTP/1.1 connection (`shapes::http`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpTruth {
     /// The server closes a connection idle this long (FIN exactly this long after the end of
     /// its last response).
     pub idle_timeout_us: u64,
+    /// Responses sent (planned; the capture may cut the last) with a chunked body,
     pub chunked_responses: u32,
+    /// with a Content-Length body,
     pub content_length_responses: u32,
+    /// and `304 Not Modified`.
     pub not_modified_responses: u32,
+    /// The capture's one short body, if on this connection.
     pub short_body: Option<ShortBody>,
+    /// The reuse race that ended this connection, if one did.
     pub reuse_race: Option<ReuseRace>,
 }
 
+/// A bulk transfer (`shapes::bulk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkTruth {
     /// Data segments of the transfer as planned (the capture may cut it).
@@ -183,28 +215,41 @@ pub struct BulkTruth {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "shape", rename_all = "snake_case")]
 pub enum Detail {
+    /// See [`HeartbeatTruth`].
     Heartbeat(HeartbeatTruth),
+    /// See [`KeepaliveTruth`].
     Keepalive(KeepaliveTruth),
+    /// See [`HttpTruth`].
     Http(HttpTruth),
+    /// See [`BulkTruth`].
     Bulk(BulkTruth),
+    /// A refused attempt: SYN and RST/ACK.
     Refused,
 }
 
 /// One TCP connection of the capture (one `tcp.stream`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
+    /// Its `tcp.stream`.
     pub stream: u32,
+    /// The client's address and port.
     pub client: SocketAddr,
+    /// The server's address and port.
     pub server: SocketAddr,
+    /// Frame number of its first frame (the SYN).
     pub first_frame: u64,
+    /// Frame number of its last frame in the capture.
     pub last_frame: u64,
+    /// Its frames, counted.
     pub counts: Counts,
     /// `None`: still open when the capture ends.
     pub close: Option<Close>,
+    /// What the shape says about it.
     pub detail: Detail,
 }
 
 impl Connection {
+    /// Which shape made it.
     pub fn shape(&self) -> ShapeKind {
         match self.detail {
             Detail::Heartbeat(_) => ShapeKind::Heartbeat,
@@ -219,13 +264,19 @@ impl Connection {
 /// Everything the generator claims about one file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Truth {
+    /// `keepsight-gen` and its version.
     pub generator: String,
+    /// Frames asked for (and written).
     pub packets: u64,
+    /// The seed used.
     pub seed: u64,
+    /// Whether the file is pcapng.
     pub pcapng: bool,
-    /// Time of the first and last frame, microseconds since the Unix epoch.
+    /// Time of the first frame, microseconds since the Unix epoch.
     pub first_time_us: u64,
+    /// Time of the last frame.
     pub last_time_us: u64,
+    /// The whole capture's frames, counted.
     pub counts: Counts,
     /// Indexed by `tcp.stream`.
     pub connections: Vec<Connection>,

@@ -1,16 +1,16 @@
 //! The traffic shapes, one module each, and the mix that sizes them from `--packets` and
 //! `--duration`.
 //!
-//! A shape is an [`Actor`]: either a long-lived population member started once (heartbeat
-//! slots, keep-alive idlers) or a connection started by an [`Arrivals`] process. Adding a shape
+//! A shape is an actor of the simulation: either a long-lived population member started once (heartbeat
+//! slots, keep-alive idlers) or a connection started by a Poisson arrival process. Adding a shape
 //! means a module with its actor and documented truth, a [`Detail`](crate::truth::Detail)
-//! variant, a share in [`SHARES`] and a line in [`populate`].
+//! variant, a share in `SHARES` and a line in `populate`.
 
-pub(crate) mod bulk;
-pub(crate) mod heartbeat;
-pub(crate) mod http;
-pub(crate) mod keepalive;
-pub(crate) mod refused;
+pub mod bulk;
+pub mod heartbeat;
+pub mod http;
+pub mod keepalive;
+pub mod refused;
 
 use crate::sim::{Actor, Ctx, Micros, SEC};
 
