@@ -211,7 +211,11 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// Starts `actor` at `at`.
     pub(crate) fn spawn(&mut self, at: Micros, actor: Box<dyn Actor>) {
-        debug_assert!(at >= self.now);
+        assert!(
+            at >= self.now,
+            "actor started at {at}, before now {}",
+            self.now
+        );
         self.spawned.push((at, actor));
     }
 
@@ -267,7 +271,8 @@ impl Ctx {
         tag: Tag,
         mark: Mark,
     ) {
-        debug_assert!(
+        // A frame stamped before the current step could land behind frames already written.
+        assert!(
             at >= self.now,
             "frame at {at} before the step at {}",
             self.now
@@ -408,7 +413,7 @@ impl<W: Write> Simulation<W> {
             self.ctx.now = now;
             match actor.step(now, &mut self.ctx) {
                 Some(at) => {
-                    debug_assert!(at >= now);
+                    assert!(at >= now, "actor rescheduled at {at}, before now {now}");
                     self.slots[id as usize] = Some(actor);
                     self.actors.push(Reverse((at, id)));
                 }
