@@ -22,7 +22,6 @@
 //! and is summarized and dropped soon after it closes.
 
 pub mod civil;
-pub mod event;
 mod heartbeat;
 pub mod log;
 pub mod middlebox;
@@ -32,11 +31,11 @@ mod stats;
 mod stream;
 mod summarize;
 
-pub use event::Segment;
 pub use log::{AppLog, LogOptions};
 pub use options::Options;
 pub use report::{Finding, Kind, Report, Severity};
 
+use keepsight_tcp::Segment;
 use report::{human, round, secs, CaptureInfo, StreamReport};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -18,7 +18,7 @@ pub mod reasm;
 
 use keepsight_capture::{CaptureError, CaptureReader, Record};
 use keepsight_fields::{NsTime, Value};
-use keepsight_tcp::{Segment, TcpInfo, Tracker};
+use keepsight_tcp::{Segment, SegmentHeader, TcpInfo, Tracker};
 use keepsight_wire::{dissect, Dissection, Network, TcpOption, Transport};
 use std::collections::HashMap;
 use std::path::Path;
@@ -193,6 +193,30 @@ impl<'a> Frame<'a> {
     /// The UDP header, from the frame or from the reassembled datagram.
     pub fn udp_header(&self) -> Option<keepsight_wire::UdpHeader<'a>> {
         self.udp_bytes().and_then(keepsight_wire::UdpHeader::new)
+    }
+
+    /// This frame as the analyses see a TCP segment (`None` unless it is a TCP frame): borrows
+    /// the payload, copies only the header values.
+    #[inline]
+    pub fn segment(&self) -> Option<Segment<'a>> {
+        let tcp = self.tcp.as_ref()?;
+        let (src, dst) = self.endpoints()?;
+        let h = self.tcp_header()?;
+        Some(Segment {
+            frame: self.number,
+            ts_ns: self.ts_ns,
+            stream: tcp.stream,
+            src,
+            dst,
+            flags: h.flags(),
+            seq: tcp.seq,
+            ack: tcp.ack,
+            len: self.tcp_len().unwrap_or(0),
+            payload: self.tcp_payload(),
+            window: tcp.window_size,
+            ttl: self.ttl().unwrap_or(0),
+            analysis: tcp.flags,
+        })
     }
 
     /// Source and destination socket addresses of a TCP or UDP frame.
@@ -425,10 +449,10 @@ fn segment(
     data: &[u8],
     h: keepsight_wire::TcpHeader<'_>,
     seglen: u32,
-) -> Segment {
+) -> SegmentHeader {
     let (ipv6, src, dst) = addresses(d, data);
-    let flags = h.flags().0;
-    let window_scale = if flags & 0x02 != 0 {
+    let flags = h.flags();
+    let window_scale = if flags.syn() {
         h.options().find_map(|o| match o {
             TcpOption::WindowScale(s) => Some(s),
             _ => None,
@@ -451,7 +475,7 @@ fn segment(
             _ => None,
         })
         .fold(0u32, u32::wrapping_add);
-    Segment {
+    SegmentHeader {
         frame,
         ts_ns,
         ipv6,
