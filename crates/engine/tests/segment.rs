@@ -27,7 +27,7 @@ fn corpus() -> Vec<PathBuf> {
 }
 
 /// Every value the frame gives for `field`, in order.
-fn values<'a>(frame: &'a impl Packet, field: FieldId) -> Vec<String> {
+fn values(frame: &impl Packet, field: FieldId) -> Vec<String> {
     let mut out = Vec::new();
     frame.visit(field, &mut |v: Value<'_>| {
         out.push(match v {
