@@ -3,7 +3,8 @@
 //! real captures live in crates/cli/tests/diagnose_*.rs.)
 
 use super::*;
-use keepsight_tcp::{flag, AnalysisFlags, TcpFlags};
+// Short names keep the scripted segments on one line each.
+use keepsight_tcp::{flag as an, AnalysisFlags, TcpFlags, TcpFlags as fl};
 use std::net::SocketAddr;
 
 const S: i64 = 1_000_000_000;
@@ -81,7 +82,7 @@ impl Conn {
             ttl: self.ttl[side],
             analysis,
         });
-        let adv = payload.len() as u32 + u32::from(flags & (TcpFlags::SYN | TcpFlags::FIN) != 0);
+        let adv = payload.len() as u32 + u32::from(flags & (fl::SYN | fl::FIN) != 0);
         self.nxt[side] = seq.wrapping_add(adv);
     }
 
@@ -119,16 +120,16 @@ impl Conn {
     }
 
     fn handshake(&mut self, sc: &mut Script, ts: i64) {
-        self.seg(sc, ts, 0, TcpFlags::SYN, b"", 0);
-        self.seg(sc, ts + 100 * US, 1, TcpFlags::SYN | TcpFlags::ACK, b"", 0);
-        self.seg(sc, ts + 200 * US, 0, TcpFlags::ACK, b"", 0);
+        self.seg(sc, ts, 0, fl::SYN, b"", 0);
+        self.seg(sc, ts + 100 * US, 1, fl::SYN | fl::ACK, b"", 0);
+        self.seg(sc, ts + 200 * US, 0, fl::ACK, b"", 0);
     }
 
     /// Probe 01 from the client, 41 back after `lat`, client's delayed ACK 40 ms later.
     fn beat(&mut self, sc: &mut Script, ts: i64, lat: i64) {
-        self.seg(sc, ts, 0, TcpFlags::PSH | TcpFlags::ACK, &[0x01], 0);
-        self.seg(sc, ts + lat, 1, TcpFlags::PSH | TcpFlags::ACK, &[0x41], 0);
-        self.seg(sc, ts + lat + 40 * MS, 0, TcpFlags::ACK, b"", 0);
+        self.seg(sc, ts, 0, fl::PSH | fl::ACK, &[0x01], 0);
+        self.seg(sc, ts + lat, 1, fl::PSH | fl::ACK, &[0x41], 0);
+        self.seg(sc, ts + lat + 40 * MS, 0, fl::ACK, b"", 0);
     }
 }
 
@@ -192,24 +193,10 @@ fn late_beat_then_client_reset_is_blamed_on_the_client_scheduler() {
     // The 11th probe is 58 s after the 10th.
     let last_on_time = t - 45 * S;
     let late = last_on_time + 58 * S;
-    a.seg(&mut sc, late, 0, TcpFlags::PSH | TcpFlags::ACK, &[0x01], 0);
-    a.seg(
-        &mut sc,
-        late + 370 * US,
-        1,
-        TcpFlags::PSH | TcpFlags::ACK,
-        &[0x41],
-        0,
-    );
-    a.seg(&mut sc, late + 470 * US, 0, TcpFlags::ACK, b"", 0);
-    a.seg(
-        &mut sc,
-        late + 570 * US,
-        0,
-        TcpFlags::RST | TcpFlags::ACK,
-        b"",
-        0,
-    );
+    a.seg(&mut sc, late, 0, fl::PSH | fl::ACK, &[0x01], 0);
+    a.seg(&mut sc, late + 370 * US, 1, fl::PSH | fl::ACK, &[0x41], 0);
+    a.seg(&mut sc, late + 470 * US, 0, fl::ACK, b"", 0);
+    a.seg(&mut sc, late + 570 * US, 0, fl::RST | fl::ACK, b"", 0);
     let mut tb = T0 + 4 * S;
     for _ in 0..14 {
         b.beat(&mut sc, tb, 250 * US);
@@ -229,7 +216,7 @@ fn late_beat_then_client_reset_is_blamed_on_the_client_scheduler() {
     assert_eq!((close.kind, close.by), ("rst", "client"));
     assert_eq!(
         close.frame,
-        frame_at(&segs, late + 570 * US, TcpFlags::RST | TcpFlags::ACK)
+        frame_at(&segs, late + 570 * US, fl::RST | fl::ACK)
     );
     assert_eq!(s0.endpoints.client, "10.0.0.2:50000");
 
@@ -245,10 +232,10 @@ fn late_beat_then_client_reset_is_blamed_on_the_client_scheduler() {
     assert_eq!(
         d.frames,
         vec![
-            frame_at(&segs, last_on_time, TcpFlags::PSH | TcpFlags::ACK),
-            frame_at(&segs, late, TcpFlags::PSH | TcpFlags::ACK),
-            frame_at(&segs, late + 370 * US, TcpFlags::PSH | TcpFlags::ACK),
-            frame_at(&segs, late + 570 * US, TcpFlags::RST | TcpFlags::ACK),
+            frame_at(&segs, last_on_time, fl::PSH | fl::ACK),
+            frame_at(&segs, late, fl::PSH | fl::ACK),
+            frame_at(&segs, late + 370 * US, fl::PSH | fl::ACK),
+            frame_at(&segs, late + 570 * US, fl::RST | fl::ACK),
         ]
     );
     assert!(
@@ -290,23 +277,23 @@ fn retransmitted_one_byte_beat_is_not_a_keepalive() {
     for i in 0..6 {
         if i == 3 {
             let seq = a.nxt[0];
-            a.seg(&mut sc, t, 0, TcpFlags::PSH | TcpFlags::ACK, &[0x01], 0);
+            a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &[0x01], 0);
             // Lost downstream: the client retransmits 210 ms later; tshark says Keep-Alive.
             a.seg_at(
                 &mut sc,
                 t + 210 * MS,
                 0,
-                TcpFlags::PSH | TcpFlags::ACK,
+                fl::PSH | fl::ACK,
                 seq,
                 &[0x01],
-                flag::KEEP_ALIVE,
+                an::KEEP_ALIVE,
                 64,
             );
             a.seg(
                 &mut sc,
                 t + 210 * MS + 300 * US,
                 1,
-                TcpFlags::PSH | TcpFlags::ACK,
+                fl::PSH | fl::ACK,
                 &[0x41],
                 0,
             );
@@ -322,8 +309,8 @@ fn retransmitted_one_byte_beat_is_not_a_keepalive() {
     assert_eq!(
         rt[0].frames,
         vec![
-            frame_at(&segs, orig, TcpFlags::PSH | TcpFlags::ACK),
-            frame_at(&segs, orig + 210 * MS, TcpFlags::PSH | TcpFlags::ACK)
+            frame_at(&segs, orig, fl::PSH | fl::ACK),
+            frame_at(&segs, orig + 210 * MS, fl::PSH | fl::ACK)
         ]
     );
     assert_eq!(rt[0].data["tshark_keep_alive"], true);
@@ -343,7 +330,7 @@ fn dead_peer_keepalive_inferred() {
         &mut sc,
         T0 + S,
         0,
-        TcpFlags::PSH | TcpFlags::ACK,
+        fl::PSH | fl::ACK,
         b"SELECT 1;................",
         0,
     );
@@ -351,30 +338,21 @@ fn dead_peer_keepalive_inferred() {
         &mut sc,
         T0 + S + MS,
         1,
-        TcpFlags::PSH | TcpFlags::ACK,
+        fl::PSH | fl::ACK,
         b"one row.................................",
         0,
     );
     let last = T0 + S + 41 * MS;
-    a.seg(&mut sc, last, 0, TcpFlags::ACK, b"", 0);
+    a.seg(&mut sc, last, 0, fl::ACK, b"", 0);
     let mut probes = Vec::new();
     for i in 0..5 {
         let ts = last + 60 * S + i * 10 * S;
         let seq = a.nxt[1].wrapping_sub(1);
-        a.seg_at(
-            &mut sc,
-            ts,
-            1,
-            TcpFlags::ACK,
-            seq,
-            b"",
-            flag::KEEP_ALIVE,
-            64,
-        );
+        a.seg_at(&mut sc, ts, 1, fl::ACK, seq, b"", an::KEEP_ALIVE, 64);
         probes.push(ts);
     }
     let rst_ts = last + 60 * S + 50 * S;
-    a.seg(&mut sc, rst_ts, 1, TcpFlags::RST | TcpFlags::ACK, b"", 0);
+    a.seg(&mut sc, rst_ts, 1, fl::RST | fl::ACK, b"", 0);
 
     let mut b = Conn::new(1, "10.0.0.3:40001", "10.0.0.1:5432");
     b.handshake(&mut sc, T0);
@@ -382,7 +360,7 @@ fn dead_peer_keepalive_inferred() {
         &mut sc,
         T0 + S,
         0,
-        TcpFlags::PSH | TcpFlags::ACK,
+        fl::PSH | fl::ACK,
         b"SELECT 1;................",
         0,
     );
@@ -390,24 +368,17 @@ fn dead_peer_keepalive_inferred() {
         &mut sc,
         T0 + S + MS,
         1,
-        TcpFlags::PSH | TcpFlags::ACK,
+        fl::PSH | fl::ACK,
         b"one row.................................",
         0,
     );
-    b.seg(&mut sc, T0 + S + 41 * MS, 0, TcpFlags::ACK, b"", 0);
+    b.seg(&mut sc, T0 + S + 41 * MS, 0, fl::ACK, b"", 0);
     let mut t = T0 + S + 41 * MS;
     for _ in 0..2 {
         t += 60 * S;
         let seq = b.nxt[1].wrapping_sub(1);
-        b.seg_at(&mut sc, t, 1, TcpFlags::ACK, seq, b"", flag::KEEP_ALIVE, 64);
-        b.seg(
-            &mut sc,
-            t + 200 * US,
-            0,
-            TcpFlags::ACK,
-            b"",
-            flag::KEEP_ALIVE_ACK,
-        );
+        b.seg_at(&mut sc, t, 1, fl::ACK, seq, b"", an::KEEP_ALIVE, 64);
+        b.seg(&mut sc, t + 200 * US, 0, fl::ACK, b"", an::KEEP_ALIVE_ACK);
         t += 200 * US;
     }
     let (r, segs) = sc.run(Options::default());
@@ -425,9 +396,9 @@ fn dead_peer_keepalive_inferred() {
     assert_eq!(f.len(), 1);
     let mut want: Vec<u32> = probes
         .iter()
-        .map(|&p| frame_at(&segs, p, TcpFlags::ACK))
+        .map(|&p| frame_at(&segs, p, fl::ACK))
         .collect();
-    want.push(frame_at(&segs, rst_ts, TcpFlags::RST | TcpFlags::ACK));
+    want.push(frame_at(&segs, rst_ts, fl::RST | fl::ACK));
     assert_eq!(f[0].frames, want);
     // The healthy pool connection: probes answered, idle 60 s, interval not observable.
     let k1 = &r.streams[1].tcp_keepalive[0];
@@ -444,33 +415,19 @@ fn state_loss_after_idle() {
     let mut sc = Script::default();
     let mut a = Conn::new(0, "192.168.1.5:33000", "203.0.113.9:443");
     a.handshake(&mut sc, T0);
-    a.seg(
-        &mut sc,
-        T0 + S,
-        0,
-        TcpFlags::PSH | TcpFlags::ACK,
-        &[7u8; 100],
-        0,
-    );
+    a.seg(&mut sc, T0 + S, 0, fl::PSH | fl::ACK, &[7u8; 100], 0);
     a.seg(
         &mut sc,
         T0 + S + 20 * MS,
         1,
-        TcpFlags::PSH | TcpFlags::ACK,
+        fl::PSH | fl::ACK,
         &[9u8; 200],
         0,
     );
-    a.seg(&mut sc, T0 + S + 60 * MS, 0, TcpFlags::ACK, b"", 0);
+    a.seg(&mut sc, T0 + S + 60 * MS, 0, fl::ACK, b"", 0);
     let req = T0 + S + 60 * MS + 400 * S;
     let seq = a.nxt[0];
-    a.seg(
-        &mut sc,
-        req,
-        0,
-        TcpFlags::PSH | TcpFlags::ACK,
-        &[7u8; 100],
-        0,
-    );
+    a.seg(&mut sc, req, 0, fl::PSH | fl::ACK, &[7u8; 100], 0);
     let mut last = req;
     for i in 0..3 {
         last = req + ((200 * MS) << i);
@@ -478,15 +435,15 @@ fn state_loss_after_idle() {
             &mut sc,
             last,
             0,
-            TcpFlags::PSH | TcpFlags::ACK,
+            fl::PSH | fl::ACK,
             seq,
             &[7u8; 100],
-            flag::RETRANSMISSION,
+            an::RETRANSMISSION,
             64,
         );
     }
     let rst = last + 2 * S;
-    a.seg(&mut sc, rst, 0, TcpFlags::RST | TcpFlags::ACK, b"", 0);
+    a.seg(&mut sc, rst, 0, fl::RST | fl::ACK, b"", 0);
     let (r, segs) = sc.run(Options::default());
     let f = kinds(&r, 0, Kind::MiddleboxStateLoss);
     assert_eq!(f.len(), 1, "{:#?}", r.findings);
@@ -495,10 +452,10 @@ fn state_loss_after_idle() {
     assert_eq!(
         f[0].frames,
         vec![
-            frame_at(&segs, T0 + S + 60 * MS, TcpFlags::ACK),
-            frame_at(&segs, req, TcpFlags::PSH | TcpFlags::ACK),
-            frame_at(&segs, last, TcpFlags::PSH | TcpFlags::ACK),
-            frame_at(&segs, rst, TcpFlags::RST | TcpFlags::ACK)
+            frame_at(&segs, T0 + S + 60 * MS, fl::ACK),
+            frame_at(&segs, req, fl::PSH | fl::ACK),
+            frame_at(&segs, last, fl::PSH | fl::ACK),
+            frame_at(&segs, rst, fl::RST | fl::ACK)
         ]
     );
     let idle = kinds(&r, 0, Kind::IdleBeyondMiddleboxTimeout);
@@ -519,7 +476,7 @@ fn injected_reset_by_ttl() {
             &mut sc,
             T0 + (i + 1) * S,
             0,
-            TcpFlags::PSH | TcpFlags::ACK,
+            fl::PSH | fl::ACK,
             b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
             0,
         );
@@ -527,18 +484,18 @@ fn injected_reset_by_ttl() {
             &mut sc,
             T0 + (i + 1) * S + MS,
             1,
-            TcpFlags::PSH | TcpFlags::ACK,
+            fl::PSH | fl::ACK,
             b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
             0,
         );
     }
     let rst = T0 + 10 * S;
     let seq = a.nxt[1];
-    a.seg_at(&mut sc, rst, 1, TcpFlags::RST, seq, b"", 0, 57);
+    a.seg_at(&mut sc, rst, 1, fl::RST, seq, b"", 0, 57);
     let (r, segs) = sc.run(Options::default());
     let f = kinds(&r, 0, Kind::InjectedReset);
     assert_eq!(f.len(), 1);
-    assert_eq!(f[0].frames, vec![frame_at(&segs, rst, TcpFlags::RST)]);
+    assert_eq!(f[0].frames, vec![frame_at(&segs, rst, fl::RST)]);
     assert_eq!(f[0].data["ttl"], 57);
     assert_eq!(f[0].data["usual_ttl_min"], 64);
     let reset = kinds(&r, 0, Kind::ConnectionReset);
@@ -552,18 +509,11 @@ fn injected_reset_by_ttl() {
         &mut sc,
         T0 + S,
         0,
-        TcpFlags::PSH | TcpFlags::ACK,
+        fl::PSH | fl::ACK,
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         0,
     );
-    b.seg(
-        &mut sc,
-        T0 + 2 * S,
-        1,
-        TcpFlags::RST | TcpFlags::ACK,
-        b"",
-        0,
-    );
+    b.seg(&mut sc, T0 + 2 * S, 1, fl::RST | fl::ACK, b"", 0);
     let (r, _) = sc.run(Options::default());
     assert!(kinds(&r, 0, Kind::InjectedReset).is_empty());
     assert_eq!(
@@ -584,9 +534,9 @@ fn unanswered_probe_then_reset() {
         a.beat(&mut sc, t, 400 * US);
         t += 5 * S;
     }
-    a.seg(&mut sc, t, 0, TcpFlags::PSH | TcpFlags::ACK, &[0x01], 0);
-    a.seg(&mut sc, t + 40 * MS, 1, TcpFlags::ACK, b"", 0);
-    a.seg(&mut sc, t + S, 0, TcpFlags::RST | TcpFlags::ACK, b"", 0);
+    a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &[0x01], 0);
+    a.seg(&mut sc, t + 40 * MS, 1, fl::ACK, b"", 0);
+    a.seg(&mut sc, t + S, 0, fl::RST | fl::ACK, b"", 0);
     let opts = Options {
         timeout_ns: Some(S),
         ..Options::default()
@@ -597,9 +547,9 @@ fn unanswered_probe_then_reset() {
     assert_eq!(
         u[0].frames,
         vec![
-            frame_at(&segs, t, TcpFlags::PSH | TcpFlags::ACK),
-            frame_at(&segs, t + 40 * MS, TcpFlags::ACK),
-            frame_at(&segs, t + S, TcpFlags::RST | TcpFlags::ACK)
+            frame_at(&segs, t, fl::PSH | fl::ACK),
+            frame_at(&segs, t + 40 * MS, fl::ACK),
+            frame_at(&segs, t + S, fl::RST | fl::ACK)
         ]
     );
     assert_eq!(u[0].data["acked"], true);
@@ -649,19 +599,12 @@ fn no_heartbeat_in_irregular_traffic() {
     let mut t = T0 + S;
     let gaps = [1, 17, 3, 40, 2, 9, 25, 4];
     for (i, g) in gaps.iter().enumerate() {
-        a.seg(
-            &mut sc,
-            t,
-            0,
-            TcpFlags::PSH | TcpFlags::ACK,
-            &vec![b'G'; 300 + i],
-            0,
-        );
+        a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &vec![b'G'; 300 + i], 0);
         a.seg(
             &mut sc,
             t + 5 * MS,
             1,
-            TcpFlags::PSH | TcpFlags::ACK,
+            fl::PSH | fl::ACK,
             &vec![b'H'; 1400],
             0,
         );
@@ -698,12 +641,12 @@ fn odd_input_does_not_panic() {
     d.on_segment(&seg);
     seg.ts_ns = i64::MIN + 10;
     seg.frame = 2;
-    seg.flags = TcpFlags(TcpFlags::RST);
+    seg.flags = TcpFlags(fl::RST);
     seg.len = 3;
     seg.payload = &[1, 2, 3, 4, 5];
     d.on_segment(&seg);
     seg.stream = 0;
-    seg.flags = TcpFlags(TcpFlags::PSH);
+    seg.flags = TcpFlags(fl::PSH);
     seg.len = 1;
     for i in 0..200_000u32 {
         seg.frame = i + 3;
@@ -732,25 +675,11 @@ fn closed_streams_are_released() {
         let t = T0 + i64::from(i) * 100 * MS;
         c.handshake(&mut sc, t);
         for k in 0..30 {
-            c.seg(&mut sc, t + MS + k * MS, 1, TcpFlags::ACK, &[0u8; 1400], 0);
+            c.seg(&mut sc, t + MS + k * MS, 1, fl::ACK, &[0u8; 1400], 0);
         }
-        c.seg(
-            &mut sc,
-            t + 50 * MS,
-            0,
-            TcpFlags::FIN | TcpFlags::ACK,
-            b"",
-            0,
-        );
-        c.seg(
-            &mut sc,
-            t + 51 * MS,
-            1,
-            TcpFlags::FIN | TcpFlags::ACK,
-            b"",
-            0,
-        );
-        c.seg(&mut sc, t + 52 * MS, 0, TcpFlags::ACK, b"", 0);
+        c.seg(&mut sc, t + 50 * MS, 0, fl::FIN | fl::ACK, b"", 0);
+        c.seg(&mut sc, t + 51 * MS, 1, fl::FIN | fl::ACK, b"", 0);
+        c.seg(&mut sc, t + 52 * MS, 0, fl::ACK, b"", 0);
     }
     sc.segs.sort_by_key(|s| s.ts);
     let mut d = Diagnoser::new(Options::default());
@@ -798,23 +727,9 @@ fn log_lines_line_up_with_the_reset() {
         t += 45 * S;
     }
     let late = t - 45 * S + 58 * S;
-    a.seg(&mut sc, late, 0, TcpFlags::PSH | TcpFlags::ACK, &[0x01], 0);
-    a.seg(
-        &mut sc,
-        late + 370 * US,
-        1,
-        TcpFlags::PSH | TcpFlags::ACK,
-        &[0x41],
-        0,
-    );
-    a.seg(
-        &mut sc,
-        late + 570 * US,
-        0,
-        TcpFlags::RST | TcpFlags::ACK,
-        b"",
-        0,
-    );
+    a.seg(&mut sc, late, 0, fl::PSH | fl::ACK, &[0x01], 0);
+    a.seg(&mut sc, late + 370 * US, 1, fl::PSH | fl::ACK, &[0x41], 0);
+    a.seg(&mut sc, late + 570 * US, 0, fl::RST | fl::ACK, b"", 0);
     // Log in UTC+1, clock 1.4 s behind; whole seconds.
     let log_ts = late - 1_400 * MS + 3600 * S;
     let tod = log_ts.rem_euclid(civil::DAY_NS) / S;
@@ -844,11 +759,9 @@ fn log_lines_line_up_with_the_reset() {
         .collect();
     assert_eq!(m.len(), 1, "{:#?}", r.findings);
     assert_eq!(m[0].data["line"], 2);
-    assert!(m[0].frames.contains(&frame_at(
-        &segs,
-        late + 570 * US,
-        TcpFlags::RST | TcpFlags::ACK
-    )));
+    assert!(m[0]
+        .frames
+        .contains(&frame_at(&segs, late + 570 * US, fl::RST | fl::ACK)));
     let l = r.log.as_ref().unwrap();
     assert_eq!((l.event_lines, l.matched), (2, 1));
     // The restart 8 s later has nothing on the wire around it.
@@ -929,7 +842,7 @@ fn late_and_missed_beats_after_the_period_is_frozen() {
     assert_eq!(late[0].data["late_by_s"], 20.0);
     assert_eq!(
         late[0].frames[1],
-        frame_at(&segs, late_at, TcpFlags::PSH | TcpFlags::ACK)
+        frame_at(&segs, late_at, fl::PSH | fl::ACK)
     );
     let missed = kinds(&r, 0, Kind::MissedHeartbeat);
     assert_eq!(missed.len(), 1);
@@ -950,15 +863,8 @@ fn overrides_probe_and_period() {
         if i == 4 {
             t += 4 * S;
         }
-        a.seg(&mut sc, t, 0, TcpFlags::PSH | TcpFlags::ACK, &probe, 0);
-        a.seg(
-            &mut sc,
-            t + MS,
-            1,
-            TcpFlags::PSH | TcpFlags::ACK,
-            b"pong",
-            0,
-        );
+        a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &probe, 0);
+        a.seg(&mut sc, t + MS, 1, fl::PSH | fl::ACK, b"pong", 0);
         t += 10 * S;
     }
     let (r, _) = sc.run(Options::default());
@@ -976,15 +882,8 @@ fn overrides_probe_and_period() {
         if i == 4 {
             t += 4 * S;
         }
-        a.seg(&mut sc2, t, 0, TcpFlags::PSH | TcpFlags::ACK, &probe, 0);
-        a.seg(
-            &mut sc2,
-            t + MS,
-            1,
-            TcpFlags::PSH | TcpFlags::ACK,
-            b"pong",
-            0,
-        );
+        a.seg(&mut sc2, t, 0, fl::PSH | fl::ACK, &probe, 0);
+        a.seg(&mut sc2, t + MS, 1, fl::PSH | fl::ACK, b"pong", 0);
         t += 10 * S;
     }
     let (r, _) = sc2.run(opts);
@@ -1011,15 +910,8 @@ fn server_sent_heartbeat() {
     a.handshake(&mut sc, T0);
     let mut t = T0 + S;
     for _ in 0..8 {
-        a.seg(&mut sc, t, 1, TcpFlags::PSH | TcpFlags::ACK, &[0x70], 0);
-        a.seg(
-            &mut sc,
-            t + 2 * MS,
-            0,
-            TcpFlags::PSH | TcpFlags::ACK,
-            &[0x71],
-            0,
-        );
+        a.seg(&mut sc, t, 1, fl::PSH | fl::ACK, &[0x70], 0);
+        a.seg(&mut sc, t + 2 * MS, 0, fl::PSH | fl::ACK, &[0x71], 0);
         t += 5 * S;
     }
     let (r, _) = sc.run(Options::default());
@@ -1043,7 +935,7 @@ fn huge_stream_numbers_cost_no_memory() {
         stream: u32::MAX - 1,
         src: a,
         dst: b,
-        flags: TcpFlags(TcpFlags::RST),
+        flags: TcpFlags(fl::RST),
         seq: 0,
         ack: 0,
         len: 0,
@@ -1054,7 +946,7 @@ fn huge_stream_numbers_cost_no_memory() {
     };
     d.on_segment(&seg);
     seg.stream = 0;
-    seg.flags = TcpFlags(TcpFlags::ACK);
+    seg.flags = TcpFlags(fl::ACK);
     for i in 0..70_000u32 {
         seg.frame = i + 2;
         seg.ts_ns = T0 + 31 * S + i64::from(i);
@@ -1182,15 +1074,8 @@ fn websocket_masked_ping_is_a_heartbeat() {
     let mut t = T0 + S;
     for i in 0..8u8 {
         let ping = [0x89, 0x80, i.wrapping_mul(37), i ^ 0x5a, 0x11 + i, 0xf0 - i];
-        a.seg(&mut sc, t, 0, TcpFlags::PSH | TcpFlags::ACK, &ping, 0);
-        a.seg(
-            &mut sc,
-            t + MS,
-            1,
-            TcpFlags::PSH | TcpFlags::ACK,
-            &[0x8a, 0x00],
-            0,
-        );
+        a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &ping, 0);
+        a.seg(&mut sc, t + MS, 1, fl::PSH | fl::ACK, &[0x8a, 0x00], 0);
         t += 5 * S;
     }
     let (r, _) = sc.run(Options::default());
