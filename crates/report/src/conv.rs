@@ -116,9 +116,6 @@ pub struct Conversations {
     first_ns: Option<i64>,
 }
 
-const RST: u16 = 0x04;
-const FIN: u16 = 0x01;
-
 impl Conversations {
     pub fn new() -> Self {
         Self::default()
@@ -138,7 +135,7 @@ impl Conversations {
         let Some(h) = frame.tcp_header() else {
             return;
         };
-        let flags = h.flags().0;
+        let flags = h.flags();
         let ts = frame.ts_ns;
         let slot = tcp.stream as usize;
         let idx = match self.index.get(slot) {
@@ -193,13 +190,13 @@ impl Conversations {
             row.max_idle_frame = frame.number;
         }
         row.prev_ns = ts;
-        if flags & RST != 0 && row.first_rst == 0 {
+        if flags.rst() && row.first_rst == 0 {
             row.first_rst = frame.number;
             if from_a {
                 row.bits |= RST_BY_A;
             }
         }
-        if flags & FIN != 0 && row.first_fin == 0 {
+        if flags.fin() && row.first_fin == 0 {
             row.first_fin = frame.number;
             if from_a {
                 row.bits |= FIN_BY_A;

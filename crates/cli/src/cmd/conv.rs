@@ -5,7 +5,6 @@
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
 use keepsight_report::conv::{render_text, Conversations, StartColumn};
-use keepsight_report::segment::diagnose_segment;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut diag = (!args.tshark).then(|| Diagnoser::new(Options::default()));
     let end = super::pass(engine.as_deref_mut(), None, |frame| {
         if let Some(d) = diag.as_mut() {
-            if let Some(seg) = diagnose_segment(frame) {
+            if let Some(seg) = frame.segment() {
                 d.on_segment(&seg);
             }
         }

@@ -1,6 +1,6 @@
 //! `keepsight diagnose`: heartbeats, late beats, keep-alives and what killed each connection,
-//! lined up with the application log. This module only adapts engine frames to
-//! `keepsight_diagnose::Segment` and handles the command line; the analysis is in
+//! lined up with the application log. This module only feeds engine frames (as
+//! `keepsight_tcp::Segment`) to the diagnoser and handles the command line; the analysis is in
 //! `keepsight-diagnose`.
 
 use super::EXIT_FAILURE;
@@ -222,11 +222,9 @@ impl Analyses {
     pub(crate) fn on_frame<'a>(
         &mut self,
         frame: &keepsight_engine::Frame<'a>,
-    ) -> Option<keepsight_diagnose::Segment<'a>> {
-        if let Some(segment) = super::http_segment(frame) {
-            self.http.segment(&segment);
-        }
-        let segment = keepsight_report::segment::diagnose_segment(frame)?;
+    ) -> Option<keepsight_tcp::Segment<'a>> {
+        let segment = frame.segment()?;
+        self.http.segment(&segment);
         self.d.on_segment(&segment);
         Some(segment)
     }

@@ -6,7 +6,6 @@ use keepsight_filter::Filter;
 use keepsight_report::expert::{
     finding_severity, render_findings, render_text, ExpertTable, HttpChats, Severity,
 };
-use keepsight_report::segment::diagnose_segment;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,12 +74,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut frames = 0u32;
     let end = super::pass(engine.as_deref_mut(), None, |frame| {
-        if let Some(d) = diag.as_mut() {
-            if let Some(seg) = diagnose_segment(frame) {
+        if let Some(seg) = frame.segment() {
+            if let Some(d) = diag.as_mut() {
                 d.on_segment(&seg);
             }
-        }
-        if let Some(seg) = super::http_segment(frame) {
             http.segment(&seg);
         }
         if !matches!(&filter, Some(f) if !f.matches(frame)) {
