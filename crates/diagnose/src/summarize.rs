@@ -1,52 +1,29 @@
 //! Turning one finished stream's state into its summary and findings.
 
 use crate::civil::fmt_utc;
+use crate::finding::{
+    DeadlineCause, DeadlineReset, Details, Finding, ForgedReset, IdleBeyond, IdleStream,
+    IdleTally as IdleTallyDetails, KeepaliveUnanswered, LateBeat, MissedBeats, Reset,
+    RetransmittedProbe, Severity, SlowReply, StateLoss, UnansweredProbe,
+};
 use crate::heartbeat::{choose, Chosen};
 use crate::middlebox::exceeded;
 use crate::options::Options;
 use crate::report::{
-    human, round, secs, Close, Endpoints, Finding, Heartbeat, Kind, Latency, Severity,
-    StreamReport, TcpKeepalive,
+    human, round, secs, Close, Endpoints, Heartbeat, Latency, StreamReport, TcpKeepalive,
 };
 use crate::stream::{Gap, Stream};
-use serde_json::{json, Map, Value};
 
 /// Linux's default `tcp_keepalive_probes`, used for the worst case when the capture does not
 /// show how many probes the sender makes before giving up.
 const LINUX_KEEPCNT: u32 = 9;
 
-pub(crate) fn finding(
-    severity: Severity,
-    kind: Kind,
-    stream: Option<u32>,
-    frames: Vec<u32>,
-    ts_ns: i64,
-    message: String,
-    data: Vec<(&str, Value)>,
-) -> Finding {
-    let mut m = Map::new();
-    for (k, v) in data {
-        m.insert(k.to_string(), v);
-    }
-    Finding {
-        severity,
-        kind,
-        stream,
-        frames,
-        time: fmt_utc(ts_ns),
-        ts_ns,
-        noticed_ns: None,
-        message,
-        data: m,
-    }
+fn s3(ns: i64) -> f64 {
+    round(secs(ns), 6)
 }
 
-fn s3(ns: i64) -> Value {
-    json!(round(secs(ns), 6))
-}
-
-fn ms(ns: i64) -> Value {
-    json!(round(ns as f64 / 1e6, 3))
+fn ms(ns: i64) -> f64 {
+    round(ns as f64 / 1e6, 3)
 }
 
 pub(crate) fn summarize(
@@ -136,9 +113,8 @@ pub(crate) fn summarize(
                     k.max_run_end_ts,
                 ),
             };
-            out.push(finding(
+            out.push(Finding::new(
                 Severity::Error,
-                Kind::KeepaliveUnanswered,
                 sid,
                 frames,
                 ts,
@@ -151,12 +127,12 @@ pub(crate) fn summarize(
                     },
                     n = k.max_run,
                 ),
-                vec![
-                    ("sender", json!(who)),
-                    ("unanswered", json!(k.max_run)),
-                    ("idle_s", json!(idle.map(|i| round(secs(i), 3)))),
-                    ("interval_s", json!(interval.map(|i| round(secs(i), 3)))),
-                ],
+                Details::KeepaliveUnanswered(KeepaliveUnanswered {
+                    idle_s: idle.map(|i| round(secs(i), 3)),
+                    interval_s: interval.map(|i| round(secs(i), 3)),
+                    sender: who,
+                    unanswered: k.max_run,
+                }),
             ));
         }
     }
@@ -170,9 +146,8 @@ pub(crate) fn summarize(
         } else {
             format!("{}-{}", inj.usual_min, inj.usual_max)
         };
-        out.push(finding(
+        out.push(Finding::new(
             Severity::Error,
-            Kind::InjectedReset,
             sid,
             vec![inj.rst.frame],
             inj.rst.ts,
@@ -182,12 +157,12 @@ pub(crate) fn summarize(
                 inj.usual_n,
                 (i32::from(inj.rst.ttl) - i32::from(inj.usual_max)).abs().min((i32::from(inj.rst.ttl) - i32::from(inj.usual_min)).abs()),
             ),
-            vec![
-                ("by", json!(who)),
-                ("ttl", json!(inj.rst.ttl)),
-                ("usual_ttl_min", json!(inj.usual_min)),
-                ("usual_ttl_max", json!(inj.usual_max)),
-            ],
+            Details::InjectedReset(ForgedReset {
+                by: who,
+                ttl: inj.rst.ttl,
+                usual_ttl_max: inj.usual_max,
+                usual_ttl_min: inj.usual_min,
+            }),
         ));
     }
 
@@ -226,9 +201,8 @@ pub(crate) fn summarize(
             Some(e) => (e.ts, e.ts),
             None => (last, last + (last - w.ts).max(0)),
         };
-        let mut f = finding(
+        let mut f = Finding::new(
             Severity::Error,
-            Kind::MiddleboxStateLoss,
             sid,
             frames,
             ts,
@@ -240,12 +214,12 @@ pub(crate) fn summarize(
                 if boxes.is_empty() { String::new() } else { format!(" (as {} would by default)", boxes.join(", ")) },
                 human(w.idle),
             ),
-            vec![
-                ("idle_s", s3(w.idle)),
-                ("retransmissions", json!(w.retrans)),
-                ("sender", json!(who)),
-                ("ended_by", json!(sl.end.map(|e| role(e.dir as usize)))),
-            ],
+            Details::MiddleboxStateLoss(StateLoss {
+                ended_by: sl.end.map(|e| role(e.dir as usize)),
+                idle_s: s3(w.idle),
+                retransmissions: w.retrans,
+                sender: who,
+            }),
         );
         f.noticed_ns = Some(noticed);
         out.push(f);
@@ -278,9 +252,8 @@ pub(crate) fn summarize(
                 )
             })
             .collect();
-        out.push(finding(
+        out.push(Finding::new(
             Severity::Warning,
-            Kind::IdleBeyondMiddleboxTimeout,
             sid,
             s.max_idle_frames.to_vec(),
             s.max_idle_ts,
@@ -291,13 +264,13 @@ pub(crate) fn summarize(
                 s.max_idle_frames[1],
                 names.join(", "),
             ),
-            vec![
-                ("idle_s", s3(s.max_idle)),
-                (
-                    "exceeded",
-                    json!(over.iter().map(|&i| opts.middleboxes[i].idle_timeout_s).collect::<Vec<_>>()),
-                ),
-            ],
+            Details::IdleBeyondMiddleboxTimeout(IdleBeyond::Stream(IdleStream {
+                exceeded: over
+                    .iter()
+                    .map(|&i| opts.middleboxes[i].idle_timeout_s)
+                    .collect(),
+                idle_s: s3(s.max_idle),
+            })),
         ));
     } else {
         for &i in &over {
@@ -356,13 +329,12 @@ pub(crate) fn summarize(
                 )
             })
             .unwrap_or_default();
-        out.push(finding(
+        out.push(Finding::new(
             if explained_reset {
                 Severity::Info
             } else {
                 Severity::Warning
             },
-            Kind::ConnectionReset,
             sid,
             vec![r.frame],
             r.ts,
@@ -374,15 +346,12 @@ pub(crate) fn summarize(
                     ""
                 }
             ),
-            vec![
-                ("by", json!(who)),
-                ("half_open", json!(!half_open.is_empty())),
-                ("close_race", json!(!race.is_empty())),
-                (
-                    "after_last_data_s",
-                    json!(s.last_data.map(|(_, t)| round(secs(r.ts - t), 6))),
-                ),
-            ],
+            Details::ConnectionReset(Reset {
+                after_last_data_s: s.last_data.map(|(_, t)| round(secs(r.ts - t), 6)),
+                by: who,
+                close_race: !race.is_empty(),
+                half_open: !half_open.is_empty(),
+            }),
         ));
     }
 
@@ -435,13 +404,13 @@ fn heartbeat_findings(
                 .filter(|rp| rp.probe_frame == l.frame && rp.ts <= r.ts);
             let rst_by = role(r.dir as usize);
             let cause = if late.is_some() {
-                Some("late_probe")
+                Some(DeadlineCause::LateProbe)
             } else if reply.is_none() && r.ts - l.ts > 0 {
-                Some("unanswered")
+                Some(DeadlineCause::Unanswered)
             } else if reply
                 .is_some_and(|rp| opts.timeout_ns.is_some_and(|t| rp.ts - rp.probe_ts > t))
             {
-                Some("slow_reply")
+                Some(DeadlineCause::SlowReply)
             } else {
                 None
             };
@@ -476,44 +445,34 @@ fn heartbeat_findings(
                 }
                 frames.push(r.frame);
                 let why = match (cause, rst_by == sender) {
-                    ("late_probe", true) => format!(
+                    (DeadlineCause::LateProbe, true) => format!(
                         " → the {sender} gave up because its own probe was late, although the {receiver} answered at once: check the {sender}'s scheduler (timer drift, GC or VM pauses, a blocked event loop, CPU starvation), not the network"
                     ),
-                    ("late_probe", false) => format!(
+                    (DeadlineCause::LateProbe, false) => format!(
                         " → the {receiver} enforced its heartbeat deadline because the {sender}'s probe came late: check the {sender}'s scheduler, not the network"
                     ),
-                    ("unanswered", _) => format!(
+                    (DeadlineCause::Unanswered, _) => format!(
                         " → the {sender}'s probe got no answer in time: check the {receiver} application (stalled, overloaded) and the path between them{}",
                         c.pending_acked_hint(l.frame)
                     ),
-                    _ => format!(" → the {receiver} answered slower than the {sender}'s timeout: check the {receiver}'s load"),
+                    (DeadlineCause::SlowReply, _) => format!(" → the {receiver} answered slower than the {sender}'s timeout: check the {receiver}'s load"),
                 };
                 text.push_str(&why);
-                out.push(finding(
+                out.push(Finding::new(
                     Severity::Critical,
-                    Kind::ResetAfterHeartbeatDeadline,
                     sid,
                     frames,
                     r.ts,
                     text,
-                    vec![
-                        ("cause", json!(cause)),
-                        ("by", json!(rst_by)),
-                        ("gap_s", json!(late.map(|g| round(secs(g.gap), 6)))),
-                        ("expected_period_s", s3(h.period)),
-                        (
-                            "late_by_s",
-                            json!(late.map(|g| round(secs(g.gap - h.period), 6))),
-                        ),
-                        (
-                            "reply_latency_ms",
-                            json!(reply.map(|rp| round((rp.ts - rp.probe_ts) as f64 / 1e6, 3))),
-                        ),
-                        (
-                            "reset_after_reply_ms",
-                            json!(reply.map(|rp| round((r.ts - rp.ts) as f64 / 1e6, 3))),
-                        ),
-                    ],
+                    Details::ResetAfterHeartbeatDeadline(DeadlineReset {
+                        by: rst_by,
+                        cause,
+                        expected_period_s: s3(h.period),
+                        gap_s: late.map(|g| s3(g.gap)),
+                        late_by_s: late.map(|g| s3(g.gap - h.period)),
+                        reply_latency_ms: reply.map(|rp| ms(rp.ts - rp.probe_ts)),
+                        reset_after_reply_ms: reply.map(|rp| ms(r.ts - rp.ts)),
+                    }),
                 ));
             }
         }
@@ -536,9 +495,8 @@ fn heartbeat_findings(
         let k = ((g.gap as f64) / (h.period as f64)).round() as i64;
         let before_reset = deadline_gap_frame == Some(g.frame);
         if k >= 2 && (g.gap - k * h.period).abs() <= h.tol {
-            out.push(finding(
+            out.push(Finding::new(
                 Severity::Warning,
-                Kind::MissedHeartbeat,
                 sid,
                 vec![g.prev_frame, g.frame],
                 g.ts,
@@ -547,16 +505,20 @@ fn heartbeat_findings(
                     human(g.gap),
                     k - 1
                 ),
-                vec![("gap_s", s3(g.gap)), ("expected_period_s", s3(h.period)), ("missed", json!(k - 1))],
+                Details::MissedHeartbeat(MissedBeats {
+                    expected_period_s: s3(h.period),
+                    gap_s: s3(g.gap),
+                    missed: k - 1,
+                    stopped: false,
+                }),
             ));
         } else {
-            out.push(finding(
+            out.push(Finding::new(
                 if before_reset {
                     Severity::Error
                 } else {
                     Severity::Warning
                 },
-                Kind::LateHeartbeat,
                 sid,
                 vec![g.prev_frame, g.frame],
                 g.ts,
@@ -570,11 +532,11 @@ fn heartbeat_findings(
                         ""
                     }
                 ),
-                vec![
-                    ("gap_s", s3(g.gap)),
-                    ("expected_period_s", s3(h.period)),
-                    ("late_by_s", s3(g.gap - h.period)),
-                ],
+                Details::LateHeartbeat(LateBeat {
+                    expected_period_s: s3(h.period),
+                    gap_s: s3(g.gap),
+                    late_by_s: s3(g.gap - h.period),
+                }),
             ));
         }
     }
@@ -600,9 +562,8 @@ fn heartbeat_findings(
             None => (" to the last packet of the stream", vec![s.last_frame]),
         };
         frames.insert(0, c.last.frame);
-        out.push(finding(
+        out.push(Finding::new(
             Severity::Warning,
-            Kind::MissedHeartbeat,
             sid,
             frames,
             c.last.ts,
@@ -612,12 +573,12 @@ fn heartbeat_findings(
                 c.last.frame,
                 human(h.period)
             ),
-            vec![
-                ("gap_s", s3(silent)),
-                ("expected_period_s", s3(h.period)),
-                ("missed", json!(silent / h.period.max(1))),
-                ("stopped", json!(true)),
-            ],
+            Details::MissedHeartbeat(MissedBeats {
+                expected_period_s: s3(h.period),
+                gap_s: s3(silent),
+                missed: silent / h.period.max(1),
+                stopped: true,
+            }),
         ));
     }
 
@@ -627,9 +588,8 @@ fn heartbeat_findings(
             .unwrap_or(i64::MAX)
     });
     for (lat, rp) in c.slowest.iter().filter(|(l, _)| *l > slow_after) {
-        out.push(finding(
+        out.push(Finding::new(
             Severity::Warning,
-            Kind::SlowHeartbeatReply,
             sid,
             vec![rp.probe_frame, rp.frame],
             rp.ts,
@@ -649,7 +609,10 @@ fn heartbeat_findings(
                     None => format!(" → check the {receiver}'s load or the path"),
                 }
             ),
-            vec![("latency_ms", ms(*lat)), ("timeout_ms", json!(opts.timeout_ns.map(|t| round(t as f64 / 1e6, 3))))],
+            Details::SlowHeartbeatReply(SlowReply {
+                latency_ms: ms(*lat),
+                timeout_ms: opts.timeout_ns.map(ms),
+            }),
         ));
     }
 
@@ -661,9 +624,8 @@ fn heartbeat_findings(
         if let Some(f) = u.until_frame {
             frames.push(f);
         }
-        out.push(finding(
+        out.push(Finding::new(
             Severity::Error,
-            Kind::UnansweredHeartbeat,
             sid,
             frames,
             u.ts,
@@ -682,14 +644,16 @@ fn heartbeat_findings(
                     None => format!("not even acknowledged by the {receiver}'s TCP: lost on the path or the {receiver} is gone"),
                 }
             ),
-            vec![("waited_s", s3(u.until_ts - u.ts)), ("acked", json!(u.acked.is_some()))],
+            Details::UnansweredHeartbeat(UnansweredProbe {
+                acked: u.acked.is_some(),
+                waited_s: s3(u.until_ts - u.ts),
+            }),
         ));
     }
 
     for r in &c.retrans {
-        out.push(finding(
+        out.push(Finding::new(
             Severity::Warning,
-            Kind::RetransmittedHeartbeat,
             sid,
             vec![r.orig_frame, r.frame],
             r.ts,
@@ -700,7 +664,10 @@ fn heartbeat_findings(
                 r.orig_frame,
                 if r.tshark_keepalive { "; tshark labels it [TCP Keep-Alive], but it is a retransmitted heartbeat, not a kernel keep-alive" } else { "" }
             ),
-            vec![("delay_s", s3(r.ts - r.orig_ts)), ("tshark_keep_alive", json!(r.tshark_keepalive))],
+            Details::RetransmittedHeartbeat(RetransmittedProbe {
+                delay_s: s3(r.ts - r.orig_ts),
+                tshark_keep_alive: r.tshark_keepalive,
+            }),
         ));
     }
 
@@ -769,9 +736,8 @@ impl IdleTally {
     pub fn finding(&self, m: &crate::middlebox::Middlebox) -> Option<Finding> {
         let (idle, stream, frames, ts) = self.longest?;
         let list: Vec<String> = self.examples.iter().map(|s| s.to_string()).collect();
-        Some(finding(
+        Some(Finding::new(
             Severity::Info,
-            Kind::IdleBeyondMiddleboxTimeout,
             Some(stream),
             frames.to_vec(),
             ts,
@@ -787,13 +753,13 @@ impl IdleTally {
                 if self.count > self.examples.len() as u64 { ", ..." } else { "" },
                 m.idle_timeout_s,
             ),
-            vec![
-                ("idle_s", s3(idle)),
-                ("timeout_s", json!(m.idle_timeout_s)),
-                ("middlebox", json!(m.name)),
-                ("streams_count", json!(self.count)),
-                ("example_streams", json!(self.examples)),
-            ],
+            Details::IdleBeyondMiddleboxTimeout(IdleBeyond::Tally(IdleTallyDetails {
+                example_streams: self.examples.clone(),
+                idle_s: s3(idle),
+                middlebox: m.name,
+                streams_count: self.count,
+                timeout_s: m.idle_timeout_s,
+            })),
         ))
     }
 }

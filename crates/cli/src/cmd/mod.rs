@@ -120,23 +120,4 @@ pub(crate) fn pass(
 }
 
 /// The HTTP analyzer's view of one TCP frame (shared by `http` and `packets`).
-pub(crate) fn http_segment<'a>(
-    frame: &'a keepsight_engine::Frame<'a>,
-) -> Option<keepsight_http::Segment<'a>> {
-    let tcp = frame.tcp.as_ref()?;
-    let (src, dst) = frame.endpoints()?;
-    let h = frame.tcp_header()?;
-    Some(keepsight_http::Segment {
-        frame: frame.number,
-        ts_ns: frame.ts_ns,
-        stream: tcp.stream,
-        src,
-        dst,
-        flags: h.flags().0,
-        seq: tcp.seq,
-        ack: tcp.ack,
-        len: frame.tcp_len().unwrap_or(0),
-        payload: frame.tcp_payload(),
-        keep_alive: tcp.flags.0 & keepsight_engine::tcp::flag::KEEP_ALIVE != 0,
-    })
-}
+pub(crate) use keepsight_report::segment::http_segment;
