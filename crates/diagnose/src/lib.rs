@@ -31,6 +31,7 @@ pub mod http;
 pub mod log;
 pub mod middlebox;
 pub mod options;
+mod period;
 pub mod report;
 mod stats;
 mod stream;
