@@ -237,6 +237,37 @@ impl Diagnoser {
         self.push_finding(f);
     }
 
+    /// Lines the application log up with the findings that a log may mention (resets and
+    /// everything above info, except idle tallies and other log lines); adds the matches.
+    fn match_log(&mut self, log: &AppLog, capture_start_ns: i64) -> report::LogSummary {
+        let mut events: Vec<log::CapEvent> = self
+            .findings
+            .iter()
+            .filter(|f| {
+                !matches!(f.kind(), Kind::IdleBeyondMiddleboxTimeout | Kind::LogMatch)
+                    && f.severity != Severity::Info
+                    || f.kind() == Kind::ConnectionReset
+            })
+            .map(|f| log::CapEvent {
+                ts: f.ts_ns,
+                noticed: f.noticed_ns.unwrap_or((f.ts_ns, f.ts_ns)),
+                stream: f.stream,
+                frames: f.frames.clone(),
+                kind: f.kind(),
+                what: format!(
+                    "{} (stream {})",
+                    f.kind().as_str(),
+                    f.stream.map(|s| s.to_string()).unwrap_or_default()
+                ),
+            })
+            .collect();
+        let c = log::correlate(log, &mut events, capture_start_ns);
+        for f in c.findings {
+            self.push_finding(f);
+        }
+        c.summary
+    }
+
     /// Summarizes every stream still open at `capture_end_ns` and builds the report.
     pub fn finish(mut self, capture_end_ns: i64) -> Report {
         let end = capture_end_ns.clamp(-TS_LIMIT, TS_LIMIT).max(self.last_ts);
@@ -260,35 +291,11 @@ impl Diagnoser {
         }
 
         let start = self.first_ts;
-        let mut log_summary = None;
-        if let Some(log) = self.opts.log.take() {
-            let mut events: Vec<log::CapEvent> = self
-                .findings
-                .iter()
-                .filter(|f| {
-                    !matches!(f.kind(), Kind::IdleBeyondMiddleboxTimeout | Kind::LogMatch)
-                        && f.severity != Severity::Info
-                        || f.kind() == Kind::ConnectionReset
-                })
-                .map(|f| log::CapEvent {
-                    ts: f.ts_ns,
-                    noticed: f.noticed_ns.unwrap_or((f.ts_ns, f.ts_ns)),
-                    stream: f.stream,
-                    frames: f.frames.clone(),
-                    kind: f.kind(),
-                    what: format!(
-                        "{} (stream {})",
-                        f.kind().as_str(),
-                        f.stream.map(|s| s.to_string()).unwrap_or_default()
-                    ),
-                })
-                .collect();
-            let c = log::correlate(&log, &mut events, start.unwrap_or(end));
-            for f in c.findings {
-                self.push_finding(f);
-            }
-            log_summary = Some(c.summary);
-        }
+        let log_summary = self
+            .opts
+            .log
+            .take()
+            .map(|log| self.match_log(&log, start.unwrap_or(end)));
 
         self.findings.sort_by(|a, b| {
             (a.severity, a.kind(), a.ts_ns, a.stream).cmp(&(
