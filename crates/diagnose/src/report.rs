@@ -1,7 +1,7 @@
 //! The diagnosis result: JSON-serializable (schema documented in this crate's README.md) and
 //! rendered as a human report ordered by severity.
 
-pub use crate::finding::{Finding, Kind, Severity};
+use crate::finding::{Finding, Kind, Severity};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
