@@ -26,7 +26,9 @@ impl Analyses {
     }
 
     /// Feeds one frame; returns its diagnosis segment (TCP frames only) for callers that draw
-    /// it too.
+    /// it too. Inlined into the caller's read loop, as it was when this composition lived in the
+    /// CLI: it runs once per packet.
+    #[inline]
     pub fn on_frame<'a>(&mut self, frame: &Frame<'a>) -> Option<keepsight_diagnose::Segment<'a>> {
         if let Some(segment) = http_segment(frame) {
             self.http.segment(&segment);
