@@ -34,6 +34,7 @@ impl ConvPass {
     }
 
     /// Every frame in file order; `displayed`: whether the display filter lets it through.
+    #[inline] // once per packet, into the caller's read loop
     pub fn on_frame(&mut self, frame: &Frame<'_>, displayed: bool) {
         if let Some(d) = self.diagnoser.as_mut() {
             if let Some(seg) = diagnose_segment(frame) {

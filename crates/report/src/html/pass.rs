@@ -51,6 +51,7 @@ impl ReportPass {
         }
     }
 
+    #[inline] // once per packet, into the caller's read loop
     pub fn on_frame(&mut self, frame: &Frame<'_>) {
         self.conversations.on_frame(frame);
         if let Some(segment) = self.analyses.on_frame(frame) {
