@@ -3,8 +3,8 @@
 //!
 //!     cargo run --release -p keepsight-diagnose --example tshark_fields -- CAPTURE [--json] [--log FILE] [--log-tz +01:00]
 
-use keepsight_diagnose::event::analysis as an;
-use keepsight_diagnose::{AppLog, Diagnoser, LogOptions, Options, Segment};
+use keepsight_diagnose::{AppLog, Diagnoser, LogOptions, Options};
+use keepsight_tcp::{flag, AnalysisFlags, Segment, TcpFlags};
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
 use std::process::{Command, Stdio};
@@ -30,26 +30,29 @@ const FIELDS: &[&str] = &[
 ];
 
 const FLAGS: &[(&str, u32)] = &[
-    ("tcp.analysis.retransmission", an::RETRANSMISSION),
-    ("tcp.analysis.lost_segment", an::LOST_PACKET),
-    ("tcp.analysis.ack_lost_segment", an::ACK_LOST_PACKET),
-    ("tcp.analysis.keep_alive", an::KEEP_ALIVE),
-    ("tcp.analysis.duplicate_ack", an::DUPLICATE_ACK),
-    ("tcp.analysis.zero_window", an::ZERO_WINDOW),
-    ("tcp.analysis.zero_window_probe", an::ZERO_WINDOW_PROBE),
+    ("tcp.analysis.retransmission", flag::RETRANSMISSION),
+    ("tcp.analysis.lost_segment", flag::LOST_PACKET),
+    ("tcp.analysis.ack_lost_segment", flag::ACK_LOST_PACKET),
+    ("tcp.analysis.keep_alive", flag::KEEP_ALIVE),
+    ("tcp.analysis.duplicate_ack", flag::DUPLICATE_ACK),
+    ("tcp.analysis.zero_window", flag::ZERO_WINDOW),
+    ("tcp.analysis.zero_window_probe", flag::ZERO_WINDOW_PROBE),
     (
         "tcp.analysis.zero_window_probe_ack",
-        an::ZERO_WINDOW_PROBE_ACK,
+        flag::ZERO_WINDOW_PROBE_ACK,
     ),
-    ("tcp.analysis.keep_alive_ack", an::KEEP_ALIVE_ACK),
-    ("tcp.analysis.out_of_order", an::OUT_OF_ORDER),
-    ("tcp.analysis.fast_retransmission", an::FAST_RETRANSMISSION),
-    ("tcp.analysis.window_update", an::WINDOW_UPDATE),
-    ("tcp.analysis.window_full", an::WINDOW_FULL),
-    ("tcp.analysis.reused_ports", an::REUSED_PORTS),
+    ("tcp.analysis.keep_alive_ack", flag::KEEP_ALIVE_ACK),
+    ("tcp.analysis.out_of_order", flag::OUT_OF_ORDER),
+    (
+        "tcp.analysis.fast_retransmission",
+        flag::FAST_RETRANSMISSION,
+    ),
+    ("tcp.analysis.window_update", flag::WINDOW_UPDATE),
+    ("tcp.analysis.window_full", flag::WINDOW_FULL),
+    ("tcp.analysis.reused_ports", flag::REUSED_PORTS),
     (
         "tcp.analysis.spurious_retransmission",
-        an::SPURIOUS_RETRANSMISSION,
+        flag::SPURIOUS_RETRANSMISSION,
     ),
 ];
 
@@ -167,14 +170,14 @@ fn main() {
             stream: num(f[2]) as u32,
             src,
             dst,
-            flags: u16::from_str_radix(f[9].trim_start_matches("0x"), 16).unwrap_or(0),
+            flags: TcpFlags(u16::from_str_radix(f[9].trim_start_matches("0x"), 16).unwrap_or(0)),
             seq: num(f[10]) as u32,
             ack: num(f[11]) as u32,
             len: num(f[12]) as u32,
             payload: &payload,
             window: num(f[14]) as u32,
             ttl: ttl as u8,
-            analysis,
+            analysis: AnalysisFlags(analysis),
         });
     }
     let _ = child.wait();

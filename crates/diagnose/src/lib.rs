@@ -23,7 +23,6 @@
 
 pub mod civil;
 mod conclusions;
-pub mod event;
 pub mod finding;
 pub mod flags;
 mod heartbeat;
@@ -37,38 +36,21 @@ mod stats;
 mod stream;
 mod summarize;
 
-pub use event::Segment;
 pub use finding::{Details, Finding, Kind, Severity};
 pub use flags::{Flags, OptionError};
 pub use log::{AppLog, LogOptions};
 pub use options::Options;
 pub use report::Report;
 
+use keepsight_tcp::Segment;
 use report::{round, secs, CaptureInfo, StreamReport};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use stream::Stream;
 
-/// `tcp.stream` numbers are small dense integers: a multiplicative hash is enough and much
-/// cheaper than SipHash on the per-packet path.
-#[derive(Default)]
-struct StreamHasher(u64);
-
-impl Hasher for StreamHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.0 = u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type StreamMap = HashMap<u32, Stream, BuildHasherDefault<StreamHasher>>;
+/// Live streams by `tcp.stream`: small dense integers looked up once per packet, where FxHash
+/// is much cheaper than SipHash (and a capture cannot hash-flood anything but its own analysis).
+type StreamMap = FxHashMap<u32, Stream>;
 
 /// How long a closed stream is kept for stray segments (final ACKs, retransmitted FINs) before it
 /// is summarized and dropped.
@@ -89,7 +71,7 @@ pub struct Diagnoser {
     done: Vec<u64>,
     /// Summarized streams numbered beyond the bitset (an engine numbers densely from 0, so this
     /// stays empty in practice; it keeps a stray huge number from costing memory).
-    done_sparse: std::collections::HashSet<u32>,
+    done_sparse: FxHashSet<u32>,
     reports: Vec<StreamReport>,
     findings: Vec<Finding>,
     per_kind: HashMap<Kind, usize>,
@@ -192,6 +174,10 @@ impl Diagnoser {
             })
             .map(|(&k, _)| k)
             .collect();
+        // In stream order, not the map's: what one summary learns (a service's heartbeat) is
+        // used by the next, so the order must not depend on the hasher.
+        let mut closed = closed;
+        closed.sort_unstable();
         for k in closed {
             if let Some(s) = self.live.remove(&k) {
                 let end = s.last_ts;

@@ -1,9 +1,9 @@
 //! Per-stream online state: everything one TCP connection needs to be diagnosed at its end,
 //! updated segment by segment in constant memory (no per-packet record is kept).
 
-use crate::event::{analysis, flags, Segment};
 use crate::options::Options;
 use crate::stats::{DurationStats, Sample};
+use keepsight_tcp::{flag, Segment};
 use std::net::SocketAddr;
 
 /// Payloads up to this size may be heartbeat probes or replies.
@@ -468,11 +468,11 @@ impl Stream {
             self.max_idle_frames = [self.last_frame, seg.frame];
             self.max_idle_ts = ts;
         }
-        let syn = seg.has(flags::SYN);
-        let fin = seg.has(flags::FIN);
-        let rst = seg.has(flags::RST);
+        let syn = seg.flags.syn();
+        let fin = seg.flags.fin();
+        let rst = seg.flags.rst();
         if syn && self.client.is_none() {
-            let c = if seg.has(flags::ACK) { p } else { d };
+            let c = if seg.flags.ack() { p } else { d };
             self.client = Some((c as u8, "handshake"));
         }
         let ev = Event {
@@ -531,7 +531,7 @@ impl Stream {
             && !rst
             && seg.len <= 1
             && ((dir.nxt_set && seg.seq == dir.nxt.wrapping_sub(1))
-                || seg.analysis & analysis::KEEP_ALIVE != 0);
+                || seg.analysis.has(flag::KEEP_ALIVE));
         let peer_ka_pending = self.dirs[p]
             .ka
             .as_ref()
@@ -541,7 +541,7 @@ impl Stream {
             && !syn
             && !fin
             && !rst
-            && (seg.analysis & analysis::KEEP_ALIVE_ACK != 0 || peer_ka_pending);
+            && (seg.analysis.has(flag::KEEP_ALIVE_ACK) || peer_ka_pending);
 
         // A non-reset segment from the peer answers its pending keep-alive probe.
         if !rst && peer_ka_pending {
@@ -566,7 +566,7 @@ impl Stream {
                     ts,
                     orig_frame: c.last.frame,
                     orig_ts: c.last.ts,
-                    tshark_keepalive: seg.analysis & analysis::KEEP_ALIVE != 0,
+                    tshark_keepalive: seg.analysis.has(flag::KEEP_ALIVE),
                 });
             } else {
                 c.dropped += 1;
@@ -591,7 +591,7 @@ impl Stream {
         }
         // The peer acknowledging the watched data: the path still holds the connection.
         if let Some(w) = self.watch {
-            if w.dir as usize == p && seg.has(flags::ACK) && !rst && !after(w.seq_end, seg.ack) {
+            if w.dir as usize == p && seg.flags.ack() && !rst && !after(w.seq_end, seg.ack) {
                 self.watch = None;
             }
         }
@@ -641,7 +641,7 @@ impl Stream {
         }
 
         // ACK of a pending probe by the peer's TCP.
-        if seg.has(flags::ACK) && !rst {
+        if seg.flags.ack() && !rst {
             for c in self.dirs[p].cands.iter_mut() {
                 if let Some(pd) = c.pending.as_mut() {
                     if pd.acked.is_none() && !after(pd.seq_end, seg.ack) {

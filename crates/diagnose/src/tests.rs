@@ -3,8 +3,9 @@
 //! real captures live in crates/cli/tests/diagnose_*.rs.)
 
 use super::*;
-use crate::event::{analysis as an, flags as fl};
+// Short names keep the scripted segments on one line each.
 use crate::finding::{DeadlineCause, IdleBeyond};
+use keepsight_tcp::{flag as an, AnalysisFlags, TcpFlags, TcpFlags as fl};
 use std::net::SocketAddr;
 
 /// The typed details of a finding of the given kind.
@@ -157,14 +158,14 @@ impl Script {
                 stream: o.stream,
                 src: o.src,
                 dst: o.dst,
-                flags: o.flags,
+                flags: TcpFlags(o.flags),
                 seq: o.seq,
                 ack: o.ack,
                 len: o.payload.len() as u32,
                 payload: &o.payload,
                 window: 64_000,
                 ttl: o.ttl,
-                analysis: o.analysis,
+                analysis: AnalysisFlags(o.analysis),
             });
         }
         let end = self.segs.last().map(|s| s.ts).unwrap_or(T0) + S;
@@ -646,24 +647,24 @@ fn odd_input_does_not_panic() {
         stream: u32::MAX,
         src: a,
         dst: b,
-        flags: 0xFFFF,
+        flags: TcpFlags(0xFFFF),
         seq: u32::MAX,
         ack: 0,
         len: u32::MAX,
         payload: &[],
         window: 0,
         ttl: 0,
-        analysis: u32::MAX,
+        analysis: AnalysisFlags(u32::MAX),
     };
     d.on_segment(&seg);
     seg.ts_ns = i64::MIN + 10;
     seg.frame = 2;
-    seg.flags = fl::RST;
+    seg.flags = TcpFlags(fl::RST);
     seg.len = 3;
     seg.payload = &[1, 2, 3, 4, 5];
     d.on_segment(&seg);
     seg.stream = 0;
-    seg.flags = fl::PSH;
+    seg.flags = TcpFlags(fl::PSH);
     seg.len = 1;
     for i in 0..200_000u32 {
         seg.frame = i + 3;
@@ -708,14 +709,14 @@ fn closed_streams_are_released() {
             stream: o.stream,
             src: o.src,
             dst: o.dst,
-            flags: o.flags,
+            flags: TcpFlags(o.flags),
             seq: o.seq,
             ack: o.ack,
             len: o.payload.len() as u32,
             payload: &o.payload,
             window: 0,
             ttl: 64,
-            analysis: 0,
+            analysis: AnalysisFlags(0),
         });
         peak = peak.max(d.live.len());
     }
@@ -952,18 +953,18 @@ fn huge_stream_numbers_cost_no_memory() {
         stream: u32::MAX - 1,
         src: a,
         dst: b,
-        flags: fl::RST,
+        flags: TcpFlags(fl::RST),
         seq: 0,
         ack: 0,
         len: 0,
         payload: &[],
         window: 0,
         ttl: 64,
-        analysis: 0,
+        analysis: AnalysisFlags(0),
     };
     d.on_segment(&seg);
     seg.stream = 0;
-    seg.flags = fl::ACK;
+    seg.flags = TcpFlags(fl::ACK);
     for i in 0..70_000u32 {
         seg.frame = i + 2;
         seg.ts_ns = T0 + 31 * S + i64::from(i);
@@ -1062,7 +1063,7 @@ fn random_input_never_panics() {
             stream: (r % 7) as u32,
             src: addrs[((r >> 8) % 4) as usize],
             dst: addrs[((r >> 10) % 4) as usize],
-            flags: (r >> 12) as u16 & 0xFF,
+            flags: TcpFlags((r >> 12) as u16 & 0xFF),
             seq: (r >> 20) as u32 % 64,
             ack: (r >> 28) as u32 % 64,
             len: if r >> 40 & 1 == 1 {
@@ -1073,7 +1074,7 @@ fn random_input_never_panics() {
             payload: p,
             window: (r >> 48) as u32 % 3,
             ttl: (r >> 50) as u8,
-            analysis: (r >> 52) as u32 & 0x7FFF,
+            analysis: AnalysisFlags((r >> 52) as u32 & 0x7FFF),
         });
     }
     let r = d.finish(ts);

@@ -238,10 +238,10 @@ fn tcp_items<'a>(frame: &Frame<'a>, sink: &mut dyn FnMut(Item<'a>)) {
     let Some(h) = frame.tcp_header() else {
         return;
     };
-    let flags = h.flags().0;
+    let flags = h.flags();
     let conn = tcp.connection;
     // The header's acknowledgment field is dissected before the flags.
-    if flags & 0x10 == 0 && h.ack() != 0 {
+    if !flags.ack() && h.ack() != 0 {
         sink(Item {
             severity: Note,
             group: Group::Protocol,
@@ -275,7 +275,7 @@ fn tcp_items<'a>(frame: &Frame<'a>, sink: &mut dyn FnMut(Item<'a>)) {
     if conn.has(ConnectionEvent::RST) {
         sink(seq(Warn, Summary::Text("Connection reset (RST)")));
     }
-    if flags & 0x10 != 0 && is_dsack(h.ack(), h.options()) {
+    if flags.ack() && is_dsack(h.ack(), h.options()) {
         sink(seq(Warn, Summary::Text("D-SACK Sequence")));
     }
     let a = tcp.flags;

@@ -5,7 +5,7 @@ use crate::Frame;
 use keepsight_fields::ids::*;
 use keepsight_fields::{FieldId, Packet, Value};
 use keepsight_tcp::{flag, ConnectionEvent};
-use keepsight_wire::{Link, Network, TcpOption, Transport};
+use keepsight_wire::{Link, Network, TcpFlags, TcpOption, Transport};
 
 impl Packet for Frame<'_> {
     fn visit(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
@@ -646,16 +646,16 @@ impl Frame<'_> {
             TCP_ACK_RAW => sink(uint(h.ack())),
             TCP_HDR_LEN => sink(uint(h.header_len() as u32)),
             TCP_FLAGS => sink(uint(flags.0 as u32)),
-            TCP_FLAGS_RES => sink(Value::Bool(flags.0 & 0x0e00 != 0)),
-            TCP_FLAGS_AE => sink(bit(0x100)),
-            TCP_FLAGS_CWR => sink(bit(0x80)),
-            TCP_FLAGS_ECE => sink(bit(0x40)),
-            TCP_FLAGS_URG => sink(bit(0x20)),
-            TCP_FLAGS_ACK => sink(bit(0x10)),
-            TCP_FLAGS_PUSH => sink(bit(0x08)),
-            TCP_FLAGS_RESET => sink(bit(0x04)),
-            TCP_FLAGS_SYN => sink(bit(0x02)),
-            TCP_FLAGS_FIN => sink(bit(0x01)),
+            TCP_FLAGS_RES => sink(bit(TcpFlags::RES)),
+            TCP_FLAGS_AE => sink(bit(TcpFlags::AE)),
+            TCP_FLAGS_CWR => sink(bit(TcpFlags::CWR)),
+            TCP_FLAGS_ECE => sink(bit(TcpFlags::ECE)),
+            TCP_FLAGS_URG => sink(bit(TcpFlags::URG)),
+            TCP_FLAGS_ACK => sink(bit(TcpFlags::ACK)),
+            TCP_FLAGS_PUSH => sink(bit(TcpFlags::PSH)),
+            TCP_FLAGS_RESET => sink(bit(TcpFlags::RST)),
+            TCP_FLAGS_SYN => sink(bit(TcpFlags::SYN)),
+            TCP_FLAGS_FIN => sink(bit(TcpFlags::FIN)),
             TCP_FLAGS_STR => {
                 let mut buf = [0u8; 36];
                 let s = flags_str(flags.0, &mut buf);
@@ -726,11 +726,7 @@ impl Frame<'_> {
                 }
             }
             TCP_ANALYSIS_RETRANSMISSION => {
-                if a.has(
-                    flag::RETRANSMISSION
-                        | flag::FAST_RETRANSMISSION
-                        | flag::SPURIOUS_RETRANSMISSION,
-                ) {
+                if a.has(flag::ANY_RETRANSMISSION) {
                     sink(Value::Present)
                 }
             }

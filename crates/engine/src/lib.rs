@@ -18,9 +18,10 @@ pub mod reasm;
 
 use keepsight_capture::{CaptureError, CaptureReader, Record};
 use keepsight_fields::{NsTime, Value};
-use keepsight_tcp::{Segment, TcpInfo, Tracker};
+use keepsight_tcp::{Segment, SegmentHeader, TcpInfo, Tracker};
 use keepsight_wire::{dissect, Dissection, Network, TcpOption, Transport};
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 pub use keepsight_capture as capture;
@@ -195,9 +196,32 @@ impl<'a> Frame<'a> {
         self.udp_bytes().and_then(keepsight_wire::UdpHeader::new)
     }
 
+    /// This frame as the analyses see a TCP segment (`None` unless it is a TCP frame): borrows
+    /// the payload, copies only the header values. Reads the TCP and IP headers once each.
+    #[inline]
+    pub fn segment(&self) -> Option<Segment<'a>> {
+        let tcp = self.tcp.as_ref()?;
+        let h = self.tcp_header()?;
+        let (src, dst, ttl) = self.ip_addresses()?;
+        Some(Segment {
+            frame: self.number,
+            ts_ns: self.ts_ns,
+            stream: tcp.stream,
+            src: SocketAddr::new(src, h.src_port()),
+            dst: SocketAddr::new(dst, h.dst_port()),
+            flags: h.flags(),
+            seq: tcp.seq,
+            ack: tcp.ack,
+            len: self.tcp_len().unwrap_or(0),
+            payload: self.tcp_payload(),
+            window: tcp.window_size,
+            ttl,
+            analysis: tcp.flags,
+        })
+    }
+
     /// Source and destination socket addresses of a TCP or UDP frame.
-    pub fn endpoints(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
-        let d = self.record.data;
+    pub fn endpoints(&self) -> Option<(SocketAddr, SocketAddr)> {
         let (sp, dp) = if let Some(t) = self.tcp_header() {
             (t.src_port(), t.dst_port())
         } else if let Some(u) = self.udp_header() {
@@ -205,15 +229,20 @@ impl<'a> Frame<'a> {
         } else {
             return None;
         };
-        let (s, t): (std::net::IpAddr, std::net::IpAddr) = if let Some(h) = self.dissection.ipv4(d)
-        {
-            (h.src().into(), h.dst().into())
-        } else if let Some(h) = self.dissection.ipv6(d) {
-            (h.src().into(), h.dst().into())
+        let (s, t, _) = self.ip_addresses()?;
+        Some((SocketAddr::new(s, sp), SocketAddr::new(t, dp)))
+    }
+
+    /// Source and destination addresses and the TTL (IPv4) or hop limit (IPv6).
+    #[inline]
+    fn ip_addresses(&self) -> Option<(IpAddr, IpAddr, u8)> {
+        let d = self.record.data;
+        if let Some(h) = self.dissection.ipv4(d) {
+            Some((h.src().into(), h.dst().into(), h.ttl()))
         } else {
-            return None;
-        };
-        Some(((s, sp).into(), (t, dp).into()))
+            let h = self.dissection.ipv6(d)?;
+            Some((h.src().into(), h.dst().into(), h.hop_limit()))
+        }
     }
 }
 
@@ -425,10 +454,10 @@ fn segment(
     data: &[u8],
     h: keepsight_wire::TcpHeader<'_>,
     seglen: u32,
-) -> Segment {
+) -> SegmentHeader {
     let (ipv6, src, dst) = addresses(d, data);
-    let flags = h.flags().0;
-    let window_scale = if flags & 0x02 != 0 {
+    let flags = h.flags();
+    let window_scale = if flags.syn() {
         h.options().find_map(|o| match o {
             TcpOption::WindowScale(s) => Some(s),
             _ => None,
@@ -451,7 +480,7 @@ fn segment(
             _ => None,
         })
         .fold(0u32, u32::wrapping_add);
-    Segment {
+    SegmentHeader {
         frame,
         ts_ns,
         ipv6,

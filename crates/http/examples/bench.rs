@@ -5,7 +5,7 @@
 //!     cargo run --release -p keepsight-http --example bench -- cap-5m.pcap
 
 use keepsight_engine::Engine;
-use keepsight_http::{Analyzer, Options, Segment};
+use keepsight_http::{Analyzer, Options};
 use std::time::Instant;
 
 fn cpu_s() -> f64 {
@@ -34,26 +34,8 @@ fn main() {
         if !with_http {
             continue;
         }
-        let Some(tcp) = f.tcp.as_ref() else { continue };
-        let Some((src, dst)) = f.endpoints() else {
-            continue;
-        };
-        let Some(h) = f.tcp_header() else {
-            continue;
-        };
-        a.segment(&Segment {
-            frame: f.number,
-            ts_ns: f.ts_ns,
-            stream: tcp.stream,
-            src,
-            dst,
-            flags: h.flags().0,
-            seq: tcp.seq,
-            ack: tcp.ack,
-            len: f.tcp_len().unwrap_or(0),
-            payload: f.tcp_payload(),
-            keep_alive: tcp.flags.0 & keepsight_engine::tcp::flag::KEEP_ALIVE != 0,
-        });
+        let Some(segment) = f.segment() else { continue };
+        a.segment(&segment);
         if frames & 0xffff == 0 {
             peak_live = peak_live.max(a.live());
         }

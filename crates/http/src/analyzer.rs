@@ -5,30 +5,9 @@ use crate::conn::{Core, Parser};
 use crate::model::{Close, Connection, End, Message, Report, Side};
 use crate::reasm::{seq_lt, Piece, Reassembler};
 use crate::report;
+use keepsight_tcp::{flag, Segment};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::SocketAddr;
-
-/// One TCP segment, as the caller's capture reader sees it.
-#[derive(Clone, Copy, Debug)]
-pub struct Segment<'a> {
-    pub frame: u32,
-    pub ts_ns: i64,
-    /// `tcp.stream` (port reuse already split into separate streams by the caller).
-    pub stream: u32,
-    pub src: SocketAddr,
-    pub dst: SocketAddr,
-    /// Raw TCP flags (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10).
-    pub flags: u16,
-    /// Sequence and acknowledgment numbers (absolute or relative; only differences matter).
-    pub seq: u32,
-    pub ack: u32,
-    /// `tcp.len`, as the IP header says.
-    pub len: u32,
-    /// Captured payload (may be shorter than `len`: snap length).
-    pub payload: &'a [u8],
-    /// Wireshark's `tcp.analysis.keep_alive`: the one garbage byte of a keep-alive probe.
-    pub keep_alive: bool,
-}
 
 /// What to keep.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,11 +16,6 @@ pub struct Options {
     /// messages with a verdict are kept, so memory stays bounded by live connections.
     pub keep_all_messages: bool,
 }
-
-const FIN: u16 = 0x01;
-const SYN: u16 = 0x02;
-const RST: u16 = 0x04;
-const ACK: u16 = 0x10;
 
 struct Conn {
     core: Core,
@@ -65,7 +39,7 @@ struct Conn {
 impl Conn {
     fn new(s: &Segment<'_>, keep_all: bool) -> Self {
         let mut core = Core::new(s.stream, keep_all);
-        core.mid_stream = s.flags & SYN == 0;
+        core.mid_stream = !s.flags.syn();
         Conn {
             core,
             reasm: Default::default(),
@@ -140,8 +114,8 @@ impl Conn {
         let d = usize::from(s.src != self.addr[0]);
         self.last_ts = self.last_ts.max(s.ts_ns);
         let mut seq = s.seq;
-        if s.flags & SYN != 0 {
-            if s.flags & ACK == 0 {
+        if s.flags.syn() {
+            if !s.flags.ack() {
                 self.syn_client = Some(d);
             }
             seq = seq.wrapping_add(1);
@@ -150,16 +124,16 @@ impl Conn {
                 self.p[d].seq_end = seq;
             }
         }
-        if s.len > 0 && !s.keep_alive {
+        if s.len > 0 && !s.analysis.has(flag::KEEP_ALIVE) {
             self.feed(d, seq, s.len, s.payload, s.frame, s.ts_ns);
         }
-        if s.flags & ACK != 0 && !self.ended[1 - d] && !self.p[1 - d].not_http() {
+        if s.flags.ack() && !self.ended[1 - d] && !self.p[1 - d].not_http() {
             let mut p = std::mem::take(&mut self.p[1 - d]);
             let core = &mut self.core;
             self.reasm[1 - d].peer_ack(s.ack, &mut |piece| p.piece(piece, core, 1 - d));
             self.p[1 - d] = p;
         }
-        if s.flags & FIN != 0 && self.fin[d].is_none() {
+        if s.flags.fin() && self.fin[d].is_none() {
             self.fin[d] = Some((s.frame, s.ts_ns, s.ack));
             let client = self.client();
             if d == client {
@@ -172,7 +146,7 @@ impl Conn {
             let fin_seq = seq.wrapping_add(s.len);
             self.end_dir(d, End::Fin(s.frame), s.ts_ns, Some(fin_seq));
         }
-        if s.flags & RST != 0 && self.rst.is_none() {
+        if s.flags.rst() && self.rst.is_none() {
             self.rst = Some((d, s.frame, s.ts_ns));
             self.end_dir(0, End::Rst(s.frame), s.ts_ns, None);
             self.end_dir(1, End::Rst(s.frame), s.ts_ns, None);

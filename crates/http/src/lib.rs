@@ -14,7 +14,8 @@
 //! number of live connections (and, with [`Options::keep_all_messages`], the messages kept).
 //!
 //! What it is not: not a general HTTP dissector (no decompression, no HTTP/2, no TLS), and it does
-//! not read capture files — the caller (the `keepsight` CLI) adapts its frames to [`Segment`].
+//! not read capture files — the caller (the `keepsight` CLI) hands it each frame as a
+//! [`keepsight_tcp::Segment`].
 //! Framing follows RFC 9112 §6, not tshark: where tshark 4.0 never shows a short-body response,
 //! this crate reports it.
 //!
@@ -31,7 +32,7 @@ pub mod parse;
 pub mod reasm;
 pub mod report;
 
-pub use analyzer::{Analyzer, Options, Segment};
+pub use analyzer::{Analyzer, Options};
 pub use model::*;
 
 /// Where each kept message sits, by frame, for `http.*` display-filter fields.

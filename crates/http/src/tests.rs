@@ -2,7 +2,8 @@
 //! tests. Expected values come from what each hand-made server "sent" (the bytes below).
 
 use crate::model::*;
-use crate::{Analyzer, Options, Segment};
+use crate::{Analyzer, Options};
+use keepsight_tcp::{flag, AnalysisFlags, Segment, TcpFlags};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::net::SocketAddr;
@@ -64,12 +65,14 @@ impl Wire {
             stream: self.stream,
             src: self.addr[d],
             dst: self.addr[1 - d],
-            flags,
+            flags: TcpFlags(flags),
             seq,
             ack,
             len,
             payload: p,
-            keep_alive: ka,
+            window: 64_000,
+            ttl: 64,
+            analysis: AnalysisFlags(if ka { flag::KEEP_ALIVE } else { 0 }),
         });
         self.frame
     }
@@ -880,12 +883,14 @@ fn capture_starting_mid_body_resyncs_at_the_next_message() {
             stream: 7,
             src,
             dst,
-            flags: 0x18,
+            flags: TcpFlags(TcpFlags::PSH | TcpFlags::ACK),
             seq,
             ack: 1,
             len: p.len() as u32,
             payload: p,
-            keep_alive: false,
+            window: 64_000,
+            ttl: 64,
+            analysis: AnalysisFlags::default(),
         });
     };
     let tail: &[u8] = b"tail of some body the capture missed the start of";

@@ -6,7 +6,6 @@
 //! analysis crates take segments and know nothing of each other's frames or of the engine, and
 //! the views consume their reports, so data still flows one way (engine → analyses → views).
 
-use crate::segment::{diagnose_segment, http_segment};
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_engine::Frame;
 
@@ -29,11 +28,9 @@ impl Analyses {
     /// it too. Inlined into the caller's read loop, as it was when this composition lived in the
     /// CLI: it runs once per packet.
     #[inline]
-    pub fn on_frame<'a>(&mut self, frame: &Frame<'a>) -> Option<keepsight_diagnose::Segment<'a>> {
-        if let Some(segment) = http_segment(frame) {
-            self.http.segment(&segment);
-        }
-        let segment = diagnose_segment(frame)?;
+    pub fn on_frame<'a>(&mut self, frame: &Frame<'a>) -> Option<keepsight_tcp::Segment<'a>> {
+        let segment = frame.segment()?;
+        self.http.segment(&segment);
         self.diagnoser.on_segment(&segment);
         Some(segment)
     }

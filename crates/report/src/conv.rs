@@ -9,7 +9,6 @@
 //!   the conversations' first frames (see `render_text`);
 //! - start is relative to the capture's first frame, duration = last − first frame time.
 
-use crate::segment::diagnose_segment;
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_engine::Frame;
 use serde::Serialize;
@@ -37,7 +36,7 @@ impl ConvPass {
     #[inline] // once per packet, into the caller's read loop
     pub fn on_frame(&mut self, frame: &Frame<'_>, displayed: bool) {
         if let Some(d) = self.diagnoser.as_mut() {
-            if let Some(seg) = diagnose_segment(frame) {
+            if let Some(seg) = frame.segment() {
                 d.on_segment(&seg);
             }
         }
@@ -165,9 +164,6 @@ pub struct Conversations {
     first_ns: Option<i64>,
 }
 
-const RST: u16 = 0x04;
-const FIN: u16 = 0x01;
-
 impl Conversations {
     pub fn new() -> Self {
         Self::default()
@@ -187,7 +183,7 @@ impl Conversations {
         let Some(h) = frame.tcp_header() else {
             return;
         };
-        let flags = h.flags().0;
+        let flags = h.flags();
         let ts = frame.ts_ns;
         let slot = tcp.stream as usize;
         let idx = match self.index.get(slot) {
@@ -242,13 +238,13 @@ impl Conversations {
             row.max_idle_frame = frame.number;
         }
         row.prev_ns = ts;
-        if flags & RST != 0 && row.first_rst == 0 {
+        if flags.rst() && row.first_rst == 0 {
             row.first_rst = frame.number;
             if from_a {
                 row.bits |= RST_BY_A;
             }
         }
-        if flags & FIN != 0 && row.first_fin == 0 {
+        if flags.fin() && row.first_fin == 0 {
             row.first_fin = frame.number;
             if from_a {
                 row.bits |= FIN_BY_A;

@@ -9,7 +9,6 @@
 //! `_ws.expert.*` filter fields read the same list). The differential test compares the TCP
 //! rows only.
 
-use crate::segment::{diagnose_segment, http_segment};
 use keepsight_diagnose::{Diagnoser, Finding, Options, Severity as DSeverity};
 use keepsight_engine::Frame;
 use serde::Serialize;
@@ -196,12 +195,10 @@ impl ExpertPass {
     /// Every frame in file order; `displayed`: whether the display filter lets it through.
     #[inline] // once per packet, into the caller's read loop
     pub fn on_frame(&mut self, frame: &Frame<'_>, displayed: bool) {
-        if let Some(d) = self.diagnoser.as_mut() {
-            if let Some(seg) = diagnose_segment(frame) {
+        if let Some(seg) = frame.segment() {
+            if let Some(d) = self.diagnoser.as_mut() {
                 d.on_segment(&seg);
             }
-        }
-        if let Some(seg) = http_segment(frame) {
             self.http.segment(&seg);
         }
         if displayed {

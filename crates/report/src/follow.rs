@@ -218,7 +218,7 @@ impl Follow {
         let Some(h) = frame.tcp_header() else {
             return;
         };
-        let syn = h.flags().0 & 0x02 != 0;
+        let syn = h.flags().syn();
         let mut seq = tcp.seq;
         let mut length = frame.tcp_len().unwrap_or(0);
         let payload = frame.tcp_payload();

@@ -24,7 +24,6 @@ pub mod conv;
 pub mod expert;
 pub mod follow;
 pub mod html;
-pub mod segment;
 
 use keepsight_engine::capture::{CaptureError, ErrorKind};
 use keepsight_engine::Engine;

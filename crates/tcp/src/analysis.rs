@@ -1,10 +1,12 @@
 //! Analysis flag bits, with the same values as Wireshark's `TCP_A_*` constants, so that a
 //! bitmask means the same thing in both tools.
 
-/// A set of `tcp.analysis.*` flags.
+/// A set of `tcp.analysis.*` flags: the one definition of these bits in the workspace, values
+/// in [`flag`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AnalysisFlags(pub u32);
 
+/// The bits of an [`AnalysisFlags`], with Wireshark's `TCP_A_*` values.
 pub mod flag {
     pub const RETRANSMISSION: u32 = 0x0001;
     pub const LOST_PACKET: u32 = 0x0002;
@@ -21,9 +23,13 @@ pub mod flag {
     pub const WINDOW_FULL: u32 = 0x1000;
     pub const REUSED_PORTS: u32 = 0x2000;
     pub const SPURIOUS_RETRANSMISSION: u32 = 0x4000;
+    /// Any flavour of "this payload was sent before" (not out-of-order).
+    pub const ANY_RETRANSMISSION: u32 =
+        RETRANSMISSION | FAST_RETRANSMISSION | SPURIOUS_RETRANSMISSION;
 }
 
 impl AnalysisFlags {
+    /// True when any of the bits `f` (see [`flag`]) is set.
     #[inline]
     pub fn has(self, f: u32) -> bool {
         self.0 & f != 0

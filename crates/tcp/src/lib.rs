@@ -12,11 +12,17 @@
 //! Memory is bounded by the number of connections and, per connection, by the unacknowledged
 //! segment list (capped as Wireshark caps it); nothing is kept per packet.
 //!
+//! It also owns [`Segment`], a TCP segment as the analyses downstream see it (header values,
+//! payload, tracker results), so every consumer reads the same view.
+//!
 //! What this crate is not: it does not parse packets (it takes already-extracted header
-//! values) and it does not reassemble payloads.
+//! values, [`SegmentHeader`]) and it does not reassemble payloads.
 
 mod analysis;
+mod segment;
 mod tracker;
 
 pub use analysis::{flag, AnalysisFlags};
-pub use tracker::{Addr, ConnectionEvent, Segment, TcpInfo, Tracker};
+pub use keepsight_wire::TcpFlags;
+pub use segment::Segment;
+pub use tracker::{Addr, ConnectionEvent, SegmentHeader, TcpInfo, Tracker};

@@ -1,17 +1,12 @@
 //! Per-connection state and the per-segment analysis.
 
 use crate::analysis::{flag::*, AnalysisFlags};
+use keepsight_wire::TcpFlags;
 // Keys are small fixed-size tuples hashed once per packet: FxHash is several times faster than
 // SipHash here, and capture contents are not an attacker-chosen hash-flooding vector worth the
 // cost (a hostile capture can only slow its own analysis).
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::VecDeque;
-
-const FIN: u16 = 0x01;
-const SYN: u16 = 0x02;
-const RST: u16 = 0x04;
-const PSH: u16 = 0x08;
-const ACK: u16 = 0x10;
 
 /// Wireshark stops remembering unacknowledged segments beyond this many per direction
 /// (`TCP_MAX_UNACKED_SEGMENTS`); matching it keeps RTT/bytes-in-flight results identical and
@@ -21,9 +16,10 @@ const MAX_UNACKED: usize = 1000;
 /// An address as 16 bytes; IPv4 addresses use the first 4 bytes.
 pub type Addr = [u8; 16];
 
-/// The header values of one TCP segment, as the tracker needs them.
+/// The header values of one TCP segment, as the tracker needs them (the tracker's input; what
+/// the analyses see of a tracked segment is [`crate::Segment`]).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Segment {
+pub struct SegmentHeader {
     pub frame: u32,
     pub ts_ns: i64,
     pub ipv6: bool,
@@ -34,7 +30,7 @@ pub struct Segment {
     pub seq: u32,
     pub ack: u32,
     /// The 12 flag bits.
-    pub flags: u16,
+    pub flags: TcpFlags,
     /// The window field as on the wire.
     pub window: u16,
     /// `tcp.len`: IP-reported payload length.
@@ -223,7 +219,7 @@ impl Tracker {
         self.convs.len() as u32
     }
 
-    fn new_conversation(&mut self, key: Key, s: &Segment) -> u32 {
+    fn new_conversation(&mut self, key: Key, s: &SegmentHeader) -> u32 {
         let idx = self.convs.len() as u32;
         self.convs.push(Conversation {
             stream: idx,
@@ -242,7 +238,7 @@ impl Tracker {
     }
 
     /// Analyses one segment. Segments must be given in file order.
-    pub fn process(&mut self, s: &Segment) -> TcpInfo {
+    pub fn process(&mut self, s: &SegmentHeader) -> TcpInfo {
         let a = (u128::from_ne_bytes(s.src), s.src_port);
         let b = (u128::from_ne_bytes(s.dst), s.dst_port);
         let key = if a <= b {
@@ -263,13 +259,13 @@ impl Tracker {
             Some(&i) => i,
             None => self.new_conversation(key, s),
         };
-        let syn_ack = s.flags & (SYN | ACK);
+        let syn_ack = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK);
         {
             let conv = &self.convs[idx as usize];
             let dir = if a == conv.first_src { 0 } else { 1 };
             let fwd = &conv.flows[dir];
             // A SYN with a new initial sequence number on a known tuple starts a new stream.
-            if syn_ack == SYN && fwd.base_set && s.seq != fwd.base_seq {
+            if syn_ack == TcpFlags::SYN && fwd.base_set && s.seq != fwd.base_seq {
                 idx = self.new_conversation(key, s);
                 pre_flags |= REUSED_PORTS;
                 // tshark 4.0.17 shows the SYN already counted on a reused-ports SYN (and not
@@ -279,7 +275,7 @@ impl Tracker {
         }
         let conv = &mut self.convs[idx as usize];
         let dir = if a == conv.first_src { 0 } else { 1 };
-        if syn_ack == (SYN | ACK) {
+        if syn_ack == (TcpFlags::SYN | TcpFlags::ACK) {
             let fwd = &mut conv.flows[dir];
             if fwd.base_set && s.seq != fwd.base_seq {
                 // 4.0 keeps the stream and only re-bases the SYN-ACK's direction.
@@ -291,7 +287,7 @@ impl Tracker {
     }
 }
 
-fn analyse(conv: &mut Conversation, dir: usize, s: &Segment, pre_flags: u32) -> TcpInfo {
+fn analyse(conv: &mut Conversation, dir: usize, s: &SegmentHeader, pre_flags: u32) -> TcpInfo {
     let mut out = TcpInfo {
         stream: conv.stream,
         from_first_sender: dir == 0,
@@ -310,46 +306,49 @@ fn analyse(conv: &mut Conversation, dir: usize, s: &Segment, pre_flags: u32) -> 
     conv.ts_prev = s.ts_ns;
 
     // Handshake RTT: first ACK without SYN after the most recent SYN.
-    if s.flags & (SYN | ACK) == ACK && conv.ts_mru_syn != 0 && conv.ts_first_rtt == 0 {
+    if s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::ACK
+        && conv.ts_mru_syn != 0
+        && conv.ts_first_rtt == 0
+    {
         conv.ts_first_rtt = s.ts_ns - conv.ts_mru_syn;
     }
-    if s.flags & (SYN | ACK) == SYN {
+    if s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN {
         conv.ts_mru_syn = s.ts_ns;
     }
 
     // Completeness: tshark prints the value accumulated before this frame; a conversation's
     // first frame contributes only a SYN (checked against tshark 4.0.17).
     out.completeness = conv.completeness;
-    let syn_ack = s.flags & (SYN | ACK);
-    if syn_ack == SYN {
+    let syn_ack = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK);
+    if syn_ack == TcpFlags::SYN {
         conv.completeness |= 1;
     } else if !first_frame {
-        if syn_ack == (SYN | ACK) {
+        if syn_ack == (TcpFlags::SYN | TcpFlags::ACK) {
             conv.completeness |= 2;
         }
-        if s.flags & (SYN | ACK) == ACK && s.seglen == 0 {
+        if s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::ACK && s.seglen == 0 {
             conv.completeness |= 4;
         }
         if s.seglen > 0 {
             conv.completeness |= 8;
         }
-        if s.flags & FIN != 0 {
+        if s.flags.has(TcpFlags::FIN) {
             conv.completeness |= 16;
         }
-        if s.flags & RST != 0 {
+        if s.flags.has(TcpFlags::RST) {
             conv.completeness |= 32;
         }
     }
 
     // Connection expert items.
     let mut ev = 0u8;
-    if syn_ack == SYN {
+    if syn_ack == TcpFlags::SYN {
         ev |= ConnectionEvent::SYN;
     }
-    if syn_ack == (SYN | ACK) {
+    if syn_ack == (TcpFlags::SYN | TcpFlags::ACK) {
         ev |= ConnectionEvent::SYNACK;
     }
-    if s.flags & FIN != 0 {
+    if s.flags.has(TcpFlags::FIN) {
         ev |= ConnectionEvent::FIN;
         let initiator = *conv.fin_initiator.get_or_insert(dir as u8);
         ev |= if initiator == dir as u8 {
@@ -358,18 +357,18 @@ fn analyse(conv: &mut Conversation, dir: usize, s: &Segment, pre_flags: u32) -> 
             ConnectionEvent::FIN_PASSIVE
         };
     }
-    if s.flags & RST != 0 {
+    if s.flags.has(TcpFlags::RST) {
         ev |= ConnectionEvent::RST;
     }
     out.connection = ConnectionEvent(ev);
 
     // Window scale: learnt from SYN options, as Wireshark's verify_tcp_window_scaling does.
     let (fwd_i, rev_i) = (dir, 1 - dir);
-    if s.flags & SYN != 0 {
+    if s.flags.has(TcpFlags::SYN) {
         if let Some(shift) = s.window_scale {
             conv.flows[fwd_i].win_scale = shift.min(14) as i8;
         }
-        let is_synack = s.flags & ACK != 0;
+        let is_synack = s.flags.has(TcpFlags::ACK);
         if conv.flows[fwd_i].win_scale == -1 {
             conv.flows[fwd_i].win_scale = -2;
             conv.flows[rev_i].win_scale = -2;
@@ -398,15 +397,18 @@ fn analyse(conv: &mut Conversation, dir: usize, s: &Segment, pre_flags: u32) -> 
     let [f0, f1] = &conv.flows;
     let (fwd, rev) = if fwd_i == 0 { (f0, f1) } else { (f1, f0) };
     out.seq = s.seq.wrapping_sub(fwd.base_seq);
-    out.ack = if s.flags & ACK != 0 {
+    out.ack = if s.flags.has(TcpFlags::ACK) {
         s.ack.wrapping_sub(rev.base_seq)
     } else {
         s.ack
     };
-    out.nxtseq = out
-        .seq
-        .wrapping_add(s.seglen)
-        .wrapping_add(if s.flags & (SYN | FIN) != 0 { 1 } else { 0 });
+    out.nxtseq = out.seq.wrapping_add(s.seglen).wrapping_add(
+        if s.flags.has(TcpFlags::SYN | TcpFlags::FIN) {
+            1
+        } else {
+            0
+        },
+    );
 
     out.flags = AnalysisFlags(ta.flags);
     out.has_analysis = ta.created;
@@ -452,7 +454,7 @@ impl Ta {
 
 /// The sequence analysis of one segment, in the order and with the rules of Wireshark 4.0's
 /// `tcp_analyze_sequence_number`. Order matters: earlier checks change state later ones read.
-fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, ta: &mut Ta) {
+fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHeader, ta: &mut Ta) {
     let (seq, ack, seglen, flags) = (s.seq, s.ack, s.seglen, s.flags);
     let window = s.window as u32;
     let now = s.ts_ns;
@@ -463,18 +465,18 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
     // Base sequence numbers: the ISN from a SYN, else one before the first sequence seen, so
     // the first mid-stream segment shows relative sequence 1.
     if !fwd.base_set {
-        fwd.base_seq = if flags & SYN != 0 {
+        fwd.base_seq = if flags.has(TcpFlags::SYN) {
             seq
         } else {
             seq.wrapping_sub(1)
         };
         fwd.base_set = true;
     }
-    if !rev.base_set && flags & ACK != 0 {
+    if !rev.base_set && flags.has(TcpFlags::ACK) {
         rev.base_seq = ack.wrapping_sub(1);
         rev.base_set = true;
     }
-    if flags & ACK != 0 {
+    if flags.has(TcpFlags::ACK) {
         rev.valid_bif = true;
     }
 
@@ -484,10 +486,10 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
             ta.set(ZERO_WINDOW_PROBE);
             break 'fwd;
         }
-        if window == 0 && flags & (RST | FIN | SYN) == 0 {
+        if window == 0 && !flags.has(TcpFlags::RST | TcpFlags::FIN | TcpFlags::SYN) {
             ta.set(ZERO_WINDOW);
         }
-        if fwd.nextseq != 0 && gt(seq, fwd.nextseq) && flags & RST == 0 {
+        if fwd.nextseq != 0 && gt(seq, fwd.nextseq) && !flags.has(TcpFlags::RST) {
             ta.set(LOST_PACKET);
             // Bytes in flight are unknown until the other side ACKs again.
             fwd.valid_bif = false;
@@ -497,7 +499,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
         // Keep-alive: 0 or 1 byte starting one before the next expected sequence number.
         if (seglen == 0 || seglen == 1)
             && seq == fwd.nextseq.wrapping_sub(1)
-            && flags & (SYN | FIN | RST) == 0
+            && !flags.has(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
         {
             ta.set(KEEP_ALIVE);
         }
@@ -506,11 +508,14 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
             && window != fwd.window
             && seq == fwd.nextseq
             && ack == fwd.lastack
-            && flags & (SYN | FIN | RST) == 0
+            && !flags.has(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
         {
             ta.set(WINDOW_UPDATE);
         }
-        if seglen > 0 && rev.win_scale != -1 && flags & (SYN | FIN | RST) == 0 {
+        if seglen > 0
+            && rev.win_scale != -1
+            && !flags.has(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
+        {
             let shift = if rev.window_from_syn || rev.win_scale == -2 {
                 0
             } else {
@@ -524,7 +529,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
         let same_ack_seq = seglen == 0
             && seq == fwd.nextseq
             && ack == fwd.lastack
-            && flags & (SYN | FIN | RST) == 0;
+            && !flags.has(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST);
         if same_ack_seq
             && window != 0
             && window == fwd.window
@@ -563,7 +568,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
     // acknowledgment number or a segment after a gap, and "max seq to be acked" catches up with
     // what was seen. (Derived frame by frame from tshark 4.0.17 on crafted and real captures;
     // the published 4.0-era source alone does not reproduce it.)
-    if rev.maxseqtobeacked != 0 && gt(ack, rev.maxseqtobeacked) && flags & ACK != 0 {
+    if rev.maxseqtobeacked != 0 && gt(ack, rev.maxseqtobeacked) && flags.has(TcpFlags::ACK) {
         ta.created = true;
         if rev.maxseqtobeacked > rev.nextseq || rev.dupacknum == 0 {
             ta.flags |= ACK_LOST_PACKET;
@@ -575,7 +580,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
     }
 
     // Retransmission family.
-    if seglen > 0 || flags & (SYN | FIN) != 0 {
+    if seglen > 0 || flags.has(TcpFlags::SYN | TcpFlags::FIN) {
         let mut seq_not_advanced = fwd.nextseq != 0 && lt(seq, fwd.nextseq);
         'rtx: {
             if ta.flags & KEEP_ALIVE != 0 {
@@ -605,7 +610,11 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
             } else {
                 first_rtt as u64
             };
-            let syn_fin = if flags & (SYN | FIN) != 0 { 1 } else { 0 };
+            let syn_fin = if flags.has(TcpFlags::SYN | TcpFlags::FIN) {
+                1
+            } else {
+                0
+            };
             if seq_not_advanced
                 && (t as u64) < ooo_thres
                 && fwd.nextseq != seq.wrapping_add(seglen).wrapping_add(syn_fin)
@@ -628,8 +637,9 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
 
     // Bookkeeping.
     let mut nextseq = seq.wrapping_add(seglen);
-    if (seglen > 0 || flags & (SYN | FIN) != 0) && fwd.segments.len() < MAX_UNACKED {
-        if flags & (SYN | FIN) != 0 {
+    if (seglen > 0 || flags.has(TcpFlags::SYN | TcpFlags::FIN)) && fwd.segments.len() < MAX_UNACKED
+    {
+        if flags.has(TcpFlags::SYN | TcpFlags::FIN) {
             nextseq = nextseq.wrapping_add(1);
         }
         if let Some(last) = fwd.segments.back() {
@@ -654,7 +664,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
         fwd.maxseqtobeacked = fwd.nextseq;
     }
     fwd.window = window;
-    fwd.window_from_syn = flags & SYN != 0;
+    fwd.window_from_syn = flags.has(TcpFlags::SYN);
     fwd.lastack = ack;
     fwd.lastacktime = now;
     fwd.lastsegmentflags = if ta.created { ta.flags } else { 0 };
@@ -722,9 +732,14 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &Segment, t
             let in_flight = last.wrapping_sub(first).wrapping_sub(rev.sacked_bytes);
             if in_flight > 0 && in_flight < 2_000_000_000 {
                 ta.created = true;
-                ta.bytes_in_flight = in_flight - if flags & (SYN | FIN) != 0 { 1 } else { 0 };
+                ta.bytes_in_flight = in_flight
+                    - if flags.has(TcpFlags::SYN | TcpFlags::FIN) {
+                        1
+                    } else {
+                        0
+                    };
             }
-            let psh = flags & PSH != 0;
+            let psh = flags.has(TcpFlags::PSH);
             if psh && !fwd.push_set_last {
                 fwd.push_bytes_sent = fwd.push_bytes_sent.wrapping_add(seglen);
                 fwd.push_set_last = true;

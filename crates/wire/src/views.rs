@@ -85,7 +85,8 @@ impl<'a> Ipv6Header<'a> {
     }
 }
 
-/// TCP flag bits as in the header's 12-bit flags field.
+/// TCP flag bits as in the header's 12-bit flags field: the one definition of the flag values
+/// in the workspace (the tracker, the analyses and the printers all read them from here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TcpFlags(pub u16);
 
@@ -98,27 +99,51 @@ impl TcpFlags {
     pub const URG: u16 = 0x020;
     pub const ECE: u16 = 0x040;
     pub const CWR: u16 = 0x080;
+    /// Accurate ECN (RFC 9768), formerly the nonce sum bit.
     pub const AE: u16 = 0x100;
+    /// The three reserved bits.
     pub const RES: u16 = 0xe00;
 
+    /// True when any of `bits` is set.
     #[inline]
     pub fn has(self, bits: u16) -> bool {
         self.0 & bits != 0
     }
+    #[inline]
     pub fn fin(self) -> bool {
         self.has(Self::FIN)
     }
+    #[inline]
     pub fn syn(self) -> bool {
         self.has(Self::SYN)
     }
+    #[inline]
     pub fn rst(self) -> bool {
         self.has(Self::RST)
     }
+    #[inline]
+    pub fn psh(self) -> bool {
+        self.has(Self::PSH)
+    }
+    #[inline]
     pub fn ack(self) -> bool {
         self.has(Self::ACK)
     }
-    pub fn psh(self) -> bool {
-        self.has(Self::PSH)
+    #[inline]
+    pub fn urg(self) -> bool {
+        self.has(Self::URG)
+    }
+    #[inline]
+    pub fn ece(self) -> bool {
+        self.has(Self::ECE)
+    }
+    #[inline]
+    pub fn cwr(self) -> bool {
+        self.has(Self::CWR)
+    }
+    #[inline]
+    pub fn ae(self) -> bool {
+        self.has(Self::AE)
     }
 }
 

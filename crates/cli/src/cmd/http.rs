@@ -1,6 +1,6 @@
 //! `keepsight http`: HTTP/1.x keep-alive analysis of a capture — per connection who closed it
 //! and why (idle timeout, request limit, reuse race, ...), per message the framing verdict.
-//! This module adapts engine frames to `keepsight_http::Segment` and prints; the analysis is in
+//! This module feeds engine frames (as `keepsight_tcp::Segment`) to the analyzer and prints; the analysis is in
 //! `keepsight-http`.
 
 use super::EXIT_PROBLEMS;
@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         {
             continue;
         }
-        if let Some(segment) = super::http_segment(&frame) {
+        if let Some(segment) = frame.segment() {
             a.segment(&segment);
         }
     }

@@ -118,6 +118,3 @@ pub(crate) fn pass(
     }
     end
 }
-
-/// The HTTP analyzer's view of one TCP frame (shared by `http` and `packets`).
-pub(crate) use keepsight_report::segment::http_segment;

@@ -331,7 +331,7 @@ fn http_pass(path: &std::path::Path) -> Option<HttpLayer> {
         keep_all_messages: true,
     });
     while let Ok(Some(frame)) = engine.next_frame() {
-        if let Some(segment) = super::http_segment(&frame) {
+        if let Some(segment) = frame.segment() {
             analyzer.segment(&segment);
         }
     }

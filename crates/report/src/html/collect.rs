@@ -20,8 +20,7 @@
 //! scores among the [`Timelines::new`] `keep` most eventful, else dropped. Memory is therefore
 //! bounded by the live streams plus `keep` retired ones, never by the number of packets.
 
-use keepsight_diagnose::event::{analysis, flags};
-use keepsight_diagnose::Segment;
+use keepsight_tcp::{flag, Segment, TcpFlags};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
@@ -304,25 +303,25 @@ impl Track {
         let mut ev = |kind| {
             self.event(kind, ts, seg.frame, from_a);
         };
-        if seg.has(flags::SYN) {
+        if seg.flags.syn() {
             ev(EventKind::Syn);
         }
-        if seg.has(flags::FIN) {
+        if seg.flags.fin() {
             ev(EventKind::Fin);
         }
-        if seg.has(flags::RST) {
+        if seg.flags.rst() {
             ev(EventKind::Rst);
         }
-        let ka = seg.analysis & analysis::KEEP_ALIVE != 0;
+        let ka = seg.analysis.has(flag::KEEP_ALIVE);
         if ka {
             self.ka_probes += 1;
             let at = self.event(EventKind::KeepAlive, ts, seg.frame, from_a);
             self.ka_open[usize::from(from_a)] = at;
             self.ka_waiting[usize::from(from_a)] = true;
-        } else if seg.analysis & analysis::ANY_RETRANSMISSION != 0 {
+        } else if seg.analysis.has(flag::ANY_RETRANSMISSION) {
             self.event(EventKind::Retransmission, ts, seg.frame, from_a);
         }
-        if seg.analysis & analysis::KEEP_ALIVE_ACK != 0 {
+        if seg.analysis.has(flag::KEEP_ALIVE_ACK) {
             // It answers the other side's latest probe.
             let other = usize::from(!from_a);
             if std::mem::take(&mut self.ka_waiting[other]) {
@@ -334,10 +333,10 @@ impl Track {
                 }
             }
         }
-        if seg.has(flags::FIN | flags::RST) {
+        if seg.flags.has(TcpFlags::FIN | TcpFlags::RST) {
             self.closed_at.get_or_insert(ts);
         }
-        let retx = seg.analysis & analysis::ANY_RETRANSMISSION != 0;
+        let retx = seg.analysis.has(flag::ANY_RETRANSMISSION);
         if seg.len > 0 && seg.len <= MAX_BEAT_LEN && !retx && !ka && !seg.payload.is_empty() {
             self.beat(seg, from_a);
         }
@@ -621,6 +620,7 @@ impl Timelines {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keepsight_tcp::AnalysisFlags;
 
     fn seg(
         frame: u32,
@@ -638,14 +638,14 @@ mod tests {
             stream: 7,
             src,
             dst,
-            flags: fl,
+            flags: TcpFlags(fl),
             seq: 0,
             ack: 0,
             len: payload.len() as u32,
             payload,
             window: 1000,
             ttl: 64,
-            analysis: 0,
+            analysis: AnalysisFlags::default(),
         }
     }
 
@@ -657,18 +657,18 @@ mod tests {
         // 2000 beats every 1 s, one of them 1.7 s late, then a RST.
         for i in 0..2000 {
             t += if i == 1234 { 1.7 } else { 1.0 };
-            tl.on_segment(&seg(frame, t, true, b"\x01", flags::ACK | flags::PSH));
+            tl.on_segment(&seg(frame, t, true, b"\x01", TcpFlags::ACK | TcpFlags::PSH));
             frame += 1;
             tl.on_segment(&seg(
                 frame,
                 t + 0.001,
                 false,
                 b"\x41",
-                flags::ACK | flags::PSH,
+                TcpFlags::ACK | TcpFlags::PSH,
             ));
             frame += 1;
         }
-        tl.on_segment(&seg(frame, t + 0.002, true, b"", flags::RST));
+        tl.on_segment(&seg(frame, t + 0.002, true, b"", TcpFlags::RST));
         let (kept, dropped) = tl.finish();
         assert_eq!(dropped, 0);
         let tr = &kept[&7];
@@ -696,20 +696,20 @@ mod tests {
         let mut frame = 0;
         let mut send = |tl: &mut Timelines, t: f64, from_a: bool, an: u32| {
             frame += 1;
-            let mut s = seg(frame, t, from_a, b"", flags::ACK);
-            s.analysis = an;
+            let mut s = seg(frame, t, from_a, b"", TcpFlags::ACK);
+            s.analysis = AnalysisFlags(an);
             tl.on_segment(&s);
         };
         // Two answered probes, then three unanswered, then one from B answered by A.
         for i in 0..2 {
-            send(&mut tl, 1.0 + f64::from(i), true, analysis::KEEP_ALIVE);
-            send(&mut tl, 1.1 + f64::from(i), false, analysis::KEEP_ALIVE_ACK);
+            send(&mut tl, 1.0 + f64::from(i), true, flag::KEEP_ALIVE);
+            send(&mut tl, 1.1 + f64::from(i), false, flag::KEEP_ALIVE_ACK);
         }
         for i in 0..3 {
-            send(&mut tl, 5.0 + f64::from(i), true, analysis::KEEP_ALIVE);
+            send(&mut tl, 5.0 + f64::from(i), true, flag::KEEP_ALIVE);
         }
-        send(&mut tl, 9.0, false, analysis::KEEP_ALIVE);
-        send(&mut tl, 9.1, true, analysis::KEEP_ALIVE_ACK);
+        send(&mut tl, 9.0, false, flag::KEEP_ALIVE);
+        send(&mut tl, 9.1, true, flag::KEEP_ALIVE_ACK);
         let (kept, _) = tl.finish();
         let t = &kept[&7];
         assert_eq!((t.ka_probes, t.ka_answered), (6, 3));
@@ -750,14 +750,14 @@ mod tests {
                 t,
                 true,
                 b"GET /a HTTP/1.1\r\n\r\n",
-                flags::ACK,
+                TcpFlags::ACK,
             ));
             tl.on_segment(&seg(
                 2 * i + 2,
                 t + 0.01,
                 false,
                 b"HTTP/1.1 204 No Content\r\n\r\n",
-                flags::ACK,
+                TcpFlags::ACK,
             ));
         }
         let (kept, _) = tl.finish();
@@ -781,7 +781,7 @@ mod tests {
     fn retired_streams_are_capped_keeping_the_eventful() {
         let mut tl = Timelines::new(2);
         for s in 0..10u32 {
-            let mut a = seg(1, 1.0, true, b"", flags::SYN);
+            let mut a = seg(1, 1.0, true, b"", TcpFlags::SYN);
             a.stream = s;
             tl.on_segment(&a);
             let mut b = seg(
@@ -789,7 +789,7 @@ mod tests {
                 2.0,
                 true,
                 b"",
-                if s == 3 { flags::RST } else { flags::FIN },
+                if s == 3 { TcpFlags::RST } else { TcpFlags::FIN },
             );
             b.stream = s;
             tl.on_segment(&b);

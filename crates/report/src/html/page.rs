@@ -914,7 +914,8 @@ mod tests {
     /// its caps (streams drawn, findings listed) and stays far below 5 MB.
     #[test]
     fn page_size_is_bounded_by_the_caps() {
-        use keepsight_diagnose::{Diagnoser, Options, Segment};
+        use keepsight_diagnose::{Diagnoser, Options};
+        use keepsight_tcp::{AnalysisFlags, Segment, TcpFlags};
         let mut d = Diagnoser::new(Options::default());
         let mut tl = super::super::Timelines::new(240);
         let mut frame = 0u32;
@@ -941,14 +942,14 @@ mod tests {
                     stream: s,
                     src,
                     dst,
-                    flags: fl,
+                    flags: TcpFlags(fl),
                     seq: seq[i],
                     ack: seq[1 - i],
                     len: p.len() as u32,
                     payload: p,
                     window: 65535,
                     ttl: 64,
-                    analysis: 0,
+                    analysis: AnalysisFlags::default(),
                 };
                 seq[i] += p.len() as u32;
                 d.on_segment(&seg);
