@@ -1,61 +1,16 @@
 //! Heartbeat discovery: which recurring small payload of a stream is a request/reply heartbeat,
-//! its period (robust to late and missed beats) and how far a beat may wander and still be on
-//! time.
+//! with its period and tolerance (estimated by [`crate::period`]), and the heartbeats shared by
+//! the connections to one service.
 
 use crate::options::Options;
-use crate::stats::{mad, median};
-use crate::stream::{Candidate, Gap, Sig, Stream};
+use crate::period::{default_tolerance, estimate, with_timeout, MAX_PERIOD_NS};
+use crate::stats::mad;
+use crate::stream::{Candidate, Sig, Stream};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// Beats needed before a recurring payload is called a heartbeat (two intervals).
 pub(crate) const MIN_BEATS: u64 = 3;
-
-/// How far from the period a beat may come and still be on time: 10 % of the period, or 8
-/// median absolute deviations for schedulers noisier than that.
-pub(crate) fn default_tolerance(period: i64, mad: i64) -> i64 {
-    (period / 10)
-        .max(mad.saturating_mul(8))
-        .max(1_000_000)
-        .min(period.max(1_000_000))
-}
-
-/// With `--timeout`, a probe later than the timeout already trips a watchdog that counts from the
-/// previous reply, so lateness is judged against the timeout when it is the tighter bound (but
-/// never tighter than the scheduler's own jitter).
-pub(crate) fn with_timeout(tol: i64, jitter: i64, opts: &Options) -> i64 {
-    match opts.timeout_ns {
-        Some(t) if t > 0 => tol.min(t.max(jitter.saturating_mul(8)).max(1_000_000)),
-        _ => tol,
-    }
-}
-
-/// Periods are kept below ~13 days so that sums of a few periods never overflow.
-pub(crate) const MAX_PERIOD_NS: i64 = 1 << 50;
-
-/// The densest cluster of gaps (within ±10 % of one another) is the period: late beats are
-/// longer, missed beats are multiples, so neither can outvote the regular ones; with a tie the
-/// shorter cluster wins (a late beat is never early). Returns (period, tolerance, jitter).
-pub(crate) fn estimate(gaps: &[Gap]) -> Option<(i64, i64, i64)> {
-    let vals: Vec<i64> = gaps.iter().map(|g| g.gap).filter(|&g| g > 0).collect();
-    let mut best: Option<(usize, i64)> = None;
-    for &c in &vals {
-        let w = c / 10;
-        let n = vals.iter().filter(|&&v| (v - c).abs() <= w).count();
-        if best.is_none_or(|(bn, bc)| n > bn || (n == bn && c < bc)) {
-            best = Some((n, c));
-        }
-    }
-    let (_, c) = best?;
-    let cluster: Vec<i64> = vals
-        .iter()
-        .copied()
-        .filter(|&v| (v - c).abs() <= c / 10)
-        .collect();
-    let period = median(&cluster)?.min(MAX_PERIOD_NS);
-    let jitter = mad(&cluster, period).unwrap_or(0);
-    Some((period, default_tolerance(period, jitter), jitter))
-}
 
 /// The heartbeat of a stream, as chosen among its candidates.
 pub(crate) struct Chosen<'a> {
@@ -74,7 +29,8 @@ pub(crate) fn choose<'a>(s: &'a Stream, opts: &Options) -> Option<Chosen<'a>> {
             if c.count < MIN_BEATS {
                 continue;
             }
-            let Some((mut period, mut tol, jitter)) = estimate(&c.gaps.items) else {
+            let Some((mut period, mut tol, jitter)) = estimate(c.gaps.items.iter().map(|g| g.gap))
+            else {
                 continue;
             };
             let given = opts.period_ns.is_some();
@@ -90,7 +46,7 @@ pub(crate) fn choose<'a>(s: &'a Stream, opts: &Options) -> Option<Chosen<'a>> {
             if period <= 0 {
                 continue;
             }
-            let tol = with_timeout(tol, jitter, opts);
+            let tol = with_timeout(tol, jitter, opts.timeout_ns);
             // Regular: most intervals are one period or a whole multiple of it.
             let regular = c
                 .gaps
@@ -179,36 +135,5 @@ impl Services {
             }
         }
         best
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn gaps(v: &[f64]) -> Vec<Gap> {
-        v.iter()
-            .enumerate()
-            .map(|(i, &g)| Gap {
-                gap: (g * 1e9) as i64,
-                prev_frame: i as u32,
-                frame: i as u32 + 1,
-                ts: 0,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn period_ignores_late_and_missed_beats() {
-        let (p, t, j) =
-            estimate(&gaps(&[45.001, 44.998, 58.0, 45.002, 90.0, 45.0, 44.999])).unwrap();
-        assert!((p - 45_000_000_000).abs() < 3_000_000, "{p}");
-        assert_eq!(t, 4_500_000_000);
-        assert!(j < 3_000_000);
-        // Two intervals, one of them late: the shorter one is the period.
-        let (p, _, _) = estimate(&gaps(&[45.0, 58.0])).unwrap();
-        assert_eq!(p, 45_000_000_000);
-        assert!(estimate(&[]).is_none());
-        assert!(estimate(&gaps(&[0.0, -1.0])).is_none());
     }
 }

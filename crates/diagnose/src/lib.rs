@@ -22,21 +22,28 @@
 //! and is summarized and dropped soon after it closes.
 
 pub mod civil;
+mod conclusions;
+pub mod finding;
+pub mod flags;
 mod heartbeat;
+pub mod http;
 pub mod log;
 pub mod middlebox;
 pub mod options;
+mod period;
 pub mod report;
 mod stats;
 mod stream;
 mod summarize;
 
+pub use finding::{Details, Finding, Kind, Severity};
+pub use flags::{Flags, OptionError};
 pub use log::{AppLog, LogOptions};
 pub use options::Options;
-pub use report::{Finding, Kind, Report, Severity};
+pub use report::Report;
 
 use keepsight_tcp::Segment;
-use report::{human, round, secs, CaptureInfo, StreamReport};
+use report::{round, secs, CaptureInfo, StreamReport};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
 use stream::Stream;
@@ -201,7 +208,7 @@ impl Diagnoser {
     }
 
     fn push_finding(&mut self, f: Finding) {
-        let n = self.per_kind.entry(f.kind).or_default();
+        let n = self.per_kind.entry(f.kind()).or_default();
         if *n >= self.opts.max_findings_per_kind {
             self.dropped += 1;
             return;
@@ -214,6 +221,37 @@ impl Diagnoser {
     /// it is capped, ordered, summarized and matched to the log like the others.
     pub fn add_finding(&mut self, f: Finding) {
         self.push_finding(f);
+    }
+
+    /// Lines the application log up with the findings that a log may mention (resets and
+    /// everything above info, except idle tallies and other log lines); adds the matches.
+    fn match_log(&mut self, log: &AppLog, capture_start_ns: i64) -> report::LogSummary {
+        let mut events: Vec<log::CapEvent> = self
+            .findings
+            .iter()
+            .filter(|f| {
+                !matches!(f.kind(), Kind::IdleBeyondMiddleboxTimeout | Kind::LogMatch)
+                    && f.severity != Severity::Info
+                    || f.kind() == Kind::ConnectionReset
+            })
+            .map(|f| log::CapEvent {
+                ts: f.ts_ns,
+                noticed: f.noticed_ns.unwrap_or((f.ts_ns, f.ts_ns)),
+                stream: f.stream,
+                frames: f.frames.clone(),
+                kind: f.kind(),
+                what: format!(
+                    "{} (stream {})",
+                    f.kind().as_str(),
+                    f.stream.map(|s| s.to_string()).unwrap_or_default()
+                ),
+            })
+            .collect();
+        let c = log::correlate(log, &mut events, capture_start_ns);
+        for f in c.findings {
+            self.push_finding(f);
+        }
+        c.summary
     }
 
     /// Summarizes every stream still open at `capture_end_ns` and builds the report.
@@ -239,40 +277,21 @@ impl Diagnoser {
         }
 
         let start = self.first_ts;
-        let mut log_summary = None;
-        if let Some(log) = self.opts.log.take() {
-            let mut events: Vec<log::CapEvent> = self
-                .findings
-                .iter()
-                .filter(|f| {
-                    !matches!(f.kind, Kind::IdleBeyondMiddleboxTimeout | Kind::LogMatch)
-                        && f.severity != Severity::Info
-                        || f.kind == Kind::ConnectionReset
-                })
-                .map(|f| log::CapEvent {
-                    ts: f.ts_ns,
-                    noticed: f.noticed_ns.unwrap_or((f.ts_ns, f.ts_ns)),
-                    stream: f.stream,
-                    frames: f.frames.clone(),
-                    kind: f.kind.as_str(),
-                    what: format!(
-                        "{} (stream {})",
-                        f.kind.as_str(),
-                        f.stream.map(|s| s.to_string()).unwrap_or_default()
-                    ),
-                })
-                .collect();
-            let c = log::correlate(&log, &mut events, start.unwrap_or(end));
-            for f in c.findings {
-                self.push_finding(f);
-            }
-            log_summary = Some(c.summary);
-        }
+        let log_summary = self
+            .opts
+            .log
+            .take()
+            .map(|log| self.match_log(&log, start.unwrap_or(end)));
 
         self.findings.sort_by(|a, b| {
-            (a.severity, a.kind, a.ts_ns, a.stream).cmp(&(b.severity, b.kind, b.ts_ns, b.stream))
+            (a.severity, a.kind(), a.ts_ns, a.stream).cmp(&(
+                b.severity,
+                b.kind(),
+                b.ts_ns,
+                b.stream,
+            ))
         });
-        let summary = conclusions(&self.findings, &self.reports, log_summary.as_ref());
+        let summary = conclusions::conclusions(&self.findings, &self.reports, log_summary.as_ref());
         Report {
             schema: 1,
             capture: CaptureInfo {
@@ -290,276 +309,6 @@ impl Diagnoser {
             findings_dropped: self.dropped,
         }
     }
-}
-
-fn num(f: &Finding, key: &str) -> Option<f64> {
-    f.data.get(key).and_then(|v| v.as_f64())
-}
-
-fn median_f(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied()
-}
-
-/// The few sentences a reader needs first: what killed the connections, and where to look.
-fn conclusions(
-    findings: &[Finding],
-    streams: &[StreamReport],
-    log: Option<&report::LogSummary>,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    let of = |k: Kind| findings.iter().filter(move |f| f.kind == k);
-    let deadline: Vec<&Finding> = of(Kind::ResetAfterHeartbeatDeadline).collect();
-    let late_probe: Vec<&&Finding> = deadline
-        .iter()
-        .filter(|f| f.data.get("cause").and_then(|c| c.as_str()) == Some("late_probe"))
-        .collect();
-    if !late_probe.is_empty() {
-        let ex = late_probe[0];
-        let late = median_f(
-            late_probe
-                .iter()
-                .filter_map(|f| num(f, "late_by_s"))
-                .collect(),
-        );
-        let lat = median_f(
-            late_probe
-                .iter()
-                .filter_map(|f| num(f, "reply_latency_ms"))
-                .collect(),
-        );
-        let by_sender = late_probe
-            .iter()
-            .filter(|f| {
-                f.data.get("by").and_then(|b| b.as_str())
-                    == streams
-                        .iter()
-                        .find(|s| Some(s.stream) == f.stream)
-                        .and_then(|s| s.heartbeat.as_ref())
-                        .map(|h| h.sender)
-            })
-            .count();
-        let sender = streams
-            .iter()
-            .find(|s| Some(s.stream) == ex.stream)
-            .and_then(|s| s.heartbeat.as_ref())
-            .map(|h| h.sender)
-            .unwrap_or("sender");
-        let receiver = if sender == "client" {
-            "server"
-        } else {
-            "client"
-        };
-        let secs_txt = |k: &str| {
-            num(ex, k)
-                .map(|v| human((v * 1e9) as i64))
-                .unwrap_or_else(|| "?".into())
-        };
-        let ms_txt = |v: Option<f64>| {
-            v.map(|v| human((v * 1e6) as i64))
-                .unwrap_or_else(|| "?".into())
-        };
-        let example = format!(
-            "e.g. stream {}: probe sent {} after the previous, expected every {}; reply after {}; {} reset {} later",
-            ex.stream.map(|s| s.to_string()).unwrap_or_default(),
-            secs_txt("gap_s"),
-            secs_txt("expected_period_s"),
-            ms_txt(num(ex, "reply_latency_ms")),
-            ex.data.get("by").and_then(|b| b.as_str()).unwrap_or("?"),
-            ms_txt(num(ex, "reset_after_reply_ms")),
-        );
-        out.push(if by_sender * 2 >= late_probe.len() {
-            format!(
-                "{} connection(s) were reset by the {sender} right after one of its own heartbeat probes went out late (typically {} late; {example}). \
-                 The {receiver} answered in {} (median), so the network was fine: the {sender}'s scheduler fired late and the {sender} then gave up on its own connection. \
-                 Check the {sender}'s timer/scheduler (GC or VM pauses, a blocked event loop, CPU starvation), not the network.",
-                late_probe.len(),
-                late.map(|l| human((l * 1e9) as i64)).unwrap_or_else(|| "?".into()),
-                ms_txt(lat),
-            )
-        } else {
-            format!(
-                "{} connection(s) were reset by the {receiver} after the {sender}'s heartbeat probe came late (typically {} late; {example}). \
-                 The {receiver} enforced its deadline; the probes were scheduled late: check the {sender}'s scheduler, not the network.",
-                late_probe.len(),
-                late.map(|l| human((l * 1e9) as i64)).unwrap_or_else(|| "?".into()),
-            )
-        });
-    }
-    let other_deadline = deadline.len() - late_probe.len();
-    if other_deadline > 0 {
-        out.push(format!(
-            "{other_deadline} connection(s) were reset after a heartbeat probe that was not answered in time (see reset_after_heartbeat_deadline): look at the answering side and the path."
-        ));
-    }
-    let n = |k: Kind| of(k).count();
-    let ka = n(Kind::KeepaliveUnanswered);
-    if ka > 0 {
-        let dead: Vec<&report::TcpKeepalive> = streams
-            .iter()
-            .flat_map(|s| s.tcp_keepalive.iter())
-            .filter(|k| k.unanswered > 0)
-            .collect();
-        let med = |f: &dyn Fn(&report::TcpKeepalive) -> Option<f64>| {
-            median_f(dead.iter().filter_map(|k| f(k)).collect())
-        };
-        let settings = match (med(&|k| k.idle_s), med(&|k| k.interval_s), med(&|k| k.worst_case_detection_s)) {
-            (Some(i), Some(v), Some(w)) => format!(
-                " The probing side waits {} of silence, then probes every {}: a dead peer is noticed only after about {}; lower the keep-alive idle time below the shortest idle timeout of any NAT/firewall on the path if the connections must survive one.",
-                human((i * 1e9) as i64),
-                human((v * 1e9) as i64),
-                human((w * 1e9) as i64)
-            ),
-            _ => String::new(),
-        };
-        out.push(format!(
-            "{ka} connection(s) had TCP keep-alive probes go unanswered: the peer was gone or a middlebox had dropped the connection (keepalive_unanswered).{settings}"
-        ));
-    }
-    let sl = n(Kind::MiddleboxStateLoss);
-    if sl > 0 {
-        out.push(format!(
-            "{sl} connection(s) show middlebox state loss: after a long idle period the data was never acknowledged (middlebox_state_loss) — keep connections busier than the NAT/firewall idle timeout."
-        ));
-    }
-    let inj = n(Kind::InjectedReset);
-    if inj > 0 {
-        out.push(format!("{inj} reset(s) carry a TTL their claimed sender never used: forged by a middlebox (injected_reset)."));
-    }
-    let un = n(Kind::UnansweredHeartbeat);
-    if un > 0 {
-        out.push(format!(
-            "{un} heartbeat probe(s) went unanswered (unanswered_heartbeat)."
-        ));
-    }
-    let rt = n(Kind::RetransmittedHeartbeat);
-    if rt > 0 {
-        out.push(format!(
-            "{rt} heartbeat probe(s) were retransmitted (tshark may show them as [TCP Keep-Alive]; they are retransmitted heartbeats): packet loss on the path delayed those beats."
-        ));
-    }
-    let flag = |f: &Finding, k: &str| f.data.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
-    let late_only = of(Kind::LateHeartbeat)
-        .filter(|f| f.severity == Severity::Warning)
-        .count();
-    let missed = of(Kind::MissedHeartbeat)
-        .filter(|f| !flag(f, "stopped"))
-        .count();
-    let stopped = of(Kind::MissedHeartbeat)
-        .filter(|f| flag(f, "stopped"))
-        .count();
-    if late_only + missed > 0 {
-        out.push(format!(
-            "{late_only} late and {missed} missed heartbeat(s) that the connection survived."
-        ));
-    }
-    if stopped > 0 {
-        out.push(format!(
-            "{stopped} heartbeat(s) stopped well before their connection ended: the sender stopped beating on a connection it may already consider dead."
-        ));
-    }
-    let slow = n(Kind::SlowHeartbeatReply);
-    if slow > 0 {
-        out.push(format!(
-            "{slow} slow heartbeat repl(ies) (slow_heartbeat_reply)."
-        ));
-    }
-    let half_open = of(Kind::ConnectionReset)
-        .filter(|f| flag(f, "half_open"))
-        .count();
-    if half_open > 0 {
-        out.push(format!(
-            "{half_open} reset(s) answered a packet on a connection the resetting side had already dropped (half-open connection): look at that side's earlier history."
-        ));
-    }
-    let races = of(Kind::ConnectionReset)
-        .filter(|f| flag(f, "close_race"))
-        .count();
-    if races > 0 {
-        out.push(format!(
-            "{races} reset(s) were keep-alive close races: one side sent data on a connection the other had already closed (FIN) — the sender should retire idle connections before the peer's idle timeout."
-        ));
-    }
-    let unexplained = of(Kind::ConnectionReset)
-        .filter(|f| {
-            f.severity == Severity::Warning && !flag(f, "half_open") && !flag(f, "close_race")
-        })
-        .count();
-    if unexplained > 0 {
-        out.push(format!("{unexplained} other reset(s) without a heartbeat or keep-alive explanation (connection_reset)."));
-    }
-    let mut examples = Vec::new();
-    // Error lines first: they are what the reader came with.
-    let mut log_matches: Vec<&Finding> = of(Kind::LogMatch).collect();
-    log_matches.sort_by_key(|m| {
-        let t = m
-            .data
-            .get("log_text")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        !(t.contains("error") || t.contains("fail"))
-    });
-    for m in log_matches.into_iter().take(3) {
-        let text = m
-            .data
-            .get("log_text")
-            .and_then(|v| v.as_str())
-            .unwrap_or("");
-        let kinds: Vec<&str> = m
-            .data
-            .get("matched_kinds")
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|k| k.as_str()).collect())
-            .unwrap_or_default();
-        // The most telling of the matched events names the line.
-        const PHRASES: [(&str, &str); 10] = [
-            (
-                "reset_after_heartbeat_deadline",
-                "the reset after a late or unanswered heartbeat",
-            ),
-            (
-                "keepalive_unanswered",
-                "keep-alive giving up on a dead peer",
-            ),
-            ("middlebox_state_loss", "the connection lost in a middlebox"),
-            ("injected_reset", "a forged reset"),
-            ("unanswered_heartbeat", "an unanswered heartbeat"),
-            ("late_heartbeat", "a late heartbeat"),
-            ("slow_heartbeat_reply", "a slow heartbeat reply"),
-            ("missed_heartbeat", "missed heartbeats"),
-            ("retransmitted_heartbeat", "a retransmitted heartbeat"),
-            ("connection_reset", "a reset"),
-        ];
-        let what = PHRASES
-            .iter()
-            .find(|(k, _)| kinds.contains(k))
-            .map(|(_, p)| *p)
-            .unwrap_or("an event");
-        let frames: Vec<String> = m.frames.iter().take(6).map(|f| f.to_string()).collect();
-        examples.push(format!(
-            "log line {} \"{}\" is {what} on stream {} (frames {})",
-            m.data.get("line").and_then(|v| v.as_u64()).unwrap_or(0),
-            text,
-            m.stream.map(|s| s.to_string()).unwrap_or_default(),
-            frames.join(", ")
-        ));
-    }
-    if let Some(l) = log {
-        if !examples.is_empty() {
-            out.push(format!("In the application log: {}.", examples.join("; ")));
-        }
-        if l.event_lines > 0 {
-            out.push(format!(
-                "{} of {} error/restart lines of the application log line up with capture events{}.",
-                l.matched,
-                l.event_lines,
-                l.clock_offset_s.map(|o| format!(" (clocks differ by {o:+.2} s)")).unwrap_or_default()
-            ));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

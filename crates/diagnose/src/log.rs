@@ -7,9 +7,8 @@
 //! `LogOptions::tz_offset_s`.
 
 use crate::civil::{days_from_civil, fmt_clock, DAY_NS, NS};
-use crate::report::{human, round, secs, Finding, Kind, Severity};
-use crate::summarize::finding;
-use serde_json::json;
+use crate::finding::{Details, Finding, Kind, LogMatch, Severity};
+use crate::report::{human, round, secs};
 
 /// How to read dates and zones the log leaves out.
 #[derive(Debug, Clone, Copy, Default)]
@@ -273,7 +272,7 @@ pub(crate) struct CapEvent {
     pub frames: Vec<u32>,
     pub what: String,
     /// The finding kind the event comes from.
-    pub kind: &'static str,
+    pub kind: Kind,
 }
 
 /// Largest clock offset searched, each way.
@@ -449,9 +448,8 @@ pub(crate) fn correlate(
                 )
             })
             .collect();
-        findings.push(finding(
+        findings.push(Finding::new(
             Severity::Info,
-            Kind::LogMatch,
             streams.first().copied(),
             frames,
             hits[0].ts,
@@ -463,13 +461,13 @@ pub(crate) fn correlate(
                 secs(o),
                 human(l.granularity_ns)
             ),
-            vec![
-                ("line", json!(l.line_no)),
-                ("log_text", json!(l.text)),
-                ("streams", json!(streams)),
-                ("matched_kinds", json!(hits.iter().map(|e| e.kind).collect::<Vec<_>>())),
-                ("clock_offset_s", json!(round(secs(o), 3))),
-            ],
+            Details::LogMatch(LogMatch {
+                clock_offset_s: round(secs(o), 3),
+                line: l.line_no,
+                log_text: l.text.clone(),
+                matched_kinds: hits.iter().map(|e| e.kind).collect(),
+                streams,
+            }),
         ));
     }
     Correlation {
@@ -576,7 +574,7 @@ mod tests {
                 stream: Some(0),
                 frames: vec![10],
                 what: "RST".into(),
-                kind: "connection_reset",
+                kind: Kind::ConnectionReset,
             },
             CapEvent {
                 ts: base + 700_600_000_000,
@@ -584,7 +582,7 @@ mod tests {
                 stream: Some(1),
                 frames: vec![20],
                 what: "RST".into(),
-                kind: "connection_reset",
+                kind: Kind::ConnectionReset,
             },
         ];
         let log = AppLog::parse(
@@ -613,7 +611,7 @@ mod tests {
             stream: Some(7),
             frames: vec![42],
             what: "RST".into(),
-            kind: "connection_reset",
+            kind: Kind::ConnectionReset,
         }];
         let log = AppLog::parse(
             "Mar  1 10:00:05 host app[12]: ERROR heartbeat timeout\nMar  1 10:00:09 host app[12]: started\n",

@@ -1,135 +1,8 @@
 //! The diagnosis result: JSON-serializable (schema documented in this crate's README.md) and
 //! rendered as a human report ordered by severity.
 
+use crate::finding::{Finding, Kind, Severity};
 use serde::Serialize;
-use serde_json::{Map, Value};
-
-/// How bad a finding is. Ordered: `Critical` first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Critical,
-    Error,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
-
-/// What a finding is about; the JSON `kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    ResetAfterHeartbeatDeadline,
-    LateHeartbeat,
-    MissedHeartbeat,
-    SlowHeartbeatReply,
-    UnansweredHeartbeat,
-    RetransmittedHeartbeat,
-    ConnectionReset,
-    IdleBeyondMiddleboxTimeout,
-    MiddleboxStateLoss,
-    InjectedReset,
-    KeepaliveUnanswered,
-    LogMatch,
-    // HTTP/1.x findings, produced by keepsight-http and added by the caller.
-    HttpBodyShorterThanLength,
-    HttpBodyLongerThanLength,
-    HttpUnterminatedChunked,
-    HttpInvalidChunk,
-    HttpTeAndLength,
-    HttpDuplicateContentLength,
-    HttpResponseWithoutRequest,
-    HttpIdleClose,
-    HttpRequestLimitClose,
-    HttpReuseRace,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::ResetAfterHeartbeatDeadline => "reset_after_heartbeat_deadline",
-            Kind::LateHeartbeat => "late_heartbeat",
-            Kind::MissedHeartbeat => "missed_heartbeat",
-            Kind::SlowHeartbeatReply => "slow_heartbeat_reply",
-            Kind::UnansweredHeartbeat => "unanswered_heartbeat",
-            Kind::RetransmittedHeartbeat => "retransmitted_heartbeat",
-            Kind::ConnectionReset => "connection_reset",
-            Kind::IdleBeyondMiddleboxTimeout => "idle_beyond_middlebox_timeout",
-            Kind::MiddleboxStateLoss => "middlebox_state_loss",
-            Kind::InjectedReset => "injected_reset",
-            Kind::KeepaliveUnanswered => "keepalive_unanswered",
-            Kind::LogMatch => "log_match",
-            Kind::HttpBodyShorterThanLength => "http_body_shorter_than_length",
-            Kind::HttpBodyLongerThanLength => "http_body_longer_than_length",
-            Kind::HttpUnterminatedChunked => "http_unterminated_chunked",
-            Kind::HttpInvalidChunk => "http_invalid_chunk",
-            Kind::HttpTeAndLength => "http_te_and_length",
-            Kind::HttpDuplicateContentLength => "http_duplicate_content_length",
-            Kind::HttpResponseWithoutRequest => "http_response_without_request",
-            Kind::HttpIdleClose => "http_idle_close",
-            Kind::HttpRequestLimitClose => "http_request_limit_close",
-            Kind::HttpReuseRace => "http_reuse_race",
-        }
-    }
-}
-
-/// One thing worth telling, with the frames that show it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    pub severity: Severity,
-    pub kind: Kind,
-    /// `tcp.stream`; absent for findings about no single stream.
-    pub stream: Option<u32>,
-    /// Evidence, in the order the message cites them.
-    pub frames: Vec<u32>,
-    /// When it happened (UTC, RFC 3339).
-    pub time: String,
-    #[serde(skip)]
-    pub ts_ns: i64,
-    /// When the application on either end may have noticed it (e.g. a connection lost in a
-    /// middlebox is noticed when TCP gives up, after the retransmissions): for log matching.
-    #[serde(skip)]
-    pub noticed_ns: Option<(i64, i64)>,
-    /// What happened and what to check next, in words.
-    pub message: String,
-    /// Kind-specific numbers (`gap_s`, `late_by_s`, `latency_ms`, ...).
-    #[serde(flatten)]
-    pub data: Map<String, Value>,
-}
-
-impl Finding {
-    /// A finding from another analysis (e.g. HTTP), with no kind-specific numbers.
-    pub fn new(
-        severity: Severity,
-        kind: Kind,
-        stream: Option<u32>,
-        frames: Vec<u32>,
-        ts_ns: i64,
-        message: String,
-    ) -> Self {
-        Finding {
-            severity,
-            kind,
-            stream,
-            frames,
-            time: crate::civil::fmt_utc(ts_ns),
-            ts_ns,
-            noticed_ns: None,
-            message,
-            data: Map::new(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Endpoints {
@@ -322,11 +195,11 @@ impl Report {
             let mut shown: std::collections::HashMap<(Severity, Kind), usize> = Default::default();
             let mut totals: std::collections::HashMap<(Severity, Kind), usize> = Default::default();
             for f in &self.findings {
-                *totals.entry((f.severity, f.kind)).or_default() += 1;
+                *totals.entry((f.severity, f.kind())).or_default() += 1;
             }
             let mut last: Option<(Severity, Kind)> = None;
             for f in &self.findings {
-                let key = (f.severity, f.kind);
+                let key = (f.severity, f.kind());
                 if last.is_some_and(|l| l != key) {
                     let l = last.unwrap_or(key);
                     let n = shown.get(&l).copied().unwrap_or(0);
@@ -353,7 +226,7 @@ impl Report {
                     out,
                     "  {:<8} {}{stream} at {}{frames}\n           {}",
                     f.severity.as_str().to_uppercase(),
-                    f.kind.as_str(),
+                    f.kind().as_str(),
                     f.time,
                     f.message
                 );
@@ -494,20 +367,5 @@ mod tests {
         assert_eq!(human(58_000_000_000), "58.0 s");
         assert_eq!(human(7_200_000_000_000), "2.0 h");
         assert_eq!(human(-1_500_000_000), "-1.5 s");
-    }
-
-    #[test]
-    fn kinds_serialize_as_documented() {
-        let v = serde_json::to_value(Kind::ResetAfterHeartbeatDeadline).unwrap();
-        assert_eq!(v, "reset_after_heartbeat_deadline");
-        for k in [
-            Kind::LateHeartbeat,
-            Kind::KeepaliveUnanswered,
-            Kind::LogMatch,
-            Kind::InjectedReset,
-        ] {
-            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
-        }
-        assert!(Severity::Critical < Severity::Info);
     }
 }

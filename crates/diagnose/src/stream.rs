@@ -198,19 +198,19 @@ impl Candidate {
         });
         if let Some(p) = opts
             .period_ns
-            .map(|p| p.clamp(1, crate::heartbeat::MAX_PERIOD_NS))
+            .map(|p| p.clamp(1, crate::period::MAX_PERIOD_NS))
         {
             if self.frozen.is_none() {
-                let tol = crate::heartbeat::default_tolerance(p, 0);
-                self.frozen = Some((p, crate::heartbeat::with_timeout(tol, 0, opts)));
+                let tol = crate::period::default_tolerance(p, 0);
+                self.frozen = Some((p, crate::period::with_timeout(tol, 0, opts.timeout_ns)));
             }
         }
         match self.frozen {
             None => {
                 self.gaps.push(GAP_SAMPLE, gap);
                 if self.gaps.items.len() == GAP_SAMPLE {
-                    self.frozen = crate::heartbeat::estimate(&self.gaps.items)
-                        .map(|(p, t, j)| (p, crate::heartbeat::with_timeout(t, j, opts)));
+                    self.frozen = crate::period::estimate(self.gaps.items.iter().map(|g| g.gap))
+                        .map(|(p, t, j)| (p, crate::period::with_timeout(t, j, opts.timeout_ns)));
                 }
             }
             Some((period, tol)) => {

@@ -4,8 +4,19 @@
 
 use super::*;
 // Short names keep the scripted segments on one line each.
+use crate::finding::{DeadlineCause, IdleBeyond};
 use keepsight_tcp::{flag as an, AnalysisFlags, TcpFlags, TcpFlags as fl};
 use std::net::SocketAddr;
+
+/// The typed details of a finding of the given kind.
+macro_rules! details {
+    ($f:expr, $variant:ident) => {
+        match &$f.details {
+            Details::$variant(d) => d,
+            other => panic!("not {}: {other:?}", stringify!($variant)),
+        }
+    };
+}
 
 const S: i64 = 1_000_000_000;
 const MS: i64 = 1_000_000;
@@ -172,7 +183,7 @@ fn frame_at(segs: &[Owned], ts: i64, flags: u16) -> u32 {
 fn kinds(r: &Report, stream: u32, k: Kind) -> Vec<&Finding> {
     r.findings
         .iter()
-        .filter(|f| f.stream == Some(stream) && f.kind == k)
+        .filter(|f| f.stream == Some(stream) && f.kind() == k)
         .collect()
 }
 
@@ -224,11 +235,12 @@ fn late_beat_then_client_reset_is_blamed_on_the_client_scheduler() {
     assert_eq!(d.len(), 1);
     let d = d[0];
     assert_eq!(d.severity, Severity::Critical);
-    assert_eq!(d.data["cause"], "late_probe");
-    assert_eq!(d.data["gap_s"], 58.0);
-    assert_eq!(d.data["late_by_s"], 13.0);
-    assert_eq!(d.data["reply_latency_ms"], 0.37);
-    assert_eq!(d.data["reset_after_reply_ms"], 0.2);
+    let dd = details!(d, ResetAfterHeartbeatDeadline);
+    assert_eq!(dd.cause, DeadlineCause::LateProbe);
+    assert_eq!(dd.gap_s, Some(58.0));
+    assert_eq!(dd.late_by_s, Some(13.0));
+    assert_eq!(dd.reply_latency_ms, Some(0.37));
+    assert_eq!(dd.reset_after_reply_ms, Some(0.2));
     assert_eq!(
         d.frames,
         vec![
@@ -246,7 +258,7 @@ fn late_beat_then_client_reset_is_blamed_on_the_client_scheduler() {
     assert!(d.message.contains("scheduler"), "{}", d.message);
     let late_f = kinds(&r, 0, Kind::LateHeartbeat);
     assert_eq!(late_f.len(), 1);
-    assert_eq!(late_f[0].data["late_by_s"], 13.0);
+    assert_eq!(details!(late_f[0], LateHeartbeat).late_by_s, 13.0);
     // The on-time client: a heartbeat, nothing wrong.
     assert!(
         r.findings.iter().all(|f| f.stream != Some(1)),
@@ -255,7 +267,7 @@ fn late_beat_then_client_reset_is_blamed_on_the_client_scheduler() {
     );
     assert_eq!(r.streams[1].heartbeat.as_ref().unwrap().beats, 14);
     // Findings are ordered by severity, and the summary says it in words.
-    assert_eq!(r.findings[0].kind, Kind::ResetAfterHeartbeatDeadline);
+    assert_eq!(r.findings[0].kind(), Kind::ResetAfterHeartbeatDeadline);
     assert!(r.summary[0].contains("network was fine"), "{:?}", r.summary);
     let text = r.render_text(5);
     assert!(text.contains("reset_after_heartbeat_deadline"));
@@ -313,7 +325,7 @@ fn retransmitted_one_byte_beat_is_not_a_keepalive() {
             frame_at(&segs, orig + 210 * MS, fl::PSH | fl::ACK)
         ]
     );
-    assert_eq!(rt[0].data["tshark_keep_alive"], true);
+    assert!(details!(rt[0], RetransmittedHeartbeat).tshark_keep_alive);
     assert!(rt[0].message.contains("not a kernel keep-alive"));
     assert!(r.streams[0].tcp_keepalive.is_empty());
     assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().beats, 6);
@@ -447,8 +459,8 @@ fn state_loss_after_idle() {
     let (r, segs) = sc.run(Options::default());
     let f = kinds(&r, 0, Kind::MiddleboxStateLoss);
     assert_eq!(f.len(), 1, "{:#?}", r.findings);
-    assert_eq!(f[0].data["retransmissions"], 3);
-    assert_eq!(f[0].data["idle_s"], 400.0);
+    assert_eq!(details!(f[0], MiddleboxStateLoss).retransmissions, 3);
+    assert_eq!(details!(f[0], MiddleboxStateLoss).idle_s, 400.0);
     assert_eq!(
         f[0].frames,
         vec![
@@ -460,7 +472,10 @@ fn state_loss_after_idle() {
     );
     let idle = kinds(&r, 0, Kind::IdleBeyondMiddleboxTimeout);
     assert_eq!(idle.len(), 1);
-    assert_eq!(idle[0].data["exceeded"], serde_json::json!([60, 240, 350]));
+    match details!(idle[0], IdleBeyondMiddleboxTimeout) {
+        IdleBeyond::Stream(d) => assert_eq!(d.exceeded, vec![60, 240, 350]),
+        other => panic!("not one stream's idle gap: {other:?}"),
+    }
     assert_eq!(r.streams[0].max_idle_s, 400.0);
 }
 
@@ -496,8 +511,8 @@ fn injected_reset_by_ttl() {
     let f = kinds(&r, 0, Kind::InjectedReset);
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].frames, vec![frame_at(&segs, rst, fl::RST)]);
-    assert_eq!(f[0].data["ttl"], 57);
-    assert_eq!(f[0].data["usual_ttl_min"], 64);
+    assert_eq!(details!(f[0], InjectedReset).ttl, 57);
+    assert_eq!(details!(f[0], InjectedReset).usual_ttl_min, 64);
     let reset = kinds(&r, 0, Kind::ConnectionReset);
     assert_eq!(reset.len(), 1);
     assert_eq!(reset[0].severity, Severity::Info);
@@ -552,10 +567,13 @@ fn unanswered_probe_then_reset() {
             frame_at(&segs, t + S, fl::RST | fl::ACK)
         ]
     );
-    assert_eq!(u[0].data["acked"], true);
+    assert!(details!(u[0], UnansweredHeartbeat).acked);
     let d = kinds(&r, 0, Kind::ResetAfterHeartbeatDeadline);
     assert_eq!(d.len(), 1);
-    assert_eq!(d[0].data["cause"], "unanswered");
+    assert_eq!(
+        details!(d[0], ResetAfterHeartbeatDeadline).cause,
+        DeadlineCause::Unanswered
+    );
     assert!(kinds(&r, 0, Kind::LateHeartbeat).is_empty());
 }
 
@@ -582,11 +600,11 @@ fn missed_beat_and_slow_reply() {
     let (r, _) = sc.run(opts);
     let m = kinds(&r, 0, Kind::MissedHeartbeat);
     assert_eq!(m.len(), 1);
-    assert_eq!(m[0].data["missed"], 1);
+    assert_eq!(details!(m[0], MissedHeartbeat).missed, 1);
     assert!(kinds(&r, 0, Kind::LateHeartbeat).is_empty());
     let s = kinds(&r, 0, Kind::SlowHeartbeatReply);
     assert_eq!(s.len(), 1);
-    assert_eq!(s[0].data["latency_ms"], 1500.0);
+    assert_eq!(details!(s[0], SlowHeartbeatReply).latency_ms, 1500.0);
     assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().period_s, 3.0);
 }
 
@@ -755,10 +773,10 @@ fn log_lines_line_up_with_the_reset() {
     let m: Vec<&Finding> = r
         .findings
         .iter()
-        .filter(|f| f.kind == Kind::LogMatch)
+        .filter(|f| f.kind() == Kind::LogMatch)
         .collect();
     assert_eq!(m.len(), 1, "{:#?}", r.findings);
-    assert_eq!(m[0].data["line"], 2);
+    assert_eq!(details!(m[0], LogMatch).line, 2);
     assert!(m[0]
         .frames
         .contains(&frame_at(&segs, late + 570 * US, fl::RST | fl::ACK)));
@@ -774,7 +792,7 @@ fn log_lines_line_up_with_the_reset() {
     // ...but the offset used to match it bounds the true 1.4 s to within the line's
     // granularity and the allowed logging lag: the reset falls in [line + off - 1 s,
     // line + off + 1.25 s].
-    let off = m[0].data["clock_offset_s"].as_f64().unwrap();
+    let off = details!(m[0], LogMatch).clock_offset_s;
     let line_utc = log_ts / S * S - 3600 * S;
     let e_minus_l = (late + 570 * US - line_utc) as f64 / 1e9;
     assert!(
@@ -812,7 +830,7 @@ fn short_connection_uses_the_service_period() {
     assert_eq!((hb.beats, hb.period_s), (2, 3.0));
     let late = kinds(&r, 1, Kind::LateHeartbeat);
     assert_eq!(late.len(), 1);
-    assert_eq!(late[0].data["late_by_s"], 1.0);
+    assert_eq!(details!(late[0], LateHeartbeat).late_by_s, 1.0);
     assert!(r.streams[2].heartbeat.is_none());
 }
 
@@ -839,14 +857,14 @@ fn late_and_missed_beats_after_the_period_is_frozen() {
     let (r, segs) = sc.run(Options::default());
     let late = kinds(&r, 0, Kind::LateHeartbeat);
     assert_eq!(late.len(), 1);
-    assert_eq!(late[0].data["late_by_s"], 20.0);
+    assert_eq!(details!(late[0], LateHeartbeat).late_by_s, 20.0);
     assert_eq!(
         late[0].frames[1],
         frame_at(&segs, late_at, fl::PSH | fl::ACK)
     );
     let missed = kinds(&r, 0, Kind::MissedHeartbeat);
     assert_eq!(missed.len(), 1);
-    assert_eq!(missed[0].data["missed"], 1);
+    assert_eq!(details!(missed[0], MissedHeartbeat).missed, 1);
     assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().beats, 150);
 }
 
@@ -898,7 +916,7 @@ fn overrides_probe_and_period() {
     );
     let late = kinds(&r, 0, Kind::LateHeartbeat);
     assert_eq!(late.len(), 1);
-    assert_eq!(late[0].data["late_by_s"], 4.0);
+    assert_eq!(details!(late[0], LateHeartbeat).late_by_s, 4.0);
 }
 
 /// A server that pings its clients (1-byte 0x70 every 5 s, answered 0x71) is the heartbeat
@@ -988,7 +1006,7 @@ fn timeout_tightens_lateness() {
     });
     let late = kinds(&r, 0, Kind::LateHeartbeat);
     assert_eq!(late.len(), 1);
-    assert_eq!(late[0].data["late_by_s"], 2.0);
+    assert_eq!(details!(late[0], LateHeartbeat).late_by_s, 2.0);
     assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().tolerance_s, 1.0);
 }
 

@@ -257,8 +257,9 @@ pub struct Connection {
     pub messages: Vec<Message>,
 }
 
-/// Finding kinds for `keepsight diagnose` (the names are its JSON `kind`s).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// Finding kinds for `keepsight diagnose` (the names are its JSON `kind`s; the order of the
+/// variants is the order diagnose lists them in within a severity).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     HttpBodyShorterThanLength,

@@ -9,11 +9,59 @@
 //!   the conversations' first frames (see `render_text`);
 //! - start is relative to the capture's first frame, duration = last − first frame time.
 
+use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_engine::Frame;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+
+/// `keepsight conv`'s pass: the table over the displayed frames and, for the heartbeat column,
+/// the diagnosis over every frame (a heartbeat needs the whole conversation).
+pub struct ConvPass {
+    conversations: Conversations,
+    diagnoser: Option<Diagnoser>,
+}
+
+impl ConvPass {
+    /// `heartbeats`: fill the heartbeat column (not with `--tshark`).
+    pub fn new(heartbeats: bool) -> Self {
+        ConvPass {
+            conversations: Conversations::new(),
+            diagnoser: heartbeats.then(|| Diagnoser::new(Options::default())),
+        }
+    }
+
+    /// Every frame in file order; `displayed`: whether the display filter lets it through.
+    #[inline] // once per packet, into the caller's read loop
+    pub fn on_frame(&mut self, frame: &Frame<'_>, displayed: bool) {
+        if let Some(d) = self.diagnoser.as_mut() {
+            if let Some(seg) = frame.segment() {
+                d.on_segment(&seg);
+            }
+        }
+        if displayed {
+            self.conversations.on_frame(frame);
+        } else {
+            self.conversations.on_origin(frame);
+        }
+    }
+
+    /// The rows in tshark's order. `last_ns`: the capture's last frame time.
+    pub fn finish(self, last_ns: i64) -> Vec<Row> {
+        let mut conversations = self.conversations;
+        if let Some(d) = self.diagnoser {
+            let report = d.finish(last_ns);
+            conversations.set_heartbeats(
+                report
+                    .streams
+                    .iter()
+                    .filter_map(|s| Some((s.stream, s.heartbeat.as_ref()?.period_s))),
+            );
+        }
+        conversations.finish()
+    }
+}
 
 /// How a conversation ended, as far as the capture shows.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]

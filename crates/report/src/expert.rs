@@ -9,7 +9,7 @@
 //! `_ws.expert.*` filter fields read the same list). The differential test compares the TCP
 //! rows only.
 
-use keepsight_diagnose::report::{Finding, Severity as DSeverity};
+use keepsight_diagnose::{Diagnoser, Finding, Options, Severity as DSeverity};
 use keepsight_engine::Frame;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -160,6 +160,138 @@ impl HttpChats {
     }
 }
 
+/// `keepsight expert`'s pass: tshark's table over the displayed frames, the HTTP chat items of
+/// the displayed frames, and keepsight's findings over every frame (they are about whole
+/// connections, so a display filter does not narrow what the diagnosis sees).
+pub struct ExpertPass {
+    table: ExpertTable,
+    diagnoser: Option<Diagnoser>,
+    http: keepsight_http::Analyzer,
+    chats: HttpChats,
+    /// With a display filter: which frames it let through (one bit a frame), because HTTP chat
+    /// items belong to the frame a message ends in, known once the message is over.
+    displayed: Option<Vec<u64>>,
+    frames: u32,
+}
+
+impl ExpertPass {
+    /// `findings`: add keepsight's findings (not with `--tshark`); `filtered`: a display filter
+    /// decides which frames count (pass its verdict to [`ExpertPass::on_frame`]).
+    pub fn new(findings: bool, filtered: bool) -> Self {
+        ExpertPass {
+            table: ExpertTable::new(),
+            diagnoser: findings.then(|| Diagnoser::new(Options::default())),
+            // Finished messages are drained from the analyzer as the pass goes and only their
+            // texts' counts kept, so memory follows distinct texts and live connections.
+            http: keepsight_http::Analyzer::new(keepsight_http::Options {
+                keep_all_messages: true,
+            }),
+            chats: HttpChats::new(),
+            displayed: filtered.then(Vec::new),
+            frames: 0,
+        }
+    }
+
+    /// Every frame in file order; `displayed`: whether the display filter lets it through.
+    #[inline] // once per packet, into the caller's read loop
+    pub fn on_frame(&mut self, frame: &Frame<'_>, displayed: bool) {
+        if let Some(seg) = frame.segment() {
+            if let Some(d) = self.diagnoser.as_mut() {
+                d.on_segment(&seg);
+            }
+            self.http.segment(&seg);
+        }
+        if displayed {
+            self.table.on_frame(frame);
+            if let Some(bits) = self.displayed.as_mut() {
+                let (word, bit) = ((frame.number / 64) as usize, frame.number % 64);
+                if bits.len() <= word {
+                    bits.resize(word + 1, 0);
+                }
+                bits[word] |= 1 << bit;
+            }
+        }
+        self.frames += 1;
+        // Every 8,192 frames: a walk over the live connections, rare enough to cost nothing.
+        if self.frames.is_multiple_of(8192) {
+            let (chats, displayed) = (&mut self.chats, &self.displayed);
+            self.http.drain_messages(&mut |m| {
+                if is_displayed(displayed, m.frame) {
+                    chats.add(m);
+                }
+            });
+        }
+    }
+
+    /// The table in tshark's order, and the findings unless `findings` was false.
+    /// `last_ns`: the capture's last frame time, where still-open streams end.
+    pub fn finish(self, last_ns: i64) -> Expert {
+        let ExpertPass {
+            mut table,
+            diagnoser,
+            http,
+            mut chats,
+            displayed,
+            ..
+        } = self;
+        let report = http.finish();
+        for m in report.connections.iter().flat_map(|c| &c.messages) {
+            if is_displayed(&displayed, m.frame) {
+                chats.add(m);
+            }
+        }
+        chats.into_table(&mut table);
+        table.order_by_first_frame();
+        Expert {
+            table,
+            findings: diagnoser.map(|d| d.finish(last_ns).findings),
+        }
+    }
+}
+
+fn is_displayed(displayed: &Option<Vec<u64>>, frame: u32) -> bool {
+    displayed.as_ref().is_none_or(|bits| {
+        bits.get((frame / 64) as usize)
+            .is_some_and(|w| w & (1 << (frame % 64)) != 0)
+    })
+}
+
+/// The finished expert view.
+pub struct Expert {
+    pub table: ExpertTable,
+    /// keepsight's findings (`None` with `--tshark`).
+    pub findings: Option<Vec<Finding>>,
+}
+
+impl Expert {
+    /// tshark's sections down to `min`, then keepsight's findings.
+    pub fn render_text(&self, min: Severity) -> String {
+        let mut out = render_text(self.table.rows(), min);
+        if let Some(f) = &self.findings {
+            out.push_str(&render_findings(f, min));
+        }
+        out
+    }
+
+    /// `{"expert": [rows...], "findings": [...]}` down to `min` (objects with their keys
+    /// sorted, as serde_json's `Value` keeps them).
+    pub fn to_json(&self, min: Severity) -> serde_json::Value {
+        let rows: Vec<&Row> = self
+            .table
+            .rows()
+            .iter()
+            .filter(|r| r.severity >= min)
+            .collect();
+        let shown: Vec<&Finding> = self
+            .findings
+            .iter()
+            .flatten()
+            .filter(|f| finding_severity(f) >= min)
+            .collect();
+        serde_json::json!({ "expert": rows, "findings": shown })
+    }
+}
+
 fn section(out: &mut String, title: &str, rows: &[&Row]) {
     let total: u64 = rows.iter().map(|r| r.frequency).sum();
     let _ = write!(out, "\n{title} ({total})\n=============\n");
@@ -237,7 +369,7 @@ pub fn render_findings(findings: &[Finding], min: Severity) -> String {
             out,
             "{:>12} {:<32} {:>14}  {} [frames {}]",
             f.severity.as_str(),
-            f.kind.as_str(),
+            f.kind().as_str(),
             stream,
             msg,
             frames.join(",")

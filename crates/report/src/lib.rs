@@ -19,6 +19,7 @@
 //! HTTP chat rows included) or with one stream's out-of-order data (`follow`), never with file
 //! size.
 
+pub mod analyses;
 pub mod conv;
 pub mod expert;
 pub mod follow;

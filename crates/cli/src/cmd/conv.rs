@@ -1,10 +1,9 @@
 //! `keepsight conv`: tshark's `-z conv,tcp` table with the columns tshark lacks (how each
 //! conversation ended, longest idle gap, heartbeat period). The table is built by
-//! `keepsight_report::conv`; this module reads the capture and prints.
+//! `keepsight_report::conv::ConvPass`; this module reads the capture and prints.
 
-use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
-use keepsight_report::conv::{render_text, Conversations, StartColumn};
+use keepsight_report::conv::{render_text, ConvPass, StartColumn};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,30 +51,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(e) => e,
         Err(code) => return Ok(code),
     };
-    let mut convs = Conversations::new();
-    // The heartbeat column needs the whole conversation, so the diagnosis sees every frame.
-    let mut diag = (!args.tshark).then(|| Diagnoser::new(Options::default()));
+    let mut conv = ConvPass::new(!args.tshark);
     let end = super::pass(engine.as_deref_mut(), None, |frame| {
-        if let Some(d) = diag.as_mut() {
-            if let Some(seg) = frame.segment() {
-                d.on_segment(&seg);
-            }
-        }
-        match &filter {
-            Some(f) if !f.matches(frame) => convs.on_origin(frame),
-            _ => convs.on_frame(frame),
-        }
+        conv.on_frame(frame, filter.as_ref().is_none_or(|f| f.matches(frame)));
     });
-    if let Some(d) = diag {
-        let report = d.finish(end.last_ns);
-        convs.set_heartbeats(
-            report
-                .streams
-                .iter()
-                .filter_map(|s| Some((s.stream, s.heartbeat.as_ref()?.period_s))),
-        );
-    }
-    let rows = convs.finish();
+    let rows = conv.finish(end.last_ns);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if args.json {

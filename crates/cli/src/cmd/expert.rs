@@ -1,11 +1,9 @@
 //! `keepsight expert`: tshark's `-z expert` table for the frame, Ethernet, UDP, TCP and HTTP items, then keepsight's own
-//! diagnosis findings as their own group. Counting and layout are `keepsight_report::expert`'s.
+//! diagnosis findings as their own group. The pass, counting and layout are
+//! `keepsight_report::expert`'s; this module reads the capture and prints.
 
-use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_filter::Filter;
-use keepsight_report::expert::{
-    finding_severity, render_findings, render_text, ExpertTable, HttpChats, Severity,
-};
+use keepsight_report::expert::{ExpertPass, Severity};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,78 +52,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(e) => e,
         Err(code) => return Ok(code),
     };
-    let mut table = ExpertTable::new();
-    // Findings are about whole connections, so the diagnosis sees every frame, filter or not.
-    let mut diag = (!args.tshark).then(|| Diagnoser::new(Options::default()));
-    // HTTP chat items belong to the frame a message ends in, known once the message is over;
-    // `displayed` remembers which frames the filter let through until then (one bit a frame).
-    // Finished messages are drained from the analyzer as the pass goes and only their texts'
-    // counts kept, so memory follows distinct texts and live connections, not messages.
-    let mut http = keepsight_http::Analyzer::new(keepsight_http::Options {
-        keep_all_messages: true,
-    });
-    let mut chats = HttpChats::new();
-    let mut displayed: Option<Vec<u64>> = filter.is_some().then(Vec::new);
-    let shown = |displayed: &Option<Vec<u64>>, n: u32| {
-        displayed.as_ref().is_none_or(|bits| {
-            bits.get((n / 64) as usize)
-                .is_some_and(|w| w & (1 << (n % 64)) != 0)
-        })
-    };
-    let mut frames = 0u32;
+    let mut expert = ExpertPass::new(!args.tshark, filter.is_some());
     let end = super::pass(engine.as_deref_mut(), None, |frame| {
-        if let Some(seg) = frame.segment() {
-            if let Some(d) = diag.as_mut() {
-                d.on_segment(&seg);
-            }
-            http.segment(&seg);
-        }
-        if !matches!(&filter, Some(f) if !f.matches(frame)) {
-            table.on_frame(frame);
-            if let Some(bits) = displayed.as_mut() {
-                let (word, bit) = ((frame.number / 64) as usize, frame.number % 64);
-                if bits.len() <= word {
-                    bits.resize(word + 1, 0);
-                }
-                bits[word] |= 1 << bit;
-            }
-        }
-        frames += 1;
-        // Every 8,192 frames: a walk over the live connections, rare enough to cost nothing.
-        if frames.is_multiple_of(8192) {
-            http.drain_messages(&mut |m| {
-                if shown(&displayed, m.frame) {
-                    chats.add(m);
-                }
-            });
-        }
+        expert.on_frame(frame, filter.as_ref().is_none_or(|f| f.matches(frame)));
     });
-    let report = http.finish();
-    for m in report.connections.iter().flat_map(|c| &c.messages) {
-        if shown(&displayed, m.frame) {
-            chats.add(m);
-        }
-    }
-    chats.into_table(&mut table);
-    table.order_by_first_frame();
+    let expert = expert.finish(end.last_ns);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let findings = diag.map(|d| d.finish(end.last_ns).findings);
     if args.json {
-        let rows: Vec<_> = table.rows().iter().filter(|r| r.severity >= min).collect();
-        let shown: Vec<_> = findings
-            .iter()
-            .flatten()
-            .filter(|f| finding_severity(f) >= min)
-            .collect();
-        let doc = serde_json::json!({ "expert": rows, "findings": shown });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
+        serde_json::to_writer_pretty(&mut out, &expert.to_json(min))?;
         writeln!(out)?;
     } else {
-        out.write_all(render_text(table.rows(), min).as_bytes())?;
-        if let Some(f) = &findings {
-            out.write_all(render_findings(f, min).as_bytes())?;
-        }
+        out.write_all(expert.render_text(min).as_bytes())?;
     }
     out.flush()?;
     Ok(end.exit(path, "counted"))

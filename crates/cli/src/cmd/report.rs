@@ -1,12 +1,13 @@
 //! `keepsight report`: the diagnosis of a capture as one self-contained HTML page (summary and
 //! findings first, then per-stream timelines, heartbeat interval charts, HTTP connections and
-//! the conversation table). One streaming pass feeds the same analyses as `diagnose` (plus the
-//! conversation table and the timeline sketches); the page is built by `keepsight_report::html`.
+//! the conversation table). One streaming pass feeds `keepsight_report::html::ReportPass`, which
+//! runs the same analyses as `diagnose` (plus the conversation table and the timeline sketches)
+//! and builds the page; this module handles the command line and the output file.
 
-use super::diagnose::{options_or_exit, Analyses, Analysis};
+use super::diagnose::{options_or_exit, Analysis};
 use super::EXIT_FAILURE;
 use anyhow::Context;
-use keepsight_report::html::{self, Limits, Timelines};
+use keepsight_report::html::{PassInfo, ReportPass};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,7 +45,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(o) => o,
         Err(code) => return Ok(code),
     };
-    let middleboxes = opts.middleboxes.clone();
     let path = &args.file;
     let mut engine = match super::open_capture(path) {
         Ok(e) => e,
@@ -64,49 +64,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let progress = progress_bar(engine.reader().len_hint(), &args.output);
-    let mut analyses = Analyses::new(opts);
-    let mut conv = keepsight_report::conv::Conversations::new();
-    // Retired streams kept for drawing: many more than are drawn, so that the streams the
-    // findings name (known only at the end) are still there; a few KiB each.
-    let mut timelines = Timelines::new(args.max_streams as usize * 32);
+    let mut pass = ReportPass::new(opts, args.max_streams as usize);
     let end = super::pass(Some(&mut engine), progress.as_ref(), |frame| {
-        conv.on_frame(frame);
-        if let Some(segment) = analyses.on_frame(frame) {
-            timelines.on_segment(&segment);
-        }
+        pass.on_frame(frame);
     });
-    let (diagnosis, http) = analyses.finish(end.last_ns);
-    conv.set_heartbeats(
-        diagnosis
-            .streams
-            .iter()
-            .filter_map(|s| Some((s.stream, s.heartbeat.as_ref()?.period_s))),
-    );
-    let rows = conv.finish();
-    let (tracks, tracks_dropped) = timelines.finish();
     let file = path.display().to_string();
-    let damage_text = end.damage.as_ref().map(|e| e.to_string());
-    let page = html::render(&html::Input {
+    let page = pass.finish(PassInfo {
         file: &file,
         first_ns: end.first_ns,
-        diagnosis: &diagnosis,
-        http: &http,
-        conversations: &rows,
-        tracks: &tracks,
-        tracks_dropped,
-        middleboxes: &middleboxes,
-        damage: damage_text,
-        limits: Limits {
-            streams: args.max_streams as usize,
-            ..Limits::default()
-        },
+        last_ns: end.last_ns,
+        damage: end.damage.as_ref().map(|e| e.to_string()),
     });
     let written = match out_file.as_mut() {
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(page.as_bytes()).and_then(|_| out.flush())
+            out.write_all(page.html.as_bytes())
+                .and_then(|_| out.flush())
         }
-        Some(f) => f.write_all(page.as_bytes()).and_then(|_| f.flush()),
+        Some(f) => f.write_all(page.html.as_bytes()).and_then(|_| f.flush()),
     };
     if let Err(e) = written.with_context(|| format!("{}", args.output.display())) {
         eprintln!("keepsight: {e:#}");
@@ -116,9 +91,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!(
             "keepsight: wrote {} ({} bytes): {} findings, {} streams drawn",
             args.output.display(),
-            page.len(),
-            diagnosis.findings.len(),
-            tracks.len().min(args.max_streams as usize)
+            page.html.len(),
+            page.findings,
+            page.streams_drawn
         );
     }
     Ok(end.exit(path, "analysed"))

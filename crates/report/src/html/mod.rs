@@ -20,6 +20,8 @@
 
 pub mod collect;
 mod page;
+mod pass;
 
 pub use collect::{Timelines, Track};
 pub use page::{render, Input, Limits};
+pub use pass::{Page, PassInfo, ReportPass};

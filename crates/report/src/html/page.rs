@@ -2,9 +2,10 @@
 
 use super::collect::{EventKind, Track};
 use crate::conv::{Ending, Row};
+use keepsight_diagnose::finding::DeadlineCause;
 use keepsight_diagnose::middlebox::Middlebox;
 use keepsight_diagnose::report::StreamReport;
-use keepsight_diagnose::{Kind, Report, Severity};
+use keepsight_diagnose::{Details, Kind, Report, Severity};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -97,7 +98,7 @@ pub fn render(inp: &Input<'_>) -> String {
             Some(g)
                 if {
                     let f0 = &d.findings[g[0]];
-                    (f0.severity, f0.kind) == (f.severity, f.kind)
+                    (f0.severity, f0.kind()) == (f.severity, f.kind())
                 } =>
             {
                 g.push(i)
@@ -110,13 +111,7 @@ pub fn render(inp: &Input<'_>) -> String {
     // the rest.
     let mut order: Vec<u32> = Vec::new();
     let mut seen = HashSet::new();
-    let streams_of = |f: &keepsight_diagnose::Finding| {
-        let mut v: Vec<u32> = f.stream.into_iter().collect();
-        if let Some(Value::Array(a)) = f.data.get("streams") {
-            v.extend(a.iter().filter_map(|x| x.as_u64()).map(|x| x as u32));
-        }
-        v
-    };
+    let streams_of = |f: &keepsight_diagnose::Finding| f.streams().collect::<Vec<u32>>();
     let mut cursors = vec![0usize; groups.len()];
     while order.len() < lim.streams {
         let mut progressed = false;
@@ -196,7 +191,7 @@ pub fn render(inp: &Input<'_>) -> String {
             json!({
                 "id": i,
                 "severity": sev_name(f.severity),
-                "kind": f.kind.as_str(),
+                "kind": f.kind().as_str(),
                 "stream": f.stream,
                 "frames": f.frames,
                 "t": rel(f.ts_ns),
@@ -313,7 +308,7 @@ fn summary(h: &mut String, inp: &Input<'_>, rel: &dyn Fn(i64) -> f64, drawn: &Ha
             let worst = d
                 .findings
                 .iter()
-                .find(|f| f.stream == Some(s.stream) && f.kind != Kind::LogMatch);
+                .find(|f| f.stream == Some(s.stream) && f.kind() != Kind::LogMatch);
             (s, worst)
         })
         .collect();
@@ -344,7 +339,7 @@ fn summary(h: &mut String, inp: &Input<'_>, rel: &dyn Fn(i64) -> f64, drawn: &Ha
                     format!(
                         "<span class=\"sev {}\">{}</span> {}",
                         sev_name(f.severity),
-                        f.kind.as_str(),
+                        f.kind().as_str(),
                         esc(first_sentence(&f.message))
                     )
                 })
@@ -404,7 +399,7 @@ fn findings(
     for (g, idx) in groups.iter().zip(listed) {
         let f0 = &d.findings[g[0]];
         let sev = sev_name(f0.severity);
-        let kind = f0.kind.as_str();
+        let kind = f0.kind().as_str();
         let _ = write!(
             h,
             "<div class=\"group\"><h3><span class=\"sev {sev}\">{sev}</span> {kind} × {}</h3><ol class=\"findings\">",
@@ -472,7 +467,7 @@ fn finding_item(h: &mut String, inp: &Input<'_>, i: usize, drawn: &HashSet<u32>)
         h,
         "<li id=\"f-{i}\" class=\"finding {sev}\"><span class=\"sev {sev}\">{sev}</span> \
          <b>{}</b>{stream} at {}{evidence}<div class=\"msg\">{}</div>",
-        f.kind.as_str(),
+        f.kind().as_str(),
         esc(&f.time),
         esc(&f.message)
     );
@@ -547,27 +542,24 @@ fn stream_detail(
     let mut state_loss: Vec<u32> = Vec::new();
     let mut logs = Vec::new();
     for (i, f) in d.findings.iter().enumerate() {
-        let on_stream = f.stream == Some(t.stream)
-            || matches!(f.data.get("streams"), Some(Value::Array(v)) if v.iter().any(|x| x.as_u64() == Some(u64::from(t.stream))));
+        let on_stream = f.streams().any(|s| s == t.stream);
         if !on_stream {
             continue;
         }
         if shown.contains(&i) {
             finding_ids.push(i);
         }
-        match f.kind {
-            Kind::LateHeartbeat => late.extend(f.frames.get(1)),
-            Kind::ResetAfterHeartbeatDeadline
-                if f.data.get("cause").and_then(|c| c.as_str()) == Some("late_probe") =>
-            {
+        match &f.details {
+            Details::LateHeartbeat(_) => late.extend(f.frames.get(1)),
+            Details::ResetAfterHeartbeatDeadline(d) if d.cause == DeadlineCause::LateProbe => {
                 late.extend(f.frames.get(1))
             }
-            Kind::MissedHeartbeat => missed.extend(f.frames.last()),
-            Kind::MiddleboxStateLoss => state_loss.extend(f.frames.first()),
-            Kind::LogMatch => logs.push(json!({
+            Details::MissedHeartbeat(_) => missed.extend(f.frames.last()),
+            Details::MiddleboxStateLoss(_) => state_loss.extend(f.frames.first()),
+            Details::LogMatch(m) => logs.push(json!({
                 "t": rel(f.ts_ns),
-                "line": f.data.get("line"),
-                "text": f.data.get("log_text"),
+                "line": m.line,
+                "text": m.log_text,
                 "finding": i,
             })),
             _ => {}

@@ -1,0 +1,536 @@
+//! Findings: what the diagnosis tells, each kind with its own typed details.
+//!
+//! A finding's JSON is its fixed fields (`severity`, `kind`, `stream`, `frames`, `time`,
+//! `message`) followed by its kind's details. Schema 1 wrote the details from a sorted map, so
+//! each details struct declares its fields in alphabetical order (a test below holds every kind
+//! to it): the typed findings print exactly what the untyped ones did.
+
+use crate::civil::fmt_utc;
+use keepsight_http::FindingKind as HttpKind;
+use serde::{Serialize, Serializer};
+
+/// How bad a finding is. Ordered: `Critical` first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// What a finding is about; the JSON `kind`. The order of the variants is the order findings
+/// of one severity are listed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    ResetAfterHeartbeatDeadline,
+    LateHeartbeat,
+    MissedHeartbeat,
+    SlowHeartbeatReply,
+    UnansweredHeartbeat,
+    RetransmittedHeartbeat,
+    ConnectionReset,
+    IdleBeyondMiddleboxTimeout,
+    MiddleboxStateLoss,
+    InjectedReset,
+    KeepaliveUnanswered,
+    LogMatch,
+    /// HTTP/1.x findings, made by keepsight-http (see [`crate::http`]).
+    Http(HttpKind),
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ResetAfterHeartbeatDeadline => "reset_after_heartbeat_deadline",
+            Kind::LateHeartbeat => "late_heartbeat",
+            Kind::MissedHeartbeat => "missed_heartbeat",
+            Kind::SlowHeartbeatReply => "slow_heartbeat_reply",
+            Kind::UnansweredHeartbeat => "unanswered_heartbeat",
+            Kind::RetransmittedHeartbeat => "retransmitted_heartbeat",
+            Kind::ConnectionReset => "connection_reset",
+            Kind::IdleBeyondMiddleboxTimeout => "idle_beyond_middlebox_timeout",
+            Kind::MiddleboxStateLoss => "middlebox_state_loss",
+            Kind::InjectedReset => "injected_reset",
+            Kind::KeepaliveUnanswered => "keepalive_unanswered",
+            Kind::LogMatch => "log_match",
+            Kind::Http(h) => h.name(),
+        }
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Why a connection was reset right after a heartbeat probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineCause {
+    /// The probe went out later than the period allows.
+    LateProbe,
+    /// The probe got no reply before the reset.
+    Unanswered,
+    /// The reply came after `--timeout`.
+    SlowReply,
+}
+
+/// `reset_after_heartbeat_deadline`: the reset that followed the last probe, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadlineReset {
+    /// `client` or `server`: who sent the RST.
+    pub by: &'static str,
+    pub cause: DeadlineCause,
+    pub expected_period_s: f64,
+    /// Spacing of the late probe from the one before (late probes only).
+    pub gap_s: Option<f64>,
+    pub late_by_s: Option<f64>,
+    pub reply_latency_ms: Option<f64>,
+    pub reset_after_reply_ms: Option<f64>,
+}
+
+/// `late_heartbeat`: a probe sent later than the period allows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LateBeat {
+    pub expected_period_s: f64,
+    pub gap_s: f64,
+    pub late_by_s: f64,
+}
+
+/// `missed_heartbeat`: whole beats missing between two probes, or the beats stopped.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissedBeats {
+    pub expected_period_s: f64,
+    pub gap_s: f64,
+    pub missed: i64,
+    /// The beats stopped before the connection ended (absent from the JSON when not).
+    #[serde(skip_serializing_if = "is_false")]
+    pub stopped: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+/// `slow_heartbeat_reply`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlowReply {
+    pub latency_ms: f64,
+    /// `--timeout`, when given.
+    pub timeout_ms: Option<f64>,
+}
+
+/// `unanswered_heartbeat`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnansweredProbe {
+    /// The receiver's TCP acknowledged the probe (the application did not answer).
+    pub acked: bool,
+    pub waited_s: f64,
+}
+
+/// `retransmitted_heartbeat`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetransmittedProbe {
+    pub delay_s: f64,
+    /// tshark labels the retransmission `[TCP Keep-Alive]`.
+    pub tshark_keep_alive: bool,
+}
+
+/// `connection_reset`: any RST, with what is known of its context.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reset {
+    pub after_last_data_s: Option<f64>,
+    pub by: &'static str,
+    /// The resetter had already sent its FIN when the peer sent more data.
+    pub close_race: bool,
+    /// The RST answered the peer's packet on a connection the resetter no longer knew.
+    pub half_open: bool,
+}
+
+/// `idle_beyond_middlebox_timeout`: one stream that did not survive its idle gap, or the
+/// streams that stayed idle longer than one middlebox's timeout, tallied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdleBeyond {
+    Stream(IdleStream),
+    Tally(IdleTally),
+}
+
+impl Serialize for IdleBeyond {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            IdleBeyond::Stream(d) => d.serialize(s),
+            IdleBeyond::Tally(d) => d.serialize(s),
+        }
+    }
+}
+
+/// One stream idle beyond middlebox timeouts, which then died.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdleStream {
+    /// The idle timeouts (seconds) the gap exceeded.
+    pub exceeded: Vec<u32>,
+    pub idle_s: f64,
+}
+
+/// The streams idle longer than one middlebox's timeout (they were not harmed here).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdleTally {
+    /// The first ten such streams.
+    pub example_streams: Vec<u32>,
+    /// The longest of the idle gaps.
+    pub idle_s: f64,
+    pub middlebox: &'static str,
+    pub streams_count: u64,
+    pub timeout_s: u32,
+}
+
+/// `middlebox_state_loss`: idle, then data nobody acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateLoss {
+    /// Who reset the connection afterwards, if anyone.
+    pub ended_by: Option<&'static str>,
+    pub idle_s: f64,
+    pub retransmissions: u32,
+    pub sender: &'static str,
+}
+
+/// `injected_reset`: an RST with a TTL its claimed sender never used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ForgedReset {
+    pub by: &'static str,
+    pub ttl: u8,
+    pub usual_ttl_max: u8,
+    pub usual_ttl_min: u8,
+}
+
+/// `keepalive_unanswered`: TCP keep-alive probes nobody answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeepaliveUnanswered {
+    pub idle_s: Option<f64>,
+    pub interval_s: Option<f64>,
+    pub sender: &'static str,
+    pub unanswered: u32,
+}
+
+/// `log_match`: an application log line and the capture events it lines up with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogMatch {
+    pub clock_offset_s: f64,
+    pub line: u32,
+    pub log_text: String,
+    /// The kinds of the matched findings, in the order of `streams`' events.
+    pub matched_kinds: Vec<Kind>,
+    pub streams: Vec<u32>,
+}
+
+/// A finding's kind with its kind-specific numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Details {
+    ResetAfterHeartbeatDeadline(DeadlineReset),
+    LateHeartbeat(LateBeat),
+    MissedHeartbeat(MissedBeats),
+    SlowHeartbeatReply(SlowReply),
+    UnansweredHeartbeat(UnansweredProbe),
+    RetransmittedHeartbeat(RetransmittedProbe),
+    ConnectionReset(Reset),
+    IdleBeyondMiddleboxTimeout(IdleBeyond),
+    MiddleboxStateLoss(StateLoss),
+    InjectedReset(ForgedReset),
+    KeepaliveUnanswered(KeepaliveUnanswered),
+    LogMatch(LogMatch),
+    /// HTTP findings carry no numbers beyond their frame.
+    Http(HttpKind),
+}
+
+impl Details {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Details::ResetAfterHeartbeatDeadline(_) => Kind::ResetAfterHeartbeatDeadline,
+            Details::LateHeartbeat(_) => Kind::LateHeartbeat,
+            Details::MissedHeartbeat(_) => Kind::MissedHeartbeat,
+            Details::SlowHeartbeatReply(_) => Kind::SlowHeartbeatReply,
+            Details::UnansweredHeartbeat(_) => Kind::UnansweredHeartbeat,
+            Details::RetransmittedHeartbeat(_) => Kind::RetransmittedHeartbeat,
+            Details::ConnectionReset(_) => Kind::ConnectionReset,
+            Details::IdleBeyondMiddleboxTimeout(_) => Kind::IdleBeyondMiddleboxTimeout,
+            Details::MiddleboxStateLoss(_) => Kind::MiddleboxStateLoss,
+            Details::InjectedReset(_) => Kind::InjectedReset,
+            Details::KeepaliveUnanswered(_) => Kind::KeepaliveUnanswered,
+            Details::LogMatch(_) => Kind::LogMatch,
+            Details::Http(h) => Kind::Http(*h),
+        }
+    }
+}
+
+/// The details' fields, flattened into the finding's JSON object.
+impl Serialize for Details {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        match self {
+            Details::ResetAfterHeartbeatDeadline(d) => d.serialize(s),
+            Details::LateHeartbeat(d) => d.serialize(s),
+            Details::MissedHeartbeat(d) => d.serialize(s),
+            Details::SlowHeartbeatReply(d) => d.serialize(s),
+            Details::UnansweredHeartbeat(d) => d.serialize(s),
+            Details::RetransmittedHeartbeat(d) => d.serialize(s),
+            Details::ConnectionReset(d) => d.serialize(s),
+            Details::IdleBeyondMiddleboxTimeout(d) => d.serialize(s),
+            Details::MiddleboxStateLoss(d) => d.serialize(s),
+            Details::InjectedReset(d) => d.serialize(s),
+            Details::KeepaliveUnanswered(d) => d.serialize(s),
+            Details::LogMatch(d) => d.serialize(s),
+            Details::Http(_) => s.serialize_struct("Http", 0)?.end(),
+        }
+    }
+}
+
+/// One thing worth telling, with the frames that show it.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub severity: Severity,
+    /// `tcp.stream`; absent for findings about no single stream.
+    pub stream: Option<u32>,
+    /// Evidence, in the order the message cites them.
+    pub frames: Vec<u32>,
+    /// When it happened (UTC, RFC 3339).
+    pub time: String,
+    pub ts_ns: i64,
+    /// When the application on either end may have noticed it (e.g. a connection lost in a
+    /// middlebox is noticed when TCP gives up, after the retransmissions): for log matching.
+    pub noticed_ns: Option<(i64, i64)>,
+    /// What happened and what to check next, in words.
+    pub message: String,
+    /// The kind and its numbers.
+    pub details: Details,
+}
+
+impl Finding {
+    pub fn new(
+        severity: Severity,
+        stream: Option<u32>,
+        frames: Vec<u32>,
+        ts_ns: i64,
+        message: String,
+        details: Details,
+    ) -> Self {
+        Finding {
+            severity,
+            stream,
+            frames,
+            time: fmt_utc(ts_ns),
+            ts_ns,
+            noticed_ns: None,
+            message,
+            details,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.details.kind()
+    }
+
+    /// Every stream the finding is about: its own, and for a log line those of all the events
+    /// it matched (its own first, maybe repeated).
+    pub fn streams(&self) -> impl Iterator<Item = u32> + '_ {
+        let matched: &[u32] = match &self.details {
+            Details::LogMatch(m) => &m.streams,
+            _ => &[],
+        };
+        self.stream.into_iter().chain(matched.iter().copied())
+    }
+}
+
+impl Serialize for Finding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            severity: Severity,
+            kind: Kind,
+            stream: Option<u32>,
+            frames: &'a [u32],
+            time: &'a str,
+            message: &'a str,
+            #[serde(flatten)]
+            details: &'a Details,
+        }
+        Json {
+            severity: self.severity,
+            kind: self.kind(),
+            stream: self.stream,
+            frames: &self.frames,
+            time: &self.time,
+            message: &self.message,
+            details: &self.details,
+        }
+        .serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of every details shape, with every optional field both set and unset.
+    fn every_shape() -> Vec<Details> {
+        let deadline = DeadlineReset {
+            by: "client",
+            cause: DeadlineCause::LateProbe,
+            expected_period_s: 45.0,
+            gap_s: Some(58.0),
+            late_by_s: Some(13.0),
+            reply_latency_ms: Some(0.37),
+            reset_after_reply_ms: Some(0.2),
+        };
+        let missed = MissedBeats {
+            expected_period_s: 10.0,
+            gap_s: 20.0,
+            missed: 1,
+            stopped: false,
+        };
+        vec![
+            Details::ResetAfterHeartbeatDeadline(deadline.clone()),
+            Details::ResetAfterHeartbeatDeadline(DeadlineReset {
+                cause: DeadlineCause::Unanswered,
+                gap_s: None,
+                late_by_s: None,
+                reply_latency_ms: None,
+                reset_after_reply_ms: None,
+                ..deadline
+            }),
+            Details::LateHeartbeat(LateBeat {
+                expected_period_s: 45.0,
+                gap_s: 58.0,
+                late_by_s: 13.0,
+            }),
+            Details::MissedHeartbeat(missed.clone()),
+            Details::MissedHeartbeat(MissedBeats {
+                stopped: true,
+                ..missed
+            }),
+            Details::SlowHeartbeatReply(SlowReply {
+                latency_ms: 1500.0,
+                timeout_ms: Some(1000.0),
+            }),
+            Details::UnansweredHeartbeat(UnansweredProbe {
+                acked: true,
+                waited_s: 2.5,
+            }),
+            Details::RetransmittedHeartbeat(RetransmittedProbe {
+                delay_s: 0.2,
+                tshark_keep_alive: true,
+            }),
+            Details::ConnectionReset(Reset {
+                after_last_data_s: Some(1.0),
+                by: "server",
+                close_race: false,
+                half_open: true,
+            }),
+            Details::IdleBeyondMiddleboxTimeout(IdleBeyond::Stream(IdleStream {
+                exceeded: vec![60, 240],
+                idle_s: 400.0,
+            })),
+            Details::IdleBeyondMiddleboxTimeout(IdleBeyond::Tally(IdleTally {
+                example_streams: vec![1, 2],
+                idle_s: 400.0,
+                middlebox: "aws-nlb",
+                streams_count: 2,
+                timeout_s: 350,
+            })),
+            Details::MiddleboxStateLoss(StateLoss {
+                ended_by: Some("server"),
+                idle_s: 400.0,
+                retransmissions: 3,
+                sender: "client",
+            }),
+            Details::InjectedReset(ForgedReset {
+                by: "server",
+                ttl: 57,
+                usual_ttl_max: 64,
+                usual_ttl_min: 63,
+            }),
+            Details::KeepaliveUnanswered(KeepaliveUnanswered {
+                idle_s: Some(7200.0),
+                interval_s: None,
+                sender: "client",
+                unanswered: 9,
+            }),
+            Details::LogMatch(LogMatch {
+                clock_offset_s: -2.0,
+                line: 3,
+                log_text: "error".into(),
+                matched_kinds: vec![Kind::ConnectionReset, Kind::Http(HttpKind::HttpReuseRace)],
+                streams: vec![4],
+            }),
+            Details::Http(HttpKind::HttpIdleClose),
+        ]
+    }
+
+    /// How schema 1 wrote a finding: the fixed fields, then the details from a sorted map.
+    #[derive(Serialize)]
+    struct Schema1<'a> {
+        severity: Severity,
+        kind: Kind,
+        stream: Option<u32>,
+        frames: &'a [u32],
+        time: &'a str,
+        message: &'a str,
+        #[serde(flatten)]
+        data: serde_json::Map<String, serde_json::Value>,
+    }
+
+    #[test]
+    fn findings_print_as_schema_1_did() {
+        for d in every_shape() {
+            let f = Finding::new(Severity::Info, Some(1), vec![2], 0, "m".into(), d);
+            let serde_json::Value::Object(data) = serde_json::to_value(&f.details).unwrap() else {
+                panic!("details of {} are not an object", f.kind().as_str());
+            };
+            let old = Schema1 {
+                severity: f.severity,
+                kind: f.kind(),
+                stream: f.stream,
+                frames: &f.frames,
+                time: &f.time,
+                message: &f.message,
+                data,
+            };
+            assert_eq!(
+                serde_json::to_string_pretty(&f).unwrap(),
+                serde_json::to_string_pretty(&old).unwrap(),
+                "{}",
+                f.kind().as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn kinds_serialize_as_documented() {
+        let v = serde_json::to_value(Kind::ResetAfterHeartbeatDeadline).unwrap();
+        assert_eq!(v, "reset_after_heartbeat_deadline");
+        for d in every_shape() {
+            let k = d.kind();
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(
+            Kind::Http(HttpKind::HttpTeAndLength).as_str(),
+            "http_te_and_length"
+        );
+        assert!(Severity::Critical < Severity::Info);
+        // HTTP findings come after diagnose's own within a severity, in keepsight-http's order.
+        assert!(Kind::LogMatch < Kind::Http(HttpKind::HttpBodyShorterThanLength));
+        assert!(Kind::Http(HttpKind::HttpIdleClose) < Kind::Http(HttpKind::HttpRequestLimitClose));
+    }
+}

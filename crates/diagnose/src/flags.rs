@@ -1,0 +1,281 @@
+//! Command-line flags to options: `keepsight diagnose` and `keepsight report` share the
+//! analysis flags, and any other front end reads them the same way through these
+//! constructors. Errors are typed; their text names the flag and the value.
+
+use crate::log::LogOptions;
+use crate::middlebox::Middlebox;
+use crate::options::{parse_duration, parse_hex, Options};
+use std::fmt;
+
+/// The analysis flags as given (`--period 45s`, `--middlebox NAME=SECONDS`...), unparsed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flags<'a> {
+    pub period: Option<&'a str>,
+    pub timeout: Option<&'a str>,
+    pub probe: Option<&'a str>,
+    pub reply: Option<&'a str>,
+    /// Extra middleboxes, `NAME=SECONDS` each.
+    pub middleboxes: &'a [String],
+    /// Compare idle gaps only against `middleboxes`, not the built-in table.
+    pub no_default_middleboxes: bool,
+}
+
+/// A flag value that does not parse; the message names the flag and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionError {
+    Duration {
+        flag: &'static str,
+        value: String,
+    },
+    Hex {
+        flag: &'static str,
+        value: String,
+    },
+    /// `--middlebox` without `=`.
+    MiddleboxForm(String),
+    /// `--middlebox NAME=SECONDS` whose seconds are not a count.
+    MiddleboxSeconds {
+        value: String,
+        why: String,
+    },
+    /// `--log-tz` that is not UTC, +HH:MM or -HH:MM.
+    TzForm(String),
+    TzHours {
+        value: String,
+        why: String,
+    },
+    TzMinutes {
+        value: String,
+        why: String,
+    },
+    TzRange(String),
+    /// `--log-date` that is not YYYY-MM-DD.
+    Date(String),
+}
+
+impl fmt::Display for OptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptionError::Duration { flag, value } => write!(
+                f,
+                "--{flag} {value}: expected a duration such as 45s or 500ms"
+            ),
+            OptionError::Hex { flag, value } => {
+                write!(f, "--{flag} {value}: expected hex bytes such as 01")
+            }
+            OptionError::MiddleboxForm(v) => write!(f, "--middlebox {v}: expected NAME=SECONDS"),
+            OptionError::MiddleboxSeconds { value, why } => {
+                write!(f, "--middlebox {value}: bad seconds: {why}")
+            }
+            OptionError::TzForm(v) => write!(f, "--log-tz {v}: expected UTC, +HH:MM or -HH:MM"),
+            OptionError::TzHours { value, why } => write!(f, "--log-tz {value}: bad hours: {why}"),
+            OptionError::TzMinutes { value, why } => {
+                write!(f, "--log-tz {value}: bad minutes: {why}")
+            }
+            OptionError::TzRange(v) => write!(f, "--log-tz {v}: out of range"),
+            OptionError::Date(v) => write!(f, "--log-date {v}: expected YYYY-MM-DD"),
+        }
+    }
+}
+
+impl std::error::Error for OptionError {}
+
+impl Options {
+    /// The options the flags ask for (the log, if any, is added by the caller).
+    pub fn from_flags(flags: &Flags<'_>) -> Result<Options, OptionError> {
+        let duration = |v: Option<&str>, flag: &'static str| {
+            v.map(|s| {
+                parse_duration(s).ok_or_else(|| OptionError::Duration {
+                    flag,
+                    value: s.to_string(),
+                })
+            })
+            .transpose()
+        };
+        let hex = |v: Option<&str>, flag: &'static str| {
+            v.map(|s| {
+                parse_hex(s).ok_or_else(|| OptionError::Hex {
+                    flag,
+                    value: s.to_string(),
+                })
+            })
+            .transpose()
+        };
+        let mut opts = Options {
+            period_ns: duration(flags.period, "period")?,
+            timeout_ns: duration(flags.timeout, "timeout")?,
+            probe: hex(flags.probe, "probe")?,
+            reply: hex(flags.reply, "reply")?,
+            ..Options::default()
+        };
+        if flags.no_default_middleboxes {
+            opts.middleboxes.clear();
+        }
+        for m in flags.middleboxes {
+            opts.middleboxes.push(Middlebox::from_flag(m)?);
+        }
+        opts.middleboxes.sort_by_key(|m| m.idle_timeout_s);
+        Ok(opts)
+    }
+}
+
+impl Middlebox {
+    /// A user's `--middlebox NAME=SECONDS`.
+    pub fn from_flag(flag: &str) -> Result<Middlebox, OptionError> {
+        let (name, secs) = flag
+            .rsplit_once('=')
+            .ok_or_else(|| OptionError::MiddleboxForm(flag.to_string()))?;
+        let idle_timeout_s = secs.trim().parse().map_err(|e: std::num::ParseIntError| {
+            OptionError::MiddleboxSeconds {
+                value: flag.to_string(),
+                why: e.to_string(),
+            }
+        })?;
+        // The table holds &'static str: a handful of user entries live for the whole run.
+        let name: &'static str = Box::leak(name.trim().to_string().into_boxed_str());
+        Ok(Middlebox {
+            name,
+            idle_timeout_s,
+            source: "--middlebox",
+        })
+    }
+}
+
+impl LogOptions {
+    /// From `--log-date YYYY-MM-DD` (optional) and `--log-tz` (`UTC`, `Z`, `+HH:MM`, `-HHMM`,
+    /// `+H`).
+    pub fn from_flags(date: Option<&str>, tz: &str) -> Result<LogOptions, OptionError> {
+        Ok(LogOptions {
+            date: date.map(parse_date).transpose()?,
+            tz_offset_s: parse_tz(tz)?,
+        })
+    }
+}
+
+fn parse_tz(s: &str) -> Result<i32, OptionError> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("utc") || t == "Z" || t == "z" {
+        return Ok(0);
+    }
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(OptionError::TzForm(s.to_string())),
+    };
+    let (h, m) = match rest.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if rest.len() == 4 => rest.split_at(2),
+        None => (rest, "0"),
+    };
+    let h: i32 = h
+        .parse()
+        .map_err(|e: std::num::ParseIntError| OptionError::TzHours {
+            value: s.to_string(),
+            why: e.to_string(),
+        })?;
+    let m: i32 = m
+        .parse()
+        .map_err(|e: std::num::ParseIntError| OptionError::TzMinutes {
+            value: s.to_string(),
+            why: e.to_string(),
+        })?;
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return Err(OptionError::TzRange(s.to_string()));
+    }
+    Ok(sign * (h * 3600 + m * 60))
+}
+
+fn parse_date(s: &str) -> Result<(i64, u32, u32), OptionError> {
+    let parts: Vec<&str> = s.split('-').collect();
+    if let [y, m, d] = parts[..] {
+        if let (Ok(y), Ok(m), Ok(d)) = (y.parse(), m.parse(), d.parse()) {
+            if (1..=12).contains(&m) && (1..=31).contains(&d) {
+                return Ok((y, m, d));
+            }
+        }
+    }
+    Err(OptionError::Date(s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::middlebox::DEFAULT_TABLE;
+
+    #[test]
+    fn log_zones_and_dates() {
+        let tz = |s| LogOptions::from_flags(None, s).map(|o| o.tz_offset_s);
+        assert_eq!(tz("UTC"), Ok(0));
+        assert_eq!(tz("z"), Ok(0));
+        assert_eq!(tz("+01:00"), Ok(3600));
+        assert_eq!(tz("-0530"), Ok(-(5 * 3600 + 30 * 60)));
+        assert_eq!(tz("+2"), Ok(7200));
+        assert_eq!(tz("CET"), Err(OptionError::TzForm("CET".into())));
+        assert_eq!(tz("+15:00"), Err(OptionError::TzRange("+15:00".into())));
+        assert_eq!(
+            tz("+ab:00").unwrap_err().to_string(),
+            "--log-tz +ab:00: bad hours: invalid digit found in string"
+        );
+        let date = |s| LogOptions::from_flags(Some(s), "UTC").map(|o| o.date);
+        assert_eq!(date("2024-03-01"), Ok(Some((2024, 3, 1))));
+        assert_eq!(
+            date("2024-13-01").unwrap_err().to_string(),
+            "--log-date 2024-13-01: expected YYYY-MM-DD"
+        );
+    }
+
+    #[test]
+    fn flags_become_options_or_name_what_is_wrong() {
+        let extra = vec!["corp NAT = 90".to_string()];
+        let o = Options::from_flags(&Flags {
+            period: Some("45s"),
+            probe: Some("01"),
+            middleboxes: &extra,
+            no_default_middleboxes: true,
+            ..Flags::default()
+        })
+        .unwrap();
+        assert_eq!(o.period_ns, Some(45_000_000_000));
+        assert_eq!(o.probe, Some(vec![1]));
+        assert_eq!(
+            o.middleboxes
+                .iter()
+                .map(|m| (m.name, m.idle_timeout_s))
+                .collect::<Vec<_>>(),
+            vec![("corp NAT", 90)]
+        );
+        let defaults = Options::from_flags(&Flags::default()).unwrap();
+        assert_eq!(defaults.middleboxes.len(), DEFAULT_TABLE.len());
+        let err = |f: Flags<'_>| Options::from_flags(&f).unwrap_err().to_string();
+        assert_eq!(
+            err(Flags {
+                timeout: Some("soon"),
+                ..Flags::default()
+            }),
+            "--timeout soon: expected a duration such as 45s or 500ms"
+        );
+        assert_eq!(
+            err(Flags {
+                reply: Some("zz"),
+                ..Flags::default()
+            }),
+            "--reply zz: expected hex bytes such as 01"
+        );
+        let bad = vec!["nat".to_string()];
+        assert_eq!(
+            err(Flags {
+                middleboxes: &bad,
+                ..Flags::default()
+            }),
+            "--middlebox nat: expected NAME=SECONDS"
+        );
+        let bad = vec!["nat=-1".to_string()];
+        assert_eq!(
+            err(Flags {
+                middleboxes: &bad,
+                ..Flags::default()
+            }),
+            "--middlebox nat=-1: bad seconds: invalid digit found in string"
+        );
+    }
+}

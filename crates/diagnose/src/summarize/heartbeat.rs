@@ -1,0 +1,419 @@
+//! The heartbeat's findings (the reset its deadline caused; late, missed, stopped, slow,
+//! unanswered and retransmitted beats) and its summary.
+
+use super::{close_ts, ms, s3, StreamCx};
+use crate::finding::{
+    DeadlineCause, DeadlineReset, Details, Finding, LateBeat, MissedBeats, RetransmittedProbe,
+    Severity, SlowReply, UnansweredProbe,
+};
+use crate::heartbeat::Chosen;
+use crate::report::{human, round, secs, Heartbeat, Latency};
+use crate::stream::{Candidate, Gap};
+
+/// The stream's heartbeat, and the words every message uses for it.
+struct Beats<'a> {
+    cx: &'a StreamCx<'a>,
+    h: &'a Chosen<'a>,
+    sender: &'static str,
+    receiver: &'static str,
+    /// "period ± tolerance".
+    expected: String,
+}
+
+/// Pushes the heartbeat's findings, in the order the report has always listed equal ones;
+/// sets `explained_reset` when the stream's reset followed a probe that explains it.
+pub(super) fn findings(
+    cx: &StreamCx<'_>,
+    h: &Chosen<'_>,
+    out: &mut Vec<Finding>,
+    explained_reset: &mut bool,
+) -> Heartbeat {
+    let b = Beats {
+        cx,
+        h,
+        sender: cx.role(h.dir),
+        receiver: cx.role(1 - h.dir),
+        expected: format!("{} ± {}", human(h.period), human(h.tol)),
+    };
+    let deadline_gap_frame = deadline_reset(&b, out, explained_reset);
+    late_and_missed(&b, deadline_gap_frame, out);
+    stopped(&b, out);
+    slow_replies(&b, out);
+    unanswered(&b, out);
+    retransmitted(&b, out);
+    summary(&b)
+}
+
+/// The probe right before a reset, and whether it explains the reset; the frame of the late
+/// probe it blames, if any.
+fn deadline_reset(
+    b: &Beats<'_>,
+    out: &mut Vec<Finding>,
+    explained_reset: &mut bool,
+) -> Option<u32> {
+    let s = b.cx.s;
+    let opts = b.cx.opts;
+    let sid = b.cx.sid();
+    let role = |d: usize| b.cx.role(d);
+    let h = b.h;
+    let c = b.h.cand;
+    let sender = b.sender;
+    let receiver = b.receiver;
+    let expected = &b.expected;
+    let mut deadline_gap_frame = None;
+    if let Some(r) = s.rst {
+        let l = c.last;
+        if r.ts >= l.ts && r.ts - l.ts <= h.period {
+            let late = c
+                .last_gap
+                .filter(|g| g.gap > h.period + h.tol && g.frame == l.frame);
+            let reply = c
+                .last_reply
+                .filter(|rp| rp.probe_frame == l.frame && rp.ts <= r.ts);
+            let rst_by = role(r.dir as usize);
+            let cause = if late.is_some() {
+                Some(DeadlineCause::LateProbe)
+            } else if reply.is_none() && r.ts - l.ts > 0 {
+                Some(DeadlineCause::Unanswered)
+            } else if reply
+                .is_some_and(|rp| opts.timeout_ns.is_some_and(|t| rp.ts - rp.probe_ts > t))
+            {
+                Some(DeadlineCause::SlowReply)
+            } else {
+                None
+            };
+            if let Some(cause) = cause {
+                *explained_reset = true;
+                let mut frames = Vec::new();
+                let mut text = String::new();
+                if let Some(g) = late {
+                    deadline_gap_frame = Some(g.frame);
+                    frames.extend([g.prev_frame, g.frame]);
+                    text.push_str(&format!(
+                        "probe sent {} after the previous (expected {expected}); ",
+                        human(g.gap)
+                    ));
+                } else {
+                    frames.push(l.frame);
+                    text.push_str(&format!("probe (frame {}) ", l.frame));
+                }
+                match reply {
+                    Some(rp) => {
+                        frames.push(rp.frame);
+                        text.push_str(&format!(
+                            "reply after {}; {rst_by} reset {} later",
+                            human(rp.ts - rp.probe_ts),
+                            human(r.ts - rp.ts)
+                        ));
+                    }
+                    None => text.push_str(&format!(
+                        "no reply; {rst_by} reset {} after the probe",
+                        human(r.ts - l.ts)
+                    )),
+                }
+                frames.push(r.frame);
+                let why = match (cause, rst_by == sender) {
+                    (DeadlineCause::LateProbe, true) => format!(
+                        " → the {sender} gave up because its own probe was late, although the {receiver} answered at once: check the {sender}'s scheduler (timer drift, GC or VM pauses, a blocked event loop, CPU starvation), not the network"
+                    ),
+                    (DeadlineCause::LateProbe, false) => format!(
+                        " → the {receiver} enforced its heartbeat deadline because the {sender}'s probe came late: check the {sender}'s scheduler, not the network"
+                    ),
+                    (DeadlineCause::Unanswered, _) => format!(
+                        " → the {sender}'s probe got no answer in time: check the {receiver} application (stalled, overloaded) and the path between them{}",
+                        c.pending_acked_hint(l.frame)
+                    ),
+                    (DeadlineCause::SlowReply, _) => format!(" → the {receiver} answered slower than the {sender}'s timeout: check the {receiver}'s load"),
+                };
+                text.push_str(&why);
+                out.push(Finding::new(
+                    Severity::Critical,
+                    sid,
+                    frames,
+                    r.ts,
+                    text,
+                    Details::ResetAfterHeartbeatDeadline(DeadlineReset {
+                        by: rst_by,
+                        cause,
+                        expected_period_s: s3(h.period),
+                        gap_s: late.map(|g| s3(g.gap)),
+                        late_by_s: late.map(|g| s3(g.gap - h.period)),
+                        reply_latency_ms: reply.map(|rp| ms(rp.ts - rp.probe_ts)),
+                        reset_after_reply_ms: reply.map(|rp| ms(r.ts - rp.ts)),
+                    }),
+                ));
+            }
+        }
+    }
+    deadline_gap_frame
+}
+
+/// Late beats, and gaps of whole missing beats (`deadline_gap_frame`: the late probe the
+/// deadline reset already blames, whose finding is an error).
+fn late_and_missed(b: &Beats<'_>, deadline_gap_frame: Option<u32>, out: &mut Vec<Finding>) {
+    let sid = b.cx.sid();
+    let h = b.h;
+    let c = b.h.cand;
+    let sender = b.sender;
+    let expected = &b.expected;
+    let mut seen: Vec<u32> = Vec::new();
+    let all: Vec<Gap> = c
+        .gaps
+        .items
+        .iter()
+        .chain(c.big_gaps.iter())
+        .copied()
+        .collect();
+    for g in all {
+        if g.gap <= h.period + h.tol || seen.contains(&g.frame) {
+            continue;
+        }
+        seen.push(g.frame);
+        let k = ((g.gap as f64) / (h.period as f64)).round() as i64;
+        let before_reset = deadline_gap_frame == Some(g.frame);
+        if k >= 2 && (g.gap - k * h.period).abs() <= h.tol {
+            out.push(Finding::new(
+                Severity::Warning,
+                sid,
+                vec![g.prev_frame, g.frame],
+                g.ts,
+                format!(
+                    "{} after the previous probe (expected {expected}): {} beat(s) missing from the {sender}; the connection survived it — check the {sender}'s scheduler, or losses before the capture point",
+                    human(g.gap),
+                    k - 1
+                ),
+                Details::MissedHeartbeat(MissedBeats {
+                    expected_period_s: s3(h.period),
+                    gap_s: s3(g.gap),
+                    missed: k - 1,
+                    stopped: false,
+                }),
+            ));
+        } else {
+            out.push(Finding::new(
+                if before_reset {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                sid,
+                vec![g.prev_frame, g.frame],
+                g.ts,
+                format!(
+                    "probe sent {} after the previous (expected {expected}): {} late{}",
+                    human(g.gap),
+                    human(g.gap - h.period),
+                    if before_reset {
+                        "; the connection was reset right after it"
+                    } else {
+                        ""
+                    }
+                ),
+                Details::LateHeartbeat(LateBeat {
+                    expected_period_s: s3(h.period),
+                    gap_s: s3(g.gap),
+                    late_by_s: s3(g.gap - h.period),
+                }),
+            ));
+        }
+    }
+}
+
+/// The beats stopped well before the connection ended.
+fn stopped(b: &Beats<'_>, out: &mut Vec<Finding>) {
+    let s = b.cx.s;
+    let sid = b.cx.sid();
+    let h = b.h;
+    let c = b.h.cand;
+    let sender = b.sender;
+    let end = close_ts(s).unwrap_or(s.last_ts);
+    let silent = end - c.last.ts;
+    if silent > 2 * h.period + h.tol {
+        let (close_txt, mut frames) = match close_ts(s) {
+            Some(_) => {
+                let f = s.rst.map(|r| r.frame).or_else(|| {
+                    s.dirs
+                        .iter()
+                        .filter_map(|d| d.fin)
+                        .min_by_key(|e| e.ts)
+                        .map(|e| e.frame)
+                });
+                (
+                    " before the connection was closed",
+                    f.into_iter().collect::<Vec<_>>(),
+                )
+            }
+            None => (" to the last packet of the stream", vec![s.last_frame]),
+        };
+        frames.insert(0, c.last.frame);
+        out.push(Finding::new(
+            Severity::Warning,
+            sid,
+            frames,
+            c.last.ts,
+            format!(
+                "the {sender}'s heartbeat stopped: no probe for {} after frame {} (expected every {}){close_txt} → the {sender} stopped beating on this connection (it may consider it dead already)",
+                human(silent),
+                c.last.frame,
+                human(h.period)
+            ),
+            Details::MissedHeartbeat(MissedBeats {
+                expected_period_s: s3(h.period),
+                gap_s: s3(silent),
+                missed: silent / h.period.max(1),
+                stopped: true,
+            }),
+        ));
+    }
+}
+
+/// Slow replies: beyond --timeout, or far beyond this stream's usual latency.
+fn slow_replies(b: &Beats<'_>, out: &mut Vec<Finding>) {
+    let opts = b.cx.opts;
+    let sid = b.cx.sid();
+    let c = b.h.cand;
+    let receiver = b.receiver;
+    let med = b.h.cand.latency.quantile(0.5);
+    let slow_after = opts.timeout_ns.unwrap_or_else(|| {
+        med.map(|m| (m.saturating_mul(50)).max(200_000_000))
+            .unwrap_or(i64::MAX)
+    });
+    for (lat, rp) in c.slowest.iter().filter(|(l, _)| *l > slow_after) {
+        out.push(Finding::new(
+            Severity::Warning,
+            sid,
+            vec![rp.probe_frame, rp.frame],
+            rp.ts,
+            format!(
+                "the {receiver} answered the probe after {} ({}; usual {}){}",
+                human(*lat),
+                match opts.timeout_ns {
+                    Some(t) => format!("timeout {}", human(t)),
+                    None => "no --timeout given".to_string(),
+                },
+                med.map(human).unwrap_or_default(),
+                match c.retrans.iter().find(|x| x.orig_frame == rp.probe_frame) {
+                    Some(x) => format!(
+                        " → the probe itself had to be retransmitted (frame {}): the path lost it, the {receiver} then answered at once",
+                        x.frame
+                    ),
+                    None => format!(" → check the {receiver}'s load or the path"),
+                }
+            ),
+            Details::SlowHeartbeatReply(SlowReply {
+                latency_ms: ms(*lat),
+                timeout_ms: opts.timeout_ns.map(ms),
+            }),
+        ));
+    }
+}
+
+/// Probes nobody answered, with whether the receiver's TCP acknowledged them.
+fn unanswered(b: &Beats<'_>, out: &mut Vec<Finding>) {
+    let sid = b.cx.sid();
+    let c = b.h.cand;
+    let sender = b.sender;
+    let receiver = b.receiver;
+    for u in &c.unanswered {
+        let mut frames = vec![u.frame];
+        if let Some((f, _)) = u.acked {
+            frames.push(f);
+        }
+        if let Some(f) = u.until_frame {
+            frames.push(f);
+        }
+        out.push(Finding::new(
+            Severity::Error,
+            sid,
+            frames,
+            u.ts,
+            format!(
+                "the {sender}'s probe got no answer for {}{} → {}",
+                human(u.until_ts - u.ts),
+                match u.until_frame {
+                    Some(f) => format!(" (until frame {f})"),
+                    None => " (to the end of the capture)".to_string(),
+                },
+                match u.acked {
+                    Some((f, t)) => format!(
+                        "the {receiver}'s TCP acknowledged it after {} (frame {f}), so the network delivered it: the {receiver} application did not answer",
+                        human(t - u.ts)
+                    ),
+                    None => format!("not even acknowledged by the {receiver}'s TCP: lost on the path or the {receiver} is gone"),
+                }
+            ),
+            Details::UnansweredHeartbeat(UnansweredProbe {
+                acked: u.acked.is_some(),
+                waited_s: s3(u.until_ts - u.ts),
+            }),
+        ));
+    }
+}
+
+/// Probes the sender had to retransmit.
+fn retransmitted(b: &Beats<'_>, out: &mut Vec<Finding>) {
+    let sid = b.cx.sid();
+    let c = b.h.cand;
+    let sender = b.sender;
+    for r in &c.retrans {
+        out.push(Finding::new(
+            Severity::Warning,
+            sid,
+            vec![r.orig_frame, r.frame],
+            r.ts,
+            format!(
+                "the {sender} retransmitted its {}-byte heartbeat probe {} after the original (frame {}){} → the probe or its ACK was lost; the heartbeat was delayed by that much",
+                c.sig.len,
+                human(r.ts - r.orig_ts),
+                r.orig_frame,
+                if r.tshark_keepalive { "; tshark labels it [TCP Keep-Alive], but it is a retransmitted heartbeat, not a kernel keep-alive" } else { "" }
+            ),
+            Details::RetransmittedHeartbeat(RetransmittedProbe {
+                delay_s: s3(r.ts - r.orig_ts),
+                tshark_keep_alive: r.tshark_keepalive,
+            }),
+        ));
+    }
+}
+
+/// The heartbeat as the stream's report shows it.
+fn summary(b: &Beats<'_>) -> Heartbeat {
+    let h = b.h;
+    let c = b.h.cand;
+    let sender = b.sender;
+    let reply_sig = b.h.cand.reply_sig();
+    let med = b.h.cand.latency.quantile(0.5);
+    Heartbeat {
+        sender,
+        probe_hex: c.sig.hex(),
+        probe_len: c.sig.len,
+        reply_hex: reply_sig.map(|r| r.hex()),
+        period_s: round(secs(h.period), 6),
+        jitter_s: round(secs(h.jitter), 6),
+        tolerance_s: round(secs(h.tol), 6),
+        reply_latency_ms: med.map(|m| Latency {
+            median: round(m as f64 / 1e6, 3),
+            p99: round(c.latency.quantile(0.99).unwrap_or(m) as f64 / 1e6, 3),
+            max: round(c.latency.max().unwrap_or(m) as f64 / 1e6, 3),
+        }),
+        beats: c.count,
+        replies: c.replies,
+        period_given: h.given,
+    }
+}
+
+impl Candidate {
+    fn pending_acked_hint(&self, frame: u32) -> String {
+        match self
+            .unanswered
+            .iter()
+            .find(|u| u.frame == frame)
+            .and_then(|u| u.acked)
+        {
+            Some((f, _)) => {
+                format!(" (its TCP ACK came back in frame {f}, so the network delivered the probe)")
+            }
+            None => String::new(),
+        }
+    }
+}

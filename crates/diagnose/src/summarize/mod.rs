@@ -1,0 +1,202 @@
+//! Turning one finished stream's state into its summary and findings: what ended it (here),
+//! its heartbeat ([`heartbeat`]), its TCP keep-alive ([`keepalive`]) and what middleboxes did
+//! to it ([`middlebox`]). The findings are pushed in that order, which decides their order
+//! among equals in the report.
+
+mod heartbeat;
+mod keepalive;
+mod middlebox;
+
+pub(crate) use middlebox::IdleTally;
+
+use crate::civil::fmt_utc;
+use crate::finding::{Details, Finding, Reset, Severity};
+use crate::heartbeat::{choose, Chosen, Services};
+use crate::options::Options;
+use crate::report::{human, round, secs, Close, Endpoints, StreamReport};
+use crate::stream::{Event, Stream};
+
+/// Seconds, to the microsecond.
+fn s3(ns: i64) -> f64 {
+    round(secs(ns), 6)
+}
+
+/// Milliseconds, to the microsecond.
+fn ms(ns: i64) -> f64 {
+    round(ns as f64 / 1e6, 3)
+}
+
+/// The stream being summarized, and which side is the client.
+struct StreamCx<'a> {
+    s: &'a Stream,
+    opts: &'a Options,
+    client_dir: usize,
+}
+
+impl StreamCx<'_> {
+    /// `client` or `server`: who sends in direction `d`.
+    fn role(&self, d: usize) -> &'static str {
+        if d == self.client_dir {
+            "client"
+        } else {
+            "server"
+        }
+    }
+
+    fn sid(&self) -> Option<u32> {
+        Some(self.s.id)
+    }
+}
+
+pub(crate) fn summarize(
+    s: &Stream,
+    opts: &Options,
+    out: &mut Vec<Finding>,
+    tally: &mut [IdleTally],
+    services: &mut Services,
+) -> StreamReport {
+    let (cdir, roles_from) = s.client_dir();
+    let cx = StreamCx {
+        s,
+        opts,
+        client_dir: cdir,
+    };
+    let hb = choose(s, opts).or_else(|| services.choose(s));
+    if let Some(h) = &hb {
+        services.learn(s, h);
+    }
+    let close = close(&cx, hb.as_ref());
+    // Whether a finding before the reset's own explains it.
+    let mut explained_reset = false;
+    let heartbeat = hb
+        .as_ref()
+        .map(|h| heartbeat::findings(&cx, h, out, &mut explained_reset));
+    let tcp_keepalive = keepalive::per_sender(&cx, out, &mut explained_reset);
+    explained_reset |= middlebox::injected_reset(&cx, out);
+    explained_reset |= middlebox::state_loss(&cx, out);
+    middlebox::idle_beyond_timeouts(&cx, out, tally);
+    if let Some(r) = s.rst {
+        out.push(reset(&cx, r, hb.as_ref(), explained_reset));
+    }
+
+    StreamReport {
+        stream: s.id,
+        endpoints: Endpoints {
+            client: s.addr[cdir].to_string(),
+            server: s.addr[1 - cdir].to_string(),
+            roles_from,
+        },
+        start: fmt_utc(s.first_ts),
+        end: fmt_utc(s.last_ts),
+        first_frame: s.first_frame,
+        last_frame: s.last_frame,
+        packets: s.packets,
+        close,
+        max_idle_s: round(secs(s.max_idle), 6),
+        max_idle_frames: s.max_idle_frames,
+        heartbeat,
+        tcp_keepalive,
+    }
+}
+
+/// What ended the connection: its first RST, else its first FIN.
+fn close(cx: &StreamCx<'_>, hb: Option<&Chosen<'_>>) -> Option<Close> {
+    let s = cx.s;
+    let role = |d: usize| cx.role(d);
+    let first_fin = s.dirs.iter().filter_map(|d| d.fin).min_by_key(|e| e.ts);
+    let close_ev = s.rst.map(|e| ("rst", e)).or(first_fin.map(|e| ("fin", e)));
+    close_ev.map(|(kind, e)| Close {
+        kind,
+        by: role(e.dir as usize),
+        frame: e.frame,
+        time: fmt_utc(e.ts),
+        after_last_beat_s: hb.map(|h| round(secs(e.ts - h.cand.last.ts), 6)),
+        after_last_data_s: s.last_data.map(|(_, t)| round(secs(e.ts - t), 6)),
+    })
+}
+
+/// The connection's RST, with what is known of its context (the last beat and data, a close
+/// race, a half-open connection).
+fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: bool) -> Finding {
+    let s = cx.s;
+    let sid = cx.sid();
+    let role = |d: usize| cx.role(d);
+    let who = role(r.dir as usize);
+    let last_beat = hb
+        .map(|h| {
+            format!(
+                ", {} after the last heartbeat probe",
+                human(r.ts - h.cand.last.ts)
+            )
+        })
+        .unwrap_or_default();
+    let last_data = s
+        .last_data
+        .map(|(f, t)| format!(", {} after the last data (frame {f})", human(r.ts - t)))
+        .unwrap_or_default();
+    // Data arriving after the resetter's own FIN: the peer reused a connection the resetter
+    // was closing (the classic keep-alive timeout race).
+    let race = s.dirs[r.dir as usize]
+        .fin
+        .filter(|f| f.ts <= r.ts && s.last_data.is_some_and(|(_, t)| t >= f.ts))
+        .map(|f| {
+            format!(
+                "; it had already closed its side (FIN frame {}) when the {} sent more data: a keep-alive close race — the {} should not reuse a connection after its idle timeout",
+                f.frame,
+                role(1 - r.dir as usize),
+                role(1 - r.dir as usize)
+            )
+        })
+        .unwrap_or_default();
+    // A reset answering the peer's packet after a long silence: the resetter's TCP no longer
+    // had the connection (a half-open connection discovered).
+    let half_open = s
+        .rst_ctx
+        .filter(|(prev, own)| {
+            prev.dir != r.dir
+                && r.ts - prev.ts <= 50_000_000
+                && own.is_some_and(|o| r.ts - o >= 2_000_000_000)
+                && race.is_empty()
+        })
+        .map(|(prev, own)| {
+            format!(
+                "; it was the answer to the {}'s packet (frame {}) after the {who} had sent nothing for {}: the {who}'s TCP no longer knew this connection — it had already been torn down on the {who}'s side (look there for an earlier reset, a restart, or a reset forged by a middlebox that the {} never saw)",
+                role(prev.dir as usize),
+                prev.frame,
+                human(r.ts - own.unwrap_or(r.ts)),
+                role(prev.dir as usize)
+            )
+        })
+        .unwrap_or_default();
+    Finding::new(
+        if explained_reset {
+            Severity::Info
+        } else {
+            Severity::Warning
+        },
+        sid,
+        vec![r.frame],
+        r.ts,
+        format!(
+            "the {who} reset the connection{last_beat}{last_data}{race}{half_open}{}",
+            if explained_reset {
+                " (cause in the findings above)"
+            } else {
+                ""
+            }
+        ),
+        Details::ConnectionReset(Reset {
+            after_last_data_s: s.last_data.map(|(_, t)| round(secs(r.ts - t), 6)),
+            by: who,
+            close_race: !race.is_empty(),
+            half_open: !half_open.is_empty(),
+        }),
+    )
+}
+
+/// When the connection ended: its first RST, else its first FIN.
+fn close_ts(s: &Stream) -> Option<i64> {
+    s.rst
+        .map(|r| r.ts)
+        .or_else(|| s.dirs.iter().filter_map(|d| d.fin).map(|e| e.ts).min())
+}

@@ -1,0 +1,100 @@
+//! `keepsight report`'s one streaming pass: the analyses, the conversation table and the
+//! timeline sketches fed from the same frames, then the page built from their results.
+
+use super::collect::Timelines;
+use super::page::{render, Input, Limits};
+use crate::analyses::Analyses;
+use crate::conv::Conversations;
+use keepsight_diagnose::middlebox::Middlebox;
+use keepsight_diagnose::Options;
+use keepsight_engine::Frame;
+
+/// Everything the page needs, collected frame by frame.
+pub struct ReportPass {
+    analyses: Analyses,
+    conversations: Conversations,
+    timelines: Timelines,
+    middleboxes: Vec<Middlebox>,
+    max_streams: usize,
+}
+
+/// The finished page and what it holds, for the command's closing line.
+pub struct Page {
+    pub html: String,
+    pub findings: usize,
+    pub streams_drawn: usize,
+}
+
+/// Where the pass stopped and what it saw: the page's frame of reference.
+pub struct PassInfo<'a> {
+    /// The capture's name as the user gave it.
+    pub file: &'a str,
+    /// Time of the first frame, if any.
+    pub first_ns: Option<i64>,
+    /// Latest frame time: where still-open streams end.
+    pub last_ns: i64,
+    /// A damaged capture: where reading stopped.
+    pub damage: Option<String>,
+}
+
+impl ReportPass {
+    /// `max_streams`: streams drawn in detail (timeline and heartbeat chart).
+    pub fn new(opts: Options, max_streams: usize) -> Self {
+        ReportPass {
+            middleboxes: opts.middleboxes.clone(),
+            analyses: Analyses::new(opts),
+            conversations: Conversations::new(),
+            // Retired streams kept for drawing: many more than are drawn, so that the streams
+            // the findings name (known only at the end) are still there; a few KiB each.
+            timelines: Timelines::new(max_streams * 32),
+            max_streams,
+        }
+    }
+
+    #[inline] // once per packet, into the caller's read loop
+    pub fn on_frame(&mut self, frame: &Frame<'_>) {
+        self.conversations.on_frame(frame);
+        if let Some(segment) = self.analyses.on_frame(frame) {
+            self.timelines.on_segment(&segment);
+        }
+    }
+
+    pub fn finish(self, pass: PassInfo<'_>) -> Page {
+        let ReportPass {
+            analyses,
+            mut conversations,
+            timelines,
+            middleboxes,
+            max_streams,
+        } = self;
+        let (diagnosis, http) = analyses.finish(pass.last_ns);
+        conversations.set_heartbeats(
+            diagnosis
+                .streams
+                .iter()
+                .filter_map(|s| Some((s.stream, s.heartbeat.as_ref()?.period_s))),
+        );
+        let rows = conversations.finish();
+        let (tracks, tracks_dropped) = timelines.finish();
+        let html = render(&Input {
+            file: pass.file,
+            first_ns: pass.first_ns,
+            diagnosis: &diagnosis,
+            http: &http,
+            conversations: &rows,
+            tracks: &tracks,
+            tracks_dropped,
+            middleboxes: &middleboxes,
+            damage: pass.damage,
+            limits: Limits {
+                streams: max_streams,
+                ..Limits::default()
+            },
+        });
+        Page {
+            html,
+            findings: diagnosis.findings.len(),
+            streams_drawn: tracks.len().min(max_streams),
+        }
+    }
+}
