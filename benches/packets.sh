@@ -8,7 +8,7 @@
 # alone (a filter that matches nothing, so nothing is printed). Reports the best wall time of
 # RUNS (default 3) and the peak RSS. Output goes to /dev/null so terminal speed does not count.
 #
-# Make captures with: python3 ../shared/bench/make_capture.py --packets 1000000 --seed 1 --out cap-1m.pcap
+# Make captures with: cargo run --release -p keepsight-gen -- --packets 1000000 --seed 1 --out bench-data/cap-1m.pcap
 set -euo pipefail
 cap=${1:?usage: benches/packets.sh CAPTURE [RUNS]}
 runs=${2:-3}

@@ -1,175 +1,304 @@
-//! `keepsight diagnose` on a make_capture.py capture generated at test time. The expectations are
-//! the generator's documented ground truth (its docstring): heartbeats on port 7443 every 45 s
-//! (± 3 ms) answered in 150-450 µs, a late beat (57-59 s) always followed by the client's RST,
-//! kernel keep-alive on 15432 (idle 7200 s, interval 75 s; a dead client means 9 unanswered
-//! server probes, then the server's RST), HTTP on 80 and bulk on 8873 (no heartbeat), no
-//! forged reset and no middlebox state loss.
+//! `keepsight diagnose` on a capture made at test time by the project's generator
+//! (`crates/gen`), checked stream by stream against the generator's ground truth: endpoints,
+//! frames and closes; heartbeats (bytes, period, reply latency, beats, every late beat and the
+//! reset after it); kernel keep-alive (prober, idle, interval, probes, dead peers and their
+//! reset); the HTTP findings (idle closes, reuse races, the short body); one
+//! `connection_reset` per reset connection — and nothing else.
 
+use keepsight_gen::truth::{CloseCause, Connection, Detail, Side, Teardown};
+use keepsight_gen::{generate_file, Config, Truth};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
 use std::process::Command;
 
-fn generator() -> Option<PathBuf> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut candidates = vec![
-        repo.join("../shared/bench/make_capture.py"),
-        PathBuf::from("/work/shared/bench/make_capture.py"),
-    ];
-    if let Ok(dir) = std::env::var("KEEPSIGHT_SHARED") {
-        candidates.insert(0, Path::new(&dir).join("bench/make_capture.py"));
+fn side(s: Side) -> &'static str {
+    match s {
+        Side::Client => "client",
+        Side::Server => "server",
     }
-    candidates.into_iter().find(|p| p.exists())
 }
 
-fn port(addr: &str) -> u16 {
-    addr.rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or(0)
-}
-
-#[test]
-fn make_capture_ground_truth() {
-    let Some(gen) = generator() else {
-        eprintln!("SKIP: make_capture.py not found (shared/bench beside the repository)");
-        return;
-    };
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("SKIP: python3 is missing");
-        return;
-    }
-    let out = std::env::temp_dir().join(format!(
+fn diagnose(truth_config: &Config) -> (Truth, Value) {
+    let path = std::env::temp_dir().join(format!(
         "keepsight-diagnose-synth-{}.pcap",
         std::process::id()
     ));
-    let st = Command::new("python3")
-        .arg(&gen)
-        .args(["--packets", "400000", "--seed", "11", "--out"])
-        .arg(&out)
-        .status()
-        .expect("run make_capture.py");
-    assert!(st.success());
-    let res = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+    let truth = generate_file(truth_config, &path).expect("generate the capture");
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
         .arg("diagnose")
-        .arg(&out)
+        .arg(&path)
         .arg("--json")
         .output()
         .expect("run keepsight");
-    let _ = std::fs::remove_file(&out);
-    let stderr = String::from_utf8_lossy(&res.stderr);
-    if stderr.contains("unrecognized subcommand") {
-        eprintln!(
-            "SKIP: `keepsight diagnose` is not registered yet (see crates/diagnose/NEEDS.md)"
-        );
-        return;
-    }
-    assert!(res.status.success(), "{stderr}");
-    let r: Value = serde_json::from_slice(&res.stdout).unwrap();
-    let streams = r["streams"].as_array().unwrap();
-    let findings = r["findings"].as_array().unwrap();
-    let of = |stream: &Value, kind: &str| -> Vec<&Value> {
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        truth,
+        serde_json::from_slice(&out.stdout).expect("JSON report"),
+    )
+}
+
+fn f64_of(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn diagnose_finds_the_generators_truth() {
+    let (truth, report) = diagnose(&Config::new(80_000, 3));
+    let streams = report["streams"].as_array().unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(report["capture"]["segments"], truth.counts.frames);
+    assert_eq!(streams.len(), truth.connections.len());
+    let of = |stream: u32, kind: &str| -> Vec<&Value> {
         findings
             .iter()
-            .filter(|f| f["stream"] == *stream && f["kind"] == kind)
+            .filter(|f| f["stream"] == stream && f["kind"] == kind)
             .collect()
     };
+    let streams_with = |kind: &str| -> BTreeSet<u64> {
+        findings
+            .iter()
+            .filter(|f| f["kind"] == kind)
+            .map(|f| f["stream"].as_u64().unwrap())
+            .collect()
+    };
+    let truth_streams = |keep: &dyn Fn(&Connection) -> bool| -> BTreeSet<u64> {
+        truth
+            .connections
+            .iter()
+            .filter(|c| keep(c))
+            .map(|c| u64::from(c.stream))
+            .collect()
+    };
+    let cause = |c: &Connection| c.close.map(|c| c.cause);
 
-    let mut hb_streams = 0;
-    let mut resets = 0;
-    for s in streams {
-        let server_port = port(s["endpoints"]["server"].as_str().unwrap());
+    let mut seen = [0usize; 3]; // heartbeat streams, late beats, dead keep-alive peers
+    for (conn, s) in truth.connections.iter().zip(streams) {
+        let id = conn.stream;
+        let what = format!("stream {id} ({:?})", conn.shape());
+        assert_eq!(s["stream"], id, "{what}");
+        assert_eq!(s["endpoints"]["client"], conn.client.to_string(), "{what}");
+        assert_eq!(s["endpoints"]["server"], conn.server.to_string(), "{what}");
+        assert_eq!(s["first_frame"], conn.first_frame, "{what}");
+        assert_eq!(s["last_frame"], conn.last_frame, "{what}");
+        assert_eq!(s["packets"], conn.counts.frames, "{what}");
+        match conn.close {
+            None => assert!(s["close"].is_null(), "{what}: {}", s["close"]),
+            Some(close) => {
+                let c = &s["close"];
+                // A reuse race ends with the server's RST, after its FIN.
+                let (kind, frame) = match (&conn.detail, close.how) {
+                    (Detail::Http(h), _) if h.reuse_race.is_some() => {
+                        ("rst", h.reuse_race.unwrap().rst_frame)
+                    }
+                    (_, Teardown::Fin) => ("fin", close.frame),
+                    (_, Teardown::Rst) => ("rst", close.frame),
+                };
+                assert_eq!(c["kind"], kind, "{what}: {c}");
+                assert_eq!(c["by"], side(close.by), "{what}: {c}");
+                assert_eq!(c["frame"], frame, "{what}: {c}");
+            }
+        }
+
         let hb = &s["heartbeat"];
-        match server_port {
-            7443 => {
-                if hb.is_null() {
-                    // Too few beats to tell (a connection cut by the end of the capture, or
-                    // reset right after reconnecting): nothing may be claimed about it.
-                    assert!(of(&s["stream"], "late_heartbeat").is_empty());
-                    continue;
-                }
-                hb_streams += 1;
-                assert_eq!(hb["sender"], "client", "stream {}", s["stream"]);
-                assert_eq!(hb["probe_hex"], "01");
-                assert_eq!(hb["reply_hex"], "41");
-                assert!(
-                    (hb["period_s"].as_f64().unwrap() - 45.0).abs() < 0.01,
-                    "{hb}"
-                );
+        if let Detail::Heartbeat(h) = &conn.detail {
+            if conn.counts.heartbeat_probes >= 4 {
+                assert!(!hb.is_null(), "{what}: heartbeat not recognised");
+            }
+            if !hb.is_null() {
+                seen[0] += 1;
+                assert_eq!(hb["sender"], "client", "{what}");
+                assert_eq!(hb["probe_hex"], format!("{:02x}", h.probe), "{what}");
+                assert_eq!(hb["reply_hex"], format!("{:02x}", h.reply), "{what}");
+                let period = f64_of(&hb["period_s"]) * 1e6;
+                let err = (period - h.period_us as f64).abs();
+                assert!(err <= h.jitter_us as f64, "{what}: period {period} µs");
                 let lat = &hb["reply_latency_ms"];
+                let [min, max] = h.reply_latency_us.map(|us| us as f64 / 1e3);
+                assert!(f64_of(&lat["max"]) <= max + 0.001, "{what}: {lat}");
+                assert!(f64_of(&lat["median"]) >= min - 0.001, "{what}: {lat}");
+                assert_eq!(hb["beats"], conn.counts.heartbeat_probes, "{what}");
+                assert_eq!(hb["replies"], conn.counts.heartbeat_replies, "{what}");
+            }
+            let late = of(id, "late_heartbeat");
+            assert_eq!(late.len(), h.late_beats.len(), "{what}: {late:?}");
+            for (f, beat) in late.iter().zip(&h.late_beats) {
+                seen[1] += 1;
+                assert_eq!(f["frames"][1], beat.frame, "{what}");
+                let gap = f64_of(&f["gap_s"]);
                 assert!(
-                    (0.15..=0.45).contains(&lat["median"].as_f64().unwrap()),
-                    "{lat}"
+                    (gap * 1e6 - beat.gap_us as f64).abs() < 1.0,
+                    "{what}: {gap}"
                 );
-                assert!(lat["max"].as_f64().unwrap() <= 0.451, "{lat}");
-                let deadline = of(&s["stream"], "reset_after_heartbeat_deadline");
-                let late = of(&s["stream"], "late_heartbeat");
-                let rst_by_client = s["close"]["kind"] == "rst" && s["close"]["by"] == "client";
-                if rst_by_client {
-                    resets += 1;
-                    assert_eq!(deadline.len(), 1, "stream {}", s["stream"]);
-                    assert_eq!(deadline[0]["cause"], "late_probe");
-                    let gap = deadline[0]["gap_s"].as_f64().unwrap();
-                    assert!((57.0..=59.0).contains(&gap), "gap {gap}");
-                    assert_eq!(late.len(), 1);
+            }
+            let deadline = of(id, "reset_after_heartbeat_deadline");
+            if cause(conn) == Some(CloseCause::LateHeartbeat) {
+                let beat = h.late_beats.last().expect("the late beat before the reset");
+                assert_eq!(deadline.len(), 1, "{what}");
+                let f = deadline[0];
+                assert_eq!(f["by"], "client");
+                assert_eq!(f["cause"], "late_probe");
+                assert_eq!(f["frames"][1], beat.frame, "{what}");
+                assert_eq!(f["frames"][3], conn.close.unwrap().frame, "{what}");
+                let gap = f64_of(&f["gap_s"]);
+                assert!(
+                    (gap * 1e6 - beat.gap_us as f64).abs() < 1.0,
+                    "{what}: {gap}"
+                );
+            } else {
+                assert!(deadline.is_empty(), "{what}: {deadline:?}");
+            }
+        } else {
+            assert!(hb.is_null(), "{what} taken for a heartbeat: {hb}");
+        }
+
+        let ka = s["tcp_keepalive"].as_array().unwrap();
+        match &conn.detail {
+            Detail::Keepalive(k) if conn.counts.keep_alive > 0 => {
+                assert_eq!(ka.len(), 1, "{what}: {ka:?}");
+                let ka = &ka[0];
+                assert_eq!(ka["sender"], side(k.prober), "{what}");
+                assert_eq!(ka["probes"], conn.counts.keep_alive, "{what}");
+                let unanswered = conn.counts.keep_alive - conn.counts.keep_alive_ack;
+                assert_eq!(ka["unanswered"], unanswered, "{what}");
+                // Idle is counted from the prober's last received segment; a client prober's
+                // own delayed ACK (40 ms) comes after it.
+                let idle = f64_of(&ka["idle_s"]) * 1e6;
+                let short = k.idle_us as f64 - idle;
+                assert!((-1.0..=40_001.0).contains(&short), "{what}: idle {idle} µs");
+                if k.peer_dead && conn.counts.keep_alive >= 2 {
+                    let interval = f64_of(&ka["interval_s"]) * 1e6;
+                    assert!((interval - k.interval_us as f64).abs() < 1.0, "{what}");
+                }
+                // Every probe the capture shows unanswered is reported, whether or not the
+                // prober's reset made it into the capture.
+                let f = of(id, "keepalive_unanswered");
+                if unanswered == 0 {
+                    assert!(f.is_empty(), "{what}: {f:?}");
                 } else {
-                    assert!(
-                        deadline.is_empty() && late.is_empty(),
-                        "stream {}: {late:?}",
-                        s["stream"]
-                    );
+                    assert_eq!(f.len(), 1, "{what}");
+                    assert_eq!(f[0]["sender"], side(k.prober), "{what}");
+                    assert_eq!(f[0]["unanswered"], unanswered, "{what}");
                 }
-                for k in [
-                    "missed_heartbeat",
-                    "unanswered_heartbeat",
-                    "slow_heartbeat_reply",
-                    "retransmitted_heartbeat",
-                ] {
-                    let f = of(&s["stream"], k);
-                    // The only beats that stop early are the ones cut by the end of the capture.
-                    assert!(
-                        f.iter().all(|f| f["stopped"] == true) || f.is_empty(),
-                        "stream {}: {k}: {f:?}",
-                        s["stream"]
-                    );
+                if cause(conn) == Some(CloseCause::KeepaliveDeadPeer) {
+                    seen[2] += 1;
+                    assert_eq!(unanswered, 9, "{what}");
+                    assert_eq!(ka["count"], 9, "{what}");
+                    let frames = f[0]["frames"].as_array().unwrap();
+                    assert_eq!(frames.last().unwrap(), &conn.close.unwrap().frame, "{what}");
+                    // Idle beyond every cloud idle timeout in keepsight's table, and dead.
+                    let idle = of(id, "idle_beyond_middlebox_timeout");
+                    let idle: Vec<_> = idle.iter().filter(|f| f["severity"] == "warning").collect();
+                    assert_eq!(idle.len(), 1, "{what}");
+                } else {
+                    assert!(ka["count"].is_null(), "{what}");
                 }
             }
-            15432 => {
-                assert!(
-                    hb.is_null(),
-                    "keep-alive connection taken for a heartbeat: {s}"
-                );
-                for k in s["tcp_keepalive"].as_array().unwrap() {
-                    if let Some(idle) = k["idle_s"].as_f64() {
-                        assert!((idle - 7200.0).abs() < 1.0, "idle {idle}");
-                    }
-                    if let Some(iv) = k["interval_s"].as_f64() {
-                        assert!((iv - 75.0).abs() < 0.5, "interval {iv}");
-                    }
-                    if k["unanswered"].as_u64().unwrap() > 0 && s["close"]["kind"] == "rst" {
-                        assert_eq!(k["sender"], "server");
-                        assert_eq!(k["unanswered"], 9);
-                        assert_eq!(k["count"], 9);
-                        assert_eq!(s["close"]["by"], "server");
-                        assert_eq!(of(&s["stream"], "keepalive_unanswered").len(), 1);
-                        // Gone after 2 h of idle: longer than every cloud idle timeout in the
-                        // table, and the connection did not survive it.
-                        let idle = of(&s["stream"], "idle_beyond_middlebox_timeout");
-                        assert_eq!(idle.len(), 1, "stream {}", s["stream"]);
-                        assert_eq!(idle[0]["severity"], "warning");
-                        assert!((idle[0]["idle_s"].as_f64().unwrap() - 7200.0).abs() < 1.0);
-                    }
-                }
-            }
-            80 | 8873 => assert!(hb.is_null(), "{server_port} taken for a heartbeat: {s}"),
-            other => panic!("unexpected server port {other}"),
+            _ => assert!(ka.is_empty(), "{what}: {ka:?}"),
         }
     }
-    assert!(hb_streams > 20, "only {hb_streams} heartbeat streams");
-    assert!(
-        resets > 0,
-        "no late beat in this capture: choose another seed"
+
+    // HTTP findings name exactly the streams the truth says.
+    assert_eq!(
+        streams_with("http_idle_close"),
+        truth_streams(&|c| cause(c) == Some(CloseCause::HttpIdleTimeout))
     );
-    for k in ["injected_reset", "middlebox_state_loss"] {
-        let n = findings.iter().filter(|f| f["kind"] == k).count();
-        assert_eq!(n, 0, "{k}");
+    assert_eq!(
+        streams_with("http_reuse_race"),
+        truth_streams(&|c| cause(c) == Some(CloseCause::HttpReuseRace))
+    );
+    assert_eq!(
+        streams_with("http_request_limit_close"),
+        truth_streams(&|c| {
+            cause(c) == Some(CloseCause::HttpConnectionClose) && c.counts.http_responses >= 2
+        })
+    );
+    let idle_warnings: BTreeSet<u64> = findings
+        .iter()
+        .filter(|f| f["kind"] == "idle_beyond_middlebox_timeout" && f["severity"] == "warning")
+        .map(|f| f["stream"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        idle_warnings,
+        truth_streams(&|c| cause(c) == Some(CloseCause::KeepaliveDeadPeer))
+    );
+    let short: Vec<(u32, u64)> = truth
+        .connections
+        .iter()
+        .filter_map(|c| match &c.detail {
+            Detail::Http(h) => h.short_body.map(|s| (c.stream, s.header_frame)),
+            _ => None,
+        })
+        .collect();
+    let found: Vec<(u32, u64)> = findings
+        .iter()
+        .filter(|f| f["kind"] == "http_body_shorter_than_length")
+        .map(|f| {
+            (
+                f["stream"].as_u64().unwrap() as u32,
+                f["frames"][0].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found, short);
+
+    // One connection_reset per connection that ended in a reset, by the side that reset.
+    let resets: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["kind"] == "connection_reset")
+        .collect();
+    let reset_streams: BTreeSet<u64> = resets
+        .iter()
+        .map(|f| f["stream"].as_u64().unwrap())
+        .collect();
+    assert_eq!(resets.len(), reset_streams.len());
+    assert_eq!(
+        reset_streams,
+        truth_streams(&|c| {
+            c.close.is_some_and(|c| c.how == Teardown::Rst)
+                || cause(c) == Some(CloseCause::HttpReuseRace)
+        })
+    );
+    for f in &resets {
+        let conn = &truth.connections[f["stream"].as_u64().unwrap() as usize];
+        let close = conn.close.unwrap();
+        let by = if close.cause == CloseCause::HttpReuseRace {
+            Side::Server
+        } else {
+            close.by
+        };
+        assert_eq!(f["by"], side(by), "{f}");
+        assert_eq!(
+            f["close_race"],
+            close.cause == CloseCause::HttpReuseRace,
+            "{f}"
+        );
     }
+
+    let expected_kinds = [
+        "reset_after_heartbeat_deadline",
+        "late_heartbeat",
+        "keepalive_unanswered",
+        "idle_beyond_middlebox_timeout",
+        "connection_reset",
+        "http_idle_close",
+        "http_reuse_race",
+        "http_request_limit_close",
+        "http_body_shorter_than_length",
+    ];
+    for f in findings {
+        let kind = f["kind"].as_str().unwrap();
+        assert!(expected_kinds.contains(&kind), "unexpected finding: {f}");
+    }
+    assert!(seen[0] > 10, "only {} heartbeat streams", seen[0]);
+    assert!(
+        seen[1] > 0 && seen[2] > 0,
+        "late beats {}, dead peers {}",
+        seen[1],
+        seen[2]
+    );
 }

@@ -1,6 +1,6 @@
-//! Throughput of the whole pipeline (read → dissect → track) on a capture generated at bench
-//! time by the shared generator. Run: `cargo bench -p keepsight-engine`.
-//! Set KEEPSIGHT_BENCH_CAPTURE to bench a file of your own instead.
+//! Throughput of the whole pipeline (read → dissect → track) on a 200,000-packet capture made
+//! at bench time by the project's generator (`crates/gen`). Run: `cargo bench -p
+//! keepsight-engine`. Set KEEPSIGHT_BENCH_CAPTURE to bench a file of your own instead.
 
 use keepsight_engine::Engine;
 use std::path::PathBuf;
@@ -12,19 +12,12 @@ fn capture() -> &'static PathBuf {
         if let Ok(p) = std::env::var("KEEPSIGHT_BENCH_CAPTURE") {
             return PathBuf::from(p);
         }
-        let out = std::env::temp_dir().join("keepsight-bench-200k.pcap");
-        if !out.exists() {
-            let script = concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/bench/make_capture.py"
-            );
-            let status = std::process::Command::new("python3")
-                .args([script, "--packets", "200000", "--seed", "1", "--out"])
-                .arg(&out)
-                .status()
-                .expect("python3 runs make_capture.py");
-            assert!(status.success(), "make_capture.py failed");
-        }
+        let out = std::env::temp_dir().join(format!(
+            "keepsight-bench-200k-{}.pcap",
+            env!("CARGO_PKG_VERSION")
+        ));
+        keepsight_gen::generate_file(&keepsight_gen::Config::new(200_000, 1), &out)
+            .expect("generate the bench capture");
         out
     })
 }
