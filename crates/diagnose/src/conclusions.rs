@@ -366,10 +366,23 @@ fn heartbeat_troubles(findings: &[Finding], out: &mut Vec<String>) {
             "{stopped} heartbeat(s) stopped well before their connection ended: the sender stopped beating on a connection it may already consider dead."
         ));
     }
-    let slow = count(findings, Kind::SlowHeartbeatReply);
-    if slow > 0 {
+    let slow: Vec<&crate::finding::SlowReply> = findings
+        .iter()
+        .filter_map(|f| match &f.details {
+            Details::SlowHeartbeatReply(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    if !slow.is_empty() {
+        let typical = median_f(slow.iter().map(|d| d.latency_ms).collect());
+        let usual = median_f(slow.iter().filter_map(|d| d.baseline_ms).collect());
         out.push(format!(
-            "{slow} slow heartbeat repl(ies) (slow_heartbeat_reply)."
+            "{} slow heartbeat repl(ies) (slow_heartbeat_reply): typically {}{}.",
+            slow.len(),
+            ms_text(typical),
+            usual
+                .map(|u| format!(" where the usual reply takes {}", ms_text(Some(u))))
+                .unwrap_or_default()
         ));
     }
 }

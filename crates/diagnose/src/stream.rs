@@ -259,7 +259,9 @@ impl Candidate {
         } else if let Some(slot) = self.reply_sigs.iter_mut().min_by_key(|(_, c)| *c) {
             *slot = (Some(sig), slot.1 + 1);
         }
-        const SLOWEST: usize = 8;
+        // As many as the other anomaly records: a connection slow from its first reply has all
+        // its replies here, to be judged against its siblings' latency.
+        const SLOWEST: usize = MAX_RECORDS;
         if self.slowest.len() < SLOWEST || self.slowest.last().is_some_and(|(l, _)| lat > *l) {
             let at = self
                 .slowest

@@ -1108,3 +1108,5 @@ fn websocket_masked_ping_is_a_heartbeat() {
     assert_eq!(hb.reply_hex.as_deref(), Some("8a00"));
     assert_eq!((hb.beats, hb.period_s), (8, 5.0));
 }
+
+mod beats15;

@@ -302,7 +302,7 @@ fn slow_replies(b: &Beats<'_>, others_latency: Option<i64>, out: &mut Vec<Findin
                     if reply_baseline::is_slow(*lat, o)
                         && !slow.iter().any(|x| x.3.frame == rp.frame)
                     {
-                        slow.push((*lat, Some(o), "the server's other connections' usual", *rp));
+                        slow.push((*lat, Some(o), "other connections' usual", *rp));
                     }
                 }
             }
@@ -329,8 +329,13 @@ fn slow_reply(
         (Some(t), Some(m)) => format!("timeout {}; usual {}", human(t), human(m)),
         (Some(t), None) => format!("timeout {}", human(t)),
         (None, Some(m)) => format!(
-            "{:.0}× the {whose} {}",
+            "{:.0}× the {}{whose} {}",
             reply_baseline::factor(lat, m),
+            if whose == "usual" {
+                String::new()
+            } else {
+                format!("{receiver}'s ")
+            },
             human(m)
         ),
         (None, None) => "no --timeout given".to_string(),
@@ -353,7 +358,9 @@ fn slow_reply(
         ),
         Details::SlowHeartbeatReply(SlowReply {
             baseline_ms: base.map(ms),
-            factor: base.map(|m| round(reply_baseline::factor(lat, m), 1)),
+            // From the printed numbers, so that factor = latency_ms / baseline_ms holds in
+            // the JSON as written.
+            factor: base.map(|m| round(ms(lat) / ms(m).max(0.001), 1)),
             latency_ms: ms(lat),
             timeout_ms: opts.timeout_ns.map(ms),
         }),
