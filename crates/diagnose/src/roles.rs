@@ -6,7 +6,9 @@
 //! roles (the server's PONG taken for the probe, its slow replies for late beats). What does not
 //! change with latency is who opens the exchange: on a connection seen from its handshake, the
 //! first of the two messages is the probe, its sender the prober, and that holds for the whole
-//! connection, whatever the replies do later.
+//! connection, whatever the replies do later. The prober also spoke first: the connection's
+//! first small payload is its (which keeps a capture that cut the first probe's bytes, so that
+//! the first message *recognized* is a reply, from swapping the roles).
 
 use crate::stream::{Candidate, Stream};
 
@@ -23,6 +25,9 @@ pub(crate) fn opener<'a>(
         return None;
     }
     let peer = 1 - dir;
+    if s.first_small_dir != Some(peer as u8) {
+        return None;
+    }
     s.dirs[peer]
         .cands
         .iter()

@@ -413,6 +413,9 @@ pub(crate) struct Stream {
     pub state_loss: Option<StateLoss>,
     pub injected: Option<Injected>,
     pub closed_at: Option<i64>,
+    /// Who sent the connection's first small payload (at most [`MAX_BEAT_LEN`] bytes): who
+    /// spoke first, even when the capture cut that payload.
+    pub first_small_dir: Option<u8>,
 }
 
 #[inline]
@@ -454,6 +457,7 @@ impl Stream {
             state_loss: None,
             injected: None,
             closed_at: None,
+            first_small_dir: None,
         }
     }
 
@@ -629,6 +633,13 @@ impl Stream {
             }
             let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
             let sig = Sig::of(seg.len, payload);
+            if self.first_small_dir.is_none() && seg.len <= MAX_BEAT_LEN && !syn {
+                // A first payload that acknowledges data the capture never showed (a frame cut
+                // before its TCP header) answers the peer, who spoke first.
+                let peer = &self.dirs[p];
+                let answers_unseen = seg.flags.ack() && peer.nxt_set && after(seg.ack, peer.nxt);
+                self.first_small_dir = Some(if answers_unseen { p } else { d } as u8);
+            }
             // The peer's pending probes are answered by this payload.
             for c in self.dirs[p].cands.iter_mut() {
                 if c.pending.is_some() && opts.reply.as_deref().is_none_or(|r| sig.is(r)) {
@@ -839,10 +850,8 @@ impl Stream {
                 // close; when its own sender closed, the sender stopped waiting for it, however
                 // soon (as a sender's RST already settles its pending probes).
                 let close = self.close_after(pd.ts);
-                let unanswered = match close {
-                    Some(e) => e.dir as usize == d || e.ts - pd.ts >= unanswered_after_ns,
-                    None => end_ts - pd.ts >= unanswered_after_ns,
-                };
+                let unanswered = close.is_some_and(|e| e.dir as usize == d)
+                    || end_ts - pd.ts >= unanswered_after_ns;
                 if unanswered {
                     let c = &mut self.dirs[d].cands[i];
                     c.pending = None;

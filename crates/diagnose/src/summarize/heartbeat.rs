@@ -295,6 +295,17 @@ fn slow_replies(b: &Beats<'_>, others_latency: Option<i64>, out: &mut Vec<Findin
             for x in &c.baseline.slow {
                 slow.push((x.latency, Some(x.baseline), "usual", x.reply));
             }
+            // Replies that came before the connection had shown its usual latency (its first
+            // three) are measured against all it showed.
+            if let Some(m) = c.baseline.median() {
+                for (lat, rp) in &c.slowest {
+                    if reply_baseline::is_slow(*lat, m)
+                        && !slow.iter().any(|x| x.3.frame == rp.frame)
+                    {
+                        slow.push((*lat, Some(m), "usual", *rp));
+                    }
+                }
+            }
             // A connection slow from its first reply has no faster past of its own: the
             // service's other connections are its measure.
             if let Some(o) = others_latency {

@@ -346,3 +346,22 @@ fn a_servers_reset_is_not_counted_among_the_clients() {
     }
     assert_ne!(r.causes[0].summary, r.causes[1].summary);
 }
+
+/// A capture that cut the first probe before its TCP header shows the server's reply first;
+/// the reply acknowledges the unseen probe, so the client still spoke first and probes.
+#[test]
+fn a_cut_first_probe_does_not_make_the_reply_the_opener() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:47001");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for _ in 0..8 {
+        a.beat(&mut sc, t, 100 * US);
+        t += S;
+    }
+    // The first probe never reaches the diagnoser.
+    sc.segs.retain(|s| !(s.ts == T0 + S && s.payload == [0x01]));
+    let (r, _) = sc.run(Options::default());
+    let hb = r.streams[0].heartbeat.as_ref().unwrap();
+    assert_eq!((hb.sender, hb.probe_hex.as_str()), ("client", "01"));
+}
