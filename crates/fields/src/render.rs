@@ -102,6 +102,7 @@ pub fn broken_down(ns: i64, utc: bool) -> LocalTime {
     let t: libc::time_t = secs as libc::time_t;
     // SAFETY: `tm` is plain data; localtime_r/gmtime_r only write into it.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers refer to live locals for the duration of the call.
     let ok = unsafe {
         if utc {
             !libc::gmtime_r(&t, &mut tm).is_null()

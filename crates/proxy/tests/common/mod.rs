@@ -160,6 +160,7 @@ pub fn peer(args: &[&str], limit: Duration) -> serde_json::Value {
 pub struct ChildGuard(pub Child);
 impl Drop for ChildGuard {
     fn drop(&mut self) {
+        // SAFETY: kill has no memory preconditions; the pid is our own child, not yet reaped.
         unsafe {
             libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM);
         }
