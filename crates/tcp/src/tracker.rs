@@ -2,7 +2,7 @@
 
 use crate::analysis::{flag::*, AnalysisFlags};
 use keepsight_wire::TcpFlags;
-// Keys are small fixed-size tuples hashed once per packet: FxHash is several times faster than
+// Keys are small fixed-size structs hashed once per packet: FxHash is several times faster than
 // SipHash here, and capture contents are not an attacker-chosen hash-flooding vector worth the
 // cost (a hostile capture can only slow its own analysis).
 use rustc_hash::FxHashMap as HashMap;
@@ -20,14 +20,23 @@ pub type Addr = [u8; 16];
 /// the analyses see of a tracked segment is [`crate::Segment`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SegmentHeader {
+    /// Frame number, from 1; the analysis refers back to frames by it (`acks_frame`).
     pub frame: u32,
+    /// Capture time, ns since the epoch; stream times and RTTs are differences of it.
     pub ts_ns: i64,
+    /// The addresses are IPv6: keeps an IPv4 and an IPv6 connection with equal bytes apart.
     pub ipv6: bool,
+    /// Sender's address.
     pub src: Addr,
+    /// Receiver's address.
     pub dst: Addr,
+    /// Sender's port.
     pub src_port: u16,
+    /// Receiver's port.
     pub dst_port: u16,
+    /// The absolute sequence number as on the wire; the tracker makes it relative.
     pub seq: u32,
+    /// The absolute acknowledgment number as on the wire.
     pub ack: u32,
     /// The 12 flag bits.
     pub flags: TcpFlags,
@@ -46,12 +55,19 @@ pub struct SegmentHeader {
 pub struct ConnectionEvent(pub u8);
 
 impl ConnectionEvent {
+    /// A connection request (`tcp.connection.syn`).
     pub const SYN: u8 = 1;
+    /// A connection accept (`tcp.connection.synack`).
     pub const SYNACK: u8 = 2;
+    /// A FIN (`tcp.connection.fin`).
     pub const FIN: u8 = 4;
+    /// The FIN of the side that closed first (`tcp.connection.fin_active`).
     pub const FIN_ACTIVE: u8 = 8;
+    /// The FIN answering the other side's (`tcp.connection.fin_passive`).
     pub const FIN_PASSIVE: u8 = 16;
+    /// A reset (`tcp.connection.rst`).
     pub const RST: u8 = 32;
+    /// True when the event bit `bit` (one of the constants above) is set.
     pub fn has(self, bit: u8) -> bool {
         self.0 & bit != 0
     }
@@ -60,6 +76,7 @@ impl ConnectionEvent {
 /// What the tracker concludes about one segment: the `tcp.*` values tshark derives from state.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpInfo {
+    /// `tcp.stream`: the connection's index, 0-based in order of first appearance.
     pub stream: u32,
     /// Relative sequence number (`tcp.seq`).
     pub seq: u32,
@@ -67,8 +84,11 @@ pub struct TcpInfo {
     pub ack: u32,
     /// `tcp.nxtseq`.
     pub nxtseq: u32,
+    /// `tcp.time_relative`: ns since the stream's first frame.
     pub time_relative_ns: i64,
+    /// `tcp.time_delta`: ns since the stream's previous frame.
     pub time_delta_ns: i64,
+    /// The `tcp.analysis.*` flags raised on this segment.
     pub flags: AnalysisFlags,
     /// True when tshark shows a `tcp.analysis` subtree for this frame.
     pub has_analysis: bool,
@@ -82,10 +102,13 @@ pub struct TcpInfo {
     pub bytes_in_flight: u32,
     /// `tcp.analysis.push_bytes_sent`, when computed.
     pub push_bytes_sent: Option<u32>,
+    /// `tcp.analysis.duplicate_ack_num`: which duplicate of its ACK this is (0 = not one).
     pub dupack_num: u32,
+    /// `tcp.analysis.duplicate_ack_frame`: the frame whose ACK is duplicated (0 = absent).
     pub dupack_frame: u32,
-    /// `tcp.analysis.rto` in ns and `rto_frame` (0 = absent).
+    /// `tcp.analysis.rto` in ns (0 = absent): how long the retransmission waited.
     pub rto_ns: i64,
+    /// `tcp.analysis.rto_frame`: the frame this retransmits (0 = absent).
     pub rto_frame: u32,
     /// `tcp.window_size`: the window scaled by the sender's shift when known.
     pub window_size: u32,
@@ -94,6 +117,7 @@ pub struct TcpInfo {
     pub window_scalefactor: Option<i32>,
     /// `tcp.completeness` as tshark prints it on the first pass (the value before this frame).
     pub completeness: u8,
+    /// The `tcp.connection.*` events of this segment (SYN, FIN, RST, which side closed).
     pub connection: ConnectionEvent,
     /// True when this segment comes from the endpoint that sent the stream's first frame
     /// (Wireshark's "Node 0").
@@ -168,8 +192,8 @@ impl Flow {
 #[derive(Debug)]
 struct Conversation {
     stream: u32,
-    /// Endpoint (addr, port) of the first frame's sender; flows[0] is its direction.
-    first_src: (u128, u16),
+    /// The first frame's sender; flows[0] is its direction.
+    first_src: Endpoint,
     flows: [Flow; 2],
     ts_first: i64,
     ts_prev: i64,
@@ -181,18 +205,36 @@ struct Conversation {
     fin_initiator: Option<u8>,
 }
 
-/// Addresses as integers: one comparison instead of sixteen, for the per-packet lookup.
+/// One end of a connection. The address is an integer: one comparison instead of sixteen, for
+/// the per-packet lookup. Ordered by address, then port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Endpoint {
+    addr: u128,
+    port: u16,
+}
+
+impl Endpoint {
+    #[inline]
+    fn new(addr: Addr, port: u16) -> Endpoint {
+        Endpoint {
+            addr: u128::from_ne_bytes(addr),
+            port,
+        }
+    }
+}
+
+/// A connection regardless of direction, as the stream index finds it: the lower endpoint first.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
+struct ConnectionKey {
     ipv6: bool,
-    lo: (u128, u16),
-    hi: (u128, u16),
+    lower: Endpoint,
+    upper: Endpoint,
 }
 
 /// Assigns stream numbers and analyses segments, one at a time in file order.
 #[derive(Default)]
 pub struct Tracker {
-    index: HashMap<Key, u32>,
+    index: HashMap<ConnectionKey, u32>,
     convs: Vec<Conversation>,
 }
 
@@ -210,6 +252,7 @@ fn le(a: u32, b: u32) -> bool {
 }
 
 impl Tracker {
+    /// A tracker that has seen no segment; stream numbers start at 0.
     pub fn new() -> Self {
         Self::default()
     }
@@ -219,11 +262,11 @@ impl Tracker {
         self.convs.len() as u32
     }
 
-    fn new_conversation(&mut self, key: Key, s: &SegmentHeader) -> u32 {
+    fn new_conversation(&mut self, key: ConnectionKey, s: &SegmentHeader) -> u32 {
         let idx = self.convs.len() as u32;
         self.convs.push(Conversation {
             stream: idx,
-            first_src: (u128::from_ne_bytes(s.src), s.src_port),
+            first_src: Endpoint::new(s.src, s.src_port),
             flows: [Flow::new(), Flow::new()],
             ts_first: s.ts_ns,
             ts_prev: s.ts_ns,
@@ -239,19 +282,19 @@ impl Tracker {
 
     /// Analyses one segment. Segments must be given in file order.
     pub fn process(&mut self, s: &SegmentHeader) -> TcpInfo {
-        let a = (u128::from_ne_bytes(s.src), s.src_port);
-        let b = (u128::from_ne_bytes(s.dst), s.dst_port);
+        let a = Endpoint::new(s.src, s.src_port);
+        let b = Endpoint::new(s.dst, s.dst_port);
         let key = if a <= b {
-            Key {
+            ConnectionKey {
                 ipv6: s.ipv6,
-                lo: a,
-                hi: b,
+                lower: a,
+                upper: b,
             }
         } else {
-            Key {
+            ConnectionKey {
                 ipv6: s.ipv6,
-                lo: b,
-                hi: a,
+                lower: b,
+                upper: a,
             }
         };
         let mut pre_flags = 0u32;
