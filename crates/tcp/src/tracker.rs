@@ -430,12 +430,12 @@ fn analyse(conv: &mut Conversation, dir: usize, s: &SegmentHeader, pre_flags: u3
         out.window_scalefactor = Some(if ws >= 0 { 1 << ws } else { ws as i32 });
     }
 
-    let mut ta = Ta {
+    let mut analysis = FrameAnalysis {
         flags: pre_flags,
         created: pre_flags != 0,
-        ..Ta::default()
+        ..FrameAnalysis::default()
     };
-    analyze_sequence_number(conv, fwd_i, s, &mut ta);
+    analyze_sequence_number(conv, fwd_i, s, &mut analysis);
 
     let [f0, f1] = &conv.flows;
     let (fwd, rev) = if fwd_i == 0 { (f0, f1) } else { (f1, f0) };
@@ -453,20 +453,28 @@ fn analyse(conv: &mut Conversation, dir: usize, s: &SegmentHeader, pre_flags: u3
         },
     );
 
-    out.flags = AnalysisFlags(ta.flags);
-    out.has_analysis = ta.created;
-    out.acks_frame = ta.frame_acked;
-    out.ack_rtt_ns = if ta.frame_acked != 0 { ta.ack_rtt } else { 0 };
-    out.initial_rtt_ns = if ta.created { conv.ts_first_rtt } else { 0 };
-    out.bytes_in_flight = ta.bytes_in_flight;
-    out.push_bytes_sent = ta.push_bytes_sent;
-    if ta.flags & DUPLICATE_ACK != 0 {
-        out.dupack_num = ta.dupack_num;
-        out.dupack_frame = ta.dupack_frame;
+    out.flags = AnalysisFlags(analysis.flags);
+    out.has_analysis = analysis.created;
+    out.acks_frame = analysis.frame_acked;
+    out.ack_rtt_ns = if analysis.frame_acked != 0 {
+        analysis.ack_rtt
+    } else {
+        0
+    };
+    out.initial_rtt_ns = if analysis.created {
+        conv.ts_first_rtt
+    } else {
+        0
+    };
+    out.bytes_in_flight = analysis.bytes_in_flight;
+    out.push_bytes_sent = analysis.push_bytes_sent;
+    if analysis.flags & DUPLICATE_ACK != 0 {
+        out.dupack_num = analysis.dupack_num;
+        out.dupack_frame = analysis.dupack_frame;
     }
-    if ta.flags & RETRANSMISSION != 0 {
-        out.rto_ns = ta.rto;
-        out.rto_frame = ta.rto_frame;
+    if analysis.flags & RETRANSMISSION != 0 {
+        out.rto_ns = analysis.rto;
+        out.rto_frame = analysis.rto_frame;
     }
     out
 }
@@ -474,7 +482,7 @@ fn analyse(conv: &mut Conversation, dir: usize, s: &SegmentHeader, pre_flags: u3
 /// Wireshark's per-frame `tcp_acked` record: exists (`created`) once any analysis result is
 /// attached to the frame, which is what makes tshark show the `tcp.analysis` subtree.
 #[derive(Default)]
-struct Ta {
+struct FrameAnalysis {
     created: bool,
     flags: u32,
     frame_acked: u32,
@@ -487,7 +495,7 @@ struct Ta {
     rto_frame: u32,
 }
 
-impl Ta {
+impl FrameAnalysis {
     #[inline]
     fn set(&mut self, f: u32) {
         self.created = true;
@@ -497,7 +505,12 @@ impl Ta {
 
 /// The sequence analysis of one segment, in the order and with the rules of Wireshark 4.0's
 /// `tcp_analyze_sequence_number`. Order matters: earlier checks change state later ones read.
-fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHeader, ta: &mut Ta) {
+fn analyze_sequence_number(
+    conv: &mut Conversation,
+    fwd_i: usize,
+    s: &SegmentHeader,
+    analysis: &mut FrameAnalysis,
+) {
     let (seq, ack, seglen, flags) = (s.seq, s.ack, s.seglen, s.flags);
     let window = s.window as u32;
     let now = s.ts_ns;
@@ -526,14 +539,14 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
     'fwd: {
         // Zero window probe: one byte at the next sequence while the peer's window is zero.
         if seglen == 1 && seq == fwd.nextseq && rev.window == 0 {
-            ta.set(ZERO_WINDOW_PROBE);
+            analysis.set(ZERO_WINDOW_PROBE);
             break 'fwd;
         }
         if window == 0 && !flags.has(TcpFlags::RST | TcpFlags::FIN | TcpFlags::SYN) {
-            ta.set(ZERO_WINDOW);
+            analysis.set(ZERO_WINDOW);
         }
         if fwd.nextseq != 0 && gt(seq, fwd.nextseq) && !flags.has(TcpFlags::RST) {
-            ta.set(LOST_PACKET);
+            analysis.set(LOST_PACKET);
             // Bytes in flight are unknown until the other side ACKs again.
             fwd.valid_bif = false;
             // A gap in this direction re-arms "ACKed unseen segment" for the other side.
@@ -544,7 +557,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             && seq == fwd.nextseq.wrapping_sub(1)
             && !flags.has(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
         {
-            ta.set(KEEP_ALIVE);
+            analysis.set(KEEP_ALIVE);
         }
         if seglen == 0
             && window != 0
@@ -553,7 +566,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             && ack == fwd.lastack
             && !flags.has(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
         {
-            ta.set(WINDOW_UPDATE);
+            analysis.set(WINDOW_UPDATE);
         }
         if seglen > 0
             && rev.win_scale != -1
@@ -566,7 +579,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             };
             let edge = rev.lastack.wrapping_add(rev.window.wrapping_shl(shift));
             if seq.wrapping_add(seglen) == edge {
-                ta.set(WINDOW_FULL);
+                analysis.set(WINDOW_FULL);
             }
         }
         let same_ack_seq = seglen == 0
@@ -578,7 +591,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             && window == fwd.window
             && rev.lastsegmentflags & KEEP_ALIVE != 0
         {
-            ta.set(KEEP_ALIVE_ACK);
+            analysis.set(KEEP_ALIVE_ACK);
             break 'fwd;
         }
         if same_ack_seq
@@ -586,7 +599,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             && window == fwd.window
             && rev.lastsegmentflags & ZERO_WINDOW_PROBE != 0
         {
-            ta.set(ZERO_WINDOW_PROBE_ACK);
+            analysis.set(ZERO_WINDOW_PROBE_ACK);
             break 'fwd;
         }
         if same_ack_seq && window != 0 && window == fwd.window {
@@ -595,9 +608,9 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             } else {
                 fwd.dupacknum + 1
             };
-            ta.set(DUPLICATE_ACK);
-            ta.dupack_num = fwd.dupacknum.max(0) as u32;
-            ta.dupack_frame = fwd.lastnondupack;
+            analysis.set(DUPLICATE_ACK);
+            analysis.dupack_num = fwd.dupacknum.max(0) as u32;
+            analysis.dupack_frame = fwd.lastnondupack;
         }
     }
     // finished_fwd:
@@ -612,9 +625,9 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
     // what was seen. (Derived frame by frame from tshark 4.0.17 on crafted and real captures;
     // the published 4.0-era source alone does not reproduce it.)
     if rev.maxseqtobeacked != 0 && gt(ack, rev.maxseqtobeacked) && flags.has(TcpFlags::ACK) {
-        ta.created = true;
+        analysis.created = true;
         if rev.maxseqtobeacked > rev.nextseq || rev.dupacknum == 0 {
-            ta.flags |= ACK_LOST_PACKET;
+            analysis.flags |= ACK_LOST_PACKET;
         }
         if rev.maxseqtobeacked <= rev.nextseq {
             rev.dupacknum = -1;
@@ -626,7 +639,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
     if seglen > 0 || flags.has(TcpFlags::SYN | TcpFlags::FIN) {
         let mut seq_not_advanced = fwd.nextseq != 0 && lt(seq, fwd.nextseq);
         'rtx: {
-            if ta.flags & KEEP_ALIVE != 0 {
+            if analysis.flags & KEEP_ALIVE != 0 {
                 break 'rtx;
             }
             // Data after a dropped zero-window-probe byte is new data, not a retransmission.
@@ -634,7 +647,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
                 seq_not_advanced = false;
             }
             if seglen > 0 && rev.lastack != 0 && le(seq.wrapping_add(seglen), rev.lastack) {
-                ta.set(SPURIOUS_RETRANSMISSION);
+                analysis.set(SPURIOUS_RETRANSMISSION);
                 break 'rtx;
             }
             // Fast retransmission is tested before out-of-order (tshark's default preference).
@@ -644,7 +657,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
                 && rev.lastack == seq
                 && (t as u64) < 20_000_000
             {
-                ta.set(FAST_RETRANSMISSION);
+                analysis.set(FAST_RETRANSMISSION);
                 break 'rtx;
             }
             let t = now - fwd.nextseqtime;
@@ -662,17 +675,17 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
                 && (t as u64) < ooo_thres
                 && fwd.nextseq != seq.wrapping_add(seglen).wrapping_add(syn_fin)
             {
-                ta.set(OUT_OF_ORDER);
+                analysis.set(OUT_OF_ORDER);
                 break 'rtx;
             }
             if seq_not_advanced {
-                ta.set(RETRANSMISSION);
-                ta.rto = now - fwd.nextseqtime;
-                ta.rto_frame = fwd.nextseqframe;
+                analysis.set(RETRANSMISSION);
+                analysis.rto = now - fwd.nextseqtime;
+                analysis.rto_frame = fwd.nextseqframe;
                 // The oldest unacknowledged segment is the likeliest original.
                 if let Some(oldest) = fwd.segments.front() {
-                    ta.rto = now - oldest.ts;
-                    ta.rto_frame = oldest.frame;
+                    analysis.rto = now - oldest.ts;
+                    analysis.rto_frame = oldest.frame;
                 }
             }
         }
@@ -697,7 +710,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             ts: now,
         });
     }
-    let is_zwp = ta.flags & ZERO_WINDOW_PROBE != 0;
+    let is_zwp = analysis.flags & ZERO_WINDOW_PROBE != 0;
     if (gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && !is_zwp {
         fwd.nextseq = nextseq;
         fwd.nextseqframe = s.frame;
@@ -710,7 +723,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
     fwd.window_from_syn = flags.has(TcpFlags::SYN);
     fwd.lastack = ack;
     fwd.lastacktime = now;
-    fwd.lastsegmentflags = if ta.created { ta.flags } else { 0 };
+    fwd.lastsegmentflags = if analysis.created { analysis.flags } else { 0 };
 
     // Remove what this segment acknowledges from the other direction's list. Wireshark walks
     // newest first and the last exact match wins, i.e. the oldest one: walking oldest first,
@@ -720,9 +733,9 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
         if ack == u.nextseq {
             if !acked_found {
                 acked_found = true;
-                ta.created = true;
-                ta.frame_acked = u.frame;
-                ta.ack_rtt = now - u.ts;
+                analysis.created = true;
+                analysis.frame_acked = u.frame;
+                analysis.ack_rtt = now - u.ts;
             }
             false
         } else if gt(ack, u.seq) && le(ack, u.nextseq) {
@@ -774,8 +787,8 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             };
             let in_flight = last.wrapping_sub(first).wrapping_sub(rev.sacked_bytes);
             if in_flight > 0 && in_flight < 2_000_000_000 {
-                ta.created = true;
-                ta.bytes_in_flight = in_flight
+                analysis.created = true;
+                analysis.bytes_in_flight = in_flight
                     - if flags.has(TcpFlags::SYN | TcpFlags::FIN) {
                         1
                     } else {
@@ -794,8 +807,8 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             } else {
                 fwd.push_bytes_sent = fwd.push_bytes_sent.wrapping_add(seglen);
             }
-            ta.created = true;
-            ta.push_bytes_sent = Some(fwd.push_bytes_sent);
+            analysis.created = true;
+            analysis.push_bytes_sent = Some(fwd.push_bytes_sent);
         }
     }
     fwd.sacked_bytes = s.sacked_bytes;
