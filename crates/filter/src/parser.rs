@@ -4,47 +4,8 @@
 //! parenthesised test cannot be compared with anything (`(a & 4) == 4` is an error in tshark).
 
 use crate::error::{FilterError, Span};
+use crate::ir::{ArithOp, Quant, RangeSpec};
 use crate::lexer::{CmpTok, Tok, Token};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Quant {
-    Any,
-    All,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArithOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Rem,
-    And,
-}
-
-impl ArithOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            ArithOp::Add => "+",
-            ArithOp::Sub => "-",
-            ArithOp::Mul => "*",
-            ArithOp::Div => "/",
-            ArithOp::Rem => "%",
-            ArithOp::And => "&",
-        }
-    }
-}
-
-/// One `[...]` range, as written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RangeSpec {
-    /// `[i:j]` (start, length), `[i]` (length 1), `[:j]` (start 0).
-    StartLen(i64, i64),
-    /// `[i-j]`, inclusive end.
-    StartEnd(i64, i64),
-    /// `[i:]`, to the end.
-    From(i64),
-}
 
 #[derive(Clone, Debug)]
 pub enum Operand {
