@@ -91,7 +91,7 @@ pub(crate) struct Reassembler {
 impl Reassembler {
     /// Adds one piece seen in `frame` at capture time `ts_ns`. True when it completes its
     /// datagram; [`Reassembler::last`] then has it until the next call.
-    pub fn add(&mut self, frame: u32, ts_ns: i64, f: &Fragment<'_>) -> bool {
+    pub(crate) fn add(&mut self, frame: u32, ts_ns: i64, f: &Fragment<'_>) -> bool {
         // A piece cut by the snap length cannot be used: tshark does not reassemble either.
         if f.data.len() < f.reported_len as usize || f.offset + f.reported_len > MAX_DATAGRAM {
             return false;
@@ -191,7 +191,7 @@ impl Reassembler {
     }
 
     /// The datagram completed by the last successful [`Reassembler::add`].
-    pub fn last(&self) -> Reassembled<'_> {
+    pub(crate) fn last(&self) -> Reassembled<'_> {
         Reassembled {
             proto: self.proto,
             data: &self.buf,
@@ -203,7 +203,7 @@ impl Reassembler {
     }
 
     /// Datagrams waiting for pieces.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.table.len()
     }
 

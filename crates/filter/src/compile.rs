@@ -13,7 +13,7 @@ use keepsight_fields::{ids, lookup, FieldId, FieldType};
 
 /// The type of a value-producing expression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ty {
+pub(crate) enum Ty {
     Field(FieldType),
     /// The result of a slice: always bytes, whatever was sliced.
     Slice,
@@ -56,7 +56,7 @@ impl Ty {
         }
     }
     /// "an unsigned integer", for messages.
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self.ftype() {
             FieldType::Protocol => "a protocol".into(),
             FieldType::None => "a presence-only field (it has no value)".into(),
@@ -77,7 +77,7 @@ impl Ty {
     }
 }
 
-pub fn compile(expr: &str, ast: &Expr) -> Result<Compiled, FilterError> {
+pub(crate) fn compile(expr: &str, ast: &Expr) -> Result<Compiled, FilterError> {
     let mut c = Compiler {
         expr,
         fields: Vec::new(),

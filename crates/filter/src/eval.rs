@@ -11,7 +11,7 @@ use keepsight_fields::{FieldType, Packet, Value};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-pub fn eval(node: &Node, pkt: &dyn Packet) -> bool {
+pub(crate) fn eval(node: &Node, pkt: &dyn Packet) -> bool {
     match node {
         Node::Const(b) => *b,
         Node::And(v) => v.iter().all(|n| eval(n, pkt)),
@@ -202,7 +202,7 @@ fn quantify(
 }
 
 /// Calls `f` once per value of `e` in this packet.
-pub fn each(e: &ValueExpr, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
+pub(crate) fn each(e: &ValueExpr, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
     match e {
         ValueExpr::Field(id) => pkt.visit(*id, &mut |v| with_val(v, |x| f(x))),
         ValueExpr::Absent => {}

@@ -10,14 +10,14 @@ use std::borrow::Cow;
 /// How a comparison treats a field with several occurrences: `any` (tshark's default for most
 /// operators) holds when one occurrence matches, `all` (`===`, `!=`) when every one does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Quant {
+pub(crate) enum Quant {
     Any,
     All,
 }
 
 /// The arithmetic operators of tshark 4.0's filter language (`+ - * / %` and bitwise `&`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArithOp {
+pub(crate) enum ArithOp {
     Add,
     Sub,
     Mul,
@@ -27,7 +27,7 @@ pub enum ArithOp {
 }
 
 impl ArithOp {
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             ArithOp::Add => "+",
             ArithOp::Sub => "-",
@@ -41,7 +41,7 @@ impl ArithOp {
 
 /// One `[...]` range, as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RangeSpec {
+pub(crate) enum RangeSpec {
     /// `[i:j]` (start, length), `[i]` (length 1), `[:j]` (start 0).
     StartLen(i64, i64),
     /// `[i-j]`, inclusive end.
@@ -52,7 +52,7 @@ pub enum RangeSpec {
 
 /// The value functions that map each value (`lower`, `upper`, `abs`) and unary minus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Func {
+pub(crate) enum Func {
     Lower,
     Upper,
     Abs,
@@ -61,7 +61,7 @@ pub enum Func {
 
 /// A value-producing expression, ready to evaluate. Each yields zero or more values per packet.
 #[derive(Debug)]
-pub enum ValueExpr {
+pub(crate) enum ValueExpr {
     Field(FieldId),
     /// A protocol field as `contains` and `matches` see it: the layer's data from its header to
     /// the end of the layer, not just the header ([`keepsight_fields::Value::Protocol`]).
@@ -82,7 +82,7 @@ pub enum ValueExpr {
 
 /// How `len()` measures one value of the field it is applied to.
 #[derive(Clone, Copy, Debug)]
-pub enum LenRule {
+pub(crate) enum LenRule {
     /// The length of the value's bytes.
     Bytes,
     /// A fixed length for every occurrence (numbers, addresses, presence-only fields).
@@ -91,7 +91,7 @@ pub enum LenRule {
 
 /// The relation of a comparison, once `!=`/`~=` quantifiers are split off into [`Quant`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Base {
+pub(crate) enum Base {
     Eq,
     Ne,
     Gt,
@@ -105,7 +105,7 @@ pub enum Base {
 /// A boolean expression, ready to evaluate against one packet.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub enum Node {
+pub(crate) enum Node {
     Const(bool),
     And(Vec<Node>),
     Or(Vec<Node>),
@@ -142,7 +142,7 @@ pub enum Node {
 }
 
 /// A compiled filter: its tree and the fields it reads.
-pub struct Compiled {
+pub(crate) struct Compiled {
     /// What [`crate::eval`] evaluates per packet.
     pub root: Node,
     /// Every field the tree reads, sorted, each once.
@@ -154,7 +154,7 @@ pub struct Compiled {
 /// `None` when the operation has no value. Shared by constant folding at compile time and by
 /// evaluation, so both give the same answer.
 #[inline]
-pub fn arith(op: ArithOp, x: &Val<'_>, y: &Val<'_>) -> Option<Val<'static>> {
+pub(crate) fn arith(op: ArithOp, x: &Val<'_>, y: &Val<'_>) -> Option<Val<'static>> {
     Some(match (x, y) {
         (Val::Int(a), Val::Int(b)) => Val::Int(match op {
             ArithOp::Add => a.checked_add(*b)?,

@@ -2,6 +2,8 @@
 //! and nginx started from a temporary prefix. Every process and server is stopped by a Drop
 //! guard.
 #![allow(dead_code)]
+// Each test binary includes this module; `pub` is how its items reach them.
+#![allow(unreachable_pub)]
 
 use keepsight_proxy::proxy::{ProxyHandler, UpstreamConfig};
 use keepsight_proxy::serve::{Content, ServeHandler};
