@@ -15,7 +15,8 @@ pub enum Format {
     PcapNg,
 }
 
-/// One captured frame, borrowed from the reader until the next call to [`CaptureReader::next_record`].
+/// One captured frame, borrowed from the reader until the next call to
+/// [`CaptureReader::next_record`](crate::CaptureReader::next_record).
 #[derive(Clone, Copy, Debug)]
 pub struct Record<'a> {
     /// Capture time, ns since the Unix epoch (`None` for pcapng simple packet blocks, which
