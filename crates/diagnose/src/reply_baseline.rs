@@ -13,7 +13,6 @@
 //! segment) a slower reply is within what any heartbeat deadline must absorb anyway.
 
 use crate::stats::median;
-use crate::stream::{Reply, MAX_RECORDS};
 
 /// A reply is slow at this many times the baseline...
 pub(crate) const SLOW_FACTOR: i64 = 10;
@@ -23,6 +22,8 @@ pub(crate) const MIN_EXCESS_NS: i64 = 200_000_000;
 const SAMPLE: usize = 8;
 /// Replies needed before the connection's own baseline judges anything.
 const MIN_SAMPLE: usize = 3;
+/// Slow replies kept (more are only counted), as many as any other anomaly record.
+const MAX_SLOW: usize = 32;
 
 /// Whether `latency` is far beyond `baseline`.
 pub(crate) fn is_slow(latency: i64, baseline: i64) -> bool {
@@ -34,30 +35,42 @@ pub(crate) fn factor(latency: i64, baseline: i64) -> f64 {
     latency as f64 / baseline.max(1_000) as f64
 }
 
-/// A reply slower than the connection's own baseline at the time it came.
+/// A reply (`R`: what the caller knows of it) slower than the connection's own baseline at the
+/// time it came.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct SlowReply {
+pub(crate) struct SlowReply<R> {
     pub latency: i64,
     pub baseline: i64,
-    pub reply: Reply,
+    pub reply: R,
 }
 
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Baseline {
+#[derive(Debug, Clone)]
+pub(crate) struct Baseline<R> {
     /// The sample, sorted (a fixed array: a reply costs no allocation).
     sample: [i64; SAMPLE],
     len: u8,
-    /// The slow replies, in order (the first [`MAX_RECORDS`]).
-    pub slow: Vec<SlowReply>,
+    /// The slow replies, in order (the first [`MAX_SLOW`]).
+    pub slow: Vec<SlowReply<R>>,
     pub slow_count: u64,
 }
 
-impl Baseline {
-    pub fn on_reply(&mut self, latency: i64, reply: Reply) {
+impl<R> Default for Baseline<R> {
+    fn default() -> Self {
+        Baseline {
+            sample: [0; SAMPLE],
+            len: 0,
+            slow: Vec::new(),
+            slow_count: 0,
+        }
+    }
+}
+
+impl<R> Baseline<R> {
+    pub fn on_reply(&mut self, latency: i64, reply: R) {
         if let Some(baseline) = self.own() {
             if is_slow(latency, baseline) {
                 self.slow_count += 1;
-                if self.slow.len() < MAX_RECORDS {
+                if self.slow.len() < MAX_SLOW {
                     self.slow.push(SlowReply {
                         latency,
                         baseline,
@@ -93,13 +106,9 @@ mod tests {
 
     const MS: i64 = 1_000_000;
 
-    fn reply(n: u32) -> Reply {
-        Reply {
-            probe_frame: n,
-            probe_ts: 0,
-            frame: n + 1,
-            ts: 0,
-        }
+    /// The frame of the reply stands for the reply.
+    fn reply(n: u32) -> u32 {
+        n
     }
 
     #[test]

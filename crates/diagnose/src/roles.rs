@@ -20,7 +20,7 @@ pub(crate) fn opener<'a>(
     dir: usize,
     cand: &Candidate,
 ) -> Option<(usize, &'a Candidate)> {
-    if !s.client.is_some_and(|(_, how)| how == "handshake") {
+    if s.client.is_none_or(|(_, how)| how != "handshake") {
         // Mid-connection, the first message seen may be a reply to one sent before the capture.
         return None;
     }

@@ -141,7 +141,7 @@ pub(crate) struct Candidate {
     pub follows_peer: u64,
     /// The connection's usual reply latency, and the replies far slower than it
     /// (see [`crate::reply_baseline`]).
-    pub baseline: crate::reply_baseline::Baseline,
+    pub baseline: crate::reply_baseline::Baseline<Reply>,
 }
 
 impl Candidate {
