@@ -7,11 +7,11 @@ use crate::finding::{Details, Finding, GaveUp, Severity};
 use crate::heartbeat::Chosen;
 use crate::report::human;
 
-/// Pushes `heartbeat_gave_up` when the stream ended that way; true when it did.
+/// Pushes `heartbeat_gave_up` when the stream ended that way; true when it did (then it is the
+/// close's one story: no `reset_after_heartbeat_deadline` is told for it).
 ///
-/// A single unanswered probe before the sender's RST stays the deadline reset's story
-/// (`reset_after_heartbeat_deadline`, cause `unanswered`), as it always was; from two probes
-/// on, or before a FIN (which no other finding explains), the close is a give-up.
+/// The sender must have waited for the last probe's answer: at least twice its usual reply
+/// latency (a close right behind a probe is not giving up on it).
 pub(super) fn gave_up(cx: &StreamCx<'_>, h: &Chosen<'_>, out: &mut Vec<Finding>) -> bool {
     let s = cx.s;
     let c = h.cand;
@@ -39,7 +39,9 @@ pub(super) fn gave_up(cx: &StreamCx<'_>, h: &Chosen<'_>, out: &mut Vec<Finding>)
     let probes = &c.unanswered[c.unanswered.len() - run..];
     // A sender silent for longer than that has stopped beating first (the `stopped` finding).
     let too_late = e.ts - last.ts > 2 * h.period + h.tol;
-    if too_late || (close == "rst" && run < 2) {
+    let usual = c.latency.quantile(0.5).unwrap_or(0);
+    let too_soon = e.ts - last.ts < usual.saturating_mul(2);
+    if too_late || too_soon {
         return false;
     }
     let sender = cx.role(h.dir);
