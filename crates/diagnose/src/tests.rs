@@ -575,6 +575,10 @@ fn unanswered_probe_then_reset() {
     assert_eq!(g.len(), 1);
     let gd = details!(g[0], HeartbeatGaveUp);
     assert_eq!((gd.by, gd.close, gd.unanswered), ("client", "rst", 1));
+    assert_eq!(
+        gd.policy,
+        "closes after 1 unanswered beat, 1.0 s after the last one"
+    );
     assert!(kinds(&r, 0, Kind::LateHeartbeat).is_empty());
 
     let mut sc = Script::default();

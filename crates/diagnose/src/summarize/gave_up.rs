@@ -48,9 +48,18 @@ pub(super) fn gave_up(cx: &StreamCx<'_>, h: &Chosen<'_>, out: &mut Vec<Finding>)
     let receiver = cx.role(1 - h.dir);
     let without_reply = e.ts - probes[0].ts;
     let periods = without_reply as f64 / h.period.max(1) as f64;
+    // At the time its next beat was due, the sender counts beats; otherwise it waits a reply
+    // timeout after its last probe.
+    let waited = e.ts - last.ts;
+    let at_next_beat = (waited - h.period).abs() <= h.tol;
     let policy = format!(
-        "closes after {run} unanswered beat{}",
-        if run == 1 { "" } else { "s" }
+        "closes after {run} unanswered beat{}{}",
+        if run == 1 { "" } else { "s" },
+        if at_next_beat {
+            String::new()
+        } else {
+            format!(", {} after the last one", human(waited))
+        }
     );
     let mut frames: Vec<u32> = probes.iter().map(|u| u.frame).collect();
     let listed = frames

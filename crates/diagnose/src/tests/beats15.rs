@@ -365,3 +365,29 @@ fn a_cut_first_probe_does_not_make_the_reply_the_opener() {
     let hb = r.streams[0].heartbeat.as_ref().unwrap();
     assert_eq!((hb.sender, hb.probe_hex.as_str()), ("client", "01"));
 }
+
+/// A server that pings its clients gives up on one that stopped answering: by the server.
+#[test]
+fn a_server_prober_gives_up_too() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:6000");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for k in 0..7 {
+        a.seg(&mut sc, t, 1, fl::PSH | fl::ACK, b"hb?", 0);
+        if k < 5 {
+            a.seg(&mut sc, t + 3 * MS, 0, fl::PSH | fl::ACK, b"hb!", 0);
+        } else {
+            a.seg(&mut sc, t + 40 * MS, 0, fl::ACK, b"", 0);
+        }
+        t += 4 * S;
+    }
+    a.seg(&mut sc, t, 1, fl::FIN | fl::ACK, b"", 0);
+    let (r, _) = sc.run(Options::default());
+    let g = kinds(&r, 0, Kind::HeartbeatGaveUp);
+    assert_eq!(g.len(), 1, "{:#?}", r.findings);
+    let d = details!(g[0], HeartbeatGaveUp);
+    assert_eq!((d.by, d.close, d.unanswered), ("server", "fin", 2));
+    assert_eq!(r.causes[0].by, Some("server"));
+    assert!(r.summary[r.causes[0].summary].contains("closed by the server"));
+}
