@@ -275,77 +275,103 @@ fn stopped(b: &Beats<'_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// Whose usual reply latency a slow reply is measured against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Against {
+    /// The connection's own.
+    Own,
+    /// The same service's other connections'.
+    Others,
+}
+
+/// A reply found slow.
+struct Slow {
+    latency: i64,
+    baseline: Option<i64>,
+    against: Against,
+    reply: Reply,
+}
+
 /// Slow replies: beyond --timeout; without it, far beyond the connection's own earlier
 /// latency or the usual latency of the same service's other connections (`others_latency`;
 /// the rule and its reasons are in [`crate::reply_baseline`]).
 fn slow_replies(b: &Beats<'_>, others_latency: Option<i64>, out: &mut Vec<Finding>) {
     let opts = b.cx.opts;
     let c = b.h.cand;
-    // (latency, the baseline it is measured against, whose baseline, the reply)
-    let mut slow: Vec<(i64, Option<i64>, &str, Reply)> = Vec::new();
+    let mut slow: Vec<Slow> = Vec::new();
+    let add = |slow: &mut Vec<Slow>, latency, baseline, against, reply: Reply| {
+        if !slow.iter().any(|x| x.reply.frame == reply.frame) {
+            slow.push(Slow {
+                latency,
+                baseline,
+                against,
+                reply,
+            });
+        }
+    };
     match opts.timeout_ns {
         Some(t) => {
             // As before there was a baseline: the timeout decides, the median tells.
             let usual = c.latency.quantile(0.5);
             for (lat, rp) in c.slowest.iter().filter(|(l, _)| *l > t) {
-                slow.push((*lat, usual, "usual", *rp));
+                add(&mut slow, *lat, usual, Against::Own, *rp);
             }
         }
         None => {
             for x in &c.baseline.slow {
-                slow.push((x.latency, Some(x.baseline), "usual", x.reply));
+                add(
+                    &mut slow,
+                    x.latency,
+                    Some(x.baseline),
+                    Against::Own,
+                    x.reply,
+                );
             }
             // Replies that came before the connection had shown its usual latency (its first
             // three) are measured against all it showed.
             if let Some(m) = c.baseline.median() {
-                for (lat, rp) in &c.slowest {
-                    if reply_baseline::is_slow(*lat, m)
-                        && !slow.iter().any(|x| x.3.frame == rp.frame)
-                    {
-                        slow.push((*lat, Some(m), "usual", *rp));
-                    }
+                for (lat, rp) in c
+                    .slowest
+                    .iter()
+                    .filter(|(l, _)| reply_baseline::is_slow(*l, m))
+                {
+                    add(&mut slow, *lat, Some(m), Against::Own, *rp);
                 }
             }
             // A connection slow from its first reply has no faster past of its own: the
             // service's other connections are its measure.
             if let Some(o) = others_latency {
-                for (lat, rp) in &c.slowest {
-                    if reply_baseline::is_slow(*lat, o)
-                        && !slow.iter().any(|x| x.3.frame == rp.frame)
-                    {
-                        slow.push((*lat, Some(o), "other connections' usual", *rp));
-                    }
+                for (lat, rp) in c
+                    .slowest
+                    .iter()
+                    .filter(|(l, _)| reply_baseline::is_slow(*l, o))
+                {
+                    add(&mut slow, *lat, Some(o), Against::Others, *rp);
                 }
             }
         }
     }
-    slow.sort_by_key(|x| x.3.ts);
-    for (lat, base, whose, rp) in slow {
-        slow_reply(b, lat, base, whose, rp, out);
+    slow.sort_by_key(|x| x.reply.ts);
+    for x in slow {
+        slow_reply(b, x, out);
     }
 }
 
-fn slow_reply(
-    b: &Beats<'_>,
-    lat: i64,
-    base: Option<i64>,
-    whose: &str,
-    rp: Reply,
-    out: &mut Vec<Finding>,
-) {
+/// One `slow_heartbeat_reply` finding.
+fn slow_reply(b: &Beats<'_>, x: Slow, out: &mut Vec<Finding>) {
     let opts = b.cx.opts;
     let c = b.h.cand;
     let receiver = b.receiver;
-    let why = match (opts.timeout_ns, base) {
+    let (lat, rp) = (x.latency, x.reply);
+    let why = match (opts.timeout_ns, x.baseline) {
         (Some(t), Some(m)) => format!("timeout {}; usual {}", human(t), human(m)),
         (Some(t), None) => format!("timeout {}", human(t)),
         (None, Some(m)) => format!(
-            "{:.0}× the {}{whose} {}",
+            "{:.0}× the {} {}",
             reply_baseline::factor(lat, m),
-            if whose == "usual" {
-                String::new()
-            } else {
-                format!("{receiver}'s ")
+            match x.against {
+                Against::Own => "usual".to_string(),
+                Against::Others => format!("{receiver}'s other connections' usual"),
             },
             human(m)
         ),
@@ -359,19 +385,19 @@ fn slow_reply(
         format!(
             "the {receiver} answered the probe after {} ({why}){}",
             human(lat),
-            match c.retrans.iter().find(|x| x.orig_frame == rp.probe_frame) {
-                Some(x) => format!(
+            match c.retrans.iter().find(|r| r.orig_frame == rp.probe_frame) {
+                Some(r) => format!(
                     " → the probe itself had to be retransmitted (frame {}): the path lost it, the {receiver} then answered at once",
-                    x.frame
+                    r.frame
                 ),
                 None => format!(" → check the {receiver}'s load or the path"),
             }
         ),
         Details::SlowHeartbeatReply(SlowReply {
-            baseline_ms: base.map(ms),
+            baseline_ms: x.baseline.map(ms),
             // From the printed numbers, so that factor = latency_ms / baseline_ms holds in
             // the JSON as written.
-            factor: base.map(|m| round(ms(lat) / ms(m).max(0.001), 1)),
+            factor: x.baseline.map(|m| round(ms(lat) / ms(m).max(0.001), 1)),
             latency_ms: ms(lat),
             timeout_ms: opts.timeout_ns.map(ms),
         }),
