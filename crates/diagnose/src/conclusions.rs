@@ -299,8 +299,11 @@ fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
             "{} of {} error/restart lines of the application log line up with capture events{}.",
             log.matched,
             log.event_lines,
-            log.clock_offset_s
-                .map(|o| format!(" (clocks differ by {o:+.2} s)"))
+            log.clock_words()
+                .or_else(|| log
+                    .clock_offset_s
+                    .map(|o| format!("clocks differ by {o:+.2} s")))
+                .map(|w| format!(" ({w})"))
                 .unwrap_or_default()
         ));
     }

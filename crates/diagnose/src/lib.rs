@@ -236,7 +236,9 @@ impl Diagnoser {
             })
             .map(|f| log::CapEvent {
                 ts: f.ts_ns,
-                noticed: f.noticed_ns.unwrap_or((f.ts_ns, f.ts_ns)),
+                noticed: f
+                    .noticed_ns
+                    .unwrap_or_else(|| log::overdue::noticed_span(f)),
                 stream: f.stream,
                 frames: f.frames.clone(),
                 kind: f.kind(),
@@ -247,7 +249,19 @@ impl Diagnoser {
                 ),
             })
             .collect();
-        let c = log::correlate(log, &mut events, capture_start_ns);
+        // Each stream's two ends, so that a line naming a port matches that stream only.
+        let ends: Vec<log::conn::StreamEnds> = self
+            .reports
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.stream,
+                    r.endpoints.client.parse().ok()?,
+                    r.endpoints.server.parse().ok()?,
+                ))
+            })
+            .collect();
+        let c = log::correlate(log, &mut events, capture_start_ns, &ends);
         for f in c.findings {
             self.push_finding(f);
         }

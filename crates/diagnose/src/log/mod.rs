@@ -4,25 +4,36 @@
 //! Accepted line starts (after optional `[` or spaces): ISO-8601 `2024-03-01T17:08:02.123+01:00`
 //! or `2024-03-01 17:08:02`, syslog `Mar  1 17:08:02`, and bare `17:08:02` (date from
 //! `LogOptions::date`, else the capture's first day). Times without a zone are in
-//! `LogOptions::tz_offset_s`.
+//! `LogOptions::tz_offset_s` when given; otherwise the zone is the one under which the log lines
+//! up with the most capture events (see [`correlate`]).
+//!
+//! A line that names a connection (a port, an address, a label tied to a port earlier) matches
+//! that connection's events only ([`conn`]); a line written while a heartbeat was overdue
+//! matches the late beat ([`overdue`]).
+
+mod align;
+pub(crate) mod conn;
+pub(crate) mod overdue;
 
 use crate::civil::{days_from_civil, fmt_clock, DAY_NS, NS};
 use crate::finding::{Details, Finding, Kind, LogMatch, Severity};
 use crate::report::{human, round, secs};
+use conn::StreamEnds;
 
 /// How to read dates and zones the log leaves out.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogOptions {
     /// `--log-date YYYY-MM-DD` for logs with time of day only.
     pub date: Option<(i64, u32, u32)>,
-    /// `--log-tz`: offset of the log's local time from UTC, seconds (east positive).
-    pub tz_offset_s: i32,
+    /// `--log-tz`: offset of the log's local time from UTC, seconds (east positive); `None`
+    /// when not given: the zone is searched for.
+    pub tz_offset_s: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Stamp {
-    /// ns since the epoch, UTC, already resolved.
-    Absolute(i64),
+    /// ns since the epoch, UTC, already resolved, and the zone the line gave (seconds east).
+    Absolute { utc_ns: i64, zone_s: i32 },
     /// Local date and time of day.
     Local { days: i64, tod_ns: i64 },
     /// Syslog: month/day without a year.
@@ -159,7 +170,10 @@ fn parse_stamp(line: &str) -> Option<(Stamp, i64)> {
             let (tod, gran, used) = time_of_day(rest)?;
             return Some(match rest.get(used..).and_then(zone) {
                 Some(off) => (
-                    Stamp::Absolute(days * DAY_NS + tod - i64::from(off) * NS),
+                    Stamp::Absolute {
+                        utc_ns: days * DAY_NS + tod - i64::from(off) * NS,
+                        zone_s: off,
+                    },
                     gran,
                 ),
                 None => (Stamp::Local { days, tod_ns: tod }, gran),
@@ -224,41 +238,88 @@ impl AppLog {
         }
     }
 
-    /// Absolute UTC times of every line, given the capture start for what the log leaves out.
-    fn resolve(&self, capture_start_ns: i64) -> Vec<i64> {
-        let tz = i64::from(self.opts.tz_offset_s) * NS;
-        let local_start = capture_start_ns + tz;
-        let start_day = match self.opts.date {
-            Some((y, m, d)) => days_from_civil(y, m, d),
-            None => local_start.div_euclid(DAY_NS),
-        };
-        let (start_year, _, _) = crate::civil::civil_from_days(start_day);
-        let mut day = start_day;
+    /// For each line, the days a time-of-day-only log has rolled over midnight by then.
+    fn rollovers(&self) -> Vec<i64> {
+        let mut day = 0;
         let mut prev_tod: Option<i64> = None;
         self.lines
             .iter()
-            .map(|l| match l.stamp {
-                Stamp::Absolute(t) => t,
-                Stamp::Local { days, tod_ns } => days * DAY_NS + tod_ns - tz,
-                Stamp::NoYear { month, day, tod_ns } => {
-                    let mut d = days_from_civil(start_year, month, day);
-                    // A December log for a January capture belongs to the year before.
-                    if d - start_day > 180 {
-                        d = days_from_civil(start_year - 1, month, day);
-                    }
-                    d * DAY_NS + tod_ns - tz
-                }
-                Stamp::TimeOnly { tod_ns } => {
+            .map(|l| {
+                if let Stamp::TimeOnly { tod_ns } = l.stamp {
                     // Time going back by more than half a day: midnight passed.
                     if prev_tod.is_some_and(|p| p - tod_ns > DAY_NS / 2) {
                         day += 1;
                     }
                     prev_tod = Some(tod_ns);
-                    day * DAY_NS + tod_ns - tz
                 }
+                day
             })
             .collect()
     }
+
+    /// What the log leaves out, for lines read in zone `tz_s`.
+    fn calendar(&self, capture_start_ns: i64, tz_s: i32) -> Calendar {
+        let tz_ns = i64::from(tz_s) * NS;
+        let start_day = match self.opts.date {
+            Some((y, m, d)) => days_from_civil(y, m, d),
+            None => (capture_start_ns + tz_ns).div_euclid(DAY_NS),
+        };
+        Calendar {
+            start_day,
+            start_year: crate::civil::civil_from_days(start_day).0,
+            tz_ns,
+        }
+    }
+
+    /// Absolute UTC time of a line (`rollover` from [`AppLog::rollovers`]).
+    fn time_of(&self, l: &LogLine, rollover: i64, cal: &Calendar) -> i64 {
+        match l.stamp {
+            Stamp::Absolute { utc_ns, .. } => utc_ns,
+            Stamp::Local { days, tod_ns } => days * DAY_NS + tod_ns - cal.tz_ns,
+            Stamp::NoYear { month, day, tod_ns } => {
+                let mut d = days_from_civil(cal.start_year, month, day);
+                // A December log for a January capture belongs to the year before.
+                if d - cal.start_day > 180 {
+                    d = days_from_civil(cal.start_year - 1, month, day);
+                }
+                d * DAY_NS + tod_ns - cal.tz_ns
+            }
+            Stamp::TimeOnly { tod_ns } => (cal.start_day + rollover) * DAY_NS + tod_ns - cal.tz_ns,
+        }
+    }
+
+    /// Absolute UTC times of every line read in zone `tz_s`, given the capture start for what
+    /// the log leaves out.
+    #[cfg(test)]
+    fn resolve(&self, capture_start_ns: i64, tz_s: i32) -> Vec<i64> {
+        let cal = self.calendar(capture_start_ns, tz_s);
+        self.lines
+            .iter()
+            .zip(self.rollovers())
+            .map(|(l, r)| self.time_of(l, r, &cal))
+            .collect()
+    }
+
+    /// The zone of the first line that gives one, when every line gives one.
+    fn stamped_zone(&self) -> Option<i32> {
+        let mut zone = None;
+        for l in &self.lines {
+            match l.stamp {
+                Stamp::Absolute { zone_s, .. } => {
+                    zone.get_or_insert(zone_s);
+                }
+                _ => return None,
+            }
+        }
+        zone
+    }
+}
+
+/// The day and zone a line's missing parts are taken from.
+struct Calendar {
+    start_day: i64,
+    start_year: i64,
+    tz_ns: i64,
 }
 
 /// A capture event a log line may refer to.
@@ -275,10 +336,15 @@ pub(crate) struct CapEvent {
     pub kind: Kind,
 }
 
-/// Largest clock offset searched, each way.
+/// Largest clock offset searched, each way, when the zone is known (given or stamped).
 const MAX_OFFSET_NS: i64 = 600 * NS;
-/// Resolution of the offset vote.
-const BIN_NS: i64 = 50_000_000;
+/// Largest clock skew searched, each way, around each candidate zone: well under half the
+/// zones' 15-minute spacing, so each total offset belongs to one zone.
+const SEARCH_SKEW_NS: i64 = 120 * NS;
+/// Candidate zones: UTC−12:00 to UTC+14:00 in quarter hours.
+const ZONE_STEP_S: i32 = 900;
+const ZONE_MIN_S: i32 = -12 * 3600;
+const ZONE_MAX_S: i32 = 14 * 3600;
 /// An application logs what it saw after seeing it: the event may precede the log line's
 /// timestamp by up to this much (detection and logging delay)...
 const LAG_NS: i64 = 1_000_000_000;
@@ -286,6 +352,11 @@ const LAG_NS: i64 = 1_000_000_000;
 const LEAD_NS: i64 = 250_000_000;
 /// Longest span in which an event may have been noticed.
 const MAX_SPAN_NS: i64 = 120 * NS;
+/// Event lines used (a log of nothing but errors is cut, not scanned whole).
+const MAX_EVENT_LINES: usize = 5000;
+/// (line, event) pairs weighed per candidate zone: bounds the search's time and memory when
+/// thousands of error lines meet thousands of events.
+const MAX_PAIRS: usize = 1 << 18;
 
 pub(crate) struct Correlation {
     pub findings: Vec<Finding>,
@@ -294,13 +365,81 @@ pub(crate) struct Correlation {
     pub offset_ns: Option<i64>,
 }
 
-/// Matches event lines to capture events. The clock offset (capture − log) is the one that lets
-/// the most event lines find a capture event within their granularity; ties go to the smallest
-/// offset.
+/// Where the log's zone came from: `--log-tz`, the lines' own stamps, or the search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZoneFrom {
+    Option,
+    Stamp,
+    Search,
+}
+
+impl ZoneFrom {
+    fn as_str(self) -> &'static str {
+        match self {
+            ZoneFrom::Option => "option",
+            ZoneFrom::Stamp => "stamp",
+            ZoneFrom::Search => "search",
+        }
+    }
+}
+
+/// `+05:30`, `-03:00`, `+00:00`.
+pub fn fmt_zone(zone_s: i32) -> String {
+    let a = zone_s.unsigned_abs() / 60;
+    format!(
+        "{}{:02}:{:02}",
+        if zone_s < 0 { '-' } else { '+' },
+        a / 60,
+        a % 60
+    )
+}
+
+/// For each event (sorted by when it was noticed), the incident it belongs to: the findings
+/// one stream shows of one moment (a late probe, the reset it caused, the RST) are one thing
+/// an application may log, and the zone search counts things, not findings.
+fn incidents(events: &[CapEvent]) -> Vec<u32> {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&k| (events[k].stream, events[k].noticed.0));
+    let mut id = vec![0u32; events.len()];
+    let mut next = 0u32;
+    let mut open: Option<(Option<u32>, i64)> = None;
+    for k in order {
+        let e = &events[k];
+        match open {
+            Some((s, end)) if s == e.stream && s.is_some() && e.noticed.0 <= end + LAG_NS => {
+                open = Some((s, end.max(e.noticed.1)));
+            }
+            _ => {
+                next += 1;
+                open = Some((e.stream, e.noticed.1));
+            }
+        }
+        id[k] = next;
+    }
+    id
+}
+
+/// Whether a line that means `only` (streams) may be matched to `e`.
+fn may_mean(only: &Option<Vec<u32>>, e: &CapEvent) -> bool {
+    match only {
+        None => true,
+        Some(set) => e.stream.is_some_and(|s| set.contains(&s)),
+    }
+}
+
+/// Matches event lines to capture events.
+///
+/// The log's clock is read as a zone (given, stamped, or searched over UTC−12:00…UTC+14:00 in
+/// quarter hours) plus a skew (capture − log, after the zone). For each zone, the skew that
+/// aligns the most distinct capture events (one line per event) is found with one sweep over
+/// the (line, event) pairs; the zone kept is the one aligning the most, ties going to the one
+/// where zero skew is among the best, then to the smaller |zone|, then east of UTC, then the
+/// smaller skew. Lines that name a connection are paired with its streams' events only.
 pub(crate) fn correlate(
     log: &AppLog,
     events: &mut [CapEvent],
     capture_start_ns: i64,
+    streams: &[StreamEnds],
 ) -> Correlation {
     // Spans are capped so that a search window around a line stays small.
     for e in events.iter_mut() {
@@ -308,118 +447,126 @@ pub(crate) fn correlate(
         e.noticed = (a, e.noticed.1.clamp(a, a + MAX_SPAN_NS));
     }
     events.sort_by_key(|e| e.noticed.0);
-    let times = log.resolve(capture_start_ns);
-    let ev_lines: Vec<(usize, i64)> = log
+    let ev_lines: Vec<usize> = log
         .lines
         .iter()
         .enumerate()
         .filter(|(_, l)| l.is_event)
-        .map(|(i, _)| (i, times[i]))
-        .take(5000)
+        .map(|(i, _)| i)
+        .take(MAX_EVENT_LINES)
         .collect();
+    let only = conn::line_streams(
+        log.lines.iter().map(|l| (l.text.as_str(), l.is_event)),
+        streams,
+    );
+    let incident = incidents(events);
+    let rollovers = log.rollovers();
     let gran = log
         .lines
         .iter()
         .map(|l| l.granularity_ns)
         .min()
         .unwrap_or(NS);
-    // Events whose noticed span meets the line's window under offset o.
-    let hits_at = |t: i64, g: i64, o: i64| -> Vec<usize> {
-        let (a, b) = (t + o - LAG_NS, t + o + g + LEAD_NS);
-        let lo = events.partition_point(|e| e.noticed.0 < a - MAX_SPAN_NS);
-        (lo..events.len())
-            .take_while(|&k| events[k].noticed.0 <= b)
-            .filter(|&k| events[k].noticed.1 >= a)
+
+    let stamped = log.stamped_zone();
+    let (zone_from, zones, range): (ZoneFrom, Vec<i32>, i64) = match (log.opts.tz_offset_s, stamped) {
+        (Some(z), _) => (ZoneFrom::Option, vec![z], MAX_OFFSET_NS),
+        (None, Some(z)) => (ZoneFrom::Stamp, vec![z], MAX_OFFSET_NS),
+        (None, None) => (
+            ZoneFrom::Search,
+            (ZONE_MIN_S / ZONE_STEP_S..=ZONE_MAX_S / ZONE_STEP_S)
+                .map(|q| q * ZONE_STEP_S)
+                .collect(),
+            SEARCH_SKEW_NS,
+        ),
+    };
+
+    // Event windows of a line at UTC time t with granularity g, under skew o.
+    let window = |t: i64, g: i64, o: i64| (t + o - LAG_NS, t + o + g + LEAD_NS);
+    let times_in = |z: i32| -> Vec<i64> {
+        let cal = log.calendar(capture_start_ns, z);
+        ev_lines
+            .iter()
+            .map(|&i| log.time_of(&log.lines[i], rollovers[i], &cal))
             .collect()
     };
 
-    let nbins = (2 * MAX_OFFSET_NS / BIN_NS + 1) as usize;
-    let mut votes = vec![0u32; nbins];
-    let mut last_voter = vec![usize::MAX; nbins];
-    for (li, &(i, t)) in ev_lines.iter().enumerate() {
-        let g = log.lines[i].granularity_ns;
-        let lo = events.partition_point(|e| e.noticed.0 < t - MAX_OFFSET_NS - LAG_NS - MAX_SPAN_NS);
-        for e in events[lo..]
-            .iter()
-            .take_while(|e| e.noticed.0 <= t + MAX_OFFSET_NS + g + LEAD_NS)
-        {
-            // Offsets o for which the span meets [t+o-lag, t+o+g+lead].
-            let omin = (e.noticed.0 - t - g - LEAD_NS).max(-MAX_OFFSET_NS);
-            let omax = (e.noticed.1 - t + LAG_NS).min(MAX_OFFSET_NS);
-            if omin > omax {
-                continue;
-            }
-            let (b0, b1) = (
-                (omin + MAX_OFFSET_NS) / BIN_NS,
-                (omax + MAX_OFFSET_NS) / BIN_NS,
-            );
-            for b in b0.max(0)..=b1.min(nbins as i64 - 1) {
-                let b = b as usize;
-                if last_voter[b] != li {
-                    last_voter[b] = li;
-                    votes[b] += 1;
+    let mut best: Option<(i32, align::Fit)> = None;
+    let mut pairs: Vec<align::Pair> = Vec::new();
+    for &z in &zones {
+        pairs.clear();
+        let times = times_in(z);
+        'lines: for (&i, &t) in ev_lines.iter().zip(&times) {
+            let g = log.lines[i].granularity_ns;
+            let lo = events.partition_point(|e| e.noticed.0 < t - range - LAG_NS - MAX_SPAN_NS);
+            for (k, e) in events
+                .iter()
+                .enumerate()
+                .skip(lo)
+                .take_while(|(_, e)| e.noticed.0 <= t + range + g + LEAD_NS)
+            {
+                if !may_mean(&only[i], e) {
+                    continue;
                 }
+                // Skews o for which the span meets the line's window.
+                let omin = (e.noticed.0 - t - g - LEAD_NS).max(-range);
+                let omax = (e.noticed.1 - t + LAG_NS).min(range);
+                if omin > omax {
+                    continue;
+                }
+                if pairs.len() >= MAX_PAIRS {
+                    break 'lines;
+                }
+                pairs.push(align::Pair {
+                    incident: incident[k],
+                    lo: omin,
+                    hi: omax,
+                });
             }
+        }
+        let Some(fit) = align::best_offset(&mut pairs) else {
+            continue;
+        };
+        let key = |z: i32, f: &align::Fit| {
+            (
+                f.score,
+                f.zero_fits,
+                std::cmp::Reverse(z.unsigned_abs()),
+                z > 0,
+                std::cmp::Reverse(f.offset_ns.unsigned_abs()),
+            )
+        };
+        if best.map_or(true, |(bz, bf)| key(z, &fit) > key(bz, &bf)) {
+            best = Some((z, fit));
         }
     }
-    let best = votes
-        .iter()
-        .enumerate()
-        .filter(|(_, &v)| v > 0)
-        .max_by_key(|(b, &v)| {
-            (
-                v,
-                std::cmp::Reverse((*b as i64 * BIN_NS - MAX_OFFSET_NS).abs()),
-            )
-        })
-        .map(|(b, _)| b as i64 * BIN_NS - MAX_OFFSET_NS + BIN_NS / 2);
-    // Refine to the middle of the winning plateau of equal votes.
-    let offset = best.map(|o| {
-        let b = ((o + MAX_OFFSET_NS) / BIN_NS) as usize;
-        let v = votes[b];
-        let (mut lo, mut hi) = (b, b);
-        while lo > 0 && votes[lo - 1] == v {
-            lo -= 1;
-        }
-        while hi + 1 < nbins && votes[hi + 1] == v {
-            hi += 1;
-        }
-        // The plateau's offset nearest zero: equally good, and assumes the least skew.
-        let (a, b) = (
-            lo as i64 * BIN_NS - MAX_OFFSET_NS,
-            (hi as i64 + 1) * BIN_NS - MAX_OFFSET_NS,
-        );
-        // Bin edges overlap the valid range only partly: stay one bin inside.
-        let (a, b) = (a + BIN_NS, b - BIN_NS);
-        if a <= b {
-            0i64.clamp(a, b)
-        } else {
-            (a + b) / 2
-        }
-    });
-
-    // A clock offset is only reported when lines agree on it through different events: one
-    // event (or one line) fits a whole range of offsets, so it is used for matching but not
-    // claimed as the clocks' difference.
-    let reported = offset.filter(|&o| {
-        if o == 0 {
-            return true;
-        }
-        let mut distinct: Vec<usize> = ev_lines
-            .iter()
-            .filter_map(|&(i, t)| hits_at(t, log.lines[i].granularity_ns, o).first().copied())
-            .collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        distinct.len() >= 2
-    });
+    let zone = match zone_from {
+        ZoneFrom::Search => best.map(|(z, _)| z),
+        _ => Some(zones[0]),
+    };
+    let z = zone.unwrap_or(0);
+    let offset = best.map(|(_, f)| f.offset_ns);
     let o = offset.unwrap_or(0);
+    let times = times_in(z);
+    let hits_at = |i: usize, t: i64, o: i64| -> Vec<usize> {
+        let (a, b) = window(t, log.lines[i].granularity_ns, o);
+        let lo = events.partition_point(|e| e.noticed.0 < a - MAX_SPAN_NS);
+        (lo..events.len())
+            .take_while(|&k| events[k].noticed.0 <= b)
+            .filter(|&k| events[k].noticed.1 >= a && may_mean(&only[i], &events[k]))
+            .collect()
+    };
+
+    // A clock offset is only reported when lines agree on it through different incidents:
+    // one incident fits a whole range of offsets (zero among them, often), so it is used for
+    // matching but not claimed as the clocks' difference.
+    let reported = best.filter(|(_, f)| f.score >= 2).map(|(_, f)| f.offset_ns);
     let mut findings = Vec::new();
     let mut matched = 0u64;
     let mut unmatched = Vec::new();
-    for &(i, t) in &ev_lines {
+    for (&i, &t) in ev_lines.iter().zip(&times) {
         let l = &log.lines[i];
-        let hits: Vec<&CapEvent> = hits_at(t, l.granularity_ns, o)
+        let hits: Vec<&CapEvent> = hits_at(i, t, o)
             .into_iter()
             .take(8)
             .map(|k| &events[k])
@@ -437,20 +584,17 @@ pub(crate) fn correlate(
         let mut frames: Vec<u32> = hits.iter().flat_map(|e| e.frames.iter().copied()).collect();
         let mut seen = std::collections::HashSet::new();
         frames.retain(|f| seen.insert(*f));
-        let streams: Vec<u32> = hits.iter().filter_map(|e| e.stream).collect();
+        let mut streams: Vec<u32> = hits.iter().filter_map(|e| e.stream).collect();
+        let first_stream = streams.first().copied();
+        streams.sort_unstable();
+        streams.dedup();
         let what: Vec<String> = hits
             .iter()
-            .map(|e| {
-                format!(
-                    "{} at {}",
-                    e.what,
-                    fmt_clock(e.ts - o, log.opts.tz_offset_s)
-                )
-            })
+            .map(|e| format!("{} at {}", e.what, fmt_clock(e.ts - o, z)))
             .collect();
         findings.push(Finding::new(
             Severity::Info,
-            streams.first().copied(),
+            first_stream,
             frames,
             hits[0].ts,
             format!(
@@ -479,9 +623,38 @@ pub(crate) fn correlate(
             clock_offset_s: reported.map(|o| round(secs(o), 3)),
             granularity_s: secs(gran),
             unmatched,
+            zone: zone.map(fmt_zone),
+            zone_from: zone_from.as_str(),
         },
         #[cfg(test)]
         offset_ns: offset,
+    }
+}
+
+impl crate::report::LogSummary {
+    /// What the search found of the log's clock, in words, when it is worth saying: a zone other
+    /// than UTC, or none at all. `None` when the zone was given, stamped, or plain UTC.
+    pub fn clock_words(&self) -> Option<String> {
+        if self.zone_from != ZoneFrom::Search.as_str() {
+            return None;
+        }
+        let Some(zone) = &self.zone else {
+            return Some(format!(
+                "no time zone from UTC{} to UTC{} lines the log up with the capture (give --log-tz if the log is in local time)",
+                fmt_zone(ZONE_MIN_S),
+                fmt_zone(ZONE_MAX_S)
+            ));
+        };
+        if zone == "+00:00" {
+            return None;
+        }
+        let skew = match self.clock_offset_s {
+            Some(o) if o > 0.0 => format!(", {o:.1} s behind the capture"),
+            Some(o) if o < 0.0 => format!(", {:.1} s ahead of the capture", -o),
+            Some(_) => ", in step with the capture".to_string(),
+            None => String::new(),
+        };
+        Some(format!("the log's clock reads like UTC{zone}{skew}"))
     }
 }
 
@@ -495,13 +668,19 @@ mod tests {
         assert_eq!(
             parse_stamp("2024-03-01T17:08:02.250Z error").unwrap(),
             (
-                Stamp::Absolute(d * DAY_NS + (17 * 3600 + 8 * 60 + 2) * NS + 250_000_000),
+                Stamp::Absolute {
+                    utc_ns: d * DAY_NS + (17 * 3600 + 8 * 60 + 2) * NS + 250_000_000,
+                    zone_s: 0
+                },
                 1_000_000
             )
         );
         assert_eq!(
             parse_stamp("2024-03-01 17:08:02+01:00 x").unwrap().0,
-            Stamp::Absolute(d * DAY_NS + (16 * 3600 + 8 * 60 + 2) * NS)
+            Stamp::Absolute {
+                utc_ns: d * DAY_NS + (16 * 3600 + 8 * 60 + 2) * NS,
+                zone_s: 3600
+            }
         );
         assert_eq!(
             parse_stamp("[2024-03-01 17:08:02] x").unwrap(),
@@ -546,12 +725,12 @@ mod tests {
             "23:59:59 a\n00:00:01 b\n",
             LogOptions {
                 date: None,
-                tz_offset_s: 3600,
+                tz_offset_s: Some(3600),
             },
         );
         // Capture starts 2024-03-01T22:59:00Z = 23:59:00 local (+01:00).
         let start = days_from_civil(2024, 3, 1) * DAY_NS + (22 * 3600 + 59 * 60) * NS;
-        let t = log.resolve(start);
+        let t = log.resolve(start, 3600);
         assert_eq!(
             t[0],
             days_from_civil(2024, 3, 1) * DAY_NS + (22 * 3600 + 59 * 60 + 59) * NS
@@ -589,7 +768,7 @@ mod tests {
             "00:01:38 error heartbeat\n00:01:40 info ok\n00:11:38 error heartbeat\n00:20:00 restart\n",
             LogOptions::default(),
         );
-        let c = correlate(&log, &mut events, base);
+        let c = correlate(&log, &mut events, base, &[]);
         // Whole-second lines only bound the offset: both events fit for o in [0.35, 3.3] s
         // (event within [line + o - 1 s lag, line + o + 1 s + 0.25 s]).
         let o = c.offset_ns.unwrap();
@@ -615,9 +794,9 @@ mod tests {
         }];
         let log = AppLog::parse(
             "Mar  1 10:00:05 host app[12]: ERROR heartbeat timeout\nMar  1 10:00:09 host app[12]: started\n",
-            LogOptions { date: None, tz_offset_s: 3600 },
+            LogOptions { date: None, tz_offset_s: Some(3600) },
         );
-        let c = correlate(&log, &mut events, base + 9 * 3600 * NS);
+        let c = correlate(&log, &mut events, base + 9 * 3600 * NS, &[]);
         assert_eq!(c.summary.event_lines, 1);
         assert_eq!(c.summary.matched, 1);
         assert_eq!(c.offset_ns, Some(0));
