@@ -431,10 +431,11 @@ fn may_mean(only: &Option<Vec<u32>>, e: &CapEvent) -> bool {
 ///
 /// The log's clock is read as a zone (given, stamped, or searched over UTC−12:00…UTC+14:00 in
 /// quarter hours) plus a skew (capture − log, after the zone). For each zone, the skew that
-/// aligns the most distinct capture events (one line per event) is found with one sweep over
-/// the (line, event) pairs; the zone kept is the one aligning the most, ties going to the one
-/// where zero skew is among the best, then to the smaller |zone|, then east of UTC, then the
-/// smaller skew. Lines that name a connection are paired with its streams' events only.
+/// aligns the most distinct capture incidents (one line per incident; then the most at their
+/// very moment rather than inside an overdue span) is found with one sweep over the (line,
+/// event) pairs; the zone kept is the one aligning the most, ties going to the one where zero
+/// skew is among the best, then to the smaller |zone|, then east of UTC, then the smaller skew.
+/// Lines that name a connection are paired with its streams' events only.
 pub(crate) fn correlate(
     log: &AppLog,
     events: &mut [CapEvent],
@@ -508,7 +509,7 @@ pub(crate) fn correlate(
                 if !may_mean(&only[i], e) {
                     continue;
                 }
-                // Skews o for which the span meets the line's window.
+                // Skews o for which the span (and the moment) meets the line's window.
                 let omin = (e.noticed.0 - t - g - LEAD_NS).max(-range);
                 let omax = (e.noticed.1 - t + LAG_NS).min(range);
                 if omin > omax {
@@ -521,15 +522,18 @@ pub(crate) fn correlate(
                     incident: incident[k],
                     lo: omin,
                     hi: omax,
+                    moment_lo: (e.ts - t - g - LEAD_NS).max(-range),
+                    moment_hi: (e.ts - t + LAG_NS).min(range),
                 });
             }
         }
-        let Some(fit) = align::best_offset(&mut pairs) else {
+        let Some(fit) = align::best_offset(&pairs) else {
             continue;
         };
         let key = |z: i32, f: &align::Fit| {
             (
                 f.score,
+                f.at_moment,
                 f.zero_fits,
                 std::cmp::Reverse(z.unsigned_abs()),
                 z > 0,
@@ -639,6 +643,9 @@ impl crate::report::LogSummary {
             return None;
         }
         let Some(zone) = &self.zone else {
+            if self.event_lines == 0 {
+                return None;
+            }
             return Some(format!(
                 "no time zone from UTC{} to UTC{} lines the log up with the capture (give --log-tz if the log is in local time)",
                 fmt_zone(ZONE_MIN_S),
