@@ -118,8 +118,31 @@ def http_keepalive():
             check(f"http-keepalive {c['ids']}: the lost reuse is answered by RST", len(rst) == 1)
 
 
+def local_time_log():
+    d = os.path.join(HERE, "local-time-log")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    probes = frames(cap, "tcp.payload == 50:49:4e:47", ["frame.time_epoch", "tcp.srcport"])
+    rsts = frames(cap, "tcp.flags.reset==1", ["frame.time_epoch", "tcp.srcport"])
+    for label, conns in tr["connections"].items():
+        for c in conns:
+            e = c["end"]
+            if e["kind"] != "rst":
+                continue
+            p = c["client_port"]
+            late = [r for r in near(e["late_beat_sent_t"], probes) if int(r[1]) == p]
+            prev = [r for r in near(e["previous_beat_sent_t"], probes) if int(r[1]) == p]
+            check(f"local-time-log {label}: late probe and the one before on the wire", len(late) == 1 and len(prev) == 1)
+            check(f"local-time-log {label}: client RST at rst t", len([r for r in near(e["t"], rsts) if int(r[1]) == p]) == 1)
+    # The log lines are what the driver wrote: local time UTC+05:30 from a clock 3.2 s behind.
+    lines = open(os.path.join(d, "app.log")).read().splitlines()
+    for name, n in tr["lines"].items():
+        check(f"local-time-log {name}: line {n} exists", 1 <= n <= len(lines), lines[n - 1] if n <= len(lines) else "")
+
+
 def main():
-    for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive):
+    for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive,
+              local_time_log):
         try:
             f()
         except Exception as e:  # a broken scenario must show up as a failure, not a crash

@@ -1,0 +1,134 @@
+//! `keepsight diagnose --log` on tests/scenarios/local-time-log: a client application logging
+//! local time (UTC+05:30, no zone in the lines) from a clock 3.2 s behind the capture's, with
+//! labelled connections and an error written at its own heartbeat deadline. Every expectation
+//! comes from the driver's truth.json (what it did, its zone and skew, which line it wrote when),
+//! never from keepsight's output.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn scenario() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios/local-time-log")
+}
+
+fn truth() -> Value {
+    serde_json::from_slice(&std::fs::read(scenario().join("truth.json")).unwrap()).unwrap()
+}
+
+fn diagnose(extra: &[&str]) -> Value {
+    let dir = scenario();
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .arg("diagnose")
+        .arg(dir.join("capture.pcapng"))
+        .arg("--json")
+        .arg("--log")
+        .arg(dir.join("app.log"))
+        .args(extra)
+        .output()
+        .expect("run keepsight");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+/// The stream whose client port is `port`.
+fn stream_of(r: &Value, port: u64) -> u64 {
+    r["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["endpoints"]["client"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!(":{port}"))
+        })
+        .unwrap_or_else(|| panic!("no stream from port {port}"))["stream"]
+        .as_u64()
+        .unwrap()
+}
+
+fn log_match(r: &Value, line: u64) -> Option<&Value> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "log_match" && f["line"] == line)
+}
+
+#[test]
+fn the_zone_skew_deadline_lines_and_labels_are_found_without_options() {
+    let t = truth();
+    let r = diagnose(&[]);
+    let log = &r["log"];
+    assert_eq!(log["zone"], t["log"]["zone"], "{log}");
+    assert_eq!(log["zone_from"], "search");
+    // The skew is known to within the lines' allowed logging lag (an event may precede its line
+    // by up to 1 s; lines are written within a millisecond of their event here).
+    let skew = t["log"]["clock_offset_s"].as_f64().unwrap();
+    let found = log["clock_offset_s"].as_f64().expect("clock offset claimed");
+    assert!((skew - 0.7..=skew + 1.0).contains(&found), "{found} vs {skew}");
+
+    let conns = &t["connections"];
+    let first_port = |label: &str| conns[label][0]["client_port"].as_u64().unwrap();
+    let (s2, s3) = (stream_of(&r, first_port("conn 2")), stream_of(&r, first_port("conn 3")));
+    let lines = &t["lines"];
+    for (name, stream) in [
+        ("conn2_deadline_error", s2),
+        ("conn2_restart", s2),
+        ("conn3_deadline_error", s3),
+        ("conn3_late_error", s3),
+    ] {
+        let n = lines[name].as_u64().unwrap();
+        let m = log_match(&r, n).unwrap_or_else(|| panic!("{name}: line {n} not matched"));
+        assert_eq!(m["streams"], serde_json::json!([stream]), "{name}: {m}");
+        let kinds = m["matched_kinds"].as_array().unwrap();
+        assert!(
+            kinds.iter().any(|k| k == "late_heartbeat"),
+            "{name}: {kinds:?}"
+        );
+    }
+    // conn 1's own error, written as conn 2 reset, is about conn 1: nothing of conn 1's happened.
+    let n = lines["conn1_metrics_error"].as_u64().unwrap();
+    assert!(log_match(&r, n).is_none(), "{:?}", log_match(&r, n));
+    let unmatched = log["unmatched"].as_array().unwrap();
+    assert!(unmatched.iter().any(|u| u["line"] == n));
+}
+
+#[test]
+fn log_tz_overrides_the_search_and_a_wrong_zone_matches_nothing() {
+    let r = diagnose(&["--log-tz", "+05:30"]);
+    assert_eq!(r["log"]["zone"], "+05:30");
+    assert_eq!(r["log"]["zone_from"], "option");
+    // The four lines the driver wrote about conn 2's and conn 3's incidents.
+    assert_eq!(r["log"]["matched"], 4);
+    // Read as UTC, the lines are 5.5 h away from every event.
+    let r = diagnose(&["--log-tz", "UTC"]);
+    assert_eq!(r["log"]["zone"], "+00:00");
+    assert_eq!(r["log"]["zone_from"], "option");
+    assert_eq!(r["log"]["matched"], 0);
+}
+
+#[test]
+fn the_text_report_says_how_the_logs_clock_reads() {
+    let dir = scenario();
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .arg("diagnose")
+        .arg(dir.join("capture.pcapng"))
+        .arg("--log")
+        .arg(dir.join("app.log"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let said = "the log's clock reads like UTC+05:30, ";
+    let at = text.find(said).unwrap_or_else(|| panic!("{text}")) + said.len();
+    let (secs, rest) = text[at..].split_once(' ').unwrap();
+    assert!(rest.starts_with("s behind the capture"), "{}", &text[at..]);
+    let skew = truth()["log"]["clock_offset_s"].as_f64().unwrap();
+    let secs: f64 = secs.parse().unwrap();
+    assert!((skew - 0.7..=skew + 1.0).contains(&secs), "{secs} vs {skew}");
+}
