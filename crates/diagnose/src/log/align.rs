@@ -1,20 +1,20 @@
 //! The clock offset under which a log's lines line up with the capture's events.
 //!
-//! Each (line, incident) pair fits a closed range of offsets. The offset that aligns the most
-//! distinct incidents is found by sweeping the ranges' ends once, sorted, instead of trying
-//! offsets one by one. Counting incidents, not lines, keeps a burst of lines about one event
-//! from outweighing two separate incidents that agree.
+//! Each (line, incident) pair fits a closed range of offsets. The offsets are tried on a fine
+//! grid, each scored by the number of distinct incidents some line fits there: each incident's
+//! ranges are merged first, then added to a difference array, so the cost is one pass over the
+//! pairs and one over the grid, with no sort of all pairs. Counting incidents, not lines, keeps
+//! a burst of lines about one event from outweighing two separate incidents that agree.
 //!
 //! An incident may have been noticed over a span (a heartbeat overdue from the moment it was
 //! due), which fits a wide range of offsets; a line that fits its very moment (the late beat,
 //! the reset) pins the offset down. Among the offsets aligning the most incidents, those where
 //! the most incidents are aligned at their moment win.
 
-/// A log line fits a capture incident (by index) for offsets in `lo..=hi`, and its moment for
-/// offsets in `moment_lo..=moment_hi` (empty when `moment_lo > moment_hi`).
+/// A log line fits a capture incident for offsets in `lo..=hi`, and its moment for offsets in
+/// `moment_lo..=moment_hi` (empty when `moment_lo > moment_hi`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pair {
-    pub incident: u32,
     pub lo: i64,
     pub hi: i64,
     pub moment_lo: i64,
@@ -35,168 +35,200 @@ pub(crate) struct Fit {
     pub zero_fits: bool,
 }
 
+/// Spacing of the offsets tried: far below the narrowest range a line fits (its granularity
+/// plus the allowed logging lag and lead, over a second), so no pair falls between two.
+pub(crate) const STEP_NS: i64 = 10_000_000;
 /// How far inside a best range the chosen offset stays from its edge.
 const INSIDE_NS: i64 = 50_000_000;
 
-/// Adds each incident's ranges, merged, to `edges` as a count change at the start and past the
-/// end; `pairs` sorted by incident. `which`: 0 for the spans, 1 for the moments.
-fn add_merged(pairs: &[Pair], which: usize, edges: &mut Vec<(i64, [i32; 2])>) {
-    let mut delta = [0; 2];
-    delta[which] = 1;
-    let undo = delta.map(|d| -d);
-    let mut ranges: Vec<(u32, i64, i64)> = pairs
-        .iter()
-        .map(|p| match which {
-            0 => (p.incident, p.lo, p.hi),
-            _ => (p.incident, p.moment_lo, p.moment_hi),
-        })
-        .filter(|r| r.1 <= r.2)
-        .collect();
-    ranges.sort_unstable();
-    let mut cur: Option<(u32, i64, i64)> = None;
-    for (k, lo, hi) in ranges {
-        cur = match cur {
-            Some((ck, clo, chi)) if ck == k && lo <= chi.saturating_add(1) => {
-                Some((ck, clo, chi.max(hi)))
-            }
-            Some((_, clo, chi)) => {
-                edges.extend([(clo, delta), (chi.saturating_add(1), undo)]);
-                Some((k, lo, hi))
-            }
-            None => Some((k, lo, hi)),
-        };
-    }
-    if let Some((_, lo, hi)) = cur {
-        edges.extend([(lo, delta), (hi.saturating_add(1), undo)]);
-    }
+/// Offsets `-range..=range` in steps of [`STEP_NS`], scored incident by incident.
+pub(crate) struct Grid {
+    range: i64,
+    /// Per offset, the change in (incidents, incidents at their moment) from the one before.
+    diff: Vec<[i32; 2]>,
+    merged: Vec<(i64, i64)>,
 }
 
-/// The best offset for these pairs, or `None` when there are none.
-pub(crate) fn best_offset(pairs: &[Pair]) -> Option<Fit> {
-    let mut edges: Vec<(i64, [i32; 2])> = Vec::with_capacity(pairs.len() * 4);
-    add_merged(pairs, 0, &mut edges);
-    add_merged(pairs, 1, &mut edges);
-    edges.sort_unstable_by_key(|e| e.0);
+impl Grid {
+    pub fn new(range: i64) -> Grid {
+        Grid {
+            range,
+            diff: vec![[0; 2]; (2 * range / STEP_NS + 2) as usize],
+            merged: Vec::new(),
+        }
+    }
 
-    // Plateaus of the best (incidents, at their moment), as closed ranges.
-    let mut score = [0i32; 2];
-    let mut best = [0i32; 2];
-    let mut plateaus: Vec<(i64, i64)> = Vec::new();
-    let mut k = 0;
-    while k < edges.len() {
-        let at = edges[k].0;
-        while k < edges.len() && edges[k].0 == at {
-            score[0] += edges[k].1[0];
-            score[1] += edges[k].1[1];
-            k += 1;
+    /// Forgets every incident added.
+    pub fn clear(&mut self) {
+        self.diff.fill([0; 2]);
+    }
+
+    fn offset(&self, k: usize) -> i64 {
+        k as i64 * STEP_NS - self.range
+    }
+
+    /// Adds the ranges of the (line, event) pairs of one incident; `pairs` is reordered.
+    pub fn add_incident(&mut self, pairs: &mut [Pair]) {
+        for which in 0..2 {
+            let mut ranges = std::mem::take(&mut self.merged);
+            ranges.clear();
+            ranges.extend(pairs.iter().map(|p| match which {
+                0 => (p.lo, p.hi),
+                _ => (p.moment_lo, p.moment_hi),
+            }));
+            ranges.retain(|r| r.0 <= r.1);
+            ranges.sort_unstable();
+            let mut cur: Option<(i64, i64)> = None;
+            for &(lo, hi) in &ranges {
+                cur = match cur {
+                    Some((clo, chi)) if lo <= chi => Some((clo, chi.max(hi))),
+                    Some(c) => {
+                        self.add_range(c, which);
+                        Some((lo, hi))
+                    }
+                    None => Some((lo, hi)),
+                };
+            }
+            if let Some(c) = cur {
+                self.add_range(c, which);
+            }
+            self.merged = ranges;
         }
-        let Some(&(next, _)) = edges.get(k) else {
-            break;
+    }
+
+    /// Counts the grid offsets within `lo..=hi`.
+    fn add_range(&mut self, (lo, hi): (i64, i64), which: usize) {
+        let last = self.diff.len() as i64 - 2;
+        let first = (lo + self.range + STEP_NS - 1).div_euclid(STEP_NS).max(0);
+        let end = (hi + self.range).div_euclid(STEP_NS).min(last);
+        if first <= end {
+            self.diff[first as usize][which] += 1;
+            self.diff[end as usize + 1][which] -= 1;
+        }
+    }
+
+    /// The best offset, or `None` when no incident fits any.
+    pub fn best(&self) -> Option<Fit> {
+        let mut score = [0i32; 2];
+        let mut best = [0i32; 2];
+        // Runs of the best score, as (first, last) grid indices.
+        let mut plateaus: Vec<(usize, usize)> = Vec::new();
+        for (k, d) in self.diff[..self.diff.len() - 1].iter().enumerate() {
+            score[0] += d[0];
+            score[1] += d[1];
+            if score[0] <= 0 || score < best {
+                continue;
+            }
+            if score > best {
+                best = score;
+                plateaus.clear();
+            }
+            match plateaus.last_mut() {
+                Some(last) if last.1 + 1 == k => last.1 = k,
+                _ => plateaus.push((k, k)),
+            }
+        }
+        if best[0] == 0 {
+            return None;
+        }
+        let ranges = plateaus.iter().map(|&(a, b)| (self.offset(a), self.offset(b)));
+        let zero_fits = ranges.clone().any(|(a, b)| a <= 0 && 0 <= b);
+        let offset_ns = if zero_fits {
+            0
+        } else {
+            ranges
+                .map(|(a, b)| {
+                    let inside = INSIDE_NS.min((b - a) / 2 / STEP_NS * STEP_NS);
+                    if b < 0 {
+                        b - inside
+                    } else {
+                        a + inside
+                    }
+                })
+                .min_by_key(|o| (o.unsigned_abs(), *o < 0))
+                .unwrap_or(0)
         };
-        if score[0] <= 0 || score < best {
-            continue;
-        }
-        if score > best {
-            best = score;
-            plateaus.clear();
-        }
-        match plateaus.last_mut() {
-            Some(last) if last.1 + 1 == at => last.1 = next - 1,
-            _ => plateaus.push((at, next - 1)),
-        }
+        Some(Fit {
+            score: best[0] as u32,
+            at_moment: best[1] as u32,
+            offset_ns,
+            zero_fits,
+        })
     }
-    if best[0] == 0 {
-        return None;
-    }
-    let zero_fits = plateaus.iter().any(|&(a, b)| a <= 0 && 0 <= b);
-    let offset_ns = if zero_fits {
-        0
-    } else {
-        plateaus
-            .iter()
-            .map(|&(a, b)| {
-                let inside = INSIDE_NS.min((b - a) / 2);
-                if b < 0 {
-                    b - inside
-                } else {
-                    a + inside
-                }
-            })
-            .min_by_key(|o| (o.unsigned_abs(), *o < 0))
-            .unwrap_or(0)
-    };
-    Some(Fit {
-        score: best[0] as u32,
-        at_moment: best[1] as u32,
-        offset_ns,
-        zero_fits,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A pair whose moment is the whole span.
-    fn p(incident: u32, lo: i64, hi: i64) -> Pair {
+    const MS: i64 = 1_000_000;
+
+    /// A pair whose moment is the whole span (ms).
+    fn p(lo: i64, hi: i64) -> Pair {
         Pair {
-            incident,
-            lo,
-            hi,
-            moment_lo: lo,
-            moment_hi: hi,
+            lo: lo * MS,
+            hi: hi * MS,
+            moment_lo: lo * MS,
+            moment_hi: hi * MS,
         }
+    }
+
+    /// The best of incidents given as lists of pairs, on a ±2 s grid.
+    fn best(incidents: &[Vec<Pair>]) -> Option<Fit> {
+        let mut g = Grid::new(2000 * MS);
+        for inc in incidents {
+            g.add_incident(&mut inc.clone());
+        }
+        g.best()
     }
 
     #[test]
     fn the_offset_most_incidents_agree_on_nearest_zero() {
-        // Two incidents agree on 3..5; a third fits -2..-1 alone.
-        let f = best_offset(&[p(0, 3, 6), p(1, 2, 5), p(2, -2, -1)]).unwrap();
+        // Two incidents agree on 300..500 ms; a third fits -200..-100 alone.
+        let f = best(&[vec![p(300, 600)], vec![p(200, 500)], vec![p(-200, -100)]]).unwrap();
         assert_eq!((f.score, f.zero_fits), (2, false));
-        // The best range's edge fits only just: a step inside it (here half its width).
-        assert_eq!(f.offset_ns, 4);
+        // The best range's edge fits only just: a step inside it.
+        assert_eq!(f.offset_ns, 350 * MS);
         // Zero wins when it is among the best.
-        let f = best_offset(&[p(0, -5, 5), p(1, -1, 9)]).unwrap();
+        let f = best(&[vec![p(-500, 500)], vec![p(-100, 900)]]).unwrap();
         assert_eq!((f.score, f.offset_ns, f.zero_fits), (2, 0, true));
         // Of two equally good ranges, the nearer to zero; below zero, inside from its upper end.
-        let f = best_offset(&[p(0, -900, -100), p(1, 500, 900)]).unwrap();
-        assert_eq!(f.offset_ns, -500);
+        let f = best(&[vec![p(-1900, -100)], vec![p(500, 1900)]]).unwrap();
+        assert_eq!(f.offset_ns, -150 * MS);
+        // Off-grid ends: the grid offsets inside the range.
+        let f = best(&[vec![p(1234, 1251)]]).unwrap();
+        assert_eq!(f.offset_ns, 1240 * MS);
     }
 
     #[test]
     fn lines_about_one_incident_count_once() {
-        // Ten lines about one incident at 100..200 lose to two incidents at 1000..1100.
-        let mut pairs: Vec<Pair> = (0..10).map(|_| p(0, 100, 200)).collect();
-        pairs.extend([p(1, 1000, 1100), p(2, 1000, 1100)]);
-        let f = best_offset(&pairs).unwrap();
+        // Ten lines about one incident at 100..200 ms lose to two incidents at 1000..1100 ms.
+        let f = best(&[(0..10).map(|_| p(100, 200)).collect(), vec![p(1000, 1100)], vec![p(1000, 1100)]]).unwrap();
         assert_eq!(f.score, 2);
-        assert_eq!(f.offset_ns, 1050);
+        assert_eq!(f.offset_ns, 1050 * MS);
         // One incident's overlapping ranges merge: it counts once wherever they overlap.
-        assert_eq!(best_offset(&[p(0, 0, 10), p(0, 5, 20), p(0, 21, 30)]).unwrap().score, 1);
-        assert_eq!(best_offset(&[]), None);
+        assert_eq!(best(&[vec![p(0, 100), p(50, 200), p(210, 300)]]).unwrap().score, 1);
+        assert_eq!(best(&[]), None);
+        // Ranges entirely off the grid count nowhere.
+        assert_eq!(best(&[vec![p(2500, 3000)]]), None);
     }
 
     #[test]
     fn lines_at_the_moment_pin_the_offset_inside_wide_spans() {
-        // Two incidents noticed over spans fitting 1000..5000 and 1100..5200; lines at their
-        // moments fit 3000..4200 and 2900..4100: the offset comes from the moments, although
-        // 1100 is nearer zero and aligns as many incidents.
-        let pair = |incident, lo, hi, moment_lo, moment_hi| Pair {
-            incident,
-            lo,
-            hi,
-            moment_lo,
-            moment_hi,
+        // Two incidents noticed over spans fitting 100..1900 and 110..1950 ms; lines at their
+        // moments fit 1000..1400 and 900..1300: the offset comes from the moments, although
+        // 110 is nearer zero and aligns as many incidents.
+        let pair = |lo: i64, hi: i64, moment_lo: i64, moment_hi: i64| Pair {
+            lo: lo * MS,
+            hi: hi * MS,
+            moment_lo: moment_lo * MS,
+            moment_hi: moment_hi * MS,
         };
-        let f = best_offset(&[
-            pair(0, 1000, 5000, 3000, 4200),
-            pair(1, 1100, 5200, 2900, 4100),
-        ])
-        .unwrap();
+        let f = best(&[vec![pair(100, 1900, 1000, 1400)], vec![pair(110, 1950, 900, 1300)]]).unwrap();
         assert_eq!((f.score, f.at_moment), (2, 2));
-        assert_eq!(f.offset_ns, 3000 + 550);
+        assert_eq!(f.offset_ns, 1050 * MS);
         // A line only inside a span still aligns its incident, at no moment.
-        let f = best_offset(&[pair(0, -10, 10, 1, 0)]).unwrap();
+        let f = best(&[vec![pair(-10, 10, 1, 0)]]).unwrap();
         assert_eq!((f.score, f.at_moment, f.offset_ns), (1, 0, 0));
     }
 }

@@ -14,6 +14,8 @@
 mod align;
 pub(crate) mod conn;
 pub(crate) mod overdue;
+#[cfg(test)]
+mod tests;
 
 use crate::civil::{days_from_civil, fmt_clock, DAY_NS, NS};
 use crate::finding::{Details, Finding, Kind, LogMatch, Severity};
@@ -354,8 +356,8 @@ const LEAD_NS: i64 = 250_000_000;
 const MAX_SPAN_NS: i64 = 120 * NS;
 /// Event lines used (a log of nothing but errors is cut, not scanned whole).
 const MAX_EVENT_LINES: usize = 5000;
-/// (line, event) pairs weighed per candidate zone: bounds the search's time and memory when
-/// thousands of error lines meet thousands of events.
+/// (line, event) pairs weighed per candidate zone: bounds the search's time when thousands of
+/// error lines meet thousands of events.
 const MAX_PAIRS: usize = 1 << 18;
 
 pub(crate) struct Correlation {
@@ -397,11 +399,10 @@ pub fn fmt_zone(zone_s: i32) -> String {
 /// For each event (sorted by when it was noticed), the incident it belongs to: the findings
 /// one stream shows of one moment (a late probe, the reset it caused, the RST) are one thing
 /// an application may log, and the zone search counts things, not findings.
-fn incidents(events: &[CapEvent]) -> Vec<u32> {
+fn incidents(events: &[CapEvent]) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..events.len()).collect();
     order.sort_by_key(|&k| (events[k].stream, events[k].noticed.0));
-    let mut id = vec![0u32; events.len()];
-    let mut next = 0u32;
+    let mut out: Vec<Vec<usize>> = Vec::new();
     let mut open: Option<(Option<u32>, i64)> = None;
     for k in order {
         let e = &events[k];
@@ -410,13 +411,15 @@ fn incidents(events: &[CapEvent]) -> Vec<u32> {
                 open = Some((s, end.max(e.noticed.1)));
             }
             _ => {
-                next += 1;
+                out.push(Vec::new());
                 open = Some((e.stream, e.noticed.1));
             }
         }
-        id[k] = next;
+        if let Some(last) = out.last_mut() {
+            last.push(k);
+        }
     }
-    id
+    out
 }
 
 /// Whether a line that means `only` (streams) may be matched to `e`.
@@ -493,41 +496,47 @@ pub(crate) fn correlate(
     };
 
     let mut best: Option<(i32, align::Fit)> = None;
+    let mut grid = align::Grid::new(range);
     let mut pairs: Vec<align::Pair> = Vec::new();
     for &z in &zones {
-        pairs.clear();
+        grid.clear();
         let times = times_in(z);
-        'lines: for (&i, &t) in ev_lines.iter().zip(&times) {
-            let g = log.lines[i].granularity_ns;
-            let lo = events.partition_point(|e| e.noticed.0 < t - range - LAG_NS - MAX_SPAN_NS);
-            for (k, e) in events
-                .iter()
-                .enumerate()
-                .skip(lo)
-                .take_while(|(_, e)| e.noticed.0 <= t + range + g + LEAD_NS)
-            {
-                if !may_mean(&only[i], e) {
-                    continue;
+        // The event lines in time order, to find those near each event by bisection.
+        let mut order: Vec<usize> = (0..ev_lines.len()).collect();
+        order.sort_unstable_by_key(|&li| times[li]);
+        let sorted: Vec<i64> = order.iter().map(|&li| times[li]).collect();
+        let mut budget = MAX_PAIRS;
+        for inc in &incident {
+            pairs.clear();
+            for &k in inc {
+                let e = &events[k];
+                // Lines whose window can meet the span under some skew in -range..=range.
+                let first = sorted.partition_point(|&t| t < e.noticed.0 - range - NS - LEAD_NS);
+                for (&li, &t) in order[first..].iter().zip(&sorted[first..]) {
+                    if t > e.noticed.1 + range + LAG_NS {
+                        break;
+                    }
+                    let i = ev_lines[li];
+                    if !may_mean(&only[i], e) {
+                        continue;
+                    }
+                    let g = log.lines[i].granularity_ns;
+                    // Skews o for which the span (and the moment) meets the line's window.
+                    pairs.push(align::Pair {
+                        lo: e.noticed.0 - t - g - LEAD_NS,
+                        hi: e.noticed.1 - t + LAG_NS,
+                        moment_lo: e.ts - t - g - LEAD_NS,
+                        moment_hi: e.ts - t + LAG_NS,
+                    });
                 }
-                // Skews o for which the span (and the moment) meets the line's window.
-                let omin = (e.noticed.0 - t - g - LEAD_NS).max(-range);
-                let omax = (e.noticed.1 - t + LAG_NS).min(range);
-                if omin > omax {
-                    continue;
-                }
-                if pairs.len() >= MAX_PAIRS {
-                    break 'lines;
-                }
-                pairs.push(align::Pair {
-                    incident: incident[k],
-                    lo: omin,
-                    hi: omax,
-                    moment_lo: (e.ts - t - g - LEAD_NS).max(-range),
-                    moment_hi: (e.ts - t + LAG_NS).min(range),
-                });
+            }
+            budget = budget.saturating_sub(pairs.len());
+            grid.add_incident(&mut pairs);
+            if budget == 0 {
+                break;
             }
         }
-        let Some(fit) = align::best_offset(&pairs) else {
+        let Some(fit) = grid.best() else {
             continue;
         };
         let key = |z: i32, f: &align::Fit| {
@@ -666,7 +675,7 @@ impl crate::report::LogSummary {
 }
 
 #[cfg(test)]
-mod tests {
+mod stamp_tests {
     use super::*;
 
     #[test]
