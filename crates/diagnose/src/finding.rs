@@ -231,7 +231,7 @@ pub struct LogMatch {
     pub clock_offset_s: f64,
     pub line: u32,
     pub log_text: String,
-    /// The kinds of the matched findings, in the order they were noticed.
+    /// The kinds of the matched findings, in time order.
     pub matched_kinds: Vec<Kind>,
     /// The streams of the matched findings, each once, ascending.
     pub streams: Vec<u32>,

@@ -570,20 +570,23 @@ pub(crate) fn correlate(
             .collect()
     };
 
-    // A clock offset is only reported when lines agree on it through different incidents:
-    // one incident fits a whole range of offsets (zero among them, often), so it is used for
+    // A clock offset is only reported when lines agree on it through different incidents, or
+    // when it is zero: one incident fits a whole range of offsets, so another is used for
     // matching but not claimed as the clocks' difference.
-    let reported = best.filter(|(_, f)| f.score >= 2).map(|(_, f)| f.offset_ns);
+    let reported = best
+        .filter(|(_, f)| f.zero_fits || f.score >= 2)
+        .map(|(_, f)| f.offset_ns);
     let mut findings = Vec::new();
     let mut matched = 0u64;
     let mut unmatched = Vec::new();
     for (&i, &t) in ev_lines.iter().zip(&times) {
         let l = &log.lines[i];
-        let hits: Vec<&CapEvent> = hits_at(i, t, o)
+        let mut hits: Vec<&CapEvent> = hits_at(i, t, o)
             .into_iter()
             .take(8)
             .map(|k| &events[k])
             .collect();
+        hits.sort_by_key(|e| e.ts);
         if hits.is_empty() {
             if unmatched.len() < 20 {
                 unmatched.push(crate::report::UnmatchedLine {
