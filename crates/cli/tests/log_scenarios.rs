@@ -70,12 +70,20 @@ fn the_zone_skew_deadline_lines_and_labels_are_found_without_options() {
     // The skew is known to within the lines' allowed logging lag (an event may precede its line
     // by up to 1 s; lines are written within a millisecond of their event here).
     let skew = t["log"]["clock_offset_s"].as_f64().unwrap();
-    let found = log["clock_offset_s"].as_f64().expect("clock offset claimed");
-    assert!((skew - 0.7..=skew + 1.0).contains(&found), "{found} vs {skew}");
+    let found = log["clock_offset_s"]
+        .as_f64()
+        .expect("clock offset claimed");
+    assert!(
+        (skew - 0.7..=skew + 1.0).contains(&found),
+        "{found} vs {skew}"
+    );
 
     let conns = &t["connections"];
     let first_port = |label: &str| conns[label][0]["client_port"].as_u64().unwrap();
-    let (s2, s3) = (stream_of(&r, first_port("conn 2")), stream_of(&r, first_port("conn 3")));
+    let (s2, s3) = (
+        stream_of(&r, first_port("conn 2")),
+        stream_of(&r, first_port("conn 3")),
+    );
     let lines = &t["lines"];
     for (name, stream) in [
         ("conn2_deadline_error", s2),
@@ -130,5 +138,8 @@ fn the_text_report_says_how_the_logs_clock_reads() {
     assert!(rest.starts_with("s behind the capture"), "{}", &text[at..]);
     let skew = truth()["log"]["clock_offset_s"].as_f64().unwrap();
     let secs: f64 = secs.parse().unwrap();
-    assert!((skew - 0.7..=skew + 1.0).contains(&secs), "{secs} vs {skew}");
+    assert!(
+        (skew - 0.7..=skew + 1.0).contains(&secs),
+        "{secs} vs {skew}"
+    );
 }

@@ -206,7 +206,10 @@ mod tests {
     fn log_zones_and_dates() {
         let tz = |s| LogOptions::from_flags(None, Some(s)).map(|o| o.tz_offset_s.unwrap());
         // Without --log-tz the zone is left to the search.
-        assert_eq!(LogOptions::from_flags(None, None).unwrap().tz_offset_s, None);
+        assert_eq!(
+            LogOptions::from_flags(None, None).unwrap().tz_offset_s,
+            None
+        );
         assert_eq!(tz("UTC"), Ok(0));
         assert_eq!(tz("z"), Ok(0));
         assert_eq!(tz("+01:00"), Ok(3600));

@@ -1154,7 +1154,9 @@ fn lines_written_at_the_deadline_belong_to_the_late_beat() {
         })
         .collect();
     assert_eq!(
-        m.iter().map(|m| (m.line, m.streams.clone())).collect::<Vec<_>>(),
+        m.iter()
+            .map(|m| (m.line, m.streams.clone()))
+            .collect::<Vec<_>>(),
         vec![(3, vec![0]), (4, vec![0])],
         "{:#?}",
         r.findings

@@ -131,7 +131,9 @@ impl Grid {
         if best[0] == 0 {
             return None;
         }
-        let ranges = plateaus.iter().map(|&(a, b)| (self.offset(a), self.offset(b)));
+        let ranges = plateaus
+            .iter()
+            .map(|&(a, b)| (self.offset(a), self.offset(b)));
         let zero_fits = ranges.clone().any(|(a, b)| a <= 0 && 0 <= b);
         let offset_ns = if zero_fits {
             0
@@ -203,11 +205,21 @@ mod tests {
     #[test]
     fn lines_about_one_incident_count_once() {
         // Ten lines about one incident at 100..200 ms lose to two incidents at 1000..1100 ms.
-        let f = best(&[(0..10).map(|_| p(100, 200)).collect(), vec![p(1000, 1100)], vec![p(1000, 1100)]]).unwrap();
+        let f = best(&[
+            (0..10).map(|_| p(100, 200)).collect(),
+            vec![p(1000, 1100)],
+            vec![p(1000, 1100)],
+        ])
+        .unwrap();
         assert_eq!(f.score, 2);
         assert_eq!(f.offset_ns, 1050 * MS);
         // One incident's overlapping ranges merge: it counts once wherever they overlap.
-        assert_eq!(best(&[vec![p(0, 100), p(50, 200), p(210, 300)]]).unwrap().score, 1);
+        assert_eq!(
+            best(&[vec![p(0, 100), p(50, 200), p(210, 300)]])
+                .unwrap()
+                .score,
+            1
+        );
         assert_eq!(best(&[]), None);
         // Ranges entirely off the grid count nowhere.
         assert_eq!(best(&[vec![p(2500, 3000)]]), None);
@@ -224,7 +236,11 @@ mod tests {
             moment_lo: moment_lo * MS,
             moment_hi: moment_hi * MS,
         };
-        let f = best(&[vec![pair(100, 1900, 1000, 1400)], vec![pair(110, 1950, 900, 1300)]]).unwrap();
+        let f = best(&[
+            vec![pair(100, 1900, 1000, 1400)],
+            vec![pair(110, 1950, 900, 1300)],
+        ])
+        .unwrap();
         assert_eq!((f.score, f.at_moment), (2, 2));
         assert_eq!(f.offset_ns, 1050 * MS);
         // A line only inside a span still aligns its incident, at no moment.

@@ -22,9 +22,37 @@ const PORT_WORDS: &[&str] = &["port", "sport", "dport", "lport", "rport"];
 
 /// Words that may precede a number without naming a connection (`after 3`, `retry 2`).
 const NOT_LABELS: &[&str] = &[
-    "after", "in", "for", "of", "to", "from", "at", "with", "within", "attempt", "attempts",
-    "retry", "retries", "try", "beat", "beats", "heartbeat", "heartbeats", "period", "timeout",
-    "errno", "code", "status", "line", "pid", "tid", "level", "seq", "len", "bytes", "count",
+    "after",
+    "in",
+    "for",
+    "of",
+    "to",
+    "from",
+    "at",
+    "with",
+    "within",
+    "attempt",
+    "attempts",
+    "retry",
+    "retries",
+    "try",
+    "beat",
+    "beats",
+    "heartbeat",
+    "heartbeats",
+    "period",
+    "timeout",
+    "errno",
+    "code",
+    "status",
+    "line",
+    "pid",
+    "tid",
+    "level",
+    "seq",
+    "len",
+    "bytes",
+    "count",
 ];
 
 /// The ports and addresses a line names, in order.
@@ -38,9 +66,10 @@ pub(crate) fn port_refs(text: &str) -> Vec<PortRef> {
             if let Some(close) = b[i + 1..].iter().position(|&c| c == b']') {
                 let inner = &text[i + 1..i + 1 + close];
                 let after = i + 1 + close + 1;
-                if let (Ok(ip), Some((port, used))) =
-                    (inner.parse::<std::net::Ipv6Addr>(), port_after_colon(b, after))
-                {
+                if let (Ok(ip), Some((port, used))) = (
+                    inner.parse::<std::net::Ipv6Addr>(),
+                    port_after_colon(b, after),
+                ) {
                     out.push(PortRef {
                         ip: Some(IpAddr::V6(ip)),
                         port,
@@ -122,7 +151,10 @@ fn number(b: &[u8], at: usize) -> Option<(u16, usize)> {
         return None;
     }
     if let Some(&next) = b.get(at + n) {
-        if next.is_ascii_alphanumeric() || next == b':' || next == b'.' && b.get(at + n + 1).is_some_and(u8::is_ascii_digit) {
+        if next.is_ascii_alphanumeric()
+            || next == b':'
+            || next == b'.' && b.get(at + n + 1).is_some_and(u8::is_ascii_digit)
+        {
             return None;
         }
     }
@@ -146,13 +178,14 @@ pub(crate) fn labels(text: &str) -> Vec<String> {
             out.push(lower.clone());
         }
         let is_word = w.bytes().all(|c| c.is_ascii_alphabetic()) && w.len() >= 2;
-        if is_word
-            && !NOT_LABELS.contains(&lower.as_str())
-            && !PORT_WORDS.contains(&lower.as_str())
+        if is_word && !NOT_LABELS.contains(&lower.as_str()) && !PORT_WORDS.contains(&lower.as_str())
         {
             if let Some(next) = words.get(k + 1) {
                 let digits = next.trim_start_matches('#');
-                if !digits.is_empty() && digits.len() <= 6 && digits.bytes().all(|c| c.is_ascii_digit()) {
+                if !digits.is_empty()
+                    && digits.len() <= 6
+                    && digits.bytes().all(|c| c.is_ascii_digit())
+                {
                     out.push(format!("{lower} {digits}"));
                 }
             }
@@ -164,7 +197,8 @@ pub(crate) fn labels(text: &str) -> Vec<String> {
 /// The streams a set of references means: those matching every reference (a line naming both
 /// ends), else those matching any; `None` when none of the capture's streams matches.
 fn streams_for(refs: &[PortRef], streams: &[StreamEnds]) -> Option<Vec<u32>> {
-    let hit = |r: &PortRef, a: &SocketAddr| a.port() == r.port && r.ip.map_or(true, |ip| ip == a.ip());
+    let hit =
+        |r: &PortRef, a: &SocketAddr| a.port() == r.port && r.ip.is_none_or(|ip| ip == a.ip());
     let matches = |r: &PortRef| -> Vec<u32> {
         streams
             .iter()
@@ -179,11 +213,7 @@ fn streams_for(refs: &[PortRef], streams: &[StreamEnds]) -> Option<Vec<u32>> {
         .copied()
         .filter(|s| sets.iter().all(|set| set.contains(s)))
         .collect();
-    let mut chosen = if all.is_empty() {
-        sets.concat()
-    } else {
-        all
-    };
+    let mut chosen = if all.is_empty() { sets.concat() } else { all };
     chosen.sort_unstable();
     chosen.dedup();
     Some(chosen)
@@ -265,7 +295,10 @@ mod tests {
     fn labels_a_line_uses() {
         assert_eq!(labels("conn 2 connected"), vec!["conn 2"]);
         assert_eq!(labels("client-a info restart"), vec!["client-a"]);
-        assert_eq!(labels("session=17 conn#3 worker_4"), vec!["session 17", "conn#3", "worker_4"]);
+        assert_eq!(
+            labels("session=17 conn#3 worker_4"),
+            vec!["session 17", "conn#3", "worker_4"]
+        );
         assert!(labels("retry 2 after 3 heartbeats, errno 104").is_empty());
     }
 

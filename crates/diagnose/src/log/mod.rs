@@ -473,7 +473,8 @@ pub(crate) fn correlate(
         .unwrap_or(NS);
 
     let stamped = log.stamped_zone();
-    let (zone_from, zones, range): (ZoneFrom, Vec<i32>, i64) = match (log.opts.tz_offset_s, stamped) {
+    let (zone_from, zones, range): (ZoneFrom, Vec<i32>, i64) = match (log.opts.tz_offset_s, stamped)
+    {
         (Some(z), _) => (ZoneFrom::Option, vec![z], MAX_OFFSET_NS),
         (None, Some(z)) => (ZoneFrom::Stamp, vec![z], MAX_OFFSET_NS),
         (None, None) => (
@@ -549,7 +550,7 @@ pub(crate) fn correlate(
                 std::cmp::Reverse(f.offset_ns.unsigned_abs()),
             )
         };
-        if best.map_or(true, |(bz, bf)| key(z, &fit) > key(bz, &bf)) {
+        if best.is_none_or(|(bz, bf)| key(z, &fit) > key(bz, &bf)) {
             best = Some((z, fit));
         }
     }

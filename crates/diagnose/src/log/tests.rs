@@ -62,10 +62,19 @@ fn write_log(incidents: &[i64], zone_s: i32, skew: i64, fmt: Fmt) -> String {
         .collect();
     for (k, &at) in incidents.iter().enumerate() {
         let t = at + 200 * MS;
-        lines.push((t, format!("{} error conn {k} heartbeat late, resetting", stamp(local(t), fmt))));
+        lines.push((
+            t,
+            format!(
+                "{} error conn {k} heartbeat late, resetting",
+                stamp(local(t), fmt)
+            ),
+        ));
     }
     let t = start() + 1750 * S;
-    lines.push((t, format!("{} error disk almost full", stamp(local(t), fmt))));
+    lines.push((
+        t,
+        format!("{} error disk almost full", stamp(local(t), fmt)),
+    ));
     lines.sort_by_key(|l| l.0);
     lines.into_iter().map(|l| l.1 + "\n").collect()
 }
@@ -120,7 +129,9 @@ fn zones_are_found_by_themselves() {
         assert_eq!(l.unmatched.len(), 1);
         assert!(l.unmatched[0].text.contains("disk"));
         // The skew comes back within the lines' granularity and the logging lag allowed.
-        let o = l.clock_offset_s.expect("skew claimed: four incidents agree");
+        let o = l
+            .clock_offset_s
+            .expect("skew claimed: four incidents agree");
         let (g, skew_s) = (
             match fmt {
                 Fmt::TimeOnly => 1.0,
@@ -139,7 +150,11 @@ fn zones_are_found_by_themselves() {
 fn the_zone_is_said_in_words() {
     let inc = incidents();
     // Lines 200 ms after their events, from a clock 2.4 s behind: 2.2 s to within the lag.
-    let c = run(&write_log(&inc, 8 * 3600, 2_400 * MS, Fmt::DateMillis), None, &inc);
+    let c = run(
+        &write_log(&inc, 8 * 3600, 2_400 * MS, Fmt::DateMillis),
+        None,
+        &inc,
+    );
     let words = c.summary.clock_words().unwrap();
     let said = words
         .strip_prefix("the log's clock reads like UTC+08:00, ")
@@ -148,7 +163,11 @@ fn the_zone_is_said_in_words() {
     let secs: f64 = said.parse().unwrap();
     assert!((1.9..=3.2).contains(&secs), "{words}");
     // Within a line's lag of zero, the clocks are said to be in step.
-    let c = run(&write_log(&inc, 8 * 3600, 400 * MS, Fmt::DateMillis), None, &inc);
+    let c = run(
+        &write_log(&inc, 8 * 3600, 400 * MS, Fmt::DateMillis),
+        None,
+        &inc,
+    );
     assert_eq!(
         c.summary.clock_words().as_deref(),
         Some("the log's clock reads like UTC+08:00, in step with the capture")
@@ -164,7 +183,11 @@ fn log_tz_overrides_and_stamps_carry_their_zone() {
     let text = write_log(&inc, 8 * 3600, 0, Fmt::TimeOnly);
     let c = run(&text, Some(8 * 3600), &inc);
     assert_eq!(
-        (c.summary.zone.as_deref(), c.summary.zone_from, c.summary.matched),
+        (
+            c.summary.zone.as_deref(),
+            c.summary.zone_from,
+            c.summary.matched
+        ),
         (Some("+08:00"), "option", 4)
     );
     // A wrong zone given is obeyed: nothing lines up.
@@ -177,7 +200,11 @@ fn log_tz_overrides_and_stamps_carry_their_zone() {
         .collect();
     let c = run(&stamped, None, &inc);
     assert_eq!(
-        (c.summary.zone.as_deref(), c.summary.zone_from, c.summary.matched),
+        (
+            c.summary.zone.as_deref(),
+            c.summary.zone_from,
+            c.summary.matched
+        ),
         (Some("-05:00"), "stamp", 4)
     );
 }
@@ -190,7 +217,11 @@ fn when_nothing_lines_up_no_zone_is_claimed() {
     let c = run(&write_log(&inc, 3600, 0, Fmt::DateMillis), None, &later);
     assert_eq!((c.summary.zone.as_deref(), c.summary.matched), (None, 0));
     assert_eq!(c.summary.clock_offset_s, None);
-    assert!(c.summary.clock_words().unwrap().starts_with("no time zone from UTC-12:00 to UTC+14:00"));
+    assert!(c
+        .summary
+        .clock_words()
+        .unwrap()
+        .starts_with("no time zone from UTC-12:00 to UTC+14:00"));
 }
 
 /// One error line `L` (local time) and events placed so that two zones explain it equally.
@@ -220,11 +251,17 @@ fn ties_go_to_zero_skew_then_the_smaller_zone_then_east() {
 fn a_big_log_is_searched_quickly() {
     // 100 000 lines over a day, 5 000 of them errors, against 2 000 incidents.
     let base = start();
-    let inc: Vec<i64> = (0..2000).map(|k| base + k * 40 * S + (k * 7919 % 1000) * MS).collect();
+    let inc: Vec<i64> = (0..2000)
+        .map(|k| base + k * 40 * S + (k * 7919 % 1000) * MS)
+        .collect();
     let mut text = String::with_capacity(100_000 * 40);
     for k in 0..100_000i64 {
         let t = base + k * 864 * MS + 8 * 3600 * S;
-        let what = if k % 20 == 0 { "error timeout" } else { "info ok" };
+        let what = if k % 20 == 0 {
+            "error timeout"
+        } else {
+            "info ok"
+        };
         text.push_str(&format!("{} {what}\n", stamp(t, Fmt::DateMillis)));
     }
     let log = AppLog::parse(&text, LogOptions::default());
