@@ -497,6 +497,8 @@ pub(crate) fn correlate(
     };
 
     let mut best: Option<(i32, align::Fit)> = None;
+    // Each zone's best score, to tell an alignment from chance.
+    let mut scores: Vec<u32> = Vec::with_capacity(zones.len());
     let mut grid = align::Grid::new(range);
     let mut pairs: Vec<align::Pair> = Vec::new();
     for &z in &zones {
@@ -538,8 +540,10 @@ pub(crate) fn correlate(
             }
         }
         let Some(fit) = grid.best() else {
+            scores.push(0);
             continue;
         };
+        scores.push(fit.score);
         let key = |z: i32, f: &align::Fit| {
             (
                 f.score,
@@ -554,6 +558,25 @@ pub(crate) fn correlate(
             best = Some((z, fit));
         }
     }
+    // A log dense with unrelated error lines aligns a few incidents under any zone, by chance:
+    // the zone found must align at least twice as many as nine zones in ten of the others do,
+    // or none is claimed (and nothing matched). Sparse logs, where other zones align nothing,
+    // keep their zone (and their ties, broken as above).
+    if zone_from == ZoneFrom::Search {
+        if let Some((bz, bf)) = best {
+            let mut others: Vec<u32> = zones
+                .iter()
+                .zip(&scores)
+                .filter(|(z, _)| **z != bz)
+                .map(|(_, s)| *s)
+                .collect();
+            others.sort_unstable();
+            let chance = others.get(others.len() * 9 / 10).copied().unwrap_or(0);
+            if bf.score < 2 * chance {
+                best = None;
+            }
+        }
+    }
     let zone = match zone_from {
         ZoneFrom::Search => best.map(|(z, _)| z),
         _ => Some(zones[0]),
@@ -563,6 +586,9 @@ pub(crate) fn correlate(
     let o = offset.unwrap_or(0);
     let times = times_in(z);
     let hits_at = |i: usize, t: i64, o: i64| -> Vec<usize> {
+        if zone.is_none() {
+            return Vec::new();
+        }
         let (a, b) = window(t, log.lines[i].granularity_ns, o);
         let lo = events.partition_point(|e| e.noticed.0 < a - MAX_SPAN_NS);
         (lo..events.len())
@@ -660,7 +686,7 @@ impl crate::report::LogSummary {
                 return None;
             }
             return Some(format!(
-                "no time zone from UTC{} to UTC{} lines the log up with the capture (give --log-tz if the log is in local time)",
+                "no time zone from UTC{} to UTC{} lines the log up with the capture better than chance (give --log-tz if the log is in local time)",
                 fmt_zone(ZONE_MIN_S),
                 fmt_zone(ZONE_MAX_S)
             ));

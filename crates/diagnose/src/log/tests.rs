@@ -210,6 +210,35 @@ fn log_tz_overrides_and_stamps_carry_their_zone() {
 }
 
 #[test]
+fn a_log_of_unrelated_errors_claims_no_zone() {
+    // An error line every 17 s all day, about nothing on the wire: some line falls near an
+    // incident under almost any zone, so none stands out.
+    let inc = incidents();
+    let mut text = String::new();
+    for k in 0..5000i64 {
+        let t = start() - 12 * 3600 * S + k * 17 * S + k % 7 * 100 * MS;
+        text.push_str(&format!(
+            "{} error db timeout\n",
+            stamp(t + 3 * 3600 * S, Fmt::TimeOnly)
+        ));
+    }
+    let c = run(&text, None, &inc);
+    assert_eq!((c.summary.zone.as_deref(), c.summary.matched), (None, 0));
+    assert!(c.findings.is_empty());
+    // The same lines with eight incidents' own lines among them: those stand out.
+    let inc: Vec<i64> = (0..8)
+        .map(|k| start() + k * 277 * S + k * 91 * MS)
+        .collect();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let real = write_log(&inc, 3 * 3600, 0, Fmt::TimeOnly);
+    lines.extend(real.lines().filter(|l| l.contains("conn")));
+    lines.sort();
+    let c = run(&(lines.join("\n") + "\n"), None, &inc);
+    assert_eq!(c.summary.zone.as_deref(), Some("+03:00"));
+    assert!(c.summary.matched >= 8);
+}
+
+#[test]
 fn when_nothing_lines_up_no_zone_is_claimed() {
     // Incidents a week after the (dated) log: no zone brings them together.
     let inc = incidents();
