@@ -99,6 +99,12 @@ fn the_zone_skew_deadline_lines_and_labels_are_found_without_options() {
             kinds.iter().any(|k| k == "late_heartbeat"),
             "{name}: {kinds:?}"
         );
+        // The watchdog's lines were written before the late beat went out.
+        assert_eq!(
+            m["at_deadline"] == true,
+            name.ends_with("deadline_error"),
+            "{name}: {m}"
+        );
     }
     // conn 1's own error, written as conn 2 reset, is about conn 1: nothing of conn 1's happened.
     let n = lines["conn1_metrics_error"].as_u64().unwrap();

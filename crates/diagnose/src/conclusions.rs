@@ -283,11 +283,16 @@ fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
                 .unwrap_or("an event");
             let frames: Vec<String> = f.frames.iter().take(6).map(|f| f.to_string()).collect();
             format!(
-                "log line {} \"{}\" is {what} on stream {} (frames {})",
+                "log line {} \"{}\" is {what} on stream {} (frames {}){}",
                 m.line,
                 m.log_text,
                 f.stream.map(|s| s.to_string()).unwrap_or_default(),
-                frames.join(", ")
+                frames.join(", "),
+                if m.at_deadline {
+                    ", written while the beat was overdue: the application noticed the missing beat at its own deadline"
+                } else {
+                    ""
+                }
             )
         })
         .collect();

@@ -1161,9 +1161,15 @@ fn lines_written_at_the_deadline_belong_to_the_late_beat() {
         "{:#?}",
         r.findings
     );
-    // The deadline line is the late beat's; the restart also the reset's.
+    // The deadline line is the late beat's, written before it went out; the restart also
+    // the reset's.
     assert!(m[0].matched_kinds.contains(&Kind::LateHeartbeat));
+    assert!(m[0].at_deadline);
     assert!(m[1].matched_kinds.contains(&Kind::ConnectionReset));
+    assert!(!m[1].at_deadline);
+    assert!(r.summary.iter().any(|s| s.contains(
+        "written while the beat was overdue: the application noticed the missing beat at its own deadline"
+    )));
     let l = r.log.as_ref().unwrap();
     assert_eq!((l.zone.as_deref(), l.zone_from), (Some("+00:00"), "search"));
     let f = r

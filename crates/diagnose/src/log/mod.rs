@@ -635,20 +635,39 @@ pub(crate) fn correlate(
             .iter()
             .map(|e| format!("{} at {}", e.what, fmt_clock(e.ts - o, z)))
             .collect();
+        // Written before any of its events happened: only a heartbeat's overdue span reaches
+        // back to it.
+        let written_by = window(t, l.granularity_ns, o).1;
+        let at_deadline = hits.iter().all(|e| {
+            e.ts > written_by
+                && matches!(
+                    e.kind,
+                    Kind::LateHeartbeat
+                        | Kind::MissedHeartbeat
+                        | Kind::ResetAfterHeartbeatDeadline
+                        | Kind::UnansweredHeartbeat
+                )
+        });
         findings.push(Finding::new(
             Severity::Info,
             first_stream,
             frames,
             hits[0].ts,
             format!(
-                "log line {} \"{}\" matches {} (log time, clock offset {:+.2} s, log granularity {})",
+                "log line {} \"{}\" matches {} (log time, clock offset {:+.2} s, log granularity {}){}",
                 l.line_no,
                 l.text,
                 what.join("; "),
                 secs(o),
-                human(l.granularity_ns)
+                human(l.granularity_ns),
+                if at_deadline {
+                    "; written while the beat was overdue: the application noticed the missing beat at its own deadline"
+                } else {
+                    ""
+                }
             ),
             Details::LogMatch(LogMatch {
+                at_deadline,
                 clock_offset_s: round(secs(o), 3),
                 line: l.line_no,
                 log_text: l.text.clone(),
