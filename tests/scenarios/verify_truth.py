@@ -119,25 +119,29 @@ def http_keepalive():
 
 
 def local_time_log():
-    d = os.path.join(HERE, "local-time-log")
-    tr = json.load(open(os.path.join(d, "truth.json")))
-    cap = os.path.join(d, "capture.pcapng")
-    probes = frames(cap, "tcp.payload == 50:49:4e:47", ["frame.time_epoch", "tcp.srcport"])
-    rsts = frames(cap, "tcp.flags.reset==1", ["frame.time_epoch", "tcp.srcport"])
-    for label, conns in tr["connections"].items():
-        for c in conns:
-            e = c["end"]
-            if e["kind"] != "rst":
-                continue
-            p = c["client_port"]
-            late = [r for r in near(e["late_beat_sent_t"], probes) if int(r[1]) == p]
-            prev = [r for r in near(e["previous_beat_sent_t"], probes) if int(r[1]) == p]
-            check(f"local-time-log {label}: late probe and the one before on the wire", len(late) == 1 and len(prev) == 1)
-            check(f"local-time-log {label}: client RST at rst t", len([r for r in near(e["t"], rsts) if int(r[1]) == p]) == 1)
-    # The log lines are what the driver wrote: local time UTC+05:30 from a clock 3.2 s behind.
-    lines = open(os.path.join(d, "app.log")).read().splitlines()
-    for name, n in tr["lines"].items():
-        check(f"local-time-log {name}: line {n} exists", 1 <= n <= len(lines), lines[n - 1] if n <= len(lines) else "")
+    for sub in ("", "west"):
+        d = os.path.join(HERE, "local-time-log", sub)
+        tr = json.load(open(os.path.join(d, "truth.json")))
+        name = tr["scenario"]
+        cap = os.path.join(d, "capture.pcapng")
+        probe = ":".join(tr["heartbeat_request"][i:i + 2] for i in range(0, len(tr["heartbeat_request"]), 2))
+        probes = frames(cap, f"tcp.payload == {probe}", ["frame.time_epoch", "tcp.srcport", "tcp.dstport"])
+        rsts = frames(cap, "tcp.flags.reset==1", ["frame.time_epoch", "tcp.srcport", "tcp.dstport"])
+        on = lambda rows, p: [r for r in rows if p in (int(r[1]), int(r[2]))]  # noqa: E731
+        for label, conns in tr["connections"].items():
+            for c in conns:
+                e = c["end"]
+                if e["kind"] != "rst":
+                    continue
+                p = c["client_port"]
+                late = on(near(e["late_beat_sent_t"], probes), p)
+                prev = on(near(e["previous_beat_sent_t"], probes), p)
+                check(f"{name} {label}: late probe and the one before on the wire", len(late) == 1 and len(prev) == 1)
+                check(f"{name} {label}: {e['by']} RST at rst t", len(on(near(e["t"], rsts), p)) == 1)
+        # The incident lines are where the driver says it wrote them.
+        lines = open(os.path.join(d, "app.log")).read().splitlines()
+        for what, n in tr["lines"].items():
+            check(f"{name} {what}: line {n}", 1 <= n <= len(lines), lines[n - 1] if n <= len(lines) else "")
 
 
 def main():

@@ -258,11 +258,13 @@ impl Diagnoser {
             .reports
             .iter()
             .filter_map(|r| {
-                Some((
-                    r.stream,
-                    r.endpoints.client.parse().ok()?,
-                    r.endpoints.server.parse().ok()?,
-                ))
+                Some(log::conn::StreamEnds {
+                    stream: r.stream,
+                    client: r.endpoints.client.parse().ok()?,
+                    server: r.endpoints.server.parse().ok()?,
+                    first_ns: civil::parse_utc(&r.start)?,
+                    last_ns: civil::parse_utc(&r.end)?,
+                })
             })
             .collect();
         let c = log::correlate(log, &mut events, capture_start_ns, &ends);

@@ -1,29 +1,39 @@
 #!/usr/bin/env python3
-"""local-time-log -- a client application logging local time (UTC+05:30) with a skewed clock
-and labelled connections (run as root; ~30 s).
+"""local-time-log -- an application logging local time in another zone, with a skewed clock and
+labelled connections (run as root; ~30-45 s per variant).
 
-Issue 15, classes 1-3: the log carries no zone and its clock runs 3.2 s behind the capture's;
-its lines name connections by label ("[conn 2]") tied to a local port by the "connected" line;
-one error is written at the application's own deadline, *before* the late beat goes out.
+Issue 15, classes 1-3: the log carries no zone and its clock is off the capture's by seconds;
+its lines name connections by a label tied to a port by the "connected"/"accepted" line; one
+error per incident is written at the application's own deadline, *before* the late beat.
 
-Client namespace ks-lz-c (10.77.61.2) opens three connections to the server 10.77.61.1:47161 in
-ks-lz-s; each sends the 4-byte text probe "PING" every 2 s, the server answers "PONG" at once.
-dumpcap runs on the client's veth (capture.pcapng, the client side).
-  conn 1: never late; it logs an unrelated ERROR (a metrics push failing) at the very moment
-          conn 2 resets -- a line about conn 1 that must not be matched to conn 2's reset.
-  conn 2: its 5th beat is due 2 s after the 4th, but the sender stalls until 3.5 s. The
-          application's deadline watchdog (period + 0.3 s) logs an ERROR at 2.3 s, while no beat
-          has gone out; the late beat is answered, the client logs the restart, resets with
-          SO_LINGER 0 right after the reply and reconnects 0.5 s later under the same label
-          (new local port, logged).
-  conn 3: its 8th beat goes out 3.6 s after the 7th; the watchdog logs its ERROR at 2.3 s, and
-          right after the late beat's reply the client logs an ERROR naming its local port
-          (":PORT"), resets and reconnects likewise.
-Each connection runs ~24 s, then closes (FIN).
+Usage: run.py [east|west]
 
-app.log: "YYYY-MM-DD HH:MM:SS,mmm LEVEL [conn N] message", local time UTC+05:30, no zone in the
-lines, written from a clock 3.2 s behind time.time().  truth.json: what the driver did, from
-time.time() (the capture's clock), and the facts keepsight must conclude (FACTS.md).
+  east (default; out dir .): the CLIENT sends the heartbeat. Client namespace ks-lz-c
+     (10.77.61.2) opens three connections to 10.77.61.1:47161 (ks-lz-s); each sends the 4-byte
+     text probe "PING" every 2 s, the server answers "PONG". dumpcap on the client's veth.
+     app.log "YYYY-MM-DD HH:MM:SS,mmm LEVEL [conn N] message": local time UTC+05:30, clock
+     3.2 s behind the capture's.
+       conn 1: never late; logs an unrelated ERROR (a metrics push failing) at the moment conn 2
+               resets -- a line about conn 1 that must not be matched to conn 2's reset.
+       conn 2: its 5th beat is due 2 s after the 4th, the sender stalls until 3.5 s; the
+               watchdog (period + 0.3 s) logs an ERROR at 2.3 s while no beat has gone out; the
+               late beat is answered, the client logs the restart, resets (SO_LINGER 0) right
+               after the reply, reconnects 0.5 s later under the same label (new port, logged).
+       conn 3: its 8th beat goes out 3.6 s after the 7th; the watchdog logs at 2.3 s; after the
+               reply the client logs an ERROR naming its local port (":PORT"), resets, reconnects.
+  west (out dir west/): the SERVER sends the heartbeat. Server 10.77.62.1:47262 (ks-lw-s) sends
+     the 2-byte binary probe 00 07 every 5 s on each accepted connection, clients (10.77.62.2,
+     ks-lw-c) answer 00 08. dumpcap on the server's veth. app.log is the server's:
+     "HH:MM:SS server LEVEL session N message", local time UTC-03:00, clock 4.5 s ahead.
+       session 1: never late; logs an unrelated ERROR when session 2 resets.
+       session 2: its 4th beat goes out 8.5 s after the 3rd; the watchdog (period + 1 s) logs at
+               6 s; after the reply the server logs the restart and resets; the client
+               reconnects 0.5 s later (a new session, logged with its address:port).
+       session 3: its 6th beat 8.2 s after the 5th; watchdog at 6 s; after the reply the server
+               logs an ERROR naming the client's address:port, resets.
+
+truth.json: what the driver did, from time.time() (the capture's clock), the line numbers of
+the incident lines, and the facts keepsight must conclude (FACTS.md).
 """
 import os
 import socket
@@ -36,28 +46,39 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from common import ksnet, r6, write_truth  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-C, S = "ks-lz-c", "ks-lz-s"
-CA, SA, PORT = "10.77.61.2", "10.77.61.1", 47161
-PERIOD, RUN_S, RECONNECT_S = 2.0, 24.0, 0.5
-DEADLINE_S = PERIOD + 0.3          # the application's own watchdog: a beat later than this is overdue
-ZONE_S = 5 * 3600 + 30 * 60        # the log's local time: UTC+05:30
-LOG_BEHIND_S = 3.2                 # the log's clock runs this much behind the capture's
-PLAN = {1: {}, 2: {5: 3.5}, 3: {8: 3.6}}   # label -> {beat number: gap before it}
-PROBE, REPLY = b"PING", b"PONG"
+RECONNECT_S = 0.5
+VARIANTS = {
+    "east": dict(out=HERE, C="ks-lz-c", S="ks-lz-s", ifc="kslzc", ifs="kslzs",
+                 CA="10.77.61.2", SA="10.77.61.1", PORT=47161, sender="client",
+                 period=2.0, run_s=24.0, watchdog_after=0.3, zone_s=5 * 3600 + 30 * 60,
+                 log_behind_s=3.2, plan={1: {}, 2: {5: 3.5}, 3: {8: 3.6}},
+                 probe=b"PING", reply=b"PONG", fmt="iso", noun="conn"),
+    "west": dict(out=os.path.join(HERE, "west"), C="ks-lw-c", S="ks-lw-s", ifc="kslwc", ifs="kslws",
+                 CA="10.77.62.2", SA="10.77.62.1", PORT=47262, sender="server",
+                 period=5.0, run_s=40.0, watchdog_after=1.0, zone_s=-3 * 3600,
+                 log_behind_s=-4.5, plan={1: {}, 2: {4: 8.5}, 3: {6: 8.2}},
+                 probe=b"\x00\x07", reply=b"\x00\x08", fmt="hms", noun="session"),
+}
+V = None  # the variant being run
 
 
 class LocalLog:
-    """Python-logging-style lines in local time without a zone, from a skewed clock."""
+    """Lines in local time without a zone, from a skewed clock."""
 
     def __init__(self):
         self.lines, self.lock = [], threading.Lock()
 
     def log(self, level, label, msg, t=None):
         t = time.time() if t is None else t
-        shown = t - LOG_BEHIND_S + ZONE_S
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(shown)) + f",{int(shown % 1 * 1000):03d}"
+        shown = t - V["log_behind_s"] + V["zone_s"]
+        hms = time.strftime("%H:%M:%S", time.gmtime(shown))
+        if V["fmt"] == "iso":
+            line = (time.strftime("%Y-%m-%d ", time.gmtime(shown)) + hms
+                    + f",{int(shown % 1 * 1000):03d} {level} [{V['noun']} {label}] {msg}")
+        else:
+            line = f"{hms} server {level} {V['noun']} {label} {msg}"
         with self.lock:
-            self.lines.append((t, f"{stamp} {level} [conn {label}] {msg}"))
+            self.lines.append((t, line))
         return t
 
     def write(self, path):
@@ -67,135 +88,177 @@ class LocalLog:
 
     def line_no(self, t_logged):
         """1-based line number of the line logged at t (the file is written sorted by t)."""
-        ts = sorted(t for t, _ in self.lines)
-        return ts.index(t_logged) + 1
+        return sorted(t for t, _ in self.lines).index(t_logged) + 1
 
 
 app = LocalLog()
-conn2_reset = threading.Event()
+label2_reset = threading.Event()
 
 
-def server(ls, stop):
+def beat(s, label, plan, t_end, cinfo, peer):
+    """The heartbeat sender's loop on one connection; returns "fin" or "rst"."""
+    period, deadline = V["period"], V["period"] + V["watchdog_after"]
+    beat_no, prev = 0, time.time()
+    while True:
+        beat_no += 1
+        gap = plan.get(beat_no) or period
+        due = prev + gap
+        if due > t_end:
+            time.sleep(max(0.0, t_end - time.time()))
+            s.shutdown(socket.SHUT_WR)
+            t_fin = time.time()
+            try:
+                s.recv(16)
+            except OSError:
+                pass
+            s.close()
+            cinfo["end"] = {"kind": "fin", "t": r6(t_fin), "by": V["sender"]}
+            app.log("INFO", label, "closing connection, bye", t_fin)
+            return "fin"
+        if gap > deadline:
+            # The watchdog fires at the deadline while the sender is still stalled.
+            time.sleep(max(0.0, prev + deadline - time.time()))
+            cinfo["lines"]["deadline_error_t"] = app.log(
+                "ERROR", label, f"heartbeat overdue: nothing sent for {deadline:.1f}s "
+                f"(period {period:.0f}s), session considered expired")
+        time.sleep(max(0.0, due - time.time()))
+        t_sent = time.time()
+        s.sendall(V["probe"])
+        r = s.recv(len(V["reply"]))
+        t_reply = time.time()
+        actual = t_sent - prev
+        cinfo["beats"].append({"k": beat_no, "sent_t": r6(t_sent), "reply_t": r6(t_reply),
+                               "gap_s": round(actual, 6), "reply": r.hex()})
+        prev = t_sent
+        if actual > deadline:
+            if label == 3:
+                cinfo["lines"]["late_error_t"] = app.log(
+                    "ERROR", label, f"heartbeat on {peer} went out {actual:.1f}s after "
+                    "the previous one, resetting", t_reply)
+            else:
+                cinfo["lines"]["restart_t"] = app.log("WARN", label, "restart: resetting the connection", t_reply)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+            t_rst = time.time()
+            if label == 2:
+                label2_reset.set()
+            cinfo["end"] = {"kind": "rst", "t": r6(t_rst), "by": V["sender"],
+                            "late_beat_sent_t": r6(t_sent), "late_beat_reply_t": r6(t_reply),
+                            "previous_beat_sent_t": r6(t_sent - actual), "gap_s": round(actual, 6)}
+            return "rst"
+
+
+def echo(s):
+    """The other side: answers each probe at once until the connection ends."""
+    try:
+        while True:
+            b = s.recv(len(V["probe"]))
+            if not b:
+                break
+            s.sendall(V["reply"])
+    except OSError:
+        pass
+    s.close()
+
+
+def new_conn_info(port, t):
+    return {"client_port": port, "connect_t": r6(t), "beats": [], "end": None, "lines": {}}
+
+
+def client_sender(label, t_end, out):
+    """east: the client beats, reconnecting under the same label after a reset."""
+    plan = dict(V["plan"][label])
+    conns = out.setdefault("connections", [])
+    while time.time() < t_end:
+        with ksnet.in_ns(V["C"]):
+            s = socket.socket()
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.bind((V["CA"], 0))
+        s.settimeout(15)
+        s.connect((V["SA"], V["PORT"]))
+        port = s.getsockname()[1]
+        cinfo = new_conn_info(port, time.time())
+        app.log("INFO", label, f"connected to {V['SA']}:{V['PORT']} (local port {port})", cinfo["connect_t"])
+        conns.append(cinfo)
+        if beat(s, label, plan, t_end, cinfo, f":{port}") == "fin":
+            return
+        plan = {}
+        time.sleep(RECONNECT_S)
+
+
+def client_echoer(t_end):
+    """west: the client answers, and reconnects after the server resets it."""
+    while time.time() < t_end:
+        with ksnet.in_ns(V["C"]):
+            s = socket.socket()
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.bind((V["CA"], 0))
+        s.settimeout(30)
+        s.connect((V["SA"], V["PORT"]))
+        echo(s)
+        time.sleep(RECONNECT_S)
+
+
+def server(ls, stop, t_end, sessions):
     ls.settimeout(0.2)
     ths = []
-
-    def handle(c):
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        c.settimeout(60)
-        try:
-            while True:
-                b = c.recv(4)
-                if not b:
-                    break
-                c.sendall(REPLY)
-        except OSError:
-            pass
-        c.close()
+    n = 0
     while not stop.is_set():
         try:
-            c, _ = ls.accept()
+            c, addr = ls.accept()
         except socket.timeout:
             continue
-        t = threading.Thread(target=handle, args=(c,), daemon=True)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.settimeout(30)
+        if V["sender"] == "client":
+            t = threading.Thread(target=echo, args=(c,), daemon=True)
+        else:
+            n += 1
+            cinfo = new_conn_info(addr[1], time.time())
+            app.log("INFO", n, f"accepted from {addr[0]}:{addr[1]}", cinfo["connect_t"])
+            sessions[n] = {"label": f"session {n}", "connections": [cinfo]}
+            t = threading.Thread(target=beat, args=(c, n, dict(V["plan"].get(n, {})), t_end, cinfo,
+                                                    f"{addr[0]}:{addr[1]}"), daemon=True)
         t.start()
         ths.append(t)
     for t in ths:
         t.join(timeout=2)
 
 
-def client(label, t_end, out):
-    plan = dict(PLAN[label])
-    conns = []
-    while time.time() < t_end:
-        with ksnet.in_ns(C):
-            s = socket.socket()
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.bind((CA, 0))
-        s.settimeout(5)
-        s.connect((SA, PORT))
-        t_conn = time.time()
-        port = s.getsockname()[1]
-        t_line = app.log("INFO", label, f"connected to {SA}:{PORT} (local port {port})", t_conn)
-        cinfo = {"client_port": port, "connect_t": r6(t_conn), "connected_line_t": t_line,
-                 "beats": [], "end": None, "lines": {}}
-        conns.append(cinfo)
-        out["connections"] = conns
-        beat_no, prev = 0, t_conn
-        while True:
-            beat_no += 1
-            gap = plan.pop(beat_no, PERIOD)
-            due = prev + gap
-            if due > t_end:
-                time.sleep(max(0.0, t_end - time.time()))
-                s.shutdown(socket.SHUT_WR)
-                t_fin = time.time()
-                try:
-                    s.recv(4)
-                except OSError:
-                    pass
-                s.close()
-                cinfo["end"] = {"kind": "fin", "t": r6(t_fin), "by": "client"}
-                app.log("INFO", label, "closing connection, bye", t_fin)
-                return
-            if gap > DEADLINE_S:
-                # The watchdog fires at the deadline while the sender is still stalled.
-                time.sleep(max(0.0, prev + DEADLINE_S - time.time()))
-                t_dl = app.log("ERROR", label, f"heartbeat overdue: nothing sent for {DEADLINE_S:.1f}s "
-                               f"(period {PERIOD:.0f}s), session considered expired")
-                cinfo["lines"]["deadline_error_t"] = t_dl
-            time.sleep(max(0.0, due - time.time()))
-            t_sent = time.time()
-            s.sendall(PROBE)
-            r = s.recv(4)
-            t_reply = time.time()
-            actual = t_sent - prev
-            cinfo["beats"].append({"k": beat_no, "sent_t": r6(t_sent), "reply_t": r6(t_reply),
-                                   "gap_s": round(actual, 6), "reply": r.hex()})
-            prev = t_sent
-            if actual > DEADLINE_S:
-                if label == 3:
-                    t_err = app.log("ERROR", label, f"heartbeat on :{port} went out {actual:.1f}s after "
-                                    "the previous one, resetting", t_reply)
-                    cinfo["lines"]["late_error_t"] = t_err
-                else:
-                    t_rs = app.log("WARN", label, "restart: resetting the connection", t_reply)
-                    cinfo["lines"]["restart_t"] = t_rs
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                s.close()
-                t_rst = time.time()
-                if label == 2:
-                    conn2_reset.set()
-                cinfo["end"] = {"kind": "rst", "t": r6(t_rst), "by": "client",
-                                "late_beat_sent_t": r6(t_sent), "late_beat_reply_t": r6(t_reply),
-                                "previous_beat_sent_t": r6(t_sent - actual), "gap_s": round(actual, 6)}
-                time.sleep(RECONNECT_S)
-                break
-
-
 def distractor(out):
-    """conn 1's unrelated error, written when conn 2 resets."""
-    if conn2_reset.wait(timeout=RUN_S):
+    """Label 1's unrelated error, written when label 2 resets."""
+    if label2_reset.wait(timeout=V["run_s"] + 10):
         out["metrics_error_t"] = app.log("ERROR", 1, "metrics push failed: queue full, dropping 3 samples")
 
 
 def main():
+    global V
+    variant = sys.argv[1] if len(sys.argv) > 1 else "east"
+    V = VARIANTS[variant]
+    os.makedirs(V["out"], exist_ok=True)
+    C, S = V["C"], V["S"]
     ksnet.add_ns(C)
     ksnet.add_ns(S)
-    ksnet.veth(C, "kslzc", S, "kslzs", [CA + "/24"], [SA + "/24"], offload=False)
+    ksnet.veth(C, V["ifc"], S, V["ifs"], [V["CA"] + "/24"], [V["SA"] + "/24"], offload=False)
     with ksnet.in_ns(S):
         ls = socket.socket()
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind((SA, PORT))
+        ls.bind((V["SA"], V["PORT"]))
         ls.listen(16)
+    cap_ns, cap_if = (C, V["ifc"]) if V["sender"] == "client" else (S, V["ifs"])
+    cap = ksnet.Capture(cap_ns, cap_if, os.path.join(V["out"], "capture.pcapng"))
     stop = threading.Event()
-    st = threading.Thread(target=server, args=(ls, stop), daemon=True)
-    st.start()
-    cap = ksnet.Capture(C, "kslzc", os.path.join(HERE, "capture.pcapng"))
     t0 = time.time()
-    results, ths = {}, []
-    for label in PLAN:
-        results[label] = {"label": f"conn {label}"}
-        th = threading.Thread(target=client, args=(label, t0 + RUN_S + label * 0.3, results[label]))
+    run_s = V["run_s"]
+    sessions, results, ths = {}, {}, []
+    st = threading.Thread(target=server, args=(ls, stop, t0 + run_s, sessions), daemon=True)
+    st.start()
+    for label in (1, 2, 3):
+        if V["sender"] == "client":
+            results[label] = {"label": f"conn {label}"}
+            th = threading.Thread(target=client_sender, args=(label, t0 + run_s + label * 0.3, results[label]))
+        else:
+            th = threading.Thread(target=client_echoer, args=(t0 + run_s - 1.0,), daemon=True)
         th.start()
         ths.append(th)
         time.sleep(0.3)
@@ -203,75 +266,72 @@ def main():
     dt = threading.Thread(target=distractor, args=(extra,))
     dt.start()
     for th in ths + [dt]:
-        th.join(timeout=RUN_S + 20)
-    time.sleep(0.5)
+        th.join(timeout=run_s + 20)
+    time.sleep(1.0 if V["sender"] == "client" else 2.0)
     stop.set()
     st.join(timeout=5)
     cap.stop()
-    app.write(os.path.join(HERE, "app.log"))
+    app.write(os.path.join(V["out"], "app.log"))
+    if V["sender"] == "server":
+        results = sessions
 
-    c1, c2, c3 = (results[k]["connections"] for k in (1, 2, 3))
-    late2 = c2[0]["end"]
-    late3 = c3[0]["end"]
+    c2, c3 = results[2]["connections"][0], results[3]["connections"][0]
+    late2, late3 = c2["end"], c3["end"]
     assert late2 and late2["kind"] == "rst" and late3 and late3["kind"] == "rst", (late2, late3)
     n = app.line_no
-    dl_line = n(c2[0]["lines"]["deadline_error_t"])
-    dl3_line = n(c3[0]["lines"]["deadline_error_t"])
-    rs_line = n(c2[0]["lines"]["restart_t"])
-    err3_line = n(c3[0]["lines"]["late_error_t"])
-    metrics_line = n(extra["metrics_error_t"])
-    p2, p3 = c2[0]["client_port"], c3[0]["client_port"]
+    lines = {"deadline_error_2": n(c2["lines"]["deadline_error_t"]), "restart_2": n(c2["lines"]["restart_t"]),
+             "deadline_error_3": n(c3["lines"]["deadline_error_t"]), "late_error_3": n(c3["lines"]["late_error_t"]),
+             "metrics_error_1": n(extra["metrics_error_t"])}
+    p2, p3 = c2["client_port"], c3["client_port"]
+    zone = ("-" if V["zone_s"] < 0 else "+") + time.strftime("%H:%M", time.gmtime(abs(V["zone_s"])))
+    noun, skew = V["noun"], V["log_behind_s"]
     late_kinds = ["late_heartbeat", "reset_after_heartbeat_deadline"]
+    log_args = ["--log", "app.log"]
+
+    def fact(id_, check, args=log_args):
+        return {"id": id_, "capture": "capture.pcapng", "command": "diagnose", "args": args, "check": check}
     facts = [
-        {"id": "the log's zone is found: UTC+05:30, by search",
-         "capture": "capture.pcapng", "command": "diagnose", "args": ["--log", "app.log"],
-         "check": {"log": {"zone": "+05:30", "zone_from": "search"}}},
-        {"id": "the log's clock is found 3.2 s behind the capture's (within the lines' logging lag)",
-         "capture": "capture.pcapng", "command": "diagnose", "args": ["--log", "app.log"],
-         "check": {"log": {"clock_offset_s": [LOG_BEHIND_S - 0.7, LOG_BEHIND_S + 1.0]}}},
-        {"id": "--log-tz overrides the search",
-         "capture": "capture.pcapng", "command": "diagnose",
-         "args": ["--log", "app.log", "--log-tz", "+05:30"],
-         "check": {"log": {"zone": "+05:30", "zone_from": "option"}}},
-        {"id": "conn 2's late beat is found",
-         "capture": "capture.pcapng", "command": "diagnose", "args": [],
-         "check": {"finding": "late_heartbeat", "conn": {"client_port": p2},
-                   "where": {"gap_s": [late2["gap_s"] - 0.1, late2["gap_s"] + 0.1]}}},
-        {"id": "conn 2's deadline error, written before the late beat went out, matches conn 2's late beat",
-         "capture": "capture.pcapng", "command": "diagnose", "args": ["--log", "app.log"],
-         "check": {"log_line": dl_line, "conn": {"client_port": p2}, "kinds_any": late_kinds}},
-        {"id": "conn 2's restart line matches conn 2's late beat and reset",
-         "capture": "capture.pcapng", "command": "diagnose", "args": ["--log", "app.log"],
-         "check": {"log_line": rs_line, "conn": {"client_port": p2}, "kinds_any": late_kinds}},
-        {"id": "conn 3's error naming its port matches conn 3 only",
-         "capture": "capture.pcapng", "command": "diagnose", "args": ["--log", "app.log"],
-         "check": {"log_line": err3_line, "conn": {"client_port": p3}, "kinds_any": late_kinds}},
-        {"id": "conn 3's deadline error matches conn 3 only",
-         "capture": "capture.pcapng", "command": "diagnose", "args": ["--log", "app.log"],
-         "check": {"log_line": dl3_line, "conn": {"client_port": p3}, "kinds_any": late_kinds}},
-        {"id": "conn 1's unrelated error at the moment of conn 2's reset is not matched to it",
-         "capture": "capture.pcapng", "command": "diagnose", "args": ["--log", "app.log"],
-         "check": {"no_log_line": metrics_line}},
+        fact(f"the log's zone is found: UTC{zone}, by search", {"log": {"zone": zone, "zone_from": "search"}}),
+        # Within the lines' granularity and the logging lag an event may precede its line by.
+        fact(f"the log's clock is found {skew:+.1f} s off the capture's (capture - log)",
+             {"log": {"clock_offset_s": [skew - 0.7, skew + 1.0] if V["fmt"] == "iso" else [skew - 1.5, skew + 1.5]}}),
+        fact("--log-tz overrides the search", {"log": {"zone": zone, "zone_from": "option"}},
+             args=log_args + ["--log-tz", zone]),
+        fact(f"{noun} 2's late beat is found", {"finding": "late_heartbeat", "conn": {"client_port": p2},
+             "where": {"gap_s": [late2["gap_s"] - 0.1, late2["gap_s"] + 0.1]}}, args=[]),
+        fact(f"{noun} 2's deadline error, written before the late beat went out, matches {noun} 2's late beat",
+             {"log_line": lines["deadline_error_2"], "conn": {"client_port": p2}, "kinds_any": late_kinds}),
+        fact(f"{noun} 2's restart line matches {noun} 2's late beat and reset",
+             {"log_line": lines["restart_2"], "conn": {"client_port": p2}, "kinds_any": late_kinds}),
+        fact(f"{noun} 3's error naming its port matches {noun} 3 only",
+             {"log_line": lines["late_error_3"], "conn": {"client_port": p3}, "kinds_any": late_kinds}),
+        fact(f"{noun} 3's deadline error matches {noun} 3 only",
+             {"log_line": lines["deadline_error_3"], "conn": {"client_port": p3}, "kinds_any": late_kinds}),
+        fact(f"{noun} 1's unrelated error at the moment of {noun} 2's reset is not matched to it",
+             {"no_log_line": lines["metrics_error_1"]}),
     ]
     truth = {
-        "scenario": "local-time-log",
+        "scenario": "local-time-log" + ("" if variant == "east" else "-" + variant),
+        "variant": variant,
         "clock": "Unix epoch seconds from the driver's time.time() (same clock as the capture); "
-                 f"app.log shows local time UTC+05:30 from a clock {LOG_BEHIND_S} s behind",
-        "capture": "capture.pcapng (dumpcap on the client's veth kslzc, Ethernet)",
-        "server": f"{SA}:{PORT}",
-        "period_s": PERIOD,
-        "deadline_s": DEADLINE_S,
-        "heartbeat_request": PROBE.hex(), "heartbeat_reply": REPLY.hex(),
-        "log": {"zone": "+05:30", "clock_offset_s": LOG_BEHIND_S,
-                "format": "YYYY-MM-DD HH:MM:SS,mmm LEVEL [conn N] message (no zone)"},
-        "lines": {"conn2_deadline_error": dl_line, "conn2_restart": rs_line,
-                  "conn3_deadline_error": dl3_line, "conn3_late_error": err3_line, "conn1_metrics_error": metrics_line},
+                 f"app.log shows local time UTC{zone} from a clock {abs(skew)} s "
+                 f"{'behind' if skew > 0 else 'ahead of'} it",
+        "capture": f"capture.pcapng (dumpcap on the {'client' if V['sender'] == 'client' else 'server'}'s veth, Ethernet)",
+        "server": f"{V['SA']}:{V['PORT']}",
+        "heartbeat_sender": V["sender"],
+        "period_s": V["period"],
+        "deadline_s": V["period"] + V["watchdog_after"],
+        "heartbeat_request": V["probe"].hex(), "heartbeat_reply": V["reply"].hex(),
+        "log": {"zone": zone, "clock_offset_s": skew,
+                "format": ("YYYY-MM-DD HH:MM:SS,mmm LEVEL [conn N] message" if V["fmt"] == "iso"
+                           else "HH:MM:SS server LEVEL session N message") + " (no zone)"},
+        "lines": lines,
         "start_t": r6(t0),
-        "connections": {f"conn {k}": results[k]["connections"] for k in PLAN},
+        "connections": {f"{noun} {k}": v["connections"] for k, v in sorted(results.items())},
         "facts": facts,
     }
-    write_truth(os.path.join(HERE, "truth.json"), truth)
-    print("lines", truth["lines"], "ports", p2, p3)
+    write_truth(os.path.join(V["out"], "truth.json"), truth)
+    print(variant, "lines", lines, "ports", p2, p3)
 
 
 if __name__ == "__main__":

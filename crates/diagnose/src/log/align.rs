@@ -9,7 +9,9 @@
 //! An incident may have been noticed over a span (a heartbeat overdue from the moment it was
 //! due), which fits a wide range of offsets; a line that fits its very moment (the late beat,
 //! the reset) pins the offset down. Among the offsets aligning the most incidents, those where
-//! the most incidents are aligned at their moment win.
+//! the most incidents are aligned at their moment win, then those where the most streams have a
+//! line naming them at their first or last packet ("connected from port N", "closing"): such
+//! anchors tell a line written at a deadline from one written at the late beat.
 
 /// A log line fits a capture incident for offsets in `lo..=hi`, and its moment for offsets in
 /// `moment_lo..=moment_hi` (empty when `moment_lo > moment_hi`).
@@ -26,8 +28,10 @@ pub(crate) struct Pair {
 pub(crate) struct Fit {
     /// Distinct incidents aligned...
     pub score: u32,
-    /// ...and of them, those aligned at their moment.
+    /// ...and of them, those aligned at their moment...
     pub at_moment: u32,
+    /// ...and the streams a line naming them fits at their first or last packet.
+    pub anchors: u32,
     /// The offset chosen among the best ones: zero when it is one of them, else the one nearest
     /// zero (a step inside the best range, whose edges only just fit).
     pub offset_ns: i64,
@@ -44,8 +48,9 @@ const INSIDE_NS: i64 = 50_000_000;
 /// Offsets `-range..=range` in steps of [`STEP_NS`], scored incident by incident.
 pub(crate) struct Grid {
     range: i64,
-    /// Per offset, the change in (incidents, incidents at their moment) from the one before.
-    diff: Vec<[i32; 2]>,
+    /// Per offset, the change in (incidents, incidents at their moment, anchored streams) from
+    /// the one before.
+    diff: Vec<[i32; 3]>,
     merged: Vec<(i64, i64)>,
 }
 
@@ -53,47 +58,58 @@ impl Grid {
     pub fn new(range: i64) -> Grid {
         Grid {
             range,
-            diff: vec![[0; 2]; (2 * range / STEP_NS + 2) as usize],
+            diff: vec![[0; 3]; (2 * range / STEP_NS + 2) as usize],
             merged: Vec::new(),
         }
     }
 
     /// Forgets every incident added.
     pub fn clear(&mut self) {
-        self.diff.fill([0; 2]);
+        self.diff.fill([0; 3]);
     }
 
     fn offset(&self, k: usize) -> i64 {
         k as i64 * STEP_NS - self.range
     }
 
-    /// Adds the ranges of the (line, event) pairs of one incident; `pairs` is reordered.
-    pub fn add_incident(&mut self, pairs: &mut [Pair]) {
-        for which in 0..2 {
-            let mut ranges = std::mem::take(&mut self.merged);
-            ranges.clear();
-            ranges.extend(pairs.iter().map(|p| match which {
-                0 => (p.lo, p.hi),
-                _ => (p.moment_lo, p.moment_hi),
-            }));
-            ranges.retain(|r| r.0 <= r.1);
-            ranges.sort_unstable();
-            let mut cur: Option<(i64, i64)> = None;
-            for &(lo, hi) in &ranges {
-                cur = match cur {
-                    Some((clo, chi)) if lo <= chi => Some((clo, chi.max(hi))),
-                    Some(c) => {
-                        self.add_range(c, which);
-                        Some((lo, hi))
-                    }
-                    None => Some((lo, hi)),
-                };
-            }
-            if let Some(c) = cur {
-                self.add_range(c, which);
-            }
-            self.merged = ranges;
+    /// Adds the ranges of the (line, event) pairs of one incident.
+    pub fn add_incident(&mut self, pairs: &[Pair]) {
+        self.add_merged(pairs, 0);
+        self.add_merged(pairs, 1);
+    }
+
+    /// Adds the ranges in which lines naming one stream fit its first or last packet (`lo..=hi`
+    /// of each pair).
+    pub fn add_anchor(&mut self, pairs: &[Pair]) {
+        self.add_merged(pairs, 2);
+    }
+
+    /// Counts the offsets where any of the pairs' ranges (spans for `which` 0 and 2, moments
+    /// for 1) fits, once.
+    fn add_merged(&mut self, pairs: &[Pair], which: usize) {
+        let mut ranges = std::mem::take(&mut self.merged);
+        ranges.clear();
+        ranges.extend(pairs.iter().map(|p| match which {
+            1 => (p.moment_lo, p.moment_hi),
+            _ => (p.lo, p.hi),
+        }));
+        ranges.retain(|r| r.0 <= r.1);
+        ranges.sort_unstable();
+        let mut cur: Option<(i64, i64)> = None;
+        for &(lo, hi) in &ranges {
+            cur = match cur {
+                Some((clo, chi)) if lo <= chi => Some((clo, chi.max(hi))),
+                Some(c) => {
+                    self.add_range(c, which);
+                    Some((lo, hi))
+                }
+                None => Some((lo, hi)),
+            };
         }
+        if let Some(c) = cur {
+            self.add_range(c, which);
+        }
+        self.merged = ranges;
     }
 
     /// Counts the grid offsets within `lo..=hi`.
@@ -109,13 +125,14 @@ impl Grid {
 
     /// The best offset, or `None` when no incident fits any.
     pub fn best(&self) -> Option<Fit> {
-        let mut score = [0i32; 2];
-        let mut best = [0i32; 2];
+        let mut score = [0i32; 3];
+        let mut best = [0i32; 3];
         // Runs of the best score, as (first, last) grid indices.
         let mut plateaus: Vec<(usize, usize)> = Vec::new();
         for (k, d) in self.diff[..self.diff.len() - 1].iter().enumerate() {
-            score[0] += d[0];
-            score[1] += d[1];
+            for (s, d) in score.iter_mut().zip(d) {
+                *s += d;
+            }
             if score[0] <= 0 || score < best {
                 continue;
             }
@@ -153,6 +170,7 @@ impl Grid {
         Some(Fit {
             score: best[0] as u32,
             at_moment: best[1] as u32,
+            anchors: best[2] as u32,
             offset_ns,
             zero_fits,
         })
@@ -179,7 +197,7 @@ mod tests {
     fn best(incidents: &[Vec<Pair>]) -> Option<Fit> {
         let mut g = Grid::new(2000 * MS);
         for inc in incidents {
-            g.add_incident(&mut inc.clone());
+            g.add_incident(inc);
         }
         g.best()
     }
@@ -243,6 +261,15 @@ mod tests {
         .unwrap();
         assert_eq!((f.score, f.at_moment), (2, 2));
         assert_eq!(f.offset_ns, 1050 * MS);
+        // Lines naming streams at their first packets break a tie the moments leave.
+        let mut g = Grid::new(2000 * MS);
+        g.add_incident(&[pair(100, 1900, 1000, 1400), pair(100, 1900, 200, 600)]);
+        g.add_anchor(&[p(950, 1450)]);
+        let f = g.best().unwrap();
+        assert_eq!(
+            (f.score, f.at_moment, f.anchors, f.offset_ns),
+            (1, 1, 1, 1050 * MS)
+        );
         // A line only inside a span still aligns its incident, at no moment.
         let f = best(&[vec![pair(-10, 10, 1, 0)]]).unwrap();
         assert_eq!((f.score, f.at_moment, f.offset_ns), (1, 0, 0));

@@ -14,8 +14,15 @@ pub(crate) struct PortRef {
     pub port: u16,
 }
 
-/// A stream's number and its two endpoints, as the capture shows them.
-pub(crate) type StreamEnds = (u32, SocketAddr, SocketAddr);
+/// A stream's number, its two endpoints and its first and last packets' times.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamEnds {
+    pub stream: u32,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub first_ns: i64,
+    pub last_ns: i64,
+}
 
 /// Words that precede a port number (`port 39660`, `sport=1234`, `local port: 80`).
 const PORT_WORDS: &[&str] = &["port", "sport", "dport", "lport", "rport"];
@@ -202,8 +209,8 @@ fn streams_for(refs: &[PortRef], streams: &[StreamEnds]) -> Option<Vec<u32>> {
     let matches = |r: &PortRef| -> Vec<u32> {
         streams
             .iter()
-            .filter(|(_, a, b)| hit(r, a) || hit(r, b))
-            .map(|(s, _, _)| *s)
+            .filter(|s| hit(r, &s.client) || hit(r, &s.server))
+            .map(|s| s.stream)
             .collect()
     };
     let sets: Vec<Vec<u32>> = refs.iter().map(matches).filter(|s| !s.is_empty()).collect();
@@ -304,7 +311,13 @@ mod tests {
 
     #[test]
     fn a_label_means_the_connection_its_port_names_until_rebound() {
-        let s = |n: u32, c: &str, v: &str| (n, c.parse().unwrap(), v.parse().unwrap());
+        let s = |n: u32, c: &str, v: &str| StreamEnds {
+            stream: n,
+            client: c.parse().unwrap(),
+            server: v.parse().unwrap(),
+            first_ns: 0,
+            last_ns: 0,
+        };
         let streams = [
             s(0, "10.0.0.2:39660", "10.0.0.1:7000"),
             s(1, "10.0.0.2:39661", "10.0.0.1:7000"),

@@ -459,10 +459,22 @@ pub(crate) fn correlate(
         .map(|(i, _)| i)
         .take(MAX_EVENT_LINES)
         .collect();
-    let only = conn::line_streams(
-        log.lines.iter().map(|l| (l.text.as_str(), l.is_event)),
-        streams,
-    );
+    let only = conn::line_streams(log.lines.iter().map(|l| (l.text.as_str(), true)), streams);
+    // Ordinary lines naming one stream ("connected from port N", "closing"), by stream: they
+    // fit its first or last packet, and tell apart skews that align the same incidents. (Error
+    // lines are left out: they are what the skew is to place.)
+    let mut anchors: Vec<(u32, usize)> = only
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !log.lines[*i].is_event)
+        .filter_map(|(i, o)| match o.as_deref() {
+            Some(&[s]) => Some((s, i)),
+            _ => None,
+        })
+        .take(MAX_EVENT_LINES)
+        .collect();
+    anchors.sort_unstable();
+    let ends_of = |s: u32| streams.iter().find(|e| e.stream == s);
     let incident = incidents(events);
     let rollovers = log.rollovers();
     let gran = log
@@ -534,10 +546,34 @@ pub(crate) fn correlate(
                 }
             }
             budget = budget.saturating_sub(pairs.len());
-            grid.add_incident(&mut pairs);
+            grid.add_incident(&pairs);
             if budget == 0 {
                 break;
             }
+        }
+        let cal = log.calendar(capture_start_ns, z);
+        for group in anchors.chunk_by(|a, b| a.0 == b.0) {
+            let Some(ends) = ends_of(group[0].0) else {
+                continue;
+            };
+            pairs.clear();
+            for &(_, i) in group {
+                let l = &log.lines[i];
+                let t = log.time_of(l, rollovers[i], &cal);
+                let g = l.granularity_ns;
+                for m in [ends.first_ns, ends.last_ns] {
+                    let (lo, hi) = (m - t - g - LEAD_NS, m - t + LAG_NS);
+                    if hi >= -range && lo <= range {
+                        pairs.push(align::Pair {
+                            lo,
+                            hi,
+                            moment_lo: lo,
+                            moment_hi: hi,
+                        });
+                    }
+                }
+            }
+            grid.add_anchor(&pairs);
         }
         let Some(fit) = grid.best() else {
             scores.push(0);
@@ -548,6 +584,7 @@ pub(crate) fn correlate(
             (
                 f.score,
                 f.at_moment,
+                f.anchors,
                 f.zero_fits,
                 std::cmp::Reverse(z.unsigned_abs()),
                 z > 0,
