@@ -118,8 +118,35 @@ def http_keepalive():
             check(f"http-keepalive {c['ids']}: the lost reuse is answered by RST", len(rst) == 1)
 
 
+def local_time_log():
+    for sub in ("", "west"):
+        d = os.path.join(HERE, "local-time-log", sub)
+        tr = json.load(open(os.path.join(d, "truth.json")))
+        name = tr["scenario"]
+        cap = os.path.join(d, "capture.pcapng")
+        probe = ":".join(tr["heartbeat_request"][i:i + 2] for i in range(0, len(tr["heartbeat_request"]), 2))
+        probes = frames(cap, f"tcp.payload == {probe}", ["frame.time_epoch", "tcp.srcport", "tcp.dstport"])
+        rsts = frames(cap, "tcp.flags.reset==1", ["frame.time_epoch", "tcp.srcport", "tcp.dstport"])
+        on = lambda rows, p: [r for r in rows if p in (int(r[1]), int(r[2]))]  # noqa: E731
+        for label, conns in tr["connections"].items():
+            for c in conns:
+                e = c["end"]
+                if e["kind"] != "rst":
+                    continue
+                p = c["client_port"]
+                late = on(near(e["late_beat_sent_t"], probes), p)
+                prev = on(near(e["previous_beat_sent_t"], probes), p)
+                check(f"{name} {label}: late probe and the one before on the wire", len(late) == 1 and len(prev) == 1)
+                check(f"{name} {label}: {e['by']} RST at rst t", len(on(near(e["t"], rsts), p)) == 1)
+        # The incident lines are where the driver says it wrote them.
+        lines = open(os.path.join(d, "app.log")).read().splitlines()
+        for what, n in tr["lines"].items():
+            check(f"{name} {what}: line {n}", 1 <= n <= len(lines), lines[n - 1] if n <= len(lines) else "")
+
+
 def main():
-    for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive):
+    for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive,
+              local_time_log):
         try:
             f()
         except Exception as e:  # a broken scenario must show up as a failure, not a crash

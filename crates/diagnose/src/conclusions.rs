@@ -283,11 +283,16 @@ fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
                 .unwrap_or("an event");
             let frames: Vec<String> = f.frames.iter().take(6).map(|f| f.to_string()).collect();
             format!(
-                "log line {} \"{}\" is {what} on stream {} (frames {})",
+                "log line {} \"{}\" is {what} on stream {} (frames {}){}",
                 m.line,
                 m.log_text,
                 f.stream.map(|s| s.to_string()).unwrap_or_default(),
-                frames.join(", ")
+                frames.join(", "),
+                if m.at_deadline {
+                    ", written while the beat was overdue: the application noticed the missing beat at its own deadline"
+                } else {
+                    ""
+                }
             )
         })
         .collect();
@@ -299,8 +304,11 @@ fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
             "{} of {} error/restart lines of the application log line up with capture events{}.",
             log.matched,
             log.event_lines,
-            log.clock_offset_s
-                .map(|o| format!(" (clocks differ by {o:+.2} s)"))
+            log.clock_words()
+                .or_else(|| log
+                    .clock_offset_s
+                    .map(|o| format!("clocks differ by {o:+.2} s")))
+                .map(|w| format!(" ({w})"))
                 .unwrap_or_default()
         ));
     }

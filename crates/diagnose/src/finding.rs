@@ -228,11 +228,17 @@ pub struct KeepaliveUnanswered {
 /// `log_match`: an application log line and the capture events it lines up with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogMatch {
+    /// The line was written while a heartbeat was overdue, before the late beat or the close
+    /// it matches: the application noticed the missing beat at its own deadline (absent from
+    /// the JSON when not).
+    #[serde(skip_serializing_if = "is_false")]
+    pub at_deadline: bool,
     pub clock_offset_s: f64,
     pub line: u32,
     pub log_text: String,
-    /// The kinds of the matched findings, in the order of `streams`' events.
+    /// The kinds of the matched findings, in time order.
     pub matched_kinds: Vec<Kind>,
+    /// The streams of the matched findings, each once, ascending.
     pub streams: Vec<u32>,
 }
 
@@ -468,6 +474,7 @@ mod tests {
                 unanswered: 9,
             }),
             Details::LogMatch(LogMatch {
+                at_deadline: true,
                 clock_offset_s: -2.0,
                 line: 3,
                 log_text: "error".into(),

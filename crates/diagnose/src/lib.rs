@@ -240,7 +240,9 @@ impl Diagnoser {
             })
             .map(|f| log::CapEvent {
                 ts: f.ts_ns,
-                noticed: f.noticed_ns.unwrap_or((f.ts_ns, f.ts_ns)),
+                noticed: f
+                    .noticed_ns
+                    .unwrap_or_else(|| log::overdue::noticed_span(f)),
                 stream: f.stream,
                 frames: f.frames.clone(),
                 kind: f.kind(),
@@ -251,7 +253,21 @@ impl Diagnoser {
                 ),
             })
             .collect();
-        let c = log::correlate(log, &mut events, capture_start_ns);
+        // Each stream's two ends, so that a line naming a port matches that stream only.
+        let ends: Vec<log::conn::StreamEnds> = self
+            .reports
+            .iter()
+            .filter_map(|r| {
+                Some(log::conn::StreamEnds {
+                    stream: r.stream,
+                    client: r.endpoints.client.parse().ok()?,
+                    server: r.endpoints.server.parse().ok()?,
+                    first_ns: civil::parse_utc(&r.start)?,
+                    last_ns: civil::parse_utc(&r.end)?,
+                })
+            })
+            .collect();
+        let c = log::correlate(log, &mut events, capture_start_ns, &ends);
         for f in c.findings {
             self.push_finding(f);
         }
