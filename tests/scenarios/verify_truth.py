@@ -142,11 +142,45 @@ def local_time_log():
         lines = open(os.path.join(d, "app.log")).read().splitlines()
         for what, n in tr["lines"].items():
             check(f"{name} {what}: line {n}", 1 <= n <= len(lines), lines[n - 1] if n <= len(lines) else "")
+def slow_heartbeat_reply():
+    d = os.path.join(HERE, "slow-heartbeat-reply")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    for c in tr["clients"]:
+        p = c["client_port"]
+        probes = frames(cap, f"tcp.srcport=={p} && tcp.len==5", ["frame.time_epoch"])
+        replies = frames(cap, f"tcp.dstport=={p} && tcp.len==5", ["frame.time_epoch"])
+        ok = len(probes) == len(c["beats"]) == len(replies)
+        for b, q, r in zip(c["beats"], probes, replies):
+            # The client reads the reply a little after the server's frame leaves.
+            ok &= abs(float(q[0]) - b["sent_t"]) < TOL and 0 <= b["reply_t"] - float(r[0]) < 0.02
+        check(f"slow-heartbeat-reply {c['name']}: every probe and reply on the wire at its time", ok)
+
+
+def heartbeat_give_up():
+    d = os.path.join(HERE, "heartbeat-give-up")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    for c in tr["clients"]:
+        p = c["client_port"]
+        probes = frames(cap, f"tcp.srcport=={p} && tcp.len==3", ["frame.time_epoch"])
+        replies = frames(cap, f"tcp.dstport=={p} && tcp.len==3", ["frame.time_epoch"])
+        answered = [b for b in c["beats"] if b["answered"]]
+        ok = len(probes) == len(c["beats"]) and len(replies) == len(answered)
+        ok &= all(abs(float(q[0]) - b["sent_t"]) < TOL for b, q in zip(c["beats"], probes))
+        check(f"heartbeat-give-up {c['name']}: {len(answered)} of {len(c['beats'])} probes answered on the wire", ok)
+        end = c["end"]
+        flt = "tcp.flags.reset==1" if end["kind"] == "rst" else "tcp.flags.fin==1"
+        close = frames(cap, f"tcp.srcport=={p} && {flt}", ["frame.time_epoch"])
+        # end.t is read when shutdown()/close() returns, just after the segment left.
+        check(f"heartbeat-give-up {c['name']}: client {end['kind']} at end.t",
+              len(close) == 1 and 0 <= end["t"] - float(close[0][0]) < 0.05)
 
 
 def main():
     for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive,
-              local_time_log):
+              local_time_log,
+              slow_heartbeat_reply, heartbeat_give_up):
         try:
             f()
         except Exception as e:  # a broken scenario must show up as a failure, not a crash

@@ -35,6 +35,7 @@ impl Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     ResetAfterHeartbeatDeadline,
+    HeartbeatGaveUp,
     LateHeartbeat,
     MissedHeartbeat,
     SlowHeartbeatReply,
@@ -54,6 +55,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::ResetAfterHeartbeatDeadline => "reset_after_heartbeat_deadline",
+            Kind::HeartbeatGaveUp => "heartbeat_gave_up",
             Kind::LateHeartbeat => "late_heartbeat",
             Kind::MissedHeartbeat => "missed_heartbeat",
             Kind::SlowHeartbeatReply => "slow_heartbeat_reply",
@@ -102,6 +104,22 @@ pub struct DeadlineReset {
     pub reset_after_reply_ms: Option<f64>,
 }
 
+/// `heartbeat_gave_up`: the heartbeat sender closed its connection after probes nobody
+/// answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GaveUp {
+    /// `client` or `server`: the heartbeat sender, who closed.
+    pub by: &'static str,
+    /// `fin` or `rst`.
+    pub close: &'static str,
+    /// The sender's apparent rule, in words ("closes after 3 unanswered beats").
+    pub policy: String,
+    /// Unanswered probes in a row before the close.
+    pub unanswered: u32,
+    /// From the first unanswered probe to the close, seconds.
+    pub without_reply_s: f64,
+}
+
 /// `late_heartbeat`: a probe sent later than the period allows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LateBeat {
@@ -128,6 +146,11 @@ fn is_false(b: &bool) -> bool {
 /// `slow_heartbeat_reply`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlowReply {
+    /// The usual reply latency the reply is measured against: the connection's own before it,
+    /// or the same service's other connections'.
+    pub baseline_ms: Option<f64>,
+    /// `latency_ms / baseline_ms`.
+    pub factor: Option<f64>,
     pub latency_ms: f64,
     /// `--timeout`, when given.
     pub timeout_ms: Option<f64>,
@@ -246,6 +269,7 @@ pub struct LogMatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Details {
     ResetAfterHeartbeatDeadline(DeadlineReset),
+    HeartbeatGaveUp(GaveUp),
     LateHeartbeat(LateBeat),
     MissedHeartbeat(MissedBeats),
     SlowHeartbeatReply(SlowReply),
@@ -265,6 +289,7 @@ impl Details {
     pub fn kind(&self) -> Kind {
         match self {
             Details::ResetAfterHeartbeatDeadline(_) => Kind::ResetAfterHeartbeatDeadline,
+            Details::HeartbeatGaveUp(_) => Kind::HeartbeatGaveUp,
             Details::LateHeartbeat(_) => Kind::LateHeartbeat,
             Details::MissedHeartbeat(_) => Kind::MissedHeartbeat,
             Details::SlowHeartbeatReply(_) => Kind::SlowHeartbeatReply,
@@ -287,6 +312,7 @@ impl Serialize for Details {
         use serde::ser::SerializeStruct;
         match self {
             Details::ResetAfterHeartbeatDeadline(d) => d.serialize(s),
+            Details::HeartbeatGaveUp(d) => d.serialize(s),
             Details::LateHeartbeat(d) => d.serialize(s),
             Details::MissedHeartbeat(d) => d.serialize(s),
             Details::SlowHeartbeatReply(d) => d.serialize(s),
@@ -416,6 +442,13 @@ mod tests {
                 reset_after_reply_ms: None,
                 ..deadline
             }),
+            Details::HeartbeatGaveUp(GaveUp {
+                by: "client",
+                close: "fin",
+                policy: "closes after 3 unanswered beats".into(),
+                unanswered: 3,
+                without_reply_s: 21.0,
+            }),
             Details::LateHeartbeat(LateBeat {
                 expected_period_s: 45.0,
                 gap_s: 58.0,
@@ -427,6 +460,8 @@ mod tests {
                 ..missed
             }),
             Details::SlowHeartbeatReply(SlowReply {
+                baseline_ms: Some(0.4),
+                factor: Some(3750.0),
                 latency_ms: 1500.0,
                 timeout_ms: Some(1000.0),
             }),

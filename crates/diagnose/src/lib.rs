@@ -35,7 +35,9 @@ pub mod log;
 pub mod middlebox;
 pub mod options;
 mod period;
+mod reply_baseline;
 pub mod report;
+mod roles;
 mod stats;
 mod stream;
 mod summarize;
@@ -311,7 +313,8 @@ impl Diagnoser {
                 b.stream,
             ))
         });
-        let summary = conclusions::conclusions(&self.findings, &self.reports, log_summary.as_ref());
+        let (summary, causes) =
+            conclusions::conclusions(&self.findings, &self.reports, log_summary.as_ref());
         Report {
             schema: 1,
             capture: CaptureInfo {
@@ -323,6 +326,7 @@ impl Diagnoser {
                 late_segments: self.late_segments,
             },
             summary,
+            causes,
             streams: self.reports,
             findings: self.findings,
             log: log_summary,

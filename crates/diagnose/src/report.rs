@@ -121,6 +121,20 @@ pub struct UnmatchedLine {
     pub text: String,
 }
 
+/// One cause of connection deaths and the side that acted (`causes[]` in the JSON).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cause {
+    /// The finding kind that explains the deaths.
+    pub cause: Kind,
+    /// `client`, `server`, `middlebox`, or null when no side can be named.
+    pub by: Option<&'static str>,
+    /// Distinct connections (streams) it ended.
+    pub connections: usize,
+    pub streams: Vec<u32>,
+    /// Index of its sentence in `summary`.
+    pub summary: usize,
+}
+
 /// Everything `keepsight diagnose` says about one capture.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -129,6 +143,9 @@ pub struct Report {
     pub capture: CaptureInfo,
     /// The conclusions, in words, most important first.
     pub summary: Vec<String>,
+    /// What ended the connections: one entry per cause and side, each pointing at its sentence
+    /// in `summary`.
+    pub causes: Vec<Cause>,
     pub streams: Vec<StreamReport>,
     pub findings: Vec<Finding>,
     pub log: Option<LogSummary>,
