@@ -251,8 +251,12 @@ pub enum Details {
     InjectedReset(ForgedReset),
     KeepaliveUnanswered(KeepaliveUnanswered),
     LogMatch(LogMatch),
-    /// HTTP findings carry no numbers beyond their frame.
+    /// HTTP findings carry no numbers beyond their frame, except these two.
     Http(HttpKind),
+    /// `http_drain`: the server's close ratio and the connections it closed.
+    HttpDrain(keepsight_http::DrainFinding),
+    /// `http_reuse_race`: the server's idle timeout and the client settings to change.
+    HttpReuseRace(keepsight_http::ReuseRaceFinding),
 }
 
 impl Details {
@@ -271,6 +275,8 @@ impl Details {
             Details::KeepaliveUnanswered(_) => Kind::KeepaliveUnanswered,
             Details::LogMatch(_) => Kind::LogMatch,
             Details::Http(h) => Kind::Http(*h),
+            Details::HttpDrain(_) => Kind::Http(HttpKind::HttpDrain),
+            Details::HttpReuseRace(_) => Kind::Http(HttpKind::HttpReuseRace),
         }
     }
 }
@@ -293,6 +299,8 @@ impl Serialize for Details {
             Details::KeepaliveUnanswered(d) => d.serialize(s),
             Details::LogMatch(d) => d.serialize(s),
             Details::Http(_) => s.serialize_struct("Http", 0)?.end(),
+            Details::HttpDrain(d) => d.serialize(s),
+            Details::HttpReuseRace(d) => d.serialize(s),
         }
     }
 }
@@ -347,6 +355,7 @@ impl Finding {
     pub fn streams(&self) -> impl Iterator<Item = u32> + '_ {
         let matched: &[u32] = match &self.details {
             Details::LogMatch(m) => &m.streams,
+            Details::HttpDrain(d) => &d.streams,
             _ => &[],
         };
         self.stream.into_iter().chain(matched.iter().copied())
@@ -475,6 +484,35 @@ mod tests {
                 streams: vec![4],
             }),
             Details::Http(HttpKind::HttpIdleClose),
+            Details::HttpDrain(keepsight_http::DrainFinding {
+                close_ratio: 0.3,
+                close_ratio_high: 0.4,
+                close_ratio_low: 0.2,
+                close_responses: 3,
+                closed_at: vec![1, 2, 4],
+                ramp: None,
+                responses: 10,
+                server: "10.0.0.1:80".parse().unwrap(),
+                streams: vec![1, 2, 3],
+            }),
+            Details::HttpDrain(keepsight_http::DrainFinding {
+                close_ratio: 0.3,
+                close_ratio_high: 0.4,
+                close_ratio_low: 0.2,
+                close_responses: 3,
+                closed_at: vec![1, 2, 4],
+                ramp: Some(keepsight_http::Ramp {
+                    first_half_ratio: 0.1,
+                    second_half_ratio: 0.5,
+                }),
+                responses: 10,
+                server: "10.0.0.1:80".parse().unwrap(),
+                streams: vec![1, 2, 3],
+            }),
+            Details::HttpReuseRace(keepsight_http::ReuseRaceFinding {
+                advice: keepsight_http::advice::for_server_idle_timeout(2_000_000_000),
+                server_idle_timeout_s: 2.0,
+            }),
         ]
     }
 

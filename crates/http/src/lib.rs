@@ -25,7 +25,9 @@
 //! a body shorter than its Content-Length is only noticed when the sender closes or, for
 //! responses, when a segment starts with the next status line while a newer request waits.
 
+pub mod advice;
 mod analyzer;
+pub mod drain;
 mod conn;
 pub mod model;
 pub mod parse;
