@@ -9,18 +9,19 @@ use serde::Serialize;
 /// The share of the server's idle timeout a client should keep an idle connection at most.
 const SAFE_SHARE: f64 = 0.8;
 
-/// One client's knob and the value to set it to.
+/// One client's knob and the value to set it to (fields in alphabetical order, as diagnose's
+/// JSON lists details).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Advice {
     /// The client library or program.
     pub client: &'static str,
+    /// How to set it, or what to do where there is no setting.
+    pub how: String,
     /// The setting, as it is spelled in that client's API or configuration.
     pub setting: &'static str,
     /// Seconds to set it to (below the server's idle timeout); null when the client has no
     /// such setting (`how` says what to do instead).
     pub value_s: Option<f64>,
-    /// How to set it, or what to do where there is no setting.
-    pub how: String,
 }
 
 /// The longest idle time a pooled connection should be reused after, for a server measured to

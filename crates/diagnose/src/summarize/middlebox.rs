@@ -160,10 +160,15 @@ pub(super) fn idle_beyond_timeouts(
                 names.join(", "),
             ),
             Details::IdleBeyondMiddleboxTimeout(IdleBeyond::Stream(IdleStream {
-                exceeded: over
-                    .iter()
-                    .map(|&i| opts.middleboxes[i].idle_timeout_s)
-                    .collect(),
+                exceeded: {
+                    // Several boxes share a timeout: each value once.
+                    let mut t: Vec<u32> = over
+                        .iter()
+                        .map(|&i| opts.middleboxes[i].idle_timeout_s)
+                        .collect();
+                    t.dedup();
+                    t
+                },
                 idle_s: s3(s.max_idle),
             })),
         ));
