@@ -17,6 +17,7 @@ pub(crate) fn conclusions(
     middlebox_causes(findings, &mut out);
     heartbeat_troubles(findings, &mut out);
     resets(findings, &mut out);
+    http_drains(findings, &mut out);
     if let Some(l) = log {
         log_lines(findings, l, &mut out);
     }
@@ -157,6 +158,23 @@ fn middlebox_causes(findings: &[Finding], out: &mut Vec<String>) {
             "{sl} connection(s) show middlebox state loss: after a long idle period the data was never acknowledged (middlebox_state_loss) — keep connections busier than the NAT/firewall idle timeout."
         ));
     }
+    let idle: Vec<&crate::finding::IdleReset> = findings
+        .iter()
+        .filter_map(|f| match &f.details {
+            Details::MiddleboxIdleReset(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    if let Some(first) = idle.first() {
+        out.push(format!(
+            "{} connection(s) were reset by a middlebox after an idle gap (e.g. {} idle, then a RST in the {}'s name with TTL {} instead of {}): a NAT/firewall forgot the connection while it was idle (middlebox_idle_reset) — keep connections busier than its idle timeout.",
+            idle.len(),
+            secs_text(Some(first.idle_s)),
+            first.by,
+            first.ttl,
+            first.usual_ttl_min,
+        ));
+    }
     let inj = count(findings, Kind::InjectedReset);
     if inj > 0 {
         out.push(format!("{inj} reset(s) carry a TTL their claimed sender never used: forged by a middlebox (injected_reset)."));
@@ -235,8 +253,23 @@ fn resets(findings: &[Finding], out: &mut Vec<String>) {
     }
 }
 
+/// Servers that close their keep-alive connections like a coin flip per response.
+fn http_drains(findings: &[Finding], out: &mut Vec<String>) {
+    for f in findings {
+        if let Details::HttpDrain(d) = &f.details {
+            out.push(format!(
+                "Server {} is draining its keep-alive connections: Connection: close on {:.0} % of its responses (95 % interval {:.0}–{:.0} %) after varying numbers of requests, not at a fixed request limit (http_drain); clients must retry idempotent requests on a new connection.",
+                d.server,
+                d.close_ratio * 100.0,
+                d.close_ratio_low * 100.0,
+                d.close_ratio_high * 100.0
+            ));
+        }
+    }
+}
+
 /// The most telling of a log line's matched events names it.
-const PHRASES: [(Kind, &str); 10] = [
+const PHRASES: [(Kind, &str); 11] = [
     (
         Kind::ResetAfterHeartbeatDeadline,
         "the reset after a late or unanswered heartbeat",
@@ -248,6 +281,10 @@ const PHRASES: [(Kind, &str); 10] = [
     (
         Kind::MiddleboxStateLoss,
         "the connection lost in a middlebox",
+    ),
+    (
+        Kind::MiddleboxIdleReset,
+        "the reset a middlebox sent after the idle gap",
     ),
     (Kind::InjectedReset, "a forged reset"),
     (Kind::UnansweredHeartbeat, "an unanswered heartbeat"),

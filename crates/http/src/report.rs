@@ -467,3 +467,29 @@ pub fn estimate_text(e: &ServerEstimate) -> Vec<String> {
     }
     out
 }
+
+/// For each server with reuse races: its idle timeout and the client settings to change, as a
+/// text section (empty when there were no races).
+pub fn reuse_race_advice_text(r: &Report) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut s = String::new();
+    for f in &r.findings {
+        let Some(FindingDetails::ReuseRace(d)) = &f.details else {
+            continue;
+        };
+        let Some(c) = r.connections.iter().find(|c| c.stream == f.stream) else {
+            continue;
+        };
+        if !seen.insert(c.server) {
+            continue;
+        }
+        s.push_str(&format!(
+            "\nAdvice for the reuse races with {}: it closed idle connections after {} s; clients must drop idle pooled connections sooner\n",
+            c.server, d.server_idle_timeout_s
+        ));
+        for line in advice::advice_lines(&d.advice) {
+            s.push_str(&format!("  {line}\n"));
+        }
+    }
+    s
+}
