@@ -133,6 +133,7 @@ pub(super) fn idle_beyond_timeouts(
     // gone (the probes after the long idle went unanswered).
     let died_after_idle = s.state_loss.is_some()
         || s.rst.is_some_and(|r| r.frame == s.max_idle_frames[1])
+        || s.idle_before_rst.is_some()
         || s.dirs.iter().any(|d| {
             d.ka.as_ref()
                 .is_some_and(|k| k.max_run > 0 && k.max_run_start_ts >= s.max_idle_ts)
