@@ -446,7 +446,8 @@ pub fn estimate_text(e: &ServerEstimate) -> Vec<String> {
     }
     if let Some(n) = e.request_limit {
         out.push(format!(
-            "request limit = {n} per connection (every one of its {} Connection: close closes came at response {n}; nginx keepalive_requests)",
+            "request limit ≈ {n} per connection (Connection: close on response {n} in {} of {} such closes; nginx keepalive_requests)",
+            e.limit_closes.iter().filter(|&&k| k == n).count(),
             e.limit_closes.len()
         ));
     } else if let Some(d) = &e.drain {
