@@ -408,7 +408,8 @@ fn nat_idle_drop_strict() {
     let idle = findings(&r, &s["stream"], "middlebox_idle_reset");
     assert_eq!(idle.len(), 1);
     assert_eq!(idle[0]["by"], "client");
-    let gone_after = f64_of(&t["conntrack_entry_gone_observed_t"]) - f64_of(&t["last_packet_exchange_t"]);
+    let gone_after =
+        f64_of(&t["conntrack_entry_gone_observed_t"]) - f64_of(&t["last_packet_exchange_t"]);
     assert!(f64_of(&idle[0]["idle_s"]) > gone_after, "{}", idle[0]);
     assert!(findings(&r, &s["stream"], "injected_reset").is_empty());
     assert_eq!(s["close"]["kind"], "rst");

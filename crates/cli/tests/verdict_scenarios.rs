@@ -75,8 +75,14 @@ fn haproxy_drain_and_nginx_request_limit_are_told_apart() {
     let d = &s["drain"];
     assert!((f64_of(&d["close_ratio"]) - k / n).abs() < 1e-4, "{d}");
     let (lo, hi) = wilson(k, n);
-    assert!((f64_of(&d["close_ratio_low"]) - lo).abs() < 1e-4, "{d} vs {lo}");
-    assert!((f64_of(&d["close_ratio_high"]) - hi).abs() < 1e-4, "{d} vs {hi}");
+    assert!(
+        (f64_of(&d["close_ratio_low"]) - lo).abs() < 1e-4,
+        "{d} vs {lo}"
+    );
+    assert!(
+        (f64_of(&d["close_ratio_high"]) - hi).abs() < 1e-4,
+        "{d} vs {hi}"
+    );
     // The rule was a constant 30 %: no ramp, and the interval holds it.
     assert!(d["ramp"].is_null(), "{d}");
     assert!(lo < 0.30 && 0.30 < hi, "{lo}-{hi}");
@@ -88,7 +94,10 @@ fn haproxy_drain_and_nginx_request_limit_are_told_apart() {
     assert!(s["drain"].is_null(), "{s}");
 
     // Each connection: closed where the driver's client saw the close.
-    for (name, kind) in [("haproxy", "server_drain"), ("nginx", "server_request_limit")] {
+    for (name, kind) in [
+        ("haproxy", "server_drain"),
+        ("nginx", "server_request_limit"),
+    ] {
         for c in t[name]["connections"].as_array().unwrap() {
             let port = c["client_port"].as_u64().unwrap();
             let conn = r["connections"]
@@ -178,8 +187,14 @@ fn reset_forged_after_idle_is_one_middlebox_story() {
         let f = f[0];
         assert_eq!(f["by"], "server");
         assert_eq!(f["ttl"], inj["ip_ttl"]);
-        assert_eq!(f["usual_ttl_min"], t["genuine_server_packets_at_client"]["ip_ttl"]);
-        assert_eq!(f["usual_ttl_max"], t["genuine_server_packets_at_client"]["ip_ttl"]);
+        assert_eq!(
+            f["usual_ttl_min"],
+            t["genuine_server_packets_at_client"]["ip_ttl"]
+        );
+        assert_eq!(
+            f["usual_ttl_max"],
+            t["genuine_server_packets_at_client"]["ip_ttl"]
+        );
         let idle = f64_of(&first["idle_s"]);
         let got = f64_of(&f["idle_s"]);
         // The driver measured from its read of the last reply; on the wire the gap may end

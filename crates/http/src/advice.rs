@@ -36,7 +36,7 @@ pub fn client_idle_s(server_idle_ns: i64) -> f64 {
 pub fn for_server_idle_timeout(server_idle_ns: i64) -> Vec<Advice> {
     let v = client_idle_s(server_idle_ns);
     let ms = (v * 1e3).round() as u64;
-    let go_duration = if ms % 1000 == 0 {
+    let go_duration = if ms.is_multiple_of(1000) {
         format!("{} * time.Second", ms / 1000)
     } else {
         format!("{ms} * time.Millisecond")

@@ -27,8 +27,8 @@
 
 pub mod advice;
 mod analyzer;
-pub mod drain;
 mod conn;
+pub mod drain;
 pub mod model;
 pub mod parse;
 pub mod reasm;

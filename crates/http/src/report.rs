@@ -4,8 +4,8 @@
 use crate::advice;
 use crate::drain::{classify, drain, CloseCounts, ConnectionTally};
 use crate::model::{
-    Close, Connection, Drain, DrainFinding, Finding, FindingDetails, FindingKind, Kind,
-    Message, Report, ReuseRaceFinding, ServerEstimate, Side, Verdict,
+    Close, Connection, Drain, DrainFinding, Finding, FindingDetails, FindingKind, Kind, Message,
+    Report, ReuseRaceFinding, ServerEstimate, Side, Verdict,
 };
 use crate::parse::{end_text, has_token};
 use std::collections::BTreeMap;
@@ -243,8 +243,10 @@ pub fn build(mut connections: Vec<Connection>) -> Report {
         match &c.close {
             Close::ServerIdleTimeout { idle_ns, .. } | Close::ReuseRace { idle_ns, .. } => {
                 e.idle_closes += 1;
-                e.idle_timeout_min_ns = Some(e.idle_timeout_min_ns.map_or(*idle_ns, |m| m.min(*idle_ns)));
-                e.idle_timeout_max_ns = Some(e.idle_timeout_max_ns.map_or(*idle_ns, |m| m.max(*idle_ns)));
+                e.idle_timeout_min_ns =
+                    Some(e.idle_timeout_min_ns.map_or(*idle_ns, |m| m.min(*idle_ns)));
+                e.idle_timeout_max_ns =
+                    Some(e.idle_timeout_max_ns.map_or(*idle_ns, |m| m.max(*idle_ns)));
             }
             Close::ServerRequestLimit { after, .. } => e.limit_closes.push(*after),
             _ => {}
@@ -273,7 +275,9 @@ pub fn build(mut connections: Vec<Connection>) -> Report {
     // A draining server's closes are not request limits: say so on each connection.
     for c in connections.iter_mut() {
         if servers.get(&c.server).is_some_and(|e| e.drain.is_some()) {
-            if let Close::ServerRequestLimit { frame, after } | Close::ServerSaidClose { frame, after } = c.close {
+            if let Close::ServerRequestLimit { frame, after }
+            | Close::ServerSaidClose { frame, after } = c.close
+            {
                 if server_said_close(c).is_some() {
                     c.close = Close::ServerDrain { frame, after };
                 }

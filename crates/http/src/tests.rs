@@ -994,7 +994,10 @@ fn server_closing_at(closes_at: &[u32]) -> Report {
             w.reconnect();
         }
         for k in 1..=n.max(1) {
-            w.send(C, format!("GET /{k} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+            w.send(
+                C,
+                format!("GET /{k} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes(),
+            );
             w.wait(1);
             let close = if k == n { "Connection: close\r\n" } else { "" };
             w.send(S, &resp("ok", close));
@@ -1040,11 +1043,20 @@ fn closes_at_varying_counts_are_a_drain() {
     // 4 closes in 3 + 1 + 7 + 2 + 1 = 14 responses.
     assert_eq!(d.close_ratio, 0.2857);
     let (lo, hi) = crate::drain::wilson_interval(4, 14);
-    assert_eq!((d.close_ratio_low, d.close_ratio_high), ((lo * 1e4).round() / 1e4, (hi * 1e4).round() / 1e4));
+    assert_eq!(
+        (d.close_ratio_low, d.close_ratio_high),
+        ((lo * 1e4).round() / 1e4, (hi * 1e4).round() / 1e4)
+    );
     let kinds: Vec<&str> = r.connections.iter().map(|c| c.close.kind_name()).collect();
     assert_eq!(
         kinds,
-        ["server_drain", "server_drain", "server_drain", "server_drain", "client_close"]
+        [
+            "server_drain",
+            "server_drain",
+            "server_drain",
+            "server_drain",
+            "client_close"
+        ]
     );
     let drains: Vec<&Finding> = r
         .findings
