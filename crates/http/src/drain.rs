@@ -45,6 +45,9 @@ pub enum CloseCounts {
     /// The closes came at different counts, or a connection carried more requests than the
     /// count the others closed at: the server is draining.
     Drain,
+    /// A single close, contradicted by a connection that carried more requests: too little to
+    /// call either (a close after an error response looks like that).
+    Undecided,
 }
 
 /// Decides between a request limit and a drain. `closed_at`: the response number of every
@@ -55,7 +58,12 @@ pub fn classify(closed_at: &[u32], most_served_without_close: u32) -> CloseCount
         return CloseCounts::NoCloses;
     };
     if closed_at.iter().any(|&n| n != first) || most_served_without_close > first {
-        return CloseCounts::Drain;
+        // One close says nothing about a share of responses.
+        return if closed_at.len() >= 2 {
+            CloseCounts::Drain
+        } else {
+            CloseCounts::Undecided
+        };
     }
     if first <= 1 {
         CloseCounts::KeepAliveOff
@@ -161,6 +169,9 @@ mod tests {
         assert_eq!(classify(&[5, 5], 9), CloseCounts::Drain);
         assert_eq!(classify(&[1, 1, 1], 1), CloseCounts::KeepAliveOff);
         assert_eq!(classify(&[1, 1], 4), CloseCounts::Drain);
+        // One close, and a longer connection beside it: neither.
+        assert_eq!(classify(&[1], 4), CloseCounts::Undecided);
+        assert_eq!(classify(&[5], 9), CloseCounts::Undecided);
         assert_eq!(classify(&[], 40), CloseCounts::NoCloses);
     }
 

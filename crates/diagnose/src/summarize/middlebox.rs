@@ -202,7 +202,8 @@ impl IdleTally {
         }
     }
 
-    pub fn finding(&self, m: &Middlebox) -> Option<Finding> {
+    /// The finding for `m` and the boxes that share its timeout (`names`, `m`'s first).
+    pub fn finding(&self, m: &Middlebox, names: &[&str]) -> Option<Finding> {
         let (idle, stream, frames, ts) = self.longest?;
         let list: Vec<String> = self.examples.iter().map(|s| s.to_string()).collect();
         Some(Finding::new(
@@ -213,7 +214,7 @@ impl IdleTally {
             format!(
                 "{} stream(s) stayed idle longer than {}: {} s (longest {} on stream {stream}, frames {} → {}; streams {}{}): behind such a box with its default settings they would have been dropped — keep heartbeats or TCP keep-alive below {} s if one is on the production path",
                 self.count,
-                m.name,
+                names.join(" / "),
                 m.idle_timeout_s,
                 human(idle),
                 frames[0],
