@@ -51,7 +51,8 @@ pub struct Middlebox {
     pub source: &'static str,
 }
 
-/// The built-in table, shortest timeout first. Values are the vendors' documented defaults,
+/// The built-in table, shortest timeout first (among equals, the longest-listed first: it
+/// names their shared tally finding). Values are the vendors' documented defaults,
 /// read from the pages named in each `source` (facts only, in our own words).
 pub const DEFAULT_TABLE: &[Middlebox] = &[
     Middlebox {
@@ -85,16 +86,16 @@ pub const DEFAULT_TABLE: &[Middlebox] = &[
         source: "Azure NAT Gateway resource, \"TCP reset\" (sent to traffic on a flow dropped at the idle timeout): learn.microsoft.com/azure/nat-gateway/nat-gateway-resource",
     },
     Middlebox {
-        name: "AWS NAT gateway (idle timeout)",
-        idle_timeout_s: 350,
-        on_idle: OnIdle::ResetNextPacket,
-        source: "NAT gateways, \"Connection idle timeout\" (RST to resources that continue the connection): docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-troubleshooting.html#nat-gateway-troubleshooting-timeout",
-    },
-    Middlebox {
         name: "AWS NLB (TCP idle timeout)",
         idle_timeout_s: 350,
         on_idle: OnIdle::ResetNextPacket,
         source: "Network Load Balancers, \"Update the TCP idle timeout\": docs.aws.amazon.com/elasticloadbalancing/latest/network/update-idle-timeout.html",
+    },
+    Middlebox {
+        name: "AWS NAT gateway (idle timeout)",
+        idle_timeout_s: 350,
+        on_idle: OnIdle::ResetNextPacket,
+        source: "NAT gateways, \"Connection idle timeout\" (RST to resources that continue the connection): docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-troubleshooting.html#nat-gateway-troubleshooting-timeout",
     },
     Middlebox {
         name: "AWS Network Firewall (TCP idle timeout)",
@@ -182,8 +183,8 @@ mod tests {
             vec![
                 "Azure Load Balancer (default idle timeout)",
                 "Azure NAT Gateway (default TCP idle timeout)",
-                "AWS NAT gateway (idle timeout)",
-                "AWS NLB (TCP idle timeout)"
+                "AWS NLB (TCP idle timeout)",
+                "AWS NAT gateway (idle timeout)"
             ]
         );
         // A gap the connection already survived rules a box out; silent boxes never reset.
