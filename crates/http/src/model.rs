@@ -307,8 +307,9 @@ pub struct Finding {
     pub frame: u32,
     pub ts_ns: i64,
     pub text: String,
-    /// The numbers behind the finding, for the kinds that have some.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The numbers behind the finding, for the kinds that have some (their fields appear in
+    /// the finding's JSON object, as in `keepsight diagnose --json`).
+    #[serde(flatten)]
     pub details: Option<FindingDetails>,
 }
 
