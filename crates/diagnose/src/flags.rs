@@ -136,6 +136,7 @@ impl Middlebox {
         Ok(Middlebox {
             name,
             idle_timeout_s,
+            on_idle: crate::middlebox::OnIdle::Unknown,
             source: "--middlebox",
         })
     }

@@ -292,8 +292,18 @@ impl Diagnoser {
         }
         self.reports.sort_by_key(|r| r.stream);
         let tallies = std::mem::take(&mut self.idle_tally);
-        for (t, m) in tallies.iter().zip(self.opts.middleboxes.clone().iter()) {
-            if let Some(f) = t.finding(m) {
+        let boxes = self.opts.middleboxes.clone();
+        for (i, (t, m)) in tallies.iter().zip(boxes.iter()).enumerate() {
+            // Boxes sharing a timeout tally the same streams: one finding names them all.
+            if i > 0 && boxes[i - 1].idle_timeout_s == m.idle_timeout_s {
+                continue;
+            }
+            let same: Vec<&str> = boxes[i..]
+                .iter()
+                .take_while(|b| b.idle_timeout_s == m.idle_timeout_s)
+                .map(|b| b.name)
+                .collect();
+            if let Some(f) = t.finding(m, &same) {
                 self.push_finding(f);
             }
         }

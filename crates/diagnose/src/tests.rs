@@ -473,7 +473,7 @@ fn state_loss_after_idle() {
     let idle = kinds(&r, 0, Kind::IdleBeyondMiddleboxTimeout);
     assert_eq!(idle.len(), 1);
     match details!(idle[0], IdleBeyondMiddleboxTimeout) {
-        IdleBeyond::Stream(d) => assert_eq!(d.exceeded, vec![60, 240, 350]),
+        IdleBeyond::Stream(d) => assert_eq!(d.exceeded, vec![60, 100, 240, 350]),
         other => panic!("not one stream's idle gap: {other:?}"),
     }
     assert_eq!(r.streams[0].max_idle_s, 400.0);
@@ -1202,3 +1202,77 @@ fn lines_written_at_the_deadline_belong_to_the_late_beat() {
     assert!(f.frames.contains(&frame_at(&segs, late, fl::PSH | fl::ACK)));
 }
 mod beats15;
+/// Heartbeats every second, then `idle` of silence, then the client's data answered after
+/// 300 µs by a RST in the server's name with `rst_ttl` (the server's packets have 63).
+fn idle_then_reset(idle: i64, rst_ttl: u8, opts: Options) -> (Report, Vec<Owned>, [i64; 3]) {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:43210", "10.0.0.1:6379");
+    a.ttl = [64, 63];
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for _ in 0..6 {
+        a.beat(&mut sc, t, 400 * US);
+        t += S;
+    }
+    // The client's ACK of the last reply ends the traffic.
+    let last = t - S + 400 * US + 40 * MS;
+    let after = last + idle;
+    a.seg(&mut sc, after, 0, fl::PSH | fl::ACK, b"PING\r\n", 0);
+    let rst = after + 300 * US;
+    let seq = a.nxt[1];
+    a.seg_at(&mut sc, rst, 1, fl::RST | fl::ACK, seq, b"", 0, rst_ttl);
+    let (r, segs) = sc.run(opts);
+    (r, segs, [last, after, rst])
+}
+
+#[test]
+fn forged_reset_after_idle_is_one_story() {
+    let mut opts = Options::default();
+    opts.middleboxes
+        .push(crate::middlebox::Middlebox::from_flag("lab-nat=3").unwrap());
+    let (r, segs, [last, after, rst]) = idle_then_reset(5 * S, 64, opts);
+    let f = kinds(&r, 0, Kind::MiddleboxIdleReset);
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert_eq!(f[0].severity, Severity::Error);
+    assert_eq!(
+        f[0].frames,
+        vec![
+            frame_at(&segs, last, fl::ACK),
+            frame_at(&segs, after, fl::PSH | fl::ACK),
+            frame_at(&segs, rst, fl::RST | fl::ACK)
+        ]
+    );
+    let d = details!(f[0], MiddleboxIdleReset);
+    assert_eq!(d.by, "server");
+    assert_eq!(d.idle_s, 5.0);
+    assert_eq!((d.ttl, d.usual_ttl_min, d.usual_ttl_max), (64, 63, 63));
+    // The user's 3 s box fits within the 5 s gap and not within the ~1 s ones it survived;
+    // no default box has so short a timeout.
+    assert_eq!(d.middleboxes, vec!["lab-nat"]);
+    assert!(d.survived_idle_s < 1.0, "{}", d.survived_idle_s);
+    // One story: no separate forged-reset finding, and the reset is no half-open connection.
+    assert!(kinds(&r, 0, Kind::InjectedReset).is_empty());
+    let reset = kinds(&r, 0, Kind::ConnectionReset);
+    assert_eq!(reset.len(), 1);
+    assert!(!details!(reset[0], ConnectionReset).half_open);
+    assert_eq!(reset[0].severity, Severity::Info);
+    assert!(!reset[0].message.contains("no longer knew"));
+}
+
+#[test]
+fn genuine_reset_after_idle_is_a_half_open_connection() {
+    let (r, _, _) = idle_then_reset(5 * S, 63, Options::default());
+    assert!(kinds(&r, 0, Kind::MiddleboxIdleReset).is_empty());
+    assert!(kinds(&r, 0, Kind::InjectedReset).is_empty());
+    let reset = kinds(&r, 0, Kind::ConnectionReset);
+    assert!(details!(reset[0], ConnectionReset).half_open);
+}
+
+#[test]
+fn forged_reset_without_idle_is_an_injected_reset() {
+    // 0.8 s of silence is no idle gap next to 1 s heartbeats.
+    let (r, _, _) = idle_then_reset(800 * MS, 64, Options::default());
+    assert!(kinds(&r, 0, Kind::MiddleboxIdleReset).is_empty());
+    assert_eq!(kinds(&r, 0, Kind::InjectedReset).len(), 1);
+    assert!(!details!(kinds(&r, 0, Kind::ConnectionReset)[0], ConnectionReset).half_open);
+}
