@@ -21,6 +21,7 @@ pub(crate) fn conclusions(
     middlebox_causes(findings, &mut out, &mut causes);
     heartbeat_troubles(findings, &mut out);
     reuse_races(findings, &mut out, &mut causes);
+    http_drains(findings, &mut out, &mut causes);
     resets(findings, &mut out, &mut causes);
     if let Some(l) = log {
         log_lines(findings, l, &mut out);
@@ -307,6 +308,29 @@ fn middlebox_causes(findings: &[Finding], out: &mut Vec<String>, causes: &mut Ca
             of(findings, Kind::MiddleboxStateLoss),
         );
     }
+    let idle: Vec<&crate::finding::IdleReset> = findings
+        .iter()
+        .filter_map(|f| match &f.details {
+            Details::MiddleboxIdleReset(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    if let Some(first) = idle.first() {
+        out.push(format!(
+            "{} connection(s) were reset by a middlebox after an idle gap (e.g. {} idle, then a RST in the {}'s name with TTL {} instead of {}): a NAT/firewall forgot the connection while it was idle (middlebox_idle_reset) — keep connections busier than its idle timeout.",
+            idle.len(),
+            secs_text(Some(first.idle_s)),
+            first.by,
+            first.ttl,
+            first.usual_ttl_min,
+        ));
+        causes.told(
+            out,
+            Kind::MiddleboxIdleReset,
+            Some("middlebox"),
+            of(findings, Kind::MiddleboxIdleReset),
+        );
+    }
     let inj = count(findings, Kind::InjectedReset);
     if inj > 0 {
         out.push(format!("{inj} reset(s) carry a TTL their claimed sender never used: forged by a middlebox (injected_reset)."));
@@ -437,8 +461,24 @@ fn resets(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
     }
 }
 
+/// Servers that close their keep-alive connections like a coin flip per response.
+fn http_drains(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
+    for f in findings {
+        if let Details::HttpDrain(d) = &f.details {
+            out.push(format!(
+                "Server {} is draining its keep-alive connections: Connection: close on {:.0} % of its responses (95 % interval {:.0}–{:.0} %) after varying numbers of requests, not at a fixed request limit (http_drain); clients must retry idempotent requests on a new connection.",
+                d.server,
+                d.close_ratio * 100.0,
+                d.close_ratio_low * 100.0,
+                d.close_ratio_high * 100.0
+            ));
+            causes.told(out, f.kind(), Some("server"), [f]);
+        }
+    }
+}
+
 /// The most telling of a log line's matched events names it.
-const PHRASES: [(Kind, &str); 11] = [
+const PHRASES: [(Kind, &str); 12] = [
     (
         Kind::ResetAfterHeartbeatDeadline,
         "the reset after a late or unanswered heartbeat",
@@ -454,6 +494,10 @@ const PHRASES: [(Kind, &str); 11] = [
     (
         Kind::MiddleboxStateLoss,
         "the connection lost in a middlebox",
+    ),
+    (
+        Kind::MiddleboxIdleReset,
+        "the reset a middlebox sent after the idle gap",
     ),
     (Kind::InjectedReset, "a forged reset"),
     (Kind::UnansweredHeartbeat, "an unanswered heartbeat"),
@@ -489,11 +533,16 @@ fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
                 .unwrap_or("an event");
             let frames: Vec<String> = f.frames.iter().take(6).map(|f| f.to_string()).collect();
             format!(
-                "log line {} \"{}\" is {what} on stream {} (frames {})",
+                "log line {} \"{}\" is {what} on stream {} (frames {}){}",
                 m.line,
                 m.log_text,
                 f.stream.map(|s| s.to_string()).unwrap_or_default(),
-                frames.join(", ")
+                frames.join(", "),
+                if m.at_deadline {
+                    ", written while the beat was overdue: the application noticed the missing beat at its own deadline"
+                } else {
+                    ""
+                }
             )
         })
         .collect();
@@ -505,8 +554,11 @@ fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
             "{} of {} error/restart lines of the application log line up with capture events{}.",
             log.matched,
             log.event_lines,
-            log.clock_offset_s
-                .map(|o| format!(" (clocks differ by {o:+.2} s)"))
+            log.clock_words()
+                .or_else(|| log
+                    .clock_offset_s
+                    .map(|o| format!("clocks differ by {o:+.2} s")))
+                .map(|w| format!(" ({w})"))
                 .unwrap_or_default()
         ));
     }

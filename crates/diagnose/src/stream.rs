@@ -359,6 +359,16 @@ pub(crate) struct StateLoss {
     pub end: Option<Event>,
 }
 
+/// At the first RST, when the packet before it ended the stream's longest silence: that
+/// silence, and the longest one the connection had survived before it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IdleBeforeRst {
+    pub idle: i64,
+    /// The last packet before the silence.
+    pub from_frame: u32,
+    pub survived: i64,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Injected {
     pub rst: Event,
@@ -403,12 +413,15 @@ pub(crate) struct Stream {
     pub max_idle_frames: [u32; 2],
     /// Time of the segment that ended the longest idle gap.
     pub max_idle_ts: i64,
+    /// The longest idle gap before the one that is now `max_idle`.
+    pub survived_idle: i64,
     pub last_activity_ts: i64,
     pub last_data: Option<(u32, i64)>,
     pub dirs: [Dir; 2],
     pub rst: Option<Event>,
     /// At the first RST: the packet just before it, and when the resetting side last sent.
     pub rst_ctx: Option<(Event, Option<i64>)>,
+    pub idle_before_rst: Option<IdleBeforeRst>,
     pub watch: Option<Watch>,
     pub state_loss: Option<StateLoss>,
     pub injected: Option<Injected>,
@@ -439,6 +452,7 @@ impl Stream {
             max_idle: 0,
             max_idle_frames: [seg.frame, seg.frame],
             max_idle_ts: seg.ts_ns,
+            survived_idle: 0,
             last_activity_ts: seg.ts_ns,
             last_data: None,
             dirs: [
@@ -453,6 +467,7 @@ impl Stream {
             ],
             rst: None,
             rst_ctx: None,
+            idle_before_rst: None,
             watch: None,
             state_loss: None,
             injected: None,
@@ -481,7 +496,20 @@ impl Stream {
         let ts = seg.ts_ns;
         self.packets += 1;
         let gap = ts - self.last_ts;
+        if seg.flags.rst()
+            && self.rst.is_none()
+            && self.packets > 1
+            && self.max_idle > 0
+            && self.max_idle_frames[1] == self.last_frame
+        {
+            self.idle_before_rst = Some(IdleBeforeRst {
+                idle: self.max_idle,
+                from_frame: self.max_idle_frames[0],
+                survived: self.survived_idle,
+            });
+        }
         if gap > self.max_idle {
+            self.survived_idle = self.max_idle;
             self.max_idle = gap;
             self.max_idle_frames = [self.last_frame, seg.frame];
             self.max_idle_ts = ts;
