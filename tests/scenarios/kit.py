@@ -68,10 +68,10 @@ class ZonedLog:
                 f.write(line + "\n")
         return [line for _t, line in ordered]
 
-    def line_no(self, ordered, needle):
-        """1-based number of the only written line containing `needle`."""
+    def line_no(self, ordered, needle, first=False):
+        """1-based number of the only (or, with `first`, the first) line containing `needle`."""
         hits = [i + 1 for i, ln in enumerate(ordered) if needle in ln]
-        assert len(hits) == 1, (needle, hits)
+        assert hits and (first or len(hits) == 1), (needle, hits)
         return hits[0]
 
     def truth(self):
