@@ -7,7 +7,7 @@ nginx (127.0.0.1:8081, same namespace) with
 i.e. each response independently says "Connection: close" with probability 0.3 (the way a VIP
 migration or an Envoy/HAProxy drain sheds connections).  Three clients (10.77.70.11-13,
 ks-hd-c) send GET requests 150 ms apart on keep-alive connections; after a response with
-"Connection: close" they open a new connection.  At the end each closes its last connection
+"Connection: close" they wait for HAProxy's FIN, close, and open a new connection.  At the end each closes its last connection
 (FIN).  The driver counts the responses and the close responses it received itself.
 Capture: client side.  No application log.
 """
@@ -56,6 +56,8 @@ def client(ns, addr, out):
         if r["headers"].get("connection", "").lower() == "close":
             conn["close_responses"] += 1
             conn["end"] = {"kind": "server said close", "after_responses": conn["responses"], "t": r["t_done"]}
+            s.settimeout(3)
+            conn["end"]["server_fin_seen"] = s.recv(16) == b""   # let the server close first
             s.close()
             s = None
         time.sleep(PAUSE)
