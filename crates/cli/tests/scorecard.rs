@@ -28,7 +28,8 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 fn num(v: &Value, what: &str) -> Result<f64, String> {
-    v.as_f64().ok_or_else(|| format!("{what}: not a number: {v}"))
+    v.as_f64()
+        .ok_or_else(|| format!("{what}: not a number: {v}"))
 }
 
 /// A count `C`: a number (exactly), `[lo, hi]`, or `{"gt": n}` / `{"lt": n}`.
@@ -36,7 +37,9 @@ fn count_ok(n: usize, c: &Value) -> Result<bool, String> {
     let n = n as f64;
     match c {
         Value::Number(_) => Ok(n == num(c, "count")?),
-        Value::Array(r) if r.len() == 2 => Ok(num(&r[0], "count")? <= n && n <= num(&r[1], "count")?),
+        Value::Array(r) if r.len() == 2 => {
+            Ok(num(&r[0], "count")? <= n && n <= num(&r[1], "count")?)
+        }
         Value::Object(o) if !o.is_empty() => {
             let mut ok = true;
             for (k, x) in o {
@@ -61,7 +64,9 @@ fn lookup(v: &Value, path: &str) -> Option<Value> {
         };
         if *head == "*" {
             let arr = v.as_array()?;
-            return Some(Value::Array(arr.iter().filter_map(|e| go(e, rest)).collect()));
+            return Some(Value::Array(
+                arr.iter().filter_map(|e| go(e, rest)).collect(),
+            ));
         }
         match v {
             Value::Object(o) => go(o.get(*head)?, rest),
@@ -79,7 +84,9 @@ fn cond_ok(actual: Option<&Value>, cond: &Value, projected: bool) -> Result<bool
     if projected {
         if let Some(Value::Array(items)) = actual {
             let per_element = match cond {
-                Value::Object(o) => o.keys().all(|k| matches!(k.as_str(), "lt" | "gt" | "matches")),
+                Value::Object(o) => o
+                    .keys()
+                    .all(|k| matches!(k.as_str(), "lt" | "gt" | "matches")),
                 _ => true,
             };
             if per_element {
@@ -101,7 +108,9 @@ fn cond_ok(actual: Option<&Value>, cond: &Value, projected: bool) -> Result<bool
                 return Err(format!("a range needs [lo, hi], got {cond}"));
             }
             let (lo, hi) = (num(&r[0], "range")?, num(&r[1], "range")?);
-            Ok(actual.and_then(Value::as_f64).is_some_and(|x| lo <= x && x <= hi))
+            Ok(actual
+                .and_then(Value::as_f64)
+                .is_some_and(|x| lo <= x && x <= hi))
         }
         Value::Object(o) => {
             if o.is_empty() {
@@ -121,7 +130,9 @@ fn cond_ok(actual: Option<&Value>, cond: &Value, projected: bool) -> Result<bool
                     "matches" => {
                         let re = Regex::new(x.as_str().ok_or("matches needs a string")?)
                             .map_err(|e| format!("bad regex {x}: {e}"))?;
-                        actual.and_then(Value::as_str).is_some_and(|s| re.is_match(s))
+                        actual
+                            .and_then(Value::as_str)
+                            .is_some_and(|s| re.is_match(s))
                     }
                     "present" => {
                         let want = x.as_bool().ok_or("present needs true or false")?;
@@ -132,8 +143,12 @@ fn cond_ok(actual: Option<&Value>, cond: &Value, projected: bool) -> Result<bool
                         Some(Value::Array(a)) => count_ok(a.len(), x)?,
                         _ => false,
                     },
-                    "lt" => actual.and_then(Value::as_f64).is_some_and(|v| v < x.as_f64().unwrap_or(f64::NAN)),
-                    "gt" => actual.and_then(Value::as_f64).is_some_and(|v| v > x.as_f64().unwrap_or(f64::NAN)),
+                    "lt" => actual
+                        .and_then(Value::as_f64)
+                        .is_some_and(|v| v < x.as_f64().unwrap_or(f64::NAN)),
+                    "gt" => actual
+                        .and_then(Value::as_f64)
+                        .is_some_and(|v| v > x.as_f64().unwrap_or(f64::NAN)),
                     _ => return Err(format!("unknown condition {k:?}")),
                 };
             }
@@ -149,7 +164,9 @@ fn cond_ok(actual: Option<&Value>, cond: &Value, projected: bool) -> Result<bool
 /// `W`: every field's condition holds on `obj`.
 fn where_ok(obj: &Value, w: Option<&Value>) -> Result<bool, String> {
     let Some(w) = w else { return Ok(true) };
-    let w = w.as_object().ok_or_else(|| format!("where must be an object: {w}"))?;
+    let w = w
+        .as_object()
+        .ok_or_else(|| format!("where must be an object: {w}"))?;
     for (path, cond) in w {
         let actual = lookup(obj, path);
         if !cond_ok(actual.as_ref(), cond, path.split('.').any(|p| p == "*"))? {
@@ -196,7 +213,9 @@ fn port_of(ep: &str) -> Option<u64> {
 
 /// The streams (diagnose `streams[]`, http `connections[]`) an endpoint selector picks.
 fn select(out: &Value, sel: &Value) -> Result<Vec<u64>, String> {
-    let sel = sel.as_object().ok_or_else(|| format!("conn must be an object: {sel}"))?;
+    let sel = sel
+        .as_object()
+        .ok_or_else(|| format!("conn must be an object: {sel}"))?;
     if sel.is_empty() {
         return Err("empty conn selector".into());
     }
@@ -214,29 +233,46 @@ fn select(out: &Value, sel: &Value) -> Result<Vec<u64>, String> {
             };
         }
         if ok {
-            picked.push(s.get("stream").and_then(Value::as_u64).ok_or("stream without number")?);
+            picked.push(
+                s.get("stream")
+                    .and_then(Value::as_u64)
+                    .ok_or("stream without number")?,
+            );
         }
     }
     if picked.is_empty() {
-        return Err(format!("no stream matches conn {}", Value::Object(sel.clone())));
+        return Err(format!(
+            "no stream matches conn {}",
+            Value::Object(sel.clone())
+        ));
     }
     Ok(picked)
 }
 
 fn streams(out: &Value) -> Vec<&Value> {
     let list = out.get("streams").or_else(|| out.get("connections"));
-    list.and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default()
+    list.and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
 }
 
 fn endpoints(s: &Value) -> (Option<&str>, Option<&str>) {
     match s.get("endpoints") {
-        Some(e) => (e.get("client").and_then(Value::as_str), e.get("server").and_then(Value::as_str)),
-        None => (s.get("client").and_then(Value::as_str), s.get("server").and_then(Value::as_str)),
+        Some(e) => (
+            e.get("client").and_then(Value::as_str),
+            e.get("server").and_then(Value::as_str),
+        ),
+        None => (
+            s.get("client").and_then(Value::as_str),
+            s.get("server").and_then(Value::as_str),
+        ),
     }
 }
 
 fn stream_obj(out: &Value, id: u64) -> Option<&Value> {
-    streams(out).into_iter().find(|s| s.get("stream").and_then(Value::as_u64) == Some(id))
+    streams(out)
+        .into_iter()
+        .find(|s| s.get("stream").and_then(Value::as_u64) == Some(id))
 }
 
 /// The streams a finding names (`stream`, or several in `streams`).
@@ -257,7 +293,11 @@ fn finding_streams(f: &Value) -> Vec<u64> {
 fn findings<'a>(out: &'a Value, kind: &str) -> Vec<&'a Value> {
     out.get("findings")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter(|f| f.get("kind").and_then(Value::as_str) == Some(kind)).collect())
+        .map(|a| {
+            a.iter()
+                .filter(|f| f.get("kind").and_then(Value::as_str) == Some(kind))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -265,7 +305,11 @@ fn kinds_present(out: &Value) -> String {
     let mut k: Vec<&str> = out
         .get("findings")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|f| f.get("kind").and_then(Value::as_str)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.get("kind").and_then(Value::as_str))
+                .collect()
+        })
         .unwrap_or_default();
     k.sort_unstable();
     k.dedup();
@@ -298,7 +342,10 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
         let sel = conn("conn")?;
         let on_sel: Vec<&Value> = findings(out, kind)
             .into_iter()
-            .filter(|f| sel.as_ref().is_none_or(|s| finding_streams(f).iter().any(|x| s.contains(x))))
+            .filter(|f| {
+                sel.as_ref()
+                    .is_none_or(|s| finding_streams(f).iter().any(|x| s.contains(x)))
+            })
             .collect();
         let mut hits = Vec::new();
         for f in &on_sel {
@@ -309,7 +356,10 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
         let ok = if negative {
             hits.is_empty()
         } else {
-            count_ok(hits.len(), c.get("count").unwrap_or(&serde_json::json!({"gt": 0})))?
+            count_ok(
+                hits.len(),
+                c.get("count").unwrap_or(&serde_json::json!({"gt": 0})),
+            )?
         };
         if ok {
             return Ok(());
@@ -320,9 +370,22 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
             .map(|f| shown(f, w))
             .collect();
         return Err(if on_sel.is_empty() {
-            format!("no {kind} finding{} (kinds present: {})", if sel.is_some() { " on the selected streams" } else { "" }, kinds_present(out))
+            format!(
+                "no {kind} finding{} (kinds present: {})",
+                if sel.is_some() {
+                    " on the selected streams"
+                } else {
+                    ""
+                },
+                kinds_present(out)
+            )
         } else {
-            format!("{} matching of {} {kind} finding(s): {}", hits.len(), on_sel.len(), listed.join("; "))
+            format!(
+                "{} matching of {} {kind} finding(s): {}",
+                hits.len(),
+                on_sel.len(),
+                listed.join("; ")
+            )
         });
     }
     if let Some(sel) = c.get("heartbeat") {
@@ -330,11 +393,23 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
         let ids = select(out, sel)?;
         let none = c.get("none").and_then(Value::as_bool).unwrap_or(false);
         for id in ids {
-            let hb = stream_obj(out, id).and_then(|s| s.get("heartbeat")).filter(|h| !h.is_null());
+            let hb = stream_obj(out, id)
+                .and_then(|s| s.get("heartbeat"))
+                .filter(|h| !h.is_null());
             match (hb, none) {
-                (Some(h), true) => return Err(format!("stream {id} has heartbeat {}", shown(h, Some(&serde_json::json!({"sender":0,"probe_hex":0,"period_s":0}))))),
+                (Some(h), true) => {
+                    return Err(format!(
+                        "stream {id} has heartbeat {}",
+                        shown(
+                            h,
+                            Some(&serde_json::json!({"sender":0,"probe_hex":0,"period_s":0}))
+                        )
+                    ))
+                }
                 (None, false) => return Err(format!("stream {id} has no heartbeat")),
-                (Some(h), false) if !where_ok(h, w)? => return Err(format!("stream {id} heartbeat {}", shown(h, w))),
+                (Some(h), false) if !where_ok(h, w)? => {
+                    return Err(format!("stream {id} heartbeat {}", shown(h, w)))
+                }
                 _ => {}
             }
         }
@@ -343,10 +418,14 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
     if let Some(sel) = c.get("close") {
         known(&["close", "where"])?;
         for id in select(out, sel)? {
-            let cl = stream_obj(out, id).and_then(|s| s.get("close")).filter(|x| !x.is_null());
+            let cl = stream_obj(out, id)
+                .and_then(|s| s.get("close"))
+                .filter(|x| !x.is_null());
             match cl {
                 None => return Err(format!("stream {id} has no close")),
-                Some(cl) if !where_ok(cl, w)? => return Err(format!("stream {id} close {}", shown(cl, w))),
+                Some(cl) if !where_ok(cl, w)? => {
+                    return Err(format!("stream {id} close {}", shown(cl, w)))
+                }
                 _ => {}
             }
         }
@@ -356,7 +435,9 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
         known(&["keepalive", "where"])?;
         let mut seen = Vec::new();
         for id in select(out, sel)? {
-            let list = stream_obj(out, id).and_then(|s| s.get("tcp_keepalive")).and_then(Value::as_array);
+            let list = stream_obj(out, id)
+                .and_then(|s| s.get("tcp_keepalive"))
+                .and_then(Value::as_array);
             for k in list.into_iter().flatten() {
                 if where_ok(k, w)? {
                     return Ok(());
@@ -364,24 +445,39 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
                 seen.push(shown(k, w));
             }
         }
-        return Err(format!("no tcp_keepalive entry matches; entries: [{}]", seen.join("; ")));
+        return Err(format!(
+            "no tcp_keepalive entry matches; entries: [{}]",
+            seen.join("; ")
+        ));
     }
     if let Some(lw) = c.get("log") {
         known(&["log"])?;
-        let log = out.get("log").filter(|l| !l.is_null()).ok_or("no log object")?;
-        return if where_ok(log, Some(lw))? { Ok(()) } else { Err(format!("log {}", shown(log, Some(lw)))) };
+        let log = out
+            .get("log")
+            .filter(|l| !l.is_null())
+            .ok_or("no log object")?;
+        return if where_ok(log, Some(lw))? {
+            Ok(())
+        } else {
+            Err(format!("log {}", shown(log, Some(lw))))
+        };
     }
     if let Some(n) = c.get("log_line") {
         known(&["log_line", "conn", "kinds_any"])?;
         let sel = conn("conn")?;
-        let matches: Vec<&Value> =
-            findings(out, "log_match").into_iter().filter(|f| f.get("line").is_some_and(|l| same(l, n))).collect();
+        let matches: Vec<&Value> = findings(out, "log_match")
+            .into_iter()
+            .filter(|f| f.get("line").is_some_and(|l| same(l, n)))
+            .collect();
         for f in &matches {
             let streams_ok = sel.as_ref().is_none_or(|s| {
+                // as sets: a finding may name the same stream once per matched event
                 let mut a = finding_streams(f);
                 let mut b = s.clone();
-                a.sort_unstable();
-                b.sort_unstable();
+                for v in [&mut a, &mut b] {
+                    v.sort_unstable();
+                    v.dedup();
+                }
                 a == b
             });
             let kinds_ok = match c.get("kinds_any").and_then(Value::as_array) {
@@ -396,39 +492,73 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
             }
         }
         return Err(if matches.is_empty() {
-            format!("line {n} matched nothing (log: {})", out.get("log").map_or("null".into(), |l| clip(&shown(l, Some(&serde_json::json!({"matched":0,"clock_offset_s":0,"zone":0}))), 200)))
+            format!(
+                "line {n} matched nothing (log: {})",
+                out.get("log").map_or("null".into(), |l| clip(
+                    &shown(
+                        l,
+                        Some(&serde_json::json!({"matched":0,"clock_offset_s":0,"zone":0}))
+                    ),
+                    200
+                ))
+            )
         } else {
             let sel_s = sel.map_or(String::new(), |s| format!(" (selected streams {s:?})"));
             format!(
                 "line {n} matched{sel_s}: {}",
-                matches.iter().map(|f| shown(f, Some(&serde_json::json!({"matched_kinds": 0})))).collect::<Vec<_>>().join("; ")
+                matches
+                    .iter()
+                    .map(|f| shown(f, Some(&serde_json::json!({"matched_kinds": 0}))))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )
         });
     }
     if let Some(n) = c.get("no_log_line") {
         known(&["no_log_line"])?;
-        let m: Vec<&Value> =
-            findings(out, "log_match").into_iter().filter(|f| f.get("line").is_some_and(|l| same(l, n))).collect();
-        return if m.is_empty() { Ok(()) } else { Err(format!("line {n} matched {}", shown(m[0], None))) };
+        let m: Vec<&Value> = findings(out, "log_match")
+            .into_iter()
+            .filter(|f| f.get("line").is_some_and(|l| same(l, n)))
+            .collect();
+        return if m.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("line {n} matched {}", shown(m[0], None)))
+        };
     }
     if let Some(cause) = c.get("cause").or_else(|| c.get("no_cause")) {
         let negative = c.contains_key("no_cause");
         known(&["cause", "no_cause", "by", "conn", "count"])?;
         let sel = conn("conn")?;
-        let all: Vec<&Value> = out.get("causes").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+        let all: Vec<&Value> = out
+            .get("causes")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
         let of_kind: Vec<&Value> = all
             .iter()
             .copied()
             .filter(|e| e.get("cause").is_some_and(|x| same(x, cause)))
-            .filter(|e| c.get("by").is_none_or(|b| e.get("by").is_some_and(|x| same(x, b))))
+            .filter(|e| {
+                c.get("by")
+                    .is_none_or(|b| e.get("by").is_some_and(|x| same(x, b)))
+            })
             .collect();
         let hit = of_kind.iter().any(|e| {
-            let streams: Vec<u64> =
-                e.get("streams").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
-            let streams_ok = sel.as_ref().is_none_or(|s| s.iter().all(|x| streams.contains(x)));
+            let streams: Vec<u64> = e
+                .get("streams")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                .unwrap_or_default();
+            let streams_ok = sel
+                .as_ref()
+                .is_none_or(|s| s.iter().all(|x| streams.contains(x)));
             let count_fits = match c.get("count") {
                 None => Ok(true),
-                Some(cnt) => e.get("connections").and_then(Value::as_u64).map_or(Ok(false), |n| count_ok(n as usize, cnt)),
+                Some(cnt) => e
+                    .get("connections")
+                    .and_then(Value::as_u64)
+                    .map_or(Ok(false), |n| count_ok(n as usize, cnt)),
             };
             streams_ok && count_fits.unwrap_or(false)
         });
@@ -438,18 +568,46 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
         }
         let causes: Vec<String> = all
             .iter()
-            .map(|e| format!("{}/{}: {} conn {}", e.get("cause").unwrap_or(&Value::Null), e.get("by").unwrap_or(&Value::Null), e.get("connections").unwrap_or(&Value::Null), e.get("streams").unwrap_or(&Value::Null)))
+            .map(|e| {
+                format!(
+                    "{}/{}: {} conn {}",
+                    e.get("cause").unwrap_or(&Value::Null),
+                    e.get("by").unwrap_or(&Value::Null),
+                    e.get("connections").unwrap_or(&Value::Null),
+                    e.get("streams").unwrap_or(&Value::Null)
+                )
+            })
             .collect();
-        return Err(if out.get("causes").is_none() { "no causes array".into() } else { format!("causes: [{}]", causes.join("; ")) });
+        return Err(if out.get("causes").is_none() {
+            "no causes array".into()
+        } else {
+            format!("causes: [{}]", causes.join("; "))
+        });
     }
     if let Some(server) = c.get("http_server") {
         known(&["http_server", "where"])?;
-        let list = out.get("servers").and_then(Value::as_array).ok_or("no servers array")?;
+        let list = out
+            .get("servers")
+            .and_then(Value::as_array)
+            .ok_or("no servers array")?;
         let s = list
             .iter()
             .find(|s| s.get("server") == Some(server))
-            .ok_or_else(|| format!("no server {server} (servers: {})", list.iter().filter_map(|s| s.get("server")).map(|s| s.to_string()).collect::<Vec<_>>().join(",")))?;
-        return if where_ok(s, w)? { Ok(()) } else { Err(format!("server {}", shown(s, w))) };
+            .ok_or_else(|| {
+                format!(
+                    "no server {server} (servers: {})",
+                    list.iter()
+                        .filter_map(|s| s.get("server"))
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            })?;
+        return if where_ok(s, w)? {
+            Ok(())
+        } else {
+            Err(format!("server {}", shown(s, w)))
+        };
     }
     if let Some(sel) = c.get("http_connection") {
         known(&["http_connection", "where"])?;
@@ -489,9 +647,14 @@ fn run(r: &Run) -> Result<Value, String> {
         .output()
         .map_err(|e| format!("cannot run keepsight: {e}"))?;
     if !out.status.success() {
-        return Err(format!("keepsight {} failed: {}", r.command, clip(String::from_utf8_lossy(&out.stderr).trim(), 300)));
+        return Err(format!(
+            "keepsight {} failed: {}",
+            r.command,
+            clip(String::from_utf8_lossy(&out.stderr).trim(), 300)
+        ));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("keepsight {} printed no JSON: {e}", r.command))
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("keepsight {} printed no JSON: {e}", r.command))
 }
 
 struct Row {
@@ -501,16 +664,26 @@ struct Row {
 }
 
 fn manifest() -> Vec<Row> {
-    let text = std::fs::read_to_string(scenarios().join("MANIFEST.tsv")).expect("tests/scenarios/MANIFEST.tsv");
+    let text = std::fs::read_to_string(scenarios().join("MANIFEST.tsv"))
+        .expect("tests/scenarios/MANIFEST.tsv");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("MANIFEST header").split('\t').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("MANIFEST has no {name} column"));
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("MANIFEST has no {name} column"))
+    };
     let (cs, cd, ct) = (col("scenario"), col("dir"), col("truth"));
     lines
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            Row { scenario: f[cs].to_string(), dir: scenarios().join(f[cd]), truth: scenarios().join(f[ct]) }
+            Row {
+                scenario: f[cs].to_string(),
+                dir: scenarios().join(f[cd]),
+                truth: scenarios().join(f[ct]),
+            }
         })
         .collect()
 }
@@ -525,7 +698,11 @@ fn scorecard() {
             &std::fs::read(&row.truth).unwrap_or_else(|e| panic!("{}: {e}", row.truth.display())),
         )
         .unwrap_or_else(|e| panic!("{}: {e}", row.truth.display()));
-        let facts = truth.get("facts").and_then(Value::as_array).cloned().unwrap_or_default();
+        let facts = truth
+            .get("facts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if facts.is_empty() {
             // a scenario nobody states facts about proves nothing: count it as one wrong fact
             lines.push(format!("WRONG {}: truth.json has no facts", row.scenario));
@@ -534,15 +711,30 @@ fn scorecard() {
         }
         let mut right = 0;
         for fact in &facts {
-            let id = fact.get("id").and_then(Value::as_str).unwrap_or("(fact without id)");
+            let id = fact
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("(fact without id)");
             let key = Run {
                 dir: row.dir.clone(),
-                capture: fact.get("capture").and_then(Value::as_str).unwrap_or_default().to_string(),
-                command: fact.get("command").and_then(Value::as_str).unwrap_or_default().to_string(),
+                capture: fact
+                    .get("capture")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                command: fact
+                    .get("command")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
                 args: fact
                     .get("args")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             };
             let out = cache.entry(key.clone()).or_insert_with(|| run(&key));
@@ -553,10 +745,18 @@ fn scorecard() {
             };
             match verdict {
                 Ok(()) => right += 1,
-                Err(actual) => lines.push(format!("WRONG {}: {id}: {}", row.scenario, clip(&actual, 600))),
+                Err(actual) => lines.push(format!(
+                    "WRONG {}: {id}: {}",
+                    row.scenario,
+                    clip(&actual, 600)
+                )),
             }
         }
-        lines.push(format!("{}: {right} of {} facts right", row.scenario, facts.len()));
+        lines.push(format!(
+            "{}: {right} of {} facts right",
+            row.scenario,
+            facts.len()
+        ));
         right_all += right;
         total_all += facts.len();
     }
@@ -564,7 +764,12 @@ fn scorecard() {
         println!("{l}");
     }
     println!("scorecard: {right_all} of {total_all} facts right");
-    assert_eq!(right_all, total_all, "{} of {total_all} facts are wrong (lines above)", total_all - right_all);
+    assert_eq!(
+        right_all,
+        total_all,
+        "{} of {total_all} facts are wrong (lines above)",
+        total_all - right_all
+    );
 }
 
 // --------------------------------------------------------------- the evaluator's own tests
@@ -610,7 +815,10 @@ mod evaluator {
     }
 
     fn wrong(check: Value) {
-        assert!(evaluate(&diag(), &check).is_err(), "should not hold: {check}");
+        assert!(
+            evaluate(&diag(), &check).is_err(),
+            "should not hold: {check}"
+        );
     }
 
     #[test]
@@ -639,7 +847,10 @@ mod evaluator {
     #[test]
     fn contains_matches_present_len_lt_gt() {
         let t = |a: Value, c: Value| cond_ok(Some(&a), &c, false).unwrap();
-        assert!(t(json!("Until the connection CLOSED"), json!({"contains": "connection closed"})));
+        assert!(t(
+            json!("Until the connection CLOSED"),
+            json!({"contains": "connection closed"})
+        ));
         assert!(!t(json!("to the end"), json!({"contains": "closed"})));
         assert!(t(json!(["a", "b"]), json!({"contains": "b"})));
         assert!(!t(json!(["ab"]), json!({"contains": "b"})));
@@ -699,12 +910,18 @@ mod evaluator {
         let d = diag();
         assert_eq!(select(&d, &json!({"client_port": 40000})).unwrap(), vec![0]);
         assert_eq!(select(&d, &json!({"server_port": 80})).unwrap(), vec![0, 1]);
-        assert_eq!(select(&d, &json!({"server": "10.0.0.1:80", "client_port": 40001})).unwrap(), vec![1]);
+        assert_eq!(
+            select(&d, &json!({"server": "10.0.0.1:80", "client_port": 40001})).unwrap(),
+            vec![1]
+        );
         assert_eq!(select(&d, &json!({"client_port": 40002})).unwrap(), vec![2]);
         assert!(select(&d, &json!({"client_port": 1})).is_err());
         assert!(select(&d, &json!({"port": 80})).is_err());
         let http = json!({"connections": [{"stream": 7, "client": "10.0.0.9:5555", "server": "10.0.0.1:8080", "requests": 5}]});
-        assert_eq!(select(&http, &json!({"client_port": 5555})).unwrap(), vec![7]);
+        assert_eq!(
+            select(&http, &json!({"client_port": 5555})).unwrap(),
+            vec![7]
+        );
     }
 
     #[test]
@@ -712,8 +929,12 @@ mod evaluator {
         ok(json!({"finding": "late_heartbeat"}));
         ok(json!({"finding": "late_heartbeat", "count": 2}));
         wrong(json!({"finding": "late_heartbeat", "count": 1}));
-        ok(json!({"finding": "late_heartbeat", "conn": {"client_port": 40000}, "where": {"gap_s": [3.8, 4.0]}, "count": 1}));
-        wrong(json!({"finding": "late_heartbeat", "conn": {"client_port": 40000}, "where": {"gap_s": [6.9, 7.1]}}));
+        ok(
+            json!({"finding": "late_heartbeat", "conn": {"client_port": 40000}, "where": {"gap_s": [3.8, 4.0]}, "count": 1}),
+        );
+        wrong(
+            json!({"finding": "late_heartbeat", "conn": {"client_port": 40000}, "where": {"gap_s": [6.9, 7.1]}}),
+        );
         ok(json!({"finding": "late_heartbeat", "where": {"message": {"contains": "late"}}}));
         wrong(json!({"finding": "missed_heartbeat"}));
         wrong(json!({"finding": "late_heartbeat", "conn": {"client_port": 9}}));
@@ -723,14 +944,18 @@ mod evaluator {
         ok(json!({"no_finding": "late_heartbeat", "where": {"gap_s": {"gt": 8}}}));
         // a finding naming several streams counts for each of them
         ok(json!({"finding": "log_match", "conn": {"client_port": 40001}, "where": {"line": 5}}));
-        ok(json!({"finding": "http_reuse_race", "where": {"advice.*.setting": {"contains": "Transport.IdleConnTimeout"}, "advice.*.value_s": {"lt": 2.0}}}));
+        ok(
+            json!({"finding": "http_reuse_race", "where": {"advice.*.setting": {"contains": "Transport.IdleConnTimeout"}, "advice.*.value_s": {"lt": 2.0}}}),
+        );
         wrong(json!({"finding": "late_heartbeat", "wher": {}}));
         wrong(json!({"no_finding": "late_heartbeat", "count": 0}));
     }
 
     #[test]
     fn stream_checks() {
-        ok(json!({"heartbeat": {"client_port": 40000}, "where": {"sender": "client", "period_s": [2.9, 3.1]}}));
+        ok(
+            json!({"heartbeat": {"client_port": 40000}, "where": {"sender": "client", "period_s": [2.9, 3.1]}}),
+        );
         wrong(json!({"heartbeat": {"client_port": 40000}, "where": {"sender": "server"}}));
         wrong(json!({"heartbeat": {"server_port": 80}, "where": {"sender": "client"}}));
         ok(json!({"heartbeat": {"client_port": 40001}, "none": true}));
@@ -748,11 +973,17 @@ mod evaluator {
         ok(json!({"log": {"zone": "+08:00", "zone_from": "search", "clock_offset_s": [0.0, 1.0]}}));
         wrong(json!({"log": {"zone": "+00:00"}}));
         ok(json!({"log_line": 4}));
-        ok(json!({"log_line": 4, "conn": {"client_port": 40000}, "kinds_any": ["late_heartbeat", "x"]}));
+        ok(
+            json!({"log_line": 4, "conn": {"client_port": 40000}, "kinds_any": ["late_heartbeat", "x"]}),
+        );
         wrong(json!({"log_line": 4, "kinds_any": ["connection_reset"]}));
         // the streams must be exactly the selected ones
         wrong(json!({"log_line": 5, "conn": {"client_port": 40000}}));
         ok(json!({"log_line": 5, "conn": {"server_port": 80}}));
+        // a stream named twice is still the one stream selected
+        let d = json!({"streams": [{"stream": 3, "endpoints": {"client": "10.0.0.2:1", "server": "10.0.0.1:2"}}],
+                       "findings": [{"kind": "log_match", "stream": 3, "streams": [3, 3, 3], "line": 9}]});
+        assert!(evaluate(&d, &json!({"log_line": 9, "conn": {"client_port": 1}})).is_ok());
         wrong(json!({"log_line": 6}));
         ok(json!({"no_log_line": 6}));
         wrong(json!({"no_log_line": 4}));
@@ -761,7 +992,9 @@ mod evaluator {
 
     #[test]
     fn cause_checks() {
-        ok(json!({"cause": "reset_after_heartbeat_deadline", "by": "client", "conn": {"client_port": 40000}, "count": 1}));
+        ok(
+            json!({"cause": "reset_after_heartbeat_deadline", "by": "client", "conn": {"client_port": 40000}, "count": 1}),
+        );
         wrong(json!({"cause": "reset_after_heartbeat_deadline", "by": "server"}));
         wrong(json!({"cause": "reset_after_heartbeat_deadline", "count": 2}));
         wrong(json!({"cause": "reset_after_heartbeat_deadline", "conn": {"client_port": 40001}}));
@@ -784,7 +1017,10 @@ mod evaluator {
         assert!(e(json!({"http_server": "10.0.0.1:8080", "where": {"request_limit": 5}})).is_err());
         assert!(e(json!({"http_server": "10.0.0.1:9999", "where": {}})).is_err());
         assert!(e(json!({"http_connection": {"client_port": 5555}, "where": {"requests": 5, "close.kind": "server_request_limit"}})).is_ok());
-        assert!(e(json!({"http_connection": {"client_port": 5555}, "where": {"close.kind": "reuse_race"}})).is_err());
+        assert!(e(
+            json!({"http_connection": {"client_port": 5555}, "where": {"close.kind": "reuse_race"}})
+        )
+        .is_err());
         assert!(e(json!({"finding": "http_request_limit_close", "conn": {"client_port": 5555}, "count": 1})).is_ok());
         assert!(e(json!({"no_finding": "http_drain"})).is_ok());
         assert!(e(json!({"frobnicate": 1})).is_err());

@@ -198,7 +198,7 @@ def main():
         dict(diag, id=f"line {l_y} (app-y resets) means app-y's connection",
              check={"log_line": l_y, "conn": {"client_port": py},
                     "kinds_any": ["reset_after_heartbeat_deadline", "late_heartbeat", "connection_reset"]}),
-        dict(capture=cap_, command="diagnose", args=["--log", "app.log", "--log-tz", "-03:00"],
+        dict(capture=cap_, command="diagnose", args=["--log", "app.log", "--log-tz=-03:00"],
              id="--log-tz -03:00 is taken as given", check={"log": {"zone": "-03:00", "zone_from": "option"}}),
     ]
     truth = {
