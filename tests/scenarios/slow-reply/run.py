@@ -3,11 +3,13 @@
 
 Issue 15 classes 4 (heartbeat direction under slow replies), 5 (slow replies without
 --timeout) and 1 (log zone UTC+01:00, log clock 2 s ahead).
-Two workers (worker-a 10.77.63.11, worker-b 10.77.63.12, ks-sr-c) ping a Redis-like server
+Three workers (worker-a 10.77.63.11, worker-b .12, worker-c .13, ks-sr-c) ping a Redis-like server
 10.77.63.1:7400 (ks-sr-s): probe "*1\\r\\n$4\\r\\nPING\\r\\n" (14 bytes) every 2 s (production 20 s),
 reply "+PONG\\r\\n" (7 bytes).  The server normally answers after 20 ms (its processing time).
 From worker-a's 6th beat on, the server answers worker-a after 1.4 s (70 % of the period): the
 reply is then followed by the next probe 0.6 s later, a faster "exchange" than probe -> reply.
+worker-c is answered after 1.5 s (75 %) from its 2nd beat on: most of its replies are slow, its
+only baseline is its 1st reply and the other connections of the same server.
 worker-b is always answered in 20 ms.  Nobody is late; nothing is reset; both close with FIN.
 app.log: `[HH:MM:SS] [level] (who) message`, UTC+01:00 local time, clock 2 s ahead; worker-a
 logs a warning for every reply slower than 1 s.  Capture: client side.
@@ -26,9 +28,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SA, PORT = "10.77.63.1", 7400
 PERIOD, RUN_S, FAST, SLOW, SLOW_FROM = 2.0, 26.0, 0.020, 1.4, 6
 PROBE, REPLY = b"*1\r\n$4\r\nPING\r\n", b"+PONG\r\n"
-WORKERS = [("worker-a", "10.77.63.11", True), ("worker-b", "10.77.63.12", False)]
+WORKERS = [("worker-a", "10.77.63.11", True), ("worker-b", "10.77.63.12", False), ("worker-c", "10.77.63.13", True)]
+SLOW_C, SLOW_C_FROM = 1.5, 2
 log = kit.ZonedLog(60, 2.0, "bracket")
-slow_src = {"10.77.63.11"}
 
 
 def serve(ls, stop):
@@ -47,7 +49,12 @@ def serve(ls, stop):
                 while PROBE in buf:
                     buf = buf.split(PROBE, 1)[1]
                     n += 1
-                    time.sleep(SLOW if (peer[0] in slow_src and n >= SLOW_FROM) else FAST)
+                    if peer[0] == WORKERS[0][1] and n >= SLOW_FROM:
+                        time.sleep(SLOW)
+                    elif peer[0] == WORKERS[2][1] and n >= SLOW_C_FROM:
+                        time.sleep(SLOW_C)
+                    else:
+                        time.sleep(FAST)
                     c.sendall(REPLY)
         except OSError:
             pass
@@ -111,8 +118,10 @@ def main():
     cap.stop()
     lines = log.write(os.path.join(HERE, "app.log"))
 
-    a, b = res["worker-a"], res["worker-b"]
-    pa, pb = a["client_port"], b["client_port"]
+    a, b, wc = res["worker-a"], res["worker-b"], res["worker-c"]
+    pa, pb, pc = a["client_port"], b["client_port"], wc["client_port"]
+    slow_c = [x["latency_s"] for x in wc["beats"] if x["latency_s"] >= 0.5]
+    assert len(slow_c) >= len(wc["beats"]) - 1, wc
     fast = [x["latency_s"] for x in a["beats"] if x["latency_s"] < 0.5] + [x["latency_s"] for x in b["beats"]]
     slow = [x["latency_s"] for x in a["beats"] if x["latency_s"] >= 0.5]
     assert len(slow) >= 5 and max(fast) < 0.2, (slow, fast)
@@ -131,6 +140,15 @@ def main():
              check={"finding": "slow_heartbeat_reply", "conn": {"client_port": pa},
                     "where": {"latency_ms": [min(slow) * 1000 - 50, max(slow) * 1000 + 50],
                               "baseline_ms": [5, 200], "factor": {"gt": 7}}}),
+        dict(diag, id="worker-c's heartbeat is the client's PING too, though nearly all its replies take 1.5 s",
+             check={"heartbeat": {"client_port": pc},
+                    "where": {"sender": "client", "probe_len": len(PROBE), "reply_hex": REPLY.hex(), "period_s": [1.9, 2.1]}}),
+        dict(diag, id="worker-c's replies are slow against the server's other connections (~20 ms)",
+             check={"finding": "slow_heartbeat_reply", "conn": {"client_port": pc},
+                    "where": {"latency_ms": [min(slow_c) * 1000 - 50, max(slow_c) * 1000 + 50],
+                              "baseline_ms": [5, 200], "factor": {"gt": 7}}}),
+        dict(diag, id="slow replies are not a late beat (worker-c)",
+             check={"no_finding": "late_heartbeat", "conn": {"client_port": pc}}),
         dict(diag, id="worker-b's replies are not slow",
              check={"no_finding": "slow_heartbeat_reply", "conn": {"client_port": pb}}),
         dict(diag, id="slow replies are not a late beat (worker-a)",
@@ -151,14 +169,15 @@ def main():
         "clock": "Unix epoch seconds from the driver's time.time() (same clock as the capture)",
         "capture": "capture.pcapng (dumpcap on the client veth kssrc)",
         "server": f"{SA}:{PORT}", "period_s": PERIOD, "production_equivalent": {"period_s": 20},
-        "server_reply_delay_s": {"usual": FAST, "worker-a from beat": SLOW_FROM, "slow": SLOW},
+        "server_reply_delay_s": {"usual": FAST, "worker-a from beat": SLOW_FROM, "worker-a slow": SLOW,
+                                 "worker-c from beat": SLOW_C_FROM, "worker-c slow": SLOW_C},
         "heartbeat_request": PROBE.hex(), "heartbeat_reply": REPLY.hex(),
         "log": log.truth(), "log_lines": {"first_slow_reply": first_slow_line},
-        "workers": [a, b],
+        "workers": [a, b, wc],
         "facts": facts,
     }
     kit.finish(HERE, truth, None, [cap_])
-    print("a", pa, "b", pb, "slow", slow)
+    print("a", pa, "b", pb, "c", pc, "slow", slow, slow_c)
 
 
 if __name__ == "__main__":
