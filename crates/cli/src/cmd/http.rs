@@ -260,5 +260,6 @@ fn render_text(r: &Report, file: &str, all: bool, max: usize) -> String {
             let _ = writeln!(s, "  {k}: {n}");
         }
     }
+    s.push_str(&keepsight_http::report::reuse_race_advice_text(r));
     s
 }
