@@ -56,7 +56,7 @@ fn count_ok(n: usize, c: &Value) -> Result<bool, String> {
 }
 
 /// The value at a dotted path; `*` projects every element of an array (the result is an array
-/// of the projected values, or None when the array is missing).
+/// of the projected values that are present and not null, or None when the array is missing).
 fn lookup(v: &Value, path: &str) -> Option<Value> {
     fn go(v: &Value, parts: &[&str]) -> Option<Value> {
         let Some((head, rest)) = parts.split_first() else {
@@ -64,9 +64,12 @@ fn lookup(v: &Value, path: &str) -> Option<Value> {
         };
         if *head == "*" {
             let arr = v.as_array()?;
-            return Some(Value::Array(
-                arr.iter().filter_map(|e| go(e, rest)).collect(),
-            ));
+            // an element without the field (absent or null) has nothing to check
+            let values = arr
+                .iter()
+                .filter_map(|e| go(e, rest))
+                .filter(|v| !v.is_null());
+            return Some(Value::Array(values.collect()));
         }
         match v {
             Value::Object(o) => go(o.get(*head)?, rest),
@@ -898,6 +901,10 @@ mod evaluator {
         assert!(where_ok(&v, Some(&json!({"advice.*.s": {"contains": "hyper"}}))).unwrap());
         assert!(!where_ok(&v, Some(&json!({"advice.*.s": {"contains": "hyp"}}))).unwrap());
         assert!(where_ok(&v, Some(&json!({"advice.*.value_s": [1.0, 2.0]}))).unwrap());
+        // an element whose value is null or absent is skipped, not taken as a violation
+        let w = json!({"advice": [{"value_s": 1.5}, {"value_s": null}, {"s": "x"}]});
+        assert!(where_ok(&w, Some(&json!({"advice.*.value_s": {"lt": 2.0}}))).unwrap());
+        assert!(!where_ok(&w, Some(&json!({"advice.*.value_s": {"lt": 1.0}}))).unwrap());
         // an empty projection never satisfies a per-element condition
         assert!(!where_ok(&v, Some(&json!({"empty.*.value_s": {"lt": 2.0}}))).unwrap());
         assert!(!where_ok(&v, Some(&json!({"drain.close_ratio": [0.31, 0.4]}))).unwrap());
