@@ -125,7 +125,7 @@ def main():
     fast = [x["latency_s"] for x in a["beats"] if x["latency_s"] < 0.5] + [x["latency_s"] for x in b["beats"]]
     slow = [x["latency_s"] for x in a["beats"] if x["latency_s"] >= 0.5]
     assert len(slow) >= 5 and max(fast) < 0.2, (slow, fast)
-    first_slow_line = log.line_no(lines, "PING reply took", first=True)
+    first_slow_line = log.line_no(lines, "(worker-a) PING reply took", first=True)
     cap_ = "capture.pcapng"
     diag = {"capture": cap_, "command": "diagnose", "args": ["--log", "app.log"]}
     facts = [
