@@ -116,10 +116,8 @@ fn user_timeout_follows_the_kernel_rule() {
 #[test]
 fn bad_input_is_a_usage_error_with_a_precise_message() {
     for (args, needle) in [
-        (
-            vec!["keepalive", "--idle", "1.5s"],
-            "fractions are not accepted",
-        ),
+        (vec!["keepalive", "--idle", "-5s"], "a duration has no sign"),
+        (vec!["keepalive", "--interval", "1h30s5m"], "`m` after `s`"),
         (vec!["keepalive", "--nginx", "30x::"], "unknown unit `x`"),
         (
             vec!["keepalive", "--nginx", "::200"],

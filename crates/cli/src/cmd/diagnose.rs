@@ -57,8 +57,9 @@ pub(crate) struct Analysis {
     /// Time zone of the log's timestamps that carry none: UTC (default), +HH:MM or -HH:MM.
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     log_tz: String,
-    /// Extra middlebox idle timeout to compare idle gaps against, NAME=SECONDS (repeatable).
-    #[arg(long, value_name = "NAME=SECONDS")]
+    /// Extra middlebox idle timeout to compare idle gaps against, NAME=DURATION, e.g.
+    /// corp-nat=350s (repeatable).
+    #[arg(long, value_name = "NAME=DURATION")]
     middlebox: Vec<String>,
     /// Compare idle gaps only against --middlebox entries, not the built-in cloud/conntrack table.
     #[arg(long)]

@@ -7,9 +7,8 @@ use keepsight_keepalive::heartbeat::{
     ClientStats, EventSink, Server, ServerConfig, ServerEvent, Summary, ThreadPriority, Wire,
     DEFAULT_MAX_APP_LEN, MAX_DURATION,
 };
-use keepsight_keepalive::{
-    format_duration, parse_duration, process_usage, KeepaliveSettings, SoKeepalive,
-};
+use keepsight_keepalive::{format_duration, process_usage, KeepaliveSettings, SoKeepalive};
+use keepsight_time::parse_duration;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;

@@ -3,8 +3,9 @@
 use super::EXIT_PROBLEMS;
 use anyhow::Context;
 use keepsight_keepalive::{
-    format_duration, parse_duration, Effective, KeepaliveSettings, SoKeepalive, SystemDefaults,
+    format_duration, Effective, KeepaliveSettings, SoKeepalive, SystemDefaults,
 };
+use keepsight_time::parse_duration;
 use serde_json::json;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -18,7 +19,8 @@ tcp_keepalive_intvl, tcp_keepalive_probes; Linux's own defaults are 7200 s, 75 s
 take 7875 s to drop a dead peer). Keep-alive is off for a socket unless the program turns it on \
 (SO_KEEPALIVE; nginx: `listen ... so_keepalive=...`).
 
-Durations use nginx's syntax: 75s, 30m, 2h, 1h30m, 500ms; a bare number is seconds.
+Durations: 75s, 30m, 2h, 1h30m, 1.5s, 500ms (nginx's syntax, plus fractions); a bare number \
+is seconds.
 
 Exit status: 0, or 1 when --middlebox is given and the first keep-alive probe would come after \
 the middlebox has already forgotten the connection.";

@@ -4,11 +4,11 @@
 use super::{EXIT_FAILURE, EXIT_PROBLEMS};
 use anyhow::{bail, Context};
 use keepsight_keepalive::heartbeat::{parse_hex_byte, Wire};
-use keepsight_keepalive::parse_duration;
 use keepsight_probe::http::{HttpOptions, HttpReport};
 use keepsight_probe::path::PathReport;
 use keepsight_probe::search::{IdleResult, SearchConfig};
 use keepsight_probe::{Budget, Progress};
+use keepsight_time::parse_duration;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn duration(s: &str) -> Result<Duration, String> {
-    keepsight_keepalive::parse_duration(s).map_err(|e| e.to_string())
+    keepsight_time::parse_duration(s).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args, Debug)]

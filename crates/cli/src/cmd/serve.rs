@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn duration(s: &str) -> Result<Duration, String> {
-    keepsight_keepalive::parse_duration(s).map_err(|e| e.to_string())
+    keepsight_time::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn keepalive_timeout(s: &str) -> Result<(Duration, Option<Duration>), String> {
@@ -28,7 +28,7 @@ fn ratio(s: &str) -> Result<f64, String> {
 }
 
 fn ramp(s: &str) -> Result<drain::Ramp, String> {
-    drain::parse_ramp(s, keepsight_keepalive::parse_duration)
+    drain::parse_ramp(s, keepsight_time::parse_duration)
 }
 
 pub(crate) fn socket_addr(s: &str) -> Result<SocketAddr, String> {
