@@ -27,10 +27,12 @@
 
 mod analyzer;
 mod conn;
+pub mod json;
 pub mod model;
 pub mod parse;
 pub mod reasm;
 pub mod report;
+pub mod text;
 
 pub use analyzer::{Analyzer, Options};
 pub use model::*;

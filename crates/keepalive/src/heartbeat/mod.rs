@@ -2,9 +2,12 @@
 //! schedule. See the crate documentation for the protocol and the scheduling rules.
 
 mod client;
+pub mod fleet;
 mod histogram;
+pub mod lifetime;
 mod protocol;
 mod server;
+pub mod text;
 
 pub use client::{
     run_client, run_client_with_app, Backoff, ClientConfig, ClientEvent, ClientExit, ClientStats,
