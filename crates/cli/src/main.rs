@@ -4,6 +4,9 @@
 //! streams, exit status (decided once, in [`outcome`]). Each subcommand lives in its own module
 //! under `cmd/`.
 
+// A binary has no public API: `pub` in its modules only means "used by a sibling module".
+#![allow(unreachable_pub)]
+
 mod cmd;
 mod outcome;
 

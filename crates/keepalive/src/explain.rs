@@ -39,9 +39,11 @@ pub struct Explanation {
     pub disabled: bool,
     /// The values asked for (flags or nginx's), before the system's fill the gaps.
     pub given: KeepaliveSettings,
+    /// The values in force: the given ones, the system's for the rest.
     pub effective: Effective,
     /// Sources of idle, interval and probes.
     pub sources: [Source; 3],
+    /// The system's defaults (Linux's when they could not be read).
     pub system: SystemDefaults,
     /// Why the system's values could not be read (Linux's are used then).
     pub system_note: Option<String>,
@@ -51,6 +53,7 @@ pub struct Explanation {
     pub give_up: Duration,
     /// The middlebox idle timeout compared against, and the verdict.
     pub middlebox: Option<Duration>,
+    /// Whether keep-alive refreshes the middlebox's entry in time.
     pub verdict: Option<MiddleboxVerdict>,
 }
 
@@ -280,47 +283,68 @@ fn both(d: Duration) -> String {
 pub struct ExplanationJson {
     /// When a dead peer is noticed; `null` with keep-alive off.
     pub detection_s: Option<f64>,
+    /// The values in force.
     pub effective: EffectiveJson,
     /// `on` or `off`.
     pub keepalive: &'static str,
+    /// The middlebox verdict, with `--middlebox`.
     pub middlebox: Option<MiddleboxJson>,
+    /// Probes sent before the kernel gives up.
     pub probe_count: u64,
+    /// When each probe leaves, from the peer's last segment.
     pub probe_times_s: Vec<f64>,
+    /// Where each value in force comes from.
     pub sources: SourcesJson,
+    /// The system's defaults.
     pub system: SystemJson,
 }
 
 /// The values in force.
 #[derive(Clone, Debug, Serialize)]
 pub struct EffectiveJson {
+    /// `TCP_KEEPIDLE`.
     pub idle_s: f64,
+    /// `TCP_KEEPINTVL`.
     pub interval_s: f64,
+    /// `TCP_KEEPCNT`.
     pub probes: u32,
+    /// `TCP_USER_TIMEOUT`, if set.
     pub user_timeout_s: Option<f64>,
 }
 
 /// The middlebox verdict.
 #[derive(Clone, Debug, Serialize)]
 pub struct MiddleboxJson {
+    /// When the first probe leaves.
     pub first_probe_s: f64,
+    /// The middlebox's idle timeout.
     pub idle_timeout_s: f64,
+    /// True when the first probe comes before the middlebox forgets the connection.
     pub keeps_entry_alive: bool,
+    /// How far apart the two are.
     pub margin_s: f64,
 }
 
 /// Where idle, interval and probes come from.
 #[derive(Clone, Debug, Serialize)]
 pub struct SourcesJson {
+    /// Source of the idle time.
     pub idle: Source,
+    /// Source of the interval.
     pub interval: Source,
+    /// Source of the probe count.
     pub probes: Source,
 }
 
 /// The system's defaults.
 #[derive(Clone, Debug, Serialize)]
 pub struct SystemJson {
+    /// `net.ipv4.tcp_keepalive_time`.
     pub idle_s: f64,
+    /// `net.ipv4.tcp_keepalive_intvl`.
     pub interval_s: f64,
+    /// `net.ipv4.tcp_keepalive_probes`.
     pub probes: u32,
+    /// Why they could not be read, if so.
     pub read_error: Option<String>,
 }

@@ -82,7 +82,9 @@ pub fn server_event_text(e: &ServerEvent) -> String {
 /// Process resources for the statistics: CPU seconds used and resident set in KiB.
 #[derive(Clone, Copy, Debug)]
 pub struct Usage {
+    /// User and system CPU time so far.
     pub cpu_s: f64,
+    /// Resident set size.
     pub rss_kib: u64,
 }
 

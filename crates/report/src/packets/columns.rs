@@ -26,6 +26,7 @@ pub enum TimeFormat {
 /// What comes before the clock time in the absolute formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DatePart {
+    /// The clock time alone.
     None,
     /// `2024-03-01 `
     Date,

@@ -52,7 +52,9 @@ pub fn needs_http_pass(id: FieldId) -> bool {
 
 /// A frame with the HTTP layer's fields added: what filters and columns read.
 pub struct WithHttp<'a> {
+    /// The frame.
     pub frame: &'a Frame<'a>,
+    /// The HTTP analysis, when some field needs it.
     pub http: Option<&'a HttpLayer>,
 }
 

@@ -27,8 +27,11 @@ pub enum Format {
 /// A column requested with -e: a registered field or one of tshark's `_ws.col.*` columns.
 #[derive(Clone, Copy, Debug)]
 pub enum Column {
+    /// A registered field.
     Field(FieldId),
+    /// `_ws.col.Info`.
     Info,
+    /// `_ws.col.Protocol`.
     Protocol,
 }
 
@@ -51,18 +54,26 @@ impl Column {
 /// Which occurrences of a repeated field `-T fields` prints (`-E occurrence=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Occurrence {
+    /// `f`: the first.
     First,
+    /// `l`: the last.
     Last,
+    /// `a`: all, joined by the aggregator.
     All,
 }
 
 /// tshark's `-E` field-output options.
 #[derive(Clone, Debug)]
 pub struct FieldOptions {
+    /// `header=y`: a first line naming the fields.
     pub header: bool,
+    /// Between fields (`/t`, `/s` or a character).
     pub separator: String,
+    /// Which occurrences of a repeated field.
     pub occurrence: Occurrence,
+    /// Between occurrences.
     pub aggregator: String,
+    /// Around each field (`quote=d|s|n`).
     pub quote: Option<char>,
 }
 
@@ -132,10 +143,13 @@ impl FieldOptions {
 
 /// What to list and how.
 pub struct Listing {
+    /// `-T`.
     pub format: Format,
     /// The `-e` names as given (the header line repeats them) and their columns.
     pub fields: Vec<(String, Column)>,
+    /// `-E`.
     pub field_options: FieldOptions,
+    /// `-t`.
     pub time: TimeFormat,
     /// Stop after reading this many frames (`-c`).
     pub count: Option<u64>,
