@@ -51,5 +51,5 @@ pub fn run(args: Args) -> Outcome {
         out.write_all(text.as_bytes())?;
     }
     out.flush()?;
-    end.outcome(path, "counted")
+    super::outcome(&end, path, "counted")
 }

@@ -98,5 +98,5 @@ pub fn run(args: Args) -> Outcome {
         out.write_all(report.render_text(args.max_per_kind).as_bytes())?;
     }
     out.flush()?;
-    end.outcome(path, "analysed")
+    super::outcome(&end, path, "analysed")
 }

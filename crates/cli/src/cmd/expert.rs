@@ -46,5 +46,5 @@ pub fn run(args: Args) -> Outcome {
         out.write_all(expert.render_text(min).as_bytes())?;
     }
     out.flush()?;
-    end.outcome(path, "counted")
+    super::outcome(&end, path, "counted")
 }

@@ -86,9 +86,9 @@ pub fn run(args: Args) -> Outcome {
     }
     out.write_all(printer.footer().as_bytes())?;
     out.flush()?;
-    super::PassEnd {
+    let end = super::PassEnd {
         damage,
         ..super::PassEnd::default()
-    }
-    .outcome(path, "followed")
+    };
+    super::outcome(&end, path, "followed")
 }

@@ -333,7 +333,6 @@ async fn client(args: ClientArgs) -> Outcome {
     let stats = Arc::new(ClientStats::default());
     let started = Instant::now();
     let n = args.connections;
-    let mut tasks = fleet::spawn_fleet(&base, n, &args.bind, args.ramp, &stats, &events);
     let json = args.stats.json;
     let print_stats = {
         let stats = stats.clone();
@@ -352,34 +351,29 @@ async fn client(args: ClientArgs) -> Outcome {
             }
         }
     };
-    let warmup = async {
-        if let Some(w) = args.warmup {
-            tokio::time::sleep(w).await;
-            stats.reset_histograms();
-            logger.line(&format!(
-                "warm-up of {} over: latency histograms restart",
-                format_duration(w)
-            ));
-        }
-        std::future::pending::<()>().await
+    let plan = fleet::FleetPlan {
+        connections: n,
+        bind: args.bind.clone(),
+        ramp: args.ramp,
+        warmup: args.warmup,
+        duration: args.stats.duration,
+        stats_every: args.stats.stats_every,
     };
-    let mut status = Status::Success;
-    tokio::select! {
-        _ = warmup => {}
-        why = lifetime::stop_signal(args.stats.duration) => logger.line(&format!("stopping: {why}")),
-        _ = lifetime::every(args.stats.stats_every, &print_stats) => {}
-        done = tasks.join_next() => {
-            // Only a client without reconnect ends by itself.
-            if let Some(Ok(exit)) = done {
-                logger.line(&format!("stopping: {}", words::client_exit_text(&exit)));
-                status = match exit {
-                    ClientExit::ConnectFailed(_) => Status::CannotRun,
-                    _ => Status::ProblemFound,
-                };
-            }
-        }
-    }
-    tasks.abort_all();
+    let end = fleet::run_fleet(&base, &plan, &stats, &events, &print_stats, |line| {
+        logger.line(line)
+    })
+    .await;
+    let (why, status) = match &end {
+        fleet::FleetEnd::Stopped(why) => (why.to_string(), Status::Success),
+        fleet::FleetEnd::ClientEnded(exit) => (
+            words::client_exit_text(exit),
+            match exit {
+                ClientExit::ConnectFailed(_) => Status::CannotRun,
+                _ => Status::ProblemFound,
+            },
+        ),
+    };
+    logger.line(&format!("stopping: {why}"));
     if args.stats.stats || args.stats.stats_every.is_some() {
         print_stats(true);
     }

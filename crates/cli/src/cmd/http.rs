@@ -81,5 +81,5 @@ pub fn run(args: Args) -> Outcome {
         out.write_all(text.as_bytes())?;
     }
     out.flush()?;
-    end.outcome(path, "analysed")
+    super::outcome(&end, path, "analysed")
 }

@@ -54,66 +54,36 @@ pub(crate) fn compile_filter(
         .map_err(|e| Failure::usage(anyhow::anyhow!("{what}{e}")))
 }
 
-/// How one [`pass`] over a capture ended.
-#[derive(Default)]
-pub(crate) struct PassEnd {
-    /// Time of the first frame (the capture's time origin), if any frame was read.
-    pub first_ns: Option<i64>,
-    /// Latest frame time seen (frames may be out of order); 0 when no frame was read.
-    pub last_ns: i64,
-    /// The damage that stopped the pass early; the frames before it were all handed out.
-    pub damage: Option<keepsight_engine::capture::CaptureError>,
-}
+pub(crate) use keepsight_report::read::ReadEnd as PassEnd;
 
-impl PassEnd {
-    /// How a command whose results were already printed ended: a problem found when the
-    /// capture is damaged (file, frame and byte offset are in the error's text), else success.
-    /// `done` says what happened to the frames before the damage ("counted", "analysed").
-    pub fn outcome(self, path: &Path, done: &str) -> Outcome {
-        match self.damage {
-            Some(e) => Err(Failure::problem(anyhow::anyhow!(
-                "{}: {e} (the frames before it were {done})",
-                path.display()
-            ))),
-            None => Ok(Status::Success),
-        }
+/// How a command whose results were already printed ended: a problem found when the capture
+/// is damaged (file, frame and byte offset are in the error's text), else success. `done` says
+/// what happened to the frames before the damage ("counted", "analysed").
+pub(crate) fn outcome(end: &PassEnd, path: &Path, done: &str) -> Outcome {
+    match &end.damage {
+        Some(e) => Err(Failure::problem(anyhow::anyhow!(
+            "{}: {e} (the frames before it were {done})",
+            path.display()
+        ))),
+        None => Ok(Status::Success),
     }
 }
 
-/// The one read loop of the analysis commands (`diagnose`, `report`, `conv`, `expert`,
-/// `http`): every frame in file order to `each`, until the end or the first damage, which ends
-/// the pass but not the analysis (what was read stays valid). Keeps the time origin and the
-/// latest time, and moves `progress` (by file offset) every 65,536 frames: often enough to be
-/// seen, rare enough to cost nothing. `None` as engine is an empty (0-byte) capture: no frames.
+/// [`keepsight_report::read::read_frames`] with a progress bar, cleared at the end.
 pub(crate) fn pass(
     engine: Option<&mut Engine>,
     progress: Option<&indicatif::ProgressBar>,
-    mut each: impl FnMut(&keepsight_engine::Frame<'_>),
+    each: impl FnMut(&keepsight_engine::Frame<'_>),
 ) -> PassEnd {
-    let mut end = PassEnd::default();
-    let Some(engine) = engine else {
-        return end;
-    };
-    let mut read = 0u64;
-    loop {
-        let frame = match engine.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                end.damage = Some(e);
-                break;
-            }
-        };
-        read += 1;
-        if read.is_multiple_of(65_536) {
+    let end = keepsight_report::read::read_frames(
+        engine,
+        |offset| {
             if let Some(p) = progress {
-                p.set_position(frame.record.file_offset);
+                p.set_position(offset)
             }
-        }
-        end.first_ns.get_or_insert(frame.ts_ns);
-        end.last_ns = end.last_ns.max(frame.ts_ns);
-        each(&frame);
-    }
+        },
+        each,
+    );
     if let Some(p) = progress {
         p.finish_and_clear();
     }

@@ -130,7 +130,9 @@ pub fn run(args: Args) -> Outcome {
         p.finish_and_clear();
     }
     let flushed = out.flush();
-    report_damage(&path, &engine);
+    for warning in keepsight_report::packets::damage_warnings(&path, &engine) {
+        eprintln!("keepsight: warning: {warning}");
+    }
     let broken_pipe = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
     match (listed, flushed) {
         // `keepsight packets ... | head`: the reader had enough.
@@ -151,28 +153,5 @@ pub fn run(args: Args) -> Outcome {
                 })
             }
         },
-    }
-}
-
-/// Damaged records tshark reads without complaint (it only adds an expert note to the frame):
-/// said on stderr, with where they are, so a user knows the times shown are the writer's.
-fn report_damage(path: &std::path::Path, engine: &keepsight_engine::Engine) {
-    const SHOWN: usize = 10;
-    let (kept, total) = engine.damage();
-    for d in kept.iter().take(SHOWN) {
-        eprintln!(
-            "keepsight: warning: {}: frame {} (record at byte offset {}): {}",
-            path.display(),
-            d.frame,
-            d.offset,
-            d.what
-        );
-    }
-    if total > SHOWN as u64 {
-        eprintln!(
-            "keepsight: warning: {}: {} more damaged records not listed",
-            path.display(),
-            total - SHOWN as u64
-        );
     }
 }

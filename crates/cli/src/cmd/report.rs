@@ -75,5 +75,5 @@ pub fn run(args: Args) -> Outcome {
             page.streams_drawn
         );
     }
-    end.outcome(path, "analysed")
+    super::outcome(&end, path, "analysed")
 }

@@ -2,6 +2,8 @@
 //! beat in lockstep, connections opened over a ramp so they do not all connect at once.
 
 use super::client::{run_client, ClientConfig, ClientExit, ClientStats, EventSink};
+use super::lifetime;
+use crate::format_duration;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +50,69 @@ pub fn spawn_fleet(
         });
     }
     tasks
+}
+
+/// How a fleet runs: its size, where it connects from, and when it stops.
+#[derive(Clone, Debug, Default)]
+pub struct FleetPlan {
+    /// Connections to hold.
+    pub connections: usize,
+    /// Source addresses, used in turn (none: the kernel chooses).
+    pub bind: Vec<IpAddr>,
+    /// Time over which to open the connections (default: [`default_ramp`]).
+    pub ramp: Option<Duration>,
+    /// After this long, the latency histograms restart (connection set-up left out).
+    pub warmup: Option<Duration>,
+    /// Stop after this long (else at Ctrl-C or SIGTERM).
+    pub duration: Option<Duration>,
+    /// Print statistics this often.
+    pub stats_every: Option<Duration>,
+}
+
+/// Why a fleet stopped.
+#[derive(Debug)]
+pub enum FleetEnd {
+    /// Ctrl-C, SIGTERM or the end of the duration (the words say which).
+    Stopped(&'static str),
+    /// A client ended by itself (only one that does not reconnect does).
+    ClientEnded(ClientExit),
+}
+
+/// Runs the fleet `plan` describes with clients like `base` until it stops, calling
+/// `print_stats(false)` every `stats_every` and telling `log` when the warm-up is over. The
+/// clients are stopped before it returns.
+pub async fn run_fleet(
+    base: &ClientConfig,
+    plan: &FleetPlan,
+    stats: &Arc<ClientStats>,
+    events: &EventSink,
+    print_stats: impl Fn(bool),
+    log: impl Fn(&str),
+) -> FleetEnd {
+    let mut tasks = spawn_fleet(base, plan.connections, &plan.bind, plan.ramp, stats, events);
+    let warmup = async {
+        if let Some(w) = plan.warmup {
+            tokio::time::sleep(w).await;
+            stats.reset_histograms();
+            log(&format!(
+                "warm-up of {} over: latency histograms restart",
+                format_duration(w)
+            ));
+        }
+        std::future::pending::<()>().await
+    };
+    let end = tokio::select! {
+        _ = warmup => unreachable!("the warm-up task never ends"),
+        why = lifetime::stop_signal(plan.duration) => FleetEnd::Stopped(why),
+        _ = lifetime::every(plan.stats_every, &print_stats) => unreachable!("never ends"),
+        done = tasks.join_next() => match done {
+            Some(Ok(exit)) => FleetEnd::ClientEnded(exit),
+            // A client task that panicked or was cancelled: nothing left to run for.
+            _ => FleetEnd::Stopped("a client task failed"),
+        },
+    };
+    tasks.abort_all();
+    end
 }
 
 #[cfg(test)]

@@ -225,6 +225,35 @@ impl Listing {
     }
 }
 
+/// Damaged records tshark reads without complaint (it only adds an expert note to the frame),
+/// with where they are, so a user knows the times shown are the writer's: the first ten, then
+/// how many more.
+pub fn damage_warnings(path: &std::path::Path, engine: &Engine) -> Vec<String> {
+    const SHOWN: usize = 10;
+    let (kept, total) = engine.damage();
+    let mut lines: Vec<String> = kept
+        .iter()
+        .take(SHOWN)
+        .map(|d| {
+            format!(
+                "{}: frame {} (record at byte offset {}): {}",
+                path.display(),
+                d.frame,
+                d.offset,
+                d.what
+            )
+        })
+        .collect();
+    if total > SHOWN as u64 {
+        lines.push(format!(
+            "{}: {} more damaged records not listed",
+            path.display(),
+            total - SHOWN as u64
+        ));
+    }
+    lines
+}
+
 struct Printer<'a> {
     listing: &'a Listing,
     line: String,
