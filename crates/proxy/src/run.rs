@@ -1,8 +1,10 @@
 //! Running a started server to its end: wait for SIGTERM, SIGINT or a shutdown asked through
 //! the admin endpoint, then drain gracefully and wait for the workers.
 
+use crate::proxy::ProxyHandler;
 use crate::Workers;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 impl Workers {
@@ -37,5 +39,18 @@ impl Workers {
         self.join();
         say(&format!("stopped: {}", ctl.stats.to_json()));
         Ok(())
+    }
+}
+
+impl ProxyHandler {
+    /// The proxy's own counters as JSON members (`"upstream_connects":N,...`), to append to the
+    /// server's statistics object.
+    pub fn upstream_stats_json(&self) -> String {
+        format!(
+            "\"upstream_connects\":{},\"upstream_retries\":{},\"upstream_idle\":{}",
+            self.upstream_connects.load(Ordering::Relaxed),
+            self.retries.load(Ordering::Relaxed),
+            self.idle_connections()
+        )
     }
 }

@@ -6,7 +6,6 @@ use crate::outcome::Outcome;
 use keepsight_proxy::proxy::{ProxyHandler, UpstreamConfig};
 use keepsight_time::parse_duration;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,14 +50,7 @@ pub fn run(args: Args) -> Outcome {
     up.per_thread_pool = true;
     let handler = Arc::new(ProxyHandler::new(up));
     let h = handler.clone();
-    let extra: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || {
-        format!(
-            "\"upstream_connects\":{},\"upstream_retries\":{},\"upstream_idle\":{}",
-            h.upstream_connects.load(Ordering::Relaxed),
-            h.retries.load(Ordering::Relaxed),
-            h.idle_connections()
-        )
-    });
+    let extra: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || h.upstream_stats_json());
     let pruner = handler.clone();
     run_server(
         "keepsight proxy",
