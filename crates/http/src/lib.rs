@@ -29,8 +29,10 @@
 // (unreachable_pub: crate-private items to be marked pub(crate) then too)
 #![allow(missing_docs, unreachable_pub)]
 
+pub mod advice;
 mod analyzer;
 mod conn;
+pub mod drain;
 pub mod json;
 pub mod model;
 pub mod parse;

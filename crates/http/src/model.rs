@@ -187,6 +187,10 @@ pub enum Close {
     /// The server said `Connection: close` (or HTTP/1.0 without keep-alive) on its first
     /// response and closed: keep-alive off, or a limit of 1.
     ServerSaidClose { frame: u32, after: u32 },
+    /// The server said `Connection: close` on response `after` and closed, while it closes its
+    /// connections after varying numbers of requests: it is draining them (see
+    /// [`ServerEstimate::drain`]), not applying a request limit.
+    ServerDrain { frame: u32, after: u32 },
     /// The client asked for `Connection: close` and the server closed.
     ClientAskedClose { frame: u32 },
     /// The server's close marks the end of a close-delimited body.
@@ -231,6 +235,7 @@ impl Close {
             Close::ServerIdleTimeout { .. } => "server_idle_timeout",
             Close::ServerRequestLimit { .. } => "server_request_limit",
             Close::ServerSaidClose { .. } => "server_said_close",
+            Close::ServerDrain { .. } => "server_drain",
             Close::ClientAskedClose { .. } => "client_asked_close",
             Close::ServerEndOfBody { .. } => "server_end_of_body",
             Close::ServerClosedMidExchange { .. } => "server_closed_mid_exchange",
@@ -297,6 +302,8 @@ pub enum FindingKind {
     HttpIdleClose,
     HttpRequestLimitClose,
     HttpReuseRace,
+    /// A server closing its connections like a coin flip per response (one per server).
+    HttpDrain,
 }
 
 impl FindingKind {
@@ -312,6 +319,7 @@ impl FindingKind {
             FindingKind::HttpIdleClose => "http_idle_close",
             FindingKind::HttpRequestLimitClose => "http_request_limit_close",
             FindingKind::HttpReuseRace => "http_reuse_race",
+            FindingKind::HttpDrain => "http_drain",
         }
     }
 }
@@ -325,6 +333,67 @@ pub struct Finding {
     #[serde(rename = "time", serialize_with = "crate::json::time")]
     pub ts_ns: i64,
     pub text: String,
+    /// The numbers behind the finding, for the kinds that have some (their fields appear in
+    /// the finding's JSON object, as in `keepsight diagnose --json`).
+    #[serde(flatten)]
+    pub details: Option<FindingDetails>,
+}
+
+/// The numbers of the finding kinds that carry more than a frame.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FindingDetails {
+    /// `http_drain`.
+    Drain(DrainFinding),
+    /// `http_reuse_race`.
+    ReuseRace(ReuseRaceFinding),
+}
+
+/// `http_drain`: a server that closes its connections after varying numbers of requests.
+/// Fields in alphabetical order (diagnose's JSON lists a finding's details so).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DrainFinding {
+    pub close_ratio: f64,
+    pub close_ratio_high: f64,
+    pub close_ratio_low: f64,
+    /// How many responses of this server said `Connection: close` and closed.
+    pub close_responses: u64,
+    /// The request counts the closes came at, smallest first (at most 64).
+    pub closed_at: Vec<u32>,
+    pub ramp: Option<Ramp>,
+    pub responses: u64,
+    pub server: SocketAddr,
+    /// The connections the server closed so.
+    pub streams: Vec<u32>,
+}
+
+/// `http_reuse_race`: what the client should change, from the server's measured idle timeout.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReuseRaceFinding {
+    pub advice: Vec<crate::advice::Advice>,
+    /// The shortest idle time after which this server was seen closing a connection.
+    pub server_idle_timeout_s: f64,
+}
+
+/// A server draining its connections: `Connection: close` on a share of its responses that
+/// does not depend on how many requests a connection carried.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Drain {
+    /// Close responses / all responses of this server.
+    pub close_ratio: f64,
+    /// 95 % Wilson score interval of the ratio.
+    pub close_ratio_low: f64,
+    pub close_ratio_high: f64,
+    /// Present when the ratio changed over the capture (the two halves' intervals do not
+    /// overlap): a drain ramping up (or down).
+    pub ramp: Option<Ramp>,
+}
+
+/// The close ratio in the first and in the second half of a server's responses.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ramp {
+    pub first_half_ratio: f64,
+    pub second_half_ratio: f64,
 }
 
 /// Server settings estimated from how servers closed connections.
@@ -356,9 +425,12 @@ pub struct ServerEstimate {
     pub announced_timeout_s: Option<u64>,
     /// Request-limit closes and the request counts they happened at.
     pub limit_closes: Vec<u32>,
-    /// Most frequent request count at a limit close (an estimate of `keepalive_requests`).
+    /// The request count every limit close came at (an estimate of `keepalive_requests`);
+    /// absent while the closes come at varying counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_limit: Option<u32>,
+    /// Null unless the server closes after varying numbers of requests (draining).
+    pub drain: Option<Drain>,
 }
 
 /// The whole analysis.

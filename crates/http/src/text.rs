@@ -144,5 +144,6 @@ pub fn render_text(r: &Report, file: &str, all: bool, max: usize) -> String {
             let _ = writeln!(s, "  {k}: {n}");
         }
     }
+    s.push_str(&crate::report::reuse_race_advice_text(r));
     s
 }

@@ -46,9 +46,10 @@ pub(crate) struct Analysis {
     /// Date of a log whose lines carry only HH:MM:SS (default: the capture's first day).
     #[arg(long, value_name = "YYYY-MM-DD")]
     log_date: Option<String>,
-    /// Time zone of the log's timestamps that carry none: UTC (default), +HH:MM or -HH:MM.
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    log_tz: String,
+    /// Time zone of the log's timestamps that carry none: UTC, +HH:MM or -HH:MM (default: the
+    /// zone under which the log lines up with the capture).
+    #[arg(long, value_name = "ZONE")]
+    log_tz: Option<String>,
     /// Extra middlebox idle timeout to compare idle gaps against, NAME=DURATION, e.g.
     /// corp-nat=350s (repeatable).
     #[arg(long, value_name = "NAME=DURATION")]
@@ -70,8 +71,8 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
         no_default_middleboxes: args.no_default_middleboxes,
     })
     .map_err(Failure::usage)?;
-    let log_options =
-        LogOptions::from_flags(args.log_date.as_deref(), &args.log_tz).map_err(Failure::usage)?;
+    let log_options = LogOptions::from_flags(args.log_date.as_deref(), args.log_tz.as_deref())
+        .map_err(Failure::usage)?;
     if let Some(path) = &args.log {
         let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
         let text = String::from_utf8_lossy(&text);
