@@ -56,7 +56,8 @@ pub(crate) struct Analysis {
     log_date: Option<String>,
     /// Time zone of the log's timestamps that carry none: UTC, +HH:MM or -HH:MM (default: the
     /// zone under which the log lines up with the capture).
-    #[arg(long, value_name = "ZONE")]
+    // Zones west of UTC start with a hyphen: `--log-tz -03:00` is a value, not a flag.
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
     log_tz: Option<String>,
     /// Extra middlebox idle timeout to compare idle gaps against, NAME=SECONDS (repeatable).
     #[arg(long, value_name = "NAME=SECONDS")]
