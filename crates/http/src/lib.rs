@@ -27,6 +27,7 @@
 
 mod analyzer;
 mod conn;
+pub mod framing;
 pub mod model;
 pub mod parse;
 pub mod reasm;

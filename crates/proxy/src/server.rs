@@ -1452,7 +1452,7 @@ async fn one_request<H: Handler>(
     ctl.stats.requests.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
     let body = match head.framing {
-        Framing::Length(n) => {
+        Framing::ContentLength(n) => {
             if cfg.max_body > 0 && n > cfg.max_body {
                 reject(
                     io,
