@@ -84,6 +84,7 @@
 //! clients, which resend idempotent requests (nginx has the same window).
 
 pub mod admin;
+mod conn_info;
 pub mod drain;
 pub mod http;
 pub mod log;
