@@ -73,6 +73,16 @@ struct Pending {
     idle_before: i64,
 }
 
+/// A request still waiting for its response, for telling who closed and why.
+#[derive(Clone, Copy)]
+pub struct Unanswered {
+    /// Frame and time of the request's first byte.
+    pub first_frame: u32,
+    pub first_ts: i64,
+    /// Sequence number just past the request's headers.
+    pub seq_end: u32,
+}
+
 /// Shared state of a connection that both directions' parsers update.
 pub struct Core {
     pub stream: u32,
@@ -154,10 +164,12 @@ impl Core {
     }
 
     /// The first request still waiting for a response, as of now.
-    pub fn first_unanswered(&self) -> Option<(u32, u32, i64, u32)> {
-        self.pending
-            .front()
-            .map(|p| (p.number, p.first_frame, p.first_ts, p.seq_end))
+    pub fn first_unanswered(&self) -> Option<Unanswered> {
+        self.pending.front().map(|p| Unanswered {
+            first_frame: p.first_frame,
+            first_ts: p.first_ts,
+            seq_end: p.seq_end,
+        })
     }
 
     /// When the request now being answered (or the first unanswered one) was sent.
