@@ -453,6 +453,15 @@ pub struct ChunkedDecoder {
     offset: u64,
 }
 
+/// The value of an ASCII hex digit (the caller checked it is one).
+fn hex_value(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => c.wrapping_sub(b'A').wrapping_add(10),
+    }
+}
+
 fn is_tchar(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
@@ -529,6 +538,13 @@ impl ChunkedDecoder {
             if self.state == State::Done {
                 return Chunked::Done { consumed: i };
             }
+            // The usual framing (`1a2b\r\n`, the CRLF after data, the empty trailer section)
+            // in one go; anything else, and anything split across inputs, byte by byte.
+            if let Some(used) = self.fast_line(&input[i..]) {
+                i += used;
+                self.offset += used as u64;
+                continue;
+            }
             if let Err(kind) = self.step(input[i]) {
                 let error = ChunkError {
                     kind,
@@ -547,6 +563,44 @@ impl ChunkedDecoder {
             State::Done => Chunked::Done { consumed: i },
             State::Failed(error) => Chunked::Error { error, at: i },
             _ => Chunked::NeedMore,
+        }
+    }
+
+    /// Takes a whole common framing line from the front of `rest` when it is all there and
+    /// plain: a chunk-size line of hex digits and CRLF, the CRLF after chunk data, or the empty
+    /// line ending the trailers. Returns the bytes used; `None` leaves it to [`Self::step`],
+    /// which accepts exactly the same bytes (and everything else the grammar allows).
+    fn fast_line(&mut self, rest: &[u8]) -> Option<usize> {
+        match self.state {
+            State::SizeStart => {
+                let digits = rest
+                    .iter()
+                    .take(17)
+                    .take_while(|c| c.is_ascii_hexdigit())
+                    .count();
+                if digits == 0 || digits > 16 || rest.get(digits..digits + 2) != Some(b"\r\n") {
+                    return None;
+                }
+                if digits + 2 > self.max_line as usize {
+                    return None;
+                }
+                let mut size = 0u64;
+                for &c in &rest[..digits] {
+                    size = size << 4 | u64::from(hex_value(c));
+                }
+                self.size = size;
+                self.state = self.after_line(AfterLine::SizeLine);
+                Some(digits + 2)
+            }
+            State::DataCr if rest.starts_with(b"\r\n") => {
+                self.state = self.next_size_line();
+                Some(2)
+            }
+            State::TrailerStart if rest.starts_with(b"\r\n") => {
+                self.state = State::Done;
+                Some(2)
+            }
+            _ => None,
         }
     }
 
@@ -713,12 +767,10 @@ impl ChunkedDecoder {
     }
 
     fn digit(&mut self, c: u8) -> Result<(), ChunkErrorKind> {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return Err(ChunkErrorKind::NotHex),
-        };
+        if !c.is_ascii_hexdigit() {
+            return Err(ChunkErrorKind::NotHex);
+        }
+        let d = hex_value(c);
         if self.size != 0 || d != 0 {
             self.significant_digits += 1;
             if self.significant_digits > 16 {
