@@ -3,7 +3,7 @@
 
 use crate::error::{CaptureError, ErrorKind};
 use crate::input::Input;
-use crate::{Format, Interface, Record};
+use crate::record::{Format, Interface, Record};
 
 /// The largest record tshark accepts for ordinary link types (WTAP_MAX_PACKET_SIZE_STANDARD).
 pub(crate) const MAX_RECORD: u32 = 262_144;
@@ -55,7 +55,7 @@ impl PcapState {
         let snap_len = u32_at(16);
         // The upper bits of the link-type word carry FCS information (pcap-linktype spec).
         let link_type = u32_at(20) & 0x03ff_ffff;
-        crate::check_link_type(link_type, 0, 0)?;
+        crate::linktype::check(link_type, 0, 0)?;
         input.consume(24);
         Ok(Some(PcapState {
             big_endian,

@@ -5,7 +5,7 @@
 
 use crate::error::{CaptureError, ErrorKind};
 use crate::input::Input;
-use crate::{Interface, Record};
+use crate::record::{Interface, Record};
 
 const SHB: u32 = 0x0A0D_0D0A;
 const IDB: u32 = 1;

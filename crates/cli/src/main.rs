@@ -3,6 +3,9 @@
 //! This binary only wires the library crates to the command line: argument parsing, output
 //! streams, exit codes. Each subcommand lives in its own module under `cmd/`.
 
+// A binary has no public API: `pub` in its modules only means "used by a sibling module".
+#![allow(unreachable_pub)]
+
 mod cmd;
 
 use clap::{Parser, Subcommand};

@@ -21,6 +21,10 @@
 //! once: each stream keeps online statistics and a bounded number of records, never its packets,
 //! and is summarized and dropped soon after it closes.
 
+// TODO(issue 14 item 9): documented after the framing/cli/diagnose work lands
+// (unreachable_pub: crate-private items to be marked pub(crate) then too)
+#![allow(missing_docs, unreachable_pub)]
+
 pub mod civil;
 mod conclusions;
 pub mod finding;

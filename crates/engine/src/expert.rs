@@ -23,10 +23,15 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// A user's own annotation, e.g. a pcapng packet comment.
     Comment,
+    /// Ordinary protocol events worth seeing in a timeline (connection setup, FIN).
     Chat,
+    /// Unusual but legitimate behaviour (keep-alives, duplicate ACKs, retransmissions).
     Note,
+    /// Something probably went wrong (lost segments, zero window, resets).
     Warn,
+    /// The data itself is broken (malformed frames, impossible time stamps).
     Error,
 }
 
@@ -69,11 +74,17 @@ impl Severity {
 /// tshark's expert groups that keepsight's items use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
+    /// Checksum problems (unused by default: tshark does not verify TCP checksums).
     Checksum,
+    /// TCP sequence analysis: retransmissions, lost segments, keep-alives, window events.
     Sequence,
+    /// Bytes no dissector decodes (DLT_USER link types).
     Undecoded,
+    /// Frames whose headers or lengths are impossible.
     Malformed,
+    /// Protocol events that are not errors: SYN, FIN, RST and who sent them.
     Protocol,
+    /// Comments the capture carries.
     Comment,
 }
 
@@ -107,18 +118,25 @@ impl Group {
 /// reader asks for the text, so filtering on severity or group costs no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Summary<'a> {
+    /// A fixed text, the same for every frame that raises it.
     Text(&'static str),
     /// Text borrowed from the capture or an analysis: a pcapng packet comment, the first line
     /// of an HTTP message (tshark's HTTP chat item, escaped as tshark escapes it).
     Borrowed(&'a str),
+    /// A SYN towards this server port.
     SynServerPort(u16),
+    /// A SYN+ACK from this server port.
     SynAckServerPort(u16),
+    /// The n-th duplicate of an earlier ACK.
     DuplicateAck(u32),
+    /// A time stamp fraction (ns) outside 0..10⁹, as the file wrote it.
     InvalidFraction(i32),
+    /// The DLT_USER link type (147–162) of a frame nobody decodes.
     UserLinkType(u32),
 }
 
 impl Summary<'_> {
+    /// The text as `-z expert` prints it; allocates only for items that carry a number.
     pub fn text(self) -> Cow<'static, str> {
         match self {
             Summary::Text(t) => Cow::Borrowed(t),
@@ -155,10 +173,13 @@ impl fmt::Display for Summary<'_> {
 /// One expert item raised by one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Item<'a> {
+    /// How serious it is; `-z expert` sections and `--min` filter on it.
     pub severity: Severity,
+    /// What kind of event it is (`_ws.expert.group`).
     pub group: Group,
     /// The protocol column of `-z expert` ("TCP", "Frame").
     pub protocol: &'static str,
+    /// What happened, in tshark's words.
     pub summary: Summary<'a>,
 }
 

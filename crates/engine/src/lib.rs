@@ -32,6 +32,8 @@ pub use keepsight_wire as wire;
 pub struct Frame<'a> {
     /// Frame number, from 1.
     pub number: u32,
+    /// The captured record: bytes, lengths, interface and pcapng options, for readers of
+    /// `frame.*` fields.
     pub record: Record<'a>,
     /// Capture time in ns since the epoch (0 when the file has no time stamp for it).
     pub ts_ns: i64,
@@ -41,7 +43,10 @@ pub struct Frame<'a> {
     pub time_delta_ns: i64,
     /// Time since the previous displayed frame; the caller sets it when it filters.
     pub time_delta_displayed_ns: i64,
+    /// Where each layer sits in the record's bytes; field readers slice the bytes with it.
     pub dissection: Dissection,
+    /// The stream tracker's view of a TCP segment (stream index, relative numbers, analysis
+    /// flags); `None` for frames without TCP.
     pub tcp: Option<TcpInfo>,
     /// `udp.stream`, for UDP frames.
     pub udp_stream: Option<u32>,
@@ -92,6 +97,8 @@ fn pair_with_fraction(ns: i64, frac: i32) -> NsTime {
 }
 
 impl<'a> Frame<'a> {
+    /// The captured bytes, with the capture's lifetime rather than the frame's, so a reader
+    /// can keep them while it asks the frame other questions.
     pub fn data(&self) -> &'a [u8] {
         self.record.data
     }
@@ -265,17 +272,21 @@ pub struct Engine {
 /// raises an expert note in the frame).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Damage {
+    /// The damaged frame's number, to look it up in tshark or `keepsight packets`.
     pub frame: u32,
     /// Byte offset of the record in the (decompressed) file.
     pub offset: u64,
+    /// What is wrong with it, as shown to the user.
     pub what: String,
 }
 
 impl Engine {
+    /// Opens a capture file (pcap or pcapng, plain or gzip) for analysis from its first frame.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, CaptureError> {
         Ok(Self::from_reader(CaptureReader::open(path)?))
     }
 
+    /// Analyses a reader already opened (a capture held in memory, in tests and fuzzing).
     pub fn from_reader(reader: CaptureReader) -> Self {
         let pcapng = reader.format() == keepsight_capture::Format::PcapNg;
         Engine {
@@ -298,8 +309,11 @@ impl Engine {
         (&self.damage, self.damaged)
     }
 
+    /// How many damaged records are kept for the report; the rest are only counted, so a
+    /// badly broken file cannot grow memory.
     pub const DAMAGE_KEPT: usize = 100;
 
+    /// The underlying reader, for file-level facts (format, interfaces, compression).
     pub fn reader(&self) -> &CaptureReader {
         &self.reader
     }
@@ -408,8 +422,23 @@ impl Engine {
     }
 }
 
-/// UDP conversations (lower endpoint first) and their `udp.stream` numbers.
-type UdpStreams = HashMap<([u8; 16], u16, [u8; 16], u16), u32>;
+/// One end of a UDP conversation; an IPv4 address fills the first 4 bytes. Ordered by address,
+/// then port, which decides which end a conversation lists first.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct UdpEndpoint {
+    addr: [u8; 16],
+    port: u16,
+}
+
+/// A UDP conversation regardless of direction: its lower endpoint first.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct UdpConversation {
+    lower: UdpEndpoint,
+    upper: UdpEndpoint,
+}
+
+/// UDP conversations and their `udp.stream` numbers.
+type UdpStreams = HashMap<UdpConversation, u32>;
 
 /// `udp.stream`: conversations numbered in order of first appearance, either direction.
 fn udp_stream_id(
@@ -419,12 +448,17 @@ fn udp_stream_id(
     u: keepsight_wire::UdpHeader<'_>,
 ) -> u32 {
     let (_, src, dst) = addresses(d, data);
-    let a = (src, u.src_port());
-    let b = (dst, u.dst_port());
-    let key = if a <= b {
-        (a.0, a.1, b.0, b.1)
-    } else {
-        (b.0, b.1, a.0, a.1)
+    let a = UdpEndpoint {
+        addr: src,
+        port: u.src_port(),
+    };
+    let b = UdpEndpoint {
+        addr: dst,
+        port: u.dst_port(),
+    };
+    let key = UdpConversation {
+        lower: a.min(b),
+        upper: a.max(b),
     };
     let next = streams.len() as u32;
     *streams.entry(key).or_insert(next)

@@ -25,12 +25,30 @@ pub const MAX_AGE_NS: i64 = 120_000_000_000;
 /// Largest datagram payload an IP header can describe (IPv6 offset + length), bounding a piece.
 const MAX_DATAGRAM: u32 = 65_535 + 8;
 
-type Key = (bool, [u8; 16], [u8; 16], u32, u8, u16);
+/// Which datagram a piece belongs to, as tshark's reassembly tables key it. IPv6 leaves
+/// `protocol` and `vlan` at 0, so its datagrams are joined across VLANs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct DatagramKey {
+    ipv6: bool,
+    src: [u8; 16],
+    dst: [u8; 16],
+    identification: u32,
+    protocol: u8,
+    vlan: u16,
+}
+
+/// One fragment as it arrived, kept until its datagram is complete.
+struct Piece {
+    frame: u32,
+    /// Byte offset of `data` in the datagram's payload.
+    offset: u32,
+    data: Vec<u8>,
+}
 
 struct Pending {
     first_ts: i64,
-    /// Arrival order: frame number, offset, bytes.
-    pieces: Vec<(u32, u32, Vec<u8>)>,
+    /// In arrival order.
+    pieces: Vec<Piece>,
     /// Length of the datagram payload, once the piece without "more fragments" has come.
     total: Option<u32>,
     bytes: usize,
@@ -52,12 +70,14 @@ pub struct Reassembled<'a> {
     /// Pieces overlapping earlier ones (`ip.fragment.overlap`), and of those, pieces whose
     /// overlapping bytes differ (`ip.fragment.overlap.conflict`).
     pub overlaps: u32,
+    /// Of the overlapping pieces, those whose bytes disagree with what was already placed:
+    /// a sign of an evasion attempt or a broken middlebox.
     pub conflicts: u32,
 }
 
 #[derive(Default)]
 pub(crate) struct Reassembler {
-    table: HashMap<Key, Pending>,
+    table: HashMap<DatagramKey, Pending>,
     bytes: usize,
     /// The last completed datagram, reused.
     buf: Vec<u8>,
@@ -71,16 +91,19 @@ pub(crate) struct Reassembler {
 impl Reassembler {
     /// Adds one piece seen in `frame` at capture time `ts_ns`. True when it completes its
     /// datagram; [`Reassembler::last`] then has it until the next call.
-    pub fn add(&mut self, frame: u32, ts_ns: i64, f: &Fragment<'_>) -> bool {
+    pub(crate) fn add(&mut self, frame: u32, ts_ns: i64, f: &Fragment<'_>) -> bool {
         // A piece cut by the snap length cannot be used: tshark does not reassemble either.
         if f.data.len() < f.reported_len as usize || f.offset + f.reported_len > MAX_DATAGRAM {
             return false;
         }
         self.expire(ts_ns);
-        let key = if f.ipv6 {
-            (true, f.src, f.dst, f.id, 0, 0)
-        } else {
-            (false, f.src, f.dst, f.id, f.proto, f.vlan)
+        let key = DatagramKey {
+            ipv6: f.ipv6,
+            src: f.src,
+            dst: f.dst,
+            identification: f.id,
+            protocol: if f.ipv6 { 0 } else { f.proto },
+            vlan: if f.ipv6 { 0 } else { f.vlan },
         };
         let p = self.table.entry(key).or_insert_with(|| Pending {
             first_ts: ts_ns,
@@ -88,7 +111,11 @@ impl Reassembler {
             total: None,
             bytes: 0,
         });
-        p.pieces.push((frame, f.offset, f.data.to_vec()));
+        p.pieces.push(Piece {
+            frame,
+            offset: f.offset,
+            data: f.data.to_vec(),
+        });
         p.bytes += f.data.len();
         self.bytes += f.data.len();
         if !f.more {
@@ -99,14 +126,14 @@ impl Reassembler {
                 // Overlaps resolve as in tshark: pieces in offset order (ties in arrival
                 // order), each contributing only the bytes past what is already there.
                 let mut order: Vec<usize> = (0..p.pieces.len()).collect();
-                order.sort_by_key(|&i| p.pieces[i].1);
+                order.sort_by_key(|&i| p.pieces[i].offset);
                 let mut covered = 0u32;
                 for &i in &order {
-                    let (_, off, ref data) = p.pieces[i];
-                    if off > covered {
+                    let piece = &p.pieces[i];
+                    if piece.offset > covered {
                         break;
                     }
-                    covered = covered.max(off + data.len() as u32);
+                    covered = covered.max(piece.offset + piece.data.len() as u32);
                 }
                 if covered >= total {
                     self.buf.clear();
@@ -116,7 +143,11 @@ impl Reassembler {
                     self.overlaps = 0;
                     self.conflicts = 0;
                     for &i in &order {
-                        let (fr, off, ref data) = p.pieces[i];
+                        let Piece {
+                            frame: fr,
+                            offset: off,
+                            ref data,
+                        } = p.pieces[i];
                         let off = off as usize;
                         let end = (off + data.len()).min(total as usize);
                         let mut conflict = false;
@@ -160,7 +191,7 @@ impl Reassembler {
     }
 
     /// The datagram completed by the last successful [`Reassembler::add`].
-    pub fn last(&self) -> Reassembled<'_> {
+    pub(crate) fn last(&self) -> Reassembled<'_> {
         Reassembled {
             proto: self.proto,
             data: &self.buf,
@@ -172,7 +203,7 @@ impl Reassembler {
     }
 
     /// Datagrams waiting for pieces.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.table.len()
     }
 
@@ -198,7 +229,7 @@ impl Reassembler {
         let Some(key) = self
             .table
             .iter()
-            .min_by_key(|(_, p)| (p.first_ts, p.pieces.first().map_or(0, |x| x.0)))
+            .min_by_key(|(_, p)| (p.first_ts, p.pieces.first().map_or(0, |x| x.frame)))
             .map(|(k, _)| *k)
         else {
             return false;

@@ -59,9 +59,13 @@ pub fn has_value_names(field: FieldId) -> bool {
 pub enum Value<'a> {
     /// A presence-only field (tshark's `FT_NONE`, e.g. `tcp.analysis.keep_alive`).
     Present,
+    /// A flag bit's state (`tcp.flags.syn`).
     Bool(bool),
+    /// Any unsigned integer field, whatever its width.
     UInt(u64),
+    /// Any signed integer field, whatever its width.
     Int(i64),
+    /// A floating-point field.
     Float(f64),
     /// Raw bytes: byte fields (`tcp.payload`), and protocol fields whose two extents coincide
     /// (`frame`, `data`).
@@ -73,14 +77,22 @@ pub enum Value<'a> {
     /// padding excluded; `eth`: the whole frame): what `contains` and `matches` search. `item`
     /// is a prefix of `tvb`.
     Protocol {
+        /// The protocol's header bytes.
         item: &'a [u8],
+        /// The layer's bytes from its header to its end.
         tvb: &'a [u8],
     },
+    /// Text borrowed from the packet or an analysis.
     Str(&'a str),
+    /// An IPv4 address in network byte order.
     Ipv4([u8; 4]),
+    /// An IPv6 address in network byte order.
     Ipv6([u8; 16]),
+    /// A MAC address.
     Ether([u8; 6]),
+    /// A point in time, ns since the Unix epoch.
     AbsTime(i64),
+    /// A signed duration in ns (`frame.time_delta`, `tcp.time_relative`).
     RelTime(i64),
     /// An absolute time whose fraction is outside 0..10⁹ ns (a broken capture writer), kept
     /// as tshark keeps it; ordinary times are [`Value::AbsTime`].
@@ -99,6 +111,7 @@ pub enum Value<'a> {
 /// no call. Implementations must not allocate on the common path: the sink receives borrowed
 /// values.
 pub trait Packet {
+    /// Calls `sink` with each occurrence of `field`, in protocol-tree order; see the trait.
     fn visit(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>));
 
     /// True when the field has at least one occurrence.

@@ -12,7 +12,9 @@
 /// `secs × 10⁹ + nsecs` nanoseconds, but `nsecs` need not lie in `0..10⁹`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NsTime {
+    /// Whole seconds since the epoch (or of a duration), as tshark stores them.
     pub secs: i64,
+    /// Nanoseconds added to `secs`; outside `0..10⁹` only when a capture writer was broken.
     pub nsecs: i32,
 }
 

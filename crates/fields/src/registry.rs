@@ -16,25 +16,37 @@ pub enum FieldType {
     Protocol,
     /// Presence only (`FT_NONE`).
     None,
+    /// A flag bit; filters compare it with `1`/`0` or `True`/`False`.
     Bool,
     /// Unsigned integer of the given bit width (8, 16, 24, 32, 64).
     UInt(u8),
     /// Signed integer of the given bit width.
     Int(u8),
+    /// A floating-point number (tshark's `FT_DOUBLE`); no registered field has this type yet,
+    /// but filter literals and arithmetic can produce it.
     Float,
+    /// Raw bytes, printed as hex and compared byte-wise (payloads, options).
     Bytes,
+    /// Text (`http.request.method`), compared as bytes.
     String,
+    /// An IPv4 address; filters accept CIDR forms (`ip.addr == 10.0.0.0/8`).
     Ipv4,
+    /// An IPv6 address; filters accept prefix forms.
     Ipv6,
+    /// A 6-byte Ethernet MAC address.
     Ether,
+    /// A point in time (ns since the epoch), printed in the `-t` format the user chose.
     AbsTime,
+    /// A signed duration in ns, printed as seconds with 9 decimals.
     RelTime,
+    /// The number of another frame, shown as a link in Wireshark.
     FrameNum,
 }
 
 /// How integers are printed (tshark's `BASE_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntBase {
+    /// Plain decimal (ports, lengths, counters).
     Dec,
     /// `0x` followed by as many hex digits as the field's width needs (`0x0018` for 16 bits).
     Hex,
@@ -45,7 +57,9 @@ pub enum IntBase {
 pub struct FieldDef {
     /// The filter name, e.g. `tcp.analysis.keep_alive`.
     pub name: &'static str,
+    /// What its values are; decides how filter literals next to it are read.
     pub ftype: FieldType,
+    /// How `-T fields` prints integer values (ignored for other types).
     pub base: IntBase,
     /// One line saying what the field holds, shown by `--help`-style listings and "did you mean".
     pub blurb: &'static str,
@@ -66,9 +80,11 @@ pub fn protocol_of(id: FieldId) -> &'static str {
 }
 
 impl FieldId {
+    /// The field's registry entry (name, type, base, blurb), found by index, not by name.
     pub fn def(self) -> &'static FieldDef {
         &FIELDS[self.0 as usize]
     }
+    /// The filter name (`tcp.stream`), for messages and output headers.
     pub fn name(self) -> &'static str {
         self.def().name
     }
@@ -120,7 +136,10 @@ macro_rules! fields {
             #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
             #[repr(u16)]
             enum Index { $( $konst, )* }
-            $( pub const $konst: FieldId = FieldId(Index::$konst as u16); )*
+            $(
+                #[doc = concat!("`", $name, "`: ", $blurb)]
+                pub const $konst: FieldId = FieldId(Index::$konst as u16);
+            )*
         }
     };
 }

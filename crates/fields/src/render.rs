@@ -82,16 +82,23 @@ pub fn push_seconds(out: &mut String, ns: i64, digits: u32) {
 /// time-zone rules (`TZ`), as tshark does.
 #[derive(Clone, Debug)]
 pub struct LocalTime {
+    /// The calendar year, e.g. 2024.
     pub year: i64,
     /// 1..=12
     pub month: u32,
+    /// Day of the month, 1..=31.
     pub day: u32,
-    /// 1..=366
+    /// Day of the year, 1..=366 (the `-t ad`/`ud` "day of year" formats print it).
     pub yday: u32,
+    /// 0..=23
     pub hour: u32,
+    /// 0..=59
     pub minute: u32,
+    /// 0..=60 (a leap second is possible in local time).
     pub second: u32,
+    /// The fraction of the second in ns, carried unchanged from the time stamp.
     pub nanos: u32,
+    /// The zone abbreviation in effect (`UTC`, `CET`), which `frame.time` prints.
     pub zone: String,
 }
 
@@ -102,6 +109,7 @@ pub fn broken_down(ns: i64, utc: bool) -> LocalTime {
     let t: libc::time_t = secs as libc::time_t;
     // SAFETY: `tm` is plain data; localtime_r/gmtime_r only write into it.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers refer to live locals for the duration of the call.
     let ok = unsafe {
         if utc {
             !libc::gmtime_r(&t, &mut tm).is_null()

@@ -4,15 +4,16 @@
 //! rejection carries the span of the token at fault and says what would be accepted.
 
 use crate::error::{suggest_field, FilterError, Span};
+use crate::ir::{arith, ArithOp, Base, Compiled, Func, LenRule, Node, Quant, ValueExpr};
 use crate::lexer::CmpTok;
 use crate::literal::{self, owned};
-use crate::parser::{ArithOp, Expr, Operand, Quant, RangeSpec, RelOp, SetItem};
+use crate::parser::{Expr, Operand, RelOp, SetItem};
 use crate::value::{BytesOrder, Val};
 use keepsight_fields::{ids, lookup, FieldId, FieldType};
 
 /// The type of a value-producing expression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ty {
+pub(crate) enum Ty {
     Field(FieldType),
     /// The result of a slice: always bytes, whatever was sliced.
     Slice,
@@ -55,7 +56,7 @@ impl Ty {
         }
     }
     /// "an unsigned integer", for messages.
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self.ftype() {
             FieldType::Protocol => "a protocol".into(),
             FieldType::None => "a presence-only field (it has no value)".into(),
@@ -76,99 +77,7 @@ impl Ty {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Func {
-    Lower,
-    Upper,
-    Abs,
-    Neg,
-}
-
-/// A value-producing expression, ready to evaluate. Each yields zero or more values per packet.
-#[derive(Debug)]
-pub enum Ent {
-    Field(FieldId),
-    /// A protocol field as `contains` and `matches` see it: the layer's data from its header to
-    /// the end of the layer, not just the header ([`keepsight_fields::Value::Protocol`]).
-    Tvb(FieldId),
-    /// A protocol keepsight does not dissect and tshark would find absent: no values.
-    Absent,
-    Const(Val<'static>),
-    Slice(Box<Ent>, Vec<RangeSpec>),
-    /// `len(field)`: bytes for byte-like fields, the type's width for numbers.
-    Len(Box<Ent>, LenRule),
-    Count(FieldId),
-    Map(Func, Box<Ent>),
-    /// `string(field)`, rendered as tshark shows the value.
-    Str(Box<Ent>, FieldType),
-    MaxMin(bool, Vec<Ent>),
-    Arith(ArithOp, Box<Ent>, Box<Ent>),
-}
-
-#[derive(Clone, Copy, Debug)]
-pub enum LenRule {
-    /// The length of the value's bytes.
-    Bytes,
-    /// A fixed length for every occurrence (numbers, addresses, presence-only fields).
-    Fixed(u32),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Base {
-    Eq,
-    Ne,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-}
-
-// Nodes are built once per filter and few; boxing the large variants would only add a pointer
-// chase to every evaluation.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum Node {
-    Const(bool),
-    And(Vec<Node>),
-    Or(Vec<Node>),
-    Not(Box<Node>),
-    Exists(FieldId),
-    /// A bare non-field value: true when some value is non-zero (slices: non-empty).
-    Truthy(Ent, bool),
-    Cmp {
-        lhs: Ent,
-        rhs: Ent,
-        base: Base,
-        quant: Quant,
-        order: BytesOrder,
-    },
-    Contains {
-        lhs: Ent,
-        rhs: Ent,
-        finder: Option<memchr::memmem::Finder<'static>>,
-        quant: Quant,
-    },
-    Matches {
-        lhs: Ent,
-        re: regex::bytes::Regex,
-        quant: Quant,
-    },
-    In {
-        lhs: Ent,
-        items: Vec<(Val<'static>, Option<Val<'static>>)>,
-        /// Members that are fields rather than constants.
-        members: Vec<Ent>,
-        quant: Quant,
-        order: BytesOrder,
-    },
-}
-
-pub struct Compiled {
-    pub root: Node,
-    pub fields: Vec<FieldId>,
-}
-
-pub fn compile(expr: &str, ast: &Expr) -> Result<Compiled, FilterError> {
+pub(crate) fn compile(expr: &str, ast: &Expr) -> Result<Compiled, FilterError> {
     let mut c = Compiler {
         expr,
         fields: Vec::new(),
@@ -188,7 +97,7 @@ struct Compiler<'a> {
 /// An operand after name resolution: either something that yields values from the packet, or a
 /// literal still waiting for a type.
 enum Res {
-    Ent(Ent, Ty, Span),
+    ValueExpr(ValueExpr, Ty, Span),
     Lit(Lit, Span),
 }
 
@@ -267,14 +176,18 @@ impl Compiler<'_> {
             Expr::And(v) => Node::And(v.iter().map(|e| self.node(e)).collect::<Result<_, _>>()?),
             Expr::Not(a) => Node::Not(Box::new(self.node(a)?)),
             Expr::Test(op) => match self.resolve(op)? {
-                Res::Ent(Ent::Field(id), _, _) => Node::Exists(id),
-                Res::Ent(Ent::Absent, _, _) => Node::Const(false),
-                Res::Ent(Ent::Slice(inner, r), _, _) => Node::Truthy(Ent::Slice(inner, r), true),
-                Res::Ent(Ent::Arith(op, a, b), _, _) => Node::Truthy(Ent::Arith(op, a, b), false),
-                Res::Ent(Ent::Map(Func::Neg, a), _, _) => {
-                    Node::Truthy(Ent::Map(Func::Neg, a), false)
+                Res::ValueExpr(ValueExpr::Field(id), _, _) => Node::Exists(id),
+                Res::ValueExpr(ValueExpr::Absent, _, _) => Node::Const(false),
+                Res::ValueExpr(ValueExpr::Slice(inner, r), _, _) => {
+                    Node::Truthy(ValueExpr::Slice(inner, r), true)
                 }
-                Res::Ent(_, _, span) => return Err(self.err(
+                Res::ValueExpr(ValueExpr::Arith(op, a, b), _, _) => {
+                    Node::Truthy(ValueExpr::Arith(op, a, b), false)
+                }
+                Res::ValueExpr(ValueExpr::Map(Func::Neg, a), _, _) => {
+                    Node::Truthy(ValueExpr::Map(Func::Neg, a), false)
+                }
+                Res::ValueExpr(_, _, span) => return Err(self.err(
                     span,
                     "a function's result cannot be tested on its own (tshark 4.0 refuses it too); \
                          compare it, e.g. `len(tcp.payload) > 0`",
@@ -339,24 +252,24 @@ impl Compiler<'_> {
                 let ty = Ty::Field(id.def().ftype);
                 if first_layer_selected(layer).map_err(|m| self.err(*span, m))? {
                     self.fields.push(id);
-                    Res::Ent(Ent::Field(id), ty, *span)
+                    Res::ValueExpr(ValueExpr::Field(id), ty, *span)
                 } else {
                     // keepsight dissects one layer of each protocol (no tunnels), so any other
                     // layer is absent, as tshark finds it on such frames.
-                    Res::Ent(Ent::Absent, ty, *span)
+                    Res::ValueExpr(ValueExpr::Absent, ty, *span)
                 }
             }
             Operand::Word(w, span) => match lookup(w) {
                 Some(id) => {
                     self.fields.push(id);
-                    Res::Ent(Ent::Field(id), Ty::Field(id.def().ftype), *span)
+                    Res::ValueExpr(ValueExpr::Field(id), Ty::Field(id.def().ftype), *span)
                 }
                 // tshark resolves a word as a field name before reading it as a literal, so
                 // these protocol names are never the bytes they look like (`== ff` compares with
                 // the Foundation Fieldbus protocol, not 0xff). keepsight does not dissect them:
                 // they are protocols that are never present, which is what tshark sees too.
                 None if HEX_LIKE_PROTOCOLS.contains(&w.as_str()) => {
-                    Res::Ent(Ent::Absent, Ty::Field(FieldType::Protocol), *span)
+                    Res::ValueExpr(ValueExpr::Absent, Ty::Field(FieldType::Protocol), *span)
                 }
                 None => Res::Lit(Lit::Word(w.clone()), *span),
             },
@@ -365,7 +278,7 @@ impl Compiler<'_> {
             Operand::Char(c, span) => Res::Lit(Lit::Char(*c), *span),
             Operand::Neg(inner, span) => match self.resolve(inner)? {
                 Res::Lit(l, _) => Res::Lit(Lit::Neg(Box::new(l)), *span),
-                Res::Ent(e, ty, _) => {
+                Res::ValueExpr(e, ty, _) => {
                     if !matches!(ty.class(), Class::Int | Class::Float | Class::RelTime) {
                         return Err(self.err(
                             *span,
@@ -380,7 +293,7 @@ impl Compiler<'_> {
                             }
                             _ => ty,
                         };
-                        Res::Ent(Ent::Map(Func::Neg, Box::new(e)), ty, *span)
+                        Res::ValueExpr(ValueExpr::Map(Func::Neg, Box::new(e)), ty, *span)
                     }
                 }
             },
@@ -405,7 +318,11 @@ impl Compiler<'_> {
                         ),
                     ));
                 }
-                Res::Ent(Ent::Slice(Box::new(e), ranges.clone()), Ty::Slice, *span)
+                Res::ValueExpr(
+                    ValueExpr::Slice(Box::new(e), ranges.clone()),
+                    Ty::Slice,
+                    *span,
+                )
             }
             Operand::Call(name, args, span) => self.call(name, args, *span)?,
             Operand::Arith(op, a, b, span) => self.arith(*op, a, b, *span)?,
@@ -418,9 +335,9 @@ impl Compiler<'_> {
     }
 
     /// Resolves an operand that must read the packet (not a literal).
-    fn entity(&mut self, op: &Operand, role: &str) -> Result<(Ent, Ty, Span), FilterError> {
+    fn entity(&mut self, op: &Operand, role: &str) -> Result<(ValueExpr, Ty, Span), FilterError> {
         match self.resolve(op)? {
-            Res::Ent(e, t, s) => Ok((e, t, s)),
+            Res::ValueExpr(e, t, s) => Ok((e, t, s)),
             Res::Lit(l, s) => {
                 Err(self.unknown_or_literal(&l, s, &format!("the operand of a {role}")))
             }
@@ -437,7 +354,7 @@ impl Compiler<'_> {
             return Err(self.err(span, format!("{name}() takes exactly one field")));
         }
         match self.resolve(&args[0])? {
-            Res::Ent(Ent::Field(id), ty, _) => Ok((id, ty)),
+            Res::ValueExpr(ValueExpr::Field(id), ty, _) => Ok((id, ty)),
             Res::Lit(l, s) if matches!(l, Lit::Word(_)) => {
                 Err(self.unknown_or_literal(&l, s, "an argument"))
             }
@@ -468,11 +385,11 @@ impl Compiler<'_> {
                     | FieldType::RelTime
                     | FieldType::Float => LenRule::Fixed(0),
                 };
-                Res::Ent(Ent::Len(Box::new(Ent::Field(id)), rule), uint32, span)
+                Res::ValueExpr(ValueExpr::Len(Box::new(ValueExpr::Field(id)), rule), uint32, span)
             }
             "count" => {
                 let (id, _) = self.field_arg(name, args, span)?;
-                Res::Ent(Ent::Count(id), uint32, span)
+                Res::ValueExpr(ValueExpr::Count(id), uint32, span)
             }
             "lower" | "upper" => {
                 let (id, ty) = self.field_arg(name, args, span)?;
@@ -483,7 +400,7 @@ impl Compiler<'_> {
                     ));
                 }
                 let f = if name == "lower" { Func::Lower } else { Func::Upper };
-                Res::Ent(Ent::Map(f, Box::new(Ent::Field(id))), ty, span)
+                Res::ValueExpr(ValueExpr::Map(f, Box::new(ValueExpr::Field(id))), ty, span)
             }
             "string" => {
                 let (id, ty) = self.field_arg(name, args, span)?;
@@ -497,7 +414,7 @@ impl Compiler<'_> {
                         format!("string() cannot convert `{}` ({}); tshark 4.0 does not either", id.name(), ty.describe()),
                     ));
                 }
-                Res::Ent(Ent::Str(Box::new(Ent::Field(id)), ty.ftype()), Ty::Field(FieldType::String), span)
+                Res::ValueExpr(ValueExpr::Str(Box::new(ValueExpr::Field(id)), ty.ftype()), Ty::Field(FieldType::String), span)
             }
             "max" | "min" | "abs" => {
                 if args.is_empty() || (name == "abs" && args.len() != 1) {
@@ -519,7 +436,7 @@ impl Compiler<'_> {
                         .into_iter()
                         .filter_map(|r| match r {
                             Res::Lit(l, _) => Some(l),
-                            Res::Ent(..) => None,
+                            Res::ValueExpr(..) => None,
                         })
                         .collect();
                     return Ok(Res::Lit(Lit::Call(f, lits), span));
@@ -527,7 +444,7 @@ impl Compiler<'_> {
                 // The first field argument sets the type; constants among the arguments
                 // (`max(tcp.len, 5)`) are read as that type.
                 let Some((first_ty, first_op)) = resolved.iter().zip(args).find_map(|(r, a)| match r {
-                    Res::Ent(_, t, _) => Some((*t, a)),
+                    Res::ValueExpr(_, t, _) => Some((*t, a)),
                     Res::Lit(..) => None,
                 }) else {
                     return Err(self.err(span, format!("{name}() needs a field")));
@@ -535,8 +452,8 @@ impl Compiler<'_> {
                 let mut ents = Vec::new();
                 for (r, a) in resolved.into_iter().zip(args) {
                     match r {
-                        Res::Lit(l, ls) => ents.push(Ent::Const(self.convert(&l, ls, first_ty, first_op, false)?)),
-                        Res::Ent(e, ty, s) => {
+                        Res::Lit(l, ls) => ents.push(ValueExpr::Const(self.convert(&l, ls, first_ty, first_op, false)?)),
+                        Res::ValueExpr(e, ty, s) => {
                             if !matches!(ty.class(), Class::Int | Class::Float | Class::RelTime | Class::AbsTime) {
                                 return Err(self.err(s, format!("{name}() works on numbers and times; {} is {}", self.name_of(a), ty.describe())));
                             }
@@ -559,10 +476,10 @@ impl Compiler<'_> {
                     }
                 }
                 if name == "abs" {
-                    let e = ents.pop().unwrap_or(Ent::Const(Val::Int(0)));
-                    Res::Ent(Ent::Map(Func::Abs, Box::new(e)), first_ty, span)
+                    let e = ents.pop().unwrap_or(ValueExpr::Const(Val::Int(0)));
+                    Res::ValueExpr(ValueExpr::Map(Func::Abs, Box::new(e)), first_ty, span)
                 } else {
-                    Res::Ent(Ent::MaxMin(name == "max", ents), first_ty, span)
+                    Res::ValueExpr(ValueExpr::MaxMin(name == "max", ents), first_ty, span)
                 }
             }
             _ => {
@@ -583,7 +500,7 @@ impl Compiler<'_> {
     ) -> Result<Res, FilterError> {
         let (ra, rb) = (self.resolve(a)?, self.resolve(b)?);
         let (lhs, ty, lit_side) = match (ra, rb) {
-            (Res::Ent(ea, ta, _), Res::Ent(eb, tb, sb)) => {
+            (Res::ValueExpr(ea, ta, _), Res::ValueExpr(eb, tb, sb)) => {
                 if ta.class() != tb.class() {
                     return Err(self.err(
                         sb,
@@ -598,16 +515,16 @@ impl Compiler<'_> {
                 }
                 (ea, ta, Some(eb))
             }
-            (Res::Ent(ea, ta, _), Res::Lit(l, sl)) => {
+            (Res::ValueExpr(ea, ta, _), Res::Lit(l, sl)) => {
                 let v = self.convert(&l, sl, ta, a, op == ArithOp::And)?;
-                (ea, ta, Some(Ent::Const(v)))
+                (ea, ta, Some(ValueExpr::Const(v)))
             }
-            (Res::Lit(l, sl), Res::Ent(eb, tb, _)) => {
+            (Res::Lit(l, sl), Res::ValueExpr(eb, tb, _)) => {
                 // Keep the operand order for `-`, `/`, `%`.
                 let v = self.convert(&l, sl, tb, b, op == ArithOp::And)?;
                 return self
-                    .check_arith(op, Ent::Const(v), eb, tb, span)
-                    .map(|e| Res::Ent(e, tb, span));
+                    .check_arith(op, ValueExpr::Const(v), eb, tb, span)
+                    .map(|e| Res::ValueExpr(e, tb, span));
             }
             (Res::Lit(la, sa), Res::Lit(lb, sb)) => {
                 for (l, s) in [(&la, sa), (&lb, sb)] {
@@ -620,19 +537,19 @@ impl Compiler<'_> {
                 return Ok(Res::Lit(Lit::Arith(op, Box::new(la), Box::new(lb)), span));
             }
         };
-        let rhs = lit_side.unwrap_or(Ent::Const(Val::Int(0)));
+        let rhs = lit_side.unwrap_or(ValueExpr::Const(Val::Int(0)));
         self.check_arith(op, lhs, rhs, ty, span)
-            .map(|e| Res::Ent(e, ty, span))
+            .map(|e| Res::ValueExpr(e, ty, span))
     }
 
     fn check_arith(
         &self,
         op: ArithOp,
-        l: Ent,
-        r: Ent,
+        l: ValueExpr,
+        r: ValueExpr,
         ty: Ty,
         span: Span,
-    ) -> Result<Ent, FilterError> {
+    ) -> Result<ValueExpr, FilterError> {
         let ok = match ty.class() {
             Class::Int => true,
             Class::Float => op != ArithOp::And && op != ArithOp::Rem,
@@ -646,7 +563,7 @@ impl Compiler<'_> {
                 format!("`{}` cannot be applied to {}", op.symbol(), ty.describe()),
             ));
         }
-        Ok(Ent::Arith(op, Box::new(l), Box::new(r)))
+        Ok(ValueExpr::Arith(op, Box::new(l), Box::new(r)))
     }
 
     /// Reads literal `l` as a value of type `ty` (the type of `other`, shown in messages).
@@ -708,18 +625,22 @@ impl Compiler<'_> {
                 other,
                 for_bitmask || *op == ArithOp::And,
             )?;
-            self.check_arith(*op, Ent::Const(Val::Unit), Ent::Const(Val::Unit), ty, span)?;
-            return crate::eval::arith(*op, &x, &y)
-                .map(never_if_negative)
-                .ok_or_else(|| {
-                    self.err(
-                        span,
-                        format!(
-                            "{} cannot be computed (division by zero or overflow)",
-                            l.show()
-                        ),
-                    )
-                });
+            self.check_arith(
+                *op,
+                ValueExpr::Const(Val::Unit),
+                ValueExpr::Const(Val::Unit),
+                ty,
+                span,
+            )?;
+            return arith(*op, &x, &y).map(never_if_negative).ok_or_else(|| {
+                self.err(
+                    span,
+                    format!(
+                        "{} cannot be computed (division by zero or overflow)",
+                        l.show()
+                    ),
+                )
+            });
         }
         let who = self.name_of(other);
         let mismatch = || {
@@ -893,10 +814,10 @@ impl Compiler<'_> {
         let (l, r) = (self.resolve(lhs)?, self.resolve(rhs)?);
         // tshark evaluates `frame.time_delta_displayed` before the frame is known to be displayed,
         // so comparisons on it inside a filter match nothing (reference §1.7, §2 item 17).
-        let tdd = |r: &Res| matches!(r, Res::Ent(e, _, _) if mentions(e, ids::FRAME_TIME_DELTA_DISPLAYED));
+        let tdd = |r: &Res| matches!(r, Res::ValueExpr(e, _, _) if mentions(e, ids::FRAME_TIME_DELTA_DISPLAYED));
         let uses_tdd = tdd(&l) || tdd(&r);
         let (le, lt, re) = match (l, r) {
-            (Res::Ent(le, lt, _), Res::Ent(re, rt, rs)) => {
+            (Res::ValueExpr(le, lt, _), Res::ValueExpr(re, rt, rs)) => {
                 if !compatible(lt, rt) {
                     return Err(self.err(
                         rs,
@@ -911,14 +832,14 @@ impl Compiler<'_> {
                 }
                 (le, lt, re)
             }
-            (Res::Ent(le, lt, _), Res::Lit(l, ls)) => {
+            (Res::ValueExpr(le, lt, _), Res::Lit(l, ls)) => {
                 if op == RelOp::Matches {
                     return self.matches(quant, le, lt, lhs, &l, ls, uses_tdd);
                 }
                 let v = self.convert(&l, ls, lt, lhs, false)?;
-                (le, lt, Ent::Const(v))
+                (le, lt, ValueExpr::Const(v))
             }
-            (Res::Lit(l, ls), Res::Ent(..)) => {
+            (Res::Lit(l, ls), Res::ValueExpr(..)) => {
                 if let Lit::Word(w) = &l {
                     if looks_like_field(w) {
                         return Err(self.unknown_or_literal(&l, ls, "a field"));
@@ -980,7 +901,7 @@ impl Compiler<'_> {
                     ));
                 }
                 let finder = match &re {
-                    Ent::Const(Val::Bytes(b)) => {
+                    ValueExpr::Const(Val::Bytes(b)) => {
                         Some(memchr::memmem::Finder::new(b.as_ref()).into_owned())
                     }
                     _ => None,
@@ -1003,7 +924,7 @@ impl Compiler<'_> {
     fn matches(
         &self,
         quant: Option<Quant>,
-        le: Ent,
+        le: ValueExpr,
         lt: Ty,
         lhs: &Operand,
         l: &Lit,
@@ -1054,7 +975,7 @@ impl Compiler<'_> {
             let one = |c: &mut Self, op: &Operand| -> Result<Val<'static>, FilterError> {
                 match c.resolve(op)? {
                     Res::Lit(l, s) => c.convert(&l, s, lt, lhs, false),
-                    Res::Ent(..) => {
+                    Res::ValueExpr(..) => {
                         Err(c.err(op.span(), "a range's ends must be values, not fields"))
                     }
                 }
@@ -1063,7 +984,7 @@ impl Compiler<'_> {
                 SetItem::One(op) => match self.resolve(op)? {
                     Res::Lit(l, s) => out.push((self.convert(&l, s, lt, lhs, false)?, None)),
                     // A field as a member (`tcp.port in {tcp.srcport}`): any of its values.
-                    Res::Ent(e, mt, ms) => {
+                    Res::ValueExpr(e, mt, ms) => {
                         if !compatible(lt, mt) {
                             return Err(self.err(
                                 ms,
@@ -1173,21 +1094,24 @@ fn first_layer_selected(spec: &str) -> Result<bool, String> {
 
 /// The left side of `contains`/`matches`: tshark searches a protocol's whole tvb (header to the
 /// end of the layer) while everything else about it (slices, `len()`, `==`) uses its header, so
-/// a bare protocol field turns into its [`Ent::Tvb`] here and nowhere else.
-fn searched(e: Ent) -> Ent {
+/// a bare protocol field turns into its [`ValueExpr::Tvb`] here and nowhere else.
+fn searched(e: ValueExpr) -> ValueExpr {
     match e {
-        Ent::Field(id) if id.def().ftype == FieldType::Protocol => Ent::Tvb(id),
+        ValueExpr::Field(id) if id.def().ftype == FieldType::Protocol => ValueExpr::Tvb(id),
         e => e,
     }
 }
 
-fn mentions(e: &Ent, id: FieldId) -> bool {
+fn mentions(e: &ValueExpr, id: FieldId) -> bool {
     match e {
-        Ent::Field(f) | Ent::Tvb(f) | Ent::Count(f) => *f == id,
-        Ent::Const(_) | Ent::Absent => false,
-        Ent::Slice(i, _) | Ent::Len(i, _) | Ent::Map(_, i) | Ent::Str(i, _) => mentions(i, id),
-        Ent::MaxMin(_, v) => v.iter().any(|x| mentions(x, id)),
-        Ent::Arith(_, a, b) => mentions(a, id) || mentions(b, id),
+        ValueExpr::Field(f) | ValueExpr::Tvb(f) | ValueExpr::Count(f) => *f == id,
+        ValueExpr::Const(_) | ValueExpr::Absent => false,
+        ValueExpr::Slice(i, _)
+        | ValueExpr::Len(i, _)
+        | ValueExpr::Map(_, i)
+        | ValueExpr::Str(i, _) => mentions(i, id),
+        ValueExpr::MaxMin(_, v) => v.iter().any(|x| mentions(x, id)),
+        ValueExpr::Arith(_, a, b) => mentions(a, id) || mentions(b, id),
     }
 }
 

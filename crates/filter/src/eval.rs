@@ -5,14 +5,13 @@
 //! packet's borrowed values directly and never touch the heap. Only field-vs-field comparisons,
 //! multi-range slices and string functions build temporary values.
 
-use crate::compile::{Base, Ent, Func, LenRule, Node};
-use crate::parser::{ArithOp, Quant, RangeSpec};
+use crate::ir::{arith, Base, Func, LenRule, Node, Quant, RangeSpec, ValueExpr};
 use crate::value::{with_val, BytesOrder, Val};
 use keepsight_fields::{FieldType, Packet, Value};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-pub fn eval(node: &Node, pkt: &dyn Packet) -> bool {
+pub(crate) fn eval(node: &Node, pkt: &dyn Packet) -> bool {
     match node {
         Node::Const(b) => *b,
         Node::And(v) => v.iter().all(|n| eval(n, pkt)),
@@ -161,13 +160,13 @@ fn compare(base: Base, order: BytesOrder, a: &Val<'_>, b: &Val<'_>) -> bool {
 
 /// `quant` over every (lhs, rhs) pair; both sides must have at least one value.
 fn with_rhs(
-    rhs: &Ent,
+    rhs: &ValueExpr,
     pkt: &dyn Packet,
     quant: Quant,
-    lhs: &Ent,
+    lhs: &ValueExpr,
     test: &dyn Fn(&Val<'_>, &Val<'_>) -> bool,
 ) -> bool {
-    if let Ent::Const(c) = rhs {
+    if let ValueExpr::Const(c) = rhs {
         return quantify(lhs, pkt, quant, &mut |a| test(a, c));
     }
     let mut rv: Vec<Val<'static>> = Vec::new();
@@ -184,7 +183,7 @@ fn with_rhs(
 /// Any: some value satisfies `pred`. All: there is a value and every value satisfies it
 /// (tshark's `tcp.port != 80` is false on a packet without TCP).
 fn quantify(
-    e: &Ent,
+    e: &ValueExpr,
     pkt: &dyn Packet,
     quant: Quant,
     pred: &mut dyn FnMut(&Val<'_>) -> bool,
@@ -203,23 +202,23 @@ fn quantify(
 }
 
 /// Calls `f` once per value of `e` in this packet.
-pub fn each(e: &Ent, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
+pub(crate) fn each(e: &ValueExpr, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
     match e {
-        Ent::Field(id) => pkt.visit(*id, &mut |v| with_val(v, |x| f(x))),
-        Ent::Absent => {}
-        Ent::Tvb(id) => pkt.visit(*id, &mut |v| match v {
+        ValueExpr::Field(id) => pkt.visit(*id, &mut |v| with_val(v, |x| f(x))),
+        ValueExpr::Absent => {}
+        ValueExpr::Tvb(id) => pkt.visit(*id, &mut |v| match v {
             Value::Protocol { tvb, .. } => f(&Val::Bytes(Cow::Borrowed(tvb))),
             other => with_val(other, |x| f(x)),
         }),
-        Ent::Const(c) => f(c),
-        Ent::Slice(inner, ranges) => each(inner, pkt, &mut |v| {
+        ValueExpr::Const(c) => f(c),
+        ValueExpr::Slice(inner, ranges) => each(inner, pkt, &mut |v| {
             if let Some(b) = as_bytes(v) {
                 if let Some(s) = slice(&b, ranges) {
                     f(&Val::Bytes(s));
                 }
             }
         }),
-        Ent::Len(inner, rule) => match rule {
+        ValueExpr::Len(inner, rule) => match rule {
             LenRule::Bytes => each(inner, pkt, &mut |v| {
                 if let Some(b) = as_bytes(v) {
                     f(&Val::Int(b.len() as i128));
@@ -227,7 +226,7 @@ pub fn each(e: &Ent, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
             }),
             LenRule::Fixed(n) => each(inner, pkt, &mut |_| f(&Val::Int(i128::from(*n)))),
         },
-        Ent::Count(id) => {
+        ValueExpr::Count(id) => {
             let mut n = 0i128;
             pkt.visit(*id, &mut |_| n += 1);
             // tshark yields no value at all for an absent field: `count(x) == 0` never matches.
@@ -235,16 +234,16 @@ pub fn each(e: &Ent, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
                 f(&Val::Int(n));
             }
         }
-        Ent::Map(func, inner) => each(inner, pkt, &mut |v| {
+        ValueExpr::Map(func, inner) => each(inner, pkt, &mut |v| {
             if let Some(r) = map(*func, v) {
                 f(&r);
             }
         }),
-        Ent::Str(inner, ty) => each(inner, pkt, &mut |v| {
+        ValueExpr::Str(inner, ty) => each(inner, pkt, &mut |v| {
             let s = render(v, *ty);
             f(&Val::Bytes(Cow::Owned(s.into_bytes())));
         }),
-        Ent::MaxMin(is_max, args) => {
+        ValueExpr::MaxMin(is_max, args) => {
             let mut best: Option<Val<'static>> = None;
             for a in args {
                 each(a, pkt, &mut |v| {
@@ -268,14 +267,14 @@ pub fn each(e: &Ent, pkt: &dyn Packet, f: &mut dyn FnMut(&Val<'_>)) {
                 f(&b);
             }
         }
-        Ent::Arith(op, a, b) => {
-            if let Ent::Const(c) = &**b {
+        ValueExpr::Arith(op, a, b) => {
+            if let ValueExpr::Const(c) = &**b {
                 each(a, pkt, &mut |x| {
                     if let Some(r) = arith(*op, x, c) {
                         f(&r);
                     }
                 });
-            } else if let Ent::Const(c) = &**a {
+            } else if let ValueExpr::Const(c) = &**a {
                 each(b, pkt, &mut |y| {
                     if let Some(r) = arith(*op, c, y) {
                         f(&r);
@@ -361,43 +360,6 @@ fn map(func: Func, v: &Val<'_>) -> Option<Val<'static>> {
         (Func::Neg, Val::Int(x)) => Val::Int(x.checked_neg()?),
         (Func::Neg, Val::Float(x)) => Val::Float(-x),
         (Func::Neg, Val::Time(t)) => Val::Time(t.checked_neg()?),
-        _ => return None,
-    })
-}
-
-pub(crate) fn arith(op: ArithOp, x: &Val<'_>, y: &Val<'_>) -> Option<Val<'static>> {
-    Some(match (x, y) {
-        (Val::Int(a), Val::Int(b)) => Val::Int(match op {
-            ArithOp::Add => a.checked_add(*b)?,
-            ArithOp::Sub => a.checked_sub(*b)?,
-            ArithOp::Mul => a.checked_mul(*b)?,
-            ArithOp::Div => a.checked_div(*b)?,
-            ArithOp::Rem => a.checked_rem(*b)?,
-            ArithOp::And => a & b,
-        }),
-        (Val::Float(_) | Val::Int(_), Val::Float(_) | Val::Int(_)) => {
-            let f = |v: &Val<'_>| match v {
-                Val::Float(x) => *x,
-                Val::Int(i) => *i as f64,
-                _ => 0.0,
-            };
-            let (a, b) = (f(x), f(y));
-            Val::Float(match op {
-                ArithOp::Add => a + b,
-                ArithOp::Sub => a - b,
-                ArithOp::Mul => a * b,
-                ArithOp::Div if b != 0.0 => a / b,
-                _ => return None,
-            })
-        }
-        (Val::Time(a), Val::Time(b)) => Val::Time(match op {
-            ArithOp::Add => a.checked_add(*b)?,
-            ArithOp::Sub => a.checked_sub(*b)?,
-            _ => return None,
-        }),
-        (Val::Bytes(a), Val::Bytes(b)) if op == ArithOp::And => Val::Bytes(Cow::Owned(
-            a.iter().zip(b.iter()).map(|(p, q)| p & q).collect(),
-        )),
         _ => return None,
     })
 }

@@ -10,7 +10,7 @@
 use crate::error::{FilterError, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmpTok {
+pub(crate) enum CmpTok {
     /// `==`, `eq`, `any_eq`
     Eq,
     /// `!=`, `ne`, `all_ne`
@@ -26,7 +26,7 @@ pub enum CmpTok {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Tok {
+pub(crate) enum Tok {
     LParen,
     RParen,
     LBrace,
@@ -63,7 +63,7 @@ pub enum Tok {
 
 impl Tok {
     /// How the token is named in "unexpected" messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Tok::Eof => "the end of the expression".to_string(),
             Tok::Word(w) => format!("`{w}`"),
@@ -111,7 +111,7 @@ impl Tok {
 }
 
 #[derive(Clone, Debug)]
-pub struct Token {
+pub(crate) struct Token {
     pub tok: Tok,
     pub span: Span,
 }
@@ -241,7 +241,7 @@ fn cidr_len(s: &[u8]) -> usize {
     0
 }
 
-pub fn tokenize(expr: &str) -> Result<Vec<Token>, FilterError> {
+pub(crate) fn tokenize(expr: &str) -> Result<Vec<Token>, FilterError> {
     let s = expr.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;

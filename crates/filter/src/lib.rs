@@ -31,6 +31,7 @@
 mod compile;
 mod error;
 mod eval;
+mod ir;
 mod lexer;
 mod literal;
 mod parser;
@@ -42,7 +43,7 @@ use keepsight_fields::{FieldId, Packet};
 /// A compiled display filter. Compile once, then call [`Filter::matches`] for every packet;
 /// it is `Send + Sync`, so one filter can serve several threads.
 pub struct Filter {
-    root: compile::Node,
+    root: ir::Node,
     fields: Vec<FieldId>,
     text: String,
 }

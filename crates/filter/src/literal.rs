@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 /// Parses an integer the way tshark's dfilter does: optional sign, then `0x`/`0X` hex, `0b`/`0B`
 /// binary, a leading `0` for octal, else decimal.
-pub fn parse_int(text: &str) -> Result<i128, String> {
+pub(crate) fn parse_int(text: &str) -> Result<i128, String> {
     let bad = || format!("`{text}` is not a valid number");
     let (neg, body) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
@@ -36,7 +36,7 @@ pub fn parse_int(text: &str) -> Result<i128, String> {
 /// Reads hex digit groups separated by `:`, `.` or `-`. Within a group digits pair up from the
 /// left and a lone last digit is a byte of its own (`abc` is `ab 0c`, `1.2` is `01 02`): that is
 /// what tshark 4.0 does, surprising as it is. `0xHH` is one byte.
-pub fn parse_bytes(text: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn parse_bytes(text: &str) -> Result<Vec<u8>, String> {
     let bad = || format!("`{text}` is not a valid byte string");
     if let Some(h) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         if h.len() == 2 {
@@ -64,7 +64,7 @@ pub fn parse_bytes(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-pub fn parse_ether(text: &str) -> Result<[u8; 6], String> {
+pub(crate) fn parse_ether(text: &str) -> Result<[u8; 6], String> {
     let b = parse_bytes(text).map_err(|_| format!("`{text}` is not a valid Ethernet address"))?;
     match b.len() {
         6 => Ok([b[0], b[1], b[2], b[3], b[4], b[5]]),
@@ -87,7 +87,7 @@ fn split_prefix(text: &str, max: u32) -> Result<(&str, u32), String> {
     }
 }
 
-pub fn parse_ipv4(text: &str) -> Result<Val<'static>, String> {
+pub(crate) fn parse_ipv4(text: &str) -> Result<Val<'static>, String> {
     let (addr, bits) = split_prefix(text, 32)?;
     let a: std::net::Ipv4Addr = addr.parse().map_err(|_| {
         format!("`{text}` is not an IPv4 address (keepsight does not resolve host names; write e.g. 10.0.0.1 or 10.0.0.0/24)")
@@ -100,7 +100,7 @@ pub fn parse_ipv4(text: &str) -> Result<Val<'static>, String> {
     Ok(Val::V4(u32::from(a), mask))
 }
 
-pub fn parse_ipv6(text: &str) -> Result<Val<'static>, String> {
+pub(crate) fn parse_ipv6(text: &str) -> Result<Val<'static>, String> {
     let (addr, bits) = split_prefix(text, 128)?;
     let a: std::net::Ipv6Addr = addr.parse().map_err(|_| {
         format!("`{text}` is not an IPv6 address (keepsight does not resolve host names; write e.g. 2001:db8::1 or fe80::/10)")
@@ -116,7 +116,7 @@ pub fn parse_ipv6(text: &str) -> Result<Val<'static>, String> {
 /// Seconds with an optional fraction, as relative times are written (`40`, `0.5`). Like
 /// tshark 4.0: at most nine fraction digits, and whatever follows them is ignored (`1.5e1` is
 /// 1.5 s), but a number without a dot must be all digits (`1e2` is refused).
-pub fn parse_seconds(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_seconds(text: &str) -> Result<i64, String> {
     seconds(text, false).ok_or_else(|| {
         format!("`{text}` is not a valid time in seconds (e.g. 40 or 0.25; at most 9 decimals)")
     })
@@ -148,7 +148,7 @@ fn seconds(text: &str, lenient_fraction: bool) -> Option<i64> {
     Some(if neg { -total } else { total })
 }
 
-pub fn parse_float(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_float(text: &str) -> Result<f64, String> {
     let ok = !text.is_empty()
         && text
             .bytes()
@@ -166,7 +166,7 @@ const MONTHS: [&str; 12] = [
 /// Absolute times, UTC: `"Jan  1, 1970 00:00:00.5"` (seconds required), `"1970-01-01"`,
 /// `"1970-01-01 13:45"`, `"1970-01-01T13:45:00Z"`, `"1970-01-01T13:45:00+01:00"`. tshark reads
 /// them in the local time zone; keepsight's tests run it on UTC machines, where the two agree.
-pub fn parse_abs_time(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_abs_time(text: &str) -> Result<i64, String> {
     let bad = || {
         format!(
             "`{text}` is not a date keepsight understands; write \"Nov 12, 1999 08:55:44.123\" or \"2011-07-04 12:34:56\" (UTC)"
@@ -259,7 +259,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// The bytes of a string literal, borrowed for the lifetime of the compiled filter.
-pub fn owned(bytes: Vec<u8>) -> Val<'static> {
+pub(crate) fn owned(bytes: Vec<u8>) -> Val<'static> {
     Val::Bytes(Cow::Owned(bytes))
 }
 

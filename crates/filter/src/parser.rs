@@ -4,50 +4,11 @@
 //! parenthesised test cannot be compared with anything (`(a & 4) == 4` is an error in tshark).
 
 use crate::error::{FilterError, Span};
+use crate::ir::{ArithOp, Quant, RangeSpec};
 use crate::lexer::{CmpTok, Tok, Token};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Quant {
-    Any,
-    All,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArithOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Rem,
-    And,
-}
-
-impl ArithOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            ArithOp::Add => "+",
-            ArithOp::Sub => "-",
-            ArithOp::Mul => "*",
-            ArithOp::Div => "/",
-            ArithOp::Rem => "%",
-            ArithOp::And => "&",
-        }
-    }
-}
-
-/// One `[...]` range, as written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RangeSpec {
-    /// `[i:j]` (start, length), `[i]` (length 1), `[:j]` (start 0).
-    StartLen(i64, i64),
-    /// `[i-j]`, inclusive end.
-    StartEnd(i64, i64),
-    /// `[i:]`, to the end.
-    From(i64),
-}
-
 #[derive(Clone, Debug)]
-pub enum Operand {
+pub(crate) enum Operand {
     Word(String, Span),
     Literal(String, Span),
     Str(Vec<u8>, Span),
@@ -59,7 +20,7 @@ pub enum Operand {
 }
 
 impl Operand {
-    pub fn span(&self) -> Span {
+    pub(crate) fn span(&self) -> Span {
         match self {
             Operand::Word(_, s)
             | Operand::Literal(_, s)
@@ -74,20 +35,20 @@ impl Operand {
 }
 
 #[derive(Clone, Debug)]
-pub enum SetItem {
+pub(crate) enum SetItem {
     One(Operand),
     Range(Operand, Operand),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RelOp {
+pub(crate) enum RelOp {
     Cmp(CmpTok),
     Contains,
     Matches,
 }
 
 #[derive(Clone, Debug)]
-pub enum Expr {
+pub(crate) enum Expr {
     /// Operands of a chain of `or`s, kept flat so that long generated filters
     /// (`ip.addr == a or ip.addr == b or ...`) do not nest deeply.
     Or(Vec<Expr>),
@@ -115,7 +76,7 @@ pub enum Expr {
 const MAX_DEPTH: usize = 200;
 const MAX_OPS: usize = 1000;
 
-pub fn parse(expr: &str, tokens: Vec<Token>) -> Result<Expr, FilterError> {
+pub(crate) fn parse(expr: &str, tokens: Vec<Token>) -> Result<Expr, FilterError> {
     let mut p = Parser {
         expr,
         toks: tokens,

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Val<'a> {
+pub(crate) enum Val<'a> {
     Int(i128),
     Float(f64),
     Bytes(Cow<'a, [u8]>),
@@ -31,13 +31,13 @@ pub enum Val<'a> {
 /// How byte sequences are ordered. tshark 4.0 orders byte fields by length first
 /// (`tcp.payload > 41` holds for every 2-byte payload) but strings lexicographically.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BytesOrder {
+pub(crate) enum BytesOrder {
     LengthFirst,
     Lexical,
 }
 
 impl Val<'_> {
-    pub fn into_owned(self) -> Val<'static> {
+    pub(crate) fn into_owned(self) -> Val<'static> {
         match self {
             Val::Bytes(b) => Val::Bytes(Cow::Owned(b.into_owned())),
             Val::Int(v) => Val::Int(v),
@@ -52,7 +52,7 @@ impl Val<'_> {
     }
 
     /// Used for bare arithmetic tests such as `tcp.flags & 0x04`.
-    pub fn is_truthy(&self) -> bool {
+    pub(crate) fn is_truthy(&self) -> bool {
         match self {
             Val::Int(v) => *v != 0,
             Val::Float(v) => *v != 0.0,
@@ -66,7 +66,7 @@ impl Val<'_> {
         }
     }
 
-    pub fn equals(&self, other: &Val<'_>) -> bool {
+    pub(crate) fn equals(&self, other: &Val<'_>) -> bool {
         match (self, other) {
             (Val::Int(a), Val::Int(b)) => a == b,
             (Val::Float(a), Val::Float(b)) => a == b,
@@ -89,7 +89,7 @@ impl Val<'_> {
         }
     }
 
-    pub fn order(&self, other: &Val<'_>, bytes: BytesOrder) -> Option<Ordering> {
+    pub(crate) fn order(&self, other: &Val<'_>, bytes: BytesOrder) -> Option<Ordering> {
         match (self, other) {
             (Val::Int(a), Val::Int(b)) => Some(a.cmp(b)),
             (Val::Float(a), Val::Float(b)) => a.partial_cmp(b),
@@ -122,7 +122,7 @@ impl Val<'_> {
 /// Converts one field occurrence and hands it to `f`; MAC addresses live on this stack frame
 /// for the duration of the call, so nothing is copied to the heap.
 #[inline]
-pub fn with_val<R>(v: Value<'_>, f: impl FnOnce(&Val<'_>) -> R) -> R {
+pub(crate) fn with_val<R>(v: Value<'_>, f: impl FnOnce(&Val<'_>) -> R) -> R {
     match v {
         Value::Present => f(&Val::Unit),
         Value::Bool(b) => f(&Val::Int(i128::from(b))),

@@ -13,13 +13,17 @@ thread_local! {
     static ALLOCS: Cell<usize> = const { Cell::new(0) };
 }
 
+// SAFETY: every request is passed unchanged to the system allocator, which upholds
+// GlobalAlloc's contract; counting touches only a thread-local Cell, which does not allocate.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        System.alloc(layout)
+        // SAFETY: the caller's layout obligations are forwarded as they are.
+        unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
+        // SAFETY: `ptr` came from `alloc` above, i.e. from the system allocator, with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
     }
 }
 

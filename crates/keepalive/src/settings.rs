@@ -43,7 +43,9 @@ pub struct KeepaliveSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "mode", content = "settings", rename_all = "lowercase")]
 pub enum SoKeepalive {
+    /// `so_keepalive=off`: clear `SO_KEEPALIVE` even where the system would set it.
     Off,
+    /// `so_keepalive=on` or `idle:intvl:cnt`: enable it with these values.
     On(KeepaliveSettings),
 }
 
@@ -76,28 +78,44 @@ impl SoKeepalive {
 /// Why keep-alive settings could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum KeepaliveError {
+    /// A value Linux would refuse (or silently clamp), caught before any system call.
     #[error("{option} = {value} is out of range: Linux accepts {accepted}")]
     OutOfRange {
+        /// The socket option (`TCP_KEEPIDLE`, ...).
         option: &'static str,
+        /// The value asked for, as the user wrote it.
         value: String,
+        /// The range Linux accepts.
         accepted: &'static str,
     },
+    /// The kernel refused the system call (not a TCP socket, closed descriptor, ...).
     #[error("setsockopt/getsockopt {option} failed: {source}")]
     Sockopt {
+        /// The socket option being set or read.
         option: &'static str,
+        /// The kernel's error.
         #[source]
         source: io::Error,
     },
+    /// Read back, the socket holds another value than the one set: the setting did not take.
     #[error("{option} was set to {wanted} but the socket reports {actual}")]
     Mismatch {
+        /// The socket option compared.
         option: &'static str,
+        /// The value set.
         wanted: String,
+        /// The value the socket reports.
         actual: String,
     },
 }
 
-/// idle s, interval s, count, user timeout ms: validated, in the units the kernel takes.
-type RawValues = (Option<u32>, Option<u32>, Option<u32>, Option<u32>);
+/// The settings validated and in the units the kernel takes; `None` leaves the option alone.
+struct KernelValues {
+    idle_s: Option<u32>,
+    interval_s: Option<u32>,
+    count: Option<u32>,
+    user_timeout_ms: Option<u32>,
+}
 
 fn whole_secs(
     option: &'static str,
@@ -193,7 +211,7 @@ impl KeepaliveSettings {
         self.checked().map(|_| ())
     }
 
-    fn checked(&self) -> Result<RawValues, KeepaliveError> {
+    fn checked(&self) -> Result<KernelValues, KeepaliveError> {
         let idle = self
             .idle
             .map(|d| {
@@ -243,7 +261,12 @@ impl KeepaliveSettings {
                 Some(ms as u32)
             }
         };
-        Ok((idle, interval, count, user_timeout))
+        Ok(KernelValues {
+            idle_s: idle,
+            interval_s: interval,
+            count,
+            user_timeout_ms: user_timeout,
+        })
     }
 
     /// Enables `SO_KEEPALIVE`, sets every value that is `Some`, then reads the socket back and
@@ -251,18 +274,23 @@ impl KeepaliveSettings {
     ///
     /// Values are validated first, so nothing is changed on the socket when one is out of range.
     pub fn apply(&self, sock: SockRef<'_>) -> Result<SocketKeepalive, KeepaliveError> {
-        let (idle, interval, count, user_timeout) = self.checked()?;
+        let KernelValues {
+            idle_s,
+            interval_s,
+            count,
+            user_timeout_ms,
+        } = self.checked()?;
         let sockopt =
             |option: &'static str| move |source| KeepaliveError::Sockopt { option, source };
         sock.set_keepalive(true).map_err(sockopt("SO_KEEPALIVE"))?;
         // One option per call, so an error names the option the kernel refused.
-        if let Some(secs) = idle {
+        if let Some(secs) = idle_s {
             sock.set_tcp_keepalive(
                 &TcpKeepalive::new().with_time(Duration::from_secs(secs.into())),
             )
             .map_err(sockopt("TCP_KEEPIDLE"))?;
         }
-        if let Some(secs) = interval {
+        if let Some(secs) = interval_s {
             sock.set_tcp_keepalive(
                 &TcpKeepalive::new().with_interval(Duration::from_secs(secs.into())),
             )
@@ -272,7 +300,7 @@ impl KeepaliveSettings {
             sock.set_tcp_keepalive(&TcpKeepalive::new().with_retries(n))
                 .map_err(sockopt("TCP_KEEPCNT"))?;
         }
-        if let Some(ms) = user_timeout {
+        if let Some(ms) = user_timeout_ms {
             sock.set_tcp_user_timeout(Some(Duration::from_millis(ms.into())))
                 .map_err(sockopt("TCP_USER_TIMEOUT"))?;
         }
@@ -329,9 +357,13 @@ impl KeepaliveSettings {
 /// reports the value it would use (the system default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SocketKeepalive {
+    /// `SO_KEEPALIVE`: without it the other values are ignored.
     pub enabled: bool,
+    /// `TCP_KEEPIDLE`: silence before the first probe.
     pub idle: Duration,
+    /// `TCP_KEEPINTVL`: time between unanswered probes.
     pub interval: Duration,
+    /// `TCP_KEEPCNT`: unanswered probes before the connection is dropped.
     pub count: u32,
     /// `None` when `TCP_USER_TIMEOUT` is 0 (unset).
     pub user_timeout: Option<Duration>,

@@ -1,7 +1,6 @@
 //! When does kernel keep-alive notice a dead peer, and does it keep a middlebox's idle timer
 //! from firing first?
 
-use crate::settings::KeepaliveSettings;
 use crate::system::SystemDefaults;
 use serde::Serialize;
 use std::time::Duration;
@@ -12,15 +11,26 @@ pub const PROBES_LISTED: u64 = 1_000;
 /// Keep-alive values with every default filled in: what the kernel will actually do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Effective {
+    /// Silence after which the first probe leaves.
     pub idle: Duration,
+    /// Time between unanswered probes.
     pub interval: Duration,
+    /// Unanswered probes after which the kernel drops the connection.
     pub count: u32,
+    /// `TCP_USER_TIMEOUT`, when set: it also ends the probing once exceeded.
     pub user_timeout: Option<Duration>,
 }
 
+/// What a socket with keep-alive on and nothing else set does: the system defaults, no
+/// `TCP_USER_TIMEOUT`.
 impl From<SystemDefaults> for Effective {
     fn from(s: SystemDefaults) -> Self {
-        KeepaliveSettings::default().resolve(&s)
+        Effective {
+            idle: s.idle,
+            interval: s.interval,
+            count: s.count,
+            user_timeout: None,
+        }
     }
 }
 
@@ -87,6 +97,7 @@ impl Effective {
 /// The outcome of [`Effective::versus_middlebox`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MiddleboxVerdict {
+    /// The middlebox's idle timeout the settings were compared with.
     pub idle_timeout: Duration,
     /// When the first probe leaves after the connection goes idle.
     pub first_probe: Duration,

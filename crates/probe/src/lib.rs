@@ -18,6 +18,9 @@
 //! analyzer (that is `keepsight http` / `keepsight diagnose` on a capture). Every connection,
 //! read and round is bounded by the [`Budget`]: a total time cap and a connection cap.
 
+// TODO(issue 14 item 9): documented after the framing/cli/diagnose work lands
+#![allow(missing_docs)]
+
 pub mod conn;
 pub mod http;
 pub mod path;

@@ -83,6 +83,9 @@
 //! closed sees the connection close with no response: the race RFC 9112 §9.3.1 leaves to
 //! clients, which resend idempotent requests (nginx has the same window).
 
+// TODO(issue 14 item 9): documented after the framing/cli/diagnose work lands
+#![allow(missing_docs)]
+
 pub mod admin;
 mod conn_info;
 pub mod drain;

@@ -17,6 +17,8 @@ pub struct Analyses {
 }
 
 impl Analyses {
+    /// Both analyses before the first frame; `opts` configures the diagnosis (the HTTP
+    /// analysis runs with its defaults).
     pub fn new(opts: Options) -> Self {
         Analyses {
             diagnoser: Diagnoser::new(opts),

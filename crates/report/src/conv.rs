@@ -78,21 +78,28 @@ pub enum Ending {
 /// One conversation (one `tcp.stream`), as the table shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
+    /// `tcp.stream` of the conversation, to look it up with `follow` or a filter.
     pub stream: u32,
+    /// Endpoint A: tshark's left column, the sender of the conversation's first frame.
     pub a: SocketAddr,
+    /// Endpoint B: the other end.
     pub b: SocketAddr,
-    /// Frames and bytes B→A (tshark's `<-`).
+    /// Frames B→A (tshark's `<-`).
     pub frames_ba: u64,
+    /// Bytes B→A, frame lengths on the wire, as tshark counts them.
     pub bytes_ba: u64,
-    /// Frames and bytes A→B (tshark's `->`).
+    /// Frames A→B (tshark's `->`).
     pub frames_ab: u64,
+    /// Bytes A→B, frame lengths on the wire.
     pub bytes_ab: u64,
     /// First and last frame time, ns since the epoch (min / max, so an unordered file still
     /// gives a non-negative duration, as in tshark).
     pub first_ns: i64,
+    /// Time of the conversation's latest frame, ns since the epoch.
     pub last_ns: i64,
     /// Relative start, ns since the capture's first frame.
     pub rel_start_ns: i64,
+    /// How the conversation ended (RST, FIN, or still open).
     pub ending: Ending,
     /// Which endpoint closed first: `"A"` or `"B"`; absent while open.
     pub closed_by: Option<&'static str>,
@@ -107,12 +114,15 @@ pub struct Row {
 }
 
 impl Row {
+    /// Frames in both directions (tshark's Total column).
     pub fn frames(&self) -> u64 {
         self.frames_ab + self.frames_ba
     }
+    /// Bytes in both directions (tshark's Total column).
     pub fn bytes(&self) -> u64 {
         self.bytes_ab + self.bytes_ba
     }
+    /// From the first to the last frame, in ns (tshark's Duration column).
     pub fn duration_ns(&self) -> i64 {
         self.last_ns - self.first_ns
     }
@@ -165,6 +175,7 @@ pub struct Conversations {
 }
 
 impl Conversations {
+    /// An empty table, before the first frame.
     pub fn new() -> Self {
         Self::default()
     }

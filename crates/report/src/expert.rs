@@ -21,10 +21,15 @@ pub use keepsight_engine::expert::{for_each_item, Group, Item, Severity, Summary
 /// One row of the table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
+    /// The section the row is printed in.
     pub severity: Severity,
+    /// How many items of this kind the displayed frames raised.
     pub frequency: u64,
+    /// tshark's group name (`Sequence`, `Malformed`, ...).
     pub group: Cow<'static, str>,
+    /// The protocol column (`TCP`, `HTTP`, `Frame`).
     pub protocol: Cow<'static, str>,
+    /// The item's text; rows are distinct per severity, protocol and text.
     pub summary: Cow<'static, str>,
     /// First frame that raised it.
     pub first_frame: u32,
@@ -34,10 +39,20 @@ pub struct Row {
 #[derive(Default)]
 pub struct ExpertTable {
     rows: Vec<Row>,
-    index: HashMap<(Severity, Cow<'static, str>, Cow<'static, str>), usize>,
+    index: HashMap<RowKey, usize>,
+}
+
+/// What makes two items one row of `-z expert`: tshark counts items with the same severity,
+/// protocol and text together.
+#[derive(PartialEq, Eq, Hash)]
+struct RowKey {
+    severity: Severity,
+    protocol: Cow<'static, str>,
+    summary: Cow<'static, str>,
 }
 
 impl ExpertTable {
+    /// An empty table, before the first frame.
     pub fn new() -> Self {
         Self::default()
     }
@@ -47,6 +62,8 @@ impl ExpertTable {
         for_each_item(frame, &mut |it| self.add(it, frame.number));
     }
 
+    /// Counts one item raised in `frame`, for items that do not come from
+    /// [`ExpertTable::on_frame`] (keepsight's own, added by callers).
     pub fn add(&mut self, it: Item<'_>, frame: u32) {
         self.add_count(it, frame, 1);
     }
@@ -54,7 +71,11 @@ impl ExpertTable {
     /// `count` occurrences of one item at once, the first of them in `frame`: the same as
     /// `count` calls of [`ExpertTable::add`].
     pub fn add_count(&mut self, it: Item<'_>, frame: u32, count: u64) {
-        let key = (it.severity, Cow::Borrowed(it.protocol), it.summary.text());
+        let key = RowKey {
+            severity: it.severity,
+            protocol: Cow::Borrowed(it.protocol),
+            summary: it.summary.text(),
+        };
         if let Some(&i) = self.index.get(&key) {
             self.rows[i].frequency += count;
             return;
@@ -64,7 +85,7 @@ impl ExpertTable {
             frequency: count,
             group: Cow::Borrowed(it.group.name()),
             protocol: Cow::Borrowed(it.protocol),
-            summary: key.2.clone(),
+            summary: key.summary.clone(),
             first_frame: frame,
         });
         self.index.insert(key, self.rows.len() - 1);
@@ -79,7 +100,14 @@ impl ExpertTable {
             .rows
             .iter()
             .enumerate()
-            .map(|(i, r)| ((r.severity, r.protocol.clone(), r.summary.clone()), i))
+            .map(|(i, r)| {
+                let key = RowKey {
+                    severity: r.severity,
+                    protocol: r.protocol.clone(),
+                    summary: r.summary.clone(),
+                };
+                (key, i)
+            })
             .collect();
     }
 
@@ -103,11 +131,19 @@ pub struct HttpChats {
 
 struct Chat {
     count: u64,
-    /// (frame, order of arrival): messages of one connection arrive in their order.
-    first: (u32, u64),
+    first: FirstSeen,
+}
+
+/// Where a chat text was first raised. Ordered by frame, then by arrival: messages of one
+/// connection arrive in their order, so arrival orders pipelined messages within a frame.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct FirstSeen {
+    frame: u32,
+    arrival: u64,
 }
 
 impl HttpChats {
+    /// No message counted yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -120,7 +156,10 @@ impl HttpChats {
             return;
         }
         self.seen += 1;
-        let at = (m.frame, self.seen);
+        let at = FirstSeen {
+            frame: m.frame,
+            arrival: self.seen,
+        };
         self.line.clear();
         keepsight_http::expert_line(m, &mut self.line);
         match self.rows.get_mut(self.line.as_str()) {
@@ -153,7 +192,7 @@ impl HttpChats {
                     protocol: "HTTP",
                     summary: Summary::Borrowed(&text),
                 },
-                c.first.0,
+                c.first.frame,
                 c.count,
             );
         }
@@ -258,6 +297,7 @@ fn is_displayed(displayed: &Option<Vec<u64>>, frame: u32) -> bool {
 
 /// The finished expert view.
 pub struct Expert {
+    /// tshark's `-z expert` table over the displayed frames, HTTP chat items included.
     pub table: ExpertTable,
     /// keepsight's findings (`None` with `--tshark`).
     pub findings: Option<Vec<Finding>>,

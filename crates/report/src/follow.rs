@@ -67,11 +67,14 @@ impl Selector {
 /// The transport followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
+    /// A TCP stream, reassembled in sequence order with gaps marked.
     Tcp,
+    /// A UDP conversation, one chunk per datagram.
     Udp,
 }
 
 impl Proto {
+    /// The name in tshark's `Follow:` header line and filter (`tcp`, `udp`).
     pub fn name(self) -> &'static str {
         match self {
             Proto::Tcp => "tcp",
@@ -83,7 +86,9 @@ impl Proto {
 /// tshark's optional `RANGE`: chunks `first..=last`, counted from 1 over both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
+    /// The first chunk printed, from 1.
     pub first: u64,
+    /// The last chunk printed (inclusive).
     pub last: u64,
 }
 
@@ -135,6 +140,7 @@ pub struct Chunk {
     pub frame: u32,
     /// That frame's time, ns since the epoch; 0 for a gap marker (tshark's YAML says 0 too).
     pub ts_ns: i64,
+    /// The bytes delivered, in stream order (empty for a gap marker).
     pub data: Vec<u8>,
     /// True for tshark's `[N bytes missing in capture file]` stand-in.
     pub gap: bool,
@@ -169,6 +175,7 @@ impl Follow {
         Self::with_proto(selector, Proto::Tcp)
     }
 
+    /// Follows the conversation `selector` picks over `proto` (`follow udp`).
     pub fn with_proto(selector: Selector, proto: Proto) -> Self {
         Follow {
             selector,
@@ -386,14 +393,18 @@ impl Follow {
 /// Output format of `keepsight follow`, as tshark names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Printable bytes as text, others as `.`: for reading text protocols.
     Ascii,
+    /// A hex dump with offsets per direction, for binary protocols.
     Hex,
+    /// Each chunk as one line of hex digits, for piping into other tools.
     Raw,
     /// tshark's YAML: the peers, then per chunk its frame, peer, time and base64 data.
     Yaml,
 }
 
 impl Format {
+    /// The name in tshark's `Follow:` header line and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Format::Ascii => "ascii",
@@ -403,6 +414,7 @@ impl Format {
         }
     }
 
+    /// The format named `s` on the command line; `None` for unknown names.
     pub fn parse(s: &str) -> Option<Format> {
         Some(match s {
             "ascii" => Format::Ascii,
@@ -425,6 +437,7 @@ pub struct Printer {
     offset: [u64; 2],
 }
 
+/// The separator line tshark prints around the followed data.
 pub const RULE: &str = "===================================================================";
 
 impl Printer {
@@ -433,6 +446,7 @@ impl Printer {
         Self::with(format, Proto::Tcp, None)
     }
 
+    /// A printer for `proto` that prints only the chunks in `range` (all when `None`).
     pub fn with(format: Format, proto: Proto, range: Option<Range>) -> Self {
         Printer {
             format,
@@ -470,6 +484,7 @@ impl Printer {
         )
     }
 
+    /// The lines after the data (the closing rule; nothing for YAML).
     pub fn footer(&self) -> String {
         match self.format {
             Format::Yaml => String::new(),

@@ -41,6 +41,7 @@ pub enum Opened {
     Failure(CaptureError),
 }
 
+/// Opens `path` for a view, sorting failures into the exit statuses the views share.
 pub fn open(path: &Path) -> Opened {
     match Engine::open(path) {
         Ok(e) => Opened::Ready(Box::new(e)),

@@ -8,20 +8,35 @@ pub struct AnalysisFlags(pub u32);
 
 /// The bits of an [`AnalysisFlags`], with Wireshark's `TCP_A_*` values.
 pub mod flag {
+    /// `[TCP Retransmission]`: data sent again after a timeout.
     pub const RETRANSMISSION: u32 = 0x0001;
+    /// `[TCP Previous segment not captured]`: a gap before this segment's sequence number.
     pub const LOST_PACKET: u32 = 0x0002;
+    /// `[TCP ACKed unseen segment]`: the ACK covers data the capture never saw.
     pub const ACK_LOST_PACKET: u32 = 0x0004;
+    /// `[TCP Keep-Alive]`: one byte (or none) just below the next expected sequence number.
     pub const KEEP_ALIVE: u32 = 0x0008;
+    /// `[TCP Dup ACK]`: the same ACK again, no data, same window.
     pub const DUPLICATE_ACK: u32 = 0x0010;
+    /// `[TCP ZeroWindow]`: the receiver has no buffer space left.
     pub const ZERO_WINDOW: u32 = 0x0020;
+    /// `[TCP ZeroWindowProbe]`: the sender tests whether a zero window opened.
     pub const ZERO_WINDOW_PROBE: u32 = 0x0040;
+    /// `[TCP ZeroWindowProbeAck]`: the answer to a zero-window probe.
     pub const ZERO_WINDOW_PROBE_ACK: u32 = 0x0080;
+    /// `[TCP Keep-Alive ACK]`: the answer to a keep-alive, proof the peer is alive.
     pub const KEEP_ALIVE_ACK: u32 = 0x0100;
+    /// `[TCP Out-Of-Order]`: data below the highest sequence sent, too soon for a retransmission.
     pub const OUT_OF_ORDER: u32 = 0x0200;
+    /// `[TCP Fast Retransmission]`: a retransmission triggered by duplicate ACKs.
     pub const FAST_RETRANSMISSION: u32 = 0x0400;
+    /// `[TCP Window Update]`: only the advertised window changed.
     pub const WINDOW_UPDATE: u32 = 0x0800;
+    /// `[TCP Window Full]`: this segment fills the receiver's advertised window.
     pub const WINDOW_FULL: u32 = 0x1000;
+    /// `[TCP Port numbers reused]`: a SYN starts a new connection on a known port pair.
     pub const REUSED_PORTS: u32 = 0x2000;
+    /// `[TCP Spurious Retransmission]`: data sent again that had already been acknowledged.
     pub const SPURIOUS_RETRANSMISSION: u32 = 0x4000;
     /// Any flavour of "this payload was sent before" (not out-of-order).
     pub const ANY_RETRANSMISSION: u32 =
@@ -34,6 +49,7 @@ impl AnalysisFlags {
     pub fn has(self, f: u32) -> bool {
         self.0 & f != 0
     }
+    /// True when no flag is set: tshark shows no analysis items for the segment.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

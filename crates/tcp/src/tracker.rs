@@ -2,7 +2,7 @@
 
 use crate::analysis::{flag::*, AnalysisFlags};
 use keepsight_wire::TcpFlags;
-// Keys are small fixed-size tuples hashed once per packet: FxHash is several times faster than
+// Keys are small fixed-size structs hashed once per packet: FxHash is several times faster than
 // SipHash here, and capture contents are not an attacker-chosen hash-flooding vector worth the
 // cost (a hostile capture can only slow its own analysis).
 use rustc_hash::FxHashMap as HashMap;
@@ -20,14 +20,23 @@ pub type Addr = [u8; 16];
 /// the analyses see of a tracked segment is [`crate::Segment`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SegmentHeader {
+    /// Frame number, from 1; the analysis refers back to frames by it (`acks_frame`).
     pub frame: u32,
+    /// Capture time, ns since the epoch; stream times and RTTs are differences of it.
     pub ts_ns: i64,
+    /// The addresses are IPv6: keeps an IPv4 and an IPv6 connection with equal bytes apart.
     pub ipv6: bool,
+    /// Sender's address.
     pub src: Addr,
+    /// Receiver's address.
     pub dst: Addr,
+    /// Sender's port.
     pub src_port: u16,
+    /// Receiver's port.
     pub dst_port: u16,
+    /// The absolute sequence number as on the wire; the tracker makes it relative.
     pub seq: u32,
+    /// The absolute acknowledgment number as on the wire.
     pub ack: u32,
     /// The 12 flag bits.
     pub flags: TcpFlags,
@@ -46,12 +55,19 @@ pub struct SegmentHeader {
 pub struct ConnectionEvent(pub u8);
 
 impl ConnectionEvent {
+    /// A connection request (`tcp.connection.syn`).
     pub const SYN: u8 = 1;
+    /// A connection accept (`tcp.connection.synack`).
     pub const SYNACK: u8 = 2;
+    /// A FIN (`tcp.connection.fin`).
     pub const FIN: u8 = 4;
+    /// The FIN of the side that closed first (`tcp.connection.fin_active`).
     pub const FIN_ACTIVE: u8 = 8;
+    /// The FIN answering the other side's (`tcp.connection.fin_passive`).
     pub const FIN_PASSIVE: u8 = 16;
+    /// A reset (`tcp.connection.rst`).
     pub const RST: u8 = 32;
+    /// True when the event bit `bit` (one of the constants above) is set.
     pub fn has(self, bit: u8) -> bool {
         self.0 & bit != 0
     }
@@ -60,6 +76,7 @@ impl ConnectionEvent {
 /// What the tracker concludes about one segment: the `tcp.*` values tshark derives from state.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpInfo {
+    /// `tcp.stream`: the connection's index, 0-based in order of first appearance.
     pub stream: u32,
     /// Relative sequence number (`tcp.seq`).
     pub seq: u32,
@@ -67,8 +84,11 @@ pub struct TcpInfo {
     pub ack: u32,
     /// `tcp.nxtseq`.
     pub nxtseq: u32,
+    /// `tcp.time_relative`: ns since the stream's first frame.
     pub time_relative_ns: i64,
+    /// `tcp.time_delta`: ns since the stream's previous frame.
     pub time_delta_ns: i64,
+    /// The `tcp.analysis.*` flags raised on this segment.
     pub flags: AnalysisFlags,
     /// True when tshark shows a `tcp.analysis` subtree for this frame.
     pub has_analysis: bool,
@@ -82,10 +102,13 @@ pub struct TcpInfo {
     pub bytes_in_flight: u32,
     /// `tcp.analysis.push_bytes_sent`, when computed.
     pub push_bytes_sent: Option<u32>,
+    /// `tcp.analysis.duplicate_ack_num`: which duplicate of its ACK this is (0 = not one).
     pub dupack_num: u32,
+    /// `tcp.analysis.duplicate_ack_frame`: the frame whose ACK is duplicated (0 = absent).
     pub dupack_frame: u32,
-    /// `tcp.analysis.rto` in ns and `rto_frame` (0 = absent).
+    /// `tcp.analysis.rto` in ns (0 = absent): how long the retransmission waited.
     pub rto_ns: i64,
+    /// `tcp.analysis.rto_frame`: the frame this retransmits (0 = absent).
     pub rto_frame: u32,
     /// `tcp.window_size`: the window scaled by the sender's shift when known.
     pub window_size: u32,
@@ -94,6 +117,7 @@ pub struct TcpInfo {
     pub window_scalefactor: Option<i32>,
     /// `tcp.completeness` as tshark prints it on the first pass (the value before this frame).
     pub completeness: u8,
+    /// The `tcp.connection.*` events of this segment (SYN, FIN, RST, which side closed).
     pub connection: ConnectionEvent,
     /// True when this segment comes from the endpoint that sent the stream's first frame
     /// (Wireshark's "Node 0").
@@ -168,8 +192,8 @@ impl Flow {
 #[derive(Debug)]
 struct Conversation {
     stream: u32,
-    /// Endpoint (addr, port) of the first frame's sender; flows[0] is its direction.
-    first_src: (u128, u16),
+    /// The first frame's sender; flows[0] is its direction.
+    first_src: Endpoint,
     flows: [Flow; 2],
     ts_first: i64,
     ts_prev: i64,
@@ -181,18 +205,36 @@ struct Conversation {
     fin_initiator: Option<u8>,
 }
 
-/// Addresses as integers: one comparison instead of sixteen, for the per-packet lookup.
+/// One end of a connection. The address is an integer: one comparison instead of sixteen, for
+/// the per-packet lookup. Ordered by address, then port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Endpoint {
+    addr: u128,
+    port: u16,
+}
+
+impl Endpoint {
+    #[inline]
+    fn new(addr: Addr, port: u16) -> Endpoint {
+        Endpoint {
+            addr: u128::from_ne_bytes(addr),
+            port,
+        }
+    }
+}
+
+/// A connection regardless of direction, as the stream index finds it: the lower endpoint first.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
+struct ConnectionKey {
     ipv6: bool,
-    lo: (u128, u16),
-    hi: (u128, u16),
+    lower: Endpoint,
+    upper: Endpoint,
 }
 
 /// Assigns stream numbers and analyses segments, one at a time in file order.
 #[derive(Default)]
 pub struct Tracker {
-    index: HashMap<Key, u32>,
+    index: HashMap<ConnectionKey, u32>,
     convs: Vec<Conversation>,
 }
 
@@ -210,6 +252,7 @@ fn le(a: u32, b: u32) -> bool {
 }
 
 impl Tracker {
+    /// A tracker that has seen no segment; stream numbers start at 0.
     pub fn new() -> Self {
         Self::default()
     }
@@ -219,11 +262,11 @@ impl Tracker {
         self.convs.len() as u32
     }
 
-    fn new_conversation(&mut self, key: Key, s: &SegmentHeader) -> u32 {
+    fn new_conversation(&mut self, key: ConnectionKey, s: &SegmentHeader) -> u32 {
         let idx = self.convs.len() as u32;
         self.convs.push(Conversation {
             stream: idx,
-            first_src: (u128::from_ne_bytes(s.src), s.src_port),
+            first_src: Endpoint::new(s.src, s.src_port),
             flows: [Flow::new(), Flow::new()],
             ts_first: s.ts_ns,
             ts_prev: s.ts_ns,
@@ -239,19 +282,19 @@ impl Tracker {
 
     /// Analyses one segment. Segments must be given in file order.
     pub fn process(&mut self, s: &SegmentHeader) -> TcpInfo {
-        let a = (u128::from_ne_bytes(s.src), s.src_port);
-        let b = (u128::from_ne_bytes(s.dst), s.dst_port);
+        let a = Endpoint::new(s.src, s.src_port);
+        let b = Endpoint::new(s.dst, s.dst_port);
         let key = if a <= b {
-            Key {
+            ConnectionKey {
                 ipv6: s.ipv6,
-                lo: a,
-                hi: b,
+                lower: a,
+                upper: b,
             }
         } else {
-            Key {
+            ConnectionKey {
                 ipv6: s.ipv6,
-                lo: b,
-                hi: a,
+                lower: b,
+                upper: a,
             }
         };
         let mut pre_flags = 0u32;
@@ -387,12 +430,12 @@ fn analyse(conv: &mut Conversation, dir: usize, s: &SegmentHeader, pre_flags: u3
         out.window_scalefactor = Some(if ws >= 0 { 1 << ws } else { ws as i32 });
     }
 
-    let mut ta = Ta {
+    let mut analysis = FrameAnalysis {
         flags: pre_flags,
         created: pre_flags != 0,
-        ..Ta::default()
+        ..FrameAnalysis::default()
     };
-    analyze_sequence_number(conv, fwd_i, s, &mut ta);
+    analyze_sequence_number(conv, fwd_i, s, &mut analysis);
 
     let [f0, f1] = &conv.flows;
     let (fwd, rev) = if fwd_i == 0 { (f0, f1) } else { (f1, f0) };
@@ -410,20 +453,28 @@ fn analyse(conv: &mut Conversation, dir: usize, s: &SegmentHeader, pre_flags: u3
         },
     );
 
-    out.flags = AnalysisFlags(ta.flags);
-    out.has_analysis = ta.created;
-    out.acks_frame = ta.frame_acked;
-    out.ack_rtt_ns = if ta.frame_acked != 0 { ta.ack_rtt } else { 0 };
-    out.initial_rtt_ns = if ta.created { conv.ts_first_rtt } else { 0 };
-    out.bytes_in_flight = ta.bytes_in_flight;
-    out.push_bytes_sent = ta.push_bytes_sent;
-    if ta.flags & DUPLICATE_ACK != 0 {
-        out.dupack_num = ta.dupack_num;
-        out.dupack_frame = ta.dupack_frame;
+    out.flags = AnalysisFlags(analysis.flags);
+    out.has_analysis = analysis.created;
+    out.acks_frame = analysis.frame_acked;
+    out.ack_rtt_ns = if analysis.frame_acked != 0 {
+        analysis.ack_rtt
+    } else {
+        0
+    };
+    out.initial_rtt_ns = if analysis.created {
+        conv.ts_first_rtt
+    } else {
+        0
+    };
+    out.bytes_in_flight = analysis.bytes_in_flight;
+    out.push_bytes_sent = analysis.push_bytes_sent;
+    if analysis.flags & DUPLICATE_ACK != 0 {
+        out.dupack_num = analysis.dupack_num;
+        out.dupack_frame = analysis.dupack_frame;
     }
-    if ta.flags & RETRANSMISSION != 0 {
-        out.rto_ns = ta.rto;
-        out.rto_frame = ta.rto_frame;
+    if analysis.flags & RETRANSMISSION != 0 {
+        out.rto_ns = analysis.rto;
+        out.rto_frame = analysis.rto_frame;
     }
     out
 }
@@ -431,7 +482,7 @@ fn analyse(conv: &mut Conversation, dir: usize, s: &SegmentHeader, pre_flags: u3
 /// Wireshark's per-frame `tcp_acked` record: exists (`created`) once any analysis result is
 /// attached to the frame, which is what makes tshark show the `tcp.analysis` subtree.
 #[derive(Default)]
-struct Ta {
+struct FrameAnalysis {
     created: bool,
     flags: u32,
     frame_acked: u32,
@@ -444,7 +495,7 @@ struct Ta {
     rto_frame: u32,
 }
 
-impl Ta {
+impl FrameAnalysis {
     #[inline]
     fn set(&mut self, f: u32) {
         self.created = true;
@@ -454,7 +505,12 @@ impl Ta {
 
 /// The sequence analysis of one segment, in the order and with the rules of Wireshark 4.0's
 /// `tcp_analyze_sequence_number`. Order matters: earlier checks change state later ones read.
-fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHeader, ta: &mut Ta) {
+fn analyze_sequence_number(
+    conv: &mut Conversation,
+    fwd_i: usize,
+    s: &SegmentHeader,
+    analysis: &mut FrameAnalysis,
+) {
     let (seq, ack, seglen, flags) = (s.seq, s.ack, s.seglen, s.flags);
     let window = s.window as u32;
     let now = s.ts_ns;
@@ -483,14 +539,14 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
     'fwd: {
         // Zero window probe: one byte at the next sequence while the peer's window is zero.
         if seglen == 1 && seq == fwd.nextseq && rev.window == 0 {
-            ta.set(ZERO_WINDOW_PROBE);
+            analysis.set(ZERO_WINDOW_PROBE);
             break 'fwd;
         }
         if window == 0 && !flags.has(TcpFlags::RST | TcpFlags::FIN | TcpFlags::SYN) {
-            ta.set(ZERO_WINDOW);
+            analysis.set(ZERO_WINDOW);
         }
         if fwd.nextseq != 0 && gt(seq, fwd.nextseq) && !flags.has(TcpFlags::RST) {
-            ta.set(LOST_PACKET);
+            analysis.set(LOST_PACKET);
             // Bytes in flight are unknown until the other side ACKs again.
             fwd.valid_bif = false;
             // A gap in this direction re-arms "ACKed unseen segment" for the other side.
@@ -501,7 +557,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             && seq == fwd.nextseq.wrapping_sub(1)
             && !flags.has(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
         {
-            ta.set(KEEP_ALIVE);
+            analysis.set(KEEP_ALIVE);
         }
         if seglen == 0
             && window != 0
@@ -510,7 +566,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             && ack == fwd.lastack
             && !flags.has(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
         {
-            ta.set(WINDOW_UPDATE);
+            analysis.set(WINDOW_UPDATE);
         }
         if seglen > 0
             && rev.win_scale != -1
@@ -523,7 +579,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             };
             let edge = rev.lastack.wrapping_add(rev.window.wrapping_shl(shift));
             if seq.wrapping_add(seglen) == edge {
-                ta.set(WINDOW_FULL);
+                analysis.set(WINDOW_FULL);
             }
         }
         let same_ack_seq = seglen == 0
@@ -535,7 +591,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             && window == fwd.window
             && rev.lastsegmentflags & KEEP_ALIVE != 0
         {
-            ta.set(KEEP_ALIVE_ACK);
+            analysis.set(KEEP_ALIVE_ACK);
             break 'fwd;
         }
         if same_ack_seq
@@ -543,7 +599,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             && window == fwd.window
             && rev.lastsegmentflags & ZERO_WINDOW_PROBE != 0
         {
-            ta.set(ZERO_WINDOW_PROBE_ACK);
+            analysis.set(ZERO_WINDOW_PROBE_ACK);
             break 'fwd;
         }
         if same_ack_seq && window != 0 && window == fwd.window {
@@ -552,9 +608,9 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             } else {
                 fwd.dupacknum + 1
             };
-            ta.set(DUPLICATE_ACK);
-            ta.dupack_num = fwd.dupacknum.max(0) as u32;
-            ta.dupack_frame = fwd.lastnondupack;
+            analysis.set(DUPLICATE_ACK);
+            analysis.dupack_num = fwd.dupacknum.max(0) as u32;
+            analysis.dupack_frame = fwd.lastnondupack;
         }
     }
     // finished_fwd:
@@ -569,9 +625,9 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
     // what was seen. (Derived frame by frame from tshark 4.0.17 on crafted and real captures;
     // the published 4.0-era source alone does not reproduce it.)
     if rev.maxseqtobeacked != 0 && gt(ack, rev.maxseqtobeacked) && flags.has(TcpFlags::ACK) {
-        ta.created = true;
+        analysis.created = true;
         if rev.maxseqtobeacked > rev.nextseq || rev.dupacknum == 0 {
-            ta.flags |= ACK_LOST_PACKET;
+            analysis.flags |= ACK_LOST_PACKET;
         }
         if rev.maxseqtobeacked <= rev.nextseq {
             rev.dupacknum = -1;
@@ -583,7 +639,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
     if seglen > 0 || flags.has(TcpFlags::SYN | TcpFlags::FIN) {
         let mut seq_not_advanced = fwd.nextseq != 0 && lt(seq, fwd.nextseq);
         'rtx: {
-            if ta.flags & KEEP_ALIVE != 0 {
+            if analysis.flags & KEEP_ALIVE != 0 {
                 break 'rtx;
             }
             // Data after a dropped zero-window-probe byte is new data, not a retransmission.
@@ -591,7 +647,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
                 seq_not_advanced = false;
             }
             if seglen > 0 && rev.lastack != 0 && le(seq.wrapping_add(seglen), rev.lastack) {
-                ta.set(SPURIOUS_RETRANSMISSION);
+                analysis.set(SPURIOUS_RETRANSMISSION);
                 break 'rtx;
             }
             // Fast retransmission is tested before out-of-order (tshark's default preference).
@@ -601,7 +657,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
                 && rev.lastack == seq
                 && (t as u64) < 20_000_000
             {
-                ta.set(FAST_RETRANSMISSION);
+                analysis.set(FAST_RETRANSMISSION);
                 break 'rtx;
             }
             let t = now - fwd.nextseqtime;
@@ -619,17 +675,17 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
                 && (t as u64) < ooo_thres
                 && fwd.nextseq != seq.wrapping_add(seglen).wrapping_add(syn_fin)
             {
-                ta.set(OUT_OF_ORDER);
+                analysis.set(OUT_OF_ORDER);
                 break 'rtx;
             }
             if seq_not_advanced {
-                ta.set(RETRANSMISSION);
-                ta.rto = now - fwd.nextseqtime;
-                ta.rto_frame = fwd.nextseqframe;
+                analysis.set(RETRANSMISSION);
+                analysis.rto = now - fwd.nextseqtime;
+                analysis.rto_frame = fwd.nextseqframe;
                 // The oldest unacknowledged segment is the likeliest original.
                 if let Some(oldest) = fwd.segments.front() {
-                    ta.rto = now - oldest.ts;
-                    ta.rto_frame = oldest.frame;
+                    analysis.rto = now - oldest.ts;
+                    analysis.rto_frame = oldest.frame;
                 }
             }
         }
@@ -654,7 +710,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             ts: now,
         });
     }
-    let is_zwp = ta.flags & ZERO_WINDOW_PROBE != 0;
+    let is_zwp = analysis.flags & ZERO_WINDOW_PROBE != 0;
     if (gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && !is_zwp {
         fwd.nextseq = nextseq;
         fwd.nextseqframe = s.frame;
@@ -667,7 +723,7 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
     fwd.window_from_syn = flags.has(TcpFlags::SYN);
     fwd.lastack = ack;
     fwd.lastacktime = now;
-    fwd.lastsegmentflags = if ta.created { ta.flags } else { 0 };
+    fwd.lastsegmentflags = if analysis.created { analysis.flags } else { 0 };
 
     // Remove what this segment acknowledges from the other direction's list. Wireshark walks
     // newest first and the last exact match wins, i.e. the oldest one: walking oldest first,
@@ -677,9 +733,9 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
         if ack == u.nextseq {
             if !acked_found {
                 acked_found = true;
-                ta.created = true;
-                ta.frame_acked = u.frame;
-                ta.ack_rtt = now - u.ts;
+                analysis.created = true;
+                analysis.frame_acked = u.frame;
+                analysis.ack_rtt = now - u.ts;
             }
             false
         } else if gt(ack, u.seq) && le(ack, u.nextseq) {
@@ -731,8 +787,8 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             };
             let in_flight = last.wrapping_sub(first).wrapping_sub(rev.sacked_bytes);
             if in_flight > 0 && in_flight < 2_000_000_000 {
-                ta.created = true;
-                ta.bytes_in_flight = in_flight
+                analysis.created = true;
+                analysis.bytes_in_flight = in_flight
                     - if flags.has(TcpFlags::SYN | TcpFlags::FIN) {
                         1
                     } else {
@@ -751,8 +807,8 @@ fn analyze_sequence_number(conv: &mut Conversation, fwd_i: usize, s: &SegmentHea
             } else {
                 fwd.push_bytes_sent = fwd.push_bytes_sent.wrapping_add(seglen);
             }
-            ta.created = true;
-            ta.push_bytes_sent = Some(fwd.push_bytes_sent);
+            analysis.created = true;
+            analysis.push_bytes_sent = Some(fwd.push_bytes_sent);
         }
     }
     fwd.sacked_bytes = s.sacked_bytes;

@@ -51,6 +51,8 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// A set of namespaces deleted on drop (which also deletes their veth ends and rules).
 pub struct Lab {
+    /// The namespaces' names in the order of the tags given to [`Lab::new`]; pass them to
+    /// `ip netns exec` or [`ns_sh`].
     pub names: Vec<String>,
 }
 
@@ -68,6 +70,7 @@ impl Lab {
         lab
     }
 
+    /// The name of the `i`-th namespace (the `i`-th tag given to [`Lab::new`]).
     pub fn ns(&self, i: usize) -> &str {
         &self.names[i]
     }
@@ -126,6 +129,7 @@ impl Lab {
 /// a forgotten connection is dead for good. The server has no route back to the client's
 /// network: only the NAT reaches it.
 pub struct NatLab {
+    /// The three namespaces, client, router and server; dropping it tears the path down.
     pub lab: Lab,
     /// The client's address (`PREFIX.1.2`).
     pub client_ip: String,
@@ -202,12 +206,15 @@ impl NatLab {
         }
     }
 
+    /// The namespace to run the connecting side in.
     pub fn client(&self) -> &str {
         self.lab.ns(0)
     }
+    /// The namespace whose conntrack forgets idle connections (where to read or flush it).
     pub fn router(&self) -> &str {
         self.lab.ns(1)
     }
+    /// The namespace to run the listening side in.
     pub fn server(&self) -> &str {
         self.lab.ns(2)
     }

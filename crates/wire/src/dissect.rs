@@ -1,13 +1,15 @@
 //! Locating the layers of one frame.
 
+use crate::big_endian::{be16, be32};
 use crate::views::{Ipv4Header, Ipv6Header, TcpHeader, UdpHeader};
-use crate::{be16, be32};
 
 /// The link-layer encapsulation, from the capture's link type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Link {
+    /// A link type this crate does not dissect; the frame is listed, not decoded.
     #[default]
     Unknown,
+    /// Ethernet II, possibly with up to two 802.1Q/802.1ad tags.
     Ethernet,
     /// Linux cooked capture v1 (16-byte header).
     Sll,
@@ -22,16 +24,23 @@ pub enum Link {
 /// The network layer found, with its offset in the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Network {
+    /// No IP layer (ARP, an unknown EtherType, or a frame too short).
     #[default]
     None,
+    /// IPv4, with or without options.
     Ipv4 {
+        /// Where the IPv4 header starts in the frame.
         offset: u16,
+        /// The IPv4 header's length, options included.
         header_len: u16,
     },
     /// `header_len` includes the extension headers walked.
     Ipv6 {
+        /// Where the IPv6 fixed header starts in the frame.
         offset: u16,
+        /// The fixed header plus the extension headers walked.
         header_len: u16,
+        /// How many extension headers were walked.
         ext_headers: u8,
     },
 }
@@ -39,13 +48,19 @@ pub enum Network {
 /// The transport layer found, with its offset in the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Transport {
+    /// No transport layer here: not TCP/UDP, a non-first fragment, or too short.
     #[default]
     None,
+    /// TCP; its payload starts at `offset + header_len`.
     Tcp {
+        /// Where the TCP header starts in the frame.
         offset: u16,
+        /// The TCP header's length (data offset × 4), options included.
         header_len: u16,
     },
+    /// UDP; its payload starts 8 bytes after `offset`.
     Udp {
+        /// Where the UDP header starts in the frame.
         offset: u16,
     },
 }
@@ -67,6 +82,7 @@ pub enum Problem {
 /// Where the layers of one frame are. `Copy`, a few dozen bytes, built without allocation.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Dissection {
+    /// Which link-layer header the frame starts with.
     pub link: Link,
     /// Bytes of link-layer header, including any VLAN tags.
     pub link_len: u16,
@@ -74,9 +90,11 @@ pub struct Dissection {
     pub vlan_offsets: [u16; 2],
     /// Tag protocol identifier of each tag (0x8100 802.1Q, 0x88a8 802.1ad service tag).
     pub vlan_tpids: [u16; 2],
+    /// How many of `vlan_offsets` are used (0–2).
     pub vlan_count: u8,
     /// EtherType (or equivalent) of what the link layer carries; 0 when not known.
     pub ethertype: u16,
+    /// The IP layer and where it is.
     pub network: Network,
     /// IP protocol number of the transport (after IPv6 extension headers).
     pub ip_proto: u8,
@@ -84,13 +102,16 @@ pub struct Dissection {
     pub ipv6_ext: [u8; 4],
     /// End of the IP packet as the IP header reports it (may exceed the captured bytes).
     pub ip_end: u32,
+    /// The transport layer and where it is.
     pub transport: Transport,
     /// Transport payload length as reported by the IP header (`tcp.len`), when known.
     pub payload_len: Option<u32>,
     /// For an IP fragment: identification (IPv4's 16 bits or IPv6's 32), offset in bytes and
     /// the more-fragments flag. Meaningful only with [`Problem::Fragment`].
     pub frag_id: u32,
+    /// For an IP fragment: this piece's offset in the datagram, in bytes.
     pub frag_offset: u16,
+    /// For an IP fragment: more pieces follow (the last piece has it clear).
     pub frag_more: bool,
     /// Offset in the frame of the IPv6 fragment header walked (atomic or not); 0 when none.
     pub ipv6_fraghdr: u16,
@@ -100,16 +121,20 @@ pub struct Dissection {
 /// One IP fragment, as [`Dissection::fragment`] finds it.
 #[derive(Clone, Copy, Debug)]
 pub struct Fragment<'a> {
+    /// The datagram is IPv6; IPv4 and IPv6 pieces are reassembled in separate tables.
     pub ipv6: bool,
     /// Addresses; IPv4 ones in the first 4 bytes.
     pub src: [u8; 16],
+    /// The receiver's address; IPv4 in the first 4 bytes.
     pub dst: [u8; 16],
+    /// The datagram's identification: pieces with the same one belong together.
     pub id: u32,
     /// The protocol of the whole datagram (IPv4 protocol, IPv6 next header after the fragment
     /// header).
     pub proto: u8,
     /// Byte offset of this piece in the datagram's payload.
     pub offset: u32,
+    /// More pieces follow; the piece without it fixes the datagram's length.
     pub more: bool,
     /// The piece's bytes as captured (a snap length may have cut them).
     pub data: &'a [u8],
@@ -120,6 +145,7 @@ pub struct Fragment<'a> {
 }
 
 impl Dissection {
+    /// True when the dissector met `p` in this frame (see [`Problem`]).
     pub fn has_problem(&self, p: Problem) -> bool {
         self.problems & p as u8 != 0
     }
@@ -127,6 +153,7 @@ impl Dissection {
         self.problems |= p as u8;
     }
 
+    /// The IPv4 header, when the frame has one.
     pub fn ipv4<'a>(&self, frame: &'a [u8]) -> Option<Ipv4Header<'a>> {
         match self.network {
             Network::Ipv4 { offset, .. } => Some(Ipv4Header(&frame[offset as usize..])),
@@ -134,6 +161,7 @@ impl Dissection {
         }
     }
 
+    /// The IPv6 fixed header, when the frame has one.
     pub fn ipv6<'a>(&self, frame: &'a [u8]) -> Option<Ipv6Header<'a>> {
         match self.network {
             Network::Ipv6 { offset, .. } => Some(Ipv6Header(&frame[offset as usize..])),
@@ -197,6 +225,8 @@ impl Dissection {
         }
     }
 
+    /// The TCP header (options and payload as far as captured) when this frame carries one
+    /// itself; see [`Fragment`] for TCP inside IP fragments.
     pub fn tcp<'a>(&self, frame: &'a [u8]) -> Option<TcpHeader<'a>> {
         match self.transport {
             Transport::Tcp { offset, .. } => Some(TcpHeader(
@@ -206,6 +236,7 @@ impl Dissection {
         }
     }
 
+    /// The UDP header when this frame carries one itself.
     pub fn udp<'a>(&self, frame: &'a [u8]) -> Option<UdpHeader<'a>> {
         match self.transport {
             Transport::Udp { offset } => Some(UdpHeader(&frame[offset as usize..])),

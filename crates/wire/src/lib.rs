@@ -13,20 +13,9 @@
 //! What this crate is not: it keeps no state between packets (stream tracking lives in
 //! `keepsight-tcp`) and it does not dissect application protocols.
 
+mod big_endian;
 mod dissect;
 mod views;
 
 pub use dissect::{dissect, Dissection, Fragment, Link, Network, Problem, Transport};
 pub use views::{Ipv4Header, Ipv6Header, TcpFlags, TcpHeader, TcpOption, TcpOptions, UdpHeader};
-
-/// Reads a big-endian u16 at `i`. Callers have checked the bounds.
-#[inline(always)]
-pub(crate) fn be16(b: &[u8], i: usize) -> u16 {
-    u16::from_be_bytes([b[i], b[i + 1]])
-}
-
-/// Reads a big-endian u32 at `i`. Callers have checked the bounds.
-#[inline(always)]
-pub(crate) fn be32(b: &[u8], i: usize) -> u32 {
-    u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
-}

@@ -2,6 +2,7 @@
 //! loopback or inside a network namespace, a runner that checks captures two at a time, and
 //! where the repository and the tshark oracle are.
 #![allow(dead_code)] // each test binary uses its own part
+#![allow(unreachable_pub)] // and reaches it through `pub`
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

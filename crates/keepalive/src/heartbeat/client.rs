@@ -22,7 +22,9 @@ use tokio::time::Instant;
 /// collapsing to zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
+    /// The cap after the first failure: how quickly a client retries a server that just went away.
     pub min: Duration,
+    /// The largest cap: how long a client may wait for a server that stays away.
     pub max: Duration,
 }
 
@@ -36,6 +38,7 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// The delay before the next attempt after `failures` consecutive failures.
     pub fn delay(&self, failures: u32, rng: &mut impl Rng) -> Duration {
         let factor = 1u32.checked_shl(failures.min(31)).unwrap_or(u32::MAX);
         let cap = self.min.saturating_mul(factor).min(self.max).max(self.min);
@@ -48,8 +51,10 @@ impl Backoff {
 /// Longest period, timeout or delay accepted (366 days).
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
 
+/// What a heartbeat client connects to and how it beats; [`ClientConfig::new`] has the defaults.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
+    /// The heartbeat server's address.
     pub connect: SocketAddr,
     /// Source address to connect from (`None`: the kernel chooses).
     pub bind: Option<IpAddr>,
@@ -59,10 +64,13 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Consecutive misses that declare the peer dead (the incident's client restarted on one).
     pub misses: u32,
+    /// The probe and reply bytes; must match the server's.
     pub wire: Wire,
     /// Kernel keep-alive on the client socket underneath the heartbeat.
     pub keepalive: Option<KeepaliveSettings>,
+    /// How long one connection attempt may take before it counts as failed.
     pub connect_timeout: Duration,
+    /// Delays between reconnection attempts.
     pub backoff: Backoff,
     /// Reconnect after the peer is dead or the connection ends; `false` returns instead.
     pub reconnect: bool,
@@ -72,6 +80,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// A client for `connect` that probes every 45 s, gives a reply 1 s, declares the peer dead
+    /// after 3 consecutive misses and reconnects.
     pub fn new(connect: SocketAddr) -> Self {
         ClientConfig {
             connect,
@@ -128,54 +138,81 @@ impl ClientConfig {
 /// What happened, for logs. `conn` in [`EventSink`] tells connections of one process apart.
 #[derive(Debug, Clone)]
 pub enum ClientEvent {
+    /// A connection is up.
     Connected {
+        /// Our address and port, to find the connection in a capture.
         local: SocketAddr,
+        /// The server's address and port.
         peer: SocketAddr,
+        /// The kernel keep-alive values the socket reports, when keep-alive was configured.
         keepalive: Option<SocketKeepalive>,
     },
+    /// A connection attempt failed; a reconnect follows unless disabled.
     ConnectFailed {
+        /// The operating system's error, or the connect timeout.
         error: String,
     },
     /// A reply within the timeout.
     Reply {
+        /// The probe's number on this connection, from 0.
         seq: u64,
+        /// Time from the probe's sending to its reply.
         rtt: Duration,
+        /// How late the probe left against its schedule.
         lateness: Duration,
     },
     /// A reply to a probe already counted as missed: the peer is slow, not gone.
     LateReply {
+        /// The probe's number on this connection.
         seq: u64,
+        /// Time from the probe's sending to its reply.
         rtt: Duration,
     },
+    /// A probe got no reply within the timeout.
     Miss {
+        /// The probe's number on this connection.
         seq: u64,
+        /// Misses in a row so far, this one included.
         consecutive: u32,
     },
     /// Probe slots skipped because the client itself fell more than a period behind.
     Skipped {
+        /// Probes not sent.
         slots: u64,
+        /// How far behind schedule the client was.
         behind: Duration,
     },
+    /// Enough consecutive misses: the peer is declared dead and the connection dropped.
     Dead {
+        /// The misses in a row that decided it.
         consecutive: u32,
+        /// Time since the peer last sent anything.
         silent_for: Duration,
     },
+    /// The connection ended for another reason than a dead peer.
     Closed {
+        /// Closed by the peer, reset, kernel timeout, or a protocol error.
         reason: String,
     },
+    /// A reconnection attempt is scheduled.
     Reconnecting {
+        /// The backoff delay before it.
         delay: Duration,
     },
     /// An application frame from the peer.
     App {
+        /// The frame's payload.
         payload: Vec<u8>,
     },
     /// An outgoing application payload longer than the wire's limit, not sent.
     AppTooLong {
+        /// The payload's length.
         len: usize,
     },
 }
 
+/// Receives every [`ClientEvent`] with the number of the connection it concerns (0-based
+/// within the process), so one sink can log many connections.
 pub type EventSink = Arc<dyn Fn(usize, &ClientEvent) + Send + Sync>;
 
 /// How [`run_client`] ended when it does not reconnect.
@@ -185,6 +222,7 @@ pub enum ClientExit {
     Dead,
     /// The connection ended (closed by the peer, reset, timed out by the kernel, bad data).
     Closed(String),
+    /// The connection could not be made, or the configuration is invalid (with the reason).
     ConnectFailed(String),
 }
 
@@ -210,17 +248,28 @@ pub struct ClientStats {
     inner: Mutex<Counters>,
 }
 
+/// The counters of [`ClientStats`] at one moment, for `--stats` output.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientStatsSnapshot {
+    /// Probes sent on all connections.
     pub probes_sent: u64,
+    /// Replies within the timeout.
     pub replies: u64,
+    /// Replies after the timeout (the probe was already a miss).
     pub late_replies: u64,
+    /// Probes without a reply within the timeout.
     pub misses: u64,
+    /// Times a peer was declared dead.
     pub dead_declared: u64,
+    /// Successful connections.
     pub connects: u64,
+    /// Failed connection attempts.
     pub connect_failures: u64,
+    /// Connection attempts after the first (each follows a failure or an ended connection).
     pub reconnects: u64,
+    /// Connections that ended, whatever the reason.
     pub connections_ended: u64,
+    /// Probe slots skipped because the client fell behind its schedule.
     pub skipped_slots: u64,
     /// Reply time of each probe, measured from its own send time.
     pub rtt: Summary,
@@ -235,6 +284,7 @@ impl ClientStats {
         f(&mut guard)
     }
 
+    /// Reads every counter at once (under the lock, so they are consistent).
     pub fn snapshot(&self) -> ClientStatsSnapshot {
         self.with(|c| ClientStatsSnapshot {
             probes_sent: c.probes,

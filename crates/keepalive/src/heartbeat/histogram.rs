@@ -12,6 +12,8 @@ const HALF: u64 = SUB / 2;
 /// Enough buckets for values up to 2^40 µs (about 12 days); larger values share the last one.
 const BUCKETS: usize = (SUB + 34 * HALF) as usize;
 
+/// Durations recorded into fixed buckets: constant memory (about 9 KiB) however many are
+/// recorded, and histograms of many connections merge by adding counts.
 #[derive(Clone)]
 pub struct Histogram {
     counts: Vec<u64>,
@@ -54,6 +56,7 @@ fn upper(i: usize) -> u64 {
 }
 
 impl Histogram {
+    /// Counts one duration (values past the last bucket count there; `max` stays exact).
     pub fn record(&mut self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.counts[index(us)] += 1;
@@ -62,6 +65,7 @@ impl Histogram {
         self.sum_us += u128::from(us);
     }
 
+    /// Adds `other`'s counts, e.g. to report all connections' lateness as one distribution.
     pub fn merge(&mut self, other: &Histogram) {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
@@ -71,6 +75,7 @@ impl Histogram {
         self.sum_us += other.sum_us;
     }
 
+    /// Durations recorded.
     pub fn count(&self) -> u64 {
         self.total
     }
@@ -91,6 +96,7 @@ impl Histogram {
         Duration::from_micros(self.max_us)
     }
 
+    /// The mean, percentiles and maximum, for `--stats` lines and JSON.
     pub fn summary(&self) -> Summary {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         Summary {
@@ -112,12 +118,19 @@ impl Histogram {
 /// Percentiles of a [`Histogram`], in milliseconds.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct Summary {
+    /// Durations recorded.
     pub count: u64,
+    /// Their mean, exact (from the sum, not the buckets).
     pub mean_ms: f64,
+    /// Median.
     pub p50_ms: f64,
+    /// 90th percentile.
     pub p90_ms: f64,
+    /// 99th percentile.
     pub p99_ms: f64,
+    /// 99.9th percentile: the tail that decides whether a peer's timeout fires.
     pub p999_ms: f64,
+    /// The largest duration, exact.
     pub max_ms: f64,
 }
 

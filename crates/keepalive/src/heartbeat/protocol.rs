@@ -14,8 +14,11 @@ pub const DEFAULT_MAX_APP_LEN: u32 = 1 << 20;
 /// The bytes that identify heartbeats on a connection. Both ends must agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wire {
+    /// The byte a probe consists of.
     pub probe: u8,
+    /// The byte a reply consists of.
     pub reply: u8,
+    /// The largest application payload accepted, so a peer cannot make us buffer without bound.
     pub max_app_len: u32,
 }
 
@@ -81,8 +84,11 @@ pub fn parse_hex_byte(s: &str) -> Result<u8, crate::ParseError> {
 /// One decoded frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame<'a> {
+    /// The peer asks whether we are alive; answer with a reply.
     Probe,
+    /// The answer to our oldest unanswered probe.
     Reply,
+    /// An application message, carried but not interpreted.
     App(&'a [u8]),
 }
 
@@ -90,9 +96,19 @@ pub enum Frame<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtocolError {
     /// A byte that is neither probe, reply nor application frame type.
-    UnexpectedByte { byte: u8, offset: u64 },
+    UnexpectedByte {
+        /// The byte received.
+        byte: u8,
+        /// Its position in the connection's byte stream, to find it in a capture.
+        offset: u64,
+    },
     /// An application frame longer than allowed.
-    TooLong { len: u64, max: u32 },
+    TooLong {
+        /// The length the frame announced.
+        len: u64,
+        /// The limit ([`Wire::max_app_len`]).
+        max: u32,
+    },
     /// Probe/reply bytes that cannot work together.
     Config(String),
 }
@@ -124,6 +140,7 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// A decoder at the start of a connection's byte stream.
     pub fn new(wire: Wire) -> Self {
         Decoder {
             wire,

@@ -14,8 +14,10 @@ use tokio::net::{TcpListener, TcpStream};
 /// Called with each application payload; what it returns is sent back as an application frame.
 pub type AppHandler = Arc<dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync>;
 
+/// How a [`Server`] treats its connections.
 #[derive(Clone)]
 pub struct ServerConfig {
+    /// The probe and reply bytes clients use.
     pub wire: Wire,
     /// Applied to every accepted socket (`None`: leave the kernel's default, off).
     pub keepalive: Option<SoKeepalive>,
@@ -39,17 +41,24 @@ impl Default for ServerConfig {
     }
 }
 
+/// What happened to a server's connections, for logs (`keepsight heartbeat serve`).
 #[derive(Debug)]
 pub enum ServerEvent {
+    /// A client connected.
     Accepted {
+        /// The client's address and port.
         peer: SocketAddr,
     },
+    /// A connection ended.
     Closed {
+        /// The client's address and port.
         peer: SocketAddr,
+        /// Why: the client closed, idle timeout, protocol error, I/O error.
         reason: String,
     },
     /// `accept` failed (for example out of file descriptors); the server pauses briefly.
     AcceptError {
+        /// The operating system's error.
         error: String,
     },
 }
@@ -65,17 +74,25 @@ pub struct ServerStats {
     idle_closed: AtomicU64,
 }
 
+/// The counters of [`ServerStats`] at one moment, for `--stats` output.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ServerStatsSnapshot {
+    /// Connections accepted since start.
     pub accepted: u64,
+    /// Connections open now.
     pub open: u64,
+    /// Probes answered with a reply.
     pub probes_answered: u64,
+    /// Application frames received.
     pub app_frames: u64,
+    /// Connections closed because the peer broke the protocol (often mismatched probe bytes).
     pub protocol_errors: u64,
+    /// Connections closed by the idle timeout.
     pub idle_closed: u64,
 }
 
 impl ServerStats {
+    /// Reads every counter (each atomically; together they may be a moment apart).
     pub fn snapshot(&self) -> ServerStatsSnapshot {
         ServerStatsSnapshot {
             accepted: self.accepted.load(Relaxed),
@@ -88,6 +105,7 @@ impl ServerStats {
     }
 }
 
+/// A bound heartbeat server; [`Server::run`] serves it.
 pub struct Server {
     listener: TcpListener,
     config: Arc<ServerConfig>,
@@ -120,10 +138,12 @@ impl Server {
         })
     }
 
+    /// The address it listens on (the port the OS picked when bound to port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
+    /// The live counters, shared with the running server.
     pub fn stats(&self) -> Arc<ServerStats> {
         self.stats.clone()
     }

@@ -2,6 +2,8 @@
 //! and nginx started from a temporary prefix. Every process and server is stopped by a Drop
 //! guard.
 #![allow(dead_code)]
+// Each test binary includes this module; `pub` is how its items reach them.
+#![allow(unreachable_pub)]
 
 use keepsight_proxy::proxy::{ProxyHandler, UpstreamConfig};
 use keepsight_proxy::serve::{Content, ServeHandler};
@@ -160,6 +162,7 @@ pub fn peer(args: &[&str], limit: Duration) -> serde_json::Value {
 pub struct ChildGuard(pub Child);
 impl Drop for ChildGuard {
     fn drop(&mut self) {
+        // SAFETY: kill has no memory preconditions; the pid is our own child, not yet reaped.
         unsafe {
             libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM);
         }

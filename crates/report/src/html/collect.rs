@@ -41,18 +41,32 @@ const MAX_BEAT_LEN: u32 = 64;
 const LINGER_NS: i64 = 30_000_000_000;
 const SWEEP_EVERY: u64 = 1 << 16;
 
+/// A packet a drawing points at: its frame number (a link to the evidence) and its time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// Frame number, from 1.
+    pub frame: u32,
+    /// Capture time, ns since the epoch.
+    pub ts_ns: i64,
+}
+
 /// Kinds of notable packets, as drawn on a timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
+    /// A connection request or accept: where a connection starts.
     Syn,
+    /// An orderly close by one side.
     Fin,
+    /// A reset: the connection was torn down, often by a middlebox.
     Rst,
     /// tshark's `[TCP Keep-Alive]`: a kernel keep-alive probe or a retransmitted 1-byte beat.
     KeepAlive,
+    /// Any retransmission: loss on the path, or a peer that stopped answering.
     Retransmission,
 }
 
 impl EventKind {
+    /// The name the page's script draws the event by.
     pub fn name(self) -> &'static str {
         match self {
             EventKind::Syn => "syn",
@@ -64,27 +78,33 @@ impl EventKind {
     }
 }
 
+/// One notable packet on a stream's timeline.
 #[derive(Clone, Copy, Debug)]
 pub struct Event {
+    /// When it was captured, ns since the epoch.
     pub ts_ns: i64,
+    /// Its frame number, linked from the drawing.
     pub frame: u32,
+    /// What kind of packet it is.
     pub kind: EventKind,
     /// Sent by the stream's first sender (endpoint A).
     pub from_a: bool,
-    /// For a keep-alive probe: the frame and time of the peer's keep-alive ACK (tshark's
+    /// For a keep-alive probe: the peer's keep-alive ACK (tshark's
     /// `tcp.analysis.keep_alive_ack`), if one came.
-    pub answer: Option<(u32, i64)>,
+    pub answer: Option<Seen>,
 }
 
 /// One HTTP request and the response paired with it.
 #[derive(Clone, Copy, Debug)]
 pub struct Exchange {
+    /// When the request's first segment was captured, ns since the epoch.
     pub req_ns: i64,
+    /// The frame of the request's first segment.
     pub req_frame: u32,
     /// The request was sent by endpoint A.
     pub from_a: bool,
-    /// Frame and time of the segment that began the response.
-    pub resp: Option<(u32, i64)>,
+    /// The segment that began the response, if one came.
+    pub resp: Option<Seen>,
 }
 
 fn is_request_start(p: &[u8]) -> bool {
@@ -121,13 +141,18 @@ fn is_response_start(p: &[u8]) -> bool {
 /// An idle gap: the frames (and times) before and after it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Gap {
+    /// Time of the last packet before the silence, ns since the epoch.
     pub from_ns: i64,
+    /// Time of the packet that ended it.
     pub to_ns: i64,
+    /// Frame of the last packet before the silence.
     pub from_frame: u32,
+    /// Frame of the packet that ended it.
     pub to_frame: u32,
 }
 
 impl Gap {
+    /// How long the connection was silent, in ns (0 for out-of-order times).
     pub fn len_ns(&self) -> i64 {
         self.to_ns.saturating_sub(self.from_ns)
     }
@@ -137,10 +162,15 @@ impl Gap {
 /// time and frame are those of the one with the longest interval.
 #[derive(Clone, Copy, Debug)]
 pub struct Point {
+    /// Time of the beat with the longest interval, ns since the epoch.
     pub ts_ns: i64,
+    /// Frame of that beat.
     pub frame: u32,
+    /// The longest interval among the beats, in ns: a late beat shows here.
     pub gap_max_ns: i64,
+    /// The shortest interval among the beats, in ns.
     pub gap_min_ns: i64,
+    /// How many beats the point stands for.
     pub beats: u32,
 }
 
@@ -164,14 +194,20 @@ impl Point {
 /// Repeats of one small payload in one direction.
 #[derive(Clone, Debug)]
 pub struct Signature {
+    /// Sent by endpoint A (the stream's first sender).
     pub from_a: bool,
+    /// The payload length every repeat has.
     pub len: u32,
     /// The first bytes (up to 8) of the payload; for a masked WebSocket frame, its 2-byte header.
     pub key: Vec<u8>,
+    /// Repeats seen.
     pub count: u64,
+    /// Time of the first repeat, ns since the epoch.
     pub first_ns: i64,
+    /// Frame of the first repeat.
     pub first_frame: u32,
     last_ns: i64,
+    /// The interval chart's finished points (at most [`POINTS`]; each covers `per_point` beats).
     pub points: Vec<Point>,
     /// Beats per finished point (a power of two).
     pub per_point: u32,
@@ -224,33 +260,44 @@ fn merge_all(c: &[Point]) -> Point {
 /// Everything kept about one stream.
 #[derive(Clone, Debug)]
 pub struct Track {
+    /// `tcp.stream` of the stream drawn.
     pub stream: u32,
     /// Source of the stream's first segment.
     pub a: SocketAddr,
+    /// Time of the stream's first packet, ns since the epoch.
     pub first_ns: i64,
+    /// Time of its latest packet.
     pub last_ns: i64,
+    /// Packets seen, all of them (the buckets count them over time).
     pub packets: u64,
     /// Width of one bucket, ns; bucket i starts at `first_ns + i * bucket_ns`.
     pub bucket_ns: i64,
+    /// Packets per bucket: the timeline's density strip.
     pub buckets: Vec<u32>,
+    /// Notable packets kept, in capture order (capped per kind).
     pub events: Vec<Event>,
     /// Notable packets not kept (over the per-kind cap), per kind.
     pub events_dropped: u64,
     /// The longest idle gaps, longest first (at most 3).
     pub gaps: Vec<Gap>,
+    /// Small repeated payloads (heartbeat candidates) with their interval charts.
     pub sigs: Vec<Signature>,
-    /// Keep-alive probes seen and how many got their keep-alive ACK (all of them, kept or not).
+    /// Keep-alive probes seen (all of them, kept or not).
     pub ka_probes: u32,
+    /// Of those, the probes the peer answered with a keep-alive ACK.
     pub ka_answered: u32,
     /// Per direction (index 1 = sent by A): where in `events` its latest unanswered probe is.
     ka_open: [Option<usize>; 2],
     /// Per direction: its latest probe is still unanswered (for the counts).
     ka_waiting: [bool; 2],
-    /// HTTP exchanges in detail, and requests per packet bucket (all of them).
+    /// HTTP exchanges in detail (at most [`EXCHANGES`]).
     pub exchanges: Vec<Exchange>,
+    /// HTTP requests seen, all of them.
     pub requests: u64,
+    /// HTTP requests per packet bucket.
     pub request_buckets: Vec<u32>,
-    prev: Option<(i64, u32)>,
+    /// The stream's previous packet, where an idle gap would start.
+    prev: Option<Seen>,
     closed_at: Option<i64>,
     /// Signatures not followed (more distinct small payloads than [`SIGS_PER_DIR`]).
     sigs_full: [bool; 2],
@@ -288,17 +335,20 @@ impl Track {
         self.packets += 1;
         self.last_ns = self.last_ns.max(ts);
         self.count(ts);
-        if let Some((pts, pframe)) = self.prev {
-            if ts > pts {
+        if let Some(prev) = self.prev {
+            if ts > prev.ts_ns {
                 self.note_gap(Gap {
-                    from_ns: pts,
+                    from_ns: prev.ts_ns,
                     to_ns: ts,
-                    from_frame: pframe,
+                    from_frame: prev.frame,
                     to_frame: seg.frame,
                 });
             }
         }
-        self.prev = Some((ts, seg.frame));
+        self.prev = Some(Seen {
+            frame: seg.frame,
+            ts_ns: ts,
+        });
         let from_a = seg.src == self.a;
         let mut ev = |kind| {
             self.event(kind, ts, seg.frame, from_a);
@@ -329,7 +379,10 @@ impl Track {
             }
             if let Some(i) = self.ka_open[other].take() {
                 if let Some(e) = self.events.get_mut(i) {
-                    e.answer = Some((seg.frame, ts));
+                    e.answer = Some(Seen {
+                        frame: seg.frame,
+                        ts_ns: ts,
+                    });
                 }
             }
         }
@@ -371,7 +424,7 @@ impl Track {
                 .iter_mut()
                 .find(|x| x.from_a != from_a && x.resp.is_none())
             {
-                x.resp = Some((frame, ts));
+                x.resp = Some(Seen { frame, ts_ns: ts });
             }
         }
     }
@@ -552,6 +605,7 @@ impl Timelines {
         }
     }
 
+    /// Adds one TCP segment to its stream's track (a new track for a new stream).
     pub fn on_segment(&mut self, seg: &Segment<'_>) {
         self.segments += 1;
         if let Some(t) = self.live.get_mut(&seg.stream) {
@@ -717,7 +771,7 @@ mod tests {
             .events
             .iter()
             .filter(|e| e.kind == EventKind::KeepAlive)
-            .map(|e| (e.from_a, e.answer.map(|a| a.0)))
+            .map(|e| (e.from_a, e.answer.map(|a| a.frame)))
             .collect();
         assert_eq!(
             ka,
@@ -771,10 +825,10 @@ mod tests {
         assert!(t.request_buckets.len() <= BUCKETS);
         // The first ones and the latest, each with its response.
         assert_eq!(t.exchanges[0].req_frame, 1);
-        assert_eq!(t.exchanges[0].resp.map(|r| r.0), Some(2));
+        assert_eq!(t.exchanges[0].resp.map(|r| r.frame), Some(2));
         let last = t.exchanges.last().unwrap();
         assert_eq!(last.req_frame, 2 * (n - 1) + 1);
-        assert_eq!(last.resp.map(|r| r.0), Some(2 * n));
+        assert_eq!(last.resp.map(|r| r.frame), Some(2 * n));
     }
 
     #[test]

@@ -20,8 +20,11 @@ pub struct Limits {
     pub streams: usize,
     /// Findings listed per kind (the page says how many more there are).
     pub findings_per_kind: usize,
+    /// Rows of the conversation table.
     pub conversations: usize,
+    /// HTTP connections listed.
     pub http_connections: usize,
+    /// HTTP messages with a verdict listed.
     pub http_messages: usize,
 }
 
@@ -43,16 +46,21 @@ pub struct Input<'a> {
     pub file: &'a str,
     /// Time of the capture's first frame (the origin of every relative time), if any.
     pub first_ns: Option<i64>,
+    /// The findings and conclusions the page leads with.
     pub diagnosis: &'a Report,
+    /// The HTTP keep-alive and framing analysis, drawn per connection.
     pub http: &'a keepsight_http::Report,
     /// The conversation table, in tshark's order.
     pub conversations: &'a [Row],
+    /// Per-stream timeline sketches (stream → track), for the streams kept.
     pub tracks: &'a HashMap<u32, Track>,
     /// Streams whose timeline was not kept (the collector's cap).
     pub tracks_dropped: u64,
+    /// The middlebox idle timeouts idle gaps are compared with.
     pub middleboxes: &'a [Middlebox],
     /// A damaged capture: where reading stopped.
     pub damage: Option<String>,
+    /// The caps that keep the page small.
     pub limits: Limits,
 }
 
@@ -601,7 +609,7 @@ fn stream_detail(
                 e.kind.name(),
                 e.frame,
                 side(e.from_a),
-                a.map(|(f, ts)| json!([rel(ts), f]))
+                a.map(|answer| json!([rel(answer.ts_ns), answer.frame]))
             ]),
             _ => json!([rel(e.ts_ns), e.kind.name(), e.frame, side(e.from_a)]),
         })
@@ -709,7 +717,7 @@ fn http_exchanges(
         .exchanges
         .iter()
         .map(|x| {
-            let resp_frame = x.resp.map(|r| r.0);
+            let resp_frame = x.resp.map(|r| r.frame);
             let (mark, why) = match (
                 &race,
                 faults.get(&x.req_frame),
@@ -728,7 +736,7 @@ fn http_exchanges(
             };
             json!([
                 rel(x.req_ns),
-                x.resp.map(|r| rel(r.1)),
+                x.resp.map(|r| rel(r.ts_ns)),
                 x.req_frame,
                 resp_frame,
                 mark,

@@ -20,8 +20,11 @@ pub struct ReportPass {
 
 /// The finished page and what it holds, for the command's closing line.
 pub struct Page {
+    /// The self-contained page, ready to write.
     pub html: String,
+    /// Findings on the page, for the closing line.
     pub findings: usize,
+    /// Streams drawn with a timeline (at most the `max_streams` asked for).
     pub streams_drawn: usize,
 }
 
@@ -51,6 +54,7 @@ impl ReportPass {
         }
     }
 
+    /// Feeds one frame to the analyses, the conversation table and the timelines.
     #[inline] // once per packet, into the caller's read loop
     pub fn on_frame(&mut self, frame: &Frame<'_>) {
         self.conversations.on_frame(frame);
@@ -59,6 +63,7 @@ impl ReportPass {
         }
     }
 
+    /// Ends the pass and renders the page.
     pub fn finish(self, pass: PassInfo<'_>) -> Page {
         let ReportPass {
             analyses,

@@ -1,0 +1,110 @@
+//! What the readers hand out: the container format, the interfaces a file declares and one
+//! captured frame at a time.
+
+/// The container format of a capture file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Classic libpcap: one file header, then one record header per frame.
+    Pcap {
+        /// The nanosecond-resolution magic (a1b23c4d): time stamps carry 9 decimals, not 6.
+        nanos: bool,
+        /// The file was written on a big-endian host; every header field is read swapped.
+        big_endian: bool,
+    },
+    /// pcapng: blocks, several interfaces with their own link types and time resolutions.
+    PcapNg,
+}
+
+/// One captured frame, borrowed from the reader until the next call to
+/// [`CaptureReader::next_record`](crate::CaptureReader::next_record).
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    /// Capture time, ns since the Unix epoch (`None` for pcapng simple packet blocks, which
+    /// carry no time stamp).
+    pub ts_ns: Option<i64>,
+    /// Decimal digits the file's time stamp resolution supports (6 = microseconds, 9 = nanoseconds).
+    pub ts_digits: u8,
+    /// Bytes on the wire; may exceed `data.len()` when the capture was cut by a snap length.
+    pub orig_len: u32,
+    /// The captured bytes.
+    pub data: &'a [u8],
+    /// LINKTYPE_* of the interface the frame was captured on.
+    pub link_type: u32,
+    /// pcapng interface index (0 for classic pcap).
+    pub interface_id: u32,
+    /// Byte offset of the record (or block) in the (decompressed) file.
+    pub file_offset: u64,
+    /// The time stamp's fractional part in ns, when it is outside 0..10⁹ (a broken writer): a
+    /// second or more, or negative after the 32-bit wrap tshark's reader applies (see the pcap
+    /// reader). `ts_ns` is the instant it stands for (seconds × 10⁹ + this); tshark keeps the
+    /// seconds and this fraction apart, prints them so, and raises an expert note.
+    pub invalid_frac_ns: Option<i32>,
+    /// pcapng packet block options, undecoded (empty for classic pcap); see [`Record::comments`].
+    pub options: &'a [u8],
+    /// Byte order of `options` (the section's).
+    pub options_big_endian: bool,
+}
+
+impl<'a> Record<'a> {
+    /// The frame's pcapng comments (`opt_comment`), in file order. Decoded only when asked
+    /// for; options that run past the block end stop the walk.
+    pub fn comments(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let (mut rest, be) = (self.options, self.options_big_endian);
+        std::iter::from_fn(move || loop {
+            if rest.len() < 4 {
+                return None;
+            }
+            let u16_at = |i: usize| {
+                let b = [rest[i], rest[i + 1]];
+                if be {
+                    u16::from_be_bytes(b)
+                } else {
+                    u16::from_le_bytes(b)
+                }
+            };
+            let (code, len) = (u16_at(0), u16_at(2) as usize);
+            let value = rest.get(4..4 + len)?;
+            rest = rest.get(4 + len.next_multiple_of(4)..).unwrap_or(&[]);
+            match code {
+                0 => return None,
+                1 => return Some(std::str::from_utf8(value).unwrap_or("")),
+                _ => {}
+            }
+        })
+    }
+}
+
+/// A capture interface (classic pcap has exactly one).
+#[derive(Clone, Debug)]
+pub struct Interface {
+    /// LINKTYPE_* of every frame captured on it: tells the dissector where to start.
+    pub link_type: u32,
+    /// The most bytes the capture kept per frame (0: no limit); frames longer on the wire
+    /// were cut here.
+    pub snap_len: u32,
+    /// Time stamp units per second as a power: `(base, exponent)`, e.g. (10, 6) for microseconds.
+    pub ts_resolution: (u8, u8),
+    /// Seconds added to every time stamp (`if_tsoffset`).
+    pub ts_offset_s: i64,
+    /// The interface's name (`if_name`, e.g. `eth0`) when the pcapng file records one.
+    pub name: Option<String>,
+}
+
+impl Interface {
+    pub(crate) fn ts_digits(&self) -> u8 {
+        match self.ts_resolution {
+            (10, e) => e.min(9),
+            // 2^-e: print as many decimals as needed to distinguish ticks, capped at ns.
+            (_, e) => ((e as u32 * 30103).div_ceil(100000) as u8).min(9),
+        }
+    }
+
+    pub(crate) fn to_ns(&self, ticks: u64) -> i64 {
+        let ns: i128 = match self.ts_resolution {
+            (10, e) if e <= 9 => ticks as i128 * 10i128.pow(9 - e as u32),
+            (10, e) => ticks as i128 / 10i128.pow((e as u32 - 9).min(30)),
+            (_, e) => ((ticks as i128) * 1_000_000_000) >> e.min(64),
+        };
+        (ns + self.ts_offset_s as i128 * 1_000_000_000) as i64
+    }
+}
