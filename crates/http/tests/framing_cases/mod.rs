@@ -5,7 +5,7 @@
 
 /// What strict readers must do with a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// Read it, delivering `body`.
     Ok(Vec<u8>),
     /// Read it, delivering `body`, and note the anomaly.
@@ -16,7 +16,7 @@ pub enum Expect {
 
 impl Expect {
     /// The body a reader delivers, when it reads the message at all.
-    pub fn body(&self) -> Option<&[u8]> {
+    pub(crate) fn body(&self) -> Option<&[u8]> {
         match self {
             Expect::Ok(b) | Expect::Warn(_, b) => Some(b),
             Expect::Error(_) => None,
@@ -26,21 +26,21 @@ impl Expect {
 
 /// One row of the table.
 #[derive(Debug, Clone)]
-pub struct Case {
-    pub name: String,
-    pub response: Vec<u8>,
-    pub expect: Expect,
+pub(crate) struct Case {
+    pub(crate) name: String,
+    pub(crate) response: Vec<u8>,
+    pub(crate) expect: Expect,
     /// The analyzer's verdict name on the response, `None` for no verdict.
-    pub analyzer: Option<String>,
+    pub(crate) analyzer: Option<String>,
     /// curl's verdict: true when it reads the response without error.
-    pub curl_ok: bool,
-    pub note: String,
+    pub(crate) curl_ok: bool,
+    pub(crate) note: String,
 }
 
 const TABLE: &str = include_str!("../framing-cases.tsv");
 
 /// C-style unescaping: `\r \n \t \\ \xNN`.
-pub fn unescape(s: &str) -> Vec<u8> {
+pub(crate) fn unescape(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -68,7 +68,7 @@ pub fn unescape(s: &str) -> Vec<u8> {
 }
 
 /// Every case of the table.
-pub fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     let mut out = Vec::new();
     for (n, line) in TABLE.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
@@ -102,7 +102,7 @@ pub fn cases() -> Vec<Case> {
 
 /// Serves `response` on a loopback socket to each of `connections` clients, after reading
 /// their request head, then closes (a close-delimited body ends there).
-pub fn serve_raw(response: Vec<u8>, connections: usize) -> std::net::SocketAddr {
+pub(crate) fn serve_raw(response: Vec<u8>, connections: usize) -> std::net::SocketAddr {
     use std::io::{Read, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
@@ -126,7 +126,7 @@ pub fn serve_raw(response: Vec<u8>, connections: usize) -> std::net::SocketAddr 
 }
 
 /// curl's verdict on what `addr` serves: the body, or curl's exit code.
-pub fn curl(addr: std::net::SocketAddr) -> Result<Vec<u8>, i32> {
+pub(crate) fn curl(addr: std::net::SocketAddr) -> Result<Vec<u8>, i32> {
     let out = std::process::Command::new("curl")
         .args(["-s", "-o", "-", "--max-time", "5"])
         .arg(format!("http://{addr}/"))
