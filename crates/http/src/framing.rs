@@ -520,32 +520,52 @@ impl ChunkedDecoder {
     /// error shows up. Call again with the rest of the input after `Data`.
     pub fn decode(&mut self, input: &[u8]) -> Chunked {
         let mut i = 0;
-        while i < input.len() {
-            if let State::Data(left) = self.state {
-                let take = (input.len() - i).min(usize::try_from(left).unwrap_or(usize::MAX));
-                let left = left - take as u64;
-                self.state = if left == 0 {
-                    State::DataCr
-                } else {
-                    State::Data(left)
-                };
-                self.offset += take as u64;
-                return Chunked::Data(i..i + take);
-            }
-            if let State::Failed(error) = self.state {
-                return Chunked::Error { error, at: i };
-            }
-            if self.state == State::Done {
-                return Chunked::Done { consumed: i };
+        loop {
+            match self.state {
+                State::Failed(error) => return Chunked::Error { error, at: i },
+                State::Done => return Chunked::Done { consumed: i },
+                _ if i == input.len() => return Chunked::NeedMore,
+                State::Data(left) => {
+                    let take = (input.len() - i).min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let left = left - take as u64;
+                    self.state = if left == 0 {
+                        State::DataCr
+                    } else {
+                        State::Data(left)
+                    };
+                    self.offset += take as u64;
+                    return Chunked::Data(i..i + take);
+                }
+                _ => {}
             }
             // The usual framing (`1a2b\r\n`, the CRLF after data, the empty trailer section)
-            // in one go; anything else, and anything split across inputs, byte by byte.
+            // in one go; anything else, and anything split across inputs, byte by byte up to
+            // the end of its line.
             if let Some(used) = self.fast_line(&input[i..]) {
                 i += used;
                 self.offset += used as u64;
                 continue;
             }
-            if let Err(kind) = self.step(input[i]) {
+            let start = i;
+            let stepped = loop {
+                if let Err(kind) = self.step(input[i]) {
+                    break Err(kind);
+                }
+                i += 1;
+                let line_over = matches!(
+                    self.state,
+                    State::Data(_)
+                        | State::Done
+                        | State::SizeStart
+                        | State::TrailerStart
+                        | State::DataCr
+                );
+                if line_over || i == input.len() {
+                    break Ok(());
+                }
+            };
+            self.offset += (i - start) as u64;
+            if let Err(kind) = stepped {
                 let error = ChunkError {
                     kind,
                     offset: self.offset,
@@ -553,16 +573,6 @@ impl ChunkedDecoder {
                 self.state = State::Failed(error);
                 return Chunked::Error { error, at: i };
             }
-            i += 1;
-            self.offset += 1;
-            if self.state == State::Done {
-                return Chunked::Done { consumed: i };
-            }
-        }
-        match self.state {
-            State::Done => Chunked::Done { consumed: i },
-            State::Failed(error) => Chunked::Error { error, at: i },
-            _ => Chunked::NeedMore,
         }
     }
 
