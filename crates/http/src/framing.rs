@@ -462,8 +462,62 @@ fn hex_value(c: u8) -> u8 {
     }
 }
 
+/// `tchar` of RFC 9110 §5.6.2, by table.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        c += 1;
+    }
+    t
+};
+
 fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+    TCHAR[usize::from(c)]
+}
+
+/// The end of plain chunk extensions (`;name` or `;name=token`, no whitespace, no quotes)
+/// starting at `at`, for the fast path; `None` when anything else is there (the byte-level
+/// grammar then decides). `at` itself when there are none.
+fn plain_extensions(rest: &[u8], mut at: usize) -> Option<usize> {
+    let token_at = |i: usize| {
+        rest.get(i..)
+            .map_or(0, |r| r.iter().take_while(|&&c| is_tchar(c)).count())
+    };
+    while rest.get(at) == Some(&b';') {
+        let name = token_at(at + 1);
+        if name == 0 {
+            return None;
+        }
+        at += 1 + name;
+        if rest.get(at) == Some(&b'=') {
+            let value = token_at(at + 1);
+            if value == 0 {
+                return None;
+            }
+            at += 1 + value;
+        }
+    }
+    Some(at)
 }
 
 fn is_ws(c: u8) -> bool {
@@ -577,7 +631,7 @@ impl ChunkedDecoder {
     }
 
     /// Takes a whole common framing line from the front of `rest` when it is all there and
-    /// plain: a chunk-size line of hex digits and CRLF, the CRLF after chunk data, or the empty
+    /// plain: a chunk-size line of hex digits, plain extensions and CRLF, the CRLF after chunk data, or the empty
     /// line ending the trailers. Returns the bytes used; `None` leaves it to [`Self::step`],
     /// which accepts exactly the same bytes (and everything else the grammar allows).
     fn fast_line(&mut self, rest: &[u8]) -> Option<usize> {
@@ -588,10 +642,11 @@ impl ChunkedDecoder {
                     .take(17)
                     .take_while(|c| c.is_ascii_hexdigit())
                     .count();
-                if digits == 0 || digits > 16 || rest.get(digits..digits + 2) != Some(b"\r\n") {
+                if digits == 0 || digits > 16 {
                     return None;
                 }
-                if digits + 2 > self.max_line as usize {
+                let end = plain_extensions(rest, digits)?;
+                if rest.get(end..end + 2) != Some(b"\r\n") || end + 2 > self.max_line as usize {
                     return None;
                 }
                 let mut size = 0u64;
@@ -600,7 +655,7 @@ impl ChunkedDecoder {
                 }
                 self.size = size;
                 self.state = self.after_line(AfterLine::SizeLine);
-                Some(digits + 2)
+                Some(end + 2)
             }
             State::DataCr if rest.starts_with(b"\r\n") => {
                 self.state = self.next_size_line();
