@@ -118,8 +118,195 @@ def http_keepalive():
             check(f"http-keepalive {c['ids']}: the lost reuse is answered by RST", len(rst) == 1)
 
 
+def on_wire(scn, what, t, port, flt="tcp.len>0", to=False, cap="capture.pcapng"):
+    """The driver's event at time t is a frame sent from (or, with `to`, to) client port `port`
+    matching flt within TOL."""
+    side = "tcp.dstport" if to else "tcp.srcport"
+    rows = frames(os.path.join(HERE, scn, cap), f"{side}=={port} && {flt}", ["frame.time_epoch", "frame.number"])
+    m = near(t, rows)
+    check(f"{scn}: {what} on the wire", len(m) == 1, m and f"f{m[0][1]}")
+
+
+def truth_of(scn):
+    return json.load(open(os.path.join(HERE, scn, "truth.json")))
+
+
+def issue15_heartbeats():
+    t = truth_of("deadline-tz8")
+    c = t["clients"][0]["connections"][0]
+    on_wire("deadline-tz8", "feed-1's late beat", c["end"]["late_beat_sent_t"], c["client_port"])
+    on_wire("deadline-tz8", "feed-1's RST", c["end"]["t"], c["client_port"], "tcp.flags.reset==1")
+    check("deadline-tz8: the watchdog fired before the late beat left",
+          c["watchdog_fired_t"] < c["end"]["late_beat_sent_t"] - 1.0)
+    t = truth_of("labels-tz-minus5")
+    for c in t["connections"]:
+        for b in c["beats"]:
+            if b["reply_t"] is None or b["gap_s"] > 3.0:
+                on_wire("labels-tz-minus5", f"conn {c['label']} beat {b['k']}", b["sent_t"], c["client_port"])
+    t = truth_of("slow-reply")
+    a = t["workers"][0]
+    for b in a["beats"]:
+        if b["latency_s"] > 1.0:
+            on_wire("slow-reply", f"worker-a slow reply to beat {b['k']}", b["reply_t"], a["client_port"], to=True)
+    t = truth_of("gave-up-fin")
+    s7 = t["sensors"][0]
+    for b in s7["beats"]:
+        if b["reply_t"] is None:
+            on_wire("gave-up-fin", f"sensor-7 unanswered beat {b['k']}", b["sent_t"], s7["client_port"])
+    on_wire("gave-up-fin", "sensor-7's FIN", s7["end"]["t"], s7["client_port"], "tcp.flags.fin==1")
+    t = truth_of("gave-up-rst")
+    d2 = t["devices"]["dev-2"][0]
+    for b in d2["pings"]:
+        if b["reply_t"] is None:
+            on_wire("gave-up-rst", f"dev-2 unanswered PINGREQ {b['k']}", b["sent_t"], d2["client_port"])
+    on_wire("gave-up-rst", "dev-2's RST", d2["end"]["t"], d2["client_port"], "tcp.flags.reset==1")
+    t = truth_of("gave-up-server")
+    dead = [x for x in t["server_connections"] if x["end"]][0]
+    port = int(dead["peer"].rsplit(":", 1)[1])
+    for pg in dead["pings"]:
+        if pg["pong_t"] is None:
+            on_wire("gave-up-server", f"unanswered ping {pg['k']}", pg["sent_t"], port, to=True)
+    on_wire("gave-up-server", "the server's RST", dead["end"]["t"], port, "tcp.flags.reset==1", to=True)
+    t = truth_of("server-rst-late")
+    x, y = t["clients"]["app-x"][0], t["clients"]["app-y"][0]
+    on_wire("server-rst-late", "app-x's late beat", x["end"]["late_beat_sent_t"], x["client_port"])
+    srv = t["server_resets"][0]
+    on_wire("server-rst-late", "the server's RST to app-x", srv["t"], x["client_port"], "tcp.flags.reset==1", to=True)
+    on_wire("server-rst-late", "app-y's own RST", y["end"]["t"], y["client_port"], "tcp.flags.reset==1")
+    t = truth_of("five-clients-64b")
+    n4 = t["nodes"]["node-4"][0]
+    on_wire("five-clients-64b", "node-4's late beat", n4["end"]["late_beat_sent_t"], n4["client_port"])
+    on_wire("five-clients-64b", "node-4's FIN", n4["end"]["t"], n4["client_port"], "tcp.flags.fin==1")
+    t = truth_of("forged-rst-idle")
+    c1 = t["db1"][0]
+    on_wire("forged-rst-idle", "db-1's query after idle", c1["after_idle_query_t"], c1["client_port"])
+    rst = frames(os.path.join(HERE, "forged-rst-idle", "capture.pcapng"),
+                 f"tcp.port=={c1['client_port']} && tcp.flags.reset==1", ["frame.time_epoch", "ip.ttl"])
+    check("forged-rst-idle: one RST, TTL 255, right after the query",
+          len(rst) == 1 and rst[0][1] == "255" and 0 <= float(rst[0][0]) - c1["after_idle_query_t"] < TOL, str(rst))
+
+
+def issue15_http():
+    t = truth_of("haproxy-drain")
+    cap = os.path.join(HERE, "haproxy-drain", "capture.pcapng")
+    resp = frames(cap, "http.response", ["frame.number", "http.connection"])
+    closes = sum(1 for r in resp if r[-1].lower() == "close")
+    check("haproxy-drain: responses and close responses as the driver counted",
+          len(resp) == t["responses"] and closes == t["close_responses"], f"{closes}/{len(resp)}")
+    t = truth_of("nginx-limit5")
+    cap = os.path.join(HERE, "nginx-limit5", "capture.pcapng")
+    resp = frames(cap, "http.response", ["frame.number", "http.connection"])
+    check("nginx-limit5: 6 close responses", sum(1 for r in resp if r[-1] == "close") == 6)
+    t = truth_of("reuse-race")
+    for c in t["connections"]:
+        on_wire("reuse-race", f"reuse {c['reuse_after_s']:.3f}s request", c["reuse_sent_t"], c["client_port"], "http.request")
+        rst = frames(os.path.join(HERE, "reuse-race", "capture.pcapng"), f"tcp.port=={c['client_port']} && tcp.flags.reset==1",
+                     ["frame.number"])
+        check(f"reuse-race: reuse {c['reuse_after_s']:.3f}s {'answered' if c['won'] else 'answered by RST'}",
+              (len(rst) == 0) == c["won"])
+def local_time_log():
+    for sub in ("", "west"):
+        d = os.path.join(HERE, "local-time-log", sub)
+        tr = json.load(open(os.path.join(d, "truth.json")))
+        name = tr["scenario"]
+        cap = os.path.join(d, "capture.pcapng")
+        probe = ":".join(tr["heartbeat_request"][i:i + 2] for i in range(0, len(tr["heartbeat_request"]), 2))
+        probes = frames(cap, f"tcp.payload == {probe}", ["frame.time_epoch", "tcp.srcport", "tcp.dstport"])
+        rsts = frames(cap, "tcp.flags.reset==1", ["frame.time_epoch", "tcp.srcport", "tcp.dstport"])
+        on = lambda rows, p: [r for r in rows if p in (int(r[1]), int(r[2]))]  # noqa: E731
+        for label, conns in tr["connections"].items():
+            for c in conns:
+                e = c["end"]
+                if e["kind"] != "rst":
+                    continue
+                p = c["client_port"]
+                late = on(near(e["late_beat_sent_t"], probes), p)
+                prev = on(near(e["previous_beat_sent_t"], probes), p)
+                check(f"{name} {label}: late probe and the one before on the wire", len(late) == 1 and len(prev) == 1)
+                check(f"{name} {label}: {e['by']} RST at rst t", len(on(near(e["t"], rsts), p)) == 1)
+        # The incident lines are where the driver says it wrote them.
+        lines = open(os.path.join(d, "app.log")).read().splitlines()
+        for what, n in tr["lines"].items():
+            check(f"{name} {what}: line {n}", 1 <= n <= len(lines), lines[n - 1] if n <= len(lines) else "")
+def slow_heartbeat_reply():
+    d = os.path.join(HERE, "slow-heartbeat-reply")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    for c in tr["clients"]:
+        p = c["client_port"]
+        probes = frames(cap, f"tcp.srcport=={p} && tcp.len==5", ["frame.time_epoch"])
+        replies = frames(cap, f"tcp.dstport=={p} && tcp.len==5", ["frame.time_epoch"])
+        ok = len(probes) == len(c["beats"]) == len(replies)
+        for b, q, r in zip(c["beats"], probes, replies):
+            # The client reads the reply a little after the server's frame leaves.
+            ok &= abs(float(q[0]) - b["sent_t"]) < TOL and 0 <= b["reply_t"] - float(r[0]) < 0.02
+        check(f"slow-heartbeat-reply {c['name']}: every probe and reply on the wire at its time", ok)
+
+
+def heartbeat_give_up():
+    d = os.path.join(HERE, "heartbeat-give-up")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    for c in tr["clients"]:
+        p = c["client_port"]
+        probes = frames(cap, f"tcp.srcport=={p} && tcp.len==3", ["frame.time_epoch"])
+        replies = frames(cap, f"tcp.dstport=={p} && tcp.len==3", ["frame.time_epoch"])
+        answered = [b for b in c["beats"] if b["answered"]]
+        ok = len(probes) == len(c["beats"]) and len(replies) == len(answered)
+        ok &= all(abs(float(q[0]) - b["sent_t"]) < TOL for b, q in zip(c["beats"], probes))
+        check(f"heartbeat-give-up {c['name']}: {len(answered)} of {len(c['beats'])} probes answered on the wire", ok)
+        end = c["end"]
+        flt = "tcp.flags.reset==1" if end["kind"] == "rst" else "tcp.flags.fin==1"
+        close = frames(cap, f"tcp.srcport=={p} && {flt}", ["frame.time_epoch"])
+        # end.t is read when shutdown()/close() returns, just after the segment left.
+        check(f"heartbeat-give-up {c['name']}: client {end['kind']} at end.t",
+              len(close) == 1 and 0 <= end["t"] - float(close[0][0]) < 0.05)
+def middlebox_idle_rst():
+    d = os.path.join(HERE, "middlebox-idle-rst")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    inj = tr["injected_rst"]
+    first = tr["connections"][0]
+    port = first["client_port"]
+    rst = frames(cap, f"tcp.flags.reset==1 && tcp.port=={port}",
+                 ["frame.time_epoch", "ip.ttl", "ip.id", "ip.flags.df"])
+    m = near(inj["t"], rst)
+    check("middlebox-idle-rst: the forged RST at the client at injected.t", len(m) == 1 and len(rst) == 1)
+    if m:
+        check("middlebox-idle-rst: forged RST has TTL 64, id 0xbeef, DF clear",
+              m[0][1] == "64" and int(m[0][2], 16) == 0xBEEF and m[0][3] in ("0", "False"), str(m[0][1:]))
+    genuine = frames(cap, f"ip.src==10.77.71.2 && tcp.port=={port} && tcp.flags.reset==0", ["ip.ttl"])
+    check("middlebox-idle-rst: genuine server packets have TTL 63",
+          genuine and all(r[0] == "63" for r in genuine), str(set(r[0] for r in genuine)))
+    req = frames(cap, f"tcp.srcport=={port} && tcp.len>0", ["frame.time_epoch", "tcp.payload"])
+    after = near(first["request_after_idle_sent_t"], req)
+    check("middlebox-idle-rst: the request after idle on the wire at its sent time",
+          len(after) == 1 and bytes.fromhex(after[0][1].replace(":", "")) == b"GET state\n")
+    before = [float(r[0]) for r in req if float(r[0]) < first["request_after_idle_sent_t"] - TOL]
+    check("middlebox-idle-rst: nothing sent by the client during the idle gap",
+          before and first["request_after_idle_sent_t"] - max(before) > first["idle_s"])
+
+
+def http_drain():
+    d = os.path.join(HERE, "http-drain")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    for name in ("haproxy", "nginx"):
+        port = tr[name]["server"].rsplit(":", 1)[1]
+        resp = frames(cap, f"http.response && tcp.srcport=={port}", ["tcp.dstport", "http.connection"])
+        check(f"http-drain {name}: every response the client read is on the wire",
+              len(resp) == sum(c["responses"] for c in tr[name]["connections"]), str(len(resp)))
+        closes = sorted(int(r[0]) for r in resp if len(r) > 1 and "close" in r[1].lower())
+        expected = sorted(c["client_port"] for c in tr[name]["connections"] if c["said_close_at"])
+        check(f"http-drain {name}: Connection: close on the connections the driver says", closes == expected)
+
+
 def main():
-    for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive):
+    for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive,
+              issue15_heartbeats, issue15_http,
+              local_time_log,
+              slow_heartbeat_reply, heartbeat_give_up,
+              middlebox_idle_rst, http_drain):
         try:
             f()
         except Exception as e:  # a broken scenario must show up as a failure, not a crash

@@ -393,7 +393,9 @@ fn nat_idle_drop_strict() {
     assert!(findings(&r, &s2["stream"], "middlebox_state_loss").is_empty());
 
     // Server side: the server's late FIN reaches the NAT box, whose own kernel answers RST with
-    // its own TTL, not the client's.
+    // its own TTL, not the client's. The box had forgotten the connection during the idle gap
+    // (the driver saw its conntrack entry vanish), and the RST answers the first packet after
+    // that gap: one story, the middlebox's idle reset (no plain injected reset besides).
     let Some(r) = diagnose(
         &scenarios().join("nat-idle-drop/capture-server.pcapng"),
         &[],
@@ -403,7 +405,13 @@ fn nat_idle_drop_strict() {
     let nat = t["nat_public_addr"].as_str().unwrap();
     let port = t["client"].as_str().unwrap().rsplit_once(':').unwrap().1;
     let s = stream_of(&r, &format!("{nat}:{port}"));
-    assert_eq!(findings(&r, &s["stream"], "injected_reset").len(), 1);
+    let idle = findings(&r, &s["stream"], "middlebox_idle_reset");
+    assert_eq!(idle.len(), 1);
+    assert_eq!(idle[0]["by"], "client");
+    let gone_after =
+        f64_of(&t["conntrack_entry_gone_observed_t"]) - f64_of(&t["last_packet_exchange_t"]);
+    assert!(f64_of(&idle[0]["idle_s"]) > gone_after, "{}", idle[0]);
+    assert!(findings(&r, &s["stream"], "injected_reset").is_empty());
     assert_eq!(s["close"]["kind"], "rst");
 }
 

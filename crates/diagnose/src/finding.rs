@@ -35,6 +35,7 @@ impl Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     ResetAfterHeartbeatDeadline,
+    HeartbeatGaveUp,
     LateHeartbeat,
     MissedHeartbeat,
     SlowHeartbeatReply,
@@ -46,6 +47,7 @@ pub enum Kind {
     InjectedReset,
     KeepaliveUnanswered,
     LogMatch,
+    MiddleboxIdleReset,
     /// HTTP/1.x findings, made by keepsight-http (see [`crate::http`]).
     Http(HttpKind),
 }
@@ -54,6 +56,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::ResetAfterHeartbeatDeadline => "reset_after_heartbeat_deadline",
+            Kind::HeartbeatGaveUp => "heartbeat_gave_up",
             Kind::LateHeartbeat => "late_heartbeat",
             Kind::MissedHeartbeat => "missed_heartbeat",
             Kind::SlowHeartbeatReply => "slow_heartbeat_reply",
@@ -65,6 +68,7 @@ impl Kind {
             Kind::InjectedReset => "injected_reset",
             Kind::KeepaliveUnanswered => "keepalive_unanswered",
             Kind::LogMatch => "log_match",
+            Kind::MiddleboxIdleReset => "middlebox_idle_reset",
             Kind::Http(h) => h.name(),
         }
     }
@@ -102,6 +106,22 @@ pub struct DeadlineReset {
     pub reset_after_reply_ms: Option<f64>,
 }
 
+/// `heartbeat_gave_up`: the heartbeat sender closed its connection after probes nobody
+/// answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GaveUp {
+    /// `client` or `server`: the heartbeat sender, who closed.
+    pub by: &'static str,
+    /// `fin` or `rst`.
+    pub close: &'static str,
+    /// The sender's apparent rule, in words ("closes after 3 unanswered beats").
+    pub policy: String,
+    /// Unanswered probes in a row before the close.
+    pub unanswered: u32,
+    /// From the first unanswered probe to the close, seconds.
+    pub without_reply_s: f64,
+}
+
 /// `late_heartbeat`: a probe sent later than the period allows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LateBeat {
@@ -128,6 +148,11 @@ fn is_false(b: &bool) -> bool {
 /// `slow_heartbeat_reply`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlowReply {
+    /// The usual reply latency the reply is measured against: the connection's own before it,
+    /// or the same service's other connections'.
+    pub baseline_ms: Option<f64>,
+    /// `latency_ms / baseline_ms`.
+    pub factor: Option<f64>,
     pub latency_ms: f64,
     /// `--timeout`, when given.
     pub timeout_ms: Option<f64>,
@@ -216,6 +241,25 @@ pub struct ForgedReset {
     pub usual_ttl_min: u8,
 }
 
+/// `middlebox_idle_reset`: after an idle gap, the first packet was answered by a RST its
+/// claimed sender never made (a TTL it never used): a stateful box forgot the connection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdleReset {
+    /// `client` or `server`: the side the RST claims to come from.
+    pub by: &'static str,
+    pub idle_s: f64,
+    /// Middleboxes of the table that may have done it: their idle timeout fits within the gap
+    /// (and not within a shorter gap the connection survived), and they can send resets.
+    pub middleboxes: Vec<&'static str>,
+    /// Seconds from the packet after the gap to the RST.
+    pub reset_after_s: f64,
+    /// The longest idle gap the connection survived before.
+    pub survived_idle_s: f64,
+    pub ttl: u8,
+    pub usual_ttl_max: u8,
+    pub usual_ttl_min: u8,
+}
+
 /// `keepalive_unanswered`: TCP keep-alive probes nobody answered.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeepaliveUnanswered {
@@ -228,11 +272,17 @@ pub struct KeepaliveUnanswered {
 /// `log_match`: an application log line and the capture events it lines up with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogMatch {
+    /// The line was written while a heartbeat was overdue, before the late beat or the close
+    /// it matches: the application noticed the missing beat at its own deadline (absent from
+    /// the JSON when not).
+    #[serde(skip_serializing_if = "is_false")]
+    pub at_deadline: bool,
     pub clock_offset_s: f64,
     pub line: u32,
     pub log_text: String,
-    /// The kinds of the matched findings, in the order of `streams`' events.
+    /// The kinds of the matched findings, in time order.
     pub matched_kinds: Vec<Kind>,
+    /// The streams of the matched findings, each once, ascending.
     pub streams: Vec<u32>,
 }
 
@@ -240,6 +290,7 @@ pub struct LogMatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Details {
     ResetAfterHeartbeatDeadline(DeadlineReset),
+    HeartbeatGaveUp(GaveUp),
     LateHeartbeat(LateBeat),
     MissedHeartbeat(MissedBeats),
     SlowHeartbeatReply(SlowReply),
@@ -251,14 +302,20 @@ pub enum Details {
     InjectedReset(ForgedReset),
     KeepaliveUnanswered(KeepaliveUnanswered),
     LogMatch(LogMatch),
-    /// HTTP findings carry no numbers beyond their frame.
+    MiddleboxIdleReset(IdleReset),
+    /// HTTP findings carry no numbers beyond their frame, except these two.
     Http(HttpKind),
+    /// `http_drain`: the server's close ratio and the connections it closed.
+    HttpDrain(keepsight_http::DrainFinding),
+    /// `http_reuse_race`: the server's idle timeout and the client settings to change.
+    HttpReuseRace(keepsight_http::ReuseRaceFinding),
 }
 
 impl Details {
     pub fn kind(&self) -> Kind {
         match self {
             Details::ResetAfterHeartbeatDeadline(_) => Kind::ResetAfterHeartbeatDeadline,
+            Details::HeartbeatGaveUp(_) => Kind::HeartbeatGaveUp,
             Details::LateHeartbeat(_) => Kind::LateHeartbeat,
             Details::MissedHeartbeat(_) => Kind::MissedHeartbeat,
             Details::SlowHeartbeatReply(_) => Kind::SlowHeartbeatReply,
@@ -270,7 +327,10 @@ impl Details {
             Details::InjectedReset(_) => Kind::InjectedReset,
             Details::KeepaliveUnanswered(_) => Kind::KeepaliveUnanswered,
             Details::LogMatch(_) => Kind::LogMatch,
+            Details::MiddleboxIdleReset(_) => Kind::MiddleboxIdleReset,
             Details::Http(h) => Kind::Http(*h),
+            Details::HttpDrain(_) => Kind::Http(HttpKind::HttpDrain),
+            Details::HttpReuseRace(_) => Kind::Http(HttpKind::HttpReuseRace),
         }
     }
 }
@@ -281,6 +341,7 @@ impl Serialize for Details {
         use serde::ser::SerializeStruct;
         match self {
             Details::ResetAfterHeartbeatDeadline(d) => d.serialize(s),
+            Details::HeartbeatGaveUp(d) => d.serialize(s),
             Details::LateHeartbeat(d) => d.serialize(s),
             Details::MissedHeartbeat(d) => d.serialize(s),
             Details::SlowHeartbeatReply(d) => d.serialize(s),
@@ -292,7 +353,10 @@ impl Serialize for Details {
             Details::InjectedReset(d) => d.serialize(s),
             Details::KeepaliveUnanswered(d) => d.serialize(s),
             Details::LogMatch(d) => d.serialize(s),
+            Details::MiddleboxIdleReset(d) => d.serialize(s),
             Details::Http(_) => s.serialize_struct("Http", 0)?.end(),
+            Details::HttpDrain(d) => d.serialize(s),
+            Details::HttpReuseRace(d) => d.serialize(s),
         }
     }
 }
@@ -347,6 +411,7 @@ impl Finding {
     pub fn streams(&self) -> impl Iterator<Item = u32> + '_ {
         let matched: &[u32] = match &self.details {
             Details::LogMatch(m) => &m.streams,
+            Details::HttpDrain(d) => &d.streams,
             _ => &[],
         };
         self.stream.into_iter().chain(matched.iter().copied())
@@ -410,6 +475,13 @@ mod tests {
                 reset_after_reply_ms: None,
                 ..deadline
             }),
+            Details::HeartbeatGaveUp(GaveUp {
+                by: "client",
+                close: "fin",
+                policy: "closes after 3 unanswered beats".into(),
+                unanswered: 3,
+                without_reply_s: 21.0,
+            }),
             Details::LateHeartbeat(LateBeat {
                 expected_period_s: 45.0,
                 gap_s: 58.0,
@@ -421,6 +493,8 @@ mod tests {
                 ..missed
             }),
             Details::SlowHeartbeatReply(SlowReply {
+                baseline_ms: Some(0.4),
+                factor: Some(3750.0),
                 latency_ms: 1500.0,
                 timeout_ms: Some(1000.0),
             }),
@@ -468,13 +542,53 @@ mod tests {
                 unanswered: 9,
             }),
             Details::LogMatch(LogMatch {
+                at_deadline: true,
                 clock_offset_s: -2.0,
                 line: 3,
                 log_text: "error".into(),
                 matched_kinds: vec![Kind::ConnectionReset, Kind::Http(HttpKind::HttpReuseRace)],
                 streams: vec![4],
             }),
+            Details::MiddleboxIdleReset(IdleReset {
+                by: "server",
+                idle_s: 360.0,
+                middleboxes: vec!["AWS NAT gateway (idle timeout)"],
+                reset_after_s: 0.001,
+                survived_idle_s: 60.0,
+                ttl: 64,
+                usual_ttl_max: 52,
+                usual_ttl_min: 52,
+            }),
             Details::Http(HttpKind::HttpIdleClose),
+            Details::HttpDrain(keepsight_http::DrainFinding {
+                close_ratio: 0.3,
+                close_ratio_high: 0.4,
+                close_ratio_low: 0.2,
+                close_responses: 3,
+                closed_at: vec![1, 2, 4],
+                ramp: None,
+                responses: 10,
+                server: "10.0.0.1:80".parse().unwrap(),
+                streams: vec![1, 2, 3],
+            }),
+            Details::HttpDrain(keepsight_http::DrainFinding {
+                close_ratio: 0.3,
+                close_ratio_high: 0.4,
+                close_ratio_low: 0.2,
+                close_responses: 3,
+                closed_at: vec![1, 2, 4],
+                ramp: Some(keepsight_http::Ramp {
+                    first_half_ratio: 0.1,
+                    second_half_ratio: 0.5,
+                }),
+                responses: 10,
+                server: "10.0.0.1:80".parse().unwrap(),
+                streams: vec![1, 2, 3],
+            }),
+            Details::HttpReuseRace(keepsight_http::ReuseRaceFinding {
+                advice: keepsight_http::advice::for_server_idle_timeout(2_000_000_000),
+                server_idle_timeout_s: 2.0,
+            }),
         ]
     }
 

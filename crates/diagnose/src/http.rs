@@ -5,7 +5,8 @@ use crate::finding::{Details, Finding, Severity};
 use keepsight_http::FindingKind;
 
 /// What breaks a client's request is an error; a server closing an idle or used-up connection is
-/// how keep-alive works, worth knowing only.
+/// how keep-alive works, worth knowing only; a draining server closes connections clients
+/// expected to reuse, which they must be ready for.
 pub fn severity(kind: FindingKind) -> Severity {
     match kind {
         FindingKind::HttpBodyShorterThanLength
@@ -15,7 +16,7 @@ pub fn severity(kind: FindingKind) -> Severity {
         | FindingKind::HttpTeAndLength
         | FindingKind::HttpDuplicateContentLength
         | FindingKind::HttpReuseRace => Severity::Error,
-        FindingKind::HttpResponseWithoutRequest => Severity::Warning,
+        FindingKind::HttpResponseWithoutRequest | FindingKind::HttpDrain => Severity::Warning,
         FindingKind::HttpIdleClose | FindingKind::HttpRequestLimitClose => Severity::Info,
     }
 }
@@ -28,7 +29,11 @@ impl From<keepsight_http::Finding> for Finding {
             vec![f.frame],
             f.ts_ns,
             f.text,
-            Details::Http(f.kind),
+            match f.details {
+                Some(keepsight_http::FindingDetails::Drain(d)) => Details::HttpDrain(d),
+                Some(keepsight_http::FindingDetails::ReuseRace(d)) => Details::HttpReuseRace(d),
+                None => Details::Http(f.kind),
+            },
         )
     }
 }

@@ -35,7 +35,9 @@ pub mod log;
 pub mod middlebox;
 pub mod options;
 mod period;
+mod reply_baseline;
 pub mod report;
+mod roles;
 mod stats;
 mod stream;
 mod summarize;
@@ -240,7 +242,9 @@ impl Diagnoser {
             })
             .map(|f| log::CapEvent {
                 ts: f.ts_ns,
-                noticed: f.noticed_ns.unwrap_or((f.ts_ns, f.ts_ns)),
+                noticed: f
+                    .noticed_ns
+                    .unwrap_or_else(|| log::overdue::noticed_span(f)),
                 stream: f.stream,
                 frames: f.frames.clone(),
                 kind: f.kind(),
@@ -251,7 +255,21 @@ impl Diagnoser {
                 ),
             })
             .collect();
-        let c = log::correlate(log, &mut events, capture_start_ns);
+        // Each stream's two ends, so that a line naming a port matches that stream only.
+        let ends: Vec<log::conn::StreamEnds> = self
+            .reports
+            .iter()
+            .filter_map(|r| {
+                Some(log::conn::StreamEnds {
+                    stream: r.stream,
+                    client: r.endpoints.client.parse().ok()?,
+                    server: r.endpoints.server.parse().ok()?,
+                    first_ns: civil::parse_utc(&r.start)?,
+                    last_ns: civil::parse_utc(&r.end)?,
+                })
+            })
+            .collect();
+        let c = log::correlate(log, &mut events, capture_start_ns, &ends);
         for f in c.findings {
             self.push_finding(f);
         }
@@ -274,8 +292,18 @@ impl Diagnoser {
         }
         self.reports.sort_by_key(|r| r.stream);
         let tallies = std::mem::take(&mut self.idle_tally);
-        for (t, m) in tallies.iter().zip(self.opts.middleboxes.clone().iter()) {
-            if let Some(f) = t.finding(m) {
+        let boxes = self.opts.middleboxes.clone();
+        for (i, (t, m)) in tallies.iter().zip(boxes.iter()).enumerate() {
+            // Boxes sharing a timeout tally the same streams: one finding names them all.
+            if i > 0 && boxes[i - 1].idle_timeout_s == m.idle_timeout_s {
+                continue;
+            }
+            let same: Vec<&str> = boxes[i..]
+                .iter()
+                .take_while(|b| b.idle_timeout_s == m.idle_timeout_s)
+                .map(|b| b.name)
+                .collect();
+            if let Some(f) = t.finding(m, &same) {
                 self.push_finding(f);
             }
         }
@@ -295,7 +323,8 @@ impl Diagnoser {
                 b.stream,
             ))
         });
-        let summary = conclusions::conclusions(&self.findings, &self.reports, log_summary.as_ref());
+        let (summary, causes) =
+            conclusions::conclusions(&self.findings, &self.reports, log_summary.as_ref());
         Report {
             schema: 1,
             capture: CaptureInfo {
@@ -307,6 +336,7 @@ impl Diagnoser {
                 late_segments: self.late_segments,
             },
             summary,
+            causes,
             streams: self.reports,
             findings: self.findings,
             log: log_summary,

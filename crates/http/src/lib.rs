@@ -31,13 +31,17 @@
 // (unreachable_pub: crate-private items to be marked pub(crate) then too)
 #![allow(missing_docs, unreachable_pub)]
 
+pub mod advice;
 mod analyzer;
 mod conn;
+pub mod drain;
 pub mod framing;
+pub mod json;
 pub mod model;
 pub mod parse;
 pub mod reasm;
 pub mod report;
+pub mod text;
 
 pub use analyzer::{Analyzer, Options};
 pub use model::*;

@@ -1,6 +1,7 @@
 //! What the analysis reports: messages with framing verdicts, connections with their close
 //! story, findings for `keepsight diagnose`, and server-setting estimates. All serializable; the
-//! JSON field names are the stable schema of `keepsight http --json`.
+//! JSON field names are the stable schema of `keepsight http --json` ([`crate::json`]): times in
+//! nanoseconds here are written as RFC 3339 UTC, durations as float seconds with `_s` names.
 
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -86,7 +87,9 @@ pub struct Message {
     pub first_frame: u32,
     pub header_frame: u32,
     pub frame: u32,
+    #[serde(rename = "first_time", serialize_with = "crate::json::time")]
     pub first_ts_ns: i64,
+    #[serde(rename = "time", serialize_with = "crate::json::time")]
     pub ts_ns: i64,
     /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version: u8,
@@ -117,7 +120,11 @@ pub struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_in: Option<u32>,
     /// `http.time`: response end frame time minus request end frame time.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "response_time_s",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::json::opt_secs"
+    )]
     pub time_ns: Option<i64>,
     pub verdicts: Vec<Verdict>,
 }
@@ -157,13 +164,21 @@ pub enum Side {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Close {
     /// The server closed (FIN) an idle keep-alive connection `idle_ns` after its last response.
-    ServerIdleTimeout { frame: u32, idle_ns: i64 },
+    ServerIdleTimeout {
+        frame: u32,
+        #[serde(rename = "idle_s", serialize_with = "crate::json::secs")]
+        idle_ns: i64,
+    },
     /// The server said `Connection: close` on response `after` (a request limit like nginx
     /// `keepalive_requests`) and closed.
     ServerRequestLimit { frame: u32, after: u32 },
     /// The server said `Connection: close` (or HTTP/1.0 without keep-alive) on its first
     /// response and closed: keep-alive off, or a limit of 1.
     ServerSaidClose { frame: u32, after: u32 },
+    /// The server said `Connection: close` on response `after` and closed, while it closes its
+    /// connections after varying numbers of requests: it is draining them (see
+    /// [`ServerEstimate::drain`]), not applying a request limit.
+    ServerDrain { frame: u32, after: u32 },
     /// The client asked for `Connection: close` and the server closed.
     ClientAskedClose { frame: u32 },
     /// The server's close marks the end of a close-delimited body.
@@ -176,13 +191,23 @@ pub enum Close {
         request_frame: u32,
         fin_frame: u32,
         rst_frame: Option<u32>,
+        #[serde(rename = "idle_s", serialize_with = "crate::json::secs")]
         idle_ns: i64,
+        #[serde(rename = "sent_after_fin_s", serialize_with = "crate::json::secs")]
         sent_after_fin_ns: i64,
     },
     /// The client closed an idle connection.
-    ClientClose { frame: u32, idle_ns: i64 },
+    ClientClose {
+        frame: u32,
+        #[serde(rename = "idle_s", serialize_with = "crate::json::secs")]
+        idle_ns: i64,
+    },
     /// The client closed while waiting for a response (gave up after `waited_ns`).
-    ClientGaveUp { frame: u32, waited_ns: i64 },
+    ClientGaveUp {
+        frame: u32,
+        #[serde(rename = "waited_s", serialize_with = "crate::json::secs")]
+        waited_ns: i64,
+    },
     Reset {
         by: Side,
         frame: u32,
@@ -198,6 +223,7 @@ impl Close {
             Close::ServerIdleTimeout { .. } => "server_idle_timeout",
             Close::ServerRequestLimit { .. } => "server_request_limit",
             Close::ServerSaidClose { .. } => "server_said_close",
+            Close::ServerDrain { .. } => "server_drain",
             Close::ClientAskedClose { .. } => "client_asked_close",
             Close::ServerEndOfBody { .. } => "server_end_of_body",
             Close::ServerClosedMidExchange { .. } => "server_closed_mid_exchange",
@@ -217,7 +243,9 @@ pub struct Connection {
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub first_frame: u32,
+    #[serde(rename = "first_time", serialize_with = "crate::json::time")]
     pub first_ts_ns: i64,
+    #[serde(rename = "last_time", serialize_with = "crate::json::time")]
     pub last_ts_ns: i64,
     /// True when the SYN was captured (else the capture began mid-connection).
     pub saw_syn: bool,
@@ -226,7 +254,9 @@ pub struct Connection {
     pub requests: u32,
     pub responses: u32,
     /// Idle times between a response's end and the next request, in order (at most 64 kept).
+    #[serde(rename = "idle_gaps_s", serialize_with = "crate::json::secs_list")]
     pub idle_gaps_ns: Vec<i64>,
+    #[serde(rename = "max_idle_s", serialize_with = "crate::json::secs")]
     pub max_idle_ns: i64,
     /// Last `Connection` / `Keep-Alive` values the server sent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -260,6 +290,8 @@ pub enum FindingKind {
     HttpIdleClose,
     HttpRequestLimitClose,
     HttpReuseRace,
+    /// A server closing its connections like a coin flip per response (one per server).
+    HttpDrain,
 }
 
 impl FindingKind {
@@ -275,6 +307,7 @@ impl FindingKind {
             FindingKind::HttpIdleClose => "http_idle_close",
             FindingKind::HttpRequestLimitClose => "http_request_limit_close",
             FindingKind::HttpReuseRace => "http_reuse_race",
+            FindingKind::HttpDrain => "http_drain",
         }
     }
 }
@@ -285,8 +318,70 @@ pub struct Finding {
     pub kind: FindingKind,
     pub stream: u32,
     pub frame: u32,
+    #[serde(rename = "time", serialize_with = "crate::json::time")]
     pub ts_ns: i64,
     pub text: String,
+    /// The numbers behind the finding, for the kinds that have some (their fields appear in
+    /// the finding's JSON object, as in `keepsight diagnose --json`).
+    #[serde(flatten)]
+    pub details: Option<FindingDetails>,
+}
+
+/// The numbers of the finding kinds that carry more than a frame.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FindingDetails {
+    /// `http_drain`.
+    Drain(DrainFinding),
+    /// `http_reuse_race`.
+    ReuseRace(ReuseRaceFinding),
+}
+
+/// `http_drain`: a server that closes its connections after varying numbers of requests.
+/// Fields in alphabetical order (diagnose's JSON lists a finding's details so).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DrainFinding {
+    pub close_ratio: f64,
+    pub close_ratio_high: f64,
+    pub close_ratio_low: f64,
+    /// How many responses of this server said `Connection: close` and closed.
+    pub close_responses: u64,
+    /// The request counts the closes came at, smallest first (at most 64).
+    pub closed_at: Vec<u32>,
+    pub ramp: Option<Ramp>,
+    pub responses: u64,
+    pub server: SocketAddr,
+    /// The connections the server closed so.
+    pub streams: Vec<u32>,
+}
+
+/// `http_reuse_race`: what the client should change, from the server's measured idle timeout.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReuseRaceFinding {
+    pub advice: Vec<crate::advice::Advice>,
+    /// The shortest idle time after which this server was seen closing a connection.
+    pub server_idle_timeout_s: f64,
+}
+
+/// A server draining its connections: `Connection: close` on a share of its responses that
+/// does not depend on how many requests a connection carried.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Drain {
+    /// Close responses / all responses of this server.
+    pub close_ratio: f64,
+    /// 95 % Wilson score interval of the ratio.
+    pub close_ratio_low: f64,
+    pub close_ratio_high: f64,
+    /// Present when the ratio changed over the capture (the two halves' intervals do not
+    /// overlap): a drain ramping up (or down).
+    pub ramp: Option<Ramp>,
+}
+
+/// The close ratio in the first and in the second half of a server's responses.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ramp {
+    pub first_half_ratio: f64,
+    pub second_half_ratio: f64,
 }
 
 /// Server settings estimated from how servers closed connections.
@@ -295,20 +390,35 @@ pub struct ServerEstimate {
     pub server: SocketAddr,
     /// Idle closes (and reuse races) seen, with the idle times they closed after.
     pub idle_closes: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "idle_timeout_min_s",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::json::opt_secs"
+    )]
     pub idle_timeout_min_ns: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "idle_timeout_max_s",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::json::opt_secs"
+    )]
     pub idle_timeout_max_ns: Option<i64>,
     /// Longest idle gap the server did NOT close on (the timeout is above it).
+    #[serde(
+        rename = "longest_survived_idle_s",
+        serialize_with = "crate::json::secs"
+    )]
     pub longest_survived_idle_ns: i64,
     /// `Keep-Alive: timeout=` the server announced, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub announced_timeout_s: Option<u64>,
     /// Request-limit closes and the request counts they happened at.
     pub limit_closes: Vec<u32>,
-    /// Most frequent request count at a limit close (an estimate of `keepalive_requests`).
+    /// The request count every limit close came at (an estimate of `keepalive_requests`);
+    /// absent while the closes come at varying counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_limit: Option<u32>,
+    /// Null unless the server closes after varying numbers of requests (draining).
+    pub drain: Option<Drain>,
 }
 
 /// The whole analysis.

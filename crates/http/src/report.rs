@@ -1,9 +1,11 @@
 //! From finished connections to the report: findings for `keepsight diagnose`, server-setting
 //! estimates, the meaning of `Connection`/`Keep-Alive` headers, and sentences for people.
 
+use crate::advice;
+use crate::drain::{classify, drain, CloseCounts, ConnectionTally};
 use crate::model::{
-    Close, Connection, End, Finding, FindingKind, Kind, Message, Report, ServerEstimate, Side,
-    Verdict,
+    Close, Connection, Drain, DrainFinding, Finding, FindingDetails, FindingKind, Kind, Message,
+    Report, ReuseRaceFinding, ServerEstimate, Side, Verdict,
 };
 use crate::parse::{end_text, has_token};
 use std::collections::BTreeMap;
@@ -121,6 +123,9 @@ pub fn close_text(c: &Close) -> String {
         Close::ServerSaidClose { frame, after } => format!(
             "server said Connection: close on response {after} and closed (FIN frame {frame}): keep-alive off (or a request limit of {after})"
         ),
+        Close::ServerDrain { frame, after } => format!(
+            "server said Connection: close on response {after} and closed (FIN frame {frame}): it is draining its connections (it closes after varying numbers of requests, see http_drain), not applying a request limit"
+        ),
         Close::ClientAskedClose { frame } => {
             format!("client asked for Connection: close; server closed (FIN frame {frame})")
         }
@@ -192,9 +197,12 @@ fn finding_kind(v: &Verdict) -> Option<FindingKind> {
     })
 }
 
-pub fn build(connections: Vec<Connection>) -> Report {
+pub fn build(mut connections: Vec<Connection>) -> Report {
     let mut findings = Vec::new();
     let mut servers: BTreeMap<std::net::SocketAddr, ServerEstimate> = BTreeMap::new();
+    // Per server: the response numbers it said close at, the most responses a connection got
+    // without being told to close, and each connection's tally (for the drain numbers).
+    let mut closes: BTreeMap<std::net::SocketAddr, CloseStats> = BTreeMap::new();
     let mut messages = 0;
     let mut faulty = 0;
     for c in &connections {
@@ -214,6 +222,7 @@ pub fn build(connections: Vec<Connection>) -> Report {
                         frame,
                         ts_ns: m.first_ts_ns,
                         text: format!("{}: {}", m.line(), verdict_text(m, v)),
+                        details: None,
                     });
                 }
             }
@@ -227,69 +236,198 @@ pub fn build(connections: Vec<Connection>) -> Report {
             announced_timeout_s: None,
             limit_closes: Vec::new(),
             request_limit: None,
+            drain: None,
         });
         e.longest_survived_idle_ns = e.longest_survived_idle_ns.max(c.max_idle_ns);
         e.announced_timeout_s = e.announced_timeout_s.or(c.keep_alive_timeout_s);
-        let mut idle = |ns: i64| {
-            e.idle_closes += 1;
-            e.idle_timeout_min_ns = Some(e.idle_timeout_min_ns.map_or(ns, |m| m.min(ns)));
-            e.idle_timeout_max_ns = Some(e.idle_timeout_max_ns.map_or(ns, |m| m.max(ns)));
-        };
+        match &c.close {
+            Close::ServerIdleTimeout { idle_ns, .. } | Close::ReuseRace { idle_ns, .. } => {
+                e.idle_closes += 1;
+                e.idle_timeout_min_ns =
+                    Some(e.idle_timeout_min_ns.map_or(*idle_ns, |m| m.min(*idle_ns)));
+                e.idle_timeout_max_ns =
+                    Some(e.idle_timeout_max_ns.map_or(*idle_ns, |m| m.max(*idle_ns)));
+            }
+            Close::ServerRequestLimit { after, .. } => e.limit_closes.push(*after),
+            _ => {}
+        }
+        let stats = closes.entry(c.server).or_default();
+        let said_close = server_said_close(c);
+        if let Some(after) = said_close {
+            stats.closed_at.push(after);
+        } else {
+            stats.most_served_without_close = stats.most_served_without_close.max(c.responses);
+        }
+        stats.connections.push(ConnectionTally {
+            first_ts_ns: c.first_ts_ns,
+            responses: c.responses,
+            closed: said_close.is_some(),
+        });
+    }
+    for (addr, stats) in closes.iter_mut() {
+        let e = servers.get_mut(addr).expect("every server has an estimate");
+        match classify(&stats.closed_at, stats.most_served_without_close) {
+            CloseCounts::Limit(n) if !e.limit_closes.is_empty() => e.request_limit = Some(n),
+            CloseCounts::Drain => e.drain = Some(drain(&mut stats.connections)),
+            _ => {}
+        }
+    }
+    // A draining server's closes are not request limits: say so on each connection.
+    for c in connections.iter_mut() {
+        if servers.get(&c.server).is_some_and(|e| e.drain.is_some()) {
+            if let Close::ServerRequestLimit { frame, after }
+            | Close::ServerSaidClose { frame, after } = c.close
+            {
+                if server_said_close(c).is_some() {
+                    c.close = Close::ServerDrain { frame, after };
+                }
+            }
+        }
+    }
+    for c in &connections {
         let (kind, frame) = match &c.close {
-            Close::ServerIdleTimeout { frame, idle_ns } => {
-                idle(*idle_ns);
-                (Some(FindingKind::HttpIdleClose), *frame)
-            }
-            Close::ReuseRace {
-                request_frame,
-                idle_ns,
-                ..
-            } => {
-                idle(*idle_ns);
-                (Some(FindingKind::HttpReuseRace), *request_frame)
-            }
-            Close::ServerRequestLimit { frame, after } => {
-                e.limit_closes.push(*after);
-                (Some(FindingKind::HttpRequestLimitClose), *frame)
-            }
-            _ => (None, 0),
+            Close::ServerIdleTimeout { frame, .. } => (FindingKind::HttpIdleClose, *frame),
+            Close::ReuseRace { request_frame, .. } => (FindingKind::HttpReuseRace, *request_frame),
+            Close::ServerRequestLimit { frame, .. } => (FindingKind::HttpRequestLimitClose, *frame),
+            _ => continue,
         };
-        if let Some(kind) = kind {
-            findings.push(Finding {
-                kind,
-                stream: c.stream,
-                frame,
-                ts_ns: c.last_ts_ns,
-                text: close_text(&c.close),
-            });
+        let mut text = close_text(&c.close);
+        let details = match kind {
+            FindingKind::HttpReuseRace => servers
+                .get(&c.server)
+                .and_then(|e| e.idle_timeout_min_ns)
+                .map(|idle| {
+                    let advice = advice::for_server_idle_timeout(idle);
+                    text.push_str(&format!(
+                        ". This server closed idle connections after {}; keep clients' idle pooled connections shorter: {}",
+                        secs(idle),
+                        advice::advice_lines(&advice).join("; ")
+                    ));
+                    FindingDetails::ReuseRace(ReuseRaceFinding {
+                        advice,
+                        server_idle_timeout_s: (idle as f64 / 1e6).round() / 1e3,
+                    })
+                }),
+            _ => None,
+        };
+        findings.push(Finding {
+            kind,
+            stream: c.stream,
+            frame,
+            ts_ns: c.last_ts_ns,
+            text,
+            details,
+        });
+    }
+    for e in servers.values() {
+        if let Some(d) = &e.drain {
+            findings.push(drain_finding(e.server, d, &connections));
         }
     }
     let mut servers: Vec<ServerEstimate> = servers
         .into_values()
-        .filter(|e| e.idle_closes > 0 || !e.limit_closes.is_empty())
+        .filter(|e| e.idle_closes > 0 || !e.limit_closes.is_empty() || e.drain.is_some())
         .collect();
-    for e in &mut servers {
-        // The most frequent count at a limit close (ties: the larger, which a limit reaches).
-        let mut counts: BTreeMap<u32, u32> = BTreeMap::new();
-        for &n in &e.limit_closes {
-            *counts.entry(n).or_default() += 1;
-        }
-        // Only a count most limit closes agree on is a limit; Connection: close after varying
-        // counts is the application's choice, not a setting.
-        e.request_limit = counts
-            .iter()
-            .max_by_key(|(n, k)| (**k, **n))
-            .filter(|(_, k)| **k as usize * 2 > e.limit_closes.len())
-            .map(|(n, _)| *n);
-    }
+    servers.sort_by_key(|e| e.server);
     findings.sort_by_key(|f| (f.frame, f.stream));
-    let _ = End::CaptureEnd;
     Report {
         connections,
         findings,
         servers,
         messages,
         faulty_messages: faulty,
+    }
+}
+
+/// What [`build`] gathers per server to tell a drain from a request limit.
+#[derive(Default)]
+struct CloseStats {
+    closed_at: Vec<u32>,
+    most_served_without_close: u32,
+    connections: Vec<ConnectionTally>,
+}
+
+/// The response number the server said `Connection: close` on and then closed, when it did
+/// (an HTTP/1.0 server that simply does not keep connections alive says nothing).
+fn server_said_close(c: &Connection) -> Option<u32> {
+    match c.close {
+        Close::ServerRequestLimit { after, .. }
+        | Close::ServerSaidClose { after, .. }
+        | Close::ServerDrain { after, .. }
+            if has_token(c.connection_header.as_deref(), "close") =>
+        {
+            Some(after)
+        }
+        _ => None,
+    }
+}
+
+/// The `http_drain` finding of a draining server, at its first drained connection.
+fn drain_finding(server: std::net::SocketAddr, d: &Drain, connections: &[Connection]) -> Finding {
+    let drained: Vec<&Connection> = connections
+        .iter()
+        .filter(|c| c.server == server && matches!(c.close, Close::ServerDrain { .. }))
+        .collect();
+    let responses: u64 = connections
+        .iter()
+        .filter(|c| c.server == server)
+        .map(|c| u64::from(c.responses))
+        .sum();
+    let mut closed_at: Vec<u32> = drained
+        .iter()
+        .filter_map(|c| match c.close {
+            Close::ServerDrain { after, .. } => Some(after),
+            _ => None,
+        })
+        .collect();
+    closed_at.sort_unstable();
+    let (lo, hi) = (
+        closed_at.first().copied().unwrap_or(0),
+        closed_at.last().copied().unwrap_or(0),
+    );
+    closed_at.truncate(64);
+    let first = drained.first();
+    let frame = first
+        .and_then(|c| match c.close {
+            Close::ServerDrain { frame, .. } => Some(frame),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let ramp = d
+        .ramp
+        .as_ref()
+        .map(|r| {
+            format!(
+                "; the ratio changed over the capture, from {:.1} % in the first half of the responses to {:.1} % in the second (a drain ramping)",
+                r.first_half_ratio * 100.0,
+                r.second_half_ratio * 100.0
+            )
+        })
+        .unwrap_or_default();
+    let text = format!(
+        "server {server} is draining its connections: it said Connection: close on {} of its {responses} responses ({:.1} %, 95 % interval {:.1}–{:.1} %), after {lo}–{hi} requests on a connection — a share of responses, not a fixed count, so no request limit (keepalive_requests) but a drain (a load balancer taking it out of rotation, an Envoy drain, a proxy closing a random share){ramp}; clients must expect the close on any response and retry idempotent requests on a new connection",
+        drained.len(),
+        d.close_ratio * 100.0,
+        d.close_ratio_low * 100.0,
+        d.close_ratio_high * 100.0,
+    );
+    Finding {
+        kind: FindingKind::HttpDrain,
+        stream: first.map(|c| c.stream).unwrap_or(0),
+        frame,
+        ts_ns: first.map(|c| c.last_ts_ns).unwrap_or(0),
+        text,
+        details: Some(FindingDetails::Drain(DrainFinding {
+            close_ratio: d.close_ratio,
+            close_ratio_high: d.close_ratio_high,
+            close_ratio_low: d.close_ratio_low,
+            close_responses: drained.len() as u64,
+            closed_at,
+            ramp: d.ramp.clone(),
+            responses,
+            server,
+            streams: drained.iter().map(|c| c.stream).collect(),
+        })),
     }
 }
 
@@ -316,13 +454,47 @@ pub fn estimate_text(e: &ServerEstimate) -> Vec<String> {
             e.limit_closes.iter().filter(|&&k| k == n).count(),
             e.limit_closes.len()
         ));
-    } else if !e.limit_closes.is_empty() {
-        let lo = e.limit_closes.iter().min().copied().unwrap_or(0);
-        let hi = e.limit_closes.iter().max().copied().unwrap_or(0);
-        out.push(format!(
-            "said Connection: close after {lo}–{hi} requests on {} connections: no fixed request limit (the application chose to close)",
-            e.limit_closes.len()
-        ));
+    } else if let Some(d) = &e.drain {
+        let mut s = format!(
+            "draining: Connection: close on {:.1} % of its responses (95 % interval {:.1}–{:.1} %), after varying numbers of requests: no request limit",
+            d.close_ratio * 100.0,
+            d.close_ratio_low * 100.0,
+            d.close_ratio_high * 100.0
+        );
+        if let Some(r) = &d.ramp {
+            s.push_str(&format!(
+                "; ramping from {:.1} % to {:.1} % over the capture",
+                r.first_half_ratio * 100.0,
+                r.second_half_ratio * 100.0
+            ));
+        }
+        out.push(s);
     }
     out
+}
+
+/// For each server with reuse races: its idle timeout and the client settings to change, as a
+/// text section (empty when there were no races).
+pub fn reuse_race_advice_text(r: &Report) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut s = String::new();
+    for f in &r.findings {
+        let Some(FindingDetails::ReuseRace(d)) = &f.details else {
+            continue;
+        };
+        let Some(c) = r.connections.iter().find(|c| c.stream == f.stream) else {
+            continue;
+        };
+        if !seen.insert(c.server) {
+            continue;
+        }
+        s.push_str(&format!(
+            "\nAdvice for the reuse races with {}: it closed idle connections after {} s; clients must drop idle pooled connections sooner\n",
+            c.server, d.server_idle_timeout_s
+        ));
+        for line in advice::advice_lines(&d.advice) {
+            s.push_str(&format!("  {line}\n"));
+        }
+    }
+    s
 }

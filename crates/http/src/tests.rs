@@ -970,3 +970,150 @@ fn long_stray_runs_and_huge_headers_stay_bounded_and_exact() {
         .iter()
         .any(|m| m.uri.as_deref() == Some("/small")));
 }
+
+impl Wire {
+    /// Starts the next connection (next stream, next client port) on the same analyzer.
+    fn reconnect(&mut self) {
+        self.stream += 1;
+        self.addr[C] = SocketAddr::new(self.addr[C].ip(), 40000 + self.stream as u16);
+        self.seq = [1000, 5000];
+        self.raw(C, 0x02, self.seq[C], 0, &[], 0, false);
+        self.seq[C] += 1;
+        self.raw(S, 0x12, self.seq[S], self.seq[C], &[], 0, false);
+        self.seq[S] += 1;
+        self.ack(C);
+    }
+}
+
+/// One connection per entry of `closes_at`: that many requests, the last answered with
+/// `Connection: close` and the server's FIN (0: one request, then the client closes).
+fn server_closing_at(closes_at: &[u32]) -> Report {
+    let mut w = Wire::new();
+    for (i, &n) in closes_at.iter().enumerate() {
+        if i > 0 {
+            w.reconnect();
+        }
+        for k in 1..=n.max(1) {
+            w.send(
+                C,
+                format!("GET /{k} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes(),
+            );
+            w.wait(1);
+            let close = if k == n { "Connection: close\r\n" } else { "" };
+            w.send(S, &resp("ok", close));
+            w.wait(5);
+        }
+        if n == 0 {
+            w.fin(C);
+            w.fin(S);
+        } else {
+            w.fin(S);
+            w.fin(C);
+        }
+        w.wait(100);
+    }
+    w.report()
+}
+
+#[test]
+fn closes_at_one_count_are_a_request_limit() {
+    let r = server_closing_at(&[100, 100, 100, 0]);
+    let s = &r.servers[0];
+    assert_eq!(s.request_limit, Some(100));
+    assert_eq!(s.drain, None);
+    let kinds: Vec<&str> = r.connections.iter().map(|c| c.close.kind_name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "server_request_limit",
+            "server_request_limit",
+            "server_request_limit",
+            "client_close"
+        ]
+    );
+    assert!(r.findings.iter().all(|f| f.kind != FindingKind::HttpDrain));
+}
+
+#[test]
+fn closes_at_varying_counts_are_a_drain() {
+    let r = server_closing_at(&[3, 1, 7, 2, 0]);
+    let s = &r.servers[0];
+    assert_eq!(s.request_limit, None);
+    let d = s.drain.as_ref().expect("a drain");
+    // 4 closes in 3 + 1 + 7 + 2 + 1 = 14 responses.
+    assert_eq!(d.close_ratio, 0.2857);
+    let (lo, hi) = crate::drain::wilson_interval(4, 14);
+    assert_eq!(
+        (d.close_ratio_low, d.close_ratio_high),
+        ((lo * 1e4).round() / 1e4, (hi * 1e4).round() / 1e4)
+    );
+    let kinds: Vec<&str> = r.connections.iter().map(|c| c.close.kind_name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "server_drain",
+            "server_drain",
+            "server_drain",
+            "server_drain",
+            "client_close"
+        ]
+    );
+    let drains: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::HttpDrain)
+        .collect();
+    assert_eq!(drains.len(), 1);
+    assert!(r
+        .findings
+        .iter()
+        .all(|f| f.kind != FindingKind::HttpRequestLimitClose));
+    match &drains[0].details {
+        Some(FindingDetails::Drain(d)) => {
+            assert_eq!(d.streams, vec![0, 1, 2, 3]);
+            assert_eq!(d.closed_at, vec![1, 2, 3, 7]);
+            assert_eq!((d.close_responses, d.responses), (4, 14));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn reuse_race_advice_is_below_the_measured_idle_timeout() {
+    let mut w = Wire::new();
+    w.send(C, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    w.send(S, &resp("ok", ""));
+    w.wait(5000);
+    w.fin(S);
+    w.wait(3);
+    w.send(C, b"GET /again HTTP/1.1\r\nHost: h\r\n\r\n");
+    w.rst(S);
+    let r = w.report();
+    let race = r
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::HttpReuseRace)
+        .expect("a race");
+    let Some(FindingDetails::ReuseRace(d)) = &race.details else {
+        panic!("{:?}", race.details);
+    };
+    assert_eq!(d.server_idle_timeout_s, 5.0);
+    let go = d
+        .advice
+        .iter()
+        .find(|a| a.setting == "Transport.IdleConnTimeout")
+        .unwrap();
+    assert_eq!(go.value_s, Some(4.0));
+    assert!(d.advice.iter().all(|a| a.value_s.is_none_or(|v| v < 5.0)));
+    for knob in [
+        "pool_idle_timeout",
+        "keepAliveTimeout",
+        "evictIdleConnections",
+        "keepAliveDuration",
+        "keepalive_timeout",
+    ] {
+        assert!(d.advice.iter().any(|a| a.setting.contains(knob)), "{knob}");
+        assert!(race.text.contains(knob), "{knob}: {}", race.text);
+    }
+    assert!(d.advice.iter().any(|a| a.client.contains("urllib3")));
+}

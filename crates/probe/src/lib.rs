@@ -26,6 +26,7 @@ pub mod http;
 pub mod path;
 pub mod response;
 pub mod search;
+pub mod text;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;

@@ -133,6 +133,7 @@ pub(super) fn idle_beyond_timeouts(
     // gone (the probes after the long idle went unanswered).
     let died_after_idle = s.state_loss.is_some()
         || s.rst.is_some_and(|r| r.frame == s.max_idle_frames[1])
+        || s.idle_before_rst.is_some()
         || s.dirs.iter().any(|d| {
             d.ka.as_ref()
                 .is_some_and(|k| k.max_run > 0 && k.max_run_start_ts >= s.max_idle_ts)
@@ -160,10 +161,15 @@ pub(super) fn idle_beyond_timeouts(
                 names.join(", "),
             ),
             Details::IdleBeyondMiddleboxTimeout(IdleBeyond::Stream(IdleStream {
-                exceeded: over
-                    .iter()
-                    .map(|&i| opts.middleboxes[i].idle_timeout_s)
-                    .collect(),
+                exceeded: {
+                    // Several boxes share a timeout: each value once.
+                    let mut t: Vec<u32> = over
+                        .iter()
+                        .map(|&i| opts.middleboxes[i].idle_timeout_s)
+                        .collect();
+                    t.dedup();
+                    t
+                },
                 idle_s: s3(s.max_idle),
             })),
         ));
@@ -196,7 +202,8 @@ impl IdleTally {
         }
     }
 
-    pub fn finding(&self, m: &Middlebox) -> Option<Finding> {
+    /// The finding for `m` and the boxes that share its timeout (`names`, `m`'s first).
+    pub fn finding(&self, m: &Middlebox, names: &[&str]) -> Option<Finding> {
         let (idle, stream, frames, ts) = self.longest?;
         let list: Vec<String> = self.examples.iter().map(|s| s.to_string()).collect();
         Some(Finding::new(
@@ -207,7 +214,7 @@ impl IdleTally {
             format!(
                 "{} stream(s) stayed idle longer than {}: {} s (longest {} on stream {stream}, frames {} → {}; streams {}{}): behind such a box with its default settings they would have been dropped — keep heartbeats or TCP keep-alive below {} s if one is on the production path",
                 self.count,
-                m.name,
+                names.join(" / "),
                 m.idle_timeout_s,
                 human(idle),
                 frames[0],

@@ -3,7 +3,9 @@
 //! to it ([`middlebox`]). The findings are pushed in that order, which decides their order
 //! among equals in the report.
 
+mod gave_up;
 mod heartbeat;
+mod idle_reset;
 mod keepalive;
 mod middlebox;
 
@@ -68,11 +70,22 @@ pub(crate) fn summarize(
     let close = close(&cx, hb.as_ref());
     // Whether a finding before the reset's own explains it.
     let mut explained_reset = false;
-    let heartbeat = hb
-        .as_ref()
-        .map(|h| heartbeat::findings(&cx, h, out, &mut explained_reset));
+    let heartbeat = hb.as_ref().map(|h| {
+        // The siblings' latency is only needed for a reply slow in absolute terms (the
+        // slowest come first); most connections never have one, and the lookup sorts.
+        let slow_enough = h
+            .cand
+            .slowest
+            .first()
+            .is_some_and(|(l, _)| *l >= crate::reply_baseline::MIN_EXCESS_NS);
+        let others = slow_enough.then(|| services.others_latency(s, h)).flatten();
+        heartbeat::findings(&cx, h, others, out, &mut explained_reset)
+    });
     let tcp_keepalive = keepalive::per_sender(&cx, out, &mut explained_reset);
-    explained_reset |= middlebox::injected_reset(&cx, out);
+    // A forged reset after idle is one story (the box that forgot the connection); a forged
+    // reset without it, another.
+    let idle_reset = idle_reset::middlebox_idle_reset(&cx, out);
+    explained_reset |= idle_reset || middlebox::injected_reset(&cx, out);
     explained_reset |= middlebox::state_loss(&cx, out);
     middlebox::idle_beyond_timeouts(&cx, out, tally);
     if let Some(r) = s.rst {
@@ -149,11 +162,13 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
         })
         .unwrap_or_default();
     // A reset answering the peer's packet after a long silence: the resetter's TCP no longer
-    // had the connection (a half-open connection discovered).
+    // had the connection (a half-open connection discovered). Not when the resetter never sent
+    // it (a TTL it never used): then its TCP may well still have the connection.
     let half_open = s
         .rst_ctx
         .filter(|(prev, own)| {
-            prev.dir != r.dir
+            s.injected.is_none()
+                && prev.dir != r.dir
                 && r.ts - prev.ts <= 50_000_000
                 && own.is_some_and(|o| r.ts - o >= 2_000_000_000)
                 && race.is_empty()
