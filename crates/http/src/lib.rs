@@ -17,7 +17,9 @@
 //! not read capture files — the caller (the `keepsight` CLI) hands it each frame as a
 //! [`keepsight_tcp::Segment`].
 //! Framing follows RFC 9112 §6, not tshark: where tshark 4.0 never shows a short-body response,
-//! this crate reports it.
+//! this crate reports it. The framing rules themselves are [`framing`], a sans-IO core that the
+//! proxy and the prober use too (each with its own policy), checked by one conformance table
+//! (`tests/framing-cases.tsv`) against every reader and curl.
 //!
 //! Known limits: times are capture-point times (a client-side capture sees the server's idle
 //! close one half round trip late); a capture gap inside a header section or chunk line loses
@@ -33,6 +35,7 @@ pub mod advice;
 mod analyzer;
 mod conn;
 pub mod drain;
+pub mod framing;
 pub mod json;
 pub mod model;
 pub mod parse;
