@@ -118,6 +118,63 @@ def http_keepalive():
             check(f"http-keepalive {c['ids']}: the lost reuse is answered by RST", len(rst) == 1)
 
 
+def local_time_log():
+    for sub in ("", "west"):
+        d = os.path.join(HERE, "local-time-log", sub)
+        tr = json.load(open(os.path.join(d, "truth.json")))
+        name = tr["scenario"]
+        cap = os.path.join(d, "capture.pcapng")
+        probe = ":".join(tr["heartbeat_request"][i:i + 2] for i in range(0, len(tr["heartbeat_request"]), 2))
+        probes = frames(cap, f"tcp.payload == {probe}", ["frame.time_epoch", "tcp.srcport", "tcp.dstport"])
+        rsts = frames(cap, "tcp.flags.reset==1", ["frame.time_epoch", "tcp.srcport", "tcp.dstport"])
+        on = lambda rows, p: [r for r in rows if p in (int(r[1]), int(r[2]))]  # noqa: E731
+        for label, conns in tr["connections"].items():
+            for c in conns:
+                e = c["end"]
+                if e["kind"] != "rst":
+                    continue
+                p = c["client_port"]
+                late = on(near(e["late_beat_sent_t"], probes), p)
+                prev = on(near(e["previous_beat_sent_t"], probes), p)
+                check(f"{name} {label}: late probe and the one before on the wire", len(late) == 1 and len(prev) == 1)
+                check(f"{name} {label}: {e['by']} RST at rst t", len(on(near(e["t"], rsts), p)) == 1)
+        # The incident lines are where the driver says it wrote them.
+        lines = open(os.path.join(d, "app.log")).read().splitlines()
+        for what, n in tr["lines"].items():
+            check(f"{name} {what}: line {n}", 1 <= n <= len(lines), lines[n - 1] if n <= len(lines) else "")
+def slow_heartbeat_reply():
+    d = os.path.join(HERE, "slow-heartbeat-reply")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    for c in tr["clients"]:
+        p = c["client_port"]
+        probes = frames(cap, f"tcp.srcport=={p} && tcp.len==5", ["frame.time_epoch"])
+        replies = frames(cap, f"tcp.dstport=={p} && tcp.len==5", ["frame.time_epoch"])
+        ok = len(probes) == len(c["beats"]) == len(replies)
+        for b, q, r in zip(c["beats"], probes, replies):
+            # The client reads the reply a little after the server's frame leaves.
+            ok &= abs(float(q[0]) - b["sent_t"]) < TOL and 0 <= b["reply_t"] - float(r[0]) < 0.02
+        check(f"slow-heartbeat-reply {c['name']}: every probe and reply on the wire at its time", ok)
+
+
+def heartbeat_give_up():
+    d = os.path.join(HERE, "heartbeat-give-up")
+    tr = json.load(open(os.path.join(d, "truth.json")))
+    cap = os.path.join(d, "capture.pcapng")
+    for c in tr["clients"]:
+        p = c["client_port"]
+        probes = frames(cap, f"tcp.srcport=={p} && tcp.len==3", ["frame.time_epoch"])
+        replies = frames(cap, f"tcp.dstport=={p} && tcp.len==3", ["frame.time_epoch"])
+        answered = [b for b in c["beats"] if b["answered"]]
+        ok = len(probes) == len(c["beats"]) and len(replies) == len(answered)
+        ok &= all(abs(float(q[0]) - b["sent_t"]) < TOL for b, q in zip(c["beats"], probes))
+        check(f"heartbeat-give-up {c['name']}: {len(answered)} of {len(c['beats'])} probes answered on the wire", ok)
+        end = c["end"]
+        flt = "tcp.flags.reset==1" if end["kind"] == "rst" else "tcp.flags.fin==1"
+        close = frames(cap, f"tcp.srcport=={p} && {flt}", ["frame.time_epoch"])
+        # end.t is read when shutdown()/close() returns, just after the segment left.
+        check(f"heartbeat-give-up {c['name']}: client {end['kind']} at end.t",
+              len(close) == 1 and 0 <= end["t"] - float(close[0][0]) < 0.05)
 def middlebox_idle_rst():
     d = os.path.join(HERE, "middlebox-idle-rst")
     tr = json.load(open(os.path.join(d, "truth.json")))
@@ -160,6 +217,8 @@ def http_drain():
 
 def main():
     for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive,
+              local_time_log,
+              slow_heartbeat_reply, heartbeat_give_up,
               middlebox_idle_rst, http_drain):
         try:
             f()

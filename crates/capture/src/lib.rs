@@ -23,7 +23,7 @@ mod pcapng;
 mod record;
 
 pub use error::{CaptureError, ErrorKind};
-pub use record::{Format, Interface, Record};
+pub use record::{Format, Interface, Record, TsResolution};
 
 use input::Input;
 use std::path::Path;

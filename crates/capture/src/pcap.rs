@@ -3,7 +3,7 @@
 
 use crate::error::{CaptureError, ErrorKind};
 use crate::input::Input;
-use crate::record::{Format, Interface, Record};
+use crate::record::{Format, Interface, Record, TsResolution};
 
 /// The largest record tshark accepts for ordinary link types (WTAP_MAX_PACKET_SIZE_STANDARD).
 pub(crate) const MAX_RECORD: u32 = 262_144;
@@ -63,7 +63,7 @@ impl PcapState {
             interface: Interface {
                 link_type,
                 snap_len,
-                ts_resolution: (10, if nanos { 9 } else { 6 }),
+                ts_resolution: TsResolution::Decimal(if nanos { 9 } else { 6 }),
                 ts_offset_s: 0,
                 name: None,
             },

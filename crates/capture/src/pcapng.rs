@@ -5,7 +5,7 @@
 
 use crate::error::{CaptureError, ErrorKind};
 use crate::input::Input;
-use crate::record::{Interface, Record};
+use crate::record::{Interface, Record, TsResolution};
 
 const SHB: u32 = 0x0A0D_0D0A;
 const IDB: u32 = 1;
@@ -305,7 +305,7 @@ fn parse_idb(body: &[u8], e: Endian) -> Result<Interface, String> {
     let mut iface = Interface {
         link_type: e.u16(body, 0) as u32,
         snap_len: e.u32(body, 4),
-        ts_resolution: (10, 6),
+        ts_resolution: TsResolution::Decimal(6),
         ts_offset_s: 0,
         name: None,
     };
@@ -329,9 +329,9 @@ fn parse_idb(body: &[u8], e: Endian) -> Result<Interface, String> {
             9 if len == 1 => {
                 let v = value[0];
                 iface.ts_resolution = if v & 0x80 != 0 {
-                    (2, v & 0x7f)
+                    TsResolution::Binary(v & 0x7f)
                 } else {
-                    (10, v)
+                    TsResolution::Decimal(v)
                 };
             }
             14 if len == 8 => {

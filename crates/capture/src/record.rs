@@ -74,6 +74,15 @@ impl<'a> Record<'a> {
     }
 }
 
+/// How long one time stamp tick is: 10^-n or 2^-n seconds, as pcapng's `if_tsresol` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsResolution {
+    /// Ticks of 10^-n s: 6 for microseconds (the default), 9 for nanoseconds.
+    Decimal(u8),
+    /// Ticks of 2^-n s, which some hardware time-stampers write.
+    Binary(u8),
+}
+
 /// A capture interface (classic pcap has exactly one).
 #[derive(Clone, Debug)]
 pub struct Interface {
@@ -82,8 +91,8 @@ pub struct Interface {
     /// The most bytes the capture kept per frame (0: no limit); frames longer on the wire
     /// were cut here.
     pub snap_len: u32,
-    /// Time stamp units per second as a power: `(base, exponent)`, e.g. (10, 6) for microseconds.
-    pub ts_resolution: (u8, u8),
+    /// The unit of the interface's time stamps (`if_tsresol`; microseconds for classic pcap).
+    pub ts_resolution: TsResolution,
     /// Seconds added to every time stamp (`if_tsoffset`).
     pub ts_offset_s: i64,
     /// The interface's name (`if_name`, e.g. `eth0`) when the pcapng file records one.
@@ -93,17 +102,17 @@ pub struct Interface {
 impl Interface {
     pub(crate) fn ts_digits(&self) -> u8 {
         match self.ts_resolution {
-            (10, e) => e.min(9),
+            TsResolution::Decimal(e) => e.min(9),
             // 2^-e: print as many decimals as needed to distinguish ticks, capped at ns.
-            (_, e) => ((e as u32 * 30103).div_ceil(100000) as u8).min(9),
+            TsResolution::Binary(e) => ((e as u32 * 30103).div_ceil(100000) as u8).min(9),
         }
     }
 
     pub(crate) fn to_ns(&self, ticks: u64) -> i64 {
         let ns: i128 = match self.ts_resolution {
-            (10, e) if e <= 9 => ticks as i128 * 10i128.pow(9 - e as u32),
-            (10, e) => ticks as i128 / 10i128.pow((e as u32 - 9).min(30)),
-            (_, e) => ((ticks as i128) * 1_000_000_000) >> e.min(64),
+            TsResolution::Decimal(e) if e <= 9 => ticks as i128 * 10i128.pow(9 - e as u32),
+            TsResolution::Decimal(e) => ticks as i128 / 10i128.pow((e as u32 - 9).min(30)),
+            TsResolution::Binary(e) => ((ticks as i128) * 1_000_000_000) >> e.min(64),
         };
         (ns + self.ts_offset_s as i128 * 1_000_000_000) as i64
     }

@@ -111,7 +111,7 @@ fn main() {
             &text,
             LogOptions {
                 date: None,
-                tz_offset_s: tz,
+                tz_offset_s: Some(tz),
             },
         ));
     }

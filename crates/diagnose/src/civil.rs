@@ -45,6 +45,29 @@ pub fn fmt_utc(ts_ns: i64) -> String {
     )
 }
 
+/// The time [`fmt_utc`] printed, back in ns since the epoch.
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |a: usize, l: usize| -> Option<i64> {
+        let part = s.get(a..a + l)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if b.len() != 27
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[19] != b'.'
+        || b[26] != b'Z'
+    {
+        return None;
+    }
+    let days = days_from_civil(num(0, 4)?, num(5, 2)? as u32, num(8, 2)? as u32);
+    let secs = num(11, 2)? * 3600 + num(14, 2)? * 60 + num(17, 2)?;
+    Some(days * DAY_NS + secs * NS + num(20, 6)? * 1000)
+}
+
 /// `HH:MM:SS.mmm` of a time shifted by `offset_s` (for lining up with a local-time log).
 pub fn fmt_clock(ts_ns: i64, offset_s: i32) -> String {
     let t = ts_ns + i64::from(offset_s) * NS;
@@ -80,5 +103,9 @@ mod tests {
             "2024-03-01T09:00:00.000001Z"
         );
         assert_eq!(fmt_clock(1_709_283_600 * NS, 3600), "10:00:00.000");
+        for t in [0, 1_709_283_600 * NS + 1_000, -86_400 * NS + 999_000] {
+            assert_eq!(parse_utc(&fmt_utc(t)), Some(t));
+        }
+        assert_eq!(parse_utc("2024-03-01T09:00:00Z"), None);
     }
 }

@@ -2,26 +2,79 @@
 //! One function per cause, each reading the typed details of the findings it is about; the
 //! order of the calls in [`conclusions`] is the order of the sentences.
 
-use crate::finding::{DeadlineCause, DeadlineReset, Details, Finding, Kind, Severity};
-use crate::report::{human, LogSummary, StreamReport, TcpKeepalive};
+use crate::finding::{DeadlineCause, DeadlineReset, Details, Finding, GaveUp, Kind, Severity};
+use crate::report::{human, Cause, LogSummary, StreamReport, TcpKeepalive};
+use keepsight_http::FindingKind as HttpKind;
 
-/// The sentences, most important first.
+/// The sentences, most important first, and the causes of death they tell (one per cause and
+/// side, each pointing at its sentence).
 pub(crate) fn conclusions(
     findings: &[Finding],
     streams: &[StreamReport],
     log: Option<&LogSummary>,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<Cause>) {
     let mut out = Vec::new();
-    deadline_resets(findings, streams, &mut out);
-    dead_peers(findings, streams, &mut out);
-    middlebox_causes(findings, &mut out);
+    let mut causes = Causes::default();
+    deadline_resets(findings, streams, &mut out, &mut causes);
+    gave_up(findings, &mut out, &mut causes);
+    dead_peers(findings, streams, &mut out, &mut causes);
+    middlebox_causes(findings, &mut out, &mut causes);
     heartbeat_troubles(findings, &mut out);
-    resets(findings, &mut out);
-    http_drains(findings, &mut out);
+    reuse_races(findings, &mut out, &mut causes);
+    http_drains(findings, &mut out, &mut causes);
+    resets(findings, &mut out, &mut causes);
     if let Some(l) = log {
         log_lines(findings, l, &mut out);
     }
-    out
+    (out, causes.0)
+}
+
+/// The causes told so far.
+#[derive(Default)]
+struct Causes(Vec<Cause>);
+
+impl Causes {
+    /// Records that the last sentence of `out` tells `cause` by `by` for these findings' streams
+    /// (a cause and side already recorded keeps its first sentence and gains the streams).
+    fn told<'a>(
+        &mut self,
+        out: &[String],
+        cause: Kind,
+        by: Option<&'static str>,
+        of: impl IntoIterator<Item = &'a Finding>,
+    ) {
+        let mut streams: Vec<u32> = of.into_iter().filter_map(|f| f.stream).collect();
+        let summary = out.len().saturating_sub(1);
+        let entry = match self.0.iter_mut().find(|c| c.cause == cause && c.by == by) {
+            Some(e) => e,
+            None => {
+                self.0.push(Cause {
+                    cause,
+                    by,
+                    connections: 0,
+                    streams: Vec::new(),
+                    summary,
+                });
+                self.0.last_mut().expect("just pushed")
+            }
+        };
+        streams.append(&mut entry.streams);
+        streams.sort_unstable();
+        streams.dedup();
+        entry.connections = streams.len();
+        entry.streams = streams;
+    }
+}
+
+/// The distinct values of `key` over `items`, in order of first appearance.
+fn sides<T>(items: &[T], key: impl Fn(&T) -> &'static str) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = Vec::new();
+    for i in items {
+        if !v.contains(&key(i)) {
+            v.push(key(i));
+        }
+    }
+    v
 }
 
 fn of(findings: &[Finding], kind: Kind) -> impl Iterator<Item = &Finding> {
@@ -57,8 +110,14 @@ fn heartbeat_sender(streams: &[StreamReport], stream: Option<u32>) -> Option<&'s
         .map(|h| h.sender)
 }
 
-/// Resets right after a heartbeat probe: blamed on the late sender, or on the answering side.
-fn deadline_resets(findings: &[Finding], streams: &[StreamReport], out: &mut Vec<String>) {
+/// Resets right after a heartbeat probe: blamed on the late sender, or on the answering side;
+/// one sentence per side that reset (a server's reset is never counted among the client's).
+fn deadline_resets(
+    findings: &[Finding],
+    streams: &[StreamReport],
+    out: &mut Vec<String>,
+    causes: &mut Causes,
+) {
     let deadline: Vec<(&Finding, &DeadlineReset)> = findings
         .iter()
         .filter_map(|f| match &f.details {
@@ -66,10 +125,48 @@ fn deadline_resets(findings: &[Finding], streams: &[StreamReport], out: &mut Vec
             _ => None,
         })
         .collect();
-    let late_probe: Vec<&(&Finding, &DeadlineReset)> = deadline
+    let all_late: Vec<&(&Finding, &DeadlineReset)> = deadline
         .iter()
         .filter(|(_, d)| d.cause == DeadlineCause::LateProbe)
         .collect();
+    for by in sides(&all_late, |(_, d)| d.by) {
+        let late_probe: Vec<&(&Finding, &DeadlineReset)> = all_late
+            .iter()
+            .copied()
+            .filter(|(_, d)| d.by == by)
+            .collect();
+        late_probe_resets(&late_probe, streams, out);
+        causes.told(
+            out,
+            Kind::ResetAfterHeartbeatDeadline,
+            Some(by),
+            late_probe.iter().map(|(f, _)| *f),
+        );
+    }
+    let other: Vec<&(&Finding, &DeadlineReset)> = deadline
+        .iter()
+        .filter(|(_, d)| d.cause != DeadlineCause::LateProbe)
+        .collect();
+    for by in sides(&other, |(_, d)| d.by) {
+        let of: Vec<&Finding> = other
+            .iter()
+            .filter(|(_, d)| d.by == by)
+            .map(|(f, _)| *f)
+            .collect();
+        out.push(format!(
+            "{} connection(s) were reset by the {by} after a heartbeat probe that was not answered in time (see reset_after_heartbeat_deadline): look at the answering side and the path.",
+            of.len()
+        ));
+        causes.told(out, Kind::ResetAfterHeartbeatDeadline, Some(by), of);
+    }
+}
+
+/// One sentence for the resets after late probes by one side.
+fn late_probe_resets(
+    late_probe: &[&(&Finding, &DeadlineReset)],
+    streams: &[StreamReport],
+    out: &mut Vec<String>,
+) {
     if let Some(&&(ex, exd)) = late_probe.first() {
         let late = median_f(late_probe.iter().filter_map(|(_, d)| d.late_by_s).collect());
         let lat = median_f(
@@ -115,20 +212,56 @@ fn deadline_resets(findings: &[Finding], streams: &[StreamReport], out: &mut Vec
             )
         });
     }
-    let other_deadline = deadline.len() - late_probe.len();
-    if other_deadline > 0 {
+}
+
+/// Heartbeat senders that closed their connection after unanswered probes, one sentence per
+/// side.
+fn gave_up(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
+    let all: Vec<(&Finding, &GaveUp)> = findings
+        .iter()
+        .filter_map(|f| match &f.details {
+            Details::HeartbeatGaveUp(g) => Some((f, g)),
+            _ => None,
+        })
+        .collect();
+    for by in sides(&all, |(_, g)| g.by) {
+        let of: Vec<&(&Finding, &GaveUp)> = all.iter().filter(|(_, g)| g.by == by).collect();
+        let other = if by == "client" { "server" } else { "client" };
+        let mut policies: Vec<&str> = of.iter().map(|(_, g)| g.policy.as_str()).collect();
+        policies.sort_unstable();
+        policies.dedup();
         out.push(format!(
-            "{other_deadline} connection(s) were reset after a heartbeat probe that was not answered in time (see reset_after_heartbeat_deadline): look at the answering side and the path."
+            "{} connection(s) were closed by the {by} after its heartbeat probes went unanswered (heartbeat_gave_up; the {by} {}): the {other} stopped answering — check the {other} application and the path, not the {by}.",
+            of.len(),
+            policies.join(" or ")
         ));
+        causes.told(
+            out,
+            Kind::HeartbeatGaveUp,
+            Some(by),
+            of.iter().map(|(f, _)| *f),
+        );
     }
 }
 
 /// TCP keep-alive that found the peer gone, with the settings that made it slow to notice.
-fn dead_peers(findings: &[Finding], streams: &[StreamReport], out: &mut Vec<String>) {
+fn dead_peers(
+    findings: &[Finding],
+    streams: &[StreamReport],
+    out: &mut Vec<String>,
+    causes: &mut Causes,
+) {
     let ka = count(findings, Kind::KeepaliveUnanswered);
     if ka == 0 {
         return;
     }
+    let senders = sides(
+        &of(findings, Kind::KeepaliveUnanswered).collect::<Vec<_>>(),
+        |f| match &f.details {
+            Details::KeepaliveUnanswered(k) => k.sender,
+            _ => "",
+        },
+    );
     let dead: Vec<&TcpKeepalive> = streams
         .iter()
         .flat_map(|s| s.tcp_keepalive.iter())
@@ -148,15 +281,32 @@ fn dead_peers(findings: &[Finding], streams: &[StreamReport], out: &mut Vec<Stri
     out.push(format!(
         "{ka} connection(s) had TCP keep-alive probes go unanswered: the peer was gone or a middlebox had dropped the connection (keepalive_unanswered).{settings}"
     ));
+    // The sentence speaks of the probing side's settings; each prober is a side of the cause.
+    for by in senders {
+        causes.told(
+            out,
+            Kind::KeepaliveUnanswered,
+            Some(by),
+            of(findings, Kind::KeepaliveUnanswered).filter(
+                |f| matches!(&f.details, Details::KeepaliveUnanswered(k) if k.sender == by),
+            ),
+        );
+    }
 }
 
 /// Connections lost in a NAT/firewall, and resets such a box forged.
-fn middlebox_causes(findings: &[Finding], out: &mut Vec<String>) {
+fn middlebox_causes(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
     let sl = count(findings, Kind::MiddleboxStateLoss);
     if sl > 0 {
         out.push(format!(
             "{sl} connection(s) show middlebox state loss: after a long idle period the data was never acknowledged (middlebox_state_loss) — keep connections busier than the NAT/firewall idle timeout."
         ));
+        causes.told(
+            out,
+            Kind::MiddleboxStateLoss,
+            Some("middlebox"),
+            of(findings, Kind::MiddleboxStateLoss),
+        );
     }
     let idle: Vec<&crate::finding::IdleReset> = findings
         .iter()
@@ -174,10 +324,35 @@ fn middlebox_causes(findings: &[Finding], out: &mut Vec<String>) {
             first.ttl,
             first.usual_ttl_min,
         ));
+        causes.told(
+            out,
+            Kind::MiddleboxIdleReset,
+            Some("middlebox"),
+            of(findings, Kind::MiddleboxIdleReset),
+        );
     }
     let inj = count(findings, Kind::InjectedReset);
     if inj > 0 {
         out.push(format!("{inj} reset(s) carry a TTL their claimed sender never used: forged by a middlebox (injected_reset)."));
+        causes.told(
+            out,
+            Kind::InjectedReset,
+            Some("middlebox"),
+            of(findings, Kind::InjectedReset),
+        );
+    }
+}
+
+/// HTTP keep-alive connections lost to the reuse race: the server closed an idle connection
+/// as the client reused it (the server's close ended them).
+fn reuse_races(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
+    let kind = Kind::Http(HttpKind::HttpReuseRace);
+    let n = count(findings, kind);
+    if n > 0 {
+        out.push(format!(
+            "{n} HTTP request(s) were lost to the keep-alive reuse race: the client sent on a connection the server was closing at its idle timeout (http_reuse_race) — retire idle connections on the client before the server's idle timeout."
+        ));
+        causes.told(out, kind, Some("server"), of(findings, kind));
     }
 }
 
@@ -215,46 +390,79 @@ fn heartbeat_troubles(findings: &[Finding], out: &mut Vec<String>) {
             "{stopped} heartbeat(s) stopped well before their connection ended: the sender stopped beating on a connection it may already consider dead."
         ));
     }
-    let slow = count(findings, Kind::SlowHeartbeatReply);
-    if slow > 0 {
+    let slow: Vec<&crate::finding::SlowReply> = findings
+        .iter()
+        .filter_map(|f| match &f.details {
+            Details::SlowHeartbeatReply(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    if !slow.is_empty() {
+        let typical = median_f(slow.iter().map(|d| d.latency_ms).collect());
+        let usual = median_f(slow.iter().filter_map(|d| d.baseline_ms).collect());
         out.push(format!(
-            "{slow} slow heartbeat repl(ies) (slow_heartbeat_reply)."
+            "{} slow heartbeat repl(ies) (slow_heartbeat_reply): typically {}{}.",
+            slow.len(),
+            ms_text(typical),
+            usual
+                .map(|u| format!(" where the usual reply takes {}", ms_text(Some(u))))
+                .unwrap_or_default()
         ));
     }
 }
 
-/// Resets no heartbeat or keep-alive explains: half-open connections, close races, the rest.
-fn resets(findings: &[Finding], out: &mut Vec<String>) {
-    let resets: Vec<(Severity, bool, bool)> = findings
+/// Resets no heartbeat or keep-alive explains: half-open connections, close races, the rest
+/// (one sentence per side that reset).
+fn resets(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
+    let resets: Vec<(&Finding, &'static str, bool, bool)> = findings
         .iter()
         .filter_map(|f| match &f.details {
-            Details::ConnectionReset(r) => Some((f.severity, r.half_open, r.close_race)),
+            Details::ConnectionReset(r) => Some((f, r.by, r.half_open, r.close_race)),
             _ => None,
         })
         .collect();
-    let half_open = resets.iter().filter(|(_, h, _)| *h).count();
-    if half_open > 0 {
+    // A reset another finding explains is that finding's cause, not one of its own (a
+    // connection an earlier cause already ended is not counted twice).
+    let told: Vec<u32> = causes.0.iter().flat_map(|c| c.streams.clone()).collect();
+    let unexplained = |f: &Finding| {
+        f.severity == Severity::Warning && !f.stream.is_some_and(|s| told.contains(&s))
+    };
+    let half_open: Vec<&Finding> = resets.iter().filter(|r| r.2).map(|r| r.0).collect();
+    if !half_open.is_empty() {
         out.push(format!(
-            "{half_open} reset(s) answered a packet on a connection the resetting side had already dropped (half-open connection): look at that side's earlier history."
+            "{} reset(s) answered a packet on a connection the resetting side had already dropped (half-open connection): look at that side's earlier history.",
+            half_open.len()
         ));
+        for (f, by, _, _) in resets.iter().filter(|r| r.2 && unexplained(r.0)) {
+            causes.told(out, Kind::ConnectionReset, Some(by), [*f]);
+        }
     }
-    let races = resets.iter().filter(|(_, _, r)| *r).count();
-    if races > 0 {
+    let races: Vec<&Finding> = resets.iter().filter(|r| r.3).map(|r| r.0).collect();
+    if !races.is_empty() {
         out.push(format!(
-            "{races} reset(s) were keep-alive close races: one side sent data on a connection the other had already closed (FIN) — the sender should retire idle connections before the peer's idle timeout."
+            "{} reset(s) were keep-alive close races: one side sent data on a connection the other had already closed (FIN) — the sender should retire idle connections before the peer's idle timeout.",
+            races.len()
         ));
+        for (f, by, _, _) in resets.iter().filter(|r| r.3 && unexplained(r.0)) {
+            causes.told(out, Kind::ConnectionReset, Some(by), [*f]);
+        }
     }
-    let unexplained = resets
+    let other: Vec<&(&Finding, &'static str, bool, bool)> = resets
         .iter()
-        .filter(|&&(s, h, r)| s == Severity::Warning && !h && !r)
-        .count();
-    if unexplained > 0 {
-        out.push(format!("{unexplained} other reset(s) without a heartbeat or keep-alive explanation (connection_reset)."));
+        .filter(|r| unexplained(r.0) && !r.2 && !r.3)
+        .collect();
+    for by in sides(&other, |r| r.1) {
+        let of: Vec<&Finding> = other.iter().filter(|r| r.1 == by).map(|r| r.0).collect();
+        out.push(format!(
+            "{} other reset(s) by the {by} without a heartbeat or keep-alive explanation (connection_reset).",
+            of.len()
+        ));
+        causes.told(out, Kind::ConnectionReset, Some(by), of);
     }
 }
 
 /// Servers that close their keep-alive connections like a coin flip per response.
-fn http_drains(findings: &[Finding], out: &mut Vec<String>) {
+fn http_drains(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
     for f in findings {
         if let Details::HttpDrain(d) = &f.details {
             out.push(format!(
@@ -264,15 +472,20 @@ fn http_drains(findings: &[Finding], out: &mut Vec<String>) {
                 d.close_ratio_low * 100.0,
                 d.close_ratio_high * 100.0
             ));
+            causes.told(out, f.kind(), Some("server"), [f]);
         }
     }
 }
 
 /// The most telling of a log line's matched events names it.
-const PHRASES: [(Kind, &str); 11] = [
+const PHRASES: [(Kind, &str); 12] = [
     (
         Kind::ResetAfterHeartbeatDeadline,
         "the reset after a late or unanswered heartbeat",
+    ),
+    (
+        Kind::HeartbeatGaveUp,
+        "the heartbeat sender giving up after unanswered probes",
     ),
     (
         Kind::KeepaliveUnanswered,
@@ -320,11 +533,16 @@ fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
                 .unwrap_or("an event");
             let frames: Vec<String> = f.frames.iter().take(6).map(|f| f.to_string()).collect();
             format!(
-                "log line {} \"{}\" is {what} on stream {} (frames {})",
+                "log line {} \"{}\" is {what} on stream {} (frames {}){}",
                 m.line,
                 m.log_text,
                 f.stream.map(|s| s.to_string()).unwrap_or_default(),
-                frames.join(", ")
+                frames.join(", "),
+                if m.at_deadline {
+                    ", written while the beat was overdue: the application noticed the missing beat at its own deadline"
+                } else {
+                    ""
+                }
             )
         })
         .collect();
@@ -336,8 +554,11 @@ fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
             "{} of {} error/restart lines of the application log line up with capture events{}.",
             log.matched,
             log.event_lines,
-            log.clock_offset_s
-                .map(|o| format!(" (clocks differ by {o:+.2} s)"))
+            log.clock_words()
+                .or_else(|| log
+                    .clock_offset_s
+                    .map(|o| format!("clocks differ by {o:+.2} s")))
+                .map(|w| format!(" ({w})"))
                 .unwrap_or_default()
         ));
     }

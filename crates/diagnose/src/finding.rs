@@ -35,6 +35,7 @@ impl Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     ResetAfterHeartbeatDeadline,
+    HeartbeatGaveUp,
     LateHeartbeat,
     MissedHeartbeat,
     SlowHeartbeatReply,
@@ -55,6 +56,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::ResetAfterHeartbeatDeadline => "reset_after_heartbeat_deadline",
+            Kind::HeartbeatGaveUp => "heartbeat_gave_up",
             Kind::LateHeartbeat => "late_heartbeat",
             Kind::MissedHeartbeat => "missed_heartbeat",
             Kind::SlowHeartbeatReply => "slow_heartbeat_reply",
@@ -104,6 +106,22 @@ pub struct DeadlineReset {
     pub reset_after_reply_ms: Option<f64>,
 }
 
+/// `heartbeat_gave_up`: the heartbeat sender closed its connection after probes nobody
+/// answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GaveUp {
+    /// `client` or `server`: the heartbeat sender, who closed.
+    pub by: &'static str,
+    /// `fin` or `rst`.
+    pub close: &'static str,
+    /// The sender's apparent rule, in words ("closes after 3 unanswered beats").
+    pub policy: String,
+    /// Unanswered probes in a row before the close.
+    pub unanswered: u32,
+    /// From the first unanswered probe to the close, seconds.
+    pub without_reply_s: f64,
+}
+
 /// `late_heartbeat`: a probe sent later than the period allows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LateBeat {
@@ -130,6 +148,11 @@ fn is_false(b: &bool) -> bool {
 /// `slow_heartbeat_reply`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlowReply {
+    /// The usual reply latency the reply is measured against: the connection's own before it,
+    /// or the same service's other connections'.
+    pub baseline_ms: Option<f64>,
+    /// `latency_ms / baseline_ms`.
+    pub factor: Option<f64>,
     pub latency_ms: f64,
     /// `--timeout`, when given.
     pub timeout_ms: Option<f64>,
@@ -249,11 +272,17 @@ pub struct KeepaliveUnanswered {
 /// `log_match`: an application log line and the capture events it lines up with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogMatch {
+    /// The line was written while a heartbeat was overdue, before the late beat or the close
+    /// it matches: the application noticed the missing beat at its own deadline (absent from
+    /// the JSON when not).
+    #[serde(skip_serializing_if = "is_false")]
+    pub at_deadline: bool,
     pub clock_offset_s: f64,
     pub line: u32,
     pub log_text: String,
-    /// The kinds of the matched findings, in the order of `streams`' events.
+    /// The kinds of the matched findings, in time order.
     pub matched_kinds: Vec<Kind>,
+    /// The streams of the matched findings, each once, ascending.
     pub streams: Vec<u32>,
 }
 
@@ -261,6 +290,7 @@ pub struct LogMatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Details {
     ResetAfterHeartbeatDeadline(DeadlineReset),
+    HeartbeatGaveUp(GaveUp),
     LateHeartbeat(LateBeat),
     MissedHeartbeat(MissedBeats),
     SlowHeartbeatReply(SlowReply),
@@ -285,6 +315,7 @@ impl Details {
     pub fn kind(&self) -> Kind {
         match self {
             Details::ResetAfterHeartbeatDeadline(_) => Kind::ResetAfterHeartbeatDeadline,
+            Details::HeartbeatGaveUp(_) => Kind::HeartbeatGaveUp,
             Details::LateHeartbeat(_) => Kind::LateHeartbeat,
             Details::MissedHeartbeat(_) => Kind::MissedHeartbeat,
             Details::SlowHeartbeatReply(_) => Kind::SlowHeartbeatReply,
@@ -310,6 +341,7 @@ impl Serialize for Details {
         use serde::ser::SerializeStruct;
         match self {
             Details::ResetAfterHeartbeatDeadline(d) => d.serialize(s),
+            Details::HeartbeatGaveUp(d) => d.serialize(s),
             Details::LateHeartbeat(d) => d.serialize(s),
             Details::MissedHeartbeat(d) => d.serialize(s),
             Details::SlowHeartbeatReply(d) => d.serialize(s),
@@ -443,6 +475,13 @@ mod tests {
                 reset_after_reply_ms: None,
                 ..deadline
             }),
+            Details::HeartbeatGaveUp(GaveUp {
+                by: "client",
+                close: "fin",
+                policy: "closes after 3 unanswered beats".into(),
+                unanswered: 3,
+                without_reply_s: 21.0,
+            }),
             Details::LateHeartbeat(LateBeat {
                 expected_period_s: 45.0,
                 gap_s: 58.0,
@@ -454,6 +493,8 @@ mod tests {
                 ..missed
             }),
             Details::SlowHeartbeatReply(SlowReply {
+                baseline_ms: Some(0.4),
+                factor: Some(3750.0),
                 latency_ms: 1500.0,
                 timeout_ms: Some(1000.0),
             }),
@@ -501,6 +542,7 @@ mod tests {
                 unanswered: 9,
             }),
             Details::LogMatch(LogMatch {
+                at_deadline: true,
                 clock_offset_s: -2.0,
                 line: 3,
                 log_text: "error".into(),

@@ -144,11 +144,11 @@ impl Middlebox {
 
 impl LogOptions {
     /// From `--log-date YYYY-MM-DD` (optional) and `--log-tz` (`UTC`, `Z`, `+HH:MM`, `-HHMM`,
-    /// `+H`).
-    pub fn from_flags(date: Option<&str>, tz: &str) -> Result<LogOptions, OptionError> {
+    /// `+H`; without it, the zone is searched for).
+    pub fn from_flags(date: Option<&str>, tz: Option<&str>) -> Result<LogOptions, OptionError> {
         Ok(LogOptions {
             date: date.map(parse_date).transpose()?,
-            tz_offset_s: parse_tz(tz)?,
+            tz_offset_s: tz.map(parse_tz).transpose()?,
         })
     }
 }
@@ -205,7 +205,12 @@ mod tests {
 
     #[test]
     fn log_zones_and_dates() {
-        let tz = |s| LogOptions::from_flags(None, s).map(|o| o.tz_offset_s);
+        let tz = |s| LogOptions::from_flags(None, Some(s)).map(|o| o.tz_offset_s.unwrap());
+        // Without --log-tz the zone is left to the search.
+        assert_eq!(
+            LogOptions::from_flags(None, None).unwrap().tz_offset_s,
+            None
+        );
         assert_eq!(tz("UTC"), Ok(0));
         assert_eq!(tz("z"), Ok(0));
         assert_eq!(tz("+01:00"), Ok(3600));
@@ -217,7 +222,7 @@ mod tests {
             tz("+ab:00").unwrap_err().to_string(),
             "--log-tz +ab:00: bad hours: invalid digit found in string"
         );
-        let date = |s| LogOptions::from_flags(Some(s), "UTC").map(|o| o.date);
+        let date = |s| LogOptions::from_flags(Some(s), Some("UTC")).map(|o| o.date);
         assert_eq!(date("2024-03-01"), Ok(Some((2024, 3, 1))));
         assert_eq!(
             date("2024-13-01").unwrap_err().to_string(),

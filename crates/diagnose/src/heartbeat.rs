@@ -26,69 +26,89 @@ pub(crate) fn choose<'a>(s: &'a Stream, opts: &Options) -> Option<Chosen<'a>> {
     let mut best: Option<(bool, u64, Chosen<'a>)> = None;
     for (dir, d) in s.dirs.iter().enumerate() {
         for c in &d.cands {
-            if c.count < MIN_BEATS {
-                continue;
-            }
-            let Some((mut period, mut tol, jitter)) = estimate(c.gaps.items.iter().map(|g| g.gap))
-            else {
+            let Some((answered, chosen)) = evaluate(dir, c, opts, false) else {
                 continue;
             };
-            let given = opts.period_ns.is_some();
-            if let Some(p) = opts.period_ns.map(|p| p.clamp(1, MAX_PERIOD_NS)) {
-                let j =
-                    mad(&c.gaps.items.iter().map(|g| g.gap).collect::<Vec<_>>(), p).unwrap_or(0);
-                period = p;
-                tol = default_tolerance(p, j.min(p / 10));
-            } else if let Some((p, t)) = c.frozen {
-                period = p;
-                tol = t;
-            }
-            if period <= 0 {
-                continue;
-            }
-            let tol = with_timeout(tol, jitter, opts.timeout_ns);
-            // Regular: most intervals are one period or a whole multiple of it.
-            let regular = c
-                .gaps
-                .items
-                .iter()
-                .filter(|g| {
-                    let k = ((g.gap as f64) / (period as f64)).round().max(1.0) as i64;
-                    (g.gap - k * period).abs() <= tol * k
-                })
-                .count();
-            if regular * 2 < c.gaps.items.len() {
-                continue;
-            }
-            // Request/reply: the peer answers most probes, well within a period. A reply that
-            // takes about a period is the peer's own next message, not an answer.
-            let med = c.latency.quantile(0.5).unwrap_or(i64::MAX);
-            let answered = c.replies * 2 >= c.count && med < period / 4;
-            if !answered && opts.probe.is_none() {
-                // A one-way beat needs a beat more, and must not be the answer to the peer's
-                // own messages (those follow the peer's data closely, every time).
-                if c.count < MIN_BEATS + 1 || c.follows_peer * 2 >= c.count.saturating_sub(1) {
-                    continue;
-                }
-            }
             let key = (answered, c.count);
             if best.as_ref().is_none_or(|(a, n, _)| key > (*a, *n)) {
-                best = Some((
-                    answered,
-                    c.count,
-                    Chosen {
-                        dir,
-                        cand: c,
-                        period,
-                        tol,
-                        jitter,
-                        given,
-                    },
-                ));
+                best = Some((answered, c.count, chosen));
             }
         }
     }
-    best.map(|(_, _, c)| c)
+    let (_, _, best) = best?;
+    if opts.probe.is_none() {
+        // Of an alternating pair, the message that opened the exchange is the probe, whatever
+        // the latencies made the other one look like.
+        if let Some((dir, p)) = crate::roles::opener(s, best.dir, best.cand) {
+            if let Some((_, chosen)) = evaluate(dir, p, opts, true) {
+                return Some(chosen);
+            }
+        }
+    }
+    Some(best)
+}
+
+/// Whether candidate `c` (sent in direction `dir`) is a heartbeat, and if so whether it is
+/// answered (request/reply) and its period. `paired`: its peer's messages are known to be its
+/// replies (an alternating pair it opens), however long they take.
+fn evaluate<'a>(
+    dir: usize,
+    c: &'a Candidate,
+    opts: &Options,
+    paired: bool,
+) -> Option<(bool, Chosen<'a>)> {
+    if c.count < MIN_BEATS {
+        return None;
+    }
+    let (mut period, mut tol, jitter) = estimate(c.gaps.items.iter().map(|g| g.gap))?;
+    let given = opts.period_ns.is_some();
+    if let Some(p) = opts.period_ns.map(|p| p.clamp(1, MAX_PERIOD_NS)) {
+        let j = mad(&c.gaps.items.iter().map(|g| g.gap).collect::<Vec<_>>(), p).unwrap_or(0);
+        period = p;
+        tol = default_tolerance(p, j.min(p / 10));
+    } else if let Some((p, t)) = c.frozen {
+        period = p;
+        tol = t;
+    }
+    if period <= 0 {
+        return None;
+    }
+    let tol = with_timeout(tol, jitter, opts.timeout_ns);
+    // Regular: most intervals are one period or a whole multiple of it.
+    let regular = c
+        .gaps
+        .items
+        .iter()
+        .filter(|g| {
+            let k = ((g.gap as f64) / (period as f64)).round().max(1.0) as i64;
+            (g.gap - k * period).abs() <= tol * k
+        })
+        .count();
+    if regular * 2 < c.gaps.items.len() {
+        return None;
+    }
+    // Request/reply: the peer answers most probes, well within a period. A reply that
+    // takes about a period is the peer's own next message, not an answer.
+    let med = c.latency.quantile(0.5).unwrap_or(i64::MAX);
+    let answered = paired || c.replies * 2 >= c.count && med < period / 4;
+    if !answered && opts.probe.is_none() {
+        // A one-way beat needs a beat more, and must not be the answer to the peer's
+        // own messages (those follow the peer's data closely, every time).
+        if c.count < MIN_BEATS + 1 || c.follows_peer * 2 >= c.count.saturating_sub(1) {
+            return None;
+        }
+    }
+    Some((
+        answered,
+        Chosen {
+            dir,
+            cand: c,
+            period,
+            tol,
+            jitter,
+            given,
+        },
+    ))
 }
 
 /// Heartbeats already established per service (server endpoint, sender is the client, probe):
@@ -97,19 +117,48 @@ pub(crate) fn choose<'a>(s: &'a Stream, opts: &Options) -> Option<Chosen<'a>> {
 #[derive(Debug, Default)]
 pub(crate) struct Services {
     known: HashMap<(SocketAddr, bool, Sig), (i64, i64, i64)>,
+    /// Per service, the usual reply latency of each connection that showed one (stream,
+    /// latency): what "the same server's other connections" answer in.
+    latency: HashMap<(SocketAddr, bool, Sig), Vec<(u32, i64)>>,
 }
+
+/// Connections remembered per service for its reply baseline.
+const MAX_LATENCIES: usize = 256;
 
 /// Distinct services remembered (a bound for captures with very many servers).
 const MAX_SERVICES: usize = 10_000;
 
 impl Services {
     pub fn learn(&mut self, s: &Stream, h: &Chosen<'_>) {
+        let (cdir, _) = s.client_dir();
+        let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.sig);
+        if let Some(m) = h.cand.baseline.median() {
+            if self.latency.len() < MAX_SERVICES || self.latency.contains_key(&key) {
+                let v = self.latency.entry(key).or_default();
+                if v.len() < MAX_LATENCIES && !v.iter().any(|&(id, _)| id == s.id) {
+                    v.push((s.id, m));
+                }
+            }
+        }
         if h.given || self.known.len() >= MAX_SERVICES {
             return;
         }
+        self.known.entry(key).or_insert((h.period, h.tol, h.jitter));
+    }
+
+    /// The usual reply latency of the other connections to the same service (the median of
+    /// theirs), when at least one showed it.
+    pub fn others_latency(&self, s: &Stream, h: &Chosen<'_>) -> Option<i64> {
         let (cdir, _) = s.client_dir();
         let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.sig);
-        self.known.entry(key).or_insert((h.period, h.tol, h.jitter));
+        let others: Vec<i64> = self
+            .latency
+            .get(&key)?
+            .iter()
+            .filter(|&&(id, _)| id != s.id)
+            .map(|&(_, m)| m)
+            .collect();
+        crate::stats::median(&others)
     }
 
     /// The heartbeat of a stream too short to show its own period, from its siblings.

@@ -35,7 +35,9 @@ pub mod log;
 pub mod middlebox;
 pub mod options;
 mod period;
+mod reply_baseline;
 pub mod report;
+mod roles;
 mod stats;
 mod stream;
 mod summarize;
@@ -240,7 +242,9 @@ impl Diagnoser {
             })
             .map(|f| log::CapEvent {
                 ts: f.ts_ns,
-                noticed: f.noticed_ns.unwrap_or((f.ts_ns, f.ts_ns)),
+                noticed: f
+                    .noticed_ns
+                    .unwrap_or_else(|| log::overdue::noticed_span(f)),
                 stream: f.stream,
                 frames: f.frames.clone(),
                 kind: f.kind(),
@@ -251,7 +255,21 @@ impl Diagnoser {
                 ),
             })
             .collect();
-        let c = log::correlate(log, &mut events, capture_start_ns);
+        // Each stream's two ends, so that a line naming a port matches that stream only.
+        let ends: Vec<log::conn::StreamEnds> = self
+            .reports
+            .iter()
+            .filter_map(|r| {
+                Some(log::conn::StreamEnds {
+                    stream: r.stream,
+                    client: r.endpoints.client.parse().ok()?,
+                    server: r.endpoints.server.parse().ok()?,
+                    first_ns: civil::parse_utc(&r.start)?,
+                    last_ns: civil::parse_utc(&r.end)?,
+                })
+            })
+            .collect();
+        let c = log::correlate(log, &mut events, capture_start_ns, &ends);
         for f in c.findings {
             self.push_finding(f);
         }
@@ -305,7 +323,8 @@ impl Diagnoser {
                 b.stream,
             ))
         });
-        let summary = conclusions::conclusions(&self.findings, &self.reports, log_summary.as_ref());
+        let (summary, causes) =
+            conclusions::conclusions(&self.findings, &self.reports, log_summary.as_ref());
         Report {
             schema: 1,
             capture: CaptureInfo {
@@ -317,6 +336,7 @@ impl Diagnoser {
                 late_segments: self.late_segments,
             },
             summary,
+            causes,
             streams: self.reports,
             findings: self.findings,
             log: log_summary,

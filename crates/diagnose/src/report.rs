@@ -108,12 +108,31 @@ pub struct LogSummary {
     /// Event lines with no capture event around them (the first 20): what the log saw that the
     /// wire does not show here.
     pub unmatched: Vec<UnmatchedLine>,
+    /// The log's time zone (`+08:00`), or `None` when searched for and nothing lined up.
+    pub zone: Option<String>,
+    /// Where `zone` came from: `option` (`--log-tz`), `stamp` (the lines carry their own
+    /// offset) or `search` (the zone under which the log lines up with the most events).
+    pub zone_from: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UnmatchedLine {
     pub line: u32,
     pub text: String,
+}
+
+/// One cause of connection deaths and the side that acted (`causes[]` in the JSON).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cause {
+    /// The finding kind that explains the deaths.
+    pub cause: Kind,
+    /// `client`, `server`, `middlebox`, or null when no side can be named.
+    pub by: Option<&'static str>,
+    /// Distinct connections (streams) it ended.
+    pub connections: usize,
+    pub streams: Vec<u32>,
+    /// Index of its sentence in `summary`.
+    pub summary: usize,
 }
 
 /// Everything `keepsight diagnose` says about one capture.
@@ -124,6 +143,9 @@ pub struct Report {
     pub capture: CaptureInfo,
     /// The conclusions, in words, most important first.
     pub summary: Vec<String>,
+    /// What ended the connections: one entry per cause and side, each pointing at its sentence
+    /// in `summary`.
+    pub causes: Vec<Cause>,
     pub streams: Vec<StreamReport>,
     pub findings: Vec<Finding>,
     pub log: Option<LogSummary>,
@@ -336,13 +358,14 @@ impl Report {
         if let Some(l) = &self.log {
             let _ = writeln!(
                 out,
-                "\nApplication log: {} lines, {} name an error or restart, {} matched to the capture{}",
+                "\nApplication log: {} lines, {} name an error or restart, {} matched to the capture{}{}",
                 l.lines,
                 l.event_lines,
                 l.matched,
                 l.clock_offset_s
                     .map(|o| format!(" (capture clock - log clock ≈ {o:+.2} s, log granularity {} s)", l.granularity_s))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                l.clock_words().map(|w| format!("; {w}")).unwrap_or_default()
             );
             for u in &l.unmatched {
                 let _ = writeln!(

@@ -97,6 +97,8 @@ pub(crate) struct Unanswered {
     /// The next probe, or the close, that shows no answer came.
     pub until_frame: Option<u32>,
     pub until_ts: i64,
+    /// `until_frame` is the connection's close (RST or FIN), not the next probe.
+    pub until_close: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +115,9 @@ pub(crate) struct Retrans {
 pub(crate) struct Candidate {
     pub sig: Sig,
     pub count: u64,
+    /// The candidate's first payload: of two messages that alternate, the one that came first
+    /// on the connection opened the exchange (see [`crate::roles`]).
+    pub first: Beat,
     pub last: Beat,
     pub last_gap: Option<Gap>,
     pub gaps: Sample<Gap>,
@@ -134,6 +139,9 @@ pub(crate) struct Candidate {
     pub dropped: u64,
     /// Beats that came right after the peer's data (answers rather than beats).
     pub follows_peer: u64,
+    /// The connection's usual reply latency, and the replies far slower than it
+    /// (see [`crate::reply_baseline`]).
+    pub baseline: crate::reply_baseline::Baseline<Reply>,
 }
 
 impl Candidate {
@@ -141,6 +149,7 @@ impl Candidate {
         Candidate {
             sig,
             count: 1,
+            first: beat,
             last: beat,
             last_gap: None,
             gaps: Sample::default(),
@@ -158,6 +167,7 @@ impl Candidate {
             retrans_count: 0,
             dropped: 0,
             follows_peer: 0,
+            baseline: Default::default(),
         }
     }
 
@@ -178,6 +188,7 @@ impl Candidate {
                 acked: p.acked,
                 until_frame: Some(beat.frame),
                 until_ts: beat.ts,
+                until_close: false,
             });
         }
         let gap = Gap {
@@ -238,6 +249,7 @@ impl Candidate {
             frame,
             ts,
         };
+        self.baseline.on_reply(lat, r);
         self.last_reply = Some(r);
         // Space-saving count of the two most frequent reply payloads.
         if let Some(slot) = self.reply_sigs.iter_mut().find(|(s, _)| *s == Some(sig)) {
@@ -247,7 +259,9 @@ impl Candidate {
         } else if let Some(slot) = self.reply_sigs.iter_mut().min_by_key(|(_, c)| *c) {
             *slot = (Some(sig), slot.1 + 1);
         }
-        const SLOWEST: usize = 8;
+        // As many as the other anomaly records: a connection slow from its first reply has all
+        // its replies here, to be judged against its siblings' latency.
+        const SLOWEST: usize = MAX_RECORDS;
         if self.slowest.len() < SLOWEST || self.slowest.last().is_some_and(|(l, _)| lat > *l) {
             let at = self
                 .slowest
@@ -412,6 +426,9 @@ pub(crate) struct Stream {
     pub state_loss: Option<StateLoss>,
     pub injected: Option<Injected>,
     pub closed_at: Option<i64>,
+    /// Who sent the connection's first small payload (at most [`MAX_BEAT_LEN`] bytes): who
+    /// spoke first, even when the capture cut that payload.
+    pub first_small_dir: Option<u8>,
 }
 
 #[inline]
@@ -455,6 +472,7 @@ impl Stream {
             state_loss: None,
             injected: None,
             closed_at: None,
+            first_small_dir: None,
         }
     }
 
@@ -643,6 +661,13 @@ impl Stream {
             }
             let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
             let sig = Sig::of(seg.len, payload);
+            if self.first_small_dir.is_none() && seg.len <= MAX_BEAT_LEN && !syn {
+                // A first payload that acknowledges data the capture never showed (a frame cut
+                // before its TCP header) answers the peer, who spoke first.
+                let peer = &self.dirs[p];
+                let answers_unseen = seg.flags.ack() && peer.nxt_set && after(seg.ack, peer.nxt);
+                self.first_small_dir = Some(if answers_unseen { p } else { d } as u8);
+            }
             // The peer's pending probes are answered by this payload.
             for c in self.dirs[p].cands.iter_mut() {
                 if c.pending.is_some() && opts.reply.as_deref().is_none_or(|r| sig.is(r)) {
@@ -750,6 +775,7 @@ impl Stream {
                     acked: pd.acked,
                     until_frame: Some(ev.frame),
                     until_ts: ev.ts,
+                    until_close: true,
                 });
             }
         }
@@ -842,20 +868,41 @@ impl Stream {
                 }
                 k.close_run(end_ts);
             }
-            for c in dir.cands.iter_mut() {
-                if let Some(pd) = c.pending {
-                    if end_ts - pd.ts >= unanswered_after_ns {
-                        c.pending = None;
-                        c.push_unanswered(Unanswered {
-                            frame: pd.frame,
-                            ts: pd.ts,
-                            acked: pd.acked,
-                            until_frame: None,
-                            until_ts: end_ts,
-                        });
-                    }
+        }
+        for d in 0..2 {
+            for i in 0..self.dirs[d].cands.len() {
+                let Some(pd) = self.dirs[d].cands[i].pending else {
+                    continue;
+                };
+                // A probe still pending when the connection closed got no answer until the
+                // close; when its own sender closed, the sender stopped waiting for it, however
+                // soon (as a sender's RST already settles its pending probes).
+                let close = self.close_after(pd.ts);
+                let unanswered = close.is_some_and(|e| e.dir as usize == d)
+                    || end_ts - pd.ts >= unanswered_after_ns;
+                if unanswered {
+                    let c = &mut self.dirs[d].cands[i];
+                    c.pending = None;
+                    c.push_unanswered(Unanswered {
+                        frame: pd.frame,
+                        ts: pd.ts,
+                        acked: pd.acked,
+                        until_frame: close.map(|e| e.frame),
+                        until_ts: close.map_or(end_ts, |e| e.ts),
+                        until_close: close.is_some(),
+                    });
                 }
             }
         }
+    }
+
+    /// The first close (RST or FIN, either side) at or after `ts`.
+    pub fn close_after(&self, ts: i64) -> Option<Event> {
+        self.rst
+            .iter()
+            .chain(self.dirs.iter().filter_map(|d| d.fin.as_ref()))
+            .filter(|e| e.ts >= ts)
+            .min_by_key(|e| e.ts)
+            .copied()
     }
 }

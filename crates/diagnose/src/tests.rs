@@ -538,7 +538,9 @@ fn injected_reset_by_ttl() {
 }
 
 /// A probe the server's TCP acknowledges but its application never answers; the client resets
-/// after its 1 s timeout.
+/// after its 1 s timeout: the heartbeat sender gave up after one unanswered beat (issue 15
+/// class 6: one finding ties the close to the probe; it used to be told as a deadline reset).
+/// The server resetting after an unanswered probe stays a deadline reset.
 #[test]
 fn unanswered_probe_then_reset() {
     let mut sc = Script::default();
@@ -568,13 +570,33 @@ fn unanswered_probe_then_reset() {
         ]
     );
     assert!(details!(u[0], UnansweredHeartbeat).acked);
-    let d = kinds(&r, 0, Kind::ResetAfterHeartbeatDeadline);
-    assert_eq!(d.len(), 1);
+    assert!(kinds(&r, 0, Kind::ResetAfterHeartbeatDeadline).is_empty());
+    let g = kinds(&r, 0, Kind::HeartbeatGaveUp);
+    assert_eq!(g.len(), 1);
+    let gd = details!(g[0], HeartbeatGaveUp);
+    assert_eq!((gd.by, gd.close, gd.unanswered), ("client", "rst", 1));
     assert_eq!(
-        details!(d[0], ResetAfterHeartbeatDeadline).cause,
-        DeadlineCause::Unanswered
+        gd.policy,
+        "closes after 1 unanswered beat, 1.0 s after the last one"
     );
     assert!(kinds(&r, 0, Kind::LateHeartbeat).is_empty());
+
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7443");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for _ in 0..5 {
+        a.beat(&mut sc, t, 400 * US);
+        t += 5 * S;
+    }
+    a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &[0x01], 0);
+    a.seg(&mut sc, t + S, 1, fl::RST | fl::ACK, b"", 0);
+    let (r, _) = sc.run(Options::default());
+    assert!(kinds(&r, 0, Kind::HeartbeatGaveUp).is_empty());
+    let d = kinds(&r, 0, Kind::ResetAfterHeartbeatDeadline);
+    assert_eq!(d.len(), 1);
+    let dd = details!(d[0], ResetAfterHeartbeatDeadline);
+    assert_eq!((dd.cause, dd.by), (DeadlineCause::Unanswered, "server"));
 }
 
 /// A missed beat (no probe for two periods) that the connection survives, and a slow reply
@@ -763,7 +785,7 @@ fn log_lines_line_up_with_the_reset() {
         &text,
         LogOptions {
             date: None,
-            tz_offset_s: 3600,
+            tz_offset_s: Some(3600),
         },
     );
     let (r, segs) = sc.run(Options {
@@ -789,14 +811,15 @@ fn log_lines_line_up_with_the_reset() {
     );
     // One line and one event cannot establish the clocks' difference: none is claimed...
     assert_eq!(l.clock_offset_s, None);
-    // ...but the offset used to match it bounds the true 1.4 s to within the line's
-    // granularity and the allowed logging lag: the reset falls in [line + off - 1 s,
-    // line + off + 1.25 s].
+    // ...but the offset used to match it puts the line where the application may have
+    // written it: from the moment the late beat was due (13 s before it: the line may be the
+    // application's own deadline expiring) to the reset, within the line's granularity and
+    // the allowed logging lag ([line + off - 1 s, line + off + 1.25 s]).
     let off = details!(m[0], LogMatch).clock_offset_s;
     let line_utc = log_ts / S * S - 3600 * S;
     let e_minus_l = (late + 570 * US - line_utc) as f64 / 1e9;
     assert!(
-        off >= e_minus_l - 1.25 - 0.06 && off <= e_minus_l + 1.0 + 0.06,
+        off >= e_minus_l - 13.0 - 1.25 - 0.06 && off <= e_minus_l + 1.0 + 0.06,
         "offset {off}"
     );
 }
@@ -1044,7 +1067,7 @@ fn random_input_never_panics() {
             &text,
             LogOptions {
                 date: Some((2024, 3, 1)),
-                tz_offset_s: -3600,
+                tz_offset_s: Some(-3600),
             },
         )),
         timeout_ns: Some(S),
@@ -1109,6 +1132,76 @@ fn websocket_masked_ping_is_a_heartbeat() {
     assert_eq!((hb.beats, hb.period_s), (8, 5.0));
 }
 
+/// The seed incident as it was logged: beats every 45 s, the previous at 17:07:12, the late one
+/// at 17:08:10 (58 s), answered, then the client's RST. The client's own deadline (45 s + 1 s)
+/// expired while no probe had been sent: it logged `error` at 17:08:02 and `restart` at
+/// 17:08:10. A second connection to the same server beats on time and logs nothing. With no
+/// options, both lines are the late beat's, on its stream only, and the log reads as UTC.
+#[test]
+fn lines_written_at_the_deadline_belong_to_the_late_beat() {
+    let day = civil::days_from_civil(2024, 3, 1) * civil::DAY_NS;
+    let at = |h: i64, m: i64, s: i64| day + (h * 3600 + m * 60 + s) * S;
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:39660", "10.0.0.1:7443");
+    let mut b = Conn::new(1, "10.0.0.3:39661", "10.0.0.1:7443");
+    let prev = at(17, 7, 12) + 231 * MS;
+    a.handshake(&mut sc, prev - 6 * 45 * S - S);
+    b.handshake(&mut sc, prev - 6 * 45 * S - S + 300 * MS);
+    for k in (0..=6).rev() {
+        a.beat(&mut sc, prev - k * 45 * S, 370 * US);
+    }
+    let late = prev + 58 * S;
+    a.seg(&mut sc, late, 0, fl::PSH | fl::ACK, &[0x01], 0);
+    a.seg(&mut sc, late + 370 * US, 1, fl::PSH | fl::ACK, &[0x41], 0);
+    a.seg(&mut sc, late + 570 * US, 0, fl::RST | fl::ACK, b"", 0);
+    let mut tb = prev - 6 * 45 * S + 700 * MS;
+    while tb < late + 60 * S {
+        b.beat(&mut sc, tb, 250 * US);
+        tb += 45 * S;
+    }
+    let text = "17:02:41 client info conn 1 connected (local port 39660)\n\
+                17:02:41 client info conn 2 connected (local port 39661)\n\
+                17:08:02 client error conn 1 heartbeat reply timeout\n\
+                17:08:10 client info conn 1 restart\n";
+    let (r, segs) = sc.run(Options {
+        log: Some(AppLog::parse(text, LogOptions::default())),
+        ..Options::default()
+    });
+    let m: Vec<&crate::finding::LogMatch> = r
+        .findings
+        .iter()
+        .filter_map(|f| match &f.details {
+            Details::LogMatch(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        m.iter()
+            .map(|m| (m.line, m.streams.clone()))
+            .collect::<Vec<_>>(),
+        vec![(3, vec![0]), (4, vec![0])],
+        "{:#?}",
+        r.findings
+    );
+    // The deadline line is the late beat's, written before it went out; the restart also
+    // the reset's.
+    assert!(m[0].matched_kinds.contains(&Kind::LateHeartbeat));
+    assert!(m[0].at_deadline);
+    assert!(m[1].matched_kinds.contains(&Kind::ConnectionReset));
+    assert!(!m[1].at_deadline);
+    assert!(r.summary.iter().any(|s| s.contains(
+        "written while the beat was overdue: the application noticed the missing beat at its own deadline"
+    )));
+    let l = r.log.as_ref().unwrap();
+    assert_eq!((l.zone.as_deref(), l.zone_from), (Some("+00:00"), "search"));
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.kind() == Kind::LogMatch && details!(f, LogMatch).line == 3)
+        .unwrap();
+    assert!(f.frames.contains(&frame_at(&segs, late, fl::PSH | fl::ACK)));
+}
+mod beats15;
 /// Heartbeats every second, then `idle` of silence, then the client's data answered after
 /// 300 µs by a RST in the server's name with `rst_ttl` (the server's packets have 63).
 fn idle_then_reset(idle: i64, rst_ttl: u8, opts: Options) -> (Report, Vec<Owned>, [i64; 3]) {

@@ -35,7 +35,7 @@ pub enum FieldType {
     Ipv6,
     /// A 6-byte Ethernet MAC address.
     Ether,
-    /// A point in time (ns since the epoch), printed in the `-t` format the user chose.
+    /// A point in time (ns since the epoch), printed as a local date and time (`frame.time`).
     AbsTime,
     /// A signed duration in ns, printed as seconds with 9 decimals.
     RelTime,

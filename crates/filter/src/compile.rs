@@ -4,7 +4,7 @@
 //! rejection carries the span of the token at fault and says what would be accepted.
 
 use crate::error::{suggest_field, FilterError, Span};
-use crate::ir::{arith, ArithOp, Base, Compiled, Func, LenRule, Node, Quant, ValueExpr};
+use crate::ir::{arith, ArithOp, Compiled, Func, LenRule, Node, Quant, Relation, ValueExpr};
 use crate::lexer::CmpTok;
 use crate::literal::{self, owned};
 use crate::parser::{Expr, Operand, RelOp, SetItem};
@@ -13,7 +13,7 @@ use keepsight_fields::{ids, lookup, FieldId, FieldType};
 
 /// The type of a value-producing expression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Ty {
+pub(crate) enum ExprType {
     Field(FieldType),
     /// The result of a slice: always bytes, whatever was sliced.
     Slice,
@@ -34,11 +34,11 @@ enum Class {
     None,
 }
 
-impl Ty {
+impl ExprType {
     fn ftype(self) -> FieldType {
         match self {
-            Ty::Field(t) => t,
-            Ty::Slice => FieldType::Bytes,
+            ExprType::Field(t) => t,
+            ExprType::Slice => FieldType::Bytes,
         }
     }
     fn class(self) -> Class {
@@ -64,7 +64,7 @@ impl Ty {
             FieldType::UInt(b) => format!("an unsigned integer ({b} bits)"),
             FieldType::Int(b) => format!("a signed integer ({b} bits)"),
             FieldType::Float => "a floating-point number".into(),
-            FieldType::Bytes if self == Ty::Slice => "a byte slice".into(),
+            FieldType::Bytes if self == ExprType::Slice => "a byte slice".into(),
             FieldType::Bytes => "a byte string".into(),
             FieldType::String => "a string".into(),
             FieldType::Ipv4 => "an IPv4 address".into(),
@@ -96,48 +96,48 @@ struct Compiler<'a> {
 
 /// An operand after name resolution: either something that yields values from the packet, or a
 /// literal still waiting for a type.
-enum Res {
-    ValueExpr(ValueExpr, Ty, Span),
-    Lit(Lit, Span),
+enum Resolved {
+    ValueExpr(ValueExpr, ExprType, Span),
+    Literal(Literal, Span),
 }
 
 #[derive(Clone)]
-enum Lit {
+enum Literal {
     Word(String),
     /// `:word`: never a field name.
     Forced(String),
     Str(Vec<u8>),
     Char(u8),
-    Neg(Box<Lit>),
+    Neg(Box<Literal>),
     /// Arithmetic between literals (`tcp.len == 3 - 1`), folded once the type is known.
-    Arith(ArithOp, Box<Lit>, Box<Lit>),
+    Arith(ArithOp, Box<Literal>, Box<Literal>),
     /// `abs`, `max` or `min` of literals only.
-    Call(LitFunc, Vec<Lit>),
+    Call(LiteralFunc, Vec<Literal>),
 }
 
 #[derive(Clone, Copy)]
-enum LitFunc {
+enum LiteralFunc {
     Abs,
     Max,
     Min,
 }
 
-impl Lit {
+impl Literal {
     fn show(&self) -> String {
         match self {
-            Lit::Word(w) => format!("`{w}`"),
-            Lit::Forced(w) => format!("`:{w}`"),
-            Lit::Str(b) => format!("`\"{}\"`", String::from_utf8_lossy(b).escape_debug()),
-            Lit::Char(c) => format!("`'{}'`", (*c as char).escape_debug()),
-            Lit::Neg(l) => format!("`-{}`", l.show().trim_matches('`')),
-            Lit::Call(_, args) => format!(
+            Literal::Word(w) => format!("`{w}`"),
+            Literal::Forced(w) => format!("`:{w}`"),
+            Literal::Str(b) => format!("`\"{}\"`", String::from_utf8_lossy(b).escape_debug()),
+            Literal::Char(c) => format!("`'{}'`", (*c as char).escape_debug()),
+            Literal::Neg(l) => format!("`-{}`", l.show().trim_matches('`')),
+            Literal::Call(_, args) => format!(
                 "`f({})`",
                 args.iter()
                     .map(|a| a.show().trim_matches('`').to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Lit::Arith(op, a, b) => format!(
+            Literal::Arith(op, a, b) => format!(
                 "`{} {} {}`",
                 a.show().trim_matches('`'),
                 op.symbol(),
@@ -147,10 +147,10 @@ impl Lit {
     }
     fn kind(&self) -> &'static str {
         match self {
-            Lit::Str(_) => "a string",
-            Lit::Char(_) => "a character",
-            Lit::Neg(_) => "a negative number",
-            Lit::Arith(..) | Lit::Call(..) => "a constant expression",
+            Literal::Str(_) => "a string",
+            Literal::Char(_) => "a character",
+            Literal::Neg(_) => "a negative number",
+            Literal::Arith(..) | Literal::Call(..) => "a constant expression",
             _ => "a literal",
         }
     }
@@ -176,23 +176,25 @@ impl Compiler<'_> {
             Expr::And(v) => Node::And(v.iter().map(|e| self.node(e)).collect::<Result<_, _>>()?),
             Expr::Not(a) => Node::Not(Box::new(self.node(a)?)),
             Expr::Test(op) => match self.resolve(op)? {
-                Res::ValueExpr(ValueExpr::Field(id), _, _) => Node::Exists(id),
-                Res::ValueExpr(ValueExpr::Absent, _, _) => Node::Const(false),
-                Res::ValueExpr(ValueExpr::Slice(inner, r), _, _) => {
+                Resolved::ValueExpr(ValueExpr::Field(id), _, _) => Node::Exists(id),
+                Resolved::ValueExpr(ValueExpr::Absent, _, _) => Node::Const(false),
+                Resolved::ValueExpr(ValueExpr::Slice(inner, r), _, _) => {
                     Node::Truthy(ValueExpr::Slice(inner, r), true)
                 }
-                Res::ValueExpr(ValueExpr::Arith(op, a, b), _, _) => {
+                Resolved::ValueExpr(ValueExpr::Arith(op, a, b), _, _) => {
                     Node::Truthy(ValueExpr::Arith(op, a, b), false)
                 }
-                Res::ValueExpr(ValueExpr::Map(Func::Neg, a), _, _) => {
+                Resolved::ValueExpr(ValueExpr::Map(Func::Neg, a), _, _) => {
                     Node::Truthy(ValueExpr::Map(Func::Neg, a), false)
                 }
-                Res::ValueExpr(_, _, span) => return Err(self.err(
+                Resolved::ValueExpr(_, _, span) => return Err(self.err(
                     span,
                     "a function's result cannot be tested on its own (tshark 4.0 refuses it too); \
                          compare it, e.g. `len(tcp.payload) > 0`",
                 )),
-                Res::Lit(l, span) => return Err(self.unknown_or_literal(&l, span, "a test")),
+                Resolved::Literal(l, span) => {
+                    return Err(self.unknown_or_literal(&l, span, "a test"))
+                }
             },
             Expr::Rel {
                 quant,
@@ -219,9 +221,9 @@ impl Compiler<'_> {
     }
 
     /// An unresolved word where a field was needed: a typo'd field, or a literal on the wrong side.
-    fn unknown_or_literal(&self, l: &Lit, span: Span, role: &str) -> FilterError {
+    fn unknown_or_literal(&self, l: &Literal, span: Span, role: &str) -> FilterError {
         match l {
-            Lit::Word(w) if looks_like_field(w) => {
+            Literal::Word(w) if looks_like_field(w) => {
                 let tail = match suggest_field(w) {
                     Some(s) => format!(" — did you mean `{s}`?"),
                     None if w.starts_with("http") || w.starts_with("dns") || w.starts_with("tls") => {
@@ -238,47 +240,53 @@ impl Compiler<'_> {
         }
     }
 
-    fn resolve(&mut self, op: &Operand) -> Result<Res, FilterError> {
+    fn resolve(&mut self, op: &Operand) -> Result<Resolved, FilterError> {
         Ok(match op {
             Operand::Word(w, span) if w.contains('#') => {
                 let (name, layer) = w.split_once('#').unwrap_or((w, ""));
                 let Some(id) = lookup(name) else {
                     return Err(self.unknown_or_literal(
-                        &Lit::Word(name.to_string()),
+                        &Literal::Word(name.to_string()),
                         *span,
                         "a field",
                     ));
                 };
-                let ty = Ty::Field(id.def().ftype);
+                let ty = ExprType::Field(id.def().ftype);
                 if first_layer_selected(layer).map_err(|m| self.err(*span, m))? {
                     self.fields.push(id);
-                    Res::ValueExpr(ValueExpr::Field(id), ty, *span)
+                    Resolved::ValueExpr(ValueExpr::Field(id), ty, *span)
                 } else {
                     // keepsight dissects one layer of each protocol (no tunnels), so any other
                     // layer is absent, as tshark finds it on such frames.
-                    Res::ValueExpr(ValueExpr::Absent, ty, *span)
+                    Resolved::ValueExpr(ValueExpr::Absent, ty, *span)
                 }
             }
             Operand::Word(w, span) => match lookup(w) {
                 Some(id) => {
                     self.fields.push(id);
-                    Res::ValueExpr(ValueExpr::Field(id), Ty::Field(id.def().ftype), *span)
+                    Resolved::ValueExpr(
+                        ValueExpr::Field(id),
+                        ExprType::Field(id.def().ftype),
+                        *span,
+                    )
                 }
                 // tshark resolves a word as a field name before reading it as a literal, so
                 // these protocol names are never the bytes they look like (`== ff` compares with
                 // the Foundation Fieldbus protocol, not 0xff). keepsight does not dissect them:
                 // they are protocols that are never present, which is what tshark sees too.
-                None if HEX_LIKE_PROTOCOLS.contains(&w.as_str()) => {
-                    Res::ValueExpr(ValueExpr::Absent, Ty::Field(FieldType::Protocol), *span)
-                }
-                None => Res::Lit(Lit::Word(w.clone()), *span),
+                None if HEX_LIKE_PROTOCOLS.contains(&w.as_str()) => Resolved::ValueExpr(
+                    ValueExpr::Absent,
+                    ExprType::Field(FieldType::Protocol),
+                    *span,
+                ),
+                None => Resolved::Literal(Literal::Word(w.clone()), *span),
             },
-            Operand::Literal(w, span) => Res::Lit(Lit::Forced(w.clone()), *span),
-            Operand::Str(b, span) => Res::Lit(Lit::Str(b.clone()), *span),
-            Operand::Char(c, span) => Res::Lit(Lit::Char(*c), *span),
+            Operand::Literal(w, span) => Resolved::Literal(Literal::Forced(w.clone()), *span),
+            Operand::Str(b, span) => Resolved::Literal(Literal::Str(b.clone()), *span),
+            Operand::Char(c, span) => Resolved::Literal(Literal::Char(*c), *span),
             Operand::Neg(inner, span) => match self.resolve(inner)? {
-                Res::Lit(l, _) => Res::Lit(Lit::Neg(Box::new(l)), *span),
-                Res::ValueExpr(e, ty, _) => {
+                Resolved::Literal(l, _) => Resolved::Literal(Literal::Neg(Box::new(l)), *span),
+                Resolved::ValueExpr(e, ty, _) => {
                     if !matches!(ty.class(), Class::Int | Class::Float | Class::RelTime) {
                         return Err(self.err(
                             *span,
@@ -289,11 +297,11 @@ impl Compiler<'_> {
                         // A negated unsigned value is signed: `-tcp.len == -1` holds for 1 byte.
                         let ty = match ty.ftype() {
                             FieldType::UInt(_) | FieldType::FrameNum => {
-                                Ty::Field(FieldType::Int(64))
+                                ExprType::Field(FieldType::Int(64))
                             }
                             _ => ty,
                         };
-                        Res::ValueExpr(ValueExpr::Map(Func::Neg, Box::new(e)), ty, *span)
+                        Resolved::ValueExpr(ValueExpr::Map(Func::Neg, Box::new(e)), ty, *span)
                     }
                 }
             },
@@ -318,9 +326,9 @@ impl Compiler<'_> {
                         ),
                     ));
                 }
-                Res::ValueExpr(
+                Resolved::ValueExpr(
                     ValueExpr::Slice(Box::new(e), ranges.clone()),
-                    Ty::Slice,
+                    ExprType::Slice,
                     *span,
                 )
             }
@@ -335,10 +343,14 @@ impl Compiler<'_> {
     }
 
     /// Resolves an operand that must read the packet (not a literal).
-    fn entity(&mut self, op: &Operand, role: &str) -> Result<(ValueExpr, Ty, Span), FilterError> {
+    fn entity(
+        &mut self,
+        op: &Operand,
+        role: &str,
+    ) -> Result<(ValueExpr, ExprType, Span), FilterError> {
         match self.resolve(op)? {
-            Res::ValueExpr(e, t, s) => Ok((e, t, s)),
-            Res::Lit(l, s) => {
+            Resolved::ValueExpr(e, t, s) => Ok((e, t, s)),
+            Resolved::Literal(l, s) => {
                 Err(self.unknown_or_literal(&l, s, &format!("the operand of a {role}")))
             }
         }
@@ -349,13 +361,13 @@ impl Compiler<'_> {
         name: &str,
         args: &[Operand],
         span: Span,
-    ) -> Result<(FieldId, Ty), FilterError> {
+    ) -> Result<(FieldId, ExprType), FilterError> {
         if args.len() != 1 {
             return Err(self.err(span, format!("{name}() takes exactly one field")));
         }
         match self.resolve(&args[0])? {
-            Res::ValueExpr(ValueExpr::Field(id), ty, _) => Ok((id, ty)),
-            Res::Lit(l, s) if matches!(l, Lit::Word(_)) => {
+            Resolved::ValueExpr(ValueExpr::Field(id), ty, _) => Ok((id, ty)),
+            Resolved::Literal(l, s) if matches!(l, Literal::Word(_)) => {
                 Err(self.unknown_or_literal(&l, s, "an argument"))
             }
             _ => Err(self.err(
@@ -365,8 +377,8 @@ impl Compiler<'_> {
         }
     }
 
-    fn call(&mut self, name: &str, args: &[Operand], span: Span) -> Result<Res, FilterError> {
-        let uint32 = Ty::Field(FieldType::UInt(32));
+    fn call(&mut self, name: &str, args: &[Operand], span: Span) -> Result<Resolved, FilterError> {
+        let uint32 = ExprType::Field(FieldType::UInt(32));
         Ok(match name {
             "len" => {
                 let (id, ty) = self.field_arg(name, args, span)?;
@@ -385,11 +397,11 @@ impl Compiler<'_> {
                     | FieldType::RelTime
                     | FieldType::Float => LenRule::Fixed(0),
                 };
-                Res::ValueExpr(ValueExpr::Len(Box::new(ValueExpr::Field(id)), rule), uint32, span)
+                Resolved::ValueExpr(ValueExpr::Len(Box::new(ValueExpr::Field(id)), rule), uint32, span)
             }
             "count" => {
                 let (id, _) = self.field_arg(name, args, span)?;
-                Res::ValueExpr(ValueExpr::Count(id), uint32, span)
+                Resolved::ValueExpr(ValueExpr::Count(id), uint32, span)
             }
             "lower" | "upper" => {
                 let (id, ty) = self.field_arg(name, args, span)?;
@@ -400,7 +412,7 @@ impl Compiler<'_> {
                     ));
                 }
                 let f = if name == "lower" { Func::Lower } else { Func::Upper };
-                Res::ValueExpr(ValueExpr::Map(f, Box::new(ValueExpr::Field(id))), ty, span)
+                Resolved::ValueExpr(ValueExpr::Map(f, Box::new(ValueExpr::Field(id))), ty, span)
             }
             "string" => {
                 let (id, ty) = self.field_arg(name, args, span)?;
@@ -414,7 +426,7 @@ impl Compiler<'_> {
                         format!("string() cannot convert `{}` ({}); tshark 4.0 does not either", id.name(), ty.describe()),
                     ));
                 }
-                Res::ValueExpr(ValueExpr::Str(Box::new(ValueExpr::Field(id)), ty.ftype()), Ty::Field(FieldType::String), span)
+                Resolved::ValueExpr(ValueExpr::Str(Box::new(ValueExpr::Field(id)), ty.ftype()), ExprType::Field(FieldType::String), span)
             }
             "max" | "min" | "abs" => {
                 if args.is_empty() || (name == "abs" && args.len() != 1) {
@@ -426,34 +438,34 @@ impl Compiler<'_> {
                 for a in args {
                     resolved.push(self.resolve(a)?);
                 }
-                if resolved.iter().all(|r| matches!(r, Res::Lit(..))) {
+                if resolved.iter().all(|r| matches!(r, Resolved::Literal(..))) {
                     let f = match name {
-                        "abs" => LitFunc::Abs,
-                        "max" => LitFunc::Max,
-                        _ => LitFunc::Min,
+                        "abs" => LiteralFunc::Abs,
+                        "max" => LiteralFunc::Max,
+                        _ => LiteralFunc::Min,
                     };
                     let lits = resolved
                         .into_iter()
                         .filter_map(|r| match r {
-                            Res::Lit(l, _) => Some(l),
-                            Res::ValueExpr(..) => None,
+                            Resolved::Literal(l, _) => Some(l),
+                            Resolved::ValueExpr(..) => None,
                         })
                         .collect();
-                    return Ok(Res::Lit(Lit::Call(f, lits), span));
+                    return Ok(Resolved::Literal(Literal::Call(f, lits), span));
                 }
                 // The first field argument sets the type; constants among the arguments
                 // (`max(tcp.len, 5)`) are read as that type.
                 let Some((first_ty, first_op)) = resolved.iter().zip(args).find_map(|(r, a)| match r {
-                    Res::ValueExpr(_, t, _) => Some((*t, a)),
-                    Res::Lit(..) => None,
+                    Resolved::ValueExpr(_, t, _) => Some((*t, a)),
+                    Resolved::Literal(..) => None,
                 }) else {
                     return Err(self.err(span, format!("{name}() needs a field")));
                 };
                 let mut ents = Vec::new();
                 for (r, a) in resolved.into_iter().zip(args) {
                     match r {
-                        Res::Lit(l, ls) => ents.push(ValueExpr::Const(self.convert(&l, ls, first_ty, first_op, false)?)),
-                        Res::ValueExpr(e, ty, s) => {
+                        Resolved::Literal(l, ls) => ents.push(ValueExpr::Const(self.convert(&l, ls, first_ty, first_op, false)?)),
+                        Resolved::ValueExpr(e, ty, s) => {
                             if !matches!(ty.class(), Class::Int | Class::Float | Class::RelTime | Class::AbsTime) {
                                 return Err(self.err(s, format!("{name}() works on numbers and times; {} is {}", self.name_of(a), ty.describe())));
                             }
@@ -477,9 +489,9 @@ impl Compiler<'_> {
                 }
                 if name == "abs" {
                     let e = ents.pop().unwrap_or(ValueExpr::Const(Val::Int(0)));
-                    Res::ValueExpr(ValueExpr::Map(Func::Abs, Box::new(e)), first_ty, span)
+                    Resolved::ValueExpr(ValueExpr::Map(Func::Abs, Box::new(e)), first_ty, span)
                 } else {
-                    Res::ValueExpr(ValueExpr::MaxMin(name == "max", ents), first_ty, span)
+                    Resolved::ValueExpr(ValueExpr::MaxMin(name == "max", ents), first_ty, span)
                 }
             }
             _ => {
@@ -497,10 +509,10 @@ impl Compiler<'_> {
         a: &Operand,
         b: &Operand,
         span: Span,
-    ) -> Result<Res, FilterError> {
+    ) -> Result<Resolved, FilterError> {
         let (ra, rb) = (self.resolve(a)?, self.resolve(b)?);
         let (lhs, ty, lit_side) = match (ra, rb) {
-            (Res::ValueExpr(ea, ta, _), Res::ValueExpr(eb, tb, sb)) => {
+            (Resolved::ValueExpr(ea, ta, _), Resolved::ValueExpr(eb, tb, sb)) => {
                 if ta.class() != tb.class() {
                     return Err(self.err(
                         sb,
@@ -515,31 +527,34 @@ impl Compiler<'_> {
                 }
                 (ea, ta, Some(eb))
             }
-            (Res::ValueExpr(ea, ta, _), Res::Lit(l, sl)) => {
+            (Resolved::ValueExpr(ea, ta, _), Resolved::Literal(l, sl)) => {
                 let v = self.convert(&l, sl, ta, a, op == ArithOp::And)?;
                 (ea, ta, Some(ValueExpr::Const(v)))
             }
-            (Res::Lit(l, sl), Res::ValueExpr(eb, tb, _)) => {
+            (Resolved::Literal(l, sl), Resolved::ValueExpr(eb, tb, _)) => {
                 // Keep the operand order for `-`, `/`, `%`.
                 let v = self.convert(&l, sl, tb, b, op == ArithOp::And)?;
                 return self
                     .check_arith(op, ValueExpr::Const(v), eb, tb, span)
-                    .map(|e| Res::ValueExpr(e, tb, span));
+                    .map(|e| Resolved::ValueExpr(e, tb, span));
             }
-            (Res::Lit(la, sa), Res::Lit(lb, sb)) => {
+            (Resolved::Literal(la, sa), Resolved::Literal(lb, sb)) => {
                 for (l, s) in [(&la, sa), (&lb, sb)] {
-                    if let Lit::Word(w) = l {
+                    if let Literal::Word(w) = l {
                         if looks_like_field(w) {
                             return Err(self.unknown_or_literal(l, s, "a field"));
                         }
                     }
                 }
-                return Ok(Res::Lit(Lit::Arith(op, Box::new(la), Box::new(lb)), span));
+                return Ok(Resolved::Literal(
+                    Literal::Arith(op, Box::new(la), Box::new(lb)),
+                    span,
+                ));
             }
         };
         let rhs = lit_side.unwrap_or(ValueExpr::Const(Val::Int(0)));
         self.check_arith(op, lhs, rhs, ty, span)
-            .map(|e| Res::ValueExpr(e, ty, span))
+            .map(|e| Resolved::ValueExpr(e, ty, span))
     }
 
     fn check_arith(
@@ -547,7 +562,7 @@ impl Compiler<'_> {
         op: ArithOp,
         l: ValueExpr,
         r: ValueExpr,
-        ty: Ty,
+        ty: ExprType,
         span: Span,
     ) -> Result<ValueExpr, FilterError> {
         let ok = match ty.class() {
@@ -569,9 +584,9 @@ impl Compiler<'_> {
     /// Reads literal `l` as a value of type `ty` (the type of `other`, shown in messages).
     fn convert(
         &self,
-        l: &Lit,
+        l: &Literal,
         span: Span,
-        ty: Ty,
+        ty: ExprType,
         other: &Operand,
         for_bitmask: bool,
     ) -> Result<Val<'static>, FilterError> {
@@ -579,7 +594,7 @@ impl Compiler<'_> {
         // field; a negative result there compares with nothing, like a negative literal.
         let unsigned = matches!(ty.ftype(), FieldType::UInt(_) | FieldType::FrameNum);
         let signed_ty = if unsigned {
-            Ty::Field(FieldType::Int(64))
+            ExprType::Field(FieldType::Int(64))
         } else {
             ty
         };
@@ -587,22 +602,22 @@ impl Compiler<'_> {
             Val::Int(x) if unsigned && x < 0 => Val::Never,
             v => v,
         };
-        if let Lit::Call(f, args) = l {
+        if let Literal::Call(f, args) = l {
             let mut vals = Vec::new();
             for a in args {
                 vals.push(self.convert(a, span, signed_ty, other, for_bitmask)?);
             }
             let folded = match f {
-                LitFunc::Abs => vals.pop().and_then(|v| match v {
+                LiteralFunc::Abs => vals.pop().and_then(|v| match v {
                     Val::Int(x) => x.checked_abs().map(Val::Int),
                     Val::Float(x) => Some(Val::Float(x.abs())),
                     Val::Time(t) => t.checked_abs().map(Val::Time),
                     _ => None,
                 }),
-                LitFunc::Max | LitFunc::Min => vals.into_iter().reduce(|a, b| {
+                LiteralFunc::Max | LiteralFunc::Min => vals.into_iter().reduce(|a, b| {
                     let greater =
                         a.order(&b, BytesOrder::LengthFirst) == Some(std::cmp::Ordering::Greater);
-                    if greater == matches!(f, LitFunc::Max) {
+                    if greater == matches!(f, LiteralFunc::Max) {
                         a
                     } else {
                         b
@@ -616,7 +631,7 @@ impl Compiler<'_> {
                 )
             });
         }
-        if let Lit::Arith(op, a, b) = l {
+        if let Literal::Arith(op, a, b) = l {
             let x = self.convert(a, span, signed_ty, other, for_bitmask)?;
             let y = self.convert(
                 b,
@@ -650,9 +665,9 @@ impl Compiler<'_> {
             )
         };
         let fail = |m: String| self.err(span, m);
-        let word = |l: &Lit| -> Option<String> {
+        let word = |l: &Literal| -> Option<String> {
             match l {
-                Lit::Word(w) | Lit::Forced(w) => Some(w.clone()),
+                Literal::Word(w) | Literal::Forced(w) => Some(w.clone()),
                 _ => None,
             }
         };
@@ -668,13 +683,13 @@ impl Compiler<'_> {
                 };
                 if let Some(id) = named {
                     let text = match l {
-                        Lit::Word(w) | Lit::Forced(w)
+                        Literal::Word(w) | Literal::Forced(w)
                             if literal::parse_int(w).is_err()
                                 && !keepsight_fields::is_tshark_field_name(w) =>
                         {
                             Some(w.clone())
                         }
-                        Lit::Str(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                        Literal::Str(b) => Some(String::from_utf8_lossy(b).into_owned()),
                         _ => None,
                     };
                     if let Some(text) = text {
@@ -689,15 +704,15 @@ impl Compiler<'_> {
                     }
                 }
                 let v = match l {
-                    Lit::Word(w) | Lit::Forced(w) => literal::parse_int(w).map_err(fail)?,
-                    Lit::Char(c) => i128::from(*c),
-                    Lit::Neg(inner) => match &**inner {
-                        Lit::Word(w) | Lit::Forced(w) => -literal::parse_int(w).map_err(fail)?,
-                        Lit::Char(c) => -i128::from(*c),
+                    Literal::Word(w) | Literal::Forced(w) => literal::parse_int(w).map_err(fail)?,
+                    Literal::Char(c) => i128::from(*c),
+                    Literal::Neg(inner) => match &**inner {
+                        Literal::Word(w) | Literal::Forced(w) => -literal::parse_int(w).map_err(fail)?,
+                        Literal::Char(c) => -i128::from(*c),
                         _ => return Err(mismatch()),
                     },
-                    Lit::Arith(..) | Lit::Call(..) => return Err(mismatch()),
-                    Lit::Str(_) => {
+                    Literal::Arith(..) | Literal::Call(..) => return Err(mismatch()),
+                    Literal::Str(_) => {
                         return Err(fail(format!(
                             "{who} is {}; {} is a string (write the number without quotes)",
                             ty.describe(),
@@ -728,15 +743,15 @@ impl Compiler<'_> {
                 };
                 let (yes, no) = id.map(bool_names).unwrap_or(("True", "False"));
                 let text = match l {
-                    Lit::Word(w) | Lit::Forced(w) => w.clone(),
-                    Lit::Str(b) => String::from_utf8_lossy(b).into_owned(),
-                    Lit::Char(c) => return Ok(Val::Int(i128::from(*c != 0))),
-                    Lit::Neg(_) | Lit::Arith(..) | Lit::Call(..) => return Err(mismatch()),
+                    Literal::Word(w) | Literal::Forced(w) => w.clone(),
+                    Literal::Str(b) => String::from_utf8_lossy(b).into_owned(),
+                    Literal::Char(c) => return Ok(Val::Int(i128::from(*c != 0))),
+                    Literal::Neg(_) | Literal::Arith(..) | Literal::Call(..) => return Err(mismatch()),
                 };
                 let v = match text.as_str() {
                     "True" | "TRUE" => true,
                     "False" | "FALSE" => false,
-                    t if matches!(l, Lit::Word(_) | Lit::Forced(_)) && literal::parse_int(t).is_ok() => {
+                    t if matches!(l, Literal::Word(_) | Literal::Forced(_)) && literal::parse_int(t).is_ok() => {
                         literal::parse_int(t).unwrap_or(0) != 0
                     }
                     t if t.eq_ignore_ascii_case(yes) => true,
@@ -753,8 +768,8 @@ impl Compiler<'_> {
             }
             Class::Float => {
                 let v = match l {
-                    Lit::Word(w) | Lit::Forced(w) => literal::parse_float(w).map_err(fail)?,
-                    Lit::Neg(inner) => -literal::parse_float(&word(inner).ok_or_else(mismatch)?).map_err(fail)?,
+                    Literal::Word(w) | Literal::Forced(w) => literal::parse_float(w).map_err(fail)?,
+                    Literal::Neg(inner) => -literal::parse_float(&word(inner).ok_or_else(mismatch)?).map_err(fail)?,
                     _ => return Err(mismatch()),
                 };
                 Val::Float(v)
@@ -765,17 +780,17 @@ impl Compiler<'_> {
                     return Ok(owned(literal::parse_ether(&w).map_err(fail)?.to_vec()));
                 }
                 match l {
-                    Lit::Word(w) | Lit::Forced(w) => owned(literal::parse_bytes(w).map_err(fail)?),
-                    Lit::Str(b) => owned(b.clone()),
-                    Lit::Char(c) => owned(vec![*c]),
-                    Lit::Neg(_) | Lit::Arith(..) | Lit::Call(..) => return Err(mismatch()),
+                    Literal::Word(w) | Literal::Forced(w) => owned(literal::parse_bytes(w).map_err(fail)?),
+                    Literal::Str(b) => owned(b.clone()),
+                    Literal::Char(c) => owned(vec![*c]),
+                    Literal::Neg(_) | Literal::Arith(..) | Literal::Call(..) => return Err(mismatch()),
                 }
             }
             Class::Str => match l {
-                Lit::Word(w) | Lit::Forced(w) => owned(w.as_bytes().to_vec()),
-                Lit::Str(b) => owned(b.clone()),
-                Lit::Char(c) => owned(vec![*c]),
-                Lit::Neg(_) | Lit::Arith(..) | Lit::Call(..) => return Err(mismatch()),
+                Literal::Word(w) | Literal::Forced(w) => owned(w.as_bytes().to_vec()),
+                Literal::Str(b) => owned(b.clone()),
+                Literal::Char(c) => owned(vec![*c]),
+                Literal::Neg(_) | Literal::Arith(..) | Literal::Call(..) => return Err(mismatch()),
             },
             Class::V4 => literal::parse_ipv4(&word(l).ok_or_else(|| {
                 fail(format!("{who} is an IPv4 address; write it without quotes, e.g. 10.0.0.1 or 10.0.0.0/24"))
@@ -786,12 +801,12 @@ impl Compiler<'_> {
             })?)
             .map_err(fail)?,
             Class::AbsTime => match l {
-                Lit::Str(b) => Val::Time(literal::parse_abs_time(&String::from_utf8_lossy(b)).map_err(fail)?),
+                Literal::Str(b) => Val::Time(literal::parse_abs_time(&String::from_utf8_lossy(b)).map_err(fail)?),
                 _ => return Err(fail(format!("{who} is an absolute time; write it as a quoted date, e.g. \"2024-01-31 13:45:00\""))),
             },
             Class::RelTime => match l {
-                Lit::Word(w) | Lit::Forced(w) => Val::Time(literal::parse_seconds(w).map_err(fail)?),
-                Lit::Neg(inner) => Val::Time(-literal::parse_seconds(&word(inner).ok_or_else(mismatch)?).map_err(fail)?),
+                Literal::Word(w) | Literal::Forced(w) => Val::Time(literal::parse_seconds(w).map_err(fail)?),
+                Literal::Neg(inner) => Val::Time(-literal::parse_seconds(&word(inner).ok_or_else(mismatch)?).map_err(fail)?),
                 _ => return Err(fail(format!("{who} is a relative time; write seconds without quotes, e.g. 0.5"))),
             },
             Class::None => {
@@ -814,10 +829,10 @@ impl Compiler<'_> {
         let (l, r) = (self.resolve(lhs)?, self.resolve(rhs)?);
         // tshark evaluates `frame.time_delta_displayed` before the frame is known to be displayed,
         // so comparisons on it inside a filter match nothing (reference §1.7, §2 item 17).
-        let tdd = |r: &Res| matches!(r, Res::ValueExpr(e, _, _) if mentions(e, ids::FRAME_TIME_DELTA_DISPLAYED));
+        let tdd = |r: &Resolved| matches!(r, Resolved::ValueExpr(e, _, _) if mentions(e, ids::FRAME_TIME_DELTA_DISPLAYED));
         let uses_tdd = tdd(&l) || tdd(&r);
         let (le, lt, re) = match (l, r) {
-            (Res::ValueExpr(le, lt, _), Res::ValueExpr(re, rt, rs)) => {
+            (Resolved::ValueExpr(le, lt, _), Resolved::ValueExpr(re, rt, rs)) => {
                 if !compatible(lt, rt) {
                     return Err(self.err(
                         rs,
@@ -832,15 +847,15 @@ impl Compiler<'_> {
                 }
                 (le, lt, re)
             }
-            (Res::ValueExpr(le, lt, _), Res::Lit(l, ls)) => {
+            (Resolved::ValueExpr(le, lt, _), Resolved::Literal(l, ls)) => {
                 if op == RelOp::Matches {
                     return self.matches(quant, le, lt, lhs, &l, ls, uses_tdd);
                 }
                 let v = self.convert(&l, ls, lt, lhs, false)?;
                 (le, lt, ValueExpr::Const(v))
             }
-            (Res::Lit(l, ls), Res::ValueExpr(..)) => {
-                if let Lit::Word(w) = &l {
+            (Resolved::Literal(l, ls), Resolved::ValueExpr(..)) => {
+                if let Literal::Word(w) = &l {
                     if looks_like_field(w) {
                         return Err(self.unknown_or_literal(&l, ls, "a field"));
                     }
@@ -855,22 +870,22 @@ impl Compiler<'_> {
                     ),
                 ));
             }
-            (Res::Lit(l, ls), Res::Lit(..)) => {
+            (Resolved::Literal(l, ls), Resolved::Literal(..)) => {
                 return Err(self.unknown_or_literal(&l, ls, "the left side of a comparison"))
             }
         };
         let quant_or = |d: Quant| quant.unwrap_or(d);
         let node = match op {
             RelOp::Cmp(c) => {
-                let (base, q) = match c {
-                    CmpTok::Eq => (Base::Eq, quant_or(Quant::Any)),
-                    CmpTok::Ne => (Base::Ne, quant_or(Quant::All)),
-                    CmpTok::AllEq => (Base::Eq, quant_or(Quant::All)),
-                    CmpTok::AnyNe => (Base::Ne, quant_or(Quant::Any)),
-                    CmpTok::Gt => (Base::Gt, quant_or(Quant::Any)),
-                    CmpTok::Ge => (Base::Ge, quant_or(Quant::Any)),
-                    CmpTok::Lt => (Base::Lt, quant_or(Quant::Any)),
-                    CmpTok::Le => (Base::Le, quant_or(Quant::Any)),
+                let (relation, q) = match c {
+                    CmpTok::Eq => (Relation::Eq, quant_or(Quant::Any)),
+                    CmpTok::Ne => (Relation::Ne, quant_or(Quant::All)),
+                    CmpTok::AllEq => (Relation::Eq, quant_or(Quant::All)),
+                    CmpTok::AnyNe => (Relation::Ne, quant_or(Quant::Any)),
+                    CmpTok::Gt => (Relation::Gt, quant_or(Quant::Any)),
+                    CmpTok::Ge => (Relation::Ge, quant_or(Quant::Any)),
+                    CmpTok::Lt => (Relation::Lt, quant_or(Quant::Any)),
+                    CmpTok::Le => (Relation::Le, quant_or(Quant::Any)),
                 };
                 if lt.class() == Class::None {
                     return Err(self.err(
@@ -884,7 +899,7 @@ impl Compiler<'_> {
                 Node::Cmp {
                     lhs: le,
                     rhs: re,
-                    base,
+                    relation,
                     quant: q,
                     order: order_of(lt),
                 }
@@ -925,13 +940,13 @@ impl Compiler<'_> {
         &self,
         quant: Option<Quant>,
         le: ValueExpr,
-        lt: Ty,
+        lt: ExprType,
         lhs: &Operand,
-        l: &Lit,
+        l: &Literal,
         ls: Span,
         tdd: bool,
     ) -> Result<Node, FilterError> {
-        let Lit::Str(pat) = l else {
+        let Literal::Str(pat) = l else {
             return Err(self.err(ls, "`matches` needs a double-quoted regular expression on its right, e.g. `matches \"^GET\"`"));
         };
         if !matches!(lt.class(), Class::Bytes | Class::Str) {
@@ -974,17 +989,19 @@ impl Compiler<'_> {
         for item in items {
             let one = |c: &mut Self, op: &Operand| -> Result<Val<'static>, FilterError> {
                 match c.resolve(op)? {
-                    Res::Lit(l, s) => c.convert(&l, s, lt, lhs, false),
-                    Res::ValueExpr(..) => {
+                    Resolved::Literal(l, s) => c.convert(&l, s, lt, lhs, false),
+                    Resolved::ValueExpr(..) => {
                         Err(c.err(op.span(), "a range's ends must be values, not fields"))
                     }
                 }
             };
             match item {
                 SetItem::One(op) => match self.resolve(op)? {
-                    Res::Lit(l, s) => out.push((self.convert(&l, s, lt, lhs, false)?, None)),
+                    Resolved::Literal(l, s) => {
+                        out.push((self.convert(&l, s, lt, lhs, false)?, None))
+                    }
                     // A field as a member (`tcp.port in {tcp.srcport}`): any of its values.
-                    Res::ValueExpr(e, mt, ms) => {
+                    Resolved::ValueExpr(e, mt, ms) => {
                         if !compatible(lt, mt) {
                             return Err(self.err(
                                 ms,
@@ -1021,7 +1038,7 @@ const HEX_LIKE_PROTOCOLS: [&str; 18] = [
     "e212", "fc", "fc00", "fefd", "ff",
 ];
 
-fn order_of(t: Ty) -> BytesOrder {
+fn order_of(t: ExprType) -> BytesOrder {
     if t.class() == Class::Str {
         BytesOrder::Lexical
     } else {
@@ -1033,12 +1050,12 @@ fn order_of(t: Ty) -> BytesOrder {
 /// string or protocol (`frame.protocols == tcp.payload[0:2]`); a protocol only with a protocol
 /// or a slice (`tcp.payload == tcp` is refused); otherwise the kinds must match, where byte
 /// strings and MAC addresses count as one kind.
-fn compatible(a: Ty, b: Ty) -> bool {
-    if a == Ty::Slice || b == Ty::Slice {
-        let other = if a == Ty::Slice { b } else { a };
+fn compatible(a: ExprType, b: ExprType) -> bool {
+    if a == ExprType::Slice || b == ExprType::Slice {
+        let other = if a == ExprType::Slice { b } else { a };
         return matches!(other.class(), Class::Bytes | Class::Str);
     }
-    let protocol = |t: Ty| t.ftype() == FieldType::Protocol;
+    let protocol = |t: ExprType| t.ftype() == FieldType::Protocol;
     protocol(a) == protocol(b) && a.class() == b.class() && a.class() != Class::None
 }
 

@@ -5,7 +5,7 @@
 //! packet's borrowed values directly and never touch the heap. Only field-vs-field comparisons,
 //! multi-range slices and string functions build temporary values.
 
-use crate::ir::{arith, Base, Func, LenRule, Node, Quant, RangeSpec, ValueExpr};
+use crate::ir::{arith, Func, LenRule, Node, Quant, RangeSpec, Relation, ValueExpr};
 use crate::value::{with_val, BytesOrder, Val};
 use keepsight_fields::{FieldType, Packet, Value};
 use std::borrow::Cow;
@@ -34,7 +34,7 @@ pub(crate) fn eval(node: &Node, pkt: &dyn Packet) -> bool {
         Node::Cmp {
             lhs,
             rhs,
-            base,
+            relation,
             quant,
             order,
         } => {
@@ -43,10 +43,10 @@ pub(crate) fn eval(node: &Node, pkt: &dyn Packet) -> bool {
             // with nothing (`tcp.len != -1` holds, `tcp.len == -1` does not).
             match quant {
                 Quant::Any => with_rhs(rhs, pkt, Quant::Any, lhs, &|a, b| {
-                    compare(*base, *order, a, b)
+                    compare(*relation, *order, a, b)
                 }),
                 Quant::All => with_rhs(rhs, pkt, Quant::All, lhs, &|a, b| {
-                    !compare(opposite(*base), *order, a, b)
+                    !compare(opposite(*relation), *order, a, b)
                 }),
             }
         }
@@ -84,7 +84,7 @@ pub(crate) fn eval(node: &Node, pkt: &dyn Packet) -> bool {
                 || members.iter().any(|m| {
                     let mut hit = false;
                     each(m, pkt, &mut |w| {
-                        hit = hit || compare(Base::Eq, *order, v, w)
+                        hit = hit || compare(Relation::Eq, *order, v, w)
                     });
                     hit
                 })
@@ -103,7 +103,7 @@ pub(crate) fn eval(node: &Node, pkt: &dyn Packet) -> bool {
                 .any(|it| quantify(lhs, pkt, Quant::All, &mut |v| !outside_item(v, it, *order)))
                 || members.iter().any(|m| {
                     with_rhs(m, pkt, Quant::All, lhs, &|a, b| {
-                        !compare(Base::Ne, *order, a, b)
+                        !compare(Relation::Ne, *order, a, b)
                     })
                 })
         }
@@ -116,8 +116,8 @@ fn in_item(
     order: BytesOrder,
 ) -> bool {
     match hi {
-        None => compare(Base::Eq, order, v, lo),
-        Some(hi) => compare(Base::Ge, order, v, lo) && compare(Base::Le, order, v, hi),
+        None => compare(Relation::Eq, order, v, lo),
+        Some(hi) => compare(Relation::Ge, order, v, lo) && compare(Relation::Le, order, v, hi),
     }
 }
 
@@ -128,33 +128,33 @@ fn outside_item(
     order: BytesOrder,
 ) -> bool {
     match hi {
-        None => compare(Base::Ne, order, v, lo),
-        Some(hi) => compare(Base::Lt, order, v, lo) || compare(Base::Gt, order, v, hi),
+        None => compare(Relation::Ne, order, v, lo),
+        Some(hi) => compare(Relation::Lt, order, v, lo) || compare(Relation::Gt, order, v, hi),
     }
 }
 
-fn opposite(base: Base) -> Base {
-    match base {
-        Base::Eq => Base::Ne,
-        Base::Ne => Base::Eq,
-        Base::Gt => Base::Le,
-        Base::Ge => Base::Lt,
-        Base::Lt => Base::Ge,
-        Base::Le => Base::Gt,
+fn opposite(relation: Relation) -> Relation {
+    match relation {
+        Relation::Eq => Relation::Ne,
+        Relation::Ne => Relation::Eq,
+        Relation::Gt => Relation::Le,
+        Relation::Ge => Relation::Lt,
+        Relation::Lt => Relation::Ge,
+        Relation::Le => Relation::Gt,
     }
 }
 
-fn compare(base: Base, order: BytesOrder, a: &Val<'_>, b: &Val<'_>) -> bool {
+fn compare(relation: Relation, order: BytesOrder, a: &Val<'_>, b: &Val<'_>) -> bool {
     if matches!(a, Val::Never) || matches!(b, Val::Never) {
         return false;
     }
-    match base {
-        Base::Eq => a.equals(b),
-        Base::Ne => !a.equals(b),
-        Base::Gt => a.order(b, order) == Some(Ordering::Greater),
-        Base::Ge => matches!(a.order(b, order), Some(Ordering::Greater | Ordering::Equal)),
-        Base::Lt => a.order(b, order) == Some(Ordering::Less),
-        Base::Le => matches!(a.order(b, order), Some(Ordering::Less | Ordering::Equal)),
+    match relation {
+        Relation::Eq => a.equals(b),
+        Relation::Ne => !a.equals(b),
+        Relation::Gt => a.order(b, order) == Some(Ordering::Greater),
+        Relation::Ge => matches!(a.order(b, order), Some(Ordering::Greater | Ordering::Equal)),
+        Relation::Lt => a.order(b, order) == Some(Ordering::Less),
+        Relation::Le => matches!(a.order(b, order), Some(Ordering::Less | Ordering::Equal)),
     }
 }
 

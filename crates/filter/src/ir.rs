@@ -91,7 +91,7 @@ pub(crate) enum LenRule {
 
 /// The relation of a comparison, once `!=`/`~=` quantifiers are split off into [`Quant`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Base {
+pub(crate) enum Relation {
     Eq,
     Ne,
     Gt,
@@ -116,7 +116,7 @@ pub(crate) enum Node {
     Cmp {
         lhs: ValueExpr,
         rhs: ValueExpr,
-        base: Base,
+        relation: Relation,
         quant: Quant,
         order: BytesOrder,
     },

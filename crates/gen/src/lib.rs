@@ -148,6 +148,52 @@ pub fn generate<W: Write>(config: &Config, out: W) -> io::Result<(W, Truth)> {
     Ok((outcome.out, truth))
 }
 
+/// Writes a capture of troubled heartbeat connections only (one per plan, to the server
+/// `192.0.2.11:port`, started 300 ms apart), until the last one closes; returns it with the
+/// truth. See [`shapes::troubled_heartbeat`].
+pub fn generate_troubled_heartbeats<W: Write>(
+    plans: &[shapes::troubled_heartbeat::Trouble],
+    port: u16,
+    seed: u64,
+    pcapng: bool,
+    out: W,
+) -> io::Result<(W, Truth)> {
+    for p in plans {
+        p.check()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    }
+    let epoch_us = EPOCH_S * sim::SEC;
+    let mut rng = rng::Rng::new(seed);
+    let (idle, interval) = (LINUX_KEEPALIVE_IDLE_S, LINUX_KEEPALIVE_INTERVAL_S);
+    let world = world::World::new(
+        &mut rng,
+        1,
+        1,
+        idle * sim::SEC,
+        interval * sim::SEC,
+        epoch_us,
+    );
+    let sink = output::Sink::new(out, pcapng)?;
+    let mut simulation = sim::Simulation::new(rng, world, sink, epoch_us);
+    let ctx = simulation.ctx();
+    for (i, p) in plans.iter().enumerate() {
+        let client = shapes::troubled_heartbeat::Client::new(p.clone(), port, ctx);
+        ctx.spawn(i as u64 * 300 * sim::MS, Box::new(client));
+    }
+    let outcome = simulation.run(u64::MAX)?;
+    let truth = Truth {
+        generator: concat!("keepsight-gen ", env!("CARGO_PKG_VERSION")).to_string(),
+        packets: outcome.counts.frames,
+        seed,
+        pcapng,
+        first_time_us: outcome.first_us.unwrap_or(epoch_us),
+        last_time_us: outcome.last_us,
+        counts: outcome.counts,
+        connections: outcome.connections,
+    };
+    Ok((outcome.out, truth))
+}
+
 /// Writes the capture to `path`.
 pub fn generate_file(config: &Config, path: &Path) -> io::Result<Truth> {
     let file = File::create(path)?;

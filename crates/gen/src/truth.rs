@@ -61,6 +61,8 @@ pub enum ShapeKind {
     Bulk,
     /// Refused connection attempts (`shapes::refused`).
     Refused,
+    /// Heartbeats with a chosen trouble (`shapes::troubled_heartbeat`).
+    TroubledHeartbeat,
 }
 
 /// One end of a connection: the client opened it.
@@ -108,6 +110,9 @@ pub enum CloseCause {
     TransferAborted,
     /// Nothing listens on the port: the server's kernel answered the SYN with RST/ACK.
     Refused,
+    /// Troubled heartbeat: the client closed after its configured number of unanswered beats
+    /// in a row (`shapes::troubled_heartbeat`).
+    HeartbeatGaveUp,
 }
 
 /// The frame that started the teardown: the first FIN or RST.
@@ -147,6 +152,28 @@ pub struct HeartbeatTruth {
     pub reply_latency_us: [u64; 2],
     /// Every late beat written, in order.
     pub late_beats: Vec<LateBeat>,
+}
+
+/// One beat of a troubled heartbeat connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TroubledBeat {
+    /// When the probe was sent (`frame.time_epoch`, µs).
+    pub sent_us: u64,
+    /// When its reply followed it (µs after the probe); none when unanswered.
+    pub reply_latency_us: Option<u64>,
+}
+
+/// A heartbeat connection with a chosen trouble (`shapes::troubled_heartbeat`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TroubledHeartbeatTruth {
+    /// Sent by the client.
+    pub probe: Vec<u8>,
+    /// Sent by the server.
+    pub reply: Vec<u8>,
+    /// Time between probes (± 1 ms).
+    pub period_us: u64,
+    /// Every beat, in order.
+    pub beats: Vec<TroubledBeat>,
 }
 
 /// An idle connection kept by kernel keep-alive (`shapes::keepalive`).
@@ -225,6 +252,8 @@ pub enum Detail {
     Bulk(BulkTruth),
     /// A refused attempt: SYN and RST/ACK.
     Refused,
+    /// See [`TroubledHeartbeatTruth`].
+    TroubledHeartbeat(TroubledHeartbeatTruth),
 }
 
 /// One TCP connection of the capture (one `tcp.stream`).
@@ -257,6 +286,7 @@ impl Connection {
             Detail::Http(_) => ShapeKind::Http,
             Detail::Bulk(_) => ShapeKind::Bulk,
             Detail::Refused => ShapeKind::Refused,
+            Detail::TroubledHeartbeat(_) => ShapeKind::TroubledHeartbeat,
         }
     }
 }

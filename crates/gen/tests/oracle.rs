@@ -285,7 +285,7 @@ fn check_against_tshark(capture: &Path, truth: &Truth) {
                     k.prober
                 );
             }
-            Detail::Bulk(_) | Detail::Refused => {}
+            Detail::Bulk(_) | Detail::Refused | Detail::TroubledHeartbeat(_) => {}
         }
     }
 

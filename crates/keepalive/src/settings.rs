@@ -43,7 +43,7 @@ pub struct KeepaliveSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "mode", content = "settings", rename_all = "lowercase")]
 pub enum SoKeepalive {
-    /// `so_keepalive=off`: clear `SO_KEEPALIVE` even where the system would set it.
+    /// `so_keepalive=off`: clear `SO_KEEPALIVE` explicitly.
     Off,
     /// `so_keepalive=on` or `idle:intvl:cnt`: enable it with these values.
     On(KeepaliveSettings),

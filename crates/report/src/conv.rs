@@ -134,7 +134,7 @@ impl Row {
 /// u32 (frame numbers do), frame numbers use 0 for "none" (they start at 1), the relative
 /// start is derived from the capture's origin, and the heartbeat comes only at the end.
 #[derive(Debug, Clone)]
-struct Acc {
+struct Tally {
     a: SocketAddr,
     b: SocketAddr,
     bytes_ab: u64,
@@ -164,7 +164,7 @@ const RST_BY_A: u8 = 4;
 #[derive(Default)]
 pub struct Conversations {
     /// In order of the conversations' first (counted) frames.
-    rows: Vec<Acc>,
+    rows: Vec<Tally>,
     /// `tcp.stream` → 1 + index in `rows` (0: not seen). Stream numbers are the engine's
     /// tracker's, dense from 0, so a vector (4 bytes per stream) replaces a hash map; a filter
     /// or a damaged file leaves holes, which stay 0.
@@ -207,7 +207,7 @@ impl Conversations {
                 if self.index.len() <= slot {
                     self.index.resize(slot + 1, 0);
                 }
-                self.rows.push(Acc {
+                self.rows.push(Tally {
                     a: src,
                     b: dst,
                     bytes_ab: 0,
@@ -472,14 +472,14 @@ pub fn render_text(rows: &[Row], filter: Option<&str>, extra: bool, start: Start
 
 #[cfg(test)]
 mod tests {
-    use super::{si_bytes, Acc, Row};
+    use super::{si_bytes, Row, Tally};
 
-    /// The per-stream cost `Acc` documents (30k streams: 4.3 MB instead of 7 MB).
+    /// The per-stream cost `Tally` documents (30k streams: 4.3 MB instead of 7 MB).
     #[test]
     fn accumulator_is_smaller_than_the_row() {
-        let (acc, row) = (std::mem::size_of::<Acc>(), std::mem::size_of::<Row>());
-        assert!(acc <= 144, "Acc is {acc} bytes");
-        assert!(acc < row, "Acc {acc} bytes, Row {row} bytes");
+        let (acc, row) = (std::mem::size_of::<Tally>(), std::mem::size_of::<Row>());
+        assert!(acc <= 144, "Tally is {acc} bytes");
+        assert!(acc < row, "Tally {acc} bytes, Row {row} bytes");
     }
 
     #[test]

@@ -158,11 +158,20 @@ fn lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 
+/// The two ends of a followed conversation, numbered as tshark's header prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nodes {
+    /// Node 0: the sender of the first frame followed.
+    pub first_sender: SocketAddr,
+    /// Node 1: the other end.
+    pub other: SocketAddr,
+}
+
 /// The follow state machine for one conversation.
 pub struct Follow {
     selector: Selector,
     proto: Proto,
-    nodes: Option<(SocketAddr, SocketAddr)>,
+    nodes: Option<Nodes>,
     next_seq: [u32; 2],
     written: [u64; 2],
     pending: [Vec<Pending>; 2],
@@ -189,7 +198,7 @@ impl Follow {
     }
 
     /// Node 0 and Node 1, once the stream's first frame has been seen.
-    pub fn nodes(&self) -> Option<(SocketAddr, SocketAddr)> {
+    pub fn nodes(&self) -> Option<Nodes> {
         self.nodes
     }
 
@@ -234,8 +243,11 @@ impl Follow {
         if syn {
             seq = seq.wrapping_add(1);
         }
-        let (n0, _) = *self.nodes.get_or_insert((src, dst));
-        let node = usize::from(src != n0);
+        let nodes = *self.nodes.get_or_insert(Nodes {
+            first_sender: src,
+            other: dst,
+        });
+        let node = usize::from(src != nodes.first_sender);
         let other = 1 - node;
 
         // This frame's ACK may reveal that the other side's missing bytes reached the receiver.
@@ -313,8 +325,11 @@ impl Follow {
         if data.is_empty() {
             return;
         }
-        let (n0, _) = *self.nodes.get_or_insert((src, dst));
-        let node = usize::from(src != n0);
+        let nodes = *self.nodes.get_or_insert(Nodes {
+            first_sender: src,
+            other: dst,
+        });
+        let node = usize::from(src != nodes.first_sender);
         self.written[node] += data.len() as u64;
         self.out.push(Chunk {
             node,
@@ -458,7 +473,7 @@ impl Printer {
     }
 
     /// The lines before the data.
-    pub fn header(&self, selector: &Selector, nodes: Option<(SocketAddr, SocketAddr)>) -> String {
+    pub fn header(&self, selector: &Selector, nodes: Option<Nodes>) -> String {
         if self.format == Format::Yaml {
             let peer = |n: usize, a: Option<SocketAddr>| {
                 // No frame matched: an empty host and port 0, as tshark prints.
@@ -467,12 +482,12 @@ impl Printer {
             };
             return format!(
                 "peers:\n{}{}packets:\n",
-                peer(0, nodes.map(|n| n.0)),
-                peer(1, nodes.map(|n| n.1))
+                peer(0, nodes.map(|n| n.first_sender)),
+                peer(1, nodes.map(|n| n.other))
             );
         }
         let (n0, n1) = match nodes {
-            Some((a, b)) => (a.to_string(), b.to_string()),
+            Some(n) => (n.first_sender.to_string(), n.other.to_string()),
             // tshark prints an empty address and port 0 when no frame matched.
             None => (":0".to_string(), ":0".to_string()),
         };

@@ -54,9 +54,10 @@ pub(crate) struct Analysis {
     /// Date of a log whose lines carry only HH:MM:SS (default: the capture's first day).
     #[arg(long, value_name = "YYYY-MM-DD")]
     log_date: Option<String>,
-    /// Time zone of the log's timestamps that carry none: UTC (default), +HH:MM or -HH:MM.
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    log_tz: String,
+    /// Time zone of the log's timestamps that carry none: UTC, +HH:MM or -HH:MM (default: the
+    /// zone under which the log lines up with the capture).
+    #[arg(long, value_name = "ZONE")]
+    log_tz: Option<String>,
     /// Extra middlebox idle timeout to compare idle gaps against, NAME=SECONDS (repeatable).
     #[arg(long, value_name = "NAME=SECONDS")]
     middlebox: Vec<String>,
@@ -90,7 +91,7 @@ fn options(args: &Analysis) -> anyhow::Result<Options> {
     if let Some(path) = &args.log {
         let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
         let text = String::from_utf8_lossy(&text);
-        let lo = LogOptions::from_flags(args.log_date.as_deref(), &args.log_tz)?;
+        let lo = LogOptions::from_flags(args.log_date.as_deref(), args.log_tz.as_deref())?;
         opts.log = Some(AppLog::parse(&text, lo));
     }
     Ok(opts)

@@ -7,8 +7,9 @@ use crate::finding::{
     Severity, SlowReply, UnansweredProbe,
 };
 use crate::heartbeat::Chosen;
+use crate::reply_baseline;
 use crate::report::{human, round, secs, Heartbeat, Latency};
-use crate::stream::{Candidate, Gap};
+use crate::stream::{Candidate, Gap, Reply};
 
 /// The stream's heartbeat, and the words every message uses for it.
 struct Beats<'a> {
@@ -25,6 +26,7 @@ struct Beats<'a> {
 pub(super) fn findings(
     cx: &StreamCx<'_>,
     h: &Chosen<'_>,
+    others_latency: Option<i64>,
     out: &mut Vec<Finding>,
     explained_reset: &mut bool,
 ) -> Heartbeat {
@@ -35,10 +37,16 @@ pub(super) fn findings(
         receiver: cx.role(1 - h.dir),
         expected: format!("{} ± {}", human(h.period), human(h.tol)),
     };
-    let deadline_gap_frame = deadline_reset(&b, out, explained_reset);
+    // A sender that gave up after several unanswered probes: that is the close's story.
+    let deadline_gap_frame = if super::gave_up::gave_up(cx, h, out) {
+        *explained_reset = true;
+        None
+    } else {
+        deadline_reset(&b, out, explained_reset)
+    };
     late_and_missed(&b, deadline_gap_frame, out);
     stopped(&b, out);
-    slow_replies(&b, out);
+    slow_replies(&b, others_latency, out);
     unanswered(&b, out);
     retransmitted(&b, out);
     summary(&b)
@@ -267,45 +275,133 @@ fn stopped(b: &Beats<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Slow replies: beyond --timeout, or far beyond this stream's usual latency.
-fn slow_replies(b: &Beats<'_>, out: &mut Vec<Finding>) {
+/// Whose usual reply latency a slow reply is measured against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Against {
+    /// The connection's own.
+    Own,
+    /// The same service's other connections'.
+    Others,
+}
+
+/// A reply found slow.
+struct Slow {
+    latency: i64,
+    baseline: Option<i64>,
+    against: Against,
+    reply: Reply,
+}
+
+/// Slow replies: beyond --timeout; without it, far beyond the connection's own earlier
+/// latency or the usual latency of the same service's other connections (`others_latency`;
+/// the rule and its reasons are in [`crate::reply_baseline`]).
+fn slow_replies(b: &Beats<'_>, others_latency: Option<i64>, out: &mut Vec<Finding>) {
     let opts = b.cx.opts;
-    let sid = b.cx.sid();
+    let c = b.h.cand;
+    let mut slow: Vec<Slow> = Vec::new();
+    let add = |slow: &mut Vec<Slow>, latency, baseline, against, reply: Reply| {
+        if !slow.iter().any(|x| x.reply.frame == reply.frame) {
+            slow.push(Slow {
+                latency,
+                baseline,
+                against,
+                reply,
+            });
+        }
+    };
+    match opts.timeout_ns {
+        Some(t) => {
+            // As before there was a baseline: the timeout decides, the median tells.
+            let usual = c.latency.quantile(0.5);
+            for (lat, rp) in c.slowest.iter().filter(|(l, _)| *l > t) {
+                add(&mut slow, *lat, usual, Against::Own, *rp);
+            }
+        }
+        None => {
+            for x in &c.baseline.slow {
+                add(
+                    &mut slow,
+                    x.latency,
+                    Some(x.baseline),
+                    Against::Own,
+                    x.reply,
+                );
+            }
+            // Replies that came before the connection had shown its usual latency (its first
+            // three) are measured against all it showed.
+            if let Some(m) = c.baseline.median() {
+                for (lat, rp) in c
+                    .slowest
+                    .iter()
+                    .filter(|(l, _)| reply_baseline::is_slow(*l, m))
+                {
+                    add(&mut slow, *lat, Some(m), Against::Own, *rp);
+                }
+            }
+            // A connection slow from its first reply has no faster past of its own: the
+            // service's other connections are its measure.
+            if let Some(o) = others_latency {
+                for (lat, rp) in c
+                    .slowest
+                    .iter()
+                    .filter(|(l, _)| reply_baseline::is_slow(*l, o))
+                {
+                    add(&mut slow, *lat, Some(o), Against::Others, *rp);
+                }
+            }
+        }
+    }
+    slow.sort_by_key(|x| x.reply.ts);
+    for x in slow {
+        slow_reply(b, x, out);
+    }
+}
+
+/// One `slow_heartbeat_reply` finding.
+fn slow_reply(b: &Beats<'_>, x: Slow, out: &mut Vec<Finding>) {
+    let opts = b.cx.opts;
     let c = b.h.cand;
     let receiver = b.receiver;
-    let med = b.h.cand.latency.quantile(0.5);
-    let slow_after = opts.timeout_ns.unwrap_or_else(|| {
-        med.map(|m| (m.saturating_mul(50)).max(200_000_000))
-            .unwrap_or(i64::MAX)
-    });
-    for (lat, rp) in c.slowest.iter().filter(|(l, _)| *l > slow_after) {
-        out.push(Finding::new(
-            Severity::Warning,
-            sid,
-            vec![rp.probe_frame, rp.frame],
-            rp.ts,
-            format!(
-                "the {receiver} answered the probe after {} ({}; usual {}){}",
-                human(*lat),
-                match opts.timeout_ns {
-                    Some(t) => format!("timeout {}", human(t)),
-                    None => "no --timeout given".to_string(),
-                },
-                med.map(human).unwrap_or_default(),
-                match c.retrans.iter().find(|x| x.orig_frame == rp.probe_frame) {
-                    Some(x) => format!(
-                        " → the probe itself had to be retransmitted (frame {}): the path lost it, the {receiver} then answered at once",
-                        x.frame
-                    ),
-                    None => format!(" → check the {receiver}'s load or the path"),
-                }
-            ),
-            Details::SlowHeartbeatReply(SlowReply {
-                latency_ms: ms(*lat),
-                timeout_ms: opts.timeout_ns.map(ms),
-            }),
-        ));
-    }
+    let (lat, rp) = (x.latency, x.reply);
+    let why = match (opts.timeout_ns, x.baseline) {
+        (Some(t), Some(m)) => format!("timeout {}; usual {}", human(t), human(m)),
+        (Some(t), None) => format!("timeout {}", human(t)),
+        (None, Some(m)) => format!(
+            "{:.0}× the {} {}",
+            reply_baseline::factor(lat, m),
+            match x.against {
+                Against::Own => "usual".to_string(),
+                Against::Others => format!("{receiver}'s other connections' usual"),
+            },
+            human(m)
+        ),
+        (None, None) => "no --timeout given".to_string(),
+    };
+    out.push(Finding::new(
+        Severity::Warning,
+        b.cx.sid(),
+        vec![rp.probe_frame, rp.frame],
+        rp.ts,
+        format!(
+            "the {receiver} answered the probe after {} ({why}){}",
+            human(lat),
+            match c.retrans.iter().find(|r| r.orig_frame == rp.probe_frame) {
+                Some(r) => format!(
+                    " → the probe itself had to be retransmitted (frame {}): the path lost it, the {receiver} then answered at once",
+                    r.frame
+                ),
+                None => format!(" → check the {receiver}'s load or the path"),
+            }
+        ),
+        Details::SlowHeartbeatReply(SlowReply {
+            baseline_ms: x.baseline.map(ms),
+            // From the printed numbers, so that factor = latency_ms / baseline_ms holds in
+            // the JSON as written.
+            factor: x.baseline.map(|m| round(ms(lat) / ms(m).max(0.001), 1)),
+            latency_ms: ms(lat),
+            timeout_ms: opts.timeout_ns.map(ms),
+        }),
+    ));
 }
 
 /// Probes nobody answered, with whether the receiver's TCP acknowledged them.
@@ -331,6 +427,7 @@ fn unanswered(b: &Beats<'_>, out: &mut Vec<Finding>) {
                 "the {sender}'s probe got no answer for {}{} → {}",
                 human(u.until_ts - u.ts),
                 match u.until_frame {
+                    Some(f) if u.until_close => format!(" until the connection closed (frame {f})"),
                     Some(f) => format!(" (until frame {f})"),
                     None => " (to the end of the capture)".to_string(),
                 },

@@ -3,6 +3,7 @@
 //! to it ([`middlebox`]). The findings are pushed in that order, which decides their order
 //! among equals in the report.
 
+mod gave_up;
 mod heartbeat;
 mod idle_reset;
 mod keepalive;
@@ -69,9 +70,10 @@ pub(crate) fn summarize(
     let close = close(&cx, hb.as_ref());
     // Whether a finding before the reset's own explains it.
     let mut explained_reset = false;
-    let heartbeat = hb
-        .as_ref()
-        .map(|h| heartbeat::findings(&cx, h, out, &mut explained_reset));
+    let heartbeat = hb.as_ref().map(|h| {
+        let others = services.others_latency(s, h);
+        heartbeat::findings(&cx, h, others, out, &mut explained_reset)
+    });
     let tcp_keepalive = keepalive::per_sender(&cx, out, &mut explained_reset);
     // A forged reset after idle is one story (the box that forgot the connection); a forged
     // reset without it, another.

@@ -11,6 +11,7 @@ pub mod heartbeat;
 pub mod http;
 pub mod keepalive;
 pub mod refused;
+pub mod troubled_heartbeat;
 
 use crate::sim::{Actor, Ctx, Micros, SEC};
 

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 /// collapsing to zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
-    /// The cap after the first failure: how quickly a client retries a server that just went away.
+    /// The smallest cap: how quickly a client retries a server that just went away.
     pub min: Duration,
     /// The largest cap: how long a client may wait for a server that stays away.
     pub max: Duration,

@@ -12,7 +12,7 @@ const HALF: u64 = SUB / 2;
 /// Enough buckets for values up to 2^40 µs (about 12 days); larger values share the last one.
 const BUCKETS: usize = (SUB + 34 * HALF) as usize;
 
-/// Durations recorded into fixed buckets: constant memory (about 9 KiB) however many are
+/// Durations recorded into fixed buckets: constant memory (about 18 KiB) however many are
 /// recorded, and histograms of many connections merge by adding counts.
 #[derive(Clone)]
 pub struct Histogram {

@@ -1,0 +1,908 @@
+//! Application logs: reading their timestamps and lining their error/restart lines up with the
+//! capture's events, allowing for the log's coarse granularity and an unknown clock offset.
+//!
+//! Accepted line starts (after optional `[` or spaces): ISO-8601 `2024-03-01T17:08:02.123+01:00`
+//! or `2024-03-01 17:08:02`, syslog `Mar  1 17:08:02`, and bare `17:08:02` (date from
+//! `LogOptions::date`, else the capture's first day). Times without a zone are in
+//! `LogOptions::tz_offset_s` when given; otherwise the zone is the one under which the log lines
+//! up with the most capture events (see [`correlate`]).
+//!
+//! A line that names a connection (a port, an address, a label tied to a port earlier) matches
+//! that connection's events only ([`conn`]); a line written while a heartbeat was overdue
+//! matches the late beat ([`overdue`]).
+
+mod align;
+pub(crate) mod conn;
+pub(crate) mod overdue;
+#[cfg(test)]
+mod tests;
+
+use crate::civil::{days_from_civil, fmt_clock, DAY_NS, NS};
+use crate::finding::{Details, Finding, Kind, LogMatch, Severity};
+use crate::report::{human, round, secs};
+use conn::StreamEnds;
+
+/// How to read dates and zones the log leaves out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogOptions {
+    /// `--log-date YYYY-MM-DD` for logs with time of day only.
+    pub date: Option<(i64, u32, u32)>,
+    /// `--log-tz`: offset of the log's local time from UTC, seconds (east positive); `None`
+    /// when not given: the zone is searched for.
+    pub tz_offset_s: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stamp {
+    /// ns since the epoch, UTC, already resolved, and the zone the line gave (seconds east).
+    Absolute { utc_ns: i64, zone_s: i32 },
+    /// Local date and time of day.
+    Local { days: i64, tod_ns: i64 },
+    /// Syslog: month/day without a year.
+    NoYear { month: u32, day: u32, tod_ns: i64 },
+    /// Time of day only.
+    TimeOnly { tod_ns: i64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub line_no: u32,
+    pub text: String,
+    stamp: Stamp,
+    /// Resolution of the timestamp (1 s for `HH:MM:SS`).
+    pub granularity_ns: i64,
+    /// Names an error, restart, reset, timeout...
+    pub is_event: bool,
+}
+
+/// A parsed application log.
+#[derive(Debug, Clone, Default)]
+pub struct AppLog {
+    pub lines: Vec<LogLine>,
+    pub total_lines: u64,
+    pub opts: LogOptions,
+}
+
+const EVENT_WORDS: &[&str] = &[
+    "error",
+    "fail",
+    "restart",
+    "reset",
+    "timeout",
+    "timed out",
+    "disconnect",
+    "closed",
+    "lost",
+    "refused",
+    "abort",
+    "fatal",
+    "panic",
+    "exception",
+    "unreachable",
+    "broken pipe",
+    "gave up",
+    "give up",
+    "reconnect",
+    "late",
+    "dead",
+];
+
+/// Lines kept (the event lines first matter; a huge log is cut, not loaded whole).
+const MAX_LINES: usize = 100_000;
+
+fn digits(b: &[u8], n: usize) -> Option<i64> {
+    if b.len() < n || !b[..n].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        b[..n]
+            .iter()
+            .fold(0i64, |a, &d| a * 10 + i64::from(d - b'0')),
+    )
+}
+
+/// `HH:MM:SS[.frac]` → (ns of day, granularity, bytes used).
+fn time_of_day(b: &[u8]) -> Option<(i64, i64, usize)> {
+    let h = digits(b, 2)?;
+    let m = digits(b.get(3..)?, 2)?;
+    let s = digits(b.get(6..)?, 2)?;
+    if b[2] != b':' || b[5] != b':' || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let mut ns = (h * 3600 + m * 60 + s) * NS;
+    let mut used = 8;
+    let mut gran = NS;
+    if matches!(b.get(8), Some(b'.') | Some(b',')) {
+        let frac: Vec<u8> = b[9..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .copied()
+            .collect();
+        if !frac.is_empty() {
+            let n = frac.len().min(9);
+            let v = digits(&frac, n)?;
+            let scale = 10i64.pow(9 - n as u32);
+            ns += v * scale;
+            gran = scale;
+            used = 9 + frac.len();
+        }
+    }
+    Some((ns, gran, used))
+}
+
+/// `Z`, `+01:00`, `+0100`, `-05` → offset seconds.
+fn zone(b: &[u8]) -> Option<i32> {
+    match b.first()? {
+        b'Z' | b'z' => Some(0),
+        &c @ (b'+' | b'-') => {
+            let h = digits(&b[1..], 2)?;
+            let rest = &b[3..];
+            let m = if rest.first() == Some(&b':') {
+                digits(&rest[1..], 2)
+            } else {
+                digits(rest, 2)
+            }
+            .unwrap_or(0);
+            let off = (h * 3600 + m * 60) as i32;
+            Some(if c == b'-' { -off } else { off })
+        }
+        _ => None,
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+fn parse_stamp(line: &str) -> Option<(Stamp, i64)> {
+    let t = line.trim_start_matches(|c: char| c == '[' || c.is_whitespace());
+    let b = t.as_bytes();
+    // ISO-8601 date first.
+    if let (Some(y), Some(mo), Some(d)) = (
+        digits(b, 4),
+        b.get(5..).and_then(|x| digits(x, 2)),
+        b.get(8..).and_then(|x| digits(x, 2)),
+    ) {
+        if b[4] == b'-' && b[7] == b'-' && (1..=12).contains(&mo) && (1..=31).contains(&d) {
+            let days = days_from_civil(y, mo as u32, d as u32);
+            let rest = b.get(11..)?;
+            if !matches!(b.get(10), Some(b'T') | Some(b't') | Some(b' ')) {
+                return None;
+            }
+            let (tod, gran, used) = time_of_day(rest)?;
+            return Some(match rest.get(used..).and_then(zone) {
+                Some(off) => (
+                    Stamp::Absolute {
+                        utc_ns: days * DAY_NS + tod - i64::from(off) * NS,
+                        zone_s: off,
+                    },
+                    gran,
+                ),
+                None => (Stamp::Local { days, tod_ns: tod }, gran),
+            });
+        }
+    }
+    // Syslog `Mar  1 17:08:02`.
+    if b.len() >= 15 {
+        let mon = t.get(..3).map(|m| m.to_ascii_lowercase());
+        if let Some(mi) = mon.and_then(|m| MONTHS.iter().position(|x| *x == m)) {
+            let rest = t[3..].trim_start();
+            let rb = rest.as_bytes();
+            let dl = rb.iter().take_while(|c| c.is_ascii_digit()).count();
+            if (1..=2).contains(&dl) {
+                let day = digits(rb, dl)? as u32;
+                let (tod, gran, _) = time_of_day(rest[dl..].trim_start().as_bytes())?;
+                return Some((
+                    Stamp::NoYear {
+                        month: mi as u32 + 1,
+                        day,
+                        tod_ns: tod,
+                    },
+                    gran,
+                ));
+            }
+        }
+    }
+    let (tod, gran, _) = time_of_day(b)?;
+    Some((Stamp::TimeOnly { tod_ns: tod }, gran))
+}
+
+fn is_event(text: &str) -> bool {
+    let l = text.to_ascii_lowercase();
+    EVENT_WORDS.iter().any(|w| l.contains(w))
+}
+
+impl AppLog {
+    /// Reads a log; lines without a recognizable timestamp are counted and skipped.
+    pub fn parse(text: &str, opts: LogOptions) -> AppLog {
+        let mut lines = Vec::new();
+        let mut total = 0u64;
+        for (i, raw) in text.lines().enumerate() {
+            total += 1;
+            if lines.len() >= MAX_LINES {
+                continue;
+            }
+            let Some((stamp, gran)) = parse_stamp(raw) else {
+                continue;
+            };
+            lines.push(LogLine {
+                line_no: (i + 1).min(u32::MAX as usize) as u32,
+                text: raw.trim_end().chars().take(200).collect(),
+                stamp,
+                granularity_ns: gran,
+                is_event: is_event(raw),
+            });
+        }
+        AppLog {
+            lines,
+            total_lines: total,
+            opts,
+        }
+    }
+
+    /// For each line, the days a time-of-day-only log has rolled over midnight by then.
+    fn rollovers(&self) -> Vec<i64> {
+        let mut day = 0;
+        let mut prev_tod: Option<i64> = None;
+        self.lines
+            .iter()
+            .map(|l| {
+                if let Stamp::TimeOnly { tod_ns } = l.stamp {
+                    // Time going back by more than half a day: midnight passed.
+                    if prev_tod.is_some_and(|p| p - tod_ns > DAY_NS / 2) {
+                        day += 1;
+                    }
+                    prev_tod = Some(tod_ns);
+                }
+                day
+            })
+            .collect()
+    }
+
+    /// What the log leaves out, for lines read in zone `tz_s`.
+    fn calendar(&self, capture_start_ns: i64, tz_s: i32) -> Calendar {
+        let tz_ns = i64::from(tz_s) * NS;
+        let start_day = match self.opts.date {
+            Some((y, m, d)) => days_from_civil(y, m, d),
+            None => (capture_start_ns + tz_ns).div_euclid(DAY_NS),
+        };
+        Calendar {
+            start_day,
+            start_year: crate::civil::civil_from_days(start_day).0,
+            tz_ns,
+        }
+    }
+
+    /// Absolute UTC time of a line (`rollover` from [`AppLog::rollovers`]).
+    fn time_of(&self, l: &LogLine, rollover: i64, cal: &Calendar) -> i64 {
+        match l.stamp {
+            Stamp::Absolute { utc_ns, .. } => utc_ns,
+            Stamp::Local { days, tod_ns } => days * DAY_NS + tod_ns - cal.tz_ns,
+            Stamp::NoYear { month, day, tod_ns } => {
+                let mut d = days_from_civil(cal.start_year, month, day);
+                // A December log for a January capture belongs to the year before.
+                if d - cal.start_day > 180 {
+                    d = days_from_civil(cal.start_year - 1, month, day);
+                }
+                d * DAY_NS + tod_ns - cal.tz_ns
+            }
+            Stamp::TimeOnly { tod_ns } => (cal.start_day + rollover) * DAY_NS + tod_ns - cal.tz_ns,
+        }
+    }
+
+    /// Absolute UTC times of every line read in zone `tz_s`, given the capture start for what
+    /// the log leaves out.
+    #[cfg(test)]
+    fn resolve(&self, capture_start_ns: i64, tz_s: i32) -> Vec<i64> {
+        let cal = self.calendar(capture_start_ns, tz_s);
+        self.lines
+            .iter()
+            .zip(self.rollovers())
+            .map(|(l, r)| self.time_of(l, r, &cal))
+            .collect()
+    }
+
+    /// The zone of the first line that gives one, when every line gives one.
+    fn stamped_zone(&self) -> Option<i32> {
+        let mut zone = None;
+        for l in &self.lines {
+            match l.stamp {
+                Stamp::Absolute { zone_s, .. } => {
+                    zone.get_or_insert(zone_s);
+                }
+                _ => return None,
+            }
+        }
+        zone
+    }
+}
+
+/// The day and zone a line's missing parts are taken from.
+struct Calendar {
+    start_day: i64,
+    start_year: i64,
+    tz_ns: i64,
+}
+
+/// A capture event a log line may refer to.
+#[derive(Debug, Clone)]
+pub(crate) struct CapEvent {
+    /// When it happened, as the capture shows it...
+    pub ts: i64,
+    /// ...and the span in which an application may have noticed it (`ts..=ts` mostly).
+    pub noticed: (i64, i64),
+    pub stream: Option<u32>,
+    pub frames: Vec<u32>,
+    pub what: String,
+    /// The finding kind the event comes from.
+    pub kind: Kind,
+}
+
+/// Largest clock offset searched, each way, when the zone is known (given or stamped).
+const MAX_OFFSET_NS: i64 = 600 * NS;
+/// Largest clock skew searched, each way, around each candidate zone: well under half the
+/// zones' 15-minute spacing, so each total offset belongs to one zone.
+const SEARCH_SKEW_NS: i64 = 120 * NS;
+/// Candidate zones: UTC−12:00 to UTC+14:00 in quarter hours.
+const ZONE_STEP_S: i32 = 900;
+const ZONE_MIN_S: i32 = -12 * 3600;
+const ZONE_MAX_S: i32 = 14 * 3600;
+/// An application logs what it saw after seeing it: the event may precede the log line's
+/// timestamp by up to this much (detection and logging delay)...
+const LAG_NS: i64 = 1_000_000_000;
+/// ...and follow the end of its timestamp's granularity only by clock jitter.
+const LEAD_NS: i64 = 250_000_000;
+/// Longest span in which an event may have been noticed.
+const MAX_SPAN_NS: i64 = 120 * NS;
+/// Event lines used (a log of nothing but errors is cut, not scanned whole).
+const MAX_EVENT_LINES: usize = 5000;
+/// (line, event) pairs weighed per candidate zone: bounds the search's time when thousands of
+/// error lines meet thousands of events.
+const MAX_PAIRS: usize = 1 << 18;
+
+pub(crate) struct Correlation {
+    pub findings: Vec<Finding>,
+    pub summary: crate::report::LogSummary,
+    #[cfg(test)]
+    pub offset_ns: Option<i64>,
+}
+
+/// Where the log's zone came from: `--log-tz`, the lines' own stamps, or the search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZoneFrom {
+    Option,
+    Stamp,
+    Search,
+}
+
+impl ZoneFrom {
+    fn as_str(self) -> &'static str {
+        match self {
+            ZoneFrom::Option => "option",
+            ZoneFrom::Stamp => "stamp",
+            ZoneFrom::Search => "search",
+        }
+    }
+}
+
+/// `+05:30`, `-03:00`, `+00:00`.
+pub fn fmt_zone(zone_s: i32) -> String {
+    let a = zone_s.unsigned_abs() / 60;
+    format!(
+        "{}{:02}:{:02}",
+        if zone_s < 0 { '-' } else { '+' },
+        a / 60,
+        a % 60
+    )
+}
+
+/// For each event (sorted by when it was noticed), the incident it belongs to: the findings
+/// one stream shows of one moment (a late probe, the reset it caused, the RST) are one thing
+/// an application may log, and the zone search counts things, not findings.
+fn incidents(events: &[CapEvent]) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&k| (events[k].stream, events[k].noticed.0));
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut open: Option<(Option<u32>, i64)> = None;
+    for k in order {
+        let e = &events[k];
+        match open {
+            Some((s, end)) if s == e.stream && s.is_some() && e.noticed.0 <= end + LAG_NS => {
+                open = Some((s, end.max(e.noticed.1)));
+            }
+            _ => {
+                out.push(Vec::new());
+                open = Some((e.stream, e.noticed.1));
+            }
+        }
+        if let Some(last) = out.last_mut() {
+            last.push(k);
+        }
+    }
+    out
+}
+
+/// Whether a line that means `only` (streams) may be matched to `e`.
+fn may_mean(only: &Option<Vec<u32>>, e: &CapEvent) -> bool {
+    match only {
+        None => true,
+        Some(set) => e.stream.is_some_and(|s| set.contains(&s)),
+    }
+}
+
+/// Matches event lines to capture events.
+///
+/// The log's clock is read as a zone (given, stamped, or searched over UTC−12:00…UTC+14:00 in
+/// quarter hours) plus a skew (capture − log, after the zone). For each zone, the skew that
+/// aligns the most distinct capture incidents (one line per incident; then the most at their
+/// very moment rather than inside an overdue span) is found with one sweep over the (line,
+/// event) pairs; the zone kept is the one aligning the most, ties going to the one where zero
+/// skew is among the best, then to the smaller |zone|, then east of UTC, then the smaller skew.
+/// Lines that name a connection are paired with its streams' events only.
+pub(crate) fn correlate(
+    log: &AppLog,
+    events: &mut [CapEvent],
+    capture_start_ns: i64,
+    streams: &[StreamEnds],
+) -> Correlation {
+    // Spans are capped so that a search window around a line stays small.
+    for e in events.iter_mut() {
+        let a = e.noticed.0.min(e.noticed.1);
+        e.noticed = (a, e.noticed.1.clamp(a, a + MAX_SPAN_NS));
+    }
+    events.sort_by_key(|e| e.noticed.0);
+    let ev_lines: Vec<usize> = log
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.is_event)
+        .map(|(i, _)| i)
+        .take(MAX_EVENT_LINES)
+        .collect();
+    let only = conn::line_streams(log.lines.iter().map(|l| (l.text.as_str(), true)), streams);
+    // Ordinary lines naming one stream ("connected from port N", "closing"), by stream: they
+    // fit its first or last packet, and tell apart skews that align the same incidents. (Error
+    // lines are left out: they are what the skew is to place.)
+    let mut anchors: Vec<(u32, usize)> = only
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !log.lines[*i].is_event)
+        .filter_map(|(i, o)| match o.as_deref() {
+            Some(&[s]) => Some((s, i)),
+            _ => None,
+        })
+        .take(MAX_EVENT_LINES)
+        .collect();
+    anchors.sort_unstable();
+    let ends_of = |s: u32| streams.iter().find(|e| e.stream == s);
+    let incident = incidents(events);
+    let rollovers = log.rollovers();
+    let gran = log
+        .lines
+        .iter()
+        .map(|l| l.granularity_ns)
+        .min()
+        .unwrap_or(NS);
+
+    let stamped = log.stamped_zone();
+    let (zone_from, zones, range): (ZoneFrom, Vec<i32>, i64) = match (log.opts.tz_offset_s, stamped)
+    {
+        (Some(z), _) => (ZoneFrom::Option, vec![z], MAX_OFFSET_NS),
+        (None, Some(z)) => (ZoneFrom::Stamp, vec![z], MAX_OFFSET_NS),
+        (None, None) => (
+            ZoneFrom::Search,
+            (ZONE_MIN_S / ZONE_STEP_S..=ZONE_MAX_S / ZONE_STEP_S)
+                .map(|q| q * ZONE_STEP_S)
+                .collect(),
+            SEARCH_SKEW_NS,
+        ),
+    };
+
+    // Event windows of a line at UTC time t with granularity g, under skew o.
+    let window = |t: i64, g: i64, o: i64| (t + o - LAG_NS, t + o + g + LEAD_NS);
+    let times_in = |z: i32| -> Vec<i64> {
+        let cal = log.calendar(capture_start_ns, z);
+        ev_lines
+            .iter()
+            .map(|&i| log.time_of(&log.lines[i], rollovers[i], &cal))
+            .collect()
+    };
+
+    let mut best: Option<(i32, align::Fit)> = None;
+    // Each zone's best score, to tell an alignment from chance.
+    let mut scores: Vec<u32> = Vec::with_capacity(zones.len());
+    let mut grid = align::Grid::new(range);
+    let mut pairs: Vec<align::Pair> = Vec::new();
+    for &z in &zones {
+        grid.clear();
+        let times = times_in(z);
+        // The event lines in time order, to find those near each event by bisection.
+        let mut order: Vec<usize> = (0..ev_lines.len()).collect();
+        order.sort_unstable_by_key(|&li| times[li]);
+        let sorted: Vec<i64> = order.iter().map(|&li| times[li]).collect();
+        let mut budget = MAX_PAIRS;
+        for inc in &incident {
+            pairs.clear();
+            for &k in inc {
+                let e = &events[k];
+                // Lines whose window can meet the span under some skew in -range..=range.
+                let first = sorted.partition_point(|&t| t < e.noticed.0 - range - NS - LEAD_NS);
+                for (&li, &t) in order[first..].iter().zip(&sorted[first..]) {
+                    if t > e.noticed.1 + range + LAG_NS {
+                        break;
+                    }
+                    let i = ev_lines[li];
+                    if !may_mean(&only[i], e) {
+                        continue;
+                    }
+                    let g = log.lines[i].granularity_ns;
+                    // Skews o for which the span (and the moment) meets the line's window.
+                    pairs.push(align::Pair {
+                        lo: e.noticed.0 - t - g - LEAD_NS,
+                        hi: e.noticed.1 - t + LAG_NS,
+                        moment_lo: e.ts - t - g - LEAD_NS,
+                        moment_hi: e.ts - t + LAG_NS,
+                    });
+                }
+            }
+            budget = budget.saturating_sub(pairs.len());
+            grid.add_incident(&pairs);
+            if budget == 0 {
+                break;
+            }
+        }
+        let cal = log.calendar(capture_start_ns, z);
+        for group in anchors.chunk_by(|a, b| a.0 == b.0) {
+            let Some(ends) = ends_of(group[0].0) else {
+                continue;
+            };
+            pairs.clear();
+            for &(_, i) in group {
+                let l = &log.lines[i];
+                let t = log.time_of(l, rollovers[i], &cal);
+                let g = l.granularity_ns;
+                for m in [ends.first_ns, ends.last_ns] {
+                    let (lo, hi) = (m - t - g - LEAD_NS, m - t + LAG_NS);
+                    if hi >= -range && lo <= range {
+                        pairs.push(align::Pair {
+                            lo,
+                            hi,
+                            moment_lo: lo,
+                            moment_hi: hi,
+                        });
+                    }
+                }
+            }
+            grid.add_anchor(&pairs);
+        }
+        let Some(fit) = grid.best() else {
+            scores.push(0);
+            continue;
+        };
+        scores.push(fit.score);
+        let key = |z: i32, f: &align::Fit| {
+            (
+                f.score,
+                f.at_moment,
+                f.anchors,
+                f.zero_fits,
+                std::cmp::Reverse(z.unsigned_abs()),
+                z > 0,
+                std::cmp::Reverse(f.offset_ns.unsigned_abs()),
+            )
+        };
+        if best.is_none_or(|(bz, bf)| key(z, &fit) > key(bz, &bf)) {
+            best = Some((z, fit));
+        }
+    }
+    // A log dense with unrelated error lines aligns a few incidents under any zone, by chance:
+    // the zone found must align at least twice as many as nine zones in ten of the others do,
+    // or none is claimed (and nothing matched). Sparse logs, where other zones align nothing,
+    // keep their zone (and their ties, broken as above).
+    if zone_from == ZoneFrom::Search {
+        if let Some((bz, bf)) = best {
+            let mut others: Vec<u32> = zones
+                .iter()
+                .zip(&scores)
+                .filter(|(z, _)| **z != bz)
+                .map(|(_, s)| *s)
+                .collect();
+            others.sort_unstable();
+            let chance = others.get(others.len() * 9 / 10).copied().unwrap_or(0);
+            if bf.score < 2 * chance {
+                best = None;
+            }
+        }
+    }
+    let zone = match zone_from {
+        ZoneFrom::Search => best.map(|(z, _)| z),
+        _ => Some(zones[0]),
+    };
+    let z = zone.unwrap_or(0);
+    let offset = best.map(|(_, f)| f.offset_ns);
+    let o = offset.unwrap_or(0);
+    let times = times_in(z);
+    let hits_at = |i: usize, t: i64, o: i64| -> Vec<usize> {
+        if zone.is_none() {
+            return Vec::new();
+        }
+        let (a, b) = window(t, log.lines[i].granularity_ns, o);
+        let lo = events.partition_point(|e| e.noticed.0 < a - MAX_SPAN_NS);
+        (lo..events.len())
+            .take_while(|&k| events[k].noticed.0 <= b)
+            .filter(|&k| events[k].noticed.1 >= a && may_mean(&only[i], &events[k]))
+            .collect()
+    };
+
+    // A clock offset is only reported when lines agree on it through different incidents, or
+    // when it is zero: one incident fits a whole range of offsets, so another is used for
+    // matching but not claimed as the clocks' difference.
+    let reported = best
+        .filter(|(_, f)| f.zero_fits || f.score >= 2)
+        .map(|(_, f)| f.offset_ns);
+    let mut findings = Vec::new();
+    let mut matched = 0u64;
+    let mut unmatched = Vec::new();
+    for (&i, &t) in ev_lines.iter().zip(&times) {
+        let l = &log.lines[i];
+        let mut hits: Vec<&CapEvent> = hits_at(i, t, o)
+            .into_iter()
+            .take(8)
+            .map(|k| &events[k])
+            .collect();
+        hits.sort_by_key(|e| e.ts);
+        if hits.is_empty() {
+            if unmatched.len() < 20 {
+                unmatched.push(crate::report::UnmatchedLine {
+                    line: l.line_no,
+                    text: l.text.clone(),
+                });
+            }
+            continue;
+        }
+        matched += 1;
+        let mut frames: Vec<u32> = hits.iter().flat_map(|e| e.frames.iter().copied()).collect();
+        let mut seen = std::collections::HashSet::new();
+        frames.retain(|f| seen.insert(*f));
+        let mut streams: Vec<u32> = hits.iter().filter_map(|e| e.stream).collect();
+        let first_stream = streams.first().copied();
+        streams.sort_unstable();
+        streams.dedup();
+        let what: Vec<String> = hits
+            .iter()
+            .map(|e| format!("{} at {}", e.what, fmt_clock(e.ts - o, z)))
+            .collect();
+        // Written before any of its events happened: only a heartbeat's overdue span reaches
+        // back to it.
+        let written_by = window(t, l.granularity_ns, o).1;
+        let at_deadline = hits.iter().all(|e| {
+            e.ts > written_by
+                && matches!(
+                    e.kind,
+                    Kind::LateHeartbeat
+                        | Kind::MissedHeartbeat
+                        | Kind::ResetAfterHeartbeatDeadline
+                        | Kind::UnansweredHeartbeat
+                )
+        });
+        findings.push(Finding::new(
+            Severity::Info,
+            first_stream,
+            frames,
+            hits[0].ts,
+            format!(
+                "log line {} \"{}\" matches {} (log time, clock offset {:+.2} s, log granularity {}){}",
+                l.line_no,
+                l.text,
+                what.join("; "),
+                secs(o),
+                human(l.granularity_ns),
+                if at_deadline {
+                    "; written while the beat was overdue: the application noticed the missing beat at its own deadline"
+                } else {
+                    ""
+                }
+            ),
+            Details::LogMatch(LogMatch {
+                at_deadline,
+                clock_offset_s: round(secs(o), 3),
+                line: l.line_no,
+                log_text: l.text.clone(),
+                matched_kinds: hits.iter().map(|e| e.kind).collect(),
+                streams,
+            }),
+        ));
+    }
+    Correlation {
+        findings,
+        summary: crate::report::LogSummary {
+            lines: log.total_lines,
+            event_lines: ev_lines.len() as u64,
+            matched,
+            clock_offset_s: reported.map(|o| round(secs(o), 3)),
+            granularity_s: secs(gran),
+            unmatched,
+            zone: zone.map(fmt_zone),
+            zone_from: zone_from.as_str(),
+        },
+        #[cfg(test)]
+        offset_ns: offset,
+    }
+}
+
+impl crate::report::LogSummary {
+    /// What the search found of the log's clock, in words, when it is worth saying: a zone other
+    /// than UTC, or none at all. `None` when the zone was given, stamped, or plain UTC.
+    pub fn clock_words(&self) -> Option<String> {
+        if self.zone_from != ZoneFrom::Search.as_str() {
+            return None;
+        }
+        let Some(zone) = &self.zone else {
+            if self.event_lines == 0 {
+                return None;
+            }
+            return Some(format!(
+                "no time zone from UTC{} to UTC{} lines the log up with the capture better than chance (give --log-tz if the log is in local time)",
+                fmt_zone(ZONE_MIN_S),
+                fmt_zone(ZONE_MAX_S)
+            ));
+        };
+        if zone == "+00:00" {
+            return None;
+        }
+        let skew = match self.clock_offset_s {
+            Some(o) if o > 0.0 => format!(", {o:.1} s behind the capture"),
+            Some(o) if o < 0.0 => format!(", {:.1} s ahead of the capture", -o),
+            Some(_) => ", in step with the capture".to_string(),
+            None => String::new(),
+        };
+        Some(format!("the log's clock reads like UTC{zone}{skew}"))
+    }
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_formats() {
+        let d = days_from_civil(2024, 3, 1);
+        assert_eq!(
+            parse_stamp("2024-03-01T17:08:02.250Z error").unwrap(),
+            (
+                Stamp::Absolute {
+                    utc_ns: d * DAY_NS + (17 * 3600 + 8 * 60 + 2) * NS + 250_000_000,
+                    zone_s: 0
+                },
+                1_000_000
+            )
+        );
+        assert_eq!(
+            parse_stamp("2024-03-01 17:08:02+01:00 x").unwrap().0,
+            Stamp::Absolute {
+                utc_ns: d * DAY_NS + (16 * 3600 + 8 * 60 + 2) * NS,
+                zone_s: 3600
+            }
+        );
+        assert_eq!(
+            parse_stamp("[2024-03-01 17:08:02] x").unwrap(),
+            (
+                Stamp::Local {
+                    days: d,
+                    tod_ns: (17 * 3600 + 8 * 60 + 2) * NS
+                },
+                NS
+            )
+        );
+        assert_eq!(
+            parse_stamp("Mar  1 17:08:02 host app[1]: error").unwrap().0,
+            Stamp::NoYear {
+                month: 3,
+                day: 1,
+                tod_ns: (17 * 3600 + 8 * 60 + 2) * NS
+            }
+        );
+        assert_eq!(
+            parse_stamp("17:08:02 error").unwrap().0,
+            Stamp::TimeOnly {
+                tod_ns: (17 * 3600 + 8 * 60 + 2) * NS
+            }
+        );
+        for bad in [
+            "",
+            "hello",
+            "99:99:99 x",
+            "2024-13-01 00:00:00",
+            "17:08",
+            "2024-03-01",
+            "\u{feff}\u{1F600}",
+        ] {
+            assert!(parse_stamp(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dateless_logs_take_the_capture_day_and_roll_over_midnight() {
+        let log = AppLog::parse(
+            "23:59:59 a\n00:00:01 b\n",
+            LogOptions {
+                date: None,
+                tz_offset_s: Some(3600),
+            },
+        );
+        // Capture starts 2024-03-01T22:59:00Z = 23:59:00 local (+01:00).
+        let start = days_from_civil(2024, 3, 1) * DAY_NS + (22 * 3600 + 59 * 60) * NS;
+        let t = log.resolve(start, 3600);
+        assert_eq!(
+            t[0],
+            days_from_civil(2024, 3, 1) * DAY_NS + (22 * 3600 + 59 * 60 + 59) * NS
+        );
+        assert_eq!(
+            t[1],
+            days_from_civil(2024, 3, 1) * DAY_NS + (23 * 3600 + 1) * NS
+        );
+    }
+
+    #[test]
+    fn offset_is_found_and_lines_matched() {
+        // Events at 100.3 s and 700.6 s; the log clock runs 2 s behind the capture clock and
+        // logs whole seconds: 98 and 698.
+        let base = days_from_civil(2024, 3, 1) * DAY_NS;
+        let mut events = vec![
+            CapEvent {
+                ts: base + 100_300_000_000,
+                noticed: (base + 100_300_000_000, base + 100_300_000_000),
+                stream: Some(0),
+                frames: vec![10],
+                what: "RST".into(),
+                kind: Kind::ConnectionReset,
+            },
+            CapEvent {
+                ts: base + 700_600_000_000,
+                noticed: (base + 700_600_000_000, base + 700_600_000_000),
+                stream: Some(1),
+                frames: vec![20],
+                what: "RST".into(),
+                kind: Kind::ConnectionReset,
+            },
+        ];
+        let log = AppLog::parse(
+            "00:01:38 error heartbeat\n00:01:40 info ok\n00:11:38 error heartbeat\n00:20:00 restart\n",
+            LogOptions::default(),
+        );
+        let c = correlate(&log, &mut events, base, &[]);
+        // Whole-second lines only bound the offset: both events fit for o in [0.35, 3.3] s
+        // (event within [line + o - 1 s lag, line + o + 1 s + 0.25 s]).
+        let o = c.offset_ns.unwrap();
+        assert!((300_000_000..=3_300_000_000).contains(&o), "offset {o}");
+        assert_eq!(c.summary.event_lines, 3);
+        assert_eq!(c.summary.matched, 2);
+        assert_eq!(c.findings[0].frames, vec![10]);
+        assert_eq!(c.findings[1].frames, vec![20]);
+    }
+
+    #[test]
+    fn syslog_lines_in_local_time_match_utc_events() {
+        // The event at 2024-03-01T09:00:05.300Z; the log is syslog in UTC+01:00.
+        let base = days_from_civil(2024, 3, 1) * DAY_NS;
+        let ev = base + (9 * 3600 + 5) * NS + 300_000_000;
+        let mut events = vec![CapEvent {
+            ts: ev,
+            noticed: (ev, ev),
+            stream: Some(7),
+            frames: vec![42],
+            what: "RST".into(),
+            kind: Kind::ConnectionReset,
+        }];
+        let log = AppLog::parse(
+            "Mar  1 10:00:05 host app[12]: ERROR heartbeat timeout\nMar  1 10:00:09 host app[12]: started\n",
+            LogOptions { date: None, tz_offset_s: Some(3600) },
+        );
+        let c = correlate(&log, &mut events, base + 9 * 3600 * NS, &[]);
+        assert_eq!(c.summary.event_lines, 1);
+        assert_eq!(c.summary.matched, 1);
+        assert_eq!(c.offset_ns, Some(0));
+        assert_eq!(c.findings[0].frames, vec![42]);
+        assert_eq!(c.findings[0].stream, Some(7));
+    }
+}

@@ -1,0 +1,305 @@
+//! The zone search on synthetic logs: each test writes a log the way an application in a given
+//! zone, with a given clock skew, would have written it about known capture events, and checks
+//! that the zone, the skew and the lines come back.
+
+use super::*;
+use crate::civil::civil_from_days;
+
+const S: i64 = NS;
+const MS: i64 = 1_000_000;
+
+/// 2024-03-01T22:30:00Z: late enough in the UTC day that zones east of UTC are already on the
+/// next local day (a time-of-day-only log must take its date from the capture's local day).
+fn start() -> i64 {
+    days_from_civil(2024, 3, 1) * DAY_NS + (22 * 3600 + 30 * 60) * S
+}
+
+/// A late beat and the reset it caused on `stream`, at `at`.
+fn incident(stream: u32, at: i64) -> [CapEvent; 2] {
+    let ev = |kind, ts: i64, frame| CapEvent {
+        ts,
+        noticed: (ts, ts),
+        stream: Some(stream),
+        frames: vec![frame],
+        what: "x".into(),
+        kind,
+    };
+    [
+        ev(Kind::LateHeartbeat, at, stream * 10 + 1),
+        ev(Kind::ConnectionReset, at + 300 * 1000, stream * 10 + 2),
+    ]
+}
+
+/// How a line shows a time: `HH:MM:SS` or `YYYY-MM-DD HH:MM:SS.mmm`.
+#[derive(Clone, Copy)]
+enum Fmt {
+    TimeOnly,
+    DateMillis,
+}
+
+fn stamp(t_log_local: i64, fmt: Fmt) -> String {
+    let days = t_log_local.div_euclid(DAY_NS);
+    let rem = t_log_local.rem_euclid(DAY_NS);
+    let secs = rem / S;
+    let hms = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    match fmt {
+        Fmt::TimeOnly => hms,
+        Fmt::DateMillis => {
+            let (y, m, d) = civil_from_days(days);
+            format!("{y:04}-{m:02}-{d:02} {hms}.{:03}", rem % S / MS)
+        }
+    }
+}
+
+/// The log an application in `zone_s` writes from a clock `skew` behind the capture's: an
+/// info line every 20 s for an hour, an error line 200 ms after each incident, and an error
+/// line about nothing on the wire.
+fn write_log(incidents: &[i64], zone_s: i32, skew: i64, fmt: Fmt) -> String {
+    let local = |utc: i64| utc - skew + i64::from(zone_s) * S;
+    let mut lines: Vec<(i64, String)> = (0..180)
+        .map(|k| start() + k * 20 * S)
+        .map(|t| (t, format!("{} info heartbeat ok", stamp(local(t), fmt))))
+        .collect();
+    for (k, &at) in incidents.iter().enumerate() {
+        let t = at + 200 * MS;
+        lines.push((
+            t,
+            format!(
+                "{} error conn {k} heartbeat late, resetting",
+                stamp(local(t), fmt)
+            ),
+        ));
+    }
+    let t = start() + 1750 * S;
+    lines.push((
+        t,
+        format!("{} error disk almost full", stamp(local(t), fmt)),
+    ));
+    lines.sort_by_key(|l| l.0);
+    lines.into_iter().map(|l| l.1 + "\n").collect()
+}
+
+fn events_at(incidents: &[i64]) -> Vec<CapEvent> {
+    incidents
+        .iter()
+        .enumerate()
+        .flat_map(|(k, &at)| incident(k as u32, at))
+        .collect()
+}
+
+fn run(text: &str, tz: Option<i32>, incidents: &[i64]) -> Correlation {
+    let log = AppLog::parse(
+        text,
+        LogOptions {
+            date: None,
+            tz_offset_s: tz,
+        },
+    );
+    correlate(&log, &mut events_at(incidents), start(), &[])
+}
+
+const INCIDENTS: [i64; 4] = [
+    60 * S + 123 * MS,
+    400 * S + 871 * MS,
+    1300 * S + 5 * MS,
+    2000 * S + 640 * MS,
+];
+
+fn incidents() -> Vec<i64> {
+    INCIDENTS.iter().map(|d| start() + d).collect()
+}
+
+#[test]
+fn zones_are_found_by_themselves() {
+    for (zone_s, skew, fmt) in [
+        (8 * 3600, 400 * MS, Fmt::TimeOnly),
+        (3600, -2_300 * MS, Fmt::DateMillis),
+        (-5 * 3600, 17 * S, Fmt::TimeOnly),
+        (5 * 3600 + 45 * 60, -45 * S, Fmt::DateMillis),
+        (0, 0, Fmt::TimeOnly),
+    ] {
+        let inc = incidents();
+        let c = run(&write_log(&inc, zone_s, skew, fmt), None, &inc);
+        let l = &c.summary;
+        let what = format!("zone {zone_s} skew {skew}: {:?}", l.zone);
+        assert_eq!(l.zone.as_deref(), Some(fmt_zone(zone_s).as_str()), "{what}");
+        assert_eq!(l.zone_from, "search");
+        // All four incident lines, not the disk line.
+        assert_eq!((l.event_lines, l.matched), (5, 4), "{what}");
+        assert_eq!(l.unmatched.len(), 1);
+        assert!(l.unmatched[0].text.contains("disk"));
+        // The skew comes back within the lines' granularity and the logging lag allowed.
+        let o = l
+            .clock_offset_s
+            .expect("skew claimed: four incidents agree");
+        let (g, skew_s) = (
+            match fmt {
+                Fmt::TimeOnly => 1.0,
+                Fmt::DateMillis => 0.001,
+            },
+            skew as f64 / 1e9,
+        );
+        assert!(
+            o >= skew_s - 0.2 - g - 0.25 - 0.06 && o <= skew_s - 0.2 + 1.0 + 0.06,
+            "{what}: offset {o}"
+        );
+    }
+}
+
+#[test]
+fn the_zone_is_said_in_words() {
+    let inc = incidents();
+    // Lines 200 ms after their events, from a clock 2.4 s behind: 2.2 s to within the lag.
+    let c = run(
+        &write_log(&inc, 8 * 3600, 2_400 * MS, Fmt::DateMillis),
+        None,
+        &inc,
+    );
+    let words = c.summary.clock_words().unwrap();
+    let said = words
+        .strip_prefix("the log's clock reads like UTC+08:00, ")
+        .and_then(|w| w.strip_suffix(" s behind the capture"))
+        .unwrap_or_else(|| panic!("{words}"));
+    let secs: f64 = said.parse().unwrap();
+    assert!((1.9..=3.2).contains(&secs), "{words}");
+    // Within a line's lag of zero, the clocks are said to be in step.
+    let c = run(
+        &write_log(&inc, 8 * 3600, 400 * MS, Fmt::DateMillis),
+        None,
+        &inc,
+    );
+    assert_eq!(
+        c.summary.clock_words().as_deref(),
+        Some("the log's clock reads like UTC+08:00, in step with the capture")
+    );
+    // UTC, given, or stamped: nothing to add to the offset.
+    let c = run(&write_log(&inc, 0, 0, Fmt::TimeOnly), None, &inc);
+    assert_eq!(c.summary.clock_words(), None);
+}
+
+#[test]
+fn log_tz_overrides_and_stamps_carry_their_zone() {
+    let inc = incidents();
+    let text = write_log(&inc, 8 * 3600, 0, Fmt::TimeOnly);
+    let c = run(&text, Some(8 * 3600), &inc);
+    assert_eq!(
+        (
+            c.summary.zone.as_deref(),
+            c.summary.zone_from,
+            c.summary.matched
+        ),
+        (Some("+08:00"), "option", 4)
+    );
+    // A wrong zone given is obeyed: nothing lines up.
+    let c = run(&text, Some(0), &inc);
+    assert_eq!((c.summary.zone_from, c.summary.matched), ("option", 0));
+    // Lines with their own offset need no search.
+    let stamped: String = write_log(&inc, -5 * 3600, 0, Fmt::DateMillis)
+        .lines()
+        .map(|l| format!("{}-05:00{}\n", &l[..23], &l[23..]))
+        .collect();
+    let c = run(&stamped, None, &inc);
+    assert_eq!(
+        (
+            c.summary.zone.as_deref(),
+            c.summary.zone_from,
+            c.summary.matched
+        ),
+        (Some("-05:00"), "stamp", 4)
+    );
+}
+
+#[test]
+fn a_log_of_unrelated_errors_claims_no_zone() {
+    // An error line every 17 s all day, about nothing on the wire: some line falls near an
+    // incident under almost any zone, so none stands out.
+    let inc = incidents();
+    let mut text = String::new();
+    for k in 0..5000i64 {
+        let t = start() - 12 * 3600 * S + k * 17 * S + k % 7 * 100 * MS;
+        text.push_str(&format!(
+            "{} error db timeout\n",
+            stamp(t + 3 * 3600 * S, Fmt::TimeOnly)
+        ));
+    }
+    let c = run(&text, None, &inc);
+    assert_eq!((c.summary.zone.as_deref(), c.summary.matched), (None, 0));
+    assert!(c.findings.is_empty());
+    // The same lines with eight incidents' own lines among them: those stand out.
+    let inc: Vec<i64> = (0..8)
+        .map(|k| start() + k * 277 * S + k * 91 * MS)
+        .collect();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let real = write_log(&inc, 3 * 3600, 0, Fmt::TimeOnly);
+    lines.extend(real.lines().filter(|l| l.contains("conn")));
+    lines.sort();
+    let c = run(&(lines.join("\n") + "\n"), None, &inc);
+    assert_eq!(c.summary.zone.as_deref(), Some("+03:00"));
+    assert!(c.summary.matched >= 8);
+}
+
+#[test]
+fn when_nothing_lines_up_no_zone_is_claimed() {
+    // Incidents a week after the (dated) log: no zone brings them together.
+    let inc = incidents();
+    let later: Vec<i64> = inc.iter().map(|t| t + 7 * DAY_NS).collect();
+    let c = run(&write_log(&inc, 3600, 0, Fmt::DateMillis), None, &later);
+    assert_eq!((c.summary.zone.as_deref(), c.summary.matched), (None, 0));
+    assert_eq!(c.summary.clock_offset_s, None);
+    assert!(c
+        .summary
+        .clock_words()
+        .unwrap()
+        .starts_with("no time zone from UTC-12:00 to UTC+14:00"));
+}
+
+/// One error line `L` (local time) and events placed so that two zones explain it equally.
+fn tie(events_rel_to_line: &[i64]) -> Option<String> {
+    let line_local = days_from_civil(2024, 3, 1) * DAY_NS + 23 * 3600 * S;
+    let text = format!("{} error reset\n", stamp(line_local, Fmt::DateMillis));
+    let inc: Vec<i64> = events_rel_to_line.iter().map(|d| line_local + d).collect();
+    run(&text, None, &inc).summary.zone
+}
+
+#[test]
+fn ties_go_to_zero_skew_then_the_smaller_zone_then_east() {
+    // A line at local L, events at L (UTC, no skew) and L - 1 h (UTC+01:00, no skew).
+    assert_eq!(tie(&[0, -3600 * S]).as_deref(), Some("+00:00"));
+    // At L - 1 h and L + 1 h: UTC+01:00 and UTC-01:00; east wins.
+    assert_eq!(tie(&[-3600 * S, 3600 * S]).as_deref(), Some("+01:00"));
+    // At L + 30 s (UTC, 30 s of skew) and L - 2 h (UTC+02:00, none): zero skew wins.
+    assert_eq!(tie(&[30 * S, -7200 * S]).as_deref(), Some("+02:00"));
+    // At L - 5:45 and L + 9:30: the smaller zone.
+    assert_eq!(
+        tie(&[-(5 * 3600 + 45 * 60) * S, (9 * 3600 + 30 * 60) * S]).as_deref(),
+        Some("+05:45")
+    );
+}
+
+#[test]
+fn a_big_log_is_searched_quickly() {
+    // 100 000 lines over a day, 5 000 of them errors, against 2 000 incidents.
+    let base = start();
+    let inc: Vec<i64> = (0..2000)
+        .map(|k| base + k * 40 * S + (k * 7919 % 1000) * MS)
+        .collect();
+    let mut text = String::with_capacity(100_000 * 40);
+    for k in 0..100_000i64 {
+        let t = base + k * 864 * MS + 8 * 3600 * S;
+        let what = if k % 20 == 0 {
+            "error timeout"
+        } else {
+            "info ok"
+        };
+        text.push_str(&format!("{} {what}\n", stamp(t, Fmt::DateMillis)));
+    }
+    let log = AppLog::parse(&text, LogOptions::default());
+    assert_eq!(log.lines.len(), 100_000);
+    let t0 = std::time::Instant::now();
+    let c = correlate(&log, &mut events_at(&inc), base, &[]);
+    let took = t0.elapsed();
+    assert_eq!(c.summary.event_lines, 5000);
+    // Generous for a debug build on a loaded machine; a release build takes a fraction of this.
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    eprintln!("zone search, 100k lines: {took:?}");
+}
