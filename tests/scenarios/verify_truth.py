@@ -118,6 +118,92 @@ def http_keepalive():
             check(f"http-keepalive {c['ids']}: the lost reuse is answered by RST", len(rst) == 1)
 
 
+def on_wire(scn, what, t, port, flt="tcp.len>0", to=False, cap="capture.pcapng"):
+    """The driver's event at time t is a frame sent from (or, with `to`, to) client port `port`
+    matching flt within TOL."""
+    side = "tcp.dstport" if to else "tcp.srcport"
+    rows = frames(os.path.join(HERE, scn, cap), f"{side}=={port} && {flt}", ["frame.time_epoch", "frame.number"])
+    m = near(t, rows)
+    check(f"{scn}: {what} on the wire", len(m) == 1, m and f"f{m[0][1]}")
+
+
+def truth_of(scn):
+    return json.load(open(os.path.join(HERE, scn, "truth.json")))
+
+
+def issue15_heartbeats():
+    t = truth_of("deadline-tz8")
+    c = t["clients"][0]["connections"][0]
+    on_wire("deadline-tz8", "feed-1's late beat", c["end"]["late_beat_sent_t"], c["client_port"])
+    on_wire("deadline-tz8", "feed-1's RST", c["end"]["t"], c["client_port"], "tcp.flags.reset==1")
+    check("deadline-tz8: the watchdog fired before the late beat left",
+          c["watchdog_fired_t"] < c["end"]["late_beat_sent_t"] - 1.0)
+    t = truth_of("labels-tz-minus5")
+    for c in t["connections"]:
+        for b in c["beats"]:
+            if b["reply_t"] is None or b["gap_s"] > 3.0:
+                on_wire("labels-tz-minus5", f"conn {c['label']} beat {b['k']}", b["sent_t"], c["client_port"])
+    t = truth_of("slow-reply")
+    a = t["workers"][0]
+    for b in a["beats"]:
+        if b["latency_s"] > 1.0:
+            on_wire("slow-reply", f"worker-a slow reply to beat {b['k']}", b["reply_t"], a["client_port"], to=True)
+    t = truth_of("gave-up-fin")
+    s7 = t["sensors"][0]
+    for b in s7["beats"]:
+        if b["reply_t"] is None:
+            on_wire("gave-up-fin", f"sensor-7 unanswered beat {b['k']}", b["sent_t"], s7["client_port"])
+    on_wire("gave-up-fin", "sensor-7's FIN", s7["end"]["t"], s7["client_port"], "tcp.flags.fin==1")
+    t = truth_of("gave-up-rst")
+    d2 = t["devices"]["dev-2"][0]
+    for b in d2["pings"]:
+        if b["reply_t"] is None:
+            on_wire("gave-up-rst", f"dev-2 unanswered PINGREQ {b['k']}", b["sent_t"], d2["client_port"])
+    on_wire("gave-up-rst", "dev-2's RST", d2["end"]["t"], d2["client_port"], "tcp.flags.reset==1")
+    t = truth_of("gave-up-server")
+    dead = [x for x in t["server_connections"] if x["end"]][0]
+    port = int(dead["peer"].rsplit(":", 1)[1])
+    for pg in dead["pings"]:
+        if pg["pong_t"] is None:
+            on_wire("gave-up-server", f"unanswered ping {pg['k']}", pg["sent_t"], port, to=True)
+    on_wire("gave-up-server", "the server's RST", dead["end"]["t"], port, "tcp.flags.reset==1", to=True)
+    t = truth_of("server-rst-late")
+    x, y = t["clients"]["app-x"][0], t["clients"]["app-y"][0]
+    on_wire("server-rst-late", "app-x's late beat", x["end"]["late_beat_sent_t"], x["client_port"])
+    srv = t["server_resets"][0]
+    on_wire("server-rst-late", "the server's RST to app-x", srv["t"], x["client_port"], "tcp.flags.reset==1", to=True)
+    on_wire("server-rst-late", "app-y's own RST", y["end"]["t"], y["client_port"], "tcp.flags.reset==1")
+    t = truth_of("five-clients-64b")
+    n4 = t["nodes"]["node-4"][0]
+    on_wire("five-clients-64b", "node-4's late beat", n4["end"]["late_beat_sent_t"], n4["client_port"])
+    on_wire("five-clients-64b", "node-4's FIN", n4["end"]["t"], n4["client_port"], "tcp.flags.fin==1")
+    t = truth_of("forged-rst-idle")
+    c1 = t["db1"][0]
+    on_wire("forged-rst-idle", "db-1's query after idle", c1["after_idle_query_t"], c1["client_port"])
+    rst = frames(os.path.join(HERE, "forged-rst-idle", "capture.pcapng"),
+                 f"tcp.port=={c1['client_port']} && tcp.flags.reset==1", ["frame.time_epoch", "ip.ttl"])
+    check("forged-rst-idle: one RST, TTL 255, right after the query",
+          len(rst) == 1 and rst[0][1] == "255" and 0 <= float(rst[0][0]) - c1["after_idle_query_t"] < TOL, str(rst))
+
+
+def issue15_http():
+    t = truth_of("haproxy-drain")
+    cap = os.path.join(HERE, "haproxy-drain", "capture.pcapng")
+    resp = frames(cap, "http.response", ["frame.number", "http.connection"])
+    closes = sum(1 for r in resp if r[-1].lower() == "close")
+    check("haproxy-drain: responses and close responses as the driver counted",
+          len(resp) == t["responses"] and closes == t["close_responses"], f"{closes}/{len(resp)}")
+    t = truth_of("nginx-limit5")
+    cap = os.path.join(HERE, "nginx-limit5", "capture.pcapng")
+    resp = frames(cap, "http.response", ["frame.number", "http.connection"])
+    check("nginx-limit5: 6 close responses", sum(1 for r in resp if r[-1] == "close") == 6)
+    t = truth_of("reuse-race")
+    for c in t["connections"]:
+        on_wire("reuse-race", f"reuse {c['reuse_after_s']:.3f}s request", c["reuse_sent_t"], c["client_port"], "http.request")
+        rst = frames(os.path.join(HERE, "reuse-race", "capture.pcapng"), f"tcp.port=={c['client_port']} && tcp.flags.reset==1",
+                     ["frame.number"])
+        check(f"reuse-race: reuse {c['reuse_after_s']:.3f}s {'answered' if c['won'] else 'answered by RST'}",
+              (len(rst) == 0) == c["won"])
 def local_time_log():
     for sub in ("", "west"):
         d = os.path.join(HERE, "local-time-log", sub)
@@ -217,6 +303,7 @@ def http_drain():
 
 def main():
     for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive,
+              issue15_heartbeats, issue15_http,
               local_time_log,
               slow_heartbeat_reply, heartbeat_give_up,
               middlebox_idle_rst, http_drain):

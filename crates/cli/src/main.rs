@@ -1,14 +1,17 @@
 //! `keepsight`: find out why long-lived TCP connections die, and keep them alive.
 //!
 //! This binary only wires the library crates to the command line: argument parsing, output
-//! streams, exit codes. Each subcommand lives in its own module under `cmd/`.
+//! streams, exit status (decided once, in [`outcome`]). Each subcommand lives in its own module
+//! under `cmd/`.
 
 // A binary has no public API: `pub` in its modules only means "used by a sibling module".
 #![allow(unreachable_pub)]
 
 mod cmd;
+mod outcome;
 
 use clap::{Parser, Subcommand};
+use outcome::Status;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -57,8 +60,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version end here too: they are not errors.
+            let _ = e.print();
+            let status = if e.use_stderr() {
+                Status::Usage
+            } else {
+                Status::Success
+            };
+            return status.exit_code();
+        }
+    };
+    outcome::finish(match cli.command {
         Command::Diagnose(args) => cmd::diagnose::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Packets(args) => cmd::packets::run(args),
@@ -71,12 +86,5 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Proxy(args) => cmd::proxy::run(args),
         Command::Probe(command) => cmd::probe::run(command),
-    };
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("keepsight: {err:#}");
-            ExitCode::from(cmd::EXIT_FAILURE)
-        }
-    }
+    })
 }

@@ -164,3 +164,62 @@ fn display_filter_selects_whole_connections() {
     assert_eq!(reqs, truth_reqs);
     assert_eq!(run(&[cap.to_str().unwrap(), "-Y", "tcp.port =="]).0, 2);
 }
+
+/// Every key of a JSON value, recursively.
+fn keys(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                out.push(k.clone());
+                keys(v, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+        _ => {}
+    }
+}
+
+/// `http --json` follows keepsight's JSON convention (schema 2): times are RFC 3339 UTC, equal
+/// to tshark's frame times, and no field is in nanoseconds any more.
+#[test]
+fn json_times_are_rfc3339_and_durations_seconds() {
+    let cap = scenario().join("capture.pcapng");
+    let (code, out, err) = run(&[cap.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["schema"], 2);
+    let mut all = Vec::new();
+    keys(&r, &mut all);
+    assert!(all.iter().all(|k| !k.ends_with("_ns")), "{all:?}");
+    // tshark's epoch time of every frame.
+    let tsv = std::fs::read_to_string(scenario().join("capture.tshark.tsv")).unwrap();
+    let mut lines = tsv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+    let (fnum, t) = (col("frame.number"), col("frame.time_epoch"));
+    let epoch: std::collections::HashMap<u64, f64> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[fnum].parse().unwrap(), f[t].parse().unwrap())
+        })
+        .collect();
+    let time = |v: &Value| {
+        let text = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+        assert!(text.ends_with('Z'), "{text}");
+        keepsight_time::rfc3339::parse(text).unwrap() as f64 / 1e9
+    };
+    let mut checked = 0;
+    for c in r["connections"].as_array().unwrap() {
+        let first = epoch[&c["first_frame"].as_u64().unwrap()];
+        assert!((time(&c["first_time"]) - first).abs() < 2e-6, "{c}");
+        for m in c["messages"].as_array().unwrap() {
+            let frame = m["frame"].as_u64().unwrap();
+            if frame != 0 {
+                assert!((time(&m["time"]) - epoch[&frame]).abs() < 2e-6, "{m}");
+                checked += 1;
+            }
+        }
+        assert!(c["max_idle_s"].as_f64().unwrap() >= 0.0);
+    }
+    assert!(checked > 10, "only {checked} messages checked");
+}

@@ -47,8 +47,9 @@ fn by_client_port(r: &Value) -> BTreeMap<u64, &Value> {
         .collect()
 }
 
+/// A duration field (float seconds, `_s`).
 fn secs(v: &Value) -> f64 {
-    v.as_i64().unwrap() as f64 / 1e9
+    v.as_f64().unwrap_or_else(|| panic!("not seconds: {v}"))
 }
 
 /// The response answering the request whose line is `request` ("GET /a HTTP/1.1").
@@ -202,7 +203,7 @@ fn scenario_connections_end_as_nginx_was_configured() {
         } else if end.contains("keepalive_timeout") || outcome == "eof-before-headers" {
             // The reused request met a connection nginx had closed: the reuse race.
             assert_eq!(close["kind"], "reuse_race", "{cport}: {close}");
-            let idle = secs(&close["idle_ns"]);
+            let idle = secs(&close["idle_s"]);
             assert!(
                 idle >= timeout && idle < timeout + 0.1,
                 "{cport}: idle {idle}"
@@ -215,7 +216,8 @@ fn scenario_connections_end_as_nginx_was_configured() {
                 .iter()
                 .find(|m| m["first_frame"] == close["request_frame"])
                 .expect("request message");
-            let sent_t = unanswered["first_ts_ns"].as_i64().unwrap() as f64 / 1e9;
+            let first = unanswered["first_time"].as_str().unwrap();
+            let sent_t = keepsight_time::rfc3339::parse(first).unwrap() as f64 / 1e9;
             assert!(
                 (sent_t - sent[last]).abs() < 0.005,
                 "{cport}: {sent_t} vs {}",
@@ -226,7 +228,7 @@ fn scenario_connections_end_as_nginx_was_configured() {
         } else if outcome == "complete" {
             // Reused just before the timeout: served; the idle gap is the reuse offset.
             assert_eq!(c["responses"].as_u64(), Some(2));
-            let gap = secs(&c["idle_gaps_ns"][0]);
+            let gap = secs(&c["idle_gaps_s"][0]);
             let want = tc["actual_reuse_offset_s"].as_f64().unwrap();
             assert!((gap - want).abs() < 0.002, "{cport}: gap {gap} vs {want}");
             assert_ne!(close["kind"], "reuse_race");
@@ -240,11 +242,11 @@ fn scenario_connections_end_as_nginx_was_configured() {
         .find(|s| port(s["server"].as_str().unwrap()) == 80)
         .expect("nginx estimate");
     assert_eq!(s["request_limit"].as_u64(), Some(limit));
-    let lo = secs(&s["idle_timeout_min_ns"]);
-    let hi = secs(&s["idle_timeout_max_ns"]);
+    let lo = secs(&s["idle_timeout_min_s"]);
+    let hi = secs(&s["idle_timeout_max_s"]);
     assert!(lo >= timeout && hi < timeout + 0.1, "{lo}..{hi}");
     // A reuse 1.99/2.00 s after the response was served: the timeout is not below that.
-    assert!(secs(&s["longest_survived_idle_ns"]) <= timeout + 0.01);
+    assert!(secs(&s["longest_survived_idle_s"]) <= timeout + 0.01);
 }
 
 /// tshark -2 fields per frame: (method, code, request_in, response_in).

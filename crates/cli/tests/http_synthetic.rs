@@ -25,15 +25,11 @@ fn http_json(capture: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON report")
 }
 
-/// A duration field in seconds, whichever JSON convention the report follows (`NAME_s` in
-/// seconds, or `NAME_ns` in nanoseconds).
+/// A duration field in seconds (`NAME_s`, keepsight's JSON convention).
 fn seconds(v: &Value, name: &str) -> f64 {
-    if let Some(s) = v[format!("{name}_s")].as_f64() {
-        return s;
-    }
-    match v[format!("{name}_ns")].as_i64() {
-        Some(ns) => ns as f64 / 1e9,
-        None => panic!("no {name}_s or {name}_ns in {v}"),
+    match v[format!("{name}_s")].as_f64() {
+        Some(s) => s,
+        None => panic!("no {name}_s in {v}"),
     }
 }
 

@@ -93,13 +93,13 @@ fn main() {
                 i += 1;
                 opts.period_ns = args
                     .get(i)
-                    .and_then(|v| keepsight_diagnose::options::parse_duration(v));
+                    .and_then(|v| keepsight_diagnose::options::parse_duration(v).ok());
             }
             "--timeout" => {
                 i += 1;
                 opts.timeout_ns = args
                     .get(i)
-                    .and_then(|v| keepsight_diagnose::options::parse_duration(v));
+                    .and_then(|v| keepsight_diagnose::options::parse_duration(v).ok());
             }
             other => eprintln!("ignored: {other}"),
         }

@@ -26,6 +26,7 @@ pub enum OptionError {
     Duration {
         flag: &'static str,
         value: String,
+        why: String,
     },
     Hex {
         flag: &'static str,
@@ -56,16 +57,13 @@ pub enum OptionError {
 impl fmt::Display for OptionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OptionError::Duration { flag, value } => write!(
-                f,
-                "--{flag} {value}: expected a duration such as 45s or 500ms"
-            ),
+            OptionError::Duration { flag, value, why } => write!(f, "--{flag} {value}: {why}"),
             OptionError::Hex { flag, value } => {
                 write!(f, "--{flag} {value}: expected hex bytes such as 01")
             }
-            OptionError::MiddleboxForm(v) => write!(f, "--middlebox {v}: expected NAME=SECONDS"),
+            OptionError::MiddleboxForm(v) => write!(f, "--middlebox {v}: expected NAME=DURATION"),
             OptionError::MiddleboxSeconds { value, why } => {
-                write!(f, "--middlebox {value}: bad seconds: {why}")
+                write!(f, "--middlebox {value}: bad timeout: {why}")
             }
             OptionError::TzForm(v) => write!(f, "--log-tz {v}: expected UTC, +HH:MM or -HH:MM"),
             OptionError::TzHours { value, why } => write!(f, "--log-tz {value}: bad hours: {why}"),
@@ -85,9 +83,10 @@ impl Options {
     pub fn from_flags(flags: &Flags<'_>) -> Result<Options, OptionError> {
         let duration = |v: Option<&str>, flag: &'static str| {
             v.map(|s| {
-                parse_duration(s).ok_or_else(|| OptionError::Duration {
+                parse_duration(s).map_err(|why| OptionError::Duration {
                     flag,
                     value: s.to_string(),
+                    why,
                 })
             })
             .transpose()
@@ -120,17 +119,22 @@ impl Options {
 }
 
 impl Middlebox {
-    /// A user's `--middlebox NAME=SECONDS`.
+    /// A user's `--middlebox NAME=DURATION` (a bare number is seconds, e.g. `corp=350`,
+    /// `lb=5m`), in whole seconds as the table holds them.
     pub fn from_flag(flag: &str) -> Result<Middlebox, OptionError> {
         let (name, secs) = flag
             .rsplit_once('=')
             .ok_or_else(|| OptionError::MiddleboxForm(flag.to_string()))?;
-        let idle_timeout_s = secs.trim().parse().map_err(|e: std::num::ParseIntError| {
-            OptionError::MiddleboxSeconds {
-                value: flag.to_string(),
-                why: e.to_string(),
-            }
-        })?;
+        let bad = |why: String| OptionError::MiddleboxSeconds {
+            value: flag.to_string(),
+            why,
+        };
+        let timeout = keepsight_time::parse_duration(secs).map_err(|e| bad(e.reason().into()))?;
+        if timeout.subsec_nanos() != 0 {
+            return Err(bad("middlebox timeouts are whole seconds".into()));
+        }
+        let idle_timeout_s = u32::try_from(timeout.as_secs())
+            .map_err(|_| bad("too large for a middlebox timeout".into()))?;
         // The table holds &'static str: a handful of user entries live for the whole run.
         let name: &'static str = Box::leak(name.trim().to_string().into_boxed_str());
         Ok(Middlebox {
@@ -232,7 +236,7 @@ mod tests {
 
     #[test]
     fn flags_become_options_or_name_what_is_wrong() {
-        let extra = vec!["corp NAT = 90".to_string()];
+        let extra = vec!["corp NAT = 90".to_string(), "lb=1m30s".to_string()];
         let o = Options::from_flags(&Flags {
             period: Some("45s"),
             probe: Some("01"),
@@ -248,7 +252,7 @@ mod tests {
                 .iter()
                 .map(|m| (m.name, m.idle_timeout_s))
                 .collect::<Vec<_>>(),
-            vec![("corp NAT", 90)]
+            vec![("corp NAT", 90), ("lb", 90)]
         );
         let defaults = Options::from_flags(&Flags::default()).unwrap();
         assert_eq!(defaults.middleboxes.len(), DEFAULT_TABLE.len());
@@ -258,7 +262,10 @@ mod tests {
                 timeout: Some("soon"),
                 ..Flags::default()
             }),
-            "--timeout soon: expected a duration such as 45s or 500ms"
+            format!(
+                "--timeout soon: expected a number, found `s`; {}",
+                keepsight_time::ACCEPTED_FORMS
+            )
         );
         assert_eq!(
             err(Flags {
@@ -273,7 +280,7 @@ mod tests {
                 middleboxes: &bad,
                 ..Flags::default()
             }),
-            "--middlebox nat: expected NAME=SECONDS"
+            "--middlebox nat: expected NAME=DURATION"
         );
         let bad = vec!["nat=-1".to_string()];
         assert_eq!(
@@ -281,7 +288,10 @@ mod tests {
                 middleboxes: &bad,
                 ..Flags::default()
             }),
-            "--middlebox nat=-1: bad seconds: invalid digit found in string"
+            format!(
+                "--middlebox nat=-1: bad timeout: a duration has no sign; {}",
+                keepsight_time::ACCEPTED_FORMS
+            )
         );
     }
 }

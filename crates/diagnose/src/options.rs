@@ -36,25 +36,16 @@ impl Default for Options {
     }
 }
 
-/// Parses `45s`, `1.5s`, `500ms`, `250us`, `2m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let v: f64 = num.parse().ok()?;
-    let mult = match unit.trim() {
-        "" | "s" | "sec" => 1e9,
-        "ms" => 1e6,
-        "us" | "µs" => 1e3,
-        "ns" => 1.0,
-        "m" | "min" => 60e9,
-        "h" => 3600e9,
-        _ => return None,
-    };
-    let ns = v * mult;
-    (ns.is_finite() && ns > 0.0 && ns < 1e18).then_some(ns as i64)
+/// A heartbeat duration (`--period`, `--timeout`) in nanoseconds: keepsight's one duration
+/// grammar ([`keepsight_time::parse_duration`]: `45s`, `1.5s`, `500ms`, `250us`, `2m`, a bare
+/// number of seconds), above zero.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let d = keepsight_time::parse_duration(s).map_err(|e| e.reason().to_string())?;
+    match i64::try_from(d.as_nanos()) {
+        Ok(0) => Err("must be above zero".into()),
+        Ok(ns) => Ok(ns),
+        Err(_) => Err("too large".into()),
+    }
 }
 
 /// Parses a hex payload such as `01`, `0x41`, `de:ad:be:ef`.
@@ -80,13 +71,15 @@ mod tests {
 
     #[test]
     fn durations_and_hex() {
-        assert_eq!(parse_duration("45s"), Some(45_000_000_000));
-        assert_eq!(parse_duration("1.5"), Some(1_500_000_000));
-        assert_eq!(parse_duration("500ms"), Some(500_000_000));
-        assert_eq!(parse_duration("2m"), Some(120_000_000_000));
-        assert_eq!(parse_duration("-1s"), None);
-        assert_eq!(parse_duration("abc"), None);
-        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("45s"), Ok(45_000_000_000));
+        assert_eq!(parse_duration("1.5"), Ok(1_500_000_000));
+        assert_eq!(parse_duration("500ms"), Ok(500_000_000));
+        assert_eq!(parse_duration("250us"), Ok(250_000));
+        assert_eq!(parse_duration("2m"), Ok(120_000_000_000));
+        assert!(parse_duration("-1s").unwrap_err().contains("no sign"));
+        assert!(parse_duration("0s").unwrap_err().contains("above zero"));
+        assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("").is_err());
         assert_eq!(parse_hex("01"), Some(vec![1]));
         assert_eq!(parse_hex("0x41"), Some(vec![0x41]));
         assert_eq!(parse_hex("de:ad"), Some(vec![0xde, 0xad]));

@@ -12,8 +12,6 @@
 //! jumps out: below 200 ms (Linux's minimum retransmission timeout, the cost of one lost
 //! segment) a slower reply is within what any heartbeat deadline must absorb anyway.
 
-use crate::stats::median;
-
 /// A reply is slow at this many times the baseline...
 pub(crate) const SLOW_FACTOR: i64 = 10;
 /// ...and at least this much above it.
@@ -94,9 +92,18 @@ impl<R> Baseline<R> {
         (self.len as usize >= MIN_SAMPLE).then(|| self.median())?
     }
 
-    /// The median of whatever replies the sample holds (for the service's baseline).
+    /// The median of whatever replies the sample holds (for the service's baseline). The
+    /// sample is sorted, so this reads it in place (it runs on every reply).
     pub fn median(&self) -> Option<i64> {
-        median(&self.sample[..self.len as usize])
+        let n = self.len as usize;
+        match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(self.sample[n / 2]),
+            _ => {
+                let (a, b) = (self.sample[n / 2 - 1], self.sample[n / 2]);
+                Some(((i128::from(a) + i128::from(b)) / 2) as i64)
+            }
+        }
     }
 }
 

@@ -336,7 +336,14 @@ impl Engine {
             return Ok(None);
         };
         self.frames += 1;
-        let ts_ns = record.ts_ns.unwrap_or(0);
+        // A damaged or hostile pcapng can stamp a frame anywhere in i64's range. Within ±2^62 ns
+        // (1970 ± 146 years) the difference of any two stamps fits in i64, so every delta the
+        // tracker and the analyses take stays exact arithmetic instead of overflowing.
+        const STAMP_LIMIT_NS: i64 = 1 << 62;
+        let ts_ns = record
+            .ts_ns
+            .unwrap_or(0)
+            .clamp(-STAMP_LIMIT_NS, STAMP_LIMIT_NS);
         let first = *self.first_ts.get_or_insert(ts_ns);
         let time_delta_ns = if self.frames == 1 {
             0

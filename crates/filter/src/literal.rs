@@ -240,22 +240,11 @@ fn combine(y: i64, m: u32, d: u32, time: &str) -> Option<i64> {
     if !(0..61_000_000_000).contains(&sec_ns) {
         return None;
     }
-    let days = days_from_civil(y, m, d);
+    let days = keepsight_time::days_from_civil(y, m, d);
     days.checked_mul(86_400)?
         .checked_add(h * 3600 + mi * 60)?
         .checked_mul(1_000_000_000)?
         .checked_add(sec_ns)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (the well-known era-based formula).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The bytes of a string literal, borrowed for the lifetime of the compiled filter.

@@ -36,10 +36,12 @@ pub mod advice;
 mod analyzer;
 mod conn;
 pub mod drain;
+pub mod json;
 pub mod model;
 pub mod parse;
 pub mod reasm;
 pub mod report;
+pub mod text;
 
 pub use analyzer::{Analyzer, Options};
 pub use model::*;

@@ -1,6 +1,7 @@
 //! What the analysis reports: messages with framing verdicts, connections with their close
 //! story, findings for `keepsight diagnose`, and server-setting estimates. All serializable; the
-//! JSON field names are the stable schema of `keepsight http --json`.
+//! JSON field names are the stable schema of `keepsight http --json` ([`crate::json`]): times in
+//! nanoseconds here are written as RFC 3339 UTC, durations as float seconds with `_s` names.
 
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -98,7 +99,9 @@ pub struct Message {
     pub first_frame: u32,
     pub header_frame: u32,
     pub frame: u32,
+    #[serde(rename = "first_time", serialize_with = "crate::json::time")]
     pub first_ts_ns: i64,
+    #[serde(rename = "time", serialize_with = "crate::json::time")]
     pub ts_ns: i64,
     /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version: u8,
@@ -129,7 +132,11 @@ pub struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_in: Option<u32>,
     /// `http.time`: response end frame time minus request end frame time.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "response_time_s",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::json::opt_secs"
+    )]
     pub time_ns: Option<i64>,
     pub verdicts: Vec<Verdict>,
 }
@@ -169,7 +176,11 @@ pub enum Side {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Close {
     /// The server closed (FIN) an idle keep-alive connection `idle_ns` after its last response.
-    ServerIdleTimeout { frame: u32, idle_ns: i64 },
+    ServerIdleTimeout {
+        frame: u32,
+        #[serde(rename = "idle_s", serialize_with = "crate::json::secs")]
+        idle_ns: i64,
+    },
     /// The server said `Connection: close` on response `after` (a request limit like nginx
     /// `keepalive_requests`) and closed.
     ServerRequestLimit { frame: u32, after: u32 },
@@ -192,13 +203,23 @@ pub enum Close {
         request_frame: u32,
         fin_frame: u32,
         rst_frame: Option<u32>,
+        #[serde(rename = "idle_s", serialize_with = "crate::json::secs")]
         idle_ns: i64,
+        #[serde(rename = "sent_after_fin_s", serialize_with = "crate::json::secs")]
         sent_after_fin_ns: i64,
     },
     /// The client closed an idle connection.
-    ClientClose { frame: u32, idle_ns: i64 },
+    ClientClose {
+        frame: u32,
+        #[serde(rename = "idle_s", serialize_with = "crate::json::secs")]
+        idle_ns: i64,
+    },
     /// The client closed while waiting for a response (gave up after `waited_ns`).
-    ClientGaveUp { frame: u32, waited_ns: i64 },
+    ClientGaveUp {
+        frame: u32,
+        #[serde(rename = "waited_s", serialize_with = "crate::json::secs")]
+        waited_ns: i64,
+    },
     Reset {
         by: Side,
         frame: u32,
@@ -234,7 +255,9 @@ pub struct Connection {
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub first_frame: u32,
+    #[serde(rename = "first_time", serialize_with = "crate::json::time")]
     pub first_ts_ns: i64,
+    #[serde(rename = "last_time", serialize_with = "crate::json::time")]
     pub last_ts_ns: i64,
     /// True when the SYN was captured (else the capture began mid-connection).
     pub saw_syn: bool,
@@ -243,7 +266,9 @@ pub struct Connection {
     pub requests: u32,
     pub responses: u32,
     /// Idle times between a response's end and the next request, in order (at most 64 kept).
+    #[serde(rename = "idle_gaps_s", serialize_with = "crate::json::secs_list")]
     pub idle_gaps_ns: Vec<i64>,
+    #[serde(rename = "max_idle_s", serialize_with = "crate::json::secs")]
     pub max_idle_ns: i64,
     /// Last `Connection` / `Keep-Alive` values the server sent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -305,6 +330,7 @@ pub struct Finding {
     pub kind: FindingKind,
     pub stream: u32,
     pub frame: u32,
+    #[serde(rename = "time", serialize_with = "crate::json::time")]
     pub ts_ns: i64,
     pub text: String,
     /// The numbers behind the finding, for the kinds that have some (their fields appear in
@@ -376,11 +402,23 @@ pub struct ServerEstimate {
     pub server: SocketAddr,
     /// Idle closes (and reuse races) seen, with the idle times they closed after.
     pub idle_closes: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "idle_timeout_min_s",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::json::opt_secs"
+    )]
     pub idle_timeout_min_ns: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "idle_timeout_max_s",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::json::opt_secs"
+    )]
     pub idle_timeout_max_ns: Option<i64>,
     /// Longest idle gap the server did NOT close on (the timeout is above it).
+    #[serde(
+        rename = "longest_survived_idle_s",
+        serialize_with = "crate::json::secs"
+    )]
     pub longest_survived_idle_ns: i64,
     /// `Keep-Alive: timeout=` the server announced, if any.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -59,6 +59,7 @@
 //! [`heartbeat::run_client_with_app`] and receive the peer's as [`heartbeat::ClientEvent::App`].
 
 mod duration;
+pub mod explain;
 pub mod heartbeat;
 mod settings;
 mod system;

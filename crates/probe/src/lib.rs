@@ -24,6 +24,7 @@ pub mod conn;
 pub mod http;
 pub mod path;
 pub mod search;
+pub mod text;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;

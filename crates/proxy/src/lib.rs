@@ -92,6 +92,7 @@ pub mod http;
 pub mod log;
 mod park;
 pub mod proxy;
+mod run;
 pub mod serve;
 pub mod server;
 

@@ -362,24 +362,13 @@ fn tshark_duration(r: &Row) -> f64 {
     nstime_to_sec(rel_last) - nstime_to_sec(r.rel_start_ns)
 }
 
-/// Start time as tshark's `-t ad` prints it in this table: local date and time to the second.
-/// Falls back to UTC when the local offset cannot be known (the `time` crate refuses to read
-/// it once the process has several threads).
+/// Start time as tshark's `-t ad` prints it in this table: local date and time to the second,
+/// by the C library's time-zone rules (`TZ`), as tshark reads them.
 pub fn local_date(ts_ns: i64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_ns)) else {
-        return "-".into();
-    };
-    let t = time::UtcOffset::local_offset_at(t)
-        .map(|o| t.to_offset(o))
-        .unwrap_or(t);
+    let t = keepsight_fields::render::broken_down(ts_ns, false);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 

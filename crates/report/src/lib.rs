@@ -24,6 +24,8 @@ pub mod conv;
 pub mod expert;
 pub mod follow;
 pub mod html;
+pub mod packets;
+pub mod read;
 
 use keepsight_engine::capture::{CaptureError, ErrorKind};
 use keepsight_engine::Engine;

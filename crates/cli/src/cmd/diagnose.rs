@@ -3,23 +3,15 @@
 //! parsed by `keepsight_diagnose::flags`, the analyses composed by
 //! `keepsight_report::analyses` and the report rendered by `keepsight-diagnose`.
 
-use super::EXIT_FAILURE;
+use crate::outcome::{Failure, Outcome};
 use anyhow::Context;
 use keepsight_diagnose::{AppLog, Flags, LogOptions, Options};
 use keepsight_report::analyses::Analyses;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  \
-    keepsight diagnose capture.pcapng\n  \
-    keepsight diagnose capture.pcapng --log app.log --log-date 2024-03-01 --log-tz +01:00\n  \
-    keepsight diagnose capture.pcap --period 45s --timeout 1s --probe 01 --reply 41 --json\n\n\
-    Without options everything is inferred: heartbeat payloads, period, sender, keep-alive settings. \
-    The JSON schema is documented in crates/diagnose/README.md.\n\n\
-    Exit status: 0 the capture was analysed; 1 the capture is damaged (the frames before the \
-    damage are still analysed); 2 usage error; 3 a file could not be read.")]
+#[command(after_long_help = include_str!("../../help/diagnose-after.txt"))]
 pub struct Args {
     /// Capture file: pcap or pcapng, optionally gzip-compressed.
     file: PathBuf,
@@ -56,30 +48,21 @@ pub(crate) struct Analysis {
     log_date: Option<String>,
     /// Time zone of the log's timestamps that carry none: UTC, +HH:MM or -HH:MM (default: the
     /// zone under which the log lines up with the capture).
-    #[arg(long, value_name = "ZONE")]
+    // A zone west of UTC starts with '-' (`--log-tz -03:00`): a value, not an option.
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
     log_tz: Option<String>,
-    /// Extra middlebox idle timeout to compare idle gaps against, NAME=SECONDS (repeatable).
-    #[arg(long, value_name = "NAME=SECONDS")]
+    /// Extra middlebox idle timeout to compare idle gaps against, NAME=DURATION, e.g.
+    /// corp-nat=350s (repeatable).
+    #[arg(long, value_name = "NAME=DURATION")]
     middlebox: Vec<String>,
     /// Compare idle gaps only against --middlebox entries, not the built-in cloud/conntrack table.
     #[arg(long)]
     no_default_middleboxes: bool,
 }
 
-/// [`options`], with the error already reported: exit 3 when the log file cannot be read, 2
-/// for a bad option value (a usage error).
-pub(crate) fn options_or_exit(args: &Analysis) -> Result<Options, ExitCode> {
-    options(args).map_err(|e| {
-        eprintln!("keepsight: {e:#}");
-        if args.log.as_ref().is_some_and(|p| !p.exists()) {
-            ExitCode::from(EXIT_FAILURE)
-        } else {
-            ExitCode::from(2)
-        }
-    })
-}
-
-fn options(args: &Analysis) -> anyhow::Result<Options> {
+/// The analysis options the flags ask for, with the application log read: a bad option value
+/// is a usage error (exit 2), a log that cannot be read a failure to run (exit 3).
+pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
     let mut opts = Options::from_flags(&Flags {
         period: args.period.as_deref(),
         timeout: args.timeout.as_deref(),
@@ -87,26 +70,22 @@ fn options(args: &Analysis) -> anyhow::Result<Options> {
         reply: args.reply.as_deref(),
         middleboxes: &args.middlebox,
         no_default_middleboxes: args.no_default_middleboxes,
-    })?;
+    })
+    .map_err(Failure::usage)?;
+    let log_options = LogOptions::from_flags(args.log_date.as_deref(), args.log_tz.as_deref())
+        .map_err(Failure::usage)?;
     if let Some(path) = &args.log {
         let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
         let text = String::from_utf8_lossy(&text);
-        let lo = LogOptions::from_flags(args.log_date.as_deref(), args.log_tz.as_deref())?;
-        opts.log = Some(AppLog::parse(&text, lo));
+        opts.log = Some(AppLog::parse(&text, log_options));
     }
     Ok(opts)
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let opts = match options_or_exit(&args.analysis) {
-        Ok(o) => o,
-        Err(code) => return Ok(code),
-    };
+pub fn run(args: Args) -> Outcome {
+    let opts = options(&args.analysis)?;
     let path = &args.file;
-    let mut engine = match super::open_capture(path) {
-        Ok(e) => e,
-        Err(code) => return Ok(code),
-    };
+    let mut engine = super::open_capture(path)?;
     let mut analyses = Analyses::new(opts);
     let end = super::pass(Some(&mut engine), None, |frame| {
         analyses.on_frame(frame);
@@ -121,5 +100,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out.write_all(report.render_text(args.max_per_kind).as_bytes())?;
     }
     out.flush()?;
-    Ok(end.exit(path, "analysed"))
+    super::outcome(&end, path, "analysed")
 }

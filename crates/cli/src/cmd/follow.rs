@@ -3,28 +3,13 @@
 //! Reassembly and layout are `keepsight_report::follow`'s; this module reads and prints,
 //! chunk by chunk, so memory stays bounded by the stream's out-of-order data.
 
-use super::EXIT_PROBLEMS;
+use crate::outcome::{Failure, Outcome};
 use keepsight_report::follow::{Follow, Format, Printer, Proto, Range, Selector};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  \
-    keepsight follow capture.pcap 0\n  \
-    keepsight follow capture.pcap 3 --format hex\n  \
-    keepsight follow capture.pcap 10.0.0.1:40000,10.0.0.2:7777 --format raw\n  \
-    keepsight follow capture.pcap 0 --format yaml --range 3-4\n  \
-    keepsight follow capture.pcap 1 --proto udp\n\n\
-    Output is tshark 4.0.17's `tshark -q -z follow,PROTO,FORMAT,STREAM[,RANGE]`, byte for byte: \
-    each chunk is the new data of one segment (UDP: one datagram), preceded by its length; Node \
-    1's chunks are indented by a TAB. Retransmitted bytes and 1-byte keep-alives appear once. \
-    When the peer acknowledged bytes the capture does not hold, a chunk `[N bytes missing in \
-    capture file]` stands for them. yaml gives each chunk's frame number, peer, time stamp and \
-    base64 data (a missing-bytes chunk has time stamp 0). --range N-M prints only chunks N to M, \
-    counted from 1 over both directions; hex offsets still count the chunks left out.\n\n\
-    Exit status: 0 read to the end; 1 the capture is damaged (what was read is printed); \
-    2 usage error; 3 the file could not be read.")]
+#[command(after_long_help = include_str!("../../help/follow-after.txt"))]
 pub struct Args {
     /// Capture file: pcap or pcapng, optionally gzip-compressed.
     file: PathBuf,
@@ -43,35 +28,32 @@ pub struct Args {
     proto: String,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> Outcome {
     let Some(selector) = Selector::parse(&args.stream) else {
-        eprintln!(
-            "keepsight: {}: expected a tcp.stream index (e.g. 0) or ADDR:PORT,ADDR:PORT",
+        return Err(Failure::usage(anyhow::anyhow!(
+            "{}: expected a tcp.stream index (e.g. 0) or ADDR:PORT,ADDR:PORT",
             args.stream
-        );
-        return Ok(ExitCode::from(2));
+        )));
     };
     let format = Format::parse(&args.format).unwrap_or(Format::Ascii);
-    let range = match args.range.as_deref().map(Range::parse).transpose() {
-        Ok(r) => r,
-        Err(msg) => {
-            eprintln!(
-                "keepsight: --range {}: {msg} Expected N or N-M, counting chunks from 1",
+    let range = args
+        .range
+        .as_deref()
+        .map(Range::parse)
+        .transpose()
+        .map_err(|msg| {
+            Failure::usage(anyhow::anyhow!(
+                "--range {}: {msg} Expected N or N-M, counting chunks from 1",
                 args.range.as_deref().unwrap_or_default()
-            );
-            return Ok(ExitCode::from(2));
-        }
-    };
+            ))
+        })?;
     let proto = if args.proto == "udp" {
         Proto::Udp
     } else {
         Proto::Tcp
     };
     let path = &args.file;
-    let mut engine = match super::open_engine(path) {
-        Ok(e) => e,
-        Err(code) => return Ok(code),
-    };
+    let mut engine = super::open_engine(path)?;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut follow = Follow::with_proto(selector, proto);
@@ -104,12 +86,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     out.write_all(printer.footer().as_bytes())?;
     out.flush()?;
-    if let Some(e) = damage {
-        eprintln!(
-            "keepsight: {}: {e} (the frames before it were followed)",
-            path.display()
-        );
-        return Ok(ExitCode::from(EXIT_PROBLEMS));
-    }
-    Ok(ExitCode::SUCCESS)
+    let end = super::PassEnd {
+        damage,
+        ..super::PassEnd::default()
+    };
+    super::outcome(&end, path, "followed")
 }

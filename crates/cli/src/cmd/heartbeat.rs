@@ -1,63 +1,26 @@
 //! `keepsight heartbeat serve|client`: an application heartbeat that stays on schedule.
 
-use super::{EXIT_FAILURE, EXIT_PROBLEMS};
-use anyhow::{bail, Context};
+use crate::outcome::{Classify, Failure, Outcome, Status};
+use anyhow::{anyhow, Context};
+use keepsight_keepalive::heartbeat::text::{self as words, Usage};
 use keepsight_keepalive::heartbeat::{
-    parse_hex_byte, run_client, timestamp_now, Backoff, ClientConfig, ClientEvent, ClientExit,
-    ClientStats, EventSink, Server, ServerConfig, ServerEvent, Summary, ThreadPriority, Wire,
+    fleet, lifetime, parse_hex_byte, timestamp_now, Backoff, ClientConfig, ClientEvent, ClientExit,
+    ClientStats, EventSink, Server, ServerConfig, ServerEvent, ThreadPriority, Wire,
     DEFAULT_MAX_APP_LEN, MAX_DURATION,
 };
-use keepsight_keepalive::{
-    format_duration, parse_duration, process_usage, KeepaliveSettings, SoKeepalive,
-};
-use serde_json::json;
+use keepsight_keepalive::{format_duration, KeepaliveSettings, SoKeepalive};
+use keepsight_time::parse_duration;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const SERVE_ABOUT: &str = "\
-Answer heartbeat probes: every probe byte (default 01) gets one reply byte (default 41), in \
-order; application frames (02, 4-byte big-endian length, payload) are echoed back. Runs until \
-interrupted (Ctrl-C, SIGTERM) or for --duration.
-
-Log lines and the --stats summary carry UTC timestamps with milliseconds. With --json the \
-summaries are JSON objects on stdout and the log goes to stderr.";
-
-const SERVE_AFTER: &str = "\
-Examples:
-  keepsight heartbeat serve --listen 127.0.0.1:7000
-  keepsight heartbeat serve --listen [::]:7000 --so-keepalive 60s:10s:3 --idle-timeout 3m
-  keepsight heartbeat serve --listen 0.0.0.0:7000 --quiet --stats-every 10s --json";
-
-const CLIENT_ABOUT: &str = "\
-Send heartbeat probes on a fixed schedule and tell how the peer answers.
-
-Probe k is due at start + k × --every on the monotonic clock: neither slow replies nor work in \
-between shift the schedule. Each reply is timed against its own probe. A probe unanswered after \
---timeout is a miss; --misses consecutive misses declare the peer dead (never the first miss \
-alone, unless --misses 1), the connection is closed and a new one is made after a jittered \
-exponential backoff (--backoff-min doubling up to --backoff-max, each wait drawn from its upper \
-half).
-
-Runs until interrupted (Ctrl-C, SIGTERM), for --duration, or with --no-reconnect until the \
-first connection ends. Exit status: 0; 1 when the run ended because the peer was declared dead \
-or the connection was lost (with --no-reconnect); 3 when it could not run.";
-
-const CLIENT_AFTER: &str = "\
-Examples:
-  keepsight heartbeat client --connect 10.0.0.5:7000 --every 45s --timeout 1s --misses 3
-  keepsight heartbeat client --connect host:7000 --every 10s --keepalive 30s:5s:3 --stats
-  keepsight heartbeat client --connect 127.0.0.1:7000 --connections 5000 \\
-      --bind 127.0.0.2,127.0.0.3 --every 5s --log events --stats-every 10s --json";
 
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Answer heartbeat probes.
-    #[command(long_about = SERVE_ABOUT, after_long_help = SERVE_AFTER)]
+    #[command(long_about = include_str!("../../help/heartbeat-serve-about.txt"), after_long_help = include_str!("../../help/heartbeat-serve-after.txt"))]
     Serve(ServeArgs),
     /// Send heartbeat probes on a schedule.
-    #[command(long_about = CLIENT_ABOUT, after_long_help = CLIENT_AFTER)]
+    #[command(long_about = include_str!("../../help/heartbeat-client-about.txt"), after_long_help = include_str!("../../help/heartbeat-client-after.txt"))]
     Client(ClientArgs),
 }
 
@@ -75,13 +38,13 @@ pub struct WireArgs {
 }
 
 impl WireArgs {
-    fn wire(&self) -> anyhow::Result<Wire> {
+    fn wire(&self) -> Result<Wire, Failure> {
         let wire = Wire {
             probe: self.probe,
             reply: self.reply,
             max_app_len: self.max_frame,
         };
-        wire.validate()?;
+        wire.validate().or_usage()?;
         Ok(wire)
     }
 }
@@ -190,7 +153,7 @@ pub struct ClientArgs {
     stats: StatsArgs,
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub fn run(command: Command) -> Outcome {
     let stats_args = match &command {
         Command::Serve(a) => &a.stats,
         Command::Client(a) => &a.stats,
@@ -199,21 +162,18 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         .stats_every
         .filter(|d| *d > MAX_DURATION || d.is_zero())
     {
-        bail!(
+        return Err(Failure::usage(anyhow!(
             "--stats-every {} must be above zero and at most 366 days",
             format_duration(d)
-        );
+        )));
     }
     // Many connections need many descriptors; raising to the hard limit is what the admin allows.
     let _ = keepsight_keepalive::raise_fd_limit();
-    let priority = match &command {
-        Command::Serve(a) => a.stats.priority,
-        Command::Client(a) => a.stats.priority,
-    };
+    let priority = stats_args.priority;
     // Try the priority on a scratch thread first, so a refusal is reported, not ignored.
     std::thread::spawn(move || priority.apply_to_current_thread())
         .join()
-        .map_err(|_| anyhow::anyhow!("priority check thread panicked"))??;
+        .map_err(|_| anyhow!("priority check thread panicked"))??;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_start(move || {
@@ -227,7 +187,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Where log lines go: stdout, or stderr when stdout carries JSON.
+/// Where log lines go: stdout, or stderr when stdout carries JSON. Output errors (a closed
+/// pipe: `keepsight heartbeat client | head`) are ignored: the heartbeat matters more than its
+/// log.
 #[derive(Clone, Copy)]
 struct Logger {
     to_stderr: bool,
@@ -235,90 +197,39 @@ struct Logger {
 
 impl Logger {
     fn line(&self, text: &str) {
+        let line = format!("{} {text}", timestamp_now());
         if self.to_stderr {
-            emit(
-                &mut std::io::stderr(),
-                &format!("{} {text}", timestamp_now()),
-            );
+            emit(&mut std::io::stderr(), &line);
         } else {
-            emit(
-                &mut std::io::stdout(),
-                &format!("{} {text}", timestamp_now()),
-            );
+            emit(&mut std::io::stdout(), &line);
         }
     }
 }
 
-/// Writes one line, ignoring a closed pipe (`keepsight heartbeat client | head` must not
-/// panic) and any other output error: the heartbeat matters more than its log.
 fn emit(out: &mut impl std::io::Write, line: &str) {
     let _ = writeln!(out, "{line}");
 }
 
-fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {
+fn resolve(addr: &str) -> Result<SocketAddr, Failure> {
     addr.to_socket_addrs()
         .with_context(|| format!("cannot resolve `{addr}` (expected HOST:PORT)"))?
         .next()
-        .with_context(|| format!("`{addr}` resolves to no address"))
+        .ok_or_else(|| Failure::cannot_run(anyhow!("`{addr}` resolves to no address")))
 }
 
-/// Waits for Ctrl-C, SIGTERM or the end of `--duration`.
-async fn stop_signal(duration: Option<Duration>) -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let term_recv = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    let limit = async {
-        match duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupted",
-        _ = term_recv => "terminated",
-        _ = limit => "duration reached",
-    }
-}
-
-fn ms(x: f64) -> String {
-    format!("{x:.3}ms")
-}
-
-fn summary_text(s: &Summary) -> String {
-    format!(
-        "n={} p50={} p90={} p99={} p99.9={} max={}",
-        s.count,
-        ms(s.p50_ms),
-        ms(s.p90_ms),
-        ms(s.p99_ms),
-        ms(s.p999_ms),
-        ms(s.max_ms)
-    )
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+async fn serve(args: ServeArgs) -> Outcome {
     let wire = args.wire.wire()?;
     let addr = resolve(&args.listen)?;
     let logger = Logger {
         to_stderr: args.stats.json,
     };
     let quiet = args.quiet;
-    let events: Arc<dyn Fn(&ServerEvent) + Send + Sync> =
-        Arc::new(move |e: &ServerEvent| match e {
-            ServerEvent::Accepted { peer } if !quiet => logger.line(&format!("accepted {peer}")),
-            ServerEvent::Closed { peer, reason } if !quiet => {
-                logger.line(&format!("closed {peer}: {reason}"))
-            }
-            ServerEvent::AcceptError { error } => logger.line(&format!("accept failed: {error}")),
-            _ => {}
-        });
+    let events: Arc<dyn Fn(&ServerEvent) + Send + Sync> = Arc::new(move |e: &ServerEvent| {
+        let connection_event = !matches!(e, ServerEvent::AcceptError { .. });
+        if !(quiet && connection_event) {
+            logger.line(&words::server_event_text(e));
+        }
+    });
     let config = ServerConfig {
         wire,
         keepalive: args.so_keepalive,
@@ -326,13 +237,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         events,
         ..ServerConfig::default()
     };
-    let server = match Server::bind(addr, config).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("keepsight: cannot listen on {addr}: {e}");
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
-    };
+    let server = Server::bind(addr, config)
+        .await
+        .map_err(|e| Failure::cannot_run(anyhow!("cannot listen on {addr}: {e}")))?;
     let local = server.local_addr()?;
     let stats = server.stats();
     logger.line(&format!(
@@ -340,77 +247,47 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         wire.probe, wire.reply
     ));
     let started = Instant::now();
-    let print_stats = {
-        let stats = stats.clone();
-        let json = args.stats.json;
-        move |final_: bool| {
-            let s = stats.snapshot();
-            let (cpu, rss) = process_usage();
-            if json {
-                emit(
-                    &mut std::io::stdout(),
-                    &json!({
-                        "kind": "server-stats",
-                        "final": final_,
-                        "time": timestamp_now(),
-                        "elapsed_s": started.elapsed().as_secs_f64(),
-                        "server": s,
-                        "cpu_s": cpu,
-                        "rss_kib": rss,
-                    })
-                    .to_string(),
-                );
-            } else {
-                logger.line(&format!(
-                    "stats: open={} accepted={} probes_answered={} app_frames={} protocol_errors={} idle_closed={} cpu={cpu:.2}s rss={rss}KiB",
-                    s.open, s.accepted, s.probes_answered, s.app_frames, s.protocol_errors, s.idle_closed
-                ));
-            }
-        }
-    };
-    let periodic = {
-        let print_stats = print_stats.clone();
-        let every = args.stats.stats_every;
-        async move {
-            match every {
-                Some(every) if !every.is_zero() => {
-                    let mut tick =
-                        tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-                    loop {
-                        tick.tick().await;
-                        print_stats(false);
-                    }
-                }
-                _ => std::future::pending::<()>().await,
-            }
+    let json = args.stats.json;
+    let print_stats = move |final_: bool| {
+        let s = stats.snapshot();
+        let usage = Usage::now();
+        if json {
+            let elapsed = started.elapsed().as_secs_f64();
+            let record = words::server_stats_json(&s, usage, final_, &timestamp_now(), elapsed);
+            emit(&mut std::io::stdout(), &record.to_string());
+        } else {
+            logger.line(&words::server_stats_text(&s, usage));
         }
     };
     let why = tokio::select! {
         _ = server.run() => "server stopped",
-        why = stop_signal(args.stats.duration) => why,
-        _ = periodic => "unreachable",
+        why = lifetime::stop_signal(args.stats.duration) => why,
+        _ = lifetime::every(args.stats.stats_every, &print_stats) => "unreachable",
     };
     logger.line(&format!("stopping: {why}"));
     if args.stats.stats || args.stats.stats_every.is_some() {
         print_stats(true);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Status::Success)
 }
 
-async fn client(args: ClientArgs) -> anyhow::Result<ExitCode> {
+async fn client(args: ClientArgs) -> Outcome {
     let wire = args.wire.wire()?;
-    let target = resolve(&args.connect)?;
+    let usage = |text: &str| Err(Failure::usage(anyhow!("{text}")));
     if args.connections == 0 {
-        bail!("--connections must be at least 1");
+        return usage("--connections must be at least 1");
     }
     if args.no_reconnect && args.connections > 1 {
-        bail!("--no-reconnect works with a single connection only");
+        return usage("--no-reconnect works with a single connection only");
     }
-    let mut keepalive = match args.keepalive {
-        None => None,
-        Some(SoKeepalive::Off) => None,
-        Some(SoKeepalive::On(s)) => Some(s),
-    };
+    if args.user_timeout.is_some() && args.keepalive.is_none() {
+        // TCP_USER_TIMEOUT alone must not switch keep-alive on behind the user's back.
+        return usage(
+            "--user-timeout needs --keepalive (use --keepalive on to keep the system's values)",
+        );
+    }
+    let target = resolve(&args.connect)?;
+    let mut keepalive = args.keepalive.and_then(|k| k.settings().copied());
     if let Some(ut) = args.user_timeout {
         keepalive
             .get_or_insert_with(KeepaliveSettings::default)
@@ -428,25 +305,21 @@ async fn client(args: ClientArgs) -> anyhow::Result<ExitCode> {
         max: args.backoff_max,
     };
     base.reconnect = !args.no_reconnect;
-    if let Err(e) = base.validate() {
-        bail!("{e}");
-    }
-    if args.user_timeout.is_some() && args.keepalive.is_none() {
-        // TCP_USER_TIMEOUT alone must not switch keep-alive on behind the user's back.
-        bail!("--user-timeout needs --keepalive (use --keepalive on to keep the system's values)");
-    }
+    base.validate()
+        .map_err(|e| Failure::usage(anyhow!("{e}")))?;
 
     let logger = Logger {
         to_stderr: args.stats.json,
     };
-    let level = args.log.unwrap_or(if args.connections == 1 {
-        LogLevel::Beats
-    } else {
-        LogLevel::Events
-    });
     let many = args.connections > 1;
+    let level = args.log.unwrap_or(if many {
+        LogLevel::Events
+    } else {
+        LogLevel::Beats
+    });
     let events: EventSink = Arc::new(move |conn, e: &ClientEvent| {
-        if level == LogLevel::None {
+        let beat = matches!(e, ClientEvent::Reply { .. });
+        if level == LogLevel::None || (beat && level != LogLevel::Beats) {
             return;
         }
         let who = if many {
@@ -454,162 +327,55 @@ async fn client(args: ClientArgs) -> anyhow::Result<ExitCode> {
         } else {
             String::new()
         };
-        let text = match e {
-            ClientEvent::Reply { seq, rtt, lateness } => {
-                if level != LogLevel::Beats {
-                    return;
-                }
-                format!(
-                    "reply seq={seq} rtt={} late={}",
-                    ms(rtt.as_secs_f64() * 1e3),
-                    ms(lateness.as_secs_f64() * 1e3)
-                )
-            }
-            ClientEvent::Connected { local, peer, keepalive } => match keepalive {
-                Some(k) => format!(
-                    "connected {local} -> {peer} (keep-alive idle={} interval={} probes={} user_timeout={})",
-                    format_duration(k.idle),
-                    format_duration(k.interval),
-                    k.count,
-                    k.user_timeout.map(format_duration).unwrap_or_else(|| "off".into())
-                ),
-                None => format!("connected {local} -> {peer}"),
-            },
-            ClientEvent::ConnectFailed { error } => error.clone(),
-            ClientEvent::LateReply { seq, rtt } => {
-                format!("late reply seq={seq} rtt={} (already counted as a miss)", ms(rtt.as_secs_f64() * 1e3))
-            }
-            ClientEvent::Miss { seq, consecutive } => {
-                format!("miss seq={seq} (no reply within the timeout; {consecutive} in a row)")
-            }
-            ClientEvent::Skipped { slots, behind } => format!(
-                "client fell {} behind schedule: skipped {slots} probe slot(s)",
-                format_duration(*behind)
-            ),
-            ClientEvent::Dead { consecutive, silent_for } => format!(
-                "peer declared dead after {consecutive} consecutive misses (nothing heard for {})",
-                ms(silent_for.as_secs_f64() * 1e3)
-            ),
-            ClientEvent::Closed { reason } => format!("connection ended: {reason}"),
-            ClientEvent::Reconnecting { delay } => {
-                format!("reconnecting in {}", ms(delay.as_secs_f64() * 1e3))
-            }
-            ClientEvent::App { payload } => format!("application frame, {} bytes", payload.len()),
-            ClientEvent::AppTooLong { len } => {
-                format!("application payload of {len} bytes not sent: longer than --max-frame")
-            }
-        };
-        logger.line(&format!("{who}{text}"));
+        logger.line(&format!("{who}{}", words::client_event_text(e)));
     });
 
     let stats = Arc::new(ClientStats::default());
     let started = Instant::now();
     let n = args.connections;
-    let ramp = args.ramp.unwrap_or(Duration::from_millis(n as u64));
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let mut config = base.clone();
-        if !args.bind.is_empty() {
-            config.bind = Some(args.bind[i % args.bind.len()]);
-        }
-        // Spread first probes over one period so n connections do not beat in lockstep.
-        let phase = args.every.mul_f64(i as f64 / n as f64);
-        let start_at = ramp.mul_f64(i as f64 / n as f64);
-        config.first_probe_delay = phase.saturating_sub(start_at);
-        let stats = stats.clone();
-        let events = events.clone();
-        tasks.spawn(async move {
-            tokio::time::sleep(start_at).await;
-            run_client(config, i, stats, events).await
-        });
-    }
+    let json = args.stats.json;
     let print_stats = {
         let stats = stats.clone();
-        let json = args.stats.json;
         move |final_: bool| {
             let s = stats.snapshot();
-            let (cpu, rss) = process_usage();
+            let usage = Usage::now();
             if json {
-                emit(
-                    &mut std::io::stdout(),
-                    &json!({
-                        "kind": "client-stats",
-                        "final": final_,
-                        "time": timestamp_now(),
-                        "elapsed_s": started.elapsed().as_secs_f64(),
-                        "connections": n,
-                        "client": s,
-                        "cpu_s": cpu,
-                        "rss_kib": rss,
-                    })
-                    .to_string(),
-                );
+                let elapsed = started.elapsed().as_secs_f64();
+                let record =
+                    words::client_stats_json(&s, usage, n, final_, &timestamp_now(), elapsed);
+                emit(&mut std::io::stdout(), &record.to_string());
             } else {
-                logger.line(&format!(
-                    "stats: probes={} replies={} misses={} late_replies={} dead={} connects={} reconnects={} connect_failures={} skipped_slots={}",
-                    s.probes_sent, s.replies, s.misses, s.late_replies, s.dead_declared, s.connects, s.reconnects, s.connect_failures, s.skipped_slots
-                ));
-                logger.line(&format!("stats: rtt {}", summary_text(&s.rtt)));
-                logger.line(&format!("stats: lateness {}", summary_text(&s.lateness)));
-            }
-        }
-    };
-    let periodic = {
-        let print_stats = print_stats.clone();
-        let every = args.stats.stats_every;
-        async move {
-            match every {
-                Some(every) if !every.is_zero() => {
-                    let mut tick =
-                        tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-                    loop {
-                        tick.tick().await;
-                        print_stats(false);
-                    }
+                for line in words::client_stats_text(&s) {
+                    logger.line(&line);
                 }
-                _ => std::future::pending::<()>().await,
             }
         }
     };
-    let warmup = {
-        let stats = stats.clone();
-        let warmup = args.warmup;
-        async move {
-            if let Some(w) = warmup {
-                tokio::time::sleep(w).await;
-                stats.reset_histograms();
-                logger.line(&format!(
-                    "warm-up of {} over: latency histograms restart",
-                    format_duration(w)
-                ));
-            }
-            std::future::pending::<()>().await
-        }
+    let plan = fleet::FleetPlan {
+        connections: n,
+        bind: args.bind.clone(),
+        ramp: args.ramp,
+        warmup: args.warmup,
+        duration: args.stats.duration,
+        stats_every: args.stats.stats_every,
     };
-    let mut code = ExitCode::SUCCESS;
-    tokio::select! {
-        _ = warmup => {}
-        why = stop_signal(args.stats.duration) => logger.line(&format!("stopping: {why}")),
-        _ = periodic => {}
-        done = tasks.join_next() => {
-            // Only a client without reconnect ends by itself.
-            if let Some(Ok(exit)) = done {
-                let text = match &exit {
-                    ClientExit::Dead => "peer declared dead".to_string(),
-                    ClientExit::Closed(r) => format!("connection ended: {r}"),
-                    ClientExit::ConnectFailed(r) => r.clone(),
-                };
-                logger.line(&format!("stopping: {text}"));
-                code = match exit {
-                    ClientExit::ConnectFailed(_) => ExitCode::from(EXIT_FAILURE),
-                    _ => ExitCode::from(EXIT_PROBLEMS),
-                };
-            }
-        }
-    }
-    tasks.abort_all();
+    let end = fleet::run_fleet(&base, &plan, &stats, &events, &print_stats, |line| {
+        logger.line(line)
+    })
+    .await;
+    let (why, status) = match &end {
+        fleet::FleetEnd::Stopped(why) => (why.to_string(), Status::Success),
+        fleet::FleetEnd::ClientEnded(exit) => (
+            words::client_exit_text(exit),
+            match exit {
+                ClientExit::ConnectFailed(_) => Status::CannotRun,
+                _ => Status::ProblemFound,
+            },
+        ),
+    };
+    logger.line(&format!("stopping: {why}"));
     if args.stats.stats || args.stats.stats_every.is_some() {
         print_stats(true);
     }
-    Ok(code)
+    Ok(status)
 }

@@ -2,19 +2,15 @@
 //! controls and a drain mode.
 
 use super::serve::{run_server, socket_addr, ListenArgs};
+use crate::outcome::Outcome;
 use keepsight_proxy::proxy::{ProxyHandler, UpstreamConfig};
+use keepsight_time::parse_duration;
 use std::net::SocketAddr;
-use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn duration(s: &str) -> Result<Duration, String> {
-    keepsight_keepalive::parse_duration(s).map_err(|e| e.to_string())
-}
-
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = PROXY_EXAMPLES)]
+#[command(after_long_help = include_str!("../../help/proxy-after.txt"))]
 pub struct Args {
     #[command(flatten)]
     pub listen: ListenArgs,
@@ -26,47 +22,23 @@ pub struct Args {
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub upstream_keepalive: usize,
     /// Close a pooled upstream connection idle this long.
-    #[arg(long, value_parser = duration, default_value = "60s")]
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
     pub upstream_keepalive_timeout: Duration,
     /// Requests per upstream connection before it is closed; 0: no limit.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub upstream_keepalive_requests: u64,
     /// nginx `proxy_connect_timeout`.
-    #[arg(long, value_parser = duration, default_value = "10s")]
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub upstream_connect_timeout: Duration,
     /// Longest wait between two reads from the upstream (nginx `proxy_read_timeout`).
-    #[arg(long, value_parser = duration, default_value = "60s")]
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
     pub upstream_read_timeout: Duration,
     /// Do not resend idempotent requests that hit a pooled connection the upstream had closed.
     #[arg(long)]
     pub no_retry: bool,
 }
 
-const PROXY_EXAMPLES: &str = "\
-Examples:
-  # Forward :8080 to a local app, keeping up to 64 idle upstream connections
-  keepsight proxy --listen 127.0.0.1:8080 --upstream 127.0.0.1:9000
-
-  # Move clients off this VIP: close 30% of keep-alive connections after their response,
-  # so clients reconnect and re-resolve DNS; raise the share later without a restart
-  keepsight proxy --upstream 127.0.0.1:9000 --drain-ratio 0.3 --admin 127.0.0.1:9901
-  curl -X POST 'http://127.0.0.1:9901/drain?ratio=1'
-
-  # Ramp the share from 10% to 100% over ten minutes
-  keepsight proxy --upstream 127.0.0.1:9000 --drain-ramp '0.1..1.0 over 10m'
-
-  # nginx-like client side: 65 s idle (advertise 60), 1000 requests, 1 h lifetime
-  keepsight proxy --upstream 127.0.0.1:9000 --keepalive-timeout 65s,60s \\
-      --keepalive-requests 1000 --keepalive-time 1h --so-keepalive 30m::10
-
-Framing: requests with both Content-Length and Transfer-Encoding, a Transfer-Encoding other
-than `chunked`, differing Content-Lengths, bad chunk sizes, obsolete line folding or a space
-before a colon are answered 400 and the connection is closed; oversized heads get 431.
-Hop-by-hop headers are removed in both directions and framing is recomputed.
-
-Graceful shutdown: SIGTERM or SIGINT (or POST /shutdown on the admin endpoint).";
-
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> Outcome {
     let mut up = UpstreamConfig::new(args.upstream);
     up.keepalive = args.upstream_keepalive;
     up.keepalive_timeout = args.upstream_keepalive_timeout;
@@ -78,22 +50,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     up.per_thread_pool = true;
     let handler = Arc::new(ProxyHandler::new(up));
     let h = handler.clone();
-    let extra: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || {
-        format!(
-            "\"upstream_connects\":{},\"upstream_retries\":{},\"upstream_idle\":{}",
-            h.upstream_connects.load(Ordering::Relaxed),
-            h.retries.load(Ordering::Relaxed),
-            h.idle_connections()
-        )
-    });
+    let extra: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || h.upstream_stats_json());
     let pruner = handler.clone();
-    run_server("proxy", &args.listen, handler, Some(extra), move |_| {
-        // Pooled connections past their idle timeout are closed even when no request comes to
-        // reuse them, so the upstream is not left holding sockets we will never use. The thread
-        // ends with the process.
-        std::thread::spawn(move || loop {
-            std::thread::sleep(Duration::from_secs(1));
-            pruner.prune_idle();
-        });
-    })
+    run_server(
+        "keepsight proxy",
+        &args.listen,
+        handler,
+        Some(extra),
+        move |_| {
+            // Pooled connections past their idle timeout are closed even when no request comes to
+            // reuse them, so the upstream is not left holding sockets we will never use. The thread
+            // ends with the process.
+            std::thread::spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(1));
+                pruner.prune_idle();
+            });
+        },
+    )
 }

@@ -4,29 +4,15 @@
 //! runs the same analyses as `diagnose` (plus the conversation table and the timeline sketches)
 //! and builds the page; this module handles the command line and the output file.
 
-use super::diagnose::{options_or_exit, Analysis};
-use super::EXIT_FAILURE;
+use super::diagnose::{options, Analysis};
+use crate::outcome::Outcome;
 use anyhow::Context;
 use keepsight_report::html::{PassInfo, ReportPass};
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  \
-    keepsight report capture.pcapng -o report.html\n  \
-    keepsight report capture.pcapng --log app.log --log-date 2024-03-01 -o report.html\n\n\
-    The page needs no network: styles, script and charts are inside the file. It opens with what \
-    happened (what reset which connection and why), then every finding with a link to its \
-    evidence on the stream's timeline, then per-stream timelines (packets, heartbeats with the \
-    late ones in red, TCP keep-alive probes, SYN/FIN/RST, idle gaps against middlebox timeouts, \
-    matched log lines), heartbeat interval charts, HTTP connections and framing faults, and a \
-    sortable conversation table.\n\n\
-    Whatever the capture's size the page stays small: --max-streams streams are drawn in detail \
-    (those the findings name first), packet counts are bucketed, heartbeat intervals merged \
-    keeping the longest; the page says what it left out.\n\n\
-    Exit status: 0 the report was written; 1 the capture is damaged (the report covers the frames \
-    before the damage and is still written); 2 usage error; 3 a file could not be read or written.")]
+#[command(after_long_help = include_str!("../../help/report-after.txt"))]
 pub struct Args {
     /// Capture file: pcap or pcapng, optionally gzip-compressed.
     file: PathBuf,
@@ -40,30 +26,26 @@ pub struct Args {
     max_streams: u32,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let opts = match options_or_exit(&args.analysis) {
-        Ok(o) => o,
-        Err(code) => return Ok(code),
-    };
+pub fn run(args: Args) -> Outcome {
+    let opts = options(&args.analysis)?;
     let path = &args.file;
-    let mut engine = match super::open_capture(path) {
-        Ok(e) => e,
-        Err(code) => return Ok(code),
-    };
+    let mut engine = super::open_capture(path)?;
     // Create the output before the (possibly long) pass, so a bad path fails at once.
     let to_stdout = args.output.as_os_str() == "-";
     let mut out_file = if to_stdout {
         None
     } else {
-        match std::fs::File::create(&args.output) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                eprintln!("keepsight: {}: {e}", args.output.display());
-                return Ok(ExitCode::from(EXIT_FAILURE));
-            }
-        }
+        let file = std::fs::File::create(&args.output)
+            .with_context(|| format!("{}", args.output.display()))?;
+        Some(file)
     };
-    let progress = progress_bar(engine.reader().len_hint(), &args.output);
+    let progress = {
+        use std::io::IsTerminal;
+        super::progress_bar(
+            engine.reader().len_hint(),
+            to_stdout && std::io::stdout().is_terminal(),
+        )
+    };
     let mut pass = ReportPass::new(opts, args.max_streams as usize);
     let end = super::pass(Some(&mut engine), progress.as_ref(), |frame| {
         pass.on_frame(frame);
@@ -83,10 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(f) => f.write_all(page.html.as_bytes()).and_then(|_| f.flush()),
     };
-    if let Err(e) = written.with_context(|| format!("{}", args.output.display())) {
-        eprintln!("keepsight: {e:#}");
-        return Ok(ExitCode::from(EXIT_FAILURE));
-    }
+    written.with_context(|| format!("{}", args.output.display()))?;
     if !to_stdout {
         eprintln!(
             "keepsight: wrote {} ({} bytes): {} findings, {} streams drawn",
@@ -96,26 +75,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             page.streams_drawn
         );
     }
-    Ok(end.exit(path, "analysed"))
-}
-
-/// A progress bar on stderr for big files, only when stderr is a terminal (the page goes to a
-/// file, or to a stdout that is then not a terminal).
-fn progress_bar(total: Option<u64>, output: &std::path::Path) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    let total = total?;
-    if !std::io::stderr().is_terminal()
-        || (output.as_os_str() == "-" && std::io::stdout().is_terminal())
-        || total < (64 << 20)
-    {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    Some(bar)
+    super::outcome(&end, path, "analysed")
 }

@@ -1,34 +1,18 @@
 //! `keepsight serve`: fixed or static HTTP/1.1 responses with nginx-style keep-alive controls.
 //! Also holds the listener options shared with `keepsight proxy`.
 
-use super::EXIT_FAILURE;
+use crate::outcome::{Failure, Outcome, Status};
 use anyhow::Context;
 use keepsight_proxy::serve::{Content, ServeHandler};
 use keepsight_proxy::{drain, log::AccessLog, server::Handler, Options};
+use keepsight_time::parse_duration;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn duration(s: &str) -> Result<Duration, String> {
-    keepsight_keepalive::parse_duration(s).map_err(|e| e.to_string())
-}
-
-fn keepalive_timeout(s: &str) -> Result<(Duration, Option<Duration>), String> {
-    keepsight_proxy::parse_keepalive_timeout(s)
-}
-
-fn so_keepalive(s: &str) -> Result<keepsight_proxy::SoKeepalive, String> {
-    keepsight_keepalive::KeepaliveSettings::parse_nginx(s).map_err(|e| e.to_string())
-}
-
-fn ratio(s: &str) -> Result<f64, String> {
-    drain::parse_ratio(s)
-}
-
 fn ramp(s: &str) -> Result<drain::Ramp, String> {
-    drain::parse_ramp(s, keepsight_keepalive::parse_duration)
+    drain::parse_ramp(s, keepsight_time::parse_duration)
 }
 
 pub(crate) fn socket_addr(s: &str) -> Result<SocketAddr, String> {
@@ -46,27 +30,27 @@ pub struct ListenArgs {
     pub listen: SocketAddr,
     /// Idle time allowed between requests, optionally followed by the value advertised in
     /// `Keep-Alive: timeout=N` (nginx `keepalive_timeout`). `0` disables keep-alive.
-    #[arg(long, value_parser = keepalive_timeout, default_value = "75s", value_name = "TIMEOUT[,HEADER]")]
+    #[arg(long, value_parser = keepsight_proxy::parse_keepalive_timeout, default_value = "75s", value_name = "TIMEOUT[,HEADER]")]
     pub keepalive_timeout: (Duration, Option<Duration>),
     /// Close a connection after this many responses (nginx `keepalive_requests`); 0: no limit.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub keepalive_requests: u64,
     /// Close a connection older than this after its current response (nginx `keepalive_time`).
-    #[arg(long, value_parser = duration, default_value = "1h")]
+    #[arg(long, value_parser = parse_duration, default_value = "1h")]
     pub keepalive_time: Duration,
     /// Time to receive a whole request head (nginx `client_header_timeout`); for the first
     /// request it also bounds the wait for its first byte.
-    #[arg(long, value_parser = duration, default_value = "60s")]
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
     pub header_timeout: Duration,
     /// Longest wait between two reads of a request body (nginx `client_body_timeout`).
-    #[arg(long, value_parser = duration, default_value = "60s")]
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
     pub body_timeout: Duration,
     /// Longest wait for a write to the client to progress (nginx `send_timeout`).
-    #[arg(long, value_parser = duration, default_value = "60s")]
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
     pub send_timeout: Duration,
     /// TCP keep-alive on the listening socket, inherited by accepted connections, in nginx's
     /// `so_keepalive=` syntax: `on`, `off` or `IDLE:INTERVAL:COUNT` (e.g. `30m::10`).
-    #[arg(long, value_parser = so_keepalive, value_name = "on|off|IDLE:INTVL:CNT")]
+    #[arg(long, value_parser = keepsight_keepalive::KeepaliveSettings::parse_nginx, value_name = "on|off|IDLE:INTVL:CNT")]
     pub so_keepalive: Option<keepsight_proxy::SoKeepalive>,
     /// Most client connections open at once; more wait in the listen backlog.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
@@ -78,7 +62,7 @@ pub struct ListenArgs {
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub max_body_size: u64,
     /// Share of keep-alive responses to send with `Connection: close` (then close).
-    #[arg(long, value_parser = ratio, default_value = "0", value_name = "RATIO")]
+    #[arg(long, value_parser = drain::parse_ratio, default_value = "0", value_name = "RATIO")]
     pub drain_ratio: f64,
     /// Ramp the drain ratio linearly from start-up: `FROM..TO over DURATION`.
     #[arg(long, value_parser = ramp, value_name = "FROM..TO over DURATION")]
@@ -91,12 +75,12 @@ pub struct ListenArgs {
     pub access_log: Option<PathBuf>,
     /// How long graceful shutdown (SIGTERM, SIGINT, admin `/shutdown`) waits for in-flight
     /// requests.
-    #[arg(long, value_parser = duration, default_value = "30s")]
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
     pub shutdown_timeout: Duration,
     /// An idle keep-alive connection quiet this long leaves its task and waits in a per-worker
     /// table until its next byte (about 60 bytes instead of about 850 per idle client; costs
     /// a few system calls when it wakes). `0` keeps every connection in its task.
-    #[arg(long, value_parser = duration, default_value = "1s", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DURATION")]
     pub park_idle_after: Duration,
     /// Worker threads, each with its own event loop like nginx's worker processes (default: one
     /// per CPU).
@@ -143,63 +127,32 @@ impl ListenArgs {
 
 /// Start the worker threads, serve until SIGTERM/SIGINT or admin `/shutdown`, drain, exit.
 pub(crate) fn run_server<H: Handler>(
-    what: &str,
+    speaker: &'static str,
     args: &ListenArgs,
     handler: Arc<H>,
     extra_stats: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     on_start: impl FnOnce(&keepsight_proxy::server::Control),
-) -> anyhow::Result<ExitCode> {
+) -> Outcome {
     let opts = args.options()?;
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let w = match keepsight_proxy::start_workers(opts, handler, extra_stats, workers) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("keepsight {what}: {e}");
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
-    };
+    let w = keepsight_proxy::start_workers(opts, handler, extra_stats, workers)
+        .map_err(|e| Failure::cannot_run(e).said_by(speaker))?;
     // Scripts and tests read these lines to learn the ports when port 0 was asked for.
-    eprintln!("keepsight {what}: listening on {}", w.running.addr);
+    eprintln!("{speaker}: listening on {}", w.running.addr);
     if let Some(a) = w.running.admin {
-        eprintln!("keepsight {what}: admin on {a}");
+        eprintln!("{speaker}: admin on {a}");
     }
-    let ctl = w.running.ctl.clone();
-    on_start(&ctl);
-    // The main thread only waits for a signal (or for shutdown asked through the admin
-    // endpoint) and then for the workers to drain.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("start the signal runtime")?;
-    rt.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-        loop {
-            tokio::select! {
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {
-                    if ctl.is_shutting_down() {
-                        break;
-                    }
-                }
-            }
-        }
-        eprintln!("keepsight {what}: shutting down gracefully");
-        ctl.shutdown();
-        anyhow::Ok(())
-    })?;
-    w.join();
-    // The final counters: what an operator (or a script) wants to know after a drain.
-    eprintln!("keepsight {what}: stopped: {}", ctl.stats.to_json());
-    Ok(ExitCode::SUCCESS)
+    on_start(&w.running.ctl);
+    // The main thread only waits for a stop, then for the workers to drain.
+    w.run_until_stopped(|what| eprintln!("{speaker}: {what}"))
+        .context("signal handling")?;
+    Ok(Status::Success)
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = SERVE_EXAMPLES)]
+#[command(after_long_help = include_str!("../../help/serve-after.txt"))]
 pub struct Args {
     #[command(flatten)]
     pub listen: ListenArgs,
@@ -219,35 +172,19 @@ pub struct Args {
     #[arg(long = "header", value_name = "NAME: VALUE", value_parser = keepsight_proxy::serve::parse_header_arg)]
     pub headers: Vec<(String, String)>,
     /// Wait this long before each response (holds requests in flight, for drain tests).
-    #[arg(long, value_parser = duration, default_value = "0s")]
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
     pub delay: Duration,
 }
 
-const SERVE_EXAMPLES: &str = "\
-Examples:
-  # A fixed 200 \"ok\" on port 8080, keep-alive as nginx's defaults
-  keepsight serve --listen 127.0.0.1:8080 --body ok
-
-  # Close every connection after 100 requests or 10 s idle, advertise timeout=8
-  keepsight serve --body ok --keepalive-requests 100 --keepalive-timeout 10s,8s
-
-  # Send `Connection: close` on 30% of responses; change it later without a restart
-  keepsight serve --body ok --drain-ratio 0.3 --admin 127.0.0.1:9901
-  curl -X POST 'http://127.0.0.1:9901/drain?ratio=0.6'
-  curl -X POST 'http://127.0.0.1:9901/drain?from=0.1&to=1.0&over=10m'
-  curl http://127.0.0.1:9901/stats
-
-  # Static files, TCP keep-alive probes after 30 min idle, 10 probes
-  keepsight serve --root ./public --so-keepalive 30m::10
-
-Graceful shutdown: SIGTERM or SIGINT (or POST /shutdown on the admin endpoint) stops
-accepting, answers in-flight requests with `Connection: close`, closes idle connections,
-and exits when all are done or --shutdown-timeout passes.";
-
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> Outcome {
     let content = match (&args.root, &args.body, args.body_size) {
         (Some(root), _, _) => {
-            anyhow::ensure!(root.is_dir(), "--root {}: not a directory", root.display());
+            if !root.is_dir() {
+                return Err(Failure::cannot_run(anyhow::anyhow!(
+                    "--root {}: not a directory",
+                    root.display()
+                )));
+            }
             Content::Static { root: root.clone() }
         }
         (None, Some(b), _) => Content::Fixed {
@@ -267,7 +204,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     };
     let handler = Arc::new(ServeHandler::new(content, args.delay));
-    run_server("serve", &args.listen, handler, None, |_| {})
+    run_server("keepsight serve", &args.listen, handler, None, |_| {})
 }
 
 fn bytes_ok() -> keepsight_proxy::serve::Body {

@@ -71,7 +71,14 @@ pub(crate) fn summarize(
     // Whether a finding before the reset's own explains it.
     let mut explained_reset = false;
     let heartbeat = hb.as_ref().map(|h| {
-        let others = services.others_latency(s, h);
+        // The siblings' latency is only needed for a reply slow in absolute terms (the
+        // slowest come first); most connections never have one, and the lookup sorts.
+        let slow_enough = h
+            .cand
+            .slowest
+            .first()
+            .is_some_and(|(l, _)| *l >= crate::reply_baseline::MIN_EXCESS_NS);
+        let others = slow_enough.then(|| services.others_latency(s, h)).flatten();
         heartbeat::findings(&cx, h, others, out, &mut explained_reset)
     });
     let tcp_keepalive = keepalive::per_sender(&cx, out, &mut explained_reset);

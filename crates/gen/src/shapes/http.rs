@@ -137,12 +137,7 @@ fn json_body(rng: &mut Rng, records: &[Vec<u8>], len: usize) -> Vec<u8> {
 
 /// `Date:` value for a time since the Unix epoch.
 fn http_date(epoch_us: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp((epoch_us / SEC) as i64)
-        .expect("capture times are valid dates");
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    t.format(&format).expect("formatting a date")
+    keepsight_time::http_date((epoch_us / SEC) as i64)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

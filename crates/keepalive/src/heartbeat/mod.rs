@@ -2,9 +2,12 @@
 //! schedule. See the crate documentation for the protocol and the scheduling rules.
 
 mod client;
+pub mod fleet;
 mod histogram;
+pub mod lifetime;
 mod protocol;
 mod server;
+pub mod text;
 
 pub use client::{
     run_client, run_client_with_app, Backoff, ClientConfig, ClientEvent, ClientExit, ClientStats,
@@ -22,12 +25,7 @@ use std::future::Future;
 /// The current UTC wall-clock time with milliseconds, for log lines
 /// (`2026-11-29T01:34:15.123Z`). Only for display: schedules use the monotonic clock.
 pub fn timestamp_now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    now.format(&format)
-        .unwrap_or_else(|_| "????-??-??T??:??:??.???Z".to_string())
+    keepsight_time::rfc3339::now_millis()
 }
 
 /// Scheduling priority for a heartbeat thread.

@@ -1,0 +1,273 @@
+//! tshark's summary columns for one frame: Time (every `-t` format), Source, Destination,
+//! Protocol and Info, for the protocols keepsight dissects.
+
+use keepsight_engine::Frame;
+use keepsight_fields::{nstime, render};
+use keepsight_wire::{Network, TcpFlags, TcpOption, Transport};
+use std::fmt::Write;
+
+/// tshark's `-t` time formats of the Time column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// `r`: seconds since the first frame (tshark's default).
+    Relative,
+    /// `d`: since the previous frame.
+    Delta,
+    /// `dd`: since the previous displayed frame.
+    DeltaDisplayed,
+    /// `a`, `ad`, `adoy`: local time, with the date, with the day of the year.
+    Local(DatePart),
+    /// `u`, `ud`, `udoy`: UTC, likewise.
+    Utc(DatePart),
+    /// `e`: seconds since the epoch.
+    Epoch,
+}
+
+/// What comes before the clock time in the absolute formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatePart {
+    /// The clock time alone.
+    None,
+    /// `2024-03-01 `
+    Date,
+    /// `2024/061 `
+    DayOfYear,
+}
+
+impl TimeFormat {
+    /// The letters tshark's `-t` takes, in the order its help lists them.
+    pub const NAMES: [&'static str; 10] =
+        ["r", "d", "dd", "a", "ad", "adoy", "u", "ud", "udoy", "e"];
+
+    /// From tshark's `-t` letters; `None` for anything else.
+    pub fn parse(s: &str) -> Option<TimeFormat> {
+        Some(match s {
+            "r" => TimeFormat::Relative,
+            "d" => TimeFormat::Delta,
+            "dd" => TimeFormat::DeltaDisplayed,
+            "a" => TimeFormat::Local(DatePart::None),
+            "ad" => TimeFormat::Local(DatePart::Date),
+            "adoy" => TimeFormat::Local(DatePart::DayOfYear),
+            "u" => TimeFormat::Utc(DatePart::None),
+            "ud" => TimeFormat::Utc(DatePart::Date),
+            "udoy" => TimeFormat::Utc(DatePart::DayOfYear),
+            "e" => TimeFormat::Epoch,
+            _ => return None,
+        })
+    }
+}
+
+/// The Time column of a frame.
+pub fn push_time(f: &Frame<'_>, fmt: TimeFormat, out: &mut String) {
+    let digits = f.record.ts_digits as u32;
+    // A time stamp whose fraction is out of range (a broken writer) prints as tshark prints
+    // it: whole seconds, then the fraction as written (`20.1000000`).
+    let since = |out: &mut String, ns: i64| match f.odd_time_since(ns) {
+        Some(t) => nstime::push_signed(out, t, digits),
+        None => render::push_seconds(out, ns, digits),
+    };
+    let odd = f.record.invalid_frac_ns.is_some();
+    let (utc, date) = match fmt {
+        TimeFormat::Relative => return since(out, f.time_relative_ns),
+        TimeFormat::Delta => return since(out, f.time_delta_ns),
+        TimeFormat::DeltaDisplayed => return since(out, f.time_delta_displayed_ns),
+        TimeFormat::Epoch if odd => return nstime::push_signed(out, f.time_stamp(), digits),
+        TimeFormat::Epoch => return render::push_seconds(out, f.ts_ns, digits),
+        TimeFormat::Local(date) => (false, date),
+        TimeFormat::Utc(date) => (true, date),
+    };
+    let stamp = f.time_stamp();
+    let whole = if odd {
+        stamp.secs * 1_000_000_000
+    } else {
+        f.ts_ns
+    };
+    let t = render::broken_down(whole, utc);
+    match date {
+        DatePart::Date => {
+            let _ = write!(out, "{:04}-{:02}-{:02} ", t.year, t.month, t.day);
+        }
+        DatePart::DayOfYear => {
+            let _ = write!(out, "{:04}/{:03} ", t.year, t.yday);
+        }
+        DatePart::None => {}
+    }
+    let _ = write!(out, "{:02}:{:02}:{:02}", t.hour, t.minute, t.second);
+    if odd {
+        nstime::push_fraction(out, i64::from(stamp.nsecs), digits);
+    } else if digits > 0 {
+        let frac = t.nanos / 10u32.pow(9 - digits);
+        let _ = write!(out, ".{frac:0width$}", width = digits as usize);
+    }
+}
+
+/// tshark's Protocol column for the protocols keepsight dissects.
+pub fn protocol(f: &Frame<'_>) -> &'static str {
+    // TCP or UDP carried in IP fragments is shown on the frame that completes the datagram.
+    if f.tcp.is_some() {
+        return "TCP";
+    }
+    if f.reassembled.is_some_and(|r| r.proto == 17) {
+        return "UDP";
+    }
+    match f.dissection.transport {
+        Transport::Tcp { .. } => "TCP",
+        Transport::Udp { .. } => "UDP",
+        Transport::None => match f.dissection.network {
+            Network::Ipv4 { .. } => "IPv4",
+            Network::Ipv6 { .. } => "IPv6",
+            Network::None => match f.dissection.ethertype {
+                0x0806 => "ARP",
+                _ => "",
+            },
+        },
+    }
+}
+
+/// TCP flag names in the order tshark's Info column lists them.
+const TCP_FLAG_NAMES: [(u16, &str); 9] = [
+    (TcpFlags::FIN, "FIN"),
+    (TcpFlags::SYN, "SYN"),
+    (TcpFlags::RST, "RST"),
+    (TcpFlags::PSH, "PSH"),
+    (TcpFlags::ACK, "ACK"),
+    (TcpFlags::URG, "URG"),
+    (TcpFlags::ECE, "ECE"),
+    (TcpFlags::CWR, "CWR"),
+    (TcpFlags::AE, "AE"),
+];
+
+/// tshark's Info column for TCP and UDP frames and IP fragments.
+pub fn info(f: &Frame<'_>, out: &mut String) {
+    let data = f.record.data;
+    let d = &f.dissection;
+    if let (Some(h), Some(t)) = (f.tcp_header(), f.tcp.as_ref()) {
+        let dup = (t.dupack_num != 0).then_some((t.dupack_frame, t.dupack_num));
+        t.flags.info_prefixes(dup, out);
+        let flags = h.flags();
+        let _ = write!(out, "{} → {} [", h.src_port(), h.dst_port());
+        let mut first = true;
+        for (bit, name) in TCP_FLAG_NAMES {
+            if flags.has(bit) {
+                if !first {
+                    out.push_str(", ");
+                }
+                out.push_str(name);
+                first = false;
+            }
+        }
+        if first {
+            out.push_str("<None>");
+        }
+        let _ = write!(out, "] Seq={}", t.seq);
+        if flags.ack() {
+            let _ = write!(out, " Ack={}", t.ack);
+        }
+        let _ = write!(out, " Win={}", t.window_size);
+        if flags.urg() {
+            let _ = write!(out, " Urg={}", h.urgent_pointer());
+        }
+        let _ = write!(out, " Len={}", f.tcp_len().unwrap_or(0));
+        let base = h.ack().wrapping_sub(t.ack);
+        for o in h.options() {
+            match o {
+                TcpOption::Mss(v) => {
+                    let _ = write!(out, " MSS={v}");
+                }
+                TcpOption::WindowScale(s) => {
+                    let _ = write!(out, " WS={}", 1u32 << s.min(14));
+                }
+                TcpOption::SackPermitted => out.push_str(" SACK_PERM"),
+                TcpOption::Timestamps { tsval, tsecr } => {
+                    let _ = write!(out, " TSval={tsval} TSecr={tsecr}");
+                }
+                TcpOption::Sack(blocks) => {
+                    for b in blocks.chunks_exact(8) {
+                        let le = u32::from_be_bytes([b[0], b[1], b[2], b[3]]).wrapping_sub(base);
+                        let re = u32::from_be_bytes([b[4], b[5], b[6], b[7]]).wrapping_sub(base);
+                        let _ = write!(out, " SLE={le} SRE={re}");
+                    }
+                }
+                _ => {}
+            }
+        }
+    } else if let Some(u) = f.udp_header() {
+        // A datagram reassembled from IP fragments has its length in its own header.
+        let len = match f.reassembled {
+            Some(_) => u64::from(u.length().saturating_sub(8)),
+            None => d.payload_len.unwrap_or(0) as u64,
+        };
+        let _ = write!(out, "{} → {} Len={len}", u.src_port(), u.dst_port());
+        if f.udp_checksum_illegal() {
+            out.push_str(" [ILLEGAL CHECKSUM (0)]");
+        }
+    } else if let Some(frag) = d.fragment(data) {
+        // A piece of a datagram that is not complete in this frame.
+        if frag.ipv6 {
+            let _ = write!(
+                out,
+                "IPv6 fragment (off={} more={} ident=0x{:08x} nxt={})",
+                frag.offset,
+                if frag.more { 'y' } else { 'n' },
+                frag.id,
+                frag.proto
+            );
+        } else {
+            let name =
+                keepsight_fields::value_text(keepsight_fields::ids::IP_PROTO, frag.proto.into())
+                    .unwrap_or("Unknown");
+            let _ = write!(
+                out,
+                "Fragmented IP protocol (proto={name} {}, off={}, ID={:04x})",
+                frag.proto, frag.offset, frag.id
+            );
+        }
+    }
+}
+
+/// Buffers the summary line reuses from frame to frame, so printing allocates nothing per packet.
+#[derive(Default)]
+pub struct Scratch {
+    time: String,
+    src: String,
+    dst: String,
+}
+
+/// tshark's default one-line summary: No., Time, Source → Destination, Protocol, Length, Info,
+/// with tshark's minimum widths (5, 10, 12 right-aligned, 12 left-aligned).
+pub fn summary_line(f: &Frame<'_>, time: TimeFormat, out: &mut String, scratch: &mut Scratch) {
+    scratch.time.clear();
+    push_time(f, time, &mut scratch.time);
+    addresses(f, &mut scratch.src, &mut scratch.dst);
+    let _ = write!(
+        out,
+        "{:>5} {:>10} {:>12} → {:<12} {} {} ",
+        f.number,
+        scratch.time,
+        scratch.src,
+        scratch.dst,
+        protocol(f),
+        f.record.orig_len
+    );
+    info(f, out);
+    while out.ends_with(' ') {
+        out.pop();
+    }
+}
+
+/// Source and destination columns: IP addresses, or MAC addresses for non-IP Ethernet frames.
+fn addresses(f: &Frame<'_>, src: &mut String, dst: &mut String) {
+    use keepsight_fields::ids::{ETH_DST, ETH_SRC, IPV6_DST, IPV6_SRC, IP_DST, IP_SRC};
+    use keepsight_fields::Packet;
+    src.clear();
+    dst.clear();
+    let d = &f.dissection;
+    let (s_id, d_id) = match d.network {
+        Network::Ipv4 { .. } => (IP_SRC, IP_DST),
+        Network::Ipv6 { .. } => (IPV6_SRC, IPV6_DST),
+        Network::None if d.link == keepsight_wire::Link::Ethernet => (ETH_SRC, ETH_DST),
+        Network::None => return,
+    };
+    f.visit(s_id, &mut |v| render::render(s_id.def(), v, src));
+    f.visit(d_id, &mut |v| render::render(d_id.def(), v, dst));
+}

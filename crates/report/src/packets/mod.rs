@@ -1,0 +1,415 @@
+//! tshark's frame listing (`keepsight packets`): the one-line summary, `-T fields -e ...` with
+//! `-E` options, `-T json`, `-t` time formats, written frame by frame with no allocation per
+//! frame in the summary and fields modes.
+
+mod columns;
+mod http_layer;
+
+pub use columns::{info, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat};
+pub use http_layer::{needs_http_pass, HttpLayer, WithHttp};
+
+use keepsight_engine::capture::CaptureError;
+use keepsight_engine::{Engine, Frame};
+use keepsight_fields::{lookup, render, FieldId, Packet, Value};
+use std::io::{self, Write};
+
+/// The output modes of `-T`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One summary line per frame.
+    Text,
+    /// The `-e` columns, separated and quoted as `-E` says.
+    Fields,
+    /// tshark's `-T json` (with `-e`: only those fields).
+    Json,
+}
+
+/// A column requested with -e: a registered field or one of tshark's `_ws.col.*` columns.
+#[derive(Clone, Copy, Debug)]
+pub enum Column {
+    /// A registered field.
+    Field(FieldId),
+    /// `_ws.col.Info`.
+    Info,
+    /// `_ws.col.Protocol`.
+    Protocol,
+}
+
+impl Column {
+    /// The column a `-e` name stands for; `None` for a name keepsight does not know.
+    pub fn resolve(name: &str) -> Option<Column> {
+        match name {
+            "_ws.col.Info" | "_ws.col.info" => Some(Column::Info),
+            "_ws.col.Protocol" | "_ws.col.protocol" => Some(Column::Protocol),
+            _ => lookup(name).map(Column::Field),
+        }
+    }
+
+    /// True when this column needs the [`HttpLayer`].
+    pub fn needs_http_pass(self) -> bool {
+        matches!(self, Column::Field(id) if needs_http_pass(id))
+    }
+}
+
+/// Which occurrences of a repeated field `-T fields` prints (`-E occurrence=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Occurrence {
+    /// `f`: the first.
+    First,
+    /// `l`: the last.
+    Last,
+    /// `a`: all, joined by the aggregator.
+    All,
+}
+
+/// tshark's `-E` field-output options.
+#[derive(Clone, Debug)]
+pub struct FieldOptions {
+    /// `header=y`: a first line naming the fields.
+    pub header: bool,
+    /// Between fields (`/t`, `/s` or a character).
+    pub separator: String,
+    /// Which occurrences of a repeated field.
+    pub occurrence: Occurrence,
+    /// Between occurrences.
+    pub aggregator: String,
+    /// Around each field (`quote=d|s|n`).
+    pub quote: Option<char>,
+}
+
+impl Default for FieldOptions {
+    fn default() -> Self {
+        FieldOptions {
+            header: false,
+            separator: "\t".into(),
+            occurrence: Occurrence::All,
+            aggregator: ",".into(),
+            quote: None,
+        }
+    }
+}
+
+impl FieldOptions {
+    /// Reads `-E OPTION=VALUE` arguments (header, separator, occurrence, aggregator, quote,
+    /// bom); the error names the option and what it takes.
+    pub fn parse(opts: &[String]) -> Result<FieldOptions, String> {
+        let mut o = FieldOptions::default();
+        let char_opt = |v: &str| -> String {
+            match v {
+                "/t" => "\t".into(),
+                "/s" => " ".into(),
+                other => other.chars().next().map(String::from).unwrap_or_default(),
+            }
+        };
+        for opt in opts {
+            let Some((k, v)) = opt.split_once('=') else {
+                return Err(format!("-E {opt}: expected OPTION=VALUE (header=y, separator=/t, occurrence=a, aggregator=',', quote=n)"));
+            };
+            match k {
+                "header" => o.header = matches!(v, "y" | "Y"),
+                "separator" => o.separator = char_opt(v),
+                "aggregator" => o.aggregator = char_opt(v),
+                "occurrence" => {
+                    o.occurrence = match v {
+                        "f" => Occurrence::First,
+                        "l" => Occurrence::Last,
+                        "a" => Occurrence::All,
+                        _ => {
+                            return Err(format!(
+                                "-E occurrence={v}: expected f (first), l (last) or a (all)"
+                            ))
+                        }
+                    }
+                }
+                "quote" => {
+                    o.quote = match v {
+                        "d" => Some('"'),
+                        "s" => Some('\''),
+                        "n" => None,
+                        _ => return Err(format!("-E quote={v}: expected d, s or n")),
+                    }
+                }
+                "bom" => {}
+                _ => {
+                    return Err(format!(
+                        "-E {k}: unknown option (header, separator, occurrence, aggregator, quote, bom)"
+                    ))
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// What to list and how.
+pub struct Listing {
+    /// `-T`.
+    pub format: Format,
+    /// The `-e` names as given (the header line repeats them) and their columns.
+    pub fields: Vec<(String, Column)>,
+    /// `-E`.
+    pub field_options: FieldOptions,
+    /// `-t`.
+    pub time: TimeFormat,
+    /// Stop after reading this many frames (`-c`).
+    pub count: Option<u64>,
+}
+
+/// How a listing ended.
+pub struct ListEnd {
+    /// The error that stopped the reading early (the frames before it were listed).
+    pub stopped_by: Option<CaptureError>,
+}
+
+impl Listing {
+    /// True when some column needs the [`HttpLayer`].
+    pub fn needs_http_pass(&self) -> bool {
+        self.fields.iter().any(|(_, c)| c.needs_http_pass())
+    }
+
+    /// Lists the frames of `engine` that `keep` accepts to `out`. `progress` is told the file
+    /// offset every 65,536 frames. Output errors end the listing and are returned; a read
+    /// error ends it too and is in the [`ListEnd`].
+    pub fn write(
+        &self,
+        engine: &mut Engine,
+        http: Option<&HttpLayer>,
+        mut keep: impl FnMut(&dyn Packet) -> bool,
+        mut progress: impl FnMut(u64),
+        out: &mut impl Write,
+    ) -> io::Result<ListEnd> {
+        let mut printer = Printer {
+            listing: self,
+            line: String::with_capacity(256),
+            scratch: Scratch::default(),
+            json_first: true,
+        };
+        let mut prev_displayed: Option<i64> = None;
+        let mut read = 0u64;
+        printer.begin(out)?;
+        let stopped_by = loop {
+            if self.count.is_some_and(|limit| read >= limit) {
+                break None;
+            }
+            let mut frame = match engine.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            };
+            read += 1;
+            if read.is_multiple_of(65_536) {
+                progress(frame.record.file_offset);
+            }
+            if !keep(&WithHttp {
+                frame: &frame,
+                http,
+            }) {
+                continue;
+            }
+            frame.time_delta_displayed_ns = prev_displayed.map(|p| frame.ts_ns - p).unwrap_or(0);
+            prev_displayed = Some(frame.ts_ns);
+            printer.frame(
+                &frame,
+                &WithHttp {
+                    frame: &frame,
+                    http,
+                },
+                out,
+            )?;
+        };
+        // After damage the output stops where the reading did, as tshark's does.
+        if stopped_by.is_none() {
+            printer.end(out)?;
+        }
+        Ok(ListEnd { stopped_by })
+    }
+}
+
+/// Damaged records tshark reads without complaint (it only adds an expert note to the frame),
+/// with where they are, so a user knows the times shown are the writer's: the first ten, then
+/// how many more.
+pub fn damage_warnings(path: &std::path::Path, engine: &Engine) -> Vec<String> {
+    const SHOWN: usize = 10;
+    let (kept, total) = engine.damage();
+    let mut lines: Vec<String> = kept
+        .iter()
+        .take(SHOWN)
+        .map(|d| {
+            format!(
+                "{}: frame {} (record at byte offset {}): {}",
+                path.display(),
+                d.frame,
+                d.offset,
+                d.what
+            )
+        })
+        .collect();
+    if total > SHOWN as u64 {
+        lines.push(format!(
+            "{}: {} more damaged records not listed",
+            path.display(),
+            total - SHOWN as u64
+        ));
+    }
+    lines
+}
+
+struct Printer<'a> {
+    listing: &'a Listing,
+    line: String,
+    scratch: Scratch,
+    json_first: bool,
+}
+
+impl Printer<'_> {
+    fn begin(&mut self, out: &mut impl Write) -> io::Result<()> {
+        let l = self.listing;
+        match l.format {
+            Format::Fields if l.field_options.header => {
+                let names: Vec<&str> = l.fields.iter().map(|(n, _)| n.as_str()).collect();
+                writeln!(out, "{}", names.join(&l.field_options.separator))
+            }
+            Format::Json => out.write_all(b"[\n"),
+            _ => Ok(()),
+        }
+    }
+
+    fn end(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.listing.format == Format::Json {
+            if !self.json_first {
+                out.write_all(b"\n")?;
+            }
+            out.write_all(b"]\n")?;
+        }
+        Ok(())
+    }
+
+    fn frame(&mut self, f: &Frame<'_>, view: &dyn Packet, out: &mut impl Write) -> io::Result<()> {
+        self.line.clear();
+        match self.listing.format {
+            Format::Fields => self.fields_line(f, view),
+            Format::Json => self.json(f, view),
+            Format::Text => summary_line(f, self.listing.time, &mut self.line, &mut self.scratch),
+        }
+        self.line.push('\n');
+        out.write_all(self.line.as_bytes())
+    }
+
+    fn fields_line(&mut self, f: &Frame<'_>, view: &dyn Packet) {
+        let o = &self.listing.field_options;
+        for (i, (_, col)) in self.listing.fields.iter().enumerate() {
+            if i > 0 {
+                self.line.push_str(&o.separator);
+            }
+            if let Some(q) = o.quote {
+                self.line.push(q);
+            }
+            column_value(f, view, *col, o.occurrence, &o.aggregator, &mut self.line);
+            if let Some(q) = o.quote {
+                self.line.push(q);
+            }
+        }
+    }
+
+    fn json(&mut self, f: &Frame<'_>, view: &dyn Packet) {
+        let date = {
+            let t = render::broken_down(f.ts_ns, false);
+            format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
+        };
+        if !self.json_first {
+            self.line.push_str(",\n");
+        }
+        self.json_first = false;
+        self.line.push_str(&format!(
+            "  {{\n    \"_index\": \"packets-{date}\",\n    \"_type\": \"doc\",\n    \"_score\": null,\n    \"_source\": {{\n      \"layers\": {{\n"
+        ));
+        let every: Vec<(String, Column)>;
+        let names = if self.listing.fields.is_empty() {
+            // Without -e, every field present in the frame, as flat name → values pairs.
+            every = keepsight_fields::all_fields()
+                .filter(|(id, def)| {
+                    def.ftype != keepsight_fields::FieldType::Protocol && f.has(*id)
+                })
+                .map(|(id, def)| {
+                    let col = Column::resolve(def.name).unwrap_or(Column::Field(id));
+                    (def.name.to_string(), col)
+                })
+                .collect();
+            &every
+        } else {
+            &self.listing.fields
+        };
+        let mut first = true;
+        for (name, col) in names {
+            let mut values: Vec<String> = Vec::new();
+            match *col {
+                Column::Field(id) => view.visit(id, &mut |v| {
+                    let mut s = String::new();
+                    render::render(id.def(), v, &mut s);
+                    values.push(s);
+                }),
+                col => {
+                    let mut s = String::new();
+                    column_value(f, view, col, Occurrence::All, ",", &mut s);
+                    values.push(s);
+                }
+            }
+            if values.is_empty() {
+                continue;
+            }
+            if !first {
+                self.line.push_str(",\n");
+            }
+            first = false;
+            let rendered: Vec<String> = values
+                .iter()
+                .map(|v| serde_json::Value::String(v.clone()).to_string())
+                .collect();
+            self.line.push_str(&format!(
+                "        {}: [{}]",
+                serde_json::Value::String(name.clone()),
+                rendered.join(",")
+            ));
+        }
+        self.line.push_str("\n      }\n    }\n  }");
+    }
+}
+
+/// One column's text: every occurrence asked for, joined by `agg`.
+fn column_value(
+    f: &Frame<'_>,
+    view: &dyn Packet,
+    col: Column,
+    occ: Occurrence,
+    agg: &str,
+    out: &mut String,
+) {
+    match col {
+        Column::Info => info(f, out),
+        Column::Protocol => out.push_str(protocol(f)),
+        Column::Field(id) => {
+            let def = id.def();
+            let mut n = 0usize;
+            let mut last_start = out.len();
+            view.visit(id, &mut |v: Value<'_>| {
+                match occ {
+                    Occurrence::First if n > 0 => {}
+                    Occurrence::Last => {
+                        out.truncate(last_start);
+                        render::render(def, v, out);
+                    }
+                    _ => {
+                        if n > 0 {
+                            out.push_str(agg);
+                        }
+                        render::render(def, v, out);
+                    }
+                }
+                n += 1;
+                if occ != Occurrence::Last {
+                    last_start = out.len();
+                }
+            });
+        }
+    }
+}

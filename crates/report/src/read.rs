@@ -1,0 +1,50 @@
+//! The one read loop of the analysis commands: every frame of a capture in file order to the
+//! analyses, until the end or the first damage.
+
+use keepsight_engine::capture::CaptureError;
+use keepsight_engine::{Engine, Frame};
+
+/// How a [`read_frames`] pass ended.
+#[derive(Default)]
+pub struct ReadEnd {
+    /// Time of the first frame (the capture's time origin), if any frame was read.
+    pub first_ns: Option<i64>,
+    /// Latest frame time seen (frames may be out of order); 0 when no frame was read.
+    pub last_ns: i64,
+    /// The damage that stopped the pass early; the frames before it were all handed out.
+    pub damage: Option<CaptureError>,
+}
+
+/// Hands every frame to `each` in file order, until the end or the first damage, which ends
+/// the pass but not the analysis (what was read stays valid). Keeps the time origin and the
+/// latest time, and tells `progress` the file offset every 65,536 frames: often enough to be
+/// seen, rare enough to cost nothing. `None` as engine is an empty (0-byte) capture.
+pub fn read_frames(
+    engine: Option<&mut Engine>,
+    mut progress: impl FnMut(u64),
+    mut each: impl FnMut(&Frame<'_>),
+) -> ReadEnd {
+    let mut end = ReadEnd::default();
+    let Some(engine) = engine else {
+        return end;
+    };
+    let mut read = 0u64;
+    loop {
+        let frame = match engine.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                end.damage = Some(e);
+                break;
+            }
+        };
+        read += 1;
+        if read.is_multiple_of(65_536) {
+            progress(frame.record.file_offset);
+        }
+        end.first_ns.get_or_insert(frame.ts_ns);
+        end.last_ns = end.last_ns.max(frame.ts_ns);
+        each(&frame);
+    }
+    end
+}
