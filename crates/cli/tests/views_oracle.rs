@@ -367,7 +367,11 @@ fn conv_extra_columns_agree_with_tshark_fields() {
         let doc: serde_json::Value = serde_json::from_str(&json).expect("conv --json parses");
         let mut p = Vec::new();
         if doc["schema"] != 2 {
-            p.push(format!("{}: conv --json schema {}", file.display(), doc["schema"]));
+            p.push(format!(
+                "{}: conv --json schema {}",
+                file.display(),
+                doc["schema"]
+            ));
         }
         let rows = doc["conversations"].as_array().cloned().unwrap_or_default();
         if rows.len() != want.len() {
