@@ -147,6 +147,11 @@ fn log_tz_overrides_the_search_and_a_wrong_zone_matches_nothing() {
     assert_eq!(r["log"]["zone_from"], "option");
     // The four lines the driver wrote about conn 2's and conn 3's incidents.
     assert_eq!(r["log"]["matched"], 4);
+    // A zone west of UTC is a value, not a flag.
+    let r = diagnose("west", &["--log-tz", "-03:00"]);
+    assert_eq!(r["log"]["zone"], "-03:00");
+    assert_eq!(r["log"]["zone_from"], "option");
+    assert_eq!(r["log"]["matched"], 4);
     // Read as UTC, the lines are 5.5 h away from every event.
     let r = diagnose("", &["--log-tz", "UTC"]);
     assert_eq!(r["log"]["zone"], "+00:00");

@@ -43,7 +43,8 @@ impl Causes {
         by: Option<&'static str>,
         of: impl IntoIterator<Item = &'a Finding>,
     ) {
-        let mut streams: Vec<u32> = of.into_iter().filter_map(|f| f.stream).collect();
+        // All the streams a finding is about (a server's drain names every drained connection).
+        let mut streams: Vec<u32> = of.into_iter().flat_map(|f| f.streams()).collect();
         let summary = out.len().saturating_sub(1);
         let entry = match self.0.iter_mut().find(|c| c.cause == cause && c.by == by) {
             Some(e) => e,

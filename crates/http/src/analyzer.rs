@@ -27,13 +27,38 @@ struct Conn {
     first_ts: i64,
     last_ts: i64,
     syn_client: Option<usize>,
-    fin: [Option<(u32, i64, u32)>; 2],
-    rst: Option<(usize, u32, i64)>,
+    fin: [Option<FinSeen>; 2],
+    rst: Option<RstSeen>,
     ended: [bool; 2],
     /// At the client's FIN: when the request it was still waiting for was sent.
     client_fin_waiting_since: Option<i64>,
     /// At the server's FIN: a message of its was unfinished, or a request unanswered.
     server_fin_mid: bool,
+}
+
+/// A direction's first FIN.
+#[derive(Clone, Copy)]
+struct FinSeen {
+    frame: u32,
+    ts_ns: i64,
+    /// What the FIN acknowledged (did the closer see the request?).
+    ack: u32,
+}
+
+/// The connection's first RST.
+#[derive(Clone, Copy)]
+struct RstSeen {
+    /// Direction that sent it.
+    dir: usize,
+    frame: u32,
+}
+
+/// Which close came first (ordered after the frame number when two share a frame).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum FirstClose {
+    ServerFin,
+    ClientFin,
+    Reset,
 }
 
 impl Conn {
@@ -134,7 +159,11 @@ impl Conn {
             self.p[1 - d] = p;
         }
         if s.flags.fin() && self.fin[d].is_none() {
-            self.fin[d] = Some((s.frame, s.ts_ns, s.ack));
+            self.fin[d] = Some(FinSeen {
+                frame: s.frame,
+                ts_ns: s.ts_ns,
+                ack: s.ack,
+            });
             let client = self.client();
             if d == client {
                 let mid = self.p[1 - d].mid_fault() || self.core.waiting();
@@ -147,7 +176,10 @@ impl Conn {
             self.end_dir(d, End::Fin(s.frame), s.ts_ns, Some(fin_seq));
         }
         if s.flags.rst() && self.rst.is_none() {
-            self.rst = Some((d, s.frame, s.ts_ns));
+            self.rst = Some(RstSeen {
+                dir: d,
+                frame: s.frame,
+            });
             self.end_dir(0, End::Rst(s.frame), s.ts_ns, None);
             self.end_dir(1, End::Rst(s.frame), s.ts_ns, None);
         }
@@ -161,35 +193,33 @@ impl Conn {
         let core = &self.core;
         let sfin = self.fin[s];
         let cfin = self.fin[c];
-        let srst = self.rst.filter(|r| r.0 == s);
+        let srst = self.rst.filter(|r| r.dir == s);
         // The reuse race: a request the server never answered, sent after (or crossing) the
         // server's idle close.
-        if let (Some((num, rframe, rts, rseq)), Some((fframe, fts, fack))) =
-            (core.first_unanswered(), sfin)
-        {
-            let _ = num;
-            if (rframe > fframe || seq_lt(fack, rseq)) && !core.last_resp_close {
+        if let (Some(req), Some(fin)) = (core.first_unanswered(), sfin) {
+            let crossed = req.first_frame > fin.frame || seq_lt(fin.ack, req.seq_end);
+            if crossed && !core.last_resp_close {
                 return Close::ReuseRace {
-                    request_frame: rframe,
-                    fin_frame: fframe,
-                    rst_frame: srst.map(|r| r.1),
-                    idle_ns: fts - core.last_resp_end_ts.unwrap_or(self.first_ts),
-                    sent_after_fin_ns: rts - fts,
+                    request_frame: req.first_frame,
+                    fin_frame: fin.frame,
+                    rst_frame: srst.map(|r| r.frame),
+                    idle_ns: fin.ts_ns - core.last_resp_end_ts.unwrap_or(self.first_ts),
+                    sent_after_fin_ns: req.first_ts - fin.ts_ns,
                 };
             }
         }
         let first = [
-            sfin.map(|f| (f.0, 0u8)),
-            cfin.map(|f| (f.0, 1u8)),
-            self.rst.map(|r| (r.1, 2u8)),
+            sfin.map(|f| (f.frame, FirstClose::ServerFin)),
+            cfin.map(|f| (f.frame, FirstClose::ClientFin)),
+            self.rst.map(|r| (r.frame, FirstClose::Reset)),
         ]
         .into_iter()
         .flatten()
         .min();
         match first {
             None => Close::Open,
-            Some((frame, 0)) => {
-                let fts = sfin.map(|f| f.1).unwrap_or(0);
+            Some((frame, FirstClose::ServerFin)) => {
+                let fts = sfin.map(|f| f.ts_ns).unwrap_or(0);
                 if self.server_fin_mid {
                     Close::ServerClosedMidExchange { frame }
                 } else if core.last_resp_until_close {
@@ -215,8 +245,8 @@ impl Conn {
                     }
                 }
             }
-            Some((frame, 1)) => {
-                let fts = cfin.map(|f| f.1).unwrap_or(0);
+            Some((frame, FirstClose::ClientFin)) => {
+                let fts = cfin.map(|f| f.ts_ns).unwrap_or(0);
                 match self.client_fin_waiting_since {
                     Some(since) => Close::ClientGaveUp {
                         frame,
@@ -228,8 +258,8 @@ impl Conn {
                     },
                 }
             }
-            Some((frame, _)) => {
-                let (d, _, _) = self.rst.expect("rst is first");
+            Some((frame, FirstClose::Reset)) => {
+                let d = self.rst.expect("rst is first").dir;
                 Close::Reset {
                     by: if d == c { Side::Client } else { Side::Server },
                     frame,

@@ -1,8 +1,9 @@
 //! One TCP connection: two reassembled directions, their HTTP parsers, request/response pairing
 //! and what is needed afterwards to tell who closed the connection and why.
 
+use crate::framing::{Answering, ChunkErrorKind, Chunked, ChunkedDecoder, Strictness};
 use crate::model::{End, Framing, Kind, Message, Verdict};
-use crate::parse::{self, Chunk, Match, Match2};
+use crate::parse::{self, Match, Sniffed};
 use crate::reasm::Piece;
 use std::collections::VecDeque;
 
@@ -14,13 +15,15 @@ const MAX_PENDING: usize = 1024;
 /// Messages with verdicts kept per connection when not keeping all.
 const MAX_KEPT: usize = 256;
 
+/// Where a direction's parser is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-enum St {
+enum ParseState {
     #[default]
     Start,
     Headers,
     Body(u64),
-    Chunked(Chunk),
+    /// Inside a chunked body (the shared decoder, tolerant of bare LF).
+    Chunked(ChunkedDecoder),
     UntilClose,
     /// Unexpected bytes: looking for the next message start. `true` when the bytes follow a
     /// complete message (so they are that message's excess).
@@ -34,7 +37,7 @@ enum St {
 /// Parser state of one direction.
 #[derive(Default)]
 pub struct Parser {
-    st: St,
+    st: ParseState,
     role: Option<Kind>,
     buf: Vec<u8>,
     line: Vec<u8>,
@@ -68,6 +71,16 @@ struct Pending {
     seq_end: u32,
     /// Idle time before this request (-1: not idle before it).
     idle_before: i64,
+}
+
+/// A request still waiting for its response, for telling who closed and why.
+#[derive(Clone, Copy)]
+pub struct Unanswered {
+    /// Frame and time of the request's first byte.
+    pub first_frame: u32,
+    pub first_ts: i64,
+    /// Sequence number just past the request's headers.
+    pub seq_end: u32,
 }
 
 /// Shared state of a connection that both directions' parsers update.
@@ -151,10 +164,12 @@ impl Core {
     }
 
     /// The first request still waiting for a response, as of now.
-    pub fn first_unanswered(&self) -> Option<(u32, u32, i64, u32)> {
-        self.pending
-            .front()
-            .map(|p| (p.number, p.first_frame, p.first_ts, p.seq_end))
+    pub fn first_unanswered(&self) -> Option<Unanswered> {
+        self.pending.front().map(|p| Unanswered {
+            first_frame: p.first_frame,
+            first_ts: p.first_ts,
+            seq_end: p.seq_end,
+        })
     }
 
     /// When the request now being answered (or the first unanswered one) was sent.
@@ -174,7 +189,7 @@ impl Parser {
         self.role.is_some()
     }
     pub fn not_http(&self) -> bool {
-        self.st == St::NotHttp
+        self.st == ParseState::NotHttp
     }
     /// Feeds one reassembled piece.
     pub fn piece(&mut self, p: Piece<'_>, core: &mut Core, d: usize) {
@@ -207,24 +222,28 @@ impl Parser {
             }
         };
         match self.st {
-            St::Body(rem) if n <= rem => {
+            ParseState::Body(rem) if n <= rem => {
                 note(&mut self.cur, n);
-                self.st = St::Body(rem - n);
+                self.st = ParseState::Body(rem - n);
             }
-            St::UntilClose => note(&mut self.cur, n),
-            St::Chunked(Chunk::Data(rem)) if n <= rem => {
-                note(&mut self.cur, n);
-                self.st = St::Chunked(Chunk::Data(rem - n));
+            ParseState::UntilClose => note(&mut self.cur, n),
+            ParseState::Chunked(mut chunks) => {
+                if chunks.skip_data(n) {
+                    note(&mut self.cur, n);
+                    self.st = ParseState::Chunked(chunks);
+                } else {
+                    self.lose(n);
+                }
             }
-            St::Tunnel | St::NotHttp | St::Done => {}
+            ParseState::Tunnel | ParseState::NotHttp | ParseState::Done => {}
             // Nothing known yet: wait for a message start after the hole.
-            St::Start | St::Headers if self.role.is_none() => {
+            ParseState::Start | ParseState::Headers if self.role.is_none() => {
                 self.buf.clear();
-                self.st = St::Start;
+                self.st = ParseState::Start;
             }
-            St::Start | St::Scan(_) if self.role.is_some() => {
+            ParseState::Start | ParseState::Scan(_) if self.role.is_some() => {
                 self.buf.clear();
-                self.st = St::Scan(false);
+                self.st = ParseState::Scan(false);
             }
             _ => self.lose(n),
         }
@@ -239,9 +258,9 @@ impl Parser {
         }
         self.buf.clear();
         self.st = if self.role.is_some() {
-            St::Scan(false)
+            ParseState::Scan(false)
         } else {
-            St::NotHttp
+            ParseState::NotHttp
         };
     }
 
@@ -258,12 +277,12 @@ impl Parser {
     ) -> Option<Vec<u8>> {
         while !bytes.is_empty() {
             match self.st {
-                St::Done | St::NotHttp | St::Tunnel => return None,
-                St::Start if core.tunnel => {
-                    self.st = St::Tunnel;
+                ParseState::Done | ParseState::NotHttp | ParseState::Tunnel => return None,
+                ParseState::Start if core.tunnel => {
+                    self.st = ParseState::Tunnel;
                     return None;
                 }
-                St::Start => {
+                ParseState::Start => {
                     // Blank lines between messages are tolerated (RFC 9112 §2.2).
                     let skip = bytes
                         .iter()
@@ -275,10 +294,10 @@ impl Parser {
                     }
                     self.buf.clear();
                     self.head_bytes = 0;
-                    self.st = St::Headers;
+                    self.st = ParseState::Headers;
                     self.start = (frame, ts);
                 }
-                St::Headers => {
+                ParseState::Headers => {
                     let old = self.buf.len();
                     let room = parse::MAX_HEADER.saturating_sub(old);
                     let take = bytes.len().min(room);
@@ -290,7 +309,7 @@ impl Parser {
                             Match::NeedMore => None,
                             Match::No => {
                                 // Not a message start after a message: stray bytes.
-                                self.st = St::Scan(true);
+                                self.st = ParseState::Scan(true);
                                 self.scan_frame = self.start.0;
                                 self.stray = 0;
                                 if let Some(v) = self.scan(&[], frame) {
@@ -301,7 +320,7 @@ impl Parser {
                             }
                         },
                         None => match parse::sniff(&self.buf) {
-                            Match2::Is(k) => {
+                            Sniffed::Is(k) => {
                                 self.role = Some(k);
                                 if core.client_dir.is_none() {
                                     core.client_dir =
@@ -309,16 +328,16 @@ impl Parser {
                                 }
                                 Some(k)
                             }
-                            Match2::NeedMore => None,
-                            Match2::NotHttp if core.mid_stream => {
+                            Sniffed::NeedMore => None,
+                            Sniffed::NotHttp if core.mid_stream => {
                                 // Captured mid-connection: these may be the tail of a body.
                                 // Try again at the next segment start.
-                                self.st = St::Start;
+                                self.st = ParseState::Start;
                                 self.buf.clear();
                                 return None;
                             }
-                            Match2::NotHttp => {
-                                self.st = St::NotHttp;
+                            Sniffed::NotHttp => {
+                                self.st = ParseState::NotHttp;
                                 self.buf = Vec::new();
                                 return None;
                             }
@@ -351,7 +370,7 @@ impl Parser {
                     );
                     seg_start = false;
                 }
-                St::Body(rem) => {
+                ParseState::Body(rem) => {
                     if seg_start && self.next_response_here(bytes, core) {
                         self.finish_cur(End::NextMessage(frame), ts, core);
                         continue;
@@ -361,21 +380,21 @@ impl Parser {
                     if let Some(m) = self.cur.as_mut() {
                         m.body_bytes += n;
                     }
-                    self.st = St::Body(rem - n);
+                    self.st = ParseState::Body(rem - n);
                     if rem == n {
                         self.complete(frame, ts, core);
                     }
                 }
-                St::UntilClose => {
+                ParseState::UntilClose => {
                     if let Some(m) = self.cur.as_mut() {
                         m.body_bytes += bytes.len() as u64;
                     }
                     return None;
                 }
-                St::Chunked(c) => {
-                    bytes = self.chunked(c, bytes, frame, ts, core);
+                ParseState::Chunked(chunks) => {
+                    bytes = self.chunked(chunks, bytes, frame, ts, core);
                 }
-                St::Scan(_) => return self.scan(bytes, frame),
+                ParseState::Scan(_) => return self.scan(bytes, frame),
             }
         }
         None
@@ -412,12 +431,12 @@ impl Parser {
         let mut i = 0;
         while i < self.buf.len() {
             // Only a start at a line beginning (or at the first stray byte) is believable.
-            let at_line = i == 0 || self.buf[i - 1] == b'\n' || self.st == St::Scan(true);
+            let at_line = i == 0 || self.buf[i - 1] == b'\n' || self.st == ParseState::Scan(true);
             if at_line {
                 match parse::start_match(&self.buf[i..], role, true) {
                     Match::Yes => {
                         let excess = self.stray + i as u64;
-                        let attribute = self.st == St::Scan(true);
+                        let attribute = self.st == ParseState::Scan(true);
                         if let (true, Some(m)) = (attribute, self.last.as_mut()) {
                             if let Framing::ContentLength(declared) = m.framing {
                                 m.verdicts.push(Verdict::BodyLongerThanLength {
@@ -431,7 +450,7 @@ impl Parser {
                         let rest = self.buf.split_off(i);
                         self.buf.clear();
                         self.stray = 0;
-                        self.st = St::Start;
+                        self.st = ParseState::Start;
                         return Some(rest);
                     }
                     Match::NeedMore => return None,
@@ -448,7 +467,7 @@ impl Parser {
         self.buf.clear();
         let Some(head) = head else {
             // Looked like HTTP but is not parseable: resync at the next message start.
-            self.st = St::Scan(false);
+            self.st = ParseState::Scan(false);
             return;
         };
         let mut verdicts = Vec::new();
@@ -486,7 +505,7 @@ impl Parser {
                 if core.version.is_none() {
                     core.version = Some(head.version);
                 }
-                parse::framing(&head, None, &mut verdicts)
+                parse::framing(&head, Answering::Other, &mut verdicts)
             }
             Kind::Response => {
                 let code = head.code.unwrap_or(0);
@@ -500,13 +519,12 @@ impl Parser {
                     Some(p) => number = p.number,
                     None => verdicts.push(Verdict::ResponseWithoutRequest),
                 }
-                let method = match req {
-                    Some(p) if p.method_head => Some("HEAD"),
-                    Some(p) if p.method_connect => Some("CONNECT"),
-                    Some(_) => Some("GET"),
-                    None => None,
+                let answers = match req {
+                    Some(p) if p.method_head => Answering::Head,
+                    Some(p) if p.method_connect => Answering::Connect,
+                    _ => Answering::Other,
                 };
-                let f = parse::framing(&head, method, &mut verdicts);
+                let f = parse::framing(&head, answers, &mut verdicts);
                 if !interim {
                     if let Some(p) = req.filter(|p| p.idle_before >= 0) {
                         core.max_idle = core.max_idle.max(p.idle_before);
@@ -545,13 +563,16 @@ impl Parser {
                 self.complete(frame, ts, core);
                 return;
             }
-            Some(Framing::ContentLength(n)) => St::Body(n),
-            Some(Framing::Chunked) => St::Chunked(Chunk::Size),
-            Some(Framing::UntilClose) => St::UntilClose,
+            Some(Framing::ContentLength(n)) => ParseState::Body(n),
+            Some(Framing::Chunked) => ParseState::Chunked(ChunkedDecoder::new(
+                Strictness::Tolerant,
+                parse::MAX_LINE as u32,
+            )),
+            Some(Framing::UntilClose) => ParseState::UntilClose,
             Some(Framing::Tunnel) | None => {
                 core.tunnel = true;
                 self.complete(frame, ts, core);
-                self.st = St::Tunnel;
+                self.st = ParseState::Tunnel;
                 return;
             }
         };
@@ -559,7 +580,7 @@ impl Parser {
 
     /// The current message ended properly in `frame`.
     fn complete(&mut self, frame: u32, ts: i64, core: &mut Core) {
-        self.st = St::Start;
+        self.st = ParseState::Start;
         let Some(mut m) = self.cur.take() else {
             return;
         };
@@ -616,13 +637,13 @@ impl Parser {
     /// The current message ends without its proper end.
     fn finish_cur(&mut self, end: End, end_ts: i64, core: &mut Core) {
         let st = self.st;
-        self.st = St::Start;
+        self.st = ParseState::Start;
         let Some(mut m) = self.cur.take() else {
             return;
         };
         let cut = end == End::CaptureEnd;
         match st {
-            St::Body(_) => {
+            ParseState::Body(_) => {
                 let declared = m.content_length.unwrap_or(0);
                 m.verdicts.push(if cut {
                     Verdict::CutByCaptureEnd {
@@ -636,7 +657,7 @@ impl Parser {
                     }
                 });
             }
-            St::Chunked(_) => m.verdicts.push(if cut {
+            ParseState::Chunked(_) => m.verdicts.push(if cut {
                 Verdict::CutByCaptureEnd {
                     received: m.body_bytes,
                 }
@@ -646,7 +667,7 @@ impl Parser {
                     ended: end,
                 }
             }),
-            St::UntilClose => {
+            ParseState::UntilClose => {
                 if cut {
                     m.verdicts.push(Verdict::CutByCaptureEnd {
                         received: m.body_bytes,
@@ -672,82 +693,79 @@ impl Parser {
 }
 
 impl Parser {
-    /// Chunked body: returns the bytes after what this step consumed.
+    /// Chunked body: returns the bytes after what this step consumed. The decoder decides;
+    /// this keeps the text of the current framing line for an `InvalidChunk` verdict.
     fn chunked<'b>(
         &mut self,
-        c: Chunk,
+        mut chunks: ChunkedDecoder,
         bytes: &'b [u8],
         frame: u32,
         ts: i64,
         core: &mut Core,
     ) -> &'b [u8] {
-        match c {
-            Chunk::Size | Chunk::Trailer => {
-                let (part, rest, eol) = match bytes.iter().position(|&b| b == b'\n') {
-                    Some(p) => (&bytes[..p], &bytes[p + 1..], true),
-                    None => (bytes, &bytes[bytes.len()..], false),
-                };
-                if let Some(m) = self.cur.as_mut() {
-                    m.body_bytes += (part.len() + usize::from(eol)) as u64;
-                }
-                if self.line.len() + part.len() > parse::MAX_LINE {
-                    self.line.extend_from_slice(&part[..part.len().min(64)]);
-                    self.bad_chunk(frame, core);
-                    return rest;
-                }
-                self.line.extend_from_slice(part);
-                if !eol {
-                    return rest;
-                }
-                if self.line.last() == Some(&b'\r') {
-                    self.line.pop();
-                }
-                if c == Chunk::Size {
-                    match parse::chunk_size(&self.line) {
-                        Some(0) => self.st = St::Chunked(Chunk::Trailer),
-                        Some(n) => self.st = St::Chunked(Chunk::Data(n)),
-                        None => {
-                            self.bad_chunk(frame, core);
-                            return rest;
-                        }
-                    }
-                } else if self.line.is_empty() {
-                    self.complete(frame, ts, core);
-                }
+        let step = chunks.decode(bytes);
+        let (framing_end, used) = match step {
+            Chunked::Data(ref r) => (r.start, r.end),
+            Chunked::NeedMore => (bytes.len(), bytes.len()),
+            Chunked::Done { consumed } => (consumed, consumed),
+            Chunked::Error { at, .. } => (at, at),
+        };
+        self.note_line(&bytes[..framing_end]);
+        if let Some(m) = self.cur.as_mut() {
+            m.body_bytes += used as u64;
+        }
+        match step {
+            Chunked::Data(_) | Chunked::NeedMore => {
+                self.st = ParseState::Chunked(chunks);
+                &bytes[used..]
+            }
+            Chunked::Done { .. } => {
                 self.line.clear();
-                rest
+                self.complete(frame, ts, core);
+                &bytes[used..]
             }
-            Chunk::Data(rem) => {
-                let n = (bytes.len() as u64).min(rem);
-                if let Some(m) = self.cur.as_mut() {
-                    m.body_bytes += n;
-                }
-                self.st = St::Chunked(if n == rem {
-                    Chunk::DataEnd(false)
-                } else {
-                    Chunk::Data(rem - n)
-                });
-                &bytes[n as usize..]
-            }
-            Chunk::DataEnd(seen_cr) => {
-                let b = bytes[0];
-                if let Some(m) = self.cur.as_mut() {
-                    m.body_bytes += 1;
-                }
-                if b == b'\r' && !seen_cr {
-                    self.st = St::Chunked(Chunk::DataEnd(true));
-                } else if b == b'\n' {
-                    self.st = St::Chunked(Chunk::Size);
-                } else {
+            Chunked::Error { error, at } => {
+                let rest = &bytes[at..];
+                let skip = if error.kind == ChunkErrorKind::DataNotFollowedByCrlf {
                     self.line.clear();
                     self.line
                         .extend_from_slice(b"<chunk data not followed by CRLF> ");
-                    self.line.extend_from_slice(&bytes[..bytes.len().min(16)]);
-                    self.bad_chunk(frame, core);
+                    self.line.extend_from_slice(&rest[..rest.len().min(16)]);
+                    1
+                } else {
+                    // The rest of the bad line belongs to it (shown, counted, skipped).
+                    let (part, skip) = match rest.iter().position(|&b| b == b'\n') {
+                        Some(p) => (&rest[..p], p + 1),
+                        None => (rest, rest.len()),
+                    };
+                    self.note_line(part);
+                    if self.line.last() == Some(&b'\r') {
+                        self.line.pop();
+                    }
+                    skip
+                };
+                if let Some(m) = self.cur.as_mut() {
+                    m.body_bytes += skip as u64;
                 }
-                &bytes[1..]
+                self.bad_chunk(frame, core);
+                &rest[skip..]
             }
         }
+    }
+
+    /// Keeps the start of the last framing line in `framing` (after its last LF), for
+    /// verdict text; bounded, so long lines cost nothing.
+    fn note_line(&mut self, framing: &[u8]) {
+        const SHOWN: usize = 64;
+        let tail = match framing.iter().rposition(|&b| b == b'\n') {
+            Some(p) => {
+                self.line.clear();
+                &framing[p + 1..]
+            }
+            None => framing,
+        };
+        let room = SHOWN.saturating_sub(self.line.len());
+        self.line.extend_from_slice(&tail[..tail.len().min(room)]);
     }
 
     fn bad_chunk(&mut self, frame: u32, core: &mut Core) {
@@ -759,19 +777,22 @@ impl Parser {
             self.last = Some(m);
         }
         self.buf.clear();
-        self.st = St::Scan(false);
+        self.st = ParseState::Scan(false);
     }
 
     /// True when the direction is inside a message that needs more bytes (not a
     /// close-delimited body, whose end is the close).
     pub fn mid_fault(&self) -> bool {
-        matches!(self.st, St::Headers | St::Body(_) | St::Chunked(_))
+        matches!(
+            self.st,
+            ParseState::Headers | ParseState::Body(_) | ParseState::Chunked(_)
+        )
     }
 
     /// The direction ended (FIN, RST or end of capture).
     pub fn end(&mut self, end: End, ts: i64, core: &mut Core) {
         match self.st {
-            St::Headers => {
+            ParseState::Headers => {
                 if let Some(role) = self.role {
                     if parse::start_match(&self.buf, role, false) != Match::No {
                         if let Some(m) = self.last.take() {
@@ -796,13 +817,13 @@ impl Parser {
                     }
                 }
             }
-            St::Body(_) | St::Chunked(_) | St::UntilClose => {
+            ParseState::Body(_) | ParseState::Chunked(_) | ParseState::UntilClose => {
                 if let Some(m) = self.last.take() {
                     core.keep(m);
                 }
                 self.finish_cur(end, ts, core);
             }
-            St::Scan(true) => {
+            ParseState::Scan(true) => {
                 let excess = self.stray + self.buf.len() as u64;
                 if let (Some(m), true) = (self.last.as_mut(), excess > 0) {
                     if let Framing::ContentLength(declared) = m.framing {
@@ -825,8 +846,8 @@ impl Parser {
         }
         self.buf = Vec::new();
         self.line = Vec::new();
-        if self.st != St::NotHttp {
-            self.st = St::Done;
+        if self.st != ParseState::NotHttp {
+            self.st = ParseState::Done;
         }
     }
 }

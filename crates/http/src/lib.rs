@@ -7,7 +7,10 @@
 //! reset, and the *reuse race*: a request sent on a connection the server had just closed), and,
 //! per message, framing verdicts (body shorter or longer than `Content-Length`, unterminated
 //! or invalid chunked bodies, `Content-Length` with `Transfer-Encoding`, ...). Server settings
-//! (`keepalive_timeout`, `keepalive_requests`) are estimated from how servers closed.
+//! (`keepalive_timeout`, `keepalive_requests`) are estimated from how servers closed; a server
+//! that closes after varying numbers of requests is draining ([`drain`]: the share of responses
+//! that closed, with its 95 % interval), and reuse races come with the client settings that
+//! avoid them ([`advice`]).
 //!
 //! Each direction is reassembled (retransmissions, overlaps, out-of-order data, capture gaps,
 //! keep-alive probes) with bounded buffers; bodies are counted, never kept, so memory follows the
@@ -17,7 +20,9 @@
 //! not read capture files — the caller (the `keepsight` CLI) hands it each frame as a
 //! [`keepsight_tcp::Segment`].
 //! Framing follows RFC 9112 §6, not tshark: where tshark 4.0 never shows a short-body response,
-//! this crate reports it.
+//! this crate reports it. The framing rules themselves are [`framing`], a sans-IO core that the
+//! proxy and the prober use too (each with its own policy), checked by one conformance table
+//! (`tests/framing-cases.tsv`) against every reader and curl.
 //!
 //! Known limits: times are capture-point times (a client-side capture sees the server's idle
 //! close one half round trip late); a capture gap inside a header section or chunk line loses
@@ -33,6 +38,7 @@ pub mod advice;
 mod analyzer;
 mod conn;
 pub mod drain;
+pub mod framing;
 pub mod json;
 pub mod model;
 pub mod parse;

@@ -13,19 +13,7 @@ pub enum Kind {
     Response,
 }
 
-/// How the end of a body is found (RFC 9112 §6.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "type", content = "length")]
-pub enum Framing {
-    /// HEAD response, 1xx/204/304, or a request without body headers.
-    NoBody,
-    ContentLength(u64),
-    Chunked,
-    /// Response ends when the server closes.
-    UntilClose,
-    /// 101 / successful CONNECT: not HTTP any more.
-    Tunnel,
-}
+pub use crate::framing::Framing;
 
 /// How an unfinished message ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -4,6 +4,7 @@
 //! Only header sections and chunk-size/trailer lines are copied (bounded by [`MAX_HEADER`] and
 //! [`MAX_LINE`]); body bytes are counted, never kept.
 
+use crate::framing::{Answering, FramingHeaders, Role};
 use crate::model::{End, Framing, Kind, Message, Verdict};
 
 /// Largest header section kept while waiting for its end; beyond, the direction is lost.
@@ -81,33 +82,37 @@ fn prefix_match(b: &[u8], p: &[u8]) -> Match {
 /// Which kind of message a direction's first bytes are, if any. A request needs its whole
 /// first line ending in `HTTP/1.x`: many text protocols start with an upper-case verb and a
 /// space (`FETCH /x BULK/1.0`), and taking them for HTTP would invent broken messages.
-pub fn sniff(b: &[u8]) -> Match2 {
+pub fn sniff(b: &[u8]) -> Sniffed {
     match (
         start_match(b, Kind::Response, false),
         start_match(b, Kind::Request, false),
     ) {
-        (Match::Yes, _) => Match2::Is(Kind::Response),
+        (Match::Yes, _) => Sniffed::Is(Kind::Response),
         (_, Match::Yes) => match b.iter().position(|&c| c == b'\n') {
             Some(nl) => {
                 let line = b[..nl].strip_suffix(b"\r").unwrap_or(&b[..nl]);
                 let n = line.len();
                 if n >= 9 && line[..n - 1].ends_with(b" HTTP/1.") && line[n - 1].is_ascii_digit() {
-                    Match2::Is(Kind::Request)
+                    Sniffed::Is(Kind::Request)
                 } else {
-                    Match2::NotHttp
+                    Sniffed::NotHttp
                 }
             }
-            None if b.len() > 8192 => Match2::NotHttp,
-            None => Match2::NeedMore,
+            None if b.len() > 8192 => Sniffed::NotHttp,
+            None => Sniffed::NeedMore,
         },
-        (Match::No, Match::No) => Match2::NotHttp,
-        _ => Match2::NeedMore,
+        (Match::No, Match::No) => Sniffed::NotHttp,
+        _ => Sniffed::NeedMore,
     }
 }
 
-pub enum Match2 {
+/// What a direction's first bytes are.
+pub enum Sniffed {
+    /// The start of an HTTP/1.x message of this kind.
     Is(Kind),
+    /// Another protocol.
     NotHttp,
+    /// Too few bytes to tell.
     NeedMore,
 }
 
@@ -124,7 +129,10 @@ pub struct Head {
     pub connection: Option<String>,
     pub keep_alive: Option<String>,
     pub te: Option<String>,
+    /// Every `Content-Length` value as sent, for verdict text.
     pub cl_values: Vec<String>,
+    /// The framing headers, for the shared framing decision.
+    pub framing_headers: FramingHeaders,
     pub upgrade: bool,
 }
 
@@ -178,6 +186,7 @@ pub fn parse_head(buf: &[u8], kind: Kind) -> Option<Head> {
     };
     for hd in headers {
         let name = hd.name;
+        h.framing_headers.add(name.as_bytes(), hd.value);
         if name.eq_ignore_ascii_case("content-length") {
             // A list value ("12, 12") counts as several values, as RFC 9110 §8.6 allows.
             for part in text(hd.value).split(',') {
@@ -227,61 +236,41 @@ pub fn keep_alive_params(v: &str) -> (Option<u64>, Option<u64>) {
     (t, m)
 }
 
-/// Decides the body framing and header verdicts (RFC 9112 §6.3). `req_method` is the method
-/// of the request a response answers.
-pub fn framing(h: &Head, req_method: Option<&str>, verdicts: &mut Vec<Verdict>) -> Framing {
+/// Decides the body framing (the shared rules of [`crate::framing`]) and the verdicts this
+/// analyzer reports about the framing headers; tolerant: an anomaly is a verdict, the message
+/// is followed as well as it can be.
+pub fn framing(h: &Head, answering: Answering, verdicts: &mut Vec<Verdict>) -> Framing {
     let kind = h.kind.unwrap_or(Kind::Request);
-    if kind == Kind::Response {
-        let code = h.code.unwrap_or(0);
-        if code == 101 {
-            return Framing::Tunnel;
-        }
-        if req_method == Some("CONNECT") && (200..300).contains(&code) {
-            return Framing::Tunnel;
-        }
-        if req_method == Some("HEAD") || (100..200).contains(&code) || code == 204 || code == 304 {
-            return Framing::NoBody;
-        }
+    let role = match kind {
+        Kind::Request => Role::Request,
+        Kind::Response => Role::Response {
+            status: h.code.unwrap_or(0),
+            answering,
+        },
+    };
+    let decision = h.framing_headers.decide(role, h.version);
+    let anomalies = decision.anomalies;
+    // A response that has no body by its status or request: its length headers say nothing.
+    if kind == Kind::Response && matches!(decision.framing, Framing::NoBody | Framing::Tunnel) {
+        return decision.framing;
     }
-    if let Some(te) = &h.te {
-        if !h.cl_values.is_empty() {
+    if h.framing_headers.has_encoding() {
+        if anomalies.length_and_encoding {
             verdicts.push(Verdict::TeAndLength);
         }
-        let last = te.rsplit(',').next().unwrap_or("").trim();
-        if last.eq_ignore_ascii_case("chunked") {
-            return Framing::Chunked;
-        }
-        // Not chunked last: a response runs until close; a request cannot be framed (400).
-        return match kind {
-            Kind::Response => Framing::UntilClose,
-            Kind::Request => Framing::NoBody,
-        };
-    }
-    if let Some(first) = h.cl_values.first() {
-        if h.cl_values.iter().any(|v| v != first) {
+    } else if h.framing_headers.has_length() {
+        if anomalies.lengths_differ {
             verdicts.push(Verdict::DuplicateContentLength {
                 values: h.cl_values.clone(),
             });
         }
-        match first.parse::<u64>() {
-            Ok(n) if first.bytes().all(|c| c.is_ascii_digit()) => {
-                return Framing::ContentLength(n);
-            }
-            _ => {
-                verdicts.push(Verdict::InvalidContentLength {
-                    value: first.clone(),
-                });
-                return match kind {
-                    Kind::Response => Framing::UntilClose,
-                    Kind::Request => Framing::NoBody,
-                };
-            }
+        if anomalies.first_length_invalid {
+            verdicts.push(Verdict::InvalidContentLength {
+                value: h.cl_values.first().cloned().unwrap_or_default(),
+            });
         }
     }
-    match kind {
-        Kind::Response => Framing::UntilClose,
-        Kind::Request => Framing::NoBody,
-    }
+    decision.framing
 }
 
 /// Index just past the end of the header section (`\r\n\r\n`, or bare `\n\n` as tolerated by
@@ -322,7 +311,7 @@ pub fn message(h: Head, stream: u32, first_frame: u32, first_ts_ns: i64) -> Mess
         host: h.host,
         connection: h.connection,
         keep_alive: h.keep_alive,
-        content_length: h.cl_values.first().and_then(|v| v.parse().ok()),
+        content_length: h.framing_headers.first_length(),
         transfer_encoding: h.te,
         framing: Framing::NoBody,
         body_bytes: 0,
@@ -331,36 +320,6 @@ pub fn message(h: Head, stream: u32, first_frame: u32, first_ts_ns: i64) -> Mess
         time_ns: None,
         verdicts: Vec::new(),
     }
-}
-
-/// Chunked-body state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Chunk {
-    /// Reading a chunk-size line.
-    Size,
-    Data(u64),
-    /// Expecting the CRLF after chunk data (`true` once CR was seen).
-    DataEnd(bool),
-    /// Reading trailer lines after the last chunk.
-    Trailer,
-}
-
-/// Parses a chunk-size line (without its line end): hex digits, optional whitespace and
-/// `;extensions`. `None` when invalid or absurdly large.
-pub fn chunk_size(line: &[u8]) -> Option<u64> {
-    let line = match line.iter().position(|&c| c == b';') {
-        Some(p) => &line[..p],
-        None => line,
-    };
-    let s = line.trim_ascii();
-    if s.is_empty() || s.len() > 15 {
-        return None;
-    }
-    let mut n = 0u64;
-    for &c in s {
-        n = n * 16 + (c as char).to_digit(16)? as u64;
-    }
-    Some(n)
 }
 
 /// Printable form of a bad line, for verdict text.
@@ -386,16 +345,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunk_sizes() {
-        assert_eq!(chunk_size(b"b"), Some(11));
-        assert_eq!(chunk_size(b"1A;name=val"), Some(26));
-        assert_eq!(chunk_size(b"0 "), Some(0));
-        assert_eq!(chunk_size(b"zz"), None);
-        assert_eq!(chunk_size(b""), None);
-        assert_eq!(chunk_size(b"ffffffffffffffffff"), None);
-    }
-
-    #[test]
     fn starts() {
         assert_eq!(start_match(b"HTT", Kind::Response, false), Match::NeedMore);
         assert_eq!(
@@ -409,12 +358,12 @@ mod tests {
             Match::No
         );
         assert_eq!(start_match(b"CGET /", Kind::Request, true), Match::No);
-        assert!(matches!(sniff(b"FETCH /x BULK/1.0\r\n"), Match2::NotHttp));
+        assert!(matches!(sniff(b"FETCH /x BULK/1.0\r\n"), Sniffed::NotHttp));
         assert!(matches!(
             sniff(b"GET /x HTTP/1.1\r\n"),
-            Match2::Is(Kind::Request)
+            Sniffed::Is(Kind::Request)
         ));
-        assert!(matches!(sniff(b"GET /x HT"), Match2::NeedMore));
+        assert!(matches!(sniff(b"GET /x HT"), Sniffed::NeedMore));
     }
 
     #[test]
@@ -425,25 +374,30 @@ mod tests {
             Kind::Response,
         )
         .unwrap();
-        assert_eq!(framing(&h, Some("GET"), &mut v), Framing::Chunked);
+        assert_eq!(framing(&h, Answering::Other, &mut v), Framing::Chunked);
         assert_eq!(v, vec![Verdict::TeAndLength]);
         v.clear();
-        assert_eq!(framing(&h, Some("HEAD"), &mut v), Framing::NoBody);
+        assert_eq!(framing(&h, Answering::Head, &mut v), Framing::NoBody);
         h.te = None;
+        h.framing_headers = FramingHeaders::new();
+        h.framing_headers.add_content_length(b"5, 6");
         h.cl_values = vec!["5".into(), "6".into()];
         v.clear();
-        assert_eq!(framing(&h, Some("GET"), &mut v), Framing::ContentLength(5));
+        assert_eq!(
+            framing(&h, Answering::Other, &mut v),
+            Framing::ContentLength(5)
+        );
         assert!(matches!(v[0], Verdict::DuplicateContentLength { .. }));
         let h = parse_head(
             b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
             Kind::Response,
         )
         .unwrap();
-        assert_eq!(framing(&h, Some("GET"), &mut v), Framing::NoBody);
+        assert_eq!(framing(&h, Answering::Other, &mut v), Framing::NoBody);
         let h = parse_head(b"HTTP/1.0 200 OK\r\n\r\n", Kind::Response).unwrap();
-        assert_eq!(framing(&h, Some("GET"), &mut v), Framing::UntilClose);
+        assert_eq!(framing(&h, Answering::Other, &mut v), Framing::UntilClose);
         let h = parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", Kind::Request).unwrap();
-        assert_eq!(framing(&h, None, &mut v), Framing::NoBody);
+        assert_eq!(framing(&h, Answering::Other, &mut v), Framing::NoBody);
         assert_eq!(
             keep_alive_params("timeout=5, max=100"),
             (Some(5), Some(100))

@@ -11,7 +11,8 @@
 //! - [`path::probe`] measures the idle timeout of the NATs and firewalls between here and a
 //!   `keepsight heartbeat serve`, by idling connections and checking whether a heartbeat
 //!   still gets through.
-//! - [`search`] is the parallel idle search both use.
+//! - [`search`] is the parallel idle search both use; [`response`] the response reader both
+//!   use, with the workspace's shared HTTP/1 framing rules.
 //!
 //! What it is not: a load generator, a TLS client (plain `http://` only), nor a passive
 //! analyzer (that is `keepsight http` / `keepsight diagnose` on a capture). Every connection,
@@ -23,6 +24,7 @@
 pub mod conn;
 pub mod http;
 pub mod path;
+pub mod response;
 pub mod search;
 pub mod text;
 

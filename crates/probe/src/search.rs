@@ -41,7 +41,7 @@ impl Check {
         match self {
             Check::Http(request) => {
                 conn.write_all(request, deadline).await?;
-                crate::http::read_response(conn, deadline, false)
+                crate::response::read_response(conn, deadline, false)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.into_io())

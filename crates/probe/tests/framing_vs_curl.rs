@@ -4,7 +4,7 @@
 //! way to get badly framed responses, which no well-kept server sends on purpose.
 
 use keepsight_probe::conn::Conn;
-use keepsight_probe::http::{read_response, Framing, ReadError};
+use keepsight_probe::response::{read_response, Framing, ReadError};
 use keepsight_probe::Budget;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -57,7 +57,7 @@ fn curl(addr: SocketAddr) -> Result<u64, i32> {
     }
 }
 
-fn ours(addr: SocketAddr) -> Result<keepsight_probe::http::Response, ReadError> {
+fn ours(addr: SocketAddr) -> Result<keepsight_probe::response::Response, ReadError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -81,7 +81,7 @@ fn framing_verdicts_match_curl() {
         (
             "content-length",
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-            Some(Framing::ContentLength),
+            Some(Framing::ContentLength(5)),
         ),
         (
             "short content-length body",
@@ -116,7 +116,7 @@ fn framing_verdicts_match_curl() {
         (
             "body delimited by close",
             b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello there",
-            Some(Framing::Close),
+            Some(Framing::UntilClose),
         ),
         ("not HTTP", b"HTTZ/1.1 200 OK\r\n\r\n", None),
     ];

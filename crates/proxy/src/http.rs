@@ -4,7 +4,9 @@
 //! The rules are RFC 9112's, with every "MAY reject" that matters for request smuggling taken
 //! as "MUST reject": a request whose framing two parsers could read differently is refused.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
+use keepsight_http::framing::{self, Answering, Chunked, FramingHeaders, Role, Strictness};
+pub use keepsight_http::framing::{trim_ows, Framing};
 use std::ops::Range;
 
 /// Most headers a request or response head may carry; more is answered with 431.
@@ -68,19 +70,6 @@ impl RequestError {
             RequestError::Method(_) => "method",
         }
     }
-}
-
-/// How a message body is delimited on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// No body at all.
-    None,
-    /// Exactly this many bytes.
-    Length(u64),
-    /// Chunked transfer coding.
-    Chunked,
-    /// Until the sender closes (responses only).
-    Close,
 }
 
 /// A parsed request head. The bytes are kept as received and fields are ranges into them, so a
@@ -190,9 +179,7 @@ pub fn parse_request(
     let method = range_in(base, req.method.unwrap_or("").as_bytes());
     let target = range_in(base, req.path.unwrap_or("").as_bytes());
     let mut headers = Vec::with_capacity(req.headers.len());
-    let mut content_length: Option<u64> = None;
-    let mut te_count = 0usize;
-    let mut te_chunked = false;
+    let mut framing_headers = FramingHeaders::new();
     let mut host_count = 0usize;
     let mut conn_close = false;
     let mut conn_keep_alive = false;
@@ -200,22 +187,10 @@ pub fn parse_request(
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         headers.push((range_in(base, name), range_in(base, h.value)));
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_content_length(h.value).ok_or(RequestError::BadContentLength)?;
-            if content_length.is_some_and(|prev| prev != n) {
-                return Err(RequestError::BadContentLength);
-            }
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            te_count += 1;
-            // Only one header, and only the single coding `chunked`: every other spelling
-            // (`xchunked`, `chunked, identity`, a second header, vertical tabs) is a way to make
-            // two parsers disagree, and nothing legitimate needs it on a request.
-            te_chunked = trim_ows(h.value).eq_ignore_ascii_case(b"chunked");
-            if te_count > 1 || !te_chunked {
-                return Err(RequestError::BadTransferEncoding);
-            }
-        } else if name.eq_ignore_ascii_case(b"host") {
+        if framing_headers.add(name, h.value) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"host") {
             host_count += 1;
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in h.value.split(|&b| b == b',') {
@@ -227,22 +202,30 @@ pub fn parse_request(
             expects_continue = trim_ows(h.value).eq_ignore_ascii_case(b"100-continue");
         }
     }
-    if te_count > 0 && content_length.is_some() {
+    // The shared rules decide; every anomaly refuses the request.
+    let decision = framing_headers.decide(Role::Request, minor);
+    let anomalies = decision.anomalies;
+    if anomalies.some_length_invalid || anomalies.lengths_differ {
+        return Err(RequestError::BadContentLength);
+    }
+    // Only one header, and only the single coding `chunked`: every other spelling (`xchunked`,
+    // `chunked, identity`, a second header, vertical tabs) is a way to make two parsers
+    // disagree, and nothing legitimate needs it on a request.
+    if anomalies.encoding_not_only_chunked {
+        return Err(RequestError::BadTransferEncoding);
+    }
+    if anomalies.length_and_encoding {
         return Err(RequestError::ContentLengthAndTransferEncoding);
     }
-    if te_count > 0 && minor == 0 {
+    if anomalies.encoding_in_http10 {
         return Err(RequestError::TransferEncodingHttp10);
     }
     if minor == 1 && host_count != 1 || host_count > 1 {
         return Err(RequestError::BadHost);
     }
-    let framing = if te_chunked {
-        Framing::Chunked
-    } else {
-        match content_length {
-            Some(0) | None => Framing::None,
-            Some(n) => Framing::Length(n),
-        }
+    let framing = match decision.framing {
+        Framing::ContentLength(0) => Framing::NoBody,
+        f => f,
     };
     let wants_keep_alive = if minor == 1 {
         !conn_close
@@ -326,23 +309,16 @@ pub fn parse_response(
     let minor = resp.version.unwrap_or(1);
     let reason = range_in(base, resp.reason.unwrap_or("").as_bytes());
     let mut headers = Vec::with_capacity(resp.headers.len());
-    let mut content_length: Option<u64> = None;
-    let mut te_final_chunked: Option<bool> = None;
+    let mut framing_headers = FramingHeaders::new();
     let mut conn_close = false;
     let mut conn_keep_alive = false;
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
         headers.push((range_in(base, name), range_in(base, h.value)));
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_content_length(h.value).ok_or(ResponseError::BadContentLength)?;
-            if content_length.is_some_and(|prev| prev != n) {
-                return Err(ResponseError::BadContentLength);
-            }
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-            te_final_chunked = Some(trim_ows(last).eq_ignore_ascii_case(b"chunked"));
-        } else if name.eq_ignore_ascii_case(b"connection") {
+        if framing_headers.add(name, h.value) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = trim_ows(token);
                 conn_close |= token.eq_ignore_ascii_case(b"close");
@@ -350,25 +326,29 @@ pub fn parse_response(
             }
         }
     }
-    // RFC 9112 §6.3, in its order of precedence.
-    let framing = if request_is_head || (100..200).contains(&code) || code == 204 || code == 304 {
-        Framing::None
-    } else if let Some(chunked) = te_final_chunked {
-        if chunked {
-            Framing::Chunked
-        } else {
-            Framing::Close
-        }
-    } else if let Some(n) = content_length {
-        if n == 0 {
-            Framing::None
-        } else {
-            Framing::Length(n)
-        }
+    // RFC 9112 §6.3 by the shared rules. A response may carry both length headers (the
+    // encoding wins; the length is not forwarded) but never unusable lengths.
+    let answering = if request_is_head {
+        Answering::Head
     } else {
-        Framing::Close
+        Answering::Other
     };
-    let closes = conn_close || (minor == 0 && !conn_keep_alive) || framing == Framing::Close;
+    let decision = framing_headers.decide(
+        Role::Response {
+            status: code,
+            answering,
+        },
+        minor,
+    );
+    if decision.anomalies.some_length_invalid || decision.anomalies.lengths_differ {
+        return Err(ResponseError::BadContentLength);
+    }
+    let framing = match decision.framing {
+        // No upgrades through the proxy (`Upgrade` is stripped), so a 101 has no body either.
+        Framing::ContentLength(0) | Framing::Tunnel => Framing::NoBody,
+        f => f,
+    };
+    let closes = conn_close || (minor == 0 && !conn_keep_alive) || framing == Framing::UntilClose;
     let head = ResponseHead {
         raw: Bytes::new(),
         status: code,
@@ -382,34 +362,16 @@ pub fn parse_response(
     Ok(Parsed::Complete(ResponseHead { raw, ..head }, len))
 }
 
-/// `Content-Length` is 1*DIGIT; a list of identical values (`5, 5`) is tolerated as RFC 9110
-/// §8.6 allows, anything else (sign, spaces inside, hex, overflow) is refused.
+/// A `Content-Length` value by the shared rules: `1*DIGIT`, or a list of one value repeated
+/// (`5, 5`, RFC 9110 §8.6); anything else (sign, spaces inside, hex, overflow) is `None`.
 pub fn parse_content_length(value: &[u8]) -> Option<u64> {
-    let mut result: Option<u64> = None;
-    for part in value.split(|&b| b == b',') {
-        let part = trim_ows(part);
-        if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let n = part
-            .iter()
-            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
-        if result.is_some_and(|prev| prev != n) {
-            return None;
-        }
-        result = Some(n);
+    let mut h = FramingHeaders::new();
+    h.add_content_length(value);
+    let anomalies = h.decide(Role::Request, 1).anomalies;
+    if anomalies.some_length_invalid || anomalies.lengths_differ {
+        return None;
     }
-    result
-}
-
-pub fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
+    h.first_length()
 }
 
 /// Headers that describe one connection rather than the message (RFC 9110 §7.6.1), never
@@ -448,25 +410,15 @@ pub fn connection_options<'a>(
     out
 }
 
-/// Incremental decoder for a chunked body. It consumes from the front of a buffer and returns
-/// data slices; the framing lines must end in CRLF exactly (a bare LF is a known desync vector).
+/// Strict chunked-body reader over a buffer: the shared decoder with CRLF-only line ends and
+/// checked trailers, consuming from the front of the buffer and returning the data as
+/// zero-copy `Bytes`.
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
-    state: ChunkState,
-    /// Bytes of chunk-size line, extensions and trailers seen so far, bounded.
-    meta: usize,
-    max_meta: usize,
+    inner: framing::ChunkedDecoder,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
-    Size,
-    Data(u64),
-    DataEnd,
-    Trailers,
-    Done,
-}
-
+/// One step of [`ChunkedDecoder::decode`].
 pub enum Chunk {
     /// Some body data (may be followed by more).
     Data(Bytes),
@@ -477,141 +429,40 @@ pub enum Chunk {
 }
 
 impl ChunkedDecoder {
-    pub fn new(max_meta: usize) -> Self {
+    /// A decoder whose chunk-size and trailer lines may be at most `max_line` bytes.
+    pub fn new(max_line: usize) -> Self {
         ChunkedDecoder {
-            state: ChunkState::Size,
-            meta: 0,
-            max_meta,
+            inner: framing::ChunkedDecoder::new(
+                Strictness::Strict,
+                u32::try_from(max_line).unwrap_or(u32::MAX),
+            ),
         }
     }
 
+    /// True once the last chunk and trailers have been read.
     pub fn is_done(&self) -> bool {
-        self.state == ChunkState::Done
+        self.inner.is_done()
     }
 
-    /// Decode the next piece from the front of `buf`.
+    /// Decode the next piece from the front of `buf`; framing bytes are consumed as they are
+    /// checked, so `buf` never holds more than one read. Trailer fields are read and dropped:
+    /// we never forward them, so nobody downstream can be confused by them.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Chunk, &'static str> {
-        loop {
-            match self.state {
-                ChunkState::Done => return Ok(Chunk::End),
-                ChunkState::Size => {
-                    let Some(eol) = find_crlf(buf)? else {
-                        self.check_meta(buf.len())?;
-                        return Ok(Chunk::NeedMore);
-                    };
-                    self.check_meta(eol + 2)?;
-                    let line = &buf[..eol];
-                    let size_part = match line.iter().position(|&b| b == b';') {
-                        Some(i) => &line[..i],
-                        None => line,
-                    };
-                    // RFC 9112 allows BWS before the `;` of an extension, nothing else.
-                    let size_part = trim_trailing_ws(size_part);
-                    if size_part.is_empty() {
-                        return Err("empty chunk size");
-                    }
-                    // Leading zeros are allowed and carry no value; the length limit below is
-                    // about significant digits.
-                    let significant = size_part.iter().position(|&b| b != b'0');
-                    let size_part = match significant {
-                        Some(i) => &size_part[i..],
-                        None => &b"0"[..],
-                    };
-                    if size_part.len() > 16 {
-                        return Err("chunk size overflows 64 bits");
-                    }
-                    let mut size = 0u64;
-                    for &b in size_part {
-                        let digit = (b as char).to_digit(16).ok_or("chunk size is not hex")?;
-                        size = size
-                            .checked_mul(16)
-                            .and_then(|s| s.checked_add(u64::from(digit)))
-                            .ok_or("chunk size overflows 64 bits")?;
-                    }
-                    let _ = buf.split_to(eol + 2);
-                    self.state = if size == 0 {
-                        ChunkState::Trailers
-                    } else {
-                        ChunkState::Data(size)
-                    };
-                }
-                ChunkState::Data(left) => {
-                    if buf.is_empty() {
-                        return Ok(Chunk::NeedMore);
-                    }
-                    let take = (buf.len() as u64).min(left) as usize;
-                    let data = buf.split_to(take).freeze();
-                    let left = left - take as u64;
-                    self.state = if left == 0 {
-                        ChunkState::DataEnd
-                    } else {
-                        ChunkState::Data(left)
-                    };
-                    return Ok(Chunk::Data(data));
-                }
-                ChunkState::DataEnd => {
-                    if buf.len() < 2 {
-                        return Ok(Chunk::NeedMore);
-                    }
-                    if &buf[..2] != b"\r\n" {
-                        return Err("chunk data not followed by CRLF");
-                    }
-                    let _ = buf.split_to(2);
-                    self.state = ChunkState::Size;
-                }
-                ChunkState::Trailers => {
-                    // Trailer fields are read and dropped: we never forward them, so nobody
-                    // downstream can be confused by them.
-                    let Some(eol) = find_crlf(buf)? else {
-                        self.check_meta(buf.len())?;
-                        return Ok(Chunk::NeedMore);
-                    };
-                    self.check_meta(eol + 2)?;
-                    let empty = eol == 0;
-                    if !empty {
-                        let line = &buf[..eol];
-                        let colon = line.iter().position(|&b| b == b':');
-                        match colon {
-                            Some(i)
-                                if i > 0
-                                    && !line[..i].iter().any(|b| *b == b' ' || *b == b'\t') => {}
-                            _ => return Err("malformed trailer field"),
-                        }
-                    }
-                    let _ = buf.split_to(eol + 2);
-                    self.meta += eol + 2;
-                    if empty {
-                        self.state = ChunkState::Done;
-                        return Ok(Chunk::End);
-                    }
-                }
+        match self.inner.decode(buf) {
+            Chunked::Data(range) => {
+                buf.advance(range.start);
+                Ok(Chunk::Data(buf.split_to(range.len()).freeze()))
             }
+            Chunked::NeedMore => {
+                buf.clear();
+                Ok(Chunk::NeedMore)
+            }
+            Chunked::Done { consumed } => {
+                buf.advance(consumed);
+                Ok(Chunk::End)
+            }
+            Chunked::Error { error, .. } => Err(error.kind.text()),
         }
-    }
-
-    fn check_meta(&self, add: usize) -> Result<(), &'static str> {
-        // A size line is bounded on its own; trailer lines add up (`meta` grows only there).
-        if self.meta + add > self.max_meta {
-            return Err("chunk-size line, extensions or trailers too long");
-        }
-        Ok(())
-    }
-}
-
-fn trim_trailing_ws(mut s: &[u8]) -> &[u8] {
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
-/// Position of the first CRLF; a LF without CR before it is an error.
-fn find_crlf(buf: &[u8]) -> Result<Option<usize>, &'static str> {
-    match buf.iter().position(|&b| b == b'\n') {
-        None => Ok(None),
-        Some(0) => Err("bare LF in chunk framing"),
-        Some(i) if buf[i - 1] == b'\r' => Ok(Some(i - 1)),
-        Some(_) => Err("bare LF in chunk framing"),
     }
 }
 

@@ -28,7 +28,9 @@
 //! requests; framing, validation and connection policy are here:
 //!
 //! - [`http`]: request and response heads, `Content-Length` / `Transfer-Encoding` rules, the
-//!   chunked decoder, hop-by-hop headers. Every framing ambiguity is answered 400 and the
+//!   chunked decoder, hop-by-hop headers. The grammar (what a length or a chunk size is, how a
+//!   header section frames its body) is `keepsight_http::framing`, shared with the capture
+//!   analyzer and the prober; this module decides that every anomaly is refused. Every framing ambiguity is answered 400 and the
 //!   connection closed: both `Content-Length` and `Transfer-Encoding`; any `Transfer-Encoding`
 //!   other than exactly one `chunked` (RFC 9112 would allow 501 for unknown codings; we treat
 //!   the header as the smuggling vector it usually is); differing or malformed
@@ -87,6 +89,7 @@
 #![allow(missing_docs)]
 
 pub mod admin;
+mod conn_info;
 pub mod drain;
 pub mod http;
 pub mod log;

@@ -17,7 +17,7 @@
 //! descriptor like any socket ([`tokio::io::unix::AsyncFd`]); the idle deadlines of parked
 //! connections are kept by the listener's sweeper, which already ticks for the idle set.
 
-use crate::server::ConnInfo;
+use crate::conn_info::ConnInfo;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use std::io;

@@ -236,9 +236,9 @@ impl ProxyHandler {
             out.extend_from_slice(b"\r\n");
         }
         match (buffered, req.framing) {
-            (Some(0), Framing::None) if !had_length => {}
+            (Some(0), Framing::NoBody) if !had_length => {}
             (Some(n), _) => out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes()),
-            (None, Framing::Length(n)) => {
+            (None, Framing::ContentLength(n)) => {
                 out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes())
             }
             (None, _) => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
@@ -419,21 +419,21 @@ impl Handler for ProxyHandler {
             headers.extend_from_slice(b"\r\n");
         }
         let len = match resp.framing {
-            Framing::Length(n) => BodyLen::Known(n),
-            Framing::None if ex.request().is_head() => match declared_len {
+            Framing::ContentLength(n) => BodyLen::Known(n),
+            Framing::NoBody if ex.request().is_head() => match declared_len {
                 Some(n) => BodyLen::Known(n),
                 None => BodyLen::Unknown,
             },
-            Framing::None => BodyLen::Known(0),
-            Framing::Chunked | Framing::Close => BodyLen::Unknown,
+            Framing::NoBody => BodyLen::Known(0),
+            Framing::Chunked | Framing::UntilClose | Framing::Tunnel => BodyLen::Unknown,
         };
         ex.send_head(resp.status, resp.reason(), &headers, len);
 
         let read_timeout = self.cfg.read_timeout;
         let upstream_err = |e: io::Error| HandlerError::Other(format!("upstream: {e}"));
         match resp.framing {
-            Framing::None => {}
-            Framing::Length(mut left) => {
+            Framing::NoBody | Framing::Tunnel => {}
+            Framing::ContentLength(mut left) => {
                 while left > 0 {
                     if conn.rbuf.is_empty() {
                         let n = conn.read_more(read_timeout).await.map_err(upstream_err)?;
@@ -469,7 +469,7 @@ impl Handler for ProxyHandler {
                     }
                 }
             }
-            Framing::Close => loop {
+            Framing::UntilClose => loop {
                 if !conn.rbuf.is_empty() {
                     let data = conn.rbuf.split();
                     ex.send_data(&data).await?;

@@ -226,28 +226,23 @@ fn streams_for(refs: &[PortRef], streams: &[StreamEnds]) -> Option<Vec<u32>> {
     Some(chosen)
 }
 
-/// For every line (text, and whether it is to be matched), in file order, the streams it
-/// means, or `None` when it may mean any (always `None` for lines not to be matched).
+/// For every line, in file order, the streams it means, or `None` when it may mean any.
 pub(crate) fn line_streams<'a>(
-    lines: impl Iterator<Item = (&'a str, bool)>,
+    lines: impl Iterator<Item = &'a str>,
     streams: &[StreamEnds],
 ) -> Vec<Option<Vec<u32>>> {
     // Label → the references of the latest line that tied it to a port.
     let mut bound: HashMap<String, Vec<PortRef>> = HashMap::new();
     lines
-        .map(|(text, matched)| {
+        .map(|text| {
             let refs = port_refs(text);
             if !refs.is_empty() {
                 for l in labels(text) {
                     bound.insert(l, refs.clone());
                 }
-                return if matched {
-                    streams_for(&refs, streams)
-                } else {
-                    None
-                };
+                return streams_for(&refs, streams);
             }
-            if !matched || bound.is_empty() {
+            if bound.is_empty() {
                 return None;
             }
             let via: Vec<PortRef> = labels(text)
@@ -338,7 +333,7 @@ mod tests {
             "lost 10.0.0.1:7000",
             "port 4444 is not in the capture",
         ];
-        let got = line_streams(lines.iter().map(|l| (*l, true)), &streams);
+        let got = line_streams(lines.iter().copied(), &streams);
         assert_eq!(
             got,
             vec![

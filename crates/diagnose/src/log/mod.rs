@@ -439,10 +439,12 @@ fn may_mean(only: &Option<Vec<u32>>, e: &CapEvent) -> bool {
 /// The log's clock is read as a zone (given, stamped, or searched over UTC−12:00…UTC+14:00 in
 /// quarter hours) plus a skew (capture − log, after the zone). For each zone, the skew that
 /// aligns the most distinct capture incidents (one line per incident; then the most at their
-/// very moment rather than inside an overdue span) is found with one sweep over the (line,
-/// event) pairs; the zone kept is the one aligning the most, ties going to the one where zero
-/// skew is among the best, then to the smaller |zone|, then east of UTC, then the smaller skew.
-/// Lines that name a connection are paired with its streams' events only.
+/// very moment rather than inside an overdue span; then the most streams whose ordinary lines
+/// fit their first or last packet) is found on a grid of skews ([`align`]); the zone kept is the
+/// one aligning the most, ties going to the one where zero skew is among the best, then to the
+/// smaller |zone|, then east of UTC, then the smaller skew; it must align at least twice what
+/// nine zones in ten align by chance. Lines that name a connection are paired with its
+/// streams' events only.
 pub(crate) fn correlate(
     log: &AppLog,
     events: &mut [CapEvent],
@@ -463,7 +465,7 @@ pub(crate) fn correlate(
         .map(|(i, _)| i)
         .take(MAX_EVENT_LINES)
         .collect();
-    let only = conn::line_streams(log.lines.iter().map(|l| (l.text.as_str(), true)), streams);
+    let only = conn::line_streams(log.lines.iter().map(|l| l.text.as_str()), streams);
     // Ordinary lines naming one stream ("connected from port N", "closing"), by stream: they
     // fit its first or last packet, and tell apart skews that align the same incidents. (Error
     // lines are left out: they are what the skew is to place.)
