@@ -312,7 +312,9 @@ fn one_incident_at_its_moment_pins_the_skew() {
         let l = &c.summary;
         assert_eq!(l.zone.as_deref(), Some("+09:00"));
         assert_eq!(l.matched, 1);
-        let o = l.clock_offset_s.expect("skew claimed: one incident pins it");
+        let o = l
+            .clock_offset_s
+            .expect("skew claimed: one incident pins it");
         let skew_s = skew as f64 / 1e9;
         assert!(
             o >= skew_s - 0.2 - g - 0.25 - 0.06 && o <= skew_s - 0.2 + 1.0 + 0.06,
