@@ -222,6 +222,7 @@ fn runs_for(capture: &str, fields: &[String], scratch: &Path) -> Vec<Run> {
         Run::new(&["http", c, "--json"], Text),
         Run::new(&["expert", c], Text),
         Run::new(&["conv", c], Text),
+        Run::new(&["conv", c, "--json"], Text),
         Run::new(&["follow", c, "0"], Text),
         Run::new(&["follow", c, "1", "--format", "hex"], Text),
     ];

@@ -44,6 +44,7 @@
 pub mod shapes;
 pub mod truth;
 
+mod clock;
 mod output;
 mod packet;
 mod rng;
@@ -117,10 +118,10 @@ pub fn generate<W: Write>(config: &Config, out: W) -> io::Result<(W, Truth)> {
             "packets and duration must be at least 1",
         ));
     }
-    let epoch_us = EPOCH_S * sim::SEC;
-    let duration = config.duration_s * sim::SEC;
+    let epoch_us = EPOCH_S * clock::SEC;
+    let duration = config.duration_s * clock::SEC;
     let (idle_s, interval_s) = config.keepalive();
-    let (idle, interval) = (idle_s * sim::SEC, interval_s * sim::SEC);
+    let (idle, interval) = (idle_s * clock::SEC, interval_s * clock::SEC);
     let mix = shapes::Mix::new(config.packets, duration, idle);
     let mut rng = rng::Rng::new(config.seed);
     let world = world::World::new(
@@ -162,15 +163,15 @@ pub fn generate_troubled_heartbeats<W: Write>(
         p.check()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     }
-    let epoch_us = EPOCH_S * sim::SEC;
+    let epoch_us = EPOCH_S * clock::SEC;
     let mut rng = rng::Rng::new(seed);
     let (idle, interval) = (LINUX_KEEPALIVE_IDLE_S, LINUX_KEEPALIVE_INTERVAL_S);
     let world = world::World::new(
         &mut rng,
         1,
         1,
-        idle * sim::SEC,
-        interval * sim::SEC,
+        idle * clock::SEC,
+        interval * clock::SEC,
         epoch_us,
     );
     let sink = output::Sink::new(out, pcapng)?;
@@ -178,7 +179,7 @@ pub fn generate_troubled_heartbeats<W: Write>(
     let ctx = simulation.ctx();
     for (i, p) in plans.iter().enumerate() {
         let client = shapes::troubled_heartbeat::Client::new(p.clone(), port, ctx);
-        ctx.spawn(i as u64 * 300 * sim::MS, Box::new(client));
+        ctx.spawn(i as u64 * 300 * clock::MS, Box::new(client));
     }
     let outcome = simulation.run(u64::MAX)?;
     let truth = Truth {

@@ -5,6 +5,7 @@
 //! bursts, never the file size. Ties are broken by emission order, so a connection's frames
 //! keep their order and the whole run is deterministic.
 
+use crate::clock::Micros;
 use crate::output::Sink;
 use crate::packet::{flag, Path, Segment};
 use crate::rng::Rng;
@@ -14,12 +15,6 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-
-/// Microseconds since the start of the simulated world.
-pub(crate) type Micros = u64;
-
-pub(crate) const MS: Micros = 1_000;
-pub(crate) const SEC: Micros = 1_000_000;
 
 /// Something that acts over time: a connection or an arrival process.
 pub(crate) trait Actor {

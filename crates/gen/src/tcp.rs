@@ -2,8 +2,9 @@
 //! the frames they send. Sequence arithmetic is exact (mod 2^32): SYN and FIN take one number,
 //! data its length, and an acknowledgement names the next byte its sender has received.
 
+use crate::clock::Micros;
 use crate::packet::{flag, Path, Segment};
-use crate::sim::{ConnId, Ctx, Mark, Micros, Tag};
+use crate::sim::{ConnId, Ctx, Mark, Tag};
 use crate::truth::Detail;
 use crate::world::{Client, Server, ROUTER_MAC};
 

@@ -6,11 +6,22 @@
 //! fd00:60::/64. The capture point is the servers' switch port: client frames arrive from the
 //! router's MAC (VRRP 00:00:5e:00:01:01), server frames leave towards it.
 
+use crate::clock::{Micros, MS};
 use crate::packet::Ip;
 use crate::rng::Rng;
-use crate::sim::{Micros, MS};
 
 pub(crate) const ROUTER_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x01];
+
+/// The port of the heartbeat service.
+pub(crate) const HEARTBEAT_PORT: u16 = 7443;
+/// The port of the keepalive service.
+pub(crate) const KEEPALIVE_PORT: u16 = 15432;
+/// The port of the http service.
+pub(crate) const HTTP_PORT: u16 = 80;
+/// The port of the bulk service.
+pub(crate) const BULK_PORT: u16 = 8873;
+/// The port of the refused service (nothing listens there).
+pub(crate) const REFUSED_PORT: u16 = 8874;
 
 /// Share of client hosts on IPv6.
 const IPV6_SHARE: f64 = 0.15;
@@ -115,8 +126,8 @@ pub(crate) struct World {
     pub(crate) bulk_max_segments: u32,
     /// The world's time 0, µs since the Unix epoch (for HTTP `Date:` headers).
     pub(crate) epoch_us: u64,
-    pub(crate) http_shared: crate::shapes::http::Shared,
-    pub(crate) bulk_shared: crate::shapes::bulk::Shared,
+    pub(crate) http_shared: HttpShared,
+    pub(crate) bulk_shared: BulkShared,
 }
 
 impl World {
@@ -129,11 +140,11 @@ impl World {
         epoch_us: u64,
     ) -> World {
         let mut w = World {
-            heartbeat: Server::new(1, crate::shapes::heartbeat::PORT),
-            keepalive: Server::new(2, crate::shapes::keepalive::PORT),
-            http: Server::new(3, crate::shapes::http::PORT),
-            bulk: Server::new(4, crate::shapes::bulk::PORT),
-            closed: Server::new(4, crate::shapes::refused::PORT),
+            heartbeat: Server::new(1, HEARTBEAT_PORT),
+            keepalive: Server::new(2, KEEPALIVE_PORT),
+            http: Server::new(3, HTTP_PORT),
+            bulk: Server::new(4, BULK_PORT),
+            closed: Server::new(4, REFUSED_PORT),
             hosts_made: 0,
             http_clients: Vec::new(),
             bulk_clients: Vec::new(),
@@ -152,7 +163,7 @@ impl World {
         w.bulk_clients = (0..48)
             .map(|_| w.new_host(rng, Network::DataCentre))
             .collect();
-        w.text = crate::shapes::http::body_records(rng);
+        w.text = body_records(rng);
         w.noise = (0..16)
             .map(|_| {
                 let mut b = vec![0u8; 1460];
@@ -201,4 +212,36 @@ impl World {
             port: rng.range(32_768, 60_999) as u16,
         }
     }
+}
+
+/// What all HTTP sessions of one capture share.
+#[derive(Default)]
+pub(crate) struct HttpShared {
+    pub(crate) sessions: u64,
+    pub(crate) short_body_placed: bool,
+    pub(crate) idle_closes: u64,
+}
+
+/// What all bulk transfers of one capture share.
+#[derive(Default)]
+pub(crate) struct BulkShared {
+    pub(crate) transfers: u64,
+}
+
+/// JSON records that bodies are assembled from.
+pub(crate) fn body_records(rng: &mut Rng) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for i in 0..400 {
+        let record = format!(
+            "{{\"sku\":\"K-{:06}\",\"name\":\"part {}\",\"stock\":{},\"price\":{}.{:02},\"warehouse\":\"{}\"}}",
+            rng.range(0, 999_999),
+            i,
+            rng.range(0, 500),
+            rng.range(1, 900),
+            rng.range(0, 99),
+            rng.pick(&["ams", "fra", "dub", "waw"]),
+        );
+        out.push(record.into_bytes());
+    }
+    out
 }

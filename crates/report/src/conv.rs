@@ -8,6 +8,9 @@
 //! - rows are sorted by total frames, largest first; rows with equal totals keep the order of
 //!   the conversations' first frames (see `render_text`);
 //! - start is relative to the capture's first frame, duration = last − first frame time.
+//!
+//! `--json` ([`Document`]) follows keepsight's one JSON convention (README, "JSON
+//! conventions"): times RFC 3339 UTC, durations float seconds in `_s` fields, a `schema`.
 
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_engine::Frame;
@@ -75,8 +78,9 @@ pub enum Ending {
     Open,
 }
 
-/// One conversation (one `tcp.stream`), as the table shows it.
-#[derive(Debug, Clone, Serialize)]
+/// One conversation (one `tcp.stream`), as the table shows it. Times stay in ns here (the
+/// text and HTML views compute with them); [`Document`] is its JSON form.
+#[derive(Debug, Clone)]
 pub struct Row {
     /// `tcp.stream` of the conversation, to look it up with `follow` or a filter.
     pub stream: u32,
@@ -459,9 +463,84 @@ pub fn render_text(rows: &[Row], filter: Option<&str>, extra: bool, start: Start
     s
 }
 
+/// The schema number of [`Document`]; renaming or removing a field bumps it. Schema 1 (not
+/// written, before the JSON convention) was a bare array of rows with `_ns` fields.
+pub const SCHEMA: u32 = 2;
+
+/// What `keepsight conv --json` prints: `{"schema": 2, "conversations": [...]}`.
+#[derive(Serialize)]
+pub struct Document<'a> {
+    /// [`SCHEMA`].
+    pub schema: u32,
+    /// The rows in the table's order.
+    #[serde(serialize_with = "json_rows")]
+    pub conversations: &'a [Row],
+}
+
+impl<'a> Document<'a> {
+    /// The rows under the current [`SCHEMA`].
+    pub fn new(rows: &'a [Row]) -> Self {
+        Document {
+            schema: SCHEMA,
+            conversations: rows,
+        }
+    }
+}
+
+fn json_rows<S: serde::Serializer>(rows: &&[Row], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(rows.iter().map(JsonRow::from))
+}
+
+/// One row as JSON: the row's fields, times as RFC 3339, durations as seconds.
+#[derive(Serialize)]
+struct JsonRow {
+    stream: u32,
+    a: SocketAddr,
+    b: SocketAddr,
+    frames_ba: u64,
+    bytes_ba: u64,
+    frames_ab: u64,
+    bytes_ab: u64,
+    first: String,
+    last: String,
+    rel_start_s: f64,
+    duration_s: f64,
+    ending: Ending,
+    closed_by: Option<&'static str>,
+    close_frame: Option<u32>,
+    max_idle_s: f64,
+    max_idle_frame: Option<u32>,
+    heartbeat_period_s: Option<f64>,
+}
+
+impl From<&Row> for JsonRow {
+    fn from(r: &Row) -> Self {
+        use keepsight_time::{rfc3339::format_micros, secs_f64};
+        JsonRow {
+            stream: r.stream,
+            a: r.a,
+            b: r.b,
+            frames_ba: r.frames_ba,
+            bytes_ba: r.bytes_ba,
+            frames_ab: r.frames_ab,
+            bytes_ab: r.bytes_ab,
+            first: format_micros(r.first_ns),
+            last: format_micros(r.last_ns),
+            rel_start_s: secs_f64(r.rel_start_ns),
+            duration_s: secs_f64(r.duration_ns()),
+            ending: r.ending,
+            closed_by: r.closed_by,
+            close_frame: r.close_frame,
+            max_idle_s: secs_f64(r.max_idle_ns),
+            max_idle_frame: r.max_idle_frame,
+            heartbeat_period_s: r.heartbeat_period_s,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{si_bytes, Row, Tally};
+    use super::{si_bytes, Document, Ending, Row, Tally};
 
     /// The per-stream cost `Tally` documents (30k streams: 4.3 MB instead of 7 MB).
     #[test]
@@ -469,6 +548,39 @@ mod tests {
         let (acc, row) = (std::mem::size_of::<Tally>(), std::mem::size_of::<Row>());
         assert!(acc <= 144, "Tally is {acc} bytes");
         assert!(acc < row, "Tally {acc} bytes, Row {row} bytes");
+    }
+
+    /// The convention's forms, on values whose text is known: a µs time, seconds for ns.
+    #[test]
+    fn json_has_schema_rfc3339_times_and_seconds() {
+        let row = Row {
+            stream: 3,
+            a: "10.0.0.1:40000".parse().unwrap(),
+            b: "10.0.0.2:80".parse().unwrap(),
+            frames_ba: 1,
+            bytes_ba: 60,
+            frames_ab: 2,
+            bytes_ab: 120,
+            first_ns: 1_709_283_600_000_001_000, // 2024-03-01T09:00:00.000001Z
+            last_ns: 1_709_283_674_954_688_000,
+            rel_start_ns: 1_500_000_000,
+            ending: Ending::Fin,
+            closed_by: Some("B"),
+            close_frame: Some(9),
+            max_idle_ns: 74_954_687_000,
+            max_idle_frame: Some(9),
+            heartbeat_period_s: None,
+        };
+        let v = serde_json::to_value(Document::new(&[row])).unwrap();
+        assert_eq!(v["schema"], 2);
+        let c = &v["conversations"][0];
+        assert_eq!(c["first"], "2024-03-01T09:00:00.000001Z");
+        assert_eq!(c["last"], "2024-03-01T09:01:14.954688Z");
+        assert_eq!(c["rel_start_s"], 1.5);
+        assert_eq!(c["duration_s"], 74.954687);
+        assert_eq!(c["max_idle_s"], 74.954687);
+        assert_eq!(c["ending"], "fin");
+        assert!(c.get("first_ns").is_none() && c.get("max_idle_ns").is_none());
     }
 
     #[test]

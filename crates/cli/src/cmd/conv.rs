@@ -3,7 +3,7 @@
 //! `keepsight_report::conv::ConvPass`; this module reads the capture and prints.
 
 use crate::outcome::Outcome;
-use keepsight_report::conv::{render_text, ConvPass, StartColumn};
+use keepsight_report::conv::{render_text, ConvPass, Document, StartColumn};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -22,7 +22,8 @@ pub struct Args {
     /// as tshark's -t.
     #[arg(short = 't', value_name = "FORMAT", default_value = "r", value_parser = ["r", "ad"])]
     time_format: String,
-    /// JSON (one object per conversation, all numbers unformatted).
+    /// JSON (schema 2: one object per conversation under `conversations`, times RFC 3339 UTC,
+    /// durations in seconds).
     #[arg(long, conflicts_with = "tshark")]
     json: bool,
 }
@@ -39,7 +40,7 @@ pub fn run(args: Args) -> Outcome {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
+        serde_json::to_writer_pretty(&mut out, &Document::new(&rows))?;
         writeln!(out)?;
     } else {
         let start = if args.time_format == "ad" {

@@ -2,7 +2,7 @@
 //! row that nobody answered. One finding ties the close to those probes and states the rule
 //! the sender seems to apply.
 
-use super::{s3, StreamCx};
+use super::common::{s3, StreamCx};
 use crate::finding::{Details, Finding, GaveUp, Severity};
 use crate::heartbeat::Chosen;
 use crate::report::human;

@@ -1,7 +1,7 @@
 //! The heartbeat's findings (the reset its deadline caused; late, missed, stopped, slow,
 //! unanswered and retransmitted beats) and its summary.
 
-use super::{close_ts, ms, s3, StreamCx};
+use super::common::{close_ts, ms, s3, StreamCx};
 use crate::finding::{
     DeadlineCause, DeadlineReset, Details, Finding, LateBeat, MissedBeats, RetransmittedProbe,
     Severity, SlowReply, UnansweredProbe,

@@ -5,7 +5,7 @@
 //! (an AWS NAT gateway does exactly this after 350 s). The other side never sent that RST, so
 //! it is not a half-open connection, and not a reset out of the blue either.
 
-use super::{s3, StreamCx};
+use super::common::{s3, StreamCx};
 use crate::finding::{Details, Finding, IdleReset, Severity};
 use crate::middlebox::may_have_reset;
 use crate::report::{human, secs};

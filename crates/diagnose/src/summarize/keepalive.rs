@@ -1,7 +1,7 @@
 //! TCP keep-alive, per sending side: the settings its probes imply, and the probes nobody
 //! answered.
 
-use super::StreamCx;
+use super::common::StreamCx;
 use crate::finding::{Details, Finding, KeepaliveUnanswered, Severity};
 use crate::report::{human, round, secs, TcpKeepalive};
 use crate::stats::median;

@@ -1,7 +1,7 @@
 //! What middleboxes did to the stream: a reset one forged, the connection one forgot while it
 //! was idle, and idle gaps longer than their default timeouts.
 
-use super::{s3, StreamCx};
+use super::common::{s3, StreamCx};
 use crate::finding::{
     Details, Finding, ForgedReset, IdleBeyond, IdleStream, IdleTally as IdleTallyDetails, Severity,
     StateLoss,

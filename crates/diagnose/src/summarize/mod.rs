@@ -3,6 +3,7 @@
 //! to it ([`middlebox`]). The findings are pushed in that order, which decides their order
 //! among equals in the report.
 
+mod common;
 mod gave_up;
 mod heartbeat;
 mod idle_reset;
@@ -17,38 +18,7 @@ use crate::heartbeat::{choose, Chosen, Services};
 use crate::options::Options;
 use crate::report::{human, round, secs, Close, Endpoints, StreamReport};
 use crate::stream::{Event, Stream};
-
-/// Seconds, to the microsecond.
-fn s3(ns: i64) -> f64 {
-    round(secs(ns), 6)
-}
-
-/// Milliseconds, to the microsecond.
-fn ms(ns: i64) -> f64 {
-    round(ns as f64 / 1e6, 3)
-}
-
-/// The stream being summarized, and which side is the client.
-struct StreamCx<'a> {
-    s: &'a Stream,
-    opts: &'a Options,
-    client_dir: usize,
-}
-
-impl StreamCx<'_> {
-    /// `client` or `server`: who sends in direction `d`.
-    fn role(&self, d: usize) -> &'static str {
-        if d == self.client_dir {
-            "client"
-        } else {
-            "server"
-        }
-    }
-
-    fn sid(&self) -> Option<u32> {
-        Some(self.s.id)
-    }
-}
+use common::StreamCx;
 
 pub(crate) fn summarize(
     s: &Stream,
@@ -210,11 +180,4 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
             half_open: !half_open.is_empty(),
         }),
     )
-}
-
-/// When the connection ended: its first RST, else its first FIN.
-fn close_ts(s: &Stream) -> Option<i64> {
-    s.rst
-        .map(|r| r.ts)
-        .or_else(|| s.dirs.iter().filter_map(|d| d.fin).map(|e| e.ts).min())
 }

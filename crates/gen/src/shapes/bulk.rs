@@ -26,12 +26,12 @@
 //! Truth: [`BulkTruth`] (planned segments), the close, and the duplicate-ACK and retransmission
 //! counts.
 
+use crate::clock::{Micros, MS};
 use crate::packet::flag;
-use crate::sim::{Actor, Ctx, Mark, Micros, Tag, MS};
+use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{BulkTruth, CloseCause, Detail, Side, Teardown};
 
-pub(crate) const PORT: u16 = 8873;
 const BLOCK: u32 = 256;
 const P_BLOCK_LOSS: f64 = 0.03;
 const P_TAIL_LOSS: f64 = 0.05;
@@ -67,12 +67,6 @@ pub(crate) fn packets_per_transfer(max: u32) -> f64 {
 
 fn segments(rng: &mut crate::rng::Rng, max: u32) -> u32 {
     (rng.lognormal(MEDIAN_SEGMENTS, 1.0) as u32).clamp(MIN_SEGMENTS, max)
-}
-
-/// What all transfers of one capture share.
-#[derive(Default)]
-pub(crate) struct Shared {
-    transfers: u64,
 }
 
 enum Phase {

@@ -20,13 +20,13 @@
 //! Truth: [`HeartbeatTruth`] per connection (probe and reply bytes, period, jitter, reply
 //! latency bounds, each late beat's frame and gap), the close, and the probe/reply counts.
 
+use crate::clock::{Micros, MS, SEC};
 use crate::packet::flag;
-use crate::sim::{Actor, Ctx, Mark, Micros, Tag, MS, SEC};
+use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, HeartbeatTruth, LateBeat, Side, Teardown};
 use crate::world::{Host, Network};
 
-pub(crate) const PORT: u16 = 7443;
 pub(crate) const PERIOD: Micros = 30 * SEC;
 const JITTER: Micros = 2 * MS;
 const REPLY_LATENCY: [Micros; 2] = [120, 400];

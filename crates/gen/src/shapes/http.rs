@@ -34,13 +34,13 @@
 //! Truth: [`HttpTruth`] per connection (idle timeout, response kinds, the short body and the
 //! race frames), the close, and request/response counts (complete messages in the capture).
 
+use crate::clock::{Micros, MS, SEC};
 use crate::packet::flag;
 use crate::rng::Rng;
-use crate::sim::{Actor, Ctx, Mark, Micros, Tag, MS, SEC};
+use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, HttpTruth, ReuseRace, ShortBody, Side, Teardown};
 
-pub(crate) const PORT: u16 = 80;
 pub(crate) const IDLE_TIMEOUT: Micros = 75 * SEC;
 const SHORT_DECLARED: usize = 4096;
 const SHORT_SENT: usize = 2600;
@@ -54,14 +54,6 @@ const MAX_IN_FLIGHT: u32 = 40;
 
 /// Packets per session, on average (measured): sizes the arrival rate.
 pub(crate) const PACKETS_PER_SESSION: f64 = 47.0;
-
-/// What all HTTP sessions of one capture share.
-#[derive(Default)]
-pub(crate) struct Shared {
-    sessions: u64,
-    short_body_placed: bool,
-    idle_closes: u64,
-}
 
 const PATHS: &[&str] = &[
     "/v2/catalog/items/",
@@ -81,24 +73,6 @@ const AGENTS: &[&str] = &[
     "python-httpx/0.27.0",
     "Go-http-client/1.1",
 ];
-
-/// JSON records that bodies are assembled from.
-pub(crate) fn body_records(rng: &mut Rng) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    for i in 0..400 {
-        let record = format!(
-            "{{\"sku\":\"K-{:06}\",\"name\":\"part {}\",\"stock\":{},\"price\":{}.{:02},\"warehouse\":\"{}\"}}",
-            rng.range(0, 999_999),
-            i,
-            rng.range(0, 500),
-            rng.range(1, 900),
-            rng.range(0, 99),
-            rng.pick(&["ams", "fra", "dub", "waw"]),
-        );
-        out.push(record.into_bytes());
-    }
-    out
-}
 
 /// A valid JSON document of exactly `len` bytes (`len >= 16`): records, then padding.
 fn json_body(rng: &mut Rng, records: &[Vec<u8>], len: usize) -> Vec<u8> {

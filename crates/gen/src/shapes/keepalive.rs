@@ -22,13 +22,13 @@
 //! Truth: [`KeepaliveTruth`] (prober, idle, interval, whether the peer is dead), the close, and
 //! the probe and answer counts.
 
+use crate::clock::{Micros, MS};
 use crate::packet::flag;
-use crate::sim::{Actor, Ctx, Mark, Micros, Tag, MS};
+use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, KeepaliveTruth, Side, Teardown};
 use crate::world::Network;
 
-pub(crate) const PORT: u16 = 15432;
 /// Linux's `tcp_keepalive_probes`.
 pub(crate) const PROBES: u32 = 9;
 const DELAYED_ACK: Micros = 40 * MS;

@@ -13,7 +13,8 @@ pub mod keepalive;
 pub mod refused;
 pub mod troubled_heartbeat;
 
-use crate::sim::{Actor, Ctx, Micros, SEC};
+use crate::clock::{Micros, SEC};
+use crate::sim::{Actor, Ctx};
 
 /// Share of the packets each shape aims for (the mix is approximate: sizes are random and the
 /// capture is cut at exactly `--packets`).

@@ -5,12 +5,11 @@
 //! 0; [`CloseCause::Refused`]). Half of the clients try once more 1 s later from a new port.
 //! Each attempt is its own `tcp.stream`.
 
+use crate::clock::{Micros, SEC};
 use crate::packet::flag;
-use crate::sim::{Actor, Ctx, Mark, Micros, Tag, SEC};
+use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, Side, Teardown};
-
-pub(crate) const PORT: u16 = 8874;
 
 /// Packets per arrival, on average (SYN and RST, 1.5 attempts).
 pub(crate) const PACKETS_PER_ARRIVAL: f64 = 3.0;

@@ -15,8 +15,9 @@
 //! Truth: [`TroubledHeartbeatTruth`] per connection: the bytes, the period, every beat's time and
 //! its reply's latency (none when unanswered), and the close.
 
+use crate::clock::{Micros, MS, SEC};
 use crate::packet::flag;
-use crate::sim::{Actor, Ctx, Mark, Micros, Tag, MS, SEC};
+use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, Side, Teardown, TroubledBeat, TroubledHeartbeatTruth};
 use crate::world::{Network, Server};
