@@ -421,6 +421,11 @@ pub(crate) struct Stream {
     pub rst: Option<Event>,
     /// At the first RST: the packet just before it, and when the resetting side last sent.
     pub rst_ctx: Option<(Event, Option<i64>)>,
+    /// The first RST carried an ACK covering everything its peer had sent: the resetting TCP
+    /// still held the connection (an application abort), since a TCP answering a segment of a
+    /// connection it no longer knows acknowledges nothing (RFC 9293 3.10.7.1: no ACK flag when
+    /// the segment had one).
+    pub rst_acked_peer: bool,
     pub idle_before_rst: Option<IdleBeforeRst>,
     pub watch: Option<Watch>,
     pub state_loss: Option<StateLoss>,
@@ -467,6 +472,7 @@ impl Stream {
             ],
             rst: None,
             rst_ctx: None,
+            rst_acked_peer: false,
             idle_before_rst: None,
             watch: None,
             state_loss: None,
@@ -537,6 +543,8 @@ impl Stream {
                     ttl: 0,
                 };
                 self.rst_ctx = Some((prev, self.dirs[d].last_ts));
+                let peer = &self.dirs[p];
+                self.rst_acked_peer = seg.flags.ack() && peer.nxt_set && !after(peer.nxt, seg.ack);
             }
             self.on_rst(ev);
         } else {

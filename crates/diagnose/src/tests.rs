@@ -1204,7 +1204,13 @@ fn lines_written_at_the_deadline_belong_to_the_late_beat() {
 mod beats15;
 /// Heartbeats every second, then `idle` of silence, then the client's data answered after
 /// 300 µs by a RST in the server's name with `rst_ttl` (the server's packets have 63).
-fn idle_then_reset(idle: i64, rst_ttl: u8, opts: Options) -> (Report, Vec<Owned>, [i64; 3]) {
+/// Heartbeats, an idle gap, a client PING, and a server RST with `rst_flags` 300 µs later.
+fn idle_then_reset(
+    idle: i64,
+    rst_ttl: u8,
+    rst_flags: u16,
+    opts: Options,
+) -> (Report, Vec<Owned>, [i64; 3]) {
     let mut sc = Script::default();
     let mut a = Conn::new(0, "10.0.0.2:43210", "10.0.0.1:6379");
     a.ttl = [64, 63];
@@ -1220,7 +1226,7 @@ fn idle_then_reset(idle: i64, rst_ttl: u8, opts: Options) -> (Report, Vec<Owned>
     a.seg(&mut sc, after, 0, fl::PSH | fl::ACK, b"PING\r\n", 0);
     let rst = after + 300 * US;
     let seq = a.nxt[1];
-    a.seg_at(&mut sc, rst, 1, fl::RST | fl::ACK, seq, b"", 0, rst_ttl);
+    a.seg_at(&mut sc, rst, 1, rst_flags, seq, b"", 0, rst_ttl);
     let (r, segs) = sc.run(opts);
     (r, segs, [last, after, rst])
 }
@@ -1230,7 +1236,7 @@ fn forged_reset_after_idle_is_one_story() {
     let mut opts = Options::default();
     opts.middleboxes
         .push(crate::middlebox::Middlebox::from_flag("lab-nat=3").unwrap());
-    let (r, segs, [last, after, rst]) = idle_then_reset(5 * S, 64, opts);
+    let (r, segs, [last, after, rst]) = idle_then_reset(5 * S, 64, fl::RST | fl::ACK, opts);
     let f = kinds(&r, 0, Kind::MiddleboxIdleReset);
     assert_eq!(f.len(), 1, "{:#?}", r.findings);
     assert_eq!(f[0].severity, Severity::Error);
@@ -1261,7 +1267,9 @@ fn forged_reset_after_idle_is_one_story() {
 
 #[test]
 fn genuine_reset_after_idle_is_a_half_open_connection() {
-    let (r, _, _) = idle_then_reset(5 * S, 63, Options::default());
+    // A TCP answering a segment of a connection it no longer knows: RST without ACK, its
+    // sequence number taken from the segment's ACK.
+    let (r, _, _) = idle_then_reset(5 * S, 63, fl::RST, Options::default());
     assert!(kinds(&r, 0, Kind::MiddleboxIdleReset).is_empty());
     assert!(kinds(&r, 0, Kind::InjectedReset).is_empty());
     let reset = kinds(&r, 0, Kind::ConnectionReset);
@@ -1269,9 +1277,21 @@ fn genuine_reset_after_idle_is_a_half_open_connection() {
 }
 
 #[test]
+fn reset_acknowledging_the_late_packet_is_no_half_open_connection() {
+    // The server's application aborts (SO_LINGER 0) when a packet comes after its deadline:
+    // its RST acknowledges that packet, so its TCP still had the connection.
+    let (r, _, _) = idle_then_reset(5 * S, 63, fl::RST | fl::ACK, Options::default());
+    assert!(kinds(&r, 0, Kind::InjectedReset).is_empty());
+    let reset = kinds(&r, 0, Kind::ConnectionReset);
+    assert_eq!(reset.len(), 1);
+    assert!(!details!(reset[0], ConnectionReset).half_open);
+    assert!(!reset[0].message.contains("no longer knew"));
+}
+
+#[test]
 fn forged_reset_without_idle_is_an_injected_reset() {
     // 0.8 s of silence is no idle gap next to 1 s heartbeats.
-    let (r, _, _) = idle_then_reset(800 * MS, 64, Options::default());
+    let (r, _, _) = idle_then_reset(800 * MS, 64, fl::RST | fl::ACK, Options::default());
     assert!(kinds(&r, 0, Kind::MiddleboxIdleReset).is_empty());
     assert_eq!(kinds(&r, 0, Kind::InjectedReset).len(), 1);
     assert!(!details!(kinds(&r, 0, Kind::ConnectionReset)[0], ConnectionReset).half_open);

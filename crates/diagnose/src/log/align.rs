@@ -37,6 +37,9 @@ pub(crate) struct Fit {
     pub offset_ns: i64,
     /// Whether zero offset is among the best.
     pub zero_fits: bool,
+    /// The best offsets form one unbroken range, this wide: no other reading of the clocks
+    /// aligns as well.
+    pub unique_width_ns: Option<i64>,
 }
 
 /// Spacing of the offsets tried: far below the narrowest range a line fits (its granularity
@@ -167,7 +170,12 @@ impl Grid {
                 .min_by_key(|o| (o.unsigned_abs(), *o < 0))
                 .unwrap_or(0)
         };
+        let unique_width_ns = match plateaus[..] {
+            [(a, b)] => Some(self.offset(b) - self.offset(a)),
+            _ => None,
+        };
         Some(Fit {
+            unique_width_ns,
             score: best[0] as u32,
             at_moment: best[1] as u32,
             anchors: best[2] as u32,

@@ -158,10 +158,10 @@ fn number(b: &[u8], at: usize) -> Option<(u16, usize)> {
         return None;
     }
     if let Some(&next) = b.get(at + n) {
-        if next.is_ascii_alphanumeric()
-            || next == b':'
-            || next == b'.' && b.get(at + n + 1).is_some_and(u8::is_ascii_digit)
-        {
+        // A colon or dot continues a number only before a digit (`17:08:02`, `3.9`); before a
+        // space it ends the port (`terminating 10.0.0.2:52811: 3 pings without pong`).
+        let continued = |c: u8| next == c && b.get(at + n + 1).is_some_and(u8::is_ascii_digit);
+        if next.is_ascii_alphanumeric() || continued(b':') || continued(b'.') {
             return None;
         }
     }
@@ -289,6 +289,10 @@ mod tests {
         ] {
             assert_eq!(ports(none), Vec::<u16>::new(), "{none}");
         }
+        assert_eq!(
+            ports("terminating 10.77.66.13:52811: 3 pings without pong"),
+            vec![52811]
+        );
         let r = port_refs("from 10.0.0.2:50000");
         assert_eq!(r[0].ip, Some("10.0.0.2".parse().unwrap()));
     }

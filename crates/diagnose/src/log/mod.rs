@@ -85,6 +85,10 @@ const EVENT_WORDS: &[&str] = &[
     "reconnect",
     "late",
     "dead",
+    // A slow reply is logged as a duration ("PING reply took 1.40s", "slow response"): it is
+    // what a slow_heartbeat_reply finding is matched with.
+    "slow",
+    " took ",
 ];
 
 /// Lines kept (the event lines first matter; a huge log is cut, not loaded whole).
@@ -639,8 +643,22 @@ pub(crate) fn correlate(
     // A clock offset is only reported when lines agree on it through different incidents, or
     // when it is zero: one incident fits a whole range of offsets, so another is used for
     // matching but not claimed as the clocks' difference.
+    // A single incident does pin the offset when its lines fit its very moment and no other
+    // range of offsets fits as well: then the offset is known to within one line's window
+    // (its granularity plus the logging lag and lead).
+    let max_gran = log
+        .lines
+        .iter()
+        .map(|l| l.granularity_ns)
+        .max()
+        .unwrap_or(NS);
+    let pinned = |f: &align::Fit| {
+        f.at_moment == f.score
+            && f.unique_width_ns
+                .is_some_and(|w| w <= max_gran + LAG_NS + LEAD_NS)
+    };
     let reported = best
-        .filter(|(_, f)| f.zero_fits || f.score >= 2)
+        .filter(|(_, f)| f.zero_fits || f.score >= 2 || pinned(f))
         .map(|(_, f)| f.offset_ns);
     let mut findings = Vec::new();
     let mut matched = 0u64;
@@ -765,6 +783,17 @@ impl crate::report::LogSummary {
 #[cfg(test)]
 mod stamp_tests {
     use super::*;
+
+    #[test]
+    fn slow_replies_are_events() {
+        assert!(is_event(
+            "[14:08:21] [warn] (worker-a) PING reply took 1.40s (usually 20ms)"
+        ));
+        assert!(is_event("slow heartbeat reply: 1400 ms"));
+        assert!(!is_event(
+            "[14:08:08] [info] (worker-a) connected to 10.0.0.1:7400"
+        ));
+    }
 
     #[test]
     fn timestamp_formats() {

@@ -298,3 +298,27 @@ fn a_big_log_is_searched_whole() {
     let c = correlate(&log, &mut events_at(&inc), base, &[]);
     assert_eq!(c.summary.event_lines, 5000);
 }
+
+#[test]
+fn one_incident_at_its_moment_pins_the_skew() {
+    // One late beat, logged 200 ms after it from a clock 2 s behind, in UTC+09:00: the only
+    // range of offsets aligning it is that line's window, so the skew is claimed.
+    let inc = [start() + 400 * S + 871 * MS];
+    for (skew, fmt, g) in [
+        (2 * S, Fmt::TimeOnly, 1.0),
+        (-1_200 * MS, Fmt::DateMillis, 0.001),
+    ] {
+        let c = run(&write_log(&inc, 9 * 3600, skew, fmt), None, &inc);
+        let l = &c.summary;
+        assert_eq!(l.zone.as_deref(), Some("+09:00"));
+        assert_eq!(l.matched, 1);
+        let o = l
+            .clock_offset_s
+            .expect("skew claimed: one incident pins it");
+        let skew_s = skew as f64 / 1e9;
+        assert!(
+            o >= skew_s - 0.2 - g - 0.25 - 0.06 && o <= skew_s - 0.2 + 1.0 + 0.06,
+            "skew {skew_s}: offset {o}"
+        );
+    }
+}

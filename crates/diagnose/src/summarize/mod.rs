@@ -133,11 +133,14 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
         .unwrap_or_default();
     // A reset answering the peer's packet after a long silence: the resetter's TCP no longer
     // had the connection (a half-open connection discovered). Not when the resetter never sent
-    // it (a TTL it never used): then its TCP may well still have the connection.
+    // it (a TTL it never used): then its TCP may well still have the connection. Nor when the
+    // reset acknowledged the peer's data: only a TCP still holding the connection does that
+    // (an application abort after a late packet, SO_LINGER 0).
     let half_open = s
         .rst_ctx
         .filter(|(prev, own)| {
             s.injected.is_none()
+                && !s.rst_acked_peer
                 && prev.dir != r.dir
                 && r.ts - prev.ts <= 50_000_000
                 && own.is_some_and(|o| r.ts - o >= 2_000_000_000)
