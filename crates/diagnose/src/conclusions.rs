@@ -479,7 +479,7 @@ fn http_drains(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes)
 }
 
 /// The most telling of a log line's matched events names it.
-const PHRASES: [(Kind, &str); 12] = [
+const PHRASES: &[(Kind, &str)] = &[
     (
         Kind::ResetAfterHeartbeatDeadline,
         "the reset after a late or unanswered heartbeat",

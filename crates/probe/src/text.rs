@@ -64,6 +64,21 @@ fn list(out: &mut String, title: &str, items: &[String]) {
     }
 }
 
+/// The part every probe report ends with: findings, recommendations, what the probe cost.
+fn verdict(
+    out: &mut String,
+    findings: &[String],
+    recommendation: &[String],
+    connections_used: impl std::fmt::Display,
+    elapsed_s: f64,
+) {
+    list(out, "findings", findings);
+    list(out, "recommendation", recommendation);
+    out.push_str(&format!(
+        "({connections_used} connections, {elapsed_s:.1} s)"
+    ));
+}
+
 /// The text report of `keepsight probe http`.
 pub fn http_text(r: &HttpReport) -> String {
     let f = &r.first_response;
@@ -126,12 +141,13 @@ pub fn http_text(r: &HttpReport) -> String {
     for p in &r.framing.problems {
         out.push_str(&format!("  ! {p}\n"));
     }
-    list(&mut out, "findings", &r.findings);
-    list(&mut out, "recommendation", &r.recommendation);
-    out.push_str(&format!(
-        "({} connections, {:.1} s)",
-        r.connections_used, r.elapsed_s
-    ));
+    verdict(
+        &mut out,
+        &r.findings,
+        &r.recommendation,
+        r.connections_used,
+        r.elapsed_s,
+    );
     out
 }
 
@@ -145,11 +161,12 @@ pub fn path_text(r: &PathReport) -> String {
     if let Some(k) = r.keepalive_interval_s {
         out.push_str(&format!("keep-alive every:   {k} s or less\n"));
     }
-    list(&mut out, "findings", &r.findings);
-    list(&mut out, "recommendation", &r.recommendation);
-    out.push_str(&format!(
-        "({} connections, {:.1} s)",
-        r.connections_used, r.elapsed_s
-    ));
+    verdict(
+        &mut out,
+        &r.findings,
+        &r.recommendation,
+        r.connections_used,
+        r.elapsed_s,
+    );
     out
 }

@@ -348,10 +348,6 @@ fn endpoint(a: &SocketAddr) -> String {
     format!("{}:{}", a.ip(), a.port())
 }
 
-fn secs(ns: i64) -> f64 {
-    ns as f64 / 1e9
-}
-
 /// tshark's `nstime_to_sec`: whole seconds and nanoseconds converted separately (both
 /// truncated toward zero, as its `nstime_delta` leaves them). The duration column is the
 /// difference of two such values, not the exact difference: on a 6431 s offset the last
@@ -455,7 +451,11 @@ pub fn render_text(rows: &[Row], filter: Option<&str>, extra: bool, start: Start
                 .heartbeat_period_s
                 .map(|p| format!("{p:.3}"))
                 .unwrap_or_else(|| "-".into());
-            let _ = write!(s, "  {ended:<10} {:14.4} {hb:>10}", secs(r.max_idle_ns));
+            let _ = write!(
+                s,
+                "  {ended:<10} {:14.4} {hb:>10}",
+                keepsight_time::secs_f64(r.max_idle_ns)
+            );
         }
         s.push('\n');
     }
