@@ -278,7 +278,14 @@ pub struct LogMatch {
     #[serde(skip_serializing_if = "is_false")]
     pub at_deadline: bool,
     pub clock_offset_s: f64,
+    /// For a line stamped with its zone to the millisecond or finer: its time, after the log's
+    /// measured clock offset, minus the matched event's moment (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<f64>,
     pub line: u32,
+    /// The log file the line is in, when more than one `--log` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
     pub log_text: String,
     /// The kinds of the matched findings, in time order.
     pub matched_kinds: Vec<Kind>,
@@ -544,7 +551,9 @@ mod tests {
             Details::LogMatch(LogMatch {
                 at_deadline: true,
                 clock_offset_s: -2.0,
+                delay_ms: None,
                 line: 3,
+                log_file: None,
                 log_text: "error".into(),
                 matched_kinds: vec![Kind::ConnectionReset, Kind::Http(HttpKind::HttpReuseRace)],
                 streams: vec![4],

@@ -98,12 +98,23 @@ pub struct CaptureInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LogSummary {
+    /// The file, as given to `--log` (absent when the log was given as text).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    /// The format its lines are written in (`logback`, `json`; `json+rfc3164` when mixed, most
+    /// lines first).
+    pub format: String,
     pub lines: u64,
     /// Lines naming an error, restart, reset, timeout...
     pub event_lines: u64,
     pub matched: u64,
     /// Estimated (capture clock - log clock), seconds, after the given time zone.
     pub clock_offset_s: Option<f64>,
+    /// For a log stamped with its zone to the millisecond or finer, the offset is measured
+    /// line by line (the median is `clock_offset_s`): the spread of those measurements
+    /// (largest - smallest), seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_offset_spread_s: Option<f64>,
     pub granularity_s: f64,
     /// Event lines with no capture event around them (the first 20): what the log saw that the
     /// wire does not show here.
@@ -148,9 +159,18 @@ pub struct Report {
     pub causes: Vec<Cause>,
     pub streams: Vec<StreamReport>,
     pub findings: Vec<Finding>,
+    /// The first (or only) `--log`.
     pub log: Option<LogSummary>,
+    /// Every log, in `--log` order, when more than one was given (each with its own format,
+    /// zone and clock offset).
+    #[serde(skip_serializing_if = "fewer_than_two")]
+    pub logs: Vec<LogSummary>,
     /// Findings not kept because a per-stream or per-kind cap was reached.
     pub findings_dropped: u64,
+}
+
+fn fewer_than_two(v: &[LogSummary]) -> bool {
+    v.len() < 2
 }
 
 pub(crate) fn secs(ns: i64) -> f64 {
@@ -355,15 +375,32 @@ impl Report {
                 );
             }
         }
-        if let Some(l) = &self.log {
+        let logs: Vec<&LogSummary> = if self.logs.len() > 1 {
+            self.logs.iter().collect()
+        } else {
+            self.log.iter().collect()
+        };
+        for l in logs {
             let _ = writeln!(
                 out,
-                "\nApplication log: {} lines, {} name an error or restart, {} matched to the capture{}{}",
+                "\nApplication log{}: {} lines ({}), {} name an error or restart, {} matched to the capture{}{}",
+                if self.logs.len() > 1 {
+                    format!(" {}", l.file)
+                } else {
+                    String::new()
+                },
                 l.lines,
+                l.reading(),
                 l.event_lines,
                 l.matched,
                 l.clock_offset_s
-                    .map(|o| format!(" (capture clock - log clock ≈ {o:+.2} s, log granularity {} s)", l.granularity_s))
+                    .map(|o| format!(
+                        " (capture clock - log clock ≈ {o:+.2} s{}, log granularity {} s)",
+                        l.clock_offset_spread_s
+                            .map(|s| format!(", spread {} over the lines", human((s * 1e9) as i64)))
+                            .unwrap_or_default(),
+                        l.granularity_s
+                    ))
                     .unwrap_or_default(),
                 l.clock_words().map(|w| format!("; {w}")).unwrap_or_default()
             );

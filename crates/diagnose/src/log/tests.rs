@@ -91,6 +91,7 @@ fn run(text: &str, tz: Option<i32>, incidents: &[i64]) -> Correlation {
     let log = AppLog::parse(
         text,
         LogOptions {
+            format: None,
             date: None,
             tz_offset_s: tz,
         },
