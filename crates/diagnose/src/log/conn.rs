@@ -117,7 +117,8 @@ pub(crate) fn port_refs(text: &str) -> Vec<PortRef> {
         if b[i].is_ascii_alphabetic() && (i == 0 || !is_word(b[i - 1])) {
             let len = b[i..].iter().take_while(|c| is_word(**c)).count();
             let word = text[i..i + len].to_ascii_lowercase();
-            if PORT_WORDS.contains(&word.as_str()) {
+            // `local_port=39660`, `src_port: 80` name a port as `port` does.
+            if PORT_WORDS.contains(&word.as_str()) || word.ends_with("_port") {
                 let mut j = i + len;
                 while j < b.len() && matches!(b[j], b' ' | b'=' | b':' | b'#') {
                     j += 1;
@@ -277,6 +278,7 @@ mod tests {
             vec![47010, 38517]
         );
         assert_eq!(ports("sport=5000 dport: 6000"), vec![5000, 6000]);
+        assert_eq!(ports("failed on local_port=43749, remote_port 80"), vec![43749, 80]);
         assert_eq!(ports("peer [fd77:7::2]:47007 gone"), vec![47007]);
         assert_eq!(ports("db.example:5432 refused"), vec![5432]);
         // Times, durations, versions and sizes are not ports.

@@ -467,8 +467,12 @@ fn iso_flavour(b: &[u8], s: &Stamp) -> Format {
     let is_level = |w: &str| Level::from_word(w).is_some();
     let bracketed = |w: &str| w.starts_with('[') && w.ends_with(']');
     // `LEVEL [thread] logger - msg` or `[thread] LEVEL logger - msg`.
+    // `LEVEL [thread] logger - msg`, `[thread] LEVEL logger - msg`, `LEVEL [logger] - msg`.
     let logback = match words[..] {
-        [a, b, _, "-", ..] => (is_level(a) && bracketed(b)) || (bracketed(a) && is_level(b)),
+        [a, b, c, d] => {
+            ((is_level(a) && bracketed(b)) || (bracketed(a) && is_level(b)))
+                && (c == "-" || d == "-")
+        }
         _ => false,
     };
     if logback {
@@ -690,6 +694,8 @@ mod tests {
             ("2026-12-07 03:57:42 [ERROR] feed-1: x", "iso8601"),
             ("2026-12-07 03:57:42,311 ERROR [hb-conn-2] c.e.Client - lost", "logback"),
             ("2026-12-07 03:57:42.311 [main] WARN  c.e.Client - late", "logback"),
+            // java.util.logging's SimpleFormatter given a Logback-like pattern.
+            ("2026-12-07 12:55:44,771 SEVERE  [hb.java] - heartbeat failed", "logback"),
             ("2026-12-07 03:57:42,311 ERROR client: reset", "python"),
             ("2026-12-07 03:57:42,311 - client - ERROR - reset", "python"),
             ("2026-12-07T03:57:42.311000+01:00 host app[4242]: x", "journald"),

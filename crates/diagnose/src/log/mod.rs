@@ -105,6 +105,8 @@ const EVENT_WORDS: &[&str] = &[
 const MAX_LINES: usize = 100_000;
 /// Lines of one entry's continuation (a stack trace) read for its level, words and connection.
 const MAX_CONTINUATION: usize = 64;
+/// Characters of a line shown in the report.
+const SHOWN_CHARS: usize = 200;
 /// Bytes of an entry's connection text kept.
 const MAX_CONN_TEXT: usize = 4096;
 
@@ -169,13 +171,22 @@ impl AppLog {
             };
             lines.push(LogLine {
                 line_no: (i + 1).min(u32::MAX as usize) as u32,
-                text: raw.trim_end().chars().take(200).collect(),
+                text: raw.trim_end().chars().take(SHOWN_CHARS).collect(),
                 stamp: p.stamp.time,
                 granularity_ns: p.stamp.granularity_ns,
                 is_event: is_event(words) || p.level == Some(Level::Error),
                 format: p.format,
                 level: p.level,
-                conn_text: p.fields,
+                // The shown text is cut; the connection may be named past the cut.
+                conn_text: p.fields.or_else(|| {
+                    (raw.len() > SHOWN_CHARS).then(|| {
+                        let mut end = raw.len().min(MAX_CONN_TEXT);
+                        while !raw.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        raw[..end].to_string()
+                    })
+                }),
             });
         }
         AppLog {
