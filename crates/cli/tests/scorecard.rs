@@ -479,7 +479,10 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
         let matches: Vec<&Value> = findings(out, "log_match")
             .into_iter()
             .filter(|f| f.get("line").is_some_and(|l| same(l, n)))
-            .filter(|f| c.get("file").is_none_or(|want| f.get("log_file") == Some(want)))
+            .filter(|f| {
+                c.get("file")
+                    .is_none_or(|want| f.get("log_file") == Some(want))
+            })
             .collect();
         for f in &matches {
             let streams_ok = sel.as_ref().is_none_or(|s| {

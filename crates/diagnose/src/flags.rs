@@ -201,7 +201,10 @@ impl LogOptions {
         }
         (0..logs.max(1))
             .map(|k| {
-                let mut o = LogOptions::from_flags(pick("log-date", dates, k, logs)?, pick("log-tz", tzs, k, logs)?)?;
+                let mut o = LogOptions::from_flags(
+                    pick("log-date", dates, k, logs)?,
+                    pick("log-tz", tzs, k, logs)?,
+                )?;
                 o.format = pick("log-format", formats, k, logs)?
                     .map(|n| {
                         crate::log::Format::from_name(n)

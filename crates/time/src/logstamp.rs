@@ -116,8 +116,7 @@ pub fn zone(b: &[u8]) -> Option<(i32, usize)> {
 }
 
 const MONTHS: [&[u8; 3]; 12] = [
-    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-    b"dec",
+    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
 ];
 
 /// An English month abbreviation (`Mar`, `mar`, `MAR`) → 1..=12.
@@ -194,7 +193,11 @@ pub fn syslog(b: &[u8]) -> Option<Stamp> {
     while b.get(i) == Some(&b' ') {
         i += 1;
     }
-    let dl = b[i..].iter().take(3).take_while(|c| c.is_ascii_digit()).count();
+    let dl = b[i..]
+        .iter()
+        .take(3)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     if !(1..=2).contains(&dl) {
         return None;
     }
@@ -293,7 +296,11 @@ pub fn epoch(text: &str) -> Option<Stamp> {
     };
     // The fraction is of the unit, not of a second.
     let frac_ns = sub / (NS / unit);
-    let gran = if fl == 0 { unit } else { (scale / (NS / unit)).max(1) };
+    let gran = if fl == 0 {
+        unit
+    } else {
+        (scale / (NS / unit)).max(1)
+    };
     Some(Stamp {
         time: LogTime::Zoned {
             utc_ns: v.checked_mul(unit)?.checked_add(frac_ns)?,
@@ -463,11 +470,25 @@ mod tests {
             ("1796612262311000000", 1),
         ] {
             let s = epoch(text).unwrap();
-            assert_eq!(s.time, LogTime::Zoned { utc_ns: t, zone_s: 0 }, "{text}");
+            assert_eq!(
+                s.time,
+                LogTime::Zoned {
+                    utc_ns: t,
+                    zone_s: 0
+                },
+                "{text}"
+            );
             assert_eq!(s.granularity_ns, gran, "{text}");
         }
         assert_eq!(epoch("1796612262").unwrap().granularity_ns, NS);
-        for bad in ["", "12", "abc", "1796612262.x", "-1796612262", "99999999999999999999"] {
+        for bad in [
+            "",
+            "12",
+            "abc",
+            "1796612262.x",
+            "-1796612262",
+            "99999999999999999999",
+        ] {
             assert_eq!(epoch(bad), None, "{bad}");
         }
     }

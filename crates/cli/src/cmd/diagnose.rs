@@ -78,9 +78,13 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
         no_default_middleboxes: args.no_default_middleboxes,
     })
     .map_err(Failure::usage)?;
-    let log_options =
-        LogOptions::per_log(args.log.len(), &args.log_date, &args.log_tz, &args.log_format)
-            .map_err(Failure::usage)?;
+    let log_options = LogOptions::per_log(
+        args.log.len(),
+        &args.log_date,
+        &args.log_tz,
+        &args.log_format,
+    )
+    .map_err(Failure::usage)?;
     for (path, o) in args.log.iter().zip(log_options) {
         let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
         let text = String::from_utf8_lossy(&text);

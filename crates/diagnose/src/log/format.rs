@@ -187,7 +187,14 @@ const TIME_KEYS: &[&str] = &[
     "asctime",
     "date",
 ];
-const LEVEL_KEYS: &[&str] = &["level", "severity", "lvl", "levelname", "PRIORITY", "loglevel"];
+const LEVEL_KEYS: &[&str] = &[
+    "level",
+    "severity",
+    "lvl",
+    "levelname",
+    "PRIORITY",
+    "loglevel",
+];
 const MESSAGE_KEYS: &[&str] = &["msg", "message", "event", "MESSAGE", "log"];
 /// Keys holding a port number.
 const PORT_KEYS: &[&str] = &[
@@ -321,7 +328,10 @@ impl<'de> serde::Deserialize<'de> for Scalar<'de> {
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(Scalar(None, false))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
                 while a.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Scalar(None, false))
             }
@@ -513,7 +523,11 @@ fn pri(b: &[u8]) -> Option<(u8, usize)> {
     if b.first() != Some(&b'<') {
         return None;
     }
-    let n = b[1..].iter().take(4).take_while(|c| c.is_ascii_digit()).count();
+    let n = b[1..]
+        .iter()
+        .take(4)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     if !(1..=3).contains(&n) || b.get(1 + n) != Some(&b'>') {
         return None;
     }
@@ -556,7 +570,11 @@ fn access(t: &str) -> Option<Parsed> {
     // The status follows the quoted request line.
     let q1 = after.find('"')?;
     let q2 = q1 + 1 + after[q1 + 1..].find('"')?;
-    let status: u16 = after[q2 + 1..].split_ascii_whitespace().next()?.parse().ok()?;
+    let status: u16 = after[q2 + 1..]
+        .split_ascii_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     let level = match status {
         500.. | 499 | 444 => Level::Error,
         400..=498 => Level::Warn,
@@ -692,30 +710,70 @@ mod tests {
         for (line, want) in [
             ("2026-12-07T03:57:42.311+01:00 ERROR x", "iso8601"),
             ("2026-12-07 03:57:42 [ERROR] feed-1: x", "iso8601"),
-            ("2026-12-07 03:57:42,311 ERROR [hb-conn-2] c.e.Client - lost", "logback"),
-            ("2026-12-07 03:57:42.311 [main] WARN  c.e.Client - late", "logback"),
+            (
+                "2026-12-07 03:57:42,311 ERROR [hb-conn-2] c.e.Client - lost",
+                "logback",
+            ),
+            (
+                "2026-12-07 03:57:42.311 [main] WARN  c.e.Client - late",
+                "logback",
+            ),
             // java.util.logging's SimpleFormatter given a Logback-like pattern.
-            ("2026-12-07 12:55:44,771 SEVERE  [hb.java] - heartbeat failed", "logback"),
+            (
+                "2026-12-07 12:55:44,771 SEVERE  [hb.java] - heartbeat failed",
+                "logback",
+            ),
             ("2026-12-07 03:57:42,311 ERROR client: reset", "python"),
             ("2026-12-07 03:57:42,311 - client - ERROR - reset", "python"),
-            ("2026-12-07T03:57:42.311000+01:00 host app[4242]: x", "journald"),
-            (r#"{"ts":"2026-12-07T03:57:42.311+01:00","level":"error","msg":"x"}"#, "json"),
-            (r#"{"__REALTIME_TIMESTAMP":"1796612262311000","PRIORITY":"3","MESSAGE":"x"}"#, "journald-json"),
-            ("time=2026-12-07T03:57:42.311+01:00 level=ERROR msg=\"x y\" local_port=1", "logfmt"),
-            ("<11>1 2026-12-07T03:57:42.311+01:00 host app 42 - - x", "rfc5424"),
+            (
+                "2026-12-07T03:57:42.311000+01:00 host app[4242]: x",
+                "journald",
+            ),
+            (
+                r#"{"ts":"2026-12-07T03:57:42.311+01:00","level":"error","msg":"x"}"#,
+                "json",
+            ),
+            (
+                r#"{"__REALTIME_TIMESTAMP":"1796612262311000","PRIORITY":"3","MESSAGE":"x"}"#,
+                "journald-json",
+            ),
+            (
+                "time=2026-12-07T03:57:42.311+01:00 level=ERROR msg=\"x y\" local_port=1",
+                "logfmt",
+            ),
+            (
+                "<11>1 2026-12-07T03:57:42.311+01:00 host app 42 - - x",
+                "rfc5424",
+            ),
             ("<11>Dec  7 03:57:42 host app[42]: x", "rfc3164"),
             ("Dec  7 03:57:42 host app[4242]: ERROR x", "rfc3164"),
-            ("2026/12/07 03:57:42 [error] 42#42: *7 upstream timed out", "nginx-error"),
+            (
+                "2026/12/07 03:57:42 [error] 42#42: *7 upstream timed out",
+                "nginx-error",
+            ),
             ("2026/12/07 03:57:42.311234 heartbeat lost", "go-log"),
-            ("[Mon Dec 07 03:57:42.311279 2026] [proxy:error] [pid 1] x", "apache-error"),
-            ("10.0.0.1 - - [07/Dec/2026:03:57:42 +0100] \"GET / HTTP/1.1\" 502 0", "access"),
+            (
+                "[Mon Dec 07 03:57:42.311279 2026] [proxy:error] [pid 1] x",
+                "apache-error",
+            ),
+            (
+                "10.0.0.1 - - [07/Dec/2026:03:57:42 +0100] \"GET / HTTP/1.1\" 502 0",
+                "access",
+            ),
             ("Dec 07, 2026 3:57:42 AM com.example.Client run", "jul"),
             ("[13:43:09] [warn] (worker-a) x", "time"),
             ("01:41:38 client info connected", "time"),
         ] {
             assert_eq!(fmt(line), Some(want), "{line}");
         }
-        for none in ["", "hello", "{not json", "{\"msg\":\"no time\"}", "<999>x", "a=b c=d"] {
+        for none in [
+            "",
+            "hello",
+            "{not json",
+            "{\"msg\":\"no time\"}",
+            "<999>x",
+            "a=b c=d",
+        ] {
             assert_eq!(fmt(none), None, "{none}");
         }
     }
@@ -734,15 +792,25 @@ mod tests {
             Some("heartbeat lost | port 39660 10.0.0.1:7000")
         );
         assert_eq!(p.message_len, Some(14));
-        let p = read(r#"{"time":"2026-12-07T03:57:42Z","level":50,"msg":"x"}"#, None).unwrap();
+        let p = read(
+            r#"{"time":"2026-12-07T03:57:42Z","level":50,"msg":"x"}"#,
+            None,
+        )
+        .unwrap();
         assert_eq!(p.level, Some(Level::Error));
         let p = read("<12>Dec  7 03:57:42 h a: x", None).unwrap();
         assert_eq!(p.level, Some(Level::Warn));
-        let p = read("10.0.0.1 - - [07/Dec/2026:03:57:42 +0100] \"GET / HTTP/1.1\" 200 5", None)
-            .unwrap();
+        let p = read(
+            "10.0.0.1 - - [07/Dec/2026:03:57:42 +0100] \"GET / HTTP/1.1\" 200 5",
+            None,
+        )
+        .unwrap();
         assert_eq!(p.level, Some(Level::Info));
-        let p = read("time=2026-12-07T03:57:42Z level=WARN msg=\"a \\\"b\\\"\" conn=hb-2", None)
-            .unwrap();
+        let p = read(
+            "time=2026-12-07T03:57:42Z level=WARN msg=\"a \\\"b\\\"\" conn=hb-2",
+            None,
+        )
+        .unwrap();
         assert_eq!(p.fields.as_deref(), Some("a \"b\" | conn hb-2"));
         assert_eq!(p.level, Some(Level::Warn));
         assert_eq!(jul_level("SEVERE: lost"), Some(Level::Error));
