@@ -422,9 +422,7 @@ fn logfmt(line: &str) -> Option<Parsed> {
         }
         if i >= b.len() || b[i] != b'=' {
             // A bare word: logfmt lines have none before their time.
-            if f.time.is_none() {
-                return None;
-            }
+            f.time.as_ref()?;
             continue;
         }
         let key = &line[k0..i];
@@ -631,7 +629,9 @@ pub fn read(line: &str, forced: Option<Format>) -> Option<Parsed> {
             return Some(p);
         }
     }
-    if want(Format::Access) && first.is_ascii_alphanumeric() {
+    // Access logs start with the client's address; the stamp comes later.
+    let iso_start = b.len() > 4 && b[..4].iter().all(u8::is_ascii_digit) && b[4] != b'.';
+    if want(Format::Access) && first.is_ascii_alphanumeric() && !iso_start {
         if let Some(p) = access(t) {
             return Some(p);
         }
