@@ -11,7 +11,7 @@ use keepsight_http::FindingKind as HttpKind;
 pub(crate) fn conclusions(
     findings: &[Finding],
     streams: &[StreamReport],
-    log: Option<&LogSummary>,
+    logs: &[LogSummary],
 ) -> (Vec<String>, Vec<Cause>) {
     let mut out = Vec::new();
     let mut causes = Causes::default();
@@ -23,8 +23,8 @@ pub(crate) fn conclusions(
     reuse_races(findings, &mut out, &mut causes);
     http_drains(findings, &mut out, &mut causes);
     resets(findings, &mut out, &mut causes);
-    if let Some(l) = log {
-        log_lines(findings, l, &mut out);
+    if !logs.is_empty() {
+        log_lines(findings, logs, &mut out);
     }
     (out, causes.0)
 }
@@ -510,7 +510,7 @@ const PHRASES: &[(Kind, &str)] = &[
 ];
 
 /// Log lines that line up with capture events: a few examples, then the tally.
-fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
+fn log_lines(findings: &[Finding], logs: &[LogSummary], out: &mut Vec<String>) {
     let mut matches: Vec<(&Finding, &crate::finding::LogMatch)> = findings
         .iter()
         .filter_map(|f| match &f.details {
@@ -550,11 +550,19 @@ fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
     if !examples.is_empty() {
         out.push(format!("In the application log: {}.", examples.join("; ")));
     }
-    if log.event_lines > 0 {
+    for log in logs {
+        if log.event_lines == 0 {
+            continue;
+        }
         out.push(format!(
-            "{} of {} error/restart lines of the application log line up with capture events{}.",
+            "{} of {} error/restart lines of the application log{} line up with capture events{}.",
             log.matched,
             log.event_lines,
+            if logs.len() > 1 {
+                format!(" {}", log.file)
+            } else {
+                String::new()
+            },
             log.clock_words()
                 .or_else(|| log
                     .clock_offset_s

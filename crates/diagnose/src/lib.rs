@@ -329,7 +329,7 @@ impl Diagnoser {
             ))
         });
         let (summary, causes) =
-            conclusions::conclusions(&self.findings, &self.reports, log_summary.as_ref());
+            conclusions::conclusions(&self.findings, &self.reports, &log_summaries);
         Report {
             schema: 1,
             capture: CaptureInfo {
