@@ -778,6 +778,52 @@ mod tests {
         }
     }
 
+    /// Lines as Go 1.21's log/slog handlers and journalctl write them (recorded by hand from
+    /// their documented output: Debian 12's Go 1.19 has no slog and no systemd runs here).
+    #[test]
+    fn slog_and_journald_recorded_lines() {
+        let p = read(
+            r#"{"time":"2026-12-07T03:57:42.311234567+01:00","level":"ERROR","msg":"heartbeat failed","conn":"hb-2","remote_port":7000,"dst":"10.0.0.1:7000"}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!((p.format, p.level), (Format::Json, Some(Level::Error)));
+        assert_eq!(p.stamp.granularity_ns, 1);
+        assert_eq!(
+            p.fields.as_deref(),
+            Some("heartbeat failed | conn hb-2 port 7000 10.0.0.1:7000")
+        );
+        let p = read(
+            "time=2026-12-07T03:57:42.311+01:00 level=WARN msg=\"reply slow\" src=10.0.0.2:39660",
+            None,
+        )
+        .unwrap();
+        assert_eq!((p.format, p.level), (Format::Logfmt, Some(Level::Warn)));
+        assert_eq!(p.fields.as_deref(), Some("reply slow | 10.0.0.2:39660"));
+        let p = read(
+            r#"{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1796612262311000","PRIORITY":"3","SYSLOG_IDENTIFIER":"app","MESSAGE":"heartbeat lost"}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.format, p.level),
+            (Format::JournaldJson, Some(Level::Error))
+        );
+        assert_eq!(
+            p.stamp.time,
+            LogTime::Zoned {
+                utc_ns: 1_796_612_262_311_000_000,
+                zone_s: 0
+            }
+        );
+        let p = read(
+            "2026-12-07T03:57:42+0100 host app[4242]: heartbeat lost",
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.format, Format::Journald);
+    }
+
     #[test]
     fn levels_and_fields() {
         let p = read(
