@@ -167,6 +167,8 @@ impl AppLog {
             continued = 0;
             let words = match (&p.fields, p.message_len) {
                 (Some(f), Some(n)) => &f[..n],
+                // An access log's request path is no message (`GET /reset` is no reset).
+                _ if p.format == Format::Access => "",
                 _ => raw,
             };
             lines.push(LogLine {

@@ -512,3 +512,18 @@ java.net.SocketException: Connection reset
         (1, "json")
     );
 }
+
+/// An access log's status decides: a 502 is an error, a 200 for `/reset` is not.
+#[test]
+fn access_logs_are_read_by_status() {
+    let log = AppLog::parse(
+        "10.0.0.2 - - [01/Mar/2024:23:31:00 +0100] \"GET /reset HTTP/1.1\" 200 5 \"-\" \"curl/7.88\"\n\
+         10.0.0.2 - - [01/Mar/2024:23:31:01 +0100] \"GET /a HTTP/1.1\" 502 157 \"-\" \"curl/7.88\"\n",
+        LogOptions::default(),
+    );
+    assert_eq!(log.format_name(), "access");
+    assert_eq!(
+        log.lines.iter().map(|l| l.is_event).collect::<Vec<_>>(),
+        vec![false, true]
+    );
+}
