@@ -109,3 +109,35 @@ fn per_log_flags_must_be_once_or_once_per_log() {
         assert!(err.contains("--log-"), "{err}");
     }
 }
+
+#[test]
+fn the_html_report_names_each_log_and_its_reading() {
+    let page = std::env::temp_dir().join(format!("ks-log-formats-{}.html", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .current_dir(dir())
+        .args([
+            "report",
+            "capture.pcapng",
+            "--log",
+            "json.log",
+            "--log",
+            "go.log",
+            "-o",
+        ])
+        .arg(&page)
+        .output()
+        .expect("run keepsight");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    std::fs::remove_file(&page).unwrap();
+    for want in [
+        "<code>json.log</code>: 6 lines (json, zone UTC+05:30 from the lines&#39; stamps), 2 name an error or restart, 2 matched",
+        "<code>go.log</code>: 4 lines (go-log, zone UTC+09:00 found by search), 1 name an error or restart, 1 matched",
+    ] {
+        assert!(html.contains(want), "missing {want:?}");
+    }
+}
