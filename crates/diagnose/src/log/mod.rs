@@ -332,6 +332,9 @@ const LAG_NS: i64 = 1_000_000_000;
 const LEAD_NS: i64 = 250_000_000;
 /// Stamps this fine, with their zone, measure the clocks' offset line by line.
 const PRECISE_NS: i64 = 1_000_000;
+/// The events of one incident a precise line matches lie this close to its moment (a late
+/// beat, its reply and the reset it caused come within milliseconds).
+const INCIDENT_NS: i64 = 20_000_000;
 /// Longest span in which an event may have been noticed.
 const MAX_SPAN_NS: i64 = 120 * NS;
 /// Event lines used (a log of nothing but errors is cut, not scanned whole).
@@ -684,6 +687,11 @@ pub(crate) fn correlate(
             .map(|k| &events[k])
             .collect();
         hits.sort_by_key(|e| e.ts);
+        // A precise line means the incident at its moment, not every event in its window: a
+        // reset half a second earlier on another connection is not what it logged.
+        if let Some(m) = precise(i).then(|| moment_of(i, t, o)).flatten() {
+            hits.retain(|e| (e.ts - m).abs() <= INCIDENT_NS);
+        }
         if hits.is_empty() {
             if unmatched.len() < 20 {
                 unmatched.push(crate::report::UnmatchedLine {

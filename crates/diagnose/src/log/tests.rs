@@ -527,3 +527,31 @@ fn access_logs_are_read_by_status() {
         vec![false, true]
     );
 }
+
+/// A line stamped with its zone to the millisecond means the incident at its moment: not the
+/// reset on another connection 400 ms before it, which a whole-second line could mean too.
+#[test]
+fn a_precise_line_means_the_incident_at_its_moment() {
+    let a = start() + 100 * S;
+    let b = a + 400 * MS;
+    let line = |t: i64| {
+        let (y, m, d) = civil_from_days(t.div_euclid(DAY_NS));
+        let ns = t.rem_euclid(DAY_NS);
+        let s = ns / S;
+        format!(
+            "{y}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z ERROR connection reset by peer\n",
+            s / 3600,
+            s / 60 % 60,
+            s % 60,
+            ns % S / MS
+        )
+    };
+    let c = run(&line(b + 300 * 1000 + 200 * 1000), None, &[a, b]);
+    assert_eq!(c.summary.matched, 1);
+    assert_eq!(c.findings[0].frames, vec![11, 12]);
+    let Details::LogMatch(m) = &c.findings[0].details else {
+        unreachable!()
+    };
+    assert_eq!(m.streams, vec![1]);
+    assert!(m.delay_ms.unwrap().abs() <= 1.0, "{:?}", m.delay_ms);
+}
