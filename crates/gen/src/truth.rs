@@ -3,8 +3,9 @@
 //! still open at the cut is reported open and its unwritten events are not claimed).
 //!
 //! Frame and stream numbers are 1-based frame numbers and 0-based `tcp.stream` numbers as tshark
-//! gives them (client ports are never reused inside a file, so every connection is one stream,
-//! numbered in the order of its first frame). Durations are integer microseconds (`_us`), exact.
+//! gives them: every connection is one stream, numbered in the order of its first frame (the
+//! estate never reuses a client port; `short-http` does, always with a new initial sequence
+//! number, which tshark takes for a new stream). Durations are integer microseconds (`_us`), exact.
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -45,6 +46,10 @@ pub struct Counts {
     /// `http.response` with `tshark -2`: complete responses (a body shorter than its
     /// Content-Length never completes, so it is not counted).
     pub http_responses: u64,
+    /// `tcp.analysis.reused_ports`: a SYN from the address and port of an earlier stream to the
+    /// same server (with another initial sequence number, so a new `tcp.stream`).
+    #[serde(default)]
+    pub reused_ports: u64,
 }
 
 /// The kinds of traffic the generator makes; see each module of `shapes` for what they emit.
@@ -63,6 +68,10 @@ pub enum ShapeKind {
     Refused,
     /// Heartbeats with a chosen trouble (`shapes::troubled_heartbeat`).
     TroubledHeartbeat,
+    /// Spoofed SYNs nobody answers (`shapes::syn_flood`).
+    SynFlood,
+    /// Short HTTP/1.1 `Connection: close` exchanges (`shapes::short_http`).
+    ShortHttp,
 }
 
 /// One end of a connection: the client opened it.
@@ -254,6 +263,11 @@ pub enum Detail {
     Refused,
     /// See [`TroubledHeartbeatTruth`].
     TroubledHeartbeat(TroubledHeartbeatTruth),
+    /// One spoofed SYN, never answered: a stream of one frame, open (no close).
+    SynFlood,
+    /// One short exchange: handshake, one request, one `Connection: close` response, the
+    /// server's FIN first.
+    ShortHttp,
 }
 
 /// One TCP connection of the capture (one `tcp.stream`).
@@ -287,6 +301,8 @@ impl Connection {
             Detail::Bulk(_) => ShapeKind::Bulk,
             Detail::Refused => ShapeKind::Refused,
             Detail::TroubledHeartbeat(_) => ShapeKind::TroubledHeartbeat,
+            Detail::SynFlood => ShapeKind::SynFlood,
+            Detail::ShortHttp => ShapeKind::ShortHttp,
         }
     }
 }

@@ -80,6 +80,7 @@ const FIELDS: &[&str] = &[
     "ip.checksum.status",
     "_ws.malformed",
     "_ws.expert.severity",
+    "tcp.analysis.reused_ports",
     // Never in a generated capture:
     "tcp.analysis.out_of_order",
     "tcp.analysis.lost_segment",
@@ -89,7 +90,6 @@ const FIELDS: &[&str] = &[
     "tcp.analysis.window_full",
     "tcp.analysis.zero_window",
     "tcp.analysis.zero_window_probe",
-    "tcp.analysis.reused_ports",
 ];
 
 struct Frame {
@@ -102,6 +102,7 @@ struct Frame {
     fin: bool,
     rst: bool,
     flags: [bool; 7],
+    reused_ports: bool,
 }
 
 fn set(s: &str) -> bool {
@@ -113,7 +114,7 @@ fn parse(rows: Vec<Vec<String>>) -> Vec<Frame> {
         .map(|r| {
             assert_eq!(r.len(), FIELDS.len(), "{r:?}");
             let number = r[0].parse().unwrap();
-            for (i, name) in FIELDS.iter().enumerate().skip(21) {
+            for (i, name) in FIELDS.iter().enumerate().skip(22) {
                 assert!(r[i].is_empty(), "frame {number}: {name} = {}", r[i]);
             }
             assert_eq!(r[17], "1", "frame {number}: TCP checksum status");
@@ -142,6 +143,7 @@ fn parse(rows: Vec<Vec<String>>) -> Vec<Frame> {
                 fin: set(&r[8]),
                 rst: set(&r[9]),
                 flags,
+                reused_ports: set(&r[21]),
             }
         })
         .collect()
@@ -165,6 +167,7 @@ fn tshark_counts(frames: &[&Frame]) -> Counts {
         c.retransmission += retrans;
         c.http_requests += req;
         c.http_responses += resp;
+        c.reused_ports += u64::from(f.reused_ports);
     }
     c
 }
@@ -285,6 +288,8 @@ fn check_against_tshark(capture: &Path, truth: &Truth) {
                     k.prober
                 );
             }
+            Detail::SynFlood => assert_eq!(s.len(), 1, "{what}: one SYN"),
+            Detail::ShortHttp => assert_eq!(s.len(), 8, "{what}: eight frames"),
             Detail::Bulk(_) | Detail::Refused | Detail::TroubledHeartbeat(_) => {}
         }
     }
@@ -459,4 +464,81 @@ fn exactly_the_requested_number_of_frames() {
         assert!(bytes.len() > 24);
     }
     assert!(generate(&Config::new(0, 1), Vec::new()).is_err());
+}
+
+#[test]
+fn the_default_scenario_is_the_estate() {
+    let estate = keepsight_gen::shapes::scenario("estate").unwrap();
+    let config = Config::scenario(estate, 2_000, 4);
+    assert_eq!(config, Config::new(2_000, 4));
+    assert!(keepsight_gen::shapes::scenario("no-such-shape").is_none());
+    let unknown = Config {
+        shape: "no-such-shape",
+        ..config
+    };
+    let err = generate(&unknown, Vec::new()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn a_syn_flood_is_one_unanswered_syn_per_stream() {
+    let flood = keepsight_gen::shapes::scenario("syn-flood").unwrap();
+    let config = Config::scenario(flood, 3_000, 2);
+    let (_, truth) = generate(&config, Vec::new()).unwrap();
+    assert_eq!(truth.connections.len(), 3_000);
+    assert_eq!(truth.counts.syn, 3_000);
+    let span_s = (truth.last_time_us - truth.first_time_us) as f64 / 1e6;
+    assert!((8.0..12.0).contains(&span_s), "{span_s} s for 10 s");
+    let sources: std::collections::BTreeSet<SocketAddr> =
+        truth.connections.iter().map(|c| c.client).collect();
+    assert_eq!(sources.len(), 3_000, "no source address and port repeats");
+    assert!(truth
+        .connections
+        .iter()
+        .all(|c| c.close.is_none() && c.server.port() == 443 && c.detail == Detail::SynFlood));
+    if !tshark_available() {
+        return;
+    }
+    let path = scratch("flood.pcap");
+    generate_file(&config, &path).unwrap();
+    check_against_tshark(&path, &truth);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn short_http_reuses_ports_with_a_handful_open() {
+    let short = keepsight_gen::shapes::scenario("short-http").unwrap();
+    let config = Config {
+        pcapng: true,
+        ..Config::scenario(short, 4_000, 9)
+    };
+    let (_, truth) = generate(&config, Vec::new()).unwrap();
+    assert_eq!(truth.connections.len(), 500);
+    assert_eq!(truth.counts.http_requests, 500);
+    assert_eq!(truth.counts.http_responses, 500);
+    assert_eq!(truth.counts.reused_ports, 500 - 6 * 16);
+    // Open connections at any frame: a stream is open from its first to its last frame.
+    let mut edges: Vec<(u64, i32)> = truth
+        .connections
+        .iter()
+        .flat_map(|c| [(c.first_frame, 1), (c.last_frame + 1, -1)])
+        .collect();
+    edges.sort();
+    let mut open = 0;
+    let most = edges
+        .iter()
+        .map(|(_, d)| {
+            open += d;
+            open
+        })
+        .max()
+        .unwrap();
+    assert!((2..=6).contains(&most), "{most} open at once");
+    if !tshark_available() {
+        return;
+    }
+    let path = scratch("short-http.pcapng");
+    generate_file(&config, &path).unwrap();
+    check_against_tshark(&path, &truth);
+    let _ = std::fs::remove_file(&path);
 }
