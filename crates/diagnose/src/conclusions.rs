@@ -468,10 +468,11 @@ fn resets(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
 fn connection_attempts(findings: &[Finding], out: &mut Vec<String>) {
     use crate::finding::SilenceVerdict;
     const EXAMPLES: usize = 3;
+    // A scanner's unanswered and refused probes are the scan's sentence.
     let silent: Vec<&crate::finding::SynUnanswered> = findings
         .iter()
         .filter_map(|f| match &f.details {
-            Details::SynUnanswered(d) => Some(d),
+            Details::SynUnanswered(d) if d.verdict != SilenceVerdict::Scan => Some(d),
             _ => None,
         })
         .collect();
@@ -497,7 +498,7 @@ fn connection_attempts(findings: &[Finding], out: &mut Vec<String>) {
     let refused: Vec<&crate::finding::Refused> = findings
         .iter()
         .filter_map(|f| match &f.details {
-            Details::ConnectionRefused(d) => Some(d),
+            Details::ConnectionRefused(d) if f.severity != Severity::Info => Some(d),
             _ => None,
         })
         .collect();

@@ -1,18 +1,16 @@
 //! Counting distinct values (source addresses, ports, hosts) in bounded memory: exactly up to
-//! [`EXACT`] values, then in a HyperLogLog sketch of 1024 one-byte registers (standard error
+//! `N` values, then in a HyperLogLog sketch of 1024 one-byte registers (standard error
 //! 1.04 / √1024 ≈ 3.3 %). A flood of a million random sources costs 1 KiB per server, not a set
 //! of a million addresses.
 
 use std::net::IpAddr;
 
-/// Values counted exactly before the sketch takes over.
-pub(crate) const EXACT: usize = 128;
 const P: u32 = 10;
 const REGISTERS: usize = 1 << P;
 
-/// A distinct-value counter.
+/// A distinct-value counter, exact up to `N` values.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Distinct {
+pub(crate) struct Distinct<const N: usize> {
     exact: Vec<u128>,
     sketch: Option<Box<[u8; REGISTERS]>>,
 }
@@ -58,7 +56,7 @@ fn sketch_estimate(regs: &[u8; REGISTERS]) -> u64 {
     e.round() as u64
 }
 
-impl Distinct {
+impl<const N: usize> Distinct<N> {
     pub(crate) fn insert(&mut self, v: u128) {
         if let Some(regs) = self.sketch.as_mut() {
             sketch_insert(regs, v);
@@ -67,7 +65,7 @@ impl Distinct {
         if self.exact.contains(&v) {
             return;
         }
-        if self.exact.len() < EXACT {
+        if self.exact.len() < N {
             self.exact.push(v);
             return;
         }
@@ -83,7 +81,7 @@ impl Distinct {
     pub(crate) fn count(&self) -> u64 {
         match &self.sketch {
             // Never below what was counted exactly before the sketch took over.
-            Some(regs) => sketch_estimate(regs).max(EXACT as u64 + 1),
+            Some(regs) => sketch_estimate(regs).max(N as u64 + 1),
             None => self.exact.len() as u64,
         }
     }
@@ -94,7 +92,7 @@ impl Distinct {
     }
 
     /// Adds every value `other` counted.
-    pub(crate) fn merge(&mut self, other: &Distinct) {
+    pub(crate) fn merge<const M: usize>(&mut self, other: &Distinct<M>) {
         match &other.sketch {
             None => other.exact.iter().for_each(|&v| self.insert(v)),
             Some(theirs) => {
@@ -126,9 +124,11 @@ impl Distinct {
 mod tests {
     use super::*;
 
+    const EXACT: usize = 128;
+
     #[test]
     fn exact_then_within_the_sketch_error() {
-        let mut d = Distinct::default();
+        let mut d = Distinct::<EXACT>::default();
         for i in 0..EXACT as u128 {
             d.insert(i);
             d.insert(i);
@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(d.count(), EXACT as u64);
         assert!(!d.estimated());
         for n in [1_000u128, 20_000, 300_000] {
-            let mut d = Distinct::default();
+            let mut d = Distinct::<EXACT>::default();
             for i in 0..n {
                 d.insert(ip_key(IpAddr::from(
                     (i as u32).wrapping_mul(2_654_435_761).to_be_bytes(),
@@ -151,11 +151,11 @@ mod tests {
 
     #[test]
     fn merge_counts_the_union() {
-        let (mut a, mut b) = (Distinct::default(), Distinct::default());
+        let (mut a, mut b) = (Distinct::<EXACT>::default(), Distinct::<EXACT>::default());
         (0..100).for_each(|i| a.insert(i));
         (50..150).for_each(|i| b.insert(i));
         let mut small = a.clone();
-        small.merge(&Distinct::default());
+        small.merge(&Distinct::<4>::default());
         assert_eq!(small.count(), 100);
         a.merge(&b);
         assert!(a.estimated());

@@ -5,7 +5,7 @@
 use super::distinct::Distinct;
 use super::sources::Source;
 use super::storm::StormRecord;
-use super::{Endpoint, Outcome, Tally};
+use super::{Endpoint, Outcome, Tally, TOP_SOURCES as TOP_SOURCES_KEPT};
 use crate::civil::parse_utc;
 use crate::finding::{
     Details, EarlierConnection, Finding, Kind, PortTally, Refused, Scan, Severity, SilenceVerdict,
@@ -54,20 +54,22 @@ pub(crate) fn findings(
         }
         v.push(e);
     }
+    let scans: Vec<Finding> = sources.iter().filter_map(scan).collect();
+    let scanners: FxHashSet<IpAddr> = sources
+        .iter()
+        .filter(|s| is_scan(s))
+        .map(|s| s.ip)
+        .collect();
     for host in &hosts {
         let eps = &by_host[host];
-        if let Some(f) = unanswered(*host, eps) {
+        if let Some(f) = unanswered(*host, eps, &scanners) {
             out.push(f);
         }
-        if let Some(f) = refused(*host, eps) {
-            out.push(f);
-        }
-    }
-    for s in sources {
-        if let Some(f) = scan(s) {
+        if let Some(f) = refused(*host, eps, &scanners) {
             out.push(f);
         }
     }
+    out.extend(scans);
     out.extend(reconnect_storms(storms, endpoints, reports, others));
     out
 }
@@ -79,7 +81,7 @@ struct Merged<'a> {
     syns: u64,
     first: (i64, u32),
     last_ts: i64,
-    sources: Distinct,
+    sources: Distinct<{ super::SOURCE_EXACT }>,
     estimated: bool,
     streams: Vec<u32>,
 }
@@ -127,6 +129,16 @@ fn merge<'a>(
     Some(m)
 }
 
+/// Every attempt of the merged tallies came from a scanner (their few sources are all known).
+fn only_scanners(m: &Merged<'_>, scanners: &FxHashSet<IpAddr>) -> bool {
+    !scanners.is_empty()
+        && m.tallies.iter().all(|(_, t)| {
+            t.sources.count() as usize <= TOP_SOURCES_KEPT
+                && !t.sources.estimated()
+                && t.top.iter().all(|(ip, _)| scanners.contains(ip))
+        })
+}
+
 fn port_tallies(m: &Merged<'_>) -> Vec<PortTally> {
     m.tallies
         .iter()
@@ -165,7 +177,7 @@ fn host_text(ip: IpAddr) -> String {
     }
 }
 
-fn unanswered(host: IpAddr, eps: &[&Endpoint]) -> Option<Finding> {
+fn unanswered(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> Option<Finding> {
     let m = merge(eps, |e| e.unanswered.as_deref())?;
     if !m.tallies.iter().any(|(_, t)| t.waited) {
         return None;
@@ -196,7 +208,7 @@ fn unanswered(host: IpAddr, eps: &[&Endpoint]) -> Option<Finding> {
     let ports_count = m.tallies.len() as u64;
     let verdict = if sources >= FLOOD_SOURCES && rate >= FLOOD_RATE {
         SilenceVerdict::Flood
-    } else if ports_count >= SCAN_TARGETS && sources <= 4 {
+    } else if only_scanners(&m, scanners) || ports_count >= SCAN_TARGETS && sources <= 4 {
         SilenceVerdict::Scan
     } else if other_port_answered {
         SilenceVerdict::FirewallDrop
@@ -239,6 +251,8 @@ fn unanswered(host: IpAddr, eps: &[&Endpoint]) -> Option<Finding> {
     );
     let severity = match verdict {
         SilenceVerdict::Flood | SilenceVerdict::ServerDown => Severity::Error,
+        // The scan finding tells it.
+        SilenceVerdict::Scan => Severity::Info,
         _ => Severity::Warning,
     };
     Some(Finding::new(
@@ -271,19 +285,30 @@ fn unanswered(host: IpAddr, eps: &[&Endpoint]) -> Option<Finding> {
     ))
 }
 
-fn refused(host: IpAddr, eps: &[&Endpoint]) -> Option<Finding> {
+fn refused(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> Option<Finding> {
     let m = merge(eps, |e| e.refused.as_deref())?;
+    let by_scanners = only_scanners(&m, scanners);
     let ports = port_tallies(&m);
     let server = host_text(host);
     let sources = m.sources.count();
     let duration = m.last_ts - m.first.0;
     let message = format!(
-        "{} connection attempt(s) to {server} from {sources} source(s) were refused with a reset (RST answering the SYN) — {}: nothing listened there, or the server (or a firewall) rejects them",
+        "{} connection attempt(s) to {server} from {sources} source(s) were refused with a reset (RST answering the SYN) — {}: {}",
         m.attempts,
         ports_text(&ports, m.tallies.len()),
+        if by_scanners {
+            "all from a scanner (see the scan finding)"
+        } else {
+            "nothing listened there, or the server (or a firewall) rejects them"
+        }
     );
     Some(Finding::new(
-        Severity::Warning,
+        // The scan finding tells a scanner's refusals.
+        if by_scanners {
+            Severity::Info
+        } else {
+            Severity::Warning
+        },
         None,
         vec![m.first.1],
         m.first.0,
@@ -301,13 +326,19 @@ fn refused(host: IpAddr, eps: &[&Endpoint]) -> Option<Finding> {
     ))
 }
 
+/// Many ports or hosts, mostly failed.
+fn is_scan(s: &Source) -> bool {
+    (s.ports.count() >= SCAN_TARGETS || s.hosts.count() >= SCAN_TARGETS)
+        && s.answered as f64 <= SCAN_MAX_ANSWERED * s.attempts as f64
+}
+
 fn scan(s: &Source) -> Option<Finding> {
+    if !is_scan(s) {
+        return None;
+    }
     let (ports, hosts) = (s.ports.count(), s.hosts.count());
     let many_ports = ports >= SCAN_TARGETS;
     let many_hosts = hosts >= SCAN_TARGETS;
-    if !(many_ports || many_hosts) || s.answered as f64 > SCAN_MAX_ANSWERED * s.attempts as f64 {
-        return None;
-    }
     let kind = match (many_ports, many_hosts) {
         (true, true) => "ports_and_hosts",
         (true, false) => "ports",

@@ -14,8 +14,8 @@
 //!
 //! Memory is bounded whatever the capture holds: an attempt is kept only until it is answered,
 //! refused or expired (a few seconds), then it is a bit in a per-stream bitset and a count in
-//! its server endpoint's tally; distinct sources are counted exactly up to 128 and in a 1 KiB
-//! sketch beyond ([`distinct`]); scans are looked for among the 32 sources with the most
+//! its server endpoint's tally; distinct sources are counted exactly up to 16 per endpoint (1024 ports or
+//! hosts per tracked source) and in a 1 KiB sketch beyond ([`distinct`]); scans are looked for among the 32 sources with the most
 //! attempts (space-saving top-k: a scanner with more than 1/32 of all attempts is never
 //! missed); retry runs are kept per (client address, server endpoint) for at most
 //! [`storm::KEYS`] pairs, 64 attempts each. Server endpoints beyond [`ENDPOINTS`] are counted,
@@ -42,9 +42,14 @@ const WAITED_NS: i64 = 1_000_000_000;
 /// Server endpoints tracked one by one.
 pub(crate) const ENDPOINTS: usize = 1 << 17;
 /// Streams kept as examples per tally.
-const STREAM_SAMPLE: usize = 8;
+pub(crate) const STREAM_SAMPLE: usize = 8;
 /// Sources kept per tally for the top sources.
-const TOP_SOURCES: usize = 4;
+pub(crate) const TOP_SOURCES: usize = 4;
+/// Sources a tally counts exactly (then in a 1 KiB sketch): small, since a capture may have a
+/// tally for each of many thousand endpoints.
+pub(crate) const TALLY_EXACT: usize = 16;
+/// Ports and hosts a tracked source counts exactly: a port scan's count stays exact.
+pub(crate) const SOURCE_EXACT: usize = 1024;
 /// Stream numbers tracked in the bitsets (an engine numbers densely from 0).
 const DENSE_BITS: u32 = 1 << 26;
 
@@ -116,7 +121,7 @@ pub(crate) struct Tally {
     pub(crate) first_ts: i64,
     pub(crate) first_frame: u32,
     pub(crate) last_ts: i64,
-    pub(crate) sources: Distinct,
+    pub(crate) sources: Distinct<TALLY_EXACT>,
     /// Space-saving counts of the sources with the most attempts.
     pub(crate) top: Vec<(IpAddr, u64)>,
     pub(crate) streams: Vec<u32>,

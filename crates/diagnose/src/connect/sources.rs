@@ -2,7 +2,7 @@
 //! ports and hosts it tried and how its attempts ended: what a scan is recognized by.
 
 use super::distinct::{ip_key, Distinct};
-use super::{Outcome, STREAM_SAMPLE};
+use super::{Outcome, SOURCE_EXACT, STREAM_SAMPLE};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -18,8 +18,8 @@ pub(crate) struct Source {
     pub(crate) answered: u64,
     pub(crate) refused: u64,
     pub(crate) unanswered: u64,
-    pub(crate) ports: Distinct,
-    pub(crate) hosts: Distinct,
+    pub(crate) ports: Distinct<SOURCE_EXACT>,
+    pub(crate) hosts: Distinct<SOURCE_EXACT>,
     pub(crate) first_ts: i64,
     pub(crate) last_ts: i64,
     pub(crate) streams: Vec<u32>,

@@ -58,7 +58,9 @@ pub(crate) fn summarize(
     explained_reset |= idle_reset || middlebox::injected_reset(&cx, out);
     explained_reset |= middlebox::state_loss(&cx, out);
     middlebox::idle_beyond_timeouts(&cx, out, tally);
-    if let Some(r) = s.rst {
+    // A reset answering the SYN is a refused attempt, told by `connection_refused`: no
+    // connection was there to die.
+    if let Some(r) = s.rst.filter(|r| !refused_attempt(s, r)) {
         out.push(reset(&cx, r, hb.as_ref(), explained_reset));
     }
 
@@ -80,6 +82,16 @@ pub(crate) fn summarize(
         heartbeat,
         tcp_keepalive,
     }
+}
+
+/// The reset is the server's only answer to the client's SYN (nothing listened): the stream
+/// opened with a SYN from the other side, and the resetting side sent nothing else.
+fn refused_attempt(s: &Stream, r: &Event) -> bool {
+    let server = r.dir as usize;
+    s.client
+        .is_some_and(|(c, how)| how == "handshake" && c as usize != server)
+        && s.dirs[server].ttl_n == 0
+        && s.dirs[1 - server].bytes == 0
 }
 
 /// What ended the connection: its first RST, else its first FIN.
