@@ -342,7 +342,7 @@ pub struct SynUnanswered {
     pub attempts: u64,
     /// From the first to the last unanswered SYN.
     pub duration_s: f64,
-    /// Whether `sources` (here or in `ports`) is an estimate (±3 %): beyond 128 distinct
+    /// Whether `sources` (here or in `ports`) is an estimate (±3 %): beyond 64 distinct
     /// sources they are counted in a fixed-size sketch.
     pub estimated: bool,
     /// The ports with the most unanswered attempts (at most 16), most first.
@@ -387,18 +387,19 @@ pub struct Scan {
     pub answered: u64,
     pub attempts: u64,
     pub duration_s: f64,
-    /// Whether `hosts` or `ports` is an estimate (±3 %, beyond 128 distinct).
+    /// Whether `hosts` or `ports` is an estimate (±3 %, beyond 1024 distinct).
     pub estimated: bool,
     /// Distinct destination hosts.
     pub hosts: u64,
-    /// `ports` (many ports), `hosts` (one port on many hosts) or `ports_and_hosts`.
-    pub kind: &'static str,
     /// Distinct destination ports.
     pub ports: u64,
     pub refused: u64,
     pub source: String,
     /// A few of its streams (at most 8).
     pub streams: Vec<u32>,
+    /// What it swept: `ports` (many ports), `hosts` (one port on many hosts) or
+    /// `ports_and_hosts`.
+    pub swept: &'static str,
     pub unanswered: u64,
 }
 
@@ -771,11 +772,11 @@ mod tests {
                 duration_s: 0.4,
                 estimated: false,
                 hosts: 1,
-                kind: "ports",
                 ports: 40,
                 refused: 20,
                 source: "10.0.0.66".into(),
                 streams: vec![1],
+                swept: "ports",
                 unanswered: 16,
             }),
             Details::ReconnectStorm(Storm {

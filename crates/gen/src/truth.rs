@@ -274,6 +274,8 @@ pub enum ProbeOutcome {
 pub struct ScanProbeTruth {
     /// How the target answered.
     pub outcome: ProbeOutcome,
+    /// When its SYN was sent (`frame.time_epoch`, µs).
+    pub syn_us: u64,
 }
 
 /// What a connection of the reconnect-storm scenario is in its client's story.

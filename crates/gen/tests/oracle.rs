@@ -299,6 +299,7 @@ fn check_against_tshark(capture: &Path, truth: &Truth) {
                     ProbeOutcome::Filtered => 1,
                 };
                 assert_eq!(s.len(), frames, "{what}: {:?}", p.outcome);
+                assert_eq!(s[0].time_us, p.syn_us, "{what}: SYN time");
             }
             Detail::Reconnect(r) => {
                 assert_eq!(s[0].time_us, r.syn_us, "{what}: SYN time");

@@ -80,8 +80,7 @@ impl<const N: usize> Distinct<N> {
 
     pub(crate) fn count(&self) -> u64 {
         match &self.sketch {
-            // Never below what was counted exactly before the sketch took over.
-            Some(regs) => sketch_estimate(regs).max(N as u64 + 1),
+            Some(regs) => sketch_estimate(regs),
             None => self.exact.len() as u64,
         }
     }
@@ -163,5 +162,12 @@ mod tests {
         assert!((e - 150.0).abs() < 15.0, "{e}");
         a.clear();
         assert_eq!(a.count(), 0);
+        // A small counter's sketch merged into a larger counter keeps its estimate.
+        let mut small = Distinct::<4>::default();
+        (0..90).for_each(|i| small.insert(i));
+        let mut big = Distinct::<1024>::default();
+        big.merge(&small);
+        assert!(big.estimated());
+        assert!(big.count().abs_diff(90) <= 9, "{}", big.count());
     }
 }

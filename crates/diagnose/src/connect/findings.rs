@@ -339,7 +339,7 @@ fn scan(s: &Source) -> Option<Finding> {
     let (ports, hosts) = (s.ports.count(), s.hosts.count());
     let many_ports = ports >= SCAN_TARGETS;
     let many_hosts = hosts >= SCAN_TARGETS;
-    let kind = match (many_ports, many_hosts) {
+    let swept = match (many_ports, many_hosts) {
         (true, true) => "ports_and_hosts",
         (true, false) => "ports",
         _ => "hosts",
@@ -355,7 +355,7 @@ fn scan(s: &Source) -> Option<Finding> {
         s.refused,
         s.unanswered,
         s.answered,
-        match kind {
+        match swept {
             "ports" => "port",
             "hosts" => "host (one port on many hosts)",
             _ => "port and host",
@@ -373,11 +373,11 @@ fn scan(s: &Source) -> Option<Finding> {
             duration_s: s6(duration),
             estimated: s.ports.estimated() || s.hosts.estimated(),
             hosts,
-            kind,
             ports,
             refused: s.refused,
             source: s.ip.to_string(),
             streams: s.streams.clone(),
+            swept,
             unanswered: s.unanswered,
         }),
     ))

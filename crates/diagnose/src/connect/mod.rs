@@ -14,7 +14,7 @@
 //!
 //! Memory is bounded whatever the capture holds: an attempt is kept only until it is answered,
 //! refused or expired (a few seconds), then it is a bit in a per-stream bitset and a count in
-//! its server endpoint's tally; distinct sources are counted exactly up to 16 per endpoint (1024 ports or
+//! its server endpoint's tally; distinct sources are counted exactly up to 64 per endpoint (1024 ports or
 //! hosts per tracked source) and in a 1 KiB sketch beyond ([`distinct`]); scans are looked for among the 32 sources with the most
 //! attempts (space-saving top-k: a scanner with more than 1/32 of all attempts is never
 //! missed); retry runs are kept per (client address, server endpoint) for at most
@@ -45,9 +45,9 @@ pub(crate) const ENDPOINTS: usize = 1 << 17;
 pub(crate) const STREAM_SAMPLE: usize = 8;
 /// Sources kept per tally for the top sources.
 pub(crate) const TOP_SOURCES: usize = 4;
-/// Sources a tally counts exactly (then in a 1 KiB sketch): small, since a capture may have a
-/// tally for each of many thousand endpoints.
-pub(crate) const TALLY_EXACT: usize = 16;
+/// Sources a tally counts exactly (then in a 1 KiB sketch): 64 addresses take the sketch's
+/// size, and a capture may have a tally for each of many thousand endpoints.
+pub(crate) const TALLY_EXACT: usize = 64;
 /// Ports and hosts a tracked source counts exactly: a port scan's count stays exact.
 pub(crate) const SOURCE_EXACT: usize = 1024;
 /// Stream numbers tracked in the bitsets (an engine numbers densely from 0).

@@ -216,7 +216,7 @@ fn one_source_on_many_ports_is_a_scan() {
     let d = details!(f[0], Scan);
     assert_eq!((d.ports, d.hosts, d.attempts), (40, 1, 40));
     assert_eq!((d.answered, d.unanswered, d.refused), (4, 16, 20));
-    assert_eq!(d.kind, "ports");
+    assert_eq!(d.swept, "ports");
     let silent = details!(of(&r, Kind::SynUnanswered)[0], SynUnanswered);
     assert_eq!(silent.verdict, SilenceVerdict::Scan);
 }

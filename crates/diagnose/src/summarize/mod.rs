@@ -84,14 +84,19 @@ pub(crate) fn summarize(
     }
 }
 
-/// The reset is the server's only answer to the client's SYN (nothing listened): the stream
-/// opened with a SYN from the other side, and the resetting side sent nothing else.
+/// The reset ended an attempt, not a connection: it is the server's only answer to the
+/// client's SYN (nothing listened: `connection_refused` tells it), or the client's answer to
+/// the SYN-ACK, its only segment after its SYN (a half-open scan's probe: `scan` tells it).
 fn refused_attempt(s: &Stream, r: &Event) -> bool {
-    let server = r.dir as usize;
-    s.client
-        .is_some_and(|(c, how)| how == "handshake" && c as usize != server)
-        && s.dirs[server].ttl_n == 0
-        && s.dirs[1 - server].bytes == 0
+    let Some((client, "handshake")) = s.client.map(|(c, how)| (c as usize, how)) else {
+        return false;
+    };
+    let no_data = s.dirs.iter().all(|d| d.bytes == 0);
+    if r.dir as usize != client {
+        s.dirs[1 - client].ttl_n == 0 && no_data
+    } else {
+        s.dirs[client].segments == 2 && no_data
+    }
 }
 
 /// What ended the connection: its first RST, else its first FIN.

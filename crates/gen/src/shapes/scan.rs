@@ -89,7 +89,10 @@ fn probe(
         ctx,
         client,
         target,
-        Detail::ScanProbe(ScanProbeTruth { outcome }),
+        Detail::ScanProbe(ScanProbeTruth {
+            outcome,
+            syn_us: ctx.world.epoch_us + now,
+        }),
     );
     let syn_seq = tcp.client.nxt;
     tcp.syn(ctx, now);
