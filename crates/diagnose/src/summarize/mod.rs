@@ -95,7 +95,9 @@ fn refused_attempt(s: &Stream, r: &Event) -> bool {
     if r.dir as usize != client {
         s.dirs[1 - client].ttl_n == 0 && no_data
     } else {
-        s.dirs[client].segments == 2 && no_data
+        // SYN, SYN-ACK, RST: the stream's first packet was the client's (its SYN), and it sent
+        // nothing but that and the reset (no ACK completed the handshake).
+        client == 0 && s.packets == 3 && s.dirs[client].segments == 2 && no_data
     }
 }
 
