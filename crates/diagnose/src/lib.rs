@@ -11,6 +11,9 @@
 //! * TCP keep-alive probes, the `keepidle`/`keepintvl`/`keepcnt` they imply, and dead peers;
 //! * idle gaps longer than common middlebox timeouts, the state-loss pattern (idle, then data
 //!   nobody acknowledges) and resets forged by a middlebox (a TTL the sender never used);
+//! * connection attempts that failed: SYNs nobody answered (a flood, a server down, a firewall
+//!   dropping), SYNs refused by a reset, scans, and clients retrying a server after their
+//!   connection died (see `connect`);
 //! * with an application log, which log lines correspond to which frames.
 //!
 //! It produces a [`Report`] (stable JSON schema, see README.md, and a text rendering).
