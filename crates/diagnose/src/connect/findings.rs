@@ -60,9 +60,16 @@ pub(crate) fn findings(
         .filter(|s| is_scan(s))
         .map(|s| s.ip)
         .collect();
+    // Servers under a SYN flood: a spoofed source that comes round again looks like a client
+    // retrying, so silent retry runs to them are the flood's, not storms of their own.
+    let mut flooded: FxHashSet<IpAddr> = FxHashSet::default();
     for host in &hosts {
         let eps = &by_host[host];
         if let Some(f) = unanswered(*host, eps, &scanners) {
+            if matches!(&f.details, Details::SynUnanswered(u) if u.verdict == SilenceVerdict::Flood)
+            {
+                flooded.insert(*host);
+            }
             out.push(f);
         }
         if let Some(f) = refused(*host, eps, &scanners) {
@@ -70,7 +77,9 @@ pub(crate) fn findings(
         }
     }
     out.extend(scans);
-    out.extend(reconnect_storms(storms, endpoints, reports, others));
+    out.extend(reconnect_storms(
+        storms, endpoints, reports, others, &flooded,
+    ));
     out
 }
 
@@ -437,7 +446,15 @@ fn reconnect_storms(
     endpoints: &[Endpoint],
     reports: &[StreamReport],
     others: &[Finding],
+    flooded: &FxHashSet<IpAddr>,
 ) -> Vec<Finding> {
+    let storms: Vec<&StormRecord> = storms
+        .iter()
+        .filter(|s| {
+            let silent = s.failed.iter().all(|a| a.outcome == Outcome::Unanswered);
+            !(silent && flooded.contains(&endpoints[s.endpoint as usize].addr.ip()))
+        })
+        .collect();
     if storms.is_empty() {
         return Vec::new();
     }

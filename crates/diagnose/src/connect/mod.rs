@@ -61,6 +61,7 @@ struct Bits {
 }
 
 impl Bits {
+    #[inline]
     fn get(&self, n: u32) -> bool {
         if n >= DENSE_BITS {
             return self.sparse.contains(&n);
@@ -177,6 +178,8 @@ pub(crate) struct Connects {
     seen: Bits,
     /// Streams whose attempt expired unanswered (a late answer may still come).
     expired: Bits,
+    /// Streams with an attempt in `pending`: one bit test spares the other segments a lookup.
+    open: Bits,
     endpoints: Vec<Endpoint>,
     endpoint_of: FxHashMap<SocketAddr, u32>,
     /// Attempts to server endpoints beyond [`ENDPOINTS`].
@@ -196,6 +199,12 @@ impl Connects {
         let f = seg.flags;
         if f.syn() && !f.ack() {
             self.on_syn(seg);
+            return;
+        }
+        if !self.open.get(seg.stream) {
+            if f.syn() && f.ack() && self.expired.get(seg.stream) {
+                self.late_answer(seg);
+            }
             return;
         }
         if let Some(p) = self.pending.get(&seg.stream) {
@@ -218,10 +227,6 @@ impl Connects {
                 return;
             };
             self.resolve(seg.stream, outcome, ts);
-            return;
-        }
-        if f.syn() && f.ack() && self.expired.get(seg.stream) {
-            self.late_answer(seg);
         }
     }
 
@@ -271,6 +276,7 @@ impl Connects {
         self.sources.attempt(client, seg.dst, seg.stream, ts);
         self.retries
             .attempt(client, endpoint, seg.stream, seg.frame, ts);
+        self.open.set(seg.stream, true);
         self.pending.insert(
             seg.stream,
             Pending {
@@ -302,6 +308,7 @@ impl Connects {
         let Some(p) = self.pending.remove(&stream) else {
             return;
         };
+        self.open.set(stream, false);
         let e = &mut self.endpoints[p.endpoint as usize];
         match outcome {
             Outcome::Answered | Outcome::Pending => e.answered += 1,

@@ -323,3 +323,29 @@ fn no_claim_without_evidence() {
     let r = sc.run(T0 + 6 * S + 100 * MS);
     assert!(of(&r, Kind::SynUnanswered).is_empty(), "{:#?}", r.findings);
 }
+
+#[test]
+fn spoofed_sources_coming_round_again_are_the_flood_not_storms() {
+    let mut sc = Script::default();
+    // 300 sources, each three times 1 s apart (new ports), none answered.
+    for round in 0..3i64 {
+        for i in 0..300u32 {
+            let src = format!("198.51.{}.{}:{}", i / 250, i % 250, 2000 + round);
+            sc.silent(
+                T0 + round * S + i64::from(i) * MS,
+                &src,
+                "10.0.0.1:443",
+                &[],
+            );
+        }
+    }
+    let r = sc.run(T0 + 10 * S);
+    let d = details!(of(&r, Kind::SynUnanswered)[0], SynUnanswered);
+    assert_eq!(d.verdict, SilenceVerdict::Flood);
+    assert_eq!(d.attempts, 900);
+    assert!(
+        of(&r, Kind::ReconnectStorm).is_empty(),
+        "{:#?}",
+        of(&r, Kind::ReconnectStorm)
+    );
+}
