@@ -179,13 +179,6 @@ fn ports_text(ports: &[PortTally], total: usize) -> String {
     )
 }
 
-fn host_text(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
-    }
-}
-
 fn unanswered(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> Option<Finding> {
     let m = merge(eps, |e| e.unanswered.as_deref())?;
     if !m.tallies.iter().any(|(_, t)| t.waited) {
@@ -236,7 +229,7 @@ fn unanswered(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> 
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     top.truncate(SOURCES_LISTED);
     let ports = port_tallies(&m);
-    let server = host_text(host);
+    let server = host.to_string();
     let what = match verdict {
         SilenceVerdict::Flood => format!(
             "{sources} sources at {rate:.0} SYN/s: a SYN flood (or a stampede of clients) — check SYN cookies and the listen backlog, and filter upstream"
@@ -298,7 +291,7 @@ fn refused(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> Opt
     let m = merge(eps, |e| e.refused.as_deref())?;
     let by_scanners = only_scanners(&m, scanners);
     let ports = port_tallies(&m);
-    let server = host_text(host);
+    let server = host.to_string();
     let sources = m.sources.count();
     let duration = m.last_ts - m.first.0;
     let message = format!(
