@@ -15,10 +15,11 @@
 pub mod expert;
 mod fields_impl;
 pub mod reasm;
+pub mod tls;
 
 use keepsight_capture::{CaptureError, CaptureReader, Record};
 use keepsight_fields::{NsTime, Value};
-use keepsight_tcp::{Segment, SegmentHeader, TcpInfo, Tracker};
+use keepsight_tcp::{flag, Segment, SegmentHeader, TcpInfo, Tracker};
 use keepsight_wire::{dissect, Dissection, Network, TcpOption, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -56,6 +57,8 @@ pub struct Frame<'a> {
     /// transport fields (`udp.*` or `tcp.*` with its stream analysis, `data`) then come from, as
     /// in tshark.
     pub reassembled: Option<reasm::Reassembled<'a>>,
+    /// The TLS records this frame's segment completed, on a stream recognized as TLS.
+    pub tls: Option<tls::FrameTls<'a>>,
     /// Time stamps with an out-of-range fraction seen so far (`None` while there are none, so
     /// ordinary captures never look): what the time differences ending at this frame need to
     /// be printed as tshark prints them.
@@ -259,6 +262,7 @@ pub struct Engine {
     tracker: Tracker,
     udp_streams: UdpStreams,
     reasm: reasm::Reassembler,
+    tls: tls::TlsTracker,
     frames: u32,
     first_ts: Option<i64>,
     prev_ts: i64,
@@ -295,6 +299,7 @@ impl Engine {
             tracker: Tracker::new(),
             udp_streams: HashMap::new(),
             reasm: reasm::Reassembler::default(),
+            tls: tls::TlsTracker::default(),
             frames: 0,
             first_ts: None,
             prev_ts: 0,
@@ -407,7 +412,24 @@ impl Engine {
             }
             Transport::None => {}
         }
+        // TLS records ride on in-order TCP payload that tshark dissects: not on
+        // retransmissions, and (for now) not in IP fragments.
+        let mut tls = None;
+        if let (Some(t), None) = (&tcp, reassembled) {
+            let len = dissection.payload_len.unwrap_or(0) as usize;
+            let skipped = flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION;
+            if len > 0 && !t.flags.has(skipped) && self.tls.may_be_tls(t.stream) {
+                let payload = dissection.payload(data);
+                if let (true, Some(h)) = (payload.len() == len, dissection.tcp(data)) {
+                    let (_, src, _) = addresses(&dissection, data);
+                    tls = self
+                        .tls
+                        .segment(t.stream, (src, h.src_port()), t.seq, payload);
+                }
+            }
+        }
         Ok(Some(Frame {
+            tls,
             number: self.frames,
             record,
             ts_ns,

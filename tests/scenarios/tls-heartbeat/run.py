@@ -16,10 +16,11 @@ eight clients, one TLS connection each, concurrently:
 | f12  | 1.2 | the server stops answering after beat 4; the client gives up after 3 unanswered beats (close_notify, FIN) |
 | g13  | 1.3 | from beat 5 on the server answers 0.7 s late (slow replies); close_notify |
 | h12  | 1.2 | not a heartbeat: the client asks `GET ` once, the server's 3000-byte answer is cut mid-record by a bare FIN (truncation) |
+| i13  | 1.3 | refused: the client insists on TLS 1.3, the server on 127.0.0.1:47402 speaks at most TLS 1.2 and answers with a cleartext protocol_version alert |
 
 Writes capture.pcapng, keylog.txt (NSS key log of every connection, from the clients),
 truth.json (every beat and close from the driver's own clock, `facts` for the scorecard).
-`lo` gets an MTU of 600 so that handshake records and the cut response span several segments.
+`lo` gets an MTU of 600 and no segmentation offload so that handshake records and the cut response span several segments.
 The TLS oracle tests run tshark themselves, so no .tshark.tsv is written.
 """
 import json
@@ -48,6 +49,7 @@ CONNS = [
          close="close_notify"),
     dict(name="g13", tls="1.3", beats=10, slow_from=5, slow_s=0.7, close="close_notify"),
     dict(name="h12", tls="1.2", kind="truncated"),
+    dict(name="i13", tls="1.3", kind="refused"),
 ]
 
 lock = threading.Lock()
@@ -161,10 +163,22 @@ def serve_truncated(raw, ctx):
     raw.close()
 
 
+def serve_refused(raw, ctx):
+    """A TLS 1.2-only server meeting a TLS 1.3-only client: OpenSSL refuses the hello with a
+    cleartext protocol_version alert."""
+    try:
+        ctx.wrap_socket(raw, server_side=True).close()
+    except (ssl.SSLError, OSError) as e:
+        record("i13", server_error=str(getattr(e, "reason", e)), server_refused_t=r6(time.time()))
+    raw.close()
+
+
 def server(ready, plans, stop):
     ctx = server_ctx()
     listeners = []
-    for port in (PORT, PORT + 1):
+    old_ctx = server_ctx()
+    old_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    for port in (PORT, PORT + 1, PORT + 2):
         ls = socket.socket()
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind(("127.0.0.1", port))
@@ -178,8 +192,8 @@ def server(ready, plans, stop):
                 raw, _ = ls.accept()
             except socket.timeout:
                 continue
-            target = serve_one if i == 0 else serve_truncated
-            args = (raw, ctx, plans) if i == 0 else (raw, ctx)
+            target, args = [(serve_one, (raw, ctx, plans)), (serve_truncated, (raw, ctx)),
+                            (serve_refused, (raw, old_ctx))][i]
             threading.Thread(target=target, args=args, daemon=True).start()
     for ls in listeners:
         ls.close()
@@ -267,6 +281,17 @@ def client(plan, ctx, plans, start_t):
     record(name, client_close=close, client_close_t=r6(t))
 
 
+def client_refused(ctx):
+    raw = socket.create_connection(("127.0.0.1", PORT + 2))
+    record("i13", client_port=raw.getsockname()[1], server_port=PORT + 2,
+           connect_t=r6(time.time()))
+    try:
+        ctx.wrap_socket(raw, server_hostname=HOST).close()
+    except (ssl.SSLError, OSError) as e:
+        record("i13", client_error=str(getattr(e, "reason", e)))
+    raw.close()
+
+
 def client_truncated(ctx):
     raw = socket.create_connection(("127.0.0.1", PORT + 1))
     port = raw.getsockname()[1]
@@ -295,6 +320,10 @@ def client_truncated(ctx):
 
 def inside():
     subprocess.run(["ip", "link", "set", "lo", "up", "mtu", "600"], check=True)
+    # Without segmentation offload the kernel cuts what it sends at the MSS (560), so the
+    # capture holds records split across segments, not 64 kB super-packets.
+    subprocess.run(["ethtool", "-K", "lo", "tso", "off", "gso", "off", "gro", "off"],
+                   check=True, stdout=subprocess.DEVNULL)
     cap = os.path.join(HERE, "capture.pcapng")
     dump = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", "tcp", "-w", cap],
                             stderr=subprocess.PIPE)
@@ -314,6 +343,8 @@ def inside():
         ctx = client_ctx(plan["tls"], os.path.join(keydir, f"{plan['name']}.log"))
         if plan.get("kind") == "truncated":
             th = threading.Thread(target=client_truncated, args=(ctx,))
+        elif plan.get("kind") == "refused":
+            th = threading.Thread(target=client_refused, args=(ctx,))
         else:
             th = threading.Thread(target=client, args=(plan, ctx, plans, base + 0.12 * i))
         threads.append(th)
@@ -333,6 +364,7 @@ def inside():
                 out.write(f.read())
     truth = {
         "scenario": "tls-heartbeat",
+        "refusing_server": f"127.0.0.1:{PORT + 2}",
         "period_s": PERIOD,
         "server": f"127.0.0.1:{PORT}",
         "truncation_server": f"127.0.0.1:{PORT + 1}",
