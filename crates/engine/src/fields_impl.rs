@@ -386,7 +386,11 @@ impl Frame<'_> {
             return;
         };
         if field == TLS {
-            // One occurrence per TLS layer: a reassembled record, then the rest of the segment.
+            // One occurrence per TLS layer: a reassembled record, then the rest of the segment;
+            // none on a segment that only continues a record (tshark's TCP keeps it).
+            if t.layers() == 0 {
+                return;
+            }
             if let Some(a) = t.assembled {
                 sink(Value::Bytes(a));
             }
