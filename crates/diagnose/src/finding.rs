@@ -48,6 +48,8 @@ pub enum Kind {
     KeepaliveUnanswered,
     LogMatch,
     MiddleboxIdleReset,
+    /// A TLS peer's FIN cut a record it was sending, with no close_notify before it.
+    TlsTruncation,
     /// HTTP/1.x findings, made by keepsight-http (see [`crate::http`]).
     Http(HttpKind),
 }
@@ -69,6 +71,7 @@ impl Kind {
             Kind::KeepaliveUnanswered => "keepalive_unanswered",
             Kind::LogMatch => "log_match",
             Kind::MiddleboxIdleReset => "middlebox_idle_reset",
+            Kind::TlsTruncation => "tls_truncation",
             Kind::Http(h) => h.name(),
         }
     }
@@ -183,6 +186,24 @@ pub struct Reset {
     pub close_race: bool,
     /// The RST answered the peer's packet on a connection the resetter no longer knew.
     pub half_open: bool,
+    /// The RST answered TLS records (an alert or data) the peer sent after the resetter's FIN:
+    /// the ordinary end of a TLS connection closed without close_notify, not a close race
+    /// (absent from the JSON when not).
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_shutdown: bool,
+}
+
+/// `tls_truncation`: a side closed (FIN) in the middle of a TLS record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TlsCut {
+    /// `client` or `server`: who cut its own record.
+    pub by: &'static str,
+    /// Bytes of the record that were sent.
+    pub sent_bytes: u32,
+    /// The whole record's length (header included), 0 when even the header was cut.
+    pub record_len: u32,
+    /// The negotiated version (`TLSv1.2`).
+    pub version: &'static str,
 }
 
 /// `idle_beyond_middlebox_timeout`: one stream that did not survive its idle gap, or the
@@ -303,6 +324,7 @@ pub enum Details {
     KeepaliveUnanswered(KeepaliveUnanswered),
     LogMatch(LogMatch),
     MiddleboxIdleReset(IdleReset),
+    TlsTruncation(TlsCut),
     /// HTTP findings carry no numbers beyond their frame, except these two.
     Http(HttpKind),
     /// `http_drain`: the server's close ratio and the connections it closed.
@@ -328,6 +350,7 @@ impl Details {
             Details::KeepaliveUnanswered(_) => Kind::KeepaliveUnanswered,
             Details::LogMatch(_) => Kind::LogMatch,
             Details::MiddleboxIdleReset(_) => Kind::MiddleboxIdleReset,
+            Details::TlsTruncation(_) => Kind::TlsTruncation,
             Details::Http(h) => Kind::Http(*h),
             Details::HttpDrain(_) => Kind::Http(HttpKind::HttpDrain),
             Details::HttpReuseRace(_) => Kind::Http(HttpKind::HttpReuseRace),
@@ -354,6 +377,7 @@ impl Serialize for Details {
             Details::KeepaliveUnanswered(d) => d.serialize(s),
             Details::LogMatch(d) => d.serialize(s),
             Details::MiddleboxIdleReset(d) => d.serialize(s),
+            Details::TlsTruncation(d) => d.serialize(s),
             Details::Http(_) => s.serialize_struct("Http", 0)?.end(),
             Details::HttpDrain(d) => d.serialize(s),
             Details::HttpReuseRace(d) => d.serialize(s),
@@ -510,6 +534,7 @@ mod tests {
                 after_last_data_s: Some(1.0),
                 by: "server",
                 close_race: false,
+                tls_shutdown: false,
                 half_open: true,
             }),
             Details::IdleBeyondMiddleboxTimeout(IdleBeyond::Stream(IdleStream {

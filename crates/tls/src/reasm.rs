@@ -55,7 +55,7 @@ impl Pushed {
 }
 
 /// The record reassembler of one direction.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Direction {
     /// The sequence number expected next (`None` before the first payload).
     next_seq: Option<u32>,
@@ -86,6 +86,15 @@ impl Direction {
     /// Bytes of a record begun and not finished.
     pub fn pending(&self) -> usize {
         self.partial.len()
+    }
+
+    /// The whole length (header included) of the record begun and not finished, once its
+    /// header is in; 0 otherwise.
+    pub fn pending_record_len(&self) -> usize {
+        match self.partial.get(3..HEADER_LEN) {
+            Some(l) => HEADER_LEN + usize::from(u16::from_be_bytes([l[0], l[1]])),
+            None => 0,
+        }
     }
 
     /// Feeds the payload of one segment at raw sequence number `seq`. Data already seen is
