@@ -18,6 +18,8 @@ eight clients, one TLS connection each, concurrently:
 | h12  | 1.2 | not a heartbeat: the client asks `GET ` once, the server's 3000-byte answer is cut mid-record by a bare FIN (truncation) |
 | i13  | 1.3 | refused: the client insists on TLS 1.3, the server on 127.0.0.1:47402 speaks at most TLS 1.2 and answers with a cleartext protocol_version alert |
 
+`run.py facts` rewrites truth.json's facts from the truth it already holds.
+
 Writes capture.pcapng, keylog.txt (NSS key log of every connection, from the clients),
 truth.json (every beat and close from the driver's own clock, `facts` for the scorecard).
 `lo` gets an MTU of 600 and no segmentation offload so that handshake records and the cut response span several segments.
@@ -420,10 +422,66 @@ def facts(truth):
     c = by["g13"]
     fact("g13's replies from the 5th beat on are slow",
          {"finding": "slow_heartbeat_reply", "conn": {"client_port": c["client_port"]}})
+    for name, c in by.items():
+        if "beats" in c:
+            fact(f"{name}'s probes are TLS application data records, matched by pattern",
+                 {"heartbeat": {"client_port": c["client_port"]},
+                  "where": {"tls_record": "application_data",
+                            "probe_len": 5 + (21 if c["plan"]["tls"] == "1.3" else 28)}})
+    # Closes: what each side's socket did, from the driver's own close calls.
+    for name, c in by.items():
+        close = c.get("client_close")
+        sel = {"client_port": c["client_port"]}
+        if close == "close_notify":
+            fact(f"{name}: the client closed with close_notify, the server answered with its own",
+                 {"close": sel, "where": {"tls.close_notify_by": {"contains": "client"},
+                                          "tls.bare_fin_by": {"len": 0}}})
+        elif close == "fin":
+            fact(f"{name}: both sides closed with a bare FIN, no close_notify",
+                 {"close": sel, "where": {"tls.close_notify_by": {"len": 0},
+                                          "tls.bare_fin_by": {"len": 2},
+                                          "tls.after_peer_fin_by": {"len": 0}}})
+        elif close == "fin_alert_rst":
+            fact(f"{name}: the client's bare FIN, the server's alert after it and the client "
+                 "kernel's RST are a TLS shutdown, not a close race",
+                 {"finding": "connection_reset", "conn": sel,
+                  "where": {"by": "client", "tls_shutdown": True, "close_race": False,
+                            "severity": "info"}, "count": 1})
+            fact(f"{name}: the server sent TLS records after the client's FIN",
+                 {"close": sel, "where": {"kind": "rst", "tls.bare_fin_by": {"contains": "client"},
+                                          "tls.after_peer_fin_by": {"contains": "server"}}})
+    fact("no reset in the capture is called a keep-alive close race",
+         {"no_finding": "connection_reset", "where": {"close_race": True}})
+    fact("the TLS shutdown resets are no cause of death",
+         {"no_cause": "connection_reset"})
+    c = by["f12"]
+    fact("f12's client gave up with its TLS alert",
+         {"finding": "heartbeat_gave_up", "conn": {"client_port": c["client_port"]},
+          "where": {"close": "tls_alert"}})
+    c = by["h12"]
+    fact("h12: the server's FIN cut its response record (TLS truncation)",
+         {"finding": "tls_truncation", "conn": {"client_port": c["client_port"]},
+          "where": {"by": "server", "sent_bytes": c["sent_bytes"],
+                    "record_len": c["response_record_bytes"], "version": "TLSv1.2"},
+          "count": 1})
+    for name in ("a13", "c13", "d12"):
+        fact(f"{name}'s closes are no truncation",
+             {"no_finding": "tls_truncation", "conn": {"client_port": by[name]["client_port"]}})
     return out
 
 
 def main():
+    if sys.argv[1:] == ["facts"]:
+        # Rewrites truth.json's facts from its own record of the run (after a change to the
+        # facts, without making a new capture).
+        path = os.path.join(HERE, "truth.json")
+        with open(path) as f:
+            truth = json.load(f)
+        truth["facts"] = facts(truth)
+        with open(path, "w") as f:
+            json.dump(truth, f, indent=2)
+            f.write("\n")
+        return
     if os.environ.get("KS_TLS_INSIDE") != "1":
         env = dict(os.environ, KS_TLS_INSIDE="1")
         sys.exit(subprocess.call(["unshare", "-n", sys.executable, os.path.abspath(__file__)],
