@@ -643,7 +643,7 @@ impl Stream {
                 let sig = match &self.tls {
                     // A TLS probe is retransmitted as the same whole record.
                     TlsMode::Tls(_) => match keepsight_tls::Record::split(payload) {
-                        Some((r, rest)) if rest.is_empty() => tls_sig(&r),
+                        Some((r, [])) => tls_sig(&r),
                         _ => Sig::of(seg.len, payload),
                     },
                     _ if seg.len > MAX_BEAT_LEN => Sig::of(0, &[]),
