@@ -637,26 +637,27 @@ impl Stream {
 
         // Which heartbeat candidate, if any, this payload retransmits (same bytes at the same
         // sequence number as its last probe): tshark may call such a 1-byte segment a keep-alive.
-        let beat_retrans =
-            if seg.len > 0 && seg.len <= MAX_BEAT_LEN + TLS_BEAT_OVERHEAD && !syn && !rst {
-                let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
-                let sig = match &self.tls {
-                    // A TLS probe is retransmitted as the same whole record.
-                    TlsMode::Tls(_) => match keepsight_tls::Record::split(payload) {
-                        Some((r, [])) => tls_sig(&r),
-                        _ => Sig::of(seg.len, payload),
-                    },
-                    _ if seg.len > MAX_BEAT_LEN => Sig::of(0, &[]),
-                    _ => Sig::of(seg.len, payload),
-                };
-                self.dirs[d]
-                    .cands
-                    .iter()
-                    .position(|c| c.last.seq == seg.seq && c.sig == sig)
-                    .filter(|&i| self.dirs[d].cands[i].last.frame != seg.frame)
-            } else {
-                None
+        let tls = matches!(self.tls, TlsMode::Tls(_));
+        let max_beat = if tls {
+            MAX_BEAT_LEN + TLS_BEAT_OVERHEAD
+        } else {
+            MAX_BEAT_LEN
+        };
+        let beat_retrans = if seg.len > 0 && seg.len <= max_beat && !syn && !rst {
+            let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
+            let sig = match keepsight_tls::Record::split(payload) {
+                // A TLS probe is retransmitted as the same whole record.
+                Some((r, [])) if tls => tls_sig(&r),
+                _ => Sig::of(seg.len, payload),
             };
+            self.dirs[d]
+                .cands
+                .iter()
+                .position(|c| c.last.seq == seg.seq && c.sig == sig)
+                .filter(|&i| self.dirs[d].cands[i].last.frame != seg.frame)
+        } else {
+            None
+        };
         let dir = &self.dirs[d];
         // A Linux zero-window probe has the keep-alive shape (tshark flags it so too); it is told
         // apart by the peer's closed window.
