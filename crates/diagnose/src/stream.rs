@@ -645,9 +645,10 @@ impl Stream {
         };
         let beat_retrans = if seg.len > 0 && seg.len <= max_beat && !syn && !rst {
             let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
-            let sig = match keepsight_tls::Record::split(payload) {
-                // A TLS probe is retransmitted as the same whole record.
-                Some((r, [])) if tls => tls_sig(&r),
+            // A TLS probe is retransmitted as the same whole record.
+            let record = tls.then(|| keepsight_tls::Record::split(payload)).flatten();
+            let sig = match record {
+                Some((r, [])) => tls_sig(&r),
                 _ => Sig::of(seg.len, payload),
             };
             self.dirs[d]
