@@ -296,3 +296,68 @@ mod tests {
         assert_eq!(p.records(&d, &s[..20]).count(), 0);
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use crate::record::{Hello, Record};
+    use crate::session::Session;
+
+    /// Hostile input: a valid-looking handshake start, then random bytes in random pieces,
+    /// with lying lengths, repeats and gaps. Nothing panics, memory stays within one record.
+    #[test]
+    fn random_bytes_in_random_pieces_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..300 {
+            let mut bytes = vec![22, 3, 1, 0, 40, 1];
+            let n = (next() % 3000) as usize;
+            bytes.extend((0..n).map(|_| {
+                // Mostly plausible record headers' bytes, so records do get parsed.
+                match next() % 4 {
+                    0 => 22 + (next() % 3) as u8,
+                    1 => 3,
+                    _ => next() as u8,
+                }
+            }));
+            let mut d = Direction::new();
+            let mut s = Session::default();
+            let mut seq = 0u32;
+            let mut at = 0;
+            while at < bytes.len() {
+                let take = 1 + (next() % 200) as usize;
+                let end = (at + take).min(bytes.len());
+                // Now and then resend old bytes or skip ahead.
+                let (start, s_seq) = match next() % 10 {
+                    0 => (
+                        at.saturating_sub(5),
+                        seq.wrapping_sub((at - at.saturating_sub(5)) as u32),
+                    ),
+                    1 => (at, seq.wrapping_add(3)),
+                    _ => (at, seq),
+                };
+                let seg = &bytes[start..end];
+                let p = d.push(s_seq, seg);
+                for r in p.records(&d, seg) {
+                    let ctx = s.observe(0, &r);
+                    let _ = (ctx, r.alert(), r.handshakes().count());
+                    for h in r.handshakes() {
+                        if let Some(hello) = Hello::parse(h.body, h.msg_type == 1) {
+                            let _ = hello.server_names().count() + hello.alpn().count();
+                            let _ = hello.supported_versions().count() + hello.suites().count();
+                        }
+                    }
+                }
+                assert!(d.pending() <= crate::record::HEADER_LEN + crate::record::MAX_RECORD_LEN);
+                seq = seq.wrapping_add((end - at) as u32);
+                at = end;
+            }
+            let _ = Record::all(&bytes).count();
+        }
+    }
+}
