@@ -138,6 +138,26 @@ pub mod handshake_type {
     pub const SERVER_HELLO: u8 = 2;
 }
 
+/// The Server Hello random that makes it a Hello Retry Request (RFC 8446 §4.1.3: the
+/// SHA-256 of "HelloRetryRequest").
+pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+impl Handshake<'_> {
+    /// The name tshark's Info column gives this message: a Server Hello carrying the Hello
+    /// Retry Request random is a "Hello Retry Request".
+    pub fn name(&self) -> &'static str {
+        if self.msg_type == handshake_type::SERVER_HELLO
+            && self.body.get(2..34) == Some(&HELLO_RETRY_REQUEST_RANDOM[..])
+        {
+            return "Hello Retry Request";
+        }
+        handshake_name(self.msg_type)
+    }
+}
+
 /// The clear parts of a Client Hello or Server Hello.
 #[derive(Clone, Copy, Debug)]
 pub struct Hello<'a> {

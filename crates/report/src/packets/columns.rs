@@ -170,7 +170,7 @@ const REASSEMBLED_PDU: &str = "[TCP segment of a reassembled PDU]";
 
 /// The Info column of a frame that completed TLS records: each record's name, in order.
 fn tls_info(t: &keepsight_engine::tls::FrameTls<'_>, out: &mut String) {
-    use keepsight_tls::record::{alert_description_name, alert_level_name, handshake_name};
+    use keepsight_tls::record::{alert_description_name, alert_level_name};
     use keepsight_tls::ContentType;
     let mut first = true;
     let mut sep = |out: &mut String| {
@@ -185,7 +185,7 @@ fn tls_info(t: &keepsight_engine::tls::FrameTls<'_>, out: &mut String) {
             ContentType::HANDSHAKE if !ctx.encrypted => {
                 for h in r.handshakes() {
                     sep(out);
-                    out.push_str(handshake_name(h.msg_type));
+                    out.push_str(h.name());
                 }
             }
             _ => {
