@@ -799,6 +799,8 @@ impl Stream {
                 if pending > 0 {
                     t.cut[d] = Some((ev, pending, t.dirs[d].pending_record_len()));
                 }
+                // Nothing more comes from this side: an ended stream holds no record buffer.
+                t.dirs[d].release();
             }
             self.dirs[d].fin = Some(ev);
             if let Some(k) = self.dirs[d].ka.as_mut() {
@@ -926,6 +928,11 @@ impl Stream {
 
     fn on_rst(&mut self, ev: Event) {
         let d = ev.dir as usize;
+        if let TlsMode::Tls(t) = &mut self.tls {
+            t.dirs
+                .iter_mut()
+                .for_each(keepsight_tls::Direction::release);
+        }
         if self.rst.is_none() {
             self.rst = Some(ev);
             self.closed_at = Some(ev.ts);

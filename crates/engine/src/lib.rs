@@ -426,6 +426,15 @@ impl Engine {
                         .tls
                         .segment(t.stream, (src, h.src_port()), t.seq, payload);
                 }
+            } else if len == 0 && self.tls.may_be_tls(t.stream) {
+                // A FIN or RST ends a TLS direction (or stream): its buffers go.
+                if let Some(h) = dissection.tcp(data) {
+                    let flags = h.flags();
+                    if flags.fin() || flags.rst() {
+                        let (_, src, _) = addresses(&dissection, data);
+                        self.tls.end(t.stream, (src, h.src_port()), flags.rst());
+                    }
+                }
             }
         }
         Ok(Some(Frame {

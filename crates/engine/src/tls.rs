@@ -80,6 +80,23 @@ impl TlsTracker {
         self.slots.get(stream as usize) != Some(&NOT_TLS)
     }
 
+    /// A segment without payload that ends direction `src` of `stream` (FIN) or the whole
+    /// stream (RST): its record buffers are freed, so ended TLS streams hold no memory.
+    pub(crate) fn end(&mut self, stream: u32, src: ([u8; 16], u16), rst: bool) {
+        let Some(&slot) = self.slots.get(stream as usize) else {
+            return;
+        };
+        if slot < 2 {
+            return;
+        }
+        let t = &mut self.streams[(slot - 2) as usize];
+        if rst {
+            t.dirs.iter_mut().for_each(Direction::release);
+        } else {
+            t.dirs[usize::from(src != t.first_sender)].release();
+        }
+    }
+
     /// Feeds one in-order, whole payload segment of stream `stream` from `src` at relative
     /// sequence number `seq`; the frame's TLS layer when the stream is TLS.
     pub(crate) fn segment<'a>(

@@ -78,6 +78,14 @@ impl Direction {
         Record::split(&self.done).map(|(r, _)| r)
     }
 
+    /// Frees the buffers once the direction has ended (its FIN, or a reset): a record begun
+    /// and not finished by then never will be. Later segments (retransmissions) are
+    /// skipped as data already taken.
+    pub fn release(&mut self) {
+        self.partial = Vec::new();
+        self.done = Vec::new();
+    }
+
     /// True once the direction stopped being a record stream.
     pub fn is_lost(&self) -> bool {
         self.lost
@@ -278,6 +286,17 @@ mod tests {
         d.push(0, &s[..3]);
         assert_eq!(d.push(3, b"HTTP/1.1 200").role, SegmentRole::Lost);
         assert!(d.is_lost());
+    }
+
+    #[test]
+    fn a_released_direction_holds_nothing_and_skips_old_bytes() {
+        let s = stream();
+        let mut d = Direction::new();
+        d.push(0, &s[..20]);
+        assert!(d.pending() > 0);
+        d.release();
+        assert_eq!((d.pending(), d.pending_record_len()), (0, 0));
+        assert_eq!(d.push(0, &s[..20]).role, SegmentRole::Continues);
     }
 
     #[test]
