@@ -317,11 +317,19 @@ impl Report {
                         .close
                         .as_ref()
                         .map(|c| {
+                            let tls = c.tls.as_ref().map(|t| {
+                                let notify = match t.close_notify_by.as_slice() {
+                                    [] => "no close_notify".to_string(),
+                                    by => format!("close_notify from the {}", by.join(" and the ")),
+                                };
+                                format!(" after {} ({})", notify, t.version)
+                            });
                             format!(
-                                ", closed by {} {} (frame {})",
+                                ", closed by {} {} (frame {}){}",
                                 c.by,
                                 c.kind.to_uppercase(),
-                                c.frame
+                                c.frame,
+                                tls.unwrap_or_default()
                             )
                         })
                         .unwrap_or_default();
