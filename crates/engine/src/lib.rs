@@ -375,6 +375,7 @@ impl Engine {
         let mut tcp = None;
         let mut udp_stream = None;
         let mut reassembled = None;
+        let mut tls = None;
         // Only fragments reach the reassembler: the check is one bit for everything else.
         if dissection.has_problem(keepsight_wire::Problem::Fragment) {
             if let Some(f) = dissection.fragment(data) {
@@ -402,7 +403,9 @@ impl Engine {
             Transport::Tcp { .. } => {
                 if let (Some(h), Some(seglen)) = (dissection.tcp(data), dissection.payload_len) {
                     let seg = segment(self.frames, ts_ns, &dissection, data, h, seglen);
-                    tcp = Some(self.tracker.process(&seg));
+                    let t = self.tracker.process(&seg);
+                    tls = tls_layer(&mut self.tls, &t, &seg, dissection.payload(data));
+                    tcp = Some(t);
                 }
             }
             Transport::Udp { .. } => {
@@ -411,31 +414,6 @@ impl Engine {
                 }
             }
             Transport::None => {}
-        }
-        // TLS records ride on in-order TCP payload that tshark dissects: not on
-        // retransmissions, and (for now) not in IP fragments.
-        let mut tls = None;
-        if let (Some(t), None) = (&tcp, reassembled) {
-            let len = dissection.payload_len.unwrap_or(0) as usize;
-            let skipped = flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION;
-            if len > 0 && !t.flags.has(skipped) && self.tls.may_be_tls(t.stream) {
-                let payload = dissection.payload(data);
-                if let (true, Some(h)) = (payload.len() == len, dissection.tcp(data)) {
-                    let (_, src, _) = addresses(&dissection, data);
-                    tls = self
-                        .tls
-                        .segment(t.stream, (src, h.src_port()), t.seq, payload);
-                }
-            } else if len == 0 && self.tls.may_be_tls(t.stream) {
-                // A FIN or RST ends a TLS direction (or stream): its buffers go.
-                if let Some(h) = dissection.tcp(data) {
-                    let flags = h.flags();
-                    if flags.fin() || flags.rst() {
-                        let (_, src, _) = addresses(&dissection, data);
-                        self.tls.end(t.stream, (src, h.src_port()), flags.rst());
-                    }
-                }
-            }
         }
         Ok(Some(Frame {
             tls,
@@ -458,6 +436,31 @@ impl Engine {
     pub fn pending_fragments(&self) -> usize {
         self.reasm.pending()
     }
+}
+
+/// The TLS records of a TCP segment `seg` (analysed as `t`) with captured payload `payload`:
+/// in-order payload only, as tshark dissects it (not retransmissions; TCP in IP fragments is
+/// not looked at). A FIN or RST without payload frees the ended direction's buffers.
+#[inline]
+fn tls_layer<'a>(
+    tracker: &'a mut tls::TlsTracker,
+    t: &TcpInfo,
+    seg: &SegmentHeader,
+    payload: &'a [u8],
+) -> Option<tls::FrameTls<'a>> {
+    let src = (seg.src, seg.src_port);
+    if seg.seglen == 0 {
+        if (seg.flags.fin() || seg.flags.rst()) && tracker.may_be_tls(t.stream) {
+            tracker.end(t.stream, src, seg.flags.rst());
+        }
+        return None;
+    }
+    let skipped = flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION;
+    if t.flags.has(skipped) || !tracker.may_be_tls(t.stream) || payload.len() != seg.seglen as usize
+    {
+        return None;
+    }
+    tracker.segment(t.stream, src, t.seq, payload)
 }
 
 /// One end of a UDP conversation; an IPv4 address fills the first 4 bytes. Ordered by address,
