@@ -404,7 +404,7 @@ impl Engine {
                 if let (Some(h), Some(seglen)) = (dissection.tcp(data), dissection.payload_len) {
                     let seg = segment(self.frames, ts_ns, &dissection, data, h, seglen);
                     let t = self.tracker.process(&seg);
-                    tls = tls_layer(&mut self.tls, &t, &seg, dissection.payload(data));
+                    tls = tls_layer(&mut self.tls, &t, &seg, || dissection.payload(data));
                     tcp = Some(t);
                 }
             }
@@ -438,11 +438,26 @@ impl Engine {
     }
 }
 
-/// The TLS records of a TCP segment `seg` (analysed as `t`) with captured payload `payload`:
-/// in-order payload only, as tshark dissects it (not retransmissions; TCP in IP fragments is
-/// not looked at). A FIN or RST without payload frees the ended direction's buffers.
+/// The TLS records of a TCP segment `seg` (analysed as `t`) of a frame whose payload
+/// `payload` gives: in-order payload only, as tshark dissects it (not retransmissions; TCP
+/// in IP fragments is not looked at). A FIN or RST without payload frees the ended
+/// direction's buffers. A stream known not to be TLS costs one slot lookup.
 #[inline]
 fn tls_layer<'a>(
+    tracker: &'a mut tls::TlsTracker,
+    t: &TcpInfo,
+    seg: &SegmentHeader,
+    payload: impl FnOnce() -> &'a [u8],
+) -> Option<tls::FrameTls<'a>> {
+    if !tracker.may_be_tls(t.stream) {
+        return None;
+    }
+    tls_layer_of_candidate(tracker, t, seg, payload())
+}
+
+/// [`tls_layer`] for a stream that is TLS or not decided yet.
+#[inline(never)]
+fn tls_layer_of_candidate<'a>(
     tracker: &'a mut tls::TlsTracker,
     t: &TcpInfo,
     seg: &SegmentHeader,
@@ -450,14 +465,13 @@ fn tls_layer<'a>(
 ) -> Option<tls::FrameTls<'a>> {
     let src = (seg.src, seg.src_port);
     if seg.seglen == 0 {
-        if (seg.flags.fin() || seg.flags.rst()) && tracker.may_be_tls(t.stream) {
+        if seg.flags.fin() || seg.flags.rst() {
             tracker.end(t.stream, src, seg.flags.rst());
         }
         return None;
     }
     let skipped = flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION;
-    if t.flags.has(skipped) || !tracker.may_be_tls(t.stream) || payload.len() != seg.seglen as usize
-    {
+    if t.flags.has(skipped) || payload.len() != seg.seglen as usize {
         return None;
     }
     tracker.segment(t.stream, src, t.seq, payload)
