@@ -449,6 +449,25 @@ fn resets(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
             causes.told(out, Kind::ConnectionReset, Some(by), [*f]);
         }
     }
+    let tls_shutdowns = findings
+        .iter()
+        .filter(|f| matches!(&f.details, Details::ConnectionReset(r) if r.tls_shutdown))
+        .count();
+    if tls_shutdowns > 0 {
+        out.push(format!(
+            "{tls_shutdowns} reset(s) ended TLS connections the ordinary way: one side closed without close_notify, the other's TLS alert or records reached its closed socket, whose kernel answered RST (no fault, not a close race)."
+        ));
+    }
+    let cuts: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.kind() == Kind::TlsTruncation)
+        .collect();
+    if !cuts.is_empty() {
+        out.push(format!(
+            "{} TLS connection(s) were closed in the middle of a record, without close_notify (tls_truncation): the data in flight was cut.",
+            cuts.len()
+        ));
+    }
     let other: Vec<&(&Finding, &'static str, bool, bool)> = resets
         .iter()
         .filter(|r| unexplained(r.0) && !r.2 && !r.3)

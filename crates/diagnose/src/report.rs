@@ -24,6 +24,27 @@ pub struct Close {
     pub after_last_beat_s: Option<f64>,
     /// Seconds from the last payload byte (either side) to the close.
     pub after_last_data_s: Option<f64>,
+    /// On a TLS stream: how TLS was shut down (absent on other streams).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsClose>,
+}
+
+/// How a TLS connection was shut down, read from its records without keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsClose {
+    /// The negotiated version (`TLSv1.3`; `TLS` when no Server Hello was seen).
+    pub version: &'static str,
+    /// Sides whose last record before their FIN was an alert: close_notify (encrypted, a
+    /// fatal alert looks the same on the wire).
+    pub close_notify_by: Vec<&'static str>,
+    /// Sides that sent their FIN without an alert first (a bare FIN).
+    pub bare_fin_by: Vec<&'static str>,
+    /// Sides that sent TLS records after the peer's FIN (the peer's socket may answer RST).
+    pub after_peer_fin_by: Vec<&'static str>,
+    /// Sides whose FIN cut a record they were sending (see `tls_truncation`).
+    pub cut_by: Vec<&'static str>,
+    /// RFC 6520 heartbeat records (content type 24), both directions.
+    pub heartbeat_records: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +72,11 @@ pub struct Heartbeat {
     pub replies: u64,
     /// Whether the period came from `--period` rather than from the traffic.
     pub period_given: bool,
+    /// On a TLS stream the probe is a record, matched by its clear header (content type,
+    /// version, length) and timing: `application_data` or `heartbeat` (RFC 6520). Absent on
+    /// other streams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_record: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -311,11 +337,19 @@ impl Report {
                         .close
                         .as_ref()
                         .map(|c| {
+                            let tls = c.tls.as_ref().map(|t| {
+                                let notify = match t.close_notify_by.as_slice() {
+                                    [] => "no close_notify".to_string(),
+                                    by => format!("close_notify from the {}", by.join(" and the ")),
+                                };
+                                format!(" after {} ({})", notify, t.version)
+                            });
                             format!(
-                                ", closed by {} {} (frame {})",
+                                ", closed by {} {} (frame {}){}",
                                 c.by,
                                 c.kind.to_uppercase(),
-                                c.frame
+                                c.frame,
+                                tls.unwrap_or_default()
                             )
                         })
                         .unwrap_or_default();
@@ -326,7 +360,10 @@ impl Report {
                         h.sender,
                         if h.sender == "client" { &s.endpoints.client } else { &s.endpoints.server },
                         if h.sender == "client" { &s.endpoints.server } else { &s.endpoints.client },
-                        h.probe_hex,
+                        match h.tls_record {
+                            Some(kind) => format!("TLS {kind} record {} ({} bytes)", h.probe_hex, h.probe_len),
+                            None => h.probe_hex.clone(),
+                        },
                         human((h.period_s * 1e9) as i64),
                         human((h.jitter_s * 1e9) as i64),
                         h.beats
