@@ -20,10 +20,10 @@
 //! Truth: one [`Detail::Reconnect`] connection per connection with its client, role and SYN
 //! time. A duration under 40 s cuts the story (the clients close at `duration - 1` s).
 
-use super::Scenario;
 use crate::clock::{Micros, MS, SEC};
 use crate::packet::{flag, Ip};
 use crate::rng::Rng;
+use crate::scenario::Scenario;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, ReconnectRole, ReconnectTruth, Side, Teardown};

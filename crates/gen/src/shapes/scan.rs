@@ -15,10 +15,10 @@
 //! connection's client. The capture holds 2,136 frames in all (fewer with a smaller
 //! `--packets`, which cuts it).
 
-use super::Scenario;
 use crate::clock::{Micros, SEC};
 use crate::packet::{flag, Ip};
 use crate::rng::Rng;
+use crate::scenario::Scenario;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, ProbeOutcome, ScanProbeTruth, Side, Teardown};

@@ -19,10 +19,10 @@
 //! ([`CloseCause::HttpConnectionClose`]); `reused_ports` counts its SYN when the port came back.
 
 use super::http::{http_date, json_body};
-use super::Scenario;
 use crate::clock::{Micros, MS, SEC};
 use crate::packet::flag;
 use crate::rng::Rng;
+use crate::scenario::Scenario;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, Side, Teardown};

@@ -14,10 +14,10 @@
 //! Truth: one [`Detail::SynFlood`] connection per SYN, one frame, no close (it stays half-open
 //! for tshark: `tcp.flags.syn == 1`, nothing else).
 
-use super::Scenario;
 use crate::clock::{Micros, SEC};
 use crate::packet::{flag, Ip, Path, Segment};
 use crate::rng::Rng;
+use crate::scenario::Scenario;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::truth::Detail;
 use crate::world::{Server, World, ROUTER_MAC};
