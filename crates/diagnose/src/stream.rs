@@ -29,7 +29,7 @@ pub(crate) struct Sig {
 
 impl Sig {
     #[inline]
-    pub fn of(len: u32, payload: &[u8]) -> Sig {
+    pub(crate) fn of(len: u32, payload: &[u8]) -> Sig {
         let mut n = payload.len().min(SIG_BYTES).min(len as usize);
         // A client's WebSocket ping/pong is masked with a fresh random key each time: only its
         // 2-byte frame header is stable, so that is the signature.
@@ -41,17 +41,17 @@ impl Sig {
         Sig { len, n: n as u8, b }
     }
 
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.b[..self.n as usize]
     }
 
-    pub fn hex(&self) -> String {
+    pub(crate) fn hex(&self) -> String {
         self.bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// True when the full payload `bytes` (as given by the user) has this signature; the
     /// signature's own bytes may be fewer when the capture cut the payload.
-    pub fn is(&self, bytes: &[u8]) -> bool {
+    pub(crate) fn is(&self, bytes: &[u8]) -> bool {
         self.len as usize == bytes.len() && bytes.starts_with(self.bytes())
     }
 }
@@ -273,7 +273,7 @@ impl Candidate {
         }
     }
 
-    pub fn reply_sig(&self) -> Option<Sig> {
+    pub(crate) fn reply_sig(&self) -> Option<Sig> {
         self.reply_sigs
             .iter()
             .filter(|(s, _)| s.is_some())
@@ -443,7 +443,7 @@ fn after(a: u32, b: u32) -> bool {
 }
 
 impl Stream {
-    pub fn new(seg: &Segment<'_>) -> Self {
+    pub(crate) fn new(seg: &Segment<'_>) -> Self {
         Stream {
             id: seg.stream,
             addr: [seg.src, seg.dst],
@@ -484,7 +484,7 @@ impl Stream {
 
     /// The side of the client: from the handshake when seen, else the side with the higher
     /// (ephemeral-looking) port, else the first sender.
-    pub fn client_dir(&self) -> (usize, &'static str) {
+    pub(crate) fn client_dir(&self) -> (usize, &'static str) {
         if let Some((d, how)) = self.client {
             return (d as usize, how);
         }
@@ -496,7 +496,7 @@ impl Stream {
         (0, "first_packet")
     }
 
-    pub fn on_segment(&mut self, seg: &Segment<'_>, opts: &Options) {
+    pub(crate) fn on_segment(&mut self, seg: &Segment<'_>, opts: &Options) {
         let d = usize::from(seg.src != self.addr[0]);
         let p = 1 - d;
         let ts = seg.ts_ns;
@@ -857,7 +857,7 @@ impl Stream {
     }
 
     /// Called when the stream is summarized: settle what is still pending at `end_ts`.
-    pub fn settle(&mut self, end_ts: i64, unanswered_after_ns: i64) {
+    pub(crate) fn settle(&mut self, end_ts: i64, unanswered_after_ns: i64) {
         if let Some(w) = self.watch.take() {
             if w.retrans > 0 {
                 self.state_loss = Some(StateLoss {
@@ -905,7 +905,7 @@ impl Stream {
     }
 
     /// The first close (RST or FIN, either side) at or after `ts`.
-    pub fn close_after(&self, ts: i64) -> Option<Event> {
+    pub(crate) fn close_after(&self, ts: i64) -> Option<Event> {
         self.rst
             .iter()
             .chain(self.dirs.iter().filter_map(|d| d.fin.as_ref()))

@@ -18,7 +18,7 @@
 //! analyzer (that is `keepsight http` / `keepsight diagnose` on a capture). Every connection,
 //! read and round is bounded by the [`Budget`]: a total time cap and a connection cap.
 
-// TODO(issue 14 item 9): documented after the framing/cli/diagnose work lands
+// TODO(issue 14 item 9): public items still to be documented.
 #![allow(missing_docs)]
 
 pub mod conn;

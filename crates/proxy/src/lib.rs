@@ -85,7 +85,7 @@
 //! closed sees the connection close with no response: the race RFC 9112 §9.3.1 leaves to
 //! clients, which resend idempotent requests (nginx has the same window).
 
-// TODO(issue 14 item 9): documented after the framing/cli/diagnose work lands
+// TODO(issue 14 item 9): public items still to be documented.
 #![allow(missing_docs)]
 
 pub mod admin;
