@@ -100,6 +100,7 @@ pub mod serve;
 pub mod server;
 
 pub use keepsight_keepalive::SoKeepalive;
+pub use run::{serve_until_stopped, RunError};
 
 use std::future::Future;
 use std::io;

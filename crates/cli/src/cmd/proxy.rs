@@ -49,22 +49,8 @@ pub fn run(args: Args) -> Outcome {
     // run_server runs one event loop per worker thread; each keeps its own pool.
     up.per_thread_pool = true;
     let handler = Arc::new(ProxyHandler::new(up));
+    handler.spawn_pruner();
     let h = handler.clone();
     let extra: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || h.upstream_stats_json());
-    let pruner = handler.clone();
-    run_server(
-        "keepsight proxy",
-        &args.listen,
-        handler,
-        Some(extra),
-        move |_| {
-            // Pooled connections past their idle timeout are closed even when no request comes to
-            // reuse them, so the upstream is not left holding sockets we will never use. The thread
-            // ends with the process.
-            std::thread::spawn(move || loop {
-                std::thread::sleep(Duration::from_secs(1));
-                pruner.prune_idle();
-            });
-        },
-    )
+    run_server("keepsight proxy", &args.listen, handler, Some(extra))
 }

@@ -5,6 +5,7 @@ use crate::outcome::{Failure, Outcome, Status};
 use anyhow::Context;
 use keepsight_proxy::serve::{Content, ServeHandler};
 use keepsight_proxy::{drain, log::AccessLog, server::Handler, Options};
+use keepsight_proxy::{serve_until_stopped, RunError};
 use keepsight_time::parse_duration;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -89,7 +90,7 @@ pub struct ListenArgs {
 }
 
 impl ListenArgs {
-    fn options(&self) -> anyhow::Result<Options> {
+    fn options(&self) -> Result<Options, Failure> {
         let mut o = Options::new(self.listen);
         o.server.keepalive_timeout = self.keepalive_timeout.0;
         o.server.keepalive_header = self.keepalive_timeout.1;
@@ -108,47 +109,29 @@ impl ListenArgs {
         o.drain_ramp = self.drain_ramp;
         o.admin = self.admin;
         o.access_log = match &self.access_log {
+            Some(path) => Some(
+                AccessLog::open(path)
+                    .with_context(|| format!("open access log {}", path.display()))?,
+            ),
             None => None,
-            Some(p) if p.as_os_str() == "-" => {
-                Some(Arc::new(AccessLog::new(Box::new(std::io::stdout()))))
-            }
-            Some(p) => {
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .with_context(|| format!("open access log {}", p.display()))?;
-                Some(Arc::new(AccessLog::new(Box::new(f))))
-            }
         };
         Ok(o)
     }
 }
 
-/// Start the worker threads, serve until SIGTERM/SIGINT or admin `/shutdown`, drain, exit.
+/// Serves until SIGTERM/SIGINT or admin `/shutdown`, drains, and says so as `speaker`.
 pub(crate) fn run_server<H: Handler>(
     speaker: &'static str,
     args: &ListenArgs,
     handler: Arc<H>,
     extra_stats: Option<Arc<dyn Fn() -> String + Send + Sync>>,
-    on_start: impl FnOnce(&keepsight_proxy::server::Control),
 ) -> Outcome {
-    let opts = args.options()?;
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let w = keepsight_proxy::start_workers(opts, handler, extra_stats, workers)
-        .map_err(|e| Failure::cannot_run(e).said_by(speaker))?;
-    // Scripts and tests read these lines to learn the ports when port 0 was asked for.
-    eprintln!("{speaker}: listening on {}", w.running.addr);
-    if let Some(a) = w.running.admin {
-        eprintln!("{speaker}: admin on {a}");
+    let say = |what: &str| eprintln!("{speaker}: {what}");
+    match serve_until_stopped(args.options()?, handler, extra_stats, args.workers, say) {
+        Ok(()) => Ok(Status::Success),
+        Err(RunError::Start(e)) => Err(Failure::cannot_run(e).said_by(speaker)),
+        Err(e) => Err(Failure::cannot_run(e)),
     }
-    on_start(&w.running.ctl);
-    // The main thread only waits for a stop, then for the workers to drain.
-    w.run_until_stopped(|what| eprintln!("{speaker}: {what}"))
-        .context("signal handling")?;
-    Ok(Status::Success)
 }
 
 #[derive(clap::Args, Debug)]
@@ -177,36 +160,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Outcome {
-    let content = match (&args.root, &args.body, args.body_size) {
-        (Some(root), _, _) => {
-            if !root.is_dir() {
-                return Err(Failure::cannot_run(anyhow::anyhow!(
-                    "--root {}: not a directory",
-                    root.display()
-                )));
-            }
-            Content::Static { root: root.clone() }
-        }
-        (None, Some(b), _) => Content::Fixed {
-            status: args.status,
-            body: b.clone().into_bytes().into(),
-            headers: args.headers.clone(),
-        },
-        (None, None, Some(n)) => Content::Fixed {
-            status: args.status,
-            body: vec![b'x'; n].into(),
-            headers: args.headers.clone(),
-        },
-        (None, None, None) => Content::Fixed {
-            status: args.status,
-            body: bytes_ok(),
-            headers: args.headers.clone(),
-        },
-    };
+    let content = Content::from_flags(
+        args.root.as_deref(),
+        args.body.as_deref(),
+        args.body_size,
+        args.status,
+        &args.headers,
+    )
+    .map_err(|e| Failure::cannot_run(anyhow::anyhow!(e)))?;
     let handler = Arc::new(ServeHandler::new(content, args.delay));
-    run_server("keepsight serve", &args.listen, handler, None, |_| {})
-}
-
-fn bytes_ok() -> keepsight_proxy::serve::Body {
-    keepsight_proxy::serve::Body::from_static(b"ok\n")
+    run_server("keepsight serve", &args.listen, handler, None)
 }
