@@ -25,6 +25,7 @@ pub mod conn;
 pub mod http;
 pub mod path;
 pub mod response;
+pub mod run;
 pub mod search;
 pub mod text;
 
