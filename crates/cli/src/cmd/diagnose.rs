@@ -75,9 +75,8 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
     let log_options = LogOptions::from_flags(args.log_date.as_deref(), args.log_tz.as_deref())
         .map_err(Failure::usage)?;
     if let Some(path) = &args.log {
-        let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-        let text = String::from_utf8_lossy(&text);
-        opts.log = Some(AppLog::parse(&text, log_options));
+        let log = AppLog::read(path, log_options).with_context(|| format!("{}", path.display()))?;
+        opts.log = Some(log);
     }
     Ok(opts)
 }

@@ -217,6 +217,13 @@ fn is_event(text: &str) -> bool {
 }
 
 impl AppLog {
+    /// Reads the log file at `path` ([`AppLog::parse`]); bytes that are not UTF-8 become U+FFFD,
+    /// so a log with a stray binary line still lines up.
+    pub fn read(path: &std::path::Path, opts: LogOptions) -> std::io::Result<AppLog> {
+        let bytes = std::fs::read(path)?;
+        Ok(AppLog::parse(&String::from_utf8_lossy(&bytes), opts))
+    }
+
     /// Reads a log; lines without a recognizable timestamp are counted and skipped.
     pub fn parse(text: &str, opts: LogOptions) -> AppLog {
         let mut lines = Vec::new();
@@ -783,6 +790,23 @@ impl crate::report::LogSummary {
 #[cfg(test)]
 mod stamp_tests {
     use super::*;
+
+    #[test]
+    fn a_log_file_is_read_whatever_its_bytes() {
+        let dir = std::env::temp_dir().join(format!("keepsight-applog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("app.log");
+        std::fs::write(
+            &path,
+            b"2026-11-29T01:34:15.123Z conn1 connected\n\xff\xfe binary\n",
+        )
+        .unwrap();
+        let log = AppLog::read(&path, LogOptions::default()).unwrap();
+        assert_eq!((log.total_lines, log.lines.len()), (2, 1));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let missing = AppLog::read(&dir.join("none.log"), LogOptions::default()).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    }
 
     #[test]
     fn slow_replies_are_events() {
