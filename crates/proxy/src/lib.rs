@@ -109,6 +109,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// Resolves `HOST:PORT` to its first address, for listen, admin and upstream flags.
+pub fn parse_socket_addr(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs()
+        .map_err(|e| format!("`{s}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{s}`: resolves to no address"))
+}
+
 /// Parse `--keepalive-timeout`: `75s`, or `75s,60s` where the second value is sent as
 /// `Keep-Alive: timeout=60`. Also accepted: nginx's own spelling `75s 60s`, and
 /// `75s,header 60s` / `75s,header=60s`.
@@ -143,6 +152,15 @@ pub fn parse_keepalive_timeout(s: &str) -> Result<(Duration, Option<Duration>), 
 mod tests {
     use super::parse_keepalive_timeout as p;
     use std::time::Duration;
+
+    #[test]
+    fn socket_addresses_resolve_or_say_why_not() {
+        let a = super::parse_socket_addr("127.0.0.1:8080").unwrap();
+        assert_eq!(a.to_string(), "127.0.0.1:8080");
+        assert!(super::parse_socket_addr("[::1]:0").unwrap().is_ipv6());
+        let e = super::parse_socket_addr("127.0.0.1").unwrap_err();
+        assert!(e.starts_with("`127.0.0.1`: "), "{e}");
+    }
 
     #[test]
     fn keepalive_timeout_spellings() {

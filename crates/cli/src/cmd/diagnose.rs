@@ -7,7 +7,6 @@ use crate::outcome::{Failure, Outcome};
 use anyhow::Context;
 use keepsight_diagnose::{AppLog, Flags, LogOptions, Options};
 use keepsight_report::analyses::Analyses;
-use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -90,14 +89,7 @@ pub fn run(args: Args) -> Outcome {
         analyses.on_frame(frame);
     });
     let report = analyses.diagnosis(end.last_ns);
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        out.write_all(report.render_text(args.max_per_kind).as_bytes())?;
-    }
-    out.flush()?;
+    let json = args.json.then_some(&report);
+    super::print_report(json, || report.render_text(args.max_per_kind))?;
     super::outcome(&end, path, "analysed")
 }

@@ -4,7 +4,6 @@
 
 use crate::outcome::Outcome;
 use keepsight_report::expert::{ExpertPass, Severity};
-use std::io::{self, Write};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -37,14 +36,7 @@ pub fn run(args: Args) -> Outcome {
         expert.on_frame(frame, filter.as_ref().is_none_or(|f| f.matches(frame)));
     });
     let expert = expert.finish(end.last_ns);
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &expert.to_json(min))?;
-        writeln!(out)?;
-    } else {
-        out.write_all(expert.render_text(min).as_bytes())?;
-    }
-    out.flush()?;
+    let json = args.json.then(|| expert.to_json(min));
+    super::print_report(json.as_ref(), || expert.render_text(min))?;
     super::outcome(&end, path, "counted")
 }

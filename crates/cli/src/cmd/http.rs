@@ -5,7 +5,6 @@
 
 use crate::outcome::Outcome;
 use keepsight_report::analyses::{http_analysis, streams_where};
-use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -48,17 +47,12 @@ pub fn run(args: Args) -> Outcome {
         args.stream.is_none_or(|s| s == stream)
             && streams.as_ref().is_none_or(|set| set.contains(&stream))
     });
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &keepsight_http::json::Document::new(&report))?;
-        writeln!(out)?;
-    } else {
+    let json = args
+        .json
+        .then(|| keepsight_http::json::Document::new(&report));
+    super::print_report(json.as_ref(), || {
         let name = path.display().to_string();
-        let text =
-            keepsight_http::text::render_text(&report, &name, args.all, args.max_connections);
-        out.write_all(text.as_bytes())?;
-    }
-    out.flush()?;
+        keepsight_http::text::render_text(&report, &name, args.all, args.max_connections)
+    })?;
     super::outcome(&end, path, "analysed")
 }

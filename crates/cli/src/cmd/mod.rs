@@ -44,6 +44,25 @@ pub(crate) fn open_capture(path: &Path) -> Result<Box<Engine>, Failure> {
     })
 }
 
+/// Prints a report on stdout: `json` pretty-printed with a final newline when the user asked
+/// for JSON (`Some`), else what `text` renders.
+pub(crate) fn print_report(
+    json: Option<&impl serde::Serialize>,
+    text: impl FnOnce() -> String,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match json {
+        Some(document) => {
+            serde_json::to_writer_pretty(&mut out, document)?;
+            writeln!(out)?;
+        }
+        None => out.write_all(text().as_bytes())?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// A display filter given with `-Y`: one that does not compile is a usage error.
 pub(crate) fn compile_filter(
     expr: Option<&str>,

@@ -1,7 +1,7 @@
 //! `keepsight proxy`: HTTP/1.1 reverse proxy to one upstream with nginx-style keep-alive
 //! controls and a drain mode.
 
-use super::serve::{run_server, socket_addr, ListenArgs};
+use super::serve::{run_server, ListenArgs};
 use crate::outcome::Outcome;
 use keepsight_proxy::proxy::{ProxyHandler, UpstreamConfig};
 use keepsight_time::parse_duration;
@@ -15,7 +15,7 @@ pub struct Args {
     #[command(flatten)]
     pub listen: ListenArgs,
     /// Upstream HTTP/1.1 server, `HOST:PORT`.
-    #[arg(long, value_parser = socket_addr, value_name = "ADDR")]
+    #[arg(long, value_parser = keepsight_proxy::parse_socket_addr, value_name = "ADDR")]
     pub upstream: SocketAddr,
     /// Idle upstream connections kept for reuse, per worker (nginx `keepalive` in an upstream
     /// block); 0: a new upstream connection per request.

@@ -5,29 +5,18 @@ use crate::outcome::{Failure, Outcome, Status};
 use anyhow::Context;
 use keepsight_proxy::serve::{Content, ServeHandler};
 use keepsight_proxy::{drain, log::AccessLog, server::Handler, Options};
-use keepsight_proxy::{serve_until_stopped, RunError};
+use keepsight_proxy::{parse_socket_addr, serve_until_stopped, RunError};
 use keepsight_time::parse_duration;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn ramp(s: &str) -> Result<drain::Ramp, String> {
-    drain::parse_ramp(s, keepsight_time::parse_duration)
-}
-
-pub(crate) fn socket_addr(s: &str) -> Result<SocketAddr, String> {
-    s.to_socket_addrs()
-        .map_err(|e| format!("`{s}`: {e}"))?
-        .next()
-        .ok_or_else(|| format!("`{s}`: resolves to no address"))
-}
 
 /// Listener options shared by `serve` and `proxy`; names and defaults follow nginx.
 #[derive(clap::Args, Debug)]
 pub struct ListenArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
-    #[arg(long, value_parser = socket_addr, default_value = "127.0.0.1:8080")]
+    #[arg(long, value_parser = parse_socket_addr, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Idle time allowed between requests, optionally followed by the value advertised in
     /// `Keep-Alive: timeout=N` (nginx `keepalive_timeout`). `0` disables keep-alive.
@@ -66,10 +55,10 @@ pub struct ListenArgs {
     #[arg(long, value_parser = drain::parse_ratio, default_value = "0", value_name = "RATIO")]
     pub drain_ratio: f64,
     /// Ramp the drain ratio linearly from start-up: `FROM..TO over DURATION`.
-    #[arg(long, value_parser = ramp, value_name = "FROM..TO over DURATION")]
+    #[arg(long, value_parser = drain::parse_ramp, value_name = "FROM..TO over DURATION")]
     pub drain_ramp: Option<drain::Ramp>,
     /// Loopback address of the admin endpoint (drain ratio, counters, shutdown).
-    #[arg(long, value_parser = socket_addr, value_name = "ADDR")]
+    #[arg(long, value_parser = parse_socket_addr, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
     /// Write one access log line per request to this file (`-`: standard output).
     #[arg(long, value_name = "PATH")]
