@@ -4,6 +4,7 @@
 
 use crate::outcome::Outcome;
 use keepsight_report::conv::{render_text, ConvPass, Document, StartColumn};
+use keepsight_report::read::read_frames;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -32,9 +33,13 @@ pub fn run(args: Args) -> Outcome {
     let path = &args.file;
     let mut engine = super::open_engine(path)?;
     let mut conv = ConvPass::new(!args.tshark);
-    let end = super::pass(engine.as_deref_mut(), None, |frame| {
-        conv.on_frame(frame, filter.as_ref().is_none_or(|f| f.matches(frame)));
-    });
+    let end = read_frames(
+        engine.as_deref_mut(),
+        |_| {},
+        |frame| {
+            conv.on_frame(frame, filter.as_ref().is_none_or(|f| f.matches(frame)));
+        },
+    );
     let rows = conv.finish(end.last_ns);
     let start = if args.time_format == "ad" {
         StartColumn::AbsoluteDate

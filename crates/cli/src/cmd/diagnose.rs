@@ -7,6 +7,7 @@ use crate::outcome::{Failure, Outcome};
 use anyhow::Context;
 use keepsight_diagnose::{AppLog, Flags, LogOptions, Options};
 use keepsight_report::analyses::Analyses;
+use keepsight_report::read::read_frames;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -85,9 +86,13 @@ pub fn run(args: Args) -> Outcome {
     let path = &args.file;
     let mut engine = super::open_capture(path)?;
     let mut analyses = Analyses::new(opts);
-    let end = super::pass(Some(&mut engine), None, |frame| {
-        analyses.on_frame(frame);
-    });
+    let end = read_frames(
+        Some(&mut engine),
+        |_| {},
+        |frame| {
+            analyses.on_frame(frame);
+        },
+    );
     let report = analyses.diagnosis(end.last_ns);
     let json = args.json.then_some(&report);
     super::print_report(json, || report.render_text(args.max_per_kind))?;

@@ -15,6 +15,7 @@ pub mod serve;
 
 use crate::outcome::{Failure, Outcome, Status};
 use keepsight_engine::Engine;
+use keepsight_report::read::ReadEnd;
 use std::path::Path;
 
 /// Opens a capture: a damaged file, or one that is not a capture, is a problem found (exit 1);
@@ -73,12 +74,10 @@ pub(crate) fn compile_filter(
         .map_err(|e| Failure::usage(anyhow::anyhow!("{what}{e}")))
 }
 
-pub(crate) use keepsight_report::read::ReadEnd as PassEnd;
-
 /// How a command whose results were already printed ended: a problem found when the capture
 /// is damaged (file, frame and byte offset are in the error's text), else success. `done` says
 /// what happened to the frames before the damage ("counted", "analysed").
-pub(crate) fn outcome(end: &PassEnd, path: &Path, done: &str) -> Outcome {
+pub(crate) fn outcome(end: &ReadEnd, path: &Path, done: &str) -> Outcome {
     match &end.damage {
         Some(e) => Err(Failure::problem(anyhow::anyhow!(
             "{}: {e} (the frames before it were {done})",
@@ -86,27 +85,6 @@ pub(crate) fn outcome(end: &PassEnd, path: &Path, done: &str) -> Outcome {
         ))),
         None => Ok(Status::Success),
     }
-}
-
-/// [`keepsight_report::read::read_frames`] with a progress bar, cleared at the end.
-pub(crate) fn pass(
-    engine: Option<&mut Engine>,
-    progress: Option<&indicatif::ProgressBar>,
-    each: impl FnMut(&keepsight_engine::Frame<'_>),
-) -> PassEnd {
-    let end = keepsight_report::read::read_frames(
-        engine,
-        |offset| {
-            if let Some(p) = progress {
-                p.set_position(offset)
-            }
-        },
-        each,
-    );
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
-    end
 }
 
 /// A progress bar on stderr for long runs (files of 64 MiB or more): only when stderr is a
