@@ -153,9 +153,7 @@ pub struct Report {
     pub findings_dropped: u64,
 }
 
-pub(crate) fn secs(ns: i64) -> f64 {
-    ns as f64 / 1e9
-}
+pub(crate) use keepsight_time::secs_f64 as secs;
 
 /// Rounds for display and JSON stability (µs resolution for seconds).
 pub(crate) fn round(v: f64, digits: i32) -> f64 {
