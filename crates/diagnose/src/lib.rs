@@ -30,7 +30,7 @@ pub mod finding;
 pub mod flags;
 mod heartbeat;
 pub mod http;
-pub mod log;
+mod log;
 pub mod middlebox;
 pub mod options;
 mod period;

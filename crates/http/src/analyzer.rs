@@ -116,8 +116,6 @@ impl Conn {
             if seq_lt(n, f) {
                 out(Piece::Gap {
                     n: u64::from(f.wrapping_sub(n)),
-                    frame: 0,
-                    ts_ns: ts,
                 });
             }
         }

@@ -36,12 +36,12 @@
 pub mod advice;
 mod analyzer;
 mod conn;
-pub mod drain;
+mod drain;
 pub mod framing;
 pub mod json;
-pub mod model;
-pub mod parse;
-pub mod reasm;
+mod model;
+mod parse;
+mod reasm;
 pub mod report;
 pub mod text;
 

@@ -88,10 +88,10 @@
 // TODO(issue 14 item 9): public items still to be documented.
 #![allow(missing_docs)]
 
-pub mod admin;
+mod admin;
 mod conn_info;
 pub mod drain;
-pub mod http;
+mod http;
 pub mod log;
 mod park;
 pub mod proxy;

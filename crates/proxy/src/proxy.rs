@@ -313,7 +313,7 @@ impl ProxyHandler {
         let is_head = ex.request().is_head();
         loop {
             match http::parse_response(&mut conn.rbuf, self.cfg.max_head, is_head) {
-                Ok(Parsed::Complete(h, _)) => {
+                Ok(Parsed::Complete(h)) => {
                     if h.status == 101 {
                         return Err(Failure::Bad("upstream switched protocols".into()));
                     }

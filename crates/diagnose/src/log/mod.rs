@@ -397,7 +397,7 @@ impl ZoneFrom {
 }
 
 /// `+05:30`, `-03:00`, `+00:00`.
-pub fn fmt_zone(zone_s: i32) -> String {
+pub(crate) fn fmt_zone(zone_s: i32) -> String {
     let a = zone_s.unsigned_abs() / 60;
     format!(
         "{}{:02}:{:02}",
