@@ -30,9 +30,6 @@
 //! a body shorter than its Content-Length is only noticed when the sender closes or, for
 //! responses, when a segment starts with the next status line while a newer request waits.
 
-// TODO(issue 14 item 9): public items still to be documented.
-#![allow(missing_docs)]
-
 pub mod advice;
 mod analyzer;
 mod conn;

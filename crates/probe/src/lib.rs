@@ -19,7 +19,6 @@
 //! read and round is bounded by the [`Budget`]: a total time cap and a connection cap.
 
 // TODO(issue 14 item 9): public items still to be documented.
-// TODO(issue 14 item 9): public items still to be documented.
 #![allow(missing_docs)]
 
 pub mod conn;
