@@ -15,8 +15,11 @@ const ONE: u64 = 1 << 32;
 /// A linear change of the ratio over time, `from..to over duration`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ramp {
+    /// Ratio at start-up.
     pub from: f64,
+    /// Ratio once the ramp is over.
     pub to: f64,
+    /// How long the ramp takes.
     pub over: Duration,
 }
 
@@ -74,6 +77,7 @@ pub struct Drain {
 }
 
 impl Drain {
+    /// A controller closing `ratio` of the responses that would keep their connection.
     pub fn new(ratio: f64) -> Self {
         let d = Drain::default();
         d.set_ratio(ratio);

@@ -85,9 +85,6 @@
 //! closed sees the connection close with no response: the race RFC 9112 §9.3.1 leaves to
 //! clients, which resend idempotent requests (nginx has the same window).
 
-// TODO(issue 14 item 9): public items still to be documented.
-#![allow(missing_docs)]
-
 mod admin;
 mod conn_info;
 pub mod drain;
@@ -192,21 +189,27 @@ mod tests {
 
 /// Everything a listener needs besides its handler.
 pub struct Options {
+    /// Address to listen on (port 0: any free port).
     pub listen: SocketAddr,
+    /// Connection policy (nginx's directives).
     pub server: server::ServerConfig,
     /// nginx `listen ... so_keepalive=`: set on the listening socket, inherited by every
     /// accepted connection.
     pub so_keepalive: Option<SoKeepalive>,
+    /// Share of keep-alive responses sent with `Connection: close` from the start.
     pub drain_ratio: f64,
+    /// A change of that share over time.
     pub drain_ramp: Option<drain::Ramp>,
     /// Loopback address for the admin endpoint.
     pub admin: Option<SocketAddr>,
+    /// One line per request, when asked for.
     pub access_log: Option<Arc<log::AccessLog>>,
     /// `listen` backlog.
     pub backlog: i32,
 }
 
 impl Options {
+    /// Defaults like nginx's, listening on `listen`.
     pub fn new(listen: SocketAddr) -> Self {
         Options {
             listen,
@@ -224,21 +227,34 @@ impl Options {
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// Opening, binding or listening on a socket failed.
     #[error("bind {addr}: {source}")]
-    Bind { addr: SocketAddr, source: io::Error },
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the kernel said.
+        source: io::Error,
+    },
+    /// Setting kernel keep-alive on the listening socket failed.
     #[error("so_keepalive on {addr}: {source}")]
     Keepalive {
+        /// The address.
         addr: SocketAddr,
+        /// What the kernel refused.
         source: keepsight_keepalive::KeepaliveError,
     },
+    /// The admin endpoint must stay on loopback: it can shut the server down.
     #[error("admin endpoint {0} is not a loopback address")]
     AdminNotLoopback(SocketAddr),
 }
 
 /// A started server.
 pub struct Running {
+    /// Where it listens (the port chosen when 0 was asked for).
     pub addr: SocketAddr,
+    /// Where the admin endpoint listens, if any.
     pub admin: Option<SocketAddr>,
+    /// Drain ratio, counters, shutdown.
     pub ctl: Arc<server::Control>,
 }
 
@@ -355,6 +371,7 @@ pub fn start<H: server::Handler>(
 
 /// A server running on worker threads (see [`start_workers`]).
 pub struct Workers {
+    /// The started server's addresses and control.
     pub running: Running,
     threads: Vec<std::thread::JoinHandle<()>>,
     log: Option<Arc<log::AccessLog>>,

@@ -14,15 +14,21 @@ pub type Body = bytes::Bytes;
 pub enum Content {
     /// The same response to every request.
     Fixed {
+        /// Status code.
         status: u16,
+        /// Body, the same for every request.
         body: Bytes,
         /// Extra `Name: value` pairs.
         headers: Vec<(String, String)>,
     },
     /// Files under a directory (GET and HEAD only).
-    Static { root: PathBuf },
+    Static {
+        /// Directory served; paths never leave it.
+        root: PathBuf,
+    },
 }
 
+/// Answers every request with the configured [`Content`], after the configured delay.
 pub struct ServeHandler {
     content: Content,
     /// Pre-rendered header lines for `Fixed`, so the hot path only copies bytes.
@@ -32,6 +38,7 @@ pub struct ServeHandler {
 }
 
 impl ServeHandler {
+    /// A handler answering with `content`, each response `delay` late.
     pub fn new(content: Content, delay: Duration) -> Self {
         let mut fixed_headers = Vec::new();
         if let Content::Fixed { headers, .. } = &content {
