@@ -21,9 +21,6 @@
 //! once: each stream keeps online statistics and a bounded number of records, never its packets,
 //! and is summarized and dropped soon after it closes.
 
-// TODO(issue 14 item 9): public items still to be documented.
-#![allow(missing_docs)]
-
 pub mod civil;
 mod conclusions;
 pub mod finding;
@@ -91,6 +88,7 @@ pub struct Diagnoser {
 }
 
 impl Diagnoser {
+    /// A diagnoser before the first segment.
     pub fn new(opts: Options) -> Self {
         Diagnoser {
             idle_tally: vec![Default::default(); opts.middleboxes.len()],
@@ -132,6 +130,7 @@ impl Diagnoser {
         self.done[w] |= 1 << (stream % 64);
     }
 
+    /// Feeds one TCP segment, in capture order (any stream).
     pub fn on_segment(&mut self, seg: &Segment<'_>) {
         self.segments += 1;
         if !(-TS_LIMIT..=TS_LIMIT).contains(&seg.ts_ns) {

@@ -58,8 +58,11 @@ pub struct LogLine {
 /// A parsed application log.
 #[derive(Debug, Clone, Default)]
 pub struct AppLog {
+    /// The lines with a timestamp, in file order.
     pub lines: Vec<LogLine>,
+    /// Every line read, with or without a timestamp.
     pub total_lines: u64,
+    /// The date and zone the lines were read with.
     pub opts: LogOptions,
 }
 
