@@ -10,9 +10,13 @@ use std::fmt;
 /// The analysis flags as given (`--period 45s`, `--middlebox NAME=SECONDS`...), unparsed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Flags<'a> {
+    /// `--period`: the heartbeat period, instead of inferring it.
     pub period: Option<&'a str>,
+    /// `--timeout`: how long the sender waits for a reply.
     pub timeout: Option<&'a str>,
+    /// `--probe`: the probe payload in hex.
     pub probe: Option<&'a str>,
+    /// `--reply`: the reply payload in hex.
     pub reply: Option<&'a str>,
     /// Extra middleboxes, `NAME=SECONDS` each.
     pub middleboxes: &'a [String],
@@ -23,32 +27,48 @@ pub struct Flags<'a> {
 /// A flag value that does not parse; the message names the flag and the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OptionError {
+    /// A duration that does not parse, or is not above zero.
     Duration {
+        /// The flag, without its dashes.
         flag: &'static str,
+        /// The value given.
         value: String,
+        /// What is wrong with it.
         why: String,
     },
+    /// A payload that is not hex bytes.
     Hex {
+        /// The flag, without its dashes.
         flag: &'static str,
+        /// The value given.
         value: String,
     },
     /// `--middlebox` without `=`.
     MiddleboxForm(String),
     /// `--middlebox NAME=SECONDS` whose seconds are not a count.
     MiddleboxSeconds {
+        /// The value given.
         value: String,
+        /// What is wrong with the seconds.
         why: String,
     },
     /// `--log-tz` that is not UTC, +HH:MM or -HH:MM.
     TzForm(String),
+    /// `--log-tz` hours that are not a number.
     TzHours {
+        /// The value given.
         value: String,
+        /// What is wrong with the hours.
         why: String,
     },
+    /// `--log-tz` minutes that are not a number.
     TzMinutes {
+        /// The value given.
         value: String,
+        /// What is wrong with the minutes.
         why: String,
     },
+    /// `--log-tz` beyond ±14 hours, or minutes of 60 or more.
     TzRange(String),
     /// `--log-date` that is not YYYY-MM-DD.
     Date(String),
@@ -56,8 +76,11 @@ pub enum OptionError {
     LogFormat(String),
     /// `--log-tz`, `--log-date` or `--log-format` given neither once nor once per `--log`.
     LogCount {
+        /// The flag, without its dashes.
         flag: &'static str,
+        /// How many times it was given.
         given: usize,
+        /// How many `--log` were given.
         logs: usize,
     },
 }

@@ -24,10 +24,6 @@
 //! once: each stream keeps online statistics and a bounded number of records, never its packets,
 //! and is summarized and dropped soon after it closes.
 
-// TODO(issue 14 item 9): documented after the framing/cli/diagnose work lands
-// (unreachable_pub: crate-private items to be marked pub(crate) then too)
-#![allow(missing_docs, unreachable_pub)]
-
 pub mod civil;
 mod conclusions;
 mod connect;
@@ -35,7 +31,7 @@ pub mod finding;
 pub mod flags;
 mod heartbeat;
 pub mod http;
-pub mod log;
+mod log;
 pub mod middlebox;
 pub mod options;
 mod period;
@@ -98,6 +94,7 @@ pub struct Diagnoser {
 }
 
 impl Diagnoser {
+    /// A diagnoser before the first segment.
     pub fn new(opts: Options) -> Self {
         Diagnoser {
             idle_tally: vec![Default::default(); opts.middleboxes.len()],
@@ -140,6 +137,7 @@ impl Diagnoser {
         self.done[w] |= 1 << (stream % 64);
     }
 
+    /// Feeds one TCP segment, in capture order (any stream).
     pub fn on_segment(&mut self, seg: &Segment<'_>) {
         self.segments += 1;
         if !(-TS_LIMIT..=TS_LIMIT).contains(&seg.ts_ns) {

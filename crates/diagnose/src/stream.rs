@@ -73,7 +73,7 @@ pub(crate) struct TlsWatch {
 
 impl TlsWatch {
     /// The negotiated version's name, `TLS` before a Server Hello.
-    pub fn version_name(&self) -> &'static str {
+    pub(crate) fn version_name(&self) -> &'static str {
         keepsight_tls::record::version_name(self.session.version)
     }
 }
@@ -101,7 +101,7 @@ pub(crate) struct Sig {
 
 impl Sig {
     #[inline]
-    pub fn of(len: u32, payload: &[u8]) -> Sig {
+    pub(crate) fn of(len: u32, payload: &[u8]) -> Sig {
         let mut n = payload.len().min(SIG_BYTES).min(len as usize);
         // A client's WebSocket ping/pong is masked with a fresh random key each time: only its
         // 2-byte frame header is stable, so that is the signature.
@@ -113,17 +113,17 @@ impl Sig {
         Sig { len, n: n as u8, b }
     }
 
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.b[..self.n as usize]
     }
 
-    pub fn hex(&self) -> String {
+    pub(crate) fn hex(&self) -> String {
         self.bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// True when the full payload `bytes` (as given by the user) has this signature; the
     /// signature's own bytes may be fewer when the capture cut the payload.
-    pub fn is(&self, bytes: &[u8]) -> bool {
+    pub(crate) fn is(&self, bytes: &[u8]) -> bool {
         self.len as usize == bytes.len() && bytes.starts_with(self.bytes())
     }
 }
@@ -345,7 +345,7 @@ impl Candidate {
         }
     }
 
-    pub fn reply_sig(&self) -> Option<Sig> {
+    pub(crate) fn reply_sig(&self) -> Option<Sig> {
         self.reply_sigs
             .iter()
             .filter(|(s, _)| s.is_some())
@@ -517,7 +517,7 @@ fn after(a: u32, b: u32) -> bool {
 }
 
 impl Stream {
-    pub fn new(seg: &Segment<'_>) -> Self {
+    pub(crate) fn new(seg: &Segment<'_>) -> Self {
         Stream {
             id: seg.stream,
             addr: [seg.src, seg.dst],
@@ -559,7 +559,7 @@ impl Stream {
 
     /// The side of the client: from the handshake when seen, else the side with the higher
     /// (ephemeral-looking) port, else the first sender.
-    pub fn client_dir(&self) -> (usize, &'static str) {
+    pub(crate) fn client_dir(&self) -> (usize, &'static str) {
         if let Some((d, how)) = self.client {
             return (d as usize, how);
         }
@@ -571,7 +571,7 @@ impl Stream {
         (0, "first_packet")
     }
 
-    pub fn on_segment(&mut self, seg: &Segment<'_>, opts: &Options) {
+    pub(crate) fn on_segment(&mut self, seg: &Segment<'_>, opts: &Options) {
         let d = usize::from(seg.src != self.addr[0]);
         let p = 1 - d;
         let ts = seg.ts_ns;
@@ -1049,7 +1049,7 @@ impl Stream {
     }
 
     /// Called when the stream is summarized: settle what is still pending at `end_ts`.
-    pub fn settle(&mut self, end_ts: i64, unanswered_after_ns: i64) {
+    pub(crate) fn settle(&mut self, end_ts: i64, unanswered_after_ns: i64) {
         if let Some(w) = self.watch.take() {
             if w.retrans > 0 {
                 self.state_loss = Some(StateLoss {
@@ -1097,7 +1097,7 @@ impl Stream {
     }
 
     /// The first close (RST or FIN, either side, or a TLS alert) at or after `ts`.
-    pub fn close_after(&self, ts: i64) -> Option<Event> {
+    pub(crate) fn close_after(&self, ts: i64) -> Option<Event> {
         self.rst
             .iter()
             .chain(self.dirs.iter().filter_map(|d| d.fin.as_ref()))
@@ -1108,7 +1108,7 @@ impl Stream {
     }
 
     /// On a TLS stream, its first alert after data flowed (its close begins there).
-    pub fn tls_alert(&self) -> Option<Event> {
+    pub(crate) fn tls_alert(&self) -> Option<Event> {
         match &self.tls {
             TlsMode::Tls(t) => t.first_alert,
             _ => None,
@@ -1117,7 +1117,7 @@ impl Stream {
 
     /// How the connection began to close: its first RST, else its first FIN or (TLS) alert,
     /// whichever came first, named `rst`, `fin` or `tls_alert`.
-    pub fn first_close(&self) -> Option<(&'static str, Event)> {
+    pub(crate) fn first_close(&self) -> Option<(&'static str, Event)> {
         if let Some(r) = self.rst {
             return Some(("rst", r));
         }

@@ -105,6 +105,15 @@ pub fn lookup(name: &str) -> Option<FieldId> {
         .copied()
 }
 
+/// The `--list-fields` table: one field a line, its name, type and description separated by
+/// tabs, in registry order.
+pub fn write_field_list(out: &mut impl std::io::Write) -> std::io::Result<()> {
+    for def in FIELDS {
+        writeln!(out, "{}\t{:?}\t{}", def.name, def.ftype, def.blurb)?;
+    }
+    Ok(())
+}
+
 /// Every registered field, in registry order.
 pub fn all_fields() -> impl Iterator<Item = (FieldId, &'static FieldDef)> {
     FIELDS
@@ -366,6 +375,16 @@ fields! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_field_list_has_one_tab_separated_line_per_field() {
+        let mut out = Vec::new();
+        write_field_list(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), all_fields().count());
+        assert!(text.starts_with("frame\tProtocol\tThe whole frame\nframe.number\tUInt(32)\t"));
+        assert!(text.lines().all(|l| l.split('\t').count() == 3));
+    }
 
     #[test]
     fn names_are_unique_and_ids_match_the_table() {

@@ -7,7 +7,7 @@ use crate::outcome::{Failure, Outcome};
 use anyhow::Context;
 use keepsight_diagnose::{AppLog, Flags, LogOptions, Options};
 use keepsight_report::analyses::Analyses;
-use std::io::{self, BufWriter, Write};
+use keepsight_report::read::read_frames;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -86,10 +86,8 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
     )
     .map_err(Failure::usage)?;
     for (path, o) in args.log.iter().zip(log_options) {
-        let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-        let text = String::from_utf8_lossy(&text);
-        opts.logs
-            .push(AppLog::parse_named(&text, o, &path.display().to_string()));
+        let log = AppLog::read(path, o).with_context(|| format!("{}", path.display()))?;
+        opts.logs.push(log);
     }
     Ok(opts)
 }
@@ -99,18 +97,15 @@ pub fn run(args: Args) -> Outcome {
     let path = &args.file;
     let mut engine = super::open_capture(path)?;
     let mut analyses = Analyses::new(opts);
-    let end = super::pass(Some(&mut engine), None, |frame| {
-        analyses.on_frame(frame);
-    });
+    let end = read_frames(
+        Some(&mut engine),
+        |_| {},
+        |frame| {
+            analyses.on_frame(frame);
+        },
+    );
     let report = analyses.diagnosis(end.last_ns);
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        out.write_all(report.render_text(args.max_per_kind).as_bytes())?;
-    }
-    out.flush()?;
+    let json = args.json.then_some(&report);
+    super::print_report(json, || report.render_text(args.max_per_kind))?;
     super::outcome(&end, path, "analysed")
 }

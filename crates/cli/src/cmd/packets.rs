@@ -22,7 +22,7 @@ pub struct Args {
     )]
     filter: Option<String>,
     /// Output format: text (one summary line per frame), fields (-e columns), json.
-    #[arg(short = 'T', value_name = "FORMAT", default_value = "text", value_parser = ["text", "fields", "json"])]
+    #[arg(short = 'T', value_name = "FORMAT", default_value = "text", value_parser = Format::NAMES)]
     format: String,
     /// Field to print with -T fields or -T json (repeatable), e.g. -e tcp.stream.
     #[arg(short = 'e', value_name = "FIELD")]
@@ -59,11 +59,8 @@ fn resolve_column(name: &str) -> Result<Column, Failure> {
 
 pub fn run(args: Args) -> Outcome {
     if args.list_fields {
-        let stdout = io::stdout();
-        let mut out = BufWriter::new(stdout.lock());
-        for (_, def) in keepsight_fields::all_fields() {
-            writeln!(out, "{}\t{:?}\t{}", def.name, def.ftype, def.blurb)?;
-        }
+        let mut out = BufWriter::new(io::stdout().lock());
+        keepsight_fields::write_field_list(&mut out)?;
         out.flush()?;
         return Ok(Status::Success);
     }
@@ -74,11 +71,7 @@ pub fn run(args: Args) -> Outcome {
         .iter()
         .map(|n| Ok((n.clone(), resolve_column(n)?)))
         .collect::<Result<Vec<_>, Failure>>()?;
-    let format = match args.format.as_str() {
-        "fields" => Format::Fields,
-        "json" => Format::Json,
-        _ => Format::Text,
-    };
+    let format = Format::parse(&args.format).unwrap_or(Format::Text);
     if format == Format::Fields && fields.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!(
             "-T fields needs at least one -e FIELD"
@@ -92,10 +85,7 @@ pub fn run(args: Args) -> Outcome {
         time: TimeFormat::parse(&args.time_format).unwrap_or(TimeFormat::Relative),
         count: args.count,
     };
-    let wants_http = listing.needs_http_pass()
-        || filter
-            .as_ref()
-            .is_some_and(|f| f.fields().any(keepsight_report::packets::needs_http_pass));
+    let wants_http = listing.needs_http_pass_with(filter.iter().flat_map(|f| f.fields()));
     let http = if wants_http {
         HttpLayer::read(&path)
     } else {

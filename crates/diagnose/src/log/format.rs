@@ -164,7 +164,7 @@ impl Level {
 
 /// One line read: its stamp, format, level and what to search for events and connections.
 #[derive(Debug)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub stamp: Stamp,
     pub format: Format,
     pub level: Option<Level>,
@@ -598,7 +598,7 @@ fn apache_error(b: &[u8]) -> Option<Parsed> {
 }
 
 /// Reads one line in `format`, or in whichever format it is written when `None`.
-pub fn read(line: &str, forced: Option<Format>) -> Option<Parsed> {
+pub(crate) fn read(line: &str, forced: Option<Format>) -> Option<Parsed> {
     let t = line.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     let b = t.as_bytes();
     let want = |f: Format| forced.is_none_or(|x| x == f);
@@ -692,7 +692,7 @@ pub fn read(line: &str, forced: Option<Format>) -> Option<Parsed> {
 }
 
 /// java.util.logging's second line, `SEVERE: msg`: its level.
-pub fn jul_level(line: &str) -> Option<Level> {
+pub(crate) fn jul_level(line: &str) -> Option<Level> {
     let (w, _) = line.split_once(':')?;
     Level::from_word(w.trim())
 }

@@ -13,7 +13,7 @@
 
 mod align;
 pub(crate) mod conn;
-pub mod format;
+pub(crate) mod format;
 pub(crate) mod overdue;
 #[cfg(test)]
 mod tests;
@@ -22,7 +22,7 @@ use crate::civil::{days_from_civil, fmt_clock, DAY_NS, NS};
 use crate::finding::{Details, Finding, Kind, LogMatch, Severity};
 use crate::report::{human, round, secs};
 use conn::StreamEnds;
-pub use format::{Format, Level};
+pub(crate) use format::{Format, Level};
 
 /// How to read dates and zones the log leaves out, and its format when detection is unsure.
 #[derive(Debug, Clone, Copy, Default)]
@@ -68,8 +68,11 @@ impl LogLine {
 pub struct AppLog {
     /// The file the log was read from, as given.
     pub name: String,
+    /// The lines with a timestamp, in file order.
     pub lines: Vec<LogLine>,
+    /// Every line read, with or without a timestamp.
     pub total_lines: u64,
+    /// The date and zone the lines were read with.
     pub opts: LogOptions,
 }
 
@@ -137,6 +140,17 @@ fn is_event(text: &str) -> bool {
 }
 
 impl AppLog {
+    /// Reads the log file at `path` ([`AppLog::parse_named`], named as `path` is written);
+    /// bytes that are not UTF-8 become U+FFFD, so a log with a stray binary line still lines up.
+    pub fn read(path: &std::path::Path, opts: LogOptions) -> std::io::Result<AppLog> {
+        let bytes = std::fs::read(path)?;
+        Ok(AppLog::parse_named(
+            &String::from_utf8_lossy(&bytes),
+            opts,
+            &path.display().to_string(),
+        ))
+    }
+
     /// Reads a log. A line without a recognizable timestamp continues the entry before it (a
     /// stack trace, java.util.logging's second line); before any entry it is counted and
     /// skipped.
@@ -369,7 +383,7 @@ impl ZoneFrom {
 }
 
 /// `+05:30`, `-03:00`, `+00:00`.
-pub fn fmt_zone(zone_s: i32) -> String {
+pub(crate) fn fmt_zone(zone_s: i32) -> String {
     let a = zone_s.unsigned_abs() / 60;
     format!(
         "{}{:02}:{:02}",
@@ -826,6 +840,23 @@ mod stamp_tests {
 
     fn parse_stamp(line: &str) -> Option<(Stamp, i64)> {
         format::read(line, None).map(|p| (p.stamp.time, p.stamp.granularity_ns))
+    }
+
+    #[test]
+    fn a_log_file_is_read_whatever_its_bytes() {
+        let dir = std::env::temp_dir().join(format!("keepsight-applog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("app.log");
+        std::fs::write(
+            &path,
+            b"2026-11-29T01:34:15.123Z conn1 connected\n\xff\xfe binary\n",
+        )
+        .unwrap();
+        let log = AppLog::read(&path, LogOptions::default()).unwrap();
+        assert_eq!((log.total_lines, log.lines.len()), (2, 1));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let missing = AppLog::read(&dir.join("none.log"), LogOptions::default()).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]
