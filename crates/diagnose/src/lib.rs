@@ -38,6 +38,7 @@ mod period;
 mod reply_baseline;
 pub mod report;
 mod roles;
+mod single;
 mod stats;
 mod stream;
 mod summarize;
@@ -72,6 +73,8 @@ const DONE_BITS: u32 = 1 << 22;
 pub struct Diagnoser {
     opts: Options,
     live: StreamMap,
+    /// Streams of one segment so far, kept as that segment.
+    singles: single::Singles,
     /// Streams already summarized, by number (a bit each), so late stragglers are not taken for
     /// new streams.
     done: Vec<u64>,
@@ -98,6 +101,7 @@ impl Diagnoser {
             services: Default::default(),
             opts,
             live: StreamMap::default(),
+            singles: Default::default(),
             done: Vec::new(),
             done_sparse: Default::default(),
             reports: Vec::new(),
@@ -156,16 +160,26 @@ impl Diagnoser {
         let opts = &self.opts;
         let s = match self.live.get_mut(&seg.stream) {
             Some(s) => s,
-            None => {
-                self.streams_seen += 1;
-                self.live
-                    .entry(seg.stream)
-                    .or_insert_with(|| Stream::new(seg))
-            }
+            None => match self.singles.take(seg.stream) {
+                Some(first) => self.live.entry(seg.stream).or_insert(first.stream(opts)),
+                None => {
+                    self.streams_seen += 1;
+                    if single::Single::fits(seg) && self.singles.push(seg) {
+                        return self.maybe_sweep(seg.ts_ns);
+                    }
+                    self.live
+                        .entry(seg.stream)
+                        .or_insert_with(|| Stream::new(seg))
+                }
+            },
         };
         s.on_segment(seg, opts);
+        self.maybe_sweep(seg.ts_ns);
+    }
+
+    fn maybe_sweep(&mut self, now: i64) {
         if self.segments & (SWEEP_EVERY - 1) == 0 {
-            self.sweep(seg.ts_ns);
+            self.sweep(now);
         }
     }
 
@@ -288,6 +302,12 @@ impl Diagnoser {
             }
         }
         for s in live {
+            self.summarize(s, end);
+        }
+        // One segment shows no heartbeat: these neither learn nor lean on a service's.
+        let mut singles = std::mem::take(&mut self.singles);
+        for first in singles.drain() {
+            let s = first.stream(&self.opts);
             self.summarize(s, end);
         }
         self.reports.sort_by_key(|r| r.stream);

@@ -1,0 +1,148 @@
+//! Streams of one segment: most streams of a SYN flood or a scan never get a second one. Such a
+//! stream is kept as that segment (56 bytes) instead of a [`Stream`] (~700 bytes in a map); a
+//! second segment rebuilds the stream by feeding it the first one again, and the end of the
+//! capture summarizes it the same way, so the diagnosis is the one the full state gives.
+
+use crate::options::Options;
+use crate::stream::Stream;
+use keepsight_tcp::{AnalysisFlags, Segment, TcpFlags};
+use std::net::{IpAddr, SocketAddr};
+
+/// The two addresses of a segment: IPv4 inline, IPv6 (rare in a flood) boxed.
+#[derive(Debug, Clone)]
+enum Ends {
+    V4 {
+        src: [u8; 4],
+        dst: [u8; 4],
+        src_port: u16,
+        dst_port: u16,
+    },
+    V6(Box<[SocketAddr; 2]>),
+}
+
+impl Ends {
+    fn of(src: SocketAddr, dst: SocketAddr) -> Ends {
+        match (src, dst) {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => Ends::V4 {
+                src: s.ip().octets(),
+                dst: d.ip().octets(),
+                src_port: s.port(),
+                dst_port: d.port(),
+            },
+            _ => Ends::V6(Box::new([src, dst])),
+        }
+    }
+
+    fn get(&self) -> [SocketAddr; 2] {
+        match self {
+            Ends::V4 {
+                src,
+                dst,
+                src_port,
+                dst_port,
+            } => [
+                SocketAddr::new(IpAddr::from(*src), *src_port),
+                SocketAddr::new(IpAddr::from(*dst), *dst_port),
+            ],
+            Ends::V6(b) => **b,
+        }
+    }
+}
+
+/// A stream's only segment so far, without payload (it has none).
+#[derive(Debug, Clone)]
+pub(crate) struct Single {
+    pub(crate) stream: u32,
+    frame: u32,
+    ts_ns: i64,
+    ends: Ends,
+    seq: u32,
+    ack: u32,
+    window: u32,
+    analysis: AnalysisFlags,
+    flags: TcpFlags,
+    ttl: u8,
+}
+
+impl Single {
+    /// Whether `seg` can be kept this way as its stream's first segment: nothing in it but
+    /// header values (no payload, no FIN or RST, which end the stream).
+    pub(crate) fn fits(seg: &Segment<'_>) -> bool {
+        seg.len == 0 && seg.payload.is_empty() && !seg.flags.fin() && !seg.flags.rst()
+    }
+
+    pub(crate) fn new(seg: &Segment<'_>) -> Single {
+        Single {
+            stream: seg.stream,
+            frame: seg.frame,
+            ts_ns: seg.ts_ns,
+            ends: Ends::of(seg.src, seg.dst),
+            seq: seg.seq,
+            ack: seg.ack,
+            window: seg.window,
+            analysis: seg.analysis,
+            flags: seg.flags,
+            ttl: seg.ttl,
+        }
+    }
+
+    /// The stream after its one segment, as if it had been kept in full.
+    pub(crate) fn stream(&self, opts: &Options) -> Stream {
+        let [src, dst] = self.ends.get();
+        let seg = Segment {
+            frame: self.frame,
+            ts_ns: self.ts_ns,
+            stream: self.stream,
+            src,
+            dst,
+            flags: self.flags,
+            seq: self.seq,
+            ack: self.ack,
+            len: 0,
+            payload: &[],
+            window: self.window,
+            ttl: self.ttl,
+            analysis: self.analysis,
+        };
+        let mut s = Stream::new(&seg);
+        s.on_segment(&seg, opts);
+        s
+    }
+}
+
+/// The one-segment streams, in stream order (a stream's first segment comes in the order the
+/// engine numbers streams); `None` once a second segment made one a full stream.
+#[derive(Default)]
+pub(crate) struct Singles {
+    items: Vec<Option<Single>>,
+    /// Stream numbers of `items`, for the binary search.
+    streams: Vec<u32>,
+}
+
+impl Singles {
+    /// Keeps `seg` as a new stream's only segment, unless its number is out of order (then the
+    /// caller keeps the stream in full).
+    pub(crate) fn push(&mut self, seg: &Segment<'_>) -> bool {
+        if self.streams.last().is_some_and(|&l| l >= seg.stream) {
+            return false;
+        }
+        self.streams.push(seg.stream);
+        self.items.push(Some(Single::new(seg)));
+        true
+    }
+
+    /// Takes the stream's one segment, if it is kept here.
+    pub(crate) fn take(&mut self, stream: u32) -> Option<Single> {
+        if self.streams.last().is_none_or(|&l| l < stream) {
+            return None;
+        }
+        let i = self.streams.binary_search(&stream).ok()?;
+        self.items[i].take()
+    }
+
+    /// Every stream still of one segment, in stream order.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Single> + '_ {
+        self.streams = Vec::new();
+        self.items.drain(..).flatten()
+    }
+}
