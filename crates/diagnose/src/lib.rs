@@ -276,10 +276,10 @@ impl Diagnoser {
             .filter_map(|r| {
                 Some(log::conn::StreamEnds {
                     stream: r.stream,
-                    client: r.endpoints.client.parse().ok()?,
-                    server: r.endpoints.server.parse().ok()?,
-                    first_ns: civil::parse_utc(&r.start)?,
-                    last_ns: civil::parse_utc(&r.end)?,
+                    client: r.endpoints.client,
+                    server: r.endpoints.server,
+                    first_ns: civil::parse_utc(&r.start.to_string())?,
+                    last_ns: civil::parse_utc(&r.end.to_string())?,
                 })
             })
             .collect();

@@ -3,11 +3,30 @@
 
 use crate::finding::{Finding, Kind, Severity};
 use serde::Serialize;
+use std::net::SocketAddr;
 
+/// A capture time, ns since the epoch, shown (and serialized) as RFC 3339 UTC with
+/// microseconds: 8 bytes per time in a report of a million streams, not a 27-byte string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UtcTime(pub i64);
+
+impl std::fmt::Display for UtcTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::civil::fmt_utc(self.0))
+    }
+}
+
+impl Serialize for UtcTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The two ends of a stream (serialized as `"address:port"` strings).
 #[derive(Debug, Clone, Serialize)]
 pub struct Endpoints {
-    pub client: String,
-    pub server: String,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
     /// How client and server were told apart: `handshake`, `ports` or `first_packet`.
     pub roles_from: &'static str,
 }
@@ -19,7 +38,7 @@ pub struct Close {
     /// `client`, `server`.
     pub by: &'static str,
     pub frame: u32,
-    pub time: String,
+    pub time: UtcTime,
     /// Seconds from the last heartbeat probe to the close, when there is a heartbeat.
     pub after_last_beat_s: Option<f64>,
     /// Seconds from the last payload byte (either side) to the close.
@@ -68,20 +87,22 @@ pub struct TcpKeepalive {
     pub worst_case_detection_s: Option<f64>,
 }
 
+/// One stream's summary. A report keeps one per stream of the capture, so it holds no string
+/// and boxes what most streams lack: 184 bytes.
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamReport {
     pub stream: u32,
     pub endpoints: Endpoints,
-    pub start: String,
-    pub end: String,
+    pub start: UtcTime,
+    pub end: UtcTime,
     pub first_frame: u32,
     pub last_frame: u32,
     pub packets: u64,
-    pub close: Option<Close>,
+    pub close: Option<Box<Close>>,
     pub max_idle_s: f64,
     /// The frames before and after the longest idle gap.
     pub max_idle_frames: [u32; 2],
-    pub heartbeat: Option<Heartbeat>,
+    pub heartbeat: Option<Box<Heartbeat>>,
     pub tcp_keepalive: Vec<TcpKeepalive>,
 }
 
