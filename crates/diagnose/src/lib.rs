@@ -38,7 +38,6 @@ mod period;
 mod reply_baseline;
 pub mod report;
 mod roles;
-mod single;
 mod stats;
 mod stream;
 mod summarize;
@@ -74,7 +73,7 @@ pub struct Diagnoser {
     opts: Options,
     live: StreamMap,
     /// Streams of one segment so far, kept as that segment.
-    singles: single::Singles,
+    singles: keepsight_tcp::FirstSegments,
     /// Streams already summarized, by number (a bit each), so late stragglers are not taken for
     /// new streams.
     done: Vec<u64>,
@@ -161,10 +160,13 @@ impl Diagnoser {
         let s = match self.live.get_mut(&seg.stream) {
             Some(s) => s,
             None => match self.singles.take(seg.stream) {
-                Some(first) => self.live.entry(seg.stream).or_insert(first.stream(opts)),
+                Some(first) => self
+                    .live
+                    .entry(seg.stream)
+                    .or_insert(Stream::replayed(&first.segment(), opts)),
                 None => {
                     self.streams_seen += 1;
-                    if single::Single::fits(seg) && self.singles.push(seg) {
+                    if keepsight_tcp::FirstSegment::fits(seg) && self.singles.push(seg) {
                         return self.maybe_sweep(seg.ts_ns);
                     }
                     self.live
@@ -307,7 +309,7 @@ impl Diagnoser {
         // One segment shows no heartbeat: these neither learn nor lean on a service's.
         let mut singles = std::mem::take(&mut self.singles);
         for first in singles.drain() {
-            let s = first.stream(&self.opts);
+            let s = Stream::replayed(&first.segment(), &self.opts);
             self.summarize(s, end);
         }
         self.reports.sort_by_key(|r| r.stream);

@@ -20,9 +20,11 @@
 
 mod analysis;
 mod segment;
+mod single;
 mod tracker;
 
 pub use analysis::{flag, AnalysisFlags};
 pub use keepsight_wire::TcpFlags;
 pub use segment::Segment;
+pub use single::{FirstSegment, FirstSegments};
 pub use tracker::{Addr, ConnectionEvent, SegmentHeader, TcpInfo, Tracker};

@@ -1,11 +1,9 @@
-//! Streams of one segment: most streams of a SYN flood or a scan never get a second one. Such a
-//! stream is kept as that segment (56 bytes) instead of a [`Stream`] (~700 bytes in a map); a
-//! second segment rebuilds the stream by feeding it the first one again, and the end of the
-//! capture summarizes it the same way, so the diagnosis is the one the full state gives.
+//! Streams of one segment: most streams of a SYN flood or a scan never get a second one. An
+//! analysis that keeps per-stream state can keep such a stream as that segment (56 bytes)
+//! instead ([`FirstSegments`]), and build the state by feeding it the segment again when a
+//! second one comes or at the end: the same result as keeping the full state all along.
 
-use crate::options::Options;
-use crate::stream::Stream;
-use keepsight_tcp::{AnalysisFlags, Segment, TcpFlags};
+use crate::{AnalysisFlags, Segment, TcpFlags};
 use std::net::{IpAddr, SocketAddr};
 
 /// The two addresses of a segment: IPv4 inline, IPv6 (rare in a flood) boxed.
@@ -51,8 +49,8 @@ impl Ends {
 
 /// A stream's only segment so far, without payload (it has none).
 #[derive(Debug, Clone)]
-pub(crate) struct Single {
-    pub(crate) stream: u32,
+pub struct FirstSegment {
+    stream: u32,
     frame: u32,
     ts_ns: i64,
     ends: Ends,
@@ -64,15 +62,15 @@ pub(crate) struct Single {
     ttl: u8,
 }
 
-impl Single {
+impl FirstSegment {
     /// Whether `seg` can be kept this way as its stream's first segment: nothing in it but
     /// header values (no payload, no FIN or RST, which end the stream).
-    pub(crate) fn fits(seg: &Segment<'_>) -> bool {
+    pub fn fits(seg: &Segment<'_>) -> bool {
         seg.len == 0 && seg.payload.is_empty() && !seg.flags.fin() && !seg.flags.rst()
     }
 
-    pub(crate) fn new(seg: &Segment<'_>) -> Single {
-        Single {
+    fn new(seg: &Segment<'_>) -> FirstSegment {
+        FirstSegment {
             stream: seg.stream,
             frame: seg.frame,
             ts_ns: seg.ts_ns,
@@ -86,10 +84,10 @@ impl Single {
         }
     }
 
-    /// The stream after its one segment, as if it had been kept in full.
-    pub(crate) fn stream(&self, opts: &Options) -> Stream {
+    /// The segment again (its payload was empty).
+    pub fn segment(&self) -> Segment<'static> {
         let [src, dst] = self.ends.get();
-        let seg = Segment {
+        Segment {
             frame: self.frame,
             ts_ns: self.ts_ns,
             stream: self.stream,
@@ -103,36 +101,33 @@ impl Single {
             window: self.window,
             ttl: self.ttl,
             analysis: self.analysis,
-        };
-        let mut s = Stream::new(&seg);
-        s.on_segment(&seg, opts);
-        s
+        }
     }
 }
 
 /// The one-segment streams, in stream order (a stream's first segment comes in the order the
-/// engine numbers streams); `None` once a second segment made one a full stream.
+/// tracker numbers streams); `None` once a second segment made one a full stream.
 #[derive(Default)]
-pub(crate) struct Singles {
-    items: Vec<Option<Single>>,
+pub struct FirstSegments {
+    items: Vec<Option<FirstSegment>>,
     /// Stream numbers of `items`, for the binary search.
     streams: Vec<u32>,
 }
 
-impl Singles {
+impl FirstSegments {
     /// Keeps `seg` as a new stream's only segment, unless its number is out of order (then the
     /// caller keeps the stream in full).
-    pub(crate) fn push(&mut self, seg: &Segment<'_>) -> bool {
+    pub fn push(&mut self, seg: &Segment<'_>) -> bool {
         if self.streams.last().is_some_and(|&l| l >= seg.stream) {
             return false;
         }
         self.streams.push(seg.stream);
-        self.items.push(Some(Single::new(seg)));
+        self.items.push(Some(FirstSegment::new(seg)));
         true
     }
 
     /// Takes the stream's one segment, if it is kept here.
-    pub(crate) fn take(&mut self, stream: u32) -> Option<Single> {
+    pub fn take(&mut self, stream: u32) -> Option<FirstSegment> {
         if self.streams.last().is_none_or(|&l| l < stream) {
             return None;
         }
@@ -141,7 +136,7 @@ impl Singles {
     }
 
     /// Every stream still of one segment, in stream order.
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Single> + '_ {
+    pub fn drain(&mut self) -> impl Iterator<Item = FirstSegment> + '_ {
         self.streams = Vec::new();
         self.items.drain(..).flatten()
     }
