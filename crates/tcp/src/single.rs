@@ -6,34 +6,39 @@
 use crate::{AnalysisFlags, Segment, TcpFlags};
 use std::net::{IpAddr, SocketAddr};
 
-/// The two addresses of a segment: IPv4 inline, IPv6 (rare in a flood) boxed.
-#[derive(Debug, Clone)]
-enum Ends {
+/// Two addresses in 16 bytes (two `SocketAddr`s take 64): IPv4 inline, IPv6 (rarer) boxed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointPair {
+    /// Two IPv4 endpoints.
+    #[allow(missing_docs)]
     V4 {
         src: [u8; 4],
         dst: [u8; 4],
         src_port: u16,
         dst_port: u16,
     },
+    /// Any other pair.
     V6(Box<[SocketAddr; 2]>),
 }
 
-impl Ends {
-    fn of(src: SocketAddr, dst: SocketAddr) -> Ends {
+impl EndpointPair {
+    /// The pair `[src, dst]`.
+    pub fn of(src: SocketAddr, dst: SocketAddr) -> EndpointPair {
         match (src, dst) {
-            (SocketAddr::V4(s), SocketAddr::V4(d)) => Ends::V4 {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => EndpointPair::V4 {
                 src: s.ip().octets(),
                 dst: d.ip().octets(),
                 src_port: s.port(),
                 dst_port: d.port(),
             },
-            _ => Ends::V6(Box::new([src, dst])),
+            _ => EndpointPair::V6(Box::new([src, dst])),
         }
     }
 
-    fn get(&self) -> [SocketAddr; 2] {
+    /// `[src, dst]` as given to [`EndpointPair::of`].
+    pub fn get(&self) -> [SocketAddr; 2] {
         match self {
-            Ends::V4 {
+            EndpointPair::V4 {
                 src,
                 dst,
                 src_port,
@@ -42,7 +47,7 @@ impl Ends {
                 SocketAddr::new(IpAddr::from(*src), *src_port),
                 SocketAddr::new(IpAddr::from(*dst), *dst_port),
             ],
-            Ends::V6(b) => **b,
+            EndpointPair::V6(b) => **b,
         }
     }
 }
@@ -53,7 +58,7 @@ pub struct FirstSegment {
     stream: u32,
     frame: u32,
     ts_ns: i64,
-    ends: Ends,
+    ends: EndpointPair,
     seq: u32,
     ack: u32,
     window: u32,
@@ -74,7 +79,7 @@ impl FirstSegment {
             stream: seg.stream,
             frame: seg.frame,
             ts_ns: seg.ts_ns,
-            ends: Ends::of(seg.src, seg.dst),
+            ends: EndpointPair::of(seg.src, seg.dst),
             seq: seg.seq,
             ack: seg.ack,
             window: seg.window,
