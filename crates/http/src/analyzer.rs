@@ -339,7 +339,7 @@ const FIRST_LOWER: u8 = 32;
 /// Whether a segment leaves a connection without payload as it is (`Quiet`): no data to
 /// parse, no FIN or RST to end a direction.
 fn is_quiet(s: &Segment<'_>) -> bool {
-    !(s.len > 0 && !s.analysis.has(flag::KEEP_ALIVE)) && !s.flags.fin() && !s.flags.rst()
+    (s.len == 0 || s.analysis.has(flag::KEEP_ALIVE)) && !s.flags.fin() && !s.flags.rst()
 }
 
 impl Quiet {
