@@ -35,7 +35,8 @@
 //! | 0.5 % | refused connection attempts (SYN, RST/ACK) | 8874 | [`shapes::refused`] |
 //!
 //! **Scenarios.** That mix is the default scenario, `estate`. [`Config::shape`] picks another
-//! from [`shapes::SCENARIOS`]: `syn-flood` ([`shapes::syn_flood`]) and `short-http`
+//! from [`shapes::SCENARIOS`]: `syn-flood` ([`shapes::syn_flood`]), `scan` ([`shapes::scan`]),
+//! `reconnect-storm` ([`shapes::reconnect_storm`]) and `short-http`
 //! ([`shapes::short_http`]), stream-heavy captures for the benches and the findings about them.
 //!
 //! What tshark 4.0.17 makes of it is checked by `tests/oracle.rs`: the truth's counts equal

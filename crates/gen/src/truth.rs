@@ -72,6 +72,10 @@ pub enum ShapeKind {
     SynFlood,
     /// Short HTTP/1.1 `Connection: close` exchanges (`shapes::short_http`).
     ShortHttp,
+    /// Port and host scans (`shapes::scan`).
+    Scan,
+    /// Clients reconnecting to a server that went down and came back (`shapes::reconnect_storm`).
+    ReconnectStorm,
 }
 
 /// One end of a connection: the client opened it.
@@ -122,6 +126,12 @@ pub enum CloseCause {
     /// Troubled heartbeat: the client closed after its configured number of unanswered beats
     /// in a row (`shapes::troubled_heartbeat`).
     HeartbeatGaveUp,
+    /// Scan: the scanner's RST after the SYN-ACK of an open port (a half-open scan).
+    ScanAbort,
+    /// Reconnect storm: the server's application crashed and its kernel reset the connection.
+    ServerCrash,
+    /// Reconnect storm: the client closed at the end of the scenario.
+    ScenarioEnd,
 }
 
 /// The frame that started the teardown: the first FIN or RST.
@@ -247,6 +257,50 @@ pub struct BulkTruth {
     pub planned_segments: u32,
 }
 
+/// How the target of one scan probe answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeOutcome {
+    /// SYN-ACK (something listens); the scanner then resets.
+    Open,
+    /// RST/ACK (nothing listens).
+    Closed,
+    /// Nothing (a firewall drops the SYN, or no host): one SYN, never re-sent.
+    Filtered,
+}
+
+/// One probe of a scan (`shapes::scan`): the scanner is the connection's client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanProbeTruth {
+    /// How the target answered.
+    pub outcome: ProbeOutcome,
+    /// When its SYN was sent (`frame.time_epoch`, µs).
+    pub syn_us: u64,
+}
+
+/// What a connection of the reconnect-storm scenario is in its client's story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconnectRole {
+    /// The connection that was up when the server crashed (reset by the server).
+    Died,
+    /// An attempt while the server was down: SYN answered by RST/ACK.
+    Refused,
+    /// The first attempt after the server came back: it got through.
+    GotThrough,
+}
+
+/// One connection of the reconnect-storm scenario (`shapes::reconnect_storm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconnectTruth {
+    /// Which client (0-based; each client is one address).
+    pub client: u32,
+    /// Its part in the story.
+    pub role: ReconnectRole,
+    /// When its SYN was sent (`frame.time_epoch`, µs).
+    pub syn_us: u64,
+}
+
 /// What a connection is, by shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "shape", rename_all = "snake_case")]
@@ -268,6 +322,10 @@ pub enum Detail {
     /// One short exchange: handshake, one request, one `Connection: close` response, the
     /// server's FIN first.
     ShortHttp,
+    /// See [`ScanProbeTruth`].
+    ScanProbe(ScanProbeTruth),
+    /// See [`ReconnectTruth`].
+    Reconnect(ReconnectTruth),
 }
 
 /// One TCP connection of the capture (one `tcp.stream`).
@@ -303,6 +361,8 @@ impl Connection {
             Detail::TroubledHeartbeat(_) => ShapeKind::TroubledHeartbeat,
             Detail::SynFlood => ShapeKind::SynFlood,
             Detail::ShortHttp => ShapeKind::ShortHttp,
+            Detail::ScanProbe(_) => ShapeKind::Scan,
+            Detail::Reconnect(_) => ShapeKind::ReconnectStorm,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! finds in it, frame by frame where the truth names frames, stream by stream for the counts.
 //! And: the same configuration gives the same bytes.
 
-use keepsight_gen::truth::{CloseCause, Counts, Detail, Side, Teardown};
+use keepsight_gen::truth::{
+    CloseCause, Counts, Detail, ProbeOutcome, ReconnectRole, ReconnectTruth, Side, Teardown,
+};
 use keepsight_gen::{generate, generate_file, Config, Truth};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -290,6 +292,21 @@ fn check_against_tshark(capture: &Path, truth: &Truth) {
             }
             Detail::SynFlood => assert_eq!(s.len(), 1, "{what}: one SYN"),
             Detail::ShortHttp => assert_eq!(s.len(), 8, "{what}: eight frames"),
+            Detail::ScanProbe(p) => {
+                let frames = match p.outcome {
+                    ProbeOutcome::Open => 3,
+                    ProbeOutcome::Closed => 2,
+                    ProbeOutcome::Filtered => 1,
+                };
+                assert_eq!(s.len(), frames, "{what}: {:?}", p.outcome);
+                assert_eq!(s[0].time_us, p.syn_us, "{what}: SYN time");
+            }
+            Detail::Reconnect(r) => {
+                assert_eq!(s[0].time_us, r.syn_us, "{what}: SYN time");
+                if r.role == ReconnectRole::Refused {
+                    assert_eq!(s.len(), 2, "{what}: SYN, RST/ACK");
+                }
+            }
             Detail::Bulk(_) | Detail::Refused | Detail::TroubledHeartbeat(_) => {}
         }
     }
@@ -538,6 +555,89 @@ fn short_http_reuses_ports_with_a_handful_open() {
         return;
     }
     let path = scratch("short-http.pcapng");
+    generate_file(&config, &path).unwrap();
+    check_against_tshark(&path, &truth);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_scan_probes_ports_and_hosts_as_its_truth_says() {
+    use keepsight_gen::shapes::scan;
+    // The whole scenario: 2,175 frames.
+    let config = Config::scenario(keepsight_gen::shapes::scenario("scan").unwrap(), 2_175, 5);
+    let (_, truth) = generate(&config, Vec::new()).unwrap();
+    assert_eq!(truth.counts.frames, 2_175);
+    let probes = |scanner: [u8; 4]| -> Vec<&keepsight_gen::truth::Connection> {
+        truth
+            .connections
+            .iter()
+            .filter(|c| c.client.ip() == std::net::IpAddr::from(scanner))
+            .collect()
+    };
+    let ports: std::collections::BTreeSet<u16> = probes(scan::PORT_SCANNER)
+        .iter()
+        .map(|c| c.server.port())
+        .collect();
+    assert_eq!(ports.len(), usize::from(scan::PORTS));
+    let hosts: std::collections::BTreeSet<std::net::IpAddr> = probes(scan::HOST_SCANNER)
+        .iter()
+        .map(|c| c.server.ip())
+        .collect();
+    assert_eq!(hosts.len(), usize::from(scan::HOSTS));
+    if !tshark_available() {
+        return;
+    }
+    let path = scratch("scan.pcap");
+    generate_file(&config, &path).unwrap();
+    check_against_tshark(&path, &truth);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_reconnect_storm_follows_its_policies() {
+    use keepsight_gen::shapes::reconnect_storm::{BACK, CRASH};
+    let config = Config {
+        pcapng: true,
+        ..Config::scenario(
+            keepsight_gen::shapes::scenario("reconnect-storm").unwrap(),
+            209,
+            1,
+        )
+    };
+    let (_, truth) = generate(&config, Vec::new()).unwrap();
+    // The whole story: nothing is cut.
+    let (_, uncut) = generate(
+        &Config {
+            packets: 10_000,
+            ..config.clone()
+        },
+        Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(uncut.counts.frames, 209);
+    let epoch = keepsight_gen::EPOCH_S * 1_000_000;
+    for client in 0..3 {
+        let mine: Vec<&ReconnectTruth> = truth
+            .connections
+            .iter()
+            .filter_map(|c| match &c.detail {
+                Detail::Reconnect(r) if r.client == client => Some(r),
+                _ => None,
+            })
+            .collect();
+        let roles: Vec<ReconnectRole> = mine.iter().map(|r| r.role).collect();
+        assert_eq!(roles[0], ReconnectRole::Died);
+        assert_eq!(*roles.last().unwrap(), ReconnectRole::GotThrough);
+        for r in &mine[1..mine.len() - 1] {
+            assert_eq!(r.role, ReconnectRole::Refused);
+            assert!((epoch + CRASH..epoch + BACK).contains(&r.syn_us));
+        }
+        assert!(mine.last().unwrap().syn_us >= epoch + BACK);
+    }
+    if !tshark_available() {
+        return;
+    }
+    let path = scratch("storm.pcapng");
     generate_file(&config, &path).unwrap();
     check_against_tshark(&path, &truth);
     let _ = std::fs::remove_file(&path);

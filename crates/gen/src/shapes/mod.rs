@@ -12,7 +12,9 @@ pub mod bulk;
 pub mod heartbeat;
 pub mod http;
 pub mod keepalive;
+pub mod reconnect_storm;
 pub mod refused;
+pub mod scan;
 pub mod short_http;
 pub mod syn_flood;
 pub mod troubled_heartbeat;
@@ -39,7 +41,13 @@ pub struct Scenario {
 
 /// Every scenario, the default first. A new one is a module exporting its `SCENARIO` and a line
 /// here.
-pub const SCENARIOS: &[&Scenario] = &[&ESTATE, &syn_flood::SCENARIO, &short_http::SCENARIO];
+pub const SCENARIOS: &[&Scenario] = &[
+    &ESTATE,
+    &syn_flood::SCENARIO,
+    &short_http::SCENARIO,
+    &scan::SCENARIO,
+    &reconnect_storm::SCENARIO,
+];
 
 /// The scenario `--shape name` names.
 pub fn scenario(name: &str) -> Option<&'static Scenario> {
