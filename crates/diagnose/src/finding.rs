@@ -48,6 +48,8 @@ pub enum Kind {
     KeepaliveUnanswered,
     LogMatch,
     MiddleboxIdleReset,
+    /// A TLS peer's FIN cut a record it was sending, with no close_notify before it.
+    TlsTruncation,
     /// Connection attempts nobody answered (see [`crate::connect`]).
     SynUnanswered,
     /// Connection attempts answered by a reset.
@@ -77,6 +79,7 @@ impl Kind {
             Kind::KeepaliveUnanswered => "keepalive_unanswered",
             Kind::LogMatch => "log_match",
             Kind::MiddleboxIdleReset => "middlebox_idle_reset",
+            Kind::TlsTruncation => "tls_truncation",
             Kind::SynUnanswered => "syn_unanswered",
             Kind::ConnectionRefused => "connection_refused",
             Kind::Scan => "scan",
@@ -195,6 +198,24 @@ pub struct Reset {
     pub close_race: bool,
     /// The RST answered the peer's packet on a connection the resetter no longer knew.
     pub half_open: bool,
+    /// The RST answered TLS records (an alert or data) the peer sent after the resetter's FIN:
+    /// the ordinary end of a TLS connection closed without close_notify, not a close race
+    /// (absent from the JSON when not).
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_shutdown: bool,
+}
+
+/// `tls_truncation`: a side closed (FIN) in the middle of a TLS record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TlsCut {
+    /// `client` or `server`: who cut its own record.
+    pub by: &'static str,
+    /// Bytes of the record that were sent.
+    pub sent_bytes: u32,
+    /// The whole record's length (header included), 0 when even the header was cut.
+    pub record_len: u32,
+    /// The negotiated version (`TLSv1.2`).
+    pub version: &'static str,
 }
 
 /// `idle_beyond_middlebox_timeout`: one stream that did not survive its idle gap, or the
@@ -290,7 +311,14 @@ pub struct LogMatch {
     #[serde(skip_serializing_if = "is_false")]
     pub at_deadline: bool,
     pub clock_offset_s: f64,
+    /// For a line stamped with its zone to the millisecond or finer: its time, after the log's
+    /// measured clock offset, minus the matched event's moment (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<f64>,
     pub line: u32,
+    /// The log file the line is in, when more than one `--log` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
     pub log_text: String,
     /// The kinds of the matched findings, in time order.
     pub matched_kinds: Vec<Kind>,
@@ -466,6 +494,7 @@ pub enum Details {
     KeepaliveUnanswered(KeepaliveUnanswered),
     LogMatch(LogMatch),
     MiddleboxIdleReset(IdleReset),
+    TlsTruncation(TlsCut),
     SynUnanswered(SynUnanswered),
     ConnectionRefused(Refused),
     Scan(Scan),
@@ -495,6 +524,7 @@ impl Details {
             Details::KeepaliveUnanswered(_) => Kind::KeepaliveUnanswered,
             Details::LogMatch(_) => Kind::LogMatch,
             Details::MiddleboxIdleReset(_) => Kind::MiddleboxIdleReset,
+            Details::TlsTruncation(_) => Kind::TlsTruncation,
             Details::SynUnanswered(_) => Kind::SynUnanswered,
             Details::ConnectionRefused(_) => Kind::ConnectionRefused,
             Details::Scan(_) => Kind::Scan,
@@ -525,6 +555,7 @@ impl Serialize for Details {
             Details::KeepaliveUnanswered(d) => d.serialize(s),
             Details::LogMatch(d) => d.serialize(s),
             Details::MiddleboxIdleReset(d) => d.serialize(s),
+            Details::TlsTruncation(d) => d.serialize(s),
             Details::SynUnanswered(d) => d.serialize(s),
             Details::ConnectionRefused(d) => d.serialize(s),
             Details::Scan(d) => d.serialize(s),
@@ -685,6 +716,7 @@ mod tests {
                 after_last_data_s: Some(1.0),
                 by: "server",
                 close_race: false,
+                tls_shutdown: false,
                 half_open: true,
             }),
             Details::IdleBeyondMiddleboxTimeout(IdleBeyond::Stream(IdleStream {
@@ -719,7 +751,9 @@ mod tests {
             Details::LogMatch(LogMatch {
                 at_deadline: true,
                 clock_offset_s: -2.0,
+                delay_ms: None,
                 line: 3,
+                log_file: None,
                 log_text: "error".into(),
                 matched_kinds: vec![Kind::ConnectionReset, Kind::Http(HttpKind::HttpReuseRace)],
                 streams: vec![4],

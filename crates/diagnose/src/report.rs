@@ -43,6 +43,27 @@ pub struct Close {
     pub after_last_beat_s: Option<f64>,
     /// Seconds from the last payload byte (either side) to the close.
     pub after_last_data_s: Option<f64>,
+    /// On a TLS stream: how TLS was shut down (absent on other streams).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsClose>,
+}
+
+/// How a TLS connection was shut down, read from its records without keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsClose {
+    /// The negotiated version (`TLSv1.3`; `TLS` when no Server Hello was seen).
+    pub version: &'static str,
+    /// Sides whose last record before their FIN was an alert: close_notify (encrypted, a
+    /// fatal alert looks the same on the wire).
+    pub close_notify_by: Vec<&'static str>,
+    /// Sides that sent their FIN without an alert first (a bare FIN).
+    pub bare_fin_by: Vec<&'static str>,
+    /// Sides that sent TLS records after the peer's FIN (the peer's socket may answer RST).
+    pub after_peer_fin_by: Vec<&'static str>,
+    /// Sides whose FIN cut a record they were sending (see `tls_truncation`).
+    pub cut_by: Vec<&'static str>,
+    /// RFC 6520 heartbeat records (content type 24), both directions.
+    pub heartbeat_records: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +91,11 @@ pub struct Heartbeat {
     pub replies: u64,
     /// Whether the period came from `--period` rather than from the traffic.
     pub period_given: bool,
+    /// On a TLS stream the probe is a record, matched by its clear header (content type,
+    /// version, length) and timing: `application_data` or `heartbeat` (RFC 6520). Absent on
+    /// other streams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_record: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -119,12 +145,23 @@ pub struct CaptureInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LogSummary {
+    /// The file, as given to `--log` (absent when the log was given as text).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    /// The format its lines are written in (`logback`, `json`; `json+rfc3164` when mixed, most
+    /// lines first).
+    pub format: String,
     pub lines: u64,
     /// Lines naming an error, restart, reset, timeout...
     pub event_lines: u64,
     pub matched: u64,
     /// Estimated (capture clock - log clock), seconds, after the given time zone.
     pub clock_offset_s: Option<f64>,
+    /// For a log stamped with its zone to the millisecond or finer, the offset is measured
+    /// line by line (the median is `clock_offset_s`): the spread of those measurements
+    /// (largest - smallest), seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_offset_spread_s: Option<f64>,
     pub granularity_s: f64,
     /// Event lines with no capture event around them (the first 20): what the log saw that the
     /// wire does not show here.
@@ -169,9 +206,18 @@ pub struct Report {
     pub causes: Vec<Cause>,
     pub streams: Vec<StreamReport>,
     pub findings: Vec<Finding>,
+    /// The first (or only) `--log`.
     pub log: Option<LogSummary>,
+    /// Every log, in `--log` order, when more than one was given (each with its own format,
+    /// zone and clock offset).
+    #[serde(skip_serializing_if = "fewer_than_two")]
+    pub logs: Vec<LogSummary>,
     /// Findings not kept because a per-stream or per-kind cap was reached.
     pub findings_dropped: u64,
+}
+
+fn fewer_than_two(v: &[LogSummary]) -> bool {
+    v.len() < 2
 }
 
 pub(crate) fn secs(ns: i64) -> f64 {
@@ -312,11 +358,19 @@ impl Report {
                         .close
                         .as_ref()
                         .map(|c| {
+                            let tls = c.tls.as_ref().map(|t| {
+                                let notify = match t.close_notify_by.as_slice() {
+                                    [] => "no close_notify".to_string(),
+                                    by => format!("close_notify from the {}", by.join(" and the ")),
+                                };
+                                format!(" after {} ({})", notify, t.version)
+                            });
                             format!(
-                                ", closed by {} {} (frame {})",
+                                ", closed by {} {} (frame {}){}",
                                 c.by,
                                 c.kind.to_uppercase(),
-                                c.frame
+                                c.frame,
+                                tls.unwrap_or_default()
                             )
                         })
                         .unwrap_or_default();
@@ -327,7 +381,10 @@ impl Report {
                         h.sender,
                         if h.sender == "client" { &s.endpoints.client } else { &s.endpoints.server },
                         if h.sender == "client" { &s.endpoints.server } else { &s.endpoints.client },
-                        h.probe_hex,
+                        match h.tls_record {
+                            Some(kind) => format!("TLS {kind} record {} ({} bytes)", h.probe_hex, h.probe_len),
+                            None => h.probe_hex.clone(),
+                        },
                         human((h.period_s * 1e9) as i64),
                         human((h.jitter_s * 1e9) as i64),
                         h.beats
@@ -376,15 +433,32 @@ impl Report {
                 );
             }
         }
-        if let Some(l) = &self.log {
+        let logs: Vec<&LogSummary> = if self.logs.len() > 1 {
+            self.logs.iter().collect()
+        } else {
+            self.log.iter().collect()
+        };
+        for l in logs {
             let _ = writeln!(
                 out,
-                "\nApplication log: {} lines, {} name an error or restart, {} matched to the capture{}{}",
+                "\nApplication log{}: {} lines ({}), {} name an error or restart, {} matched to the capture{}{}",
+                if self.logs.len() > 1 {
+                    format!(" {}", l.file)
+                } else {
+                    String::new()
+                },
                 l.lines,
+                l.reading(),
                 l.event_lines,
                 l.matched,
                 l.clock_offset_s
-                    .map(|o| format!(" (capture clock - log clock ≈ {o:+.2} s, log granularity {} s)", l.granularity_s))
+                    .map(|o| format!(
+                        " (capture clock - log clock ≈ {o:+.2} s{}, log granularity {} s)",
+                        l.clock_offset_spread_s
+                            .map(|s| format!(", spread {} over the lines", human((s * 1e9) as i64)))
+                            .unwrap_or_default(),
+                        l.granularity_s
+                    ))
                     .unwrap_or_default(),
                 l.clock_words().map(|w| format!("; {w}")).unwrap_or_default()
             );

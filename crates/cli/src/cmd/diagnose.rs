@@ -40,17 +40,23 @@ pub(crate) struct Analysis {
     /// Heartbeat reply payload in hex (e.g. 41).
     #[arg(long, value_name = "HEX")]
     reply: Option<String>,
-    /// Application log to line up with the capture (ISO-8601, syslog, or HH:MM:SS lines).
+    /// Application log to line up with the capture; repeatable (client and server logs, each
+    /// with its own zone and clock offset). Formats are recognized line by line: see below.
     #[arg(long, value_name = "FILE")]
-    pub(crate) log: Option<PathBuf>,
-    /// Date of a log whose lines carry only HH:MM:SS (default: the capture's first day).
+    pub(crate) log: Vec<PathBuf>,
+    /// Date of a log whose lines carry only HH:MM:SS (default: the capture's first day). Once
+    /// for every --log, or once per --log in order.
     #[arg(long, value_name = "YYYY-MM-DD")]
-    log_date: Option<String>,
+    log_date: Vec<String>,
     /// Time zone of the log's timestamps that carry none: UTC, +HH:MM or -HH:MM (default: the
-    /// zone under which the log lines up with the capture).
+    /// zone under which the log lines up with the capture). Once, or once per --log.
     // A zone west of UTC starts with '-' (`--log-tz -03:00`): a value, not an option.
     #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
-    log_tz: Option<String>,
+    log_tz: Vec<String>,
+    /// Read the log in this format only, when detection is unsure (names below). Once, or
+    /// once per --log.
+    #[arg(long, value_name = "NAME")]
+    log_format: Vec<String>,
     /// Extra middlebox idle timeout to compare idle gaps against, NAME=DURATION, e.g.
     /// corp-nat=350s (repeatable).
     #[arg(long, value_name = "NAME=DURATION")]
@@ -72,12 +78,18 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
         no_default_middleboxes: args.no_default_middleboxes,
     })
     .map_err(Failure::usage)?;
-    let log_options = LogOptions::from_flags(args.log_date.as_deref(), args.log_tz.as_deref())
-        .map_err(Failure::usage)?;
-    if let Some(path) = &args.log {
+    let log_options = LogOptions::per_log(
+        args.log.len(),
+        &args.log_date,
+        &args.log_tz,
+        &args.log_format,
+    )
+    .map_err(Failure::usage)?;
+    for (path, o) in args.log.iter().zip(log_options) {
         let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
         let text = String::from_utf8_lossy(&text);
-        opts.log = Some(AppLog::parse(&text, log_options));
+        opts.logs
+            .push(AppLog::parse_named(&text, o, &path.display().to_string()));
     }
     Ok(opts)
 }
