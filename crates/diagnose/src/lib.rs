@@ -72,6 +72,8 @@ const DONE_BITS: u32 = 1 << 22;
 pub struct Diagnoser {
     opts: Options,
     live: StreamMap,
+    /// Streams of one segment so far, kept as that segment.
+    singles: keepsight_tcp::FirstSegments,
     /// Streams already summarized, by number (a bit each), so late stragglers are not taken for
     /// new streams.
     done: Vec<u64>,
@@ -102,6 +104,7 @@ impl Diagnoser {
             connects: Default::default(),
             opts,
             live: StreamMap::default(),
+            singles: Default::default(),
             done: Vec::new(),
             done_sparse: Default::default(),
             reports: Vec::new(),
@@ -162,16 +165,29 @@ impl Diagnoser {
         let opts = &self.opts;
         let s = match self.live.get_mut(&seg.stream) {
             Some(s) => s,
-            None => {
-                self.streams_seen += 1;
-                self.live
+            None => match self.singles.take(seg.stream) {
+                Some(first) => self
+                    .live
                     .entry(seg.stream)
-                    .or_insert_with(|| Stream::new(seg))
-            }
+                    .or_insert(Stream::replayed(&first.segment(), opts)),
+                None => {
+                    self.streams_seen += 1;
+                    if keepsight_tcp::FirstSegment::fits(seg) && self.singles.push(seg) {
+                        return self.maybe_sweep(seg.ts_ns);
+                    }
+                    self.live
+                        .entry(seg.stream)
+                        .or_insert_with(|| Stream::new(seg))
+                }
+            },
         };
         s.on_segment(seg, opts);
+        self.maybe_sweep(seg.ts_ns);
+    }
+
+    fn maybe_sweep(&mut self, now: i64) {
         if self.segments & (SWEEP_EVERY - 1) == 0 {
-            self.sweep(seg.ts_ns);
+            self.sweep(now);
         }
     }
 
@@ -276,10 +292,10 @@ impl Diagnoser {
             .filter_map(|r| {
                 Some(log::conn::StreamEnds {
                     stream: r.stream,
-                    client: r.endpoints.client.parse().ok()?,
-                    server: r.endpoints.server.parse().ok()?,
-                    first_ns: civil::parse_utc(&r.start)?,
-                    last_ns: civil::parse_utc(&r.end)?,
+                    client: r.endpoints.client,
+                    server: r.endpoints.server,
+                    first_ns: civil::parse_utc(&r.start.to_string())?,
+                    last_ns: civil::parse_utc(&r.end.to_string())?,
                 })
             })
             .collect();
@@ -309,6 +325,12 @@ impl Diagnoser {
             }
         }
         for s in live {
+            self.summarize(s, end);
+        }
+        // One segment shows no heartbeat: these neither learn nor lean on a service's.
+        let mut singles = std::mem::take(&mut self.singles);
+        for first in singles.drain() {
+            let s = Stream::replayed(&first.segment(), &self.opts);
             self.summarize(s, end);
         }
         self.reports.sort_by_key(|r| r.stream);

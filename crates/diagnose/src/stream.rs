@@ -557,6 +557,14 @@ impl Stream {
         }
     }
 
+    /// The stream after its first segment `seg`: what [`Stream::new`] and
+    /// [`Stream::on_segment`] make of it.
+    pub(crate) fn replayed(seg: &Segment<'_>, opts: &Options) -> Self {
+        let mut s = Stream::new(seg);
+        s.on_segment(seg, opts);
+        s
+    }
+
     /// The side of the client: from the handshake when seen, else the side with the higher
     /// (ephemeral-looking) port, else the first sender.
     pub(crate) fn client_dir(&self) -> (usize, &'static str) {

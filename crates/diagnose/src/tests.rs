@@ -229,7 +229,7 @@ fn late_beat_then_client_reset_is_blamed_on_the_client_scheduler() {
         close.frame,
         frame_at(&segs, late + 570 * US, fl::RST | fl::ACK)
     );
-    assert_eq!(s0.endpoints.client, "10.0.0.2:50000");
+    assert_eq!(s0.endpoints.client.to_string(), "10.0.0.2:50000");
 
     let d = kinds(&r, 0, Kind::ResetAfterHeartbeatDeadline);
     assert_eq!(d.len(), 1);

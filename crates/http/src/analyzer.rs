@@ -6,7 +6,7 @@ use crate::model::{Close, Connection, End, Message, Report, Side};
 use crate::reasm::{seq_lt, Piece, Reassembler};
 use crate::report;
 use keepsight_tcp::{flag, Segment};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 
 /// What to keep.
@@ -311,13 +311,153 @@ impl Conn {
     }
 }
 
+/// A connection that has carried no payload yet (handshake, bare ACKs, keep-alive probes): all
+/// that a [`Conn`] would hold of it, in 32 bytes instead of ~2 KB. Most streams of a SYN flood
+/// or a scan never carry any; one that does becomes a [`Conn`] with exactly this state.
+#[derive(Clone, Copy)]
+struct Quiet {
+    first_ts: i64,
+    last_ts: i64,
+    first_frame: u32,
+    /// Each direction's next sequence number once its SYN was seen (`Reassembler::next`).
+    next: [u32; 2],
+    /// `NEXT0`, `NEXT1`: `next` is set; `SYN_CLIENT` with `CLIENT1`: the SYN's sender;
+    /// `MID_STREAM`: the first segment was no SYN; `FIRST_LOWER`: the first sender is the lower
+    /// address (direction 0).
+    bits: u8,
+}
+
+const NEXT0: u8 = 1;
+const NEXT1: u8 = 2;
+const SYN_CLIENT: u8 = 4;
+const CLIENT1: u8 = 8;
+const MID_STREAM: u8 = 16;
+const FIRST_LOWER: u8 = 32;
+
+/// Whether a segment leaves a connection without payload as it is (`Quiet`): no data to
+/// parse, no FIN or RST to end a direction.
+fn is_quiet(s: &Segment<'_>) -> bool {
+    (s.len == 0 || s.analysis.has(flag::KEEP_ALIVE)) && !s.flags.fin() && !s.flags.rst()
+}
+
+impl Quiet {
+    /// The state [`Conn::new`] and [`Conn::segment`] leave after this quiet first segment.
+    fn new(s: &Segment<'_>) -> Quiet {
+        let mut q = Quiet {
+            first_ts: s.ts_ns,
+            last_ts: s.ts_ns,
+            first_frame: s.frame,
+            next: [0; 2],
+            bits: if s.flags.syn() { 0 } else { MID_STREAM }
+                | if s.src <= s.dst { FIRST_LOWER } else { 0 },
+        };
+        q.segment(s);
+        q
+    }
+
+    /// The addresses in direction order.
+    fn addr(&self, s: &Segment<'_>) -> [SocketAddr; 2] {
+        let (lower, upper) = if s.src <= s.dst {
+            (s.src, s.dst)
+        } else {
+            (s.dst, s.src)
+        };
+        if self.bits & FIRST_LOWER != 0 {
+            [lower, upper]
+        } else {
+            [upper, lower]
+        }
+    }
+
+    /// [`Conn::segment`] on a quiet segment.
+    fn segment(&mut self, s: &Segment<'_>) {
+        let d = usize::from(s.src != self.addr(s)[0]);
+        self.last_ts = self.last_ts.max(s.ts_ns);
+        if s.flags.syn() {
+            if !s.flags.ack() {
+                self.bits = (self.bits & !CLIENT1) | SYN_CLIENT | if d == 1 { CLIENT1 } else { 0 };
+            }
+            let set = if d == 0 { NEXT0 } else { NEXT1 };
+            if self.bits & set == 0 {
+                self.bits |= set;
+                self.next[d] = s.seq.wrapping_add(1);
+            }
+        }
+    }
+
+    /// The connection as [`Conn`], for its first segment with payload, FIN or RST.
+    fn into_conn(self, s: &Segment<'_>, keep_all: bool) -> Conn {
+        let mut core = Core::new(s.stream, keep_all);
+        core.mid_stream = self.bits & MID_STREAM != 0;
+        let mut conn = Conn {
+            core,
+            reasm: Default::default(),
+            p: Default::default(),
+            addr: self.addr(s),
+            first_frame: self.first_frame,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            syn_client: (self.bits & SYN_CLIENT != 0)
+                .then_some(usize::from(self.bits & CLIENT1 != 0)),
+            fin: [None, None],
+            rst: None,
+            ended: [false, false],
+            client_fin_waiting_since: None,
+            server_fin_mid: false,
+        };
+        for (d, set) in [NEXT0, NEXT1].into_iter().enumerate() {
+            if self.bits & set != 0 {
+                conn.reasm[d].next = Some(self.next[d]);
+                conn.p[d].seq_end = self.next[d];
+            }
+        }
+        conn
+    }
+}
+
+/// What the analyzer holds for one stream.
+#[derive(Default)]
+enum Slot {
+    /// No segment yet.
+    #[default]
+    Unseen,
+    /// No payload yet.
+    Quiet(Quiet),
+    Live(Box<Conn>),
+    /// Over, or not HTTP: late ACKs and retransmitted FINs must not start a new record.
+    Over,
+}
+
+/// Streams numbered up to this are kept in a vector indexed by number (the engine numbers
+/// densely from 0); a stray larger number goes to a map instead of growing the vector.
+const DENSE_STREAMS: u32 = 1 << 22;
+
+/// The slot of `stream`, made when new.
+#[inline]
+fn slot<'a>(
+    dense: &'a mut Vec<Slot>,
+    sparse: &'a mut FxHashMap<u32, Slot>,
+    stream: u32,
+) -> &'a mut Slot {
+    if stream < DENSE_STREAMS {
+        let i = stream as usize;
+        if dense.len() <= i {
+            dense.resize_with(i + 1, Slot::default);
+        }
+        &mut dense[i]
+    } else {
+        sparse.entry(stream).or_default()
+    }
+}
+
 /// Feeds segments in capture order; [`Analyzer::finish`] returns the report.
 pub struct Analyzer {
     opts: Options,
-    live: FxHashMap<u32, Box<Conn>>,
-    /// Streams already over, or not HTTP: late ACKs and retransmitted FINs must not start a
-    /// new record.
-    over: FxHashSet<u32>,
+    /// By stream number.
+    streams: Vec<Slot>,
+    sparse: FxHashMap<u32, Slot>,
+    /// Streams with a `Quiet` or `Live` slot.
+    live: usize,
     done: Vec<Connection>,
 }
 
@@ -326,43 +466,61 @@ impl Analyzer {
     pub fn new(opts: Options) -> Self {
         Analyzer {
             opts,
-            live: FxHashMap::default(),
-            over: FxHashSet::default(),
+            streams: Vec::new(),
+            sparse: FxHashMap::default(),
+            live: 0,
             done: Vec::new(),
         }
     }
 
     /// Connections currently tracked.
     pub fn live(&self) -> usize {
-        self.live.len()
+        self.live
     }
 
     /// Feeds one TCP segment, in capture order (any stream).
     pub fn segment(&mut self, s: &Segment<'_>) {
-        let conn = match self.live.get_mut(&s.stream) {
-            Some(c) => c,
-            None => {
-                if self.over.contains(&s.stream) {
+        let keep_all = self.opts.keep_all_messages;
+        let slot = slot(&mut self.streams, &mut self.sparse, s.stream);
+        match slot {
+            Slot::Over => return,
+            Slot::Live(_) => {}
+            Slot::Unseen => {
+                self.live += 1;
+                *slot = if is_quiet(s) {
+                    Slot::Quiet(Quiet::new(s))
+                } else {
+                    Slot::Live(Box::new(Conn::new(s, keep_all)))
+                };
+                if matches!(slot, Slot::Quiet(_)) {
                     return;
                 }
-                // A connection seen without payload yet costs a map entry only when it could
-                // carry HTTP: anything with a SYN or data.
-                self.live
-                    .entry(s.stream)
-                    .or_insert_with(|| Box::new(Conn::new(s, self.opts.keep_all_messages)))
             }
+            Slot::Quiet(q) => {
+                if is_quiet(s) {
+                    q.segment(s);
+                    return;
+                }
+                let conn = q.into_conn(s, keep_all);
+                *slot = Slot::Live(Box::new(conn));
+            }
+        }
+        let Slot::Live(conn) = slot else {
+            unreachable!("a live slot")
         };
         let over = conn.segment(s);
         if !over && conn.hopeless() {
-            // Forget it: later segments of this stream cost one set lookup instead of a walk
+            // Forget it: later segments of this stream cost one lookup instead of a walk
             // through a large per-connection state (most of a mixed capture is not HTTP).
-            self.live.remove(&s.stream);
-            self.over.insert(s.stream);
+            *slot = Slot::Over;
+            self.live -= 1;
             return;
         }
         if over {
-            let conn = self.live.remove(&s.stream).expect("present");
-            self.over.insert(s.stream);
+            let Slot::Live(conn) = std::mem::replace(slot, Slot::Over) else {
+                unreachable!("a live slot")
+            };
+            self.live -= 1;
             if let Some(c) = conn.into_connection() {
                 self.done.push(c);
             }
@@ -379,18 +537,28 @@ impl Analyzer {
         for c in self.done.drain(..) {
             c.messages.iter().for_each(&mut *sink);
         }
-        for c in self.live.values_mut() {
-            c.core.msgs.drain(..).for_each(|m| sink(&m));
+        let sparse = self.sparse.values_mut();
+        for slot in self.streams.iter_mut().chain(sparse) {
+            if let Slot::Live(c) = slot {
+                c.core.msgs.drain(..).for_each(|m| sink(&m));
+            }
         }
     }
 
     /// Ends every connection still open at the capture's end and builds the report.
     pub fn finish(mut self) -> Report {
-        let mut rest: Vec<_> = self.live.drain().collect();
-        rest.sort_by_key(|(k, _)| *k);
-        for (_, c) in rest {
-            if let Some(c) = c.into_connection() {
-                self.done.push(c);
+        let mut sparse: Vec<_> = self.sparse.drain().collect();
+        sparse.sort_by_key(|(k, _)| *k);
+        let rest = self
+            .streams
+            .into_iter()
+            .chain(sparse.into_iter().map(|(_, slot)| slot));
+        // A quiet connection carried no payload: it is not HTTP.
+        for slot in rest {
+            if let Slot::Live(c) = slot {
+                if let Some(c) = c.into_connection() {
+                    self.done.push(c);
+                }
             }
         }
         self.done.sort_by_key(|c| c.stream);

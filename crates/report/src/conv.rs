@@ -14,6 +14,7 @@
 
 use keepsight_diagnose::{Diagnoser, Options};
 use keepsight_engine::Frame;
+use keepsight_tcp::EndpointPair;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -132,15 +133,15 @@ impl Row {
     }
 }
 
-/// What the pass keeps of one conversation: only what the row needs, in 144 bytes (plus 4 in
-/// the index) instead of the 216 the row took with its bookkeeping (plus ~20 in a hash map):
-/// a capture of 30k streams keeps 30k of these. Frame counts fit in
+/// What the pass keeps of one conversation: only what the row needs, in 96 bytes (plus 4 in
+/// the index; IPv6 addresses take 64 more, boxed) instead of the 216 the row took with its
+/// bookkeeping (plus ~20 in a hash map): a SYN flood of 1M streams keeps 1M of these. Frame counts fit in
 /// u32 (frame numbers do), frame numbers use 0 for "none" (they start at 1), the relative
 /// start is derived from the capture's origin, and the heartbeat comes only at the end.
 #[derive(Debug, Clone)]
 struct Tally {
-    a: SocketAddr,
-    b: SocketAddr,
+    /// Endpoints A and B.
+    ends: EndpointPair,
     bytes_ab: u64,
     bytes_ba: u64,
     first_ns: i64,
@@ -163,6 +164,8 @@ struct Tally {
 const A_FIRST: u8 = 1;
 const FIN_BY_A: u8 = 2;
 const RST_BY_A: u8 = 4;
+/// A = B: a connection to itself.
+const TO_ITSELF: u8 = 8;
 
 /// Accumulates the conversation table while frames stream by.
 #[derive(Default)]
@@ -212,8 +215,7 @@ impl Conversations {
                     self.index.resize(slot + 1, 0);
                 }
                 self.rows.push(Tally {
-                    a: src,
-                    b: dst,
+                    ends: EndpointPair::of(src, dst),
                     bytes_ab: 0,
                     bytes_ba: 0,
                     first_ns: ts,
@@ -226,7 +228,8 @@ impl Conversations {
                     max_idle_frame: 0,
                     first_fin: 0,
                     first_rst: 0,
-                    bits: if tcp.from_first_sender { A_FIRST } else { 0 },
+                    bits: if tcp.from_first_sender { A_FIRST } else { 0 }
+                        | if src == dst { TO_ITSELF } else { 0 },
                 });
                 self.index[slot] = self.rows.len() as u32;
                 self.rows.len() - 1
@@ -236,7 +239,8 @@ impl Conversations {
         let len = u64::from(frame.record.orig_len);
         // Both ends of a stream are fixed by the tracker, so "from A" is "from the same side
         // as A's first frame"; on a connection to itself (A = B) both sides are A's.
-        let from_a = tcp.from_first_sender == (row.bits & A_FIRST != 0) || row.a == row.b;
+        let from_a =
+            tcp.from_first_sender == (row.bits & A_FIRST != 0) || row.bits & TO_ITSELF != 0;
         if from_a {
             row.frames_ab += 1;
             row.bytes_ab += len;
@@ -302,10 +306,11 @@ impl Conversations {
                 } else {
                     (Ending::Open, None)
                 };
+                let [a, b] = c.ends.get();
                 Row {
                     stream: c.stream,
-                    a: c.a,
-                    b: c.b,
+                    a,
+                    b,
                     frames_ba: c.frames_ba.into(),
                     bytes_ba: c.bytes_ba,
                     frames_ab: c.frames_ab.into(),
@@ -595,5 +600,14 @@ mod tests {
             si_bytes(u64::MAX),
             format!("{} TB", u64::MAX / 1_000_000_000_000)
         );
+    }
+}
+
+#[cfg(test)]
+mod size {
+    /// Issue 22: a conversation costs at most 100 bytes while the table is built.
+    #[test]
+    fn a_conversation_is_kept_in_at_most_100_bytes() {
+        assert!(std::mem::size_of::<super::Tally>() <= 100);
     }
 }

@@ -14,7 +14,7 @@
 //!
 //! What this crate is not: it does not read files or parse command lines (the CLI does), it
 //! does not dissect or track TCP (`keepsight-engine` / `keepsight-tcp` do), and it keeps no
-//! per-packet state: memory grows with the number of conversations (`conv`, 144 bytes each
+//! per-packet state: memory grows with the number of conversations (`conv`, 96 bytes each
 //! during the pass; `expert` for the diagnosis group), with the distinct item texts (`expert`,
 //! HTTP chat rows included) or with one stream's out-of-order data (`follow`), never with file
 //! size.

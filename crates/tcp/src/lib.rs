@@ -10,7 +10,10 @@
 //! 4.0.x, checked frame by frame against tshark 4.0.17 by the differential tests.
 //!
 //! Memory is bounded by the number of connections and, per connection, by the unacknowledged
-//! segment list (capped as Wireshark caps it); nothing is kept per packet.
+//! segment list (capped as Wireshark caps it); nothing is kept per packet. A stream of one
+//! segment (a SYN flood's, a scan's) is kept as that segment, ~40 bytes, and analysed in full
+//! only when a second comes; a stream whose ports a later stream reuses can get no more
+//! segments and is dropped. [`FirstSegments`] lets the analyses downstream do the same.
 //!
 //! It also owns [`Segment`], a TCP segment as the analyses downstream see it (header values,
 //! payload, tracker results), so every consumer reads the same view.
@@ -20,9 +23,11 @@
 
 mod analysis;
 mod segment;
+mod single;
 mod tracker;
 
 pub use analysis::{flag, AnalysisFlags};
 pub use keepsight_wire::TcpFlags;
 pub use segment::Segment;
+pub use single::{EndpointPair, FirstSegment, FirstSegments};
 pub use tracker::{Addr, ConnectionEvent, SegmentHeader, TcpInfo, Tracker};

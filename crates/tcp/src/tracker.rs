@@ -205,6 +205,23 @@ struct Conversation {
     fin_initiator: Option<u8>,
 }
 
+impl Conversation {
+    fn new(stream: u32, first_src: Endpoint, ts: i64) -> Conversation {
+        Conversation {
+            stream,
+            first_src,
+            flows: [Flow::new(), Flow::new()],
+            ts_first: ts,
+            ts_prev: ts,
+            ts_mru_syn: 0,
+            ts_first_rtt: 0,
+            completeness: 0,
+            frames: 0,
+            fin_initiator: None,
+        }
+    }
+}
+
 /// One end of a connection. The address is an integer: one comparison instead of sixteen, for
 /// the per-packet lookup. Ordered by address, then port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -223,19 +240,82 @@ impl Endpoint {
     }
 }
 
-/// A connection regardless of direction, as the stream index finds it: the lower endpoint first.
+/// An IPv6 connection regardless of direction, as the stream index finds it: the lower
+/// endpoint first.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct ConnectionKey {
-    ipv6: bool,
     lower: Endpoint,
     upper: Endpoint,
+}
+
+/// An IPv4 connection regardless of direction, in 12 bytes (the IPv6 key takes 80 with its
+/// alignment): a capture of a million SYNs keeps a million of these.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct V4Key {
+    lower: u32,
+    upper: u32,
+    /// The lower endpoint's port in the high half.
+    ports: u32,
+}
+
+/// A stream's first segment, all the tracker needs to rebuild the stream's state exactly
+/// (by analysing it again) when a second segment comes. Most streams of a SYN flood or a scan
+/// never get one; until then the stream costs this instead of a [`Conversation`] (~300 bytes
+/// and an allocation).
+#[derive(Clone, Copy, Debug)]
+struct FirstSegment {
+    ts_ns: i64,
+    frame: u32,
+    seq: u32,
+    ack: u32,
+    seglen: u32,
+    sacked_bytes: u32,
+    flags: TcpFlags,
+    window: u16,
+    window_scale: Option<u8>,
+    /// The sender is the lower endpoint of the key (the stream's first sender, flows[0]).
+    from_lower: bool,
+    /// It reused the ports of an earlier stream (its analysis started with `REUSED_PORTS`).
+    reused_ports: bool,
+}
+
+impl FirstSegment {
+    fn header(&self) -> SegmentHeader {
+        SegmentHeader {
+            frame: self.frame,
+            ts_ns: self.ts_ns,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            seglen: self.seglen,
+            window_scale: self.window_scale,
+            sacked_bytes: self.sacked_bytes,
+            ..SegmentHeader::default()
+        }
+    }
+}
+
+/// What the tracker keeps of one stream.
+#[derive(Debug)]
+enum StreamState {
+    /// One segment seen: kept as that segment.
+    First(FirstSegment),
+    /// The full analysis state.
+    Full(Box<Conversation>),
+    /// Its ports were reused by a later stream: no segment can reach it any more.
+    Gone,
 }
 
 /// Assigns stream numbers and analyses segments, one at a time in file order.
 #[derive(Default)]
 pub struct Tracker {
-    index: HashMap<ConnectionKey, u32>,
-    convs: Vec<Conversation>,
+    /// The current stream of each IPv4 connection.
+    index_v4: HashMap<V4Key, u32>,
+    /// The current stream of each IPv6 connection.
+    index_v6: HashMap<ConnectionKey, u32>,
+    /// By stream number.
+    streams: Vec<StreamState>,
 }
 
 #[inline]
@@ -251,6 +331,27 @@ fn le(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) <= 0
 }
 
+/// Analyses a stream's first segment on a new conversation; `reused_ports`: it reuses an
+/// earlier stream's ports.
+fn first_segment(
+    stream: u32,
+    first_src: Endpoint,
+    s: &SegmentHeader,
+    reused_ports: bool,
+) -> (Conversation, TcpInfo) {
+    let mut conv = Conversation::new(stream, first_src, s.ts_ns);
+    let pre_flags = if reused_ports {
+        // tshark 4.0.17 shows the SYN already counted on a reused-ports SYN (and not on the
+        // very first SYN of a tuple).
+        conv.completeness = 1;
+        REUSED_PORTS
+    } else {
+        0
+    };
+    let info = analyse(&mut conv, 0, s, pre_flags);
+    (conv, info)
+}
+
 impl Tracker {
     /// A tracker that has seen no segment; stream numbers start at 0.
     pub fn new() -> Self {
@@ -259,65 +360,85 @@ impl Tracker {
 
     /// Number of streams seen so far.
     pub fn streams(&self) -> u32 {
-        self.convs.len() as u32
+        self.streams.len() as u32
     }
 
-    fn new_conversation(&mut self, key: ConnectionKey, s: &SegmentHeader) -> u32 {
-        let idx = self.convs.len() as u32;
-        self.convs.push(Conversation {
-            stream: idx,
-            first_src: Endpoint::new(s.src, s.src_port),
-            flows: [Flow::new(), Flow::new()],
-            ts_first: s.ts_ns,
-            ts_prev: s.ts_ns,
-            ts_mru_syn: 0,
-            ts_first_rtt: 0,
-            completeness: 0,
-            frames: 0,
-            fin_initiator: None,
-        });
-        self.index.insert(key, idx);
-        idx
+    /// The current stream of the connection, if any.
+    #[inline]
+    fn lookup(&self, s: &SegmentHeader, a: Endpoint, b: Endpoint) -> Option<u32> {
+        if s.ipv6 {
+            self.index_v6.get(&v6_key(a, b)).copied()
+        } else {
+            self.index_v4.get(&v4_key(s, a <= b)).copied()
+        }
+    }
+
+    /// Starts stream number `streams()` with this segment and makes it the connection's current
+    /// stream (an earlier one on the same ports can get no more segments: its state goes).
+    fn start_stream(
+        &mut self,
+        s: &SegmentHeader,
+        a: Endpoint,
+        b: Endpoint,
+        reused_ports: bool,
+    ) -> TcpInfo {
+        let stream = self.streams.len() as u32;
+        let previous = if s.ipv6 {
+            self.index_v6.insert(v6_key(a, b), stream)
+        } else {
+            self.index_v4.insert(v4_key(s, a <= b), stream)
+        };
+        if let Some(p) = previous {
+            self.streams[p as usize] = StreamState::Gone;
+        }
+        let (_, info) = first_segment(stream, a, s, reused_ports);
+        self.streams.push(StreamState::First(FirstSegment {
+            ts_ns: s.ts_ns,
+            frame: s.frame,
+            seq: s.seq,
+            ack: s.ack,
+            seglen: s.seglen,
+            sacked_bytes: s.sacked_bytes,
+            flags: s.flags,
+            window: s.window,
+            window_scale: s.window_scale,
+            from_lower: a <= b,
+            reused_ports,
+        }));
+        info
+    }
+
+    /// The full state of a known stream, rebuilt from its first segment when that is all it had.
+    #[inline]
+    fn conversation(&mut self, stream: u32, a: Endpoint, b: Endpoint) -> &mut Conversation {
+        let state = &mut self.streams[stream as usize];
+        if let StreamState::First(f) = *state {
+            let first_src = if f.from_lower == (a <= b) { a } else { b };
+            let (conv, _) = first_segment(stream, first_src, &f.header(), f.reused_ports);
+            *state = StreamState::Full(Box::new(conv));
+        }
+        match state {
+            StreamState::Full(conv) => conv,
+            _ => unreachable!("the index names only live streams"),
+        }
     }
 
     /// Analyses one segment. Segments must be given in file order.
     pub fn process(&mut self, s: &SegmentHeader) -> TcpInfo {
         let a = Endpoint::new(s.src, s.src_port);
         let b = Endpoint::new(s.dst, s.dst_port);
-        let key = if a <= b {
-            ConnectionKey {
-                ipv6: s.ipv6,
-                lower: a,
-                upper: b,
-            }
-        } else {
-            ConnectionKey {
-                ipv6: s.ipv6,
-                lower: b,
-                upper: a,
-            }
-        };
-        let mut pre_flags = 0u32;
-        let mut idx = match self.index.get(&key) {
-            Some(&i) => i,
-            None => self.new_conversation(key, s),
+        let Some(stream) = self.lookup(s, a, b) else {
+            return self.start_stream(s, a, b, false);
         };
         let syn_ack = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK);
-        {
-            let conv = &self.convs[idx as usize];
-            let dir = if a == conv.first_src { 0 } else { 1 };
-            let fwd = &conv.flows[dir];
-            // A SYN with a new initial sequence number on a known tuple starts a new stream.
-            if syn_ack == TcpFlags::SYN && fwd.base_set && s.seq != fwd.base_seq {
-                idx = self.new_conversation(key, s);
-                pre_flags |= REUSED_PORTS;
-                // tshark 4.0.17 shows the SYN already counted on a reused-ports SYN (and not
-                // on the very first SYN of a tuple).
-                self.convs[idx as usize].completeness = 1;
-            }
-        }
-        let conv = &mut self.convs[idx as usize];
+        let conv = self.conversation(stream, a, b);
         let dir = if a == conv.first_src { 0 } else { 1 };
+        // A SYN with a new initial sequence number on a known tuple starts a new stream.
+        let fwd = &conv.flows[dir];
+        if syn_ack == TcpFlags::SYN && fwd.base_set && s.seq != fwd.base_seq {
+            return self.start_stream(s, a, b, true);
+        }
+        let mut pre_flags = 0u32;
         if syn_ack == (TcpFlags::SYN | TcpFlags::ACK) {
             let fwd = &mut conv.flows[dir];
             if fwd.base_set && s.seq != fwd.base_seq {
@@ -327,6 +448,33 @@ impl Tracker {
             }
         }
         analyse(conv, dir, s, pre_flags)
+    }
+}
+
+fn v6_key(a: Endpoint, b: Endpoint) -> ConnectionKey {
+    if a <= b {
+        ConnectionKey { lower: a, upper: b }
+    } else {
+        ConnectionKey { lower: b, upper: a }
+    }
+}
+
+#[inline]
+fn v4_key(s: &SegmentHeader, src_is_lower: bool) -> V4Key {
+    let src = u32::from_ne_bytes([s.src[0], s.src[1], s.src[2], s.src[3]]);
+    let dst = u32::from_ne_bytes([s.dst[0], s.dst[1], s.dst[2], s.dst[3]]);
+    if src_is_lower {
+        V4Key {
+            lower: src,
+            upper: dst,
+            ports: u32::from(s.src_port) << 16 | u32::from(s.dst_port),
+        }
+    } else {
+        V4Key {
+            lower: dst,
+            upper: src,
+            ports: u32::from(s.dst_port) << 16 | u32::from(s.src_port),
+        }
     }
 }
 

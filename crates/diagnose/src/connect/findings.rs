@@ -460,12 +460,7 @@ fn reconnect_storms(
         .collect();
     let mut conns: FxHashMap<(IpAddr, SocketAddr), Vec<&StreamReport>> = FxHashMap::default();
     for r in reports {
-        let (Ok(c), Ok(s)) = (
-            r.endpoints.client.parse::<SocketAddr>(),
-            r.endpoints.server.parse::<SocketAddr>(),
-        ) else {
-            continue;
-        };
+        let (c, s) = (r.endpoints.client, r.endpoints.server);
         if keys.contains(&(c.ip(), s)) {
             conns.entry((c.ip(), s)).or_default().push(r);
         }
@@ -492,7 +487,7 @@ fn reconnect_storms(
         let earlier = conns.get(&(st.client, server)).and_then(|rs| {
             rs.iter()
                 .filter(|r| !failed_streams.contains(&r.stream))
-                .filter_map(|r| Some((parse_utc(&r.end)?, *r)))
+                .filter_map(|r| Some((parse_utc(&r.end.to_string())?, *r)))
                 .filter(|(end, _)| *end <= st.first_ts && st.first_ts - end <= EARLIER_WITHIN_NS)
                 .max_by_key(|(end, r)| (*end, r.stream))
         });
@@ -500,7 +495,7 @@ fn reconnect_storms(
             by: r.close.as_ref().map(|c| c.by),
             cause: worst.get(&r.stream).map(|w| w.1),
             close: r.close.as_ref().map(|c| c.kind),
-            ended: r.end.clone(),
+            ended: r.end.to_string(),
             reconnect_after_s: s6(st.first_ts - end),
             stream: r.stream,
         });

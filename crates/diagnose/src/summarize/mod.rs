@@ -12,11 +12,10 @@ mod middlebox;
 
 pub(crate) use middlebox::IdleTally;
 
-use crate::civil::fmt_utc;
 use crate::finding::{Details, Finding, Reset, Severity, TlsCut};
 use crate::heartbeat::{choose, Chosen, Services};
 use crate::options::Options;
-use crate::report::{human, round, secs, Close, Endpoints, StreamReport, TlsClose};
+use crate::report::{human, round, secs, Close, Endpoints, StreamReport, TlsClose, UtcTime};
 use crate::stream::{Event, Stream, TlsMode};
 use common::StreamCx;
 
@@ -68,19 +67,19 @@ pub(crate) fn summarize(
     StreamReport {
         stream: s.id,
         endpoints: Endpoints {
-            client: s.addr[cdir].to_string(),
-            server: s.addr[1 - cdir].to_string(),
+            client: s.addr[cdir],
+            server: s.addr[1 - cdir],
             roles_from,
         },
-        start: fmt_utc(s.first_ts),
-        end: fmt_utc(s.last_ts),
+        start: UtcTime(s.first_ts),
+        end: UtcTime(s.last_ts),
         first_frame: s.first_frame,
         last_frame: s.last_frame,
         packets: s.packets,
-        close,
+        close: close.map(Box::new),
         max_idle_s: round(secs(s.max_idle), 6),
         max_idle_frames: s.max_idle_frames,
-        heartbeat,
+        heartbeat: heartbeat.map(Box::new),
         tcp_keepalive,
     }
 }
@@ -112,7 +111,7 @@ fn close(cx: &StreamCx<'_>, hb: Option<&Chosen<'_>>) -> Option<Close> {
         kind,
         by: role(e.dir as usize),
         frame: e.frame,
-        time: fmt_utc(e.ts),
+        time: UtcTime(e.ts),
         after_last_beat_s: hb.map(|h| round(secs(e.ts - h.cand.last.ts), 6)),
         after_last_data_s: s.last_data.map(|(_, t)| round(secs(e.ts - t), 6)),
         tls: tls_close(cx),

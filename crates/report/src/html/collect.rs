@@ -20,7 +20,7 @@
 //! scores among the [`Timelines::new`] `keep` most eventful, else dropped. Memory is therefore
 //! bounded by the live streams plus `keep` retired ones, never by the number of packets.
 
-use keepsight_tcp::{flag, Segment, TcpFlags};
+use keepsight_tcp::{flag, FirstSegment, FirstSegments, Segment, TcpFlags};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
@@ -304,6 +304,13 @@ pub struct Track {
 }
 
 impl Track {
+    /// The track after its first segment.
+    fn replayed(seg: &Segment<'_>) -> Track {
+        let mut t = Track::new(seg);
+        t.on_segment(seg);
+        t
+    }
+
     fn new(seg: &Segment<'_>) -> Track {
         Track {
             stream: seg.stream,
@@ -582,6 +589,9 @@ pub struct Timelines {
     keep: usize,
     // Fx: stream numbers are small integers and these are looked up for every segment.
     live: FxHashMap<u32, Track>,
+    /// Streams of one segment so far, kept as that segment (a flood's SYNs): the track is
+    /// made from it when a second comes, or at the end.
+    singles: FirstSegments,
     retired: FxHashSet<u32>,
     /// Retired tracks kept, with a min-heap on (score, reverse stream) to evict the least eventful.
     kept: HashMap<u32, Track>,
@@ -597,6 +607,7 @@ impl Timelines {
         Timelines {
             keep: keep.max(1),
             live: FxHashMap::default(),
+            singles: FirstSegments::default(),
             retired: FxHashSet::default(),
             kept: HashMap::new(),
             heap: BinaryHeap::new(),
@@ -611,9 +622,13 @@ impl Timelines {
         if let Some(t) = self.live.get_mut(&seg.stream) {
             t.on_segment(seg);
         } else if !self.retired.contains(&seg.stream) {
-            let mut t = Track::new(seg);
-            t.on_segment(seg);
-            self.live.insert(seg.stream, t);
+            if let Some(first) = self.singles.take(seg.stream) {
+                let mut t = Track::replayed(&first.segment());
+                t.on_segment(seg);
+                self.live.insert(seg.stream, t);
+            } else if !(FirstSegment::fits(seg) && self.singles.push(seg)) {
+                self.live.insert(seg.stream, Track::replayed(seg));
+            }
         }
         if self.segments.is_multiple_of(SWEEP_EVERY) {
             self.sweep(seg.ts_ns);
@@ -666,6 +681,11 @@ impl Timelines {
         live.sort_by_key(|t| t.stream);
         for t in live {
             self.retire(t);
+        }
+        // Keys are unique, so which tracks are kept does not depend on the order they come in.
+        let mut singles = std::mem::take(&mut self.singles);
+        for first in singles.drain() {
+            self.retire(Track::replayed(&first.segment()));
         }
         (self.kept, self.dropped)
     }

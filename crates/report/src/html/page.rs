@@ -345,7 +345,7 @@ fn summary(h: &mut String, inp: &Input<'_>, rel: &dyn Fn(i64) -> f64, drawn: &Ha
                 .get(&s.stream)
                 .and_then(|t| t.events.iter().find(|e| e.frame == c.frame))
                 .map(|e| format!("{:.3}", rel(e.ts_ns)))
-                .unwrap_or_else(|| esc(&c.time));
+                .unwrap_or_else(|| esc(&c.time.to_string()));
             let why = f
                 .map(|f| {
                     format!(
@@ -360,8 +360,8 @@ fn summary(h: &mut String, inp: &Input<'_>, rel: &dyn Fn(i64) -> f64, drawn: &Ha
                 h,
                 "<tr><td>{}</td><td>{} → {}</td><td>{} (frame {})</td><td>{at}</td><td>{why}</td></tr>",
                 stream_link(s.stream, drawn),
-                esc(&s.endpoints.client),
-                esc(&s.endpoints.server),
+                esc(&s.endpoints.client.to_string()),
+                esc(&s.endpoints.server.to_string()),
                 c.by,
                 c.frame
             );
@@ -668,7 +668,7 @@ fn stream_detail(
     let d = inp.diagnosis;
     let a = t.a.to_string();
     // Which side endpoint A is, in the diagnosis' terms.
-    let a_is_client = sr.map(|s| s.endpoints.client == a).unwrap_or(true);
+    let a_is_client = sr.map(|s| s.endpoints.client == t.a).unwrap_or(true);
     let side = |from_a: bool| {
         if from_a == a_is_client {
             "client"
@@ -776,8 +776,8 @@ fn stream_detail(
     let counts = &t.buckets;
     json!({
         "stream": t.stream,
-        "client": sr.map(|s| s.endpoints.client.clone()).unwrap_or(a),
-        "server": sr.map(|s| s.endpoints.server.clone()),
+        "client": sr.map(|s| s.endpoints.client.to_string()).unwrap_or(a),
+        "server": sr.map(|s| s.endpoints.server.to_string()),
         "t0": rel(t.first_ns),
         "t1": rel(t.last_ns),
         "packets": t.packets,

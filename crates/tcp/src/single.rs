@@ -1,0 +1,150 @@
+//! Streams of one segment: most streams of a SYN flood or a scan never get a second one. An
+//! analysis that keeps per-stream state can keep such a stream as that segment (56 bytes)
+//! instead ([`FirstSegments`]), and build the state by feeding it the segment again when a
+//! second one comes or at the end: the same result as keeping the full state all along.
+
+use crate::analysis::AnalysisFlags;
+use crate::segment::Segment;
+use keepsight_wire::TcpFlags;
+use std::net::{IpAddr, SocketAddr};
+
+/// Two addresses in 16 bytes (two `SocketAddr`s take 64): IPv4 inline, IPv6 (rarer) boxed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointPair {
+    /// Two IPv4 endpoints.
+    #[allow(missing_docs)]
+    V4 {
+        src: [u8; 4],
+        dst: [u8; 4],
+        src_port: u16,
+        dst_port: u16,
+    },
+    /// Any other pair.
+    V6(Box<[SocketAddr; 2]>),
+}
+
+impl EndpointPair {
+    /// The pair `[src, dst]`.
+    pub fn of(src: SocketAddr, dst: SocketAddr) -> EndpointPair {
+        match (src, dst) {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => EndpointPair::V4 {
+                src: s.ip().octets(),
+                dst: d.ip().octets(),
+                src_port: s.port(),
+                dst_port: d.port(),
+            },
+            _ => EndpointPair::V6(Box::new([src, dst])),
+        }
+    }
+
+    /// `[src, dst]` as given to [`EndpointPair::of`].
+    pub fn get(&self) -> [SocketAddr; 2] {
+        match self {
+            EndpointPair::V4 {
+                src,
+                dst,
+                src_port,
+                dst_port,
+            } => [
+                SocketAddr::new(IpAddr::from(*src), *src_port),
+                SocketAddr::new(IpAddr::from(*dst), *dst_port),
+            ],
+            EndpointPair::V6(b) => **b,
+        }
+    }
+}
+
+/// A stream's only segment so far, without payload (it has none).
+#[derive(Debug, Clone)]
+pub struct FirstSegment {
+    stream: u32,
+    frame: u32,
+    ts_ns: i64,
+    ends: EndpointPair,
+    seq: u32,
+    ack: u32,
+    window: u32,
+    analysis: AnalysisFlags,
+    flags: TcpFlags,
+    ttl: u8,
+}
+
+impl FirstSegment {
+    /// Whether `seg` can be kept this way as its stream's first segment: nothing in it but
+    /// header values (no payload, no FIN or RST, which end the stream).
+    pub fn fits(seg: &Segment<'_>) -> bool {
+        seg.len == 0 && seg.payload.is_empty() && !seg.flags.fin() && !seg.flags.rst()
+    }
+
+    fn new(seg: &Segment<'_>) -> FirstSegment {
+        FirstSegment {
+            stream: seg.stream,
+            frame: seg.frame,
+            ts_ns: seg.ts_ns,
+            ends: EndpointPair::of(seg.src, seg.dst),
+            seq: seg.seq,
+            ack: seg.ack,
+            window: seg.window,
+            analysis: seg.analysis,
+            flags: seg.flags,
+            ttl: seg.ttl,
+        }
+    }
+
+    /// The segment again (its payload was empty).
+    pub fn segment(&self) -> Segment<'static> {
+        let [src, dst] = self.ends.get();
+        Segment {
+            frame: self.frame,
+            ts_ns: self.ts_ns,
+            stream: self.stream,
+            src,
+            dst,
+            flags: self.flags,
+            seq: self.seq,
+            ack: self.ack,
+            len: 0,
+            payload: &[],
+            window: self.window,
+            ttl: self.ttl,
+            analysis: self.analysis,
+        }
+    }
+}
+
+/// The one-segment streams, in stream order (a stream's first segment comes in the order the
+/// tracker numbers streams); `None` once a second segment made one a full stream.
+#[derive(Default)]
+pub struct FirstSegments {
+    items: Vec<Option<FirstSegment>>,
+    /// Stream numbers of `items`, for the binary search.
+    streams: Vec<u32>,
+}
+
+impl FirstSegments {
+    /// Keeps `seg` as a new stream's only segment, unless its number is out of order (then the
+    /// caller keeps the stream in full).
+    pub fn push(&mut self, seg: &Segment<'_>) -> bool {
+        if self.streams.last().is_some_and(|&l| l >= seg.stream) {
+            return false;
+        }
+        self.streams.push(seg.stream);
+        self.items.push(Some(FirstSegment::new(seg)));
+        true
+    }
+
+    /// Takes the stream's one segment, if it is kept here.
+    pub fn take(&mut self, stream: u32) -> Option<FirstSegment> {
+        if self.streams.last().is_none_or(|&l| l < stream) {
+            return None;
+        }
+        let i = self.streams.binary_search(&stream).ok()?;
+        self.items[i].take()
+    }
+
+    /// Every stream still of one segment, in stream order.
+    pub fn drain(&mut self) -> impl Iterator<Item = FirstSegment> + '_ {
+        self.streams = Vec::new();
+        self.items.drain(..).flatten()
+    }
+}
