@@ -52,6 +52,14 @@ impl CaptureReader {
         Self::from_input(input)
     }
 
+    /// Reads a capture from a byte stream read once, front to back, such as standard input
+    /// (`-r -`): records are streamed through a small buffer, never the whole input held.
+    pub fn from_read(reader: Box<dyn std::io::Read + Send>) -> Result<Self, CaptureError> {
+        let input = Input::from_read(reader)
+            .map_err(|e| CaptureError::new(ErrorKind::Io(e), 0, 0, "reading the stream"))?;
+        Self::from_input(input)
+    }
+
     /// Reads a capture held in memory (tests, fuzzing).
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, CaptureError> {
         Self::from_input(Input::from_vec(bytes))

@@ -65,3 +65,37 @@ fn garbage_is_not_a_capture() {
         .unwrap();
     assert!(matches!(err.kind, ErrorKind::UnknownFormat { .. }), "{err}");
 }
+
+/// A reader that hands out one byte per call, like a slow pipe: the stream reader must
+/// assemble headers and records across short reads, and gzip must still be detected.
+struct Trickle(std::io::Cursor<Vec<u8>>);
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(1);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+#[test]
+fn streams_from_a_pipe_plain_or_gzip() {
+    use std::io::Write;
+    let plain = pcap_le(&[(7, 1, b"xyz"), (8, 2, b"")], true);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    for (bytes, compressed) in [(plain.clone(), false), (gz.finish().unwrap(), true)] {
+        let mut r =
+            CaptureReader::from_read(Box::new(Trickle(std::io::Cursor::new(bytes)))).unwrap();
+        assert_eq!(r.compressed(), compressed);
+        assert_eq!(r.len_hint(), None);
+        let a = r.next_record().unwrap().unwrap();
+        assert_eq!((a.ts_ns, a.data), (Some(7_000_000_001), &b"xyz"[..]));
+        assert_eq!(r.next_record().unwrap().unwrap().data, b"");
+        assert!(r.next_record().unwrap().is_none());
+    }
+    let empty = CaptureReader::from_read(Box::new(std::io::empty()));
+    assert!(matches!(
+        empty.err().map(|e| e.kind),
+        Some(ErrorKind::Empty)
+    ));
+}

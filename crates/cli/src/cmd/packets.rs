@@ -11,8 +11,11 @@ use std::path::PathBuf;
 #[command(after_long_help = include_str!("../../help/packets-after.txt"))]
 pub struct Args {
     /// Capture file: pcap or pcapng, optionally gzip-compressed.
-    #[arg(required_unless_present = "list_fields")]
+    #[arg(required_unless_present_any = ["list_fields", "read"])]
     file: Option<PathBuf>,
+    /// Capture file, as tshark's -r; `-` reads the capture from standard input.
+    #[arg(short = 'r', value_name = "FILE", conflicts_with = "file")]
+    read: Option<PathBuf>,
     /// Display filter (Wireshark syntax), e.g. 'tcp.len eq 1 or tcp.flags.reset eq 1'.
     #[arg(
         short = 'Y',
@@ -67,7 +70,7 @@ pub fn run(args: Args) -> Outcome {
         out.flush()?;
         return Ok(Status::Success);
     }
-    let path = args.file.clone().unwrap_or_default();
+    let path = args.read.clone().or(args.file.clone()).unwrap_or_default();
     let filter = super::compile_filter(args.filter.as_deref(), "invalid display filter:\n")?;
     let fields = args
         .fields
@@ -96,6 +99,11 @@ pub fn run(args: Args) -> Outcome {
         || filter
             .as_ref()
             .is_some_and(|f| f.fields().any(keepsight_report::packets::needs_http_pass));
+    if wants_http && keepsight_report::is_stdin(&path) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "http.* fields need two passes over the capture, and -r - can be read only once: save it to a file"
+        )));
+    }
     let http = if wants_http {
         HttpLayer::read(&path)
     } else {

@@ -16,6 +16,10 @@ impl HttpLayer {
     /// First pass over `path`. A damaged file is analysed up to the damage (the listing pass
     /// reports the damage itself); `None` when the file cannot be opened.
     pub fn read(path: &Path) -> Option<HttpLayer> {
+        if crate::is_stdin(path) {
+            // Standard input can be read once only, and the main pass needs it.
+            return None;
+        }
         let mut engine = Engine::open(path).ok()?;
         let mut analyzer = keepsight_http::Analyzer::new(keepsight_http::Options {
             keep_all_messages: true,
