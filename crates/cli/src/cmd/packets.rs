@@ -43,6 +43,32 @@ pub struct Args {
     /// Stop after reading this many frames.
     #[arg(short = 'c', value_name = "N")]
     count: Option<u64>,
+    /// Write the frames that pass -Y (all without it) to FILE (`-` for standard output), with
+    /// their original time stamps, interfaces and comments; nothing is listed unless -P.
+    #[arg(short = 'w', value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// File format for -w: pcapng (default), pcap (microseconds) or nsecpcap.
+    #[arg(short = 'F', value_name = "FORMAT", default_value = "pcapng", requires = "write",
+          value_parser = keepsight_engine::capture::WriteFormat::NAMES)]
+    write_format: String,
+    /// List the frames even while writing them with -w; with -x, print the summary lines too.
+    #[arg(short = 'P')]
+    print_too: bool,
+    /// Dump each frame's bytes in hex and ASCII, as tshark (text output only).
+    #[arg(short = 'x')]
+    hex: bool,
+    /// Preference NAME:VALUE, as tshark's -o: tcp.relative_sequence_numbers,
+    /// tcp.analyze_sequence_numbers, tcp.calculate_timestamps, tcp.track_bytes_in_flight
+    /// (TRUE/FALSE); tcp.check_checksum, tcp.desegment_tcp_streams and
+    /// tcp.no_subdissector_on_error at keepsight's fixed values only (repeatable).
+    #[arg(short = 'o', value_name = "NAME:VALUE")]
+    preferences: Vec<String>,
+    /// Accepted for tshark's sake: keepsight never resolves names.
+    #[arg(short = 'n')]
+    no_name_resolution: bool,
+    /// Accepted for tshark's sake: keepsight already reads twice where it matters (http.*).
+    #[arg(short = '2')]
+    two_pass: bool,
     /// List the fields keepsight knows, with their types, and exit.
     #[arg(long)]
     list_fields: bool,
@@ -60,6 +86,30 @@ fn resolve_column(name: &str) -> Result<Column, Failure> {
     })
 }
 
+/// The `-w` writer: to a file, or to standard output (`-`) when nothing is listed there.
+fn save_to(
+    file: &std::path::Path,
+    format: &str,
+    engine: &mut keepsight_engine::Engine,
+    listing_too: bool,
+) -> Result<keepsight_report::packets::Saver, Failure> {
+    use keepsight_engine::capture::{CaptureWriter, WriteFormat};
+    let format = WriteFormat::parse(format).unwrap_or(WriteFormat::PcapNg);
+    let out: Box<dyn Write> = if keepsight_report::is_stdin(file) {
+        if listing_too {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "-P with -w -: the listing and the capture would share standard output"
+            )));
+        }
+        Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
+    } else {
+        let created = std::fs::File::create(file)
+            .map_err(|e| Failure::cannot_run(anyhow::anyhow!("-w {}: {e}", file.display())))?;
+        Box::new(BufWriter::with_capacity(1 << 16, created))
+    };
+    Ok(CaptureWriter::new(out, format, engine.reader_mut()))
+}
+
 pub fn run(args: Args) -> Outcome {
     if args.list_fields {
         let stdout = io::stdout();
@@ -70,6 +120,8 @@ pub fn run(args: Args) -> Outcome {
         out.flush()?;
         return Ok(Status::Success);
     }
+    // -n and -2 change nothing: names are never resolved, and http.* already reads twice.
+    let _ = (args.no_name_resolution, args.two_pass);
     let path = args.read.clone().or(args.file.clone()).unwrap_or_default();
     let filter = super::compile_filter(args.filter.as_deref(), "invalid display filter:\n")?;
     let fields = args
@@ -82,6 +134,12 @@ pub fn run(args: Args) -> Outcome {
         "json" => Format::Json,
         _ => Format::Text,
     };
+    if args.hex && format != Format::Text {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "-x dumps frames in the text output; it does not combine with -T {}",
+            args.format
+        )));
+    }
     if format == Format::Fields && fields.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!(
             "-T fields needs at least one -e FIELD"
@@ -94,6 +152,11 @@ pub fn run(args: Args) -> Outcome {
             .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?,
         time: TimeFormat::parse(&args.time_format).unwrap_or(TimeFormat::Relative),
         count: args.count,
+        print: args.write.is_none() || args.print_too,
+        hex: args.hex,
+        summary: !args.hex || args.print_too,
+        tcp_preferences: keepsight_report::packets::TcpPreferences::parse(&args.preferences)
+            .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?,
     };
     let wants_http = listing.needs_http_pass()
         || filter
@@ -117,6 +180,15 @@ pub fn run(args: Args) -> Outcome {
         );
         return Ok(Status::Success);
     };
+    let mut saver = match &args.write {
+        Some(file) => Some(save_to(
+            file,
+            &args.write_format,
+            &mut engine,
+            args.print_too,
+        )?),
+        None => None,
+    };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let progress = {
@@ -133,7 +205,9 @@ pub fn run(args: Args) -> Outcome {
             }
         },
         &mut out,
+        saver.as_mut(),
     );
+    let saved = saver.map(|s| s.finish(engine.reader()));
     if let Some(p) = progress {
         p.finish_and_clear();
     }
@@ -142,6 +216,9 @@ pub fn run(args: Args) -> Outcome {
         eprintln!("keepsight: warning: {warning}");
     }
     let broken_pipe = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
+    if let Some(Err(e)) = saved {
+        return Err(Failure::cannot_run(anyhow::anyhow!("-w: {e}")));
+    }
     match (listed, flushed) {
         // `keepsight packets ... | head`: the reader had enough.
         (Err(e), _) | (Ok(_), Err(e)) if broken_pipe(&e) => Ok(Status::Success),

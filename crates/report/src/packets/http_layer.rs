@@ -60,6 +60,8 @@ pub struct WithHttp<'a> {
     pub frame: &'a Frame<'a>,
     /// The HTTP analysis, when some field needs it.
     pub http: Option<&'a HttpLayer>,
+    /// `tcp.time_relative` and `tcp.time_delta` are shown (`-o tcp.calculate_timestamps`).
+    pub tcp_times: bool,
 }
 
 impl Packet for WithHttp<'_> {
@@ -87,7 +89,12 @@ impl Packet for WithHttp<'_> {
                         })
                     });
             }
-        } else {
+        } else if self.tcp_times
+            || !matches!(
+                field,
+                keepsight_fields::ids::TCP_TIME_RELATIVE | keepsight_fields::ids::TCP_TIME_DELTA
+            )
+        {
             self.frame.visit(field, sink)
         }
     }

@@ -3,10 +3,14 @@
 //! frame in the summary and fields modes.
 
 mod columns;
+mod hex;
 mod http_layer;
+mod prefs;
 
 pub use columns::{info, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat};
+pub use hex::hex_dump;
 pub use http_layer::{needs_http_pass, HttpLayer, WithHttp};
+pub use prefs::TcpPreferences;
 
 use keepsight_engine::capture::CaptureError;
 use keepsight_engine::{Engine, Frame};
@@ -153,7 +157,18 @@ pub struct Listing {
     pub time: TimeFormat,
     /// Stop after reading this many frames (`-c`).
     pub count: Option<u64>,
+    /// Print the listing (tshark prints nothing with `-w` unless `-P`, nor with `-q`).
+    pub print: bool,
+    /// `-x`: each frame's bytes as tshark's hex dump, after its summary line if `summary`.
+    pub hex: bool,
+    /// The summary line in text mode (tshark leaves it out under `-x` unless `-P`).
+    pub summary: bool,
+    /// `-o` TCP preferences.
+    pub tcp_preferences: TcpPreferences,
 }
+
+/// Where `-w` writes the frames the filter keeps.
+pub type Saver = keepsight_engine::capture::CaptureWriter<Box<dyn Write>>;
 
 /// How a listing ended.
 pub struct ListEnd {
@@ -167,7 +182,8 @@ impl Listing {
         self.fields.iter().any(|(_, c)| c.needs_http_pass())
     }
 
-    /// Lists the frames of `engine` that `keep` accepts to `out`. `progress` is told the file
+    /// Lists the frames of `engine` that `keep` accepts to `out`, and saves them with `save`
+    /// (`-w`; made for this engine before its first frame). `progress` is told the file
     /// offset every 65,536 frames. Output errors end the listing and are returned; a read
     /// error ends it too and is in the [`ListEnd`].
     pub fn write(
@@ -177,7 +193,12 @@ impl Listing {
         mut keep: impl FnMut(&dyn Packet) -> bool,
         mut progress: impl FnMut(u64),
         out: &mut impl Write,
+        mut save: Option<&mut Saver>,
     ) -> io::Result<ListEnd> {
+        let saved = |e: keepsight_engine::capture::WriteError| match e {
+            keepsight_engine::capture::WriteError::Io(e) => e,
+            other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+        };
         let mut printer = Printer {
             listing: self,
             line: String::with_capacity(256),
@@ -186,7 +207,9 @@ impl Listing {
         };
         let mut prev_displayed: Option<i64> = None;
         let mut read = 0u64;
-        printer.begin(out)?;
+        if self.print {
+            printer.begin(out)?;
+        }
         let stopped_by = loop {
             if self.count.is_some_and(|limit| read >= limit) {
                 break None;
@@ -200,10 +223,17 @@ impl Listing {
             if read.is_multiple_of(65_536) {
                 progress(frame.record.file_offset);
             }
-            if !keep(&WithHttp {
+            self.tcp_preferences.apply(&mut frame);
+            let tcp_times = self.tcp_preferences.calculate_timestamps;
+            let kept = keep(&WithHttp {
                 frame: &frame,
                 http,
-            }) {
+                tcp_times,
+            });
+            if let Some(save) = save.as_deref_mut() {
+                save.record(&frame.record, kept).map_err(saved)?;
+            }
+            if !kept || !self.print {
                 continue;
             }
             frame.time_delta_displayed_ns = prev_displayed.map(|p| frame.ts_ns - p).unwrap_or(0);
@@ -213,12 +243,13 @@ impl Listing {
                 &WithHttp {
                     frame: &frame,
                     http,
+                    tcp_times,
                 },
                 out,
             )?;
         };
         // After damage the output stops where the reading did, as tshark's does.
-        if stopped_by.is_none() {
+        if stopped_by.is_none() && self.print {
             printer.end(out)?;
         }
         Ok(ListEnd { stopped_by })
@@ -289,6 +320,13 @@ impl Printer<'_> {
         match self.listing.format {
             Format::Fields => self.fields_line(f, view),
             Format::Json => self.json(f, view),
+            Format::Text if self.listing.hex => {
+                if self.listing.summary {
+                    summary_line(f, self.listing.time, &mut self.line, &mut self.scratch);
+                    self.line.push_str("\n\n");
+                }
+                hex_dump(f, &mut self.line);
+            }
             Format::Text => summary_line(f, self.listing.time, &mut self.line, &mut self.scratch),
         }
         self.line.push('\n');
