@@ -497,3 +497,57 @@ fn preference_usage() {
     );
     assert_eq!((code, same), (Some(0), plain));
 }
+
+/// `-q -z` statistics byte for byte as tshark's, on every capture of the corpus, alone,
+/// with their own filters, and several at once (printed last-asked first, as tshark does).
+#[test]
+fn statistics_are_tsharks() {
+    if !tshark_available() {
+        return;
+    }
+    let problems = run_parallel(&corpus(), |file| {
+        let mut problems = Vec::new();
+        for zs in [
+            &["conv,tcp"][..],
+            &["conv,udp"],
+            &["endpoints,tcp"],
+            &["expert"],
+            &["follow,tcp,ascii,0"],
+            &["io,stat,1"],
+            &["io,stat,0"],
+            &["io,stat,0.01,tcp,udp"],
+            &["io,stat,10,,tcp.len>0"],
+            &["io,stat,2,tcp.analysis.flags or tcp.flags.reset == 1 or udp.length > 100 and ip.version == 4"],
+            &[
+                "conv,tcp,tcp.len>0",
+                "endpoints,tcp,tcp.stream==1",
+                "expert,note",
+                "follow,tcp,hex,1",
+                "conv,udp,udp.length > 100",
+            ],
+        ] {
+            let mut args = vec!["-q"];
+            for z in zs {
+                args.extend(["-z", z]);
+            }
+            let mut t = tshark();
+            t.arg("-r").arg(file).args(&args);
+            let (_, theirs, _) = run(t, None);
+            let (code, ours, err) = run(packets(&args, file), None);
+            if code != Some(0) || ours != theirs {
+                problems.push(format!(
+                    "{} {zs:?}: exit {code:?} {err}\n{}\n--- tshark:\n{}",
+                    file.display(),
+                    String::from_utf8_lossy(&ours),
+                    String::from_utf8_lossy(&theirs)
+                ));
+            }
+        }
+        problems
+    });
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let file = repo().join("tests/corpus/heartbeat.pcap");
+    let (code, _, err) = run(packets(&["-q", "-z", "smb,srt"], &file), None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("conv,tcp"), "{err}");
+}

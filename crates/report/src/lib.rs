@@ -26,6 +26,7 @@ pub mod follow;
 pub mod html;
 pub mod packets;
 pub mod read;
+pub mod stats;
 
 use keepsight_engine::capture::{CaptureError, ErrorKind};
 use keepsight_engine::Engine;

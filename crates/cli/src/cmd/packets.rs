@@ -69,6 +69,14 @@ pub struct Args {
     /// Accepted for tshark's sake: keepsight already reads twice where it matters (http.*).
     #[arg(short = '2')]
     two_pass: bool,
+    /// Print no frames (with -z: only the statistics).
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Statistics after the frames, as tshark's -z: conv,tcp|udp[,FILTER],
+    /// endpoints,tcp[,FILTER], expert[,LEVEL][,FILTER], follow,tcp,FORMAT,STREAM[,RANGE],
+    /// io,stat,INTERVAL[,FILTER...] (repeatable).
+    #[arg(short = 'z', value_name = "STATISTIC")]
+    statistics: Vec<String>,
     /// List the fields keepsight knows, with their types, and exit.
     #[arg(long)]
     list_fields: bool,
@@ -152,12 +160,14 @@ pub fn run(args: Args) -> Outcome {
             .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?,
         time: TimeFormat::parse(&args.time_format).unwrap_or(TimeFormat::Relative),
         count: args.count,
-        print: args.write.is_none() || args.print_too,
+        print: !args.quiet && (args.write.is_none() || args.print_too),
         hex: args.hex,
         summary: !args.hex || args.print_too,
         tcp_preferences: keepsight_report::packets::TcpPreferences::parse(&args.preferences)
             .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?,
     };
+    let mut stats = keepsight_report::stats::Statistics::parse(&args.statistics)
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let wants_http = listing.needs_http_pass()
         || filter
             .as_ref()
@@ -205,8 +215,12 @@ pub fn run(args: Args) -> Outcome {
             }
         },
         &mut out,
-        saver.as_mut(),
+        keepsight_report::packets::Taps {
+            save: saver.as_mut(),
+            stats: (!stats.is_empty()).then_some(&mut stats),
+        },
     );
+    let listed = listed.and_then(|end| out.write_all(&stats.render()).map(|()| end));
     let saved = saver.map(|s| s.finish(engine.reader()));
     if let Some(p) = progress {
         p.finish_and_clear();

@@ -170,6 +170,16 @@ pub struct Listing {
 /// Where `-w` writes the frames the filter keeps.
 pub type Saver = keepsight_engine::capture::CaptureWriter<Box<dyn Write>>;
 
+/// What a listing feeds besides its output: the `-w` writer (the frames the filter keeps)
+/// and the `-z` statistics (every frame read).
+#[derive(Default)]
+pub struct Taps<'a> {
+    /// `-w`, made for this engine before its first frame.
+    pub save: Option<&'a mut Saver>,
+    /// `-z`.
+    pub stats: Option<&'a mut crate::stats::Statistics>,
+}
+
 /// How a listing ended.
 pub struct ListEnd {
     /// The error that stopped the reading early (the frames before it were listed).
@@ -182,8 +192,8 @@ impl Listing {
         self.fields.iter().any(|(_, c)| c.needs_http_pass())
     }
 
-    /// Lists the frames of `engine` that `keep` accepts to `out`, and saves them with `save`
-    /// (`-w`; made for this engine before its first frame). `progress` is told the file
+    /// Lists the frames of `engine` that `keep` accepts to `out`, and feeds `taps` (`-w`,
+    /// `-z`). `progress` is told the file
     /// offset every 65,536 frames. Output errors end the listing and are returned; a read
     /// error ends it too and is in the [`ListEnd`].
     pub fn write(
@@ -193,8 +203,12 @@ impl Listing {
         mut keep: impl FnMut(&dyn Packet) -> bool,
         mut progress: impl FnMut(u64),
         out: &mut impl Write,
-        mut save: Option<&mut Saver>,
+        taps: Taps<'_>,
     ) -> io::Result<ListEnd> {
+        let Taps {
+            mut save,
+            mut stats,
+        } = taps;
         let saved = |e: keepsight_engine::capture::WriteError| match e {
             keepsight_engine::capture::WriteError::Io(e) => e,
             other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
@@ -224,6 +238,9 @@ impl Listing {
                 progress(frame.record.file_offset);
             }
             self.tcp_preferences.apply(&mut frame);
+            if let Some(stats) = stats.as_deref_mut() {
+                stats.on_frame(&frame);
+            }
             let tcp_times = self.tcp_preferences.calculate_timestamps;
             let kept = keep(&WithHttp {
                 frame: &frame,
