@@ -551,3 +551,58 @@ fn statistics_are_tsharks() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("conv,tcp"), "{err}");
 }
+
+/// `-T ek -e ...`: tshark's Elasticsearch bulk lines, byte for byte, on every capture of the
+/// corpus (fields keepsight renders as tshark does; Info and Protocol columns left out for
+/// the application-protocol frames packets_oracle documents, so they are not asked for).
+#[test]
+fn ek_lines_are_tsharks() {
+    if !tshark_available() {
+        return;
+    }
+    let problems = run_parallel(&corpus(), |file| {
+        let mut args = vec!["-T", "ek"];
+        for f in [
+            "frame.number",
+            "frame.time_epoch",
+            "frame.time_relative",
+            "eth.src",
+            "ip.addr",
+            "ipv6.src",
+            "tcp.stream",
+            "tcp.flags.syn",
+            "tcp.seq",
+            "tcp.analysis.flags",
+            "tcp.analysis.ack_rtt",
+            "tcp.payload",
+            "udp.length",
+            "frame.comment",
+        ] {
+            args.extend(["-e", f]);
+        }
+        let mut t = tshark();
+        t.arg("-r").arg(file).args(&args);
+        let (_, theirs, _) = run(t, None);
+        let (code, ours, err) = run(packets(&args, file), None);
+        if code == Some(0) && ours == theirs {
+            return Vec::new();
+        }
+        let (ours, theirs) = (
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs),
+        );
+        let first = ours
+            .lines()
+            .zip(theirs.lines())
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("\n  keepsight: {a}\n  tshark:    {b}"))
+            .unwrap_or_default();
+        vec![format!("{}: exit {code:?} {err}{first}", file.display())]
+    });
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let (code, _, _) = run(
+        packets(&["-T", "ek"], &repo().join("tests/corpus/heartbeat.pcap")),
+        None,
+    );
+    assert_eq!(code, Some(2), "-T ek without -e is refused");
+}

@@ -24,8 +24,8 @@ pub struct Args {
         allow_hyphen_values = true
     )]
     filter: Option<String>,
-    /// Output format: text (one summary line per frame), fields (-e columns), json.
-    #[arg(short = 'T', value_name = "FORMAT", default_value = "text", value_parser = ["text", "fields", "json"])]
+    /// Output format: text (one summary line per frame), fields (-e columns), json, ek (with -e).
+    #[arg(short = 'T', value_name = "FORMAT", default_value = "text", value_parser = ["text", "fields", "json", "ek"])]
     format: String,
     /// Field to print with -T fields or -T json (repeatable), e.g. -e tcp.stream.
     #[arg(short = 'e', value_name = "FIELD")]
@@ -140,12 +140,18 @@ pub fn run(args: Args) -> Outcome {
     let format = match args.format.as_str() {
         "fields" => Format::Fields,
         "json" => Format::Json,
+        "ek" => Format::Ek,
         _ => Format::Text,
     };
     if args.hex && format != Format::Text {
         return Err(Failure::usage(anyhow::anyhow!(
             "-x dumps frames in the text output; it does not combine with -T {}",
             args.format
+        )));
+    }
+    if format == Format::Ek && fields.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "-T ek prints the -e fields: give at least one -e FIELD (or use -T json for every field)"
         )));
     }
     if format == Format::Fields && fields.is_empty() {

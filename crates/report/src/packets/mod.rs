@@ -15,6 +15,7 @@ pub use prefs::TcpPreferences;
 use keepsight_engine::capture::CaptureError;
 use keepsight_engine::{Engine, Frame};
 use keepsight_fields::{lookup, render, FieldId, Packet, Value};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// The output modes of `-T`.
@@ -26,6 +27,9 @@ pub enum Format {
     Fields,
     /// tshark's `-T json` (with `-e`: only those fields).
     Json,
+    /// tshark's `-T ek` with `-e`: an Elasticsearch bulk index line, then the fields (dots
+    /// turned into underscores) on one line.
+    Ek,
 }
 
 /// A column requested with -e: a registered field or one of tshark's `_ws.col.*` columns.
@@ -337,6 +341,7 @@ impl Printer<'_> {
         match self.listing.format {
             Format::Fields => self.fields_line(f, view),
             Format::Json => self.json(f, view),
+            Format::Ek => self.ek(f, view),
             Format::Text if self.listing.hex => {
                 if self.listing.summary {
                     summary_line(f, self.listing.time, &mut self.line, &mut self.scratch);
@@ -364,6 +369,51 @@ impl Printer<'_> {
                 self.line.push(q);
             }
         }
+    }
+
+    fn ek(&mut self, f: &Frame<'_>, view: &dyn Packet) {
+        let t = render::broken_down(f.ts_ns, false);
+        let _ = write!(
+            self.line,
+            "{{\"index\":{{\"_index\":\"packets-{:04}-{:02}-{:02}\",\"_type\":\"doc\"}}}}\n{{\"timestamp\":\"{}{:03}\",\"layers\":{{",
+            t.year,
+            t.month,
+            t.day,
+            // Seconds, then milliseconds in three digits: "0000" for a frame without time.
+            f.ts_ns.div_euclid(1_000_000_000),
+            f.ts_ns.rem_euclid(1_000_000_000) / 1_000_000
+        );
+        let mut first = true;
+        let mut value = String::new();
+        for (name, col) in &self.listing.fields {
+            let mut values: Vec<String> = Vec::new();
+            match *col {
+                Column::Field(id) => view.visit(id, &mut |v| {
+                    value.clear();
+                    render::render(id.def(), v, &mut value);
+                    values.push(serde_json::Value::String(value.clone()).to_string());
+                }),
+                col => {
+                    value.clear();
+                    column_value(f, view, col, Occurrence::All, ",", &mut value);
+                    values.push(serde_json::Value::String(value.clone()).to_string());
+                }
+            }
+            if values.is_empty() {
+                continue;
+            }
+            if !first {
+                self.line.push(',');
+            }
+            first = false;
+            let _ = write!(
+                self.line,
+                "\"{}\":[{}]",
+                name.replace('.', "_"),
+                values.join(",")
+            );
+        }
+        self.line.push_str("}}");
     }
 
     fn json(&mut self, f: &Frame<'_>, view: &dyn Packet) {
