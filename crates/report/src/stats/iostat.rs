@@ -332,7 +332,7 @@ fn center(s: &mut String, label: &str, width: usize) {
     let len = 6 - ((width as i64 - label.len() as i64) / 2 + 1);
     if len > 0 && len < 6 {
         let sp = " ".repeat(6 - len as usize);
-        if (width - label.len()) % 2 == 0 {
+        if (width - label.len()).is_multiple_of(2) {
             let _ = write!(s, "{sp}{label}{sp}|");
         } else {
             let _ = write!(s, " {sp}{label}{sp}|");

@@ -34,7 +34,7 @@ struct Tap {
 }
 
 enum Kind {
-    ConvTcp(ConvPass),
+    ConvTcp(Box<ConvPass>),
     ConvUdp(Vec<Row>, Vec<u32>),
     EndpointsTcp(Vec<Endpoint>, rustc_hash::FxHashMap<SocketAddr, u32>),
     Expert(Box<ExpertPass>, Severity),
@@ -147,7 +147,7 @@ impl Tap {
         if let Some(filter) = rest_after("conv,tcp") {
             return Ok(Tap {
                 filter: compile(filter)?,
-                kind: Kind::ConvTcp(ConvPass::new(false)),
+                kind: Kind::ConvTcp(Box::new(ConvPass::new(false))),
             });
         }
         if let Some(filter) = rest_after("conv,udp") {
