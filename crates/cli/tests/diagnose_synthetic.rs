@@ -3,7 +3,8 @@
 //! frames and closes; heartbeats (bytes, period, reply latency, beats, every late beat and the
 //! reset after it); kernel keep-alive (prober, idle, interval, probes, dead peers and their
 //! reset); the HTTP findings (idle closes, reuse races, the short body); one
-//! `connection_reset` per reset connection — and nothing else.
+//! `connection_reset` per reset connection and one `connection_refused` for the refused attempts
+//! — and nothing else.
 
 use keepsight_gen::truth::{CloseCause, Connection, Detail, Side, Teardown};
 use keepsight_gen::{generate_file, Config, Truth};
@@ -254,6 +255,42 @@ fn diagnose_finds_the_generators_truth() {
         .collect();
     assert_eq!(found, short);
 
+    // The refused attempts: one connection_refused per address of the bulk host (IPv4 and
+    // IPv6), counted as the truth counts them, and no connection_reset for them.
+    let refused: Vec<&Connection> = truth
+        .connections
+        .iter()
+        .filter(|c| cause(c) == Some(CloseCause::Refused))
+        .collect();
+    let servers: BTreeSet<std::net::IpAddr> = refused.iter().map(|c| c.server.ip()).collect();
+    let refused_findings: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["kind"] == "connection_refused")
+        .collect();
+    assert_eq!(refused_findings.len(), servers.len());
+    for server in servers {
+        let mine: Vec<&&Connection> = refused.iter().filter(|c| c.server.ip() == server).collect();
+        let r = refused_findings
+            .iter()
+            .find(|f| f["server"] == server.to_string())
+            .unwrap_or_else(|| panic!("no connection_refused for {server}"));
+        assert_eq!(r["attempts"], mine.len() as u64, "{r}");
+        let hosts: BTreeSet<std::net::IpAddr> = mine.iter().map(|c| c.client.ip()).collect();
+        // Exact up to 64 sources, a sketch's estimate (±3 %) beyond.
+        assert_eq!(r["estimated"], hosts.len() > 64, "{r}");
+        let sources = f64_of(&r["sources"]);
+        assert!(
+            (sources - hosts.len() as f64).abs() <= 0.1 * hosts.len() as f64,
+            "{r}"
+        );
+        if hosts.len() <= 64 {
+            assert_eq!(r["sources"], hosts.len() as u64, "{r}");
+        }
+        assert_eq!(r["ports"][0]["port"], mine[0].server.port(), "{r}");
+        assert_eq!(r["ports_count"], 1, "{r}");
+        assert_eq!(r["frames"][0], mine[0].first_frame, "{r}");
+    }
+
     // One connection_reset per connection that ended in a reset, by the side that reset.
     let resets: Vec<&Value> = findings
         .iter()
@@ -267,8 +304,9 @@ fn diagnose_finds_the_generators_truth() {
     assert_eq!(
         reset_streams,
         truth_streams(&|c| {
-            c.close.is_some_and(|c| c.how == Teardown::Rst)
-                || cause(c) == Some(CloseCause::HttpReuseRace)
+            (c.close.is_some_and(|c| c.how == Teardown::Rst)
+                || cause(c) == Some(CloseCause::HttpReuseRace))
+                && cause(c) != Some(CloseCause::Refused)
         })
     );
     for f in &resets {
@@ -293,6 +331,7 @@ fn diagnose_finds_the_generators_truth() {
         "keepalive_unanswered",
         "idle_beyond_middlebox_timeout",
         "connection_reset",
+        "connection_refused",
         "http_idle_close",
         "http_reuse_race",
         "http_drain",

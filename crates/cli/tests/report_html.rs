@@ -702,3 +702,51 @@ fn report_exit_statuses() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
 }
+
+/// The reconnect-refused scenario: the page draws, its connection attempts section shows the
+/// storm and the refusals as the driver recorded them (truth.json), and the refused attempts are
+/// not listed among the connections that were reset.
+#[test]
+fn reconnect_storm_report_lists_the_attempts_not_as_resets() {
+    let dir = repo().join("tests/scenarios/reconnect-refused");
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap();
+    let refused = truth["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["outcome"] == "refused")
+        .count();
+    let html = out_dir().join("reconnect-refused.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .arg("report")
+        .arg(dir.join("capture.pcapng"))
+        .arg("-o")
+        .arg(&html)
+        .output()
+        .expect("run keepsight");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = render(&html).unwrap_or_else(|e| panic!("{e}"));
+    let section =
+        between(&dom, "<section id=\"attempts\">", "</section>").expect("attempts section");
+    let rows: Vec<&str> = section.split("<tr>").skip(2).collect();
+    let row = |kind: &str| -> &str {
+        rows.iter()
+            .find(|r| r.contains(kind))
+            .unwrap_or_else(|| panic!("no {kind} row in {section}"))
+    };
+    let server = truth["server"].as_str().unwrap();
+    let host = server.split(':').next().unwrap();
+    assert!(row("connection_refused")
+        .contains(&format!("<td>{host} (ports 8100)</td><td>{refused}</td>")));
+    let storm = row("reconnect_storm");
+    assert!(storm.contains(&format!("<td>{refused}</td>")), "{storm}");
+    assert!(storm.contains("exponential backoff"), "{storm}");
+    assert!(storm.contains(server), "{storm}");
+    let kills = between(&dom, "Connections that were reset (", ")").expect("the reset table");
+    assert_eq!(kills, "1", "only the first connection was reset");
+}

@@ -23,6 +23,7 @@ pub(crate) fn conclusions(
     reuse_races(findings, &mut out, &mut causes);
     http_drains(findings, &mut out, &mut causes);
     resets(findings, &mut out, &mut causes);
+    connection_attempts(findings, &mut out);
     if let Some(l) = log {
         log_lines(findings, l, &mut out);
     }
@@ -459,6 +460,82 @@ fn resets(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
             of.len()
         ));
         causes.told(out, Kind::ConnectionReset, Some(by), of);
+    }
+}
+
+/// Connection attempts that failed: silence, refusals, scans and retry storms (no connection
+/// died of them, so they are no cause; a few examples each, then the count).
+fn connection_attempts(findings: &[Finding], out: &mut Vec<String>) {
+    use crate::finding::SilenceVerdict;
+    const EXAMPLES: usize = 3;
+    // A scanner's unanswered and refused probes are the scan's sentence.
+    let silent: Vec<&crate::finding::SynUnanswered> = findings
+        .iter()
+        .filter_map(|f| match &f.details {
+            Details::SynUnanswered(d) if d.verdict != SilenceVerdict::Scan => Some(d),
+            _ => None,
+        })
+        .collect();
+    for d in silent.iter().take(EXAMPLES) {
+        let why = match d.verdict {
+            SilenceVerdict::Flood => "a SYN flood",
+            SilenceVerdict::ServerDown => "the server was down or unreachable",
+            SilenceVerdict::FirewallDrop => "a firewall drops them (other ports answered)",
+            SilenceVerdict::Scan => "a scan",
+            SilenceVerdict::Unclear => "no answer at all",
+        };
+        out.push(format!(
+            "{} connection attempt(s) to {} from {} source(s) got no answer: {why} (syn_unanswered).",
+            d.attempts, d.server, d.sources
+        ));
+    }
+    if silent.len() > EXAMPLES {
+        out.push(format!(
+            "... and {} more server(s) with unanswered connection attempts.",
+            silent.len() - EXAMPLES
+        ));
+    }
+    let refused: Vec<&crate::finding::Refused> = findings
+        .iter()
+        .filter_map(|f| match &f.details {
+            Details::ConnectionRefused(d) if f.severity != Severity::Info => Some(d),
+            _ => None,
+        })
+        .collect();
+    if let Some(first) = refused.first() {
+        let total: u64 = refused.iter().map(|d| d.attempts).sum();
+        let port = first
+            .ports
+            .first()
+            .map(|p| format!(" port {}", p.port))
+            .unwrap_or_default();
+        out.push(format!(
+            "{total} connection attempt(s) to {} server(s) were refused with a reset (e.g. {}{port}) (connection_refused).",
+            refused.len(),
+            first.server
+        ));
+    }
+    for f in of(findings, Kind::Scan).take(EXAMPLES) {
+        if let Details::Scan(d) = &f.details {
+            out.push(format!(
+                "{} scanned {} port(s) on {} host(s) with {} attempts (scan).",
+                d.source, d.ports, d.hosts, d.attempts
+            ));
+        }
+    }
+    let storms: Vec<&Finding> = of(findings, Kind::ReconnectStorm).collect();
+    for f in storms.iter().take(EXAMPLES) {
+        let mut m = f.message.clone();
+        if let Some(c) = m.get_mut(0..1) {
+            c.make_ascii_uppercase();
+        }
+        out.push(format!("{m} (reconnect_storm)."));
+    }
+    if storms.len() > EXAMPLES {
+        out.push(format!(
+            "... and {} more reconnect storm(s).",
+            storms.len() - EXAMPLES
+        ));
     }
 }
 

@@ -48,6 +48,14 @@ pub enum Kind {
     KeepaliveUnanswered,
     LogMatch,
     MiddleboxIdleReset,
+    /// Connection attempts nobody answered (see [`crate::connect`]).
+    SynUnanswered,
+    /// Connection attempts answered by a reset.
+    ConnectionRefused,
+    /// One source trying many ports or hosts.
+    Scan,
+    /// A client retrying a server after failed attempts.
+    ReconnectStorm,
     /// HTTP/1.x findings, made by keepsight-http (see [`crate::http`]).
     Http(HttpKind),
 }
@@ -69,6 +77,10 @@ impl Kind {
             Kind::KeepaliveUnanswered => "keepalive_unanswered",
             Kind::LogMatch => "log_match",
             Kind::MiddleboxIdleReset => "middlebox_idle_reset",
+            Kind::SynUnanswered => "syn_unanswered",
+            Kind::ConnectionRefused => "connection_refused",
+            Kind::Scan => "scan",
+            Kind::ReconnectStorm => "reconnect_storm",
             Kind::Http(h) => h.name(),
         }
     }
@@ -286,6 +298,157 @@ pub struct LogMatch {
     pub streams: Vec<u32>,
 }
 
+/// Attempts to one port of a server, and how many sources made them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PortTally {
+    pub attempts: u64,
+    pub port: u16,
+    pub sources: u64,
+}
+
+/// Attempts made by one source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceTally {
+    /// At least this many (a top-N count over many sources may undercount by the ones it
+    /// forgot).
+    pub attempts: u64,
+    pub source: String,
+}
+
+/// What unanswered connection attempts to one server look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SilenceVerdict {
+    /// Many sources at a high rate: a SYN flood (or a stampede).
+    Flood,
+    /// One or a few clients retrying a server that answers nothing: the server (or its host)
+    /// is down or unreachable.
+    ServerDown,
+    /// The same server answered other ports (or the same port at other times) while these
+    /// attempts got nothing back: a firewall drops them.
+    FirewallDrop,
+    /// One source trying many ports: see the `scan` finding.
+    Scan,
+    /// None of the above fits.
+    Unclear,
+}
+
+/// `syn_unanswered`: connection attempts (SYNs) to one server that got no answer at all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SynUnanswered {
+    /// Ports of the same server that did answer (SYN-ACK or RST) in the capture (at most 16).
+    pub answered_ports: Vec<u16>,
+    /// Connection attempts (`tcp.stream`s opened by a SYN) that got no answer.
+    pub attempts: u64,
+    /// From the first to the last unanswered SYN.
+    pub duration_s: f64,
+    /// Whether `sources` (here or in `ports`) is an estimate (±3 %): beyond 64 distinct
+    /// sources they are counted in a fixed-size sketch.
+    pub estimated: bool,
+    /// The ports with the most unanswered attempts (at most 16), most first.
+    pub ports: Vec<PortTally>,
+    /// Distinct ports the unanswered attempts went to.
+    pub ports_count: u64,
+    /// Unanswered SYNs (retransmissions included) per second over `duration_s`.
+    pub rate_per_s: f64,
+    pub server: String,
+    /// Distinct source addresses of the unanswered attempts.
+    pub sources: u64,
+    /// A few of the attempts' streams (at most 8).
+    pub streams: Vec<u32>,
+    /// Unanswered SYN segments, retransmissions included.
+    pub syns: u64,
+    /// The sources with the most unanswered attempts (at most 5), most first.
+    pub top_sources: Vec<SourceTally>,
+    pub verdict: SilenceVerdict,
+}
+
+/// `connection_refused`: connection attempts to one server answered by a reset (nothing
+/// listened on the port, or the server refused).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refused {
+    pub attempts: u64,
+    pub duration_s: f64,
+    /// Whether a `sources` count is an estimate (±3 %).
+    pub estimated: bool,
+    /// By port, most attempts first (at most 16).
+    pub ports: Vec<PortTally>,
+    pub ports_count: u64,
+    pub server: String,
+    pub sources: u64,
+    /// A few of the refused streams (at most 8).
+    pub streams: Vec<u32>,
+}
+
+/// `scan`: one source trying many ports or many hosts, most attempts failing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scan {
+    /// Attempts answered by a SYN-ACK (open ports).
+    pub answered: u64,
+    pub attempts: u64,
+    pub duration_s: f64,
+    /// Whether `hosts` or `ports` is an estimate (±3 %, beyond 1024 distinct).
+    pub estimated: bool,
+    /// Distinct destination hosts.
+    pub hosts: u64,
+    /// Distinct destination ports.
+    pub ports: u64,
+    pub refused: u64,
+    pub source: String,
+    /// A few of its streams (at most 8).
+    pub streams: Vec<u32>,
+    /// What it swept: `ports` (many ports), `hosts` (one port on many hosts) or
+    /// `ports_and_hosts`.
+    pub swept: &'static str,
+    pub unanswered: u64,
+}
+
+/// The earlier connection a reconnect storm followed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EarlierConnection {
+    /// `client` or `server`: who closed it (null when the capture shows no close).
+    pub by: Option<&'static str>,
+    /// The most severe finding on it (`late_heartbeat`, `connection_reset`, ...), if any.
+    pub cause: Option<Kind>,
+    /// `fin` or `rst`, null when the capture shows no close.
+    pub close: Option<&'static str>,
+    /// Its last packet.
+    pub ended: String,
+    /// Seconds from its last packet to the first failed attempt.
+    pub reconnect_after_s: f64,
+    pub stream: u32,
+}
+
+/// `reconnect_storm`: a client retrying one server after failed attempts (refused or
+/// unanswered), and when it got through.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Storm {
+    /// The connection from the same client to the same server that ended shortly before
+    /// (within 60 s), when the capture shows it.
+    pub after: Option<EarlierConnection>,
+    /// Failed attempts in a row.
+    pub attempts: u32,
+    /// `none` (even spacing), `exponential` (each gap ≥ 1.5 × the previous), `increasing`,
+    /// `irregular`, or `unknown` (fewer than 2 gaps).
+    pub backoff: &'static str,
+    /// Median ratio of a gap to the one before it.
+    pub backoff_factor: Option<f64>,
+    pub client: String,
+    /// Seconds between consecutive attempts, the successful one included (at most 16).
+    pub gaps_s: Vec<f64>,
+    /// The stream that got through, null when none did in the capture.
+    pub got_through: Option<u32>,
+    /// Seconds from the first failed attempt to the one that got through.
+    pub got_through_after_s: Option<f64>,
+    pub refused: u32,
+    pub server: String,
+    /// Median of `gaps_s`.
+    pub spacing_s: f64,
+    /// The failed attempts' streams (at most 16).
+    pub streams: Vec<u32>,
+    pub unanswered: u32,
+}
+
 /// A finding's kind with its kind-specific numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Details {
@@ -303,6 +466,10 @@ pub enum Details {
     KeepaliveUnanswered(KeepaliveUnanswered),
     LogMatch(LogMatch),
     MiddleboxIdleReset(IdleReset),
+    SynUnanswered(SynUnanswered),
+    ConnectionRefused(Refused),
+    Scan(Scan),
+    ReconnectStorm(Storm),
     /// HTTP findings carry no numbers beyond their frame, except these two.
     Http(HttpKind),
     /// `http_drain`: the server's close ratio and the connections it closed.
@@ -328,6 +495,10 @@ impl Details {
             Details::KeepaliveUnanswered(_) => Kind::KeepaliveUnanswered,
             Details::LogMatch(_) => Kind::LogMatch,
             Details::MiddleboxIdleReset(_) => Kind::MiddleboxIdleReset,
+            Details::SynUnanswered(_) => Kind::SynUnanswered,
+            Details::ConnectionRefused(_) => Kind::ConnectionRefused,
+            Details::Scan(_) => Kind::Scan,
+            Details::ReconnectStorm(_) => Kind::ReconnectStorm,
             Details::Http(h) => Kind::Http(*h),
             Details::HttpDrain(_) => Kind::Http(HttpKind::HttpDrain),
             Details::HttpReuseRace(_) => Kind::Http(HttpKind::HttpReuseRace),
@@ -354,6 +525,10 @@ impl Serialize for Details {
             Details::KeepaliveUnanswered(d) => d.serialize(s),
             Details::LogMatch(d) => d.serialize(s),
             Details::MiddleboxIdleReset(d) => d.serialize(s),
+            Details::SynUnanswered(d) => d.serialize(s),
+            Details::ConnectionRefused(d) => d.serialize(s),
+            Details::Scan(d) => d.serialize(s),
+            Details::ReconnectStorm(d) => d.serialize(s),
             Details::Http(_) => s.serialize_struct("Http", 0)?.end(),
             Details::HttpDrain(d) => d.serialize(s),
             Details::HttpReuseRace(d) => d.serialize(s),
@@ -558,6 +733,88 @@ mod tests {
                 ttl: 64,
                 usual_ttl_max: 52,
                 usual_ttl_min: 52,
+            }),
+            Details::SynUnanswered(SynUnanswered {
+                answered_ports: vec![80],
+                attempts: 3,
+                duration_s: 23.0,
+                estimated: false,
+                ports: vec![PortTally {
+                    attempts: 3,
+                    port: 5000,
+                    sources: 1,
+                }],
+                ports_count: 1,
+                rate_per_s: 0.4,
+                server: "10.0.0.9".into(),
+                sources: 1,
+                streams: vec![0, 1, 2],
+                syns: 9,
+                top_sources: vec![SourceTally {
+                    attempts: 3,
+                    source: "10.0.0.2".into(),
+                }],
+                verdict: SilenceVerdict::ServerDown,
+            }),
+            Details::ConnectionRefused(Refused {
+                attempts: 3,
+                duration_s: 2.0,
+                estimated: false,
+                ports: vec![],
+                ports_count: 2,
+                server: "10.0.0.1".into(),
+                sources: 2,
+                streams: vec![0],
+            }),
+            Details::Scan(Scan {
+                answered: 4,
+                attempts: 40,
+                duration_s: 0.4,
+                estimated: false,
+                hosts: 1,
+                ports: 40,
+                refused: 20,
+                source: "10.0.0.66".into(),
+                streams: vec![1],
+                swept: "ports",
+                unanswered: 16,
+            }),
+            Details::ReconnectStorm(Storm {
+                after: Some(EarlierConnection {
+                    by: Some("server"),
+                    cause: Some(Kind::ConnectionReset),
+                    close: Some("rst"),
+                    ended: "2024-03-01T09:00:10.000000Z".into(),
+                    reconnect_after_s: 0.5,
+                    stream: 0,
+                }),
+                attempts: 3,
+                backoff: "exponential",
+                backoff_factor: Some(2.0),
+                client: "10.0.0.2".into(),
+                gaps_s: vec![1.0, 2.0, 4.0],
+                got_through: Some(4),
+                got_through_after_s: Some(7.0),
+                refused: 3,
+                server: "10.0.0.1:7443".into(),
+                spacing_s: 2.0,
+                streams: vec![1, 2, 3],
+                unanswered: 0,
+            }),
+            Details::ReconnectStorm(Storm {
+                after: None,
+                attempts: 3,
+                backoff: "unknown",
+                backoff_factor: None,
+                client: "10.0.0.2".into(),
+                gaps_s: vec![1.0],
+                got_through: None,
+                got_through_after_s: None,
+                refused: 0,
+                server: "10.0.0.1:7443".into(),
+                spacing_s: 1.0,
+                streams: vec![1, 2, 3],
+                unanswered: 3,
             }),
             Details::Http(HttpKind::HttpIdleClose),
             Details::HttpDrain(keepsight_http::DrainFinding {

@@ -11,6 +11,9 @@
 //! * TCP keep-alive probes, the `keepidle`/`keepintvl`/`keepcnt` they imply, and dead peers;
 //! * idle gaps longer than common middlebox timeouts, the state-loss pattern (idle, then data
 //!   nobody acknowledges) and resets forged by a middlebox (a TTL the sender never used);
+//! * connection attempts that failed: SYNs nobody answered (a flood, a server down, a firewall
+//!   dropping), SYNs refused by a reset, scans, and clients retrying a server after their
+//!   connection died (see `connect`);
 //! * with an application log, which log lines correspond to which frames.
 //!
 //! It produces a [`Report`] (stable JSON schema, see README.md, and a text rendering).
@@ -27,6 +30,7 @@
 
 pub mod civil;
 mod conclusions;
+mod connect;
 pub mod finding;
 pub mod flags;
 mod heartbeat;
@@ -83,6 +87,8 @@ pub struct Diagnoser {
     per_kind: HashMap<Kind, usize>,
     idle_tally: Vec<summarize::IdleTally>,
     services: heartbeat::Services,
+    /// Connection attempts: unanswered, refused, scans, retries.
+    connects: connect::Connects,
     dropped: u64,
     segments: u64,
     late_segments: u64,
@@ -96,6 +102,7 @@ impl Diagnoser {
         Diagnoser {
             idle_tally: vec![Default::default(); opts.middleboxes.len()],
             services: Default::default(),
+            connects: Default::default(),
             opts,
             live: StreamMap::default(),
             done: Vec::new(),
@@ -149,6 +156,7 @@ impl Diagnoser {
             self.first_ts = Some(seg.ts_ns);
         }
         self.last_ts = self.last_ts.max(seg.ts_ns);
+        self.connects.on_segment(seg);
         if self.is_done(seg.stream) {
             self.late_segments += 1;
             return;
@@ -171,6 +179,7 @@ impl Diagnoser {
 
     /// Summarizes and drops the streams closed long enough ago.
     fn sweep(&mut self, now: i64) {
+        self.connects.sweep();
         let closed: Vec<u32> = self
             .live
             .iter()
@@ -236,8 +245,15 @@ impl Diagnoser {
             .findings
             .iter()
             .filter(|f| {
-                !matches!(f.kind(), Kind::IdleBeyondMiddleboxTimeout | Kind::LogMatch)
-                    && f.severity != Severity::Info
+                !matches!(
+                    f.kind(),
+                    Kind::IdleBeyondMiddleboxTimeout
+                        | Kind::LogMatch
+                        | Kind::SynUnanswered
+                        | Kind::ConnectionRefused
+                        | Kind::Scan
+                        | Kind::ReconnectStorm
+                ) && f.severity != Severity::Info
                     || f.kind() == Kind::ConnectionReset
             })
             .map(|f| log::CapEvent {
@@ -306,6 +322,11 @@ impl Diagnoser {
             if let Some(f) = t.finding(m, &same) {
                 self.push_finding(f);
             }
+        }
+
+        let connects = std::mem::take(&mut self.connects);
+        for f in connects.finish(end, &self.reports, &self.findings) {
+            self.push_finding(f);
         }
 
         let start = self.first_ts;

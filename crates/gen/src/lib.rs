@@ -34,6 +34,11 @@
 //! | 34 % | bulk downloads with loss: duplicate ACKs, fast and timer retransmissions, aborts | 8873 | [`shapes::bulk`] |
 //! | 0.5 % | refused connection attempts (SYN, RST/ACK) | 8874 | [`shapes::refused`] |
 //!
+//! **Scenarios.** That mix is the default scenario, `estate`. [`Config::shape`] picks another
+//! from [`shapes::SCENARIOS`]: `syn-flood` ([`shapes::syn_flood`]), `scan` ([`shapes::scan`]),
+//! `reconnect-storm` ([`shapes::reconnect_storm`]) and `short-http`
+//! ([`shapes::short_http`]), stream-heavy captures for the benches and the findings about them.
+//!
 //! What tshark 4.0.17 makes of it is checked by `tests/oracle.rs`: the truth's counts equal
 //! tshark's (keep-alive, keep-alive ACK, duplicate ACK, fast retransmission, retransmission,
 //! resets, SYN, FIN, streams, HTTP requests and responses, `tcp.len == 1`), per stream and in
@@ -81,6 +86,9 @@ pub struct Config {
     pub keepalive_idle_s: Option<u64>,
     /// Keep-alive interval; by default Linux's 75 s, scaled down with a shortened idle time.
     pub keepalive_interval_s: Option<u64>,
+    /// Which scenario: a name from [`shapes::SCENARIOS`] (`"estate"`, the default, is the mix
+    /// described above).
+    pub shape: &'static str,
 }
 
 impl Config {
@@ -93,6 +101,16 @@ impl Config {
             pcapng: false,
             keepalive_idle_s: None,
             keepalive_interval_s: None,
+            shape: shapes::ESTATE.name,
+        }
+    }
+
+    /// `packets` frames of `scenario` from `seed`, over its default duration, pcap.
+    pub fn scenario(scenario: &shapes::Scenario, packets: u64, seed: u64) -> Config {
+        Config {
+            duration_s: scenario.default_duration_s,
+            shape: scenario.name,
+            ..Config::new(packets, seed)
         }
     }
 
@@ -108,6 +126,12 @@ impl Config {
         );
         (idle, interval.max(1))
     }
+
+    /// [`Config::keepalive`] in simulated time.
+    fn keepalive_us(&self) -> (clock::Micros, clock::Micros) {
+        let (idle_s, interval_s) = self.keepalive();
+        (idle_s * clock::SEC, interval_s * clock::SEC)
+    }
 }
 
 /// Writes the capture to `out` and returns it with the truth.
@@ -118,23 +142,18 @@ pub fn generate<W: Write>(config: &Config, out: W) -> io::Result<(W, Truth)> {
             "packets and duration must be at least 1",
         ));
     }
+    let scenario = shapes::scenario(config.shape).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("no scenario named {:?}", config.shape),
+        )
+    })?;
     let epoch_us = EPOCH_S * clock::SEC;
-    let duration = config.duration_s * clock::SEC;
-    let (idle_s, interval_s) = config.keepalive();
-    let (idle, interval) = (idle_s * clock::SEC, interval_s * clock::SEC);
-    let mix = shapes::Mix::new(config.packets, duration, idle);
     let mut rng = rng::Rng::new(config.seed);
-    let world = world::World::new(
-        &mut rng,
-        mix.http_clients,
-        mix.bulk_max_segments,
-        idle,
-        interval,
-        epoch_us,
-    );
+    let world = (scenario.world)(config, &mut rng, epoch_us);
     let sink = output::Sink::new(out, config.pcapng)?;
     let mut simulation = sim::Simulation::new(rng, world, sink, epoch_us);
-    shapes::populate(simulation.ctx(), &mix, duration);
+    (scenario.populate)(simulation.ctx(), config);
     let outcome = simulation.run(config.packets)?;
     let truth = Truth {
         generator: concat!("keepsight-gen ", env!("CARGO_PKG_VERSION")).to_string(),

@@ -22,9 +22,12 @@ struct Args {
     /// Write pcapng instead of pcap.
     #[arg(long)]
     pcapng: bool,
-    /// Span, in seconds, the traffic is sized for.
-    #[arg(long, default_value_t = 10_800)]
-    duration: u64,
+    /// Span, in seconds, the traffic is sized for [default: the shape's; estate 10800].
+    #[arg(long)]
+    duration: Option<u64>,
+    /// What to generate: estate (the default mix), syn-flood, short-http (see the README).
+    #[arg(long, default_value = "estate", value_parser = shape_names())]
+    shape: String,
     /// Keep-alive idle time in seconds [default: 7200, or 2/3 of a shorter duration].
     #[arg(long)]
     ka_idle: Option<u64>,
@@ -39,15 +42,26 @@ struct Args {
     stats: bool,
 }
 
+fn shape_names() -> clap::builder::PossibleValuesParser {
+    keepsight_gen::shapes::SCENARIOS
+        .iter()
+        .map(|s| clap::builder::PossibleValue::new(s.name).help(s.about))
+        .collect::<Vec<_>>()
+        .into()
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let scenario =
+        keepsight_gen::shapes::scenario(&args.shape).expect("clap accepts only scenario names");
     let config = keepsight_gen::Config {
         packets: args.packets,
         seed: args.seed,
-        duration_s: args.duration,
+        duration_s: args.duration.unwrap_or(scenario.default_duration_s),
         pcapng: args.pcapng,
         keepalive_idle_s: args.ka_idle,
         keepalive_interval_s: args.ka_interval,
+        shape: scenario.name,
     };
     let started = Instant::now();
     let truth = keepsight_gen::generate_file(&config, &args.out)

@@ -36,6 +36,8 @@ pub(crate) enum Tag {
     RtoRetransmission,
     HttpRequest,
     HttpResponse,
+    /// A SYN reusing an earlier stream's addresses and ports.
+    ReusedPortsSyn,
 }
 
 /// A frame whose number the truth records once it is written.
@@ -116,6 +118,7 @@ fn count(c: &mut Counts, tag: Tag, flags: u8, payload_len: usize) {
         }
         Tag::HttpRequest => c.http_requests += 1,
         Tag::HttpResponse => c.http_responses += 1,
+        Tag::ReusedPortsSyn => c.reused_ports += 1,
     }
 }
 

@@ -113,20 +113,31 @@ impl Tcp {
     /// SYN at `at`, SYN/ACK right after, the client's ACK one round trip later. Returns the
     /// time of that ACK.
     pub(crate) fn handshake(&mut self, ctx: &mut Ctx, at: Micros) -> Micros {
+        self.handshake_tagged(ctx, at, Tag::Plain)
+    }
+
+    /// [`Tcp::handshake`] with the SYN counted as `syn_tag`.
+    pub(crate) fn handshake_tagged(&mut self, ctx: &mut Ctx, at: Micros, syn_tag: Tag) -> Micros {
         let syn_ack_at = at + ctx.rng.range(8, 40);
         let ack_at = syn_ack_at + self.rtt + ctx.rng.range(5, 60);
-        self.syn(ctx, at);
-        self.opening(ctx, Dir::ToClient, syn_ack_at, flag::SYN | flag::ACK);
+        self.opening(ctx, Dir::ToServer, at, flag::SYN, syn_tag);
+        self.opening(
+            ctx,
+            Dir::ToClient,
+            syn_ack_at,
+            flag::SYN | flag::ACK,
+            Tag::Plain,
+        );
         self.ack(ctx, Dir::ToServer, ack_at);
         ack_at
     }
 
     /// The client's SYN alone.
     pub(crate) fn syn(&mut self, ctx: &mut Ctx, at: Micros) {
-        self.opening(ctx, Dir::ToServer, at, flag::SYN);
+        self.opening(ctx, Dir::ToServer, at, flag::SYN, Tag::Plain);
     }
 
-    fn opening(&mut self, ctx: &mut Ctx, dir: Dir, at: Micros, flags: u8) {
+    fn opening(&mut self, ctx: &mut Ctx, dir: Dir, at: Micros, flags: u8, tag: Tag) {
         let (id, mss) = (self.id, self.mss);
         let (me, peer) = self.ends(dir);
         let seg = Segment {
@@ -137,7 +148,7 @@ impl Tcp {
             payload: &[],
             syn_mss: Some(mss),
         };
-        ctx.emit(at, id, &mut me.path, &seg, Tag::Plain, Mark::None);
+        ctx.emit(at, id, &mut me.path, &seg, tag, Mark::None);
         me.nxt = me.nxt.wrapping_add(1);
         peer.rcv = me.nxt;
     }

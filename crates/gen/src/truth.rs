@@ -3,8 +3,9 @@
 //! still open at the cut is reported open and its unwritten events are not claimed).
 //!
 //! Frame and stream numbers are 1-based frame numbers and 0-based `tcp.stream` numbers as tshark
-//! gives them (client ports are never reused inside a file, so every connection is one stream,
-//! numbered in the order of its first frame). Durations are integer microseconds (`_us`), exact.
+//! gives them: every connection is one stream, numbered in the order of its first frame (the
+//! estate never reuses a client port; `short-http` does, always with a new initial sequence
+//! number, which tshark takes for a new stream). Durations are integer microseconds (`_us`), exact.
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -45,6 +46,10 @@ pub struct Counts {
     /// `http.response` with `tshark -2`: complete responses (a body shorter than its
     /// Content-Length never completes, so it is not counted).
     pub http_responses: u64,
+    /// `tcp.analysis.reused_ports`: a SYN from the address and port of an earlier stream to the
+    /// same server (with another initial sequence number, so a new `tcp.stream`).
+    #[serde(default)]
+    pub reused_ports: u64,
 }
 
 /// The kinds of traffic the generator makes; see each module of `shapes` for what they emit.
@@ -63,6 +68,14 @@ pub enum ShapeKind {
     Refused,
     /// Heartbeats with a chosen trouble (`shapes::troubled_heartbeat`).
     TroubledHeartbeat,
+    /// Spoofed SYNs nobody answers (`shapes::syn_flood`).
+    SynFlood,
+    /// Short HTTP/1.1 `Connection: close` exchanges (`shapes::short_http`).
+    ShortHttp,
+    /// Port and host scans (`shapes::scan`).
+    Scan,
+    /// Clients reconnecting to a server that went down and came back (`shapes::reconnect_storm`).
+    ReconnectStorm,
 }
 
 /// One end of a connection: the client opened it.
@@ -113,6 +126,12 @@ pub enum CloseCause {
     /// Troubled heartbeat: the client closed after its configured number of unanswered beats
     /// in a row (`shapes::troubled_heartbeat`).
     HeartbeatGaveUp,
+    /// Scan: the scanner's RST after the SYN-ACK of an open port (a half-open scan).
+    ScanAbort,
+    /// Reconnect storm: the server's application crashed and its kernel reset the connection.
+    ServerCrash,
+    /// Reconnect storm: the client closed at the end of the scenario.
+    ScenarioEnd,
 }
 
 /// The frame that started the teardown: the first FIN or RST.
@@ -238,6 +257,50 @@ pub struct BulkTruth {
     pub planned_segments: u32,
 }
 
+/// How the target of one scan probe answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeOutcome {
+    /// SYN-ACK (something listens); the scanner then resets.
+    Open,
+    /// RST/ACK (nothing listens).
+    Closed,
+    /// Nothing (a firewall drops the SYN, or no host): one SYN, never re-sent.
+    Filtered,
+}
+
+/// One probe of a scan (`shapes::scan`): the scanner is the connection's client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanProbeTruth {
+    /// How the target answered.
+    pub outcome: ProbeOutcome,
+    /// When its SYN was sent (`frame.time_epoch`, µs).
+    pub syn_us: u64,
+}
+
+/// What a connection of the reconnect-storm scenario is in its client's story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconnectRole {
+    /// The connection that was up when the server crashed (reset by the server).
+    Died,
+    /// An attempt while the server was down: SYN answered by RST/ACK.
+    Refused,
+    /// The first attempt after the server came back: it got through.
+    GotThrough,
+}
+
+/// One connection of the reconnect-storm scenario (`shapes::reconnect_storm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconnectTruth {
+    /// Which client (0-based; each client is one address).
+    pub client: u32,
+    /// Its part in the story.
+    pub role: ReconnectRole,
+    /// When its SYN was sent (`frame.time_epoch`, µs).
+    pub syn_us: u64,
+}
+
 /// What a connection is, by shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "shape", rename_all = "snake_case")]
@@ -254,6 +317,15 @@ pub enum Detail {
     Refused,
     /// See [`TroubledHeartbeatTruth`].
     TroubledHeartbeat(TroubledHeartbeatTruth),
+    /// One spoofed SYN, never answered: a stream of one frame, open (no close).
+    SynFlood,
+    /// One short exchange: handshake, one request, one `Connection: close` response, the
+    /// server's FIN first.
+    ShortHttp,
+    /// See [`ScanProbeTruth`].
+    ScanProbe(ScanProbeTruth),
+    /// See [`ReconnectTruth`].
+    Reconnect(ReconnectTruth),
 }
 
 /// One TCP connection of the capture (one `tcp.stream`).
@@ -287,6 +359,10 @@ impl Connection {
             Detail::Bulk(_) => ShapeKind::Bulk,
             Detail::Refused => ShapeKind::Refused,
             Detail::TroubledHeartbeat(_) => ShapeKind::TroubledHeartbeat,
+            Detail::SynFlood => ShapeKind::SynFlood,
+            Detail::ShortHttp => ShapeKind::ShortHttp,
+            Detail::ScanProbe(_) => ShapeKind::Scan,
+            Detail::Reconnect(_) => ShapeKind::ReconnectStorm,
         }
     }
 }

@@ -75,7 +75,8 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    fn new(index: u8, port: u16) -> Server {
+    /// Server host `index` (192.0.2.(10 + index) and 2001:db8:f::(0x10 + index)) on `port`.
+    pub(crate) fn new(index: u8, port: u16) -> Server {
         let mut v6 = [0u8; 16];
         v6[..6].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0x00, 0x0f]);
         v6[15] = 0x10 + index;

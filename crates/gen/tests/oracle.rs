@@ -2,7 +2,9 @@
 //! finds in it, frame by frame where the truth names frames, stream by stream for the counts.
 //! And: the same configuration gives the same bytes.
 
-use keepsight_gen::truth::{CloseCause, Counts, Detail, Side, Teardown};
+use keepsight_gen::truth::{
+    CloseCause, Counts, Detail, ProbeOutcome, ReconnectRole, ReconnectTruth, Side, Teardown,
+};
 use keepsight_gen::{generate, generate_file, Config, Truth};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -80,6 +82,7 @@ const FIELDS: &[&str] = &[
     "ip.checksum.status",
     "_ws.malformed",
     "_ws.expert.severity",
+    "tcp.analysis.reused_ports",
     // Never in a generated capture:
     "tcp.analysis.out_of_order",
     "tcp.analysis.lost_segment",
@@ -89,7 +92,6 @@ const FIELDS: &[&str] = &[
     "tcp.analysis.window_full",
     "tcp.analysis.zero_window",
     "tcp.analysis.zero_window_probe",
-    "tcp.analysis.reused_ports",
 ];
 
 struct Frame {
@@ -102,6 +104,7 @@ struct Frame {
     fin: bool,
     rst: bool,
     flags: [bool; 7],
+    reused_ports: bool,
 }
 
 fn set(s: &str) -> bool {
@@ -113,7 +116,7 @@ fn parse(rows: Vec<Vec<String>>) -> Vec<Frame> {
         .map(|r| {
             assert_eq!(r.len(), FIELDS.len(), "{r:?}");
             let number = r[0].parse().unwrap();
-            for (i, name) in FIELDS.iter().enumerate().skip(21) {
+            for (i, name) in FIELDS.iter().enumerate().skip(22) {
                 assert!(r[i].is_empty(), "frame {number}: {name} = {}", r[i]);
             }
             assert_eq!(r[17], "1", "frame {number}: TCP checksum status");
@@ -142,6 +145,7 @@ fn parse(rows: Vec<Vec<String>>) -> Vec<Frame> {
                 fin: set(&r[8]),
                 rst: set(&r[9]),
                 flags,
+                reused_ports: set(&r[21]),
             }
         })
         .collect()
@@ -165,6 +169,7 @@ fn tshark_counts(frames: &[&Frame]) -> Counts {
         c.retransmission += retrans;
         c.http_requests += req;
         c.http_responses += resp;
+        c.reused_ports += u64::from(f.reused_ports);
     }
     c
 }
@@ -284,6 +289,23 @@ fn check_against_tshark(capture: &Path, truth: &Truth) {
                     "{what}: probes come from the {:?}",
                     k.prober
                 );
+            }
+            Detail::SynFlood => assert_eq!(s.len(), 1, "{what}: one SYN"),
+            Detail::ShortHttp => assert_eq!(s.len(), 8, "{what}: eight frames"),
+            Detail::ScanProbe(p) => {
+                let frames = match p.outcome {
+                    ProbeOutcome::Open => 3,
+                    ProbeOutcome::Closed => 2,
+                    ProbeOutcome::Filtered => 1,
+                };
+                assert_eq!(s.len(), frames, "{what}: {:?}", p.outcome);
+                assert_eq!(s[0].time_us, p.syn_us, "{what}: SYN time");
+            }
+            Detail::Reconnect(r) => {
+                assert_eq!(s[0].time_us, r.syn_us, "{what}: SYN time");
+                if r.role == ReconnectRole::Refused {
+                    assert_eq!(s.len(), 2, "{what}: SYN, RST/ACK");
+                }
             }
             Detail::Bulk(_) | Detail::Refused | Detail::TroubledHeartbeat(_) => {}
         }
@@ -459,4 +481,164 @@ fn exactly_the_requested_number_of_frames() {
         assert!(bytes.len() > 24);
     }
     assert!(generate(&Config::new(0, 1), Vec::new()).is_err());
+}
+
+#[test]
+fn the_default_scenario_is_the_estate() {
+    let estate = keepsight_gen::shapes::scenario("estate").unwrap();
+    let config = Config::scenario(estate, 2_000, 4);
+    assert_eq!(config, Config::new(2_000, 4));
+    assert!(keepsight_gen::shapes::scenario("no-such-shape").is_none());
+    let unknown = Config {
+        shape: "no-such-shape",
+        ..config
+    };
+    let err = generate(&unknown, Vec::new()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn a_syn_flood_is_one_unanswered_syn_per_stream() {
+    let flood = keepsight_gen::shapes::scenario("syn-flood").unwrap();
+    let config = Config::scenario(flood, 3_000, 2);
+    let (_, truth) = generate(&config, Vec::new()).unwrap();
+    assert_eq!(truth.connections.len(), 3_000);
+    assert_eq!(truth.counts.syn, 3_000);
+    let span_s = (truth.last_time_us - truth.first_time_us) as f64 / 1e6;
+    assert!((8.0..12.0).contains(&span_s), "{span_s} s for 10 s");
+    let sources: std::collections::BTreeSet<SocketAddr> =
+        truth.connections.iter().map(|c| c.client).collect();
+    assert_eq!(sources.len(), 3_000, "no source address and port repeats");
+    assert!(truth
+        .connections
+        .iter()
+        .all(|c| c.close.is_none() && c.server.port() == 443 && c.detail == Detail::SynFlood));
+    if !tshark_available() {
+        return;
+    }
+    let path = scratch("flood.pcap");
+    generate_file(&config, &path).unwrap();
+    check_against_tshark(&path, &truth);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn short_http_reuses_ports_with_a_handful_open() {
+    let short = keepsight_gen::shapes::scenario("short-http").unwrap();
+    let config = Config {
+        pcapng: true,
+        ..Config::scenario(short, 4_000, 9)
+    };
+    let (_, truth) = generate(&config, Vec::new()).unwrap();
+    assert_eq!(truth.connections.len(), 500);
+    assert_eq!(truth.counts.http_requests, 500);
+    assert_eq!(truth.counts.http_responses, 500);
+    assert_eq!(truth.counts.reused_ports, 500 - 6 * 16);
+    // Open connections at any frame: a stream is open from its first to its last frame.
+    let mut edges: Vec<(u64, i32)> = truth
+        .connections
+        .iter()
+        .flat_map(|c| [(c.first_frame, 1), (c.last_frame + 1, -1)])
+        .collect();
+    edges.sort();
+    let mut open = 0;
+    let most = edges
+        .iter()
+        .map(|(_, d)| {
+            open += d;
+            open
+        })
+        .max()
+        .unwrap();
+    assert!((2..=6).contains(&most), "{most} open at once");
+    if !tshark_available() {
+        return;
+    }
+    let path = scratch("short-http.pcapng");
+    generate_file(&config, &path).unwrap();
+    check_against_tshark(&path, &truth);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_scan_probes_ports_and_hosts_as_its_truth_says() {
+    use keepsight_gen::shapes::scan;
+    // The whole scenario: 2,175 frames.
+    let config = Config::scenario(keepsight_gen::shapes::scenario("scan").unwrap(), 2_175, 5);
+    let (_, truth) = generate(&config, Vec::new()).unwrap();
+    assert_eq!(truth.counts.frames, 2_175);
+    let probes = |scanner: [u8; 4]| -> Vec<&keepsight_gen::truth::Connection> {
+        truth
+            .connections
+            .iter()
+            .filter(|c| c.client.ip() == std::net::IpAddr::from(scanner))
+            .collect()
+    };
+    let ports: std::collections::BTreeSet<u16> = probes(scan::PORT_SCANNER)
+        .iter()
+        .map(|c| c.server.port())
+        .collect();
+    assert_eq!(ports.len(), usize::from(scan::PORTS));
+    let hosts: std::collections::BTreeSet<std::net::IpAddr> = probes(scan::HOST_SCANNER)
+        .iter()
+        .map(|c| c.server.ip())
+        .collect();
+    assert_eq!(hosts.len(), usize::from(scan::HOSTS));
+    if !tshark_available() {
+        return;
+    }
+    let path = scratch("scan.pcap");
+    generate_file(&config, &path).unwrap();
+    check_against_tshark(&path, &truth);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_reconnect_storm_follows_its_policies() {
+    use keepsight_gen::shapes::reconnect_storm::{BACK, CRASH};
+    let config = Config {
+        pcapng: true,
+        ..Config::scenario(
+            keepsight_gen::shapes::scenario("reconnect-storm").unwrap(),
+            209,
+            1,
+        )
+    };
+    let (_, truth) = generate(&config, Vec::new()).unwrap();
+    // The whole story: nothing is cut.
+    let (_, uncut) = generate(
+        &Config {
+            packets: 10_000,
+            ..config.clone()
+        },
+        Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(uncut.counts.frames, 209);
+    let epoch = keepsight_gen::EPOCH_S * 1_000_000;
+    for client in 0..3 {
+        let mine: Vec<&ReconnectTruth> = truth
+            .connections
+            .iter()
+            .filter_map(|c| match &c.detail {
+                Detail::Reconnect(r) if r.client == client => Some(r),
+                _ => None,
+            })
+            .collect();
+        let roles: Vec<ReconnectRole> = mine.iter().map(|r| r.role).collect();
+        assert_eq!(roles[0], ReconnectRole::Died);
+        assert_eq!(*roles.last().unwrap(), ReconnectRole::GotThrough);
+        for r in &mine[1..mine.len() - 1] {
+            assert_eq!(r.role, ReconnectRole::Refused);
+            assert!((epoch + CRASH..epoch + BACK).contains(&r.syn_us));
+        }
+        assert!(mine.last().unwrap().syn_us >= epoch + BACK);
+    }
+    if !tshark_available() {
+        return;
+    }
+    let path = scratch("storm.pcapng");
+    generate_file(&config, &path).unwrap();
+    check_against_tshark(&path, &truth);
+    let _ = std::fs::remove_file(&path);
 }

@@ -58,7 +58,9 @@ pub(crate) fn summarize(
     explained_reset |= idle_reset || middlebox::injected_reset(&cx, out);
     explained_reset |= middlebox::state_loss(&cx, out);
     middlebox::idle_beyond_timeouts(&cx, out, tally);
-    if let Some(r) = s.rst {
+    // A reset answering the SYN is a refused attempt, told by `connection_refused`: no
+    // connection was there to die.
+    if let Some(r) = s.rst.filter(|r| !refused_attempt(s, r)) {
         out.push(reset(&cx, r, hb.as_ref(), explained_reset));
     }
 
@@ -79,6 +81,23 @@ pub(crate) fn summarize(
         max_idle_frames: s.max_idle_frames,
         heartbeat,
         tcp_keepalive,
+    }
+}
+
+/// The reset ended an attempt, not a connection: it is the server's only answer to the
+/// client's SYN (nothing listened: `connection_refused` tells it), or the client's answer to
+/// the SYN-ACK, its only segment after its SYN (a half-open scan's probe: `scan` tells it).
+fn refused_attempt(s: &Stream, r: &Event) -> bool {
+    let Some((client, "handshake")) = s.client.map(|(c, how)| (c as usize, how)) else {
+        return false;
+    };
+    let no_data = s.dirs.iter().all(|d| d.bytes == 0);
+    if r.dir as usize != client {
+        s.dirs[1 - client].ttl_n == 0 && no_data
+    } else {
+        // SYN, SYN-ACK, RST: the stream's first packet was the client's (its SYN), and it sent
+        // nothing but that and the reset (no ACK completed the handshake).
+        client == 0 && s.packets == 3 && s.dirs[client].segments == 2 && no_data
     }
 }
 

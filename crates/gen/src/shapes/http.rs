@@ -75,7 +75,7 @@ const AGENTS: &[&str] = &[
 ];
 
 /// A valid JSON document of exactly `len` bytes (`len >= 16`): records, then padding.
-fn json_body(rng: &mut Rng, records: &[Vec<u8>], len: usize) -> Vec<u8> {
+pub(crate) fn json_body(rng: &mut Rng, records: &[Vec<u8>], len: usize) -> Vec<u8> {
     const HEAD: &[u8] = b"{\"items\":[";
     const TAIL_START: &[u8] = b"],\"pad\":\"";
     const TAIL_END: &[u8] = b"\"}";
@@ -110,7 +110,7 @@ fn json_body(rng: &mut Rng, records: &[Vec<u8>], len: usize) -> Vec<u8> {
 }
 
 /// `Date:` value for a time since the Unix epoch.
-fn http_date(epoch_us: u64) -> String {
+pub(crate) fn http_date(epoch_us: u64) -> String {
     keepsight_time::http_date((epoch_us / SEC) as i64)
 }
 

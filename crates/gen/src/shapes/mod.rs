@@ -1,20 +1,86 @@
-//! The traffic shapes, one module each, and the mix that sizes them from `--packets` and
-//! `--duration`.
+//! The traffic shapes, one module each; the scenarios `--shape` picks ([`SCENARIOS`]); and the
+//! mix that sizes the default scenario, the estate, from `--packets` and `--duration`.
 //!
 //! A shape is an actor of the simulation: either a long-lived population member started once (heartbeat
 //! slots, keep-alive idlers) or a connection started by a Poisson arrival process. Adding a shape
-//! means a module with its actor and documented truth, a [`Detail`](crate::truth::Detail)
-//! variant, a share in `SHARES` and a line in `populate`.
+//! to the estate means a module with its actor and documented truth, a
+//! [`Detail`](crate::truth::Detail) variant, a share in `SHARES` and a line in `populate`.
+//! Adding a capture of its own means a module that exports a [`Scenario`] and one line in
+//! [`SCENARIOS`].
 
 pub mod bulk;
 pub mod heartbeat;
 pub mod http;
 pub mod keepalive;
+pub mod reconnect_storm;
 pub mod refused;
+pub mod scan;
+pub mod short_http;
+pub mod syn_flood;
 pub mod troubled_heartbeat;
 
 use crate::clock::{Micros, SEC};
+use crate::rng::Rng;
 use crate::sim::{Actor, Ctx};
+use crate::world::World;
+use crate::Config;
+
+/// A capture `keepsight-gen --shape NAME` makes: its own world and actors.
+pub struct Scenario {
+    /// What `--shape` calls it.
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// The `--duration` it is sized for when none is given, seconds.
+    pub default_duration_s: u64,
+    /// Builds the world (servers, clients, payload material) from the configuration.
+    pub(crate) world: fn(&Config, &mut Rng, u64) -> World,
+    /// Starts the actors.
+    pub(crate) populate: fn(&mut Ctx, &Config),
+}
+
+/// Every scenario, the default first. A new one is a module exporting its `SCENARIO` and a line
+/// here.
+pub const SCENARIOS: &[&Scenario] = &[
+    &ESTATE,
+    &syn_flood::SCENARIO,
+    &short_http::SCENARIO,
+    &scan::SCENARIO,
+    &reconnect_storm::SCENARIO,
+];
+
+/// The scenario `--shape name` names.
+pub fn scenario(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().copied().find(|s| s.name == name)
+}
+
+/// The default: the long-lived-connection estate (see the crate's documentation).
+pub const ESTATE: Scenario = Scenario {
+    name: "estate",
+    about: "heartbeats, TCP keep-alive, HTTP keep-alive, bulk transfers with loss, refused SYNs",
+    default_duration_s: 3 * 3600,
+    world: estate_world,
+    populate: estate_populate,
+};
+
+fn estate_world(config: &Config, rng: &mut Rng, epoch_us: u64) -> World {
+    let (idle, interval) = config.keepalive_us();
+    let mix = Mix::new(config.packets, config.duration_s * SEC, idle);
+    World::new(
+        rng,
+        mix.http_clients,
+        mix.bulk_max_segments,
+        idle,
+        interval,
+        epoch_us,
+    )
+}
+
+fn estate_populate(ctx: &mut Ctx, config: &Config) {
+    let duration = config.duration_s * SEC;
+    let mix = Mix::new(config.packets, duration, config.keepalive_us().0);
+    populate(ctx, &mix, duration);
+}
 
 /// Share of the packets each shape aims for (the mix is approximate: sizes are random and the
 /// capture is cut at exactly `--packets`).

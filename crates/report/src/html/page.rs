@@ -252,6 +252,7 @@ pub fn render(inp: &Input<'_>) -> String {
     );
     header(&mut h, inp);
     summary(&mut h, inp, &rel, &drawn);
+    attempts(&mut h, inp, &drawn);
     findings(&mut h, inp, &groups, &listed, &drawn);
     log_section(&mut h, inp);
     h.push_str(
@@ -319,6 +320,9 @@ fn summary(h: &mut String, inp: &Input<'_>, rel: &dyn Fn(i64) -> f64, drawn: &Ha
                 .find(|f| f.stream == Some(s.stream) && f.kind() != Kind::LogMatch);
             (s, worst)
         })
+        // A refused or aborted attempt (a handshake at most, no finding of its own) was no
+        // connection: the connection attempts section counts it.
+        .filter(|(s, worst)| worst.is_some() || s.packets > 3)
         .collect();
     ends.sort_by_key(|(s, f)| {
         (
@@ -368,6 +372,115 @@ fn summary(h: &mut String, inp: &Input<'_>, rel: &dyn Fn(i64) -> f64, drawn: &Ha
         }
     }
     h.push_str("</section>\n");
+}
+
+/// Connection attempts that failed, one row per finding about them: unanswered and refused
+/// SYNs by server, scans by source, reconnect storms by client (at most 20 rows of each).
+fn attempts(h: &mut String, inp: &Input<'_>, drawn: &HashSet<u32>) {
+    let d = inp.diagnosis;
+    let rows: Vec<&keepsight_diagnose::Finding> = d
+        .findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.details,
+                Details::SynUnanswered(_)
+                    | Details::ConnectionRefused(_)
+                    | Details::Scan(_)
+                    | Details::ReconnectStorm(_)
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<section id=\"attempts\"><h2>Connection attempts</h2><table class=\"kills\"><thead><tr>\
+         <th>finding</th><th>who</th><th>attempts</th><th>what it looks like</th></tr></thead><tbody>"
+    );
+    let mut shown: HashMap<Kind, usize> = HashMap::new();
+    let mut more = 0;
+    for f in rows {
+        let n = shown.entry(f.kind()).or_default();
+        if *n == 20 {
+            more += 1;
+            continue;
+        }
+        *n += 1;
+        let (who, attempts, what) = match &f.details {
+            Details::SynUnanswered(u) => (
+                format!("{} (ports {})", u.server, ports_list(&u.ports)),
+                format!("{} ({} SYNs, {:.0}/s)", u.attempts, u.syns, u.rate_per_s),
+                format!(
+                    "{} from {} source(s)",
+                    serde_json::to_value(u.verdict)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                        .unwrap_or_default(),
+                    u.sources
+                ),
+            ),
+            Details::ConnectionRefused(r) => (
+                format!("{} (ports {})", r.server, ports_list(&r.ports)),
+                r.attempts.to_string(),
+                format!("refused (RST) for {} source(s)", r.sources),
+            ),
+            Details::Scan(sc) => (
+                sc.source.clone(),
+                sc.attempts.to_string(),
+                format!(
+                    "{} port(s) on {} host(s): {} answered, {} refused, {} unanswered",
+                    sc.ports, sc.hosts, sc.answered, sc.refused, sc.unanswered
+                ),
+            ),
+            Details::ReconnectStorm(st) => (
+                format!("{} → {}", st.client, st.server),
+                st.attempts.to_string(),
+                format!(
+                    "{}, {:.3} s spacing{}{}",
+                    if st.backoff == "none" {
+                        "no backoff".to_string()
+                    } else {
+                        format!("{} backoff", st.backoff)
+                    },
+                    st.spacing_s,
+                    st.got_through
+                        .map(|s| format!("; through on stream {}", stream_link(s, drawn)))
+                        .unwrap_or_else(|| "; never through".into()),
+                    st.after
+                        .as_ref()
+                        .map(|a| format!("; after stream {} ended", stream_link(a.stream, drawn)))
+                        .unwrap_or_default()
+                ),
+            ),
+            _ => continue,
+        };
+        let sev = sev_name(f.severity);
+        let _ = write!(
+            h,
+            "<tr><td><span class=\"sev {sev}\">{sev}</span> {}</td><td>{}</td><td>{}</td><td>{what}</td></tr>",
+            f.kind().as_str(),
+            esc(&who),
+            esc(&attempts)
+        );
+    }
+    h.push_str("</tbody></table>");
+    if more > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"note\">{more} more are in the findings below.</p>"
+        );
+    }
+    h.push_str("</section>\n");
+}
+
+fn ports_list(ports: &[keepsight_diagnose::finding::PortTally]) -> String {
+    let mut v: Vec<String> = ports.iter().take(5).map(|p| p.port.to_string()).collect();
+    if ports.len() > 5 {
+        v.push("…".into());
+    }
+    v.join(", ")
 }
 
 fn first_sentence(s: &str) -> &str {

@@ -1,0 +1,377 @@
+//! Connection attempts: SYNs nobody answered (`syn_unanswered`), SYNs answered by a reset
+//! (`connection_refused`), one source trying many ports or hosts (`scan`), and a client retrying
+//! a server after failed attempts (`reconnect_storm`), tied to the earlier connection's death
+//! when the capture shows it.
+//!
+//! An *attempt* is a `tcp.stream` opened by a SYN without ACK; its SYN's sender is the client.
+//! It is *answered* by the server's SYN-ACK (or any other packet from the server, or the
+//! client's next non-SYN packet: the answer was not captured), *refused* by a RST from the
+//! server before that, and *unanswered* when [`UNANSWERED_AFTER_NS`] pass after its last SYN
+//! with neither (attempts still open at the end of the capture count as unanswered; a server
+//! without a single attempt that waited at least 1 s gets no `syn_unanswered`, so a capture cut
+//! right after a SYN does not claim one). A late SYN-ACK still moves an expired attempt to the
+//! answered ones.
+//!
+//! Memory is bounded whatever the capture holds: an attempt is kept only until it is answered,
+//! refused or expired (a few seconds), then it is a bit in a per-stream bitset and a count in
+//! its server endpoint's tally; distinct sources are counted exactly up to 64 per endpoint (1024 ports or
+//! hosts per tracked source) and in a 1 KiB sketch beyond ([`distinct`]); scans are looked for among the 32 sources with the most
+//! attempts (space-saving top-k: a scanner with more than 1/32 of all attempts is never
+//! missed); retry runs are kept per (client address, server endpoint) for at most
+//! [`storm::KEYS`] pairs, 64 attempts each. Server endpoints beyond [`ENDPOINTS`] are counted,
+//! not tracked.
+
+mod distinct;
+mod findings;
+mod sources;
+mod storm;
+
+use crate::finding::Finding;
+use crate::report::StreamReport;
+use distinct::{ip_key, Distinct};
+use keepsight_tcp::Segment;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+
+/// An attempt with no answer this long after its last SYN is unanswered. Linux retransmits a
+/// SYN after 1, 3, 7, 15 ... s: each retransmission restarts the wait.
+pub(crate) const UNANSWERED_AFTER_NS: i64 = 3_000_000_000;
+/// An unanswered attempt that waited this long proves the silence (not a capture cut).
+const WAITED_NS: i64 = 1_000_000_000;
+/// Server endpoints tracked one by one.
+pub(crate) const ENDPOINTS: usize = 1 << 17;
+/// Streams kept as examples per tally.
+pub(crate) const STREAM_SAMPLE: usize = 8;
+/// Sources kept per tally for the top sources.
+pub(crate) const TOP_SOURCES: usize = 4;
+/// Sources a tally counts exactly (then in a 1 KiB sketch): 64 addresses take the sketch's
+/// size, and a capture may have a tally for each of many thousand endpoints.
+pub(crate) const TALLY_EXACT: usize = 64;
+/// Ports and hosts a tracked source counts exactly: a port scan's count stays exact.
+pub(crate) const SOURCE_EXACT: usize = 1024;
+/// Stream numbers tracked in the bitsets (an engine numbers densely from 0).
+const DENSE_BITS: u32 = 1 << 26;
+
+/// One bit per stream number.
+#[derive(Default)]
+struct Bits {
+    dense: Vec<u64>,
+    sparse: FxHashSet<u32>,
+}
+
+impl Bits {
+    #[inline]
+    fn get(&self, n: u32) -> bool {
+        if n >= DENSE_BITS {
+            return self.sparse.contains(&n);
+        }
+        self.dense
+            .get(n as usize / 64)
+            .is_some_and(|w| w & (1 << (n % 64)) != 0)
+    }
+
+    fn set(&mut self, n: u32, on: bool) {
+        if n >= DENSE_BITS {
+            if on {
+                self.sparse.insert(n);
+            } else {
+                self.sparse.remove(&n);
+            }
+            return;
+        }
+        let w = n as usize / 64;
+        if self.dense.len() <= w {
+            if !on {
+                return;
+            }
+            self.dense.resize(w + 1, 0);
+        }
+        if on {
+            self.dense[w] |= 1 << (n % 64);
+        } else {
+            self.dense[w] &= !(1 << (n % 64));
+        }
+    }
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Pending,
+    Answered,
+    Refused,
+    Unanswered,
+}
+
+/// An attempt not yet answered, refused or expired.
+struct Pending {
+    client: IpAddr,
+    endpoint: u32,
+    first_ts: i64,
+    last_ts: i64,
+    first_frame: u32,
+    syns: u32,
+}
+
+/// The failed attempts of one kind (refused or unanswered) to one server endpoint.
+#[derive(Default)]
+pub(crate) struct Tally {
+    pub(crate) attempts: u64,
+    pub(crate) syns: u64,
+    pub(crate) first_ts: i64,
+    pub(crate) first_frame: u32,
+    pub(crate) last_ts: i64,
+    pub(crate) sources: Distinct<TALLY_EXACT>,
+    /// Space-saving counts of the sources with the most attempts.
+    pub(crate) top: Vec<(IpAddr, u64)>,
+    pub(crate) streams: Vec<u32>,
+    /// Some attempt waited long enough to prove the silence.
+    pub(crate) waited: bool,
+}
+
+impl Tally {
+    fn add(&mut self, p: &Pending, stream: u32, end_ts: i64, waited: bool) {
+        if self.attempts == 0 || p.first_ts < self.first_ts {
+            self.first_ts = p.first_ts;
+            self.first_frame = p.first_frame;
+        }
+        self.last_ts = if self.attempts == 0 {
+            end_ts
+        } else {
+            self.last_ts.max(end_ts)
+        };
+        self.attempts += 1;
+        self.syns += u64::from(p.syns);
+        self.sources.insert(ip_key(p.client));
+        if let Some(t) = self.top.iter_mut().find(|(ip, _)| *ip == p.client) {
+            t.1 += 1;
+        } else if self.top.len() < TOP_SOURCES {
+            self.top.push((p.client, 1));
+        } else if let Some(t) = self.top.iter_mut().min_by_key(|(_, n)| *n) {
+            *t = (p.client, t.1 + 1);
+        }
+        if self.streams.len() < STREAM_SAMPLE {
+            self.streams.push(stream);
+        }
+        self.waited |= waited;
+    }
+}
+
+/// What happened to the attempts to one server endpoint.
+pub(crate) struct Endpoint {
+    pub(crate) addr: SocketAddr,
+    pub(crate) answered: u64,
+    /// Attempts first taken for unanswered that got a late answer.
+    pub(crate) late_answered: u64,
+    pub(crate) refused: Option<Box<Tally>>,
+    pub(crate) unanswered: Option<Box<Tally>>,
+}
+
+/// The connection-attempt analysis: fed every segment in capture order.
+#[derive(Default)]
+pub(crate) struct Connects {
+    pending: FxHashMap<u32, Pending>,
+    /// (last SYN time, stream), oldest first; entries of re-sent SYNs are skipped when stale.
+    expiry: VecDeque<(i64, u32)>,
+    /// Streams opened by a SYN.
+    seen: Bits,
+    /// Streams whose attempt expired unanswered (a late answer may still come).
+    expired: Bits,
+    /// Streams with an attempt in `pending`: one bit test spares the other segments a lookup.
+    open: Bits,
+    endpoints: Vec<Endpoint>,
+    endpoint_of: FxHashMap<SocketAddr, u32>,
+    /// Attempts to server endpoints beyond [`ENDPOINTS`].
+    untracked: u64,
+    sources: sources::Sources,
+    retries: storm::Retries,
+    now: i64,
+}
+
+impl Connects {
+    pub(crate) fn on_segment(&mut self, seg: &Segment<'_>) {
+        let ts = seg.ts_ns;
+        if ts > self.now {
+            self.now = ts;
+            self.expire(ts);
+        }
+        let f = seg.flags;
+        if f.syn() && !f.ack() {
+            self.on_syn(seg);
+            return;
+        }
+        if !self.open.get(seg.stream) {
+            if f.syn() && f.ack() && self.expired.get(seg.stream) {
+                self.late_answer(seg);
+            }
+            return;
+        }
+        if let Some(p) = self.pending.get(&seg.stream) {
+            let server = self.endpoints[p.endpoint as usize].addr;
+            let outcome = if seg.src == server {
+                if f.rst() {
+                    Outcome::Refused
+                } else {
+                    Outcome::Answered
+                }
+            } else if seg.dst == server {
+                // The client going on: it was answered, though the capture missed the answer; its
+                // own reset gives the attempt up.
+                if f.rst() {
+                    Outcome::Unanswered
+                } else {
+                    Outcome::Answered
+                }
+            } else {
+                return;
+            };
+            self.resolve(seg.stream, outcome, ts);
+        }
+    }
+
+    fn on_syn(&mut self, seg: &Segment<'_>) {
+        let ts = seg.ts_ns;
+        if let Some(p) = self.pending.get_mut(&seg.stream) {
+            p.syns += 1;
+            p.last_ts = ts;
+            self.expiry.push_back((ts, seg.stream));
+            return;
+        }
+        if self.seen.get(seg.stream) {
+            // A SYN re-sent after its attempt expired: still unanswered.
+            if self.expired.get(seg.stream) {
+                if let Some(t) = self
+                    .endpoint_of
+                    .get(&seg.dst)
+                    .and_then(|&e| self.endpoints[e as usize].unanswered.as_mut())
+                {
+                    t.syns += 1;
+                    t.last_ts = t.last_ts.max(ts);
+                }
+            }
+            return;
+        }
+        self.seen.set(seg.stream, true);
+        let endpoint = match self.endpoint_of.get(&seg.dst) {
+            Some(&e) => e,
+            None if self.endpoints.len() < ENDPOINTS => {
+                let e = self.endpoints.len() as u32;
+                self.endpoints.push(Endpoint {
+                    addr: seg.dst,
+                    answered: 0,
+                    late_answered: 0,
+                    refused: None,
+                    unanswered: None,
+                });
+                self.endpoint_of.insert(seg.dst, e);
+                e
+            }
+            None => {
+                self.untracked += 1;
+                return;
+            }
+        };
+        let client = seg.src.ip();
+        self.sources.attempt(client, seg.dst, seg.stream, ts);
+        self.retries
+            .attempt(client, endpoint, seg.stream, seg.frame, ts);
+        self.open.set(seg.stream, true);
+        self.pending.insert(
+            seg.stream,
+            Pending {
+                client,
+                endpoint,
+                first_ts: ts,
+                last_ts: ts,
+                first_frame: seg.frame,
+                syns: 1,
+            },
+        );
+        self.expiry.push_back((ts, seg.stream));
+    }
+
+    /// Expires the attempts whose last SYN is older than [`UNANSWERED_AFTER_NS`].
+    fn expire(&mut self, now: i64) {
+        while let Some(&(t, stream)) = self.expiry.front() {
+            if now - t <= UNANSWERED_AFTER_NS {
+                break;
+            }
+            self.expiry.pop_front();
+            if self.pending.get(&stream).is_some_and(|p| p.last_ts == t) {
+                self.resolve(stream, Outcome::Unanswered, now);
+            }
+        }
+    }
+
+    fn resolve(&mut self, stream: u32, outcome: Outcome, now: i64) {
+        let Some(p) = self.pending.remove(&stream) else {
+            return;
+        };
+        self.open.set(stream, false);
+        let e = &mut self.endpoints[p.endpoint as usize];
+        match outcome {
+            Outcome::Answered | Outcome::Pending => e.answered += 1,
+            Outcome::Refused => e
+                .refused
+                .get_or_insert_with(Default::default)
+                .add(&p, stream, now, true),
+            Outcome::Unanswered => {
+                let waited = now - p.first_ts >= WAITED_NS || p.syns > 1;
+                e.unanswered
+                    .get_or_insert_with(Default::default)
+                    .add(&p, stream, p.last_ts, waited);
+                self.expired.set(stream, true);
+            }
+        }
+        self.sources.outcome(p.client, outcome);
+        self.retries.outcome(p.client, p.endpoint, stream, outcome);
+    }
+
+    /// A SYN-ACK for an attempt already counted as unanswered.
+    fn late_answer(&mut self, seg: &Segment<'_>) {
+        self.expired.set(seg.stream, false);
+        let Some(&e) = self.endpoint_of.get(&seg.src) else {
+            return;
+        };
+        self.endpoints[e as usize].late_answered += 1;
+        let client = seg.dst.ip();
+        self.sources.late_answer(client);
+        self.retries
+            .outcome(client, e, seg.stream, Outcome::Answered);
+    }
+
+    /// Closes the retry runs idle for long (call now and then; bounded work per entry).
+    pub(crate) fn sweep(&mut self) {
+        self.retries.sweep(self.now);
+    }
+
+    /// The findings, with the streams' reports and the other findings to tie a reconnect
+    /// storm to the death of the connection before it.
+    pub(crate) fn finish(
+        mut self,
+        end: i64,
+        reports: &[StreamReport],
+        others: &[Finding],
+    ) -> Vec<Finding> {
+        let open: Vec<u32> = {
+            let mut v: Vec<u32> = self.pending.keys().copied().collect();
+            v.sort_unstable();
+            v
+        };
+        for stream in open {
+            self.resolve(stream, Outcome::Unanswered, end);
+        }
+        self.retries.finish();
+        findings::findings(
+            &self.endpoints,
+            self.sources.top(),
+            self.retries.storms(),
+            reports,
+            others,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;
