@@ -301,8 +301,39 @@ def http_drain():
         check(f"http-drain {name}: Connection: close on the connections the driver says", closes == expected)
 
 
+def tls_heartbeat():
+    """Every beat the driver sent is a client record on the wire at its time; the versions
+    are the ones tshark sees; the cut record and the RSTs are where the driver says."""
+    scn = "tls-heartbeat"
+    tr = truth_of(scn)
+    cap = os.path.join(HERE, scn, "capture.pcapng")
+    for c in tr["connections"]:
+        p = c["client_port"]
+        if c.get("tls"):
+            hello = frames(cap, f"tcp.port=={p} && tls.handshake.type==2",
+                           ["tls.handshake.extensions.supported_version", "tls.handshake.version"])
+            seen = hello and (hello[0][0] or hello[0][1])
+            want = {"TLSv1.3": "0x0304", "TLSv1.2": "0x0303"}[c["tls"]]
+            check(f"{scn} {c['name']}: Server Hello settles {c['tls']}", seen == want, seen)
+        # The PING record: 4 bytes + 16-byte tag, + TLS 1.3's inner type or TLS 1.2's nonce.
+        length = 21 if c.get("tls") == "TLSv1.3" else 28
+        rows = frames(cap, f"tcp.srcport=={p} && tls.record.length=={length}",
+                      ["frame.time_epoch", "frame.number"])
+        for b in c.get("beats", []):
+            # Python threads on a loaded machine: sendall may leave up to ~10 ms after the
+            # driver read its clock.
+            m = [r for r in rows if 0 <= float(r[0]) - b["sent_t"] < 0.010]
+            check(f"{scn} {c['name']}: beat {b['k']} on the wire", len(m) == 1, m and f"f{m[0][1]}")
+        if c.get("client_close") == "fin_alert_rst":
+            rst = frames(cap, f"tcp.srcport=={p} && tcp.flags.reset==1", ["frame.time_epoch"])
+            check(f"{scn} {c['name']}: the client kernel's RST", len(rst) == 1)
+    h = next(c for c in tr["connections"] if c["name"] == "h12")
+    rows = frames(cap, f"tcp.srcport=={h['server_port']} && tcp.flags.fin==1", ["frame.time_epoch"])
+    check(f"{scn} h12: the server's FIN after the cut", len(near(h["cut_fin_t"], rows)) == 1)
+
+
 def main():
-    for f in (late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive,
+    for f in (tls_heartbeat, late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive,
               issue15_heartbeats, issue15_http,
               local_time_log,
               slow_heartbeat_reply, heartbeat_give_up,

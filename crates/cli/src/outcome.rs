@@ -80,39 +80,15 @@ impl Failure {
     }
 }
 
-/// Anything not classified is a failure to run (I/O, runtime start-up...).
-impl From<anyhow::Error> for Failure {
-    fn from(error: anyhow::Error) -> Failure {
-        Failure::cannot_run(error)
-    }
-}
-
-impl From<std::io::Error> for Failure {
-    fn from(error: std::io::Error) -> Failure {
-        Failure::cannot_run(error)
-    }
-}
-
-impl From<serde_json::Error> for Failure {
-    fn from(error: serde_json::Error) -> Failure {
+/// Anything not classified is a failure to run (I/O, JSON output, an unreadable log...).
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Failure {
         Failure::cannot_run(error)
     }
 }
 
 /// What every command's `run` returns.
 pub type Outcome = Result<Status, Failure>;
-
-/// Classifies the error of a `Result` where it happens.
-pub trait Classify<T> {
-    /// An error here is a usage error (exit 2).
-    fn or_usage(self) -> Result<T, Failure>;
-}
-
-impl<T, E: Into<anyhow::Error>> Classify<T> for Result<T, E> {
-    fn or_usage(self) -> Result<T, Failure> {
-        self.map_err(Failure::usage)
-    }
-}
 
 /// Prints a failure and gives the exit status: the end of every run.
 pub fn finish(outcome: Outcome) -> ExitCode {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-fn diagnose(name: &str) -> Option<Value> {
+fn diagnose(name: &str) -> Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/corpus")
         .join(name);
@@ -17,14 +17,8 @@ fn diagnose(name: &str) -> Option<Value> {
         .output()
         .expect("run keepsight");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("unrecognized subcommand") {
-        eprintln!(
-            "SKIP: `keepsight diagnose` is not registered yet (see crates/diagnose/NEEDS.md)"
-        );
-        return None;
-    }
     assert!(out.status.success(), "{name}: {stderr}");
-    Some(serde_json::from_slice(&out.stdout).unwrap())
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn kind<'a>(r: &'a Value, k: &str) -> Vec<&'a Value> {
@@ -48,9 +42,7 @@ fn no_keepalive(r: &Value) -> bool {
 /// (f21, which tshark calls [TCP Keep-Alive]); client RST f33; stream 1: 3 beats, client FIN f47.
 #[test]
 fn retransmitted_heartbeat_is_not_keepalive() {
-    let Some(r) = diagnose("heartbeat.pcap") else {
-        return;
-    };
+    let r = diagnose("heartbeat.pcap");
     let rt = kind(&r, "retransmitted_heartbeat");
     assert_eq!(rt.len(), 1);
     assert_eq!(rt[0]["frames"], serde_json::json!([20, 21]));
@@ -74,9 +66,7 @@ fn retransmitted_heartbeat_is_not_keepalive() {
 /// off, unanswered f22-24, the kernel's RST f25.
 #[test]
 fn kernel_keepalive_settings() {
-    let Some(r) = diagnose("keepalive.pcapng") else {
-        return;
-    };
+    let r = diagnose("keepalive.pcapng");
     let k = &r["streams"][0]["tcp_keepalive"][0];
     assert_eq!(k["sender"], "client");
     assert_eq!(k["probes"], 7);
@@ -94,9 +84,7 @@ fn kernel_keepalive_settings() {
 /// [TCP Keep-Alive]; FIN close from f26.
 #[test]
 fn ipv6_heartbeat_retransmission() {
-    let Some(r) = diagnose("ipv6-mixed.pcapng") else {
-        return;
-    };
+    let r = diagnose("ipv6-mixed.pcapng");
     let rt = kind(&r, "retransmitted_heartbeat");
     assert_eq!(rt.len(), 1);
     assert_eq!(rt[0]["frames"][1], 17);
@@ -115,9 +103,7 @@ fn ipv6_heartbeat_retransmission() {
 /// but the receiver's window is closed: they are not TCP keep-alive.
 #[test]
 fn zero_window_probes_are_not_keepalive() {
-    let Some(r) = diagnose("zerowindow.pcapng") else {
-        return;
-    };
+    let r = diagnose("zerowindow.pcapng");
     assert!(no_keepalive(&r), "{}", r["streams"]);
     assert!(kind(&r, "keepalive_unanswered").is_empty());
 }

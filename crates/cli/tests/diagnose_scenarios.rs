@@ -16,9 +16,8 @@ fn truth(name: &str) -> Value {
         .unwrap()
 }
 
-/// Runs `keepsight diagnose --json` and parses the report; None when the subcommand is not
-/// registered in this build (reported loudly).
-fn diagnose(capture: &Path, extra: &[&str]) -> Option<Value> {
+/// Runs `keepsight diagnose --json` and parses the report.
+fn diagnose(capture: &Path, extra: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
         .arg("diagnose")
         .arg(capture)
@@ -27,16 +26,12 @@ fn diagnose(capture: &Path, extra: &[&str]) -> Option<Value> {
         .output()
         .expect("run keepsight");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("unrecognized subcommand") {
-        eprintln!("SKIP: `keepsight diagnose` is not registered in crates/cli/src/main.rs yet (see crates/diagnose/NEEDS.md)");
-        return None;
-    }
     assert!(
         out.status.success(),
         "keepsight diagnose {}: {stderr}",
         capture.display()
     );
-    Some(serde_json::from_slice(&out.stdout).expect("JSON report"))
+    serde_json::from_slice(&out.stdout).expect("JSON report")
 }
 
 /// RFC 3339 UTC (`2026-11-29T01:41:37.579871Z`) → Unix seconds.
@@ -95,12 +90,10 @@ fn late_heartbeat_incident() {
     let t = truth("late-heartbeat");
     let dir = scenarios().join("late-heartbeat");
     let log = dir.join("app.log");
-    let Some(r) = diagnose(
+    let r = diagnose(
         &dir.join("capture.pcapng"),
         &["--log", log.to_str().unwrap()],
-    ) else {
-        return;
-    };
+    );
     let period = f64_of(&t["period_s"]);
     let server = t["server"].as_str().unwrap();
     let incidents = t["incidents"].as_array().unwrap();
@@ -230,9 +223,7 @@ fn keepalive_dead_peer() {
     let t = truth("keepalive-dead-peer");
     let ka = &t["keepalive"];
     for cap in ["capture-client.pcapng", "capture-server.pcapng"] {
-        let Some(r) = diagnose(&scenarios().join("keepalive-dead-peer").join(cap), &[]) else {
-            return;
-        };
+        let r = diagnose(&scenarios().join("keepalive-dead-peer").join(cap), &[]);
         let s = stream_of(&r, t["client"].as_str().unwrap());
         assert_eq!(s["endpoints"]["server"], t["server"]);
         let k = s["tcp_keepalive"].as_array().unwrap();
@@ -284,12 +275,10 @@ fn middlebox_forged_reset() {
         t["connections"][1]["client_port"]
     );
 
-    let Some(r) = diagnose(
+    let r = diagnose(
         &scenarios().join("middlebox-rst/capture-client.pcapng"),
         &[],
-    ) else {
-        return;
-    };
+    );
     let s = stream_of(&r, &first);
     let f = findings(&r, &s["stream"], "injected_reset");
     assert_eq!(f.len(), 1);
@@ -312,12 +301,10 @@ fn middlebox_forged_reset() {
 
     // The server never saw the forged reset: its side ends only when it closes the stale socket
     // and the client's kernel, which no longer has the connection, answers with RST.
-    let Some(r) = diagnose(
+    let r = diagnose(
         &scenarios().join("middlebox-rst/capture-server.pcapng"),
         &[],
-    ) else {
-        return;
-    };
+    );
     assert!(all_findings(&r, "injected_reset").is_empty());
     let s = stream_of(&r, &first);
     assert_eq!(s["close"]["kind"], "rst");
@@ -349,12 +336,10 @@ fn nat_idle_drop_strict() {
     assert_eq!(t["variant"], "strict");
     assert_eq!(t["after_idle"]["outcome"], "error");
     let log = scenarios().join("nat-idle-drop/app.log");
-    let Some(r) = diagnose(
+    let r = diagnose(
         &scenarios().join("nat-idle-drop/capture-client.pcapng"),
         &["--log", log.to_str().unwrap()],
-    ) else {
-        return;
-    };
+    );
     let s = stream_of(&r, t["client"].as_str().unwrap());
     let f = findings(&r, &s["stream"], "middlebox_state_loss");
     assert_eq!(f.len(), 1, "{:?}", r["findings"]);
@@ -396,12 +381,10 @@ fn nat_idle_drop_strict() {
     // its own TTL, not the client's. The box had forgotten the connection during the idle gap
     // (the driver saw its conntrack entry vanish), and the RST answers the first packet after
     // that gap: one story, the middlebox's idle reset (no plain injected reset besides).
-    let Some(r) = diagnose(
+    let r = diagnose(
         &scenarios().join("nat-idle-drop/capture-server.pcapng"),
         &[],
-    ) else {
-        return;
-    };
+    );
     let nat = t["nat_public_addr"].as_str().unwrap();
     let port = t["client"].as_str().unwrap().rsplit_once(':').unwrap().1;
     let s = stream_of(&r, &format!("{nat}:{port}"));
@@ -421,9 +404,7 @@ fn nat_idle_drop_loose_is_harmless() {
     let t: Value = serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
     assert_ne!(t["after_idle"]["outcome"], "error");
     for cap in ["capture-client.pcapng", "capture-server.pcapng"] {
-        let Some(r) = diagnose(&dir.join(cap), &[]) else {
-            return;
-        };
+        let r = diagnose(&dir.join(cap), &[]);
         for k in [
             "middlebox_state_loss",
             "injected_reset",
@@ -442,9 +423,7 @@ fn nat_idle_drop_loose_is_harmless() {
 #[test]
 fn http_keepalive_close_races() {
     let t = truth("http-keepalive");
-    let Some(r) = diagnose(&scenarios().join("http-keepalive/capture.pcapng"), &[]) else {
-        return;
-    };
+    let r = diagnose(&scenarios().join("http-keepalive/capture.pcapng"), &[]);
     let client = t["client_addr"].as_str().unwrap();
     let mut races = 0;
     for c in t["connections"].as_array().unwrap() {

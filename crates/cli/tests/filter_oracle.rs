@@ -47,13 +47,6 @@ fn list(name: &str) -> Vec<String> {
         .collect()
 }
 
-fn tshark_available() -> bool {
-    Command::new("tshark")
-        .arg("-v")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn captures() -> Vec<PathBuf> {
     let mut caps: Vec<PathBuf> = Vec::new();
     // TCP inside IP fragments (tests/corpus/crafted/make.py) next to the filter engine's own.
@@ -474,8 +467,7 @@ fn compare_with_tshark(
 
 #[test]
 fn keepsight_selects_the_frames_tshark_selects() {
-    if !tshark_available() {
-        println!("SKIPPED: tshark is not installed; the display-filter differential test needs it as the oracle");
+    if !keepsight_testlab::require_tool("tshark") {
         return;
     }
     let start = Instant::now();
@@ -555,8 +547,7 @@ fn keepsight_selects_the_frames_tshark_selects() {
 /// (tests/filters/gen_random.py, fixed seed), so combinations nobody thought of are compared too.
 #[test]
 fn random_filters_select_what_tshark_selects() {
-    if !tshark_available() {
-        println!("SKIPPED: tshark is not installed; the display-filter differential test needs it as the oracle");
+    if !keepsight_testlab::require_tool("tshark") {
         return;
     }
     let filters = list("random.txt");

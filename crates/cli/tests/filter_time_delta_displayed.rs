@@ -41,8 +41,7 @@ fn time_column(text: &str) -> Vec<(String, String)> {
 
 #[test]
 fn time_delta_displayed_follows_the_filter() {
-    if run("tshark", &["-v"]).is_none() {
-        println!("SKIPPED: tshark is not installed; it is the oracle of this test");
+    if !keepsight_testlab::require_tool("tshark") {
         return;
     }
     let ks = env!("CARGO_BIN_EXE_keepsight");

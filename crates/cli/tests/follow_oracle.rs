@@ -4,7 +4,7 @@
 //! views_oracle.rs).
 //!
 //! The oracle is tshark's output on the same file, produced when the test runs. Without tshark
-//! the test prints "SKIPPED" and passes (CI installs it).
+//! the test fails (`keepsight_testlab::require_tool`; CI installs it).
 //!
 //! The captures cover what the new code paths must get right: a capture-filtered gap (its
 //! `[N bytes missing]` chunk has time stamp 0 in yaml), a snap-length-cut bulk transfer,

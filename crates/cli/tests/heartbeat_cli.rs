@@ -328,9 +328,7 @@ fn connection_refused_then_give_up_without_reconnect() {
 /// not one, and exit 1. Needs root.
 #[test]
 fn cli_declares_a_vanished_server_dead_after_three_misses() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED cli_declares_a_vanished_server_dead_after_three_misses: needs root for `ip netns` (CI runs as root)");
+    if !keepsight_testlab::require_root("cli_declares_a_vanished_server_dead_after_three_misses") {
         return;
     }
     let base = format!("ks-{}-cli-hb", std::process::id());

@@ -250,7 +250,7 @@ fn scenario_connections_end_as_nginx_was_configured() {
 }
 
 /// tshark -2 fields per frame: (method, code, request_in, response_in).
-fn tshark_http(capture: &Path) -> Option<BTreeMap<u64, (String, String, String, String)>> {
+fn tshark_http(capture: &Path) -> BTreeMap<u64, (String, String, String, String)> {
     let out = Command::new("tshark")
         .args(["-2", "-n", "-r"])
         .arg(capture)
@@ -271,10 +271,12 @@ fn tshark_http(capture: &Path) -> Option<BTreeMap<u64, (String, String, String, 
             "http.response_in",
         ])
         .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
+        .expect("tshark runs");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut m = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let f: Vec<&str> = line.split('\t').collect();
@@ -286,7 +288,7 @@ fn tshark_http(capture: &Path) -> Option<BTreeMap<u64, (String, String, String, 
             (f[1].into(), f[2].into(), f[3].into(), f[4].into()),
         );
     }
-    Some(m)
+    m
 }
 
 /// Our messages by end frame: (method, code, request_in, response_in), pipelined ones joined
@@ -324,10 +326,10 @@ fn ours_by_frame(r: &Value) -> BTreeMap<u64, (String, String, String, String)> {
 #[test]
 fn pairing_agrees_with_tshark_where_its_framing_agrees() {
     let cap = scenario().join("capture.pcapng");
-    let Some(ts) = tshark_http(&cap) else {
-        eprintln!("SKIP: tshark not available");
+    if !keepsight_testlab::require_tool("tshark") {
         return;
-    };
+    }
+    let ts = tshark_http(&cap);
     let r = http_json(&cap);
     let ours = ours_by_frame(&r);
     let t = truth();

@@ -233,10 +233,7 @@ fn http_finds_the_generators_truth() {
 
     // tshark: the same request frames and the same completed response frames (it never
     // completes the short response; neither is it given an end frame here).
-    let have_tshark = Command::new("tshark").arg("--version").output().is_ok();
-    if !have_tshark {
-        eprintln!("SKIPPED (tshark part): tshark is not installed (CI installs it).");
-    } else {
+    if keepsight_testlab::require_tool("tshark") {
         let (treq, tresp) = tshark_messages(&cap);
         let t4096 = tshark_frames(&cap, "tcp.payload contains \"Content-Length: 4096\"");
         let (mut req, mut resp) = (BTreeSet::new(), BTreeSet::new());

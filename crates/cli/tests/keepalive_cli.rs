@@ -145,11 +145,7 @@ fn bad_input_is_a_usage_error_with_a_precise_message() {
 /// report those. Needs root.
 #[test]
 fn reads_the_namespace_it_runs_in() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "SKIPPED reads_the_namespace_it_runs_in: needs root for `ip netns` (CI runs as root)"
-        );
+    if !keepsight_testlab::require_root("reads_the_namespace_it_runs_in") {
         return;
     }
     let ns = format!("ks-{}-cli-ka", std::process::id());

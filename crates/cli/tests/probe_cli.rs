@@ -278,7 +278,7 @@ fn errors_are_precise_and_exit_3() {
 
 #[test]
 fn path_probe_finds_the_nat_conntrack_timeout() {
-    if !keepsight_testlab::lab_allowed("path_probe_finds_the_nat_conntrack_timeout") {
+    if !keepsight_testlab::require_root("path_probe_finds_the_nat_conntrack_timeout") {
         return;
     }
     let nat = keepsight_testlab::NatLab::new("10.81", 3);

@@ -454,11 +454,18 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
         ));
     }
     if let Some(lw) = c.get("log") {
-        known(&["log"])?;
-        let log = out
-            .get("log")
-            .filter(|l| !l.is_null())
-            .ok_or("no log object")?;
+        known(&["log", "index"])?;
+        // `index` k: the k-th of several `--log` (the top-level `logs` array).
+        let log = match c.get("index") {
+            Some(k) => k
+                .as_u64()
+                .and_then(|i| out.get("logs")?.get(i as usize))
+                .ok_or(format!("no logs[{k}]"))?,
+            None => out
+                .get("log")
+                .filter(|l| !l.is_null())
+                .ok_or("no log object")?,
+        };
         return if where_ok(log, Some(lw))? {
             Ok(())
         } else {
@@ -466,11 +473,16 @@ fn evaluate(out: &Value, check: &Value) -> Result<(), String> {
         };
     }
     if let Some(n) = c.get("log_line") {
-        known(&["log_line", "conn", "kinds_any"])?;
+        known(&["log_line", "conn", "kinds_any", "file"])?;
         let sel = conn("conn")?;
+        // `file`: the line of that `--log` (findings name their file when several were given).
         let matches: Vec<&Value> = findings(out, "log_match")
             .into_iter()
             .filter(|f| f.get("line").is_some_and(|l| same(l, n)))
+            .filter(|f| {
+                c.get("file")
+                    .is_none_or(|want| f.get("log_file") == Some(want))
+            })
             .collect();
         for f in &matches {
             let streams_ok = sel.as_ref().is_none_or(|s| {
@@ -995,6 +1007,14 @@ mod evaluator {
         ok(json!({"no_log_line": 6}));
         wrong(json!({"no_log_line": 4}));
         assert!(evaluate(&json!({"log": null}), &json!({"log": {"zone": "+00:00"}})).is_err());
+        // several --log: `index` picks one of `logs`, `file` the findings of one file
+        let d = json!({"logs": [{"zone": "+01:00"}, {"zone": "-03:00"}],
+                       "findings": [{"kind": "log_match", "stream": 1, "line": 2, "log_file": "b.log"}]});
+        assert!(evaluate(&d, &json!({"log": {"zone": "-03:00"}, "index": 1})).is_ok());
+        assert!(evaluate(&d, &json!({"log": {"zone": "-03:00"}, "index": 0})).is_err());
+        assert!(evaluate(&d, &json!({"log": {"zone": "-03:00"}, "index": 2})).is_err());
+        assert!(evaluate(&d, &json!({"log_line": 2, "file": "b.log"})).is_ok());
+        assert!(evaluate(&d, &json!({"log_line": 2, "file": "a.log"})).is_err());
     }
 
     #[test]

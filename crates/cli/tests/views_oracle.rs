@@ -3,8 +3,8 @@
 //! (`tests/corpus/MANIFEST.tsv` plus `tests/corpus/crafted/*.pcap`).
 //!
 //! The oracle is tshark's output on the same file, produced when the test runs; nothing
-//! expected is written down here. Without tshark the tests print "SKIPPED" and pass (CI
-//! installs it).
+//! expected is written down here. Without tshark the tests fail
+//! (`keepsight_testlab::require_tool`; CI installs it).
 //!
 //! Documented differences the comparison allows:
 //! - expert: only rows whose protocol is TCP are compared (keepsight has no HTTP, ICMPv6...

@@ -107,13 +107,14 @@ fn main() {
     }
     if let Some(p) = log_path {
         let text = std::fs::read_to_string(&p).expect("read log");
-        opts.log = Some(AppLog::parse(
+        opts.logs = vec![AppLog::parse(
             &text,
             LogOptions {
+                format: None,
                 date: None,
                 tz_offset_s: Some(tz),
             },
-        ));
+        )];
     }
     let mut cmd = Command::new("tshark");
     cmd.args(["-r", path, "-T", "fields", "-E", "separator=|", "-Y", "tcp"]);

@@ -11,7 +11,7 @@ use keepsight_http::FindingKind as HttpKind;
 pub(crate) fn conclusions(
     findings: &[Finding],
     streams: &[StreamReport],
-    log: Option<&LogSummary>,
+    logs: &[LogSummary],
 ) -> (Vec<String>, Vec<Cause>) {
     let mut out = Vec::new();
     let mut causes = Causes::default();
@@ -24,8 +24,8 @@ pub(crate) fn conclusions(
     http_drains(findings, &mut out, &mut causes);
     resets(findings, &mut out, &mut causes);
     connection_attempts(findings, &mut out);
-    if let Some(l) = log {
-        log_lines(findings, l, &mut out);
+    if !logs.is_empty() {
+        log_lines(findings, logs, &mut out);
     }
     (out, causes.0)
 }
@@ -449,6 +449,25 @@ fn resets(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
             causes.told(out, Kind::ConnectionReset, Some(by), [*f]);
         }
     }
+    let tls_shutdowns = findings
+        .iter()
+        .filter(|f| matches!(&f.details, Details::ConnectionReset(r) if r.tls_shutdown))
+        .count();
+    if tls_shutdowns > 0 {
+        out.push(format!(
+            "{tls_shutdowns} reset(s) ended TLS connections the ordinary way: one side closed without close_notify, the other's TLS alert or records reached its closed socket, whose kernel answered RST (no fault, not a close race)."
+        ));
+    }
+    let cuts: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.kind() == Kind::TlsTruncation)
+        .collect();
+    if !cuts.is_empty() {
+        out.push(format!(
+            "{} TLS connection(s) were closed in the middle of a record, without close_notify (tls_truncation): the data in flight was cut.",
+            cuts.len()
+        ));
+    }
     let other: Vec<&(&Finding, &'static str, bool, bool)> = resets
         .iter()
         .filter(|r| unexplained(r.0) && !r.2 && !r.3)
@@ -587,7 +606,7 @@ const PHRASES: &[(Kind, &str)] = &[
 ];
 
 /// Log lines that line up with capture events: a few examples, then the tally.
-fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
+fn log_lines(findings: &[Finding], logs: &[LogSummary], out: &mut Vec<String>) {
     let mut matches: Vec<(&Finding, &crate::finding::LogMatch)> = findings
         .iter()
         .filter_map(|f| match &f.details {
@@ -627,11 +646,19 @@ fn log_lines(findings: &[Finding], log: &LogSummary, out: &mut Vec<String>) {
     if !examples.is_empty() {
         out.push(format!("In the application log: {}.", examples.join("; ")));
     }
-    if log.event_lines > 0 {
+    for log in logs {
+        if log.event_lines == 0 {
+            continue;
+        }
         out.push(format!(
-            "{} of {} error/restart lines of the application log line up with capture events{}.",
+            "{} of {} error/restart lines of the application log{} line up with capture events{}.",
             log.matched,
             log.event_lines,
+            if logs.len() > 1 {
+                format!(" {}", log.file)
+            } else {
+                String::new()
+            },
             log.clock_words()
                 .or_else(|| log
                     .clock_offset_s

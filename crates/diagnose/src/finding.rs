@@ -13,13 +13,18 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    /// The connection died, or is about to, because of it.
     Critical,
+    /// A fault that explains trouble.
     Error,
+    /// Worth a look; harmless by itself.
     Warning,
+    /// Context for the other findings.
     Info,
 }
 
 impl Severity {
+    /// The JSON and text name: `critical`, `error`, `warning`, `info`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Critical => "critical",
@@ -34,20 +39,36 @@ impl Severity {
 /// of one severity are listed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
+    /// A reset right after a heartbeat probe that was late, unanswered or answered too slowly.
     ResetAfterHeartbeatDeadline,
+    /// The heartbeat sender closed after probes nobody answered.
     HeartbeatGaveUp,
+    /// A probe sent later than the period allows.
     LateHeartbeat,
+    /// Whole beats missing, or the beats stopped.
     MissedHeartbeat,
+    /// A reply much slower than the connection's (or the service's) usual.
     SlowHeartbeatReply,
+    /// A probe that never got its reply.
     UnansweredHeartbeat,
+    /// A probe the sender had to retransmit.
     RetransmittedHeartbeat,
+    /// Any RST, with its context.
     ConnectionReset,
+    /// Idle longer than a middlebox's timeout.
     IdleBeyondMiddleboxTimeout,
+    /// Idle, then data nobody acknowledged: a middlebox forgot the connection.
     MiddleboxStateLoss,
+    /// An RST with a TTL its claimed sender never used.
     InjectedReset,
+    /// TCP keep-alive probes nobody answered.
     KeepaliveUnanswered,
+    /// An application log line lined up with capture events.
     LogMatch,
+    /// After an idle gap, a forged RST answered the first packet.
     MiddleboxIdleReset,
+    /// A TLS peer's FIN cut a record it was sending, with no close_notify before it.
+    TlsTruncation,
     /// Connection attempts nobody answered (see [`crate::connect`]).
     SynUnanswered,
     /// Connection attempts answered by a reset.
@@ -61,6 +82,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The JSON `kind` (`late_heartbeat`, `http_reuse_race`...).
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::ResetAfterHeartbeatDeadline => "reset_after_heartbeat_deadline",
@@ -77,6 +99,7 @@ impl Kind {
             Kind::KeepaliveUnanswered => "keepalive_unanswered",
             Kind::LogMatch => "log_match",
             Kind::MiddleboxIdleReset => "middlebox_idle_reset",
+            Kind::TlsTruncation => "tls_truncation",
             Kind::SynUnanswered => "syn_unanswered",
             Kind::ConnectionRefused => "connection_refused",
             Kind::Scan => "scan",
@@ -109,12 +132,17 @@ pub enum DeadlineCause {
 pub struct DeadlineReset {
     /// `client` or `server`: who sent the RST.
     pub by: &'static str,
+    /// Why the deadline passed.
     pub cause: DeadlineCause,
+    /// The heartbeat period.
     pub expected_period_s: f64,
     /// Spacing of the late probe from the one before (late probes only).
     pub gap_s: Option<f64>,
+    /// How late the probe was (late probes only).
     pub late_by_s: Option<f64>,
+    /// The reply's latency (slow replies only).
     pub reply_latency_ms: Option<f64>,
+    /// Time from the reply to the reset (slow replies only).
     pub reset_after_reply_ms: Option<f64>,
 }
 
@@ -137,16 +165,22 @@ pub struct GaveUp {
 /// `late_heartbeat`: a probe sent later than the period allows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LateBeat {
+    /// The heartbeat period.
     pub expected_period_s: f64,
+    /// Time since the probe before.
     pub gap_s: f64,
+    /// `gap_s` minus the period.
     pub late_by_s: f64,
 }
 
 /// `missed_heartbeat`: whole beats missing between two probes, or the beats stopped.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MissedBeats {
+    /// The heartbeat period.
     pub expected_period_s: f64,
+    /// Time between the two probes around the missing ones.
     pub gap_s: f64,
+    /// Beats missing.
     pub missed: i64,
     /// The beats stopped before the connection ended (absent from the JSON when not).
     #[serde(skip_serializing_if = "is_false")]
@@ -165,6 +199,7 @@ pub struct SlowReply {
     pub baseline_ms: Option<f64>,
     /// `latency_ms / baseline_ms`.
     pub factor: Option<f64>,
+    /// This reply's latency.
     pub latency_ms: f64,
     /// `--timeout`, when given.
     pub timeout_ms: Option<f64>,
@@ -175,12 +210,14 @@ pub struct SlowReply {
 pub struct UnansweredProbe {
     /// The receiver's TCP acknowledged the probe (the application did not answer).
     pub acked: bool,
+    /// Time waited for the reply, until the next probe or the end.
     pub waited_s: f64,
 }
 
 /// `retransmitted_heartbeat`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RetransmittedProbe {
+    /// Time from the original probe to its retransmission.
     pub delay_s: f64,
     /// tshark labels the retransmission `[TCP Keep-Alive]`.
     pub tshark_keep_alive: bool,
@@ -189,19 +226,41 @@ pub struct RetransmittedProbe {
 /// `connection_reset`: any RST, with what is known of its context.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reset {
+    /// Time since the last data on the connection, when there was some.
     pub after_last_data_s: Option<f64>,
+    /// `client` or `server`: who sent the RST.
     pub by: &'static str,
     /// The resetter had already sent its FIN when the peer sent more data.
     pub close_race: bool,
     /// The RST answered the peer's packet on a connection the resetter no longer knew.
     pub half_open: bool,
+    /// The RST answered TLS records (an alert or data) the peer sent after the resetter's FIN:
+    /// the ordinary end of a TLS connection closed without close_notify, not a close race
+    /// (absent from the JSON when not).
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_shutdown: bool,
+}
+
+/// `tls_truncation`: a side closed (FIN) in the middle of a TLS record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TlsCut {
+    /// `client` or `server`: who cut its own record.
+    pub by: &'static str,
+    /// Bytes of the record that were sent.
+    pub sent_bytes: u32,
+    /// The whole record's length (header included), 0 when even the header was cut.
+    pub record_len: u32,
+    /// The negotiated version (`TLSv1.2`).
+    pub version: &'static str,
 }
 
 /// `idle_beyond_middlebox_timeout`: one stream that did not survive its idle gap, or the
 /// streams that stayed idle longer than one middlebox's timeout, tallied.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IdleBeyond {
+    /// One stream that died after its idle gap.
     Stream(IdleStream),
+    /// The streams idle longer than one middlebox's timeout.
     Tally(IdleTally),
 }
 
@@ -219,6 +278,7 @@ impl Serialize for IdleBeyond {
 pub struct IdleStream {
     /// The idle timeouts (seconds) the gap exceeded.
     pub exceeded: Vec<u32>,
+    /// The idle gap.
     pub idle_s: f64,
 }
 
@@ -229,8 +289,11 @@ pub struct IdleTally {
     pub example_streams: Vec<u32>,
     /// The longest of the idle gaps.
     pub idle_s: f64,
+    /// The middlebox (from the table or `--middlebox`).
     pub middlebox: &'static str,
+    /// How many streams.
     pub streams_count: u64,
+    /// Its idle timeout.
     pub timeout_s: u32,
 }
 
@@ -239,17 +302,24 @@ pub struct IdleTally {
 pub struct StateLoss {
     /// Who reset the connection afterwards, if anyone.
     pub ended_by: Option<&'static str>,
+    /// The idle gap before the unacknowledged data.
     pub idle_s: f64,
+    /// Retransmissions of that data.
     pub retransmissions: u32,
+    /// `client` or `server`: who sent it.
     pub sender: &'static str,
 }
 
 /// `injected_reset`: an RST with a TTL its claimed sender never used.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ForgedReset {
+    /// `client` or `server`: the side the RST claims to come from.
     pub by: &'static str,
+    /// The RST's TTL.
     pub ttl: u8,
+    /// Highest TTL that side used before.
     pub usual_ttl_max: u8,
+    /// Lowest TTL that side used before.
     pub usual_ttl_min: u8,
 }
 
@@ -259,6 +329,7 @@ pub struct ForgedReset {
 pub struct IdleReset {
     /// `client` or `server`: the side the RST claims to come from.
     pub by: &'static str,
+    /// The idle gap.
     pub idle_s: f64,
     /// Middleboxes of the table that may have done it: their idle timeout fits within the gap
     /// (and not within a shorter gap the connection survived), and they can send resets.
@@ -267,17 +338,24 @@ pub struct IdleReset {
     pub reset_after_s: f64,
     /// The longest idle gap the connection survived before.
     pub survived_idle_s: f64,
+    /// The RST's TTL.
     pub ttl: u8,
+    /// Highest TTL that side used before.
     pub usual_ttl_max: u8,
+    /// Lowest TTL that side used before.
     pub usual_ttl_min: u8,
 }
 
 /// `keepalive_unanswered`: TCP keep-alive probes nobody answered.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeepaliveUnanswered {
+    /// Idle time before the first probe, when seen.
     pub idle_s: Option<f64>,
+    /// Time between unanswered probes, when seen.
     pub interval_s: Option<f64>,
+    /// `client` or `server`: who probed.
     pub sender: &'static str,
+    /// Probes without an answer.
     pub unanswered: u32,
 }
 
@@ -289,8 +367,18 @@ pub struct LogMatch {
     /// the JSON when not).
     #[serde(skip_serializing_if = "is_false")]
     pub at_deadline: bool,
+    /// Log clock minus capture clock, as the alignment found it.
     pub clock_offset_s: f64,
+    /// For a line stamped with its zone to the millisecond or finer: its time, after the log's
+    /// measured clock offset, minus the matched event's moment (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<f64>,
+    /// Line number in the log, from 1.
     pub line: u32,
+    /// The log file the line is in, when more than one `--log` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
+    /// The line, as written.
     pub log_text: String,
     /// The kinds of the matched findings, in time order.
     pub matched_kinds: Vec<Kind>,
@@ -301,8 +389,11 @@ pub struct LogMatch {
 /// Attempts to one port of a server, and how many sources made them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PortTally {
+    /// Attempts to the port.
     pub attempts: u64,
+    /// The port.
     pub port: u16,
+    /// Distinct source addresses that tried it.
     pub sources: u64,
 }
 
@@ -312,6 +403,7 @@ pub struct SourceTally {
     /// At least this many (a top-N count over many sources may undercount by the ones it
     /// forgot).
     pub attempts: u64,
+    /// The source address.
     pub source: String,
 }
 
@@ -351,6 +443,7 @@ pub struct SynUnanswered {
     pub ports_count: u64,
     /// Unanswered SYNs (retransmissions included) per second over `duration_s`.
     pub rate_per_s: f64,
+    /// The server address.
     pub server: String,
     /// Distinct source addresses of the unanswered attempts.
     pub sources: u64,
@@ -360,6 +453,7 @@ pub struct SynUnanswered {
     pub syns: u64,
     /// The sources with the most unanswered attempts (at most 5), most first.
     pub top_sources: Vec<SourceTally>,
+    /// What the silence looks like.
     pub verdict: SilenceVerdict,
 }
 
@@ -367,14 +461,19 @@ pub struct SynUnanswered {
 /// listened on the port, or the server refused).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Refused {
+    /// Attempts answered by a reset.
     pub attempts: u64,
+    /// From the first to the last refused attempt.
     pub duration_s: f64,
     /// Whether a `sources` count is an estimate (±3 %).
     pub estimated: bool,
     /// By port, most attempts first (at most 16).
     pub ports: Vec<PortTally>,
+    /// Distinct ports refused.
     pub ports_count: u64,
+    /// The server address.
     pub server: String,
+    /// Distinct source addresses refused.
     pub sources: u64,
     /// A few of the refused streams (at most 8).
     pub streams: Vec<u32>,
@@ -385,7 +484,9 @@ pub struct Refused {
 pub struct Scan {
     /// Attempts answered by a SYN-ACK (open ports).
     pub answered: u64,
+    /// Attempts it made.
     pub attempts: u64,
+    /// From its first attempt to its last.
     pub duration_s: f64,
     /// Whether `hosts` or `ports` is an estimate (±3 %, beyond 1024 distinct).
     pub estimated: bool,
@@ -393,13 +494,16 @@ pub struct Scan {
     pub hosts: u64,
     /// Distinct destination ports.
     pub ports: u64,
+    /// Attempts answered by a reset (closed ports).
     pub refused: u64,
+    /// The scanning address.
     pub source: String,
     /// A few of its streams (at most 8).
     pub streams: Vec<u32>,
     /// What it swept: `ports` (many ports), `hosts` (one port on many hosts) or
     /// `ports_and_hosts`.
     pub swept: &'static str,
+    /// Attempts that got no answer.
     pub unanswered: u64,
 }
 
@@ -416,6 +520,7 @@ pub struct EarlierConnection {
     pub ended: String,
     /// Seconds from its last packet to the first failed attempt.
     pub reconnect_after_s: f64,
+    /// The earlier connection's `tcp.stream`.
     pub stream: u32,
 }
 
@@ -433,6 +538,7 @@ pub struct Storm {
     pub backoff: &'static str,
     /// Median ratio of a gap to the one before it.
     pub backoff_factor: Option<f64>,
+    /// The retrying client's address.
     pub client: String,
     /// Seconds between consecutive attempts, the successful one included (at most 16).
     pub gaps_s: Vec<f64>,
@@ -440,35 +546,58 @@ pub struct Storm {
     pub got_through: Option<u32>,
     /// Seconds from the first failed attempt to the one that got through.
     pub got_through_after_s: Option<f64>,
+    /// Failed attempts answered by a reset.
     pub refused: u32,
+    /// The server address.
     pub server: String,
     /// Median of `gaps_s`.
     pub spacing_s: f64,
     /// The failed attempts' streams (at most 16).
     pub streams: Vec<u32>,
+    /// Failed attempts that got no answer.
     pub unanswered: u32,
 }
 
 /// A finding's kind with its kind-specific numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Details {
+    /// See [`Kind::ResetAfterHeartbeatDeadline`].
     ResetAfterHeartbeatDeadline(DeadlineReset),
+    /// See [`Kind::HeartbeatGaveUp`].
     HeartbeatGaveUp(GaveUp),
+    /// See [`Kind::LateHeartbeat`].
     LateHeartbeat(LateBeat),
+    /// See [`Kind::MissedHeartbeat`].
     MissedHeartbeat(MissedBeats),
+    /// See [`Kind::SlowHeartbeatReply`].
     SlowHeartbeatReply(SlowReply),
+    /// See [`Kind::UnansweredHeartbeat`].
     UnansweredHeartbeat(UnansweredProbe),
+    /// See [`Kind::RetransmittedHeartbeat`].
     RetransmittedHeartbeat(RetransmittedProbe),
+    /// See [`Kind::ConnectionReset`].
     ConnectionReset(Reset),
+    /// See [`Kind::IdleBeyondMiddleboxTimeout`].
     IdleBeyondMiddleboxTimeout(IdleBeyond),
+    /// See [`Kind::MiddleboxStateLoss`].
     MiddleboxStateLoss(StateLoss),
+    /// See [`Kind::InjectedReset`].
     InjectedReset(ForgedReset),
+    /// See [`Kind::KeepaliveUnanswered`].
     KeepaliveUnanswered(KeepaliveUnanswered),
+    /// See [`Kind::LogMatch`].
     LogMatch(LogMatch),
+    /// See [`Kind::MiddleboxIdleReset`].
     MiddleboxIdleReset(IdleReset),
+    /// See [`Kind::TlsTruncation`].
+    TlsTruncation(TlsCut),
+    /// See [`Kind::SynUnanswered`].
     SynUnanswered(SynUnanswered),
+    /// See [`Kind::ConnectionRefused`].
     ConnectionRefused(Refused),
+    /// See [`Kind::Scan`].
     Scan(Scan),
+    /// See [`Kind::ReconnectStorm`].
     ReconnectStorm(Storm),
     /// HTTP findings carry no numbers beyond their frame, except these two.
     Http(HttpKind),
@@ -479,6 +608,7 @@ pub enum Details {
 }
 
 impl Details {
+    /// The kind these details belong to.
     pub fn kind(&self) -> Kind {
         match self {
             Details::ResetAfterHeartbeatDeadline(_) => Kind::ResetAfterHeartbeatDeadline,
@@ -495,6 +625,7 @@ impl Details {
             Details::KeepaliveUnanswered(_) => Kind::KeepaliveUnanswered,
             Details::LogMatch(_) => Kind::LogMatch,
             Details::MiddleboxIdleReset(_) => Kind::MiddleboxIdleReset,
+            Details::TlsTruncation(_) => Kind::TlsTruncation,
             Details::SynUnanswered(_) => Kind::SynUnanswered,
             Details::ConnectionRefused(_) => Kind::ConnectionRefused,
             Details::Scan(_) => Kind::Scan,
@@ -525,6 +656,7 @@ impl Serialize for Details {
             Details::KeepaliveUnanswered(d) => d.serialize(s),
             Details::LogMatch(d) => d.serialize(s),
             Details::MiddleboxIdleReset(d) => d.serialize(s),
+            Details::TlsTruncation(d) => d.serialize(s),
             Details::SynUnanswered(d) => d.serialize(s),
             Details::ConnectionRefused(d) => d.serialize(s),
             Details::Scan(d) => d.serialize(s),
@@ -539,6 +671,7 @@ impl Serialize for Details {
 /// One thing worth telling, with the frames that show it.
 #[derive(Debug, Clone)]
 pub struct Finding {
+    /// How bad it is.
     pub severity: Severity,
     /// `tcp.stream`; absent for findings about no single stream.
     pub stream: Option<u32>,
@@ -546,6 +679,7 @@ pub struct Finding {
     pub frames: Vec<u32>,
     /// When it happened (UTC, RFC 3339).
     pub time: String,
+    /// When it happened, ns since the epoch.
     pub ts_ns: i64,
     /// When the application on either end may have noticed it (e.g. a connection lost in a
     /// middlebox is noticed when TCP gives up, after the retransmissions): for log matching.
@@ -557,6 +691,7 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of `details`' kind; `time` is written from `ts_ns`.
     pub fn new(
         severity: Severity,
         stream: Option<u32>,
@@ -577,6 +712,7 @@ impl Finding {
         }
     }
 
+    /// What it is about.
     pub fn kind(&self) -> Kind {
         self.details.kind()
     }
@@ -685,6 +821,7 @@ mod tests {
                 after_last_data_s: Some(1.0),
                 by: "server",
                 close_race: false,
+                tls_shutdown: false,
                 half_open: true,
             }),
             Details::IdleBeyondMiddleboxTimeout(IdleBeyond::Stream(IdleStream {
@@ -719,7 +856,9 @@ mod tests {
             Details::LogMatch(LogMatch {
                 at_deadline: true,
                 clock_offset_s: -2.0,
+                delay_ms: None,
                 line: 3,
+                log_file: None,
                 log_text: "error".into(),
                 matched_kinds: vec![Kind::ConnectionReset, Kind::Http(HttpKind::HttpReuseRace)],
                 streams: vec![4],

@@ -10,9 +10,13 @@ use std::fmt;
 /// The analysis flags as given (`--period 45s`, `--middlebox NAME=SECONDS`...), unparsed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Flags<'a> {
+    /// `--period`: the heartbeat period, instead of inferring it.
     pub period: Option<&'a str>,
+    /// `--timeout`: how long the sender waits for a reply.
     pub timeout: Option<&'a str>,
+    /// `--probe`: the probe payload in hex.
     pub probe: Option<&'a str>,
+    /// `--reply`: the reply payload in hex.
     pub reply: Option<&'a str>,
     /// Extra middleboxes, `NAME=SECONDS` each.
     pub middleboxes: &'a [String],
@@ -23,35 +27,62 @@ pub struct Flags<'a> {
 /// A flag value that does not parse; the message names the flag and the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OptionError {
+    /// A duration that does not parse, or is not above zero.
     Duration {
+        /// The flag, without its dashes.
         flag: &'static str,
+        /// The value given.
         value: String,
+        /// What is wrong with it.
         why: String,
     },
+    /// A payload that is not hex bytes.
     Hex {
+        /// The flag, without its dashes.
         flag: &'static str,
+        /// The value given.
         value: String,
     },
     /// `--middlebox` without `=`.
     MiddleboxForm(String),
     /// `--middlebox NAME=SECONDS` whose seconds are not a count.
     MiddleboxSeconds {
+        /// The value given.
         value: String,
+        /// What is wrong with the seconds.
         why: String,
     },
     /// `--log-tz` that is not UTC, +HH:MM or -HH:MM.
     TzForm(String),
+    /// `--log-tz` hours that are not a number.
     TzHours {
+        /// The value given.
         value: String,
+        /// What is wrong with the hours.
         why: String,
     },
+    /// `--log-tz` minutes that are not a number.
     TzMinutes {
+        /// The value given.
         value: String,
+        /// What is wrong with the minutes.
         why: String,
     },
+    /// `--log-tz` beyond ±14 hours, or minutes of 60 or more.
     TzRange(String),
     /// `--log-date` that is not YYYY-MM-DD.
     Date(String),
+    /// `--log-format` naming no format keepsight knows.
+    LogFormat(String),
+    /// `--log-tz`, `--log-date` or `--log-format` given neither once nor once per `--log`.
+    LogCount {
+        /// The flag, without its dashes.
+        flag: &'static str,
+        /// How many times it was given.
+        given: usize,
+        /// How many `--log` were given.
+        logs: usize,
+    },
 }
 
 impl fmt::Display for OptionError {
@@ -66,6 +97,15 @@ impl fmt::Display for OptionError {
                 write!(f, "--middlebox {value}: bad timeout: {why}")
             }
             OptionError::TzForm(v) => write!(f, "--log-tz {v}: expected UTC, +HH:MM or -HH:MM"),
+            OptionError::LogFormat(v) => write!(
+                f,
+                "--log-format {v}: expected one of {}",
+                crate::log::Format::ALL.map(|f| f.name()).join(", ")
+            ),
+            OptionError::LogCount { flag, given, logs } => write!(
+                f,
+                "--{flag} given {given} times for {logs} --log files: give it once for all of them or once per --log, in order"
+            ),
             OptionError::TzHours { value, why } => write!(f, "--log-tz {value}: bad hours: {why}"),
             OptionError::TzMinutes { value, why } => {
                 write!(f, "--log-tz {value}: bad minutes: {why}")
@@ -151,9 +191,52 @@ impl LogOptions {
     /// `+H`; without it, the zone is searched for).
     pub fn from_flags(date: Option<&str>, tz: Option<&str>) -> Result<LogOptions, OptionError> {
         Ok(LogOptions {
+            format: None,
             date: date.map(parse_date).transpose()?,
             tz_offset_s: tz.map(parse_tz).transpose()?,
         })
+    }
+
+    /// The options of each of `logs` logs from `--log-date`, `--log-tz` and `--log-format`,
+    /// each given never, once (for every log) or once per log (in the order of the logs).
+    pub fn per_log(
+        logs: usize,
+        dates: &[String],
+        tzs: &[String],
+        formats: &[String],
+    ) -> Result<Vec<LogOptions>, OptionError> {
+        fn pick<'a>(
+            flag: &'static str,
+            v: &'a [String],
+            k: usize,
+            logs: usize,
+        ) -> Result<Option<&'a str>, OptionError> {
+            match v.len() {
+                0 => Ok(None),
+                1 => Ok(Some(v[0].as_str())),
+                n if n == logs => Ok(Some(v[k].as_str())),
+                n => Err(OptionError::LogCount {
+                    flag,
+                    given: n,
+                    logs,
+                }),
+            }
+        }
+        (0..logs.max(1))
+            .map(|k| {
+                let mut o = LogOptions::from_flags(
+                    pick("log-date", dates, k, logs)?,
+                    pick("log-tz", tzs, k, logs)?,
+                )?;
+                o.format = pick("log-format", formats, k, logs)?
+                    .map(|n| {
+                        crate::log::Format::from_name(n)
+                            .ok_or_else(|| OptionError::LogFormat(n.to_string()))
+                    })
+                    .transpose()?;
+                Ok(o)
+            })
+            .collect()
     }
 }
 

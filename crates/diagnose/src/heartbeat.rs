@@ -129,7 +129,7 @@ const MAX_LATENCIES: usize = 256;
 const MAX_SERVICES: usize = 10_000;
 
 impl Services {
-    pub fn learn(&mut self, s: &Stream, h: &Chosen<'_>) {
+    pub(crate) fn learn(&mut self, s: &Stream, h: &Chosen<'_>) {
         let (cdir, _) = s.client_dir();
         let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.sig);
         if let Some(m) = h.cand.baseline.median() {
@@ -148,7 +148,7 @@ impl Services {
 
     /// The usual reply latency of the other connections to the same service (the median of
     /// theirs), when at least one showed it.
-    pub fn others_latency(&self, s: &Stream, h: &Chosen<'_>) -> Option<i64> {
+    pub(crate) fn others_latency(&self, s: &Stream, h: &Chosen<'_>) -> Option<i64> {
         let (cdir, _) = s.client_dir();
         let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.sig);
         let others: Vec<i64> = self
@@ -162,7 +162,7 @@ impl Services {
     }
 
     /// The heartbeat of a stream too short to show its own period, from its siblings.
-    pub fn choose<'a>(&self, s: &'a Stream) -> Option<Chosen<'a>> {
+    pub(crate) fn choose<'a>(&self, s: &'a Stream) -> Option<Chosen<'a>> {
         let (cdir, _) = s.client_dir();
         let server = s.addr[1 - cdir];
         let mut best: Option<Chosen<'a>> = None;

@@ -24,10 +24,6 @@
 //! once: each stream keeps online statistics and a bounded number of records, never its packets,
 //! and is summarized and dropped soon after it closes.
 
-// TODO(issue 14 item 9): documented after the framing/cli/diagnose work lands
-// (unreachable_pub: crate-private items to be marked pub(crate) then too)
-#![allow(missing_docs, unreachable_pub)]
-
 pub mod civil;
 mod conclusions;
 mod connect;
@@ -35,7 +31,7 @@ pub mod finding;
 pub mod flags;
 mod heartbeat;
 pub mod http;
-pub mod log;
+mod log;
 pub mod middlebox;
 pub mod options;
 mod period;
@@ -98,6 +94,7 @@ pub struct Diagnoser {
 }
 
 impl Diagnoser {
+    /// A diagnoser before the first segment.
     pub fn new(opts: Options) -> Self {
         Diagnoser {
             idle_tally: vec![Default::default(); opts.middleboxes.len()],
@@ -140,6 +137,7 @@ impl Diagnoser {
         self.done[w] |= 1 << (stream % 64);
     }
 
+    /// Feeds one TCP segment, in capture order (any stream).
     pub fn on_segment(&mut self, seg: &Segment<'_>) {
         self.segments += 1;
         if !(-TS_LIMIT..=TS_LIMIT).contains(&seg.ts_ns) {
@@ -240,7 +238,7 @@ impl Diagnoser {
 
     /// Lines the application log up with the findings that a log may mention (resets and
     /// everything above info, except idle tallies and other log lines); adds the matches.
-    fn match_log(&mut self, log: &AppLog, capture_start_ns: i64) -> report::LogSummary {
+    fn match_logs(&mut self, logs: &[AppLog], capture_start_ns: i64) -> Vec<report::LogSummary> {
         let mut events: Vec<log::CapEvent> = self
             .findings
             .iter()
@@ -285,11 +283,18 @@ impl Diagnoser {
                 })
             })
             .collect();
-        let c = log::correlate(log, &mut events, capture_start_ns, &ends);
-        for f in c.findings {
-            self.push_finding(f);
+        let mut summaries = Vec::with_capacity(logs.len());
+        for log in logs {
+            let c = log::correlate(log, &mut events, capture_start_ns, &ends);
+            for mut f in c.findings {
+                if let (Details::LogMatch(m), true) = (&mut f.details, logs.len() > 1) {
+                    m.log_file = Some(log.name.clone());
+                }
+                self.push_finding(f);
+            }
+            summaries.push(c.summary);
         }
-        c.summary
+        summaries
     }
 
     /// Summarizes every stream still open at `capture_end_ns` and builds the report.
@@ -330,11 +335,9 @@ impl Diagnoser {
         }
 
         let start = self.first_ts;
-        let log_summary = self
-            .opts
-            .log
-            .take()
-            .map(|log| self.match_log(&log, start.unwrap_or(end)));
+        let logs = std::mem::take(&mut self.opts.logs);
+        let log_summaries = self.match_logs(&logs, start.unwrap_or(end));
+        let log_summary = log_summaries.first().cloned();
 
         self.findings.sort_by(|a, b| {
             (a.severity, a.kind(), a.ts_ns, a.stream).cmp(&(
@@ -345,7 +348,7 @@ impl Diagnoser {
             ))
         });
         let (summary, causes) =
-            conclusions::conclusions(&self.findings, &self.reports, log_summary.as_ref());
+            conclusions::conclusions(&self.findings, &self.reports, &log_summaries);
         Report {
             schema: 1,
             capture: CaptureInfo {
@@ -361,6 +364,7 @@ impl Diagnoser {
             streams: self.reports,
             findings: self.findings,
             log: log_summary,
+            logs: log_summaries,
             findings_dropped: self.dropped,
         }
     }

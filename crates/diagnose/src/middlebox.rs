@@ -29,6 +29,7 @@ impl OnIdle {
         )
     }
 
+    /// How the table and the report say it.
     pub fn as_str(self) -> &'static str {
         match self {
             OnIdle::Drop => "silent drop",
@@ -43,7 +44,9 @@ impl OnIdle {
 /// One middlebox kind and its default idle timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Middlebox {
+    /// Product or service, as the report names it.
     pub name: &'static str,
+    /// Default idle timeout, seconds.
     pub idle_timeout_s: u32,
     /// What it does at (or after) the timeout.
     pub on_idle: OnIdle,

@@ -16,8 +16,9 @@ pub struct Options {
     pub reply: Option<Vec<u8>>,
     /// Middlebox idle timeouts to compare idle gaps against.
     pub middleboxes: Vec<Middlebox>,
-    /// The application's log, to line up with the capture.
-    pub log: Option<AppLog>,
+    /// The application's logs (client and server, say), each lined up with the capture on
+    /// its own (its own format, zone and clock offset).
+    pub logs: Vec<AppLog>,
     /// Cap on findings of one kind (the rest are counted in `findings_dropped`).
     pub max_findings_per_kind: usize,
 }
@@ -30,7 +31,7 @@ impl Default for Options {
             probe: None,
             reply: None,
             middleboxes: DEFAULT_TABLE.to_vec(),
-            log: None,
+            logs: Vec::new(),
             max_findings_per_kind: 20_000,
         }
     }

@@ -64,7 +64,7 @@ impl<R> Default for Baseline<R> {
 }
 
 impl<R> Baseline<R> {
-    pub fn on_reply(&mut self, latency: i64, reply: R) {
+    pub(crate) fn on_reply(&mut self, latency: i64, reply: R) {
         if let Some(baseline) = self.own() {
             if is_slow(latency, baseline) {
                 self.slow_count += 1;
@@ -88,13 +88,13 @@ impl<R> Baseline<R> {
     }
 
     /// The connection's usual latency, once enough replies showed it.
-    pub fn own(&self) -> Option<i64> {
+    pub(crate) fn own(&self) -> Option<i64> {
         (self.len as usize >= MIN_SAMPLE).then(|| self.median())?
     }
 
     /// The median of whatever replies the sample holds (for the service's baseline). The
     /// sample is sorted, so this reads it in place (it runs on every reply).
-    pub fn median(&self) -> Option<i64> {
+    pub(crate) fn median(&self) -> Option<i64> {
         let n = self.len as usize;
         match n {
             0 => None,

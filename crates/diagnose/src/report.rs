@@ -4,63 +4,110 @@
 use crate::finding::{Finding, Kind, Severity};
 use serde::Serialize;
 
+/// The two ends of a stream, as `ADDR:PORT`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Endpoints {
+    /// The side that opened the connection.
     pub client: String,
+    /// The side that accepted it.
     pub server: String,
     /// How client and server were told apart: `handshake`, `ports` or `first_packet`.
     pub roles_from: &'static str,
 }
 
+/// How a stream ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct Close {
     /// `fin` or `rst`.
     pub kind: &'static str,
     /// `client`, `server`.
     pub by: &'static str,
+    /// Frame of the FIN or RST.
     pub frame: u32,
+    /// Its time (UTC, RFC 3339).
     pub time: String,
     /// Seconds from the last heartbeat probe to the close, when there is a heartbeat.
     pub after_last_beat_s: Option<f64>,
     /// Seconds from the last payload byte (either side) to the close.
     pub after_last_data_s: Option<f64>,
+    /// On a TLS stream: how TLS was shut down (absent on other streams).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsClose>,
 }
 
+/// How a TLS connection was shut down, read from its records without keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsClose {
+    /// The negotiated version (`TLSv1.3`; `TLS` when no Server Hello was seen).
+    pub version: &'static str,
+    /// Sides whose last record before their FIN was an alert: close_notify (encrypted, a
+    /// fatal alert looks the same on the wire).
+    pub close_notify_by: Vec<&'static str>,
+    /// Sides that sent their FIN without an alert first (a bare FIN).
+    pub bare_fin_by: Vec<&'static str>,
+    /// Sides that sent TLS records after the peer's FIN (the peer's socket may answer RST).
+    pub after_peer_fin_by: Vec<&'static str>,
+    /// Sides whose FIN cut a record they were sending (see `tls_truncation`).
+    pub cut_by: Vec<&'static str>,
+    /// RFC 6520 heartbeat records (content type 24), both directions.
+    pub heartbeat_records: u64,
+}
+
+/// A latency distribution, milliseconds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
+    /// Median.
     pub median: f64,
+    /// 99th percentile.
     pub p99: f64,
+    /// Largest.
     pub max: f64,
 }
 
+/// The application heartbeat found on a stream.
 #[derive(Debug, Clone, Serialize)]
 pub struct Heartbeat {
     /// `client` or `server`.
     pub sender: &'static str,
     /// Probe payload (hex); for probes longer than 8 bytes, the stable 8-byte prefix.
     pub probe_hex: String,
+    /// Probe payload length, bytes.
     pub probe_len: u32,
+    /// Reply payload (hex), when the probes are answered.
     pub reply_hex: Option<String>,
+    /// Period between probes: inferred, or `--period`.
     pub period_s: f64,
     /// Typical deviation of on-time beats from the period (median absolute deviation).
     pub jitter_s: f64,
     /// Largest deviation still counted as on time.
     pub tolerance_s: f64,
+    /// Reply latency, when the probes are answered.
     pub reply_latency_ms: Option<Latency>,
+    /// Probes seen.
     pub beats: u64,
+    /// Replies seen.
     pub replies: u64,
     /// Whether the period came from `--period` rather than from the traffic.
     pub period_given: bool,
+    /// On a TLS stream the probe is a record, matched by its clear header (content type,
+    /// version, length) and timing: `application_data` or `heartbeat` (RFC 6520). Absent on
+    /// other streams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_record: Option<&'static str>,
 }
 
+/// Kernel TCP keep-alive seen on a stream, with the settings inferred from it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TcpKeepalive {
+    /// `client` or `server`: who sent the probes.
     pub sender: &'static str,
     /// Inferred `keepidle`: silence before the first probe.
     pub idle_s: Option<f64>,
     /// Inferred `keepintvl`: spacing of probes that follow one another without new data.
     pub interval_s: Option<f64>,
+    /// Probes seen.
     pub probes: u64,
+    /// Probes nobody answered.
     pub unanswered: u64,
     /// Inferred `keepcnt`: unanswered probes before the sender gave up (seen only when it did).
     pub count: Option<u32>,
@@ -68,42 +115,75 @@ pub struct TcpKeepalive {
     pub worst_case_detection_s: Option<f64>,
 }
 
+/// What one TCP stream did.
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamReport {
+    /// The `tcp.stream` number.
     pub stream: u32,
+    /// Its client and server.
     pub endpoints: Endpoints,
+    /// Time of its first frame (UTC, RFC 3339).
     pub start: String,
+    /// Time of its last frame.
     pub end: String,
+    /// Its first frame.
     pub first_frame: u32,
+    /// Its last frame.
     pub last_frame: u32,
+    /// Frames seen.
     pub packets: u64,
+    /// How it ended, if it did within the capture.
     pub close: Option<Close>,
+    /// Longest time without a packet.
     pub max_idle_s: f64,
     /// The frames before and after the longest idle gap.
     pub max_idle_frames: [u32; 2],
+    /// The heartbeat, if the stream carried one.
     pub heartbeat: Option<Heartbeat>,
+    /// Kernel keep-alive, per side that sent it.
     pub tcp_keepalive: Vec<TcpKeepalive>,
 }
 
+/// What was read.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaptureInfo {
+    /// Time of the first frame (UTC, RFC 3339).
     pub start: Option<String>,
+    /// Time of the last frame.
     pub end: Option<String>,
+    /// From the first frame to the last.
     pub duration_s: f64,
+    /// TCP segments analysed.
     pub segments: u64,
+    /// TCP streams seen.
     pub streams: u64,
     /// Segments for streams that had already been closed and summarized (ignored).
     pub late_segments: u64,
 }
 
+/// How the application log lined up with the capture.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogSummary {
+    /// The file, as given to `--log` (absent when the log was given as text).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    /// The format its lines are written in (`logback`, `json`; `json+rfc3164` when mixed, most
+    /// lines first).
+    pub format: String,
+    /// Lines read.
     pub lines: u64,
     /// Lines naming an error, restart, reset, timeout...
     pub event_lines: u64,
+    /// Event lines matched to capture events.
     pub matched: u64,
     /// Estimated (capture clock - log clock), seconds, after the given time zone.
     pub clock_offset_s: Option<f64>,
+    /// For a log stamped with its zone to the millisecond or finer, the offset is measured
+    /// line by line (the median is `clock_offset_s`): the spread of those measurements
+    /// (largest - smallest), seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_offset_spread_s: Option<f64>,
+    /// Finest time step of the log's stamps, seconds (1 for `HH:MM:SS`).
     pub granularity_s: f64,
     /// Event lines with no capture event around them (the first 20): what the log saw that the
     /// wire does not show here.
@@ -115,9 +195,12 @@ pub struct LogSummary {
     pub zone_from: &'static str,
 }
 
+/// An event line of the log nothing in the capture explains.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnmatchedLine {
+    /// Line number, from 1.
     pub line: u32,
+    /// The line, as written.
     pub text: String,
 }
 
@@ -130,6 +213,7 @@ pub struct Cause {
     pub by: Option<&'static str>,
     /// Distinct connections (streams) it ended.
     pub connections: usize,
+    /// The streams it ended.
     pub streams: Vec<u32>,
     /// Index of its sentence in `summary`.
     pub summary: usize,
@@ -140,22 +224,32 @@ pub struct Cause {
 pub struct Report {
     /// Schema version of this JSON; bumped on incompatible changes.
     pub schema: u32,
+    /// What was read.
     pub capture: CaptureInfo,
     /// The conclusions, in words, most important first.
     pub summary: Vec<String>,
     /// What ended the connections: one entry per cause and side, each pointing at its sentence
     /// in `summary`.
     pub causes: Vec<Cause>,
+    /// Every stream, in `tcp.stream` order.
     pub streams: Vec<StreamReport>,
+    /// Every finding, most severe first.
     pub findings: Vec<Finding>,
+    /// The first (or only) `--log`.
     pub log: Option<LogSummary>,
+    /// Every log, in `--log` order, when more than one was given (each with its own format,
+    /// zone and clock offset).
+    #[serde(skip_serializing_if = "fewer_than_two")]
+    pub logs: Vec<LogSummary>,
     /// Findings not kept because a per-stream or per-kind cap was reached.
     pub findings_dropped: u64,
 }
 
-pub(crate) fn secs(ns: i64) -> f64 {
-    ns as f64 / 1e9
+fn fewer_than_two(v: &[LogSummary]) -> bool {
+    v.len() < 2
 }
+
+pub(crate) use keepsight_time::secs_f64 as secs;
 
 /// Rounds for display and JSON stability (µs resolution for seconds).
 pub(crate) fn round(v: f64, digits: i32) -> f64 {
@@ -291,11 +385,19 @@ impl Report {
                         .close
                         .as_ref()
                         .map(|c| {
+                            let tls = c.tls.as_ref().map(|t| {
+                                let notify = match t.close_notify_by.as_slice() {
+                                    [] => "no close_notify".to_string(),
+                                    by => format!("close_notify from the {}", by.join(" and the ")),
+                                };
+                                format!(" after {} ({})", notify, t.version)
+                            });
                             format!(
-                                ", closed by {} {} (frame {})",
+                                ", closed by {} {} (frame {}){}",
                                 c.by,
                                 c.kind.to_uppercase(),
-                                c.frame
+                                c.frame,
+                                tls.unwrap_or_default()
                             )
                         })
                         .unwrap_or_default();
@@ -306,7 +408,10 @@ impl Report {
                         h.sender,
                         if h.sender == "client" { &s.endpoints.client } else { &s.endpoints.server },
                         if h.sender == "client" { &s.endpoints.server } else { &s.endpoints.client },
-                        h.probe_hex,
+                        match h.tls_record {
+                            Some(kind) => format!("TLS {kind} record {} ({} bytes)", h.probe_hex, h.probe_len),
+                            None => h.probe_hex.clone(),
+                        },
                         human((h.period_s * 1e9) as i64),
                         human((h.jitter_s * 1e9) as i64),
                         h.beats
@@ -355,15 +460,32 @@ impl Report {
                 );
             }
         }
-        if let Some(l) = &self.log {
+        let logs: Vec<&LogSummary> = if self.logs.len() > 1 {
+            self.logs.iter().collect()
+        } else {
+            self.log.iter().collect()
+        };
+        for l in logs {
             let _ = writeln!(
                 out,
-                "\nApplication log: {} lines, {} name an error or restart, {} matched to the capture{}{}",
+                "\nApplication log{}: {} lines ({}), {} name an error or restart, {} matched to the capture{}{}",
+                if self.logs.len() > 1 {
+                    format!(" {}", l.file)
+                } else {
+                    String::new()
+                },
                 l.lines,
+                l.reading(),
                 l.event_lines,
                 l.matched,
                 l.clock_offset_s
-                    .map(|o| format!(" (capture clock - log clock ≈ {o:+.2} s, log granularity {} s)", l.granularity_s))
+                    .map(|o| format!(
+                        " (capture clock - log clock ≈ {o:+.2} s{}, log granularity {} s)",
+                        l.clock_offset_spread_s
+                            .map(|s| format!(", spread {} over the lines", human((s * 1e9) as i64)))
+                            .unwrap_or_default(),
+                        l.granularity_s
+                    ))
                     .unwrap_or_default(),
                 l.clock_words().map(|w| format!("; {w}")).unwrap_or_default()
             );

@@ -1,7 +1,7 @@
 //! Small, bounded statistics used per stream: nothing here grows with the number of packets.
 
 /// Median of a small sample (copies and sorts; called at report time, not per packet).
-pub fn median(values: &[i64]) -> Option<i64> {
+pub(crate) fn median(values: &[i64]) -> Option<i64> {
     if values.is_empty() {
         return None;
     }
@@ -16,7 +16,7 @@ pub fn median(values: &[i64]) -> Option<i64> {
 }
 
 /// Median absolute deviation from `center`.
-pub fn mad(values: &[i64], center: i64) -> Option<i64> {
+pub(crate) fn mad(values: &[i64], center: i64) -> Option<i64> {
     let dev: Vec<i64> = values
         .iter()
         .map(|&v| v.saturating_sub(center).saturating_abs())
@@ -41,7 +41,7 @@ const EXACT: usize = 64;
 
 /// Distribution of durations (ns): exact while small, then a fixed-size log histogram.
 #[derive(Debug, Default, Clone)]
-pub struct DurationStats {
+pub(crate) struct DurationStats {
     exact: Vec<i64>,
     hist: Option<Box<[u32; BUCKETS]>>,
     count: u64,
@@ -62,7 +62,7 @@ fn bucket_value(b: usize) -> i64 {
 }
 
 impl DurationStats {
-    pub fn push(&mut self, ns: i64) {
+    pub(crate) fn push(&mut self, ns: i64) {
         let ns = ns.max(0);
         if self.count == 0 || ns > self.max {
             self.max = ns;
@@ -88,16 +88,16 @@ impl DurationStats {
     }
 
     #[cfg(test)]
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.count
     }
 
-    pub fn max(&self) -> Option<i64> {
+    pub(crate) fn max(&self) -> Option<i64> {
         (self.count > 0).then_some(self.max)
     }
 
     /// Quantile q in [0, 1]; exact while fewer than 64 values were seen, else within ~4 %.
-    pub fn quantile(&self, q: f64) -> Option<i64> {
+    pub(crate) fn quantile(&self, q: f64) -> Option<i64> {
         if self.count == 0 {
             return None;
         }
@@ -127,7 +127,7 @@ impl DurationStats {
 
 /// The first `cap` values of a series, with the frame and time each one belongs to.
 #[derive(Debug, Clone)]
-pub struct Sample<T> {
+pub(crate) struct Sample<T> {
     pub items: Vec<T>,
 }
 
@@ -139,7 +139,7 @@ impl<T> Default for Sample<T> {
 
 impl<T> Sample<T> {
     /// Keeps the value if there is room; returns false once full.
-    pub fn push(&mut self, cap: usize, v: T) -> bool {
+    pub(crate) fn push(&mut self, cap: usize, v: T) -> bool {
         if self.items.len() < cap {
             self.items.push(v);
             true

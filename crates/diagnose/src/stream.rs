@@ -20,6 +20,78 @@ pub(crate) const MAX_RECORDS: usize = 32;
 /// connection drops (or rejects) whatever comes next. Short on purpose: lab NATs use seconds.
 pub(crate) const STATE_LOSS_MIN_IDLE_NS: i64 = 5_000_000_000;
 
+/// What TLS adds around a small message: the record header, TLS 1.2's explicit nonce, a
+/// 16-byte tag and TLS 1.3's inner content type, with room for padding. A TLS record up to
+/// [`MAX_BEAT_LEN`] plus this may carry a heartbeat.
+pub(crate) const TLS_BEAT_OVERHEAD: u32 = 48;
+/// A TLS 1.3 encrypted alert's record length: 2 bytes of alert, the inner content type and a
+/// 16-byte tag (every AEAD suite TLS 1.3 defines but the rare CCM_8).
+const TLS13_ALERT_LEN: usize = 2 + 1 + 16;
+/// Records one segment may hand to heartbeat discovery (more are not looked at: a segment
+/// with that many small records is bulk data, not a beat).
+const TLS_MESSAGES_PER_SEGMENT: usize = 8;
+
+/// Whether a stream is TLS: undecided until its first payload.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum TlsMode {
+    #[default]
+    Undecided,
+    Plain,
+    Tls(Box<TlsWatch>),
+}
+
+/// A TLS record seen on a stream, as the close analysis needs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TlsRecordEvent {
+    pub ev: Event,
+    /// An alert on the wire: content type 21, or a TLS 1.3 encrypted record of an alert's
+    /// size (2 bytes, its inner type and a 16-byte tag). Encrypted, close_notify and a fatal
+    /// alert look alike.
+    pub alert: bool,
+}
+
+/// The TLS view of a stream whose first payload opened a handshake (keepsight-tls): records
+/// become the messages heartbeat discovery sees, and the records around the FINs tell how
+/// the connection was shut down.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TlsWatch {
+    pub dirs: [keepsight_tls::Direction; 2],
+    pub session: keepsight_tls::Session,
+    /// Per direction: its last record.
+    pub last_record: [Option<TlsRecordEvent>; 2],
+    /// Per direction: its last record when it sent its FIN.
+    pub before_fin: [Option<TlsRecordEvent>; 2],
+    /// Per direction: the first record it sent after the peer's FIN.
+    pub after_peer_fin: [Option<TlsRecordEvent>; 2],
+    /// Per direction: its FIN came in the middle of a record (bytes of it sent, record length).
+    pub cut: [Option<(Event, usize, usize)>; 2],
+    /// Per direction: RFC 6520 heartbeat records (content type 24).
+    pub heartbeat_records: [u64; 2],
+    /// The stream's first alert record after data flowed: where a TLS close begins.
+    pub first_alert: Option<Event>,
+}
+
+impl TlsWatch {
+    /// The negotiated version's name, `TLS` before a Server Hello.
+    pub(crate) fn version_name(&self) -> &'static str {
+        keepsight_tls::record::version_name(self.session.version)
+    }
+}
+
+/// A record's signature as heartbeat discovery sees it: its header (content type, version,
+/// length), since what follows is ciphertext that differs every time; `len` is the whole
+/// record's.
+fn tls_sig(r: &keepsight_tls::Record<'_>) -> Sig {
+    let mut b = [0u8; SIG_BYTES];
+    b[..keepsight_tls::record::HEADER_LEN]
+        .copy_from_slice(&r.bytes()[..keepsight_tls::record::HEADER_LEN]);
+    Sig {
+        len: r.bytes().len() as u32,
+        n: keepsight_tls::record::HEADER_LEN as u8,
+        b,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Sig {
     pub len: u32,
@@ -29,7 +101,7 @@ pub(crate) struct Sig {
 
 impl Sig {
     #[inline]
-    pub fn of(len: u32, payload: &[u8]) -> Sig {
+    pub(crate) fn of(len: u32, payload: &[u8]) -> Sig {
         let mut n = payload.len().min(SIG_BYTES).min(len as usize);
         // A client's WebSocket ping/pong is masked with a fresh random key each time: only its
         // 2-byte frame header is stable, so that is the signature.
@@ -41,17 +113,17 @@ impl Sig {
         Sig { len, n: n as u8, b }
     }
 
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.b[..self.n as usize]
     }
 
-    pub fn hex(&self) -> String {
+    pub(crate) fn hex(&self) -> String {
         self.bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// True when the full payload `bytes` (as given by the user) has this signature; the
     /// signature's own bytes may be fewer when the capture cut the payload.
-    pub fn is(&self, bytes: &[u8]) -> bool {
+    pub(crate) fn is(&self, bytes: &[u8]) -> bool {
         self.len as usize == bytes.len() && bytes.starts_with(self.bytes())
     }
 }
@@ -273,7 +345,7 @@ impl Candidate {
         }
     }
 
-    pub fn reply_sig(&self) -> Option<Sig> {
+    pub(crate) fn reply_sig(&self) -> Option<Sig> {
         self.reply_sigs
             .iter()
             .filter(|(s, _)| s.is_some())
@@ -434,6 +506,8 @@ pub(crate) struct Stream {
     /// Who sent the connection's first small payload (at most [`MAX_BEAT_LEN`] bytes): who
     /// spoke first, even when the capture cut that payload.
     pub first_small_dir: Option<u8>,
+    /// Whether the stream is TLS, and its record-level view when it is.
+    pub tls: TlsMode,
 }
 
 #[inline]
@@ -443,7 +517,7 @@ fn after(a: u32, b: u32) -> bool {
 }
 
 impl Stream {
-    pub fn new(seg: &Segment<'_>) -> Self {
+    pub(crate) fn new(seg: &Segment<'_>) -> Self {
         Stream {
             id: seg.stream,
             addr: [seg.src, seg.dst],
@@ -479,12 +553,13 @@ impl Stream {
             injected: None,
             closed_at: None,
             first_small_dir: None,
+            tls: TlsMode::Undecided,
         }
     }
 
     /// The side of the client: from the handshake when seen, else the side with the higher
     /// (ephemeral-looking) port, else the first sender.
-    pub fn client_dir(&self) -> (usize, &'static str) {
+    pub(crate) fn client_dir(&self) -> (usize, &'static str) {
         if let Some((d, how)) = self.client {
             return (d as usize, how);
         }
@@ -496,7 +571,7 @@ impl Stream {
         (0, "first_packet")
     }
 
-    pub fn on_segment(&mut self, seg: &Segment<'_>, opts: &Options) {
+    pub(crate) fn on_segment(&mut self, seg: &Segment<'_>, opts: &Options) {
         let d = usize::from(seg.src != self.addr[0]);
         let p = 1 - d;
         let ts = seg.ts_ns;
@@ -562,11 +637,20 @@ impl Stream {
 
         // Which heartbeat candidate, if any, this payload retransmits (same bytes at the same
         // sequence number as its last probe): tshark may call such a 1-byte segment a keep-alive.
-        let beat_retrans = if seg.len > 0 && seg.len <= MAX_BEAT_LEN && !syn && !rst {
-            let sig = Sig::of(
-                seg.len,
-                &seg.payload[..seg.payload.len().min(seg.len as usize)],
-            );
+        let tls = matches!(self.tls, TlsMode::Tls(_));
+        let max_beat = if tls {
+            MAX_BEAT_LEN + TLS_BEAT_OVERHEAD
+        } else {
+            MAX_BEAT_LEN
+        };
+        let beat_retrans = if seg.len > 0 && seg.len <= max_beat && !syn && !rst {
+            let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
+            // A TLS probe is retransmitted as the same whole record.
+            let record = tls.then(|| keepsight_tls::Record::split(payload)).flatten();
+            let sig = match record {
+                Some((r, [])) => tls_sig(&r),
+                _ => Sig::of(seg.len, payload),
+            };
             self.dirs[d]
                 .cands
                 .iter()
@@ -668,36 +752,32 @@ impl Stream {
                 });
             }
             let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
-            let sig = Sig::of(seg.len, payload);
-            if self.first_small_dir.is_none() && seg.len <= MAX_BEAT_LEN && !syn {
-                // A first payload that acknowledges data the capture never showed (a frame cut
-                // before its TCP header) answers the peer, who spoke first.
-                let peer = &self.dirs[p];
-                let answers_unseen = seg.flags.ack() && peer.nxt_set && after(seg.ack, peer.nxt);
-                self.first_small_dir = Some(if answers_unseen { p } else { d } as u8);
+            if matches!(self.tls, TlsMode::Undecided) {
+                self.tls = if keepsight_tls::record::starts_handshake(payload) {
+                    TlsMode::Tls(Box::default())
+                } else {
+                    TlsMode::Plain
+                };
             }
-            // The peer's pending probes are answered by this payload.
-            for c in self.dirs[p].cands.iter_mut() {
-                if c.pending.is_some() && opts.reply.as_deref().is_none_or(|r| sig.is(r)) {
-                    c.reply(seg.frame, ts, sig);
+            if matches!(self.tls, TlsMode::Tls(_)) {
+                // A TLS stream's messages are its records, whatever the segments.
+                let whole = payload.len() == seg.len as usize;
+                let mut messages = [(Sig::of(0, &[]), 0u32); TLS_MESSAGES_PER_SEGMENT];
+                let n = self.tls_records(d, seg, whole.then_some(payload), ev, &mut messages);
+                for &(sig, len) in &messages[..n] {
+                    self.on_message(
+                        d,
+                        seg,
+                        sig,
+                        len,
+                        MAX_BEAT_LEN + TLS_BEAT_OVERHEAD,
+                        seq_end,
+                        opts,
+                    );
                 }
-            }
-            let eligible = match opts.probe.as_deref() {
-                Some(pb) => sig.is(pb),
-                None => seg.len <= MAX_BEAT_LEN,
-            };
-            if eligible && !syn {
-                self.on_small_payload(
-                    d,
-                    sig,
-                    Beat {
-                        frame: seg.frame,
-                        ts,
-                        seq: seg.seq,
-                    },
-                    seq_end,
-                    opts,
-                );
+            } else {
+                let sig = Sig::of(seg.len, payload);
+                self.on_message(d, seg, sig, seg.len, MAX_BEAT_LEN, seq_end, opts);
             }
         }
 
@@ -713,6 +793,15 @@ impl Stream {
         }
 
         if fin && self.dirs[d].fin.is_none() {
+            if let TlsMode::Tls(t) = &mut self.tls {
+                t.before_fin[d] = t.last_record[d];
+                let pending = t.dirs[d].pending();
+                if pending > 0 {
+                    t.cut[d] = Some((ev, pending, t.dirs[d].pending_record_len()));
+                }
+                // Nothing more comes from this side: an ended stream holds no record buffer.
+                t.dirs[d].release();
+            }
             self.dirs[d].fin = Some(ev);
             if let Some(k) = self.dirs[d].ka.as_mut() {
                 k.close_run(ts);
@@ -739,8 +828,111 @@ impl Stream {
         self.dirs[d].last_ts = Some(ts);
     }
 
+    /// One message of direction `d` (a payload, or a TLS record) of length `len`, for
+    /// heartbeat discovery: it answers the peer's pending probes, and may be a probe itself
+    /// when at most `max_len` bytes long.
+    #[allow(clippy::too_many_arguments)]
+    fn on_message(
+        &mut self,
+        d: usize,
+        seg: &Segment<'_>,
+        sig: Sig,
+        len: u32,
+        max_len: u32,
+        seq_end: u32,
+        opts: &Options,
+    ) {
+        let p = 1 - d;
+        let syn = seg.flags.syn();
+        if self.first_small_dir.is_none() && len <= max_len && !syn {
+            // A first payload that acknowledges data the capture never showed (a frame cut
+            // before its TCP header) answers the peer, who spoke first.
+            let peer = &self.dirs[p];
+            let answers_unseen = seg.flags.ack() && peer.nxt_set && after(seg.ack, peer.nxt);
+            self.first_small_dir = Some(if answers_unseen { p } else { d } as u8);
+        }
+        // The peer's pending probes are answered by this payload.
+        for c in self.dirs[p].cands.iter_mut() {
+            if c.pending.is_some() && opts.reply.as_deref().is_none_or(|r| sig.is(r)) {
+                c.reply(seg.frame, seg.ts_ns, sig);
+            }
+        }
+        let eligible = match opts.probe.as_deref() {
+            Some(pb) => sig.is(pb),
+            None => len <= max_len,
+        };
+        if eligible && !syn {
+            self.on_small_payload(
+                d,
+                sig,
+                Beat {
+                    frame: seg.frame,
+                    ts: seg.ts_ns,
+                    seq: seg.seq,
+                },
+                seq_end,
+                opts,
+            );
+        }
+    }
+
+    /// Feeds a TLS stream's new payload (`None`: cut by the capture, so the record stream is
+    /// lost from here) to its record reassembler; writes the records that may be heartbeat
+    /// messages (application data and RFC 6520 heartbeats) to `out` and returns how many.
+    fn tls_records(
+        &mut self,
+        d: usize,
+        seg: &Segment<'_>,
+        payload: Option<&[u8]>,
+        ev: Event,
+        out: &mut [(Sig, u32); TLS_MESSAGES_PER_SEGMENT],
+    ) -> usize {
+        let TlsMode::Tls(t) = &mut self.tls else {
+            return 0;
+        };
+        let peer_fin = self.dirs[1 - d].fin.is_some();
+        let Some(payload) = payload else {
+            // Skipping the bytes leaves a gap the reassembler will see.
+            return 0;
+        };
+        let t = &mut **t;
+        let pushed = t.dirs[d].push(seg.seq, payload);
+        let mut n = 0;
+        for r in pushed.records(&t.dirs[d], payload) {
+            let ctx = t.session.observe(d, &r);
+            let ty = r.content_type();
+            // A cleartext alert says what it is; only close_notify (0) closes gracefully.
+            let clear_close = || ctx.encrypted || r.alert().is_some_and(|(_, desc)| desc == 0);
+            let alert = (ty == keepsight_tls::ContentType::ALERT && clear_close())
+                || (ctx.opaque && usize::from(r.length()) == TLS13_ALERT_LEN);
+            let rec = TlsRecordEvent { ev, alert };
+            if alert && t.first_alert.is_none() && t.last_record[d].is_some() {
+                t.first_alert = Some(ev);
+            }
+            t.last_record[d] = Some(rec);
+            if peer_fin && t.after_peer_fin[d].is_none() {
+                t.after_peer_fin[d] = Some(rec);
+            }
+            if ty == keepsight_tls::ContentType::HEARTBEAT {
+                t.heartbeat_records[d] += 1;
+            }
+            let message = ty == keepsight_tls::ContentType::APPLICATION_DATA
+                || ty == keepsight_tls::ContentType::HEARTBEAT;
+            if message && n < out.len() {
+                out[n] = (tls_sig(&r), r.bytes().len() as u32);
+                n += 1;
+            }
+        }
+        n
+    }
+
     fn on_rst(&mut self, ev: Event) {
         let d = ev.dir as usize;
+        if let TlsMode::Tls(t) = &mut self.tls {
+            t.dirs
+                .iter_mut()
+                .for_each(keepsight_tls::Direction::release);
+        }
         if self.rst.is_none() {
             self.rst = Some(ev);
             self.closed_at = Some(ev.ts);
@@ -857,7 +1049,7 @@ impl Stream {
     }
 
     /// Called when the stream is summarized: settle what is still pending at `end_ts`.
-    pub fn settle(&mut self, end_ts: i64, unanswered_after_ns: i64) {
+    pub(crate) fn settle(&mut self, end_ts: i64, unanswered_after_ns: i64) {
         if let Some(w) = self.watch.take() {
             if w.retrans > 0 {
                 self.state_loss = Some(StateLoss {
@@ -904,13 +1096,36 @@ impl Stream {
         }
     }
 
-    /// The first close (RST or FIN, either side) at or after `ts`.
-    pub fn close_after(&self, ts: i64) -> Option<Event> {
+    /// The first close (RST or FIN, either side, or a TLS alert) at or after `ts`.
+    pub(crate) fn close_after(&self, ts: i64) -> Option<Event> {
         self.rst
             .iter()
             .chain(self.dirs.iter().filter_map(|d| d.fin.as_ref()))
+            .chain(self.tls_alert().as_ref())
             .filter(|e| e.ts >= ts)
             .min_by_key(|e| e.ts)
             .copied()
+    }
+
+    /// On a TLS stream, its first alert after data flowed (its close begins there).
+    pub(crate) fn tls_alert(&self) -> Option<Event> {
+        match &self.tls {
+            TlsMode::Tls(t) => t.first_alert,
+            _ => None,
+        }
+    }
+
+    /// How the connection began to close: its first RST, else its first FIN or (TLS) alert,
+    /// whichever came first, named `rst`, `fin` or `tls_alert`.
+    pub(crate) fn first_close(&self) -> Option<(&'static str, Event)> {
+        if let Some(r) = self.rst {
+            return Some(("rst", r));
+        }
+        let fin = self.dirs.iter().filter_map(|d| d.fin).min_by_key(|e| e.ts);
+        match (fin, self.tls_alert()) {
+            (Some(f), Some(a)) if a.ts < f.ts => Some(("tls_alert", a)),
+            (None, Some(a)) => Some(("tls_alert", a)),
+            (f, _) => f.map(|f| ("fin", f)),
+        }
     }
 }

@@ -784,12 +784,13 @@ fn log_lines_line_up_with_the_reset() {
     let log = AppLog::parse(
         &text,
         LogOptions {
+            format: None,
             date: None,
             tz_offset_s: Some(3600),
         },
     );
     let (r, segs) = sc.run(Options {
-        log: Some(log),
+        logs: vec![log],
         ..Options::default()
     });
     let m: Vec<&Finding> = r
@@ -1063,13 +1064,14 @@ fn random_input_never_panics() {
         text.push_str(" error\n");
     }
     let opts = Options {
-        log: Some(AppLog::parse(
+        logs: vec![AppLog::parse(
             &text,
             LogOptions {
+                format: None,
                 date: Some((2024, 3, 1)),
                 tz_offset_s: Some(-3600),
             },
-        )),
+        )],
         timeout_ns: Some(S),
         ..Options::default()
     };
@@ -1164,7 +1166,7 @@ fn lines_written_at_the_deadline_belong_to_the_late_beat() {
                 17:08:02 client error conn 1 heartbeat reply timeout\n\
                 17:08:10 client info conn 1 restart\n";
     let (r, segs) = sc.run(Options {
-        log: Some(AppLog::parse(text, LogOptions::default())),
+        logs: vec![AppLog::parse(text, LogOptions::default())],
         ..Options::default()
     });
     let m: Vec<&crate::finding::LogMatch> = r
@@ -1202,6 +1204,7 @@ fn lines_written_at_the_deadline_belong_to_the_late_beat() {
     assert!(f.frames.contains(&frame_at(&segs, late, fl::PSH | fl::ACK)));
 }
 mod beats15;
+mod tls;
 /// Heartbeats every second, then `idle` of silence, then the client's data answered after
 /// 300 µs by a RST in the server's name with `rst_ttl` (the server's packets have 63).
 /// Heartbeats, an idle gap, a client PING, and a server RST with `rst_flags` 300 µs later.

@@ -104,6 +104,7 @@ impl Packet for Frame<'_> {
                         }
                     }
                 }
+                "tls" => self.visit_tls(field, sink),
                 "_ws" => self.visit_expert(field, sink),
                 _ => {}
             },
@@ -219,6 +220,10 @@ impl Frame<'_> {
     fn app_payload(&self) -> &[u8] {
         if self.is_custom_block() {
             return self.record.data;
+        }
+        // TLS takes the payload of its streams, even a segment that only continues a record.
+        if self.tls.is_some() {
+            return &[];
         }
         match (self.dissection.transport, self.tcp.as_ref()) {
             (Transport::Udp { .. }, _) => self.dissection.payload(self.record.data),
@@ -362,10 +367,103 @@ impl Frame<'_> {
                 }
             }
         }
+        if let Some(t) = &self.tls {
+            for _ in 0..t.layers() {
+                s.push_str(":tls");
+            }
+        }
         if !self.app_payload().is_empty() {
             s.push_str(":data");
         }
         s
+    }
+
+    /// `tls.*`: the records this frame completed, each read as tshark reads it without keys.
+    fn visit_tls(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
+        use keepsight_tls::record::{handshake_type, Hello};
+        use keepsight_tls::ContentType;
+        let Some(t) = &self.tls else {
+            return;
+        };
+        if field == TLS {
+            // One occurrence per TLS layer: a reassembled record, then the rest of the segment;
+            // none on a segment that only continues a record (tshark's TCP keeps it).
+            if t.layers() == 0 {
+                return;
+            }
+            if let Some(a) = t.assembled {
+                sink(Value::Bytes(a));
+            }
+            if t.assembled.is_none() || t.after_assembled {
+                sink(Value::Bytes(self.tcp_payload()));
+            }
+            return;
+        }
+        for (r, ctx) in t.records() {
+            let ty = r.content_type();
+            match field {
+                TLS_RECORD_CONTENT_TYPE if !ctx.opaque => sink(Value::UInt(ty.0.into())),
+                TLS_RECORD_OPAQUE_TYPE if ctx.opaque => sink(Value::UInt(ty.0.into())),
+                TLS_RECORD_VERSION => sink(Value::UInt(r.version().into())),
+                TLS_RECORD_LENGTH => sink(Value::UInt(r.length().into())),
+                TLS_APP_DATA if ty == ContentType::APPLICATION_DATA => {
+                    sink(Value::Bytes(r.fragment()))
+                }
+                TLS_ALERT_MESSAGE_LEVEL | TLS_ALERT_MESSAGE_DESC
+                    if ty == ContentType::ALERT && !ctx.encrypted =>
+                {
+                    if let Some((level, desc)) = r.alert() {
+                        let v = if field == TLS_ALERT_MESSAGE_LEVEL {
+                            level
+                        } else {
+                            desc
+                        };
+                        sink(Value::UInt(v.into()))
+                    }
+                }
+                TLS_HANDSHAKE_TYPE
+                | TLS_HANDSHAKE_LENGTH
+                | TLS_HANDSHAKE_VERSION
+                | TLS_HANDSHAKE_CIPHERSUITE
+                | TLS_HANDSHAKE_EXTENSIONS_SERVER_NAME
+                | TLS_HANDSHAKE_EXTENSIONS_ALPN_STR
+                | TLS_HANDSHAKE_EXTENSIONS_SUPPORTED_VERSION
+                    if ty == ContentType::HANDSHAKE && !ctx.encrypted =>
+                {
+                    for h in r.handshakes() {
+                        match field {
+                            TLS_HANDSHAKE_TYPE => sink(Value::UInt(h.msg_type.into())),
+                            TLS_HANDSHAKE_LENGTH => sink(Value::UInt(h.length.into())),
+                            _ => {}
+                        }
+                        let client = h.msg_type == handshake_type::CLIENT_HELLO;
+                        if !client && h.msg_type != handshake_type::SERVER_HELLO {
+                            continue;
+                        }
+                        let Some(hello) = Hello::parse(h.body, client) else {
+                            continue;
+                        };
+                        match field {
+                            TLS_HANDSHAKE_VERSION => sink(Value::UInt(hello.version.into())),
+                            TLS_HANDSHAKE_CIPHERSUITE => {
+                                hello.suites().for_each(|s| sink(Value::UInt(s.into())))
+                            }
+                            TLS_HANDSHAKE_EXTENSIONS_SERVER_NAME => hello
+                                .server_names()
+                                .for_each(|n| sink(Value::Str(&String::from_utf8_lossy(n)))),
+                            TLS_HANDSHAKE_EXTENSIONS_ALPN_STR => hello
+                                .alpn()
+                                .for_each(|n| sink(Value::Str(&String::from_utf8_lossy(n)))),
+                            TLS_HANDSHAKE_EXTENSIONS_SUPPORTED_VERSION => hello
+                                .supported_versions()
+                                .for_each(|v| sink(Value::UInt(v.into()))),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     fn visit_link(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>), data: &[u8]) {

@@ -15,10 +15,11 @@
 pub mod expert;
 mod fields_impl;
 pub mod reasm;
+pub mod tls;
 
 use keepsight_capture::{CaptureError, CaptureReader, Record};
 use keepsight_fields::{NsTime, Value};
-use keepsight_tcp::{Segment, SegmentHeader, TcpInfo, Tracker};
+use keepsight_tcp::{flag, Segment, SegmentHeader, TcpInfo, Tracker};
 use keepsight_wire::{dissect, Dissection, Network, TcpOption, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -56,6 +57,8 @@ pub struct Frame<'a> {
     /// transport fields (`udp.*` or `tcp.*` with its stream analysis, `data`) then come from, as
     /// in tshark.
     pub reassembled: Option<reasm::Reassembled<'a>>,
+    /// The TLS records this frame's segment completed, on a stream recognized as TLS.
+    pub tls: Option<tls::FrameTls<'a>>,
     /// Time stamps with an out-of-range fraction seen so far (`None` while there are none, so
     /// ordinary captures never look): what the time differences ending at this frame need to
     /// be printed as tshark prints them.
@@ -259,6 +262,7 @@ pub struct Engine {
     tracker: Tracker,
     udp_streams: UdpStreams,
     reasm: reasm::Reassembler,
+    tls: tls::TlsTracker,
     frames: u32,
     first_ts: Option<i64>,
     prev_ts: i64,
@@ -295,6 +299,7 @@ impl Engine {
             tracker: Tracker::new(),
             udp_streams: HashMap::new(),
             reasm: reasm::Reassembler::default(),
+            tls: tls::TlsTracker::default(),
             frames: 0,
             first_ts: None,
             prev_ts: 0,
@@ -376,6 +381,7 @@ impl Engine {
         let mut tcp = None;
         let mut udp_stream = None;
         let mut reassembled = None;
+        let mut tls = None;
         // Only fragments reach the reassembler: the check is one bit for everything else.
         if dissection.has_problem(keepsight_wire::Problem::Fragment) {
             if let Some(f) = dissection.fragment(data) {
@@ -403,7 +409,9 @@ impl Engine {
             Transport::Tcp { .. } => {
                 if let (Some(h), Some(seglen)) = (dissection.tcp(data), dissection.payload_len) {
                     let seg = segment(self.frames, ts_ns, &dissection, data, h, seglen);
-                    tcp = Some(self.tracker.process(&seg));
+                    let t = self.tracker.process(&seg);
+                    tls = tls_layer(&mut self.tls, &t, &seg, || dissection.payload(data));
+                    tcp = Some(t);
                 }
             }
             Transport::Udp { .. } => {
@@ -414,6 +422,7 @@ impl Engine {
             Transport::None => {}
         }
         Ok(Some(Frame {
+            tls,
             number: self.frames,
             record,
             ts_ns,
@@ -433,6 +442,45 @@ impl Engine {
     pub fn pending_fragments(&self) -> usize {
         self.reasm.pending()
     }
+}
+
+/// The TLS records of a TCP segment `seg` (analysed as `t`) of a frame whose payload
+/// `payload` gives: in-order payload only, as tshark dissects it (not retransmissions; TCP
+/// in IP fragments is not looked at). A FIN or RST without payload frees the ended
+/// direction's buffers. A stream known not to be TLS costs one slot lookup.
+#[inline]
+fn tls_layer<'a>(
+    tracker: &'a mut tls::TlsTracker,
+    t: &TcpInfo,
+    seg: &SegmentHeader,
+    payload: impl FnOnce() -> &'a [u8],
+) -> Option<tls::FrameTls<'a>> {
+    if !tracker.may_be_tls(t.stream) {
+        return None;
+    }
+    tls_layer_of_candidate(tracker, t, seg, payload())
+}
+
+/// [`tls_layer`] for a stream that is TLS or not decided yet.
+#[inline(never)]
+fn tls_layer_of_candidate<'a>(
+    tracker: &'a mut tls::TlsTracker,
+    t: &TcpInfo,
+    seg: &SegmentHeader,
+    payload: &'a [u8],
+) -> Option<tls::FrameTls<'a>> {
+    let src = (seg.src, seg.src_port);
+    if seg.seglen == 0 {
+        if seg.flags.fin() || seg.flags.rst() {
+            tracker.end(t.stream, src, seg.flags.rst());
+        }
+        return None;
+    }
+    let skipped = flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION;
+    if t.flags.has(skipped) || payload.len() != seg.seglen as usize {
+        return None;
+    }
+    tracker.segment(t.stream, src, t.seq, payload)
 }
 
 /// One end of a UDP conversation; an IPv4 address fills the first 4 bytes. Ordered by address,

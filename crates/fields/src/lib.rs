@@ -17,7 +17,9 @@ mod values;
 
 pub use nstime::NsTime;
 
-pub use registry::{all_fields, ids, lookup, protocol_of, FieldDef, FieldId, FieldType, IntBase};
+pub use registry::{
+    all_fields, ids, lookup, protocol_of, write_field_list, FieldDef, FieldId, FieldType, IntBase,
+};
 
 /// The number a display filter means by `name` for an integer field with tshark value strings
 /// (`ip.proto == "TCP"` is 6, `eth.type == "IPv4"` 0x0800): the first entry of the field's

@@ -18,7 +18,7 @@ pub struct NsTime {
     pub nsecs: i32,
 }
 
-const NS: i64 = 1_000_000_000;
+use keepsight_time::NS;
 
 impl NsTime {
     /// The ordinary (normalised) form of a nanosecond count; negative counts get a negative

@@ -105,6 +105,15 @@ pub fn lookup(name: &str) -> Option<FieldId> {
         .copied()
 }
 
+/// The `--list-fields` table: one field a line, its name, type and description separated by
+/// tabs, in registry order.
+pub fn write_field_list(out: &mut impl std::io::Write) -> std::io::Result<()> {
+    for def in FIELDS {
+        writeln!(out, "{}\t{:?}\t{}", def.name, def.ftype, def.blurb)?;
+    }
+    Ok(())
+}
+
 /// Every registered field, in registry order.
 pub fn all_fields() -> impl Iterator<Item = (FieldId, &'static FieldDef)> {
     FIELDS
@@ -334,6 +343,23 @@ fields! {
     HTTP_RESPONSE_IN = "http.response_in": T::FrameNum, Dec, "Frame of the response to this request";
     HTTP_TIME = "http.time": T::RelTime, Dec, "Time from the request to this response";
 
+    // TLS record layer, without keys: what a record stream shows in clear (keepsight-tls).
+    TLS = "tls": T::Protocol, Dec, "Transport Layer Security (frames that complete TLS records)";
+    TLS_RECORD_CONTENT_TYPE = "tls.record.content_type": T::UInt(8), Dec, "Record content type (20 change_cipher_spec, 21 alert, 22 handshake, 23 application_data, 24 heartbeat)";
+    TLS_RECORD_OPAQUE_TYPE = "tls.record.opaque_type": T::UInt(8), Dec, "Outer content type of a TLS 1.3 encrypted record (always 23)";
+    TLS_RECORD_VERSION = "tls.record.version": T::UInt(16), Hex, "Record layer version";
+    TLS_RECORD_LENGTH = "tls.record.length": T::UInt(16), Dec, "Record fragment length";
+    TLS_HANDSHAKE_TYPE = "tls.handshake.type": T::UInt(8), Dec, "Handshake message type (1 Client Hello, 2 Server Hello, ...)";
+    TLS_HANDSHAKE_LENGTH = "tls.handshake.length": T::UInt(24), Dec, "Handshake message length";
+    TLS_HANDSHAKE_VERSION = "tls.handshake.version": T::UInt(16), Hex, "Hello legacy_version";
+    TLS_HANDSHAKE_CIPHERSUITE = "tls.handshake.ciphersuite": T::UInt(16), Hex, "Cipher suite offered (Client Hello) or chosen (Server Hello)";
+    TLS_HANDSHAKE_EXTENSIONS_SERVER_NAME = "tls.handshake.extensions_server_name": T::String, Dec, "Server Name Indication host name";
+    TLS_HANDSHAKE_EXTENSIONS_ALPN_STR = "tls.handshake.extensions_alpn_str": T::String, Dec, "ALPN protocol offered or chosen";
+    TLS_HANDSHAKE_EXTENSIONS_SUPPORTED_VERSION = "tls.handshake.extensions.supported_version": T::UInt(16), Hex, "Version in supported_versions (the one a Server Hello settles)";
+    TLS_ALERT_MESSAGE_LEVEL = "tls.alert_message.level": T::UInt(8), Dec, "Cleartext alert level (1 warning, 2 fatal)";
+    TLS_ALERT_MESSAGE_DESC = "tls.alert_message.desc": T::UInt(8), Dec, "Cleartext alert description (0 close_notify, ...)";
+    TLS_APP_DATA = "tls.app_data": T::Bytes, Dec, "Encrypted application data (with TLS 1.3: every encrypted record)";
+
     DATA = "data": T::Protocol, Dec, "Payload not decoded by a higher protocol";
     DATA_DATA = "data.data": T::Bytes, Dec, "Payload bytes";
     DATA_LEN = "data.len": T::UInt(32), Dec, "Payload length";
@@ -349,6 +375,16 @@ fields! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_field_list_has_one_tab_separated_line_per_field() {
+        let mut out = Vec::new();
+        write_field_list(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), all_fields().count());
+        assert!(text.starts_with("frame\tProtocol\tThe whole frame\nframe.number\tUInt(32)\t"));
+        assert!(text.lines().all(|l| l.split('\t').count() == 3));
+    }
 
     #[test]
     fn names_are_unique_and_ids_match_the_table() {

@@ -12,19 +12,19 @@ fn main() {
 }
 
 /// A mid-stream data segment with a 64-byte payload, answering the fields the filters read.
-struct Segment {
+struct BenchPacket {
     frame: Vec<u8>,
 }
 
-impl Segment {
-    fn new() -> Segment {
+impl BenchPacket {
+    fn new() -> BenchPacket {
         let mut frame = vec![0u8; 54];
         frame.extend((0..64u8).map(|i| b'a' + (i % 2)));
-        Segment { frame }
+        BenchPacket { frame }
     }
 }
 
-impl Packet for Segment {
+impl Packet for BenchPacket {
     fn visit(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
         match field {
             f if f == ids::FRAME => sink(Value::Bytes(&self.frame)),
@@ -57,6 +57,6 @@ fn compile(expr: &str) -> Filter {
 #[divan::bench(args = FILTERS)]
 fn evaluate(bencher: divan::Bencher, expr: &str) {
     let f = Filter::compile(expr).expect("benchmark filters compile");
-    let pkt = Segment::new();
+    let pkt = BenchPacket::new();
     bencher.bench_local(|| f.matches(divan::black_box(&pkt)));
 }

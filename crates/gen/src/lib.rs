@@ -53,6 +53,7 @@ mod clock;
 mod output;
 mod packet;
 mod rng;
+mod scenario;
 mod sim;
 mod tcp;
 mod world;

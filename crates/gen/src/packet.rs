@@ -5,16 +5,8 @@ use etherparse::{
     EtherType, Ethernet2Header, IpNumber, Ipv4Header, Ipv6FlowLabel, Ipv6Header, TcpHeader,
     TcpOptionElement,
 };
+use keepsight_wire::TcpFlags;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-
-/// TCP flag bits, as in the header's flags byte.
-pub(crate) mod flag {
-    pub(crate) const FIN: u8 = 0x01;
-    pub(crate) const SYN: u8 = 0x02;
-    pub(crate) const RST: u8 = 0x04;
-    pub(crate) const PSH: u8 = 0x08;
-    pub(crate) const ACK: u8 = 0x10;
-}
 
 /// An address of either family; both ends of one connection share the family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,9 +51,10 @@ pub(crate) struct Path {
     pub(crate) padded: bool,
 }
 
-/// What goes into one TCP header.
-pub(crate) struct Segment<'a> {
-    pub(crate) flags: u8,
+/// What goes into one TCP header the generator writes (not `keepsight_tcp::Segment`, the
+/// parsed view the analyses read).
+pub(crate) struct SegmentSpec<'a> {
+    pub(crate) flags: u16,
     pub(crate) seq: u32,
     pub(crate) ack: u32,
     pub(crate) window: u16,
@@ -72,13 +65,13 @@ pub(crate) struct Segment<'a> {
 
 impl Path {
     /// Appends the whole frame to `out`.
-    pub(crate) fn encode(&mut self, seg: &Segment, out: &mut Vec<u8>) {
+    pub(crate) fn encode(&mut self, seg: &SegmentSpec, out: &mut Vec<u8>) {
         let mut tcp = TcpHeader::new(self.sport, self.dport, seg.seq, seg.window);
-        tcp.fin = seg.flags & flag::FIN != 0;
-        tcp.syn = seg.flags & flag::SYN != 0;
-        tcp.rst = seg.flags & flag::RST != 0;
-        tcp.psh = seg.flags & flag::PSH != 0;
-        tcp.ack = seg.flags & flag::ACK != 0;
+        tcp.fin = seg.flags & TcpFlags::FIN != 0;
+        tcp.syn = seg.flags & TcpFlags::SYN != 0;
+        tcp.rst = seg.flags & TcpFlags::RST != 0;
+        tcp.psh = seg.flags & TcpFlags::PSH != 0;
+        tcp.ack = seg.flags & TcpFlags::ACK != 0;
         if tcp.ack {
             tcp.acknowledgment_number = seg.ack;
         }

@@ -7,10 +7,11 @@
 
 use crate::clock::Micros;
 use crate::output::Sink;
-use crate::packet::{flag, Path, Segment};
+use crate::packet::{Path, SegmentSpec};
 use crate::rng::Rng;
 use crate::truth::{Close, CloseCause, Connection, Counts, Detail, Side, Teardown};
 use crate::world::World;
+use keepsight_wire::TcpFlags;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
@@ -59,7 +60,7 @@ struct Pending {
     conn: ConnId,
     tag: Tag,
     mark: Mark,
-    flags: u8,
+    flags: u16,
     payload_len: usize,
     bytes: Vec<u8>,
 }
@@ -95,11 +96,11 @@ struct TruthBuilder {
     last_us: Micros,
 }
 
-fn count(c: &mut Counts, tag: Tag, flags: u8, payload_len: usize) {
+fn count(c: &mut Counts, tag: Tag, flags: u16, payload_len: usize) {
     c.frames += 1;
-    c.syn += u64::from(flags & flag::SYN != 0);
-    c.fin += u64::from(flags & flag::FIN != 0);
-    c.rst += u64::from(flags & flag::RST != 0);
+    c.syn += u64::from(flags & TcpFlags::SYN != 0);
+    c.fin += u64::from(flags & TcpFlags::FIN != 0);
+    c.rst += u64::from(flags & TcpFlags::RST != 0);
     c.one_byte_payloads += u64::from(payload_len == 1);
     match tag {
         Tag::Plain => {}
@@ -265,7 +266,7 @@ impl Ctx {
         at: Micros,
         conn: ConnId,
         path: &mut Path,
-        seg: &Segment,
+        seg: &SegmentSpec,
         tag: Tag,
         mark: Mark,
     ) {

@@ -3,10 +3,11 @@
 //! data its length, and an acknowledgement names the next byte its sender has received.
 
 use crate::clock::Micros;
-use crate::packet::{flag, Path, Segment};
+use crate::packet::{Path, SegmentSpec};
 use crate::sim::{ConnId, Ctx, Mark, Tag};
 use crate::truth::Detail;
 use crate::world::{Client, Server, ROUTER_MAC};
+use keepsight_wire::TcpFlags;
 
 /// Which way a segment goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,12 +121,12 @@ impl Tcp {
     pub(crate) fn handshake_tagged(&mut self, ctx: &mut Ctx, at: Micros, syn_tag: Tag) -> Micros {
         let syn_ack_at = at + ctx.rng.range(8, 40);
         let ack_at = syn_ack_at + self.rtt + ctx.rng.range(5, 60);
-        self.opening(ctx, Dir::ToServer, at, flag::SYN, syn_tag);
+        self.opening(ctx, Dir::ToServer, at, TcpFlags::SYN, syn_tag);
         self.opening(
             ctx,
             Dir::ToClient,
             syn_ack_at,
-            flag::SYN | flag::ACK,
+            TcpFlags::SYN | TcpFlags::ACK,
             Tag::Plain,
         );
         self.ack(ctx, Dir::ToServer, ack_at);
@@ -134,13 +135,13 @@ impl Tcp {
 
     /// The client's SYN alone.
     pub(crate) fn syn(&mut self, ctx: &mut Ctx, at: Micros) {
-        self.opening(ctx, Dir::ToServer, at, flag::SYN, Tag::Plain);
+        self.opening(ctx, Dir::ToServer, at, TcpFlags::SYN, Tag::Plain);
     }
 
-    fn opening(&mut self, ctx: &mut Ctx, dir: Dir, at: Micros, flags: u8, tag: Tag) {
+    fn opening(&mut self, ctx: &mut Ctx, dir: Dir, at: Micros, flags: u16, tag: Tag) {
         let (id, mss) = (self.id, self.mss);
         let (me, peer) = self.ends(dir);
-        let seg = Segment {
+        let seg = SegmentSpec {
             flags,
             seq: me.nxt,
             ack: me.rcv,
@@ -160,7 +161,7 @@ impl Tcp {
         ctx: &mut Ctx,
         dir: Dir,
         at: Micros,
-        flags: u8,
+        flags: u16,
         seq: u32,
         ack: u32,
         payload: &[u8],
@@ -169,12 +170,12 @@ impl Tcp {
     ) {
         let id = self.id;
         let (me, _) = self.ends(dir);
-        let window = if flags & flag::RST != 0 && flags & flag::ACK == 0 {
+        let window = if flags & TcpFlags::RST != 0 && flags & TcpFlags::ACK == 0 {
             0
         } else {
             me.window
         };
-        let seg = Segment {
+        let seg = SegmentSpec {
             flags,
             seq,
             ack,
@@ -193,7 +194,7 @@ impl Tcp {
         ctx: &mut Ctx,
         dir: Dir,
         at: Micros,
-        flags: u8,
+        flags: u16,
         payload: &[u8],
         tag: Tag,
         mark: Mark,
@@ -210,14 +211,14 @@ impl Tcp {
         ctx: &mut Ctx,
         dir: Dir,
         at: Micros,
-        flags: u8,
+        flags: u16,
         payload: &[u8],
         tag: Tag,
         mark: Mark,
     ) {
         let (me, _) = self.ends(dir);
         let (seq, ack) = (me.nxt, me.rcv);
-        let used = payload.len() as u32 + u32::from(flags & (flag::SYN | flag::FIN) != 0);
+        let used = payload.len() as u32 + u32::from(flags & (TcpFlags::SYN | TcpFlags::FIN) != 0);
         me.nxt = me.nxt.wrapping_add(used);
         self.raw(ctx, dir, at, flags, seq, ack, payload, tag, mark);
     }
@@ -236,7 +237,7 @@ impl Tcp {
             ctx,
             dir,
             at,
-            flag::ACK,
+            TcpFlags::ACK,
             seq,
             ack,
             &[],
@@ -249,7 +250,7 @@ impl Tcp {
     pub(crate) fn ack_to(&mut self, ctx: &mut Ctx, dir: Dir, at: Micros, ack: u32, tag: Tag) {
         let (me, _) = self.ends(dir);
         let seq = me.nxt;
-        self.raw(ctx, dir, at, flag::ACK, seq, ack, &[], tag, Mark::None);
+        self.raw(ctx, dir, at, TcpFlags::ACK, seq, ack, &[], tag, Mark::None);
     }
 
     /// FIN at `at`, the peer's FIN right after (`reply_after`), the last ACK one leg later.
@@ -266,7 +267,7 @@ impl Tcp {
             Dir::ToServer => Dir::ToClient,
             Dir::ToClient => Dir::ToServer,
         };
-        let fa = flag::FIN | flag::ACK;
+        let fa = TcpFlags::FIN | TcpFlags::ACK;
         self.send(ctx, first, at, fa, &[], Tag::Plain, mark);
         let reply_at = at + reply_after;
         self.send(ctx, other, reply_at, fa, &[], Tag::Plain, Mark::None);

@@ -12,15 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn tshark_available() -> bool {
-    let ok = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIPPED: tshark is not installed, so there is no oracle to compare with (CI installs it).");
-    }
-    ok
+    keepsight_testlab::require_tool("tshark")
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -116,8 +116,6 @@ impl Conn {
             if seq_lt(n, f) {
                 out(Piece::Gap {
                     n: u64::from(f.wrapping_sub(n)),
-                    frame: 0,
-                    ts_ns: ts,
                 });
             }
         }
@@ -324,6 +322,7 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
+    /// An analyzer before the first segment.
     pub fn new(opts: Options) -> Self {
         Analyzer {
             opts,
@@ -338,6 +337,7 @@ impl Analyzer {
         self.live.len()
     }
 
+    /// Feeds one TCP segment, in capture order (any stream).
     pub fn segment(&mut self, s: &Segment<'_>) {
         let conn = match self.live.get_mut(&s.stream) {
             Some(c) => c,
@@ -384,6 +384,7 @@ impl Analyzer {
         }
     }
 
+    /// Ends every connection still open at the capture's end and builds the report.
     pub fn finish(mut self) -> Report {
         let mut rest: Vec<_> = self.live.drain().collect();
         rest.sort_by_key(|(k, _)| *k);

@@ -36,7 +36,7 @@ enum ParseState {
 
 /// Parser state of one direction.
 #[derive(Default)]
-pub struct Parser {
+pub(crate) struct Parser {
     st: ParseState,
     role: Option<Kind>,
     buf: Vec<u8>,
@@ -75,7 +75,7 @@ struct Pending {
 
 /// A request still waiting for its response, for telling who closed and why.
 #[derive(Clone, Copy)]
-pub struct Unanswered {
+pub(crate) struct Unanswered {
     /// Frame and time of the request's first byte.
     pub first_frame: u32,
     pub first_ts: i64,
@@ -84,7 +84,7 @@ pub struct Unanswered {
 }
 
 /// Shared state of a connection that both directions' parsers update.
-pub struct Core {
+pub(crate) struct Core {
     pub stream: u32,
     pub keep_all: bool,
     pub msgs: Vec<Message>,
@@ -117,7 +117,7 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(stream: u32, keep_all: bool) -> Self {
+    pub(crate) fn new(stream: u32, keep_all: bool) -> Self {
         Core {
             stream,
             keep_all,
@@ -164,7 +164,7 @@ impl Core {
     }
 
     /// The first request still waiting for a response, as of now.
-    pub fn first_unanswered(&self) -> Option<Unanswered> {
+    pub(crate) fn first_unanswered(&self) -> Option<Unanswered> {
         self.pending.front().map(|p| Unanswered {
             first_frame: p.first_frame,
             first_ts: p.first_ts,
@@ -173,26 +173,26 @@ impl Core {
     }
 
     /// When the request now being answered (or the first unanswered one) was sent.
-    pub fn waiting_since(&self) -> Option<i64> {
+    pub(crate) fn waiting_since(&self) -> Option<i64> {
         self.answering
             .map(|p| p.first_ts)
             .or_else(|| self.pending.front().map(|p| p.first_ts))
     }
 
-    pub fn waiting(&self) -> bool {
+    pub(crate) fn waiting(&self) -> bool {
         !self.pending.is_empty() || self.answering.is_some()
     }
 }
 
 impl Parser {
-    pub fn is_http(&self) -> bool {
+    pub(crate) fn is_http(&self) -> bool {
         self.role.is_some()
     }
-    pub fn not_http(&self) -> bool {
+    pub(crate) fn not_http(&self) -> bool {
         self.st == ParseState::NotHttp
     }
     /// Feeds one reassembled piece.
-    pub fn piece(&mut self, p: Piece<'_>, core: &mut Core, d: usize) {
+    pub(crate) fn piece(&mut self, p: Piece<'_>, core: &mut Core, d: usize) {
         match p {
             Piece::Data {
                 bytes,
@@ -782,7 +782,7 @@ impl Parser {
 
     /// True when the direction is inside a message that needs more bytes (not a
     /// close-delimited body, whose end is the close).
-    pub fn mid_fault(&self) -> bool {
+    pub(crate) fn mid_fault(&self) -> bool {
         matches!(
             self.st,
             ParseState::Headers | ParseState::Body(_) | ParseState::Chunked(_)
@@ -790,7 +790,7 @@ impl Parser {
     }
 
     /// The direction ended (FIN, RST or end of capture).
-    pub fn end(&mut self, end: End, ts: i64, core: &mut Core) {
+    pub(crate) fn end(&mut self, end: End, ts: i64, core: &mut Core) {
         match self.st {
             ParseState::Headers => {
                 if let Some(role) = self.role {

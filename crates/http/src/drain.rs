@@ -17,7 +17,7 @@ const RAMP_MIN_RESPONSES: u64 = 10;
 /// The 95 % Wilson score interval of a proportion of `k` successes in `n` trials. Unlike the
 /// normal approximation it stays within [0, 1] and is usable for small `n` and for `k` near 0
 /// or `n` (which a drain of a few per cent gives). `(0, 1)` when there are no trials.
-pub fn wilson_interval(k: u64, n: u64) -> (f64, f64) {
+pub(crate) fn wilson_interval(k: u64, n: u64) -> (f64, f64) {
     if n == 0 {
         return (0.0, 1.0);
     }
@@ -35,7 +35,7 @@ pub fn wilson_interval(k: u64, n: u64) -> (f64, f64) {
 
 /// What the request counts at which a server said `Connection: close` show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CloseCounts {
+pub(crate) enum CloseCounts {
     /// The server never said close.
     NoCloses,
     /// Close on every first response, and no connection carried more: keep-alive is off.
@@ -53,7 +53,7 @@ pub enum CloseCounts {
 /// Decides between a request limit and a drain. `closed_at`: the response number of every
 /// `Connection: close` the server sent; `most_served_without_close`: the most responses a
 /// connection of the same server got without being told to close (it ended otherwise).
-pub fn classify(closed_at: &[u32], most_served_without_close: u32) -> CloseCounts {
+pub(crate) fn classify(closed_at: &[u32], most_served_without_close: u32) -> CloseCounts {
     let Some(&first) = closed_at.first() else {
         return CloseCounts::NoCloses;
     };
@@ -74,7 +74,7 @@ pub fn classify(closed_at: &[u32], most_served_without_close: u32) -> CloseCount
 
 /// One connection of a draining server, for the ratio over time.
 #[derive(Clone, Copy, Debug)]
-pub struct ConnectionTally {
+pub(crate) struct ConnectionTally {
     pub first_ts_ns: i64,
     pub responses: u32,
     /// The server ended it with `Connection: close`.
@@ -82,7 +82,7 @@ pub struct ConnectionTally {
 }
 
 /// The drain numbers of one server from its connections (any order).
-pub fn drain(connections: &mut [ConnectionTally]) -> Drain {
+pub(crate) fn drain(connections: &mut [ConnectionTally]) -> Drain {
     let responses: u64 = connections.iter().map(|c| u64::from(c.responses)).sum();
     let closes = connections.iter().filter(|c| c.closed).count() as u64;
     let (low, high) = wilson_interval(closes, responses);

@@ -14,7 +14,9 @@ pub const SCHEMA: u32 = 2;
 /// What `keepsight http --json` prints: the schema number, then the report's fields.
 #[derive(Serialize)]
 pub struct Document<'a> {
+    /// [`SCHEMA`].
     pub schema: u32,
+    /// The report, its fields at the top level.
     #[serde(flatten)]
     pub report: &'a Report,
 }

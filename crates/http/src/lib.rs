@@ -30,19 +30,15 @@
 //! a body shorter than its Content-Length is only noticed when the sender closes or, for
 //! responses, when a segment starts with the next status line while a newer request waits.
 
-// TODO(issue 14 item 9): documented after the framing/cli/diagnose work lands
-// (unreachable_pub: crate-private items to be marked pub(crate) then too)
-#![allow(missing_docs, unreachable_pub)]
-
 pub mod advice;
 mod analyzer;
 mod conn;
-pub mod drain;
+mod drain;
 pub mod framing;
 pub mod json;
-pub mod model;
-pub mod parse;
-pub mod reasm;
+mod model;
+mod parse;
+mod reasm;
 pub mod report;
 pub mod text;
 

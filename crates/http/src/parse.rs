@@ -8,11 +8,11 @@ use crate::framing::{Answering, FramingHeaders, Role};
 use crate::model::{End, Framing, Kind, Message, Verdict};
 
 /// Largest header section kept while waiting for its end; beyond, the direction is lost.
-pub const MAX_HEADER: usize = 64 * 1024;
+pub(crate) const MAX_HEADER: usize = 64 * 1024;
 /// Largest chunk-size or trailer line.
-pub const MAX_LINE: usize = 4096;
+pub(crate) const MAX_LINE: usize = 4096;
 /// Stray bytes kept while looking for the next message start.
-pub const MAX_SCAN: usize = 64 * 1024;
+pub(crate) const MAX_SCAN: usize = 64 * 1024;
 
 const METHODS: [&[u8]; 9] = [
     b"GET ",
@@ -27,7 +27,7 @@ const METHODS: [&[u8]; 9] = [
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Match {
+pub(crate) enum Match {
     Yes,
     No,
     NeedMore,
@@ -35,7 +35,7 @@ pub enum Match {
 
 /// Does `b` start like an HTTP/1.x message of this kind? `strict` requests only accept the
 /// common methods (used when searching for a restart point inside garbage).
-pub fn start_match(b: &[u8], kind: Kind, strict: bool) -> Match {
+pub(crate) fn start_match(b: &[u8], kind: Kind, strict: bool) -> Match {
     match kind {
         Kind::Response => prefix_match(b, b"HTTP/1."),
         Kind::Request if strict => {
@@ -82,7 +82,7 @@ fn prefix_match(b: &[u8], p: &[u8]) -> Match {
 /// Which kind of message a direction's first bytes are, if any. A request needs its whole
 /// first line ending in `HTTP/1.x`: many text protocols start with an upper-case verb and a
 /// space (`FETCH /x BULK/1.0`), and taking them for HTTP would invent broken messages.
-pub fn sniff(b: &[u8]) -> Sniffed {
+pub(crate) fn sniff(b: &[u8]) -> Sniffed {
     match (
         start_match(b, Kind::Response, false),
         start_match(b, Kind::Request, false),
@@ -107,7 +107,7 @@ pub fn sniff(b: &[u8]) -> Sniffed {
 }
 
 /// What a direction's first bytes are.
-pub enum Sniffed {
+pub(crate) enum Sniffed {
     /// The start of an HTTP/1.x message of this kind.
     Is(Kind),
     /// Another protocol.
@@ -118,7 +118,7 @@ pub enum Sniffed {
 
 /// `Content-Length`, `Transfer-Encoding` and friends, pulled out of a header section.
 #[derive(Default)]
-pub struct Head {
+pub(crate) struct Head {
     pub kind: Option<Kind>,
     pub version: u8,
     pub method: Option<String>,
@@ -146,7 +146,7 @@ fn text(v: &[u8]) -> String {
 }
 
 /// Parses a complete header section (start line included). `None` when it is not HTTP/1.x.
-pub fn parse_head(buf: &[u8], kind: Kind) -> Option<Head> {
+pub(crate) fn parse_head(buf: &[u8], kind: Kind) -> Option<Head> {
     let mut storage = [httparse::EMPTY_HEADER; 128];
     let mut h = Head {
         kind: Some(kind),
@@ -216,12 +216,12 @@ pub fn parse_head(buf: &[u8], kind: Kind) -> Option<Head> {
 }
 
 /// True when a comma-separated header value has `token` (case-insensitive).
-pub fn has_token(v: Option<&str>, token: &str) -> bool {
+pub(crate) fn has_token(v: Option<&str>, token: &str) -> bool {
     v.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
 }
 
 /// `timeout=N, max=M` from a `Keep-Alive` header.
-pub fn keep_alive_params(v: &str) -> (Option<u64>, Option<u64>) {
+pub(crate) fn keep_alive_params(v: &str) -> (Option<u64>, Option<u64>) {
     let mut t = None;
     let mut m = None;
     for p in v.split(',') {
@@ -239,7 +239,7 @@ pub fn keep_alive_params(v: &str) -> (Option<u64>, Option<u64>) {
 /// Decides the body framing (the shared rules of [`crate::framing`]) and the verdicts this
 /// analyzer reports about the framing headers; tolerant: an anomaly is a verdict, the message
 /// is followed as well as it can be.
-pub fn framing(h: &Head, answering: Answering, verdicts: &mut Vec<Verdict>) -> Framing {
+pub(crate) fn framing(h: &Head, answering: Answering, verdicts: &mut Vec<Verdict>) -> Framing {
     let kind = h.kind.unwrap_or(Kind::Request);
     let role = match kind {
         Kind::Request => Role::Request,
@@ -275,7 +275,7 @@ pub fn framing(h: &Head, answering: Answering, verdicts: &mut Vec<Verdict>) -> F
 
 /// Index just past the end of the header section (`\r\n\r\n`, or bare `\n\n` as tolerated by
 /// clients), searching from `from`.
-pub fn header_end(buf: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn header_end(buf: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while i < buf.len() {
         if buf[i] == b'\n' {
@@ -292,7 +292,7 @@ pub fn header_end(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 /// A new message record from a parsed head.
-pub fn message(h: Head, stream: u32, first_frame: u32, first_ts_ns: i64) -> Message {
+pub(crate) fn message(h: Head, stream: u32, first_frame: u32, first_ts_ns: i64) -> Message {
     let kind = h.kind.unwrap_or(Kind::Request);
     Message {
         kind,
@@ -323,7 +323,7 @@ pub fn message(h: Head, stream: u32, first_frame: u32, first_ts_ns: i64) -> Mess
 }
 
 /// Printable form of a bad line, for verdict text.
-pub fn show(line: &[u8]) -> String {
+pub(crate) fn show(line: &[u8]) -> String {
     line.iter()
         .take(40)
         .flat_map(|&c| std::ascii::escape_default(c))
@@ -331,7 +331,7 @@ pub fn show(line: &[u8]) -> String {
         .collect()
 }
 
-pub fn end_text(e: End) -> String {
+pub(crate) fn end_text(e: End) -> String {
     match e {
         End::Fin(f) => format!("the sender closed (FIN, frame {f})"),
         End::Rst(f) => format!("the connection was reset (RST, frame {f})"),

@@ -12,27 +12,27 @@
 use std::collections::BTreeMap;
 
 /// Bytes of out-of-order data kept per direction before a hole is declared lost.
-pub const OOO_LIMIT: usize = 256 * 1024;
+pub(crate) const OOO_LIMIT: usize = 256 * 1024;
 
 /// What the reassembler hands on, in stream order.
-pub enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     Data {
         bytes: &'a [u8],
         frame: u32,
         ts_ns: i64,
     },
     /// `n` bytes the capture does not have.
-    Gap { n: u64, frame: u32, ts_ns: i64 },
+    Gap { n: u64 },
 }
 
 /// `a < b` in sequence space.
 #[inline]
-pub fn seq_lt(a: u32, b: u32) -> bool {
+pub(crate) fn seq_lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 
 #[derive(Default)]
-pub struct Reassembler {
+pub(crate) struct Reassembler {
     /// Next expected sequence number; `None` until the first segment.
     pub next: Option<u32>,
     ooo: BTreeMap<u32, (u32, i64, Vec<u8>)>,
@@ -42,7 +42,7 @@ pub struct Reassembler {
 impl Reassembler {
     /// Takes one segment. `seq` is the sequence number of the first payload byte (after a SYN's
     /// own number), `len` is `tcp.len`; `payload` may be shorter than `len` (snap length).
-    pub fn segment(
+    pub(crate) fn segment(
         &mut self,
         seq: u32,
         len: u32,
@@ -69,8 +69,6 @@ impl Reassembler {
                     if seq_lt(n, seq) {
                         out(Piece::Gap {
                             n: u64::from(seq.wrapping_sub(n)),
-                            frame,
-                            ts_ns,
                         });
                         self.next = Some(seq);
                     }
@@ -121,8 +119,6 @@ impl Reassembler {
         if have < fresh {
             out(Piece::Gap {
                 n: (fresh - have) as u64,
-                frame,
-                ts_ns,
             });
         }
         self.next = Some(seq.wrapping_add(len));
@@ -148,14 +144,12 @@ impl Reassembler {
 
     /// Declares the first hole lost: a gap up to the first waiting segment, then drains.
     fn skip_hole(&mut self, out: &mut impl FnMut(Piece<'_>)) {
-        let (Some(n), Some((&s, &(frame, ts, _)))) = (self.next, self.ooo.iter().next()) else {
+        let (Some(n), Some((&s, _))) = (self.next, self.ooo.iter().next()) else {
             return;
         };
         if seq_lt(n, s) {
             out(Piece::Gap {
                 n: u64::from(s.wrapping_sub(n)),
-                frame,
-                ts_ns: ts,
             });
             self.next = Some(s);
         }
@@ -164,7 +158,7 @@ impl Reassembler {
 
     /// The peer acknowledged up to `ack`: bytes before it that we never saw were lost by the
     /// capture, not the network, so waiting for them is pointless.
-    pub fn peer_ack(&mut self, ack: u32, out: &mut impl FnMut(Piece<'_>)) {
+    pub(crate) fn peer_ack(&mut self, ack: u32, out: &mut impl FnMut(Piece<'_>)) {
         while let (Some(n), Some((&s, _))) = (self.next, self.ooo.iter().next()) {
             if seq_lt(n, ack) && !seq_lt(ack, s) {
                 self.skip_hole(out);
@@ -176,7 +170,7 @@ impl Reassembler {
 
     /// End of the direction (FIN, RST, end of capture): everything still waiting is handed on
     /// with gaps in between.
-    pub fn flush(&mut self, out: &mut impl FnMut(Piece<'_>)) {
+    pub(crate) fn flush(&mut self, out: &mut impl FnMut(Piece<'_>)) {
         while !self.ooo.is_empty() {
             self.skip_hole(out);
         }

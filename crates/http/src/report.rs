@@ -46,6 +46,7 @@ pub fn persistence(
     s
 }
 
+/// Nanoseconds as seconds with millisecond digits, for text: `1.500 s`.
 pub fn secs(ns: i64) -> String {
     format!("{:.3} s", ns as f64 / 1e9)
 }
@@ -197,6 +198,8 @@ fn finding_kind(v: &Verdict) -> Option<FindingKind> {
     })
 }
 
+/// The report of finished connections: problem connections first, findings and server
+/// estimates derived from their closes.
 pub fn build(mut connections: Vec<Connection>) -> Report {
     let mut findings = Vec::new();
     let mut servers: BTreeMap<std::net::SocketAddr, ServerEstimate> = BTreeMap::new();

@@ -1,13 +1,14 @@
 //! Proof in a lab: network namespaces linked by veth pairs, traffic dropped with nft, a NAT
 //! built with iptables and conntrack. The kernel's real TCP stack is the oracle; nothing is
-//! mocked. Needs root (skips with a message otherwise; CI runs as root).
+//! mocked. Needs root (fails without it, see `keepsight_testlab::require_root`; CI runs as
+//! root).
 
 use keepsight_keepalive::heartbeat::{
     run_client, ClientConfig, ClientEvent, ClientExit, ClientStats, EventSink, Server,
     ServerConfig, Wire,
 };
 use keepsight_keepalive::{Effective, KeepaliveSettings, SystemDefaults};
-use keepsight_testlab::{in_ns, lab_allowed, spawn_in_ns, Lab, NatLab};
+use keepsight_testlab::{in_ns, require_root, spawn_in_ns, Lab, NatLab};
 use socket2::SockRef;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -71,7 +72,7 @@ fn echo(s: &mut TcpStream, payload: &[u8], within: Duration) -> std::io::Result<
 
 #[test]
 fn kernel_keepalive_notices_a_dead_peer_on_time_not_before() {
-    if !lab_allowed("kernel_keepalive_notices_a_dead_peer_on_time_not_before") {
+    if !require_root("kernel_keepalive_notices_a_dead_peer_on_time_not_before") {
         return;
     }
     let lab = Lab::new(&["c", "s"]);
@@ -151,7 +152,7 @@ fn kernel_keepalive_notices_a_dead_peer_on_time_not_before() {
 
 #[test]
 fn heartbeat_declares_a_dead_peer_after_n_misses_on_schedule() {
-    if !lab_allowed("heartbeat_declares_a_dead_peer_after_n_misses_on_schedule") {
+    if !require_root("heartbeat_declares_a_dead_peer_after_n_misses_on_schedule") {
         return;
     }
     let lab = Lab::new(&["c", "s"]);
@@ -229,7 +230,7 @@ fn heartbeat_declares_a_dead_peer_after_n_misses_on_schedule() {
 /// (`nf_conntrack_tcp_loose=0`), so a forgotten connection is dead for good.
 #[test]
 fn nat_forgets_idle_connections_unless_kept_alive() {
-    if !lab_allowed("nat_forgets_idle_connections_unless_kept_alive") {
+    if !require_root("nat_forgets_idle_connections_unless_kept_alive") {
         return;
     }
     let nat = NatLab::new("10.78", 3);

@@ -25,6 +25,7 @@ pub enum IoFail {
 }
 
 impl IoFail {
+    /// The failure an I/O error stands for.
     pub fn from_io(e: &io::Error) -> IoFail {
         match e.kind() {
             io::ErrorKind::ConnectionReset
@@ -57,7 +58,9 @@ impl std::fmt::Display for IoFail {
     }
 }
 
+/// A probe connection: the socket and what was read from it but not consumed yet.
 pub struct Conn {
+    /// The socket.
     pub stream: TcpStream,
     /// Bytes read but not consumed yet.
     pub buf: Vec<u8>,
@@ -100,6 +103,7 @@ impl Conn {
         })
     }
 
+    /// Writes all of `data`, or fails at `deadline`.
     pub async fn write_all(&mut self, data: &[u8], deadline: Instant) -> Result<(), IoFail> {
         match tokio::time::timeout_at(deadline, self.stream.write_all(data)).await {
             Ok(Ok(())) => Ok(()),

@@ -17,11 +17,14 @@ const MAX_PROBLEMS: usize = 20;
 pub struct Target {
     /// As written in the URL, for the `Host` header.
     pub host: String,
+    /// Port, 80 when the URL names none.
     pub port: u16,
+    /// Path and query, `/` when the URL names none.
     pub path: String,
 }
 
 impl Target {
+    /// Reads `http://HOST[:PORT][/PATH]`; https and other schemes are refused with the reason.
     pub fn parse(url: &str) -> Result<Target, ProbeError> {
         let bad = |why: &str| ProbeError::Usage(format!("invalid URL `{url}`: {why}"));
         let rest = if let Some(r) = url.strip_prefix("http://") {
@@ -79,6 +82,7 @@ impl Target {
         }
     }
 
+    /// The first address the host resolves to.
     pub fn resolve(&self) -> Result<SocketAddr, ProbeError> {
         let h = self.host.trim_start_matches('[').trim_end_matches(']');
         (h, self.port)
@@ -108,6 +112,7 @@ impl Target {
 /// Options of `probe http`.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
+    /// The idle search.
     pub search: SearchConfig,
     /// Stop counting requests per connection here.
     pub max_requests: u64,
@@ -125,18 +130,25 @@ impl Default for HttpOptions {
     }
 }
 
+/// What the first request on a fresh connection got.
 #[derive(Debug, Clone, Serialize)]
 pub struct FirstResponse {
+    /// Status code.
     pub status: u16,
+    /// `HTTP/1.0` or `HTTP/1.1`.
     pub version: String,
+    /// How the body's end was found.
     #[serde(serialize_with = "serialize_framing")]
     pub framing: Framing,
+    /// Body bytes read.
     pub body_bytes: u64,
     /// The `Connection` header asked to close.
     pub connection_close: bool,
+    /// Time from sending the request to the end of the response.
     pub rtt_s: f64,
 }
 
+/// The `Keep-Alive` parameters the server announced.
 #[derive(Debug, Clone, Serialize)]
 pub struct Advertised {
     /// `Keep-Alive: timeout=` on the first response, seconds.
@@ -145,6 +157,7 @@ pub struct Advertised {
     pub max: Option<u64>,
 }
 
+/// How many requests one connection carries, and what ended it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestsPerConnection {
     /// Responses received on one connection before it ended (or the limit).
@@ -156,39 +169,60 @@ pub struct RequestsPerConnection {
     pub ended_by: String,
     /// For `closed-without-notice`: `fin` or `rst`.
     pub close: Option<String>,
+    /// What the server said or did at the end, for a person.
     pub detail: Option<String>,
 }
 
+/// Whether the server supports a feature, and what showed it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Support {
+    /// True when it does.
     pub supported: bool,
+    /// What was seen, for a person.
     pub detail: String,
 }
 
+/// What the framing checks of every response read found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Framings {
+    /// Responses whose framing was checked.
     pub responses_checked: u64,
     /// Problems found (at most 20 listed).
     pub problems: Vec<String>,
+    /// Problems found in all.
     pub problems_total: u64,
 }
 
+/// What `keepsight probe http` measured (its JSON is the crate README's schema).
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpReport {
+    /// Always `http`.
     pub kind: &'static str,
+    /// The URL probed.
     pub url: String,
+    /// The address it resolved to.
     pub address: String,
+    /// The first response.
     pub first_response: FirstResponse,
+    /// The announced `Keep-Alive` values.
     pub advertised: Advertised,
+    /// The server's idle timeout; absent when the first exchange failed.
     pub idle_timeout: Option<IdleResult>,
+    /// Requests per connection.
     pub requests_per_connection: RequestsPerConnection,
+    /// HTTP/1.0 `Connection: keep-alive` support.
     pub http10_keep_alive: Support,
+    /// Whether pipelined requests are answered in order.
     pub pipelining: Support,
+    /// Framing of every response read.
     pub framing: Framings,
     /// Advertised values the server did not keep, and other faults.
     pub findings: Vec<String>,
+    /// What to set on clients of this server, for a person.
     pub recommendation: Vec<String>,
+    /// Connections opened in all.
     pub connections_used: u32,
+    /// Time the whole probe took.
     pub elapsed_s: f64,
     /// Whether the findings are problems (the CLI exits 1).
     pub problems: bool,

@@ -18,13 +18,11 @@
 //! analyzer (that is `keepsight http` / `keepsight diagnose` on a capture). Every connection,
 //! read and round is bounded by the [`Budget`]: a total time cap and a connection cap.
 
-// TODO(issue 14 item 9): documented after the framing/cli/diagnose work lands
-#![allow(missing_docs)]
-
 pub mod conn;
 pub mod http;
 pub mod path;
 pub mod response;
+pub mod run;
 pub mod search;
 pub mod text;
 
@@ -36,10 +34,18 @@ use tokio::time::Instant;
 /// Why a probe could not run at all (as opposed to what it found).
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
+    /// The command line or the target is wrong.
     #[error("{0}")]
     Usage(String),
+    /// The target refused or did not answer the first connection.
     #[error("cannot connect to {addr}: {reason}")]
-    Connect { addr: String, reason: String },
+    Connect {
+        /// The address tried.
+        addr: String,
+        /// What the connect returned.
+        reason: String,
+    },
+    /// The peer answered, but not as the probe expects.
     #[error("{0}")]
     Protocol(String),
 }
@@ -54,6 +60,7 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// A budget of `max_time` from now and `max_connections` connections.
     pub fn new(max_time: Duration, max_connections: u32) -> Budget {
         Budget {
             deadline: Instant::now() + max_time,

@@ -12,22 +12,32 @@ use serde::Serialize;
 use std::net::{SocketAddr, ToSocketAddrs};
 use tokio::time::Instant;
 
+/// What `keepsight probe path` measured (its JSON is the crate README's schema).
 #[derive(Debug, Clone, Serialize)]
 pub struct PathReport {
+    /// Always `path`.
     pub kind: &'static str,
+    /// The target as given.
     pub target: String,
+    /// The address it resolved to.
     pub address: String,
+    /// The path's idle timeout.
     pub idle_timeout: IdleResult,
     /// Longest keep-alive (heartbeat or TCP keep-alive) interval that keeps connections on
     /// this path alive, seconds: half the longest idle known to work, so that one lost
     /// probe still leaves time for the next.
     pub keepalive_interval_s: Option<f64>,
+    /// What the search showed, for a person.
     pub findings: Vec<String>,
+    /// The keep-alive interval to use, for a person.
     pub recommendation: Vec<String>,
+    /// Connections opened in all.
     pub connections_used: u32,
+    /// Time the whole probe took.
     pub elapsed_s: f64,
 }
 
+/// The first address `HOST:PORT` resolves to.
 pub fn resolve(target: &str) -> Result<SocketAddr, ProbeError> {
     target
         .to_socket_addrs()
@@ -40,6 +50,9 @@ pub fn resolve(target: &str) -> Result<SocketAddr, ProbeError> {
         .ok_or_else(|| ProbeError::Usage(format!("`{target}` resolves to no address")))
 }
 
+/// Measures the idle timeout of the NATs and firewalls between here and the
+/// `keepsight heartbeat serve` at `target`: connections idle for increasing times, then a
+/// heartbeat must still get through.
 pub async fn probe(
     target: &str,
     wire: Wire,

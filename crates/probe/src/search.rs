@@ -66,6 +66,7 @@ impl Check {
     }
 }
 
+/// How the parallel idle search proceeds.
 #[derive(Debug, Clone)]
 pub struct SearchConfig {
     /// Longest idle period tried.
@@ -76,6 +77,7 @@ pub struct SearchConfig {
     pub parallel: usize,
     /// How long a check may take before it counts as failed.
     pub reply_timeout: Duration,
+    /// How long a connect may take.
     pub connect_timeout: Duration,
     /// Shortest idle period tried in the first round.
     pub first: Duration,
@@ -129,6 +131,7 @@ pub struct CloseInfo {
     pub observed_on: usize,
     /// Earliest and latest close, seconds of idle.
     pub first_s: f64,
+    /// Latest close, seconds of idle.
     pub last_s: f64,
     /// First line of anything the peer sent before closing (e.g. `HTTP/1.1 408 ...`); null
     /// when it closed without a word.
@@ -152,18 +155,23 @@ pub struct IdleResult {
     pub lower_s: f64,
     /// Shortest idle known to fail (or latest close seen).
     pub upper_s: Option<f64>,
+    /// How the peer closed, when a close was seen.
     pub close: Option<CloseInfo>,
     /// How the check after the shortest failing idle failed: `no-response`, `rst`, `fin`.
     pub failure: Option<String>,
     /// Median time of the first exchange on a fresh connection.
     pub rtt_s: Option<f64>,
+    /// Search rounds run.
     pub rounds: u32,
+    /// Connections the search opened.
     pub connections: u32,
+    /// Time the search took.
     pub elapsed_s: f64,
     /// Results that contradict a single timeout (a longer idle worked where a shorter failed).
     pub inconsistent: bool,
     /// Why the search ended before reaching the precision: `max-time`, `max-connections`.
     pub stopped_by: Option<String>,
+    /// Why the search could not run, when it could not.
     pub note: Option<String>,
 }
 

@@ -16,14 +16,17 @@ use crate::drain::{parse_ratio, Ramp};
 use crate::server::{Control, Exchange, Handler, HandlerError};
 use std::sync::Arc;
 
-pub struct AdminHandler {
+pub(crate) struct AdminHandler {
     ctl: Arc<Control>,
     /// Extra counters appended to `/stats` (the proxy's upstream figures).
     extra: Option<Arc<dyn Fn() -> String + Send + Sync>>,
 }
 
 impl AdminHandler {
-    pub fn new(ctl: Arc<Control>, extra: Option<Arc<dyn Fn() -> String + Send + Sync>>) -> Self {
+    pub(crate) fn new(
+        ctl: Arc<Control>,
+        extra: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    ) -> Self {
         AdminHandler { ctl, extra }
     }
 

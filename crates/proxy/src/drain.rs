@@ -15,8 +15,11 @@ const ONE: u64 = 1 << 32;
 /// A linear change of the ratio over time, `from..to over duration`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ramp {
+    /// Ratio at start-up.
     pub from: f64,
+    /// Ratio once the ramp is over.
     pub to: f64,
+    /// How long the ramp takes.
     pub over: Duration,
 }
 
@@ -30,11 +33,8 @@ impl Ramp {
     }
 }
 
-/// Parse `0.1..1.0 over 10m` (the duration syntax is the caller's, passed in as a function).
-pub fn parse_ramp<E: std::fmt::Display>(
-    s: &str,
-    parse_duration: impl Fn(&str) -> Result<Duration, E>,
-) -> Result<Ramp, String> {
+/// Parse `0.1..1.0 over 10m` (the duration in keepsight's one grammar).
+pub fn parse_ramp(s: &str) -> Result<Ramp, String> {
     let (range, over) = s.split_once(" over ").ok_or_else(|| {
         format!("`{s}`: expected `FROM..TO over DURATION`, e.g. `0.1..1.0 over 10m`")
     })?;
@@ -44,7 +44,8 @@ pub fn parse_ramp<E: std::fmt::Display>(
         .ok_or_else(|| format!("`{range}`: expected `FROM..TO`"))?;
     let from = parse_ratio(from.trim())?;
     let to = parse_ratio(to.trim())?;
-    let over = parse_duration(over.trim()).map_err(|e| format!("`{}`: {e}", over.trim()))?;
+    let over = keepsight_keepalive::parse_duration(over.trim())
+        .map_err(|e| format!("`{}`: {e}", over.trim()))?;
     Ok(Ramp { from, to, over })
 }
 
@@ -76,6 +77,7 @@ pub struct Drain {
 }
 
 impl Drain {
+    /// A controller closing `ratio` of the responses that would keep their connection.
     pub fn new(ratio: f64) -> Self {
         let d = Drain::default();
         d.set_ratio(ratio);
@@ -161,17 +163,16 @@ mod tests {
 
     #[test]
     fn ramp_parses_and_interpolates() {
-        let p = |s: &str| -> Result<Duration, String> {
-            s.strip_suffix('m')
-                .and_then(|m| m.parse::<u64>().ok())
-                .map(|m| Duration::from_secs(m * 60))
-                .ok_or_else(|| "bad".to_string())
-        };
-        let r = parse_ramp("0.1..1.0 over 10m", p).unwrap();
+        let r = parse_ramp("0.1..1.0 over 10m").unwrap();
         assert_eq!(r.over, Duration::from_secs(600));
         assert!((r.at(Duration::from_secs(300)) - 0.55).abs() < 1e-9);
         assert_eq!(r.at(Duration::from_secs(601)), 1.0);
-        assert!(parse_ramp("0.1..1.5 over 10m", p).is_err());
-        assert!(parse_ramp("0.1 over 10m", p).is_err());
+        assert!(parse_ramp("0.1..1.5 over 10m").is_err());
+        assert!(parse_ramp("0.1 over 10m").is_err());
+        let bad_unit = parse_ramp("0..1 over 10x").unwrap_err();
+        assert!(
+            bad_unit.starts_with("`10x`: invalid duration `10x`: unknown unit `x`"),
+            "{bad_unit}"
+        );
     }
 }

@@ -6,11 +6,11 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use keepsight_http::framing::{self, Answering, Chunked, FramingHeaders, Role, Strictness};
-pub use keepsight_http::framing::{trim_ows, Framing};
+pub(crate) use keepsight_http::framing::{trim_ows, Framing};
 use std::ops::Range;
 
 /// Most headers a request or response head may carry; more is answered with 431.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 
 /// Why a request was refused. Each maps to one status code and one log reason, and every one of
 /// them closes the connection: after a framing error nothing later on the connection can be
@@ -119,11 +119,11 @@ impl RequestHead {
 }
 
 /// Outcome of trying to parse a head from the front of a buffer.
-pub enum Parsed<T> {
+pub(crate) enum Parsed<T> {
     /// Need more bytes.
     Partial,
-    /// The head, and how many bytes of the buffer it used.
-    Complete(T, usize),
+    /// The head (its bytes are taken from the buffer).
+    Complete(T),
 }
 
 /// Where `part` (a slice httparse returned) lies inside `base`. A slice from elsewhere (a
@@ -139,7 +139,7 @@ fn range_in(base: &[u8], part: &[u8]) -> Range<usize> {
 
 /// Parse and validate a request head at the front of `buf`. On `Complete`, the head's bytes
 /// have been split off `buf`.
-pub fn parse_request(
+pub(crate) fn parse_request(
     buf: &mut BytesMut,
     max_head: usize,
 ) -> Result<Parsed<RequestHead>, RequestError> {
@@ -243,16 +243,15 @@ pub fn parse_request(
         expects_continue: expects_continue && minor == 1,
     };
     let raw = buf.split_to(len).freeze();
-    Ok(Parsed::Complete(RequestHead { raw, ..head }, len))
+    Ok(Parsed::Complete(RequestHead { raw, ..head }))
 }
 
 /// A parsed response head (from an upstream).
 #[derive(Debug)]
-pub struct ResponseHead {
+pub(crate) struct ResponseHead {
     raw: Bytes,
     pub status: u16,
     reason: Range<usize>,
-    pub minor: u8,
     headers: Vec<(Range<usize>, Range<usize>)>,
     /// The upstream will close after this response.
     pub closes: bool,
@@ -260,10 +259,10 @@ pub struct ResponseHead {
 }
 
 impl ResponseHead {
-    pub fn reason(&self) -> &[u8] {
+    pub(crate) fn reason(&self) -> &[u8] {
         &self.raw[self.reason.clone()]
     }
-    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    pub(crate) fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         self.headers
             .iter()
             .map(move |(n, v)| (&self.raw[n.clone()], &self.raw[v.clone()]))
@@ -272,20 +271,18 @@ impl ResponseHead {
 
 /// Why an upstream response could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResponseError {
+pub(crate) enum ResponseError {
     #[error("malformed response head: {0}")]
     Malformed(String),
     #[error("response head larger than {0} bytes")]
     HeadTooLarge(usize),
     #[error("Content-Length values differ or are not a number")]
     BadContentLength,
-    #[error("bad chunked body: {0}")]
-    BadChunk(&'static str),
 }
 
 /// Parse an upstream response head. `request_is_head` matters for framing: a response to HEAD
 /// never has a body whatever its headers say.
-pub fn parse_response(
+pub(crate) fn parse_response(
     buf: &mut BytesMut,
     max_head: usize,
     request_is_head: bool,
@@ -353,18 +350,17 @@ pub fn parse_response(
         raw: Bytes::new(),
         status: code,
         reason,
-        minor,
         headers,
         closes,
         framing,
     };
     let raw = buf.split_to(len).freeze();
-    Ok(Parsed::Complete(ResponseHead { raw, ..head }, len))
+    Ok(Parsed::Complete(ResponseHead { raw, ..head }))
 }
 
 /// A `Content-Length` value by the shared rules: `1*DIGIT`, or a list of one value repeated
 /// (`5, 5`, RFC 9110 §8.6); anything else (sign, spaces inside, hex, overflow) is `None`.
-pub fn parse_content_length(value: &[u8]) -> Option<u64> {
+pub(crate) fn parse_content_length(value: &[u8]) -> Option<u64> {
     let mut h = FramingHeaders::new();
     h.add_content_length(value);
     let anomalies = h.decide(Role::Request, 1).anomalies;
@@ -377,7 +373,7 @@ pub fn parse_content_length(value: &[u8]) -> Option<u64> {
 /// Headers that describe one connection rather than the message (RFC 9110 §7.6.1), never
 /// forwarded. `Content-Length` is not hop-by-hop but is rewritten by our own framing, so it is
 /// dropped here too and set again from the body we actually send.
-pub fn is_hop_by_hop(name: &[u8]) -> bool {
+pub(crate) fn is_hop_by_hop(name: &[u8]) -> bool {
     const HOP: [&[u8]; 9] = [
         b"connection",
         b"keep-alive",
@@ -393,7 +389,7 @@ pub fn is_hop_by_hop(name: &[u8]) -> bool {
 }
 
 /// Names listed in `Connection` headers: also hop-by-hop for this message.
-pub fn connection_options<'a>(
+pub(crate) fn connection_options<'a>(
     headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
 ) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
@@ -414,12 +410,12 @@ pub fn connection_options<'a>(
 /// checked trailers, consuming from the front of the buffer and returning the data as
 /// zero-copy `Bytes`.
 #[derive(Debug, Clone)]
-pub struct ChunkedDecoder {
+pub(crate) struct ChunkedDecoder {
     inner: framing::ChunkedDecoder,
 }
 
 /// One step of [`ChunkedDecoder::decode`].
-pub enum Chunk {
+pub(crate) enum Chunk {
     /// Some body data (may be followed by more).
     Data(Bytes),
     /// Need more input.
@@ -430,7 +426,7 @@ pub enum Chunk {
 
 impl ChunkedDecoder {
     /// A decoder whose chunk-size and trailer lines may be at most `max_line` bytes.
-    pub fn new(max_line: usize) -> Self {
+    pub(crate) fn new(max_line: usize) -> Self {
         ChunkedDecoder {
             inner: framing::ChunkedDecoder::new(
                 Strictness::Strict,
@@ -439,15 +435,10 @@ impl ChunkedDecoder {
         }
     }
 
-    /// True once the last chunk and trailers have been read.
-    pub fn is_done(&self) -> bool {
-        self.inner.is_done()
-    }
-
     /// Decode the next piece from the front of `buf`; framing bytes are consumed as they are
     /// checked, so `buf` never holds more than one read. Trailer fields are read and dropped:
     /// we never forward them, so nobody downstream can be confused by them.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Chunk, &'static str> {
+    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Chunk, &'static str> {
         match self.inner.decode(buf) {
             Chunked::Data(range) => {
                 buf.advance(range.start);
@@ -467,7 +458,7 @@ impl ChunkedDecoder {
 }
 
 /// Reason phrase for the status codes we generate ourselves.
-pub fn reason_phrase(status: u16) -> &'static str {
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         200 => "OK",
@@ -492,7 +483,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
 }
 
 /// IMF-fixdate (RFC 9110 §5.6.7) for a Unix time in seconds.
-pub fn http_date(unix: u64) -> String {
+pub(crate) fn http_date(unix: u64) -> String {
     keepsight_time::http_date(i64::try_from(unix).unwrap_or(i64::MAX))
 }
 
@@ -503,7 +494,7 @@ mod tests {
     fn req(s: &str) -> Result<RequestHead, RequestError> {
         let mut b = BytesMut::from(s.as_bytes());
         match parse_request(&mut b, 8192)? {
-            Parsed::Complete(h, _) => Ok(h),
+            Parsed::Complete(h) => Ok(h),
             Parsed::Partial => panic!("partial"),
         }
     }
@@ -542,7 +533,7 @@ mod tests {
                 }
             }
             let mut b = BytesMut::from(&m[..]);
-            if let Ok(Parsed::Complete(h, _)) = parse_request(&mut b, 8192) {
+            if let Ok(Parsed::Complete(h)) = parse_request(&mut b, 8192) {
                 let _ = (
                     h.method(),
                     h.target(),
@@ -555,7 +546,7 @@ mod tests {
                 }
             }
             let mut b = BytesMut::from(&m[..]);
-            if let Ok(Parsed::Complete(h, _)) = parse_response(&mut b, 8192, i % 5 == 0) {
+            if let Ok(Parsed::Complete(h)) = parse_response(&mut b, 8192, i % 5 == 0) {
                 let _ = (h.reason(), h.headers().count());
             }
         }

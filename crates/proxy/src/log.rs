@@ -6,18 +6,29 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// What one access log line says about one request.
 pub struct LogEntry<'a> {
+    /// Connection number, unique in the process.
     pub conn_id: u64,
+    /// Number of the request on its connection, from 1.
     pub req_no: u64,
+    /// The client's address.
     pub peer: SocketAddr,
+    /// Request method.
     pub method: &'a str,
+    /// Request target, as sent (escaped when written).
     pub target: &'a [u8],
+    /// Minor HTTP version: 0 or 1.
     pub minor: u8,
+    /// Status code sent.
     pub status: u16,
+    /// Body bytes sent.
     pub body_bytes: u64,
+    /// Time from the request head to the end of the response.
     pub duration: Duration,
     /// Why the connection closed after this response, or `keep-alive`.
     pub close: &'a str,
+    /// A short tag from the handler (why the upstream failed, `retried`...).
     pub note: &'a str,
 }
 
@@ -29,6 +40,7 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
+    /// A log writing to `out`.
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         AccessLog {
             out: Mutex::new(out),
@@ -36,6 +48,7 @@ impl AccessLog {
         }
     }
 
+    /// Adds one line; it reaches `out` when the buffer fills or at the next [`AccessLog::flush`].
     pub fn write(&self, e: &LogEntry<'_>) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -77,6 +90,7 @@ impl AccessLog {
         self.write_out(&full);
     }
 
+    /// Writes out what is buffered.
     pub fn flush(&self) {
         let pending = match self.buf.lock() {
             Ok(mut b) => std::mem::take(&mut *b),

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 /// Upstream side, named after nginx's `proxy_*` and `upstream { keepalive ... }` directives.
 #[derive(Debug, Clone)]
 pub struct UpstreamConfig {
+    /// The upstream server.
     pub addr: SocketAddr,
     /// `proxy_connect_timeout`.
     pub connect_timeout: Duration,
@@ -41,6 +42,7 @@ pub struct UpstreamConfig {
 }
 
 impl UpstreamConfig {
+    /// Defaults like nginx's for the upstream at `addr`.
     pub fn new(addr: SocketAddr) -> Self {
         UpstreamConfig {
             addr,
@@ -93,6 +95,8 @@ thread_local! {
 /// Request bodies up to this size are read completely before going upstream.
 const REQUEST_BUFFER: usize = 64 * 1024;
 
+/// Forwards each request to the upstream over pooled keep-alive connections, resending
+/// idempotent ones that hit a connection the upstream had just closed.
 pub struct ProxyHandler {
     cfg: UpstreamConfig,
     idle: Vec<Mutex<Vec<UpConn>>>,
@@ -114,6 +118,7 @@ enum Failure {
 }
 
 impl ProxyHandler {
+    /// A proxy to `cfg`'s upstream with an empty pool.
     pub fn new(cfg: UpstreamConfig) -> Self {
         ProxyHandler {
             cfg,
@@ -134,6 +139,7 @@ impl ProxyHandler {
         }
     }
 
+    /// Pooled upstream connections now idle.
     pub fn idle_connections(&self) -> usize {
         self.idle
             .iter()
@@ -313,7 +319,7 @@ impl ProxyHandler {
         let is_head = ex.request().is_head();
         loop {
             match http::parse_response(&mut conn.rbuf, self.cfg.max_head, is_head) {
-                Ok(Parsed::Complete(h, _)) => {
+                Ok(Parsed::Complete(h)) => {
                     if h.status == 101 {
                         return Err(Failure::Bad("upstream switched protocols".into()));
                     }

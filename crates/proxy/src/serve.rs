@@ -3,7 +3,7 @@
 use crate::server::{Exchange, Handler, HandlerError};
 use bytes::Bytes;
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A response body held in memory.
@@ -14,15 +14,21 @@ pub type Body = bytes::Bytes;
 pub enum Content {
     /// The same response to every request.
     Fixed {
+        /// Status code.
         status: u16,
+        /// Body, the same for every request.
         body: Bytes,
         /// Extra `Name: value` pairs.
         headers: Vec<(String, String)>,
     },
     /// Files under a directory (GET and HEAD only).
-    Static { root: PathBuf },
+    Static {
+        /// Directory served; paths never leave it.
+        root: PathBuf,
+    },
 }
 
+/// Answers every request with the configured [`Content`], after the configured delay.
 pub struct ServeHandler {
     content: Content,
     /// Pre-rendered header lines for `Fixed`, so the hot path only copies bytes.
@@ -32,6 +38,7 @@ pub struct ServeHandler {
 }
 
 impl ServeHandler {
+    /// A handler answering with `content`, each response `delay` late.
     pub fn new(content: Content, delay: Duration) -> Self {
         let mut fixed_headers = Vec::new();
         if let Content::Fixed { headers, .. } = &content {
@@ -50,6 +57,37 @@ impl ServeHandler {
             fixed_headers,
             delay,
         }
+    }
+}
+
+impl Content {
+    /// What `keepsight serve`'s flags ask for: files under `root`, else a fixed response with
+    /// `body`, or `body_size` bytes of `x`, or `ok`. A `root` that is not a directory is refused.
+    pub fn from_flags(
+        root: Option<&Path>,
+        body: Option<&str>,
+        body_size: Option<usize>,
+        status: u16,
+        headers: &[(String, String)],
+    ) -> Result<Content, String> {
+        if let Some(root) = root {
+            if !root.is_dir() {
+                return Err(format!("--root {}: not a directory", root.display()));
+            }
+            return Ok(Content::Static {
+                root: root.to_path_buf(),
+            });
+        }
+        let body = match (body, body_size) {
+            (Some(b), _) => Bytes::copy_from_slice(b.as_bytes()),
+            (None, Some(n)) => vec![b'x'; n].into(),
+            (None, None) => Bytes::from_static(b"ok\n"),
+        };
+        Ok(Content::Fixed {
+            status,
+            body,
+            headers: headers.to_vec(),
+        })
     }
 }
 
@@ -168,4 +206,38 @@ fn static_path(root: &std::path::Path, target: &[u8]) -> Option<PathBuf> {
         out.push("index.html");
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_pick_the_content() {
+        let headers = vec![("X-A".to_string(), "1".to_string())];
+        let fixed = |c: Content| match c {
+            Content::Fixed {
+                status,
+                body,
+                headers,
+            } => (status, body, headers.len()),
+            Content::Static { .. } => panic!("static"),
+        };
+        let ok = Content::from_flags(None, None, None, 200, &headers).unwrap();
+        assert_eq!(fixed(ok), (200, Bytes::from_static(b"ok\n"), 1));
+        let sized = Content::from_flags(None, None, Some(3), 503, &[]).unwrap();
+        assert_eq!(fixed(sized), (503, Bytes::from_static(b"xxx"), 0));
+        let given = Content::from_flags(None, Some("hi"), Some(3), 200, &[]).unwrap();
+        assert_eq!(fixed(given).1, Bytes::from_static(b"hi"));
+        let dir = std::env::temp_dir();
+        assert!(matches!(
+            Content::from_flags(Some(&dir), Some("hi"), None, 200, &[]),
+            Ok(Content::Static { root }) if root == dir
+        ));
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        assert_eq!(
+            Content::from_flags(Some(&file), None, None, 200, &[]).unwrap_err(),
+            format!("--root {}: not a directory", file.display())
+        );
+    }
 }

@@ -6,8 +6,10 @@
 //! analysis crates take segments and know nothing of each other's frames or of the engine, and
 //! the views consume their reports, so data still flows one way (engine → analyses → views).
 
+use crate::read::{read_frames, ReadEnd};
 use keepsight_diagnose::{Diagnoser, Options};
-use keepsight_engine::Frame;
+use keepsight_engine::{Engine, Frame};
+use rustc_hash::FxHashSet;
 
 /// The diagnosis and the HTTP analysis of one capture, fed frame by frame. The HTTP analyzer
 /// keeps only the messages with a verdict, so memory stays bounded.
@@ -62,5 +64,88 @@ impl Analyses {
             diagnoser.add_finding(f.into());
         }
         diagnoser.finish(last_ns)
+    }
+}
+
+/// The TCP streams with at least one frame `matches` accepts (`keepsight http -Y`'s first pass:
+/// whole connections are analysed, never single frames, since reassembly needs every segment).
+/// Damage ends the pass; the analysis pass that follows reports it.
+pub fn streams_where(
+    engine: &mut Engine,
+    mut matches: impl FnMut(&Frame<'_>) -> bool,
+) -> FxHashSet<u32> {
+    let mut streams = FxHashSet::default();
+    read_frames(
+        Some(engine),
+        |_| {},
+        |frame| {
+            if let Some(tcp) = frame.tcp.as_ref() {
+                if !streams.contains(&tcp.stream) && matches(frame) {
+                    streams.insert(tcp.stream);
+                }
+            }
+        },
+    );
+    streams
+}
+
+/// The HTTP/1.x analysis of the TCP streams `wanted` accepts (`keepsight http`), keeping every
+/// message when `keep_all_messages`, else only those with a verdict.
+pub fn http_analysis(
+    engine: &mut Engine,
+    keep_all_messages: bool,
+    mut wanted: impl FnMut(u32) -> bool,
+) -> (keepsight_http::Report, ReadEnd) {
+    let mut analyzer = keepsight_http::Analyzer::new(keepsight_http::Options { keep_all_messages });
+    let end = read_frames(
+        Some(engine),
+        |_| {},
+        |frame| {
+            let Some(tcp) = frame.tcp.as_ref() else {
+                return;
+            };
+            if let (true, Some(segment)) = (wanted(tcp.stream), frame.segment()) {
+                analyzer.segment(&segment);
+            }
+        },
+    );
+    (analyzer.finish(), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heartbeat_capture() -> Box<Engine> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/corpus/heartbeat.pcap");
+        match crate::open(&path) {
+            crate::Opened::Ready(engine) => engine,
+            _ => panic!("{} does not open", path.display()),
+        }
+    }
+
+    /// tests/corpus/heartbeat.pcap holds streams 0 and 1 (README of the corpus); frame 33 is
+    /// stream 0's reset.
+    #[test]
+    fn streams_where_names_each_stream_with_a_match_once() {
+        let all = streams_where(&mut heartbeat_capture(), |_| true);
+        assert_eq!(all, FxHashSet::from_iter([0, 1]));
+        let reset = streams_where(&mut heartbeat_capture(), |f| f.number == 33);
+        assert_eq!(reset, FxHashSet::from_iter([0]));
+        assert!(streams_where(&mut heartbeat_capture(), |_| false).is_empty());
+    }
+
+    #[test]
+    fn http_analysis_sees_only_the_wanted_streams() {
+        let mut asked = FxHashSet::default();
+        let (report, end) = http_analysis(&mut heartbeat_capture(), true, |s| {
+            asked.insert(s);
+            s == 1
+        });
+        assert!(end.damage.is_none() && end.last_ns > 0);
+        assert_eq!(asked, FxHashSet::from_iter([0, 1]));
+        // A heartbeat is no HTTP: no connection is reported as HTTP.
+        assert!(report.connections.is_empty());
     }
 }

@@ -21,7 +21,8 @@
 //! Memory: only the chosen stream's out-of-order segments are kept; chunks are handed out as
 //! soon as they are final.
 
-use keepsight_engine::Frame;
+use crate::read::ReadEnd;
+use keepsight_engine::{Engine, Frame};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
@@ -604,6 +605,49 @@ fn base64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
+/// Follows `selector` through the capture and writes what `printer` makes of it to `out`,
+/// chunk by chunk as they become final, so memory stays bounded by the stream's out-of-order
+/// data. The header comes once the conversation's endpoints are known (at the end when it is
+/// never seen). Damage that stops the read early is in the returned [`ReadEnd`]; the frames
+/// before it were followed. `None` as engine is an empty (0-byte) capture.
+pub fn write_follow(
+    mut engine: Option<&mut Engine>,
+    selector: Selector,
+    proto: Proto,
+    mut printer: Printer,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<ReadEnd> {
+    let mut follow = Follow::with_proto(selector, proto);
+    let mut header_done = false;
+    let mut buf = Vec::new();
+    let mut end = ReadEnd::default();
+    while let Some(engine) = engine.as_mut() {
+        let frame = match engine.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                end.damage = Some(e);
+                break;
+            }
+        };
+        follow.on_frame(&frame);
+        if !header_done && follow.nodes().is_some() {
+            out.write_all(printer.header(&selector, follow.nodes()).as_bytes())?;
+            header_done = true;
+        }
+        buf.clear();
+        for chunk in follow.take_chunks() {
+            printer.chunk(&chunk, &mut buf);
+        }
+        out.write_all(&buf)?;
+    }
+    if !header_done {
+        out.write_all(printer.header(&selector, None).as_bytes())?;
+    }
+    out.write_all(printer.footer().as_bytes())?;
+    Ok(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -638,6 +682,41 @@ mod tests {
         ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
+    }
+
+    /// Against `tshark -r tests/corpus/heartbeat.pcap -qz follow,tcp,raw,1`: the header, the
+    /// three 1-byte beats and their replies as hex, then the rule.
+    #[test]
+    fn write_follow_streams_the_whole_conversation() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/corpus/heartbeat.pcap");
+        let crate::Opened::Ready(mut engine) = crate::open(&path) else {
+            panic!("{} does not open", path.display());
+        };
+        let selector = Selector::parse("1").unwrap();
+        let printer = Printer::with(Format::Raw, Proto::Tcp, None);
+        let mut out = Vec::new();
+        let end = write_follow(Some(&mut engine), selector, Proto::Tcp, printer, &mut out).unwrap();
+        assert!(end.damage.is_none());
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[2..6],
+            [
+                "Follow: tcp,raw",
+                "Filter: tcp.stream eq 1",
+                "Node 0: 10.77.1.1:52690",
+                "Node 1: 10.77.1.2:47001"
+            ]
+        );
+        assert_eq!(lines[6..12], ["01", "\t41", "01", "\t41", "01", "\t41"]);
+        assert_eq!(lines.len(), 13);
+        assert!(lines[1].starts_with("=====") && lines[12] == lines[1]);
+        // An empty capture still prints tshark's empty frame: header without nodes, footer.
+        let mut out = Vec::new();
+        let printer = Printer::with(Format::Raw, Proto::Tcp, None);
+        write_follow(None, selector, Proto::Tcp, printer, &mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("Node 0: :0"));
     }
 
     #[test]

@@ -4,23 +4,61 @@
 //! real (virtual) path; this crate only builds that path.
 //!
 //! What it is not: part of the tool. Only tests depend on it (`publish = false`). Everything
-//! here needs root; [`lab_allowed`] says so and lets a test skip when it cannot run.
+//! here needs root. [`require_tool`] and [`require_root`] fail a test whose tool is missing
+//! (a skip only when [`ALLOW_MISSING_TOOLS`] asks for it).
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Whether the lab can run: it needs root. Prints why not, once per test, when it cannot.
-pub fn lab_allowed(test: &str) -> bool {
+/// The environment variable that turns a missing tool (or missing root) from a test failure
+/// into a deliberate skip. CI (`.ci/run`) never sets it: there every tool exists.
+pub const ALLOW_MISSING_TOOLS: &str = "KEEPSIGHT_ALLOW_MISSING_TOOLS";
+
+/// Whether `tool` is on `PATH`. A test whose oracle or peer is `tool` calls this first: when the
+/// tool is missing the test fails with how to fix it, unless [`ALLOW_MISSING_TOOLS`] is `1`, when
+/// it says SKIPPED and returns `false` (the test then returns without checking anything).
+pub fn require_tool(tool: &str) -> bool {
+    if on_path(tool) {
+        return true;
+    }
+    let role = match tool {
+        "tshark" => "is the oracle of this test",
+        "ip" | "nft" | "iptables" | "sysctl" | "conntrack" => "builds this test's network lab",
+        _ => "is the real peer this test runs against",
+    };
+    missing(&format!("{tool} {role}; install it (.ci/run does)"))
+}
+
+/// Whether the test runs as root, which network-namespace labs need; when not, fails the test
+/// (or skips it, as [`require_tool`] does).
+pub fn require_root(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "SKIPPED {test}: needs root to create network namespaces (CI runs as root; run `sudo -E cargo test` here)"
-        );
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    missing(&format!(
+        "{test} needs root to create network namespaces; run it as root (CI does: `sudo -E cargo test`)"
+    ))
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(tool))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+fn missing(what: &str) -> bool {
+    if std::env::var(ALLOW_MISSING_TOOLS).is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED: {what} ({ALLOW_MISSING_TOOLS}=1)");
         return false;
     }
-    true
+    panic!("{what}, or set {ALLOW_MISSING_TOOLS}=1 to skip deliberately");
 }
 
 /// Runs a command, failing the test with its output if it does not succeed.

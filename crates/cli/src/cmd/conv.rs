@@ -4,7 +4,7 @@
 
 use crate::outcome::Outcome;
 use keepsight_report::conv::{render_text, ConvPass, Document, StartColumn};
-use std::io::{self, Write};
+use keepsight_report::read::read_frames;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -33,24 +33,22 @@ pub fn run(args: Args) -> Outcome {
     let path = &args.file;
     let mut engine = super::open_engine(path)?;
     let mut conv = ConvPass::new(!args.tshark);
-    let end = super::pass(engine.as_deref_mut(), None, |frame| {
-        conv.on_frame(frame, filter.as_ref().is_none_or(|f| f.matches(frame)));
-    });
+    let end = read_frames(
+        engine.as_deref_mut(),
+        |_| {},
+        |frame| {
+            conv.on_frame(frame, filter.as_ref().is_none_or(|f| f.matches(frame)));
+        },
+    );
     let rows = conv.finish(end.last_ns);
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &Document::new(&rows))?;
-        writeln!(out)?;
+    let start = if args.time_format == "ad" {
+        StartColumn::AbsoluteDate
     } else {
-        let start = if args.time_format == "ad" {
-            StartColumn::AbsoluteDate
-        } else {
-            StartColumn::Relative
-        };
-        let text = render_text(&rows, args.filter.as_deref(), !args.tshark, start);
-        out.write_all(text.as_bytes())?;
-    }
-    out.flush()?;
+        StartColumn::Relative
+    };
+    let json = args.json.then(|| Document::new(&rows));
+    super::print_report(json.as_ref(), || {
+        render_text(&rows, args.filter.as_deref(), !args.tshark, start)
+    })?;
     super::outcome(&end, path, "counted")
 }

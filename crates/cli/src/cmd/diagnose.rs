@@ -7,7 +7,7 @@ use crate::outcome::{Failure, Outcome};
 use anyhow::Context;
 use keepsight_diagnose::{AppLog, Flags, LogOptions, Options};
 use keepsight_report::analyses::Analyses;
-use std::io::{self, BufWriter, Write};
+use keepsight_report::read::read_frames;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -40,17 +40,23 @@ pub(crate) struct Analysis {
     /// Heartbeat reply payload in hex (e.g. 41).
     #[arg(long, value_name = "HEX")]
     reply: Option<String>,
-    /// Application log to line up with the capture (ISO-8601, syslog, or HH:MM:SS lines).
+    /// Application log to line up with the capture; repeatable (client and server logs, each
+    /// with its own zone and clock offset). Formats are recognized line by line: see below.
     #[arg(long, value_name = "FILE")]
-    pub(crate) log: Option<PathBuf>,
-    /// Date of a log whose lines carry only HH:MM:SS (default: the capture's first day).
+    pub(crate) log: Vec<PathBuf>,
+    /// Date of a log whose lines carry only HH:MM:SS (default: the capture's first day). Once
+    /// for every --log, or once per --log in order.
     #[arg(long, value_name = "YYYY-MM-DD")]
-    log_date: Option<String>,
+    log_date: Vec<String>,
     /// Time zone of the log's timestamps that carry none: UTC, +HH:MM or -HH:MM (default: the
-    /// zone under which the log lines up with the capture).
+    /// zone under which the log lines up with the capture). Once, or once per --log.
     // A zone west of UTC starts with '-' (`--log-tz -03:00`): a value, not an option.
     #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
-    log_tz: Option<String>,
+    log_tz: Vec<String>,
+    /// Read the log in this format only, when detection is unsure (names below). Once, or
+    /// once per --log.
+    #[arg(long, value_name = "NAME")]
+    log_format: Vec<String>,
     /// Extra middlebox idle timeout to compare idle gaps against, NAME=DURATION, e.g.
     /// corp-nat=350s (repeatable).
     #[arg(long, value_name = "NAME=DURATION")]
@@ -72,12 +78,16 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
         no_default_middleboxes: args.no_default_middleboxes,
     })
     .map_err(Failure::usage)?;
-    let log_options = LogOptions::from_flags(args.log_date.as_deref(), args.log_tz.as_deref())
-        .map_err(Failure::usage)?;
-    if let Some(path) = &args.log {
-        let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-        let text = String::from_utf8_lossy(&text);
-        opts.log = Some(AppLog::parse(&text, log_options));
+    let log_options = LogOptions::per_log(
+        args.log.len(),
+        &args.log_date,
+        &args.log_tz,
+        &args.log_format,
+    )
+    .map_err(Failure::usage)?;
+    for (path, o) in args.log.iter().zip(log_options) {
+        let log = AppLog::read(path, o).with_context(|| format!("{}", path.display()))?;
+        opts.logs.push(log);
     }
     Ok(opts)
 }
@@ -87,18 +97,15 @@ pub fn run(args: Args) -> Outcome {
     let path = &args.file;
     let mut engine = super::open_capture(path)?;
     let mut analyses = Analyses::new(opts);
-    let end = super::pass(Some(&mut engine), None, |frame| {
-        analyses.on_frame(frame);
-    });
+    let end = read_frames(
+        Some(&mut engine),
+        |_| {},
+        |frame| {
+            analyses.on_frame(frame);
+        },
+    );
     let report = analyses.diagnosis(end.last_ns);
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        out.write_all(report.render_text(args.max_per_kind).as_bytes())?;
-    }
-    out.flush()?;
+    let json = args.json.then_some(&report);
+    super::print_report(json, || report.render_text(args.max_per_kind))?;
     super::outcome(&end, path, "analysed")
 }

@@ -4,7 +4,7 @@
 
 use crate::outcome::Outcome;
 use keepsight_report::expert::{ExpertPass, Severity};
-use std::io::{self, Write};
+use keepsight_report::read::read_frames;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -33,18 +33,15 @@ pub fn run(args: Args) -> Outcome {
     let path = &args.file;
     let mut engine = super::open_engine(path)?;
     let mut expert = ExpertPass::new(!args.tshark, filter.is_some());
-    let end = super::pass(engine.as_deref_mut(), None, |frame| {
-        expert.on_frame(frame, filter.as_ref().is_none_or(|f| f.matches(frame)));
-    });
+    let end = read_frames(
+        engine.as_deref_mut(),
+        |_| {},
+        |frame| {
+            expert.on_frame(frame, filter.as_ref().is_none_or(|f| f.matches(frame)));
+        },
+    );
     let expert = expert.finish(end.last_ns);
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &expert.to_json(min))?;
-        writeln!(out)?;
-    } else {
-        out.write_all(expert.render_text(min).as_bytes())?;
-    }
-    out.flush()?;
+    let json = args.json.then(|| expert.to_json(min));
+    super::print_report(json.as_ref(), || expert.render_text(min))?;
     super::outcome(&end, path, "counted")
 }

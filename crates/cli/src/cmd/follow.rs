@@ -1,10 +1,10 @@
 //! `keepsight follow`: tshark's `-z follow,tcp|udp,ascii|hex|raw|yaml,STREAM[,RANGE]` for one
 //! conversation.
-//! Reassembly and layout are `keepsight_report::follow`'s; this module reads and prints,
-//! chunk by chunk, so memory stays bounded by the stream's out-of-order data.
+//! Reassembly, layout and the streaming pass are `keepsight_report::follow`'s; this module
+//! handles the command line.
 
 use crate::outcome::{Failure, Outcome};
-use keepsight_report::follow::{Follow, Format, Printer, Proto, Range, Selector};
+use keepsight_report::follow::{write_follow, Format, Printer, Proto, Range, Selector};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
@@ -54,41 +54,9 @@ pub fn run(args: Args) -> Outcome {
     };
     let path = &args.file;
     let mut engine = super::open_engine(path)?;
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let mut follow = Follow::with_proto(selector, proto);
-    let mut printer = Printer::with(format, proto, range);
-    let mut header_done = false;
-    let mut buf = Vec::new();
-    let mut damage = None;
-    while let Some(engine) = engine.as_mut() {
-        let frame = match engine.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                damage = Some(e);
-                break;
-            }
-        };
-        follow.on_frame(&frame);
-        if !header_done && follow.nodes().is_some() {
-            out.write_all(printer.header(&selector, follow.nodes()).as_bytes())?;
-            header_done = true;
-        }
-        buf.clear();
-        for chunk in follow.take_chunks() {
-            printer.chunk(&chunk, &mut buf);
-        }
-        out.write_all(&buf)?;
-    }
-    if !header_done {
-        out.write_all(printer.header(&selector, None).as_bytes())?;
-    }
-    out.write_all(printer.footer().as_bytes())?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let printer = Printer::with(format, proto, range);
+    let end = write_follow(engine.as_deref_mut(), selector, proto, printer, &mut out)?;
     out.flush()?;
-    let end = super::PassEnd {
-        damage,
-        ..super::PassEnd::default()
-    };
     super::outcome(&end, path, "followed")
 }

@@ -1,18 +1,19 @@
-//! `keepsight heartbeat serve|client`: an application heartbeat that stays on schedule.
+//! `keepsight heartbeat serve|client`: an application heartbeat that stays on schedule. The
+//! process (checks, runtime, logging, statistics) is `keepsight_keepalive::heartbeat::run`'s.
 
-use crate::outcome::{Classify, Failure, Outcome, Status};
-use anyhow::{anyhow, Context};
-use keepsight_keepalive::heartbeat::text::{self as words, Usage};
-use keepsight_keepalive::heartbeat::{
-    fleet, lifetime, parse_hex_byte, timestamp_now, Backoff, ClientConfig, ClientEvent, ClientExit,
-    ClientStats, EventSink, Server, ServerConfig, ServerEvent, ThreadPriority, Wire,
-    DEFAULT_MAX_APP_LEN, MAX_DURATION,
+use crate::outcome::{Failure, Outcome, Status};
+use keepsight_keepalive::heartbeat::run::{
+    self, ClientEnd, ClientOptions, LogLevel, RunError, RunOptions, ServeOptions, Sink,
 };
-use keepsight_keepalive::{format_duration, KeepaliveSettings, SoKeepalive};
+use keepsight_keepalive::heartbeat::{
+    parse_hex_byte, Backoff, ClientExit, ThreadPriority, Wire, DEFAULT_MAX_APP_LEN,
+};
+use keepsight_keepalive::{KeepaliveSettings, SoKeepalive};
 use keepsight_time::parse_duration;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::io::Write;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -38,14 +39,12 @@ pub struct WireArgs {
 }
 
 impl WireArgs {
-    fn wire(&self) -> Result<Wire, Failure> {
-        let wire = Wire {
+    fn wire(&self) -> Wire {
+        Wire {
             probe: self.probe,
             reply: self.reply,
             max_app_len: self.max_frame,
-        };
-        wire.validate().or_usage()?;
-        Ok(wire)
+        }
     }
 }
 
@@ -87,16 +86,6 @@ pub struct ServeArgs {
     wire: WireArgs,
     #[command(flatten)]
     stats: StatsArgs,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum LogLevel {
-    /// Every reply, plus events.
-    Beats,
-    /// Connects, misses, deaths, reconnects.
-    Events,
-    /// Nothing but summaries.
-    None,
 }
 
 #[derive(clap::Args)]
@@ -145,7 +134,7 @@ pub struct ClientArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     warmup: Option<Duration>,
     /// What to log (default: beats for one connection, events for several).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = log_levels())]
     log: Option<LogLevel>,
     #[command(flatten)]
     wire: WireArgs,
@@ -153,229 +142,90 @@ pub struct ClientArgs {
     stats: StatsArgs,
 }
 
+impl StatsArgs {
+    fn run(&self) -> RunOptions {
+        RunOptions {
+            stats: self.stats,
+            stats_every: self.stats_every,
+            json: self.json,
+            duration: self.duration,
+            priority: self.priority,
+        }
+    }
+}
+
+/// `--log`'s values, each with its help line.
+fn log_levels() -> impl clap::builder::TypedValueParser<Value = LogLevel> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("beats").help("Every reply, plus events"),
+        PossibleValue::new("events").help("Connects, misses, deaths, reconnects"),
+        PossibleValue::new("none").help("Nothing but summaries"),
+    ])
+    .map(|name| LogLevel::from_name(&name).unwrap_or(LogLevel::Events))
+}
+
 pub fn run(command: Command) -> Outcome {
-    let stats_args = match &command {
-        Command::Serve(a) => &a.stats,
-        Command::Client(a) => &a.stats,
+    let ended = match command {
+        Command::Serve(a) => {
+            let options = ServeOptions {
+                listen: a.listen,
+                wire: a.wire.wire(),
+                so_keepalive: a.so_keepalive,
+                idle_timeout: a.idle_timeout,
+                quiet: a.quiet,
+                run: a.stats.run(),
+            };
+            run::serve(options, Arc::new(Console(a.stats.json))).map(|()| ClientEnd::Stopped)
+        }
+        Command::Client(a) => {
+            let options = ClientOptions {
+                connect: a.connect,
+                every: a.every,
+                timeout: a.timeout,
+                misses: a.misses,
+                keepalive: a.keepalive,
+                user_timeout: a.user_timeout,
+                backoff: Backoff {
+                    min: a.backoff_min,
+                    max: a.backoff_max,
+                },
+                connect_timeout: a.connect_timeout,
+                no_reconnect: a.no_reconnect,
+                connections: a.connections,
+                bind: a.bind,
+                ramp: a.ramp,
+                warmup: a.warmup,
+                log: a.log,
+                wire: a.wire.wire(),
+                run: a.stats.run(),
+            };
+            run::client(options, Arc::new(Console(a.stats.json)))
+        }
     };
-    if let Some(d) = stats_args
-        .stats_every
-        .filter(|d| *d > MAX_DURATION || d.is_zero())
-    {
-        return Err(Failure::usage(anyhow!(
-            "--stats-every {} must be above zero and at most 366 days",
-            format_duration(d)
-        )));
-    }
-    // Many connections need many descriptors; raising to the hard limit is what the admin allows.
-    let _ = keepsight_keepalive::raise_fd_limit();
-    let priority = stats_args.priority;
-    // Try the priority on a scratch thread first, so a refusal is reported, not ignored.
-    std::thread::spawn(move || priority.apply_to_current_thread())
-        .join()
-        .map_err(|_| anyhow!("priority check thread panicked"))??;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .on_thread_start(move || {
-            let _ = priority.apply_to_current_thread();
-        })
-        .build()
-        .context("cannot start the async runtime")?;
-    match command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
-        Command::Client(args) => runtime.block_on(client(args)),
+    match ended {
+        Ok(ClientEnd::Stopped) => Ok(Status::Success),
+        Ok(ClientEnd::Ended(ClientExit::ConnectFailed(_))) => Ok(Status::CannotRun),
+        Ok(ClientEnd::Ended(_)) => Ok(Status::ProblemFound),
+        Err(RunError::Usage(why)) => Err(Failure::usage(anyhow::anyhow!(why))),
+        Err(RunError::CannotRun(why)) => Err(Failure::cannot_run(anyhow::anyhow!(why))),
     }
 }
 
-/// Where log lines go: stdout, or stderr when stdout carries JSON. Output errors (a closed
-/// pipe: `keepsight heartbeat client | head`) are ignored: the heartbeat matters more than its
-/// log.
-#[derive(Clone, Copy)]
-struct Logger {
-    to_stderr: bool,
-}
+/// Log lines on stdout, or on stderr when stdout carries the JSON records. Write errors (a
+/// closed pipe) are ignored: the heartbeat matters more than its log.
+struct Console(bool);
 
-impl Logger {
-    fn line(&self, text: &str) {
-        let line = format!("{} {text}", timestamp_now());
-        if self.to_stderr {
-            emit(&mut std::io::stderr(), &line);
+impl Sink for Console {
+    fn log(&self, line: &str) {
+        if self.0 {
+            let _ = writeln!(std::io::stderr(), "{line}");
         } else {
-            emit(&mut std::io::stdout(), &line);
+            let _ = writeln!(std::io::stdout(), "{line}");
         }
     }
-}
 
-fn emit(out: &mut impl std::io::Write, line: &str) {
-    let _ = writeln!(out, "{line}");
-}
-
-fn resolve(addr: &str) -> Result<SocketAddr, Failure> {
-    addr.to_socket_addrs()
-        .with_context(|| format!("cannot resolve `{addr}` (expected HOST:PORT)"))?
-        .next()
-        .ok_or_else(|| Failure::cannot_run(anyhow!("`{addr}` resolves to no address")))
-}
-
-async fn serve(args: ServeArgs) -> Outcome {
-    let wire = args.wire.wire()?;
-    let addr = resolve(&args.listen)?;
-    let logger = Logger {
-        to_stderr: args.stats.json,
-    };
-    let quiet = args.quiet;
-    let events: Arc<dyn Fn(&ServerEvent) + Send + Sync> = Arc::new(move |e: &ServerEvent| {
-        let connection_event = !matches!(e, ServerEvent::AcceptError { .. });
-        if !(quiet && connection_event) {
-            logger.line(&words::server_event_text(e));
-        }
-    });
-    let config = ServerConfig {
-        wire,
-        keepalive: args.so_keepalive,
-        idle_timeout: args.idle_timeout,
-        events,
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(addr, config)
-        .await
-        .map_err(|e| Failure::cannot_run(anyhow!("cannot listen on {addr}: {e}")))?;
-    let local = server.local_addr()?;
-    let stats = server.stats();
-    logger.line(&format!(
-        "listening on {local} (probe {:02x}, reply {:02x})",
-        wire.probe, wire.reply
-    ));
-    let started = Instant::now();
-    let json = args.stats.json;
-    let print_stats = move |final_: bool| {
-        let s = stats.snapshot();
-        let usage = Usage::now();
-        if json {
-            let elapsed = started.elapsed().as_secs_f64();
-            let record = words::server_stats_json(&s, usage, final_, &timestamp_now(), elapsed);
-            emit(&mut std::io::stdout(), &record.to_string());
-        } else {
-            logger.line(&words::server_stats_text(&s, usage));
-        }
-    };
-    let why = tokio::select! {
-        _ = server.run() => "server stopped",
-        why = lifetime::stop_signal(args.stats.duration) => why,
-        _ = lifetime::every(args.stats.stats_every, &print_stats) => "unreachable",
-    };
-    logger.line(&format!("stopping: {why}"));
-    if args.stats.stats || args.stats.stats_every.is_some() {
-        print_stats(true);
+    fn record(&self, json: &str) {
+        let _ = writeln!(std::io::stdout(), "{json}");
     }
-    Ok(Status::Success)
-}
-
-async fn client(args: ClientArgs) -> Outcome {
-    let wire = args.wire.wire()?;
-    let usage = |text: &str| Err(Failure::usage(anyhow!("{text}")));
-    if args.connections == 0 {
-        return usage("--connections must be at least 1");
-    }
-    if args.no_reconnect && args.connections > 1 {
-        return usage("--no-reconnect works with a single connection only");
-    }
-    if args.user_timeout.is_some() && args.keepalive.is_none() {
-        // TCP_USER_TIMEOUT alone must not switch keep-alive on behind the user's back.
-        return usage(
-            "--user-timeout needs --keepalive (use --keepalive on to keep the system's values)",
-        );
-    }
-    let target = resolve(&args.connect)?;
-    let mut keepalive = args.keepalive.and_then(|k| k.settings().copied());
-    if let Some(ut) = args.user_timeout {
-        keepalive
-            .get_or_insert_with(KeepaliveSettings::default)
-            .user_timeout = Some(ut);
-    }
-    let mut base = ClientConfig::new(target);
-    base.every = args.every;
-    base.timeout = args.timeout;
-    base.misses = args.misses;
-    base.wire = wire;
-    base.keepalive = keepalive;
-    base.connect_timeout = args.connect_timeout;
-    base.backoff = Backoff {
-        min: args.backoff_min,
-        max: args.backoff_max,
-    };
-    base.reconnect = !args.no_reconnect;
-    base.validate()
-        .map_err(|e| Failure::usage(anyhow!("{e}")))?;
-
-    let logger = Logger {
-        to_stderr: args.stats.json,
-    };
-    let many = args.connections > 1;
-    let level = args.log.unwrap_or(if many {
-        LogLevel::Events
-    } else {
-        LogLevel::Beats
-    });
-    let events: EventSink = Arc::new(move |conn, e: &ClientEvent| {
-        let beat = matches!(e, ClientEvent::Reply { .. });
-        if level == LogLevel::None || (beat && level != LogLevel::Beats) {
-            return;
-        }
-        let who = if many {
-            format!("conn={conn} ")
-        } else {
-            String::new()
-        };
-        logger.line(&format!("{who}{}", words::client_event_text(e)));
-    });
-
-    let stats = Arc::new(ClientStats::default());
-    let started = Instant::now();
-    let n = args.connections;
-    let json = args.stats.json;
-    let print_stats = {
-        let stats = stats.clone();
-        move |final_: bool| {
-            let s = stats.snapshot();
-            let usage = Usage::now();
-            if json {
-                let elapsed = started.elapsed().as_secs_f64();
-                let record =
-                    words::client_stats_json(&s, usage, n, final_, &timestamp_now(), elapsed);
-                emit(&mut std::io::stdout(), &record.to_string());
-            } else {
-                for line in words::client_stats_text(&s) {
-                    logger.line(&line);
-                }
-            }
-        }
-    };
-    let plan = fleet::FleetPlan {
-        connections: n,
-        bind: args.bind.clone(),
-        ramp: args.ramp,
-        warmup: args.warmup,
-        duration: args.stats.duration,
-        stats_every: args.stats.stats_every,
-    };
-    let end = fleet::run_fleet(&base, &plan, &stats, &events, &print_stats, |line| {
-        logger.line(line)
-    })
-    .await;
-    let (why, status) = match &end {
-        fleet::FleetEnd::Stopped(why) => (why.to_string(), Status::Success),
-        fleet::FleetEnd::ClientEnded(exit) => (
-            words::client_exit_text(exit),
-            match exit {
-                ClientExit::ConnectFailed(_) => Status::CannotRun,
-                _ => Status::ProblemFound,
-            },
-        ),
-    };
-    logger.line(&format!("stopping: {why}"));
-    if args.stats.stats || args.stats.stats_every.is_some() {
-        print_stats(true);
-    }
-    Ok(status)
 }

@@ -1,12 +1,10 @@
 //! `keepsight http`: HTTP/1.x keep-alive analysis of a capture — per connection who closed it
 //! and why (idle timeout, request limit, reuse race, ...), per message the framing verdict.
-//! This module feeds engine frames (as `keepsight_tcp::Segment`) to the analyzer and prints;
-//! the analysis and both renderings (text, JSON) are `keepsight-http`'s.
+//! The passes are `keepsight_report::analyses`', the analysis and both renderings (text,
+//! JSON) `keepsight-http`'s; this module handles the command line and prints.
 
 use crate::outcome::Outcome;
-use keepsight_http::{Analyzer, Options};
-use std::collections::HashSet;
-use std::io::{self, BufWriter, Write};
+use keepsight_report::analyses::{http_analysis, streams_where};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -37,49 +35,24 @@ pub struct Args {
 pub fn run(args: Args) -> Outcome {
     let path = &args.file;
     let filter = super::compile_filter(args.filter.as_deref(), "invalid display filter:\n")?;
-    // With -Y: a first pass finds the streams with a matching frame. A read error here shows
-    // up again (and is reported) in the main pass.
-    let streams: Option<HashSet<u32>> = match &filter {
+    // With -Y: a first pass finds the streams with a matching frame.
+    let streams = match &filter {
         None => None,
-        Some(filter) => {
-            let mut engine = super::open_capture(path)?;
-            let mut set = HashSet::new();
-            super::pass(Some(&mut engine), None, |frame| {
-                if let Some(tcp) = frame.tcp.as_ref() {
-                    if !set.contains(&tcp.stream) && filter.matches(frame) {
-                        set.insert(tcp.stream);
-                    }
-                }
-            });
-            Some(set)
-        }
+        Some(f) => Some(streams_where(&mut *super::open_capture(path)?, |frame| {
+            f.matches(frame)
+        })),
     };
     let mut engine = super::open_capture(path)?;
-    let mut analyzer = Analyzer::new(Options {
-        keep_all_messages: args.json || args.all,
+    let (report, end) = http_analysis(&mut engine, args.json || args.all, |stream| {
+        args.stream.is_none_or(|s| s == stream)
+            && streams.as_ref().is_none_or(|set| set.contains(&stream))
     });
-    let end = super::pass(Some(&mut engine), None, |frame| {
-        let Some(tcp) = frame.tcp.as_ref() else {
-            return;
-        };
-        let wanted = args.stream.is_none_or(|s| s == tcp.stream)
-            && streams.as_ref().is_none_or(|set| set.contains(&tcp.stream));
-        if let (true, Some(segment)) = (wanted, frame.segment()) {
-            analyzer.segment(&segment);
-        }
-    });
-    let report = analyzer.finish();
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &keepsight_http::json::Document::new(&report))?;
-        writeln!(out)?;
-    } else {
+    let json = args
+        .json
+        .then(|| keepsight_http::json::Document::new(&report));
+    super::print_report(json.as_ref(), || {
         let name = path.display().to_string();
-        let text =
-            keepsight_http::text::render_text(&report, &name, args.all, args.max_connections);
-        out.write_all(text.as_bytes())?;
-    }
-    out.flush()?;
+        keepsight_http::text::render_text(&report, &name, args.all, args.max_connections)
+    })?;
     super::outcome(&end, path, "analysed")
 }

@@ -1,6 +1,6 @@
 //! `keepsight keepalive`: explain a kernel keep-alive configuration as a timeline.
 
-use crate::outcome::{Classify, Outcome, Status};
+use crate::outcome::{Failure, Outcome, Status};
 use anyhow::Context;
 use keepsight_keepalive::explain::Explanation;
 use keepsight_keepalive::{KeepaliveSettings, SoKeepalive, SystemDefaults};
@@ -46,7 +46,7 @@ pub fn run(args: Args) -> Outcome {
     let system = SystemDefaults::read().map_err(|e| e.to_string());
     let explanation = Explanation::new(flags, args.nginx, args.middlebox, system)
         .context("these values would be refused by the kernel")
-        .or_usage()?;
+        .map_err(Failure::usage)?;
     let text = if args.json {
         format!(
             "{}\n",

@@ -15,6 +15,7 @@ pub mod serve;
 
 use crate::outcome::{Failure, Outcome, Status};
 use keepsight_engine::Engine;
+use keepsight_report::read::ReadEnd;
 use std::path::Path;
 
 /// Opens a capture: a damaged file, or one that is not a capture, is a problem found (exit 1);
@@ -44,6 +45,25 @@ pub(crate) fn open_capture(path: &Path) -> Result<Box<Engine>, Failure> {
     })
 }
 
+/// Prints a report on stdout: `json` pretty-printed with a final newline when the user asked
+/// for JSON (`Some`), else what `text` renders.
+pub(crate) fn print_report(
+    json: Option<&impl serde::Serialize>,
+    text: impl FnOnce() -> String,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match json {
+        Some(document) => {
+            serde_json::to_writer_pretty(&mut out, document)?;
+            writeln!(out)?;
+        }
+        None => out.write_all(text().as_bytes())?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// A display filter given with `-Y`: one that does not compile is a usage error.
 pub(crate) fn compile_filter(
     expr: Option<&str>,
@@ -54,12 +74,10 @@ pub(crate) fn compile_filter(
         .map_err(|e| Failure::usage(anyhow::anyhow!("{what}{e}")))
 }
 
-pub(crate) use keepsight_report::read::ReadEnd as PassEnd;
-
 /// How a command whose results were already printed ended: a problem found when the capture
 /// is damaged (file, frame and byte offset are in the error's text), else success. `done` says
 /// what happened to the frames before the damage ("counted", "analysed").
-pub(crate) fn outcome(end: &PassEnd, path: &Path, done: &str) -> Outcome {
+pub(crate) fn outcome(end: &ReadEnd, path: &Path, done: &str) -> Outcome {
     match &end.damage {
         Some(e) => Err(Failure::problem(anyhow::anyhow!(
             "{}: {e} (the frames before it were {done})",
@@ -67,27 +85,6 @@ pub(crate) fn outcome(end: &PassEnd, path: &Path, done: &str) -> Outcome {
         ))),
         None => Ok(Status::Success),
     }
-}
-
-/// [`keepsight_report::read::read_frames`] with a progress bar, cleared at the end.
-pub(crate) fn pass(
-    engine: Option<&mut Engine>,
-    progress: Option<&indicatif::ProgressBar>,
-    each: impl FnMut(&keepsight_engine::Frame<'_>),
-) -> PassEnd {
-    let end = keepsight_report::read::read_frames(
-        engine,
-        |offset| {
-            if let Some(p) = progress {
-                p.set_position(offset)
-            }
-        },
-        each,
-    );
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
-    end
 }
 
 /// A progress bar on stderr for long runs (files of 64 MiB or more): only when stderr is a

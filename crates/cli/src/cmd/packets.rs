@@ -25,7 +25,7 @@ pub struct Args {
     )]
     filter: Option<String>,
     /// Output format: text (one summary line per frame), fields (-e columns), json, ek (with -e).
-    #[arg(short = 'T', value_name = "FORMAT", default_value = "text", value_parser = ["text", "fields", "json", "ek"])]
+    #[arg(short = 'T', value_name = "FORMAT", default_value = "text", value_parser = Format::NAMES)]
     format: String,
     /// Field to print with -T fields or -T json (repeatable), e.g. -e tcp.stream.
     #[arg(short = 'e', value_name = "FIELD")]
@@ -120,11 +120,8 @@ fn save_to(
 
 pub fn run(args: Args) -> Outcome {
     if args.list_fields {
-        let stdout = io::stdout();
-        let mut out = BufWriter::new(stdout.lock());
-        for (_, def) in keepsight_fields::all_fields() {
-            writeln!(out, "{}\t{:?}\t{}", def.name, def.ftype, def.blurb)?;
-        }
+        let mut out = BufWriter::new(io::stdout().lock());
+        keepsight_fields::write_field_list(&mut out)?;
         out.flush()?;
         return Ok(Status::Success);
     }
@@ -137,12 +134,7 @@ pub fn run(args: Args) -> Outcome {
         .iter()
         .map(|n| Ok((n.clone(), resolve_column(n)?)))
         .collect::<Result<Vec<_>, Failure>>()?;
-    let format = match args.format.as_str() {
-        "fields" => Format::Fields,
-        "json" => Format::Json,
-        "ek" => Format::Ek,
-        _ => Format::Text,
-    };
+    let format = Format::parse(&args.format).unwrap_or(Format::Text);
     if args.hex && format != Format::Text {
         return Err(Failure::usage(anyhow::anyhow!(
             "-x dumps frames in the text output; it does not combine with -T {}",
@@ -174,10 +166,7 @@ pub fn run(args: Args) -> Outcome {
     };
     let mut stats = keepsight_report::stats::Statistics::parse(&args.statistics)
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let wants_http = listing.needs_http_pass()
-        || filter
-            .as_ref()
-            .is_some_and(|f| f.fields().any(keepsight_report::packets::needs_http_pass));
+    let wants_http = listing.needs_http_pass_with(filter.iter().flat_map(|f| f.fields()));
     if wants_http && keepsight_report::is_stdin(&path) {
         return Err(Failure::usage(anyhow::anyhow!(
             "http.* fields need two passes over the capture, and -r - can be read only once: save it to a file"

@@ -1,15 +1,12 @@
 //! `keepsight probe http|path`: measure a live server's keep-alive behaviour and a path's
 //! idle timeout by opening real connections and idling them.
 
-use crate::outcome::{Classify, Failure, Outcome, Status};
-use anyhow::{bail, Context};
+use crate::outcome::{Failure, Outcome, Status};
 use keepsight_keepalive::heartbeat::{parse_hex_byte, Wire};
-use keepsight_probe::http::{HttpOptions, HttpReport};
-use keepsight_probe::path::PathReport;
-use keepsight_probe::search::SearchConfig;
-use keepsight_probe::text::{http_text, path_text};
-use keepsight_probe::{Budget, Progress};
+use keepsight_probe::run::{self, Limits, RunError, Target};
+use keepsight_probe::Progress;
 use keepsight_time::parse_duration;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,31 +50,16 @@ pub struct SearchArgs {
 }
 
 impl SearchArgs {
-    fn config(&self, default_reply: Duration) -> anyhow::Result<SearchConfig> {
-        if self.max_idle.is_zero() || self.precision.is_zero() {
-            bail!("--max-idle and --precision must be above zero");
-        }
-        if self.parallel == 0 || self.parallel > 1000 {
-            bail!("--parallel must be from 1 to 1000");
-        }
-        if self.max_connections < 2 {
-            bail!("--max-connections must be at least 2");
-        }
-        if self.max_time.is_zero() {
-            bail!("--max-time must be above zero");
-        }
-        let reply_timeout = self.reply_timeout.unwrap_or(default_reply);
-        if reply_timeout.is_zero() || self.connect_timeout.is_zero() {
-            bail!("--reply-timeout and --connect-timeout must be above zero");
-        }
-        Ok(SearchConfig {
+    fn limits(&self) -> Limits {
+        Limits {
             max_idle: self.max_idle,
             precision: self.precision,
             parallel: self.parallel,
-            reply_timeout,
+            reply_timeout: self.reply_timeout,
             connect_timeout: self.connect_timeout,
-            ..SearchConfig::default()
-        })
+            max_time: self.max_time,
+            max_connections: self.max_connections,
+        }
     }
 }
 
@@ -109,77 +91,37 @@ pub struct PathArgs {
 pub fn run(command: Command) -> Outcome {
     // Parallel idle connections need descriptors; raise to the hard limit the admin allows.
     let _ = keepsight_keepalive::raise_fd_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let json = match &command {
-        Command::Http(a) => a.search.json,
-        Command::Path(a) => a.search.json,
-    };
-    let (progress, bar) = progress();
-    let result = match command {
-        Command::Http(args) => {
-            let mut opts = HttpOptions {
-                search: args.search.config(Duration::from_secs(5)).or_usage()?,
-                max_requests: args.max_requests,
-                ..HttpOptions::default()
-            };
-            if opts.max_requests == 0 {
-                return Err(Failure::usage(anyhow::anyhow!(
-                    "--max-requests must be at least 1"
-                )));
-            }
-            opts.search.parallel = opts
-                .search
-                .parallel
-                .min(args.search.max_connections as usize);
-            let budget = Budget::new(args.search.max_time, args.search.max_connections);
-            runtime
-                .block_on(keepsight_probe::http::probe(
-                    &args.url, &opts, &budget, &progress,
-                ))
-                .map(|r| Report::Http(Box::new(r)))
-        }
-        Command::Path(args) => {
-            let search = args.search.config(Duration::from_secs(2)).or_usage()?;
-            let budget = Budget::new(args.search.max_time, args.search.max_connections);
+    let (target, search) = match command {
+        Command::Http(a) => (
+            Target::Http {
+                url: a.url,
+                max_requests: a.max_requests,
+            },
+            a.search,
+        ),
+        Command::Path(a) => {
             let wire = Wire {
-                probe: args.probe,
-                reply: args.reply,
+                probe: a.probe,
+                reply: a.reply,
                 ..Wire::default()
             };
-            runtime
-                .block_on(keepsight_probe::path::probe(
-                    &args.target,
-                    wire,
-                    &search,
-                    &budget,
-                    &progress,
-                ))
-                .map(|r| Report::Path(Box::new(r)))
+            let addr = a.target;
+            (Target::Path { addr, wire }, a.search)
         }
     };
+    let (progress, bar) = progress();
+    let result = run::run(target, &search.limits(), &progress);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let report = result.map_err(|e| Failure::cannot_run(e).said_by("keepsight probe"))?;
-    let problems = matches!(&report, Report::Http(r) if r.problems);
-    let text = match &report {
-        Report::Http(r) if json => serde_json::to_string_pretty(r)?,
-        Report::Path(r) if json => serde_json::to_string_pretty(r)?,
-        Report::Http(r) => http_text(r),
-        Report::Path(r) => path_text(r),
+    let report = match result {
+        Ok(report) => report,
+        Err(RunError::Usage(why)) => return Err(Failure::usage(anyhow::anyhow!(why))),
+        Err(e @ RunError::Runtime(_)) => return Err(Failure::cannot_run(e)),
+        Err(e) => return Err(Failure::cannot_run(e).said_by("keepsight probe")),
     };
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout(), "{text}");
-    Ok(Status::problem_if(problems))
-}
-
-enum Report {
-    Http(Box<HttpReport>),
-    Path(Box<PathReport>),
+    let _ = writeln!(std::io::stdout(), "{}", report.render(search.json)?);
+    Ok(Status::problem_if(report.problems()))
 }
 
 /// A spinner with the current step on stderr when it is a terminal; nothing otherwise.

@@ -1,7 +1,7 @@
 //! `keepsight proxy`: HTTP/1.1 reverse proxy to one upstream with nginx-style keep-alive
 //! controls and a drain mode.
 
-use super::serve::{run_server, socket_addr, ListenArgs};
+use super::serve::{run_server, ListenArgs};
 use crate::outcome::Outcome;
 use keepsight_proxy::proxy::{ProxyHandler, UpstreamConfig};
 use keepsight_time::parse_duration;
@@ -15,7 +15,7 @@ pub struct Args {
     #[command(flatten)]
     pub listen: ListenArgs,
     /// Upstream HTTP/1.1 server, `HOST:PORT`.
-    #[arg(long, value_parser = socket_addr, value_name = "ADDR")]
+    #[arg(long, value_parser = keepsight_proxy::parse_socket_addr, value_name = "ADDR")]
     pub upstream: SocketAddr,
     /// Idle upstream connections kept for reuse, per worker (nginx `keepalive` in an upstream
     /// block); 0: a new upstream connection per request.
@@ -49,22 +49,8 @@ pub fn run(args: Args) -> Outcome {
     // run_server runs one event loop per worker thread; each keeps its own pool.
     up.per_thread_pool = true;
     let handler = Arc::new(ProxyHandler::new(up));
+    handler.spawn_pruner();
     let h = handler.clone();
     let extra: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || h.upstream_stats_json());
-    let pruner = handler.clone();
-    run_server(
-        "keepsight proxy",
-        &args.listen,
-        handler,
-        Some(extra),
-        move |_| {
-            // Pooled connections past their idle timeout are closed even when no request comes to
-            // reuse them, so the upstream is not left holding sockets we will never use. The thread
-            // ends with the process.
-            std::thread::spawn(move || loop {
-                std::thread::sleep(Duration::from_secs(1));
-                pruner.prune_idle();
-            });
-        },
-    )
+    run_server("keepsight proxy", &args.listen, handler, Some(extra))
 }

@@ -7,7 +7,8 @@
 use super::diagnose::{options, Analysis};
 use crate::outcome::Outcome;
 use anyhow::Context;
-use keepsight_report::html::{PassInfo, ReportPass};
+use keepsight_report::html::ReportPass;
+use keepsight_report::read::read_frames;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -32,12 +33,11 @@ pub fn run(args: Args) -> Outcome {
     let mut engine = super::open_capture(path)?;
     // Create the output before the (possibly long) pass, so a bad path fails at once.
     let to_stdout = args.output.as_os_str() == "-";
-    let mut out_file = if to_stdout {
-        None
+    let mut out: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stdout().lock())
     } else {
-        let file = std::fs::File::create(&args.output)
-            .with_context(|| format!("{}", args.output.display()))?;
-        Some(file)
+        let file = std::fs::File::create(&args.output);
+        Box::new(file.with_context(|| format!("{}", args.output.display()))?)
     };
     let progress = {
         use std::io::IsTerminal;
@@ -47,25 +47,19 @@ pub fn run(args: Args) -> Outcome {
         )
     };
     let mut pass = ReportPass::new(opts, args.max_streams as usize);
-    let end = super::pass(Some(&mut engine), progress.as_ref(), |frame| {
-        pass.on_frame(frame);
-    });
-    let file = path.display().to_string();
-    let page = pass.finish(PassInfo {
-        file: &file,
-        first_ns: end.first_ns,
-        last_ns: end.last_ns,
-        damage: end.damage.as_ref().map(|e| e.to_string()),
-    });
-    let written = match out_file.as_mut() {
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(page.html.as_bytes())
-                .and_then(|_| out.flush())
+    let at = |offset| {
+        if let Some(p) = &progress {
+            p.set_position(offset);
         }
-        Some(f) => f.write_all(page.html.as_bytes()).and_then(|_| f.flush()),
     };
-    written.with_context(|| format!("{}", args.output.display()))?;
+    let end = read_frames(Some(&mut engine), at, |frame| pass.on_frame(frame));
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    let page = pass.finish(&path.display().to_string(), &end);
+    out.write_all(page.html.as_bytes())
+        .and_then(|_| out.flush())
+        .with_context(|| format!("{}", args.output.display()))?;
     if !to_stdout {
         eprintln!(
             "keepsight: wrote {} ({} bytes): {} findings, {} streams drawn",

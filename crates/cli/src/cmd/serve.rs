@@ -5,28 +5,18 @@ use crate::outcome::{Failure, Outcome, Status};
 use anyhow::Context;
 use keepsight_proxy::serve::{Content, ServeHandler};
 use keepsight_proxy::{drain, log::AccessLog, server::Handler, Options};
+use keepsight_proxy::{parse_socket_addr, serve_until_stopped, RunError};
 use keepsight_time::parse_duration;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn ramp(s: &str) -> Result<drain::Ramp, String> {
-    drain::parse_ramp(s, keepsight_time::parse_duration)
-}
-
-pub(crate) fn socket_addr(s: &str) -> Result<SocketAddr, String> {
-    s.to_socket_addrs()
-        .map_err(|e| format!("`{s}`: {e}"))?
-        .next()
-        .ok_or_else(|| format!("`{s}`: resolves to no address"))
-}
 
 /// Listener options shared by `serve` and `proxy`; names and defaults follow nginx.
 #[derive(clap::Args, Debug)]
 pub struct ListenArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
-    #[arg(long, value_parser = socket_addr, default_value = "127.0.0.1:8080")]
+    #[arg(long, value_parser = parse_socket_addr, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Idle time allowed between requests, optionally followed by the value advertised in
     /// `Keep-Alive: timeout=N` (nginx `keepalive_timeout`). `0` disables keep-alive.
@@ -65,10 +55,10 @@ pub struct ListenArgs {
     #[arg(long, value_parser = drain::parse_ratio, default_value = "0", value_name = "RATIO")]
     pub drain_ratio: f64,
     /// Ramp the drain ratio linearly from start-up: `FROM..TO over DURATION`.
-    #[arg(long, value_parser = ramp, value_name = "FROM..TO over DURATION")]
+    #[arg(long, value_parser = drain::parse_ramp, value_name = "FROM..TO over DURATION")]
     pub drain_ramp: Option<drain::Ramp>,
     /// Loopback address of the admin endpoint (drain ratio, counters, shutdown).
-    #[arg(long, value_parser = socket_addr, value_name = "ADDR")]
+    #[arg(long, value_parser = parse_socket_addr, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
     /// Write one access log line per request to this file (`-`: standard output).
     #[arg(long, value_name = "PATH")]
@@ -89,7 +79,7 @@ pub struct ListenArgs {
 }
 
 impl ListenArgs {
-    fn options(&self) -> anyhow::Result<Options> {
+    fn options(&self) -> Result<Options, Failure> {
         let mut o = Options::new(self.listen);
         o.server.keepalive_timeout = self.keepalive_timeout.0;
         o.server.keepalive_header = self.keepalive_timeout.1;
@@ -108,47 +98,29 @@ impl ListenArgs {
         o.drain_ramp = self.drain_ramp;
         o.admin = self.admin;
         o.access_log = match &self.access_log {
+            Some(path) => Some(
+                AccessLog::open(path)
+                    .with_context(|| format!("open access log {}", path.display()))?,
+            ),
             None => None,
-            Some(p) if p.as_os_str() == "-" => {
-                Some(Arc::new(AccessLog::new(Box::new(std::io::stdout()))))
-            }
-            Some(p) => {
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .with_context(|| format!("open access log {}", p.display()))?;
-                Some(Arc::new(AccessLog::new(Box::new(f))))
-            }
         };
         Ok(o)
     }
 }
 
-/// Start the worker threads, serve until SIGTERM/SIGINT or admin `/shutdown`, drain, exit.
+/// Serves until SIGTERM/SIGINT or admin `/shutdown`, drains, and says so as `speaker`.
 pub(crate) fn run_server<H: Handler>(
     speaker: &'static str,
     args: &ListenArgs,
     handler: Arc<H>,
     extra_stats: Option<Arc<dyn Fn() -> String + Send + Sync>>,
-    on_start: impl FnOnce(&keepsight_proxy::server::Control),
 ) -> Outcome {
-    let opts = args.options()?;
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let w = keepsight_proxy::start_workers(opts, handler, extra_stats, workers)
-        .map_err(|e| Failure::cannot_run(e).said_by(speaker))?;
-    // Scripts and tests read these lines to learn the ports when port 0 was asked for.
-    eprintln!("{speaker}: listening on {}", w.running.addr);
-    if let Some(a) = w.running.admin {
-        eprintln!("{speaker}: admin on {a}");
+    let say = |what: &str| eprintln!("{speaker}: {what}");
+    match serve_until_stopped(args.options()?, handler, extra_stats, args.workers, say) {
+        Ok(()) => Ok(Status::Success),
+        Err(RunError::Start(e)) => Err(Failure::cannot_run(e).said_by(speaker)),
+        Err(e) => Err(Failure::cannot_run(e)),
     }
-    on_start(&w.running.ctl);
-    // The main thread only waits for a stop, then for the workers to drain.
-    w.run_until_stopped(|what| eprintln!("{speaker}: {what}"))
-        .context("signal handling")?;
-    Ok(Status::Success)
 }
 
 #[derive(clap::Args, Debug)]
@@ -177,36 +149,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Outcome {
-    let content = match (&args.root, &args.body, args.body_size) {
-        (Some(root), _, _) => {
-            if !root.is_dir() {
-                return Err(Failure::cannot_run(anyhow::anyhow!(
-                    "--root {}: not a directory",
-                    root.display()
-                )));
-            }
-            Content::Static { root: root.clone() }
-        }
-        (None, Some(b), _) => Content::Fixed {
-            status: args.status,
-            body: b.clone().into_bytes().into(),
-            headers: args.headers.clone(),
-        },
-        (None, None, Some(n)) => Content::Fixed {
-            status: args.status,
-            body: vec![b'x'; n].into(),
-            headers: args.headers.clone(),
-        },
-        (None, None, None) => Content::Fixed {
-            status: args.status,
-            body: bytes_ok(),
-            headers: args.headers.clone(),
-        },
-    };
+    let content = Content::from_flags(
+        args.root.as_deref(),
+        args.body.as_deref(),
+        args.body_size,
+        args.status,
+        &args.headers,
+    )
+    .map_err(|e| Failure::cannot_run(anyhow::anyhow!(e)))?;
     let handler = Arc::new(ServeHandler::new(content, args.delay));
-    run_server("keepsight serve", &args.listen, handler, None, |_| {})
-}
-
-fn bytes_ok() -> keepsight_proxy::serve::Body {
-    keepsight_proxy::serve::Body::from_static(b"ok\n")
+    run_server("keepsight serve", &args.listen, handler, None)
 }

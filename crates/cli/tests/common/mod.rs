@@ -135,17 +135,10 @@ pub fn repo() -> PathBuf {
         .unwrap()
 }
 
-/// Whether tshark, the analyzer's oracle, is here; says why the test is skipped when not.
+/// Whether tshark, the analyzer's oracle, is here: fails the test when it is not (see
+/// [`keepsight_testlab::require_tool`]).
 pub fn tshark_available() -> bool {
-    let ok = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIPPED: tshark is not installed, so there is no oracle to compare with (CI installs it).");
-    }
-    ok
+    keepsight_testlab::require_tool("tshark")
 }
 
 /// tshark's verdict on each of `filters` for one capture, in one tshark run (the Lua script

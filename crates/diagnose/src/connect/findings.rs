@@ -5,7 +5,9 @@
 use super::distinct::Distinct;
 use super::sources::Source;
 use super::storm::StormRecord;
-use super::{Endpoint, Outcome, Tally, TOP_SOURCES as TOP_SOURCES_KEPT};
+use super::tally::{
+    Endpoint, Outcome, Tally, SOURCE_EXACT, STREAM_SAMPLE, TOP_SOURCES as TOP_SOURCES_KEPT,
+};
 use crate::civil::parse_utc;
 use crate::finding::{
     Details, EarlierConnection, Finding, Kind, PortTally, Refused, Scan, Severity, SilenceVerdict,
@@ -90,7 +92,7 @@ struct Merged<'a> {
     syns: u64,
     first: (i64, u32),
     last_ts: i64,
-    sources: Distinct<{ super::SOURCE_EXACT }>,
+    sources: Distinct<{ SOURCE_EXACT }>,
     estimated: bool,
     streams: Vec<u32>,
 }
@@ -133,7 +135,7 @@ fn merge<'a>(
         .flat_map(|(_, t)| t.streams.iter().copied())
         .collect();
     streams.sort_unstable();
-    streams.truncate(super::STREAM_SAMPLE);
+    streams.truncate(STREAM_SAMPLE);
     m.streams = streams;
     Some(m)
 }

@@ -2,7 +2,7 @@
 //! ports and hosts it tried and how its attempts ended: what a scan is recognized by.
 
 use super::distinct::{ip_key, Distinct};
-use super::{Outcome, SOURCE_EXACT, STREAM_SAMPLE};
+use super::tally::{Outcome, SOURCE_EXACT, STREAM_SAMPLE};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, SocketAddr};
 

@@ -7,7 +7,7 @@
 //! later), so a run is judged only once every attempt before the one that got through has
 //! ended: parallel connections opened together never look like retries.
 
-use super::Outcome;
+use super::tally::Outcome;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 

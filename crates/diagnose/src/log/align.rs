@@ -58,7 +58,7 @@ pub(crate) struct Grid {
 }
 
 impl Grid {
-    pub fn new(range: i64) -> Grid {
+    pub(super) fn new(range: i64) -> Grid {
         Grid {
             range,
             diff: vec![[0; 3]; (2 * range / STEP_NS + 2) as usize],
@@ -67,7 +67,7 @@ impl Grid {
     }
 
     /// Forgets every incident added.
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.diff.fill([0; 3]);
     }
 
@@ -76,14 +76,14 @@ impl Grid {
     }
 
     /// Adds the ranges of the (line, event) pairs of one incident.
-    pub fn add_incident(&mut self, pairs: &[Pair]) {
+    pub(super) fn add_incident(&mut self, pairs: &[Pair]) {
         self.add_merged(pairs, 0);
         self.add_merged(pairs, 1);
     }
 
     /// Adds the ranges in which lines naming one stream fit its first or last packet (`lo..=hi`
     /// of each pair).
-    pub fn add_anchor(&mut self, pairs: &[Pair]) {
+    pub(super) fn add_anchor(&mut self, pairs: &[Pair]) {
         self.add_merged(pairs, 2);
     }
 
@@ -127,7 +127,7 @@ impl Grid {
     }
 
     /// The best offset, or `None` when no incident fits any.
-    pub fn best(&self) -> Option<Fit> {
+    pub(super) fn best(&self) -> Option<Fit> {
         let mut score = [0i32; 3];
         let mut best = [0i32; 3];
         // Runs of the best score, as (first, last) grid indices.

@@ -105,8 +105,12 @@ pub(crate) fn port_refs(text: &str) -> Vec<PortRef> {
             i += len.max(1);
             continue;
         }
-        // `host:port`, `(:port`, ` :port` — but not the minutes of a time (`17:08`).
-        if b[i] == b':' && (i == 0 || !b[i - 1].is_ascii_digit() && b[i - 1] != b':') {
+        // `host:port`, `(:port`, ` :port` — but not the minutes of a time (`17:08`), nor a
+        // stack frame's source line (`Client.java:12`, `main.go:42`).
+        if b[i] == b':'
+            && (i == 0 || !b[i - 1].is_ascii_digit() && b[i - 1] != b':')
+            && !after_source_file(&b[..i])
+        {
             if let Some((port, used)) = port_after_colon(b, i) {
                 out.push(PortRef { ip: None, port });
                 i += used;
@@ -117,7 +121,8 @@ pub(crate) fn port_refs(text: &str) -> Vec<PortRef> {
         if b[i].is_ascii_alphabetic() && (i == 0 || !is_word(b[i - 1])) {
             let len = b[i..].iter().take_while(|c| is_word(**c)).count();
             let word = text[i..i + len].to_ascii_lowercase();
-            if PORT_WORDS.contains(&word.as_str()) {
+            // `local_port=39660`, `src_port: 80` name a port as `port` does.
+            if PORT_WORDS.contains(&word.as_str()) || word.ends_with("_port") {
                 let mut j = i + len;
                 while j < b.len() && matches!(b[j], b' ' | b'=' | b':' | b'#') {
                     j += 1;
@@ -134,6 +139,19 @@ pub(crate) fn port_refs(text: &str) -> Vec<PortRef> {
         i += 1;
     }
     out
+}
+
+/// Source files a stack frame names before its line number.
+const SOURCE_FILES: &[&str] = &[
+    ".java", ".kt", ".scala", ".go", ".py", ".rs", ".js", ".ts", ".rb", ".c", ".cc", ".cpp", ".cs",
+];
+
+/// Whether `before` ends with a source file's name (`Client.java`).
+fn after_source_file(before: &[u8]) -> bool {
+    SOURCE_FILES.iter().any(|ext| {
+        before.len() > ext.len()
+            && before[before.len() - ext.len()..].eq_ignore_ascii_case(ext.as_bytes())
+    })
 }
 
 fn is_word(c: u8) -> bool {
@@ -277,6 +295,10 @@ mod tests {
             vec![47010, 38517]
         );
         assert_eq!(ports("sport=5000 dport: 6000"), vec![5000, 6000]);
+        assert_eq!(
+            ports("failed on local_port=43749, remote_port 80"),
+            vec![43749, 80]
+        );
         assert_eq!(ports("peer [fd77:7::2]:47007 gone"), vec![47007]);
         assert_eq!(ports("db.example:5432 refused"), vec![5432]);
         // Times, durations, versions and sizes are not ports.
@@ -286,6 +308,8 @@ mod tests {
             "took 3.9s, port 0, port 70000, HTTP/1.1 200",
             "Mar  1 17:08:02 host app[12]: error",
             "fd77::2 and ::1",
+            "\tat c.e.Client.read(Client.java:8080)",
+            "main.main()\n\t/src/app/main.go:42 +0x1d",
         ] {
             assert_eq!(ports(none), Vec::<u16>::new(), "{none}");
         }

@@ -13,6 +13,7 @@
 
 mod align;
 pub(crate) mod conn;
+pub(crate) mod format;
 pub(crate) mod overdue;
 #[cfg(test)]
 mod tests;
@@ -21,10 +22,13 @@ use crate::civil::{days_from_civil, fmt_clock, DAY_NS, NS};
 use crate::finding::{Details, Finding, Kind, LogMatch, Severity};
 use crate::report::{human, round, secs};
 use conn::StreamEnds;
+pub(crate) use format::{Format, Level};
 
-/// How to read dates and zones the log leaves out.
+/// How to read dates and zones the log leaves out, and its format when detection is unsure.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogOptions {
+    /// `--log-format`: read every line in this format (lines not in it are continuations).
+    pub format: Option<Format>,
     /// `--log-date YYYY-MM-DD` for logs with time of day only.
     pub date: Option<(i64, u32, u32)>,
     /// `--log-tz`: offset of the log's local time from UTC, seconds (east positive); `None`
@@ -32,17 +36,7 @@ pub struct LogOptions {
     pub tz_offset_s: Option<i32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Stamp {
-    /// ns since the epoch, UTC, already resolved, and the zone the line gave (seconds east).
-    Absolute { utc_ns: i64, zone_s: i32 },
-    /// Local date and time of day.
-    Local { days: i64, tod_ns: i64 },
-    /// Syslog: month/day without a year.
-    NoYear { month: u32, day: u32, tod_ns: i64 },
-    /// Time of day only.
-    TimeOnly { tod_ns: i64 },
-}
+use keepsight_time::logstamp::LogTime as Stamp;
 
 #[derive(Debug, Clone)]
 pub struct LogLine {
@@ -53,13 +47,32 @@ pub struct LogLine {
     pub granularity_ns: i64,
     /// Names an error, restart, reset, timeout...
     pub is_event: bool,
+    /// The format the line is written in.
+    pub format: Format,
+    /// The level the line gives.
+    pub level: Option<Level>,
+    /// What names the line's connection, when not the whole text: a structured line's message
+    /// and connection fields, or a text line with the lines continuing it (a stack trace).
+    pub conn_text: Option<String>,
+}
+
+impl LogLine {
+    /// The text whose ports, addresses and labels name the line's connection.
+    pub fn conn_text(&self) -> &str {
+        self.conn_text.as_deref().unwrap_or(&self.text)
+    }
 }
 
 /// A parsed application log.
 #[derive(Debug, Clone, Default)]
 pub struct AppLog {
+    /// The file the log was read from, as given.
+    pub name: String,
+    /// The lines with a timestamp, in file order.
     pub lines: Vec<LogLine>,
+    /// Every line read, with or without a timestamp.
     pub total_lines: u64,
+    /// The date and zone the lines were read with.
     pub opts: LogOptions,
 }
 
@@ -93,122 +106,32 @@ const EVENT_WORDS: &[&str] = &[
 
 /// Lines kept (the event lines first matter; a huge log is cut, not loaded whole).
 const MAX_LINES: usize = 100_000;
+/// Lines of one entry's continuation (a stack trace) read for its level, words and connection.
+const MAX_CONTINUATION: usize = 64;
+/// Characters of a line shown in the report.
+const SHOWN_CHARS: usize = 200;
+/// Bytes of an entry's connection text kept.
+const MAX_CONN_TEXT: usize = 4096;
 
-fn digits(b: &[u8], n: usize) -> Option<i64> {
-    if b.len() < n || !b[..n].iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        b[..n]
-            .iter()
-            .fold(0i64, |a, &d| a * 10 + i64::from(d - b'0')),
-    )
-}
-
-/// `HH:MM:SS[.frac]` → (ns of day, granularity, bytes used).
-fn time_of_day(b: &[u8]) -> Option<(i64, i64, usize)> {
-    let h = digits(b, 2)?;
-    let m = digits(b.get(3..)?, 2)?;
-    let s = digits(b.get(6..)?, 2)?;
-    if b[2] != b':' || b[5] != b':' || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let mut ns = (h * 3600 + m * 60 + s) * NS;
-    let mut used = 8;
-    let mut gran = NS;
-    if matches!(b.get(8), Some(b'.') | Some(b',')) {
-        let frac: Vec<u8> = b[9..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .copied()
-            .collect();
-        if !frac.is_empty() {
-            let n = frac.len().min(9);
-            let v = digits(&frac, n)?;
-            let scale = 10i64.pow(9 - n as u32);
-            ns += v * scale;
-            gran = scale;
-            used = 9 + frac.len();
-        }
-    }
-    Some((ns, gran, used))
-}
-
-/// `Z`, `+01:00`, `+0100`, `-05` → offset seconds.
-fn zone(b: &[u8]) -> Option<i32> {
-    match b.first()? {
-        b'Z' | b'z' => Some(0),
-        &c @ (b'+' | b'-') => {
-            let h = digits(&b[1..], 2)?;
-            let rest = &b[3..];
-            let m = if rest.first() == Some(&b':') {
-                digits(&rest[1..], 2)
-            } else {
-                digits(rest, 2)
-            }
-            .unwrap_or(0);
-            let off = (h * 3600 + m * 60) as i32;
-            Some(if c == b'-' { -off } else { off })
-        }
-        _ => None,
-    }
-}
-
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
-fn parse_stamp(line: &str) -> Option<(Stamp, i64)> {
-    let t = line.trim_start_matches(|c: char| c == '[' || c.is_whitespace());
-    let b = t.as_bytes();
-    // ISO-8601 date first.
-    if let (Some(y), Some(mo), Some(d)) = (
-        digits(b, 4),
-        b.get(5..).and_then(|x| digits(x, 2)),
-        b.get(8..).and_then(|x| digits(x, 2)),
-    ) {
-        if b[4] == b'-' && b[7] == b'-' && (1..=12).contains(&mo) && (1..=31).contains(&d) {
-            let days = days_from_civil(y, mo as u32, d as u32);
-            let rest = b.get(11..)?;
-            if !matches!(b.get(10), Some(b'T') | Some(b't') | Some(b' ')) {
-                return None;
-            }
-            let (tod, gran, used) = time_of_day(rest)?;
-            return Some(match rest.get(used..).and_then(zone) {
-                Some(off) => (
-                    Stamp::Absolute {
-                        utc_ns: days * DAY_NS + tod - i64::from(off) * NS,
-                        zone_s: off,
-                    },
-                    gran,
-                ),
-                None => (Stamp::Local { days, tod_ns: tod }, gran),
-            });
-        }
-    }
-    // Syslog `Mar  1 17:08:02`.
-    if b.len() >= 15 {
-        let mon = t.get(..3).map(|m| m.to_ascii_lowercase());
-        if let Some(mi) = mon.and_then(|m| MONTHS.iter().position(|x| *x == m)) {
-            let rest = t[3..].trim_start();
-            let rb = rest.as_bytes();
-            let dl = rb.iter().take_while(|c| c.is_ascii_digit()).count();
-            if (1..=2).contains(&dl) {
-                let day = digits(rb, dl)? as u32;
-                let (tod, gran, _) = time_of_day(rest[dl..].trim_start().as_bytes())?;
-                return Some((
-                    Stamp::NoYear {
-                        month: mi as u32 + 1,
-                        day,
-                        tod_ns: tod,
-                    },
-                    gran,
-                ));
+impl LogLine {
+    /// Adds a line that continues this entry: its level (java.util.logging's `SEVERE: ...`),
+    /// its event words and the connections it names.
+    fn continue_with(&mut self, raw: &str) {
+        if self.format == Format::Jul && self.level.is_none() {
+            self.level = format::jul_level(raw);
+            if self.level == Some(Level::Error) {
+                self.is_event = true;
             }
         }
+        if !self.is_event && is_event(raw) {
+            self.is_event = true;
+        }
+        let ct = self.conn_text.get_or_insert_with(|| self.text.clone());
+        if ct.len() + raw.len() < MAX_CONN_TEXT {
+            ct.push('\n');
+            ct.push_str(raw);
+        }
     }
-    let (tod, gran, _) = time_of_day(b)?;
-    Some((Stamp::TimeOnly { tod_ns: tod }, gran))
 }
 
 fn is_event(text: &str) -> bool {
@@ -217,30 +140,95 @@ fn is_event(text: &str) -> bool {
 }
 
 impl AppLog {
-    /// Reads a log; lines without a recognizable timestamp are counted and skipped.
+    /// Reads the log file at `path` ([`AppLog::parse_named`], named as `path` is written);
+    /// bytes that are not UTF-8 become U+FFFD, so a log with a stray binary line still lines up.
+    pub fn read(path: &std::path::Path, opts: LogOptions) -> std::io::Result<AppLog> {
+        let bytes = std::fs::read(path)?;
+        Ok(AppLog::parse_named(
+            &String::from_utf8_lossy(&bytes),
+            opts,
+            &path.display().to_string(),
+        ))
+    }
+
+    /// Reads a log. A line without a recognizable timestamp continues the entry before it (a
+    /// stack trace, java.util.logging's second line); before any entry it is counted and
+    /// skipped.
     pub fn parse(text: &str, opts: LogOptions) -> AppLog {
-        let mut lines = Vec::new();
+        Self::parse_named(text, opts, "")
+    }
+
+    /// [`AppLog::parse`], naming the file the text came from.
+    pub fn parse_named(text: &str, opts: LogOptions, name: &str) -> AppLog {
+        let mut lines: Vec<LogLine> = Vec::new();
         let mut total = 0u64;
+        // Lines continuing the last entry so far (bounded: a runaway trace adds nothing).
+        let mut continued = 0usize;
         for (i, raw) in text.lines().enumerate() {
             total += 1;
             if lines.len() >= MAX_LINES {
                 continue;
             }
-            let Some((stamp, gran)) = parse_stamp(raw) else {
+            let Some(p) = format::read(raw, opts.format) else {
+                if let Some(last) = lines.last_mut() {
+                    continued += 1;
+                    if continued <= MAX_CONTINUATION {
+                        last.continue_with(raw);
+                    }
+                }
                 continue;
+            };
+            continued = 0;
+            let words = match (&p.fields, p.message_len) {
+                (Some(f), Some(n)) => &f[..n],
+                // An access log's request path is no message (`GET /reset` is no reset).
+                _ if p.format == Format::Access => "",
+                _ => raw,
             };
             lines.push(LogLine {
                 line_no: (i + 1).min(u32::MAX as usize) as u32,
-                text: raw.trim_end().chars().take(200).collect(),
-                stamp,
-                granularity_ns: gran,
-                is_event: is_event(raw),
+                text: raw.trim_end().chars().take(SHOWN_CHARS).collect(),
+                stamp: p.stamp.time,
+                granularity_ns: p.stamp.granularity_ns,
+                is_event: is_event(words) || p.level == Some(Level::Error),
+                format: p.format,
+                level: p.level,
+                // The shown text is cut; the connection may be named past the cut.
+                conn_text: p.fields.or_else(|| {
+                    (raw.len() > SHOWN_CHARS).then(|| {
+                        let mut end = raw.len().min(MAX_CONN_TEXT);
+                        while !raw.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        raw[..end].to_string()
+                    })
+                }),
             });
         }
         AppLog {
+            name: name.to_string(),
             lines,
             total_lines: total,
             opts,
+        }
+    }
+
+    /// The formats of the log's lines, most lines first (`logback`, or `json+rfc3164` when
+    /// mixed).
+    pub fn format_name(&self) -> String {
+        let mut counts: Vec<(Format, usize)> = Vec::new();
+        for l in &self.lines {
+            match counts.iter_mut().find(|(f, _)| *f == l.format) {
+                Some(c) => c.1 += 1,
+                None => counts.push((l.format, 1)),
+            }
+        }
+        counts.sort_by_key(|&(f, n)| (std::cmp::Reverse(n), f));
+        let names: Vec<&str> = counts.iter().map(|(f, _)| f.name()).collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join("+")
         }
     }
 
@@ -280,7 +268,7 @@ impl AppLog {
     /// Absolute UTC time of a line (`rollover` from [`AppLog::rollovers`]).
     fn time_of(&self, l: &LogLine, rollover: i64, cal: &Calendar) -> i64 {
         match l.stamp {
-            Stamp::Absolute { utc_ns, .. } => utc_ns,
+            Stamp::Zoned { utc_ns, .. } => utc_ns,
             Stamp::Local { days, tod_ns } => days * DAY_NS + tod_ns - cal.tz_ns,
             Stamp::NoYear { month, day, tod_ns } => {
                 let mut d = days_from_civil(cal.start_year, month, day);
@@ -311,7 +299,7 @@ impl AppLog {
         let mut zone = None;
         for l in &self.lines {
             match l.stamp {
-                Stamp::Absolute { zone_s, .. } => {
+                Stamp::Zoned { zone_s, .. } => {
                     zone.get_or_insert(zone_s);
                 }
                 _ => return None,
@@ -356,6 +344,11 @@ const ZONE_MAX_S: i32 = 14 * 3600;
 const LAG_NS: i64 = 1_000_000_000;
 /// ...and follow the end of its timestamp's granularity only by clock jitter.
 const LEAD_NS: i64 = 250_000_000;
+/// Stamps this fine, with their zone, measure the clocks' offset line by line.
+const PRECISE_NS: i64 = 1_000_000;
+/// The events of one incident a precise line matches lie this close to its moment (a late
+/// beat, its reply and the reset it caused come within milliseconds).
+const INCIDENT_NS: i64 = 20_000_000;
 /// Longest span in which an event may have been noticed.
 const MAX_SPAN_NS: i64 = 120 * NS;
 /// Event lines used (a log of nothing but errors is cut, not scanned whole).
@@ -390,7 +383,7 @@ impl ZoneFrom {
 }
 
 /// `+05:30`, `-03:00`, `+00:00`.
-pub fn fmt_zone(zone_s: i32) -> String {
+pub(crate) fn fmt_zone(zone_s: i32) -> String {
     let a = zone_s.unsigned_abs() / 60;
     format!(
         "{}{:02}:{:02}",
@@ -465,7 +458,7 @@ pub(crate) fn correlate(
         .map(|(i, _)| i)
         .take(MAX_EVENT_LINES)
         .collect();
-    let only = conn::line_streams(log.lines.iter().map(|l| l.text.as_str()), streams);
+    let only = conn::line_streams(log.lines.iter().map(LogLine::conn_text), streams);
     // Ordinary lines naming one stream ("connected from port N", "closing"), by stream: they
     // fit its first or last packet, and tell apart skews that align the same incidents. (Error
     // lines are left out: they are what the skew is to place.)
@@ -660,17 +653,59 @@ pub(crate) fn correlate(
     let reported = best
         .filter(|(_, f)| f.zero_fits || f.score >= 2 || pinned(f))
         .map(|(_, f)| f.offset_ns);
+    // Lines stamped with their zone to the millisecond or finer need no search: each one
+    // measures the clocks' offset against the event it matches at that event's moment (lines
+    // written at a deadline, before their event, measure nothing). The median is the offset,
+    // reported with the measurements' spread.
+    let precise = |i: usize| {
+        let l = &log.lines[i];
+        zone_from != ZoneFrom::Search
+            && matches!(l.stamp, Stamp::Zoned { .. })
+            && l.granularity_ns <= PRECISE_NS
+    };
+    let moment_of = |i: usize, t: i64, o: i64| -> Option<i64> {
+        let written_by = window(t, log.lines[i].granularity_ns, o).1;
+        hits_at(i, t, o)
+            .into_iter()
+            .map(|k| events[k].ts)
+            .filter(|&ts| ts <= written_by)
+            .min_by_key(|&ts| (ts - (t + o)).unsigned_abs())
+    };
+    let mut measured: Vec<i64> = ev_lines
+        .iter()
+        .zip(&times)
+        .filter(|(&i, _)| precise(i))
+        .filter_map(|(&i, &t)| moment_of(i, t, o).map(|m| m - t))
+        .collect();
+    measured.sort_unstable();
+    let (o, reported, spread) = match (measured.first(), measured.last()) {
+        (Some(&lo), Some(&hi)) => {
+            let median = measured[measured.len() / 2];
+            (median, Some(median), Some(hi - lo))
+        }
+        _ => (o, reported, None),
+    };
     let mut findings = Vec::new();
     let mut matched = 0u64;
     let mut unmatched = Vec::new();
     for (&i, &t) in ev_lines.iter().zip(&times) {
         let l = &log.lines[i];
+        let delay_ms = if precise(i) {
+            moment_of(i, t, o).map(|m| round((t + o - m) as f64 / 1e6, 3))
+        } else {
+            None
+        };
         let mut hits: Vec<&CapEvent> = hits_at(i, t, o)
             .into_iter()
             .take(8)
             .map(|k| &events[k])
             .collect();
         hits.sort_by_key(|e| e.ts);
+        // A precise line means the incident at its moment, not every event in its window: a
+        // reset half a second earlier on another connection is not what it logged.
+        if let Some(m) = precise(i).then(|| moment_of(i, t, o)).flatten() {
+            hits.retain(|e| (e.ts - m).abs() <= INCIDENT_NS);
+        }
         if hits.is_empty() {
             if unmatched.len() < 20 {
                 unmatched.push(crate::report::UnmatchedLine {
@@ -726,7 +761,9 @@ pub(crate) fn correlate(
             Details::LogMatch(LogMatch {
                 at_deadline,
                 clock_offset_s: round(secs(o), 3),
+                delay_ms,
                 line: l.line_no,
+                log_file: None,
                 log_text: l.text.clone(),
                 matched_kinds: hits.iter().map(|e| e.kind).collect(),
                 streams,
@@ -736,10 +773,13 @@ pub(crate) fn correlate(
     Correlation {
         findings,
         summary: crate::report::LogSummary {
+            file: log.name.clone(),
+            format: log.format_name(),
             lines: log.total_lines,
             event_lines: ev_lines.len() as u64,
             matched,
             clock_offset_s: reported.map(|o| round(secs(o), 3)),
+            clock_offset_spread_s: spread.map(|s| round(secs(s), 3)),
             granularity_s: secs(gran),
             unmatched,
             zone: zone.map(fmt_zone),
@@ -751,6 +791,20 @@ pub(crate) fn correlate(
 }
 
 impl crate::report::LogSummary {
+    /// How the log was read: its format and zone, and where the zone came from
+    /// (`logback, zone +05:30 from the lines' stamps`).
+    pub fn reading(&self) -> String {
+        let from = match self.zone_from {
+            "option" => "from --log-tz",
+            "stamp" => "from the lines' stamps",
+            _ => "found by search",
+        };
+        match &self.zone {
+            Some(z) => format!("{}, zone UTC{z} {from}", self.format),
+            None => format!("{}, no zone found", self.format),
+        }
+    }
+
     /// What the search found of the log's clock, in words, when it is worth saying: a zone other
     /// than UTC, or none at all. `None` when the zone was given, stamped, or plain UTC.
     pub fn clock_words(&self) -> Option<String> {
@@ -784,6 +838,27 @@ impl crate::report::LogSummary {
 mod stamp_tests {
     use super::*;
 
+    fn parse_stamp(line: &str) -> Option<(Stamp, i64)> {
+        format::read(line, None).map(|p| (p.stamp.time, p.stamp.granularity_ns))
+    }
+
+    #[test]
+    fn a_log_file_is_read_whatever_its_bytes() {
+        let dir = std::env::temp_dir().join(format!("keepsight-applog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("app.log");
+        std::fs::write(
+            &path,
+            b"2026-11-29T01:34:15.123Z conn1 connected\n\xff\xfe binary\n",
+        )
+        .unwrap();
+        let log = AppLog::read(&path, LogOptions::default()).unwrap();
+        assert_eq!((log.total_lines, log.lines.len()), (2, 1));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let missing = AppLog::read(&dir.join("none.log"), LogOptions::default()).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    }
+
     #[test]
     fn slow_replies_are_events() {
         assert!(is_event(
@@ -801,7 +876,7 @@ mod stamp_tests {
         assert_eq!(
             parse_stamp("2024-03-01T17:08:02.250Z error").unwrap(),
             (
-                Stamp::Absolute {
+                Stamp::Zoned {
                     utc_ns: d * DAY_NS + (17 * 3600 + 8 * 60 + 2) * NS + 250_000_000,
                     zone_s: 0
                 },
@@ -810,7 +885,7 @@ mod stamp_tests {
         );
         assert_eq!(
             parse_stamp("2024-03-01 17:08:02+01:00 x").unwrap().0,
-            Stamp::Absolute {
+            Stamp::Zoned {
                 utc_ns: d * DAY_NS + (16 * 3600 + 8 * 60 + 2) * NS,
                 zone_s: 3600
             }
@@ -857,6 +932,7 @@ mod stamp_tests {
         let log = AppLog::parse(
             "23:59:59 a\n00:00:01 b\n",
             LogOptions {
+                format: None,
                 date: None,
                 tz_offset_s: Some(3600),
             },
@@ -927,7 +1003,7 @@ mod stamp_tests {
         }];
         let log = AppLog::parse(
             "Mar  1 10:00:05 host app[12]: ERROR heartbeat timeout\nMar  1 10:00:09 host app[12]: started\n",
-            LogOptions { date: None, tz_offset_s: Some(3600) },
+            LogOptions { format: None, date: None, tz_offset_s: Some(3600) },
         );
         let c = correlate(&log, &mut events, base + 9 * 3600 * NS, &[]);
         assert_eq!(c.summary.event_lines, 1);

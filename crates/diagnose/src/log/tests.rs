@@ -91,6 +91,7 @@ fn run(text: &str, tz: Option<i32>, incidents: &[i64]) -> Correlation {
     let log = AppLog::parse(
         text,
         LogOptions {
+            format: None,
             date: None,
             tz_offset_s: tz,
         },
@@ -321,4 +322,236 @@ fn one_incident_at_its_moment_pins_the_skew() {
             "skew {skew_s}: offset {o}"
         );
     }
+}
+
+/// The issue-23 report: one client log, eight errors among seventeen lines, written in five
+/// common formats (the stamps and layouts of the lines `journalctl -o short-iso-precise`,
+/// rsyslog, Logback and a JSON logger write; recorded by hand here, the real programs' output is
+/// in tests/scenarios/log-formats), each error naming the connection's local port.
+#[test]
+fn the_same_events_in_five_formats_match_the_same_frames() {
+    let zone_s = 3600;
+    let at: Vec<i64> = (0..8)
+        .map(|k| start() + (120 + k * 397) * S + k * 37 * MS)
+        .collect();
+    let streams: Vec<StreamEnds> = (0..8u32)
+        .map(|k| StreamEnds {
+            stream: k,
+            client: format!("10.0.0.2:{}", 39660 + k).parse().unwrap(),
+            server: "10.0.0.1:7000".parse().unwrap(),
+            first_ns: start() + 60 * S,
+            last_ns: at[k as usize] + MS,
+        })
+        .collect();
+    // Each error is logged 0.5 ms after its incident began (0.2 ms after the reset).
+    let parts = |t: i64| {
+        let l = t + i64::from(zone_s) * S;
+        let days = l.div_euclid(DAY_NS);
+        let (y, m, d) = civil_from_days(days);
+        let ns = l.rem_euclid(DAY_NS);
+        let s = ns / S;
+        (y, m, d, s / 3600, s / 60 % 60, s % 60, ns % S)
+    };
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    type Writer =
+        fn(&dyn Fn(i64) -> (i64, u32, u32, i64, i64, i64, i64), &[&str], i64, bool, u16) -> String;
+    let formats: [(&str, &str, &str, Writer); 5] = [
+        ("plain", "iso8601", "search", |p, _, t, err, port| {
+            let (y, m, d, h, mi, s, _) = p(t);
+            let what = if err {
+                "ERROR heartbeat lost on local port"
+            } else {
+                "INFO connected, local port"
+            };
+            format!("{y}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02} {what} {port}")
+        }),
+        ("rfc3164", "rfc3164", "search", |p, months, t, err, port| {
+            let (_, m, d, h, mi, s, _) = p(t);
+            let what = if err {
+                "ERROR heartbeat lost"
+            } else {
+                "INFO connected"
+            };
+            format!(
+                "{} {d:>2} {h:02}:{mi:02}:{s:02} host app[4242]: {what} local_port={port}",
+                months[m as usize - 1]
+            )
+        }),
+        ("json", "json", "stamp", |p, _, t, err, port| {
+            let (y, m, d, h, mi, s, ns) = p(t);
+            // The message names no failure: the level alone says it is an error.
+            let (level, msg) = if err {
+                ("error", "peer went away")
+            } else {
+                ("info", "connected")
+            };
+            format!(
+                r#"{{"ts":"{y}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}+01:00","level":"{level}","msg":"{msg}","local_port":{port}}}"#,
+                ns / MS
+            )
+        }),
+        ("logback", "logback", "search", |p, _, t, err, port| {
+            let (y, m, d, h, mi, s, ns) = p(t);
+            let what = if err {
+                "ERROR [hb-conn] c.e.Client - heartbeat lost on"
+            } else {
+                "INFO  [hb-conn] c.e.Client - connected from"
+            };
+            format!(
+                "{y}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02},{:03} {what} port {port}",
+                ns / MS
+            )
+        }),
+        ("journald", "journald", "stamp", |p, _, t, err, port| {
+            let (y, m, d, h, mi, s, ns) = p(t);
+            let what = if err {
+                "ERROR heartbeat lost"
+            } else {
+                "INFO connected"
+            };
+            format!(
+                "{y}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}+01:00 host app[4242]: {what} local_port={port}",
+                ns / 1000
+            )
+        }),
+    ];
+    for (name, format, zone_from, write) in formats {
+        let mut lines: Vec<(i64, String)> = vec![(
+            start() + 30 * S,
+            write(&parts, &months, start() + 30 * S, false, 1),
+        )];
+        for (k, &t) in at.iter().enumerate() {
+            let port = 39660 + k as u16;
+            let conn_t = start() + 60 * S + k as i64 * S;
+            lines.push((conn_t, write(&parts, &months, conn_t, false, port)));
+            lines.push((
+                t + 500 * 1000,
+                write(&parts, &months, t + 500 * 1000, true, port),
+            ));
+        }
+        lines.sort_by_key(|l| l.0);
+        let text: String = lines.iter().map(|l| l.1.clone() + "\n").collect();
+        let log = AppLog::parse(&text, LogOptions::default());
+        assert_eq!(log.format_name(), format, "{name}");
+        let c = correlate(&log, &mut events_at(&at), start(), &streams);
+        let l = &c.summary;
+        assert_eq!(
+            (l.lines, l.event_lines, l.matched),
+            (17, 8, 8),
+            "{name}: {l:?}"
+        );
+        assert_eq!(
+            (l.zone.as_deref(), l.zone_from),
+            (Some("+01:00"), zone_from),
+            "{name}"
+        );
+        for (k, f) in c.findings.iter().enumerate() {
+            let Details::LogMatch(m) = &f.details else {
+                unreachable!()
+            };
+            // Each error line is its own connection's: the late beat and the reset.
+            assert_eq!(m.streams, vec![k as u32], "{name}");
+            assert_eq!(
+                f.frames,
+                vec![k as u32 * 10 + 1, k as u32 * 10 + 2],
+                "{name}"
+            );
+            if zone_from == "stamp" {
+                // Stamped to the ms (or µs) with a zone: within the stamp's precision.
+                let d = m.delay_ms.expect("delay measured");
+                assert!((-1.0..=1.0).contains(&d), "{name}: delay {d} ms");
+            } else {
+                assert_eq!(m.delay_ms, None);
+            }
+        }
+        if zone_from == "stamp" {
+            assert!(l.clock_offset_s.unwrap().abs() <= 0.001, "{name}: {l:?}");
+            assert!(l.clock_offset_spread_s.unwrap() <= 0.001, "{name}: {l:?}");
+        }
+    }
+}
+
+/// A mixed file (JSON lines and syslog lines) with a stack trace: the trace's lines belong to
+/// their entry, naming its connection and its failure.
+#[test]
+fn mixed_files_and_stack_traces() {
+    let text = "\
+{\"time\":\"2024-03-01T22:31:00.000Z\",\"level\":\"info\",\"msg\":\"started\"}
+Mar  1 22:31:01 host app[1]: INFO connected
+2024-03-01 22:32:00,500 WARN  [main] c.e.Client - call failed softly
+java.net.SocketException: Connection reset
+\tat c.e.Client.read(Client.java:12) peer 10.0.0.1:7000 local port 39660
+2024-03-01 22:33:00,000 INFO  [main] c.e.Client - fine
+";
+    let log = AppLog::parse(text, LogOptions::default());
+    assert_eq!(log.lines.len(), 4);
+    assert_eq!(log.format_name(), "logback+json+rfc3164");
+    let trace = &log.lines[2];
+    assert!(trace.is_event);
+    assert!(trace.conn_text().contains("local port 39660"));
+    assert_eq!(
+        conn::port_refs(trace.conn_text())
+            .iter()
+            .map(|r| r.port)
+            .collect::<Vec<_>>(),
+        vec![7000, 39660]
+    );
+    assert!(!log.lines[3].is_event);
+    // Forcing a format: the other lines continue entries or are skipped.
+    let forced = AppLog::parse(
+        text,
+        LogOptions {
+            format: Some(Format::Json),
+            ..LogOptions::default()
+        },
+    );
+    assert_eq!(
+        (forced.lines.len(), forced.format_name().as_str()),
+        (1, "json")
+    );
+}
+
+/// An access log's status decides: a 502 is an error, a 200 for `/reset` is not.
+#[test]
+fn access_logs_are_read_by_status() {
+    let log = AppLog::parse(
+        "10.0.0.2 - - [01/Mar/2024:23:31:00 +0100] \"GET /reset HTTP/1.1\" 200 5 \"-\" \"curl/7.88\"\n\
+         10.0.0.2 - - [01/Mar/2024:23:31:01 +0100] \"GET /a HTTP/1.1\" 502 157 \"-\" \"curl/7.88\"\n",
+        LogOptions::default(),
+    );
+    assert_eq!(log.format_name(), "access");
+    assert_eq!(
+        log.lines.iter().map(|l| l.is_event).collect::<Vec<_>>(),
+        vec![false, true]
+    );
+}
+
+/// A line stamped with its zone to the millisecond means the incident at its moment: not the
+/// reset on another connection 400 ms before it, which a whole-second line could mean too.
+#[test]
+fn a_precise_line_means_the_incident_at_its_moment() {
+    let a = start() + 100 * S;
+    let b = a + 400 * MS;
+    let line = |t: i64| {
+        let (y, m, d) = civil_from_days(t.div_euclid(DAY_NS));
+        let ns = t.rem_euclid(DAY_NS);
+        let s = ns / S;
+        format!(
+            "{y}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z ERROR connection reset by peer\n",
+            s / 3600,
+            s / 60 % 60,
+            s % 60,
+            ns % S / MS
+        )
+    };
+    let c = run(&line(b + 300 * 1000 + 200 * 1000), None, &[a, b]);
+    assert_eq!(c.summary.matched, 1);
+    assert_eq!(c.findings[0].frames, vec![11, 12]);
+    let Details::LogMatch(m) = &c.findings[0].details else {
+        unreachable!()
+    };
+    assert_eq!(m.streams, vec![1]);
+    assert!(m.delay_ms.unwrap().abs() <= 1.0, "{:?}", m.delay_ms);
 }

@@ -15,8 +15,9 @@ use crate::report::human;
 pub(super) fn gave_up(cx: &StreamCx<'_>, h: &Chosen<'_>, out: &mut Vec<Finding>) -> bool {
     let s = cx.s;
     let c = h.cand;
-    let first_fin = s.dirs.iter().filter_map(|d| d.fin).min_by_key(|e| e.ts);
-    let Some((close, e)) = s.rst.map(|e| ("rst", e)).or(first_fin.map(|e| ("fin", e))) else {
+    // On TLS a sender that gives up sends its alert (close_notify) first; the FIN may follow
+    // the peer's.
+    let Some((close, e)) = s.first_close() else {
         return false;
     };
     if e.dir as usize != h.dir {
@@ -82,7 +83,11 @@ pub(super) fn gave_up(cx: &StreamCx<'_>, h: &Chosen<'_>, out: &mut Vec<Finding>)
         e.ts,
         format!(
             "the {sender} gave up: it closed the connection ({}, frame {}) after {run} heartbeat probe(s) in a row got no answer (frames {listed}; no reply for {}, {periods:.1} periods of {}) → the {sender} {policy}; {delivered}",
-            close.to_uppercase(),
+            if close == "tls_alert" {
+                "TLS alert".to_string()
+            } else {
+                close.to_uppercase()
+            },
             e.frame,
             human(without_reply),
             human(h.period),

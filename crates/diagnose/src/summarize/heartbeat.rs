@@ -496,6 +496,13 @@ fn summary(b: &Beats<'_>) -> Heartbeat {
         beats: c.count,
         replies: c.replies,
         period_given: h.given,
+        tls_record: match &b.cx.s.tls {
+            crate::stream::TlsMode::Tls(_) => Some(match c.sig.b[0] {
+                24 => "heartbeat",
+                _ => "application_data",
+            }),
+            _ => None,
+        },
     }
 }
 

@@ -203,7 +203,7 @@ impl IdleTally {
     }
 
     /// The finding for `m` and the boxes that share its timeout (`names`, `m`'s first).
-    pub fn finding(&self, m: &Middlebox, names: &[&str]) -> Option<Finding> {
+    pub(crate) fn finding(&self, m: &Middlebox, names: &[&str]) -> Option<Finding> {
         let (idle, stream, frames, ts) = self.longest?;
         let list: Vec<String> = self.examples.iter().map(|s| s.to_string()).collect();
         Some(Finding::new(

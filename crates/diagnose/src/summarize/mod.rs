@@ -13,11 +13,11 @@ mod middlebox;
 pub(crate) use middlebox::IdleTally;
 
 use crate::civil::fmt_utc;
-use crate::finding::{Details, Finding, Reset, Severity};
+use crate::finding::{Details, Finding, Reset, Severity, TlsCut};
 use crate::heartbeat::{choose, Chosen, Services};
 use crate::options::Options;
-use crate::report::{human, round, secs, Close, Endpoints, StreamReport};
-use crate::stream::{Event, Stream};
+use crate::report::{human, round, secs, Close, Endpoints, StreamReport, TlsClose};
+use crate::stream::{Event, Stream, TlsMode};
 use common::StreamCx;
 
 pub(crate) fn summarize(
@@ -58,6 +58,7 @@ pub(crate) fn summarize(
     explained_reset |= idle_reset || middlebox::injected_reset(&cx, out);
     explained_reset |= middlebox::state_loss(&cx, out);
     middlebox::idle_beyond_timeouts(&cx, out, tally);
+    tls_truncation(&cx, out);
     // A reset answering the SYN is a refused attempt, told by `connection_refused`: no
     // connection was there to die.
     if let Some(r) = s.rst.filter(|r| !refused_attempt(s, r)) {
@@ -114,7 +115,68 @@ fn close(cx: &StreamCx<'_>, hb: Option<&Chosen<'_>>) -> Option<Close> {
         time: fmt_utc(e.ts),
         after_last_beat_s: hb.map(|h| round(secs(e.ts - h.cand.last.ts), 6)),
         after_last_data_s: s.last_data.map(|(_, t)| round(secs(e.ts - t), 6)),
+        tls: tls_close(cx),
     })
+}
+
+/// How a TLS stream was shut down, from the records around its FINs.
+fn tls_close(cx: &StreamCx<'_>) -> Option<TlsClose> {
+    let TlsMode::Tls(t) = &cx.s.tls else {
+        return None;
+    };
+    let sides = |pick: &dyn Fn(usize) -> bool| -> Vec<&'static str> {
+        let (c, s) = (cx.client_dir, 1 - cx.client_dir);
+        [c, s]
+            .into_iter()
+            .filter(|&d| pick(d))
+            .map(|d| cx.role(d))
+            .collect()
+    };
+    Some(TlsClose {
+        version: t.version_name(),
+        close_notify_by: sides(&|d| t.before_fin[d].is_some_and(|r| r.alert)),
+        bare_fin_by: sides(&|d| {
+            cx.s.dirs[d].fin.is_some() && !t.before_fin[d].is_some_and(|r| r.alert)
+        }),
+        after_peer_fin_by: sides(&|d| t.after_peer_fin[d].is_some()),
+        cut_by: sides(&|d| t.cut[d].is_some()),
+        heartbeat_records: t.heartbeat_records.iter().sum(),
+    })
+}
+
+/// `tls_truncation`: a side whose FIN came in the middle of a TLS record it was sending.
+fn tls_truncation(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
+    let TlsMode::Tls(t) = &cx.s.tls else {
+        return;
+    };
+    for d in 0..2 {
+        let Some((fin, sent, len)) = t.cut[d] else {
+            continue;
+        };
+        let by = cx.role(d);
+        let peer = cx.role(1 - d);
+        let whole = if len > 0 {
+            format!("{sent} of its {len} bytes")
+        } else {
+            format!("{sent} bytes, not even its header")
+        };
+        out.push(Finding::new(
+            Severity::Warning,
+            cx.sid(),
+            vec![fin.frame],
+            fin.ts,
+            format!(
+                "the {by} closed the connection (FIN frame {}) in the middle of a TLS record ({whole} sent) and without close_notify: what it was sending was cut, and the {peer} cannot tell a complete answer from a truncated one (TLS truncation) → look for the {by}'s crash, timeout or an abort that closed the socket mid-write",
+                fin.frame
+            ),
+            Details::TlsTruncation(TlsCut {
+                by,
+                sent_bytes: sent as u32,
+                record_len: len as u32,
+                version: t.version_name(),
+            }),
+        ));
+    }
 }
 
 /// The connection's RST, with what is known of its context (the last beat and data, a close
@@ -137,10 +199,29 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
         .map(|(f, t)| format!(", {} after the last data (frame {f})", human(r.ts - t)))
         .unwrap_or_default();
     // Data arriving after the resetter's own FIN: the peer reused a connection the resetter
-    // was closing (the classic keep-alive timeout race).
-    let race = s.dirs[r.dir as usize]
+    // was closing (the classic keep-alive timeout race). On TLS, records the peer sent after
+    // that FIN are its side of the TLS shutdown (a close_notify, or what was in flight),
+    // which a socket closed without reading answers with RST: no race.
+    let after_fin = s.dirs[r.dir as usize]
         .fin
-        .filter(|f| f.ts <= r.ts && s.last_data.is_some_and(|(_, t)| t >= f.ts))
+        .filter(|f| f.ts <= r.ts && s.last_data.is_some_and(|(_, t)| t >= f.ts));
+    let tls_after_fin = match &s.tls {
+        TlsMode::Tls(t) => after_fin.and(t.after_peer_fin[1 - r.dir as usize]),
+        _ => None,
+    };
+    let tls_shutdown = tls_after_fin
+        .map(|rec| {
+            format!(
+                "; it had closed its side without close_notify (FIN frame {}) and the {} then sent {} (frame {}), which its closed socket answered with this RST: the ordinary end of a TLS connection, not a fault",
+                after_fin.map_or(0, |f| f.frame),
+                role(1 - r.dir as usize),
+                if rec.alert { "its TLS alert (close_notify)" } else { "more TLS records" },
+                rec.ev.frame
+            )
+        })
+        .unwrap_or_default();
+    let race = after_fin
+        .filter(|_| tls_after_fin.is_none())
         .map(|f| {
             format!(
                 "; it had already closed its side (FIN frame {}) when the {} sent more data: a keep-alive close race — the {} should not reuse a connection after its idle timeout",
@@ -164,6 +245,7 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
                 && r.ts - prev.ts <= 50_000_000
                 && own.is_some_and(|o| r.ts - o >= 2_000_000_000)
                 && race.is_empty()
+                && tls_shutdown.is_empty()
         })
         .map(|(prev, own)| {
             format!(
@@ -176,7 +258,7 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
         })
         .unwrap_or_default();
     Finding::new(
-        if explained_reset {
+        if explained_reset || !tls_shutdown.is_empty() {
             Severity::Info
         } else {
             Severity::Warning
@@ -185,7 +267,7 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
         vec![r.frame],
         r.ts,
         format!(
-            "the {who} reset the connection{last_beat}{last_data}{race}{half_open}{}",
+            "the {who} reset the connection{last_beat}{last_data}{race}{tls_shutdown}{half_open}{}",
             if explained_reset {
                 " (cause in the findings above)"
             } else {
@@ -197,6 +279,7 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
             by: who,
             close_race: !race.is_empty(),
             half_open: !half_open.is_empty(),
+            tls_shutdown: !tls_shutdown.is_empty(),
         }),
     )
 }

@@ -27,10 +27,10 @@
 //! counts.
 
 use crate::clock::{Micros, MS};
-use crate::packet::flag;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{BulkTruth, CloseCause, Detail, Side, Teardown};
+use keepsight_wire::TcpFlags;
 
 const BLOCK: u32 = 256;
 const P_BLOCK_LOSS: f64 = 0.03;
@@ -142,11 +142,11 @@ impl Transfer {
         }
     }
 
-    fn flags(&self, j: u32) -> u8 {
+    fn flags(&self, j: u32) -> u16 {
         if j + 1 == self.segments {
-            flag::PSH | flag::ACK
+            TcpFlags::PSH | TcpFlags::ACK
         } else {
-            flag::ACK
+            TcpFlags::ACK
         }
     }
 
@@ -179,7 +179,7 @@ impl Transfer {
                 ctx,
                 Dir::ToServer,
                 t + rtt,
-                flag::RST,
+                TcpFlags::RST,
                 seq,
                 0,
                 &[],
@@ -234,7 +234,7 @@ impl Transfer {
 
     /// Sends segment `self.sent` without the agent taking it in (lost downstream, or behind a
     /// hole); returns its sequence number, bytes and flags for a retransmission.
-    fn send_undelivered(&mut self, ctx: &mut Ctx) -> (u32, Vec<u8>, u8) {
+    fn send_undelivered(&mut self, ctx: &mut Ctx) -> (u32, Vec<u8>, u16) {
         let j = self.sent;
         let seq = self.tcp.server.nxt;
         let payload = self.payload(ctx, j).to_vec();
@@ -253,7 +253,7 @@ impl Transfer {
         &mut self,
         ctx: &mut Ctx,
         at: Micros,
-        (seq, payload, flags): (u32, &[u8], u8),
+        (seq, payload, flags): (u32, &[u8], u16),
         tag: Tag,
     ) -> Micros {
         let ack = self.tcp.server.rcv;
@@ -300,7 +300,7 @@ impl Transfer {
             CloseCause::TransferAborted,
         );
         let seq = self.tcp.client.nxt;
-        let flags = flag::RST | flag::ACK;
+        let flags = TcpFlags::RST | TcpFlags::ACK;
         let ack = self.received_before_abort;
         self.tcp.raw(
             ctx,
@@ -340,7 +340,7 @@ impl Actor for Transfer {
                 ctx.rng.u32(),
                 ctx.rng.range(1, 64)
             );
-            let pa = flag::PSH | flag::ACK;
+            let pa = TcpFlags::PSH | TcpFlags::ACK;
             self.tcp.send(
                 ctx,
                 Dir::ToServer,

@@ -21,11 +21,11 @@
 //! latency bounds, each late beat's frame and gap), the close, and the probe/reply counts.
 
 use crate::clock::{Micros, MS, SEC};
-use crate::packet::flag;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, HeartbeatTruth, LateBeat, Side, Teardown};
 use crate::world::{Host, Network};
+use keepsight_wire::TcpFlags;
 
 pub(crate) const PERIOD: Micros = 30 * SEC;
 const JITTER: Micros = 2 * MS;
@@ -117,7 +117,7 @@ impl Slot {
     }
 }
 
-const PA: u8 = flag::PSH | flag::ACK;
+const PA: u16 = TcpFlags::PSH | TcpFlags::ACK;
 
 impl Actor for Slot {
     fn step(&mut self, now: Micros, ctx: &mut Ctx) -> Option<Micros> {
@@ -178,7 +178,7 @@ impl Actor for Slot {
                 CloseCause::LateHeartbeat,
             );
             let rst_at = reply_at + tcp.rtt + ctx.rng.range(100, 2_000);
-            let flags = flag::RST | flag::ACK;
+            let flags = TcpFlags::RST | TcpFlags::ACK;
             tcp.send(
                 ctx,
                 Dir::ToServer,

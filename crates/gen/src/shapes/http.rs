@@ -35,11 +35,11 @@
 //! race frames), the close, and request/response counts (complete messages in the capture).
 
 use crate::clock::{Micros, MS, SEC};
-use crate::packet::flag;
 use crate::rng::Rng;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, HttpTruth, ReuseRace, ShortBody, Side, Teardown};
+use keepsight_wire::TcpFlags;
 
 pub(crate) const IDLE_TIMEOUT: Micros = 75 * SEC;
 const SHORT_DECLARED: usize = 4096;
@@ -332,9 +332,9 @@ impl Session {
                 let last_of_write = end == data.len();
                 let last_of_response = last_of_write && wi + 1 == writes.len();
                 let flags = if last_of_write {
-                    flag::PSH | flag::ACK
+                    TcpFlags::PSH | TcpFlags::ACK
                 } else {
-                    flag::ACK
+                    TcpFlags::ACK
                 };
                 let tag = if complete && last_of_response {
                     Tag::HttpResponse
@@ -396,7 +396,7 @@ impl Session {
             Body::Length
         };
         let request = self.request_bytes(ctx, body);
-        let pa = flag::PSH | flag::ACK;
+        let pa = TcpFlags::PSH | TcpFlags::ACK;
         self.tcp.send(
             ctx,
             Dir::ToServer,
@@ -497,7 +497,7 @@ impl Session {
     /// Server FIN at `at`; the client ACKs it one round trip later, closes in turn, and the
     /// server ACKs that.
     fn server_fin_then_client(&mut self, ctx: &mut Ctx, at: Micros, mark: Mark) {
-        let fa = flag::FIN | flag::ACK;
+        let fa = TcpFlags::FIN | TcpFlags::ACK;
         self.tcp
             .send(ctx, Dir::ToClient, at, fa, &[], Tag::Plain, mark);
         let ack_at = at + self.tcp.rtt;
@@ -535,12 +535,12 @@ impl Session {
             rst_frame: 0,
         });
         let fin_seq = self.tcp.server.nxt;
-        let fa = flag::FIN | flag::ACK;
+        let fa = TcpFlags::FIN | TcpFlags::ACK;
         self.tcp
             .send_in_flight(ctx, Dir::ToClient, now, fa, &[], Tag::Plain, Mark::RaceFin);
         let request_at = now + ctx.rng.range(10, (self.tcp.rtt / 2).max(11));
         let request = self.request_bytes(ctx, Body::Length);
-        let pa = flag::PSH | flag::ACK;
+        let pa = TcpFlags::PSH | TcpFlags::ACK;
         self.tcp.send(
             ctx,
             Dir::ToServer,
@@ -553,7 +553,7 @@ impl Session {
         // Data for a socket already closed: the kernel resets, with the sequence number the
         // request acknowledged.
         let rst_at = request_at + ctx.rng.range(10, 30);
-        let rst = flag::RST;
+        let rst = TcpFlags::RST;
         self.tcp.raw(
             ctx,
             Dir::ToClient,

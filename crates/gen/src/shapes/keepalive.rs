@@ -23,11 +23,11 @@
 //! the probe and answer counts.
 
 use crate::clock::{Micros, MS};
-use crate::packet::flag;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, KeepaliveTruth, Side, Teardown};
 use crate::world::Network;
+use keepsight_wire::TcpFlags;
 
 /// Linux's `tcp_keepalive_probes`.
 pub(crate) const PROBES: u32 = 9;
@@ -80,7 +80,7 @@ impl Idler {
         let server = ctx.world.keepalive;
         let mut tcp = Tcp::new(ctx, host.connect(), server, detail);
         let mut t = tcp.handshake(ctx, now);
-        let pa = flag::PSH | flag::ACK;
+        let pa = TcpFlags::PSH | TcpFlags::ACK;
         let mut last_reply = t;
         for q in 0..ctx.rng.range(1, 3) {
             t += ctx.rng.range(200, 3_000);
@@ -147,7 +147,7 @@ impl Actor for Idler {
                     Dir::ToClient => &tcp.server,
                 };
                 let (seq, ack) = (end.nxt.wrapping_sub(1), end.rcv);
-                let probe = flag::ACK;
+                let probe = TcpFlags::ACK;
                 tcp.raw(
                     ctx,
                     dir,
@@ -173,7 +173,7 @@ impl Actor for Idler {
                     Dir::ToServer => (tcp.client.nxt, tcp.client.rcv),
                     Dir::ToClient => (tcp.server.nxt, tcp.server.rcv),
                 };
-                let flags = flag::ACK;
+                let flags = TcpFlags::ACK;
                 tcp.raw(
                     ctx,
                     answer_dir,
@@ -199,7 +199,7 @@ impl Actor for Idler {
                     Side::Server,
                     CloseCause::KeepaliveDeadPeer,
                 );
-                let flags = flag::RST | flag::ACK;
+                let flags = TcpFlags::RST | TcpFlags::ACK;
                 tcp.send(ctx, Dir::ToClient, now, flags, &[], Tag::Plain, Mark::Close);
                 self.state = State::Done;
                 None

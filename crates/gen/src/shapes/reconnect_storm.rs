@@ -20,15 +20,16 @@
 //! Truth: one [`Detail::Reconnect`] connection per connection with its client, role and SYN
 //! time. A duration under 40 s cuts the story (the clients close at `duration - 1` s).
 
-use super::Scenario;
 use crate::clock::{Micros, MS, SEC};
-use crate::packet::{flag, Ip};
+use crate::packet::Ip;
 use crate::rng::Rng;
+use crate::scenario::Scenario;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, ReconnectRole, ReconnectTruth, Side, Teardown};
 use crate::world::{Client, Server, World};
 use crate::Config;
+use keepsight_wire::TcpFlags;
 
 /// `--shape reconnect-storm`.
 pub const SCENARIO: Scenario = Scenario {
@@ -157,7 +158,7 @@ impl StormClient {
             return;
         };
         let body = [b'x'; MESSAGE];
-        let pa = flag::PSH | flag::ACK;
+        let pa = TcpFlags::PSH | TcpFlags::ACK;
         tcp.send(ctx, Dir::ToServer, now, pa, &body, Tag::Plain, Mark::None);
         let reply_at = now + 50;
         tcp.send(
@@ -182,7 +183,7 @@ impl StormClient {
             ctx,
             Dir::ToClient,
             now + 30,
-            flag::RST | flag::ACK,
+            TcpFlags::RST | TcpFlags::ACK,
             0,
             ack,
             &[],
@@ -216,7 +217,7 @@ impl Actor for StormClient {
                 ctx,
                 Dir::ToClient,
                 crash_at.max(now),
-                flag::RST | flag::ACK,
+                TcpFlags::RST | TcpFlags::ACK,
                 seq,
                 ack,
                 &[],

@@ -6,10 +6,10 @@
 //! Each attempt is its own `tcp.stream`.
 
 use crate::clock::{Micros, SEC};
-use crate::packet::flag;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, Side, Teardown};
+use keepsight_wire::TcpFlags;
 
 /// Packets per arrival, on average (SYN and RST, 1.5 attempts).
 pub(crate) const PACKETS_PER_ARRIVAL: f64 = 3.0;
@@ -40,7 +40,7 @@ impl Actor for Attempt {
         // No socket answers: the kernel's reset carries no window.
         tcp.server.window = 0;
         let rst_at = now + ctx.rng.range(10, 40);
-        let flags = flag::RST | flag::ACK;
+        let flags = TcpFlags::RST | TcpFlags::ACK;
         let ack = syn_seq.wrapping_add(1);
         tcp.raw(
             ctx,

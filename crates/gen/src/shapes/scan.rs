@@ -15,15 +15,16 @@
 //! connection's client. The capture holds 2,136 frames in all (fewer with a smaller
 //! `--packets`, which cuts it).
 
-use super::Scenario;
 use crate::clock::{Micros, SEC};
-use crate::packet::{flag, Ip};
+use crate::packet::Ip;
 use crate::rng::Rng;
+use crate::scenario::Scenario;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, ProbeOutcome, ScanProbeTruth, Side, Teardown};
 use crate::world::{Client, Server, World};
 use crate::Config;
+use keepsight_wire::TcpFlags;
 
 /// `--shape scan`.
 pub const SCENARIO: Scenario = Scenario {
@@ -107,7 +108,7 @@ fn probe(
                 ctx,
                 Dir::ToClient,
                 answer_at,
-                flag::RST | flag::ACK,
+                TcpFlags::RST | TcpFlags::ACK,
                 0,
                 ack,
                 &[],
@@ -123,7 +124,7 @@ fn probe(
                 ctx,
                 Dir::ToClient,
                 answer_at,
-                flag::SYN | flag::ACK,
+                TcpFlags::SYN | TcpFlags::ACK,
                 server_seq,
                 ack,
                 &[],
@@ -136,7 +137,7 @@ fn probe(
                 ctx,
                 Dir::ToServer,
                 rst_at,
-                flag::RST,
+                TcpFlags::RST,
                 ack,
                 0,
                 &[],

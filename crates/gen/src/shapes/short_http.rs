@@ -19,15 +19,15 @@
 //! ([`CloseCause::HttpConnectionClose`]); `reused_ports` counts its SYN when the port came back.
 
 use super::http::{http_date, json_body};
-use super::Scenario;
 use crate::clock::{Micros, MS, SEC};
-use crate::packet::flag;
 use crate::rng::Rng;
+use crate::scenario::Scenario;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, Side, Teardown};
 use crate::world::{Client, Host, Network, World};
 use crate::Config;
+use keepsight_wire::TcpFlags;
 
 /// `--shape short-http`.
 pub const SCENARIO: Scenario = Scenario {
@@ -118,7 +118,7 @@ impl Actor for Loop {
              Go-http-client/1.1\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
             ctx.rng.range(1, 99_999)
         );
-        let pa = flag::PSH | flag::ACK;
+        let pa = TcpFlags::PSH | TcpFlags::ACK;
         tcp.send(
             ctx,
             Dir::ToServer,

@@ -14,14 +14,15 @@
 //! Truth: one [`Detail::SynFlood`] connection per SYN, one frame, no close (it stays half-open
 //! for tshark: `tcp.flags.syn == 1`, nothing else).
 
-use super::Scenario;
 use crate::clock::{Micros, SEC};
-use crate::packet::{flag, Ip, Path, Segment};
+use crate::packet::{Ip, Path, SegmentSpec};
 use crate::rng::Rng;
+use crate::scenario::Scenario;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::truth::Detail;
 use crate::world::{Server, World, ROUTER_MAC};
 use crate::Config;
+use keepsight_wire::TcpFlags;
 
 /// `--shape syn-flood`.
 pub const SCENARIO: Scenario = Scenario {
@@ -102,8 +103,8 @@ impl Actor for Flood {
             flow_label: 0,
             padded: true,
         };
-        let seg = Segment {
-            flags: flag::SYN,
+        let seg = SegmentSpec {
+            flags: TcpFlags::SYN,
             seq: ctx.rng.u32(),
             ack: 0,
             window: *ctx.rng.pick(WINDOWS),

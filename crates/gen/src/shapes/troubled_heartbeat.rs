@@ -16,11 +16,11 @@
 //! its reply's latency (none when unanswered), and the close.
 
 use crate::clock::{Micros, MS, SEC};
-use crate::packet::flag;
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, Side, Teardown, TroubledBeat, TroubledHeartbeatTruth};
 use crate::world::{Network, Server};
+use keepsight_wire::TcpFlags;
 
 const DELAYED_ACK: Micros = 40 * MS;
 const JITTER: Micros = MS;
@@ -132,7 +132,7 @@ fn answer(p: &Trouble, k: u32) -> Option<u64> {
     })
 }
 
-const PA: u8 = flag::PSH | flag::ACK;
+const PA: u16 = TcpFlags::PSH | TcpFlags::ACK;
 
 impl Actor for Client {
     fn step(&mut self, now: Micros, ctx: &mut Ctx) -> Option<Micros> {
@@ -158,7 +158,7 @@ impl Actor for Client {
                         tcp.close_both(ctx, Dir::ToServer, now, 50, Mark::Close);
                     }
                     Teardown::Rst => {
-                        let flags = flag::RST | flag::ACK;
+                        let flags = TcpFlags::RST | TcpFlags::ACK;
                         tcp.send(ctx, Dir::ToServer, now, flags, &[], Tag::Plain, Mark::Close);
                     }
                 }

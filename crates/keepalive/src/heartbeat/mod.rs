@@ -6,6 +6,7 @@ pub mod fleet;
 mod histogram;
 pub mod lifetime;
 mod protocol;
+pub mod run;
 mod server;
 pub mod text;
 

@@ -65,19 +65,30 @@ impl Default for ServerConfig {
 /// Why a connection ended (or was marked to end after the current response).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
+    /// Not closing: the connection stays open.
     KeepAlive,
+    /// The client asked for `Connection: close` (or spoke HTTP/1.0 without keep-alive).
     ClientAsked,
+    /// Keep-alive is off (`keepalive_timeout 0`).
     KeepaliveDisabled,
+    /// The connection carried `keepalive_requests` responses.
     KeepaliveRequests,
+    /// The connection is older than `keepalive_time`.
     KeepaliveTime,
+    /// The drain chose this response.
     Drain,
+    /// The server is shutting down.
     Shutdown,
+    /// The request could not be parsed.
     BadRequest,
+    /// The response has no length, so its end is the close.
     Unframed,
+    /// A read or write failed.
     Error,
 }
 
 impl CloseReason {
+    /// The name the access log and the counters use.
     pub fn as_str(self) -> &'static str {
         match self {
             CloseReason::KeepAlive => "keep-alive",
@@ -97,14 +108,23 @@ impl CloseReason {
 /// Counters, readable while the server runs (the admin endpoint prints them).
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Connections accepted.
     pub connections_accepted: AtomicU64,
+    /// Connections closed.
     pub connections_closed: AtomicU64,
+    /// Requests answered.
     pub requests: AtomicU64,
+    /// Requests refused before a handler ran (bad head, too large).
     pub rejected: AtomicU64,
+    /// Connections closed by the drain.
     pub closed_drain: AtomicU64,
+    /// Connections closed after `keepalive_requests` responses.
     pub closed_keepalive_requests: AtomicU64,
+    /// Connections closed for being older than `keepalive_time`.
     pub closed_keepalive_time: AtomicU64,
+    /// Idle connections closed after `keepalive_timeout`.
     pub closed_idle: AtomicU64,
+    /// Connections closed by shutdown.
     pub closed_shutdown: AtomicU64,
     /// Idle connections parked without a task now (a gauge, not a counter; kept by the
     /// parked sets).
@@ -112,6 +132,7 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The counters as one JSON object (the admin endpoint's and the final `stopped:` line's).
     pub fn to_json(&self) -> String {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let open = g(&self.connections_accepted).saturating_sub(g(&self.connections_closed));
@@ -136,7 +157,9 @@ impl Stats {
 /// What a running server shares with its connections and its operator.
 #[derive(Debug)]
 pub struct Control {
+    /// The drain controller.
     pub drain: Drain,
+    /// The counters.
     pub stats: Stats,
     shutdown_tx: watch::Sender<bool>,
     /// Shared by all workers so connection ids in the access log are unique.
@@ -161,6 +184,7 @@ impl Control {
         // Each listener's idle sweeper sees this and wakes its idle connections.
         self.shutdown_tx.send_replace(true);
     }
+    /// True once [`Control::shutdown`] was called.
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown_tx.borrow()
     }

@@ -179,7 +179,7 @@ async fn one_request<H: Handler>(
     let head_started = Instant::now();
     let head = loop {
         match http::parse_request(&mut io.rbuf, cfg.max_head) {
-            Ok(Parsed::Complete(h, _)) => break Ok(h),
+            Ok(Parsed::Complete(h)) => break Ok(h),
             Ok(Parsed::Partial) => {}
             Err(e) => break Err(e),
         }

@@ -15,10 +15,13 @@ use tokio::net::TcpStream;
 /// Errors a handler reports. The connection is closed after any of them.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
+    /// Reading from or writing to the client failed.
     #[error("client connection: {0}")]
     Client(#[from] io::Error),
+    /// The client's request body is malformed.
     #[error("client request body: {0}")]
     Body(RequestError),
+    /// Anything else, said as text.
     #[error("{0}")]
     Other(String),
 }
@@ -26,6 +29,7 @@ pub enum HandlerError {
 /// Produces one response per request. Implemented by the fixed/static server, the proxy and the
 /// admin endpoint.
 pub trait Handler: Send + Sync + 'static {
+    /// Answers the request in `ex`: reads its body if needed and sends one response.
     fn handle(
         &self,
         ex: &mut Exchange<'_>,
@@ -80,12 +84,15 @@ pub(super) enum OutFraming {
 }
 
 impl<'c> Exchange<'c> {
+    /// The request head.
     pub fn request(&self) -> &RequestHead {
         &self.req
     }
+    /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
     }
+    /// The connection's number (as in the access log).
     pub fn conn_id(&self) -> u64 {
         self.conn_id
     }
@@ -97,6 +104,7 @@ impl<'c> Exchange<'c> {
     pub fn set_note(&mut self, note: &'static str) {
         self.note = note;
     }
+    /// True once the whole request body was read.
     pub fn body_is_done(&self) -> bool {
         matches!(self.body, BodyState::Done)
     }
@@ -335,6 +343,7 @@ impl<'c> Exchange<'c> {
         self.finish().await
     }
 
+    /// True once the response head was sent (a failure can no longer become an error response).
     pub fn head_sent(&self) -> bool {
         self.head_sent
     }

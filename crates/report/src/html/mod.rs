@@ -24,4 +24,4 @@ mod pass;
 
 pub use collect::{Timelines, Track};
 pub use page::{render, Input, Limits};
-pub use pass::{Page, PassInfo, ReportPass};
+pub use pass::{Page, ReportPass};

@@ -615,24 +615,44 @@ fn shell_quote(s: &str) -> String {
 }
 
 fn log_section(h: &mut String, inp: &Input<'_>) {
-    let Some(l) = &inp.diagnosis.log else {
-        return;
+    let d = inp.diagnosis;
+    let logs: Vec<&keepsight_diagnose::report::LogSummary> = if d.logs.len() > 1 {
+        d.logs.iter().collect()
+    } else {
+        d.log.iter().collect()
     };
-    let _ = write!(
-        h,
-        "<section id=\"log\"><h2>Application log</h2><p>{} lines, {} name an error or restart, {} matched to capture events",
-        l.lines, l.event_lines, l.matched
-    );
-    if let Some(o) = l.clock_offset_s {
-        let _ = write!(h, " (capture clock − log clock ≈ {o:+.2} s)");
+    if logs.is_empty() {
+        return;
     }
-    h.push_str(". Matched lines are drawn on the timelines and listed as <code>log_match</code> findings.</p>");
-    if !l.unmatched.is_empty() {
-        h.push_str("<p>Event lines with no capture event around them (what the log saw that the wire does not show):</p><ul class=\"loglines\">");
-        for u in &l.unmatched {
-            let _ = write!(h, "<li>line {}: <code>{}</code></li>", u.line, esc(&u.text));
+    h.push_str("<section id=\"log\"><h2>Application log</h2>");
+    for l in logs {
+        h.push_str("<p>");
+        if d.logs.len() > 1 {
+            let _ = write!(h, "<code>{}</code>: ", esc(&l.file));
         }
-        h.push_str("</ul>");
+        let _ = write!(
+            h,
+            "{} lines ({}), {} name an error or restart, {} matched to capture events",
+            l.lines,
+            esc(&l.reading()),
+            l.event_lines,
+            l.matched
+        );
+        if let Some(o) = l.clock_offset_s {
+            let _ = write!(h, " (capture clock − log clock ≈ {o:+.2} s");
+            if let Some(s) = l.clock_offset_spread_s {
+                let _ = write!(h, ", spread {:.3} s over the lines", s);
+            }
+            h.push(')');
+        }
+        h.push_str(". Matched lines are drawn on the timelines and listed as <code>log_match</code> findings.</p>");
+        if !l.unmatched.is_empty() {
+            h.push_str("<p>Event lines with no capture event around them (what the log saw that the wire does not show):</p><ul class=\"loglines\">");
+            for u in &l.unmatched {
+                let _ = write!(h, "<li>line {}: <code>{}</code></li>", u.line, esc(&u.text));
+            }
+            h.push_str("</ul>");
+        }
     }
     h.push_str("</section>\n");
 }

@@ -5,6 +5,7 @@ use super::collect::Timelines;
 use super::page::{render, Input, Limits};
 use crate::analyses::Analyses;
 use crate::conv::Conversations;
+use crate::read::ReadEnd;
 use keepsight_diagnose::middlebox::Middlebox;
 use keepsight_diagnose::Options;
 use keepsight_engine::Frame;
@@ -26,18 +27,6 @@ pub struct Page {
     pub findings: usize,
     /// Streams drawn with a timeline (at most the `max_streams` asked for).
     pub streams_drawn: usize,
-}
-
-/// Where the pass stopped and what it saw: the page's frame of reference.
-pub struct PassInfo<'a> {
-    /// The capture's name as the user gave it.
-    pub file: &'a str,
-    /// Time of the first frame, if any.
-    pub first_ns: Option<i64>,
-    /// Latest frame time: where still-open streams end.
-    pub last_ns: i64,
-    /// A damaged capture: where reading stopped.
-    pub damage: Option<String>,
 }
 
 impl ReportPass {
@@ -64,7 +53,7 @@ impl ReportPass {
     }
 
     /// Ends the pass and renders the page.
-    pub fn finish(self, pass: PassInfo<'_>) -> Page {
+    pub fn finish(self, file: &str, end: &ReadEnd) -> Page {
         let ReportPass {
             analyses,
             mut conversations,
@@ -72,7 +61,7 @@ impl ReportPass {
             middleboxes,
             max_streams,
         } = self;
-        let (diagnosis, http) = analyses.finish(pass.last_ns);
+        let (diagnosis, http) = analyses.finish(end.last_ns);
         conversations.set_heartbeats(
             diagnosis
                 .streams
@@ -82,15 +71,15 @@ impl ReportPass {
         let rows = conversations.finish();
         let (tracks, tracks_dropped) = timelines.finish();
         let html = render(&Input {
-            file: pass.file,
-            first_ns: pass.first_ns,
+            file,
+            first_ns: end.first_ns,
             diagnosis: &diagnosis,
             http: &http,
             conversations: &rows,
             tracks: &tracks,
             tracks_dropped,
             middleboxes: &middleboxes,
-            damage: pass.damage,
+            damage: end.damage.as_ref().map(|e| e.to_string()),
             limits: Limits {
                 streams: max_streams,
                 ..Limits::default()

@@ -3,6 +3,7 @@
 
 use keepsight_engine::Frame;
 use keepsight_fields::{nstime, render};
+use keepsight_tls::{SegmentRole, Session};
 use keepsight_wire::{Network, TcpFlags, TcpOption, Transport};
 use std::fmt::Write;
 
@@ -103,6 +104,16 @@ pub fn push_time(f: &Frame<'_>, fmt: TimeFormat, out: &mut String) {
 
 /// tshark's Protocol column for the protocols keepsight dissects.
 pub fn protocol(f: &Frame<'_>) -> &'static str {
+    if let Some(t) = &f.tls {
+        // The last record names the column, with the version known after it.
+        return match t.role {
+            SegmentRole::Records => t
+                .records()
+                .last()
+                .map_or("TLS", |(r, ctx)| Session::protocol_name(&r, &ctx)),
+            _ => "TCP",
+        };
+    }
     // TCP or UDP carried in IP fragments is shown on the frame that completes the datagram.
     if f.tcp.is_some() {
         return "TCP";
@@ -139,6 +150,71 @@ const TCP_FLAG_NAMES: [(u16, &str); 9] = [
 
 /// tshark's Info column for TCP and UDP frames and IP fragments.
 pub fn info(f: &Frame<'_>, out: &mut String) {
+    if let Some(t) = &f.tls {
+        match t.role {
+            SegmentRole::Records => return tls_info(t, out),
+            SegmentRole::Starts => return out.push_str(REASSEMBLED_PDU),
+            SegmentRole::Continues => {
+                tcp_info(f, out);
+                out.push(' ');
+                return out.push_str(REASSEMBLED_PDU);
+            }
+            SegmentRole::Lost => {}
+        }
+    }
+    tcp_info(f, out)
+}
+
+/// tshark's note on a segment whose bytes belong to a record that ends later.
+const REASSEMBLED_PDU: &str = "[TCP segment of a reassembled PDU]";
+
+/// The Info column of a frame that completed TLS records: each record's name, in order.
+fn tls_info(t: &keepsight_engine::tls::FrameTls<'_>, out: &mut String) {
+    use keepsight_tls::record::{alert_description_name, alert_level_name};
+    use keepsight_tls::ContentType;
+    let mut first = true;
+    let mut sep = |out: &mut String| {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+    };
+    for (r, ctx) in t.records() {
+        let ty = r.content_type();
+        match ty {
+            ContentType::HANDSHAKE if !ctx.encrypted => {
+                for h in r.handshakes() {
+                    sep(out);
+                    out.push_str(h.name());
+                }
+            }
+            _ => {
+                sep(out);
+                match ty {
+                    ContentType::CHANGE_CIPHER_SPEC => out.push_str("Change Cipher Spec"),
+                    ContentType::HANDSHAKE => out.push_str("Encrypted Handshake Message"),
+                    ContentType::ALERT if ctx.encrypted => out.push_str("Encrypted Alert"),
+                    ContentType::ALERT => {
+                        let (level, desc) = r.alert().unwrap_or((0, 255));
+                        let _ = write!(
+                            out,
+                            "Alert (Level: {}, Description: {})",
+                            alert_level_name(level),
+                            alert_description_name(desc)
+                        );
+                    }
+                    ContentType::APPLICATION_DATA => out.push_str("Application Data"),
+                    ContentType::HEARTBEAT if ctx.encrypted => out.push_str("Encrypted Heartbeat"),
+                    ContentType::HEARTBEAT => out.push_str("Heartbeat"),
+                    _ => out.push_str("Ignored Unknown Record"),
+                }
+            }
+        }
+    }
+}
+
+/// tshark's Info column for TCP and UDP frames and IP fragments, below any application layer.
+fn tcp_info(f: &Frame<'_>, out: &mut String) {
     let data = f.record.data;
     let d = &f.dissection;
     if let (Some(h), Some(t)) = (f.tcp_header(), f.tcp.as_ref()) {

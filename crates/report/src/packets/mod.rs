@@ -32,6 +32,22 @@ pub enum Format {
     Ek,
 }
 
+impl Format {
+    /// The `-T` names, in the order `--help` lists them.
+    pub const NAMES: [&'static str; 4] = ["text", "fields", "json", "ek"];
+
+    /// From a `-T` name; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Format> {
+        match name {
+            "text" => Some(Format::Text),
+            "fields" => Some(Format::Fields),
+            "json" => Some(Format::Json),
+            "ek" => Some(Format::Ek),
+            _ => None,
+        }
+    }
+}
+
 /// A column requested with -e: a registered field or one of tshark's `_ws.col.*` columns.
 #[derive(Clone, Copy, Debug)]
 pub enum Column {
@@ -194,6 +210,11 @@ impl Listing {
     /// True when some column needs the [`HttpLayer`].
     pub fn needs_http_pass(&self) -> bool {
         self.fields.iter().any(|(_, c)| c.needs_http_pass())
+    }
+
+    /// True when some column, or some field the display filter reads, needs the [`HttpLayer`].
+    pub fn needs_http_pass_with(&self, mut filter_fields: impl Iterator<Item = FieldId>) -> bool {
+        self.needs_http_pass() || filter_fields.any(needs_http_pass)
     }
 
     /// Lists the frames of `engine` that `keep` accepts to `out`, and feeds `taps` (`-w`,
@@ -516,5 +537,35 @@ fn column_value(
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_format_name_parses() {
+        let parsed: Vec<_> = Format::NAMES
+            .iter()
+            .filter_map(|n| Format::parse(n))
+            .collect();
+        assert_eq!(parsed, [Format::Text, Format::Fields, Format::Json]);
+        assert_eq!(Format::parse("pdml"), None);
+    }
+
+    #[test]
+    fn an_http_field_in_the_filter_asks_for_the_http_pass() {
+        let listing = Listing {
+            format: Format::Text,
+            fields: Vec::new(),
+            field_options: FieldOptions::default(),
+            time: TimeFormat::Relative,
+            count: None,
+        };
+        let tcp_len = lookup("tcp.len").unwrap();
+        let method = lookup("http.request.method").unwrap();
+        assert!(!listing.needs_http_pass_with([tcp_len].into_iter()));
+        assert!(listing.needs_http_pass_with([tcp_len, method].into_iter()));
     }
 }
