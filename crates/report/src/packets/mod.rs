@@ -550,7 +550,10 @@ mod format_tests {
             .iter()
             .filter_map(|n| Format::parse(n))
             .collect();
-        assert_eq!(parsed, [Format::Text, Format::Fields, Format::Json]);
+        assert_eq!(
+            parsed,
+            [Format::Text, Format::Fields, Format::Json, Format::Ek]
+        );
         assert_eq!(Format::parse("pdml"), None);
     }
 
@@ -562,6 +565,10 @@ mod format_tests {
             field_options: FieldOptions::default(),
             time: TimeFormat::Relative,
             count: None,
+            print: true,
+            hex: false,
+            summary: true,
+            tcp_preferences: TcpPreferences::default(),
         };
         let tcp_len = lookup("tcp.len").unwrap();
         let method = lookup("http.request.method").unwrap();
