@@ -44,6 +44,8 @@ pub(crate) struct StreamInput {
     /// Bytes consumed before `buf[start]`.
     base: u64,
     eof: bool,
+    /// The stream is inflated gzip (a plain pipe streams too, uncompressed).
+    compressed: bool,
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -62,7 +64,7 @@ impl Input {
         if n == 2 && head == GZIP_MAGIC {
             let reader =
                 flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 16, file));
-            return Ok(Input::Stream(StreamInput::new(Box::new(reader))));
+            return Ok(Input::Stream(StreamInput::new(Box::new(reader), true)));
         }
         let len = file.metadata()?.len();
         if len == 0 {
@@ -86,14 +88,14 @@ impl Input {
                 })
             }
             // Pipes and special files cannot be mapped: stream them.
-            Err(_) => Ok(Input::Stream(StreamInput::new(Box::new(file)))),
+            Err(_) => Ok(Input::Stream(StreamInput::new(Box::new(file), false))),
         }
     }
 
     pub(crate) fn from_vec(bytes: Vec<u8>) -> Input {
         if bytes.len() >= 2 && bytes[..2] == GZIP_MAGIC {
             let reader = flate2::read::MultiGzDecoder::new(std::io::Cursor::new(bytes));
-            return Input::Stream(StreamInput::new(Box::new(reader)));
+            return Input::Stream(StreamInput::new(Box::new(reader), true));
         }
         Input::Mapped {
             map: Mapped::Vec(bytes),
@@ -102,8 +104,34 @@ impl Input {
         }
     }
 
+    /// A byte stream read once, front to back (standard input, a pipe): held through the
+    /// sliding buffer, never slurped. gzip is detected from the first two bytes, which are
+    /// read here and put back in front of the stream.
+    pub(crate) fn from_read(mut reader: Box<dyn Read + Send>) -> std::io::Result<Input> {
+        let mut head = [0u8; 2];
+        let mut got = 0;
+        while got < head.len() {
+            match reader.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let whole: Box<dyn Read + Send> =
+            Box::new(std::io::Cursor::new(head[..got].to_vec()).chain(reader));
+        if head[..got] == GZIP_MAGIC {
+            let inflated = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(
+                1 << 16,
+                whole,
+            ));
+            return Ok(Input::Stream(StreamInput::new(Box::new(inflated), true)));
+        }
+        Ok(Input::Stream(StreamInput::new(whole, false)))
+    }
+
     pub(crate) fn compressed(&self) -> bool {
-        matches!(self, Input::Stream(_))
+        matches!(self, Input::Stream(s) if s.compressed)
     }
 
     pub(crate) fn len_hint(&self) -> Option<u64> {
@@ -216,8 +244,9 @@ fn release(map: &Mapped, from: usize, to: usize) {
 }
 
 impl StreamInput {
-    fn new(reader: Box<dyn Read + Send>) -> Self {
+    fn new(reader: Box<dyn Read + Send>, compressed: bool) -> Self {
         StreamInput {
+            compressed,
             reader,
             buf: vec![0; 1 << 18],
             start: 0,

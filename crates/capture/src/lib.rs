@@ -8,8 +8,10 @@
 //! recorded them in (6 digits for microsecond pcap, per-interface `if_tsresol` for pcapng), which
 //! is what tshark uses to decide how many decimals to print.
 //!
-//! What this crate is not: it does not look inside packets (see `keepsight-wire`), and it does not
-//! write captures.
+//! [`CaptureWriter`] writes records back out (pcap or pcapng), copying them as stored when the
+//! formats match.
+//!
+//! What this crate is not: it does not look inside packets (see `keepsight-wire`).
 //!
 //! Errors are precise and non-destructive: a damaged file yields every record before the damage,
 //! then a [`CaptureError`] naming the byte offset, the frame number being read and what was
@@ -21,9 +23,11 @@ pub mod linktype;
 mod pcap;
 mod pcapng;
 mod record;
+mod write;
 
 pub use error::{CaptureError, ErrorKind};
 pub use record::{Format, Interface, Record, TsResolution};
+pub use write::{CaptureWriter, WriteError, WriteFormat};
 
 use input::Input;
 use std::path::Path;
@@ -49,6 +53,14 @@ impl CaptureReader {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, CaptureError> {
         let input = Input::open(path.as_ref())
             .map_err(|e| CaptureError::new(ErrorKind::Io(e), 0, 0, "opening the file"))?;
+        Self::from_input(input)
+    }
+
+    /// Reads a capture from a byte stream read once, front to back, such as standard input
+    /// (`-r -`): records are streamed through a small buffer, never the whole input held.
+    pub fn from_read(reader: Box<dyn std::io::Read + Send>) -> Result<Self, CaptureError> {
+        let input = Input::from_read(reader)
+            .map_err(|e| CaptureError::new(ErrorKind::Io(e), 0, 0, "reading the stream"))?;
         Self::from_input(input)
     }
 
@@ -111,6 +123,26 @@ impl CaptureReader {
         match &self.state {
             FormatState::Pcap(p) => std::slice::from_ref(p.interface()),
             FormatState::PcapNg(p) => p.interfaces(),
+        }
+    }
+
+    /// Asks for the file's own structures (pcap file header, pcapng section headers, interface
+    /// descriptions and other non-packet blocks) with each record, in
+    /// [`Record::container`], so a writer can copy them unchanged. Off by default: the
+    /// blocks are then not kept. Call before the first record.
+    pub fn keep_container(&mut self, keep: bool) {
+        match &mut self.state {
+            FormatState::Pcap(p) => p.keep_container = keep,
+            FormatState::PcapNg(p) => p.keep_container = keep,
+        }
+    }
+
+    /// The container bytes read after the last record returned (trailing pcapng blocks, or
+    /// the pcap header of a file without records), for a writer to finish with.
+    pub fn pending_container(&self) -> &[u8] {
+        match &self.state {
+            FormatState::Pcap(p) => p.pending_container(),
+            FormatState::PcapNg(p) => p.pending_container(),
         }
     }
 

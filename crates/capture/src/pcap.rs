@@ -12,6 +12,10 @@ pub(crate) struct PcapState {
     big_endian: bool,
     nanos: bool,
     interface: Interface,
+    /// The file header as read, handed out once (before the first record) when kept.
+    header: [u8; 24],
+    header_pending: bool,
+    pub(crate) keep_container: bool,
 }
 
 impl PcapState {
@@ -56,8 +60,13 @@ impl PcapState {
         // The upper bits of the link-type word carry FCS information (pcap-linktype spec).
         let link_type = u32_at(20) & 0x03ff_ffff;
         crate::linktype::check(link_type, 0, 0)?;
+        let mut header = [0u8; 24];
+        header.copy_from_slice(head);
         input.consume(24);
         Ok(Some(PcapState {
+            header,
+            header_pending: true,
+            keep_container: false,
             big_endian,
             nanos,
             interface: Interface {
@@ -81,9 +90,18 @@ impl PcapState {
         &self.interface
     }
 
+    /// The container bytes not yet handed out with a record (the header, in a file with none).
+    pub(crate) fn pending_container(&self) -> &[u8] {
+        if self.keep_container && self.header_pending {
+            &self.header
+        } else {
+            &[]
+        }
+    }
+
     #[inline]
     pub(crate) fn next<'a>(
-        &mut self,
+        &'a mut self,
         input: &'a mut Input,
         frame: u64,
     ) -> Result<Option<Record<'a>>, CaptureError> {
@@ -126,8 +144,8 @@ impl PcapState {
         let invalid_frac_ns = (!(0..1_000_000_000).contains(&frac_ns)).then_some(frac_ns);
         let link_type = self.interface.link_type;
         let digits = if self.nanos { 9 } else { 6 };
-        let record = match input.take(16 + caplen as usize) {
-            Ok(Some(d)) => &d[16..],
+        let raw = match input.take(16 + caplen as usize) {
+            Ok(Some(d)) => d,
             Ok(None) => return Ok(None),
             Err(e) => {
                 let mut err = e.at(
@@ -146,7 +164,15 @@ impl PcapState {
                 return Err(err);
             }
         };
+        let container: &[u8] = if self.keep_container && self.header_pending {
+            self.header_pending = false;
+            &self.header
+        } else {
+            &[]
+        };
         Ok(Some(Record {
+            raw,
+            container,
             ts_ns: Some(ts_ns),
             ts_digits: digits,
             // Kept as written even when smaller than the captured length, as tshark does.
@@ -154,7 +180,7 @@ impl PcapState {
             invalid_frac_ns,
             options: &[],
             options_big_endian: false,
-            data: record,
+            data: &raw[16..],
             link_type,
             interface_id: 0,
             file_offset: offset,

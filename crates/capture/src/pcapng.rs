@@ -22,6 +22,9 @@ pub(crate) struct PcapNgState {
     big_endian: bool,
     interfaces: Vec<Interface>,
     seen_section: bool,
+    /// Non-packet blocks read since the last packet, as stored (only when kept).
+    container: Vec<u8>,
+    pub(crate) keep_container: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -58,7 +61,14 @@ impl PcapNgState {
             big_endian: false,
             interfaces: Vec::new(),
             seen_section: false,
+            container: Vec::new(),
+            keep_container: false,
         }
+    }
+
+    /// The non-packet blocks read after the last packet returned (at the end of the file).
+    pub(crate) fn pending_container(&self) -> &[u8] {
+        &self.container
     }
 
     pub(crate) fn interfaces(&self) -> &[Interface] {
@@ -66,10 +76,11 @@ impl PcapNgState {
     }
 
     pub(crate) fn next<'a>(
-        &mut self,
+        &'a mut self,
         input: &'a mut Input,
         frame: u64,
     ) -> Result<Option<Record<'a>>, CaptureError> {
+        self.container.clear();
         loop {
             let offset = input.position();
             let head = match input.peek(12) {
@@ -122,6 +133,9 @@ impl PcapNgState {
                     Err(err) => return Err(err.at(offset, frame, "the rest of the pcapng block")),
                 };
                 let body = block_body(block, e, block_type, offset, frame)?;
+                if self.keep_container {
+                    self.container.extend_from_slice(block);
+                }
                 match block_type {
                     SHB => {
                         self.seen_section = true;
@@ -144,12 +158,21 @@ impl PcapNgState {
                 Err(err) => return Err(err.at(offset, frame, "the rest of the pcapng block")),
             };
             let body = block_body(block, e, block_type, offset, frame)?;
-            return self.packet(block_type, body, e, offset, frame).map(Some);
+            let this: &'a Self = self;
+            return this
+                .packet(block_type, body, e, offset, frame)
+                .map(|record| {
+                    Some(Record {
+                        raw: block,
+                        container: &this.container,
+                        ..record
+                    })
+                });
         }
     }
 
     fn packet<'a>(
-        &self,
+        &'a self,
         block_type: u32,
         body: &'a [u8],
         e: Endian,
@@ -171,6 +194,8 @@ impl PcapNgState {
                 invalid_frac_ns: None,
                 options: &[],
                 options_big_endian: false,
+                raw: &[],
+                container: &[],
             });
         }
         if block_type == SPB {
@@ -207,6 +232,8 @@ impl PcapNgState {
                 invalid_frac_ns: None,
                 options: &[],
                 options_big_endian: false,
+                raw: &[],
+                container: &[],
             });
         }
         if body.len() < 20 {
@@ -270,6 +297,8 @@ impl PcapNgState {
                 .get(20 + (caplen as usize).next_multiple_of(4)..)
                 .unwrap_or(&[]),
             options_big_endian: e.0,
+            raw: &[],
+            container: &[],
         })
     }
 }

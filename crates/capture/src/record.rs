@@ -43,6 +43,14 @@ pub struct Record<'a> {
     pub options: &'a [u8],
     /// Byte order of `options` (the section's).
     pub options_big_endian: bool,
+    /// The record exactly as stored in the (decompressed) file: the pcap record header and
+    /// data, or the whole pcapng block. A writer in the same format copies it unchanged.
+    pub raw: &'a [u8],
+    /// The file's own structures read since the previous record, exactly as stored: the pcap
+    /// file header before the first record; pcapng section headers, interface descriptions
+    /// and the other non-packet blocks. Empty unless
+    /// [`CaptureReader::keep_container`](crate::CaptureReader::keep_container) asked for them.
+    pub container: &'a [u8],
 }
 
 impl<'a> Record<'a> {

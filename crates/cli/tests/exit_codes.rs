@@ -362,6 +362,8 @@ fn every_help_example_is_a_valid_command_line() {
                     "capture.pcapng" | "capture.pcap" => CAPTURE.to_string(),
                     "app.log" => LOG.to_string(),
                     "report.html" => dir.join("report.html").display().to_string(),
+                    // `packets -w` writes its capture here, not into the repository.
+                    "stream5.pcapng" => dir.join("stream5.pcapng").display().to_string(),
                     "./public" => dir.display().to_string(),
                     _ => w,
                 })

@@ -246,6 +246,54 @@ fn runs_for(capture: &str, fields: &[String], scratch: &Path) -> Vec<Run> {
     let mut report = Run::new(&["report", c, "-o", &html.display().to_string()], Text);
     report.writes = Some(html.clone());
     runs.push(report);
+    // tshark's habits (issue 20): -x, -o, -T ek, -q -z, and -w with its file; tshark-shaped,
+    // so by digest (tshark_habits.rs compares them with tshark).
+    runs.push(Run::new(&["packets", c, "-x"], Digest));
+    runs.push(Run::new(
+        &["packets", c, "-o", "tcp.analyze_sequence_numbers:FALSE"],
+        Digest,
+    ));
+    runs.push(Run::new(
+        &[
+            "packets",
+            c,
+            "-T",
+            "ek",
+            "-e",
+            "frame.number",
+            "-e",
+            "tcp.seq",
+        ],
+        Digest,
+    ));
+    runs.push(Run::new(
+        &[
+            "packets",
+            c,
+            "-q",
+            "-z",
+            "conv,udp",
+            "-z",
+            "endpoints,tcp",
+            "-z",
+            "io,stat,1",
+        ],
+        Digest,
+    ));
+    let written = scratch.join(format!("{}.pcapng", c.replace('/', "__")));
+    let mut write = Run::new(
+        &[
+            "packets",
+            c,
+            "-Y",
+            "tcp",
+            "-w",
+            &written.display().to_string(),
+        ],
+        Text,
+    );
+    write.writes = Some(written);
+    runs.push(write);
     // A scenario's application log beside its capture.
     let log = Path::new(c).with_file_name("app.log");
     let log = log.display().to_string();

@@ -323,6 +323,12 @@ impl Engine {
         &self.reader
     }
 
+    /// The underlying reader, to set it up before the first frame (a writer asking for the
+    /// container structures).
+    pub fn reader_mut(&mut self) -> &mut CaptureReader {
+        &mut self.reader
+    }
+
     /// Frames returned so far.
     pub fn frames(&self) -> u32 {
         self.frames

@@ -389,11 +389,22 @@ pub enum StartColumn {
 /// The table as `tshark -q -z conv,tcp` prints it; with `extra`, keepsight's columns follow
 /// tshark's on each row (tshark's columns keep their exact positions).
 pub fn render_text(rows: &[Row], filter: Option<&str>, extra: bool, start: StartColumn) -> String {
+    render_titled("TCP Conversations", rows, filter, extra, start)
+}
+
+/// [`render_text`] under another title (`UDP Conversations` for `-z conv,udp`).
+pub fn render_titled(
+    title: &str,
+    rows: &[Row],
+    filter: Option<&str>,
+    extra: bool,
+    start: StartColumn,
+) -> String {
     let abs = start == StartColumn::AbsoluteDate;
     let rule = "=".repeat(80);
     let mut s = String::new();
     let _ = writeln!(s, "{rule}");
-    let _ = writeln!(s, "TCP Conversations");
+    let _ = writeln!(s, "{title}");
     let _ = writeln!(s, "Filter:{}", filter.unwrap_or("<No Filter>"));
     let pad = " ".repeat(59);
     let _ = if abs {

@@ -26,10 +26,16 @@ pub mod follow;
 pub mod html;
 pub mod packets;
 pub mod read;
+pub mod stats;
 
 use keepsight_engine::capture::{CaptureError, ErrorKind};
 use keepsight_engine::Engine;
 use std::path::Path;
+
+/// True for `-`, the name of standard input for [`open`].
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
 
 /// The outcome of opening a capture for a view, classified the way `keepsight packets` does.
 pub enum Opened {
@@ -43,9 +49,17 @@ pub enum Opened {
     Failure(CaptureError),
 }
 
-/// Opens `path` for a view, sorting failures into the exit statuses the views share.
+/// Opens `path` for a view, sorting failures into the exit statuses the views share. `-` is
+/// standard input (as for tshark's `-r -`), streamed: a view that needs two passes over the
+/// capture cannot use it.
 pub fn open(path: &Path) -> Opened {
-    match Engine::open(path) {
+    let opened = if is_stdin(path) {
+        keepsight_engine::capture::CaptureReader::from_read(Box::new(std::io::stdin()))
+            .map(Engine::from_reader)
+    } else {
+        Engine::open(path)
+    };
+    match opened {
         Ok(e) => Opened::Ready(Box::new(e)),
         Err(e) if matches!(e.kind, ErrorKind::Empty) => Opened::Empty,
         Err(e)

@@ -11,8 +11,11 @@ use std::path::PathBuf;
 #[command(after_long_help = include_str!("../../help/packets-after.txt"))]
 pub struct Args {
     /// Capture file: pcap or pcapng, optionally gzip-compressed.
-    #[arg(required_unless_present = "list_fields")]
+    #[arg(required_unless_present_any = ["list_fields", "read"])]
     file: Option<PathBuf>,
+    /// Capture file, as tshark's -r; `-` reads the capture from standard input.
+    #[arg(short = 'r', value_name = "FILE", conflicts_with = "file")]
+    read: Option<PathBuf>,
     /// Display filter (Wireshark syntax), e.g. 'tcp.len eq 1 or tcp.flags.reset eq 1'.
     #[arg(
         short = 'Y',
@@ -21,7 +24,7 @@ pub struct Args {
         allow_hyphen_values = true
     )]
     filter: Option<String>,
-    /// Output format: text (one summary line per frame), fields (-e columns), json.
+    /// Output format: text (one summary line per frame), fields (-e columns), json, ek (with -e).
     #[arg(short = 'T', value_name = "FORMAT", default_value = "text", value_parser = Format::NAMES)]
     format: String,
     /// Field to print with -T fields or -T json (repeatable), e.g. -e tcp.stream.
@@ -40,6 +43,40 @@ pub struct Args {
     /// Stop after reading this many frames.
     #[arg(short = 'c', value_name = "N")]
     count: Option<u64>,
+    /// Write the frames that pass -Y (all without it) to FILE (`-` for standard output), with
+    /// their original time stamps, interfaces and comments; nothing is listed unless -P.
+    #[arg(short = 'w', value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// File format for -w: pcapng (default), pcap (microseconds) or nsecpcap.
+    #[arg(short = 'F', value_name = "FORMAT", default_value = "pcapng", requires = "write",
+          value_parser = keepsight_engine::capture::WriteFormat::NAMES)]
+    write_format: String,
+    /// List the frames even while writing them with -w; with -x, print the summary lines too.
+    #[arg(short = 'P')]
+    print_too: bool,
+    /// Dump each frame's bytes in hex and ASCII, as tshark (text output only).
+    #[arg(short = 'x')]
+    hex: bool,
+    /// Preference NAME:VALUE, as tshark's -o: tcp.relative_sequence_numbers,
+    /// tcp.analyze_sequence_numbers, tcp.calculate_timestamps, tcp.track_bytes_in_flight
+    /// (TRUE/FALSE); tcp.check_checksum, tcp.desegment_tcp_streams and
+    /// tcp.no_subdissector_on_error at keepsight's fixed values only (repeatable).
+    #[arg(short = 'o', value_name = "NAME:VALUE")]
+    preferences: Vec<String>,
+    /// Accepted for tshark's sake: keepsight never resolves names.
+    #[arg(short = 'n')]
+    no_name_resolution: bool,
+    /// Accepted for tshark's sake: keepsight already reads twice where it matters (http.*).
+    #[arg(short = '2')]
+    two_pass: bool,
+    /// Print no frames (with -z: only the statistics).
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Statistics after the frames, as tshark's -z: conv,tcp|udp[,FILTER],
+    /// endpoints,tcp[,FILTER], expert[,LEVEL][,FILTER], follow,tcp,FORMAT,STREAM[,RANGE],
+    /// io,stat,INTERVAL[,FILTER...] (repeatable).
+    #[arg(short = 'z', value_name = "STATISTIC")]
+    statistics: Vec<String>,
     /// List the fields keepsight knows, with their types, and exit.
     #[arg(long)]
     list_fields: bool,
@@ -57,6 +94,30 @@ fn resolve_column(name: &str) -> Result<Column, Failure> {
     })
 }
 
+/// The `-w` writer: to a file, or to standard output (`-`) when nothing is listed there.
+fn save_to(
+    file: &std::path::Path,
+    format: &str,
+    engine: &mut keepsight_engine::Engine,
+    listing_too: bool,
+) -> Result<keepsight_report::packets::Saver, Failure> {
+    use keepsight_engine::capture::{CaptureWriter, WriteFormat};
+    let format = WriteFormat::parse(format).unwrap_or(WriteFormat::PcapNg);
+    let out: Box<dyn Write> = if keepsight_report::is_stdin(file) {
+        if listing_too {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "-P with -w -: the listing and the capture would share standard output"
+            )));
+        }
+        Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
+    } else {
+        let created = std::fs::File::create(file)
+            .map_err(|e| Failure::cannot_run(anyhow::anyhow!("-w {}: {e}", file.display())))?;
+        Box::new(BufWriter::with_capacity(1 << 16, created))
+    };
+    Ok(CaptureWriter::new(out, format, engine.reader_mut()))
+}
+
 pub fn run(args: Args) -> Outcome {
     if args.list_fields {
         let mut out = BufWriter::new(io::stdout().lock());
@@ -64,7 +125,9 @@ pub fn run(args: Args) -> Outcome {
         out.flush()?;
         return Ok(Status::Success);
     }
-    let path = args.file.clone().unwrap_or_default();
+    // -n and -2 change nothing: names are never resolved, and http.* already reads twice.
+    let _ = (args.no_name_resolution, args.two_pass);
+    let path = args.read.clone().or(args.file.clone()).unwrap_or_default();
     let filter = super::compile_filter(args.filter.as_deref(), "invalid display filter:\n")?;
     let fields = args
         .fields
@@ -72,6 +135,17 @@ pub fn run(args: Args) -> Outcome {
         .map(|n| Ok((n.clone(), resolve_column(n)?)))
         .collect::<Result<Vec<_>, Failure>>()?;
     let format = Format::parse(&args.format).unwrap_or(Format::Text);
+    if args.hex && format != Format::Text {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "-x dumps frames in the text output; it does not combine with -T {}",
+            args.format
+        )));
+    }
+    if format == Format::Ek && fields.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "-T ek prints the -e fields: give at least one -e FIELD (or use -T json for every field)"
+        )));
+    }
     if format == Format::Fields && fields.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!(
             "-T fields needs at least one -e FIELD"
@@ -84,8 +158,20 @@ pub fn run(args: Args) -> Outcome {
             .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?,
         time: TimeFormat::parse(&args.time_format).unwrap_or(TimeFormat::Relative),
         count: args.count,
+        print: !args.quiet && (args.write.is_none() || args.print_too),
+        hex: args.hex,
+        summary: !args.hex || args.print_too,
+        tcp_preferences: keepsight_report::packets::TcpPreferences::parse(&args.preferences)
+            .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?,
     };
+    let mut stats = keepsight_report::stats::Statistics::parse(&args.statistics)
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let wants_http = listing.needs_http_pass_with(filter.iter().flat_map(|f| f.fields()));
+    if wants_http && keepsight_report::is_stdin(&path) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "http.* fields need two passes over the capture, and -r - can be read only once: save it to a file"
+        )));
+    }
     let http = if wants_http {
         HttpLayer::read(&path)
     } else {
@@ -98,6 +184,15 @@ pub fn run(args: Args) -> Outcome {
             path.display()
         );
         return Ok(Status::Success);
+    };
+    let mut saver = match &args.write {
+        Some(file) => Some(save_to(
+            file,
+            &args.write_format,
+            &mut engine,
+            args.print_too,
+        )?),
+        None => None,
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -115,7 +210,13 @@ pub fn run(args: Args) -> Outcome {
             }
         },
         &mut out,
+        keepsight_report::packets::Taps {
+            save: saver.as_mut(),
+            stats: (!stats.is_empty()).then_some(&mut stats),
+        },
     );
+    let listed = listed.and_then(|end| out.write_all(&stats.render()).map(|()| end));
+    let saved = saver.map(|s| s.finish(engine.reader()));
     if let Some(p) = progress {
         p.finish_and_clear();
     }
@@ -124,6 +225,9 @@ pub fn run(args: Args) -> Outcome {
         eprintln!("keepsight: warning: {warning}");
     }
     let broken_pipe = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
+    if let Some(Err(e)) = saved {
+        return Err(Failure::cannot_run(anyhow::anyhow!("-w: {e}")));
+    }
     match (listed, flushed) {
         // `keepsight packets ... | head`: the reader had enough.
         (Err(e), _) | (Ok(_), Err(e)) if broken_pipe(&e) => Ok(Status::Success),

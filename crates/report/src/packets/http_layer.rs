@@ -16,6 +16,10 @@ impl HttpLayer {
     /// First pass over `path`. A damaged file is analysed up to the damage (the listing pass
     /// reports the damage itself); `None` when the file cannot be opened.
     pub fn read(path: &Path) -> Option<HttpLayer> {
+        if crate::is_stdin(path) {
+            // Standard input can be read once only, and the main pass needs it.
+            return None;
+        }
         let mut engine = Engine::open(path).ok()?;
         let mut analyzer = keepsight_http::Analyzer::new(keepsight_http::Options {
             keep_all_messages: true,
@@ -56,6 +60,8 @@ pub struct WithHttp<'a> {
     pub frame: &'a Frame<'a>,
     /// The HTTP analysis, when some field needs it.
     pub http: Option<&'a HttpLayer>,
+    /// `tcp.time_relative` and `tcp.time_delta` are shown (`-o tcp.calculate_timestamps`).
+    pub tcp_times: bool,
 }
 
 impl Packet for WithHttp<'_> {
@@ -83,7 +89,12 @@ impl Packet for WithHttp<'_> {
                         })
                     });
             }
-        } else {
+        } else if self.tcp_times
+            || !matches!(
+                field,
+                keepsight_fields::ids::TCP_TIME_RELATIVE | keepsight_fields::ids::TCP_TIME_DELTA
+            )
+        {
             self.frame.visit(field, sink)
         }
     }

@@ -3,14 +3,19 @@
 //! frame in the summary and fields modes.
 
 mod columns;
+mod hex;
 mod http_layer;
+mod prefs;
 
 pub use columns::{info, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat};
+pub use hex::hex_dump;
 pub use http_layer::{needs_http_pass, HttpLayer, WithHttp};
+pub use prefs::TcpPreferences;
 
 use keepsight_engine::capture::CaptureError;
 use keepsight_engine::{Engine, Frame};
 use keepsight_fields::{lookup, render, FieldId, Packet, Value};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// The output modes of `-T`.
@@ -22,11 +27,14 @@ pub enum Format {
     Fields,
     /// tshark's `-T json` (with `-e`: only those fields).
     Json,
+    /// tshark's `-T ek` with `-e`: an Elasticsearch bulk index line, then the fields (dots
+    /// turned into underscores) on one line.
+    Ek,
 }
 
 impl Format {
     /// The `-T` names, in the order `--help` lists them.
-    pub const NAMES: [&'static str; 3] = ["text", "fields", "json"];
+    pub const NAMES: [&'static str; 4] = ["text", "fields", "json", "ek"];
 
     /// From a `-T` name; `None` for anything else.
     pub fn parse(name: &str) -> Option<Format> {
@@ -34,6 +42,7 @@ impl Format {
             "text" => Some(Format::Text),
             "fields" => Some(Format::Fields),
             "json" => Some(Format::Json),
+            "ek" => Some(Format::Ek),
             _ => None,
         }
     }
@@ -168,6 +177,27 @@ pub struct Listing {
     pub time: TimeFormat,
     /// Stop after reading this many frames (`-c`).
     pub count: Option<u64>,
+    /// Print the listing (tshark prints nothing with `-w` unless `-P`, nor with `-q`).
+    pub print: bool,
+    /// `-x`: each frame's bytes as tshark's hex dump, after its summary line if `summary`.
+    pub hex: bool,
+    /// The summary line in text mode (tshark leaves it out under `-x` unless `-P`).
+    pub summary: bool,
+    /// `-o` TCP preferences.
+    pub tcp_preferences: TcpPreferences,
+}
+
+/// Where `-w` writes the frames the filter keeps.
+pub type Saver = keepsight_engine::capture::CaptureWriter<Box<dyn Write>>;
+
+/// What a listing feeds besides its output: the `-w` writer (the frames the filter keeps)
+/// and the `-z` statistics (every frame read).
+#[derive(Default)]
+pub struct Taps<'a> {
+    /// `-w`, made for this engine before its first frame.
+    pub save: Option<&'a mut Saver>,
+    /// `-z`.
+    pub stats: Option<&'a mut crate::stats::Statistics>,
 }
 
 /// How a listing ended.
@@ -187,7 +217,8 @@ impl Listing {
         self.needs_http_pass() || filter_fields.any(needs_http_pass)
     }
 
-    /// Lists the frames of `engine` that `keep` accepts to `out`. `progress` is told the file
+    /// Lists the frames of `engine` that `keep` accepts to `out`, and feeds `taps` (`-w`,
+    /// `-z`). `progress` is told the file
     /// offset every 65,536 frames. Output errors end the listing and are returned; a read
     /// error ends it too and is in the [`ListEnd`].
     pub fn write(
@@ -197,7 +228,16 @@ impl Listing {
         mut keep: impl FnMut(&dyn Packet) -> bool,
         mut progress: impl FnMut(u64),
         out: &mut impl Write,
+        taps: Taps<'_>,
     ) -> io::Result<ListEnd> {
+        let Taps {
+            mut save,
+            mut stats,
+        } = taps;
+        let saved = |e: keepsight_engine::capture::WriteError| match e {
+            keepsight_engine::capture::WriteError::Io(e) => e,
+            other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+        };
         let mut printer = Printer {
             listing: self,
             line: String::with_capacity(256),
@@ -206,7 +246,9 @@ impl Listing {
         };
         let mut prev_displayed: Option<i64> = None;
         let mut read = 0u64;
-        printer.begin(out)?;
+        if self.print {
+            printer.begin(out)?;
+        }
         let stopped_by = loop {
             if self.count.is_some_and(|limit| read >= limit) {
                 break None;
@@ -220,10 +262,20 @@ impl Listing {
             if read.is_multiple_of(65_536) {
                 progress(frame.record.file_offset);
             }
-            if !keep(&WithHttp {
+            self.tcp_preferences.apply(&mut frame);
+            if let Some(stats) = stats.as_deref_mut() {
+                stats.on_frame(&frame);
+            }
+            let tcp_times = self.tcp_preferences.calculate_timestamps;
+            let kept = keep(&WithHttp {
                 frame: &frame,
                 http,
-            }) {
+                tcp_times,
+            });
+            if let Some(save) = save.as_deref_mut() {
+                save.record(&frame.record, kept).map_err(saved)?;
+            }
+            if !kept || !self.print {
                 continue;
             }
             frame.time_delta_displayed_ns = prev_displayed.map(|p| frame.ts_ns - p).unwrap_or(0);
@@ -233,12 +285,13 @@ impl Listing {
                 &WithHttp {
                     frame: &frame,
                     http,
+                    tcp_times,
                 },
                 out,
             )?;
         };
         // After damage the output stops where the reading did, as tshark's does.
-        if stopped_by.is_none() {
+        if stopped_by.is_none() && self.print {
             printer.end(out)?;
         }
         Ok(ListEnd { stopped_by })
@@ -309,6 +362,14 @@ impl Printer<'_> {
         match self.listing.format {
             Format::Fields => self.fields_line(f, view),
             Format::Json => self.json(f, view),
+            Format::Ek => self.ek(f, view),
+            Format::Text if self.listing.hex => {
+                if self.listing.summary {
+                    summary_line(f, self.listing.time, &mut self.line, &mut self.scratch);
+                    self.line.push_str("\n\n");
+                }
+                hex_dump(f, &mut self.line);
+            }
             Format::Text => summary_line(f, self.listing.time, &mut self.line, &mut self.scratch),
         }
         self.line.push('\n');
@@ -329,6 +390,51 @@ impl Printer<'_> {
                 self.line.push(q);
             }
         }
+    }
+
+    fn ek(&mut self, f: &Frame<'_>, view: &dyn Packet) {
+        let t = render::broken_down(f.ts_ns, false);
+        let _ = write!(
+            self.line,
+            "{{\"index\":{{\"_index\":\"packets-{:04}-{:02}-{:02}\",\"_type\":\"doc\"}}}}\n{{\"timestamp\":\"{}{:03}\",\"layers\":{{",
+            t.year,
+            t.month,
+            t.day,
+            // Seconds, then milliseconds in three digits: "0000" for a frame without time.
+            f.ts_ns.div_euclid(1_000_000_000),
+            f.ts_ns.rem_euclid(1_000_000_000) / 1_000_000
+        );
+        let mut first = true;
+        let mut value = String::new();
+        for (name, col) in &self.listing.fields {
+            let mut values: Vec<String> = Vec::new();
+            match *col {
+                Column::Field(id) => view.visit(id, &mut |v| {
+                    value.clear();
+                    render::render(id.def(), v, &mut value);
+                    values.push(serde_json::Value::String(value.clone()).to_string());
+                }),
+                col => {
+                    value.clear();
+                    column_value(f, view, col, Occurrence::All, ",", &mut value);
+                    values.push(serde_json::Value::String(value.clone()).to_string());
+                }
+            }
+            if values.is_empty() {
+                continue;
+            }
+            if !first {
+                self.line.push(',');
+            }
+            first = false;
+            let _ = write!(
+                self.line,
+                "\"{}\":[{}]",
+                name.replace('.', "_"),
+                values.join(",")
+            );
+        }
+        self.line.push_str("}}");
     }
 
     fn json(&mut self, f: &Frame<'_>, view: &dyn Packet) {
@@ -444,7 +550,10 @@ mod format_tests {
             .iter()
             .filter_map(|n| Format::parse(n))
             .collect();
-        assert_eq!(parsed, [Format::Text, Format::Fields, Format::Json]);
+        assert_eq!(
+            parsed,
+            [Format::Text, Format::Fields, Format::Json, Format::Ek]
+        );
         assert_eq!(Format::parse("pdml"), None);
     }
 
@@ -456,6 +565,10 @@ mod format_tests {
             field_options: FieldOptions::default(),
             time: TimeFormat::Relative,
             count: None,
+            print: true,
+            hex: false,
+            summary: true,
+            tcp_preferences: TcpPreferences::default(),
         };
         let tcp_len = lookup("tcp.len").unwrap();
         let method = lookup("http.request.method").unwrap();
