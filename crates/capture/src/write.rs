@@ -9,8 +9,8 @@
 //! formats the records are re-encoded the way tshark 4.0.17 does it: a microsecond pcap keeps
 //! microseconds (nanoseconds are truncated), a pcap holds one link type only.
 
+use crate::reader::CaptureReader;
 use crate::record::{Format, Interface, Record, TsResolution};
-use crate::CaptureReader;
 use std::io::{self, Write};
 
 /// The file formats of `-F`, as tshark names them.
