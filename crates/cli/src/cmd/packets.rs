@@ -3,7 +3,9 @@
 //! time formats, `-c`, and `-Y` display filters.
 
 use crate::outcome::{Failure, Outcome, Status};
-use keepsight_report::packets::{Column, FieldOptions, Format, HttpLayer, Listing, TimeFormat};
+use keepsight_report::packets::{
+    open_saver, Format, HttpLayer, Listing, ListingFlags, SaveError, TimeFormat,
+};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
@@ -82,42 +84,6 @@ pub struct Args {
     list_fields: bool,
 }
 
-/// A `-e` name as a column; an unknown one is a usage error with a suggestion.
-fn resolve_column(name: &str) -> Result<Column, Failure> {
-    Column::resolve(name).ok_or_else(|| {
-        let hint = keepsight_filter::suggest_field(name)
-            .map(|s| format!(" — did you mean `{s}`?"))
-            .unwrap_or_default();
-        Failure::usage(anyhow::anyhow!(
-            "-e {name}: unknown field{hint} (see `keepsight packets --list-fields`)"
-        ))
-    })
-}
-
-/// The `-w` writer: to a file, or to standard output (`-`) when nothing is listed there.
-fn save_to(
-    file: &std::path::Path,
-    format: &str,
-    engine: &mut keepsight_engine::Engine,
-    listing_too: bool,
-) -> Result<keepsight_report::packets::Saver, Failure> {
-    use keepsight_engine::capture::{CaptureWriter, WriteFormat};
-    let format = WriteFormat::parse(format).unwrap_or(WriteFormat::PcapNg);
-    let out: Box<dyn Write> = if keepsight_report::is_stdin(file) {
-        if listing_too {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "-P with -w -: the listing and the capture would share standard output"
-            )));
-        }
-        Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
-    } else {
-        let created = std::fs::File::create(file)
-            .map_err(|e| Failure::cannot_run(anyhow::anyhow!("-w {}: {e}", file.display())))?;
-        Box::new(BufWriter::with_capacity(1 << 16, created))
-    };
-    Ok(CaptureWriter::new(out, format, engine.reader_mut()))
-}
-
 pub fn run(args: Args) -> Outcome {
     if args.list_fields {
         let mut out = BufWriter::new(io::stdout().lock());
@@ -129,41 +95,19 @@ pub fn run(args: Args) -> Outcome {
     let _ = (args.no_name_resolution, args.two_pass);
     let path = args.read.clone().or(args.file.clone()).unwrap_or_default();
     let filter = super::compile_filter(args.filter.as_deref(), "invalid display filter:\n")?;
-    let fields = args
-        .fields
-        .iter()
-        .map(|n| Ok((n.clone(), resolve_column(n)?)))
-        .collect::<Result<Vec<_>, Failure>>()?;
-    let format = Format::parse(&args.format).unwrap_or(Format::Text);
-    if args.hex && format != Format::Text {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "-x dumps frames in the text output; it does not combine with -T {}",
-            args.format
-        )));
-    }
-    if format == Format::Ek && fields.is_empty() {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "-T ek prints the -e fields: give at least one -e FIELD (or use -T json for every field)"
-        )));
-    }
-    if format == Format::Fields && fields.is_empty() {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "-T fields needs at least one -e FIELD"
-        )));
-    }
-    let listing = Listing {
-        format,
-        fields,
-        field_options: FieldOptions::parse(&args.field_options)
-            .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?,
-        time: TimeFormat::parse(&args.time_format).unwrap_or(TimeFormat::Relative),
+    let listing = Listing::from_flags(&ListingFlags {
+        format: &args.format,
+        fields: &args.fields,
+        field_options: &args.field_options,
+        time_format: &args.time_format,
         count: args.count,
-        print: !args.quiet && (args.write.is_none() || args.print_too),
+        writing: args.write.is_some(),
+        print_too: args.print_too,
         hex: args.hex,
-        summary: !args.hex || args.print_too,
-        tcp_preferences: keepsight_report::packets::TcpPreferences::parse(&args.preferences)
-            .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?,
-    };
+        quiet: args.quiet,
+        preferences: &args.preferences,
+    })
+    .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let mut stats = keepsight_report::stats::Statistics::parse(&args.statistics)
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let wants_http = listing.needs_http_pass_with(filter.iter().flat_map(|f| f.fields()));
@@ -186,12 +130,18 @@ pub fn run(args: Args) -> Outcome {
         return Ok(Status::Success);
     };
     let mut saver = match &args.write {
-        Some(file) => Some(save_to(
-            file,
-            &args.write_format,
-            &mut engine,
-            args.print_too,
-        )?),
+        Some(file) => Some(
+            open_saver(
+                file,
+                &args.write_format,
+                engine.reader_mut(),
+                args.print_too,
+            )
+            .map_err(|e| match e {
+                SaveError::Usage(why) => Failure::usage(anyhow::anyhow!(why)),
+                SaveError::CannotCreate(why) => Failure::cannot_run(anyhow::anyhow!(why)),
+            })?,
+        ),
         None => None,
     };
     let stdout = io::stdout();

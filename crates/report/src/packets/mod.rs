@@ -3,11 +3,13 @@
 //! frame in the summary and fields modes.
 
 mod columns;
+mod flags;
 mod hex;
 mod http_layer;
 mod prefs;
 
 pub use columns::{info, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat};
+pub use flags::{open_saver, ListingFlags, SaveError};
 pub use hex::hex_dump;
 pub use http_layer::{needs_http_pass, HttpLayer, WithHttp};
 pub use prefs::TcpPreferences;
