@@ -88,6 +88,8 @@
 mod admin;
 mod conn_info;
 pub mod drain;
+#[cfg(feature = "clap")]
+pub mod flags;
 mod http;
 pub mod log;
 mod park;

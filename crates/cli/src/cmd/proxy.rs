@@ -1,8 +1,9 @@
 //! `keepsight proxy`: HTTP/1.1 reverse proxy to one upstream with nginx-style keep-alive
 //! controls and a drain mode.
 
-use super::serve::{run_server, ListenArgs};
+use super::serve::run_server;
 use crate::outcome::Outcome;
+use keepsight_proxy::flags::ListenArgs;
 use keepsight_proxy::proxy::{ProxyHandler, UpstreamConfig};
 use keepsight_time::parse_duration;
 use std::net::SocketAddr;
