@@ -174,7 +174,7 @@ fn curl_reuses_the_connection_and_http10_gets_close_delimited_or_length() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("< Connection: keep-alive"), "{err}");
-    let log = s.log_lines();
+    let log = s.log_lines_when(|l| l.last().is_some_and(|last| last.contains("req=2 ")));
     assert!(log[2].contains("conn=1 req=3 "), "{log:?}");
     assert!(log.last().unwrap().contains("req=2 "), "{log:?}");
 }

@@ -108,6 +108,18 @@ impl TestServer {
             .map(str::to_string)
             .collect()
     }
+    /// The access log once `done` holds of it, or as it is after 2 s: the server logs a request
+    /// after sending its response, so a client can finish before the line is written.
+    pub fn log_lines_when(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let lines = self.log_lines();
+            if done(&lines) || std::time::Instant::now() >= deadline {
+                return lines;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
     pub fn stop(&mut self) {
         self.ctl.shutdown();
         if let Some(t) = self.thread.take() {
