@@ -2,39 +2,18 @@
 //! response reader: each case is served by a real loopback socket, and the reader must read
 //! it (noting the anomaly for warn cases) or refuse it as malformed, saying where.
 
+mod common;
 #[path = "../../http/tests/framing_cases/mod.rs"]
 mod framing_cases;
 
+use common::read_one_response;
 use framing_cases::{cases, serve_raw, Expect};
-use keepsight_probe::conn::Conn;
-use keepsight_probe::response::{read_response, ReadError, Response};
-use keepsight_probe::Budget;
-use std::net::SocketAddr;
-use std::time::Duration;
-use tokio::time::Instant;
-
-fn read(addr: SocketAddr) -> Result<Response, ReadError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let budget = Budget::new(Duration::from_secs(10), 2);
-            let mut c = Conn::open(addr, Duration::from_secs(2), &budget)
-                .await
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", deadline)
-                .await
-                .unwrap();
-            read_response(&mut c, deadline, false).await
-        })
-}
+use keepsight_probe::response::ReadError;
 
 #[test]
 fn the_probe_reads_every_case_as_the_table_says() {
     for case in cases() {
-        let got = read(serve_raw(case.response.clone(), 1));
+        let got = read_one_response(serve_raw(case.response.clone(), 1));
         match (&case.expect, &got) {
             (Expect::Ok(body), Ok(r)) => {
                 assert_eq!(r.body_len, body.len() as u64, "{}", case.name);
@@ -60,7 +39,7 @@ fn a_bad_chunk_size_is_reported_with_its_offset() {
             .to_vec(),
         1,
     );
-    match read(addr) {
+    match read_one_response(addr) {
         Err(ReadError::Malformed(why)) => assert_eq!(
             why,
             "sign before the chunk size at byte 10 of the chunked body (`+5\\r\\nworld\\r\\n0\\r\\n\\r\\n`)"

@@ -3,76 +3,17 @@
 //! body length when it is. curl is the independent oracle; the crafted servers are the only
 //! way to get badly framed responses, which no well-kept server sends on purpose.
 
-use keepsight_probe::conn::Conn;
-use keepsight_probe::response::{read_response, Framing, ReadError};
-use keepsight_probe::Budget;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::process::Command;
-use std::time::Duration;
-use tokio::time::Instant;
+mod common;
+#[path = "../../http/tests/framing_cases/mod.rs"]
+mod framing_cases;
 
-/// Serves `response` to each connection after reading a request head, then closes, for
-/// `connections` connections.
-fn serve(response: &'static [u8], connections: usize) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for _ in 0..connections {
-            let Ok((mut s, _)) = l.accept() else { return };
-            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => got.extend_from_slice(&buf[..n]),
-                }
-            }
-            let _ = s.write_all(response);
-            // Dropping the socket closes it: a body delimited by the close ends here.
-        }
-    });
-    addr
-}
+use common::read_one_response;
+use framing_cases::{curl, serve_raw};
+use keepsight_probe::response::{Framing, ReadError};
 
-/// curl's verdict: Ok(body bytes) or Err(exit code).
-fn curl(addr: SocketAddr) -> Result<u64, i32> {
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{size_download}",
-            "--max-time",
-            "5",
-        ])
-        .arg(format!("http://{addr}/"))
-        .output()
-        .expect("curl");
-    match out.status.code() {
-        Some(0) => Ok(String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()),
-        code => Err(code.unwrap_or(-1)),
-    }
-}
-
-fn ours(addr: SocketAddr) -> Result<keepsight_probe::response::Response, ReadError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let budget = Budget::new(Duration::from_secs(10), 2);
-            let mut c = Conn::open(addr, Duration::from_secs(2), &budget)
-                .await
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", deadline)
-                .await
-                .unwrap();
-            read_response(&mut c, deadline, false).await
-        })
+/// curl's verdict: the body's length, or curl's exit code.
+fn curl_body_len(addr: std::net::SocketAddr) -> Result<u64, i32> {
+    curl(addr).map(|body| body.len() as u64)
 }
 
 #[test]
@@ -121,8 +62,8 @@ fn framing_verdicts_match_curl() {
         ("not HTTP", b"HTTZ/1.1 200 OK\r\n\r\n", None),
     ];
     for (name, response, want) in cases {
-        let theirs = curl(serve(response, 1));
-        let mine = ours(serve(response, 1));
+        let theirs = curl_body_len(serve_raw(response.to_vec(), 1));
+        let mine = read_one_response(serve_raw(response.to_vec(), 1));
         match (want, &theirs, &mine) {
             (Some(framing), Ok(len), Ok(r)) => {
                 assert_eq!(r.framing, *framing, "{name}");
@@ -142,8 +83,8 @@ fn both_length_headers_is_flagged_though_readable() {
     // RFC 9112 §6.1: a sender must not send both; chunked wins. curl reads it; we read it the
     // same way and flag it, because a proxy that picks the other header would desync.
     let response: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
-    assert_eq!(curl(serve(response, 1)), Ok(5));
-    let r = ours(serve(response, 1)).unwrap();
+    assert_eq!(curl_body_len(serve_raw(response.to_vec(), 1)), Ok(5));
+    let r = read_one_response(serve_raw(response.to_vec(), 1)).unwrap();
     assert_eq!((r.framing, r.body_len), (Framing::Chunked, 5));
     assert!(
         r.problems[0].contains("both Transfer-Encoding"),
@@ -157,8 +98,12 @@ fn head_cut_by_the_close_is_malformed_where_curl_is_lenient() {
     // curl 7.88 accepts a head that the close cuts before its empty line (exit 0, no body);
     // RFC 9112 §2.1 ends a head only at the empty line, so for us it is a broken message.
     let response: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Len";
-    assert_eq!(curl(serve(response, 1)), Ok(0), "curl's leniency changed?");
-    match ours(serve(response, 1)) {
+    assert_eq!(
+        curl_body_len(serve_raw(response.to_vec(), 1)),
+        Ok(0),
+        "curl's leniency changed?"
+    );
+    match read_one_response(serve_raw(response.to_vec(), 1)) {
         Err(ReadError::Malformed(why)) => {
             assert!(why.contains("middle of a response head"), "{why}")
         }
