@@ -611,7 +611,7 @@ fn base64(data: &[u8]) -> String {
 /// never seen). Damage that stops the read early is in the returned [`ReadEnd`]; the frames
 /// before it were followed. `None` as engine is an empty (0-byte) capture.
 pub fn write_follow(
-    mut engine: Option<&mut Engine>,
+    engine: Option<&mut Engine>,
     selector: Selector,
     proto: Proto,
     mut printer: Printer,
@@ -620,27 +620,22 @@ pub fn write_follow(
     let mut follow = Follow::with_proto(selector, proto);
     let mut header_done = false;
     let mut buf = Vec::new();
-    let mut end = ReadEnd::default();
-    while let Some(engine) = engine.as_mut() {
-        let frame = match engine.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                end.damage = Some(e);
-                break;
+    let end = crate::read::try_read_frames(
+        engine,
+        |_| {},
+        |frame| {
+            follow.on_frame(frame);
+            if !header_done && follow.nodes().is_some() {
+                out.write_all(printer.header(&selector, follow.nodes()).as_bytes())?;
+                header_done = true;
             }
-        };
-        follow.on_frame(&frame);
-        if !header_done && follow.nodes().is_some() {
-            out.write_all(printer.header(&selector, follow.nodes()).as_bytes())?;
-            header_done = true;
-        }
-        buf.clear();
-        for chunk in follow.take_chunks() {
-            printer.chunk(&chunk, &mut buf);
-        }
-        out.write_all(&buf)?;
-    }
+            buf.clear();
+            for chunk in follow.take_chunks() {
+                printer.chunk(&chunk, &mut buf);
+            }
+            out.write_all(&buf)
+        },
+    )?;
     if !header_done {
         out.write_all(printer.header(&selector, None).as_bytes())?;
     }

@@ -21,12 +21,29 @@ pub struct ReadEnd {
 /// seen, rare enough to cost nothing. `None` as engine is an empty (0-byte) capture.
 pub fn read_frames(
     engine: Option<&mut Engine>,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
     mut each: impl FnMut(&Frame<'_>),
 ) -> ReadEnd {
+    let read = try_read_frames(engine, progress, |frame| {
+        each(frame);
+        Ok::<(), std::convert::Infallible>(())
+    });
+    match read {
+        Ok(end) => end,
+        Err(never) => match never {},
+    }
+}
+
+/// [`read_frames`] for work that can fail (writing output): the first error from `each` stops
+/// the read and is returned, so a closed pipe does not read the rest of the capture for nothing.
+pub fn try_read_frames<E>(
+    engine: Option<&mut Engine>,
+    mut progress: impl FnMut(u64),
+    mut each: impl FnMut(&Frame<'_>) -> Result<(), E>,
+) -> Result<ReadEnd, E> {
     let mut end = ReadEnd::default();
     let Some(engine) = engine else {
-        return end;
+        return Ok(end);
     };
     let mut read = 0u64;
     loop {
@@ -44,7 +61,7 @@ pub fn read_frames(
         }
         end.first_ns.get_or_insert(frame.ts_ns);
         end.last_ns = end.last_ns.max(frame.ts_ns);
-        each(&frame);
+        each(&frame)?;
     }
-    end
+    Ok(end)
 }
