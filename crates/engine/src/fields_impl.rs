@@ -105,6 +105,7 @@ impl Packet for Frame<'_> {
                     }
                 }
                 "tls" => self.visit_tls(field, sink),
+                "http2" => self.visit_http2(field, sink),
                 "_ws" => self.visit_expert(field, sink),
                 _ => {}
             },
@@ -221,8 +222,9 @@ impl Frame<'_> {
         if self.is_custom_block() {
             return self.record.data;
         }
-        // TLS takes the payload of its streams, even a segment that only continues a record.
-        if self.tls.is_some() {
+        // TLS and HTTP/2 take the payload of their streams, even a segment that only
+        // continues a record or frame.
+        if self.tls.is_some() || self.h2.is_some() {
             return &[];
         }
         match (self.dissection.transport, self.tcp.as_ref()) {
@@ -372,10 +374,201 @@ impl Frame<'_> {
                 s.push_str(":tls");
             }
         }
+        if let Some(h) = &self.h2 {
+            if h.role == keepsight_h2::SegmentRole::Frames {
+                s.push_str(":http2");
+            }
+            if h.has_grpc() {
+                s.push_str(":grpc:protobuf");
+            }
+            if h.has_text() {
+                s.push_str(":data-text-lines");
+            }
+        }
         if !self.app_payload().is_empty() {
             s.push_str(":data");
         }
         s
+    }
+
+    /// `http2.*`: the frames this frame's segment completed, one occurrence each.
+    fn visit_http2(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
+        use keepsight_h2::frame::flags;
+        use keepsight_h2::FrameType;
+        let Some(h) = &self.h2 else {
+            return;
+        };
+        for item in h.items() {
+            if field == HTTP2 {
+                // tshark's -T fields prints the layer's name for each occurrence.
+                sink(Value::Str("http2"));
+                continue;
+            }
+            let Some(f) = item.frame else {
+                if field == HTTP2_MAGIC {
+                    sink(Value::Str("PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n"));
+                }
+                continue;
+            };
+            let hd = f.header;
+            let ty = hd.ty;
+            let data_or_headers = matches!(ty, FrameType::DATA | FrameType::HEADERS);
+            // tshark 4.0.17 reads a pad length in CONTINUATION and PUSH_PROMISE too.
+            let paddable =
+                data_or_headers || matches!(ty, FrameType::CONTINUATION | FrameType::PUSH_PROMISE);
+            match field {
+                HTTP2_LENGTH => sink(Value::UInt(hd.length.into())),
+                HTTP2_TYPE => sink(Value::UInt(ty.0.into())),
+                HTTP2_FLAGS => sink(Value::UInt(hd.flags.into())),
+                HTTP2_R => sink(Value::UInt(u64::from(hd.reserved) << 31)),
+                HTTP2_STREAMID => sink(Value::UInt(hd.stream_id.into())),
+                HTTP2_FLAGS_END_STREAM if data_or_headers => {
+                    sink(Value::Bool(hd.has(flags::END_STREAM)))
+                }
+                HTTP2_FLAGS_PADDED if paddable => sink(Value::Bool(hd.has(flags::PADDED))),
+                HTTP2_FLAGS_EH
+                    if matches!(
+                        ty,
+                        FrameType::HEADERS | FrameType::PUSH_PROMISE | FrameType::CONTINUATION
+                    ) =>
+                {
+                    sink(Value::Bool(hd.has(flags::END_HEADERS)))
+                }
+                HTTP2_FLAGS_PRIORITY if ty == FrameType::HEADERS => {
+                    sink(Value::Bool(hd.has(flags::PRIORITY)))
+                }
+                HTTP2_FLAGS_ACK_SETTINGS if ty == FrameType::SETTINGS => {
+                    sink(Value::Bool(hd.has(flags::ACK)))
+                }
+                HTTP2_FLAGS_ACK_PING if ty == FrameType::PING => {
+                    sink(Value::Bool(hd.has(flags::ACK)))
+                }
+                HTTP2_PAD_LENGTH if paddable => {
+                    sink(Value::UInt(f.pad_length().unwrap_or(0).into()))
+                }
+                HTTP2_EXCLUSIVE | HTTP2_STREAM_DEPENDENCY | HTTP2_HEADERS_WEIGHT => {
+                    if let Some(p) = f.priority() {
+                        sink(match field {
+                            HTTP2_EXCLUSIVE => Value::Bool(p.exclusive),
+                            HTTP2_STREAM_DEPENDENCY => Value::UInt(p.dependency.into()),
+                            _ => Value::UInt(p.weight.into()),
+                        })
+                    }
+                }
+                // tshark 4.0.17 leaves the padding in the data (only the pad length octet out).
+                HTTP2_DATA_DATA if ty == FrameType::DATA => {
+                    let skip = usize::from(f.pad_length().is_some());
+                    if let Some(d) = f.payload.get(skip..).filter(|d| !d.is_empty()) {
+                        sink(Value::Bytes(d))
+                    }
+                }
+                HTTP2_RST_STREAM_ERROR => {
+                    if let Some(e) = f.rst_stream_error() {
+                        sink(Value::UInt(e.0.into()))
+                    }
+                }
+                HTTP2_SETTINGS_ID => f.settings().for_each(|s| sink(Value::UInt(s.id.into()))),
+                HTTP2_SETTINGS_HEADER_TABLE_SIZE
+                | HTTP2_SETTINGS_ENABLE_PUSH
+                | HTTP2_SETTINGS_MAX_CONCURRENT_STREAMS
+                | HTTP2_SETTINGS_INITIAL_WINDOW_SIZE
+                | HTTP2_SETTINGS_MAX_FRAME_SIZE
+                | HTTP2_SETTINGS_MAX_HEADER_LIST_SIZE
+                | HTTP2_SETTINGS_EXTENDED_CONNECT
+                | HTTP2_SETTINGS_UNKNOWN => {
+                    for s in f.settings() {
+                        let of = match s.id {
+                            1 => HTTP2_SETTINGS_HEADER_TABLE_SIZE,
+                            2 => HTTP2_SETTINGS_ENABLE_PUSH,
+                            3 => HTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+                            4 => HTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+                            5 => HTTP2_SETTINGS_MAX_FRAME_SIZE,
+                            6 => HTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+                            8 => HTTP2_SETTINGS_EXTENDED_CONNECT,
+                            _ => HTTP2_SETTINGS_UNKNOWN,
+                        };
+                        if of == field {
+                            sink(Value::UInt(s.value.into()))
+                        }
+                    }
+                }
+                HTTP2_PUSH_PROMISE_PROMISED_STREAM_ID => {
+                    if let Some(p) = f.promised_stream_id() {
+                        sink(Value::UInt(p.into()))
+                    }
+                }
+                HTTP2_PING | HTTP2_PONG => {
+                    if let Some(p) = f.ping() {
+                        if f.is_ack() == (field == HTTP2_PONG) {
+                            sink(Value::Bytes(&p))
+                        }
+                    }
+                }
+                HTTP2_GOAWAY_LAST_STREAM_ID | HTTP2_GOAWAY_ERROR | HTTP2_GOAWAY_ADDATA => {
+                    if let Some(g) = f.goaway() {
+                        match field {
+                            HTTP2_GOAWAY_LAST_STREAM_ID => {
+                                sink(Value::UInt(g.last_stream_id.into()))
+                            }
+                            HTTP2_GOAWAY_ERROR => sink(Value::UInt(g.error.0.into())),
+                            _ if !g.debug.is_empty() => sink(Value::Bytes(g.debug)),
+                            _ => {}
+                        }
+                    }
+                }
+                HTTP2_WINDOW_UPDATE_WINDOW_SIZE_INCREMENT => {
+                    if let Some(w) = f.window_size_increment() {
+                        sink(Value::UInt(w.into()))
+                    }
+                }
+                HTTP2_HEADER_COUNT
+                | HTTP2_HEADER_LENGTH
+                | HTTP2_HEADER_NAME
+                | HTTP2_HEADER_VALUE
+                | HTTP2_HEADERS_METHOD
+                | HTTP2_HEADERS_PATH
+                | HTTP2_HEADERS_STATUS
+                | HTTP2_HEADERS_AUTHORITY
+                | HTTP2_HEADERS_SCHEME
+                | HTTP2_HEADERS_CONTENT_TYPE => {
+                    let Some(list) = item.headers else {
+                        continue;
+                    };
+                    match field {
+                        HTTP2_HEADER_COUNT => sink(Value::UInt(list.iter().count() as u64)),
+                        HTTP2_HEADER_LENGTH => sink(Value::UInt(
+                            list.iter()
+                                .map(|(n, v)| (n.len() + v.len() + 8) as u64)
+                                .sum(),
+                        )),
+                        HTTP2_HEADER_NAME => list.iter().for_each(|(n, _)| sink(Value::Str(n))),
+                        HTTP2_HEADER_VALUE => list.iter().for_each(|(_, v)| sink(Value::Str(v))),
+                        HTTP2_HEADERS_STATUS => {
+                            for (n, v) in list.iter() {
+                                if let (":status", Ok(code)) = (n, v.parse::<u16>()) {
+                                    sink(Value::UInt(code.into()))
+                                }
+                            }
+                        }
+                        _ => {
+                            let want = match field {
+                                HTTP2_HEADERS_METHOD => ":method",
+                                HTTP2_HEADERS_PATH => ":path",
+                                HTTP2_HEADERS_AUTHORITY => ":authority",
+                                HTTP2_HEADERS_SCHEME => ":scheme",
+                                _ => "content-type",
+                            };
+                            for (n, v) in list.iter() {
+                                if n == want {
+                                    sink(Value::Str(v))
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// `tls.*`: the records this frame completed, each read as tshark reads it without keys.

@@ -12,8 +12,10 @@
 //! What this crate is not: it does not print or filter (the CLI and `keepsight-filter` do), and
 //! it draws no conclusions about connections (`keepsight-diagnose` does).
 
+pub mod decode_as;
 pub mod expert;
 mod fields_impl;
+pub mod h2;
 pub mod reasm;
 pub mod tls;
 
@@ -59,6 +61,8 @@ pub struct Frame<'a> {
     pub reassembled: Option<reasm::Reassembled<'a>>,
     /// The TLS records this frame's segment completed, on a stream recognized as TLS.
     pub tls: Option<tls::FrameTls<'a>>,
+    /// The HTTP/2 frames this frame's segment completed, on a stream decoded as HTTP/2.
+    pub h2: Option<h2::FrameH2<'a>>,
     /// Time stamps with an out-of-range fraction seen so far (`None` while there are none, so
     /// ordinary captures never look): what the time differences ending at this frame need to
     /// be printed as tshark prints them.
@@ -263,6 +267,8 @@ pub struct Engine {
     udp_streams: UdpStreams,
     reasm: reasm::Reassembler,
     tls: tls::TlsTracker,
+    decode_as: decode_as::DecodeAs,
+    h2: h2::H2Tracker,
     frames: u32,
     first_ts: Option<i64>,
     prev_ts: i64,
@@ -300,6 +306,8 @@ impl Engine {
             udp_streams: HashMap::new(),
             reasm: reasm::Reassembler::default(),
             tls: tls::TlsTracker::default(),
+            decode_as: decode_as::DecodeAs::default(),
+            h2: h2::H2Tracker::default(),
             frames: 0,
             first_ts: None,
             prev_ts: 0,
@@ -307,6 +315,12 @@ impl Engine {
             damage: Vec::new(),
             damaged: 0,
         }
+    }
+
+    /// Decodes the TCP ports of `rules` as their protocols (tshark's `-d`), from the next
+    /// frame on.
+    pub fn set_decode_as(&mut self, rules: decode_as::DecodeAs) {
+        self.decode_as = rules;
     }
 
     /// Damaged records met so far (the first [`Engine::DAMAGE_KEPT`]), and how many in all.
@@ -382,6 +396,7 @@ impl Engine {
         let mut udp_stream = None;
         let mut reassembled = None;
         let mut tls = None;
+        let mut h2 = None;
         // Only fragments reach the reassembler: the check is one bit for everything else.
         if dissection.has_problem(keepsight_wire::Problem::Fragment) {
             if let Some(f) = dissection.fragment(data) {
@@ -410,7 +425,14 @@ impl Engine {
                 if let (Some(h), Some(seglen)) = (dissection.tcp(data), dissection.payload_len) {
                     let seg = segment(self.frames, ts_ns, &dissection, data, h, seglen);
                     let t = self.tracker.process(&seg);
-                    tls = tls_layer(&mut self.tls, &t, &seg, || dissection.payload(data));
+                    if !self.decode_as.is_empty()
+                        && self.decode_as.tcp(seg.src_port, seg.dst_port)
+                            == Some(decode_as::AppProtocol::Http2)
+                    {
+                        h2 = h2_layer(&mut self.h2, &t, &seg, dissection.payload(data));
+                    } else {
+                        tls = tls_layer(&mut self.tls, &t, &seg, || dissection.payload(data));
+                    }
                     tcp = Some(t);
                 }
             }
@@ -423,6 +445,7 @@ impl Engine {
         }
         Ok(Some(Frame {
             tls,
+            h2,
             number: self.frames,
             record,
             ts_ns,
@@ -469,6 +492,29 @@ fn tls_layer_of_candidate<'a>(
     seg: &SegmentHeader,
     payload: &'a [u8],
 ) -> Option<tls::FrameTls<'a>> {
+    let src = (seg.src, seg.src_port);
+    if seg.seglen == 0 {
+        if seg.flags.fin() || seg.flags.rst() {
+            tracker.end(t.stream, src, seg.flags.rst());
+        }
+        return None;
+    }
+    let skipped = flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION;
+    if t.flags.has(skipped) || payload.len() != seg.seglen as usize {
+        return None;
+    }
+    tracker.segment(t.stream, src, t.seq, payload)
+}
+
+/// The HTTP/2 frames of a TCP segment on a port decoded as HTTP/2: in-order payload only,
+/// as for [`tls_layer`]; a FIN or RST without payload frees the ended direction's buffers.
+#[inline(never)]
+fn h2_layer<'a>(
+    tracker: &'a mut h2::H2Tracker,
+    t: &TcpInfo,
+    seg: &SegmentHeader,
+    payload: &[u8],
+) -> Option<h2::FrameH2<'a>> {
     let src = (seg.src, seg.src_port);
     if seg.seglen == 0 {
         if seg.flags.fin() || seg.flags.rst() {

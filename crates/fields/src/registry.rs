@@ -360,6 +360,54 @@ fields! {
     TLS_ALERT_MESSAGE_DESC = "tls.alert_message.desc": T::UInt(8), Dec, "Cleartext alert description (0 close_notify, ...)";
     TLS_APP_DATA = "tls.app_data": T::Bytes, Dec, "Encrypted application data (with TLS 1.3: every encrypted record)";
 
+    // HTTP/2 on TCP ports decoded as http2 (`-d tcp.port==N,http2`; keepsight-h2): one
+    // occurrence per frame (per item for `http2`, which the connection preface has too).
+    HTTP2 = "http2": T::Protocol, Dec, "HyperText Transfer Protocol 2 (one per frame or connection preface)";
+    HTTP2_MAGIC = "http2.magic": T::String, Dec, "Client connection preface";
+    HTTP2_LENGTH = "http2.length": T::UInt(24), Dec, "Frame payload length";
+    HTTP2_TYPE = "http2.type": T::UInt(8), Dec, "Frame type (0 DATA, 1 HEADERS, 3 RST_STREAM, 4 SETTINGS, 6 PING, 7 GOAWAY, 8 WINDOW_UPDATE, ...)";
+    HTTP2_FLAGS = "http2.flags": T::UInt(8), Hex, "Frame flags";
+    HTTP2_FLAGS_END_STREAM = "http2.flags.end_stream": T::Bool, Dec, "END_STREAM (DATA, HEADERS)";
+    HTTP2_FLAGS_EH = "http2.flags.eh": T::Bool, Dec, "END_HEADERS (HEADERS)";
+    HTTP2_FLAGS_PADDED = "http2.flags.padded": T::Bool, Dec, "PADDED (DATA, HEADERS)";
+    HTTP2_FLAGS_PRIORITY = "http2.flags.priority": T::Bool, Dec, "PRIORITY (HEADERS)";
+    HTTP2_FLAGS_ACK_SETTINGS = "http2.flags.ack.settings": T::Bool, Dec, "ACK (SETTINGS)";
+    HTTP2_FLAGS_ACK_PING = "http2.flags.ack.ping": T::Bool, Dec, "ACK (PING)";
+    HTTP2_R = "http2.r": T::UInt(32), Hex, "Reserved bit before the stream identifier";
+    HTTP2_STREAMID = "http2.streamid": T::UInt(32), Dec, "Stream identifier (0: the connection)";
+    HTTP2_PAD_LENGTH = "http2.pad_length": T::UInt(16), Dec, "Pad length (DATA, HEADERS; 0 when not padded)";
+    HTTP2_EXCLUSIVE = "http2.exclusive": T::Bool, Dec, "Exclusive stream dependency (HEADERS with priority, PRIORITY)";
+    HTTP2_STREAM_DEPENDENCY = "http2.stream_dependency": T::UInt(32), Dec, "Stream dependency";
+    HTTP2_HEADERS_WEIGHT = "http2.headers.weight": T::UInt(8), Dec, "Priority weight as sent";
+    HTTP2_DATA_DATA = "http2.data.data": T::Bytes, Dec, "DATA frame payload without padding";
+    HTTP2_HEADER_COUNT = "http2.header.count": T::UInt(32), Dec, "Header fields in a decoded header block";
+    HTTP2_HEADER_LENGTH = "http2.header.length": T::UInt(32), Dec, "Decoded header block length (name + value + 8 per field)";
+    HTTP2_HEADER_NAME = "http2.header.name": T::String, Dec, "Header field name (HPACK-decoded)";
+    HTTP2_HEADER_VALUE = "http2.header.value": T::String, Dec, "Header field value (HPACK-decoded)";
+    HTTP2_HEADERS_METHOD = "http2.headers.method": T::String, Dec, ":method";
+    HTTP2_HEADERS_PATH = "http2.headers.path": T::String, Dec, ":path (gRPC: /service/method)";
+    HTTP2_HEADERS_STATUS = "http2.headers.status": T::UInt(16), Dec, ":status";
+    HTTP2_HEADERS_AUTHORITY = "http2.headers.authority": T::String, Dec, ":authority";
+    HTTP2_HEADERS_SCHEME = "http2.headers.scheme": T::String, Dec, ":scheme";
+    HTTP2_HEADERS_CONTENT_TYPE = "http2.headers.content_type": T::String, Dec, "content-type";
+    HTTP2_RST_STREAM_ERROR = "http2.rst_stream.error": T::UInt(32), Dec, "RST_STREAM error code";
+    HTTP2_SETTINGS_ID = "http2.settings.id": T::UInt(16), Dec, "Setting identifier";
+    HTTP2_SETTINGS_HEADER_TABLE_SIZE = "http2.settings.header_table_size": T::UInt(32), Dec, "SETTINGS_HEADER_TABLE_SIZE";
+    HTTP2_SETTINGS_ENABLE_PUSH = "http2.settings.enable_push": T::UInt(32), Dec, "SETTINGS_ENABLE_PUSH";
+    HTTP2_SETTINGS_MAX_CONCURRENT_STREAMS = "http2.settings.max_concurrent_streams": T::UInt(32), Dec, "SETTINGS_MAX_CONCURRENT_STREAMS";
+    HTTP2_SETTINGS_INITIAL_WINDOW_SIZE = "http2.settings.initial_window_size": T::UInt(32), Dec, "SETTINGS_INITIAL_WINDOW_SIZE";
+    HTTP2_SETTINGS_MAX_FRAME_SIZE = "http2.settings.max_frame_size": T::UInt(32), Dec, "SETTINGS_MAX_FRAME_SIZE";
+    HTTP2_SETTINGS_MAX_HEADER_LIST_SIZE = "http2.settings.max_header_list_size": T::UInt(32), Dec, "SETTINGS_MAX_HEADER_LIST_SIZE";
+    HTTP2_SETTINGS_EXTENDED_CONNECT = "http2.settings.extended_connect": T::UInt(32), Dec, "SETTINGS_ENABLE_CONNECT_PROTOCOL";
+    HTTP2_SETTINGS_UNKNOWN = "http2.settings.unknown": T::UInt(32), Dec, "Value of a setting with an unregistered identifier";
+    HTTP2_PUSH_PROMISE_PROMISED_STREAM_ID = "http2.push_promise.promised_stream_id": T::UInt(32), Dec, "Promised stream";
+    HTTP2_PING = "http2.ping": T::Bytes, Dec, "PING opaque data";
+    HTTP2_PONG = "http2.pong": T::Bytes, Dec, "PING ACK opaque data";
+    HTTP2_GOAWAY_LAST_STREAM_ID = "http2.goaway.last_stream_id": T::UInt(32), Dec, "GOAWAY last stream processed";
+    HTTP2_GOAWAY_ERROR = "http2.goaway.error": T::UInt(32), Dec, "GOAWAY error code (0 NO_ERROR, 11 ENHANCE_YOUR_CALM, ...)";
+    HTTP2_GOAWAY_ADDATA = "http2.goaway.addata": T::Bytes, Dec, "GOAWAY debug data (gRPC: too_many_pings, max_age)";
+    HTTP2_WINDOW_UPDATE_WINDOW_SIZE_INCREMENT = "http2.window_update.window_size_increment": T::UInt(32), Dec, "Window size increment";
+
     DATA = "data": T::Protocol, Dec, "Payload not decoded by a higher protocol";
     DATA_DATA = "data.data": T::Bytes, Dec, "Payload bytes";
     DATA_LEN = "data.len": T::UInt(32), Dec, "Payload length";

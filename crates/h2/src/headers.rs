@@ -25,14 +25,25 @@ pub struct HeaderList {
     /// Stream the block belongs to.
     pub stream_id: u32,
     /// Fields dropped past [`MAX_FIELDS`] or [`MAX_LIST_SIZE`] (the decoder still ran over
-    /// them, keeping its table in step).
+    /// them, keeping its table in step); once one is dropped, all later ones are.
     pub dropped: usize,
+    /// For each frame of the block (HEADERS or PUSH_PROMISE, then each CONTINUATION), the
+    /// fields whose representation ends in it, as tshark attributes them.
+    pub fragments: Vec<Range<usize>>,
 }
 
 impl HeaderList {
     /// The fields in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.fields
+            .iter()
+            .map(|(n, v)| (&self.text[n.clone()], &self.text[v.clone()]))
+    }
+
+    /// The fields of the block's `k`-th frame (see [`HeaderList::fragments`]).
+    pub fn fragment(&self, k: usize) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let r = self.fragments.get(k).cloned().unwrap_or(0..0);
+        self.fields[r]
             .iter()
             .map(|(n, v)| (&self.text[n.clone()], &self.text[v.clone()]))
     }
@@ -90,6 +101,8 @@ pub enum HeadersOutcome {
 pub struct HeaderBlocks {
     decoder: loona_hpack::Decoder<'static>,
     block: Vec<u8>,
+    /// Where each frame's fragment ends in `block`.
+    fragment_ends: Vec<usize>,
     block_stream: u32,
     in_block: bool,
     broken: Option<String>,
@@ -102,6 +115,7 @@ impl Default for HeaderBlocks {
         HeaderBlocks {
             decoder,
             block: Vec::new(),
+            fragment_ends: Vec::new(),
             block_stream: 0,
             in_block: false,
             broken: None,
@@ -132,6 +146,7 @@ impl HeaderBlocks {
             }
         } else {
             self.block.clear();
+            self.fragment_ends.clear();
             self.block_stream = f.header.stream_id;
         }
         if let Some(why) = &self.broken {
@@ -147,6 +162,7 @@ impl HeaderBlocks {
         }
         if !f.header.has(flags::END_HEADERS) {
             self.block.extend_from_slice(fragment);
+            self.fragment_ends.push(self.block.len());
             self.in_block = true;
             return HeadersOutcome::Pending;
         }
@@ -155,13 +171,16 @@ impl HeaderBlocks {
             stream_id: self.block_stream,
             ..HeaderList::default()
         };
-        let block = if self.block.is_empty() {
+        let block = if self.fragment_ends.is_empty() {
             fragment
         } else {
             self.block.extend_from_slice(fragment);
             &self.block[..]
         };
+        self.fragment_ends.push(block.len());
         let result = self.decoder.decode_with_cb(block, |n, v| list.push(&n, &v));
+        list.fragments = attribute(block, &self.fragment_ends, list.fields.len());
+        self.fragment_ends.clear();
         self.block.clear();
         if self.block.capacity() > 64 * 1024 {
             self.block = Vec::new();
@@ -186,6 +205,75 @@ impl HeaderBlocks {
         self.broken.get_or_insert(why.clone());
         HeadersOutcome::Failed(why)
     }
+}
+
+/// For each fragment (ending at `ends`), the range of the first `kept` fields whose
+/// representation ends in it. When the block cannot be walked, every field goes to the last.
+fn attribute(block: &[u8], ends: &[usize], kept: usize) -> Vec<Range<usize>> {
+    let mut out = vec![0..0; ends.len()];
+    let field_ends = field_ends(block);
+    let Some(field_ends) = field_ends.filter(|e| e.len() >= kept) else {
+        if let Some(last) = out.last_mut() {
+            *last = 0..kept;
+        }
+        return out;
+    };
+    let mut field = 0;
+    for (k, &end) in ends.iter().enumerate() {
+        let first = field;
+        while field < kept && field_ends[field] <= end {
+            field += 1;
+        }
+        out[k] = first..field;
+    }
+    out
+}
+
+/// Where each header field's representation ends in an HPACK block (RFC 7541 §6), size
+/// updates skipped; `None` when the block is malformed.
+fn field_ends(block: &[u8]) -> Option<Vec<usize>> {
+    fn int(b: &[u8], at: &mut usize, prefix: u8) -> Option<u64> {
+        let max = (1u64 << prefix) - 1;
+        let mut v = u64::from(*b.get(*at)?) & max;
+        *at += 1;
+        if v < max {
+            return Some(v);
+        }
+        let mut shift = 0;
+        loop {
+            let c = *b.get(*at)?;
+            *at += 1;
+            v = v.checked_add(u64::from(c & 0x7f).checked_shl(shift)?)?;
+            shift += 7;
+            if c & 0x80 == 0 || shift > 56 {
+                return (c & 0x80 == 0).then_some(v);
+            }
+        }
+    }
+    fn string(b: &[u8], at: &mut usize) -> Option<()> {
+        let len = int(b, at, 7)?;
+        *at = at.checked_add(usize::try_from(len).ok()?)?;
+        (*at <= b.len()).then_some(())
+    }
+    let mut ends = Vec::new();
+    let mut at = 0;
+    while at < block.len() {
+        let first = block[at];
+        if first & 0x80 != 0 {
+            int(block, &mut at, 7)?;
+        } else if first & 0xe0 == 0x20 {
+            int(block, &mut at, 5)?;
+            continue;
+        } else {
+            let prefix = if first & 0x40 != 0 { 6 } else { 4 };
+            if int(block, &mut at, prefix)? == 0 {
+                string(block, &mut at)?;
+            }
+            string(block, &mut at)?;
+        }
+        ends.push(at);
+    }
+    Some(ends)
 }
 
 #[cfg(test)]
@@ -237,6 +325,13 @@ mod tests {
             ]
         );
         assert_eq!((l.stream_id, l.get(":path")), (1, Some("/")));
+        // :method, :scheme and :path end in the 5-octet HEADERS fragment; :authority, whose
+        // literal begins there, in the CONTINUATION, as tshark shows them.
+        assert_eq!(l.fragments, vec![0..3, 3..4]);
+        assert_eq!(
+            l.fragment(1).next(),
+            Some((":authority", "www.example.com"))
+        );
         // The dynamic table now holds :authority (index 62).
         let HeadersOutcome::Decoded(l) = feed(&mut h, &frame(1, 4, 3, &[0x82, 0xbe])) else {
             panic!()

@@ -65,6 +65,10 @@ pub struct Args {
     /// tcp.no_subdissector_on_error at keepsight's fixed values only (repeatable).
     #[arg(short = 'o', value_name = "NAME:VALUE")]
     preferences: Vec<String>,
+    /// Decode a TCP port as a protocol, as tshark's -d: tcp.port==PORT,http2 (or a range
+    /// PORT-PORT) (repeatable).
+    #[arg(short = 'd', value_name = "tcp.port==PORT,PROTOCOL")]
+    decode_as: Vec<String>,
     /// Accepted for tshark's sake: keepsight never resolves names.
     #[arg(short = 'n')]
     no_name_resolution: bool,
@@ -106,6 +110,7 @@ pub fn run(args: Args) -> Outcome {
         hex: args.hex,
         quiet: args.quiet,
         preferences: &args.preferences,
+        decode_as: &args.decode_as,
     })
     .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let mut stats = keepsight_report::stats::Statistics::parse(&args.statistics)
@@ -129,6 +134,7 @@ pub fn run(args: Args) -> Outcome {
         );
         return Ok(Status::Success);
     };
+    engine.set_decode_as(listing.decode_as.clone());
     let mut saver = match &args.write {
         Some(file) => Some(
             open_saver(

@@ -1,8 +1,10 @@
 //! tshark's summary columns for one frame: Time (every `-t` format), Source, Destination,
 //! Protocol and Info, for the protocols keepsight dissects.
 
+use keepsight_engine::h2::{Body, FrameH2};
 use keepsight_engine::Frame;
 use keepsight_fields::{nstime, render};
+use keepsight_h2::SegmentRole as H2Role;
 use keepsight_tls::{SegmentRole, Session};
 use keepsight_wire::{Network, TcpFlags, TcpOption, Transport};
 use std::fmt::Write;
@@ -104,6 +106,12 @@ pub fn push_time(f: &Frame<'_>, fmt: TimeFormat, out: &mut String) {
 
 /// tshark's Protocol column for the protocols keepsight dissects.
 pub fn protocol(f: &Frame<'_>) -> &'static str {
+    if let Some(h) = &f.h2 {
+        return match h.role {
+            H2Role::Frames => h2_protocol(h),
+            _ => "TCP",
+        };
+    }
     if let Some(t) = &f.tls {
         // The last record names the column, with the version known after it.
         return match t.role {
@@ -150,6 +158,18 @@ const TCP_FLAG_NAMES: [(u16, &str); 9] = [
 
 /// tshark's Info column for TCP and UDP frames and IP fragments.
 pub fn info(f: &Frame<'_>, out: &mut String) {
+    if let Some(h) = &f.h2 {
+        match h.role {
+            H2Role::Frames => return h2_info(h, out),
+            H2Role::Starts => return out.push_str(REASSEMBLED_PDU),
+            H2Role::Continues => {
+                tcp_info(f, out);
+                out.push(' ');
+                return out.push_str(REASSEMBLED_PDU);
+            }
+            H2Role::Lost => {}
+        }
+    }
     if let Some(t) = &f.tls {
         match t.role {
             SegmentRole::Records => return tls_info(t, out),
@@ -210,6 +230,92 @@ fn tls_info(t: &keepsight_engine::tls::FrameTls<'_>, out: &mut String) {
                 }
             }
         }
+    }
+}
+
+/// The Protocol column of a segment that completed HTTP/2 frames. tshark's gRPC dissector
+/// names the column and fences it, so an HTTP/2 frame after a gRPC message appends to it
+/// ("GRPCHTTP2").
+fn h2_protocol(h: &FrameH2<'_>) -> &'static str {
+    let mut grpc = 0;
+    let mut http2_after = false;
+    for item in h.items() {
+        if item.body == Body::Grpc {
+            grpc += 1;
+            http2_after = false;
+        } else {
+            http2_after = true;
+        }
+    }
+    match (grpc, http2_after) {
+        (0, _) => "HTTP2",
+        (1, false) => "GRPC",
+        (1, true) => "GRPCHTTP2",
+        (_, false) => "GRPCGRPC",
+        (_, true) => "GRPCGRPCHTTP2",
+    }
+}
+
+/// The Info column of a segment that completed HTTP/2 frames: each frame's type and stream,
+/// a request's method and path, a response's status.
+fn h2_info(h: &FrameH2<'_>, out: &mut String) {
+    let mut first = true;
+    for item in h.items() {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        let Some(f) = item.frame else {
+            out.push_str("Magic");
+            continue;
+        };
+        let _ = write!(out, "{}[{}]", f.header.ty.name(), f.header.stream_id);
+        if let Some(list) = item.headers {
+            if let Some(method) = list.get(":method") {
+                let _ = write!(out, ": {method} {}", list.get(":path").unwrap_or(""));
+            } else if let Some(status) = list.get(":status") {
+                let phrase = status.parse().map_or("", http_status_phrase);
+                let _ = write!(out, ": {status} {phrase}");
+            }
+        }
+        match item.body {
+            Body::Grpc => out.push_str(" (GRPC) (PROTOBUF)"),
+            Body::TextPlain => out.push_str(" (text/plain)"),
+            Body::Other => {}
+        }
+    }
+}
+
+/// The reason phrase tshark shows after an HTTP status code.
+fn http_status_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Time-out",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Time-out",
+        _ => "Unknown Status Code",
     }
 }
 

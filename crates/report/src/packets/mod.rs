@@ -3,6 +3,7 @@
 //! frame in the summary and fields modes.
 
 mod columns;
+pub mod decode_as;
 mod hex;
 mod http_layer;
 mod prefs;
@@ -186,6 +187,8 @@ pub struct Listing {
     pub summary: bool,
     /// `-o` TCP preferences.
     pub tcp_preferences: TcpPreferences,
+    /// `-d` decode-as rules, for [`keepsight_engine::Engine::set_decode_as`].
+    pub decode_as: keepsight_engine::decode_as::DecodeAs,
 }
 
 /// Where `-w` writes the frames the filter keeps.
@@ -213,6 +216,8 @@ pub struct ListingFlags<'a> {
     pub quiet: bool,
     /// `-o`.
     pub preferences: &'a [String],
+    /// `-d`.
+    pub decode_as: &'a [String],
 }
 
 impl Listing {
@@ -246,6 +251,7 @@ impl Listing {
             hex: flags.hex,
             summary: !flags.hex || flags.print_too,
             tcp_preferences: TcpPreferences::parse(flags.preferences)?,
+            decode_as: decode_as::parse(flags.decode_as)?,
         })
     }
 }
@@ -672,6 +678,7 @@ mod format_tests {
             hex: false,
             summary: true,
             tcp_preferences: TcpPreferences::default(),
+            decode_as: Default::default(),
         };
         let tcp_len = lookup("tcp.len").unwrap();
         let method = lookup("http.request.method").unwrap();
