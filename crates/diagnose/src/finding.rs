@@ -77,6 +77,18 @@ pub enum Kind {
     Scan,
     /// A client retrying a server after failed attempts.
     ReconnectStorm,
+    /// An HTTP/2 PING nobody acknowledged: a dead connection noticed by its keep-alive.
+    Http2PingUnanswered,
+    /// An HTTP/2 GOAWAY, explained (graceful drain, max connection age, too_many_pings, ...).
+    Http2Goaway,
+    /// HTTP/2 streams a GOAWAY refused or left unfinished.
+    Http2StreamsCut,
+    /// A gRPC call that ended with a non-OK grpc-status (tied to a GOAWAY when one came first).
+    GrpcCallFailed,
+    /// An HTTP/2 connection closed without a GOAWAY: an idle timeout or a peer gone.
+    Http2CloseWithoutGoaway,
+    /// HTTP/2 PINGs used as a heartbeat: period and ACK latency.
+    Http2PingHeartbeat,
     /// HTTP/1.x findings, made by keepsight-http (see [`crate::http`]).
     Http(HttpKind),
 }
@@ -104,6 +116,12 @@ impl Kind {
             Kind::ConnectionRefused => "connection_refused",
             Kind::Scan => "scan",
             Kind::ReconnectStorm => "reconnect_storm",
+            Kind::Http2PingUnanswered => "http2_ping_unanswered",
+            Kind::Http2Goaway => "http2_goaway",
+            Kind::Http2StreamsCut => "http2_streams_cut",
+            Kind::GrpcCallFailed => "grpc_call_failed",
+            Kind::Http2CloseWithoutGoaway => "http2_close_without_goaway",
+            Kind::Http2PingHeartbeat => "http2_ping_heartbeat",
             Kind::Http(h) => h.name(),
         }
     }
@@ -252,6 +270,131 @@ pub struct TlsCut {
     pub record_len: u32,
     /// The negotiated version (`TLSv1.2`).
     pub version: &'static str,
+}
+
+/// `http2_ping_heartbeat`: one side's HTTP/2 PINGs as a heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct H2Pings {
+    /// Median time from a PING to its ACK.
+    pub ack_latency_ms: Option<f64>,
+    /// PINGs acknowledged.
+    pub acked: u32,
+    /// `client` or `server`: who sent the PINGs.
+    pub by: &'static str,
+    /// Longest time from a PING to its ACK.
+    pub max_ack_latency_ms: Option<f64>,
+    /// Shortest time between two PINGs.
+    pub min_interval_s: Option<f64>,
+    /// Median time between two PINGs.
+    pub period_s: Option<f64>,
+    /// PINGs sent.
+    pub pings: u32,
+    /// PINGs with no DATA or HEADERS since the sender's previous one (what gRPC servers'
+    /// ping policing counts).
+    pub without_data: u32,
+}
+
+/// `http2_ping_unanswered`: a PING that got no ACK.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct H2PingUnanswered {
+    /// `client` or `server`: who sent the PING.
+    pub by: &'static str,
+    /// `fin` or `rst`, when the connection ended after it.
+    pub close: Option<&'static str>,
+    /// Who ended the connection.
+    pub closed_by: Option<&'static str>,
+    /// Earlier PINGs of the same sender that were acknowledged.
+    pub earlier_acks: u32,
+    /// From the PING to the close (or to the end of the capture).
+    pub waited_s: f64,
+}
+
+/// A setting to change, named as each gRPC implementation names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GrpcSetting {
+    /// `grpc-core` (C++, Python, Ruby, ... channel arguments) or `grpc-go`.
+    pub implementation: &'static str,
+    /// The setting.
+    pub setting: &'static str,
+    /// What to do with it.
+    pub should: String,
+    /// `client` or `server`.
+    pub side: &'static str,
+}
+
+/// `http2_goaway`: a GOAWAY (or a two-step drain's pair), explained.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct H2GoAway {
+    /// Settings that decide it, on both sides (too_many_pings, max connection age).
+    pub advice: Vec<GrpcSetting>,
+    /// The connection's age when the GOAWAY was sent.
+    pub age_s: f64,
+    /// `client` or `server`: who sent it.
+    pub by: &'static str,
+    /// The client's interval between PINGs without data before it (too_many_pings).
+    pub client_ping_interval_s: Option<f64>,
+    /// The debug data, as text (gRPC: `too_many_pings`, `max_age`).
+    pub debug_data: String,
+    /// The error code's name (`NO_ERROR`, `ENHANCE_YOUR_CALM`).
+    pub error: &'static str,
+    /// The error code.
+    pub error_code: u32,
+    /// The last stream the sender processes; later ones were refused.
+    pub last_stream_id: u32,
+    /// The first GOAWAY of a two-step drain (last stream 2^31-1), when this one followed it.
+    pub notice_frame: Option<u32>,
+    /// The client's PINGs without data before it (too_many_pings).
+    pub pings_without_data: Option<u32>,
+    /// `graceful_shutdown`, `max_connection_age`, `too_many_pings`, `shutdown_notice` or
+    /// `peer_error`.
+    pub reason: &'static str,
+}
+
+/// `http2_streams_cut`: streams a GOAWAY refused or that never finished.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct H2StreamsCut {
+    /// `client` or `server`: who sent the GOAWAY.
+    pub by: &'static str,
+    /// The GOAWAY's last stream.
+    pub last_stream_id: u32,
+    /// Streams above the last stream id: never processed (safe to retry).
+    pub refused: Vec<u32>,
+    /// Streams at or below it that had not finished when the connection ended.
+    pub unfinished: Vec<u32>,
+}
+
+/// `grpc_call_failed`: a call whose trailers carried a non-OK status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GrpcFailed {
+    /// From the GOAWAY to the failed status, when a GOAWAY came first on the connection.
+    pub after_goaway_s: Option<f64>,
+    /// That GOAWAY's debug data.
+    pub goaway_debug_data: Option<String>,
+    /// That GOAWAY's frame.
+    pub goaway_frame: Option<u32>,
+    /// grpc-message.
+    pub grpc_message: Option<String>,
+    /// grpc-status.
+    pub grpc_status: u32,
+    /// The call's method (`:path`).
+    pub method: Option<String>,
+    /// The status's name (`UNAVAILABLE`).
+    pub status: &'static str,
+    /// The HTTP/2 stream.
+    pub stream_id: u32,
+}
+
+/// `http2_close_without_goaway`: an HTTP/2 connection closed with no GOAWAY.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct H2CloseNoGoaway {
+    /// `client` or `server`: who closed.
+    pub by: &'static str,
+    /// `fin` or `rst`.
+    pub close: &'static str,
+    /// From the last HTTP/2 frame to the close.
+    pub idle_s: f64,
+    /// Streams not finished at the close.
+    pub open_streams: u32,
 }
 
 /// `idle_beyond_middlebox_timeout`: one stream that did not survive its idle gap, or the
@@ -599,6 +742,18 @@ pub enum Details {
     Scan(Scan),
     /// See [`Kind::ReconnectStorm`].
     ReconnectStorm(Storm),
+    /// See [`Kind::Http2PingUnanswered`].
+    Http2PingUnanswered(H2PingUnanswered),
+    /// See [`Kind::Http2Goaway`].
+    Http2Goaway(H2GoAway),
+    /// See [`Kind::Http2StreamsCut`].
+    Http2StreamsCut(H2StreamsCut),
+    /// See [`Kind::GrpcCallFailed`].
+    GrpcCallFailed(GrpcFailed),
+    /// See [`Kind::Http2CloseWithoutGoaway`].
+    Http2CloseWithoutGoaway(H2CloseNoGoaway),
+    /// See [`Kind::Http2PingHeartbeat`].
+    Http2PingHeartbeat(H2Pings),
     /// HTTP findings carry no numbers beyond their frame, except these two.
     Http(HttpKind),
     /// `http_drain`: the server's close ratio and the connections it closed.
@@ -630,6 +785,12 @@ impl Details {
             Details::ConnectionRefused(_) => Kind::ConnectionRefused,
             Details::Scan(_) => Kind::Scan,
             Details::ReconnectStorm(_) => Kind::ReconnectStorm,
+            Details::Http2PingUnanswered(_) => Kind::Http2PingUnanswered,
+            Details::Http2Goaway(_) => Kind::Http2Goaway,
+            Details::Http2StreamsCut(_) => Kind::Http2StreamsCut,
+            Details::GrpcCallFailed(_) => Kind::GrpcCallFailed,
+            Details::Http2CloseWithoutGoaway(_) => Kind::Http2CloseWithoutGoaway,
+            Details::Http2PingHeartbeat(_) => Kind::Http2PingHeartbeat,
             Details::Http(h) => Kind::Http(*h),
             Details::HttpDrain(_) => Kind::Http(HttpKind::HttpDrain),
             Details::HttpReuseRace(_) => Kind::Http(HttpKind::HttpReuseRace),
@@ -661,6 +822,12 @@ impl Serialize for Details {
             Details::ConnectionRefused(d) => d.serialize(s),
             Details::Scan(d) => d.serialize(s),
             Details::ReconnectStorm(d) => d.serialize(s),
+            Details::Http2PingUnanswered(d) => d.serialize(s),
+            Details::Http2Goaway(d) => d.serialize(s),
+            Details::Http2StreamsCut(d) => d.serialize(s),
+            Details::GrpcCallFailed(d) => d.serialize(s),
+            Details::Http2CloseWithoutGoaway(d) => d.serialize(s),
+            Details::Http2PingHeartbeat(d) => d.serialize(s),
             Details::Http(_) => s.serialize_struct("Http", 0)?.end(),
             Details::HttpDrain(d) => d.serialize(s),
             Details::HttpReuseRace(d) => d.serialize(s),
@@ -984,6 +1151,63 @@ mod tests {
             Details::HttpReuseRace(keepsight_http::ReuseRaceFinding {
                 advice: keepsight_http::advice::for_server_idle_timeout(2_000_000_000),
                 server_idle_timeout_s: 2.0,
+            }),
+            Details::Http2PingHeartbeat(H2Pings {
+                ack_latency_ms: Some(0.1),
+                acked: 3,
+                by: "client",
+                max_ack_latency_ms: None,
+                min_interval_s: Some(1.0),
+                period_s: None,
+                pings: 3,
+                without_data: 2,
+            }),
+            Details::Http2PingUnanswered(H2PingUnanswered {
+                by: "client",
+                close: Some("fin"),
+                closed_by: None,
+                earlier_acks: 2,
+                waited_s: 2.0,
+            }),
+            Details::Http2Goaway(H2GoAway {
+                advice: vec![GrpcSetting {
+                    implementation: "grpc-go",
+                    setting: "keepalive.ClientParameters.Time",
+                    should: "at least 5m".into(),
+                    side: "client",
+                }],
+                age_s: 3.0,
+                by: "server",
+                client_ping_interval_s: Some(1.0),
+                debug_data: "too_many_pings".into(),
+                error: "ENHANCE_YOUR_CALM",
+                error_code: 11,
+                last_stream_id: 1,
+                notice_frame: None,
+                pings_without_data: Some(3),
+                reason: "too_many_pings",
+            }),
+            Details::Http2StreamsCut(H2StreamsCut {
+                by: "server",
+                last_stream_id: 1,
+                refused: vec![3],
+                unfinished: vec![],
+            }),
+            Details::GrpcCallFailed(GrpcFailed {
+                after_goaway_s: Some(1.0),
+                goaway_debug_data: None,
+                goaway_frame: Some(9),
+                grpc_message: Some("max connection age".into()),
+                grpc_status: 14,
+                method: None,
+                status: "UNAVAILABLE",
+                stream_id: 3,
+            }),
+            Details::Http2CloseWithoutGoaway(H2CloseNoGoaway {
+                by: "server",
+                close: "fin",
+                idle_s: 3.0,
+                open_streams: 0,
             }),
         ]
     }

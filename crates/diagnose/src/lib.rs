@@ -29,6 +29,7 @@ mod conclusions;
 mod connect;
 pub mod finding;
 pub mod flags;
+mod h2;
 mod heartbeat;
 pub mod http;
 mod log;

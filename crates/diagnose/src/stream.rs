@@ -469,7 +469,7 @@ pub(crate) struct Dir {
     pub fin: Option<Event>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Stream {
     pub id: u32,
     pub addr: [SocketAddr; 2],
@@ -508,6 +508,8 @@ pub(crate) struct Stream {
     pub first_small_dir: Option<u8>,
     /// Whether the stream is TLS, and its record-level view when it is.
     pub tls: TlsMode,
+    /// Whether the stream is HTTP/2, and its frame-level record when it is.
+    pub h2: crate::h2::H2Mode,
 }
 
 #[inline]
@@ -554,6 +556,7 @@ impl Stream {
             closed_at: None,
             first_small_dir: None,
             tls: TlsMode::Undecided,
+            h2: crate::h2::H2Mode::Undecided,
         }
     }
 
@@ -767,6 +770,9 @@ impl Stream {
                     TlsMode::Plain
                 };
             }
+            if matches!(self.tls, TlsMode::Plain) && !matches!(self.h2, crate::h2::H2Mode::No) {
+                self.h2.on_payload(d, seg.seq, payload, seg.frame, ts);
+            }
             if matches!(self.tls, TlsMode::Tls(_)) {
                 // A TLS stream's messages are its records, whatever the segments.
                 let whole = payload.len() == seg.len as usize;
@@ -801,6 +807,7 @@ impl Stream {
         }
 
         if fin && self.dirs[d].fin.is_none() {
+            self.h2.end(Some(d));
             if let TlsMode::Tls(t) = &mut self.tls {
                 t.before_fin[d] = t.last_record[d];
                 let pending = t.dirs[d].pending();

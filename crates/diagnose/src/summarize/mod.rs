@@ -6,6 +6,7 @@
 mod common;
 mod gave_up;
 mod heartbeat;
+mod http2;
 mod idle_reset;
 mod keepalive;
 mod middlebox;
@@ -58,6 +59,7 @@ pub(crate) fn summarize(
     explained_reset |= middlebox::state_loss(&cx, out);
     middlebox::idle_beyond_timeouts(&cx, out, tally);
     tls_truncation(&cx, out);
+    http2::findings(&cx, out);
     // A reset answering the SYN is a refused attempt, told by `connection_refused`: no
     // connection was there to die.
     if let Some(r) = s.rst.filter(|r| !refused_attempt(s, r)) {
