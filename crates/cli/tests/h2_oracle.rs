@@ -22,8 +22,8 @@ fn captures() -> Vec<(PathBuf, Vec<String>)> {
             .collect::<Vec<_>>()
     };
     vec![
-        (s.join("grpc-keepalive/capture.pcapng"), d(&[47600, 47601])),
-        (s.join("h2-ping-goaway/capture.pcapng"), d(&[47610])),
+        (s.join("grpc-keepalive/capture.pcapng"), d(&[17600, 17601])),
+        (s.join("h2-ping-goaway/capture.pcapng"), d(&[17610])),
     ]
 }
 

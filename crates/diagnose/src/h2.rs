@@ -135,9 +135,18 @@ impl std::fmt::Debug for H2Mode {
 }
 
 impl H2Mode {
-    /// The first payload of direction `d` decides, for an undecided stream; then every
-    /// in-order payload is fed. `seq` is the payload's raw sequence number.
-    pub(crate) fn on_payload(&mut self, d: usize, seq: u32, payload: &[u8], frame: u32, ts: i64) {
+    /// The first payload of direction `d` decides, for an undecided stream (`forced`: the
+    /// stream is HTTP/2 whatever it starts with, by the user's word); then every in-order
+    /// payload is fed. `seq` is the payload's sequence number.
+    pub(crate) fn on_payload(
+        &mut self,
+        d: usize,
+        seq: u32,
+        payload: &[u8],
+        frame: u32,
+        ts: i64,
+        forced: bool,
+    ) {
         match self {
             H2Mode::No => {}
             H2Mode::Undecided => {
@@ -145,7 +154,7 @@ impl H2Mode {
                 if starts_preface(payload) {
                     conn.client_dir = Some(d as u8);
                     conn.dirs[d].frames = Some(Direction::client());
-                } else if server_settings_first(payload) {
+                } else if forced || server_settings_first(payload) {
                     conn.dirs[d].frames = Some(Direction::server());
                 } else {
                     *self = H2Mode::No;

@@ -21,6 +21,9 @@ pub struct Options {
     pub logs: Vec<AppLog>,
     /// Cap on findings of one kind (the rest are counted in `findings_dropped`).
     pub max_findings_per_kind: usize,
+    /// TCP port ranges (inclusive) whose streams are HTTP/2 from their first byte (tshark's
+    /// `-d tcp.port==N,http2`), for captures that begin after the connection preface.
+    pub http2_ports: Vec<(u16, u16)>,
 }
 
 impl Default for Options {
@@ -33,6 +36,7 @@ impl Default for Options {
             middleboxes: DEFAULT_TABLE.to_vec(),
             logs: Vec::new(),
             max_findings_per_kind: 20_000,
+            http2_ports: Vec::new(),
         }
     }
 }

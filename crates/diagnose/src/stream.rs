@@ -771,7 +771,12 @@ impl Stream {
                 };
             }
             if matches!(self.tls, TlsMode::Plain) && !matches!(self.h2, crate::h2::H2Mode::No) {
-                self.h2.on_payload(d, seg.seq, payload, seg.frame, ts);
+                let forced = matches!(self.h2, crate::h2::H2Mode::Undecided)
+                    && opts.http2_ports.iter().any(|&(lo, hi)| {
+                        (lo..=hi).contains(&seg.src.port()) || (lo..=hi).contains(&seg.dst.port())
+                    });
+                self.h2
+                    .on_payload(d, seg.seq, payload, seg.frame, ts, forced);
             }
             if matches!(self.tls, TlsMode::Tls(_)) {
                 // A TLS stream's messages are its records, whatever the segments.

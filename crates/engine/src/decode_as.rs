@@ -34,6 +34,15 @@ impl DecodeAs {
             .push((first.min(last), first.max(last), protocol));
     }
 
+    /// The port ranges (inclusive) decoded as `protocol`, for analyses that take ports
+    /// rather than this table.
+    pub fn tcp_ranges(&self, protocol: AppProtocol) -> impl Iterator<Item = (u16, u16)> + '_ {
+        self.tcp_ports
+            .iter()
+            .filter(move |(_, _, p)| *p == protocol)
+            .map(|&(lo, hi, _)| (lo, hi))
+    }
+
     /// True when no rule is set: the engine's one check per segment.
     #[inline]
     pub fn is_empty(&self) -> bool {

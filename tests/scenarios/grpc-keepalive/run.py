@@ -3,12 +3,12 @@
 
 Two connections, each to its own server port:
 
-* too-many-pings (port 47600): the client pings every 1 s without calls
+* too-many-pings (port 17600): the client pings every 1 s without calls
   (grpc.keepalive_time_ms=1000, grpc.keepalive_permit_without_calls=1,
   grpc.http2.max_pings_without_data=0); the server tolerates one ping per 5 s without data
   (grpc.http2.min_recv_ping_interval_without_data_ms=5000) and 2 strikes
   (grpc.http2.max_ping_strikes=2), so it sends GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
-* max-age (port 47601): the server ages connections out after 2 s
+* max-age (port 17601): the server ages connections out after 2 s
   (grpc.max_connection_age_ms=2000, grace 1 s); a call that takes 4 s is cut when the grace
   ends, and the client sees UNAVAILABLE.
 
@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from common import r6, write_truth  # noqa: E402
 
-PING_PORT, AGE_PORT = 47600, 47601
+PING_PORT, AGE_PORT = 17600, 17601
 CAP = os.path.join(HERE, "capture.pcapng")
 
 
@@ -109,7 +109,38 @@ def main():
     time.sleep(1)
     dumpcap.send_signal(signal.SIGINT)
     dumpcap.wait()
-    truth["facts"] = []
+    # What keepsight must conclude, from what this driver configured and saw.
+    diag = {"capture": "capture.pcapng", "command": "diagnose", "args": []}
+    ping_conn = {"server_port": PING_PORT}
+    age_conn = {"server_port": AGE_PORT}
+    slow = truth["max_connection_age"]["calls"][1]
+    truth["facts"] = [
+        dict(diag, id="the too_many_pings GOAWAY is explained with the client's 1 s ping interval",
+             check={"finding": "http2_goaway", "conn": ping_conn,
+                    "where": {"reason": "too_many_pings", "error": "ENHANCE_YOUR_CALM",
+                              "by": "server", "client_ping_interval_s": [0.9, 1.1]}}),
+        dict(diag, id="the fix names the client's and the server's keep-alive settings",
+             check={"finding": "http2_goaway", "conn": ping_conn,
+                    "where": {"advice.*.setting": {"contains": "GRPC_ARG_KEEPALIVE_TIME_MS"}}}),
+        dict(diag, id="grpc-go's names are given too",
+             check={"finding": "http2_goaway", "conn": ping_conn,
+                    "where": {"advice.*.setting": {"contains": "keepalive.EnforcementPolicy.MinTime"}}}),
+        dict(diag, id="the client's PINGs are seen as its heartbeat",
+             check={"finding": "http2_ping_heartbeat", "conn": ping_conn,
+                    "where": {"by": "client", "period_s": [0.9, 1.1]}}),
+        dict(diag, id="the first call succeeded: no failed call on the ping connection",
+             check={"no_finding": "grpc_call_failed", "conn": ping_conn}),
+        dict(diag, id="the max-age GOAWAY is explained with the connection's age",
+             check={"finding": "http2_goaway", "conn": age_conn,
+                    "where": {"reason": "max_connection_age", "error": "NO_ERROR",
+                              "age_s": [1.9, 2.4]}}),
+        dict(diag, id="the slow call's UNAVAILABLE is tied to the max-age GOAWAY",
+             check={"finding": "grpc_call_failed", "conn": age_conn,
+                    "where": {"status": slow["status"], "grpc_status": slow["code"],
+                              "grpc_message": slow["details"],
+                              "method": "/keepsight.Echo/Say",
+                              "goaway_debug_data": "max_age", "after_goaway_s": [0.9, 1.3]}}),
+    ]
     write_truth(os.path.join(HERE, "truth.json"), truth)
     print(json.dumps(truth, indent=1))
 

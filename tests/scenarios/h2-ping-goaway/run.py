@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """h2-ping-goaway -- HTTP/2 (prior-knowledge h2c) with the Python `h2` library on both ends,
-on loopback port 47610, captured with dumpcap. Three connections, one after the other:
+on loopback port 17610, captured with dumpcap. Three connections, one after the other:
 
 * heartbeat: a GET whose header block is large enough to need CONTINUATION frames, a padded
   DATA answer, then the client PINGs every 1 s (5 PINGs, each answered; the 3rd is written in
@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from common import r6, write_truth  # noqa: E402
 
-PORT = 47610
+PORT = 17610
 CAP = os.path.join(HERE, "capture.pcapng")
 server_log = {}
 
@@ -201,8 +201,32 @@ def main():
     for c in conns:
         c["server"] = server_log.get(c["plan"], {})
         c["server"] = {k: (r6(v) if isinstance(v, float) else v) for k, v in c["server"].items()}
+    by_plan = {c["plan"]: c for c in conns}
+    diag = {"capture": "capture.pcapng", "command": "diagnose", "args": []}
+    hb, dead, idle = ({"client_port": by_plan[p]["client_port"]} for p in plans)
+    facts = [
+        dict(diag, id="the client's PINGs every second are its heartbeat",
+             check={"finding": "http2_ping_heartbeat", "conn": hb,
+                    "where": {"by": "client", "pings": len(by_plan["heartbeat"]["pings"]),
+                              "acked": len(by_plan["heartbeat"]["pings"]),
+                              "period_s": [0.9, 1.2]}}),
+        dict(diag, id="the server's GOAWAY NO_ERROR is a graceful shutdown of stream 1",
+             check={"finding": "http2_goaway", "conn": hb,
+                    "where": {"reason": "graceful_shutdown", "by": "server",
+                              "last_stream_id": 1, "error_code": 0}}),
+        dict(diag, id="a connection ended by GOAWAY is not called a close without GOAWAY",
+             check={"no_finding": "http2_close_without_goaway", "conn": hb}),
+        dict(diag, id="the unanswered PING and the client's give-up are found",
+             check={"finding": "http2_ping_unanswered", "conn": dead,
+                    "where": {"by": "client", "closed_by": "client", "close": "fin",
+                              "earlier_acks": by_plan["unanswered"]["server"]["pings_answered"],
+                              "waited_s": [1.8, 2.3]}}),
+        dict(diag, id="the server's idle close without GOAWAY is found with its idle time",
+             check={"finding": "http2_close_without_goaway", "conn": idle,
+                    "where": {"by": "server", "close": "fin", "idle_s": [2.8, 3.5]}}),
+    ]
     truth = {"scenario": "h2-ping-goaway", "server": f"127.0.0.1:{PORT}",
-             "h2": h2.__version__, "connections": conns, "facts": []}
+             "h2": h2.__version__, "connections": conns, "facts": facts}
     write_truth(os.path.join(HERE, "truth.json"), truth)
     print(json.dumps(truth, indent=1))
 

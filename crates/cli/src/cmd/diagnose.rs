@@ -64,6 +64,10 @@ pub(crate) struct Analysis {
     /// Compare idle gaps only against --middlebox entries, not the built-in cloud/conntrack table.
     #[arg(long)]
     no_default_middleboxes: bool,
+    /// Take a TCP port's streams as a protocol from their first byte, as tshark's -d:
+    /// tcp.port==PORT,http2 (HTTP/2 is also recognized by its preface on any port) (repeatable).
+    #[arg(short = 'd', value_name = "tcp.port==PORT,PROTOCOL")]
+    decode_as: Vec<String>,
 }
 
 /// The analysis options the flags ask for, with the application log read: a bad option value
@@ -78,6 +82,11 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
         no_default_middleboxes: args.no_default_middleboxes,
     })
     .map_err(Failure::usage)?;
+    let rules = keepsight_report::packets::decode_as::parse(&args.decode_as)
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    opts.http2_ports = rules
+        .tcp_ranges(keepsight_engine::decode_as::AppProtocol::Http2)
+        .collect();
     let log_options = LogOptions::per_log(
         args.log.len(),
         &args.log_date,
