@@ -196,3 +196,81 @@ fn reads_the_namespace_it_runs_in() {
     assert_eq!(v["effective"]["interval_s"], 7.0);
     assert_eq!(v["detection_s"], 128.0);
 }
+
+/// `keepalive --grpc` on the grpc-keepalive scenario's settings (read from its truth.json)
+/// predicts what the real grpcio pair did in its capture: GOAWAY too_many_pings after the
+/// client's 4th PING, about 3 s into the idle connection.
+#[test]
+fn grpc_settings_predict_the_scenarios_too_many_pings() {
+    let truth: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/scenarios/grpc-keepalive/truth.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let t = &truth["too_many_pings"];
+    let ms = |v: &serde_json::Value| format!("{}ms", v.as_u64().unwrap());
+    let c = &t["client_options"];
+    let s = &t["server_options"];
+    let mut args = vec![
+        "keepalive".to_string(),
+        "--grpc".into(),
+        "--json".into(),
+        "--client-time".into(),
+        ms(&c["grpc.keepalive_time_ms"]),
+        "--client-timeout".into(),
+        ms(&c["grpc.keepalive_timeout_ms"]),
+        "--client-max-pings-without-data".into(),
+        c["grpc.http2.max_pings_without_data"].to_string(),
+        "--server-min-time".into(),
+        ms(&s["grpc.http2.min_recv_ping_interval_without_data_ms"]),
+        "--server-max-ping-strikes".into(),
+        s["grpc.http2.max_ping_strikes"].to_string(),
+    ];
+    if c["grpc.keepalive_permit_without_calls"] == 1 {
+        args.push("--client-permit-without-calls".into());
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["too_many_pings"], true);
+    assert_eq!(
+        v["goaway_at_ping"], 4,
+        "the capture's client sent 4 PINGs before the GOAWAY"
+    );
+    assert_eq!(v["goaway_after_s"], 3.0);
+    let settings: Vec<&str> = v["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["grpc_core"].as_str().unwrap())
+        .collect();
+    assert!(
+        settings.contains(&"GRPC_ARG_KEEPALIVE_TIME_MS"),
+        "{settings:?}"
+    );
+    // The same pair with the server's policy loosened is fine.
+    let at = args.iter().position(|a| a == "--server-min-time").unwrap();
+    args[at + 1] = "1s".into();
+    args.push("--server-permit-without-calls".into());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keepsight"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

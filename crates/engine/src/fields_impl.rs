@@ -375,7 +375,7 @@ impl Frame<'_> {
             }
         }
         if let Some(h) = &self.h2 {
-            if h.role == keepsight_h2::SegmentRole::Frames {
+            if h.role() == keepsight_h2::SegmentRole::Frames {
                 s.push_str(":http2");
             }
             if h.has_grpc() {

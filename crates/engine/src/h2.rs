@@ -73,23 +73,39 @@ pub struct H2View<'a> {
     pub body: Body,
 }
 
-/// The HTTP/2 layer of one frame.
+/// The HTTP/2 layer of one frame: a reference to the tracker's current layer, so a `Frame`
+/// carries one pointer for it.
 #[derive(Clone, Copy, Debug)]
 pub struct FrameH2<'a> {
-    /// Which direction of the stream sent it (0: the side that sent the first payload).
-    pub dir: u8,
-    /// What the segment did to the frame stream.
-    pub role: SegmentRole,
-    items: &'a [H2Item],
-    bytes: &'a [u8],
-    lists: &'a [HeaderList],
+    layer: &'a Layer,
+}
+
+/// The current segment's items, in buffers reused from segment to segment.
+#[derive(Debug, Default)]
+struct Layer {
+    dir: u8,
+    role: SegmentRole,
+    items: Vec<H2Item>,
+    bytes: Vec<u8>,
+    lists: Vec<HeaderList>,
 }
 
 impl<'a> FrameH2<'a> {
+    /// Which direction of the stream sent it (0: the side that sent the first payload).
+    pub fn dir(&self) -> u8 {
+        self.layer.dir
+    }
+
+    /// What the segment did to the frame stream.
+    pub fn role(&self) -> SegmentRole {
+        self.layer.role
+    }
+
     /// The items this segment completed, in order.
     pub fn items(&self) -> impl Iterator<Item = H2View<'a>> + 'a {
-        let (bytes, lists) = (self.bytes, self.lists);
-        self.items.iter().map(move |it| {
+        let layer = self.layer;
+        let (bytes, lists) = (&layer.bytes, &layer.lists);
+        layer.items.iter().map(move |it| {
             let b = &bytes[it.bytes.clone()];
             H2View {
                 frame: it.header.map(|header| keepsight_h2::Frame {
@@ -108,12 +124,12 @@ impl<'a> FrameH2<'a> {
 
     /// True when a DATA frame here went to tshark's gRPC dissector.
     pub fn has_grpc(&self) -> bool {
-        self.items.iter().any(|i| i.body == Body::Grpc)
+        self.layer.items.iter().any(|i| i.body == Body::Grpc)
     }
 
     /// True when a DATA frame here went to tshark's line-based text dissector.
     pub fn has_text(&self) -> bool {
-        self.items.iter().any(|i| i.body == Body::TextPlain)
+        self.layer.items.iter().any(|i| i.body == Body::TextPlain)
     }
 }
 
@@ -157,9 +173,7 @@ pub(crate) struct H2Tracker {
     /// Per stream: 0 none yet, else 1 + the index of its [`H2Stream`].
     slots: Vec<u32>,
     streams: Vec<H2Stream>,
-    items: Vec<H2Item>,
-    bytes: Vec<u8>,
-    lists: Vec<HeaderList>,
+    layer: Layer,
 }
 
 impl H2Tracker {
@@ -217,7 +231,8 @@ impl H2Tracker {
                 Direction::server()
             }
         });
-        let (items, bytes, lists) = (&mut self.items, &mut self.bytes, &mut self.lists);
+        let layer = &mut self.layer;
+        let (items, bytes, lists) = (&mut layer.items, &mut layer.bytes, &mut layer.lists);
         items.clear();
         bytes.clear();
         lists.clear();
@@ -292,12 +307,8 @@ impl H2Tracker {
         if role == SegmentRole::Lost {
             return None;
         }
-        Some(FrameH2 {
-            dir: dir as u8,
-            role,
-            items: &self.items,
-            bytes: &self.bytes,
-            lists: &self.lists,
-        })
+        self.layer.dir = dir as u8;
+        self.layer.role = role;
+        Some(FrameH2 { layer: &self.layer })
     }
 }

@@ -61,13 +61,14 @@ pub enum Item<'a> {
 }
 
 /// What one piece of bytes did to the frame stream, as tshark's TCP reassembly shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum SegmentRole {
     /// It completed at least one item.
     Frames,
     /// It started a frame that later pieces continue, and completed none.
     Starts,
     /// It only continued a frame begun earlier (or brought nothing new).
+    #[default]
     Continues,
     /// The direction is not a frame stream (the preface did not match).
     Lost,

@@ -60,6 +60,7 @@
 
 mod duration;
 pub mod explain;
+pub mod grpc;
 pub mod heartbeat;
 mod settings;
 mod system;

@@ -34,9 +34,75 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Check a gRPC client/server pair of keep-alive settings instead (the flags below, named
+    /// after grpc-core's channel arguments and grpc-go's keepalive fields; --middlebox applies).
+    #[arg(long, conflicts_with_all = ["idle", "interval", "probes", "nginx", "user_timeout"])]
+    grpc: bool,
+    /// Client PING interval (GRPC_ARG_KEEPALIVE_TIME_MS, ClientParameters.Time); none: the
+    /// client sends no keep-alive PING (the default).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "grpc")]
+    client_time: Option<Duration>,
+    /// How long the client waits for a PING's ACK (GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+    /// ClientParameters.Timeout; default 20s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "grpc")]
+    client_timeout: Option<Duration>,
+    /// The client pings with no call open (GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+    /// ClientParameters.PermitWithoutStream).
+    #[arg(long, requires = "grpc")]
+    client_permit_without_calls: bool,
+    /// grpc-core client: PINGs without data before it waits for data
+    /// (GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA; default 2; 0 = unlimited, as grpc-go).
+    #[arg(long, value_name = "N", requires = "grpc")]
+    client_max_pings_without_data: Option<u32>,
+    /// Smallest PING interval the server accepts
+    /// (GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, EnforcementPolicy.MinTime;
+    /// default 5m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "grpc")]
+    server_min_time: Option<Duration>,
+    /// The server accepts PINGs with no call open (GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+    /// EnforcementPolicy.PermitWithoutStream).
+    #[arg(long, requires = "grpc")]
+    server_permit_without_calls: bool,
+    /// Early PINGs the server forgives before its GOAWAY (GRPC_ARG_HTTP2_MAX_PING_STRIKES;
+    /// default 2; 0 = unlimited).
+    #[arg(long, value_name = "N", requires = "grpc")]
+    server_max_ping_strikes: Option<u32>,
+}
+
+/// `--grpc`: the pair's verdict, text or JSON; a too_many_pings GOAWAY or a middlebox that
+/// cuts idle connections first is a problem (exit 1).
+fn run_grpc(args: &Args) -> Outcome {
+    use keepsight_keepalive::grpc::{self, GrpcPair};
+    let pair = GrpcPair {
+        client_time: args.client_time,
+        client_timeout: args.client_timeout.unwrap_or(grpc::DEFAULT_CLIENT_TIMEOUT),
+        client_permit_without_calls: args.client_permit_without_calls,
+        client_max_pings_without_data: args
+            .client_max_pings_without_data
+            .unwrap_or(grpc::DEFAULT_MAX_PINGS_WITHOUT_DATA),
+        server_min_time: args
+            .server_min_time
+            .unwrap_or(grpc::DEFAULT_SERVER_MIN_TIME),
+        server_permit_without_calls: args.server_permit_without_calls,
+        server_max_ping_strikes: args
+            .server_max_ping_strikes
+            .unwrap_or(grpc::DEFAULT_MAX_PING_STRIKES),
+        middlebox: args.middlebox,
+    };
+    let verdict = pair.check();
+    let text = if args.json {
+        format!("{}\n", serde_json::to_string_pretty(&verdict)?)
+    } else {
+        verdict.render_text(&pair)
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(Status::problem_if(verdict.is_problem()))
 }
 
 pub fn run(args: Args) -> Outcome {
+    if args.grpc {
+        return run_grpc(&args);
+    }
     let flags = KeepaliveSettings {
         idle: args.idle,
         interval: args.interval,

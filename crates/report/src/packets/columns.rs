@@ -107,7 +107,7 @@ pub fn push_time(f: &Frame<'_>, fmt: TimeFormat, out: &mut String) {
 /// tshark's Protocol column for the protocols keepsight dissects.
 pub fn protocol(f: &Frame<'_>) -> &'static str {
     if let Some(h) = &f.h2 {
-        return match h.role {
+        return match h.role() {
             H2Role::Frames => h2_protocol(h),
             _ => "TCP",
         };
@@ -159,7 +159,7 @@ const TCP_FLAG_NAMES: [(u16, &str); 9] = [
 /// tshark's Info column for TCP and UDP frames and IP fragments.
 pub fn info(f: &Frame<'_>, out: &mut String) {
     if let Some(h) = &f.h2 {
-        match h.role {
+        match h.role() {
             H2Role::Frames => return h2_info(h, out),
             H2Role::Starts => return out.push_str(REASSEMBLED_PDU),
             H2Role::Continues => {
