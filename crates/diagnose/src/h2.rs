@@ -9,7 +9,7 @@
 //! would be fed the same way through [`H2Conn::push`].
 
 use keepsight_h2::frame::flags;
-use keepsight_h2::preface::starts_preface;
+use keepsight_h2::preface::{requests_h2c_upgrade, starts_preface};
 use keepsight_h2::{
     Direction, FrameHeader, FrameType, HeaderBlocks, HeadersOutcome, InOrder, Item,
 };
@@ -89,6 +89,9 @@ impl H2Stream {
 
 #[derive(Default)]
 struct DirState {
+    /// An HTTP/1.1 head (the `Upgrade: h2c` request, the `101` answer) comes first: octets of
+    /// its closing blank line matched so far, plus one (0: no head to skip).
+    http1_head: u8,
     order: InOrder,
     frames: Option<Direction>,
     blocks: HeaderBlocks,
@@ -151,7 +154,15 @@ impl H2Mode {
             H2Mode::No => {}
             H2Mode::Undecided => {
                 let mut conn = H2Conn::default();
-                if starts_preface(payload) {
+                if requests_h2c_upgrade(payload) {
+                    // RFC 7540 §3.2: the request, the server's 101, then HTTP/2 both ways
+                    // (the client's preface first).
+                    conn.client_dir = Some(d as u8);
+                    conn.dirs[d].http1_head = 1;
+                    conn.dirs[d].frames = Some(Direction::client());
+                    conn.dirs[1 - d].http1_head = 1;
+                    conn.dirs[1 - d].frames = Some(Direction::server());
+                } else if starts_preface(payload) {
                     conn.client_dir = Some(d as u8);
                     conn.dirs[d].frames = Some(Direction::client());
                 } else if forced || server_settings_first(payload) {
@@ -199,6 +210,22 @@ impl H2Conn {
         };
         if data.is_empty() {
             return true;
+        }
+        let mut data = data;
+        if self.dirs[d].http1_head > 0 {
+            let dir = &mut self.dirs[d];
+            // The server's head must be a 101: a refused upgrade stays HTTP/1.
+            let fresh_server_head = dir.http1_head == 1 && self.client_dir != Some(d as u8);
+            if fresh_server_head && !data.starts_with(b"HTTP/1.1 101") {
+                return false;
+            }
+            match skip_head(&mut dir.http1_head, data) {
+                Some(rest) => data = rest,
+                None => return true,
+            }
+            if data.is_empty() {
+                return true;
+            }
         }
         let dir = &mut self.dirs[d];
         let frames = dir.frames.get_or_insert_with(|| {
@@ -338,6 +365,28 @@ impl H2Conn {
         });
         self.streams.last_mut()
     }
+}
+
+/// Skips an HTTP/1 head through its blank line. `state` is 1 + the octets of "\r\n\r\n"
+/// matched so far, across calls; it becomes 0 once the head is over. Returns the bytes after
+/// the head, or `None` while the head goes on.
+fn skip_head<'a>(state: &mut u8, data: &'a [u8]) -> Option<&'a [u8]> {
+    const END: &[u8; 4] = b"\r\n\r\n";
+    for (i, &b) in data.iter().enumerate() {
+        let matched = usize::from(*state - 1);
+        *state = if b == END[matched] {
+            *state + 1
+        } else if b == b'\r' {
+            2
+        } else {
+            1
+        };
+        if *state == 5 {
+            *state = 0;
+            return Some(&data[i + 1..]);
+        }
+    }
+    None
 }
 
 /// What the record needs of one frame, copied out of the reassembler's buffers.

@@ -1204,6 +1204,7 @@ fn lines_written_at_the_deadline_belong_to_the_late_beat() {
     assert!(f.frames.contains(&frame_at(&segs, late, fl::PSH | fl::ACK)));
 }
 mod beats15;
+mod h2;
 mod tls;
 /// Heartbeats every second, then `idle` of silence, then the client's data answered after
 /// 300 µs by a RST in the server's name with `rst_ttl` (the server's packets have 63).
