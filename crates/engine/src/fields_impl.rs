@@ -95,6 +95,15 @@ impl Packet for Frame<'_> {
                 "tcp" => self.visit_tcp(field, sink, data),
                 "udp" => self.visit_udp(field, sink, data),
                 "data" => {
+                    if let Some(t) = &self.tls {
+                        for plain in t.decrypted_app_data() {
+                            match field {
+                                DATA | DATA_DATA => sink(Value::Bytes(plain)),
+                                DATA_LEN => sink(Value::UInt(plain.len() as u64)),
+                                _ => {}
+                            }
+                        }
+                    }
                     let payload = self.app_payload();
                     if !payload.is_empty() {
                         match field {
@@ -371,6 +380,9 @@ impl Frame<'_> {
             for _ in 0..t.layers() {
                 s.push_str(":tls");
             }
+            for _ in t.decrypted_app_data() {
+                s.push_str(":data");
+            }
         }
         if !self.app_payload().is_empty() {
             s.push_str(":data");
@@ -399,8 +411,46 @@ impl Frame<'_> {
             }
             return;
         }
-        for (r, ctx) in t.records() {
+        for (r, ctx, plain) in t.records_opened() {
             let ty = r.content_type();
+            if let Some((inner, body)) = plain {
+                // A decrypted record shows what tshark shows with the key log: the inner
+                // content type and the messages or alert inside.
+                match field {
+                    TLS_RECORD_CONTENT_TYPE => sink(Value::UInt(inner.0.into())),
+                    TLS_RECORD_OPAQUE_TYPE if ctx.opaque => sink(Value::UInt(ty.0.into())),
+                    TLS_RECORD_VERSION => sink(Value::UInt(r.version().into())),
+                    TLS_RECORD_LENGTH => sink(Value::UInt(r.length().into())),
+                    TLS_APP_DATA if inner == ContentType::APPLICATION_DATA => {
+                        sink(Value::Bytes(r.fragment()))
+                    }
+                    TLS_ALERT_MESSAGE_LEVEL | TLS_ALERT_MESSAGE_DESC
+                        if inner == ContentType::ALERT =>
+                    {
+                        if let Some((level, desc)) = keepsight_tls::record::alert_in(body) {
+                            let v = if field == TLS_ALERT_MESSAGE_LEVEL {
+                                level
+                            } else {
+                                desc
+                            };
+                            sink(Value::UInt(v.into()))
+                        }
+                    }
+                    TLS_HANDSHAKE_TYPE | TLS_HANDSHAKE_LENGTH
+                        if inner == ContentType::HANDSHAKE =>
+                    {
+                        for h in keepsight_tls::record::handshakes_in(body) {
+                            sink(Value::UInt(if field == TLS_HANDSHAKE_TYPE {
+                                h.msg_type.into()
+                            } else {
+                                h.length.into()
+                            }))
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
             match field {
                 TLS_RECORD_CONTENT_TYPE if !ctx.opaque => sink(Value::UInt(ty.0.into())),
                 TLS_RECORD_OPAQUE_TYPE if ctx.opaque => sink(Value::UInt(ty.0.into())),

@@ -159,6 +159,9 @@ impl Default for DirKeys {
     }
 }
 
+/// The longest ALPN protocol name kept (the registered ones are at most 16 bytes).
+const ALPN_MAX: usize = 32;
+
 /// One TLS stream's decryption state (both directions).
 #[derive(Default)]
 pub struct Decryptor {
@@ -168,6 +171,10 @@ pub struct Decryptor {
     version: u16,
     suite_id: u16,
     dirs: [DirKeys; 2],
+    /// The protocol the server chose by ALPN (Server Hello, or TLS 1.3's Encrypted
+    /// Extensions), at most [`ALPN_MAX`] bytes.
+    alpn: [u8; ALPN_MAX],
+    alpn_len: u8,
     /// The last plaintext (reused: no allocation per record once grown).
     buf: Vec<u8>,
     note: Option<String>,
@@ -194,6 +201,20 @@ impl Decryptor {
         self.client_dir
     }
 
+    /// The application protocol the server chose by ALPN (`http/1.1`, `h2`), once its
+    /// Server Hello (TLS 1.2) or decrypted Encrypted Extensions (TLS 1.3) was seen.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        (self.alpn_len > 0).then(|| &self.alpn[..usize::from(self.alpn_len)])
+    }
+
+    fn alpn_from(&mut self, hello: &Hello<'_>) {
+        if let Some(name) = hello.alpn().next() {
+            let n = name.len().min(ALPN_MAX);
+            self.alpn[..n].copy_from_slice(&name[..n]);
+            self.alpn_len = n as u8;
+        }
+    }
+
     /// Why records of this stream were left encrypted, if some were: the first reason met.
     pub fn note(&self) -> Option<&str> {
         self.note.as_deref()
@@ -208,7 +229,10 @@ impl Decryptor {
         if self.dirs[dir].phase == Phase::Clear {
             if t == ContentType::HANDSHAKE {
                 self.clear_handshake(keys, dir, r);
-            } else if t == ContentType::CHANGE_CIPHER_SPEC && self.version != 0x0304 {
+            } else if t == ContentType::CHANGE_CIPHER_SPEC
+                && self.version != 0
+                && self.version != 0x0304
+            {
                 self.start_tls12(keys, dir);
             }
             if self.dirs[dir].phase == Phase::Clear
@@ -251,8 +275,12 @@ impl Decryptor {
                 continue;
             }
             if random == HELLO_RETRY_REQUEST_RANDOM {
+                // The version is settled (so the client's dummy Change Cipher Spec that may
+                // follow is not read as TLS 1.2's), the keys come with the real Server Hello.
+                self.version = hello.negotiated_version();
                 continue;
             }
+            self.alpn_from(&hello);
             self.server_random = Some(random);
             self.suite_id = hello.suites().next().unwrap_or(0);
             self.version = hello.negotiated_version();
@@ -467,14 +495,39 @@ impl Decryptor {
         let mut b = &self.buf[..len];
         let mut finished = false;
         let mut updates = 0;
+        let mut alpn = None;
         while b.len() >= 4 {
             let n = 4 + u32::from_be_bytes([0, b[1], b[2], b[3]]) as usize;
             match b[0] {
+                8 => {
+                    // Encrypted Extensions: the extensions block is laid out as a hello's.
+                    let body = b.get(4..n.min(b.len())).unwrap_or(&[]);
+                    let ext_len = body
+                        .get(..2)
+                        .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+                    let extensions = body.get(2..(2 + ext_len).min(body.len())).unwrap_or(&[]);
+                    let hello = Hello {
+                        version: 0x0304,
+                        cipher_suites: &[],
+                        extensions,
+                        client: false,
+                    };
+                    if let Some(name) = hello.alpn().next() {
+                        let mut a = [0u8; ALPN_MAX];
+                        let k = name.len().min(ALPN_MAX);
+                        a[..k].copy_from_slice(&name[..k]);
+                        alpn = Some((a, k as u8));
+                    }
+                }
                 20 => finished = true,
                 24 => updates += 1,
                 _ => {}
             }
             b = b.get(n..).unwrap_or(&[]);
+        }
+        if let Some((a, k)) = alpn {
+            self.alpn = a;
+            self.alpn_len = k;
         }
         if finished && self.dirs[dir].phase == Phase::Handshake {
             self.next_tls13_keys(dir);

@@ -7,7 +7,7 @@ use keepsight_report::packets::{
     open_saver, Format, HttpLayer, Listing, ListingFlags, SaveError, TimeFormat,
 };
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 #[command(after_long_help = include_str!("../../help/packets-after.txt"))]
@@ -62,9 +62,12 @@ pub struct Args {
     /// Preference NAME:VALUE, as tshark's -o: tcp.relative_sequence_numbers,
     /// tcp.analyze_sequence_numbers, tcp.calculate_timestamps, tcp.track_bytes_in_flight
     /// (TRUE/FALSE); tcp.check_checksum, tcp.desegment_tcp_streams and
-    /// tcp.no_subdissector_on_error at keepsight's fixed values only (repeatable).
+    /// tcp.no_subdissector_on_error at keepsight's fixed values only; tls.keylog_file:PATH,
+    /// the NSS key log that decrypts TLS streams (as --tls-keylog) (repeatable).
     #[arg(short = 'o', value_name = "NAME:VALUE")]
     preferences: Vec<String>,
+    #[command(flatten)]
+    keys: super::TlsKeys,
     /// Accepted for tshark's sake: keepsight never resolves names.
     #[arg(short = 'n')]
     no_name_resolution: bool,
@@ -108,6 +111,18 @@ pub fn run(args: Args) -> Outcome {
         preferences: &args.preferences,
     })
     .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let keylog_pref = keepsight_report::packets::tls_keylog_file(&args.preferences)
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let keys = match (keylog_pref, &args.keys.tls_keylog) {
+        (Some(a), Some(b)) if Path::new(a) != b => {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "-o tls.keylog_file:{a} and --tls-keylog {}: give the key log once",
+                b.display()
+            )))
+        }
+        (Some(a), _) => super::load_keylog(Some(Path::new(a)))?,
+        (None, _) => args.keys.load()?,
+    };
     let mut stats = keepsight_report::stats::Statistics::parse(&args.statistics)
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let wants_http = listing.needs_http_pass_with(filter.iter().flat_map(|f| f.fields()));
@@ -129,6 +144,9 @@ pub fn run(args: Args) -> Outcome {
         );
         return Ok(Status::Success);
     };
+    if let Some(keys) = keys {
+        engine.set_tls_keylog(keys);
+    }
     let mut saver = match &args.write {
         Some(file) => Some(
             open_saver(
