@@ -358,6 +358,12 @@ impl Engine {
         self.tls.decryption_note(stream)
     }
 
+    /// Every TLS stream (`tcp.stream`) of the frames read so far whose records the key log
+    /// could not decrypt, with why; empty without a key log.
+    pub fn tls_decryption_notes(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        self.tls.decryption_notes()
+    }
+
     /// Damaged records met so far (the first [`Engine::DAMAGE_KEPT`]), and how many in all.
     pub fn damage(&self) -> (&[Damage], u64) {
         (&self.damage, self.damaged)

@@ -194,6 +194,19 @@ impl TlsTracker {
         self.streams[(slot - 2) as usize].decryptor.as_ref()?.note()
     }
 
+    /// Every TLS stream (by `tcp.stream`) with records decryption left encrypted, and why.
+    pub(crate) fn decryption_notes(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, &slot)| {
+            let note = self
+                .streams
+                .get(slot.checked_sub(2)? as usize)?
+                .decryptor
+                .as_ref()?
+                .note()?;
+            Some((i as u32, note))
+        })
+    }
+
     /// For a frame of a decrypted TLS stream from `src`: its place in the stream's
     /// application-data sequence space before its own records are counted; a FIN is
     /// counted after.

@@ -70,5 +70,8 @@ pub fn run(args: Args) -> Outcome {
     let printer = Printer::with(format, proto, range);
     let end = write_follow(engine.as_deref_mut(), selector, proto, printer, &mut out)?;
     out.flush()?;
+    if let Some(engine) = engine.as_deref() {
+        super::warn_undecrypted(path, engine);
+    }
     super::outcome(&end, path, "followed")
 }

@@ -58,5 +58,6 @@ pub fn run(args: Args) -> Outcome {
         let name = path.display().to_string();
         keepsight_http::text::render_text(&report, &name, args.all, args.max_connections)
     })?;
+    super::warn_undecrypted(path, &engine);
     super::outcome(&end, path, "analysed")
 }

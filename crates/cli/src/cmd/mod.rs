@@ -50,6 +50,29 @@ pub(crate) fn load_keylog(
     }
 }
 
+/// Warns on stderr about the TLS streams of `path` that the key log did not decrypt (the
+/// first ten, then how many more), so a wrong or partial key log is never silent.
+pub(crate) fn warn_undecrypted(path: &Path, engine: &Engine) {
+    const SHOWN: usize = 10;
+    let mut n = 0;
+    for (stream, note) in engine.tls_decryption_notes() {
+        if n < SHOWN {
+            eprintln!(
+                "keepsight: warning: {}: TLS stream {stream} (tcp.stream): {note}",
+                path.display()
+            );
+        }
+        n += 1;
+    }
+    if n > SHOWN {
+        eprintln!(
+            "keepsight: warning: {}: {} more TLS streams not decrypted",
+            path.display(),
+            n - SHOWN
+        );
+    }
+}
+
 /// Opens a capture as [`open_capture`] does, its TLS streams decrypted with `keys`.
 pub(crate) fn open_capture_keyed(
     path: &Path,

@@ -192,6 +192,7 @@ pub fn run(args: Args) -> Outcome {
     for warning in keepsight_report::packets::damage_warnings(&path, &engine) {
         eprintln!("keepsight: warning: {warning}");
     }
+    super::warn_undecrypted(&path, &engine);
     let broken_pipe = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
     if let Some(Err(e)) = saved {
         return Err(Failure::cannot_run(anyhow::anyhow!("-w: {e}")));
