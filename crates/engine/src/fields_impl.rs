@@ -394,6 +394,8 @@ impl Frame<'_> {
     fn visit_tls(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
         use keepsight_tls::record::{handshake_type, Hello};
         use keepsight_tls::ContentType;
+        /// TLS 1.3's Encrypted Extensions message, where the server's ALPN choice goes.
+        const ENCRYPTED_EXTENSIONS: u8 = 8;
         let Some(t) = &self.tls else {
             return;
         };
@@ -434,6 +436,15 @@ impl Frame<'_> {
                                 desc
                             };
                             sink(Value::UInt(v.into()))
+                        }
+                    }
+                    TLS_HANDSHAKE_EXTENSIONS_ALPN_STR if inner == ContentType::HANDSHAKE => {
+                        for h in keepsight_tls::record::handshakes_in(body) {
+                            if h.msg_type == ENCRYPTED_EXTENSIONS {
+                                Hello::encrypted_extensions(h.body)
+                                    .alpn()
+                                    .for_each(|n| sink(Value::Str(&String::from_utf8_lossy(n))))
+                            }
                         }
                     }
                     TLS_HANDSHAKE_TYPE | TLS_HANDSHAKE_LENGTH

@@ -368,10 +368,11 @@ impl TlsTracker {
     }
 }
 
-/// The first bytes of an HTTP/1 request or response, which tshark's HTTP-over-TLS heuristic
-/// takes.
+/// The first bytes of an HTTP/1 request or response, as tshark's HTTP-over-TLS heuristic
+/// takes them: a status line, or a request line (a method, then ` HTTP/1.x` at its end). A
+/// bare `GET ` is not enough.
 fn looks_like_http(b: &[u8]) -> bool {
-    const STARTS: [&[u8]; 10] = [
+    const METHODS: [&[u8]; 9] = [
         b"GET ",
         b"POST ",
         b"PUT ",
@@ -381,7 +382,14 @@ fn looks_like_http(b: &[u8]) -> bool {
         b"PATCH ",
         b"CONNECT ",
         b"TRACE ",
-        b"HTTP/1.",
     ];
-    STARTS.iter().any(|s| b.starts_with(s))
+    if b.starts_with(b"HTTP/1.") {
+        return true;
+    }
+    let line = match b.windows(2).position(|w| w == b"\r\n") {
+        Some(end) => &b[..end],
+        None => return false,
+    };
+    METHODS.iter().any(|m| line.starts_with(m))
+        && (line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0"))
 }

@@ -500,18 +500,8 @@ impl Decryptor {
             let n = 4 + u32::from_be_bytes([0, b[1], b[2], b[3]]) as usize;
             match b[0] {
                 8 => {
-                    // Encrypted Extensions: the extensions block is laid out as a hello's.
-                    let body = b.get(4..n.min(b.len())).unwrap_or(&[]);
-                    let ext_len = body
-                        .get(..2)
-                        .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
-                    let extensions = body.get(2..(2 + ext_len).min(body.len())).unwrap_or(&[]);
-                    let hello = Hello {
-                        version: 0x0304,
-                        cipher_suites: &[],
-                        extensions,
-                        client: false,
-                    };
+                    let hello =
+                        Hello::encrypted_extensions(b.get(4..n.min(b.len())).unwrap_or(&[]));
                     if let Some(name) = hello.alpn().next() {
                         let mut a = [0u8; ALPN_MAX];
                         let k = name.len().min(ALPN_MAX);

@@ -221,6 +221,20 @@ impl<'a> Hello<'a> {
         })
     }
 
+    /// The extensions of a TLS 1.3 Encrypted Extensions message (decrypted), read as a
+    /// Server Hello's (no version, no suites).
+    pub fn encrypted_extensions(body: &'a [u8]) -> Hello<'a> {
+        let n = body
+            .get(..2)
+            .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+        Hello {
+            version: 0x0304,
+            cipher_suites: &[],
+            extensions: body.get(2..(2 + n).min(body.len())).unwrap_or(&[]),
+            client: false,
+        }
+    }
+
     /// Cipher suites in order.
     pub fn suites(&self) -> impl Iterator<Item = u16> + 'a {
         self.cipher_suites
