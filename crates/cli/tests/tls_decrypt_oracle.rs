@@ -437,3 +437,58 @@ fn a_bad_key_log_is_refused_with_its_line() {
         "{err}"
     );
 }
+
+/// Heartbeat discovery reads the decrypted bytes: the driver's `PING`/`PONG` (run.py sends
+/// exactly these 4 bytes each beat) become the probe and reply, `--probe` takes them, and
+/// the findings (late, missed, slow, unanswered beats, closes) are those found from the
+/// record pattern without the key log.
+#[test]
+fn diagnose_finds_heartbeats_by_their_decrypted_bytes() {
+    let dir = repo().join("tests/scenarios/tls-heartbeat");
+    let cap = dir.join("capture.pcapng").display().to_string();
+    let keylog = dir.join("keylog.txt").display().to_string();
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["diagnose", &cap, "--json"];
+        args.extend(extra);
+        serde_json::from_str(&keepsight(&args)).unwrap()
+    };
+    let blind = json(&[]);
+    let keyed = json(&["--tls-keylog", &keylog]);
+    let given = json(&[
+        "--tls-keylog",
+        &keylog,
+        "--probe",
+        "50494e47",
+        "--reply",
+        "504f4e47",
+    ]);
+    let kinds = |d: &serde_json::Value| -> Vec<(String, u64)> {
+        d["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["kind"].as_str().unwrap().to_string(),
+                    f["stream"].as_u64().unwrap_or(u64::MAX),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(kinds(&blind), kinds(&keyed));
+    assert_eq!(kinds(&keyed), kinds(&given));
+    let mut beating = 0;
+    for s in keyed["streams"].as_array().unwrap() {
+        let hb = &s["heartbeat"];
+        if hb.is_null() {
+            continue;
+        }
+        beating += 1;
+        assert_eq!(hb["probe_hex"], "50494e47", "stream {}", s["stream"]);
+        assert_eq!(hb["reply_hex"], "504f4e47", "stream {}", s["stream"]);
+    }
+    assert!(beating >= 6, "{beating} streams with a heartbeat");
+    // Without the key log the probe is only a record header.
+    let first = &blind["streams"][0]["heartbeat"];
+    assert_ne!(first["probe_hex"], "50494e47");
+}

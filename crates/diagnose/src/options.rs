@@ -21,6 +21,9 @@ pub struct Options {
     pub logs: Vec<AppLog>,
     /// Cap on findings of one kind (the rest are counted in `findings_dropped`).
     pub max_findings_per_kind: usize,
+    /// `--tls-keylog`: the secrets that decrypt TLS streams, so their heartbeats are found by
+    /// their exact (decrypted) bytes, and their alerts read, as on cleartext streams.
+    pub tls_keys: Option<std::sync::Arc<keepsight_tls::KeyLog>>,
 }
 
 impl Default for Options {
@@ -33,6 +36,7 @@ impl Default for Options {
             middleboxes: DEFAULT_TABLE.to_vec(),
             logs: Vec::new(),
             max_findings_per_kind: 20_000,
+            tls_keys: None,
         }
     }
 }

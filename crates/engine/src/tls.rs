@@ -171,6 +171,8 @@ pub(crate) struct TlsTracker {
     opened: Vec<OpenedRecord>,
     app: Vec<u8>,
     other: Vec<u8>,
+    /// Where records are decrypted, for every stream.
+    scratch: Vec<u8>,
 }
 
 impl TlsTracker {
@@ -302,7 +304,7 @@ impl TlsTracker {
         for r in pushed.records(&t.dirs[dir], payload) {
             t.session.observe(dir, &r);
             if let (Some(dec), Some(keys)) = (t.decryptor.as_mut(), self.keys.as_deref()) {
-                let opened = match dec.record(keys, dir, &r) {
+                let opened = match dec.record(keys, dir, &r, &mut self.scratch) {
                     Opened::Plain { content_type, data } => {
                         let buf = if content_type == ContentType::APPLICATION_DATA {
                             &mut self.app

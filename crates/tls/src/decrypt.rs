@@ -91,6 +91,7 @@ impl Suite {
 }
 
 /// A keyed AEAD.
+#[derive(Clone)]
 enum Cipher {
     Aes128(Box<Aes128Gcm>),
     Aes256(Box<Aes256Gcm>),
@@ -134,6 +135,7 @@ enum Phase {
 }
 
 /// One direction's keys and sequence number.
+#[derive(Clone)]
 struct DirKeys {
     phase: Phase,
     cipher: Option<Cipher>,
@@ -163,7 +165,7 @@ impl Default for DirKeys {
 const ALPN_MAX: usize = 32;
 
 /// One TLS stream's decryption state (both directions).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Decryptor {
     client_random: Option<[u8; 32]>,
     server_random: Option<[u8; 32]>,
@@ -175,8 +177,6 @@ pub struct Decryptor {
     /// Extensions), at most [`ALPN_MAX`] bytes.
     alpn: [u8; ALPN_MAX],
     alpn_len: u8,
-    /// The last plaintext (reused: no allocation per record once grown).
-    buf: Vec<u8>,
     note: Option<String>,
 }
 
@@ -220,9 +220,17 @@ impl Decryptor {
         self.note.as_deref()
     }
 
-    /// Takes record `r`, sent in direction `dir` (0 or 1), and decrypts it when it is
-    /// encrypted and `keys` holds its connection's secrets.
-    pub fn record(&mut self, keys: &KeyLog, dir: usize, r: &Record<'_>) -> Opened<'_> {
+    /// Takes record `r`, sent in direction `dir` (0 or 1), and decrypts it into `buf` when it
+    /// is encrypted and `keys` holds its connection's secrets. `buf` is the caller's scratch
+    /// space, shared by every stream it decrypts (so an idle stream holds no plaintext); its
+    /// previous content is replaced.
+    pub fn record<'b>(
+        &mut self,
+        keys: &KeyLog,
+        dir: usize,
+        r: &Record<'_>,
+        buf: &'b mut Vec<u8>,
+    ) -> Opened<'b> {
         let dir = dir & 1;
         self.dirs[dir].records += 1;
         let t = r.content_type();
@@ -246,10 +254,10 @@ impl Decryptor {
         if t == ContentType::CHANGE_CIPHER_SPEC {
             return Opened::Clear;
         }
-        match self.open(dir, r) {
+        match self.open(dir, r, buf) {
             Some((content_type, len)) => Opened::Plain {
                 content_type,
-                data: &self.buf[..len],
+                data: &buf[..len],
             },
             None => Opened::Opaque,
         }
@@ -401,25 +409,30 @@ impl Decryptor {
     }
 
     /// Decrypts an encrypted record into `buf`: its content type and plaintext length.
-    fn open(&mut self, dir: usize, r: &Record<'_>) -> Option<(ContentType, usize)> {
+    fn open(
+        &mut self,
+        dir: usize,
+        r: &Record<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Option<(ContentType, usize)> {
         let tls13 = self.version == 0x0304;
         let phase = self.dirs[dir].phase;
         if phase == Phase::Failed {
             return None;
         }
         if tls13 {
-            if let Some(opened) = self.open_tls13(dir, r) {
+            if let Some(opened) = self.open_tls13(dir, r, buf) {
                 return Some(opened);
             }
             // The handshake ends with Finished; when that message was missed (or the
             // handshake secret is not logged), the next record opens with the first
             // application key.
             if phase == Phase::Handshake && self.next_tls13_keys(dir) {
-                if let Some(opened) = self.open_tls13(dir, r) {
+                if let Some(opened) = self.open_tls13(dir, r, buf) {
                     return Some(opened);
                 }
             }
-        } else if let Some(opened) = self.open_tls12(dir, r) {
+        } else if let Some(opened) = self.open_tls12(dir, r, buf) {
             return Some(opened);
         }
         let d = &mut self.dirs[dir];
@@ -441,7 +454,12 @@ impl Decryptor {
         None
     }
 
-    fn open_tls12(&mut self, dir: usize, r: &Record<'_>) -> Option<(ContentType, usize)> {
+    fn open_tls12(
+        &mut self,
+        dir: usize,
+        r: &Record<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Option<(ContentType, usize)> {
         let d = &mut self.dirs[dir];
         let cipher = d.cipher.as_ref()?;
         let frag = r.fragment();
@@ -458,41 +476,46 @@ impl Decryptor {
         aad[..8].copy_from_slice(&d.seq.to_be_bytes());
         aad[8..11].copy_from_slice(&r.bytes()[..3]);
         aad[11..].copy_from_slice(&(len as u16).to_be_bytes());
-        self.buf.clear();
-        self.buf.extend_from_slice(&frag[explicit..explicit + len]);
-        if !cipher.open(&nonce, &aad, &mut self.buf, &frag[explicit + len..]) {
+        buf.clear();
+        buf.extend_from_slice(&frag[explicit..explicit + len]);
+        if !cipher.open(&nonce, &aad, buf, &frag[explicit + len..]) {
             return None;
         }
         d.seq += 1;
         Some((r.content_type(), len))
     }
 
-    fn open_tls13(&mut self, dir: usize, r: &Record<'_>) -> Option<(ContentType, usize)> {
+    fn open_tls13(
+        &mut self,
+        dir: usize,
+        r: &Record<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Option<(ContentType, usize)> {
         let d = &mut self.dirs[dir];
         let cipher = d.cipher.as_ref()?;
         let frag = r.fragment();
         let len = frag.len().checked_sub(TAG_LEN)?;
         let mut nonce = d.iv;
         xor_seq(&mut nonce, d.seq);
-        self.buf.clear();
-        self.buf.extend_from_slice(&frag[..len]);
-        if !cipher.open(&nonce, &r.bytes()[..5], &mut self.buf, &frag[len..]) {
+        buf.clear();
+        buf.extend_from_slice(&frag[..len]);
+        if !cipher.open(&nonce, &r.bytes()[..5], buf, &frag[len..]) {
             return None;
         }
         d.seq += 1;
         // TLSInnerPlaintext: content, the real type, then zero padding.
-        let end = self.buf.iter().rposition(|&b| b != 0)?;
-        let content_type = ContentType(self.buf[end]);
+        let end = buf.iter().rposition(|&b| b != 0)?;
+        let content_type = ContentType(buf[end]);
         if content_type == ContentType::HANDSHAKE {
-            self.after_tls13_handshake(dir, end);
+            self.after_tls13_handshake(dir, &buf[..end]);
         }
         Some((content_type, end))
     }
 
     /// A decrypted TLS 1.3 handshake record: Finished ends the direction's handshake keys,
     /// Key Update moves its application keys on (RFC 8446 §7.2).
-    fn after_tls13_handshake(&mut self, dir: usize, len: usize) {
-        let mut b = &self.buf[..len];
+    fn after_tls13_handshake(&mut self, dir: usize, plain: &[u8]) {
+        let mut b = plain;
         let mut finished = false;
         let mut updates = 0;
         let mut alpn = None;
@@ -717,11 +740,12 @@ mod tests {
         let long_app: Vec<u8> = [23, 3, 3, 0, 40].into_iter().chain([5u8; 40]).collect();
 
         let empty = KeyLog::default();
+        let mut buf = Vec::new();
         let mut d = Decryptor::new();
-        assert_eq!(d.record(&empty, 0, &record(&ch)), Opened::Clear);
-        assert_eq!(d.record(&empty, 1, &record(&sh)), Opened::Clear);
-        assert_eq!(d.record(&empty, 0, &record(&ccs)), Opened::Clear);
-        assert_eq!(d.record(&empty, 0, &record(&app)), Opened::Opaque);
+        assert_eq!(d.record(&empty, 0, &record(&ch), &mut buf), Opened::Clear);
+        assert_eq!(d.record(&empty, 1, &record(&sh), &mut buf), Opened::Clear);
+        assert_eq!(d.record(&empty, 0, &record(&ccs), &mut buf), Opened::Clear);
+        assert_eq!(d.record(&empty, 0, &record(&app), &mut buf), Opened::Opaque);
         assert!(d
             .note()
             .unwrap()
@@ -730,15 +754,18 @@ mod tests {
         let text = format!("CLIENT_RANDOM {} {}\n", "07".repeat(32), "11".repeat(48));
         let wrong = KeyLog::parse(text.as_bytes()).unwrap();
         let mut d = Decryptor::new();
-        d.record(&wrong, 0, &record(&ch));
-        d.record(&wrong, 1, &record(&sh));
-        d.record(&wrong, 0, &record(&ccs));
+        d.record(&wrong, 0, &record(&ch), &mut buf);
+        d.record(&wrong, 1, &record(&sh), &mut buf);
+        d.record(&wrong, 0, &record(&ccs), &mut buf);
         assert_eq!(
-            d.record(&wrong, 0, &record(&app)),
+            d.record(&wrong, 0, &record(&app), &mut buf),
             Opened::Opaque,
             "too short"
         );
-        assert_eq!(d.record(&wrong, 0, &record(&long_app)), Opened::Opaque);
+        assert_eq!(
+            d.record(&wrong, 0, &record(&long_app), &mut buf),
+            Opened::Opaque
+        );
         assert!(
             d.note().unwrap().contains("did not decrypt"),
             "{:?}",

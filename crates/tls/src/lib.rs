@@ -16,9 +16,10 @@
 //! # use keepsight_tls::{ContentType, Decryptor, KeyLog, Opened, Record};
 //! # let (keys, records): (KeyLog, Vec<(usize, Record<'_>)>) = todo!();
 //! let mut stream = Decryptor::new();
+//! let mut plaintext = Vec::new();
 //! for (dir, record) in records {
 //!     if let Opened::Plain { content_type: ContentType::APPLICATION_DATA, data } =
-//!         stream.record(&keys, dir, &record)
+//!         stream.record(&keys, dir, &record, &mut plaintext)
 //!     {
 //!         // `data`: the next application bytes of direction `dir`.
 //!     }

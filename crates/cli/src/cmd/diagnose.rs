@@ -80,6 +80,7 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
         no_default_middleboxes: args.no_default_middleboxes,
     })
     .map_err(Failure::usage)?;
+    opts.tls_keys = args.keys.load()?;
     let log_options = LogOptions::per_log(
         args.log.len(),
         &args.log_date,
@@ -97,7 +98,7 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
 pub fn run(args: Args) -> Outcome {
     let opts = options(&args.analysis)?;
     let path = &args.file;
-    let mut engine = super::open_capture_keyed(path, &args.analysis.keys.load()?)?;
+    let mut engine = super::open_capture_keyed(path, &opts.tls_keys)?;
     let mut analyses = Analyses::new(opts);
     let end = read_frames(
         Some(&mut engine),

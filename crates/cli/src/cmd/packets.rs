@@ -78,7 +78,7 @@ pub struct Args {
     #[arg(short = 'q')]
     quiet: bool,
     /// Statistics after the frames, as tshark's -z: conv,tcp|udp[,FILTER],
-    /// endpoints,tcp[,FILTER], expert[,LEVEL][,FILTER], follow,tcp,FORMAT,STREAM[,RANGE],
+    /// endpoints,tcp[,FILTER], expert[,LEVEL][,FILTER], follow,tcp|tls,FORMAT,STREAM[,RANGE],
     /// io,stat,INTERVAL[,FILTER...] (repeatable).
     #[arg(short = 'z', value_name = "STATISTIC")]
     statistics: Vec<String>,

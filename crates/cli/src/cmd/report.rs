@@ -30,7 +30,7 @@ pub struct Args {
 pub fn run(args: Args) -> Outcome {
     let opts = options(&args.analysis)?;
     let path = &args.file;
-    let mut engine = super::open_capture_keyed(path, &args.analysis.keys.load()?)?;
+    let mut engine = super::open_capture_keyed(path, &opts.tls_keys)?;
     // Create the output before the (possibly long) pass, so a bad path fails at once.
     let to_stdout = args.output.as_os_str() == "-";
     let mut out: Box<dyn Write> = if to_stdout {
