@@ -205,7 +205,7 @@ fn shorten(s: &str) -> String {
 }
 
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if s.len() & 1 == 1 {
         return None;
     }
     s.as_bytes()
@@ -250,7 +250,7 @@ mod tests {
         let err = |t: &str| KeyLog::parse(t.as_bytes()).unwrap_err().to_string();
         assert_eq!(
             err(&format!("# c\nCLIENT_RANDOM {R}\n")),
-            format!("key log line 2: expected three fields, LABEL CLIENT_RANDOM SECRET (e.g. CLIENT_RANDOM <64 hex digits> <96 hex digits>), got \"CLIENT_RANDOM {}...\"", &format!("{R}")[..26])
+            format!("key log line 2: expected three fields, LABEL CLIENT_RANDOM SECRET (e.g. CLIENT_RANDOM <64 hex digits> <96 hex digits>), got \"CLIENT_RANDOM {}...\"", &R[..26])
         );
         assert_eq!(
             err(&format!("CLIENT_RANDOM {R} abcd\n")),
