@@ -244,8 +244,8 @@ impl<'a> Frame<'a> {
     pub fn decrypted_segment(&self) -> Option<Segment<'a>> {
         let pos = self.plain?;
         let mut s = self.segment()?;
-        let app = self.tls.map_or(&[][..], |t| t.app);
-        if self.tls.is_some_and(|t| t.close_notify) {
+        let app = self.tls.map_or(&[][..], |t| t.app());
+        if self.tls.is_some_and(|t| t.close_notify()) {
             s.flags = keepsight_wire::TcpFlags(s.flags.0 | keepsight_wire::TcpFlags::FIN);
         }
         s.seq = pos.seq;
@@ -517,7 +517,7 @@ fn tls_layer<'a>(
     }
     let plain = tracker.plain_position(t.stream, (seg.src, seg.src_port), seg.flags.fin());
     let tls = tls_layer_of_candidate(tracker, t, seg, payload());
-    let plain = plain.or_else(|| tls.as_ref().and_then(|t| t.first_plain));
+    let plain = plain.or_else(|| tls.as_ref().and_then(|t| t.first_plain()));
     (tls, plain)
 }
 

@@ -53,21 +53,40 @@ pub struct FrameTls<'a> {
     pub after_assembled: bool,
     /// What the segment did to the record stream.
     pub role: SegmentRole,
-    /// With a key log: one entry per record of [`FrameTls::records`]; empty without one.
-    pub opened: &'a [OpenedRecord],
-    /// The decrypted application data of this frame's records, concatenated.
-    pub app: &'a [u8],
+    /// With a key log: what decryption made of this frame's records (one reference, so a
+    /// frame without a key log carries no more than a pointer for it).
+    pub decrypted: Option<&'a Decrypted>,
+}
+
+/// What decryption made of one frame's records (reused by the tracker from frame to frame).
+#[derive(Debug, Default)]
+pub struct Decrypted {
+    /// One entry per record of [`FrameTls::records`].
+    opened: Vec<OpenedRecord>,
+    /// The decrypted application data of the frame's records, concatenated.
+    app: Vec<u8>,
     /// The plaintext of the other decrypted records (handshake messages, alerts).
-    pub other: &'a [u8],
+    other: Vec<u8>,
     /// The decrypted application data goes to tshark's `data` (no application protocol
     /// dissector takes it: not HTTP by ALPN, port 443 or its first bytes).
-    pub app_is_data: bool,
-    /// On the frame whose payload made its stream TLS, with a key log: its place in the
-    /// application-data sequence space (nothing decrypted before it).
-    pub first_plain: Option<PlainPosition>,
+    app_is_data: bool,
+    /// On the frame whose payload made its stream TLS: its place in the application-data
+    /// sequence space (nothing decrypted before it).
+    first_plain: Option<PlainPosition>,
     /// A decrypted close_notify alert in this frame: its sender's application data ends
     /// here, as with a FIN on a cleartext stream.
-    pub close_notify: bool,
+    close_notify: bool,
+}
+
+impl Decrypted {
+    fn clear(&mut self) {
+        self.opened.clear();
+        self.app.clear();
+        self.other.clear();
+        self.app_is_data = false;
+        self.first_plain = None;
+        self.close_notify = false;
+    }
 }
 
 impl<'a> FrameTls<'a> {
@@ -87,6 +106,28 @@ impl<'a> FrameTls<'a> {
             })
     }
 
+    /// One entry per record of [`FrameTls::records`] with a key log; empty without one.
+    pub fn opened(&self) -> &'a [OpenedRecord] {
+        self.decrypted.map_or(&[], |d| &d.opened)
+    }
+
+    /// The decrypted application data of this frame's records, concatenated.
+    pub fn app(&self) -> &'a [u8] {
+        self.decrypted.map_or(&[], |d| &d.app)
+    }
+
+    /// A decrypted close_notify alert is in this frame: its sender's application data ends
+    /// here, as with a FIN on a cleartext stream.
+    pub fn close_notify(&self) -> bool {
+        self.decrypted.is_some_and(|d| d.close_notify)
+    }
+
+    /// On the frame whose payload made its stream TLS, with a key log: its place in the
+    /// application-data sequence space.
+    pub fn first_plain(&self) -> Option<PlainPosition> {
+        self.decrypted.and_then(|d| d.first_plain)
+    }
+
     /// [`FrameTls::records`], each with its decrypted content type and plaintext when a key
     /// log opened it.
     pub fn records_opened(
@@ -96,7 +137,7 @@ impl<'a> FrameTls<'a> {
         let this = *self;
         self.records().enumerate().map(move |(i, (r, ctx))| {
             let plain = this
-                .opened
+                .opened()
                 .get(i)
                 .filter(|o| o.decrypted)
                 .map(|o| (ContentType(o.content_type), this.plaintext(o)));
@@ -108,7 +149,10 @@ impl<'a> FrameTls<'a> {
     /// tshark hands to `data` when no application protocol takes it.
     pub fn decrypted_app_data(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let this = *self;
-        let opened = if self.app_is_data { self.opened } else { &[] };
+        let opened = match self.decrypted {
+            Some(d) if d.app_is_data => &d.opened[..],
+            _ => &[],
+        };
         opened
             .iter()
             .filter(|o| {
@@ -119,10 +163,13 @@ impl<'a> FrameTls<'a> {
 
     /// The plaintext of a record of [`FrameTls::opened`].
     pub fn plaintext(&self, r: &OpenedRecord) -> &'a [u8] {
+        let Some(d) = self.decrypted else {
+            return &[];
+        };
         let buf = if r.content_type == ContentType::APPLICATION_DATA.0 {
-            self.app
+            &d.app
         } else {
-            self.other
+            &d.other
         };
         buf.get(r.start as usize..r.end as usize).unwrap_or(&[])
     }
@@ -168,9 +215,7 @@ pub(crate) struct TlsTracker {
     streams: Vec<TlsStream>,
     keys: Option<Arc<KeyLog>>,
     /// The current frame's decryption results (reused from frame to frame).
-    opened: Vec<OpenedRecord>,
-    app: Vec<u8>,
-    other: Vec<u8>,
+    decrypted: Decrypted,
     /// Where records are decrypted, for every stream.
     scratch: Vec<u8>,
 }
@@ -298,75 +343,97 @@ impl TlsTracker {
         if pushed.role == SegmentRole::Lost {
             return None;
         }
-        self.opened.clear();
-        self.app.clear();
-        self.other.clear();
+        let Some(keys) = self.keys.as_deref() else {
+            for r in pushed.records(&t.dirs[dir], payload) {
+                t.session.observe(dir, &r);
+            }
+            return Some(frame_tls(t, dir, start, &pushed, payload, None));
+        };
+        let out = &mut self.decrypted;
+        out.clear();
+        out.first_plain = first_plain;
         for r in pushed.records(&t.dirs[dir], payload) {
             t.session.observe(dir, &r);
-            if let (Some(dec), Some(keys)) = (t.decryptor.as_mut(), self.keys.as_deref()) {
-                let opened = match dec.record(keys, dir, &r, &mut self.scratch) {
-                    Opened::Plain { content_type, data } => {
-                        let buf = if content_type == ContentType::APPLICATION_DATA {
-                            &mut self.app
-                        } else {
-                            &mut self.other
-                        };
-                        let start = buf.len() as u32;
-                        buf.extend_from_slice(data);
-                        OpenedRecord {
-                            decrypted: true,
-                            content_type: content_type.0,
-                            start,
-                            end: buf.len() as u32,
-                        }
+            let Some(dec) = t.decryptor.as_mut() else {
+                continue;
+            };
+            let opened = match dec.record(keys, dir, &r, &mut self.scratch) {
+                Opened::Plain { content_type, data } => {
+                    let buf = if content_type == ContentType::APPLICATION_DATA {
+                        &mut out.app
+                    } else {
+                        &mut out.other
+                    };
+                    let start = buf.len() as u32;
+                    buf.extend_from_slice(data);
+                    OpenedRecord {
+                        decrypted: true,
+                        content_type: content_type.0,
+                        start,
+                        end: buf.len() as u32,
                     }
-                    Opened::Clear | Opened::Opaque => OpenedRecord {
-                        decrypted: false,
-                        content_type: r.content_type().0,
-                        start: 0,
-                        end: 0,
-                    },
-                };
-                self.opened.push(opened);
-            }
+                }
+                Opened::Clear | Opened::Opaque => OpenedRecord {
+                    decrypted: false,
+                    content_type: r.content_type().0,
+                    start: 0,
+                    end: 0,
+                },
+            };
+            out.opened.push(opened);
         }
-        t.plain_len[dir] = t.plain_len[dir].wrapping_add(self.app.len() as u32);
-        let close_notify = self.opened.iter().any(|o| {
+        t.plain_len[dir] = t.plain_len[dir].wrapping_add(out.app.len() as u32);
+        out.close_notify = out.opened.iter().any(|o| {
             o.decrypted
                 && o.content_type == ContentType::ALERT.0
-                && self.other.get(o.start as usize + 1) == Some(&0)
+                && out.other.get(o.start as usize + 1) == Some(&0)
         });
-        if close_notify {
+        if out.close_notify {
             t.fin[dir] = 1;
         }
-        if t.app_taken.is_none() && !self.app.is_empty() {
+        if t.app_taken.is_none() && !out.app.is_empty() {
             let alpn = t.decryptor.as_ref().and_then(|d| d.alpn());
             t.app_taken = Some(
                 alpn.is_some_and(|a| a.starts_with(b"http/") || a.starts_with(b"h2"))
                     || src.1 == 443
                     || dst_port == 443
-                    || looks_like_http(&self.app),
+                    || looks_like_http(&out.app),
             );
         }
-        let d = &t.dirs[dir];
-        Some(FrameTls {
-            dir: dir as u8,
+        out.app_is_data = t.app_taken == Some(false);
+        Some(frame_tls(
+            t,
+            dir,
             start,
-            assembled: if pushed.assembled {
-                d.assembled().map(|r| r.bytes())
-            } else {
-                None
-            },
-            whole: &payload[pushed.whole.clone()],
-            after_assembled: pushed.after_assembled,
-            role: pushed.role,
-            opened: &self.opened,
-            app: &self.app,
-            other: &self.other,
-            app_is_data: t.app_taken == Some(false),
-            first_plain,
-            close_notify,
-        })
+            &pushed,
+            payload,
+            Some(&self.decrypted),
+        ))
+    }
+}
+
+/// The frame's TLS layer from what its segment did to stream `t`'s direction `dir`.
+fn frame_tls<'a>(
+    t: &'a TlsStream,
+    dir: usize,
+    start: Session,
+    pushed: &keepsight_tls::Pushed,
+    payload: &'a [u8],
+    decrypted: Option<&'a Decrypted>,
+) -> FrameTls<'a> {
+    let d = &t.dirs[dir];
+    FrameTls {
+        dir: dir as u8,
+        start,
+        assembled: if pushed.assembled {
+            d.assembled().map(|r| r.bytes())
+        } else {
+            None
+        },
+        whole: &payload[pushed.whole.clone()],
+        after_assembled: pushed.after_assembled,
+        role: pushed.role,
+        decrypted,
     }
 }
 

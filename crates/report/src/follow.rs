@@ -326,7 +326,7 @@ impl Follow {
             Selector::Stream(n) => tcp.stream == n,
             Selector::Endpoints(a, b) => (src == a && dst == b) || (src == b && dst == a),
         };
-        if !selected || !tls.opened.iter().any(|o| o.decrypted) {
+        if !selected || !tls.opened().iter().any(|o| o.decrypted) {
             return;
         }
         let nodes = *self.nodes.get_or_insert(Nodes {
@@ -334,7 +334,7 @@ impl Follow {
             other: dst,
         });
         let node = usize::from(src != nodes.first_sender);
-        for o in tls.opened {
+        for o in tls.opened() {
             if !o.decrypted || o.content_type != 23 {
                 continue;
             }
