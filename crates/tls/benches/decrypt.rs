@@ -15,7 +15,8 @@ fn main() {
     divan::main();
 }
 
-/// HKDF-Expand-Label(secret, label, "", len) with SHA-256 (RFC 8446 §7.1).
+/// HKDF-Expand-Label(secret, label, "", len) (RFC 8446 §7.1), with SHA-384 for a 48-byte
+/// secret (TLS_AES_256_GCM_SHA384), else SHA-256.
 fn expand_label(secret: &[u8], label: &str, len: usize) -> Vec<u8> {
     let full = format!("tls13 {label}");
     let mut info = (len as u16).to_be_bytes().to_vec();
@@ -23,10 +24,17 @@ fn expand_label(secret: &[u8], label: &str, len: usize) -> Vec<u8> {
     info.extend(full.as_bytes());
     info.push(0);
     let mut out = vec![0; len];
-    hkdf::Hkdf::<sha2::Sha256>::from_prk(secret)
-        .unwrap()
-        .expand(&info, &mut out)
-        .unwrap();
+    if secret.len() == 48 {
+        hkdf::Hkdf::<sha2::Sha384>::from_prk(secret)
+            .unwrap()
+            .expand(&info, &mut out)
+            .unwrap();
+    } else {
+        hkdf::Hkdf::<sha2::Sha256>::from_prk(secret)
+            .unwrap()
+            .expand(&info, &mut out)
+            .unwrap();
+    }
     out
 }
 
@@ -58,12 +66,13 @@ fn hello(msg_type: u8, suite: u16, version_ext: &[u8]) -> Vec<u8> {
 
 /// The key log, the two hellos and the client's encrypted records for `suite`.
 fn stream(suite: u16) -> (KeyLog, Vec<Vec<u8>>) {
-    let secret = [3u8; 32];
+    let hash_len = if suite == 0x1302 { 48 } else { 32 };
+    let secret = vec![3u8; hash_len];
     let random = "07".repeat(32);
     let text = format!(
         "CLIENT_HANDSHAKE_TRAFFIC_SECRET {random} {h}\nCLIENT_TRAFFIC_SECRET_0 {random} {a}\n",
-        h = "01".repeat(32),
-        a = "03".repeat(32),
+        h = "01".repeat(hash_len),
+        a = "03".repeat(hash_len),
     );
     let keys = KeyLog::parse(text.as_bytes()).unwrap();
     let key_len = if suite == 0x1301 { 16 } else { 32 };
