@@ -6,7 +6,8 @@
 //! heartbeats, OpenSSL with a Hello Retry Request).
 //!
 //! Compared: every registered field and the Protocol and Info columns, frame by frame; `follow
-//! tls` byte by byte in all four formats on every stream; the HTTP messages `keepsight http`
+//! --proto tls` and `packets -q -z follow,tls,...` byte by byte in all four formats on every
+//! stream; the HTTP messages `keepsight http`
 //! finds in the decrypted bytes against the requests and responses tshark dissects; and, with
 //! a wrong key log, the same fields (nothing decrypted on either side) plus keepsight's warning.
 //!
@@ -275,6 +276,13 @@ fn follow_tls_is_byte_identical_to_tsharks_on_every_stream() {
                 if theirs != ours {
                     problems.push(format!(
                         "{c} stream {stream} {format}:\n--- tshark\n{theirs}\n--- keepsight\n{ours}"
+                    ));
+                }
+                // The same through `packets -q -z`, tshark's own spelling.
+                let tap = keepsight(&["packets", "-r", &c, "-o", &pref, "-q", "-z", &z]);
+                if theirs != tap {
+                    problems.push(format!(
+                        "{c} stream {stream} packets -z {z}:\n--- tshark\n{theirs}\n--- keepsight\n{tap}"
                     ));
                 }
             }
