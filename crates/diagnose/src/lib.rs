@@ -72,6 +72,8 @@ const DONE_BITS: u32 = 1 << 22;
 /// The streaming diagnoser: feed it segments in capture order, then call [`Diagnoser::finish`].
 pub struct Diagnoser {
     opts: Options,
+    /// Where TLS records are decrypted (with [`Options::tls_keys`]), for every stream.
+    plaintext: Vec<u8>,
     live: StreamMap,
     /// Streams of one segment so far, kept as that segment.
     singles: keepsight_tcp::FirstSegments,
@@ -100,6 +102,7 @@ impl Diagnoser {
     /// A diagnoser before the first segment.
     pub fn new(opts: Options) -> Self {
         Diagnoser {
+            plaintext: Vec::new(),
             idle_tally: vec![Default::default(); opts.middleboxes.len()],
             services: Default::default(),
             connects: Default::default(),
@@ -167,10 +170,11 @@ impl Diagnoser {
         let s = match self.live.get_mut(&seg.stream) {
             Some(s) => s,
             None => match self.singles.take(seg.stream) {
-                Some(first) => self
-                    .live
-                    .entry(seg.stream)
-                    .or_insert(Stream::replayed(&first.segment(), opts)),
+                Some(first) => self.live.entry(seg.stream).or_insert(Stream::replayed(
+                    &first.segment(),
+                    opts,
+                    &mut self.plaintext,
+                )),
                 None => {
                     self.streams_seen += 1;
                     if keepsight_tcp::FirstSegment::fits(seg) && self.singles.push(seg) {
@@ -182,7 +186,7 @@ impl Diagnoser {
                 }
             },
         };
-        s.on_segment(seg, opts);
+        s.on_segment(seg, opts, &mut self.plaintext);
         self.maybe_sweep(seg.ts_ns);
     }
 
@@ -331,7 +335,7 @@ impl Diagnoser {
         // One segment shows no heartbeat: these neither learn nor lean on a service's.
         let mut singles = std::mem::take(&mut self.singles);
         for first in singles.drain() {
-            let s = Stream::replayed(&first.segment(), &self.opts);
+            let s = Stream::replayed(&first.segment(), &self.opts, &mut self.plaintext);
             self.summarize(s, end);
         }
         self.reports.sort_by_key(|r| r.stream);

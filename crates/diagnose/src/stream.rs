@@ -48,6 +48,8 @@ pub(crate) struct TlsRecordEvent {
     /// size (2 bytes, its inner type and a 16-byte tag). Encrypted, close_notify and a fatal
     /// alert look alike.
     pub alert: bool,
+    /// A decrypted alert's description (with a key log), which then says which one it was.
+    pub decrypted_alert: Option<u8>,
 }
 
 /// The TLS view of a stream whose first payload opened a handshake (keepsight-tls): records
@@ -57,6 +59,8 @@ pub(crate) struct TlsRecordEvent {
 pub(crate) struct TlsWatch {
     pub dirs: [keepsight_tls::Direction; 2],
     pub session: keepsight_tls::Session,
+    /// With a key log: the stream's decryption state.
+    pub decryptor: Option<Box<keepsight_tls::Decryptor>>,
     /// Per direction: its last record.
     pub last_record: [Option<TlsRecordEvent>; 2],
     /// Per direction: its last record when it sent its FIN.
@@ -562,9 +566,9 @@ impl Stream {
 
     /// The stream after its first segment `seg`: what [`Stream::new`] and
     /// [`Stream::on_segment`] make of it.
-    pub(crate) fn replayed(seg: &Segment<'_>, opts: &Options) -> Self {
+    pub(crate) fn replayed(seg: &Segment<'_>, opts: &Options, plaintext: &mut Vec<u8>) -> Self {
         let mut s = Stream::new(seg);
-        s.on_segment(seg, opts);
+        s.on_segment(seg, opts, plaintext);
         s
     }
 
@@ -582,7 +586,14 @@ impl Stream {
         (0, "first_packet")
     }
 
-    pub(crate) fn on_segment(&mut self, seg: &Segment<'_>, opts: &Options) {
+    /// Takes one segment of the stream; `plaintext` is scratch space for decrypting its TLS
+    /// records when [`Options::tls_keys`] is given.
+    pub(crate) fn on_segment(
+        &mut self,
+        seg: &Segment<'_>,
+        opts: &Options,
+        plaintext: &mut Vec<u8>,
+    ) {
         let d = usize::from(seg.src != self.addr[0]);
         let p = 1 - d;
         let ts = seg.ts_ns;
@@ -765,7 +776,11 @@ impl Stream {
             let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
             if matches!(self.tls, TlsMode::Undecided) {
                 self.tls = if keepsight_tls::record::starts_handshake(payload) {
-                    TlsMode::Tls(Box::default())
+                    let mut watch = Box::<TlsWatch>::default();
+                    if opts.tls_keys.is_some() {
+                        watch.decryptor = Some(Box::default());
+                    }
+                    TlsMode::Tls(watch)
                 } else {
                     TlsMode::Plain
                 };
@@ -782,7 +797,9 @@ impl Stream {
                 // A TLS stream's messages are its records, whatever the segments.
                 let whole = payload.len() == seg.len as usize;
                 let mut messages = [(Sig::of(0, &[]), 0u32); TLS_MESSAGES_PER_SEGMENT];
-                let n = self.tls_records(d, seg, whole.then_some(payload), ev, &mut messages);
+                let keys = opts.tls_keys.as_deref();
+                let payload = whole.then_some(payload);
+                let n = self.tls_records(d, seg, payload, ev, &mut messages, keys, plaintext);
                 for &(sig, len) in &messages[..n] {
                     self.on_message(
                         d,
@@ -899,6 +916,7 @@ impl Stream {
     /// Feeds a TLS stream's new payload (`None`: cut by the capture, so the record stream is
     /// lost from here) to its record reassembler; writes the records that may be heartbeat
     /// messages (application data and RFC 6520 heartbeats) to `out` and returns how many.
+    #[allow(clippy::too_many_arguments)]
     fn tls_records(
         &mut self,
         d: usize,
@@ -906,6 +924,8 @@ impl Stream {
         payload: Option<&[u8]>,
         ev: Event,
         out: &mut [(Sig, u32); TLS_MESSAGES_PER_SEGMENT],
+        keys: Option<&keepsight_tls::KeyLog>,
+        plaintext: &mut Vec<u8>,
     ) -> usize {
         let TlsMode::Tls(t) = &mut self.tls else {
             return 0;
@@ -920,12 +940,35 @@ impl Stream {
         let mut n = 0;
         for r in pushed.records(&t.dirs[d], payload) {
             let ctx = t.session.observe(d, &r);
-            let ty = r.content_type();
+            // With a key log, a decrypted record is read by what it holds: its own content
+            // type, alert and bytes.
+            let opened = match (t.decryptor.as_mut(), keys) {
+                (Some(dec), Some(keys)) => match dec.record(keys, d, &r, plaintext) {
+                    keepsight_tls::Opened::Plain { content_type, data } => {
+                        Some((content_type, data))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            let ty = opened.map_or(r.content_type(), |(ty, _)| ty);
             // A cleartext alert says what it is; only close_notify (0) closes gracefully.
-            let clear_close = || ctx.encrypted || r.alert().is_some_and(|(_, desc)| desc == 0);
-            let alert = (ty == keepsight_tls::ContentType::ALERT && clear_close())
-                || (ctx.opaque && usize::from(r.length()) == TLS13_ALERT_LEN);
-            let rec = TlsRecordEvent { ev, alert };
+            let clear_close = || match opened {
+                Some((_, body)) => body.get(1) == Some(&0),
+                None => ctx.encrypted || r.alert().is_some_and(|(_, desc)| desc == 0),
+            };
+            let decrypted_alert = match opened {
+                Some((keepsight_tls::ContentType::ALERT, body)) => body.get(1).copied(),
+                _ => None,
+            };
+            let alert = (ty == keepsight_tls::ContentType::ALERT
+                && (decrypted_alert.is_some() || clear_close()))
+                || (opened.is_none() && ctx.opaque && usize::from(r.length()) == TLS13_ALERT_LEN);
+            let rec = TlsRecordEvent {
+                ev,
+                alert,
+                decrypted_alert,
+            };
             if alert && t.first_alert.is_none() && t.last_record[d].is_some() {
                 t.first_alert = Some(ev);
             }
@@ -939,7 +982,10 @@ impl Stream {
             let message = ty == keepsight_tls::ContentType::APPLICATION_DATA
                 || ty == keepsight_tls::ContentType::HEARTBEAT;
             if message && n < out.len() {
-                out[n] = (tls_sig(&r), r.bytes().len() as u32);
+                out[n] = match opened {
+                    Some((_, data)) => (Sig::of(data.len() as u32, data), data.len() as u32),
+                    None => (tls_sig(&r), r.bytes().len() as u32),
+                };
                 n += 1;
             }
         }

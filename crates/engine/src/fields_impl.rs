@@ -95,6 +95,15 @@ impl Packet for Frame<'_> {
                 "tcp" => self.visit_tcp(field, sink, data),
                 "udp" => self.visit_udp(field, sink, data),
                 "data" => {
+                    if let Some(t) = &self.tls {
+                        for plain in t.decrypted_app_data() {
+                            match field {
+                                DATA | DATA_DATA => sink(Value::Bytes(plain)),
+                                DATA_LEN => sink(Value::UInt(plain.len() as u64)),
+                                _ => {}
+                            }
+                        }
+                    }
                     let payload = self.app_payload();
                     if !payload.is_empty() {
                         match field {
@@ -373,6 +382,9 @@ impl Frame<'_> {
             for _ in 0..t.layers() {
                 s.push_str(":tls");
             }
+            for _ in t.decrypted_app_data() {
+                s.push_str(":data");
+            }
         }
         if let Some(h) = &self.h2 {
             if h.role() == keepsight_h2::SegmentRole::Frames {
@@ -575,6 +587,8 @@ impl Frame<'_> {
     fn visit_tls(&self, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
         use keepsight_tls::record::{handshake_type, Hello};
         use keepsight_tls::ContentType;
+        /// TLS 1.3's Encrypted Extensions message, where the server's ALPN choice goes.
+        const ENCRYPTED_EXTENSIONS: u8 = 8;
         let Some(t) = &self.tls else {
             return;
         };
@@ -592,8 +606,55 @@ impl Frame<'_> {
             }
             return;
         }
-        for (r, ctx) in t.records() {
+        for (r, ctx, plain) in t.records_opened() {
             let ty = r.content_type();
+            if let Some((inner, body)) = plain {
+                // A decrypted record shows what tshark shows with the key log: the inner
+                // content type and the messages or alert inside.
+                match field {
+                    TLS_RECORD_CONTENT_TYPE => sink(Value::UInt(inner.0.into())),
+                    TLS_RECORD_OPAQUE_TYPE if ctx.opaque => sink(Value::UInt(ty.0.into())),
+                    TLS_RECORD_VERSION => sink(Value::UInt(r.version().into())),
+                    TLS_RECORD_LENGTH => sink(Value::UInt(r.length().into())),
+                    TLS_APP_DATA if inner == ContentType::APPLICATION_DATA => {
+                        sink(Value::Bytes(r.fragment()))
+                    }
+                    TLS_ALERT_MESSAGE_LEVEL | TLS_ALERT_MESSAGE_DESC
+                        if inner == ContentType::ALERT =>
+                    {
+                        if let Some((level, desc)) = keepsight_tls::record::alert_in(body) {
+                            let v = if field == TLS_ALERT_MESSAGE_LEVEL {
+                                level
+                            } else {
+                                desc
+                            };
+                            sink(Value::UInt(v.into()))
+                        }
+                    }
+                    TLS_HANDSHAKE_EXTENSIONS_ALPN_STR if inner == ContentType::HANDSHAKE => {
+                        for h in keepsight_tls::record::handshakes_in(body) {
+                            if h.msg_type == ENCRYPTED_EXTENSIONS {
+                                Hello::encrypted_extensions(h.body)
+                                    .alpn()
+                                    .for_each(|n| sink(Value::Str(&String::from_utf8_lossy(n))))
+                            }
+                        }
+                    }
+                    TLS_HANDSHAKE_TYPE | TLS_HANDSHAKE_LENGTH
+                        if inner == ContentType::HANDSHAKE =>
+                    {
+                        for h in keepsight_tls::record::handshakes_in(body) {
+                            sink(Value::UInt(if field == TLS_HANDSHAKE_TYPE {
+                                h.msg_type.into()
+                            } else {
+                                h.length.into()
+                            }))
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
             match field {
                 TLS_RECORD_CONTENT_TYPE if !ctx.opaque => sink(Value::UInt(ty.0.into())),
                 TLS_RECORD_OPAQUE_TYPE if ctx.opaque => sink(Value::UInt(ty.0.into())),

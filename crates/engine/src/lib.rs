@@ -29,6 +29,7 @@ use std::path::Path;
 
 pub use keepsight_capture as capture;
 pub use keepsight_tcp as tcp;
+pub use keepsight_tls::{KeyLog, KeyLogError};
 pub use keepsight_wire as wire;
 
 /// One analysed frame.
@@ -63,6 +64,9 @@ pub struct Frame<'a> {
     pub tls: Option<tls::FrameTls<'a>>,
     /// The HTTP/2 frames this frame's segment completed, on a stream decoded as HTTP/2.
     pub h2: Option<h2::FrameH2<'a>>,
+    /// On a TLS stream decrypted with a key log: the frame's place in the stream's
+    /// application-data sequence space ([`Frame::decrypted_segment`]).
+    pub plain: Option<tls::PlainPosition>,
     /// Time stamps with an out-of-range fraction seen so far (`None` while there are none, so
     /// ordinary captures never look): what the time differences ending at this frame need to
     /// be printed as tshark prints them.
@@ -234,6 +238,38 @@ impl<'a> Frame<'a> {
         })
     }
 
+    /// On a TLS stream decrypted with a key log, this frame as the analyses of the
+    /// application protocol see it: its decrypted application data as payload, numbered in
+    /// the stream's own application-data sequence space (see [`tls::PlainPosition`]); times
+    /// and analysis flags are the frame's, and so are the TCP flags, plus FIN on the frame
+    /// carrying the sender's close_notify (the end of its application data). `None`
+    /// elsewhere (use [`Frame::segment`]).
+    #[inline]
+    pub fn decrypted_segment(&self) -> Option<Segment<'a>> {
+        let pos = self.plain?;
+        let mut s = self.segment()?;
+        let app = self.tls.map_or(&[][..], |t| t.app());
+        if self.tls.is_some_and(|t| t.close_notify()) {
+            s.flags = keepsight_wire::TcpFlags(s.flags.0 | keepsight_wire::TcpFlags::FIN);
+        }
+        s.seq = pos.seq;
+        s.ack = pos.ack;
+        s.len = app.len() as u32;
+        s.payload = app;
+        Some(s)
+    }
+
+    /// [`Frame::decrypted_segment`] when the frame's stream is decrypted, else
+    /// [`Frame::segment`]: what an application-protocol analysis reads.
+    #[inline]
+    pub fn application_segment(&self) -> Option<Segment<'a>> {
+        if self.plain.is_some() {
+            self.decrypted_segment()
+        } else {
+            self.segment()
+        }
+    }
+
     /// Source and destination socket addresses of a TCP or UDP frame.
     pub fn endpoints(&self) -> Option<(SocketAddr, SocketAddr)> {
         let (sp, dp) = if let Some(t) = self.tcp_header() {
@@ -323,6 +359,25 @@ impl Engine {
         self.decode_as = rules;
     }
 
+    /// Decrypts the TLS streams of the capture with the secrets of `keys` (tshark's
+    /// `-o tls.keylog_file:PATH`); call before the first frame.
+    pub fn set_tls_keylog(&mut self, keys: std::sync::Arc<keepsight_tls::KeyLog>) {
+        self.tls.set_keylog(keys);
+    }
+
+    /// Why records of TLS stream `stream` stayed encrypted although a key log was given
+    /// (no secret for it, wrong secret, unsupported suite); `None` when all were decrypted
+    /// or no key log was given.
+    pub fn tls_decryption_note(&self, stream: u32) -> Option<&str> {
+        self.tls.decryption_note(stream)
+    }
+
+    /// Every TLS stream (`tcp.stream`) of the frames read so far whose records the key log
+    /// could not decrypt, with why; empty without a key log.
+    pub fn tls_decryption_notes(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        self.tls.decryption_notes()
+    }
+
     /// Damaged records met so far (the first [`Engine::DAMAGE_KEPT`]), and how many in all.
     pub fn damage(&self) -> (&[Damage], u64) {
         (&self.damage, self.damaged)
@@ -397,6 +452,7 @@ impl Engine {
         let mut reassembled = None;
         let mut tls = None;
         let mut h2 = None;
+        let mut plain = None;
         // Only fragments reach the reassembler: the check is one bit for everything else.
         if dissection.has_problem(keepsight_wire::Problem::Fragment) {
             if let Some(f) = dissection.fragment(data) {
@@ -431,7 +487,8 @@ impl Engine {
                     {
                         h2 = h2_layer(&mut self.h2, &t, &seg, dissection.payload(data));
                     } else {
-                        tls = tls_layer(&mut self.tls, &t, &seg, || dissection.payload(data));
+                        (tls, plain) =
+                            tls_layer(&mut self.tls, &t, &seg, || dissection.payload(data));
                     }
                     tcp = Some(t);
                 }
@@ -446,6 +503,7 @@ impl Engine {
         Ok(Some(Frame {
             tls,
             h2,
+            plain,
             number: self.frames,
             record,
             ts_ns,
@@ -477,11 +535,14 @@ fn tls_layer<'a>(
     t: &TcpInfo,
     seg: &SegmentHeader,
     payload: impl FnOnce() -> &'a [u8],
-) -> Option<tls::FrameTls<'a>> {
+) -> (Option<tls::FrameTls<'a>>, Option<tls::PlainPosition>) {
     if !tracker.may_be_tls(t.stream) {
-        return None;
+        return (None, None);
     }
-    tls_layer_of_candidate(tracker, t, seg, payload())
+    let plain = tracker.plain_position(t.stream, (seg.src, seg.src_port), seg.flags.fin());
+    let tls = tls_layer_of_candidate(tracker, t, seg, payload());
+    let plain = plain.or_else(|| tls.as_ref().and_then(|t| t.first_plain()));
+    (tls, plain)
 }
 
 /// [`tls_layer`] for a stream that is TLS or not decided yet.
@@ -503,7 +564,7 @@ fn tls_layer_of_candidate<'a>(
     if t.flags.has(skipped) || payload.len() != seg.seglen as usize {
         return None;
     }
-    tracker.segment(t.stream, src, t.seq, payload)
+    tracker.segment(t.stream, src, seg.dst_port, t.seq, payload)
 }
 
 /// The HTTP/2 frames of a TCP segment on a port decoded as HTTP/2: in-order payload only,

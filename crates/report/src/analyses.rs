@@ -34,7 +34,11 @@ impl Analyses {
     #[inline]
     pub fn on_frame<'a>(&mut self, frame: &Frame<'a>) -> Option<keepsight_tcp::Segment<'a>> {
         let segment = frame.segment()?;
-        self.http.segment(&segment);
+        // On a TLS stream decrypted with a key log, HTTP reads the decrypted bytes.
+        match frame.decrypted_segment() {
+            Some(plain) => self.http.segment(&plain),
+            None => self.http.segment(&segment),
+        }
         self.diagnoser.on_segment(&segment);
         Some(segment)
     }
@@ -104,7 +108,7 @@ pub fn http_analysis(
             let Some(tcp) = frame.tcp.as_ref() else {
                 return;
             };
-            if let (true, Some(segment)) = (wanted(tcp.stream), frame.segment()) {
+            if let (true, Some(segment)) = (wanted(tcp.stream), frame.application_segment()) {
                 analyzer.segment(&segment);
             }
         },

@@ -50,7 +50,7 @@ impl Selector {
 
     /// The `Filter:` line tshark prints.
     pub fn filter_text(&self, proto: Proto) -> String {
-        let p = proto.name();
+        let p = proto.transport_name();
         match self {
             Selector::Stream(n) => format!("{p}.stream eq {n}"),
             Selector::Endpoints(a, b) => {
@@ -72,6 +72,9 @@ pub enum Proto {
     Tcp,
     /// A UDP conversation, one chunk per datagram.
     Udp,
+    /// A TLS stream's decrypted application data (needs a key log on the engine), one chunk
+    /// per record, as tshark's `follow,tls`.
+    Tls,
 }
 
 impl Proto {
@@ -80,6 +83,15 @@ impl Proto {
         match self {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
+            Proto::Tls => "tls",
+        }
+    }
+
+    /// The transport named in the `Filter:` line (TLS is followed by its TCP stream).
+    fn transport_name(self) -> &'static str {
+        match self {
+            Proto::Udp => "udp",
+            Proto::Tcp | Proto::Tls => "tcp",
         }
     }
 }
@@ -219,6 +231,10 @@ impl Follow {
             self.on_udp(frame);
             return;
         }
+        if self.proto == Proto::Tls {
+            self.on_tls(frame);
+            return;
+        }
         let Some(tcp) = frame.tcp.as_ref() else {
             return;
         };
@@ -292,6 +308,44 @@ impl Follow {
                 ts_ns: frame.ts_ns,
                 seq,
                 data,
+            });
+        }
+    }
+
+    /// A frame of a TLS stream: each decrypted application data record is one chunk. As in
+    /// tshark 4.0.17, Node 0 is the sender of the first frame with a decrypted record of any
+    /// type (the server's in TLS 1.3, whose handshake is encrypted), and Node 1 stays unnamed.
+    fn on_tls(&mut self, frame: &Frame<'_>) {
+        let (Some(tcp), Some(tls)) = (frame.tcp.as_ref(), frame.tls.as_ref()) else {
+            return;
+        };
+        let Some((src, dst)) = frame.endpoints() else {
+            return;
+        };
+        let selected = match self.selector {
+            Selector::Stream(n) => tcp.stream == n,
+            Selector::Endpoints(a, b) => (src == a && dst == b) || (src == b && dst == a),
+        };
+        if !selected || !tls.opened().iter().any(|o| o.decrypted) {
+            return;
+        }
+        let nodes = *self.nodes.get_or_insert(Nodes {
+            first_sender: src,
+            other: dst,
+        });
+        let node = usize::from(src != nodes.first_sender);
+        for o in tls.opened() {
+            if !o.decrypted || o.content_type != 23 {
+                continue;
+            }
+            let data = tls.plaintext(o).to_vec();
+            self.written[node] += data.len() as u64;
+            self.out.push(Chunk {
+                node,
+                frame: frame.number,
+                ts_ns: frame.ts_ns,
+                data,
+                gap: false,
             });
         }
     }
@@ -481,13 +535,16 @@ impl Printer {
                 let (host, port) = a.map_or((String::new(), 0), |a| (a.ip().to_string(), a.port()));
                 format!("  - peer: {n}\n    host: {host}\n    port: {port}\n")
             };
+            // tshark's TLS follow never learns Node 1's address.
+            let other = nodes.map(|n| n.other).filter(|_| self.proto != Proto::Tls);
             return format!(
                 "peers:\n{}{}packets:\n",
                 peer(0, nodes.map(|n| n.first_sender)),
-                peer(1, nodes.map(|n| n.other))
+                peer(1, other)
             );
         }
         let (n0, n1) = match nodes {
+            Some(n) if self.proto == Proto::Tls => (n.first_sender.to_string(), ":0".to_string()),
             Some(n) => (n.first_sender.to_string(), n.other.to_string()),
             // tshark prints an empty address and port 0 when no frame matched.
             None => (":0".to_string(), ":0".to_string()),

@@ -93,7 +93,20 @@ impl<'a> Record<'a> {
     /// The handshake messages of a cleartext handshake record (each with as much of its body
     /// as the record holds).
     pub fn handshakes(&self) -> impl Iterator<Item = Handshake<'a>> {
-        let mut b = self.fragment();
+        handshakes_in(self.fragment())
+    }
+
+    /// A cleartext alert's level and description.
+    pub fn alert(&self) -> Option<(u8, u8)> {
+        alert_in(self.fragment())
+    }
+}
+
+/// The handshake messages in `b`, a cleartext handshake record's fragment or a decrypted
+/// handshake record's plaintext (each with as much of its body as `b` holds).
+pub fn handshakes_in(b: &[u8]) -> impl Iterator<Item = Handshake<'_>> {
+    let mut b = b;
+    {
         std::iter::from_fn(move || {
             if b.len() < 4 {
                 return None;
@@ -109,13 +122,13 @@ impl<'a> Record<'a> {
             Some(h)
         })
     }
+}
 
-    /// A cleartext alert's level and description.
-    pub fn alert(&self) -> Option<(u8, u8)> {
-        match self.fragment() {
-            [level, desc, ..] => Some((*level, *desc)),
-            _ => None,
-        }
+/// An alert's level and description from its (clear or decrypted) body.
+pub fn alert_in(b: &[u8]) -> Option<(u8, u8)> {
+    match b {
+        [level, desc, ..] => Some((*level, *desc)),
+        _ => None,
     }
 }
 
@@ -206,6 +219,20 @@ impl<'a> Hello<'a> {
             extensions,
             client,
         })
+    }
+
+    /// The extensions of a TLS 1.3 Encrypted Extensions message (decrypted), read as a
+    /// Server Hello's (no version, no suites).
+    pub fn encrypted_extensions(body: &'a [u8]) -> Hello<'a> {
+        let n = body
+            .get(..2)
+            .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+        Hello {
+            version: 0x0304,
+            cipher_suites: &[],
+            extensions: body.get(2..(2 + n).min(body.len())).unwrap_or(&[]),
+            client: false,
+        }
     }
 
     /// Cipher suites in order.

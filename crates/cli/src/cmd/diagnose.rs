@@ -28,6 +28,8 @@ pub struct Args {
 /// The analysis options `diagnose` and `report` share (same flags, same meaning).
 #[derive(clap::Args)]
 pub(crate) struct Analysis {
+    #[command(flatten)]
+    pub(crate) keys: super::TlsKeys,
     /// Heartbeat period, instead of inferring it (e.g. 45s, 500ms).
     #[arg(long, value_name = "DURATION")]
     period: Option<String>,
@@ -87,6 +89,7 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
     opts.http2_ports = rules
         .tcp_ranges(keepsight_engine::decode_as::AppProtocol::Http2)
         .collect();
+    opts.tls_keys = args.keys.load()?;
     let log_options = LogOptions::per_log(
         args.log.len(),
         &args.log_date,
@@ -104,7 +107,7 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
 pub fn run(args: Args) -> Outcome {
     let opts = options(&args.analysis)?;
     let path = &args.file;
-    let mut engine = super::open_capture(path)?;
+    let mut engine = super::open_capture_keyed(path, &opts.tls_keys)?;
     let mut analyses = Analyses::new(opts);
     let end = read_frames(
         Some(&mut engine),
@@ -116,5 +119,6 @@ pub fn run(args: Args) -> Outcome {
     let report = analyses.diagnosis(end.last_ns);
     let json = args.json.then_some(&report);
     super::print_report(json, || report.render_text(args.max_per_kind))?;
+    super::warn_undecrypted(path, &engine);
     super::outcome(&end, path, "analysed")
 }

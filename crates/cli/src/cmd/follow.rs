@@ -1,4 +1,4 @@
-//! `keepsight follow`: tshark's `-z follow,tcp|udp,ascii|hex|raw|yaml,STREAM[,RANGE]` for one
+//! `keepsight follow`: tshark's `-z follow,tcp|udp|tls,ascii|hex|raw|yaml,STREAM[,RANGE]` for one
 //! conversation.
 //! Reassembly, layout and the streaming pass are `keepsight_report::follow`'s; this module
 //! handles the command line.
@@ -22,10 +22,13 @@ pub struct Args {
     /// Only chunks N to M (`N` or `N-M`, from 1), as tshark's RANGE.
     #[arg(long, value_name = "N[-M]")]
     range: Option<String>,
-    /// The transport: tcp (reassembled) or udp (`udp.stream` index or endpoints; one chunk
-    /// per datagram).
-    #[arg(long, default_value = "tcp", value_parser = ["tcp", "udp"])]
+    /// The transport: tcp (reassembled), udp (`udp.stream` index or endpoints; one chunk
+    /// per datagram) or tls (the decrypted application data of a TLS stream, one chunk per
+    /// record; needs --tls-keylog).
+    #[arg(long, default_value = "tcp", value_parser = ["tcp", "udp", "tls"])]
     proto: String,
+    #[command(flatten)]
+    keys: super::TlsKeys,
 }
 
 pub fn run(args: Args) -> Outcome {
@@ -47,16 +50,28 @@ pub fn run(args: Args) -> Outcome {
                 args.range.as_deref().unwrap_or_default()
             ))
         })?;
-    let proto = if args.proto == "udp" {
-        Proto::Udp
-    } else {
-        Proto::Tcp
+    let proto = match args.proto.as_str() {
+        "udp" => Proto::Udp,
+        "tls" => Proto::Tls,
+        _ => Proto::Tcp,
     };
+    let keys = args.keys.load()?;
+    if proto == Proto::Tls && keys.is_none() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--proto tls follows decrypted application data: give the key log with --tls-keylog FILE"
+        )));
+    }
     let path = &args.file;
     let mut engine = super::open_engine(path)?;
+    if let (Some(engine), Some(keys)) = (engine.as_deref_mut(), keys) {
+        engine.set_tls_keylog(keys);
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     let printer = Printer::with(format, proto, range);
     let end = write_follow(engine.as_deref_mut(), selector, proto, printer, &mut out)?;
     out.flush()?;
+    if let Some(engine) = engine.as_deref() {
+        super::warn_undecrypted(path, engine);
+    }
     super::outcome(&end, path, "followed")
 }

@@ -30,19 +30,23 @@ pub struct Args {
     /// Connections listed in the text report (problem connections first; JSON has all).
     #[arg(long, value_name = "N", default_value_t = 50)]
     max_connections: usize,
+    #[command(flatten)]
+    keys: super::TlsKeys,
 }
 
 pub fn run(args: Args) -> Outcome {
     let path = &args.file;
     let filter = super::compile_filter(args.filter.as_deref(), "invalid display filter:\n")?;
+    let keys = args.keys.load()?;
     // With -Y: a first pass finds the streams with a matching frame.
     let streams = match &filter {
         None => None,
-        Some(f) => Some(streams_where(&mut *super::open_capture(path)?, |frame| {
-            f.matches(frame)
-        })),
+        Some(f) => Some(streams_where(
+            &mut *super::open_capture_keyed(path, &keys)?,
+            |frame| f.matches(frame),
+        )),
     };
-    let mut engine = super::open_capture(path)?;
+    let mut engine = super::open_capture_keyed(path, &keys)?;
     let (report, end) = http_analysis(&mut engine, args.json || args.all, |stream| {
         args.stream.is_none_or(|s| s == stream)
             && streams.as_ref().is_none_or(|set| set.contains(&stream))
@@ -54,5 +58,6 @@ pub fn run(args: Args) -> Outcome {
         let name = path.display().to_string();
         keepsight_http::text::render_text(&report, &name, args.all, args.max_connections)
     })?;
+    super::warn_undecrypted(path, &engine);
     super::outcome(&end, path, "analysed")
 }

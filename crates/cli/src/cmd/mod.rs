@@ -16,7 +16,74 @@ pub mod serve;
 use crate::outcome::{Failure, Outcome, Status};
 use keepsight_engine::Engine;
 use keepsight_report::read::ReadEnd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// `--tls-keylog FILE`, on every command that reads a capture's TLS streams.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TlsKeys {
+    /// NSS key log (the SSLKEYLOGFILE that curl, browsers, OpenSSL and Python write) whose
+    /// secrets decrypt the capture's TLS 1.2/1.3 streams; tshark's -o tls.keylog_file:FILE.
+    #[arg(long = "tls-keylog", value_name = "FILE")]
+    pub tls_keylog: Option<PathBuf>,
+}
+
+impl TlsKeys {
+    /// Reads the key log, if one was given: a file that cannot be read is a failure to run
+    /// (exit 3), one that does not parse a usage error (exit 2) naming the line.
+    pub(crate) fn load(&self) -> Result<Option<Arc<keepsight_engine::KeyLog>>, Failure> {
+        load_keylog(self.tls_keylog.as_deref())
+    }
+}
+
+/// [`TlsKeys::load`] for a key log path from any option.
+pub(crate) fn load_keylog(
+    path: Option<&Path>,
+) -> Result<Option<Arc<keepsight_engine::KeyLog>>, Failure> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    match keepsight_engine::KeyLog::read(path) {
+        Ok(keys) => Ok(Some(Arc::new(keys))),
+        Err(e) if e.line == 0 => Err(Failure::cannot_run(anyhow::anyhow!(e))),
+        Err(e) => Err(Failure::usage(anyhow::anyhow!(e))),
+    }
+}
+
+/// Warns on stderr about the TLS streams of `path` that the key log did not decrypt (the
+/// first ten, then how many more), so a wrong or partial key log is never silent.
+pub(crate) fn warn_undecrypted(path: &Path, engine: &Engine) {
+    const SHOWN: usize = 10;
+    let mut n = 0;
+    for (stream, note) in engine.tls_decryption_notes() {
+        if n < SHOWN {
+            eprintln!(
+                "keepsight: warning: {}: TLS stream {stream} (tcp.stream): {note}",
+                path.display()
+            );
+        }
+        n += 1;
+    }
+    if n > SHOWN {
+        eprintln!(
+            "keepsight: warning: {}: {} more TLS streams not decrypted",
+            path.display(),
+            n - SHOWN
+        );
+    }
+}
+
+/// Opens a capture as [`open_capture`] does, its TLS streams decrypted with `keys`.
+pub(crate) fn open_capture_keyed(
+    path: &Path,
+    keys: &Option<Arc<keepsight_engine::KeyLog>>,
+) -> Result<Box<Engine>, Failure> {
+    let mut engine = open_capture(path)?;
+    if let Some(keys) = keys {
+        engine.set_tls_keylog(keys.clone());
+    }
+    Ok(engine)
+}
 
 /// Opens a capture: a damaged file, or one that is not a capture, is a problem found (exit 1);
 /// a file that cannot be read is a failure to run (exit 3). The message names the file, and for

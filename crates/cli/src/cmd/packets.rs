@@ -7,7 +7,7 @@ use keepsight_report::packets::{
     open_saver, Format, HttpLayer, Listing, ListingFlags, SaveError, TimeFormat,
 };
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 #[command(after_long_help = include_str!("../../help/packets-after.txt"))]
@@ -62,13 +62,16 @@ pub struct Args {
     /// Preference NAME:VALUE, as tshark's -o: tcp.relative_sequence_numbers,
     /// tcp.analyze_sequence_numbers, tcp.calculate_timestamps, tcp.track_bytes_in_flight
     /// (TRUE/FALSE); tcp.check_checksum, tcp.desegment_tcp_streams and
-    /// tcp.no_subdissector_on_error at keepsight's fixed values only (repeatable).
+    /// tcp.no_subdissector_on_error at keepsight's fixed values only; tls.keylog_file:PATH,
+    /// the NSS key log that decrypts TLS streams (as --tls-keylog) (repeatable).
     #[arg(short = 'o', value_name = "NAME:VALUE")]
     preferences: Vec<String>,
     /// Decode a TCP port as a protocol, as tshark's -d: tcp.port==PORT,http2 (or a range
     /// PORT-PORT) (repeatable).
     #[arg(short = 'd', value_name = "tcp.port==PORT,PROTOCOL")]
     decode_as: Vec<String>,
+    #[command(flatten)]
+    keys: super::TlsKeys,
     /// Accepted for tshark's sake: keepsight never resolves names.
     #[arg(short = 'n')]
     no_name_resolution: bool,
@@ -79,7 +82,7 @@ pub struct Args {
     #[arg(short = 'q')]
     quiet: bool,
     /// Statistics after the frames, as tshark's -z: conv,tcp|udp[,FILTER],
-    /// endpoints,tcp[,FILTER], expert[,LEVEL][,FILTER], follow,tcp,FORMAT,STREAM[,RANGE],
+    /// endpoints,tcp[,FILTER], expert[,LEVEL][,FILTER], follow,tcp|tls,FORMAT,STREAM[,RANGE],
     /// io,stat,INTERVAL[,FILTER...] (repeatable).
     #[arg(short = 'z', value_name = "STATISTIC")]
     statistics: Vec<String>,
@@ -113,6 +116,18 @@ pub fn run(args: Args) -> Outcome {
         decode_as: &args.decode_as,
     })
     .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let keylog_pref = keepsight_report::packets::tls_keylog_file(&args.preferences)
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let keys = match (keylog_pref, &args.keys.tls_keylog) {
+        (Some(a), Some(b)) if Path::new(a) != b => {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "-o tls.keylog_file:{a} and --tls-keylog {}: give the key log once",
+                b.display()
+            )))
+        }
+        (Some(a), _) => super::load_keylog(Some(Path::new(a)))?,
+        (None, _) => args.keys.load()?,
+    };
     let mut stats = keepsight_report::stats::Statistics::parse(&args.statistics)
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let wants_http = listing.needs_http_pass_with(filter.iter().flat_map(|f| f.fields()));
@@ -135,6 +150,9 @@ pub fn run(args: Args) -> Outcome {
         return Ok(Status::Success);
     };
     engine.set_decode_as(listing.decode_as.clone());
+    if let Some(keys) = keys {
+        engine.set_tls_keylog(keys);
+    }
     let mut saver = match &args.write {
         Some(file) => Some(
             open_saver(
@@ -180,6 +198,7 @@ pub fn run(args: Args) -> Outcome {
     for warning in keepsight_report::packets::damage_warnings(&path, &engine) {
         eprintln!("keepsight: warning: {warning}");
     }
+    super::warn_undecrypted(&path, &engine);
     let broken_pipe = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
     if let Some(Err(e)) = saved {
         return Err(Failure::cannot_run(anyhow::anyhow!("-w: {e}")));

@@ -30,7 +30,7 @@ pub struct Args {
 pub fn run(args: Args) -> Outcome {
     let opts = options(&args.analysis)?;
     let path = &args.file;
-    let mut engine = super::open_capture(path)?;
+    let mut engine = super::open_capture_keyed(path, &opts.tls_keys)?;
     // Create the output before the (possibly long) pass, so a bad path fails at once.
     let to_stdout = args.output.as_os_str() == "-";
     let mut out: Box<dyn Write> = if to_stdout {
@@ -69,5 +69,6 @@ pub fn run(args: Args) -> Outcome {
             page.streams_drawn
         );
     }
+    super::warn_undecrypted(path, &engine);
     super::outcome(&end, path, "analysed")
 }

@@ -216,7 +216,14 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
                 "; it had closed its side without close_notify (FIN frame {}) and the {} then sent {} (frame {}), which its closed socket answered with this RST: the ordinary end of a TLS connection, not a fault",
                 after_fin.map_or(0, |f| f.frame),
                 role(1 - r.dir as usize),
-                if rec.alert { "its TLS alert (close_notify)" } else { "more TLS records" },
+                match (rec.alert, rec.decrypted_alert) {
+                    (true, Some(desc)) if desc != 0 => format!(
+                        "its TLS alert ({}, decrypted)",
+                        keepsight_tls::record::alert_description_name(desc)
+                    ),
+                    (true, _) => "its TLS alert (close_notify)".to_string(),
+                    (false, _) => "more TLS records".to_string(),
+                },
                 rec.ev.frame
             )
         })

@@ -199,7 +199,41 @@ fn tls_info(t: &keepsight_engine::tls::FrameTls<'_>, out: &mut String) {
         }
         first = false;
     };
-    for (r, ctx) in t.records() {
+    for (r, ctx, plain) in t.records_opened() {
+        if let Some((inner, body)) = plain {
+            // Decrypted with the key log: named by what is inside, as tshark names it.
+            match inner {
+                ContentType::HANDSHAKE => {
+                    for h in keepsight_tls::record::handshakes_in(body) {
+                        sep(out);
+                        out.push_str(h.name());
+                    }
+                }
+                ContentType::ALERT => {
+                    sep(out);
+                    let (level, desc) = keepsight_tls::record::alert_in(body).unwrap_or((0, 255));
+                    let _ = write!(
+                        out,
+                        "Alert (Level: {}, Description: {})",
+                        alert_level_name(level),
+                        alert_description_name(desc)
+                    );
+                }
+                ContentType::APPLICATION_DATA => {
+                    sep(out);
+                    out.push_str("Application Data");
+                }
+                ContentType::HEARTBEAT => {
+                    sep(out);
+                    out.push_str("Heartbeat");
+                }
+                _ => {
+                    sep(out);
+                    out.push_str("Ignored Unknown Record");
+                }
+            }
+            continue;
+        }
         let ty = r.content_type();
         match ty {
             ContentType::HANDSHAKE if !ctx.encrypted => {

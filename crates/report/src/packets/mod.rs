@@ -11,7 +11,7 @@ mod prefs;
 pub use columns::{info, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat};
 pub use hex::hex_dump;
 pub use http_layer::{needs_http_pass, HttpLayer, WithHttp};
-pub use prefs::TcpPreferences;
+pub use prefs::{tls_keylog_file, TcpPreferences, TLS_KEYLOG_FILE};
 
 use keepsight_engine::capture::{CaptureError, CaptureReader, CaptureWriter, WriteFormat};
 use keepsight_engine::{Engine, Frame};

@@ -50,6 +50,26 @@ const FIXED: [(&str, bool, &str); 3] = [
     ),
 ];
 
+/// tshark's preference naming the NSS key log that decrypts TLS (`-o tls.keylog_file:PATH`).
+pub const TLS_KEYLOG_FILE: &str = "tls.keylog_file";
+
+/// The key log path of the last `-o tls.keylog_file:PATH` among `args` (tshark keeps the
+/// last value of a preference given twice); an empty path is refused.
+pub fn tls_keylog_file(args: &[String]) -> Result<Option<&str>, String> {
+    let mut path = None;
+    for arg in args {
+        if let Some((TLS_KEYLOG_FILE, value)) = arg.split_once(':') {
+            if value.is_empty() {
+                return Err(format!(
+                    "-o {arg}: expected {TLS_KEYLOG_FILE}:PATH, the NSS key log (SSLKEYLOGFILE) to decrypt TLS with"
+                ));
+            }
+            path = Some(value);
+        }
+    }
+    Ok(path)
+}
+
 impl TcpPreferences {
     /// The preference names `-o` knows.
     pub const KNOWN: [&'static str; 7] = [
@@ -63,7 +83,8 @@ impl TcpPreferences {
     ];
 
     /// Reads `-o NAME:VALUE` arguments (VALUE TRUE/FALSE in any case, as tshark); the error
-    /// names the preference and, for an unknown one, every known one.
+    /// names the preference and, for an unknown one, every known one. The TLS preference
+    /// ([`TLS_KEYLOG_FILE`], a path) is left to [`tls_keylog_file`].
     pub fn parse(args: &[String]) -> Result<TcpPreferences, String> {
         let mut prefs = TcpPreferences::default();
         for arg in args {
@@ -72,6 +93,9 @@ impl TcpPreferences {
                     "-o {arg}: expected NAME:VALUE, e.g. tcp.relative_sequence_numbers:FALSE"
                 ));
             };
+            if name == TLS_KEYLOG_FILE {
+                continue;
+            }
             let value = match value.to_ascii_lowercase().as_str() {
                 "true" | "1" => true,
                 "false" | "0" => false,
@@ -92,7 +116,7 @@ impl TcpPreferences {
                     }
                     None => {
                         return Err(format!(
-                            "-o {arg}: unknown preference; keepsight knows {}",
+                            "-o {arg}: unknown preference; keepsight knows {}, {TLS_KEYLOG_FILE}",
                             Self::KNOWN.join(", ")
                         ))
                     }

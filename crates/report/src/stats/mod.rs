@@ -1,5 +1,5 @@
 //! tshark's `-z` statistics for `keepsight packets -q -z ...`, routed to the views that exist
-//! (`conv,tcp` → [`crate::conv`], `expert` → [`crate::expert`], `follow,tcp` →
+//! (`conv,tcp` → [`crate::conv`], `expert` → [`crate::expert`], `follow,tcp|tls` →
 //! [`crate::follow`]) and the ones added for them (`conv,udp`, `endpoints,tcp`, `io,stat`). Each is fed
 //! every frame read, as tshark's taps are (a `-Y` display filter does not narrow them; a
 //! statistic's own filter does), and printed after the listing in the reverse of the order
@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 
 /// The `-z` arguments keepsight answers, for messages and `--help`.
 pub const KNOWN: &str = "conv,tcp[,FILTER], conv,udp[,FILTER], endpoints,tcp[,FILTER], \
-expert[,error|warn|note|chat|comment][,FILTER], follow,tcp,ascii|hex|raw|yaml,STREAM[,RANGE], \
+expert[,error|warn|note|chat|comment][,FILTER], follow,tcp|tls,ascii|hex|raw|yaml,STREAM[,RANGE], \
 io,stat,INTERVAL[,FILTER...]";
 
 /// The statistics asked for with `-z`, fed one frame at a time.
@@ -176,7 +176,9 @@ impl Tap {
                 kind: Kind::Expert(Box::new(pass), min),
             });
         }
-        if let Some(rest) = arg.strip_prefix("follow,tcp,") {
+        let follow_tcp = arg.strip_prefix("follow,tcp,").map(|r| (r, Proto::Tcp));
+        let follow_tls = arg.strip_prefix("follow,tls,").map(|r| (r, Proto::Tls));
+        if let Some((rest, proto)) = follow_tcp.or(follow_tls) {
             let mut parts = rest.splitn(3, ',');
             let format = parts.next().unwrap_or_default();
             let format = follow::Format::parse(format)
@@ -192,8 +194,8 @@ impl Tap {
             return Ok(Tap {
                 filter: None,
                 kind: Kind::Follow(
-                    Box::new(Follow::with_proto(selector, Proto::Tcp)),
-                    Printer::with(format, Proto::Tcp, range),
+                    Box::new(Follow::with_proto(selector, proto)),
+                    Printer::with(format, proto, range),
                     selector,
                     Vec::new(),
                     false,
