@@ -10,6 +10,8 @@
 //! What it is not: TLS analysis of captures (that is `keepsight-tls`), HTTP/2, or client
 //! certificates.
 
+pub use rustls;
+
 pub mod config;
 pub mod stream;
 
