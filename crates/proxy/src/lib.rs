@@ -10,8 +10,12 @@
 //! retry for the reuse race, graceful shutdown, and an access log naming each request's
 //! connection and its number on that connection.
 //!
-//! What it is not: a general web server or load balancer. One upstream address, no TLS, no
-//! HTTP/2, no caching, no upgrades (`Upgrade` is stripped like every hop-by-hop header, so an
+//! Both ends may be TLS (rustls, through `keepsight_tlsio`): `ServerConfig::tls` terminates
+//! it on the listener with every control above unchanged (`server` module `tls`), and
+//! `UpstreamConfig::tls` speaks it to an `https://` upstream.
+//!
+//! What it is not: a general web server or load balancer. One upstream address, no client
+//! certificates, no HTTP/2, no caching, no upgrades (`Upgrade` is stripped like every hop-by-hop header, so an
 //! upstream never switches protocols under us), no `CONNECT`.
 //!
 //! # Why a hand-written HTTP/1 front end instead of hyper
