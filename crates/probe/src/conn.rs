@@ -141,10 +141,15 @@ impl Conn {
         let stream = match tokio::time::timeout_at(deadline, handshake).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
+                let hint = if e.to_string().contains("invalid peer certificate") {
+                    " (name the CA that signed it with --cacert FILE, or accept any certificate with --insecure)"
+                } else {
+                    ""
+                };
                 return Err(ProbeError::Connect {
                     addr: addr.to_string(),
-                    reason: format!("TLS handshake failed: {e}"),
-                })
+                    reason: format!("TLS handshake failed: {e}{hint}"),
+                });
             }
             Err(_) => {
                 return Err(ProbeError::Connect {
@@ -164,7 +169,13 @@ impl Conn {
 
     /// Writes all of `data`, or fails at `deadline`.
     pub async fn write_all(&mut self, data: &[u8], deadline: Instant) -> Result<(), IoFail> {
-        match tokio::time::timeout_at(deadline, self.stream.write_all(data)).await {
+        // `flush` pushes out TLS records rustls may still hold.
+        let stream = &mut self.stream;
+        let write = async move {
+            stream.write_all(data).await?;
+            stream.flush().await
+        };
+        match tokio::time::timeout_at(deadline, write).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(IoFail::from_io(&e)),
             Err(_) => Err(IoFail::Timeout),
