@@ -159,11 +159,10 @@ impl UpConn {
     }
 }
 
-/// A non-blocking peek: `WouldBlock` when nothing waits on the socket.
-fn peek_now(tcp: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+/// A non-blocking peek of one byte: `WouldBlock` when nothing waits on the socket.
+fn peek_now(tcp: &TcpStream) -> io::Result<usize> {
     let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-    let n = socket2::SockRef::from(tcp).peek(&mut b[..buf.len().min(1)])?;
-    Ok(n)
+    socket2::SockRef::from(tcp).peek(&mut b)
 }
 
 const POOL_SHARDS: usize = 64;
@@ -248,7 +247,7 @@ impl ProxyHandler {
             let mut probe = [0u8; 1];
             let waiting = match &c.stream {
                 Stream::Plain(tcp) => tcp.try_read(&mut probe),
-                tls => peek_now(tls.tcp(), &mut probe),
+                tls => peek_now(tls.tcp()),
             };
             match waiting {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(c),

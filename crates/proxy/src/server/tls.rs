@@ -25,9 +25,6 @@ use tokio::net::TcpStream;
 /// hold the connection longer.
 const CLOSE_NOTIFY_WAIT: Duration = Duration::from_secs(1);
 
-/// Room for the first read of a request after an idle wait.
-const FIRST_READ: usize = 4096;
-
 /// One TLS client connection, from accept to close.
 pub(super) async fn tls_connection<H: Handler>(
     tcp: TcpStream,
@@ -35,15 +32,18 @@ pub(super) async fn tls_connection<H: Handler>(
     shared: ConnSlot<H>,
     tls: Arc<TlsConfig>,
 ) {
-    let mut stream = match accept(tcp, tls, shared.cfg.header_timeout).await {
+    // A shutdown does not wait for a handshake (up to `header_timeout`) to finish.
+    let mut shutdown = shared.ctl.subscribe();
+    let accepted = tokio::select! {
+        a = accept(tcp, tls, shared.cfg.header_timeout) => a,
+        _ = shutdown.wait_for(|stopping| *stopping) => return,
+    };
+    drop(shutdown);
+    let mut stream = match accepted {
         Accepted::Tls(s) => s,
         Accepted::PlainText(tcp) => return plain_http_on_tls_port(tcp).await,
-        // A failed or stalled handshake: nothing can be said to the client in TLS it accepted.
-        Accepted::Failed(_) => return,
-        Accepted::TimedOut => {
-            shared.ctl.stats.closed_idle.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
+        // A failed or stalled handshake: nothing can be said in a TLS the client never set up.
+        Accepted::Failed(_) | Accepted::TimedOut => return,
     };
     let mut req_no = 0u32;
     loop {
@@ -52,7 +52,8 @@ pub(super) async fn tls_connection<H: Handler>(
         } else {
             shared.cfg.keepalive_timeout
         };
-        let mut rbuf = BytesMut::with_capacity(FIRST_READ);
+        // Empty until the request's first bytes come: an idle connection holds no buffer here.
+        let mut rbuf = BytesMut::new();
         let Some(guard) = shared.idle.enter(Instant::now() + timeout, None) else {
             // Shutting down: serve a request already here, else close.
             shared
