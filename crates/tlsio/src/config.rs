@@ -11,8 +11,8 @@ use std::sync::Arc;
 /// The one application protocol the runtime parts speak, as ALPN names it.
 pub const HTTP11: &[u8] = b"http/1.1";
 
-/// Sessions a server remembers for resumption (each a few hundred bytes).
-const SERVER_SESSIONS: usize = 4096;
+/// Sessions a server remembers by ID for TLS 1.2 clients that take no tickets.
+const SERVER_SESSIONS: usize = 1024;
 
 /// Why a TLS configuration could not be built; each names the file or value at fault.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +137,11 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Confi
             ))
         })?;
     config.alpn_protocols = vec![HTTP11.to_vec()];
+    // Stateless tickets, as nginx uses by default: a resumable session costs the server no
+    // memory (a session cache would hold every client's session, some hundreds of bytes
+    // each); the ticket keys rotate every six hours. TLS 1.2 clients without tickets still
+    // resume by session ID from a small cache.
+    config.ticketer = ring::Ticketer::new().map_err(|e| ConfigError::Rejected(e.to_string()))?;
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(SERVER_SESSIONS);
     Ok(Arc::new(config))
 }
