@@ -640,3 +640,61 @@ fn proxy_tls_front_to_https_nginx_upstream() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn serve_refuses_unusable_certificates_before_listening() {
+    if !tools() {
+        return;
+    }
+    let dir = scratch("tls-badcert");
+    let certs = make_certs(&dir, "test-ca");
+    let other_dir = dir.join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let other = make_certs(&other_dir, "other-ca");
+    let cert = certs.cert.display().to_string();
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    // The key of another certificate: both files named.
+    let wrong_key = other.key.display().to_string();
+    let out = keepsight(
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &wrong_key,
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(
+        e.starts_with("keepsight serve: ") && e.contains(&cert) && e.contains(&wrong_key),
+        "{e}"
+    );
+    // A key file that holds a certificate, not a key.
+    let out = keepsight(
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &cert,
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no PEM private key"),
+        "{}",
+        stderr(&out)
+    );
+    // A certificate without its key is a usage error.
+    let out = keepsight(&["serve", "--tls-cert", &cert], Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--tls-key"), "{}", stderr(&out));
+}
