@@ -75,7 +75,7 @@ pub fn parse_upstream(s: &str) -> Result<UpstreamAddr, String> {
     } else if let Some(r) = s.strip_prefix("http://") {
         (r, false, 80)
     } else {
-        let addr = crate::parse_socket_addr(s)?;
+        let addr = crate::addr::parse_socket_addr(s)?;
         return Ok(UpstreamAddr {
             addr,
             tls_host: None,
@@ -96,7 +96,7 @@ pub fn parse_upstream(s: &str) -> Result<UpstreamAddr, String> {
     } else {
         format!("{authority}:{default_port}")
     };
-    let addr = crate::parse_socket_addr(&with_port)?;
+    let addr = crate::addr::parse_socket_addr(&with_port)?;
     let host = match authority.rfind(']') {
         Some(end) => authority[..=end].to_string(),
         None => authority
@@ -622,4 +622,31 @@ async fn fail(ex: &mut Exchange<'_>, f: Failure) -> Result<(), HandlerError> {
     headers.extend_from_slice(b"Content-Type: text/plain\r\n");
     ex.respond(status, &headers, format!("{msg}\n").as_bytes())
         .await
+}
+
+#[cfg(test)]
+mod upstream_addr_tests {
+    use super::parse_upstream;
+
+    #[test]
+    fn upstream_spellings() {
+        let plain = parse_upstream("127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (plain.addr.to_string(), plain.tls_host),
+            ("127.0.0.1:8080".into(), None)
+        );
+        let http = parse_upstream("http://127.0.0.1").unwrap();
+        assert_eq!((http.addr.port(), http.tls_host), (80, None));
+        let https = parse_upstream("https://localhost:8443/").unwrap();
+        assert_eq!(https.addr.port(), 8443);
+        assert_eq!(https.tls_host.as_deref(), Some("localhost"));
+        let v6 = parse_upstream("https://[::1]").unwrap();
+        assert_eq!(
+            (v6.addr.port(), v6.tls_host.as_deref()),
+            (443, Some("[::1]"))
+        );
+        for bad in ["https://", "https://h:1/path", "https://u@h:1", "127.0.0.1"] {
+            assert!(parse_upstream(bad).is_err(), "{bad}");
+        }
+    }
 }
