@@ -225,8 +225,8 @@ fn errors_are_precise_and_exit_3() {
     let port = free_port(); // nothing listens there once the listener is dropped
     for (args, want) in [
         (
-            vec!["probe", "http", "https://127.0.0.1/"],
-            "https is not supported",
+            vec!["probe", "http", "ftp://127.0.0.1/"],
+            "expected http://HOST[:PORT][/PATH]",
         ),
         (
             vec!["probe", "http", "127.0.0.1"],

@@ -1,38 +1,40 @@
 //! `probe http`: keep-alive behaviour of a live HTTP/1.x server.
 
-use crate::conn::{Conn, IoFail};
+use crate::conn::{Conn, Dest, IoFail, TlsDest};
 use crate::response::{read_response, serialize_framing, Framing, ReadError, Response};
 use crate::search::{idle_search, Check, IdleResult, SearchConfig};
 use crate::{secs, Budget, ProbeError, Progress};
 use serde::Serialize;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 
 /// Framing problems kept in the report; more are counted, not listed.
 const MAX_PROBLEMS: usize = 20;
 
-/// A parsed `http://host[:port][/path]`.
+/// A parsed `http[s]://host[:port][/path]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// As written in the URL, for the `Host` header.
+    /// As written in the URL, for the `Host` header (and SNI).
     pub host: String,
-    /// Port, 80 when the URL names none.
+    /// Port, 80 (443 for https) when the URL names none.
     pub port: u16,
     /// Path and query, `/` when the URL names none.
     pub path: String,
+    /// `https://`: HTTP/1.1 inside TLS.
+    pub tls: bool,
 }
 
 impl Target {
-    /// Reads `http://HOST[:PORT][/PATH]`; https and other schemes are refused with the reason.
+    /// Reads `http://HOST[:PORT][/PATH]` or `https://…`; other schemes are refused with the
+    /// reason.
     pub fn parse(url: &str) -> Result<Target, ProbeError> {
         let bad = |why: &str| ProbeError::Usage(format!("invalid URL `{url}`: {why}"));
-        let rest = if let Some(r) = url.strip_prefix("http://") {
-            r
-        } else if url.starts_with("https://") {
-            return Err(bad(
-                "https is not supported: the prober speaks plain HTTP/1.x (probe the backend, or the TLS terminator's plain side)",
-            ));
+        let (rest, tls) = if let Some(r) = url.strip_prefix("http://") {
+            (r, false)
+        } else if let Some(r) = url.strip_prefix("https://") {
+            (r, true)
         } else {
             return Err(bad("expected http://HOST[:PORT][/PATH]"));
         };
@@ -60,6 +62,7 @@ impl Target {
             return Err(bad("no host"));
         }
         let port = match port {
+            None if tls => 443,
             None => 80,
             Some(p) => p
                 .parse::<u16>()
@@ -70,12 +73,17 @@ impl Target {
         if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(bad("the path contains spaces or control characters"));
         }
-        Ok(Target { host, port, path })
+        Ok(Target {
+            host,
+            port,
+            path,
+            tls,
+        })
     }
 
     /// The `Host` header value.
     pub fn authority(&self) -> String {
-        if self.port == 80 {
+        if self.port == if self.tls { 443 } else { 80 } {
             self.host.clone()
         } else {
             format!("{}:{}", self.host, self.port)
@@ -109,9 +117,50 @@ impl Target {
     }
 }
 
+/// How `probe http` speaks TLS to an `https://` URL.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// Trust the CA certificates in this PEM file instead of the built-in Mozilla roots.
+    pub cacert: Option<PathBuf>,
+    /// Accept any certificate.
+    pub insecure: bool,
+    /// Send this as SNI and check the certificate against it instead of the URL's host.
+    pub server_name: Option<String>,
+}
+
+impl TlsOptions {
+    fn is_set(&self) -> bool {
+        self.cacert.is_some() || self.insecure || self.server_name.is_some()
+    }
+
+    /// The destination for `target` at `addr`: TLS configured from these options for
+    /// `https://`; options given for a plain `http://` URL are refused.
+    pub fn dest(&self, target: &Target, addr: SocketAddr) -> Result<Dest, ProbeError> {
+        if !target.tls {
+            if self.is_set() {
+                return Err(ProbeError::Usage(
+                    "--cacert, --insecure and --sni apply to https:// URLs only".into(),
+                ));
+            }
+            return Ok(Dest::plain(addr));
+        }
+        let usage = |e: keepsight_tlsio::ConfigError| ProbeError::Usage(e.to_string());
+        let config =
+            keepsight_tlsio::client_config(self.cacert.as_deref(), self.insecure).map_err(usage)?;
+        let name = self.server_name.as_deref().unwrap_or(&target.host);
+        let name = keepsight_tlsio::server_name(name).map_err(usage)?;
+        Ok(Dest {
+            addr,
+            tls: Some(TlsDest { config, name }),
+        })
+    }
+}
+
 /// Options of `probe http`.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
+    /// TLS for `https://` URLs.
+    pub tls: TlsOptions,
     /// The idle search.
     pub search: SearchConfig,
     /// Stop counting requests per connection here.
@@ -123,6 +172,7 @@ pub struct HttpOptions {
 impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
+            tls: TlsOptions::default(),
             search: SearchConfig::default(),
             max_requests: 10_000,
             pipeline_depth: 3,
@@ -182,6 +232,34 @@ pub struct Support {
     pub detail: String,
 }
 
+/// What the TLS handshakes of an `https://` probe settled.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsReport {
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+    /// The cipher suite's IANA name.
+    pub cipher_suite: String,
+    /// The protocol ALPN agreed (`http/1.1`), or none when the server ignored ALPN.
+    pub alpn: Option<String>,
+    /// The name sent as SNI and checked against the certificate.
+    pub server_name: String,
+    /// The first connection's handshake (a full one), from TCP established to TLS ready.
+    pub handshake_s: f64,
+    /// Whether a later connection resumed the first one's session.
+    pub resumption: Resumption,
+}
+
+/// Session resumption as the second connection saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resumption {
+    /// The second connection's handshake resumed the first connection's session.
+    pub resumed: bool,
+    /// That handshake's time; absent when no second connection was made.
+    pub handshake_s: Option<f64>,
+    /// What was seen, for a person.
+    pub detail: String,
+}
+
 /// What the framing checks of every response read found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Framings {
@@ -202,6 +280,9 @@ pub struct HttpReport {
     pub url: String,
     /// The address it resolved to.
     pub address: String,
+    /// The TLS handshakes, for `https://` URLs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsReport>,
     /// The first response.
     pub first_response: FirstResponse,
     /// The announced `Keep-Alive` values.
@@ -271,13 +352,15 @@ pub async fn probe(
     let started = Instant::now();
     let target = Target::parse(url)?;
     let addr = target.resolve()?;
+    let dest = opts.tls.dest(&target, addr)?;
     let request = target.request(false);
     let log = Arc::new(Mutex::new(FramingLog::default()));
     let timeout = opts.search.reply_timeout;
     let deadline = || (Instant::now() + timeout).min(budget.deadline);
 
     progress(&format!("first request to {addr}"));
-    let mut conn = Conn::open(addr, opts.search.connect_timeout, budget).await?;
+    let mut conn = Conn::open(&dest, opts.search.connect_timeout, budget).await?;
+    let first_tls = conn.stream.tls_info().zip(conn.handshake);
     let t0 = Instant::now();
     conn.write_all(&request, deadline())
         .await
@@ -308,10 +391,14 @@ pub async fn probe(
     // Their connections are opened before the search takes its share of --max-connections.
     let ct = opts.search.connect_timeout;
     let (c1, c2, c3) = (
-        Conn::open(addr, ct, budget).await,
-        Conn::open(addr, ct, budget).await,
-        Conn::open(addr, ct, budget).await,
+        Conn::open(&dest, ct, budget).await,
+        Conn::open(&dest, ct, budget).await,
+        Conn::open(&dest, ct, budget).await,
     );
+    // The first connection has read responses, and with them the session tickets a TLS 1.3
+    // server sends after its handshake: the next connection can resume.
+    let tls =
+        first_tls.map(|(info, handshake)| tls_report(info, handshake, &dest, c1.as_ref().ok()));
     let checks = async {
         tokio::join!(
             requests_per_connection(c1, &request, opts, budget, &log),
@@ -323,7 +410,7 @@ pub async fn probe(
         if keeps_alive && !closes_each {
             Some(
                 idle_search(
-                    addr,
+                    &dest,
                     Check::Http(Arc::new(request.clone())),
                     &opts.search,
                     budget,
@@ -448,6 +535,7 @@ pub async fn probe(
         kind: "probe-http",
         url: url.to_string(),
         address: addr.to_string(),
+        tls,
         first_response: FirstResponse {
             status: first.status,
             version: format!("HTTP/1.{}", first.minor),
@@ -471,6 +559,47 @@ pub async fn probe(
         elapsed_s: secs(started.elapsed()),
         problems,
     })
+}
+
+/// The TLS part of the report from the first connection's handshake and the second's.
+fn tls_report(
+    first: keepsight_tlsio::TlsInfo,
+    handshake: std::time::Duration,
+    dest: &Dest,
+    second: Option<&Conn>,
+) -> TlsReport {
+    let server_name = match dest.tls.as_ref().map(|t| &t.name) {
+        Some(keepsight_tlsio::rustls::pki_types::ServerName::DnsName(n)) => n.as_ref().to_string(),
+        Some(keepsight_tlsio::rustls::pki_types::ServerName::IpAddress(ip)) => {
+            std::net::IpAddr::from(*ip).to_string()
+        }
+        _ => String::new(),
+    };
+    let second = second.and_then(|c| c.stream.tls_info().zip(c.handshake));
+    let resumption = match second {
+        Some((info, took)) => Resumption {
+            resumed: info.resumed,
+            handshake_s: Some(secs(took)),
+            detail: if info.resumed {
+                "the second connection resumed the first one's session".into()
+            } else {
+                "the second connection made a full handshake: the server did not resume the first one's session (no tickets, or no session cache)".into()
+            },
+        },
+        None => Resumption {
+            resumed: false,
+            handshake_s: None,
+            detail: "not checked: the second connection failed".into(),
+        },
+    };
+    TlsReport {
+        version: first.version,
+        cipher_suite: first.cipher_suite,
+        alpn: first.alpn,
+        server_name,
+        handshake_s: secs(handshake),
+        resumption,
+    }
 }
 
 async fn requests_per_connection(
@@ -657,8 +786,14 @@ mod tests {
             (t.host.as_str(), t.port, t.path.as_str()),
             ("[::1]", 81, "/?x")
         );
+        let t = Target::parse("https://localhost/x").unwrap();
+        assert_eq!(
+            (t.port, t.tls, t.authority().as_str()),
+            (443, true, "localhost")
+        );
+        let t = Target::parse("https://localhost:80/").unwrap();
+        assert_eq!(t.authority(), "localhost:80");
         for bad in [
-            "https://x",
             "ftp://x",
             "http://",
             "http://x:0",

@@ -14,9 +14,11 @@
 //! - [`search`] is the parallel idle search both use; [`response`] the response reader both
 //!   use, with the workspace's shared HTTP/1 framing rules.
 //!
-//! What it is not: a load generator, a TLS client (plain `http://` only), nor a passive
-//! analyzer (that is `keepsight http` / `keepsight diagnose` on a capture). Every connection,
-//! read and round is bounded by the [`Budget`]: a total time cap and a connection cap.
+//! `https://` URLs are probed through TLS (rustls, [`http::TlsOptions`]): every measurement
+//! above, plus the handshake time and whether a second connection resumes the session.
+//!
+//! What it is not: a load generator, nor a passive analyzer (that is `keepsight http` /
+//! `keepsight diagnose` on a capture). Every connection, read and round is bounded by the [`Budget`]: a total time cap and a connection cap.
 
 pub mod conn;
 pub mod http;

@@ -67,7 +67,8 @@ pub async fn probe(
     // One exchange first, so a wrong address or a peer that is not a heartbeat server is a
     // precise error, not a "timeout of 0 s".
     progress(&format!("first heartbeat to {addr}"));
-    let mut conn = crate::conn::Conn::open(addr, search.connect_timeout, budget).await?;
+    let dest = crate::conn::Dest::plain(addr);
+    let mut conn = crate::conn::Conn::open(&dest, search.connect_timeout, budget).await?;
     let deadline = (Instant::now() + search.reply_timeout).min(budget.deadline);
     Check::Heartbeat(wire)
         .run(&mut conn, deadline)
@@ -78,7 +79,7 @@ pub async fn probe(
             ))
         })?;
     drop(conn);
-    let idle = idle_search(addr, Check::Heartbeat(wire), search, budget, progress).await;
+    let idle = idle_search(&dest, Check::Heartbeat(wire), search, budget, progress).await;
     let mut findings = Vec::new();
     let mut recommendation = Vec::new();
     let interval = match idle.method.as_str() {

@@ -2,7 +2,7 @@
 //! a search and a budget, the probe run on a small runtime of its own, the report rendered as
 //! text or JSON.
 
-use crate::http::{HttpOptions, HttpReport};
+use crate::http::{HttpOptions, HttpReport, TlsOptions};
 use crate::path::PathReport;
 use crate::search::SearchConfig;
 use crate::text::{http_text, path_text};
@@ -69,10 +69,12 @@ impl Limits {
 pub enum Target {
     /// An HTTP/1.x server at `url`; requests per connection counted up to `max_requests`.
     Http {
-        /// `http://HOST[:PORT][/PATH]`.
+        /// `http[s]://HOST[:PORT][/PATH]`.
         url: String,
         /// Stop counting requests per connection after this many.
         max_requests: u64,
+        /// Trust and SNI for an `https://` URL.
+        tls: TlsOptions,
     },
     /// The path to a `keepsight heartbeat serve` at `addr` answering `wire`'s probe byte.
     Path {
@@ -131,8 +133,13 @@ pub fn run(target: Target, limits: &Limits, progress: &Progress) -> Result<Repor
         .build()
         .map_err(RunError::Runtime)?;
     match target {
-        Target::Http { url, max_requests } => {
+        Target::Http {
+            url,
+            max_requests,
+            tls,
+        } => {
             let mut opts = HttpOptions {
+                tls,
                 search: limits
                     .search(Duration::from_secs(5))
                     .map_err(RunError::Usage)?,
@@ -229,6 +236,7 @@ mod tests {
         let target = Target::Http {
             url: "http://127.0.0.1:9/".into(),
             max_requests: 0,
+            tls: TlsOptions::default(),
         };
         let err = run(target, &limits(), &crate::no_progress()).unwrap_err();
         assert_eq!(err.to_string(), "--max-requests must be at least 1");

@@ -15,11 +15,10 @@
 //! evenly inside the bracket. With 32 connections, a 60 s timeout is bracketed to about
 //! ±8 s in round one and to about ±0.3 s in round two: about two minutes in all.
 
-use crate::conn::{Conn, IoFail};
+use crate::conn::{Conn, Dest, IoFail};
 use crate::{secs, Budget, Progress};
 use keepsight_keepalive::heartbeat::Wire;
 use serde::Serialize;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -182,9 +181,9 @@ struct Stop {
     passive: bool,
 }
 
-/// Runs the search against `addr`.
+/// Runs the search against `dest`.
 pub async fn idle_search(
-    addr: SocketAddr,
+    dest: &Dest,
     check: Check,
     cfg: &SearchConfig,
     budget: &Budget,
@@ -253,7 +252,7 @@ pub async fn idle_search(
             tests[0].as_secs_f64(),
             tests[tests.len() - 1].as_secs_f64()
         ));
-        let outcomes = round(addr, &check, &tests, cfg, budget).await;
+        let outcomes = round(dest, &check, &tests, cfg, budget).await;
         res.connections += outcomes.len() as u32;
         rtts.extend(outcomes.iter().filter_map(|o| o.rtt));
         if budget.remaining().is_zero() {
@@ -400,7 +399,7 @@ fn ladder(first: Duration, top: Duration, n: usize) -> Vec<Duration> {
 
 /// One round: every test duration on its own connection, all at once.
 async fn round(
-    addr: SocketAddr,
+    dest: &Dest,
     check: &Check,
     tests: &[Duration],
     cfg: &SearchConfig,
@@ -410,11 +409,11 @@ async fn round(
     let stop_tx = Arc::new(stop_tx);
     let mut set = tokio::task::JoinSet::new();
     for (i, &test) in tests.iter().enumerate() {
-        let (check, cfg, budget) = (check.clone(), cfg.clone(), budget.clone());
+        let (check, cfg, budget, dest) = (check.clone(), cfg.clone(), budget.clone(), dest.clone());
         let (stop_tx, stop_rx) = (stop_tx.clone(), stop_rx.clone());
         set.spawn(async move {
             let (rtt, seen, sent_at) =
-                one(addr, &check, test, &cfg, &budget, &stop_tx, stop_rx).await;
+                one(&dest, &check, test, &cfg, &budget, &stop_tx, stop_rx).await;
             // A check sent late (a busy machine) tested the idle it really had.
             let test = sent_at.unwrap_or(test);
             (i, Outcome { test, rtt, seen })
@@ -454,7 +453,7 @@ fn publish(stop: &watch::Sender<Option<Stop>>, at: Duration, passive: bool) {
 
 /// One connection of a round: open, exchange, idle `test` while watching for a close, check.
 async fn one(
-    addr: SocketAddr,
+    dest: &Dest,
     check: &Check,
     test: Duration,
     cfg: &SearchConfig,
@@ -462,7 +461,7 @@ async fn one(
     stop_tx: &watch::Sender<Option<Stop>>,
     mut stop_rx: watch::Receiver<Option<Stop>>,
 ) -> (Option<Duration>, Seen, Option<Duration>) {
-    let mut conn = match Conn::open(addr, cfg.connect_timeout, budget).await {
+    let mut conn = match Conn::open(dest, cfg.connect_timeout, budget).await {
         Ok(c) => c,
         Err(e) => return (None, Seen::OpenFailed(e.to_string()), None),
     };

@@ -91,6 +91,25 @@ pub fn http_text(r: &HttpReport) -> String {
         f.body_bytes,
         f.rtt_s * 1e3
     ));
+    if let Some(t) = &r.tls {
+        out.push_str(&format!(
+            "tls:                     {} {}, ALPN {}, SNI {}, handshake {:.1} ms\n",
+            t.version,
+            t.cipher_suite,
+            t.alpn.as_deref().unwrap_or("none"),
+            t.server_name,
+            t.handshake_s * 1e3
+        ));
+        let r = &t.resumption;
+        out.push_str(&format!(
+            "session resumption:      {} ({}{})\n",
+            if r.resumed { "yes" } else { "no" },
+            r.detail,
+            r.handshake_s
+                .map(|h| format!(", handshake {:.1} ms", h * 1e3))
+                .unwrap_or_default()
+        ));
+    }
     out.push_str(&format!(
         "advertised Keep-Alive:   timeout={} max={}\n",
         r.advertised

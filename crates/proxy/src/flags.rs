@@ -2,10 +2,13 @@
 //! nginx), as a `clap` argument group, and the [`Options`] they ask for. Built with the `clap`
 //! feature only: the library itself takes [`Options`].
 
+use crate::proxy::{UpstreamAddr, UpstreamTls};
 use crate::{drain, log::AccessLog, parse_socket_addr, Options};
 use keepsight_time::parse_duration;
+use keepsight_tlsio::rustls::ServerConfig as TlsServerConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Listener options shared by `serve` and `proxy`; names and defaults follow nginx.
@@ -72,9 +75,67 @@ pub struct ListenArgs {
     /// per CPU).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Terminate TLS (1.2 and 1.3, ALPN http/1.1) with this certificate chain, PEM, leaf first;
+    /// needs --tls-key. Every keep-alive control above works the same inside TLS; the handshake
+    /// must finish within --header-timeout, and TLS connections do not park.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// TLS to an `https://` upstream: whom to trust, and the name to check.
+#[derive(clap::Args, Debug)]
+pub struct UpstreamTlsArgs {
+    /// https upstream: trust the CA certificates in this PEM file instead of the built-in
+    /// Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_cacert: Option<PathBuf>,
+    /// https upstream: accept any certificate (the connection is still encrypted).
+    #[arg(long)]
+    pub upstream_insecure: bool,
+    /// https upstream: send this name as SNI and check the certificate against it instead of
+    /// the host in --upstream.
+    #[arg(long, value_name = "NAME")]
+    pub upstream_sni: Option<String>,
+}
+
+impl UpstreamTlsArgs {
+    /// The TLS the proxy speaks to `upstream`: none for a plain one (where these flags are
+    /// refused), else a client configuration from the flags.
+    pub fn tls(&self, upstream: &UpstreamAddr) -> Result<Option<UpstreamTls>, String> {
+        let Some(host) = &upstream.tls_host else {
+            if self.upstream_cacert.is_some()
+                || self.upstream_insecure
+                || self.upstream_sni.is_some()
+            {
+                return Err(
+                    "--upstream-cacert, --upstream-insecure and --upstream-sni need an https:// --upstream"
+                        .into(),
+                );
+            }
+            return Ok(None);
+        };
+        let config =
+            keepsight_tlsio::client_config(self.upstream_cacert.as_deref(), self.upstream_insecure)
+                .map_err(|e| e.to_string())?;
+        let name = keepsight_tlsio::server_name(self.upstream_sni.as_deref().unwrap_or(host))
+            .map_err(|e| e.to_string())?;
+        Ok(Some(UpstreamTls { config, name }))
+    }
 }
 
 impl ListenArgs {
+    /// The TLS server configuration of `--tls-cert`/`--tls-key`, read (and checked to match)
+    /// before anything listens; `None` without them.
+    pub fn tls(&self) -> Result<Option<Arc<TlsServerConfig>>, keepsight_tlsio::ConfigError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => keepsight_tlsio::server_config(cert, key).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// The listener options the flags ask for; the access log is opened here, so a path that
     /// cannot be written is refused before anything listens.
     pub fn options(&self) -> Result<Options, AccessLogError> {

@@ -10,8 +10,12 @@
 //! retry for the reuse race, graceful shutdown, and an access log naming each request's
 //! connection and its number on that connection.
 //!
-//! What it is not: a general web server or load balancer. One upstream address, no TLS, no
-//! HTTP/2, no caching, no upgrades (`Upgrade` is stripped like every hop-by-hop header, so an
+//! Both ends may be TLS (rustls, through `keepsight_tlsio`): `ServerConfig::tls` terminates
+//! it on the listener with every control above unchanged (`server` module `tls`), and
+//! `UpstreamConfig::tls` speaks it to an `https://` upstream.
+//!
+//! What it is not: a general web server or load balancer. One upstream address, no client
+//! certificates, no HTTP/2, no caching, no upgrades (`Upgrade` is stripped like every hop-by-hop header, so an
 //! upstream never switches protocols under us), no `CONNECT`.
 //!
 //! # Why a hand-written HTTP/1 front end instead of hyper
@@ -85,6 +89,7 @@
 //! closed sees the connection close with no response: the race RFC 9112 §9.3.1 leaves to
 //! clients, which resend idempotent requests (nginx has the same window).
 
+mod addr;
 mod admin;
 mod conn_info;
 pub mod drain;
@@ -99,21 +104,12 @@ pub mod serve;
 pub mod server;
 mod start;
 
+pub use addr::parse_socket_addr;
 pub use keepsight_keepalive::SoKeepalive;
 pub use run::{serve_until_stopped, RunError};
 pub use start::{start, start_workers, Options, Running, StartError, Workers};
 
-use std::net::SocketAddr;
 use std::time::Duration;
-
-/// Resolves `HOST:PORT` to its first address, for listen, admin and upstream flags.
-pub fn parse_socket_addr(s: &str) -> Result<SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    s.to_socket_addrs()
-        .map_err(|e| format!("`{s}`: {e}"))?
-        .next()
-        .ok_or_else(|| format!("`{s}`: resolves to no address"))
-}
 
 /// Parse `--keepalive-timeout`: `75s`, or `75s,60s` where the second value is sent as
 /// `Keep-Alive: timeout=60`. Also accepted: nginx's own spelling `75s 60s`, and

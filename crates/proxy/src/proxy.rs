@@ -5,8 +5,12 @@ use crate::http::{self, Chunk, ChunkedDecoder, Framing, Parsed, ResponseHead};
 use crate::serve::push_date;
 use crate::server::{BodyLen, Exchange, Handler, HandlerError};
 use bytes::BytesMut;
+use keepsight_tlsio::rustls::pki_types::ServerName;
+use keepsight_tlsio::rustls::ClientConfig;
+use keepsight_tlsio::Stream;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,6 +43,71 @@ pub struct UpstreamConfig {
     /// thread its wake-ups would have to cross threads (and wait for that loop). `keepalive`
     /// then counts per thread, as nginx's `keepalive` counts per worker process.
     pub per_thread_pool: bool,
+    /// Speak TLS to the upstream (`https://` upstream).
+    pub tls: Option<UpstreamTls>,
+}
+
+/// TLS to the upstream: one client configuration for the pool, so new connections resume the
+/// sessions of earlier ones.
+#[derive(Debug, Clone)]
+pub struct UpstreamTls {
+    /// Trust and ALPN (`keepsight_tlsio::client_config`).
+    pub config: Arc<ClientConfig>,
+    /// Sent as SNI and checked against the upstream's certificate.
+    pub name: ServerName<'static>,
+}
+
+/// An `--upstream` value: `HOST:PORT`, `http://HOST[:PORT]` (port 80) or
+/// `https://HOST[:PORT]` (port 443, TLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamAddr {
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// For `https://`: the host as written, the default SNI.
+    pub tls_host: Option<String>,
+}
+
+/// Reads an `--upstream` value (see [`UpstreamAddr`]); a path after the authority is refused,
+/// since the proxy forwards each request's own target.
+pub fn parse_upstream(s: &str) -> Result<UpstreamAddr, String> {
+    let (rest, tls, default_port) = if let Some(r) = s.strip_prefix("https://") {
+        (r, true, 443)
+    } else if let Some(r) = s.strip_prefix("http://") {
+        (r, false, 80)
+    } else {
+        let addr = crate::addr::parse_socket_addr(s)?;
+        return Ok(UpstreamAddr {
+            addr,
+            tls_host: None,
+        });
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() || authority.contains(['/', '?', '@']) {
+        return Err(format!(
+            "`{s}`: expected http[s]://HOST[:PORT] (no path: each request keeps its own)"
+        ));
+    }
+    let has_port = match authority.rfind(']') {
+        Some(end) => authority[end..].contains(':'),
+        None => authority.contains(':'),
+    };
+    let with_port = if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:{default_port}")
+    };
+    let addr = crate::addr::parse_socket_addr(&with_port)?;
+    let host = match authority.rfind(']') {
+        Some(end) => authority[..=end].to_string(),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .to_string(),
+    };
+    Ok(UpstreamAddr {
+        addr,
+        tls_host: tls.then_some(host),
+    })
 }
 
 impl UpstreamConfig {
@@ -55,12 +124,13 @@ impl UpstreamConfig {
             max_head: 16 * 1024,
             retry_reused: true,
             per_thread_pool: false,
+            tls: None,
         }
     }
 }
 
 struct UpConn {
-    stream: TcpStream,
+    stream: Stream,
     rbuf: BytesMut,
     requests: u64,
     idle_since: Instant,
@@ -71,10 +141,13 @@ impl UpConn {
         if self.rbuf.capacity() - self.rbuf.len() < 1024 {
             self.rbuf.reserve(16 * 1024);
         }
-        // Arm the read timer only when there is nothing to read yet.
-        match self.stream.try_read_buf(&mut self.rbuf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            r => return r,
+        // Arm the read timer only when there is nothing to read yet (plain TCP: TLS decrypts
+        // inside its own read).
+        if let Stream::Plain(tcp) = &self.stream {
+            match tcp.try_read_buf(&mut self.rbuf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return r,
+            }
         }
         match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.rbuf)).await {
             Ok(r) => r,
@@ -84,6 +157,12 @@ impl UpConn {
             )),
         }
     }
+}
+
+/// A non-blocking peek of one byte: `WouldBlock` when nothing waits on the socket.
+fn peek_now(tcp: &TcpStream) -> io::Result<usize> {
+    let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    socket2::SockRef::from(tcp).peek(&mut b)
 }
 
 const POOL_SHARDS: usize = 64;
@@ -163,8 +242,14 @@ impl ProxyHandler {
             }
             // A pooled connection with something to read has been closed (EOF) or is sending
             // unsolicited bytes; either way it cannot carry a request.
+            // On TLS the bytes are peeked, not read (they belong to the session): a late session
+            // ticket then costs a new connection, which is the safe side.
             let mut probe = [0u8; 1];
-            match c.stream.try_read(&mut probe) {
+            let waiting = match &c.stream {
+                Stream::Plain(tcp) => tcp.try_read(&mut probe),
+                tls => peek_now(tls.tcp()),
+            };
+            match waiting {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(c),
                 _ => continue,
             }
@@ -204,6 +289,22 @@ impl ProxyHandler {
                 Err(_) => return Err(Failure::Timeout),
             };
         let _ = stream.set_nodelay(true);
+        let stream = match &self.cfg.tls {
+            None => Stream::Plain(stream),
+            Some(tls) => {
+                let handshake = Stream::connect(stream, tls.config.clone(), tls.name.clone());
+                match tokio::time::timeout(self.cfg.connect_timeout, handshake).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        return Err(Failure::Connect(io::Error::new(
+                            e.kind(),
+                            format!("TLS handshake: {e}"),
+                        )))
+                    }
+                    Err(_) => return Err(Failure::Timeout),
+                }
+            }
+        };
         Ok(UpConn {
             stream,
             rbuf: BytesMut::new(),
@@ -290,7 +391,12 @@ impl ProxyHandler {
         };
         // A request head fits the socket buffer: write it directly and arm the send timer only
         // if the kernel pushes back.
-        let sent = match conn.stream.try_write(first) {
+        let tried = match &conn.stream {
+            Stream::Plain(tcp) => tcp.try_write(first),
+            // TLS encrypts inside its own write.
+            _ => Ok(0),
+        };
+        let sent = match tried {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
             Err(e) if reused => return Err(Failure::Stale(e)),
@@ -314,6 +420,10 @@ impl ProxyHandler {
             if chunked {
                 write(tokio::time::timeout(send, conn.stream.write_all(b"0\r\n\r\n")).await)?;
             }
+        }
+        if conn.stream.is_tls() {
+            // rustls may still hold records the socket did not take.
+            write(tokio::time::timeout(send, conn.stream.flush()).await)?;
         }
         conn.requests += 1;
         let is_head = ex.request().is_head();
@@ -512,4 +622,31 @@ async fn fail(ex: &mut Exchange<'_>, f: Failure) -> Result<(), HandlerError> {
     headers.extend_from_slice(b"Content-Type: text/plain\r\n");
     ex.respond(status, &headers, format!("{msg}\n").as_bytes())
         .await
+}
+
+#[cfg(test)]
+mod upstream_addr_tests {
+    use super::parse_upstream;
+
+    #[test]
+    fn upstream_spellings() {
+        let plain = parse_upstream("127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (plain.addr.to_string(), plain.tls_host),
+            ("127.0.0.1:8080".into(), None)
+        );
+        let http = parse_upstream("http://127.0.0.1").unwrap();
+        assert_eq!((http.addr.port(), http.tls_host), (80, None));
+        let https = parse_upstream("https://localhost:8443/").unwrap();
+        assert_eq!(https.addr.port(), 8443);
+        assert_eq!(https.tls_host.as_deref(), Some("localhost"));
+        let v6 = parse_upstream("https://[::1]").unwrap();
+        assert_eq!(
+            (v6.addr.port(), v6.tls_host.as_deref()),
+            (443, Some("[::1]"))
+        );
+        for bad in ["https://", "https://h:1/path", "https://u@h:1", "127.0.0.1"] {
+            assert!(parse_upstream(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 use crate::outcome::{Failure, Outcome, Status};
 use keepsight_keepalive::heartbeat::{parse_hex_byte, Wire};
+use keepsight_probe::http::TlsOptions;
 use keepsight_probe::run::{self, Limits, RunError, Target};
 use keepsight_probe::Progress;
 use keepsight_time::parse_duration;
@@ -65,8 +66,18 @@ impl SearchArgs {
 
 #[derive(clap::Args)]
 pub struct HttpArgs {
-    /// http://HOST[:PORT][/PATH] (plain HTTP/1.x; https is not supported).
+    /// http://HOST[:PORT][/PATH], or https://… for HTTP/1.1 inside TLS.
     url: String,
+    /// https: trust the CA certificates in this PEM file instead of the built-in Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<std::path::PathBuf>,
+    /// https: accept any server certificate (the handshake is still real TLS).
+    #[arg(long, short = 'k')]
+    insecure: bool,
+    /// https: send this name as SNI and check the certificate against it instead of the URL's
+    /// host (the URL may then name an address).
+    #[arg(long, value_name = "NAME")]
+    sni: Option<String>,
     /// Stop counting requests per connection after this many.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     max_requests: u64,
@@ -96,6 +107,11 @@ pub fn run(command: Command) -> Outcome {
             Target::Http {
                 url: a.url,
                 max_requests: a.max_requests,
+                tls: TlsOptions {
+                    cacert: a.cacert,
+                    insecure: a.insecure,
+                    server_name: a.sni,
+                },
             },
             a.search,
         ),

@@ -2,11 +2,11 @@
 //! controls and a drain mode.
 
 use super::serve::run_server;
+use crate::outcome::Failure;
 use crate::outcome::Outcome;
-use keepsight_proxy::flags::ListenArgs;
-use keepsight_proxy::proxy::{ProxyHandler, UpstreamConfig};
+use keepsight_proxy::flags::{ListenArgs, UpstreamTlsArgs};
+use keepsight_proxy::proxy::{ProxyHandler, UpstreamAddr, UpstreamConfig};
 use keepsight_time::parse_duration;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +15,12 @@ use std::time::Duration;
 pub struct Args {
     #[command(flatten)]
     pub listen: ListenArgs,
-    /// Upstream HTTP/1.1 server, `HOST:PORT`.
-    #[arg(long, value_parser = keepsight_proxy::parse_socket_addr, value_name = "ADDR")]
-    pub upstream: SocketAddr,
+    /// Upstream HTTP/1.1 server, `HOST:PORT`; `https://HOST[:PORT]` speaks TLS to it (see
+    /// --upstream-cacert), `http://HOST[:PORT]` is the same as `HOST:PORT`.
+    #[arg(long, value_parser = keepsight_proxy::proxy::parse_upstream, value_name = "ADDR|URL")]
+    pub upstream: UpstreamAddr,
+    #[command(flatten)]
+    pub upstream_tls: UpstreamTlsArgs,
     /// Idle upstream connections kept for reuse, per worker (nginx `keepalive` in an upstream
     /// block); 0: a new upstream connection per request.
     #[arg(long, default_value_t = 64, value_name = "N")]
@@ -40,7 +43,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Outcome {
-    let mut up = UpstreamConfig::new(args.upstream);
+    let mut up = UpstreamConfig::new(args.upstream.addr);
+    up.tls = args
+        .upstream_tls
+        .tls(&args.upstream)
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     up.keepalive = args.upstream_keepalive;
     up.keepalive_timeout = args.upstream_keepalive_timeout;
     up.keepalive_requests = args.upstream_keepalive_requests;

@@ -18,9 +18,12 @@ pub(crate) fn run_server<H: Handler>(
     extra_stats: Option<Arc<dyn Fn() -> String + Send + Sync>>,
 ) -> Outcome {
     let say = |what: &str| eprintln!("{speaker}: {what}");
-    let options = args.options().map_err(|e| {
+    let mut options = args.options().map_err(|e| {
         anyhow::Error::new(e.source).context(format!("open access log {}", e.path.display()))
     })?;
+    options.server.tls = args
+        .tls()
+        .map_err(|e| Failure::cannot_run(e).said_by(speaker))?;
     match serve_until_stopped(options, handler, extra_stats, args.workers, say) {
         Ok(()) => Ok(Status::Success),
         Err(RunError::Start(e)) => Err(Failure::cannot_run(e).said_by(speaker)),

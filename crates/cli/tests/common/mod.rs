@@ -79,6 +79,35 @@ pub fn nginx(
     server_body: &str,
     wrap: &[&str],
 ) -> Guard {
+    nginx_with(
+        dir,
+        &listen.to_string(),
+        listen,
+        http_extra,
+        server_body,
+        wrap,
+    )
+}
+
+/// [`nginx`] with its own `listen` parameters (`127.0.0.1:8443 ssl`), on loopback.
+pub fn nginx_listen(
+    dir: &Path,
+    listen_params: &str,
+    listen: SocketAddr,
+    http_extra: &str,
+    server_body: &str,
+) -> Guard {
+    nginx_with(dir, listen_params, listen, http_extra, server_body, &[])
+}
+
+fn nginx_with(
+    dir: &Path,
+    listen_params: &str,
+    listen: SocketAddr,
+    http_extra: &str,
+    server_body: &str,
+    wrap: &[&str],
+) -> Guard {
     let d = dir.display();
     let conf = format!(
         "worker_processes 1;\nerror_log {d}/error.log warn;\npid {d}/nginx.pid;\n\
@@ -86,7 +115,7 @@ pub fn nginx(
          http {{\n  {http_extra}\n\
          client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
          uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
-         server {{ listen {listen}; {server_body} }}\n}}\n"
+         server {{ listen {listen_params}; {server_body} }}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
     let mut cmd = Command::new(wrap.first().copied().unwrap_or("nginx"));

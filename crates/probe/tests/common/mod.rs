@@ -15,9 +15,13 @@ pub(crate) fn read_one_response(addr: SocketAddr) -> Result<Response, ReadError>
         .unwrap()
         .block_on(async {
             let budget = Budget::new(Duration::from_secs(10), 2);
-            let mut c = Conn::open(addr, Duration::from_secs(2), &budget)
-                .await
-                .unwrap();
+            let mut c = Conn::open(
+                &keepsight_probe::conn::Dest::plain(addr),
+                Duration::from_secs(2),
+                &budget,
+            )
+            .await
+            .unwrap();
             let deadline = Instant::now() + Duration::from_secs(5);
             c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", deadline)
                 .await

@@ -40,6 +40,10 @@ pub struct ServerConfig {
     /// listener's parked set (about 60 bytes instead of about 850; see [`crate::park`]). Zero:
     /// never.
     pub park_after: Duration,
+    /// Terminate TLS on every accepted connection (`--tls-cert`/`--tls-key`). The handshake
+    /// is bounded by `header_timeout`, as nginx bounds it by `client_header_timeout`. TLS
+    /// connections never park: their session state cannot wait in the parked set.
+    pub tls: Option<Arc<keepsight_tlsio::rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +62,7 @@ impl Default for ServerConfig {
             shutdown_timeout: Duration::from_secs(30),
             server_name: "keepsight".to_string(),
             park_after: Duration::from_secs(1),
+            tls: None,
         }
     }
 }

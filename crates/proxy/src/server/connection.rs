@@ -11,6 +11,7 @@ use crate::http::{self, ChunkedDecoder, Framing, Parsed, RequestError};
 use crate::log::{AccessLog, LogEntry};
 use crate::park::Refused;
 use bytes::BytesMut;
+use keepsight_tlsio::Stream;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -87,9 +88,10 @@ pub(super) fn connection<H: Handler>(
                     break;
                 }
             };
-            match Box::pin(serve_burst(stream, rbuf, &mut req_no, &info, &shared)).await {
-                Some(s) => stream = s,
-                None => break,
+            let plain = Stream::Plain(stream);
+            match Box::pin(serve_burst(plain, rbuf, &mut req_no, &info, &shared)).await {
+                Some(Stream::Plain(s)) => stream = s,
+                _ => break,
             }
         }
     }
@@ -98,13 +100,13 @@ pub(super) fn connection<H: Handler>(
 /// Serve requests until the client has sent nothing more (the socket comes back for the idle
 /// wait) or the connection is to be closed (`None`). Holds the connection's buffers, which
 /// are freed when it returns, so an idle keep-alive connection holds none.
-async fn serve_burst<H: Handler>(
-    stream: TcpStream,
+pub(super) async fn serve_burst<H: Handler>(
+    stream: Stream,
     rbuf: BytesMut,
     req_no: &mut u32,
     info: &ConnInfo,
     shared: &Shared<H>,
-) -> Option<TcpStream> {
+) -> Option<Stream> {
     let mut io = ClientIo {
         stream,
         rbuf,
@@ -115,14 +117,17 @@ async fn serve_burst<H: Handler>(
             Next::Continue => {
                 if *req_no == 1 {
                     // From now on a response may follow one not yet acknowledged.
-                    let _ = io.stream.set_nodelay(true);
+                    let _ = io.stream.tcp().set_nodelay(true);
                 }
                 if io.rbuf.is_empty() {
                     return Some(io.stream);
                 }
             }
             Next::Drop => return None,
-            Next::ClientClose if nothing_pending(&io.stream) => return None,
+            // TLS always closes through the lingering close, which sends close_notify first.
+            Next::ClientClose if !io.stream.is_tls() && nothing_pending(io.stream.tcp()) => {
+                return None
+            }
             Next::Linger | Next::ClientClose => {
                 io.lingering_close().await;
                 return None;

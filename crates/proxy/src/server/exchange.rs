@@ -5,12 +5,12 @@
 use super::config::{CloseReason, Control, ServerConfig};
 use crate::http::{self, Chunk, ChunkedDecoder, Framing, RequestError, RequestHead};
 use bytes::{Bytes, BytesMut};
+use keepsight_tlsio::Stream;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Errors a handler reports. The connection is closed after any of them.
 #[derive(Debug, thiserror::Error)]
@@ -203,7 +203,7 @@ impl<'c> Exchange<'c> {
         if self.req.expects_continue && !self.head_sent && !self.body_is_done() {
             self.req.expects_continue = false;
             // The final response follows this one, maybe before it is acknowledged.
-            let _ = self.io.stream.set_nodelay(true);
+            let _ = self.io.stream.tcp().set_nodelay(true);
             self.io
                 .wbuf
                 .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -299,7 +299,7 @@ impl<'c> Exchange<'c> {
         self.sent_body += data.len() as u64;
         if self.io.wbuf.len() >= 64 * 1024 {
             // The response takes more than one write: its tail must not wait for an ACK.
-            let _ = self.io.stream.set_nodelay(true);
+            let _ = self.io.stream.tcp().set_nodelay(true);
             self.io.flush(self.cfg.send_timeout).await?;
         }
         Ok(())
@@ -357,7 +357,7 @@ fn push_num(w: &mut Vec<u8>, n: u64) {
 /// The client socket and its buffers while requests are being served. It exists only inside
 /// `serve_burst`: an idle keep-alive connection keeps the bare socket and no buffers.
 pub(super) struct ClientIo {
-    pub(super) stream: TcpStream,
+    pub(super) stream: Stream,
     pub(super) rbuf: BytesMut,
     pub(super) wbuf: Vec<u8>,
 }
@@ -381,10 +381,13 @@ impl ClientIo {
             return Ok(());
         }
         // Most responses fit the socket buffer: write directly and only arm the send timer when
-        // the kernel pushes back.
+        // the kernel pushes back. (TLS encrypts first: it always takes the timed path.)
         let mut done = 0;
-        while done < self.wbuf.len() {
-            match self.stream.try_write(&self.wbuf[done..]) {
+        while let Stream::Plain(tcp) = &self.stream {
+            if done == self.wbuf.len() {
+                break;
+            }
+            match tcp.try_write(&self.wbuf[done..]) {
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
@@ -397,7 +400,14 @@ impl ClientIo {
             self.wbuf.clear();
             return Ok(());
         }
-        let r = tokio::time::timeout(timeout, self.stream.write_all(&self.wbuf[done..])).await;
+        let stream = &mut self.stream;
+        let rest = &self.wbuf[done..];
+        // `flush` pushes out the TLS records rustls may still hold when the socket pushed back.
+        let r = tokio::time::timeout(timeout, async move {
+            stream.write_all(rest).await?;
+            stream.flush().await
+        })
+        .await;
         self.wbuf.clear();
         match r {
             Ok(r) => r,

@@ -6,6 +6,7 @@ use super::connection::connection;
 use super::exchange::Handler;
 use super::idle::IdleSet;
 use super::shared::{ConnSlot, Shared};
+use super::tls::tls_connection;
 use crate::conn_info::{CompactAddr, ConnInfo};
 use crate::log::AccessLog;
 use crate::park::{ParkedSet, Unparked};
@@ -119,7 +120,15 @@ fn start_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream, peer
         started_ns: shared.epoch.elapsed().as_nanos() as u64,
         peer: CompactAddr::new(peer),
     };
-    tokio::spawn(connection(stream, info, ConnSlot(shared.clone()), 0));
+    match &shared.cfg.tls {
+        Some(tls) => {
+            let tls = tls.clone();
+            tokio::spawn(tls_connection(stream, info, ConnSlot(shared.clone()), tls));
+        }
+        None => {
+            tokio::spawn(connection(stream, info, ConnSlot(shared.clone()), 0));
+        }
+    }
 }
 
 /// Shutting down: closing the listener would reset the connections the kernel has already

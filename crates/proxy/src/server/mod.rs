@@ -9,6 +9,8 @@
 //! - `ready`: readiness futures (the idle wait, the first read of a request);
 //! - `shared`: what a listener's connections share, and each one's slot in the limit;
 //! - `connection`: the connection loop (idle wait, parking, requests, rejection);
+//! - `tls`: the connection loop of a TLS listener (handshake, idle wait through TLS, the
+//!   same requests as `connection`, close_notify);
 //! - `listener`: the accept loop, the idle sweeper, (re)starting connection tasks.
 
 pub mod config;
@@ -18,6 +20,7 @@ mod idle;
 mod listener;
 mod ready;
 mod shared;
+mod tls;
 
 pub use config::{CloseReason, Control, ServerConfig, Stats};
 pub use exchange::{BodyLen, Exchange, Handler, HandlerError};
