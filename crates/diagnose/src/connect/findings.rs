@@ -209,6 +209,7 @@ fn unanswered(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> 
     let duration = m.last_ts - m.first.0;
     let rate = m.syns as f64 / secs(duration.max(1_000_000_000));
     let sources = m.sources.count();
+    let sources_text = about(sources, m.sources.estimated());
     let ports_count = m.tallies.len() as u64;
     let verdict = if sources >= FLOOD_SOURCES && rate >= FLOOD_RATE {
         SilenceVerdict::Flood
@@ -234,7 +235,7 @@ fn unanswered(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> 
     let server = host.to_string();
     let what = match verdict {
         SilenceVerdict::Flood => format!(
-            "{sources} sources at {rate:.0} SYN/s: a SYN flood (or a stampede of clients) — check SYN cookies and the listen backlog, and filter upstream"
+            "{sources_text} sources at {rate:.0} SYN/s: a SYN flood (or a stampede of clients) — check SYN cookies and the listen backlog, and filter upstream"
         ),
         SilenceVerdict::Scan => "one source trying many ports: a scan (see the scan finding)".to_string(),
         SilenceVerdict::FirewallDrop => format!(
@@ -243,9 +244,9 @@ fn unanswered(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> 
             answered_ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
         ),
         SilenceVerdict::ServerDown => format!(
-            "{sources} client(s) retrying and the server answered nothing: it (or its host) was down or unreachable"
+            "{sources_text} client(s) retrying and the server answered nothing: it (or its host) was down or unreachable"
         ),
-        SilenceVerdict::Unclear => format!("{sources} sources"),
+        SilenceVerdict::Unclear => format!("{sources_text} sources"),
     };
     let message = format!(
         "{attempts} connection attempt(s) ({} SYNs) to {server} got no answer over {} — {}; {what}",
@@ -585,4 +586,14 @@ fn reconnect_storms(
         ));
     }
     out
+}
+
+/// A count as the text says it: "about N" when it is a sketch's estimate (±3 %), so that a
+/// million-source flood does not read as an exact "128000 sources".
+pub(crate) fn about(n: u64, estimated: bool) -> String {
+    if estimated {
+        format!("about {n}")
+    } else {
+        n.to_string()
+    }
 }

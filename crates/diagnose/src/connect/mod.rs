@@ -23,6 +23,7 @@
 
 mod distinct;
 mod findings;
+pub(crate) use findings::about;
 mod sources;
 mod storm;
 mod tally;

@@ -156,6 +156,9 @@ fn silence_on_one_port_of_a_server_that_answers_another_is_a_firewall() {
     assert_eq!(d.verdict, SilenceVerdict::FirewallDrop);
     assert_eq!(d.answered_ports, vec![80]);
     assert_eq!((d.attempts, d.sources, d.syns), (2, 2, 3));
+    // An exact count is said as it is.
+    assert!(!d.estimated);
+    assert!(r.summary.iter().any(|s| s.contains("from 2 source(s)")));
     // Two failed attempts are no storm.
     assert!(of(&r, Kind::ReconnectStorm).is_empty());
 }
@@ -175,6 +178,11 @@ fn many_sources_at_a_high_rate_are_a_flood() {
     assert!(d.estimated);
     assert!(d.sources.abs_diff(2_000) < 200, "{}", d.sources);
     assert!(d.rate_per_s > 900.0, "{}", d.rate_per_s);
+    // The text says the count is an estimate, in the finding and in the summary.
+    let about = format!("about {} sources at", d.sources);
+    assert!(of(&r, Kind::SynUnanswered)[0].message.contains(&about));
+    let from = format!("from about {} source(s) got no answer", d.sources);
+    assert!(r.summary.iter().any(|s| s.contains(&from)), "{:?}", r.summary);
     assert!(of(&r, Kind::Scan).is_empty());
     assert!(of(&r, Kind::ReconnectStorm).is_empty());
 }
