@@ -7,7 +7,7 @@
 //! the views consume their reports, so data still flows one way (engine → analyses → views).
 
 use crate::read::{read_frames, ReadEnd};
-use keepsight_diagnose::{Diagnoser, Options};
+use keepsight_diagnose::{Diagnoser, Listing, Options};
 use keepsight_engine::{Engine, Frame};
 use rustc_hash::FxHashSet;
 
@@ -40,8 +40,13 @@ impl Analyses {
     }
 
     /// The diagnosis (HTTP findings included) and the HTTP report. `last_ns`: the capture's
-    /// last frame time, where still-open streams end.
-    pub fn finish(self, last_ns: i64) -> (keepsight_diagnose::Report, keepsight_http::Report) {
+    /// last frame time, where still-open streams end; `listing`: the streams the diagnosis
+    /// lists.
+    pub fn finish(
+        self,
+        last_ns: i64,
+        listing: Listing<'_>,
+    ) -> (keepsight_diagnose::Report, keepsight_http::Report) {
         let Analyses {
             mut diagnoser,
             http,
@@ -50,12 +55,12 @@ impl Analyses {
         for f in http.findings.iter().cloned() {
             diagnoser.add_finding(f.into());
         }
-        (diagnoser.finish(last_ns), http)
+        (diagnoser.finish_listing(last_ns, listing), http)
     }
 
     /// [`Analyses::finish`] without the HTTP report, which is dropped before the diagnosis is
     /// summarized (its kept messages would add to the peak).
-    pub fn diagnosis(self, last_ns: i64) -> keepsight_diagnose::Report {
+    pub fn diagnosis(self, last_ns: i64, listing: Listing<'_>) -> keepsight_diagnose::Report {
         let Analyses {
             mut diagnoser,
             http,
@@ -63,7 +68,7 @@ impl Analyses {
         for f in http.finish().findings {
             diagnoser.add_finding(f.into());
         }
-        diagnoser.finish(last_ns)
+        diagnoser.finish_listing(last_ns, listing)
     }
 }
 

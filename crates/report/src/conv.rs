@@ -55,7 +55,11 @@ impl ConvPass {
     pub fn finish(self, last_ns: i64) -> Vec<Row> {
         let mut conversations = self.conversations;
         if let Some(d) = self.diagnoser {
-            let report = d.finish(last_ns);
+            // Only the heartbeats are read: the streams with nothing to tell need no listing.
+            let report = d.finish_listing(
+                last_ns,
+                keepsight_diagnose::Listing::Notable { also: &|_| false },
+            );
             conversations.set_heartbeats(
                 report
                     .streams

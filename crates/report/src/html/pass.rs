@@ -61,7 +61,14 @@ impl ReportPass {
             middleboxes,
             max_streams,
         } = self;
-        let (diagnosis, http) = analyses.finish(end.last_ns);
+        // The timelines first: the diagnosis then lists, of the streams with nothing to tell,
+        // only those a timeline may draw.
+        let (tracks, tracks_dropped) = timelines.finish();
+        let drawable = |s: u32| tracks.contains_key(&s);
+        let (diagnosis, http) = analyses.finish(
+            end.last_ns,
+            keepsight_diagnose::Listing::Notable { also: &drawable },
+        );
         conversations.set_heartbeats(
             diagnosis
                 .streams
@@ -69,7 +76,6 @@ impl ReportPass {
                 .filter_map(|s| Some((s.stream, s.heartbeat.as_ref()?.period_s))),
         );
         let rows = conversations.finish();
-        let (tracks, tracks_dropped) = timelines.finish();
         let html = render(&Input {
             file,
             first_ns: end.first_ns,
