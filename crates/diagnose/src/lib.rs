@@ -155,19 +155,24 @@ impl Diagnoser {
         self.done[w] |= 1 << (stream % 64);
     }
 
-    /// Feeds one TCP segment, in capture order (any stream).
-    pub fn on_segment(&mut self, seg: &Segment<'_>) {
+    /// Feeds one TCP segment, in capture order (any stream). Returns what became of it with
+    /// respect to the one-segment streams this diagnoser keeps ([`keepsight_tcp::Held`]), for
+    /// analyses fed the same segments that leave those streams to it.
+    pub fn on_segment(&mut self, seg: &Segment<'_>) -> keepsight_tcp::Held {
         self.segments += 1;
         if !(-TS_LIMIT..=TS_LIMIT).contains(&seg.ts_ns) {
             // Differences of clamped times cannot overflow; such a time is garbage anyway.
             let mut s = *seg;
             s.ts_ns = seg.ts_ns.clamp(-TS_LIMIT, TS_LIMIT);
-            return self.on_segment_inner(&s);
+            return self.on_segment_inner(&s, seg);
         }
-        self.on_segment_inner(seg)
+        self.on_segment_inner(seg, seg)
     }
 
-    fn on_segment_inner(&mut self, seg: &Segment<'_>) {
+    /// `raw`: the segment as given (a one-segment stream is kept as it came, for the analyses
+    /// it is handed back to), `seg` with its time clamped.
+    fn on_segment_inner(&mut self, seg: &Segment<'_>, raw: &Segment<'_>) -> keepsight_tcp::Held {
+        use keepsight_tcp::Held;
         if self.first_ts.is_none() {
             self.first_ts = Some(seg.ts_ns);
         }
@@ -175,29 +180,43 @@ impl Diagnoser {
         self.connects.on_segment(seg);
         if self.is_done(seg.stream) {
             self.late_segments += 1;
-            return;
+            return Held::Fed;
         }
         let opts = &self.opts;
-        let s = match self.live.get_mut(&seg.stream) {
-            Some(s) => s,
+        let (s, held) = match self.live.get_mut(&seg.stream) {
+            Some(s) => (s, Held::Fed),
             None => match self.singles.take(seg.stream) {
-                Some(first) => self
-                    .live
-                    .entry(seg.stream)
-                    .or_insert(Stream::replayed(&first.segment(), opts)),
+                Some(first) => {
+                    let s = self
+                        .live
+                        .entry(seg.stream)
+                        .or_insert(Stream::replayed(&clamped(&first), opts));
+                    (s, Held::Replayed(first))
+                }
                 None => {
                     self.streams_seen += 1;
-                    if keepsight_tcp::FirstSegment::fits(seg) && self.singles.push(seg) {
-                        return self.maybe_sweep(seg.ts_ns);
+                    if keepsight_tcp::FirstSegment::fits(seg) && self.singles.push(raw) {
+                        self.maybe_sweep(seg.ts_ns);
+                        return Held::Kept;
                     }
-                    self.live
+                    let s = self
+                        .live
                         .entry(seg.stream)
-                        .or_insert_with(|| Stream::new(seg))
+                        .or_insert_with(|| Stream::new(seg));
+                    (s, Held::Fed)
                 }
             },
         };
         s.on_segment(seg, opts);
         self.maybe_sweep(seg.ts_ns);
+        held
+    }
+
+    /// The one-segment streams kept so far, in stream order: an analysis that leaves them to
+    /// this diagnoser (see [`Diagnoser::on_segment`]) takes them from here before
+    /// [`Diagnoser::finish`].
+    pub fn one_segment_streams(&self) -> impl Iterator<Item = &keepsight_tcp::FirstSegment> + '_ {
+        self.singles.iter()
     }
 
     fn maybe_sweep(&mut self, now: i64) {
@@ -380,7 +399,7 @@ impl Diagnoser {
         // One segment shows no heartbeat: these neither learn nor lean on a service's.
         let mut singles = std::mem::take(&mut self.singles);
         for first in singles.drain() {
-            let s = Stream::replayed(&first.segment(), &self.opts);
+            let s = Stream::replayed(&clamped(&first), &self.opts);
             self.summarize_keeping(s, end, &keep);
         }
         drop(singles);
@@ -442,6 +461,13 @@ impl Diagnoser {
             findings_dropped: self.dropped,
         }
     }
+}
+
+/// A kept first segment again, its time clamped as [`Diagnoser::on_segment`] clamps.
+fn clamped(first: &keepsight_tcp::FirstSegment) -> Segment<'static> {
+    let mut s = first.segment();
+    s.ts_ns = s.ts_ns.clamp(-TS_LIMIT, TS_LIMIT);
+    s
 }
 
 #[cfg(test)]

@@ -28,15 +28,26 @@ impl Analyses {
         }
     }
 
-    /// Feeds one frame; returns its diagnosis segment (TCP frames only) for callers that draw
-    /// it too. Inlined into the caller's read loop, as it was when this composition lived in the
-    /// CLI: it runs once per packet.
+    /// Feeds one frame; returns its diagnosis segment (TCP frames only), and whether the
+    /// diagnosis keeps it as a one-segment stream, for callers that draw it too. The HTTP
+    /// analysis leaves those streams to the diagnosis (one copy of a flood's SYNs, not two).
+    /// Inlined into the caller's read loop, as it was when this composition lived in the CLI:
+    /// it runs once per packet.
     #[inline]
-    pub fn on_frame<'a>(&mut self, frame: &Frame<'a>) -> Option<keepsight_tcp::Segment<'a>> {
+    pub fn on_frame<'a>(
+        &mut self,
+        frame: &Frame<'a>,
+    ) -> Option<(keepsight_tcp::Segment<'a>, keepsight_tcp::Held)> {
         let segment = frame.segment()?;
-        self.http.segment(&segment);
-        self.diagnoser.on_segment(&segment);
-        Some(segment)
+        let held = self.diagnoser.on_segment(&segment);
+        self.http.segment_held(&segment, &held);
+        Some((segment, held))
+    }
+
+    /// The one-segment streams the diagnosis keeps (see [`Analyses::on_frame`]), in stream
+    /// order.
+    pub fn one_segment_streams(&self) -> impl Iterator<Item = &keepsight_tcp::FirstSegment> + '_ {
+        self.diagnoser.one_segment_streams()
     }
 
     /// The diagnosis (HTTP findings included) and the HTTP report. `last_ns`: the capture's

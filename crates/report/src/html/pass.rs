@@ -48,8 +48,8 @@ impl ReportPass {
     #[inline] // once per packet, into the caller's read loop
     pub fn on_frame(&mut self, frame: &Frame<'_>) {
         self.conversations.on_frame(frame);
-        if let Some(segment) = self.analyses.on_frame(frame) {
-            self.timelines.on_segment(&segment);
+        if let Some((segment, held)) = self.analyses.on_frame(frame) {
+            self.timelines.on_segment_held(&segment, &held);
         }
     }
 
@@ -64,7 +64,7 @@ impl ReportPass {
         } = self;
         // The timelines first: the diagnosis then lists, of the streams with nothing to tell,
         // only those a timeline may draw.
-        let (tracks, tracks_dropped) = timelines.finish();
+        let (tracks, tracks_dropped) = timelines.finish_with(analyses.one_segment_streams());
         let drawable = |s: u32| tracks.contains_key(&s);
         let (diagnosis, http) = analyses.finish(
             end.last_ns,
