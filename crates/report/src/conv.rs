@@ -376,24 +376,95 @@ impl Table {
 /// tshark 4.0.17's `format_size(..., SI)`: the unit goes up only once the value reaches ten of
 /// it, and the value is truncated.
 pub fn si_bytes(n: u64) -> String {
-    const P: u64 = 1000;
-    let units = [
-        (P * P * P * P, "TB"),
-        (P * P * P, "GB"),
-        (P * P, "MB"),
-        (P, "kB"),
-    ];
-    for (div, unit) in units {
-        if n / div >= 10 {
-            return format!("{} {unit}", n / div);
-        }
-    }
-    format!("{n} bytes")
+    SiBytes(n).to_string()
 }
 
-fn endpoint(a: &SocketAddr) -> String {
-    // tshark prints `addr:port` without IPv6 brackets.
-    format!("{}:{}", a.ip(), a.port())
+/// [`si_bytes`] as a `Display` that honours width and alignment, written without allocating
+/// (a table row has three of them, a flood's table a million rows).
+struct SiBytes(u64);
+
+impl std::fmt::Display for SiBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        const P: u64 = 1000;
+        let units = [
+            (P * P * P * P, "TB"),
+            (P * P * P, "GB"),
+            (P * P, "MB"),
+            (P, "kB"),
+        ];
+        let mut buf = StackText::default();
+        let n = self.0;
+        match units.iter().find(|(div, _)| n / div >= 10) {
+            Some((div, unit)) => write!(buf, "{} {unit}", n / div)?,
+            None => write!(buf, "{n} bytes")?,
+        }
+        f.pad(buf.as_str())
+    }
+}
+
+/// Text up to 64 bytes on the stack, for padding a value whose `Display` does not pad.
+struct StackText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are written in (`write_str`), so the prefix is UTF-8.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The start column: local date and time, or seconds since the capture's first frame; pads.
+struct StartText<'a> {
+    date: bool,
+    row: &'a Row,
+}
+
+impl std::fmt::Display for StartText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        if self.date {
+            return f.pad(&local_date(self.row.first_ns));
+        }
+        let mut buf = StackText::default();
+        write!(buf, "{:.9}", nstime_to_sec(self.row.rel_start_ns))?;
+        f.pad(buf.as_str())
+    }
+}
+
+/// An endpoint as tshark prints it in this table: `addr:port` without IPv6 brackets; pads.
+struct EndpointText<'a>(&'a SocketAddr);
+
+impl std::fmt::Display for EndpointText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        let mut buf = StackText::default();
+        write!(buf, "{}:{}", self.0.ip(), self.0.port())?;
+        f.pad(buf.as_str())
+    }
 }
 
 /// tshark's `nstime_to_sec`: whole seconds and nanoseconds converted separately (both
@@ -511,19 +582,15 @@ fn write_titled<R: std::borrow::Borrow<Row>>(
         write!(
             s,
             "{:<26} <-> {:<26}  {:6} {:<9}  {:6} {:<9}  {:6} {:<9}  {:>14}   {:12.4}",
-            endpoint(&r.a),
-            endpoint(&r.b),
+            EndpointText(&r.a),
+            EndpointText(&r.b),
             r.frames_ba,
-            si_bytes(r.bytes_ba),
+            SiBytes(r.bytes_ba),
             r.frames_ab,
-            si_bytes(r.bytes_ab),
+            SiBytes(r.bytes_ab),
             r.frames(),
-            si_bytes(r.bytes()),
-            if abs {
-                local_date(r.first_ns)
-            } else {
-                format!("{:.9}", nstime_to_sec(r.rel_start_ns))
-            },
+            SiBytes(r.bytes()),
+            StartText { date: abs, row: r },
             tshark_duration(r),
         )?;
         if extra {
