@@ -505,7 +505,9 @@ fn connection_attempts(findings: &[Finding], out: &mut Vec<String>) {
         };
         out.push(format!(
             "{} connection attempt(s) to {} from {} source(s) got no answer: {why} (syn_unanswered).",
-            d.attempts, d.server, d.sources
+            d.attempts,
+            d.server,
+            crate::connect::about(d.sources, d.estimated)
         ));
     }
     if silent.len() > EXAMPLES {

@@ -69,6 +69,21 @@ const TS_LIMIT: i64 = 1 << 61;
 /// Stream numbers tracked in the done-bitset (512 KiB at most).
 const DONE_BITS: u32 = 1 << 22;
 
+/// Which streams a finished [`Report`] lists in [`Report::streams`].
+#[derive(Clone, Copy)]
+pub enum Listing<'a> {
+    /// Every stream (the JSON report lists them all).
+    Every,
+    /// The streams with something to tell (a close, a heartbeat, kernel keep-alive), those a
+    /// reconnect storm may name, and those `also` names: a text, HTML or conversation view
+    /// reads no other, and a million half-open streams of a SYN flood then cost nothing after
+    /// their summary.
+    Notable {
+        /// More streams to list (the ones a view draws).
+        also: &'a dyn Fn(u32) -> bool,
+    },
+}
+
 /// The streaming diagnoser: feed it segments in capture order, then call [`Diagnoser::finish`].
 pub struct Diagnoser {
     opts: Options,
@@ -144,19 +159,24 @@ impl Diagnoser {
         self.done[w] |= 1 << (stream % 64);
     }
 
-    /// Feeds one TCP segment, in capture order (any stream).
-    pub fn on_segment(&mut self, seg: &Segment<'_>) {
+    /// Feeds one TCP segment, in capture order (any stream). Returns what became of it with
+    /// respect to the one-segment streams this diagnoser keeps ([`keepsight_tcp::Held`]), for
+    /// analyses fed the same segments that leave those streams to it.
+    pub fn on_segment(&mut self, seg: &Segment<'_>) -> keepsight_tcp::Held {
         self.segments += 1;
         if !(-TS_LIMIT..=TS_LIMIT).contains(&seg.ts_ns) {
             // Differences of clamped times cannot overflow; such a time is garbage anyway.
             let mut s = *seg;
             s.ts_ns = seg.ts_ns.clamp(-TS_LIMIT, TS_LIMIT);
-            return self.on_segment_inner(&s);
+            return self.on_segment_inner(&s, seg);
         }
-        self.on_segment_inner(seg)
+        self.on_segment_inner(seg, seg)
     }
 
-    fn on_segment_inner(&mut self, seg: &Segment<'_>) {
+    /// `raw`: the segment as given (a one-segment stream is kept as it came, for the analyses
+    /// it is handed back to), `seg` with its time clamped.
+    fn on_segment_inner(&mut self, seg: &Segment<'_>, raw: &Segment<'_>) -> keepsight_tcp::Held {
+        use keepsight_tcp::Held;
         if self.first_ts.is_none() {
             self.first_ts = Some(seg.ts_ns);
         }
@@ -164,30 +184,44 @@ impl Diagnoser {
         self.connects.on_segment(seg);
         if self.is_done(seg.stream) {
             self.late_segments += 1;
-            return;
+            return Held::Fed;
         }
         let opts = &self.opts;
-        let s = match self.live.get_mut(&seg.stream) {
-            Some(s) => s,
+        let (s, held) = match self.live.get_mut(&seg.stream) {
+            Some(s) => (s, Held::Fed),
             None => match self.singles.take(seg.stream) {
-                Some(first) => self.live.entry(seg.stream).or_insert(Stream::replayed(
-                    &first.segment(),
-                    opts,
-                    &mut self.plaintext,
-                )),
+                Some(first) => {
+                    let s = self.live.entry(seg.stream).or_insert(Stream::replayed(
+                        &clamped(&first),
+                        opts,
+                        &mut self.plaintext,
+                    ));
+                    (s, Held::Replayed(first))
+                }
                 None => {
                     self.streams_seen += 1;
-                    if keepsight_tcp::FirstSegment::fits(seg) && self.singles.push(seg) {
-                        return self.maybe_sweep(seg.ts_ns);
+                    if keepsight_tcp::FirstSegment::fits(seg) && self.singles.push(raw) {
+                        self.maybe_sweep(seg.ts_ns);
+                        return Held::Kept;
                     }
-                    self.live
+                    let s = self
+                        .live
                         .entry(seg.stream)
-                        .or_insert_with(|| Stream::new(seg))
+                        .or_insert_with(|| Stream::new(seg));
+                    (s, Held::Fed)
                 }
             },
         };
         s.on_segment(seg, opts, &mut self.plaintext);
         self.maybe_sweep(seg.ts_ns);
+        held
+    }
+
+    /// The one-segment streams kept so far, in stream order: an analysis that leaves them to
+    /// this diagnoser (see [`Diagnoser::on_segment`]) takes them from here before
+    /// [`Diagnoser::finish`].
+    pub fn one_segment_streams(&self) -> impl Iterator<Item = &keepsight_tcp::FirstSegment> + '_ {
+        self.singles.iter()
     }
 
     fn maybe_sweep(&mut self, now: i64) {
@@ -225,7 +259,18 @@ impl Diagnoser {
         self.opts.timeout_ns.unwrap_or(1_000_000_000)
     }
 
-    fn summarize(&mut self, mut s: Stream, end_ts: i64) {
+    fn summarize(&mut self, s: Stream, end_ts: i64) {
+        self.summarize_keeping(s, end_ts, &|_| true);
+    }
+
+    /// [`Diagnoser::summarize`], keeping the report only when `keep` says so or it says more
+    /// than where and when (a close, a heartbeat or keep-alive): the findings are the same.
+    fn summarize_keeping(
+        &mut self,
+        mut s: Stream,
+        end_ts: i64,
+        keep: &dyn Fn(&StreamReport) -> bool,
+    ) {
         s.settle(end_ts, self.unanswered_after());
         let mut out = Vec::new();
         let r = summarize::summarize(
@@ -235,7 +280,9 @@ impl Diagnoser {
             &mut self.idle_tally,
             &mut self.services,
         );
-        self.reports.push(r);
+        if keep(&r) || r.close.is_some() || r.heartbeat.is_some() || !r.tcp_keepalive.is_empty() {
+            self.reports.push(r);
+        }
         for f in out {
             self.push_finding(f);
         }
@@ -318,9 +365,31 @@ impl Diagnoser {
         summaries
     }
 
-    /// Summarizes every stream still open at `capture_end_ns` and builds the report.
-    pub fn finish(mut self, capture_end_ns: i64) -> Report {
+    /// Summarizes every stream still open at `capture_end_ns` and builds the report, which
+    /// lists every stream ([`Report::streams`]).
+    pub fn finish(self, capture_end_ns: i64) -> Report {
+        self.finish_listing(capture_end_ns, Listing::Every)
+    }
+
+    /// [`Diagnoser::finish`], listing in [`Report::streams`] only the streams `listing` asks
+    /// for. Everything else in the report (findings, summary, causes, the text's heartbeat and
+    /// keep-alive sections) is the same whatever the listing.
+    pub fn finish_listing(mut self, capture_end_ns: i64, listing: Listing<'_>) -> Report {
         let end = capture_end_ns.clamp(-TS_LIMIT, TS_LIMIT).max(self.last_ts);
+        let concluded = std::mem::take(&mut self.connects).conclude(end);
+        // A storm's finding names the connection of the same client and server that ended
+        // before it, and a log line is matched to any stream's ends: those reports stay.
+        let storm_pairs = concluded.storm_pairs();
+        let every = matches!(listing, Listing::Every) || !self.opts.logs.is_empty();
+        let also = match listing {
+            Listing::Every => None,
+            Listing::Notable { also } => Some(also),
+        };
+        let keep = |r: &StreamReport| {
+            every
+                || also.is_some_and(|also| also(r.stream))
+                || storm_pairs.contains(&(r.endpoints.client.ip(), r.endpoints.server))
+        };
         let mut live: Vec<Stream> = std::mem::take(&mut self.live).into_values().collect();
         live.sort_by_key(|s| s.id);
         // Streams that show their own heartbeat first, so the short ones can lean on them.
@@ -330,15 +399,18 @@ impl Diagnoser {
             }
         }
         for s in live {
-            self.summarize(s, end);
+            self.summarize_keeping(s, end, &keep);
         }
         // One segment shows no heartbeat: these neither learn nor lean on a service's.
         let mut singles = std::mem::take(&mut self.singles);
         for first in singles.drain() {
-            let s = Stream::replayed(&first.segment(), &self.opts, &mut self.plaintext);
-            self.summarize(s, end);
+            let s = Stream::replayed(&clamped(&first), &self.opts, &mut self.plaintext);
+            self.summarize_keeping(s, end, &keep);
         }
-        self.reports.sort_by_key(|r| r.stream);
+        drop(singles);
+        // Stream numbers are unique: the unstable sort gives the same order without the
+        // stable sort's buffer of half the reports.
+        self.reports.sort_unstable_by_key(|r| r.stream);
         let tallies = std::mem::take(&mut self.idle_tally);
         let boxes = self.opts.middleboxes.clone();
         for (i, (t, m)) in tallies.iter().zip(boxes.iter()).enumerate() {
@@ -356,8 +428,7 @@ impl Diagnoser {
             }
         }
 
-        let connects = std::mem::take(&mut self.connects);
-        for f in connects.finish(end, &self.reports, &self.findings) {
+        for f in concluded.finish(&self.reports, &self.findings) {
             self.push_finding(f);
         }
 
@@ -395,6 +466,13 @@ impl Diagnoser {
             findings_dropped: self.dropped,
         }
     }
+}
+
+/// A kept first segment again, its time clamped as [`Diagnoser::on_segment`] clamps.
+fn clamped(first: &keepsight_tcp::FirstSegment) -> Segment<'static> {
+    let mut s = first.segment();
+    s.ts_ns = s.ts_ns.clamp(-TS_LIMIT, TS_LIMIT);
+    s
 }
 
 #[cfg(test)]

@@ -478,6 +478,20 @@ impl Analyzer {
         self.live
     }
 
+    /// [`Analyzer::segment`] behind an analysis that keeps the one-segment streams
+    /// (`keepsight_tcp::Held`): a stream's first segment comes when its second does. A stream of
+    /// one segment carries no payload, so it is no HTTP: leaving it out changes no report.
+    pub fn segment_held(&mut self, s: &Segment<'_>, held: &keepsight_tcp::Held) {
+        match held {
+            keepsight_tcp::Held::Kept => {}
+            keepsight_tcp::Held::Replayed(first) => {
+                self.segment(&first.segment());
+                self.segment(s);
+            }
+            keepsight_tcp::Held::Fed => self.segment(s),
+        }
+    }
+
     /// Feeds one TCP segment, in capture order (any stream).
     pub fn segment(&mut self, s: &Segment<'_>) {
         let keep_all = self.opts.keep_all_messages;

@@ -7,7 +7,7 @@
 //! the views consume their reports, so data still flows one way (engine → analyses → views).
 
 use crate::read::{read_frames, ReadEnd};
-use keepsight_diagnose::{Diagnoser, Options};
+use keepsight_diagnose::{Diagnoser, Listing, Options};
 use keepsight_engine::{Engine, Frame};
 use rustc_hash::FxHashSet;
 
@@ -28,24 +28,45 @@ impl Analyses {
         }
     }
 
-    /// Feeds one frame; returns its diagnosis segment (TCP frames only) for callers that draw
-    /// it too. Inlined into the caller's read loop, as it was when this composition lived in the
-    /// CLI: it runs once per packet.
+    /// Feeds one frame; returns its diagnosis segment (TCP frames only), and whether the
+    /// diagnosis keeps it as a one-segment stream, for callers that draw it too. The HTTP
+    /// analysis leaves those streams to the diagnosis (one copy of a flood's SYNs, not two).
+    /// Inlined into the caller's read loop, as it was when this composition lived in the CLI:
+    /// it runs once per packet.
     #[inline]
-    pub fn on_frame<'a>(&mut self, frame: &Frame<'a>) -> Option<keepsight_tcp::Segment<'a>> {
+    pub fn on_frame<'a>(
+        &mut self,
+        frame: &Frame<'a>,
+    ) -> Option<(keepsight_tcp::Segment<'a>, keepsight_tcp::Held)> {
         let segment = frame.segment()?;
-        // On a TLS stream decrypted with a key log, HTTP reads the decrypted bytes.
-        match frame.decrypted_segment() {
-            Some(plain) => self.http.segment(&plain),
-            None => self.http.segment(&segment),
+        let held = self.diagnoser.on_segment(&segment);
+        // On a TLS stream decrypted with a key log, HTTP reads the decrypted bytes (after the
+        // stream's held first segment, when this frame brought it back).
+        match (frame.decrypted_segment(), &held) {
+            (Some(plain), keepsight_tcp::Held::Replayed(first)) => {
+                self.http.segment(&first.segment());
+                self.http.segment(&plain);
+            }
+            (Some(plain), _) => self.http.segment(&plain),
+            (None, _) => self.http.segment_held(&segment, &held),
         }
-        self.diagnoser.on_segment(&segment);
-        Some(segment)
+        Some((segment, held))
+    }
+
+    /// The one-segment streams the diagnosis keeps (see [`Analyses::on_frame`]), in stream
+    /// order.
+    pub fn one_segment_streams(&self) -> impl Iterator<Item = &keepsight_tcp::FirstSegment> + '_ {
+        self.diagnoser.one_segment_streams()
     }
 
     /// The diagnosis (HTTP findings included) and the HTTP report. `last_ns`: the capture's
-    /// last frame time, where still-open streams end.
-    pub fn finish(self, last_ns: i64) -> (keepsight_diagnose::Report, keepsight_http::Report) {
+    /// last frame time, where still-open streams end; `listing`: the streams the diagnosis
+    /// lists.
+    pub fn finish(
+        self,
+        last_ns: i64,
+        listing: Listing<'_>,
+    ) -> (keepsight_diagnose::Report, keepsight_http::Report) {
         let Analyses {
             mut diagnoser,
             http,
@@ -54,12 +75,12 @@ impl Analyses {
         for f in http.findings.iter().cloned() {
             diagnoser.add_finding(f.into());
         }
-        (diagnoser.finish(last_ns), http)
+        (diagnoser.finish_listing(last_ns, listing), http)
     }
 
     /// [`Analyses::finish`] without the HTTP report, which is dropped before the diagnosis is
     /// summarized (its kept messages would add to the peak).
-    pub fn diagnosis(self, last_ns: i64) -> keepsight_diagnose::Report {
+    pub fn diagnosis(self, last_ns: i64, listing: Listing<'_>) -> keepsight_diagnose::Report {
         let Analyses {
             mut diagnoser,
             http,
@@ -67,7 +88,7 @@ impl Analyses {
         for f in http.finish().findings {
             diagnoser.add_finding(f.into());
         }
-        diagnoser.finish(last_ns)
+        diagnoser.finish_listing(last_ns, listing)
     }
 }
 

@@ -17,7 +17,6 @@ use keepsight_engine::Frame;
 use keepsight_tcp::EndpointPair;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 /// `keepsight conv`'s pass: the table over the displayed frames and, for the heartbeat column,
@@ -53,9 +52,19 @@ impl ConvPass {
 
     /// The rows in tshark's order. `last_ns`: the capture's last frame time.
     pub fn finish(self, last_ns: i64) -> Vec<Row> {
+        self.finish_table(last_ns).rows().collect()
+    }
+
+    /// [`ConvPass::finish`] as a [`Table`] that makes each row when it is read, so a text
+    /// rendering of a million conversations holds neither a million rows nor their text.
+    pub fn finish_table(self, last_ns: i64) -> Table {
         let mut conversations = self.conversations;
         if let Some(d) = self.diagnoser {
-            let report = d.finish(last_ns);
+            // Only the heartbeats are read: the streams with nothing to tell need no listing.
+            let report = d.finish_listing(
+                last_ns,
+                keepsight_diagnose::Listing::Notable { also: &|_| false },
+            );
             conversations.set_heartbeats(
                 report
                     .streams
@@ -63,7 +72,7 @@ impl ConvPass {
                     .filter_map(|s| Some((s.stream, s.heartbeat.as_ref()?.period_s))),
             );
         }
-        conversations.finish()
+        conversations.into_table()
     }
 }
 
@@ -283,6 +292,11 @@ impl Conversations {
 
     /// The rows in tshark's order: total frames, largest first; ties in first-seen order.
     pub fn finish(self) -> Vec<Row> {
+        self.into_table().rows().collect()
+    }
+
+    /// The conversations sorted in tshark's order, each made a [`Row`] only when read.
+    pub fn into_table(self) -> Table {
         let origin = self.first_ns.unwrap_or(0);
         let (heartbeats, index) = (self.heartbeats, self.index);
         let mut accs = self.rows;
@@ -295,62 +309,162 @@ impl Conversations {
                 index[c.stream as usize],
             )
         });
-        accs.into_iter()
-            .map(|c| {
-                // A RST ends a connection whatever FINs came before it; the FIN exchange is
-                // only the ending when no RST followed.
-                let (ending, who) = if c.first_rst != 0 {
-                    (Ending::Rst, Some((c.bits & RST_BY_A != 0, c.first_rst)))
-                } else if c.first_fin != 0 {
-                    (Ending::Fin, Some((c.bits & FIN_BY_A != 0, c.first_fin)))
-                } else {
-                    (Ending::Open, None)
-                };
-                let [a, b] = c.ends.get();
-                Row {
-                    stream: c.stream,
-                    a,
-                    b,
-                    frames_ba: c.frames_ba.into(),
-                    bytes_ba: c.bytes_ba,
-                    frames_ab: c.frames_ab.into(),
-                    bytes_ab: c.bytes_ab,
-                    first_ns: c.first_ns,
-                    last_ns: c.last_ns,
-                    rel_start_ns: c.first_ns - origin,
-                    ending,
-                    closed_by: who.map(|(a, _)| if a { "A" } else { "B" }),
-                    close_frame: who.map(|(_, f)| f),
-                    max_idle_ns: c.max_idle_ns,
-                    max_idle_frame: (c.max_idle_frame != 0).then_some(c.max_idle_frame),
-                    heartbeat_period_s: heartbeats.get(&c.stream).copied(),
-                }
-            })
-            .collect()
+        Table {
+            tallies: accs,
+            origin,
+            heartbeats,
+        }
+    }
+}
+
+/// The conversation table in tshark's order, kept as the pass's compact tallies (96 bytes a
+/// conversation, where a [`Row`] is 184): [`Table::rows`] makes the rows one at a time.
+pub struct Table {
+    tallies: Vec<Tally>,
+    origin: i64,
+    heartbeats: HashMap<u32, f64>,
+}
+
+impl Table {
+    /// Conversations in the table.
+    pub fn len(&self) -> usize {
+        self.tallies.len()
+    }
+
+    /// Whether the table has no conversation.
+    pub fn is_empty(&self) -> bool {
+        self.tallies.is_empty()
+    }
+
+    /// The rows, in tshark's order.
+    pub fn rows(&self) -> impl Iterator<Item = Row> + '_ {
+        self.tallies.iter().map(|c| self.row(c))
+    }
+
+    fn row(&self, c: &Tally) -> Row {
+        // A RST ends a connection whatever FINs came before it; the FIN exchange is only the
+        // ending when no RST followed.
+        let (ending, who) = if c.first_rst != 0 {
+            (Ending::Rst, Some((c.bits & RST_BY_A != 0, c.first_rst)))
+        } else if c.first_fin != 0 {
+            (Ending::Fin, Some((c.bits & FIN_BY_A != 0, c.first_fin)))
+        } else {
+            (Ending::Open, None)
+        };
+        let [a, b] = c.ends.get();
+        Row {
+            stream: c.stream,
+            a,
+            b,
+            frames_ba: c.frames_ba.into(),
+            bytes_ba: c.bytes_ba,
+            frames_ab: c.frames_ab.into(),
+            bytes_ab: c.bytes_ab,
+            first_ns: c.first_ns,
+            last_ns: c.last_ns,
+            rel_start_ns: c.first_ns - self.origin,
+            ending,
+            closed_by: who.map(|(a, _)| if a { "A" } else { "B" }),
+            close_frame: who.map(|(_, f)| f),
+            max_idle_ns: c.max_idle_ns,
+            max_idle_frame: (c.max_idle_frame != 0).then_some(c.max_idle_frame),
+            heartbeat_period_s: self.heartbeats.get(&c.stream).copied(),
+        }
     }
 }
 
 /// tshark 4.0.17's `format_size(..., SI)`: the unit goes up only once the value reaches ten of
 /// it, and the value is truncated.
 pub fn si_bytes(n: u64) -> String {
-    const P: u64 = 1000;
-    let units = [
-        (P * P * P * P, "TB"),
-        (P * P * P, "GB"),
-        (P * P, "MB"),
-        (P, "kB"),
-    ];
-    for (div, unit) in units {
-        if n / div >= 10 {
-            return format!("{} {unit}", n / div);
-        }
-    }
-    format!("{n} bytes")
+    SiBytes(n).to_string()
 }
 
-fn endpoint(a: &SocketAddr) -> String {
-    // tshark prints `addr:port` without IPv6 brackets.
-    format!("{}:{}", a.ip(), a.port())
+/// [`si_bytes`] as a `Display` that honours width and alignment, written without allocating
+/// (a table row has three of them, a flood's table a million rows).
+struct SiBytes(u64);
+
+impl std::fmt::Display for SiBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        const P: u64 = 1000;
+        let units = [
+            (P * P * P * P, "TB"),
+            (P * P * P, "GB"),
+            (P * P, "MB"),
+            (P, "kB"),
+        ];
+        let mut buf = StackText::default();
+        let n = self.0;
+        match units.iter().find(|(div, _)| n / div >= 10) {
+            Some((div, unit)) => write!(buf, "{} {unit}", n / div)?,
+            None => write!(buf, "{n} bytes")?,
+        }
+        f.pad(buf.as_str())
+    }
+}
+
+/// Text up to 64 bytes on the stack, for padding a value whose `Display` does not pad.
+struct StackText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are written in (`write_str`), so the prefix is UTF-8.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The start column: local date and time, or seconds since the capture's first frame; pads.
+struct StartText<'a> {
+    date: bool,
+    row: &'a Row,
+}
+
+impl std::fmt::Display for StartText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        if self.date {
+            return f.pad(&local_date(self.row.first_ns));
+        }
+        let mut buf = StackText::default();
+        write!(buf, "{:.9}", nstime_to_sec(self.row.rel_start_ns))?;
+        f.pad(buf.as_str())
+    }
+}
+
+/// An endpoint as tshark prints it in this table: `addr:port` without IPv6 brackets; pads.
+struct EndpointText<'a>(&'a SocketAddr);
+
+impl std::fmt::Display for EndpointText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        let mut buf = StackText::default();
+        write!(buf, "{}:{}", self.0.ip(), self.0.port())?;
+        f.pad(buf.as_str())
+    }
 }
 
 /// tshark's `nstime_to_sec`: whole seconds and nanoseconds converted separately (both
@@ -400,63 +514,85 @@ pub fn render_titled(
     extra: bool,
     start: StartColumn,
 ) -> String {
+    let mut out = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = write_titled(&mut out, title, rows, filter, extra, start);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`render_text`] written to `out` as the rows come (`keepsight conv` streams a [`Table`]'s
+/// rows to its output instead of holding the text of a million rows).
+pub fn write_text<R: std::borrow::Borrow<Row>>(
+    out: &mut dyn std::io::Write,
+    rows: impl IntoIterator<Item = R>,
+    filter: Option<&str>,
+    extra: bool,
+    start: StartColumn,
+) -> std::io::Result<()> {
+    write_titled(out, "TCP Conversations", rows, filter, extra, start)
+}
+
+fn write_titled<R: std::borrow::Borrow<Row>>(
+    s: &mut dyn std::io::Write,
+    title: &str,
+    rows: impl IntoIterator<Item = R>,
+    filter: Option<&str>,
+    extra: bool,
+    start: StartColumn,
+) -> std::io::Result<()> {
     let abs = start == StartColumn::AbsoluteDate;
     let rule = "=".repeat(80);
-    let mut s = String::new();
-    let _ = writeln!(s, "{rule}");
-    let _ = writeln!(s, "{title}");
-    let _ = writeln!(s, "Filter:{}", filter.unwrap_or("<No Filter>"));
+    writeln!(s, "{rule}")?;
+    writeln!(s, "{title}")?;
+    writeln!(s, "Filter:{}", filter.unwrap_or("<No Filter>"))?;
     let pad = " ".repeat(59);
-    let _ = if abs {
+    if abs {
         // tshark 4.0.17 also says "Size" instead of "Bytes" in this variant.
         write!(
             s,
             "{pad}|       <-      | |       ->      | |     Total     | Absolute Date  |   Duration   |"
-        )
+        )?;
     } else {
         write!(
             s,
             "{pad}|       <-      | |       ->      | |     Total     |    Relative    |   Duration   |"
-        )
-    };
-    if extra {
-        s.push_str(" Ended      | Longest idle | Heartbeat");
+        )?;
     }
-    s.push('\n');
-    let _ = if abs {
+    if extra {
+        s.write_all(b" Ended      | Longest idle | Heartbeat")?;
+    }
+    s.write_all(b"\n")?;
+    if abs {
         write!(
             s,
             "{pad}| Frames  Size  | | Frames  Size  | | Frames  Size  |     Start      |              |"
-        )
+        )?;
     } else {
         write!(
             s,
             "{pad}| Frames  Bytes | | Frames  Bytes | | Frames  Bytes |      Start     |              |"
-        )
-    };
-    if extra {
-        s.push_str(" by         |          (s) | period (s)");
+        )?;
     }
-    s.push('\n');
+    if extra {
+        s.write_all(b" by         |          (s) | period (s)")?;
+    }
+    s.write_all(b"\n")?;
     for r in rows {
-        let _ = write!(
+        let r = r.borrow();
+        write!(
             s,
             "{:<26} <-> {:<26}  {:6} {:<9}  {:6} {:<9}  {:6} {:<9}  {:>14}   {:12.4}",
-            endpoint(&r.a),
-            endpoint(&r.b),
+            EndpointText(&r.a),
+            EndpointText(&r.b),
             r.frames_ba,
-            si_bytes(r.bytes_ba),
+            SiBytes(r.bytes_ba),
             r.frames_ab,
-            si_bytes(r.bytes_ab),
+            SiBytes(r.bytes_ab),
             r.frames(),
-            si_bytes(r.bytes()),
-            if abs {
-                local_date(r.first_ns)
-            } else {
-                format!("{:.9}", nstime_to_sec(r.rel_start_ns))
-            },
+            SiBytes(r.bytes()),
+            StartText { date: abs, row: r },
             tshark_duration(r),
-        );
+        )?;
         if extra {
             let ended = match (r.ending, r.closed_by) {
                 (Ending::Open, _) | (_, None) => "open".to_string(),
@@ -467,16 +603,15 @@ pub fn render_titled(
                 .heartbeat_period_s
                 .map(|p| format!("{p:.3}"))
                 .unwrap_or_else(|| "-".into());
-            let _ = write!(
+            write!(
                 s,
                 "  {ended:<10} {:14.4} {hb:>10}",
                 keepsight_time::secs_f64(r.max_idle_ns)
-            );
+            )?;
         }
-        s.push('\n');
+        s.write_all(b"\n")?;
     }
-    let _ = writeln!(s, "{rule}");
-    s
+    writeln!(s, "{rule}")
 }
 
 /// The schema number of [`Document`]; renaming or removing a field bumps it. Schema 1 (not

@@ -283,7 +283,10 @@ impl ExpertPass {
         table.order_by_first_frame();
         Expert {
             table,
-            findings: diagnoser.map(|d| d.finish(last_ns).findings),
+            findings: diagnoser.map(|d| {
+                let listing = keepsight_diagnose::Listing::Notable { also: &|_| false };
+                d.finish_listing(last_ns, listing).findings
+            }),
         }
     }
 }

@@ -29,5 +29,5 @@ mod tracker;
 pub use analysis::{flag, AnalysisFlags};
 pub use keepsight_wire::TcpFlags;
 pub use segment::Segment;
-pub use single::{EndpointPair, FirstSegment, FirstSegments};
+pub use single::{EndpointPair, FirstSegment, FirstSegments, Held};
 pub use tracker::{Addr, ConnectionEvent, SegmentHeader, TcpInfo, Tracker};

@@ -142,9 +142,27 @@ impl FirstSegments {
         self.items[i].take()
     }
 
+    /// Every stream still of one segment, in stream order, left in place.
+    pub fn iter(&self) -> impl Iterator<Item = &FirstSegment> + '_ {
+        self.items.iter().flatten()
+    }
+
     /// Every stream still of one segment, in stream order.
     pub fn drain(&mut self) -> impl Iterator<Item = FirstSegment> + '_ {
         self.streams = Vec::new();
         self.items.drain(..).flatten()
     }
+}
+
+/// What an analysis that keeps one-segment streams ([`FirstSegments`]) did with a segment, so
+/// that analyses fed the same segments after it can leave those streams to it instead of
+/// keeping a second copy of each (a SYN flood's million one-segment streams).
+#[derive(Debug, Clone)]
+pub enum Held {
+    /// The segment is its stream's first, kept as the stream: nothing to do with it yet.
+    Kept,
+    /// The segment is its stream's second: the first, given back, comes before it.
+    Replayed(FirstSegment),
+    /// Any other segment: handled as usual.
+    Fed,
 }

@@ -3,7 +3,7 @@
 //! `keepsight_report::conv::ConvPass`; this module reads the capture and prints.
 
 use crate::outcome::Outcome;
-use keepsight_report::conv::{render_text, ConvPass, Document, StartColumn};
+use keepsight_report::conv::{write_text, ConvPass, Document, Row, StartColumn};
 use keepsight_report::read::read_frames;
 use std::path::PathBuf;
 
@@ -40,15 +40,27 @@ pub fn run(args: Args) -> Outcome {
             conv.on_frame(frame, filter.as_ref().is_none_or(|f| f.matches(frame)));
         },
     );
-    let rows = conv.finish(end.last_ns);
+    let table = conv.finish_table(end.last_ns);
     let start = if args.time_format == "ad" {
         StartColumn::AbsoluteDate
     } else {
         StartColumn::Relative
     };
+    // The text is written row by row; only the JSON document holds every row at once.
+    let rows: Vec<Row> = if args.json {
+        table.rows().collect()
+    } else {
+        Vec::new()
+    };
     let json = args.json.then(|| Document::new(&rows));
-    super::print_report(json.as_ref(), || {
-        render_text(&rows, args.filter.as_deref(), !args.tshark, start)
+    super::write_report(json.as_ref(), |out| {
+        write_text(
+            out,
+            table.rows(),
+            args.filter.as_deref(),
+            !args.tshark,
+            start,
+        )
     })?;
     super::outcome(&end, path, "counted")
 }

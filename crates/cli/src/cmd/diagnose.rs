@@ -5,7 +5,7 @@
 
 use crate::outcome::{Failure, Outcome};
 use anyhow::Context;
-use keepsight_diagnose::{AppLog, Flags, LogOptions, Options};
+use keepsight_diagnose::{AppLog, Flags, Listing, LogOptions, Options};
 use keepsight_report::analyses::Analyses;
 use keepsight_report::read::read_frames;
 use std::path::PathBuf;
@@ -116,7 +116,13 @@ pub fn run(args: Args) -> Outcome {
             analyses.on_frame(frame);
         },
     );
-    let report = analyses.diagnosis(end.last_ns);
+    // The text names no stream that has nothing to tell; the JSON lists them all.
+    let listing = if args.json {
+        Listing::Every
+    } else {
+        Listing::Notable { also: &|_| false }
+    };
+    let report = analyses.diagnosis(end.last_ns, listing);
     let json = args.json.then_some(&report);
     super::print_report(json, || report.render_text(args.max_per_kind))?;
     super::warn_undecrypted(path, &engine);

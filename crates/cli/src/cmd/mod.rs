@@ -131,6 +131,25 @@ pub(crate) fn print_report(
     Ok(())
 }
 
+/// [`print_report`] for a text written piece by piece (a table of a million rows is not held
+/// as one string).
+pub(crate) fn write_report(
+    json: Option<&impl serde::Serialize>,
+    text: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match json {
+        Some(document) => {
+            serde_json::to_writer_pretty(&mut out, document)?;
+            writeln!(out)?;
+        }
+        None => text(&mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// A display filter given with `-Y`: one that does not compile is a usage error.
 pub(crate) fn compile_filter(
     expr: Option<&str>,

@@ -38,13 +38,13 @@ fn s6(ns: i64) -> f64 {
     round(secs(ns), 6)
 }
 
-pub(crate) fn findings(
+/// The attempt findings (unanswered, refused, scans), and the storms that are not a flood's
+/// (their reconnect findings need the streams' reports, see [`reconnect_storms`]).
+pub(crate) fn attempt_findings<'a>(
     endpoints: &[Endpoint],
     sources: &[Source],
-    storms: &[StormRecord],
-    reports: &[StreamReport],
-    others: &[Finding],
-) -> Vec<Finding> {
+    storms: &'a [StormRecord],
+) -> (Vec<Finding>, Vec<&'a StormRecord>) {
     let mut out = Vec::new();
     // Server addresses in order of their first attempt's endpoint.
     let mut hosts: Vec<IpAddr> = Vec::new();
@@ -79,10 +79,14 @@ pub(crate) fn findings(
         }
     }
     out.extend(scans);
-    out.extend(reconnect_storms(
-        storms, endpoints, reports, others, &flooded,
-    ));
-    out
+    let storms = storms
+        .iter()
+        .filter(|s| {
+            let silent = s.failed.iter().all(|a| a.outcome == Outcome::Unanswered);
+            !(silent && flooded.contains(&endpoints[s.endpoint as usize].addr.ip()))
+        })
+        .collect();
+    (out, storms)
 }
 
 /// The tallies of one kind of the server's endpoints, merged.
@@ -209,6 +213,7 @@ fn unanswered(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> 
     let duration = m.last_ts - m.first.0;
     let rate = m.syns as f64 / secs(duration.max(1_000_000_000));
     let sources = m.sources.count();
+    let sources_text = about(sources, m.sources.estimated());
     let ports_count = m.tallies.len() as u64;
     let verdict = if sources >= FLOOD_SOURCES && rate >= FLOOD_RATE {
         SilenceVerdict::Flood
@@ -234,7 +239,7 @@ fn unanswered(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> 
     let server = host.to_string();
     let what = match verdict {
         SilenceVerdict::Flood => format!(
-            "{sources} sources at {rate:.0} SYN/s: a SYN flood (or a stampede of clients) — check SYN cookies and the listen backlog, and filter upstream"
+            "{sources_text} sources at {rate:.0} SYN/s: a SYN flood (or a stampede of clients) — check SYN cookies and the listen backlog, and filter upstream"
         ),
         SilenceVerdict::Scan => "one source trying many ports: a scan (see the scan finding)".to_string(),
         SilenceVerdict::FirewallDrop => format!(
@@ -243,9 +248,9 @@ fn unanswered(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> 
             answered_ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
         ),
         SilenceVerdict::ServerDown => format!(
-            "{sources} client(s) retrying and the server answered nothing: it (or its host) was down or unreachable"
+            "{sources_text} client(s) retrying and the server answered nothing: it (or its host) was down or unreachable"
         ),
-        SilenceVerdict::Unclear => format!("{sources} sources"),
+        SilenceVerdict::Unclear => format!("{sources_text} sources"),
     };
     let message = format!(
         "{attempts} connection attempt(s) ({} SYNs) to {server} got no answer over {} — {}; {what}",
@@ -436,28 +441,31 @@ fn died_by(kind: Kind) -> &'static str {
     }
 }
 
-fn reconnect_storms(
-    storms: &[StormRecord],
+/// The (client, server) pairs whose connections [`reconnect_storms`] looks at for the one a
+/// storm followed.
+pub(crate) fn storm_pairs(
+    storms: &[&StormRecord],
+    endpoints: &[Endpoint],
+) -> FxHashSet<(IpAddr, SocketAddr)> {
+    storms
+        .iter()
+        .map(|s| (s.client, endpoints[s.endpoint as usize].addr))
+        .collect()
+}
+
+/// One `reconnect_storm` per storm (see [`attempt_findings`]), tied to the connection of the
+/// same client and server that ended shortly before it, from the streams' reports.
+pub(crate) fn reconnect_storms(
+    storms: &[&StormRecord],
     endpoints: &[Endpoint],
     reports: &[StreamReport],
     others: &[Finding],
-    flooded: &FxHashSet<IpAddr>,
 ) -> Vec<Finding> {
-    let storms: Vec<&StormRecord> = storms
-        .iter()
-        .filter(|s| {
-            let silent = s.failed.iter().all(|a| a.outcome == Outcome::Unanswered);
-            !(silent && flooded.contains(&endpoints[s.endpoint as usize].addr.ip()))
-        })
-        .collect();
     if storms.is_empty() {
         return Vec::new();
     }
     // The connections of the storms' (client, server) pairs, in one pass over the reports.
-    let keys: FxHashSet<(IpAddr, SocketAddr)> = storms
-        .iter()
-        .map(|s| (s.client, endpoints[s.endpoint as usize].addr))
-        .collect();
+    let keys = storm_pairs(storms, endpoints);
     let mut conns: FxHashMap<(IpAddr, SocketAddr), Vec<&StreamReport>> = FxHashMap::default();
     for r in reports {
         let (c, s) = (r.endpoints.client, r.endpoints.server);
@@ -585,4 +593,14 @@ fn reconnect_storms(
         ));
     }
     out
+}
+
+/// A count as the text says it: "about N" when it is a sketch's estimate (±3 %), so that a
+/// million-source flood does not read as an exact "128000 sources".
+pub(crate) fn about(n: u64, estimated: bool) -> String {
+    if estimated {
+        format!("about {n}")
+    } else {
+        n.to_string()
+    }
 }

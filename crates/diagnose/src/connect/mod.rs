@@ -23,6 +23,7 @@
 
 mod distinct;
 mod findings;
+pub(crate) use findings::about;
 mod sources;
 mod storm;
 mod tally;
@@ -32,7 +33,7 @@ use crate::report::StreamReport;
 use keepsight_tcp::Segment;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use tally::{Endpoint, Outcome, Pending};
 
 /// An attempt with no answer this long after its last SYN is unanswered. Linux retransmits a
@@ -265,14 +266,10 @@ impl Connects {
         self.retries.sweep(self.now);
     }
 
-    /// The findings, with the streams' reports and the other findings to tie a reconnect
-    /// storm to the death of the connection before it.
-    pub(crate) fn finish(
-        mut self,
-        end: i64,
-        reports: &[StreamReport],
-        others: &[Finding],
-    ) -> Vec<Finding> {
+    /// Ends the attempts still waiting at `end` and draws the findings that need no stream
+    /// report; the reconnect storms wait for the reports ([`Concluded::finish`]), which the
+    /// diagnoser keeps for the storms' (client, server) pairs ([`Concluded::storm_pairs`]).
+    pub(crate) fn conclude(mut self, end: i64) -> Concluded {
         let open: Vec<u32> = {
             let mut v: Vec<u32> = self.pending.keys().copied().collect();
             v.sort_unstable();
@@ -282,13 +279,42 @@ impl Connects {
             self.resolve(stream, Outcome::Unanswered, end);
         }
         self.retries.finish();
-        findings::findings(
+        Concluded {
+            endpoints: self.endpoints,
+            sources: self.sources,
+            retries: self.retries,
+        }
+    }
+}
+
+/// The attempts of a whole capture, tallied: [`Connects::conclude`].
+pub(crate) struct Concluded {
+    endpoints: Vec<Endpoint>,
+    sources: sources::Sources,
+    retries: storm::Retries,
+}
+
+impl Concluded {
+    /// The (client address, server endpoint) pairs of the storms that get a finding.
+    pub(crate) fn storm_pairs(&self) -> FxHashSet<(IpAddr, SocketAddr)> {
+        let (_, storms) =
+            findings::attempt_findings(&self.endpoints, self.sources.top(), self.retries.storms());
+        findings::storm_pairs(&storms, &self.endpoints)
+    }
+
+    /// The findings, with the streams' reports (every stream of the storms' pairs at least)
+    /// and the other findings to tie a reconnect storm to the death of the connection before
+    /// it.
+    pub(crate) fn finish(self, reports: &[StreamReport], others: &[Finding]) -> Vec<Finding> {
+        let (mut out, storms) =
+            findings::attempt_findings(&self.endpoints, self.sources.top(), self.retries.storms());
+        out.extend(findings::reconnect_storms(
+            &storms,
             &self.endpoints,
-            self.sources.top(),
-            self.retries.storms(),
             reports,
             others,
-        )
+        ));
+        out
     }
 }
 

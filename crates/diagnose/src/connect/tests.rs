@@ -1,7 +1,7 @@
 //! Scripted attempts: what each script's peers did decides what the findings must say.
 
 use crate::finding::{Details, Finding, Kind, SilenceVerdict};
-use crate::{Diagnoser, Options, Report};
+use crate::{Diagnoser, Listing, Options, Report};
 use keepsight_tcp::{AnalysisFlags, Segment, TcpFlags as fl};
 use std::net::SocketAddr;
 
@@ -9,6 +9,7 @@ const S: i64 = 1_000_000_000;
 const MS: i64 = 1_000_000;
 const T0: i64 = 1_709_283_600 * S;
 
+#[derive(Clone)]
 struct Seg {
     ts: i64,
     stream: u32,
@@ -18,7 +19,7 @@ struct Seg {
     len: u32,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Script {
     segs: Vec<Seg>,
     streams: u32,
@@ -74,7 +75,11 @@ impl Script {
         s
     }
 
-    fn run(mut self, end: i64) -> Report {
+    fn run(self, end: i64) -> Report {
+        self.run_listing(end, Listing::Every)
+    }
+
+    fn run_listing(mut self, end: i64, listing: Listing<'_>) -> Report {
         self.segs.sort_by_key(|s| s.ts);
         let mut d = Diagnoser::new(Options::default());
         let payload = [0u8; 0];
@@ -95,7 +100,7 @@ impl Script {
                 analysis: AnalysisFlags(0),
             });
         }
-        d.finish(end)
+        d.finish_listing(end, listing)
     }
 }
 
@@ -156,6 +161,9 @@ fn silence_on_one_port_of_a_server_that_answers_another_is_a_firewall() {
     assert_eq!(d.verdict, SilenceVerdict::FirewallDrop);
     assert_eq!(d.answered_ports, vec![80]);
     assert_eq!((d.attempts, d.sources, d.syns), (2, 2, 3));
+    // An exact count is said as it is.
+    assert!(!d.estimated);
+    assert!(r.summary.iter().any(|s| s.contains("from 2 source(s)")));
     // Two failed attempts are no storm.
     assert!(of(&r, Kind::ReconnectStorm).is_empty());
 }
@@ -175,6 +183,15 @@ fn many_sources_at_a_high_rate_are_a_flood() {
     assert!(d.estimated);
     assert!(d.sources.abs_diff(2_000) < 200, "{}", d.sources);
     assert!(d.rate_per_s > 900.0, "{}", d.rate_per_s);
+    // The text says the count is an estimate, in the finding and in the summary.
+    let about = format!("about {} sources at", d.sources);
+    assert!(of(&r, Kind::SynUnanswered)[0].message.contains(&about));
+    let from = format!("from about {} source(s) got no answer", d.sources);
+    assert!(
+        r.summary.iter().any(|s| s.contains(&from)),
+        "{:?}",
+        r.summary
+    );
     assert!(of(&r, Kind::Scan).is_empty());
     assert!(of(&r, Kind::ReconnectStorm).is_empty());
 }
@@ -268,6 +285,44 @@ fn a_client_retrying_after_its_connection_died_is_a_storm_tied_to_the_death() {
         f[0].message.starts_with("stream 0 died by a reset; "),
         "{}",
         f[0].message
+    );
+}
+
+/// A report that lists only the notable streams says everything else the same, and still ties
+/// a storm to the connection before it when that one ended without a close (nothing notable).
+#[test]
+fn the_notable_listing_drops_plain_streams_but_keeps_a_storms_earlier_connection() {
+    let mut sc = Script::default();
+    // Answered, then nothing: no close, no payload, nothing notable of its own.
+    let first = sc.stream();
+    sc.seg(T0, first, "10.0.0.2:4000", "10.0.0.1:7443", fl::SYN, 0);
+    let answer = fl::SYN | fl::ACK;
+    sc.seg(T0 + MS, first, "10.0.0.1:7443", "10.0.0.2:4000", answer, 0);
+    let mut t = T0 + 10 * S;
+    for i in 0..3 {
+        sc.refused(t, &format!("10.0.0.2:{}", 4001 + i), "10.0.0.1:7443");
+        t += S;
+    }
+    // Another client's lone SYN: nothing to tell.
+    let lone = sc.silent(T0 + S, "10.0.0.6:4000", "10.0.0.9:80", &[]);
+    let every = sc.clone().run(t + 5 * S);
+    let notable = sc.run_listing(t + 5 * S, Listing::Notable { also: &|_| false });
+    let json = |r: &Report| {
+        let mut v = serde_json::to_value(r).unwrap();
+        v.as_object_mut().unwrap().remove("streams");
+        v
+    };
+    assert_eq!(json(&every), json(&notable));
+    let listed = |r: &Report| r.streams.iter().map(|s| s.stream).collect::<Vec<_>>();
+    assert!(listed(&every).contains(&lone));
+    assert!(!listed(&notable).contains(&lone));
+    assert!(listed(&notable).contains(&first));
+    let kept = &notable.streams[0];
+    assert!(kept.close.is_none() && kept.tcp_keepalive.is_empty() && kept.heartbeat.is_none());
+    let storm = details!(of(&notable, Kind::ReconnectStorm)[0], ReconnectStorm);
+    assert_eq!(
+        storm.after.as_ref().map(|a| (a.stream, a.close)),
+        Some((first, None))
     );
 }
 

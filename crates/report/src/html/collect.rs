@@ -20,7 +20,7 @@
 //! scores among the [`Timelines::new`] `keep` most eventful, else dropped. Memory is therefore
 //! bounded by the live streams plus `keep` retired ones, never by the number of packets.
 
-use keepsight_tcp::{flag, FirstSegment, FirstSegments, Segment, TcpFlags};
+use keepsight_tcp::{flag, FirstSegment, FirstSegments, Held, Segment, TcpFlags};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
@@ -635,6 +635,32 @@ impl Timelines {
         }
     }
 
+    /// [`Timelines::on_segment`] behind an analysis that keeps the one-segment streams
+    /// (`held`, see `keepsight_tcp::Held`): those are not kept here too, and come back at their
+    /// second segment or at [`Timelines::finish_with`]. The same tracks as [`Timelines::on_segment`]
+    /// (which takes the same streams as one-segment ones, by the same rule).
+    pub fn on_segment_held(&mut self, seg: &Segment<'_>, held: &Held) {
+        self.segments += 1;
+        match held {
+            Held::Kept => {}
+            Held::Replayed(first) => {
+                let mut t = Track::replayed(&first.segment());
+                t.on_segment(seg);
+                self.live.insert(seg.stream, t);
+            }
+            Held::Fed => {
+                if let Some(t) = self.live.get_mut(&seg.stream) {
+                    t.on_segment(seg);
+                } else if !self.retired.contains(&seg.stream) {
+                    self.live.insert(seg.stream, Track::replayed(seg));
+                }
+            }
+        }
+        if self.segments.is_multiple_of(SWEEP_EVERY) {
+            self.sweep(seg.ts_ns);
+        }
+    }
+
     fn sweep(&mut self, now: i64) {
         let done: Vec<u32> = self
             .live
@@ -675,19 +701,28 @@ impl Timelines {
         self.live.len() + self.kept.len()
     }
 
-    /// Every stream still open goes through the same selection; returns the kept tracks.
-    pub fn finish(mut self) -> (HashMap<u32, Track>, u64) {
+    /// [`Timelines::finish`] after [`Timelines::on_segment_held`]: `held` are the one-segment
+    /// streams the other analysis still keeps.
+    pub fn finish_with<'a>(
+        mut self,
+        held: impl Iterator<Item = &'a FirstSegment>,
+    ) -> (HashMap<u32, Track>, u64) {
         let mut live: Vec<Track> = std::mem::take(&mut self.live).into_values().collect();
         live.sort_by_key(|t| t.stream);
         for t in live {
             self.retire(t);
         }
-        // Keys are unique, so which tracks are kept does not depend on the order they come in.
-        let mut singles = std::mem::take(&mut self.singles);
-        for first in singles.drain() {
+        for first in held {
             self.retire(Track::replayed(&first.segment()));
         }
         (self.kept, self.dropped)
+    }
+
+    /// Every stream still open goes through the same selection; returns the kept tracks.
+    pub fn finish(mut self) -> (HashMap<u32, Track>, u64) {
+        // Keys are unique, so which tracks are kept does not depend on the order they come in.
+        let singles = std::mem::take(&mut self.singles);
+        self.finish_with(singles.iter())
     }
 }
 
@@ -721,6 +756,51 @@ mod tests {
             ttl: 64,
             analysis: AnalysisFlags::default(),
         }
+    }
+
+    /// Leaving the one-segment streams to the diagnoser keeps the same tracks as keeping them
+    /// here: lone SYNs, a second segment after other streams, data, a reset, eviction.
+    #[test]
+    fn held_streams_make_the_same_tracks_as_kept_ones() {
+        let mut segs = Vec::new();
+        for stream in 0..12u32 {
+            let mut s = seg(stream + 1, f64::from(stream), true, b"", TcpFlags::SYN);
+            s.stream = stream;
+            s.src.set_port(6000 + stream as u16);
+            segs.push(s);
+        }
+        for (i, stream) in [3u32, 5, 8, 11].into_iter().enumerate() {
+            let t = 20.0 + i as f64;
+            let payload: &'static [u8] = if stream == 5 { b"hello" } else { b"" };
+            let fl = if stream == 8 {
+                TcpFlags::RST
+            } else {
+                TcpFlags::SYN | TcpFlags::ACK
+            };
+            let mut s = seg(100 + stream, t, false, payload, fl);
+            s.stream = stream;
+            s.dst.set_port(6000 + stream as u16);
+            segs.push(s);
+        }
+        let mut own = Timelines::new(3);
+        let mut held = Timelines::new(3);
+        let mut d = keepsight_diagnose::Diagnoser::new(keepsight_diagnose::Options::default());
+        for s in &segs {
+            own.on_segment(s);
+            let h = d.on_segment(s);
+            held.on_segment_held(s, &h);
+        }
+        let show = |(kept, dropped): (HashMap<u32, Track>, u64)| {
+            let mut v: Vec<_> = kept.into_iter().collect();
+            v.sort_by_key(|(k, _)| *k);
+            format!("{v:?} {dropped}")
+        };
+        let (a, b) = (
+            show(own.finish()),
+            show(held.finish_with(d.one_segment_streams())),
+        );
+        assert!(a.contains("kind: Rst") && !a.ends_with(" 0"), "{a}");
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -50,8 +50,12 @@ pub struct Input<'a> {
     pub diagnosis: &'a Report,
     /// The HTTP keep-alive and framing analysis, drawn per connection.
     pub http: &'a keepsight_http::Report,
-    /// The conversation table, in tshark's order.
+    /// The conversation table, in tshark's order: at least the first
+    /// [`Limits::conversations`] rows and, of the others, every one a finding names or a
+    /// track draws (the page lists no other).
     pub conversations: &'a [Row],
+    /// Conversations in the whole table.
+    pub conversations_total: usize,
     /// Per-stream timeline sketches (stream → track), for the streams kept.
     pub tracks: &'a HashMap<u32, Track>,
     /// Streams whose timeline was not kept (the collector's cap).
@@ -232,7 +236,7 @@ pub fn render(inp: &Input<'_>) -> String {
         "streams": details,
         "streams_not_drawn": total_candidates.saturating_sub(order.len()) as u64 + inp.tracks_dropped,
         "conversations": conv_rows,
-        "conversations_total": inp.conversations.len(),
+        "conversations_total": inp.conversations_total,
         "http": http,
     });
     let blob = serde_json::to_string(&data)
@@ -1121,6 +1125,7 @@ mod tests {
             diagnosis: &report,
             http: &http,
             conversations: &[],
+            conversations_total: 0,
             tracks: &tracks,
             tracks_dropped: dropped,
             middleboxes: &mb,

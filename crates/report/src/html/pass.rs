@@ -4,11 +4,12 @@
 use super::collect::Timelines;
 use super::page::{render, Input, Limits};
 use crate::analyses::Analyses;
-use crate::conv::Conversations;
+use crate::conv::{Conversations, Row};
 use crate::read::ReadEnd;
 use keepsight_diagnose::middlebox::Middlebox;
 use keepsight_diagnose::Options;
 use keepsight_engine::Frame;
+use std::collections::HashSet;
 
 /// Everything the page needs, collected frame by frame.
 pub struct ReportPass {
@@ -47,8 +48,8 @@ impl ReportPass {
     #[inline] // once per packet, into the caller's read loop
     pub fn on_frame(&mut self, frame: &Frame<'_>) {
         self.conversations.on_frame(frame);
-        if let Some(segment) = self.analyses.on_frame(frame) {
-            self.timelines.on_segment(&segment);
+        if let Some((segment, held)) = self.analyses.on_frame(frame) {
+            self.timelines.on_segment_held(&segment, &held);
         }
     }
 
@@ -61,29 +62,50 @@ impl ReportPass {
             middleboxes,
             max_streams,
         } = self;
-        let (diagnosis, http) = analyses.finish(end.last_ns);
+        // The timelines first: the diagnosis then lists, of the streams with nothing to tell,
+        // only those a timeline may draw.
+        let (tracks, tracks_dropped) = timelines.finish_with(analyses.one_segment_streams());
+        let drawable = |s: u32| tracks.contains_key(&s);
+        let (diagnosis, http) = analyses.finish(
+            end.last_ns,
+            keepsight_diagnose::Listing::Notable { also: &drawable },
+        );
         conversations.set_heartbeats(
             diagnosis
                 .streams
                 .iter()
                 .filter_map(|s| Some((s.stream, s.heartbeat.as_ref()?.period_s))),
         );
-        let rows = conversations.finish();
-        let (tracks, tracks_dropped) = timelines.finish();
+        // The page lists the biggest conversations and, beyond them, those a finding names or a
+        // timeline may draw: only these become rows (a flood's million stay tallies).
+        let limits = Limits {
+            streams: max_streams,
+            ..Limits::default()
+        };
+        let table = conversations.into_table();
+        let named: HashSet<u32> = diagnosis.findings.iter().filter_map(|f| f.stream).collect();
+        let rows: Vec<Row> = table
+            .rows()
+            .enumerate()
+            .filter(|(i, r)| {
+                *i < limits.conversations
+                    || named.contains(&r.stream)
+                    || tracks.contains_key(&r.stream)
+            })
+            .map(|(_, r)| r)
+            .collect();
         let html = render(&Input {
             file,
             first_ns: end.first_ns,
             diagnosis: &diagnosis,
             http: &http,
             conversations: &rows,
+            conversations_total: table.len(),
             tracks: &tracks,
             tracks_dropped,
             middleboxes: &middleboxes,
             damage: end.damage.as_ref().map(|e| e.to_string()),
-            limits: Limits {
-                streams: max_streams,
-                ..Limits::default()
-            },
+            limits,
         });
         Page {
             html,
