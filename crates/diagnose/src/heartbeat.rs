@@ -60,6 +60,12 @@ fn evaluate<'a>(
     if c.count < MIN_BEATS {
         return None;
     }
+    // A template (beats that differ, or longer than an exact beat) is a heartbeat only while
+    // the peer stays quiet between beats: a connection whose requests merely repeat, each
+    // answered with more than a reply's worth, is request/response traffic.
+    if c.by_template() && c.bulky * 4 > c.count {
+        return None;
+    }
     let (mut period, mut tol, jitter) = estimate(c.gaps.items.iter().map(|g| g.gap))?;
     let given = opts.period_ns.is_some();
     if let Some(p) = opts.period_ns.map(|p| p.clamp(1, MAX_PERIOD_NS)) {
@@ -131,7 +137,7 @@ const MAX_SERVICES: usize = 10_000;
 impl Services {
     pub(crate) fn learn(&mut self, s: &Stream, h: &Chosen<'_>) {
         let (cdir, _) = s.client_dir();
-        let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.sig);
+        let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.key());
         if let Some(m) = h.cand.baseline.median() {
             if self.latency.len() < MAX_SERVICES || self.latency.contains_key(&key) {
                 let v = self.latency.entry(key).or_default();
@@ -150,7 +156,7 @@ impl Services {
     /// theirs), when at least one showed it.
     pub(crate) fn others_latency(&self, s: &Stream, h: &Chosen<'_>) -> Option<i64> {
         let (cdir, _) = s.client_dir();
-        let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.sig);
+        let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.key());
         let others: Vec<i64> = self
             .latency
             .get(&key)?
@@ -168,7 +174,7 @@ impl Services {
         let mut best: Option<Chosen<'a>> = None;
         for (dir, d) in s.dirs.iter().enumerate() {
             for c in d.cands.iter().filter(|c| c.count >= 2) {
-                if let Some(&(period, tol, jitter)) = self.known.get(&(server, dir == cdir, c.sig))
+                if let Some(&(period, tol, jitter)) = self.known.get(&(server, dir == cdir, c.key()))
                 {
                     if best.as_ref().is_none_or(|b| c.count > b.cand.count) {
                         best = Some(Chosen {

@@ -40,6 +40,7 @@ pub mod report;
 mod roles;
 mod stats;
 mod stream;
+mod template;
 mod summarize;
 
 pub use finding::{Details, Finding, Kind, Severity};

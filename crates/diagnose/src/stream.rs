@@ -3,11 +3,16 @@
 
 use crate::options::Options;
 use crate::stats::{DurationStats, Sample};
+use crate::template::{Shape, Template, MAX_TEMPLATE_LEN};
 use keepsight_tcp::{flag, Segment};
 use std::net::SocketAddr;
 
-/// Payloads up to this size may be heartbeat probes or replies.
+/// Payloads up to this size may be heartbeat probes or replies with identical bytes every
+/// beat; longer ones (up to [`MAX_TEMPLATE_LEN`]) only as beats of a template.
 pub(crate) const MAX_BEAT_LEN: u32 = 64;
+/// Bytes the peer may send between two beats of a template heartbeat (a reply, or two):
+/// more, most of the time, is request/response traffic that merely repeats.
+const MAX_PEER_BYTES_PER_BEAT: u64 = 2 * MAX_TEMPLATE_LEN as u64;
 /// Bytes of a payload kept as its signature (exact for payloads up to this size).
 pub(crate) const SIG_BYTES: usize = 8;
 /// Heartbeat candidates tracked per direction.
@@ -185,7 +190,17 @@ pub(crate) struct Retrans {
 /// One recurring small payload in one direction: maybe a heartbeat probe.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
+    /// The first beat's signature: the candidate's name (a template's beats differ).
     pub sig: Sig,
+    /// The structure its beats share (`None` on TLS, whose records are told by their header
+    /// and length, and for HTTP heads, which only match by identical bytes).
+    pub tmpl: Option<Template>,
+    /// The last beat's length (a template's beats may differ in length).
+    pub last_len: u32,
+    /// Payload bytes the peer sent since the last beat.
+    pub peer_bytes: u64,
+    /// Beats before which the peer sent more than [`MAX_PEER_BYTES_PER_BEAT`].
+    pub bulky: u64,
     pub count: u64,
     /// The candidate's first payload: of two messages that alternate, the one that came first
     /// on the connection opened the exchange (see [`crate::roles`]).
@@ -217,9 +232,13 @@ pub(crate) struct Candidate {
 }
 
 impl Candidate {
-    fn new(sig: Sig, beat: Beat) -> Self {
+    fn new(sig: Sig, tmpl: Option<Template>, beat: Beat) -> Self {
         Candidate {
             sig,
+            tmpl,
+            last_len: sig.len,
+            peer_bytes: 0,
+            bulky: 0,
             count: 1,
             first: beat,
             last: beat,
@@ -252,7 +271,12 @@ impl Candidate {
         }
     }
 
-    fn beat(&mut self, beat: Beat, seq_end: u32, opts: &Options) {
+    fn beat(&mut self, beat: Beat, len: u32, seq_end: u32, opts: &Options) {
+        if self.peer_bytes > MAX_PEER_BYTES_PER_BEAT {
+            self.bulky += 1;
+        }
+        self.peer_bytes = 0;
+        self.last_len = len;
         if let Some(p) = self.pending.take() {
             self.push_unanswered(Unanswered {
                 frame: p.frame,
@@ -342,6 +366,28 @@ impl Candidate {
                 .unwrap_or(self.slowest.len());
             self.slowest.insert(at, (lat, r));
             self.slowest.truncate(SLOWEST);
+        }
+    }
+
+    /// Whether its beats matched by template rather than by identical bytes, or are longer than
+    /// an exact beat: such a candidate must also show the peer staying quiet between beats.
+    pub(crate) fn by_template(&self) -> bool {
+        self.sig.len > MAX_BEAT_LEN || self.tmpl.is_some_and(|t| t.varied)
+    }
+
+    /// What identifies this heartbeat across the connections to one service: its signature,
+    /// or for a template whose bytes vary, its fixed leading bytes and shortest length.
+    pub(crate) fn key(&self) -> Sig {
+        match self.tmpl {
+            Some(t) if t.varied => {
+                let (b, n) = t.key_bytes();
+                Sig {
+                    len: t.len_min,
+                    n,
+                    b,
+                }
+            }
+            _ => self.sig,
         }
     }
 
@@ -649,7 +695,7 @@ impl Stream {
         let max_beat = if tls {
             MAX_BEAT_LEN + TLS_BEAT_OVERHEAD
         } else {
-            MAX_BEAT_LEN
+            MAX_TEMPLATE_LEN
         };
         let beat_retrans = if seg.len > 0 && seg.len <= max_beat && !syn && !rst {
             let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
@@ -662,7 +708,11 @@ impl Stream {
             self.dirs[d]
                 .cands
                 .iter()
-                .position(|c| c.last.seq == seg.seq && c.sig == sig)
+                .position(|c| {
+                    c.last.seq == seg.seq
+                        && (c.sig == sig
+                            || c.tmpl.is_some_and(|t| t.varied) && c.last_len == seg.len)
+                })
                 .filter(|&i| self.dirs[d].cands[i].last.frame != seg.frame)
         } else {
             None
@@ -777,6 +827,7 @@ impl Stream {
                         d,
                         seg,
                         sig,
+                        None,
                         len,
                         MAX_BEAT_LEN + TLS_BEAT_OVERHEAD,
                         seq_end,
@@ -785,7 +836,7 @@ impl Stream {
                 }
             } else {
                 let sig = Sig::of(seg.len, payload);
-                self.on_message(d, seg, sig, seg.len, MAX_BEAT_LEN, seq_end, opts);
+                self.on_message(d, seg, sig, Some(payload), seg.len, MAX_BEAT_LEN, seq_end, opts);
             }
         }
 
@@ -838,13 +889,15 @@ impl Stream {
 
     /// One message of direction `d` (a payload, or a TLS record) of length `len`, for
     /// heartbeat discovery: it answers the peer's pending probes, and may be a probe itself
-    /// when at most `max_len` bytes long.
+    /// when at most `max_len` bytes long, or, with its bytes (`templated`: not TLS), up to
+    /// [`MAX_TEMPLATE_LEN`] as the beat of a template.
     #[allow(clippy::too_many_arguments)]
     fn on_message(
         &mut self,
         d: usize,
         seg: &Segment<'_>,
         sig: Sig,
+        templated: Option<&[u8]>,
         len: u32,
         max_len: u32,
         seq_end: u32,
@@ -859,28 +912,30 @@ impl Stream {
             let answers_unseen = seg.flags.ack() && peer.nxt_set && after(seg.ack, peer.nxt);
             self.first_small_dir = Some(if answers_unseen { p } else { d } as u8);
         }
-        // The peer's pending probes are answered by this payload.
-        for c in self.dirs[p].cands.iter_mut() {
-            if c.pending.is_some() && opts.reply.as_deref().is_none_or(|r| sig.is(r)) {
-                c.reply(seg.frame, seg.ts_ns, sig);
-            }
-        }
         let eligible = match opts.probe.as_deref() {
             Some(pb) => sig.is(pb),
-            None => len <= max_len,
+            None => len <= max_len || templated.is_some() && len <= MAX_TEMPLATE_LEN,
         };
+        // The message as the peer's probes see their answer: a beat of one of this side's
+        // candidates is named by that candidate, so that replies whose bytes vary still count
+        // as one reply (see [`crate::roles`]).
+        let mut named = sig;
         if eligible && !syn {
-            self.on_small_payload(
-                d,
-                sig,
-                Beat {
-                    frame: seg.frame,
-                    ts: seg.ts_ns,
-                    seq: seg.seq,
-                },
-                seq_end,
-                opts,
-            );
+            let beat = Beat {
+                frame: seg.frame,
+                ts: seg.ts_ns,
+                seq: seg.seq,
+            };
+            if let Some(n) = self.on_small_payload(d, sig, templated, len, max_len, beat, seq_end, opts) {
+                named = n;
+            }
+        }
+        // The peer's pending probes are answered by this payload.
+        for c in self.dirs[p].cands.iter_mut() {
+            c.peer_bytes = c.peer_bytes.saturating_add(u64::from(len));
+            if c.pending.is_some() && opts.reply.as_deref().is_none_or(|r| sig.is(r)) {
+                c.reply(seg.frame, seg.ts_ns, named);
+            }
         }
     }
 
@@ -1021,20 +1076,54 @@ impl Stream {
         k.pending = Some((frame, ts));
     }
 
-    fn on_small_payload(&mut self, d: usize, sig: Sig, beat: Beat, seq_end: u32, opts: &Options) {
+    /// A message that may be a beat: counted to the candidate it matches (identical leading
+    /// bytes and length, else its template), or a new candidate. Returns the name of the
+    /// candidate it went to.
+    #[allow(clippy::too_many_arguments)]
+    fn on_small_payload(
+        &mut self,
+        d: usize,
+        sig: Sig,
+        templated: Option<&[u8]>,
+        len: u32,
+        max_len: u32,
+        beat: Beat,
+        seq_end: u32,
+        opts: &Options,
+    ) -> Option<Sig> {
         let peer_data = self.dirs[1 - d].last_data_ts;
         let cands = &mut self.dirs[d].cands;
-        if let Some(c) = cands.iter_mut().find(|c| c.sig == sig) {
+        let mut at = cands.iter().position(|c| c.sig == sig);
+        // Only a message that matched no candidate byte for byte is looked at more closely
+        // (most beats of a steady heartbeat stop at the comparison above).
+        let shape = match (at, templated) {
+            (None, Some(bytes)) => Some(Shape::of(len, bytes)).filter(|s| !s.is_http()),
+            _ => None,
+        };
+        if let (None, Some(shape)) = (at, shape.as_ref()) {
+            at = cands.iter_mut().position(|c| {
+                c.tmpl.as_mut().is_some_and(|t| {
+                    let absorbed = t.absorb(shape);
+                    t.varied |= absorbed;
+                    absorbed
+                })
+            });
+        }
+        if let Some(c) = at.map(|i| &mut cands[i]) {
             // A payload that follows the peer's data quickly, every time, is an answer to it,
             // not a beat of its own.
             let since_prev = beat.ts - c.last.ts;
             if peer_data.is_some_and(|t| t > c.last.ts && (beat.ts - t) * 4 < since_prev) {
                 c.follows_peer += 1;
             }
-            c.beat(beat, seq_end, opts);
-            return;
+            c.beat(beat, len, seq_end, opts);
+            return Some(c.sig);
         }
-        let mut c = Candidate::new(sig, beat);
+        if len > max_len && shape.is_none() {
+            // Longer than an exact beat: only a template may hold it.
+            return None;
+        }
+        let mut c = Candidate::new(sig, shape.map(Template::new), beat);
         c.pending = Some(Pending {
             frame: beat.frame,
             ts: beat.ts,
@@ -1053,7 +1142,10 @@ impl Stream {
         {
             // Only one-off payloads are displaced, so a real heartbeat keeps its slot.
             *slot = c;
+        } else {
+            return None;
         }
+        Some(sig)
     }
 
     /// Called when the stream is summarized: settle what is still pending at `end_ts`.

@@ -892,14 +892,14 @@ fn late_and_missed_beats_after_the_period_is_frozen() {
     assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().beats, 150);
 }
 
-/// Overrides: with --probe and --period given, a 100-byte probe (too long to be guessed) is the
-/// heartbeat and its period is the given one.
+/// Overrides: with --probe and --period given, a 600-byte probe (too long to be guessed, even as
+/// a template) is the heartbeat and its period is the given one.
 #[test]
 fn overrides_probe_and_period() {
     let mut sc = Script::default();
     let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:9000");
     a.handshake(&mut sc, T0);
-    let probe = vec![0x50u8; 100];
+    let probe = vec![0x50u8; 600];
     let mut t = T0 + S;
     for i in 0..6 {
         if i == 4 {
@@ -936,7 +936,7 @@ fn overrides_probe_and_period() {
     assert!(hb.period_given);
     assert_eq!(
         (hb.period_s, hb.probe_len, hb.reply_hex.as_deref()),
-        (10.0, 100, Some("706f6e67"))
+        (10.0, 600, Some("706f6e67"))
     );
     let late = kinds(&r, 0, Kind::LateHeartbeat);
     assert_eq!(late.len(), 1);
