@@ -40,8 +40,8 @@ pub mod report;
 mod roles;
 mod stats;
 mod stream;
-mod template;
 mod summarize;
+mod template;
 
 pub use finding::{Details, Finding, Kind, Severity};
 pub use flags::{Flags, OptionError};

@@ -201,6 +201,11 @@ pub(crate) struct Candidate {
     pub peer_bytes: u64,
     /// Beats before which the peer sent more than [`MAX_PEER_BYTES_PER_BEAT`].
     pub bulky: u64,
+    /// Named by a protocol module ([`Stream::on_known_message`]), not guessed: it is a
+    /// heartbeat whatever its length or byte variation, and `declared` is its period when the
+    /// protocol says it (FIX HeartBtInt, AMQP Tune).
+    pub known: bool,
+    pub declared: Option<i64>,
     pub count: u64,
     /// The candidate's first payload: of two messages that alternate, the one that came first
     /// on the connection opened the exchange (see [`crate::roles`]).
@@ -239,6 +244,8 @@ impl Candidate {
             last_len: sig.len,
             peer_bytes: 0,
             bulky: 0,
+            known: false,
+            declared: None,
             count: 1,
             first: beat,
             last: beat,
@@ -372,7 +379,7 @@ impl Candidate {
     /// Whether its beats matched by template rather than by identical bytes, or are longer than
     /// an exact beat: such a candidate must also show the peer staying quiet between beats.
     pub(crate) fn by_template(&self) -> bool {
-        self.sig.len > MAX_BEAT_LEN || self.tmpl.is_some_and(|t| t.varied)
+        !self.known && (self.sig.len > MAX_BEAT_LEN || self.tmpl.is_some_and(|t| t.varied))
     }
 
     /// What identifies this heartbeat across the connections to one service: its signature,
@@ -398,6 +405,25 @@ impl Candidate {
             .max_by_key(|(_, c)| *c)
             .and_then(|(s, _)| *s)
     }
+}
+
+/// What a protocol module says a message is (see [`Stream::on_known_message`]).
+#[derive(Debug, Clone, Copy)]
+// Constructed by the protocol modules of issue 24 (items 2-3) once they land.
+#[allow(dead_code)]
+pub(crate) enum Known {
+    /// A heartbeat probe (FIX Heartbeat or TestRequest, AMQP heartbeat frame, SMPP
+    /// enquire_link …): `name` names the heartbeat in the report (its `probe_hex`) and joins
+    /// the beats of one kind; `len` is the message's length.
+    Probe {
+        name: Sig,
+        len: u32,
+        declared_period_ns: Option<i64>,
+    },
+    /// The answer to the peer's probe (enquire_link_resp, PONG, a Heartbeat echoing 112).
+    Reply { name: Sig, len: u32 },
+    /// Any other message of the protocol.
+    Other { len: u32 },
 }
 
 /// TCP keep-alive probes sent by one side.
@@ -836,7 +862,16 @@ impl Stream {
                 }
             } else {
                 let sig = Sig::of(seg.len, payload);
-                self.on_message(d, seg, sig, Some(payload), seg.len, MAX_BEAT_LEN, seq_end, opts);
+                self.on_message(
+                    d,
+                    seg,
+                    sig,
+                    Some(payload),
+                    seg.len,
+                    MAX_BEAT_LEN,
+                    seq_end,
+                    opts,
+                );
             }
         }
 
@@ -926,7 +961,15 @@ impl Stream {
                 ts: seg.ts_ns,
                 seq: seg.seq,
             };
-            if let Some(n) = self.on_small_payload(d, sig, templated, len, max_len, beat, seq_end, opts) {
+            // A probe the user named is one whatever its length.
+            let max_len = if opts.probe.is_some() {
+                u32::MAX
+            } else {
+                max_len
+            };
+            if let Some(n) =
+                self.on_small_payload(d, sig, templated, len, max_len, beat, seq_end, opts)
+            {
                 named = n;
             }
         }
@@ -935,6 +978,88 @@ impl Stream {
             c.peer_bytes = c.peer_bytes.saturating_add(u64::from(len));
             if c.pending.is_some() && opts.reply.as_deref().is_none_or(|r| sig.is(r)) {
                 c.reply(seg.frame, seg.ts_ns, named);
+            }
+        }
+    }
+
+    /// The hook for protocol modules (FIX, ISO 8583, SMPP, AMQP, STOMP, Redis …): one message
+    /// of direction `d`, framed by the protocol's own rules, handed to the same machinery as the
+    /// beats discovery finds (late, missed, slow, unanswered, gave up, retransmitted). Call it
+    /// *instead of* the generic path for every message of a stream the module recognized
+    /// (whatever its kind, so that replies and the peer's traffic are seen), with `seq_end` the
+    /// TCP sequence number after the message. A [`Known::Probe`] becomes (or feeds) the
+    /// candidate named `name`, exempt from discovery's length, template and beat-count rules;
+    /// its `declared_period_ns` replaces the guessed period. A [`Known::Reply`] answers the
+    /// peer's pending probe and is reported under `name`. [`Known::Other`] answers nothing:
+    /// only a protocol's reply may (a FIX order is no answer to a TestRequest).
+    // Called by the protocol modules of issue 24 (items 2-3) once they land; until then only
+    // by its test.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn on_known_message(
+        &mut self,
+        d: usize,
+        seg: &Segment<'_>,
+        known: Known,
+        seq_end: u32,
+        opts: &Options,
+    ) {
+        let p = 1 - d;
+        let beat = Beat {
+            frame: seg.frame,
+            ts: seg.ts_ns,
+            seq: seg.seq,
+        };
+        match known {
+            Known::Probe {
+                name,
+                len,
+                declared_period_ns,
+            } => {
+                let cands = &mut self.dirs[d].cands;
+                if let Some(c) = cands.iter_mut().find(|c| c.sig == name) {
+                    c.beat(beat, len, seq_end, opts);
+                } else {
+                    let mut c = Candidate::new(name, None, beat);
+                    c.known = true;
+                    c.pending = Some(Pending {
+                        frame: beat.frame,
+                        ts: beat.ts,
+                        seq_end,
+                        acked: None,
+                    });
+                    if let Some(period) = declared_period_ns
+                        .filter(|&p| p > 0)
+                        .map(|p| p.min(crate::period::MAX_PERIOD_NS))
+                    {
+                        let tol = crate::period::default_tolerance(period, 0);
+                        c.declared = Some(period);
+                        c.frozen =
+                            Some((period, crate::period::with_timeout(tol, 0, opts.timeout_ns)));
+                    }
+                    // A protocol's own heartbeat takes the slot of a guessed candidate.
+                    if cands.len() < CANDIDATES {
+                        cands.push(c);
+                    } else if let Some(slot) = cands
+                        .iter_mut()
+                        .filter(|c| !c.known)
+                        .min_by_key(|c| c.count)
+                    {
+                        *slot = c;
+                    }
+                }
+            }
+            Known::Reply { name, len } => {
+                for c in self.dirs[p].cands.iter_mut() {
+                    c.peer_bytes = c.peer_bytes.saturating_add(u64::from(len));
+                    if c.pending.is_some() {
+                        c.reply(seg.frame, seg.ts_ns, name);
+                    }
+                }
+            }
+            Known::Other { len } => {
+                for c in self.dirs[p].cands.iter_mut() {
+                    c.peer_bytes = c.peer_bytes.saturating_add(u64::from(len));
+                }
             }
         }
     }
@@ -1097,7 +1222,7 @@ impl Stream {
         // Only a message that matched no candidate byte for byte is looked at more closely
         // (most beats of a steady heartbeat stop at the comparison above).
         let shape = match (at, templated) {
-            (None, Some(bytes)) => Some(Shape::of(len, bytes)).filter(|s| !s.is_http()),
+            (None, Some(bytes)) => Some(Shape::of(len, bytes)).filter(|s| s.may_be_beat(max_len)),
             _ => None,
         };
         if let (None, Some(shape)) = (at, shape.as_ref()) {

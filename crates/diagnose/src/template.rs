@@ -9,10 +9,10 @@
 //!
 //! * **Text** messages (mostly printable ASCII; FIX's SOH delimiter counts as text) are
 //!   normalized before they are compared: a run of ASCII digits becomes one token, whatever its
-//!   length (so `seq=9` and `seq=10` look alike and the bytes after them stay aligned), and an
-//!   alphanumeric run of at least [`ID_MIN_LEN`] characters that mixes digits and letters (a hex
-//!   or base-36 id, a UUID group) becomes another. Timestamps are digit runs between
-//!   punctuation, so they normalize away too.
+//!   length (so `seq=9` and `seq=10` look alike and the bytes after them stay aligned), and so
+//!   does an alphanumeric run of at least [`ID_MIN_LEN`] characters with a digit in it (a hex or
+//!   base-36 id, a UUID group: the same token, since a random hex id is now and then all
+//!   digits). Timestamps are digit runs between punctuation, so they normalize away too.
 //! * **Binary** messages are compared byte for byte at equal length; bytes that differ between
 //!   beats (a counter's low bytes, a timestamp, a random id) are masked as the template learns
 //!   them, as long as enough bytes stay fixed ([`Template::absorb`]).
@@ -37,10 +37,8 @@ pub(crate) const ID_MIN_LEN: usize = 6;
 /// Bytes a binary beat may newly mask once its template has seen three beats.
 pub(crate) const MASK_GROWTH: u32 = 2;
 
-/// Token standing for a run of digits in a normalized text message.
-const DIGITS: u8 = 0x1c;
-/// Token standing for an id (mixed alphanumeric run) in a normalized text message.
-const ID: u8 = 0x1d;
+/// Token standing for a variable field (a digit run, an id) in a normalized text message.
+const VARIABLE: u8 = 0x1c;
 /// Token standing for a byte that is neither printable nor a text delimiter.
 const OTHER: u8 = 0x1e;
 
@@ -58,7 +56,14 @@ pub(crate) struct Shape {
     pub view: [u8; VIEW_BYTES],
     /// FNV-1a of the normalized bytes after the view.
     pub tail: u64,
+    /// Distinct byte values among the raw bytes read, up to [`MIN_DISTINCT`].
+    pub distinct: u8,
 }
+
+/// Distinct byte values a message longer than an exact beat needs to be a template: one byte
+/// repeated (`qqqq…`, zeros) is filler, a throughput or echo test, not a protocol's message,
+/// which has a header and fields.
+pub(crate) const MIN_DISTINCT: u8 = 4;
 
 fn printable(b: u8) -> bool {
     (0x20..0x7f).contains(&b) || matches!(b, b'\r' | b'\n' | b'\t' | 0x01)
@@ -67,7 +72,10 @@ fn printable(b: u8) -> bool {
 impl Shape {
     /// The shape of a message of `len` bytes whose captured bytes are `payload` (possibly cut).
     pub(crate) fn of(len: u32, payload: &[u8]) -> Shape {
-        let raw = &payload[..payload.len().min(MAX_TEMPLATE_LEN as usize).min(len as usize)];
+        let raw = &payload[..payload
+            .len()
+            .min(MAX_TEMPLATE_LEN as usize)
+            .min(len as usize)];
         let head = &raw[..raw.len().min(SCAN_LIMIT)];
         let printable_n = head.iter().filter(|&&b| printable(b)).count();
         // Text: at most one byte in eight is something else (a binary length prefix).
@@ -79,7 +87,16 @@ impl Shape {
             cut: false,
             view: [0; VIEW_BYTES],
             tail: 0xcbf2_9ce4_8422_2325,
+            distinct: 0,
         };
+        let mut seen = [head.first().copied().unwrap_or(0); MIN_DISTINCT as usize];
+        for &b in head {
+            let n = s.distinct as usize;
+            if n < seen.len() && !seen[..n].contains(&b) {
+                seen[n] = b;
+                s.distinct += 1;
+            }
+        }
         if !text {
             for &b in head {
                 s.push(b);
@@ -106,8 +123,8 @@ impl Shape {
                     i += 1;
                 }
                 let run = &raw[start..i];
-                if digits > 0 && letters > 0 && run.len() >= ID_MIN_LEN {
-                    s.push(ID);
+                if digits > 0 && (letters == 0 || run.len() >= ID_MIN_LEN) {
+                    s.push(VARIABLE);
                 } else {
                     // Words stay, each digit run inside them (`v2`, `node7`) is one token.
                     let mut j = 0;
@@ -116,7 +133,7 @@ impl Shape {
                             while j < run.len() && run[j].is_ascii_digit() {
                                 j += 1;
                             }
-                            s.push(DIGITS);
+                            s.push(VARIABLE);
                         } else {
                             s.push(run[j]);
                             j += 1;
@@ -151,11 +168,24 @@ impl Shape {
         (self.norm_len as usize).min(VIEW_BYTES)
     }
 
+    /// Whether a message of this shape may be a heartbeat's beat when it is longer than
+    /// `exact_max` bytes (see [`MIN_DISTINCT`]).
+    pub(crate) fn may_be_beat(&self, exact_max: u32) -> bool {
+        !self.is_http() && (self.len <= exact_max || self.distinct >= MIN_DISTINCT)
+    }
+
     /// Whether this looks like an HTTP request or response head: HTTP has its own analysis,
     /// and a keep-alive connection's repeated requests are not heartbeats.
     pub(crate) fn is_http(&self) -> bool {
         const STARTS: [&[u8]; 9] = [
-            b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"PATCH ", b"OPTIONS ", b"HTTP/",
+            b"GET ",
+            b"POST ",
+            b"PUT ",
+            b"HEAD ",
+            b"DELETE ",
+            b"PATCH ",
+            b"OPTIONS ",
+            b"HTTP/",
             b"CONNECT ",
         ];
         // A normalized "HTTP/1.1" reads "HTTP/" then a digit token: the prefix still matches.
@@ -262,7 +292,8 @@ mod tests {
 
     #[test]
     fn text_beats_with_counters_times_and_ids_share_a_template() {
-        let mut t = tmpl(b"{\"type\":\"ping\",\"seq\":9,\"ts\":1796647532.702618,\"id\":\"a3f9c2e1\"}");
+        let mut t =
+            tmpl(b"{\"type\":\"ping\",\"seq\":9,\"ts\":1796647532.702618,\"id\":\"a3f9c2e1\"}");
         assert!(absorbs(
             &mut t,
             b"{\"type\":\"ping\",\"seq\":10,\"ts\":1796647535.2,\"id\":\"0b7d41ff\"}"
@@ -307,10 +338,21 @@ mod tests {
         other[..4].copy_from_slice(&[0x17, 0x03, 0x03, 0x00]);
         assert!(!absorbs(&mut t, &other));
         // Random data of one length share almost no byte.
-        let r1: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-        let r2: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(40_503) >> 3) as u8 ^ 0x5a).collect();
+        let r1: Vec<u8> = (0..200u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let r2: Vec<u8> = (0..200u32)
+            .map(|i| (i.wrapping_mul(40_503) >> 3) as u8 ^ 0x5a)
+            .collect();
         let mut rt = tmpl(&r1);
         assert!(!absorbs(&mut rt, &r2));
+    }
+
+    #[test]
+    fn filler_is_no_long_beat() {
+        assert!(!Shape::of(200, &[b'q'; 200]).may_be_beat(64));
+        assert!(Shape::of(20, &[b'q'; 20]).may_be_beat(64));
+        assert!(Shape::of(90, b"{\"type\":\"heartbeat\",\"seq\":1234}").may_be_beat(64));
     }
 
     #[test]
