@@ -575,8 +575,9 @@ pub(crate) struct Stream {
     pub state_loss: Option<StateLoss>,
     pub injected: Option<Injected>,
     pub closed_at: Option<i64>,
-    /// Who sent the connection's first small payload (at most [`MAX_BEAT_LEN`] bytes): who
-    /// spoke first, even when the capture cut that payload.
+    /// Who sent the connection's first small payload (one that may be a beat: at most
+    /// [`MAX_BEAT_LEN`] bytes, or [`MAX_TEMPLATE_LEN`] outside TLS): who spoke first, even when
+    /// the capture cut that payload.
     pub first_small_dir: Option<u8>,
     /// Whether the stream is TLS, and its record-level view when it is.
     pub tls: TlsMode,
@@ -940,7 +941,8 @@ impl Stream {
     ) {
         let p = 1 - d;
         let syn = seg.flags.syn();
-        if self.first_small_dir.is_none() && len <= max_len && !syn {
+        let small = len <= max_len || templated.is_some() && len <= MAX_TEMPLATE_LEN;
+        if self.first_small_dir.is_none() && small && !syn {
             // A first payload that acknowledges data the capture never showed (a frame cut
             // before its TCP header) answers the peer, who spoke first.
             let peer = &self.dirs[p];
@@ -949,7 +951,7 @@ impl Stream {
         }
         let eligible = match opts.probe.as_deref() {
             Some(pb) => sig.is(pb),
-            None => len <= max_len || templated.is_some() && len <= MAX_TEMPLATE_LEN,
+            None => small,
         };
         // The message as the peer's probes see their answer: a beat of one of this side's
         // candidates is named by that candidate, so that replies whose bytes vary still count
