@@ -1224,7 +1224,9 @@ impl Stream {
         // Only a message that matched no candidate byte for byte is looked at more closely
         // (most beats of a steady heartbeat stop at the comparison above).
         let shape = match (at, templated) {
-            (None, Some(bytes)) => Some(Shape::of(len, bytes)).filter(|s| s.may_be_beat(max_len)),
+            (None, Some(bytes)) if !crate::template::is_http_head(bytes) => {
+                Some(Shape::of(len, bytes)).filter(|s| s.may_be_beat(max_len))
+            }
             _ => None,
         };
         if let (None, Some(shape)) = (at, shape.as_ref()) {
