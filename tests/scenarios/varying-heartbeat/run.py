@@ -25,6 +25,8 @@ Variants (ports, periods, sizes and encodings differ, so the rule is not tuned t
 * `binary` (binary/): port 9402, period 0.7 s, 48-byte binary beats: magic `HBv1`, u32 seq,
   u64 send time (µs), 16 random bytes, a fixed trailer; answered by 36-byte `HBr1` records;
   give-up with RST.
+* `small` (small/): port 6390, period 0.5 s, a 27-29-byte text line `HB N <time, ms> <6 hex>`
+  answered `OK N <ms>`; give-up with RST.
 * `long` (long/): port 5443, period 1.5 s, a 150-200-byte text line `KEEPALIVE seq=N
   sent=<ISO time> session=<random hex> node=... load=...` answered `ALIVE seq=N at=<time>`;
   give-up with FIN.
@@ -51,6 +53,7 @@ VARIANTS = {
     "json": dict(sub="", tag="vh", net="10.77.82", port=7601, period=1.0, close="fin"),
     "binary": dict(sub="binary", tag="vb", net="10.77.83", port=9402, period=0.7, close="rst"),
     "long": dict(sub="long", tag="vl", net="10.77.84", port=5443, period=1.5, close="fin"),
+    "small": dict(sub="small", tag="vs", net="10.77.85", port=6390, period=0.5, close="rst"),
 }
 BEATS = 10
 LATE_FACTOR = 1.6
@@ -71,6 +74,8 @@ def make_beat(kind, seq, name, t):
     if kind == "json":
         return json.dumps({"op": "ping", "seq": seq, "ts": round(t, 6), "id": secrets.token_hex(6),
                            "from": name}, separators=(",", ":")).encode() + b"\n"
+    if kind == "small":
+        return f"HB {seq} {t:.3f} {secrets.token_hex(3)}\n".encode()
     if kind == "binary":
         return (b"HBv1" + struct.pack(">IQ", seq, int(t * 1e6)) + secrets.token_bytes(16)
                 + b"\x00\x0cnode-beat-v1\x00\x00")[:48]
@@ -83,6 +88,8 @@ def make_reply(kind, seq, t):
     if kind == "json":
         return json.dumps({"op": "pong", "seq": seq, "ts": round(t, 6),
                            "id": secrets.token_hex(6)}, separators=(",", ":")).encode() + b"\n"
+    if kind == "small":
+        return f"OK {seq} {int(t * 1000) % 100000}\n".encode()
     if kind == "binary":
         return b"HBr1" + struct.pack(">IQ", seq, int(t * 1e6)) + secrets.token_bytes(16) + b"\x00" * 4
     return f"ALIVE seq={seq} at={iso(t)}\n".encode()
