@@ -1011,6 +1011,10 @@ impl Stream {
             ts: seg.ts_ns,
             seq: seg.seq,
         };
+        if self.first_small_dir.is_none() && !matches!(known, Known::Other { .. }) {
+            // Who opened the exchanges (see crate::roles).
+            self.first_small_dir = Some(d as u8);
+        }
         match known {
             Known::Probe {
                 name,
