@@ -13,6 +13,11 @@ pub(crate) const MAX_BEAT_LEN: u32 = 64;
 /// Bytes the peer may send between two beats of a template heartbeat (a reply, or two):
 /// more, most of the time, is request/response traffic that merely repeats.
 const MAX_PEER_BYTES_PER_BEAT: u64 = 2 * MAX_TEMPLATE_LEN as u64;
+/// A message longer than [`MAX_BEAT_LEN`] is a template beat only if its sender sent nothing
+/// for this long before it: a beat is sent on its own, once a period, while a segment that
+/// follows its side's data within milliseconds continues a burst (a response body after its
+/// head, a transfer's last segment). This also keeps the template's work off busy streams.
+pub(crate) const MIN_QUIET_BEFORE_LONG_BEAT_NS: i64 = 10_000_000;
 /// Bytes of a payload kept as its signature (exact for payloads up to this size).
 pub(crate) const SIG_BYTES: usize = 8;
 /// Heartbeat candidates tracked per direction.
@@ -533,6 +538,10 @@ pub(crate) struct Dir {
     pub window: u32,
     /// Time of this side's last new payload.
     pub last_data_ts: Option<i64>,
+    /// Time of the new payload before that one: a message longer than an exact beat is only
+    /// looked at as a template beat when its side was quiet before it (see
+    /// [`MIN_QUIET_BEFORE_LONG_BEAT_NS`]).
+    pub prev_data_ts: Option<i64>,
     /// Time of this side's last segment.
     pub last_ts: Option<i64>,
     pub bytes: u64,
@@ -821,6 +830,7 @@ impl Stream {
 
         if is_new_data && beat_retrans.is_none() {
             self.last_data = Some((seg.frame, ts));
+            self.dirs[d].prev_data_ts = self.dirs[d].last_data_ts;
             self.dirs[d].last_data_ts = Some(ts);
             self.dirs[d].bytes += u64::from(seg.len);
             if gap >= STATE_LOSS_MIN_IDLE_NS && self.watch.is_none() && self.state_loss.is_none() {
@@ -941,7 +951,13 @@ impl Stream {
     ) {
         let p = 1 - d;
         let syn = seg.flags.syn();
-        let small = len <= max_len || templated.is_some() && len <= MAX_TEMPLATE_LEN;
+        let quiet_before = || {
+            self.dirs[d]
+                .prev_data_ts
+                .is_none_or(|t| seg.ts_ns - t >= MIN_QUIET_BEFORE_LONG_BEAT_NS)
+        };
+        let small =
+            len <= max_len || templated.is_some() && len <= MAX_TEMPLATE_LEN && quiet_before();
         if self.first_small_dir.is_none() && small && !syn {
             // A first payload that acknowledges data the capture never showed (a frame cut
             // before its TCP header) answers the peer, who spoke first.

@@ -18,8 +18,9 @@
 //!   them, as long as enough bytes stay fixed ([`Template::absorb`]).
 //!
 //! Only the first [`VIEW_BYTES`] bytes (of the normalized form, for text) are compared position
-//! by position; up to [`SCAN_LIMIT`] raw bytes enter a hash of the rest, and a message longer than
-//! that is bounded by its length band. A message longer than [`MAX_TEMPLATE_LEN`] is never a
+//! by position; for text, normalized bytes up to [`SCAN_LIMIT`] enter a hash of the rest, and a
+//! message longer than that is bounded by its length band; a binary message's bytes past the
+//! view are bounded by its (equal) length only. A message longer than [`MAX_TEMPLATE_LEN`] is never a
 //! heartbeat: a beat is small, and the bound keeps the work per message constant.
 
 /// Messages up to this size may be heartbeats recognized by their template. Beyond the 64 bytes
@@ -98,10 +99,11 @@ impl Shape {
             }
         }
         if !text {
-            for &b in head {
-                s.push(b);
-            }
-            s.cut = raw.len() > head.len();
+            // Binary: the view, then only the length (fields past the view may vary too, and
+            // an equal length with a quarter of the view fixed is already specific).
+            let n = head.len().min(VIEW_BYTES);
+            s.view[..n].copy_from_slice(&head[..n]);
+            s.norm_len = n as u16;
             return s;
         }
         let mut i = 0;
