@@ -1060,6 +1060,7 @@ impl Stream {
                     }
                     // A protocol's own heartbeat takes the slot of a guessed candidate.
                     if cands.len() < CANDIDATES {
+                        cands.reserve_exact(1);
                         cands.push(c);
                     } else if let Some(slot) = cands
                         .iter_mut()
@@ -1280,9 +1281,9 @@ impl Stream {
             acked: None,
         });
         if cands.len() < CANDIDATES {
-            if cands.capacity() == 0 {
-                cands.reserve_exact(CANDIDATES);
-            }
+            // Grown one slot at a time (at most CANDIDATES times per direction): most streams
+            // hold one candidate, and a candidate is ~700 bytes.
+            cands.reserve_exact(1);
             cands.push(c);
         } else if let Some(slot) = cands
             .iter_mut()
