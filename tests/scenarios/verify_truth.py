@@ -332,12 +332,39 @@ def tls_heartbeat():
     check(f"{scn} h12: the server's FIN after the cut", len(near(h["cut_fin_t"], rows)) == 1)
 
 
+def varying_heartbeat():
+    """Every beat of every variant on the wire at the driver's time with the driver's length, its
+    reply (if any) after it, and each connection's end (FIN or RST) from the side that closed."""
+    for sub in ("", "binary", "small", "long"):
+        d = os.path.join(HERE, "varying-heartbeat", sub)
+        tr = json.load(open(os.path.join(d, "truth.json")))
+        cap = os.path.join(d, "capture.pcapng")
+        sport = int(tr["server"].rsplit(":", 1)[1])
+        for c in tr["connections"]:
+            p = c["client_port"]
+            name = f"varying-heartbeat/{sub or 'json'} {c['name']}"
+            src, dst = ("tcp.srcport", "tcp.dstport") if c["prober"] == "client" else ("tcp.dstport", "tcp.srcport")
+            beats = frames(cap, f"{src}=={p} && tcp.len>0", ["frame.time_epoch", "tcp.len"])
+            replies = frames(cap, f"{dst}=={p} && tcp.len>0", ["frame.time_epoch"])
+            answered = [b for b in c["beats"] if b["answered"]]
+            ok = len(beats) == len(c["beats"]) and len(replies) == len(answered)
+            ok &= all(abs(float(q[0]) - b["sent_t"]) < TOL and int(q[1]) == b["len"]
+                      for b, q in zip(c["beats"], beats))
+            check(f"{name}: {len(answered)} of {len(c['beats'])} beats answered on the wire", ok)
+            end = c["end"]
+            flt = "tcp.flags.reset==1" if end["kind"] == "rst" else "tcp.flags.fin==1"
+            by = "tcp.srcport" if end["by"] == "client" else "tcp.dstport"
+            close = frames(cap, f"tcp.port=={sport} && {by}=={p} && {flt}", ["frame.time_epoch"])
+            check(f"{name}: {end['by']} {end['kind']} at end.t",
+                  len(close) >= 1 and abs(end["t"] - float(close[0][0])) < 0.05)
+
+
 def main():
     for f in (tls_heartbeat, late_heartbeat, keepalive_dead_peer, nat_idle_drop, middlebox_rst, http_keepalive,
               issue15_heartbeats, issue15_http,
               local_time_log,
               slow_heartbeat_reply, heartbeat_give_up,
-              middlebox_idle_rst, http_drain):
+              middlebox_idle_rst, http_drain, varying_heartbeat):
         try:
             f()
         except Exception as e:  # a broken scenario must show up as a failure, not a crash

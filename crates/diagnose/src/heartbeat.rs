@@ -11,6 +11,11 @@ use std::net::SocketAddr;
 
 /// Beats needed before a recurring payload is called a heartbeat (two intervals).
 pub(crate) const MIN_BEATS: u64 = 3;
+/// Beats needed before a template (beats that differ, see [`crate::template`]) is called a
+/// heartbeat: generalizing over the bytes asks for more of the timing. A few queries that open
+/// a connection share a template and may come at a steady pace; five beats on one period are
+/// no longer a burst.
+pub(crate) const MIN_TEMPLATE_BEATS: u64 = 5;
 
 /// The heartbeat of a stream, as chosen among its candidates.
 pub(crate) struct Chosen<'a> {
@@ -57,7 +62,15 @@ fn evaluate<'a>(
     opts: &Options,
     paired: bool,
 ) -> Option<(bool, Chosen<'a>)> {
-    if c.count < MIN_BEATS {
+    if c.count < MIN_BEATS && !(c.known && c.count >= 2)
+        || c.by_template() && c.count < MIN_TEMPLATE_BEATS
+    {
+        return None;
+    }
+    // A template (beats that differ, or longer than an exact beat) is a heartbeat only while
+    // the peer stays quiet between beats: a connection whose requests merely repeat, each
+    // answered with more than a reply's worth, is request/response traffic.
+    if c.by_template() && c.bulky * 4 > c.count {
         return None;
     }
     let (mut period, mut tol, jitter) = estimate(c.gaps.items.iter().map(|g| g.gap))?;
@@ -66,6 +79,11 @@ fn evaluate<'a>(
         let j = mad(&c.gaps.items.iter().map(|g| g.gap).collect::<Vec<_>>(), p).unwrap_or(0);
         period = p;
         tol = default_tolerance(p, j.min(p / 10));
+    } else if let Some(p) = c.declared {
+        // The protocol said its interval: beats are judged against it, with the scheduler's
+        // jitter the beats showed.
+        period = p;
+        tol = default_tolerance(p, jitter.min(p / 10));
     } else if let Some((p, t)) = c.frozen {
         period = p;
         tol = t;
@@ -84,14 +102,15 @@ fn evaluate<'a>(
             (g.gap - k * period).abs() <= tol * k
         })
         .count();
-    if regular * 2 < c.gaps.items.len() {
+    // A protocol's own heartbeat is one however irregular (every beat late is a finding).
+    if regular * 2 < c.gaps.items.len() && !c.known {
         return None;
     }
     // Request/reply: the peer answers most probes, well within a period. A reply that
     // takes about a period is the peer's own next message, not an answer.
     let med = c.latency.quantile(0.5).unwrap_or(i64::MAX);
     let answered = paired || c.replies * 2 >= c.count && med < period / 4;
-    if !answered && opts.probe.is_none() {
+    if !answered && opts.probe.is_none() && !c.known {
         // A one-way beat needs a beat more, and must not be the answer to the peer's
         // own messages (those follow the peer's data closely, every time).
         if c.count < MIN_BEATS + 1 || c.follows_peer * 2 >= c.count.saturating_sub(1) {
@@ -131,7 +150,7 @@ const MAX_SERVICES: usize = 10_000;
 impl Services {
     pub(crate) fn learn(&mut self, s: &Stream, h: &Chosen<'_>) {
         let (cdir, _) = s.client_dir();
-        let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.sig);
+        let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.key());
         if let Some(m) = h.cand.baseline.median() {
             if self.latency.len() < MAX_SERVICES || self.latency.contains_key(&key) {
                 let v = self.latency.entry(key).or_default();
@@ -150,7 +169,7 @@ impl Services {
     /// theirs), when at least one showed it.
     pub(crate) fn others_latency(&self, s: &Stream, h: &Chosen<'_>) -> Option<i64> {
         let (cdir, _) = s.client_dir();
-        let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.sig);
+        let key = (s.addr[1 - cdir], h.dir == cdir, h.cand.key());
         let others: Vec<i64> = self
             .latency
             .get(&key)?
@@ -167,8 +186,10 @@ impl Services {
         let server = s.addr[1 - cdir];
         let mut best: Option<Chosen<'a>> = None;
         for (dir, d) in s.dirs.iter().enumerate() {
-            for c in d.cands.iter().filter(|c| c.count >= 2) {
-                if let Some(&(period, tol, jitter)) = self.known.get(&(server, dir == cdir, c.sig))
+            // A template's beats need to show their own period (see MIN_TEMPLATE_BEATS).
+            for c in d.cands.iter().filter(|c| c.count >= 2 && !c.by_template()) {
+                if let Some(&(period, tol, jitter)) =
+                    self.known.get(&(server, dir == cdir, c.key()))
                 {
                     if best.as_ref().is_none_or(|b| c.count > b.cand.count) {
                         best = Some(Chosen {

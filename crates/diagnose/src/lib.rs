@@ -42,6 +42,7 @@ mod roles;
 mod stats;
 mod stream;
 mod summarize;
+mod template;
 
 pub use finding::{Details, Finding, Kind, Severity};
 pub use flags::{Flags, OptionError};

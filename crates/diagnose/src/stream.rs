@@ -3,11 +3,21 @@
 
 use crate::options::Options;
 use crate::stats::{DurationStats, Sample};
+use crate::template::{Shape, Template, MAX_TEMPLATE_LEN};
 use keepsight_tcp::{flag, Segment};
 use std::net::SocketAddr;
 
-/// Payloads up to this size may be heartbeat probes or replies.
+/// Payloads up to this size may be heartbeat probes or replies with identical bytes every
+/// beat; longer ones (up to [`MAX_TEMPLATE_LEN`]) only as beats of a template.
 pub(crate) const MAX_BEAT_LEN: u32 = 64;
+/// Bytes the peer may send between two beats of a template heartbeat (a reply, or two):
+/// more, most of the time, is request/response traffic that merely repeats.
+const MAX_PEER_BYTES_PER_BEAT: u64 = 2 * MAX_TEMPLATE_LEN as u64;
+/// A message longer than [`MAX_BEAT_LEN`] is a template beat only if its sender sent nothing
+/// for this long before it: a beat is sent on its own, once a period, while a segment that
+/// follows its side's data within milliseconds continues a burst (a response body after its
+/// head, a transfer's last segment). This also keeps the template's work off busy streams.
+pub(crate) const MIN_QUIET_BEFORE_LONG_BEAT_NS: i64 = 10_000_000;
 /// Bytes of a payload kept as its signature (exact for payloads up to this size).
 pub(crate) const SIG_BYTES: usize = 8;
 /// Heartbeat candidates tracked per direction.
@@ -189,7 +199,22 @@ pub(crate) struct Retrans {
 /// One recurring small payload in one direction: maybe a heartbeat probe.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
+    /// The first beat's signature: the candidate's name (a template's beats differ).
     pub sig: Sig,
+    /// The structure its beats share (`None` on TLS, whose records are told by their header
+    /// and length, and for HTTP heads, which only match by identical bytes).
+    pub tmpl: Option<Template>,
+    /// The last beat's length (a template's beats may differ in length).
+    pub last_len: u32,
+    /// Payload bytes the peer sent since the last beat.
+    pub peer_bytes: u64,
+    /// Beats before which the peer sent more than [`MAX_PEER_BYTES_PER_BEAT`].
+    pub bulky: u64,
+    /// Named by a protocol module ([`Stream::on_known_message`]), not guessed: it is a
+    /// heartbeat whatever its length or byte variation, and `declared` is its period when the
+    /// protocol says it (FIX HeartBtInt, AMQP Tune).
+    pub known: bool,
+    pub declared: Option<i64>,
     pub count: u64,
     /// The candidate's first payload: of two messages that alternate, the one that came first
     /// on the connection opened the exchange (see [`crate::roles`]).
@@ -221,9 +246,15 @@ pub(crate) struct Candidate {
 }
 
 impl Candidate {
-    fn new(sig: Sig, beat: Beat) -> Self {
+    fn new(sig: Sig, tmpl: Option<Template>, beat: Beat) -> Self {
         Candidate {
             sig,
+            tmpl,
+            last_len: sig.len,
+            peer_bytes: 0,
+            bulky: 0,
+            known: false,
+            declared: None,
             count: 1,
             first: beat,
             last: beat,
@@ -256,7 +287,12 @@ impl Candidate {
         }
     }
 
-    fn beat(&mut self, beat: Beat, seq_end: u32, opts: &Options) {
+    fn beat(&mut self, beat: Beat, len: u32, seq_end: u32, opts: &Options) {
+        if self.peer_bytes > MAX_PEER_BYTES_PER_BEAT {
+            self.bulky += 1;
+        }
+        self.peer_bytes = 0;
+        self.last_len = len;
         if let Some(p) = self.pending.take() {
             self.push_unanswered(Unanswered {
                 frame: p.frame,
@@ -349,6 +385,28 @@ impl Candidate {
         }
     }
 
+    /// Whether its beats matched by template rather than by identical bytes, or are longer than
+    /// an exact beat: such a candidate must also show the peer staying quiet between beats.
+    pub(crate) fn by_template(&self) -> bool {
+        !self.known && (self.sig.len > MAX_BEAT_LEN || self.tmpl.is_some_and(|t| t.varied))
+    }
+
+    /// What identifies this heartbeat across the connections to one service: its signature,
+    /// or for a template whose bytes vary, its fixed leading bytes and shortest length.
+    pub(crate) fn key(&self) -> Sig {
+        match self.tmpl {
+            Some(t) if t.varied => {
+                let (b, n) = t.key_bytes();
+                Sig {
+                    len: t.len_min,
+                    n,
+                    b,
+                }
+            }
+            _ => self.sig,
+        }
+    }
+
     pub(crate) fn reply_sig(&self) -> Option<Sig> {
         self.reply_sigs
             .iter()
@@ -356,6 +414,25 @@ impl Candidate {
             .max_by_key(|(_, c)| *c)
             .and_then(|(s, _)| *s)
     }
+}
+
+/// What a protocol module says a message is (see [`Stream::on_known_message`]).
+#[derive(Debug, Clone, Copy)]
+// Constructed by the protocol modules of issue 24 (items 2-3) once they land.
+#[allow(dead_code)]
+pub(crate) enum Known {
+    /// A heartbeat probe (FIX Heartbeat or TestRequest, AMQP heartbeat frame, SMPP
+    /// enquire_link …): `name` names the heartbeat in the report (its `probe_hex`) and joins
+    /// the beats of one kind; `len` is the message's length.
+    Probe {
+        name: Sig,
+        len: u32,
+        declared_period_ns: Option<i64>,
+    },
+    /// The answer to the peer's probe (enquire_link_resp, PONG, a Heartbeat echoing 112).
+    Reply { name: Sig, len: u32 },
+    /// Any other message of the protocol.
+    Other { len: u32 },
 }
 
 /// TCP keep-alive probes sent by one side.
@@ -465,6 +542,10 @@ pub(crate) struct Dir {
     pub window: u32,
     /// Time of this side's last new payload.
     pub last_data_ts: Option<i64>,
+    /// Time of the new payload before that one: a message longer than an exact beat is only
+    /// looked at as a template beat when its side was quiet before it (see
+    /// [`MIN_QUIET_BEFORE_LONG_BEAT_NS`]).
+    pub prev_data_ts: Option<i64>,
     /// Time of this side's last segment.
     pub last_ts: Option<i64>,
     pub bytes: u64,
@@ -507,8 +588,9 @@ pub(crate) struct Stream {
     pub state_loss: Option<StateLoss>,
     pub injected: Option<Injected>,
     pub closed_at: Option<i64>,
-    /// Who sent the connection's first small payload (at most [`MAX_BEAT_LEN`] bytes): who
-    /// spoke first, even when the capture cut that payload.
+    /// Who sent the connection's first small payload (one that may be a beat: at most
+    /// [`MAX_BEAT_LEN`] bytes, or [`MAX_TEMPLATE_LEN`] outside TLS): who spoke first, even when
+    /// the capture cut that payload.
     pub first_small_dir: Option<u8>,
     /// Whether the stream is TLS, and its record-level view when it is.
     pub tls: TlsMode,
@@ -663,7 +745,7 @@ impl Stream {
         let max_beat = if tls {
             MAX_BEAT_LEN + TLS_BEAT_OVERHEAD
         } else {
-            MAX_BEAT_LEN
+            MAX_TEMPLATE_LEN
         };
         let beat_retrans = if seg.len > 0 && seg.len <= max_beat && !syn && !rst {
             let payload = &seg.payload[..seg.payload.len().min(seg.len as usize)];
@@ -676,7 +758,11 @@ impl Stream {
             self.dirs[d]
                 .cands
                 .iter()
-                .position(|c| c.last.seq == seg.seq && c.sig == sig)
+                .position(|c| {
+                    c.last.seq == seg.seq
+                        && (c.sig == sig
+                            || c.tmpl.is_some_and(|t| t.varied) && c.last_len == seg.len)
+                })
                 .filter(|&i| self.dirs[d].cands[i].last.frame != seg.frame)
         } else {
             None
@@ -758,6 +844,7 @@ impl Stream {
 
         if is_new_data && beat_retrans.is_none() {
             self.last_data = Some((seg.frame, ts));
+            self.dirs[d].prev_data_ts = self.dirs[d].last_data_ts;
             self.dirs[d].last_data_ts = Some(ts);
             self.dirs[d].bytes += u64::from(seg.len);
             if gap >= STATE_LOSS_MIN_IDLE_NS && self.watch.is_none() && self.state_loss.is_none() {
@@ -805,6 +892,7 @@ impl Stream {
                         d,
                         seg,
                         sig,
+                        None,
                         len,
                         MAX_BEAT_LEN + TLS_BEAT_OVERHEAD,
                         seq_end,
@@ -813,7 +901,16 @@ impl Stream {
                 }
             } else {
                 let sig = Sig::of(seg.len, payload);
-                self.on_message(d, seg, sig, seg.len, MAX_BEAT_LEN, seq_end, opts);
+                self.on_message(
+                    d,
+                    seg,
+                    sig,
+                    Some(payload),
+                    seg.len,
+                    MAX_BEAT_LEN,
+                    seq_end,
+                    opts,
+                );
             }
         }
 
@@ -867,13 +964,15 @@ impl Stream {
 
     /// One message of direction `d` (a payload, or a TLS record) of length `len`, for
     /// heartbeat discovery: it answers the peer's pending probes, and may be a probe itself
-    /// when at most `max_len` bytes long.
+    /// when at most `max_len` bytes long, or, with its bytes (`templated`: not TLS), up to
+    /// [`MAX_TEMPLATE_LEN`] as the beat of a template.
     #[allow(clippy::too_many_arguments)]
     fn on_message(
         &mut self,
         d: usize,
         seg: &Segment<'_>,
         sig: Sig,
+        templated: Option<&[u8]>,
         len: u32,
         max_len: u32,
         seq_end: u32,
@@ -881,35 +980,139 @@ impl Stream {
     ) {
         let p = 1 - d;
         let syn = seg.flags.syn();
-        if self.first_small_dir.is_none() && len <= max_len && !syn {
+        let quiet_before = || {
+            self.dirs[d]
+                .prev_data_ts
+                .is_none_or(|t| seg.ts_ns - t >= MIN_QUIET_BEFORE_LONG_BEAT_NS)
+        };
+        let small =
+            len <= max_len || templated.is_some() && len <= MAX_TEMPLATE_LEN && quiet_before();
+        if self.first_small_dir.is_none() && small && !syn {
             // A first payload that acknowledges data the capture never showed (a frame cut
             // before its TCP header) answers the peer, who spoke first.
             let peer = &self.dirs[p];
             let answers_unseen = seg.flags.ack() && peer.nxt_set && after(seg.ack, peer.nxt);
             self.first_small_dir = Some(if answers_unseen { p } else { d } as u8);
         }
-        // The peer's pending probes are answered by this payload.
-        for c in self.dirs[p].cands.iter_mut() {
-            if c.pending.is_some() && opts.reply.as_deref().is_none_or(|r| sig.is(r)) {
-                c.reply(seg.frame, seg.ts_ns, sig);
-            }
-        }
         let eligible = match opts.probe.as_deref() {
             Some(pb) => sig.is(pb),
-            None => len <= max_len,
+            None => small,
         };
+        // The message as the peer's probes see their answer: a beat of one of this side's
+        // candidates is named by that candidate, so that replies whose bytes vary still count
+        // as one reply (see [`crate::roles`]).
+        let mut named = sig;
         if eligible && !syn {
-            self.on_small_payload(
-                d,
-                sig,
-                Beat {
-                    frame: seg.frame,
-                    ts: seg.ts_ns,
-                    seq: seg.seq,
-                },
-                seq_end,
-                opts,
-            );
+            let beat = Beat {
+                frame: seg.frame,
+                ts: seg.ts_ns,
+                seq: seg.seq,
+            };
+            // A probe the user named is one whatever its length.
+            let max_len = if opts.probe.is_some() {
+                u32::MAX
+            } else {
+                max_len
+            };
+            if let Some(n) =
+                self.on_small_payload(d, sig, templated, len, max_len, beat, seq_end, opts)
+            {
+                named = n;
+            }
+        }
+        // The peer's pending probes are answered by this payload.
+        for c in self.dirs[p].cands.iter_mut() {
+            c.peer_bytes = c.peer_bytes.saturating_add(u64::from(len));
+            if c.pending.is_some() && opts.reply.as_deref().is_none_or(|r| sig.is(r)) {
+                c.reply(seg.frame, seg.ts_ns, named);
+            }
+        }
+    }
+
+    /// The hook for protocol modules (FIX, ISO 8583, SMPP, AMQP, STOMP, Redis …): one message
+    /// of direction `d`, framed by the protocol's own rules, handed to the same machinery as the
+    /// beats discovery finds (late, missed, slow, unanswered, gave up, retransmitted). Call it
+    /// *instead of* the generic path for every message of a stream the module recognized
+    /// (whatever its kind, so that replies and the peer's traffic are seen), with `seq_end` the
+    /// TCP sequence number after the message. A [`Known::Probe`] becomes (or feeds) the
+    /// candidate named `name`, exempt from discovery's length, template and beat-count rules;
+    /// its `declared_period_ns` replaces the guessed period. A [`Known::Reply`] answers the
+    /// peer's pending probe and is reported under `name`. [`Known::Other`] answers nothing:
+    /// only a protocol's reply may (a FIX order is no answer to a TestRequest).
+    // Called by the protocol modules of issue 24 (items 2-3) once they land; until then only
+    // by its test.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn on_known_message(
+        &mut self,
+        d: usize,
+        seg: &Segment<'_>,
+        known: Known,
+        seq_end: u32,
+        opts: &Options,
+    ) {
+        let p = 1 - d;
+        let beat = Beat {
+            frame: seg.frame,
+            ts: seg.ts_ns,
+            seq: seg.seq,
+        };
+        if self.first_small_dir.is_none() && !matches!(known, Known::Other { .. }) {
+            // Who opened the exchanges (see crate::roles).
+            self.first_small_dir = Some(d as u8);
+        }
+        match known {
+            Known::Probe {
+                name,
+                len,
+                declared_period_ns,
+            } => {
+                let cands = &mut self.dirs[d].cands;
+                if let Some(c) = cands.iter_mut().find(|c| c.sig == name) {
+                    c.beat(beat, len, seq_end, opts);
+                } else {
+                    let mut c = Candidate::new(name, None, beat);
+                    c.known = true;
+                    c.pending = Some(Pending {
+                        frame: beat.frame,
+                        ts: beat.ts,
+                        seq_end,
+                        acked: None,
+                    });
+                    if let Some(period) = declared_period_ns
+                        .filter(|&p| p > 0)
+                        .map(|p| p.min(crate::period::MAX_PERIOD_NS))
+                    {
+                        let tol = crate::period::default_tolerance(period, 0);
+                        c.declared = Some(period);
+                        c.frozen =
+                            Some((period, crate::period::with_timeout(tol, 0, opts.timeout_ns)));
+                    }
+                    // A protocol's own heartbeat takes the slot of a guessed candidate.
+                    if cands.len() < CANDIDATES {
+                        cands.reserve_exact(1);
+                        cands.push(c);
+                    } else if let Some(slot) = cands
+                        .iter_mut()
+                        .filter(|c| !c.known)
+                        .min_by_key(|c| c.count)
+                    {
+                        *slot = c;
+                    }
+                }
+            }
+            Known::Reply { name, len } => {
+                for c in self.dirs[p].cands.iter_mut() {
+                    c.peer_bytes = c.peer_bytes.saturating_add(u64::from(len));
+                    if c.pending.is_some() {
+                        c.reply(seg.frame, seg.ts_ns, name);
+                    }
+                }
+            }
+            Known::Other { len } => {
+                for c in self.dirs[p].cands.iter_mut() {
+                    c.peer_bytes = c.peer_bytes.saturating_add(u64::from(len));
+                }
+            }
         }
     }
 
@@ -1079,20 +1282,56 @@ impl Stream {
         k.pending = Some((frame, ts));
     }
 
-    fn on_small_payload(&mut self, d: usize, sig: Sig, beat: Beat, seq_end: u32, opts: &Options) {
+    /// A message that may be a beat: counted to the candidate it matches (identical leading
+    /// bytes and length, else its template), or a new candidate. Returns the name of the
+    /// candidate it went to.
+    #[allow(clippy::too_many_arguments)]
+    fn on_small_payload(
+        &mut self,
+        d: usize,
+        sig: Sig,
+        templated: Option<&[u8]>,
+        len: u32,
+        max_len: u32,
+        beat: Beat,
+        seq_end: u32,
+        opts: &Options,
+    ) -> Option<Sig> {
         let peer_data = self.dirs[1 - d].last_data_ts;
         let cands = &mut self.dirs[d].cands;
-        if let Some(c) = cands.iter_mut().find(|c| c.sig == sig) {
+        let mut at = cands.iter().position(|c| c.sig == sig);
+        // Only a message that matched no candidate byte for byte is looked at more closely
+        // (most beats of a steady heartbeat stop at the comparison above).
+        let shape = match (at, templated) {
+            (None, Some(bytes)) if !crate::template::is_http_head(bytes) => {
+                Some(Shape::of(len, bytes)).filter(|s| s.may_be_beat(max_len))
+            }
+            _ => None,
+        };
+        if let (None, Some(shape)) = (at, shape.as_ref()) {
+            at = cands.iter_mut().position(|c| {
+                c.tmpl.as_mut().is_some_and(|t| {
+                    let absorbed = t.absorb(shape);
+                    t.varied |= absorbed;
+                    absorbed
+                })
+            });
+        }
+        if let Some(c) = at.map(|i| &mut cands[i]) {
             // A payload that follows the peer's data quickly, every time, is an answer to it,
             // not a beat of its own.
             let since_prev = beat.ts - c.last.ts;
             if peer_data.is_some_and(|t| t > c.last.ts && (beat.ts - t) * 4 < since_prev) {
                 c.follows_peer += 1;
             }
-            c.beat(beat, seq_end, opts);
-            return;
+            c.beat(beat, len, seq_end, opts);
+            return Some(c.sig);
         }
-        let mut c = Candidate::new(sig, beat);
+        if len > max_len && shape.is_none() {
+            // Longer than an exact beat: only a template may hold it.
+            return None;
+        }
+        let mut c = Candidate::new(sig, shape.map(Template::new), beat);
         c.pending = Some(Pending {
             frame: beat.frame,
             ts: beat.ts,
@@ -1100,9 +1339,9 @@ impl Stream {
             acked: None,
         });
         if cands.len() < CANDIDATES {
-            if cands.capacity() == 0 {
-                cands.reserve_exact(CANDIDATES);
-            }
+            // Grown one slot at a time (at most CANDIDATES times per direction): most streams
+            // hold one candidate, and a candidate is ~700 bytes.
+            cands.reserve_exact(1);
             cands.push(c);
         } else if let Some(slot) = cands
             .iter_mut()
@@ -1111,7 +1350,10 @@ impl Stream {
         {
             // Only one-off payloads are displaced, so a real heartbeat keeps its slot.
             *slot = c;
+        } else {
+            return None;
         }
+        Some(sig)
     }
 
     /// Called when the stream is summarized: settle what is still pending at `end_ts`.

@@ -892,14 +892,14 @@ fn late_and_missed_beats_after_the_period_is_frozen() {
     assert_eq!(r.streams[0].heartbeat.as_ref().unwrap().beats, 150);
 }
 
-/// Overrides: with --probe and --period given, a 100-byte probe (too long to be guessed) is the
-/// heartbeat and its period is the given one.
+/// Overrides: with --probe and --period given, a 600-byte probe (too long to be guessed, even as
+/// a template) is the heartbeat and its period is the given one.
 #[test]
 fn overrides_probe_and_period() {
     let mut sc = Script::default();
     let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:9000");
     a.handshake(&mut sc, T0);
-    let probe = vec![0x50u8; 100];
+    let probe = vec![0x50u8; 600];
     let mut t = T0 + S;
     for i in 0..6 {
         if i == 4 {
@@ -936,7 +936,7 @@ fn overrides_probe_and_period() {
     assert!(hb.period_given);
     assert_eq!(
         (hb.period_s, hb.probe_len, hb.reply_hex.as_deref()),
-        (10.0, 100, Some("706f6e67"))
+        (10.0, 600, Some("706f6e67"))
     );
     let late = kinds(&r, 0, Kind::LateHeartbeat);
     assert_eq!(late.len(), 1);
@@ -1299,4 +1299,85 @@ fn forged_reset_without_idle_is_an_injected_reset() {
     assert!(kinds(&r, 0, Kind::MiddleboxIdleReset).is_empty());
     assert_eq!(kinds(&r, 0, Kind::InjectedReset).len(), 1);
     assert!(!details!(kinds(&r, 0, Kind::ConnectionReset)[0], ConnectionReset).half_open);
+}
+
+/// The hook for protocol modules: messages a protocol framed (here a FIX-like heartbeat of 90
+/// bytes whose bytes change, with a declared 2 s interval) feed the same candidate machinery:
+/// the declared period is used even though the beats came every 2.5 s after the first, the
+/// replies are counted under their name, and a probe nobody answered is unanswered.
+#[test]
+fn protocol_modules_hand_their_beats_to_the_same_machinery() {
+    use crate::stream::{Known, Sig, Stream};
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:9878");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for i in 0..6u32 {
+        let probe = format!(
+            "8=FIX.4.4|35=0|34={}|52=20240301-09:00:{:02}|pad",
+            10 + i,
+            i
+        )
+        .into_bytes();
+        a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &probe, 0);
+        if i < 5 {
+            a.seg(
+                &mut sc,
+                t + MS,
+                1,
+                fl::PSH | fl::ACK,
+                b"8=FIX.4.4|35=0|ok",
+                0,
+            );
+        }
+        t += 2 * S + S / 2;
+    }
+    sc.segs.sort_by_key(|s| s.ts);
+    fn seg(o: &Owned, frame: u32) -> Segment<'_> {
+        Segment {
+            frame,
+            ts_ns: o.ts,
+            stream: o.stream,
+            src: o.src,
+            dst: o.dst,
+            flags: TcpFlags(o.flags),
+            seq: o.seq,
+            ack: o.ack,
+            len: o.payload.len() as u32,
+            payload: &o.payload,
+            window: 64_000,
+            ttl: o.ttl,
+            analysis: AnalysisFlags(o.analysis),
+        }
+    }
+    let opts = Options::default();
+    let mut s = Stream::new(&seg(&sc.segs[0], 1));
+    let heartbeat = Sig::of(2, b"hb");
+    let reply = Sig::of(2, b"ok");
+    for (i, o) in sc.segs.iter().enumerate() {
+        let g = seg(o, i as u32 + 1);
+        if o.payload.is_empty() {
+            s.on_segment(&g, &opts);
+            continue;
+        }
+        let d = usize::from(g.src != s.addr[0]);
+        let len = g.len;
+        let known = if d == 0 {
+            Known::Probe {
+                name: heartbeat,
+                len,
+                declared_period_ns: Some(2 * S),
+            }
+        } else {
+            Known::Reply { name: reply, len }
+        };
+        s.on_known_message(d, &g, known, g.seq.wrapping_add(len), &opts);
+    }
+    s.settle(t, S);
+    let h = crate::heartbeat::choose(&s, &opts).expect("the protocol's heartbeat");
+    assert_eq!((h.dir, h.period, h.cand.count), (0, 2 * S, 6));
+    assert_eq!(h.cand.replies, 5);
+    assert_eq!(h.cand.reply_sig(), Some(reply));
+    assert_eq!(h.cand.unanswered_count, 1);
+    assert!(!h.given);
 }

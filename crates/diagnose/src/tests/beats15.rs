@@ -391,3 +391,52 @@ fn a_server_prober_gives_up_too() {
     assert_eq!(r.causes[0].by, Some("server"));
     assert!(r.summary[r.causes[0].summary].contains("closed by the server"));
 }
+
+/// Beats whose bytes change (a counter, a send time, an id) and are longer than an exact beat,
+/// answered after 70-90 % of the period by replies that change too: the side that opened every
+/// exchange stays the prober, whichever side it is, and nothing is late.
+#[test]
+fn slow_replies_do_not_swap_the_roles_of_a_template() {
+    for (share, prober) in [(70, 0usize), (85, 0), (70, 1), (90, 1)] {
+        let mut sc = Script::default();
+        let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7007");
+        a.handshake(&mut sc, T0);
+        let mut t = T0 + 2 * S;
+        for i in 0..10i64 {
+            let probe = format!(
+                "{{\"op\":\"ping\",\"seq\":{},\"ts\":{}.{:06},\"id\":\"{:012x}\"}}\n",
+                i + 1,
+                t / S,
+                (t % S) / 1000,
+                (i + 3) * 0x9e37_79b9_7f4a
+            );
+            let reply = format!("{{\"op\":\"pong\",\"seq\":{},\"at\":{}}}\n", i + 1, t / MS);
+            let lat = 5 * S * share / 100 + (i % 3 - 1) * 200 * MS;
+            a.seg(&mut sc, t, prober, fl::PSH | fl::ACK, probe.as_bytes(), 0);
+            a.seg(&mut sc, t + 40 * MS, 1 - prober, fl::ACK, b"", 0);
+            a.seg(
+                &mut sc,
+                t + lat,
+                1 - prober,
+                fl::PSH | fl::ACK,
+                reply.as_bytes(),
+                0,
+            );
+            a.seg(&mut sc, t + lat + 40 * MS, prober, fl::ACK, b"", 0);
+            t += 5 * S;
+        }
+        let (r, _) = sc.run(Options::default());
+        let hb = r.streams[0].heartbeat.as_ref().expect("a heartbeat");
+        let sender = ["client", "server"][prober];
+        assert_eq!(hb.sender, sender, "replies at {share} % of the period");
+        assert!(hb.probe_hex.starts_with(&hex(b"{\"op\":\"p")));
+        assert!(hb.probe_len > 64);
+        assert_eq!((hb.period_s, hb.beats, hb.replies), (5.0, 10, 10));
+        assert!(
+            kinds(&r, 0, Kind::LateHeartbeat).is_empty()
+                && kinds(&r, 0, Kind::MissedHeartbeat).is_empty(),
+            "{share} %: {:#?}",
+            r.findings
+        );
+    }
+}
