@@ -1,0 +1,95 @@
+use super::*;
+
+/// A FIX 4.4 message with the given body fields (after 8 and 9), BodyLength and CheckSum
+/// computed as the spec says.
+fn fix(fields: &[(u32, &str)]) -> Vec<u8> {
+    let body: String = fields.iter().map(|(t, v)| format!("{t}={v}\x01")).collect();
+    let mut m = format!("8=FIX.4.4\x019={}\x01{body}", body.len()).into_bytes();
+    let sum = m.iter().fold(0u8, |s, &c| s.wrapping_add(c));
+    m.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+    m
+}
+
+fn events(s: &mut Session, dir: usize, seq: u32, p: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    s.feed(dir, seq, p, true, &mut |e| out.push(format!("{e:?}")));
+    out
+}
+
+#[test]
+fn fix_session_events_in_order_across_segment_boundaries() {
+    let logon = fix(&[(35, "A"), (34, "1"), (49, "C"), (56, "S"), (98, "0"), (108, "30")]);
+    let beat = fix(&[(35, "0"), (34, "2")]);
+    let test = fix(&[(35, "1"), (34, "3"), (112, "T1")]);
+    let logout = fix(&[(35, "5"), (34, "4"), (58, "no heartbeat")]);
+    assert_eq!(recognize(&logon), Some(Protocol::Fix));
+    let mut all = [logon, beat, test, logout].concat();
+    let mut s = Session::new(Protocol::Fix);
+    // Cut at every 7th byte: messages span segments and segments hold several messages.
+    let mut got = Vec::new();
+    let mut seq = 0u32;
+    for chunk in all.chunks(7) {
+        got.extend(events(&mut s, 0, seq, chunk));
+        // A retransmission of the same bytes changes nothing.
+        got.extend(events(&mut s, 0, seq, chunk));
+        seq += chunk.len() as u32;
+    }
+    assert_eq!(
+        got,
+        [
+            "Interval { ms: 30000, scope: Both }",
+            "Beat",
+            "Probe",
+            "Goodbye { text: Some([110, 111, 32, 104, 101, 97, 114, 116, 98, 101, 97, 116]) }",
+        ]
+    );
+    // A wrong checksum: the message is ignored, the next one still framed.
+    let n = all.len();
+    all[n - 3] = b'9';
+    let mut s = Session::new(Protocol::Fix);
+    let got = events(&mut s, 0, 0, &all);
+    assert_eq!(got.len(), 3);
+}
+
+#[test]
+fn fix_sequence_gaps_and_resend_requests() {
+    let mut s = Session::new(Protocol::Fix);
+    let a = fix(&[(35, "A"), (34, "1"), (108, "2")]);
+    let b = fix(&[(35, "0"), (34, "5")]);
+    let dup = fix(&[(35, "D"), (34, "3"), (43, "Y")]);
+    let rr = fix(&[(35, "2"), (34, "2"), (7, "2"), (16, "0")]);
+    let p = [a, b, dup].concat();
+    let got = events(&mut s, 0, 0, &p);
+    assert_eq!(
+        got,
+        [
+            "Interval { ms: 2000, scope: Both }",
+            "SequenceGap { expected: 2, received: 5 }",
+            "Beat",
+            "Message",
+        ]
+    );
+    let got = events(&mut s, 1, 0, &rr);
+    assert_eq!(got, ["ResendRequest { begin: 2, end: 0 }"]);
+}
+
+#[test]
+fn fix_framing_failures_lose_the_direction_once() {
+    let mut s = Session::new(Protocol::Fix);
+    let m = fix(&[(35, "0"), (34, "1")]);
+    assert_eq!(events(&mut s, 0, 0, &m), ["Beat"]);
+    // Bytes missing from the capture: the next message cannot be trusted to start anywhere.
+    assert_eq!(events(&mut s, 0, m.len() as u32 + 10, &m), ["Lost"]);
+    assert!(events(&mut s, 0, 2 * m.len() as u32 + 10, &m).is_empty());
+    // Not FIX after a FIX start.
+    let mut s = Session::new(Protocol::Fix);
+    assert_eq!(events(&mut s, 1, 0, b"8=FIX.4.4\x019=x\x01"), ["Lost"]);
+    // A BodyLength beyond the bound ends the direction instead of buffering.
+    let mut s = Session::new(Protocol::Fix);
+    assert_eq!(
+        events(&mut s, 1, 0, b"8=FIX.4.4\x019=999999999\x0135=0"),
+        ["Lost"]
+    );
+    assert_eq!(recognize(b"GET / HTTP/1.1\r\n"), None);
+    assert_eq!(recognize(b"8=FIXME"), None);
+}
