@@ -55,6 +55,13 @@ impl Protocol {
         }
     }
 
+    /// What a side does when it sends the protocol's goodbye (`logged out`).
+    pub fn goodbye_words(self) -> &'static str {
+        match self {
+            Protocol::Fix => "logged out",
+        }
+    }
+
     /// The name of the field (or header) that carries the heartbeat interval (`HeartBtInt`).
     pub fn interval_field(self) -> &'static str {
         match self {

@@ -508,6 +508,8 @@ pub(crate) struct Stream {
     pub first_small_dir: Option<u8>,
     /// Whether the stream is TLS, and its record-level view when it is.
     pub tls: TlsMode,
+    /// The application protocol with its own heartbeat it speaks, when recognized.
+    pub app: Option<Box<crate::apps::AppWatch>>,
 }
 
 #[inline]
@@ -554,6 +556,7 @@ impl Stream {
             closed_at: None,
             first_small_dir: None,
             tls: TlsMode::Undecided,
+            app: None,
         }
     }
 
@@ -764,8 +767,12 @@ impl Stream {
                 self.tls = if keepsight_tls::record::starts_handshake(payload) {
                     TlsMode::Tls(Box::default())
                 } else {
+                    self.app = crate::apps::AppWatch::recognize(payload);
                     TlsMode::Plain
                 };
+            }
+            if let Some(app) = self.app.as_mut() {
+                app.on_payload(ev, seg.seq, payload, payload.len() == seg.len as usize);
             }
             if matches!(self.tls, TlsMode::Tls(_)) {
                 // A TLS stream's messages are its records, whatever the segments.
