@@ -22,6 +22,7 @@
 
 mod fix;
 mod reasm;
+mod redis;
 
 pub use reasm::MAX_MESSAGE;
 use reasm::Reassembly;
@@ -31,6 +32,8 @@ use reasm::Reassembly;
 pub enum Protocol {
     /// FIX 4.x / FIXT 1.1 tag=value over TCP.
     Fix,
+    /// Redis RESP (PING / PONG).
+    Redis,
 }
 
 impl Protocol {
@@ -38,6 +41,7 @@ impl Protocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Fix => "fix",
+            Protocol::Redis => "redis",
         }
     }
 
@@ -45,6 +49,7 @@ impl Protocol {
     pub fn display_name(self) -> &'static str {
         match self {
             Protocol::Fix => "FIX",
+            Protocol::Redis => "Redis",
         }
     }
 
@@ -52,6 +57,7 @@ impl Protocol {
     pub fn probe_name(self) -> &'static str {
         match self {
             Protocol::Fix => "TestRequest",
+            Protocol::Redis => "PING",
         }
     }
 
@@ -59,13 +65,16 @@ impl Protocol {
     pub fn goodbye_words(self) -> &'static str {
         match self {
             Protocol::Fix => "logged out",
+            Protocol::Redis => "quit",
         }
     }
 
-    /// The name of the field (or header) that carries the heartbeat interval (`HeartBtInt`).
+    /// The name of the field (or header) that carries the heartbeat interval (`HeartBtInt`);
+    /// `none` for a protocol that declares none (Redis: clients ping on their own schedule).
     pub fn interval_field(self) -> &'static str {
         match self {
             Protocol::Fix => "HeartBtInt",
+            Protocol::Redis => "none",
         }
     }
 
@@ -79,6 +88,7 @@ impl Protocol {
     pub fn silence_limit_ns(self, interval_ns: i64) -> i64 {
         match self {
             Protocol::Fix => interval_ns + interval_ns / 5,
+            Protocol::Redis => interval_ns,
         }
     }
 }
@@ -88,6 +98,9 @@ impl Protocol {
 pub fn recognize(first_payload: &[u8]) -> Option<Protocol> {
     if fix::starts_message(first_payload) {
         return Some(Protocol::Fix);
+    }
+    if redis::starts_command(first_payload) {
+        return Some(Protocol::Redis);
     }
     None
 }
@@ -156,6 +169,7 @@ pub struct Session {
 #[derive(Debug, Clone)]
 enum State {
     Fix(fix::State),
+    Redis(redis::State),
 }
 
 impl Session {
@@ -166,6 +180,7 @@ impl Session {
             dirs: Default::default(),
             state: match protocol {
                 Protocol::Fix => State::Fix(Default::default()),
+                Protocol::Redis => State::Redis(Default::default()),
             },
         }
     }
@@ -189,10 +204,12 @@ impl Session {
         let state = &mut self.state;
         let framing = match state {
             State::Fix(_) => fix::frame_len,
+            State::Redis(_) => redis::frame_len,
         };
         let mut piece = |m: reasm::Piece<'_>| match m {
             reasm::Piece::Message(bytes) => match state {
                 State::Fix(s) => s.on_message(dir, bytes, on),
+                State::Redis(s) => s.on_message(dir, bytes, on),
             },
             reasm::Piece::Lost => on(Event::Lost),
         };

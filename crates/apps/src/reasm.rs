@@ -53,39 +53,26 @@ impl Reassembly {
         }
         self.next = Some(seq.wrapping_add(payload.len() as u32));
         if self.partial.is_empty() {
-            data = match self.frames(data, framing, on) {
-                Some(rest) => rest,
-                None => return,
-            };
-        } else {
-            // Complete the buffered message first, a piece at a time so a huge segment is not
-            // copied whole.
-            while !data.is_empty() && !self.partial.is_empty() {
-                let need = match framing(&self.partial) {
-                    Framing::Len(n) => n,
-                    Framing::More => self.partial.len() + data.len().min(64),
-                    Framing::Broken => return self.lose(on),
-                };
-                if need > MAX_MESSAGE {
-                    return self.lose(on);
-                }
-                let take = need.saturating_sub(self.partial.len()).min(data.len());
-                self.partial.extend_from_slice(&data[..take]);
-                data = &data[take..];
-                if let Framing::Len(n) = framing(&self.partial) {
-                    if self.partial.len() >= n {
-                        on(Piece::Message(&self.partial[..n]));
-                        self.partial.clear();
-                    }
-                }
+            if let Some(rest) = self.frames(data, framing, on) {
+                self.partial.extend_from_slice(rest);
             }
-            data = match self.frames(data, framing, on) {
-                Some(rest) => rest,
-                None => return,
-            };
+        } else {
+            // The buffered start of a message, completed by this segment: framed again from
+            // its start (a length-prefixed protocol tells its length from the header alone).
+            let mut buf = std::mem::take(&mut self.partial);
+            buf.extend_from_slice(data);
+            if let Some(rest) = self.frames(&buf, framing, on) {
+                let used = buf.len() - rest.len();
+                buf.drain(..used);
+                if buf.is_empty() && buf.capacity() > 4096 {
+                    // A large message passed: an idle stream keeps no large buffer.
+                    buf = Vec::new();
+                }
+                self.partial = buf;
+            }
         }
-        if !data.is_empty() {
-            self.partial.extend_from_slice(data);
+        if self.partial.len() > MAX_MESSAGE {
+            return self.lose(on);
         }
         if !whole {
             self.lose(on);

@@ -93,3 +93,37 @@ fn fix_framing_failures_lose_the_direction_once() {
     assert_eq!(recognize(b"GET / HTTP/1.1\r\n"), None);
     assert_eq!(recognize(b"8=FIXME"), None);
 }
+
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut m = format!("*{}\r\n", args.len());
+    for a in args {
+        m.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    m.into_bytes()
+}
+
+#[test]
+fn redis_pings_matched_to_their_replies_through_a_pipeline() {
+    let ping = resp(&["PING"]);
+    assert_eq!(recognize(&ping), Some(Protocol::Redis));
+    assert_eq!(recognize(b"*1\r\n$4\r\n"), None, "no command name yet");
+    assert_eq!(recognize(b"*0\r\n"), None);
+    let mut s = Session::new(Protocol::Redis);
+    // PING, GET, PING pipelined; the replies come in order, split across segments.
+    let cmds = [ping.clone(), resp(&["GET", "k"]), resp(&["ping"])].concat();
+    assert_eq!(events(&mut s, 0, 0, &cmds), ["Probe", "Message", "Probe"]);
+    let replies = b"+PONG\r\n$5\r\nhello\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n";
+    let (a, b) = replies.split_at(12);
+    let mut got = events(&mut s, 1, 0, a);
+    got.extend(events(&mut s, 1, a.len() as u32, b));
+    assert_eq!(got, ["Reply", "Message", "Reply"]);
+    // A reply nobody asked for answers no PING.
+    assert_eq!(events(&mut s, 1, replies.len() as u32, b"+OK\r\n"), ["Message"]);
+    // RESP3 aggregates and a push.
+    let mut s = Session::new(Protocol::Redis);
+    events(&mut s, 0, 0, &resp(&["HELLO", "3"]));
+    let map = b"%1\r\n+server\r\n+redis\r\n>2\r\n$7\r\nmessage\r\n:1\r\n";
+    assert_eq!(events(&mut s, 1, 0, map), ["Message", "Message"]);
+    // Not RESP.
+    assert_eq!(events(&mut s, 1, map.len() as u32, b"PONG\r\n"), ["Lost"]);
+}

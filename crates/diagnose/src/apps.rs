@@ -43,7 +43,10 @@ pub(crate) struct AppDir {
     /// Its probes: the last one, and whether the peer answered it.
     pub last_probe: Option<(Event, bool)>,
     pub probes: u64,
-    pub unanswered_probes: u64,
+    /// Probes in a row that got no answer before the next one, up to the last.
+    pub unanswered_run: u32,
+    /// The first of that run.
+    pub first_unanswered: Option<Event>,
     pub goodbye: Option<(Event, Option<String>)>,
     pub seq_gaps: Vec<SeqGap>,
     pub seq_gap_count: u64,
@@ -136,8 +139,15 @@ fn on_event(protocol: Protocol, dirs: &mut [AppDir; 2], d: usize, ev: Event, e: 
         }
         AppEvent::Beat => me.beats += 1,
         AppEvent::Probe => {
-            if matches!(me.last_probe, Some((_, false))) {
-                me.unanswered_probes += 1;
+            match me.last_probe {
+                Some((e, false)) => {
+                    me.unanswered_run += 1;
+                    me.first_unanswered.get_or_insert(e);
+                }
+                _ => {
+                    me.unanswered_run = 0;
+                    me.first_unanswered = None;
+                }
             }
             me.probes += 1;
             me.last_probe = Some((ev, false));

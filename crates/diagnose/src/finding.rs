@@ -652,7 +652,9 @@ pub struct AppUnanswered {
     pub protocol: &'static str,
     /// `client` or `server`: who probed.
     pub sender: &'static str,
-    /// From the probe to the end of the connection (or of the capture), seconds.
+    /// Probes in a row without an answer, the last included.
+    pub unanswered: u32,
+    /// From the last probe to the end of the connection (or of the capture), seconds.
     pub waited_s: f64,
 }
 
@@ -1050,6 +1052,7 @@ mod tests {
                 probe: "PING",
                 protocol: "redis",
                 sender: "client",
+                unanswered: 3,
                 waited_s: 3.0,
             }),
             Details::AppSequenceGap(AppSeqGap {

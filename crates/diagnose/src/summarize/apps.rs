@@ -5,7 +5,8 @@
 use super::common::{close_ts, s3, StreamCx};
 use crate::apps::{AppDir, AppWatch};
 use crate::finding::{
-    AppGoodbye, AppLate, AppProbe, AppSeqGap, AppStopped, Details, Finding, Severity,
+    AppGoodbye, AppLate, AppProbe, AppSeqGap, AppStopped, AppUnanswered, Details, Finding,
+    Severity,
 };
 use crate::report::human;
 use crate::stream::Event;
@@ -27,6 +28,7 @@ pub(super) fn findings(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
         let me = &app.dirs[d];
         late(cx, app, d, me, out);
         stopped(cx, app, d, out);
+        unanswered(cx, app, d, out);
         sequence_gaps(cx, app, d, out);
     }
 }
@@ -231,4 +233,80 @@ fn sequence_gaps(cx: &StreamCx<'_>, app: &AppWatch, d: usize, out: &mut Vec<Find
             }),
         ));
     }
+}
+
+/// Side `d`'s last probe (in a protocol that declares no interval: Redis, …) got no answer
+/// while its peer could still have sent one.
+fn unanswered(cx: &StreamCx<'_>, app: &AppWatch, d: usize, out: &mut Vec<Finding>) {
+    let s = cx.s;
+    let protocol = app.protocol();
+    let (me, peer) = (&app.dirs[d], &app.dirs[1 - d]);
+    if me.interval_ns.is_some() || peer.lost.is_some() {
+        return;
+    }
+    let Some((probe, false)) = me.last_probe else {
+        return;
+    };
+    let end = close_ts(s).unwrap_or(s.last_ts);
+    let waited = end - probe.ts;
+    let after = cx.opts.timeout_ns.unwrap_or(1_000_000_000);
+    if waited < after {
+        return;
+    }
+    let run = me.unanswered_run + 1;
+    let first = me.first_unanswered.unwrap_or(probe);
+    let mut frames = vec![first.frame];
+    if first.frame != probe.frame {
+        frames.push(probe.frame);
+    }
+    let mut words = if run > 1 {
+        format!(
+            "{} session: {run} {}s of the {} in a row went unanswered (frames {} to {}, the last waited {})",
+            protocol.display_name(),
+            protocol.probe_name(),
+            cx.role(d),
+            first.frame,
+            probe.frame,
+            human(waited)
+        )
+    } else {
+        format!(
+            "{} session: the {}'s {} (frame {}) went unanswered for {}",
+            protocol.display_name(),
+            cx.role(d),
+            protocol.probe_name(),
+            probe.frame,
+            human(waited)
+        )
+    };
+    let close = s.rst.map(|e| ("reset", e)).or_else(|| {
+        s.dirs
+            .iter()
+            .filter_map(|x| x.fin)
+            .min_by_key(|e| e.ts)
+            .map(|e| ("closed", e))
+    });
+    if let Some((how, e)) = close {
+        frames.push(e.frame);
+        words.push_str(&format!(
+            "; then the {} {how} the connection (frame {})",
+            cx.role(e.dir as usize),
+            e.frame
+        ));
+    }
+    words.push('.');
+    out.push(Finding::new(
+        Severity::Warning,
+        cx.sid(),
+        frames,
+        probe.ts,
+        words,
+        Details::AppProbeUnanswered(AppUnanswered {
+            probe: protocol.probe_name(),
+            protocol: protocol.as_str(),
+            sender: cx.role(d),
+            unanswered: run,
+            waited_s: s3(waited),
+        }),
+    ));
 }
