@@ -20,6 +20,7 @@
 //! crate reports ([`Protocol::silence_limit_ns`]). Bytes it cannot frame stop the analysis of
 //! that direction (reported once as [`Event::Lost`]) rather than guess.
 
+mod amqp;
 mod fix;
 mod reasm;
 mod redis;
@@ -34,6 +35,8 @@ pub enum Protocol {
     Fix,
     /// Redis RESP (PING / PONG).
     Redis,
+    /// AMQP 0-9-1 (heartbeat frames, interval from Connection.Tune).
+    Amqp,
 }
 
 impl Protocol {
@@ -42,6 +45,7 @@ impl Protocol {
         match self {
             Protocol::Fix => "fix",
             Protocol::Redis => "redis",
+            Protocol::Amqp => "amqp",
         }
     }
 
@@ -50,6 +54,7 @@ impl Protocol {
         match self {
             Protocol::Fix => "FIX",
             Protocol::Redis => "Redis",
+            Protocol::Amqp => "AMQP",
         }
     }
 
@@ -58,6 +63,7 @@ impl Protocol {
         match self {
             Protocol::Fix => "TestRequest",
             Protocol::Redis => "PING",
+            Protocol::Amqp => "heartbeat",
         }
     }
 
@@ -66,6 +72,7 @@ impl Protocol {
         match self {
             Protocol::Fix => "logged out",
             Protocol::Redis => "quit",
+            Protocol::Amqp => "sent Connection.Close",
         }
     }
 
@@ -75,6 +82,7 @@ impl Protocol {
         match self {
             Protocol::Fix => "HeartBtInt",
             Protocol::Redis => "none",
+            Protocol::Amqp => "heartbeat",
         }
     }
 
@@ -85,10 +93,14 @@ impl Protocol {
     /// a TestRequest when it has received nothing for `HeartBtInt` plus "some reasonable
     /// transmission time" (FIX Session Protocol, Heartbeat), which engines commonly take as 20 %
     /// of the interval (QuickFIX's default), so the limit is 1.2 × `HeartBtInt`.
+    ///
+    /// AMQP 0-9-1: a peer that receives no octets for two heartbeat intervals should close the
+    /// connection (AMQP 0-9-1 specification, 4.2.7), so the limit is 2 × the interval.
     pub fn silence_limit_ns(self, interval_ns: i64) -> i64 {
         match self {
             Protocol::Fix => interval_ns + interval_ns / 5,
             Protocol::Redis => interval_ns,
+            Protocol::Amqp => 2 * interval_ns,
         }
     }
 }
@@ -101,6 +113,9 @@ pub fn recognize(first_payload: &[u8]) -> Option<Protocol> {
     }
     if redis::starts_command(first_payload) {
         return Some(Protocol::Redis);
+    }
+    if amqp::starts_header(first_payload) {
+        return Some(Protocol::Amqp);
     }
     None
 }
@@ -124,15 +139,16 @@ pub enum Event<'a> {
         /// Which sides it binds.
         scope: Scope,
     },
-    /// An unsolicited heartbeat (FIX Heartbeat without TestReqID).
+    /// An unsolicited heartbeat (FIX Heartbeat without TestReqID, an AMQP heartbeat frame).
     Beat,
     /// A request the peer must answer to prove it is alive (FIX TestRequest).
     Probe,
     /// The answer to the peer's probe (FIX Heartbeat carrying the TestReqID).
     Reply,
-    /// The side ends the session (FIX Logout), with its text when it gave one.
+    /// The side ends the session (FIX Logout, AMQP Connection.Close), with its text when it
+    /// gave one.
     Goodbye {
-        /// The reason given (FIX tag 58), as sent.
+        /// The reason given (FIX tag 58, AMQP reply-text), as sent.
         text: Option<&'a [u8]>,
     },
     /// The side asks for messages again (FIX ResendRequest).
@@ -170,6 +186,7 @@ pub struct Session {
 enum State {
     Fix(fix::State),
     Redis(redis::State),
+    Amqp(amqp::State),
 }
 
 impl Session {
@@ -181,6 +198,7 @@ impl Session {
             state: match protocol {
                 Protocol::Fix => State::Fix(Default::default()),
                 Protocol::Redis => State::Redis(Default::default()),
+                Protocol::Amqp => State::Amqp(Default::default()),
             },
         }
     }
@@ -205,11 +223,13 @@ impl Session {
         let framing = match state {
             State::Fix(_) => fix::frame_len,
             State::Redis(_) => redis::frame_len,
+            State::Amqp(_) => amqp::frame_len,
         };
         let mut piece = |m: reasm::Piece<'_>| match m {
             reasm::Piece::Message(bytes) => match state {
                 State::Fix(s) => s.on_message(dir, bytes, on),
                 State::Redis(s) => s.on_message(dir, bytes, on),
+                State::Amqp(s) => s.on_message(dir, bytes, on),
             },
             reasm::Piece::Lost => on(Event::Lost),
         };

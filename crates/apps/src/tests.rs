@@ -127,3 +127,42 @@ fn redis_pings_matched_to_their_replies_through_a_pipeline() {
     // Not RESP.
     assert_eq!(events(&mut s, 1, map.len() as u32, b"PONG\r\n"), ["Lost"]);
 }
+
+fn amqp_frame(ty: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![ty, 0, 0];
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(payload);
+    f.push(0xCE);
+    f
+}
+
+#[test]
+fn amqp_tune_heartbeats_and_close() {
+    let header = b"AMQP\x00\x00\x09\x01";
+    assert_eq!(recognize(header), Some(Protocol::Amqp));
+    assert_eq!(recognize(b"AMQP\x00\x01\x00\x00"), None, "AMQP 1.0 is another protocol");
+    let mut s = Session::new(Protocol::Amqp);
+    assert_eq!(events(&mut s, 0, 0, header), ["Message"]);
+    // Connection.Tune: channel-max 2047, frame-max 131072, heartbeat 60 (server).
+    let tune = amqp_frame(1, &[0, 10, 0, 30, 0x07, 0xff, 0, 2, 0, 0, 0, 60]);
+    let hb = amqp_frame(8, &[]);
+    let mut close = vec![0, 10, 0, 50, 1, 64, 11];
+    close.extend_from_slice(b"missed beat");
+    close.extend_from_slice(&[0, 0, 0, 0]);
+    let server = [tune, hb.clone(), amqp_frame(1, &close)].concat();
+    let (a, b) = server.split_at(5);
+    let mut got = events(&mut s, 1, 0, a);
+    got.extend(events(&mut s, 1, 5, b));
+    assert_eq!(
+        got,
+        [
+            "Interval { ms: 60000, scope: Both }",
+            "Beat",
+            "Goodbye { text: Some([109, 105, 115, 115, 101, 100, 32, 98, 101, 97, 116]) }"
+        ]
+    );
+    // A frame whose end octet is wrong.
+    let mut bad = hb.clone();
+    bad[7] = 0;
+    assert_eq!(events(&mut s, 0, 8, &bad), ["Lost"]);
+}
