@@ -24,6 +24,7 @@ mod amqp;
 mod fix;
 mod reasm;
 mod redis;
+mod smpp;
 
 pub use reasm::MAX_MESSAGE;
 use reasm::Reassembly;
@@ -37,6 +38,8 @@ pub enum Protocol {
     Redis,
     /// AMQP 0-9-1 (heartbeat frames, interval from Connection.Tune).
     Amqp,
+    /// SMPP 3.4 / 5.0 (enquire_link / enquire_link_resp).
+    Smpp,
 }
 
 impl Protocol {
@@ -46,6 +49,7 @@ impl Protocol {
             Protocol::Fix => "fix",
             Protocol::Redis => "redis",
             Protocol::Amqp => "amqp",
+            Protocol::Smpp => "smpp",
         }
     }
 
@@ -55,6 +59,7 @@ impl Protocol {
             Protocol::Fix => "FIX",
             Protocol::Redis => "Redis",
             Protocol::Amqp => "AMQP",
+            Protocol::Smpp => "SMPP",
         }
     }
 
@@ -64,6 +69,7 @@ impl Protocol {
             Protocol::Fix => "TestRequest",
             Protocol::Redis => "PING",
             Protocol::Amqp => "heartbeat",
+            Protocol::Smpp => "enquire_link",
         }
     }
 
@@ -73,6 +79,7 @@ impl Protocol {
             Protocol::Fix => "logged out",
             Protocol::Redis => "quit",
             Protocol::Amqp => "sent Connection.Close",
+            Protocol::Smpp => "unbound",
         }
     }
 
@@ -83,6 +90,7 @@ impl Protocol {
             Protocol::Fix => "HeartBtInt",
             Protocol::Redis => "none",
             Protocol::Amqp => "heartbeat",
+            Protocol::Smpp => "none",
         }
     }
 
@@ -99,7 +107,7 @@ impl Protocol {
     pub fn silence_limit_ns(self, interval_ns: i64) -> i64 {
         match self {
             Protocol::Fix => interval_ns + interval_ns / 5,
-            Protocol::Redis => interval_ns,
+            Protocol::Redis | Protocol::Smpp => interval_ns,
             Protocol::Amqp => 2 * interval_ns,
         }
     }
@@ -116,6 +124,9 @@ pub fn recognize(first_payload: &[u8]) -> Option<Protocol> {
     }
     if amqp::starts_header(first_payload) {
         return Some(Protocol::Amqp);
+    }
+    if smpp::starts_bind(first_payload) {
+        return Some(Protocol::Smpp);
     }
     None
 }
@@ -141,9 +152,11 @@ pub enum Event<'a> {
     },
     /// An unsolicited heartbeat (FIX Heartbeat without TestReqID, an AMQP heartbeat frame).
     Beat,
-    /// A request the peer must answer to prove it is alive (FIX TestRequest).
+    /// A request the peer must answer to prove it is alive (FIX TestRequest, Redis PING, SMPP
+    /// enquire_link).
     Probe,
-    /// The answer to the peer's probe (FIX Heartbeat carrying the TestReqID).
+    /// The answer to the peer's probe (FIX Heartbeat carrying the TestReqID, `+PONG`,
+    /// enquire_link_resp).
     Reply,
     /// The side ends the session (FIX Logout, AMQP Connection.Close), with its text when it
     /// gave one.
@@ -187,6 +200,7 @@ enum State {
     Fix(fix::State),
     Redis(redis::State),
     Amqp(amqp::State),
+    Smpp(smpp::State),
 }
 
 impl Session {
@@ -199,6 +213,7 @@ impl Session {
                 Protocol::Fix => State::Fix(Default::default()),
                 Protocol::Redis => State::Redis(Default::default()),
                 Protocol::Amqp => State::Amqp(Default::default()),
+                Protocol::Smpp => State::Smpp(Default::default()),
             },
         }
     }
@@ -224,12 +239,14 @@ impl Session {
             State::Fix(_) => fix::frame_len,
             State::Redis(_) => redis::frame_len,
             State::Amqp(_) => amqp::frame_len,
+            State::Smpp(_) => smpp::frame_len,
         };
         let mut piece = |m: reasm::Piece<'_>| match m {
             reasm::Piece::Message(bytes) => match state {
                 State::Fix(s) => s.on_message(dir, bytes, on),
                 State::Redis(s) => s.on_message(dir, bytes, on),
                 State::Amqp(s) => s.on_message(dir, bytes, on),
+                State::Smpp(s) => s.on_message(dir, bytes, on),
             },
             reasm::Piece::Lost => on(Event::Lost),
         };

@@ -166,3 +166,24 @@ fn amqp_tune_heartbeats_and_close() {
     bad[7] = 0;
     assert_eq!(events(&mut s, 0, 8, &bad), ["Lost"]);
 }
+
+fn pdu(id: u32, seq: u32, body: &[u8]) -> Vec<u8> {
+    let mut p = ((16 + body.len()) as u32).to_be_bytes().to_vec();
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&0u32.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(body);
+    p
+}
+
+#[test]
+fn smpp_enquire_link_and_unbind() {
+    let bind = pdu(9, 1, b"esme1\0secret\0\0\x34\0\0\0");
+    assert_eq!(recognize(&bind), Some(Protocol::Smpp));
+    assert_eq!(recognize(&pdu(0x15, 1, b"")), None, "an SMPP session opens with a bind");
+    let mut s = Session::new(Protocol::Smpp);
+    let esme = [bind, pdu(0x15, 2, b""), pdu(6, 3, b"")].concat();
+    assert_eq!(events(&mut s, 0, 0, &esme), ["Message", "Probe", "Goodbye { text: None }"]);
+    assert_eq!(events(&mut s, 1, 0, &pdu(0x8000_0015, 2, b"")), ["Reply"]);
+    assert_eq!(events(&mut s, 1, 16, &[0, 0, 0, 3]), ["Lost"], "a length below the header");
+}

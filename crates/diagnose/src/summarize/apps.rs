@@ -279,6 +279,18 @@ fn unanswered(cx: &StreamCx<'_>, app: &AppWatch, d: usize, out: &mut Vec<Finding
             human(waited)
         )
     };
+    if let Some((e, text)) = me.goodbye.as_ref().filter(|(e, _)| e.ts > probe.ts) {
+        frames.push(e.frame);
+        words.push_str(&format!(
+            "; the {} {}{} (frame {})",
+            cx.role(d),
+            protocol.goodbye_words(),
+            text.as_ref()
+                .map(|t| format!(" with '{t}'"))
+                .unwrap_or_default(),
+            e.frame
+        ));
+    }
     let close = s.rst.map(|e| ("reset", e)).or_else(|| {
         s.dirs
             .iter()
