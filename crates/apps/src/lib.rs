@@ -25,6 +25,7 @@ mod fix;
 mod reasm;
 mod redis;
 mod smpp;
+mod stomp;
 
 pub use reasm::MAX_MESSAGE;
 use reasm::Reassembly;
@@ -40,6 +41,8 @@ pub enum Protocol {
     Amqp,
     /// SMPP 3.4 / 5.0 (enquire_link / enquire_link_resp).
     Smpp,
+    /// STOMP 1.1 / 1.2 (EOL heart-beats, negotiated in the `heart-beat` header).
+    Stomp,
 }
 
 impl Protocol {
@@ -50,6 +53,7 @@ impl Protocol {
             Protocol::Redis => "redis",
             Protocol::Amqp => "amqp",
             Protocol::Smpp => "smpp",
+            Protocol::Stomp => "stomp",
         }
     }
 
@@ -60,6 +64,7 @@ impl Protocol {
             Protocol::Redis => "Redis",
             Protocol::Amqp => "AMQP",
             Protocol::Smpp => "SMPP",
+            Protocol::Stomp => "STOMP",
         }
     }
 
@@ -70,6 +75,7 @@ impl Protocol {
             Protocol::Redis => "PING",
             Protocol::Amqp => "heartbeat",
             Protocol::Smpp => "enquire_link",
+            Protocol::Stomp => "heart-beat",
         }
     }
 
@@ -80,6 +86,7 @@ impl Protocol {
             Protocol::Redis => "quit",
             Protocol::Amqp => "sent Connection.Close",
             Protocol::Smpp => "unbound",
+            Protocol::Stomp => "disconnected",
         }
     }
 
@@ -91,6 +98,7 @@ impl Protocol {
             Protocol::Redis => "none",
             Protocol::Amqp => "heartbeat",
             Protocol::Smpp => "none",
+            Protocol::Stomp => "heart-beat",
         }
     }
 
@@ -104,11 +112,15 @@ impl Protocol {
     ///
     /// AMQP 0-9-1: a peer that receives no octets for two heartbeat intervals should close the
     /// connection (AMQP 0-9-1 specification, 4.2.7), so the limit is 2 × the interval.
+    ///
+    /// STOMP asks the receiver to "take into account an error margin" without a number; the
+    /// limit is 1.5 × the negotiated interval, stomp.py's default receive scale.
     pub fn silence_limit_ns(self, interval_ns: i64) -> i64 {
         match self {
             Protocol::Fix => interval_ns + interval_ns / 5,
             Protocol::Redis | Protocol::Smpp => interval_ns,
             Protocol::Amqp => 2 * interval_ns,
+            Protocol::Stomp => interval_ns + interval_ns / 2,
         }
     }
 }
@@ -127,6 +139,9 @@ pub fn recognize(first_payload: &[u8]) -> Option<Protocol> {
     }
     if smpp::starts_bind(first_payload) {
         return Some(Protocol::Smpp);
+    }
+    if stomp::starts_connect(first_payload) {
+        return Some(Protocol::Stomp);
     }
     None
 }
@@ -201,6 +216,7 @@ enum State {
     Redis(redis::State),
     Amqp(amqp::State),
     Smpp(smpp::State),
+    Stomp(stomp::State),
 }
 
 impl Session {
@@ -214,6 +230,7 @@ impl Session {
                 Protocol::Redis => State::Redis(Default::default()),
                 Protocol::Amqp => State::Amqp(Default::default()),
                 Protocol::Smpp => State::Smpp(Default::default()),
+                Protocol::Stomp => State::Stomp(Default::default()),
             },
         }
     }
@@ -240,6 +257,7 @@ impl Session {
             State::Redis(_) => redis::frame_len,
             State::Amqp(_) => amqp::frame_len,
             State::Smpp(_) => smpp::frame_len,
+            State::Stomp(_) => stomp::frame_len,
         };
         let mut piece = |m: reasm::Piece<'_>| match m {
             reasm::Piece::Message(bytes) => match state {
@@ -247,6 +265,7 @@ impl Session {
                 State::Redis(s) => s.on_message(dir, bytes, on),
                 State::Amqp(s) => s.on_message(dir, bytes, on),
                 State::Smpp(s) => s.on_message(dir, bytes, on),
+                State::Stomp(s) => s.on_message(dir, bytes, on),
             },
             reasm::Piece::Lost => on(Event::Lost),
         };

@@ -187,3 +187,29 @@ fn smpp_enquire_link_and_unbind() {
     assert_eq!(events(&mut s, 1, 0, &pdu(0x8000_0015, 2, b"")), ["Reply"]);
     assert_eq!(events(&mut s, 1, 16, &[0, 0, 0, 3]), ["Lost"], "a length below the header");
 }
+
+#[test]
+fn stomp_heart_beats_negotiated_per_direction() {
+    let connect = b"CONNECT\naccept-version:1.2\nhost:/\nheart-beat:1000,3000\n\n\0";
+    assert_eq!(recognize(connect), Some(Protocol::Stomp));
+    let mut s = Session::new(Protocol::Stomp);
+    assert_eq!(events(&mut s, 0, 0, connect), ["Message"]);
+    let connected = b"CONNECTED\r\nversion:1.2\r\nheart-beat:2000,500\r\n\r\n\0\n";
+    assert_eq!(
+        events(&mut s, 1, 0, connected),
+        [
+            "Interval { ms: 3000, scope: Dir(1) }",
+            "Interval { ms: 1000, scope: Dir(0) }",
+            "Beat"
+        ]
+    );
+    // A body with a NUL inside, framed by content-length; EOL beats; an ERROR with its text.
+    let c = connect.len() as u32;
+    let send = b"SEND\ndestination:/q\ncontent-length:3\n\na\0b\0\n\r\n";
+    assert_eq!(events(&mut s, 0, c, send), ["Message", "Beat", "Beat"]);
+    let err = b"ERROR\nmessage:heart-beat timeout\n\n\0";
+    let got = events(&mut s, 1, connected.len() as u32, err);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].starts_with("Goodbye { text: Some("));
+    assert_eq!(events(&mut s, 0, c + send.len() as u32, b"send\n\n\0"), ["Lost"]);
+}
