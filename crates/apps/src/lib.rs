@@ -22,6 +22,7 @@
 
 mod amqp;
 mod fix;
+mod iso8583;
 mod reasm;
 mod redis;
 mod smpp;
@@ -43,6 +44,8 @@ pub enum Protocol {
     Smpp,
     /// STOMP 1.1 / 1.2 (EOL heart-beats, negotiated in the `heart-beat` header).
     Stomp,
+    /// ISO 8583:1987 with a 2-byte length prefix (0800/0810 echo tests, field 70 = 301).
+    Iso8583,
 }
 
 impl Protocol {
@@ -54,6 +57,7 @@ impl Protocol {
             Protocol::Amqp => "amqp",
             Protocol::Smpp => "smpp",
             Protocol::Stomp => "stomp",
+            Protocol::Iso8583 => "iso8583",
         }
     }
 
@@ -65,6 +69,7 @@ impl Protocol {
             Protocol::Amqp => "AMQP",
             Protocol::Smpp => "SMPP",
             Protocol::Stomp => "STOMP",
+            Protocol::Iso8583 => "ISO 8583",
         }
     }
 
@@ -76,6 +81,7 @@ impl Protocol {
             Protocol::Amqp => "heartbeat",
             Protocol::Smpp => "enquire_link",
             Protocol::Stomp => "heart-beat",
+            Protocol::Iso8583 => "echo test",
         }
     }
 
@@ -87,6 +93,7 @@ impl Protocol {
             Protocol::Amqp => "sent Connection.Close",
             Protocol::Smpp => "unbound",
             Protocol::Stomp => "disconnected",
+            Protocol::Iso8583 => "signed off",
         }
     }
 
@@ -99,6 +106,7 @@ impl Protocol {
             Protocol::Amqp => "heartbeat",
             Protocol::Smpp => "none",
             Protocol::Stomp => "heart-beat",
+            Protocol::Iso8583 => "none",
         }
     }
 
@@ -118,7 +126,7 @@ impl Protocol {
     pub fn silence_limit_ns(self, interval_ns: i64) -> i64 {
         match self {
             Protocol::Fix => interval_ns + interval_ns / 5,
-            Protocol::Redis | Protocol::Smpp => interval_ns,
+            Protocol::Redis | Protocol::Smpp | Protocol::Iso8583 => interval_ns,
             Protocol::Amqp => 2 * interval_ns,
             Protocol::Stomp => interval_ns + interval_ns / 2,
         }
@@ -142,6 +150,9 @@ pub fn recognize(first_payload: &[u8]) -> Option<Protocol> {
     }
     if stomp::starts_connect(first_payload) {
         return Some(Protocol::Stomp);
+    }
+    if iso8583::starts_message(first_payload) {
+        return Some(Protocol::Iso8583);
     }
     None
 }
@@ -217,6 +228,7 @@ enum State {
     Amqp(amqp::State),
     Smpp(smpp::State),
     Stomp(stomp::State),
+    Iso8583(iso8583::State),
 }
 
 impl Session {
@@ -231,6 +243,7 @@ impl Session {
                 Protocol::Amqp => State::Amqp(Default::default()),
                 Protocol::Smpp => State::Smpp(Default::default()),
                 Protocol::Stomp => State::Stomp(Default::default()),
+                Protocol::Iso8583 => State::Iso8583(Default::default()),
             },
         }
     }
@@ -258,6 +271,7 @@ impl Session {
             State::Amqp(_) => amqp::frame_len,
             State::Smpp(_) => smpp::frame_len,
             State::Stomp(_) => stomp::frame_len,
+            State::Iso8583(_) => iso8583::frame_len,
         };
         let mut piece = |m: reasm::Piece<'_>| match m {
             reasm::Piece::Message(bytes) => match state {
@@ -266,6 +280,7 @@ impl Session {
                 State::Amqp(s) => s.on_message(dir, bytes, on),
                 State::Smpp(s) => s.on_message(dir, bytes, on),
                 State::Stomp(s) => s.on_message(dir, bytes, on),
+                State::Iso8583(s) => s.on_message(dir, bytes, on),
             },
             reasm::Piece::Lost => on(Event::Lost),
         };

@@ -213,3 +213,42 @@ fn stomp_heart_beats_negotiated_per_direction() {
     assert!(got[0].starts_with("Goodbye { text: Some("));
     assert_eq!(events(&mut s, 0, c + send.len() as u32, b"send\n\n\0"), ["Lost"]);
 }
+
+/// An ISO 8583 network management message: MTI, binary bitmaps with fields 7, 11 and 70.
+fn iso(mti: &str, stan: u32, code: &str) -> Vec<u8> {
+    let mut body = mti.as_bytes().to_vec();
+    // Primary: bit 1 (secondary), 7, 11. Secondary: 70 (bit 6 of it).
+    body.extend_from_slice(&[0x82, 0x20, 0, 0, 0, 0, 0, 0]);
+    body.extend_from_slice(&[0x04, 0, 0, 0, 0, 0, 0, 0]);
+    body.extend_from_slice(b"1207185959");
+    body.extend_from_slice(format!("{stan:06}").as_bytes());
+    body.extend_from_slice(code.as_bytes());
+    let mut m = (body.len() as u16).to_be_bytes().to_vec();
+    m.extend_from_slice(&body);
+    m
+}
+
+#[test]
+fn iso8583_echo_tests_and_sign_off() {
+    let echo = iso("0800", 1, "301");
+    assert_eq!(recognize(&echo), Some(Protocol::Iso8583));
+    let mut s = Session::new(Protocol::Iso8583);
+    let acq = [echo, iso("0800", 2, "001"), iso("0800", 3, "002")].concat();
+    assert_eq!(
+        events(&mut s, 0, 0, &acq),
+        ["Probe", "Message", "Goodbye { text: None }"]
+    );
+    let reply = iso("0810", 1, "301");
+    let (a, b) = reply.split_at(1);
+    let mut got = events(&mut s, 1, 0, a);
+    got.extend(events(&mut s, 1, 1, b));
+    assert_eq!(got, ["Reply"]);
+    // A field 2 (LLVAR PAN) before 70 is skipped by its length.
+    let mut with_pan = iso("0800", 4, "301");
+    with_pan[6] |= 0x40;
+    with_pan.splice(22..22, b"16".iter().chain(b"4000123412341234").copied());
+    let n = (with_pan.len() - 2) as u16;
+    with_pan[..2].copy_from_slice(&n.to_be_bytes());
+    assert_eq!(events(&mut s, 0, acq.len() as u32, &with_pan), ["Probe"]);
+    assert_eq!(recognize(b"\x00\x10GET / HTTP/1.1"), None);
+}
