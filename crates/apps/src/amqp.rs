@@ -72,7 +72,9 @@ impl State {
                         None => Event::Message,
                     },
                     Some(CLOSE) => {
-                        let text = payload.get(6).and_then(|&n| payload.get(7..7 + usize::from(n)));
+                        let text = payload
+                            .get(6)
+                            .and_then(|&n| payload.get(7..7 + usize::from(n)));
                         Event::Goodbye { text }
                     }
                     _ => Event::Message,

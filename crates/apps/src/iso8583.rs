@@ -29,13 +29,73 @@ use Len::{Fixed as F, Ll, Lll};
 /// Fields 2 to 69 of ISO 8583:1987 (index 0 is field 2), ASCII numerics, binary 52 and 64.
 const FIELDS_2_TO_69: [Len; 68] = [
     Ll, // 2 PAN
-    F(6), F(12), F(12), F(12), F(10), F(8), F(8), F(8), F(6), // 3..11
-    F(6), F(4), F(4), F(4), F(4), F(4), F(4), F(3), F(3), F(3), // 12..21
-    F(3), F(3), F(3), F(2), F(2), F(1), F(9), F(9), F(9), F(9), // 22..31
-    Ll, Ll, Ll, Ll, Lll, F(12), F(6), F(2), F(3), F(8), // 32..41
-    F(15), F(40), Ll, Ll, Lll, Lll, Lll, F(3), F(3), F(3), // 42..51
-    F(8), F(16), Lll, Lll, Lll, Lll, Lll, Lll, Lll, Lll, // 52..61
-    Lll, Lll, F(8), F(1), F(1), F(2), F(3), F(3), // 62..69
+    F(6),
+    F(12),
+    F(12),
+    F(12),
+    F(10),
+    F(8),
+    F(8),
+    F(8),
+    F(6), // 3..11
+    F(6),
+    F(4),
+    F(4),
+    F(4),
+    F(4),
+    F(4),
+    F(4),
+    F(3),
+    F(3),
+    F(3), // 12..21
+    F(3),
+    F(3),
+    F(3),
+    F(2),
+    F(2),
+    F(1),
+    F(9),
+    F(9),
+    F(9),
+    F(9), // 22..31
+    Ll,
+    Ll,
+    Ll,
+    Ll,
+    Lll,
+    F(12),
+    F(6),
+    F(2),
+    F(3),
+    F(8), // 32..41
+    F(15),
+    F(40),
+    Ll,
+    Ll,
+    Lll,
+    Lll,
+    Lll,
+    F(3),
+    F(3),
+    F(3), // 42..51
+    F(8),
+    F(16),
+    Lll,
+    Lll,
+    Lll,
+    Lll,
+    Lll,
+    Lll,
+    Lll,
+    Lll, // 52..61
+    Lll,
+    Lll,
+    F(8),
+    F(1),
+    F(1),
+    F(2),
+    F(3),
+    F(3), // 62..69
 ];
 
 fn digits(b: &[u8]) -> Option<usize> {

@@ -28,8 +28,8 @@ mod redis;
 mod smpp;
 mod stomp;
 
-pub use reasm::MAX_MESSAGE;
 use reasm::Reassembly;
+pub use reasm::MAX_MESSAGE;
 
 /// An application protocol this crate recognizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

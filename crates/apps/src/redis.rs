@@ -30,7 +30,9 @@ pub(crate) fn starts_command(p: &[u8]) -> bool {
     let len = len as usize;
     (1..=32).contains(&len)
         && name.len() >= len
-        && name[..len].iter().all(|c| c.is_ascii_alphabetic() || *c == b'_' || *c == b'|')
+        && name[..len]
+            .iter()
+            .all(|c| c.is_ascii_alphabetic() || *c == b'_' || *c == b'|')
 }
 
 /// A decimal number ended by CRLF (optionally negative), and what follows.

@@ -97,7 +97,10 @@ impl State {
         if m == b"\n" || m == b"\r\n" {
             return on(Event::Beat);
         }
-        let line = m.iter().position(|&c| c == b'\n' || c == b'\r').unwrap_or(0);
+        let line = m
+            .iter()
+            .position(|&c| c == b'\n' || c == b'\r')
+            .unwrap_or(0);
         let cmd = &m[..line];
         let head = &m[..headers_end(m).unwrap_or(m.len())];
         match cmd {

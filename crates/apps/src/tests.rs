@@ -18,7 +18,14 @@ fn events(s: &mut Session, dir: usize, seq: u32, p: &[u8]) -> Vec<String> {
 
 #[test]
 fn fix_session_events_in_order_across_segment_boundaries() {
-    let logon = fix(&[(35, "A"), (34, "1"), (49, "C"), (56, "S"), (98, "0"), (108, "30")]);
+    let logon = fix(&[
+        (35, "A"),
+        (34, "1"),
+        (49, "C"),
+        (56, "S"),
+        (98, "0"),
+        (108, "30"),
+    ]);
     let beat = fix(&[(35, "0"), (34, "2")]);
     let test = fix(&[(35, "1"), (34, "3"), (112, "T1")]);
     let logout = fix(&[(35, "5"), (34, "4"), (58, "no heartbeat")]);
@@ -118,7 +125,10 @@ fn redis_pings_matched_to_their_replies_through_a_pipeline() {
     got.extend(events(&mut s, 1, a.len() as u32, b));
     assert_eq!(got, ["Reply", "Message", "Reply"]);
     // A reply nobody asked for answers no PING.
-    assert_eq!(events(&mut s, 1, replies.len() as u32, b"+OK\r\n"), ["Message"]);
+    assert_eq!(
+        events(&mut s, 1, replies.len() as u32, b"+OK\r\n"),
+        ["Message"]
+    );
     // RESP3 aggregates and a push.
     let mut s = Session::new(Protocol::Redis);
     events(&mut s, 0, 0, &resp(&["HELLO", "3"]));
@@ -140,7 +150,11 @@ fn amqp_frame(ty: u8, payload: &[u8]) -> Vec<u8> {
 fn amqp_tune_heartbeats_and_close() {
     let header = b"AMQP\x00\x00\x09\x01";
     assert_eq!(recognize(header), Some(Protocol::Amqp));
-    assert_eq!(recognize(b"AMQP\x00\x01\x00\x00"), None, "AMQP 1.0 is another protocol");
+    assert_eq!(
+        recognize(b"AMQP\x00\x01\x00\x00"),
+        None,
+        "AMQP 1.0 is another protocol"
+    );
     let mut s = Session::new(Protocol::Amqp);
     assert_eq!(events(&mut s, 0, 0, header), ["Message"]);
     // Connection.Tune: channel-max 2047, frame-max 131072, heartbeat 60 (server).
@@ -180,12 +194,23 @@ fn pdu(id: u32, seq: u32, body: &[u8]) -> Vec<u8> {
 fn smpp_enquire_link_and_unbind() {
     let bind = pdu(9, 1, b"esme1\0secret\0\0\x34\0\0\0");
     assert_eq!(recognize(&bind), Some(Protocol::Smpp));
-    assert_eq!(recognize(&pdu(0x15, 1, b"")), None, "an SMPP session opens with a bind");
+    assert_eq!(
+        recognize(&pdu(0x15, 1, b"")),
+        None,
+        "an SMPP session opens with a bind"
+    );
     let mut s = Session::new(Protocol::Smpp);
     let esme = [bind, pdu(0x15, 2, b""), pdu(6, 3, b"")].concat();
-    assert_eq!(events(&mut s, 0, 0, &esme), ["Message", "Probe", "Goodbye { text: None }"]);
+    assert_eq!(
+        events(&mut s, 0, 0, &esme),
+        ["Message", "Probe", "Goodbye { text: None }"]
+    );
     assert_eq!(events(&mut s, 1, 0, &pdu(0x8000_0015, 2, b"")), ["Reply"]);
-    assert_eq!(events(&mut s, 1, 16, &[0, 0, 0, 3]), ["Lost"], "a length below the header");
+    assert_eq!(
+        events(&mut s, 1, 16, &[0, 0, 0, 3]),
+        ["Lost"],
+        "a length below the header"
+    );
 }
 
 #[test]
@@ -211,7 +236,10 @@ fn stomp_heart_beats_negotiated_per_direction() {
     let got = events(&mut s, 1, connected.len() as u32, err);
     assert_eq!(got.len(), 1);
     assert!(got[0].starts_with("Goodbye { text: Some("));
-    assert_eq!(events(&mut s, 0, c + send.len() as u32, b"send\n\n\0"), ["Lost"]);
+    assert_eq!(
+        events(&mut s, 0, c + send.len() as u32, b"send\n\n\0"),
+        ["Lost"]
+    );
 }
 
 /// An ISO 8583 network management message: MTI, binary bitmaps with fields 7, 11 and 70.

@@ -2,7 +2,9 @@
 //! One function per cause, each reading the typed details of the findings it is about; the
 //! order of the calls in [`conclusions`] is the order of the sentences.
 
-use crate::finding::{AppStopped, DeadlineCause, DeadlineReset, Details, Finding, GaveUp, Kind, Severity};
+use crate::finding::{
+    AppStopped, DeadlineCause, DeadlineReset, Details, Finding, GaveUp, Kind, Severity,
+};
 use crate::report::{human, Cause, LogSummary, StreamReport, TcpKeepalive};
 use keepsight_http::FindingKind as HttpKind;
 
@@ -278,6 +280,12 @@ fn app_sessions(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes
     if late > 0 {
         out.push(format!(
             "{late} silence(s) longer than the protocol's declared heartbeat interval allows, after which the side spoke again (app_heartbeat_late)."
+        ));
+    }
+    let unanswered = count(findings, Kind::AppProbeUnanswered);
+    if unanswered > 0 {
+        out.push(format!(
+            "{unanswered} connection(s) ended with a protocol probe unanswered (app_probe_unanswered: Redis PING, SMPP enquire_link, ISO 8583 echo test): the answering side stopped answering."
         ));
     }
     let gaps = count(findings, Kind::AppSequenceGap);

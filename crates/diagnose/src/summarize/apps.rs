@@ -5,8 +5,7 @@
 use super::common::{close_ts, s3, StreamCx};
 use crate::apps::{AppDir, AppWatch};
 use crate::finding::{
-    AppGoodbye, AppLate, AppProbe, AppSeqGap, AppStopped, AppUnanswered, Details, Finding,
-    Severity,
+    AppGoodbye, AppLate, AppProbe, AppSeqGap, AppStopped, AppUnanswered, Details, Finding, Severity,
 };
 use crate::report::human;
 use crate::stream::Event;
@@ -20,17 +19,21 @@ fn interval_text(ns: i64) -> String {
     }
 }
 
-pub(super) fn findings(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
+/// Pushes the stream's findings; true when one of them explains the connection's reset (a
+/// stopped heartbeat the connection ended with).
+pub(super) fn findings(cx: &StreamCx<'_>, out: &mut Vec<Finding>) -> bool {
     let Some(app) = cx.s.app.as_deref() else {
-        return;
+        return false;
     };
+    let mut explains_reset = false;
     for d in [cx.client_dir, 1 - cx.client_dir] {
         let me = &app.dirs[d];
         late(cx, app, d, me, out);
-        stopped(cx, app, d, out);
+        explains_reset |= stopped(cx, app, d, out) && cx.s.rst.is_some();
         unanswered(cx, app, d, out);
         sequence_gaps(cx, app, d, out);
     }
+    explains_reset
 }
 
 /// Silences of side `d` beyond the limit, after which it spoke again.
@@ -68,27 +71,25 @@ fn late(cx: &StreamCx<'_>, app: &AppWatch, d: usize, me: &AppDir, out: &mut Vec<
     }
 }
 
-/// Side `d` went silent beyond the limit and never spoke again before the session ended.
-fn stopped(cx: &StreamCx<'_>, app: &AppWatch, d: usize, out: &mut Vec<Finding>) {
+/// Side `d` went silent beyond the limit and never spoke again before the session ended;
+/// true when it did.
+fn stopped(cx: &StreamCx<'_>, app: &AppWatch, d: usize, out: &mut Vec<Finding>) -> bool {
     let s = cx.s;
     let protocol = app.protocol();
     let (me, peer) = (&app.dirs[d], &app.dirs[1 - d]);
     let (Some(interval), Some(last)) = (me.interval_ns, me.last) else {
-        return;
+        return false;
     };
     if me.goodbye.is_some() || me.lost.is_some() {
-        return;
+        return false;
     }
-    let close = s
-        .rst
-        .map(|e| ("rst", e))
-        .or_else(|| {
-            s.dirs
-                .iter()
-                .filter_map(|x| x.fin)
-                .min_by_key(|e| e.ts)
-                .map(|e| ("fin", e))
-        });
+    let close = s.rst.map(|e| ("rst", e)).or_else(|| {
+        s.dirs
+            .iter()
+            .filter_map(|x| x.fin)
+            .min_by_key(|e| e.ts)
+            .map(|e| ("fin", e))
+    });
     let peer_goodbye = peer.goodbye.as_ref().filter(|(e, _)| e.ts > last.ts);
     let ended = peer_goodbye
         .map(|(e, _)| e.ts)
@@ -97,7 +98,7 @@ fn stopped(cx: &StreamCx<'_>, app: &AppWatch, d: usize, out: &mut Vec<Finding>) 
     let limit = protocol.silence_limit_ns(interval);
     let silent = ended - last.ts;
     if silent <= limit {
-        return;
+        return false;
     }
     let role = |e: &Event| cx.role(e.dir as usize);
     let probe = peer
@@ -182,6 +183,7 @@ fn stopped(cx: &StreamCx<'_>, app: &AppWatch, d: usize, out: &mut Vec<Finding>) 
             silent_s: s3(silent),
         }),
     ));
+    true
 }
 
 /// Sequence numbers of side `d` that skipped or went back.

@@ -59,7 +59,8 @@ pub(crate) fn summarize(
     explained_reset |= middlebox::state_loss(&cx, out);
     middlebox::idle_beyond_timeouts(&cx, out, tally);
     tls_truncation(&cx, out);
-    apps::findings(&cx, out);
+    // A reset that ends a session whose protocol heartbeat stopped is that story's end.
+    explained_reset |= apps::findings(&cx, out);
     // A reset answering the SYN is a refused attempt, told by `connection_refused`: no
     // connection was there to die.
     if let Some(r) = s.rst.filter(|r| !refused_attempt(s, r)) {
