@@ -107,6 +107,12 @@ impl Reassembly {
         Some(data)
     }
 
+    /// Bytes held for a message not complete yet.
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> usize {
+        self.partial.len()
+    }
+
     fn lose(&mut self, on: &mut dyn FnMut(Piece<'_>)) {
         if !self.lost {
             self.lost = true;

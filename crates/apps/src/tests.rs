@@ -280,3 +280,47 @@ fn iso8583_echo_tests_and_sign_off() {
     assert_eq!(events(&mut s, 0, acq.len() as u32, &with_pan), ["Probe"]);
     assert_eq!(recognize(b"\x00\x10GET / HTTP/1.1"), None);
 }
+
+/// Bytes after a valid opening, cut anywhere and mixed with garbage: no panic, and the buffer
+/// never holds more than one message's bound.
+#[test]
+fn garbage_after_a_valid_opening_never_panics_nor_grows() {
+    let openings: [(Protocol, Vec<u8>); 6] = [
+        (Protocol::Fix, fix(&[(35, "A"), (34, "1"), (108, "30")])),
+        (Protocol::Redis, resp(&["PING"])),
+        (Protocol::Amqp, b"AMQP\x00\x00\x09\x01".to_vec()),
+        (Protocol::Smpp, pdu(9, 1, b"esme\0pw\0\0\x34\0\0\0")),
+        (Protocol::Stomp, b"CONNECT\nheart-beat:1,1\n\n\0".to_vec()),
+        (Protocol::Iso8583, iso("0800", 1, "301")),
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for (p, open) in openings {
+        assert_eq!(recognize(&open), Some(p));
+        for round in 0..200 {
+            let mut s = Session::new(p);
+            let mut stream = open.clone();
+            // Valid openings repeated, then bytes of every kind.
+            stream.extend_from_slice(&open);
+            for _ in 0..(next() % 3000) {
+                let b = next() as u8;
+                stream.push(if round % 2 == 0 { b } else { b % 16 + b'0' });
+            }
+            let mut seq = 0u32;
+            let mut rest = &stream[..];
+            while !rest.is_empty() {
+                let n = (next() as usize % 700 + 1).min(rest.len());
+                s.feed(0, seq, &rest[..n], true, &mut |_| {});
+                s.feed(1, seq, &rest[..n], true, &mut |_| {});
+                seq += n as u32;
+                rest = &rest[n..];
+            }
+            assert!(s.dirs.iter().all(|d| d.buffered() <= MAX_MESSAGE + 700));
+        }
+    }
+}
