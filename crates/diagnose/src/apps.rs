@@ -33,24 +33,20 @@ pub(crate) struct SeqGap {
 pub(crate) struct AppDir {
     /// The interval this side must keep, ns (none declared, or 0: heartbeats off).
     pub interval_ns: Option<i64>,
-    /// When the interval was declared.
-    pub interval_at: Option<Event>,
-    pub messages: u64,
-    pub beats: u64,
     pub last: Option<Event>,
     pub late: Vec<LateGap>,
+    /// Late gaps in all, the unrecorded included.
     pub late_count: u64,
     /// Its probes: the last one, and whether the peer answered it.
     pub last_probe: Option<(Event, bool)>,
-    pub probes: u64,
     /// Probes in a row that got no answer before the next one, up to the last.
     pub unanswered_run: u32,
     /// The first of that run.
     pub first_unanswered: Option<Event>,
     pub goodbye: Option<(Event, Option<String>)>,
     pub seq_gaps: Vec<SeqGap>,
+    /// Sequence gaps in all, the unrecorded included.
     pub seq_gap_count: u64,
-    pub resend_requests: u64,
     /// Where its bytes stopped making sense.
     pub lost: Option<Event>,
 }
@@ -123,7 +119,6 @@ fn on_event(protocol: Protocol, dirs: &mut [AppDir; 2], d: usize, ev: Event, e: 
             }
         }
     }
-    me.messages += 1;
     me.last = Some(ev);
     match e {
         AppEvent::Interval { ms, scope } => {
@@ -134,10 +129,9 @@ fn on_event(protocol: Protocol, dirs: &mut [AppDir; 2], d: usize, ev: Event, e: 
             };
             for t in targets.into_iter().flatten() {
                 dirs[t].interval_ns = (ns > 0).then_some(ns);
-                dirs[t].interval_at = Some(ev);
             }
         }
-        AppEvent::Beat => me.beats += 1,
+        AppEvent::Beat => {}
         AppEvent::Probe => {
             match me.last_probe {
                 Some((e, false)) => {
@@ -149,11 +143,9 @@ fn on_event(protocol: Protocol, dirs: &mut [AppDir; 2], d: usize, ev: Event, e: 
                     me.first_unanswered = None;
                 }
             }
-            me.probes += 1;
             me.last_probe = Some((ev, false));
         }
         AppEvent::Reply => {
-            me.beats += 1;
             if let Some((_, answered)) = dirs[p].last_probe.as_mut() {
                 *answered = true;
             }
@@ -166,7 +158,6 @@ fn on_event(protocol: Protocol, dirs: &mut [AppDir; 2], d: usize, ev: Event, e: 
             me.goodbye.get_or_insert((ev, text));
         }
         AppEvent::ResendRequest { .. } => {
-            me.resend_requests += 1;
             // It asks the peer again for what the peer's last gap skipped.
             if let Some(g) = dirs[p]
                 .seq_gaps

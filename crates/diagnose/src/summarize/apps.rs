@@ -39,7 +39,13 @@ pub(super) fn findings(cx: &StreamCx<'_>, out: &mut Vec<Finding>) -> bool {
 /// Silences of side `d` beyond the limit, after which it spoke again.
 fn late(cx: &StreamCx<'_>, app: &AppWatch, d: usize, me: &AppDir, out: &mut Vec<Finding>) {
     let protocol = app.protocol();
-    for g in &me.late {
+    let unlisted = me.late_count.saturating_sub(me.late.len() as u64);
+    for (i, g) in me.late.iter().enumerate() {
+        let more = if i + 1 == me.late.len() && unlisted > 0 {
+            format!(" ({unlisted} more such silence(s) of this side not listed)")
+        } else {
+            String::new()
+        };
         let limit = protocol.silence_limit_ns(g.interval_ns);
         let gap = g.to.ts - g.from.ts;
         out.push(Finding::new(
@@ -48,7 +54,7 @@ fn late(cx: &StreamCx<'_>, app: &AppWatch, d: usize, me: &AppDir, out: &mut Vec<
             vec![g.from.frame, g.to.frame],
             g.to.ts,
             format!(
-                "{} session: the {} sent nothing for {} between frames {} and {}, beyond {} {} (the protocol tolerates {}).",
+                "{} session: the {} sent nothing for {} between frames {} and {}, beyond {} {} (the protocol tolerates {}){more}.",
                 protocol.display_name(),
                 cx.role(d),
                 human(gap),
@@ -189,7 +195,9 @@ fn stopped(cx: &StreamCx<'_>, app: &AppWatch, d: usize, out: &mut Vec<Finding>) 
 /// Sequence numbers of side `d` that skipped or went back.
 fn sequence_gaps(cx: &StreamCx<'_>, app: &AppWatch, d: usize, out: &mut Vec<Finding>) {
     let protocol = app.protocol();
-    for g in &app.dirs[d].seq_gaps {
+    let me = &app.dirs[d];
+    let unlisted = me.seq_gap_count.saturating_sub(me.seq_gaps.len() as u64);
+    for (i, g) in me.seq_gaps.iter().enumerate() {
         let mut frames = vec![g.at.frame];
         let mut words = if g.received > g.expected {
             format!(
@@ -217,6 +225,11 @@ fn sequence_gaps(cx: &StreamCx<'_>, app: &AppWatch, d: usize, out: &mut Vec<Find
                 "; the {} asked for them again with a ResendRequest (frame {})",
                 cx.role(r.dir as usize),
                 r.frame
+            ));
+        }
+        if i + 1 == me.seq_gaps.len() && unlisted > 0 {
+            words.push_str(&format!(
+                " ({unlisted} more gap(s) of this side not listed)"
             ));
         }
         words.push('.');
