@@ -2,7 +2,9 @@
 //! One function per cause, each reading the typed details of the findings it is about; the
 //! order of the calls in [`conclusions`] is the order of the sentences.
 
-use crate::finding::{DeadlineCause, DeadlineReset, Details, Finding, GaveUp, Kind, Severity};
+use crate::finding::{
+    AppStopped, DeadlineCause, DeadlineReset, Details, Finding, GaveUp, Kind, Severity,
+};
 use crate::report::{human, Cause, LogSummary, StreamReport, TcpKeepalive};
 use keepsight_http::FindingKind as HttpKind;
 
@@ -17,6 +19,7 @@ pub(crate) fn conclusions(
     let mut causes = Causes::default();
     deadline_resets(findings, streams, &mut out, &mut causes);
     gave_up(findings, &mut out, &mut causes);
+    app_sessions(findings, &mut out, &mut causes);
     dead_peers(findings, streams, &mut out, &mut causes);
     middlebox_causes(findings, &mut out, &mut causes);
     heartbeat_troubles(findings, &mut out);
@@ -243,6 +246,53 @@ fn gave_up(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
             Some(by),
             of.iter().map(|(f, _)| *f),
         );
+    }
+}
+
+/// Application protocols whose own heartbeat (FIX HeartBtInt, …) stopped: one sentence per
+/// protocol and silent side, citing the first such session; then late beats and sequence gaps.
+fn app_sessions(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
+    let stopped: Vec<(&Finding, &AppStopped)> = findings
+        .iter()
+        .filter_map(|f| match &f.details {
+            Details::AppHeartbeatStopped(d) => Some((f, d)),
+            _ => None,
+        })
+        .collect();
+    for by in sides(&stopped, |(_, d)| d.sender) {
+        let of: Vec<&(&Finding, &AppStopped)> =
+            stopped.iter().filter(|(_, d)| d.sender == by).collect();
+        let (first, _) = of[0];
+        out.push(format!(
+            "{} session(s) ended after the {by}'s protocol heartbeats stopped (app_heartbeat_stopped) — check the {by} application; first: stream {}: {}",
+            of.len(),
+            first.stream.map(|s| s.to_string()).unwrap_or_default(),
+            first.message
+        ));
+        causes.told(
+            out,
+            Kind::AppHeartbeatStopped,
+            Some(by),
+            of.iter().map(|(f, _)| *f),
+        );
+    }
+    let late = count(findings, Kind::AppHeartbeatLate);
+    if late > 0 {
+        out.push(format!(
+            "{late} silence(s) longer than the protocol's declared heartbeat interval allows, after which the side spoke again (app_heartbeat_late)."
+        ));
+    }
+    let unanswered = count(findings, Kind::AppProbeUnanswered);
+    if unanswered > 0 {
+        out.push(format!(
+            "{unanswered} connection(s) ended with a protocol probe unanswered (app_probe_unanswered: Redis PING, SMPP enquire_link, ISO 8583 echo test): the answering side stopped answering."
+        ));
+    }
+    let gaps = count(findings, Kind::AppSequenceGap);
+    if gaps > 0 {
+        out.push(format!(
+            "{gaps} message sequence gap(s) in application sessions (app_sequence_gap): messages lost or a side restarted its numbering."
+        ));
     }
 }
 

@@ -69,6 +69,16 @@ pub enum Kind {
     MiddleboxIdleReset,
     /// A TLS peer's FIN cut a record it was sending, with no close_notify before it.
     TlsTruncation,
+    /// An application protocol's heartbeats (FIX, …) stopped longer than its own declared
+    /// interval allows, and the session ended (see [`AppStopped`]).
+    AppHeartbeatStopped,
+    /// A side of an application protocol stayed silent longer than its declared interval
+    /// allows, then spoke again.
+    AppHeartbeatLate,
+    /// An application protocol's probe (Redis PING, SMPP enquire_link, …) never answered.
+    AppProbeUnanswered,
+    /// An application protocol's message sequence number skipped or went back (FIX MsgSeqNum).
+    AppSequenceGap,
     /// Connection attempts nobody answered (see [`crate::connect`]).
     SynUnanswered,
     /// Connection attempts answered by a reset.
@@ -112,6 +122,10 @@ impl Kind {
             Kind::LogMatch => "log_match",
             Kind::MiddleboxIdleReset => "middlebox_idle_reset",
             Kind::TlsTruncation => "tls_truncation",
+            Kind::AppHeartbeatStopped => "app_heartbeat_stopped",
+            Kind::AppHeartbeatLate => "app_heartbeat_late",
+            Kind::AppProbeUnanswered => "app_probe_unanswered",
+            Kind::AppSequenceGap => "app_sequence_gap",
             Kind::SynUnanswered => "syn_unanswered",
             Kind::ConnectionRefused => "connection_refused",
             Kind::Scan => "scan",
@@ -701,6 +715,107 @@ pub struct Storm {
     pub unanswered: u32,
 }
 
+/// A side's probe as an application protocol names it, and whether it was answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppProbe {
+    /// The peer answered it.
+    pub answered: bool,
+    /// `client` or `server`: who sent it.
+    pub by: &'static str,
+    /// Its frame.
+    pub frame: u32,
+    /// The protocol's name for it (`TestRequest`, `PING`, `enquire_link`).
+    pub name: &'static str,
+}
+
+/// A side ending an application session in the protocol (FIX Logout), with its reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppGoodbye {
+    /// `client` or `server`.
+    pub by: &'static str,
+    /// Its frame.
+    pub frame: u32,
+    /// The reason as sent (FIX tag 58), at most 120 characters.
+    pub text: Option<String>,
+}
+
+/// `app_heartbeat_stopped`: a side of an application protocol went silent for longer than the
+/// interval the protocol declared allows, until the session ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppStopped {
+    /// `fin` or `rst`: how the connection ended, when it did in the capture.
+    pub close: Option<&'static str>,
+    /// `client` or `server`: who closed first.
+    pub close_by: Option<&'static str>,
+    /// A side's goodbye after the silence began.
+    pub goodbye: Option<AppGoodbye>,
+    /// The field that declared the interval (`HeartBtInt`).
+    pub interval_field: &'static str,
+    /// The declared interval.
+    pub interval_s: f64,
+    /// The silent side's last message.
+    pub last_frame: u32,
+    /// The silence the protocol tolerates (the interval plus its usual allowance).
+    pub limit_s: f64,
+    /// The peer's probe after the silence began, if it sent one.
+    pub probe: Option<AppProbe>,
+    /// `fix`, …
+    pub protocol: &'static str,
+    /// `client` or `server`: the side whose heartbeats stopped.
+    pub sender: &'static str,
+    /// From its last message to the peer's goodbye, else the close, else the capture's end.
+    pub silent_s: f64,
+}
+
+/// `app_heartbeat_late`: one side silent beyond the declared interval's limit, then heard again.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppLate {
+    /// Time between the two messages around the silence.
+    pub gap_s: f64,
+    /// The field that declared the interval.
+    pub interval_field: &'static str,
+    /// The declared interval.
+    pub interval_s: f64,
+    /// `gap_s` minus the interval.
+    pub late_by_s: f64,
+    /// The silence the protocol tolerates.
+    pub limit_s: f64,
+    /// `fix`, …
+    pub protocol: &'static str,
+    /// `client` or `server`: the silent side.
+    pub sender: &'static str,
+}
+
+/// `app_probe_unanswered`: a protocol-level probe whose answer never came.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppUnanswered {
+    /// The protocol's name for the probe.
+    pub probe: &'static str,
+    /// `fix`, `redis`, …
+    pub protocol: &'static str,
+    /// `client` or `server`: who probed.
+    pub sender: &'static str,
+    /// Probes in a row without an answer, the last included.
+    pub unanswered: u32,
+    /// From the last probe to the end of the connection (or of the capture), seconds.
+    pub waited_s: f64,
+}
+
+/// `app_sequence_gap`: a message whose sequence number is not the next one expected.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppSeqGap {
+    /// The number expected.
+    pub expected: u64,
+    /// `fix`.
+    pub protocol: &'static str,
+    /// The number the message carried.
+    pub received: u64,
+    /// The peer's ResendRequest that followed, if any.
+    pub resend_request_frame: Option<u32>,
+    /// `client` or `server`: whose numbering skipped.
+    pub sender: &'static str,
+}
+
 /// A finding's kind with its kind-specific numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Details {
@@ -734,6 +849,14 @@ pub enum Details {
     MiddleboxIdleReset(IdleReset),
     /// See [`Kind::TlsTruncation`].
     TlsTruncation(TlsCut),
+    /// See [`Kind::AppHeartbeatStopped`].
+    AppHeartbeatStopped(AppStopped),
+    /// See [`Kind::AppHeartbeatLate`].
+    AppHeartbeatLate(AppLate),
+    /// See [`Kind::AppProbeUnanswered`].
+    AppProbeUnanswered(AppUnanswered),
+    /// See [`Kind::AppSequenceGap`].
+    AppSequenceGap(AppSeqGap),
     /// See [`Kind::SynUnanswered`].
     SynUnanswered(SynUnanswered),
     /// See [`Kind::ConnectionRefused`].
@@ -781,6 +904,10 @@ impl Details {
             Details::LogMatch(_) => Kind::LogMatch,
             Details::MiddleboxIdleReset(_) => Kind::MiddleboxIdleReset,
             Details::TlsTruncation(_) => Kind::TlsTruncation,
+            Details::AppHeartbeatStopped(_) => Kind::AppHeartbeatStopped,
+            Details::AppHeartbeatLate(_) => Kind::AppHeartbeatLate,
+            Details::AppProbeUnanswered(_) => Kind::AppProbeUnanswered,
+            Details::AppSequenceGap(_) => Kind::AppSequenceGap,
             Details::SynUnanswered(_) => Kind::SynUnanswered,
             Details::ConnectionRefused(_) => Kind::ConnectionRefused,
             Details::Scan(_) => Kind::Scan,
@@ -818,6 +945,10 @@ impl Serialize for Details {
             Details::LogMatch(d) => d.serialize(s),
             Details::MiddleboxIdleReset(d) => d.serialize(s),
             Details::TlsTruncation(d) => d.serialize(s),
+            Details::AppHeartbeatStopped(d) => d.serialize(s),
+            Details::AppHeartbeatLate(d) => d.serialize(s),
+            Details::AppProbeUnanswered(d) => d.serialize(s),
+            Details::AppSequenceGap(d) => d.serialize(s),
             Details::SynUnanswered(d) => d.serialize(s),
             Details::ConnectionRefused(d) => d.serialize(s),
             Details::Scan(d) => d.serialize(s),
@@ -1039,6 +1170,64 @@ mod tests {
                 ttl: 64,
                 usual_ttl_max: 52,
                 usual_ttl_min: 52,
+            }),
+            Details::AppHeartbeatStopped(AppStopped {
+                close: Some("fin"),
+                close_by: Some("client"),
+                goodbye: Some(AppGoodbye {
+                    by: "client",
+                    frame: 52,
+                    text: Some("no heartbeat".into()),
+                }),
+                interval_field: "HeartBtInt",
+                interval_s: 2.0,
+                last_frame: 40,
+                limit_s: 2.4,
+                probe: Some(AppProbe {
+                    answered: false,
+                    by: "client",
+                    frame: 47,
+                    name: "TestRequest",
+                }),
+                protocol: "fix",
+                sender: "server",
+                silent_s: 6.2,
+            }),
+            Details::AppHeartbeatStopped(AppStopped {
+                close: None,
+                close_by: None,
+                goodbye: None,
+                interval_field: "heartbeat",
+                interval_s: 10.0,
+                last_frame: 4,
+                limit_s: 20.0,
+                probe: None,
+                protocol: "amqp",
+                sender: "client",
+                silent_s: 31.0,
+            }),
+            Details::AppHeartbeatLate(AppLate {
+                gap_s: 3.1,
+                interval_field: "HeartBtInt",
+                interval_s: 2.0,
+                late_by_s: 1.1,
+                limit_s: 2.4,
+                protocol: "fix",
+                sender: "client",
+            }),
+            Details::AppProbeUnanswered(AppUnanswered {
+                probe: "PING",
+                protocol: "redis",
+                sender: "client",
+                unanswered: 3,
+                waited_s: 3.0,
+            }),
+            Details::AppSequenceGap(AppSeqGap {
+                expected: 12,
+                protocol: "fix",
+                received: 15,
+                resend_request_frame: Some(31),
+                sender: "server",
             }),
             Details::SynUnanswered(SynUnanswered {
                 answered_ports: vec![80],

@@ -24,6 +24,7 @@
 //! once: each stream keeps online statistics and a bounded number of records, never its packets,
 //! and is summarized and dropped soon after it closes.
 
+mod apps;
 pub mod civil;
 mod conclusions;
 mod connect;

@@ -596,6 +596,8 @@ pub(crate) struct Stream {
     pub tls: TlsMode,
     /// Whether the stream is HTTP/2, and its frame-level record when it is.
     pub h2: crate::h2::H2Mode,
+    /// The application protocol with its own heartbeat it speaks, when recognized.
+    pub app: Option<Box<crate::apps::AppWatch>>,
 }
 
 #[inline]
@@ -643,6 +645,7 @@ impl Stream {
             first_small_dir: None,
             tls: TlsMode::Undecided,
             h2: crate::h2::H2Mode::Undecided,
+            app: None,
         }
     }
 
@@ -869,6 +872,7 @@ impl Stream {
                     }
                     TlsMode::Tls(watch)
                 } else {
+                    self.app = crate::apps::AppWatch::recognize(payload);
                     TlsMode::Plain
                 };
             }
@@ -879,6 +883,9 @@ impl Stream {
                     });
                 self.h2
                     .on_payload(d, seg.seq, payload, seg.frame, ts, forced);
+            }
+            if let Some(app) = self.app.as_mut() {
+                app.on_payload(ev, seg.seq, payload, payload.len() == seg.len as usize);
             }
             if matches!(self.tls, TlsMode::Tls(_)) {
                 // A TLS stream's messages are its records, whatever the segments.

@@ -1203,6 +1203,7 @@ fn lines_written_at_the_deadline_belong_to_the_late_beat() {
         .unwrap();
     assert!(f.frames.contains(&frame_at(&segs, late, fl::PSH | fl::ACK)));
 }
+mod apps;
 mod beats15;
 mod h2;
 mod tls;

@@ -3,6 +3,7 @@
 //! to it ([`middlebox`]). The findings are pushed in that order, which decides their order
 //! among equals in the report.
 
+mod apps;
 mod common;
 mod gave_up;
 mod heartbeat;
@@ -60,6 +61,8 @@ pub(crate) fn summarize(
     middlebox::idle_beyond_timeouts(&cx, out, tally);
     tls_truncation(&cx, out);
     http2::findings(&cx, out);
+    // A reset that ends a session whose protocol heartbeat stopped is that story's end.
+    explained_reset |= apps::findings(&cx, out);
     // A reset answering the SYN is a refused attempt, told by `connection_refused`: no
     // connection was there to die.
     if let Some(r) = s.rst.filter(|r| !refused_attempt(s, r)) {
