@@ -22,6 +22,8 @@ pub(crate) struct PcapNgState {
     big_endian: bool,
     interfaces: Vec<Interface>,
     seen_section: bool,
+    /// Section headers read so far.
+    sections: u32,
     /// Non-packet blocks read since the last packet, as stored (only when kept).
     container: Vec<u8>,
     pub(crate) keep_container: bool,
@@ -61,6 +63,7 @@ impl PcapNgState {
             big_endian: false,
             interfaces: Vec::new(),
             seen_section: false,
+            sections: 0,
             container: Vec::new(),
             keep_container: false,
         }
@@ -139,6 +142,7 @@ impl PcapNgState {
                 match block_type {
                     SHB => {
                         self.seen_section = true;
+                        self.sections += 1;
                         self.interfaces.clear();
                     }
                     IDB => {
@@ -196,6 +200,8 @@ impl PcapNgState {
                 options_big_endian: false,
                 raw: &[],
                 container: &[],
+                interface_name: None,
+                section: self.sections,
             });
         }
         if block_type == SPB {
@@ -234,6 +240,8 @@ impl PcapNgState {
                 options_big_endian: false,
                 raw: &[],
                 container: &[],
+                interface_name: iface.name.as_deref(),
+                section: self.sections,
             });
         }
         if body.len() < 20 {
@@ -297,6 +305,8 @@ impl PcapNgState {
                 .get(20 + (caplen as usize).next_multiple_of(4)..)
                 .unwrap_or(&[]),
             options_big_endian: e.0,
+            interface_name: iface.name.as_deref(),
+            section: self.sections,
             raw: &[],
             container: &[],
         })

@@ -36,7 +36,7 @@ pub fn hex_dump(frame: &Frame<'_>, out: &mut String) {
 
 /// One source: `OFFSET  hh hh … hh   ascii`, the offset as wide as the largest one needs
 /// (at least 4 hex digits), unprintable bytes shown as `.`.
-fn dump(bytes: &[u8], out: &mut String) {
+pub(crate) fn dump(bytes: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let last = bytes.len().saturating_sub(1) as u32;
     let digits = (8 - (last.leading_zeros() / 4) as usize).max(4);

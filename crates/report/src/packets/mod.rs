@@ -3,6 +3,7 @@
 //! frame in the summary and fields modes.
 
 mod columns;
+pub mod details;
 mod hex;
 mod http_layer;
 mod prefs;
@@ -186,6 +187,8 @@ pub struct Listing {
     pub summary: bool,
     /// `-o` TCP preferences.
     pub tcp_preferences: TcpPreferences,
+    /// `-V` / `-O`: each frame's protocol tree instead of its summary line.
+    pub details: Option<details::Details>,
 }
 
 /// Where `-w` writes the frames the filter keeps.
@@ -213,6 +216,10 @@ pub struct ListingFlags<'a> {
     pub quiet: bool,
     /// `-o`.
     pub preferences: &'a [String],
+    /// `-V`.
+    pub details: bool,
+    /// `-O`: the protocols whose details are shown.
+    pub details_of: Option<&'a str>,
 }
 
 impl Listing {
@@ -227,6 +234,17 @@ impl Listing {
         if flags.hex && format != Format::Text {
             return Err(format!(
                 "-x dumps frames in the text output; it does not combine with -T {}",
+                flags.format
+            ));
+        }
+        let details = match (flags.details, flags.details_of) {
+            (_, Some(list)) => Some(details::Details::only(list)?),
+            (true, None) => Some(details::Details::all()),
+            (false, None) => None,
+        };
+        if details.is_some() && format != Format::Text {
+            return Err(format!(
+                "-V/-O print the packet tree in the text output; they do not combine with -T {}",
                 flags.format
             ));
         }
@@ -246,6 +264,7 @@ impl Listing {
             hex: flags.hex,
             summary: !flags.hex || flags.print_too,
             tcp_preferences: TcpPreferences::parse(flags.preferences)?,
+            details,
         })
     }
 }
@@ -346,6 +365,7 @@ impl Listing {
             line: String::with_capacity(256),
             scratch: Scratch::default(),
             json_first: true,
+            details: self.details.clone(),
         };
         let mut prev_displayed: Option<i64> = None;
         let mut read = 0u64;
@@ -435,6 +455,7 @@ struct Printer<'a> {
     line: String,
     scratch: Scratch,
     json_first: bool,
+    details: Option<details::Details>,
 }
 
 impl Printer<'_> {
@@ -466,6 +487,15 @@ impl Printer<'_> {
             Format::Fields => self.fields_line(f, view),
             Format::Json => self.json(f, view),
             Format::Ek => self.ek(f, view),
+            Format::Text if self.details.is_some() => {
+                if let Some(d) = self.details.as_mut() {
+                    d.frame(f, view, &mut self.line);
+                }
+                if self.listing.hex {
+                    self.line.push('\n');
+                    hex_dump(f, &mut self.line);
+                }
+            }
             Format::Text if self.listing.hex => {
                 if self.listing.summary {
                     summary_line(f, self.listing.time, &mut self.line, &mut self.scratch);
@@ -672,6 +702,7 @@ mod format_tests {
             hex: false,
             summary: true,
             tcp_preferences: TcpPreferences::default(),
+            details: None,
         };
         let tcp_len = lookup("tcp.len").unwrap();
         let method = lookup("http.request.method").unwrap();

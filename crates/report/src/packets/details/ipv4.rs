@@ -1,0 +1,124 @@
+//! The IPv4 subtree.
+
+use super::{set, Bits, Tree};
+use keepsight_engine::wire::Network;
+use keepsight_engine::Frame;
+use keepsight_fields::{ids, value_text};
+use std::net::Ipv4Addr;
+
+/// DSCP code points: tshark's short name (in the field's summary) and long name.
+pub(crate) fn dscp(v: u8) -> (&'static str, &'static str) {
+    match v {
+        0 => ("CS0", "Default"),
+        8 => ("CS1", "Class Selector 1"),
+        10 => ("AF11", "Assured Forwarding 11"),
+        12 => ("AF12", "Assured Forwarding 12"),
+        14 => ("AF13", "Assured Forwarding 13"),
+        16 => ("CS2", "Class Selector 2"),
+        18 => ("AF21", "Assured Forwarding 21"),
+        20 => ("AF22", "Assured Forwarding 22"),
+        22 => ("AF23", "Assured Forwarding 23"),
+        24 => ("CS3", "Class Selector 3"),
+        26 => ("AF31", "Assured Forwarding 31"),
+        28 => ("AF32", "Assured Forwarding 32"),
+        30 => ("AF33", "Assured Forwarding 33"),
+        32 => ("CS4", "Class Selector 4"),
+        34 => ("AF41", "Assured Forwarding 41"),
+        36 => ("AF42", "Assured Forwarding 42"),
+        38 => ("AF43", "Assured Forwarding 43"),
+        40 => ("CS5", "Class Selector 5"),
+        44 => ("VA", "Voice Admit"),
+        46 => ("EF", "Expedited Forwarding"),
+        48 => ("CS6", "Class Selector 6"),
+        56 => ("CS7", "Class Selector 7"),
+        _ => ("Unknown", "Unknown"),
+    }
+}
+
+/// ECN code points: short and long names.
+pub(crate) fn ecn(v: u8) -> (&'static str, &'static str) {
+    match v & 3 {
+        0 => ("Not-ECT", "Not ECN-Capable Transport"),
+        1 => ("ECT(1)", "ECN-Capable Transport codepoint '01'"),
+        2 => ("ECT(0)", "ECN-Capable Transport codepoint '10'"),
+        _ => ("CE", "Congestion Experienced"),
+    }
+}
+
+/// `Protocol: TCP (6)`.
+pub(crate) fn proto_name(p: u8) -> &'static str {
+    value_text(ids::IP_PROTO, p as u64).unwrap_or("Unknown")
+}
+
+pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
+    if !matches!(f.dissection.network, Network::Ipv4 { .. }) {
+        return;
+    }
+    let Some(h) = f.dissection.ipv4(f.data()) else {
+        return;
+    };
+    let b = h.bytes();
+    let (src, dst) = (Ipv4Addr::from(h.src()), Ipv4Addr::from(h.dst()));
+    t.line(0, format_args!("Internet Protocol Version 4, Src: {src}, Dst: {dst}"));
+    let vhl = b[0] as u64;
+    t.line(1, format_args!("{} = Version: {}", Bits { width: 8, mask: 0xf0, value: vhl }, b[0] >> 4));
+    t.line(
+        1,
+        format_args!(
+            "{} = Header Length: {} bytes ({})",
+            Bits { width: 8, mask: 0x0f, value: vhl },
+            h.header_len(),
+            b[0] & 0xf
+        ),
+    );
+    let ds = h.dscp_ecn();
+    let (d, e) = (dscp(ds >> 2), ecn(ds));
+    t.line(1, format_args!("Differentiated Services Field: 0x{ds:02x} (DSCP: {}, ECN: {})", d.0, e.0));
+    t.line(
+        2,
+        format_args!(
+            "{} = Differentiated Services Codepoint: {} ({})",
+            Bits { width: 8, mask: 0xfc, value: ds as u64 },
+            d.1,
+            ds >> 2
+        ),
+    );
+    t.line(
+        2,
+        format_args!(
+            "{} = Explicit Congestion Notification: {} ({})",
+            Bits { width: 8, mask: 0x03, value: ds as u64 },
+            e.1,
+            ds & 3
+        ),
+    );
+    t.line(1, format_args!("Total Length: {}", h.total_len()));
+    t.line(1, format_args!("Identification: 0x{:04x} ({})", h.ident(), h.ident()));
+    let fl = b[6] as u64;
+    let flags = b[6] >> 5;
+    let names = match flags & 3 {
+        2 => ", Don't fragment",
+        1 => ", More fragments",
+        3 => ", Don't fragment, More fragments",
+        _ => "",
+    };
+    let reserved = if flags & 4 != 0 { ", Reserved" } else { "" };
+    t.line(
+        1,
+        format_args!("{} = Flags: 0x{flags:x}{reserved}{names}", Bits { width: 8, mask: 0xe0, value: fl }),
+    );
+    t.line(2, format_args!("{} = Reserved bit: {}", Bits { width: 8, mask: 0x80, value: fl }, set(flags & 4 != 0)));
+    t.line(2, format_args!("{} = Don't fragment: {}", Bits { width: 8, mask: 0x40, value: fl }, set(flags & 2 != 0)));
+    t.line(2, format_args!("{} = More fragments: {}", Bits { width: 8, mask: 0x20, value: fl }, set(flags & 1 != 0)));
+    let fo = u16::from_be_bytes([b[6], b[7]]) as u64;
+    t.line(
+        1,
+        format_args!("{} = Fragment Offset: {}", Bits { width: 16, mask: 0x1fff, value: fo }, (fo & 0x1fff) * 8),
+    );
+    t.line(1, format_args!("Time to Live: {}", h.ttl()));
+    t.line(1, format_args!("Protocol: {} ({})", proto_name(h.protocol()), h.protocol()));
+    t.line(1, format_args!("Header Checksum: 0x{:04x} [validation disabled]", h.checksum()));
+    t.line(1, format_args!("[Header checksum status: Unverified]"));
+    t.line(1, format_args!("Source Address: {src}"));
+    t.line(1, format_args!("Destination Address: {dst}"));
+}
