@@ -21,6 +21,11 @@ fn encapsulation(link_type: u32) -> Option<(&'static str, u32)> {
 
 pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
     let rec = &f.record;
+    // tshark titles a pcapng custom block by its enterprise, whose name keepsight does not
+    // carry: no subtree rather than a wrong one.
+    if rec.link_type == keepsight_engine::capture::linktype::PCAPNG_CUSTOM_BLOCK {
+        return;
+    }
     let (wire, cap) = (rec.orig_len as u64, rec.data.len() as u64);
     let name = rec.interface_name.unwrap_or("unknown");
     if f.pcapng {

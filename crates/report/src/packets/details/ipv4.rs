@@ -121,4 +121,39 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
     t.line(1, format_args!("[Header checksum status: Unverified]"));
     t.line(1, format_args!("Source Address: {src}"));
     t.line(1, format_args!("Destination Address: {dst}"));
+    fragments(f, t, "IPv4");
+}
+
+/// The reassembly summary on the frame that completes a datagram. Pieces that overlap are
+/// listed differently by tshark; keepsight prints the summary only when none do.
+pub(crate) fn fragments(f: &Frame<'_>, t: &mut Tree<'_>, version: &str) {
+    let Some(r) = f.reassembled else {
+        return;
+    };
+    if r.overlaps > 0 || !t.open {
+        return;
+    }
+    use std::fmt::Write as _;
+    let total = r.data.len();
+    let _ = write!(t.out, "    [{} {version} Fragments ({total} bytes): ", r.frames.len());
+    for (i, (frame, (_, len))) in r.frames.iter().zip(r.spans).enumerate() {
+        if i > 0 {
+            t.out.push_str(", ");
+        }
+        let _ = write!(t.out, "#{frame}({len})");
+    }
+    t.out.push_str("]\n");
+    for (frame, &(off, len)) in r.frames.iter().zip(r.spans) {
+        t.line(
+            2,
+            format_args!(
+                "[Frame: {frame}, payload: {off}-{} ({len} {})]",
+                (off + len).saturating_sub(1),
+                super::bytes_word(len as usize)
+            ),
+        );
+    }
+    t.line(2, format_args!("[Fragment count: {}]", r.count));
+    t.line(2, format_args!("[Reassembled {version} length: {total}]"));
+    t.line(2, format_args!("[Reassembled {version} data: {}]", super::link::Hex(r.data)));
 }

@@ -68,32 +68,38 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         return;
     };
     let mut next = h.next_header();
+    extensions(t, &mut ext, &mut next);
+    super::ipv4::fragments(f, t, "IPv6");
+}
+
+fn extensions(t: &mut Tree<'_>, ext: &mut &[u8], next: &mut u8) {
     while ext.len() >= 8 {
         let nh = ext[0];
-        match next {
+        let e: &[u8] = ext;
+        match *next {
             0 | 60 => {
                 let len = (ext[1] as usize + 1) * 8;
-                let Some(hdr) = ext.get(..len) else {
+                let Some(hdr) = e.get(..len) else {
                     return;
                 };
                 t.line(
                     1,
                     format_args!(
                         "{}",
-                        if next == 0 { "IPv6 Hop-by-Hop Option" } else { "Destination Options for IPv6" }
+                        if *next == 0 { "IPv6 Hop-by-Hop Option" } else { "Destination Options for IPv6" }
                     ),
                 );
                 t.line(2, format_args!("Next Header: {} ({nh})", proto_name(nh)));
-                t.line(2, format_args!("Length: {}", ext[1]));
+                t.line(2, format_args!("Length: {}", e[1]));
                 t.line(2, format_args!("[Length: {len} bytes]"));
                 options(t, &hdr[2..]);
-                ext = &ext[len..];
+                *ext = &e[len..];
             }
             44 => {
-                let fo = u16::from_be_bytes([ext[2], ext[3]]) as u64;
+                let fo = u16::from_be_bytes([e[2], e[3]]) as u64;
                 t.line(1, format_args!("Fragment Header for IPv6"));
                 t.line(2, format_args!("Next header: {} ({nh})", proto_name(nh)));
-                t.line(2, format_args!("Reserved octet: 0x{:02x}", ext[1]));
+                t.line(2, format_args!("Reserved octet: 0x{:02x}", e[1]));
                 t.line(
                     2,
                     format_args!(
@@ -114,13 +120,13 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
                 );
                 t.line(
                     2,
-                    format_args!("Identification: 0x{:08x}", u32::from_be_bytes([ext[4], ext[5], ext[6], ext[7]])),
+                    format_args!("Identification: 0x{:08x}", u32::from_be_bytes([e[4], e[5], e[6], e[7]])),
                 );
-                ext = &ext[8..];
+                *ext = &e[8..];
             }
             _ => return,
         }
-        next = nh;
+        *next = nh;
     }
 }
 

@@ -131,7 +131,7 @@ impl Details {
         t.open = self.expanded(Layer::Udp);
         udp::render(f, &mut t, &mut self.udp_times);
         t.open = self.expanded(Layer::Data);
-        data::render(view, &mut t);
+        data::render(f, view, &mut t);
     }
 }
 
