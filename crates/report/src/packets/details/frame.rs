@@ -19,7 +19,21 @@ fn encapsulation(link_type: u32) -> Option<(&'static str, u32)> {
     })
 }
 
+/// pcapng packet comments, which tshark shows as a tree of their own before the frame.
+fn comments(f: &Frame<'_>, t: &mut Tree<'_>) {
+    let mut comments = f.record.comments().peekable();
+    if comments.peek().is_none() {
+        return;
+    }
+    t.line(0, format_args!("Packet comments"));
+    for c in comments {
+        t.line(1, format_args!("{c}"));
+        super::expert(t, 2, "Comment", "Comment", format_args!("{c}"));
+    }
+}
+
 pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
+    comments(f, t);
     let rec = &f.record;
     // tshark titles a pcapng custom block by its enterprise, whose name keepsight does not
     // carry: no subtree rather than a wrong one.
@@ -40,7 +54,10 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
             ),
         );
         t.line(1, format_args!("Section number: {}", rec.section));
-        t.line(1, format_args!("Interface id: {} ({name})", rec.interface_id));
+        t.line(
+            1,
+            format_args!("Interface id: {} ({name})", rec.interface_id),
+        );
         t.line(2, format_args!("Interface name: {name}"));
     } else {
         t.line(
@@ -58,7 +75,10 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
     }
     field(t, 1, f, ids::FRAME_TIME, "Arrival Time: ", "");
     if rec.ts_ns.is_some() {
-        t.line(1, format_args!("[Time shift for this packet: 0.000000000 seconds]"));
+        t.line(
+            1,
+            format_args!("[Time shift for this packet: 0.000000000 seconds]"),
+        );
     }
     field(t, 1, f, ids::FRAME_TIME_EPOCH, "Epoch Time: ", " seconds");
     field(
@@ -86,8 +106,14 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         " seconds]",
     );
     t.line(1, format_args!("Frame Number: {}", f.number));
-    t.line(1, format_args!("Frame Length: {wire} bytes ({} bits)", wire * 8));
-    t.line(1, format_args!("Capture Length: {cap} bytes ({} bits)", cap * 8));
+    t.line(
+        1,
+        format_args!("Frame Length: {wire} bytes ({} bits)", wire * 8),
+    );
+    t.line(
+        1,
+        format_args!("Capture Length: {cap} bytes ({} bits)", cap * 8),
+    );
     t.line(1, format_args!("[Frame is marked: False]"));
     t.line(1, format_args!("[Frame is ignored: False]"));
     if t.open {

@@ -59,26 +59,54 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
     };
     let b = h.bytes();
     let (src, dst) = (Ipv4Addr::from(h.src()), Ipv4Addr::from(h.dst()));
-    t.line(0, format_args!("Internet Protocol Version 4, Src: {src}, Dst: {dst}"));
+    t.line(
+        0,
+        format_args!("Internet Protocol Version 4, Src: {src}, Dst: {dst}"),
+    );
     let vhl = b[0] as u64;
-    t.line(1, format_args!("{} = Version: {}", Bits { width: 8, mask: 0xf0, value: vhl }, b[0] >> 4));
+    t.line(
+        1,
+        format_args!(
+            "{} = Version: {}",
+            Bits {
+                width: 8,
+                mask: 0xf0,
+                value: vhl
+            },
+            b[0] >> 4
+        ),
+    );
     t.line(
         1,
         format_args!(
             "{} = Header Length: {} bytes ({})",
-            Bits { width: 8, mask: 0x0f, value: vhl },
+            Bits {
+                width: 8,
+                mask: 0x0f,
+                value: vhl
+            },
             h.header_len(),
             b[0] & 0xf
         ),
     );
     let ds = h.dscp_ecn();
     let (d, e) = (dscp(ds >> 2), ecn(ds));
-    t.line(1, format_args!("Differentiated Services Field: 0x{ds:02x} (DSCP: {}, ECN: {})", d.0, e.0));
+    t.line(
+        1,
+        format_args!(
+            "Differentiated Services Field: 0x{ds:02x} (DSCP: {}, ECN: {})",
+            d.0, e.0
+        ),
+    );
     t.line(
         2,
         format_args!(
             "{} = Differentiated Services Codepoint: {} ({})",
-            Bits { width: 8, mask: 0xfc, value: ds as u64 },
+            Bits {
+                width: 8,
+                mask: 0xfc,
+                value: ds as u64
+            },
             d.1,
             ds >> 2
         ),
@@ -87,13 +115,20 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         2,
         format_args!(
             "{} = Explicit Congestion Notification: {} ({})",
-            Bits { width: 8, mask: 0x03, value: ds as u64 },
+            Bits {
+                width: 8,
+                mask: 0x03,
+                value: ds as u64
+            },
             e.1,
             ds & 3
         ),
     );
     t.line(1, format_args!("Total Length: {}", h.total_len()));
-    t.line(1, format_args!("Identification: 0x{:04x} ({})", h.ident(), h.ident()));
+    t.line(
+        1,
+        format_args!("Identification: 0x{:04x} ({})", h.ident(), h.ident()),
+    );
     let fl = b[6] as u64;
     let flags = b[6] >> 5;
     let names = match flags & 3 {
@@ -105,19 +140,76 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
     let reserved = if flags & 4 != 0 { ", Reserved" } else { "" };
     t.line(
         1,
-        format_args!("{} = Flags: 0x{flags:x}{reserved}{names}", Bits { width: 8, mask: 0xe0, value: fl }),
+        format_args!(
+            "{} = Flags: 0x{flags:x}{reserved}{names}",
+            Bits {
+                width: 8,
+                mask: 0xe0,
+                value: fl
+            }
+        ),
     );
-    t.line(2, format_args!("{} = Reserved bit: {}", Bits { width: 8, mask: 0x80, value: fl }, set(flags & 4 != 0)));
-    t.line(2, format_args!("{} = Don't fragment: {}", Bits { width: 8, mask: 0x40, value: fl }, set(flags & 2 != 0)));
-    t.line(2, format_args!("{} = More fragments: {}", Bits { width: 8, mask: 0x20, value: fl }, set(flags & 1 != 0)));
+    t.line(
+        2,
+        format_args!(
+            "{} = Reserved bit: {}",
+            Bits {
+                width: 8,
+                mask: 0x80,
+                value: fl
+            },
+            set(flags & 4 != 0)
+        ),
+    );
+    t.line(
+        2,
+        format_args!(
+            "{} = Don't fragment: {}",
+            Bits {
+                width: 8,
+                mask: 0x40,
+                value: fl
+            },
+            set(flags & 2 != 0)
+        ),
+    );
+    t.line(
+        2,
+        format_args!(
+            "{} = More fragments: {}",
+            Bits {
+                width: 8,
+                mask: 0x20,
+                value: fl
+            },
+            set(flags & 1 != 0)
+        ),
+    );
     let fo = u16::from_be_bytes([b[6], b[7]]) as u64;
     t.line(
         1,
-        format_args!("{} = Fragment Offset: {}", Bits { width: 16, mask: 0x1fff, value: fo }, (fo & 0x1fff) * 8),
+        format_args!(
+            "{} = Fragment Offset: {}",
+            Bits {
+                width: 16,
+                mask: 0x1fff,
+                value: fo
+            },
+            (fo & 0x1fff) * 8
+        ),
     );
     t.line(1, format_args!("Time to Live: {}", h.ttl()));
-    t.line(1, format_args!("Protocol: {} ({})", proto_name(h.protocol()), h.protocol()));
-    t.line(1, format_args!("Header Checksum: 0x{:04x} [validation disabled]", h.checksum()));
+    t.line(
+        1,
+        format_args!("Protocol: {} ({})", proto_name(h.protocol()), h.protocol()),
+    );
+    t.line(
+        1,
+        format_args!(
+            "Header Checksum: 0x{:04x} [validation disabled]",
+            h.checksum()
+        ),
+    );
     t.line(1, format_args!("[Header checksum status: Unverified]"));
     t.line(1, format_args!("Source Address: {src}"));
     t.line(1, format_args!("Destination Address: {dst}"));
@@ -135,7 +227,11 @@ pub(crate) fn fragments(f: &Frame<'_>, t: &mut Tree<'_>, version: &str) {
     }
     use std::fmt::Write as _;
     let total = r.data.len();
-    let _ = write!(t.out, "    [{} {version} Fragments ({total} bytes): ", r.frames.len());
+    let _ = write!(
+        t.out,
+        "    [{} {version} Fragments ({total} bytes): ",
+        r.frames.len()
+    );
     for (i, (frame, (_, len))) in r.frames.iter().zip(r.spans).enumerate() {
         if i > 0 {
             t.out.push_str(", ");
@@ -155,5 +251,8 @@ pub(crate) fn fragments(f: &Frame<'_>, t: &mut Tree<'_>, version: &str) {
     }
     t.line(2, format_args!("[Fragment count: {}]", r.count));
     t.line(2, format_args!("[Reassembled {version} length: {total}]"));
-    t.line(2, format_args!("[Reassembled {version} data: {}]", super::link::Hex(r.data)));
+    t.line(
+        2,
+        format_args!("[Reassembled {version} data: {}]", super::link::Hex(r.data)),
+    );
 }

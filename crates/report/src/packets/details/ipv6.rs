@@ -9,7 +9,10 @@ use keepsight_engine::Frame;
 use std::net::Ipv6Addr;
 
 pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
-    let Network::Ipv6 { offset, header_len, .. } = f.dissection.network else {
+    let Network::Ipv6 {
+        offset, header_len, ..
+    } = f.dissection.network
+    else {
         return;
     };
     let Some(h) = f.dissection.ipv6(f.data()) else {
@@ -17,16 +20,34 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
     };
     let b = h.bytes();
     let (src, dst) = (Ipv6Addr::from(h.src()), Ipv6Addr::from(h.dst()));
-    t.line(0, format_args!("Internet Protocol Version 6, Src: {src}, Dst: {dst}"));
+    t.line(
+        0,
+        format_args!("Internet Protocol Version 6, Src: {src}, Dst: {dst}"),
+    );
     let word = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64;
-    t.line(1, format_args!("{} = Version: {}", Bits { width: 8, mask: 0xf0, value: word >> 24 }, b[0] >> 4));
+    t.line(
+        1,
+        format_args!(
+            "{} = Version: {}",
+            Bits {
+                width: 8,
+                mask: 0xf0,
+                value: word >> 24
+            },
+            b[0] >> 4
+        ),
+    );
     let tc = h.traffic_class();
     let (d, e) = (dscp(tc >> 2), ecn(tc));
     t.line(
         1,
         format_args!(
             "{} = Traffic Class: 0x{tc:02x} (DSCP: {}, ECN: {})",
-            Bits { width: 32, mask: 0x0ff0_0000, value: word },
+            Bits {
+                width: 32,
+                mask: 0x0ff0_0000,
+                value: word
+            },
             d.0,
             e.0
         ),
@@ -35,7 +56,11 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         2,
         format_args!(
             "{} = Differentiated Services Codepoint: {} ({})",
-            Bits { width: 32, mask: 0x0fc0_0000, value: word },
+            Bits {
+                width: 32,
+                mask: 0x0fc0_0000,
+                value: word
+            },
             d.1,
             tc >> 2
         ),
@@ -44,7 +69,11 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         2,
         format_args!(
             "{} = Explicit Congestion Notification: {} ({})",
-            Bits { width: 32, mask: 0x0030_0000, value: word },
+            Bits {
+                width: 32,
+                mask: 0x0030_0000,
+                value: word
+            },
             e.1,
             tc & 3
         ),
@@ -53,12 +82,23 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         1,
         format_args!(
             "{} = Flow Label: 0x{:05x}",
-            Bits { width: 24, mask: 0x0f_ffff, value: word & 0xff_ffff },
+            Bits {
+                width: 24,
+                mask: 0x0f_ffff,
+                value: word & 0xff_ffff
+            },
             h.flow_label()
         ),
     );
     t.line(1, format_args!("Payload Length: {}", h.payload_len()));
-    t.line(1, format_args!("Next Header: {} ({})", proto_name(h.next_header()), h.next_header()));
+    t.line(
+        1,
+        format_args!(
+            "Next Header: {} ({})",
+            proto_name(h.next_header()),
+            h.next_header()
+        ),
+    );
     t.line(1, format_args!("Hop Limit: {}", h.hop_limit()));
     t.line(1, format_args!("Source Address: {src}"));
     t.line(1, format_args!("Destination Address: {dst}"));
@@ -86,7 +126,11 @@ fn extensions(t: &mut Tree<'_>, ext: &mut &[u8], next: &mut u8) {
                     1,
                     format_args!(
                         "{}",
-                        if *next == 0 { "IPv6 Hop-by-Hop Option" } else { "Destination Options for IPv6" }
+                        if *next == 0 {
+                            "IPv6 Hop-by-Hop Option"
+                        } else {
+                            "Destination Options for IPv6"
+                        }
                     ),
                 );
                 t.line(2, format_args!("Next Header: {} ({nh})", proto_name(nh)));
@@ -104,23 +148,45 @@ fn extensions(t: &mut Tree<'_>, ext: &mut &[u8], next: &mut u8) {
                     2,
                     format_args!(
                         "{} = Offset: {} ({} bytes)",
-                        Bits { width: 16, mask: 0xfff8, value: fo },
+                        Bits {
+                            width: 16,
+                            mask: 0xfff8,
+                            value: fo
+                        },
                         fo >> 3,
                         (fo >> 3) * 8
                     ),
                 );
-                t.line(2, format_args!("{} = Reserved bits: {}", Bits { width: 16, mask: 0x0006, value: fo }, (fo >> 1) & 3));
+                t.line(
+                    2,
+                    format_args!(
+                        "{} = Reserved bits: {}",
+                        Bits {
+                            width: 16,
+                            mask: 0x0006,
+                            value: fo
+                        },
+                        (fo >> 1) & 3
+                    ),
+                );
                 t.line(
                     2,
                     format_args!(
                         "{} = More Fragments: {}",
-                        Bits { width: 16, mask: 0x0001, value: fo },
+                        Bits {
+                            width: 16,
+                            mask: 0x0001,
+                            value: fo
+                        },
                         if fo & 1 == 1 { "Yes" } else { "No" }
                     ),
                 );
                 t.line(
                     2,
-                    format_args!("Identification: 0x{:08x}", u32::from_be_bytes([e[4], e[5], e[6], e[7]])),
+                    format_args!(
+                        "Identification: 0x{:08x}",
+                        u32::from_be_bytes([e[4], e[5], e[6], e[7]])
+                    ),
                 );
                 *ext = &e[8..];
             }
@@ -142,16 +208,42 @@ fn options(t: &mut Tree<'_>, mut opts: &[u8]) {
         let k = kind as u64;
         t.line(2, format_args!("{name}"));
         t.line(3, format_args!("Type: {name} (0x{kind:02x})"));
-        t.line(4, format_args!("{} = Action: Skip and continue ({})", Bits { width: 8, mask: 0xc0, value: k }, kind >> 6));
+        t.line(
+            4,
+            format_args!(
+                "{} = Action: Skip and continue ({})",
+                Bits {
+                    width: 8,
+                    mask: 0xc0,
+                    value: k
+                },
+                kind >> 6
+            ),
+        );
         t.line(
             4,
             format_args!(
                 "{} = May Change: {}",
-                Bits { width: 8, mask: 0x20, value: k },
+                Bits {
+                    width: 8,
+                    mask: 0x20,
+                    value: k
+                },
                 if kind & 0x20 != 0 { "Yes" } else { "No" }
             ),
         );
-        t.line(4, format_args!("{} = Low-Order Bits: 0x{:02x}", Bits { width: 8, mask: 0x1f, value: k }, kind & 0x1f));
+        t.line(
+            4,
+            format_args!(
+                "{} = Low-Order Bits: 0x{:02x}",
+                Bits {
+                    width: 8,
+                    mask: 0x1f,
+                    value: k
+                },
+                kind & 0x1f
+            ),
+        );
         if kind == 0 {
             opts = &opts[1..];
             continue;

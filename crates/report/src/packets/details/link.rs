@@ -86,7 +86,13 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, expanded: impl Fn(Layer) -
         Link::Ethernet if data.len() >= 14 => {
             t.open = expanded(Layer::Eth);
             ethernet(f, t, data);
-            vlans(f, t, data, expanded(Layer::Vlan));
+            vlans(
+                f,
+                t,
+                data,
+                expanded(Layer::Vlan),
+                expanded(Layer::Ieee8021ad),
+            );
         }
         Link::Sll if data.len() >= 16 => {
             t.open = expanded(Layer::Sll);
@@ -120,7 +126,11 @@ fn mac_lines(t: &mut Tree<'_>, role: &str, m: [u8; 6]) {
         2,
         format_args!(
             "{} = LG bit: {}",
-            Bits { width: 24, mask: 0x02_0000, value: b0 },
+            Bits {
+                width: 24,
+                mask: 0x02_0000,
+                value: b0
+            },
             if lg {
                 "Locally administered address (this is NOT the factory default)"
             } else {
@@ -132,7 +142,11 @@ fn mac_lines(t: &mut Tree<'_>, role: &str, m: [u8; 6]) {
         2,
         format_args!(
             "{} = IG bit: {}",
-            Bits { width: 24, mask: 0x01_0000, value: b0 },
+            Bits {
+                width: 24,
+                mask: 0x01_0000,
+                value: b0
+            },
             if ig {
                 "Group address (multicast/broadcast)"
             } else {
@@ -173,7 +187,10 @@ fn trailer(f: &Frame<'_>, t: &mut Tree<'_>, depth: usize) {
     }
     f.visit(ids::ETH_FCS, &mut |v| {
         if let Value::UInt(fcs) = v {
-            t.line(depth, format_args!("Frame check sequence: 0x{fcs:08x} [unverified]"));
+            t.line(
+                depth,
+                format_args!("Frame check sequence: 0x{fcs:08x} [unverified]"),
+            );
             t.line(depth, format_args!("[FCS Status: Unverified]"));
         }
     });
@@ -195,7 +212,7 @@ impl fmt::Display for Hex<'_> {
     }
 }
 
-fn vlans(f: &Frame<'_>, t: &mut Tree<'_>, data: &[u8], open: bool) {
+fn vlans(f: &Frame<'_>, t: &mut Tree<'_>, data: &[u8], open_q: bool, open_ad: bool) {
     let d = &f.dissection;
     let n = (d.vlan_count as usize).min(2);
     for i in 0..n {
@@ -203,16 +220,43 @@ fn vlans(f: &Frame<'_>, t: &mut Tree<'_>, data: &[u8], open: bool) {
         let Some(tag) = data.get(off..off + 4) else {
             return;
         };
-        t.open = open;
+        t.open = if d.vlan_tpids[i] == 0x88a8 {
+            open_ad
+        } else {
+            open_q
+        };
         let tci = be16(tag, 0);
         let (pcp, dei, id) = (tci >> 13, (tci >> 12) & 1, tci & 0x0fff);
         let etype = be16(tag, 2);
         if d.vlan_tpids[i] == 0x88a8 {
             t.line(0, format_args!("IEEE 802.1ad, ID: {id}"));
-            t.line(1, format_args!("{} = Priority: {pcp}", Bits { width: 16, mask: 0xe000, value: tci as u64 }));
-            t.line(1, format_args!("{} = DEI: {dei}", Bits { width: 16, mask: 0x1000, value: tci as u64 }));
+            t.line(
+                1,
+                format_args!(
+                    "{} = Priority: {pcp}",
+                    Bits {
+                        width: 16,
+                        mask: 0xe000,
+                        value: tci as u64
+                    }
+                ),
+            );
+            t.line(
+                1,
+                format_args!(
+                    "{} = DEI: {dei}",
+                    Bits {
+                        width: 16,
+                        mask: 0x1000,
+                        value: tci as u64
+                    }
+                ),
+            );
         } else {
-            t.line(0, format_args!("802.1Q Virtual LAN, PRI: {pcp}, DEI: {dei}, ID: {id}"));
+            t.line(
+                0,
+                format_args!("802.1Q Virtual LAN, PRI: {pcp}, DEI: {dei}, ID: {id}"),
+            );
             const PRIORITY: [&str; 8] = [
                 "Best Effort (default)",
                 "Background",
@@ -227,7 +271,11 @@ fn vlans(f: &Frame<'_>, t: &mut Tree<'_>, data: &[u8], open: bool) {
                 1,
                 format_args!(
                     "{} = Priority: {} ({pcp})",
-                    Bits { width: 16, mask: 0xe000, value: tci as u64 },
+                    Bits {
+                        width: 16,
+                        mask: 0xe000,
+                        value: tci as u64
+                    },
                     PRIORITY[pcp as usize]
                 ),
             );
@@ -235,12 +283,26 @@ fn vlans(f: &Frame<'_>, t: &mut Tree<'_>, data: &[u8], open: bool) {
                 1,
                 format_args!(
                     "{} = DEI: {}",
-                    Bits { width: 16, mask: 0x1000, value: tci as u64 },
+                    Bits {
+                        width: 16,
+                        mask: 0x1000,
+                        value: tci as u64
+                    },
                     if dei == 1 { "Eligible" } else { "Ineligible" }
                 ),
             );
         }
-        t.line(1, format_args!("{} = ID: {id}", Bits { width: 16, mask: 0x0fff, value: tci as u64 }));
+        t.line(
+            1,
+            format_args!(
+                "{} = ID: {id}",
+                Bits {
+                    width: 16,
+                    mask: 0x0fff,
+                    value: tci as u64
+                }
+            ),
+        );
         t.line(1, format_args!("Type: {}", EtherType(etype)));
         if i + 1 == n {
             trailer(f, t, 1);
@@ -279,8 +341,14 @@ fn sll_address(t: &mut Tree<'_>, halen: usize, addr: &[u8]) {
 fn sll(t: &mut Tree<'_>, data: &[u8]) {
     let (ptype, ha, halen) = (be16(data, 0), be16(data, 2), be16(data, 4));
     t.line(0, format_args!("Linux cooked capture v1"));
-    t.line(1, format_args!("Packet type: {} ({ptype})", packet_type(ptype)));
-    t.line(1, format_args!("Link-layer address type: {} ({ha})", hatype(ha)));
+    t.line(
+        1,
+        format_args!("Packet type: {} ({ptype})", packet_type(ptype)),
+    );
+    t.line(
+        1,
+        format_args!("Link-layer address type: {} ({ha})", hatype(ha)),
+    );
     t.line(1, format_args!("Link-layer address length: {halen}"));
     sll_address(t, halen as usize, &data[6..14]);
     t.line(1, format_args!("Protocol: {}", EtherType(be16(data, 14))));
@@ -293,8 +361,14 @@ fn sll2(t: &mut Tree<'_>, data: &[u8]) {
     t.line(0, format_args!("Linux cooked capture v2"));
     t.line(1, format_args!("Protocol: {}", EtherType(be16(data, 0))));
     t.line(1, format_args!("Interface index: {ifindex}"));
-    t.line(1, format_args!("Link-layer address type: {} ({ha})", hatype(ha)));
-    t.line(1, format_args!("Packet type: {} ({ptype})", packet_type(ptype)));
+    t.line(
+        1,
+        format_args!("Link-layer address type: {} ({ha})", hatype(ha)),
+    );
+    t.line(
+        1,
+        format_args!("Packet type: {} ({ptype})", packet_type(ptype)),
+    );
     t.line(1, format_args!("Link-layer address length: {halen}"));
     sll_address(t, halen as usize, &data[12..20]);
 }

@@ -25,8 +25,10 @@ pub enum Layer {
     Frame,
     /// `eth`.
     Eth,
-    /// `vlan` (802.1Q and 802.1ad tags).
+    /// `vlan` (802.1Q tags).
     Vlan,
+    /// `ieee8021ad` (802.1ad service tags).
+    Ieee8021ad,
     /// `sll` (Linux cooked capture v1 and v2).
     Sll,
     /// `null` (BSD/OpenBSD loopback).
@@ -47,10 +49,11 @@ pub enum Layer {
 
 impl Layer {
     /// Every layer with its tshark filter name.
-    pub const NAMES: [(&'static str, Layer); 11] = [
+    pub const NAMES: [(&'static str, Layer); 12] = [
         ("frame", Layer::Frame),
         ("eth", Layer::Eth),
         ("vlan", Layer::Vlan),
+        ("ieee8021ad", Layer::Ieee8021ad),
         ("sll", Layer::Sll),
         ("null", Layer::Null),
         ("raw", Layer::Raw),
@@ -226,8 +229,17 @@ pub(crate) fn bytes_word(n: usize) -> &'static str {
 
 /// An expert item as tshark prints it inside the tree: the summary line, then the message,
 /// severity and group one level below.
-pub(crate) fn expert(t: &mut Tree<'_>, depth: usize, severity: &str, group: &str, msg: std::fmt::Arguments<'_>) {
-    t.line(depth, format_args!("[Expert Info ({severity}/{group}): {msg}]"));
+pub(crate) fn expert(
+    t: &mut Tree<'_>,
+    depth: usize,
+    severity: &str,
+    group: &str,
+    msg: std::fmt::Arguments<'_>,
+) {
+    t.line(
+        depth,
+        format_args!("[Expert Info ({severity}/{group}): {msg}]"),
+    );
     t.line(depth + 1, format_args!("[{msg}]"));
     t.line(depth + 1, format_args!("[Severity level: {severity}]"));
     t.line(depth + 1, format_args!("[Group: {group}]"));
@@ -235,7 +247,14 @@ pub(crate) fn expert(t: &mut Tree<'_>, depth: usize, severity: &str, group: &str
 
 /// Writes `prefix`, the field's first value as `-T fields` renders it, and `suffix`; nothing
 /// when the frame has no such field.
-pub(crate) fn field(t: &mut Tree<'_>, depth: usize, f: &dyn Packet, id: FieldId, prefix: &str, suffix: &str) {
+pub(crate) fn field(
+    t: &mut Tree<'_>,
+    depth: usize,
+    f: &dyn Packet,
+    id: FieldId,
+    prefix: &str,
+    suffix: &str,
+) {
     if !t.open {
         return;
     }
@@ -255,4 +274,3 @@ pub(crate) fn field(t: &mut Tree<'_>, depth: usize, f: &dyn Packet, id: FieldId,
         out.push('\n');
     });
 }
-

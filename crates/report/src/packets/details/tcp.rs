@@ -72,11 +72,29 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
         ),
     );
     t.line(1, format_args!("[TCP Segment Len: {len}]"));
-    t.line(1, format_args!("Sequence Number: {}    (relative sequence number)", info.seq));
+    t.line(
+        1,
+        format_args!(
+            "Sequence Number: {}    (relative sequence number)",
+            info.seq
+        ),
+    );
     t.line(1, format_args!("Sequence Number (raw): {}", h.seq()));
-    t.line(1, format_args!("[Next Sequence Number: {}    (relative sequence number)]", info.nxtseq));
+    t.line(
+        1,
+        format_args!(
+            "[Next Sequence Number: {}    (relative sequence number)]",
+            info.nxtseq
+        ),
+    );
     if flags.ack() {
-        t.line(1, format_args!("Acknowledgment Number: {}    (relative ack number)", info.ack));
+        t.line(
+            1,
+            format_args!(
+                "Acknowledgment Number: {}    (relative ack number)",
+                info.ack
+            ),
+        );
     } else {
         t.line(1, format_args!("Acknowledgment Number: {}", h.ack()));
     }
@@ -87,7 +105,9 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
             2,
             "Note",
             "Protocol",
-            format_args!("The acknowledgment number field is nonzero while the ACK flag is not set"),
+            format_args!(
+                "The acknowledgment number field is nonzero while the ACK flag is not set"
+            ),
         );
     }
     let hl = h.header_len();
@@ -95,33 +115,66 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
         1,
         format_args!(
             "{} = Header Length: {hl} bytes ({})",
-            Bits { width: 8, mask: 0xf0, value: (hl as u64 / 4) << 4 },
+            Bits {
+                width: 8,
+                mask: 0xf0,
+                value: (hl as u64 / 4) << 4
+            },
             hl / 4
         ),
     );
     flags_tree(f, view, t, flags.0, sport, dport, info.connection);
     t.line(1, format_args!("Window: {}", h.window()));
-    t.line(1, format_args!("[Calculated window size: {}]", info.window_size));
+    t.line(
+        1,
+        format_args!("[Calculated window size: {}]", info.window_size),
+    );
     match info.window_scalefactor {
-        Some(-1) => t.line(1, format_args!("[Window size scaling factor: -1 (unknown)]")),
-        Some(-2) => t.line(1, format_args!("[Window size scaling factor: -2 (no window scaling used)]")),
+        Some(-1) => t.line(
+            1,
+            format_args!("[Window size scaling factor: -1 (unknown)]"),
+        ),
+        Some(-2) => t.line(
+            1,
+            format_args!("[Window size scaling factor: -2 (no window scaling used)]"),
+        ),
         Some(m) => t.line(1, format_args!("[Window size scaling factor: {m}]")),
         None => {}
     }
-    t.line(1, format_args!("Checksum: 0x{:04x} [unverified]", h.checksum()));
+    t.line(
+        1,
+        format_args!("Checksum: 0x{:04x} [unverified]", h.checksum()),
+    );
     t.line(1, format_args!("[Checksum Status: Unverified]"));
     t.line(1, format_args!("Urgent Pointer: {}", h.urgent_pointer()));
     options(t, &h, flags.ack(), f);
     if view.has(ids::TCP_TIME_RELATIVE) {
         t.line(1, format_args!("[Timestamps]"));
-        field(t, 2, view, ids::TCP_TIME_RELATIVE, "[Time since first frame in this TCP stream: ", " seconds]");
-        field(t, 2, view, ids::TCP_TIME_DELTA, "[Time since previous frame in this TCP stream: ", " seconds]");
+        field(
+            t,
+            2,
+            view,
+            ids::TCP_TIME_RELATIVE,
+            "[Time since first frame in this TCP stream: ",
+            " seconds]",
+        );
+        field(
+            t,
+            2,
+            view,
+            ids::TCP_TIME_DELTA,
+            "[Time since previous frame in this TCP stream: ",
+            " seconds]",
+        );
     }
     if info.has_analysis {
         analysis(f, view, t);
     }
     if len > 0 {
-        t.line(1, format_args!("TCP payload ({len} {})", bytes_word(len as usize)));
+        t.line(
+            1,
+            format_args!("TCP payload ({len} {})", bytes_word(len as usize)),
+        );
     }
 }
 
@@ -138,19 +191,60 @@ fn flags_tree(
     let bits = bits & 0x0fff;
     t.out_flags_title(bits);
     let v = bits as u64;
-    let b = |mask: u64| Bits { width: 12, mask, value: v };
-    t.line(2, format_args!("{} = Reserved: {}", b(0xe00), set(v & 0xe00 != 0)));
-    t.line(2, format_args!("{} = Accurate ECN: {}", b(0x100), set(v & 0x100 != 0)));
-    t.line(2, format_args!("{} = Congestion Window Reduced: {}", b(0x080), set(v & 0x080 != 0)));
-    t.line(2, format_args!("{} = ECN-Echo: {}", b(0x040), set(v & 0x040 != 0)));
-    t.line(2, format_args!("{} = Urgent: {}", b(0x020), set(v & 0x020 != 0)));
-    t.line(2, format_args!("{} = Acknowledgment: {}", b(0x010), set(v & 0x010 != 0)));
-    t.line(2, format_args!("{} = Push: {}", b(0x008), set(v & 0x008 != 0)));
-    t.line(2, format_args!("{} = Reset: {}", b(0x004), set(v & 0x004 != 0)));
+    let b = |mask: u64| Bits {
+        width: 12,
+        mask,
+        value: v,
+    };
+    t.line(
+        2,
+        format_args!("{} = Reserved: {}", b(0xe00), set(v & 0xe00 != 0)),
+    );
+    t.line(
+        2,
+        format_args!("{} = Accurate ECN: {}", b(0x100), set(v & 0x100 != 0)),
+    );
+    t.line(
+        2,
+        format_args!(
+            "{} = Congestion Window Reduced: {}",
+            b(0x080),
+            set(v & 0x080 != 0)
+        ),
+    );
+    t.line(
+        2,
+        format_args!("{} = ECN-Echo: {}", b(0x040), set(v & 0x040 != 0)),
+    );
+    t.line(
+        2,
+        format_args!("{} = Urgent: {}", b(0x020), set(v & 0x020 != 0)),
+    );
+    t.line(
+        2,
+        format_args!("{} = Acknowledgment: {}", b(0x010), set(v & 0x010 != 0)),
+    );
+    t.line(
+        2,
+        format_args!("{} = Push: {}", b(0x008), set(v & 0x008 != 0)),
+    );
+    t.line(
+        2,
+        format_args!("{} = Reset: {}", b(0x004), set(v & 0x004 != 0)),
+    );
     if conn.has(ConnectionEvent::RST) {
-        expert(t, 3, "Warning", "Sequence", format_args!("Connection reset (RST)"));
+        expert(
+            t,
+            3,
+            "Warning",
+            "Sequence",
+            format_args!("Connection reset (RST)"),
+        );
     }
-    t.line(2, format_args!("{} = Syn: {}", b(0x002), set(v & 0x002 != 0)));
+    t.line(
+        2,
+        format_args!("{} = Syn: {}", b(0x002), set(v & 0x002 != 0)),
+    );
     if conn.has(ConnectionEvent::SYN) {
         expert(
             t,
@@ -169,16 +263,37 @@ fn flags_tree(
             format_args!("Connection establish acknowledge (SYN+ACK): server port {sport}"),
         );
     }
-    t.line(2, format_args!("{} = Fin: {}", b(0x001), set(v & 0x001 != 0)));
+    t.line(
+        2,
+        format_args!("{} = Fin: {}", b(0x001), set(v & 0x001 != 0)),
+    );
     if conn.has(ConnectionEvent::FIN) {
-        expert(t, 3, "Chat", "Sequence", format_args!("Connection finish (FIN)"));
+        expert(
+            t,
+            3,
+            "Chat",
+            "Sequence",
+            format_args!("Connection finish (FIN)"),
+        );
     }
     field(t, 2, view, ids::TCP_FLAGS_STR, "[TCP Flags: ", "]");
     if conn.has(ConnectionEvent::FIN_ACTIVE) {
-        expert(t, 3, "Note", "Sequence", format_args!("This frame initiates the connection closing"));
+        expert(
+            t,
+            3,
+            "Note",
+            "Sequence",
+            format_args!("This frame initiates the connection closing"),
+        );
     }
     if conn.has(ConnectionEvent::FIN_PASSIVE) {
-        expert(t, 3, "Note", "Sequence", format_args!("This frame undergoes the connection closing"));
+        expert(
+            t,
+            3,
+            "Note",
+            "Sequence",
+            format_args!("This frame undergoes the connection closing"),
+        );
     }
 }
 
@@ -218,7 +333,12 @@ fn option_name(o: &TcpOption<'_>) -> &'static str {
     }
 }
 
-fn options(t: &mut Tree<'_>, h: &keepsight_engine::wire::TcpHeader<'_>, ack_flag: bool, f: &Frame<'_>) {
+fn options(
+    t: &mut Tree<'_>,
+    h: &keepsight_engine::wire::TcpHeader<'_>,
+    ack_flag: bool,
+    f: &Frame<'_>,
+) {
     let raw = h.option_bytes();
     let ack = h.ack();
     if raw.is_empty() {
@@ -243,14 +363,20 @@ fn options(t: &mut Tree<'_>, h: &keepsight_engine::wire::TcpHeader<'_>, ack_flag
                 t.line(3, format_args!("Kind: No-Operation (1)"));
             }
             TcpOption::Mss(mss) => {
-                t.line(2, format_args!("TCP Option - Maximum segment size: {mss} bytes"));
+                t.line(
+                    2,
+                    format_args!("TCP Option - Maximum segment size: {mss} bytes"),
+                );
                 t.line(3, format_args!("Kind: Maximum Segment Size (2)"));
                 t.line(3, format_args!("Length: 4"));
                 t.line(3, format_args!("MSS Value: {mss}"));
             }
             TcpOption::WindowScale(shift) => {
                 let mult = 1u64 << shift.min(14);
-                t.line(2, format_args!("TCP Option - Window scale: {shift} (multiply by {mult})"));
+                t.line(
+                    2,
+                    format_args!("TCP Option - Window scale: {shift} (multiply by {mult})"),
+                );
                 t.line(3, format_args!("Kind: Window Scale (3)"));
                 t.line(3, format_args!("Length: 3"));
                 t.line(3, format_args!("Shift count: {shift}"));
@@ -262,7 +388,10 @@ fn options(t: &mut Tree<'_>, h: &keepsight_engine::wire::TcpHeader<'_>, ack_flag
                 t.line(3, format_args!("Length: 2"));
             }
             TcpOption::Timestamps { tsval, tsecr } => {
-                t.line(2, format_args!("TCP Option - Timestamps: TSval {tsval}, TSecr {tsecr}"));
+                t.line(
+                    2,
+                    format_args!("TCP Option - Timestamps: TSval {tsval}, TSecr {tsecr}"),
+                );
                 t.line(3, format_args!("Kind: Time Stamp Option (8)"));
                 t.line(3, format_args!("Length: 10"));
                 t.line(3, format_args!("Timestamp value: {tsval}"));
@@ -285,12 +414,21 @@ fn options(t: &mut Tree<'_>, h: &keepsight_engine::wire::TcpHeader<'_>, ack_flag
                 t.line(3, format_args!("Length: {}", blocks.len() + 2));
                 for i in 0..n {
                     t.line(3, format_args!("left edge = {} (relative)", edge(2 * i)));
-                    t.line(3, format_args!("right edge = {} (relative)", edge(2 * i + 1)));
+                    t.line(
+                        3,
+                        format_args!("right edge = {} (relative)", edge(2 * i + 1)),
+                    );
                 }
                 t.line(3, format_args!("[TCP SACK Count: {n}]"));
                 if ack_flag && n > 0 && is_dsack(ack, blocks) {
-                    t.line(3, format_args!("[D-SACK Left Edge = {} (relative)]", edge(0)));
-                    t.line(3, format_args!("[D-SACK Right Edge = {} (relative)]", edge(1)));
+                    t.line(
+                        3,
+                        format_args!("[D-SACK Left Edge = {} (relative)]", edge(0)),
+                    );
+                    t.line(
+                        3,
+                        format_args!("[D-SACK Right Edge = {} (relative)]", edge(1)),
+                    );
                     t.line(3, format_args!("D-SACK Sequence"));
                     expert(t, 4, "Warning", "Sequence", format_args!("D-SACK Sequence"));
                 }
@@ -321,24 +459,79 @@ fn analysis(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
         return;
     };
     t.line(1, format_args!("[SEQ/ACK analysis]"));
-    field(t, 2, view, ids::TCP_ANALYSIS_ACKS_FRAME, "[This is an ACK to the segment in frame: ", "]");
-    field(t, 2, view, ids::TCP_ANALYSIS_ACK_RTT, "[The RTT to ACK the segment was: ", " seconds]");
-    field(t, 2, view, ids::TCP_ANALYSIS_INITIAL_RTT, "[iRTT: ", " seconds]");
-    field(t, 2, view, ids::TCP_ANALYSIS_BYTES_IN_FLIGHT, "[Bytes in flight: ", "]");
-    field(t, 2, view, ids::TCP_ANALYSIS_PUSH_BYTES_SENT, "[Bytes sent since last PSH flag: ", "]");
+    field(
+        t,
+        2,
+        view,
+        ids::TCP_ANALYSIS_ACKS_FRAME,
+        "[This is an ACK to the segment in frame: ",
+        "]",
+    );
+    field(
+        t,
+        2,
+        view,
+        ids::TCP_ANALYSIS_ACK_RTT,
+        "[The RTT to ACK the segment was: ",
+        " seconds]",
+    );
+    field(
+        t,
+        2,
+        view,
+        ids::TCP_ANALYSIS_INITIAL_RTT,
+        "[iRTT: ",
+        " seconds]",
+    );
+    field(
+        t,
+        2,
+        view,
+        ids::TCP_ANALYSIS_BYTES_IN_FLIGHT,
+        "[Bytes in flight: ",
+        "]",
+    );
+    field(
+        t,
+        2,
+        view,
+        ids::TCP_ANALYSIS_PUSH_BYTES_SENT,
+        "[Bytes sent since last PSH flag: ",
+        "]",
+    );
     let a = info.flags;
     if a.is_empty() {
         return;
     }
     t.line(2, format_args!("[TCP Analysis Flags]"));
-    let note = |t: &mut Tree<'_>, sev: &str, msg: &str| expert(t, 3, sev, "Sequence", format_args!("{msg}"));
+    let note = |t: &mut Tree<'_>, sev: &str, msg: &str| {
+        expert(t, 3, sev, "Sequence", format_args!("{msg}"))
+    };
     const RETRANSMISSION: &str = "This frame is a (suspected) retransmission";
     let rto = |t: &mut Tree<'_>| {
-        field(t, 3, view, ids::TCP_ANALYSIS_RTO, "[The RTO for this segment was: ", " seconds]");
-        field(t, 3, view, ids::TCP_ANALYSIS_RTO_FRAME, "[RTO based on delta from frame: ", "]");
+        field(
+            t,
+            3,
+            view,
+            ids::TCP_ANALYSIS_RTO,
+            "[The RTO for this segment was: ",
+            " seconds]",
+        );
+        field(
+            t,
+            3,
+            view,
+            ids::TCP_ANALYSIS_RTO_FRAME,
+            "[RTO based on delta from frame: ",
+            "]",
+        );
     };
     if a.has(flag::REUSED_PORTS) {
-        note(t, "Note", "A new tcp session is started with the same ports as an earlier session in this trace");
+        note(
+            t,
+            "Note",
+            "A new tcp session is started with the same ports as an earlier session in this trace",
+        );
     }
     if a.has(flag::RETRANSMISSION) {
         note(t, "Note", RETRANSMISSION);
@@ -349,17 +542,41 @@ fn analysis(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
         note(t, "Note", RETRANSMISSION);
     }
     if a.has(flag::SPURIOUS_RETRANSMISSION) {
-        note(t, "Note", "This frame is a (suspected) spurious retransmission");
+        note(
+            t,
+            "Note",
+            "This frame is a (suspected) spurious retransmission",
+        );
         note(t, "Note", RETRANSMISSION);
     }
     let rest: [(u32, &str, &str); 7] = [
-        (flag::OUT_OF_ORDER, "Warning", "This frame is a (suspected) out-of-order segment"),
-        (flag::LOST_PACKET, "Warning", "Previous segment(s) not captured (common at capture start)"),
-        (flag::ACK_LOST_PACKET, "Warning", "ACKed segment that wasn't captured (common at capture start)"),
+        (
+            flag::OUT_OF_ORDER,
+            "Warning",
+            "This frame is a (suspected) out-of-order segment",
+        ),
+        (
+            flag::LOST_PACKET,
+            "Warning",
+            "Previous segment(s) not captured (common at capture start)",
+        ),
+        (
+            flag::ACK_LOST_PACKET,
+            "Warning",
+            "ACKed segment that wasn't captured (common at capture start)",
+        ),
         (flag::WINDOW_UPDATE, "Chat", "TCP window update"),
-        (flag::WINDOW_FULL, "Warning", "TCP window specified by the receiver is now completely full"),
+        (
+            flag::WINDOW_FULL,
+            "Warning",
+            "TCP window specified by the receiver is now completely full",
+        ),
         (flag::KEEP_ALIVE, "Note", "TCP keep-alive segment"),
-        (flag::KEEP_ALIVE_ACK, "Note", "ACK to a TCP keep-alive segment"),
+        (
+            flag::KEEP_ALIVE_ACK,
+            "Note",
+            "ACK to a TCP keep-alive segment",
+        ),
     ];
     for (bit, sev, msg) in rest {
         if a.has(bit) {
@@ -369,8 +586,21 @@ fn analysis(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
     if a.has(flag::DUPLICATE_ACK) && info.dupack_num > 0 {
         t.line(3, format_args!("[This is a TCP duplicate ack]"));
         t.line(2, format_args!("[Duplicate ACK #: {}]", info.dupack_num));
-        field(t, 2, view, ids::TCP_ANALYSIS_DUPLICATE_ACK_FRAME, "[Duplicate to the ACK in frame: ", "]");
-        expert(t, 3, "Note", "Sequence", format_args!("Duplicate ACK (#{})", info.dupack_num));
+        field(
+            t,
+            2,
+            view,
+            ids::TCP_ANALYSIS_DUPLICATE_ACK_FRAME,
+            "[Duplicate to the ACK in frame: ",
+            "]",
+        );
+        expert(
+            t,
+            3,
+            "Note",
+            "Sequence",
+            format_args!("Duplicate ACK (#{})", info.dupack_num),
+        );
     }
     if a.has(flag::ZERO_WINDOW_PROBE) {
         note(t, "Note", "TCP Zero Window Probe");

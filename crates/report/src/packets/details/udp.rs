@@ -19,16 +19,37 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, times: &mut UdpTimes) {
     let entry = times.0.entry(stream).or_insert((f.ts_ns, f.ts_ns));
     let (first, prev) = *entry;
     entry.1 = f.ts_ns;
-    t.line(0, format_args!("User Datagram Protocol, Src Port: {sport}, Dst Port: {dport}"));
+    t.line(
+        0,
+        format_args!("User Datagram Protocol, Src Port: {sport}, Dst Port: {dport}"),
+    );
     t.line(1, format_args!("Source Port: {sport}"));
     t.line(1, format_args!("Destination Port: {dport}"));
     t.line(1, format_args!("Length: {}", h.length()));
-    t.line(1, format_args!("Checksum: 0x{:04x} [unverified]", h.checksum()));
+    t.line(
+        1,
+        format_args!("Checksum: 0x{:04x} [unverified]", h.checksum()),
+    );
     t.line(1, format_args!("[Checksum Status: Unverified]"));
     t.line(1, format_args!("[Stream index: {stream}]"));
     t.line(1, format_args!("[Timestamps]"));
-    t.line(2, format_args!("[Time since first frame: {} seconds]", Secs(f.ts_ns - first)));
-    t.line(2, format_args!("[Time since previous frame: {} seconds]", Secs(f.ts_ns - prev)));
+    t.line(
+        2,
+        format_args!(
+            "[Time since first frame: {} seconds]",
+            Secs(f.ts_ns - first)
+        ),
+    );
+    t.line(
+        2,
+        format_args!(
+            "[Time since previous frame: {} seconds]",
+            Secs(f.ts_ns - prev)
+        ),
+    );
     let payload = (h.length() as usize).saturating_sub(8);
-    t.line(1, format_args!("UDP payload ({payload} {})", bytes_word(payload)));
+    t.line(
+        1,
+        format_args!("UDP payload ({payload} {})", bytes_word(payload)),
+    );
 }
