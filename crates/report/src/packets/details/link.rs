@@ -15,51 +15,61 @@ use std::fmt;
 pub(crate) struct Mac(pub [u8; 6]);
 
 impl Mac {
-    fn name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        let rest = |f: &mut fmt::Formatter<'_>, from: usize| -> fmt::Result {
-            for (i, b) in m[from..].iter().enumerate() {
-                if i > 0 {
-                    f.write_str(":")?;
-                }
-                write!(f, "{b:02x}")?;
+    /// Appends `aa:bb:...` for bytes `from..` to a stack buffer; returns the new length.
+    fn hex(&self, from: usize, buf: &mut [u8; 64], mut n: usize) -> usize {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for (i, b) in self.0[from..].iter().enumerate() {
+            if i > 0 {
+                buf[n] = b':';
+                n += 1;
             }
-            Ok(())
+            buf[n] = HEX[(b >> 4) as usize];
+            buf[n + 1] = HEX[(b & 0xf) as usize];
+            n += 2;
+        }
+        n
+    }
+
+    /// The name part, e.g. `RealtekU_20:00:10`, written into `buf`; returns its length.
+    fn name(&self, buf: &mut [u8; 64]) -> usize {
+        let m = self.0;
+        let prefix = |buf: &mut [u8; 64], p: &str| {
+            buf[..p.len()].copy_from_slice(p.as_bytes());
+            p.len()
         };
         if m == [0xff; 6] {
-            return f.write_str("Broadcast");
+            return prefix(buf, "Broadcast");
         }
         if m[..2] == [0x33, 0x33] {
             // `33-33-00-00-00-00/16 IPv6mcast`: tshark leaves out the zero bytes that lead
             // the group part.
-            f.write_str("IPv6mcast_")?;
+            let n = prefix(buf, "IPv6mcast_");
             let first = (2..5).find(|&i| m[i] != 0).unwrap_or(5);
-            return rest(f, first);
+            return self.hex(first, buf, n);
         }
         if m[..5] == [0x00, 0x00, 0x5e, 0x00, 0x01] {
-            f.write_str("IETF-VRRP-VRID_")?;
-            return rest(f, 5);
+            let n = prefix(buf, "IETF-VRRP-VRID_");
+            return self.hex(5, buf, n);
         }
         let vendor = match [m[0], m[1], m[2]] {
-            [0x52, 0x54, 0x00] => "RealtekU",
-            [0x00, 0x00, 0x00] => "00:00:00",
-            _ => return rest(f, 0),
+            [0x52, 0x54, 0x00] => "RealtekU_",
+            [0x00, 0x00, 0x00] => "00:00:00_",
+            _ => return self.hex(0, buf, 0),
         };
-        f.write_str(vendor)?;
-        f.write_str("_")?;
-        rest(f, 3)
+        let n = prefix(buf, vendor);
+        self.hex(3, buf, n)
     }
 }
 
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.name(f)?;
-        let m = self.0;
-        write!(
-            f,
-            " ({:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x})",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
+        let mut buf = [0u8; 64];
+        let mut n = self.name(&mut buf);
+        buf[n] = b' ';
+        buf[n + 1] = b'(';
+        n = self.hex(0, &mut buf, n + 2);
+        buf[n] = b')';
+        f.write_str(std::str::from_utf8(&buf[..=n]).unwrap_or_default())
     }
 }
 
@@ -119,40 +129,21 @@ fn mac_lines(t: &mut Tree<'_>, role: &str, m: [u8; 6]) {
     let mac = Mac(m);
     t.line(1, format_args!("{role}: {mac}"));
     t.line(2, format_args!("Address: {mac}"));
-    let b0 = u64::from(m[0]) << 16;
-    let lg = m[0] & 2 != 0;
-    let ig = m[0] & 1 != 0;
-    t.line(
+    t.text(
         2,
-        format_args!(
-            "{} = LG bit: {}",
-            Bits {
-                width: 24,
-                mask: 0x02_0000,
-                value: b0
-            },
-            if lg {
-                "Locally administered address (this is NOT the factory default)"
-            } else {
-                "Globally unique address (factory default)"
-            }
-        ),
+        if m[0] & 2 != 0 {
+            ".... ..1. .... .... .... .... = LG bit: Locally administered address (this is NOT the factory default)"
+        } else {
+            ".... ..0. .... .... .... .... = LG bit: Globally unique address (factory default)"
+        },
     );
-    t.line(
+    t.text(
         2,
-        format_args!(
-            "{} = IG bit: {}",
-            Bits {
-                width: 24,
-                mask: 0x01_0000,
-                value: b0
-            },
-            if ig {
-                "Group address (multicast/broadcast)"
-            } else {
-                "Individual address (unicast)"
-            }
-        ),
+        if m[0] & 1 != 0 {
+            ".... ...1 .... .... .... .... = IG bit: Group address (multicast/broadcast)"
+        } else {
+            ".... ...0 .... .... .... .... = IG bit: Individual address (unicast)"
+        },
     );
 }
 

@@ -151,11 +151,30 @@ impl Tree<'_> {
         if depth > 0 && !self.open {
             return;
         }
-        for _ in 0..depth {
-            self.out.push_str("    ");
+        self.indent(depth);
+        // A line without arguments is copied, not formatted.
+        match args.as_str() {
+            Some(text) => self.out.push_str(text),
+            None => {
+                let _ = self.out.write_fmt(args);
+            }
         }
-        let _ = self.out.write_fmt(args);
         self.out.push('\n');
+    }
+
+    /// One fixed line at `depth`.
+    fn text(&mut self, depth: usize, text: &str) {
+        if depth > 0 && !self.open {
+            return;
+        }
+        self.indent(depth);
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    fn indent(&mut self, depth: usize) {
+        const SPACES: &str = "                                        ";
+        self.out.push_str(&SPACES[..(depth * 4).min(SPACES.len())]);
     }
 
     /// Raw text (a hex dump inside the tree), only when expanded.
@@ -179,21 +198,25 @@ pub(crate) struct Bits {
 
 impl std::fmt::Display for Bits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use std::fmt::Write as _;
-        for i in (0..self.width).rev() {
+        // At most 32 bits and 7 separating spaces, written once.
+        let mut buf = [0u8; 40];
+        let mut n = 0;
+        for i in (0..self.width.min(32)).rev() {
             let bit = 1u64 << i;
-            f.write_char(if self.mask & bit == 0 {
-                '.'
+            buf[n] = if self.mask & bit == 0 {
+                b'.'
             } else if self.value & bit != 0 {
-                '1'
+                b'1'
             } else {
-                '0'
-            })?;
+                b'0'
+            };
+            n += 1;
             if i % 4 == 0 && i != 0 {
-                f.write_char(' ')?;
+                buf[n] = b' ';
+                n += 1;
             }
         }
-        Ok(())
+        f.write_str(std::str::from_utf8(&buf[..n]).unwrap_or_default())
     }
 }
 

@@ -1,7 +1,7 @@
 //! The TCP subtree: header, flags with their expert items, options, [Timestamps] and
 //! [SEQ/ACK analysis] with the analysis flags.
 
-use super::{bytes_word, expert, field, set, Bits, Tree};
+use super::{bytes_word, expert, field, Bits, Tree};
 use keepsight_engine::tcp::{flag, ConnectionEvent};
 use keepsight_engine::wire::TcpOption;
 use keepsight_engine::Frame;
@@ -190,48 +190,69 @@ fn flags_tree(
 ) {
     let bits = bits & 0x0fff;
     t.out_flags_title(bits);
-    let v = bits as u64;
-    let b = |mask: u64| Bits {
-        width: 12,
-        mask,
-        value: v,
-    };
-    t.line(
-        2,
-        format_args!("{} = Reserved: {}", b(0xe00), set(v & 0xe00 != 0)),
-    );
-    t.line(
-        2,
-        format_args!("{} = Accurate ECN: {}", b(0x100), set(v & 0x100 != 0)),
-    );
-    t.line(
-        2,
-        format_args!(
-            "{} = Congestion Window Reduced: {}",
-            b(0x080),
-            set(v & 0x080 != 0)
+    // Each flag's line is one of two fixed texts.
+    const LINES: [(u16, &str, &str); 8] = [
+        (
+            0x0e00,
+            "000. .... .... = Reserved: Not set",
+            "Reserved: Set",
         ),
-    );
-    t.line(
-        2,
-        format_args!("{} = ECN-Echo: {}", b(0x040), set(v & 0x040 != 0)),
-    );
-    t.line(
-        2,
-        format_args!("{} = Urgent: {}", b(0x020), set(v & 0x020 != 0)),
-    );
-    t.line(
-        2,
-        format_args!("{} = Acknowledgment: {}", b(0x010), set(v & 0x010 != 0)),
-    );
-    t.line(
-        2,
-        format_args!("{} = Push: {}", b(0x008), set(v & 0x008 != 0)),
-    );
-    t.line(
-        2,
-        format_args!("{} = Reset: {}", b(0x004), set(v & 0x004 != 0)),
-    );
+        (
+            0x0100,
+            "...0 .... .... = Accurate ECN: Not set",
+            "...1 .... .... = Accurate ECN: Set",
+        ),
+        (
+            0x0080,
+            ".... 0... .... = Congestion Window Reduced: Not set",
+            ".... 1... .... = Congestion Window Reduced: Set",
+        ),
+        (
+            0x0040,
+            ".... .0.. .... = ECN-Echo: Not set",
+            ".... .1.. .... = ECN-Echo: Set",
+        ),
+        (
+            0x0020,
+            ".... ..0. .... = Urgent: Not set",
+            ".... ..1. .... = Urgent: Set",
+        ),
+        (
+            0x0010,
+            ".... ...0 .... = Acknowledgment: Not set",
+            ".... ...1 .... = Acknowledgment: Set",
+        ),
+        (
+            0x0008,
+            ".... .... 0... = Push: Not set",
+            ".... .... 1... = Push: Set",
+        ),
+        (
+            0x0004,
+            ".... .... .0.. = Reset: Not set",
+            ".... .... .1.. = Reset: Set",
+        ),
+    ];
+    for (mask, clear, set_text) in LINES {
+        if bits & mask == 0 {
+            t.text(2, clear);
+        } else if mask == 0x0e00 {
+            let v = bits as u64;
+            t.line(
+                2,
+                format_args!(
+                    "{} = Reserved: Set",
+                    Bits {
+                        width: 12,
+                        mask: 0xe00,
+                        value: v
+                    }
+                ),
+            );
+        } else {
+            t.text(2, set_text);
+        }
+    }
     if conn.has(ConnectionEvent::RST) {
         expert(
             t,
@@ -241,9 +262,13 @@ fn flags_tree(
             format_args!("Connection reset (RST)"),
         );
     }
-    t.line(
+    t.text(
         2,
-        format_args!("{} = Syn: {}", b(0x002), set(v & 0x002 != 0)),
+        if bits & 0x002 != 0 {
+            ".... .... ..1. = Syn: Set"
+        } else {
+            ".... .... ..0. = Syn: Not set"
+        },
     );
     if conn.has(ConnectionEvent::SYN) {
         expert(
@@ -263,9 +288,13 @@ fn flags_tree(
             format_args!("Connection establish acknowledge (SYN+ACK): server port {sport}"),
         );
     }
-    t.line(
+    t.text(
         2,
-        format_args!("{} = Fin: {}", b(0x001), set(v & 0x001 != 0)),
+        if bits & 0x001 != 0 {
+            ".... .... ...1 = Fin: Set"
+        } else {
+            ".... .... ...0 = Fin: Not set"
+        },
     );
     if conn.has(ConnectionEvent::FIN) {
         expert(
