@@ -4,7 +4,39 @@ use super::{set, Bits, Tree};
 use keepsight_engine::wire::Network;
 use keepsight_engine::Frame;
 use keepsight_fields::{ids, value_text};
-use std::net::Ipv4Addr;
+
+/// An IPv4 address in dotted decimal, written in one piece.
+struct Ipv4Addr([u8; 4]);
+
+impl From<[u8; 4]> for Ipv4Addr {
+    fn from(a: [u8; 4]) -> Self {
+        Ipv4Addr(a)
+    }
+}
+
+impl std::fmt::Display for Ipv4Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0u8; 15];
+        let mut n = 0;
+        for (i, &b) in self.0.iter().enumerate() {
+            if i > 0 {
+                buf[n] = b'.';
+                n += 1;
+            }
+            if b >= 100 {
+                buf[n] = b'0' + b / 100;
+                n += 1;
+            }
+            if b >= 10 {
+                buf[n] = b'0' + (b / 10) % 10;
+                n += 1;
+            }
+            buf[n] = b'0' + b % 10;
+            n += 1;
+        }
+        f.write_str(std::str::from_utf8(&buf[..n]).unwrap_or_default())
+    }
+}
 
 /// DSCP code points: tshark's short name (in the field's summary) and long name.
 pub(crate) fn dscp(v: u8) -> (&'static str, &'static str) {
@@ -124,7 +156,7 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
             ds & 3
         ),
     );
-    t.line(1, format_args!("Total Length: {}", h.total_len()));
+    t.num(1, "Total Length: ", h.total_len().into(), "");
     t.line(
         1,
         format_args!("Identification: 0x{:04x} ({})", h.ident(), h.ident()),
@@ -198,7 +230,7 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
             (fo & 0x1fff) * 8
         ),
     );
-    t.line(1, format_args!("Time to Live: {}", h.ttl()));
+    t.num(1, "Time to Live: ", h.ttl().into(), "");
     t.line(
         1,
         format_args!("Protocol: {} ({})", proto_name(h.protocol()), h.protocol()),

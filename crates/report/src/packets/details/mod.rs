@@ -162,6 +162,18 @@ impl Tree<'_> {
         self.out.push('\n');
     }
 
+    /// `prefix`, the number in decimal, `suffix`: the commonest line, without the formatter.
+    fn num(&mut self, depth: usize, prefix: &str, n: u64, suffix: &str) {
+        if depth > 0 && !self.open {
+            return;
+        }
+        self.indent(depth);
+        self.out.push_str(prefix);
+        self.out.push_str(itoa::Buffer::new().format(n));
+        self.out.push_str(suffix);
+        self.out.push('\n');
+    }
+
     /// One fixed line at `depth`.
     fn text(&mut self, depth: usize, text: &str) {
         if depth > 0 && !self.open {

@@ -60,9 +60,9 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
     if !t.open {
         return;
     }
-    t.line(1, format_args!("Source Port: {sport}"));
-    t.line(1, format_args!("Destination Port: {dport}"));
-    t.line(1, format_args!("[Stream index: {}]", info.stream));
+    t.num(1, "Source Port: ", sport.into(), "");
+    t.num(1, "Destination Port: ", dport.into(), "");
+    t.num(1, "[Stream index: ", info.stream.into(), "]");
     t.line(
         1,
         format_args!(
@@ -71,34 +71,31 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
             info.completeness
         ),
     );
-    t.line(1, format_args!("[TCP Segment Len: {len}]"));
-    t.line(
+    t.num(1, "[TCP Segment Len: ", len.into(), "]");
+    t.num(
         1,
-        format_args!(
-            "Sequence Number: {}    (relative sequence number)",
-            info.seq
-        ),
+        "Sequence Number: ",
+        info.seq.into(),
+        "    (relative sequence number)",
     );
-    t.line(1, format_args!("Sequence Number (raw): {}", h.seq()));
-    t.line(
+    t.num(1, "Sequence Number (raw): ", h.seq().into(), "");
+    t.num(
         1,
-        format_args!(
-            "[Next Sequence Number: {}    (relative sequence number)]",
-            info.nxtseq
-        ),
+        "[Next Sequence Number: ",
+        info.nxtseq.into(),
+        "    (relative sequence number)]",
     );
     if flags.ack() {
-        t.line(
+        t.num(
             1,
-            format_args!(
-                "Acknowledgment Number: {}    (relative ack number)",
-                info.ack
-            ),
+            "Acknowledgment Number: ",
+            info.ack.into(),
+            "    (relative ack number)",
         );
     } else {
         t.line(1, format_args!("Acknowledgment Number: {}", h.ack()));
     }
-    t.line(1, format_args!("Acknowledgment number (raw): {}", h.ack()));
+    t.num(1, "Acknowledgment number (raw): ", h.ack().into(), "");
     if !flags.ack() && h.ack() != 0 {
         expert(
             t,
@@ -124,11 +121,8 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
         ),
     );
     flags_tree(f, view, t, flags.0, sport, dport, info.connection);
-    t.line(1, format_args!("Window: {}", h.window()));
-    t.line(
-        1,
-        format_args!("[Calculated window size: {}]", info.window_size),
-    );
+    t.num(1, "Window: ", h.window().into(), "");
+    t.num(1, "[Calculated window size: ", info.window_size.into(), "]");
     match info.window_scalefactor {
         Some(-1) => t.line(
             1,
@@ -138,7 +132,7 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
             1,
             format_args!("[Window size scaling factor: -2 (no window scaling used)]"),
         ),
-        Some(m) => t.line(1, format_args!("[Window size scaling factor: {m}]")),
+        Some(m) => t.num(1, "[Window size scaling factor: ", m as u64, "]"),
         None => {}
     }
     t.line(
@@ -146,7 +140,7 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
         format_args!("Checksum: 0x{:04x} [unverified]", h.checksum()),
     );
     t.line(1, format_args!("[Checksum Status: Unverified]"));
-    t.line(1, format_args!("Urgent Pointer: {}", h.urgent_pointer()));
+    t.num(1, "Urgent Pointer: ", h.urgent_pointer().into(), "");
     options(t, &h, flags.ack(), f);
     if view.has(ids::TCP_TIME_RELATIVE) {
         t.line(1, format_args!("[Timestamps]"));
@@ -388,8 +382,8 @@ fn options(
     for o in opts {
         match o {
             TcpOption::Nop => {
-                t.line(2, format_args!("TCP Option - No-Operation (NOP)"));
-                t.line(3, format_args!("Kind: No-Operation (1)"));
+                t.text(2, "TCP Option - No-Operation (NOP)");
+                t.text(3, "Kind: No-Operation (1)");
             }
             TcpOption::Mss(mss) => {
                 t.line(
@@ -421,10 +415,10 @@ fn options(
                     2,
                     format_args!("TCP Option - Timestamps: TSval {tsval}, TSecr {tsecr}"),
                 );
-                t.line(3, format_args!("Kind: Time Stamp Option (8)"));
-                t.line(3, format_args!("Length: 10"));
-                t.line(3, format_args!("Timestamp value: {tsval}"));
-                t.line(3, format_args!("Timestamp echo reply: {tsecr}"));
+                t.text(3, "Kind: Time Stamp Option (8)");
+                t.text(3, "Length: 10");
+                t.num(3, "Timestamp value: ", tsval.into(), "");
+                t.num(3, "Timestamp echo reply: ", tsecr.into(), "");
             }
             TcpOption::Sack(blocks) => {
                 let edge = |i: usize| {
