@@ -193,9 +193,14 @@ pub(crate) struct Hex<'a>(pub &'a [u8]);
 impl fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 36;
-        for b in self.0.iter().take(SHOWN) {
-            write!(f, "{b:02x}")?;
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [0u8; 2 * SHOWN];
+        let shown = &self.0[..self.0.len().min(SHOWN)];
+        for (i, b) in shown.iter().enumerate() {
+            buf[2 * i] = HEX[(b >> 4) as usize];
+            buf[2 * i + 1] = HEX[(b & 0xf) as usize];
         }
+        f.write_str(std::str::from_utf8(&buf[..2 * shown.len()]).unwrap_or_default())?;
         if self.0.len() > SHOWN {
             f.write_str("…")?;
         }
