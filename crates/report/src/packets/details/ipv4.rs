@@ -95,141 +95,46 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         0,
         format_args!("Internet Protocol Version 4, Src: {src}, Dst: {dst}"),
     );
-    let vhl = b[0] as u64;
-    t.line(
-        1,
-        format_args!(
-            "{} = Version: {}",
-            Bits {
-                width: 8,
-                mask: 0xf0,
-                value: vhl
-            },
-            b[0] >> 4
-        ),
-    );
-    t.line(
-        1,
-        format_args!(
-            "{} = Header Length: {} bytes ({})",
-            Bits {
-                width: 8,
-                mask: 0x0f,
-                value: vhl
-            },
-            h.header_len(),
-            b[0] & 0xf
-        ),
-    );
+    if b[0] == 0x45 {
+        // The usual header, without options: fixed lines.
+        t.text(1, "0100 .... = Version: 4");
+        t.text(1, ".... 0101 = Header Length: 20 bytes (5)");
+    } else {
+        version_lines(t, b[0], h.header_len());
+    }
     let ds = h.dscp_ecn();
-    let (d, e) = (dscp(ds >> 2), ecn(ds));
-    t.line(
-        1,
-        format_args!(
-            "Differentiated Services Field: 0x{ds:02x} (DSCP: {}, ECN: {})",
-            d.0, e.0
-        ),
-    );
-    t.line(
-        2,
-        format_args!(
-            "{} = Differentiated Services Codepoint: {} ({})",
-            Bits {
-                width: 8,
-                mask: 0xfc,
-                value: ds as u64
-            },
-            d.1,
-            ds >> 2
-        ),
-    );
-    t.line(
-        2,
-        format_args!(
-            "{} = Explicit Congestion Notification: {} ({})",
-            Bits {
-                width: 8,
-                mask: 0x03,
-                value: ds as u64
-            },
-            e.1,
-            ds & 3
-        ),
-    );
+    if ds == 0 {
+        t.text(
+            1,
+            "Differentiated Services Field: 0x00 (DSCP: CS0, ECN: Not-ECT)",
+        );
+        t.text(
+            2,
+            "0000 00.. = Differentiated Services Codepoint: Default (0)",
+        );
+        t.text(
+            2,
+            ".... ..00 = Explicit Congestion Notification: Not ECN-Capable Transport (0)",
+        );
+    } else {
+        ds_lines(t, ds);
+    }
     t.num(1, "Total Length: ", h.total_len().into(), "");
     t.line(
         1,
         format_args!("Identification: 0x{:04x} ({})", h.ident(), h.ident()),
     );
-    let fl = b[6] as u64;
-    let flags = b[6] >> 5;
-    let names = match flags & 3 {
-        2 => ", Don't fragment",
-        1 => ", More fragments",
-        3 => ", Don't fragment, More fragments",
-        _ => "",
-    };
-    let reserved = if flags & 4 != 0 { ", Reserved" } else { "" };
-    t.line(
-        1,
-        format_args!(
-            "{} = Flags: 0x{flags:x}{reserved}{names}",
-            Bits {
-                width: 8,
-                mask: 0xe0,
-                value: fl
-            }
-        ),
-    );
-    t.line(
-        2,
-        format_args!(
-            "{} = Reserved bit: {}",
-            Bits {
-                width: 8,
-                mask: 0x80,
-                value: fl
-            },
-            set(flags & 4 != 0)
-        ),
-    );
-    t.line(
-        2,
-        format_args!(
-            "{} = Don't fragment: {}",
-            Bits {
-                width: 8,
-                mask: 0x40,
-                value: fl
-            },
-            set(flags & 2 != 0)
-        ),
-    );
-    t.line(
-        2,
-        format_args!(
-            "{} = More fragments: {}",
-            Bits {
-                width: 8,
-                mask: 0x20,
-                value: fl
-            },
-            set(flags & 1 != 0)
-        ),
-    );
-    let fo = u16::from_be_bytes([b[6], b[7]]) as u64;
-    t.line(
-        1,
-        format_args!(
-            "{} = Fragment Offset: {}",
-            Bits {
-                width: 16,
-                mask: 0x1fff,
-                value: fo
-            },
-            (fo & 0x1fff) * 8
-        ),
-    );
+    let fo = u16::from_be_bytes([b[6], b[7]]);
+    if fo == 0x4000 {
+        // Don't fragment, offset 0: the commonest case, fixed lines.
+        t.text(1, "010. .... = Flags: 0x2, Don't fragment");
+        t.text(2, "0... .... = Reserved bit: Not set");
+        t.text(2, ".1.. .... = Don't fragment: Set");
+        t.text(2, "..0. .... = More fragments: Not set");
+        t.text(1, "...0 0000 0000 0000 = Fragment Offset: 0");
+    } else {
+        flag_lines(t, b[6], fo as u64);
+    }
     t.num(1, "Time to Live: ", h.ttl().into(), "");
     t.line(
         1,
@@ -286,5 +191,141 @@ pub(crate) fn fragments(f: &Frame<'_>, t: &mut Tree<'_>, version: &str) {
     t.line(
         2,
         format_args!("[Reassembled {version} data: {}]", super::link::Hex(r.data)),
+    );
+}
+
+fn version_lines(t: &mut Tree<'_>, b0: u8, header_len: usize) {
+    let vhl = b0 as u64;
+    t.line(
+        1,
+        format_args!(
+            "{} = Version: {}",
+            Bits {
+                width: 8,
+                mask: 0xf0,
+                value: vhl
+            },
+            b0 >> 4
+        ),
+    );
+    t.line(
+        1,
+        format_args!(
+            "{} = Header Length: {header_len} bytes ({})",
+            Bits {
+                width: 8,
+                mask: 0x0f,
+                value: vhl
+            },
+            b0 & 0xf
+        ),
+    );
+}
+
+fn ds_lines(t: &mut Tree<'_>, ds: u8) {
+    let (d, e) = (dscp(ds >> 2), ecn(ds));
+    t.line(
+        1,
+        format_args!(
+            "Differentiated Services Field: 0x{ds:02x} (DSCP: {}, ECN: {})",
+            d.0, e.0
+        ),
+    );
+    t.line(
+        2,
+        format_args!(
+            "{} = Differentiated Services Codepoint: {} ({})",
+            Bits {
+                width: 8,
+                mask: 0xfc,
+                value: ds as u64
+            },
+            d.1,
+            ds >> 2
+        ),
+    );
+    t.line(
+        2,
+        format_args!(
+            "{} = Explicit Congestion Notification: {} ({})",
+            Bits {
+                width: 8,
+                mask: 0x03,
+                value: ds as u64
+            },
+            e.1,
+            ds & 3
+        ),
+    );
+}
+
+fn flag_lines(t: &mut Tree<'_>, byte6: u8, fo: u64) {
+    let fl = byte6 as u64;
+    let flags = byte6 >> 5;
+    let names = match flags & 3 {
+        2 => ", Don't fragment",
+        1 => ", More fragments",
+        3 => ", Don't fragment, More fragments",
+        _ => "",
+    };
+    let reserved = if flags & 4 != 0 { ", Reserved" } else { "" };
+    t.line(
+        1,
+        format_args!(
+            "{} = Flags: 0x{flags:x}{reserved}{names}",
+            Bits {
+                width: 8,
+                mask: 0xe0,
+                value: fl
+            }
+        ),
+    );
+    t.line(
+        2,
+        format_args!(
+            "{} = Reserved bit: {}",
+            Bits {
+                width: 8,
+                mask: 0x80,
+                value: fl
+            },
+            set(flags & 4 != 0)
+        ),
+    );
+    t.line(
+        2,
+        format_args!(
+            "{} = Don't fragment: {}",
+            Bits {
+                width: 8,
+                mask: 0x40,
+                value: fl
+            },
+            set(flags & 2 != 0)
+        ),
+    );
+    t.line(
+        2,
+        format_args!(
+            "{} = More fragments: {}",
+            Bits {
+                width: 8,
+                mask: 0x20,
+                value: fl
+            },
+            set(flags & 1 != 0)
+        ),
+    );
+    t.line(
+        1,
+        format_args!(
+            "{} = Fragment Offset: {}",
+            Bits {
+                width: 16,
+                mask: 0x1fff,
+                value: fo
+            },
+            (fo & 0x1fff) * 8
+        ),
     );
 }

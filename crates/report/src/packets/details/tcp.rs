@@ -108,18 +108,22 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
         );
     }
     let hl = h.header_len();
-    t.line(
-        1,
-        format_args!(
-            "{} = Header Length: {hl} bytes ({})",
-            Bits {
-                width: 8,
-                mask: 0xf0,
-                value: (hl as u64 / 4) << 4
-            },
-            hl / 4
+    match hl {
+        20 => t.text(1, "0101 .... = Header Length: 20 bytes (5)"),
+        32 => t.text(1, "1000 .... = Header Length: 32 bytes (8)"),
+        _ => t.line(
+            1,
+            format_args!(
+                "{} = Header Length: {hl} bytes ({})",
+                Bits {
+                    width: 8,
+                    mask: 0xf0,
+                    value: (hl as u64 / 4) << 4
+                },
+                hl / 4
+            ),
         ),
-    );
+    }
     flags_tree(f, view, t, flags.0, sport, dport, info.connection);
     t.num(1, "Window: ", h.window().into(), "");
     t.num(1, "[Calculated window size: ", info.window_size.into(), "]");
