@@ -238,3 +238,36 @@ fn details_usage() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("-T fields"), "{err}");
 }
+
+/// With a display filter keeping only TCP frames (every layer of which keepsight renders), the
+/// whole `-V -x` and `-O tcp` outputs are tshark's byte for byte: the tree, the frame's hex
+/// dump after it (and no Data dump inside the tree), the blank lines, the displayed-frame
+/// deltas.
+#[test]
+fn filtered_tcp_details_with_hex_are_tsharks_whole() {
+    if !tshark_available() {
+        return;
+    }
+    let dir = repo().join("tests/corpus");
+    for file in [
+        "heartbeat.pcap",
+        "keepalive.pcapng",
+        "link/heartbeat-qinq.pcap",
+    ] {
+        for mode in [
+            &["-V", "-x", "-Y", "tcp"][..],
+            &["-O", "tcp", "-Y", "tcp.len > 0"],
+        ] {
+            let mut t = Command::new("tshark");
+            t.arg("-r").arg(dir.join(file)).args(mode);
+            let mut k = Command::new(env!("CARGO_BIN_EXE_keepsight"));
+            k.arg("packets").arg("-r").arg(dir.join(file)).args(mode);
+            let (theirs, ours) = (output(t), output(k));
+            assert!(ours.len() > 10_000, "{file} {mode:?}: {} bytes", ours.len());
+            assert!(
+                ours == theirs,
+                "{file} {mode:?}: output differs from tshark's"
+            );
+        }
+    }
+}

@@ -238,8 +238,8 @@ impl Listing {
             ));
         }
         let details = match (flags.details, flags.details_of) {
-            (_, Some(list)) => Some(details::Details::only(list)?),
-            (true, None) => Some(details::Details::all()),
+            (_, Some(list)) => Some(details::Details::only(list)?.with_hex_dump(flags.hex)),
+            (true, None) => Some(details::Details::all().with_hex_dump(flags.hex)),
             (false, None) => None,
         };
         if details.is_some() && format != Format::Text {

@@ -79,6 +79,8 @@ impl Layer {
 pub struct Details {
     only: Option<Vec<Layer>>,
     udp_times: udp::UdpTimes,
+    /// Dump `Data` bytes inside the tree (tshark does, unless -x dumps the whole frame after).
+    data_hex: bool,
 }
 
 impl Details {
@@ -87,6 +89,7 @@ impl Details {
         Details {
             only: None,
             udp_times: udp::UdpTimes::default(),
+            data_hex: true,
         }
     }
 
@@ -108,7 +111,14 @@ impl Details {
         Ok(Details {
             only: Some(layers),
             udp_times: udp::UdpTimes::default(),
+            data_hex: true,
         })
+    }
+
+    /// With `-x` the frame's bytes follow the tree, and tshark leaves the Data dump out of it.
+    pub fn with_hex_dump(mut self, hex: bool) -> Details {
+        self.data_hex = !hex;
+        self
     }
 
     fn expanded(&self, layer: Layer) -> bool {
@@ -134,7 +144,7 @@ impl Details {
         t.open = self.expanded(Layer::Udp);
         udp::render(f, &mut t, &mut self.udp_times);
         t.open = self.expanded(Layer::Data);
-        data::render(f, view, &mut t);
+        data::render(f, view, &mut t, self.data_hex);
     }
 }
 
