@@ -74,6 +74,17 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         t.line(1, format_args!("Encapsulation type: {text} ({n})"));
     }
     field(t, 1, f, ids::FRAME_TIME, "Arrival Time: ", "");
+    if let Some(frac) = rec.invalid_frac_ns {
+        super::expert(
+            t,
+            1,
+            "Note",
+            "Sequence",
+            format_args!(
+                "Arrival Time: Fractional second {frac:09} is invalid, the valid range is 0-1000000000"
+            ),
+        );
+    }
     if rec.ts_ns.is_some() {
         t.line(
             1,

@@ -95,7 +95,6 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
     } else {
         t.line(1, format_args!("Acknowledgment Number: {}", h.ack()));
     }
-    t.num(1, "Acknowledgment number (raw): ", h.ack().into(), "");
     if !flags.ack() && h.ack() != 0 {
         expert(
             t,
@@ -107,6 +106,7 @@ pub(super) fn render(f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
             ),
         );
     }
+    t.num(1, "Acknowledgment number (raw): ", h.ack().into(), "");
     let hl = h.header_len();
     match hl {
         20 => t.text(1, "0101 .... = Header Length: 20 bytes (5)"),

@@ -26,11 +26,24 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, times: &mut UdpTimes) {
     t.line(1, format_args!("Source Port: {sport}"));
     t.line(1, format_args!("Destination Port: {dport}"));
     t.line(1, format_args!("Length: {}", h.length()));
-    t.line(
-        1,
-        format_args!("Checksum: 0x{:04x} [unverified]", h.checksum()),
-    );
-    t.line(1, format_args!("[Checksum Status: Unverified]"));
+    if f.udp_checksum_illegal() {
+        // RFC 8200 §8.1: UDP over IPv6 must carry a checksum.
+        t.text(1, "Checksum: 0x0000 [zero-value illegal]");
+        super::expert(
+            t,
+            2,
+            "Error",
+            "Checksum",
+            format_args!("Illegal checksum value (0)"),
+        );
+        t.text(2, "[Checksum Status: Illegal]");
+    } else {
+        t.line(
+            1,
+            format_args!("Checksum: 0x{:04x} [unverified]", h.checksum()),
+        );
+        t.text(1, "[Checksum Status: Unverified]");
+    }
     t.line(1, format_args!("[Stream index: {stream}]"));
     t.line(1, format_args!("[Timestamps]"));
     t.line(
