@@ -183,6 +183,8 @@ impl PcapState {
             data: &raw[16..],
             link_type,
             interface_id: 0,
+            interface_name: None,
+            section: 0,
             file_offset: offset,
         }))
     }

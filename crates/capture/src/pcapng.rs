@@ -18,10 +18,18 @@ const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 /// Blocks larger than this are treated as damage rather than allocated (tshark uses 16 MiB too).
 const MAX_BLOCK: u32 = 16 * 1024 * 1024;
 
+/// Interface names remembered across sections (a hostile file may declare millions).
+const MAX_NAMED_INTERFACES: usize = 4096;
+
 pub(crate) struct PcapNgState {
     big_endian: bool,
     interfaces: Vec<Interface>,
     seen_section: bool,
+    /// Section headers read so far.
+    sections: u32,
+    /// The name of every interface declared in the file, in order, across sections: tshark
+    /// 4.0 names a frame's interface by its id in this list, whichever section it is in.
+    interface_names: Vec<Option<String>>,
     /// Non-packet blocks read since the last packet, as stored (only when kept).
     container: Vec<u8>,
     pub(crate) keep_container: bool,
@@ -61,6 +69,8 @@ impl PcapNgState {
             big_endian: false,
             interfaces: Vec::new(),
             seen_section: false,
+            sections: 0,
+            interface_names: Vec::new(),
             container: Vec::new(),
             keep_container: false,
         }
@@ -69,6 +79,10 @@ impl PcapNgState {
     /// The non-packet blocks read after the last packet returned (at the end of the file).
     pub(crate) fn pending_container(&self) -> &[u8] {
         &self.container
+    }
+
+    fn interface_name(&self, id: u32) -> Option<&str> {
+        self.interface_names.get(id as usize)?.as_deref()
     }
 
     pub(crate) fn interfaces(&self) -> &[Interface] {
@@ -139,12 +153,16 @@ impl PcapNgState {
                 match block_type {
                     SHB => {
                         self.seen_section = true;
+                        self.sections += 1;
                         self.interfaces.clear();
                     }
                     IDB => {
                         let iface = parse_idb(body, e).map_err(|m| {
                             corrupt(m, offset, frame, "an interface description block")
                         })?;
+                        if self.interface_names.len() < MAX_NAMED_INTERFACES {
+                            self.interface_names.push(iface.name.clone());
+                        }
                         self.interfaces.push(iface);
                     }
                     // Statistics, name resolution, decryption secrets, custom blocks: not packets.
@@ -196,6 +214,8 @@ impl PcapNgState {
                 options_big_endian: false,
                 raw: &[],
                 container: &[],
+                interface_name: None,
+                section: self.sections,
             });
         }
         if block_type == SPB {
@@ -234,6 +254,8 @@ impl PcapNgState {
                 options_big_endian: false,
                 raw: &[],
                 container: &[],
+                interface_name: self.interface_name(0),
+                section: self.sections,
             });
         }
         if body.len() < 20 {
@@ -297,6 +319,8 @@ impl PcapNgState {
                 .get(20 + (caplen as usize).next_multiple_of(4)..)
                 .unwrap_or(&[]),
             options_big_endian: e.0,
+            interface_name: self.interface_name(iface_id),
+            section: self.sections,
             raw: &[],
             container: &[],
         })

@@ -51,6 +51,11 @@ pub struct Record<'a> {
     /// and the other non-packet blocks. Empty unless
     /// [`CaptureReader::keep_container`](crate::CaptureReader::keep_container) asked for them.
     pub container: &'a [u8],
+    /// The pcapng interface's name (`if_name`), when the file records one (tshark's packet
+    /// details show it).
+    pub interface_name: Option<&'a str>,
+    /// Which pcapng section the record is in, from 1 (0 for classic pcap).
+    pub section: u32,
 }
 
 impl<'a> Record<'a> {

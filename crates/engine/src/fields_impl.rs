@@ -282,8 +282,18 @@ impl Frame<'_> {
 
     /// `frame.protocols`, e.g. `eth:ethertype:ip:tcp:data`.
     pub fn protocols(&self) -> String {
-        let d = &self.dissection;
         let mut s = String::with_capacity(40);
+        self.push_protocols(&mut s);
+        s
+    }
+
+    /// Appends `frame.protocols` to `out` (for printers that reuse one buffer).
+    pub fn push_protocols(&self, out: &mut String) {
+        let start = out.len();
+        let mut s = Protocols { out, start };
+        let s = &mut s;
+        let d = &self.dissection;
+
         match d.link {
             Link::Ethernet => {
                 s.push_str("eth:ethertype");
@@ -305,7 +315,7 @@ impl Frame<'_> {
                 if self.record.link_type == keepsight_capture::linktype::PCAPNG_CUSTOM_BLOCK {
                     s.push_str("data");
                 }
-                return s;
+                return;
             }
         }
         match d.network {
@@ -333,7 +343,7 @@ impl Frame<'_> {
             s.remove(0);
         }
         if d.network == Network::None {
-            return s;
+            return;
         }
         match d.transport {
             Transport::Tcp { .. } => s.push_str(":tcp"),
@@ -361,7 +371,7 @@ impl Frame<'_> {
                         if !self.fragment_payload().is_empty() {
                             s.push_str(":data");
                         }
-                        return s;
+                        return;
                     }
                     None => s.push_str(match d.ip_proto {
                         1 => ":icmp",
@@ -374,7 +384,7 @@ impl Frame<'_> {
                     .reassembled
                     .is_none_or(|r| r.proto != 17 && r.proto != 6)
                 {
-                    return s;
+                    return;
                 }
             }
         }
@@ -400,7 +410,6 @@ impl Frame<'_> {
         if !self.app_payload().is_empty() {
             s.push_str(":data");
         }
-        s
     }
 
     /// `http2.*`: the frames this frame's segment completed, one occurrence each.
@@ -1213,4 +1222,24 @@ pub(crate) fn flags_str(flags: u16, buf: &mut [u8; 36]) -> &str {
         }
     }
     std::str::from_utf8(&buf[..n]).unwrap_or("")
+}
+
+/// `frame.protocols` being appended to a buffer that may hold text before it.
+struct Protocols<'o> {
+    out: &'o mut String,
+    start: usize,
+}
+
+impl Protocols<'_> {
+    fn push_str(&mut self, p: &str) {
+        self.out.push_str(p);
+    }
+
+    fn starts_with(&self, c: char) -> bool {
+        self.out[self.start..].starts_with(c)
+    }
+
+    fn remove(&mut self, i: usize) {
+        self.out.remove(self.start + i);
+    }
 }

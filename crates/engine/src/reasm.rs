@@ -65,6 +65,9 @@ pub struct Reassembled<'a> {
     /// without pieces whose overlap conflicts with bytes already placed (tshark lists those
     /// apart).
     pub frames: &'a [u32],
+    /// For each of `frames`: where its piece starts in the datagram and how many bytes it
+    /// brought (tshark's `[Frame: N, payload: A-B (L bytes)]`).
+    pub spans: &'a [(u32, u32)],
     /// Pieces, duplicates and overlaps included (`ip.fragment.count`).
     pub count: u32,
     /// Pieces overlapping earlier ones (`ip.fragment.overlap`), and of those, pieces whose
@@ -82,6 +85,7 @@ pub(crate) struct Reassembler {
     /// The last completed datagram, reused.
     buf: Vec<u8>,
     frames: Vec<u32>,
+    spans: Vec<(u32, u32)>,
     proto: u8,
     count: u32,
     overlaps: u32,
@@ -139,6 +143,7 @@ impl Reassembler {
                     self.buf.clear();
                     self.buf.resize(total as usize, 0);
                     self.frames.clear();
+                    self.spans.clear();
                     let mut pos = 0usize;
                     self.overlaps = 0;
                     self.conflicts = 0;
@@ -166,6 +171,7 @@ impl Reassembler {
                         }
                         if !conflict {
                             self.frames.push(fr);
+                            self.spans.push((off as u32, data.len() as u32));
                         }
                     }
                     self.count = order.len() as u32;
@@ -196,6 +202,7 @@ impl Reassembler {
             proto: self.proto,
             data: &self.buf,
             frames: &self.frames,
+            spans: &self.spans,
             count: self.count,
             overlaps: self.overlaps,
             conflicts: self.conflicts,

@@ -73,8 +73,16 @@ pub fn push_seconds(out: &mut String, ns: i64, digits: u32) {
     }
     push_u64(out, secs);
     if digits > 0 {
-        let scaled = frac / 10u64.pow(9 - digits.min(9));
-        let _ = write!(out, ".{scaled:0width$}", width = digits as usize);
+        let digits = digits.min(9) as usize;
+        let mut scaled = frac / 10u64.pow(9 - digits as u32);
+        // The fraction zero-padded to `digits`, without the formatter (hot in -V and -T fields).
+        let mut buf = [b'0'; 10];
+        buf[0] = b'.';
+        for i in (1..=digits).rev() {
+            buf[i] = b'0' + (scaled % 10) as u8;
+            scaled /= 10;
+        }
+        out.push_str(std::str::from_utf8(&buf[..=digits]).unwrap_or_default());
     }
 }
 

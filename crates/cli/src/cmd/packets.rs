@@ -10,6 +10,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
+#[command(disable_version_flag = true)]
 #[command(after_long_help = include_str!("../../help/packets-after.txt"))]
 pub struct Args {
     /// Capture file: pcap or pcapng, optionally gzip-compressed.
@@ -56,6 +57,13 @@ pub struct Args {
     /// List the frames even while writing them with -w; with -x, print the summary lines too.
     #[arg(short = 'P')]
     print_too: bool,
+    /// Print each frame's protocol tree (frame, link, IP, TCP/UDP, data) as tshark's -V.
+    #[arg(short = 'V')]
+    details: bool,
+    /// Print the details of these protocols only (e.g. ip,tcp), the others as their title
+    /// line, as tshark's -O.
+    #[arg(short = 'O', value_name = "PROTOCOLS")]
+    details_of: Option<String>,
     /// Dump each frame's bytes in hex and ASCII, as tshark (text output only).
     #[arg(short = 'x')]
     hex: bool,
@@ -114,6 +122,8 @@ pub fn run(args: Args) -> Outcome {
         quiet: args.quiet,
         preferences: &args.preferences,
         decode_as: &args.decode_as,
+        details: args.details,
+        details_of: args.details_of.as_deref(),
     })
     .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let keylog_pref = keepsight_report::packets::tls_keylog_file(&args.preferences)

@@ -36,32 +36,34 @@ pub fn hex_dump(frame: &Frame<'_>, out: &mut String) {
 
 /// One source: `OFFSET  hh hh … hh   ascii`, the offset as wide as the largest one needs
 /// (at least 4 hex digits), unprintable bytes shown as `.`.
-fn dump(bytes: &[u8], out: &mut String) {
+pub(crate) fn dump(bytes: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let last = bytes.len().saturating_sub(1) as u32;
     let digits = (8 - (last.leading_zeros() / 4) as usize).max(4);
-    for (line, chunk) in bytes.chunks(16).enumerate() {
-        let offset = line * 16;
-        for d in (0..digits).rev() {
-            out.push(HEX[(offset >> (d * 4)) & 0xf] as char);
+    // Each line is built in a stack buffer and appended once: offset, two spaces, 16 × "hh ",
+    // two spaces, 16 characters, newline.
+    let mut line = [b' '; 8 + 2 + 48 + 2 + 16 + 1];
+    for (n, chunk) in bytes.chunks(16).enumerate() {
+        let offset = n * 16;
+        for (i, d) in (0..digits).rev().enumerate() {
+            line[i] = HEX[(offset >> (d * 4)) & 0xf];
         }
-        out.push_str("  ");
-        for b in chunk {
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 0xf) as usize] as char);
-            out.push(' ');
+        let hex = digits + 2;
+        line[digits..hex].fill(b' ');
+        line[hex..hex + 48].fill(b' ');
+        for (i, &b) in chunk.iter().enumerate() {
+            line[hex + 3 * i] = HEX[(b >> 4) as usize];
+            line[hex + 3 * i + 1] = HEX[(b & 0xf) as usize];
         }
-        for _ in chunk.len()..16 {
-            out.push_str("   ");
+        let ascii = hex + 48 + 2;
+        line[hex + 48..ascii].fill(b' ');
+        for (i, &b) in chunk.iter().enumerate() {
+            line[ascii + i] = if (0x20..0x7f).contains(&b) { b } else { b'.' };
         }
-        out.push_str("  ");
-        for &b in chunk {
-            out.push(if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '.'
-            });
-        }
-        out.push('\n');
+        let end = ascii + chunk.len();
+        line[end] = b'\n';
+        // SAFETY: `line` holds only ASCII (hex digits, spaces, printable ASCII, '.', '\n'), so
+        // appending it keeps `out` valid UTF-8.
+        unsafe { out.as_mut_vec() }.extend_from_slice(&line[..=end]);
     }
 }

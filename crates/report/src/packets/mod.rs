@@ -4,6 +4,7 @@
 
 mod columns;
 pub mod decode_as;
+pub mod details;
 mod hex;
 mod http_layer;
 mod prefs;
@@ -189,6 +190,8 @@ pub struct Listing {
     pub tcp_preferences: TcpPreferences,
     /// `-d` decode-as rules, for [`keepsight_engine::Engine::set_decode_as`].
     pub decode_as: keepsight_engine::decode_as::DecodeAs,
+    /// `-V` / `-O`: each frame's protocol tree instead of its summary line.
+    pub details: Option<details::Details>,
 }
 
 /// Where `-w` writes the frames the filter keeps.
@@ -218,6 +221,10 @@ pub struct ListingFlags<'a> {
     pub preferences: &'a [String],
     /// `-d`.
     pub decode_as: &'a [String],
+    /// `-V`.
+    pub details: bool,
+    /// `-O`: the protocols whose details are shown.
+    pub details_of: Option<&'a str>,
 }
 
 impl Listing {
@@ -232,6 +239,17 @@ impl Listing {
         if flags.hex && format != Format::Text {
             return Err(format!(
                 "-x dumps frames in the text output; it does not combine with -T {}",
+                flags.format
+            ));
+        }
+        let details = match (flags.details, flags.details_of) {
+            (_, Some(list)) => Some(details::Details::only(list)?.with_hex_dump(flags.hex)),
+            (true, None) => Some(details::Details::all().with_hex_dump(flags.hex)),
+            (false, None) => None,
+        };
+        if details.is_some() && format != Format::Text {
+            return Err(format!(
+                "-V/-O print the packet tree in the text output; they do not combine with -T {}",
                 flags.format
             ));
         }
@@ -252,6 +270,7 @@ impl Listing {
             summary: !flags.hex || flags.print_too,
             tcp_preferences: TcpPreferences::parse(flags.preferences)?,
             decode_as: decode_as::parse(flags.decode_as)?,
+            details,
         })
     }
 }
@@ -352,6 +371,7 @@ impl Listing {
             line: String::with_capacity(256),
             scratch: Scratch::default(),
             json_first: true,
+            details: self.details.clone(),
         };
         let mut prev_displayed: Option<i64> = None;
         let mut read = 0u64;
@@ -441,6 +461,7 @@ struct Printer<'a> {
     line: String,
     scratch: Scratch,
     json_first: bool,
+    details: Option<details::Details>,
 }
 
 impl Printer<'_> {
@@ -472,6 +493,15 @@ impl Printer<'_> {
             Format::Fields => self.fields_line(f, view),
             Format::Json => self.json(f, view),
             Format::Ek => self.ek(f, view),
+            Format::Text if self.details.is_some() => {
+                if let Some(d) = self.details.as_mut() {
+                    d.frame(f, view, &mut self.line);
+                }
+                if self.listing.hex {
+                    self.line.push('\n');
+                    hex_dump(f, &mut self.line);
+                }
+            }
             Format::Text if self.listing.hex => {
                 if self.listing.summary {
                     summary_line(f, self.listing.time, &mut self.line, &mut self.scratch);
@@ -679,6 +709,7 @@ mod format_tests {
             summary: true,
             tcp_preferences: TcpPreferences::default(),
             decode_as: Default::default(),
+            details: None,
         };
         let tcp_len = lookup("tcp.len").unwrap();
         let method = lookup("http.request.method").unwrap();

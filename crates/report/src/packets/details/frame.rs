@@ -1,0 +1,135 @@
+//! The `Frame` subtree: what the capture file says about the record.
+
+use super::{field, Tree};
+use keepsight_engine::Frame;
+use keepsight_fields::ids;
+
+/// tshark's name and number (WTAP_ENCAP_*) of the frame's link type.
+fn encapsulation(link_type: u32) -> Option<(&'static str, u32)> {
+    Some(match link_type {
+        1 => ("Ethernet", 1),
+        0 => ("NULL/Loopback", 15),
+        101 => ("Raw IP", 7),
+        108 => ("OpenBSD loopback", 174),
+        113 => ("Linux cooked-mode capture v1", 25),
+        228 => ("Raw IPv4", 129),
+        229 => ("Raw IPv6", 130),
+        276 => ("Linux cooked-mode capture v2", 210),
+        _ => return None,
+    })
+}
+
+/// pcapng packet comments, which tshark shows as a tree of their own before the frame.
+fn comments(f: &Frame<'_>, t: &mut Tree<'_>) {
+    let mut comments = f.record.comments().peekable();
+    if comments.peek().is_none() {
+        return;
+    }
+    t.line(0, format_args!("Packet comments"));
+    for c in comments {
+        t.line(1, format_args!("{c}"));
+        super::expert(t, 2, "Comment", "Comment", format_args!("{c}"));
+    }
+}
+
+pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
+    comments(f, t);
+    let rec = &f.record;
+    // tshark titles a pcapng custom block by its enterprise, whose name keepsight does not
+    // carry: no subtree rather than a wrong one.
+    if rec.link_type == keepsight_engine::capture::linktype::PCAPNG_CUSTOM_BLOCK {
+        return;
+    }
+    let (wire, cap) = (rec.orig_len as u64, rec.data.len() as u64);
+    let name = rec.interface_name.unwrap_or("unknown");
+    if f.pcapng {
+        t.line(
+            0,
+            format_args!(
+                "Frame {}: {wire} bytes on wire ({} bits), {cap} bytes captured ({} bits) on interface {name}, id {}",
+                f.number,
+                wire * 8,
+                cap * 8,
+                rec.interface_id
+            ),
+        );
+        t.line(1, format_args!("Section number: {}", rec.section));
+        t.line(
+            1,
+            format_args!("Interface id: {} ({name})", rec.interface_id),
+        );
+        t.line(2, format_args!("Interface name: {name}"));
+    } else {
+        t.line(
+            0,
+            format_args!(
+                "Frame {}: {wire} bytes on wire ({} bits), {cap} bytes captured ({} bits)",
+                f.number,
+                wire * 8,
+                cap * 8
+            ),
+        );
+    }
+    if let Some((text, n)) = encapsulation(rec.link_type) {
+        t.line(1, format_args!("Encapsulation type: {text} ({n})"));
+    }
+    field(t, 1, f, ids::FRAME_TIME, "Arrival Time: ", "");
+    if let Some(frac) = rec.invalid_frac_ns {
+        super::expert(
+            t,
+            1,
+            "Note",
+            "Sequence",
+            format_args!(
+                "Arrival Time: Fractional second {frac:09} is invalid, the valid range is 0-1000000000"
+            ),
+        );
+    }
+    if rec.ts_ns.is_some() {
+        t.line(
+            1,
+            format_args!("[Time shift for this packet: 0.000000000 seconds]"),
+        );
+    }
+    field(t, 1, f, ids::FRAME_TIME_EPOCH, "Epoch Time: ", " seconds");
+    field(
+        t,
+        1,
+        f,
+        ids::FRAME_TIME_DELTA,
+        "[Time delta from previous captured frame: ",
+        " seconds]",
+    );
+    field(
+        t,
+        1,
+        f,
+        ids::FRAME_TIME_DELTA_DISPLAYED,
+        "[Time delta from previous displayed frame: ",
+        " seconds]",
+    );
+    field(
+        t,
+        1,
+        f,
+        ids::FRAME_TIME_RELATIVE,
+        "[Time since reference or first frame: ",
+        " seconds]",
+    );
+    t.line(1, format_args!("Frame Number: {}", f.number));
+    t.line(
+        1,
+        format_args!("Frame Length: {wire} bytes ({} bits)", wire * 8),
+    );
+    t.line(
+        1,
+        format_args!("Capture Length: {cap} bytes ({} bits)", cap * 8),
+    );
+    t.line(1, format_args!("[Frame is marked: False]"));
+    t.line(1, format_args!("[Frame is ignored: False]"));
+    if t.open {
+        t.out.push_str("    [Protocols in frame: ");
+        f.push_protocols(t.out);
+        t.out.push_str("]\n");
+    }
+}

@@ -1,0 +1,384 @@
+//! The link layers: Ethernet II with its 802.1Q/802.1ad tags, Linux cooked capture v1 and v2,
+//! BSD/OpenBSD loopback and raw IP.
+
+use super::{Bits, Layer, Tree};
+use keepsight_engine::wire::Link;
+use keepsight_engine::Frame;
+use keepsight_fields::{ids, value_text, Packet, Value};
+use std::fmt;
+
+/// A MAC address as tshark names it: `Broadcast`, multicast groups and the vendor prefixes
+/// that the corpus meets (from Wireshark's `wka` and `manuf` tables), then the address in
+/// parentheses. An address whose vendor keepsight does not know prints bare, as tshark prints
+/// a locally administered one; a globally administered address from a vendor outside this
+/// table would be named by tshark and is not here (documented in the test).
+pub(crate) struct Mac(pub [u8; 6]);
+
+impl Mac {
+    /// Appends `aa:bb:...` for bytes `from..` to a stack buffer; returns the new length.
+    fn hex(&self, from: usize, buf: &mut [u8; 64], mut n: usize) -> usize {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for (i, b) in self.0[from..].iter().enumerate() {
+            if i > 0 {
+                buf[n] = b':';
+                n += 1;
+            }
+            buf[n] = HEX[(b >> 4) as usize];
+            buf[n + 1] = HEX[(b & 0xf) as usize];
+            n += 2;
+        }
+        n
+    }
+
+    /// The name part, e.g. `RealtekU_20:00:10`, written into `buf`; returns its length.
+    fn name(&self, buf: &mut [u8; 64]) -> usize {
+        let m = self.0;
+        let prefix = |buf: &mut [u8; 64], p: &str| {
+            buf[..p.len()].copy_from_slice(p.as_bytes());
+            p.len()
+        };
+        if m == [0xff; 6] {
+            return prefix(buf, "Broadcast");
+        }
+        if m[..2] == [0x33, 0x33] {
+            // `33-33-00-00-00-00/16 IPv6mcast`: tshark leaves out the zero bytes that lead
+            // the group part.
+            let n = prefix(buf, "IPv6mcast_");
+            let first = (2..5).find(|&i| m[i] != 0).unwrap_or(5);
+            return self.hex(first, buf, n);
+        }
+        if m[..5] == [0x00, 0x00, 0x5e, 0x00, 0x01] {
+            let n = prefix(buf, "IETF-VRRP-VRID_");
+            return self.hex(5, buf, n);
+        }
+        let vendor = match [m[0], m[1], m[2]] {
+            [0x52, 0x54, 0x00] => "RealtekU_",
+            [0x00, 0x00, 0x00] => "00:00:00_",
+            _ => return self.hex(0, buf, 0),
+        };
+        let n = prefix(buf, vendor);
+        self.hex(3, buf, n)
+    }
+}
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 64];
+        let mut n = self.name(&mut buf);
+        buf[n] = b' ';
+        buf[n + 1] = b'(';
+        n = self.hex(0, &mut buf, n + 2);
+        buf[n] = b')';
+        f.write_str(std::str::from_utf8(&buf[..=n]).unwrap_or_default())
+    }
+}
+
+/// `Type: IPv4 (0x0800)`.
+struct EtherType(u16);
+
+impl fmt::Display for EtherType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match value_text(ids::ETH_TYPE, self.0 as u64) {
+            Some(name) => write!(f, "{name} (0x{:04x})", self.0),
+            None => write!(f, "Unknown (0x{:04x})", self.0),
+        }
+    }
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, expanded: impl Fn(Layer) -> bool) {
+    let d = &f.dissection;
+    let data = f.data();
+    match d.link {
+        Link::Ethernet if data.len() >= 14 => {
+            t.open = expanded(Layer::Eth);
+            ethernet(f, t, data);
+            vlans(
+                f,
+                t,
+                data,
+                expanded(Layer::Vlan),
+                expanded(Layer::Ieee8021ad),
+            );
+        }
+        Link::Sll if data.len() >= 16 => {
+            t.open = expanded(Layer::Sll);
+            sll(t, data);
+        }
+        Link::Sll2 if data.len() >= 20 => {
+            t.open = expanded(Layer::Sll);
+            sll2(t, data);
+        }
+        Link::Null if data.len() >= 4 => {
+            t.open = expanded(Layer::Null);
+            null(f, t, data);
+        }
+        // LINKTYPE_IPV4/IPV6 go straight to IP; LINKTYPE_RAW shows its own (empty) layer.
+        Link::Raw if f.record.link_type == 101 => {
+            t.open = expanded(Layer::Raw);
+            t.line(0, format_args!("Raw packet data"));
+        }
+        _ => {}
+    }
+}
+
+fn mac_lines(t: &mut Tree<'_>, role: &str, m: [u8; 6]) {
+    let mac = Mac(m);
+    t.line(1, format_args!("{role}: {mac}"));
+    t.line(2, format_args!("Address: {mac}"));
+    t.text(
+        2,
+        if m[0] & 2 != 0 {
+            ".... ..1. .... .... .... .... = LG bit: Locally administered address (this is NOT the factory default)"
+        } else {
+            ".... ..0. .... .... .... .... = LG bit: Globally unique address (factory default)"
+        },
+    );
+    t.text(
+        2,
+        if m[0] & 1 != 0 {
+            ".... ...1 .... .... .... .... = IG bit: Group address (multicast/broadcast)"
+        } else {
+            ".... ...0 .... .... .... .... = IG bit: Individual address (unicast)"
+        },
+    );
+}
+
+fn ethernet(f: &Frame<'_>, t: &mut Tree<'_>, data: &[u8]) {
+    let dst: [u8; 6] = data[0..6].try_into().unwrap_or_default();
+    let src: [u8; 6] = data[6..12].try_into().unwrap_or_default();
+    t.line(
+        0,
+        format_args!("Ethernet II, Src: {}, Dst: {}", Mac(src), Mac(dst)),
+    );
+    mac_lines(t, "Destination", dst);
+    mac_lines(t, "Source", src);
+    t.line(1, format_args!("Type: {}", EtherType(be16(data, 12))));
+    // Padding and trailer belong to the Ethernet layer when no tag carries them.
+    if f.dissection.vlan_count == 0 {
+        trailer(f, t, 1);
+    }
+}
+
+fn trailer(f: &Frame<'_>, t: &mut Tree<'_>, depth: usize) {
+    for (id, label) in [
+        (ids::ETH_PADDING, "Padding"),
+        (ids::ETH_TRAILER, "Trailer"),
+        (ids::VLAN_TRAILER, "Trailer"),
+    ] {
+        let out = &mut *t;
+        f.visit(id, &mut |v| {
+            if let Value::Bytes(b) = v {
+                out.line(depth, format_args!("{label}: {}", Hex(b)));
+            }
+        });
+    }
+    f.visit(ids::ETH_FCS, &mut |v| {
+        if let Value::UInt(fcs) = v {
+            t.line(
+                depth,
+                format_args!("Frame check sequence: 0x{fcs:08x} [unverified]"),
+            );
+            t.line(depth, format_args!("[FCS Status: Unverified]"));
+        }
+    });
+}
+
+/// Bytes as contiguous hex, cut after 36 bytes with an ellipsis as tshark's tree does.
+pub(crate) struct Hex<'a>(pub &'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 36;
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [0u8; 2 * SHOWN];
+        let shown = &self.0[..self.0.len().min(SHOWN)];
+        for (i, b) in shown.iter().enumerate() {
+            buf[2 * i] = HEX[(b >> 4) as usize];
+            buf[2 * i + 1] = HEX[(b & 0xf) as usize];
+        }
+        f.write_str(std::str::from_utf8(&buf[..2 * shown.len()]).unwrap_or_default())?;
+        if self.0.len() > SHOWN {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+fn vlans(f: &Frame<'_>, t: &mut Tree<'_>, data: &[u8], open_q: bool, open_ad: bool) {
+    let d = &f.dissection;
+    let n = (d.vlan_count as usize).min(2);
+    for i in 0..n {
+        let off = d.vlan_offsets[i] as usize;
+        let Some(tag) = data.get(off..off + 4) else {
+            return;
+        };
+        t.open = if d.vlan_tpids[i] == 0x88a8 {
+            open_ad
+        } else {
+            open_q
+        };
+        let tci = be16(tag, 0);
+        let (pcp, dei, id) = (tci >> 13, (tci >> 12) & 1, tci & 0x0fff);
+        let etype = be16(tag, 2);
+        if d.vlan_tpids[i] == 0x88a8 {
+            t.line(0, format_args!("IEEE 802.1ad, ID: {id}"));
+            t.line(
+                1,
+                format_args!(
+                    "{} = Priority: {pcp}",
+                    Bits {
+                        width: 16,
+                        mask: 0xe000,
+                        value: tci as u64
+                    }
+                ),
+            );
+            t.line(
+                1,
+                format_args!(
+                    "{} = DEI: {dei}",
+                    Bits {
+                        width: 16,
+                        mask: 0x1000,
+                        value: tci as u64
+                    }
+                ),
+            );
+        } else {
+            t.line(
+                0,
+                format_args!("802.1Q Virtual LAN, PRI: {pcp}, DEI: {dei}, ID: {id}"),
+            );
+            const PRIORITY: [&str; 8] = [
+                "Best Effort (default)",
+                "Background",
+                "Excellent Effort",
+                "Critical Applications",
+                "Video, < 100ms latency and jitter",
+                "Voice, < 10ms latency and jitter",
+                "Internetwork Control",
+                "Network Control",
+            ];
+            t.line(
+                1,
+                format_args!(
+                    "{} = Priority: {} ({pcp})",
+                    Bits {
+                        width: 16,
+                        mask: 0xe000,
+                        value: tci as u64
+                    },
+                    PRIORITY[pcp as usize]
+                ),
+            );
+            t.line(
+                1,
+                format_args!(
+                    "{} = DEI: {}",
+                    Bits {
+                        width: 16,
+                        mask: 0x1000,
+                        value: tci as u64
+                    },
+                    if dei == 1 { "Eligible" } else { "Ineligible" }
+                ),
+            );
+        }
+        t.line(
+            1,
+            format_args!(
+                "{} = ID: {id}",
+                Bits {
+                    width: 16,
+                    mask: 0x0fff,
+                    value: tci as u64
+                }
+            ),
+        );
+        t.line(1, format_args!("Type: {}", EtherType(etype)));
+        if i + 1 == n {
+            trailer(f, t, 1);
+        }
+    }
+}
+
+const PACKET_TYPES: [&str; 5] = [
+    "Unicast to us",
+    "Broadcast",
+    "Multicast",
+    "Unicast to another host",
+    "Sent by us",
+];
+
+fn packet_type(p: u16) -> &'static str {
+    PACKET_TYPES.get(p as usize).copied().unwrap_or("Unknown")
+}
+
+fn hatype(h: u16) -> &'static str {
+    match h {
+        1 => "Ethernet",
+        772 => "Loopback",
+        _ => "Unknown",
+    }
+}
+
+fn sll_address(t: &mut Tree<'_>, halen: usize, addr: &[u8]) {
+    if halen == 6 {
+        let m: [u8; 6] = addr[..6].try_into().unwrap_or_default();
+        t.line(1, format_args!("Source: {}", Mac(m)));
+        t.line(1, format_args!("Unused: {}", Hex(&addr[6..8])));
+    }
+}
+
+fn sll(t: &mut Tree<'_>, data: &[u8]) {
+    let (ptype, ha, halen) = (be16(data, 0), be16(data, 2), be16(data, 4));
+    t.line(0, format_args!("Linux cooked capture v1"));
+    t.line(
+        1,
+        format_args!("Packet type: {} ({ptype})", packet_type(ptype)),
+    );
+    t.line(
+        1,
+        format_args!("Link-layer address type: {} ({ha})", hatype(ha)),
+    );
+    t.line(1, format_args!("Link-layer address length: {halen}"));
+    sll_address(t, halen as usize, &data[6..14]);
+    t.line(1, format_args!("Protocol: {}", EtherType(be16(data, 14))));
+}
+
+fn sll2(t: &mut Tree<'_>, data: &[u8]) {
+    let ifindex = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
+    let ha = be16(data, 8);
+    let (ptype, halen) = (data[10] as u16, data[11]);
+    t.line(0, format_args!("Linux cooked capture v2"));
+    t.line(1, format_args!("Protocol: {}", EtherType(be16(data, 0))));
+    t.line(1, format_args!("Interface index: {ifindex}"));
+    t.line(
+        1,
+        format_args!("Link-layer address type: {} ({ha})", hatype(ha)),
+    );
+    t.line(
+        1,
+        format_args!("Packet type: {} ({ptype})", packet_type(ptype)),
+    );
+    t.line(1, format_args!("Link-layer address length: {halen}"));
+    sll_address(t, halen as usize, &data[12..20]);
+}
+
+fn null(f: &Frame<'_>, t: &mut Tree<'_>, _data: &[u8]) {
+    t.line(0, format_args!("Null/Loopback"));
+    f.visit(ids::NULL_FAMILY, &mut |v| {
+        if let Value::UInt(fam) = v {
+            let name = match fam {
+                2 => "IP",
+                24 | 28 | 30 => "IPv6",
+                _ => "Unknown",
+            };
+            t.line(1, format_args!("Family: {name} ({fam})"));
+        }
+    });
+}
