@@ -5,7 +5,7 @@
 //! in Connection.TuneOk (method 31); 0 turns heartbeats off. Connection.Close (method 50)
 //! carries a reply code and text.
 
-use crate::{Event, Framing, Scope};
+use crate::event::{Event, Framing, Scope};
 
 /// The client's protocol header for AMQP 0-9-1.
 const HEADER: &[u8] = b"AMQP\x00\x00\x09\x01";

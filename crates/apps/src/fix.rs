@@ -5,7 +5,7 @@
 //! GapFillFlag), Logout `35=5` (58 Text); every message carries 34 MsgSeqNum (43 PossDupFlag on
 //! resent ones).
 
-use crate::{Event, Framing, Scope};
+use crate::event::{Event, Framing, Scope};
 
 const SOH: u8 = 1;
 /// `10=NNN␁`.

@@ -8,7 +8,7 @@
 //! that uses a field whose length this table cannot tell, or that ends early, is a plain
 //! message (it still proves its sender alive).
 
-use crate::{Event, Framing};
+use crate::event::{Event, Framing};
 
 /// Longest message accepted (the prefix allows 65535; real ones are a few hundred bytes).
 const MAX_LEN: usize = 8192;

@@ -1,7 +1,7 @@
 //! One direction's bytes cut into messages: in order, each message handed out whole, with at
 //! most one partial message buffered.
 
-use crate::Framing;
+use crate::event::Framing;
 
 /// The longest message a direction may buffer; a longer one (or a length field claiming one)
 /// ends the analysis of that direction, so a stream's memory stays bounded.

@@ -3,7 +3,7 @@
 //! is answered `*2 … pong …`). The protocol declares no heartbeat interval: clients ping on a
 //! schedule of their own, so only the answer to each PING is judged.
 
-use crate::{Event, Framing};
+use crate::event::{Event, Framing};
 
 /// Nesting accepted in one value (RESP3 maps of arrays…); deeper is taken for garbage.
 const MAX_DEPTH: usize = 8;
@@ -91,7 +91,7 @@ fn value_len(b: &[u8], depth: usize) -> Result<Option<usize>, ()> {
                 return Ok(Some(head));
             }
             let total = head + n as usize + 2;
-            if total > crate::MAX_MESSAGE {
+            if total > crate::reasm::MAX_MESSAGE {
                 return Ok(Some(total));
             }
             if b.len() < total {

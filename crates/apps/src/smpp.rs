@@ -3,7 +3,7 @@
 //! (0x00000015), answered by `enquire_link_resp` (0x80000015); `unbind` (0x00000006) ends the
 //! session. The protocol declares no interval: each side's enquire_link timer is its own.
 
-use crate::{Event, Framing};
+use crate::event::{Event, Framing};
 
 const HEADER_LEN: usize = 16;
 /// PDUs longer than this are not SMPP (the longest, submit_multi with its destinations and a

@@ -4,7 +4,7 @@
 //! CONNECTED answers `heart-beat:sx,sy`; the client then sends every max(cx, sy) ms and the
 //! server every max(sx, cy) ms, each direction off when either of its numbers is 0.
 
-use crate::{Event, Framing, Scope};
+use crate::event::{Event, Framing, Scope};
 
 /// Headers longer than this are not STOMP.
 const MAX_HEADERS: usize = 64 * 1024;
@@ -72,7 +72,7 @@ pub(crate) fn frame_len(b: &[u8]) -> Framing {
     }
     match b[end..].iter().position(|&c| c == 0) {
         Some(i) => Framing::Len(end + i + 1),
-        None if b.len() - end > crate::MAX_MESSAGE => Framing::Broken,
+        None if b.len() - end > crate::reasm::MAX_MESSAGE => Framing::Broken,
         None => Framing::More,
     }
 }

@@ -3,7 +3,7 @@
 //! bounded memory while the stream is fed, and judged against the interval the protocol
 //! declared when the stream is summarized (`summarize::apps`).
 
-use crate::stream::Event;
+use crate::event::Event;
 use keepsight_apps::{Event as AppEvent, Protocol, Scope, Session};
 
 /// Late gaps and sequence gaps kept per direction (more are only counted).

@@ -28,6 +28,7 @@ mod apps;
 pub mod civil;
 mod conclusions;
 mod connect;
+mod event;
 pub mod finding;
 pub mod flags;
 mod h2;

@@ -1,15 +1,13 @@
 //! Per-stream online state: everything one TCP connection needs to be diagnosed at its end,
 //! updated segment by segment in constant memory (no per-packet record is kept).
 
+pub(crate) use crate::event::Event;
 use crate::options::Options;
 use crate::stats::{DurationStats, Sample};
-use crate::template::{Shape, Template, MAX_TEMPLATE_LEN};
+use crate::template::{Shape, Template, MAX_BEAT_LEN, MAX_TEMPLATE_LEN, SIG_BYTES};
 use keepsight_tcp::{flag, Segment};
 use std::net::SocketAddr;
 
-/// Payloads up to this size may be heartbeat probes or replies with identical bytes every
-/// beat; longer ones (up to [`MAX_TEMPLATE_LEN`]) only as beats of a template.
-pub(crate) const MAX_BEAT_LEN: u32 = 64;
 /// Bytes the peer may send between two beats of a template heartbeat (a reply, or two):
 /// more, most of the time, is request/response traffic that merely repeats.
 const MAX_PEER_BYTES_PER_BEAT: u64 = 2 * MAX_TEMPLATE_LEN as u64;
@@ -18,8 +16,6 @@ const MAX_PEER_BYTES_PER_BEAT: u64 = 2 * MAX_TEMPLATE_LEN as u64;
 /// follows its side's data within milliseconds continues a burst (a response body after its
 /// head, a transfer's last segment). This also keeps the template's work off busy streams.
 pub(crate) const MIN_QUIET_BEFORE_LONG_BEAT_NS: i64 = 10_000_000;
-/// Bytes of a payload kept as its signature (exact for payloads up to this size).
-pub(crate) const SIG_BYTES: usize = 8;
 /// Heartbeat candidates tracked per direction.
 const CANDIDATES: usize = 3;
 /// Gaps kept exactly per candidate to estimate its period.
@@ -481,14 +477,6 @@ impl Keepalive {
             self.run_frames.push(frame);
         }
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Event {
-    pub frame: u32,
-    pub ts: i64,
-    pub dir: u8,
-    pub ttl: u8,
 }
 
 /// Armed after a long idle gap: does the first data after it get acknowledged?

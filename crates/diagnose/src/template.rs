@@ -23,8 +23,14 @@
 //! view are bounded by its (equal) length only. A message longer than [`MAX_TEMPLATE_LEN`] is never a
 //! heartbeat: a beat is small, and the bound keeps the work per message constant.
 
+/// Payloads up to this size may be heartbeat probes or replies with identical bytes every
+/// beat; longer ones (up to [`MAX_TEMPLATE_LEN`]) only as beats of a template.
+pub(crate) const MAX_BEAT_LEN: u32 = 64;
+/// Bytes of a payload kept as its signature (exact for payloads up to this size).
+pub(crate) const SIG_BYTES: usize = 8;
+
 /// Messages up to this size may be heartbeats recognized by their template. Beyond the 64 bytes
-/// of an exact payload ([`crate::stream::MAX_BEAT_LEN`]): a FIX Heartbeat is ~80 bytes, an ISO
+/// of an exact payload ([`MAX_BEAT_LEN`]): a FIX Heartbeat is ~80 bytes, an ISO
 /// 8583 echo test 100-200, a JSON ping with an id and a time 60-150.
 pub(crate) const MAX_TEMPLATE_LEN: u32 = 512;
 /// Normalized bytes compared position by position (a bit of the mask each).
@@ -268,8 +274,8 @@ impl Template {
 
     /// The fixed bytes the template starts with, up to `SIG_BYTES`, as a signature that
     /// identifies the template across the connections to one service.
-    pub(crate) fn key_bytes(&self) -> ([u8; crate::stream::SIG_BYTES], u8) {
-        let mut b = [0u8; crate::stream::SIG_BYTES];
+    pub(crate) fn key_bytes(&self) -> ([u8; SIG_BYTES], u8) {
+        let mut b = [0u8; SIG_BYTES];
         let n = self.shape.view_len().min(b.len());
         for (i, out) in b.iter_mut().enumerate().take(n) {
             if self.mask & (1 << i) == 0 {

@@ -1358,7 +1358,7 @@ fn protocol_modules_hand_their_beats_to_the_same_machinery() {
     for (i, o) in sc.segs.iter().enumerate() {
         let g = seg(o, i as u32 + 1);
         if o.payload.is_empty() {
-            s.on_segment(&g, &opts);
+            s.on_segment(&g, &opts, &mut Vec::new());
             continue;
         }
         let d = usize::from(g.src != s.addr[0]);

@@ -2,7 +2,7 @@
 //! under the title, before the fields.
 
 use super::link::Hex;
-use super::{bytes_word, Tree};
+use super::tree::{bytes_word, Tree};
 use crate::packets::hex::dump;
 use keepsight_engine::Frame;
 use keepsight_fields::{ids, Packet, Value};

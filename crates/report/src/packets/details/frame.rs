@@ -1,6 +1,6 @@
 //! The `Frame` subtree: what the capture file says about the record.
 
-use super::{field, Tree};
+use super::tree::{field, Tree};
 use keepsight_engine::Frame;
 use keepsight_fields::ids;
 
@@ -28,7 +28,7 @@ fn comments(f: &Frame<'_>, t: &mut Tree<'_>) {
     t.line(0, format_args!("Packet comments"));
     for c in comments {
         t.line(1, format_args!("{c}"));
-        super::expert(t, 2, "Comment", "Comment", format_args!("{c}"));
+        super::tree::expert(t, 2, "Comment", "Comment", format_args!("{c}"));
     }
 }
 
@@ -75,7 +75,7 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
     }
     field(t, 1, f, ids::FRAME_TIME, "Arrival Time: ", "");
     if let Some(frac) = rec.invalid_frac_ns {
-        super::expert(
+        super::tree::expert(
             t,
             1,
             "Note",

@@ -1,6 +1,6 @@
 //! The IPv4 subtree.
 
-use super::{set, Bits, Tree};
+use super::tree::{set, Bits, Tree};
 use keepsight_engine::wire::Network;
 use keepsight_engine::Frame;
 use keepsight_fields::{ids, value_text};
@@ -182,7 +182,7 @@ pub(crate) fn fragments(f: &Frame<'_>, t: &mut Tree<'_>, version: &str) {
             format_args!(
                 "[Frame: {frame}, payload: {off}-{} ({len} {})]",
                 (off + len).saturating_sub(1),
-                super::bytes_word(len as usize)
+                super::tree::bytes_word(len as usize)
             ),
         );
     }

@@ -3,7 +3,7 @@
 
 use super::ipv4::{dscp, ecn, proto_name};
 use super::link::Hex;
-use super::{Bits, Tree};
+use super::tree::{Bits, Tree};
 use keepsight_engine::wire::Network;
 use keepsight_engine::Frame;
 use std::net::Ipv6Addr;

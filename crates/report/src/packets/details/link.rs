@@ -1,7 +1,8 @@
 //! The link layers: Ethernet II with its 802.1Q/802.1ad tags, Linux cooked capture v1 and v2,
 //! BSD/OpenBSD loopback and raw IP.
 
-use super::{Bits, Layer, Tree};
+use super::layer::Layer;
+use super::tree::{Bits, Tree};
 use keepsight_engine::wire::Link;
 use keepsight_engine::Frame;
 use keepsight_fields::{ids, value_text, Packet, Value};

@@ -1,7 +1,7 @@
 //! The TCP subtree: header, flags with their expert items, options, [Timestamps] and
 //! [SEQ/ACK analysis] with the analysis flags.
 
-use super::{bytes_word, expert, field, Bits, Tree};
+use super::tree::{bytes_word, expert, field, Bits, Tree};
 use keepsight_engine::tcp::{flag, ConnectionEvent};
 use keepsight_engine::wire::TcpOption;
 use keepsight_engine::Frame;

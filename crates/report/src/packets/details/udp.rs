@@ -1,6 +1,6 @@
 //! The UDP subtree.
 
-use super::{bytes_word, Secs, Tree};
+use super::tree::{bytes_word, Secs, Tree};
 use keepsight_engine::Frame;
 use std::collections::HashMap;
 
@@ -29,7 +29,7 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, times: &mut UdpTimes) {
     if f.udp_checksum_illegal() {
         // RFC 8200 §8.1: UDP over IPv6 must carry a checksum.
         t.text(1, "Checksum: 0x0000 [zero-value illegal]");
-        super::expert(
+        super::tree::expert(
             t,
             2,
             "Error",
