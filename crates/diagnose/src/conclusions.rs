@@ -20,6 +20,7 @@ pub(crate) fn conclusions(
     deadline_resets(findings, streams, &mut out, &mut causes);
     gave_up(findings, &mut out, &mut causes);
     app_sessions(findings, &mut out, &mut causes);
+    http2_sessions(findings, &mut out);
     dead_peers(findings, streams, &mut out, &mut causes);
     middlebox_causes(findings, &mut out, &mut causes);
     heartbeat_troubles(findings, &mut out);
@@ -294,6 +295,46 @@ fn app_sessions(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes
             "{gaps} message sequence gap(s) in application sessions (app_sequence_gap): messages lost or a side restarted its numbering."
         ));
     }
+}
+
+/// HTTP/2 and gRPC: the GOAWAYs that were not a routine drain, failed calls, unanswered PINGs,
+/// streams cut and connections closed without a GOAWAY, each with its first example.
+fn http2_sessions(findings: &[Finding], out: &mut Vec<String>) {
+    let mut told = |kind: Kind, what: &str, only_faults: bool| {
+        let of: Vec<&Finding> = of(findings, kind)
+            .filter(|f| !only_faults || f.severity != Severity::Info)
+            .collect();
+        if let Some(first) = of.first() {
+            out.push(format!(
+                "{} {what} ({}); first: stream {}: {}",
+                of.len(),
+                kind.as_str(),
+                first.stream.map(|s| s.to_string()).unwrap_or_default(),
+                first.message
+            ));
+        }
+    };
+    told(
+        Kind::Http2Goaway,
+        "HTTP/2 connection(s) ended by a GOAWAY with an error",
+        true,
+    );
+    told(Kind::GrpcCallFailed, "gRPC call(s) failed", false);
+    told(
+        Kind::Http2PingUnanswered,
+        "HTTP/2 PING(s) went unanswered",
+        false,
+    );
+    told(
+        Kind::Http2StreamsCut,
+        "HTTP/2 connection(s) had streams cut by a GOAWAY",
+        false,
+    );
+    told(
+        Kind::Http2CloseWithoutGoaway,
+        "HTTP/2 connection(s) closed with no GOAWAY",
+        false,
+    );
 }
 
 /// TCP keep-alive that found the peer gone, with the settings that made it slow to notice.
