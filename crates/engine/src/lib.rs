@@ -554,17 +554,43 @@ fn tls_layer_of_candidate<'a>(
     payload: &'a [u8],
 ) -> Option<tls::FrameTls<'a>> {
     let src = (seg.src, seg.src_port);
-    if seg.seglen == 0 {
-        if seg.flags.fin() || seg.flags.rst() {
-            tracker.end(t.stream, src, seg.flags.rst());
+    match app_input(t, seg, payload.len()) {
+        AppInput::End { rst } => {
+            tracker.end(t.stream, src, rst);
+            None
         }
-        return None;
+        AppInput::Nothing => None,
+        AppInput::Payload => tracker.segment(t.stream, src, seg.dst_port, t.seq, payload),
+    }
+}
+
+/// What an application-layer tracker (TLS records, HTTP/2 frames) takes from a TCP segment.
+enum AppInput {
+    /// A FIN or RST without payload: the sender's direction ended.
+    End { rst: bool },
+    /// Nothing to feed: an empty segment, or a retransmitted, out-of-order or truncated one.
+    Nothing,
+    /// In-order payload, whole in the capture.
+    Payload,
+}
+
+/// The one rule both trackers follow: in-order payload only, and the end of a direction.
+#[inline]
+fn app_input(t: &TcpInfo, seg: &SegmentHeader, captured: usize) -> AppInput {
+    if seg.seglen == 0 {
+        return if seg.flags.fin() || seg.flags.rst() {
+            AppInput::End {
+                rst: seg.flags.rst(),
+            }
+        } else {
+            AppInput::Nothing
+        };
     }
     let skipped = flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION;
-    if t.flags.has(skipped) || payload.len() != seg.seglen as usize {
-        return None;
+    if t.flags.has(skipped) || captured != seg.seglen as usize {
+        return AppInput::Nothing;
     }
-    tracker.segment(t.stream, src, seg.dst_port, t.seq, payload)
+    AppInput::Payload
 }
 
 /// The HTTP/2 frames of a TCP segment on a port decoded as HTTP/2: in-order payload only,
@@ -577,17 +603,14 @@ fn h2_layer<'a>(
     payload: &[u8],
 ) -> Option<h2::FrameH2<'a>> {
     let src = (seg.src, seg.src_port);
-    if seg.seglen == 0 {
-        if seg.flags.fin() || seg.flags.rst() {
-            tracker.end(t.stream, src, seg.flags.rst());
+    match app_input(t, seg, payload.len()) {
+        AppInput::End { rst } => {
+            tracker.end(t.stream, src, rst);
+            None
         }
-        return None;
+        AppInput::Nothing => None,
+        AppInput::Payload => tracker.segment(t.stream, src, t.seq, payload),
     }
-    let skipped = flag::RETRANSMISSION | flag::OUT_OF_ORDER | flag::SPURIOUS_RETRANSMISSION;
-    if t.flags.has(skipped) || payload.len() != seg.seglen as usize {
-        return None;
-    }
-    tracker.segment(t.stream, src, t.seq, payload)
 }
 
 /// One end of a UDP conversation; an IPv4 address fills the first 4 bytes. Ordered by address,
