@@ -118,17 +118,7 @@ pub(crate) fn print_report(
     json: Option<&impl serde::Serialize>,
     text: impl FnOnce() -> String,
 ) -> Result<(), Failure> {
-    use std::io::Write;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    match json {
-        Some(document) => {
-            serde_json::to_writer_pretty(&mut out, document)?;
-            writeln!(out)?;
-        }
-        None => out.write_all(text().as_bytes())?,
-    }
-    out.flush()?;
-    Ok(())
+    write_report(json, |out| out.write_all(text().as_bytes()))
 }
 
 /// [`print_report`] for a text written piece by piece (a table of a million rows is not held
