@@ -63,6 +63,14 @@ impl Protocol {
         }
     }
 
+    /// Whether each side beats on its own schedule (FIX Heartbeat, AMQP heartbeat frames,
+    /// STOMP EOLs) rather than answering the peer's probes (Redis PING, SMPP enquire_link,
+    /// ISO 8583 echo): such beats are no probe/reply pairs, so only this crate's events judge
+    /// them.
+    pub fn beats_independently(self) -> bool {
+        matches!(self, Protocol::Fix | Protocol::Amqp | Protocol::Stomp)
+    }
+
     /// The name a user reads (`FIX`).
     pub fn display_name(self) -> &'static str {
         match self {

@@ -34,19 +34,14 @@ pub(crate) fn summarize(
         opts,
         client_dir: cdir,
     };
-    // A stream whose protocol declares its own heartbeat interval with beats each side sends
-    // on its own (FIX, AMQP, STOMP) is judged by that protocol's rules: generic discovery
-    // would call one side's beats the probes and the other's the replies.
-    // Request/response probes (Redis PING, SMPP enquire_link, ISO 8583 echo) keep the generic
-    // judgement too: it measures slow replies, which the protocol modules do not.
-    let own_liveness = s.app.as_ref().is_some_and(|a| {
-        matches!(
-            a.session.protocol(),
-            keepsight_apps::Protocol::Fix
-                | keepsight_apps::Protocol::Amqp
-                | keepsight_apps::Protocol::Stomp
-        )
-    });
+    // Beats each side sends on its own schedule are no probe/reply pairs: generic discovery
+    // would call one side's beats the probes and the other's the replies. Request/response
+    // probes keep the generic judgement too: it measures slow replies, which the protocol
+    // modules do not.
+    let own_liveness = s
+        .app
+        .as_ref()
+        .is_some_and(|a| a.session.protocol().beats_independently());
     let hb = if own_liveness {
         None
     } else {
