@@ -8,8 +8,41 @@ the truth dict) and writes truth.json.  Python 3.11 stdlib; needs iproute2, etht
 import json
 import os
 import subprocess
+import socket
 import sys
+import threading
 import time
+
+
+def serve_sessions(port, plans, client, server, gap_s=0.3, join_s=30):
+    """Runs each session plan as a pair of threads over one loopback connection to `port`:
+    `client(plan, log)` connects, `server(sock, plan, log)` gets the accepted socket. Sessions
+    start `gap_s` apart and run side by side; returns each plan's log (a list the two threads
+    append events to), by plan name."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(8)
+    threads, logs = [], {}
+    for plan in plans:
+        log = logs.setdefault(plan["name"], [])
+        th = threading.Thread(target=client, args=(plan, log))
+        th.start()
+        s, _ = listener.accept()
+        st = threading.Thread(target=server, args=(s, plan, log))
+        st.start()
+        threads += [th, st]
+        time.sleep(gap_s)
+    for th in threads:
+        th.join(timeout=join_s)
+    listener.close()
+    return logs
+
+
+def diagnose_fact(id_, check):
+    """A fact checked on `keepsight diagnose capture.pcapng`."""
+    return {"capture": "capture.pcapng", "command": "diagnose", "args": [], "id": id_,
+            "check": check}
 
 
 def write_truth(here, truth):

@@ -20,7 +20,6 @@ import select
 import socket
 import struct
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -178,23 +177,7 @@ SESSIONS = [
 
 
 def body():
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", PORT))
-    listener.listen(8)
-    threads, logs = [], {}
-    for plan in SESSIONS:
-        log = logs.setdefault(plan["name"], [])
-        th = threading.Thread(target=client_conn, args=(plan, log))
-        th.start()
-        s, _ = listener.accept()
-        bt = threading.Thread(target=broker_conn, args=(s, plan, log))
-        bt.start()
-        threads += [th, bt]
-        time.sleep(0.4)
-    for th in threads:
-        th.join(timeout=30)
-    listener.close()
+    logs = loopcap.serve_sessions(PORT, SESSIONS, client_conn, broker_conn, gap_s=0.4)
     return {
         "scenario": "amqp-heartbeat",
         "server": f"127.0.0.1:{PORT}",
@@ -208,8 +191,7 @@ def facts(truth):
     out = []
 
     def fact(id_, check):
-        out.append({"capture": "capture.pcapng", "command": "diagnose", "args": [],
-                    "id": id_, "check": check})
+        out.append(loopcap.diagnose_fact(id_, check))
 
     by = {s["name"]: s for s in truth["sessions"]}
     s = by["stall"]

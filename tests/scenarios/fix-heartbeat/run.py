@@ -254,8 +254,7 @@ def facts(truth):
     out = []
 
     def fact(id_, check):
-        out.append({"capture": "capture.pcapng", "command": "diagnose", "args": [],
-                    "id": id_, "check": check})
+        out.append(loopcap.diagnose_fact(id_, check))
 
     by = {s["name"]: s for s in truth["sessions"]}
     hb = truth["heartbeat_interval_s"]

@@ -134,8 +134,7 @@ def facts(truth):
     out = []
 
     def fact(id_, check):
-        out.append({"capture": "capture.pcapng", "command": "diagnose", "args": [],
-                    "id": id_, "check": check})
+        out.append(loopcap.diagnose_fact(id_, check))
 
     by = {c["name"]: c for c in truth["clients"]}
     s = by["stalled"]

@@ -18,7 +18,6 @@ import select
 import socket
 import struct
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -114,23 +113,7 @@ SESSIONS = [dict(name="healthy", enquire_links=5), dict(name="stall", smsc_stops
 
 
 def body():
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", PORT))
-    listener.listen(8)
-    threads, logs = [], {}
-    for plan in SESSIONS:
-        log = logs.setdefault(plan["name"], [])
-        th = threading.Thread(target=esme, args=(plan, log))
-        th.start()
-        s, _ = listener.accept()
-        st = threading.Thread(target=smsc, args=(s, plan, log))
-        st.start()
-        threads += [th, st]
-        time.sleep(0.3)
-    for th in threads:
-        th.join(timeout=30)
-    listener.close()
+    logs = loopcap.serve_sessions(PORT, SESSIONS, esme, smsc, gap_s=0.3)
     return {"scenario": "smpp-enquire-link", "server": f"127.0.0.1:{PORT}", "period_s": PERIOD,
             "sessions": [dict(p, pdus=sorted(logs[p["name"]], key=lambda x: x["t"]))
                          for p in SESSIONS]}
@@ -140,8 +123,7 @@ def facts(truth):
     out = []
 
     def fact(id_, check):
-        out.append({"capture": "capture.pcapng", "command": "diagnose", "args": [],
-                    "id": id_, "check": check})
+        out.append(loopcap.diagnose_fact(id_, check))
 
     by = {s["name"]: s for s in truth["sessions"]}
     s = by["stall"]

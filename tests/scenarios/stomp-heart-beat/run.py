@@ -17,7 +17,6 @@ import os
 import select
 import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -110,23 +109,7 @@ SESSIONS = [dict(name="healthy", sends_at=[0.5, 2.5, 4.5], disconnect_after_s=7.
 
 
 def body():
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", PORT))
-    listener.listen(8)
-    threads, logs = [], {}
-    for plan in SESSIONS:
-        log = logs.setdefault(plan["name"], [])
-        th = threading.Thread(target=client, args=(plan, log))
-        th.start()
-        s, _ = listener.accept()
-        bt = threading.Thread(target=broker, args=(s, plan, log))
-        bt.start()
-        threads += [th, bt]
-        time.sleep(0.3)
-    for th in threads:
-        th.join(timeout=30)
-    listener.close()
+    logs = loopcap.serve_sessions(PORT, SESSIONS, client, broker, gap_s=0.3)
     return {"scenario": "stomp-heart-beat", "server": f"127.0.0.1:{PORT}",
             "heart_beat_ms": BEAT_MS,
             "sessions": [dict(p, frames=sorted(logs[p["name"]], key=lambda x: x["t"]))
@@ -137,8 +120,7 @@ def facts(truth):
     out = []
 
     def fact(id_, check):
-        out.append({"capture": "capture.pcapng", "command": "diagnose", "args": [],
-                    "id": id_, "check": check})
+        out.append(loopcap.diagnose_fact(id_, check))
 
     by = {s["name"]: s for s in truth["sessions"]}
     s = by["stall"]
