@@ -187,6 +187,30 @@ fn curl(extra: &[&str], urls: &[String]) -> Output {
         .unwrap()
 }
 
+/// `keepsight serve` with TLS on a free loopback port, its certificate signed by a fresh test CA
+/// (in a scratch directory named `name`), with `extra` flags.
+fn serve_tls(name: &str, extra: &[&str]) -> (Certs, SocketAddr, Guard) {
+    let certs = make_certs(&scratch(name), "test-ca");
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (cert, key) = (
+        certs.cert.display().to_string(),
+        certs.key.display().to_string(),
+    );
+    let listen = addr.to_string();
+    let mut args = vec![
+        "serve",
+        "--listen",
+        &listen,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ];
+    args.extend_from_slice(extra);
+    let guard = server(&args, addr);
+    (certs, addr, guard)
+}
+
 fn tools() -> bool {
     require_tool("openssl") && require_tool("nginx") && require_tool("curl")
 }
@@ -398,23 +422,9 @@ fn serve_over_tls_keeps_alive_drains_and_refuses_plain_http_and_stalls() {
     if !tools() {
         return;
     }
-    let dir = scratch("tls-serve");
-    let certs = make_certs(&dir, "test-ca");
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (cert, key) = (
-        certs.cert.display().to_string(),
-        certs.key.display().to_string(),
-    );
-    let listen = addr.to_string();
-    let _serve = server(
+    let (certs, addr, _serve) = serve_tls(
+        "tls-serve",
         &[
-            "serve",
-            "--listen",
-            &listen,
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
             "--body",
             "hi\n",
             "--keepalive-requests",
@@ -426,7 +436,6 @@ fn serve_over_tls_keeps_alive_drains_and_refuses_plain_http_and_stalls() {
             "--workers",
             "1",
         ],
-        addr,
     );
     let ca = certs.ca.display().to_string();
     let url = format!("https://{addr}/");
@@ -506,31 +515,9 @@ fn serve_over_tls_drain_closes_with_connection_close() {
     if !tools() {
         return;
     }
-    let dir = scratch("tls-drain");
-    let certs = make_certs(&dir, "test-ca");
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (cert, key) = (
-        certs.cert.display().to_string(),
-        certs.key.display().to_string(),
-    );
-    let listen = addr.to_string();
-    let _serve = server(
-        &[
-            "serve",
-            "--listen",
-            &listen,
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--body",
-            "hi\n",
-            "--drain-ratio",
-            "0.5",
-            "--workers",
-            "1",
-        ],
-        addr,
+    let (certs, addr, _serve) = serve_tls(
+        "tls-drain",
+        &["--body", "hi\n", "--drain-ratio", "0.5", "--workers", "1"],
     );
     let ca = certs.ca.display().to_string();
     let out = curl(&["--cacert", &ca], &vec![format!("https://{addr}/"); 4]);
