@@ -8,7 +8,7 @@
 //! display filters; and without `-d` the listing stays tshark's plain TCP one.
 
 mod common;
-use common::{repo, tshark_available};
+use common::{assert_no_differences, repo, tshark_available};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -85,16 +85,6 @@ fn differences(args: &[String]) -> Vec<String> {
     problems
 }
 
-fn report(problems: Vec<String>) {
-    let shown: Vec<&str> = problems.iter().take(20).map(String::as_str).collect();
-    assert!(
-        problems.is_empty(),
-        "{} differences from tshark, first ones:\n{}",
-        problems.len(),
-        shown.join("\n")
-    );
-}
-
 /// Every registered `http2.*` field (and `http2` itself), with the columns.
 fn fields() -> Vec<String> {
     let list = keepsight(&["--list-fields".to_string()]);
@@ -143,7 +133,7 @@ fn every_http2_field_and_column_matches_tshark() {
         }
         problems.extend(differences(&args));
     }
-    report(problems);
+    assert_no_differences(&problems);
 }
 
 #[test]
@@ -159,7 +149,7 @@ fn the_one_line_listing_matches_tsharks_with_and_without_decode_as() {
         decoded.extend(d);
         problems.extend(differences(&decoded));
     }
-    report(problems);
+    assert_no_differences(&problems);
 }
 
 /// Display filters on the HTTP/2 fields, each compared by the frames it selects.
@@ -212,7 +202,7 @@ fn http2_display_filters_select_the_frames_tshark_selects() {
             selected[i] += theirs.lines().count();
         }
     }
-    report(problems);
+    assert_no_differences(&problems);
     for (f, n) in FILTERS.iter().zip(&selected) {
         assert!(
             *n > 0 || f.starts_with('!'),

@@ -18,7 +18,7 @@
 //! - protocol-typed fields (`-e tcp`, `-e frame`) print a tree label in tshark and bytes here.
 
 mod common;
-use common::{repo, run_parallel, tshark_available};
+use common::{assert_no_differences, repo, run_parallel, tshark_available};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -188,21 +188,6 @@ fn compare_fields(file: &Path, fields: &[String]) -> Vec<String> {
     problems
 }
 
-fn report(problems: Vec<String>) {
-    if !problems.is_empty() {
-        let shown: Vec<&String> = problems.iter().take(40).collect();
-        panic!(
-            "{} differences from tshark, first ones:\n{}",
-            problems.len(),
-            shown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-    }
-}
-
 /// The hand-built captures: tests/corpus/crafted (tracker corner cases; time/: broken time
 /// stamps; frag/: TCP inside IP fragments) and tests/filters (Ethernet trailers, IPv4 options,
 /// IPv6 extension headers, fragments).
@@ -239,15 +224,15 @@ fn every_field_matches_tshark_on_every_capture() {
     let mut files = corpus();
     files.extend(crafted());
     let problems = run_parallel(&files, |f| compare_fields(f, &fields));
-    report(
-        problems
+    assert_no_differences(
+        &problems
             .into_iter()
             .filter(|p| {
                 !KNOWN.iter().any(|(file, frame, field)| {
                     p.contains(&format!("{file} frame {frame}: {field}: "))
                 })
             })
-            .collect(),
+            .collect::<Vec<_>>(),
     );
 }
 
@@ -435,7 +420,7 @@ fn summary_lines_match_tshark() {
             ));
         }
     }
-    report(problems);
+    assert_no_differences(&problems);
 }
 
 /// `-T json -e ...` carries the same values as tshark's.

@@ -19,7 +19,7 @@
 //! compared.
 
 mod common;
-use common::{repo, run_parallel, scratch, tshark_available};
+use common::{assert_no_differences, repo, run_parallel, scratch, tshark_available};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -164,16 +164,6 @@ fn compare_fields(cap: &Path, keylog: &Path, fields: &[String]) -> (Vec<String>,
     (problems, decrypted)
 }
 
-fn report(problems: &[String]) {
-    let shown: Vec<&str> = problems.iter().take(30).map(String::as_str).collect();
-    assert!(
-        problems.is_empty(),
-        "{} differences from tshark, first ones:\n{}",
-        problems.len(),
-        shown.join("\n")
-    );
-}
-
 #[test]
 fn every_field_and_column_matches_tshark_with_the_key_log() {
     if !tshark_available() {
@@ -187,7 +177,7 @@ fn every_field_and_column_matches_tshark_with_the_key_log() {
         vec![compare_fields(cap, &case.keylog, &fields)]
     });
     let problems: Vec<String> = results.iter().flat_map(|(p, _)| p.clone()).collect();
-    report(&problems);
+    assert_no_differences(&problems);
     // The comparison means something only if tshark decrypted application data too: the
     // cipher capture's 6 streams carry 2 client lines and 2 to 3 server records each, the
     // heartbeat capture dozens of PING/PONG records.
@@ -289,7 +279,7 @@ fn follow_tls_is_byte_identical_to_tsharks_on_every_stream() {
         }
     }
     assert!(runs >= 4 * 20, "{runs} follow runs");
-    report(&problems);
+    assert_no_differences(&problems);
 }
 
 /// A key log whose secrets are all wrong (first hex digit flipped): neither tshark nor
@@ -316,7 +306,7 @@ fn a_wrong_key_log_decrypts_nothing_and_says_so() {
     let keylog = dir.join("wrong.keylog.txt");
     std::fs::write(&keylog, wrong).unwrap();
     let (problems, decrypted) = compare_fields(&case.capture, &keylog, &fields());
-    report(&problems);
+    assert_no_differences(&problems);
     assert_eq!(decrypted, 0);
     let mut c = Command::new(env!("CARGO_BIN_EXE_keepsight"));
     c.args([

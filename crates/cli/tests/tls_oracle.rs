@@ -11,7 +11,7 @@
 //! compared up to the last `tls`.
 
 mod common;
-use common::{repo, run_parallel, tshark_available, tshark_filter_batch};
+use common::{assert_no_differences, repo, run_parallel, tshark_available, tshark_filter_batch};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -131,23 +131,13 @@ fn compare_fields(cap: &Path, fields: &[String]) -> Vec<String> {
     problems
 }
 
-fn report(problems: Vec<String>) {
-    let shown: Vec<&str> = problems.iter().take(30).map(String::as_str).collect();
-    assert!(
-        problems.is_empty(),
-        "{} differences from tshark, first ones:\n{}",
-        problems.len(),
-        shown.join("\n")
-    );
-}
-
 #[test]
 fn every_field_and_column_matches_tshark_on_tls_captures() {
     if !tshark_available() {
         return;
     }
     let fields = fields();
-    report(run_parallel(&captures(), |c| compare_fields(c, &fields)));
+    assert_no_differences(&run_parallel(&captures(), |c| compare_fields(c, &fields)));
 }
 
 #[test]
@@ -166,7 +156,7 @@ fn the_one_line_listing_matches_tsharks() {
             .map(|(t, o)| format!("tshark:    {t}\nkeepsight: {o}"))
             .collect();
         assert_eq!(theirs.lines().count(), ours.lines().count());
-        report(problems);
+        assert_no_differences(&problems);
     }
 }
 
@@ -224,7 +214,7 @@ fn tls_display_filters_select_the_frames_tshark_selects() {
             }
             selected[i] += want.len();
         }
-        report(problems);
+        assert_no_differences(&problems);
     }
     // A filter that selects nothing anywhere proves nothing about its field.
     for (f, n) in FILTERS.iter().zip(&selected) {

@@ -166,6 +166,17 @@ pub fn repo() -> PathBuf {
 
 /// Whether tshark, the analyzer's oracle, is here: fails the test when it is not (see
 /// [`keepsight_testlab::require_tool`]).
+/// Fails the test with the number of differences from tshark and the first 30 of them.
+pub fn assert_no_differences(problems: &[String]) {
+    let shown: Vec<&str> = problems.iter().take(30).map(String::as_str).collect();
+    assert!(
+        problems.is_empty(),
+        "{} differences from tshark, first ones:\n{}",
+        problems.len(),
+        shown.join("\n")
+    );
+}
+
 pub fn tshark_available() -> bool {
     keepsight_testlab::require_tool("tshark")
 }
