@@ -50,36 +50,328 @@ fn u16_at(b: &[u8], i: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
 }
 
+/// One AMQP 0-9-1 frame: `type(1) channel(2) size(4) payload(size) 0xCE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// Frame type: 1 method, 2 content header, 3 content body, 8 heartbeat.
+    pub frame_type: u8,
+    /// The channel (0: the connection itself).
+    pub channel: u16,
+    /// The payload, between the size field and the frame-end octet.
+    pub payload: &'a [u8],
+}
+
+impl<'a> Frame<'a> {
+    /// The whole frame at the start of `b`, or `None` when `b` holds no complete frame (the
+    /// protocol header included: it is no frame).
+    pub fn parse(b: &'a [u8]) -> Option<Frame<'a>> {
+        if b.first() == Some(&b'A') {
+            return None;
+        }
+        let Framing::Len(total) = frame_len(b) else {
+            return None;
+        };
+        if total > b.len() {
+            return None;
+        }
+        Some(Frame {
+            frame_type: b[0],
+            channel: u16::from_be_bytes([b[1], b[2]]),
+            payload: &b[7..total - 1],
+        })
+    }
+
+    /// A method frame's class and method ids and its arguments.
+    pub fn method(&self) -> Option<(u16, u16, &'a [u8])> {
+        if self.frame_type != FRAME_METHOD {
+            return None;
+        }
+        Some((
+            u16_at(self.payload, 0)?,
+            u16_at(self.payload, 2)?,
+            self.payload.get(4..)?,
+        ))
+    }
+}
+
+/// The length of what starts `b`: the protocol header or a whole frame; `None` when `b` ends
+/// inside it or it is neither.
+pub fn unit_len(b: &[u8]) -> Option<usize> {
+    match frame_len(b) {
+        Framing::Len(n) if n <= b.len() => Some(n),
+        _ => None,
+    }
+}
+
+/// True when `b` starts with the client's protocol header (`AMQP␀␀␉␁`).
+pub fn is_protocol_header(b: &[u8]) -> bool {
+    starts_header(b)
+}
+
+/// The arguments of a Connection-class method (class 10), the ones that set up, tune and
+/// close a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionMethod<'a> {
+    /// Start (10): the server's version, properties table, mechanisms and locales.
+    Start {
+        /// Protocol major version.
+        version_major: u8,
+        /// Protocol minor version.
+        version_minor: u8,
+        /// The server-properties field table, as sent.
+        server_properties: &'a [u8],
+        /// Security mechanisms, space-separated.
+        mechanisms: &'a [u8],
+        /// Message locales, space-separated.
+        locales: &'a [u8],
+    },
+    /// Start-Ok (11): the client's choice.
+    StartOk {
+        /// The client-properties field table, as sent.
+        client_properties: &'a [u8],
+        /// The chosen mechanism.
+        mechanism: &'a [u8],
+        /// The security response.
+        response: &'a [u8],
+        /// The chosen locale.
+        locale: &'a [u8],
+    },
+    /// Tune (30) or Tune-Ok (31): limits and the heartbeat interval in seconds.
+    Tune {
+        /// Highest channel number.
+        channel_max: u16,
+        /// Largest frame size.
+        frame_max: u32,
+        /// Heartbeat interval in seconds (0: off).
+        heartbeat: u16,
+    },
+    /// Open (40): the virtual host.
+    Open {
+        /// The virtual host.
+        virtual_host: &'a [u8],
+        /// Reserved (capabilities in 0-8).
+        capabilities: &'a [u8],
+        /// Reserved bit (insist in 0-8).
+        insist: bool,
+    },
+    /// Open-Ok (41).
+    OpenOk {
+        /// Reserved (known-hosts in 0-8).
+        known_hosts: &'a [u8],
+    },
+    /// Close (50): why, and which method caused it.
+    Close {
+        /// Reply code (200: normal).
+        reply_code: u16,
+        /// Reply text.
+        reply_text: &'a [u8],
+        /// Class of the failing method (0: none).
+        class_id: u16,
+        /// The failing method (0: none).
+        method_id: u16,
+    },
+}
+
+/// Reads AMQP argument types one after another.
+struct Args<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Args<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = (self.b.get(..n)?, self.b.get(n..)?);
+        self.b = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        let b = self.take(2)?;
+        Some(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        let b = self.take(4)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn short_str(&mut self) -> Option<&'a [u8]> {
+        let n = self.u8()?;
+        self.take(usize::from(n))
+    }
+    fn long_str(&mut self) -> Option<&'a [u8]> {
+        let n = self.u32()?;
+        self.take(usize::try_from(n).ok()?)
+    }
+}
+
+impl<'a> ConnectionMethod<'a> {
+    /// The Connection method `method` with arguments `args`; `None` for another method, or
+    /// arguments cut short.
+    pub fn parse(method: u16, args: &'a [u8]) -> Option<ConnectionMethod<'a>> {
+        let mut a = Args { b: args };
+        Some(match method {
+            10 => ConnectionMethod::Start {
+                version_major: a.u8()?,
+                version_minor: a.u8()?,
+                server_properties: a.long_str()?,
+                mechanisms: a.long_str()?,
+                locales: a.long_str()?,
+            },
+            11 => ConnectionMethod::StartOk {
+                client_properties: a.long_str()?,
+                mechanism: a.short_str()?,
+                response: a.long_str()?,
+                locale: a.short_str()?,
+            },
+            TUNE | TUNE_OK => ConnectionMethod::Tune {
+                channel_max: a.u16()?,
+                frame_max: a.u32()?,
+                heartbeat: a.u16()?,
+            },
+            40 => ConnectionMethod::Open {
+                virtual_host: a.short_str()?,
+                capabilities: a.short_str()?,
+                insist: a.u8()? & 1 != 0,
+            },
+            41 => ConnectionMethod::OpenOk {
+                known_hosts: a.short_str()?,
+            },
+            CLOSE => ConnectionMethod::Close {
+                reply_code: a.u16()?,
+                reply_text: a.short_str()?,
+                class_id: a.u16()?,
+                method_id: a.u16()?,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// The AMQP 0-9-1 name of a class and of one of its methods (`Connection`, `Tune-Ok`);
+/// `None` for ids the specification does not define.
+pub fn method_name(class: u16, method: u16) -> Option<(&'static str, &'static str)> {
+    let (class_name, methods): (&str, &[(u16, &str)]) = match class {
+        CONNECTION => (
+            "Connection",
+            &[
+                (10, "Start"),
+                (11, "Start-Ok"),
+                (20, "Secure"),
+                (21, "Secure-Ok"),
+                (30, "Tune"),
+                (31, "Tune-Ok"),
+                (40, "Open"),
+                (41, "Open-Ok"),
+                (50, "Close"),
+                (51, "Close-Ok"),
+                (60, "Blocked"),
+                (61, "Unblocked"),
+            ],
+        ),
+        20 => (
+            "Channel",
+            &[
+                (10, "Open"),
+                (11, "Open-Ok"),
+                (20, "Flow"),
+                (21, "Flow-Ok"),
+                (40, "Close"),
+                (41, "Close-Ok"),
+            ],
+        ),
+        40 => (
+            "Exchange",
+            &[
+                (10, "Declare"),
+                (11, "Declare-Ok"),
+                (20, "Delete"),
+                (21, "Delete-Ok"),
+                (30, "Bind"),
+                (31, "Bind-Ok"),
+                (40, "Unbind"),
+                (51, "Unbind-Ok"),
+            ],
+        ),
+        50 => (
+            "Queue",
+            &[
+                (10, "Declare"),
+                (11, "Declare-Ok"),
+                (20, "Bind"),
+                (21, "Bind-Ok"),
+                (30, "Purge"),
+                (31, "Purge-Ok"),
+                (40, "Delete"),
+                (41, "Delete-Ok"),
+                (50, "Unbind"),
+                (51, "Unbind-Ok"),
+            ],
+        ),
+        60 => (
+            "Basic",
+            &[
+                (10, "Qos"),
+                (11, "Qos-Ok"),
+                (20, "Consume"),
+                (21, "Consume-Ok"),
+                (30, "Cancel"),
+                (31, "Cancel-Ok"),
+                (40, "Publish"),
+                (50, "Return"),
+                (60, "Deliver"),
+                (70, "Get"),
+                (71, "Get-Ok"),
+                (72, "Get-Empty"),
+                (80, "Ack"),
+                (90, "Reject"),
+                (100, "Recover-Async"),
+                (110, "Recover"),
+                (111, "Recover-Ok"),
+                (120, "Nack"),
+            ],
+        ),
+        85 => ("Confirm", &[(10, "Select"), (11, "Select-Ok")]),
+        90 => (
+            "Tx",
+            &[
+                (10, "Select"),
+                (11, "Select-Ok"),
+                (20, "Commit"),
+                (21, "Commit-Ok"),
+                (30, "Rollback"),
+                (31, "Rollback-Ok"),
+            ],
+        ),
+        _ => return None,
+    };
+    methods
+        .iter()
+        .find(|(id, _)| *id == method)
+        .map(|&(_, name)| (class_name, name))
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct State;
 
 impl State {
     pub(crate) fn on_message(&mut self, _dir: usize, m: &[u8], on: &mut dyn FnMut(Event<'_>)) {
-        if m.starts_with(HEADER) {
+        let Some(frame) = Frame::parse(m) else {
             return on(Event::Message);
+        };
+        if frame.frame_type == FRAME_HEARTBEAT {
+            return on(Event::Beat);
         }
-        let payload = &m[7..m.len() - 1];
-        let ev = match m[0] {
-            FRAME_HEARTBEAT => Event::Beat,
-            FRAME_METHOD if u16_at(payload, 0) == Some(CONNECTION) => {
-                match u16_at(payload, 2) {
-                    // channel-max (2), frame-max (4), heartbeat (2).
-                    Some(TUNE | TUNE_OK) => match u16_at(payload, 10) {
-                        Some(secs) => Event::Interval {
-                            ms: u64::from(secs) * 1000,
-                            scope: Scope::Both,
-                        },
-                        None => Event::Message,
-                    },
-                    Some(CLOSE) => {
-                        let text = payload
-                            .get(6)
-                            .and_then(|&n| payload.get(7..7 + usize::from(n)));
-                        Event::Goodbye { text }
-                    }
-                    _ => Event::Message,
-                }
-            }
+        let ev = match frame.method() {
+            Some((CONNECTION, method, args)) => match ConnectionMethod::parse(method, args) {
+                Some(ConnectionMethod::Tune { heartbeat, .. }) => Event::Interval {
+                    ms: u64::from(heartbeat) * 1000,
+                    scope: Scope::Both,
+                },
+                Some(ConnectionMethod::Close { reply_text, .. }) => Event::Goodbye {
+                    text: Some(reply_text),
+                },
+                _ => Event::Message,
+            },
             _ => Event::Message,
         };
         on(ev);

@@ -50,9 +50,18 @@ pub(crate) fn frame_len(b: &[u8]) -> Framing {
     Framing::More
 }
 
-/// The `tag=value` fields of a message (a value may not contain SOH: the raw data fields that
-/// may are not session fields).
-fn fields(m: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+/// The length of the whole FIX message at the start of `b` (from `8=FIX` through the
+/// CheckSum field), or `None` when `b` does not start with one or ends inside it.
+pub fn message_len(b: &[u8]) -> Option<usize> {
+    match frame_len(b) {
+        Framing::Len(n) if n <= b.len() => Some(n),
+        _ => None,
+    }
+}
+
+/// The `tag=value` fields of a message in order (a value may not contain SOH: the raw data
+/// fields that may are not session fields).
+pub fn fields(m: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
     m.split(|&c| c == SOH).filter_map(|f| {
         let eq = f.iter().position(|&c| c == b'=')?;
         let tag = number(&f[..eq])?;
@@ -70,13 +79,48 @@ fn number(v: &[u8]) -> Option<u64> {
     })
 }
 
-/// The checksum is the sum of every byte before `10=`, modulo 256, written as 3 digits.
-fn checksum_ok(m: &[u8]) -> bool {
+/// True when the message's CheckSum field (the last, `10=NNN␁`) holds the sum of every byte
+/// before it, modulo 256, written as 3 digits.
+pub fn checksum_ok(m: &[u8]) -> bool {
+    if m.len() < TRAILER_LEN {
+        return false;
+    }
     let (body, trailer) = m.split_at(m.len() - TRAILER_LEN);
     let sum = body.iter().fold(0u8, |s, &c| s.wrapping_add(c));
     trailer.starts_with(b"10=")
         && trailer[6] == SOH
         && number(&trailer[3..6]).is_some_and(|v| v == u64::from(sum))
+}
+
+/// The name of a MsgType (tag 35) value, as the FIX specification names the message
+/// (`A` is `Logon`); `None` for a type this table does not hold.
+pub fn msg_type_name(v: &[u8]) -> Option<&'static str> {
+    Some(match v {
+        b"0" => "Heartbeat",
+        b"1" => "TestRequest",
+        b"2" => "ResendRequest",
+        b"3" => "Reject",
+        b"4" => "SequenceReset",
+        b"5" => "Logout",
+        b"6" => "IOI",
+        b"7" => "Advertisement",
+        b"8" => "ExecutionReport",
+        b"9" => "OrderCancelReject",
+        b"A" => "Logon",
+        b"B" => "News",
+        b"C" => "Email",
+        b"D" => "NewOrderSingle",
+        b"E" => "NewOrderList",
+        b"F" => "OrderCancelRequest",
+        b"G" => "OrderCancelReplaceRequest",
+        b"H" => "OrderStatusRequest",
+        b"V" => "MarketDataRequest",
+        b"W" => "MarketDataSnapshotFullRefresh",
+        b"X" => "MarketDataIncrementalRefresh",
+        b"Y" => "MarketDataRequestReject",
+        b"j" => "BusinessMessageReject",
+        _ => return None,
+    })
 }
 
 /// Per direction: the next MsgSeqNum expected.

@@ -14,19 +14,21 @@
 //! number and calls back with events; it never reads a socket or a file. Memory per direction
 //! is one partial message, at most [`MAX_MESSAGE`] bytes.
 //!
-//! What it is not: a dissector for display (no field tree; `keepsight-engine` owns fields), nor a
-//! validator of everything a protocol allows. It judges nothing either: whether a beat was late
+//! The message parsers of the protocols tshark dissects ([`fix`], [`smpp`], [`amqp`]) are public:
+//! `keepsight-engine` reads its `fix.*`, `smpp.*` and `amqp.*` fields with them, so one parser per
+//! protocol serves both liveness and display. What it is not: a dissector for display (no field
+//! tree; `keepsight-engine` owns fields), nor a validator of everything a protocol allows. It judges nothing either: whether a beat was late
 //! or a session died is `keepsight-diagnose`'s call, with the interval and the tolerance this
 //! crate reports ([`Protocol::silence_limit_ns`]). Bytes it cannot frame stop the analysis of
 //! that direction (reported once as [`Event::Lost`]) rather than guess.
 
-mod amqp;
+pub mod amqp;
 mod event;
-mod fix;
+pub mod fix;
 mod iso8583;
 mod reasm;
 mod redis;
-mod smpp;
+pub mod smpp;
 mod stomp;
 
 pub use event::{Event, Scope};
