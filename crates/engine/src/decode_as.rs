@@ -2,16 +2,25 @@
 //! protocol the engine dissects on a port it would not recognize by itself. The command line
 //! grammar is parsed in keepsight-report; this is the table the engine consults.
 
+use crate::apps::AppKind;
+
 /// An application protocol a TCP port can be decoded as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppProtocol {
     /// HTTP/2 (`http2`): frames from the first payload byte of each direction.
     Http2,
+    /// FIX (`fix`), AMQP 0-9-1 (`amqp`), SMPP (`smpp`): whole messages of each segment.
+    App(crate::apps::AppKind),
 }
 
 impl AppProtocol {
     /// Every protocol `-d` accepts, with tshark's name for it.
-    pub const ALL: [(&'static str, AppProtocol); 1] = [("http2", AppProtocol::Http2)];
+    pub const ALL: [(&'static str, AppProtocol); 4] = [
+        ("http2", AppProtocol::Http2),
+        ("fix", AppProtocol::App(AppKind::Fix)),
+        ("smpp", AppProtocol::App(AppKind::Smpp)),
+        ("amqp", AppProtocol::App(AppKind::Amqp)),
+    ];
 
     /// The protocol tshark calls `name`.
     pub fn from_tshark_name(name: &str) -> Option<AppProtocol> {

@@ -115,6 +115,7 @@ impl Packet for Frame<'_> {
                 }
                 "tls" => self.visit_tls(field, sink),
                 "http2" => self.visit_http2(field, sink),
+                "fix" | "smpp" | "amqp" => self.visit_app(field, sink),
                 "_ws" => self.visit_expert(field, sink),
                 _ => {}
             },
@@ -233,7 +234,7 @@ impl Frame<'_> {
         }
         // TLS and HTTP/2 take the payload of their streams, even a segment that only
         // continues a record or frame.
-        if self.tls.is_some() || self.h2.is_some() {
+        if self.tls.is_some() || self.h2.is_some() || self.app.is_some() {
             return &[];
         }
         match (self.dissection.transport, self.tcp.as_ref()) {
@@ -396,6 +397,7 @@ impl Frame<'_> {
                 s.push_str(":data");
             }
         }
+        self.app_protocols(|p| s.push_str(p));
         if let Some(h) = &self.h2 {
             if h.role() == keepsight_h2::SegmentRole::Frames {
                 s.push_str(":http2");

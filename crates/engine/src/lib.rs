@@ -12,8 +12,10 @@
 //! What this crate is not: it does not print or filter (the CLI and `keepsight-filter` do), and
 //! it draws no conclusions about connections (`keepsight-diagnose` does).
 
+pub mod apps;
 pub mod decode_as;
 pub mod expert;
+mod fields_apps;
 mod fields_impl;
 pub mod h2;
 pub mod reasm;
@@ -64,6 +66,8 @@ pub struct Frame<'a> {
     pub tls: Option<tls::FrameTls<'a>>,
     /// The HTTP/2 frames this frame's segment completed, on a stream decoded as HTTP/2.
     pub h2: Option<h2::FrameH2<'a>>,
+    /// The FIX, SMPP or AMQP messages this frame's segment carries.
+    pub app: Option<apps::FrameApp<'a>>,
     /// On a TLS stream decrypted with a key log: the frame's place in the stream's
     /// application-data sequence space ([`Frame::decrypted_segment`]).
     pub plain: Option<tls::PlainPosition>,
@@ -452,6 +456,7 @@ impl Engine {
         let mut reassembled = None;
         let mut tls = None;
         let mut h2 = None;
+        let mut app = None;
         let mut plain = None;
         // Only fragments reach the reassembler: the check is one bit for everything else.
         if dissection.has_problem(keepsight_wire::Problem::Fragment) {
@@ -481,14 +486,30 @@ impl Engine {
                 if let (Some(h), Some(seglen)) = (dissection.tcp(data), dissection.payload_len) {
                     let seg = segment(self.frames, ts_ns, &dissection, data, h, seglen);
                     let t = self.tracker.process(&seg);
-                    if !self.decode_as.is_empty()
-                        && self.decode_as.tcp(seg.src_port, seg.dst_port)
-                            == Some(decode_as::AppProtocol::Http2)
-                    {
-                        h2 = h2_layer(&mut self.h2, &t, &seg, dissection.payload(data));
+                    let rule = if self.decode_as.is_empty() {
+                        None
                     } else {
-                        (tls, plain) =
-                            tls_layer(&mut self.tls, &t, &seg, || dissection.payload(data));
+                        self.decode_as.tcp(seg.src_port, seg.dst_port)
+                    };
+                    match rule {
+                        Some(decode_as::AppProtocol::Http2) => {
+                            h2 = h2_layer(&mut self.h2, &t, &seg, dissection.payload(data));
+                        }
+                        Some(decode_as::AppProtocol::App(kind)) => {
+                            app = app_layer(&t, &seg, dissection.payload(data), |p| {
+                                apps::decoded_as(kind, p)
+                            });
+                        }
+                        None => {
+                            (tls, plain) =
+                                tls_layer(&mut self.tls, &t, &seg, || dissection.payload(data));
+                            if tls.is_none() && seg.seglen != 0 {
+                                let ports = (seg.src_port, seg.dst_port);
+                                app = app_layer(&t, &seg, dissection.payload(data), |p| {
+                                    apps::recognized(ports, p)
+                                });
+                            }
+                        }
                     }
                     tcp = Some(t);
                 }
@@ -503,6 +524,7 @@ impl Engine {
         Ok(Some(Frame {
             tls,
             h2,
+            app,
             plain,
             number: self.frames,
             record,
@@ -610,6 +632,21 @@ fn h2_layer<'a>(
         }
         AppInput::Nothing => None,
         AppInput::Payload => tracker.segment(t.stream, src, t.seq, payload),
+    }
+}
+
+/// The FIX, SMPP or AMQP layer of a TCP segment: in-order payload only, as for
+/// [`tls_layer`], found by `find`.
+#[inline]
+fn app_layer<'a>(
+    t: &TcpInfo,
+    seg: &SegmentHeader,
+    payload: &'a [u8],
+    find: impl FnOnce(&'a [u8]) -> Option<apps::FrameApp<'a>>,
+) -> Option<apps::FrameApp<'a>> {
+    match app_input(t, seg, payload.len()) {
+        AppInput::Payload => find(payload),
+        _ => None,
     }
 }
 

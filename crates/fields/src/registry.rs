@@ -408,6 +408,84 @@ fields! {
     HTTP2_GOAWAY_ADDATA = "http2.goaway.addata": T::Bytes, Dec, "GOAWAY debug data (gRPC: too_many_pings, max_age)";
     HTTP2_WINDOW_UPDATE_WINDOW_SIZE_INCREMENT = "http2.window_update.window_size_increment": T::UInt(32), Dec, "Window size increment";
 
+    // FIX on segments that start with `8=FIX` (tshark's heuristic) or on ports decoded as fix
+    // (keepsight-apps parses them): one occurrence per message; every tag value is its text as
+    // sent (tshark's FT_STRING).
+    FIX = "fix": T::Protocol, Dec, "Financial Information eXchange (one per message)";
+    FIX_BEGINSTRING = "fix.BeginString": T::String, Dec, "BeginString (tag 8)";
+    FIX_BODYLENGTH = "fix.BodyLength": T::String, Dec, "BodyLength (tag 9)";
+    FIX_MSGTYPE = "fix.MsgType": T::String, Dec, "MsgType (tag 35)";
+    FIX_MSGSEQNUM = "fix.MsgSeqNum": T::String, Dec, "MsgSeqNum (tag 34)";
+    FIX_SENDERCOMPID = "fix.SenderCompID": T::String, Dec, "SenderCompID (tag 49)";
+    FIX_TARGETCOMPID = "fix.TargetCompID": T::String, Dec, "TargetCompID (tag 56)";
+    FIX_SENDINGTIME = "fix.SendingTime": T::String, Dec, "SendingTime (tag 52)";
+    FIX_POSSDUPFLAG = "fix.PossDupFlag": T::String, Dec, "PossDupFlag (tag 43)";
+    FIX_ENCRYPTMETHOD = "fix.EncryptMethod": T::String, Dec, "EncryptMethod (tag 98)";
+    FIX_HEARTBTINT = "fix.HeartBtInt": T::String, Dec, "HeartBtInt (tag 108)";
+    FIX_TESTREQID = "fix.TestReqID": T::String, Dec, "TestReqID (tag 112)";
+    FIX_BEGINSEQNO = "fix.BeginSeqNo": T::String, Dec, "BeginSeqNo (tag 7)";
+    FIX_ENDSEQNO = "fix.EndSeqNo": T::String, Dec, "EndSeqNo (tag 16)";
+    FIX_NEWSEQNO = "fix.NewSeqNo": T::String, Dec, "NewSeqNo (tag 36)";
+    FIX_GAPFILLFLAG = "fix.GapFillFlag": T::String, Dec, "GapFillFlag (tag 123)";
+    FIX_TEXT = "fix.Text": T::String, Dec, "Text (tag 58)";
+    FIX_CLORDID = "fix.ClOrdID": T::String, Dec, "ClOrdID (tag 11)";
+    FIX_ORDERID = "fix.OrderID": T::String, Dec, "OrderID (tag 37)";
+    FIX_EXECID = "fix.ExecID": T::String, Dec, "ExecID (tag 17)";
+    FIX_EXECTYPE = "fix.ExecType": T::String, Dec, "ExecType (tag 150)";
+    FIX_ORDSTATUS = "fix.OrdStatus": T::String, Dec, "OrdStatus (tag 39)";
+    FIX_ORDTYPE = "fix.OrdType": T::String, Dec, "OrdType (tag 40)";
+    FIX_SIDE = "fix.Side": T::String, Dec, "Side (tag 54)";
+    FIX_SYMBOL = "fix.Symbol": T::String, Dec, "Symbol (tag 55)";
+    FIX_ORDERQTY = "fix.OrderQty": T::String, Dec, "OrderQty (tag 38)";
+    FIX_TRANSACTTIME = "fix.TransactTime": T::String, Dec, "TransactTime (tag 60)";
+    FIX_CHECKSUM = "fix.CheckSum": T::String, Dec, "CheckSum (tag 10)";
+    FIX_CHECKSUM_GOOD = "fix.checksum_good": T::Bool, Dec, "The CheckSum matches the message";
+    FIX_CHECKSUM_BAD = "fix.checksum_bad": T::Bool, Dec, "The CheckSum does not match the message";
+
+    // SMPP on segments that open a PDU tshark's heuristic accepts, or on ports decoded as smpp:
+    // one occurrence per PDU.
+    SMPP = "smpp": T::Protocol, Dec, "Short Message Peer to Peer (one per PDU; tshark prints its summary)";
+    SMPP_COMMAND_LENGTH = "smpp.command_length": T::UInt(32), Dec, "Total length of the PDU";
+    SMPP_COMMAND_ID = "smpp.command_id": T::UInt(32), Hex, "Operation (0x00000015 enquire_link; bit 31: response)";
+    SMPP_COMMAND_STATUS = "smpp.command_status": T::UInt(32), Hex, "Result (responses only; 0 Ok)";
+    SMPP_SEQUENCE_NUMBER = "smpp.sequence_number": T::UInt(32), Dec, "Pairs a response with its request";
+    SMPP_SYSTEM_ID = "smpp.system_id": T::String, Dec, "System ID (bind and bind response; absent when empty)";
+    SMPP_PASSWORD = "smpp.password": T::String, Dec, "Password (bind; absent when empty)";
+    SMPP_SYSTEM_TYPE = "smpp.system_type": T::String, Dec, "System type (bind; absent when empty)";
+    SMPP_INTERFACE_VERSION = "smpp.interface_version": T::UInt(8), Dec, "SMPP version the ESME speaks (52: 3.4)";
+    SMPP_ADDR_TON = "smpp.addr_ton": T::UInt(8), Hex, "Type of number of the address range (bind)";
+    SMPP_ADDR_NPI = "smpp.addr_npi": T::UInt(8), Hex, "Numbering plan of the address range (bind)";
+    SMPP_ADDRESS_RANGE = "smpp.address_range": T::String, Dec, "Address range (bind; absent when empty)";
+
+    // AMQP 0-9-1 on TCP port 5672 or ports decoded as amqp: one occurrence per frame.
+    AMQP = "amqp": T::Protocol, Dec, "Advanced Message Queuing Protocol (one per frame)";
+    AMQP_TYPE = "amqp.type": T::UInt(8), Dec, "Frame type (1 method, 2 content header, 3 content body, 8 heartbeat)";
+    AMQP_CHANNEL = "amqp.channel": T::UInt(16), Dec, "Channel (0: the connection)";
+    AMQP_LENGTH = "amqp.length": T::UInt(32), Dec, "Frame payload length";
+    AMQP_METHOD_CLASS = "amqp.method.class": T::UInt(16), Dec, "Method class (10 Connection, 20 Channel, 60 Basic, ...)";
+    AMQP_METHOD_METHOD = "amqp.method.method": T::UInt(16), Dec, "Method within its class (Connection: 30 Tune, 50 Close, ...)";
+    AMQP_METHOD_ARGUMENTS = "amqp.method.arguments": T::None, Dec, "Method arguments (every method frame)";
+    AMQP_METHOD_ARGUMENTS_VERSION_MAJOR = "amqp.method.arguments.version_major": T::UInt(8), Dec, "Connection.Start protocol major version";
+    AMQP_METHOD_ARGUMENTS_VERSION_MINOR = "amqp.method.arguments.version_minor": T::UInt(8), Dec, "Connection.Start protocol minor version";
+    AMQP_METHOD_ARGUMENTS_SERVER_PROPERTIES = "amqp.method.arguments.server_properties": T::None, Dec, "Connection.Start server properties table";
+    AMQP_METHOD_ARGUMENTS_MECHANISMS = "amqp.method.arguments.mechanisms": T::Bytes, Dec, "Connection.Start security mechanisms";
+    AMQP_METHOD_ARGUMENTS_LOCALES = "amqp.method.arguments.locales": T::Bytes, Dec, "Connection.Start locales";
+    AMQP_METHOD_ARGUMENTS_CLIENT_PROPERTIES = "amqp.method.arguments.client_properties": T::None, Dec, "Connection.Start-Ok client properties table";
+    AMQP_METHOD_ARGUMENTS_MECHANISM = "amqp.method.arguments.mechanism": T::String, Dec, "Connection.Start-Ok chosen mechanism";
+    AMQP_METHOD_ARGUMENTS_RESPONSE = "amqp.method.arguments.response": T::Bytes, Dec, "Connection.Start-Ok security response";
+    AMQP_METHOD_ARGUMENTS_LOCALE = "amqp.method.arguments.locale": T::String, Dec, "Connection.Start-Ok chosen locale";
+    AMQP_METHOD_ARGUMENTS_CHANNEL_MAX = "amqp.method.arguments.channel_max": T::UInt(16), Dec, "Connection.Tune/Tune-Ok highest channel";
+    AMQP_METHOD_ARGUMENTS_FRAME_MAX = "amqp.method.arguments.frame_max": T::UInt(32), Dec, "Connection.Tune/Tune-Ok largest frame";
+    AMQP_METHOD_ARGUMENTS_HEARTBEAT = "amqp.method.arguments.heartbeat": T::UInt(16), Dec, "Connection.Tune/Tune-Ok heartbeat interval in seconds (0: off)";
+    AMQP_METHOD_ARGUMENTS_VIRTUAL_HOST = "amqp.method.arguments.virtual_host": T::String, Dec, "Connection.Open virtual host";
+    AMQP_METHOD_ARGUMENTS_CAPABILITIES = "amqp.method.arguments.capabilities": T::String, Dec, "Connection.Open capabilities (reserved in 0-9-1)";
+    AMQP_METHOD_ARGUMENTS_INSIST = "amqp.method.arguments.insist": T::Bool, Dec, "Connection.Open insist bit (reserved in 0-9-1)";
+    AMQP_METHOD_ARGUMENTS_KNOWN_HOSTS = "amqp.method.arguments.known_hosts": T::String, Dec, "Connection.Open-Ok known hosts (reserved in 0-9-1)";
+    AMQP_METHOD_ARGUMENTS_REPLY_CODE = "amqp.method.arguments.reply_code": T::UInt(16), Dec, "Connection.Close reply code (200: normal)";
+    AMQP_METHOD_ARGUMENTS_REPLY_TEXT = "amqp.method.arguments.reply_text": T::String, Dec, "Connection.Close reply text";
+    AMQP_METHOD_ARGUMENTS_CLASS_ID = "amqp.method.arguments.class_id": T::UInt(16), Dec, "Connection.Close class of the failing method";
+    AMQP_METHOD_ARGUMENTS_METHOD_ID = "amqp.method.arguments.method_id": T::UInt(16), Dec, "Connection.Close failing method";
+
     DATA = "data": T::Protocol, Dec, "Payload not decoded by a higher protocol";
     DATA_DATA = "data.data": T::Bytes, Dec, "Payload bytes";
     DATA_LEN = "data.len": T::UInt(32), Dec, "Payload length";

@@ -110,7 +110,7 @@ pub fn run(args: Args) -> Outcome {
     let _ = (args.no_name_resolution, args.two_pass);
     let path = args.read.clone().or(args.file.clone()).unwrap_or_default();
     let filter = super::compile_filter(args.filter.as_deref(), "invalid display filter:\n")?;
-    let listing = Listing::from_flags(&ListingFlags {
+    let mut listing = Listing::from_flags(&ListingFlags {
         format: &args.format,
         fields: &args.fields,
         field_options: &args.field_options,
@@ -126,6 +126,7 @@ pub fn run(args: Args) -> Outcome {
         details_of: args.details_of.as_deref(),
     })
     .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    listing.tree |= filter.is_some();
     let keylog_pref = keepsight_report::packets::tls_keylog_file(&args.preferences)
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let keys = match (keylog_pref, &args.keys.tls_keylog) {

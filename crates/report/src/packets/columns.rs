@@ -1,6 +1,7 @@
 //! tshark's summary columns for one frame: Time (every `-t` format), Source, Destination,
 //! Protocol and Info, for the protocols keepsight dissects.
 
+use keepsight_engine::apps::{AppKind, FrameApp};
 use keepsight_engine::h2::{Body, FrameH2};
 use keepsight_engine::Frame;
 use keepsight_fields::{nstime, render};
@@ -106,6 +107,13 @@ pub fn push_time(f: &Frame<'_>, fmt: TimeFormat, out: &mut String) {
 
 /// tshark's Protocol column for the protocols keepsight dissects.
 pub fn protocol(f: &Frame<'_>) -> &'static str {
+    if let Some(app) = &f.app {
+        return match app.kind {
+            AppKind::Fix => "FIX",
+            AppKind::Smpp => "SMPP",
+            AppKind::Amqp => "AMQP",
+        };
+    }
     if let Some(h) = &f.h2 {
         return match h.role() {
             H2Role::Frames => h2_protocol(h),
@@ -156,8 +164,18 @@ const TCP_FLAG_NAMES: [(u16, &str); 9] = [
     (TcpFlags::AE, "AE"),
 ];
 
-/// tshark's Info column for TCP and UDP frames and IP fragments.
+/// tshark's Info column for TCP and UDP frames and IP fragments, as tshark shows it when it
+/// builds the protocol tree (with a display filter, `-T fields`, `-V`).
 pub fn info(f: &Frame<'_>, out: &mut String) {
+    info_of(f, true, out)
+}
+
+/// The Info column; `tree` says whether tshark builds the protocol tree, which FIX's Info
+/// depends on (its dissector names the message only then).
+pub fn info_of(f: &Frame<'_>, tree: bool, out: &mut String) {
+    if let Some(app) = &f.app {
+        return app_info(app, tree, out);
+    }
     if let Some(h) = &f.h2 {
         match h.role() {
             H2Role::Frames => return h2_info(h, out),
@@ -183,6 +201,77 @@ pub fn info(f: &Frame<'_>, out: &mut String) {
         }
     }
     tcp_info(f, out)
+}
+
+/// The Info column of a FIX, SMPP or AMQP segment: each message's name.
+fn app_info(app: &FrameApp<'_>, tree: bool, out: &mut String) {
+    use keepsight_apps::{amqp, fix, smpp};
+    let mut first = true;
+    for m in app.messages() {
+        match app.kind {
+            AppKind::Fix => {
+                if !tree {
+                    return;
+                }
+                let Some((_, ty)) = fix::fields(m).find(|(tag, _)| *tag == 35) else {
+                    continue;
+                };
+                if !first {
+                    out.push_str(", ");
+                }
+                match fix::msg_type_name(ty) {
+                    Some(name) => out.push_str(name),
+                    None => out.push_str(&String::from_utf8_lossy(ty)),
+                }
+            }
+            AppKind::Smpp => {
+                let Some(h) = smpp::Header::parse(m) else {
+                    continue;
+                };
+                if !first {
+                    out.push_str(", ");
+                }
+                out.push_str(smpp::command_name(h.command_id).unwrap_or("Unknown"));
+                if h.is_response() {
+                    let _ = write!(out, ": \"{}\"", smpp::status_text(h.command_status));
+                }
+            }
+            AppKind::Amqp => {
+                let Some(frame) = amqp::Frame::parse(m) else {
+                    // The client's protocol header: tshark names no version for it when the
+                    // port is decoded as amqp.
+                    out.push_str("AMQP (unknown version)");
+                    continue;
+                };
+                match frame.method() {
+                    Some((class, method, args)) => {
+                        match amqp::method_name(class, method) {
+                            Some((c, n)) => {
+                                let _ = write!(out, "{c}.{n} ");
+                            }
+                            None => out.push_str("Unknown "),
+                        }
+                        match amqp::ConnectionMethod::parse(method, args).filter(|_| class == 10) {
+                            Some(amqp::ConnectionMethod::Open { virtual_host, .. }) => {
+                                let _ = write!(out, "vhost={} ", String::from_utf8_lossy(virtual_host));
+                            }
+                            Some(amqp::ConnectionMethod::Close { reply_text, .. }) => {
+                                let _ = write!(out, "reply={} ", String::from_utf8_lossy(reply_text));
+                            }
+                            _ => {}
+                        }
+                    }
+                    None => out.push_str(match frame.frame_type {
+                        2 => "Content-Header ",
+                        3 => "Content-Body ",
+                        8 => "Heartbeat ",
+                        _ => "Unknown ",
+                    }),
+                }
+            }
+        }
+        first = false;
+    }
 }
 
 /// tshark's note on a segment whose bytes belong to a record that ends later.
@@ -450,8 +539,15 @@ pub struct Scratch {
 }
 
 /// tshark's default one-line summary: No., Time, Source → Destination, Protocol, Length, Info,
-/// with tshark's minimum widths (5, 10, 12 right-aligned, 12 left-aligned).
-pub fn summary_line(f: &Frame<'_>, time: TimeFormat, out: &mut String, scratch: &mut Scratch) {
+/// with tshark's minimum widths (5, 10, 12 right-aligned, 12 left-aligned). `tree` says whether
+/// tshark builds the protocol tree (a display filter does), which some Info texts depend on.
+pub fn summary_line(
+    f: &Frame<'_>,
+    time: TimeFormat,
+    tree: bool,
+    out: &mut String,
+    scratch: &mut Scratch,
+) {
     scratch.time.clear();
     push_time(f, time, &mut scratch.time);
     addresses(f, &mut scratch.src, &mut scratch.dst);
@@ -465,9 +561,13 @@ pub fn summary_line(f: &Frame<'_>, time: TimeFormat, out: &mut String, scratch: 
         protocol(f),
         f.record.orig_len
     );
-    info(f, out);
-    while out.ends_with(' ') {
-        out.pop();
+    info_of(f, tree, out);
+    // The FIX, SMPP and AMQP dissectors' Info keeps its trailing space (and FIX's is empty
+    // without a tree), as tshark prints it.
+    if f.app.is_none() {
+        while out.ends_with(' ') {
+            out.pop();
+        }
     }
 }
 

@@ -9,7 +9,7 @@ mod hex;
 mod http_layer;
 mod prefs;
 
-pub use columns::{info, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat};
+pub use columns::{info, info_of, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat};
 pub use hex::hex_dump;
 pub use http_layer::{needs_http_pass, HttpLayer, WithHttp};
 pub use prefs::{tls_keylog_file, TcpPreferences, TLS_KEYLOG_FILE};
@@ -192,6 +192,9 @@ pub struct Listing {
     pub decode_as: keepsight_engine::decode_as::DecodeAs,
     /// `-V` / `-O`: each frame's protocol tree instead of its summary line.
     pub details: Option<details::Details>,
+    /// tshark builds each frame's protocol tree: true with a display filter (the caller sets
+    /// it), `-V`/`-O` and every `-T` but text. Some dissectors fill the Info column only then.
+    pub tree: bool,
 }
 
 /// Where `-w` writes the frames the filter keeps.
@@ -270,6 +273,7 @@ impl Listing {
             summary: !flags.hex || flags.print_too,
             tcp_preferences: TcpPreferences::parse(flags.preferences)?,
             decode_as: decode_as::parse(flags.decode_as)?,
+            tree: details.is_some() || format != Format::Text,
             details,
         })
     }
@@ -504,12 +508,24 @@ impl Printer<'_> {
             }
             Format::Text if self.listing.hex => {
                 if self.listing.summary {
-                    summary_line(f, self.listing.time, &mut self.line, &mut self.scratch);
+                    summary_line(
+                        f,
+                        self.listing.time,
+                        self.listing.tree,
+                        &mut self.line,
+                        &mut self.scratch,
+                    );
                     self.line.push_str("\n\n");
                 }
                 hex_dump(f, &mut self.line);
             }
-            Format::Text => summary_line(f, self.listing.time, &mut self.line, &mut self.scratch),
+            Format::Text => summary_line(
+                        f,
+                        self.listing.time,
+                        self.listing.tree,
+                        &mut self.line,
+                        &mut self.scratch,
+                    ),
         }
         self.line.push('\n');
         out.write_all(self.line.as_bytes())
