@@ -253,10 +253,12 @@ fn app_info(app: &FrameApp<'_>, tree: bool, out: &mut String) {
                         }
                         match amqp::ConnectionMethod::parse(method, args).filter(|_| class == 10) {
                             Some(amqp::ConnectionMethod::Open { virtual_host, .. }) => {
-                                let _ = write!(out, "vhost={} ", String::from_utf8_lossy(virtual_host));
+                                let _ =
+                                    write!(out, "vhost={} ", String::from_utf8_lossy(virtual_host));
                             }
                             Some(amqp::ConnectionMethod::Close { reply_text, .. }) => {
-                                let _ = write!(out, "reply={} ", String::from_utf8_lossy(reply_text));
+                                let _ =
+                                    write!(out, "reply={} ", String::from_utf8_lossy(reply_text));
                             }
                             _ => {}
                         }

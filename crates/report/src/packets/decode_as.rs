@@ -86,8 +86,13 @@ mod tests {
             .contains("not a TCP port"));
         let e = one("tcp.port==1883,mqtt").unwrap_err();
         assert!(
-            e.contains("cannot decode mqtt") && e.contains("http2"),
+            e.contains("cannot decode mqtt") && e.contains("http2, fix, smpp, amqp"),
             "{e}"
+        );
+        let d = one("tcp.port==9878,fix").unwrap();
+        assert_eq!(
+            d.tcp(9878, 40000),
+            Some(AppProtocol::App(keepsight_engine::apps::AppKind::Fix))
         );
     }
 }

@@ -9,7 +9,9 @@ mod hex;
 mod http_layer;
 mod prefs;
 
-pub use columns::{info, info_of, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat};
+pub use columns::{
+    info, info_of, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat,
+};
 pub use hex::hex_dump;
 pub use http_layer::{needs_http_pass, HttpLayer, WithHttp};
 pub use prefs::{tls_keylog_file, TcpPreferences, TLS_KEYLOG_FILE};
@@ -520,12 +522,12 @@ impl Printer<'_> {
                 hex_dump(f, &mut self.line);
             }
             Format::Text => summary_line(
-                        f,
-                        self.listing.time,
-                        self.listing.tree,
-                        &mut self.line,
-                        &mut self.scratch,
-                    ),
+                f,
+                self.listing.time,
+                self.listing.tree,
+                &mut self.line,
+                &mut self.scratch,
+            ),
         }
         self.line.push('\n');
         out.write_all(self.line.as_bytes())
