@@ -17,6 +17,8 @@ TABLES = {
     "NULL_FAMILY": ["null.family"],
     "EXPERT_SEVERITY": ["_ws.expert.severity"],
     "EXPERT_GROUP": ["_ws.expert.group"],
+    "SMPP_COMMAND_ID": ["smpp.command_id"],
+    "AMQP_METHOD_CLASS": ["amqp.method.class"],
 }
 
 out = subprocess.run(["tshark", "-G", "values"], capture_output=True, text=True, check=True).stdout

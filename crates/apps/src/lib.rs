@@ -27,7 +27,7 @@ mod event;
 pub mod fix;
 mod iso8583;
 mod reasm;
-mod redis;
+pub mod redis;
 pub mod smpp;
 mod stomp;
 

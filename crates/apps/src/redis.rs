@@ -174,3 +174,64 @@ impl State {
         on(if ping { Event::Reply } else { Event::Message });
     }
 }
+
+/// The length of the whole RESP value at the start of `b`, or `None` when `b` ends inside it
+/// or it is not RESP.
+pub fn message_len(b: &[u8]) -> Option<usize> {
+    match value_len(b, 0) {
+        Ok(Some(n)) if n <= b.len() => Some(n),
+        _ => None,
+    }
+}
+
+/// One element of a RESP value, in the order it appears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Element<'a> {
+    /// `+text`.
+    SimpleString(&'a [u8]),
+    /// `-text`.
+    Error(&'a [u8]),
+    /// `:n`.
+    Integer(i64),
+    /// `$n` and its bytes (`None`: the null bulk string, `$-1`).
+    BulkString(i64, Option<&'a [u8]>),
+    /// `*n`: the next `n` elements are its (`-1`: the null array).
+    Array(i64),
+    /// A RESP3 type or anything else this walk does not open.
+    Other,
+}
+
+/// Calls `each` with every element of the RESP2 value `m` (a whole value, as
+/// [`message_len`] measured it), arrays before their elements.
+pub fn walk(m: &[u8], each: &mut dyn FnMut(Element<'_>)) {
+    walk_at(m, 0, each);
+}
+
+/// The text of a one-line value, between its type byte and CRLF.
+fn line(b: &[u8]) -> Option<&[u8]> {
+    b.get(1..b.windows(2).position(|w| w == b"\r\n")?)
+}
+
+fn walk_at(b: &[u8], depth: usize, each: &mut dyn FnMut(Element<'_>)) -> Option<usize> {
+    let len = value_len(b, depth).ok()??;
+    match b[0] {
+        b'+' => each(Element::SimpleString(line(b)?)),
+        b'-' => each(Element::Error(line(b)?)),
+        b':' => each(Element::Integer(line_number(&b[1..])?.0)),
+        b'$' => {
+            let (n, rest) = line_number(&b[1..])?;
+            let bytes = usize::try_from(n).ok().and_then(|n| rest.get(..n));
+            each(Element::BulkString(n, bytes));
+        }
+        b'*' => {
+            let (n, _) = line_number(&b[1..])?;
+            each(Element::Array(n));
+            let mut at = b.iter().position(|&c| c == b'\n')? + 1;
+            for _ in 0..n.max(0) {
+                at += walk_at(&b[at..], depth + 1, each)?;
+            }
+        }
+        _ => each(Element::Other),
+    }
+    Some(len)
+}

@@ -9,17 +9,19 @@ use crate::apps::AppKind;
 pub enum AppProtocol {
     /// HTTP/2 (`http2`): frames from the first payload byte of each direction.
     Http2,
-    /// FIX (`fix`), AMQP 0-9-1 (`amqp`), SMPP (`smpp`): whole messages of each segment.
+    /// FIX (`fix`), SMPP (`smpp`), AMQP 0-9-1 (`amqp`), Redis (`resp`): whole messages of
+    /// each segment.
     App(crate::apps::AppKind),
 }
 
 impl AppProtocol {
     /// Every protocol `-d` accepts, with tshark's name for it.
-    pub const ALL: [(&'static str, AppProtocol); 4] = [
+    pub const ALL: [(&'static str, AppProtocol); 5] = [
         ("http2", AppProtocol::Http2),
         ("fix", AppProtocol::App(AppKind::Fix)),
         ("smpp", AppProtocol::App(AppKind::Smpp)),
         ("amqp", AppProtocol::App(AppKind::Amqp)),
+        ("resp", AppProtocol::App(AppKind::Resp)),
     ];
 
     /// The protocol tshark calls `name`.
@@ -61,12 +63,18 @@ impl DecodeAs {
     /// The protocol for a segment between ports `a` and `b`. tshark tries the lower port
     /// first.
     pub fn tcp(&self, a: u16, b: u16) -> Option<AppProtocol> {
+        self.tcp_match(a, b).map(|(_, p)| p)
+    }
+
+    /// [`DecodeAs::tcp`] with the port the rule matched (tshark's `match_uint`, which tells
+    /// RESP requests from responses).
+    pub fn tcp_match(&self, a: u16, b: u16) -> Option<(u16, AppProtocol)> {
         let find = |port| {
             self.tcp_ports
                 .iter()
                 .rev()
                 .find(|(lo, hi, _)| (*lo..=*hi).contains(&port))
-                .map(|&(_, _, proto)| proto)
+                .map(|&(_, _, proto)| (port, proto))
         };
         find(a.min(b)).or_else(|| find(a.max(b)))
     }

@@ -1,9 +1,9 @@
-//! `fix.*`, `smpp.*` and `amqp.*` field values of a frame's application layer
+//! `fix.*`, `smpp.*`, `amqp.*` and `resp.*` field values of a frame's application layer
 //! ([`crate::apps`]), one occurrence per message, as tshark 4.0.17 shows them.
 
 use crate::apps::{AppKind, FrameApp};
 use crate::Frame;
-use keepsight_apps::{amqp, fix, smpp};
+use keepsight_apps::{amqp, fix, redis, smpp};
 use keepsight_fields::ids::*;
 use keepsight_fields::{FieldId, Value};
 use std::fmt::Write;
@@ -55,6 +55,7 @@ impl Frame<'_> {
             (AppKind::Fix, "fix") => visit_fix(app, field, sink),
             (AppKind::Smpp, "smpp") => visit_smpp(app, field, sink),
             (AppKind::Amqp, "amqp") => visit_amqp(app, field, sink),
+            (AppKind::Resp, "resp") => visit_resp(app, field, sink),
             _ => {}
         }
     }
@@ -68,6 +69,7 @@ impl Frame<'_> {
             AppKind::Fix => ":fix",
             AppKind::Smpp => ":smpp",
             AppKind::Amqp => ":amqp",
+            AppKind::Resp => ":resp",
         };
         for m in app.messages() {
             // The AMQP protocol header is dissected without an `amqp` tree item.
@@ -285,5 +287,30 @@ fn visit_amqp(app: &FrameApp<'_>, field: FieldId, sink: &mut dyn FnMut(Value<'_>
             },
             _ => {}
         }
+    }
+}
+
+fn visit_resp(app: &FrameApp<'_>, field: FieldId, sink: &mut dyn FnMut(Value<'_>)) {
+    use redis::Element as E;
+    for m in app.messages() {
+        if field == RESP {
+            sink(Value::Str("resp"));
+            continue;
+        }
+        redis::walk(m, &mut |e| match (field, e) {
+            (RESP_STRING, E::SimpleString(s)) | (RESP_ERROR, E::Error(s)) => {
+                if let Some(t) = text(s) {
+                    sink(Value::Str(t))
+                }
+            }
+            (RESP_INTEGER, E::Integer(n)) => sink(Value::Int(n)),
+            (RESP_BULK_STRING, E::BulkString(..)) | (RESP_ARRAY, E::Array(_)) => {
+                sink(Value::Present)
+            }
+            (RESP_BULK_STRING_LENGTH, E::BulkString(n, _)) => sink(Value::Int(n)),
+            (RESP_BULK_STRING_VALUE, E::BulkString(_, Some(b))) => sink(Value::Bytes(b)),
+            (RESP_ARRAY_LENGTH, E::Array(n)) => sink(Value::Int(n)),
+            _ => {}
+        });
     }
 }

@@ -115,7 +115,7 @@ impl Packet for Frame<'_> {
                 }
                 "tls" => self.visit_tls(field, sink),
                 "http2" => self.visit_http2(field, sink),
-                "fix" | "smpp" | "amqp" => self.visit_app(field, sink),
+                "fix" | "smpp" | "amqp" | "resp" => self.visit_app(field, sink),
                 "_ws" => self.visit_expert(field, sink),
                 _ => {}
             },

@@ -489,15 +489,16 @@ impl Engine {
                     let rule = if self.decode_as.is_empty() {
                         None
                     } else {
-                        self.decode_as.tcp(seg.src_port, seg.dst_port)
+                        self.decode_as.tcp_match(seg.src_port, seg.dst_port)
                     };
                     match rule {
-                        Some(decode_as::AppProtocol::Http2) => {
+                        Some((_, decode_as::AppProtocol::Http2)) => {
                             h2 = h2_layer(&mut self.h2, &t, &seg, dissection.payload(data));
                         }
-                        Some(decode_as::AppProtocol::App(kind)) => {
+                        Some((port, decode_as::AppProtocol::App(kind))) => {
+                            let to_server = seg.dst_port == port;
                             app = app_layer(&t, &seg, dissection.payload(data), |p| {
-                                apps::decoded_as(kind, p)
+                                apps::decoded_as(kind, p, to_server)
                             });
                         }
                         None => {

@@ -486,6 +486,18 @@ fields! {
     AMQP_METHOD_ARGUMENTS_CLASS_ID = "amqp.method.arguments.class_id": T::UInt(16), Dec, "Connection.Close class of the failing method";
     AMQP_METHOD_ARGUMENTS_METHOD_ID = "amqp.method.arguments.method_id": T::UInt(16), Dec, "Connection.Close failing method";
 
+    // Redis RESP on TCP port 6379 or ports decoded as resp: one occurrence per value, arrays
+    // before their elements.
+    RESP = "resp": T::Protocol, Dec, "REdis Serialization Protocol (one per message)";
+    RESP_STRING = "resp.string": T::String, Dec, "Simple string (+OK, +PONG)";
+    RESP_ERROR = "resp.error": T::String, Dec, "Error (-ERR ...)";
+    RESP_BULK_STRING = "resp.bulk_string": T::None, Dec, "Bulk string";
+    RESP_BULK_STRING_VALUE = "resp.bulk_string.value": T::Bytes, Dec, "Bulk string bytes";
+    RESP_BULK_STRING_LENGTH = "resp.bulk_string.length": T::Int(32), Dec, "Bulk string length (-1: null)";
+    RESP_INTEGER = "resp.integer": T::Int(64), Dec, "Integer";
+    RESP_ARRAY = "resp.array": T::None, Dec, "Array";
+    RESP_ARRAY_LENGTH = "resp.array.length": T::Int(64), Dec, "Array length (-1: null)";
+
     DATA = "data": T::Protocol, Dec, "Payload not decoded by a higher protocol";
     DATA_DATA = "data.data": T::Bytes, Dec, "Payload bytes";
     DATA_LEN = "data.len": T::UInt(32), Dec, "Payload length";

@@ -444,12 +444,70 @@ pub(crate) static EXPERT_GROUP: &[(u32, &str)] = &[
     (0xe000000, "Deprecated"),
 ];
 
+/// Value strings of `smpp.command_id`, in tshark's order.
+pub(crate) static SMPP_COMMAND_ID: &[(u32, &str)] = &[
+    (0x1, "Bind_receiver"),
+    (0x2, "Bind_transmitter"),
+    (0x3, "Query_sm"),
+    (0x4, "Submit_sm"),
+    (0x5, "Deliver_sm"),
+    (0x6, "Unbind"),
+    (0x7, "Replace_sm"),
+    (0x8, "Cancel_sm"),
+    (0x9, "Bind_transceiver"),
+    (0xb, "Outbind"),
+    (0x15, "Enquire_link"),
+    (0x21, "Submit_multi"),
+    (0x102, "Alert_notification"),
+    (0x103, "Data_sm"),
+    (0x111, "Broadcast_sm"),
+    (0x112, "Query_broadcast_sm"),
+    (0x113, "Cancel_broadcast_sm"),
+    (0x1000001, "Auth_acc"),
+    (0x1000002, "Sm_result_notify"),
+    (0x80000000, "Generic_nack"),
+    (0x80000001, "Bind_receiver - resp"),
+    (0x80000002, "Bind_transmitter - resp"),
+    (0x80000003, "Query_sm - resp"),
+    (0x80000004, "Submit_sm - resp"),
+    (0x80000005, "Deliver_sm - resp"),
+    (0x80000006, "Unbind - resp"),
+    (0x80000007, "Replace_sm - resp"),
+    (0x80000008, "Cancel_sm - resp"),
+    (0x80000009, "Bind_transceiver - resp"),
+    (0x80000015, "Enquire_link - resp"),
+    (0x80000021, "Submit_multi - resp"),
+    (0x80000103, "Data_sm - resp"),
+    (0x80000111, "Broadcast_sm - resp"),
+    (0x80000112, "Query_broadcast_sm - resp"),
+    (0x80000113, "Cancel_broadcast_sm - resp"),
+    (0x81000001, "Auth_acc - resp"),
+    (0x81000002, "Sm_result_notify - resp"),
+];
+
+/// Value strings of `amqp.method.class`, in tshark's order.
+pub(crate) static AMQP_METHOD_CLASS: &[(u32, &str)] = &[
+    (0xa, "Connection"),
+    (0x14, "Channel"),
+    (0x1e, "Access"),
+    (0x28, "Exchange"),
+    (0x32, "Queue"),
+    (0x3c, "Basic"),
+    (0x46, "File"),
+    (0x50, "Stream"),
+    (0x5a, "Tx"),
+    (0x64, "Dtx"),
+    (0x6e, "Tunnel"),
+    (0x55, "Confirm"),
+];
+
 /// Field and protocol names of tshark 4.0.17 that equal (ignoring case) a value name above:
 /// written bare, they name the field, not the value.
 pub(crate) static SHADOWED: &[&str] = &[
-    "6lowpan", "aarp", "arp", "crtp", "ecpri", "eigrp", "epl_v1", "hip", "homeplug", "icmp",
-    "icmpv6", "idp", "igmp", "igrp", "ip", "ipcomp", "ipv6", "osi", "pgm", "pim", "ptp", "rohc",
-    "sctp", "sm", "smp", "stp", "swipe", "tcp", "ttp", "udp", "udplite", "vines", "vrrp", "xtp",
+    "6lowpan", "aarp", "arp", "crtp", "ecpri", "eigrp", "epl_v1", "file", "hip", "homeplug",
+    "icmp", "icmpv6", "idp", "igmp", "igrp", "ip", "ipcomp", "ipv6", "osi", "pgm", "pim", "ptp",
+    "rohc", "sctp", "sm", "smp", "stp", "swipe", "tcp", "ttp", "udp", "udplite", "vines", "vrrp",
+    "xtp",
 ];
 
 /// The value-string table of a field, if tshark has one for it.
@@ -461,6 +519,8 @@ pub(crate) fn table(id: FieldId) -> Option<&'static [(u32, &'static str)]> {
         ids::NULL_FAMILY => NULL_FAMILY,
         ids::_WS_EXPERT_SEVERITY => EXPERT_SEVERITY,
         ids::_WS_EXPERT_GROUP => EXPERT_GROUP,
+        ids::SMPP_COMMAND_ID => SMPP_COMMAND_ID,
+        ids::AMQP_METHOD_CLASS => AMQP_METHOD_CLASS,
         _ => return None,
     })
 }

@@ -112,6 +112,7 @@ pub fn protocol(f: &Frame<'_>) -> &'static str {
             AppKind::Fix => "FIX",
             AppKind::Smpp => "SMPP",
             AppKind::Amqp => "AMQP",
+            AppKind::Resp => "RESP",
         };
     }
     if let Some(h) = &f.h2 {
@@ -205,7 +206,7 @@ pub fn info_of(f: &Frame<'_>, tree: bool, out: &mut String) {
 
 /// The Info column of a FIX, SMPP or AMQP segment: each message's name.
 fn app_info(app: &FrameApp<'_>, tree: bool, out: &mut String) {
-    use keepsight_apps::{amqp, fix, smpp};
+    use keepsight_apps::{amqp, fix, redis, smpp};
     let mut first = true;
     for m in app.messages() {
         match app.kind {
@@ -235,6 +236,29 @@ fn app_info(app: &FrameApp<'_>, tree: bool, out: &mut String) {
                 if h.is_response() {
                     let _ = write!(out, ": \"{}\"", smpp::status_text(h.command_status));
                 }
+            }
+            AppKind::Resp => {
+                if !first {
+                    out.push_str(", ");
+                }
+                out.push_str(if app.to_server {
+                    "Request:"
+                } else {
+                    "Response:"
+                });
+                // A request lists its command's words; a reply its value.
+                redis::walk(m, &mut |e| match e {
+                    redis::Element::SimpleString(s)
+                    | redis::Element::Error(s)
+                    | redis::Element::BulkString(_, Some(s)) => {
+                        out.push(' ');
+                        out.push_str(&String::from_utf8_lossy(s));
+                    }
+                    redis::Element::Integer(n) => {
+                        let _ = write!(out, " {n}");
+                    }
+                    _ => {}
+                });
             }
             AppKind::Amqp => {
                 let Some(frame) = amqp::Frame::parse(m) else {
