@@ -204,11 +204,7 @@ fn visit_amqp(app: &FrameApp<'_>, field: FieldId, sink: &mut dyn FnMut(Value<'_>
                     sink(Value::UInt(id.into()))
                 }
             }
-            (AMQP_METHOD_ARGUMENTS, _) => {
-                if method.is_some() {
-                    sink(Value::Present)
-                }
-            }
+            (AMQP_METHOD_ARGUMENTS, _) if method.is_some() => sink(Value::Present),
             (
                 _,
                 Some(C::Start {

@@ -728,6 +728,7 @@ mod format_tests {
             tcp_preferences: TcpPreferences::default(),
             decode_as: Default::default(),
             details: None,
+            tree: false,
         };
         let tcp_len = lookup("tcp.len").unwrap();
         let method = lookup("http.request.method").unwrap();
