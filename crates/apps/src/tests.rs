@@ -324,3 +324,67 @@ fn garbage_after_a_valid_opening_never_panics_nor_grows() {
         }
     }
 }
+
+#[test]
+fn smpp_heuristic_and_bind_body() {
+    use crate::smpp::{looks_like_pdu, Bind, Header};
+    let mut bind = vec![0, 0, 0, 34, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1];
+    bind.extend_from_slice(b"esme1\0secret\0\0\x34\0\0\0");
+    assert!(looks_like_pdu(&bind));
+    let h = Header::parse(&bind).unwrap();
+    assert_eq!((h.command_length, h.sequence_number), (34, 1));
+    let b = Bind::parse(&bind[16..]).unwrap();
+    assert_eq!((b.system_id, b.password), (&b"esme1"[..], &b"secret"[..]));
+    assert_eq!((b.system_type, b.interface_version), (&b""[..], 0x34));
+    // An unknown command, a status in the undefined 0x113..=0x3FF gap, a short length.
+    let mut other = bind.clone();
+    other[7] = 0x0a;
+    assert!(!looks_like_pdu(&other));
+    let mut status = bind.clone();
+    status[10] = 0x02;
+    assert!(!looks_like_pdu(&status));
+    assert!(!looks_like_pdu(&[
+        0, 0, 0, 8, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 1
+    ]));
+}
+
+#[test]
+fn amqp_connection_methods_parse_and_cut_arguments_are_refused() {
+    use crate::amqp::{method_name, ConnectionMethod, Frame};
+    let tune = amqp_frame(1, &[0, 10, 0, 30, 0x07, 0xff, 0, 2, 0, 0, 0, 2]);
+    let f = Frame::parse(&tune).unwrap();
+    let (class, method, args) = f.method().unwrap();
+    assert_eq!(method_name(class, method), Some(("Connection", "Tune")));
+    assert_eq!(
+        ConnectionMethod::parse(method, args),
+        Some(ConnectionMethod::Tune {
+            channel_max: 2047,
+            frame_max: 131_072,
+            heartbeat: 2
+        })
+    );
+    assert_eq!(ConnectionMethod::parse(method, &args[..7]), None);
+    assert_eq!(Frame::parse(&tune[..tune.len() - 1]), None);
+}
+
+#[test]
+fn resp_walk_lists_arrays_before_their_elements() {
+    use crate::redis::{message_len, walk, Element};
+    let m = b"*2\r\n$4\r\nECHO\r\n:7\r\n+OK\r\n";
+    assert_eq!(message_len(m), Some(18));
+    let mut seen = Vec::new();
+    walk(&m[..18], &mut |e| seen.push(format!("{e:?}")));
+    assert_eq!(
+        seen,
+        [
+            "Array(2)",
+            "BulkString(4, Some([69, 67, 72, 79]))",
+            "Integer(7)"
+        ]
+    );
+    let mut first = None;
+    walk(b"-ERR no\r\n", &mut |e| {
+        first = Some(e == Element::Error(b"ERR no"))
+    });
+    assert_eq!(first, Some(true));
+}
