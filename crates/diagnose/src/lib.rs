@@ -310,6 +310,9 @@ impl Diagnoser {
     /// Lines the application log up with the findings that a log may mention (resets and
     /// everything above info, except idle tallies and other log lines); adds the matches.
     fn match_logs(&mut self, logs: &[AppLog], capture_start_ns: i64) -> Vec<report::LogSummary> {
+        if logs.is_empty() {
+            return Vec::new();
+        }
         let mut events: Vec<log::CapEvent> = self
             .findings
             .iter()
@@ -344,14 +347,12 @@ impl Diagnoser {
         let ends: Vec<log::conn::StreamEnds> = self
             .reports
             .iter()
-            .filter_map(|r| {
-                Some(log::conn::StreamEnds {
-                    stream: r.stream,
-                    client: r.endpoints.client,
-                    server: r.endpoints.server,
-                    first_ns: civil::parse_utc(&r.start.to_string())?,
-                    last_ns: civil::parse_utc(&r.end.to_string())?,
-                })
+            .map(|r| log::conn::StreamEnds {
+                stream: r.stream,
+                client: r.endpoints.client,
+                server: r.endpoints.server,
+                first_ns: r.start.shown_ns(),
+                last_ns: r.end.shown_ns(),
             })
             .collect();
         let mut summaries = Vec::with_capacity(logs.len());
