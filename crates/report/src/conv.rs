@@ -31,7 +31,7 @@ impl ConvPass {
     pub fn new(heartbeats: bool) -> Self {
         ConvPass {
             conversations: Conversations::new(),
-            diagnoser: heartbeats.then(|| Diagnoser::new(Options::default())),
+            diagnoser: heartbeats.then(|| Diagnoser::new(Options::default()).lists_notable()),
         }
     }
 
