@@ -178,12 +178,26 @@ fn application_data_after_the_peers_fin_is_a_close_race_on_tls_too() {
     let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:8443");
     tls_handshake(&mut a, &mut sc, T0, 0x0303);
     a.seg(&mut sc, T0 + S, 0, fl::PSH | fl::ACK, &record(23, 60, 1), 0);
-    a.seg(&mut sc, T0 + S + MS, 1, fl::PSH | fl::ACK, &record(23, 200, 2), 0);
+    a.seg(
+        &mut sc,
+        T0 + S + MS,
+        1,
+        fl::PSH | fl::ACK,
+        &record(23, 200, 2),
+        0,
+    );
     // The server's idle close (close_notify, FIN), then the client's next request.
     let close = T0 + 2 * S + MS;
     a.seg(&mut sc, close, 1, fl::PSH | fl::ACK, &record(21, 26, 3), 0);
     a.seg(&mut sc, close + 10 * US, 1, fl::FIN | fl::ACK, b"", 0);
-    a.seg(&mut sc, close + 3 * MS, 0, fl::PSH | fl::ACK, &record(23, 60, 4), 0);
+    a.seg(
+        &mut sc,
+        close + 3 * MS,
+        0,
+        fl::PSH | fl::ACK,
+        &record(23, 60, 4),
+        0,
+    );
     a.seg(&mut sc, close + 3 * MS + 20 * US, 1, fl::RST, b"", 0);
     let (r, _) = sc.run(Options::default());
     let resets = kinds(&r, 0, Kind::ConnectionReset);
