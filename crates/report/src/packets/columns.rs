@@ -1,6 +1,7 @@
 //! tshark's summary columns for one frame: Time (every `-t` format), Source, Destination,
 //! Protocol and Info, for the protocols keepsight dissects.
 
+use super::http_layer::AppColumns;
 use keepsight_engine::apps::{AppKind, FrameApp};
 use keepsight_engine::h2::{Body, FrameH2};
 use keepsight_engine::Frame;
@@ -574,6 +575,40 @@ pub fn summary_line(
     out: &mut String,
     scratch: &mut Scratch,
 ) {
+    summary_line_with(f, AppColumns::Own, "", time, tree, out, scratch)
+}
+
+/// The Protocol column, `HTTP` where HTTP over TLS names it ([`AppColumns`]).
+pub fn protocol_with(f: &Frame<'_>, app: AppColumns) -> &'static str {
+    match app {
+        AppColumns::Http => "HTTP",
+        AppColumns::Own | AppColumns::TlsSegment => protocol(f),
+    }
+}
+
+/// The Info column, as HTTP over TLS writes it where it runs ([`AppColumns`]; `http_info`
+/// is [`crate::packets::HttpLayer::columns`]'s text); `tree` as for [`info_of`].
+pub fn info_with(f: &Frame<'_>, app: AppColumns, http_info: &str, tree: bool, out: &mut String) {
+    match app {
+        AppColumns::Http => out.push_str(http_info),
+        AppColumns::TlsSegment => out.push_str(TLS_REASSEMBLED_PDU),
+        AppColumns::Own => info_of(f, tree, out),
+    }
+}
+
+/// tshark's note on a frame whose decrypted bytes belong to an HTTP message that ends later.
+const TLS_REASSEMBLED_PDU: &str = "[TLS segment of a reassembled PDU]";
+
+/// [`summary_line`] with the columns HTTP over TLS gives the frame.
+pub fn summary_line_with(
+    f: &Frame<'_>,
+    app: AppColumns,
+    http_info: &str,
+    time: TimeFormat,
+    tree: bool,
+    out: &mut String,
+    scratch: &mut Scratch,
+) {
     scratch.time.clear();
     push_time(f, time, &mut scratch.time);
     addresses(f, &mut scratch.src, &mut scratch.dst);
@@ -584,16 +619,15 @@ pub fn summary_line(
         scratch.time,
         scratch.src,
         scratch.dst,
-        protocol(f),
+        protocol_with(f, app),
         f.record.orig_len
     );
-    info_of(f, tree, out);
-    // The FIX, SMPP and AMQP dissectors' Info keeps its trailing space (and FIX's is empty
-    // without a tree), as tshark prints it.
-    if f.app.is_none() {
-        while out.ends_with(' ') {
-            out.pop();
-        }
+    info_with(f, app, http_info, tree, out);
+    // HTTP's Info ends with the space after each start line, and the FIX, SMPP, AMQP and RESP
+    // dissectors' Info keeps its trailing space (FIX's is empty without a tree): tshark
+    // prints them.
+    while app != AppColumns::Http && f.app.is_none() && out.ends_with(' ') {
+        out.pop();
     }
 }
 
