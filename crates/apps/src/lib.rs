@@ -20,16 +20,16 @@
 //! crate reports ([`Protocol::silence_limit_ns`]). Bytes it cannot frame stop the analysis of
 //! that direction (reported once as [`Event::Lost`]) rather than guess.
 
-mod amqp;
+pub mod amqp;
 mod event;
-mod fix;
-mod iso8583;
+pub mod fix;
+pub mod iso8583;
 mod reasm;
-mod redis;
+pub mod redis;
 mod smpp;
 mod stomp;
 
-pub use event::{Event, Scope};
+pub use event::{Event, Framing, Scope};
 use reasm::Reassembly;
 pub use reasm::MAX_MESSAGE;
 
@@ -165,6 +165,22 @@ pub fn recognize(first_payload: &[u8]) -> Option<Protocol> {
         return Some(Protocol::Iso8583);
     }
     None
+}
+
+/// How long the message of `protocol` at the start of `b` is: the one framing rule both the
+/// capture analysis and a live client (`keepsight heartbeat client --protocol`) use.
+pub fn message_len(protocol: Protocol, b: &[u8]) -> Framing {
+    if b.is_empty() {
+        return Framing::More;
+    }
+    match protocol {
+        Protocol::Fix => fix::frame_len(b),
+        Protocol::Redis => redis::frame_len(b),
+        Protocol::Amqp => amqp::frame_len(b),
+        Protocol::Smpp => smpp::frame_len(b),
+        Protocol::Stomp => stomp::frame_len(b),
+        Protocol::Iso8583 => iso8583::frame_len(b),
+    }
 }
 
 /// One recognized stream: both directions' framing and the protocol's session state.
