@@ -235,6 +235,21 @@ impl Session {
         whole: bool,
         on: &mut dyn FnMut(Event<'_>),
     ) {
+        self.feed_messages(dir, seq, payload, whole, on, &mut |_, _| {});
+    }
+
+    /// [`Session::feed`] that also hands each whole message to `on_message`, with the sequence
+    /// number just after it, once its events are out: for an analysis that must know which
+    /// bytes made a probe, a reply or any other message.
+    pub fn feed_messages(
+        &mut self,
+        dir: usize,
+        seq: u32,
+        payload: &[u8],
+        whole: bool,
+        on: &mut dyn FnMut(Event<'_>),
+        on_message: &mut dyn FnMut(&[u8], u32),
+    ) {
         let state = &mut self.state;
         let framing = match state {
             State::Fix(_) => fix::frame_len,
@@ -245,14 +260,17 @@ impl Session {
             State::Iso8583(_) => iso8583::frame_len,
         };
         let mut piece = |m: reasm::Piece<'_>| match m {
-            reasm::Piece::Message(bytes) => match state {
-                State::Fix(s) => s.on_message(dir, bytes, on),
-                State::Redis(s) => s.on_message(dir, bytes, on),
-                State::Amqp(s) => s.on_message(dir, bytes, on),
-                State::Smpp(s) => s.on_message(dir, bytes, on),
-                State::Stomp(s) => s.on_message(dir, bytes, on),
-                State::Iso8583(s) => s.on_message(dir, bytes, on),
-            },
+            reasm::Piece::Message(bytes, end) => {
+                match state {
+                    State::Fix(s) => s.on_message(dir, bytes, on),
+                    State::Redis(s) => s.on_message(dir, bytes, on),
+                    State::Amqp(s) => s.on_message(dir, bytes, on),
+                    State::Smpp(s) => s.on_message(dir, bytes, on),
+                    State::Stomp(s) => s.on_message(dir, bytes, on),
+                    State::Iso8583(s) => s.on_message(dir, bytes, on),
+                }
+                on_message(bytes, end);
+            }
             reasm::Piece::Lost => on(Event::Lost),
         };
         self.dirs[dir].feed(seq, payload, whole, framing, &mut piece);
