@@ -546,7 +546,7 @@ fn resets(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
         .count();
     if tls_shutdowns > 0 {
         out.push(format!(
-            "{tls_shutdowns} reset(s) ended TLS connections the ordinary way: one side closed without close_notify, the other's TLS alert or records reached its closed socket, whose kernel answered RST (no fault, not a close race)."
+            "{tls_shutdowns} reset(s) ended TLS connections the ordinary way: one side closed its socket without waiting for the other's close_notify (having sent its own or not), and the other's TLS alert reached the closed socket, whose kernel answered RST (no fault, not a close race)."
         ));
     }
     let cuts: Vec<&Finding> = findings

@@ -116,6 +116,12 @@ impl<'a> FrameTls<'a> {
         self.decrypted.map_or(&[], |d| &d.app)
     }
 
+    /// The stream's decrypted application data goes to tshark's `data` (no application
+    /// protocol dissector takes it: not HTTP by ALPN, port 443 or its first bytes).
+    pub fn app_is_data(&self) -> bool {
+        self.decrypted.is_some_and(|d| d.app_is_data)
+    }
+
     /// A decrypted close_notify alert is in this frame: its sender's application data ends
     /// here, as with a FIN on a cleartext stream.
     pub fn close_notify(&self) -> bool {

@@ -215,29 +215,39 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
         .map(|(f, t)| format!(", {} after the last data (frame {f})", human(r.ts - t)))
         .unwrap_or_default();
     // Data arriving after the resetter's own FIN: the peer reused a connection the resetter
-    // was closing (the classic keep-alive timeout race). On TLS, records the peer sent after
-    // that FIN are its side of the TLS shutdown (a close_notify, or what was in flight),
-    // which a socket closed without reading answers with RST: no race.
+    // was closing (the classic keep-alive timeout race). On TLS, an alert the peer sent after
+    // that FIN is its side of the TLS shutdown, which a socket closed without reading answers
+    // with RST: no race. Application data after it is a request on a closed connection, TLS
+    // or not (a TLS 1.3 alert is told from data by its size).
     let after_fin = s.dirs[r.dir as usize]
         .fin
         .filter(|f| f.ts <= r.ts && s.last_data.is_some_and(|(_, t)| t >= f.ts));
-    let tls_after_fin = match &s.tls {
-        TlsMode::Tls(t) => after_fin.and(t.after_peer_fin[1 - r.dir as usize]),
-        _ => None,
+    let (tls_after_fin, own_close_notify) = match &s.tls {
+        TlsMode::Tls(t) => (
+            after_fin
+                .and(t.after_peer_fin[1 - r.dir as usize])
+                .filter(|rec| rec.alert),
+            t.before_fin[r.dir as usize].is_some_and(|rec| rec.alert),
+        ),
+        _ => (None, false),
     };
     let tls_shutdown = tls_after_fin
         .map(|rec| {
             format!(
-                "; it had closed its side without close_notify (FIN frame {}) and the {} then sent {} (frame {}), which its closed socket answered with this RST: the ordinary end of a TLS connection, not a fault",
+                "; it had closed its side {} (FIN frame {}) and the {} then sent {} (frame {}), which its closed socket answered with this RST: the ordinary end of a TLS connection, not a fault",
+                if own_close_notify {
+                    "after its close_notify"
+                } else {
+                    "without close_notify"
+                },
                 after_fin.map_or(0, |f| f.frame),
                 role(1 - r.dir as usize),
-                match (rec.alert, rec.decrypted_alert) {
-                    (true, Some(desc)) if desc != 0 => format!(
+                match rec.decrypted_alert {
+                    Some(desc) if desc != 0 => format!(
                         "its TLS alert ({}, decrypted)",
                         keepsight_tls::record::alert_description_name(desc)
                     ),
-                    (true, _) => "its TLS alert (close_notify)".to_string(),
-                    (false, _) => "more TLS records".to_string(),
+                    _ => "its TLS alert (close_notify)".to_string(),
                 },
                 rec.ev.frame
             )
