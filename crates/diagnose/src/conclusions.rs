@@ -149,9 +149,30 @@ fn deadline_resets(
             late_probe.iter().map(|(f, _)| *f),
         );
     }
+    let on_probe: Vec<&(&Finding, &DeadlineReset)> = deadline
+        .iter()
+        .filter(|(_, d)| d.cause == DeadlineCause::ResetOnProbe)
+        .collect();
+    for by in sides(&on_probe, |(_, d)| d.by) {
+        let of: Vec<&Finding> = on_probe
+            .iter()
+            .filter(|(_, d)| d.by == by)
+            .map(|(f, _)| *f)
+            .collect();
+        out.push(format!(
+            "{} connection(s) were reset by the {by} as its answer to a heartbeat probe, as fast as it replies (see reset_after_heartbeat_deadline): no deadline passed, the {by} application ended them; its log at those moments says why.",
+            of.len()
+        ));
+        causes.told(out, Kind::ResetAfterHeartbeatDeadline, Some(by), of);
+    }
     let other: Vec<&(&Finding, &DeadlineReset)> = deadline
         .iter()
-        .filter(|(_, d)| d.cause != DeadlineCause::LateProbe)
+        .filter(|(_, d)| {
+            !matches!(
+                d.cause,
+                DeadlineCause::LateProbe | DeadlineCause::ResetOnProbe
+            )
+        })
         .collect();
     for by in sides(&other, |(_, d)| d.by) {
         let of: Vec<&Finding> = other

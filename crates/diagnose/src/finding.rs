@@ -157,6 +157,10 @@ pub enum DeadlineCause {
     Unanswered,
     /// The reply came after `--timeout`.
     SlowReply,
+    /// The receiver answered the probe with the reset itself, as fast as it usually replies:
+    /// its application ended the connection when the probe came (closed the socket with the
+    /// probe unread, or with SO_LINGER 0); no deadline passed.
+    ResetOnProbe,
 }
 
 /// `reset_after_heartbeat_deadline`: the reset that followed the last probe, and why.
