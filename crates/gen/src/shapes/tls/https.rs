@@ -37,7 +37,7 @@ const REFUSED_ONE_IN: u64 = 40;
 const FIRST_REFUSED: u64 = 3;
 
 /// Packets per session, on average (measured): sizes the arrival rate.
-pub(crate) const PACKETS_PER_SESSION: f64 = 62.0;
+pub(crate) const PACKETS_PER_SESSION: f64 = 41.0;
 
 const NAMES: &[&str] = &["api.example.com", "www.example.com", "static.example.com"];
 const UNKNOWN_NAME: &str = "legacy.example.net";
@@ -181,7 +181,7 @@ impl Session {
     }
 
     /// One request (unless it went with the client's Finished) and its response; decides
-    /// what comes next and returns when.
+    /// what comes next and returns when (`None`: the server closed after it).
     /// The server is busy sending until `server_free`.
     fn exchange(
         &mut self,
@@ -189,7 +189,7 @@ impl Session {
         ctx: &mut Ctx,
         request_sent: bool,
         server_free: Micros,
-    ) -> Micros {
+    ) -> Option<Micros> {
         let number = self.responses + 1;
         let last = number == self.requests_planned;
         self.truth(ctx).requests += 1;
@@ -238,7 +238,8 @@ impl Session {
             // Connection: close, then close_notify and FIN at once.
             self.plan(ctx, Side::Server, CloseCause::HttpConnectionClose);
             let fin_at = end + ctx.rng.range(15, 60);
-            return self.server_closes(ctx, fin_at);
+            self.server_closes(ctx, fin_at);
+            return None;
         }
         let quiet_until = end + IDLE_TIMEOUT;
         let next_at = if !last {
@@ -261,9 +262,9 @@ impl Session {
         };
         if next_at >= quiet_until {
             self.next = Next::IdleClose;
-            return quiet_until;
+            return Some(quiet_until);
         }
-        next_at
+        Some(next_at)
     }
 
     fn plan(&mut self, ctx: &mut Ctx, by: Side, cause: CloseCause) {
@@ -320,10 +321,10 @@ impl Session {
                     let (ready, server_free, coalesced) = self.conn.finish(ctx, at, first);
                     let start = if coalesced { at } else { ready };
                     self.next = Next::Request;
-                    Some(self.exchange(start, ctx, coalesced, server_free))
+                    self.exchange(start, ctx, coalesced, server_free)
                 }
             },
-            Next::Request => Some(self.exchange(now, ctx, false, 0)),
+            Next::Request => self.exchange(now, ctx, false, 0),
             Next::IdleClose => {
                 self.plan(ctx, Side::Server, CloseCause::HttpIdleTimeout);
                 self.server_closes(ctx, now);
