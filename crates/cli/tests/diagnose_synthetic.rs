@@ -150,9 +150,17 @@ fn diagnose_finds_the_generators_truth() {
                 assert_eq!(c["by"], side(close.by), "{what}: {c}");
                 assert_eq!(c["frame"], frame, "{what}: {c}");
                 if let Some(tls) = conn.tls().filter(|t| t.refused_alert.is_none()) {
-                    assert_eq!(c["tls"]["version"], tls.version.as_deref().unwrap(), "{what}");
+                    assert_eq!(
+                        c["tls"]["version"],
+                        tls.version.as_deref().unwrap(),
+                        "{what}"
+                    );
                     let sides = |v: &Value| -> BTreeSet<String> {
-                        v.as_array().unwrap().iter().map(|s| s.to_string()).collect()
+                        v.as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect()
                     };
                     let notified: BTreeSet<String> = tls
                         .close_notify
@@ -398,7 +406,11 @@ fn diagnose_finds_the_generators_truth() {
             "{f}"
         );
         let tls_shutdown = conn.tls().is_some_and(|t| t.shutdown_reset_frame.is_some());
-        assert_eq!(f["tls_shutdown"].as_bool().unwrap_or(false), tls_shutdown, "{f}");
+        assert_eq!(
+            f["tls_shutdown"].as_bool().unwrap_or(false),
+            tls_shutdown,
+            "{f}"
+        );
     }
 
     let expected_kinds = [

@@ -80,8 +80,15 @@ fn tls_fields_of_a_generated_estate_match_tshark() {
         for i in 0..compared {
             let (a, b) = (t[i].as_str(), o.get(i).map_or("", String::as_str));
             if a != b {
-                let name = if i == 0 { "frame.number" } else { FIELDS[i - 1] };
-                problems.push(format!("frame {}: {name}: tshark {a:?}, keepsight {b:?}", t[0]));
+                let name = if i == 0 {
+                    "frame.number"
+                } else {
+                    FIELDS[i - 1]
+                };
+                problems.push(format!(
+                    "frame {}: {name}: tshark {a:?}, keepsight {b:?}",
+                    t[0]
+                ));
             }
         }
     }
@@ -95,11 +102,20 @@ fn tls_fields_of_a_generated_estate_match_tshark() {
         .map(|c| c.counts.frames)
         .sum();
     let share = on_tls as f64 / theirs.len() as f64;
-    assert!((0.15..0.25).contains(&share), "TLS connections carry {share:.3} of the frames");
-    assert!(tls_frames * 20 > theirs.len(), "only {tls_frames} frames end a TLS record");
+    assert!(
+        (0.15..0.25).contains(&share),
+        "TLS connections carry {share:.3} of the frames"
+    );
+    assert!(
+        tls_frames * 20 > theirs.len(),
+        "only {tls_frames} frames end a TLS record"
+    );
     let mut by_stream: BTreeMap<u32, Vec<&Vec<String>>> = BTreeMap::new();
     for row in &theirs {
-        by_stream.entry(row[1].parse().unwrap()).or_default().push(row);
+        by_stream
+            .entry(row[1].parse().unwrap())
+            .or_default()
+            .push(row);
     }
     let (mut versions, mut refused) = (BTreeMap::new(), 0);
     for conn in &truth.connections {
@@ -131,5 +147,8 @@ fn tls_fields_of_a_generated_estate_match_tshark() {
             }
         }
     }
-    assert!(versions.len() == 2 && refused > 0, "{versions:?}, refused {refused}");
+    assert!(
+        versions.len() == 2 && refused > 0,
+        "{versions:?}, refused {refused}"
+    );
 }

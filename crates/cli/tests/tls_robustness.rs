@@ -41,7 +41,15 @@ impl Pcap {
 
     /// Writes one TCP segment and returns its frame number.
     #[allow(clippy::too_many_arguments)]
-    fn segment(&mut self, from_client: bool, port: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> u64 {
+    fn segment(
+        &mut self,
+        from_client: bool,
+        port: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> u64 {
         let (client, server) = ([10, 1, 0, 1], [10, 1, 0, 2]);
         let (src, dst, sport, dport) = if from_client {
             (client, server, port, SERVER_PORT)
@@ -101,7 +109,14 @@ impl Conn {
 
     fn send(&mut self, p: &mut Pcap, from_client: bool, flags: u8, payload: &[u8]) -> u64 {
         let i = usize::from(!from_client);
-        let frame = p.segment(from_client, self.port, self.seq[i], self.seq[1 - i], flags, payload);
+        let frame = p.segment(
+            from_client,
+            self.port,
+            self.seq[i],
+            self.seq[1 - i],
+            flags,
+            payload,
+        );
         self.seq[i] += payload.len() as u32 + u32::from(flags & 0x01 != 0);
         frame
     }
@@ -209,9 +224,17 @@ fn malformed_capture(path: &Path) -> Faults {
     // A Client Hello whose message claims 5,000 bytes in a record of 60: legal only if more
     // records followed; none do.
     let mut c = Conn::open(&mut p, 40_001);
-    let lying = record(22, 0x0301, &handshake(1, &client_hello([1; 32]), Some(5_000)), None);
+    let lying = record(
+        22,
+        0x0301,
+        &handshake(1, &client_hello([1; 32]), Some(5_000)),
+        None,
+    );
     c.client(&mut p, &lying);
-    c.server(&mut p, &record(22, 0x0303, &handshake(2, &server_hello(0x1301), None), None));
+    c.server(
+        &mut p,
+        &record(22, 0x0303, &handshake(2, &server_hello(0x1301), None), None),
+    );
     c.close(&mut p);
 
     // A Client Hello record of 669 bytes, 100 of them sent, then the client's FIN.
@@ -274,7 +297,11 @@ fn keepsight(args: &[&str]) -> (String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     );
     assert_ne!(out.status.code(), Some(124), "keepsight {args:?} hung");
-    assert!(out.status.success(), "keepsight {args:?}: {:?}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "keepsight {args:?}: {:?}\n{stderr}",
+        out.status
+    );
     assert!(!stderr.contains("panicked"), "keepsight {args:?}: {stderr}");
     (stdout, stderr)
 }

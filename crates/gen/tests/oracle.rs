@@ -323,7 +323,8 @@ fn check_against_tshark(capture: &Path, truth: &Truth) {
                     assert_eq!(f.time_us - previous.time_us, late.gap_us, "{what}");
                 }
             }
-            Detail::Bulk(_) | Detail::Refused | Detail::TroubledHeartbeat(_) | Detail::Https(_) => {}
+            Detail::Bulk(_) | Detail::Refused | Detail::TroubledHeartbeat(_) | Detail::Https(_) => {
+            }
         }
         if let Some(tls) = conn.tls() {
             assert_eq!(conn.counts.tls_client_hellos, 1, "{what}: one ClientHello");
@@ -427,7 +428,8 @@ fn assert_everything_happens(truth: &Truth) {
     assert!(tls.iter().any(|t| t.shutdown_reset_frame.is_some()));
     assert!(truth.connections.iter().any(|c| {
         c.shape() == keepsight_gen::truth::ShapeKind::TlsHeartbeat
-            && c.close.is_some_and(|c| c.cause == CloseCause::LateHeartbeat)
+            && c.close
+                .is_some_and(|c| c.cause == CloseCause::LateHeartbeat)
     }));
 }
 

@@ -185,7 +185,9 @@ pub(crate) fn populate(ctx: &mut Ctx, mix: &Mix, duration: Micros) {
         (mix.refused_gap, |ctx| {
             Box::new(refused::Attempt::start(ctx))
         }),
-        (mix.https_gap, |ctx| Box::new(tls::https::Session::start(ctx))),
+        (mix.https_gap, |ctx| {
+            Box::new(tls::https::Session::start(ctx))
+        }),
     ];
     for (mean_gap, start) in processes {
         let first = ctx.rng.exp(mean_gap) as Micros;

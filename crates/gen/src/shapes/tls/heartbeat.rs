@@ -170,7 +170,9 @@ impl Actor for Slot {
             self.state = None;
             return Some(reconnect(ctx, rst_at));
         }
-        b.conn.tcp.ack(ctx, Dir::ToServer, reply_at + rtt + DELAYED_ACK);
+        b.conn
+            .tcp
+            .ack(ctx, Dir::ToServer, reply_at + rtt + DELAYED_ACK);
         b.previous = now;
         let forced = self.first && self.connections == 1 && b.beats + 1 == FORCED_LATE_BEAT;
         b.late = forced || ctx.rng.chance(P_LATE);

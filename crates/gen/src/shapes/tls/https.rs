@@ -130,13 +130,12 @@ pub(crate) fn tls_truth(p: &Params, refused: Option<u8>) -> TlsTruth {
 impl Session {
     pub(crate) fn start(ctx: &mut Ctx) -> Session {
         ctx.world.https_sessions += 1;
-        let refuse = if ctx.rng.range(1, REFUSED_ONE_IN) == 1
-            || ctx.world.https_sessions == FIRST_REFUSED
-        {
-            Some(*ctx.rng.pick(REFUSALS))
-        } else {
-            None
-        };
+        let refuse =
+            if ctx.rng.range(1, REFUSED_ONE_IN) == 1 || ctx.world.https_sessions == FIRST_REFUSED {
+                Some(*ctx.rng.pick(REFUSALS))
+            } else {
+                None
+            };
         let sni = if refuse.is_some() {
             UNKNOWN_NAME
         } else {
@@ -196,7 +195,9 @@ impl Session {
         let mut arrived = now;
         if !request_sent {
             let len = Self::request_len(ctx);
-            self.conn.params.app_data(&mut ctx.rng, &mut self.conn.buf, len);
+            self.conn
+                .params
+                .app_data(&mut ctx.rng, &mut self.conn.buf, len);
             arrived = self.conn.write(ctx, Dir::ToServer, now, Tag::Plain, false);
         }
         let service = if ctx.rng.chance(0.03) {
@@ -213,10 +214,14 @@ impl Session {
             let mut end = t;
             for w in 0..writes {
                 if w == 0 {
-                    self.conn.params.app_data(&mut ctx.rng, &mut self.conn.buf, head);
+                    self.conn
+                        .params
+                        .app_data(&mut ctx.rng, &mut self.conn.buf, head);
                 }
                 let chunk = ctx.rng.range(40, 3_000) as usize;
-                self.conn.params.app_data(&mut ctx.rng, &mut self.conn.buf, chunk);
+                self.conn
+                    .params
+                    .app_data(&mut ctx.rng, &mut self.conn.buf, chunk);
                 end = self
                     .conn
                     .write(ctx, Dir::ToClient, t, Tag::Plain, lose && w + 1 == writes);
@@ -229,7 +234,9 @@ impl Session {
             } else {
                 (ctx.rng.lognormal(1_200.0, 0.9) as usize).clamp(60, 9_000)
             };
-            self.conn.params.app_data(&mut ctx.rng, &mut self.conn.buf, head + body);
+            self.conn
+                .params
+                .app_data(&mut ctx.rng, &mut self.conn.buf, head + body);
             self.conn.write(ctx, Dir::ToClient, t, Tag::Plain, lose)
         };
         self.responses = number;

@@ -97,7 +97,15 @@ impl Conn {
     }
 
     /// One segment (data, FIN or both) from `dir`'s sender at `at`, received by its peer.
-    pub(crate) fn segment(&mut self, ctx: &mut Ctx, dir: Dir, at: Micros, flags: u16, tag: Tag, mark: Mark) {
+    pub(crate) fn segment(
+        &mut self,
+        ctx: &mut Ctx,
+        dir: Dir,
+        at: Micros,
+        flags: u16,
+        tag: Tag,
+        mark: Mark,
+    ) {
         self.settle(ctx, dir, at);
         let payload = std::mem::take(&mut self.buf);
         self.tcp.send(ctx, dir, at, flags, &payload, tag, mark);
@@ -151,8 +159,13 @@ impl Conn {
                     .send_in_flight(ctx, dir, t, flags, payload, Tag::Plain, Mark::None);
                 if unacked > 0 {
                     let received = seq;
-                    self.tcp
-                        .ack_to(ctx, receiver, last + leg + DELAYED_ACK, received, Tag::Plain);
+                    self.tcp.ack_to(
+                        ctx,
+                        receiver,
+                        last + leg + DELAYED_ACK,
+                        received,
+                        Tag::Plain,
+                    );
                 }
                 let resent = t + rtt + MIN_RTO;
                 let ack = match dir {
@@ -204,7 +217,14 @@ impl Conn {
         let ready = self.tcp.handshake(ctx, at);
         let hello_at = ready + ctx.rng.range(30, 300);
         wire::client_hello(&mut ctx.rng, &self.params, &mut self.buf);
-        self.segment(ctx, Dir::ToServer, hello_at, PA, Tag::TlsClientHello, Mark::None);
+        self.segment(
+            ctx,
+            Dir::ToServer,
+            hello_at,
+            PA,
+            Tag::TlsClientHello,
+            Mark::None,
+        );
         let flight_at = hello_at + ctx.rng.range(300, 3_000);
         if let Some(description) = refuse {
             wire::fatal_alert(&mut self.buf, description);
@@ -217,7 +237,12 @@ impl Conn {
             self.tcp.ack(ctx, Dir::ToClient, last);
             return Opened::Refused;
         }
-        wire::server_flight(&mut ctx.rng, &self.params, self.params.client_tls13, &mut self.buf);
+        wire::server_flight(
+            &mut ctx.rng,
+            &self.params,
+            self.params.client_tls13,
+            &mut self.buf,
+        );
         let flight_end = self.write(ctx, Dir::ToClient, flight_at, Tag::Plain, false);
         let finish_at = flight_end + self.tcp.rtt + ctx.rng.range(200, 2_000);
         Opened::Ready(finish_at)
@@ -255,7 +280,14 @@ impl Conn {
     /// `dir`'s sender closes at `at`: with `close_notify`, an encrypted close_notify first (its
     /// FIN in the same segment or just after); without, a bare FIN. `mark` goes on the FIN.
     /// Returns the FIN's time.
-    pub(crate) fn close(&mut self, ctx: &mut Ctx, dir: Dir, at: Micros, close_notify: bool, mark: Mark) -> Micros {
+    pub(crate) fn close(
+        &mut self,
+        ctx: &mut Ctx,
+        dir: Dir,
+        at: Micros,
+        close_notify: bool,
+        mark: Mark,
+    ) -> Micros {
         if !close_notify {
             self.segment(ctx, dir, at, FA, Tag::Plain, mark);
             return at;

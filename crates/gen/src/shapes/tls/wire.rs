@@ -35,8 +35,8 @@ const ROOT_DER: &[u8] = include_bytes!("ca.der");
 /// What the client offers, strongest first: the TLS 1.3 suites, then ECDHE with AES-GCM and
 /// ChaCha20-Poly1305, then a CBC suite for old servers.
 const OFFERED_SUITES: &[u16] = &[
-    0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014,
-    0x009c, 0x009d, 0x002f, 0x0035,
+    0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c,
+    0x009d, 0x002f, 0x0035,
 ];
 const SIGNATURE_ALGORITHMS: &[u16] = &[
     0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
@@ -324,6 +324,11 @@ pub(crate) fn finished(rng: &mut Rng, p: &Params, out: &mut Vec<u8>) {
 /// TLS 1.3 NewSessionTicket messages, after the client's Finished (OpenSSL sends two).
 pub(crate) fn session_tickets(rng: &mut Rng, p: &Params, out: &mut Vec<u8>) {
     for _ in 0..2 {
-        opaque_record(rng, out, APPLICATION_DATA, p.sealed_len(4 + 4 + 4 + 9 + 2 + 192 + 2));
+        opaque_record(
+            rng,
+            out,
+            APPLICATION_DATA,
+            p.sealed_len(4 + 4 + 4 + 9 + 2 + 192 + 2),
+        );
     }
 }
