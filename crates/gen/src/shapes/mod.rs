@@ -46,7 +46,7 @@ pub fn scenario(name: &str) -> Option<&'static Scenario> {
 /// The default: the long-lived-connection estate (see the crate's documentation).
 pub const ESTATE: Scenario = Scenario {
     name: "estate",
-    about: "heartbeats, TCP keep-alive, HTTP keep-alive, bulk transfers with loss, refused SYNs",
+    about: "heartbeats, TCP keep-alive, HTTP keep-alive, HTTPS and heartbeats inside TLS, bulk transfers with loss, refused SYNs",
     default_duration_s: 3 * 3600,
     world: estate_world,
     populate: estate_populate,
