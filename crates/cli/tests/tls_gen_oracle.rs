@@ -3,10 +3,11 @@
 //! 1.2 and 1.3 among the cleartext shapes, records split across segments and coalesced, lost
 //! and resent segments, close_notify, refused handshakes with cleartext alerts): the TLS fields
 //! frame by frame, the Protocol and Info columns of every frame tshark calls TLS, and the
-//! generator's truth about each TLS connection as tshark reads it.
+//! generator's truth about each TLS connection as tshark reads it; and display filters on the
+//! TLS fields by the frames they select.
 
 mod common;
-use common::{assert_no_differences, tshark_available};
+use common::{assert_no_differences, tshark_available, tshark_filter_batch};
 use keepsight_gen::{generate_file, Config};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,6 +33,55 @@ const FIELDS: &[&str] = &[
 /// Index of the first column compared only on TLS frames (keepsight names HTTP frames'
 /// columns as TCP ones; the HTTP oracle covers that).
 const COLUMNS: usize = 13;
+
+/// Display filters on the TLS fields, each compared by the frames it selects.
+const FILTERS: &[&str] = &[
+    "tls",
+    "tls.handshake.type == 1",
+    "tls.handshake.type == 2 && tls.handshake.extensions.supported_version == 0x0304",
+    "tls.handshake.type == 11",
+    "tls.handshake.extensions_server_name == \"api.example.com\"",
+    "tls.handshake.extensions_alpn_str == \"http/1.1\"",
+    "tls.handshake.ciphersuite == 0xcca8",
+    "tls.record.content_type == 21",
+    "tls.alert_message.desc == 112",
+    "tls.record.opaque_type == 23 && tls.record.length == 29",
+    "tls.record.length > 16000",
+    "count(tls.record.length) >= 3",
+];
+
+/// The frames each of [`FILTERS`] selects, by tshark and by keepsight; every filter must
+/// select some frame.
+fn compare_filters(cap: &Path) -> Vec<String> {
+    let theirs = tshark_filter_batch(cap, FILTERS, "tls-gen");
+    let mut problems = Vec::new();
+    for (f, t) in FILTERS.iter().zip(&theirs) {
+        let out = Command::new(env!("CARGO_BIN_EXE_keepsight"))
+            .arg("packets")
+            .arg(cap)
+            .args(["-Y", f, "-T", "fields", "-e", "frame.number"])
+            .output()
+            .expect("keepsight runs");
+        let ours = String::from_utf8(out.stdout).expect("UTF-8");
+        let ours: Vec<&str> = ours.lines().collect();
+        let want = t
+            .strip_prefix("OK\t")
+            .unwrap_or_else(|| panic!("tshark refused {f}: {t}"));
+        let want: Vec<&str> = want
+            .split(&[' ', ','][..])
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert!(!want.is_empty(), "{f} selects no frame");
+        if ours != want {
+            problems.push(format!(
+                "{f}: tshark {} frames, keepsight {}",
+                want.len(),
+                ours.len()
+            ));
+        }
+    }
+    problems
+}
 
 fn fields(tool: &str, cap: &Path) -> Vec<Vec<String>> {
     let mut c = if tool == "tshark" {
@@ -68,7 +118,9 @@ fn tls_fields_of_a_generated_estate_match_tshark() {
     let cap = std::env::temp_dir().join(format!("keepsight-tls-gen-{}.pcap", std::process::id()));
     let truth = generate_file(&Config::new(30_000, 7), &cap).expect("generate");
     let (theirs, ours) = (fields("tshark", &cap), fields("keepsight", &cap));
+    let filtered = compare_filters(&cap);
     let _ = std::fs::remove_file(&cap);
+    assert_no_differences(&filtered);
     assert_eq!(theirs.len(), ours.len(), "frames listed");
 
     let mut problems = Vec::new();
