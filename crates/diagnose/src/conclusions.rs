@@ -580,6 +580,15 @@ fn resets(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
             cuts.len()
         ));
     }
+    let unreadable = findings
+        .iter()
+        .filter(|f| f.kind() == Kind::TlsUnreadable)
+        .count();
+    if unreadable > 0 {
+        out.push(format!(
+            "{unreadable} TLS record stream(s) stopped making sense (tls_unreadable): bytes that are no TLS record where one should start; what followed was not read as TLS."
+        ));
+    }
     let other: Vec<&(&Finding, &'static str, bool, bool)> = resets
         .iter()
         .filter(|r| unexplained(r.0) && !r.2 && !r.3)

@@ -77,6 +77,9 @@ pub(crate) struct TlsWatch {
     pub cut: [Option<(Event, usize, usize)>; 2],
     /// Per direction: RFC 6520 heartbeat records (content type 24).
     pub heartbeat_records: [u64; 2],
+    /// Per direction: the segment whose bytes were no TLS record where one should start,
+    /// and those bytes.
+    pub unreadable: [Option<(Event, [u8; keepsight_tls::record::HEADER_LEN])>; 2],
     /// The stream's first alert record after data flowed: where a TLS close begins.
     pub first_alert: Option<Event>,
 }
@@ -1144,6 +1147,11 @@ impl Stream {
         };
         let t = &mut **t;
         let pushed = t.dirs[d].push(seg.seq, payload);
+        if t.dirs[d].is_lost() && t.unreadable[d].is_none() {
+            if let Some(header) = t.dirs[d].bad_header() {
+                t.unreadable[d] = Some((ev, header));
+            }
+        }
         let mut n = 0;
         for r in pushed.records(&t.dirs[d], payload) {
             let ctx = t.session.observe(d, &r);
