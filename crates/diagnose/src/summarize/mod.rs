@@ -14,7 +14,7 @@ mod middlebox;
 
 pub(crate) use middlebox::IdleTally;
 
-use crate::finding::{Details, Finding, Reset, Severity, TlsCut};
+use crate::finding::{Details, Finding, Reset, Severity, TlsCut, TlsGarbled};
 use crate::heartbeat::{choose, Chosen, Services};
 use crate::options::Options;
 use crate::report::{human, round, secs, Close, Endpoints, StreamReport, TlsClose, UtcTime};
@@ -72,6 +72,7 @@ pub(crate) fn summarize(
     explained_reset |= middlebox::state_loss(&cx, out);
     middlebox::idle_beyond_timeouts(&cx, out, tally);
     tls_truncation(&cx, out);
+    tls_unreadable(&cx, out);
     http2::findings(&cx, out);
     // A reset that ends a session whose protocol heartbeat stopped is that story's end.
     explained_reset |= apps::findings(&cx, out);
@@ -189,6 +190,36 @@ fn tls_truncation(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
                 by,
                 sent_bytes: sent as u32,
                 record_len: len as u32,
+                version: t.version_name(),
+            }),
+        ));
+    }
+}
+
+/// `tls_unreadable`: a side whose bytes stopped being TLS records where one should start.
+fn tls_unreadable(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
+    let TlsMode::Tls(t) = &cx.s.tls else {
+        return;
+    };
+    for d in 0..2 {
+        let Some((ev, header)) = t.unreadable[d] else {
+            continue;
+        };
+        let by = cx.role(d);
+        let reason = keepsight_tls::reasm::bad_header_reason(&header);
+        out.push(Finding::new(
+            Severity::Warning,
+            cx.sid(),
+            vec![ev.frame],
+            ev.ts,
+            format!(
+                "the {by}'s TLS records stop making sense in frame {}, where a record should start: {reason}; the rest of what the {by} sent is not read as TLS (heartbeats and closes inside it cannot be judged) → a peer speaking something else on this connection, a broken TLS implementation, or a damaged capture",
+                ev.frame
+            ),
+            Details::TlsUnreadable(TlsGarbled {
+                by,
+                header_hex: header.iter().map(|b| format!("{b:02x}")).collect(),
+                reason,
                 version: t.version_name(),
             }),
         ));
