@@ -146,7 +146,8 @@ pub fn run(args: Args) -> Outcome {
             "http.* fields need two passes over the capture, and -r - can be read only once: save it to a file"
         )));
     }
-    let http = if wants_http {
+    let details_http = listing.details_want_http() && !keepsight_report::is_stdin(&path);
+    let http = if wants_http || details_http {
         HttpLayer::read(&path)
     } else {
         None

@@ -345,6 +345,12 @@ impl Listing {
         self.needs_http_pass() || filter_fields.any(needs_http_pass)
     }
 
+    /// True when `-V`/`-O` print HTTP/1 subtrees, which take the [`HttpLayer`] when the
+    /// capture can be read twice (not from standard input).
+    pub fn details_want_http(&self) -> bool {
+        self.details.is_some()
+    }
+
     /// Lists the frames of `engine` that `keep` accepts to `out`, and feeds `taps` (`-w`,
     /// `-z`). `progress` is told the file
     /// offset every 65,536 frames. Output errors end the listing and are returned; a read
@@ -416,6 +422,7 @@ impl Listing {
                     http,
                     tcp_times,
                 },
+                http,
                 out,
             )?;
         };
@@ -487,7 +494,13 @@ impl Printer<'_> {
         Ok(())
     }
 
-    fn frame(&mut self, f: &Frame<'_>, view: &dyn Packet, out: &mut impl Write) -> io::Result<()> {
+    fn frame(
+        &mut self,
+        f: &Frame<'_>,
+        view: &dyn Packet,
+        http: Option<&HttpLayer>,
+        out: &mut impl Write,
+    ) -> io::Result<()> {
         self.line.clear();
         match self.listing.format {
             Format::Fields => self.fields_line(f, view),
@@ -495,7 +508,7 @@ impl Printer<'_> {
             Format::Ek => self.ek(f, view),
             Format::Text if self.details.is_some() => {
                 if let Some(d) = self.details.as_mut() {
-                    d.frame(f, view, &mut self.line);
+                    d.frame(f, view, http, &mut self.line);
                 }
                 if self.listing.hex {
                     self.line.push('\n');

@@ -8,6 +8,7 @@
 
 mod data;
 mod frame;
+mod http;
 mod ipv4;
 mod ipv6;
 mod layer;
@@ -16,6 +17,7 @@ mod tcp;
 mod tree;
 mod udp;
 
+use super::HttpLayer;
 use keepsight_engine::Frame;
 use keepsight_fields::Packet;
 pub use layer::Layer;
@@ -75,12 +77,21 @@ impl Details {
 
     /// Appends `f`'s protocol tree to `out`, each line ended by a newline (tshark then leaves
     /// a blank line before the next frame).
-    pub fn frame(&mut self, f: &Frame<'_>, view: &dyn Packet, out: &mut String) {
+    ///
+    /// `http`: the HTTP layer, for the HTTP/1 subtree (none without it).
+    pub fn frame(
+        &mut self,
+        f: &Frame<'_>,
+        view: &dyn Packet,
+        http: Option<&HttpLayer>,
+        out: &mut String,
+    ) {
+        let message = http.and_then(|h| http::find(f, h));
         let mut t = Tree {
             out,
             open: self.expanded(Layer::Frame),
         };
-        frame::render(f, &mut t);
+        frame::render(f, &mut t, message.as_ref().map(http::Printed::protocols));
         let only = &self.only;
         link::render(f, &mut t, |l| only.as_ref().is_none_or(|o| o.contains(&l)));
         t.open = self.expanded(Layer::Ip);
@@ -91,7 +102,13 @@ impl Details {
         tcp::render(f, view, &mut t);
         t.open = self.expanded(Layer::Udp);
         udp::render(f, &mut t, &mut self.udp_times);
+        if let Some(m) = &message {
+            t.open = self.expanded(Layer::Http);
+            http::render(m, &mut t, self.expanded(Layer::DataTextLines));
+        }
         t.open = self.expanded(Layer::Data);
-        data::render(f, view, &mut t, self.data_hex);
+        if message.is_none() {
+            data::render(f, view, &mut t, self.data_hex);
+        }
     }
 }
