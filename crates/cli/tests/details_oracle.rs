@@ -264,7 +264,8 @@ fn http_captures() -> Vec<PathBuf> {
 /// `-V`, `-O http` and `-O http,data-text-lines` on every HTTP capture: each HTTP subtree
 /// keepsight prints, and the Frame, TCP and text-body subtrees of its frame, are tshark's
 /// byte for byte; the HTTP messages keepsight leaves out (spread over several segments,
-/// pipelined, after a faulty message, with a header tshark expands) are few.
+/// pipelined, after a faulty message, with a header tshark expands, close-delimited) are
+/// under 2 %.
 #[test]
 fn http_details_are_tsharks() {
     if !tshark_available() {
@@ -297,7 +298,7 @@ fn http_details_are_tsharks() {
         "only {theirs} HTTP subtrees in the captures"
     );
     assert!(
-        ours * 100 >= theirs * 85,
+        ours * 100 >= theirs * 98,
         "keepsight printed {ours} of {theirs} HTTP subtrees"
     );
 }

@@ -410,6 +410,11 @@ impl Listing {
             if let Some(save) = save.as_deref_mut() {
                 save.record(&frame.record, kept).map_err(saved)?;
             }
+            if self.print {
+                if let Some(d) = printer.details.as_mut() {
+                    d.observe(&frame, http);
+                }
+            }
             if !kept || !self.print {
                 continue;
             }

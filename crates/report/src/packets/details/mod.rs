@@ -29,6 +29,9 @@ use tree::Tree;
 pub struct Details {
     only: Option<Vec<Layer>>,
     udp_times: udp::UdpTimes,
+    segments: http::Segments,
+    /// What [`Details::observe`] found the frame to be in a message of several segments.
+    part: http::Part,
     /// Dump `Data` bytes inside the tree (tshark does, unless -x dumps the whole frame after).
     data_hex: bool,
 }
@@ -39,6 +42,8 @@ impl Details {
         Details {
             only: None,
             udp_times: udp::UdpTimes::default(),
+            segments: http::Segments::default(),
+            part: http::Part::None,
             data_hex: true,
         }
     }
@@ -61,6 +66,8 @@ impl Details {
         Ok(Details {
             only: Some(layers),
             udp_times: udp::UdpTimes::default(),
+            segments: http::Segments::default(),
+            part: http::Part::None,
             data_hex: true,
         })
     }
@@ -75,6 +82,16 @@ impl Details {
         self.only.as_ref().is_none_or(|l| l.contains(&layer))
     }
 
+    /// Sees every frame read, displayed or not: an HTTP message spread over several segments
+    /// is printed whole in its last frame, as tshark does, even when a display filter hides
+    /// the others. Call before [`Details::frame`].
+    pub fn observe(&mut self, f: &Frame<'_>, http: Option<&HttpLayer>) {
+        self.part = match http {
+            Some(h) => self.segments.step(f, h),
+            None => http::Part::None,
+        };
+    }
+
     /// Appends `f`'s protocol tree to `out`, each line ended by a newline (tshark then leaves
     /// a blank line before the next frame).
     ///
@@ -86,12 +103,28 @@ impl Details {
         http: Option<&HttpLayer>,
         out: &mut String,
     ) {
-        let message = http.and_then(|h| http::find(f, h));
+        let part = std::mem::replace(&mut self.part, http::Part::None);
+        let whole = match &part {
+            http::Part::Last(g) => Some(g),
+            _ => None,
+        };
+        let message = http.and_then(|h| http::find(f, h, whole));
+        // A segment of a message keepsight leaves out is printed as a plain one.
+        let segment = match part {
+            http::Part::Segment => true,
+            http::Part::Last(_) => message.is_some(),
+            http::Part::None => false,
+        };
         let mut t = Tree {
             out,
             open: self.expanded(Layer::Frame),
         };
-        frame::render(f, &mut t, message.as_ref().map(http::Printed::protocols));
+        let app = match &message {
+            Some(m) => Some(m.protocols()),
+            None if segment => Some(""),
+            None => None,
+        };
+        frame::render(f, &mut t, app);
         let only = &self.only;
         link::render(f, &mut t, |l| only.as_ref().is_none_or(|o| o.contains(&l)));
         t.open = self.expanded(Layer::Ip);
@@ -100,6 +133,18 @@ impl Details {
         ipv6::render(f, &mut t);
         t.open = self.expanded(Layer::Tcp);
         tcp::render(f, view, &mut t);
+        if segment {
+            let n = f.tcp_payload().len();
+            t.line(
+                1,
+                format_args!("TCP segment data ({n} {})", tree::bytes_word(n)),
+            );
+        }
+        if let (Some(g), Some(_)) = (whole, &message) {
+            // Its own item, expanded by -V only (not by `-O tcp`).
+            t.open = self.only.is_none();
+            http::reassembled(g, &mut t);
+        }
         t.open = self.expanded(Layer::Udp);
         udp::render(f, &mut t, &mut self.udp_times);
         if let Some(m) = &message {
@@ -107,7 +152,7 @@ impl Details {
             http::render(m, &mut t, self.expanded(Layer::DataTextLines));
         }
         t.open = self.expanded(Layer::Data);
-        if message.is_none() {
+        if message.is_none() && !segment {
             data::render(f, view, &mut t, self.data_hex);
         }
     }
