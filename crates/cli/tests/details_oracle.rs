@@ -358,3 +358,47 @@ fn filtered_tcp_details_with_hex_are_tsharks_whole() {
         }
     }
 }
+
+/// `-x` on the HTTP captures is tshark's byte for byte, with the `Reassembled TCP` and
+/// `De-chunked entity body` dumps after the frames that end a message spread over several
+/// segments or chunked; and where every protocol of the displayed frames is one keepsight
+/// prints (text/plain bodies), `-V -x -Y http` is tshark's whole.
+#[test]
+fn http_hex_dumps_are_tsharks_whole() {
+    if !tshark_available() {
+        return;
+    }
+    let r = repo();
+    let scenario = |s: &str| r.join("tests/scenarios").join(s).join("capture.pcapng");
+    let mut runs: Vec<(PathBuf, &[&str])> = Vec::new();
+    for s in ["haproxy-drain", "http-drain", "nginx-limit5", "reuse-race"] {
+        runs.push((scenario(s), &["-x"]));
+        runs.push((scenario(s), &["-V", "-x", "-Y", "http"]));
+    }
+    for f in ["synth-1200.pcap", "synth-1200-first1100.pcapng"] {
+        runs.push((r.join("tests/corpus/synth").join(f), &["-x"]));
+    }
+    let mut extra_dumps = 0;
+    for (file, mode) in &runs {
+        let mut t = Command::new("tshark");
+        t.arg("-r").arg(file).args(*mode);
+        let mut k = Command::new(env!("CARGO_BIN_EXE_keepsight"));
+        k.arg("packets").arg("-r").arg(file).args(*mode);
+        let (theirs, ours) = (output(t), output(k));
+        assert!(
+            ours.len() > 2_000,
+            "{file:?} {mode:?}: {} bytes",
+            ours.len()
+        );
+        assert!(
+            ours == theirs,
+            "{file:?} {mode:?}: output differs from tshark's"
+        );
+        extra_dumps += ours.matches("\nReassembled TCP (").count();
+        extra_dumps += ours.matches("\nDe-chunked entity body (").count();
+    }
+    assert!(
+        extra_dumps >= 20,
+        "only {extra_dumps} reassembled/de-chunked dumps"
+    );
+}

@@ -348,7 +348,7 @@ impl Listing {
     /// True when `-V`/`-O` print HTTP/1 subtrees, which take the [`HttpLayer`] when the
     /// capture can be read twice (not from standard input).
     pub fn details_want_http(&self) -> bool {
-        self.details.is_some()
+        self.details.is_some() || (self.hex && self.print)
     }
 
     /// Lists the frames of `engine` that `keep` accepts to `out`, and feeds `taps` (`-w`,
@@ -378,6 +378,7 @@ impl Listing {
             scratch: Scratch::default(),
             json_first: true,
             details: self.details.clone(),
+            reassembly: details::Reassembly::default(),
         };
         let mut prev_displayed: Option<i64> = None;
         let mut read = 0u64;
@@ -410,10 +411,8 @@ impl Listing {
             if let Some(save) = save.as_deref_mut() {
                 save.record(&frame.record, kept).map_err(saved)?;
             }
-            if self.print {
-                if let Some(d) = printer.details.as_mut() {
-                    d.observe(&frame, http);
-                }
+            if self.print && (self.details.is_some() || self.hex) {
+                printer.reassembly.observe(&frame, http);
             }
             if !kept || !self.print {
                 continue;
@@ -474,6 +473,7 @@ struct Printer<'a> {
     scratch: Scratch,
     json_first: bool,
     details: Option<details::Details>,
+    reassembly: details::Reassembly,
 }
 
 impl Printer<'_> {
@@ -513,11 +513,11 @@ impl Printer<'_> {
             Format::Ek => self.ek(f, view),
             Format::Text if self.details.is_some() => {
                 if let Some(d) = self.details.as_mut() {
-                    d.frame(f, view, http, &mut self.line);
+                    d.frame(f, view, http, &self.reassembly, &mut self.line);
                 }
                 if self.listing.hex {
                     self.line.push('\n');
-                    hex_dump(f, &mut self.line);
+                    self.hex(f, http);
                 }
             }
             Format::Text if self.listing.hex => {
@@ -525,12 +525,25 @@ impl Printer<'_> {
                     summary_line(f, self.listing.time, &mut self.line, &mut self.scratch);
                     self.line.push_str("\n\n");
                 }
-                hex_dump(f, &mut self.line);
+                self.hex(f, http);
             }
             Format::Text => summary_line(f, self.listing.time, &mut self.line, &mut self.scratch),
         }
         self.line.push('\n');
         out.write_all(self.line.as_bytes())
+    }
+
+    /// `-x`: the frame's bytes, and after them those of the HTTP message it completes.
+    fn hex(&mut self, f: &Frame<'_>, http: Option<&HttpLayer>) {
+        let sources = self.reassembly.extra_sources(f, http);
+        if sources.is_empty() || f.reassembled.is_some() {
+            hex_dump(f, &mut self.line);
+            return;
+        }
+        hex::titled_dump("Frame", f.record.data, &mut self.line);
+        for (title, bytes) in &sources {
+            hex::titled_dump(title, bytes, &mut self.line);
+        }
     }
 
     fn fields_line(&mut self, f: &Frame<'_>, view: &dyn Packet) {

@@ -43,9 +43,10 @@ pub(super) struct Gathering {
 const MAX_GATHERED: usize = 1 << 20;
 
 /// Where a frame stands in an HTTP message spread over several segments.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(super) enum Part {
     /// Not in one.
+    #[default]
     None,
     /// A segment before the last: tshark marks it `TCP segment data` only.
     Segment,
@@ -137,6 +138,18 @@ enum Body {
 }
 
 impl Printed<'_> {
+    /// A chunked body's data, decoded.
+    pub(super) fn dechunked(&self) -> Option<Vec<u8>> {
+        if !self.chunked {
+            return None;
+        }
+        let mut data = Vec::new();
+        chunks(&self.bytes[self.header_len..], &mut |_, d| {
+            data.extend_from_slice(d)
+        });
+        Some(data)
+    }
+
     /// The protocol names tshark lists after `tcp`.
     pub(super) fn protocols(&self) -> &'static str {
         match self.body {

@@ -29,9 +29,6 @@ use tree::Tree;
 pub struct Details {
     only: Option<Vec<Layer>>,
     udp_times: udp::UdpTimes,
-    segments: http::Segments,
-    /// What [`Details::observe`] found the frame to be in a message of several segments.
-    part: http::Part,
     /// Dump `Data` bytes inside the tree (tshark does, unless -x dumps the whole frame after).
     data_hex: bool,
 }
@@ -42,8 +39,6 @@ impl Details {
         Details {
             only: None,
             udp_times: udp::UdpTimes::default(),
-            segments: http::Segments::default(),
-            part: http::Part::None,
             data_hex: true,
         }
     }
@@ -66,8 +61,6 @@ impl Details {
         Ok(Details {
             only: Some(layers),
             udp_times: udp::UdpTimes::default(),
-            segments: http::Segments::default(),
-            part: http::Part::None,
             data_hex: true,
         })
     }
@@ -82,29 +75,21 @@ impl Details {
         self.only.as_ref().is_none_or(|l| l.contains(&layer))
     }
 
-    /// Sees every frame read, displayed or not: an HTTP message spread over several segments
-    /// is printed whole in its last frame, as tshark does, even when a display filter hides
-    /// the others. Call before [`Details::frame`].
-    pub fn observe(&mut self, f: &Frame<'_>, http: Option<&HttpLayer>) {
-        self.part = match http {
-            Some(h) => self.segments.step(f, h),
-            None => http::Part::None,
-        };
-    }
-
     /// Appends `f`'s protocol tree to `out`, each line ended by a newline (tshark then leaves
     /// a blank line before the next frame).
     ///
-    /// `http`: the HTTP layer, for the HTTP/1 subtree (none without it).
+    /// `http`: the HTTP layer, for the HTTP/1 subtree (none without it); `reassembly` has
+    /// observed `f`.
     pub fn frame(
         &mut self,
         f: &Frame<'_>,
         view: &dyn Packet,
         http: Option<&HttpLayer>,
+        reassembly: &Reassembly,
         out: &mut String,
     ) {
-        let part = std::mem::replace(&mut self.part, http::Part::None);
-        let whole = match &part {
+        let part = &reassembly.part;
+        let whole = match part {
             http::Part::Last(g) => Some(g),
             _ => None,
         };
@@ -155,5 +140,53 @@ impl Details {
         if message.is_none() && !segment {
             data::render(f, view, &mut t, self.data_hex);
         }
+    }
+}
+
+/// HTTP messages spread over several TCP segments, followed over every frame read (displayed
+/// or not): tshark prints such a message whole in its last frame, in the tree (`-V`) and as a
+/// `Reassembled TCP` hex dump (`-x`).
+#[derive(Clone, Debug, Default)]
+pub struct Reassembly {
+    segments: http::Segments,
+    /// Where the frame last observed stands in such a message.
+    part: http::Part,
+}
+
+impl Reassembly {
+    /// Takes in `f`, the next frame read; `http` is the HTTP layer (nothing is followed
+    /// without it).
+    pub fn observe(&mut self, f: &Frame<'_>, http: Option<&HttpLayer>) {
+        self.part = match http {
+            Some(h) => self.segments.step(f, h),
+            None => http::Part::None,
+        };
+    }
+
+    /// The sources tshark dumps after the observed frame `f`'s bytes for the HTTP message it
+    /// ends, when keepsight prints that message: the message gathered over several segments
+    /// (`Reassembled TCP`) and a chunked body decoded (`De-chunked entity body`).
+    pub fn extra_sources(
+        &self,
+        f: &Frame<'_>,
+        http: Option<&HttpLayer>,
+    ) -> Vec<(&'static str, Vec<u8>)> {
+        let mut sources = Vec::new();
+        let Some(http) = http else {
+            return sources;
+        };
+        let whole = match &self.part {
+            http::Part::Last(g) => Some(g),
+            _ => None,
+        };
+        if let Some(m) = http::find(f, http, whole) {
+            if let Some(g) = whole {
+                sources.push(("Reassembled TCP", g.bytes.clone()));
+            }
+            if let Some(body) = m.dechunked() {
+                sources.push(("De-chunked entity body", body));
+            }
+        }
+        sources
     }
 }
