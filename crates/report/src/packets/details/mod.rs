@@ -1,8 +1,9 @@
 //! tshark's packet details (`-V`, and `-O PROTO,...` for some protocols only): the protocol
 //! tree tshark 4.0.17 prints, line for line, for the layers keepsight dissects. Each protocol
 //! renders its own subtree in its own module, so a new dissector adds a module and one line in
-//! [`Details::frame`]. A layer keepsight does not dissect (ARP, ICMP, ICMPv6, HTTP bodies) is
-//! left out rather than guessed at.
+//! [`Details::frame`]. A layer keepsight does not dissect (ARP, ICMP, ICMPv6, HTTP bodies other
+//! than text/plain, TLS, HTTP/2) is left out rather than guessed at, and so is an HTTP/1
+//! message keepsight is not sure to print as tshark does (see `http`).
 //!
 //! Everything is written into one reused `String`: no allocation per frame.
 
