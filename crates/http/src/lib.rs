@@ -76,16 +76,6 @@ impl FrameIndex {
         })
     }
 
-    /// Where the messages that end in `frame` are in the report: (connection index, message
-    /// index), in the order [`FrameIndex::get`] gives them.
-    pub fn located(&self, frame: u32) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let start = self.entries.partition_point(|e| e.0 < frame);
-        self.entries[start..]
-            .iter()
-            .take_while(move |e| e.0 == frame)
-            .map(|e| (e.1 as usize, e.2 as usize))
-    }
-
     /// Messages that end in `frame` (several when pipelined).
     pub fn get<'a>(
         &'a self,

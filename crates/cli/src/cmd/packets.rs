@@ -146,8 +146,7 @@ pub fn run(args: Args) -> Outcome {
             "http.* fields need two passes over the capture, and -r - can be read only once: save it to a file"
         )));
     }
-    let details_http = listing.details_want_http() && !keepsight_report::is_stdin(&path);
-    let http = if wants_http || details_http {
+    let http = if wants_http {
         HttpLayer::read(&path)
     } else {
         None

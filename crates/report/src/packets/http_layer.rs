@@ -8,8 +8,8 @@ use std::path::Path;
 
 /// The HTTP analysis of a whole capture, indexed by frame.
 pub struct HttpLayer {
-    pub(crate) report: keepsight_http::Report,
-    pub(crate) index: keepsight_http::FrameIndex,
+    report: keepsight_http::Report,
+    index: keepsight_http::FrameIndex,
 }
 
 impl HttpLayer {

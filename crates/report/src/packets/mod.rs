@@ -345,12 +345,6 @@ impl Listing {
         self.needs_http_pass() || filter_fields.any(needs_http_pass)
     }
 
-    /// True when `-V`/`-O` print HTTP/1 subtrees, which take the [`HttpLayer`] when the
-    /// capture can be read twice (not from standard input).
-    pub fn details_want_http(&self) -> bool {
-        self.details.is_some() || (self.hex && self.print)
-    }
-
     /// Lists the frames of `engine` that `keep` accepts to `out`, and feeds `taps` (`-w`,
     /// `-z`). `progress` is told the file
     /// offset every 65,536 frames. Output errors end the listing and are returned; a read
@@ -412,7 +406,7 @@ impl Listing {
                 save.record(&frame.record, kept).map_err(saved)?;
             }
             if self.print && (self.details.is_some() || self.hex) {
-                printer.reassembly.observe(&frame, http);
+                printer.reassembly.observe(&frame);
             }
             if !kept || !self.print {
                 continue;
@@ -426,7 +420,6 @@ impl Listing {
                     http,
                     tcp_times,
                 },
-                http,
                 out,
             )?;
         };
@@ -499,13 +492,7 @@ impl Printer<'_> {
         Ok(())
     }
 
-    fn frame(
-        &mut self,
-        f: &Frame<'_>,
-        view: &dyn Packet,
-        http: Option<&HttpLayer>,
-        out: &mut impl Write,
-    ) -> io::Result<()> {
+    fn frame(&mut self, f: &Frame<'_>, view: &dyn Packet, out: &mut impl Write) -> io::Result<()> {
         self.line.clear();
         match self.listing.format {
             Format::Fields => self.fields_line(f, view),
@@ -513,11 +500,11 @@ impl Printer<'_> {
             Format::Ek => self.ek(f, view),
             Format::Text if self.details.is_some() => {
                 if let Some(d) = self.details.as_mut() {
-                    d.frame(f, view, http, &self.reassembly, &mut self.line);
+                    d.frame(f, view, &self.reassembly, &mut self.line);
                 }
                 if self.listing.hex {
                     self.line.push('\n');
-                    self.hex(f, http);
+                    self.hex(f);
                 }
             }
             Format::Text if self.listing.hex => {
@@ -525,7 +512,7 @@ impl Printer<'_> {
                     summary_line(f, self.listing.time, &mut self.line, &mut self.scratch);
                     self.line.push_str("\n\n");
                 }
-                self.hex(f, http);
+                self.hex(f);
             }
             Format::Text => summary_line(f, self.listing.time, &mut self.line, &mut self.scratch),
         }
@@ -534,8 +521,8 @@ impl Printer<'_> {
     }
 
     /// `-x`: the frame's bytes, and after them those of the HTTP message it completes.
-    fn hex(&mut self, f: &Frame<'_>, http: Option<&HttpLayer>) {
-        let sources = self.reassembly.extra_sources(f, http);
+    fn hex(&mut self, f: &Frame<'_>) {
+        let sources = self.reassembly.extra_sources();
         if sources.is_empty() || f.reassembled.is_some() {
             hex_dump(f, &mut self.line);
             return;

@@ -1,131 +1,297 @@
 //! The `Hypertext Transfer Protocol` subtree (and the `Line-based text data` one of a
-//! `text/plain` body) of a frame that carries one whole HTTP/1 message, as tshark 4.0.17's
-//! single-pass `-V` prints it.
+//! `text/plain` body) of a frame that ends an HTTP/1 message, as tshark 4.0.17's single-pass
+//! `-V` prints it, with the `Reassembled TCP Segments` item of a message spread over several
+//! segments.
 //!
-//! Which message ends in which frame, its request number, its partner and the times come from
-//! the HTTP layer (keepsight-http's analysis, [`HttpLayer`]); the lines are the frame's own
-//! bytes. Where keepsight cannot be sure of tshark's tree (a message spread over several
-//! segments, several messages in one segment, a header tshark expands into a subtree, bytes
-//! tshark escapes, a status code without a known description) the frame keeps no HTTP subtree
-//! rather than a guessed one.
+//! keepsight-http's analyzer runs along the listing's own pass (no second pass over the file)
+//! and says which message ends in which frame, its number and partner, as tshark's first pass
+//! knows them; the lines are the message's own bytes, gathered from the segments of HTTP
+//! streams. Where keepsight cannot be sure of tshark's tree (several messages in one segment,
+//! bytes left over by a malformed message, a segment out of order, a header tshark expands
+//! into a subtree, bytes tshark escapes, a status code without a known description, a
+//! close-delimited body) the frame keeps no HTTP subtree rather than a guessed one.
 
 use super::link::Hex;
 use super::tree::{bytes_word, expert, Secs, Tree};
-use crate::packets::HttpLayer;
 use keepsight_engine::Frame;
-use keepsight_http::{Connection, Kind, Message};
+use keepsight_http::{Analyzer, Kind, Message};
 use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 
-/// Messages spread over several segments: their bytes are gathered as the frames go by (one
-/// pass, as tshark does), so the frame that ends one can print it whole.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Segments {
-    /// First frame of each message spread over several segments → (connection, message).
-    starts: Option<FxHashMap<u32, (usize, usize)>>,
-    /// The message being gathered, by `tcp.stream`.
-    active: FxHashMap<u32, Gathering>,
-}
+/// More than this gathered for one message and it is left out rather than held in memory.
+const MAX_GATHERED: usize = 1 << 20;
 
-/// The bytes of one message spread over several segments, so far.
-#[derive(Clone, Debug)]
+/// Requests and responses remembered per stream for the `[Prev ... in frame]` lines.
+const REMEMBERED: usize = 16;
+
+/// The payload of one direction of an HTTP stream since its last message ended.
+#[derive(Default)]
 pub(super) struct Gathering {
-    located: (usize, usize),
-    end_frame: u32,
-    src_port: u16,
     next_seq: u32,
     /// (frame, payload length) of each segment.
     pub(super) segments: Vec<(u32, u32)>,
     pub(super) bytes: Vec<u8>,
+    /// Bytes were lost or left over: the message ending next is not printed.
+    broken: bool,
 }
 
-/// More than this and the message is left out rather than held in memory.
-const MAX_GATHERED: usize = 1 << 20;
+impl Gathering {
+    fn clear(&mut self) {
+        self.segments.clear();
+        self.bytes.clear();
+        if self.bytes.capacity() > 64 * 1024 {
+            self.bytes = Vec::new();
+        }
+        self.broken = false;
+    }
+}
 
-/// Where a frame stands in an HTTP message spread over several segments.
-#[derive(Clone, Debug, Default)]
+/// What tshark's first pass remembers of a conversation.
+#[derive(Default)]
+struct Conversation {
+    /// Requests ended so far.
+    requests: u32,
+    /// (number, frame, full URI) of the last requests.
+    recent_requests: VecDeque<(u32, u32, String)>,
+    /// (number, frame) of the last responses.
+    recent_responses: VecDeque<(u32, u32)>,
+}
+
+/// What the lines after a message's header section say about its conversation.
+#[derive(Default)]
+struct Context {
+    /// `N` of `[HTTP request n/N]`.
+    seen: u32,
+    prev_request: Option<u32>,
+    prev_response: Option<u32>,
+    /// The frame and URI of the request a response answers.
+    request: Option<(u32, String)>,
+}
+
+/// How the frame last observed stands in an HTTP message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) enum Part {
-    /// Not in one.
+    /// In none keepsight prints.
     #[default]
     None,
-    /// A segment before the last: tshark marks it `TCP segment data` only.
+    /// A segment of a message that needs more: tshark marks it `TCP segment data` only.
     Segment,
-    /// The last segment: the whole message.
-    Last(Gathering),
+    /// It ends a message keepsight prints, carried by this frame alone.
+    Single,
+    /// It ends a message keepsight prints, gathered over several segments.
+    Last,
 }
 
-impl Segments {
-    /// Takes `f`'s payload into the message it continues, if any.
-    pub(super) fn step(&mut self, f: &Frame<'_>, http: &HttpLayer) -> Part {
-        let (Some(info), Some(h)) = (f.tcp.as_ref(), f.tcp_header()) else {
-            return Part::None;
-        };
-        let payload = f.tcp_payload();
-        if payload.is_empty() || f.tcp_len() != Some(payload.len() as u32) {
-            return Part::None;
-        }
-        let starts = self.starts.get_or_insert_with(|| {
-            let mut starts = FxHashMap::default();
-            for (ci, c) in http.report.connections.iter().enumerate() {
-                for (mi, m) in c.messages.iter().enumerate() {
-                    if m.frame != 0 && m.first_frame != m.frame {
-                        starts.insert(m.first_frame, (ci, mi));
-                    }
-                }
-            }
-            starts
-        });
-        let len = payload.len() as u32;
-        if let Some(&located) = starts.get(&f.number) {
-            let m = &http.report.connections[located.0].messages[located.1];
-            self.active.insert(
-                info.stream,
-                Gathering {
-                    located,
-                    end_frame: m.frame,
-                    src_port: h.src_port(),
-                    next_seq: info.seq.wrapping_add(len),
-                    segments: vec![(f.number, len)],
-                    bytes: payload.to_vec(),
-                },
-            );
-            return Part::Segment;
-        }
-        let Some(g) = self.active.get_mut(&info.stream) else {
-            return Part::None;
-        };
-        if g.src_port != h.src_port() {
-            return Part::None;
-        }
-        if info.seq != g.next_seq || g.bytes.len() + payload.len() > MAX_GATHERED {
-            // Out of order or too big: tshark's tree is not followed here.
-            self.active.remove(&info.stream);
-            return Part::None;
-        }
-        g.next_seq = info.seq.wrapping_add(len);
-        g.segments.push((f.number, len));
-        g.bytes.extend_from_slice(payload);
-        if f.number < g.end_frame {
-            return Part::Segment;
-        }
-        match self.active.remove(&info.stream) {
-            Some(g) if g.end_frame == f.number => Part::Last(g),
-            _ => Part::None,
+/// The HTTP analysis along the listing's pass, and the message the last frame ended.
+pub(super) struct Follower {
+    analyzer: Analyzer,
+    /// By (`tcp.stream`, source port).
+    gathering: FxHashMap<(u32, u16), Gathering>,
+    conversations: FxHashMap<u32, Conversation>,
+    ended: Vec<Message>,
+    /// The message the last frame ended, its bytes, layout and context, when printed.
+    message: Option<Message>,
+    bytes: Vec<u8>,
+    segments: Vec<(u32, u32)>,
+    layout: Option<Layout>,
+    context: Context,
+    pub(super) part: Part,
+}
+
+impl Default for Follower {
+    fn default() -> Self {
+        Follower {
+            analyzer: Analyzer::new(keepsight_http::Options::default()).reporting_completed(),
+            gathering: FxHashMap::default(),
+            conversations: FxHashMap::default(),
+            ended: Vec::new(),
+            message: None,
+            bytes: Vec::new(),
+            segments: Vec::new(),
+            layout: None,
+            context: Context::default(),
+            part: Part::None,
         }
     }
 }
 
-/// What the frame's HTTP message adds to the `[Protocols in frame]` line and the subtrees
-/// after TCP.
+impl Follower {
+    /// Takes in the next frame read (displayed or not).
+    pub(super) fn observe(&mut self, f: &Frame<'_>) {
+        self.part = Part::None;
+        self.message = None;
+        self.layout = None;
+        let Some(seg) = f.segment() else {
+            return;
+        };
+        let (Some(info), Some(h)) = (f.tcp.as_ref(), f.tcp_header()) else {
+            return;
+        };
+        self.analyzer.segment(&seg);
+        let ended = &mut self.ended;
+        ended.clear();
+        self.analyzer
+            .completed_messages(&mut |m| ended.push(m.clone()));
+        let payload = f.tcp_payload();
+        let key = (info.stream, h.src_port());
+        let followed = self.analyzer.follows(info.stream);
+        if !followed && self.ended.is_empty() {
+            if !self.gathering.is_empty() {
+                self.gathering.remove(&key);
+                self.gathering.remove(&(info.stream, h.dst_port()));
+            }
+            return;
+        }
+        let whole = f.tcp_len() == Some(payload.len() as u32);
+        if !payload.is_empty() {
+            let g = self.gathering.entry(key).or_default();
+            let len = payload.len() as u32;
+            let in_order = g.segments.is_empty() || info.seq == g.next_seq;
+            if !whole || !in_order || g.bytes.len() + payload.len() > MAX_GATHERED {
+                g.bytes.clear();
+                g.segments.clear();
+                g.broken = true;
+            } else {
+                g.bytes.extend_from_slice(payload);
+                g.segments.push((f.number, len));
+            }
+            g.next_seq = info.seq.wrapping_add(len);
+        }
+        if self.ended.is_empty() {
+            if !payload.is_empty() {
+                self.part = Part::Segment;
+            }
+            return;
+        }
+        let ended = std::mem::take(&mut self.ended);
+        let one = ended.len() == 1 && ended[0].frame == f.number;
+        for m in &ended {
+            let context = self.remember(m);
+            if one {
+                self.context = context;
+            }
+        }
+        let m = &ended[0];
+        let g = self.gathering.entry(key).or_default();
+        let from_start = g.segments.first().is_some_and(|s| s.0 == m.first_frame);
+        // Bytes after the message's end (a body longer than announced) are glued by tshark
+        // to the next message: neither is printed.
+        let leftover = one && message_len(m, &g.bytes).is_none_or(|n| n < g.bytes.len());
+        if one && !g.broken && from_start && m.verdicts.is_empty() {
+            if let Some(layout) = layout(m, &g.bytes, self.context.request.is_some()) {
+                std::mem::swap(&mut self.bytes, &mut g.bytes);
+                std::mem::swap(&mut self.segments, &mut g.segments);
+                self.layout = Some(layout);
+                self.message = Some(m.clone());
+                self.part = if self.segments.len() > 1 {
+                    Part::Last
+                } else {
+                    Part::Single
+                };
+            }
+        }
+        g.clear();
+        g.broken = leftover || ended.iter().any(|m| !m.verdicts.is_empty());
+        self.ended = ended;
+    }
+
+    /// Notes `m` in its conversation; returns what its lines say about the conversation.
+    fn remember(&mut self, m: &Message) -> Context {
+        let c = self.conversations.entry(m.stream).or_default();
+        let frame_of =
+            |list: &VecDeque<(u32, u32)>, n: u32| list.iter().find(|r| r.0 == n).map(|r| r.1);
+        let prev = m.number.checked_sub(1);
+        let prev_request =
+            prev.and_then(|n| c.recent_requests.iter().find(|r| r.0 == n).map(|r| r.1));
+        match m.kind {
+            Kind::Request => {
+                c.requests += 1;
+                let mut uri = String::new();
+                full_uri(&mut uri, m);
+                if c.recent_requests.len() == REMEMBERED {
+                    c.recent_requests.pop_front();
+                }
+                c.recent_requests.push_back((m.number, m.frame, uri));
+                Context {
+                    seen: c.requests,
+                    prev_request,
+                    ..Context::default()
+                }
+            }
+            Kind::Response => {
+                let prev_response = prev.and_then(|n| frame_of(&c.recent_responses, n));
+                let request = c
+                    .recent_requests
+                    .iter()
+                    .find(|r| r.0 == m.number && Some(r.1) == m.request_in)
+                    .map(|r| (r.1, r.2.clone()));
+                if c.recent_responses.len() == REMEMBERED {
+                    c.recent_responses.pop_front();
+                }
+                c.recent_responses.push_back((m.number, m.frame));
+                Context {
+                    seen: c.requests,
+                    prev_request,
+                    prev_response,
+                    request,
+                }
+            }
+        }
+    }
+
+    /// The message the last frame ended, when keepsight prints it.
+    pub(super) fn printed(&self) -> Option<Printed<'_>> {
+        let (m, layout) = (self.message.as_ref()?, self.layout?);
+        Some(Printed {
+            msg: m,
+            bytes: &self.bytes,
+            segments: &self.segments,
+            header_len: layout.header_len,
+            body: layout.body,
+            chunked: layout.chunked,
+            context: &self.context,
+        })
+    }
+}
+
+/// How many of `bytes` (starting with `m`'s header section) `m` takes, when that can be told.
+fn message_len(m: &Message, bytes: &[u8]) -> Option<usize> {
+    let header_len = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let body = &bytes[header_len..];
+    let chunked = header_lines(&bytes[..header_len]).skip(1).any(|l| {
+        split_header(l).is_some_and(|(n, v)| {
+            n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+        })
+    });
+    let body_len = if chunked {
+        chunks(body, &mut |_, _| {})?
+    } else {
+        usize::try_from(m.content_length.unwrap_or(0)).ok()?
+    };
+    Some(header_len + body_len)
+}
+
+/// Where a printable message's parts are.
+#[derive(Clone, Copy)]
+struct Layout {
+    header_len: usize,
+    body: Body,
+    chunked: bool,
+}
+
+/// The message the frame ends, as keepsight prints it.
 pub(super) struct Printed<'h> {
-    conn: &'h Connection,
     msg: &'h Message,
     /// The message's bytes: the header section, then the body.
-    bytes: &'h [u8],
+    pub(super) bytes: &'h [u8],
+    /// The segments it was gathered from.
+    pub(super) segments: &'h [(u32, u32)],
     header_len: usize,
     body: Body,
     /// `Transfer-Encoding: chunked`.
     chunked: bool,
+    context: &'h Context,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -173,38 +339,10 @@ const EXPANDED_HEADERS: [&str; 8] = [
     "content-encoding",
 ];
 
-/// The HTTP message `f` shows, when keepsight can print tshark's tree for it: in `f`'s own
-/// payload, or gathered over several segments (`whole`).
-pub(super) fn find<'h>(
-    f: &'h Frame<'h>,
-    http: &'h HttpLayer,
-    whole: Option<&'h Gathering>,
-) -> Option<Printed<'h>> {
-    let mut found = http.index.located(f.number);
-    let (ci, mi) = found.next()?;
-    if found.next().is_some() {
-        return None;
-    }
-    let conn = http.report.connections.get(ci)?;
-    let msg = conn.messages.get(mi)?;
-    let bytes = match whole {
-        Some(g) if g.located == (ci, mi) => &g.bytes[..],
-        Some(_) => return None,
-        None if msg.first_frame == f.number => f.tcp_payload(),
-        None => return None,
-    };
-    if msg.version > 1 || !msg.verdicts.is_empty() {
-        return None;
-    }
-    // Bytes a faulty message before it left over are glued to this one by tshark.
-    let before = conn.messages[..mi]
-        .iter()
-        .rev()
-        .find(|m| m.kind == msg.kind);
-    if before.is_some_and(|m| !m.verdicts.is_empty()) {
-        return None;
-    }
-    if whole.is_none() && f.tcp_len() != Some(bytes.len() as u32) {
+/// The layout of `msg` in `bytes` when keepsight can print tshark's tree for it: `bytes`
+/// are the message exactly. `answered`: a response's request is known.
+fn layout(msg: &Message, bytes: &[u8], answered: bool) -> Option<Layout> {
+    if msg.version > 1 {
         return None;
     }
     let header_len = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
@@ -273,13 +411,12 @@ pub(super) fn find<'h>(
         Kind::Response => {
             status_description(msg.code?)?;
             // A response tshark pairs with a request it knows the URI of.
-            request_of(conn, msg)?;
+            if !answered {
+                return None;
+            }
         }
     }
-    Some(Printed {
-        conn,
-        msg,
-        bytes,
+    Some(Layout {
         header_len,
         body,
         chunked,
@@ -297,13 +434,6 @@ fn header_lines(head: &[u8]) -> impl Iterator<Item = &str> {
 fn split_header(line: &str) -> Option<(&str, &str)> {
     let (name, value) = line.split_once(':')?;
     Some((name, value.trim_matches([' ', '\t'])))
-}
-
-/// The request a response answers (same number, same connection).
-fn request_of<'c>(conn: &'c Connection, resp: &Message) -> Option<&'c Message> {
-    conn.messages
-        .iter()
-        .find(|m| m.kind == Kind::Request && m.number == resp.number && m.frame != 0)
 }
 
 /// `Status Code Description`: the reason phrases of RFC 9110 §15 as tshark names them.
@@ -400,25 +530,7 @@ pub(super) fn render(p: &Printed<'_>, t: &mut Tree<'_>, text_open: bool) {
         }
     }
     t.text(1, "\\r\\n");
-    // tshark counts the conversation's requests as it meets them (one pass).
-    let seen = p
-        .conn
-        .messages
-        .iter()
-        .filter(|r| r.kind == Kind::Request && r.frame != 0 && r.frame <= m.frame)
-        .count();
-    let request = |n: u32| {
-        p.conn
-            .messages
-            .iter()
-            .find(|r| r.kind == Kind::Request && r.number == n && r.frame != 0)
-    };
-    let response = |n: u32| {
-        p.conn
-            .messages
-            .iter()
-            .find(|r| r.kind == Kind::Response && r.number == n && r.frame != 0)
-    };
+    let c = p.context;
     match m.kind {
         Kind::Request => {
             if t.open {
@@ -427,33 +539,28 @@ pub(super) fn render(p: &Printed<'_>, t: &mut Tree<'_>, text_open: bool) {
                 full_uri(t.out, m);
                 t.out.push_str("]\n");
             }
-            t.line(1, format_args!("[HTTP request {}/{seen}]", m.number));
-            if let Some(prev) = m.number.checked_sub(1).and_then(request) {
-                t.num(1, "[Prev request in frame: ", prev.frame.into(), "]");
+            t.line(1, format_args!("[HTTP request {}/{}]", m.number, c.seen));
+            if let Some(frame) = c.prev_request {
+                t.num(1, "[Prev request in frame: ", frame.into(), "]");
             }
         }
         Kind::Response => {
-            t.line(1, format_args!("[HTTP response {}/{seen}]", m.number));
+            t.line(1, format_args!("[HTTP response {}/{}]", m.number, c.seen));
             if let Some(ns) = m.time_ns {
                 t.line(
                     1,
                     format_args!("[Time since request: {} seconds]", Secs(ns)),
                 );
             }
-            if let Some(prev) = m.number.checked_sub(1).and_then(request) {
-                t.num(1, "[Prev request in frame: ", prev.frame.into(), "]");
+            if let Some(frame) = c.prev_request {
+                t.num(1, "[Prev request in frame: ", frame.into(), "]");
             }
-            if let Some(prev) = m.number.checked_sub(1).and_then(response) {
-                t.num(1, "[Prev response in frame: ", prev.frame.into(), "]");
+            if let Some(frame) = c.prev_response {
+                t.num(1, "[Prev response in frame: ", frame.into(), "]");
             }
-            if let Some(req) = request_of(p.conn, m) {
-                t.num(1, "[Request in frame: ", req.frame.into(), "]");
-                if t.open {
-                    t.indent(1);
-                    t.out.push_str("[Request URI: ");
-                    full_uri(t.out, req);
-                    t.out.push_str("]\n");
-                }
+            if let Some((frame, uri)) = &c.request {
+                t.num(1, "[Request in frame: ", (*frame).into(), "]");
+                t.line(1, format_args!("[Request URI: {uri}]"));
             }
         }
     }
@@ -559,7 +666,7 @@ fn plain_text(body: &[u8]) -> bool {
 }
 
 /// tshark's summary of a PDU gathered from several segments, printed after the TCP subtree.
-pub(super) fn reassembled(g: &Gathering, t: &mut Tree<'_>) {
+pub(super) fn reassembled(g: &Printed<'_>, t: &mut Tree<'_>) {
     let n = g.bytes.len();
     t.indent(0);
     t.out.push('[');
@@ -575,7 +682,7 @@ pub(super) fn reassembled(g: &Gathering, t: &mut Tree<'_>) {
     }
     t.out.push_str("]\n");
     let mut at = 0u64;
-    for &(frame, len) in &g.segments {
+    for &(frame, len) in g.segments.iter() {
         let len = u64::from(len);
         t.line(
             1,

@@ -18,7 +18,6 @@ mod tcp;
 mod tree;
 mod udp;
 
-use super::HttpLayer;
 use keepsight_engine::Frame;
 use keepsight_fields::Packet;
 pub use layer::Layer;
@@ -77,30 +76,17 @@ impl Details {
     }
 
     /// Appends `f`'s protocol tree to `out`, each line ended by a newline (tshark then leaves
-    /// a blank line before the next frame).
-    ///
-    /// `http`: the HTTP layer, for the HTTP/1 subtree (none without it); `reassembly` has
-    /// observed `f`.
+    /// a blank line before the next frame). `reassembly` has observed `f` (its HTTP message).
     pub fn frame(
         &mut self,
         f: &Frame<'_>,
         view: &dyn Packet,
-        http: Option<&HttpLayer>,
         reassembly: &Reassembly,
         out: &mut String,
     ) {
-        let part = &reassembly.part;
-        let whole = match part {
-            http::Part::Last(g) => Some(g),
-            _ => None,
-        };
-        let message = http.and_then(|h| http::find(f, h, whole));
-        // A segment of a message keepsight leaves out is printed as a plain one.
-        let segment = match part {
-            http::Part::Segment => true,
-            http::Part::Last(_) => message.is_some(),
-            http::Part::None => false,
-        };
+        let part = reassembly.follower.part;
+        let message = reassembly.follower.printed();
+        let segment = part == http::Part::Segment || part == http::Part::Last;
         let mut t = Tree {
             out,
             open: self.expanded(Layer::Frame),
@@ -126,10 +112,10 @@ impl Details {
                 format_args!("TCP segment data ({n} {})", tree::bytes_word(n)),
             );
         }
-        if let (Some(g), Some(_)) = (whole, &message) {
+        if let (http::Part::Last, Some(m)) = (part, &message) {
             // Its own item, expanded by -V only (not by `-O tcp`).
             t.open = self.only.is_none();
-            http::reassembled(g, &mut t);
+            http::reassembled(m, &mut t);
         }
         t.open = self.expanded(Layer::Udp);
         udp::render(f, &mut t, &mut self.udp_times);
@@ -147,42 +133,25 @@ impl Details {
 /// HTTP messages spread over several TCP segments, followed over every frame read (displayed
 /// or not): tshark prints such a message whole in its last frame, in the tree (`-V`) and as a
 /// `Reassembled TCP` hex dump (`-x`).
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 pub struct Reassembly {
-    segments: http::Segments,
-    /// Where the frame last observed stands in such a message.
-    part: http::Part,
+    follower: http::Follower,
 }
 
 impl Reassembly {
-    /// Takes in `f`, the next frame read; `http` is the HTTP layer (nothing is followed
-    /// without it).
-    pub fn observe(&mut self, f: &Frame<'_>, http: Option<&HttpLayer>) {
-        self.part = match http {
-            Some(h) => self.segments.step(f, h),
-            None => http::Part::None,
-        };
+    /// Takes in `f`, the next frame read.
+    pub fn observe(&mut self, f: &Frame<'_>) {
+        self.follower.observe(f);
     }
 
-    /// The sources tshark dumps after the observed frame `f`'s bytes for the HTTP message it
+    /// The sources tshark dumps after the observed frame's bytes for the HTTP message it
     /// ends, when keepsight prints that message: the message gathered over several segments
     /// (`Reassembled TCP`) and a chunked body decoded (`De-chunked entity body`).
-    pub fn extra_sources(
-        &self,
-        f: &Frame<'_>,
-        http: Option<&HttpLayer>,
-    ) -> Vec<(&'static str, Vec<u8>)> {
+    pub fn extra_sources(&self) -> Vec<(&'static str, Vec<u8>)> {
         let mut sources = Vec::new();
-        let Some(http) = http else {
-            return sources;
-        };
-        let whole = match &self.part {
-            http::Part::Last(g) => Some(g),
-            _ => None,
-        };
-        if let Some(m) = http::find(f, http, whole) {
-            if let Some(g) = whole {
-                sources.push(("Reassembled TCP", g.bytes.clone()));
+        if let Some(m) = self.follower.printed() {
+            if self.follower.part == http::Part::Last {
+                sources.push(("Reassembled TCP", m.bytes.to_vec()));
             }
             if let Some(body) = m.dechunked() {
                 sources.push(("De-chunked entity body", body));
