@@ -31,11 +31,13 @@ pub enum Layer {
     Http,
     /// `data-text-lines` (a `text/plain` body).
     DataTextLines,
+    /// `tls` (records without a cleartext body to dissect).
+    Tls,
 }
 
 impl Layer {
     /// Every layer with its tshark filter name.
-    pub const NAMES: [(&'static str, Layer); 14] = [
+    pub const NAMES: [(&'static str, Layer); 15] = [
         ("frame", Layer::Frame),
         ("eth", Layer::Eth),
         ("vlan", Layer::Vlan),
@@ -50,6 +52,7 @@ impl Layer {
         ("data", Layer::Data),
         ("http", Layer::Http),
         ("data-text-lines", Layer::DataTextLines),
+        ("tls", Layer::Tls),
     ];
 
     /// From a tshark protocol filter name.

@@ -15,6 +15,7 @@ mod ipv6;
 mod layer;
 mod link;
 mod tcp;
+mod tls;
 mod tree;
 mod udp;
 
@@ -116,6 +117,10 @@ impl Details {
             // Its own item, expanded by -V only (not by `-O tcp`).
             t.open = self.only.is_none();
             http::reassembled(m, &mut t);
+        }
+        if tls::printable(f) {
+            t.open = self.expanded(Layer::Tls);
+            tls::render(f, &mut t);
         }
         t.open = self.expanded(Layer::Udp);
         udp::render(f, &mut t, &mut self.udp_times);
