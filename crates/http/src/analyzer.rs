@@ -478,17 +478,17 @@ impl Analyzer {
 
     /// An analyzer that also hands over each message as soon as it ends properly (a
     /// single-pass view, as tshark's first pass has it: a request does not know its response
-    /// yet): see [`Analyzer::completed_messages`].
+    /// yet): see [`Analyzer::take_completed`].
     pub fn reporting_completed(mut self) -> Self {
         self.completed = Some(Vec::new());
         self
     }
 
-    /// The messages that ended properly in the last segment fed (with
-    /// [`Analyzer::reporting_completed`]; none otherwise), in order; they are forgotten after.
-    pub fn completed_messages(&mut self, sink: &mut dyn FnMut(&Message)) {
+    /// Moves the messages that ended properly in the last segment fed (with
+    /// [`Analyzer::reporting_completed`]; none otherwise) to the end of `into`, in order.
+    pub fn take_completed(&mut self, into: &mut Vec<Message>) {
         if let Some(done) = &mut self.completed {
-            done.drain(..).for_each(|m| sink(&m));
+            into.append(done);
         }
     }
 

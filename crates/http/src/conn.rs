@@ -88,7 +88,7 @@ pub(crate) struct Core {
     pub stream: u32,
     pub keep_all: bool,
     pub msgs: Vec<Message>,
-    /// Messages as they end properly, for [`crate::Analyzer::completed_messages`] (`None`
+    /// Messages as they end properly, for [`crate::Analyzer::take_completed`] (`None`
     /// unless asked for).
     pub completed: Option<Vec<Message>>,
     pending: VecDeque<Pending>,

@@ -1126,8 +1126,10 @@ fn completed_messages_come_with_the_segment_that_ends_them() {
     w.a = Analyzer::new(Options::default()).reporting_completed();
     let mut take = |w: &mut Wire| {
         let mut got = Vec::new();
-        w.a.completed_messages(&mut |m| got.push((m.kind, m.number, m.frame, m.request_in)));
-        got
+        w.a.take_completed(&mut got);
+        got.iter()
+            .map(|m| (m.kind, m.number, m.frame, m.request_in))
+            .collect::<Vec<_>>()
     };
     let head = w.send(C, b"GET /a HTTP/1.1\r\nHost: h\r\n");
     assert_eq!(take(&mut w), vec![]);

@@ -90,8 +90,9 @@ pub(super) struct Follower {
     gathering: FxHashMap<(u32, u16), Gathering>,
     conversations: FxHashMap<u32, Conversation>,
     ended: Vec<Message>,
-    /// The message the last frame ended, its bytes, layout and context, when printed.
-    message: Option<Message>,
+    /// The message the last frame ended (the only one in `ended`) is printed, with these
+    /// bytes, layout and context.
+    message: bool,
     bytes: Vec<u8>,
     segments: Vec<(u32, u32)>,
     layout: Option<Layout>,
@@ -106,7 +107,7 @@ impl Default for Follower {
             gathering: FxHashMap::default(),
             conversations: FxHashMap::default(),
             ended: Vec::new(),
-            message: None,
+            message: false,
             bytes: Vec::new(),
             segments: Vec::new(),
             layout: None,
@@ -120,7 +121,7 @@ impl Follower {
     /// Takes in the next frame read (displayed or not).
     pub(super) fn observe(&mut self, f: &Frame<'_>) {
         self.part = Part::None;
-        self.message = None;
+        self.message = false;
         self.layout = None;
         let Some(seg) = f.segment() else {
             return;
@@ -129,10 +130,8 @@ impl Follower {
             return;
         };
         self.analyzer.segment(&seg);
-        let ended = &mut self.ended;
-        ended.clear();
-        self.analyzer
-            .completed_messages(&mut |m| ended.push(m.clone()));
+        self.ended.clear();
+        self.analyzer.take_completed(&mut self.ended);
         let payload = f.tcp_payload();
         let key = (info.stream, h.src_port());
         let followed = self.analyzer.follows(info.stream);
@@ -186,7 +185,7 @@ impl Follower {
                 std::mem::swap(&mut self.bytes, &mut g.bytes);
                 std::mem::swap(&mut self.segments, &mut g.segments);
                 self.layout = Some(layout);
-                self.message = Some(m.clone());
+                self.message = true;
                 self.part = if self.segments.len() > 1 {
                     Part::Last
                 } else {
@@ -245,7 +244,10 @@ impl Follower {
 
     /// The message the last frame ended, when keepsight prints it.
     pub(super) fn printed(&self) -> Option<Printed<'_>> {
-        let (m, layout) = (self.message.as_ref()?, self.layout?);
+        if !self.message {
+            return None;
+        }
+        let (m, layout) = (self.ended.first()?, self.layout?);
         Some(Printed {
             msg: m,
             bytes: &self.bytes,
