@@ -1124,7 +1124,7 @@ fn reuse_race_advice_is_below_the_measured_idle_timeout() {
 fn completed_messages_come_with_the_segment_that_ends_them() {
     let mut w = Wire::new();
     w.a = Analyzer::new(Options::default()).reporting_completed();
-    let mut take = |w: &mut Wire| {
+    let take = |w: &mut Wire| {
         let mut got = Vec::new();
         w.a.take_completed(&mut got);
         got.iter()

@@ -718,5 +718,5 @@ pub(super) fn reassembled(g: &Printed<'_>, t: &mut Tree<'_>) {
     }
     t.num(1, "[Segment count: ", g.segments.len() as u64, "]");
     t.num(1, "[Reassembled TCP length: ", n as u64, "]");
-    t.line(1, format_args!("[Reassembled TCP Data: {}]", Hex(&g.bytes)));
+    t.line(1, format_args!("[Reassembled TCP Data: {}]", Hex(g.bytes)));
 }
