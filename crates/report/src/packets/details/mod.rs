@@ -2,8 +2,8 @@
 //! tree tshark 4.0.17 prints, line for line, for the layers keepsight dissects. Each protocol
 //! renders its own subtree in its own module, so a new dissector adds a module and one line in
 //! [`Details::frame`]. A layer keepsight does not dissect (ARP, ICMP, ICMPv6, HTTP bodies other
-//! than text/plain, TLS, HTTP/2) is left out rather than guessed at, and so is an HTTP/1
-//! message keepsight is not sure to print as tshark does (see `http`).
+//! than text/plain, HTTP/2) is left out rather than guessed at, and so is an HTTP/1 message or
+//! a TLS frame keepsight is not sure to print as tshark does (see `http`, `tls`).
 //!
 //! Everything is written into one reused `String`: no allocation per frame.
 
