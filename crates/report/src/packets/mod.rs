@@ -9,9 +9,12 @@ mod hex;
 mod http_layer;
 mod prefs;
 
-pub use columns::{info, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat};
+pub use columns::{
+    info, info_with, protocol, protocol_with, push_time, summary_line, summary_line_with, DatePart,
+    Scratch, TimeFormat,
+};
 pub use hex::hex_dump;
-pub use http_layer::{needs_http_pass, HttpLayer, WithHttp};
+pub use http_layer::{needs_http_pass, AppColumns, HttpLayer, WithHttp};
 pub use prefs::{tls_keylog_file, TcpPreferences, TLS_KEYLOG_FILE};
 
 use keepsight_engine::capture::{CaptureError, CaptureReader, CaptureWriter, WriteFormat};
@@ -368,6 +371,9 @@ impl Listing {
         };
         let mut printer = Printer {
             listing: self,
+            http,
+            app: AppColumns::Own,
+            http_info: String::new(),
             line: String::with_capacity(256),
             scratch: Scratch::default(),
             json_first: true,
@@ -462,6 +468,10 @@ pub fn damage_warnings(path: &std::path::Path, engine: &Engine) -> Vec<String> {
 
 struct Printer<'a> {
     listing: &'a Listing,
+    http: Option<&'a HttpLayer>,
+    /// The current frame's columns as HTTP over TLS names them, and its HTTP Info text.
+    app: AppColumns,
+    http_info: String,
     line: String,
     scratch: Scratch,
     json_first: bool,
@@ -494,6 +504,11 @@ impl Printer<'_> {
 
     fn frame(&mut self, f: &Frame<'_>, view: &dyn Packet, out: &mut impl Write) -> io::Result<()> {
         self.line.clear();
+        self.http_info.clear();
+        self.app = match self.http {
+            Some(h) if f.plain.is_some() => h.columns(f, &mut self.http_info),
+            _ => AppColumns::Own,
+        };
         match self.listing.format {
             Format::Fields => self.fields_line(f, view),
             Format::Json => self.json(f, view),
@@ -509,12 +524,26 @@ impl Printer<'_> {
             }
             Format::Text if self.listing.hex => {
                 if self.listing.summary {
-                    summary_line(f, self.listing.time, &mut self.line, &mut self.scratch);
+                    summary_line_with(
+                        f,
+                        self.app,
+                        &self.http_info,
+                        self.listing.time,
+                        &mut self.line,
+                        &mut self.scratch,
+                    );
                     self.line.push_str("\n\n");
                 }
                 self.hex(f);
             }
-            Format::Text => summary_line(f, self.listing.time, &mut self.line, &mut self.scratch),
+            Format::Text => summary_line_with(
+                f,
+                self.app,
+                &self.http_info,
+                self.listing.time,
+                &mut self.line,
+                &mut self.scratch,
+            ),
         }
         self.line.push('\n');
         out.write_all(self.line.as_bytes())
@@ -542,7 +571,16 @@ impl Printer<'_> {
             if let Some(q) = o.quote {
                 self.line.push(q);
             }
-            column_value(f, view, *col, o.occurrence, &o.aggregator, &mut self.line);
+            let app = (self.app, self.http_info.as_str());
+            column_value(
+                f,
+                view,
+                app,
+                *col,
+                o.occurrence,
+                &o.aggregator,
+                &mut self.line,
+            );
             if let Some(q) = o.quote {
                 self.line.push(q);
             }
@@ -573,7 +611,8 @@ impl Printer<'_> {
                 }),
                 col => {
                     value.clear();
-                    column_value(f, view, col, Occurrence::All, ",", &mut value);
+                    let app = (self.app, self.http_info.as_str());
+                    column_value(f, view, app, col, Occurrence::All, ",", &mut value);
                     values.push(serde_json::Value::String(value.clone()).to_string());
                 }
             }
@@ -633,7 +672,8 @@ impl Printer<'_> {
                 }),
                 col => {
                     let mut s = String::new();
-                    column_value(f, view, col, Occurrence::All, ",", &mut s);
+                    let app = (self.app, self.http_info.as_str());
+                    column_value(f, view, app, col, Occurrence::All, ",", &mut s);
                     values.push(s);
                 }
             }
@@ -662,14 +702,15 @@ impl Printer<'_> {
 fn column_value(
     f: &Frame<'_>,
     view: &dyn Packet,
+    (app, http_info): (AppColumns, &str),
     col: Column,
     occ: Occurrence,
     agg: &str,
     out: &mut String,
 ) {
     match col {
-        Column::Info => info(f, out),
-        Column::Protocol => out.push_str(protocol(f)),
+        Column::Info => info_with(f, app, http_info, out),
+        Column::Protocol => out.push_str(protocol_with(f, app)),
         Column::Field(id) => {
             let def = id.def();
             let mut n = 0usize;
