@@ -98,6 +98,8 @@ pub(super) struct Follower {
     layout: Option<Layout>,
     context: Context,
     pub(super) part: Part,
+    /// TLS streams whose application data tshark names after a protocol (ALPN or port 443).
+    pub(super) tls_named: rustc_hash::FxHashSet<u32>,
 }
 
 impl Default for Follower {
@@ -113,6 +115,7 @@ impl Default for Follower {
             layout: None,
             context: Context::default(),
             part: Part::None,
+            tls_named: Default::default(),
         }
     }
 }
@@ -123,6 +126,20 @@ impl Follower {
         self.part = Part::None;
         self.message = false;
         self.layout = None;
+        if let (Some(_), Some(info)) = (&f.tls, &f.tcp) {
+            use keepsight_fields::{ids, Packet, Value};
+            let named = &mut self.tls_named;
+            if f.tcp_header()
+                .is_some_and(|h| h.src_port() == 443 || h.dst_port() == 443)
+            {
+                named.insert(info.stream);
+            }
+            f.visit(ids::TLS_HANDSHAKE_EXTENSIONS_ALPN_STR, &mut |v| {
+                if matches!(v, Value::Str(s) if s != "hb/1") {
+                    named.insert(info.stream);
+                }
+            });
+        }
         let Some(seg) = f.segment() else {
             return;
         };

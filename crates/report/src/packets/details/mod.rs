@@ -118,7 +118,11 @@ impl Details {
             t.open = self.only.is_none();
             http::reassembled(m, &mut t);
         }
-        if tls::printable(f) {
+        let named = f
+            .tcp
+            .as_ref()
+            .is_some_and(|i| reassembly.follower.tls_named.contains(&i.stream));
+        if tls::printable(f, named) {
             t.open = self.expanded(Layer::Tls);
             tls::render(f, &mut t);
         }

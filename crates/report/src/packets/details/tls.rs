@@ -37,7 +37,8 @@ fn version_name(version: u16) -> Option<&'static str> {
 }
 
 /// True when keepsight prints `f`'s TLS subtree as tshark does.
-pub(super) fn printable(f: &Frame<'_>) -> bool {
+/// `named`: the stream's application data is named after a protocol by tshark (not printed).
+pub(super) fn printable(f: &Frame<'_>, named: bool) -> bool {
     let Some(tls) = &f.tls else {
         return false;
     };
@@ -47,7 +48,8 @@ pub(super) fn printable(f: &Frame<'_>) -> bool {
     let mut len = 0;
     for (r, ctx) in tls.records() {
         let simple = match r.content_type() {
-            ContentType::CHANGE_CIPHER_SPEC | ContentType::APPLICATION_DATA => true,
+            ContentType::CHANGE_CIPHER_SPEC => true,
+            ContentType::APPLICATION_DATA => !named,
             ContentType::HANDSHAKE | ContentType::ALERT => ctx.encrypted,
             _ => false,
         };
