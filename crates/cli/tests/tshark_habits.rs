@@ -306,30 +306,9 @@ fn writing_every_frame_in_the_same_format_copies_the_file() {
     assert!(checked >= 20, "{checked} captures checked");
 }
 
-/// tshark's `-x` dump with the data sources keepsight does not reassemble taken out: frames
-/// in which tshark reassembles an HTTP message from several TCP segments ("Reassembled TCP")
-/// show their own bytes only in keepsight (a documented difference: keepsight's HTTP analysis
-/// does not hand the reassembled bytes to the listing). Such a frame's dump loses its source
-/// titles, as a single-source dump has none.
-fn without_tcp_reassembly(dump: &str) -> String {
-    dump.split_inclusive("\n\n")
-        .map(|block| {
-            if !block.contains("\nReassembled TCP (") {
-                return block.to_string();
-            }
-            let frame_only: Vec<&str> = block
-                .lines()
-                .skip_while(|l| !l.starts_with("Frame ("))
-                .skip(1)
-                .take_while(|l| !l.ends_with("bytes):"))
-                .collect();
-            format!("{}\n\n", frame_only.join("\n"))
-        })
-        .collect()
-}
-
 /// `-x` byte for byte as tshark's on every capture of the corpus (IP reassembly's second
-/// source included), and `-P -x` with the summary lines.
+/// source, and the HTTP messages reassembled from TCP segments or de-chunked, included), and
+/// `-P -x` with the summary lines.
 #[test]
 fn hex_dumps_are_tsharks() {
     if !tshark_available() {
@@ -352,7 +331,7 @@ fn hex_dumps_are_tsharks() {
             t.arg("-r").arg(file).args(mode);
             let (_, theirs, _) = run(t, None);
             let (code, ours, err) = run(packets(mode, file), None);
-            let theirs = without_tcp_reassembly(&String::from_utf8_lossy(&theirs));
+            let theirs = String::from_utf8_lossy(&theirs);
             if code != Some(0) || String::from_utf8_lossy(&ours) != theirs {
                 problems.push(format!("{name} {mode:?}: exit {code:?} {err}"));
             }

@@ -459,6 +459,8 @@ pub struct Analyzer {
     /// Streams with a `Quiet` or `Live` slot.
     live: usize,
     done: Vec<Connection>,
+    /// Messages that ended properly in the last segment fed, when asked for.
+    completed: Option<Vec<Message>>,
 }
 
 impl Analyzer {
@@ -470,7 +472,35 @@ impl Analyzer {
             sparse: FxHashMap::default(),
             live: 0,
             done: Vec::new(),
+            completed: None,
         }
+    }
+
+    /// An analyzer that also hands over each message as soon as it ends properly (a
+    /// single-pass view, as tshark's first pass has it: a request does not know its response
+    /// yet): see [`Analyzer::take_completed`].
+    pub fn reporting_completed(mut self) -> Self {
+        self.completed = Some(Vec::new());
+        self
+    }
+
+    /// Moves the messages that ended properly in the last segment fed (with
+    /// [`Analyzer::reporting_completed`]; none otherwise) to the end of `into`, in order.
+    pub fn take_completed(&mut self, into: &mut Vec<Message>) {
+        if let Some(done) = &mut self.completed {
+            into.append(done);
+        }
+    }
+
+    /// True while `stream` is followed as HTTP (or may still turn out to be): its payload
+    /// may belong to a message.
+    pub fn follows(&self, stream: u32) -> bool {
+        let slot = if stream < DENSE_STREAMS {
+            self.streams.get(stream as usize)
+        } else {
+            self.sparse.get(&stream)
+        };
+        matches!(slot, Some(Slot::Live(_)))
     }
 
     /// Connections currently tracked.
@@ -522,7 +552,26 @@ impl Analyzer {
         let Slot::Live(conn) = slot else {
             unreachable!("a live slot")
         };
+        if let Some(done) = &mut self.completed {
+            conn.core.completed.get_or_insert_with(Vec::new);
+            done.clear();
+            let over = conn.segment(s);
+            if let Some(mine) = &mut conn.core.completed {
+                done.append(mine);
+            }
+            self.after_segment(s.stream, over);
+            return;
+        }
         let over = conn.segment(s);
+        self.after_segment(s.stream, over);
+    }
+
+    /// Forgets a connection that ended or is no HTTP.
+    fn after_segment(&mut self, stream: u32, over: bool) {
+        let slot = slot(&mut self.streams, &mut self.sparse, stream);
+        let Slot::Live(conn) = slot else {
+            return;
+        };
         if !over && conn.hopeless() {
             // Forget it: later segments of this stream cost one lookup instead of a walk
             // through a large per-connection state (most of a mixed capture is not HTTP).

@@ -88,6 +88,9 @@ pub(crate) struct Core {
     pub stream: u32,
     pub keep_all: bool,
     pub msgs: Vec<Message>,
+    /// Messages as they end properly, for [`crate::Analyzer::take_completed`] (`None`
+    /// unless asked for).
+    pub completed: Option<Vec<Message>>,
     pending: VecDeque<Pending>,
     /// Request being answered by the response currently parsed.
     answering: Option<Pending>,
@@ -122,6 +125,7 @@ impl Core {
             stream,
             keep_all,
             msgs: Vec::new(),
+            completed: None,
             pending: VecDeque::new(),
             answering: None,
             requests: 0,
@@ -587,6 +591,9 @@ impl Parser {
         m.frame = frame;
         m.ts_ns = ts;
         self.pair(&mut m, core, true);
+        if let Some(done) = &mut core.completed {
+            done.push(m.clone());
+        }
         self.last = Some(m);
     }
 

@@ -1154,3 +1154,31 @@ fn reuse_race_advice_is_below_the_measured_idle_timeout() {
     }
     assert!(d.advice.iter().any(|a| a.client.contains("urllib3")));
 }
+
+/// `reporting_completed` hands each message over in the segment that ends it (not when the
+/// next one starts), with the response already paired; nothing is handed over twice.
+#[test]
+fn completed_messages_come_with_the_segment_that_ends_them() {
+    let mut w = Wire::new();
+    w.a = Analyzer::new(Options::default()).reporting_completed();
+    let take = |w: &mut Wire| {
+        let mut got = Vec::new();
+        w.a.take_completed(&mut got);
+        got.iter()
+            .map(|m| (m.kind, m.number, m.frame, m.request_in))
+            .collect::<Vec<_>>()
+    };
+    let head = w.send(C, b"GET /a HTTP/1.1\r\nHost: h\r\n");
+    assert_eq!(take(&mut w), vec![]);
+    let rq = w.send(C, b"\r\n");
+    assert_eq!(take(&mut w), vec![(Kind::Request, 1, rq, None)]);
+    assert!(head < rq && w.a.follows(0));
+    let full = resp("hello", "");
+    let (first, rest) = full.split_at(full.len() - 2);
+    w.send(S, first);
+    assert_eq!(take(&mut w), vec![]);
+    let rs = w.send(S, rest);
+    assert_eq!(take(&mut w), vec![(Kind::Response, 1, rs, Some(rq))]);
+    w.ack(C);
+    assert_eq!(take(&mut w), vec![]);
+}

@@ -57,7 +57,8 @@ pub struct Args {
     /// List the frames even while writing them with -w; with -x, print the summary lines too.
     #[arg(short = 'P')]
     print_too: bool,
-    /// Print each frame's protocol tree (frame, link, IP, TCP/UDP, data) as tshark's -V.
+    /// Print each frame's protocol tree (frame, link, IP, TCP/UDP, data, HTTP/1, TLS records) as
+    /// tshark's -V.
     #[arg(short = 'V')]
     details: bool,
     /// Print the details of these protocols only (e.g. ip,tcp), the others as their title

@@ -28,10 +28,17 @@ pub fn hex_dump(frame: &Frame<'_>, out: &mut String) {
             reassembled.data,
         ),
     ] {
-        out.push_str(title);
-        out.push_str(&format!(" ({} bytes):\n", bytes.len()));
-        dump(bytes, out);
+        titled_dump(title, bytes, out);
     }
+}
+
+/// One of several sources: `TITLE (N bytes):`, then its dump.
+pub(crate) fn titled_dump(title: &str, bytes: &[u8], out: &mut String) {
+    out.push_str(title);
+    out.push_str(" (");
+    out.push_str(itoa::Buffer::new().format(bytes.len()));
+    out.push_str(" bytes):\n");
+    dump(bytes, out);
 }
 
 /// One source: `OFFSET  hh hh … hh   ascii`, the offset as wide as the largest one needs

@@ -382,6 +382,7 @@ impl Listing {
             scratch: Scratch::default(),
             json_first: true,
             details: self.details.clone(),
+            reassembly: details::Reassembly::default(),
         };
         let mut prev_displayed: Option<i64> = None;
         let mut read = 0u64;
@@ -413,6 +414,9 @@ impl Listing {
             });
             if let Some(save) = save.as_deref_mut() {
                 save.record(&frame.record, kept).map_err(saved)?;
+            }
+            if self.print && (self.details.is_some() || self.hex) {
+                printer.reassembly.observe(&frame);
             }
             if !kept || !self.print {
                 continue;
@@ -476,6 +480,7 @@ struct Printer<'a> {
     scratch: Scratch,
     json_first: bool,
     details: Option<details::Details>,
+    reassembly: details::Reassembly,
 }
 
 impl Printer<'_> {
@@ -514,11 +519,11 @@ impl Printer<'_> {
             Format::Ek => self.ek(f, view),
             Format::Text if self.details.is_some() => {
                 if let Some(d) = self.details.as_mut() {
-                    d.frame(f, view, &mut self.line);
+                    d.frame(f, view, &self.reassembly, &mut self.line);
                 }
                 if self.listing.hex {
                     self.line.push('\n');
-                    hex_dump(f, &mut self.line);
+                    self.hex(f);
                 }
             }
             Format::Text if self.listing.hex => {
@@ -534,7 +539,7 @@ impl Printer<'_> {
                     );
                     self.line.push_str("\n\n");
                 }
-                hex_dump(f, &mut self.line);
+                self.hex(f);
             }
             Format::Text => summary_line_with(
                 f,
@@ -548,6 +553,19 @@ impl Printer<'_> {
         }
         self.line.push('\n');
         out.write_all(self.line.as_bytes())
+    }
+
+    /// `-x`: the frame's bytes, and after them those of the HTTP message it completes.
+    fn hex(&mut self, f: &Frame<'_>) {
+        let sources = self.reassembly.extra_sources();
+        if sources.is_empty() || f.reassembled.is_some() {
+            hex_dump(f, &mut self.line);
+            return;
+        }
+        hex::titled_dump("Frame", f.record.data, &mut self.line);
+        for (title, bytes) in &sources {
+            hex::titled_dump(title, bytes, &mut self.line);
+        }
     }
 
     fn fields_line(&mut self, f: &Frame<'_>, view: &dyn Packet) {

@@ -32,7 +32,9 @@ fn comments(f: &Frame<'_>, t: &mut Tree<'_>) {
     }
 }
 
-pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
+/// `app`: the protocol names an application layer keepsight prints adds after the transport
+/// (replacing the `data` tshark would otherwise show).
+pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, app: Option<&str>) {
     comments(f, t);
     let rec = &f.record;
     // tshark titles a pcapng custom block by its enterprise, whose name keepsight does not
@@ -130,6 +132,12 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
     if t.open {
         t.out.push_str("    [Protocols in frame: ");
         f.push_protocols(t.out);
+        if let Some(names) = app {
+            if t.out.ends_with(":data") {
+                t.out.truncate(t.out.len() - ":data".len());
+            }
+            t.out.push_str(names);
+        }
         t.out.push_str("]\n");
     }
 }

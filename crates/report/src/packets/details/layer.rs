@@ -27,11 +27,17 @@ pub enum Layer {
     Udp,
     /// `data`.
     Data,
+    /// `http` (HTTP/1).
+    Http,
+    /// `data-text-lines` (a `text/plain` body).
+    DataTextLines,
+    /// `tls` (records without a cleartext body to dissect).
+    Tls,
 }
 
 impl Layer {
     /// Every layer with its tshark filter name.
-    pub const NAMES: [(&'static str, Layer); 12] = [
+    pub const NAMES: [(&'static str, Layer); 15] = [
         ("frame", Layer::Frame),
         ("eth", Layer::Eth),
         ("vlan", Layer::Vlan),
@@ -44,6 +50,9 @@ impl Layer {
         ("tcp", Layer::Tcp),
         ("udp", Layer::Udp),
         ("data", Layer::Data),
+        ("http", Layer::Http),
+        ("data-text-lines", Layer::DataTextLines),
+        ("tls", Layer::Tls),
     ];
 
     /// From a tshark protocol filter name.

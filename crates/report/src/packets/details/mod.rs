@@ -1,18 +1,21 @@
 //! tshark's packet details (`-V`, and `-O PROTO,...` for some protocols only): the protocol
 //! tree tshark 4.0.17 prints, line for line, for the layers keepsight dissects. Each protocol
 //! renders its own subtree in its own module, so a new dissector adds a module and one line in
-//! [`Details::frame`]. A layer keepsight does not dissect (ARP, ICMP, ICMPv6, HTTP bodies) is
-//! left out rather than guessed at.
+//! [`Details::frame`]. A layer keepsight does not dissect (ARP, ICMP, ICMPv6, HTTP bodies other
+//! than text/plain, HTTP/2) is left out rather than guessed at, and so is an HTTP/1 message or
+//! a TLS frame keepsight is not sure to print as tshark does (see `http`, `tls`).
 //!
 //! Everything is written into one reused `String`: no allocation per frame.
 
 mod data;
 mod frame;
+mod http;
 mod ipv4;
 mod ipv6;
 mod layer;
 mod link;
 mod tcp;
+mod tls;
 mod tree;
 mod udp;
 
@@ -74,13 +77,27 @@ impl Details {
     }
 
     /// Appends `f`'s protocol tree to `out`, each line ended by a newline (tshark then leaves
-    /// a blank line before the next frame).
-    pub fn frame(&mut self, f: &Frame<'_>, view: &dyn Packet, out: &mut String) {
+    /// a blank line before the next frame). `reassembly` has observed `f` (its HTTP message).
+    pub fn frame(
+        &mut self,
+        f: &Frame<'_>,
+        view: &dyn Packet,
+        reassembly: &Reassembly,
+        out: &mut String,
+    ) {
+        let part = reassembly.follower.part;
+        let message = reassembly.follower.printed();
+        let segment = part == http::Part::Segment || part == http::Part::Last;
         let mut t = Tree {
             out,
             open: self.expanded(Layer::Frame),
         };
-        frame::render(f, &mut t);
+        let app = match &message {
+            Some(m) => Some(m.protocols()),
+            None if segment => Some(""),
+            None => None,
+        };
+        frame::render(f, &mut t, app);
         let only = &self.only;
         link::render(f, &mut t, |l| only.as_ref().is_none_or(|o| o.contains(&l)));
         t.open = self.expanded(Layer::Ip);
@@ -89,9 +106,66 @@ impl Details {
         ipv6::render(f, &mut t);
         t.open = self.expanded(Layer::Tcp);
         tcp::render(f, view, &mut t);
+        if segment {
+            let n = f.tcp_payload().len();
+            t.line(
+                1,
+                format_args!("TCP segment data ({n} {})", tree::bytes_word(n)),
+            );
+        }
+        if let (http::Part::Last, Some(m)) = (part, &message) {
+            // Its own item, expanded by -V only (not by `-O tcp`).
+            t.open = self.only.is_none();
+            http::reassembled(m, &mut t);
+        }
+        let named = f
+            .tcp
+            .as_ref()
+            .is_some_and(|i| reassembly.follower.tls_named.contains(&i.stream));
+        if tls::printable(f, named) {
+            t.open = self.expanded(Layer::Tls);
+            tls::render(f, &mut t);
+        }
         t.open = self.expanded(Layer::Udp);
         udp::render(f, &mut t, &mut self.udp_times);
+        if let Some(m) = &message {
+            t.open = self.expanded(Layer::Http);
+            http::render(m, &mut t, self.expanded(Layer::DataTextLines));
+        }
         t.open = self.expanded(Layer::Data);
-        data::render(f, view, &mut t, self.data_hex);
+        if message.is_none() && !segment {
+            data::render(f, view, &mut t, self.data_hex);
+        }
+    }
+}
+
+/// HTTP messages spread over several TCP segments, followed over every frame read (displayed
+/// or not): tshark prints such a message whole in its last frame, in the tree (`-V`) and as a
+/// `Reassembled TCP` hex dump (`-x`).
+#[derive(Default)]
+pub struct Reassembly {
+    follower: http::Follower,
+}
+
+impl Reassembly {
+    /// Takes in `f`, the next frame read.
+    pub fn observe(&mut self, f: &Frame<'_>) {
+        self.follower.observe(f);
+    }
+
+    /// The sources tshark dumps after the observed frame's bytes for the HTTP message it
+    /// ends, when keepsight prints that message: the message gathered over several segments
+    /// (`Reassembled TCP`) and a chunked body decoded (`De-chunked entity body`).
+    pub fn extra_sources(&self) -> Vec<(&'static str, Vec<u8>)> {
+        let mut sources = Vec::new();
+        if let Some(m) = self.follower.printed() {
+            if self.follower.part == http::Part::Last {
+                sources.push(("Reassembled TCP", m.bytes.to_vec()));
+            }
+            if let Some(body) = m.dechunked() {
+                sources.push(("De-chunked entity body", body));
+            }
+        }
+        sources
     }
 }
