@@ -124,6 +124,7 @@ pub fn run(args: Args) -> Outcome {
         decode_as: &args.decode_as,
         details: args.details,
         details_of: args.details_of.as_deref(),
+        capture_file: &path.to_string_lossy(),
     })
     .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let keylog_pref = keepsight_report::packets::tls_keylog_file(&args.preferences)

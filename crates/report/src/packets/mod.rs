@@ -9,7 +9,10 @@ mod hex;
 mod http_layer;
 mod prefs;
 
-pub use columns::{info, protocol, push_time, summary_line, DatePart, Scratch, TimeFormat};
+pub use columns::{
+    info, protocol, psml_packet, push_time, push_xml_escaped, summary_line, DatePart, Scratch,
+    TimeFormat,
+};
 pub use hex::hex_dump;
 pub use http_layer::{needs_http_pass, HttpLayer, WithHttp};
 pub use prefs::{tls_keylog_file, TcpPreferences, TLS_KEYLOG_FILE};
@@ -30,14 +33,19 @@ pub enum Format {
     Fields,
     /// tshark's `-T json` (with `-e`: only those fields).
     Json,
-    /// tshark's `-T ek` with `-e`: an Elasticsearch bulk index line, then the fields (dots
-    /// turned into underscores) on one line.
+    /// tshark's `-T ek`: an Elasticsearch bulk index line, then the document on one line:
+    /// the `-e` fields (dots turned into underscores), or without `-e` the protocol tree.
     Ek,
+    /// tshark's `-T psml`: the summary line's columns as XML.
+    Psml,
+    /// tshark's `-T pdml`: the protocol tree as XML, with each field's name, position,
+    /// size and value.
+    Pdml,
 }
 
 impl Format {
     /// The `-T` names, in the order `--help` lists them.
-    pub const NAMES: [&'static str; 4] = ["text", "fields", "json", "ek"];
+    pub const NAMES: [&'static str; 6] = ["text", "fields", "json", "ek", "pdml", "psml"];
 
     /// From a `-T` name; `None` for anything else.
     pub fn parse(name: &str) -> Option<Format> {
@@ -46,6 +54,8 @@ impl Format {
             "fields" => Some(Format::Fields),
             "json" => Some(Format::Json),
             "ek" => Some(Format::Ek),
+            "psml" => Some(Format::Psml),
+            "pdml" => Some(Format::Pdml),
             _ => None,
         }
     }
@@ -192,6 +202,8 @@ pub struct Listing {
     pub decode_as: keepsight_engine::decode_as::DecodeAs,
     /// `-V` / `-O`: each frame's protocol tree instead of its summary line.
     pub details: Option<details::Details>,
+    /// The capture's name as given, which `-T pdml` repeats in its header.
+    pub capture_file: String,
 }
 
 /// Where `-w` writes the frames the filter keeps.
@@ -225,6 +237,8 @@ pub struct ListingFlags<'a> {
     pub details: bool,
     /// `-O`: the protocols whose details are shown.
     pub details_of: Option<&'a str>,
+    /// The capture file as given (`-` for standard input).
+    pub capture_file: &'a str,
 }
 
 impl Listing {
@@ -253,9 +267,6 @@ impl Listing {
                 flags.format
             ));
         }
-        if format == Format::Ek && fields.is_empty() {
-            return Err("-T ek prints the -e fields: give at least one -e FIELD (or use -T json for every field)".into());
-        }
         if format == Format::Fields && fields.is_empty() {
             return Err("-T fields needs at least one -e FIELD".into());
         }
@@ -271,6 +282,7 @@ impl Listing {
             tcp_preferences: TcpPreferences::parse(flags.preferences)?,
             decode_as: decode_as::parse(flags.decode_as)?,
             details,
+            capture_file: flags.capture_file.to_string(),
         })
     }
 }
@@ -372,6 +384,8 @@ impl Listing {
             scratch: Scratch::default(),
             json_first: true,
             details: self.details.clone(),
+            tree: details::Details::all(),
+            nodes: details::Nodes::default(),
         };
         let mut prev_displayed: Option<i64> = None;
         let mut read = 0u64;
@@ -462,6 +476,9 @@ struct Printer<'a> {
     scratch: Scratch,
     json_first: bool,
     details: Option<details::Details>,
+    /// Records each frame's tree for `-T pdml` and `-T ek` without `-e`.
+    tree: details::Details,
+    nodes: details::Nodes,
 }
 
 impl Printer<'_> {
@@ -473,6 +490,12 @@ impl Printer<'_> {
                 writeln!(out, "{}", names.join(&l.field_options.separator))
             }
             Format::Json => out.write_all(b"[\n"),
+            Format::Psml => out.write_all(columns::PSML_HEADER.as_bytes()),
+            Format::Pdml => {
+                let mut header = String::new();
+                details::export::pdml_header(&l.capture_file, &ctime_now(), &mut header);
+                out.write_all(header.as_bytes())
+            }
             _ => Ok(()),
         }
     }
@@ -484,6 +507,12 @@ impl Printer<'_> {
             }
             out.write_all(b"]\n")?;
         }
+        if self.listing.format == Format::Psml {
+            out.write_all(columns::PSML_TRAILER.as_bytes())?;
+        }
+        if self.listing.format == Format::Pdml {
+            out.write_all(details::export::PDML_TRAILER.as_bytes())?;
+        }
         Ok(())
     }
 
@@ -492,7 +521,21 @@ impl Printer<'_> {
         match self.listing.format {
             Format::Fields => self.fields_line(f, view),
             Format::Json => self.json(f, view),
+            Format::Ek if self.listing.fields.is_empty() => {
+                self.tree.nodes(f, view, &mut self.nodes);
+                details::export::ek_packet(f, &self.nodes, &mut self.line);
+            }
             Format::Ek => self.ek(f, view),
+            Format::Pdml => {
+                self.tree.nodes(f, view, &mut self.nodes);
+                details::export::pdml_packet(f, &self.nodes, &mut self.line);
+                return out.write_all(self.line.as_bytes());
+            }
+            Format::Psml => {
+                psml_packet(f, self.listing.time, &mut self.line, &mut self.scratch);
+                // The packet element ends its own lines.
+                return out.write_all(self.line.as_bytes());
+            }
             Format::Text if self.details.is_some() => {
                 if let Some(d) = self.details.as_mut() {
                     d.frame(f, view, &mut self.line);
@@ -532,17 +575,7 @@ impl Printer<'_> {
     }
 
     fn ek(&mut self, f: &Frame<'_>, view: &dyn Packet) {
-        let t = render::broken_down(f.ts_ns, false);
-        let _ = write!(
-            self.line,
-            "{{\"index\":{{\"_index\":\"packets-{:04}-{:02}-{:02}\",\"_type\":\"doc\"}}}}\n{{\"timestamp\":\"{}{:03}\",\"layers\":{{",
-            t.year,
-            t.month,
-            t.day,
-            // Seconds, then milliseconds in three digits: "0000" for a frame without time.
-            f.ts_ns.div_euclid(1_000_000_000),
-            f.ts_ns.rem_euclid(1_000_000_000) / 1_000_000
-        );
+        details::export::ek_start(f, &mut self.line);
         let mut first = true;
         let mut value = String::new();
         for (name, col) in &self.listing.fields {
@@ -640,6 +673,41 @@ impl Printer<'_> {
     }
 }
 
+/// The time of the run as C's `ctime` prints it (`Mon Dec  7 21:39:39 2026`), which tshark
+/// stamps on its PDML header.
+fn ctime_now() -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let t = render::broken_down(now, false);
+    // The weekday from the local date: days since 1970-01-01 (a Thursday), by the civil
+    // calendar, so no time zone arithmetic is repeated here.
+    let (y, m) = if t.month <= 2 {
+        (i64::from(t.year) - 1, t.month + 9)
+    } else {
+        (i64::from(t.year), t.month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * i64::from(m) + 2) / 5 + i64::from(t.day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    format!(
+        "{} {} {:2} {:02}:{:02}:{:02} {}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(t.month as usize).saturating_sub(1).min(11)],
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.year
+    )
+}
+
 /// One column's text: every occurrence asked for, joined by `agg`.
 fn column_value(
     f: &Frame<'_>,
@@ -691,9 +759,16 @@ mod format_tests {
             .collect();
         assert_eq!(
             parsed,
-            [Format::Text, Format::Fields, Format::Json, Format::Ek]
+            [
+                Format::Text,
+                Format::Fields,
+                Format::Json,
+                Format::Ek,
+                Format::Pdml,
+                Format::Psml
+            ]
         );
-        assert_eq!(Format::parse("pdml"), None);
+        assert_eq!(Format::parse("jsonraw"), None);
     }
 
     #[test]
@@ -710,6 +785,7 @@ mod format_tests {
             tcp_preferences: TcpPreferences::default(),
             decode_as: Default::default(),
             details: None,
+            capture_file: String::new(),
         };
         let tcp_len = lookup("tcp.len").unwrap();
         let method = lookup("http.request.method").unwrap();

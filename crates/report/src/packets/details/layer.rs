@@ -46,6 +46,18 @@ impl Layer {
         ("data", Layer::Data),
     ];
 
+    /// The layers `-T pdml` and `-T ek` write: those whose every line carries its field's
+    /// name, position and value. The others are `-V` text only so far.
+    pub const EXPORTED: [Layer; 1] = [Layer::Frame];
+
+    /// tshark's filter name of the layer.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|&&(_, l)| l == self)
+            .map_or("", |&(n, _)| n)
+    }
+
     /// From a tshark protocol filter name.
     pub fn parse(name: &str) -> Option<Layer> {
         Self::NAMES

@@ -7,6 +7,7 @@
 //! Everything is written into one reused `String`: no allocation per frame.
 
 mod data;
+pub mod export;
 mod frame;
 mod ipv4;
 mod ipv6;
@@ -19,6 +20,7 @@ mod udp;
 use keepsight_engine::Frame;
 use keepsight_fields::Packet;
 pub use layer::Layer;
+pub use tree::{Kind, Nodes};
 use tree::Tree;
 
 /// Which subtrees are expanded: all (`-V`) or the listed ones (`-O`), the others shown as
@@ -69,29 +71,46 @@ impl Details {
         self
     }
 
-    fn expanded(&self, layer: Layer) -> bool {
-        self.only.as_ref().is_none_or(|l| l.contains(&layer))
-    }
-
     /// Appends `f`'s protocol tree to `out`, each line ended by a newline (tshark then leaves
     /// a blank line before the next frame).
     pub fn frame(&mut self, f: &Frame<'_>, view: &dyn Packet, out: &mut String) {
         let mut t = Tree {
             out,
-            open: self.expanded(Layer::Frame),
+            open: true,
+            nodes: None,
         };
-        frame::render(f, &mut t);
-        let only = &self.only;
-        link::render(f, &mut t, |l| only.as_ref().is_none_or(|o| o.contains(&l)));
-        t.open = self.expanded(Layer::Ip);
-        ipv4::render(f, &mut t);
-        t.open = self.expanded(Layer::Ipv6);
-        ipv6::render(f, &mut t);
-        t.open = self.expanded(Layer::Tcp);
-        tcp::render(f, view, &mut t);
-        t.open = self.expanded(Layer::Udp);
-        udp::render(f, &mut t, &mut self.udp_times);
-        t.open = self.expanded(Layer::Data);
-        data::render(f, view, &mut t, self.data_hex);
+        self.render(f, view, &mut t);
+    }
+
+    /// Records `f`'s protocol tree into `nodes` (cleared first), every subtree expanded and
+    /// hidden fields included, for [`export`]'s PDML and EK writers.
+    pub fn nodes(&mut self, f: &Frame<'_>, view: &dyn Packet, nodes: &mut Nodes) {
+        nodes.clear();
+        let mut unused = String::new();
+        let mut t = Tree {
+            out: &mut unused,
+            open: true,
+            nodes: Some(nodes),
+        };
+        self.render(f, view, &mut t);
+    }
+
+    fn render(&mut self, f: &Frame<'_>, view: &dyn Packet, t: &mut Tree<'_>) {
+        let all = t.recording();
+        let only = if all { &None } else { &self.only };
+        let expanded = |l: Layer| only.as_ref().is_none_or(|o| o.contains(&l));
+        t.open = expanded(Layer::Frame);
+        frame::render(f, t);
+        link::render(f, t, expanded);
+        t.open = expanded(Layer::Ip);
+        ipv4::render(f, t);
+        t.open = expanded(Layer::Ipv6);
+        ipv6::render(f, t);
+        t.open = expanded(Layer::Tcp);
+        tcp::render(f, view, t);
+        t.open = expanded(Layer::Udp);
+        udp::render(f, t, &mut self.udp_times);
+        t.open = expanded(Layer::Data);
+        data::render(f, view, t, self.data_hex && !all);
     }
 }
