@@ -501,7 +501,7 @@ pub fn push_xml_escaped(out: &mut String, text: &str) {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
+            '\'' => out.push_str("&#x27;"),
             c => out.push(c),
         }
     }

@@ -12,9 +12,9 @@ use keepsight_engine::Frame;
 use keepsight_fields::render;
 use std::fmt::Write as _;
 
-/// The protocol names whose subtrees are exported.
-fn exported(name: &str) -> bool {
-    Layer::EXPORTED.iter().any(|l| l.name() == name)
+/// Whether the protocol `name` is written for this frame.
+fn exported(nodes: &Nodes, name: &str) -> bool {
+    Layer::EXPORTED.iter().any(|l| l.name() == name) && !nodes.incomplete.contains(&name)
 }
 
 /// The end (exclusive) of the subtree of the node at `i`: the first later node not deeper.
@@ -78,8 +78,12 @@ pub fn pdml_packet(f: &Frame<'_>, nodes: &Nodes, out: &mut String) {
         .iter()
         .find(|n| n.name == "frame.time")
         .and_then(|n| n.show.as_ref())
-        .map_or("", |r| nodes.str(r));
-    push_xml_escaped(out, time);
+        .map(|r| nodes.str(r));
+    match time {
+        Some(time) => push_xml_escaped(out, time),
+        // A record without a time stamp: tshark shows the epoch.
+        None => render::push_abs_time(out, 0),
+    }
     out.push_str("\" showname=\"Captured Time\" value=\"");
     render::push_seconds(out, f.ts_ns, 9);
     let _ = writeln!(out, "\" size=\"{cap}\"/>\n  </proto>");
@@ -88,7 +92,7 @@ pub fn pdml_packet(f: &Frame<'_>, nodes: &Nodes, out: &mut String) {
     let mut i = 0;
     while i < list.len() {
         let end = subtree_end(list, i);
-        if list[i].kind == Kind::Proto && exported(list[i].name) {
+        if list[i].kind == Kind::Proto && exported(nodes, list[i].name) {
             for j in i..end {
                 pdml_element(nodes, j, data, out);
             }
@@ -140,7 +144,8 @@ fn pdml_element(nodes: &Nodes, i: usize, data: &[u8], out: &mut String) {
         out.push_str(" value=\"");
         match n.bits {
             Some(v) => {
-                let _ = write!(out, "{v:x}\" unmaskedvalue=\"");
+                // tshark writes a bit field's value in capitals.
+                let _ = write!(out, "{v:X}\" unmaskedvalue=\"");
                 push_hex(out, bytes);
             }
             None => push_hex(out, bytes),
@@ -199,7 +204,7 @@ pub fn ek_packet(f: &Frame<'_>, nodes: &Nodes, out: &mut String) {
     let mut i = 0;
     while i < list.len() {
         let end = subtree_end(list, i);
-        if list[i].kind == Kind::Proto && exported(list[i].name) {
+        if list[i].kind == Kind::Proto && exported(nodes, list[i].name) {
             if !first {
                 out.push(',');
             }
@@ -226,7 +231,13 @@ fn ek_key(out: &mut String, name: &str) {
 /// The members for the sibling nodes `group`: same-named siblings are one member whose
 /// value is an array, and each member's children follow it at the same level, the children
 /// of all its nodes together.
-fn ek_members(f: &Frame<'_>, nodes: &Nodes, siblings: &[usize], first: &mut bool, out: &mut String) {
+fn ek_members(
+    f: &Frame<'_>,
+    nodes: &Nodes,
+    siblings: &[usize],
+    first: &mut bool,
+    out: &mut String,
+) {
     let list = &nodes.list;
     let mut done = vec![false; siblings.len()];
     for (k, &i) in siblings.iter().enumerate() {

@@ -20,8 +20,8 @@ mod udp;
 use keepsight_engine::Frame;
 use keepsight_fields::Packet;
 pub use layer::Layer;
-pub use tree::{Kind, Nodes};
 use tree::Tree;
+pub use tree::{Kind, Nodes};
 
 /// Which subtrees are expanded: all (`-V`) or the listed ones (`-O`), the others shown as
 /// their title line only.

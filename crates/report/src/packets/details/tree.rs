@@ -85,9 +85,22 @@ impl Tree<'_> {
 
     /// A field tshark adds hidden (`-V` does not show it; PDML marks it `hide="yes"`, EK
     /// lists it).
-    pub(crate) fn hidden(&mut self, depth: usize, item: Item<'_>, showname: std::fmt::Arguments<'_>) {
+    pub(crate) fn hidden(
+        &mut self,
+        depth: usize,
+        item: Item<'_>,
+        showname: std::fmt::Arguments<'_>,
+    ) {
         if let Some(n) = self.nodes.as_deref_mut() {
             n.push(depth, &item, true, showname);
+        }
+    }
+
+    /// Marks protocol `name` as not recorded in full for this frame: PDML and EK leave it out
+    /// rather than print part of it.
+    pub(crate) fn give_up(&mut self, name: &'static str) {
+        if let Some(n) = self.nodes.as_deref_mut() {
+            n.incomplete.push(name);
         }
     }
 
@@ -124,8 +137,6 @@ pub(crate) enum Show<'a> {
     Str(&'a str),
     /// Formatted text.
     Args(std::fmt::Arguments<'a>),
-    /// The first value of a registered field, as `-T fields` renders it.
-    Field(&'a dyn Packet, FieldId),
 }
 
 /// What PDML and EK know of a line beyond its text.
@@ -223,19 +234,28 @@ pub(crate) struct Node {
 pub struct Nodes {
     pub(crate) list: Vec<Node>,
     pub(crate) text: String,
+    /// Protocols this frame's tree does not carry in full (see [`Tree::give_up`]).
+    pub(crate) incomplete: Vec<&'static str>,
 }
 
 impl Nodes {
     pub(crate) fn clear(&mut self) {
         self.list.clear();
         self.text.clear();
+        self.incomplete.clear();
     }
 
     pub(crate) fn str(&self, r: &std::ops::Range<usize>) -> &str {
         &self.text[r.clone()]
     }
 
-    fn push(&mut self, depth: usize, item: &Item<'_>, hidden: bool, showname: std::fmt::Arguments<'_>) {
+    fn push(
+        &mut self,
+        depth: usize,
+        item: &Item<'_>,
+        hidden: bool,
+        showname: std::fmt::Arguments<'_>,
+    ) {
         let start = self.text.len();
         let _ = self.text.write_fmt(showname);
         let showname = start..self.text.len();
@@ -252,17 +272,6 @@ impl Nodes {
             }
             Show::Args(a) => {
                 let _ = self.text.write_fmt(*a);
-                Some(start..self.text.len())
-            }
-            Show::Field(view, id) => {
-                let mut done = false;
-                let text = &mut self.text;
-                view.visit(*id, &mut |v| {
-                    if !done {
-                        render::render(id.def(), v, text);
-                        done = true;
-                    }
-                });
                 Some(start..self.text.len())
             }
         };
