@@ -986,6 +986,8 @@ pub struct Finding {
     pub message: String,
     /// The kind and its numbers.
     pub details: Details,
+    /// With `--evidence DIR`: the pcapng file of each of the finding's streams.
+    pub evidence: Vec<String>,
 }
 
 impl Finding {
@@ -1007,6 +1009,7 @@ impl Finding {
             noticed_ns: None,
             message,
             details,
+            evidence: Vec::new(),
         }
     }
 
@@ -1039,6 +1042,8 @@ impl Serialize for Finding {
             message: &'a str,
             #[serde(flatten)]
             details: &'a Details,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            evidence: &'a [String],
         }
         Json {
             severity: self.severity,
@@ -1048,6 +1053,7 @@ impl Serialize for Finding {
             time: &self.time,
             message: &self.message,
             details: &self.details,
+            evidence: &self.evidence,
         }
         .serialize(s)
     }
