@@ -2,8 +2,8 @@
 //! capture of the committed corpus (`tests/corpus/MANIFEST.tsv`), with and without `-Y` and
 //! `-c`.
 //!
-//! PDML and EK: keepsight writes the protocols whose tree it records in full (frame, eth, ip
-//! so far; see `Layer::EXPORTED`), each of which must be byte for byte tshark's element (PDML)
+//! PDML and EK: keepsight writes the protocols whose tree it records in full (frame, eth, ip,
+//! udp so far; see `Layer::EXPORTED`), each of which must be byte for byte tshark's element (PDML)
 //! or member (EK), in tshark's order; and every such protocol tshark writes, keepsight writes,
 //! with these documented exceptions, which the test checks are exactly that and nothing else:
 //! - `frame.protocols` where tshark dissects a protocol keepsight does not (HTTP on its ports,
@@ -14,7 +14,9 @@
 //!   layer is left out of that frame rather than written in part;
 //! - the frame of a pcapng custom block (tshark names the block's enterprise, which keepsight
 //!   does not carry; `-V` leaves it out too);
-//! - a second `ip` inside an ICMP error (tshark dissects the quoted datagram; keepsight does not
+//! - UDP carried in IP fragments (the same second data source), and UDP over IPv6 with an
+//!   illegal zero checksum (its expert item is not recorded field by field yet);
+//! - a second `ip` (or `udp`) inside an ICMP error (tshark dissects the quoted datagram; keepsight does not
 //!   dissect ICMP).
 //! PDML's header carries the time of the run, which is left out of the comparison.
 //!
@@ -173,7 +175,7 @@ fn psml_with_a_filter_and_a_count_matches_tshark() {
 }
 
 /// The protocols keepsight writes in PDML and EK.
-const EXPORTED: [&str; 3] = ["frame", "eth", "ip"];
+const EXPORTED: [&str; 4] = ["frame", "eth", "ip", "udp"];
 
 fn run(program: &str, args: &[&str]) -> String {
     let mut c = Command::new(program);
@@ -248,6 +250,21 @@ fn same_layer(name: &str, theirs: &str, ours: &str) -> bool {
 /// Whether tshark's layer `name` in a packet is one of the documented exceptions keepsight
 /// leaves out.
 fn left_out_on_purpose(name: &str, theirs_packet: &str, nth: usize) -> bool {
+    let reassembled = [
+        "\"ip.fragments\"",
+        "\"ip_ip_fragments\"",
+        "\"ipv6.fragments\"",
+        "\"ipv6_ipv6_fragments\"",
+    ];
+    if name == "udp" && reassembled.iter().any(|r| theirs_packet.contains(r)) {
+        return true;
+    }
+    if name == "udp"
+        && (theirs_packet.contains("zero-value illegal")
+            || theirs_packet.contains("udp_udp_checksum_zero"))
+    {
+        return true;
+    }
     // A pcapng custom block: tshark titles it by its enterprise, which keepsight does not
     // carry, so keepsight writes no frame for it (as -V prints none).
     if name == "frame"

@@ -116,11 +116,9 @@ fn pdml_element(nodes: &Nodes, i: usize, data: &[u8], out: &mut String) {
     };
     out.push('<');
     out.push_str(tag);
-    if !n.name.is_empty() {
-        out.push_str(" name=\"");
-        out.push_str(n.name);
-        out.push('"');
-    }
+    out.push_str(" name=\"");
+    out.push_str(n.name);
+    out.push('"');
     if n.kind == Kind::Text {
         out.push_str(" show=\"");
         push_xml_escaped(out, label(nodes, n));
@@ -140,7 +138,7 @@ fn pdml_element(nodes: &Nodes, i: usize, data: &[u8], out: &mut String) {
         out.push('"');
     }
     let bytes = data.get(n.pos..n.pos + n.size).unwrap_or_default();
-    if n.kind != Kind::Proto && (n.size > 0 || n.kind == Kind::Text) {
+    if n.kind != Kind::Proto && n.size > 0 {
         out.push_str(" value=\"");
         match n.bits {
             Some(v) => {

@@ -350,7 +350,7 @@ fn trailer(f: &Frame<'_>, t: &mut Tree<'_>, depth: usize) {
 }
 
 /// Bytes as PDML shows them: hex pairs joined by colons (only built while recording).
-fn colon_bytes(b: &[u8]) -> String {
+pub(crate) fn colon_bytes(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 3);
     for (i, x) in b.iter().enumerate() {
         if i > 0 {

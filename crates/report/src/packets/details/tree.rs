@@ -163,6 +163,15 @@ impl<'a> Item<'a> {
         }
     }
 
+    /// A text line without a field (a subtree's title such as `[Timestamps]`).
+    pub(crate) fn label(pos: usize, size: usize) -> Item<'static> {
+        Item {
+            pos,
+            size,
+            ..Item::text()
+        }
+    }
+
     /// A protocol covering `size` bytes from `pos`.
     pub(crate) fn proto(name: &'static str, pos: usize, size: usize) -> Item<'static> {
         Item {
