@@ -16,8 +16,9 @@
 //!   does not carry; `-V` leaves it out too);
 //! - UDP carried in IP fragments (the same second data source), and UDP over IPv6 with an
 //!   illegal zero checksum (its expert item is not recorded field by field yet);
-//! - a second `ip` (or `udp`) inside an ICMP error (tshark dissects the quoted datagram; keepsight does not
-//!   dissect ICMP).
+//! - a second `ip` (or `udp`) inside an ICMP error (tshark dissects the quoted datagram;
+//!   keepsight does not dissect ICMP).
+//!
 //! PDML's header carries the time of the run, which is left out of the comparison.
 //!
 //! PSML: the header (the column structure) must be byte for byte tshark's, and keepsight must print a

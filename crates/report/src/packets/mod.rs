@@ -687,9 +687,9 @@ fn ctime_now() -> String {
     // The weekday from the local date: days since 1970-01-01 (a Thursday), by the civil
     // calendar, so no time zone arithmetic is repeated here.
     let (y, m) = if t.month <= 2 {
-        (i64::from(t.year) - 1, t.month + 9)
+        (t.year - 1, t.month + 9)
     } else {
-        (i64::from(t.year), t.month - 3)
+        (t.year, t.month - 3)
     };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -249,10 +249,10 @@ fn mac_lines(t: &mut Tree<'_>, role: &str, pos: usize, m: [u8; 6]) {
         ".... ..0. .... .... .... .... = LG bit: Globally unique address (factory default)"
     };
     let lg_bit = m[0] & 2 != 0;
-    t.item(
+    t.item_text(
         2,
         Item::flag(lg, pos, 3, lg_bit).bits(lg_bit.into()),
-        format_args!("{lg_text}"),
+        lg_text,
     );
     t.hidden(
         2,
@@ -265,10 +265,10 @@ fn mac_lines(t: &mut Tree<'_>, role: &str, pos: usize, m: [u8; 6]) {
         ".... ...0 .... .... .... .... = IG bit: Individual address (unicast)"
     };
     let ig_bit = m[0] & 1 != 0;
-    t.item(
+    t.item_text(
         2,
         Item::flag(ig, pos, 3, ig_bit).bits(ig_bit.into()),
-        format_args!("{ig_text}"),
+        ig_text,
     );
     t.hidden(
         2,

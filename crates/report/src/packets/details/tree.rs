@@ -83,6 +83,14 @@ impl Tree<'_> {
         }
     }
 
+    /// [`Tree::item`] for a fixed text: `-V` copies it without the formatter.
+    pub(crate) fn item_text(&mut self, depth: usize, item: Item<'_>, showname: &str) {
+        match self.nodes.as_deref_mut() {
+            Some(n) => n.push(depth, &item, false, format_args!("{showname}")),
+            None => self.text(depth, showname),
+        }
+    }
+
     /// A field tshark adds hidden (`-V` does not show it; PDML marks it `hide="yes"`, EK
     /// lists it).
     pub(crate) fn hidden(
