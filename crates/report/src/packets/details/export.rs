@@ -92,7 +92,9 @@ pub fn pdml_packet(f: &Frame<'_>, nodes: &Nodes, out: &mut String) {
     let mut i = 0;
     while i < list.len() {
         let end = subtree_end(list, i);
-        if list[i].kind == Kind::Proto && exported(nodes, list[i].name) {
+        if list[i].kind == Kind::Proto && list[i].name == "data" && exported(nodes, "data") {
+            pdml_data(nodes, i, end, data, out);
+        } else if list[i].kind == Kind::Proto && exported(nodes, list[i].name) {
             for j in i..end {
                 pdml_element(nodes, j, data, out);
             }
@@ -102,8 +104,36 @@ pub fn pdml_packet(f: &Frame<'_>, nodes: &Nodes, out: &mut String) {
     out.push_str("</packet>\n\n\n");
 }
 
-/// One node's element, closing the elements its subtree ends.
+/// The Data layer, which tshark's PDML writes as a field in a `fake-field-wrapper` protocol
+/// (the data dissector adds no protocol item of its own), indented as tshark indents it.
+fn pdml_data(nodes: &Nodes, i: usize, end: usize, data: &[u8], out: &mut String) {
+    let n = &nodes.list[i];
+    out.push_str("  <proto name=\"fake-field-wrapper\">\n    <field name=\"data\" value=\"");
+    push_hex(out, data.get(n.pos..n.pos + n.size).unwrap_or_default());
+    out.push_str("\">\n");
+    for j in i + 1..end {
+        // The fields are one level deeper than their wrapper; its closing tags follow.
+        out.push_str("  ");
+        pdml_leaf(nodes, j, data, out);
+    }
+    out.push_str("  </field>\n  </proto>\n");
+}
+
+/// One node's element: the opening tag, or for a leaf the whole element and the closing tags
+/// of the subtrees it ends.
 fn pdml_element(nodes: &Nodes, i: usize, data: &[u8], out: &mut String) {
+    if pdml_tag(nodes, i, data, out) {
+        close_ended(nodes, i, out);
+    }
+}
+
+/// A leaf's element without closing tags after it.
+fn pdml_leaf(nodes: &Nodes, i: usize, data: &[u8], out: &mut String) {
+    pdml_tag(nodes, i, data, out);
+}
+
+/// One node's tag: `<... />` for a leaf (true), or the opening tag (false).
+fn pdml_tag(nodes: &Nodes, i: usize, data: &[u8], out: &mut String) -> bool {
     let list = &nodes.list;
     let n = &list[i];
     for _ in 0..=n.depth {
@@ -153,10 +183,16 @@ fn pdml_element(nodes: &Nodes, i: usize, data: &[u8], out: &mut String) {
     let has_children = list.get(i + 1).is_some_and(|c| c.depth > n.depth);
     if has_children {
         out.push_str(">\n");
-        return;
+        return false;
     }
     out.push_str("/>\n");
-    // Close every element this node is the last of.
+    true
+}
+
+/// Closes every element the node at `i` (a leaf) is the last of.
+fn close_ended(nodes: &Nodes, i: usize, out: &mut String) {
+    let list = &nodes.list;
+    let n = &list[i];
     let next_depth = list.get(i + 1).map_or(0, |c| c.depth);
     let mut depth = n.depth;
     while depth > next_depth {
