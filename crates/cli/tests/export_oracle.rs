@@ -2,8 +2,8 @@
 //! capture of the committed corpus (`tests/corpus/MANIFEST.tsv`), with and without `-Y` and
 //! `-c`.
 //!
-//! PDML and EK: keepsight writes the protocols whose tree it records in full (frame, eth, ip,
-//! udp, data so far; see `Layer::EXPORTED`), each of which must be byte for byte tshark's element (PDML)
+//! PDML and EK: keepsight writes the protocols whose tree it records in full (frame, eth, sll,
+//! null, raw, ip, udp, data so far; see `Layer::EXPORTED`), each of which must be byte for byte tshark's element (PDML)
 //! or member (EK), in tshark's order; and every such protocol tshark writes, keepsight writes,
 //! with these documented exceptions, which the test checks are exactly that and nothing else:
 //! - `frame.protocols` where tshark dissects a protocol keepsight does not (HTTP on its ports,
@@ -178,7 +178,7 @@ fn psml_with_a_filter_and_a_count_matches_tshark() {
 }
 
 /// The protocols keepsight writes in PDML and EK.
-const EXPORTED: [&str; 5] = ["frame", "eth", "ip", "udp", "data"];
+const EXPORTED: [&str; 8] = ["frame", "eth", "sll", "null", "raw", "ip", "udp", "data"];
 
 fn run(program: &str, args: &[&str]) -> String {
     let mut c = Command::new(program);
@@ -312,13 +312,14 @@ fn pdml_layers(packet: &str) -> Vec<(String, String)> {
         if name == "fake-field-wrapper" && chunk.contains("\n    <field name=\"data\" ") {
             name = "data".to_string();
         }
-        let end = chunk
-            .find("\n  </proto>")
-            .map_or(chunk.len(), |e| e + "\n  </proto>".len());
-        let end = if chunk[..end].ends_with("/>") {
-            chunk.find("/>").map_or(end, |e| e + 2)
+        // An empty protocol is one `<proto .../>` line; the others end at their `</proto>`.
+        let first_line = chunk.find('\n').unwrap_or(chunk.len());
+        let end = if chunk[..first_line].ends_with("/>") {
+            first_line
         } else {
-            end
+            chunk
+                .find("\n  </proto>")
+                .map_or(chunk.len(), |e| e + "\n  </proto>".len())
         };
         out.push((name, chunk[..end].to_string()));
     }

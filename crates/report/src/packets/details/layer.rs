@@ -48,7 +48,16 @@ impl Layer {
 
     /// The layers `-T pdml` and `-T ek` write: those whose every line carries its field's
     /// name, position and value. The others are `-V` text only so far.
-    pub const EXPORTED: [Layer; 5] = [Layer::Frame, Layer::Eth, Layer::Ip, Layer::Udp, Layer::Data];
+    pub const EXPORTED: [Layer; 8] = [
+        Layer::Frame,
+        Layer::Eth,
+        Layer::Sll,
+        Layer::Null,
+        Layer::Raw,
+        Layer::Ip,
+        Layer::Udp,
+        Layer::Data,
+    ];
 
     /// tshark's filter name of the layer.
     pub fn name(self) -> &'static str {

@@ -122,7 +122,11 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, expanded: impl Fn(Layer) -
         // LINKTYPE_IPV4/IPV6 go straight to IP; LINKTYPE_RAW shows its own (empty) layer.
         Link::Raw if f.record.link_type == 101 => {
             t.open = expanded(Layer::Raw);
-            t.line(0, format_args!("Raw packet data"));
+            t.item(
+                0,
+                Item::proto("raw", 0, data.len()),
+                format_args!("Raw packet data"),
+            );
         }
         _ => {}
     }
@@ -500,51 +504,103 @@ fn hatype(h: u16) -> &'static str {
     }
 }
 
-fn sll_address(t: &mut Tree<'_>, halen: usize, addr: &[u8]) {
+fn sll_address(t: &mut Tree<'_>, at: usize, halen: usize, addr: &[u8]) {
     if halen == 6 {
         let m: [u8; 6] = addr[..6].try_into().unwrap_or_default();
-        t.line(1, format_args!("Source: {}", Mac(m)));
-        t.line(1, format_args!("Unused: {}", Hex(&addr[6..8])));
+        let (src, unused) = if t.recording() {
+            (Mac(m).colon_hex(), colon_bytes(&addr[6..8]))
+        } else {
+            (String::new(), String::new())
+        };
+        t.item(
+            1,
+            Item::field("sll.src.eth", at, 6, Show::Str(&src)),
+            format_args!("Source: {}", Mac(m)),
+        );
+        t.item(
+            1,
+            Item::field("sll.unused", at + 6, 2, Show::Str(&unused)),
+            format_args!("Unused: {}", Hex(&addr[6..8])),
+        );
     }
 }
 
 fn sll(t: &mut Tree<'_>, data: &[u8]) {
     let (ptype, ha, halen) = (be16(data, 0), be16(data, 2), be16(data, 4));
-    t.line(0, format_args!("Linux cooked capture v1"));
-    t.line(
+    let etype = be16(data, 14);
+    t.item(
+        0,
+        Item::proto("sll", 0, 16),
+        format_args!("Linux cooked capture v1"),
+    );
+    t.item(
         1,
+        Item::num("sll.pkttype", 0, 2, ptype.into()),
         format_args!("Packet type: {} ({ptype})", packet_type(ptype)),
     );
-    t.line(
+    t.item(
         1,
+        Item::num("sll.hatype", 2, 2, ha.into()),
         format_args!("Link-layer address type: {} ({ha})", hatype(ha)),
     );
-    t.line(1, format_args!("Link-layer address length: {halen}"));
-    sll_address(t, halen as usize, &data[6..14]);
-    t.line(1, format_args!("Protocol: {}", EtherType(be16(data, 14))));
+    t.item(
+        1,
+        Item::num("sll.halen", 4, 2, halen.into()),
+        format_args!("Link-layer address length: {halen}"),
+    );
+    sll_address(t, 6, halen as usize, &data[6..14]);
+    t.item(
+        1,
+        Item::field(
+            "sll.etype",
+            14,
+            2,
+            Show::Args(format_args!("0x{etype:04x}")),
+        ),
+        format_args!("Protocol: {}", EtherType(etype)),
+    );
 }
 
 fn sll2(t: &mut Tree<'_>, data: &[u8]) {
     let ifindex = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
     let ha = be16(data, 8);
     let (ptype, halen) = (data[10] as u16, data[11]);
-    t.line(0, format_args!("Linux cooked capture v2"));
-    t.line(1, format_args!("Protocol: {}", EtherType(be16(data, 0))));
-    t.line(1, format_args!("Interface index: {ifindex}"));
-    t.line(
+    let etype = be16(data, 0);
+    t.item(
+        0,
+        Item::proto("sll", 0, 20),
+        format_args!("Linux cooked capture v2"),
+    );
+    t.item(
         1,
+        Item::field("sll.etype", 0, 2, Show::Args(format_args!("0x{etype:04x}"))),
+        format_args!("Protocol: {}", EtherType(etype)),
+    );
+    t.item(
+        1,
+        Item::num("sll.ifindex", 4, 4, ifindex.into()),
+        format_args!("Interface index: {ifindex}"),
+    );
+    t.item(
+        1,
+        Item::num("sll.hatype", 8, 2, ha.into()),
         format_args!("Link-layer address type: {} ({ha})", hatype(ha)),
     );
-    t.line(
+    t.item(
         1,
+        Item::num("sll.pkttype", 10, 1, ptype.into()),
         format_args!("Packet type: {} ({ptype})", packet_type(ptype)),
     );
-    t.line(1, format_args!("Link-layer address length: {halen}"));
-    sll_address(t, halen as usize, &data[12..20]);
+    t.item(
+        1,
+        Item::num("sll.halen", 11, 1, halen.into()),
+        format_args!("Link-layer address length: {halen}"),
+    );
+    sll_address(t, 12, halen as usize, &data[12..20]);
 }
 
 fn null(f: &Frame<'_>, t: &mut Tree<'_>, _data: &[u8]) {
-    t.line(0, format_args!("Null/Loopback"));
+    t.item(0, Item::proto("null", 0, 4), format_args!("Null/Loopback"));
     f.visit(ids::NULL_FAMILY, &mut |v| {
         if let Value::UInt(fam) = v {
             let name = match fam {
@@ -552,7 +608,11 @@ fn null(f: &Frame<'_>, t: &mut Tree<'_>, _data: &[u8]) {
                 24 | 28 | 30 => "IPv6",
                 _ => "Unknown",
             };
-            t.line(1, format_args!("Family: {name} ({fam})"));
+            t.item(
+                1,
+                Item::num("null.family", 0, 4, fam),
+                format_args!("Family: {name} ({fam})"),
+            );
         }
     });
 }
