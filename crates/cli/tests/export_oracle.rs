@@ -2,8 +2,8 @@
 //! capture of the committed corpus (`tests/corpus/MANIFEST.tsv`), with and without `-Y` and
 //! `-c`.
 //!
-//! PDML and EK: keepsight writes the protocols whose tree it records in full (frame, eth, sll,
-//! null, raw, ip, udp, data so far; see `Layer::EXPORTED`), each of which must be byte for byte tshark's element (PDML)
+//! PDML and EK: keepsight writes the protocols whose tree it records in full (frame, eth, vlan,
+//! ieee8021ad, sll, null, raw, ip, udp, data so far; see `Layer::EXPORTED`), each of which must be byte for byte tshark's element (PDML)
 //! or member (EK), in tshark's order; and every such protocol tshark writes, keepsight writes,
 //! with these documented exceptions, which the test checks are exactly that and nothing else:
 //! - `frame.protocols` where tshark dissects a protocol keepsight does not (HTTP on its ports,
@@ -178,7 +178,18 @@ fn psml_with_a_filter_and_a_count_matches_tshark() {
 }
 
 /// The protocols keepsight writes in PDML and EK.
-const EXPORTED: [&str; 8] = ["frame", "eth", "sll", "null", "raw", "ip", "udp", "data"];
+const EXPORTED: [&str; 10] = [
+    "frame",
+    "eth",
+    "vlan",
+    "ieee8021ad",
+    "sll",
+    "null",
+    "raw",
+    "ip",
+    "udp",
+    "data",
+];
 
 fn run(program: &str, args: &[&str]) -> String {
     let mut c = Command::new(program);

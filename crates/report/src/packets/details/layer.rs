@@ -48,9 +48,11 @@ impl Layer {
 
     /// The layers `-T pdml` and `-T ek` write: those whose every line carries its field's
     /// name, position and value. The others are `-V` text only so far.
-    pub const EXPORTED: [Layer; 8] = [
+    pub const EXPORTED: [Layer; 10] = [
         Layer::Frame,
         Layer::Eth,
+        Layer::Vlan,
+        Layer::Ieee8021ad,
         Layer::Sll,
         Layer::Null,
         Layer::Raw,

@@ -394,41 +394,51 @@ fn vlans(f: &Frame<'_>, t: &mut Tree<'_>, data: &[u8], open_q: bool, open_ad: bo
         let Some(tag) = data.get(off..off + 4) else {
             return;
         };
-        t.open = if d.vlan_tpids[i] == 0x88a8 {
-            open_ad
-        } else {
-            open_q
-        };
+        let service = d.vlan_tpids[i] == 0x88a8;
+        t.open = if service { open_ad } else { open_q };
         let tci = be16(tag, 0);
         let (pcp, dei, id) = (tci >> 13, (tci >> 12) & 1, tci & 0x0fff);
         let etype = be16(tag, 2);
-        if d.vlan_tpids[i] == 0x88a8 {
-            t.line(0, format_args!("IEEE 802.1ad, ID: {id}"));
-            t.line(
-                1,
-                format_args!(
-                    "{} = Priority: {pcp}",
-                    Bits {
-                        width: 16,
-                        mask: 0xe000,
-                        value: tci as u64
-                    }
-                ),
+        let bits = |mask: u64| Bits {
+            width: 16,
+            mask,
+            value: tci as u64,
+        };
+        if service {
+            t.item(
+                0,
+                Item::proto("ieee8021ad", off, 4),
+                format_args!("IEEE 802.1ad, ID: {id}"),
             );
-            t.line(
+            t.item(
                 1,
-                format_args!(
-                    "{} = DEI: {dei}",
-                    Bits {
-                        width: 16,
-                        mask: 0x1000,
-                        value: tci as u64
-                    }
+                Item::num("ieee8021ad.priority", off, 1, pcp.into()).bits(pcp.into()),
+                format_args!("{} = Priority: {pcp}", bits(0xe000)),
+            );
+            t.item(
+                1,
+                Item::num("ieee8021ad.dei", off, 1, dei.into()).bits(dei.into()),
+                format_args!("{} = DEI: {dei}", bits(0x1000)),
+            );
+            t.item(
+                1,
+                Item::num("ieee8021ad.id", off, 2, id.into()).bits(id.into()),
+                format_args!("{} = ID: {id}", bits(0x0fff)),
+            );
+            t.item(
+                1,
+                Item::field(
+                    "ieee8021ah.etype",
+                    off + 2,
+                    2,
+                    Show::Args(format_args!("0x{etype:04x}")),
                 ),
+                format_args!("Type: {}", EtherType(etype)),
             );
         } else {
-            t.line(
+            t.item(
                 0,
+                Item::proto("vlan", off, 4),
                 format_args!("802.1Q Virtual LAN, PRI: {pcp}, DEI: {dei}, ID: {id}"),
             );
             const PRIORITY: [&str; 8] = [
@@ -441,44 +451,56 @@ fn vlans(f: &Frame<'_>, t: &mut Tree<'_>, data: &[u8], open_q: bool, open_ad: bo
                 "Internetwork Control",
                 "Network Control",
             ];
-            t.line(
+            t.item(
                 1,
+                Item::num("vlan.priority", off, 2, pcp.into()).bits(pcp.into()),
                 format_args!(
                     "{} = Priority: {} ({pcp})",
-                    Bits {
-                        width: 16,
-                        mask: 0xe000,
-                        value: tci as u64
-                    },
+                    bits(0xe000),
                     PRIORITY[pcp as usize]
                 ),
             );
-            t.line(
+            t.item(
                 1,
+                Item::flag("vlan.dei", off, 2, dei == 1).bits(dei.into()),
                 format_args!(
                     "{} = DEI: {}",
-                    Bits {
-                        width: 16,
-                        mask: 0x1000,
-                        value: tci as u64
-                    },
+                    bits(0x1000),
                     if dei == 1 { "Eligible" } else { "Ineligible" }
                 ),
             );
+            t.item(
+                1,
+                Item::num("vlan.id", off, 2, id.into()).bits(id.into()),
+                format_args!("{} = ID: {id}", bits(0x0fff)),
+            );
+            t.item(
+                1,
+                Item::field(
+                    "vlan.etype",
+                    off + 2,
+                    2,
+                    Show::Args(format_args!("0x{etype:04x}")),
+                ),
+                format_args!("Type: {}", EtherType(etype)),
+            );
         }
-        t.line(
-            1,
-            format_args!(
-                "{} = ID: {id}",
-                Bits {
-                    width: 16,
-                    mask: 0x0fff,
-                    value: tci as u64
-                }
-            ),
-        );
-        t.line(1, format_args!("Type: {}", EtherType(etype)));
         if i + 1 == n {
+            // Padding and trailer after a tag are not recorded under the tag's names yet.
+            if f.dissection.vlan_count > 0 && t.recording() {
+                let mut tail = false;
+                for id in [
+                    ids::ETH_PADDING,
+                    ids::ETH_TRAILER,
+                    ids::VLAN_TRAILER,
+                    ids::ETH_FCS,
+                ] {
+                    f.visit(id, &mut |_| tail = true);
+                }
+                if tail {
+                    t.give_up(if service { "ieee8021ad" } else { "vlan" });
+                }
+            }
             trailer(f, t, 1);
         }
     }
