@@ -28,6 +28,7 @@ mod apps;
 pub mod civil;
 mod conclusions;
 mod connect;
+mod ended;
 mod event;
 pub mod finding;
 pub mod flags;
@@ -77,10 +78,11 @@ const DONE_BITS: u32 = 1 << 22;
 pub enum Listing<'a> {
     /// Every stream (the JSON report lists them all).
     Every,
-    /// The streams with something to tell (a close, a heartbeat, kernel keep-alive), those a
-    /// reconnect storm may name, and those `also` names: a text, HTML or conversation view
-    /// reads no other, and a million half-open streams of a SYN flood then cost nothing after
-    /// their summary.
+    /// The streams with something to tell (a heartbeat, kernel keep-alive, a TLS close, a reset
+    /// after more than a handshake or with a finding of its own), those a reconnect storm may
+    /// name, and those `also` names: a text, HTML or conversation view reads no other, and a
+    /// million half-open streams of a SYN flood or closed connections of a busy server then
+    /// cost nothing, or a compact record, after their summary.
     Notable {
         /// More streams to list (the ones a view draws).
         also: &'a dyn Fn(u32) -> bool,
@@ -102,6 +104,11 @@ pub struct Diagnoser {
     /// stays empty in practice; it keeps a stray huge number from costing memory).
     done_sparse: FxHashSet<u32>,
     reports: Vec<StreamReport>,
+    /// Streams that ended with nothing to tell but how, when the caller lists only notable
+    /// streams ([`Diagnoser::lists_notable`]); rebuilt into `reports` at the end when listed.
+    ended: Vec<ended::Ended>,
+    /// Whether ordinary ends are kept as [`ended::Ended`] records.
+    compact_ends: bool,
     findings: Vec<Finding>,
     per_kind: HashMap<Kind, usize>,
     idle_tally: Vec<summarize::IdleTally>,
@@ -130,6 +137,8 @@ impl Diagnoser {
             done: Vec::new(),
             done_sparse: Default::default(),
             reports: Vec::new(),
+            ended: Vec::new(),
+            compact_ends: false,
             findings: Vec::new(),
             per_kind: HashMap::new(),
             dropped: 0,
@@ -139,6 +148,15 @@ impl Diagnoser {
             last_ts: i64::MIN,
             streams_seen: 0,
         }
+    }
+
+    /// Tells the diagnoser that it will be finished with [`Listing::Notable`]: the streams that
+    /// end with nothing to tell but how are then kept in a compact record of ~100 bytes instead
+    /// of their report (a busy server's capture is mostly such streams). The report is the same
+    /// whatever the listing; only memory differs.
+    pub fn lists_notable(mut self) -> Self {
+        self.compact_ends = true;
+        self
     }
 
     fn is_done(&self, stream: u32) -> bool {
@@ -258,6 +276,19 @@ impl Diagnoser {
         }
     }
 
+    /// Moves the compact records `wanted` accepts back into the reports, whole.
+    fn restore_ended(&mut self, wanted: impl Fn(&ended::Ended) -> bool) {
+        let reports = &mut self.reports;
+        self.ended.retain(|e| {
+            if wanted(e) {
+                reports.push(e.report());
+                false
+            } else {
+                true
+            }
+        });
+    }
+
     fn unanswered_after(&self) -> i64 {
         self.opts.timeout_ns.unwrap_or(1_000_000_000)
     }
@@ -284,7 +315,14 @@ impl Diagnoser {
             &mut self.services,
         );
         if keep(&r) || r.close.is_some() || r.heartbeat.is_some() || !r.tcp_keepalive.is_empty() {
-            self.reports.push(r);
+            match self
+                .compact_ends
+                .then(|| ended::Ended::compact(&r))
+                .flatten()
+            {
+                Some(e) => self.ended.push(e),
+                None => self.reports.push(r),
+            }
         }
         for f in out {
             self.push_finding(f);
@@ -310,6 +348,9 @@ impl Diagnoser {
     /// Lines the application log up with the findings that a log may mention (resets and
     /// everything above info, except idle tallies and other log lines); adds the matches.
     fn match_logs(&mut self, logs: &[AppLog], capture_start_ns: i64) -> Vec<report::LogSummary> {
+        if logs.is_empty() {
+            return Vec::new();
+        }
         let mut events: Vec<log::CapEvent> = self
             .findings
             .iter()
@@ -344,14 +385,12 @@ impl Diagnoser {
         let ends: Vec<log::conn::StreamEnds> = self
             .reports
             .iter()
-            .filter_map(|r| {
-                Some(log::conn::StreamEnds {
-                    stream: r.stream,
-                    client: r.endpoints.client,
-                    server: r.endpoints.server,
-                    first_ns: civil::parse_utc(&r.start.to_string())?,
-                    last_ns: civil::parse_utc(&r.end.to_string())?,
-                })
+            .map(|r| log::conn::StreamEnds {
+                stream: r.stream,
+                client: r.endpoints.client,
+                server: r.endpoints.server,
+                first_ns: r.start.shown_ns(),
+                last_ns: r.end.shown_ns(),
             })
             .collect();
         let mut summaries = Vec::with_capacity(logs.len());
@@ -388,6 +427,19 @@ impl Diagnoser {
             Listing::Every => None,
             Listing::Notable { also } => Some(also),
         };
+        if !every {
+            // The same listing whether or not the caller said so up front (only memory
+            // differs): the ordinary ends kept whole so far join the compact ones.
+            self.compact_ends = true;
+            let ended = &mut self.ended;
+            self.reports.retain(|r| match ended::Ended::compact(r) {
+                Some(e) => {
+                    ended.push(e);
+                    false
+                }
+                None => true,
+            });
+        }
         let keep = |r: &StreamReport| {
             every
                 || also.is_some_and(|also| also(r.stream))
@@ -411,6 +463,8 @@ impl Diagnoser {
             self.summarize_keeping(s, end, &keep);
         }
         drop(singles);
+        // The ordinary ends a storm's finding or the log needs come back as reports.
+        self.restore_ended(|e| every || storm_pairs.contains(&e.pair()));
         // Stream numbers are unique: the unstable sort gives the same order without the
         // stable sort's buffer of half the reports.
         self.reports.sort_unstable_by_key(|r| r.stream);
@@ -439,6 +493,17 @@ impl Diagnoser {
         let logs = std::mem::take(&mut self.opts.logs);
         let log_summaries = self.match_logs(&logs, start.unwrap_or(end));
         let log_summary = log_summaries.first().cloned();
+        // And those a notable listing shows: the ones `also` names, and resets with more than
+        // a handshake or a finding of their own (a view lists the connections that were reset).
+        let named: FxHashSet<u32> = self.findings.iter().filter_map(|f| f.stream).collect();
+        let before = self.reports.len();
+        self.restore_ended(|e| {
+            also.is_some_and(|also| also(e.stream()))
+                || e.reset() && (e.packets() > 3 || named.contains(&e.stream()))
+        });
+        if self.reports.len() > before {
+            self.reports.sort_unstable_by_key(|r| r.stream);
+        }
 
         self.findings.sort_by(|a, b| {
             (a.severity, a.kind(), a.ts_ns, a.stream).cmp(&(

@@ -10,6 +10,14 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UtcTime(pub i64);
 
+impl UtcTime {
+    /// The time as it is shown: truncated to the microsecond (what reading the shown text back
+    /// gives), without formatting and parsing it.
+    pub fn shown_ns(self) -> i64 {
+        self.0 - self.0.rem_euclid(1_000)
+    }
+}
+
 impl std::fmt::Display for UtcTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&crate::civil::fmt_utc(self.0))
@@ -50,7 +58,7 @@ pub struct Close {
     pub after_last_data_s: Option<f64>,
     /// On a TLS stream: how TLS was shut down (absent on other streams).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<TlsClose>,
+    pub tls: Option<Box<TlsClose>>,
 }
 
 /// How a TLS connection was shut down, read from its records without keys.

@@ -379,7 +379,7 @@ pub struct Connection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_alive_max: Option<u64>,
     /// What the headers mean for this version: "persistent", "close after this response", ...
-    pub persistence: String,
+    pub persistence: std::borrow::Cow<'static, str>,
     /// Who closed the connection and why.
     pub close: Close,
     /// Messages parsed on this connection, and how many had a fault verdict.

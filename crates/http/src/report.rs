@@ -8,6 +8,7 @@ use crate::model::{
     Report, ReuseRaceFinding, ServerEstimate, Side, Verdict,
 };
 use crate::parse::{end_text, has_token};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// What the last response's `Connection` and `Keep-Alive` headers mean for this version.
@@ -17,22 +18,26 @@ pub fn persistence(
     any_response: bool,
     ka_timeout: Option<u64>,
     ka_max: Option<u64>,
-) -> String {
+) -> Cow<'static, str> {
     if !any_response {
-        return "no response seen".into();
+        return Cow::Borrowed("no response seen");
     }
     let close = has_token(connection, "close");
     let ka = has_token(connection, "keep-alive");
-    let mut s: String = match (version, close, ka) {
-        (_, true, _) => "Connection: close: the server closes after this response".into(),
+    let base: &'static str = match (version, close, ka) {
+        (_, true, _) => "Connection: close: the server closes after this response",
         (0, false, true) => {
-            "HTTP/1.0 with Connection: keep-alive: persistent by explicit agreement".into()
+            "HTTP/1.0 with Connection: keep-alive: persistent by explicit agreement"
         }
-        (0, false, false) => {
-            "HTTP/1.0 without keep-alive: the server closes after each response".into()
-        }
-        (_, false, _) => "HTTP/1.1: persistent unless either side says close".into(),
+        (0, false, false) => "HTTP/1.0 without keep-alive: the server closes after each response",
+        (_, false, _) => "HTTP/1.1: persistent unless either side says close",
     };
+    // Most connections carry no Keep-Alive hints: their text is one of the four above, not a
+    // copy of it per connection.
+    if ka_timeout.is_none() && ka_max.is_none() {
+        return Cow::Borrowed(base);
+    }
+    let mut s = base.to_string();
     // Keep-Alive (RFC 2068 §19.7.1, informative): hints, not promises; nginx sends timeout= only
     // when keepalive_timeout has a second value.
     if let Some(t) = ka_timeout {
@@ -43,7 +48,7 @@ pub fn persistence(
     if let Some(m) = ka_max {
         s.push_str(&format!("; max={m}: about {m} more requests allowed on it"));
     }
-    s
+    Cow::Owned(s)
 }
 
 /// Nanoseconds as seconds with millisecond digits, for text: `1.500 s`.

@@ -28,6 +28,14 @@ impl Analyses {
         }
     }
 
+    /// Both analyses, for a caller that will finish with [`Listing::Notable`]: the diagnosis
+    /// keeps the streams with nothing to tell in a compact record (see
+    /// [`Diagnoser::lists_notable`]).
+    pub fn lists_notable(mut self) -> Self {
+        self.diagnoser = self.diagnoser.lists_notable();
+        self
+    }
+
     /// Feeds one frame; returns its diagnosis segment (TCP frames only), and whether the
     /// diagnosis keeps it as a one-segment stream, for callers that draw it too. The HTTP
     /// analysis leaves those streams to the diagnosis (one copy of a flood's SYNs, not two).

@@ -31,7 +31,7 @@ impl ConvPass {
     pub fn new(heartbeats: bool) -> Self {
         ConvPass {
             conversations: Conversations::new(),
-            diagnoser: heartbeats.then(|| Diagnoser::new(Options::default())),
+            diagnoser: heartbeats.then(|| Diagnoser::new(Options::default()).lists_notable()),
         }
     }
 
@@ -376,95 +376,9 @@ impl Table {
 /// tshark 4.0.17's `format_size(..., SI)`: the unit goes up only once the value reaches ten of
 /// it, and the value is truncated.
 pub fn si_bytes(n: u64) -> String {
-    SiBytes(n).to_string()
-}
-
-/// [`si_bytes`] as a `Display` that honours width and alignment, written without allocating
-/// (a table row has three of them, a flood's table a million rows).
-struct SiBytes(u64);
-
-impl std::fmt::Display for SiBytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use std::fmt::Write as _;
-        const P: u64 = 1000;
-        let units = [
-            (P * P * P * P, "TB"),
-            (P * P * P, "GB"),
-            (P * P, "MB"),
-            (P, "kB"),
-        ];
-        let mut buf = StackText::default();
-        let n = self.0;
-        match units.iter().find(|(div, _)| n / div >= 10) {
-            Some((div, unit)) => write!(buf, "{} {unit}", n / div)?,
-            None => write!(buf, "{n} bytes")?,
-        }
-        f.pad(buf.as_str())
-    }
-}
-
-/// Text up to 64 bytes on the stack, for padding a value whose `Display` does not pad.
-struct StackText {
-    buf: [u8; 64],
-    len: usize,
-}
-
-impl Default for StackText {
-    fn default() -> Self {
-        StackText {
-            buf: [0; 64],
-            len: 0,
-        }
-    }
-}
-
-impl StackText {
-    fn as_str(&self) -> &str {
-        // Only whole `str`s are written in (`write_str`), so the prefix is UTF-8.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(std::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// The start column: local date and time, or seconds since the capture's first frame; pads.
-struct StartText<'a> {
-    date: bool,
-    row: &'a Row,
-}
-
-impl std::fmt::Display for StartText<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use std::fmt::Write as _;
-        if self.date {
-            return f.pad(&local_date(self.row.first_ns));
-        }
-        let mut buf = StackText::default();
-        write!(buf, "{:.9}", nstime_to_sec(self.row.rel_start_ns))?;
-        f.pad(buf.as_str())
-    }
-}
-
-/// An endpoint as tshark prints it in this table: `addr:port` without IPv6 brackets; pads.
-struct EndpointText<'a>(&'a SocketAddr);
-
-impl std::fmt::Display for EndpointText<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use std::fmt::Write as _;
-        let mut buf = StackText::default();
-        write!(buf, "{}:{}", self.0.ip(), self.0.port())?;
-        f.pad(buf.as_str())
-    }
+    let mut b = Vec::new();
+    push_si_bytes(&mut b, n);
+    String::from_utf8(b).unwrap_or_default()
 }
 
 /// tshark's `nstime_to_sec`: whole seconds and nanoseconds converted separately (both
@@ -577,41 +491,212 @@ fn write_titled<R: std::borrow::Borrow<Row>>(
         s.write_all(b" by         |          (s) | period (s)")?;
     }
     s.write_all(b"\n")?;
+    let mut line = Line::default();
     for r in rows {
-        let r = r.borrow();
-        write!(
-            s,
-            "{:<26} <-> {:<26}  {:6} {:<9}  {:6} {:<9}  {:6} {:<9}  {:>14}   {:12.4}",
-            EndpointText(&r.a),
-            EndpointText(&r.b),
-            r.frames_ba,
-            SiBytes(r.bytes_ba),
-            r.frames_ab,
-            SiBytes(r.bytes_ab),
-            r.frames(),
-            SiBytes(r.bytes()),
-            StartText { date: abs, row: r },
-            tshark_duration(r),
-        )?;
-        if extra {
-            let ended = match (r.ending, r.closed_by) {
-                (Ending::Open, _) | (_, None) => "open".to_string(),
-                (Ending::Rst, Some(by)) => format!("RST by {by}"),
-                (Ending::Fin, Some(by)) => format!("FIN by {by}"),
-            };
-            let hb = r
-                .heartbeat_period_s
-                .map(|p| format!("{p:.3}"))
-                .unwrap_or_else(|| "-".into());
-            write!(
-                s,
-                "  {ended:<10} {:14.4} {hb:>10}",
-                keepsight_time::secs_f64(r.max_idle_ns)
-            )?;
-        }
-        s.write_all(b"\n")?;
+        line.row(r.borrow(), abs, extra);
+        s.write_all(&line.buf)?;
     }
     writeln!(s, "{rule}")
+}
+
+/// One table row's text, built byte by byte into a buffer reused from row to row: a flood's
+/// table has a million rows, and `write!` with its padding machinery cost several times the
+/// reading of the capture. The text is exactly what the format
+/// `"{:<26} <-> {:<26}  {:6} {:<9}  {:6} {:<9}  {:6} {:<9}  {:>14}   {:12.4}"` (plus
+/// `"  {:<10} {:14.4} {:>10}"` for keepsight's columns) gives; the rare values whose digits
+/// need the float formatter (see [`fixed_from_ns`]) still go through it.
+#[derive(Default)]
+struct Line {
+    buf: Vec<u8>,
+}
+
+impl Line {
+    fn row(&mut self, r: &Row, abs: bool, extra: bool) {
+        self.buf.clear();
+        self.left(26, |b| push_endpoint(b, &r.a));
+        self.buf.extend_from_slice(b" <-> ");
+        self.left(26, |b| push_endpoint(b, &r.b));
+        for (frames, bytes) in [
+            (r.frames_ba, r.bytes_ba),
+            (r.frames_ab, r.bytes_ab),
+            (r.frames(), r.bytes()),
+        ] {
+            self.buf.extend_from_slice(b"  ");
+            self.right(6, |b| push_u64(b, frames));
+            self.buf.push(b' ');
+            self.left(9, |b| push_si_bytes(b, bytes));
+        }
+        self.buf.extend_from_slice(b"  ");
+        if abs {
+            let date = local_date(r.first_ns);
+            self.right(14, |b| b.extend_from_slice(date.as_bytes()));
+        } else {
+            self.right(14, |b| push_fixed(b, r.rel_start_ns, 9, nstime_to_sec));
+        }
+        self.buf.extend_from_slice(b"   ");
+        let rel_last = r.last_ns - (r.first_ns - r.rel_start_ns);
+        self.right(12, |b| {
+            push_fixed_diff(b, r.rel_start_ns, rel_last, 4, || tshark_duration(r))
+        });
+        if extra {
+            self.buf.extend_from_slice(b"  ");
+            self.left(10, |b| match (r.ending, r.closed_by) {
+                (Ending::Open, _) | (_, None) => b.extend_from_slice(b"open"),
+                (Ending::Rst, Some(by)) => {
+                    b.extend_from_slice(b"RST by ");
+                    b.extend_from_slice(by.as_bytes());
+                }
+                (Ending::Fin, Some(by)) => {
+                    b.extend_from_slice(b"FIN by ");
+                    b.extend_from_slice(by.as_bytes());
+                }
+            });
+            self.buf.push(b' ');
+            self.right(14, |b| {
+                push_fixed(b, r.max_idle_ns, 4, keepsight_time::secs_f64)
+            });
+            self.buf.push(b' ');
+            self.right(10, |b| match r.heartbeat_period_s {
+                Some(p) => b.extend_from_slice(format!("{p:.3}").as_bytes()),
+                None => b.push(b'-'),
+            });
+        }
+        self.buf.push(b'\n');
+    }
+
+    /// Writes a value, then spaces up to `width` (left-aligned, never cut).
+    fn left(&mut self, width: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.buf.len();
+        write(&mut self.buf);
+        let len = self.buf.len() - start;
+        self.buf.resize(start + len.max(width), b' ');
+    }
+
+    /// Writes a value right-aligned in `width` (never cut).
+    fn right(&mut self, width: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.buf.len();
+        write(&mut self.buf);
+        let len = self.buf.len() - start;
+        if len < width {
+            let pad = width - len;
+            self.buf.resize(start + width, b' ');
+            self.buf.copy_within(start..start + len, start + pad);
+            self.buf[start..start + pad].fill(b' ');
+        }
+    }
+}
+
+fn push_u64(b: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    b.extend_from_slice(&digits[i..]);
+}
+
+/// `n` in exactly `width` digits, zeros in front.
+fn push_zero_padded(b: &mut Vec<u8>, mut n: u64, width: usize) {
+    let start = b.len();
+    b.resize(start + width, b'0');
+    for d in b[start..].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+/// An endpoint as tshark prints it in this table: `addr:port` without IPv6 brackets.
+fn push_endpoint(b: &mut Vec<u8>, a: &SocketAddr) {
+    match a.ip() {
+        std::net::IpAddr::V4(ip) => {
+            for (i, o) in ip.octets().into_iter().enumerate() {
+                if i > 0 {
+                    b.push(b'.');
+                }
+                push_u64(b, u64::from(o));
+            }
+        }
+        ip @ std::net::IpAddr::V6(_) => b.extend_from_slice(ip.to_string().as_bytes()),
+    }
+    b.push(b':');
+    push_u64(b, u64::from(a.port()));
+}
+
+/// [`si_bytes`], written into a row.
+fn push_si_bytes(b: &mut Vec<u8>, n: u64) {
+    const P: u64 = 1000;
+    let units = [
+        (P * P * P * P, &b" TB"[..]),
+        (P * P * P, b" GB"),
+        (P * P, b" MB"),
+        (P, b" kB"),
+    ];
+    match units.iter().find(|(div, _)| n / div >= 10) {
+        Some((div, unit)) => {
+            push_u64(b, n / div);
+            b.extend_from_slice(unit);
+        }
+        None => {
+            push_u64(b, n);
+            b.extend_from_slice(b" bytes");
+        }
+    }
+}
+
+/// Below this many ns (about 12 days) a time converted to f64 seconds is within 2^-32 s of its
+/// exact value, far less than half of the 9th decimal: its `{:.9}` digits are the integer's.
+const EXACT_DIGITS_BELOW_NS: i64 = (1 << 20) * 1_000_000_000;
+
+/// `{:.DECIMALS}` of `to_secs(ns)` (DECIMALS 4 or 9), from the integer when the digits cannot
+/// differ: the f64's error is far below half the last decimal unless the dropped digits are
+/// exactly a half (then the f64's own rounding decides, so the float formatter prints it).
+fn push_fixed(b: &mut Vec<u8>, ns: i64, decimals: u32, to_secs: fn(i64) -> f64) {
+    if let Some(digits) = fixed_from_ns(ns, decimals) {
+        push_digits(b, digits, decimals);
+    } else {
+        b.extend_from_slice(format!("{:.*}", decimals as usize, to_secs(ns)).as_bytes());
+    }
+}
+
+/// [`push_fixed`] of a difference `to - from` that tshark computes in f64 from the two
+/// (`exact`): the integer's digits when both ends and the difference are in the exact range.
+fn push_fixed_diff(b: &mut Vec<u8>, from: i64, to: i64, decimals: u32, exact: impl Fn() -> f64) {
+    let digits = (from >= 0 && to >= from && to < EXACT_DIGITS_BELOW_NS)
+        .then(|| fixed_from_ns(to - from, decimals))
+        .flatten();
+    match digits {
+        Some(digits) => push_digits(b, digits, decimals),
+        None => b.extend_from_slice(format!("{:.*}", decimals as usize, exact()).as_bytes()),
+    }
+}
+
+/// `ns` in units of 10^-decimals s, rounded to nearest, when that is surely what the float
+/// formatter prints of the f64 seconds; `None` for negative or large times and for exact
+/// halves.
+fn fixed_from_ns(ns: i64, decimals: u32) -> Option<u64> {
+    if !(0..EXACT_DIGITS_BELOW_NS).contains(&ns) {
+        return None;
+    }
+    let unit = 10u64.pow(9 - decimals);
+    let ns = ns as u64;
+    let (q, rem) = (ns / unit, ns % unit);
+    match (rem * 2).cmp(&unit) {
+        std::cmp::Ordering::Less => Some(q),
+        std::cmp::Ordering::Greater => Some(q + 1),
+        std::cmp::Ordering::Equal => None,
+    }
+}
+
+fn push_digits(b: &mut Vec<u8>, units: u64, decimals: u32) {
+    let scale = 10u64.pow(decimals);
+    push_u64(b, units / scale);
+    b.push(b'.');
+    push_zero_padded(b, units % scale, decimals as usize);
 }
 
 /// The schema number of [`Document`]; renaming or removing a field bumps it. Schema 1 (not
@@ -691,7 +776,119 @@ impl From<&Row> for JsonRow {
 
 #[cfg(test)]
 mod tests {
-    use super::{si_bytes, Document, Ending, Row, Tally};
+    use super::{si_bytes, Document, Ending, Line, Row, Tally};
+    use std::net::SocketAddr;
+
+    /// The row as the format string of tshark's layout gives it, through the float and
+    /// padding machinery: the oracle for [`Line::row`].
+    fn formatted_row(r: &Row, abs: bool) -> String {
+        let endpoint = |a: &SocketAddr| format!("{}:{}", a.ip(), a.port());
+        let start = if abs {
+            super::local_date(r.first_ns)
+        } else {
+            format!("{:.9}", super::nstime_to_sec(r.rel_start_ns))
+        };
+        let ended = match (r.ending, r.closed_by) {
+            (Ending::Open, _) | (_, None) => "open".to_string(),
+            (Ending::Rst, Some(by)) => format!("RST by {by}"),
+            (Ending::Fin, Some(by)) => format!("FIN by {by}"),
+        };
+        let hb = r
+            .heartbeat_period_s
+            .map(|p| format!("{p:.3}"))
+            .unwrap_or_else(|| "-".into());
+        format!(
+            "{:<26} <-> {:<26}  {:6} {:<9}  {:6} {:<9}  {:6} {:<9}  {:>14}   {:12.4}  {ended:<10} {:14.4} {hb:>10}\n",
+            endpoint(&r.a),
+            endpoint(&r.b),
+            r.frames_ba,
+            si_bytes(r.bytes_ba),
+            r.frames_ab,
+            si_bytes(r.bytes_ab),
+            r.frames(),
+            si_bytes(r.bytes()),
+            start,
+            super::tshark_duration(r),
+            keepsight_time::secs_f64(r.max_idle_ns)
+        )
+    }
+
+    /// Rows over the ranges that matter: times near 0, around the exact-digit limit and far
+    /// beyond it, negative starts, durations whose dropped digits are exactly a half, long
+    /// IPv6 endpoints, counts wider than their column, both ends and no end.
+    #[test]
+    fn a_row_is_byte_identical_to_the_format_string() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let limit = super::EXACT_DIGITS_BELOW_NS;
+        let addrs: [SocketAddr; 4] = [
+            "10.0.0.1:40000".parse().unwrap(),
+            "255.255.255.255:65535".parse().unwrap(),
+            "[2001:db8:1234:5678:9abc:def0:1234:5678]:443"
+                .parse()
+                .unwrap(),
+            "[::1]:8".parse().unwrap(),
+        ];
+        for i in 0..200_000u64 {
+            let scale = match i % 5 {
+                0 => 1_000,
+                1 => 1_000_000_000,
+                2 => limit as u64,
+                3 => 4 * limit as u64,
+                _ => 1 << 62,
+            };
+            let mut rel = (next() % scale) as i64;
+            if i % 11 == 0 {
+                rel = -rel;
+            }
+            let first = 1_709_283_600_000_000_000 + (next() % 1_000_000_000_000) as i64;
+            let mut dur = (next() % scale.min(1 << 50)) as i64;
+            if i % 7 == 0 {
+                dur = dur / 100_000 * 100_000 + 50_000;
+            }
+            let row = Row {
+                stream: i as u32,
+                a: addrs[(next() % 4) as usize],
+                b: addrs[(next() % 4) as usize],
+                frames_ba: next() % [10, 1_000_000, 1 << 40][(i % 3) as usize],
+                bytes_ba: next() >> (next() % 64),
+                frames_ab: next() % 100_000,
+                bytes_ab: next() >> 40,
+                first_ns: first,
+                last_ns: first.saturating_add(dur),
+                rel_start_ns: rel,
+                ending: [Ending::Open, Ending::Fin, Ending::Rst][(i % 3) as usize],
+                closed_by: (i % 4 != 0).then_some(if i % 2 == 0 { "A" } else { "B" }),
+                close_frame: None,
+                max_idle_ns: if i % 13 == 0 {
+                    dur / 100_000 * 100_000 + 50_000
+                } else {
+                    dur
+                },
+                max_idle_frame: None,
+                heartbeat_period_s: (i % 6 == 0).then(|| (next() % 100_000) as f64 / 997.0),
+            };
+            let mut line = Line::default();
+            line.row(&row, false, true);
+            let got = String::from_utf8(line.buf.clone()).unwrap();
+            assert_eq!(got, formatted_row(&row, false), "row {i}: {row:?}");
+            if i % 1000 == 0 {
+                line.row(&row, true, false);
+                let want = formatted_row(&row, true);
+                let cut = want
+                    .find("  open")
+                    .or_else(|| want.find("  FIN"))
+                    .or_else(|| want.find("  RST"));
+                let want = format!("{}\n", &want[..cut.unwrap()]);
+                assert_eq!(String::from_utf8(line.buf).unwrap(), want, "row {i}, date");
+            }
+        }
+    }
 
     /// The per-stream cost `Tally` documents (30k streams: 4.3 MB instead of 7 MB).
     #[test]

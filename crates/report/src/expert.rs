@@ -219,7 +219,7 @@ impl ExpertPass {
     pub fn new(findings: bool, filtered: bool) -> Self {
         ExpertPass {
             table: ExpertTable::new(),
-            diagnoser: findings.then(|| Diagnoser::new(Options::default())),
+            diagnoser: findings.then(|| Diagnoser::new(Options::default()).lists_notable()),
             // Finished messages are drained from the analyzer as the pass goes and only their
             // texts' counts kept, so memory follows distinct texts and live connections.
             http: keepsight_http::Analyzer::new(keepsight_http::Options {

@@ -112,7 +112,11 @@ pub fn run(args: Args) -> Outcome {
     let opts = options(&args.analysis)?;
     let path = &args.file;
     let mut engine = super::open_capture_keyed(path, &opts.tls_keys)?;
+    // The text names no stream that has nothing to tell; the JSON lists them all.
     let mut analyses = Analyses::new(opts);
+    if !args.json {
+        analyses = analyses.lists_notable();
+    }
     let end = read_frames(
         Some(&mut engine),
         |_| {},
@@ -120,7 +124,6 @@ pub fn run(args: Args) -> Outcome {
             analyses.on_frame(frame);
         },
     );
-    // The text names no stream that has nothing to tell; the JSON lists them all.
     let listing = if args.json {
         Listing::Every
     } else {

@@ -8,7 +8,6 @@ use super::storm::StormRecord;
 use super::tally::{
     Endpoint, Outcome, Tally, SOURCE_EXACT, STREAM_SAMPLE, TOP_SOURCES as TOP_SOURCES_KEPT,
 };
-use crate::civil::parse_utc;
 use crate::finding::{
     Details, EarlierConnection, Finding, Kind, PortTally, Refused, Scan, Severity, SilenceVerdict,
     SourceTally, Storm, SynUnanswered,
@@ -495,7 +494,7 @@ pub(crate) fn reconnect_storms(
         let earlier = conns.get(&(st.client, server)).and_then(|rs| {
             rs.iter()
                 .filter(|r| !failed_streams.contains(&r.stream))
-                .filter_map(|r| Some((parse_utc(&r.end.to_string())?, *r)))
+                .map(|r| (r.end.shown_ns(), *r))
                 .filter(|(end, _)| *end <= st.first_ts && st.first_ts - end <= EARLIER_WITHIN_NS)
                 .max_by_key(|(end, r)| (*end, r.stream))
         });

@@ -131,7 +131,7 @@ fn close(cx: &StreamCx<'_>, hb: Option<&Chosen<'_>>) -> Option<Close> {
         time: UtcTime(e.ts),
         after_last_beat_s: hb.map(|h| round(secs(e.ts - h.cand.last.ts), 6)),
         after_last_data_s: s.last_data.map(|(_, t)| round(secs(e.ts - t), 6)),
-        tls: tls_close(cx),
+        tls: tls_close(cx).map(Box::new),
     })
 }
 

@@ -37,7 +37,7 @@ impl ReportPass {
     pub fn new(opts: Options, max_streams: usize) -> Self {
         ReportPass {
             middleboxes: opts.middleboxes.clone(),
-            analyses: Analyses::new(opts),
+            analyses: Analyses::new(opts).lists_notable(),
             conversations: Conversations::new(),
             // Retired streams kept for drawing: many more than are drawn, so that the streams
             // the findings name (known only at the end) are still there; a few KiB each.
