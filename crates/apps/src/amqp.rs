@@ -8,14 +8,28 @@
 use crate::event::{Event, Framing, Scope};
 
 /// The client's protocol header for AMQP 0-9-1.
-const HEADER: &[u8] = b"AMQP\x00\x00\x09\x01";
+pub const HEADER: &[u8] = b"AMQP\x00\x00\x09\x01";
 const FRAME_END: u8 = 0xCE;
 const FRAME_METHOD: u8 = 1;
 const FRAME_HEARTBEAT: u8 = 8;
-const CONNECTION: u16 = 10;
-const TUNE: u16 = 30;
-const TUNE_OK: u16 = 31;
-const CLOSE: u16 = 50;
+/// Class id of the connection methods.
+pub const CONNECTION: u16 = 10;
+/// Connection.Start (server → client: versions, mechanisms, locales).
+pub const START: u16 = 10;
+/// Connection.StartOk (client → server: properties, mechanism, response, locale).
+pub const START_OK: u16 = 11;
+/// Connection.Tune (server → client: channel-max, frame-max, heartbeat).
+pub const TUNE: u16 = 30;
+/// Connection.TuneOk (client → server: the values it settles on).
+pub const TUNE_OK: u16 = 31;
+/// Connection.Open (client → server: virtual host).
+pub const OPEN: u16 = 40;
+/// Connection.OpenOk (server → client).
+pub const OPEN_OK: u16 = 41;
+/// Connection.Close (either side: reply code and text).
+pub const CLOSE: u16 = 50;
+/// Connection.CloseOk.
+pub const CLOSE_OK: u16 = 51;
 
 pub(crate) fn starts_header(p: &[u8]) -> bool {
     p.starts_with(HEADER)
@@ -44,6 +58,57 @@ pub(crate) fn frame_len(b: &[u8]) -> Framing {
         return Framing::Broken;
     }
     Framing::Len(total)
+}
+
+/// Appends one frame: type, channel, payload size, payload, frame-end octet.
+pub fn encode_frame(kind: u8, channel: u16, payload: &[u8], out: &mut Vec<u8>) {
+    out.push(kind);
+    out.extend_from_slice(&channel.to_be_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    out.extend_from_slice(payload);
+    out.push(FRAME_END);
+}
+
+/// Appends a heartbeat frame (type 8, channel 0, empty payload).
+pub fn encode_heartbeat(out: &mut Vec<u8>) {
+    encode_frame(FRAME_HEARTBEAT, 0, &[], out);
+}
+
+/// Appends a connection-class method frame on channel 0 whose arguments are `args` (already
+/// encoded in AMQP's field types).
+pub fn encode_connection_method(method: u16, args: &[u8], out: &mut Vec<u8>) {
+    let mut payload = Vec::with_capacity(4 + args.len());
+    payload.extend_from_slice(&CONNECTION.to_be_bytes());
+    payload.extend_from_slice(&method.to_be_bytes());
+    payload.extend_from_slice(args);
+    encode_frame(FRAME_METHOD, 0, &payload, out);
+}
+
+/// Appends an AMQP short string (1-byte length, then at most 255 bytes).
+pub fn push_short_str(out: &mut Vec<u8>, s: &[u8]) {
+    let s = &s[..s.len().min(255)];
+    out.push(s.len() as u8);
+    out.extend_from_slice(s);
+}
+
+/// Appends an AMQP long string (4-byte length, then the bytes).
+pub fn push_long_str(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    out.extend_from_slice(s);
+}
+
+/// The class id, method id and arguments of a whole method frame; `None` for other frames.
+pub fn method(m: &[u8]) -> Option<(u16, u16, &[u8])> {
+    if m.first() != Some(&FRAME_METHOD) || m.len() < 8 {
+        return None;
+    }
+    let payload = &m[7..m.len() - 1];
+    Some((u16_at(payload, 0)?, u16_at(payload, 2)?, payload.get(4..)?))
+}
+
+/// Whether a whole frame is a heartbeat frame.
+pub fn is_heartbeat(m: &[u8]) -> bool {
+    m.first() == Some(&FRAME_HEARTBEAT)
 }
 
 fn u16_at(b: &[u8], i: usize) -> Option<u16> {

@@ -56,9 +56,9 @@ pub enum Event<'a> {
     Lost,
 }
 
-/// How long a message at the start of a direction's bytes is.
+/// How long a message at the start of a direction's bytes is ([`crate::message_len`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
+pub enum Framing {
     /// This many bytes (at least 1).
     Len(usize),
     /// Not enough bytes yet to tell.

@@ -79,6 +79,62 @@ fn checksum_ok(m: &[u8]) -> bool {
         && number(&trailer[3..6]).is_some_and(|v| v == u64::from(sum))
 }
 
+/// Appends one FIX message to `out`: `8=begin_string`, the BodyLength of `body`, the body's
+/// `tag=value` fields in the order given, and the CheckSum, both computed as the FIX Session
+/// Protocol defines them (BodyLength counts the bytes after its own field up to and including
+/// the SOH before `10=`; CheckSum is the sum of every byte before `10=`, modulo 256).
+pub fn encode(begin_string: &str, body: &[(u32, &[u8])], out: &mut Vec<u8>) {
+    let start = out.len();
+    let body_len: usize = body
+        .iter()
+        .map(|(tag, value)| decimal_len(u64::from(*tag)) + 1 + value.len() + 1)
+        .sum();
+    out.extend_from_slice(b"8=");
+    out.extend_from_slice(begin_string.as_bytes());
+    out.push(SOH);
+    out.extend_from_slice(b"9=");
+    push_decimal(out, body_len as u64);
+    out.push(SOH);
+    for (tag, value) in body {
+        push_decimal(out, u64::from(*tag));
+        out.push(b'=');
+        out.extend_from_slice(value);
+        out.push(SOH);
+    }
+    let sum = out[start..].iter().fold(0u8, |s, &c| s.wrapping_add(c));
+    out.extend_from_slice(b"10=");
+    out.extend_from_slice(&[b'0' + sum / 100, b'0' + sum / 10 % 10, b'0' + sum % 10, SOH]);
+}
+
+fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let len = decimal_len(n);
+    let at = out.len();
+    out.resize(at + len, b'0');
+    let mut rest = n;
+    for slot in out[at..].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+}
+
+/// The value of the first field `tag` of a whole message whose CheckSum is right; `None` when
+/// the field is absent or the message garbled (an engine ignores a garbled message).
+pub fn field(m: &[u8], tag: u32) -> Option<&[u8]> {
+    if m.len() < TRAILER_LEN || !checksum_ok(m) {
+        return None;
+    }
+    fields(&m[..m.len() - TRAILER_LEN]).find_map(|(t, v)| (t == tag).then_some(v))
+}
+
 /// Per direction: the next MsgSeqNum expected.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct State {

@@ -129,43 +129,102 @@ pub(crate) fn frame_len(b: &[u8]) -> Framing {
     Framing::Len(2 + len)
 }
 
-/// Field 70's value, when the message has it and fields 2-69 can be skipped.
-fn field_70(m: &[u8]) -> Option<&[u8]> {
+/// Field `n`'s value (2 ≤ n ≤ 70) in a message body (MTI first, no length prefix), when the
+/// message has it and the fields before it can be skipped with the 1987 table.
+pub fn field(m: &[u8], n: usize) -> Option<&[u8]> {
+    if !(2..=70).contains(&n) {
+        return None;
+    }
     let primary = m.get(4..12)?;
-    if primary[0] & 0x80 == 0 {
-        return None;
-    }
-    let secondary = m.get(12..20)?;
-    // Field 70 is bit 6 of the secondary bitmap (fields 65..128).
-    if secondary[0] & 0x04 == 0 {
-        return None;
-    }
-    let mut at = 20;
+    let has_secondary = primary[0] & 0x80 != 0;
+    let secondary = if has_secondary {
+        m.get(12..20)?
+    } else {
+        &[0u8; 8][..]
+    };
     let present = |field: usize| {
         let bit = field - 1;
         let map = if bit < 64 { primary } else { secondary };
         map[(bit % 64) / 8] & (0x80 >> (bit % 8)) != 0
     };
-    for field in 2..70 {
+    if !present(n) {
+        return None;
+    }
+    let mut at = if has_secondary { 20 } else { 12 };
+    for field in 2..=n.min(69) {
         if !present(field) {
             continue;
         }
-        let n = match FIELDS_2_TO_69[field - 2] {
-            Len::Fixed(n) => usize::from(n),
+        let len = match FIELDS_2_TO_69[field - 2] {
+            Len::Fixed(len) => usize::from(len),
             Len::Ll => {
-                let n = digits(m.get(at..at + 2)?)?;
+                let len = digits(m.get(at..at + 2)?)?;
                 at += 2;
-                n
+                len
             }
             Len::Lll => {
-                let n = digits(m.get(at..at + 3)?)?;
+                let len = digits(m.get(at..at + 3)?)?;
                 at += 3;
-                n
+                len
             }
         };
-        at += n;
+        if field == n {
+            return m.get(at..at + len);
+        }
+        at += len;
     }
+    // Field 70 (network management information code) is 3 digits.
     m.get(at..at + 3)
+}
+
+/// Appends a network-management message to `out`, 2-byte length prefix included: MTI `mti`
+/// (`0800` request, `0810` response), field 7 (transmission date and time, `MMDDhhmmss`),
+/// field 11 (system trace audit number, 6 digits, the number that pairs a response with its
+/// request), field 39 (response code) when given, and field 70 (`301` echo test, `002`
+/// sign-off). Numeric fields are ASCII digits, the bitmaps binary, as the common packagers
+/// write them.
+pub fn encode_network(
+    mti: &[u8; 4],
+    transmitted: &[u8; 10],
+    stan: u32,
+    response_code: Option<&[u8; 2]>,
+    code: &[u8; 3],
+    out: &mut Vec<u8>,
+) {
+    let mut primary = [0u8; 8];
+    let mut secondary = [0u8; 8];
+    let mut set = |field: usize| {
+        let bit = field - 1;
+        let map = if bit < 64 {
+            &mut primary
+        } else {
+            &mut secondary
+        };
+        map[(bit % 64) / 8] |= 0x80 >> (bit % 8);
+    };
+    set(1);
+    set(7);
+    set(11);
+    if response_code.is_some() {
+        set(39);
+    }
+    set(70);
+    let start = out.len();
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(mti);
+    out.extend_from_slice(&primary);
+    out.extend_from_slice(&secondary);
+    out.extend_from_slice(transmitted);
+    let stan = stan % 1_000_000;
+    for div in [100_000, 10_000, 1_000, 100, 10, 1] {
+        out.push(b'0' + (stan / div % 10) as u8);
+    }
+    if let Some(rc) = response_code {
+        out.extend_from_slice(rc);
+    }
+    out.extend_from_slice(code);
+    let len = (out.len() - start - 2) as u16;
+    out[start..start + 2].copy_from_slice(&len.to_be_bytes());
 }
 
 #[derive(Debug, Clone, Default)]
@@ -175,7 +234,7 @@ impl State {
     pub(crate) fn on_message(&mut self, _dir: usize, m: &[u8], on: &mut dyn FnMut(Event<'_>)) {
         let body = &m[2..];
         let mti = body.get(..4).unwrap_or_default();
-        let code = field_70(body);
+        let code = field(body, 70);
         on(match (mti, code) {
             (b"0800", Some(b"301")) => Event::Probe,
             (b"0810", Some(b"301")) => Event::Reply,

@@ -20,16 +20,16 @@
 //! crate reports ([`Protocol::silence_limit_ns`]). Bytes it cannot frame stop the analysis of
 //! that direction (reported once as [`Event::Lost`]) rather than guess.
 
-mod amqp;
+pub mod amqp;
 mod event;
-mod fix;
-mod iso8583;
+pub mod fix;
+pub mod iso8583;
 mod reasm;
-mod redis;
+pub mod redis;
 mod smpp;
 mod stomp;
 
-pub use event::{Event, Scope};
+pub use event::{Event, Framing, Scope};
 use reasm::Reassembly;
 pub use reasm::MAX_MESSAGE;
 
@@ -167,6 +167,22 @@ pub fn recognize(first_payload: &[u8]) -> Option<Protocol> {
     None
 }
 
+/// How long the message of `protocol` at the start of `b` is: the one framing rule both the
+/// capture analysis and a live client (`keepsight heartbeat client --protocol`) use.
+pub fn message_len(protocol: Protocol, b: &[u8]) -> Framing {
+    if b.is_empty() {
+        return Framing::More;
+    }
+    match protocol {
+        Protocol::Fix => fix::frame_len(b),
+        Protocol::Redis => redis::frame_len(b),
+        Protocol::Amqp => amqp::frame_len(b),
+        Protocol::Smpp => smpp::frame_len(b),
+        Protocol::Stomp => stomp::frame_len(b),
+        Protocol::Iso8583 => iso8583::frame_len(b),
+    }
+}
+
 /// One recognized stream: both directions' framing and the protocol's session state.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -219,6 +235,21 @@ impl Session {
         whole: bool,
         on: &mut dyn FnMut(Event<'_>),
     ) {
+        self.feed_messages(dir, seq, payload, whole, on, &mut |_, _| {});
+    }
+
+    /// [`Session::feed`] that also hands each whole message to `on_message`, with the sequence
+    /// number just after it, once its events are out: for an analysis that must know which
+    /// bytes made a probe, a reply or any other message.
+    pub fn feed_messages(
+        &mut self,
+        dir: usize,
+        seq: u32,
+        payload: &[u8],
+        whole: bool,
+        on: &mut dyn FnMut(Event<'_>),
+        on_message: &mut dyn FnMut(&[u8], u32),
+    ) {
         let state = &mut self.state;
         let framing = match state {
             State::Fix(_) => fix::frame_len,
@@ -229,14 +260,17 @@ impl Session {
             State::Iso8583(_) => iso8583::frame_len,
         };
         let mut piece = |m: reasm::Piece<'_>| match m {
-            reasm::Piece::Message(bytes) => match state {
-                State::Fix(s) => s.on_message(dir, bytes, on),
-                State::Redis(s) => s.on_message(dir, bytes, on),
-                State::Amqp(s) => s.on_message(dir, bytes, on),
-                State::Smpp(s) => s.on_message(dir, bytes, on),
-                State::Stomp(s) => s.on_message(dir, bytes, on),
-                State::Iso8583(s) => s.on_message(dir, bytes, on),
-            },
+            reasm::Piece::Message(bytes, end) => {
+                match state {
+                    State::Fix(s) => s.on_message(dir, bytes, on),
+                    State::Redis(s) => s.on_message(dir, bytes, on),
+                    State::Amqp(s) => s.on_message(dir, bytes, on),
+                    State::Smpp(s) => s.on_message(dir, bytes, on),
+                    State::Stomp(s) => s.on_message(dir, bytes, on),
+                    State::Iso8583(s) => s.on_message(dir, bytes, on),
+                }
+                on_message(bytes, end);
+            }
             reasm::Piece::Lost => on(Event::Lost),
         };
         self.dirs[dir].feed(seq, payload, whole, framing, &mut piece);

@@ -9,8 +9,8 @@ pub const MAX_MESSAGE: usize = 256 * 1024;
 
 /// What the framing hands out.
 pub(crate) enum Piece<'a> {
-    /// One whole message.
-    Message(&'a [u8]),
+    /// One whole message, and the sequence number just after its last byte.
+    Message(&'a [u8], u32),
     /// The direction can no longer be framed; nothing more follows.
     Lost,
 }
@@ -51,17 +51,21 @@ impl Reassembly {
             }
             data = &data[skip..];
         }
-        self.next = Some(seq.wrapping_add(payload.len() as u32));
+        let end = seq.wrapping_add(payload.len() as u32);
+        self.next = Some(end);
+        // The sequence number of data's first byte.
+        let base = end.wrapping_sub(data.len() as u32);
         if self.partial.is_empty() {
-            if let Some(rest) = self.frames(data, framing, on) {
+            if let Some(rest) = self.frames(data, base, framing, on) {
                 self.partial.extend_from_slice(rest);
             }
         } else {
             // The buffered start of a message, completed by this segment: framed again from
             // its start (a length-prefixed protocol tells its length from the header alone).
             let mut buf = std::mem::take(&mut self.partial);
+            let base = base.wrapping_sub(buf.len() as u32);
             buf.extend_from_slice(data);
-            if let Some(rest) = self.frames(&buf, framing, on) {
+            if let Some(rest) = self.frames(&buf, base, framing, on) {
                 let used = buf.len() - rest.len();
                 buf.drain(..used);
                 if buf.is_empty() && buf.capacity() > 4096 {
@@ -79,18 +83,20 @@ impl Reassembly {
         }
     }
 
-    /// Hands out the whole messages at the start of `data`; returns the incomplete rest, or
-    /// `None` when the direction was lost.
+    /// Hands out the whole messages at the start of `data`, whose first byte has sequence
+    /// number `base`; returns the incomplete rest, or `None` when the direction was lost.
     fn frames<'d>(
         &mut self,
         mut data: &'d [u8],
+        mut base: u32,
         framing: fn(&[u8]) -> Framing,
         on: &mut dyn FnMut(Piece<'_>),
     ) -> Option<&'d [u8]> {
         while !data.is_empty() {
             match framing(data) {
                 Framing::Len(n) if n <= data.len() => {
-                    on(Piece::Message(&data[..n]));
+                    base = base.wrapping_add(n as u32);
+                    on(Piece::Message(&data[..n], base));
                     data = &data[n..];
                 }
                 Framing::Len(n) if n > MAX_MESSAGE => {

@@ -35,6 +35,28 @@ pub(crate) fn starts_command(p: &[u8]) -> bool {
             .all(|c| c.is_ascii_alphabetic() || *c == b'_' || *c == b'|')
 }
 
+/// Appends a command as a client sends it: an array of bulk strings (`*1␍␊$4␍␊PING␍␊`).
+pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
+    out.push(b'*');
+    out.extend_from_slice(args.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for arg in args {
+        out.push(b'$');
+        out.extend_from_slice(arg.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Whether a whole reply answers a PING: `+PONG`, or a subscribed client's `*2 $4 pong …`.
+pub fn is_pong(m: &[u8]) -> bool {
+    m == b"+PONG\r\n"
+        || (m.starts_with(b"*2\r\n$4\r\n")
+            && m.get(8..12)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"pong")))
+}
+
 /// A decimal number ended by CRLF (optionally negative), and what follows.
 fn line_number(b: &[u8]) -> Option<(i64, &[u8])> {
     let end = b.iter().take(21).position(|&c| c == b'\r')?;

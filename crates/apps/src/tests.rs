@@ -2,7 +2,7 @@ use super::*;
 
 /// A FIX 4.4 message with the given body fields (after 8 and 9), BodyLength and CheckSum
 /// computed as the spec says.
-fn fix(fields: &[(u32, &str)]) -> Vec<u8> {
+fn fix_message(fields: &[(u32, &str)]) -> Vec<u8> {
     let body: String = fields.iter().map(|(t, v)| format!("{t}={v}\x01")).collect();
     let mut m = format!("8=FIX.4.4\x019={}\x01{body}", body.len()).into_bytes();
     let sum = m.iter().fold(0u8, |s, &c| s.wrapping_add(c));
@@ -18,7 +18,7 @@ fn events(s: &mut Session, dir: usize, seq: u32, p: &[u8]) -> Vec<String> {
 
 #[test]
 fn fix_session_events_in_order_across_segment_boundaries() {
-    let logon = fix(&[
+    let logon = fix_message(&[
         (35, "A"),
         (34, "1"),
         (49, "C"),
@@ -26,9 +26,9 @@ fn fix_session_events_in_order_across_segment_boundaries() {
         (98, "0"),
         (108, "30"),
     ]);
-    let beat = fix(&[(35, "0"), (34, "2")]);
-    let test = fix(&[(35, "1"), (34, "3"), (112, "T1")]);
-    let logout = fix(&[(35, "5"), (34, "4"), (58, "no heartbeat")]);
+    let beat = fix_message(&[(35, "0"), (34, "2")]);
+    let test = fix_message(&[(35, "1"), (34, "3"), (112, "T1")]);
+    let logout = fix_message(&[(35, "5"), (34, "4"), (58, "no heartbeat")]);
     assert_eq!(recognize(&logon), Some(Protocol::Fix));
     let mut all = [logon, beat, test, logout].concat();
     let mut s = Session::new(Protocol::Fix);
@@ -61,10 +61,10 @@ fn fix_session_events_in_order_across_segment_boundaries() {
 #[test]
 fn fix_sequence_gaps_and_resend_requests() {
     let mut s = Session::new(Protocol::Fix);
-    let a = fix(&[(35, "A"), (34, "1"), (108, "2")]);
-    let b = fix(&[(35, "0"), (34, "5")]);
-    let dup = fix(&[(35, "D"), (34, "3"), (43, "Y")]);
-    let rr = fix(&[(35, "2"), (34, "2"), (7, "2"), (16, "0")]);
+    let a = fix_message(&[(35, "A"), (34, "1"), (108, "2")]);
+    let b = fix_message(&[(35, "0"), (34, "5")]);
+    let dup = fix_message(&[(35, "D"), (34, "3"), (43, "Y")]);
+    let rr = fix_message(&[(35, "2"), (34, "2"), (7, "2"), (16, "0")]);
     let p = [a, b, dup].concat();
     let got = events(&mut s, 0, 0, &p);
     assert_eq!(
@@ -83,7 +83,7 @@ fn fix_sequence_gaps_and_resend_requests() {
 #[test]
 fn fix_framing_failures_lose_the_direction_once() {
     let mut s = Session::new(Protocol::Fix);
-    let m = fix(&[(35, "0"), (34, "1")]);
+    let m = fix_message(&[(35, "0"), (34, "1")]);
     assert_eq!(events(&mut s, 0, 0, &m), ["Beat"]);
     // Bytes missing from the capture: the next message cannot be trusted to start anywhere.
     assert_eq!(events(&mut s, 0, m.len() as u32 + 10, &m), ["Lost"]);
@@ -286,7 +286,10 @@ fn iso8583_echo_tests_and_sign_off() {
 #[test]
 fn garbage_after_a_valid_opening_never_panics_nor_grows() {
     let openings: [(Protocol, Vec<u8>); 6] = [
-        (Protocol::Fix, fix(&[(35, "A"), (34, "1"), (108, "30")])),
+        (
+            Protocol::Fix,
+            fix_message(&[(35, "A"), (34, "1"), (108, "30")]),
+        ),
         (Protocol::Redis, resp(&["PING"])),
         (Protocol::Amqp, b"AMQP\x00\x00\x09\x01".to_vec()),
         (Protocol::Smpp, pdu(9, 1, b"esme\0pw\0\0\x34\0\0\0")),
@@ -323,4 +326,47 @@ fn garbage_after_a_valid_opening_never_panics_nor_grows() {
             assert!(s.dirs.iter().all(|d| d.buffered() <= MAX_MESSAGE + 700));
         }
     }
+}
+
+/// What the encoders write is what the recognizers read back: the same BodyLength and
+/// CheckSum as the test's own `fix_message()`, an echo test the ISO 8583 reader calls a probe with its
+/// trace number, AMQP and Redis frames of the lengths the framing rules expect.
+#[test]
+fn encoders_write_what_the_readers_accept() {
+    let mut m = Vec::new();
+    fix::encode(
+        "FIX.4.4",
+        &[(35, b"1"), (34, b"12"), (112, b"TEST12")],
+        &mut m,
+    );
+    assert_eq!(m, fix_message(&[(35, "1"), (34, "12"), (112, "TEST12")]));
+    assert_eq!(fix::field(&m, 112), Some(&b"TEST12"[..]));
+    assert_eq!(message_len(Protocol::Fix, &m), Framing::Len(m.len()));
+    let mut s = Session::new(Protocol::Fix);
+    assert_eq!(events(&mut s, 0, 0, &m), ["Probe"]);
+
+    let mut iso = Vec::new();
+    iso8583::encode_network(b"0800", b"1207213000", 1234567, None, b"301", &mut iso);
+    assert_eq!(recognize(&iso), Some(Protocol::Iso8583));
+    assert_eq!(iso8583::field(&iso[2..], 11), Some(&b"234567"[..]));
+    assert_eq!(iso8583::field(&iso[2..], 7), Some(&b"1207213000"[..]));
+    let mut s = Session::new(Protocol::Iso8583);
+    assert_eq!(events(&mut s, 0, 0, &iso), ["Probe"]);
+    let mut answer = Vec::new();
+    iso8583::encode_network(b"0810", b"1207213000", 7, Some(b"00"), b"301", &mut answer);
+    assert_eq!(iso8583::field(&answer[2..], 39), Some(&b"00"[..]));
+    assert_eq!(events(&mut s, 1, 0, &answer), ["Reply"]);
+
+    let mut amqp_bytes = amqp::HEADER.to_vec();
+    amqp::encode_heartbeat(&mut amqp_bytes);
+    assert_eq!(&amqp_bytes[8..], [8, 0, 0, 0, 0, 0, 0, 0xce]);
+    let mut s = Session::new(Protocol::Amqp);
+    assert_eq!(events(&mut s, 0, 0, &amqp_bytes), ["Message", "Beat"]);
+
+    let mut ping = Vec::new();
+    redis::encode_command(&[b"PING"], &mut ping);
+    assert_eq!(ping, b"*1\r\n$4\r\nPING\r\n");
+    assert!(redis::is_pong(b"+PONG\r\n"));
+    assert!(redis::is_pong(b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"));
+    assert!(!redis::is_pong(b"+OK\r\n"));
 }

@@ -6,7 +6,7 @@
 //! `connection_reset` per reset connection and one `connection_refused` for the refused attempts
 //! — and nothing else.
 
-use keepsight_gen::truth::{CloseCause, Connection, Detail, Side, Teardown};
+use keepsight_gen::truth::{CloseCause, Connection, Detail, ShapeKind, Side, Teardown};
 use keepsight_gen::{generate_file, Config, Truth};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -43,6 +43,47 @@ fn diagnose(truth_config: &Config) -> (Truth, Value) {
     )
 }
 
+/// What the truth says about a connection's heartbeat, cleartext (1-byte probe and reply) or
+/// inside TLS (one application-data record each, told by its header: type, version, length).
+struct Beats<'a> {
+    probe_hex: String,
+    reply_hex: String,
+    period_us: u64,
+    jitter_us: u64,
+    reply_latency_us: [u64; 2],
+    late_beats: &'a [keepsight_gen::truth::LateBeat],
+    probes: u64,
+    replies: u64,
+}
+
+impl Beats<'_> {
+    fn of(conn: &Connection) -> Option<Beats<'_>> {
+        match &conn.detail {
+            Detail::Heartbeat(h) => Some(Beats {
+                probe_hex: format!("{:02x}", h.probe),
+                reply_hex: format!("{:02x}", h.reply),
+                period_us: h.period_us,
+                jitter_us: h.jitter_us,
+                reply_latency_us: h.reply_latency_us,
+                late_beats: &h.late_beats,
+                probes: conn.counts.heartbeat_probes,
+                replies: conn.counts.heartbeat_replies,
+            }),
+            Detail::TlsHeartbeat(h) => Some(Beats {
+                probe_hex: format!("170303{:04x}", h.probe_record_len),
+                reply_hex: format!("170303{:04x}", h.reply_record_len),
+                period_us: h.period_us,
+                jitter_us: h.jitter_us,
+                reply_latency_us: h.reply_latency_us,
+                late_beats: &h.late_beats,
+                probes: conn.counts.tls_heartbeat_probes,
+                replies: conn.counts.tls_heartbeat_replies,
+            }),
+            _ => None,
+        }
+    }
+}
+
 fn f64_of(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
@@ -77,7 +118,9 @@ fn diagnose_finds_the_generators_truth() {
     };
     let cause = |c: &Connection| c.close.map(|c| c.cause);
 
-    let mut seen = [0usize; 3]; // heartbeat streams, late beats, dead keep-alive peers
+    // Heartbeat streams, late beats, dead keep-alive peers, heartbeat streams inside TLS and
+    // their late beats.
+    let mut seen = [0usize; 5];
     for (conn, s) in truth.connections.iter().zip(streams) {
         let id = conn.stream;
         let what = format!("stream {id} ({:?})", conn.shape());
@@ -92,43 +135,78 @@ fn diagnose_finds_the_generators_truth() {
             Some(close) => {
                 let c = &s["close"];
                 // A reuse race ends with the server's RST, after its FIN.
+                // So does a TLS shutdown: the first closer's kernel resets when the peer's
+                // close_notify reaches its closed socket.
+                let shutdown_reset = conn.tls().and_then(|t| t.shutdown_reset_frame);
                 let (kind, frame) = match (&conn.detail, close.how) {
                     (Detail::Http(h), _) if h.reuse_race.is_some() => {
                         ("rst", h.reuse_race.unwrap().rst_frame)
                     }
+                    _ if shutdown_reset.is_some() => ("rst", shutdown_reset.unwrap()),
                     (_, Teardown::Fin) => ("fin", close.frame),
                     (_, Teardown::Rst) => ("rst", close.frame),
                 };
                 assert_eq!(c["kind"], kind, "{what}: {c}");
                 assert_eq!(c["by"], side(close.by), "{what}: {c}");
                 assert_eq!(c["frame"], frame, "{what}: {c}");
+                if let Some(tls) = conn.tls().filter(|t| t.refused_alert.is_none()) {
+                    assert_eq!(
+                        c["tls"]["version"],
+                        tls.version.as_deref().unwrap(),
+                        "{what}"
+                    );
+                    let sides = |v: &Value| -> BTreeSet<String> {
+                        v.as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect()
+                    };
+                    let notified: BTreeSet<String> = tls
+                        .close_notify
+                        .iter()
+                        .map(|s| format!("\"{}\"", side(*s)))
+                        .collect();
+                    let found = sides(&c["tls"]["close_notify_by"]);
+                    // The capture may cut the close after its first frame.
+                    if shutdown_reset.is_some() {
+                        assert_eq!(found, notified, "{what}: {c}");
+                    } else {
+                        assert!(found.is_subset(&notified), "{what}: {c}");
+                    }
+                }
             }
         }
 
         let hb = &s["heartbeat"];
-        if let Detail::Heartbeat(h) = &conn.detail {
-            if conn.counts.heartbeat_probes >= 4 {
+        if let Some(b) = Beats::of(conn) {
+            if b.probes >= 4 {
                 assert!(!hb.is_null(), "{what}: heartbeat not recognised");
             }
             if !hb.is_null() {
                 seen[0] += 1;
+                seen[3] += usize::from(conn.tls().is_some());
                 assert_eq!(hb["sender"], "client", "{what}");
-                assert_eq!(hb["probe_hex"], format!("{:02x}", h.probe), "{what}");
-                assert_eq!(hb["reply_hex"], format!("{:02x}", h.reply), "{what}");
+                assert_eq!(hb["probe_hex"], b.probe_hex, "{what}");
+                assert_eq!(hb["reply_hex"], b.reply_hex, "{what}");
+                if conn.tls().is_some() {
+                    assert_eq!(hb["tls_record"], "application_data", "{what}");
+                }
                 let period = f64_of(&hb["period_s"]) * 1e6;
-                let err = (period - h.period_us as f64).abs();
-                assert!(err <= h.jitter_us as f64, "{what}: period {period} µs");
+                let err = (period - b.period_us as f64).abs();
+                assert!(err <= b.jitter_us as f64, "{what}: period {period} µs");
                 let lat = &hb["reply_latency_ms"];
-                let [min, max] = h.reply_latency_us.map(|us| us as f64 / 1e3);
+                let [min, max] = b.reply_latency_us.map(|us| us as f64 / 1e3);
                 assert!(f64_of(&lat["max"]) <= max + 0.001, "{what}: {lat}");
                 assert!(f64_of(&lat["median"]) >= min - 0.001, "{what}: {lat}");
-                assert_eq!(hb["beats"], conn.counts.heartbeat_probes, "{what}");
-                assert_eq!(hb["replies"], conn.counts.heartbeat_replies, "{what}");
+                assert_eq!(hb["beats"], b.probes, "{what}");
+                assert_eq!(hb["replies"], b.replies, "{what}");
             }
             let late = of(id, "late_heartbeat");
-            assert_eq!(late.len(), h.late_beats.len(), "{what}: {late:?}");
-            for (f, beat) in late.iter().zip(&h.late_beats) {
+            assert_eq!(late.len(), b.late_beats.len(), "{what}: {late:?}");
+            for (f, beat) in late.iter().zip(b.late_beats) {
                 seen[1] += 1;
+                seen[4] += usize::from(conn.tls().is_some());
                 assert_eq!(f["frames"][1], beat.frame, "{what}");
                 let gap = f64_of(&f["gap_s"]);
                 assert!(
@@ -138,7 +216,7 @@ fn diagnose_finds_the_generators_truth() {
             }
             let deadline = of(id, "reset_after_heartbeat_deadline");
             if cause(conn) == Some(CloseCause::LateHeartbeat) {
-                let beat = h.late_beats.last().expect("the late beat before the reset");
+                let beat = b.late_beats.last().expect("the late beat before the reset");
                 assert_eq!(deadline.len(), 1, "{what}");
                 let f = deadline[0];
                 assert_eq!(f["by"], "client");
@@ -203,14 +281,17 @@ fn diagnose_finds_the_generators_truth() {
         }
     }
 
-    // HTTP findings name exactly the streams the truth says.
+    // HTTP findings name exactly the streams the truth says (cleartext ones: without a key
+    // log, HTTPS requests and responses are records of unknown content).
+    let http_cause =
+        |c: &Connection, want: CloseCause| c.shape() == ShapeKind::Http && cause(c) == Some(want);
     assert_eq!(
         streams_with("http_idle_close"),
-        truth_streams(&|c| cause(c) == Some(CloseCause::HttpIdleTimeout))
+        truth_streams(&|c| http_cause(c, CloseCause::HttpIdleTimeout))
     );
     assert_eq!(
         streams_with("http_reuse_race"),
-        truth_streams(&|c| cause(c) == Some(CloseCause::HttpReuseRace))
+        truth_streams(&|c| http_cause(c, CloseCause::HttpReuseRace))
     );
     // The generator's servers say `Connection: close` on a randomly chosen response: closes
     // at varying counts are a drain (one http_drain per server, naming those connections),
@@ -224,7 +305,7 @@ fn diagnose_finds_the_generators_truth() {
         .collect();
     assert_eq!(
         drained,
-        truth_streams(&|c| cause(c) == Some(CloseCause::HttpConnectionClose))
+        truth_streams(&|c| http_cause(c, CloseCause::HttpConnectionClose))
     );
     let idle_warnings: BTreeSet<u64> = findings
         .iter()
@@ -305,7 +386,8 @@ fn diagnose_finds_the_generators_truth() {
         reset_streams,
         truth_streams(&|c| {
             (c.close.is_some_and(|c| c.how == Teardown::Rst)
-                || cause(c) == Some(CloseCause::HttpReuseRace))
+                || cause(c) == Some(CloseCause::HttpReuseRace)
+                || c.tls().is_some_and(|t| t.shutdown_reset_frame.is_some()))
                 && cause(c) != Some(CloseCause::Refused)
         })
     );
@@ -321,6 +403,12 @@ fn diagnose_finds_the_generators_truth() {
         assert_eq!(
             f["close_race"],
             close.cause == CloseCause::HttpReuseRace,
+            "{f}"
+        );
+        let tls_shutdown = conn.tls().is_some_and(|t| t.shutdown_reset_frame.is_some());
+        assert_eq!(
+            f["tls_shutdown"].as_bool().unwrap_or(false),
+            tls_shutdown,
             "{f}"
         );
     }
@@ -342,6 +430,12 @@ fn diagnose_finds_the_generators_truth() {
         assert!(expected_kinds.contains(&kind), "unexpected finding: {f}");
     }
     assert!(seen[0] > 10, "only {} heartbeat streams", seen[0]);
+    assert!(
+        seen[3] > 0 && seen[4] > 0,
+        "TLS heartbeat streams {}, their late beats {}",
+        seen[3],
+        seen[4]
+    );
     assert!(
         seen[1] > 0 && seen[2] > 0,
         "late beats {}, dead peers {}",

@@ -441,3 +441,81 @@ fn cli_declares_a_vanished_server_dead_after_three_misses() {
         "{took:?}: {rest:?}"
     );
 }
+
+/// `--protocol redis` against a real redis-server: PING/PONG with the usual statistics, and a
+/// period a protocol cannot say (FIX's HeartBtInt is whole seconds) or an unknown protocol
+/// refused as usage errors.
+#[test]
+fn protocol_redis_against_redis_server_and_protocol_usage_errors() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server runs this test (apt-get install redis-server)");
+    let _redis = Proc(redis);
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "redis-server not listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = Command::new(BIN)
+        .args([
+            "heartbeat",
+            "client",
+            "--connect",
+            &addr,
+            "--protocol",
+            "redis",
+        ])
+        .args([
+            "--every",
+            "100ms",
+            "--duration",
+            "550ms",
+            "--stats",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = last_json(&out);
+    let c = &v["client"];
+    // PINGs at 0, 100, ..., 500 ms; the last PONG may come after the 550 ms stop.
+    assert_eq!(c["probes_sent"], 6, "{v}");
+    assert!(c["replies"].as_u64().unwrap() >= 5, "{v}");
+    assert_eq!(c["misses"], 0, "{v}");
+
+    for (args, says) in [
+        (
+            &["--protocol", "fix", "--every", "1500ms"][..],
+            "whole seconds",
+        ),
+        (
+            &["--protocol", "smtp"][..],
+            "expected bytes, fix, iso8583, amqp or redis",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args(["heartbeat", "client", "--connect", &addr])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

@@ -11,12 +11,17 @@
 //! finds in the decrypted bytes against the requests and responses tshark dissects; and, with
 //! a wrong key log, the same fields (nothing decrypted on either side) plus keepsight's warning.
 //!
+//! On HTTPS the decrypted bytes go through the same HTTP analysis as cleartext: every `http.*`
+//! field keepsight registers is compared with `tshark -2` (tshark's second pass fills
+//! `http.response_in`), with the key log and without it (then neither shows any), and the
+//! Protocol/Info columns and Chat expert items of HTTP frames are compared like any other.
+//!
 //! Known differences skipped, as in tls_oracle.rs: tshark dissects X.509 certificates (layers
-//! after `tls` in `frame.protocols`); on HTTPS, tshark dissects the decrypted HTTP (an `http`
-//! layer, `HTTP` in the Protocol column, the request or status line in Info and as a Chat
-//! expert item), which keepsight's listing does not do for TLS: those frames compare
-//! `frame.protocols` up to the last `tls` and skip the two columns and `_ws.expert.*`. Every other field of theirs, `data.data` included, is
-//! compared.
+//! after `tls` in `frame.protocols`) and the media types of HTTP bodies (`data-text-lines`,
+//! ...), so `frame.protocols` is compared up to its last `tls`; an HTTP body without
+//! `Content-Type` goes to tshark's `data` (`...:http:data`), which keepsight's HTTP analysis
+//! counts without keeping, so `data.*` is not compared on those frames. Every other field
+//! of theirs, `data.data` of non-HTTP application data included, is compared.
 
 mod common;
 use common::{assert_no_differences, repo, run_parallel, scratch, tshark_available};
@@ -32,6 +37,8 @@ struct Case {
 fn cases() -> Vec<Case> {
     let dec = repo().join("tests/corpus/tls-decrypt");
     let hb = repo().join("tests/scenarios/tls-heartbeat");
+    let idle = repo().join("tests/scenarios/tls-keepalive-idle-close");
+    let race = repo().join("tests/scenarios/tls-reuse-race");
     vec![
         Case {
             capture: dec.join("ciphers.pcapng"),
@@ -49,7 +56,26 @@ fn cases() -> Vec<Case> {
             capture: hb.join("openssl.pcapng"),
             keylog: hb.join("openssl.keylog.txt"),
         },
+        Case {
+            capture: idle.join("capture.pcapng"),
+            keylog: idle.join("keylog.txt"),
+        },
+        Case {
+            capture: race.join("capture.pcapng"),
+            keylog: race.join("keylog.txt"),
+        },
     ]
+}
+
+/// The cases whose decrypted application data is HTTP/1.1.
+fn https_cases() -> Vec<Case> {
+    cases()
+        .into_iter()
+        .filter(|c| {
+            let name = c.capture.display().to_string();
+            name.contains("https") || name.contains("keepalive") || name.contains("reuse")
+        })
+        .collect()
 }
 
 fn output(mut c: Command) -> (String, String) {
@@ -137,7 +163,7 @@ fn compare_fields(cap: &Path, keylog: &Path, fields: &[String]) -> (Vec<String>,
     let mut decrypted = 0;
     for (tl, ol) in t.iter().zip(&o) {
         let (tv, ov): (Vec<&str>, Vec<&str>) = (tl.split('\t').collect(), ol.split('\t').collect());
-        let http = tv.get(protocols).is_some_and(|p| p.contains(":http"));
+        let http_body = tv.get(protocols).is_some_and(|p| p.contains(":http:data"));
         if tv.get(data).is_some_and(|d| !d.is_empty()) {
             decrypted += 1;
         }
@@ -146,7 +172,7 @@ fn compare_fields(cap: &Path, keylog: &Path, fields: &[String]) -> (Vec<String>,
                 tv.get(i).copied().unwrap_or("").to_string(),
                 ov.get(i).copied().unwrap_or("").to_string(),
             );
-            if (name.starts_with("_ws.col.") || name.starts_with("_ws.expert")) && http {
+            if http_body && name.starts_with("data.") {
                 continue;
             }
             if *name == "frame.protocols" {
@@ -186,6 +212,117 @@ fn every_field_and_column_matches_tshark_with_the_key_log() {
         decrypted >= 60,
         "only {decrypted} frames with decrypted data"
     );
+}
+
+/// Every registered `http.*` field but the protocol itself (a tree label in tshark).
+fn http_fields() -> Vec<String> {
+    keepsight(&["packets", "--list-fields"])
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .filter(|n| n.starts_with("http.") && !n.starts_with("http2"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Differences between `tshark -2` and keepsight on `args` (both given the same arguments).
+fn differences(what: &str, args: &[&str]) -> Vec<String> {
+    let mut two = vec!["-2"];
+    two.extend(args);
+    let theirs = tshark(&two);
+    let mut ours_args = vec!["packets"];
+    ours_args.extend(args);
+    let ours = keepsight(&ours_args);
+    let mut problems = Vec::new();
+    let (t, o): (Vec<&str>, Vec<&str>) = (theirs.lines().collect(), ours.lines().collect());
+    if t.len() != o.len() {
+        problems.push(format!(
+            "{what}: tshark {} lines, keepsight {}",
+            t.len(),
+            o.len()
+        ));
+    }
+    for (tl, ol) in t.iter().zip(&o) {
+        if tl != ol {
+            problems.push(format!("{what}:\n  tshark    {tl:?}\n  keepsight {ol:?}"));
+        }
+    }
+    problems
+}
+
+/// Every `http.*` field on every frame of the HTTPS captures, with the key log (the decrypted
+/// HTTP: requests and responses over several records and segments, several in one record,
+/// a response before its request's body, pipelining) and without it (no HTTP at all, as in
+/// tshark), plus tshark's `http.request` filter.
+#[test]
+fn every_http_field_matches_tshark_with_and_without_the_key_log() {
+    if !tshark_available() {
+        return;
+    }
+    let fields = http_fields();
+    assert!(fields.len() >= 14, "{fields:?}");
+    let mut problems = Vec::new();
+    let mut http_frames = 0;
+    for case in https_cases() {
+        let c = case.capture.display().to_string();
+        let pref = format!("tls.keylog_file:{}", case.keylog.display());
+        let mut args: Vec<&str> = vec!["-r", &c, "-T", "fields", "-e", "frame.number"];
+        for f in &fields {
+            args.extend(["-e", f]);
+        }
+        args.extend(["-e", "_ws.expert.message"]);
+        problems.extend(differences(&format!("{c} without the key log"), &args));
+        let blind = keepsight(&{
+            let mut a = vec!["packets"];
+            a.extend(&args);
+            a
+        });
+        let http_columns = 1..=fields.len();
+        assert!(
+            blind.lines().all(|l| l
+                .split('\t')
+                .enumerate()
+                .all(|(i, v)| !http_columns.contains(&i) || v.is_empty())),
+            "{c}: http.* fields without the key log"
+        );
+        let mut keyed = vec!["-o", &pref];
+        keyed.extend(&args);
+        problems.extend(differences(&format!("{c} with the key log"), &keyed));
+        let requests = ["-r", &c, "-o", &pref, "-Y", "http.request"];
+        problems.extend(differences(&format!("{c} -Y http.request"), &requests));
+        http_frames += tshark(&["-r", &c, "-o", &pref, "-Y", "http"])
+            .lines()
+            .count();
+    }
+    assert_no_differences(&problems);
+    // tls-keepalive-idle-close alone has 15 frames with HTTP messages, https.pcapng 8.
+    assert!(http_frames >= 40, "{http_frames} HTTP frames");
+}
+
+/// The one-line summary of the HTTPS captures with the key log, line for line as tshark
+/// prints it: `HTTP` frames with their request or status lines (pipelined ones joined), and
+/// `[TLS segment of a reassembled PDU]` where a message continues in a later record.
+#[test]
+fn https_summary_lines_match_tshark_with_the_key_log() {
+    if !tshark_available() {
+        return;
+    }
+    let mut problems = Vec::new();
+    let mut continued = 0;
+    for case in https_cases() {
+        let c = case.capture.display().to_string();
+        let pref = format!("tls.keylog_file:{}", case.keylog.display());
+        let theirs = tshark(&["-r", &c, "-o", &pref]);
+        let ours = keepsight(&["packets", "-r", &c, "-o", &pref]);
+        continued += theirs
+            .lines()
+            .filter(|l| l.contains("[TLS segment of a reassembled PDU]"))
+            .count();
+        if theirs != ours {
+            problems.push(format!("{c}:\n--- tshark\n{theirs}\n--- keepsight\n{ours}"));
+        }
+    }
+    assert_no_differences(&problems);
+    assert!(continued >= 5, "{continued} continued HTTP messages");
 }
 
 /// The negotiated suites of the cipher capture: every suite keepsight decrypts is there.

@@ -4,7 +4,9 @@
 //! declared when the stream is summarized (`summarize::apps`).
 
 use crate::event::Event;
+use crate::stream::{Known, Sig};
 use keepsight_apps::{Event as AppEvent, Protocol, Scope, Session};
+use std::cell::Cell;
 
 /// Late gaps and sequence gaps kept per direction (more are only counted).
 pub(crate) const MAX_APP_RECORDS: usize = 8;
@@ -82,6 +84,70 @@ impl AppWatch {
         self.session.feed(d, seq, payload, whole, &mut |e| {
             on_event(protocol, dirs, d, ev, e);
         });
+    }
+}
+
+/// What a protocol said one whole message was, for heartbeat discovery.
+#[derive(Debug, Clone, Copy)]
+enum Said {
+    Probe,
+    Reply,
+}
+
+impl AppWatch {
+    /// Whether heartbeat discovery should take this stream's messages from the protocol
+    /// ([`AppWatch::on_payload_known`]) rather than guess from their bytes: for the protocols
+    /// whose beats are probes the peer answers (Redis PING, SMPP enquire_link, ISO 8583 echo
+    /// tests), as long as direction `d` can still be framed.
+    pub(crate) fn names_messages(&self, d: usize) -> bool {
+        !self.protocol().beats_independently() && self.dirs[d].lost.is_none()
+    }
+
+    /// [`AppWatch::on_payload`] that also tells heartbeat discovery what each whole message is
+    /// (`known`, with the sequence number after it): a probe, a reply, or any other message, so
+    /// that a one-off message whose bytes resemble a probe (an SMPP unbind next to
+    /// enquire_links) is never taken for a beat.
+    pub(crate) fn on_payload_known(
+        &mut self,
+        ev: Event,
+        seq: u32,
+        payload: &[u8],
+        whole: bool,
+        known: &mut dyn FnMut(Known, u32),
+    ) {
+        let d = ev.dir as usize;
+        let protocol = self.session.protocol();
+        let dirs = &mut self.dirs;
+        let said = Cell::new(None);
+        self.session.feed_messages(
+            d,
+            seq,
+            payload,
+            whole,
+            &mut |e| {
+                match e {
+                    AppEvent::Probe => said.set(Some(Said::Probe)),
+                    AppEvent::Reply => said.set(Some(Said::Reply)),
+                    _ => {}
+                }
+                on_event(protocol, dirs, d, ev, e);
+            },
+            &mut |bytes, end| {
+                let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+                let name = Sig::of(len, bytes);
+                let k = match said.take() {
+                    // These protocols declare no interval: discovery measures the period.
+                    Some(Said::Probe) => Known::Probe {
+                        name,
+                        len,
+                        declared_period_ns: None,
+                    },
+                    Some(Said::Reply) => Known::Reply { name, len },
+                    None => Known::Other { len },
+                };
+                known(k, end);
+            },
+        );
     }
 }
 

@@ -149,9 +149,30 @@ fn deadline_resets(
             late_probe.iter().map(|(f, _)| *f),
         );
     }
+    let on_probe: Vec<&(&Finding, &DeadlineReset)> = deadline
+        .iter()
+        .filter(|(_, d)| d.cause == DeadlineCause::ResetOnProbe)
+        .collect();
+    for by in sides(&on_probe, |(_, d)| d.by) {
+        let of: Vec<&Finding> = on_probe
+            .iter()
+            .filter(|(_, d)| d.by == by)
+            .map(|(f, _)| *f)
+            .collect();
+        out.push(format!(
+            "{} connection(s) were reset by the {by} as its answer to a heartbeat probe, as fast as it replies (see reset_after_heartbeat_deadline): no deadline passed, the {by} application ended them; its log at those moments says why.",
+            of.len()
+        ));
+        causes.told(out, Kind::ResetAfterHeartbeatDeadline, Some(by), of);
+    }
     let other: Vec<&(&Finding, &DeadlineReset)> = deadline
         .iter()
-        .filter(|(_, d)| d.cause != DeadlineCause::LateProbe)
+        .filter(|(_, d)| {
+            !matches!(
+                d.cause,
+                DeadlineCause::LateProbe | DeadlineCause::ResetOnProbe
+            )
+        })
         .collect();
     for by in sides(&other, |(_, d)| d.by) {
         let of: Vec<&Finding> = other
@@ -546,7 +567,7 @@ fn resets(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
         .count();
     if tls_shutdowns > 0 {
         out.push(format!(
-            "{tls_shutdowns} reset(s) ended TLS connections the ordinary way: one side closed without close_notify, the other's TLS alert or records reached its closed socket, whose kernel answered RST (no fault, not a close race)."
+            "{tls_shutdowns} reset(s) ended TLS connections the ordinary way: one side closed its socket without waiting for the other's close_notify (having sent its own or not), and the other's TLS alert reached the closed socket, whose kernel answered RST (no fault, not a close race)."
         ));
     }
     let cuts: Vec<&Finding> = findings
@@ -557,6 +578,15 @@ fn resets(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
         out.push(format!(
             "{} TLS connection(s) were closed in the middle of a record, without close_notify (tls_truncation): the data in flight was cut.",
             cuts.len()
+        ));
+    }
+    let unreadable = findings
+        .iter()
+        .filter(|f| f.kind() == Kind::TlsUnreadable)
+        .count();
+    if unreadable > 0 {
+        out.push(format!(
+            "{unreadable} TLS record stream(s) stopped making sense (tls_unreadable): bytes that are no TLS record where one should start; what followed was not read as TLS."
         ));
     }
     let other: Vec<&(&Finding, &'static str, bool, bool)> = resets

@@ -69,6 +69,9 @@ pub enum Kind {
     MiddleboxIdleReset,
     /// A TLS peer's FIN cut a record it was sending, with no close_notify before it.
     TlsTruncation,
+    /// A TLS peer sent bytes that are no TLS record where a record should start (garbage, a
+    /// length beyond what TLS allows): its records cannot be followed from there.
+    TlsUnreadable,
     /// An application protocol's heartbeats (FIX, …) stopped longer than its own declared
     /// interval allows, and the session ended (see [`AppStopped`]).
     AppHeartbeatStopped,
@@ -122,6 +125,7 @@ impl Kind {
             Kind::LogMatch => "log_match",
             Kind::MiddleboxIdleReset => "middlebox_idle_reset",
             Kind::TlsTruncation => "tls_truncation",
+            Kind::TlsUnreadable => "tls_unreadable",
             Kind::AppHeartbeatStopped => "app_heartbeat_stopped",
             Kind::AppHeartbeatLate => "app_heartbeat_late",
             Kind::AppProbeUnanswered => "app_probe_unanswered",
@@ -157,6 +161,10 @@ pub enum DeadlineCause {
     Unanswered,
     /// The reply came after `--timeout`.
     SlowReply,
+    /// The receiver answered the probe with the reset itself, as fast as it usually replies:
+    /// its application ended the connection when the probe came (closed the socket with the
+    /// probe unread, or with SO_LINGER 0); no deadline passed.
+    ResetOnProbe,
 }
 
 /// `reset_after_heartbeat_deadline`: the reset that followed the last probe, and why.
@@ -283,6 +291,19 @@ pub struct TlsCut {
     /// The whole record's length (header included), 0 when even the header was cut.
     pub record_len: u32,
     /// The negotiated version (`TLSv1.2`).
+    pub version: &'static str,
+}
+
+/// `tls_unreadable`: where a side's TLS record stream stopped making sense.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TlsGarbled {
+    /// `client` or `server`: who sent the bytes.
+    pub by: &'static str,
+    /// The five bytes found where a record header should have been, in hex.
+    pub header_hex: String,
+    /// What is wrong with them.
+    pub reason: String,
+    /// The negotiated version (`TLSv1.2`), `TLS` before a Server Hello.
     pub version: &'static str,
 }
 
@@ -849,6 +870,8 @@ pub enum Details {
     MiddleboxIdleReset(IdleReset),
     /// See [`Kind::TlsTruncation`].
     TlsTruncation(TlsCut),
+    /// See [`Kind::TlsUnreadable`].
+    TlsUnreadable(TlsGarbled),
     /// See [`Kind::AppHeartbeatStopped`].
     AppHeartbeatStopped(AppStopped),
     /// See [`Kind::AppHeartbeatLate`].
@@ -904,6 +927,7 @@ impl Details {
             Details::LogMatch(_) => Kind::LogMatch,
             Details::MiddleboxIdleReset(_) => Kind::MiddleboxIdleReset,
             Details::TlsTruncation(_) => Kind::TlsTruncation,
+            Details::TlsUnreadable(_) => Kind::TlsUnreadable,
             Details::AppHeartbeatStopped(_) => Kind::AppHeartbeatStopped,
             Details::AppHeartbeatLate(_) => Kind::AppHeartbeatLate,
             Details::AppProbeUnanswered(_) => Kind::AppProbeUnanswered,
@@ -945,6 +969,7 @@ impl Serialize for Details {
             Details::LogMatch(d) => d.serialize(s),
             Details::MiddleboxIdleReset(d) => d.serialize(s),
             Details::TlsTruncation(d) => d.serialize(s),
+            Details::TlsUnreadable(d) => d.serialize(s),
             Details::AppHeartbeatStopped(d) => d.serialize(s),
             Details::AppHeartbeatLate(d) => d.serialize(s),
             Details::AppProbeUnanswered(d) => d.serialize(s),

@@ -17,6 +17,20 @@ pub(crate) const MIN_BEATS: u64 = 3;
 /// no longer a burst.
 pub(crate) const MIN_TEMPLATE_BEATS: u64 = 5;
 
+/// Whether template candidate `c` has beats enough to be a heartbeat: [`MIN_TEMPLATE_BEATS`]
+/// in general, but as few as an exact beat needs ([`MIN_BEATS`]) when the peer answered at
+/// least two of them and the stream ended on one it never answered. That is the shape of a
+/// peer that stopped answering and a sender that gave up; making it wait for five beats would
+/// hide exactly the deaths discovery exists for (a sender giving up after two misses has beaten
+/// only four times when its peer stopped after two answers), while a burst of queries that open
+/// a connection does not end on an unanswered one.
+fn template_beats_enough(c: &Candidate) -> bool {
+    // With fewer beats than the records kept, the last unanswered one recorded is the latest.
+    let ends_unanswered =
+        c.pending.is_some() || c.unanswered.last().is_some_and(|u| u.frame == c.last.frame);
+    c.count >= MIN_TEMPLATE_BEATS || c.count >= MIN_BEATS && c.replies >= 2 && ends_unanswered
+}
+
 /// The heartbeat of a stream, as chosen among its candidates.
 pub(crate) struct Chosen<'a> {
     pub dir: usize,
@@ -63,7 +77,7 @@ fn evaluate<'a>(
     paired: bool,
 ) -> Option<(bool, Chosen<'a>)> {
     if c.count < MIN_BEATS && !(c.known && c.count >= 2)
-        || c.by_template() && c.count < MIN_TEMPLATE_BEATS
+        || c.by_template() && !template_beats_enough(c)
     {
         return None;
     }

@@ -77,6 +77,9 @@ pub(crate) struct TlsWatch {
     pub cut: [Option<(Event, usize, usize)>; 2],
     /// Per direction: RFC 6520 heartbeat records (content type 24).
     pub heartbeat_records: [u64; 2],
+    /// Per direction: the segment whose bytes were no TLS record where one should start,
+    /// and those bytes.
+    pub unreadable: [Option<(Event, [u8; keepsight_tls::record::HEADER_LEN])>; 2],
     /// The stream's first alert record after data flowed: where a TLS close begins.
     pub first_alert: Option<Event>,
 }
@@ -414,8 +417,6 @@ impl Candidate {
 
 /// What a protocol module says a message is (see [`Stream::on_known_message`]).
 #[derive(Debug, Clone, Copy)]
-// Constructed by the protocol modules of issue 24 (items 2-3) once they land.
-#[allow(dead_code)]
 pub(crate) enum Known {
     /// A heartbeat probe (FIX Heartbeat or TestRequest, AMQP heartbeat frame, SMPP
     /// enquire_link …): `name` names the heartbeat in the report (its `probe_hex`) and joins
@@ -872,10 +873,24 @@ impl Stream {
                 self.h2
                     .on_payload(d, seg.seq, payload, seg.frame, ts, forced);
             }
-            if let Some(app) = self.app.as_mut() {
-                app.on_payload(ev, seg.seq, payload, payload.len() == seg.len as usize);
+            let whole = payload.len() == seg.len as usize;
+            // A protocol that names its probes and replies tells heartbeat discovery what each
+            // message is; the bytes are guessed from only where it cannot.
+            let mut named_by_protocol = false;
+            if let Some(mut app) = self.app.take() {
+                if app.names_messages(d) {
+                    named_by_protocol = true;
+                    app.on_payload_known(ev, seg.seq, payload, whole, &mut |known, end| {
+                        self.on_known_message(d, seg, known, end, opts)
+                    });
+                } else {
+                    app.on_payload(ev, seg.seq, payload, whole);
+                }
+                self.app = Some(app);
             }
-            if matches!(self.tls, TlsMode::Tls(_)) {
+            if named_by_protocol {
+                // Discovery heard every whole message from the protocol above.
+            } else if matches!(self.tls, TlsMode::Tls(_)) {
                 // A TLS stream's messages are its records, whatever the segments.
                 let whole = payload.len() == seg.len as usize;
                 let mut messages = [(Sig::of(0, &[]), 0u32); TLS_MESSAGES_PER_SEGMENT];
@@ -1034,9 +1049,6 @@ impl Stream {
     /// its `declared_period_ns` replaces the guessed period. A [`Known::Reply`] answers the
     /// peer's pending probe and is reported under `name`. [`Known::Other`] answers nothing:
     /// only a protocol's reply may (a FIX order is no answer to a TestRequest).
-    // Called by the protocol modules of issue 24 (items 2-3) once they land; until then only
-    // by its test.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn on_known_message(
         &mut self,
         d: usize,
@@ -1135,6 +1147,11 @@ impl Stream {
         };
         let t = &mut **t;
         let pushed = t.dirs[d].push(seg.seq, payload);
+        if t.dirs[d].is_lost() && t.unreadable[d].is_none() {
+            if let Some(header) = t.dirs[d].bad_header() {
+                t.unreadable[d] = Some((ev, header));
+            }
+        }
         let mut n = 0;
         for r in pushed.records(&t.dirs[d], payload) {
             let ctx = t.session.observe(d, &r);

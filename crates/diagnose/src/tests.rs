@@ -599,6 +599,41 @@ fn unanswered_probe_then_reset() {
     assert_eq!((dd.cause, dd.by), (DeadlineCause::Unanswered, "server"));
 }
 
+/// A receiver that answers a probe with a reset as fast as it replies ended the connection
+/// itself: no deadline passed, and the probe is not "unanswered" (log-formats' server, which
+/// closes with SO_LINGER 0 instead of answering).
+#[test]
+fn reset_as_the_answer_to_a_probe() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:7443");
+    a.handshake(&mut sc, T0);
+    let mut t = T0 + S;
+    for _ in 0..5 {
+        a.beat(&mut sc, t, 400 * US);
+        t += 5 * S;
+    }
+    a.seg(&mut sc, t, 0, fl::PSH | fl::ACK, &[0x01], 0);
+    a.seg(&mut sc, t + 500 * US, 1, fl::RST | fl::ACK, b"", 0);
+    let (r, _) = sc.run(Options::default());
+    let d = kinds(&r, 0, Kind::ResetAfterHeartbeatDeadline);
+    assert_eq!(d.len(), 1);
+    let dd = details!(d[0], ResetAfterHeartbeatDeadline);
+    assert_eq!((dd.cause, dd.by), (DeadlineCause::ResetOnProbe, "server"));
+    assert!(
+        d[0].message.contains("answered by a reset"),
+        "{}",
+        d[0].message
+    );
+    assert!(kinds(&r, 0, Kind::UnansweredHeartbeat).is_empty());
+    assert!(
+        r.summary
+            .iter()
+            .any(|s| s.contains("as its answer to a heartbeat probe")),
+        "{:?}",
+        r.summary
+    );
+}
+
 /// A missed beat (no probe for two periods) that the connection survives, and a slow reply
 /// beyond --timeout.
 #[test]

@@ -373,8 +373,9 @@ impl Engine {
     }
 
     /// Every TLS stream (`tcp.stream`) of the frames read so far whose records the key log
-    /// could not decrypt, with why; empty without a key log.
-    pub fn tls_decryption_notes(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+    /// could not decrypt, with the frame where that was first met and why; empty without a
+    /// key log.
+    pub fn tls_decryption_notes(&self) -> impl Iterator<Item = (u32, u32, &str)> + '_ {
         self.tls.decryption_notes()
     }
 
@@ -560,7 +561,9 @@ fn tls_layer_of_candidate<'a>(
             None
         }
         AppInput::Nothing => None,
-        AppInput::Payload => tracker.segment(t.stream, src, seg.dst_port, t.seq, payload),
+        AppInput::Payload => {
+            tracker.segment(seg.frame, t.stream, src, seg.dst_port, t.seq, payload)
+        }
     }
 }
 

@@ -116,6 +116,12 @@ impl<'a> FrameTls<'a> {
         self.decrypted.map_or(&[], |d| &d.app)
     }
 
+    /// The stream's decrypted application data goes to tshark's `data` (no application
+    /// protocol dissector takes it: not HTTP by ALPN, port 443 or its first bytes).
+    pub fn app_is_data(&self) -> bool {
+        self.decrypted.is_some_and(|d| d.app_is_data)
+    }
+
     /// A decrypted close_notify alert is in this frame: its sender's application data ends
     /// here, as with a FIN on a cleartext stream.
     pub fn close_notify(&self) -> bool {
@@ -199,6 +205,8 @@ struct TlsStream {
     session: Session,
     /// With a key log: the stream's decryption state.
     decryptor: Option<Box<Decryptor>>,
+    /// The frame whose records made the decryptor note why it could not decrypt (0: none).
+    note_frame: u32,
     /// Per direction: application bytes decrypted so far, and 1 once a FIN was sent.
     plain_len: [u32; 2],
     fin: [u32; 2],
@@ -241,16 +249,13 @@ impl TlsTracker {
         self.streams[(slot - 2) as usize].decryptor.as_ref()?.note()
     }
 
-    /// Every TLS stream (by `tcp.stream`) with records decryption left encrypted, and why.
-    pub(crate) fn decryption_notes(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+    /// Every TLS stream (by `tcp.stream`) with records decryption left encrypted: the frame
+    /// where that was first met, and why.
+    pub(crate) fn decryption_notes(&self) -> impl Iterator<Item = (u32, u32, &str)> + '_ {
         self.slots.iter().enumerate().filter_map(|(i, &slot)| {
-            let note = self
-                .streams
-                .get(slot.checked_sub(2)? as usize)?
-                .decryptor
-                .as_ref()?
-                .note()?;
-            Some((i as u32, note))
+            let t = self.streams.get(slot.checked_sub(2)? as usize)?;
+            let note = t.decryptor.as_ref()?.note()?;
+            Some((i as u32, t.note_frame, note))
         })
     }
 
@@ -299,8 +304,10 @@ impl TlsTracker {
 
     /// Feeds one in-order, whole payload segment of stream `stream` from `src` at relative
     /// sequence number `seq`; the frame's TLS layer when the stream is TLS.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn segment<'a>(
         &'a mut self,
+        frame: u32,
         stream: u32,
         src: ([u8; 16], u16),
         dst_port: u16,
@@ -324,6 +331,7 @@ impl TlsTracker {
                     dirs: [Direction::new(), Direction::new()],
                     session: Session::default(),
                     decryptor: self.keys.as_ref().map(|_| Box::new(Decryptor::new())),
+                    note_frame: 0,
                     plain_len: [0; 2],
                     fin: [0; 2],
                     app_taken: None,
@@ -381,6 +389,9 @@ impl TlsTracker {
                 },
             };
             out.opened.push(opened);
+        }
+        if t.note_frame == 0 && t.decryptor.as_ref().is_some_and(|d| d.note().is_some()) {
+            t.note_frame = frame;
         }
         t.plain_len[dir] = t.plain_len[dir].wrapping_add(out.app.len() as u32);
         out.close_notify = out.opened.iter().any(|o| {

@@ -28,10 +28,12 @@
 //!
 //! | share | shape | port | module |
 //! |---|---|---|---|
-//! | 33 % | application heartbeats, late beats with a reset, reconnects | 7443 | [`shapes::heartbeat`] |
+//! | 25 % | application heartbeats, late beats with a reset, reconnects | 7443 | [`shapes::heartbeat`] |
 //! | 2.5 % | idle connections with Linux TCP keep-alive, dead peers reset | 15432 | [`shapes::keepalive`] |
-//! | 30 % | HTTP/1.1 keep-alive: Content-Length, chunked, 304, idle-timeout closes, races, `Connection: close`, one short body | 80 | [`shapes::http`] |
-//! | 34 % | bulk downloads with loss: duplicate ACKs, fast and timer retransmissions, aborts | 8873 | [`shapes::bulk`] |
+//! | 22 % | HTTP/1.1 keep-alive: Content-Length, chunked, 304, idle-timeout closes, races, `Connection: close`, one short body | 80 | [`shapes::http`] |
+//! | 12 % | HTTPS keep-alive over TLS 1.2 and 1.3: handshakes, records split and coalesced, lost and resent segments, close_notify or bare FIN, refused handshakes | 443 | [`shapes::tls::https`] |
+//! | 8 % | heartbeats inside TLS: fixed-length records every 20 s, late beats with a reset | 8443 | [`shapes::tls::heartbeat`] |
+//! | 30 % | bulk downloads with loss: duplicate ACKs, fast and timer retransmissions, aborts | 8873 | [`shapes::bulk`] |
 //! | 0.5 % | refused connection attempts (SYN, RST/ACK) | 8874 | [`shapes::refused`] |
 //!
 //! **Scenarios.** That mix is the default scenario, `estate`. [`Config::shape`] picks another
@@ -41,8 +43,8 @@
 //!
 //! What tshark 4.0.17 makes of it is checked by `tests/oracle.rs`: the truth's counts equal
 //! tshark's (keep-alive, keep-alive ACK, duplicate ACK, fast retransmission, retransmission,
-//! resets, SYN, FIN, streams, HTTP requests and responses, `tcp.len == 1`), per stream and in
-//! total; every checksum is good; nothing is malformed.
+//! resets, SYN, FIN, streams, HTTP requests and responses, `tcp.len == 1`, TLS ClientHellos and
+//! cleartext alerts), per stream and in total; every checksum is good; nothing is malformed.
 
 #![warn(missing_docs)]
 

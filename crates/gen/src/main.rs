@@ -5,8 +5,8 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Write a deterministic synthetic capture (heartbeats, TCP keep-alive, HTTP keep-alive, bulk
-/// transfers with loss, resets) and its ground truth.
+/// Write a deterministic synthetic capture (heartbeats, TCP keep-alive, HTTP keep-alive, HTTPS
+/// keep-alive and heartbeats inside TLS, bulk transfers with loss, resets) and its ground truth.
 #[derive(Parser)]
 #[command(name = "keepsight-gen", version)]
 struct Args {
@@ -75,7 +75,8 @@ fn main() -> anyhow::Result<()> {
         let span = (truth.last_time_us - truth.first_time_us) as f64 / 1e6;
         eprintln!(
             "{} frames, {} streams, {span:.0} s, in {:.2} s; keep-alive {} / ACK {}, dup ACK {}, \
-             fast retrans {}, RTO retrans {}, RST {}, heartbeats {}+{}, HTTP {} requests / {} responses",
+             fast retrans {}, RTO retrans {}, RST {}, heartbeats {}+{}, HTTP {} requests / {} responses, \
+             TLS {} ClientHellos / {} cleartext alerts / heartbeats {}+{}",
             c.frames,
             truth.connections.len(),
             started.elapsed().as_secs_f64(),
@@ -89,6 +90,10 @@ fn main() -> anyhow::Result<()> {
             c.heartbeat_replies,
             c.http_requests,
             c.http_responses,
+            c.tls_client_hellos,
+            c.tls_cleartext_alerts,
+            c.tls_heartbeat_probes,
+            c.tls_heartbeat_replies,
         );
         let mut by_shape = std::collections::BTreeMap::<String, (u64, u64)>::new();
         for conn in &truth.connections {
@@ -98,7 +103,7 @@ fn main() -> anyhow::Result<()> {
         }
         for (shape, (conns, frames)) in by_shape {
             eprintln!(
-                "  {shape:<10} {conns:>7} streams {frames:>10} frames ({:.1} %)",
+                "  {shape:<12} {conns:>7} streams {frames:>10} frames ({:.1} %)",
                 100.0 * frames as f64 / c.frames as f64
             );
         }

@@ -39,6 +39,10 @@ pub(crate) enum Tag {
     HttpResponse,
     /// A SYN reusing an earlier stream's addresses and ports.
     ReusedPortsSyn,
+    TlsClientHello,
+    TlsAlert,
+    TlsHeartbeatProbe,
+    TlsHeartbeatReply,
 }
 
 /// A frame whose number the truth records once it is written.
@@ -51,6 +55,8 @@ pub(crate) enum Mark {
     RaceFin,
     RaceRequest,
     RaceRst,
+    /// The reset answering a close_notify that reached a closed socket.
+    TlsShutdownRst,
 }
 
 /// Index of a connection's truth record.
@@ -120,6 +126,10 @@ fn count(c: &mut Counts, tag: Tag, flags: u16, payload_len: usize) {
         Tag::HttpRequest => c.http_requests += 1,
         Tag::HttpResponse => c.http_responses += 1,
         Tag::ReusedPortsSyn => c.reused_ports += 1,
+        Tag::TlsClientHello => c.tls_client_hellos += 1,
+        Tag::TlsAlert => c.tls_cleartext_alerts += 1,
+        Tag::TlsHeartbeatProbe => c.tls_heartbeat_probes += 1,
+        Tag::TlsHeartbeatReply => c.tls_heartbeat_replies += 1,
     }
 }
 
@@ -146,6 +156,11 @@ impl TruthBuilder {
                 }
             }
             (Mark::LateBeat(i), Detail::Heartbeat(h)) => h.late_beats[i as usize].frame = frame,
+            (Mark::LateBeat(i), Detail::TlsHeartbeat(h)) => h.late_beats[i as usize].frame = frame,
+            (Mark::TlsShutdownRst, Detail::Https(h)) => h.tls.shutdown_reset_frame = Some(frame),
+            (Mark::TlsShutdownRst, Detail::TlsHeartbeat(h)) => {
+                h.tls.shutdown_reset_frame = Some(frame)
+            }
             (Mark::ShortBodyHeader, Detail::Http(h)) => {
                 if let Some(s) = h.short_body.as_mut() {
                     s.header_frame = frame;
@@ -181,6 +196,7 @@ impl TruthBuilder {
                 c.close = r.close.filter(|c| c.frame != 0);
                 match &mut c.detail {
                     Detail::Heartbeat(h) => h.late_beats.retain(|b| b.frame != 0),
+                    Detail::TlsHeartbeat(h) => h.late_beats.retain(|b| b.frame != 0),
                     Detail::Http(h) => {
                         h.short_body = h.short_body.filter(|s| s.header_frame != 0);
                         h.reuse_race = h.reuse_race.filter(|r| {

@@ -50,6 +50,18 @@ pub struct Counts {
     /// same server (with another initial sequence number, so a new `tcp.stream`).
     #[serde(default)]
     pub reused_ports: u64,
+    /// `tls.handshake.type == 1`: frames holding a ClientHello.
+    #[serde(default)]
+    pub tls_client_hellos: u64,
+    /// `tls.alert_message.desc`: frames holding a cleartext alert (a refused handshake).
+    #[serde(default)]
+    pub tls_cleartext_alerts: u64,
+    /// Heartbeat pings inside TLS (one application-data record each).
+    #[serde(default)]
+    pub tls_heartbeat_probes: u64,
+    /// Heartbeat pongs inside TLS.
+    #[serde(default)]
+    pub tls_heartbeat_replies: u64,
 }
 
 /// The kinds of traffic the generator makes; see each module of `shapes` for what they emit.
@@ -76,6 +88,10 @@ pub enum ShapeKind {
     Scan,
     /// Clients reconnecting to a server that went down and came back (`shapes::reconnect_storm`).
     ReconnectStorm,
+    /// HTTPS keep-alive (`shapes::tls::https`).
+    Https,
+    /// Application heartbeats inside TLS (`shapes::tls::heartbeat`).
+    TlsHeartbeat,
 }
 
 /// One end of a connection: the client opened it.
@@ -132,6 +148,8 @@ pub enum CloseCause {
     ServerCrash,
     /// Reconnect storm: the client closed at the end of the scenario.
     ScenarioEnd,
+    /// TLS: the server refused the ClientHello with a cleartext fatal alert, then its FIN.
+    TlsHandshakeRefused,
 }
 
 /// The frame that started the teardown: the first FIN or RST.
@@ -170,6 +188,61 @@ pub struct HeartbeatTruth {
     /// Every reply follows its probe by `[min, max]`.
     pub reply_latency_us: [u64; 2],
     /// Every late beat written, in order.
+    pub late_beats: Vec<LateBeat>,
+}
+
+/// What a TLS connection negotiated and how it shut down (`shapes::tls`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsTruth {
+    /// The negotiated version as tshark names it (`TLSv1.2`, `TLSv1.3`); none when the server
+    /// refused the ClientHello.
+    pub version: Option<String>,
+    /// The server's `tls.handshake.ciphersuite`; none when refused.
+    pub cipher_suite: Option<u16>,
+    /// The ClientHello's `tls.handshake.extensions_server_name`.
+    pub server_name: String,
+    /// The protocol the server picked by ALPN, if the client offered any.
+    pub alpn: Option<String>,
+    /// The cleartext fatal alert's description (`tls.alert_message.desc`) of a refusal.
+    pub refused_alert: Option<u8>,
+    /// The sides that sent an (encrypted) close_notify before their FIN, in order, as
+    /// planned (the capture may cut them).
+    pub close_notify: Vec<Side>,
+    /// The reset a closed socket's kernel sent when the peer's close_notify reached it after
+    /// its FIN (an ordinary TLS shutdown, not a fault).
+    pub shutdown_reset_frame: Option<u64>,
+}
+
+/// An HTTPS keep-alive connection (`shapes::tls::https`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpsTruth {
+    /// Its TLS.
+    pub tls: TlsTruth,
+    /// The server closes a connection idle this long after its last response.
+    pub idle_timeout_us: u64,
+    /// Requests sent (planned; the capture may cut the last).
+    pub requests: u32,
+    /// Responses streamed in several writes.
+    pub streamed_responses: u32,
+}
+
+/// A heartbeat connection inside TLS (`shapes::tls::heartbeat`): each ping and pong is one
+/// application-data record of a fixed length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsHeartbeatTruth {
+    /// Its TLS.
+    pub tls: TlsTruth,
+    /// `tls.record.length` of every ping (client to server).
+    pub probe_record_len: u16,
+    /// `tls.record.length` of every pong.
+    pub reply_record_len: u16,
+    /// Time between pings.
+    pub period_us: u64,
+    /// Every on-time ping is within ± this of `period_us` after the previous one.
+    pub jitter_us: u64,
+    /// Every pong follows its ping by `[min, max]`.
+    pub reply_latency_us: [u64; 2],
+    /// Every late ping written, in order.
     pub late_beats: Vec<LateBeat>,
 }
 
@@ -326,6 +399,10 @@ pub enum Detail {
     ScanProbe(ScanProbeTruth),
     /// See [`ReconnectTruth`].
     Reconnect(ReconnectTruth),
+    /// See [`HttpsTruth`].
+    Https(HttpsTruth),
+    /// See [`TlsHeartbeatTruth`].
+    TlsHeartbeat(TlsHeartbeatTruth),
 }
 
 /// One TCP connection of the capture (one `tcp.stream`).
@@ -363,6 +440,17 @@ impl Connection {
             Detail::ShortHttp => ShapeKind::ShortHttp,
             Detail::ScanProbe(_) => ShapeKind::Scan,
             Detail::Reconnect(_) => ShapeKind::ReconnectStorm,
+            Detail::Https(_) => ShapeKind::Https,
+            Detail::TlsHeartbeat(_) => ShapeKind::TlsHeartbeat,
+        }
+    }
+
+    /// Its TLS, for the TLS shapes.
+    pub fn tls(&self) -> Option<&TlsTruth> {
+        match &self.detail {
+            Detail::Https(h) => Some(&h.tls),
+            Detail::TlsHeartbeat(h) => Some(&h.tls),
+            _ => None,
         }
     }
 }

@@ -22,6 +22,8 @@ pub(crate) const HTTP_PORT: u16 = 80;
 pub(crate) const BULK_PORT: u16 = 8873;
 /// The port of the refused service (nothing listens there).
 pub(crate) const REFUSED_PORT: u16 = 8874;
+pub(crate) const HTTPS_PORT: u16 = 443;
+pub(crate) const TLS_HEARTBEAT_PORT: u16 = 8443;
 
 /// Share of client hosts on IPv6.
 const IPV6_SHARE: f64 = 0.15;
@@ -113,6 +115,8 @@ pub(crate) struct World {
     pub(crate) bulk: Server,
     /// The bulk host's port where nothing listens.
     pub(crate) closed: Server,
+    pub(crate) https: Server,
+    pub(crate) tls_heartbeat: Server,
     hosts_made: u32,
     /// Browsers and apps: several connections each over the capture.
     pub(crate) http_clients: Vec<Host>,
@@ -129,6 +133,8 @@ pub(crate) struct World {
     pub(crate) epoch_us: u64,
     pub(crate) http_shared: HttpShared,
     pub(crate) bulk_shared: BulkShared,
+    /// HTTPS sessions started so far.
+    pub(crate) https_sessions: u64,
 }
 
 impl World {
@@ -146,6 +152,8 @@ impl World {
             http: Server::new(3, HTTP_PORT),
             bulk: Server::new(4, BULK_PORT),
             closed: Server::new(4, REFUSED_PORT),
+            https: Server::new(5, HTTPS_PORT),
+            tls_heartbeat: Server::new(6, TLS_HEARTBEAT_PORT),
             hosts_made: 0,
             http_clients: Vec::new(),
             bulk_clients: Vec::new(),
@@ -157,6 +165,7 @@ impl World {
             epoch_us,
             http_shared: Default::default(),
             bulk_shared: Default::default(),
+            https_sessions: 0,
         };
         w.http_clients = (0..http_clients)
             .map(|_| w.new_host(rng, Network::Internet))

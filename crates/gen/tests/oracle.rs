@@ -75,6 +75,8 @@ const FIELDS: &[&str] = &[
     "_ws.malformed",
     "_ws.expert.severity",
     "tcp.analysis.reused_ports",
+    "tls.handshake.type",
+    "tls.alert_message.desc",
     // Never in a generated capture:
     "tcp.analysis.out_of_order",
     "tcp.analysis.lost_segment",
@@ -97,6 +99,8 @@ struct Frame {
     rst: bool,
     flags: [bool; 7],
     reused_ports: bool,
+    client_hello: bool,
+    cleartext_alert: bool,
 }
 
 fn set(s: &str) -> bool {
@@ -108,7 +112,7 @@ fn parse(rows: Vec<Vec<String>>) -> Vec<Frame> {
         .map(|r| {
             assert_eq!(r.len(), FIELDS.len(), "{r:?}");
             let number = r[0].parse().unwrap();
-            for (i, name) in FIELDS.iter().enumerate().skip(22) {
+            for (i, name) in FIELDS.iter().enumerate().skip(24) {
                 assert!(r[i].is_empty(), "frame {number}: {name} = {}", r[i]);
             }
             assert_eq!(r[17], "1", "frame {number}: TCP checksum status");
@@ -138,6 +142,8 @@ fn parse(rows: Vec<Vec<String>>) -> Vec<Frame> {
                 rst: set(&r[9]),
                 flags,
                 reused_ports: set(&r[21]),
+                client_hello: r[22].split(',').any(|t| t == "1"),
+                cleartext_alert: !r[23].is_empty(),
             }
         })
         .collect()
@@ -162,6 +168,8 @@ fn tshark_counts(frames: &[&Frame]) -> Counts {
         c.http_requests += req;
         c.http_responses += resp;
         c.reused_ports += u64::from(f.reused_ports);
+        c.tls_client_hellos += u64::from(f.client_hello);
+        c.tls_cleartext_alerts += u64::from(f.cleartext_alert);
     }
     c
 }
@@ -172,6 +180,8 @@ fn comparable(c: &Counts) -> Counts {
         heartbeat_probes: 0,
         heartbeat_replies: 0,
         rto_retransmission: 0,
+        tls_heartbeat_probes: 0,
+        tls_heartbeat_replies: 0,
         ..*c
     }
 }
@@ -299,7 +309,35 @@ fn check_against_tshark(capture: &Path, truth: &Truth) {
                     assert_eq!(s.len(), 2, "{what}: SYN, RST/ACK");
                 }
             }
-            Detail::Bulk(_) | Detail::Refused | Detail::TroubledHeartbeat(_) => {}
+            Detail::TlsHeartbeat(h) => {
+                // Late pings are told by their time since the previous ping: the records'
+                // lengths, not their bytes, make them pings.
+                for late in &h.late_beats {
+                    let f = frame(late.frame);
+                    assert!(f.src == conn.client && f.len > 0, "{what}: late beat");
+                    let previous = s
+                        .iter()
+                        .rev()
+                        .find(|g| g.number < late.frame && g.len == f.len && g.src == conn.client)
+                        .expect("a beat before the late one");
+                    assert_eq!(f.time_us - previous.time_us, late.gap_us, "{what}");
+                }
+            }
+            Detail::Bulk(_) | Detail::Refused | Detail::TroubledHeartbeat(_) | Detail::Https(_) => {
+            }
+        }
+        if let Some(tls) = conn.tls() {
+            assert_eq!(conn.counts.tls_client_hellos, 1, "{what}: one ClientHello");
+            assert_eq!(
+                conn.counts.tls_cleartext_alerts,
+                u64::from(tls.refused_alert.is_some()),
+                "{what}"
+            );
+            if let Some(rst) = tls.shutdown_reset_frame {
+                let f = frame(rst);
+                let closer = from(conn.close.expect("closed").by);
+                assert!(f.rst && f.src == closer, "{what}: shutdown reset {rst}");
+            }
         }
     }
 
@@ -343,6 +381,9 @@ fn assert_everything_happens(truth: &Truth) {
         ("heartbeat", c.heartbeat_probes),
         ("HTTP request", c.http_requests),
         ("HTTP response", c.http_responses),
+        ("TLS ClientHello", c.tls_client_hellos),
+        ("TLS cleartext alert", c.tls_cleartext_alerts),
+        ("TLS heartbeat", c.tls_heartbeat_probes),
     ] {
         assert!(n > 0, "no {name} in the capture");
     }
@@ -362,6 +403,7 @@ fn assert_everything_happens(truth: &Truth) {
         CloseCause::TransferDone,
         CloseCause::TransferAborted,
         CloseCause::Refused,
+        CloseCause::TlsHandshakeRefused,
     ] {
         assert!(causes.contains(&cause), "no {cause:?} close in the capture");
     }
@@ -378,6 +420,17 @@ fn assert_everything_happens(truth: &Truth) {
     assert!(http(|h| h.chunked_responses) > 0);
     assert!(http(|h| h.not_modified_responses) > 0);
     assert!(truth.connections.iter().any(|c| c.client.is_ipv6()));
+    let tls: Vec<&keepsight_gen::truth::TlsTruth> =
+        truth.connections.iter().filter_map(|c| c.tls()).collect();
+    for version in ["TLSv1.2", "TLSv1.3"] {
+        assert!(tls.iter().any(|t| t.version.as_deref() == Some(version)));
+    }
+    assert!(tls.iter().any(|t| t.shutdown_reset_frame.is_some()));
+    assert!(truth.connections.iter().any(|c| {
+        c.shape() == keepsight_gen::truth::ShapeKind::TlsHeartbeat
+            && c.close
+                .is_some_and(|c| c.cause == CloseCause::LateHeartbeat)
+    }));
 }
 
 #[test]

@@ -47,8 +47,86 @@ pub use model::*;
 
 /// Where each kept message sits, by frame, for `http.*` display-filter fields.
 pub struct FrameIndex {
-    /// (frame, connection index, message index), sorted by frame.
-    entries: Vec<(u32, u32, u32)>,
+    /// (frame, connection index, message index, what tshark pairs it with), sorted by frame.
+    entries: Vec<(u32, u32, u32, Paired)>,
+}
+
+/// A message's partner as tshark 4.0.17's HTTP dissector records it (`http.request_in`,
+/// `http.response_in`, `http.time`), which differs from the true pairing for pipelined
+/// requests: see [`tshark_pairing`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Paired {
+    request_in: Option<u32>,
+    response_in: Option<u32>,
+    time_ns: Option<i64>,
+}
+
+/// tshark's request/response bookkeeping for one connection's messages, in the order they
+/// end: each request opens an entry; a response fills the newest entry unless it already
+/// has a final response, else opens one without a request (so of two pipelined requests
+/// the second takes the first response, and the second response has no request). A frame
+/// holds one entry for all its messages, the last one they touched (tshark keys it by
+/// frame), and a request shows the response its entry ended with.
+fn tshark_pairing(c: &Connection) -> Vec<(usize, Paired)> {
+    #[derive(Clone, Copy, Default)]
+    struct Entry {
+        request: Option<(u32, i64)>,
+        response: u32,
+        code: u16,
+    }
+    let mut order: Vec<usize> = (0..c.messages.len())
+        .filter(|&i| c.messages[i].frame != 0)
+        .collect();
+    order.sort_by_key(|&i| (c.messages[i].frame, i));
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut touched: Vec<usize> = Vec::with_capacity(order.len());
+    for &i in &order {
+        let m = &c.messages[i];
+        match m.kind {
+            Kind::Request => entries.push(Entry {
+                request: Some((m.frame, m.ts_ns)),
+                ..Entry::default()
+            }),
+            Kind::Response => {
+                let code = m.code.unwrap_or(0);
+                match entries.last_mut() {
+                    Some(e) if e.response == 0 || e.code < 200 => {
+                        e.response = m.frame;
+                        e.code = code;
+                    }
+                    _ => entries.push(Entry {
+                        request: None,
+                        response: m.frame,
+                        code,
+                    }),
+                }
+            }
+        }
+        touched.push(entries.len() - 1);
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for (k, &i) in order.iter().enumerate() {
+        let m = &c.messages[i];
+        // The frame's entry: the one its last message touched.
+        let last = (k..order.len())
+            .take_while(|&j| c.messages[order[j]].frame == m.frame)
+            .last()
+            .unwrap_or(k);
+        let e = entries[touched[last]];
+        let paired = match m.kind {
+            Kind::Request => Paired {
+                response_in: (e.response != 0).then_some(e.response),
+                ..Paired::default()
+            },
+            Kind::Response => Paired {
+                request_in: e.request.map(|(f, _)| f),
+                time_ns: e.request.map(|(_, ts)| m.ts_ns - ts),
+                ..Paired::default()
+            },
+        };
+        out.push((i, paired));
+    }
+    out
 }
 
 impl FrameIndex {
@@ -56,13 +134,11 @@ impl FrameIndex {
     pub fn new(report: &Report) -> Self {
         let mut entries = Vec::new();
         for (ci, c) in report.connections.iter().enumerate() {
-            for (mi, m) in c.messages.iter().enumerate() {
-                if m.frame != 0 {
-                    entries.push((m.frame, ci as u32, mi as u32));
-                }
+            for (mi, paired) in tshark_pairing(c) {
+                entries.push((c.messages[mi].frame, ci as u32, mi as u32, paired));
             }
         }
-        entries.sort_unstable();
+        entries.sort_unstable_by_key(|e| (e.0, e.1, e.2));
         FrameIndex { entries }
     }
 
@@ -82,12 +158,21 @@ impl FrameIndex {
         report: &'a Report,
         frame: u32,
     ) -> impl Iterator<Item = &'a Message> + 'a {
+        self.get_paired(report, frame).map(|(m, _)| m)
+    }
+
+    /// [`FrameIndex::get`], each message with its partner as tshark shows it.
+    fn get_paired<'a>(
+        &'a self,
+        report: &'a Report,
+        frame: u32,
+    ) -> impl Iterator<Item = (&'a Message, Paired)> + 'a {
         let start = self.entries.partition_point(|e| e.0 < frame);
         let report_conns = &report.connections;
         self.entries[start..]
             .iter()
             .take_while(move |e| e.0 == frame)
-            .map(move |e| &report_conns[e.1 as usize].messages[e.2 as usize])
+            .map(move |e| (&report_conns[e.1 as usize].messages[e.2 as usize], e.3))
     }
 }
 
@@ -102,6 +187,25 @@ impl FrameIndex {
             expert_line(m, &mut line);
             sink(&line);
         }
+    }
+
+    /// tshark's Info column on `frame` when its HTTP dissector runs there (HTTP over TLS): for
+    /// each message that ends in the frame, its first line and a space, then ` (media type)`
+    /// when it has a body with a `Content-Type`, one after the other as tshark's fenced
+    /// column joins them. False when no message ends in `frame`.
+    pub fn write_info(&self, report: &Report, frame: u32, out: &mut String) -> bool {
+        let mut any = false;
+        for m in self.get(report, frame) {
+            any = true;
+            first_line(m, out);
+            out.push(' ');
+            if let (Some(media), true) = (m.content_type.as_deref(), m.body_bytes > 0) {
+                out.push_str(" (");
+                out.push_str(media);
+                out.push(')');
+            }
+        }
+        any
     }
 
     /// The `http.*` display-filter fields tshark 4.0.17 shows (with `-2`) on `frame`, by name.
@@ -139,7 +243,7 @@ impl FrameIndex {
         if !known {
             return false;
         }
-        for m in self.get(report, frame) {
+        for (m, paired) in self.get_paired(report, frame) {
             let req = m.kind == Kind::Request;
             let version = VERSIONS[usize::from(m.version.min(1))];
             match name {
@@ -172,9 +276,15 @@ impl FrameIndex {
                     .map(|s| sink(V::Str(s)))
                     .unwrap_or(()),
                 "http.host" => m.host.as_deref().map(|s| sink(V::Str(s))).unwrap_or(()),
-                "http.request_in" => m.request_in.map(|f| sink(V::FrameNum(f))).unwrap_or(()),
-                "http.response_in" => m.response_in.map(|f| sink(V::FrameNum(f))).unwrap_or(()),
-                "http.time" => m.time_ns.map(|t| sink(V::RelTime(t))).unwrap_or(()),
+                "http.request_in" => paired
+                    .request_in
+                    .map(|f| sink(V::FrameNum(f)))
+                    .unwrap_or(()),
+                "http.response_in" => paired
+                    .response_in
+                    .map(|f| sink(V::FrameNum(f)))
+                    .unwrap_or(()),
+                "http.time" => paired.time_ns.map(|t| sink(V::RelTime(t))).unwrap_or(()),
                 _ => {}
             }
         }
@@ -185,6 +295,12 @@ impl FrameIndex {
 /// The text of the expert item tshark's HTTP dissector raises for a message (see
 /// [`FrameIndex::visit_expert_lines`]), appended to `line`.
 pub fn expert_line(m: &Message, line: &mut String) {
+    first_line(m, line);
+    line.push_str("\\r\\n");
+}
+
+/// A message's start line as tshark shows it (without its line end), appended to `line`.
+fn first_line(m: &Message, line: &mut String) {
     const VERSIONS: [&str; 2] = ["HTTP/1.0", "HTTP/1.1"];
     let version = VERSIONS[usize::from(m.version.min(1))];
     if m.kind == Kind::Request {
@@ -202,7 +318,6 @@ pub fn expert_line(m: &Message, line: &mut String) {
         line.push(' ');
         line.push_str(m.phrase.as_deref().unwrap_or(""));
     }
-    line.push_str("\\r\\n");
 }
 
 #[cfg(test)]

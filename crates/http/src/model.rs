@@ -166,6 +166,11 @@ pub struct Message {
     /// `Transfer-Encoding` header value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_encoding: Option<String>,
+    /// The `Content-Type` media type without its parameters, lowercased (what tshark's
+    /// Info column shows in parentheses after a message with a body). Not in the JSON, whose
+    /// schema it would change.
+    #[serde(skip)]
+    pub content_type: Option<String>,
     /// How the body's end is found (RFC 9112 §6).
     pub framing: Framing,
     /// Body bytes seen (for chunked: the encoded bytes).

@@ -129,6 +129,7 @@ pub(crate) struct Head {
     pub connection: Option<String>,
     pub keep_alive: Option<String>,
     pub te: Option<String>,
+    pub content_type: Option<String>,
     /// Every `Content-Length` value as sent, for verdict text.
     pub cl_values: Vec<String>,
     /// The framing headers, for the shared framing decision.
@@ -206,6 +207,10 @@ pub(crate) fn parse_head(buf: &[u8], kind: Kind) -> Option<Head> {
             });
         } else if name.eq_ignore_ascii_case("keep-alive") {
             h.keep_alive = Some(text(hd.value));
+        } else if name.eq_ignore_ascii_case("content-type") {
+            let v = text(hd.value);
+            let media = v.split(';').next().unwrap_or("").trim();
+            h.content_type = Some(media.to_ascii_lowercase());
         } else if name.eq_ignore_ascii_case("host") {
             h.host = Some(text(hd.value));
         } else if name.eq_ignore_ascii_case("upgrade") {
@@ -313,6 +318,7 @@ pub(crate) fn message(h: Head, stream: u32, first_frame: u32, first_ts_ns: i64) 
         keep_alive: h.keep_alive,
         content_length: h.framing_headers.first_length(),
         transfer_encoding: h.te,
+        content_type: h.content_type,
         framing: Framing::NoBody,
         body_bytes: 0,
         request_in: None,

@@ -867,6 +867,43 @@ fn frame_index_gives_tshark_fields() {
     assert!(!idx.visit(&r, rs, "http.nonsense", &mut |_| {}));
 }
 
+/// Two requests pipelined in one frame, answered in two frames: tshark 4.0.17 keys its
+/// request/response record by frame and fills the newest one, so both requests show the first
+/// response, which shows the frame of the requests, and the second response shows no request
+/// and no time. The analysis itself still pairs them in order.
+#[test]
+fn frame_index_pairs_pipelined_requests_as_tshark_does() {
+    let mut w = Wire::new();
+    let rq = w.send(
+        C,
+        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+    );
+    w.wait(5);
+    let first = w.send(S, &resp("a", ""));
+    w.wait(1);
+    let second = w.send(S, &resp("b", ""));
+    let r = w.report();
+    let idx = crate::FrameIndex::new(&r);
+    let get = |f: u32, name: &str| {
+        let mut v = Vec::new();
+        assert!(idx.visit(&r, f, name, &mut |x| v.push(format!("{x:?}"))));
+        v
+    };
+    let resp_in = format!("FrameNum({first})");
+    assert_eq!(get(rq, "http.response_in"), [resp_in.clone(), resp_in]);
+    assert_eq!(get(first, "http.request_in"), [format!("FrameNum({rq})")]);
+    assert_eq!(get(first, "http.time"), ["RelTime(5000000)"]);
+    assert!(get(second, "http.request_in").is_empty());
+    assert!(get(second, "http.time").is_empty());
+    let responses: Vec<Option<u32>> = r.connections[0]
+        .messages
+        .iter()
+        .filter(|m| m.kind == Kind::Response)
+        .map(|m| m.request_in)
+        .collect();
+    assert_eq!(responses, [Some(rq), Some(rq)]);
+}
+
 #[test]
 fn capture_starting_mid_body_resyncs_at_the_next_message() {
     let mut a = Analyzer::new(Options {

@@ -55,6 +55,11 @@
 //! Measured on 2 busy cores with 20,000 connections: lateness p99.9 of 3.4 ms with
 //! `SCHED_FIFO`, about 200 ms without (see `benches/heartbeat/README.md`).
 //!
+//! The client can also speak an application protocol's own heartbeat instead of this byte
+//! protocol ([`heartbeat::Dialect`]: FIX, ISO 8583, AMQP 0-9-1, Redis), framed with
+//! keepsight-apps, so lab tests and probes produce the bytes real sessions do; the schedule,
+//! the timeout and the miss count stay the ones above.
+//!
 //! Applications send their own messages on the heartbeat connection with
 //! [`heartbeat::run_client_with_app`] and receive the peer's as [`heartbeat::ClientEvent::App`].
 

@@ -466,6 +466,7 @@ mod tests {
             keep_alive: None,
             content_length: None,
             transfer_encoding: None,
+            content_type: None,
             framing: keepsight_http::Framing::NoBody,
             body_bytes: 0,
             request_in: None,

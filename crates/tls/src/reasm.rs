@@ -64,6 +64,9 @@ pub struct Direction {
     /// The record the last segment completed from `partial`.
     done: Vec<u8>,
     lost: bool,
+    /// The first bytes where a record header should have been, when that is what ended the
+    /// record stream (not a gap).
+    bad_header: Option<[u8; HEADER_LEN]>,
 }
 
 impl Direction {
@@ -89,6 +92,13 @@ impl Direction {
     /// True once the direction stopped being a record stream.
     pub fn is_lost(&self) -> bool {
         self.lost
+    }
+
+    /// The five bytes found where a record header should have been, when bytes that are no
+    /// record (not missing data) ended the record stream: an unknown content type or version,
+    /// or a length beyond what TLS allows.
+    pub fn bad_header(&self) -> Option<[u8; HEADER_LEN]> {
+        self.bad_header
     }
 
     /// Bytes of a record begun and not finished.
@@ -148,7 +158,9 @@ impl Direction {
             self.partial.extend_from_slice(&data[at..at + take]);
             at += take;
             if self.partial.len() >= HEADER_LEN && !header_ok(&self.partial) {
+                let header = self.partial[..HEADER_LEN].try_into().ok();
                 self.lose();
+                self.bad_header = header;
                 return lost;
             }
             if self.need() == 0 {
@@ -172,6 +184,7 @@ impl Direction {
         if !b.is_empty() {
             if b.len() >= HEADER_LEN && !header_ok(b) {
                 self.lose();
+                self.bad_header = b[..HEADER_LEN].try_into().ok();
                 return Pushed {
                     assembled,
                     whole,
@@ -216,6 +229,19 @@ impl Direction {
         self.partial = Vec::new();
         self.done = Vec::new();
     }
+}
+
+/// What is wrong with `h`, five bytes where a record header should have been that
+/// [`header_ok`] refused: a length beyond [`MAX_RECORD_LEN`], or no record header at all.
+pub fn bad_header_reason(h: &[u8; HEADER_LEN]) -> String {
+    let len = usize::from(u16::from_be_bytes([h[3], h[4]]));
+    if (20..=24).contains(&h[0]) && h[1] == 3 && h[2] <= 4 {
+        return format!(
+            "a record header claims {len} bytes, more than TLS allows ({MAX_RECORD_LEN})"
+        );
+    }
+    let hex: Vec<String> = h.iter().map(|b| format!("{b:02x}")).collect();
+    format!("bytes that are no TLS record header ({})", hex.join(" "))
 }
 
 #[cfg(test)]
@@ -282,10 +308,22 @@ mod tests {
         let mut d = Direction::new();
         d.push(0, &s[..10]);
         assert_eq!(d.push(20, &s[20..]).role, SegmentRole::Lost);
+        assert_eq!(d.bad_header(), None, "a gap is no bad header");
         let mut d = Direction::new();
         d.push(0, &s[..3]);
         assert_eq!(d.push(3, b"HTTP/1.1 200").role, SegmentRole::Lost);
         assert!(d.is_lost());
+        // Its header's length is "HT": 18,516 bytes, more than TLS allows.
+        assert_eq!(d.bad_header(), Some([22, 3, 3, b'H', b'T']));
+        assert!(bad_header_reason(&[22, 3, 3, b'H', b'T']).contains("18516 bytes"));
+        let mut d = Direction::new();
+        d.push(0, &s[..15]);
+        assert_eq!(d.push(15, b"GET / HTTP/1.1").role, SegmentRole::Lost);
+        assert_eq!(d.bad_header(), Some(*b"GET /"));
+        assert_eq!(
+            bad_header_reason(b"GET /"),
+            "bytes that are no TLS record header (47 45 54 20 2f)"
+        );
     }
 
     #[test]

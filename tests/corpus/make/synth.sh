@@ -12,7 +12,8 @@
 #
 # That script is not part of the project, so they cannot be remade byte for byte. This script
 # checks they are there and makes a similar pair with the project's own generator
-# (crates/gen: HTTP :80, heartbeats :7443, keep-alive probes :15432, bulk :8873, refused :8874;
+# (crates/gen: HTTP :80, HTTPS :443, heartbeats :7443 and inside TLS :8443, keep-alive probes
+# :15432, bulk :8873, refused :8874;
 # deterministic, with its ground truth as JSON) in $OUT (default target/synth), outside the
 # corpus: adding a capture to the corpus means a MANIFEST.tsv row and survey.sh/filters.sh runs.
 set -e

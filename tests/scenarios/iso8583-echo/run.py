@@ -183,6 +183,15 @@ def facts(truth):
     fact("healthy: every echo test answered",
          {"no_finding": "app_probe_unanswered",
           "conn": {"client_port": by["healthy"]["client_port"]}})
+    # The sign-off (0800, 70 = 002) looks like an echo test up to field 70: it is no beat.
+    for name in ("healthy", "stall"):
+        sent = sum(1 for m in by[name]["messages"] if m["mti"] == "0800" and m["f70"] == "301")
+        fact(f"{name}: the heartbeat is its {sent} echo tests, not the sign-off",
+             {"heartbeat": {"client_port": by[name]["client_port"]},
+              "where": {"sender": "client", "beats": sent}})
+    fact(f"stall: the client gave up after {run} unanswered echo tests",
+         {"finding": "heartbeat_gave_up", "conn": {"client_port": s["client_port"]},
+          "count": 1, "where": {"by": "client", "unanswered": run}})
     return out
 
 

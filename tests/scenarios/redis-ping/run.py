@@ -150,6 +150,12 @@ def facts(truth):
         fact(f"{name}: every command answered",
              {"no_finding": "app_probe_unanswered",
               "conn": {"client_port": by[name]["client_port"]}})
+    # QUIT has the same 14 bytes up to the command name as PING: it is no beat.
+    steady = by["steady"]
+    pings = sum(1 for e in steady["events"] if e["command"] == "PING")
+    fact(f"steady: the heartbeat is its {pings} PINGs, not its QUIT",
+         {"heartbeat": {"client_port": steady["client_port"]},
+          "where": {"sender": "client", "beats": pings, "replies": pings}})
     return out
 
 

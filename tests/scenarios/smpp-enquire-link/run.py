@@ -142,6 +142,16 @@ def facts(truth):
     fact("healthy: every enquire_link answered",
          {"no_finding": "app_probe_unanswered",
           "conn": {"client_port": by["healthy"]["client_port"]}})
+    # The unbind that ends each session is no beat, though its 16 bytes differ from an
+    # enquire_link's in the command id and the sequence number only.
+    fact(f"stall: the ESME gave up after {run} unanswered enquire_links (its unbind is no probe)",
+         {"finding": "heartbeat_gave_up", "conn": {"client_port": s["client_port"]},
+          "count": 1, "where": {"by": "client", "unanswered": run, "close": "fin"}})
+    for name in ("healthy", "stall"):
+        sent = sum(1 for p in by[name]["pdus"] if p["pdu"] == "enquire_link")
+        fact(f"{name}: the heartbeat is the {sent} enquire_links, not the unbind",
+             {"heartbeat": {"client_port": by[name]["client_port"]},
+              "where": {"sender": "client", "beats": sent, "period_s": [0.95, 1.05]}})
     return out
 
 

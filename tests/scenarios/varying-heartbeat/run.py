@@ -30,6 +30,10 @@ Variants (ports, periods, sizes and encodings differ, so the rule is not tuned t
 * `long` (long/): port 5443, period 1.5 s, a 150-200-byte text line `KEEPALIVE seq=N
   sent=<ISO time> session=<random hex> node=... load=...` answered `ALIVE seq=N at=<time>`;
   give-up with FIN.
+* `early` (early/): the `json` beats, port 7702, period 0.9 s; on **gives-up** the server answers
+  only 2 beats and the client gives up after 2 unanswered (FIN): 4 beats in all.
+* `early-binary` (early-binary/): the `binary` beats, port 9503, period 0.6 s, the same early
+  give-up with RST.
 
 truth.json: every beat of every connection (who sent it, when, its length, whether and when it
 was answered), the configured period, and `facts` (tests/scenarios/FACTS.md) checked by
@@ -54,6 +58,12 @@ VARIANTS = {
     "binary": dict(sub="binary", tag="vb", net="10.77.83", port=9402, period=0.7, close="rst"),
     "long": dict(sub="long", tag="vl", net="10.77.84", port=5443, period=1.5, close="fin"),
     "small": dict(sub="small", tag="vs", net="10.77.85", port=6390, period=0.5, close="rst"),
+    # A peer that stops after two answers, a sender that gives up after two misses: four beats
+    # in all, as few as an exact-bytes heartbeat needs to be found giving up.
+    "early": dict(sub="early", tag="ve", net="10.77.86", port=7702, period=0.9, close="fin",
+                  kind="json", server_answers=2, give_up_after=2),
+    "early-binary": dict(sub="early-binary", tag="vf", net="10.77.87", port=9503, period=0.6,
+                         close="rst", kind="binary", server_answers=2, give_up_after=2),
 }
 BEATS = 10
 LATE_FACTOR = 1.6
@@ -124,16 +134,17 @@ def linger0(sock):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def prober(sock, kind, name, period, plan, answers_ok, close_kind, rec, start_t):
+def prober(sock, kind, name, period, plan, answers_ok, close_kind, rec, start_t,
+           give_up_after=GIVE_UP_AFTER):
     """Sends beats on `plan` (beat k's offset in periods from start_t), reads each reply (with a
-    period's patience); gives up after GIVE_UP_AFTER unanswered beats in a row when `answers_ok`
-    is bounded.  Records every beat in rec["beats"]."""
+    period's patience); gives up after `give_up_after` unanswered beats in a row.  Records every
+    beat in rec["beats"]."""
     sock.settimeout(period * 0.9)
     unanswered = 0
     for k, at in plan:
         due = start_t + at * period
         time.sleep(max(0.0, due - time.time()))
-        if unanswered >= GIVE_UP_AFTER:
+        if unanswered >= give_up_after:
             if close_kind == "rst":
                 linger0(sock)
             rec["end"] = {"kind": close_kind, "by": rec["prober"], "t": r6(time.time()),
@@ -196,7 +207,9 @@ def main():
     v = VARIANTS[variant]
     here = os.path.join(HERE, v["sub"]) if v["sub"] else HERE
     os.makedirs(here, exist_ok=True)
-    period, port, kind = v["period"], v["port"], variant
+    period, port, kind = v["period"], v["port"], v.get("kind", variant)
+    server_answers = v.get("server_answers", SERVER_ANSWERS)
+    give_up_after = v.get("give_up_after", GIVE_UP_AFTER)
     sa = f"{v['net']}.1"
     addrs = {c: f"{v['net']}.{11 + i}" for i, c in enumerate(CONNS)}
     c_ns, s_ns, c_if, _s_if = kit.pair(v["tag"], list(addrs.values()), [sa])
@@ -217,7 +230,7 @@ def main():
                     conn, kind, "server", period, plan_for(name), CLIENT_ANSWERS, "rst", rec,
                     time.time() + period))
             else:
-                answers = SERVER_ANSWERS if name == "gives-up" else 1000
+                answers = server_answers if name == "gives-up" else 1000
                 t = threading.Thread(target=answerer, args=(conn, kind, answers))
             t.start()
             threads.append(t)
@@ -235,7 +248,8 @@ def main():
         else:
             t = threading.Thread(target=prober, args=(
                 sock, kind, name, period, plan_for(name), None,
-                v["close"] if name == "gives-up" else "fin", rec, time.time() + period))
+                v["close"] if name == "gives-up" else "fin", rec, time.time() + period,
+                give_up_after))
         t.start()
         threads.append(t)
         time.sleep(period / 4)

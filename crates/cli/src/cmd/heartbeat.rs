@@ -6,7 +6,7 @@ use keepsight_keepalive::heartbeat::run::{
     self, ClientEnd, ClientOptions, LogLevel, RunError, RunOptions, ServeOptions, Sink,
 };
 use keepsight_keepalive::heartbeat::{
-    parse_hex_byte, Backoff, ClientExit, ThreadPriority, Wire, DEFAULT_MAX_APP_LEN,
+    parse_hex_byte, Backoff, ClientExit, Dialect, ThreadPriority, Wire, DEFAULT_MAX_APP_LEN,
 };
 use keepsight_keepalive::{KeepaliveSettings, SoKeepalive};
 use keepsight_time::parse_duration;
@@ -136,6 +136,12 @@ pub struct ClientArgs {
     /// What to log (default: beats for one connection, events for several).
     #[arg(long, value_parser = log_levels())]
     log: Option<LogLevel>,
+    /// What the probes are: keepsight's probe/reply bytes, or a protocol's own heartbeat
+    /// (fix: Logon with HeartBtInt = --every, Heartbeats, TestRequest when the peer is overdue,
+    /// Logout "no heartbeat"; iso8583: 0800/0810 echo tests; amqp: handshake, heartbeat
+    /// negotiated in Tune/TuneOk, heartbeat frames; redis: PING/PONG).
+    #[arg(long, default_value = "bytes", value_parser = Dialect::parse, value_name = "PROTOCOL")]
+    protocol: Dialect,
     #[command(flatten)]
     wire: WireArgs,
     #[command(flatten)]
@@ -198,6 +204,7 @@ pub fn run(command: Command) -> Outcome {
                 warmup: a.warmup,
                 log: a.log,
                 wire: a.wire.wire(),
+                dialect: a.protocol,
                 run: a.stats.run(),
             };
             run::client(options, Arc::new(Console(a.stats.json)))

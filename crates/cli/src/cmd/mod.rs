@@ -55,10 +55,10 @@ pub(crate) fn load_keylog(
 pub(crate) fn warn_undecrypted(path: &Path, engine: &Engine) {
     const SHOWN: usize = 10;
     let mut n = 0;
-    for (stream, note) in engine.tls_decryption_notes() {
+    for (stream, frame, note) in engine.tls_decryption_notes() {
         if n < SHOWN {
             eprintln!(
-                "keepsight: warning: {}: TLS stream {stream} (tcp.stream): {note}",
+                "keepsight: warning: {}: TLS stream {stream} (tcp.stream): {note} (frame {frame})",
                 path.display()
             );
         }

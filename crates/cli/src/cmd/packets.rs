@@ -149,8 +149,10 @@ pub fn run(args: Args) -> Outcome {
             "http.* fields need two passes over the capture, and -r - can be read only once: save it to a file"
         )));
     }
-    let http = if wants_http {
-        HttpLayer::read(&path)
+    // With a key log, HTTPS frames take HTTP's Protocol and Info columns, which need the
+    // HTTP pass too (skipped on standard input, which can be read once only).
+    let http = if wants_http || (keys.is_some() && !keepsight_report::is_stdin(&path)) {
+        HttpLayer::read(&path, keys.clone())
     } else {
         None
     };

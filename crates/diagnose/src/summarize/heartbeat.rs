@@ -38,27 +38,27 @@ pub(super) fn findings(
         expected: format!("{} ± {}", human(h.period), human(h.tol)),
     };
     // A sender that gave up after several unanswered probes: that is the close's story.
-    let deadline_gap_frame = if super::gave_up::gave_up(cx, h, out) {
+    let (deadline_gap_frame, reset_on_probe) = if super::gave_up::gave_up(cx, h, out) {
         *explained_reset = true;
-        None
+        (None, None)
     } else {
         deadline_reset(&b, out, explained_reset)
     };
     late_and_missed(&b, deadline_gap_frame, out);
     stopped(&b, out);
     slow_replies(&b, others_latency, out);
-    unanswered(&b, out);
+    unanswered(&b, reset_on_probe, out);
     retransmitted(&b, out);
     summary(&b)
 }
 
 /// The probe right before a reset, and whether it explains the reset; the frame of the late
-/// probe it blames, if any.
+/// probe it blames, if any, and of the probe the receiver answered with the reset, if so.
 fn deadline_reset(
     b: &Beats<'_>,
     out: &mut Vec<Finding>,
     explained_reset: &mut bool,
-) -> Option<u32> {
+) -> (Option<u32>, Option<u32>) {
     let s = b.cx.s;
     let opts = b.cx.opts;
     let sid = b.cx.sid();
@@ -69,6 +69,7 @@ fn deadline_reset(
     let receiver = b.receiver;
     let expected = &b.expected;
     let mut deadline_gap_frame = None;
+    let mut reset_on_probe = None;
     if let Some(r) = s.rst {
         let l = c.last;
         if r.ts >= l.ts && r.ts - l.ts <= h.period {
@@ -79,8 +80,17 @@ fn deadline_reset(
                 .last_reply
                 .filter(|rp| rp.probe_frame == l.frame && rp.ts <= r.ts);
             let rst_by = role(r.dir as usize);
+            // The receiver's reset came as fast as its replies usually do: it was the answer.
+            let usual_reply = c.latency.quantile(0.5);
+            let reset_as_reply = reply.is_none()
+                && r.dir as usize != h.dir
+                && usual_reply.is_some_and(|m| r.ts - l.ts <= (10 * m).max(RESET_AS_REPLY_MIN_NS))
+                && r.ts - l.ts <= h.period / 10;
             let cause = if late.is_some() {
                 Some(DeadlineCause::LateProbe)
+            } else if reset_as_reply {
+                reset_on_probe = Some(l.frame);
+                Some(DeadlineCause::ResetOnProbe)
             } else if reply.is_none() && r.ts - l.ts > 0 {
                 Some(DeadlineCause::Unanswered)
             } else if reply
@@ -114,6 +124,11 @@ fn deadline_reset(
                             human(r.ts - rp.ts)
                         ));
                     }
+                    None if cause == DeadlineCause::ResetOnProbe => text.push_str(&format!(
+                        "answered by a reset from the {rst_by} {} later (its replies took {} typically)",
+                        human(r.ts - l.ts),
+                        human(usual_reply.unwrap_or(0))
+                    )),
                     None => text.push_str(&format!(
                         "no reply; {rst_by} reset {} after the probe",
                         human(r.ts - l.ts)
@@ -132,6 +147,9 @@ fn deadline_reset(
                         c.pending_acked_hint(l.frame)
                     ),
                     (DeadlineCause::SlowReply, _) => format!(" → the {receiver} answered slower than the {sender}'s timeout: check the {receiver}'s load"),
+                    (DeadlineCause::ResetOnProbe, _) => format!(
+                        " → no deadline passed: the {receiver} application ended the connection when the probe came (it closed the socket with the probe unread, or with SO_LINGER 0); look at the {receiver}'s log at that moment, not at the network"
+                    ),
                 };
                 text.push_str(&why);
                 out.push(Finding::new(
@@ -153,8 +171,12 @@ fn deadline_reset(
             }
         }
     }
-    deadline_gap_frame
+    (deadline_gap_frame, reset_on_probe)
 }
+
+/// The least time within which a receiver's reset right after a probe counts as its answer
+/// (fast loopback replies take microseconds; scheduling alone can take a millisecond).
+const RESET_AS_REPLY_MIN_NS: i64 = 2_000_000;
 
 /// Late beats, and gaps of whole missing beats (`deadline_gap_frame`: the late probe the
 /// deadline reset already blames, whose finding is an error).
@@ -404,13 +426,18 @@ fn slow_reply(b: &Beats<'_>, x: Slow, out: &mut Vec<Finding>) {
     ));
 }
 
-/// Probes nobody answered, with whether the receiver's TCP acknowledged them.
-fn unanswered(b: &Beats<'_>, out: &mut Vec<Finding>) {
+/// Probes nobody answered, with whether the receiver's TCP acknowledged them (not the one the
+/// receiver answered with its reset: the deadline finding tells that one).
+fn unanswered(b: &Beats<'_>, reset_on_probe: Option<u32>, out: &mut Vec<Finding>) {
     let sid = b.cx.sid();
     let c = b.h.cand;
     let sender = b.sender;
     let receiver = b.receiver;
-    for u in &c.unanswered {
+    for u in c
+        .unanswered
+        .iter()
+        .filter(|u| Some(u.frame) != reset_on_probe)
+    {
         let mut frames = vec![u.frame];
         if let Some((f, _)) = u.acked {
             frames.push(f);

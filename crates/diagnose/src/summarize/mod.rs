@@ -14,7 +14,7 @@ mod middlebox;
 
 pub(crate) use middlebox::IdleTally;
 
-use crate::finding::{Details, Finding, Reset, Severity, TlsCut};
+use crate::finding::{Details, Finding, Reset, Severity, TlsCut, TlsGarbled};
 use crate::heartbeat::{choose, Chosen, Services};
 use crate::options::Options;
 use crate::report::{human, round, secs, Close, Endpoints, StreamReport, TlsClose, UtcTime};
@@ -72,6 +72,7 @@ pub(crate) fn summarize(
     explained_reset |= middlebox::state_loss(&cx, out);
     middlebox::idle_beyond_timeouts(&cx, out, tally);
     tls_truncation(&cx, out);
+    tls_unreadable(&cx, out);
     http2::findings(&cx, out);
     // A reset that ends a session whose protocol heartbeat stopped is that story's end.
     explained_reset |= apps::findings(&cx, out);
@@ -195,6 +196,36 @@ fn tls_truncation(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// `tls_unreadable`: a side whose bytes stopped being TLS records where one should start.
+fn tls_unreadable(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
+    let TlsMode::Tls(t) = &cx.s.tls else {
+        return;
+    };
+    for d in 0..2 {
+        let Some((ev, header)) = t.unreadable[d] else {
+            continue;
+        };
+        let by = cx.role(d);
+        let reason = keepsight_tls::reasm::bad_header_reason(&header);
+        out.push(Finding::new(
+            Severity::Warning,
+            cx.sid(),
+            vec![ev.frame],
+            ev.ts,
+            format!(
+                "the {by}'s TLS records stop making sense in frame {}, where a record should start: {reason}; the rest of what the {by} sent is not read as TLS (heartbeats and closes inside it cannot be judged) → a peer speaking something else on this connection, a broken TLS implementation, or a damaged capture",
+                ev.frame
+            ),
+            Details::TlsUnreadable(TlsGarbled {
+                by,
+                header_hex: header.iter().map(|b| format!("{b:02x}")).collect(),
+                reason,
+                version: t.version_name(),
+            }),
+        ));
+    }
+}
+
 /// The connection's RST, with what is known of its context (the last beat and data, a close
 /// race, a half-open connection).
 fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: bool) -> Finding {
@@ -215,29 +246,39 @@ fn reset(cx: &StreamCx<'_>, r: Event, hb: Option<&Chosen<'_>>, explained_reset: 
         .map(|(f, t)| format!(", {} after the last data (frame {f})", human(r.ts - t)))
         .unwrap_or_default();
     // Data arriving after the resetter's own FIN: the peer reused a connection the resetter
-    // was closing (the classic keep-alive timeout race). On TLS, records the peer sent after
-    // that FIN are its side of the TLS shutdown (a close_notify, or what was in flight),
-    // which a socket closed without reading answers with RST: no race.
+    // was closing (the classic keep-alive timeout race). On TLS, an alert the peer sent after
+    // that FIN is its side of the TLS shutdown, which a socket closed without reading answers
+    // with RST: no race. Application data after it is a request on a closed connection, TLS
+    // or not (a TLS 1.3 alert is told from data by its size).
     let after_fin = s.dirs[r.dir as usize]
         .fin
         .filter(|f| f.ts <= r.ts && s.last_data.is_some_and(|(_, t)| t >= f.ts));
-    let tls_after_fin = match &s.tls {
-        TlsMode::Tls(t) => after_fin.and(t.after_peer_fin[1 - r.dir as usize]),
-        _ => None,
+    let (tls_after_fin, own_close_notify) = match &s.tls {
+        TlsMode::Tls(t) => (
+            after_fin
+                .and(t.after_peer_fin[1 - r.dir as usize])
+                .filter(|rec| rec.alert),
+            t.before_fin[r.dir as usize].is_some_and(|rec| rec.alert),
+        ),
+        _ => (None, false),
     };
     let tls_shutdown = tls_after_fin
         .map(|rec| {
             format!(
-                "; it had closed its side without close_notify (FIN frame {}) and the {} then sent {} (frame {}), which its closed socket answered with this RST: the ordinary end of a TLS connection, not a fault",
+                "; it had closed its side {} (FIN frame {}) and the {} then sent {} (frame {}), which its closed socket answered with this RST: the ordinary end of a TLS connection, not a fault",
+                if own_close_notify {
+                    "after its close_notify"
+                } else {
+                    "without close_notify"
+                },
                 after_fin.map_or(0, |f| f.frame),
                 role(1 - r.dir as usize),
-                match (rec.alert, rec.decrypted_alert) {
-                    (true, Some(desc)) if desc != 0 => format!(
+                match rec.decrypted_alert {
+                    Some(desc) if desc != 0 => format!(
                         "its TLS alert ({}, decrypted)",
                         keepsight_tls::record::alert_description_name(desc)
                     ),
-                    (true, _) => "its TLS alert (close_notify)".to_string(),
-                    (false, _) => "more TLS records".to_string(),
+                    _ => "its TLS alert (close_notify)".to_string(),
                 },
                 rec.ev.frame
             )

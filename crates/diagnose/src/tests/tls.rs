@@ -169,6 +169,44 @@ fn alert_after_the_peers_fin_and_its_rst_are_a_tls_shutdown() {
     );
 }
 
+/// Application data (a request) the peer sent after the resetter's FIN is a reuse of a
+/// connection the resetter had closed, TLS or not: a close race, not a TLS shutdown (the
+/// HTTPS reuse race seen without a key log).
+#[test]
+fn application_data_after_the_peers_fin_is_a_close_race_on_tls_too() {
+    let mut sc = Script::default();
+    let mut a = Conn::new(0, "10.0.0.2:50000", "10.0.0.1:8443");
+    tls_handshake(&mut a, &mut sc, T0, 0x0303);
+    a.seg(&mut sc, T0 + S, 0, fl::PSH | fl::ACK, &record(23, 60, 1), 0);
+    a.seg(
+        &mut sc,
+        T0 + S + MS,
+        1,
+        fl::PSH | fl::ACK,
+        &record(23, 200, 2),
+        0,
+    );
+    // The server's idle close (close_notify, FIN), then the client's next request.
+    let close = T0 + 2 * S + MS;
+    a.seg(&mut sc, close, 1, fl::PSH | fl::ACK, &record(21, 26, 3), 0);
+    a.seg(&mut sc, close + 10 * US, 1, fl::FIN | fl::ACK, b"", 0);
+    a.seg(
+        &mut sc,
+        close + 3 * MS,
+        0,
+        fl::PSH | fl::ACK,
+        &record(23, 60, 4),
+        0,
+    );
+    a.seg(&mut sc, close + 3 * MS + 20 * US, 1, fl::RST, b"", 0);
+    let (r, _) = sc.run(Options::default());
+    let resets = kinds(&r, 0, Kind::ConnectionReset);
+    assert_eq!(resets.len(), 1);
+    let reset = details!(resets[0], ConnectionReset);
+    assert!(reset.close_race && !reset.tls_shutdown, "{reset:?}");
+    assert_eq!(resets[0].severity, Severity::Warning);
+}
+
 /// The same sequence on a plain stream stays a close race: TLS changes only TLS streams.
 #[test]
 fn the_same_sequence_without_tls_is_still_a_close_race() {

@@ -250,7 +250,11 @@ impl Session {
                 } else if ctx.rng.chance(0.07) {
                     ctx.rng.range(20_000, 150_000) as usize
                 } else {
-                    (ctx.rng.lognormal(1_200.0, 0.9) as usize).clamp(60, 9_000)
+                    // 4096 is the short body's declared length, which names it in the capture.
+                    match (ctx.rng.lognormal(1_200.0, 0.9) as usize).clamp(60, 9_000) {
+                        SHORT_DECLARED => SHORT_DECLARED + 1,
+                        len => len,
+                    }
                 };
                 head += &format!(
                     "Content-Type: application/json\r\nContent-Length: {len}\r\n{connection}\r\n"

@@ -17,6 +17,7 @@ pub mod refused;
 pub mod scan;
 pub mod short_http;
 pub mod syn_flood;
+pub mod tls;
 pub mod troubled_heartbeat;
 
 use crate::clock::{Micros, SEC};
@@ -45,7 +46,7 @@ pub fn scenario(name: &str) -> Option<&'static Scenario> {
 /// The default: the long-lived-connection estate (see the crate's documentation).
 pub const ESTATE: Scenario = Scenario {
     name: "estate",
-    about: "heartbeats, TCP keep-alive, HTTP keep-alive, bulk transfers with loss, refused SYNs",
+    about: "heartbeats, TCP keep-alive, HTTP keep-alive, HTTPS and heartbeats inside TLS, bulk transfers with loss, refused SYNs",
     default_duration_s: 3 * 3600,
     world: estate_world,
     populate: estate_populate,
@@ -78,14 +79,18 @@ pub(crate) struct Shares {
     pub(crate) http: f64,
     pub(crate) bulk: f64,
     pub(crate) refused: f64,
+    pub(crate) https: f64,
+    pub(crate) tls_heartbeat: f64,
 }
 
 pub(crate) const SHARES: Shares = Shares {
-    heartbeat: 0.33,
+    heartbeat: 0.25,
     keepalive: 0.025,
-    http: 0.30,
-    bulk: 0.34,
+    http: 0.22,
+    bulk: 0.30,
     refused: 0.005,
+    https: 0.12,
+    tls_heartbeat: 0.08,
 };
 
 /// Makes the actor for one arrival.
@@ -108,11 +113,13 @@ impl Actor for Arrivals {
 /// The sizes of the populations and arrival rates.
 pub(crate) struct Mix {
     pub(crate) heartbeat_slots: u64,
+    pub(crate) tls_heartbeat_slots: u64,
     pub(crate) keepalive_idlers: u64,
     /// Mean gap between arrivals, µs.
     http_gap: f64,
     bulk_gap: f64,
     refused_gap: f64,
+    https_gap: f64,
     pub(crate) http_clients: usize,
     pub(crate) bulk_max_segments: u32,
 }
@@ -127,19 +134,25 @@ impl Mix {
             (SHARES.heartbeat * per_us * heartbeat_period / heartbeat::PACKETS_PER_PERIOD).round();
         // A keep-alive idler is mostly its opening; probes add ~2 packets when the capture is
         // long enough for them (and a dead peer's 9 probes and reset, 1 in 20).
+        let tls_heartbeat_slots = (SHARES.tls_heartbeat * per_us * tls::heartbeat::PERIOD as f64
+            / tls::heartbeat::PACKETS_PER_PERIOD)
+            .round();
         let probing = if duration > keepalive_idle { 2.5 } else { 0.0 };
         let per_idler = keepalive::PACKETS_OPENING + probing;
         let keepalive_idlers = (SHARES.keepalive * packets / per_idler).round();
         let http_gap = gap(SHARES.http, http::PACKETS_PER_SESSION);
         let bulk_max_segments = bulk::max_segments(SHARES.bulk * packets);
-        let sessions = duration as f64 / http_gap;
+        let https_gap = gap(SHARES.https, tls::https::PACKETS_PER_SESSION);
+        let sessions = duration as f64 / http_gap + duration as f64 / https_gap;
         Mix {
             heartbeat_slots: heartbeat_slots.max(1.0) as u64,
+            tls_heartbeat_slots: tls_heartbeat_slots.max(1.0) as u64,
             keepalive_idlers: keepalive_idlers.max(1.0) as u64,
             http_gap,
             bulk_gap: gap(SHARES.bulk, bulk::packets_per_transfer(bulk_max_segments)),
             bulk_max_segments,
             refused_gap: gap(SHARES.refused, refused::PACKETS_PER_ARRIVAL),
+            https_gap,
             // ~10 connections per client: ports are never reused within a capture.
             http_clients: ((sessions / 10.0) as usize).clamp(200, 1 << 16),
         }
@@ -153,6 +166,11 @@ pub(crate) fn populate(ctx: &mut Ctx, mix: &Mix, duration: Micros) {
         let at = ctx.rng.range(0, heartbeat::PERIOD - 1);
         ctx.spawn(at, Box::new(slot));
     }
+    for i in 0..mix.tls_heartbeat_slots {
+        let slot = tls::heartbeat::Slot::new(ctx, i == 0);
+        let at = ctx.rng.range(0, tls::heartbeat::PERIOD - 1);
+        ctx.spawn(at, Box::new(slot));
+    }
     let opening_window = (30 * 60 * SEC).min(duration / 6).max(1);
     let mut openings: Vec<Micros> = (0..mix.keepalive_idlers)
         .map(|_| ctx.rng.range(0, opening_window - 1))
@@ -161,11 +179,14 @@ pub(crate) fn populate(ctx: &mut Ctx, mix: &Mix, duration: Micros) {
     for (i, at) in openings.into_iter().enumerate() {
         ctx.spawn(at, Box::new(keepalive::Idler::new(i as u64)));
     }
-    let processes: [(f64, Start); 3] = [
+    let processes: [(f64, Start); 4] = [
         (mix.http_gap, |ctx| Box::new(http::Session::start(ctx))),
         (mix.bulk_gap, |ctx| Box::new(bulk::Transfer::start(ctx))),
         (mix.refused_gap, |ctx| {
             Box::new(refused::Attempt::start(ctx))
+        }),
+        (mix.https_gap, |ctx| {
+            Box::new(tls::https::Session::start(ctx))
         }),
     ];
     for (mean_gap, start) in processes {

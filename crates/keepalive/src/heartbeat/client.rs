@@ -2,8 +2,9 @@
 //! send time, declares the peer dead after N consecutive misses, reconnects with jittered
 //! exponential backoff.
 
+use super::dialect::{Dialect, Heard, Slot, Speaker};
 use super::histogram::{Histogram, Summary};
-use super::protocol::{Decoder, Frame, Wire};
+use super::protocol::Wire;
 use crate::settings::{KeepaliveSettings, SocketKeepalive};
 use rand::Rng;
 use serde::Serialize;
@@ -66,6 +67,8 @@ pub struct ClientConfig {
     pub misses: u32,
     /// The probe and reply bytes; must match the server's.
     pub wire: Wire,
+    /// What the probes are: the byte protocol of `wire`, or an application protocol's messages.
+    pub dialect: Dialect,
     /// Kernel keep-alive on the client socket underneath the heartbeat.
     pub keepalive: Option<KeepaliveSettings>,
     /// How long one connection attempt may take before it counts as failed.
@@ -90,6 +93,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(1),
             misses: 3,
             wire: Wire::default(),
+            dialect: Dialect::Bytes,
             keepalive: None,
             connect_timeout: Duration::from_secs(5),
             backoff: Backoff::default(),
@@ -128,6 +132,7 @@ impl ClientConfig {
             }
         }
         self.wire.validate().map_err(|e| e.to_string())?;
+        self.dialect.validate_period(self.every)?;
         if let Some(k) = &self.keepalive {
             k.validate().map_err(|e| e.to_string())?;
         }
@@ -160,6 +165,22 @@ pub enum ClientEvent {
         rtt: Duration,
         /// How late the probe left against its schedule.
         lateness: Duration,
+    },
+    /// The session of an application protocol is open (Logon answered, AMQP connection
+    /// opened); beats start now.
+    SessionOpen {
+        /// The period beats follow (AMQP's negotiated heartbeat).
+        every: Duration,
+    },
+    /// An unsolicited beat left (FIX Heartbeat, AMQP heartbeat frame) while the peer was
+    /// heard from recently enough.
+    Beat {
+        /// The slot's number on this connection, from 0.
+        seq: u64,
+        /// How late it left against its schedule.
+        lateness: Duration,
+        /// Time since the peer last sent anything.
+        peer_silent_for: Duration,
     },
     /// A reply to a probe already counted as missed: the peer is slow, not gone.
     LateReply {
@@ -467,6 +488,11 @@ fn set_bind_address_no_port(socket: &TcpSocket) {
 
 /// Beats on one connection until the peer is dead or the connection ends. Returns whether any
 /// reply arrived in time (which resets the reconnect backoff).
+///
+/// One engine for every dialect: slot k is due at `start + k × every`; a probe slot expects its
+/// answer within `timeout`; a beat slot (FIX Heartbeat, AMQP heartbeat frame) is a miss when
+/// the peer has sent nothing for longer than `every + timeout`, since a peer beating on the same
+/// period is then overdue. `misses` consecutive misses declare the peer dead.
 async fn session(
     stream: &TcpStream,
     config: &ClientConfig,
@@ -475,15 +501,22 @@ async fn session(
     events: &EventSink,
     outbound: &mut Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
 ) -> (SessionEnd, bool) {
-    let mut decoder = Decoder::new(config.wire);
+    let mut speaker = Speaker::new(config.dialect, config.wire, config.every);
     let mut outstanding: VecDeque<Outstanding> = VecDeque::new();
     let mut out: Vec<u8> = Vec::new();
-    let start = Instant::now() + config.first_probe_delay;
-    let mut next_due = start;
+    let mut every = config.every;
+    // Application protocols beat only once their session is open; until then the handshake
+    // has the connect timeout to finish.
+    let opened = speaker.open(&mut out);
+    let mut next_due = opened.then(|| Instant::now() + config.first_probe_delay);
+    let mut handshake_deadline = (!opened).then(|| Instant::now() + config.connect_timeout);
     let mut seq: u64 = 0;
     let mut consecutive: u32 = 0;
     let mut got_reply = false;
     let mut last_heard = Instant::now();
+    if let Err(e) = flush(stream, &mut out) {
+        return (SessionEnd::Closed(format!("write failed: {e}")), got_reply);
+    }
     loop {
         let next_timeout = outstanding
             .iter()
@@ -493,26 +526,51 @@ async fn session(
             // Timer branches first: when a reply and its deadline are ready together, the
             // deadline decides, so a timeout means "not in time" without racing the reader.
             biased;
-            _ = tokio::time::sleep_until(next_due) => {
+            _ = sleep_until_opt(handshake_deadline) => {
+                return (SessionEnd::Closed(format!(
+                    "no {} within {}", speaker.awaited(), crate::format_duration(config.connect_timeout)
+                )), got_reply);
+            }
+            _ = sleep_until_opt(next_due) => {
+                let due = next_due.unwrap_or_else(Instant::now);
                 let now = Instant::now();
-                let lateness = now.saturating_duration_since(next_due);
-                out.push(config.wire.probe);
-                outstanding.push_back(Outstanding { seq, sent: now, lateness, missed: false });
-                seq += 1;
+                let lateness = now.saturating_duration_since(due);
+                let peer_silent_for = now.saturating_duration_since(last_heard);
+                let peer_overdue = peer_silent_for > every + config.timeout;
+                let slot = speaker.slot(seq, peer_overdue, &mut out);
                 stats.with(|c| { c.probes += 1; c.lateness.record(lateness); });
+                match slot {
+                    Slot::Probe => {
+                        outstanding.push_back(Outstanding { seq, sent: now, lateness, missed: false });
+                    }
+                    Slot::Beat if peer_overdue => {
+                        consecutive += 1;
+                        stats.with(|c| c.misses += 1);
+                        events(conn, &ClientEvent::Miss { seq, consecutive });
+                    }
+                    Slot::Beat => {
+                        consecutive = 0;
+                        events(conn, &ClientEvent::Beat { seq, lateness, peer_silent_for });
+                    }
+                }
+                seq += 1;
                 if let Err(e) = flush(stream, &mut out) {
                     return (SessionEnd::Closed(format!("write failed: {e}")), got_reply);
                 }
-                next_due += config.every;
-                if next_due <= now {
+                if consecutive >= config.misses {
+                    return declare_dead(stream, &mut speaker, stats, events, conn, consecutive, last_heard, got_reply);
+                }
+                let mut due = due + every;
+                if due <= now {
                     // More than a period behind: skip the slots already past rather than
                     // bursting probes; the schedule stays anchored at `start`.
-                    let behind = now - next_due;
-                    let slots = behind.as_nanos() / config.every.as_nanos() + 1;
-                    next_due += config.every.saturating_mul(u32::try_from(slots).unwrap_or(u32::MAX));
+                    let behind = now - due;
+                    let slots = behind.as_nanos() / every.as_nanos() + 1;
+                    due += every.saturating_mul(u32::try_from(slots).unwrap_or(u32::MAX));
                     stats.with(|c| c.skipped_slots += slots as u64);
                     events(conn, &ClientEvent::Skipped { slots: slots as u64, behind });
                 }
+                next_due = Some(due);
             }
             _ = sleep_until_opt(next_timeout) => {
                 let Some(p) = outstanding.iter_mut().find(|p| !p.missed) else { continue };
@@ -521,9 +579,7 @@ async fn session(
                 stats.with(|c| c.misses += 1);
                 events(conn, &ClientEvent::Miss { seq: p.seq, consecutive });
                 if consecutive >= config.misses {
-                    stats.with(|c| c.dead += 1);
-                    events(conn, &ClientEvent::Dead { consecutive, silent_for: last_heard.elapsed() });
-                    return (SessionEnd::Dead, got_reply);
+                    return declare_dead(stream, &mut speaker, stats, events, conn, consecutive, last_heard, got_reply);
                 }
             }
             message = recv_opt(outbound), if outbound.is_some() => {
@@ -531,9 +587,14 @@ async fn session(
                     // The application hung up: no more outbound frames, beats go on.
                     None => *outbound = None,
                     Some(payload) => {
-                        if config.wire.encode_app(&payload, &mut out).is_err() {
+                        if config.dialect != Dialect::Bytes {
+                            // The application speaks the protocol itself: its bytes go as given.
+                            out.extend_from_slice(&payload);
+                        } else if config.wire.encode_app(&payload, &mut out).is_err() {
                             events(conn, &ClientEvent::AppTooLong { len: payload.len() });
-                        } else if let Err(e) = flush(stream, &mut out) {
+                            continue;
+                        }
+                        if let Err(e) = flush(stream, &mut out) {
                             return (SessionEnd::Closed(format!("write failed: {e}")), got_reply);
                         }
                     }
@@ -558,12 +619,28 @@ async fn session(
                 };
                 last_heard = now;
                 let mut unexpected_reply = false;
-                let fed = decoder.feed(&buf[..n], |frame| match frame {
-                    Frame::Reply => {
-                        // TCP keeps order and the server answers in order: this reply
-                        // belongs to the oldest unanswered probe.
-                        let Some(p) = outstanding.pop_front() else {
-                            unexpected_reply = true;
+                let mut goodbye = None;
+                let dialect = config.dialect;
+                let fed = speaker.feed(&buf[..n], &mut out, &mut |heard| match heard {
+                    Heard::Ready { every: negotiated } => {
+                        if let Some(e) = negotiated {
+                            every = e;
+                        }
+                        handshake_deadline = None;
+                        next_due = Some(now + config.first_probe_delay);
+                        events(conn, &ClientEvent::SessionOpen { every });
+                    }
+                    Heard::Reply { id } => {
+                        // Without an id, TCP's order and the peer's in-order answers say
+                        // this reply belongs to the oldest unanswered probe.
+                        let at = match id {
+                            None => (!outstanding.is_empty()).then_some(0),
+                            Some(id) => outstanding.iter().position(|p| dialect.probe_id(p.seq) == id),
+                        };
+                        let Some(p) = at.and_then(|at| outstanding.remove(at)) else {
+                            // An answer naming no probe of ours (a stale id) proves the peer
+                            // alive and nothing more; an anonymous one breaks the order.
+                            unexpected_reply |= id.is_none();
                             return;
                         };
                         let rtt = now - p.sent;
@@ -577,8 +654,8 @@ async fn session(
                             events(conn, &ClientEvent::Reply { seq: p.seq, rtt, lateness: p.lateness });
                         }
                     }
-                    Frame::Probe => out.push(config.wire.reply),
-                    Frame::App(payload) => events(conn, &ClientEvent::App { payload: payload.to_vec() }),
+                    Heard::App(payload) => events(conn, &ClientEvent::App { payload }),
+                    Heard::Goodbye(text) => goodbye = Some(text),
                 });
                 if let Err(e) = fed {
                     return (SessionEnd::Closed(format!("protocol error: {e}")), got_reply);
@@ -589,9 +666,40 @@ async fn session(
                 if let Err(e) = flush(stream, &mut out) {
                     return (SessionEnd::Closed(format!("write failed: {e}")), got_reply);
                 }
+                if let Some(text) = goodbye {
+                    return (SessionEnd::Closed(text), got_reply);
+                }
             }
         }
     }
+}
+
+/// Ends a session whose peer missed `consecutive` beats: the protocol's goodbye (FIX Logout
+/// "no heartbeat", AMQP Connection.Close) is written if the socket takes it now, then the
+/// connection is dropped.
+#[allow(clippy::too_many_arguments)]
+fn declare_dead(
+    stream: &TcpStream,
+    speaker: &mut Speaker,
+    stats: &ClientStats,
+    events: &EventSink,
+    conn: usize,
+    consecutive: u32,
+    last_heard: Instant,
+    got_reply: bool,
+) -> (SessionEnd, bool) {
+    stats.with(|c| c.dead += 1);
+    events(
+        conn,
+        &ClientEvent::Dead {
+            consecutive,
+            silent_for: last_heard.elapsed(),
+        },
+    );
+    let mut out = Vec::new();
+    speaker.goodbye("no heartbeat", &mut out);
+    let _ = flush(stream, &mut out);
+    (SessionEnd::Dead, got_reply)
 }
 
 async fn recv_opt(rx: &mut Option<tokio::sync::mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {

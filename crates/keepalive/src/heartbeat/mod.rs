@@ -2,6 +2,7 @@
 //! schedule. See the crate documentation for the protocol and the scheduling rules.
 
 mod client;
+mod dialect;
 pub mod fleet;
 mod histogram;
 pub mod lifetime;
@@ -14,6 +15,7 @@ pub use client::{
     run_client, run_client_with_app, Backoff, ClientConfig, ClientEvent, ClientExit, ClientStats,
     ClientStatsSnapshot, EventSink, MAX_DURATION,
 };
+pub use dialect::Dialect;
 pub use histogram::{Histogram, Summary};
 pub use protocol::{
     parse_hex_byte, Decoder, Frame, ProtocolError, Wire, APP_FRAME, DEFAULT_MAX_APP_LEN,

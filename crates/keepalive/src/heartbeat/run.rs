@@ -4,6 +4,7 @@
 //! Where the lines go is the caller's [`Sink`].
 
 use super::client::{Backoff, ClientConfig, ClientEvent, ClientExit, ClientStats, EventSink};
+use super::dialect::Dialect;
 use super::protocol::Wire;
 use super::server::{Server, ServerConfig, ServerEvent};
 use super::text::{self as words, Usage};
@@ -121,6 +122,8 @@ pub struct ClientOptions {
     pub log: Option<LogLevel>,
     /// Probe and reply bytes, largest application payload.
     pub wire: Wire,
+    /// The byte protocol of `wire`, or an application protocol's framing.
+    pub dialect: Dialect,
     /// Statistics and lifetime.
     pub run: RunOptions,
 }
@@ -286,6 +289,7 @@ fn client_plan(o: &ClientOptions) -> Result<(ClientConfig, fleet::FleetPlan), Ru
         timeout: o.timeout,
         misses: o.misses,
         wire,
+        dialect: o.dialect,
         keepalive,
         connect_timeout: o.connect_timeout,
         backoff: o.backoff,
@@ -319,7 +323,7 @@ async fn client_on(
     });
     let event_log = log.clone();
     let events: EventSink = Arc::new(move |conn, e: &ClientEvent| {
-        let beat = matches!(e, ClientEvent::Reply { .. });
+        let beat = matches!(e, ClientEvent::Reply { .. } | ClientEvent::Beat { .. });
         if level == LogLevel::None || (beat && level != LogLevel::Beats) {
             return;
         }
@@ -381,6 +385,7 @@ mod tests {
             warmup: None,
             log: None,
             wire: Wire::default(),
+            dialect: Dialect::Bytes,
             run: RunOptions {
                 stats: false,
                 stats_every: None,

@@ -45,6 +45,18 @@ pub fn client_event_text(e: &ClientEvent) -> String {
             None => format!("connected {local} -> {peer}"),
         },
         ClientEvent::ConnectFailed { error } => error.clone(),
+        ClientEvent::SessionOpen { every } => {
+            format!("session open, beating every {}", format_duration(*every))
+        }
+        ClientEvent::Beat {
+            seq,
+            lateness,
+            peer_silent_for,
+        } => format!(
+            "beat seq={seq} late={} peer_silent={}",
+            ms(lateness.as_secs_f64() * 1e3),
+            ms(peer_silent_for.as_secs_f64() * 1e3)
+        ),
         ClientEvent::LateReply { seq, rtt } => {
             format!("late reply seq={seq} rtt={} (already counted as a miss)", ms(rtt.as_secs_f64() * 1e3))
         }

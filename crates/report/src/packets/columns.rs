@@ -1,6 +1,7 @@
 //! tshark's summary columns for one frame: Time (every `-t` format), Source, Destination,
 //! Protocol and Info, for the protocols keepsight dissects.
 
+use super::http_layer::AppColumns;
 use keepsight_engine::h2::{Body, FrameH2};
 use keepsight_engine::Frame;
 use keepsight_fields::{nstime, render};
@@ -456,6 +457,39 @@ pub struct Scratch {
 /// tshark's default one-line summary: No., Time, Source → Destination, Protocol, Length, Info,
 /// with tshark's minimum widths (5, 10, 12 right-aligned, 12 left-aligned).
 pub fn summary_line(f: &Frame<'_>, time: TimeFormat, out: &mut String, scratch: &mut Scratch) {
+    summary_line_with(f, AppColumns::Own, "", time, out, scratch)
+}
+
+/// The Protocol column, `HTTP` where HTTP over TLS names it ([`AppColumns`]).
+pub fn protocol_with(f: &Frame<'_>, app: AppColumns) -> &'static str {
+    match app {
+        AppColumns::Http => "HTTP",
+        AppColumns::Own | AppColumns::TlsSegment => protocol(f),
+    }
+}
+
+/// The Info column, as HTTP over TLS writes it where it runs ([`AppColumns`]; `http_info`
+/// is [`crate::packets::HttpLayer::columns`]'s text).
+pub fn info_with(f: &Frame<'_>, app: AppColumns, http_info: &str, out: &mut String) {
+    match app {
+        AppColumns::Http => out.push_str(http_info),
+        AppColumns::TlsSegment => out.push_str(TLS_REASSEMBLED_PDU),
+        AppColumns::Own => info(f, out),
+    }
+}
+
+/// tshark's note on a frame whose decrypted bytes belong to an HTTP message that ends later.
+const TLS_REASSEMBLED_PDU: &str = "[TLS segment of a reassembled PDU]";
+
+/// [`summary_line`] with the columns HTTP over TLS gives the frame.
+pub fn summary_line_with(
+    f: &Frame<'_>,
+    app: AppColumns,
+    http_info: &str,
+    time: TimeFormat,
+    out: &mut String,
+    scratch: &mut Scratch,
+) {
     scratch.time.clear();
     push_time(f, time, &mut scratch.time);
     addresses(f, &mut scratch.src, &mut scratch.dst);
@@ -466,11 +500,12 @@ pub fn summary_line(f: &Frame<'_>, time: TimeFormat, out: &mut String, scratch: 
         scratch.time,
         scratch.src,
         scratch.dst,
-        protocol(f),
+        protocol_with(f, app),
         f.record.orig_len
     );
-    info(f, out);
-    while out.ends_with(' ') {
+    info_with(f, app, http_info, out);
+    // HTTP's Info ends with the space after each start line, and tshark prints it.
+    while app != AppColumns::Http && out.ends_with(' ') {
         out.pop();
     }
 }
@@ -515,7 +550,14 @@ pub(crate) const PSML_TRAILER: &str = "</psml>\n";
 
 /// One frame's `<packet>` element of tshark's `-T psml`: the summary line's columns, each in
 /// a `<section>`, then the blank line tshark leaves between packets.
-pub fn psml_packet(f: &Frame<'_>, time: TimeFormat, out: &mut String, scratch: &mut Scratch) {
+pub fn psml_packet(
+    f: &Frame<'_>,
+    app: AppColumns,
+    http_info: &str,
+    time: TimeFormat,
+    out: &mut String,
+    scratch: &mut Scratch,
+) {
     scratch.time.clear();
     push_time(f, time, &mut scratch.time);
     addresses(f, &mut scratch.src, &mut scratch.dst);
@@ -531,10 +573,16 @@ pub fn psml_packet(f: &Frame<'_>, time: TimeFormat, out: &mut String, scratch: &
     section(out, &scratch.time);
     section(out, &scratch.src);
     section(out, &scratch.dst);
-    section(out, protocol(f));
+    section(out, protocol_with(f, app));
     section(out, length.format(f.record.orig_len));
     scratch.time.clear();
-    info(f, &mut scratch.time);
-    section(out, scratch.time.trim_end_matches(' '));
+    info_with(f, app, http_info, &mut scratch.time);
+    // As in the summary line: HTTP's Info keeps the space after its start line.
+    let info = if app == AppColumns::Http {
+        scratch.time.as_str()
+    } else {
+        scratch.time.trim_end_matches(' ')
+    };
+    section(out, info);
     out.push_str("</packet>\n\n");
 }

@@ -10,11 +10,11 @@ mod http_layer;
 mod prefs;
 
 pub use columns::{
-    info, protocol, psml_packet, push_time, push_xml_escaped, summary_line, DatePart, Scratch,
-    TimeFormat,
+    info, info_with, protocol, protocol_with, psml_packet, push_time, push_xml_escaped,
+    summary_line, summary_line_with, DatePart, Scratch, TimeFormat,
 };
 pub use hex::hex_dump;
-pub use http_layer::{needs_http_pass, HttpLayer, WithHttp};
+pub use http_layer::{needs_http_pass, AppColumns, HttpLayer, WithHttp};
 pub use prefs::{tls_keylog_file, TcpPreferences, TLS_KEYLOG_FILE};
 
 use keepsight_engine::capture::{CaptureError, CaptureReader, CaptureWriter, WriteFormat};
@@ -380,6 +380,9 @@ impl Listing {
         };
         let mut printer = Printer {
             listing: self,
+            http,
+            app: AppColumns::Own,
+            http_info: String::new(),
             line: String::with_capacity(256),
             scratch: Scratch::default(),
             json_first: true,
@@ -472,6 +475,10 @@ pub fn damage_warnings(path: &std::path::Path, engine: &Engine) -> Vec<String> {
 
 struct Printer<'a> {
     listing: &'a Listing,
+    http: Option<&'a HttpLayer>,
+    /// The current frame's columns as HTTP over TLS names them, and its HTTP Info text.
+    app: AppColumns,
+    http_info: String,
     line: String,
     scratch: Scratch,
     json_first: bool,
@@ -518,6 +525,11 @@ impl Printer<'_> {
 
     fn frame(&mut self, f: &Frame<'_>, view: &dyn Packet, out: &mut impl Write) -> io::Result<()> {
         self.line.clear();
+        self.http_info.clear();
+        self.app = match self.http {
+            Some(h) if f.plain.is_some() => h.columns(f, &mut self.http_info),
+            _ => AppColumns::Own,
+        };
         match self.listing.format {
             Format::Fields => self.fields_line(f, view),
             Format::Json => self.json(f, view),
@@ -532,7 +544,14 @@ impl Printer<'_> {
                 return out.write_all(self.line.as_bytes());
             }
             Format::Psml => {
-                psml_packet(f, self.listing.time, &mut self.line, &mut self.scratch);
+                psml_packet(
+                    f,
+                    self.app,
+                    &self.http_info,
+                    self.listing.time,
+                    &mut self.line,
+                    &mut self.scratch,
+                );
                 // The packet element ends its own lines.
                 return out.write_all(self.line.as_bytes());
             }
@@ -547,12 +566,26 @@ impl Printer<'_> {
             }
             Format::Text if self.listing.hex => {
                 if self.listing.summary {
-                    summary_line(f, self.listing.time, &mut self.line, &mut self.scratch);
+                    summary_line_with(
+                        f,
+                        self.app,
+                        &self.http_info,
+                        self.listing.time,
+                        &mut self.line,
+                        &mut self.scratch,
+                    );
                     self.line.push_str("\n\n");
                 }
                 hex_dump(f, &mut self.line);
             }
-            Format::Text => summary_line(f, self.listing.time, &mut self.line, &mut self.scratch),
+            Format::Text => summary_line_with(
+                f,
+                self.app,
+                &self.http_info,
+                self.listing.time,
+                &mut self.line,
+                &mut self.scratch,
+            ),
         }
         self.line.push('\n');
         out.write_all(self.line.as_bytes())
@@ -567,7 +600,16 @@ impl Printer<'_> {
             if let Some(q) = o.quote {
                 self.line.push(q);
             }
-            column_value(f, view, *col, o.occurrence, &o.aggregator, &mut self.line);
+            let app = (self.app, self.http_info.as_str());
+            column_value(
+                f,
+                view,
+                app,
+                *col,
+                o.occurrence,
+                &o.aggregator,
+                &mut self.line,
+            );
             if let Some(q) = o.quote {
                 self.line.push(q);
             }
@@ -588,7 +630,8 @@ impl Printer<'_> {
                 }),
                 col => {
                     value.clear();
-                    column_value(f, view, col, Occurrence::All, ",", &mut value);
+                    let app = (self.app, self.http_info.as_str());
+                    column_value(f, view, app, col, Occurrence::All, ",", &mut value);
                     values.push(serde_json::Value::String(value.clone()).to_string());
                 }
             }
@@ -648,7 +691,8 @@ impl Printer<'_> {
                 }),
                 col => {
                     let mut s = String::new();
-                    column_value(f, view, col, Occurrence::All, ",", &mut s);
+                    let app = (self.app, self.http_info.as_str());
+                    column_value(f, view, app, col, Occurrence::All, ",", &mut s);
                     values.push(s);
                 }
             }
@@ -712,14 +756,15 @@ fn ctime_now() -> String {
 fn column_value(
     f: &Frame<'_>,
     view: &dyn Packet,
+    (app, http_info): (AppColumns, &str),
     col: Column,
     occ: Occurrence,
     agg: &str,
     out: &mut String,
 ) {
     match col {
-        Column::Info => info(f, out),
-        Column::Protocol => out.push_str(protocol(f)),
+        Column::Info => info_with(f, app, http_info, out),
+        Column::Protocol => out.push_str(protocol_with(f, app)),
         Column::Field(id) => {
             let def = id.def();
             let mut n = 0usize;
