@@ -1011,6 +1011,8 @@ pub struct Finding {
     pub message: String,
     /// The kind and its numbers.
     pub details: Details,
+    /// With `--evidence DIR`: the pcapng file of each of the finding's streams.
+    pub evidence: Vec<String>,
 }
 
 impl Finding {
@@ -1032,6 +1034,7 @@ impl Finding {
             noticed_ns: None,
             message,
             details,
+            evidence: Vec::new(),
         }
     }
 
@@ -1064,6 +1067,8 @@ impl Serialize for Finding {
             message: &'a str,
             #[serde(flatten)]
             details: &'a Details,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            evidence: &'a [String],
         }
         Json {
             severity: self.severity,
@@ -1073,6 +1078,7 @@ impl Serialize for Finding {
             time: &self.time,
             message: &self.message,
             details: &self.details,
+            evidence: &self.evidence,
         }
         .serialize(s)
     }

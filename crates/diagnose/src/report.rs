@@ -373,6 +373,9 @@ impl Report {
                     f.time,
                     f.message
                 );
+                if !f.evidence.is_empty() {
+                    let _ = writeln!(out, "           evidence: {}", f.evidence.join(", "));
+                }
             }
             if let Some(l) = last {
                 let n = shown.get(&l).copied().unwrap_or(0);

@@ -21,6 +21,7 @@
 
 pub mod analyses;
 pub mod conv;
+pub mod evidence;
 pub mod expert;
 pub mod follow;
 pub mod html;

@@ -23,6 +23,10 @@ pub struct Args {
     /// Findings shown per kind in the text report (the JSON has them all).
     #[arg(long, value_name = "N", default_value_t = 5)]
     max_per_kind: usize,
+    /// Save the packets of each stream a finding names to DIR/stream-N.pcapng (created if
+    /// missing; at most 100 streams, most severe findings first); each finding names its files.
+    #[arg(long, value_name = "DIR")]
+    evidence: Option<PathBuf>,
 }
 
 /// The analysis options `diagnose` and `report` share (same flags, same meaning).
@@ -125,9 +129,41 @@ pub fn run(args: Args) -> Outcome {
     } else {
         Listing::Notable { also: &|_| false }
     };
-    let report = analyses.diagnosis(end.last_ns, listing);
+    let mut report = analyses.diagnosis(end.last_ns, listing);
+    if let Some(dir) = &args.evidence {
+        let streams: Vec<u32> = report.findings.iter().flat_map(|f| f.streams()).collect();
+        let files = save_evidence(path, streams, dir)?;
+        for f in &mut report.findings {
+            let mut named: Vec<String> = Vec::new();
+            for s in f.streams() {
+                if let Some(p) = files.get(&s).map(|p| p.display().to_string()) {
+                    if !named.contains(&p) {
+                        named.push(p);
+                    }
+                }
+            }
+            f.evidence = named;
+        }
+    }
     let json = args.json.then_some(&report);
     super::print_report(json, || report.render_text(args.max_per_kind))?;
     super::warn_undecrypted(path, &engine);
     super::outcome(&end, path, "analysed")
+}
+
+/// `--evidence DIR`: reads the capture a second time and saves the packets of `streams`, one
+/// pcapng per stream; returns each stream's file.
+pub(crate) fn save_evidence(
+    path: &std::path::Path,
+    streams: Vec<u32>,
+    dir: &std::path::Path,
+) -> Result<std::collections::BTreeMap<u32, PathBuf>, Failure> {
+    if keepsight_report::is_stdin(path) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--evidence reads the capture a second time: give a file, not standard input"
+        )));
+    }
+    let mut again = super::open_capture(path)?;
+    keepsight_report::evidence::save_streams(&mut again, streams, dir)
+        .map_err(|e| Failure::cannot_run(anyhow::anyhow!(e)))
 }

@@ -27,7 +27,9 @@ pub struct Args {
         allow_hyphen_values = true
     )]
     filter: Option<String>,
-    /// Output format: text (one summary line per frame), fields (-e columns), json, ek (with -e).
+    /// Output format: text (one summary line per frame), fields (-e columns), json, ek (-e
+    /// fields, or the protocol tree), pdml (the protocol tree as XML), psml (the summary
+    /// columns as XML).
     #[arg(short = 'T', value_name = "FORMAT", default_value = "text", value_parser = Format::NAMES)]
     format: String,
     /// Field to print with -T fields or -T json (repeatable), e.g. -e tcp.stream.
@@ -125,6 +127,7 @@ pub fn run(args: Args) -> Outcome {
         decode_as: &args.decode_as,
         details: args.details,
         details_of: args.details_of.as_deref(),
+        capture_file: &path.to_string_lossy(),
     })
     .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     listing.tree |= filter.is_some();

@@ -25,6 +25,10 @@ pub struct Args {
     /// Streams drawn in detail (timeline and heartbeat chart); the others are only in the tables.
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100))]
     max_streams: u32,
+    /// Save the packets of each stream a finding names to DIR/stream-N.pcapng (created if
+    /// missing; at most 100 streams, most severe findings first).
+    #[arg(long, value_name = "DIR")]
+    evidence: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Outcome {
@@ -67,6 +71,14 @@ pub fn run(args: Args) -> Outcome {
             page.html.len(),
             page.findings,
             page.streams_drawn
+        );
+    }
+    if let Some(dir) = &args.evidence {
+        let files = super::diagnose::save_evidence(path, page.finding_streams.clone(), dir)?;
+        eprintln!(
+            "keepsight: wrote the packets of {} finding stream(s) to {}",
+            files.len(),
+            dir.display()
         );
     }
     super::warn_undecrypted(path, &engine);

@@ -28,6 +28,8 @@ pub struct Page {
     pub findings: usize,
     /// Streams drawn with a timeline (at most the `max_streams` asked for).
     pub streams_drawn: usize,
+    /// The streams the findings name, most severe findings first (for `--evidence`).
+    pub finding_streams: Vec<u32>,
 }
 
 impl ReportPass {
@@ -111,6 +113,11 @@ impl ReportPass {
             html,
             findings: diagnosis.findings.len(),
             streams_drawn: tracks.len().min(max_streams),
+            finding_streams: diagnosis
+                .findings
+                .iter()
+                .flat_map(|f| f.streams())
+                .collect(),
         }
     }
 }

@@ -64,6 +64,10 @@ impl TimeFormat {
 
 /// The Time column of a frame.
 pub fn push_time(f: &Frame<'_>, fmt: TimeFormat, out: &mut String) {
+    // A record without a time stamp (a pcapng simple packet block) has an empty Time column.
+    if f.record.ts_ns.is_none() {
+        return;
+    }
     let digits = f.record.ts_digits as u32;
     // A time stamp whose fraction is out of range (a broken writer) prints as tshark prints
     // it: whole seconds, then the fraction as written (`20.1000000`).
@@ -646,4 +650,66 @@ fn addresses(f: &Frame<'_>, src: &mut String, dst: &mut String) {
     };
     f.visit(s_id, &mut |v| render::render(s_id.def(), v, src));
     f.visit(d_id, &mut |v| render::render(d_id.def(), v, dst));
+}
+
+/// Appends `text` with the five XML special characters escaped, as tshark's PDML and PSML
+/// writers escape attribute and element text.
+pub fn push_xml_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// tshark's `-T psml` header: the column titles of the summary line.
+pub(crate) const PSML_HEADER: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<psml version=\"0\" creator=\"wireshark/4.0.17\">\n<structure>\n<section>No.</section>\n<section>Time</section>\n<section>Source</section>\n<section>Destination</section>\n<section>Protocol</section>\n<section>Length</section>\n<section>Info</section>\n</structure>\n\n";
+
+/// tshark's `-T psml` trailer.
+pub(crate) const PSML_TRAILER: &str = "</psml>\n";
+
+/// One frame's `<packet>` element of tshark's `-T psml`: the summary line's columns, each in
+/// a `<section>`, then the blank line tshark leaves between packets. `tree`: whether tshark
+/// builds the frame's protocol tree (with a display filter), which some Info columns need.
+pub fn psml_packet(
+    f: &Frame<'_>,
+    app: AppColumns,
+    http_info: &str,
+    time: TimeFormat,
+    tree: bool,
+    out: &mut String,
+    scratch: &mut Scratch,
+) {
+    scratch.time.clear();
+    push_time(f, time, &mut scratch.time);
+    addresses(f, &mut scratch.src, &mut scratch.dst);
+    let mut length = itoa::Buffer::new();
+    // The Info column is built in `scratch.time`'s place once the time is written out.
+    out.push_str("<packet>\n");
+    let section = |out: &mut String, text: &str| {
+        out.push_str("<section>");
+        push_xml_escaped(out, text);
+        out.push_str("</section>\n");
+    };
+    section(out, itoa::Buffer::new().format(f.number));
+    section(out, &scratch.time);
+    section(out, &scratch.src);
+    section(out, &scratch.dst);
+    section(out, protocol_with(f, app));
+    section(out, length.format(f.record.orig_len));
+    scratch.time.clear();
+    info_with(f, app, http_info, tree, &mut scratch.time);
+    // As in the summary line: HTTP's Info keeps the space after its start line.
+    let info = if app == AppColumns::Http {
+        scratch.time.as_str()
+    } else {
+        scratch.time.trim_end_matches(' ')
+    };
+    section(out, info);
+    out.push_str("</packet>\n\n");
 }

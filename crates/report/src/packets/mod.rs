@@ -10,8 +10,8 @@ mod http_layer;
 mod prefs;
 
 pub use columns::{
-    info, info_of, info_with, protocol, protocol_with, push_time, summary_line, summary_line_with,
-    DatePart, Scratch, TimeFormat,
+    info, info_of, info_with, protocol, protocol_with, psml_packet, push_time, push_xml_escaped,
+    summary_line, summary_line_with, DatePart, Scratch, TimeFormat,
 };
 pub use hex::hex_dump;
 pub use http_layer::{needs_http_pass, AppColumns, HttpLayer, WithHttp};
@@ -33,14 +33,19 @@ pub enum Format {
     Fields,
     /// tshark's `-T json` (with `-e`: only those fields).
     Json,
-    /// tshark's `-T ek` with `-e`: an Elasticsearch bulk index line, then the fields (dots
-    /// turned into underscores) on one line.
+    /// tshark's `-T ek`: an Elasticsearch bulk index line, then the document on one line:
+    /// the `-e` fields (dots turned into underscores), or without `-e` the protocol tree.
     Ek,
+    /// tshark's `-T psml`: the summary line's columns as XML.
+    Psml,
+    /// tshark's `-T pdml`: the protocol tree as XML, with each field's name, position,
+    /// size and value.
+    Pdml,
 }
 
 impl Format {
     /// The `-T` names, in the order `--help` lists them.
-    pub const NAMES: [&'static str; 4] = ["text", "fields", "json", "ek"];
+    pub const NAMES: [&'static str; 6] = ["text", "fields", "json", "ek", "pdml", "psml"];
 
     /// From a `-T` name; `None` for anything else.
     pub fn parse(name: &str) -> Option<Format> {
@@ -49,6 +54,8 @@ impl Format {
             "fields" => Some(Format::Fields),
             "json" => Some(Format::Json),
             "ek" => Some(Format::Ek),
+            "psml" => Some(Format::Psml),
+            "pdml" => Some(Format::Pdml),
             _ => None,
         }
     }
@@ -198,6 +205,8 @@ pub struct Listing {
     /// tshark builds each frame's protocol tree: true with a display filter (the caller sets
     /// it), `-V`/`-O` and every `-T` but text. Some dissectors fill the Info column only then.
     pub tree: bool,
+    /// The capture's name as given, which `-T pdml` repeats in its header.
+    pub capture_file: String,
 }
 
 /// Where `-w` writes the frames the filter keeps.
@@ -231,6 +240,8 @@ pub struct ListingFlags<'a> {
     pub details: bool,
     /// `-O`: the protocols whose details are shown.
     pub details_of: Option<&'a str>,
+    /// The capture file as given (`-` for standard input).
+    pub capture_file: &'a str,
 }
 
 impl Listing {
@@ -259,9 +270,6 @@ impl Listing {
                 flags.format
             ));
         }
-        if format == Format::Ek && fields.is_empty() {
-            return Err("-T ek prints the -e fields: give at least one -e FIELD (or use -T json for every field)".into());
-        }
         if format == Format::Fields && fields.is_empty() {
             return Err("-T fields needs at least one -e FIELD".into());
         }
@@ -276,8 +284,10 @@ impl Listing {
             summary: !flags.hex || flags.print_too,
             tcp_preferences: TcpPreferences::parse(flags.preferences)?,
             decode_as: decode_as::parse(flags.decode_as)?,
-            tree: details.is_some() || format != Format::Text,
+            // PSML writes the summary's columns, without a tree (FIX's Info stays empty).
+            tree: details.is_some() || !matches!(format, Format::Text | Format::Psml),
             details,
+            capture_file: flags.capture_file.to_string(),
         })
     }
 }
@@ -383,6 +393,8 @@ impl Listing {
             json_first: true,
             details: self.details.clone(),
             reassembly: details::Reassembly::default(),
+            tree: details::Details::all(),
+            nodes: details::Nodes::default(),
         };
         let mut prev_displayed: Option<i64> = None;
         let mut read = 0u64;
@@ -481,6 +493,9 @@ struct Printer<'a> {
     json_first: bool,
     details: Option<details::Details>,
     reassembly: details::Reassembly,
+    /// Records each frame's tree for `-T pdml` and `-T ek` without `-e`.
+    tree: details::Details,
+    nodes: details::Nodes,
 }
 
 impl Printer<'_> {
@@ -492,6 +507,12 @@ impl Printer<'_> {
                 writeln!(out, "{}", names.join(&l.field_options.separator))
             }
             Format::Json => out.write_all(b"[\n"),
+            Format::Psml => out.write_all(columns::PSML_HEADER.as_bytes()),
+            Format::Pdml => {
+                let mut header = String::new();
+                details::export::pdml_header(&l.capture_file, &ctime_now(), &mut header);
+                out.write_all(header.as_bytes())
+            }
             _ => Ok(()),
         }
     }
@@ -502,6 +523,12 @@ impl Printer<'_> {
                 out.write_all(b"\n")?;
             }
             out.write_all(b"]\n")?;
+        }
+        if self.listing.format == Format::Psml {
+            out.write_all(columns::PSML_TRAILER.as_bytes())?;
+        }
+        if self.listing.format == Format::Pdml {
+            out.write_all(details::export::PDML_TRAILER.as_bytes())?;
         }
         Ok(())
     }
@@ -516,7 +543,29 @@ impl Printer<'_> {
         match self.listing.format {
             Format::Fields => self.fields_line(f, view),
             Format::Json => self.json(f, view),
+            Format::Ek if self.listing.fields.is_empty() => {
+                self.tree.nodes(f, view, &mut self.nodes);
+                details::export::ek_packet(f, &self.nodes, &mut self.line);
+            }
             Format::Ek => self.ek(f, view),
+            Format::Pdml => {
+                self.tree.nodes(f, view, &mut self.nodes);
+                details::export::pdml_packet(f, &self.nodes, &mut self.line);
+                return out.write_all(self.line.as_bytes());
+            }
+            Format::Psml => {
+                psml_packet(
+                    f,
+                    self.app,
+                    &self.http_info,
+                    self.listing.time,
+                    self.listing.tree,
+                    &mut self.line,
+                    &mut self.scratch,
+                );
+                // The packet element ends its own lines.
+                return out.write_all(self.line.as_bytes());
+            }
             Format::Text if self.details.is_some() => {
                 if let Some(d) = self.details.as_mut() {
                     d.frame(f, view, &self.reassembly, &mut self.line);
@@ -594,17 +643,7 @@ impl Printer<'_> {
     }
 
     fn ek(&mut self, f: &Frame<'_>, view: &dyn Packet) {
-        let t = render::broken_down(f.ts_ns, false);
-        let _ = write!(
-            self.line,
-            "{{\"index\":{{\"_index\":\"packets-{:04}-{:02}-{:02}\",\"_type\":\"doc\"}}}}\n{{\"timestamp\":\"{}{:03}\",\"layers\":{{",
-            t.year,
-            t.month,
-            t.day,
-            // Seconds, then milliseconds in three digits: "0000" for a frame without time.
-            f.ts_ns.div_euclid(1_000_000_000),
-            f.ts_ns.rem_euclid(1_000_000_000) / 1_000_000
-        );
+        details::export::ek_start(f, &mut self.line);
         let mut first = true;
         let mut value = String::new();
         for (name, col) in &self.listing.fields {
@@ -704,6 +743,41 @@ impl Printer<'_> {
     }
 }
 
+/// The time of the run as C's `ctime` prints it (`Mon Dec  7 21:39:39 2026`), which tshark
+/// stamps on its PDML header.
+fn ctime_now() -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let t = render::broken_down(now, false);
+    // The weekday from the local date: days since 1970-01-01 (a Thursday), by the civil
+    // calendar, so no time zone arithmetic is repeated here.
+    let (y, m) = if t.month <= 2 {
+        (t.year - 1, t.month + 9)
+    } else {
+        (t.year, t.month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * i64::from(m) + 2) / 5 + i64::from(t.day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    format!(
+        "{} {} {:2} {:02}:{:02}:{:02} {}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(t.month as usize).saturating_sub(1).min(11)],
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.year
+    )
+}
+
 /// One column's text: every occurrence asked for, joined by `agg`.
 fn column_value(
     f: &Frame<'_>,
@@ -756,9 +830,16 @@ mod format_tests {
             .collect();
         assert_eq!(
             parsed,
-            [Format::Text, Format::Fields, Format::Json, Format::Ek]
+            [
+                Format::Text,
+                Format::Fields,
+                Format::Json,
+                Format::Ek,
+                Format::Pdml,
+                Format::Psml
+            ]
         );
-        assert_eq!(Format::parse("pdml"), None);
+        assert_eq!(Format::parse("jsonraw"), None);
     }
 
     #[test]
@@ -776,6 +857,7 @@ mod format_tests {
             decode_as: Default::default(),
             details: None,
             tree: false,
+            capture_file: String::new(),
         };
         let tcp_len = lookup("tcp.len").unwrap();
         let method = lookup("http.request.method").unwrap();

@@ -1,6 +1,6 @@
 //! The `Frame` subtree: what the capture file says about the record.
 
-use super::tree::{field, Tree};
+use super::tree::{field, Item, Show, Tree};
 use keepsight_engine::Frame;
 use keepsight_fields::ids;
 
@@ -44,9 +44,11 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, app: Option<&str>) {
     }
     let (wire, cap) = (rec.orig_len as u64, rec.data.len() as u64);
     let name = rec.interface_name.unwrap_or("unknown");
+    let frame = Item::proto("frame", 0, cap as usize);
     if f.pcapng {
-        t.line(
+        t.item(
             0,
+            frame,
             format_args!(
                 "Frame {}: {wire} bytes on wire ({} bits), {cap} bytes captured ({} bits) on interface {name}, id {}",
                 f.number,
@@ -55,15 +57,25 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, app: Option<&str>) {
                 rec.interface_id
             ),
         );
-        t.line(1, format_args!("Section number: {}", rec.section));
-        t.line(
+        t.item(
             1,
+            Item::num("frame.section_number", 0, 0, rec.section.into()),
+            format_args!("Section number: {}", rec.section),
+        );
+        t.item(
+            1,
+            Item::num("frame.interface_id", 0, 0, rec.interface_id.into()),
             format_args!("Interface id: {} ({name})", rec.interface_id),
         );
-        t.line(2, format_args!("Interface name: {name}"));
+        t.item(
+            2,
+            Item::field("frame.interface_name", 0, 0, Show::Str(name)),
+            format_args!("Interface name: {name}"),
+        );
     } else {
-        t.line(
+        t.item(
             0,
+            frame,
             format_args!(
                 "Frame {}: {wire} bytes on wire ({} bits), {cap} bytes captured ({} bits)",
                 f.number,
@@ -73,7 +85,11 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, app: Option<&str>) {
         );
     }
     if let Some((text, n)) = encapsulation(rec.link_type) {
-        t.line(1, format_args!("Encapsulation type: {text} ({n})"));
+        t.item(
+            1,
+            Item::num("frame.encap_type", 0, 0, n.into()),
+            format_args!("Encapsulation type: {text} ({n})"),
+        );
     }
     field(t, 1, f, ids::FRAME_TIME, "Arrival Time: ", "");
     if let Some(frac) = rec.invalid_frac_ns {
@@ -88,8 +104,9 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, app: Option<&str>) {
         );
     }
     if rec.ts_ns.is_some() {
-        t.line(
+        t.item(
             1,
+            Item::field("frame.offset_shift", 0, 0, Show::Str("0.000000000")),
             format_args!("[Time shift for this packet: 0.000000000 seconds]"),
         );
     }
@@ -118,18 +135,40 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>, app: Option<&str>) {
         "[Time since reference or first frame: ",
         " seconds]",
     );
-    t.line(1, format_args!("Frame Number: {}", f.number));
-    t.line(
+    t.item(
         1,
+        Item::num("frame.number", 0, 0, f.number.into()),
+        format_args!("Frame Number: {}", f.number),
+    );
+    t.item(
+        1,
+        Item::num("frame.len", 0, 0, wire),
         format_args!("Frame Length: {wire} bytes ({} bits)", wire * 8),
     );
-    t.line(
+    t.item(
         1,
+        Item::num("frame.cap_len", 0, 0, cap),
         format_args!("Capture Length: {cap} bytes ({} bits)", cap * 8),
     );
-    t.line(1, format_args!("[Frame is marked: False]"));
-    t.line(1, format_args!("[Frame is ignored: False]"));
-    if t.open {
+    t.item(
+        1,
+        Item::flag("frame.marked", 0, 0, false),
+        format_args!("[Frame is marked: False]"),
+    );
+    t.item(
+        1,
+        Item::flag("frame.ignored", 0, 0, false),
+        format_args!("[Frame is ignored: False]"),
+    );
+    if t.recording() {
+        let mut protocols = String::new();
+        f.push_protocols(&mut protocols);
+        t.item(
+            1,
+            Item::field("frame.protocols", 0, 0, Show::Str(&protocols)),
+            format_args!("[Protocols in frame: {protocols}]"),
+        );
+    } else if t.open {
         t.out.push_str("    [Protocols in frame: ");
         f.push_protocols(t.out);
         if let Some(names) = app {

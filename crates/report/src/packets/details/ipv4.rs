@@ -1,6 +1,6 @@
 //! The IPv4 subtree.
 
-use super::tree::{set, Bits, Tree};
+use super::tree::{set, Bits, Item, Show, Tree};
 use keepsight_engine::wire::Network;
 use keepsight_engine::Frame;
 use keepsight_fields::{ids, value_text};
@@ -90,20 +90,24 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         return;
     };
     let b = h.bytes();
+    // Where the header starts in the frame, for the positions PDML gives.
+    let at = (b.as_ptr() as usize).wrapping_sub(f.data().as_ptr() as usize);
     let (src, dst) = (Ipv4Addr::from(h.src()), Ipv4Addr::from(h.dst()));
-    t.line(
+    t.item(
         0,
+        Item::proto("ip", at, h.header_len()),
         format_args!("Internet Protocol Version 4, Src: {src}, Dst: {dst}"),
     );
-    if b[0] == 0x45 {
+    let fixed = !t.recording();
+    if b[0] == 0x45 && fixed {
         // The usual header, without options: fixed lines.
         t.text(1, "0100 .... = Version: 4");
         t.text(1, ".... 0101 = Header Length: 20 bytes (5)");
     } else {
-        version_lines(t, b[0], h.header_len());
+        version_lines(t, at, b[0], h.header_len());
     }
     let ds = h.dscp_ecn();
-    if ds == 0 {
+    if ds == 0 && fixed {
         t.text(
             1,
             "Differentiated Services Field: 0x00 (DSCP: CS0, ECN: Not-ECT)",
@@ -117,15 +121,29 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
             ".... ..00 = Explicit Congestion Notification: Not ECN-Capable Transport (0)",
         );
     } else {
-        ds_lines(t, ds);
+        ds_lines(t, at + 1, ds);
     }
-    t.num(1, "Total Length: ", h.total_len().into(), "");
-    t.line(
+    if fixed {
+        t.num(1, "Total Length: ", h.total_len().into(), "");
+    } else {
+        t.item(
+            1,
+            Item::num("ip.len", at + 2, 2, h.total_len().into()),
+            format_args!("Total Length: {}", h.total_len()),
+        );
+    }
+    t.item(
         1,
+        Item::field(
+            "ip.id",
+            at + 4,
+            2,
+            Show::Args(format_args!("0x{:04x}", h.ident())),
+        ),
         format_args!("Identification: 0x{:04x} ({})", h.ident(), h.ident()),
     );
     let fo = u16::from_be_bytes([b[6], b[7]]);
-    if fo == 0x4000 {
+    if fo == 0x4000 && fixed {
         // Don't fragment, offset 0: the commonest case, fixed lines.
         t.text(1, "010. .... = Flags: 0x2, Don't fragment");
         t.text(2, "0... .... = Reserved bit: Not set");
@@ -133,24 +151,73 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         t.text(2, "..0. .... = More fragments: Not set");
         t.text(1, "...0 0000 0000 0000 = Fragment Offset: 0");
     } else {
-        flag_lines(t, b[6], fo as u64);
+        flag_lines(t, at + 6, b[6], fo as u64);
     }
-    t.num(1, "Time to Live: ", h.ttl().into(), "");
-    t.line(
+    if fixed {
+        t.num(1, "Time to Live: ", h.ttl().into(), "");
+    } else {
+        t.item(
+            1,
+            Item::num("ip.ttl", at + 8, 1, h.ttl().into()),
+            format_args!("Time to Live: {}", h.ttl()),
+        );
+    }
+    t.item(
         1,
+        Item::num("ip.proto", at + 9, 1, h.protocol().into()),
         format_args!("Protocol: {} ({})", proto_name(h.protocol()), h.protocol()),
     );
-    t.line(
+    t.item(
         1,
+        Item::field(
+            "ip.checksum",
+            at + 10,
+            2,
+            Show::Args(format_args!("0x{:04x}", h.checksum())),
+        ),
         format_args!(
             "Header Checksum: 0x{:04x} [validation disabled]",
             h.checksum()
         ),
     );
-    t.line(1, format_args!("[Header checksum status: Unverified]"));
-    t.line(1, format_args!("Source Address: {src}"));
-    t.line(1, format_args!("Destination Address: {dst}"));
+    t.item(
+        1,
+        Item::num("ip.checksum.status", at + 10, 0, 2),
+        format_args!("[Header checksum status: Unverified]"),
+    );
+    address(t, at + 12, &src, ["ip.src", "ip.src_host"], "Source");
+    address(t, at + 16, &dst, ["ip.dst", "ip.dst_host"], "Destination");
     fragments(f, t, "IPv4");
+}
+
+/// An address line and the hidden fields tshark adds after it (`ip.addr`, `ip.*_host`,
+/// `ip.host`).
+fn address(t: &mut Tree<'_>, pos: usize, a: &Ipv4Addr, names: [&'static str; 2], role: &str) {
+    let text = if t.recording() {
+        a.to_string()
+    } else {
+        String::new()
+    };
+    t.item(
+        1,
+        Item::field(names[0], pos, 4, Show::Str(&text)),
+        format_args!("{role} Address: {a}"),
+    );
+    t.hidden(
+        1,
+        Item::field("ip.addr", pos, 4, Show::Str(&text)),
+        format_args!("Source or Destination Address: {a}"),
+    );
+    t.hidden(
+        1,
+        Item::field(names[1], pos, 4, Show::Str(&text)),
+        format_args!("{role} Host: {a}"),
+    );
+    t.hidden(
+        1,
+        Item::field("ip.host", pos, 4, Show::Str(&text)),
+        format_args!("Source or Destination Host: {a}"),
+    );
 }
 
 /// The reassembly summary on the frame that completes a datagram. Pieces that overlap are
@@ -159,6 +226,12 @@ pub(crate) fn fragments(f: &Frame<'_>, t: &mut Tree<'_>, version: &str) {
     let Some(r) = f.reassembled else {
         return;
     };
+    if t.recording() {
+        // The fragments' fields point into the reassembled datagram, a second data source
+        // the nodes do not carry yet: the layer is left out of PDML/EK for this frame.
+        t.give_up(if version == "IPv4" { "ip" } else { "ipv6" });
+        return;
+    }
     if r.overlaps > 0 || !t.open {
         return;
     }
@@ -194,10 +267,11 @@ pub(crate) fn fragments(f: &Frame<'_>, t: &mut Tree<'_>, version: &str) {
     );
 }
 
-fn version_lines(t: &mut Tree<'_>, b0: u8, header_len: usize) {
+fn version_lines(t: &mut Tree<'_>, at: usize, b0: u8, header_len: usize) {
     let vhl = b0 as u64;
-    t.line(
+    t.item(
         1,
+        Item::num("ip.version", at, 1, (b0 >> 4).into()),
         format_args!(
             "{} = Version: {}",
             Bits {
@@ -208,8 +282,9 @@ fn version_lines(t: &mut Tree<'_>, b0: u8, header_len: usize) {
             b0 >> 4
         ),
     );
-    t.line(
+    t.item(
         1,
+        Item::num("ip.hdr_len", at, 1, header_len as u64),
         format_args!(
             "{} = Header Length: {header_len} bytes ({})",
             Bits {
@@ -222,17 +297,19 @@ fn version_lines(t: &mut Tree<'_>, b0: u8, header_len: usize) {
     );
 }
 
-fn ds_lines(t: &mut Tree<'_>, ds: u8) {
+fn ds_lines(t: &mut Tree<'_>, at: usize, ds: u8) {
     let (d, e) = (dscp(ds >> 2), ecn(ds));
-    t.line(
+    t.item(
         1,
+        Item::field("ip.dsfield", at, 1, Show::Args(format_args!("0x{ds:02x}"))),
         format_args!(
             "Differentiated Services Field: 0x{ds:02x} (DSCP: {}, ECN: {})",
             d.0, e.0
         ),
     );
-    t.line(
+    t.item(
         2,
+        Item::num("ip.dsfield.dscp", at, 1, (ds >> 2).into()).bits((ds >> 2).into()),
         format_args!(
             "{} = Differentiated Services Codepoint: {} ({})",
             Bits {
@@ -244,8 +321,9 @@ fn ds_lines(t: &mut Tree<'_>, ds: u8) {
             ds >> 2
         ),
     );
-    t.line(
+    t.item(
         2,
+        Item::num("ip.dsfield.ecn", at, 1, (ds & 3).into()).bits((ds & 3).into()),
         format_args!(
             "{} = Explicit Congestion Notification: {} ({})",
             Bits {
@@ -259,7 +337,7 @@ fn ds_lines(t: &mut Tree<'_>, ds: u8) {
     );
 }
 
-fn flag_lines(t: &mut Tree<'_>, byte6: u8, fo: u64) {
+fn flag_lines(t: &mut Tree<'_>, at: usize, byte6: u8, fo: u64) {
     let fl = byte6 as u64;
     let flags = byte6 >> 5;
     let names = match flags & 3 {
@@ -269,8 +347,10 @@ fn flag_lines(t: &mut Tree<'_>, byte6: u8, fo: u64) {
         _ => "",
     };
     let reserved = if flags & 4 != 0 { ", Reserved" } else { "" };
-    t.line(
+    t.item(
         1,
+        Item::field("ip.flags", at, 1, Show::Args(format_args!("0x{flags:02x}")))
+            .bits(flags.into()),
         format_args!(
             "{} = Flags: 0x{flags:x}{reserved}{names}",
             Bits {
@@ -280,8 +360,9 @@ fn flag_lines(t: &mut Tree<'_>, byte6: u8, fo: u64) {
             }
         ),
     );
-    t.line(
+    t.item(
         2,
+        Item::flag("ip.flags.rb", at, 1, flags & 4 != 0).bits((flags & 4 != 0).into()),
         format_args!(
             "{} = Reserved bit: {}",
             Bits {
@@ -292,8 +373,9 @@ fn flag_lines(t: &mut Tree<'_>, byte6: u8, fo: u64) {
             set(flags & 4 != 0)
         ),
     );
-    t.line(
+    t.item(
         2,
+        Item::flag("ip.flags.df", at, 1, flags & 2 != 0).bits((flags & 2 != 0).into()),
         format_args!(
             "{} = Don't fragment: {}",
             Bits {
@@ -304,8 +386,9 @@ fn flag_lines(t: &mut Tree<'_>, byte6: u8, fo: u64) {
             set(flags & 2 != 0)
         ),
     );
-    t.line(
+    t.item(
         2,
+        Item::flag("ip.flags.mf", at, 1, flags & 1 != 0).bits((flags & 1 != 0).into()),
         format_args!(
             "{} = More fragments: {}",
             Bits {
@@ -316,8 +399,9 @@ fn flag_lines(t: &mut Tree<'_>, byte6: u8, fo: u64) {
             set(flags & 1 != 0)
         ),
     );
-    t.line(
+    t.item(
         1,
+        Item::num("ip.frag_offset", at, 2, fo & 0x1fff).bits(fo & 0x1fff),
         format_args!(
             "{} = Fragment Offset: {}",
             Bits {

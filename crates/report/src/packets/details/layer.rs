@@ -55,6 +55,29 @@ impl Layer {
         ("tls", Layer::Tls),
     ];
 
+    /// The layers `-T pdml` and `-T ek` write: those whose every line carries its field's
+    /// name, position and value. The others are `-V` text only so far.
+    pub const EXPORTED: [Layer; 10] = [
+        Layer::Frame,
+        Layer::Eth,
+        Layer::Vlan,
+        Layer::Ieee8021ad,
+        Layer::Sll,
+        Layer::Null,
+        Layer::Raw,
+        Layer::Ip,
+        Layer::Udp,
+        Layer::Data,
+    ];
+
+    /// tshark's filter name of the layer.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|&&(_, l)| l == self)
+            .map_or("", |&(n, _)| n)
+    }
+
     /// From a tshark protocol filter name.
     pub fn parse(name: &str) -> Option<Layer> {
         Self::NAMES

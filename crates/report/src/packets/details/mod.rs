@@ -8,6 +8,7 @@
 //! Everything is written into one reused `String`: no allocation per frame.
 
 mod data;
+pub mod export;
 mod frame;
 mod http;
 mod ipv4;
@@ -23,6 +24,7 @@ use keepsight_engine::Frame;
 use keepsight_fields::Packet;
 pub use layer::Layer;
 use tree::Tree;
+pub use tree::{Kind, Nodes};
 
 /// Which subtrees are expanded: all (`-V`) or the listed ones (`-O`), the others shown as
 /// their title line only.
@@ -72,10 +74,6 @@ impl Details {
         self
     }
 
-    fn expanded(&self, layer: Layer) -> bool {
-        self.only.as_ref().is_none_or(|l| l.contains(&layer))
-    }
-
     /// Appends `f`'s protocol tree to `out`, each line ended by a newline (tshark then leaves
     /// a blank line before the next frame). `reassembly` has observed `f` (its HTTP message).
     pub fn frame(
@@ -85,27 +83,59 @@ impl Details {
         reassembly: &Reassembly,
         out: &mut String,
     ) {
-        let part = reassembly.follower.part;
-        let message = reassembly.follower.printed();
-        let segment = part == http::Part::Segment || part == http::Part::Last;
         let mut t = Tree {
             out,
-            open: self.expanded(Layer::Frame),
+            open: true,
+            nodes: None,
         };
+        self.render(f, view, Some(reassembly), &mut t);
+    }
+
+    /// Records `f`'s protocol tree into `nodes` (cleared first), every subtree expanded and
+    /// hidden fields included, for [`export`]'s PDML and EK writers (the layers they cover:
+    /// no HTTP or TLS yet).
+    pub fn nodes(&mut self, f: &Frame<'_>, view: &dyn Packet, nodes: &mut Nodes) {
+        nodes.clear();
+        let mut unused = String::new();
+        let mut t = Tree {
+            out: &mut unused,
+            open: true,
+            nodes: Some(nodes),
+        };
+        self.render(f, view, None, &mut t);
+    }
+
+    /// The tree of `f`, printed or recorded by `t`; with `reassembly` (printing), the HTTP and
+    /// TLS layers too.
+    fn render(
+        &mut self,
+        f: &Frame<'_>,
+        view: &dyn Packet,
+        reassembly: Option<&Reassembly>,
+        t: &mut Tree<'_>,
+    ) {
+        let all = t.recording();
+        let only = if all { &None } else { &self.only };
+        let expanded = |l: Layer| only.as_ref().is_none_or(|o| o.contains(&l));
+        let (part, message) = match reassembly {
+            Some(r) => (r.follower.part, r.follower.printed()),
+            None => (http::Part::None, None),
+        };
+        let segment = part == http::Part::Segment || part == http::Part::Last;
         let app = match &message {
             Some(m) => Some(m.protocols()),
             None if segment => Some(""),
             None => None,
         };
-        frame::render(f, &mut t, app);
-        let only = &self.only;
-        link::render(f, &mut t, |l| only.as_ref().is_none_or(|o| o.contains(&l)));
-        t.open = self.expanded(Layer::Ip);
-        ipv4::render(f, &mut t);
-        t.open = self.expanded(Layer::Ipv6);
-        ipv6::render(f, &mut t);
-        t.open = self.expanded(Layer::Tcp);
-        tcp::render(f, view, &mut t);
+        t.open = expanded(Layer::Frame);
+        frame::render(f, t, app);
+        link::render(f, t, expanded);
+        t.open = expanded(Layer::Ip);
+        ipv4::render(f, t);
+        t.open = expanded(Layer::Ipv6);
+        ipv6::render(f, t);
+        t.open = expanded(Layer::Tcp);
+        tcp::render(f, view, t);
         if segment {
             let n = f.tcp_payload().len();
             t.line(
@@ -115,26 +145,28 @@ impl Details {
         }
         if let (http::Part::Last, Some(m)) = (part, &message) {
             // Its own item, expanded by -V only (not by `-O tcp`).
-            t.open = self.only.is_none();
-            http::reassembled(m, &mut t);
+            t.open = only.is_none();
+            http::reassembled(m, t);
         }
-        let named = f
-            .tcp
-            .as_ref()
-            .is_some_and(|i| reassembly.follower.tls_named.contains(&i.stream));
-        if tls::printable(f, named) {
-            t.open = self.expanded(Layer::Tls);
-            tls::render(f, &mut t);
+        if let Some(r) = reassembly {
+            let named = f
+                .tcp
+                .as_ref()
+                .is_some_and(|i| r.follower.tls_named.contains(&i.stream));
+            if tls::printable(f, named) {
+                t.open = expanded(Layer::Tls);
+                tls::render(f, t);
+            }
         }
-        t.open = self.expanded(Layer::Udp);
-        udp::render(f, &mut t, &mut self.udp_times);
+        t.open = expanded(Layer::Udp);
+        udp::render(f, t, &mut self.udp_times);
         if let Some(m) = &message {
-            t.open = self.expanded(Layer::Http);
-            http::render(m, &mut t, self.expanded(Layer::DataTextLines));
+            t.open = expanded(Layer::Http);
+            http::render(m, t, expanded(Layer::DataTextLines));
         }
-        t.open = self.expanded(Layer::Data);
+        t.open = expanded(Layer::Data);
         if message.is_none() && !segment {
-            data::render(f, view, &mut t, self.data_hex);
+            data::render(f, view, t, self.data_hex && !all);
         }
     }
 }

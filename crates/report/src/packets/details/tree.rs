@@ -1,18 +1,24 @@
 //! The tree being written for one frame, and the line helpers every protocol's subtree uses.
 
-use keepsight_fields::{render, FieldId, Packet};
+use keepsight_fields::{render, FieldId, FieldType, Packet};
 use std::fmt::Write as _;
 
 /// The output of one frame's tree. `open` is false for a protocol shown by its title only:
-/// then every line below depth 0 is dropped.
+/// then every line below depth 0 is dropped. With `nodes`, the lines are recorded as
+/// [`Nodes`] (name, position, size and value beside the text) for PDML and EK instead of
+/// being written to `out`.
 pub(crate) struct Tree<'o> {
     pub(crate) out: &'o mut String,
     pub(crate) open: bool,
+    pub(crate) nodes: Option<&'o mut Nodes>,
 }
 
 impl Tree<'_> {
     /// One line at `depth` (4 spaces each).
     pub(crate) fn line(&mut self, depth: usize, args: std::fmt::Arguments<'_>) {
+        if let Some(n) = self.nodes.as_deref_mut() {
+            return n.push(depth, &Item::text(), false, args);
+        }
         if depth > 0 && !self.open {
             return;
         }
@@ -29,6 +35,9 @@ impl Tree<'_> {
 
     /// `prefix`, the number in decimal, `suffix`: the commonest line, without the formatter.
     pub(crate) fn num(&mut self, depth: usize, prefix: &str, n: u64, suffix: &str) {
+        if self.nodes.is_some() {
+            return self.line(depth, format_args!("{prefix}{n}{suffix}"));
+        }
         if depth > 0 && !self.open {
             return;
         }
@@ -41,6 +50,9 @@ impl Tree<'_> {
 
     /// One fixed line at `depth`.
     pub(crate) fn text(&mut self, depth: usize, text: &str) {
+        if self.nodes.is_some() {
+            return self.line(depth, format_args!("{text}"));
+        }
         if depth > 0 && !self.open {
             return;
         }
@@ -56,9 +68,241 @@ impl Tree<'_> {
 
     /// Raw text (a hex dump inside the tree), only when expanded.
     pub(crate) fn raw(&mut self, text: impl FnOnce(&mut String)) {
-        if self.open {
+        if self.open && self.nodes.is_none() {
             text(self.out);
         }
+    }
+}
+
+impl Tree<'_> {
+    /// A line that is a protocol or a field: its text for `-V`, all of `item` for PDML/EK.
+    pub(crate) fn item(&mut self, depth: usize, item: Item<'_>, showname: std::fmt::Arguments<'_>) {
+        match self.nodes.as_deref_mut() {
+            Some(n) => n.push(depth, &item, false, showname),
+            None => self.line(depth, showname),
+        }
+    }
+
+    /// [`Tree::item`] for a fixed text: `-V` copies it without the formatter.
+    pub(crate) fn item_text(&mut self, depth: usize, item: Item<'_>, showname: &str) {
+        match self.nodes.as_deref_mut() {
+            Some(n) => n.push(depth, &item, false, format_args!("{showname}")),
+            None => self.text(depth, showname),
+        }
+    }
+
+    /// A field tshark adds hidden (`-V` does not show it; PDML marks it `hide="yes"`, EK
+    /// lists it).
+    pub(crate) fn hidden(
+        &mut self,
+        depth: usize,
+        item: Item<'_>,
+        showname: std::fmt::Arguments<'_>,
+    ) {
+        if let Some(n) = self.nodes.as_deref_mut() {
+            n.push(depth, &item, true, showname);
+        }
+    }
+
+    /// Marks protocol `name` as not recorded in full for this frame: PDML and EK leave it out
+    /// rather than print part of it.
+    pub(crate) fn give_up(&mut self, name: &'static str) {
+        if let Some(n) = self.nodes.as_deref_mut() {
+            n.incomplete.push(name);
+        }
+    }
+
+    /// True when recording nodes: a renderer that writes `out` directly asks first.
+    pub(crate) fn recording(&self) -> bool {
+        self.nodes.is_some()
+    }
+}
+
+/// How EK types a field's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A protocol: its fields nest under it.
+    Proto,
+    /// A field shown as text (numbers too: tshark's EK quotes them).
+    Field,
+    /// A boolean: EK writes `true`/`false`.
+    Bool,
+    /// A field without a value (FT_NONE): EK writes `null`.
+    Empty,
+    /// An absolute time: EK writes it in ISO 8601.
+    AbsTime,
+    /// A text line without a field name.
+    Text,
+}
+
+/// A field's value as PDML's `show` attribute prints it.
+pub(crate) enum Show<'a> {
+    /// None (a protocol, a text line).
+    None,
+    /// A number in decimal.
+    Num(u64),
+    /// Text as it is.
+    Str(&'a str),
+    /// Formatted text.
+    Args(std::fmt::Arguments<'a>),
+}
+
+/// What PDML and EK know of a line beyond its text.
+pub(crate) struct Item<'a> {
+    pub(crate) name: &'static str,
+    pub(crate) pos: usize,
+    pub(crate) size: usize,
+    pub(crate) show: Show<'a>,
+    pub(crate) kind: Kind,
+    /// A bit field's value after its mask: PDML prints it as `value` and the bytes as
+    /// `unmaskedvalue`.
+    pub(crate) bits: Option<u64>,
+}
+
+impl<'a> Item<'a> {
+    fn text() -> Item<'static> {
+        Item {
+            name: "",
+            pos: 0,
+            size: 0,
+            show: Show::None,
+            kind: Kind::Text,
+            bits: None,
+        }
+    }
+
+    /// A text line without a field (a subtree's title such as `[Timestamps]`).
+    pub(crate) fn label(pos: usize, size: usize) -> Item<'static> {
+        Item {
+            pos,
+            size,
+            ..Item::text()
+        }
+    }
+
+    /// A protocol covering `size` bytes from `pos`.
+    pub(crate) fn proto(name: &'static str, pos: usize, size: usize) -> Item<'static> {
+        Item {
+            name,
+            pos,
+            size,
+            show: Show::None,
+            kind: Kind::Proto,
+            bits: None,
+        }
+    }
+
+    /// A field covering `size` bytes from `pos`, shown as `show`.
+    pub(crate) fn field(name: &'static str, pos: usize, size: usize, show: Show<'a>) -> Item<'a> {
+        Item {
+            name,
+            pos,
+            size,
+            show,
+            kind: Kind::Field,
+            bits: None,
+        }
+    }
+
+    /// A number field.
+    pub(crate) fn num(name: &'static str, pos: usize, size: usize, n: u64) -> Item<'a> {
+        Item::field(name, pos, size, Show::Num(n))
+    }
+
+    /// A boolean field (shown `1`/`0`).
+    pub(crate) fn flag(name: &'static str, pos: usize, size: usize, b: bool) -> Item<'a> {
+        Item {
+            kind: Kind::Bool,
+            ..Item::num(name, pos, size, b.into())
+        }
+    }
+
+    /// The same item as a bit field whose masked value is `v`.
+    pub(crate) fn bits(self, v: u64) -> Item<'a> {
+        Item {
+            bits: Some(v),
+            ..self
+        }
+    }
+
+    /// The same item typed `kind` for EK.
+    pub(crate) fn kind(self, kind: Kind) -> Item<'a> {
+        Item { kind, ..self }
+    }
+}
+
+/// One recorded line: where its texts are in [`Nodes`]' buffer and what PDML/EK print of it.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub(crate) depth: usize,
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) hidden: bool,
+    pub(crate) pos: usize,
+    pub(crate) size: usize,
+    pub(crate) bits: Option<u64>,
+    pub(crate) showname: std::ops::Range<usize>,
+    pub(crate) show: Option<std::ops::Range<usize>>,
+}
+
+/// One frame's protocol tree as nodes, for PDML and EK: the same renderers as `-V` fill it,
+/// so the two outputs cannot drift apart. Reused from frame to frame.
+#[derive(Default, Debug)]
+pub struct Nodes {
+    pub(crate) list: Vec<Node>,
+    pub(crate) text: String,
+    /// Protocols this frame's tree does not carry in full (see [`Tree::give_up`]).
+    pub(crate) incomplete: Vec<&'static str>,
+}
+
+impl Nodes {
+    pub(crate) fn clear(&mut self) {
+        self.list.clear();
+        self.text.clear();
+        self.incomplete.clear();
+    }
+
+    pub(crate) fn str(&self, r: &std::ops::Range<usize>) -> &str {
+        &self.text[r.clone()]
+    }
+
+    fn push(
+        &mut self,
+        depth: usize,
+        item: &Item<'_>,
+        hidden: bool,
+        showname: std::fmt::Arguments<'_>,
+    ) {
+        let start = self.text.len();
+        let _ = self.text.write_fmt(showname);
+        let showname = start..self.text.len();
+        let start = self.text.len();
+        let show = match &item.show {
+            Show::None => None,
+            Show::Num(n) => {
+                self.text.push_str(itoa::Buffer::new().format(*n));
+                Some(start..self.text.len())
+            }
+            Show::Str(s) => {
+                self.text.push_str(s);
+                Some(start..self.text.len())
+            }
+            Show::Args(a) => {
+                let _ = self.text.write_fmt(*a);
+                Some(start..self.text.len())
+            }
+        };
+        self.list.push(Node {
+            depth,
+            name: item.name,
+            kind: item.kind,
+            hidden,
+            pos: item.pos,
+            size: item.size,
+            bits: item.bits,
+            showname,
+            show,
+        });
     }
 }
 
@@ -155,6 +399,32 @@ pub(crate) fn field(
     prefix: &str,
     suffix: &str,
 ) {
+    if let Some(n) = t.nodes.as_deref_mut() {
+        let name = id.def().name;
+        let mut present = false;
+        f.visit(id, &mut |_| present = true);
+        if present {
+            let mut text = String::new();
+            f.visit(id, &mut |v| {
+                if text.is_empty() {
+                    render::render(id.def(), v, &mut text);
+                }
+            });
+            let kind = match id.def().ftype {
+                FieldType::AbsTime => Kind::AbsTime,
+                FieldType::Bool => Kind::Bool,
+                FieldType::None => Kind::Empty,
+                _ => Kind::Field,
+            };
+            n.push(
+                depth,
+                &Item::field(name, 0, 0, Show::Str(&text)).kind(kind),
+                false,
+                format_args!("{prefix}{text}{suffix}"),
+            );
+        }
+        return;
+    }
     if !t.open {
         return;
     }
