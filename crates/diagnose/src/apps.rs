@@ -4,7 +4,7 @@
 //! declared when the stream is summarized (`summarize::apps`).
 
 use crate::event::Event;
-use crate::stream::{Known, Sig};
+use crate::sig::{Known, Sig};
 use keepsight_apps::{Event as AppEvent, Protocol, Scope, Session};
 use std::cell::Cell;
 

@@ -42,6 +42,7 @@ mod period;
 mod reply_baseline;
 pub mod report;
 mod roles;
+mod sig;
 mod stats;
 mod stream;
 mod summarize;
