@@ -51,7 +51,7 @@ fn diagnose(config: &Config) -> (Truth, Value) {
 fn beats(c: &Connection) -> bool {
     matches!(
         c.detail,
-        Detail::Heartbeat(_) | Detail::TroubledHeartbeat(_)
+        Detail::Heartbeat(_) | Detail::TroubledHeartbeat(_) | Detail::TlsHeartbeat(_)
     )
 }
 
