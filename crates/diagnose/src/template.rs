@@ -188,18 +188,7 @@ impl Shape {
 /// never a template (checked before its shape is built: HTTP is most of the small payloads a
 /// busy capture holds).
 pub(crate) fn is_http_head(raw: &[u8]) -> bool {
-    const STARTS: [&[u8]; 9] = [
-        b"GET ",
-        b"POST ",
-        b"PUT ",
-        b"HEAD ",
-        b"DELETE ",
-        b"PATCH ",
-        b"OPTIONS ",
-        b"HTTP/1.",
-        b"CONNECT ",
-    ];
-    STARTS.iter().any(|p| raw.starts_with(p))
+    keepsight_http::starts_like_message(raw)
 }
 
 /// The structure shared by the beats of one heartbeat candidate (see the module docs).

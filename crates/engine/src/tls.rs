@@ -452,17 +452,6 @@ fn frame_tls<'a>(
 /// takes them: a status line, or a request line (a method, then ` HTTP/1.x` at its end). A
 /// bare `GET ` is not enough.
 fn looks_like_http(b: &[u8]) -> bool {
-    const METHODS: [&[u8]; 9] = [
-        b"GET ",
-        b"POST ",
-        b"PUT ",
-        b"HEAD ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"PATCH ",
-        b"CONNECT ",
-        b"TRACE ",
-    ];
     if b.starts_with(b"HTTP/1.") {
         return true;
     }
@@ -470,6 +459,6 @@ fn looks_like_http(b: &[u8]) -> bool {
         Some(end) => &b[..end],
         None => return false,
     };
-    METHODS.iter().any(|m| line.starts_with(m))
+    keepsight_http::starts_with_method(line)
         && (line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0"))
 }

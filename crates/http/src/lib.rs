@@ -44,6 +44,7 @@ pub mod text;
 
 pub use analyzer::{Analyzer, Options};
 pub use model::*;
+pub use parse::{starts_like_message, starts_with_method, REQUEST_METHODS};
 
 /// Where each kept message sits, by frame, for `http.*` display-filter fields.
 pub struct FrameIndex {

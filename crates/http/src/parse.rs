@@ -14,7 +14,9 @@ pub(crate) const MAX_LINE: usize = 4096;
 /// Stray bytes kept while looking for the next message start.
 pub(crate) const MAX_SCAN: usize = 64 * 1024;
 
-const METHODS: [&[u8]; 9] = [
+/// The request methods an HTTP/1 message is recognized by, each with the space after it
+/// (RFC 9110's methods and PATCH): the one list every heuristic that looks for HTTP uses.
+pub const REQUEST_METHODS: [&[u8]; 9] = [
     b"GET ",
     b"HEAD ",
     b"POST ",
@@ -25,6 +27,16 @@ const METHODS: [&[u8]; 9] = [
     b"TRACE ",
     b"PATCH ",
 ];
+
+/// True when `b` begins as an HTTP/1 request line (a known method) or status line does.
+pub fn starts_like_message(b: &[u8]) -> bool {
+    b.starts_with(b"HTTP/1.") || starts_with_method(b)
+}
+
+/// True when `b` begins with one of [`REQUEST_METHODS`].
+pub fn starts_with_method(b: &[u8]) -> bool {
+    REQUEST_METHODS.iter().any(|m| b.starts_with(m))
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Match {
@@ -40,7 +52,7 @@ pub(crate) fn start_match(b: &[u8], kind: Kind, strict: bool) -> Match {
         Kind::Response => prefix_match(b, b"HTTP/1."),
         Kind::Request if strict => {
             let mut need = false;
-            for m in METHODS {
+            for m in REQUEST_METHODS {
                 match prefix_match(b, m) {
                     Match::Yes => return Match::Yes,
                     Match::NeedMore => need = true,

@@ -108,18 +108,7 @@ pub struct Exchange {
 }
 
 fn is_request_start(p: &[u8]) -> bool {
-    const METHODS: [&[u8]; 9] = [
-        b"GET ",
-        b"POST ",
-        b"PUT ",
-        b"HEAD ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"PATCH ",
-        b"CONNECT ",
-        b"TRACE ",
-    ];
-    if !METHODS.iter().any(|m| p.starts_with(m)) {
+    if !keepsight_http::starts_with_method(p) {
         return false;
     }
     // The request line must end, in this segment, with the version.

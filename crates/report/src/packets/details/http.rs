@@ -178,7 +178,9 @@ impl Follower {
             // tshark's HTTP dissector takes (and asks for more than) bytes that start like a
             // message only; others are its `data`.
             let g = self.gathering.get(&key);
-            if !payload.is_empty() && g.is_some_and(|g| starts_like_http(&g.bytes)) {
+            if !payload.is_empty()
+                && g.is_some_and(|g| keepsight_http::starts_like_message(&g.bytes))
+            {
                 self.part = Part::Segment;
             }
             return;
@@ -275,23 +277,6 @@ impl Follower {
             context: &self.context,
         })
     }
-}
-
-/// True when `b` begins as an HTTP/1 request or status line does.
-fn starts_like_http(b: &[u8]) -> bool {
-    const STARTS: [&[u8]; 10] = [
-        b"HTTP/1.",
-        b"GET ",
-        b"POST ",
-        b"PUT ",
-        b"HEAD ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"PATCH ",
-        b"CONNECT ",
-        b"TRACE ",
-    ];
-    STARTS.iter().any(|s| b.starts_with(s))
 }
 
 /// How many of `bytes` (starting with `m`'s header section) `m` takes, when that can be told.
