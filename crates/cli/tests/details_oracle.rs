@@ -15,23 +15,10 @@
 //! HTTP subtrees keepsight may leave out.
 
 mod common;
-use common::{repo, run_parallel, tshark_available};
+use common::{corpus, repo, run_parallel, tshark_available};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn corpus() -> Vec<PathBuf> {
-    let dir = repo().join("tests/corpus");
-    let manifest =
-        std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("tests/corpus/MANIFEST.tsv");
-    manifest
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').next())
-        .filter(|f| !f.is_empty())
-        .map(|f| dir.join(f))
-        .collect()
-}
 
 fn output(mut c: Command) -> String {
     c.env("TZ", "UTC");

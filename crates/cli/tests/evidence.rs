@@ -10,25 +10,12 @@
 //! (`port_reuse`-style kinds are listed in `NEEDS_OTHER_STREAMS` as the corpus meets them).
 
 mod common;
-use common::{assert_no_differences, repo, run_parallel, scratch, tshark_available};
-use std::path::{Path, PathBuf};
+use common::{assert_no_differences, corpus, repo, run_parallel, scratch, tshark_available};
+use std::path::Path;
 use std::process::Command;
 
 /// Finding kinds that need other streams (or a log) than the one saved.
 const NEEDS_OTHER_STREAMS: [&str; 1] = ["log_match"];
-
-fn corpus() -> Vec<PathBuf> {
-    let dir = repo().join("tests/corpus");
-    let manifest =
-        std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("tests/corpus/MANIFEST.tsv");
-    manifest
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').next())
-        .filter(|f| !f.is_empty())
-        .map(|f| dir.join(f))
-        .collect()
-}
 
 fn output(program: &str, args: &[&std::ffi::OsStr]) -> String {
     let out = Command::new(program)

@@ -38,24 +38,11 @@
 //!   difference (its oracle does not run on that file), so it is the Time column's, not PSML's.
 
 mod common;
-use common::{assert_no_differences, repo, run_parallel, tshark_available};
-use std::path::{Path, PathBuf};
+use common::{assert_no_differences, corpus, repo, run_parallel, tshark_available};
+use std::path::Path;
 use std::process::Command;
 
 const SNAP_SUFFIX: &str = "[Packet size limited during capture]";
-
-fn corpus() -> Vec<PathBuf> {
-    let dir = repo().join("tests/corpus");
-    let manifest =
-        std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("tests/corpus/MANIFEST.tsv");
-    manifest
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').next())
-        .filter(|f| !f.is_empty())
-        .map(|f| dir.join(f))
-        .collect()
-}
 
 fn output(program: &str, args: &[&str], file: &Path) -> String {
     let mut c = Command::new(program);

@@ -36,16 +36,7 @@ fn tshark() -> Command {
 }
 
 fn corpus() -> Vec<PathBuf> {
-    let dir = repo().join("tests/corpus");
-    let manifest =
-        std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("tests/corpus/MANIFEST.tsv");
-    let files: Vec<PathBuf> = manifest
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').next())
-        .filter(|f| !f.is_empty())
-        .map(|f| dir.join(f))
-        .collect();
+    let files = common::corpus();
     assert!(
         files.len() >= 20,
         "the corpus manifest lists {} captures",

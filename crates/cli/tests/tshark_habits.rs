@@ -4,9 +4,9 @@
 //! without tshark the oracle tests say so and pass without checking.
 
 mod common;
-use common::{repo, run_parallel, scratch, tshark_available};
+use common::{corpus, repo, run_parallel, scratch, tshark_available};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn keepsight() -> Command {
@@ -19,19 +19,6 @@ fn tshark() -> Command {
     let mut c = Command::new("tshark");
     c.env("TZ", "UTC");
     c
-}
-
-fn corpus() -> Vec<PathBuf> {
-    let dir = repo().join("tests/corpus");
-    let manifest =
-        std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("tests/corpus/MANIFEST.tsv");
-    manifest
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').next())
-        .filter(|f| !f.is_empty())
-        .map(|f| dir.join(f))
-        .collect()
 }
 
 /// Runs `c` (feeding `stdin` when given): exit code and stdout.

@@ -44,15 +44,7 @@ fn run(program: &str, args: &[&str]) -> String {
 
 fn corpus() -> Vec<PathBuf> {
     let dir = repo().join("tests/corpus");
-    let manifest =
-        std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("tests/corpus/MANIFEST.tsv");
-    let mut files: Vec<PathBuf> = manifest
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').next())
-        .filter(|f| !f.is_empty())
-        .map(|f| dir.join(f))
-        .collect();
+    let mut files = common::corpus();
     let mut crafted: Vec<PathBuf> = std::fs::read_dir(dir.join("crafted"))
         .map(|d| {
             d.filter_map(|e| e.ok().map(|e| e.path()))

@@ -156,6 +156,20 @@ pub fn run_parallel<T: Send>(files: &[PathBuf], check: impl Fn(&Path) -> Vec<T> 
     results.into_inner().unwrap()
 }
 
+/// The captures of the committed corpus, as `tests/corpus/MANIFEST.tsv` lists them.
+pub fn corpus() -> Vec<PathBuf> {
+    let dir = repo().join("tests/corpus");
+    let manifest =
+        std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("tests/corpus/MANIFEST.tsv");
+    manifest
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').next())
+        .filter(|f| !f.is_empty())
+        .map(|f| dir.join(f))
+        .collect()
+}
+
 /// The repository's root (test inputs live under it).
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
