@@ -42,6 +42,39 @@ use crate::truth::{CloseCause, Detail, HttpTruth, ReuseRace, ShortBody, Side, Te
 use keepsight_wire::TcpFlags;
 
 pub(crate) const IDLE_TIMEOUT: Micros = 75 * SEC;
+
+/// What a keep-alive client does once a response has arrived at `end` (drawn in this order, so
+/// every shape that uses it draws the same numbers for the same choices).
+pub(crate) enum AfterResponse {
+    /// It sends its next request at this time (think time after the ACK's round trip).
+    Request(Micros),
+    /// It had no more to ask and closes at this time.
+    Quit(Micros),
+    /// It leaves the connection idle (the server's idle timeout decides).
+    Wait,
+}
+
+/// [`AfterResponse`] for a response that was (`last`) or was not the session's last request.
+pub(crate) fn after_response(rng: &mut Rng, end: Micros, rtt: Micros, last: bool) -> AfterResponse {
+    if !last {
+        let y = rng.range(0, 99);
+        let think = 1_000
+            + if y < 60 {
+                rng.exp(300.0 * MS as f64)
+            } else if y < 95 {
+                rng.exp(8.0 * SEC as f64)
+            } else {
+                rng.exp(120.0 * SEC as f64)
+            } as Micros;
+        AfterResponse::Request(end + rtt + think)
+    } else if rng.chance(0.45) {
+        AfterResponse::Quit(
+            end + rtt + 1_000 + (rng.exp(12.0 * SEC as f64) as Micros).min(70 * SEC),
+        )
+    } else {
+        AfterResponse::Wait
+    }
+}
 const SHORT_DECLARED: usize = 4096;
 const SHORT_SENT: usize = 2600;
 const SHORT_HOLD: Micros = 60 * SEC;
@@ -459,23 +492,16 @@ impl Session {
             return None;
         }
         let quiet_until = end + IDLE_TIMEOUT;
-        let next_at = if !last {
-            let y = ctx.rng.range(0, 99);
-            let think = 1_000
-                + if y < 60 {
-                    ctx.rng.exp(300.0 * MS as f64)
-                } else if y < 95 {
-                    ctx.rng.exp(8.0 * SEC as f64)
-                } else {
-                    ctx.rng.exp(120.0 * SEC as f64)
-                } as Micros;
-            self.next = Next::Request;
-            end + rtt + think
-        } else if ctx.rng.chance(0.45) {
-            self.next = Next::ClientQuit;
-            end + rtt + 1_000 + (ctx.rng.exp(12.0 * SEC as f64) as Micros).min(70 * SEC)
-        } else {
-            quiet_until
+        let next_at = match after_response(&mut ctx.rng, end, rtt, last) {
+            AfterResponse::Request(at) => {
+                self.next = Next::Request;
+                at
+            }
+            AfterResponse::Quit(at) => {
+                self.next = Next::ClientQuit;
+                at
+            }
+            AfterResponse::Wait => quiet_until,
         };
         if next_at >= quiet_until {
             self.next = Next::IdleClose;

@@ -25,12 +25,12 @@
 
 use super::wire::{Params, Version};
 use super::{Conn, Opened};
-use crate::clock::{Micros, MS, SEC};
+use crate::clock::{Micros, MS};
 use crate::sim::{Actor, Ctx, Mark, Tag};
 use crate::tcp::{Dir, Tcp};
 use crate::truth::{CloseCause, Detail, HttpsTruth, Side, Teardown, TlsTruth};
 
-const IDLE_TIMEOUT: Micros = 75 * SEC;
+use crate::shapes::http::{after_response, AfterResponse, IDLE_TIMEOUT};
 const RECORD_LOSS_ONE_IN: u64 = 25;
 const REFUSED_ONE_IN: u64 = 40;
 /// This session is always refused, so every capture that reaches it has a refusal.
@@ -249,23 +249,16 @@ impl Session {
             return None;
         }
         let quiet_until = end + IDLE_TIMEOUT;
-        let next_at = if !last {
-            let y = ctx.rng.range(0, 99);
-            let think = 1_000
-                + if y < 60 {
-                    ctx.rng.exp(300.0 * MS as f64)
-                } else if y < 95 {
-                    ctx.rng.exp(8.0 * SEC as f64)
-                } else {
-                    ctx.rng.exp(120.0 * SEC as f64)
-                } as Micros;
-            self.next = Next::Request;
-            end + rtt + think
-        } else if ctx.rng.chance(0.45) {
-            self.next = Next::ClientQuit;
-            end + rtt + 1_000 + (ctx.rng.exp(12.0 * SEC as f64) as Micros).min(70 * SEC)
-        } else {
-            quiet_until
+        let next_at = match after_response(&mut ctx.rng, end, rtt, last) {
+            AfterResponse::Request(at) => {
+                self.next = Next::Request;
+                at
+            }
+            AfterResponse::Quit(at) => {
+                self.next = Next::ClientQuit;
+                at
+            }
+            AfterResponse::Wait => quiet_until,
         };
         if next_at >= quiet_until {
             self.next = Next::IdleClose;
