@@ -24,11 +24,13 @@ mod pcap;
 mod pcapng;
 mod reader;
 mod record;
+pub mod sequence;
 mod write;
 
 pub use error::{CaptureError, ErrorKind};
 pub use reader::CaptureReader;
 pub use record::{Format, Interface, Record, TsResolution};
+pub use sequence::Part;
 pub use write::{CaptureWriter, WriteError, WriteFormat};
 #[cfg(test)]
 mod tests;

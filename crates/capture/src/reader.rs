@@ -3,8 +3,9 @@
 use crate::error::{CaptureError, ErrorKind};
 use crate::input::Input;
 use crate::record::{Format, Interface, Record};
+use crate::sequence::{Part, Sequence};
 use crate::{pcap, pcapng};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Reads records from a pcap or pcapng file, plain or gzip-compressed.
 pub struct CaptureReader {
@@ -15,6 +16,9 @@ pub struct CaptureReader {
     frames: u64,
     /// Set once an error was returned: the reader then stays at end of file.
     failed: bool,
+    /// When the reader reads several files as one capture: the files after this one, and
+    /// where each file read so far sits in the frame numbering.
+    sequence: Option<Box<Sequence>>,
 }
 
 enum FormatState {
@@ -78,7 +82,104 @@ impl CaptureReader {
             state,
             frames: 0,
             failed: false,
+            sequence: None,
         })
+    }
+
+    /// Reads `paths` as one capture, in the order given (files that continue one another,
+    /// such as a dumpcap ring-buffer set): the reader stops at the end of each file and
+    /// [`CaptureReader::next_file`] moves it to the next, so that whoever reads the records
+    /// keeps its state (connections spanning files) across the boundary. A file that cannot be
+    /// opened is recorded in [`CaptureReader::parts`] with its error and passed over; `Err`
+    /// only when none of them opens (each with its error).
+    pub fn open_sequence(paths: &[PathBuf]) -> Result<Self, Vec<Part>> {
+        let mut sequence = Box::new(Sequence {
+            parts: Vec::with_capacity(paths.len()),
+            rest: paths.iter().cloned().collect(),
+        });
+        while let Some(path) = sequence.rest.pop_front() {
+            match CaptureReader::open(&path) {
+                Ok(mut reader) => {
+                    sequence.parts.push(Part {
+                        path,
+                        first_frame: 1,
+                        frames: 0,
+                        damage: None,
+                    });
+                    reader.sequence = Some(sequence);
+                    return Ok(reader);
+                }
+                Err(e) => sequence.parts.push(Part {
+                    path,
+                    first_frame: 1,
+                    frames: 0,
+                    damage: Some(e),
+                }),
+            }
+        }
+        Err(sequence.parts)
+    }
+
+    /// Ends the current file and moves to the next file of a set read with
+    /// [`CaptureReader::open_sequence`]: `Ok(true)` when there is one (the next record is its
+    /// first), `Ok(false)` at the end of the set. `damage` is what ended the current file
+    /// early, if anything: for a set it is recorded with the file in
+    /// [`CaptureReader::parts`]; a single file has no next file and gets it back as `Err`.
+    pub fn next_file(&mut self, damage: Option<CaptureError>) -> Result<bool, CaptureError> {
+        let Some(sequence) = self.sequence.as_mut() else {
+            return match damage {
+                Some(e) => Err(e),
+                None => Ok(false),
+            };
+        };
+        if let Some(current) = sequence.parts.last_mut() {
+            current.frames = self.frames;
+            current.damage = damage;
+        }
+        while let Some(path) = sequence.rest.pop_front() {
+            let last = sequence
+                .parts
+                .last()
+                .expect("the set's first file is a part");
+            let first_frame = last.first_frame + last.frames;
+            match CaptureReader::open(&path) {
+                Ok(next) => {
+                    sequence.parts.push(Part {
+                        path,
+                        first_frame,
+                        frames: 0,
+                        damage: None,
+                    });
+                    self.input = next.input;
+                    self.format = next.format;
+                    self.state = next.state;
+                    self.frames = 0;
+                    self.failed = false;
+                    return Ok(true);
+                }
+                Err(e) => sequence.parts.push(Part {
+                    path,
+                    first_frame,
+                    frames: 0,
+                    damage: Some(e),
+                }),
+            }
+        }
+        Ok(false)
+    }
+
+    /// For a set read with [`CaptureReader::open_sequence`], its files so far: where each
+    /// one's frames sit in the global numbering and what ended it early (the current file's
+    /// count is final once [`CaptureReader::next_file`] moved past it). Empty for one file.
+    pub fn parts(&self) -> &[Part] {
+        self.sequence.as_ref().map_or(&[], |s| &s.parts)
+    }
+
+    /// The file being read: the current file of a set, `None` for a reader of one file (its
+    /// caller knows its name).
+    pub fn current_path(&self) -> Option<&Path> {
+        let sequence = self.sequence.as_ref()?;
+        sequence.parts.last().map(|p| p.path.as_path())
     }
 
     /// The container format, which callers print (capinfos-style) and which fixes how time

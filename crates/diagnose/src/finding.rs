@@ -1084,6 +1084,24 @@ impl Serialize for Finding {
     }
 }
 
+/// A finding as one line of `diagnose --ndjson`, for log pipelines (Elastic, Loki, Splunk):
+/// the fields of the finding's `--json` object, then the capture it belongs to and the file its
+/// first frame is in (for a capture read from several files, `file_frame` is that frame's
+/// number in the file; `frames` stay global).
+#[derive(Serialize)]
+pub struct FindingLine<'a> {
+    /// The finding, with the fields `--json` gives it.
+    #[serde(flatten)]
+    pub finding: &'a Finding,
+    /// The capture's name (a file, or `DIR/PREFIX_*.EXT` for a ring-buffer set).
+    pub capture: &'a str,
+    /// The file of the finding's first frame (the capture's file when it names no frame).
+    pub file: &'a str,
+    /// The number of the first frame in `file`, when the capture has several files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_frame: Option<u64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

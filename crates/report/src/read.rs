@@ -1,5 +1,6 @@
 //! The one read loop of the analysis commands: every frame of a capture in file order to the
-//! analyses, until the end or the first damage.
+//! analyses, until the end or the first damage (for a set of files read as one capture: the
+//! damage ends that file, and the next file is read).
 
 use keepsight_engine::capture::CaptureError;
 use keepsight_engine::{Engine, Frame};
@@ -47,13 +48,22 @@ pub fn try_read_frames<E>(
     };
     let mut read = 0u64;
     loop {
+        // A set of files read as one capture goes on with its next file at the end (or
+        // damage) of each; the analyses see one sequence of frames.
         let frame = match engine.next_frame() {
             Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                end.damage = Some(e);
-                break;
-            }
+            Ok(None) => match engine.reader_mut().next_file(None) {
+                Ok(true) => continue,
+                _ => break,
+            },
+            Err(e) => match engine.reader_mut().next_file(Some(e)) {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    end.damage = Some(e);
+                    break;
+                }
+            },
         };
         read += 1;
         if read.is_multiple_of(65_536) {

@@ -13,11 +13,21 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(after_long_help = include_str!("../../help/diagnose-after.txt"))]
 pub struct Args {
-    /// Capture file: pcap or pcapng, optionally gzip-compressed.
-    file: PathBuf,
+    /// Capture file: pcap or pcapng, optionally gzip-compressed. Several files or a directory:
+    /// files that continue one another (dumpcap ring-buffer names, or contiguous times) are
+    /// read as one capture; the other captures are analysed in parallel (see -j) and reported
+    /// one after the other.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
     /// Print the report as JSON (stable schema) instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ndjson")]
     json: bool,
+    /// Stream the findings as JSON lines (one object per finding: the fields of --json's
+    /// findings plus `capture` and `file`), for log pipelines.
+    #[arg(long)]
+    ndjson: bool,
+    #[command(flatten)]
+    jobs: super::fleet::Jobs,
     #[command(flatten)]
     pub(crate) analysis: Analysis,
     /// Findings shown per kind in the text report (the JSON has them all).
@@ -109,8 +119,11 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
 }
 
 pub fn run(args: Args) -> Outcome {
+    if args.ndjson || super::fleet::is_fleet(&args.files) {
+        return run_fleet(args);
+    }
     let opts = options(&args.analysis)?;
-    let path = &args.file;
+    let path = &args.files[0];
     let mut engine = super::open_capture_keyed(path, &opts.tls_keys)?;
     // The text names no stream that has nothing to tell; the JSON lists them all.
     let mut analyses = Analyses::new(opts);
@@ -149,6 +162,97 @@ pub fn run(args: Args) -> Outcome {
     super::print_report(json, || report.render_text(args.max_per_kind))?;
     super::warn_undecrypted(path, &engine);
     super::outcome(&end, path, "analysed")
+}
+
+/// Several files, a directory, or `--ndjson`: one diagnosis per capture (files that continue
+/// one another read as one), `-j` at a time; text and NDJSON printed as each capture is done,
+/// in capture order; JSON as one document (`captures[]`, each with its files' frame spans and
+/// its diagnosis as `--json` gives it for one file).
+fn run_fleet(args: Args) -> Outcome {
+    use std::io::Write;
+    if args.evidence.is_some() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--evidence takes one capture file, without --ndjson"
+        )));
+    }
+    let opts = options(&args.analysis)?;
+    let keys = opts.tls_keys.clone();
+    let every = args.json || args.ndjson;
+    let analyse = |engine: &mut keepsight_engine::Engine| {
+        let mut analyses = Analyses::new(opts.clone());
+        if !every {
+            analyses = analyses.lists_notable();
+        }
+        let end = read_frames(
+            Some(engine),
+            |_| {},
+            |frame| {
+                analyses.on_frame(frame);
+            },
+        );
+        let listing = if every {
+            Listing::Every
+        } else {
+            Listing::Notable { also: &|_| false }
+        };
+        (analyses.diagnosis(end.last_ns, listing), end)
+    };
+    let mut documents = Vec::new();
+    let to_terminal = {
+        use std::io::IsTerminal;
+        std::io::stdout().is_terminal()
+    };
+    let status = super::fleet::run(
+        &args.files,
+        args.jobs.jobs,
+        &keys,
+        to_terminal,
+        analyse,
+        |result| {
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                documents.push(result);
+            } else if args.ndjson {
+                if let Some(report) = &result.report {
+                    for f in &report.findings {
+                        let first = f.frames.first().map(|&n| u64::from(n));
+                        let at = first.map(|n| keepsight_fleet::locate(&result.files, n));
+                        let file = at
+                            .as_ref()
+                            .and_then(|a| a.file.clone())
+                            .or_else(|| result.files.first().map(|f| f.file.clone()))
+                            .unwrap_or_default();
+                        let line = keepsight_diagnose::finding::FindingLine {
+                            finding: f,
+                            capture: &result.capture,
+                            file: &file,
+                            file_frame: at
+                                .and_then(|a| a.file_frame)
+                                .filter(|_| result.files.len() > 1),
+                        };
+                        serde_json::to_writer(&mut out, &line)?;
+                        writeln!(out)?;
+                    }
+                }
+            } else {
+                out.write_all(keepsight_fleet::heading(&result).as_bytes())?;
+                if let Some(report) = &result.report {
+                    out.write_all(report.render_text(args.max_per_kind).as_bytes())?;
+                    writeln!(out)?;
+                }
+            }
+            out.flush()?;
+            Ok(())
+        },
+    )?;
+    if args.json {
+        let document = keepsight_fleet::Document {
+            schema: 1,
+            captures: documents,
+        };
+        super::print_report(Some(&document), String::new)?;
+    }
+    Ok(status)
 }
 
 /// `--evidence DIR`: reads the capture a second time and saves the packets of `streams`, one

@@ -3,6 +3,7 @@
 pub mod conv;
 pub mod diagnose;
 pub mod expert;
+pub mod fleet;
 pub mod follow;
 pub mod heartbeat;
 pub mod http;
