@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The largest silence between the last frame of a file and the first frame of the next for
-/// files without ring-buffer names to count as one capture. A quiet connection can be silent
-/// for a heartbeat period between two files of one capture; two captures an hour apart are
-/// two captures.
-pub const MAX_GAP_NS: i64 = 60_000_000_000;
+/// files without ring-buffer names to count as one capture: a writer that rotates files loses
+/// no time between them, while two captures taken one after the other by hand are seconds
+/// apart. (A ring-buffer set keeps dumpcap's names and is joined whatever its silences.)
+pub const MAX_GAP_NS: i64 = 2_000_000_000;
 
 /// Extensions of the files taken from a directory (a file named on the command line is taken
 /// whatever its name).

@@ -149,7 +149,7 @@ pub(crate) fn run<R: Send>(
         })
         .collect();
     let bar = super::progress_bar(Some(sizes.iter().sum()), output_on_terminal);
-    let mut errors: Vec<(Status, String)> = Vec::new();
+    let mut status = Status::Success;
     let mut failed: Option<Failure> = None;
     keepsight_fleet::run(
         captures.len(),
@@ -162,7 +162,14 @@ pub(crate) fn run<R: Send>(
             analysed
         },
         |_, analysed| {
-            errors.extend(analysed.errors);
+            // Said as each capture is done, next to its report, naming the file.
+            for (s, message) in &analysed.errors {
+                eprintln!("keepsight: {message}");
+                status = match (status, *s) {
+                    (Status::CannotRun, _) | (_, Status::CannotRun) => Status::CannotRun,
+                    _ => Status::ProblemFound,
+                };
+            }
             if failed.is_none() {
                 if let Err(f) = each(analysed.result) {
                     failed = Some(f);
@@ -175,14 +182,6 @@ pub(crate) fn run<R: Send>(
     }
     if let Some(f) = failed {
         return Err(f);
-    }
-    let mut status = Status::Success;
-    for (s, message) in &errors {
-        eprintln!("keepsight: {message}");
-        status = match (status, *s) {
-            (Status::CannotRun, _) | (_, Status::CannotRun) => Status::CannotRun,
-            _ => Status::ProblemFound,
-        };
     }
     Ok(status)
 }
