@@ -153,6 +153,34 @@ fn ring_buffer_set_is_one_capture_as_mergecap_makes_it() {
         .unwrap()
         .ends_with("hb_00002_20261208003244.pcapng"));
 
+    // conv and report read the set as one capture too: conv's table is the merged file's,
+    // the HTML page the merged file's but for the capture's name.
+    let set_conv = json_of(&keepsight(&["conv", "--json", RING]));
+    assert_eq!(
+        set_conv["captures"][0]["report"],
+        json_of(&keepsight(&["conv", "--json", s(&merged)]))
+    );
+    let (set_html, merged_html) = (dir.join("set.html"), dir.join("merged.html"));
+    for (input, html) in [(RING, &set_html), (s(&merged), &merged_html)] {
+        let out = keepsight(&["report", input, "-o", s(html)]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let page = |p: &Path, name: &str| {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .replace(&format!("&#39;{name}&#39;"), "NAME")
+            .replace(name, "NAME")
+    };
+    assert_eq!(
+        page(&set_html, "tests/fleet/ring/hb_*.pcapng"),
+        page(&merged_html, s(&merged))
+    );
+
     // Renamed (no dumpcap names), the files are still one capture: their times follow one
     // another.
     let mut renamed = Vec::new();
@@ -168,6 +196,51 @@ fn ring_buffer_set_is_one_capture_as_mergecap_makes_it() {
     assert_eq!(doc["captures"][0]["joined"], "contiguous");
     assert_eq!(doc["captures"][0]["report"], alone);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// HTTP keep-alive connections split over files by `editcap -c` (which names the pieces as
+/// dumpcap's ring buffer does): `http` on the pieces gives the report of the whole capture,
+/// requests and responses matched across the file boundaries.
+#[test]
+fn http_over_split_files_is_the_whole_capture() {
+    if !keepsight_testlab::require_tool("editcap") {
+        return;
+    }
+    let whole = "tests/scenarios/http-keepalive/capture.pcapng";
+    let dir = common::scratch("fleet-split");
+    let status = Command::new("editcap")
+        .args(["-c", "40"])
+        .arg(common::repo().join(whole))
+        .arg(dir.join("hk.pcapng"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pieces = std::fs::read_dir(&dir).unwrap().count();
+    assert!(pieces >= 3, "{pieces} pieces");
+    let set = json_of(&keepsight(&["http", "--json", s(&dir)]));
+    let captures = set["captures"].as_array().unwrap();
+    assert_eq!(captures.len(), 1);
+    assert_eq!(captures[0]["files"].as_array().unwrap().len(), pieces);
+    let alone = json_of(&keepsight(&["http", "--json", whole]));
+    assert!(!alone["connections"].as_array().unwrap().is_empty());
+    assert_eq!(captures[0]["report"], alone);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A page draws one capture: files that make several are a usage error naming them.
+#[test]
+fn report_refuses_independent_captures() {
+    let out = keepsight(&[
+        "report",
+        "tests/corpus/heartbeat.pcap",
+        "tests/corpus/keepalive.pcapng",
+        "-o",
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tests/corpus/heartbeat.pcap, tests/corpus/keepalive.pcapng"));
+    assert!(out.stdout.is_empty());
 }
 
 /// Independent captures (different times, gaps of more than a rotation) run in parallel, each

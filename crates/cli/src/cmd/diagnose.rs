@@ -178,7 +178,7 @@ fn run_fleet(args: Args) -> Outcome {
     let opts = options(&args.analysis)?;
     let keys = opts.tls_keys.clone();
     let every = args.json || args.ndjson;
-    let analyse = |engine: &mut keepsight_engine::Engine| {
+    let analyse = |engine: &mut keepsight_engine::Engine, _: &keepsight_fleet::Capture| {
         let mut analyses = Analyses::new(opts.clone());
         if !every {
             analyses = analyses.lists_notable();
@@ -203,7 +203,7 @@ fn run_fleet(args: Args) -> Outcome {
         std::io::stdout().is_terminal()
     };
     let status = super::fleet::run(
-        &args.files,
+        &super::fleet::plan(&args.files)?,
         args.jobs.jobs,
         &keys,
         to_terminal,

@@ -42,23 +42,12 @@ pub(crate) struct Analysed<R> {
     pub errors: Vec<(Status, String)>,
 }
 
-/// Opens `capture` (one file, or a set read as one capture), runs `analyse` over it, and
-/// sorts what went wrong by file. `analyse` gets the engine and returns its report and how the
-/// read ended.
-fn analyse_capture<R>(
+/// A reader of `capture`: its one file, or its files as one sequence; `Err` with each file's
+/// error when none opens.
+pub(crate) fn open_reader(
     capture: &keepsight_fleet::Capture,
-    keys: &Option<Arc<keepsight_engine::KeyLog>>,
-    analyse: &(impl Fn(&mut Engine) -> (R, ReadEnd) + Sync),
-) -> Analysed<R> {
-    let mut result = CaptureResult {
-        capture: capture.name.clone(),
-        joined: capture.joined,
-        files: Vec::new(),
-        error: None,
-        report: None,
-    };
-    let mut errors = Vec::new();
-    let opened = if capture.files.len() == 1 {
+) -> Result<CaptureReader, Vec<keepsight_engine::capture::Part>> {
+    if capture.files.len() == 1 {
         CaptureReader::open(&capture.files[0]).map_err(|e| {
             vec![keepsight_engine::capture::Part {
                 path: capture.files[0].clone(),
@@ -69,7 +58,39 @@ fn analyse_capture<R>(
         })
     } else {
         CaptureReader::open_sequence(&capture.files)
+    }
+}
+
+/// A second engine over `capture` for a command that reads it twice (`http -Y`): `None`
+/// when it does not open (the first pass has said why).
+pub(crate) fn reopen(
+    capture: &keepsight_fleet::Capture,
+    keys: &Option<Arc<keepsight_engine::KeyLog>>,
+) -> Option<Engine> {
+    let mut engine = Engine::from_reader(open_reader(capture).ok()?);
+    if let Some(keys) = keys {
+        engine.set_tls_keylog(keys.clone());
+    }
+    Some(engine)
+}
+
+/// Opens `capture` (one file, or a set read as one capture), runs `analyse` over it, and
+/// sorts what went wrong by file. `analyse` gets the engine (and the capture, to read it again) and returns its report and how the
+/// read ended.
+fn analyse_capture<R>(
+    capture: &keepsight_fleet::Capture,
+    keys: &Option<Arc<keepsight_engine::KeyLog>>,
+    analyse: &(impl Fn(&mut Engine, &keepsight_fleet::Capture) -> (R, ReadEnd) + Sync),
+) -> Analysed<R> {
+    let mut result = CaptureResult {
+        capture: capture.name.clone(),
+        joined: capture.joined,
+        files: Vec::new(),
+        error: None,
+        report: None,
     };
+    let mut errors = Vec::new();
+    let opened = open_reader(capture);
     let mut engine = match opened {
         Ok(reader) => Engine::from_reader(reader),
         Err(parts) => {
@@ -86,7 +107,7 @@ fn analyse_capture<R>(
     if let Some(keys) = keys {
         engine.set_tls_keylog(keys.clone());
     }
-    let (report, end) = analyse(&mut engine);
+    let (report, end) = analyse(&mut engine, capture);
     let parts = engine.reader().parts();
     result.files = if parts.is_empty() {
         vec![FileSpan {
@@ -124,20 +145,25 @@ fn analyse_capture<R>(
     Analysed { result, errors }
 }
 
-/// Runs a fleet: plans the captures of `inputs`, analyses them `jobs` at a time with one
+/// The captures of the files and directories given: a path that is neither is a failure to
+/// run (exit 3), named.
+pub(crate) fn plan(inputs: &[PathBuf]) -> Result<Vec<keepsight_fleet::Capture>, Failure> {
+    keepsight_fleet::plan(inputs).map_err(Failure::cannot_run)
+}
+
+/// Runs a fleet: analyses the `captures` them `jobs` at a time with one
 /// progress bar, and gives each result to `each` in capture order (to print it at once, or
 /// keep it for a JSON document). The status: success when every file was read whole, else
 /// the worst of the files' (each error printed naming its file; the other files and
 /// captures are still analysed).
 pub(crate) fn run<R: Send>(
-    inputs: &[PathBuf],
+    captures: &[keepsight_fleet::Capture],
     jobs: usize,
     keys: &Option<Arc<keepsight_engine::KeyLog>>,
     output_on_terminal: bool,
-    analyse: impl Fn(&mut Engine) -> (R, ReadEnd) + Sync,
+    analyse: impl Fn(&mut Engine, &keepsight_fleet::Capture) -> (R, ReadEnd) + Sync,
     mut each: impl FnMut(CaptureResult<R>) -> Result<(), Failure>,
 ) -> Outcome {
-    let captures = keepsight_fleet::plan(inputs).map_err(Failure::cannot_run)?;
     let sizes: Vec<u64> = captures
         .iter()
         .map(|c| {

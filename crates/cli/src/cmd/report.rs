@@ -15,8 +15,11 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(after_long_help = include_str!("../../help/report-after.txt"))]
 pub struct Args {
-    /// Capture file: pcap or pcapng, optionally gzip-compressed.
-    file: PathBuf,
+    /// Capture file: pcap or pcapng, optionally gzip-compressed. Several files or a directory
+    /// that continue one another (dumpcap ring-buffer names, or contiguous times) are read as
+    /// one capture; a page draws one capture (use diagnose for independent ones).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
     /// Where to write the HTML page ("-" for standard output).
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
@@ -32,8 +35,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Outcome {
+    if super::fleet::is_fleet(&args.files) {
+        return run_set(args);
+    }
     let opts = options(&args.analysis)?;
-    let path = &args.file;
+    let path = &args.files[0];
     let mut engine = super::open_capture_keyed(path, &opts.tls_keys)?;
     // Create the output before the (possibly long) pass, so a bad path fails at once.
     let to_stdout = args.output.as_os_str() == "-";
@@ -83,4 +89,61 @@ pub fn run(args: Args) -> Outcome {
     }
     super::warn_undecrypted(path, &engine);
     super::outcome(&end, path, "analysed")
+}
+
+/// Several files or a directory that make one capture: the page of the set read as one
+/// capture (frame numbers global, as `mergecap -a` numbers them).
+fn run_set(args: Args) -> Outcome {
+    use crate::outcome::Failure;
+    let captures = super::fleet::plan(&args.files)?;
+    if captures.len() != 1 {
+        let names: Vec<&str> = captures.iter().map(|c| c.name.as_str()).collect();
+        return Err(Failure::usage(anyhow::anyhow!(
+            "a report draws one capture, and these files make {}: {} (diagnose takes \
+             several captures)",
+            captures.len(),
+            names.join(", ")
+        )));
+    }
+    if args.evidence.is_some() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--evidence takes one capture file"
+        )));
+    }
+    let opts = options(&args.analysis)?;
+    let keys = opts.tls_keys.clone();
+    let to_stdout = args.output.as_os_str() == "-";
+    let mut out: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stdout().lock())
+    } else {
+        let file = std::fs::File::create(&args.output);
+        Box::new(file.with_context(|| format!("{}", args.output.display()))?)
+    };
+    let analyse = |engine: &mut keepsight_engine::Engine, capture: &keepsight_fleet::Capture| {
+        let mut pass = ReportPass::new(opts.clone(), args.max_streams as usize);
+        let end = read_frames(Some(engine), |_| {}, |frame| pass.on_frame(frame));
+        (pass.finish(&capture.name, &end), end)
+    };
+    let output_on_terminal = {
+        use std::io::IsTerminal;
+        to_stdout && std::io::stdout().is_terminal()
+    };
+    super::fleet::run(&captures, 1, &keys, output_on_terminal, analyse, |result| {
+        let Some(page) = result.report else {
+            return Ok(());
+        };
+        out.write_all(page.html.as_bytes())
+            .and_then(|_| out.flush())
+            .with_context(|| format!("{}", args.output.display()))?;
+        if !to_stdout {
+            eprintln!(
+                "keepsight: wrote {} ({} bytes): {} findings, {} streams drawn",
+                args.output.display(),
+                page.html.len(),
+                page.findings,
+                page.streams_drawn
+            );
+        }
+        Ok(())
+    })
 }
