@@ -142,3 +142,74 @@ fn writer_copies_same_format_and_converts_across() {
     let mut back = CaptureReader::from_bytes(empty).unwrap();
     assert!(back.next_record().unwrap().is_none());
 }
+
+/// A set read as one capture: records of every file in order, each file's span in the global
+/// numbering, a damaged or missing file recorded with its error and passed over.
+#[test]
+fn sequence_reads_files_in_order_and_records_each_files_damage() {
+    let dir = std::env::temp_dir().join(format!("keepsight-capture-seq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = dir.join("a.pcap");
+    let b = dir.join("b.pcap");
+    let c = dir.join("c.pcap");
+    let missing = dir.join("missing.pcap");
+    std::fs::write(&a, pcap_le(&[(1, 0, b"a1"), (2, 0, b"a2")], false)).unwrap();
+    let mut damaged = pcap_le(&[(3, 0, b"b1"), (4, 0, b"b2")], false);
+    damaged.truncate(damaged.len() - 1);
+    std::fs::write(&b, damaged).unwrap();
+    std::fs::write(&c, pcap_le(&[(5, 0, b"c1")], false)).unwrap();
+
+    let paths = vec![a.clone(), missing.clone(), b.clone(), c.clone()];
+    let mut r = CaptureReader::open_sequence(&paths).unwrap();
+    let mut seen = Vec::new();
+    loop {
+        match r.next_record() {
+            Ok(Some(rec)) => seen.push(rec.data.to_vec()),
+            Ok(None) => {
+                if !r.next_file(None).unwrap() {
+                    break;
+                }
+            }
+            Err(e) => {
+                if !r.next_file(Some(e)).unwrap() {
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(seen, [&b"a1"[..], b"a2", b"b1", b"c1"]);
+    let spans: Vec<(&std::path::Path, u64, u64, bool)> = r
+        .parts()
+        .iter()
+        .map(|p| {
+            (
+                p.path.as_path(),
+                p.first_frame,
+                p.frames,
+                p.damage.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (a.as_path(), 1, 2, false),
+            (missing.as_path(), 3, 0, true),
+            (b.as_path(), 3, 1, true),
+            (c.as_path(), 4, 1, false),
+        ]
+    );
+    // The damage keeps the frame number in its file.
+    assert_eq!(r.parts()[2].damage.as_ref().unwrap().frame, 2);
+    assert_eq!(sequence::locate(r.parts(), 4), Some((c.as_path(), 1)));
+    assert_eq!(sequence::locate(r.parts(), 3), Some((b.as_path(), 1)));
+
+    // No file opens: every error back.
+    let none = CaptureReader::open_sequence(&[missing.clone(), missing]);
+    assert_eq!(none.err().unwrap().len(), 2);
+    // One file: no parts, damage handed back.
+    let mut one = CaptureReader::open(&a).unwrap();
+    assert!(one.parts().is_empty());
+    assert!(!one.next_file(None).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -302,4 +302,64 @@ mod tests {
             assert_eq!(ring_name(Path::new(not)), None, "{not}");
         }
     }
+
+    /// A classic pcap with one empty record at each of `seconds`, on `link_type`.
+    fn pcap(path: &Path, link_type: u32, seconds: &[u32]) {
+        let mut v = Vec::new();
+        for x in [0xa1b2c3d4u32, 0x0004_0002, 0, 0, 65535, link_type] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        for &s in seconds {
+            for x in [s, 0, 0, 0] {
+                v.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        std::fs::write(path, v).unwrap();
+    }
+
+    #[test]
+    fn files_join_when_times_follow_without_overlap_on_the_same_link() {
+        let dir = std::env::temp_dir().join(format!("keepsight-fleet-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let at = |name: &str| dir.join(name);
+        pcap(&at("second.pcap"), 1, &[11, 12]); // 1 s after first: continues it
+        pcap(&at("first.pcap"), 1, &[5, 10]);
+        pcap(&at("overlap.pcap"), 1, &[9, 13]); // overlaps both: another capture
+        pcap(&at("later.pcap"), 1, &[16]); // 3 s after overlap, 4 s after second: another
+        pcap(&at("raw.pcap"), 101, &[13]); // right after second, other link type
+        std::fs::write(at("notes.txt"), "not taken from a directory").unwrap();
+        let given = vec![
+            at("second.pcap"),
+            at("first.pcap"),
+            at("overlap.pcap"),
+            at("later.pcap"),
+            at("raw.pcap"),
+        ];
+        let captures = plan(&given).unwrap();
+        let names: Vec<(Vec<PathBuf>, Joined)> =
+            captures.into_iter().map(|c| (c.files, c.joined)).collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    vec![at("first.pcap"), at("second.pcap")],
+                    Joined::Contiguous
+                ),
+                (vec![at("overlap.pcap")], Joined::Single),
+                (vec![at("later.pcap")], Joined::Single),
+                (vec![at("raw.pcap")], Joined::Single),
+            ]
+        );
+        // The directory gives the same captures (in name order; the text file is left out).
+        let from_dir = plan(&[dir.clone()]).unwrap();
+        assert_eq!(from_dir.len(), 4);
+        assert!(from_dir
+            .iter()
+            .all(|c| c.files.iter().all(|f| f.extension().unwrap() == "pcap")));
+        assert!(plan(&[at("none.pcap")])
+            .unwrap_err()
+            .to_string()
+            .contains("none.pcap"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
