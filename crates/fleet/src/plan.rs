@@ -351,7 +351,7 @@ mod tests {
             ]
         );
         // The directory gives the same captures (in name order; the text file is left out).
-        let from_dir = plan(&[dir.clone()]).unwrap();
+        let from_dir = plan(std::slice::from_ref(&dir)).unwrap();
         assert_eq!(from_dir.len(), 4);
         assert!(from_dir
             .iter()
