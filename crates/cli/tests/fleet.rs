@@ -379,3 +379,155 @@ fn damaged_file_is_named_and_the_rest_analysed() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tests/fleet/no-such-file.pcap"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Deletes the test's namespace (and with it everything inside) on drop.
+struct Namespace(String);
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// The same as the committed set, made now: dumpcap `-b packets:12` on the loopback of a
+/// namespace of its own over a real heartbeat connection (a beat sent 1 s late in a middle
+/// file), and the set diagnosed as one capture equals mergecap -a's file.
+#[test]
+fn live_dumpcap_ring_buffer_is_one_capture() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    if !keepsight_testlab::require_root("live_dumpcap_ring_buffer_is_one_capture")
+        || !keepsight_testlab::require_tool("dumpcap")
+        || !keepsight_testlab::require_tool("mergecap")
+        || !keepsight_testlab::require_tool("ip")
+    {
+        return;
+    }
+    let ns = Namespace(format!("fleet-live-{}", std::process::id()));
+    keepsight_testlab::sh(&["ip", "netns", "add", &ns.0]);
+    keepsight_testlab::ns_sh(&ns.0, &["ip", "link", "set", "lo", "up"]);
+    let dir = common::scratch("fleet-live");
+    let ring = dir.join("ring");
+    std::fs::create_dir_all(&ring).unwrap();
+    let err_path = dir.join("dumpcap.err");
+    let dumpcap = Command::new("ip")
+        .args([
+            "netns", "exec", &ns.0, "dumpcap", "-q", "-i", "lo", "-f", "tcp",
+        ])
+        .args(["-b", "packets:12", "-w"])
+        .arg(ring.join("live.pcapng"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut dumpcap = common::Guard(dumpcap);
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&err_path)
+        .unwrap()
+        .contains("Capturing on")
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "dumpcap did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // "Capturing on" comes a little before the capture really runs on a loaded machine.
+    std::thread::sleep(Duration::from_millis(1000));
+
+    // Server answers 0x41 to each 0x01; the client beats every 200 ms, beat 16 one second late,
+    // then resets the connection.
+    keepsight_testlab::in_ns(&ns.0, || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_nodelay(true).unwrap();
+            let mut b = [0u8; 1];
+            while matches!(conn.read(&mut b), Ok(1)) {
+                conn.write_all(&[0x41]).unwrap();
+            }
+        });
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        client.set_nodelay(true).unwrap();
+        for beat in 1..=24 {
+            std::thread::sleep(Duration::from_millis(if beat == 16 { 1200 } else { 200 }));
+            client.write_all(&[0x01]).unwrap();
+            let mut b = [0u8; 1];
+            client.read_exact(&mut b).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        // SO_LINGER {on, 0 s}: close() sends a RST.
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: the fd is the client's open socket; the option value is a linger struct of
+        // the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&client),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        drop(client);
+        server.join().unwrap();
+    })
+    .join()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, _) = dumpcap.terminate();
+    assert!(code.is_some(), "dumpcap did not stop");
+
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&ring)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{} ring files", files.len());
+    let merged = dir.join("merged.pcapng");
+    let mut merge = Command::new("mergecap");
+    merge.arg("-a").arg("-w").arg(&merged).args(&files);
+    assert!(merge.status().unwrap().success());
+    let alone = json_of(&keepsight(&["diagnose", "--json", s(&merged)]));
+    let set = json_of(&keepsight(&["diagnose", "--json", s(&ring)]));
+    let c = &set["captures"][0];
+    assert_eq!(set["captures"].as_array().unwrap().len(), 1);
+    assert_eq!(c["joined"], "ring_buffer");
+    assert_eq!(c["report"], alone);
+    // One connection across the files, and the late beat in a middle file.
+    assert_eq!(alone["streams"].as_array().unwrap().len(), 1);
+    // A loaded machine may delay other beats a little too: the late beat is the longest gap.
+    let late = alone["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "missed_heartbeat" || f["kind"] == "late_heartbeat")
+        .max_by(|a, b| {
+            a["gap_s"]
+                .as_f64()
+                .partial_cmp(&b["gap_s"].as_f64())
+                .unwrap()
+        })
+        .expect("the late beat is found");
+    assert!(late["gap_s"].as_f64().unwrap() > 1.0, "{late}");
+    let frame = late["frames"][0].as_u64().unwrap();
+    let spans = c["files"].as_array().unwrap();
+    let holder = spans
+        .iter()
+        .position(|s| {
+            let first = s["first_frame"].as_u64().unwrap();
+            frame >= first && frame < first + s["frames"].as_u64().unwrap()
+        })
+        .unwrap();
+    assert!(
+        holder > 0 && holder + 1 < spans.len(),
+        "late beat in file {holder} of {}: {late}\n{spans:?}",
+        spans.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
