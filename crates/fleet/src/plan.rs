@@ -110,8 +110,10 @@ pub fn ring_name(path: &Path) -> Option<RingName> {
 
 /// The captures in `inputs` (files, and directories whose capture files are taken in name
 /// order): ring-buffer sets and files with contiguous times joined, each other file alone. The
-/// captures come in the order their first file was given.
-pub fn plan(inputs: &[PathBuf]) -> Result<Vec<Capture>, PlanError> {
+/// captures come in the order their first file was given. Joining by time reads the records'
+/// times of every file without a ring-buffer name (no dissection), `jobs` files at a time (0:
+/// one per core).
+pub fn plan(inputs: &[PathBuf], jobs: usize) -> Result<Vec<Capture>, PlanError> {
     let files = expand(inputs)?;
     // Each file's capture, by the index of the first file given of that capture.
     let mut captures: BTreeMap<usize, Capture> = BTreeMap::new();
@@ -150,7 +152,7 @@ pub fn plan(inputs: &[PathBuf]) -> Result<Vec<Capture>, PlanError> {
             },
         );
     }
-    for chain in contiguous(&files, &others) {
+    for chain in contiguous(&files, &others, jobs) {
         let first_given = *chain.iter().min().unwrap_or(&0);
         let joined = if chain.len() > 1 {
             Joined::Contiguous
@@ -247,12 +249,17 @@ fn span(path: &Path) -> Option<Span> {
 
 /// Groups `which` (indexes into `files`) into chains of files whose times follow one another
 /// on the same link types: each chain in time order.
-fn contiguous(files: &[PathBuf], which: &[usize]) -> Vec<Vec<usize>> {
+fn contiguous(files: &[PathBuf], which: &[usize], jobs: usize) -> Vec<Vec<usize>> {
     if which.len() < 2 {
         return which.iter().map(|&i| vec![i]).collect();
     }
-    let mut spans: Vec<(usize, Option<Span>)> =
-        which.iter().map(|&i| (i, span(&files[i]))).collect();
+    let mut spans: Vec<(usize, Option<Span>)> = Vec::with_capacity(which.len());
+    crate::run(
+        which.len(),
+        jobs,
+        |k| span(&files[which[k]]),
+        |k, s| spans.push((which[k], s)),
+    );
     spans.sort_by_key(|(i, s)| (s.as_ref().map(|s| s.first_ns), *i));
     // Each chain: its file indexes and its last file's span.
     let mut chains: Vec<(Vec<usize>, Option<usize>)> = Vec::new();
@@ -335,7 +342,7 @@ mod tests {
             at("later.pcap"),
             at("raw.pcap"),
         ];
-        let captures = plan(&given).unwrap();
+        let captures = plan(&given, 2).unwrap();
         let names: Vec<(Vec<PathBuf>, Joined)> =
             captures.into_iter().map(|c| (c.files, c.joined)).collect();
         assert_eq!(
@@ -351,12 +358,12 @@ mod tests {
             ]
         );
         // The directory gives the same captures (in name order; the text file is left out).
-        let from_dir = plan(std::slice::from_ref(&dir)).unwrap();
+        let from_dir = plan(std::slice::from_ref(&dir), 1).unwrap();
         assert_eq!(from_dir.len(), 4);
         assert!(from_dir
             .iter()
             .all(|c| c.files.iter().all(|f| f.extension().unwrap() == "pcap")));
-        assert!(plan(&[at("none.pcap")])
+        assert!(plan(&[at("none.pcap")], 0)
             .unwrap_err()
             .to_string()
             .contains("none.pcap"));

@@ -102,7 +102,7 @@ fn run_fleet(args: Args, filter: Option<keepsight_filter::Filter>) -> Outcome {
         std::io::stdout().is_terminal()
     };
     let status = super::fleet::run(
-        &super::fleet::plan(&args.files)?,
+        &super::fleet::plan(&args.files, args.jobs.jobs)?,
         args.jobs.jobs,
         &None,
         to_terminal,

@@ -147,8 +147,11 @@ fn analyse_capture<R>(
 
 /// The captures of the files and directories given: a path that is neither is a failure to
 /// run (exit 3), named.
-pub(crate) fn plan(inputs: &[PathBuf]) -> Result<Vec<keepsight_fleet::Capture>, Failure> {
-    keepsight_fleet::plan(inputs).map_err(Failure::cannot_run)
+pub(crate) fn plan(
+    inputs: &[PathBuf],
+    jobs: usize,
+) -> Result<Vec<keepsight_fleet::Capture>, Failure> {
+    keepsight_fleet::plan(inputs, jobs).map_err(Failure::cannot_run)
 }
 
 /// Runs a fleet: analyses the `captures` them `jobs` at a time with one

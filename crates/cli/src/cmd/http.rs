@@ -96,7 +96,7 @@ fn run_fleet(args: Args) -> Outcome {
         std::io::stdout().is_terminal()
     };
     let status = super::fleet::run(
-        &super::fleet::plan(&args.files)?,
+        &super::fleet::plan(&args.files, args.jobs.jobs)?,
         args.jobs.jobs,
         &keys,
         to_terminal,

@@ -95,7 +95,7 @@ pub fn run(args: Args) -> Outcome {
 /// capture (frame numbers global, as `mergecap -a` numbers them).
 fn run_set(args: Args) -> Outcome {
     use crate::outcome::Failure;
-    let captures = super::fleet::plan(&args.files)?;
+    let captures = super::fleet::plan(&args.files, 0)?;
     if captures.len() != 1 {
         let names: Vec<&str> = captures.iter().map(|c| c.name.as_str()).collect();
         return Err(Failure::usage(anyhow::anyhow!(
