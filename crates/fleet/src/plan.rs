@@ -191,8 +191,9 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, PlanError> {
         })?;
         let mut found: Vec<PathBuf> = entries
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .map(|e| e.path())
+            // Followed: a directory of links to captures is a directory of captures.
+            .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
             .filter(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())

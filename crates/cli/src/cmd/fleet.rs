@@ -75,8 +75,8 @@ pub(crate) fn reopen(
 }
 
 /// Opens `capture` (one file, or a set read as one capture), runs `analyse` over it, and
-/// sorts what went wrong by file. `analyse` gets the engine (and the capture, to read it again) and returns its report and how the
-/// read ended.
+/// sorts what went wrong by file. `analyse` gets the engine (and the capture, to read it
+/// again) and returns its report and how the read ended.
 fn analyse_capture<R>(
     capture: &keepsight_fleet::Capture,
     keys: &Option<Arc<keepsight_engine::KeyLog>>,
