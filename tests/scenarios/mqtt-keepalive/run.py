@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""mqtt-keepalive -- MQTT 3.1.1 and 5 clients of a real mosquitto broker (issue 17).
+
+mosquitto (Debian's 2.0.x) in a fresh network namespace (see ../loopcap.py) listens on
+127.0.0.1:1883 (tshark's MQTT port), 127.0.0.1:47883 and 127.0.0.1:47884 (odd ports: tshark
+needs `-d tcp.port==47883-47884,mqtt`; 47884 refuses anonymous clients).  Clients, side by side:
+
+| client   | port  | what happens |
+|----------|-------|--------------|
+| quiet    | 1883  | own socket, MQTT 3.1.1, keep-alive 2 s: PINGREQ every 2 s (3 times), then silence; mosquitto drops it (FIN) 1.5 x 2 = 3 s after the last PINGREQ |
+| healthy  | 1883  | paho-mqtt, MQTT 3.1.1, keep-alive 2 s: subscribes, publishes 3 messages, paho pings on its own, DISCONNECT |
+| v5-slow  | 47883 | own socket, MQTT 5, keep-alive 2 s: PINGREQ every 2.6 s (slower than its keep-alive, within 1.5 x), a SUBSCRIBE and a PUBLISH in one segment, a PUBLISH written in two pieces 50 ms apart (one message over two segments), then DISCONNECT reason 0x04 (disconnect with will message) |
+| v5-quiet | 47883 | own socket, MQTT 5, keep-alive 2 s: one PINGREQ, then silence; mosquitto sends DISCONNECT 0x8D (keep alive timeout) and closes |
+| v5-taken | 47883 | own socket, MQTT 5, keep-alive 10 s; 1 s later v5-taker connects with the same client id: mosquitto sends v5-taken DISCONNECT 0x8E (session taken over) and closes; v5-taker ends with DISCONNECT 0x00 |
+| refused  | 47884 | own socket, MQTT 5, no user name on a listener without anonymous access: CONNACK 0x87 (not authorized) |
+| refused-v3 | 47884 | the same in MQTT 3.1.1: CONNACK return code 5 (not authorized) |
+
+Writes capture.pcapng and truth.json (every packet the own-socket clients sent and received,
+from their clock; `facts`).  `run.py facts` rewrites the facts.
+"""
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import loopcap  # noqa: E402
+
+PORT = 1883
+ALT_PORT = 47883
+AUTH_PORT = 47884
+KEEPALIVE = 2
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n % 128
+        n //= 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def utf8(s):
+    b = s.encode()
+    return struct.pack(">H", len(b)) + b
+
+
+def packet(first, body):
+    return bytes([first]) + varint(len(body)) + body
+
+
+def connect(client_id, keepalive, version=4, clean=True, props=b""):
+    flags = 0x02 if clean else 0
+    vh = utf8("MQTT") + bytes([version, flags]) + struct.pack(">H", keepalive)
+    if version == 5:
+        vh += varint(len(props)) + props
+    return packet(0x10, vh + utf8(client_id))
+
+
+def publish(topic, payload, version=4, props=b""):
+    body = utf8(topic) + (varint(len(props)) + props if version == 5 else b"") + payload
+    return packet(0x30, body)
+
+
+def subscribe(msg_id, topic, version=4):
+    body = struct.pack(">H", msg_id) + (b"\x00" if version == 5 else b"") + utf8(topic) + b"\x00"
+    return packet(0x82, body)
+
+
+PINGREQ = b"\xc0\x00"
+
+
+class Client:
+    def __init__(self, name, port, version):
+        self.name, self.version = name, version
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.port = self.sock.getsockname()[1]
+        self.server_port = port
+        self.sent, self.received = [], []
+        self.closed_by_broker_t = None
+
+    def send(self, what, data):
+        self.sent.append(dict(t=round(time.time(), 6), what=what))
+        self.sock.sendall(data)
+
+    def read(self, timeout=5.0):
+        """One MQTT packet (type, body) or None when the broker closed."""
+        self.sock.settimeout(timeout)
+        head = self.sock.recv(1)
+        if not head:
+            self.closed_by_broker_t = round(time.time(), 6)
+            return None
+        n, shift = 0, 0
+        while True:
+            b = self.sock.recv(1)[0]
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        body = b""
+        while len(body) < n:
+            body += self.sock.recv(n - len(body))
+        self.received.append(dict(t=round(time.time(), 6), type=head[0] >> 4, body=body.hex()))
+        return head[0] >> 4, body
+
+    def wait_close(self, timeout=10.0):
+        while self.read(timeout) is not None:
+            pass
+
+    def truth(self):
+        return dict(name=self.name, version=self.version, client_port=self.port,
+                    server_port=self.server_port, sent=self.sent, received=self.received,
+                    closed_by_broker_t=self.closed_by_broker_t)
+
+
+def quiet(out):
+    c = out["quiet"] = Client("quiet", PORT, 4)
+    c.send("CONNECT", connect("quiet-sensor", KEEPALIVE))
+    c.read()
+    for _ in range(3):
+        time.sleep(KEEPALIVE)
+        c.send("PINGREQ", PINGREQ)
+        c.read()
+    c.wait_close()
+    c.sock.close()
+
+
+def v5_slow(out):
+    c = out["v5-slow"] = Client("v5-slow", ALT_PORT, 5)
+    # Session Expiry Interval 60 s, Receive Maximum 20.
+    props = b"\x11" + struct.pack(">I", 60) + b"\x21" + struct.pack(">H", 20)
+    c.send("CONNECT", connect("v5-slow", KEEPALIVE, version=5, props=props))
+    c.read()
+    for _ in range(3):
+        time.sleep(2.6)
+        c.send("PINGREQ", PINGREQ)
+        c.read()
+    c.send("SUBSCRIBE+PUBLISH", subscribe(1, "plant/+/state", version=5)
+           + publish("plant/7/state", b"running", version=5))
+    c.read()
+    c.read()
+    # Content Type property; the message is written in two pieces.
+    msg = publish("plant/7/log", b"x" * 300, version=5,
+                  props=b"\x03" + utf8("text/plain"))
+    c.sent.append(dict(t=round(time.time(), 6), what="PUBLISH split"))
+    c.sock.sendall(msg[:40])
+    time.sleep(0.05)
+    c.sock.sendall(msg[40:])
+    time.sleep(0.3)
+    c.send("DISCONNECT 0x04", packet(0xE0, b"\x04\x00"))
+    time.sleep(0.3)
+    c.sock.close()
+
+
+def v5_quiet(out):
+    c = out["v5-quiet"] = Client("v5-quiet", ALT_PORT, 5)
+    c.send("CONNECT", connect("v5-quiet", KEEPALIVE, version=5))
+    c.read()
+    time.sleep(1.0)
+    c.send("PINGREQ", PINGREQ)
+    c.read()
+    c.wait_close()
+    c.sock.close()
+
+
+def refused(out):
+    c = out["refused"] = Client("refused", AUTH_PORT, 5)
+    c.send("CONNECT", connect("no-password", KEEPALIVE, version=5))
+    c.wait_close()
+    c.sock.close()
+
+
+def refused_v3(out):
+    c = out["refused-v3"] = Client("refused-v3", AUTH_PORT, 4)
+    c.send("CONNECT", connect("no-password-v3", KEEPALIVE, version=4))
+    c.wait_close()
+    c.sock.close()
+
+
+def v5_taken(out):
+    c = out["v5-taken"] = Client("v5-taken", ALT_PORT, 5)
+    c.send("CONNECT", connect("v5-taken", 10, version=5))
+    c.read()
+    time.sleep(1.0)
+    d = out["v5-taker"] = Client("v5-taker", ALT_PORT, 5)
+    d.send("CONNECT", connect("v5-taken", 10, version=5))
+    d.read()
+    c.wait_close()
+    c.sock.close()
+    time.sleep(0.5)
+    d.send("DISCONNECT 0x00", packet(0xE0, b""))
+    d.wait_close()
+    d.sock.close()
+
+
+def healthy(out):
+    import paho.mqtt.client as mqtt
+    log = out["healthy"] = dict(name="healthy", version=4, server_port=PORT)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="healthy-gw",
+                    protocol=mqtt.MQTTv311)
+    c.connect("127.0.0.1", PORT, keepalive=KEEPALIVE)
+    log["client_port"] = c.socket().getsockname()[1]
+    c.loop_start()
+    c.subscribe("plant/#", qos=1)
+    for i in range(3):
+        time.sleep(2.5)
+        c.publish("plant/1/temp", f"{20 + i}", qos=1).wait_for_publish(5)
+    time.sleep(1.0)
+    c.disconnect()
+    c.loop_stop()
+    log["disconnect_t"] = round(time.time(), 6)
+
+
+def body():
+    tmp = tempfile.mkdtemp(prefix="mqtt-ks-")
+    conf = os.path.join(tmp, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write(f"per_listener_settings true\npersistence false\n"
+                f"listener {PORT} 127.0.0.1\nallow_anonymous true\n"
+                f"listener {ALT_PORT} 127.0.0.1\nallow_anonymous true\n"
+                f"listener {AUTH_PORT} 127.0.0.1\nallow_anonymous false\n")
+    broker = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    for port in (PORT, ALT_PORT, AUTH_PORT):
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+    time.sleep(0.3)
+    out = {}
+    threads = []
+    for f in (quiet, healthy, v5_slow, v5_quiet, v5_taken, refused, refused_v3):
+        th = threading.Thread(target=f, args=(out,))
+        th.start()
+        threads.append(th)
+        time.sleep(0.2)
+    for th in threads:
+        th.join()
+    time.sleep(0.3)
+    broker.terminate()
+    broker.wait()
+    shutil.rmtree(tmp)
+    version = subprocess.run(["mosquitto", "-h"], capture_output=True,
+                             text=True).stdout.splitlines()[0]
+    clients = [out[n] if isinstance(out[n], dict) else out[n].truth()
+               for n in ("quiet", "healthy", "v5-slow", "v5-quiet", "v5-taken", "v5-taker",
+                         "refused", "refused-v3")]
+    return {
+        "scenario": "mqtt-keepalive",
+        "broker": version,
+        "ports": [PORT, ALT_PORT, AUTH_PORT],
+        "keepalive_s": KEEPALIVE,
+        "clients": clients,
+    }
+
+
+def facts(truth):
+    return []
+
+
+if __name__ == "__main__":
+    loopcap.run(__file__, body, facts)
