@@ -203,6 +203,16 @@ def v5_taken(out):
 
 def healthy(out):
     import paho.mqtt.client as mqtt
+
+    # paho wakes its network thread through a TCP socket pair on 127.0.0.1, which the
+    # loopback capture would record as a stream of its own; a Unix socket pair does the same.
+    def unix_pair():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        b.setblocking(False)
+        return a, b
+
+    mqtt._socketpair_compat = unix_pair
     log = out["healthy"] = dict(name="healthy", version=4, server_port=PORT)
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="healthy-gw",
                     protocol=mqtt.MQTTv311)
@@ -265,7 +275,69 @@ def body():
 
 
 def facts(truth):
-    return []
+    out = []
+
+    def fact(id_, check):
+        out.append(loopcap.diagnose_fact(id_, check))
+
+    by = {c["name"]: c for c in truth["clients"]}
+    ka = truth["keepalive_s"]
+    for name in ("quiet", "v5-quiet"):
+        c = by[name]
+        pings = [e for e in c["sent"] if e["what"] == "PINGREQ"]
+        silent = round(c["closed_by_broker_t"] - pings[-1]["t"], 6)
+        assert silent >= 1.5 * ka, f"{name}: mosquitto closed after {silent} s"
+        fact(f"{name}: mosquitto dropped it {silent:.2f} s after its last PINGREQ (1.5 x {ka} s)",
+             {"finding": "mqtt_keepalive_timeout", "conn": {"client_port": c["client_port"]},
+              "count": 1,
+              "where": {"keep_alive_s": ka, "limit_s": 1.5 * ka, "close": "fin",
+                        "pings": len(pings),
+                        "last_was_pingreq": True,
+                        "silent_s": [round(silent - 0.05, 6), round(silent + 0.05, 6)]}})
+        fact(f"{name}: its keep-alive is read from CONNECT",
+             {"finding": "mqtt_keepalive", "conn": {"client_port": c["client_port"]},
+              "where": {"keep_alive_s": ka, "pings": len(pings), "pingresps": len(pings),
+                        "version": "3.1.1" if c["version"] == 4 else "5"}})
+    q = by["quiet"]
+    fact("quiet: PINGREQ/PINGRESP is its heartbeat",
+         {"heartbeat": {"client_port": q["client_port"]},
+          "where": {"sender": "client", "probe_hex": "c000", "reply_hex": "d000",
+                    "period_s": [ka - 0.05, ka + 0.05]}})
+    h = by["healthy"]
+    for kind in ("mqtt_keepalive_timeout", "mqtt_slow_pings", "mqtt_ping_unanswered"):
+        fact(f"healthy: paho keeps its keep-alive, no {kind}",
+             {"no_finding": kind, "conn": {"client_port": h["client_port"]}})
+    fact("healthy: paho's keep-alive is 2 s, MQTT 3.1.1",
+         {"finding": "mqtt_keepalive", "conn": {"client_port": h["client_port"]},
+          "where": {"keep_alive_s": ka, "version": "3.1.1", "pings": {"gt": 0}}})
+    s = by["v5-slow"]
+    pings = [e["t"] for e in s["sent"] if e["what"] == "PINGREQ"]
+    gaps = [round(b - a, 6) for a, b in zip(pings, pings[1:])]
+    fact("v5-slow: it pings every 2.6 s with a 2 s keep-alive",
+         {"finding": "mqtt_slow_pings", "conn": {"client_port": s["client_port"]},
+          "where": {"keep_alive_s": ka, "limit_s": 1.5 * ka, "slow_silences": {"gt": 2},
+                    "longest_silence_s": [min(gaps) - 0.05, max(gaps) + 0.35]}})
+    fact("v5-slow: it is never dropped",
+         {"no_finding": "mqtt_keepalive_timeout", "conn": {"client_port": s["client_port"]}})
+    fact("v5-slow: the client's DISCONNECT 0x04 is explained",
+         {"finding": "mqtt_disconnect", "conn": {"client_port": s["client_port"]}, "count": 1,
+          "where": {"by": "client", "reason_code": 4,
+                    "meaning": "Disconnect with Will Message"}})
+    t = by["v5-taken"]
+    fact("v5-taken: closed by a session takeover after 1 s, not by its 10 s keep-alive",
+         {"no_finding": "mqtt_keepalive_timeout", "conn": {"client_port": t["client_port"]}})
+    fact("v5-taker: its DISCONNECT 0x00 is a normal close",
+         {"no_finding": "mqtt_disconnect", "conn": {"client_port": by["v5-taker"]["client_port"]}})
+    r = by["refused"]
+    fact("refused: CONNACK 0x87 not authorized (MQTT 5)",
+         {"finding": "mqtt_connect_refused", "conn": {"client_port": r["client_port"]},
+          "where": {"code": 135, "meaning": "Not authorized", "version": "5"}})
+    r = by["refused-v3"]
+    fact("refused-v3: CONNACK return code 5 (MQTT 3.1.1)",
+         {"finding": "mqtt_connect_refused", "conn": {"client_port": r["client_port"]},
+          "where": {"code": 5, "version": "3.1.1",
+                    "meaning": {"contains": "not authorized"}}})
+    return out
 
 
 if __name__ == "__main__":
