@@ -1,6 +1,6 @@
 //! Differential tests of the MQTT layer against tshark 4.0.17 on the real capture the
-//! mqtt-keepalive scenario recorded (tests/scenarios/mqtt-keepalive: a mosquitto broker on
-//! 1883, 47883 and 47884; MQTT 3.1.1 and 5 clients with CONNECT/CONNACK, refused CONNACKs,
+//! mqtt-keepalive scenario recorded (tests/scenarios/mqtt-keepalive: mosquitto brokers on
+//! 1883 and 47883-47885; MQTT 3.1.1 and 5 clients with CONNECT/CONNACK, refused CONNACKs,
 //! PINGREQ/PINGRESP, QoS 0 and 1 PUBLISH with PUBACK, SUBSCRIBE/SUBACK, MQTT 5 properties, a
 //! SUBSCRIBE and a PUBLISH in one segment, a PUBLISH split over two segments, DISCONNECT with a
 //! reason code). keepsight must show every `mqtt.*` field it registers, `frame.protocols`, the
@@ -15,8 +15,13 @@ use std::process::Command;
 /// The `-d` rules of a run: none (only port 1883 is MQTT), or the scenario's odd ports too.
 const DECODE_AS: [&[&str]; 3] = [
     &[],
-    &["-d", "tcp.port==47883-47884,mqtt"],
-    &["-d", "tcp.port==47883,mqtt", "-d", "tcp.port==47884,mqtt"],
+    &["-d", "tcp.port==47883-47885,mqtt"],
+    &[
+        "-d",
+        "tcp.port==47883,mqtt",
+        "-d",
+        "tcp.port==47884-47885,mqtt",
+    ],
 ];
 
 fn args(decode_as: &[&str], more: &[&str]) -> Vec<String> {
@@ -166,6 +171,7 @@ const FILTERS: &[&str] = &[
     "mqtt.suback.qos == 1",
     "mqtt.sub.qos == 1",
     "mqtt.subscription_options == 0",
+    "mqtt.clientid == \"stalled-broker-client\" || tcp.srcport == 47885",
     "tcp.len > 0 && !mqtt",
 ];
 

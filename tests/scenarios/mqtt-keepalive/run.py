@@ -3,7 +3,8 @@
 
 mosquitto (Debian's 2.0.x) in a fresh network namespace (see ../loopcap.py) listens on
 127.0.0.1:1883 (tshark's MQTT port), 127.0.0.1:47883 and 127.0.0.1:47884 (odd ports: tshark
-needs `-d tcp.port==47883-47884,mqtt`; 47884 refuses anonymous clients).  Clients, side by side:
+needs `-d tcp.port==47883-47885,mqtt`; 47884 refuses anonymous clients); a second broker
+listens on 127.0.0.1:47885.  Clients, side by side:
 
 | client   | port  | what happens |
 |----------|-------|--------------|
@@ -14,12 +15,14 @@ needs `-d tcp.port==47883-47884,mqtt`; 47884 refuses anonymous clients).  Client
 | v5-taken | 47883 | own socket, MQTT 5, keep-alive 10 s; 1 s later v5-taker connects with the same client id: mosquitto sends v5-taken DISCONNECT 0x8E (session taken over) and closes; v5-taker ends with DISCONNECT 0x00 |
 | refused  | 47884 | own socket, MQTT 5, no user name on a listener without anonymous access: CONNACK 0x87 (not authorized) |
 | refused-v3 | 47884 | the same in MQTT 3.1.1: CONNACK return code 5 (not authorized) |
+| stalled  | 47885 | own socket to a second mosquitto, MQTT 3.1.1, keep-alive 2 s: after the CONNACK the broker is stopped (SIGSTOP); the client's PINGREQ is acknowledged by the kernel but never answered; the client closes 1.5 x 2 s later |
 
 Writes capture.pcapng and truth.json (every packet the own-socket clients sent and received,
 from their clock; `facts`).  `run.py facts` rewrites the facts.
 """
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -34,6 +37,7 @@ import loopcap  # noqa: E402
 PORT = 1883
 ALT_PORT = 47883
 AUTH_PORT = 47884
+STALL_PORT = 47885
 KEEPALIVE = 2
 
 
@@ -116,9 +120,13 @@ class Client:
             pass
 
     def truth(self):
-        return dict(name=self.name, version=self.version, client_port=self.port,
-                    server_port=self.server_port, sent=self.sent, received=self.received,
-                    closed_by_broker_t=self.closed_by_broker_t)
+        t = dict(name=self.name, version=self.version, client_port=self.port,
+                 server_port=self.server_port, sent=self.sent, received=self.received,
+                 closed_by_broker_t=self.closed_by_broker_t)
+        for k in ("broker_stopped_t", "gave_up_t"):
+            if hasattr(self, k):
+                t[k] = getattr(self, k)
+        return t
 
 
 def quiet(out):
@@ -201,6 +209,41 @@ def v5_taken(out):
     d.sock.close()
 
 
+def stalled(out):
+    """A second broker that stops (SIGSTOP) after the CONNACK: the kernel still acknowledges
+    the PINGREQ, nobody answers it; the client gives up after 1.5 x its keep-alive."""
+    conf = os.path.join(out["tmp"], "stalled.conf")
+    with open(conf, "w") as f:
+        f.write(f"persistence false\nlistener {STALL_PORT} 127.0.0.1\nallow_anonymous true\n")
+    broker = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", STALL_PORT)).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    c = out["stalled"] = Client("stalled", STALL_PORT, 4)
+    c.send("CONNECT", connect("stalled-broker-client", KEEPALIVE))
+    c.read()
+    time.sleep(1.0)
+    broker.send_signal(signal.SIGSTOP)
+    c.broker_stopped_t = round(time.time(), 6)
+    time.sleep(0.5)
+    c.send("PINGREQ", PINGREQ)
+    try:
+        c.read(timeout=1.5 * KEEPALIVE)
+    except TimeoutError:
+        pass
+    c.gave_up_t = round(time.time(), 6)
+    c.sock.close()
+    time.sleep(0.3)
+    broker.send_signal(signal.SIGCONT)
+    time.sleep(0.3)
+    broker.terminate()
+    broker.wait()
+
+
 def healthy(out):
     import paho.mqtt.client as mqtt
 
@@ -247,9 +290,9 @@ def body():
             except OSError:
                 time.sleep(0.05)
     time.sleep(0.3)
-    out = {}
+    out = {"tmp": tmp}
     threads = []
-    for f in (quiet, healthy, v5_slow, v5_quiet, v5_taken, refused, refused_v3):
+    for f in (quiet, healthy, v5_slow, v5_quiet, v5_taken, refused, refused_v3, stalled):
         th = threading.Thread(target=f, args=(out,))
         th.start()
         threads.append(th)
@@ -264,11 +307,11 @@ def body():
                              text=True).stdout.splitlines()[0]
     clients = [out[n] if isinstance(out[n], dict) else out[n].truth()
                for n in ("quiet", "healthy", "v5-slow", "v5-quiet", "v5-taken", "v5-taker",
-                         "refused", "refused-v3")]
+                         "refused", "refused-v3", "stalled")]
     return {
         "scenario": "mqtt-keepalive",
         "broker": version,
-        "ports": [PORT, ALT_PORT, AUTH_PORT],
+        "ports": [PORT, ALT_PORT, AUTH_PORT, STALL_PORT],
         "keepalive_s": KEEPALIVE,
         "clients": clients,
     }
@@ -337,6 +380,16 @@ def facts(truth):
          {"finding": "mqtt_connect_refused", "conn": {"client_port": r["client_port"]},
           "where": {"code": 5, "version": "3.1.1",
                     "meaning": {"contains": "not authorized"}}})
+    st = by["stalled"]
+    ping_t = [e["t"] for e in st["sent"] if e["what"] == "PINGREQ"][0]
+    waited = round(st["gave_up_t"] - ping_t, 6)
+    fact(f"stalled: its PINGREQ went unanswered for {waited:.2f} s until the client closed",
+         {"finding": "mqtt_ping_unanswered", "conn": {"client_port": st["client_port"]},
+          "count": 1,
+          "where": {"closed_by": "client", "close": "fin", "earlier_answered": 0,
+                    "waited_s": [round(waited - 0.05, 6), round(waited + 0.05, 6)]}})
+    fact("stalled: the client closed, the broker dropped nobody",
+         {"no_finding": "mqtt_keepalive_timeout", "conn": {"client_port": st["client_port"]}})
     return out
 
 

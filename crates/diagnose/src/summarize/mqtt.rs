@@ -3,7 +3,7 @@
 //! 1.5 × its keep-alive (MQTT 3.1.1 and 5, section 3.1.2.10), an unanswered PINGREQ, a refused
 //! CONNECT, MQTT 5 DISCONNECT reason codes, and a client slower than its own keep-alive.
 
-use super::common::{close_ts, ms, s3, StreamCx};
+use super::common::{ms, s3, StreamCx};
 use crate::finding::{
     Details, Finding, MqttConnectRefused, MqttDisconnect, MqttKeepalive, MqttKeepaliveTimeout,
     MqttPingUnanswered, MqttSlowPings, Severity,
@@ -49,17 +49,14 @@ pub(super) fn findings(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
     } else {
         format!("MQTT client '{}'", conn.client_id)
     };
-    // How the connection ended: when, how, by whom, which frame.
+    // How the connection ended first: when, how (FIN or RST), by whom, which frame. A FIN
+    // before a reset is the close; the reset only answers what came after it.
     let s = cx.s;
-    let close = close_ts(s).and_then(|ts| match s.rst {
-        Some(r) if r.ts == ts => Some((ts, "rst", r.dir as usize, r.frame)),
-        _ => s
-            .dirs
-            .iter()
-            .filter_map(|d| d.fin)
-            .find(|e| e.ts == ts)
-            .map(|e| (ts, "fin", e.dir as usize, e.frame)),
-    });
+    let fins = s.dirs.iter().filter_map(|d| d.fin).map(|e| (e, "fin"));
+    let close = fins
+        .chain(s.rst.map(|e| (e, "rst")))
+        .min_by_key(|(e, _)| (e.ts, e.frame))
+        .map(|(e, kind)| (e.ts, kind, usize::from(e.dir), e.frame));
 
     if let Some((code, at)) = conn.connack.filter(|(c, _)| *c != 0) {
         let meaning = if conn.version == mqtt::V5 {
@@ -95,7 +92,10 @@ pub(super) fn findings(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
         return;
     }
 
-    keepalive_summary(cx, conn, &who, out);
+    // A PINGRESP that comes after the client closed its side answered nobody.
+    let client_fin = s.dirs[client].fin.map(|e| e.ts);
+    let in_time = |p: &crate::mqtt::Ping| p.resp.filter(|r| client_fin.is_none_or(|f| r.ts < f));
+    keepalive_summary(cx, conn, &who, &in_time, out);
 
     for dsc in &conn.disconnects {
         let Some(code) = dsc.code.filter(|&c| c != 0) else {
@@ -226,9 +226,20 @@ pub(super) fn findings(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
     }
 
     // A PINGREQ the broker never answered.
-    if let Some(p) = conn.pings.last().filter(|p| p.resp.is_none()) {
+    if let Some(p) = conn.pings.last().filter(|p| in_time(p).is_none()) {
         let end = close.map_or(s.last_ts, |c| c.0);
-        let earlier = conn.pings.iter().filter(|p| p.resp.is_some()).count() as u32;
+        let earlier = conn.pings.iter().filter(|p| in_time(p).is_some()).count() as u32;
+        let late = p
+            .resp
+            .map(|r| {
+                format!(
+                    "; the broker's PINGRESP came only {} after the PINGREQ (frame {}), when the \
+                     client had given up",
+                    human(r.ts - p.at.ts),
+                    r.frame
+                )
+            })
+            .unwrap_or_default();
         let closed = close.map(|c| c.1);
         let closed_by = close.map(|c| role(c.2));
         out.push(finding(
@@ -237,9 +248,9 @@ pub(super) fn findings(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
             p.at.ts,
             format!(
                 "{who} sent a PINGREQ (frame {}) that the broker never answered with PINGRESP \
-                 ({} until {}; {earlier} earlier PINGREQs were answered): the broker or the path \
-                 to it stopped responding, and a client library closes and reconnects when no \
-                 PINGRESP comes within its keep-alive.",
+                 ({} until {}; {earlier} earlier PINGREQs were answered{late}): the broker or the \
+                 path to it stopped responding, and a client library closes and reconnects when \
+                 no PINGRESP comes within its keep-alive.",
                 p.at.frame,
                 human(end - p.at.ts),
                 match closed_by {
@@ -300,7 +311,13 @@ pub(super) fn findings(cx: &StreamCx<'_>, out: &mut Vec<Finding>) {
 }
 
 /// `mqtt_keepalive`: the declared keep-alive and how PINGREQ/PINGRESP kept it.
-fn keepalive_summary(cx: &StreamCx<'_>, conn: &MqttConn, who: &str, out: &mut Vec<Finding>) {
+fn keepalive_summary(
+    cx: &StreamCx<'_>,
+    conn: &MqttConn,
+    who: &str,
+    in_time: &dyn Fn(&crate::mqtt::Ping) -> Option<crate::mqtt::At>,
+    out: &mut Vec<Finding>,
+) {
     let Some((declared, connect)) = conn.keep_alive else {
         return;
     };
@@ -313,7 +330,7 @@ fn keepalive_summary(cx: &StreamCx<'_>, conn: &MqttConn, who: &str, out: &mut Ve
     let mut lat: Vec<i64> = conn
         .pings
         .iter()
-        .filter_map(|p| Some(p.resp?.ts - p.at.ts))
+        .filter_map(|p| Some(in_time(p)?.ts - p.at.ts))
         .collect();
     let max_lat = lat.iter().copied().max();
     let latency = median(&mut lat);
