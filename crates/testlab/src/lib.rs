@@ -97,10 +97,16 @@ pub struct Lab {
 impl Lab {
     /// Creates one namespace per tag, named `ks-<pid>-<n>-<tag>`, each with `lo` up.
     pub fn new(tags: &[&str]) -> Lab {
+        Lab::with_prefix("ks", tags)
+    }
+
+    /// As [`Lab::new`], with the names starting `<prefix>-` instead of `ks-`: tests that share
+    /// a machine with other suites say whose namespaces these are (and `ip netns` shows it).
+    pub fn with_prefix(prefix: &str, tags: &[&str]) -> Lab {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let mut lab = Lab { names: Vec::new() };
         for tag in tags {
-            let name = format!("ks-{}-{n}-{tag}", std::process::id());
+            let name = format!("{prefix}-{}-{n}-{tag}", std::process::id());
             sh(&["ip", "netns", "add", &name]);
             lab.names.push(name.clone());
             ns_sh(&name, &["ip", "link", "set", "lo", "up"]);
