@@ -302,3 +302,6 @@ where
             .block_on(make())
     })
 }
+
+mod impair;
+pub use impair::{ImpairedLink, Impairment, RelayCounts};
