@@ -10,6 +10,7 @@
 
 use keepsight_keepalive::heartbeat::{
     run_client, Backoff, ClientConfig, ClientEvent, ClientStats, EventSink, Server, ServerConfig,
+    ThreadPriority,
 };
 use keepsight_testlab::{in_ns, ns_sh, require_root, require_tool, spawn_in_ns, Impairment, Lab};
 use std::net::{SocketAddr, TcpStream};
@@ -72,8 +73,15 @@ fn run_client_for(
     let stats = Arc::new(ClientStats::default());
     let (sink, log) = recorder();
     let st = stats.clone();
-    let handle = spawn_in_ns(ns, move || async move {
-        let _ = tokio::time::timeout(run_for, run_client(config, 0, st, sink)).await;
+    let handle = spawn_in_ns(ns, move || {
+        // As `keepsight heartbeat client --priority realtime` runs it: the drift measured is
+        // then the client's own, not the time slices of a test machine busy with other tests.
+        ThreadPriority::Realtime(10)
+            .apply_to_current_thread()
+            .unwrap();
+        async move {
+            let _ = tokio::time::timeout(run_for, run_client(config, 0, st, sink)).await;
+        }
     });
     (handle, stats, log)
 }
