@@ -432,3 +432,68 @@ fn faults_heartbeat_frozen_server_is_declared_dead_and_found_again_after_it_thaw
     assert!(s.dead_declared >= 1, "{s:?}");
     drop(server);
 }
+
+#[test]
+fn faults_heartbeat_rejecting_firewall_is_noticed_at_the_next_probe() {
+    if !require_root("faults_heartbeat_rejecting_firewall") || !require_tool("iptables") {
+        return;
+    }
+    let (lab, server) = lab("rej", 4);
+    let _stop = start_server(lab.ns(1), &server);
+    let every = Duration::from_millis(200);
+    let config = client_config(&server, 200, 300, 3);
+    let (backoff_max, connect_timeout) = (config.backoff.max, config.connect_timeout);
+    let (client, stats, log) = run_client_for(lab.ns(0), config, Duration::from_secs(7));
+    std::thread::sleep(Duration::from_millis(1500));
+    // A firewall that answers with resets instead of dropping: no timeout is needed to see it.
+    let rule = [
+        "INPUT",
+        "-i",
+        "eth0",
+        "-p",
+        "tcp",
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "tcp-reset",
+    ];
+    let cut_at = Instant::now();
+    ns_sh(lab.ns(1), &[&["iptables", "-A"][..], &rule[..]].concat());
+    std::thread::sleep(Duration::from_secs(2));
+    let healed_at = Instant::now();
+    ns_sh(lab.ns(1), &[&["iptables", "-D"][..], &rule[..]].concat());
+    client.join().unwrap();
+    let s = stats.snapshot();
+    let log = log.lock().unwrap();
+    eprintln!("rejecting firewall: {s:?}");
+    let closed_at = first_after(&log, cut_at, |e| matches!(e, ClientEvent::Closed { .. }))
+        .expect("a reset must end the connection");
+    // The next probe meets the reset: within one period (plus scheduling slack).
+    assert!(
+        closed_at - cut_at <= every + Duration::from_millis(100),
+        "noticed {:?} after the firewall began rejecting",
+        closed_at - cut_at
+    );
+    // No miss, no death by timeout: the reset said it all.
+    assert_eq!(s.dead_declared, 0, "{s:?}");
+    // Reconnection attempts are refused at once while it lasts, then succeed.
+    let refused = log
+        .iter()
+        .filter(|(t, e)| {
+            *t > closed_at && *t < healed_at && matches!(e, ClientEvent::ConnectFailed { .. })
+        })
+        .count();
+    assert!(refused >= 1, "no refused reconnection attempt");
+    let back_at = first_after(&log, healed_at, |e| {
+        matches!(e, ClientEvent::Connected { .. })
+    })
+    .expect("no reconnection after the firewall stopped rejecting");
+    assert!(
+        back_at - healed_at <= backoff_max + connect_timeout + Duration::from_millis(500),
+        "reconnected {:?} after the firewall stopped rejecting",
+        back_at - healed_at
+    );
+    let late = lateness_after(&log, back_at);
+    assert!(late.len() >= 5, "{} replies after reconnecting", late.len());
+    assert!(late.iter().all(|l| *l < LATE_OK), "{late:?}");
+}
