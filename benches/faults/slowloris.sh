@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Slowloris against `keepsight proxy` while wrk runs: N slow clients (default 10,000, spread
-# over processes of at most 5,000 connections each) hold unfinished request heads open and
+# over processes of 2,500 connections each, trickling a byte every 2 s) hold unfinished request heads open and
 # reopen whenever cut; the proxy's --header-timeout must cut each one on time while wrk's load
 # is still served. Compares wrk alone with wrk under the attack, and samples the proxy's
 # memory and open descriptors. Runs in a network namespace of its own (faults-bench-PID), so
@@ -15,7 +15,7 @@ BIN=${KEEPSIGHT_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/keepsight}
 N=${N:-10000}
 SECS=${SECS:-20}
 HEADER_TIMEOUT=${HEADER_TIMEOUT:-10s}
-PER_PROC=5000
+PER_PROC=2500
 NS=faults-bench-$$
 [ -x "$BIN" ] || { echo "no keepsight binary at $BIN: cargo build --release -p keepsight" >&2; exit 3; }
 
@@ -28,13 +28,14 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
+# Foreground only: `in_ns … &` would make $! a subshell, not the process.
 in_ns() { ip netns exec "$NS" "$@"; }
 log() { echo "$(date -u +%H:%M:%S) $* (load average: $(cut -d' ' -f1-3 /proc/loadavg))"; }
 
 ulimit -n "$(ulimit -Hn)"
-in_ns "$BIN" serve --listen 127.0.0.1:8081 --body 'ok\n' --workers 1 >/dev/null 2>&1 &
+ip netns exec "$NS" "$BIN" serve --listen 127.0.0.1:8081 --body 'ok\n' --workers 1 >/dev/null 2>&1 &
 PIDS+=($!)
-in_ns "$BIN" proxy --listen 127.0.0.1:8080 --upstream 127.0.0.1:8081 --workers 2 \
+ip netns exec "$NS" "$BIN" proxy --listen 127.0.0.1:8080 --upstream 127.0.0.1:8081 --workers 2 \
   --header-timeout "$HEADER_TIMEOUT" --max-connections $((N + 2000)) >/dev/null 2>&1 &
 PROXY=$!
 PIDS+=($PROXY)
@@ -53,25 +54,34 @@ OUT=$(mktemp -d /tmp/faults-slowloris.XXXXXX)
 log "proxy RSS $(rss) KiB, $(fds) fds; wrk alone for ${SECS}s"
 echo "wrk alone:        $(wrk_run "$OUT/wrk-alone.txt")"
 
-log "starting $N slow clients (header timeout $HEADER_TIMEOUT)"
 procs=$(( (N + PER_PROC - 1) / PER_PROC ))
 HOLD=$((SECS + 20))
-for i in $(seq 1 "$procs"); do
-  n=$(( i < procs ? PER_PROC : N - PER_PROC * (procs - 1) ))
-  in_ns python3 "$HERE/slow_clients.py" 127.0.0.1 8080 "$n" "$HOLD" 1 >"$OUT/slow-$i.json" &
-  PIDS+=($!)
+est() { in_ns ss -Htn state established '( sport = :8080 )' | wc -l; }
+# Two attacks in a row on the same proxy: memory after the second equal to memory after the
+# first is what "bounded" means (the allocator keeps freed pages for reuse; it must not need
+# more of them the second time).
+for attack in $(seq 1 "${ATTACKS:-2}"); do
+  log "attack $attack: starting $N slow clients (header timeout $HEADER_TIMEOUT)"
+  SLOW_PIDS=()
+  for i in $(seq 1 "$procs"); do
+    n=$(( i < procs ? PER_PROC : N - PER_PROC * (procs - 1) ))
+    ip netns exec "$NS" python3 "$HERE/slow_clients.py" 127.0.0.1 8080 "$n" "$HOLD" 2 >"$OUT/slow-$attack-$i.json" &
+    SLOW_PIDS+=($!); PIDS+=($!)
+  done
+  SAMPLER_OUT="$OUT/samples-$attack.tsv"
+  ( while sleep 2; do echo -e "$(date +%s)\t$(rss)\t$(fds)\t$(est)"; done ) >"$SAMPLER_OUT" 2>/dev/null &
+  SAMPLER=$!
+  sleep 8
+  log "proxy RSS $(rss) KiB, $(fds) fds with the slow clients connected; wrk for ${SECS}s"
+  echo "wrk under attack $attack: $(wrk_run "$OUT/wrk-attack-$attack.txt")"
+  log "waiting for the slow clients to finish"
+  for p in "${SLOW_PIDS[@]}"; do wait "$p" || true; done
+  kill "$SAMPLER" 2>/dev/null || true
+  sleep 2
+  log "proxy RSS $(rss) KiB, $(fds) fds after attack $attack"
+  for i in $(seq 1 "$procs"); do echo "slow clients $i: $(cat "$OUT/slow-$attack-$i.json")"; done
+  awk -F'\t' 'NR == 1 || $2 > r {r = $2} NR == 1 || $3 > f {f = $3} NR == 1 || $4 > e {e = $4}
+    END {print "proxy peak during the attack: RSS " r " KiB, " f " fds, " e " established client connections"}' "$SAMPLER_OUT"
 done
-SAMPLER_OUT="$OUT/samples.tsv"
-( while sleep 2; do echo -e "$(date +%s)\t$(rss)\t$(fds)"; done ) >"$SAMPLER_OUT" 2>/dev/null &
-SAMPLER=$!
-sleep 8
-log "proxy RSS $(rss) KiB, $(fds) fds with the slow clients connected; wrk for ${SECS}s"
-echo "wrk under attack: $(wrk_run "$OUT/wrk-attack.txt")"
-log "waiting for the slow clients to finish"
-for i in $(seq 1 "$procs"); do wait "${PIDS[$((i + 1))]}" || true; done
-kill "$SAMPLER" 2>/dev/null || true
-sleep 2
-log "proxy RSS $(rss) KiB, $(fds) fds after the attack"
-for i in $(seq 1 "$procs"); do echo "slow clients $i: $(cat "$OUT/slow-$i.json")"; done
-awk -F'\t' 'NR == 1 || $2 > r {r = $2} NR == 1 || $3 > f {f = $3} END {print "proxy peak during the attack: RSS " r " KiB, " f " fds"}' "$SAMPLER_OUT"
+echo "wrk alone again:  $(wrk_run "$OUT/wrk-alone-after.txt")"
 echo "raw output: $OUT"

@@ -23,6 +23,7 @@ SECS=$((MINUTES * 60))
 NS=faults-soak-$$
 OUT=${OUT:-$(mktemp -d /tmp/faults-soak.XXXXXX)}
 [ -x "$BIN" ] || { echo "no keepsight binary at $BIN: cargo build --release -p keepsight" >&2; exit 3; }
+mkdir -p "$OUT"
 
 PIDS=()
 cleanup() {
@@ -33,24 +34,25 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
+# Foreground only: `in_ns … &` would make $! a subshell, not the process.
 in_ns() { ip netns exec "$NS" "$@"; }
 log() { echo "$(date -u +%H:%M:%S) $* (load average: $(cut -d' ' -f1-3 /proc/loadavg))"; }
 ulimit -n "$(ulimit -Hn)"
 
-in_ns "$BIN" serve --listen 127.0.0.1:8081 --body 'ok\n' --workers 1 >/dev/null 2>&1 &
+ip netns exec "$NS" "$BIN" serve --listen 127.0.0.1:8081 --body 'ok\n' --workers 1 >/dev/null 2>&1 &
 SERVE=$!; PIDS+=($SERVE)
-in_ns "$BIN" proxy --listen 127.0.0.1:8080 --upstream 127.0.0.1:8081 --workers 2 \
+ip netns exec "$NS" "$BIN" proxy --listen 127.0.0.1:8080 --upstream 127.0.0.1:8081 --workers 2 \
   --header-timeout 5s --drain-ratio 0.02 >/dev/null 2>&1 &
 PROXY=$!; PIDS+=($PROXY)
-in_ns "$BIN" heartbeat serve --listen 127.0.0.1:7000 --quiet >/dev/null 2>&1 &
+ip netns exec "$NS" "$BIN" heartbeat serve --listen 127.0.0.1:7000 --quiet >/dev/null 2>&1 &
 HBS=$!; PIDS+=($HBS)
 sleep 1
 
-in_ns "$BIN" heartbeat client --connect 127.0.0.1:7000 --connections 1000 --every 1s \
+ip netns exec "$NS" "$BIN" heartbeat client --connect 127.0.0.1:7000 --connections 1000 --every 1s \
   --timeout 1s --misses 3 --ramp 5s --warmup 10s --duration "${SECS}s" --log events --stats --stats-every 60s --json \
   --priority realtime >"$OUT/heartbeat-client.json" 2>"$OUT/heartbeat-client.log" &
 HBC=$!; PIDS+=($HBC)
-in_ns python3 "$HERE/slow_clients.py" 127.0.0.1 8080 300 "$SECS" 1 >"$OUT/slow.json" &
+ip netns exec "$NS" python3 "$HERE/slow_clients.py" 127.0.0.1 8080 300 "$SECS" 1 >"$OUT/slow.json" &
 SLOW=$!; PIDS+=($SLOW)
 
 sample() {
