@@ -1,7 +1,9 @@
 //! Network-namespace labs for keepsight's tests: namespaces, veth pairs, a NAT router and
 //! firewall rules built with the real `ip`, `nft`, `iptables` and `sysctl` tools, torn down by a
 //! Drop guard even when a test fails. The oracle for the runtime parts is a real kernel on a
-//! real (virtual) path; this crate only builds that path.
+//! real (virtual) path; this crate only builds that path. Where the kernel has no netem,
+//! [`Lab::impaired_link`] delays, jitters, reorders and drops packets between two namespaces in
+//! user space instead (module `impair`).
 //!
 //! What it is not: part of the tool. Only tests depend on it (`publish = false`). Everything
 //! here needs root. [`require_tool`] and [`require_root`] fail a test whose tool is missing
