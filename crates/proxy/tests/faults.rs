@@ -63,6 +63,14 @@ impl Drop for InNs {
     }
 }
 
+/// The tests here each load the machine on purpose (wrk, a thousand clients, two dozen busy
+/// ones); run side by side on 2 cores they would measure each other. One at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn lab(tag: &str) -> Lab {
     Lab::with_prefix("faults", &[tag])
 }
@@ -266,6 +274,7 @@ fn faults_hostile_upstreams_get_an_error_status_or_a_visibly_broken_response() {
     if !require_root("faults_hostile_upstreams") || !require_tool("curl") {
         return;
     }
+    let _serial = serial();
     let lab = lab("up");
     let ns = lab.ns(0).to_string();
     let upstream = hostile_upstream(&ns);
@@ -421,6 +430,7 @@ fn faults_slowloris_clients_are_cut_at_the_header_timeout_while_wrk_is_served() 
     if !require_root("faults_slowloris") || !require_tool("wrk") {
         return;
     }
+    let _serial = serial();
     const SLOW: usize = 1000;
     let lab = lab("slow");
     let ns = lab.ns(0).to_string();
@@ -509,16 +519,25 @@ fn faults_slowloris_clients_are_cut_at_the_header_timeout_while_wrk_is_served() 
         lived[SLOW - 1]
     );
     assert_eq!(errors, 0, "{text}");
-    assert!(requests >= 1000, "the real load starved: {text}");
+    // (About 16,000 per second here alone; a few hundred in 3 s is a loaded machine, none or
+    // a handful is a proxy whose worker the slow clients hold.)
+    assert!(requests >= 300, "the real load starved: {text}");
     assert!(
         lived[0] + Duration::from_millis(100) >= header_timeout,
         "cut before the header timeout: {:?}",
         lived[0]
     );
+    // The proxy cuts at the timeout; the slack is for this test's own runtime to notice on a
+    // busy machine (1000 clients on one thread). Without the cut they would live to 20 s.
     assert!(
-        lived[SLOW - 1] <= header_timeout + Duration::from_millis(1500),
+        lived[SLOW - 1] <= header_timeout * 2,
         "a slow client outlived the header timeout: {:?}",
         lived[SLOW - 1]
+    );
+    assert!(
+        lived[SLOW / 2] <= header_timeout + Duration::from_millis(500),
+        "most slow clients outlived the header timeout: median {:?}",
+        lived[SLOW / 2]
     );
     let s = &proxy.ctl.stats;
     assert!(s.connections_accepted.load(Ordering::Relaxed) >= SLOW as u64);
@@ -643,6 +662,7 @@ fn faults_drain_and_shutdown_under_load_lose_and_repeat_nothing() {
     if !require_root("faults_drain_and_shutdown") {
         return;
     }
+    let _serial = serial();
     const CLIENTS: u64 = 24;
     let lab = lab("drain");
     let ns = lab.ns(0).to_string();
