@@ -40,12 +40,13 @@ for name, i in (("proxy", 1), ("heartbeat serve", 3), ("serve (upstream)", 5)):
           f"| {mean(early, i + 1):,.0f} | {mean(late, i + 1):,.0f} | {max(r[i + 1] for r in samples):,} |")
 
 _, rounds = tsv("rounds.tsv")
-print("\n| wrk round kind | rounds | p99 first / last / worst (ms) | req/s first / last | errors |")
-print("|---|---:|---|---|---:|")
+print("\n| wrk round kind | rounds | p99 first / last / worst (ms) | p99 median (ms) | req/s first / last | errors |")
+print("|---|---:|---|---:|---|---:|")
 for kind in sorted({r[1] for r in rounds}):
     rs = [r for r in rounds if r[1] == kind]
     p99 = [ms(r[3]) for r in rs]
-    print(f"| {kind} | {len(rs)} | {p99[0]:.2f} / {p99[-1]:.2f} / {max(p99):.2f} | {rs[0][2]} / {rs[-1][2]} "
+    median = sorted(p99)[len(p99) // 2]
+    print(f"| {kind} | {len(rs)} | {p99[0]:.2f} / {p99[-1]:.2f} / {max(p99):.2f} | {median:.2f} | {rs[0][2]} / {rs[-1][2]} "
           f"| {sum(int(r[4]) for r in rs)} |")
 
 print("\nheartbeat client (1,000 connections, every 1 s):")
