@@ -207,6 +207,8 @@ pub(crate) struct Candidate {
     /// The connection's usual reply latency, and the replies far slower than it
     /// (see [`crate::reply_baseline`]).
     pub baseline: crate::reply_baseline::Baseline<Reply>,
+    /// Every beat with its reply, when [`Options::record_beats`] asks for them.
+    pub log: Option<Vec<crate::report::BeatLog>>,
 }
 
 impl Candidate {
@@ -239,6 +241,14 @@ impl Candidate {
             dropped: 0,
             follows_peer: 0,
             baseline: Default::default(),
+            log: None,
+        }
+    }
+
+    /// Starts the beat log with the candidate's first beat, when the options ask for one.
+    fn start_log(&mut self, opts: &Options) {
+        if opts.record_beats {
+            self.log = Some(vec![crate::report::BeatLog::probe(self.first)]);
         }
     }
 
@@ -277,6 +287,9 @@ impl Candidate {
         self.count += 1;
         self.last = beat;
         self.last_reply = None;
+        if let Some(log) = &mut self.log {
+            log.push(crate::report::BeatLog::probe(beat));
+        }
         self.pending = Some(Pending {
             frame: beat.frame,
             ts: beat.ts,
@@ -327,6 +340,12 @@ impl Candidate {
         };
         self.baseline.on_reply(lat, r);
         self.last_reply = Some(r);
+        // The pending probe is the last one logged: its reply.
+        if let Some(b) = self.log.as_mut().and_then(|l| l.last_mut()) {
+            if b.probe_frame == p.frame {
+                b.reply = Some((frame, ts));
+            }
+        }
         // Space-saving count of the two most frequent reply payloads.
         if let Some(slot) = self.reply_sigs.iter_mut().find(|(s, _)| *s == Some(sig)) {
             slot.1 += 1;
@@ -1026,6 +1045,7 @@ impl Stream {
                     c.beat(beat, len, seq_end, opts);
                 } else {
                     let mut c = Candidate::new(name, None, beat);
+                    c.start_log(opts);
                     c.known = true;
                     c.pending = Some(Pending {
                         frame: beat.frame,
@@ -1292,6 +1312,7 @@ impl Stream {
             return None;
         }
         let mut c = Candidate::new(sig, shape.map(Template::new), beat);
+        c.start_log(opts);
         c.pending = Some(Pending {
             frame: beat.frame,
             ts: beat.ts,
