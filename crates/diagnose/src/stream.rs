@@ -245,13 +245,6 @@ impl Candidate {
         }
     }
 
-    /// Starts the beat log with the candidate's first beat, when the options ask for one.
-    fn start_log(&mut self, opts: &Options) {
-        if opts.record_beats {
-            self.log = Some(vec![crate::report::BeatLog::probe(self.first)]);
-        }
-    }
-
     fn push_unanswered(&mut self, u: Unanswered) {
         self.unanswered_count += 1;
         if self.unanswered.len() < MAX_RECORDS {
@@ -284,6 +277,16 @@ impl Candidate {
             ts: beat.ts,
         };
         self.last_gap = Some(gap);
+        if opts.record_beats && self.count == 1 {
+            // The log starts at the second beat, with the first and its reply: most candidates
+            // are one-off payloads that never need one.
+            let mut first = crate::report::BeatLog::probe(self.first);
+            first.reply = self
+                .last_reply
+                .filter(|r| r.probe_frame == self.first.frame)
+                .map(|r| (r.frame, r.ts));
+            self.log = Some(vec![first]);
+        }
         self.count += 1;
         self.last = beat;
         self.last_reply = None;
@@ -1045,7 +1048,6 @@ impl Stream {
                     c.beat(beat, len, seq_end, opts);
                 } else {
                     let mut c = Candidate::new(name, None, beat);
-                    c.start_log(opts);
                     c.known = true;
                     c.pending = Some(Pending {
                         frame: beat.frame,
@@ -1312,7 +1314,6 @@ impl Stream {
             return None;
         }
         let mut c = Candidate::new(sig, shape.map(Template::new), beat);
-        c.start_log(opts);
         c.pending = Some(Pending {
             frame: beat.frame,
             ts: beat.ts,

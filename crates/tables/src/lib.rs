@@ -169,3 +169,47 @@ pub fn write_report(
 ) -> Result<Vec<Written>, Error> {
     tables::write_report(dir, capture, report, isns)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_labels_are_safe_path_components() {
+        assert_eq!(
+            host_label(Some("web-1.example"), Some("eth0")),
+            "web-1.example"
+        );
+        assert_eq!(host_label(None, Some("eth0")), "eth0");
+        assert_eq!(host_label(None, None), "unknown");
+        assert_eq!(host_label(Some("  "), None), "unknown");
+        assert_eq!(host_label(Some("a/b=c d"), None), "a_b_c_d");
+        assert_eq!(host_label(Some(".."), None), "__");
+        assert_eq!(
+            host_label(Some("\\Device\\NPF_{1}"), None),
+            "_Device_NPF__1_"
+        );
+    }
+
+    #[test]
+    fn ids_tell_captures_apart_and_stay_the_same() {
+        assert_eq!(id_of(3, b"abc"), id_of(3, b"abc"));
+        assert_ne!(id_of(3, b"abc"), id_of(4, b"abc"));
+        assert_ne!(id_of(3, b"abc"), id_of(3, b"abd"));
+        assert_eq!(id_of(0, b"").len(), 16);
+    }
+
+    #[test]
+    fn partitions_are_hive_style() {
+        let c = Capture {
+            id: "00ff".into(),
+            file: "x.pcap".into(),
+            host: "web-1".into(),
+        };
+        assert_eq!(date_of(1_700_000_000_000_000_000), "2023-11-14");
+        assert_eq!(
+            c.partition(Path::new("t"), "streams", "2023-11-14"),
+            Path::new("t/streams/host=web-1/date=2023-11-14")
+        );
+    }
+}

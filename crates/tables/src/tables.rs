@@ -5,6 +5,7 @@ use crate::{Capture, Error, Isns, Written};
 use keepsight_diagnose::finding::Details;
 use keepsight_diagnose::report::{Beat, StreamReport};
 use keepsight_diagnose::{Finding, Report};
+use parquet::data_type::ByteArray;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -158,27 +159,84 @@ impl Pending {
     }
 }
 
-/// The key columns of a row about `stream` between `ends` (client, server).
-fn key<'t>(
-    row: Row<'t>,
-    capture: &Capture,
-    stream: Option<u32>,
-    ends: Option<(SocketAddr, SocketAddr)>,
-    isns: Isns<'_>,
-) -> Row<'t> {
-    let (ci, si) = stream.map(isns).unwrap_or((None, None));
-    let client = ends.map(|e| e.0);
-    let server = ends.map(|e| e.1);
-    row.str(Some(&capture.id))
-        .str(Some(&capture.file))
-        .u32(stream)
-        .str(client.map(|a| a.ip().to_string()).as_deref())
-        .u32(client.map(|a| u32::from(a.port())))
-        .str(server.map(|a| a.ip().to_string()).as_deref())
-        .u32(server.map(|a| u32::from(a.port())))
-        .str(Some("tcp"))
-        .i64(ci.map(i64::from))
-        .i64(si.map(i64::from))
+/// The key columns' values, made once: a capture's (every row) and a stream's (its rows).
+pub(crate) struct Keys {
+    capture_id: ByteArray,
+    file: ByteArray,
+    tcp: ByteArray,
+    /// The last stream asked for, whose rows come together (beats, segments).
+    last: Option<(u32, StreamKey)>,
+}
+
+/// A stream's key: its 5-tuple (client, server) and ISNs.
+#[derive(Clone)]
+struct StreamKey {
+    ends: Option<(ByteArray, u16, ByteArray, u16)>,
+    isns: (Option<u32>, Option<u32>),
+}
+
+impl Keys {
+    fn new(capture: &Capture) -> Self {
+        Keys {
+            capture_id: ByteArray::from(capture.id.as_str()),
+            file: ByteArray::from(capture.file.as_str()),
+            tcp: ByteArray::from("tcp"),
+            last: None,
+        }
+    }
+
+    /// The key columns of a row about `stream` between `ends` (client, server).
+    fn row<'t>(
+        &mut self,
+        row: Row<'t>,
+        stream: Option<u32>,
+        ends: Option<(SocketAddr, SocketAddr)>,
+        isns: Isns<'_>,
+    ) -> Row<'t> {
+        let row = row.shared(Some(&self.capture_id)).shared(Some(&self.file));
+        let Some(id) = stream else {
+            return row
+                .u32(None)
+                .str(None)
+                .u32(None)
+                .str(None)
+                .u32(None)
+                .shared(Some(&self.tcp))
+                .i64(None)
+                .i64(None);
+        };
+        if self.last.as_ref().is_none_or(|(s, _)| *s != id) {
+            let key = StreamKey {
+                ends: ends.map(|(c, s)| {
+                    (
+                        ByteArray::from(c.ip().to_string().as_str()),
+                        c.port(),
+                        ByteArray::from(s.ip().to_string().as_str()),
+                        s.port(),
+                    )
+                }),
+                isns: isns(id),
+            };
+            self.last = Some((id, key));
+        }
+        let Some((_, k)) = &self.last else {
+            return row;
+        };
+        let e = k.ends.as_ref();
+        row.u32(Some(id))
+            .shared(e.map(|e| &e.0))
+            .u32(e.map(|e| u32::from(e.1)))
+            .shared(e.map(|e| &e.2))
+            .u32(e.map(|e| u32::from(e.3)))
+            .shared(Some(&self.tcp))
+            .i64(k.isns.0.map(i64::from))
+            .i64(k.isns.1.map(i64::from))
+    }
+
+    /// Forgets the last stream (its ends or ISNs may have changed since: segments).
+    fn forget(&mut self) {
+        self.last = None;
+    }
 }
 
 /// The report's stream `id`, when listed (the reports are in stream order).
@@ -208,22 +266,23 @@ pub(crate) fn write_report(
         .and_then(|s| s.get(..10))
         .unwrap_or("1970-01-01");
     let mut written = Vec::new();
+    let mut keys = Keys::new(capture);
 
     let mut t = Pending::create(dir, capture, "streams", date, STREAMS)?;
     for r in &report.streams {
-        stream_row(&mut t.t, capture, r, isns)?;
+        stream_row(&mut t.t, &mut keys, r, isns)?;
     }
     written.push(t.publish()?);
 
     let mut t = Pending::create(dir, capture, "findings", date, FINDINGS)?;
     for (rank, f) in report.findings.iter().enumerate() {
-        finding_row(&mut t.t, capture, report, rank, f, isns)?;
+        finding_row(&mut t.t, &mut keys, report, rank, f, isns)?;
     }
     written.push(t.publish()?);
 
     let mut t = Pending::create(dir, capture, "heartbeats", date, HEARTBEATS)?;
     for b in &report.beats {
-        beat_row(&mut t.t, capture, report, b, isns)?;
+        beat_row(&mut t.t, &mut keys, report, b, isns)?;
     }
     written.push(t.publish()?);
 
@@ -243,7 +302,7 @@ pub(crate) fn write_report(
                     m.streams.iter().copied().map(Some).collect()
                 };
                 for s in streams {
-                    key(t.t.row(), capture, s, ends_of(report, s), isns)
+                    keys.row(t.t.row(), s, ends_of(report, s), isns)
                         .u32(Some(rank as u32))
                         .str(file)
                         .u32(Some(m.line))
@@ -265,7 +324,7 @@ pub(crate) fn write_report(
 
 fn stream_row(
     t: &mut Table,
-    capture: &Capture,
+    keys: &mut Keys,
     r: &StreamReport,
     isns: Isns<'_>,
 ) -> Result<(), Error> {
@@ -273,9 +332,8 @@ fn stream_row(
     let hb = r.heartbeat.as_deref();
     let lat = hb.and_then(|h| h.reply_latency_ms.as_ref());
     let ka = r.tcp_keepalive.first();
-    key(
+    keys.row(
         t.row(),
-        capture,
         Some(r.stream),
         Some((r.endpoints.client, r.endpoints.server)),
         isns,
@@ -321,14 +379,14 @@ fn details_json(f: &Finding) -> (String, Option<String>) {
 
 fn finding_row(
     t: &mut Table,
-    capture: &Capture,
+    keys: &mut Keys,
     report: &Report,
     rank: usize,
     f: &Finding,
     isns: Isns<'_>,
 ) -> Result<(), Error> {
     let (details, by) = details_json(f);
-    key(t.row(), capture, f.stream, ends_of(report, f.stream), isns)
+    keys.row(t.row(), f.stream, ends_of(report, f.stream), isns)
         .u32(Some(rank as u32))
         .str(Some(f.severity.as_str()))
         .str(Some(f.kind().as_str()))
@@ -342,15 +400,14 @@ fn finding_row(
 
 fn beat_row(
     t: &mut Table,
-    capture: &Capture,
+    keys: &mut Keys,
     report: &Report,
     b: &Beat,
     isns: Isns<'_>,
 ) -> Result<(), Error> {
     let secs = |ns: i64| ns as f64 / 1e9;
-    key(
+    keys.row(
         t.row(),
-        capture,
         Some(b.stream),
         ends_of(report, Some(b.stream)),
         isns,
@@ -386,6 +443,7 @@ struct Handshake {
 pub struct Segments {
     dir: PathBuf,
     capture: Capture,
+    keys: Keys,
     open: Option<Pending>,
     /// Each stream's ISNs and (client, server) as its SYNs tell them so far (a SYN comes
     /// before the rest of its stream).
@@ -397,6 +455,7 @@ impl Segments {
     pub fn new(dir: &Path, capture: Capture) -> Self {
         Segments {
             dir: dir.to_path_buf(),
+            keys: Keys::new(&capture),
             capture,
             open: None,
             streams: Default::default(),
@@ -425,6 +484,7 @@ impl Segments {
             return Ok(());
         };
         let h = if seg.flags.syn() {
+            self.keys.forget();
             let h = self.streams.entry(seg.stream).or_default();
             if seg.flags.ack() {
                 h.server_isn.get_or_insert(raw_seq);
@@ -438,7 +498,8 @@ impl Segments {
             self.streams.get(&seg.stream).copied().unwrap_or_default()
         };
         let isns = |_| (h.client_isn, h.server_isn);
-        key(p.t.row(), &self.capture, Some(seg.stream), h.ends, &isns)
+        self.keys
+            .row(p.t.row(), Some(seg.stream), h.ends, &isns)
             .u32(Some(seg.frame))
             .time(Some(seg.ts_ns))
             .str(Some(&seg.src.ip().to_string()))

@@ -324,6 +324,15 @@ def check_fleet(con):
         problems.append(f"README idle_deaths: {got}; truth: one connection reset {killed_after:.1f} s "
                         f"after its last beat, having survived {period} s gaps")
 
+    # Each late beat is the one the scenario's client sent late (driver and capture share a clock;
+    # the capture sees the probe within a few ms of its sending).
+    got = con.execute("SELECT client_port, epoch(probe_time), late_by_s FROM heartbeats WHERE late "
+                      "ORDER BY probe_time").fetchall()
+    want = [(i["client_port"], i["late_beat_sent_t"], i["gap_s"] - i["expected_period_s"]) for i in incidents]
+    if len(got) != len(want) or any(g[0] != w[0] or abs(g[1] - w[1]) > 0.01 or abs(g[2] - w[2]) > 0.01
+                                     for g, w in zip(got, want)):
+        problems.append(f"late beats: {got}; truth (port, sent, late by): {want}")
+
     s = endpoint(idle_truth["server"])
     got = answers.get("middlebox_resets_by_path")
     if not (got and len(got) == 1 and got[0][:5] == (idle_truth["client_addr"], s[0], s[1], 1, ["middlebox_idle_reset"])):
