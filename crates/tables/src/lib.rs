@@ -30,7 +30,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or directory could not be created or written.
-    #[error("{path}: {source}")]
+    // The source's words follow in the error chain, once.
+    #[error("{}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -38,7 +39,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The Parquet writer refused (a bug or a full disk).
-    #[error("{path}: writing Parquet: {source}")]
+    #[error("{}: writing Parquet", path.display())]
     Parquet {
         /// The file.
         path: PathBuf,
