@@ -123,6 +123,8 @@ pub struct Diagnoser {
     first_ts: Option<i64>,
     last_ts: i64,
     streams_seen: u64,
+    /// The chosen heartbeats' beats, with [`Options::record_beats`].
+    beats: Vec<report::Beat>,
 }
 
 impl Diagnoser {
@@ -149,6 +151,7 @@ impl Diagnoser {
             first_ts: None,
             last_ts: i64::MIN,
             streams_seen: 0,
+            beats: Vec::new(),
         }
     }
 
@@ -315,6 +318,7 @@ impl Diagnoser {
             &mut out,
             &mut self.idle_tally,
             &mut self.services,
+            &mut self.beats,
         );
         if keep(&r) || r.close.is_some() || r.heartbeat.is_some() || !r.tcp_keepalive.is_empty() {
             match self
@@ -517,6 +521,8 @@ impl Diagnoser {
         });
         let (summary, causes) =
             conclusions::conclusions(&self.findings, &self.reports, &log_summaries);
+        let mut beats = std::mem::take(&mut self.beats);
+        report::judge_beats(&mut beats, &self.findings);
         Report {
             schema: 1,
             capture: CaptureInfo {
@@ -534,6 +540,7 @@ impl Diagnoser {
             log: log_summary,
             logs: log_summaries,
             findings_dropped: self.dropped,
+            beats,
         }
     }
 }

@@ -27,6 +27,11 @@ pub struct Options {
     /// `--tls-keylog`: the secrets that decrypt TLS streams, so their heartbeats are found by
     /// their exact (decrypted) bytes, and their alerts read, as on cleartext streams.
     pub tls_keys: Option<std::sync::Arc<keepsight_tls::KeyLog>>,
+    /// Keep every beat of each candidate heartbeat (probe and reply frames and times), so the
+    /// report can list the chosen heartbeat's beats one by one ([`crate::Report::beats`]).
+    /// Off by default: it costs memory in proportion to the beats, which only a caller that
+    /// writes them all out (a per-beat table) should pay.
+    pub record_beats: bool,
 }
 
 impl Default for Options {
@@ -41,6 +46,7 @@ impl Default for Options {
             max_findings_per_kind: 20_000,
             http2_ports: Vec::new(),
             tls_keys: None,
+            record_beats: false,
         }
     }
 }

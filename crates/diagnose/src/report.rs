@@ -270,6 +270,97 @@ pub struct Report {
     pub logs: Vec<LogSummary>,
     /// Findings not kept because a per-stream or per-kind cap was reached.
     pub findings_dropped: u64,
+    /// Every beat of each stream's heartbeat, by stream and time, with its verdict: only with
+    /// [`crate::Options::record_beats`] (empty otherwise). Not part of the JSON, whose
+    /// `streams[].heartbeat` counts them; a per-beat table lists them.
+    #[serde(skip)]
+    pub beats: Vec<Beat>,
+}
+
+/// Orders `beats` by stream and probe time and marks each with what `findings` say of it:
+/// the probe a `late_heartbeat` or `missed_heartbeat` finding ends at (its second frame), the
+/// probe a `slow_heartbeat_reply` finding names (its first).
+pub(crate) fn judge_beats(beats: &mut [Beat], findings: &[Finding]) {
+    use crate::finding::Details;
+    beats.sort_unstable_by_key(|b| (b.stream, b.probe_ns, b.probe_frame));
+    let find = |beats: &mut [Beat], stream: Option<u32>, frame: Option<&u32>| {
+        let (stream, frame) = (stream?, *frame?);
+        let at = beats.partition_point(|b| b.stream < stream);
+        let i = beats[at..]
+            .iter()
+            .take_while(|b| b.stream == stream)
+            .position(|b| b.probe_frame == frame)?;
+        Some(at + i)
+    };
+    for f in findings {
+        match &f.details {
+            Details::LateHeartbeat(l) => {
+                if let Some(i) = find(beats, f.stream, f.frames.get(1)) {
+                    beats[i].late = true;
+                    beats[i].late_by_s = Some(l.late_by_s);
+                }
+            }
+            Details::MissedHeartbeat(m) if !m.stopped => {
+                if let Some(i) = find(beats, f.stream, f.frames.get(1)) {
+                    beats[i].missed_before = m.missed.clamp(0, u32::MAX as i64) as u32;
+                }
+            }
+            Details::SlowHeartbeatReply(_) => {
+                if let Some(i) = find(beats, f.stream, f.frames.first()) {
+                    beats[i].slow_reply = true;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One heartbeat probe as it was seen, with its reply when one came: what a candidate
+/// heartbeat logs when [`crate::Options::record_beats`] asks for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BeatLog {
+    pub probe_frame: u32,
+    pub probe_ns: i64,
+    pub reply: Option<(u32, i64)>,
+}
+
+impl BeatLog {
+    pub(crate) fn probe(b: crate::stream::Beat) -> Self {
+        BeatLog {
+            probe_frame: b.frame,
+            probe_ns: b.ts,
+            reply: None,
+        }
+    }
+}
+
+/// One beat of a stream's heartbeat: the probe, its reply, and what the diagnosis said of it
+/// (the flags repeat the stream's `late_heartbeat`, `missed_heartbeat` and
+/// `slow_heartbeat_reply` findings at the beat they name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Beat {
+    /// `tcp.stream`.
+    pub stream: u32,
+    /// The beat's place in its stream's heartbeat, from 1.
+    pub index: u32,
+    /// `client` or `server`: who sent the probe.
+    pub sender: &'static str,
+    /// The probe's frame number.
+    pub probe_frame: u32,
+    /// The probe's capture time, ns since the epoch.
+    pub probe_ns: i64,
+    /// The reply's frame number and capture time, when the peer answered this probe.
+    pub reply: Option<(u32, i64)>,
+    /// Time since the previous probe, ns (`None` for the first beat).
+    pub interval_ns: Option<i64>,
+    /// The probe came late (a `late_heartbeat` finding ends at it).
+    pub late: bool,
+    /// How late: the interval minus the period, seconds (as the finding's `late_by_s`).
+    pub late_by_s: Option<f64>,
+    /// Beats missing just before this probe (a `missed_heartbeat` finding ends at it).
+    pub missed_before: u32,
+    /// The reply was slow (a `slow_heartbeat_reply` finding names this probe).
+    pub slow_reply: bool,
 }
 
 fn fewer_than_two(v: &[LogSummary]) -> bool {

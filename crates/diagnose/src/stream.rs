@@ -207,6 +207,8 @@ pub(crate) struct Candidate {
     /// The connection's usual reply latency, and the replies far slower than it
     /// (see [`crate::reply_baseline`]).
     pub baseline: crate::reply_baseline::Baseline<Reply>,
+    /// Every beat with its reply, when [`Options::record_beats`] asks for them.
+    pub log: Option<Vec<crate::report::BeatLog>>,
 }
 
 impl Candidate {
@@ -239,6 +241,7 @@ impl Candidate {
             dropped: 0,
             follows_peer: 0,
             baseline: Default::default(),
+            log: None,
         }
     }
 
@@ -274,9 +277,22 @@ impl Candidate {
             ts: beat.ts,
         };
         self.last_gap = Some(gap);
+        if opts.record_beats && self.count == 1 {
+            // The log starts at the second beat, with the first and its reply: most candidates
+            // are one-off payloads that never need one.
+            let mut first = crate::report::BeatLog::probe(self.first);
+            first.reply = self
+                .last_reply
+                .filter(|r| r.probe_frame == self.first.frame)
+                .map(|r| (r.frame, r.ts));
+            self.log = Some(vec![first]);
+        }
         self.count += 1;
         self.last = beat;
         self.last_reply = None;
+        if let Some(log) = &mut self.log {
+            log.push(crate::report::BeatLog::probe(beat));
+        }
         self.pending = Some(Pending {
             frame: beat.frame,
             ts: beat.ts,
@@ -327,6 +343,12 @@ impl Candidate {
         };
         self.baseline.on_reply(lat, r);
         self.last_reply = Some(r);
+        // The pending probe is the last one logged: its reply.
+        if let Some(b) = self.log.as_mut().and_then(|l| l.last_mut()) {
+            if b.probe_frame == p.frame {
+                b.reply = Some((frame, ts));
+            }
+        }
         // Space-saving count of the two most frequent reply payloads.
         if let Some(slot) = self.reply_sigs.iter_mut().find(|(s, _)| *s == Some(sig)) {
             slot.1 += 1;

@@ -9,13 +9,26 @@
 use crate::read::{read_frames, ReadEnd};
 use keepsight_diagnose::{Diagnoser, Listing, Options};
 use keepsight_engine::{Engine, Frame};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// The diagnosis and the HTTP analysis of one capture, fed frame by frame. The HTTP analyzer
 /// keeps only the messages with a verdict, so memory stays bounded.
 pub struct Analyses {
     diagnoser: Diagnoser,
     http: keepsight_http::Analyzer,
+    /// Each stream's initial sequence numbers, when asked for ([`Analyses::records_isns`]).
+    isns: Option<FxHashMap<u32, Isns>>,
+}
+
+/// A stream's initial sequence numbers as on the wire (the raw `tcp.seq` of each side's SYN),
+/// `None` for a side whose SYN the capture did not hold. The same connection seen by two
+/// captures has the same ones, whatever the relative numbering or address rewriting did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Isns {
+    /// The client's SYN.
+    pub client: Option<u32>,
+    /// The server's SYN-ACK.
+    pub server: Option<u32>,
 }
 
 impl Analyses {
@@ -25,7 +38,21 @@ impl Analyses {
         Analyses {
             diagnoser: Diagnoser::new(opts),
             http: keepsight_http::Analyzer::new(keepsight_http::Options::default()),
+            isns: None,
         }
+    }
+
+    /// Also keeps each stream's initial sequence numbers (see [`Isns`]): a few bytes per
+    /// stream, for callers that join connections across captures.
+    pub fn records_isns(mut self) -> Self {
+        self.isns = Some(FxHashMap::default());
+        self
+    }
+
+    /// The initial sequence numbers kept so far, by `tcp.stream` (empty unless
+    /// [`Analyses::records_isns`] asked for them).
+    pub fn take_isns(&mut self) -> FxHashMap<u32, Isns> {
+        self.isns.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Both analyses, for a caller that will finish with [`Listing::Notable`]: the diagnosis
@@ -47,6 +74,11 @@ impl Analyses {
         frame: &Frame<'a>,
     ) -> Option<(keepsight_tcp::Segment<'a>, keepsight_tcp::Held)> {
         let segment = frame.segment()?;
+        if let Some(isns) = &mut self.isns {
+            if segment.flags.syn() {
+                note_isn(isns, &segment, frame);
+            }
+        }
         let held = self.diagnoser.on_segment(&segment);
         // On a TLS stream decrypted with a key log, HTTP reads the decrypted bytes (after the
         // stream's held first segment, when this frame brought it back).
@@ -78,6 +110,7 @@ impl Analyses {
         let Analyses {
             mut diagnoser,
             http,
+            ..
         } = self;
         let http = http.finish();
         for f in http.findings.iter().cloned() {
@@ -92,12 +125,31 @@ impl Analyses {
         let Analyses {
             mut diagnoser,
             http,
+            ..
         } = self;
         for f in http.finish().findings {
             diagnoser.add_finding(f.into());
         }
         diagnoser.finish_listing(last_ns, listing)
     }
+}
+
+/// Keeps the raw sequence number of a SYN (the client's) or SYN-ACK (the server's), the first
+/// one seen of each: a retransmitted SYN carries the same number.
+#[cold]
+fn note_isn(
+    isns: &mut FxHashMap<u32, Isns>,
+    segment: &keepsight_tcp::Segment<'_>,
+    frame: &Frame<'_>,
+) {
+    let Some(h) = frame.tcp_header() else { return };
+    let e = isns.entry(segment.stream).or_default();
+    let side = if segment.flags.ack() {
+        &mut e.server
+    } else {
+        &mut e.client
+    };
+    side.get_or_insert(h.seq());
 }
 
 /// The TCP streams with at least one frame `matches` accepts (`keepsight http -Y`'s first pass:

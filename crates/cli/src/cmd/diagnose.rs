@@ -37,6 +37,8 @@ pub struct Args {
     /// missing; at most 100 streams, most severe findings first); each finding names its files.
     #[arg(long, value_name = "DIR")]
     evidence: Option<PathBuf>,
+    #[command(flatten)]
+    tables: super::tables::TableArgs,
 }
 
 /// The analysis options `diagnose` and `report` share (same flags, same meaning).
@@ -120,24 +122,38 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
 
 pub fn run(args: Args) -> Outcome {
     if args.ndjson || super::fleet::is_fleet(&args.files) {
+        if args.tables.wanted() {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "--parquet takes one capture file, without --ndjson (run diagnose --parquet once per capture: the tables of many runs share DIR)"
+            )));
+        }
         return run_fleet(args);
     }
-    let opts = options(&args.analysis)?;
+    let mut opts = options(&args.analysis)?;
     let path = &args.files[0];
+    let mut tables = args.tables.start(path, &mut opts)?;
     let mut engine = super::open_capture_keyed(path, &opts.tls_keys)?;
-    // The text names no stream that has nothing to tell; the JSON lists them all.
+    // The text names no stream that has nothing to tell; the JSON and the tables list them all.
+    let every = args.json || args.tables.wanted();
     let mut analyses = Analyses::new(opts);
-    if !args.json {
+    if !every {
         analyses = analyses.lists_notable();
+    }
+    if tables.is_some() {
+        analyses = analyses.records_isns();
     }
     let end = read_frames(
         Some(&mut engine),
         |_| {},
         |frame| {
-            analyses.on_frame(frame);
+            let segment = analyses.on_frame(frame);
+            if let Some(t) = &mut tables {
+                t.on_frame(frame, segment.as_ref().map(|(s, _)| s));
+            }
         },
     );
-    let listing = if args.json {
+    let isns = analyses.take_isns();
+    let listing = if every {
         Listing::Every
     } else {
         Listing::Notable { also: &|_| false }
@@ -157,6 +173,14 @@ pub fn run(args: Args) -> Outcome {
             }
             f.evidence = named;
         }
+    }
+    if let Some(t) = tables {
+        let first_interface = engine.reader().interfaces().first();
+        t.finish(
+            &report,
+            &isns,
+            first_interface.and_then(|i| i.name.as_deref()),
+        )?;
     }
     let json = args.json.then_some(&report);
     super::print_report(json, || report.render_text(args.max_per_kind))?;

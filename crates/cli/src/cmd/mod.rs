@@ -13,6 +13,7 @@ pub mod probe;
 pub mod proxy;
 pub mod report;
 pub mod serve;
+mod tables;
 
 use crate::outcome::{Failure, Outcome, Status};
 use keepsight_engine::Engine;

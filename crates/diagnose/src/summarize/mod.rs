@@ -28,6 +28,7 @@ pub(crate) fn summarize(
     out: &mut Vec<Finding>,
     tally: &mut [IdleTally],
     services: &mut Services,
+    beats: &mut Vec<crate::report::Beat>,
 ) -> StreamReport {
     let (cdir, roles_from) = s.client_dir();
     let cx = StreamCx {
@@ -50,6 +51,26 @@ pub(crate) fn summarize(
     };
     if let Some(h) = &hb {
         services.learn(s, h);
+        if let Some(log) = &h.cand.log {
+            let sender = if h.dir == cdir { "client" } else { "server" };
+            let mut prev: Option<i64> = None;
+            for (i, b) in log.iter().enumerate() {
+                beats.push(crate::report::Beat {
+                    stream: s.id,
+                    index: i as u32 + 1,
+                    sender,
+                    probe_frame: b.probe_frame,
+                    probe_ns: b.probe_ns,
+                    reply: b.reply,
+                    interval_ns: prev.map(|p| b.probe_ns - p),
+                    late: false,
+                    late_by_s: None,
+                    missed_before: 0,
+                    slow_reply: false,
+                });
+                prev = Some(b.probe_ns);
+            }
+        }
     }
     let close = close(&cx, hb.as_ref());
     // Whether a finding before the reset's own explains it.
