@@ -9,6 +9,9 @@ use crate::apps::AppKind;
 pub enum AppProtocol {
     /// HTTP/2 (`http2`): frames from the first payload byte of each direction.
     Http2,
+    /// WebSocket (`websocket`): frames from the first payload byte of each direction (a
+    /// capture that begins after the handshake).
+    WebSocket,
     /// FIX (`fix`), SMPP (`smpp`), AMQP 0-9-1 (`amqp`), Redis (`resp`): whole messages of
     /// each segment.
     App(crate::apps::AppKind),
@@ -16,12 +19,13 @@ pub enum AppProtocol {
 
 impl AppProtocol {
     /// Every protocol `-d` accepts, with tshark's name for it.
-    pub const ALL: [(&'static str, AppProtocol); 5] = [
+    pub const ALL: [(&'static str, AppProtocol); 6] = [
         ("http2", AppProtocol::Http2),
         ("fix", AppProtocol::App(AppKind::Fix)),
         ("smpp", AppProtocol::App(AppKind::Smpp)),
         ("amqp", AppProtocol::App(AppKind::Amqp)),
         ("resp", AppProtocol::App(AppKind::Resp)),
+        ("websocket", AppProtocol::WebSocket),
     ];
 
     /// The protocol tshark calls `name`.

@@ -17,9 +17,11 @@ pub mod decode_as;
 pub mod expert;
 mod fields_apps;
 mod fields_impl;
+mod fields_ws;
 pub mod h2;
 pub mod reasm;
 pub mod tls;
+pub mod ws;
 
 use keepsight_capture::{CaptureError, CaptureReader, Record};
 use keepsight_fields::{NsTime, Value};
@@ -68,6 +70,9 @@ pub struct Frame<'a> {
     pub h2: Option<h2::FrameH2<'a>>,
     /// The FIX, SMPP or AMQP messages this frame's segment carries.
     pub app: Option<apps::FrameApp<'a>>,
+    /// The WebSocket frames this frame's segment completed (or part of one), on a stream
+    /// upgraded to WebSocket or decoded as `websocket`.
+    pub ws: Option<ws::FrameWs<'a>>,
     /// On a TLS stream decrypted with a key log: the frame's place in the stream's
     /// application-data sequence space ([`Frame::decrypted_segment`]).
     pub plain: Option<tls::PlainPosition>,
@@ -309,6 +314,7 @@ pub struct Engine {
     tls: tls::TlsTracker,
     decode_as: decode_as::DecodeAs,
     h2: h2::H2Tracker,
+    ws: ws::WsTracker,
     frames: u32,
     first_ts: Option<i64>,
     prev_ts: i64,
@@ -348,6 +354,7 @@ impl Engine {
             tls: tls::TlsTracker::default(),
             decode_as: decode_as::DecodeAs::default(),
             h2: h2::H2Tracker::default(),
+            ws: ws::WsTracker::default(),
             frames: 0,
             first_ts: None,
             prev_ts: 0,
@@ -458,6 +465,7 @@ impl Engine {
         let mut tls = None;
         let mut h2 = None;
         let mut app = None;
+        let mut ws = None;
         let mut plain = None;
         // Only fragments reach the reassembler: the check is one bit for everything else.
         if dissection.has_problem(keepsight_wire::Problem::Fragment) {
@@ -496,6 +504,9 @@ impl Engine {
                         Some((_, decode_as::AppProtocol::Http2)) => {
                             h2 = h2_layer(&mut self.h2, &t, &seg, dissection.payload(data));
                         }
+                        Some((_, decode_as::AppProtocol::WebSocket)) => {
+                            ws = ws_layer(&mut self.ws, &t, &seg, dissection.payload(data), true);
+                        }
                         Some((port, decode_as::AppProtocol::App(kind))) => {
                             let to_server = seg.dst_port == port;
                             app = app_layer(&t, &seg, dissection.payload(data), |p| {
@@ -505,7 +516,16 @@ impl Engine {
                         None => {
                             (tls, plain) =
                                 tls_layer(&mut self.tls, &t, &seg, || dissection.payload(data));
-                            if tls.is_none() && seg.seglen != 0 {
+                            if tls.is_none() && self.ws.may_be_ws(t.stream) {
+                                ws = ws_layer(
+                                    &mut self.ws,
+                                    &t,
+                                    &seg,
+                                    dissection.payload(data),
+                                    false,
+                                );
+                            }
+                            if tls.is_none() && ws.is_none() && seg.seglen != 0 {
                                 let ports = (seg.src_port, seg.dst_port);
                                 app = app_layer(&t, &seg, dissection.payload(data), |p| {
                                     apps::recognized(ports, p)
@@ -527,6 +547,7 @@ impl Engine {
             tls,
             h2,
             app,
+            ws,
             plain,
             number: self.frames,
             record,
@@ -636,6 +657,27 @@ fn h2_layer<'a>(
         }
         AppInput::Nothing => None,
         AppInput::Payload => tracker.segment(t.stream, src, t.seq, payload),
+    }
+}
+
+/// The WebSocket frames of a TCP segment: in-order payload only, as for [`tls_layer`];
+/// `decoded` when the port is decoded as `websocket`.
+#[inline(never)]
+fn ws_layer<'a>(
+    tracker: &'a mut ws::WsTracker,
+    t: &TcpInfo,
+    seg: &SegmentHeader,
+    payload: &[u8],
+    decoded: bool,
+) -> Option<ws::FrameWs<'a>> {
+    let src = (seg.src, seg.src_port);
+    match app_input(t, seg, payload.len()) {
+        AppInput::End { rst } => {
+            tracker.end(t.stream, src, rst);
+            None
+        }
+        AppInput::Nothing => None,
+        AppInput::Payload => tracker.segment(t.stream, src, decoded, payload),
     }
 }
 

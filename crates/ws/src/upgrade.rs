@@ -62,7 +62,7 @@ impl Handshake {
         let before = head.len();
         let take = data.len().min(MAX_HEAD - before);
         head.extend_from_slice(&data[..take]);
-        if head.len() >= 5 && !(head.starts_with(b"GET ") || head.starts_with(b"HTTP/")) {
+        if !could_be_http(head) {
             return self.give_up();
         }
         let Some(end) = find(head, b"\r\n\r\n").map(|i| i + 4) else {
@@ -119,6 +119,14 @@ impl Handshake {
     }
 }
 
+/// True while `head` can still begin a request (`GET `) or a response (`HTTP/`).
+fn could_be_http(head: &[u8]) -> bool {
+    [&b"GET "[..], b"HTTP/"].iter().any(|p| {
+        let n = head.len().min(p.len());
+        head[..n] == p[..n]
+    })
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -171,6 +179,10 @@ mod tests {
         assert_eq!(h.feed(0, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0), Fed::Not);
         let mut h = Handshake::default();
         assert_eq!(h.feed(0, b"\x16\x03\x01\x02\x00", 0), Fed::Not);
+        let mut h = Handshake::default();
+        assert_eq!(h.feed(0, b"\x01", 0), Fed::Not);
+        let mut h = Handshake::default();
+        assert_eq!(h.feed(0, b"GE", 0), Fed::Http);
         let mut h = Handshake::default();
         let long = vec![b'a'; MAX_HEAD];
         h.feed(0, b"GET /", 0);

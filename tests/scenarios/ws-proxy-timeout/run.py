@@ -19,7 +19,11 @@ after the other:
   1.5 s ping timeout the client gives up (websockets closes with 1011 "keepalive ping timeout").
 
 Needs: websockets (Debian python3-websockets or pip), nginx, dumpcap, tshark, root.
-Writes capture.pcapng, capture.tshark.tsv and truth.json (facts).
+The silent peer also sends, 1 s after its 101, a text and a ping in one segment and a text
+in two pieces 50 ms apart; capture-midstream.pcapng (port 9002 only) begins after that
+connection's handshake, for `-d tcp.port==9002,websocket`.
+
+Writes capture.pcapng, capture-midstream.pcapng, their .tshark.tsv and truth.json (facts).
 """
 import asyncio
 import base64
@@ -87,6 +91,15 @@ def silent_peer(listener, log):
     s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
               b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
     log["peer"] = "%s:%d" % peer
+    time.sleep(1.0)
+    # Two frames in one segment (a text and a ping), then a text written in two pieces.
+    s.sendall(b"\x81\x05hello" + b"\x89\x04beat")
+    log["two_frames_t"] = r6(time.time())
+    time.sleep(0.05)
+    s.sendall(b"\x81\x0aspli")
+    time.sleep(0.05)
+    s.sendall(b"t frame")
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     while True:
         try:
             if not s.recv(65536):
@@ -127,7 +140,14 @@ async def client(plan, port, path):
             c["last_data_t"] = r6(time.time())
             await ws.wait_closed()
         else:
+            # A second capture that begins after the handshake: what `-d tcp.port==N,websocket`
+            # is for.
+            c["midstream_capture"] = await asyncio.to_thread(
+                ksnet.Capture, "ks-ws-c", "kswsc", os.path.join(HERE, "capture-midstream.pcapng"),
+                bpf=f"tcp port {SILENT_PORT}")
+            c["midstream_capture_t"] = r6(time.time())
             await ws.send("anyone?")
+            c["received"] = [await ws.recv(), await ws.recv()]
             await ws.wait_closed()
     finally:
         c["closed_t"] = r6(time.time())
@@ -157,6 +177,16 @@ async def scenario():
     return conns
 
 
+def by_plan_capture(conns):
+    """Stops the midstream capture (kept in the connection's record until now)."""
+    for x in conns:
+        cap = x.pop("midstream_capture", None)
+        if cap is not None:
+            cap.stop()
+            return cap
+    return None
+
+
 def main():
     c, s = ksnet.add_ns("ks-ws-c"), ksnet.add_ns("ks-ws-s")
     ksnet.veth(c, "kswsc", s, "kswss", [f"{CLIENT}/24"], [f"{SERVER}/24"], offload=False)
@@ -178,6 +208,7 @@ def main():
                         bpf=f"tcp port {PROXY_PORT} or tcp port {DIRECT_PORT} or tcp port {SILENT_PORT}")
     conns = asyncio.run(scenario())
     cap.stop()
+    by_plan_capture(conns)
     by = {x["plan"]: x for x in conns}
     for x in conns:
         x["server"] = server_log.get("silent" if x["plan"] == "unanswered" else x["plan"], {})
@@ -220,7 +251,7 @@ def main():
                        "proxy_read_timeout_s": PROXY_READ_TIMEOUT_S},
              "direct": f"{SERVER}:{DIRECT_PORT}", "silent_peer": f"{SERVER}:{SILENT_PORT}",
              "quiet_idle_s": r6(quiet_idle), "connections": conns, "facts": facts}
-    kit.finish(HERE, truth, None, ["capture.pcapng"])
+    kit.finish(HERE, truth, None, ["capture.pcapng", "capture-midstream.pcapng"])
     print(json.dumps(truth, indent=1))
 
 
