@@ -212,9 +212,10 @@ def main():
     by = {x["plan"]: x for x in conns}
     for x in conns:
         x["server"] = server_log.get("silent" if x["plan"] == "unanswered" else x["plan"], {})
-    diag = {"capture": "capture.pcapng", "command": "diagnose",
-            "args": ["-d", f"tcp.port=={DIRECT_PORT},websocket",
-                     "-d", f"tcp.port=={SILENT_PORT},websocket"]}
+    # The upgrade makes each connection WebSocket on any port: no -d needed.
+    diag = {"capture": "capture.pcapng", "command": "diagnose", "args": []}
+    mid = {"capture": "capture-midstream.pcapng", "command": "diagnose",
+           "args": ["-d", f"tcp.port=={SILENT_PORT},websocket"]}
     sel = {p: {"client_port": by[p]["client_port"]} for p in by}
     hb = by["heartbeat"]
     quiet_idle = by["quiet"]["closed_t"] - by["quiet"]["last_data_t"]
@@ -244,7 +245,15 @@ def main():
              check={"no_finding": "websocket_abnormal_close", "conn": sel["heartbeat"]}),
         dict(diag, id="the ping the silent peer never answered is found",
              check={"finding": "websocket_ping_unanswered", "conn": sel["unanswered"],
-                    "where": {"by": "client"}}),
+                    "where": {"by": "client", "close": "close_frame"}}),
+        dict(mid, id="in the capture begun after the handshake, -d finds the same unanswered ping",
+             check={"finding": "websocket_ping_unanswered", "conn": sel["unanswered"],
+                    "where": {"by": "client", "close": "close_frame"}}),
+        dict(mid, id="the client's close 1011 'keepalive ping timeout' is an error close by the client",
+             check={"finding": "websocket_close", "conn": sel["unanswered"],
+                    "where": {"by": "client", "code": by["unanswered"]["close_sent"]["code"],
+                              "reason": by["unanswered"]["close_sent"]["reason"],
+                              "normal": False, "answered": False}}),
     ]
     truth = {"scenario": "ws-proxy-timeout", "websockets": websockets.__version__,
              "nginx": {"listen": f"{SERVER}:{PROXY_PORT}", "upstream": f"127.0.0.1:{DIRECT_PORT}",
