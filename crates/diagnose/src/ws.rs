@@ -89,7 +89,6 @@ pub(crate) struct WsConn {
 impl WsMode {
     /// Feeds the next payload of direction `d` (`decoded`: the port is decoded as
     /// websocket; `whole`: the capture holds all of the segment's bytes).
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_payload(
         &mut self,
         d: usize,
