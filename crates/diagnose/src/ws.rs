@@ -102,10 +102,11 @@ impl WsMode {
         if matches!(self, WsMode::Undecided) {
             *self = if decoded {
                 WsMode::Yes(Box::default())
-            } else if payload.starts_with(b"GET ") {
-                WsMode::Handshake(Box::new((Handshake::default(), at)))
-            } else {
+            } else if Handshake::first_look(payload) == Some(false) {
+                // Not HTTP, or an HTTP request that asks for no upgrade: most streams.
                 WsMode::No
+            } else {
+                WsMode::Handshake(Box::new((Handshake::default(), at)))
             };
         }
         if !whole {

@@ -153,6 +153,8 @@ impl WsTracker {
                     deflate: false,
                     dirs: Default::default(),
                 }))
+            } else if Handshake::first_look(payload) == Some(false) {
+                Slot::Not
             } else {
                 Slot::Handshake(Box::default())
             };

@@ -58,6 +58,16 @@ impl Handshake {
             State::Asked => return Fed::Http,
             State::Head => {}
         }
+        // The common case, a whole head in one segment, is read where it lies: a stream that
+        // is not HTTP, or a head without an upgrade, costs no copy.
+        if self.heads[dir].is_empty() {
+            if !could_be_http(data) {
+                return self.give_up();
+            }
+            if let Some(end) = find(data, b"\r\n\r\n").map(|i| i + 4) {
+                return self.decide(dir, &data[..end], end, at);
+            }
+        }
         let head = &mut self.heads[dir];
         let before = head.len();
         let take = data.len().min(MAX_HEAD - before);
@@ -65,15 +75,21 @@ impl Handshake {
         if !could_be_http(head) {
             return self.give_up();
         }
-        let Some(end) = find(head, b"\r\n\r\n").map(|i| i + 4) else {
+        // The blank line may straddle the segments: look from 3 bytes before the new ones.
+        let from = before.saturating_sub(3);
+        let Some(end) = find(&head[from..], b"\r\n\r\n").map(|i| from + i + 4) else {
             if head.len() >= MAX_HEAD {
                 return self.give_up();
             }
             return Fed::Http;
         };
         let head = std::mem::take(&mut self.heads[dir]);
-        let head = &head[..end];
-        let rest = end - before;
+        self.decide(dir, &head[..end], end - before, at)
+    }
+
+    /// A complete head of direction `dir`; the direction's next bytes start `rest` bytes
+    /// into the data just fed.
+    fn decide(&mut self, dir: usize, head: &[u8], rest: usize, at: i64) -> Fed {
         if head.starts_with(b"GET ") {
             if header_has(head, b"upgrade", b"websocket") {
                 self.state[dir] = State::Asked;
@@ -98,6 +114,18 @@ impl Handshake {
         }
     }
 
+    /// A stream's first payload looked at without keeping anything: `Some(false)` when it
+    /// cannot begin a WebSocket handshake (not HTTP, or a whole request head without an
+    /// upgrade: most HTTP streams), `Some(true)` for a whole upgrade request, `None` when only
+    /// more bytes can tell. Callers make a [`Handshake`] only for the other answers.
+    pub fn first_look(data: &[u8]) -> Option<bool> {
+        if !could_be_http(data) {
+            return Some(false);
+        }
+        let end = find(data, b"\r\n\r\n")? + 4;
+        Some(data.starts_with(b"GET ") && header_has(&data[..end], b"upgrade", b"websocket"))
+    }
+
     fn give_up(&mut self) -> Fed {
         self.state = [State::Not; 2];
         self.heads = [Vec::new(), Vec::new()];
@@ -119,8 +147,9 @@ impl Handshake {
     }
 }
 
-/// True while `head` can still begin a request (`GET `) or a response (`HTTP/`).
-fn could_be_http(head: &[u8]) -> bool {
+/// True while `head` can still begin a request (`GET `) or a response (`HTTP/`): whether a
+/// stream's first payload is worth a [`Handshake`].
+pub fn could_be_http(head: &[u8]) -> bool {
     [&b"GET "[..], b"HTTP/"].iter().any(|p| {
         let n = head.len().min(p.len());
         head[..n] == p[..n]
@@ -139,9 +168,8 @@ fn header_has(head: &[u8], name: &[u8], token: &[u8]) -> bool {
         };
         line[..colon].trim_ascii().eq_ignore_ascii_case(name)
             && line[colon + 1..]
-                .to_ascii_lowercase()
                 .windows(token.len())
-                .any(|w| w == token)
+                .any(|w| w.eq_ignore_ascii_case(token))
     })
 }
 
@@ -158,7 +186,9 @@ mod tests {
     fn a_request_split_in_two_and_the_101_start_frames() {
         let mut h = Handshake::default();
         assert_eq!(h.feed(0, &REQ[..10], 1), Fed::Http);
-        assert_eq!(h.feed(0, &REQ[10..], 2), Fed::Http);
+        // The blank line split across segments.
+        assert_eq!(h.feed(0, &REQ[10..REQ.len() - 2], 2), Fed::Http);
+        assert_eq!(h.feed(0, &REQ[REQ.len() - 2..], 2), Fed::Http);
         let mut resp = RESP.to_vec();
         resp.extend_from_slice(&[0x81, 0x00]);
         assert_eq!(h.feed(1, &resp, 3), Fed::WebSocket(RESP.len()));
@@ -168,6 +198,19 @@ mod tests {
             (u.asked_at, u.path.as_str(), u.deflate),
             (2, "/chat", false)
         );
+    }
+
+    #[test]
+    fn a_first_look_settles_most_streams_without_a_handshake() {
+        assert_eq!(Handshake::first_look(REQ), Some(true));
+        assert_eq!(
+            Handshake::first_look(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some(false)
+        );
+        assert_eq!(Handshake::first_look(b"\x16\x03\x01"), Some(false));
+        assert_eq!(Handshake::first_look(RESP), Some(false));
+        assert_eq!(Handshake::first_look(&REQ[..20]), None);
+        assert_eq!(Handshake::first_look(b"GE"), None);
     }
 
     #[test]
