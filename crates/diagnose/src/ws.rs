@@ -123,7 +123,7 @@ impl WsMode {
                     return;
                 }
                 Fed::WebSocket(offset) => {
-                    let u = h.upgraded().unwrap_or_else(|| unreachable_upgrade());
+                    let u = h.upgraded().unwrap_or_else(unreachable_upgrade);
                     let conn = WsConn {
                         client_dir: Some(1 - d as u8),
                         upgrade: Some(Upgrade {
