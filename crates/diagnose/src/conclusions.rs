@@ -22,6 +22,7 @@ pub(crate) fn conclusions(
     app_sessions(findings, &mut out, &mut causes);
     http2_sessions(findings, &mut out);
     mqtt_sessions(findings, &mut out, &mut causes);
+    websocket_sessions(findings, &mut out);
     dead_peers(findings, streams, &mut out, &mut causes);
     middlebox_causes(findings, &mut out, &mut causes);
     heartbeat_troubles(findings, &mut out);
@@ -408,6 +409,45 @@ fn mqtt_sessions(findings: &[Finding], out: &mut Vec<String>, causes: &mut Cause
         "MQTT client(s) ping more slowly than their own keep-alive",
         true,
         out,
+    );
+}
+
+/// WebSocket: connections cut by a proxy's timeout, ended with no close frame (1006),
+/// unanswered pings and error closes, each with its first example.
+fn websocket_sessions(findings: &[Finding], out: &mut Vec<String>) {
+    let mut told = |kind: Kind, what: &str, only_faults: bool| {
+        let of: Vec<&Finding> = of(findings, kind)
+            .filter(|f| !only_faults || f.severity != Severity::Info)
+            .collect();
+        if let Some(first) = of.first() {
+            out.push(format!(
+                "{} {what} ({}); first: stream {}: {}",
+                of.len(),
+                kind.as_str(),
+                first.stream.map(|s| s.to_string()).unwrap_or_default(),
+                first.message
+            ));
+        }
+    };
+    told(
+        Kind::WebsocketProxyTimeout,
+        "quiet WebSocket connection(s) cut by a proxy's read timeout",
+        false,
+    );
+    told(
+        Kind::WebsocketAbnormalClose,
+        "WebSocket connection(s) ended with no close frame (1006)",
+        false,
+    );
+    told(
+        Kind::WebsocketPingUnanswered,
+        "WebSocket ping(s) went unanswered",
+        false,
+    );
+    told(
+        Kind::WebsocketClose,
+        "WebSocket connection(s) closed with an error code",
+        true,
     );
 }
 

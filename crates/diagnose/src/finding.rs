@@ -114,6 +114,18 @@ pub enum Kind {
     MqttSlowPings,
     /// An MQTT connection's keep-alive: the declared interval, PINGREQ/PINGRESP as heartbeat.
     MqttKeepalive,
+    /// A connection upgraded from HTTP/1.1 to WebSocket.
+    WebsocketUpgrade,
+    /// WebSocket pings used as a heartbeat: period and pong latency.
+    WebsocketPingHeartbeat,
+    /// A WebSocket ping nobody answered: a dead connection noticed by its keep-alive.
+    WebsocketPingUnanswered,
+    /// A WebSocket closing handshake: who closed, the code and reason, normal or an error.
+    WebsocketClose,
+    /// A WebSocket connection that ended with no close frame: the 1006 its peers report.
+    WebsocketAbnormalClose,
+    /// A quiet WebSocket cut by a proxy's read timeout (nginx `proxy_read_timeout`).
+    WebsocketProxyTimeout,
     /// HTTP/1.x findings, made by keepsight-http (see [`crate::http`]).
     Http(HttpKind),
 }
@@ -158,6 +170,12 @@ impl Kind {
             Kind::MqttDisconnect => "mqtt_disconnect",
             Kind::MqttSlowPings => "mqtt_slow_pings",
             Kind::MqttKeepalive => "mqtt_keepalive",
+            Kind::WebsocketUpgrade => "websocket_upgrade",
+            Kind::WebsocketPingHeartbeat => "websocket_ping_heartbeat",
+            Kind::WebsocketPingUnanswered => "websocket_ping_unanswered",
+            Kind::WebsocketClose => "websocket_close",
+            Kind::WebsocketAbnormalClose => "websocket_abnormal_close",
+            Kind::WebsocketProxyTimeout => "websocket_proxy_timeout",
             Kind::Http(h) => h.name(),
         }
     }
@@ -559,6 +577,95 @@ pub struct H2CloseNoGoaway {
     pub idle_s: f64,
     /// Streams not finished at the close.
     pub open_streams: u32,
+}
+
+/// `websocket_upgrade`: the HTTP/1.1 handshake that made the connection WebSocket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WsUpgrade {
+    /// From the request to the `101` answer.
+    pub answered_s: f64,
+    /// `permessage-deflate` was agreed.
+    pub deflate: bool,
+    /// The request target.
+    pub path: String,
+    /// The port the client connected to.
+    pub server_port: u16,
+}
+
+/// `websocket_ping_heartbeat`: one side's pings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WsPings {
+    /// `client` or `server`: who pings.
+    pub by: &'static str,
+    /// Slowest pong.
+    pub max_pong_latency_ms: Option<f64>,
+    /// Median gap between pings.
+    pub period_s: Option<f64>,
+    /// Pings sent.
+    pub pings: u32,
+    /// Pings answered by a pong with the same payload.
+    pub pongs: u32,
+    /// Median time to the pong.
+    pub pong_latency_ms: Option<f64>,
+    /// Pings never answered.
+    pub unanswered: u32,
+}
+
+/// `websocket_ping_unanswered`: a side's last ping, never answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WsPingUnanswered {
+    /// `client` or `server`: who pinged.
+    pub by: &'static str,
+    /// How the connection then ended: `close_frame`, `fin`, `rst`, or `none` (the capture
+    /// ended first).
+    pub close: &'static str,
+    /// Who ended it, when it ended.
+    pub closed_by: Option<&'static str>,
+    /// Earlier pings of the same side that were answered.
+    pub earlier_pongs: u32,
+    /// From the ping to the end (or to the end of the capture).
+    pub waited_s: f64,
+}
+
+/// `websocket_close`: the closing handshake.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WsClose {
+    /// The peer sent its close frame back.
+    pub answered: bool,
+    /// `client` or `server`: who closed first.
+    pub by: &'static str,
+    /// The status code (`None`: the close frame had no body, which peers report as 1005).
+    pub code: Option<u16>,
+    /// The code's registered name.
+    pub code_name: &'static str,
+    /// 1000 or 1001: an end without a fault.
+    pub normal: bool,
+    /// The reason text.
+    pub reason: String,
+}
+
+/// `websocket_abnormal_close`: TCP ended with no close frame either way.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WsAbnormal {
+    /// `fin` or `rst`.
+    pub close: &'static str,
+    /// `client` or `server`: who ended the TCP connection.
+    pub closed_by: &'static str,
+    /// The code both ends' libraries report for it: 1006.
+    pub code: u16,
+    /// From the last WebSocket frame (either way) to the end.
+    pub idle_s: f64,
+}
+
+/// `websocket_proxy_timeout`: a quiet connection cut by the server side without a close frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WsProxyTimeout {
+    /// The silence before the cut: the proxy's timeout, measured.
+    pub idle_s: f64,
+    /// A well-known default it matches (`nginx proxy_read_timeout 60s`), if any.
+    pub matches_default: Option<&'static str>,
+    /// Shortest ping interval that keeps the connection open: half the timeout.
+    pub ping_interval_below_s: f64,
 }
 
 /// `idle_beyond_middlebox_timeout`: one stream that did not survive its idle gap, or the
@@ -1041,6 +1148,18 @@ pub enum Details {
     MqttSlowPings(MqttSlowPings),
     /// See [`Kind::MqttKeepalive`].
     MqttKeepalive(MqttKeepalive),
+    /// See [`Kind::WebsocketUpgrade`].
+    WebsocketUpgrade(WsUpgrade),
+    /// See [`Kind::WebsocketPingHeartbeat`].
+    WebsocketPingHeartbeat(WsPings),
+    /// See [`Kind::WebsocketPingUnanswered`].
+    WebsocketPingUnanswered(WsPingUnanswered),
+    /// See [`Kind::WebsocketClose`].
+    WebsocketClose(WsClose),
+    /// See [`Kind::WebsocketAbnormalClose`].
+    WebsocketAbnormalClose(WsAbnormal),
+    /// See [`Kind::WebsocketProxyTimeout`].
+    WebsocketProxyTimeout(WsProxyTimeout),
     /// HTTP findings carry no numbers beyond their frame, except these two.
     Http(HttpKind),
     /// `http_drain`: the server's close ratio and the connections it closed.
@@ -1089,6 +1208,12 @@ impl Details {
             Details::MqttDisconnect(_) => Kind::MqttDisconnect,
             Details::MqttSlowPings(_) => Kind::MqttSlowPings,
             Details::MqttKeepalive(_) => Kind::MqttKeepalive,
+            Details::WebsocketUpgrade(_) => Kind::WebsocketUpgrade,
+            Details::WebsocketPingHeartbeat(_) => Kind::WebsocketPingHeartbeat,
+            Details::WebsocketPingUnanswered(_) => Kind::WebsocketPingUnanswered,
+            Details::WebsocketClose(_) => Kind::WebsocketClose,
+            Details::WebsocketAbnormalClose(_) => Kind::WebsocketAbnormalClose,
+            Details::WebsocketProxyTimeout(_) => Kind::WebsocketProxyTimeout,
             Details::Http(h) => Kind::Http(*h),
             Details::HttpDrain(_) => Kind::Http(HttpKind::HttpDrain),
             Details::HttpReuseRace(_) => Kind::Http(HttpKind::HttpReuseRace),
@@ -1137,6 +1262,12 @@ impl Serialize for Details {
             Details::MqttDisconnect(d) => d.serialize(s),
             Details::MqttSlowPings(d) => d.serialize(s),
             Details::MqttKeepalive(d) => d.serialize(s),
+            Details::WebsocketUpgrade(d) => d.serialize(s),
+            Details::WebsocketPingHeartbeat(d) => d.serialize(s),
+            Details::WebsocketPingUnanswered(d) => d.serialize(s),
+            Details::WebsocketClose(d) => d.serialize(s),
+            Details::WebsocketAbnormalClose(d) => d.serialize(s),
+            Details::WebsocketProxyTimeout(d) => d.serialize(s),
             Details::Http(_) => s.serialize_struct("Http", 0)?.end(),
             Details::HttpDrain(d) => d.serialize(s),
             Details::HttpReuseRace(d) => d.serialize(s),

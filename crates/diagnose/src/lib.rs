@@ -48,6 +48,7 @@ mod stats;
 mod stream;
 mod summarize;
 mod template;
+mod ws;
 
 pub use finding::{Details, Finding, Kind, Severity};
 pub use flags::{Flags, OptionError};

@@ -24,6 +24,9 @@ pub struct Options {
     /// TCP port ranges (inclusive) whose streams are HTTP/2 from their first byte (tshark's
     /// `-d tcp.port==N,http2`), for captures that begin after the connection preface.
     pub http2_ports: Vec<(u16, u16)>,
+    /// TCP port ranges (inclusive) whose streams are WebSocket from their first byte (tshark's
+    /// `-d tcp.port==N,websocket`), for captures that begin after the upgrade.
+    pub websocket_ports: Vec<(u16, u16)>,
     /// `--tls-keylog`: the secrets that decrypt TLS streams, so their heartbeats are found by
     /// their exact (decrypted) bytes, and their alerts read, as on cleartext streams.
     pub tls_keys: Option<std::sync::Arc<keepsight_tls::KeyLog>>,
@@ -45,6 +48,7 @@ impl Default for Options {
             logs: Vec::new(),
             max_findings_per_kind: 20_000,
             http2_ports: Vec::new(),
+            websocket_ports: Vec::new(),
             tls_keys: None,
             record_beats: false,
         }

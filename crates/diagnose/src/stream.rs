@@ -555,6 +555,8 @@ pub(crate) struct Stream {
     pub tls: TlsMode,
     /// Whether the stream is HTTP/2, and its frame-level record when it is.
     pub h2: crate::h2::H2Mode,
+    /// Whether the stream is WebSocket, and its frame-level record when it is.
+    pub ws: crate::ws::WsMode,
     /// The application protocol with its own heartbeat it speaks, when recognized.
     pub app: Option<Box<crate::apps::AppWatch>>,
     /// The MQTT record, when one side's first payload was a CONNECT.
@@ -606,6 +608,7 @@ impl Stream {
             first_small_dir: None,
             tls: TlsMode::Undecided,
             h2: crate::h2::H2Mode::Undecided,
+            ws: crate::ws::WsMode::Undecided,
             app: None,
             mqtt: None,
         }
@@ -857,6 +860,13 @@ impl Stream {
                 };
                 m.feed(d, seg.seq, payload, whole, at);
             }
+            if matches!(self.tls, TlsMode::Plain) && !matches!(self.ws, crate::ws::WsMode::No) {
+                let decoded = opts.websocket_ports.iter().any(|&(lo, hi)| {
+                    (lo..=hi).contains(&seg.src.port()) || (lo..=hi).contains(&seg.dst.port())
+                });
+                self.ws
+                    .on_payload(d, payload, whole, seg.frame, ts, decoded);
+            }
             // A protocol that names its probes and replies tells heartbeat discovery what each
             // message is; the bytes are guessed from only where it cannot.
             let mut named_by_protocol = false;
@@ -920,6 +930,7 @@ impl Stream {
 
         if fin && self.dirs[d].fin.is_none() {
             self.h2.end(Some(d));
+            self.ws.end(Some(d));
             if let TlsMode::Tls(t) = &mut self.tls {
                 t.before_fin[d] = t.last_record[d];
                 let pending = t.dirs[d].pending();

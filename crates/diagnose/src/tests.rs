@@ -1242,6 +1242,7 @@ mod apps;
 mod beats15;
 mod h2;
 mod tls;
+mod ws;
 /// Heartbeats every second, then `idle` of silence, then the client's data answered after
 /// 300 µs by a RST in the server's name with `rst_ttl` (the server's packets have 63).
 /// Heartbeats, an idle gap, a client PING, and a server RST with `rst_flags` 300 µs later.

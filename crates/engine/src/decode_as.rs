@@ -11,6 +11,9 @@ pub enum AppProtocol {
     Http2,
     /// MQTT (`mqtt`): packets reassembled across segments, the version from CONNECT.
     Mqtt,
+    /// WebSocket (`websocket`): frames from the first payload byte of each direction (a
+    /// capture that begins after the handshake).
+    WebSocket,
     /// FIX (`fix`), SMPP (`smpp`), AMQP 0-9-1 (`amqp`), Redis (`resp`): whole messages of
     /// each segment.
     App(crate::apps::AppKind),
@@ -18,13 +21,14 @@ pub enum AppProtocol {
 
 impl AppProtocol {
     /// Every protocol `-d` accepts, with tshark's name for it.
-    pub const ALL: [(&'static str, AppProtocol); 6] = [
+    pub const ALL: [(&'static str, AppProtocol); 7] = [
         ("http2", AppProtocol::Http2),
         ("mqtt", AppProtocol::Mqtt),
         ("fix", AppProtocol::App(AppKind::Fix)),
         ("smpp", AppProtocol::App(AppKind::Smpp)),
         ("amqp", AppProtocol::App(AppKind::Amqp)),
         ("resp", AppProtocol::App(AppKind::Resp)),
+        ("websocket", AppProtocol::WebSocket),
     ];
 
     /// The protocol tshark calls `name`.

@@ -104,6 +104,13 @@ impl Packet for Frame<'_> {
                             }
                         }
                     }
+                    for binary in self.ws_binary_payloads() {
+                        match field {
+                            DATA | DATA_DATA => sink(Value::Bytes(binary)),
+                            DATA_LEN => sink(Value::UInt(binary.len() as u64)),
+                            _ => {}
+                        }
+                    }
                     let payload = self.app_payload();
                     if !payload.is_empty() {
                         match field {
@@ -115,6 +122,7 @@ impl Packet for Frame<'_> {
                 }
                 "tls" => self.visit_tls(field, sink),
                 "http2" => self.visit_http2(field, sink),
+                "websocket" => self.visit_websocket(field, sink),
                 "fix" | "smpp" | "amqp" | "resp" => self.visit_app(field, sink),
                 "mqtt" => self.visit_mqtt(field, sink),
                 "_ws" => self.visit_expert(field, sink),
@@ -235,7 +243,12 @@ impl Frame<'_> {
         }
         // TLS and HTTP/2 take the payload of their streams, even a segment that only
         // continues a record or frame.
-        if self.tls.is_some() || self.h2.is_some() || self.app.is_some() || self.mqtt.is_some() {
+        if self.tls.is_some()
+            || self.h2.is_some()
+            || self.app.is_some()
+            || self.mqtt.is_some()
+            || self.ws.is_some()
+        {
             return &[];
         }
         match (self.dissection.transport, self.tcp.as_ref()) {
@@ -399,6 +412,7 @@ impl Frame<'_> {
             }
         }
         self.app_protocols(|p| s.push_str(p));
+        self.ws_protocols(|p| s.push_str(p));
         if let Some(h) = &self.h2 {
             if h.role() == keepsight_h2::SegmentRole::Frames {
                 s.push_str(":http2");

@@ -18,10 +18,12 @@ pub mod expert;
 mod fields_apps;
 mod fields_impl;
 mod fields_mqtt;
+mod fields_ws;
 pub mod h2;
 pub mod mqtt;
 pub mod reasm;
 pub mod tls;
+pub mod ws;
 
 use keepsight_capture::{CaptureError, CaptureReader, Record};
 use keepsight_fields::{NsTime, Value};
@@ -72,6 +74,9 @@ pub struct Frame<'a> {
     pub app: Option<apps::FrameApp<'a>>,
     /// The MQTT packets this frame's segment completed (port 1883 or decoded as mqtt).
     pub mqtt: Option<mqtt::FrameMqtt<'a>>,
+    /// The WebSocket frames this frame's segment completed (or part of one), on a stream
+    /// upgraded to WebSocket or decoded as `websocket`.
+    pub ws: Option<ws::FrameWs<'a>>,
     /// On a TLS stream decrypted with a key log: the frame's place in the stream's
     /// application-data sequence space ([`Frame::decrypted_segment`]).
     pub plain: Option<tls::PlainPosition>,
@@ -314,6 +319,7 @@ pub struct Engine {
     decode_as: decode_as::DecodeAs,
     h2: h2::H2Tracker,
     mqtt: mqtt::MqttTracker,
+    ws: ws::WsTracker,
     frames: u32,
     first_ts: Option<i64>,
     prev_ts: i64,
@@ -354,6 +360,7 @@ impl Engine {
             decode_as: decode_as::DecodeAs::default(),
             h2: h2::H2Tracker::default(),
             mqtt: mqtt::MqttTracker::default(),
+            ws: ws::WsTracker::default(),
             frames: 0,
             first_ts: None,
             prev_ts: 0,
@@ -465,6 +472,7 @@ impl Engine {
         let mut h2 = None;
         let mut app = None;
         let mut mqtt_layer = None;
+        let mut ws = None;
         let mut plain = None;
         // Only fragments reach the reassembler: the check is one bit for everything else.
         if dissection.has_problem(keepsight_wire::Problem::Fragment) {
@@ -512,6 +520,9 @@ impl Engine {
                             mqtt_layer =
                                 mqtt_layer_of(&mut self.mqtt, &t, &seg, dissection.payload(data));
                         }
+                        Some((_, decode_as::AppProtocol::WebSocket)) => {
+                            ws = ws_layer(&mut self.ws, &t, &seg, dissection.payload(data), true);
+                        }
                         Some((port, decode_as::AppProtocol::App(kind))) => {
                             let to_server = seg.dst_port == port;
                             app = app_layer(&t, &seg, dissection.payload(data), |p| {
@@ -521,7 +532,16 @@ impl Engine {
                         None => {
                             (tls, plain) =
                                 tls_layer(&mut self.tls, &t, &seg, || dissection.payload(data));
-                            if tls.is_none() && seg.seglen != 0 {
+                            if tls.is_none() && self.ws.may_be_ws(t.stream) {
+                                ws = ws_layer(
+                                    &mut self.ws,
+                                    &t,
+                                    &seg,
+                                    dissection.payload(data),
+                                    false,
+                                );
+                            }
+                            if tls.is_none() && ws.is_none() && seg.seglen != 0 {
                                 let ports = (seg.src_port, seg.dst_port);
                                 app = app_layer(&t, &seg, dissection.payload(data), |p| {
                                     apps::recognized(ports, p)
@@ -544,6 +564,7 @@ impl Engine {
             h2,
             app,
             mqtt: mqtt_layer,
+            ws,
             plain,
             number: self.frames,
             record,
@@ -673,6 +694,27 @@ fn mqtt_layer_of<'a>(
         }
         AppInput::Nothing => None,
         AppInput::Payload => tracker.segment(t.stream, src, t.seq, payload),
+    }
+}
+
+/// The WebSocket frames of a TCP segment: in-order payload only, as for [`tls_layer`];
+/// `decoded` when the port is decoded as `websocket`.
+#[inline(never)]
+fn ws_layer<'a>(
+    tracker: &'a mut ws::WsTracker,
+    t: &TcpInfo,
+    seg: &SegmentHeader,
+    payload: &[u8],
+    decoded: bool,
+) -> Option<ws::FrameWs<'a>> {
+    let src = (seg.src, seg.src_port);
+    match app_input(t, seg, payload.len()) {
+        AppInput::End { rst } => {
+            tracker.end(t.stream, src, rst);
+            None
+        }
+        AppInput::Nothing => None,
+        AppInput::Payload => tracker.segment(t.stream, src, decoded, payload),
     }
 }
 

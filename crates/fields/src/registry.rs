@@ -408,6 +408,29 @@ fields! {
     HTTP2_GOAWAY_ADDATA = "http2.goaway.addata": T::Bytes, Dec, "GOAWAY debug data (gRPC: too_many_pings, max_age)";
     HTTP2_WINDOW_UPDATE_WINDOW_SIZE_INCREMENT = "http2.window_update.window_size_increment": T::UInt(32), Dec, "Window size increment";
 
+    // WebSocket after an HTTP/1.1 upgrade (any port, as tshark follows it) or on ports decoded
+    // as websocket (keepsight-ws): one occurrence per frame the segment completes.
+    WEBSOCKET = "websocket": T::Protocol, Dec, "WebSocket (one per frame)";
+    WEBSOCKET_FIN = "websocket.fin": T::Bool, Dec, "Final fragment of a message";
+    WEBSOCKET_RSV = "websocket.rsv": T::UInt(8), Hex, "Reserved bits (RSV1-3)";
+    WEBSOCKET_PMC = "websocket.pmc": T::Bool, Dec, "Per-message compressed (RSV1, when permessage-deflate was agreed)";
+    WEBSOCKET_OPCODE = "websocket.opcode": T::UInt(8), Dec, "Opcode (0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong)";
+    WEBSOCKET_MASK = "websocket.mask": T::Bool, Dec, "Payload is masked (client to server)";
+    WEBSOCKET_PAYLOAD_LENGTH = "websocket.payload_length": T::UInt(8), Dec, "7-bit payload length as sent (126, 127: extended)";
+    WEBSOCKET_PAYLOAD_LENGTH_EXT_16 = "websocket.payload_length_ext_16": T::UInt(16), Dec, "Extended payload length (16 bits)";
+    WEBSOCKET_PAYLOAD_LENGTH_EXT_64 = "websocket.payload_length_ext_64": T::UInt(64), Dec, "Extended payload length (64 bits)";
+    WEBSOCKET_MASKING_KEY = "websocket.masking_key": T::Bytes, Dec, "Masking key";
+    WEBSOCKET_PAYLOAD = "websocket.payload": T::None, Dec, "Payload";
+    WEBSOCKET_MASKED_PAYLOAD = "websocket.masked_payload": T::None, Dec, "Masked payload";
+    WEBSOCKET_PAYLOAD_CONTINUE = "websocket.payload.continue": T::Bytes, Dec, "Continuation frame payload (unmasked)";
+    WEBSOCKET_PAYLOAD_TEXT = "websocket.payload.text": T::String, Dec, "Text frame payload";
+    WEBSOCKET_PAYLOAD_CLOSE = "websocket.payload.close": T::None, Dec, "Close frame";
+    WEBSOCKET_PAYLOAD_CLOSE_STATUS_CODE = "websocket.payload.close.status_code": T::UInt(16), Dec, "Close status code (1000 normal, 1001 going away, 1006 never sent, 1011 server error, ...)";
+    WEBSOCKET_PAYLOAD_CLOSE_REASON = "websocket.payload.close.reason": T::String, Dec, "Close reason";
+    WEBSOCKET_PAYLOAD_PING = "websocket.payload.ping": T::Bytes, Dec, "Ping payload (unmasked)";
+    WEBSOCKET_PAYLOAD_PONG = "websocket.payload.pong": T::Bytes, Dec, "Pong payload (unmasked)";
+    WEBSOCKET_PAYLOAD_UNKNOWN = "websocket.payload.unknown": T::Bytes, Dec, "Payload of a frame with a reserved opcode";
+
     // FIX on segments that start with `8=FIX` (tshark's heuristic) or on ports decoded as fix
     // (keepsight-apps parses them): one occurrence per message; every tag value is its text as
     // sent (tshark's FT_STRING).

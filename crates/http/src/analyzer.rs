@@ -216,6 +216,9 @@ impl Conn {
         .min();
         match first {
             None => Close::Open,
+            // After a 101 or CONNECT the bytes are another protocol's: an idle FIN there is
+            // no keep-alive timeout of the HTTP server's.
+            Some((frame, _)) if core.tunnel => Close::Tunnel { frame },
             Some((frame, FirstClose::ServerFin)) => {
                 let fts = sfin.map(|f| f.ts_ns).unwrap_or(0);
                 if self.server_fin_mid {

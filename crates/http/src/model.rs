@@ -319,6 +319,12 @@ pub enum Close {
         /// True when a request was still waiting for its response.
         while_waiting: bool,
     },
+    /// The connection left HTTP (a `101` upgrade such as WebSocket, or a `CONNECT` tunnel):
+    /// its end belongs to the protocol inside, not to HTTP keep-alive.
+    Tunnel {
+        /// Frame of the first FIN or RST.
+        frame: u32,
+    },
     /// Still open when the capture ended.
     Open,
 }
@@ -338,6 +344,7 @@ impl Close {
             Close::ClientClose { .. } => "client_close",
             Close::ClientGaveUp { .. } => "client_gave_up",
             Close::Reset { .. } => "reset",
+            Close::Tunnel { .. } => "tunnel",
             Close::Open => "open",
         }
     }

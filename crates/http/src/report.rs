@@ -186,6 +186,9 @@ pub fn close_text(c: &Close) -> String {
                 ""
             }
         ),
+        Close::Tunnel { frame } => format!(
+            "left HTTP for a tunnel (101 upgrade or CONNECT); the tunnel ended at frame {frame}"
+        ),
         Close::Open => "still open when the capture ended".into(),
     }
 }

@@ -105,6 +105,9 @@ pub(crate) fn options(args: &Analysis) -> Result<Options, Failure> {
     opts.http2_ports = rules
         .tcp_ranges(keepsight_engine::decode_as::AppProtocol::Http2)
         .collect();
+    opts.websocket_ports = rules
+        .tcp_ranges(keepsight_engine::decode_as::AppProtocol::WebSocket)
+        .collect();
     opts.tls_keys = args.keys.load()?;
     let log_options = LogOptions::per_log(
         args.log.len(),

@@ -12,6 +12,7 @@ mod idle_reset;
 mod keepalive;
 mod middlebox;
 mod mqtt;
+mod websocket;
 
 pub(crate) use middlebox::IdleTally;
 
@@ -97,6 +98,7 @@ pub(crate) fn summarize(
     tls_unreadable(&cx, out);
     http2::findings(&cx, out);
     mqtt::findings(&cx, out);
+    websocket::findings(&cx, out);
     // A reset that ends a session whose protocol heartbeat stopped is that story's end.
     explained_reset |= apps::findings(&cx, out);
     // A reset answering the SYN is a refused attempt, told by `connection_refused`: no

@@ -63,6 +63,8 @@ pub enum EventKind {
     KeepAlive,
     /// Any retransmission: loss on the path, or a peer that stopped answering.
     Retransmission,
+    /// A WebSocket close frame, after a `101` upgrade: who began the closing handshake.
+    WsClose,
 }
 
 impl EventKind {
@@ -74,6 +76,7 @@ impl EventKind {
             EventKind::Rst => "rst",
             EventKind::KeepAlive => "keepalive",
             EventKind::Retransmission => "retransmission",
+            EventKind::WsClose => "wsclose",
         }
     }
 }
@@ -285,6 +288,9 @@ pub struct Track {
     pub requests: u64,
     /// HTTP requests per packet bucket.
     pub request_buckets: Vec<u32>,
+    /// A `101 Switching Protocols` answer was seen: the bytes after it are WebSocket frames
+    /// (or another upgraded protocol's), whose close frames the timeline marks.
+    pub upgraded: bool,
     /// The stream's previous packet, where an idle gap would start.
     prev: Option<Seen>,
     closed_at: Option<i64>,
@@ -320,6 +326,7 @@ impl Track {
             exchanges: Vec::new(),
             requests: 0,
             request_buckets: Vec::new(),
+            upgraded: false,
             prev: None,
             closed_at: None,
             sigs_full: [false; 2],
@@ -389,8 +396,13 @@ impl Track {
         if seg.len > 0 && seg.len <= MAX_BEAT_LEN && !retx && !ka && !seg.payload.is_empty() {
             self.beat(seg, from_a);
         }
-        if !retx && !ka && seg.payload.len() >= 12 {
+        if !retx && !ka && seg.payload.len() >= 12 && !self.upgraded {
             self.http(seg.payload, ts, seg.frame, from_a);
+        }
+        // A close frame (FIN bit and opcode 8) at the start of a segment; control frames are
+        // short and sent alone, so the segment start is where they are.
+        if self.upgraded && !retx && seg.payload.first() == Some(&0x88) {
+            self.event(EventKind::WsClose, ts, seg.frame, from_a);
         }
     }
 
@@ -415,6 +427,7 @@ impl Track {
                 *last = x;
             }
         } else if is_response_start(p) {
+            self.upgraded |= p.get(9..13) == Some(b"101 ");
             if let Some(x) = self
                 .exchanges
                 .iter_mut()
@@ -873,6 +886,39 @@ mod tests {
                 (false, Some(9))
             ]
         );
+    }
+
+    #[test]
+    fn websocket_close_frames_are_marked_after_an_upgrade_only() {
+        let mut tl = Timelines::new(4);
+        const CLOSE: &[u8] = &[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8];
+        tl.on_segment(&seg(1, 0.0, false, CLOSE, TcpFlags::ACK));
+        tl.on_segment(&seg(
+            2,
+            1.0,
+            true,
+            b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+            TcpFlags::ACK,
+        ));
+        tl.on_segment(&seg(
+            3,
+            1.1,
+            false,
+            b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+            TcpFlags::ACK,
+        ));
+        tl.on_segment(&seg(4, 2.0, true, CLOSE, TcpFlags::ACK));
+        tl.on_segment(&seg(5, 2.1, false, b"HTTP/1.1 ", TcpFlags::ACK));
+        let (kept, _) = tl.finish();
+        let t = &kept[&7];
+        let marks: Vec<u32> = t
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::WsClose)
+            .map(|e| e.frame)
+            .collect();
+        assert_eq!(marks, [4]);
+        assert_eq!(EventKind::WsClose.name(), "wsclose");
     }
 
     #[test]

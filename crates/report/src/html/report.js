@@ -164,6 +164,10 @@
           el("path", { d: "M" + (x - 3) + " " + (my - 3) + " L" + (x + 3) + " " + (my + 3) + " M" + (x - 3) + " " + (my + 3) + " L" + (x + 3) + " " + (my - 3) }, node);
           label = "UNANSWERED TCP keep-alive probe from " + e[3] + ", frame " + e[2] + " at " + e[0].toFixed(3) + " s: no keep-alive ACK came";
         }
+      } else if (k === "wsclose") {
+        var wm = cy[0] + cy[1] / 2;
+        node = el("path", { d: "M" + x + " " + (wm - 6) + " L" + (x + 5) + " " + wm + " L" + x + " " + (wm + 6) + " L" + (x - 5) + " " + wm + " Z", "class": "wsclose", "data-frame": e[2] }, svg);
+        label = "WebSocket close frame from " + e[3] + ", frame " + e[2] + " at " + e[0].toFixed(3) + " s (code and reason in the findings)";
       } else if (k === "retransmission") {
         node = el("circle", { cx: x, cy: my, r: 3, "class": "retx", "data-frame": e[2] }, svg);
         label = "retransmission from " + e[3] + ", frame " + e[2] + " at " + e[0].toFixed(3) + " s";
@@ -268,11 +272,12 @@
     [["bar", "packets (√ scale)"], ["beat", "heartbeat probe"], ["late", "late probe"],
      ["hx", "HTTP request → response"], ["hx race", "HTTP reuse race"], ["hx fault", "HTTP framing fault"],
      ["ka ok", "TCP keep-alive probe answered (line to its ACK)"], ["ka lost", "TCP keep-alive probe unanswered"],
-     ["retx", "retransmission"], ["syn", "SYN"], ["fin", "FIN"], ["rst", "RST"], ["gap", "idle ≥ 5 s, red past a middlebox timeout (dashed: where it expires)"],
+     ["retx", "retransmission"], ["syn", "SYN"], ["fin", "FIN"], ["rst", "RST"], ["wsclose", "WebSocket close frame"], ["gap", "idle ≥ 5 s, red past a middlebox timeout (dashed: where it expires)"],
      ["log", "matched log line"]].filter(function (l) {
       // Legend entries only for marks some drawn stream can have.
       if (l[0].indexOf("hx") === 0) return D.streams.some(function (s) { return s.exchanges; });
       if (l[0].indexOf("ka ") === 0) return D.streams.some(function (s) { return s.ka && s.ka.probes; });
+      if (l[0] === "wsclose") return D.streams.some(function (s) { return s.events.some(function (e) { return e[1] === "wsclose"; }); });
       return true;
     }).forEach(function (l) {
       var sp = h("span", {}, legend), sw = el("svg", { viewBox: "0 0 10 10", width: 10, height: 10,

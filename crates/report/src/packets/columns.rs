@@ -10,6 +10,7 @@ use keepsight_fields::{nstime, render};
 use keepsight_h2::SegmentRole as H2Role;
 use keepsight_tls::{SegmentRole, Session};
 use keepsight_wire::{Network, TcpFlags, TcpOption, Transport};
+use keepsight_ws::SegmentRole as WsRole;
 use std::fmt::Write;
 
 /// tshark's `-t` time formats of the Time column.
@@ -133,6 +134,12 @@ pub fn protocol(f: &Frame<'_>) -> &'static str {
             _ => "TCP",
         };
     }
+    if let Some(w) = &f.ws {
+        return match w.role() {
+            WsRole::Frames => "WebSocket",
+            WsRole::Partial => "TCP",
+        };
+    }
     if let Some(t) = &f.tls {
         // The last record names the column, with the version known after it.
         return match t.role {
@@ -211,6 +218,16 @@ pub fn info_of(f: &Frame<'_>, tree: bool, out: &mut String) {
                 out.push_str(REASSEMBLED_PDU)
             }
         };
+    }
+    if let Some(w) = &f.ws {
+        match w.role() {
+            WsRole::Frames => return ws_info(w, out),
+            WsRole::Partial => {
+                tcp_info(f, out);
+                out.push(' ');
+                return out.push_str(REASSEMBLED_PDU);
+            }
+        }
     }
     if let Some(t) = &f.tls {
         match t.role {
@@ -378,6 +395,18 @@ fn app_info(app: &FrameApp<'_>, tree: bool, out: &mut String) {
             }
         }
         first = false;
+    }
+}
+
+/// The Info column of a segment that completed WebSocket frames: tshark rewrites it for each
+/// frame, so the last one names it ("WebSocket Text [FIN] [MASKED]").
+fn ws_info(w: &keepsight_engine::ws::FrameWs<'_>, out: &mut String) {
+    if let Some(f) = w.frames().last() {
+        let h = f.header;
+        out.push_str("WebSocket ");
+        out.push_str(h.opcode.name());
+        out.push_str(if h.fin { " [FIN]" } else { "[FRAGMENT] " });
+        out.push_str(if h.masked { " [MASKED]" } else { " " });
     }
 }
 
@@ -706,7 +735,8 @@ pub fn summary_line_with(
     // HTTP's Info ends with the space after each start line, and the FIX, SMPP, AMQP and RESP
     // dissectors' Info keeps its trailing space (FIX's is empty without a tree): tshark
     // prints them.
-    while app != AppColumns::Http && f.app.is_none() && out.ends_with(' ') {
+    let ws_frames = f.ws.is_some_and(|w| w.role() == WsRole::Frames);
+    while app != AppColumns::Http && f.app.is_none() && !ws_frames && out.ends_with(' ') {
         out.pop();
     }
 }
