@@ -24,6 +24,7 @@
 //! What it is not: it captures nothing (`keepsight-live` does), and it has no analysis of its
 //! own (`keepsight-diagnose` and `keepsight-http` through `keepsight_report::analyses`).
 
+pub mod exec;
 mod pcapng;
 mod ring;
 
@@ -121,11 +122,15 @@ impl Alert {
     /// One JSON object on one line: the finding's fields as `diagnose --json` writes them,
     /// and `trigger`.
     pub fn json(&self) -> String {
-        let mut v = serde_json::to_value(&self.finding).unwrap_or_default();
-        if let Some(m) = v.as_object_mut() {
-            m.insert("trigger".into(), self.trigger.as_str().into());
+        // The finding's own order of fields (severity, kind, stream... as diagnose writes
+        // them), then the trigger.
+        let mut line = serde_json::to_string(&self.finding).unwrap_or_else(|_| "{}".into());
+        line.pop();
+        if line.len() > 1 {
+            line.push(',');
         }
-        v.to_string()
+        line.push_str(&format!("\"trigger\":\"{}\"}}", self.trigger.as_str()));
+        line
     }
 }
 

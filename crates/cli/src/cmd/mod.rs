@@ -12,6 +12,7 @@ pub mod probe;
 pub mod proxy;
 pub mod report;
 pub mod serve;
+pub mod watch;
 
 use crate::outcome::{Failure, Outcome, Status};
 use keepsight_engine::Engine;
