@@ -18,7 +18,12 @@ const TICK: Duration = Duration::from_millis(100);
 pub struct Args {
     /// Interface to capture on through libpcap (`any` for all); repeatable. Needs root or the
     /// CAP_NET_RAW capability.
-    #[arg(short = 'i', value_name = "IFACE", required_unless_present = "read", conflicts_with = "read")]
+    #[arg(
+        short = 'i',
+        value_name = "IFACE",
+        required_unless_present = "read",
+        conflicts_with = "read"
+    )]
     interface: Vec<String>,
     /// Read a pcap or pcapng stream instead: `-` for standard input (`tcpdump -w - | keepsight
     /// watch -r -`), or a file (replayed on its own clock).
@@ -85,7 +90,9 @@ fn open(args: &Args) -> Result<Live, Failure> {
         .unwrap_or_default();
     opened.map_err(|e| match e {
         LiveError::Filter { .. } => Failure::usage(anyhow::anyhow!(e)),
-        LiveError::Stream(ref c) if c.is_damage() || !matches!(c.kind, keepsight_engine::capture::ErrorKind::Io(_)) => {
+        LiveError::Stream(ref c)
+            if c.is_damage() || !matches!(c.kind, keepsight_engine::capture::ErrorKind::Io(_)) =>
+        {
             Failure::problem(anyhow::anyhow!("{name}{e}"))
         }
         _ => Failure::cannot_run(anyhow::anyhow!("{name}{e}")),
@@ -162,7 +169,9 @@ pub fn run(args: Args) -> Outcome {
     match damage {
         Some(e) => Err(Failure::problem(anyhow::anyhow!(
             "{}: {e} (the packets before it were watched)",
-            args.read.as_ref().map_or("capture".into(), |p| p.display().to_string())
+            args.read
+                .as_ref()
+                .map_or("capture".into(), |p| p.display().to_string())
         ))),
         None => Ok(Status::Success),
     }

@@ -1,0 +1,325 @@
+//! `keepsight watch` against real traffic and against `diagnose`:
+//! - a heartbeat server and client across a veth pair between two network namespaces, the
+//!   watch capturing on the server's veth through libpcap; the client is frozen (SIGSTOP) and
+//!   the overdue alert must come within period + tolerance + 1 s of the last beat, while the
+//!   stream is silent; the client is then killed (its kernel sends the FIN) and the alert's
+//!   evidence file must diagnose to the same kind;
+//! - a committed capture on standard input (`-r -`) must alert every finding `diagnose` makes;
+//! - without capture rights the watch must not start, name CAP_NET_RAW and exit 3.
+
+mod common;
+
+use common::{repo, scratch, Guard};
+use keepsight_testlab::{ns_sh, require_root, require_tool, sh};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keepsight");
+
+/// Two namespaces joined by a veth pair, deleted on drop (their veth ends go with them).
+struct WatchLab {
+    server: String,
+    client: String,
+    server_if: String,
+}
+
+impl WatchLab {
+    fn new(subnet: &str) -> WatchLab {
+        let id = std::process::id() % 100_000;
+        let lab = WatchLab {
+            server: format!("watch-{id}-srv"),
+            client: format!("watch-{id}-cli"),
+            server_if: format!("watchs{id}"),
+        };
+        let client_if = format!("watchc{id}");
+        for ns in [&lab.server, &lab.client] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            sh(&["ip", "netns", "add", ns]);
+            ns_sh(ns, &["ip", "link", "set", "lo", "up"]);
+        }
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            &lab.server_if,
+            "netns",
+            &lab.server,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &client_if,
+            "netns",
+            &lab.client,
+        ]);
+        for (ns, ifname, host) in [
+            (&lab.server, &lab.server_if, 1),
+            (&lab.client, &client_if, 2),
+        ] {
+            ns_sh(
+                ns,
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    &format!("{subnet}.{host}/24"),
+                    "dev",
+                    ifname,
+                ],
+            );
+            ns_sh(ns, &["ip", "link", "set", ifname, "up"]);
+        }
+        lab
+    }
+}
+
+impl Drop for WatchLab {
+    fn drop(&mut self) {
+        for ns in [&self.server, &self.client] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn in_ns(ns: &str, args: &[&str]) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, BIN]).args(args);
+    c
+}
+
+fn signal(pid: u32, sig: &str) {
+    sh(&["kill", &format!("-{sig}"), &pid.to_string()]);
+}
+
+fn findings_of_diagnose(file: &std::path::Path) -> Vec<Value> {
+    let out = Command::new(BIN)
+        .args(["diagnose", "--json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("diagnose {}: {e}", file.display()));
+    v["findings"].as_array().unwrap().clone()
+}
+
+/// (kind, stream, frames) of a finding, as diagnose and watch both write it.
+fn key(f: &Value) -> String {
+    format!("{} {} {}", f["kind"], f["stream"], f["frames"])
+}
+
+#[test]
+fn watch_alerts_an_overdue_heartbeat_when_its_deadline_passes_on_a_live_veth() {
+    if !require_root("watch_alerts_an_overdue_heartbeat_when_its_deadline_passes_on_a_live_veth")
+        || !require_tool("ip")
+    {
+        return;
+    }
+    let lab = WatchLab::new("10.219.77");
+    let evidence = scratch("watch-evidence");
+    let _server = Guard(
+        in_ns(
+            &lab.server,
+            &[
+                "heartbeat",
+                "serve",
+                "--listen",
+                "10.219.77.1:7000",
+                "--quiet",
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let mut watch = Guard(
+        in_ns(
+            &lab.server,
+            &[
+                "watch",
+                "-i",
+                &lab.server_if,
+                "-f",
+                "tcp port 7000",
+                "--json",
+                "--evidence",
+            ],
+        )
+        .arg(&evidence)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    // Each alert line with the moment it arrived.
+    let (tx, rx) = mpsc::channel::<(SystemTime, Value)>();
+    let stdout = watch.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if tx.send((SystemTime::now(), v)).is_err() {
+                break;
+            }
+        }
+    });
+    // libpcap is open once the watch runs; give it a moment before the first packet.
+    std::thread::sleep(Duration::from_millis(700));
+    let mut client = Guard(
+        Command::new("ip")
+            .args(["netns", "exec", &lab.client, BIN, "heartbeat", "client"])
+            .args([
+                "--connect",
+                "10.219.77.1:7000",
+                "--every",
+                "1s",
+                "--misses",
+                "100",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Six beats: enough for the diagnosis to learn the period and its tolerance.
+    std::thread::sleep(Duration::from_millis(6_300));
+    let early: Vec<Value> = rx.try_iter().map(|(_, v)| v).collect();
+    assert!(
+        early.iter().all(|v| v["kind"] != "missed_heartbeat"),
+        "an overdue alert while the client beat on time: {early:?}"
+    );
+    signal(client.0.id(), "STOP");
+    let stopped = SystemTime::now();
+    let (arrived, alert) = loop {
+        let (at, v) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("no overdue alert within 10 s of freezing the client");
+        if v["kind"] == "missed_heartbeat" && v["trigger"] == "deadline" {
+            break (at, v);
+        }
+    };
+    let last_beat_ns = keepsight_time::rfc3339::parse(alert["time"].as_str().unwrap()).unwrap();
+    let period = alert["expected_period_s"].as_f64().unwrap();
+    assert!((0.9..1.1).contains(&period), "period learned: {period}");
+    let arrived_ns = arrived
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    let after_beat = (arrived_ns - last_beat_ns) as f64 / 1e9;
+    // The deadline is the last beat + period + tolerance (below a period here); the alert may
+    // come up to 1 s after it.
+    assert!(
+        after_beat > period && after_beat <= 2.0 * period + 1.0,
+        "alert {after_beat:.3} s after the last beat (period {period} s): {alert}"
+    );
+    assert!(
+        arrived > stopped,
+        "the alert came before the client was frozen"
+    );
+    let evidence_file = alert["evidence"][0].as_str().unwrap().to_string();
+    assert!(evidence_file.starts_with(evidence.to_str().unwrap()));
+    // Frozen for well over two periods, then killed: its kernel closes the connection (FIN),
+    // which the evidence must show after the silence.
+    std::thread::sleep(Duration::from_millis(2_500));
+    signal(client.0.id(), "KILL");
+    let _ = client.0.wait();
+    let t0 = Instant::now();
+    while !std::path::Path::new(&evidence_file).exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "evidence {evidence_file} not written after the stream closed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SIGINT: a summary, exit 0.
+    signal(watch.0.id(), "INT");
+    let status = watch.0.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut watch.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let summary: Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert!(
+        summary["summary"]["packets"].as_u64().unwrap() >= 12,
+        "{stderr}"
+    );
+    assert!(
+        summary["summary"]["alerts"]["missed_heartbeat"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    let kinds: Vec<Value> = findings_of_diagnose(std::path::Path::new(&evidence_file))
+        .iter()
+        .map(|f| f["kind"].clone())
+        .collect();
+    assert!(
+        kinds.contains(&Value::from("missed_heartbeat")),
+        "{evidence_file} diagnoses to {kinds:?}"
+    );
+    let _ = std::fs::remove_dir_all(&evidence);
+}
+
+/// A committed capture on standard input: every finding of `diagnose` is alerted, with the
+/// same stream and frames; the only others are deadline alerts.
+#[test]
+fn watch_on_standard_input_alerts_what_diagnose_finds() {
+    for rel in [
+        "tests/corpus/heartbeat.pcap",
+        "tests/scenarios/late-heartbeat/capture.pcapng",
+        "tests/scenarios/gave-up-rst/capture.pcapng",
+    ] {
+        let path = repo().join(rel);
+        let out = Command::new(BIN)
+            .args(["watch", "-r", "-", "--json"])
+            .stdin(std::fs::File::open(&path).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{rel}");
+        let alerts: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut watched: Vec<String> = alerts
+            .iter()
+            .filter(|a| a["trigger"] == "analysis")
+            .map(key)
+            .collect();
+        let mut diagnosed: Vec<String> = findings_of_diagnose(&path).iter().map(key).collect();
+        watched.sort();
+        diagnosed.sort();
+        assert_eq!(watched, diagnosed, "{rel}");
+        assert!(alerts
+            .iter()
+            .all(|a| a["trigger"] == "analysis" || a["kind"] == "missed_heartbeat"));
+    }
+}
+
+#[test]
+fn watch_without_capture_rights_names_cap_net_raw_and_exits_3() {
+    if !require_root("watch_without_capture_rights_names_cap_net_raw_and_exits_3")
+        || !require_tool("setpriv")
+    {
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            BIN,
+            "watch",
+            "-i",
+            "lo",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("CAP_NET_RAW"), "{stderr}");
+}
