@@ -292,7 +292,7 @@ fn capture_loop(
             Ok(p) => {
                 let h = p.header;
                 // With nanosecond precision libpcap puts nanoseconds in tv_usec.
-                let ts_ns = h.ts.tv_sec as i64 * 1_000_000_000 + h.ts.tv_usec as i64;
+                let ts_ns = h.ts.tv_sec * 1_000_000_000 + h.ts.tv_usec;
                 Some(Event::Packet(LivePacket {
                     ts_ns,
                     interface: index,
@@ -399,6 +399,40 @@ fn stream_loop(reader: &mut keepsight_capture::CaptureReader, tx: &SyncSender<Ev
             return;
         }
     }
+}
+
+/// Set by SIGINT or SIGTERM once [`stop_on_signals`] installed the handler.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Makes SIGINT and SIGTERM set a flag instead of killing the process, so a watch can print
+/// its summary and write its pending evidence; [`stop_requested`] reads the flag.
+pub fn stop_on_signals() -> std::io::Result<()> {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the handler only
+        // stores to an atomic, which is async-signal-safe; the pointers passed are to live
+        // locals for the duration of the call.
+        let rc = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_stop_signal as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Whether SIGINT or SIGTERM arrived since [`stop_on_signals`].
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
 }
 
 #[cfg(test)]

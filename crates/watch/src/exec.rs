@@ -26,7 +26,8 @@ impl Exec {
 
     /// Starts the command with `json` (and a newline) on its standard input.
     pub fn run(&mut self, json: &str) -> std::io::Result<()> {
-        self.running.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+        self.running
+            .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
         if self.running.len() >= MAX_RUNNING {
             let mut oldest = self.running.remove(0);
             let _ = oldest.wait();
