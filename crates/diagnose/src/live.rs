@@ -6,7 +6,8 @@
 use crate::finding::{Details, Finding, MissedBeats, Severity};
 use crate::heartbeat;
 use crate::report::{human, round, secs};
-use crate::Diagnoser;
+use crate::stream::Stream;
+use crate::{clamped, Diagnoser};
 
 /// The latest a live stream's next heartbeat probe may come: its last probe, the period and the
 /// tolerance learned from the beats seen (or given with `--period`).
@@ -114,6 +115,23 @@ impl Diagnoser {
         self.ended.clear();
         self.per_kind.clear();
         std::mem::take(&mut self.findings)
+    }
+
+    /// Summarizes the streams of one segment silent for more than `idle_ns` at `now_ns` (a SYN
+    /// nobody answered, a stray segment), and forgets the streams that grew past one segment
+    /// from their list, which would otherwise keep an entry for every stream ever seen. Their
+    /// findings come with the next [`Diagnoser::settle_closed`]. It walks that list: call it
+    /// now and then, not per packet.
+    pub fn settle_single(&mut self, now_ns: i64, idle_ns: i64) {
+        let expired = self
+            .singles
+            .take_expired(|f| now_ns - f.segment().ts_ns > idle_ns);
+        for first in expired {
+            let s = Stream::replayed(&clamped(&first), &self.opts, &mut self.plaintext);
+            let (id, end) = (s.id, s.last_ts);
+            self.summarize(s, end);
+            self.mark_done(id);
+        }
     }
 
     /// Streams being followed (open, or closed and not yet settled).

@@ -44,6 +44,11 @@ use std::time::Instant;
 
 /// How often (in capture time) the heartbeats of the streams that changed are looked at again.
 const EVALUATE_EVERY_NS: i64 = 100_000_000;
+/// How often (in capture time) the streams of one segment are looked at (it walks their list).
+const SINGLES_EVERY_NS: i64 = 10_000_000_000;
+/// How long a stream of one segment (a SYN nobody answered) may stay silent before it is
+/// summarized: beyond the SYN retransmissions of a default Linux (1+2+4+8+16+32 s).
+const SINGLE_IDLE_NS: i64 = 120_000_000_000;
 
 /// How a watch behaves.
 #[derive(Clone, Debug)]
@@ -227,6 +232,7 @@ pub struct Watch {
     armed: FxHashMap<u32, (u32, bool)>,
     deadlines: BinaryHeap<Reverse<(i64, u32, u32)>>,
     evaluated_ns: i64,
+    singles_at_ns: i64,
     /// The capture clock: the latest packet time, and when (monotonic) it was seen.
     clock: Option<(i64, Instant)>,
     pending: Vec<Pending>,
@@ -263,6 +269,7 @@ impl Watch {
             armed: FxHashMap::default(),
             deadlines: BinaryHeap::new(),
             evaluated_ns: i64::MIN,
+            singles_at_ns: i64::MIN,
             clock: None,
             pending: Vec::new(),
             summary: Summary::default(),
@@ -379,10 +386,12 @@ impl Watch {
                 }
             }
         }
-        let settled = self
-            .analyses
-            .diagnoser_mut()
-            .settle_closed(now, self.opts.linger_ns);
+        let diagnoser = self.analyses.diagnoser_mut();
+        if now.saturating_sub(self.singles_at_ns) >= SINGLES_EVERY_NS {
+            self.singles_at_ns = now;
+            diagnoser.settle_single(now, SINGLE_IDLE_NS);
+        }
+        let settled = diagnoser.settle_closed(now, self.opts.linger_ns);
         for f in settled {
             self.raise(f, Trigger::Analysis, now, alerts);
         }
