@@ -14,6 +14,8 @@
 //! What this crate is not: it does not dissect or analyse (the engine and the analyses do), and
 //! it does not write captures.
 
+pub mod pcapng;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -401,6 +403,74 @@ fn stream_loop(reader: &mut keepsight_capture::CaptureReader, tx: &SyncSender<Ev
     }
 }
 
+/// A [`Live`] source as a pcapng byte stream, for a reader that blocks until the next packet
+/// (`keepsight packets -i`): the section header first, each interface before its first packet,
+/// then a block per packet; the end of the sources is the end of the stream, and a source's
+/// error is the stream's read error.
+pub struct PcapngStream {
+    live: Live,
+    /// Source interface index → the index written.
+    written: Vec<Option<u32>>,
+    next_index: u32,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Live {
+    /// This source as a pcapng byte stream ([`PcapngStream`]).
+    pub fn into_pcapng(self) -> PcapngStream {
+        let mut buf = Vec::new();
+        pcapng::section_header(&mut buf);
+        PcapngStream {
+            live: self,
+            written: Vec::new(),
+            next_index: 0,
+            buf,
+            at: 0,
+        }
+    }
+}
+
+impl std::io::Read for PcapngStream {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.buf.len() {
+            self.buf.clear();
+            self.at = 0;
+            match self
+                .live
+                .next(Duration::from_millis(READ_TIMEOUT_MS as u64))
+            {
+                Some(Event::Interface(i, f)) => {
+                    let i = i as usize;
+                    if self.written.len() <= i {
+                        self.written.resize(i + 1, None);
+                    }
+                    if self.written[i].is_none() {
+                        pcapng::interface(&mut self.buf, f.link_type, f.snap_len, &f.name);
+                        self.written[i] = Some(self.next_index);
+                        self.next_index += 1;
+                    }
+                }
+                Some(Event::Packet(p)) => {
+                    if let Some(Some(i)) = self.written.get(p.interface as usize) {
+                        pcapng::packet(&mut self.buf, *i, p.ts_ns, p.orig_len, &p.data);
+                    }
+                    self.live.recycle(p.data);
+                }
+                Some(Event::End(Some(e))) => return Err(std::io::Error::other(e)),
+                Some(Event::End(None)) if self.live.ended() => return Ok(0),
+                Some(Event::End(None)) => {}
+                None if self.live.ended() => return Ok(0),
+                None => {}
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// Set by SIGINT or SIGTERM once [`stop_on_signals`] installed the handler.
 static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -467,6 +537,32 @@ mod tests {
         }
         assert!(live.ended());
         assert!(packets > 30 && first.unwrap() > 1_000_000_000_000_000_000);
+    }
+
+    /// Re-read as pcapng, a stream gives back the same packets, times and link type.
+    #[test]
+    fn a_source_read_as_pcapng_gives_back_every_packet() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/corpus/ipv6-mixed-sll.pcap");
+        let mut original = keepsight_capture::CaptureReader::open(&path).unwrap();
+        let live = open_file(&path).unwrap();
+        let mut again =
+            keepsight_capture::CaptureReader::from_read(Box::new(live.into_pcapng())).unwrap();
+        let mut n = 0;
+        while let Some(a) = original.next_record().unwrap() {
+            let (ts, link, len, data) = (a.ts_ns, a.link_type, a.orig_len, a.data.to_vec());
+            let b = again
+                .next_record()
+                .unwrap()
+                .expect("fewer packets read back");
+            assert_eq!(
+                (b.ts_ns, b.link_type, b.orig_len, b.data),
+                (ts, link, len, &data[..])
+            );
+            n += 1;
+        }
+        assert!(again.next_record().unwrap().is_none());
+        assert!(n > 50);
     }
 
     #[test]

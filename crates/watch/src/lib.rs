@@ -25,13 +25,12 @@
 //! own (`keepsight-diagnose` and `keepsight-http` through `keepsight_report::analyses`).
 
 pub mod exec;
-mod pcapng;
 mod ring;
 
 use keepsight_diagnose::{Finding, Listing, Options};
 use keepsight_engine::capture::{CaptureError, CaptureReader};
 use keepsight_engine::Engine;
-use keepsight_live::{Interface, LivePacket};
+use keepsight_live::{pcapng, Interface, LivePacket};
 use keepsight_report::analyses::Analyses;
 use ring::Ring;
 use rustc_hash::{FxHashMap, FxHashSet};

@@ -1,6 +1,7 @@
-//! The few pcapng blocks a watch writes: one section header, an interface description per
-//! interface (nanosecond time stamps) and an enhanced packet block per packet. The engine reads
-//! them as it reads any pcapng, and the evidence files are the same bytes.
+//! The few pcapng blocks live packets are written as: one section header, an interface
+//! description per interface (nanosecond time stamps) and an enhanced packet block per packet.
+//! The engine reads them as it reads any pcapng (`keepsight watch`, `keepsight packets -i`), and
+//! a watch's evidence files are the same bytes.
 
 const SHB: u32 = 0x0A0D_0D0A;
 const IDB: u32 = 1;
@@ -28,7 +29,7 @@ fn close_block(out: &mut Vec<u8>, start: usize) {
 }
 
 /// A little-endian section header of unknown length.
-pub(crate) fn section_header(out: &mut Vec<u8>) {
+pub fn section_header(out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&SHB.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
@@ -40,7 +41,7 @@ pub(crate) fn section_header(out: &mut Vec<u8>) {
 }
 
 /// An interface with nanosecond time stamps.
-pub(crate) fn interface(out: &mut Vec<u8>, link_type: u32, snap_len: u32, name: &str) {
+pub fn interface(out: &mut Vec<u8>, link_type: u32, snap_len: u32, name: &str) {
     let start = out.len();
     out.extend_from_slice(&IDB.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
@@ -56,7 +57,7 @@ pub(crate) fn interface(out: &mut Vec<u8>, link_type: u32, snap_len: u32, name: 
 }
 
 /// One packet on interface `interface` (its index in the order the interfaces were written).
-pub(crate) fn packet(out: &mut Vec<u8>, interface: u32, ts_ns: i64, orig_len: u32, data: &[u8]) {
+pub fn packet(out: &mut Vec<u8>, interface: u32, ts_ns: i64, orig_len: u32, data: &[u8]) {
     let start = out.len();
     let ticks = ts_ns.max(0) as u64;
     out.extend_from_slice(&EPB.to_le_bytes());
@@ -74,7 +75,7 @@ pub(crate) fn packet(out: &mut Vec<u8>, interface: u32, ts_ns: i64, orig_len: u3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keepsight_engine::capture::CaptureReader;
+    use keepsight_capture::CaptureReader;
 
     /// The capture reader (the one every command uses) reads back what was written.
     #[test]
