@@ -62,6 +62,7 @@ impl BeatDue {
                 gap_s: round(secs(silent), 6),
                 missed: (silent / self.period_ns.max(1)).max(1),
                 stopped: true,
+                tolerance_s: Some(round(secs(self.tolerance_ns), 6)),
             }),
         )
     }

@@ -71,31 +71,41 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
-fn open(args: &Args) -> Result<Live, Failure> {
-    let opened = match &args.read {
-        Some(p) if keepsight_report::is_stdin(p) => {
-            keepsight_live::open_stream(Box::new(std::io::stdin()))
-        }
-        Some(p) => keepsight_live::open_file(p),
-        None => keepsight_live::open_interfaces(&CaptureOptions {
-            interfaces: args.interface.clone(),
-            filter: args.filter.clone(),
-            snap_len: args.snaplen,
-        }),
-    };
-    let name = args
-        .read
-        .as_ref()
-        .map(|p| format!("{}: ", p.display()))
-        .unwrap_or_default();
-    opened.map_err(|e| match e {
+/// Opens live interfaces (`watch -i`, `packets -i`): a capture filter that does not compile is a
+/// usage error, missing rights or a missing interface a failure to run.
+pub(crate) fn open_interfaces(
+    interfaces: &[String],
+    filter: Option<String>,
+    snap_len: u32,
+) -> Result<Live, Failure> {
+    keepsight_live::open_interfaces(&CaptureOptions {
+        interfaces: interfaces.to_vec(),
+        filter,
+        snap_len,
+    })
+    .map_err(|e| match e {
         LiveError::Filter { .. } => Failure::usage(anyhow::anyhow!(e)),
+        _ => Failure::cannot_run(anyhow::anyhow!(e)),
+    })
+}
+
+fn open(args: &Args) -> Result<Live, Failure> {
+    let Some(p) = &args.read else {
+        return open_interfaces(&args.interface, args.filter.clone(), args.snaplen);
+    };
+    let opened = match keepsight_report::is_stdin(p) {
+        true => keepsight_live::open_stream(Box::new(std::io::stdin())),
+        false => keepsight_live::open_file(p),
+    };
+    let name = p.display();
+    // Not a capture, or damaged: a problem found (exit 1); unreadable: could not run (exit 3).
+    opened.map_err(|e| match e {
         LiveError::Stream(ref c)
-            if c.is_damage() || !matches!(c.kind, keepsight_engine::capture::ErrorKind::Io(_)) =>
+            if !matches!(c.kind, keepsight_engine::capture::ErrorKind::Io(_)) =>
         {
-            Failure::problem(anyhow::anyhow!("{name}{e}"))
+            Failure::problem(anyhow::anyhow!("{name}: {e}"))
         }
-        _ => Failure::cannot_run(anyhow::anyhow!("{name}{e}")),
+        _ => Failure::cannot_run(anyhow::anyhow!("{name}: {e}")),
     })
 }
 
