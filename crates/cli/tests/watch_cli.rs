@@ -115,6 +115,7 @@ fn key(f: &Value) -> String {
 fn watch_alerts_an_overdue_heartbeat_when_its_deadline_passes_on_a_live_veth() {
     if !require_root("watch_alerts_an_overdue_heartbeat_when_its_deadline_passes_on_a_live_veth")
         || !require_tool("ip")
+        || !require_tool("curl")
     {
         return;
     }
@@ -146,6 +147,8 @@ fn watch_alerts_an_overdue_heartbeat_when_its_deadline_passes_on_a_live_veth() {
                 "-f",
                 "tcp port 7000",
                 "--json",
+                "--metrics",
+                "127.0.0.1:9187",
                 "--evidence",
             ],
         )
@@ -243,6 +246,41 @@ fn watch_alerts_an_overdue_heartbeat_when_its_deadline_passes_on_a_live_veth() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The counts over HTTP, scraped from inside the namespace (its own loopback).
+    std::thread::sleep(Duration::from_millis(1_200));
+    let curl = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.server,
+            "curl",
+            "-sS",
+            "--max-time",
+            "5",
+        ])
+        .arg("http://127.0.0.1:9187/metrics")
+        .output()
+        .unwrap();
+    assert!(
+        curl.status.success(),
+        "scrape failed: {}",
+        String::from_utf8_lossy(&curl.stderr)
+    );
+    let scraped = String::from_utf8(curl.stdout).unwrap();
+    assert!(
+        scraped.contains("keepsight_watch_alerts_total{kind=\"missed_heartbeat\"}"),
+        "{scraped}"
+    );
+    let packets: u64 = scraped
+        .lines()
+        .find_map(|l| l.strip_prefix("keepsight_watch_packets_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{scraped}"));
+    assert!(packets >= 12, "{scraped}");
+    assert!(
+        scraped.contains("keepsight_watch_pcap_received_total "),
+        "{scraped}"
+    );
     // SIGINT: a summary, exit 0.
     signal(watch.0.id(), "INT");
     let status = watch.0.wait().unwrap();

@@ -25,6 +25,7 @@
 //! own (`keepsight-diagnose` and `keepsight-http` through `keepsight_report::analyses`).
 
 pub mod exec;
+pub mod metrics;
 mod ring;
 
 use keepsight_diagnose::{Finding, Listing, Options};

@@ -5,6 +5,7 @@
 use crate::outcome::{Failure, Outcome, Status};
 use keepsight_live::{CaptureOptions, Event, Live, LiveError};
 use keepsight_watch::exec::Exec;
+use keepsight_watch::metrics;
 use keepsight_watch::{Alert, Watch, WatchOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -51,6 +52,10 @@ pub struct Args {
     /// DIR/alert-N-KIND.pcapng (created if missing); the alert names its file.
     #[arg(long, value_name = "DIR")]
     evidence: Option<PathBuf>,
+    /// Serve the counts (packets, alerts by kind, open streams, the ring, libpcap's received
+    /// and dropped) in Prometheus's text format at http://ADDR/metrics, e.g. 127.0.0.1:9108.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
     #[command(flatten)]
     analysis: super::diagnose::Analysis,
 }
@@ -125,6 +130,21 @@ pub fn run(args: Args) -> Outcome {
     let mut watch = Watch::new(diagnosis, opts)?;
     keepsight_live::stop_on_signals()?;
     let mut exec = args.exec.clone().map(Exec::new);
+    let published = match args.metrics {
+        Some(addr) => {
+            let p = metrics::Published::default();
+            let bound = metrics::serve(addr, p.clone())
+                .map_err(|e| Failure::cannot_run(anyhow::anyhow!("--metrics {addr}: {e}")))?;
+            eprintln!("keepsight watch: metrics at http://{bound}/metrics");
+            Some(p)
+        }
+        None => None,
+    };
+    let pcap_counts = |live: &Live| {
+        let s = live.stats();
+        args.read.is_none().then_some((s.received, s.dropped))
+    };
+    let mut published_at = std::time::Instant::now();
     let mut alerts: Vec<Alert> = Vec::new();
     let mut out = std::io::stdout().lock();
     let mut damage = None;
@@ -153,9 +173,18 @@ pub fn run(args: Args) -> Outcome {
         for w in watch.take_warnings() {
             eprintln!("keepsight watch: warning: {w}");
         }
+        if let Some(p) = &published {
+            if published_at.elapsed() >= Duration::from_secs(1) {
+                published_at = std::time::Instant::now();
+                p.set(metrics::render(&watch.summary(), pcap_counts(&live)));
+            }
+        }
     }
     let stats = live.stats();
     let summary = watch.finish(&mut alerts);
+    if let Some(p) = &published {
+        p.set(metrics::render(&summary, pcap_counts(&live)));
+    }
     emit(&mut out, &mut alerts, args.json, exec.as_mut())?;
     if let Some(e) = exec.as_mut() {
         e.wait_all();
