@@ -37,7 +37,11 @@ impl WatchLab {
         };
         let client_if = format!("watch{tag}c{id}");
         for ns in [&lab.server, &lab.client] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            // A namespace left by a killed earlier run of this test binary's pid.
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
             sh(&["ip", "netns", "add", ns]);
             ns_sh(ns, &["ip", "link", "set", "lo", "up"]);
         }
@@ -481,4 +485,121 @@ fn watch_lab_packets_listed_live_match_tshark_on_tcpdumps_capture() {
     assert!(expected.lines().count() >= 25, "{expected}");
     assert_eq!(live, expected);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `tcpdump -w - | keepsight watch -r -`: the stream's clock runs between packets too, so a
+/// frozen client's overdue beat is alerted while nothing else comes; the end of the stream
+/// (tcpdump stopped) ends the watch with exit 0.
+#[test]
+fn watch_lab_reads_tcpdump_on_standard_input_and_alerts_while_it_is_silent() {
+    if !require_root("watch_lab_reads_tcpdump_on_standard_input_and_alerts_while_it_is_silent")
+        || !require_tool("ip")
+        || !require_tool("tcpdump")
+    {
+        return;
+    }
+    let lab = WatchLab::new('c', "10.219.79");
+    let _server = Guard(
+        in_ns(
+            &lab.server,
+            &[
+                "heartbeat",
+                "serve",
+                "--listen",
+                "10.219.79.1:7000",
+                "--quiet",
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let mut tcpdump = Guard(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lab.server,
+                "tcpdump",
+                "--immediate-mode",
+                "-U",
+            ])
+            .args(["-i", &lab.server_if, "-w", "-", "tcp", "port", "7000"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut watch = Guard(
+        Command::new(BIN)
+            .args(["watch", "-r", "-", "--json"])
+            .stdin(Stdio::from(tcpdump.0.stdout.take().unwrap()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = mpsc::channel::<Value>();
+    let stdout = watch.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx
+                .send(serde_json::from_str(&line).unwrap_or(Value::Null))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1_000));
+    let mut client = Guard(
+        Command::new("ip")
+            .args(["netns", "exec", &lab.client, BIN, "heartbeat", "client"])
+            .args([
+                "--connect",
+                "10.219.79.1:7000",
+                "--every",
+                "500ms",
+                "--misses",
+                "100",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(3_200));
+    while rx.try_recv().is_ok() {}
+    signal(client.0.id(), "STOP");
+    let t0 = Instant::now();
+    let alert = loop {
+        let v = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("no overdue alert while the frozen client's stream was silent");
+        if v["trigger"] == "deadline" {
+            break v;
+        }
+    };
+    // Period 0.5 s: the deadline is well under 2 s after the freeze.
+    assert!(t0.elapsed() < Duration::from_secs(3), "{alert}");
+    assert_eq!(alert["kind"], "missed_heartbeat");
+    signal(client.0.id(), "KILL");
+    let _ = client.0.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    signal(tcpdump.0.id(), "INT");
+    let _ = tcpdump.0.wait();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = watch.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "watch did not end with its stream"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
 }

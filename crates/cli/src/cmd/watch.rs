@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(short = 'r', value_name = "FILE")]
     read: Option<PathBuf>,
     /// Capture filter, in tcpdump's BPF syntax (e.g. "tcp port 7000").
-    #[arg(short = 'f', value_name = "BPF")]
+    #[arg(short = 'f', value_name = "BPF", requires = "interface")]
     filter: Option<String>,
     /// Bytes kept of each packet.
     #[arg(short = 's', value_name = "SNAPLEN", default_value_t = 262_144)]
