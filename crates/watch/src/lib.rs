@@ -400,7 +400,12 @@ impl Watch {
         let mut i = 0;
         while i < self.pending.len() {
             let p = &self.pending[i];
-            if p.at_ns.is_some_and(|t| t <= now) || p.made_ns < oldest {
+            // Written anyway once half the ring's span has passed: the packets from before
+            // the silence must still be in it.
+            if p.at_ns.is_some_and(|t| t <= now)
+                || now.saturating_sub(p.made_ns) >= self.opts.keep_ns / 2
+                || p.made_ns < oldest
+            {
                 let p = self.pending.swap_remove(i);
                 self.write_evidence(&p.path, &p.streams);
             } else {
@@ -487,10 +492,22 @@ impl Watch {
         s
     }
 
-    /// Ends the watch: what the diagnosis still has to say of the streams still open (and of
-    /// the whole, such as the HTTP analysis) as alerts, every pending evidence file written.
-    pub fn finish(mut self, alerts: &mut Vec<Alert>) -> Summary {
-        let now = self.clock.map_or(0, |(ts, _)| ts);
+    /// Ends the watch at its last packet (a stream that ended): what the diagnosis still has
+    /// to say of the streams still open (and of the whole, such as the HTTP analysis) as
+    /// alerts, every pending evidence file written.
+    pub fn finish(self, alerts: &mut Vec<Alert>) -> Summary {
+        let end = self.clock.map_or(0, |(ts, _)| ts);
+        self.finish_at(end, alerts)
+    }
+
+    /// [`Watch::finish`] at the capture clock's now (a live capture stopped a while after
+    /// its last packet: a probe unanswered since then is unanswered).
+    pub fn finish_now(self, alerts: &mut Vec<Alert>) -> Summary {
+        let end = self.now_ns().unwrap_or(0);
+        self.finish_at(end, alerts)
+    }
+
+    fn finish_at(mut self, now: i64, alerts: &mut Vec<Alert>) -> Summary {
         let mut summary = self.summary();
         let pending = std::mem::take(&mut self.pending);
         for p in &pending {

@@ -181,7 +181,10 @@ pub fn run(args: Args) -> Outcome {
         }
     }
     let stats = live.stats();
-    let summary = watch.finish(&mut alerts);
+    let summary = match args.read {
+        Some(_) => watch.finish(&mut alerts),
+        None => watch.finish_now(&mut alerts),
+    };
     if let Some(p) = &published {
         p.set(metrics::render(&summary, pcap_counts(&live)));
     }
