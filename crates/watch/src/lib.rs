@@ -44,6 +44,9 @@ use std::time::Instant;
 
 /// How often (in capture time) the heartbeats of the streams that changed are looked at again.
 const EVALUATE_EVERY_NS: i64 = 100_000_000;
+/// How often (in capture time) the closed streams are looked for (it walks the live streams):
+/// a close is alerted within the linger and this.
+const SETTLE_EVERY_NS: i64 = 1_000_000_000;
 /// How often (in capture time) the streams of one segment are looked at (it walks their list).
 const SINGLES_EVERY_NS: i64 = 10_000_000_000;
 /// How long a stream of one segment (a SYN nobody answered) may stay silent before it is
@@ -147,11 +150,7 @@ struct Feed(Arc<Mutex<VecDeque<u8>>>);
 impl Read for Feed {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let mut q = self.0.lock().map_err(|_| std::io::ErrorKind::Other)?;
-        let n = q.len().min(buf.len());
-        for (b, x) in buf.iter_mut().zip(q.drain(..n)) {
-            *b = x;
-        }
-        Ok(n)
+        q.read(buf)
     }
 }
 
@@ -233,6 +232,7 @@ pub struct Watch {
     deadlines: BinaryHeap<Reverse<(i64, u32, u32)>>,
     evaluated_ns: i64,
     singles_at_ns: i64,
+    settled_at_ns: i64,
     /// The capture clock: the latest packet time, and when (monotonic) it was seen.
     clock: Option<(i64, Instant)>,
     pending: Vec<Pending>,
@@ -270,6 +270,7 @@ impl Watch {
             deadlines: BinaryHeap::new(),
             evaluated_ns: i64::MIN,
             singles_at_ns: i64::MIN,
+            settled_at_ns: i64::MIN,
             clock: None,
             pending: Vec::new(),
             summary: Summary::default(),
@@ -391,9 +392,12 @@ impl Watch {
             self.singles_at_ns = now;
             diagnoser.settle_single(now, SINGLE_IDLE_NS);
         }
-        let settled = diagnoser.settle_closed(now, self.opts.linger_ns);
-        for f in settled {
-            self.raise(f, Trigger::Analysis, now, alerts);
+        if now.saturating_sub(self.settled_at_ns) >= SETTLE_EVERY_NS {
+            self.settled_at_ns = now;
+            let settled = diagnoser.settle_closed(now, self.opts.linger_ns);
+            for f in settled {
+                self.raise(f, Trigger::Analysis, now, alerts);
+            }
         }
         self.ring.expire(now);
         let oldest = self.ring.oldest_ns().unwrap_or(now);
