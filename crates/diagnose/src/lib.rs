@@ -38,6 +38,7 @@ pub mod http;
 pub mod live;
 mod log;
 pub mod middlebox;
+mod mqtt;
 pub mod options;
 mod period;
 mod reply_baseline;
