@@ -57,6 +57,8 @@ enum Command {
     /// Measure a live HTTP server's keep-alive behaviour, or the idle timeout of the NATs/firewalls on a path.
     #[command(subcommand)]
     Probe(cmd::probe::Command),
+    /// Watch live traffic (libpcap, or a capture stream on stdin): alert when a heartbeat is overdue or a connection dies, keep the packets as evidence.
+    Watch(cmd::watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -86,5 +88,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Proxy(args) => cmd::proxy::run(args),
         Command::Probe(command) => cmd::probe::run(command),
+        Command::Watch(args) => cmd::watch::run(args),
     })
 }

@@ -261,6 +261,10 @@ pub struct MissedBeats {
     /// The beats stopped before the connection ended (absent from the JSON when not).
     #[serde(skip_serializing_if = "is_false")]
     pub stopped: bool,
+    /// How late a beat may be before it is missing, when a live watch raised the finding at
+    /// its deadline (period + tolerance after the last probe); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance_s: Option<f64>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -1406,6 +1410,7 @@ mod tests {
             gap_s: 20.0,
             missed: 1,
             stopped: false,
+            tolerance_s: None,
         };
         vec![
             Details::ResetAfterHeartbeatDeadline(deadline.clone()),
@@ -1432,6 +1437,7 @@ mod tests {
             Details::MissedHeartbeat(missed.clone()),
             Details::MissedHeartbeat(MissedBeats {
                 stopped: true,
+                tolerance_s: None,
                 ..missed
             }),
             Details::SlowHeartbeatReply(SlowReply {

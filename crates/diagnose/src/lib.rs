@@ -35,6 +35,7 @@ pub mod flags;
 mod h2;
 mod heartbeat;
 pub mod http;
+pub mod live;
 mod log;
 pub mod middlebox;
 mod mqtt;

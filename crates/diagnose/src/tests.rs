@@ -1418,3 +1418,81 @@ fn protocol_modules_hand_their_beats_to_the_same_machinery() {
     assert_eq!(h.cand.unanswered_count, 1);
     assert!(!h.given);
 }
+
+/// A watch's use (`settle_closed` and `settle_single` now and then): closed streams, lone SYNs
+/// and the findings handed out are forgotten, so what is held stays bounded by the streams
+/// alive at once however many come and go; each finding is handed out once.
+#[test]
+fn a_long_running_caller_holds_only_the_live_streams() {
+    let mut sc = Script::default();
+    for i in 0..3000u32 {
+        let mut c = Conn::new(
+            2 * i,
+            &format!("10.0.{}.{}:40000", i / 250, i % 250 + 1),
+            "10.0.0.1:80",
+        );
+        let t = T0 + i64::from(i) * 100 * MS;
+        c.handshake(&mut sc, t);
+        c.seg(&mut sc, t + MS, 1, fl::RST | fl::ACK, b"", 0);
+        let mut lone = Conn::new(
+            2 * i + 1,
+            &format!("10.1.{}.{}:40001", i / 250, i % 250 + 1),
+            "10.0.0.1:81",
+        );
+        lone.seg(&mut sc, t + 2 * MS, 0, fl::SYN, b"", 0);
+    }
+    sc.segs.sort_by_key(|s| s.ts);
+    let mut d = Diagnoser::new(Options::default());
+    let mut whole = Diagnoser::new(Options::default());
+    let (mut peak_live, mut peak_singles) = (0, 0);
+    let mut told: Vec<(Kind, Option<u32>, Vec<u32>)> = Vec::new();
+    for (i, o) in sc.segs.iter().enumerate() {
+        let seg = Segment {
+            frame: i as u32 + 1,
+            ts_ns: o.ts,
+            stream: o.stream,
+            src: o.src,
+            dst: o.dst,
+            flags: TcpFlags(o.flags),
+            seq: o.seq,
+            ack: o.ack,
+            len: o.payload.len() as u32,
+            payload: &o.payload,
+            window: 0,
+            ttl: 64,
+            analysis: AnalysisFlags(0),
+        };
+        d.on_segment(&seg);
+        whole.on_segment(&seg);
+        if i % 100 == 0 {
+            d.settle_single(o.ts, 10 * S);
+            for f in d.settle_closed(o.ts, 2 * S) {
+                told.push((f.kind(), f.stream, f.frames));
+            }
+            assert!(d.reports.is_empty() && d.findings.is_empty());
+        }
+        peak_live = peak_live.max(d.live.len());
+        peak_singles = peak_singles.max(d.singles.iter().count());
+    }
+    // 10 connections a second: 2 s of closed ones, 10 s of lone SYNs (and a sweep's worth).
+    assert!(peak_live < 100, "peak live {peak_live}");
+    assert!(peak_singles < 200, "peak singles {peak_singles}");
+    let end = T0 + 400 * S;
+    told.extend(
+        d.finish(end)
+            .findings
+            .into_iter()
+            .map(|f| (f.kind(), f.stream, f.frames)),
+    );
+    // The same findings as the diagnosis of the whole, each once.
+    let mut all: Vec<_> = whole
+        .finish(end)
+        .findings
+        .into_iter()
+        .map(|f| (f.kind(), f.stream, f.frames))
+        .collect();
+    told.sort();
+    all.sort();
+    assert!(all.len() >= 3000, "{} findings", all.len());
+    assert_eq!(told, all);
+}

@@ -93,6 +93,12 @@ impl Analyses {
         Some((segment, held))
     }
 
+    /// The diagnosis being fed, for a caller that asks it questions between frames (`keepsight
+    /// watch`: heartbeat deadlines, streams settled so far).
+    pub fn diagnoser_mut(&mut self) -> &mut Diagnoser {
+        &mut self.diagnoser
+    }
+
     /// The one-segment streams the diagnosis keeps (see [`Analyses::on_frame`]), in stream
     /// order.
     pub fn one_segment_streams(&self) -> impl Iterator<Item = &keepsight_tcp::FirstSegment> + '_ {

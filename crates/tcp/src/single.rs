@@ -147,6 +147,31 @@ impl FirstSegments {
         self.items.iter().flatten()
     }
 
+    /// Takes out, in stream order, the kept segments `expired` accepts, and forgets the
+    /// streams that grew past one segment: a caller that runs for days (`keepsight watch`)
+    /// keeps the list as short as the one-segment streams still of interest. Walks the list.
+    pub fn take_expired(
+        &mut self,
+        mut expired: impl FnMut(&FirstSegment) -> bool,
+    ) -> Vec<FirstSegment> {
+        let mut out = Vec::new();
+        let mut kept = 0;
+        for i in 0..self.items.len() {
+            match self.items[i].take() {
+                None => {}
+                Some(f) if expired(&f) => out.push(f),
+                Some(f) => {
+                    self.items[kept] = Some(f);
+                    self.streams[kept] = self.streams[i];
+                    kept += 1;
+                }
+            }
+        }
+        self.items.truncate(kept);
+        self.streams.truncate(kept);
+        out
+    }
+
     /// Every stream still of one segment, in stream order.
     pub fn drain(&mut self) -> impl Iterator<Item = FirstSegment> + '_ {
         self.streams = Vec::new();
@@ -165,4 +190,51 @@ pub enum Held {
     Replayed(FirstSegment),
     /// Any other segment: handled as usual.
     Fed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AnalysisFlags;
+    use keepsight_wire::TcpFlags;
+
+    fn syn(stream: u32, ts_ns: i64) -> Segment<'static> {
+        Segment {
+            frame: stream + 1,
+            ts_ns,
+            stream,
+            src: "10.0.0.2:40000".parse().unwrap(),
+            dst: "10.0.0.1:80".parse().unwrap(),
+            flags: TcpFlags(TcpFlags::SYN),
+            seq: 0,
+            ack: 0,
+            len: 0,
+            payload: &[],
+            window: 64240,
+            ttl: 64,
+            analysis: AnalysisFlags(0),
+        }
+    }
+
+    #[test]
+    fn take_expired_keeps_order_and_forgets_grown_streams() {
+        let mut f = FirstSegments::default();
+        for s in 0..6 {
+            assert!(f.push(&syn(s, i64::from(s) * 10)));
+        }
+        // Streams 1 and 4 got a second segment.
+        assert!(f.take(1).is_some() && f.take(4).is_some());
+        let expired: Vec<u32> = f
+            .take_expired(|s| s.segment().ts_ns < 25)
+            .iter()
+            .map(|s| s.segment().stream)
+            .collect();
+        assert_eq!(expired, [0, 2]);
+        let left: Vec<u32> = f.iter().map(|s| s.segment().stream).collect();
+        assert_eq!(left, [3, 5]);
+        assert_eq!((f.items.len(), f.streams.len()), (2, 2));
+        // Still found by number, and new streams still come after.
+        assert!(f.take(5).is_some());
+        assert!(f.push(&syn(9, 90)));
+    }
 }

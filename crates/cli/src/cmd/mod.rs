@@ -14,6 +14,7 @@ pub mod proxy;
 pub mod report;
 pub mod serve;
 mod tables;
+pub mod watch;
 
 use crate::outcome::{Failure, Outcome, Status};
 use keepsight_engine::Engine;

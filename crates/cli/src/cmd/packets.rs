@@ -14,8 +14,18 @@ use std::path::{Path, PathBuf};
 #[command(after_long_help = include_str!("../../help/packets-after.txt"))]
 pub struct Args {
     /// Capture file: pcap or pcapng, optionally gzip-compressed.
-    #[arg(required_unless_present_any = ["list_fields", "read"])]
+    #[arg(required_unless_present_any = ["list_fields", "read", "interface"])]
     file: Option<PathBuf>,
+    /// Capture live on this interface through libpcap, as tshark's -i (`any` for all;
+    /// repeatable): each frame is listed as it comes. Needs root or CAP_NET_RAW.
+    #[arg(short = 'i', value_name = "IFACE", conflicts_with_all = ["file", "read"])]
+    interface: Vec<String>,
+    /// Capture filter for -i, in tcpdump's BPF syntax, as tshark's -f.
+    #[arg(short = 'f', value_name = "BPF", requires = "interface")]
+    capture_filter: Option<String>,
+    /// Bytes kept of each frame captured with -i, as tshark's -s.
+    #[arg(short = 's', value_name = "SNAPLEN", default_value_t = 262_144)]
+    snaplen: u32,
     /// Capture file, as tshark's -r; `-` reads the capture from standard input.
     #[arg(short = 'r', value_name = "FILE", conflicts_with = "file")]
     read: Option<PathBuf>,
@@ -111,7 +121,12 @@ pub fn run(args: Args) -> Outcome {
     }
     // -n and -2 change nothing: names are never resolved, and http.* already reads twice.
     let _ = (args.no_name_resolution, args.two_pass);
-    let path = args.read.clone().or(args.file.clone()).unwrap_or_default();
+    let live = !args.interface.is_empty();
+    // A live capture is read once, front to back, as standard input is: the same limits apply.
+    let path = match live {
+        true => PathBuf::from("-"),
+        false => args.read.clone().or(args.file.clone()).unwrap_or_default(),
+    };
     let filter = super::compile_filter(args.filter.as_deref(), "invalid display filter:\n")?;
     let mut listing = Listing::from_flags(&ListingFlags {
         format: &args.format,
@@ -158,7 +173,11 @@ pub fn run(args: Args) -> Outcome {
     } else {
         None
     };
-    let Some(mut engine) = super::open_engine(&path)? else {
+    let opened = match live {
+        true => Some(live_engine(&args)?),
+        false => super::open_engine(&path)?,
+    };
+    let Some(mut engine) = opened else {
         // An empty file is an empty capture, as for tshark: nothing to list, not an error.
         eprintln!(
             "keepsight: {}: the file is empty (0 frames)",
@@ -186,7 +205,13 @@ pub fn run(args: Args) -> Outcome {
         None => None,
     };
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    // Live, each line is written as its frame comes; from a file, in 64 KiB blocks (the inner
+    // writer is called once per block, so the indirection costs nothing per frame).
+    let (inner, capacity): (Box<dyn Write>, usize) = match live {
+        true => (Box::new(io::LineWriter::new(stdout.lock())), 0),
+        false => (Box::new(stdout.lock()), 1 << 16),
+    };
+    let mut out = BufWriter::with_capacity(capacity, inner);
     let progress = {
         use std::io::IsTerminal;
         super::progress_bar(engine.reader().len_hint(), io::stdout().is_terminal())
@@ -240,4 +265,13 @@ pub fn run(args: Args) -> Outcome {
             }
         },
     }
+}
+
+/// An engine over the live interfaces of `-i` (libpcap), read as a pcapng stream.
+fn live_engine(args: &Args) -> Result<Box<keepsight_engine::Engine>, Failure> {
+    let live =
+        super::watch::open_interfaces(&args.interface, args.capture_filter.clone(), args.snaplen)?;
+    let reader = keepsight_engine::capture::CaptureReader::from_read(Box::new(live.into_pcapng()))
+        .map_err(|e| Failure::cannot_run(anyhow::anyhow!("live capture: {e}")))?;
+    Ok(Box::new(keepsight_engine::Engine::from_reader(reader)))
 }

@@ -217,6 +217,7 @@ fn late_and_missed(b: &Beats<'_>, deadline_gap_frame: Option<u32>, out: &mut Vec
                     gap_s: s3(g.gap),
                     missed: k - 1,
                     stopped: false,
+                tolerance_s: None,
                 }),
             ));
         } else {
@@ -292,6 +293,7 @@ fn stopped(b: &Beats<'_>, out: &mut Vec<Finding>) {
                 gap_s: s3(silent),
                 missed: silent / h.period.max(1),
                 stopped: true,
+                tolerance_s: None,
             }),
         ));
     }
