@@ -1,5 +1,6 @@
 //! The display-filter compiler: any text compiles or is refused with an error naming a place
-//! in it; a compiled filter evaluates against packets that answer every field.
+//! in it; a compiled filter evaluates against packets that answer every field, and compiles
+//! again from its canonical text to a filter with the same matches, fields and canonical text.
 
 use keepsight_fields::{lookup, FieldId, FieldType, Packet, Value};
 use keepsight_filter::Filter;
@@ -59,9 +60,34 @@ pub(super) fn filter(data: &[u8]) {
                 f.fields().count() <= expr.len(),
                 "more fields than characters"
             );
-            let again = Filter::compile(expr).expect("compiles twice");
-            assert_eq!(again.matches(&AnyPacket { empty: false }), full);
-            assert_eq!(again.matches(&AnyPacket { empty: true }), none);
+            // Compile -> canonical text -> compile: the same filter, and a fixed point.
+            let canonical = f.canonical();
+            let again = Filter::compile(&canonical).unwrap_or_else(|e| {
+                panic!("{expr:?} compiled, its canonical text {canonical:?} does not: {e}")
+            });
+            assert_eq!(
+                again.canonical(),
+                canonical,
+                "canonical text of {expr:?} is no fixed point"
+            );
+            assert_eq!(
+                again.matches(&AnyPacket { empty: false }),
+                full,
+                "{expr:?} vs {canonical:?}"
+            );
+            assert_eq!(
+                again.matches(&AnyPacket { empty: true }),
+                none,
+                "{expr:?} vs {canonical:?}"
+            );
+            let mut fields: Vec<_> = f.fields().collect();
+            let mut fields_again: Vec<_> = again.fields().collect();
+            fields.sort();
+            fields_again.sort();
+            assert_eq!(
+                fields, fields_again,
+                "{expr:?} and {canonical:?} read other fields"
+            );
         }
         Err(e) => {
             assert!(!e.to_string().is_empty(), "an empty error for {expr:?}");
