@@ -149,3 +149,36 @@ pub(super) fn probe_response(data: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_reader_reads_pipelined_requests_and_refuses_smuggling() {
+        let two = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+        let read = read_requests(two, &[7, 50, two.len() - 57]);
+        assert_eq!(read.len(), 2);
+        assert!(
+            matches!(&read[1], RequestRead::Complete { body: 3, .. }),
+            "{read:?}"
+        );
+        let smuggle = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(matches!(
+            read_requests(smuggle, &[smuggle.len()])[0],
+            RequestRead::Refused(400, _)
+        ));
+    }
+
+    #[test]
+    fn the_prober_reader_counts_a_chunked_body_as_the_reference_decodes_it() {
+        let resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"q\"\r\nhello\r\n0\r\nx: y\r\n\r\n";
+        let read = responses(resp, &[10, resp.len() - 10], false);
+        let first = read[0].as_ref().expect("read");
+        assert!(
+            first.contains("framing: Chunked") && first.contains("body_len: 5,"),
+            "{first}"
+        );
+        probe_response(&[&[0u8][..], resp].concat());
+    }
+}
