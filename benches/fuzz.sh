@@ -14,7 +14,8 @@
 #
 # Work files go to $FUZZ_WORK (default target/fuzz-work): seeds/, corpus/TARGET (the growing
 # corpus), artifacts/TARGET (crashes, hangs, out-of-memory inputs), logs/TARGET.log and
-# summary.tsv (target, seconds, corpus inputs, corpus bytes, edges, features, failures). A
+# summary.tsv (target, wall and CPU seconds, executions, minimized corpus inputs and bytes,
+# edges and features it covers, failing inputs). A
 # crash input is fixed in the crate that owns the parser and committed to
 # crates/fuzzing/regressions/TARGET/ (the replay test runs it from then on). Exits 1 when any
 # target found a failure. Runs at `nice -n 19`: the machine stays usable.
@@ -39,35 +40,39 @@ nice -n 19 cargo run -q --release --manifest-path "$root/Cargo.toml" -p keepsigh
   --example seed -- "$work/seeds" >/dev/null
 
 summary=$work/summary.tsv
-printf 'target\tseconds\tcorpus_inputs\tcorpus_bytes\tedges\tfeatures\tfailures\n' >"$summary"
+printf 'target\twall_s\tcpu_s\texecs\tcorpus_inputs\tcorpus_bytes\tedges\tfeatures\tfailures\n' >"$summary"
 failed=0
 
 if cargo +nightly --version >/dev/null 2>&1 && cargo fuzz --version >/dev/null 2>&1; then
-  seconds=$((minutes * 60))
-  cd "$crate/fuzz"
-  nice -n 19 cargo +nightly fuzz build -s none -a -O >/dev/null
+  seconds=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
+  (cd "$crate/fuzz" && nice -n 19 cargo +nightly fuzz build -s none -a -O >/dev/null)
+  bin=$crate/fuzz/target/x86_64-unknown-linux-gnu/release
+  flags=(-max_len=65536 -timeout=10 -rss_limit_mb=2048)
   for t in "${targets[@]}"; do
     echo "== $t: $minutes min of libFuzzer"
     mkdir -p "$work/corpus/$t" "$work/artifacts/$t" "$crate/corpus/$t" "$work/seeds/$t"
     log=$work/logs/$t.log
-    # The first directory receives new inputs; the others are read.
-    nice -n 19 cargo +nightly fuzz run -s none -a -O "$t" "$work/corpus/$t" "$crate/corpus/$t" \
-      "$work/seeds/$t" -- -max_total_time="$seconds" -max_len=65536 -timeout=10 \
-      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" \
-      >"$log" 2>&1 || true
+    # The first directory receives new inputs; the others are read. CPU time is measured
+    # because on a shared machine wall time says little.
+    /usr/bin/time -f '%U %S' -o "$work/logs/$t.cpu" nice -n 19 "$bin/$t" "${flags[@]}" \
+      -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" \
+      "$work/corpus/$t" "$crate/corpus/$t" "$work/seeds/$t" >"$log" 2>&1 || true
+    cpu=$(awk '{printf "%.0f", $1 + $2}' "$work/logs/$t.cpu")
+    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}')
     # Minimize what was found together with the committed corpus.
+    rm -rf "$work/min/$t"
     mkdir -p "$work/min/$t"
-    rm -rf "$work/min/$t"/*
-    nice -n 19 cargo +nightly fuzz run -s none -a -O "$t" "$work/min/$t" "$crate/corpus/$t" \
-      "$work/corpus/$t" -- -merge=1 -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-      >"$work/logs/$t.merge.log" 2>&1 || true
-    edges=$(grep -o 'cov: [0-9]*' "$work/logs/$t.merge.log" | tail -1 | cut -d' ' -f2)
-    features=$(grep -o 'ft: [0-9]*' "$work/logs/$t.merge.log" | tail -1 | cut -d' ' -f2)
+    nice -n 19 "$bin/$t" "${flags[@]}" -merge=1 "$work/min/$t" "$crate/corpus/$t" \
+      "$work/corpus/$t" >"$work/logs/$t.merge.log" 2>&1 || true
+    # Edges and features of the minimized corpus, as libFuzzer counts them when it loads it.
+    nice -n 19 "$bin/$t" "${flags[@]}" -runs=0 "$work/min/$t" >"$work/logs/$t.cov.log" 2>&1 || true
+    edges=$(grep -o 'cov: [0-9]*' "$work/logs/$t.cov.log" | tail -1 | cut -d' ' -f2)
+    features=$(grep -o 'ft: [0-9]*' "$work/logs/$t.cov.log" | tail -1 | cut -d' ' -f2)
     found=$(find "$work/artifacts/$t" -type f | wc -l)
     inputs=$(find "$work/min/$t" -type f | wc -l)
     bytes=$(find "$work/min/$t" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$seconds" "$inputs" "$bytes" "${edges:-?}" \
-      "${features:-?}" "$found" >>"$summary"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$seconds" "$cpu" "${execs:-?}" "$inputs" \
+      "$bytes" "${edges:-?}" "${features:-?}" "$found" >>"$summary"
     if [ "${FUZZ_UPDATE:-0}" = 1 ] && [ "$inputs" -gt 0 ]; then
       rm -rf "$crate/corpus/$t"
       cp -r "$work/min/$t" "$crate/corpus/$t"
@@ -94,7 +99,7 @@ else
     fi
     tail -1 "$log"
     inputs=$(grep -o '[0-9]* inputs' "$log" | tail -1 | cut -d' ' -f1)
-    printf '%s\t0\t%s\t-\t-\t-\t%s\n' "$t" "${inputs:-0}" "$found" >>"$summary"
+    printf '%s\t-\t-\t%s\t-\t-\t-\t-\t%s\n' "$t" "${inputs:-0}" "$found" >>"$summary"
   done
 fi
 column -t -s $'\t' "$summary"
