@@ -57,7 +57,7 @@ if cargo +nightly --version >/dev/null 2>&1 && cargo fuzz --version >/dev/null 2
     /usr/bin/time -f '%U %S' -o "$work/logs/$t.cpu" nice -n 19 "$bin/$t" "${flags[@]}" \
       -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" \
       "$work/corpus/$t" "$crate/corpus/$t" "$work/seeds/$t" >"$log" 2>&1 || true
-    cpu=$(awk '{printf "%.0f", $1 + $2}' "$work/logs/$t.cpu")
+    cpu=$(awk '{printf "%.1f", $1 + $2}' "$work/logs/$t.cpu")
     execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}')
     # Minimize what was found together with the committed corpus.
     rm -rf "$work/min/$t"
