@@ -2,6 +2,7 @@
 # Time-bounded fuzzing of every parser (issue 21).
 #
 #   benches/fuzz.sh MINUTES [TARGET...]        MINUTES of fuzzing per target, one at a time
+#   FUZZ_SEEDS=DIR benches/fuzz.sh ...         use seeds written before by examples/seed.rs
 #   FUZZ_UPDATE=1 benches/fuzz.sh ...          also replace the committed corpus with the
 #                                              minimized result (crates/fuzzing/corpus/TARGET)
 #
@@ -34,10 +35,16 @@ fi
 mkdir -p "$work/logs"
 export CARGO_INCREMENTAL=0
 
-echo "== seeds from the repository's captures and test inputs"
-rm -rf "$work/seeds"
-nice -n 19 cargo run -q --release --manifest-path "$root/Cargo.toml" -p keepsight-fuzzing \
-  --example seed -- "$work/seeds" >/dev/null
+if [ -n "${FUZZ_SEEDS:-}" ]; then
+  # Seeds written earlier by examples/seed.rs (saves a build).
+  rm -rf "$work/seeds"
+  cp -r "$FUZZ_SEEDS" "$work/seeds"
+else
+  echo "== seeds from the repository's captures and test inputs"
+  rm -rf "$work/seeds"
+  nice -n 19 cargo run -q --release --manifest-path "$root/Cargo.toml" -p keepsight-fuzzing \
+    --example seed -- "$work/seeds" >/dev/null
+fi
 
 summary=$work/summary.tsv
 printf 'target\twall_s\tcpu_s\texecs\tcorpus_inputs\tcorpus_bytes\tedges\tfeatures\tfailures\n' >"$summary"
