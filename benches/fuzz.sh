@@ -64,8 +64,9 @@ if cargo +nightly --version >/dev/null 2>&1 && cargo fuzz --version >/dev/null 2
     /usr/bin/time -f '%U %S' -o "$work/logs/$t.cpu" nice -n 19 "$bin/$t" "${flags[@]}" \
       -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" \
       "$work/corpus/$t" "$crate/corpus/$t" "$work/seeds/$t" >"$log" 2>&1 || true
-    cpu=$(awk '{printf "%.1f", $1 + $2}' "$work/logs/$t.cpu")
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}')
+    # (The last line: /usr/bin/time first notes a non-zero exit.)
+    cpu=$(tail -1 "$work/logs/$t.cpu" | awk '{printf "%.1f", $1 + $2}')
+    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' || true)
     # Minimize what was found together with the committed corpus.
     rm -rf "$work/min/$t"
     mkdir -p "$work/min/$t"
@@ -73,16 +74,19 @@ if cargo +nightly --version >/dev/null 2>&1 && cargo fuzz --version >/dev/null 2
       "$work/corpus/$t" >"$work/logs/$t.merge.log" 2>&1 || true
     # Edges and features of the minimized corpus, as libFuzzer counts them when it loads it.
     nice -n 19 "$bin/$t" "${flags[@]}" -runs=0 "$work/min/$t" >"$work/logs/$t.cov.log" 2>&1 || true
-    edges=$(grep -o 'cov: [0-9]*' "$work/logs/$t.cov.log" | tail -1 | cut -d' ' -f2)
-    features=$(grep -o 'ft: [0-9]*' "$work/logs/$t.cov.log" | tail -1 | cut -d' ' -f2)
+    edges=$(grep -o 'cov: [0-9]*' "$work/logs/$t.cov.log" | tail -1 | cut -d' ' -f2 || true)
+    features=$(grep -o 'ft: [0-9]*' "$work/logs/$t.cov.log" | tail -1 | cut -d' ' -f2 || true)
     found=$(find "$work/artifacts/$t" -type f | wc -l)
     inputs=$(find "$work/min/$t" -type f | wc -l)
     bytes=$(find "$work/min/$t" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$seconds" "$cpu" "${execs:-?}" "$inputs" \
       "$bytes" "${edges:-?}" "${features:-?}" "$found" >>"$summary"
     if [ "${FUZZ_UPDATE:-0}" = 1 ] && [ "$inputs" -gt 0 ]; then
+      # Inputs up to 4 KiB only: the committed corpus stays small (the larger seeds come back
+      # from the repository's captures on every run).
       rm -rf "$crate/corpus/$t"
-      cp -r "$work/min/$t" "$crate/corpus/$t"
+      mkdir -p "$crate/corpus/$t"
+      find "$work/min/$t" -type f -size -4097c -exec cp {} "$crate/corpus/$t/" \;
     fi
     if [ "$found" -gt 0 ]; then
       failed=1

@@ -81,12 +81,14 @@ fn run_now<F: Future>(f: F) -> F::Output {
 /// errors without the bytes they quote (which depend on what was buffered).
 fn responses(data: &[u8], lengths: &[usize], head_request: bool) -> Vec<Result<String, String>> {
     let mut at = 0;
+    // A socket read never returns zero bytes but at the close, so no piece is empty.
     let pieces: Vec<&[u8]> = lengths
         .iter()
         .map(|&n| {
             at += n;
             &data[at - n..at]
         })
+        .filter(|p| !p.is_empty())
         .collect();
     let mut source = Pieces {
         pieces: pieces.into_iter(),
