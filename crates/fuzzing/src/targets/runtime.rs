@@ -107,7 +107,8 @@ fn responses(data: &[u8], lengths: &[usize], head_request: bool) -> Vec<Result<S
             }
             Err(e) => {
                 let text = e.to_string();
-                let text = text.split(" (`").next().unwrap_or("").to_string();
+                // Cut before the bytes it quotes: how many were buffered depends on the reads.
+                let text = text.split('`').next().unwrap_or("").to_string();
                 out.push(Err(text));
                 break;
             }
