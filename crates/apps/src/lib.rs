@@ -26,6 +26,7 @@ pub mod amqp;
 mod event;
 pub mod fix;
 pub mod iso8583;
+pub mod mqtt;
 mod reasm;
 pub mod redis;
 pub mod smpp;

@@ -114,7 +114,6 @@ impl Reassembly {
     }
 
     /// Bytes held for a message not complete yet.
-    #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         self.partial.len()
     }

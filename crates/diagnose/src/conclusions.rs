@@ -21,6 +21,7 @@ pub(crate) fn conclusions(
     gave_up(findings, &mut out, &mut causes);
     app_sessions(findings, &mut out, &mut causes);
     http2_sessions(findings, &mut out);
+    mqtt_sessions(findings, &mut out, &mut causes);
     dead_peers(findings, streams, &mut out, &mut causes);
     middlebox_causes(findings, &mut out, &mut causes);
     heartbeat_troubles(findings, &mut out);
@@ -355,6 +356,58 @@ fn http2_sessions(findings: &[Finding], out: &mut Vec<String>) {
         Kind::Http2CloseWithoutGoaway,
         "HTTP/2 connection(s) closed with no GOAWAY",
         false,
+    );
+}
+
+/// MQTT: clients the broker dropped for silence (a cause of death, by the server), unanswered
+/// PINGREQs, refused CONNECTs, DISCONNECTs with an error reason code and clients that ping
+/// more slowly than their keep-alive, each with its first example.
+fn mqtt_sessions(findings: &[Finding], out: &mut Vec<String>, causes: &mut Causes) {
+    let told = |kind: Kind, what: &str, only_faults: bool, out: &mut Vec<String>| {
+        let of: Vec<&Finding> = of(findings, kind)
+            .filter(|f| !only_faults || f.severity != Severity::Info)
+            .collect();
+        let first = of.first()?;
+        out.push(format!(
+            "{} {what} ({}); first: stream {}: {}",
+            of.len(),
+            kind.as_str(),
+            first.stream.map(|s| s.to_string()).unwrap_or_default(),
+            first.message
+        ));
+        Some(of)
+    };
+    if let Some(of) = told(
+        Kind::MqttKeepaliveTimeout,
+        "MQTT client(s) dropped by the broker after 1.5 x their keep-alive of silence",
+        false,
+        out,
+    ) {
+        causes.told(out, Kind::MqttKeepaliveTimeout, Some("server"), of);
+    }
+    told(
+        Kind::MqttPingUnanswered,
+        "MQTT PINGREQ(s) the broker never answered",
+        false,
+        out,
+    );
+    told(
+        Kind::MqttConnectRefused,
+        "MQTT CONNECT(s) refused by the broker",
+        false,
+        out,
+    );
+    told(
+        Kind::MqttDisconnect,
+        "MQTT 5 DISCONNECT(s) with an error reason code",
+        true,
+        out,
+    );
+    told(
+        Kind::MqttSlowPings,
+        "MQTT client(s) ping more slowly than their own keep-alive",
+        true,
+        out,
     );
 }
 

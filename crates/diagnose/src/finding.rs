@@ -102,6 +102,18 @@ pub enum Kind {
     Http2CloseWithoutGoaway,
     /// HTTP/2 PINGs used as a heartbeat: period and ACK latency.
     Http2PingHeartbeat,
+    /// An MQTT broker dropped a client that stayed silent for 1.5 times its keep-alive.
+    MqttKeepaliveTimeout,
+    /// An MQTT PINGREQ the broker never answered.
+    MqttPingUnanswered,
+    /// An MQTT broker refused a CONNECT (CONNACK return or reason code).
+    MqttConnectRefused,
+    /// An MQTT 5 DISCONNECT with a reason code other than success: who sent it, what it means.
+    MqttDisconnect,
+    /// An MQTT client that goes longer than its own keep-alive without sending anything.
+    MqttSlowPings,
+    /// An MQTT connection's keep-alive: the declared interval, PINGREQ/PINGRESP as heartbeat.
+    MqttKeepalive,
     /// HTTP/1.x findings, made by keepsight-http (see [`crate::http`]).
     Http(HttpKind),
 }
@@ -140,6 +152,12 @@ impl Kind {
             Kind::GrpcCallFailed => "grpc_call_failed",
             Kind::Http2CloseWithoutGoaway => "http2_close_without_goaway",
             Kind::Http2PingHeartbeat => "http2_ping_heartbeat",
+            Kind::MqttKeepaliveTimeout => "mqtt_keepalive_timeout",
+            Kind::MqttPingUnanswered => "mqtt_ping_unanswered",
+            Kind::MqttConnectRefused => "mqtt_connect_refused",
+            Kind::MqttDisconnect => "mqtt_disconnect",
+            Kind::MqttSlowPings => "mqtt_slow_pings",
+            Kind::MqttKeepalive => "mqtt_keepalive",
             Kind::Http(h) => h.name(),
         }
     }
@@ -417,6 +435,117 @@ pub struct GrpcFailed {
     pub status: &'static str,
     /// The HTTP/2 stream.
     pub stream_id: u32,
+}
+
+/// `mqtt_keepalive`: an MQTT connection's keep-alive and its PINGREQ/PINGRESP heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MqttKeepalive {
+    /// The client identifier from CONNECT.
+    pub client_id: String,
+    /// The keep-alive the client declared in CONNECT (0: off).
+    pub keep_alive_s: u16,
+    /// The longest time between two packets of the client.
+    pub longest_silence_s: Option<f64>,
+    /// The longest time from a PINGREQ to its PINGRESP.
+    pub max_ping_latency_ms: Option<f64>,
+    /// Median time between two PINGREQs.
+    pub period_s: Option<f64>,
+    /// Median time from a PINGREQ to its PINGRESP.
+    pub ping_latency_ms: Option<f64>,
+    /// PINGREQs answered.
+    pub pingresps: u32,
+    /// PINGREQs sent.
+    pub pings: u32,
+    /// The MQTT 5 broker's Server Keep Alive, which replaces the client's value.
+    pub server_keep_alive_s: Option<u16>,
+    /// `3.1`, `3.1.1` or `5`.
+    pub version: &'static str,
+}
+
+/// `mqtt_keepalive_timeout`: the broker closed after the client's silence reached 1.5 times
+/// its keep-alive.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MqttKeepaliveTimeout {
+    /// The client identifier.
+    pub client_id: String,
+    /// `fin`, `rst`, or `disconnect` (an MQTT 5 DISCONNECT 0x8D first).
+    pub close: &'static str,
+    /// The frame of the close.
+    pub close_frame: u32,
+    /// The keep-alive in force (the broker's Server Keep Alive when it set one).
+    pub keep_alive_s: u16,
+    /// The client's last packet before the close.
+    pub last_client_frame: u32,
+    /// Whether that last packet was a PINGREQ.
+    pub last_was_pingreq: bool,
+    /// 1.5 × the keep-alive: the silence after which the broker must drop the client.
+    pub limit_s: f64,
+    /// How much later than the limit the broker acted (its timer's granularity).
+    pub over_limit_s: f64,
+    /// PINGREQs the client sent before it went quiet.
+    pub pings: u32,
+    /// From the client's last packet to the close.
+    pub silent_s: f64,
+}
+
+/// `mqtt_ping_unanswered`: a PINGREQ with no PINGRESP.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MqttPingUnanswered {
+    /// The client identifier.
+    pub client_id: String,
+    /// `fin` or `rst`, when the connection ended after it.
+    pub close: Option<&'static str>,
+    /// Who ended the connection.
+    pub closed_by: Option<&'static str>,
+    /// Earlier PINGREQs that were answered.
+    pub earlier_answered: u32,
+    /// From the PINGREQ to the close (or to the end of the capture).
+    pub waited_s: f64,
+}
+
+/// `mqtt_connect_refused`: a CONNACK that refused the connection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MqttConnectRefused {
+    /// The client identifier.
+    pub client_id: String,
+    /// The return code (3.1.1) or reason code (5).
+    pub code: u8,
+    /// What the code means, as the specification names it.
+    pub meaning: &'static str,
+    /// `3.1`, `3.1.1` or `5`.
+    pub version: &'static str,
+}
+
+/// `mqtt_disconnect`: an MQTT 5 DISCONNECT with a reason code other than 0.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MqttDisconnect {
+    /// `client` or `server` (the broker): who sent it.
+    pub by: &'static str,
+    /// The client identifier.
+    pub client_id: String,
+    /// What the code means, as the specification names it.
+    pub meaning: &'static str,
+    /// The reason code.
+    pub reason_code: u8,
+    /// The Reason String property, when sent.
+    pub reason_string: Option<String>,
+}
+
+/// `mqtt_slow_pings`: the client went longer than its own keep-alive without a packet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MqttSlowPings {
+    /// The client identifier.
+    pub client_id: String,
+    /// The keep-alive in force.
+    pub keep_alive_s: u16,
+    /// 1.5 × the keep-alive: the silence at which the broker drops the client.
+    pub limit_s: f64,
+    /// The longest silence.
+    pub longest_silence_s: f64,
+    /// The median time between two of the client's packets.
+    pub median_silence_s: f64,
+    /// Silences longer than the keep-alive (by more than 10 %).
+    pub slow_silences: u32,
 }
 
 /// `http2_close_without_goaway`: an HTTP/2 connection closed with no GOAWAY.
@@ -900,6 +1029,18 @@ pub enum Details {
     Http2CloseWithoutGoaway(H2CloseNoGoaway),
     /// See [`Kind::Http2PingHeartbeat`].
     Http2PingHeartbeat(H2Pings),
+    /// See [`Kind::MqttKeepaliveTimeout`].
+    MqttKeepaliveTimeout(MqttKeepaliveTimeout),
+    /// See [`Kind::MqttPingUnanswered`].
+    MqttPingUnanswered(MqttPingUnanswered),
+    /// See [`Kind::MqttConnectRefused`].
+    MqttConnectRefused(MqttConnectRefused),
+    /// See [`Kind::MqttDisconnect`].
+    MqttDisconnect(MqttDisconnect),
+    /// See [`Kind::MqttSlowPings`].
+    MqttSlowPings(MqttSlowPings),
+    /// See [`Kind::MqttKeepalive`].
+    MqttKeepalive(MqttKeepalive),
     /// HTTP findings carry no numbers beyond their frame, except these two.
     Http(HttpKind),
     /// `http_drain`: the server's close ratio and the connections it closed.
@@ -942,6 +1083,12 @@ impl Details {
             Details::GrpcCallFailed(_) => Kind::GrpcCallFailed,
             Details::Http2CloseWithoutGoaway(_) => Kind::Http2CloseWithoutGoaway,
             Details::Http2PingHeartbeat(_) => Kind::Http2PingHeartbeat,
+            Details::MqttKeepaliveTimeout(_) => Kind::MqttKeepaliveTimeout,
+            Details::MqttPingUnanswered(_) => Kind::MqttPingUnanswered,
+            Details::MqttConnectRefused(_) => Kind::MqttConnectRefused,
+            Details::MqttDisconnect(_) => Kind::MqttDisconnect,
+            Details::MqttSlowPings(_) => Kind::MqttSlowPings,
+            Details::MqttKeepalive(_) => Kind::MqttKeepalive,
             Details::Http(h) => Kind::Http(*h),
             Details::HttpDrain(_) => Kind::Http(HttpKind::HttpDrain),
             Details::HttpReuseRace(_) => Kind::Http(HttpKind::HttpReuseRace),
@@ -984,6 +1131,12 @@ impl Serialize for Details {
             Details::GrpcCallFailed(d) => d.serialize(s),
             Details::Http2CloseWithoutGoaway(d) => d.serialize(s),
             Details::Http2PingHeartbeat(d) => d.serialize(s),
+            Details::MqttKeepaliveTimeout(d) => d.serialize(s),
+            Details::MqttPingUnanswered(d) => d.serialize(s),
+            Details::MqttConnectRefused(d) => d.serialize(s),
+            Details::MqttDisconnect(d) => d.serialize(s),
+            Details::MqttSlowPings(d) => d.serialize(s),
+            Details::MqttKeepalive(d) => d.serialize(s),
             Details::Http(_) => s.serialize_struct("Http", 0)?.end(),
             Details::HttpDrain(d) => d.serialize(s),
             Details::HttpReuseRace(d) => d.serialize(s),
@@ -1428,6 +1581,58 @@ mod tests {
                 close: "fin",
                 idle_s: 3.0,
                 open_streams: 0,
+            }),
+            Details::MqttKeepalive(MqttKeepalive {
+                client_id: "c".into(),
+                keep_alive_s: 2,
+                longest_silence_s: Some(2.0),
+                max_ping_latency_ms: None,
+                period_s: Some(2.0),
+                ping_latency_ms: None,
+                pingresps: 1,
+                pings: 1,
+                server_keep_alive_s: None,
+                version: "5",
+            }),
+            Details::MqttKeepaliveTimeout(MqttKeepaliveTimeout {
+                client_id: "c".into(),
+                close: "fin",
+                close_frame: 9,
+                keep_alive_s: 2,
+                last_client_frame: 5,
+                last_was_pingreq: true,
+                limit_s: 3.0,
+                over_limit_s: 0.5,
+                pings: 2,
+                silent_s: 3.5,
+            }),
+            Details::MqttPingUnanswered(MqttPingUnanswered {
+                client_id: "c".into(),
+                close: None,
+                closed_by: Some("client"),
+                earlier_answered: 1,
+                waited_s: 2.0,
+            }),
+            Details::MqttConnectRefused(MqttConnectRefused {
+                client_id: "c".into(),
+                code: 135,
+                meaning: "Not authorized",
+                version: "5",
+            }),
+            Details::MqttDisconnect(MqttDisconnect {
+                by: "server",
+                client_id: "c".into(),
+                meaning: "Keep Alive timeout",
+                reason_code: 0x8D,
+                reason_string: None,
+            }),
+            Details::MqttSlowPings(MqttSlowPings {
+                client_id: "c".into(),
+                keep_alive_s: 2,
+                limit_s: 3.0,
+                longest_silence_s: 2.6,
+                median_silence_s: 2.6,
+                slow_silences: 3,
             }),
         ]
     }

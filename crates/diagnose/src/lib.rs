@@ -37,6 +37,7 @@ mod heartbeat;
 pub mod http;
 mod log;
 pub mod middlebox;
+mod mqtt;
 pub mod options;
 mod period;
 mod reply_baseline;

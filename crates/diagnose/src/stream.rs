@@ -535,6 +535,8 @@ pub(crate) struct Stream {
     pub h2: crate::h2::H2Mode,
     /// The application protocol with its own heartbeat it speaks, when recognized.
     pub app: Option<Box<crate::apps::AppWatch>>,
+    /// The MQTT record, when one side's first payload was a CONNECT.
+    pub mqtt: Option<Box<crate::mqtt::MqttConn>>,
 }
 
 #[inline]
@@ -583,6 +585,7 @@ impl Stream {
             tls: TlsMode::Undecided,
             h2: crate::h2::H2Mode::Undecided,
             app: None,
+            mqtt: None,
         }
     }
 
@@ -810,6 +813,9 @@ impl Stream {
                     TlsMode::Tls(watch)
                 } else {
                     self.app = crate::apps::AppWatch::recognize(payload);
+                    if keepsight_apps::mqtt::starts_connect(payload) {
+                        self.mqtt = Some(Box::new(crate::mqtt::MqttConn::new(d as u8)));
+                    }
                     TlsMode::Plain
                 };
             }
@@ -822,6 +828,13 @@ impl Stream {
                     .on_payload(d, seg.seq, payload, seg.frame, ts, forced);
             }
             let whole = payload.len() == seg.len as usize;
+            if let Some(m) = self.mqtt.as_mut() {
+                let at = crate::mqtt::At {
+                    frame: seg.frame,
+                    ts,
+                };
+                m.feed(d, seg.seq, payload, whole, at);
+            }
             // A protocol that names its probes and replies tells heartbeat discovery what each
             // message is; the bytes are guessed from only where it cannot.
             let mut named_by_protocol = false;

@@ -9,6 +9,8 @@ use crate::apps::AppKind;
 pub enum AppProtocol {
     /// HTTP/2 (`http2`): frames from the first payload byte of each direction.
     Http2,
+    /// MQTT (`mqtt`): packets reassembled across segments, the version from CONNECT.
+    Mqtt,
     /// FIX (`fix`), SMPP (`smpp`), AMQP 0-9-1 (`amqp`), Redis (`resp`): whole messages of
     /// each segment.
     App(crate::apps::AppKind),
@@ -16,8 +18,9 @@ pub enum AppProtocol {
 
 impl AppProtocol {
     /// Every protocol `-d` accepts, with tshark's name for it.
-    pub const ALL: [(&'static str, AppProtocol); 5] = [
+    pub const ALL: [(&'static str, AppProtocol); 6] = [
         ("http2", AppProtocol::Http2),
+        ("mqtt", AppProtocol::Mqtt),
         ("fix", AppProtocol::App(AppKind::Fix)),
         ("smpp", AppProtocol::App(AppKind::Smpp)),
         ("amqp", AppProtocol::App(AppKind::Amqp)),

@@ -116,6 +116,7 @@ impl Packet for Frame<'_> {
                 "tls" => self.visit_tls(field, sink),
                 "http2" => self.visit_http2(field, sink),
                 "fix" | "smpp" | "amqp" | "resp" => self.visit_app(field, sink),
+                "mqtt" => self.visit_mqtt(field, sink),
                 "_ws" => self.visit_expert(field, sink),
                 _ => {}
             },
@@ -234,7 +235,7 @@ impl Frame<'_> {
         }
         // TLS and HTTP/2 take the payload of their streams, even a segment that only
         // continues a record or frame.
-        if self.tls.is_some() || self.h2.is_some() || self.app.is_some() {
+        if self.tls.is_some() || self.h2.is_some() || self.app.is_some() || self.mqtt.is_some() {
             return &[];
         }
         match (self.dissection.transport, self.tcp.as_ref()) {
@@ -406,6 +407,14 @@ impl Frame<'_> {
                 s.push_str(":grpc:protobuf");
             }
             if h.has_text() {
+                s.push_str(":data-text-lines");
+            }
+        }
+        if let Some(m) = &self.mqtt {
+            if m.role() == crate::mqtt::MqttRole::Packets {
+                s.push_str(":mqtt");
+            }
+            if self.mqtt_has_text() {
                 s.push_str(":data-text-lines");
             }
         }

@@ -17,7 +17,9 @@ pub mod decode_as;
 pub mod expert;
 mod fields_apps;
 mod fields_impl;
+mod fields_mqtt;
 pub mod h2;
+pub mod mqtt;
 pub mod reasm;
 pub mod tls;
 
@@ -68,6 +70,8 @@ pub struct Frame<'a> {
     pub h2: Option<h2::FrameH2<'a>>,
     /// The FIX, SMPP or AMQP messages this frame's segment carries.
     pub app: Option<apps::FrameApp<'a>>,
+    /// The MQTT packets this frame's segment completed (port 1883 or decoded as mqtt).
+    pub mqtt: Option<mqtt::FrameMqtt<'a>>,
     /// On a TLS stream decrypted with a key log: the frame's place in the stream's
     /// application-data sequence space ([`Frame::decrypted_segment`]).
     pub plain: Option<tls::PlainPosition>,
@@ -309,6 +313,7 @@ pub struct Engine {
     tls: tls::TlsTracker,
     decode_as: decode_as::DecodeAs,
     h2: h2::H2Tracker,
+    mqtt: mqtt::MqttTracker,
     frames: u32,
     first_ts: Option<i64>,
     prev_ts: i64,
@@ -348,6 +353,7 @@ impl Engine {
             tls: tls::TlsTracker::default(),
             decode_as: decode_as::DecodeAs::default(),
             h2: h2::H2Tracker::default(),
+            mqtt: mqtt::MqttTracker::default(),
             frames: 0,
             first_ts: None,
             prev_ts: 0,
@@ -458,6 +464,7 @@ impl Engine {
         let mut tls = None;
         let mut h2 = None;
         let mut app = None;
+        let mut mqtt_layer = None;
         let mut plain = None;
         // Only fragments reach the reassembler: the check is one bit for everything else.
         if dissection.has_problem(keepsight_wire::Problem::Fragment) {
@@ -492,9 +499,18 @@ impl Engine {
                     } else {
                         self.decode_as.tcp_match(seg.src_port, seg.dst_port)
                     };
+                    let rule = rule.or_else(|| {
+                        (seg.src_port == keepsight_apps::mqtt::PORT
+                            || seg.dst_port == keepsight_apps::mqtt::PORT)
+                            .then_some((keepsight_apps::mqtt::PORT, decode_as::AppProtocol::Mqtt))
+                    });
                     match rule {
                         Some((_, decode_as::AppProtocol::Http2)) => {
                             h2 = h2_layer(&mut self.h2, &t, &seg, dissection.payload(data));
+                        }
+                        Some((_, decode_as::AppProtocol::Mqtt)) => {
+                            mqtt_layer =
+                                mqtt_layer_of(&mut self.mqtt, &t, &seg, dissection.payload(data));
                         }
                         Some((port, decode_as::AppProtocol::App(kind))) => {
                             let to_server = seg.dst_port == port;
@@ -527,6 +543,7 @@ impl Engine {
             tls,
             h2,
             app,
+            mqtt: mqtt_layer,
             plain,
             number: self.frames,
             record,
@@ -628,6 +645,26 @@ fn h2_layer<'a>(
     seg: &SegmentHeader,
     payload: &[u8],
 ) -> Option<h2::FrameH2<'a>> {
+    let src = (seg.src, seg.src_port);
+    match app_input(t, seg, payload.len()) {
+        AppInput::End { rst } => {
+            tracker.end(t.stream, src, rst);
+            None
+        }
+        AppInput::Nothing => None,
+        AppInput::Payload => tracker.segment(t.stream, src, t.seq, payload),
+    }
+}
+
+/// The MQTT packets of a TCP segment on port 1883 or a port decoded as MQTT: in-order
+/// payload only, as for [`tls_layer`]; a FIN or RST without payload drops partial packets.
+#[inline(never)]
+fn mqtt_layer_of<'a>(
+    tracker: &'a mut mqtt::MqttTracker,
+    t: &TcpInfo,
+    seg: &SegmentHeader,
+    payload: &[u8],
+) -> Option<mqtt::FrameMqtt<'a>> {
     let src = (seg.src, seg.src_port);
     match app_input(t, seg, payload.len()) {
         AppInput::End { rst } => {

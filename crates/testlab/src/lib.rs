@@ -1,7 +1,9 @@
 //! Network-namespace labs for keepsight's tests: namespaces, veth pairs, a NAT router and
 //! firewall rules built with the real `ip`, `nft`, `iptables` and `sysctl` tools, torn down by a
 //! Drop guard even when a test fails. The oracle for the runtime parts is a real kernel on a
-//! real (virtual) path; this crate only builds that path.
+//! real (virtual) path; this crate only builds that path. Where the kernel has no netem,
+//! [`Lab::impaired_link`] delays, jitters, reorders and drops packets between two namespaces in
+//! user space instead (module `impair`).
 //!
 //! What it is not: part of the tool. Only tests depend on it (`publish = false`). Everything
 //! here needs root. [`require_tool`] and [`require_root`] fail a test whose tool is missing
@@ -97,10 +99,16 @@ pub struct Lab {
 impl Lab {
     /// Creates one namespace per tag, named `ks-<pid>-<n>-<tag>`, each with `lo` up.
     pub fn new(tags: &[&str]) -> Lab {
+        Lab::with_prefix("ks", tags)
+    }
+
+    /// As [`Lab::new`], with the names starting `<prefix>-` instead of `ks-`: tests that share
+    /// a machine with other suites say whose namespaces these are (and `ip netns` shows it).
+    pub fn with_prefix(prefix: &str, tags: &[&str]) -> Lab {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let mut lab = Lab { names: Vec::new() };
         for tag in tags {
-            let name = format!("ks-{}-{n}-{tag}", std::process::id());
+            let name = format!("{prefix}-{}-{n}-{tag}", std::process::id());
             sh(&["ip", "netns", "add", &name]);
             lab.names.push(name.clone());
             ns_sh(&name, &["ip", "link", "set", "lo", "up"]);
@@ -296,3 +304,6 @@ where
             .block_on(make())
     })
 }
+
+mod impair;
+pub use impair::{ImpairedLink, Impairment, RelayCounts};

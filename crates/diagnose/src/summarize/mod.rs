@@ -11,6 +11,7 @@ mod http2;
 mod idle_reset;
 mod keepalive;
 mod middlebox;
+mod mqtt;
 
 pub(crate) use middlebox::IdleTally;
 
@@ -74,6 +75,7 @@ pub(crate) fn summarize(
     tls_truncation(&cx, out);
     tls_unreadable(&cx, out);
     http2::findings(&cx, out);
+    mqtt::findings(&cx, out);
     // A reset that ends a session whose protocol heartbeat stopped is that story's end.
     explained_reset |= apps::findings(&cx, out);
     // A reset answering the SYN is a refused attempt, told by `connection_refused`: no

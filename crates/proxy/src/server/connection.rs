@@ -132,6 +132,11 @@ pub(super) async fn serve_burst<H: Handler>(
                 io.lingering_close().await;
                 return None;
             }
+            Next::Abort => {
+                // No lingering: a FIN is what would make the cut body look complete.
+                let _ = socket2::SockRef::from(io.stream.tcp()).set_linger(Some(Duration::ZERO));
+                return None;
+            }
         }
     }
 }
@@ -155,6 +160,10 @@ enum Next {
     Linger,
     /// The client asked to close: close now unless it sent something more anyway.
     ClientClose,
+    /// A close-delimited response was cut after its head went out (its upstream failed): the
+    /// connection's end is the body's only end marker, so close with a reset, which a client
+    /// reads as an error, never with the FIN that says "this is all of it".
+    Abort,
 }
 
 async fn one_request<H: Handler>(
@@ -268,6 +277,7 @@ async fn one_request<H: Handler>(
             false
         }
     };
+    let cut_until_close = !ok && ex.head_sent && matches!(ex.out, OutFraming::Close);
     if let Some(log) = log {
         log.write(&LogEntry {
             conn_id,
@@ -282,6 +292,9 @@ async fn one_request<H: Handler>(
             close: close.as_str(),
             note: ex.note,
         });
+    }
+    if cut_until_close {
+        return Next::Abort;
     }
     match close {
         CloseReason::KeepAlive if ok => return Next::Continue,

@@ -4,6 +4,7 @@
 use super::http_layer::AppColumns;
 use keepsight_engine::apps::{AppKind, FrameApp};
 use keepsight_engine::h2::{Body, FrameH2};
+use keepsight_engine::mqtt::MqttRole;
 use keepsight_engine::Frame;
 use keepsight_fields::{nstime, render};
 use keepsight_h2::SegmentRole as H2Role;
@@ -126,6 +127,12 @@ pub fn protocol(f: &Frame<'_>) -> &'static str {
             _ => "TCP",
         };
     }
+    if let Some(m) = &f.mqtt {
+        return match m.role() {
+            MqttRole::Packets => "MQTT",
+            _ => "TCP",
+        };
+    }
     if let Some(t) = &f.tls {
         // The last record names the column, with the version known after it.
         return match t.role {
@@ -194,6 +201,17 @@ pub fn info_of(f: &Frame<'_>, tree: bool, out: &mut String) {
             H2Role::Lost => {}
         }
     }
+    if let Some(m) = &f.mqtt {
+        return match m.role() {
+            MqttRole::Packets => mqtt_info(m, out),
+            MqttRole::Starts => out.push_str(REASSEMBLED_PDU),
+            MqttRole::Continues => {
+                tcp_info(f, out);
+                out.push(' ');
+                out.push_str(REASSEMBLED_PDU)
+            }
+        };
+    }
     if let Some(t) = &f.tls {
         match t.role {
             SegmentRole::Records => return tls_info(t, out),
@@ -207,6 +225,64 @@ pub fn info_of(f: &Frame<'_>, tree: bool, out: &mut String) {
         }
     }
     tcp_info(f, out)
+}
+
+/// The Info column of a frame with MQTT packets: each packet's type, its packet identifier
+/// and topics, separated by commas.
+fn mqtt_info(m: &keepsight_engine::mqtt::FrameMqtt<'_>, out: &mut String) {
+    use keepsight_apps::mqtt::{self, kind, Reader, V5};
+    for (i, p) in m.packets().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let Some(pk) = p.packet() else {
+            continue;
+        };
+        let ty = pk.kind();
+        out.push_str(mqtt::type_name(ty));
+        let mut r = Reader { rest: pk.body };
+        match ty {
+            kind::PUBLISH => {
+                if let Some((topic, id, _)) = mqtt::publish_head(&pk) {
+                    if let Some(id) = id {
+                        let _ = write!(out, " (id={id})");
+                    }
+                    let _ = write!(out, " [{}]", String::from_utf8_lossy(topic));
+                }
+                if let Some(ct) = keepsight_engine::mqtt::publish_content_type(p) {
+                    if ct == b"text/plain" {
+                        out.push_str(" (text/plain)");
+                    }
+                }
+            }
+            kind::PUBACK
+            | kind::PUBREC
+            | kind::PUBREL
+            | kind::PUBCOMP
+            | kind::SUBACK
+            | kind::UNSUBACK => {
+                if let Some(id) = r.u16() {
+                    let _ = write!(out, " (id={id})");
+                }
+            }
+            kind::SUBSCRIBE | kind::UNSUBSCRIBE => {
+                let Some(id) = r.u16() else {
+                    continue;
+                };
+                let _ = write!(out, " (id={id})");
+                if p.version == V5 && r.properties().is_none() {
+                    continue;
+                }
+                while let Some(topic) = r.str16() {
+                    let _ = write!(out, " [{}]", String::from_utf8_lossy(topic));
+                    if ty == kind::SUBSCRIBE && r.u8().is_none() {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The Info column of a FIX, SMPP or AMQP segment: each message's name.

@@ -84,9 +84,9 @@ mod tests {
         assert!(one("tcp.port==70000,http2")
             .unwrap_err()
             .contains("not a TCP port"));
-        let e = one("tcp.port==1883,mqtt").unwrap_err();
+        let e = one("tcp.port==5060,sip").unwrap_err();
         assert!(
-            e.contains("cannot decode mqtt") && e.contains("http2, fix, smpp, amqp"),
+            e.contains("cannot decode sip") && e.contains("http2, mqtt, fix, smpp, amqp"),
             "{e}"
         );
         let d = one("tcp.port==9878,fix").unwrap();
