@@ -252,7 +252,9 @@ fn parse_tz(s: &str) -> Result<i32, OptionError> {
     };
     let (h, m) = match rest.split_once(':') {
         Some((h, m)) => (h, m),
-        None if rest.len() == 4 => rest.split_at(2),
+        // `+0530`; the boundary check keeps a four-byte `-\u{fffd}` or emoji from being cut
+        // inside a character.
+        None if rest.len() == 4 && rest.is_char_boundary(2) => rest.split_at(2),
         None => (rest, "0"),
     };
     let h: i32 = h
@@ -309,6 +311,9 @@ mod tests {
             tz("+ab:00").unwrap_err().to_string(),
             "--log-tz +ab:00: bad hours: invalid digit found in string"
         );
+        // Found by the diagnose_log fuzz target: four bytes after the sign, cut mid-character.
+        assert!(tz("--\u{fffd}").is_err());
+        assert!(tz("+\u{1f600}").is_err());
         let date = |s| LogOptions::from_flags(Some(s), Some("UTC")).map(|o| o.date);
         assert_eq!(date("2024-03-01"), Ok(Some((2024, 3, 1))));
         assert_eq!(

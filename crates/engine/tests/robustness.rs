@@ -3,7 +3,7 @@
 //! the whole pipeline and every registered field of every frame is visited. A failure prints the
 //! file, the mutation seed and the kind, so it can be replayed.
 //!
-//! This is a deterministic, bounded stand-in for the fuzz target in `crates/engine/fuzz`, which
+//! This is a deterministic, bounded stand-in for the `capture` fuzz target in `crates/fuzzing`, which
 //! explores far more inputs but runs outside `cargo test`.
 
 use keepsight_engine::capture::CaptureReader;

@@ -29,6 +29,7 @@
 //! over the capture corpus, random filters, `-t dd`); benches/ and BENCH.md for the figures.
 
 mod compile;
+mod display;
 mod error;
 mod eval;
 mod ir;
@@ -77,6 +78,18 @@ impl Filter {
     /// The expression as it was given.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The filter in one canonical spelling (one word per operator, every group and operand
+    /// bracketed, unusual bytes escaped): it compiles to the same filter, and is its own
+    /// canonical text.
+    pub fn canonical(&self) -> String {
+        let parsed = lexer::tokenize(&self.text).and_then(|t| parser::parse(&self.text, t));
+        match parsed {
+            Ok(ast) => display::canonical(&ast),
+            // Unreachable: the text compiled, so it lexes and parses.
+            Err(_) => self.text.clone(),
+        }
     }
 }
 

@@ -726,3 +726,31 @@ fn logical_identities_hold_on_random_packets() {
         assert_eq!(set(&format!("!!({a})")), set(a));
     }
 }
+
+#[test]
+fn canonical_text_spells_each_operator_one_way_and_compiles_to_itself() {
+    for (given, canonical) in [
+        (
+            "tcp.port eq 80 && !tcp.flags.syn",
+            "((tcp.port == 80) and (not (tcp.flags.syn)))",
+        ),
+        (
+            "ip.addr in {10.0.0.1, 10.0.0.2..10.0.0.9}",
+            "(ip.addr in {10.0.0.1, 10.0.0.2 .. 10.0.0.9})",
+        ),
+        (
+            "tcp.payload[0:2] == 47:45 || frame.len > 1+2*3",
+            "((tcp.payload[0:2] == 47:45) or (frame.len > {1 + {2 * 3}}))",
+        ),
+        (
+            "http.host matches \"a\\\"b\\x01\"",
+            "(http.host matches \"a\\\"b\\x01\")",
+        ),
+        ("all tcp.port != 80", "(all tcp.port != 80)"),
+    ] {
+        let f = Filter::compile(given).unwrap();
+        assert_eq!(f.canonical(), canonical, "{given}");
+        let again = Filter::compile(canonical).unwrap();
+        assert_eq!(again.canonical(), canonical);
+    }
+}

@@ -9,6 +9,7 @@ use crate::conn::{Conn, IoFail};
 use keepsight_http::framing::{
     parse_decimal, Answering, Chunked, ChunkedDecoder, FramingHeaders, Role, Strictness,
 };
+use std::future::Future;
 use tokio::time::Instant;
 
 pub use keepsight_http::framing::Framing;
@@ -103,10 +104,39 @@ impl From<IoFail> for ReadError {
     }
 }
 
+/// Where responses are read from: a [`Conn`], or bytes in memory (the fuzz targets read
+/// them through the same code).
+pub trait ResponseSource {
+    /// Bytes read but not consumed yet.
+    fn buffer(&mut self) -> &mut Vec<u8>;
+
+    /// Reads more bytes into the buffer; `Err(IoFail::Eof)` once the peer has closed.
+    fn fill(&mut self, deadline: Instant) -> impl Future<Output = Result<usize, IoFail>>;
+
+    /// Drops the first `n` buffered bytes.
+    fn consume(&mut self, n: usize) {
+        self.buffer().drain(..n);
+    }
+}
+
+impl ResponseSource for Conn {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    fn fill(&mut self, deadline: Instant) -> impl Future<Output = Result<usize, IoFail>> {
+        Conn::fill(self, deadline)
+    }
+
+    fn consume(&mut self, n: usize) {
+        Conn::consume(self, n);
+    }
+}
+
 /// Reads one complete response (skipping 1xx interim responses), checking its framing. The
 /// body is counted and discarded, so memory stays bounded whatever its size.
 pub async fn read_response(
-    conn: &mut Conn,
+    conn: &mut impl ResponseSource,
     deadline: Instant,
     head_request: bool,
 ) -> Result<Response, ReadError> {
@@ -119,25 +149,26 @@ pub async fn read_response(
 }
 
 async fn read_one(
-    conn: &mut Conn,
+    conn: &mut impl ResponseSource,
     deadline: Instant,
     head_request: bool,
 ) -> Result<Response, ReadError> {
-    let mut started = !conn.buf.is_empty();
+    let mut started = !conn.buffer().is_empty();
     let (mut resp, head_len) = loop {
         let mut headers = [httparse::EMPTY_HEADER; 100];
         let mut parsed = httparse::Response::new(&mut headers);
-        match parsed.parse(&conn.buf) {
+        match parsed.parse(conn.buffer()) {
             Ok(httparse::Status::Complete(n)) => break (head_of(&parsed, head_request)?, n),
             Ok(httparse::Status::Partial) => {
-                if conn.buf.len() > MAX_HEAD {
+                if conn.buffer().len() > MAX_HEAD {
                     return Err(ReadError::Malformed(format!(
                         "response head longer than {MAX_HEAD} bytes"
                     )));
                 }
             }
             Err(e) => {
-                let start = String::from_utf8_lossy(&conn.buf[..conn.buf.len().min(40)])
+                let buf = conn.buffer();
+                let start = String::from_utf8_lossy(&buf[..buf.len().min(40)])
                     .escape_debug()
                     .to_string();
                 return Err(ReadError::Malformed(format!(
@@ -150,7 +181,7 @@ async fn read_one(
             Err(IoFail::Eof) if started => {
                 return Err(ReadError::Malformed(format!(
                     "the connection closed in the middle of a response head ({} bytes)",
-                    conn.buf.len()
+                    conn.buffer().len()
                 )))
             }
             Err(e) => return Err(e.into()),
@@ -163,7 +194,7 @@ async fn read_one(
         Framing::ContentLength(len) => {
             let mut left = len;
             loop {
-                let take = (conn.buf.len() as u64).min(left) as usize;
+                let take = (conn.buffer().len() as u64).min(left) as usize;
                 conn.consume(take);
                 left -= take as u64;
                 if left == 0 {
@@ -183,13 +214,13 @@ async fn read_one(
             resp.body_len = len;
         }
         Framing::UntilClose => {
-            let mut n = conn.buf.len() as u64;
-            conn.buf.clear();
+            let mut n = conn.buffer().len() as u64;
+            conn.buffer().clear();
             loop {
                 match conn.fill(deadline).await {
                     Ok(k) => {
                         n += k as u64;
-                        conn.buf.clear();
+                        conn.buffer().clear();
                     }
                     Err(IoFail::Eof) => break,
                     Err(e) => return Err(e.into()),
@@ -296,13 +327,13 @@ fn head_of(p: &httparse::Response, head_request: bool) -> Result<Response, ReadE
 /// Reads a chunked body with the shared strict decoder: CRLF line ends only, sizes by RFC 9112's
 /// grammar. The error says what is wrong, at which byte of the encoded body, and shows it.
 async fn read_chunked(
-    conn: &mut Conn,
+    conn: &mut impl ResponseSource,
     deadline: Instant,
     resp: &mut Response,
 ) -> Result<(), ReadError> {
     let mut decoder = ChunkedDecoder::new(Strictness::Strict, MAX_LINE);
     loop {
-        match decoder.decode(&conn.buf) {
+        match decoder.decode(conn.buffer()) {
             Chunked::Data(range) => {
                 resp.body_len += range.len() as u64;
                 conn.consume(range.end);
@@ -313,7 +344,8 @@ async fn read_chunked(
                 return Ok(());
             }
             Chunked::Error { error, at } => {
-                let shown = &conn.buf[at..conn.buf.len().min(at + 20)];
+                let buf = conn.buffer();
+                let shown = &buf[at..buf.len().min(at + 20)];
                 return Err(ReadError::Malformed(format!(
                     "{} at byte {} of the chunked body (`{}`)",
                     error.kind.text(),
@@ -321,7 +353,7 @@ async fn read_chunked(
                     String::from_utf8_lossy(shown).escape_debug()
                 )));
             }
-            Chunked::NeedMore => conn.buf.clear(),
+            Chunked::NeedMore => conn.buffer().clear(),
         }
         match conn.fill(deadline).await {
             Ok(_) => {}

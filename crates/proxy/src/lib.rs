@@ -95,6 +95,8 @@ mod conn_info;
 pub mod drain;
 #[cfg(feature = "clap")]
 pub mod flags;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod log;
 mod park;

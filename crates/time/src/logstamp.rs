@@ -128,6 +128,16 @@ pub fn month(b: &[u8]) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
+/// Years a stamp may name: those whose every instant is a capture time (i64 nanoseconds
+/// since 1970 reach from 1677-09-21 to 2262-04-11), zone offsets included. A log line from
+/// year 1013 or 9999 is garbage, and its time would overflow every comparison with packets.
+const YEARS: std::ops::RangeInclusive<i64> = 1678..=2261;
+
+/// Days since the epoch of a date in [`YEARS`].
+fn civil_days(y: i64, m: u32, d: u32) -> Option<i64> {
+    YEARS.contains(&y).then(|| days_from_civil(y, m, d))
+}
+
 /// `YYYY-MM-DD` (or with `sep` instead of `-`) → days since the epoch.
 fn date(b: &[u8], sep: u8) -> Option<i64> {
     let y = digits(b, 4)?;
@@ -136,7 +146,7 @@ fn date(b: &[u8], sep: u8) -> Option<i64> {
     if b[4] != sep || b[7] != sep || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
         return None;
     }
-    Some(days_from_civil(y, mo as u32, d as u32))
+    civil_days(y, mo as u32, d as u32)
 }
 
 /// A date and time with an optional zone after it: local or zoned.
@@ -229,7 +239,7 @@ pub fn clf(b: &[u8]) -> Option<Stamp> {
     if b[2] != b'/' || b[6] != b'/' || b.get(11) != Some(&b':') || !(1..=31).contains(&d) {
         return None;
     }
-    let days = days_from_civil(y, mo, d as u32);
+    let days = civil_days(y, mo, d as u32)?;
     let (tod, gran, used) = time_of_day(&b[12..])?;
     let used = 12 + used;
     let rest = b.get(used..)?;
@@ -257,7 +267,7 @@ pub fn ctime(b: &[u8]) -> Option<Stamp> {
     let y = digits(&b[at + 1..], 4)?;
     Some(Stamp {
         time: LogTime::Local {
-            days: days_from_civil(y, month, day),
+            days: civil_days(y, month, day)?,
             tod_ns,
         },
         granularity_ns: s.granularity_ns,
@@ -351,7 +361,7 @@ pub fn jul(b: &[u8]) -> Option<Stamp> {
     let (tod, used) = clock_12h(&b[13..])?;
     Some(Stamp {
         time: LogTime::Local {
-            days: days_from_civil(y, mo, d as u32),
+            days: civil_days(y, mo, d as u32)?,
             tod_ns: tod,
         },
         granularity_ns: NS,
@@ -501,5 +511,15 @@ mod tests {
         assert_eq!(zone(b"+01 x"), Some((3600, 3)));
         assert_eq!(zone(b"+99:00"), None);
         assert_eq!(zone(b"x"), None);
+    }
+
+    #[test]
+    fn years_beyond_capture_times_are_not_stamps() {
+        // Found by the `durations` fuzz target: year 1013 with a zone overflowed i64 ns.
+        assert!(iso(b"1013-12-07T19:18:00+05:15").is_none());
+        assert!(iso(b"9999-12-31T23:59:59Z").is_none());
+        assert!(clf(b"07/Dec/1013:19:18:00 +0000").is_none());
+        assert!(iso(b"2261-12-31T23:59:59-14:00").is_some());
+        assert!(iso(b"1678-01-01T00:00:00+14:00").is_some());
     }
 }

@@ -7,7 +7,7 @@ use super::ready::{nothing_pending, wait_first_byte, Wait};
 use super::shared::ConnSlot;
 use super::shared::Shared;
 use crate::conn_info::ConnInfo;
-use crate::http::{self, ChunkedDecoder, Framing, Parsed, RequestError};
+use crate::http::{self, Parsed, RequestError};
 use crate::log::{AccessLog, LogEntry};
 use crate::park::Refused;
 use bytes::BytesMut;
@@ -223,26 +223,12 @@ async fn one_request<H: Handler>(
     };
     ctl.stats.requests.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
-    let body = match head.framing {
-        Framing::ContentLength(n) => {
-            if cfg.max_body > 0 && n > cfg.max_body {
-                reject(
-                    io,
-                    &RequestError::BodyTooLarge(cfg.max_body),
-                    cfg,
-                    ctl,
-                    conn_id,
-                    req_no,
-                    peer,
-                    log,
-                )
-                .await;
-                return Next::Linger;
-            }
-            BodyState::Length(n)
+    let body = match BodyState::for_request(&head, cfg.max_body, cfg.max_head) {
+        Ok(body) => body,
+        Err(e) => {
+            reject(io, &e, cfg, ctl, conn_id, req_no, peer, log).await;
+            return Next::Linger;
         }
-        Framing::Chunked => BodyState::Chunked(ChunkedDecoder::new(cfg.max_head)),
-        _ => BodyState::Done,
     };
     let mut ex = Exchange {
         io,

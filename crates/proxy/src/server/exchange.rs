@@ -69,10 +69,79 @@ pub struct Exchange<'c> {
 }
 
 #[derive(Debug)]
-pub(super) enum BodyState {
+pub(crate) enum BodyState {
     Done,
     Length(u64),
     Chunked(ChunkedDecoder),
+}
+
+/// What the buffered bytes gave of a request body.
+pub(crate) enum BodyPiece {
+    /// Body bytes.
+    Data(Bytes),
+    /// The body ended (the state is `Done`).
+    End,
+    /// All buffered bytes were used; read more.
+    NeedMore,
+}
+
+impl BodyState {
+    /// How the body of `head` is read, or why it is refused before reading it (a
+    /// `Content-Length` beyond `max_body`; 0 is no limit).
+    pub(crate) fn for_request(
+        head: &RequestHead,
+        max_body: u64,
+        max_line: usize,
+    ) -> Result<BodyState, RequestError> {
+        Ok(match head.framing {
+            Framing::ContentLength(n) if max_body > 0 && n > max_body => {
+                return Err(RequestError::BodyTooLarge(max_body))
+            }
+            Framing::ContentLength(n) => BodyState::Length(n),
+            Framing::Chunked => BodyState::Chunked(ChunkedDecoder::new(max_line)),
+            _ => BodyState::Done,
+        })
+    }
+
+    /// The next piece of body from the front of `rbuf` (the connection's read buffer),
+    /// counting body bytes in `body_read` against `max_body` (0 is no limit). The socket-free
+    /// half of [`Exchange::read_body`], which reads more on `NeedMore`.
+    pub(crate) fn next_piece(
+        &mut self,
+        rbuf: &mut BytesMut,
+        body_read: &mut u64,
+        max_body: u64,
+    ) -> Result<BodyPiece, RequestError> {
+        match self {
+            BodyState::Done => Ok(BodyPiece::End),
+            BodyState::Length(_) if rbuf.is_empty() => Ok(BodyPiece::NeedMore),
+            BodyState::Length(left) => {
+                let take = (rbuf.len() as u64).min(*left) as usize;
+                let data = rbuf.split_to(take).freeze();
+                *left -= take as u64;
+                if *left == 0 {
+                    *self = BodyState::Done;
+                }
+                *body_read += take as u64;
+                Ok(BodyPiece::Data(data))
+            }
+            BodyState::Chunked(dec) => match dec.decode(rbuf) {
+                Ok(Chunk::Data(d)) => {
+                    *body_read += d.len() as u64;
+                    if max_body > 0 && *body_read > max_body {
+                        return Err(RequestError::BodyTooLarge(max_body));
+                    }
+                    Ok(BodyPiece::Data(d))
+                }
+                Ok(Chunk::End) => {
+                    *self = BodyState::Done;
+                    Ok(BodyPiece::End)
+                }
+                Ok(Chunk::NeedMore) => Ok(BodyPiece::NeedMore),
+                Err(e) => Err(RequestError::BadChunk(e)),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,37 +187,14 @@ impl<'c> Exchange<'c> {
         // A client that sent `Expect: 100-continue` waits for this before sending the body.
         self.send_continue().await?;
         loop {
-            match &mut self.body {
-                BodyState::Done => return Ok(None),
-                BodyState::Length(left) => {
-                    if !self.io.rbuf.is_empty() {
-                        let take = (self.io.rbuf.len() as u64).min(*left) as usize;
-                        let data = self.io.rbuf.split_to(take).freeze();
-                        *left -= take as u64;
-                        if *left == 0 {
-                            self.body = BodyState::Done;
-                        }
-                        self.body_read += take as u64;
-                        return Ok(Some(data));
-                    }
-                }
-                BodyState::Chunked(dec) => match dec.decode(&mut self.io.rbuf) {
-                    Ok(Chunk::Data(d)) => {
-                        self.body_read += d.len() as u64;
-                        if self.cfg.max_body > 0 && self.body_read > self.cfg.max_body {
-                            return Err(HandlerError::Body(RequestError::BodyTooLarge(
-                                self.cfg.max_body,
-                            )));
-                        }
-                        return Ok(Some(d));
-                    }
-                    Ok(Chunk::End) => {
-                        self.body = BodyState::Done;
-                        return Ok(None);
-                    }
-                    Ok(Chunk::NeedMore) => {}
-                    Err(e) => return Err(HandlerError::Body(RequestError::BadChunk(e))),
-                },
+            match self
+                .body
+                .next_piece(&mut self.io.rbuf, &mut self.body_read, self.cfg.max_body)
+            {
+                Ok(BodyPiece::Data(d)) => return Ok(Some(d)),
+                Ok(BodyPiece::End) => return Ok(None),
+                Ok(BodyPiece::NeedMore) => {}
+                Err(e) => return Err(HandlerError::Body(e)),
             }
             let n = self.io.read_more(self.cfg.body_timeout).await?;
             if n == 0 {

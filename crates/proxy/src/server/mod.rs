@@ -24,6 +24,7 @@ mod tls;
 
 pub use config::{CloseReason, Control, ServerConfig, Stats};
 pub use exchange::{BodyLen, Exchange, Handler, HandlerError};
+pub(crate) use exchange::{BodyPiece, BodyState};
 pub use listener::serve;
 
 #[cfg(test)]

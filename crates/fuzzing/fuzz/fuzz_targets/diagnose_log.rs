@@ -1,0 +1,12 @@
+//! cargo-fuzz target `diagnose_log`: the check `keepsight_fuzzing::target("diagnose_log")` (see that crate).
+#![no_main]
+
+use keepsight_fuzzing::CountingAlloc;
+use libfuzzer_sys::fuzz_target;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+fuzz_target!(|data: &[u8]| {
+    keepsight_fuzzing::target("diagnose_log").expect("a known target").check(data);
+});

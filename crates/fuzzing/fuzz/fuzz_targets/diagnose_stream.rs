@@ -1,0 +1,12 @@
+//! cargo-fuzz target `diagnose_stream`: the check `keepsight_fuzzing::target("diagnose_stream")` (see that crate).
+#![no_main]
+
+use keepsight_fuzzing::CountingAlloc;
+use libfuzzer_sys::fuzz_target;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+fuzz_target!(|data: &[u8]| {
+    keepsight_fuzzing::target("diagnose_stream").expect("a known target").check(data);
+});

@@ -1,0 +1,12 @@
+//! cargo-fuzz target `dissect`: the check `keepsight_fuzzing::target("dissect")` (see that crate).
+#![no_main]
+
+use keepsight_fuzzing::CountingAlloc;
+use libfuzzer_sys::fuzz_target;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+fuzz_target!(|data: &[u8]| {
+    keepsight_fuzzing::target("dissect").expect("a known target").check(data);
+});
