@@ -315,25 +315,6 @@ pub(crate) fn judge_beats(beats: &mut [Beat], findings: &[Finding]) {
     }
 }
 
-/// One heartbeat probe as it was seen, with its reply when one came: what a candidate
-/// heartbeat logs when [`crate::Options::record_beats`] asks for it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BeatLog {
-    pub probe_frame: u32,
-    pub probe_ns: i64,
-    pub reply: Option<(u32, i64)>,
-}
-
-impl BeatLog {
-    pub(crate) fn probe(b: crate::stream::Beat) -> Self {
-        BeatLog {
-            probe_frame: b.frame,
-            probe_ns: b.ts,
-            reply: None,
-        }
-    }
-}
-
 /// One beat of a stream's heartbeat: the probe, its reply, and what the diagnosis said of it
 /// (the flags repeat the stream's `late_heartbeat`, `missed_heartbeat` and
 /// `slow_heartbeat_reply` findings at the beat they name).

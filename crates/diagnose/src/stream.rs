@@ -113,6 +113,25 @@ pub(crate) struct Beat {
     pub seq: u32,
 }
 
+/// One heartbeat probe as it was seen, with its reply when one came: what a candidate
+/// heartbeat logs when [`crate::Options::record_beats`] asks for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BeatLog {
+    pub probe_frame: u32,
+    pub probe_ns: i64,
+    pub reply: Option<(u32, i64)>,
+}
+
+impl BeatLog {
+    pub(crate) fn probe(b: Beat) -> Self {
+        BeatLog {
+            probe_frame: b.frame,
+            probe_ns: b.ts,
+            reply: None,
+        }
+    }
+}
+
 /// The interval between two consecutive probes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Gap {
@@ -208,7 +227,7 @@ pub(crate) struct Candidate {
     /// (see [`crate::reply_baseline`]).
     pub baseline: crate::reply_baseline::Baseline<Reply>,
     /// Every beat with its reply, when [`Options::record_beats`] asks for them.
-    pub log: Option<Vec<crate::report::BeatLog>>,
+    pub log: Option<Vec<BeatLog>>,
 }
 
 impl Candidate {
@@ -280,7 +299,7 @@ impl Candidate {
         if opts.record_beats && self.count == 1 {
             // The log starts at the second beat, with the first and its reply: most candidates
             // are one-off payloads that never need one.
-            let mut first = crate::report::BeatLog::probe(self.first);
+            let mut first = BeatLog::probe(self.first);
             first.reply = self
                 .last_reply
                 .filter(|r| r.probe_frame == self.first.frame)
@@ -291,7 +310,7 @@ impl Candidate {
         self.last = beat;
         self.last_reply = None;
         if let Some(log) = &mut self.log {
-            log.push(crate::report::BeatLog::probe(beat));
+            log.push(BeatLog::probe(beat));
         }
         self.pending = Some(Pending {
             frame: beat.frame,

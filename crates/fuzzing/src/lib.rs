@@ -19,30 +19,8 @@ pub use targets::{pcap, LINK_TYPES};
 mod targets;
 
 pub use budget::{Budget, CountingAlloc, Used};
-
-/// One fuzz target: a name (the cargo-fuzz target and the corpus directory) and its check.
-#[derive(Clone, Copy)]
-pub struct Target {
-    /// The target's name: `fuzz/fuzz_targets/NAME.rs` and `corpus/NAME/`.
-    pub name: &'static str,
-    /// What it covers, for `benches/fuzz.sh --list`.
-    pub covers: &'static str,
-    /// The check itself, without the budget (see [`Target::check`]).
-    run: fn(&[u8]),
-}
-
-impl Target {
-    /// Runs the check on `data` within the budget for its length; panics on any violation.
-    pub fn check(&self, data: &[u8]) -> Used {
-        Budget::for_input(data.len()).watch(self.name, || (self.run)(data))
-    }
-}
-
-impl std::fmt::Debug for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target").field("name", &self.name).finish()
-    }
-}
+pub use target::Target;
+mod target;
 
 /// Every target, in the order `benches/fuzz.sh` runs them.
 pub const TARGETS: &[Target] = targets::ALL;

@@ -3,7 +3,7 @@
 //! Rows are buffered column-wise and flushed every [`ROWS_PER_GROUP`] rows, so a table of any
 //! length (segments) costs one row group of memory.
 
-use crate::Error;
+use crate::model::Error;
 use parquet::basic::Compression;
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;

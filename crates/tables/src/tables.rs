@@ -1,7 +1,7 @@
 //! The tables: their columns, and how a report (or a segment) fills a row.
 
 use crate::column::{opt, req, Row, Spec, Table, Type};
-use crate::{Capture, Error, Isns, Written};
+use crate::model::{Capture, Error, Isns, Written};
 use keepsight_diagnose::finding::Details;
 use keepsight_diagnose::report::{Beat, StreamReport};
 use keepsight_diagnose::{Finding, Report};
@@ -471,7 +471,7 @@ impl Segments {
         raw_ack: u32,
     ) -> Result<(), Error> {
         if self.open.is_none() {
-            let date = crate::date_of(seg.ts_ns);
+            let date = crate::model::date_of(seg.ts_ns);
             self.open = Some(Pending::create(
                 &self.dir,
                 &self.capture,

@@ -8,7 +8,7 @@
 //! with uniform jitter (independent per packet, so packets overtake each other as with netem's
 //! jitter), and send a share at once ahead of the delayed ones (netem's `reorder`).
 
-use crate::{in_ns, ns_sh, Lab};
+use crate::ns::in_ns;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -36,6 +36,16 @@ pub struct Impairment {
 pub struct ImpairedLink {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<RelayCounts>>,
+}
+
+impl ImpairedLink {
+    /// The link whose relay `threads` run until `stop` is set.
+    pub(crate) fn new(
+        stop: Arc<AtomicBool>,
+        threads: Vec<std::thread::JoinHandle<RelayCounts>>,
+    ) -> ImpairedLink {
+        ImpairedLink { stop, threads }
+    }
 }
 
 /// Packets seen by one direction of the relay.
@@ -74,7 +84,7 @@ const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
 
 /// Opens a TUN device named `name` inside namespace `ns` (the device lives where it is made).
-fn open_tun(ns: &str, name: &str) -> File {
+pub(crate) fn open_tun(ns: &str, name: &str) -> File {
     let name = name.to_string();
     in_ns(ns, move || {
         let file = File::options()
@@ -98,35 +108,6 @@ fn open_tun(ns: &str, name: &str) -> File {
     })
     .join()
     .expect("tun thread")
-}
-
-impl Lab {
-    /// Joins namespaces `a` and `b` through TUN devices `ftun` (a point-to-point link between
-    /// `a_ip` and `b_ip`, e.g. `10.79.1.1` and `10.79.1.2`) and relays the packets between them
-    /// with `impairment` applied in both directions, until the returned link is dropped.
-    pub fn impaired_link(
-        &self,
-        a: usize,
-        a_ip: &str,
-        b: usize,
-        b_ip: &str,
-        impairment: Impairment,
-    ) -> ImpairedLink {
-        let tun_a = open_tun(self.ns(a), "ftun");
-        let tun_b = open_tun(self.ns(b), "ftun");
-        for (ns, ip, peer) in [(self.ns(a), a_ip, b_ip), (self.ns(b), b_ip, a_ip)] {
-            ns_sh(ns, &["ip", "addr", "add", ip, "peer", peer, "dev", "ftun"]);
-            ns_sh(ns, &["ip", "link", "set", "ftun", "up"]);
-        }
-        let stop = Arc::new(AtomicBool::new(false));
-        let a_read = tun_a.try_clone().expect("dup tun");
-        let b_read = tun_b.try_clone().expect("dup tun");
-        let threads = vec![
-            spawn_relay(a_read, tun_b, impairment, 1, stop.clone()),
-            spawn_relay(b_read, tun_a, impairment, 2, stop.clone()),
-        ];
-        ImpairedLink { stop, threads }
-    }
 }
 
 /// A packet waiting for its time; the heap yields the earliest due first.
@@ -167,7 +148,7 @@ impl Rng {
     }
 }
 
-fn spawn_relay(
+pub(crate) fn spawn_relay(
     mut from: File,
     mut to: File,
     imp: Impairment,

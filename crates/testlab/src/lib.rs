@@ -9,11 +9,11 @@
 //! here needs root. [`require_tool`] and [`require_root`] fail a test whose tool is missing
 //! (a skip only when [`ALLOW_MISSING_TOOLS`] asks for it).
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// The environment variable that turns a missing tool (or missing root) from a test failure
 /// into a deliberate skip. CI (`.ci/run`) never sets it: there every tool exists.
@@ -61,30 +61,6 @@ fn missing(what: &str) -> bool {
         return false;
     }
     panic!("{what}, or set {ALLOW_MISSING_TOOLS}=1 to skip deliberately");
-}
-
-/// Runs a command, failing the test with its output if it does not succeed.
-pub fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {args:?}: {e} (CI installs iproute2, nftables, iptables, conntrack)")
-        });
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs a command inside namespace `ns`.
-pub fn ns_sh(ns: &str, args: &[&str]) -> String {
-    let mut full = vec!["ip", "netns", "exec", ns];
-    full.extend_from_slice(args);
-    sh(&full)
 }
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -274,21 +250,6 @@ impl Drop for Lab {
     }
 }
 
-/// Runs `f` on a new thread that has entered namespace `ns`: every socket it creates lives there.
-pub fn in_ns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-        // SAFETY: setns on this thread only; the fd is a namespace file kept open for the call.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
-    })
-}
-
 /// Runs a future on a current-thread runtime on a thread inside namespace `ns`.
 pub fn spawn_in_ns<F, Fut>(ns: &str, make: F) -> std::thread::JoinHandle<Fut::Output>
 where
@@ -306,4 +267,35 @@ where
 }
 
 mod impair;
+mod ns;
 pub use impair::{ImpairedLink, Impairment, RelayCounts};
+pub use ns::{in_ns, ns_sh, sh};
+
+impl Lab {
+    /// Joins namespaces `a` and `b` through TUN devices `ftun` (a point-to-point link between
+    /// `a_ip` and `b_ip`, e.g. `10.79.1.1` and `10.79.1.2`) and relays the packets between them
+    /// with `impairment` applied in both directions, until the returned link is dropped.
+    pub fn impaired_link(
+        &self,
+        a: usize,
+        a_ip: &str,
+        b: usize,
+        b_ip: &str,
+        impairment: impair::Impairment,
+    ) -> impair::ImpairedLink {
+        let tun_a = impair::open_tun(self.ns(a), "ftun");
+        let tun_b = impair::open_tun(self.ns(b), "ftun");
+        for (ns, ip, peer) in [(self.ns(a), a_ip, b_ip), (self.ns(b), b_ip, a_ip)] {
+            ns_sh(ns, &["ip", "addr", "add", ip, "peer", peer, "dev", "ftun"]);
+            ns_sh(ns, &["ip", "link", "set", "ftun", "up"]);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let a_read = tun_a.try_clone().expect("dup tun");
+        let b_read = tun_b.try_clone().expect("dup tun");
+        let threads = vec![
+            impair::spawn_relay(a_read, tun_b, impairment, 1, stop.clone()),
+            impair::spawn_relay(b_read, tun_a, impairment, 2, stop.clone()),
+        ];
+        impair::ImpairedLink::new(stop, threads)
+    }
+}

@@ -13,7 +13,7 @@ mod tls;
 
 pub use dissect::{pcap, LINK_TYPES};
 
-use crate::Target;
+use crate::target::Target;
 
 pub(crate) const ALL: &[Target] = &[
     Target {
