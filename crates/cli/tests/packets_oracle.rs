@@ -340,6 +340,9 @@ fn summary_lines_match_tshark() {
         (dir.join("heartbeat.pcap"), vec!["-t", "d"]),
         (dir.join("keepalive.pcapng"), vec!["-t", "u"]),
         (dir.join("fmt/heartbeat-ns.pcap"), vec!["-t", "r"]),
+        // Interfaces stamped in ns, µs and 2^-20 s: each frame's decimals are its interface's.
+        (dir.join("fmt/multi-if-tsresol.pcapng"), vec!["-t", "r"]),
+        (dir.join("fmt/multi-if-tsresol.pcapng"), vec!["-t", "ud"]),
         (dir.join("portreuse.pcapng"), vec![]),
         (dir.join("zerowindow.pcapng"), vec!["-Y", "tcp"]),
         (
