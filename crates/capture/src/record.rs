@@ -113,11 +113,21 @@ pub struct Interface {
 }
 
 impl Interface {
+    /// Decimals a time column shows for this interface's frames. tshark 4.0.17 knows only
+    /// s, ds, cs, ms, µs and ns precisions and takes the coarsest one whose unit is not finer
+    /// than the interface's tick: 10^-4, 10^-5 and 2^-10 s show 3 decimals, 10^-7, 10^-8 and
+    /// 2^-20 s show 6 (truncated, not rounded).
     pub(crate) fn ts_digits(&self) -> u8 {
-        match self.ts_resolution {
-            TsResolution::Decimal(e) => e.min(9),
-            // 2^-e: print as many decimals as needed to distinguish ticks, capped at ns.
-            TsResolution::Binary(e) => ((e as u32 * 30103).div_ceil(100000) as u8).min(9),
+        // log10 of ticks per second, rounded down; 2^e has floor(e * log10 2) decimal digits.
+        let magnitude = match self.ts_resolution {
+            TsResolution::Decimal(e) => e as u32,
+            TsResolution::Binary(e) => e as u32 * 30103 / 100000,
+        };
+        match magnitude {
+            0..=2 => magnitude as u8,
+            3..=5 => 3,
+            6..=8 => 6,
+            _ => 9,
         }
     }
 

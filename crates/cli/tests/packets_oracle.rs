@@ -340,6 +340,9 @@ fn summary_lines_match_tshark() {
         (dir.join("heartbeat.pcap"), vec!["-t", "d"]),
         (dir.join("keepalive.pcapng"), vec!["-t", "u"]),
         (dir.join("fmt/heartbeat-ns.pcap"), vec!["-t", "r"]),
+        // Interfaces stamped in ns, µs and 2^-20 s: each frame's decimals are its interface's.
+        (dir.join("fmt/multi-if-tsresol.pcapng"), vec!["-t", "r"]),
+        (dir.join("fmt/multi-if-tsresol.pcapng"), vec!["-t", "ud"]),
         (dir.join("portreuse.pcapng"), vec![]),
         (dir.join("zerowindow.pcapng"), vec!["-Y", "tcp"]),
         (
@@ -612,4 +615,101 @@ fn fragment_summary_lines_match_tshark() {
         });
         assert_eq!(ours, theirs, "{}", file.display());
     }
+}
+
+/// A pcapng file of three TCP SYNs on one interface whose `if_tsresol` is `resolution`
+/// (bit 7 set: 2^-n s, else 10^-n s), at 1000 s, 1000.123456789 s and 1001.5 s.
+fn pcapng_with_resolution(resolution: u8) -> Vec<u8> {
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let len = (12 + body.len()) as u32;
+        let mut b = Vec::new();
+        b.extend(kind.to_le_bytes());
+        b.extend(len.to_le_bytes());
+        b.extend(body);
+        b.extend(len.to_le_bytes());
+        b
+    }
+    let mut out = block(
+        0x0A0D_0D0A,
+        &[
+            &0x1A2B_3C4Du32.to_le_bytes()[..],
+            &[1, 0, 0, 0],
+            &(-1i64).to_le_bytes(),
+        ]
+        .concat(),
+    );
+    // IDB: Ethernet, snaplen 65535, if_tsresol, end of options.
+    let idb = [
+        &[1u8, 0, 0, 0][..],
+        &65535u32.to_le_bytes(),
+        &[9, 0, 1, 0, resolution, 0, 0, 0],
+        &[0, 0, 0, 0],
+    ]
+    .concat();
+    out.extend(block(1, &idb));
+    let syn = |port: u8| -> Vec<u8> {
+        let mut p = b"\xff\xff\xff\xff\xff\xff\x00\x11\x22\x33\x44\x55\x08\x00".to_vec();
+        p.extend(
+            b"\x45\x00\x00\x28\x00\x01\x00\x00\x40\x06\x00\x00\xc0\xa8\x00\x01\xc0\xa8\x00\x02",
+        );
+        p.extend([
+            0xc3, port, 0x1f, 0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x72, 0x10, 0, 0, 0, 0,
+        ]);
+        p.extend([0, 0]);
+        p
+    };
+    for (i, seconds) in [1000.0f64, 1000.123456789, 1001.5].into_iter().enumerate() {
+        let ticks: u64 = if resolution & 0x80 != 0 {
+            (seconds * 2f64.powi((resolution & 0x7f) as i32)) as u64
+        } else {
+            (seconds * 10f64.powi(resolution as i32)).round() as u64
+        };
+        let packet = syn(i as u8);
+        let mut epb = Vec::new();
+        epb.extend(0u32.to_le_bytes());
+        epb.extend(((ticks >> 32) as u32).to_le_bytes());
+        epb.extend((ticks as u32).to_le_bytes());
+        epb.extend((packet.len() as u32).to_le_bytes());
+        epb.extend((packet.len() as u32).to_le_bytes());
+        epb.extend(&packet);
+        epb.resize(epb.len().div_ceil(4) * 4, 0);
+        out.extend(block(6, &epb));
+    }
+    out
+}
+
+/// The time column shows as many decimals as tshark for every interface time resolution:
+/// tshark 4.0.17 rounds an interface's tick down to s, ds, cs, ms, µs or ns and truncates.
+#[test]
+fn time_column_decimals_follow_the_interface_resolution_as_tshark() {
+    if !tshark_available() {
+        return;
+    }
+    let dir = common::scratch("tsresol");
+    let mut problems = Vec::new();
+    for resolution in [
+        0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x83, 0x84, 0x89, 0x8a, 0x90, 0x94, 0x98, 0x9e, 0xa0,
+    ] {
+        let file = dir.join(format!("tsresol-{resolution:02x}.pcapng"));
+        std::fs::write(&file, pcapng_with_resolution(resolution)).unwrap();
+        for format in ["r", "e", "d", "a", "ud", "udoy"] {
+            let theirs = stdout({
+                let mut c = tshark();
+                c.arg("-r").arg(&file).args(["-t", format]);
+                c
+            });
+            let ours = stdout({
+                let mut c = keepsight();
+                c.arg("packets").arg(&file).args(["-t", format]);
+                c
+            });
+            assert_eq!(theirs.lines().count(), 3, "tshark read {}", file.display());
+            if theirs != ours {
+                problems.push(format!(
+                    "if_tsresol {resolution:#04x} -t {format}:\n  tshark:    {theirs:?}\n  keepsight: {ours:?}"
+                ));
+            }
+        }
+    }
+    assert_no_differences(&problems);
 }

@@ -1231,7 +1231,7 @@ fn conn(ev: ConnectionEvent, bit: u8, sink: &mut dyn FnMut(Value<'_>)) {
 }
 
 /// tshark's `tcp.flags.str`: twelve positions, a letter for each set flag, `·` otherwise.
-pub(crate) fn flags_str(flags: u16, buf: &mut [u8; 36]) -> &str {
+pub fn flags_str(flags: u16, buf: &mut [u8; 36]) -> &str {
     const LETTERS: [u8; 12] = *b"RRRACEUAPRSF";
     let mut n = 0;
     for (i, &letter) in LETTERS.iter().enumerate() {

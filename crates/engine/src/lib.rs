@@ -33,6 +33,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
+pub use fields_impl::flags_str;
 pub use keepsight_capture as capture;
 pub use keepsight_tcp as tcp;
 pub use keepsight_tls::{KeyLog, KeyLogError};

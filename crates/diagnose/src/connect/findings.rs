@@ -301,8 +301,9 @@ fn refused(host: IpAddr, eps: &[&Endpoint], scanners: &FxHashSet<IpAddr>) -> Opt
     let sources = m.sources.count();
     let duration = m.last_ts - m.first.0;
     let message = format!(
-        "{} connection attempt(s) to {server} from {sources} source(s) were refused with a reset (RST answering the SYN) — {}: {}",
+        "{} connection attempt(s) to {server} from {} source(s) were refused with a reset (RST answering the SYN) — {}: {}",
         m.attempts,
+        about(sources, m.sources.estimated()),
         ports_text(&ports, m.tallies.len()),
         if by_scanners {
             "all from a scanner (see the scan finding)"
@@ -356,8 +357,8 @@ fn scan(s: &Source) -> Option<Finding> {
     let message = format!(
         "{} tried {} port(s) on {} host(s) in {} ({} attempts): {} refused, {} unanswered, {} answered — a {} scan",
         s.ip,
-        ports,
-        hosts,
+        about(ports, s.ports.estimated()),
+        about(hosts, s.hosts.estimated()),
         human(duration),
         s.attempts,
         s.refused,

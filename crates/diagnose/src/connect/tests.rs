@@ -212,6 +212,30 @@ fn resets_answering_syns_are_refusals_by_port() {
         (8874, 2, 1)
     );
     assert!(of(&r, Kind::SynUnanswered).is_empty());
+    // An exact count is said as it is.
+    assert!(!d.estimated);
+    assert!(
+        f[0].message.contains(" from 2 source(s) "),
+        "{}",
+        f[0].message
+    );
+}
+
+#[test]
+fn refusals_from_a_sketched_number_of_sources_say_about() {
+    let mut sc = Script::default();
+    let n = 2_000u32;
+    for i in 0..n {
+        let src = format!("198.51.{}.{}:{}", i / 250, i % 250, 1024 + i);
+        sc.refused(T0 + i64::from(i) * MS, &src, "10.0.0.1:8874");
+    }
+    let r = sc.run(T0 + 10 * S);
+    let f = of(&r, Kind::ConnectionRefused);
+    let d = details!(f[0], ConnectionRefused);
+    assert!(d.estimated);
+    assert!(d.sources.abs_diff(2_000) < 200, "{}", d.sources);
+    let from = format!(" from about {} source(s) ", d.sources);
+    assert!(f[0].message.contains(&from), "{}", f[0].message);
 }
 
 #[test]

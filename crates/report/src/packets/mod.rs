@@ -427,7 +427,9 @@ impl Listing {
             if let Some(save) = save.as_deref_mut() {
                 save.record(&frame.record, kept).map_err(saved)?;
             }
-            if self.print && (self.details.is_some() || self.hex) {
+            let tree_export = matches!(self.format, Format::Pdml)
+                || matches!(self.format, Format::Ek) && self.fields.is_empty();
+            if self.print && (self.details.is_some() || self.hex || tree_export) {
                 printer.reassembly.observe(&frame);
             }
             if !kept || !self.print {
@@ -544,12 +546,12 @@ impl Printer<'_> {
             Format::Fields => self.fields_line(f, view),
             Format::Json => self.json(f, view),
             Format::Ek if self.listing.fields.is_empty() => {
-                self.tree.nodes(f, view, &mut self.nodes);
+                self.tree.nodes(f, view, &self.reassembly, &mut self.nodes);
                 details::export::ek_packet(f, &self.nodes, &mut self.line);
             }
             Format::Ek => self.ek(f, view),
             Format::Pdml => {
-                self.tree.nodes(f, view, &mut self.nodes);
+                self.tree.nodes(f, view, &self.reassembly, &mut self.nodes);
                 details::export::pdml_packet(f, &self.nodes, &mut self.line);
                 return out.write_all(self.line.as_bytes());
             }

@@ -168,7 +168,10 @@ fn pdml_tag(nodes: &Nodes, i: usize, data: &[u8], out: &mut String) -> bool {
         out.push('"');
     }
     let bytes = data.get(n.pos..n.pos + n.size).unwrap_or_default();
-    if n.kind != Kind::Proto && n.size > 0 {
+    if n.kind == Kind::Empty && n.size == 0 {
+        // A field without a value (FT_NONE) still says so.
+        out.push_str(" value=\"\"");
+    } else if n.kind != Kind::Proto && n.kind != Kind::Expert && n.size > 0 {
         out.push_str(" value=\"");
         match n.bits {
             Some(v) => {
@@ -246,7 +249,14 @@ pub fn ek_packet(f: &Frame<'_>, nodes: &Nodes, out: &mut String) {
             ek_key(out, list[i].name);
             out.push_str(":{");
             let mut first_member = true;
-            ek_members(f, nodes, &children(list, i), &mut first_member, out);
+            ek_members(
+                f,
+                nodes,
+                list[i].name,
+                &children(list, i),
+                &mut first_member,
+                out,
+            );
             out.push('}');
         }
         i = end;
@@ -268,6 +278,7 @@ fn ek_key(out: &mut String, name: &str) {
 fn ek_members(
     f: &Frame<'_>,
     nodes: &Nodes,
+    top: &str,
     siblings: &[usize],
     first: &mut bool,
     out: &mut String,
@@ -293,19 +304,38 @@ fn ek_members(
             out.push(',');
         }
         *first = false;
-        if n.kind == Kind::Proto {
+        if n.kind == Kind::Expert && group.len() > 1 {
+            // Several expert items side by side: an array of one object each.
+            ek_key(out, name);
+            out.push_str(":[");
+            for (m, &j) in group.iter().enumerate() {
+                if m > 0 {
+                    out.push(',');
+                }
+                out.push('{');
+                let mut first_member = true;
+                ek_members(f, nodes, top, &children(list, j), &mut first_member, out);
+                out.push('}');
+            }
+            out.push(']');
+            continue;
+        }
+        if n.kind == Kind::Proto || n.kind == Kind::Expert {
             ek_key(out, name);
             out.push_str(":{");
             let kids: Vec<usize> = group.iter().flat_map(|&j| children(list, j)).collect();
             let mut first_member = true;
-            ek_members(f, nodes, &kids, &mut first_member, out);
+            ek_members(f, nodes, top, &kids, &mut first_member, out);
             out.push('}');
             continue;
         }
         if n.kind == Kind::Text {
             out.push_str("\"text\":");
+        } else if n.kind == Kind::NamedBytes {
+            ek_key(out, name);
+            out.push(':');
         } else {
-            let parent = name.split('.').next().unwrap_or(name);
+            let parent = registering_protocol(name, top);
             let mut key = String::with_capacity(parent.len() + name.len() + 1);
             key.push_str(parent);
             key.push('_');
@@ -326,7 +356,20 @@ fn ek_members(
             out.push(']');
         }
         let kids: Vec<usize> = group.iter().flat_map(|&j| children(list, j)).collect();
-        ek_members(f, nodes, &kids, first, out);
+        ek_members(f, nodes, top, &kids, first, out);
+    }
+}
+
+/// The protocol that registers field `name` (written under the top-level protocol `top`): an
+/// EK key starts with its abbreviation. Mostly the name's first part; the expert fields
+/// belong to `_ws.expert`, and IPv6 registers its own `ip.version`.
+fn registering_protocol<'a>(name: &'a str, top: &'a str) -> &'a str {
+    if name.starts_with("_ws.expert.") {
+        "_ws.expert"
+    } else if name == "ip.version" && top == "ipv6" {
+        top
+    } else {
+        name.split('.').next().unwrap_or(name)
     }
 }
 
@@ -344,7 +387,7 @@ fn ek_value(f: &Frame<'_>, nodes: &Nodes, n: &Node, out: &mut String) {
             );
         }
         Kind::Text => push_json_string(out, label(nodes, n)),
-        Kind::Field | Kind::Proto => push_json_string(out, show),
+        Kind::Field | Kind::Proto | Kind::Expert | Kind::NamedBytes => push_json_string(out, show),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::ipv4::{dscp, ecn, proto_name};
 use super::link::Hex;
-use super::tree::{Bits, Tree};
+use super::tree::{Bits, Item, Show, Tree};
 use keepsight_engine::wire::Network;
 use keepsight_engine::Frame;
 use std::net::Ipv6Addr;
@@ -19,28 +19,37 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
         return;
     };
     let b = h.bytes();
+    let at = offset as usize;
     let (src, dst) = (Ipv6Addr::from(h.src()), Ipv6Addr::from(h.dst()));
-    t.line(
+    t.item(
         0,
+        Item::proto("ipv6", at, header_len as usize),
         format_args!("Internet Protocol Version 6, Src: {src}, Dst: {dst}"),
     );
     let word = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64;
-    t.line(
+    let version = Bits {
+        width: 8,
+        mask: 0xf0,
+        value: word >> 24,
+    };
+    t.item(
         1,
+        Item::num("ipv6.version", at, 1, (b[0] >> 4).into()),
+        format_args!("{version} = Version: {}", b[0] >> 4),
+    );
+    t.hidden(
+        1,
+        Item::num("ip.version", at, 1, (b[0] >> 4).into()).bits((b[0] >> 4).into()),
         format_args!(
-            "{} = Version: {}",
-            Bits {
-                width: 8,
-                mask: 0xf0,
-                value: word >> 24
-            },
+            "{version} = Version: {} [This field makes the filter match on \"ip.version == 6\" possible]",
             b[0] >> 4
         ),
     );
     let tc = h.traffic_class();
     let (d, e) = (dscp(tc >> 2), ecn(tc));
-    t.line(
+    t.item(
         1,
+        Item::field("ipv6.tclass", at, 4, Show::Args(format_args!("0x{tc:08x}"))).bits(tc.into()),
         format_args!(
             "{} = Traffic Class: 0x{tc:02x} (DSCP: {}, ECN: {})",
             Bits {
@@ -52,8 +61,9 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
             e.0
         ),
     );
-    t.line(
+    t.item(
         2,
+        Item::num("ipv6.tclass.dscp", at, 4, (tc >> 2).into()).bits((tc >> 2).into()),
         format_args!(
             "{} = Differentiated Services Codepoint: {} ({})",
             Bits {
@@ -65,8 +75,9 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
             tc >> 2
         ),
     );
-    t.line(
+    t.item(
         2,
+        Item::num("ipv6.tclass.ecn", at, 4, (tc & 3).into()).bits((tc & 3).into()),
         format_args!(
             "{} = Explicit Congestion Notification: {} ({})",
             Bits {
@@ -78,36 +89,85 @@ pub(super) fn render(f: &Frame<'_>, t: &mut Tree<'_>) {
             tc & 3
         ),
     );
-    t.line(
+    let flow = h.flow_label();
+    t.item(
         1,
+        Item::field(
+            "ipv6.flow",
+            at + 1,
+            3,
+            Show::Args(format_args!("0x{flow:06x}")),
+        )
+        .bits(flow.into()),
         format_args!(
-            "{} = Flow Label: 0x{:05x}",
+            "{} = Flow Label: 0x{flow:05x}",
             Bits {
                 width: 24,
                 mask: 0x0f_ffff,
                 value: word & 0xff_ffff
             },
-            h.flow_label()
         ),
     );
-    t.line(1, format_args!("Payload Length: {}", h.payload_len()));
-    t.line(
+    t.item(
         1,
+        Item::num("ipv6.plen", at + 4, 2, h.payload_len().into()),
+        format_args!("Payload Length: {}", h.payload_len()),
+    );
+    t.item(
+        1,
+        Item::num("ipv6.nxt", at + 6, 1, h.next_header().into()),
         format_args!(
             "Next Header: {} ({})",
             proto_name(h.next_header()),
             h.next_header()
         ),
     );
-    t.line(1, format_args!("Hop Limit: {}", h.hop_limit()));
-    t.line(1, format_args!("Source Address: {src}"));
-    t.line(1, format_args!("Destination Address: {dst}"));
+    t.item(
+        1,
+        Item::num("ipv6.hlim", at + 7, 1, h.hop_limit().into()),
+        format_args!("Hop Limit: {}", h.hop_limit()),
+    );
+    for (pos, addr, which, host) in [
+        (at + 8, src, "Source", "ipv6.src_host"),
+        (at + 24, dst, "Destination", "ipv6.dst_host"),
+    ] {
+        let name = if pos == at + 8 {
+            "ipv6.src"
+        } else {
+            "ipv6.dst"
+        };
+        let show = Show::Args(format_args!("{addr}"));
+        t.item(
+            1,
+            Item::field(name, pos, 16, show),
+            format_args!("{which} Address: {addr}"),
+        );
+        t.hidden(
+            1,
+            Item::field("ipv6.addr", pos, 16, Show::Args(format_args!("{addr}"))),
+            format_args!("Source or Destination Address: {addr}"),
+        );
+        t.hidden(
+            1,
+            Item::field(host, pos, 16, Show::Args(format_args!("{addr}"))),
+            format_args!("{which} Host: {addr}"),
+        );
+        t.hidden(
+            1,
+            Item::field("ipv6.host", pos, 16, Show::Args(format_args!("{addr}"))),
+            format_args!("Source or Destination Host: {addr}"),
+        );
+    }
     let data = f.data();
     let (start, end) = (offset as usize + 40, offset as usize + header_len as usize);
     let Some(mut ext) = data.get(start..end.min(data.len())) else {
         return;
     };
     let mut next = h.next_header();
+    if !ext.is_empty() {
+        // Extension headers are not recorded field by field yet.
+        t.give_up("ipv6");
+    }
     extensions(t, &mut ext, &mut next);
     super::ipv4::fragments(f, t, "IPv6");
 }

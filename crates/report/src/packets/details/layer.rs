@@ -57,7 +57,7 @@ impl Layer {
 
     /// The layers `-T pdml` and `-T ek` write: those whose every line carries its field's
     /// name, position and value. The others are `-V` text only so far.
-    pub const EXPORTED: [Layer; 10] = [
+    pub const EXPORTED: [Layer; 12] = [
         Layer::Frame,
         Layer::Eth,
         Layer::Vlan,
@@ -66,6 +66,8 @@ impl Layer {
         Layer::Null,
         Layer::Raw,
         Layer::Ip,
+        Layer::Ipv6,
+        Layer::Tcp,
         Layer::Udp,
         Layer::Data,
     ];

@@ -93,8 +93,15 @@ impl Details {
 
     /// Records `f`'s protocol tree into `nodes` (cleared first), every subtree expanded and
     /// hidden fields included, for [`export`]'s PDML and EK writers (the layers they cover:
-    /// no HTTP or TLS yet).
-    pub fn nodes(&mut self, f: &Frame<'_>, view: &dyn Packet, nodes: &mut Nodes) {
+    /// no HTTP or TLS yet). `reassembly` has observed `f`: a segment of an HTTP message carries
+    /// its `tcp.segment_data` as in tshark.
+    pub fn nodes(
+        &mut self,
+        f: &Frame<'_>,
+        view: &dyn Packet,
+        reassembly: &Reassembly,
+        nodes: &mut Nodes,
+    ) {
         nodes.clear();
         let mut unused = String::new();
         let mut t = Tree {
@@ -102,7 +109,7 @@ impl Details {
             open: true,
             nodes: Some(nodes),
         };
-        self.render(f, view, None, &mut t);
+        self.render(f, view, Some(reassembly), &mut t);
     }
 
     /// The tree of `f`, printed or recorded by `t`; with `reassembly` (printing), the HTTP and
@@ -137,13 +144,23 @@ impl Details {
         t.open = expanded(Layer::Tcp);
         tcp::render(f, view, t);
         if segment {
-            let n = f.tcp_payload().len();
-            t.line(
+            let payload = f.tcp_payload();
+            let n = payload.len();
+            let at = (payload.as_ptr() as usize).wrapping_sub(f.data().as_ptr() as usize);
+            let show = if t.recording() {
+                link::colon_bytes(payload)
+            } else {
+                String::new()
+            };
+            t.item(
                 1,
+                tree::Item::field("tcp.segment_data", at, n, tree::Show::Str(&show)),
                 format_args!("TCP segment data ({n} {})", tree::bytes_word(n)),
             );
         }
-        if let (http::Part::Last, Some(m)) = (part, &message) {
+        // The reassembled message is a second data source (tshark's PDML puts it in a
+        // `fake-field-wrapper`), which the recorded tree does not carry.
+        if let (http::Part::Last, Some(m), false) = (part, &message, t.recording()) {
             // Its own item, expanded by -V only (not by `-O tcp`).
             t.open = only.is_none();
             http::reassembled(m, t);

@@ -133,6 +133,12 @@ pub enum Kind {
     AbsTime,
     /// A text line without a field name.
     Text,
+    /// An expert item (`_ws.expert`): a PDML field without a value, an EK object of its
+    /// children.
+    Expert,
+    /// A protocol tshark registers "in name only" as a byte field (TCP's options): a PDML
+    /// field with its bytes, an EK member keyed by its own name.
+    NamedBytes,
 }
 
 /// A field's value as PDML's `show` attribute prints it.
@@ -387,6 +393,93 @@ pub(crate) fn expert(
     t.line(depth + 1, format_args!("[{msg}]"));
     t.line(depth + 1, format_args!("[Severity level: {severity}]"));
     t.line(depth + 1, format_args!("[Group: {group}]"));
+}
+
+/// tshark's numbers for an expert item's severity and group, as PDML and EK show them.
+fn expert_code(word: &str) -> u64 {
+    match word {
+        "Comment" => 0x0010_0000,
+        "Chat" => 0x0020_0000,
+        "Note" => 0x0040_0000,
+        "Warning" => 0x0060_0000,
+        "Error" => 0x0080_0000,
+        "Checksum" => 0x0100_0000,
+        "Sequence" => 0x0200_0000,
+        "Malformed" => 0x0700_0000,
+        "Protocol" => 0x0900_0000,
+        _ => 0,
+    }
+}
+
+/// An expert item `name` added to the item at `pos`: for `-V` the same lines as [`expert`];
+/// recorded, the `_ws.expert` node tshark's PDML and EK carry (the named field, the hidden
+/// message, severity and group).
+pub(crate) fn expert_at(
+    t: &mut Tree<'_>,
+    depth: usize,
+    pos: usize,
+    name: &'static str,
+    severity: &str,
+    group: &str,
+    msg: std::fmt::Arguments<'_>,
+) {
+    let Some(n) = t.nodes.as_deref_mut() else {
+        return expert(t, depth, severity, group, msg);
+    };
+    let expert = Item {
+        name: "_ws.expert",
+        pos,
+        size: 0,
+        show: Show::None,
+        kind: Kind::Expert,
+        bits: None,
+    };
+    n.push(
+        depth,
+        &expert,
+        false,
+        format_args!("[Expert Info ({severity}/{group}): {msg}]"),
+    );
+    let named = Item::field(name, 0, 0, Show::Str("")).kind(Kind::Empty);
+    n.push(depth + 1, &named, false, format_args!("[{msg}]"));
+    n.push(
+        depth + 1,
+        &Item::field("_ws.expert.message", 0, 0, Show::Args(msg)),
+        true,
+        format_args!("Message: {msg}"),
+    );
+    n.push(
+        depth + 1,
+        &Item::num("_ws.expert.severity", 0, 0, expert_code(severity)),
+        false,
+        format_args!("[Severity level: {severity}]"),
+    );
+    n.push(
+        depth + 1,
+        &Item::num("_ws.expert.group", 0, 0, expert_code(group)),
+        false,
+        format_args!("[Group: {group}]"),
+    );
+}
+
+/// [`field`] for a field tshark places at `pos` (a generated field sits where its protocol
+/// starts).
+pub(crate) fn field_at(
+    t: &mut Tree<'_>,
+    depth: usize,
+    f: &dyn Packet,
+    id: FieldId,
+    pos: usize,
+    prefix: &str,
+    suffix: &str,
+) {
+    let before = t.nodes.as_deref().map_or(0, |n| n.list.len());
+    field(t, depth, f, id, prefix, suffix);
+    if let Some(n) = t.nodes.as_deref_mut() {
+        for node in &mut n.list[before..] {
+            node.pos = pos;
+        }
+    }
 }
 
 /// Writes `prefix`, the field's first value as `-T fields` renders it, and `suffix`; nothing
