@@ -58,12 +58,12 @@ fn a_bad_decode_as_rule_is_a_usage_error() {
         "diagnose",
         &cap.display().to_string(),
         "-d",
-        "tcp.port==17600,mqtt",
+        "tcp.port==17600,gopher",
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("cannot decode mqtt") && err.contains("http2"),
+        err.contains("cannot decode gopher") && err.contains("http2"),
         "{err}"
     );
 }

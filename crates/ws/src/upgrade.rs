@@ -157,20 +157,34 @@ pub fn could_be_http(head: &[u8]) -> bool {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// True when a header line `name: ...` of `head` contains `token` (both case-insensitive).
+/// Every stream's first request head passes here: lines are found with memchr and a line
+/// whose start is not `name` is passed over without looking for its colon.
 fn header_has(head: &[u8], name: &[u8], token: &[u8]) -> bool {
-    head.split(|&b| b == b'\n').skip(1).any(|line| {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return false;
+    let mut rest = head;
+    // The request line is skipped: each header line starts after a newline.
+    while let Some(nl) = memchr::memchr(b'\n', rest) {
+        rest = &rest[nl + 1..];
+        let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+        let trimmed = line.trim_ascii_start();
+        if trimmed.len() <= name.len() || !trimmed[..name.len()].eq_ignore_ascii_case(name) {
+            continue;
+        }
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
         };
-        line[..colon].trim_ascii().eq_ignore_ascii_case(name)
+        if line[..colon].trim_ascii().eq_ignore_ascii_case(name)
             && line[colon + 1..]
                 .windows(token.len())
                 .any(|w| w.eq_ignore_ascii_case(token))
-    })
+        {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
