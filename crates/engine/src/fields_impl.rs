@@ -1,6 +1,7 @@
 //! Field values of a [`Frame`], by field id: the bridge from dissection and stream analysis to
 //! the names users type. Presence rules follow what tshark 4.0.17 shows.
 
+use crate::tcp_flags::flags_str;
 use crate::Frame;
 use keepsight_fields::ids::*;
 use keepsight_fields::{FieldId, Packet, Value};
@@ -1228,25 +1229,6 @@ fn conn(ev: ConnectionEvent, bit: u8, sink: &mut dyn FnMut(Value<'_>)) {
     if ev.has(bit) {
         sink(Value::Present)
     }
-}
-
-/// tshark's `tcp.flags.str`: twelve positions, a letter for each set flag, `·` otherwise.
-pub fn flags_str(flags: u16, buf: &mut [u8; 36]) -> &str {
-    const LETTERS: [u8; 12] = *b"RRRACEUAPRSF";
-    let mut n = 0;
-    for (i, &letter) in LETTERS.iter().enumerate() {
-        let set = flags & (0x800 >> i) != 0;
-        if set {
-            buf[n] = letter;
-            n += 1;
-        } else {
-            // U+00B7 MIDDLE DOT in UTF-8.
-            buf[n] = 0xc2;
-            buf[n + 1] = 0xb7;
-            n += 2;
-        }
-    }
-    std::str::from_utf8(&buf[..n]).unwrap_or("")
 }
 
 /// `frame.protocols` being appended to a buffer that may hold text before it.

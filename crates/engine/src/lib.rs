@@ -22,6 +22,7 @@ mod fields_ws;
 pub mod h2;
 pub mod mqtt;
 pub mod reasm;
+mod tcp_flags;
 pub mod tls;
 pub mod ws;
 
@@ -33,11 +34,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-pub use fields_impl::flags_str;
 pub use keepsight_capture as capture;
 pub use keepsight_tcp as tcp;
 pub use keepsight_tls::{KeyLog, KeyLogError};
 pub use keepsight_wire as wire;
+pub use tcp_flags::flags_str;
 
 /// One analysed frame.
 pub struct Frame<'a> {
