@@ -10,7 +10,9 @@
 //! the same frames for display filters on the new fields.
 
 mod common;
-use common::{assert_no_differences, repo, tshark_available};
+use common::{
+    assert_no_differences, line_differences, output_of, packets_output, repo, tshark_available,
+};
 use std::process::Command;
 
 /// A capture, the protocol it carries and the `-d` rules tshark needs for it (none when its
@@ -66,46 +68,9 @@ fn args_of(case: &Case, more: &[&str]) -> Vec<String> {
     a
 }
 
-fn run(program: &str, args: &[String]) -> String {
-    let mut c = Command::new(program);
-    c.args(args).env("TZ", "UTC");
-    let out = c.output().expect("command runs");
-    assert!(
-        out.status.success(),
-        "{c:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-fn keepsight(args: &[String]) -> String {
-    let mut all = vec!["packets".to_string()];
-    all.extend_from_slice(args);
-    run(env!("CARGO_BIN_EXE_keepsight"), &all)
-}
-
-/// The lines in which both tools' output for the same arguments differ.
-fn differences(what: &str, args: &[String]) -> Vec<String> {
-    let (theirs, ours) = (run("tshark", args), keepsight(args));
-    let mut problems: Vec<String> = theirs
-        .lines()
-        .zip(ours.lines())
-        .filter(|(t, o)| t != o)
-        .map(|(t, o)| format!("{what}: tshark {t:?}, keepsight {o:?}"))
-        .collect();
-    if theirs.lines().count() != ours.lines().count() {
-        problems.push(format!(
-            "{what}: tshark lists {} lines, keepsight {}",
-            theirs.lines().count(),
-            ours.lines().count()
-        ));
-    }
-    problems
-}
-
 /// Every field keepsight registers for `protocol` (and the protocol itself).
 fn fields_of(protocol: &str) -> Vec<String> {
-    let list = keepsight(&["--list-fields".to_string()]);
+    let list = packets_output(&["--list-fields".to_string()]);
     let prefix = format!("{protocol}.");
     let f: Vec<String> = list
         .lines()
@@ -147,14 +112,14 @@ fn every_field_and_column_matches_tshark() {
             more.extend(["-e", f.as_str()]);
         }
         let args = args_of(case, &more);
-        let theirs = run("tshark", &args);
+        let theirs = output_of("tshark", &args);
         let upper = case.protocol.to_ascii_uppercase();
         assert!(
             theirs.matches(&upper).count() >= 10,
             "{}: tshark decodes {upper} in it",
             case.capture
         );
-        problems.extend(differences(case.capture, &args));
+        problems.extend(line_differences(case.capture, &args));
     }
     assert_no_differences(&problems);
 }
@@ -166,12 +131,12 @@ fn the_one_line_listing_matches_tsharks_with_and_without_a_filter() {
     }
     let mut problems = Vec::new();
     for case in CASES {
-        problems.extend(differences(case.capture, &args_of(case, &[])));
+        problems.extend(line_differences(case.capture, &args_of(case, &[])));
         // tshark builds the tree under a display filter, and FIX names its messages only then.
         let filtered = args_of(case, &["-Y", case.protocol]);
-        problems.extend(differences(case.capture, &filtered));
+        problems.extend(line_differences(case.capture, &filtered));
         let tcp = args_of(case, &["-Y", "tcp"]);
-        problems.extend(differences(case.capture, &tcp));
+        problems.extend(line_differences(case.capture, &tcp));
     }
     // Without -d the AMQP stream is plain TCP with data, as tshark shows it.
     let plain = Case {
@@ -179,7 +144,7 @@ fn the_one_line_listing_matches_tsharks_with_and_without_a_filter() {
         protocol: "amqp",
         decode_as: &[],
     };
-    problems.extend(differences("amqp without -d", &args_of(&plain, &[])));
+    problems.extend(line_differences("amqp without -d", &args_of(&plain, &[])));
     assert_no_differences(&problems);
 }
 
@@ -255,7 +220,7 @@ fn display_filters_select_the_frames_tshark_selects() {
             .find(|c| c.capture == *capture)
             .expect("a case");
         let args = args_of(case, &["-Y", filter, "-T", "fields", "-e", "frame.number"]);
-        let (theirs, ours) = (run("tshark", &args), keepsight(&args));
+        let (theirs, ours) = (output_of("tshark", &args), packets_output(&args));
         if theirs != ours {
             problems.push(format!(
                 "{capture}: {filter}: tshark {theirs:?}, keepsight {ours:?}"

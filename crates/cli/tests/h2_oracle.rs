@@ -8,9 +8,8 @@
 //! display filters; and without `-d` the listing stays tshark's plain TCP one.
 
 mod common;
-use common::{assert_no_differences, repo, tshark_available};
+use common::{assert_no_differences, output_of, packets_output, repo, tshark_available};
 use std::path::PathBuf;
-use std::process::Command;
 
 /// Each capture and the `-d` rules that make tshark decode its HTTP/2.
 fn captures() -> Vec<(PathBuf, Vec<String>)> {
@@ -27,31 +26,13 @@ fn captures() -> Vec<(PathBuf, Vec<String>)> {
     ]
 }
 
-fn run(program: &str, args: &[String]) -> String {
-    let mut c = Command::new(program);
-    c.args(args).env("TZ", "UTC");
-    let out = c.output().expect("command runs");
-    assert!(
-        out.status.success(),
-        "{c:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-fn keepsight(args: &[String]) -> String {
-    let mut all = vec!["packets".to_string()];
-    all.extend_from_slice(args);
-    run(env!("CARGO_BIN_EXE_keepsight"), &all)
-}
-
 fn tshark(args: &[String]) -> String {
-    run("tshark", args)
+    output_of("tshark", args)
 }
 
 /// Both tools' output for the same arguments, line by line: the lines that differ.
 fn differences(args: &[String]) -> Vec<String> {
-    let (theirs, ours) = (tshark(args), keepsight(args));
+    let (theirs, ours) = (tshark(args), packets_output(args));
     let mut problems: Vec<String> = theirs
         .lines()
         .zip(ours.lines())
@@ -87,7 +68,7 @@ fn differences(args: &[String]) -> Vec<String> {
 
 /// Every registered `http2.*` field (and `http2` itself), with the columns.
 fn fields() -> Vec<String> {
-    let list = keepsight(&["--list-fields".to_string()]);
+    let list = packets_output(&["--list-fields".to_string()]);
     let mut f: Vec<String> = list
         .lines()
         .filter_map(|l| l.split('\t').next())
@@ -192,7 +173,7 @@ fn http2_display_filters_select_the_frames_tshark_selects() {
             let mut args = vec!["-r".to_string(), cap.display().to_string()];
             args.extend(d.iter().cloned());
             args.extend(["-Y", f, "-T", "fields", "-e", "frame.number"].map(String::from));
-            let (theirs, ours) = (tshark(&args), keepsight(&args));
+            let (theirs, ours) = (tshark(&args), packets_output(&args));
             if theirs != ours {
                 problems.push(format!(
                     "{}: {f}: tshark {theirs:?}, keepsight {ours:?}",

@@ -9,8 +9,9 @@
 //! display filters on the new fields.
 
 mod common;
-use common::{assert_no_differences, repo, tshark_available};
-use std::process::Command;
+use common::{
+    assert_no_differences, line_differences, output_of, packets_output, repo, tshark_available,
+};
 
 /// The `-d` rules of a run: none (only port 1883 is MQTT), or the scenario's odd ports too.
 const DECODE_AS: [&[&str]; 3] = [
@@ -32,46 +33,9 @@ fn args(decode_as: &[&str], more: &[&str]) -> Vec<String> {
     a
 }
 
-fn run(program: &str, args: &[String]) -> String {
-    let mut c = Command::new(program);
-    c.args(args).env("TZ", "UTC");
-    let out = c.output().expect("command runs");
-    assert!(
-        out.status.success(),
-        "{c:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-fn keepsight(args: &[String]) -> String {
-    let mut all = vec!["packets".to_string()];
-    all.extend_from_slice(args);
-    run(env!("CARGO_BIN_EXE_keepsight"), &all)
-}
-
-/// The lines in which both tools' output for the same arguments differ.
-fn differences(what: &str, args: &[String]) -> Vec<String> {
-    let (theirs, ours) = (run("tshark", args), keepsight(args));
-    let mut problems: Vec<String> = theirs
-        .lines()
-        .zip(ours.lines())
-        .filter(|(t, o)| t != o)
-        .map(|(t, o)| format!("{what}: tshark {t:?}, keepsight {o:?}"))
-        .collect();
-    if theirs.lines().count() != ours.lines().count() {
-        problems.push(format!(
-            "{what}: tshark lists {} lines, keepsight {}",
-            theirs.lines().count(),
-            ours.lines().count()
-        ));
-    }
-    problems
-}
-
 /// Every `mqtt` field keepsight registers.
 fn mqtt_fields() -> Vec<String> {
-    let list = keepsight(&["--list-fields".to_string()]);
+    let list = packets_output(&["--list-fields".to_string()]);
     let f: Vec<String> = list
         .lines()
         .filter_map(|l| l.split('\t').next())
@@ -114,7 +78,7 @@ fn every_mqtt_field_and_column_matches_tshark() {
             more.extend(["-e", f.as_str()]);
         }
         let a = args(d, &more);
-        let theirs = run("tshark", &a);
+        let theirs = output_of("tshark", &a);
         // The capture holds what the comparison is about: tshark sees MQTT 5 on the odd ports.
         assert!(theirs.matches("Ping Request").count() >= 5, "{d:?}");
         if !d.is_empty() {
@@ -124,7 +88,7 @@ fn every_mqtt_field_and_column_matches_tshark() {
                 "{d:?}"
             );
         }
-        problems.extend(differences(&format!("fields {d:?}"), &a));
+        problems.extend(line_differences(&format!("fields {d:?}"), &a));
     }
     assert_no_differences(&problems);
 }
@@ -137,7 +101,10 @@ fn the_one_line_listing_matches_tsharks_with_and_without_a_filter() {
     let mut problems = Vec::new();
     for d in DECODE_AS {
         for filter in [&[][..], &["-Y", "mqtt"], &["-Y", "tcp.len > 0"]] {
-            problems.extend(differences(&format!("{d:?} {filter:?}"), &args(d, filter)));
+            problems.extend(line_differences(
+                &format!("{d:?} {filter:?}"),
+                &args(d, filter),
+            ));
         }
     }
     assert_no_differences(&problems);
@@ -186,7 +153,7 @@ fn display_filters_select_the_frames_tshark_selects() {
             DECODE_AS[1],
             &["-Y", filter, "-T", "fields", "-e", "frame.number"],
         );
-        let (theirs, ours) = (run("tshark", &a), keepsight(&a));
+        let (theirs, ours) = (output_of("tshark", &a), packets_output(&a));
         if theirs != ours {
             problems.push(format!(
                 "-Y {filter:?}: tshark frames {:?}, keepsight {:?}",

@@ -12,8 +12,7 @@
 //! lines are left out of the comparison, and counted so that nothing else can be.
 
 mod common;
-use common::{assert_no_differences, repo, tshark_available};
-use std::process::Command;
+use common::{assert_no_differences, output_of, packets_output, repo, tshark_available};
 
 /// Each capture's arguments for both tools, and how many of its frames are the HTTP
 /// handshakes tshark dissects as HTTP.
@@ -36,30 +35,10 @@ fn cases() -> Vec<(Vec<String>, usize)> {
     ]
 }
 
-fn run(program: &str, args: &[String]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("command runs");
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-fn keepsight(args: &[String]) -> String {
-    let mut all = vec!["packets".to_string()];
-    all.extend_from_slice(args);
-    run(env!("CARGO_BIN_EXE_keepsight"), &all)
-}
-
 /// The lines that differ, leaving out those `http` (tshark's HTTP handshake lines) picks;
 /// asserts that exactly `http_lines` were left out.
 fn differences(args: &[String], http_lines: usize, is_http: impl Fn(&str) -> bool) -> Vec<String> {
-    let (theirs, ours) = (run("tshark", args), keepsight(args));
+    let (theirs, ours) = (output_of("tshark", args), packets_output(args));
     let mut problems = Vec::new();
     if theirs.lines().count() != ours.lines().count() {
         problems.push(format!(
@@ -94,7 +73,7 @@ fn differences(args: &[String], http_lines: usize, is_http: impl Fn(&str) -> boo
 /// Every registered `websocket.*` field (and `websocket` itself), with what its messages go
 /// to and the columns.
 fn fields() -> Vec<String> {
-    let list = keepsight(&["--list-fields".to_string()]);
+    let list = packets_output(&["--list-fields".to_string()]);
     let mut f: Vec<String> = list
         .lines()
         .filter_map(|l| l.split('\t').next())
@@ -139,7 +118,7 @@ fn every_websocket_field_and_column_matches_tshark() {
         for f in &fields {
             args.extend(["-e".to_string(), f.clone()]);
         }
-        websocket_frames += run("tshark", &args).matches("\tWebSocket\t").count();
+        websocket_frames += output_of("tshark", &args).matches("\tWebSocket\t").count();
         problems.extend(differences(&args, http, |line| {
             line.contains(":http\tHTTP\t")
         }));
@@ -199,7 +178,7 @@ fn websocket_display_filters_select_the_frames_tshark_selects() {
         for (i, f) in FILTERS.iter().enumerate() {
             let mut a = args.clone();
             a.extend(["-Y", f, "-T", "fields", "-e", "frame.number"].map(String::from));
-            let (theirs, ours) = (run("tshark", &a), keepsight(&a));
+            let (theirs, ours) = (output_of("tshark", &a), packets_output(&a));
             if theirs != ours {
                 problems.push(format!("{a:?}: tshark {theirs:?}, keepsight {ours:?}"));
             }

@@ -191,6 +191,48 @@ pub fn assert_no_differences(problems: &[String]) {
     );
 }
 
+/// What `program` prints for `args` with TZ=UTC; fails the test when it does not succeed.
+pub fn output_of(program: &str, args: &[String]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("command runs");
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// What `keepsight packets ARGS` prints (see [`output_of`]).
+pub fn packets_output(args: &[String]) -> String {
+    let mut all = vec!["packets".to_string()];
+    all.extend_from_slice(args);
+    output_of(env!("CARGO_BIN_EXE_keepsight"), &all)
+}
+
+/// The lines in which tshark's and `keepsight packets`' output for the same arguments
+/// differ, each named by `what`, and a line count that differs.
+pub fn line_differences(what: &str, args: &[String]) -> Vec<String> {
+    let (theirs, ours) = (output_of("tshark", args), packets_output(args));
+    let mut problems: Vec<String> = theirs
+        .lines()
+        .zip(ours.lines())
+        .filter(|(t, o)| t != o)
+        .map(|(t, o)| format!("{what}: tshark {t:?}, keepsight {o:?}"))
+        .collect();
+    if theirs.lines().count() != ours.lines().count() {
+        problems.push(format!(
+            "{what}: tshark lists {} lines, keepsight {}",
+            theirs.lines().count(),
+            ours.lines().count()
+        ));
+    }
+    problems
+}
+
 pub fn tshark_available() -> bool {
     keepsight_testlab::require_tool("tshark")
 }
