@@ -44,3 +44,26 @@ pub(super) fn close_ts(s: &Stream) -> Option<i64> {
         .map(|r| r.ts)
         .or_else(|| s.dirs.iter().filter_map(|d| d.fin).map(|e| e.ts).min())
 }
+
+/// How a stream's TCP connection ended: when, `fin` or `rst`, the side `role` names for its
+/// sender, and the frame.
+pub(super) fn tcp_close(
+    s: &Stream,
+    role: &dyn Fn(u8) -> &'static str,
+) -> Option<(i64, &'static str, &'static str, u32)> {
+    let ts = close_ts(s)?;
+    let (kind, e) = match s.rst {
+        Some(r) if r.ts == ts => ("rst", r),
+        _ => (
+            "fin",
+            s.dirs.iter().filter_map(|d| d.fin).find(|e| e.ts == ts)?,
+        ),
+    };
+    Some((ts, kind, role(e.dir), e.frame))
+}
+
+/// The median of `v` (the upper one of an even count), sorting it; `None` when empty.
+pub(super) fn median(v: &mut [i64]) -> Option<i64> {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
+}

@@ -2,7 +2,7 @@
 //! as a heartbeat and the unanswered one, each GOAWAY explained, the streams a GOAWAY cut,
 //! failed gRPC calls tied to the GOAWAY before them, and a close with no GOAWAY at all.
 
-use super::common::{close_ts, ms, s3, StreamCx};
+use super::common::{median, ms, s3, tcp_close, StreamCx};
 use crate::finding::{
     Details, Finding, GrpcFailed, GrpcSetting, H2CloseNoGoaway, H2GoAway, H2PingUnanswered,
     H2Pings, H2StreamsCut, Severity,
@@ -65,22 +65,8 @@ impl H2Cx<'_> {
 
     /// How the connection ended: when, how, by whom.
     fn close(&self) -> Option<(i64, &'static str, &'static str, u32)> {
-        let s = self.cx.s;
-        let ts = close_ts(s)?;
-        let (kind, e) = match s.rst {
-            Some(r) if r.ts == ts => ("rst", r),
-            _ => (
-                "fin",
-                s.dirs.iter().filter_map(|d| d.fin).find(|e| e.ts == ts)?,
-            ),
-        };
-        Some((ts, kind, (self.role)(e.dir), e.frame))
+        tcp_close(self.cx.s, self.role)
     }
-}
-
-fn median(v: &mut [i64]) -> Option<i64> {
-    v.sort_unstable();
-    v.get(v.len() / 2).copied()
 }
 
 /// `http2_ping_heartbeat`: each side that sent two PINGs or more.

@@ -3,7 +3,7 @@
 //! 1.5 × its keep-alive (MQTT 3.1.1 and 5, section 3.1.2.10), an unanswered PINGREQ, a refused
 //! CONNECT, MQTT 5 DISCONNECT reason codes, and a client slower than its own keep-alive.
 
-use super::common::{ms, s3, StreamCx};
+use super::common::{median, ms, s3, StreamCx};
 use crate::finding::{
     Details, Finding, MqttConnectRefused, MqttDisconnect, MqttKeepalive, MqttKeepaliveTimeout,
     MqttPingUnanswered, MqttSlowPings, Severity,
@@ -22,11 +22,6 @@ fn version_name(v: u8) -> &'static str {
         5 => "5",
         _ => "unknown",
     }
-}
-
-fn median(v: &mut [i64]) -> Option<i64> {
-    v.sort_unstable();
-    v.get(v.len() / 2).copied()
 }
 
 /// Seconds as the messages write them: `2 s`, `2.6 s`.

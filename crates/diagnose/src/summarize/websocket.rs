@@ -3,7 +3,7 @@
 //! code and reason, a TCP end with no close frame (the 1006 both ends report), and, when that
 //! end came from the server side after a silence, a proxy's read timeout.
 
-use super::common::{close_ts, ms, s3, StreamCx};
+use super::common::{median, ms, s3, tcp_close, StreamCx};
 use crate::finding::{
     Details, Finding, Severity, WsAbnormal, WsClose, WsPingUnanswered, WsPings, WsProxyTimeout,
     WsUpgrade,
@@ -76,22 +76,8 @@ impl WsCx<'_> {
 
     /// How the TCP connection ended: when, `fin` or `rst`, by whom, the frame.
     fn tcp_close(&self) -> Option<(i64, &'static str, &'static str, u32)> {
-        let s = self.cx.s;
-        let ts = close_ts(s)?;
-        let (kind, e) = match s.rst {
-            Some(r) if r.ts == ts => ("rst", r),
-            _ => (
-                "fin",
-                s.dirs.iter().filter_map(|d| d.fin).find(|e| e.ts == ts)?,
-            ),
-        };
-        Some((ts, kind, (self.role)(e.dir), e.frame))
+        tcp_close(self.cx.s, self.role)
     }
-}
-
-fn median(v: &mut [i64]) -> Option<i64> {
-    v.sort_unstable();
-    v.get(v.len() / 2).copied()
 }
 
 /// `websocket_upgrade`.
