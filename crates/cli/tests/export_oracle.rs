@@ -214,6 +214,21 @@ fn protocols(text: &str) -> Option<&str> {
     rest.split('"').next()
 }
 
+/// The protocols keepsight dissects in `frame.protocols`; a frame naming another is beyond it.
+const DISSECTED: [&str; 11] = [
+    "eth",
+    "ethertype",
+    "vlan",
+    "sll",
+    "null",
+    "raw",
+    "ip",
+    "ipv6",
+    "tcp",
+    "udp",
+    "data",
+];
+
 /// Compares keepsight's protocol `ours` with tshark's `theirs` (a PDML element or an EK
 /// member): identical, or (frame only) differing in `frame.protocols` alone where tshark
 /// names a protocol keepsight does not dissect.
@@ -234,22 +249,9 @@ fn same_layer(name: &str, theirs: &str, ours: &str) -> bool {
     if op == format!("{tp}:data") && theirs.replace(tp, "") == ours.replace(op, "") {
         return true;
     }
-    let dissected = [
-        "eth",
-        "ethertype",
-        "vlan",
-        "sll",
-        "null",
-        "raw",
-        "ip",
-        "ipv6",
-        "tcp",
-        "udp",
-        "data",
-    ];
     let beyond = tp
         .split(':')
-        .any(|p| !dissected.contains(&p) && !p.starts_with("ipv6."));
+        .any(|p| !DISSECTED.contains(&p) && !p.starts_with("ipv6."));
     beyond && theirs.replace(tp, "") == ours.replace(op, "")
 }
 
@@ -274,22 +276,9 @@ fn tcp_with_a_nested_protocol(theirs: &str, ours: &str) -> bool {
 
 /// Whether tshark's packet names a protocol above TCP/UDP that keepsight does not dissect.
 fn beyond_keepsight(theirs_packet: &str) -> bool {
-    let dissected = [
-        "eth",
-        "ethertype",
-        "vlan",
-        "sll",
-        "null",
-        "raw",
-        "ip",
-        "ipv6",
-        "tcp",
-        "udp",
-        "data",
-    ];
     protocols(theirs_packet).is_some_and(|p| {
         p.split(':')
-            .any(|p| !dissected.contains(&p) && !p.starts_with("ipv6."))
+            .any(|p| !DISSECTED.contains(&p) && !p.starts_with("ipv6."))
     })
 }
 
